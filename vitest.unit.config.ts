@@ -1,0 +1,11 @@
+// Unit tests: pure modules (codec, validation, quantizers, kernels' references) in Node.
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    exclude: ["test/**/*.worker.test.ts", "node_modules/**"],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});

@@ -1,0 +1,57 @@
+// Reading and writing initializer data (raw_data or the typed repeated fields) as typed arrays.
+import { create } from "@bufbuild/protobuf";
+import { TensorProtoSchema, type TensorProto } from "onnx-buf";
+import { DT, rawByteLength } from "./dtype";
+
+export function tensorDims(t: TensorProto): number[] {
+  return t.dims.map(Number);
+}
+
+export function elementCount(dims: readonly number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
+}
+
+/** True when the tensor's bytes live outside the model (external data): those we cannot read. */
+export function isExternal(t: TensorProto): boolean {
+  return t.dataLocation === 1 || t.externalData.length > 0;
+}
+
+/** Copies raw bytes into a fresh, aligned buffer (raw_data is a view that may be unaligned). */
+function alignedCopy(raw: Uint8Array): ArrayBuffer {
+  const buf = new ArrayBuffer(raw.byteLength);
+  new Uint8Array(buf).set(raw);
+  return buf;
+}
+
+/** Float32 contents of a FLOAT tensor. */
+export function readFloat32(t: TensorProto): Float32Array {
+  if (t.dataType !== DT.FLOAT) throw new TypeError(`tensor '${t.name}' is not float32`);
+  const count = elementCount(tensorDims(t));
+  if (t.rawData.byteLength > 0) {
+    if (t.rawData.byteLength !== count * 4) {
+      throw new RangeError(`tensor '${t.name}' raw_data holds ${t.rawData.byteLength} bytes, expected ${count * 4}`);
+    }
+    return new Float32Array(alignedCopy(t.rawData));
+  }
+  if (t.floatData.length !== count) {
+    throw new RangeError(`tensor '${t.name}' float_data holds ${t.floatData.length} values, expected ${count}`);
+  }
+  return Float32Array.from(t.floatData);
+}
+
+type RawArray = Float32Array | Int8Array | Uint8Array | Int32Array | Uint16Array;
+
+/** Builds an initializer with raw_data (little-endian, as ONNX requires). */
+export function makeTensor(name: string, dataType: number, dims: readonly number[], data: RawArray): TensorProto {
+  const expected = rawByteLength(dataType, elementCount(dims));
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (expected !== undefined && expected !== bytes.byteLength) {
+    throw new RangeError(`tensor '${name}': ${bytes.byteLength} bytes for dims [${dims}] of type ${dataType}`);
+  }
+  return create(TensorProtoSchema, {
+    name,
+    dataType,
+    dims: dims.map((d) => BigInt(d)),
+    rawData: new Uint8Array(bytes) as Uint8Array<ArrayBuffer>,
+  });
+}

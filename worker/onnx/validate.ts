@@ -1,0 +1,189 @@
+// Structural validation of a decoded model (the checks that make it safe to store and serve)
+// and its summary: opsets, typed inputs/outputs with symbolic dims, parameter count, op histogram.
+import type { GraphProto, ModelProto, ValueInfoProto } from "onnx-buf";
+import { AttributeProto_AttributeType as AT } from "onnx-buf";
+import { dtypeName, rawByteLength } from "./dtype";
+import { elementCount, isExternal, tensorDims } from "./tensor";
+
+export class OnnxValidationError extends Error {
+  override name = "OnnxValidationError";
+}
+
+const DEFAULT_DOMAINS = new Set(["", "ai.onnx"]);
+
+export interface TensorSignature {
+  name: string;
+  type: string;
+  /** Numbers are fixed dims, strings symbolic (dim_param), null unknown. */
+  shape: (number | string | null)[] | null;
+}
+
+export interface ModelSummary {
+  irVersion: number;
+  opset: { domain: string; version: number }[];
+  inputs: TensorSignature[];
+  outputs: TensorSignature[];
+  parameters: number;
+  ops: Record<string, number>;
+}
+
+/** Throws OnnxValidationError naming the first problem found. */
+export function validateModel(model: ModelProto): void {
+  if (model.irVersion <= 0n) throw new OnnxValidationError("missing ir_version");
+  if (!model.graph) throw new OnnxValidationError("model has no graph");
+  if (model.opsetImport.length === 0) throw new OnnxValidationError("model has no opset_import");
+  const domains = new Set(model.opsetImport.map((o) => o.domain));
+  for (const o of model.opsetImport) {
+    if (o.version <= 0n) throw new OnnxValidationError(`opset_import for domain '${o.domain}' has version ${o.version}`);
+  }
+  const hasDefault = [...domains].some((d) => DEFAULT_DOMAINS.has(d));
+  checkGraph(model.graph, new Set(), (domain, node) => {
+    if (DEFAULT_DOMAINS.has(domain) ? !hasDefault : !domains.has(domain)) {
+      throw new OnnxValidationError(`node '${node}' uses domain '${domain || "ai.onnx"}' that has no opset_import`);
+    }
+  });
+  if (model.graph.output.length === 0) throw new OnnxValidationError("graph has no outputs");
+}
+
+function subgraphsOf(node: GraphProto["node"][number]): GraphProto[] {
+  const graphs: GraphProto[] = [];
+  for (const a of node.attribute) {
+    if (a.type === AT.GRAPH && a.g) graphs.push(a.g);
+    if (a.type === AT.GRAPHS) graphs.push(...a.graphs);
+  }
+  return graphs;
+}
+
+/** Names a subgraph reads from enclosing scopes (used but not defined inside it). */
+function outerReferences(g: GraphProto): Set<string> {
+  const defined = new Set<string>([...g.input.map((v) => v.name), ...g.initializer.map((t) => t.name)]);
+  for (const n of g.node) for (const o of n.output) if (o) defined.add(o);
+  const refs = new Set<string>();
+  for (const n of g.node) {
+    for (const i of n.input) if (i && !defined.has(i)) refs.add(i);
+    for (const sg of subgraphsOf(n)) for (const r of outerReferences(sg)) if (!defined.has(r)) refs.add(r);
+  }
+  for (const o of g.output) if (!defined.has(o.name)) refs.add(o.name);
+  return refs;
+}
+
+function checkGraph(g: GraphProto, outer: Set<string>, checkDomain: (domain: string, node: string) => void): void {
+  const where = g.name ? ` in graph '${g.name}'` : "";
+  const produced = new Map<string, number>();
+  const available = new Set<string>(outer);
+  for (const v of g.input) available.add(v.name);
+  for (const t of g.initializer) {
+    available.add(t.name);
+    if (!isExternal(t) && t.rawData.byteLength > 0) {
+      const expected = rawByteLength(t.dataType, elementCount(tensorDims(t)));
+      if (expected !== undefined && expected !== t.rawData.byteLength) {
+        throw new OnnxValidationError(
+          `initializer '${t.name}'${where} has ${t.rawData.byteLength} bytes of raw_data, expected ${expected} for dims [${tensorDims(t)}]`,
+        );
+      }
+    }
+    if (t.dims.some((d) => d < 0n)) throw new OnnxValidationError(`initializer '${t.name}'${where} has a negative dim`);
+  }
+  g.node.forEach((n, idx) => {
+    const label = n.name || `#${idx} (${n.opType})`;
+    if (!n.opType) throw new OnnxValidationError(`node ${label}${where} has no op_type`);
+    checkDomain(n.domain, label);
+    for (const o of n.output) {
+      if (!o) continue;
+      if (produced.has(o) || g.input.some((v) => v.name === o)) {
+        throw new OnnxValidationError(`tensor '${o}'${where} is produced more than once (node ${label})`);
+      }
+      produced.set(o, idx);
+    }
+  });
+  // Every input must be defined somewhere; the order check below then finds cycles.
+  const deps: string[][] = g.node.map((n) => [
+    ...n.input.filter((i) => i !== ""),
+    ...subgraphsOf(n).flatMap((sg) => [...outerReferences(sg)]),
+  ]);
+  deps.forEach((names, idx) => {
+    const n = g.node[idx]!;
+    for (const i of names) {
+      if (!available.has(i) && !produced.has(i)) {
+        throw new OnnxValidationError(`node '${n.name || `#${idx} (${n.opType})`}'${where} uses undefined tensor '${i}'`);
+      }
+    }
+  });
+  for (const o of g.output) {
+    if (!available.has(o.name) && !produced.has(o.name)) {
+      throw new OnnxValidationError(`graph output '${o.name}'${where} is never produced`);
+    }
+  }
+  // Kahn's algorithm over producer -> consumer edges: anything left over sits on a cycle.
+  const indegree = new Array<number>(g.node.length).fill(0);
+  const consumers = new Map<number, number[]>();
+  deps.forEach((names, idx) => {
+    for (const i of new Set(names)) {
+      const p = produced.get(i);
+      if (p === undefined || available.has(i)) continue;
+      indegree[idx]! += 1;
+      const list = consumers.get(p) ?? [];
+      list.push(idx);
+      consumers.set(p, list);
+    }
+  });
+  const ready = indegree.flatMap((d, i) => (d === 0 ? [i] : []));
+  let visited = 0;
+  while (ready.length > 0) {
+    const i = ready.pop()!;
+    visited += 1;
+    for (const c of consumers.get(i) ?? []) {
+      indegree[c]! -= 1;
+      if (indegree[c] === 0) ready.push(c);
+    }
+  }
+  if (visited !== g.node.length) {
+    const stuck = indegree.findIndex((d) => d > 0);
+    const n = g.node[stuck]!;
+    throw new OnnxValidationError(`graph${where} has a cycle through node '${n.name || `#${stuck} (${n.opType})`}'`);
+  }
+  // Subgraphs see this graph's names.
+  const scope = new Set<string>([...available, ...produced.keys()]);
+  for (const n of g.node) for (const sg of subgraphsOf(n)) checkGraph(sg, scope, checkDomain);
+}
+
+function signature(v: ValueInfoProto): TensorSignature {
+  const tt = v.type?.value.case === "tensorType" ? v.type.value.value : undefined;
+  const type = tt ? dtypeName(tt.elemType) : (v.type?.value.case ?? "unknown");
+  const shape = tt?.shape
+    ? tt.shape.dim.map((d) =>
+        d.value.case === "dimValue" ? Number(d.value.value) : d.value.case === "dimParam" ? d.value.value : null,
+      )
+    : null;
+  return { name: v.name, type, shape };
+}
+
+function countOps(g: GraphProto, ops: Record<string, number>): void {
+  for (const n of g.node) {
+    const key = DEFAULT_DOMAINS.has(n.domain) ? n.opType : `${n.domain}:${n.opType}`;
+    ops[key] = (ops[key] ?? 0) + 1;
+    for (const sg of subgraphsOf(n)) countOps(sg, ops);
+  }
+}
+
+export function summarizeModel(model: ModelProto): ModelSummary {
+  const g = model.graph!;
+  const initializers = new Set(g.initializer.map((t) => t.name));
+  const ops: Record<string, number> = {};
+  countOps(g, ops);
+  const sortedOps = Object.fromEntries(Object.entries(ops).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return {
+    irVersion: Number(model.irVersion),
+    opset: model.opsetImport.map((o) => ({ domain: o.domain || "ai.onnx", version: Number(o.version) })),
+    inputs: g.input.filter((v) => !initializers.has(v.name)).map(signature),
+    outputs: g.output.map(signature),
+    parameters: g.initializer.reduce((sum, t) => sum + elementCount(tensorDims(t)), 0),
+    ops: sortedOps,
+  };
+}
+
+/** The default-domain opset version (0 when the model imports none). */
+export function defaultOpset(model: ModelProto): number {
+  const o = model.opsetImport.find((x) => DEFAULT_DOMAINS.has(x.domain));
+  return o ? Number(o.version) : 0;
+}
