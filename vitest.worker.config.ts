@@ -1,0 +1,21 @@
+// Integration tests: the Worker itself in workerd (vitest-pool-workers) with Miniflare's local R2 and KV.
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          TOKENS: "test-token:alpha,other-token:beta",
+          MAX_UPLOAD_BYTES: String(4 * 1024 * 1024),
+        },
+      },
+    }),
+  ],
+  test: {
+    include: ["test/**/*.worker.test.ts"],
+    testTimeout: 60_000,
+  },
+});

@@ -1,0 +1,45 @@
+// /v1/models/:id/infer: run the original or a variant (?variant= or ?bits=) on JSON tensors.
+import { createRoute, z } from "@hono/zod-openapi";
+import { createRouter } from "../app";
+import { requireModel } from "../catalog/models";
+import { runInference } from "../serve/infer";
+import { errorResponses, JsonTensorSchema, ModelIdParam } from "./schemas";
+
+export const InferRequestSchema = z
+  .object({ inputs: z.record(z.string(), JsonTensorSchema) })
+  .strict()
+  .openapi("InferRequest");
+
+const InferResponseSchema = z
+  .object({
+    outputs: z.record(z.string(), JsonTensorSchema),
+    model: z.string(),
+    variant: z.string().nullable(),
+    bits: z.number(),
+    engine: z.string(),
+    timeMs: z.number(),
+  })
+  .openapi("InferResponse");
+
+const infer = createRoute({
+  method: "post",
+  path: "/models/{id}/infer",
+  summary: "Run inference on the original (bits=32) or a variant",
+  request: {
+    params: ModelIdParam,
+    query: z.object({
+      variant: z.string().regex(/^[0-9a-f]{24}$/, "variant ids are 24 hex digits").optional(),
+      bits: z.enum(["32", "16", "8", "4", "1"]).optional(),
+    }),
+    body: { content: { "application/json": { schema: InferRequestSchema } }, required: true },
+  },
+  responses: { 200: { description: "Outputs", content: { "application/json": { schema: InferResponseSchema } } }, ...errorResponses },
+});
+
+export const inference = createRouter("invalid_input").openapi(infer, async (c) => {
+  const tenant = c.get("tenant");
+  const model = await requireModel(c.env, tenant, c.req.valid("param").id);
+  const { variant, bits } = c.req.valid("query");
+  const answer = await runInference(c.env, tenant, model, { variant, bits: bits ? Number(bits) : undefined }, c.req.valid("json").inputs);
+  return c.json(answer, 200);
+});

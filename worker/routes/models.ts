@@ -1,0 +1,101 @@
+// /v1/models: upload (raw ONNX bytes), list, read, delete, download the original.
+import { createRoute, z } from "@hono/zod-openapi";
+import { createRouter } from "../app";
+import { deleteModel, openBlob, registerModel, requireModel, withVariants } from "../catalog/models";
+import { listModelRecords } from "../store/records";
+import { modelBlobKey } from "../store/keys";
+import { readBodyWithLimit } from "../store/body";
+import { errorResponses, ErrorSchema, ModelIdParam, ModelSchema } from "./schemas";
+
+export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
+
+const upload = createRoute({
+  method: "post",
+  path: "/models",
+  summary: "Upload an ONNX model (raw bytes)",
+  request: {
+    query: z.object({ name: z.string().min(1).max(128).optional() }),
+    body: { content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } }, required: true },
+  },
+  responses: {
+    201: { description: "Stored", content: { "application/json": { schema: ModelSchema } } },
+    200: { description: "Identical bytes were already stored", content: { "application/json": { schema: ModelSchema } } },
+    413: { description: "Over the upload limit", content: { "application/json": { schema: ErrorSchema } } },
+    ...errorResponses,
+  },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/models",
+  summary: "List the tenant's models",
+  responses: {
+    200: { description: "Models", content: { "application/json": { schema: z.object({ models: z.array(ModelSchema.omit({ variants: true })) }) } } },
+    ...errorResponses,
+  },
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/models/{id}",
+  summary: "A model and its variants",
+  request: { params: ModelIdParam },
+  responses: { 200: { description: "Model", content: { "application/json": { schema: ModelSchema } } }, ...errorResponses },
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/models/{id}",
+  summary: "Delete a model, its variants and their bytes",
+  request: { params: ModelIdParam },
+  responses: { 204: { description: "Deleted" }, ...errorResponses },
+});
+
+const download = createRoute({
+  method: "get",
+  path: "/models/{id}/onnx",
+  summary: "Download the original ONNX bytes",
+  request: { params: ModelIdParam },
+  responses: {
+    200: { description: "ONNX bytes", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
+    ...errorResponses,
+  },
+});
+
+export const models = createRouter("invalid_request")
+  .openapi(upload, async (c) => {
+    const limit = Number(c.env.MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES);
+    const declared = c.req.header("Content-Length");
+    const bytes = await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, limit);
+    const { created, model } = await registerModel(c.env, c.get("tenant"), bytes, c.req.valid("query").name);
+    return c.json(model, created ? 201 : 200);
+  })
+  .openapi(list, async (c) => c.json({ models: await listModelRecords(c.env, c.get("tenant")) }, 200))
+  .openapi(get, async (c) => {
+    const tenant = c.get("tenant");
+    const record = await requireModel(c.env, tenant, c.req.valid("param").id);
+    return c.json(await withVariants(c.env, tenant, record), 200);
+  })
+  .openapi(remove, async (c) => {
+    await deleteModel(c.env, c.get("tenant"), c.req.valid("param").id);
+    return c.body(null, 204);
+  })
+  .openapi(download, async (c) => {
+    const tenant = c.get("tenant");
+    const record = await requireModel(c.env, tenant, c.req.valid("param").id);
+    const blob = await openBlob(c.env, modelBlobKey(tenant, record.id), "model");
+    return onnxDownload(blob, record.sha256, `${record.name}.onnx`);
+  });
+
+/** Streams stored ONNX bytes with their content address as the ETag. */
+export function onnxDownload(blob: R2ObjectBody, sha256: string, filename: string): Response {
+  return new Response(blob.body, {
+    status: 200,
+    headers: {
+      "Content-Type": "application/octet-stream",
+      "Content-Length": String(blob.size),
+      ETag: `"${sha256}"`,
+      "Content-Disposition": `attachment; filename="${filename.replace(/[^A-Za-z0-9._-]/g, "_")}"`,
+    },
+  });
+}

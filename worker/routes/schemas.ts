@@ -1,0 +1,78 @@
+// Response and parameter schemas shared by the routes (they also feed /openapi.json).
+import { z } from "@hono/zod-openapi";
+
+export const ErrorSchema = z
+  .object({ error: z.object({ code: z.string(), message: z.string() }) })
+  .openapi("Error");
+
+export const errorResponses = {
+  400: { description: "Invalid request", content: { "application/json": { schema: ErrorSchema } } },
+  401: { description: "Missing or unknown bearer token", content: { "application/json": { schema: ErrorSchema } } },
+  404: { description: "Unknown id (or another tenant's)", content: { "application/json": { schema: ErrorSchema } } },
+} as const;
+
+export const ModelIdParam = z.object({
+  id: z.string().regex(/^[0-9a-f]{24}$/, "model ids are 24 hex digits").openapi({ param: { name: "id", in: "path" } }),
+});
+
+export const VariantParams = ModelIdParam.extend({
+  vid: z.string().regex(/^[0-9a-f]{24}$/, "variant ids are 24 hex digits").openapi({ param: { name: "vid", in: "path" } }),
+});
+
+const TensorSignatureSchema = z.object({
+  name: z.string(),
+  type: z.string(),
+  shape: z.array(z.union([z.number(), z.string(), z.null()])).nullable(),
+});
+
+export const VariantSummarySchema = z
+  .object({ id: z.string(), bits: z.number(), bytes: z.number(), compressionRatio: z.number(), createdAt: z.string() })
+  .openapi("VariantSummary");
+
+export const ModelSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    sha256: z.string(),
+    bytes: z.number(),
+    irVersion: z.number(),
+    opset: z.array(z.object({ domain: z.string(), version: z.number() })),
+    inputs: z.array(TensorSignatureSchema),
+    outputs: z.array(TensorSignatureSchema),
+    parameters: z.number(),
+    ops: z.record(z.string(), z.number()),
+    createdAt: z.string(),
+    variants: z.array(VariantSummarySchema),
+  })
+  .openapi("Model");
+
+export const VariantSchema = VariantSummarySchema.extend({
+  modelId: z.string(),
+  sha256: z.string(),
+  recipe: z.unknown(),
+  engine: z.string(),
+  tensors: z.array(
+    z.object({
+      name: z.string(),
+      node: z.string(),
+      op: z.string(),
+      shape: z.array(z.number()),
+      axis: z.number(),
+      bits: z.number(),
+      scaleMin: z.number(),
+      scaleMax: z.number(),
+      maxAbsError: z.number(),
+      sqnrDb: z.number().nullable(),
+    }),
+  ),
+  skipped: z.array(z.object({ name: z.string(), node: z.string(), reason: z.string() })),
+}).openapi("Variant");
+
+export const JsonTensorSchema = z
+  .object({
+    type: z.string().min(1),
+    dims: z.array(z.number().int().nonnegative()).max(8),
+    data: z.array(z.union([z.number(), z.boolean()])),
+  })
+  .strict()
+  .openapi("Tensor");

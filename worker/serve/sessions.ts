@@ -1,0 +1,71 @@
+// Per-isolate inference sessions, keyed by tenant/model/variant and budgeted by resident bytes (LRU).
+// A warm inference touches no remote store: the session and the model's input signature live here.
+import { createOrtSession, makeOrtTensor, type OrtSession, type OrtTensorType } from "./ort";
+import { ByteBudgetLru } from "./session-cache";
+import type { CheckedTensor } from "./inputs";
+
+export interface LoadedSession {
+  readonly residentBytes: number;
+  readonly engine: "onnxruntime-web";
+  run(inputs: Record<string, CheckedTensor>): Promise<Record<string, { type: string; dims: readonly number[]; data: unknown }>>;
+  release(): Promise<void>;
+}
+
+// onnxruntime-web's wasm heap holds about 4x the model (measured); budget with that factor.
+export const RESIDENT_FACTOR = 4;
+const DEFAULT_BUDGET = 32 * 1024 * 1024;
+
+const cache = new ByteBudgetLru<LoadedSession>(DEFAULT_BUDGET);
+const loading = new Map<string, Promise<LoadedSession>>();
+
+export const sessionKey = (tenant: string, modelId: string, variantId: string | null) =>
+  `${tenant}/${modelId}/${variantId ?? "original"}`;
+
+export function setSessionBudget(bytes: number): void {
+  cache.setBudget(bytes);
+}
+
+export function evictModelSessions(tenant: string, modelId: string): void {
+  cache.deletePrefix(`${tenant}/${modelId}/`);
+}
+
+function wrap(session: OrtSession, residentBytes: number): LoadedSession {
+  return {
+    residentBytes,
+    engine: "onnxruntime-web",
+    async run(inputs) {
+      const feeds = Object.fromEntries(
+        Object.entries(inputs).map(([name, t]) => [name, makeOrtTensor(t.type as OrtTensorType, t.data, t.dims)]),
+      );
+      const out = await session.run(feeds);
+      return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, { type: t.type, dims: t.dims, data: t.data }]));
+    },
+    release: () => session.release(),
+  };
+}
+
+/** Returns the cached session or loads it once (concurrent misses share one load). */
+export async function getSession(
+  key: string,
+  load: () => Promise<{ bytes: Uint8Array; foldWeightDequantize: boolean; fp32Bytes: number }>,
+): Promise<LoadedSession> {
+  const hit = cache.get(key);
+  if (hit) return hit;
+  let pending = loading.get(key);
+  if (!pending) {
+    pending = (async () => {
+      const { bytes, foldWeightDequantize, fp32Bytes } = await load();
+      const session = await createOrtSession(bytes, { foldWeightDequantize });
+      return wrap(session, fp32Bytes * RESIDENT_FACTOR);
+    })();
+    loading.set(key, pending);
+    try {
+      const loaded = await pending;
+      cache.set(key, loaded);
+      return loaded;
+    } finally {
+      loading.delete(key);
+    }
+  }
+  return pending;
+}

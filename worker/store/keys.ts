@@ -1,0 +1,11 @@
+// Storage keys, all under the tenant: R2 holds bytes, KV holds records that point at them.
+export const modelBlobKey = (tenant: string, modelId: string) => `t/${tenant}/models/${modelId}.onnx`;
+export const variantBlobKey = (tenant: string, modelId: string, variantId: string) =>
+  `t/${tenant}/variants/${modelId}/${variantId}.onnx`;
+export const variantBlobPrefix = (tenant: string, modelId: string) => `t/${tenant}/variants/${modelId}/`;
+
+export const modelRecordKey = (tenant: string, modelId: string) => `t:${tenant}:model:${modelId}`;
+export const modelRecordPrefix = (tenant: string) => `t:${tenant}:model:`;
+export const variantRecordKey = (tenant: string, modelId: string, variantId: string) =>
+  `t:${tenant}:variant:${modelId}:${variantId}`;
+export const variantRecordPrefix = (tenant: string, modelId: string) => `t:${tenant}:variant:${modelId}:`;
