@@ -67,8 +67,14 @@ function outerReferences(g: GraphProto): Set<string> {
   return refs;
 }
 
-function checkGraph(g: GraphProto, outer: Set<string>, checkDomain: (domain: string, node: string) => void): void {
-  const where = g.name ? ` in graph '${g.name}'` : "";
+function checkGraph(
+  g: GraphProto,
+  outer: Set<string>,
+  checkDomain: (domain: string, node: string) => void,
+  nested = false,
+): void {
+  // Only subgraphs are named in messages: the main graph is implied.
+  const where = nested ? ` in subgraph '${g.name}'` : "";
   const produced = new Map<string, number>();
   const available = new Set<string>(outer);
   for (const v of g.input) available.add(v.name);
@@ -144,7 +150,7 @@ function checkGraph(g: GraphProto, outer: Set<string>, checkDomain: (domain: str
   }
   // Subgraphs see this graph's names.
   const scope = new Set<string>([...available, ...produced.keys()]);
-  for (const n of g.node) for (const sg of subgraphsOf(n)) checkGraph(sg, scope, checkDomain);
+  for (const n of g.node) for (const sg of subgraphsOf(n)) checkGraph(sg, scope, checkDomain, true);
 }
 
 function signature(v: ValueInfoProto): TensorSignature {

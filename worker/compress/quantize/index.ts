@@ -4,6 +4,7 @@ import type { GraphProto, ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
 import { isExternal, makeTensor, readFloat32, tensorDims } from "../../onnx/tensor";
+import { liftToOpset7 } from "../../onnx/opset";
 import { defaultOpset } from "../../onnx/validate";
 import { QUANTIZERS, type WeightSlot } from "./registry";
 import { channelLayout, dequantizePerChannel, quantizationError, quantizeWeightsPerChannel } from "./weights";
@@ -54,7 +55,11 @@ function broadcastShape(channels: number, axis: number, rank: number): number[] 
   return [channels, ...new Array<number>(rank - axis - 1).fill(1)];
 }
 
-export function quantizeModel(model: ModelProto, options: QuantizeOptions): QuantizeResult {
+export function quantizeModel(input: ModelProto, options: QuantizeOptions): QuantizeResult {
+  // The per-channel rescale needs a broadcasting Mul (opset 7); legacy models are lifted when that is safe.
+  const lifted = liftToOpset7(input);
+  const model = "model" in lifted ? lifted.model : input;
+  const liftFailure = "reason" in lifted ? lifted.reason : null;
   const graph = model.graph!;
   const opset = defaultOpset(model);
   const fresh = nameAllocator(graph);
@@ -76,7 +81,7 @@ export function quantizeModel(model: ModelProto, options: QuantizeOptions): Quan
       const label = node.name || node.output[0] || node.opType;
       if (weight.dataType !== DT.FLOAT) skipped.push({ name: weight.name, node: label, reason: "weight is not float32" });
       else if (isExternal(weight)) skipped.push({ name: weight.name, node: label, reason: "weight uses external data" });
-      else if (opset > 0 && opset < 6) skipped.push({ name: weight.name, node: label, reason: `opset ${opset} predates Cast` });
+      else if (liftFailure) skipped.push({ name: weight.name, node: label, reason: `opset ${opset} model: ${liftFailure}` });
       else {
         slot = quantizer.weightSlot(node, tensorDims(weight));
         if (!slot) skipped.push({ name: weight.name, node: label, reason: "weight shape has no output-channel axis" });
@@ -150,6 +155,7 @@ export function quantizeModel(model: ModelProto, options: QuantizeOptions): Quan
     // IR < 4 lists initializers as graph inputs; a weight we replaced is no longer one.
     input: graph.input.filter((v) => keep(v.name)),
   };
+  if (tensors.length === 0) return { model: input, tensors, skipped };
   return {
     model: { ...model, irVersion: model.irVersion < 4n ? 4n : model.irVersion, graph: newGraph },
     tensors,
