@@ -16,6 +16,8 @@ export default defineConfig({
   ],
   test: {
     include: ["test/**/*.worker.test.ts"],
+    globalSetup: ["test/support/references.global.ts"],
+    setupFiles: ["test/support/worker-setup.ts"],
     testTimeout: 60_000,
   },
 });

@@ -1,11 +1,18 @@
-// Bindings and variables the Worker receives (see wrangler.toml and .dev.vars).
-export interface Env {
-  BLOBS: R2Bucket;
-  RECORDS: KVNamespace;
-  /** "token:tenant" pairs, comma separated (a secret in production). */
-  TOKENS?: string;
-  MAX_UPLOAD_BYTES?: string;
-  SESSION_CACHE_BYTES?: string;
+// Bindings and variables the Worker receives (see wrangler.toml and .dev.vars). Declared on Cloudflare.Env so
+// that `cloudflare:test`'s env in the workerd tests has the same type.
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      BLOBS: R2Bucket;
+      RECORDS: KVNamespace;
+      /** "token:tenant" pairs, comma separated (a secret in production). */
+      TOKENS?: string;
+      MAX_UPLOAD_BYTES?: string;
+      SESSION_CACHE_BYTES?: string;
+    }
+  }
 }
+
+export type Env = Cloudflare.Env;
 
 export type AppEnv = { Bindings: Env; Variables: { tenant: string } };

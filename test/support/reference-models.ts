@@ -1,0 +1,23 @@
+// The models whose reference outputs the workerd tests receive from the Node global setup.
+import { buildCnn, buildMlp } from "./models";
+
+export interface ReferenceCase {
+  dims: number[];
+  input: number[];
+  fp32: number[];
+  int8: number[];
+  int8Sha256: string;
+}
+
+export type References = Record<"mlp" | "cnn", ReferenceCase>;
+
+declare module "vitest" {
+  interface ProvidedContext {
+    references: References;
+  }
+}
+
+export const REFERENCE_MODELS = {
+  mlp: { build: () => buildMlp([784, 256, 128, 10], 21), dims: [2, 784] },
+  cnn: { build: () => buildCnn(22), dims: [3, 1, 12, 12] },
+} as const;

@@ -1,0 +1,98 @@
+import { inject } from "vitest";
+import { describe, expect, it } from "vitest";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../worker/onnx/builders";
+import { encodeModel } from "../../../worker/onnx/codec";
+import { DT } from "../../../worker/onnx/dtype";
+import { REFERENCE_MODELS, type ReferenceCase } from "../../support/reference-models";
+import { buildMlp } from "../../support/models";
+import { expectError, postJson, uploadModel } from "../../support/api";
+
+// onnxruntime-web (WASM) against onnxruntime-node on the same graph: float rounding only.
+const SAME_GRAPH_TOLERANCE = 1e-4;
+// The int8 variant against the fp32 original: 3% of the output range (measured 0.2-0.8%).
+const INT8_RELATIVE_TOLERANCE = 0.03;
+
+interface Answer {
+  outputs: Record<string, { type: string; dims: number[]; data: number[] }>;
+  model: string;
+  variant: string | null;
+  bits: number;
+  engine: string;
+  timeMs: number;
+}
+
+function maxAbsDiff(a: number[], b: number[]): number {
+  expect(a.length).toBe(b.length);
+  return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+}
+
+async function setUp(kind: "mlp" | "cnn") {
+  const ref: ReferenceCase = inject("references")[kind];
+  const id = ((await (await uploadModel(REFERENCE_MODELS[kind].build())).json()) as { id: string }).id;
+  const variant = ((await (await postJson(`/v1/models/${id}/variants`, { quantize: { bits: 8 } })).json()) as { id: string }).id;
+  const body = { inputs: { input: { type: "float32", dims: ref.dims, data: ref.input } } };
+  return { ref, id, variant, body };
+}
+
+describe("POST /v1/models/:id/infer", () => {
+  for (const kind of ["mlp", "cnn"] as const) {
+    it(`serves the fp32 ${kind} and its int8 variant with outputs matching onnxruntime-node`, async () => {
+      const { ref, id, variant, body } = await setUp(kind);
+      const fp32 = (await (await postJson(`/v1/models/${id}/infer?bits=32`, body)).json()) as Answer;
+      expect(fp32).toMatchObject({ model: id, variant: null, bits: 32, engine: "onnxruntime-web" });
+      expect(fp32.outputs.logits!.dims).toEqual([ref.dims[0], 10]);
+      expect(maxAbsDiff(fp32.outputs.logits!.data, ref.fp32)).toBeLessThan(SAME_GRAPH_TOLERANCE);
+
+      for (const query of ["bits=8", `variant=${variant}`]) {
+        const res = await postJson(`/v1/models/${id}/infer?${query}`, body);
+        expect(res.status).toBe(200);
+        const int8 = (await res.json()) as Answer;
+        expect(int8).toMatchObject({ variant, bits: 8 });
+        expect(int8.timeMs).toBeGreaterThanOrEqual(0);
+        expect(maxAbsDiff(int8.outputs.logits!.data, ref.int8)).toBeLessThan(SAME_GRAPH_TOLERANCE);
+        const range = Math.max(...ref.fp32.map(Math.abs));
+        expect(maxAbsDiff(int8.outputs.logits!.data, ref.fp32)).toBeLessThan(INT8_RELATIVE_TOLERANCE * range);
+      }
+    });
+  }
+
+  it("answers 404 for ?bits=8 when the model has no 8-bit variant", async () => {
+    const id = ((await (await uploadModel(buildMlp([8, 16, 4]))).json()) as { id: string }).id;
+    const body = { inputs: { input: { type: "float32", dims: [1, 8], data: new Array(8).fill(0.5) } } };
+    const err = await expectError(await postJson(`/v1/models/${id}/infer?bits=8`, body));
+    expect(err).toMatchObject({ status: 404, code: "not_found" });
+    expect(err.message).toMatch(/no 8-bit variant/);
+  });
+
+  const badInputs: [string, unknown, RegExp][] = [
+    ["an unknown input name", { inputs: { input: { type: "float32", dims: [1, 8], data: new Array(8).fill(0) }, extra: { type: "float32", dims: [1], data: [0] } } }, /unknown input 'extra'/],
+    ["a missing input", { inputs: {} }, /missing input 'input'/],
+    ["a wrong dtype", { inputs: { input: { type: "int32", dims: [1, 8], data: new Array(8).fill(0) } } }, /'input' must be float32, got int32/],
+    ["a wrong rank", { inputs: { input: { type: "float32", dims: [8], data: new Array(8).fill(0) } } }, /'input' must have rank 2/],
+    ["a wrong fixed dim", { inputs: { input: { type: "float32", dims: [1, 9], data: new Array(9).fill(0) } } }, /'input' dim 1 must be 8, got 9/],
+    ["a wrong element count", { inputs: { input: { type: "float32", dims: [2, 8], data: new Array(8).fill(0) } } }, /'input' has 8 values but dims \[2, 8\] need 16/],
+    ["a null where a number belongs", { inputs: { input: { type: "float32", dims: [1, 8], data: [null, 0, 0, 0, 0, 0, 0, 0] } } }, /inputs\.input\.data\.0/],
+    ["a body without inputs", { tensors: {} }, /inputs/],
+  ];
+  for (const [what, body, message] of badInputs) {
+    it(`rejects ${what} with 400 invalid_input naming it`, async () => {
+      const id = ((await (await uploadModel(buildMlp([8, 16, 4]))).json()) as { id: string }).id;
+      const err = await expectError(await postJson(`/v1/models/${id}/infer`, body));
+      expect(err).toMatchObject({ status: 400, code: "invalid_input" });
+      expect(err.message).toMatch(message);
+    });
+  }
+
+  it("requires a symbolic dim to take one value across inputs", async () => {
+    // a[N,4] + b[N,4] -> y
+    const io = (n: string) => makeValueInfo(n, DT.FLOAT, ["N", 4]);
+    const bytes = encodeModel(makeModel(makeGraph([makeNode("Add", ["a", "b"], ["y"], "add")], "g", [io("a"), io("b")], [io("y")])));
+    const id = ((await (await uploadModel(bytes)).json()) as { id: string }).id;
+    const t = (n: number) => ({ type: "float32", dims: [n, 4], data: new Array(n * 4).fill(1) });
+    const ok = (await (await postJson(`/v1/models/${id}/infer`, { inputs: { a: t(2), b: t(2) } })).json()) as Answer;
+    expect(ok.outputs.y).toEqual({ type: "float32", dims: [2, 4], data: new Array(8).fill(2) });
+    const err = await expectError(await postJson(`/v1/models/${id}/infer`, { inputs: { a: t(2), b: t(3) } }));
+    expect(err).toMatchObject({ status: 400, code: "invalid_input" });
+    expect(err.message).toMatch(/\('N'\) is 3 but 'a' has N=2/);
+  });
+});
