@@ -1,17 +1,69 @@
 // Variants: a recipe applied to a model, addressed by hash(model sha256, canonical recipe), made once.
 import { encodeModel } from "../onnx/codec";
 import { quantizeModel } from "../compress/quantize";
-import { canonicalJson, recipeBits, type Recipe } from "../compress/recipe";
-import { notFound } from "../errors";
+import { canonicalJson, recipeBits, type Recipe, type TrainedRecipe } from "../compress/recipe";
+import { summarizeModel, type TensorSignature } from "../onnx/validate";
+import { ApiError, notFound } from "../errors";
 import type { Env } from "../env";
 import { modelBlobKey, variantBlobKey } from "../store/keys";
 import { sha256Hex } from "../store/body";
 import { getVariantRecord, putVariantRecord, type ModelRecord, type VariantRecord } from "../store/records";
 import { parseModelBytes, readBlob } from "./models";
 
-export async function variantId(modelSha256: string, recipe: Recipe): Promise<string> {
-  const digest = await sha256Hex(new TextEncoder().encode(`${modelSha256}\n${canonicalJson(recipe)}`));
-  return digest.slice(0, 24);
+export async function variantId(modelSha256: string, recipe: Recipe | TrainedRecipe, bytesSha256?: string): Promise<string> {
+  // A trained variant's bytes come from outside, so they are part of its address too.
+  const key = `${modelSha256}\n${canonicalJson(recipe)}${bytesSha256 ? `\n${bytesSha256}` : ""}`;
+  return (await sha256Hex(new TextEncoder().encode(key))).slice(0, 24);
+}
+
+/** Same names, types and fixed dims (symbolic dims may be named differently). */
+function sameSignature(a: TensorSignature[], b: TensorSignature[]): boolean {
+  const sameShape = (x: TensorSignature["shape"], y: TensorSignature["shape"]) =>
+    !x || !y || (x.length === y.length && x.every((d, i) => typeof d !== "number" || typeof y[i] !== "number" || d === y[i]));
+  return a.length === b.length && a.every((x, i) => x.name === b[i]!.name && x.type === b[i]!.type && sameShape(x.shape, b[i]!.shape));
+}
+
+/**
+ * Registers ONNX bytes produced outside (e.g. by the training script) as a variant of a model. The bytes are
+ * validated like any upload and must keep the parent's input and output names and types, so that every
+ * serving path (?bits=, experiments) can swap one for the other.
+ */
+export async function registerTrainedVariant(
+  env: Env,
+  tenant: string,
+  model: ModelRecord,
+  bytes: Uint8Array,
+  recipe: TrainedRecipe,
+): Promise<{ created: boolean; variant: VariantRecord }> {
+  const sha256 = await sha256Hex(bytes);
+  const id = await variantId(model.sha256, recipe, sha256);
+  const existing = await getVariantRecord(env, tenant, model.id, id);
+  if (existing) return { created: false, variant: existing };
+  const summary = summarizeModel(parseModelBytes(bytes));
+  if (!sameSignature(summary.inputs, model.inputs) || !sameSignature(summary.outputs, model.outputs)) {
+    const show = (s: TensorSignature[]) => s.map((t) => `${t.name}:${t.type}[${t.shape?.join(",") ?? "?"}]`).join(", ");
+    throw new ApiError(
+      400,
+      "invalid_model",
+      `a trained variant must keep its parent's inputs (${show(model.inputs)}) and outputs (${show(model.outputs)}); got (${show(summary.inputs)}) and (${show(summary.outputs)})`,
+    );
+  }
+  await env.BLOBS.put(variantBlobKey(tenant, model.id, id), bytes, { sha256 });
+  const variant: VariantRecord = {
+    id,
+    modelId: model.id,
+    sha256,
+    recipe,
+    bits: recipe.trained.bits ?? 32,
+    bytes: bytes.byteLength,
+    compressionRatio: model.bytes / bytes.byteLength,
+    engine: "onnxruntime-web",
+    tensors: [],
+    skipped: [],
+    createdAt: new Date().toISOString(),
+  };
+  await putVariantRecord(env, tenant, variant);
+  return { created: true, variant };
 }
 
 /** Compression proper: pure over bytes, so the same model and recipe always give the same bytes. */

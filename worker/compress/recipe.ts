@@ -33,6 +33,24 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/**
+ * What produced an externally trained variant (the training script's `--upload`): recorded, never executed.
+ * `bits` is the weight bit-width the training targeted (32 when absent), used by `?bits=`.
+ */
+export const TrainedRecipeSchema = z
+  .object({
+    trained: z
+      .object({
+        method: z.string().min(1).max(64),
+        bits: z.union([z.literal(32), z.literal(16), z.literal(8), z.literal(4), z.literal(2), z.literal(1)]).optional(),
+      })
+      .catchall(z.union([z.string().max(256), z.number(), z.boolean(), z.null(), z.array(z.union([z.string().max(256), z.number()])).max(64)])),
+  })
+  .strict()
+  .openapi("TrainedRecipe");
+
+export type TrainedRecipe = z.infer<typeof TrainedRecipeSchema>;
+
 /** The recipe's bit-width, used to pick a variant by `?bits=`. */
 export function recipeBits(recipe: Recipe): number {
   return recipe.quantize.bits;

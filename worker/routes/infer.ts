@@ -29,7 +29,7 @@ const infer = createRoute({
     params: ModelIdParam,
     query: z.object({
       variant: z.string().regex(/^[0-9a-f]{24}$/, "variant ids are 24 hex digits").optional(),
-      bits: z.enum(["32", "16", "8", "4", "1"]).optional(),
+      bits: z.enum(["32", "16", "8", "4", "2", "1"]).optional(),
     }),
     body: { content: { "application/json": { schema: InferRequestSchema } }, required: true },
   },
