@@ -5,6 +5,8 @@ declare global {
     interface Env {
       BLOBS: R2Bucket;
       RECORDS: KVNamespace;
+      /** One Durable Object per experiment: config (source of truth) and metrics. */
+      EXPERIMENTS: DurableObjectNamespace<import("./experiments/object").ExperimentObject>;
       /** "token:tenant" pairs, comma separated (a secret in production). */
       TOKENS?: string;
       MAX_UPLOAD_BYTES?: string;

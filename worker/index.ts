@@ -5,6 +5,7 @@ import { bearerAuth } from "./auth";
 import { handleError } from "./app";
 import { ApiError } from "./errors";
 import type { AppEnv } from "./env";
+import { experimentInference, experiments, prometheusMetrics } from "./routes/experiments";
 import { inference } from "./routes/infer";
 import { models } from "./routes/models";
 import { variants } from "./routes/variants";
@@ -30,10 +31,16 @@ api.use("*", async (c, next) => {
 api.route("/", models);
 api.route("/", variants);
 api.route("/", inference);
+api.route("/", experiments);
+api.route("/", experimentInference);
+api.route("/", prometheusMetrics);
 
 const app = new OpenAPIHono<AppEnv>();
 app.get("/v1/health", (c) => c.json({ status: "ok" }));
 app.route("/v1", api);
+// Prometheus scrapes /metrics by convention; it is tenant-scoped like the rest (bearer token).
+app.use("/metrics", bearerAuth);
+app.route("/", prometheusMetrics);
 app.doc31("/openapi.json", {
   openapi: "3.1.0",
   info: { title: "slimserve", version: "1", description: "Compress ONNX models and serve them at the edge." },
@@ -44,3 +51,4 @@ app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for 
 app.onError(handleError);
 
 export default app;
+export { ExperimentObject } from "./experiments/object";

@@ -10,7 +10,7 @@ export const InferRequestSchema = z
   .strict()
   .openapi("InferRequest");
 
-const InferResponseSchema = z
+export const InferResponseSchema = z
   .object({
     outputs: z.record(z.string(), JsonTensorSchema),
     model: z.string(),

@@ -9,3 +9,7 @@ export const modelRecordPrefix = (tenant: string) => `t:${tenant}:model:`;
 export const variantRecordKey = (tenant: string, modelId: string, variantId: string) =>
   `t:${tenant}:variant:${modelId}:${variantId}`;
 export const variantRecordPrefix = (tenant: string, modelId: string) => `t:${tenant}:variant:${modelId}:`;
+
+// Experiments live in their Durable Object; KV only lists a tenant's experiment names (for GET and /metrics).
+export const experimentRecordKey = (tenant: string, name: string) => `t:${tenant}:experiment:${name}`;
+export const experimentRecordPrefix = (tenant: string) => `t:${tenant}:experiment:`;
