@@ -7,7 +7,7 @@ import { LATENCY_BOUNDS_MS } from "./stats";
 
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-const EXPOSED_BOUNDS = LATENCY_BOUNDS_MS.map((ms, i) => ({ ms, i })).filter(({ i }) => i % 4 === 3);
+const EXPOSED_BOUNDS = LATENCY_BOUNDS_MS.map((ms, i) => ({ ms, i })).filter(({ i }) => i % 4 === 0);
 
 const escape = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 const labels = (pairs: Record<string, string>) =>
