@@ -211,7 +211,8 @@ const infer = createRoute({
   summary: "Inference through an experiment: one arm answers (named in the body and the x-slimserve-arm header)",
   request: {
     params: NameParam,
-    headers: z.object({ [ARM_HEADER]: ArmVariant.optional().describe("An arm token from an earlier response: stay on that arm.") }),
+    // A token that names no arm taking traffic is ignored (the request is assigned afresh), never an error.
+    headers: z.object({ [ARM_HEADER]: z.string().max(64).optional().describe("An arm token from an earlier response: stay on that arm.") }),
     body: { ...json(InferRequestSchema), required: true },
   },
   responses: {

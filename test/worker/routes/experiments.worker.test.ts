@@ -82,7 +82,7 @@ describe("experiments: lifecycle", () => {
     expect(ramped.arms).toEqual([{ variant: "original", weight: 75 }, { variant, weight: 25 }]);
     expect(ramped.version).toBeGreaterThan(created.version);
 
-    const promoted = (await (await postJson("/v1/experiments/canary/promote", {})).json()) as Experiment;
+    const promoted = (await (await api("/v1/experiments/canary/promote", { method: "POST" })).json()) as Experiment;
     expect(promoted).toMatchObject({ status: "promoted", winner: variant, arms: [{ variant: "original", weight: 0 }, { variant, weight: 100 }] });
     for (let i = 0; i < 5; i++) expect(((await (await infer("canary", mlpBody(i))).json()) as Answer).arm).toBe(variant);
 
@@ -152,7 +152,10 @@ describe("experiments: serving", () => {
       }
     }
     expect(seen).toEqual(new Set(["original", variant])); // 16 users at 50/50 land on both arms (P(miss) = 2^-15)
-    for (let i = 0; i < 8; i++) {
+    const stale = await infer("sticky", mlpBody(0), { "x-slimserve-arm": "no-such-arm" });
+    expect(stale.status).toBe(200);
+    expect(["original", variant]).toContain(stale.headers.get("x-slimserve-arm"));
+    for (let i = 0; i < 7; i++) {
       const res = await infer("sticky", mlpBody(i), { "x-slimserve-arm": variant });
       expect(((await res.json()) as Answer).arm).toBe(variant);
     }
