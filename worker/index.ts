@@ -10,6 +10,7 @@ import { models } from "./routes/models";
 import { variants } from "./routes/variants";
 import { setSessionBudget } from "./serve/sessions";
 import { renderApiReference } from "./dashboard/docs";
+import { dashboard } from "./dashboard/routes";
 
 /** JSON bodies (recipes, inference tensors) are bounded separately from model uploads. */
 const MAX_JSON_BYTES = 32 * 1024 * 1024;
@@ -52,6 +53,7 @@ app.route("/v1", api);
 app.doc31("/openapi.json", OPENAPI_CONFIG);
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 app.get("/docs", (c) => c.html(renderApiReference(app.getOpenAPI31Document(OPENAPI_CONFIG))));
+app.route("/", dashboard((request, env, ctx) => app.fetch(request, env, ctx)));
 app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 app.onError(handleError);
 
