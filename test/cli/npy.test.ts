@@ -1,6 +1,6 @@
 // .npy encoding and decoding: byte-exact against files numpy 2.4 wrote, and against headers built from the v1.0 spec.
 import { describe, expect, it } from "vitest";
-import { decodeNpy, encodeNpy, NpyError, npyToTensor, tensorToNpy } from "../../cli/npy.js";
+import { decodeNpy, encodeNpy, NpyError, npyToTensor, tensorToNpy, type NpyArray } from "../../cli/npy.js";
 
 /** Written by `np.save` (numpy 2.4.6) and base64-encoded; the arrays are given beside each. */
 const NUMPY_FILES = {
@@ -36,13 +36,13 @@ function specHeader(dict: string): Uint8Array {
 
 describe("encodeNpy", () => {
   it("writes the bytes numpy.save writes", () => {
-    const cases = [
+    const cases: [NpyArray, string][] = [
       [{ dtype: "float32", shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) }, NUMPY_FILES.float32_2x3],
       [{ dtype: "int64", shape: [4], data: new BigInt64Array([1n, -2n, 3n, 4n]) }, NUMPY_FILES.int64_4],
       [{ dtype: "bool", shape: [], data: new Uint8Array([1]) }, NUMPY_FILES.bool_scalar],
       [{ dtype: "float64", shape: [1, 1, 2], data: new Float64Array([0.5, -1.25]) }, NUMPY_FILES.float64_1x1x2],
       [{ dtype: "uint8", shape: [0], data: new Uint8Array(0) }, NUMPY_FILES.uint8_empty],
-    ] as const;
+    ];
     for (const [array, expected] of cases) expect(encodeNpy(array), array.dtype).toEqual(fromBase64(expected));
   });
 
@@ -76,7 +76,7 @@ describe("decodeNpy", () => {
 
   it("reads from a Node Buffer that shares a pool with other data", () => {
     const pooled = Buffer.from(fromBase64(NUMPY_FILES.float32_2x3));
-    expect(Array.from(decodeNpy(pooled).data)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(decodeNpy(pooled).data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it("round-trips every supported element type", () => {

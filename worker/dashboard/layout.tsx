@@ -17,7 +17,7 @@ h1 { font-size:1.4rem; margin:.2rem 0 1rem; } h2 { font-size:1.1rem; margin:1.5r
 table { border-collapse:collapse; width:100%; font-variant-numeric: tabular-nums; }
 caption { text-align:left; color:var(--muted); padding-bottom:.3rem; }
 th, td { padding:.4rem .6rem; border-bottom:1px solid var(--line); text-align:left; white-space:nowrap; }
-th { font-weight:600; background:#eef1f5; }
+th { font-weight:600; } thead th { background:#eef1f5; }
 td.num, th.num { text-align:right; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size:.88em; }
 label { display:block; font-weight:600; margin-bottom:.3rem; }
@@ -26,7 +26,7 @@ button { font:inherit; padding:.45rem 1rem; border-radius:6px; border:1px solid 
 header button { background:transparent; border-color:#8aa0bf; padding:.2rem .7rem; }
 .error { color:var(--bad); font-weight:600; }
 .muted { color:var(--muted); }
-.charts { display:grid; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr)); gap:1rem; }
+.charts { display:grid; align-items:start; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr)); gap:1rem; }
 figure { margin:0; } figcaption { color:var(--muted); font-size:.9rem; margin-top:.3rem; }
 svg.chart { width:100%; height:auto; display:block; }
 svg.chart text { font: 11px system-ui, sans-serif; fill: var(--muted); }

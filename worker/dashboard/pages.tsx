@@ -145,9 +145,9 @@ export function ModelPage(props: { model: Model; variants: Variant[] }) {
         </dl>
       </div>
       <h2 id="variants-heading">Variants</h2>
+      <p class="muted">Accuracy Δ and agreement are measured against the FP32 original; "—" means not measured yet.</p>
       <div class="card scroll">
         <table id="variants" aria-labelledby="variants-heading">
-          <caption>Accuracy Δ and agreement are measured against the FP32 original; "—" means not measured yet.</caption>
           <thead>
             <tr>
               <th scope="col">Variant</th>
@@ -176,8 +176,8 @@ export function ModelPage(props: { model: Model; variants: Variant[] }) {
             {rows.map(({ v, m }) => (
               <tr data-variant={v.id}>
                 <th scope="row" class="mono">
-                  <a href={`/models/${model.id}/variants/${v.id}/onnx`} download title="Download this variant's ONNX">
-                    {v.id}
+                  <a href={`/models/${model.id}/variants/${v.id}/onnx`} download title={`Download variant ${v.id} (ONNX)`}>
+                    {v.id.slice(0, 12)}
                   </a>
                 </th>
                 <td class="num">{v.bits}</td>
