@@ -18,7 +18,7 @@ let variant: Variant;
 
 beforeAll(async () => {
   const client = new SlimserveClient({ baseUrl, token: E2E_TOKENS.browser });
-  mlp = await client.uploadModel(buildMlp([64, 128, 10], 3), { name: "mnist-mlp" });
+  mlp = await client.uploadModel(buildMlp([64, 128, 10], 3), { name: "demo-mlp" });
   cnn = await client.uploadModel(buildCnn(5), { name: "tiny-cnn" });
   const made = await client.compress(mlp.id, { quantize: { bits: 8 } });
   variant = made.variant!;
@@ -54,12 +54,12 @@ describe("dashboard in Chromium", () => {
     const rows = await page.$$eval("table#models tbody tr", (trs) => trs.map((tr) => ({ id: tr.getAttribute("data-model"), cells: [...tr.children].map((td) => td.textContent) })));
     expect(rows.map((r) => r.id).sort()).toEqual([mlp.id, cnn.id].sort());
     const mlpRow = rows.find((r) => r.id === mlp.id)!;
-    expect(mlpRow.cells[0]).toBe("mnist-mlp");
+    expect(mlpRow.cells[0]).toBe("demo-mlp");
     expect(mlpRow.cells[3]).toBe(mlp.parameters.toLocaleString("en-US"));
   });
 
   it("shows a model's variants table with the variant's bits, bytes, ratio and engine", async () => {
-    await page.getByRole("link", { name: "mnist-mlp" }).click();
+    await page.getByRole("link", { name: "demo-mlp" }).click();
     await page.waitForSelector("table#variants");
     const headers = await page.$$eval("table#variants thead th", (ths) => ths.map((th) => th.textContent));
     expect(headers).toEqual(["Variant", "Bits", "Recipe", "Bytes", "Ratio", "Accuracy Δ", "Agreement", "Latency", "Engine"]);
