@@ -4,6 +4,7 @@ import { mkdir } from "node:fs/promises";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { SlimserveClient, type Model, type Variant } from "../../client/slimserve.js";
+import { JobPage } from "../../worker/dashboard/pages";
 import { buildCnn, buildMlp } from "../support/models";
 import { E2E_TOKENS } from "./tokens";
 
@@ -114,6 +115,33 @@ describe("dashboard in Chromium", () => {
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForSelector("input#token");
     expect(await page.context().cookies()).toEqual([]);
+  });
+
+  it("moves a job's progress bar as the job advances, polling until the job ends", async () => {
+    // GET /v1/jobs/:id is not on main yet: the page is our JobPage's HTML and its state endpoint is stood in for,
+    // so that what is tested is the page's own polling script in a real browser.
+    const states = [
+      { id: "demo-job", status: "running", stage: "calibrate", progress: 0.25 },
+      { id: "demo-job", status: "running", stage: "quantize", progress: 0.75 },
+      { id: "demo-job", status: "succeeded", stage: "done", progress: 1, result: { modelId: mlp.id } },
+    ];
+    let polls = 0;
+    const seen: string[] = [];
+    await page.route(`${baseUrl}/jobs/demo-job`, (route) =>
+      route.fulfill({ contentType: "text/html", body: `<!doctype html>${String(JobPage({ job: { id: "demo-job", status: "queued", progress: 0 } }))}` }),
+    );
+    await page.route(`${baseUrl}/jobs/demo-job/state`, (route) => route.fulfill({ json: states[Math.min(polls++, states.length - 1)] }));
+    await page.goto(`${baseUrl}/jobs/demo-job`);
+    expect(await page.evaluate("document.getElementById('job-progress').value")).toBe(0);
+    for (const stage of ["calibrate", "quantize", "done"]) {
+      await page.waitForFunction(`document.getElementById('job-stage').textContent === ${JSON.stringify(stage)}`, null, { timeout: 5000 });
+      seen.push(`${stage}:${await page.evaluate("document.getElementById('job-progress').value")}`);
+    }
+    expect(seen).toEqual(["calibrate:25", "quantize:75", "done:100"]);
+    await page.waitForTimeout(1500);
+    expect(polls).toBe(3); // stops once the job has ended
+    await expect(page.locator("#job-status").textContent()).resolves.toBe("succeeded");
+    await page.unrouteAll();
   });
 
   it("renders the API reference at /docs from the OpenAPI document", async () => {
