@@ -1,7 +1,7 @@
 // The dashboard's routes (GET /, /models/:id, /jobs/:id, /experiments...): server-rendered pages that read the API
 // in-process, as the signed-in token, through the same typed client the CLI uses. The token lives in an HttpOnly,
 // SameSite=Strict session cookie set by the sign-in form, so page scripts never see it.
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { JSX } from "hono/jsx/jsx-runtime";
 import { SlimserveClient, SlimserveError } from "../../client/slimserve.js";
@@ -15,7 +15,13 @@ const COOKIE = "slimserve_token";
 
 const param = (c: Context<AppEnv>, name: string) => c.req.param(name) ?? "";
 
-const html = (c: Context<AppEnv>, page: JSX.Element, status: 200 | 401 | 404 | 400 = 200) => c.html(`<!doctype html>${page}`, status);
+const html = (c: Context<AppEnv>, page: JSX.Element, status: 200 | 400 | 401 | 403 | 404 = 200) => c.html(`<!doctype html>${page}`, status);
+
+/** Sign-in and sign-out accept forms from this origin only (no logging a browser in to someone else's tenant). */
+const sameOriginForm: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.header("Sec-Fetch-Site") === "same-origin" || c.req.header("Origin") === new URL(c.req.url).origin) return next();
+  return html(c, <ErrorPage title="Refused" message="Forms are accepted from this site's own pages only." />, 403);
+};
 
 export function dashboard(api: ApiFetch) {
   const client = (c: Context<AppEnv>, token: string) => {
@@ -49,7 +55,7 @@ export function dashboard(api: ApiFetch) {
     new Response(bytes, { headers: { "Content-Type": "application/octet-stream", "Content-Disposition": `attachment; filename="${name}"` } });
 
   return new Hono<AppEnv>()
-    .post("/login", async (c) => {
+    .post("/login", sameOriginForm, async (c) => {
       const form = await c.req.parseBody();
       const token = typeof form.token === "string" ? form.token.trim() : "";
       if (!token) return html(c, <LoginPage error="Enter a token." />, 400);
@@ -62,7 +68,7 @@ export function dashboard(api: ApiFetch) {
       setCookie(c, COOKIE, token, { httpOnly: true, sameSite: "Strict", secure: new URL(c.req.url).protocol === "https:", path: "/" });
       return c.redirect("/", 303);
     })
-    .post("/logout", (c) => {
+    .post("/logout", sameOriginForm, (c) => {
       deleteCookie(c, COOKIE, { path: "/" });
       return c.redirect("/", 303);
     })
