@@ -23,7 +23,7 @@ Usage: slimserve <command> [arguments] [--url URL] [--token TOKEN] [--json]
   download <model> [<variant>] [-o FILE]
   rm <model>                          delete a model and its variants
   experiment ls | show <name> | create --spec JSON|@file | update <name> --spec JSON|@file
-           | delete <name> | promote <name> [--spec ...] | rollback <name> | infer <name> <x.npy> [--key K]
+           | delete <name> | promote <name> [--spec ...] | rollback <name> | infer <name> <x.npy> [--arm TOKEN]
 
 Settings: flags, then SLIMSERVE_URL / SLIMSERVE_TOKEN, then the file written by login
 (~/.config/slimserve/config.json, or SLIMSERVE_CONFIG). --json prints the API's JSON for scripts.`;
@@ -49,7 +49,7 @@ const OPTIONS = /** @type {const} */ ({
   output: { type: "string", short: "o" },
   wait: { type: "boolean", default: false },
   spec: { type: "string" },
-  key: { type: "string" },
+  arm: { type: "string" },
 });
 
 /** `{"a":1}` inline, or `@file.json`. @param {string} text @param {string} what */
@@ -292,7 +292,7 @@ async function writeOutputs(outputs, dir) {
 /**
  * @param {SlimserveClient} client
  * @param {string[]} args
- * @param {{ spec?: string, key?: string, input?: string[], out?: string }} flags
+ * @param {{ spec?: string, arm?: string, input?: string[], out?: string }} flags
  * @param {(value: unknown, human: () => string) => void} print
  * @param {typeof readInputs} inputsFrom
  */
@@ -304,7 +304,7 @@ async function experiment(client, args, flags, print, inputsFrom) {
     case "ls": {
       const list = await client.listExperiments();
       print({ experiments: list }, () =>
-        list.length === 0 ? "No experiments." : formatTable(["NAME", "STATUS", "MODEL"], list.map((x) => [x.name, String(x.status ?? "—"), String(x.model ?? x.modelId ?? "—")])),
+        list.length === 0 ? "No experiments." : formatTable(["NAME", "STATUS", "MODE", "MODEL"], list.map((x) => [x.name, String(x.status ?? "—"), String(x.mode ?? "—"), String(x.model ?? "—")])),
       );
       return 0;
     }
@@ -331,7 +331,7 @@ async function experiment(client, args, flags, print, inputsFrom) {
       return 0;
     case "infer": {
       const inputs = await inputsFrom(null, null, args.slice(2), flags.input ?? []);
-      const answer = await client.experimentInfer(named(), inputs, { key: flags.key });
+      const answer = await client.experimentInfer(named(), inputs, { arm: flags.arm });
       const written = await writeOutputs(answer.outputs, flags.out);
       print(answer, () => JSON.stringify({ ...answer, written }, null, 2));
       return 0;

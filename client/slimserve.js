@@ -55,14 +55,14 @@ export class SlimserveClient {
   /**
    * @param {string} method
    * @param {string} path
-   * @param {{ query?: Record<string, string | number | undefined>, json?: unknown, bytes?: Uint8Array, accept?: string }} [options]
+   * @param {{ query?: Record<string, string | number | undefined>, json?: unknown, bytes?: Uint8Array, accept?: string, headers?: Record<string, string> }} [options]
    * @returns {Promise<Response>}
    */
   async send(method, path, options = {}) {
     const url = new URL(this.baseUrl + path);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     /** @type {Record<string, string>} */
-    const headers = { Accept: options.accept ?? "application/json" };
+    const headers = { ...options.headers, Accept: options.accept ?? "application/json" };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     /** @type {BodyInit | undefined} */
     let body;
@@ -224,10 +224,18 @@ export class SlimserveClient {
   }
 
   /**
-   * @param {string} name @param {Record<string, JsonTensor>} inputs @param {{ key?: string }} [options]
+   * Inference through an experiment; `arm` is the x-slimserve-arm token of an earlier answer (stay on that arm).
+   * @param {string} name @param {Record<string, JsonTensor>} inputs @param {{ arm?: string }} [options]
    * @returns {Promise<InferAnswer>}
    */
-  experimentInfer(name, inputs, options = {}) {
-    return this.json("POST", `/v1/experiments/${encodeURIComponent(name)}/infer`, { query: { key: options.key }, json: { inputs } });
+  async experimentInfer(name, inputs, options = {}) {
+    const headers = options.arm ? { "x-slimserve-arm": options.arm } : undefined;
+    const res = await this.send("POST", `/v1/experiments/${encodeURIComponent(name)}/infer`, { json: { inputs }, headers });
+    return /** @type {Promise<InferAnswer>} */ (res.json());
+  }
+
+  /** The tenant's experiment metrics in Prometheus text (GET /v1/metrics). @returns {Promise<string>} */
+  async metricsText() {
+    return (await this.send("GET", "/v1/metrics", { accept: "text/plain" })).text();
   }
 }

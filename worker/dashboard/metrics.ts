@@ -46,73 +46,104 @@ export function recipeText(recipe: unknown): string {
 }
 
 export interface ArmView {
-  name: string;
-  variant: string | null;
+  /** The arm's variant id, or "original". */
+  variant: string;
+  role: "control" | "candidate" | null;
   /** Configured traffic weight as a fraction of all arms' weights. */
   weight: number | null;
-  requests: number | null;
-  latency: { edges: number[]; counts: number[] } | null;
-  agreement: { x: number; y: number }[];
+  /** Requests the arm answered, and their share of all answered requests. */
+  served: number | null;
+  servedShare: number | null;
+  latency: { p50Ms: number | null; p95Ms: number | null; p99Ms: number | null };
+  /** Top-1 agreement with the control (null for the control itself or before any comparison). */
+  agreement: number | null;
+  accuracy: number | null;
+  latencyHistogram: Histogram | null;
+}
+
+export interface Histogram {
+  /** Bucket edges in milliseconds (edges.length === counts.length + 1). */
+  edges: number[];
+  counts: number[];
 }
 
 export interface ExperimentView {
   name: string;
   status: string | null;
   model: string | null;
+  mode: string | null;
   arms: ArmView[];
-}
-
-function histogram(h: unknown): ArmView["latency"] {
-  const o = obj(h);
-  const edges = (o.edges ?? o.bucketsMs ?? o.buckets) as unknown;
-  const counts = o.counts as unknown;
-  if (!Array.isArray(edges) || !Array.isArray(counts) || !edges.every((e) => finite(e) !== null) || !counts.every((c) => finite(c) !== null)) return null;
-  if (edges.length === counts.length + 1) return { edges: edges as number[], counts: counts as number[] };
-  // Upper bounds only (Prometheus style): the first bucket starts at 0.
-  if (edges.length === counts.length) return { edges: [0, ...(edges as number[])], counts: counts as number[] };
-  return null;
-}
-
-function series(s: unknown): { x: number; y: number }[] {
-  if (!Array.isArray(s)) return [];
-  return s
-    .map((p, i) => {
-      const o = obj(p);
-      const t = typeof o.t === "string" ? Date.parse(o.t) / 1000 : finite(o.t) ?? finite(o.x) ?? i;
-      const y = finite(o.agreement) ?? finite(o.value) ?? finite(o.y) ?? (finite(p) as number | null);
-      return y === null || !Number.isFinite(t) ? null : { x: t as number, y };
-    })
-    .filter((p): p is { x: number; y: number } => p !== null);
+  history: { at: string; action: string; detail: string }[];
 }
 
 /**
- * Reads an experiment as `{ name, status, model, arms: [{ name, variant, weight }], metrics: { arms: { [name]:
- * { requests, latencyMs: { edges, counts }, agreement: [{ t, value }] } } } }`, with metrics also accepted on the arm.
+ * Reads GET /v1/experiments/:name: `{ name, model, mode, status, control, arms: [{ variant, weight }], results:
+ * [{ variant, role, served, latency: { p50Ms, p95Ms, p99Ms }, agreement: { top1Rate } | null, accuracy: { rate } }],
+ * history }`; histograms come from the Prometheus text (see latencyHistograms).
  */
-export function experimentView(raw: unknown): ExperimentView {
+export function experimentView(raw: unknown, histograms: Map<string, Histogram> = new Map()): ExperimentView {
   const x = obj(raw);
-  const armList: Json[] = Array.isArray(x.arms)
-    ? (x.arms as unknown[]).map(obj)
-    : Object.entries(obj(x.arms)).map(([name, a]) => ({ name, ...obj(a) }));
-  const metrics = obj(obj(x.metrics).arms);
-  const totalWeight = armList.reduce((s, a) => s + (finite(a.weight) ?? finite(a.share) ?? 0), 0);
-  const arms = armList.map((a, i): ArmView => {
-    const name = typeof a.name === "string" ? a.name : `arm ${i + 1}`;
-    const m = { ...obj(a.metrics), ...obj(metrics[name]) };
-    const weight = finite(a.weight) ?? finite(a.share);
-    return {
-      name,
-      variant: typeof a.variant === "string" ? a.variant : typeof a.variantId === "string" ? a.variantId : null,
-      weight: weight !== null && totalWeight > 0 ? weight / totalWeight : null,
-      requests: finite(m.requests) ?? finite(m.count),
-      latency: histogram(m.latencyMs ?? m.latency ?? m.latencyHistogram),
-      agreement: series(m.agreement ?? m.agreementSeries),
-    };
-  });
+  const arms = (Array.isArray(x.arms) ? (x.arms as unknown[]) : []).map(obj).filter((a) => typeof a.variant === "string");
+  const results = new Map((Array.isArray(x.results) ? (x.results as unknown[]) : []).map(obj).map((r) => [r.variant, r]));
+  const totalWeight = arms.reduce((s, a) => s + (finite(a.weight) ?? 0), 0);
+  const totalServed = [...results.values()].reduce((s, r) => s + (finite(r.served) ?? 0), 0);
+  const str = (v: unknown) => (typeof v === "string" ? v : null);
   return {
-    name: typeof x.name === "string" ? x.name : "experiment",
-    status: typeof x.status === "string" ? x.status : null,
-    model: typeof x.model === "string" ? x.model : typeof x.modelId === "string" ? x.modelId : null,
-    arms,
+    name: str(x.name) ?? "experiment",
+    status: str(x.status),
+    model: str(x.model),
+    mode: str(x.mode),
+    arms: arms.map((a): ArmView => {
+      const variant = a.variant as string;
+      const r = results.get(variant) ?? {};
+      const weight = finite(a.weight);
+      const served = finite(r.served);
+      const latency = obj(r.latency);
+      return {
+        variant,
+        role: r.role === "control" || r.role === "candidate" ? r.role : variant === x.control ? "control" : null,
+        weight: weight !== null && totalWeight > 0 ? weight / totalWeight : null,
+        served,
+        servedShare: served !== null && totalServed > 0 ? served / totalServed : null,
+        latency: { p50Ms: finite(latency.p50Ms), p95Ms: finite(latency.p95Ms), p99Ms: finite(latency.p99Ms) },
+        agreement: finite(obj(r.agreement).top1Rate),
+        accuracy: finite(obj(r.accuracy).rate),
+        latencyHistogram: histograms.get(variant) ?? null,
+      };
+    }),
+    history: (Array.isArray(x.history) ? (x.history as unknown[]) : [])
+      .map(obj)
+      .map((h) => ({ at: str(h.at) ?? "", action: str(h.action) ?? "", detail: str(h.detail) ?? "" })),
   };
+}
+
+/**
+ * Per-variant latency histograms of one experiment from /v1/metrics (Prometheus text): the cumulative
+ * `slimserve_experiment_latency_seconds_bucket` counts become per-bucket counts in ms, empty buckets at both ends
+ * dropped; the +Inf bucket is left out.
+ */
+export function latencyHistograms(text: string, experiment: string): Map<string, Histogram> {
+  const buckets = new Map<string, { le: number; cumulative: number }[]>();
+  const line = /^slimserve_experiment_latency_seconds_bucket\{([^}]*)\}\s+(\S+)$/;
+  for (const row of text.split("\n")) {
+    const m = line.exec(row.trim());
+    if (!m) continue;
+    const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
+    if (labels.experiment !== experiment || !labels.variant || labels.le === "+Inf") continue;
+    const list = buckets.get(labels.variant) ?? [];
+    list.push({ le: Number(labels.le) * 1000, cumulative: Number(m[2]) });
+    buckets.set(labels.variant, list);
+  }
+  const out = new Map<string, Histogram>();
+  for (const [variant, list] of buckets) {
+    list.sort((a, b) => a.le - b.le);
+    const edges = [0, ...list.map((b) => Number(b.le.toPrecision(6)))];
+    const counts = list.map((b, i) => b.cumulative - (i > 0 ? list[i - 1]!.cumulative : 0));
+    let first = counts.findIndex((c) => c > 0);
+    if (first < 0) continue;
+    const last = counts.length - 1 - [...counts].reverse().findIndex((c) => c > 0);
+    first = Math.max(0, first);
+    out.set(variant, { edges: edges.slice(first, last + 2), counts: counts.slice(first, last + 1) });
+  }
+  return out;
 }

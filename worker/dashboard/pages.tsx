@@ -4,7 +4,7 @@ import type { Child } from "hono/jsx";
 import type { Experiment, Job, Model, ModelSummary, Variant } from "../../client/slimserve.js";
 import { barSvg, histogramSvg, lineSvg, scatterSvg } from "./charts";
 import { Page } from "./layout";
-import { experimentView, recipeText, variantMetrics } from "./metrics";
+import { experimentView, recipeText, variantMetrics, type Histogram } from "./metrics";
 
 const DASH = "—";
 
@@ -299,7 +299,7 @@ export function ExperimentsPage(props: { experiments: Experiment[] | null }) {
                     </th>
                     <td>{x.status ?? DASH}</td>
                     <td class="mono">{x.model ?? DASH}</td>
-                    <td>{x.arms.map((a) => a.name).join(", ") || DASH}</td>
+                    <td>{x.arms.map((a) => a.variant).join(", ") || DASH}</td>
                   </tr>
                 );
               })}
@@ -311,67 +311,105 @@ export function ExperimentsPage(props: { experiments: Experiment[] | null }) {
   );
 }
 
-export function ExperimentPage(props: { experiment: Experiment }) {
-  const x = experimentView(props.experiment);
-  const totalRequests = x.arms.reduce((s, a) => s + (a.requests ?? 0), 0);
+export function ExperimentPage(props: { experiment: Experiment; histograms?: Map<string, Histogram> }) {
+  const x = experimentView(props.experiment, props.histograms);
   const charts: Child[] = [];
-  if (x.arms.some((a) => a.weight !== null || a.requests !== null)) {
+  if (x.arms.length > 0) {
     charts.push(
       <Chart
         svg={barSvg({
           title: "Traffic share per arm",
           bars: x.arms.map((a) => {
-            const observed = a.requests !== null && totalRequests > 0 ? a.requests / totalRequests : null;
-            const share = observed ?? a.weight ?? 0;
-            return { label: a.name, value: share * 100, display: `${(share * 100).toFixed(1)}%${observed !== null && a.weight !== null ? ` (target ${(a.weight * 100).toFixed(0)}%)` : ""}` };
+            const share = a.servedShare ?? a.weight ?? 0;
+            const target = a.weight === null ? "" : ` (target ${(a.weight * 100).toFixed(0)}%)`;
+            return { label: a.variant.slice(0, 12), value: share * 100, display: `${(share * 100).toFixed(1)}%${a.servedShare === null ? " target" : target}` };
           }),
         })}
-        caption="Share of requests each arm served (target share from its weight)."
+        caption="Share of answered requests each arm served, with the share its weight asks for."
       />,
     );
   }
   for (const a of x.arms) {
-    if (a.latency) charts.push(<Chart svg={histogramSvg({ title: `Latency of ${a.name}`, edges: a.latency.edges, counts: a.latency.counts, x: { label: "ms" } })} caption={`Latency histogram of arm ${a.name}.`} />);
+    if (a.latencyHistogram) {
+      charts.push(
+        <Chart
+          svg={histogramSvg({ title: `Latency of ${a.variant}`, edges: a.latencyHistogram.edges, counts: a.latencyHistogram.counts, x: { label: "ms" } })}
+          caption={`Latency histogram of arm ${a.variant} (from /v1/metrics).`}
+        />,
+      );
+    }
   }
-  if (x.arms.some((a) => a.agreement.length > 0)) {
+  const candidates = x.arms.filter((a) => a.agreement !== null);
+  if (candidates.length > 0) {
     charts.push(
       <Chart
-        svg={lineSvg({ title: "Agreement with the control over time", series: x.arms.filter((a) => a.agreement.length > 0).map((a) => ({ label: a.name, points: a.agreement })), x: { label: "time" }, y: { label: "agreement" }, yDomain: [0, 1] })}
-        caption="Share of requests where the arm's top-1 matched the control's."
+        svg={barSvg({ title: "Top-1 agreement with the control", bars: candidates.map((a) => ({ label: a.variant.slice(0, 12), value: a.agreement! * 100, display: `${(a.agreement! * 100).toFixed(2)}%` })) })}
+        caption="Share of compared rows where the arm's top-1 matched the control's (cumulative)."
       />,
     );
   }
+  const ms = (v: number | null) => fmt(v, 2, " ms");
   return (
     <Page title={x.name} nav>
       <h1>{x.name}</h1>
+      <p class="muted">{`Status: ${x.status ?? DASH} · mode ${x.mode ?? DASH} · model ${x.model ?? DASH}`}</p>
       <div class="card scroll">
         <table id="arms">
-          <caption>{`Status: ${x.status ?? DASH}; model ${x.model ?? DASH}`}</caption>
+          <caption>Arms</caption>
           <thead>
             <tr>
               <th scope="col">Arm</th>
-              <th scope="col">Variant</th>
+              <th scope="col">Role</th>
               <th scope="col" class="num">Weight</th>
-              <th scope="col" class="num">Requests</th>
+              <th scope="col" class="num">Served</th>
+              <th scope="col" class="num">p50</th>
+              <th scope="col" class="num">p95</th>
+              <th scope="col" class="num">p99</th>
+              <th scope="col" class="num">Agreement</th>
+              <th scope="col" class="num">Accuracy</th>
             </tr>
           </thead>
           <tbody>
             {x.arms.map((a) => (
-              <tr>
-                <th scope="row">{a.name}</th>
-                <td class="mono">{a.variant ?? "original"}</td>
+              <tr data-arm={a.variant}>
+                <th scope="row" class="mono">{a.variant}</th>
+                <td>{a.role ?? DASH}</td>
                 <td class="num">{a.weight === null ? DASH : `${(a.weight * 100).toFixed(0)}%`}</td>
-                <td class="num">{a.requests ?? DASH}</td>
+                <td class="num">{a.served ?? DASH}</td>
+                <td class="num">{ms(a.latency.p50Ms)}</td>
+                <td class="num">{ms(a.latency.p95Ms)}</td>
+                <td class="num">{ms(a.latency.p99Ms)}</td>
+                <td class="num">{fmt(a.agreement === null ? null : a.agreement * 100, 2, "%")}</td>
+                <td class="num">{fmt(a.accuracy === null ? null : a.accuracy * 100, 2, "%")}</td>
               </tr>
             ))}
           </tbody>
         </table>
       </div>
       <div class="charts">{charts}</div>
-      <details class="card">
-        <summary>Raw record</summary>
-        <pre class="mono" style="white-space:pre-wrap">{JSON.stringify(props.experiment, null, 2)}</pre>
-      </details>
+      {x.history.length > 0 ? (
+        <div class="card scroll">
+          <table id="history">
+            <caption>History</caption>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Action</th>
+                <th scope="col">Detail</th>
+              </tr>
+            </thead>
+            <tbody>
+              {x.history.map((h) => (
+                <tr>
+                  <td>{h.at.slice(0, 19).replace("T", " ")}</td>
+                  <td>{h.action}</td>
+                  <td>{h.detail}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
     </Page>
   );
 }

@@ -6,6 +6,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { JSX } from "hono/jsx/jsx-runtime";
 import { SlimserveClient, SlimserveError } from "../../client/slimserve.js";
 import type { AppEnv, Env } from "../env";
+import { latencyHistograms } from "./metrics";
 import { ErrorPage, ExperimentPage, ExperimentsPage, JobPage, LoginPage, ModelPage, ModelsPage } from "./pages";
 
 /** The API itself, called in-process (no network hop, same isolate). */
@@ -111,5 +112,12 @@ export function dashboard(api: ApiFetch) {
         }
       }),
     )
-    .get("/experiments/:name", signedIn(async (api, c) => html(c, <ExperimentPage experiment={await api.getExperiment(param(c, "name"))} />)));
+    .get(
+      "/experiments/:name",
+      signedIn(async (api, c) => {
+        const name = param(c, "name");
+        const [experiment, metrics] = await Promise.all([api.getExperiment(name), api.metricsText().catch(() => "")]);
+        return html(c, <ExperimentPage experiment={experiment} histograms={latencyHistograms(metrics, name)} />);
+      }),
+    );
 }

@@ -1,6 +1,7 @@
 // Reading optional report fields for display: absent parts are null (shown as "—"), known spellings are read.
 import { describe, expect, it } from "vitest";
-import { experimentView, recipeText, variantMetrics } from "../../../worker/dashboard/metrics";
+import { experimentView, latencyHistograms, recipeText, variantMetrics } from "../../../worker/dashboard/metrics";
+import { SAMPLE_EXPERIMENT, SAMPLE_PROMETHEUS } from "./samples";
 
 describe("variantMetrics", () => {
   it("is all null for a variant without an evaluation (today's records)", () => {
@@ -37,37 +38,31 @@ describe("recipeText", () => {
 });
 
 describe("experimentView", () => {
-  it("normalizes arm weights to shares and reads per-arm metrics", () => {
-    const x = experimentView({
-      name: "mlp-int8",
-      status: "running",
-      model: "abc",
-      arms: [
-        { name: "control", weight: 90 },
-        { name: "int8", variant: "v1", weight: 10 },
-      ],
-      metrics: {
-        arms: {
-          control: { requests: 900, latencyMs: { edges: [0, 1, 2], counts: [800, 100] } },
-          int8: { requests: 100, agreement: [{ t: 0, value: 1 }, { t: 60, value: 0.98 }] },
-        },
-      },
-    });
-    expect(x).toMatchObject({ name: "mlp-int8", status: "running", model: "abc" });
-    expect(x.arms.map((a) => [a.name, a.variant, a.weight, a.requests])).toEqual([
-      ["control", null, 0.9, 900],
-      ["int8", "v1", 0.1, 100],
+  it("reads arms, their weights as shares, and each arm's results", () => {
+    const x = experimentView(SAMPLE_EXPERIMENT);
+    expect(x).toMatchObject({ name: "mlp-int8", status: "running", mode: "split", model: "m".repeat(24) });
+    expect(x.arms.map((a) => [a.variant, a.role, a.weight, a.served, a.servedShare, a.agreement, a.accuracy])).toEqual([
+      ["original", "control", 0.9, 880, 0.88, null, null],
+      ["a".repeat(24), "candidate", 0.1, 120, 0.12, 0.985, 0.97],
     ]);
-    expect(x.arms[0]!.latency).toEqual({ edges: [0, 1, 2], counts: [800, 100] });
-    expect(x.arms[1]!.agreement).toEqual([{ x: 0, y: 1 }, { x: 60, y: 0.98 }]);
-  });
-
-  it("accepts upper-bound-only histogram buckets, starting the first at zero", () => {
-    const x = experimentView({ name: "e", arms: [{ name: "a", metrics: { latencyMs: { buckets: [1, 5], counts: [3, 4] } } }] });
-    expect(x.arms[0]!.latency).toEqual({ edges: [0, 1, 5], counts: [3, 4] });
+    expect(x.arms[1]!.latency).toEqual({ p50Ms: 0.6, p95Ms: 1.1, p99Ms: 2 });
+    expect(x.history).toEqual([{ at: "2026-11-27T20:00:00.000Z", action: "created", detail: "split 90/10" }]);
   });
 
   it("shows nothing it cannot read", () => {
-    expect(experimentView({ name: "e" })).toEqual({ name: "e", status: null, model: null, arms: [] });
+    expect(experimentView({ name: "e" })).toEqual({ name: "e", status: null, model: null, mode: null, arms: [], history: [] });
+  });
+});
+
+describe("latencyHistograms", () => {
+  it("turns one experiment's cumulative Prometheus buckets into per-bucket counts in ms, trimming empty ends", () => {
+    const h = latencyHistograms(SAMPLE_PROMETHEUS, "mlp-int8");
+    expect([...h.keys()]).toEqual(["original"]);
+    expect(h.get("original")).toEqual({ edges: [0.5, 1, 2, 4], counts: [300, 500, 80] });
+  });
+
+  it("is empty for text without that experiment", () => {
+    expect(latencyHistograms(SAMPLE_PROMETHEUS, "nope").size).toBe(0);
+    expect(latencyHistograms("", "mlp-int8").size).toBe(0);
   });
 });

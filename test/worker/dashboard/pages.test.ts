@@ -1,6 +1,8 @@
-// Pages for records whose routes land later (jobs, experiments): rendered from sample records as the lead specified them.
+// Pages for records whose routes are not on this branch (jobs, experiments): rendered from sample records of their schemas.
 import { describe, expect, it } from "vitest";
+import { latencyHistograms } from "../../../worker/dashboard/metrics";
 import { ExperimentPage, ExperimentsPage, JobPage } from "../../../worker/dashboard/pages";
+import { SAMPLE_EXPERIMENT, SAMPLE_PROMETHEUS } from "./samples";
 
 const html = (element: unknown) => String(element);
 
@@ -20,31 +22,18 @@ describe("JobPage", () => {
 });
 
 describe("ExperimentPage", () => {
-  const experiment = {
-    name: "mlp-int8",
-    status: "running",
-    arms: [
-      { name: "control", weight: 3 },
-      { name: "int8", variant: "v1", weight: 1 },
-    ],
-    metrics: {
-      arms: {
-        control: { requests: 30, latencyMs: { edges: [0, 1, 2], counts: [20, 10] } },
-        int8: { requests: 10, latencyMs: { edges: [0, 1, 2], counts: [9, 1] }, agreement: [{ t: 0, value: 1 }, { t: 1, value: 0.9 }] },
-      },
-    },
-  };
-
-  it("draws traffic shares, a latency histogram per arm and agreement over time", () => {
-    const page = html(ExperimentPage({ experiment }));
-    expect(page).toContain(">75.0% (target 75%)</text>");
-    expect(page).toContain(">25.0% (target 25%)</text>");
-    expect(page.match(/data-chart="histogram"/g)).toHaveLength(2);
-    expect(page).toContain('data-chart="line"');
+  it("draws traffic shares against their targets, each arm's latency histogram and the candidates' agreement", () => {
+    const page = html(ExperimentPage({ experiment: SAMPLE_EXPERIMENT, histograms: latencyHistograms(SAMPLE_PROMETHEUS, "mlp-int8") }));
+    expect(page).toContain(">88.0% (target 90%)</text>");
+    expect(page).toContain(">12.0% (target 10%)</text>");
+    expect(page.match(/data-chart="histogram"/g)).toHaveLength(1);
+    expect(page).toContain('data-count="500"');
+    expect(page).toContain(">98.50%</text>");
+    expect(page).toContain('<table id="history">');
   });
 
   it("lists experiments, or says the API is missing", () => {
-    expect(html(ExperimentsPage({ experiments: [experiment] }))).toContain('href="/experiments/mlp-int8"');
+    expect(html(ExperimentsPage({ experiments: [SAMPLE_EXPERIMENT] }))).toContain('href="/experiments/mlp-int8"');
     expect(html(ExperimentsPage({ experiments: null }))).toContain("no experiments API yet");
   });
 });
