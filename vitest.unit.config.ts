@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: ["test/**/*.worker.test.ts", "node_modules/**"],
+    exclude: ["test/**/*.worker.test.ts", "test/**/*.e2e.test.ts", "node_modules/**"],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

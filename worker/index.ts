@@ -1,5 +1,5 @@
 // slimserve's Worker: assembles the /v1 API (auth, routes, one error handler) and the OpenAPI document.
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { bearerAuth } from "./auth";
 import { handleError } from "./app";
@@ -10,6 +10,8 @@ import { inference } from "./routes/infer";
 import { models } from "./routes/models";
 import { variants } from "./routes/variants";
 import { setSessionBudget } from "./serve/sessions";
+import { renderApiReference } from "./dashboard/docs";
+import { dashboard } from "./dashboard/routes";
 
 /** JSON bodies (recipes, inference tensors) are bounded separately from model uploads. */
 const MAX_JSON_BYTES = 32 * 1024 * 1024;
@@ -35,18 +37,30 @@ api.route("/", experiments);
 api.route("/", experimentInference);
 api.route("/", prometheusMetrics);
 
+const health = createRoute({
+  method: "get",
+  path: "/v1/health",
+  summary: "Liveness (no token needed)",
+  security: [],
+  responses: { 200: { description: "Up", content: { "application/json": { schema: z.object({ status: z.literal("ok") }) } } } },
+});
+
+export const OPENAPI_CONFIG = {
+  openapi: "3.1.0",
+  info: { title: "slimserve", version: "1", description: "Compress ONNX models and serve them at the edge." },
+  security: [{ bearer: [] }],
+};
+
 const app = new OpenAPIHono<AppEnv>();
-app.get("/v1/health", (c) => c.json({ status: "ok" }));
+app.openapi(health, (c) => c.json({ status: "ok" as const }, 200));
 app.route("/v1", api);
 // Prometheus scrapes /metrics by convention; it is tenant-scoped like the rest (bearer token).
 app.use("/metrics", bearerAuth);
 app.route("/", prometheusMetrics);
-app.doc31("/openapi.json", {
-  openapi: "3.1.0",
-  info: { title: "slimserve", version: "1", description: "Compress ONNX models and serve them at the edge." },
-  security: [{ bearer: [] }],
-});
+app.doc31("/openapi.json", OPENAPI_CONFIG);
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+app.get("/docs", (c) => c.html(renderApiReference(app.getOpenAPI31Document(OPENAPI_CONFIG))));
+app.route("/", dashboard((request, env, ctx) => app.fetch(request, env, ctx)));
 app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 app.onError(handleError);
 

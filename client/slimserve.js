@@ -1,0 +1,241 @@
+// The typed slimserve client (fetch-based; runs in Node >= 20, browsers and Workers). Shared by the CLI, the
+// dashboard (which hands it an in-process fetch) and the tests. Plain ESM with JSDoc types that tsc checks.
+
+/**
+ * @typedef {{ type: string, dims: number[], data: (number|boolean)[] }} JsonTensor
+ * @typedef {{ name: string, type: string, shape: (number|string|null)[] | null }} TensorSignature
+ * @typedef {{ accuracy?: number, accuracyDelta?: number, agreement?: number, latencyMs?: number | { p50?: number, mean?: number }, [key: string]: unknown }} EvalReport
+ * @typedef {{ id: string, bits: number, bytes: number, compressionRatio: number, createdAt: string, [key: string]: unknown }} VariantSummary
+ * @typedef {VariantSummary & { modelId: string, sha256: string, recipe: unknown, engine?: string, residentBytes?: number, eval?: EvalReport, tensors?: unknown[], skipped?: unknown[] }} Variant
+ * @typedef {{ id: string, name: string, sha256: string, bytes: number, irVersion: number, opset: { domain: string, version: number }[], inputs: TensorSignature[], outputs: TensorSignature[], parameters: number, ops: Record<string, number>, createdAt: string }} ModelSummary
+ * @typedef {ModelSummary & { variants: VariantSummary[] }} Model
+ * @typedef {{ outputs: Record<string, JsonTensor>, model: string, variant: string | null, bits: number, engine: string, timeMs: number, [key: string]: unknown }} InferAnswer
+ * @typedef {{ id: string, status: string, stage?: string, progress?: number, result?: unknown, error?: unknown }} Job
+ * @typedef {{ name: string, [key: string]: unknown }} Experiment
+ * @typedef {{ created: boolean, variant?: Variant, job?: Job }} CompressAnswer
+ * @typedef {{ bits?: number | string, variant?: string }} ServingPick
+ */
+
+/** An API answer other than 2xx: the status and the API's stable error code. */
+export class SlimserveError extends Error {
+  /** @param {number} status @param {string} code @param {string} message */
+  constructor(status, code, message) {
+    super(message);
+    this.name = "SlimserveError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Job states after which polling stops. */
+const RUNNING_STATES = new Set(["queued", "pending", "running"]);
+export const isJobRunning = (/** @type {Job} */ job) => RUNNING_STATES.has(job.status);
+
+/**
+ * A 202 from variant creation carries the job, either bare or as `{ job }`.
+ * @param {unknown} body
+ * @returns {Job}
+ */
+function jobFrom(body) {
+  const b = /** @type {Record<string, unknown>} */ (body);
+  const job = b && typeof b.job === "object" && b.job !== null ? b.job : b;
+  return /** @type {Job} */ (job);
+}
+
+export class SlimserveClient {
+  /**
+   * @param {{ baseUrl: string, token?: string, fetch?: (input: Request) => Promise<Response> }} options
+   */
+  constructor(options) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.token = options.token;
+    this.fetchImpl = options.fetch ?? ((/** @type {Request} */ req) => fetch(req));
+  }
+
+  /**
+   * @param {string} method
+   * @param {string} path
+   * @param {{ query?: Record<string, string | number | undefined>, json?: unknown, bytes?: Uint8Array, accept?: string, headers?: Record<string, string> }} [options]
+   * @returns {Promise<Response>}
+   */
+  async send(method, path, options = {}) {
+    const url = new URL(this.baseUrl + path);
+    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    /** @type {Record<string, string>} */
+    const headers = { ...options.headers, Accept: options.accept ?? "application/json" };
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    /** @type {BodyInit | undefined} */
+    let body;
+    if (options.json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(options.json);
+    } else if (options.bytes) {
+      headers["Content-Type"] = "application/octet-stream";
+      body = options.bytes;
+    }
+    const res = await this.fetchImpl(new Request(url, { method, headers, body }));
+    if (!res.ok) {
+      const text = await res.text();
+      let code = "http_error";
+      let message = text || res.statusText;
+      try {
+        const parsed = JSON.parse(text);
+        if (parsed && parsed.error) ({ code, message } = parsed.error);
+      } catch {
+        // not JSON: keep the text
+      }
+      throw new SlimserveError(res.status, code, `${method} ${path}: ${res.status} ${code}: ${message}`);
+    }
+    return res;
+  }
+
+  /**
+   * @template T
+   * @param {string} method
+   * @param {string} path
+   * @param {{ query?: Record<string, string | number | undefined>, json?: unknown, bytes?: Uint8Array }} [options]
+   * @returns {Promise<T>}
+   */
+  async json(method, path, options) {
+    const res = await this.send(method, path, options);
+    return res.status === 204 ? /** @type {T} */ (undefined) : /** @type {Promise<T>} */ (res.json());
+  }
+
+  /** @param {string} path @returns {Promise<Uint8Array>} */
+  async bytes(path) {
+    const res = await this.send("GET", path, { accept: "application/octet-stream" });
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /** @returns {Promise<{ status: string }>} */
+  health() {
+    return this.json("GET", "/v1/health");
+  }
+
+  /** @returns {Promise<ModelSummary[]>} */
+  async listModels() {
+    return (/** @type {{ models: ModelSummary[] }} */ (await this.json("GET", "/v1/models"))).models;
+  }
+
+  /** @param {Uint8Array} bytes @param {{ name?: string }} [options] @returns {Promise<Model>} */
+  uploadModel(bytes, options = {}) {
+    return this.json("POST", "/v1/models", { bytes, query: { name: options.name } });
+  }
+
+  /** @param {string} id @returns {Promise<Model>} */
+  getModel(id) {
+    return this.json("GET", `/v1/models/${encodeURIComponent(id)}`);
+  }
+
+  /** @param {string} id @returns {Promise<void>} */
+  deleteModel(id) {
+    return this.json("DELETE", `/v1/models/${encodeURIComponent(id)}`);
+  }
+
+  /** @param {string} id */
+  downloadModel(id) {
+    return this.bytes(`/v1/models/${encodeURIComponent(id)}/onnx`);
+  }
+
+  /**
+   * Makes (or finds) a variant. 201/200 answer the variant; 202 answers a job to poll.
+   * @param {string} modelId @param {unknown} recipe @returns {Promise<CompressAnswer>}
+   */
+  async compress(modelId, recipe) {
+    const res = await this.send("POST", `/v1/models/${encodeURIComponent(modelId)}/variants`, { json: recipe });
+    const body = await res.json();
+    if (res.status === 202) return { created: true, job: jobFrom(body) };
+    return { created: res.status === 201, variant: /** @type {Variant} */ (body) };
+  }
+
+  /** @param {string} modelId @param {string} variantId @returns {Promise<Variant>} */
+  getVariant(modelId, variantId) {
+    return this.json("GET", `/v1/models/${encodeURIComponent(modelId)}/variants/${encodeURIComponent(variantId)}`);
+  }
+
+  /** @param {string} modelId @param {string} variantId */
+  downloadVariant(modelId, variantId) {
+    return this.bytes(`/v1/models/${encodeURIComponent(modelId)}/variants/${encodeURIComponent(variantId)}/onnx`);
+  }
+
+  /**
+   * @param {string} modelId @param {Record<string, JsonTensor>} inputs @param {ServingPick} [pick]
+   * @returns {Promise<InferAnswer>}
+   */
+  infer(modelId, inputs, pick = {}) {
+    const query = { bits: pick.bits === undefined ? undefined : String(pick.bits), variant: pick.variant };
+    return this.json("POST", `/v1/models/${encodeURIComponent(modelId)}/infer`, { query, json: { inputs } });
+  }
+
+  /** @param {string} id @returns {Promise<Job>} */
+  getJob(id) {
+    return this.json("GET", `/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * Polls a job until it leaves the running states.
+   * @param {string} id
+   * @param {{ intervalMs?: number, onProgress?: (job: Job) => void }} [options]
+   * @returns {Promise<Job>}
+   */
+  async waitForJob(id, options = {}) {
+    for (;;) {
+      const job = await this.getJob(id);
+      options.onProgress?.(job);
+      if (!isJobRunning(job)) return job;
+      await new Promise((r) => setTimeout(r, options.intervalMs ?? 1000));
+    }
+  }
+
+  /** @returns {Promise<Experiment[]>} */
+  async listExperiments() {
+    const body = /** @type {{ experiments?: Experiment[] } | Experiment[]} */ (await this.json("GET", "/v1/experiments"));
+    return Array.isArray(body) ? body : body.experiments ?? [];
+  }
+
+  /** @param {unknown} spec @returns {Promise<Experiment>} */
+  createExperiment(spec) {
+    return this.json("POST", "/v1/experiments", { json: spec });
+  }
+
+  /** @param {string} name @returns {Promise<Experiment>} */
+  getExperiment(name) {
+    return this.json("GET", `/v1/experiments/${encodeURIComponent(name)}`);
+  }
+
+  /** @param {string} name @param {unknown} patch @returns {Promise<Experiment>} */
+  updateExperiment(name, patch) {
+    return this.json("PATCH", `/v1/experiments/${encodeURIComponent(name)}`, { json: patch });
+  }
+
+  /** @param {string} name @returns {Promise<void>} */
+  deleteExperiment(name) {
+    return this.json("DELETE", `/v1/experiments/${encodeURIComponent(name)}`);
+  }
+
+  /** @param {string} name @param {unknown} [body] @returns {Promise<Experiment>} */
+  promoteExperiment(name, body = {}) {
+    return this.json("POST", `/v1/experiments/${encodeURIComponent(name)}/promote`, { json: body });
+  }
+
+  /** @param {string} name @param {unknown} [body] @returns {Promise<Experiment>} */
+  rollbackExperiment(name, body = {}) {
+    return this.json("POST", `/v1/experiments/${encodeURIComponent(name)}/rollback`, { json: body });
+  }
+
+  /**
+   * Inference through an experiment; `arm` is the x-slimserve-arm token of an earlier answer (stay on that arm).
+   * @param {string} name @param {Record<string, JsonTensor>} inputs @param {{ arm?: string }} [options]
+   * @returns {Promise<InferAnswer>}
+   */
+  async experimentInfer(name, inputs, options = {}) {
+    const headers = options.arm ? { "x-slimserve-arm": options.arm } : undefined;
+    const res = await this.send("POST", `/v1/experiments/${encodeURIComponent(name)}/infer`, { json: { inputs }, headers });
+    return /** @type {Promise<InferAnswer>} */ (res.json());
+  }
+
+  /** The tenant's experiment metrics in Prometheus text (GET /v1/metrics). @returns {Promise<string>} */
+  async metricsText() {
+    return (await this.send("GET", "/v1/metrics", { accept: "text/plain" })).text();
+  }
+}

@@ -1,0 +1,157 @@
+// The `slimserve` CLI as a user runs it (a child process) against `wrangler dev`: login, upload, ls, compress, show,
+// infer with .npy in and out (checked against onnxruntime-node on the same bytes), download, and its errors.
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { SlimserveClient } from "../../client/slimserve.js";
+import { decodeNpy, encodeNpy } from "../../cli/npy.js";
+import { buildMlp, randomInput } from "../support/models";
+import { E2E_TOKENS } from "./tokens";
+
+const baseUrl = inject("baseUrl");
+const BIN = join(process.cwd(), "bin", "slimserve.mjs");
+
+let dir: string;
+let env: Record<string, string>;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI with only the config file to tell it where the server is (after login). */
+function cli(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env, cwd: dir }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function ok(...args: string[]): Promise<string> {
+  const r = await cli(...args);
+  expect(r.code, `slimserve ${args.join(" ")}\n${r.stderr}`).toBe(0);
+  return r.stdout;
+}
+
+async function reference(modelBytes: Uint8Array, input: Float32Array, dims: number[]): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(modelBytes, { graphOptimizationLevel: "basic" });
+  const out = await session.run({ input: new ort.Tensor("float32", input, dims) });
+  return out.logits!.data as Float32Array;
+}
+
+function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number) {
+  expect(actual.length).toBe(expected.length);
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!));
+  expect(worst).toBeLessThanOrEqual(tolerance);
+}
+
+const modelBytes = buildMlp([32, 64, 10], 7);
+const modelId = createHash("sha256").update(modelBytes).digest("hex").slice(0, 24);
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "slimserve-cli-"));
+  env = { PATH: process.env.PATH ?? "", HOME: dir, SLIMSERVE_CONFIG: join(dir, "config", "slimserve.json") };
+  await writeFile(join(dir, "mlp.onnx"), modelBytes);
+});
+
+describe("slimserve CLI against wrangler dev", () => {
+  it("logs in, saving the URL and token in a private config file", async () => {
+    const out = await ok("login", "--url", baseUrl, "--token", E2E_TOKENS.cli);
+    expect(out).toContain(`Logged in to ${baseUrl}`);
+    const saved = JSON.parse(await readFile(env.SLIMSERVE_CONFIG!, "utf8"));
+    expect(saved).toEqual({ url: baseUrl, token: E2E_TOKENS.cli });
+    expect((await stat(env.SLIMSERVE_CONFIG!)).mode & 0o777).toBe(0o600);
+  });
+
+  it("refuses to save a token the server does not accept", async () => {
+    const r = await cli("login", "--url", baseUrl, "--token", "wrong", "--json");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/401 unauthorized/);
+    expect(JSON.parse(await readFile(env.SLIMSERVE_CONFIG!, "utf8")).token).toBe(E2E_TOKENS.cli);
+  });
+
+  it("uploads a model, whose id is its content address, and lists it", async () => {
+    const model = JSON.parse(await ok("upload", "mlp.onnx", "--name", "e2e-mlp", "--json"));
+    expect(model).toMatchObject({ id: modelId, name: "e2e-mlp", bytes: modelBytes.byteLength });
+    const listed = JSON.parse(await ok("ls", "--json"));
+    expect(listed.models.map((m: { id: string }) => m.id)).toEqual([modelId]);
+    const table = await ok("ls");
+    expect(table.split("\n")[0]).toMatch(/^ID\s+NAME\s+SIZE\s+PARAMS/);
+    expect(table).toMatch(new RegExp(`${modelId}\\s+e2e-mlp`));
+  });
+
+  it("compresses to 8 bits, shows the variant, and finds it again instead of remaking it", async () => {
+    const variant = JSON.parse(await ok("compress", modelId, "--bits", "8", "--json"));
+    expect(variant).toMatchObject({ modelId, bits: 8 });
+    expect(variant.bytes).toBeLessThan(modelBytes.byteLength / 2);
+    const again = await ok("compress", modelId, "--bits", "8");
+    expect(again).toContain(`found variant ${variant.id}`);
+    const shown = await ok("show", modelId);
+    expect(shown).toMatch(new RegExp(`${variant.id}\\s+8\\s+`));
+    expect(shown).toContain("onnxruntime-web");
+  });
+
+  it("runs inference from .npy files and writes .npy outputs that match onnxruntime-node", async () => {
+    const dims = [3, 32];
+    const input = new Float32Array(randomInput(96, 11));
+    await writeFile(join(dir, "x.npy"), encodeNpy({ dtype: "float32", shape: dims, data: input }));
+    const client = new SlimserveClient({ baseUrl, token: E2E_TOKENS.cli });
+    const vid = (await client.getModel(modelId)).variants[0]!.id;
+
+    await ok("infer", modelId, "x.npy", "--out", ".");
+    const fp32 = decodeNpy(await readFile(join(dir, "logits.npy")));
+    expect(fp32.dtype).toBe("float32");
+    expect(fp32.shape).toEqual([3, 10]);
+    expectClose(fp32.data as Float32Array, await reference(modelBytes, input, dims), 1e-5);
+
+    const variantFile = join(dir, "v8.onnx");
+    await ok("download", modelId, vid, "-o", variantFile);
+    const answer = JSON.parse(await ok("infer", modelId, "--input", "input=x.npy", "--bits", "8", "--out", ".", "--json"));
+    expect(answer).toMatchObject({ model: modelId, variant: vid, bits: 8 });
+    const int8 = decodeNpy(await readFile(join(dir, "logits.npy")));
+    expectClose(int8.data as Float32Array, await reference(await readFile(variantFile), input, dims), 1e-4);
+  });
+
+  it("downloads the original bytes unchanged", async () => {
+    await ok("download", modelId, "-o", "back.onnx");
+    expect(new Uint8Array(await readFile(join(dir, "back.onnx")))).toEqual(modelBytes);
+  });
+
+  it("reports the API's error code and exits 1 on bad input", async () => {
+    await writeFile(join(dir, "wrong.npy"), encodeNpy({ dtype: "float32", shape: [1, 5], data: new Float32Array(5) }));
+    const r = await cli("infer", modelId, "wrong.npy");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/400 invalid_input: input 'input' dim 1 must be 32, got 5/);
+  });
+
+  it("prefers --token and SLIMSERVE_TOKEN over the config file", async () => {
+    const r = await cli("ls", "--token", "not-a-token");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/unknown bearer token/);
+    env.SLIMSERVE_TOKEN = "also-wrong";
+    try {
+      expect((await cli("ls")).code).toBe(1);
+    } finally {
+      delete env.SLIMSERVE_TOKEN;
+    }
+  });
+
+  it("exits 2 with usage help on an unknown command or option", async () => {
+    const r = await cli("frobnicate");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown command 'frobnicate'");
+    expect((await cli("ls", "--colour")).code).toBe(2);
+  });
+
+  it("deletes a model", async () => {
+    await ok("rm", modelId);
+    expect(JSON.parse(await ok("ls", "--json")).models).toEqual([]);
+  });
+});

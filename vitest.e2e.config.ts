@@ -1,0 +1,12 @@
+// End-to-end tests: `wrangler dev` on loopback driven by the CLI (child processes) and by Chromium (playwright-core).
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/e2e/**/*.e2e.test.ts"],
+    globalSetup: ["test/e2e/global-setup.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 90_000,
+    fileParallelism: false,
+  },
+});

@@ -1,0 +1,415 @@
+// The dashboard's pages (hono/jsx, rendered on the server): sign-in, models, one model's variants with charts, a job's
+// live progress, experiments. Data arrives as the API's JSON; charts come from charts.ts.
+import type { Child } from "hono/jsx";
+import type { Experiment, Job, Model, ModelSummary, Variant } from "../../client/slimserve.js";
+import { barSvg, histogramSvg, lineSvg, scatterSvg } from "./charts";
+import { Page } from "./layout";
+import { experimentView, recipeText, variantMetrics, type Histogram } from "./metrics";
+
+const DASH = "—";
+
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n)) return DASH;
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(2)} MiB`;
+}
+
+const fmt = (v: number | null, digits: number, suffix = "") => (v === null ? DASH : `${v.toFixed(digits)}${suffix}`);
+const signedPoints = (v: number | null) => (v === null ? DASH : `${v >= 0 ? "+" : ""}${(v * 100).toFixed(2)} pp`);
+
+const Chart = (props: { svg: string; caption: string }) => (
+  <figure class="card">
+    <div dangerouslySetInnerHTML={{ __html: props.svg }} />
+    <figcaption>{props.caption}</figcaption>
+  </figure>
+);
+
+export function LoginPage(props: { error?: string }) {
+  return (
+    <Page title="Sign in">
+      <h1>Sign in</h1>
+      <form method="post" action="/login" class="card">
+        <label for="token">API token</label>
+        <input id="token" name="token" type="password" autocomplete="current-password" required aria-describedby="token-help" />
+        <p id="token-help" class="muted">
+          The bearer token you use with the API. It is kept in a session cookie (HttpOnly) until you sign out or close the browser.
+        </p>
+        {props.error ? (
+          <p class="error" role="alert">
+            {props.error}
+          </p>
+        ) : null}
+        <button type="submit">Sign in</button>
+      </form>
+    </Page>
+  );
+}
+
+export function ErrorPage(props: { title: string; message: string }) {
+  return (
+    <Page title={props.title} nav>
+      <h1>{props.title}</h1>
+      <p class="error" role="alert">
+        {props.message}
+      </p>
+      <p>
+        <a href="/">Back to models</a>
+      </p>
+    </Page>
+  );
+}
+
+export function ModelsPage(props: { models: ModelSummary[] }) {
+  const models = [...props.models].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
+  return (
+    <Page title="Models" nav>
+      <h1>Models</h1>
+      {models.length === 0 ? (
+        <p class="card">
+          No models yet. Upload one: <code>slimserve upload model.onnx</code> or <code>POST /v1/models</code>.
+        </p>
+      ) : (
+        <div class="card scroll">
+          <table id="models">
+            <caption>{`${models.length} model${models.length === 1 ? "" : "s"}`}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">ID</th>
+                <th scope="col" class="num">Size</th>
+                <th scope="col" class="num">Parameters</th>
+                <th scope="col">Operators</th>
+                <th scope="col">Uploaded</th>
+              </tr>
+            </thead>
+            <tbody>
+              {models.map((m) => (
+                <tr data-model={m.id}>
+                  <th scope="row">
+                    <a href={`/models/${m.id}`}>{m.name}</a>
+                  </th>
+                  <td class="mono">{m.id}</td>
+                  <td class="num">{formatBytes(m.bytes)}</td>
+                  <td class="num">{m.parameters.toLocaleString("en-US")}</td>
+                  <td>{Object.keys(m.ops).sort().join(", ")}</td>
+                  <td>{m.createdAt.slice(0, 16).replace("T", " ")}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <form method="get" action="/jobs" class="card">
+        <label for="job-id">Follow a job</label>
+        <input id="job-id" name="id" type="text" required pattern="[A-Za-z0-9_-]{1,64}" />{" "}
+        <button type="submit">Open</button>
+      </form>
+    </Page>
+  );
+}
+
+export function ModelPage(props: { model: Model; variants: Variant[] }) {
+  const { model } = props;
+  const variants = [...props.variants].sort((a, b) => b.bits - a.bits || a.bytes - b.bytes);
+  const rows = variants.map((v) => ({ v, m: variantMetrics(v) }));
+  const label = (v: Variant) => `${v.bits}-bit ${v.id.slice(0, 6)}`;
+  const scatter = scatterSvg({
+    title: `${model.name}: size versus accuracy`,
+    points: [{ x: model.bytes, y: 0, label: "FP32" }, ...rows.map(({ v, m }) => ({ x: v.bytes, y: m.accuracyDelta === null ? null : m.accuracyDelta * 100, label: label(v) }))],
+    x: { label: "size (bytes)", format: (b) => (b >= 1e6 ? `${Number((b / 1e6).toPrecision(3))}M` : b >= 1e3 ? `${Number((b / 1e3).toPrecision(3))}k` : String(b)) },
+    y: { label: "accuracy Δ vs FP32 (pp)", format: (p) => p.toFixed(2) },
+  });
+  const sizes = barSvg({
+    title: `${model.name}: bytes per variant`,
+    bars: [{ label: "FP32", value: model.bytes, display: formatBytes(model.bytes) }, ...variants.map((v) => ({ label: label(v), value: v.bytes, display: `${formatBytes(v.bytes)} (${v.compressionRatio.toFixed(2)}x)` }))],
+  });
+  const io = (sigs: Model["inputs"]) => sigs.map((s) => `${s.name}: ${s.type}[${(s.shape ?? []).map((d) => d ?? "?").join(", ")}]`).join("; ");
+  return (
+    <Page title={model.name} nav>
+      <h1>{model.name}</h1>
+      <div class="card">
+        <dl class="kv">
+          <dt>ID</dt>
+          <dd class="mono">{model.id}</dd>
+          <dt>Size</dt>
+          <dd>{formatBytes(model.bytes)}</dd>
+          <dt>Parameters</dt>
+          <dd>{model.parameters.toLocaleString("en-US")}</dd>
+          <dt>Inputs</dt>
+          <dd class="mono">{io(model.inputs)}</dd>
+          <dt>Outputs</dt>
+          <dd class="mono">{io(model.outputs)}</dd>
+          <dt>Opset</dt>
+          <dd>{model.opset.map((o) => `${o.domain || "ai.onnx"} ${o.version}`).join(", ")}</dd>
+        </dl>
+      </div>
+      <h2 id="variants-heading">Variants</h2>
+      <p class="muted">Accuracy Δ and agreement are measured against the FP32 original; "—" means not measured yet.</p>
+      <div class="card scroll">
+        <table id="variants" aria-labelledby="variants-heading">
+          <thead>
+            <tr>
+              <th scope="col">Variant</th>
+              <th scope="col" class="num">Bits</th>
+              <th scope="col">Recipe</th>
+              <th scope="col" class="num">Bytes</th>
+              <th scope="col" class="num">Ratio</th>
+              <th scope="col" class="num">Accuracy Δ</th>
+              <th scope="col" class="num">Agreement</th>
+              <th scope="col" class="num">Latency</th>
+              <th scope="col">Engine</th>
+            </tr>
+          </thead>
+          <tbody>
+            <tr data-variant="original">
+              <th scope="row">FP32 original</th>
+              <td class="num">32</td>
+              <td>original</td>
+              <td class="num">{model.bytes}</td>
+              <td class="num">1.00x</td>
+              <td class="num">reference</td>
+              <td class="num">reference</td>
+              <td class="num">{DASH}</td>
+              <td>{DASH}</td>
+            </tr>
+            {rows.map(({ v, m }) => (
+              <tr data-variant={v.id}>
+                <th scope="row" class="mono">
+                  <a href={`/models/${model.id}/variants/${v.id}/onnx`} download title={`Download variant ${v.id} (ONNX)`}>
+                    {v.id.slice(0, 12)}
+                  </a>
+                </th>
+                <td class="num">{v.bits}</td>
+                <td>{recipeText(v.recipe)}</td>
+                <td class="num">{v.bytes}</td>
+                <td class="num">{`${v.compressionRatio.toFixed(2)}x`}</td>
+                <td class="num">{signedPoints(m.accuracyDelta)}</td>
+                <td class="num">{fmt(m.agreement === null ? null : m.agreement * 100, 2, "%")}</td>
+                <td class="num">{fmt(m.latencyMs, 2, " ms")}</td>
+                <td>{m.engine ?? DASH}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {variants.length === 0 ? (
+        <p class="card">
+          No variants yet: <code>{`slimserve compress ${model.id} --bits 8`}</code>
+        </p>
+      ) : null}
+      <div class="charts">
+        <Chart svg={scatter} caption="Size (x) against accuracy change (y); the dashed line is the Pareto front: no other variant is both smaller and more accurate." />
+        <Chart svg={sizes} caption="Bytes of the original and of each variant, with the compression ratio." />
+      </div>
+    </Page>
+  );
+}
+
+const JOB_SCRIPT = `
+(() => {
+  const root = document.getElementById("job");
+  const running = new Set(["queued", "pending", "running"]);
+  const bar = document.getElementById("job-progress");
+  const text = (id, v) => { document.getElementById(id).textContent = v; };
+  function render(job) {
+    const p = typeof job.progress === "number" ? job.progress : running.has(job.status) ? 0 : 1;
+    bar.value = Math.round(p * 100);
+    text("job-percent", Math.round(p * 100) + "%");
+    text("job-status", job.status);
+    text("job-stage", job.stage || "—");
+    if (job.error) text("job-error", typeof job.error === "string" ? job.error : JSON.stringify(job.error));
+    root.dataset.status = job.status;
+  }
+  async function tick() {
+    try {
+      const res = await fetch("/jobs/" + encodeURIComponent(root.dataset.jobId) + "/state", { headers: { Accept: "application/json" } });
+      if (!res.ok) { text("job-error", "could not read the job: HTTP " + res.status); return; }
+      const job = await res.json();
+      render(job);
+      if (running.has(job.status)) setTimeout(tick, 1000);
+    } catch (e) { text("job-error", String(e)); setTimeout(tick, 3000); }
+  }
+  if (running.has(root.dataset.status)) setTimeout(tick, 1000);
+})();
+`;
+
+export function JobPage(props: { job: Job }) {
+  const { job } = props;
+  const p = typeof job.progress === "number" ? job.progress : ["queued", "pending", "running"].includes(job.status) ? 0 : 1;
+  const result = (job.result ?? {}) as { modelId?: string; variantId?: string };
+  return (
+    <Page title={`Job ${job.id}`} nav>
+      <h1>
+        Job <span class="mono">{job.id}</span>
+      </h1>
+      <section class="card" id="job" data-job-id={job.id} data-status={job.status} aria-live="polite">
+        <label for="job-progress">
+          Progress: <span id="job-percent">{`${Math.round(p * 100)}%`}</span>
+        </label>
+        <progress id="job-progress" max="100" value={String(Math.round(p * 100))} />
+        <dl class="kv" style="margin-top:.6rem">
+          <dt>Status</dt>
+          <dd id="job-status">{job.status}</dd>
+          <dt>Stage</dt>
+          <dd id="job-stage">{job.stage ?? DASH}</dd>
+        </dl>
+        <p id="job-error" class="error">
+          {job.error ? (typeof job.error === "string" ? job.error : JSON.stringify(job.error)) : ""}
+        </p>
+        {result.modelId ? (
+          <p>
+            <a href={`/models/${result.modelId}`}>Open the model</a>
+          </p>
+        ) : null}
+      </section>
+      <script dangerouslySetInnerHTML={{ __html: JOB_SCRIPT }} />
+    </Page>
+  );
+}
+
+export function ExperimentsPage(props: { experiments: Experiment[] | null }) {
+  return (
+    <Page title="Experiments" nav>
+      <h1>Experiments</h1>
+      {props.experiments === null ? (
+        <p class="card">This server has no experiments API yet.</p>
+      ) : props.experiments.length === 0 ? (
+        <p class="card">
+          No experiments. Start one with <code>slimserve experiment create</code>.
+        </p>
+      ) : (
+        <div class="card scroll">
+          <table id="experiments">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Status</th>
+                <th scope="col">Model</th>
+                <th scope="col">Arms</th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.experiments.map((raw) => {
+                const x = experimentView(raw);
+                return (
+                  <tr>
+                    <th scope="row">
+                      <a href={`/experiments/${encodeURIComponent(x.name)}`}>{x.name}</a>
+                    </th>
+                    <td>{x.status ?? DASH}</td>
+                    <td class="mono">{x.model ?? DASH}</td>
+                    <td>{x.arms.map((a) => a.variant).join(", ") || DASH}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Page>
+  );
+}
+
+export function ExperimentPage(props: { experiment: Experiment; histograms?: Map<string, Histogram> }) {
+  const x = experimentView(props.experiment, props.histograms);
+  const charts: Child[] = [];
+  if (x.arms.length > 0) {
+    charts.push(
+      <Chart
+        svg={barSvg({
+          title: "Traffic share per arm",
+          bars: x.arms.map((a) => {
+            const share = a.servedShare ?? a.weight ?? 0;
+            const target = a.weight === null ? "" : ` (target ${(a.weight * 100).toFixed(0)}%)`;
+            return { label: a.variant.slice(0, 12), value: share * 100, display: `${(share * 100).toFixed(1)}%${a.servedShare === null ? " target" : target}` };
+          }),
+        })}
+        caption="Share of answered requests each arm served, with the share its weight asks for."
+      />,
+    );
+  }
+  for (const a of x.arms) {
+    if (a.latencyHistogram) {
+      charts.push(
+        <Chart
+          svg={histogramSvg({ title: `Latency of ${a.variant}`, edges: a.latencyHistogram.edges, counts: a.latencyHistogram.counts, x: { label: "ms" } })}
+          caption={`Latency histogram of arm ${a.variant} (from /v1/metrics).`}
+        />,
+      );
+    }
+  }
+  const candidates = x.arms.filter((a) => a.agreement !== null);
+  if (candidates.length > 0) {
+    charts.push(
+      <Chart
+        svg={barSvg({ title: "Top-1 agreement with the control", bars: candidates.map((a) => ({ label: a.variant.slice(0, 12), value: a.agreement! * 100, display: `${(a.agreement! * 100).toFixed(2)}%` })) })}
+        caption="Share of compared rows where the arm's top-1 matched the control's (cumulative)."
+      />,
+    );
+  }
+  const ms = (v: number | null) => fmt(v, 2, " ms");
+  return (
+    <Page title={x.name} nav>
+      <h1>{x.name}</h1>
+      <p class="muted">{`Status: ${x.status ?? DASH} · mode ${x.mode ?? DASH} · model ${x.model ?? DASH}`}</p>
+      <div class="card scroll">
+        <table id="arms">
+          <caption>Arms</caption>
+          <thead>
+            <tr>
+              <th scope="col">Arm</th>
+              <th scope="col">Role</th>
+              <th scope="col" class="num">Weight</th>
+              <th scope="col" class="num">Served</th>
+              <th scope="col" class="num">p50</th>
+              <th scope="col" class="num">p95</th>
+              <th scope="col" class="num">p99</th>
+              <th scope="col" class="num">Agreement</th>
+              <th scope="col" class="num">Accuracy</th>
+            </tr>
+          </thead>
+          <tbody>
+            {x.arms.map((a) => (
+              <tr data-arm={a.variant}>
+                <th scope="row" class="mono">{a.variant}</th>
+                <td>{a.role ?? DASH}</td>
+                <td class="num">{a.weight === null ? DASH : `${(a.weight * 100).toFixed(0)}%`}</td>
+                <td class="num">{a.served ?? DASH}</td>
+                <td class="num">{ms(a.latency.p50Ms)}</td>
+                <td class="num">{ms(a.latency.p95Ms)}</td>
+                <td class="num">{ms(a.latency.p99Ms)}</td>
+                <td class="num">{fmt(a.agreement === null ? null : a.agreement * 100, 2, "%")}</td>
+                <td class="num">{fmt(a.accuracy === null ? null : a.accuracy * 100, 2, "%")}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <div class="charts">{charts}</div>
+      {x.history.length > 0 ? (
+        <div class="card scroll">
+          <table id="history">
+            <caption>History</caption>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Action</th>
+                <th scope="col">Detail</th>
+              </tr>
+            </thead>
+            <tbody>
+              {x.history.map((h) => (
+                <tr>
+                  <td>{h.at.slice(0, 19).replace("T", " ")}</td>
+                  <td>{h.action}</td>
+                  <td>{h.detail}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </Page>
+  );
+}
