@@ -1,13 +1,23 @@
 // Variants: a recipe applied to a model, addressed by hash(model sha256, canonical recipe), made once.
 import { encodeModel } from "../onnx/codec";
-import { quantizeModel } from "../compress/quantize";
+import { quantizeModel, type TensorReport } from "../compress/quantize";
+import { pruneModel, PruneRecipeError } from "../compress/prune";
+import { densifyInitializers, sparsifyInitializers } from "../onnx/sparse";
+import { encodedSizes } from "../store/encoding";
 import { canonicalJson, recipeBits, type Recipe, type TrainedRecipe } from "../compress/recipe";
 import { summarizeModel, type TensorSignature } from "../onnx/validate";
 import { ApiError, notFound } from "../errors";
 import type { Env } from "../env";
 import { modelBlobKey, variantBlobKey } from "../store/keys";
 import { sha256Hex } from "../store/body";
-import { getVariantRecord, putVariantRecord, type ModelRecord, type VariantRecord } from "../store/records";
+import {
+  getVariantRecord,
+  putVariantRecord,
+  type ModelRecord,
+  type PruneReport,
+  type VariantRecord,
+  type VariantStages,
+} from "../store/records";
 import { parseModelBytes, readBlob } from "./models";
 
 export async function variantId(modelSha256: string, recipe: Recipe | TrainedRecipe, bytesSha256?: string): Promise<string> {
@@ -66,11 +76,42 @@ export async function registerTrainedVariant(
   return { created: true, variant };
 }
 
-/** Compression proper: pure over bytes, so the same model and recipe always give the same bytes. */
+/**
+ * Compression proper: pure over bytes, so the same model and recipe always give the same bytes. Deep Compression
+ * order: prune, quantize the survivors (an exact zero quantizes to zero), then store mostly-zero tensors sparse.
+ */
 export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe) {
-  const model = parseModelBytes(modelBytes);
-  const result = quantizeModel(model, { bits: recipe.quantize.bits });
-  return { bytes: encodeModel(result.model), tensors: result.tensors, skipped: result.skipped };
+  let model = parseModelBytes(modelBytes);
+  let prune: PruneReport | undefined;
+  let prunedBytes: number | null = null;
+  let quantizedBytes: number | null = null;
+  if (recipe.prune) {
+    let result;
+    try {
+      result = pruneModel(densifyInitializers(model), recipe.prune);
+    } catch (err) {
+      if (err instanceof PruneRecipeError) throw new ApiError(400, "invalid_recipe", err.message);
+      throw err;
+    }
+    model = result.model;
+    prunedBytes = encodeModel(model).byteLength;
+    prune = { sparsity: result.sparsity, layers: result.layers, skipped: result.skipped, sparseTensors: [] };
+  }
+  let tensors: TensorReport[] = [];
+  let skipped: VariantRecord["skipped"] = [];
+  if (recipe.quantize) {
+    const result = quantizeModel(model, { bits: recipe.quantize.bits });
+    model = result.model;
+    tensors = result.tensors;
+    skipped = result.skipped;
+    quantizedBytes = encodeModel(model).byteLength;
+  }
+  if (prune) {
+    const sparse = sparsifyInitializers(model);
+    model = sparse.model;
+    prune.sparseTensors = sparse.tensors;
+  }
+  return { bytes: encodeModel(model), tensors, skipped, prune, prunedBytes, quantizedBytes };
 }
 
 export async function makeVariant(
@@ -83,8 +124,15 @@ export async function makeVariant(
   const existing = await getVariantRecord(env, tenant, model.id, id);
   if (existing) return { created: false, variant: existing };
   const original = await readBlob(env, modelBlobKey(tenant, model.id), "model");
-  const { bytes, tensors, skipped } = compressModelBytes(original, recipe);
+  const { bytes, tensors, skipped, prune, prunedBytes, quantizedBytes } = compressModelBytes(original, recipe);
   const sha256 = await sha256Hex(bytes);
+  const stages: VariantStages = {
+    denseFp32: model.bytes,
+    pruned: prunedBytes,
+    quantized: quantizedBytes,
+    stored: bytes.byteLength,
+    encoded: await encodedSizes(bytes),
+  };
   await env.BLOBS.put(variantBlobKey(tenant, model.id, id), bytes, { sha256 });
   const variant: VariantRecord = {
     id,
@@ -97,6 +145,8 @@ export async function makeVariant(
     engine: "onnxruntime-web",
     tensors,
     skipped,
+    ...(prune ? { prune } : {}),
+    stages,
     createdAt: new Date().toISOString(),
   };
   await putVariantRecord(env, tenant, variant);
