@@ -1,8 +1,6 @@
 // Variants: a recipe applied to a model, addressed by hash(model sha256, canonical recipe), made once.
-import { encodeModel } from "../onnx/codec";
-import { quantizeModel, type TensorReport } from "../compress/quantize";
-import { pruneModel, PruneRecipeError } from "../compress/prune";
-import { densifyInitializers, sparsifyInitializers } from "../onnx/sparse";
+import { compressModel, type CompressResult } from "../compress/pipeline";
+import { PruneRecipeError } from "../compress/prune";
 import { encodedSizes } from "../store/encoding";
 import { canonicalJson, recipeBits, type Recipe, type TrainedRecipe } from "../compress/recipe";
 import { summarizeModel, type TensorSignature } from "../onnx/validate";
@@ -14,7 +12,6 @@ import {
   getVariantRecord,
   putVariantRecord,
   type ModelRecord,
-  type PruneReport,
   type VariantRecord,
   type VariantStages,
 } from "../store/records";
@@ -76,42 +73,15 @@ export async function registerTrainedVariant(
   return { created: true, variant };
 }
 
-/**
- * Compression proper: pure over bytes, so the same model and recipe always give the same bytes. Deep Compression
- * order: prune, quantize the survivors (an exact zero quantizes to zero), then store mostly-zero tensors sparse.
- */
-export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe) {
-  let model = parseModelBytes(modelBytes);
-  let prune: PruneReport | undefined;
-  let prunedBytes: number | null = null;
-  let quantizedBytes: number | null = null;
-  if (recipe.prune) {
-    let result;
-    try {
-      result = pruneModel(densifyInitializers(model), recipe.prune);
-    } catch (err) {
-      if (err instanceof PruneRecipeError) throw new ApiError(400, "invalid_recipe", err.message);
-      throw err;
-    }
-    model = result.model;
-    prunedBytes = encodeModel(model).byteLength;
-    prune = { sparsity: result.sparsity, layers: result.layers, skipped: result.skipped, sparseTensors: [] };
+/** Compression proper (see compress/pipeline.ts), with a recipe naming layers the model lacks as a 400. */
+export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe): CompressResult {
+  const model = parseModelBytes(modelBytes);
+  try {
+    return compressModel(model, recipe);
+  } catch (err) {
+    if (err instanceof PruneRecipeError) throw new ApiError(400, "invalid_recipe", err.message);
+    throw err;
   }
-  let tensors: TensorReport[] = [];
-  let skipped: VariantRecord["skipped"] = [];
-  if (recipe.quantize) {
-    const result = quantizeModel(model, { bits: recipe.quantize.bits });
-    model = result.model;
-    tensors = result.tensors;
-    skipped = result.skipped;
-    quantizedBytes = encodeModel(model).byteLength;
-  }
-  if (prune) {
-    const sparse = sparsifyInitializers(model);
-    model = sparse.model;
-    prune.sparseTensors = sparse.tensors;
-  }
-  return { bytes: encodeModel(model), tensors, skipped, prune, prunedBytes, quantizedBytes };
 }
 
 export async function makeVariant(
