@@ -1,13 +1,20 @@
 // Variants: a recipe applied to a model, addressed by hash(model sha256, canonical recipe), made once.
-import { encodeModel } from "../onnx/codec";
-import { quantizeModel } from "../compress/quantize";
+import { compressModel, type CompressResult } from "../compress/pipeline";
+import { PruneRecipeError } from "../compress/prune";
+import { encodedSizes } from "../store/encoding";
 import { canonicalJson, recipeBits, type Recipe, type TrainedRecipe } from "../compress/recipe";
 import { summarizeModel, type TensorSignature } from "../onnx/validate";
 import { ApiError, notFound } from "../errors";
 import type { Env } from "../env";
 import { modelBlobKey, variantBlobKey } from "../store/keys";
 import { sha256Hex } from "../store/body";
-import { getVariantRecord, putVariantRecord, type ModelRecord, type VariantRecord } from "../store/records";
+import {
+  getVariantRecord,
+  putVariantRecord,
+  type ModelRecord,
+  type VariantRecord,
+  type VariantStages,
+} from "../store/records";
 import { parseModelBytes, readBlob } from "./models";
 
 export async function variantId(modelSha256: string, recipe: Recipe | TrainedRecipe, bytesSha256?: string): Promise<string> {
@@ -66,11 +73,15 @@ export async function registerTrainedVariant(
   return { created: true, variant };
 }
 
-/** Compression proper: pure over bytes, so the same model and recipe always give the same bytes. */
-export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe) {
+/** Compression proper (see compress/pipeline.ts), with a recipe naming layers the model lacks as a 400. */
+export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe): CompressResult {
   const model = parseModelBytes(modelBytes);
-  const result = quantizeModel(model, { bits: recipe.quantize.bits });
-  return { bytes: encodeModel(result.model), tensors: result.tensors, skipped: result.skipped };
+  try {
+    return compressModel(model, recipe);
+  } catch (err) {
+    if (err instanceof PruneRecipeError) throw new ApiError(400, "invalid_recipe", err.message);
+    throw err;
+  }
 }
 
 export async function makeVariant(
@@ -83,8 +94,15 @@ export async function makeVariant(
   const existing = await getVariantRecord(env, tenant, model.id, id);
   if (existing) return { created: false, variant: existing };
   const original = await readBlob(env, modelBlobKey(tenant, model.id), "model");
-  const { bytes, tensors, skipped } = compressModelBytes(original, recipe);
+  const { bytes, tensors, skipped, prune, prunedBytes, quantizedBytes } = compressModelBytes(original, recipe);
   const sha256 = await sha256Hex(bytes);
+  const stages: VariantStages = {
+    denseFp32: model.bytes,
+    pruned: prunedBytes,
+    quantized: quantizedBytes,
+    stored: bytes.byteLength,
+    encoded: await encodedSizes(bytes),
+  };
   await env.BLOBS.put(variantBlobKey(tenant, model.id, id), bytes, { sha256 });
   const variant: VariantRecord = {
     id,
@@ -97,6 +115,8 @@ export async function makeVariant(
     engine: "onnxruntime-web",
     tensors,
     skipped,
+    ...(prune ? { prune } : {}),
+    stages,
     createdAt: new Date().toISOString(),
   };
   await putVariantRecord(env, tenant, variant);

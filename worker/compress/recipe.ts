@@ -11,11 +11,57 @@ export const QuantizeRecipeSchema = z
   })
   .strict();
 
-export const RecipeSchema = z
+const Fraction = z.number().min(0).max(0.99);
+
+/** N:M: at most n non-zeros in every group of m consecutive weights along the input axis. */
+export const NmStructureSchema = z
+  .object({ n: z.number().int().min(1).max(31), m: z.number().int().min(2).max(32) })
+  .strict()
+  .refine((s) => s.n < s.m, { message: "n must be smaller than m" });
+
+/** Whole [rows, cols] blocks of the weight seen as a matrix [dims[0], rest] (the 1x16 kernel's layout). */
+export const BlockStructureSchema = z
+  .object({ block: z.tuple([z.number().int().min(1).max(256), z.number().int().min(1).max(256)]) })
+  .strict();
+
+export const PruneRecipeSchema = z
   .object({
-    quantize: QuantizeRecipeSchema,
+    method: z.literal("magnitude").default("magnitude").describe("Scores: |w| per weight; L1/L2 norm per block or channel."),
+    sparsity: Fraction.optional().describe("Fraction of weights (of output channels for `channel`) removed; fixed by n/m for N:M."),
+    scope: z.enum(["global", "per-layer"]).default("global").describe("One threshold across layers, or one per layer."),
+    structure: z
+      .union([z.literal("unstructured"), z.literal("channel"), NmStructureSchema, BlockStructureSchema])
+      .default("unstructured"),
+    norm: z.enum(["l1", "l2"]).default("l2").describe("Norm that scores a block or channel (unused when unstructured)."),
+    overrides: z
+      .record(z.string().min(1).max(256), Fraction)
+      .default({})
+      .describe("Per-layer sparsity by weight or node name; these layers leave the global pool."),
+    exclude: z
+      .array(z.string().min(1).max(256))
+      .max(256)
+      .default([])
+      .transform((names) => [...new Set(names)].sort())
+      .describe("Weight or node names left dense."),
   })
   .strict()
+  .superRefine((p, ctx) => {
+    const nm = typeof p.structure === "object" && "n" in p.structure;
+    if (nm && (p.sparsity !== undefined || Object.keys(p.overrides).length > 0)) {
+      ctx.addIssue({ code: "custom", message: "N:M fixes the sparsity at 1 - n/m: give neither sparsity nor overrides" });
+    }
+    if (!nm && p.sparsity === undefined) ctx.addIssue({ code: "custom", path: ["sparsity"], message: "sparsity is required" });
+  });
+
+export type PruneRecipe = z.output<typeof PruneRecipeSchema>;
+
+export const RecipeSchema = z
+  .object({
+    prune: PruneRecipeSchema.optional().describe("Applied first; quantization then compresses the surviving weights."),
+    quantize: QuantizeRecipeSchema.optional(),
+  })
+  .strict()
+  .refine((r) => r.prune !== undefined || r.quantize !== undefined, { message: "a recipe needs prune, quantize or both" })
   .openapi("Recipe");
 
 export type Recipe = z.infer<typeof RecipeSchema>;
@@ -53,5 +99,5 @@ export type TrainedRecipe = z.infer<typeof TrainedRecipeSchema>;
 
 /** The recipe's bit-width, used to pick a variant by `?bits=`. */
 export function recipeBits(recipe: Recipe): number {
-  return recipe.quantize.bits;
+  return recipe.quantize?.bits ?? 32;
 }

@@ -90,6 +90,10 @@ function checkGraph(
     }
     if (t.dims.some((d) => d < 0n)) throw new OnnxValidationError(`initializer '${t.name}'${where} has a negative dim`);
   }
+  for (const s of g.sparseInitializer) {
+    if (!s.values?.name) throw new OnnxValidationError(`a sparse initializer${where} has no values name`);
+    available.add(s.values.name);
+  }
   g.node.forEach((n, idx) => {
     const label = n.name || `#${idx} (${n.opType})`;
     if (!n.opType) throw new OnnxValidationError(`node ${label}${where} has no op_type`);
@@ -174,7 +178,7 @@ function countOps(g: GraphProto, ops: Record<string, number>): void {
 
 export function summarizeModel(model: ModelProto): ModelSummary {
   const g = model.graph!;
-  const initializers = new Set(g.initializer.map((t) => t.name));
+  const initializers = new Set([...g.initializer.map((t) => t.name), ...g.sparseInitializer.map((t) => t.values?.name ?? "")]);
   const ops: Record<string, number> = {};
   countOps(g, ops);
   const sortedOps = Object.fromEntries(Object.entries(ops).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -183,7 +187,9 @@ export function summarizeModel(model: ModelProto): ModelSummary {
     opset: model.opsetImport.map((o) => ({ domain: o.domain || "ai.onnx", version: Number(o.version) })),
     inputs: g.input.filter((v) => !initializers.has(v.name)).map(signature),
     outputs: g.output.map(signature),
-    parameters: g.initializer.reduce((sum, t) => sum + elementCount(tensorDims(t)), 0),
+    parameters:
+      g.initializer.reduce((sum, t) => sum + elementCount(tensorDims(t)), 0) +
+      g.sparseInitializer.reduce((sum, t) => sum + elementCount(t.dims.map(Number)), 0),
     ops: sortedOps,
   };
 }

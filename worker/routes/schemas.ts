@@ -46,6 +46,41 @@ export const ModelSchema = z
   })
   .openapi("Model");
 
+const PruneReportSchema = z
+  .object({
+    sparsity: z.number().describe("Zeros over elements across the pruned weights."),
+    layers: z.array(
+      z.object({
+        name: z.string(),
+        node: z.string(),
+        op: z.string(),
+        shape: z.array(z.number()),
+        structure: z.string(),
+        target: z.number(),
+        sparsity: z.number(),
+        zeros: z.number(),
+        elements: z.number(),
+        channels: z.object({ before: z.number(), after: z.number(), removed: z.array(z.number()) }).optional(),
+        newShape: z.array(z.number()).optional(),
+      }),
+    ),
+    skipped: z.array(z.object({ name: z.string(), node: z.string(), reason: z.string() })),
+    sparseTensors: z.array(
+      z.object({ name: z.string(), nnz: z.number(), elements: z.number(), denseBytes: z.number(), sparseBytes: z.number() }),
+    ),
+  })
+  .openapi("PruneReport");
+
+const StagesSchema = z
+  .object({
+    denseFp32: z.number(),
+    pruned: z.number().nullable(),
+    quantized: z.number().nullable(),
+    stored: z.number(),
+    encoded: z.object({ gzip: z.number(), br: z.number() }),
+  })
+  .openapi("VariantStages");
+
 export const VariantSchema = VariantSummarySchema.extend({
   modelId: z.string(),
   sha256: z.string(),
@@ -66,6 +101,8 @@ export const VariantSchema = VariantSummarySchema.extend({
     }),
   ),
   skipped: z.array(z.object({ name: z.string(), node: z.string(), reason: z.string() })),
+  prune: PruneReportSchema.optional(),
+  stages: StagesSchema.optional(),
 }).openapi("Variant");
 
 export const JsonTensorSchema = z

@@ -106,5 +106,5 @@ export const variants = createRouter("invalid_recipe")
     await requireModel(c.env, tenant, id);
     const variant = await requireVariant(c.env, tenant, id, vid);
     const blob = await openBlob(c.env, variantBlobKey(tenant, id, vid), "variant");
-    return onnxDownload(blob, variant.sha256, `${id}-${vid}.onnx`);
+    return onnxDownload(blob, variant.sha256, `${id}-${vid}.onnx`, c.req.header("Accept-Encoding"));
   });

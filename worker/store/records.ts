@@ -1,6 +1,8 @@
 // Model and variant records in KV. A record is written only after the bytes it points at are complete in R2.
 import type { TensorSignature } from "../onnx/validate";
 import type { QuantizeResult, TensorReport } from "../compress/quantize";
+import type { PruneResult } from "../compress/prune";
+import type { SparseReport } from "../onnx/sparse";
 import type { Env } from "../env";
 import { modelRecordKey, modelRecordPrefix, variantRecordKey, variantRecordPrefix } from "./keys";
 
@@ -33,6 +35,20 @@ export interface VariantRecord extends VariantSummary {
   engine: "onnxruntime-web";
   tensors: TensorReport[];
   skipped: QuantizeResult["skipped"];
+  /** Pruning's report: per-layer sparsity, layers left dense and why, tensors stored sparse. */
+  prune?: PruneReport;
+  /** Bytes at each stage of the pipeline (null for a stage the recipe skips) and on the wire. */
+  stages?: VariantStages;
+}
+
+export type PruneReport = Pick<PruneResult, "sparsity" | "layers" | "skipped"> & { sparseTensors: SparseReport[] };
+
+export interface VariantStages {
+  denseFp32: number;
+  pruned: number | null;
+  quantized: number | null;
+  stored: number;
+  encoded: { gzip: number; br: number };
 }
 
 export async function getModelRecord(env: Env, tenant: string, modelId: string): Promise<ModelRecord | null> {

@@ -1,0 +1,156 @@
+import { describe, expect, it } from "vitest";
+import { pruneModel, PruneRecipeError } from "../../../../worker/compress/prune";
+import { PruneRecipeSchema, RecipeSchema, canonicalJson } from "../../../../worker/compress/recipe";
+import { decodeModel, encodeModel } from "../../../../worker/onnx/codec";
+import { readFloat32 } from "../../../../worker/onnx/tensor";
+import { validateModel } from "../../../../worker/onnx/validate";
+import { buildCnn, buildMlp, randomInput } from "../../../support/models";
+import { floatTensor, runReference } from "../../../support/ort-node";
+
+const recipe = (r: Record<string, unknown>) => PruneRecipeSchema.parse(r);
+const weight = (bytes: Uint8Array | ReturnType<typeof decodeModel>, name: string) => {
+  const model = bytes instanceof Uint8Array ? decodeModel(bytes) : bytes;
+  return readFloat32(model.graph!.initializer.find((t) => t.name === name)!);
+};
+const zeros = (w: Float32Array) => w.reduce((n, v) => n + (v === 0 ? 1 : 0), 0);
+
+// MLP 32 -> 64 -> 64 -> 10: fc0.weight [32,64], fc1.weight [64,64] (MatMul), head.weight [10,64] (Gemm transB=1).
+const MLP = () => buildMlp([32, 64, 64, 10], 7);
+const WEIGHTS = ["fc0.weight", "fc1.weight", "head.weight"];
+
+describe("pruneModel: unstructured magnitude", () => {
+  it("hits a global sparsity within one weight while layers differ, and keeps biases dense", () => {
+    const result = pruneModel(decodeModel(MLP()), recipe({ sparsity: 0.5 }));
+    validateModel(result.model);
+    const total = 32 * 64 + 64 * 64 + 10 * 64;
+    const z = WEIGHTS.reduce((n, name) => n + zeros(weight(result.model, name)), 0);
+    expect(Math.abs(z - Math.round(0.5 * total))).toBeLessThanOrEqual(1);
+    expect(result.sparsity).toBeCloseTo(z / total, 9);
+    expect(result.layers.map((l) => l.name)).toEqual(WEIGHTS);
+    const per = result.layers.map((l) => l.sparsity);
+    expect(Math.max(...per) - Math.min(...per)).toBeGreaterThan(0.01);
+    expect(zeros(weight(result.model, "fc0.bias"))).toBe(0);
+  });
+
+  it("uses a global threshold: no kept weight anywhere is smaller than a removed one", () => {
+    const original = decodeModel(MLP());
+    const result = pruneModel(original, recipe({ sparsity: 0.6, scope: "global" }));
+    let maxRemoved = 0;
+    let minKept = Infinity;
+    for (const name of WEIGHTS) {
+      const before = weight(original, name);
+      const after = weight(result.model, name);
+      before.forEach((v, i) => {
+        if (after[i] === 0) maxRemoved = Math.max(maxRemoved, Math.abs(v));
+        else minKept = Math.min(minKept, Math.abs(v));
+      });
+    }
+    expect(minKept).toBeGreaterThanOrEqual(maxRemoved);
+  });
+
+  it("prunes every layer exactly to its own sparsity per layer, with overrides", () => {
+    const result = pruneModel(decodeModel(MLP()), recipe({ sparsity: 0.75, scope: "per-layer", overrides: { "fc1/MatMul": 0.9 } }));
+    expect(zeros(weight(result.model, "fc0.weight"))).toBe(Math.round(0.75 * 32 * 64));
+    expect(zeros(weight(result.model, "fc1.weight"))).toBe(Math.round(0.9 * 64 * 64));
+    expect(zeros(weight(result.model, "head.weight"))).toBe(Math.round(0.75 * 640));
+    expect(result.layers.find((l) => l.name === "fc1.weight")!.target).toBe(0.9);
+  });
+
+  it("takes overridden layers out of the global pool", () => {
+    const result = pruneModel(decodeModel(MLP()), recipe({ sparsity: 0.5, overrides: { "head.weight": 0.2 } }));
+    expect(zeros(weight(result.model, "head.weight"))).toBe(Math.round(0.2 * 640));
+    const pooled = zeros(weight(result.model, "fc0.weight")) + zeros(weight(result.model, "fc1.weight"));
+    expect(Math.abs(pooled - Math.round(0.5 * (32 * 64 + 64 * 64)))).toBeLessThanOrEqual(1);
+  });
+
+  it("leaves excluded layers byte-identical and says so", () => {
+    const original = decodeModel(MLP());
+    const result = pruneModel(original, recipe({ sparsity: 0.8, exclude: ["fc1.weight"] }));
+    expect(weight(result.model, "fc1.weight")).toEqual(weight(original, "fc1.weight"));
+    expect(result.skipped).toContainEqual({ name: "fc1.weight", node: "fc1/MatMul", reason: "excluded by the recipe" });
+    expect(result.layers.map((l) => l.name)).toEqual(["fc0.weight", "head.weight"]);
+  });
+
+  it("refuses a recipe naming a layer the model does not have", () => {
+    expect(() => pruneModel(decodeModel(MLP()), recipe({ sparsity: 0.5, exclude: ["fc9.weight"] }))).toThrow(PruneRecipeError);
+  });
+
+  it("gives a model whose outputs onnxruntime-node computes, and the same bytes on every run", async () => {
+    const r = recipe({ sparsity: 0.5 });
+    const a = encodeModel(pruneModel(decodeModel(MLP()), r).model);
+    const b = encodeModel(pruneModel(decodeModel(MLP()), r).model);
+    expect(Buffer.compare(Buffer.from(a), Buffer.from(b))).toBe(0);
+    const out = await runReference(a, { input: floatTensor(randomInput(64, 3), [2, 32]) });
+    expect(out.logits!.dims).toEqual([2, 10]);
+  });
+});
+
+describe("pruneModel: structured", () => {
+  it("2:4 keeps at most 2 non-zeros per 4 along each weight's input axis", () => {
+    const result = pruneModel(decodeModel(MLP()), recipe({ structure: { n: 2, m: 4 } }));
+    // fc0.weight [K=32, N=64]: groups of 4 consecutive k in each column.
+    const w = weight(result.model, "fc0.weight");
+    for (let col = 0; col < 64; col++) {
+      for (let k = 0; k < 32; k += 4) {
+        const nz = [0, 1, 2, 3].filter((j) => w[(k + j) * 64 + col] !== 0).length;
+        expect(nz).toBeLessThanOrEqual(2);
+      }
+    }
+    // head.weight [N=10, K=64] (transB=1): groups run along rows.
+    const h = weight(result.model, "head.weight");
+    for (let row = 0; row < 10; row++) {
+      for (let k = 0; k < 64; k += 4) expect([0, 1, 2, 3].filter((j) => h[row * 64 + k + j] !== 0).length).toBeLessThanOrEqual(2);
+    }
+    for (const l of result.layers) expect(l).toMatchObject({ structure: "2:4", target: 0.5, sparsity: 0.5 });
+  });
+
+  it("block [1,16] zeroes whole blocks of 16 consecutive weights", () => {
+    const result = pruneModel(decodeModel(MLP()), recipe({ sparsity: 0.75, structure: { block: [1, 16] }, scope: "per-layer" }));
+    const w = weight(result.model, "fc1.weight");
+    for (let i = 0; i < w.length; i += 16) {
+      const z = zeros(w.subarray(i, i + 16));
+      expect(z === 0 || z === 16).toBe(true);
+    }
+    expect(zeros(w)).toBe(0.75 * 64 * 64);
+  });
+
+  it("prunes conv weights too, and skips what it cannot prune with a reason", () => {
+    const result = pruneModel(decodeModel(buildCnn(3)), recipe({ structure: { n: 2, m: 4 } }));
+    // conv1 [8,1,3,3] has one input channel: fewer than m along its input axis.
+    expect(result.skipped).toContainEqual(expect.objectContaining({ name: "conv1.weight", reason: expect.stringContaining("fewer than m=4") }));
+    expect(result.layers.map((l) => l.name)).toEqual(["conv2.weight", "fc.weight"]);
+  });
+});
+
+describe("recipe schema", () => {
+  it("keeps the canonical form of a quantize-only recipe unchanged", () => {
+    expect(canonicalJson(RecipeSchema.parse({ quantize: { bits: 8 } }))).toBe(
+      '{"quantize":{"bits":8,"granularity":"per-channel","scheme":"weight-only","symmetric":true}}',
+    );
+  });
+
+  it("fills prune defaults and sorts exclusions", () => {
+    expect(RecipeSchema.parse({ prune: { sparsity: 0.5, exclude: ["b", "a", "b"] } }).prune).toEqual({
+      method: "magnitude",
+      sparsity: 0.5,
+      scope: "global",
+      structure: "unstructured",
+      norm: "l2",
+      overrides: {},
+      exclude: ["a", "b"],
+    });
+  });
+
+  const bad: [string, unknown][] = [
+    ["neither prune nor quantize", {}],
+    ["sparsity above 0.99", { prune: { sparsity: 1 } }],
+    ["no sparsity for unstructured", { prune: {} }],
+    ["sparsity with N:M", { prune: { sparsity: 0.5, structure: { n: 2, m: 4 } } }],
+    ["n >= m", { prune: { structure: { n: 4, m: 4 } } }],
+    ["an unknown structure", { prune: { sparsity: 0.5, structure: "rows" } }],
+    ["an unknown method", { prune: { sparsity: 0.5, method: "taylor" } }],
+  ];
+  for (const [what, r] of bad) {
+    it(`rejects ${what}`, () => expect(RecipeSchema.safeParse(r).success).toBe(false));
+  }
+});
