@@ -9,3 +9,7 @@ export const modelRecordPrefix = (tenant: string) => `t:${tenant}:model:`;
 export const variantRecordKey = (tenant: string, modelId: string, variantId: string) =>
   `t:${tenant}:variant:${modelId}:${variantId}`;
 export const variantRecordPrefix = (tenant: string, modelId: string) => `t:${tenant}:variant:${modelId}:`;
+
+export const datasetBlobKey = (tenant: string, datasetId: string) => `t/${tenant}/datasets/${datasetId}`;
+export const datasetRecordKey = (tenant: string, datasetId: string) => `t:${tenant}:dataset:${datasetId}`;
+export const datasetRecordPrefix = (tenant: string) => `t:${tenant}:dataset:`;
