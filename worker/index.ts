@@ -4,10 +4,14 @@ import { bodyLimit } from "hono/body-limit";
 import { bearerAuth } from "./auth";
 import { handleError } from "./app";
 import { ApiError } from "./errors";
-import type { AppEnv } from "./env";
+import type { AppEnv, Env } from "./env";
 import { inference } from "./routes/infer";
 import { models } from "./routes/models";
 import { variants } from "./routes/variants";
+import { datasets } from "./routes/datasets";
+import { jobs } from "./routes/jobs";
+import { sensitivity } from "./routes/sensitivity";
+import { consumeJobs } from "./jobs/jobs";
 import { setSessionBudget } from "./serve/sessions";
 
 /** JSON bodies (recipes, inference tensors) are bounded separately from model uploads. */
@@ -30,6 +34,9 @@ api.use("*", async (c, next) => {
 api.route("/", models);
 api.route("/", variants);
 api.route("/", inference);
+api.route("/", datasets);
+api.route("/", jobs);
+api.route("/", sensitivity);
 
 const app = new OpenAPIHono<AppEnv>();
 app.get("/v1/health", (c) => c.json({ status: "ok" }));
@@ -43,4 +50,9 @@ app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http
 app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 app.onError(handleError);
 
-export default app;
+export { JobState } from "./jobs/state";
+
+export default {
+  fetch: app.fetch,
+  queue: (batch: MessageBatch<{ id: string }>, env: Env) => consumeJobs(batch, env),
+} satisfies ExportedHandler<Env, { id: string }>;

@@ -1,6 +1,12 @@
 // Variants: a recipe applied to a model, addressed by hash(model sha256, canonical recipe), made once.
 import { encodeModel } from "../onnx/codec";
-import { quantizeModel } from "../compress/quantize";
+import type { ActivationRanges } from "../compress/calibrate";
+import { compressModel, RecipeMismatchError } from "../compress/pipeline";
+import { StaticQuantizationError } from "../compress/quantize/activations";
+import { DynamicQuantizationError } from "../compress/quantize/dynamic";
+import { evaluateBytes } from "../evaluate/report";
+import { collectRanges } from "./calibration";
+import { loadDataset } from "./datasets";
 import { canonicalJson, recipeBits, type Recipe, type TrainedRecipe } from "../compress/recipe";
 import { summarizeModel, type TensorSignature } from "../onnx/validate";
 import { ApiError, notFound } from "../errors";
@@ -66,30 +72,50 @@ export async function registerTrainedVariant(
   return { created: true, variant };
 }
 
-/** Compression proper: pure over bytes, so the same model and recipe always give the same bytes. */
-export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe) {
+/** Compression proper: pure over bytes, so the same model, recipe (and calibration) always give the same bytes. */
+export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, ranges?: ActivationRanges) {
   const model = parseModelBytes(modelBytes);
-  const result = quantizeModel(model, { bits: recipe.quantize.bits });
-  return { bytes: encodeModel(result.model), tensors: result.tensors, skipped: result.skipped };
+  let result;
+  try {
+    result = compressModel(model, recipe, ranges);
+  } catch (err) {
+    if (err instanceof RecipeMismatchError || err instanceof StaticQuantizationError || err instanceof DynamicQuantizationError) {
+      throw new ApiError(400, "invalid_recipe", err.message);
+    }
+    throw err;
+  }
+  return { bytes: encodeModel(result.model), tensors: result.tensors, skipped: result.skipped, activations: result.activations };
 }
 
-export async function makeVariant(
+export interface BuiltVariant {
+  bytes: Uint8Array;
+  record: VariantRecord;
+}
+
+export type Progress = (stage: string, progress: number) => Promise<void>;
+const noProgress: Progress = async () => {};
+
+/** Computes a variant's bytes and record (calibrating first for scheme 'static') without storing anything. */
+export async function buildVariant(
   env: Env,
   tenant: string,
   model: ModelRecord,
   recipe: Recipe,
-): Promise<{ created: boolean; variant: VariantRecord }> {
+  original: Uint8Array,
+  progress: Progress = noProgress,
+): Promise<BuiltVariant> {
   const id = await variantId(model.sha256, recipe);
-  const existing = await getVariantRecord(env, tenant, model.id, id);
-  if (existing) return { created: false, variant: existing };
-  const original = await readBlob(env, modelBlobKey(tenant, model.id), "model");
-  const { bytes, tensors, skipped } = compressModelBytes(original, recipe);
-  const sha256 = await sha256Hex(bytes);
-  await env.BLOBS.put(variantBlobKey(tenant, model.id, id), bytes, { sha256 });
-  const variant: VariantRecord = {
+  let ranges: ActivationRanges | undefined;
+  if (recipe.quantize.scheme === "static") {
+    await progress("calibrating", 0.1);
+    ranges = await collectRanges(env, tenant, model, original, recipe.quantize);
+  }
+  await progress("quantizing", 0.3);
+  const { bytes, tensors, skipped, activations } = compressModelBytes(original, recipe, ranges);
+  const record: VariantRecord = {
     id,
     modelId: model.id,
-    sha256,
+    sha256: await sha256Hex(bytes),
     recipe,
     bits: recipeBits(recipe),
     bytes: bytes.byteLength,
@@ -97,10 +123,84 @@ export async function makeVariant(
     engine: "onnxruntime-web",
     tensors,
     skipped,
+    ...(activations.length ? { activations } : {}),
     createdAt: new Date().toISOString(),
   };
-  await putVariantRecord(env, tenant, variant);
-  return { created: true, variant };
+  return { bytes, record };
+}
+
+/** Bytes first, record last: a crash in between leaves no visible variant, and a rerun writes the same bytes. */
+export async function storeVariant(env: Env, tenant: string, built: BuiltVariant): Promise<VariantRecord> {
+  await env.BLOBS.put(variantBlobKey(tenant, built.record.modelId, built.record.id), built.bytes, { sha256: built.record.sha256 });
+  await putVariantRecord(env, tenant, built.record);
+  return built.record;
+}
+
+export async function findVariant(env: Env, tenant: string, model: ModelRecord, recipe: Recipe): Promise<VariantRecord | null> {
+  return getVariantRecord(env, tenant, model.id, await variantId(model.sha256, recipe));
+}
+
+/**
+ * Makes the variant a recipe describes (or finds it). With `evalDataset`, the variant is evaluated before it is
+ * stored, so that it appears with its report or not at all.
+ */
+export async function makeVariant(
+  env: Env,
+  tenant: string,
+  model: ModelRecord,
+  recipe: Recipe,
+  evalDataset?: string,
+  progress: Progress = noProgress,
+): Promise<{ created: boolean; variant: VariantRecord }> {
+  const existing = await findVariant(env, tenant, model, recipe);
+  if (existing && !evalDataset) return { created: false, variant: existing };
+  const original = await readBlob(env, modelBlobKey(tenant, model.id), "model");
+  if (existing) {
+    if (existing.eval?.dataset === evalDataset) return { created: false, variant: existing };
+    const bytes = await readBlob(env, variantBlobKey(tenant, model.id, existing.id), "variant");
+    return { created: false, variant: await attachEvaluation(env, tenant, model, existing, original, bytes, evalDataset!, progress) };
+  }
+  const built = await buildVariant(env, tenant, model, recipe, original, progress);
+  if (evalDataset) {
+    await progress("evaluating", 0.5);
+    const { dataset } = await loadDataset(env, tenant, evalDataset);
+    built.record.eval = await evaluateBytes(model, original, built.bytes, dataset, { datasetId: evalDataset });
+  }
+  await progress("storing", 0.95);
+  return { created: true, variant: await storeVariant(env, tenant, built) };
+}
+
+/** Evaluates a stored variant on a dataset and rewrites its record with the report. */
+export async function attachEvaluation(
+  env: Env,
+  tenant: string,
+  model: ModelRecord,
+  variant: VariantRecord,
+  original: Uint8Array,
+  bytes: Uint8Array,
+  datasetId: string,
+  progress: Progress = noProgress,
+): Promise<VariantRecord> {
+  await progress("evaluating", 0.2);
+  const { dataset } = await loadDataset(env, tenant, datasetId);
+  const report = await evaluateBytes(model, original, bytes, dataset, { datasetId });
+  const updated: VariantRecord = { ...variant, eval: report };
+  await putVariantRecord(env, tenant, updated);
+  return updated;
+}
+
+export async function evaluateStoredVariant(
+  env: Env,
+  tenant: string,
+  model: ModelRecord,
+  variantId: string,
+  datasetId: string,
+  progress: Progress = noProgress,
+): Promise<VariantRecord> {
+  const variant = await requireVariant(env, tenant, model.id, variantId);
+  const original = await readBlob(env, modelBlobKey(tenant, model.id), "model");
+  const bytes = await readBlob(env, variantBlobKey(tenant, model.id, variant.id), "variant");
+  return attachEvaluation(env, tenant, model, variant, original, bytes, datasetId, progress);
 }
 
 export async function requireVariant(env: Env, tenant: string, modelId: string, vid: string): Promise<VariantRecord> {

@@ -1,6 +1,8 @@
 // Model and variant records in KV. A record is written only after the bytes it points at are complete in R2.
 import type { TensorSignature } from "../onnx/validate";
 import type { QuantizeResult, TensorReport } from "../compress/quantize";
+import type { ActivationReport } from "../compress/quantize/activations";
+import type { EvalReport } from "../evaluate/report";
 import type { Env } from "../env";
 import { modelRecordKey, modelRecordPrefix, variantRecordKey, variantRecordPrefix } from "./keys";
 
@@ -33,6 +35,10 @@ export interface VariantRecord extends VariantSummary {
   engine: "onnxruntime-web";
   tensors: TensorReport[];
   skipped: QuantizeResult["skipped"];
+  /** Static scheme: the calibrated activation ranges and their uint8 parameters. */
+  activations?: ActivationReport[];
+  /** The latest evaluation against FP32 (variant made with `eval`, or POST .../evaluate). */
+  eval?: EvalReport;
 }
 
 export async function getModelRecord(env: Env, tenant: string, modelId: string): Promise<ModelRecord | null> {
