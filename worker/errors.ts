@@ -12,6 +12,8 @@ export type ErrorCode =
   | "payload_too_large"
   | "unsupported_model"
   | "conflict"
+  | "invalid_dataset"
+  | "target_not_met"
   | "internal";
 
 export class ApiError extends Error {

@@ -4,11 +4,15 @@ import { bodyLimit } from "hono/body-limit";
 import { bearerAuth } from "./auth";
 import { handleError } from "./app";
 import { ApiError } from "./errors";
-import type { AppEnv } from "./env";
 import { experimentInference, experiments, prometheusMetrics } from "./routes/experiments";
+import type { AppEnv, Env } from "./env";
 import { inference } from "./routes/infer";
 import { models } from "./routes/models";
 import { variants } from "./routes/variants";
+import { datasets } from "./routes/datasets";
+import { jobs } from "./routes/jobs";
+import { sensitivity } from "./routes/sensitivity";
+import { consumeJobs } from "./jobs/jobs";
 import { setSessionBudget } from "./serve/sessions";
 import { renderApiReference } from "./dashboard/docs";
 import { dashboard } from "./dashboard/routes";
@@ -36,6 +40,9 @@ api.route("/", inference);
 api.route("/", experiments);
 api.route("/", experimentInference);
 api.route("/", prometheusMetrics);
+api.route("/", datasets);
+api.route("/", jobs);
+api.route("/", sensitivity);
 
 const health = createRoute({
   method: "get",
@@ -64,5 +71,11 @@ app.route("/", dashboard((request, env, ctx) => app.fetch(request, env, ctx)));
 app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 app.onError(handleError);
 
-export default app;
+export { app };
 export { ExperimentObject } from "./experiments/object";
+export { JobState } from "./jobs/state";
+
+export default {
+  fetch: app.fetch,
+  queue: (batch: MessageBatch<{ id: string }>, env: Env) => consumeJobs(batch, env),
+} satisfies ExportedHandler<Env, { id: string }>;

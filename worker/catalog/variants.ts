@@ -1,20 +1,20 @@
 // Variants: a recipe applied to a model, addressed by hash(model sha256, canonical recipe), made once.
-import { compressModel, type CompressResult } from "../compress/pipeline";
+import type { ActivationRanges } from "../compress/calibrate";
+import { compressModel, RecipeMismatchError, type CompressResult } from "../compress/pipeline";
 import { PruneRecipeError } from "../compress/prune";
 import { encodedSizes } from "../store/encoding";
+import { StaticQuantizationError } from "../compress/quantize/activations";
+import { DynamicQuantizationError } from "../compress/quantize/dynamic";
+import { evaluateBytes } from "../evaluate/report";
+import { collectRanges } from "./calibration";
+import { loadDataset } from "./datasets";
 import { canonicalJson, recipeBits, type Recipe, type TrainedRecipe } from "../compress/recipe";
 import { summarizeModel, type TensorSignature } from "../onnx/validate";
 import { ApiError, notFound } from "../errors";
 import type { Env } from "../env";
 import { modelBlobKey, variantBlobKey } from "../store/keys";
 import { sha256Hex } from "../store/body";
-import {
-  getVariantRecord,
-  putVariantRecord,
-  type ModelRecord,
-  type VariantRecord,
-  type VariantStages,
-} from "../store/records";
+import { getVariantRecord, putVariantRecord, type ModelRecord, type VariantRecord, type VariantStages } from "../store/records";
 import { parseModelBytes, readBlob } from "./models";
 
 export async function variantId(modelSha256: string, recipe: Recipe | TrainedRecipe, bytesSha256?: string): Promise<string> {
@@ -73,29 +73,49 @@ export async function registerTrainedVariant(
   return { created: true, variant };
 }
 
-/** Compression proper (see compress/pipeline.ts), with a recipe naming layers the model lacks as a 400. */
-export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe): CompressResult {
+/** Compression proper (see compress/pipeline.ts), with recipe/model mismatches mapped to 400 invalid_recipe. */
+export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, ranges?: ActivationRanges): CompressResult {
   const model = parseModelBytes(modelBytes);
   try {
-    return compressModel(model, recipe);
+    return compressModel(model, recipe, ranges);
   } catch (err) {
-    if (err instanceof PruneRecipeError) throw new ApiError(400, "invalid_recipe", err.message);
+    if (
+      err instanceof PruneRecipeError ||
+      err instanceof RecipeMismatchError ||
+      err instanceof StaticQuantizationError ||
+      err instanceof DynamicQuantizationError
+    ) {
+      throw new ApiError(400, "invalid_recipe", err.message);
+    }
     throw err;
   }
 }
 
-export async function makeVariant(
+export interface BuiltVariant {
+  bytes: Uint8Array;
+  record: VariantRecord;
+}
+
+export type Progress = (stage: string, progress: number) => Promise<void>;
+const noProgress: Progress = async () => {};
+
+/** Computes a variant's bytes and record (calibrating first for scheme 'static') without storing anything. */
+export async function buildVariant(
   env: Env,
   tenant: string,
   model: ModelRecord,
   recipe: Recipe,
-): Promise<{ created: boolean; variant: VariantRecord }> {
+  original: Uint8Array,
+  progress: Progress = noProgress,
+): Promise<BuiltVariant> {
   const id = await variantId(model.sha256, recipe);
-  const existing = await getVariantRecord(env, tenant, model.id, id);
-  if (existing) return { created: false, variant: existing };
-  const original = await readBlob(env, modelBlobKey(tenant, model.id), "model");
-  const { bytes, tensors, skipped, prune, prunedBytes, quantizedBytes } = compressModelBytes(original, recipe);
-  const sha256 = await sha256Hex(bytes);
+  let ranges: ActivationRanges | undefined;
+  if (recipe.quantize?.scheme === "static") {
+    await progress("calibrating", 0.1);
+    ranges = await collectRanges(env, tenant, model, original, recipe.quantize);
+  }
+  await progress("quantizing", 0.3);
+  const { bytes, tensors, skipped, activations, prune, prunedBytes, quantizedBytes } = compressModelBytes(original, recipe, ranges);
   const stages: VariantStages = {
     denseFp32: model.bytes,
     pruned: prunedBytes,
@@ -103,11 +123,10 @@ export async function makeVariant(
     stored: bytes.byteLength,
     encoded: await encodedSizes(bytes),
   };
-  await env.BLOBS.put(variantBlobKey(tenant, model.id, id), bytes, { sha256 });
-  const variant: VariantRecord = {
+  const record: VariantRecord = {
     id,
     modelId: model.id,
-    sha256,
+    sha256: await sha256Hex(bytes),
     recipe,
     bits: recipeBits(recipe),
     bytes: bytes.byteLength,
@@ -115,12 +134,86 @@ export async function makeVariant(
     engine: "onnxruntime-web",
     tensors,
     skipped,
+    ...(activations.length ? { activations } : {}),
     ...(prune ? { prune } : {}),
     stages,
     createdAt: new Date().toISOString(),
   };
-  await putVariantRecord(env, tenant, variant);
-  return { created: true, variant };
+  return { bytes, record };
+}
+
+/** Bytes first, record last: a crash in between leaves no visible variant, and a rerun writes the same bytes. */
+export async function storeVariant(env: Env, tenant: string, built: BuiltVariant): Promise<VariantRecord> {
+  await env.BLOBS.put(variantBlobKey(tenant, built.record.modelId, built.record.id), built.bytes, { sha256: built.record.sha256 });
+  await putVariantRecord(env, tenant, built.record);
+  return built.record;
+}
+
+export async function findVariant(env: Env, tenant: string, model: ModelRecord, recipe: Recipe): Promise<VariantRecord | null> {
+  return getVariantRecord(env, tenant, model.id, await variantId(model.sha256, recipe));
+}
+
+/**
+ * Makes the variant a recipe describes (or finds it). With `evalDataset`, the variant is evaluated before it is
+ * stored, so that it appears with its report or not at all.
+ */
+export async function makeVariant(
+  env: Env,
+  tenant: string,
+  model: ModelRecord,
+  recipe: Recipe,
+  evalDataset?: string,
+  progress: Progress = noProgress,
+): Promise<{ created: boolean; variant: VariantRecord }> {
+  const existing = await findVariant(env, tenant, model, recipe);
+  if (existing && !evalDataset) return { created: false, variant: existing };
+  const original = await readBlob(env, modelBlobKey(tenant, model.id), "model");
+  if (existing) {
+    if (existing.eval?.dataset === evalDataset) return { created: false, variant: existing };
+    const bytes = await readBlob(env, variantBlobKey(tenant, model.id, existing.id), "variant");
+    return { created: false, variant: await attachEvaluation(env, tenant, model, existing, original, bytes, evalDataset!, progress) };
+  }
+  const built = await buildVariant(env, tenant, model, recipe, original, progress);
+  if (evalDataset) {
+    await progress("evaluating", 0.5);
+    const { dataset } = await loadDataset(env, tenant, evalDataset);
+    built.record.eval = await evaluateBytes(model, original, built.bytes, dataset, { datasetId: evalDataset });
+  }
+  await progress("storing", 0.95);
+  return { created: true, variant: await storeVariant(env, tenant, built) };
+}
+
+/** Evaluates a stored variant on a dataset and rewrites its record with the report. */
+export async function attachEvaluation(
+  env: Env,
+  tenant: string,
+  model: ModelRecord,
+  variant: VariantRecord,
+  original: Uint8Array,
+  bytes: Uint8Array,
+  datasetId: string,
+  progress: Progress = noProgress,
+): Promise<VariantRecord> {
+  await progress("evaluating", 0.2);
+  const { dataset } = await loadDataset(env, tenant, datasetId);
+  const report = await evaluateBytes(model, original, bytes, dataset, { datasetId });
+  const updated: VariantRecord = { ...variant, eval: report };
+  await putVariantRecord(env, tenant, updated);
+  return updated;
+}
+
+export async function evaluateStoredVariant(
+  env: Env,
+  tenant: string,
+  model: ModelRecord,
+  variantId: string,
+  datasetId: string,
+  progress: Progress = noProgress,
+): Promise<VariantRecord> {
+  const variant = await requireVariant(env, tenant, model.id, variantId);
+  const original = await readBlob(env, modelBlobKey(tenant, model.id), "model");
+  const bytes = await readBlob(env, variantBlobKey(tenant, model.id, variant.id), "variant");
+  return attachEvaluation(env, tenant, model, variant, original, bytes, datasetId, progress);
 }
 
 export async function requireVariant(env: Env, tenant: string, modelId: string, vid: string): Promise<VariantRecord> {

@@ -1,24 +1,36 @@
 // The compression pipeline over a decoded model, in Deep Compression's order: prune, quantize the survivors (an
 // exact zero quantizes to zero, so sparsity survives), then store mostly-zero tensors as sparse initializers.
-import type { ModelProto } from "onnx-buf";
+// Quantization follows the recipe per layer (exclusions, per-node overrides) and runs the scheme's passes
+// (dynamic integer ops, weight-only per bit-width, static activation QDQ).
+import type { ModelProto, NodeProto } from "onnx-buf";
 import { encodeModel } from "../onnx/codec";
 import { densifyInitializers, sparsifyInitializers, type SparseReport } from "../onnx/sparse";
+import type { ActivationRanges } from "./calibrate";
+import { isWeightedLayer } from "./calibrate";
 import { pruneModel, type PruneResult } from "./prune";
-import { quantizeModel, type QuantizeResult, type TensorReport } from "./quantize";
+import { quantizeModel, type QuantizeOptions, type QuantizeResult, type TensorReport } from "./quantize";
+import { quantizeActivations, type ActivationReport } from "./quantize/activations";
+import { quantizeDynamic } from "./quantize/dynamic";
 import type { Recipe } from "./recipe";
+
+type QuantizeRecipe = NonNullable<Recipe["quantize"]>;
 
 export interface CompressResult {
   bytes: Uint8Array;
   tensors: TensorReport[];
   skipped: QuantizeResult["skipped"];
+  activations: ActivationReport[];
   prune?: Pick<PruneResult, "sparsity" | "layers" | "skipped"> & { sparseTensors: SparseReport[] };
   /** Encoded size after each stage the recipe runs (null for a stage it skips). */
   prunedBytes: number | null;
   quantizedBytes: number | null;
 }
 
-/** Pure: the same model and recipe always give the same bytes. Throws PruneRecipeError for names the model lacks. */
-export function compressModel(input: ModelProto, recipe: Recipe): CompressResult {
+/**
+ * Pure: the same model, recipe (and calibration ranges, for scheme 'static') always give the same bytes.
+ * Throws PruneRecipeError / RecipeMismatchError for names the model lacks.
+ */
+export function compressModel(input: ModelProto, recipe: Recipe, ranges?: ActivationRanges): CompressResult {
   let model = input;
   let prune: CompressResult["prune"];
   let prunedBytes: number | null = null;
@@ -31,11 +43,13 @@ export function compressModel(input: ModelProto, recipe: Recipe): CompressResult
   }
   let tensors: TensorReport[] = [];
   let skipped: QuantizeResult["skipped"] = [];
+  let activations: ActivationReport[] = [];
   if (recipe.quantize) {
-    const result = quantizeModel(model, { bits: recipe.quantize.bits });
+    const result = quantizeByRecipe(model, recipe.quantize, ranges);
     model = result.model;
     tensors = result.tensors;
     skipped = result.skipped;
+    activations = result.activations;
     quantizedBytes = encodeModel(model).byteLength;
   }
   // Quantize-only recipes keep their bytes (and ids) exactly as before pruning existed.
@@ -44,5 +58,76 @@ export function compressModel(input: ModelProto, recipe: Recipe): CompressResult
     model = sparse.model;
     prune.sparseTensors = sparse.tensors;
   }
-  return { bytes: encodeModel(model), tensors, skipped, prune, prunedBytes, quantizedBytes };
+  return { bytes: encodeModel(model), tensors, skipped, activations, prune, prunedBytes, quantizedBytes };
+}
+
+export interface QuantizeByRecipeResult extends QuantizeResult {
+  activations: ActivationReport[];
+}
+
+export const layerName = (node: NodeProto) => node.name || node.output[0] || node.opType;
+
+/** The weighted layers of a model (MatMul/Gemm/Conv nodes with an initializer weight), in graph order. */
+export function weightedLayers(model: ModelProto): { name: string; op: string; weight: string }[] {
+  const graph = model.graph!;
+  const inits = new Set(graph.initializer.map((t) => t.name));
+  return graph.node.filter((n) => isWeightedLayer(n, inits)).map((n) => ({ name: layerName(n), op: n.opType, weight: n.input[1]! }));
+}
+
+/** Bit-width per layer name; null leaves the layer float. */
+export function layerBits(model: ModelProto, q: QuantizeRecipe): Map<string, number | null> {
+  const exclude = new Set(q.exclude ?? []);
+  const bits = new Map<string, number | null>();
+  for (const layer of weightedLayers(model)) {
+    const excluded = exclude.has(layer.name) || exclude.has(layer.op);
+    const b = excluded ? null : (q.overrides?.[layer.name] ?? q.bits);
+    bits.set(layer.name, b === 32 ? null : b);
+  }
+  return bits;
+}
+
+export class RecipeMismatchError extends Error {
+  override name = "RecipeMismatchError";
+}
+
+/** Quantizes per the recipe's `quantize` part: exclusions, per-node overrides, then the scheme's passes. */
+export function quantizeByRecipe(model: ModelProto, q: QuantizeRecipe, ranges?: ActivationRanges): QuantizeByRecipeResult {
+  const bits = layerBits(model, q);
+  const known = new Set(bits.keys());
+  const ops = new Set(weightedLayers(model).map((l) => l.op));
+  for (const name of Object.keys(q.overrides ?? {})) {
+    if (!known.has(name)) throw new RecipeMismatchError(`overrides: '${name}' is not a quantizable layer of this model (${[...known].join(", ")})`);
+  }
+  for (const name of q.exclude ?? []) {
+    if (!known.has(name) && !ops.has(name) && !model.graph!.node.some((n) => n.opType === name)) {
+      throw new RecipeMismatchError(`exclude: '${name}' names no layer or op type of this model`);
+    }
+  }
+  const bitsOf = (node: NodeProto) => bits.get(layerName(node));
+  let current = model;
+  const tensors: QuantizeResult["tensors"] = [];
+  const skipped: QuantizeResult["skipped"] = [];
+  if (q.scheme === "dynamic") {
+    const r = quantizeDynamic(current, (n) => bitsOf(n) === 8);
+    current = r.model;
+    tensors.push(...r.tensors);
+  }
+  const widths = [...new Set([...bits.values()].filter((b): b is number => b !== null))].sort((a, b) => b - a);
+  for (const b of widths) {
+    // Remaining layers of this width (all of them, or those a dynamic rewrite declined) get weight-only.
+    const options = { ...q, bits: b, include: (n: NodeProto) => bitsOf(n) === b } as unknown as QuantizeOptions;
+    const r = quantizeModel(current, options);
+    current = r.model;
+    tensors.push(...r.tensors);
+    skipped.push(...r.skipped);
+  }
+  let activations: ActivationReport[] = [];
+  if (q.scheme === "static") {
+    const layers = new Set([...bits].filter(([, b]) => b !== null).map(([name]) => name));
+    const r = quantizeActivations(current, ranges ?? {}, layers);
+    current = r.model;
+    activations = r.activations;
+    for (const x of r.missing) skipped.push({ name: x, node: x, reason: "no calibrated range for this activation" });
+  }
+  return { model: current, tensors, skipped, activations };
 }

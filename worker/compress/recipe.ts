@@ -2,14 +2,61 @@
 // keys sorted) whose hash, with the model's, addresses a variant.
 import { z } from "@hono/zod-openapi";
 
+/** Activation ranges for scheme 'static', measured over a stored dataset. */
+export const CalibrationSchema = z
+  .object({
+    dataset: z.string().regex(/^[0-9a-f]{24}$/, "dataset ids are 24 hex digits"),
+    method: z.enum(["minmax", "percentile", "entropy"]).default("minmax"),
+    percentile: z.number().gt(50).max(100).optional().describe("For method 'percentile' (default 99.999)"),
+    samples: z.number().int().min(1).max(10000).default(256).describe("Calibration samples taken from the dataset's start"),
+  })
+  .strict()
+  .overwrite((c) => (c.method === "percentile" ? { ...c, percentile: c.percentile ?? 99.999 } : { ...c, percentile: undefined }));
+
 export const QuantizeRecipeSchema = z
   .object({
     bits: z.literal(8).describe("Weight bit-width. 8 = int8 weight-only, per output channel, symmetric."),
-    scheme: z.literal("weight-only").default("weight-only"),
+    scheme: z
+      .enum(["weight-only", "dynamic", "static"])
+      .default("weight-only")
+      .describe("weight-only; dynamic: activations quantized at run time (MatMulInteger/ConvInteger); static: activation QDQ from calibration"),
     granularity: z.literal("per-channel").default("per-channel"),
     symmetric: z.literal(true).default(true),
+    calibration: CalibrationSchema.optional(),
+    exclude: z
+      .array(z.string().min(1).max(256))
+      .max(1024)
+      .overwrite((names) => [...new Set(names)].sort())
+      .optional()
+      .describe("Node names or op types left in float"),
+    overrides: z
+      .record(z.string().min(1).max(256), z.number().int())
+      .optional()
+      .describe("Per-node bit-width (mixed precision); 32 keeps the node float"),
   })
-  .strict();
+  .strict()
+  .superRefine((q, ctx) => {
+    if (q.scheme === "static" && !q.calibration) {
+      ctx.addIssue({ code: "custom", path: ["calibration"], message: "scheme 'static' needs calibration: {dataset}" });
+    }
+    if (q.scheme !== "static" && q.calibration) {
+      ctx.addIssue({ code: "custom", path: ["calibration"], message: `calibration applies to scheme 'static' only, not '${q.scheme}'` });
+    }
+    for (const [node, bits] of Object.entries(q.overrides ?? {})) {
+      if (bits !== 32 && !isAcceptedBits(bits)) {
+        ctx.addIssue({ code: "custom", path: ["overrides", node], message: `${bits} is not a supported bit-width (${[32, ...acceptedBits()].join(", ")})` });
+      }
+    }
+  });
+
+/** Bit-widths the quantize recipe accepts, read from the schema so that new widths appear here by themselves. */
+export function acceptedBits(): number[] {
+  return [16, 8, 4, 2, 1].filter(isAcceptedBits);
+}
+
+function isAcceptedBits(bits: number): boolean {
+  return QuantizeRecipeSchema.shape.bits.safeParse(bits).success;
+}
 
 const Fraction = z.number().min(0).max(0.99);
 

@@ -103,6 +103,10 @@ export const VariantSchema = VariantSummarySchema.extend({
   skipped: z.array(z.object({ name: z.string(), node: z.string(), reason: z.string() })),
   prune: PruneReportSchema.optional(),
   stages: StagesSchema.optional(),
+  activations: z
+    .array(z.object({ name: z.string(), min: z.number(), max: z.number(), scale: z.number(), zeroPoint: z.number() }))
+    .optional(),
+  eval: z.unknown().optional().openapi({ description: "Evaluation report against FP32 (accuracy, agreement, per-layer SQNR, latency)" }),
 }).openapi("Variant");
 
 export const JsonTensorSchema = z

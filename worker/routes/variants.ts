@@ -2,7 +2,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../app";
 import { openBlob, requireModel } from "../catalog/models";
-import { makeVariant, registerTrainedVariant, requireVariant } from "../catalog/variants";
+import { findVariant, makeVariant, registerTrainedVariant, requireVariant } from "../catalog/variants";
+import { requireDataset } from "../catalog/datasets";
+import { submitJob } from "../jobs/jobs";
+import { SearchRequestSchema } from "../tune/search";
+import { answerWithJob, JobSchema, WaitQuery } from "./jobs";
 import { RecipeSchema, TrainedRecipeSchema } from "../compress/recipe";
 import { ApiError } from "../errors";
 import { readBodyWithLimit } from "../store/body";
@@ -12,20 +16,58 @@ import { variantBlobKey } from "../store/keys";
 import { errorResponses, ModelIdParam, VariantParams, VariantSchema } from "./schemas";
 import { onnxDownload } from "./models";
 
+const EvalRequestSchema = z
+  .object({ dataset: z.string().regex(/^[0-9a-f]{24}$/, "dataset ids are 24 hex digits") })
+  .strict()
+  .openapi("EvalRequest");
+
 const create = createRoute({
   method: "post",
   path: "/models/{id}/variants",
-  summary: "Make (or find) the variant a recipe describes",
+  summary: "Make (or find) the variant a recipe describes, optionally evaluated (`eval`); or search for one (`target`)",
+  description:
+    "Body: a Recipe plus optional `eval: {dataset}`, or a SearchRequest `{target, objective, dataset}`. A weight-only or dynamic recipe " +
+    "without `eval` on a model under 8 MB answers at once (201/200); anything else runs as a job (202 + Location) unless `?wait=` sees it finish.",
   request: {
     params: ModelIdParam,
-    body: { content: { "application/json": { schema: RecipeSchema } }, required: true },
+    query: WaitQuery,
+    body: {
+      content: { "application/json": { schema: z.record(z.string(), z.unknown()).openapi({ oneOf: [{ $ref: "#/components/schemas/Recipe" }, { $ref: "#/components/schemas/SearchRequest" }] }) } },
+      required: true,
+    },
   },
   responses: {
     201: { description: "Made", content: { "application/json": { schema: VariantSchema } } },
     200: { description: "Already made", content: { "application/json": { schema: VariantSchema } } },
+    202: { description: "Running as a job", content: { "application/json": { schema: JobSchema } } },
     ...errorResponses,
   },
 });
+
+const evaluate = createRoute({
+  method: "post",
+  path: "/models/{id}/variants/{vid}/evaluate",
+  summary: "Evaluate a variant against FP32 on a dataset (a job); the report lands in the variant's `eval`",
+  request: {
+    params: VariantParams,
+    query: WaitQuery,
+    body: { content: { "application/json": { schema: EvalRequestSchema } }, required: true },
+  },
+  responses: {
+    200: { description: "Evaluated (with ?wait)", content: { "application/json": { schema: VariantSchema } } },
+    202: { description: "Running as a job", content: { "application/json": { schema: JobSchema } } },
+    ...errorResponses,
+  },
+});
+
+/** Models at least this large always compress in a job (CPU time per request). */
+const SYNC_MAX_MODEL_BYTES = 8 * 1024 * 1024;
+
+function parseBody<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: unknown } }, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new ApiError(400, "invalid_recipe", describeZodError(parsed.error as never));
+  return parsed.data;
+}
 
 const trained = createRoute({
   method: "post",
@@ -81,8 +123,38 @@ export const variants = createRouter("invalid_recipe")
   .openapi(create, async (c) => {
     const tenant = c.get("tenant");
     const model = await requireModel(c.env, tenant, c.req.valid("param").id);
-    const { created, variant } = await makeVariant(c.env, tenant, model, c.req.valid("json"));
-    return c.json(variant, created ? 201 : 200);
+    const { wait } = c.req.valid("query");
+    const body = c.req.valid("json");
+    if ("target" in body) {
+      const search = parseBody(SearchRequestSchema, body);
+      await requireDataset(c.env, tenant, search.dataset);
+      const job = await submitJob(c.env, tenant, "search", { modelId: model.id, ...search });
+      return answerWithJob(c, job, wait, 200);
+    }
+    const { eval: evalRequest, ...recipeBody } = body;
+    const recipe = parseBody(RecipeSchema, recipeBody);
+    const ev = evalRequest === undefined ? undefined : parseBody(EvalRequestSchema, evalRequest);
+    if (ev) await requireDataset(c.env, tenant, ev.dataset);
+    if (recipe.quantize?.calibration) await requireDataset(c.env, tenant, recipe.quantize.calibration.dataset);
+    const needsJob = ev !== undefined || recipe.quantize?.scheme === "static" || model.bytes >= SYNC_MAX_MODEL_BYTES;
+    if (!needsJob) {
+      const { created, variant } = await makeVariant(c.env, tenant, model, recipe);
+      return c.json(variant, created ? 201 : 200);
+    }
+    const existing = await findVariant(c.env, tenant, model, recipe);
+    if (existing && (!ev || existing.eval?.dataset === ev.dataset)) return c.json(existing, 200);
+    const job = await submitJob(c.env, tenant, "variant", { modelId: model.id, recipe, ...(ev ? { eval: ev } : {}) }, true);
+    return answerWithJob(c, job, wait, existing ? 200 : 201);
+  })
+  .openapi(evaluate, async (c) => {
+    const tenant = c.get("tenant");
+    const { id, vid } = c.req.valid("param");
+    const model = await requireModel(c.env, tenant, id);
+    await requireVariant(c.env, tenant, id, vid);
+    const { dataset } = c.req.valid("json");
+    await requireDataset(c.env, tenant, dataset);
+    const job = await submitJob(c.env, tenant, "evaluate", { modelId: model.id, variantId: vid, dataset }, true);
+    return answerWithJob(c, job, c.req.valid("query").wait, 200);
   })
   .openapi(trained, async (c) => {
     const tenant = c.get("tenant");
@@ -108,3 +180,7 @@ export const variants = createRouter("invalid_recipe")
     const blob = await openBlob(c.env, variantBlobKey(tenant, id, vid), "variant");
     return onnxDownload(blob, variant.sha256, `${id}-${vid}.onnx`, c.req.header("Accept-Encoding"));
   });
+
+// The create route's body is one of these two (resolved in the handler): both belong in the document.
+variants.openAPIRegistry.register("Recipe", RecipeSchema);
+variants.openAPIRegistry.register("SearchRequest", SearchRequestSchema);

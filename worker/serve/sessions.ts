@@ -44,6 +44,11 @@ function wrap(session: OrtSession, residentBytes: number): LoadedSession {
   };
 }
 
+/** A session outside the cache (evaluation, calibration): the caller releases it. */
+export async function openSession(bytes: Uint8Array, foldWeightDequantize: boolean, residentBytes: number): Promise<LoadedSession> {
+  return wrap(await createOrtSession(bytes, { foldWeightDequantize }), residentBytes);
+}
+
 /** Returns the cached session or loads it once (concurrent misses share one load). */
 export async function getSession(
   key: string,

@@ -13,3 +13,6 @@ export const variantRecordPrefix = (tenant: string, modelId: string) => `t:${ten
 // Experiments live in their Durable Object; KV only lists a tenant's experiment names (for GET and /metrics).
 export const experimentRecordKey = (tenant: string, name: string) => `t:${tenant}:experiment:${name}`;
 export const experimentRecordPrefix = (tenant: string) => `t:${tenant}:experiment:`;
+export const datasetBlobKey = (tenant: string, datasetId: string) => `t/${tenant}/datasets/${datasetId}`;
+export const datasetRecordKey = (tenant: string, datasetId: string) => `t:${tenant}:dataset:${datasetId}`;
+export const datasetRecordPrefix = (tenant: string) => `t:${tenant}:dataset:`;

@@ -3,6 +3,8 @@ import type { TensorSignature } from "../onnx/validate";
 import type { QuantizeResult, TensorReport } from "../compress/quantize";
 import type { PruneResult } from "../compress/prune";
 import type { SparseReport } from "../onnx/sparse";
+import type { ActivationReport } from "../compress/quantize/activations";
+import type { EvalReport } from "../evaluate/report";
 import type { Env } from "../env";
 import { modelRecordKey, modelRecordPrefix, variantRecordKey, variantRecordPrefix } from "./keys";
 
@@ -39,6 +41,10 @@ export interface VariantRecord extends VariantSummary {
   prune?: PruneReport;
   /** Bytes at each stage of the pipeline (null for a stage the recipe skips) and on the wire. */
   stages?: VariantStages;
+  /** Static scheme: the calibrated activation ranges and their uint8 parameters. */
+  activations?: ActivationReport[];
+  /** The latest evaluation against FP32 (variant made with `eval`, or POST .../evaluate). */
+  eval?: EvalReport;
 }
 
 export type PruneReport = Pick<PruneResult, "sparsity" | "layers" | "skipped"> & { sparseTensors: SparseReport[] };

@@ -31,6 +31,8 @@ export interface QuantizeResult {
 
 export interface QuantizeOptions {
   bits: 8;
+  /** Nodes for which this returns false stay float (exclusions and mixed precision decide it). */
+  include?: (node: NodeProto) => boolean;
 }
 
 /** Picks names that do not clash with any name already in the graph. */
@@ -73,6 +75,10 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
   const nodes: NodeProto[] = [];
 
   for (const node of graph.node) {
+    if (options.include && !options.include(node)) {
+      nodes.push(node);
+      continue;
+    }
     const quantizer = QUANTIZERS[node.domain === "" || node.domain === "ai.onnx" ? node.opType : ""];
     const weightName = node.input[1];
     const weight = weightName ? initializers.get(weightName) : undefined;

@@ -1,0 +1,63 @@
+// Quality bars of post-training quantization on the MNIST reference models (training issue's fixtures), measured
+// with onnxruntime-node: int8 static per-channel drop <= 0.2 pt, int8 dynamic <= 0.3 pt. Excluded from the unit
+// config until the fixtures are merged (see vitest.unit.config.ts); the int4 block-32 bar (<= 1.0 pt) and the
+// search bar (>= 6x smaller at maxAccuracyDrop 0.5) are for the lead to add once 4-bit recipes exist.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { calibrationTargets, makeCalibrator } from "../../worker/compress/calibrate";
+import { quantizeByRecipe } from "../../worker/compress/pipeline";
+import { RecipeSchema } from "../../worker/compress/recipe";
+import { decodeModel, encodeModel } from "../../worker/onnx/codec";
+import { withExtraOutputs } from "../../worker/onnx/outputs";
+import { parseDataset } from "../../worker/datasets/dataset";
+import { argmaxRows } from "../../worker/evaluate/metrics";
+import { ort, runReference } from "../support/ort-node";
+
+const MODELS = [
+  { name: "mnist-mlp", data: "mnist-test-1000.npz", dims: [784] },
+  { name: "lenet-300-100", data: "mnist-test-1000.npz", dims: [784] },
+  { name: "mnist-cnn", data: "mnist-test-1000-img.npz", dims: [1, 28, 28] },
+];
+const CALIBRATION = 200;
+
+async function load(file: string) {
+  const d = await parseDataset(new Uint8Array(readFileSync(`test/fixtures/data/${file}`)), 1 << 30);
+  return { x: d.inputs.get("input")!.data as Float32Array, y: Array.from(d.labels!.data as BigInt64Array, Number), n: d.samples };
+}
+
+async function accuracy(bytes: Uint8Array, x: Float32Array, y: number[], dims: number[]): Promise<number> {
+  const out = (await runReference(bytes, { input: new ort.Tensor("float32", x, [y.length, ...dims]) })).logits!.data as Float32Array;
+  const pred = argmaxRows(out, 10);
+  return (100 * pred.filter((p, i) => p === y[i]).length) / y.length;
+}
+
+describe("PTQ quality bars on the MNIST reference models", () => {
+  for (const m of MODELS) {
+    it(`${m.name}: int8 static per-channel drops <= 0.2 pt and int8 dynamic <= 0.3 pt`, async () => {
+      const bytes = new Uint8Array(readFileSync(`test/fixtures/models/${m.name}.onnx`));
+      const { x, y } = await load(m.data);
+      const per = m.dims.reduce((a, b) => a * b, 1);
+      const fp32 = await accuracy(bytes, x, y, m.dims);
+      // Calibrate on the first 200 samples (minmax), evaluate on all 1000.
+      const model = decodeModel(bytes);
+      const targets = calibrationTargets(model);
+      const exposed = encodeModel(withExtraOutputs(model, targets.filter((t) => t !== "input")));
+      const calib = x.subarray(0, CALIBRATION * per);
+      const out = await runReference(exposed, { input: new ort.Tensor("float32", calib, [CALIBRATION, ...m.dims]) });
+      const ranges = Object.fromEntries(
+        targets.map((t) => {
+          const c = makeCalibrator("minmax");
+          c.observe(t === "input" ? calib : (out[t]!.data as Float32Array));
+          return [t, c.range()];
+        }),
+      );
+      const stat = RecipeSchema.parse({ quantize: { bits: 8, scheme: "static", calibration: { dataset: "0".repeat(24) } } });
+      const dyn = RecipeSchema.parse({ quantize: { bits: 8, scheme: "dynamic" } });
+      const staticAcc = await accuracy(encodeModel(quantizeByRecipe(model, stat.quantize!, ranges).model), x, y, m.dims);
+      const dynamicAcc = await accuracy(encodeModel(quantizeByRecipe(model, dyn.quantize!).model), x, y, m.dims);
+      console.log(JSON.stringify({ model: m.name, fp32, static: staticAcc, dynamic: dynamicAcc }));
+      expect(fp32 - staticAcc).toBeLessThanOrEqual(0.2);
+      expect(fp32 - dynamicAcc).toBeLessThanOrEqual(0.3);
+    });
+  }
+});

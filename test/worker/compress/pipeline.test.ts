@@ -1,0 +1,129 @@
+import { describe, expect, it } from "vitest";
+import { calibrationTargets, makeCalibrator, type ActivationRanges, type CalibrationMethod } from "../../../worker/compress/calibrate";
+import { quantizeByRecipe, RecipeMismatchError } from "../../../worker/compress/pipeline";
+import { RecipeSchema } from "../../../worker/compress/recipe";
+import { decodeModel, encodeModel } from "../../../worker/onnx/codec";
+import { withExtraOutputs } from "../../../worker/onnx/outputs";
+import { summarizeModel, validateModel } from "../../../worker/onnx/validate";
+import { buildCnn, buildMlp, randomInput } from "../../support/models";
+import { compareOutputs, floatTensor, ort, runReference } from "../../support/ort-node";
+
+const recipe = (q: Record<string, unknown>) => RecipeSchema.parse({ quantize: { bits: 8, ...q } }).quantize!;
+
+/** Activation ranges collected with onnxruntime-node (the independent executor) on `batches` inputs. */
+async function calibrate(bytes: Uint8Array, dims: number[], method: CalibrationMethod, seeds: number[]): Promise<ActivationRanges> {
+  const model = decodeModel(bytes);
+  const targets = calibrationTargets(model);
+  const exposed = encodeModel(withExtraOutputs(model, targets));
+  const calibrators = new Map(targets.map((t) => [t, makeCalibrator(method)]));
+  for (const seed of seeds) {
+    const out = await runReference(exposed, { input: floatTensor(randomInput(dims.reduce((a, b) => a * b, 1), seed), dims) });
+    for (const t of targets) calibrators.get(t)!.observe((t === "input" ? floatTensor(randomInput(dims.reduce((a, b) => a * b, 1), seed), dims) : out[t]!).data as Float32Array);
+  }
+  return Object.fromEntries([...calibrators].map(([t, c]) => [t, c.range()]));
+}
+
+async function relativeError(original: Uint8Array, quantized: Uint8Array, dims: number[], seed: number) {
+  const input = floatTensor(randomInput(dims.reduce((a, b) => a * b, 1), seed), dims);
+  const ref = (await runReference(original, { input })).logits!.data as Float32Array;
+  const got = (await runReference(quantized, { input })).logits!.data as Float32Array;
+  const { maxAbsDiff, maxAbsRef } = compareOutputs(got, ref);
+  return maxAbsDiff / maxAbsRef;
+}
+
+describe("quantizeByRecipe, scheme static", () => {
+  for (const method of ["minmax", "percentile"] as const) {
+    it(`puts uint8 QDQ on every layer input (${method}) and stays within 5% of fp32 in onnxruntime-node`, async () => {
+      const original = buildMlp([64, 128, 128, 10]);
+      const ranges = await calibrate(original, [16, 64], method, [1, 2, 3, 4]);
+      expect(Object.keys(ranges).sort()).toEqual(["fc0.out", "fc1.out", "input"]);
+      const r = quantizeByRecipe(decodeModel(original), recipe({ scheme: "static", calibration: { dataset: "0".repeat(24), method } }), ranges);
+      validateModel(r.model);
+      expect(summarizeModel(r.model).ops).toMatchObject({ QuantizeLinear: 3, DequantizeLinear: 6, MatMul: 2, Gemm: 1 });
+      expect(r.activations.map((a) => a.name).sort()).toEqual(["fc0.out", "fc1.out", "input"]);
+      for (const a of r.activations) if (a.name !== "input") expect(a.zeroPoint).toBe(0); // post-ReLU
+      expect(await relativeError(original, encodeModel(r.model), [8, 64], 99)).toBeLessThan(0.05);
+    });
+  }
+
+  it("entropy clips the long tails of post-ReLU activations (narrower than minmax) and still runs close to fp32", async () => {
+    const original = buildMlp([64, 128, 128, 10]);
+    const seeds = Array.from({ length: 8 }, (_, i) => i + 1);
+    const minmax = await calibrate(original, [32, 64], "minmax", seeds);
+    const entropy = await calibrate(original, [32, 64], "entropy", seeds);
+    for (const t of ["fc0.out", "fc1.out"]) {
+      expect(entropy[t]!.max).toBeLessThan(minmax[t]!.max);
+      expect(entropy[t]!.max).toBeGreaterThan(0.3 * minmax[t]!.max);
+    }
+    const r = quantizeByRecipe(decodeModel(original), recipe({ scheme: "static", calibration: { dataset: "0".repeat(24), method: "entropy" } }), entropy);
+    // Random-weight logits depend on the clipped tail more than a trained model's would: a looser bound.
+    expect(await relativeError(original, encodeModel(r.model), [8, 64], 99)).toBeLessThan(0.35);
+  });
+
+  it("quantizes the CNN's conv inputs too", async () => {
+    const original = buildCnn();
+    const ranges = await calibrate(original, [4, 1, 12, 12], "minmax", [5, 6]);
+    const r = quantizeByRecipe(decodeModel(original), recipe({ scheme: "static", calibration: { dataset: "0".repeat(24) } }), ranges);
+    expect(r.activations).toHaveLength(3);
+    expect(await relativeError(original, encodeModel(r.model), [2, 1, 12, 12], 98)).toBeLessThan(0.05);
+  });
+});
+
+describe("quantizeByRecipe, scheme dynamic", () => {
+  it("uses DynamicQuantizeLinear + MatMulInteger for MatMul and Gemm and matches fp32 within 3%", async () => {
+    const original = buildMlp([64, 128, 128, 10]);
+    const r = quantizeByRecipe(decodeModel(original), recipe({ scheme: "dynamic" }));
+    validateModel(r.model);
+    const ops = summarizeModel(r.model).ops;
+    expect(ops).toMatchObject({ DynamicQuantizeLinear: 3, MatMulInteger: 3 });
+    expect(ops.MatMul).toBeUndefined();
+    expect(ops.Gemm).toBeUndefined();
+    const bytes = encodeModel(r.model);
+    expect(bytes.byteLength).toBeLessThan(original.byteLength / 3);
+    for (const [batch, seed] of [[1, 21], [6, 22]] as const) expect(await relativeError(original, bytes, [batch, 64], seed)).toBeLessThan(0.03);
+  });
+
+  it("uses ConvInteger for convolutions and matches fp32 within 3%", async () => {
+    const original = buildCnn();
+    const r = quantizeByRecipe(decodeModel(original), recipe({ scheme: "dynamic" }));
+    expect(summarizeModel(r.model).ops).toMatchObject({ ConvInteger: 2, MatMulInteger: 1 });
+    expect(await relativeError(original, encodeModel(r.model), [3, 1, 12, 12], 23)).toBeLessThan(0.03);
+  });
+
+  it("rejects a model below opset 11", () => {
+    expect(() => quantizeByRecipe(decodeModel(buildMlp([8, 8, 4], 1, 10)), recipe({ scheme: "dynamic" }))).toThrow(/opset >= 11/);
+  });
+});
+
+describe("quantizeByRecipe, exclusions and overrides", () => {
+  it("leaves excluded layers (by name or op type) and 32-bit overrides float", async () => {
+    const model = decodeModel(buildMlp([16, 32, 32, 4]));
+    const byName = quantizeByRecipe(model, recipe({ exclude: ["head/Gemm"] }));
+    expect(byName.tensors.map((t) => t.name).sort()).toEqual(["fc0.weight", "fc1.weight"]);
+    const byOp = quantizeByRecipe(model, recipe({ exclude: ["MatMul"] }));
+    expect(byOp.tensors.map((t) => t.name)).toEqual(["head.weight"]);
+    const mixed = quantizeByRecipe(model, recipe({ overrides: { "fc0/MatMul": 32 } }));
+    expect(mixed.tensors.map((t) => t.name).sort()).toEqual(["fc1.weight", "head.weight"]);
+    expect(mixed.model.graph!.initializer.some((t) => t.name === "fc0.weight")).toBe(true);
+  });
+
+  it("rejects overrides and exclusions that name nothing in the model", () => {
+    const model = decodeModel(buildMlp([16, 32, 4]));
+    expect(() => quantizeByRecipe(model, recipe({ overrides: { nope: 32 } }))).toThrow(RecipeMismatchError);
+    expect(() => quantizeByRecipe(model, recipe({ exclude: ["Softmax"] }))).toThrow(/names no layer/);
+  });
+
+  it("canonicalises exclusions so that order and duplicates do not change the recipe", () => {
+    expect(recipe({ exclude: ["b", "a", "b"] }).exclude).toEqual(["a", "b"]);
+  });
+
+  it("validates static recipes: calibration required, bits in overrides checked", () => {
+    expect(RecipeSchema.safeParse({ quantize: { bits: 8, scheme: "static" } }).success).toBe(false);
+    expect(RecipeSchema.safeParse({ quantize: { bits: 8, calibration: { dataset: "0".repeat(24) } } }).success).toBe(false);
+    expect(RecipeSchema.safeParse({ quantize: { bits: 8, overrides: { x: 3 } } }).success).toBe(false);
+    const p = RecipeSchema.parse({ quantize: { bits: 8, scheme: "static", calibration: { dataset: "0".repeat(24), method: "percentile" } } });
+    expect(p.quantize!.calibration).toEqual({ dataset: "0".repeat(24), method: "percentile", percentile: 99.999, samples: 256 });
+  });
+});
+
+void ort;

@@ -1,0 +1,83 @@
+// Static activation quantization: a QuantizeLinear/DequantizeLinear pair (uint8, asymmetric, per tensor) on
+// input 0 of each chosen layer, with scale and zero point from calibrated ranges. One pair per activation,
+// shared by all of its consumers; onnxruntime fuses QDQ around MatMul/Conv into integer kernels.
+import type { ModelProto, NodeProto, TensorProto } from "onnx-buf";
+import { makeNode } from "../../onnx/builders";
+import { DT } from "../../onnx/dtype";
+import { makeTensor } from "../../onnx/tensor";
+import { defaultOpset } from "../../onnx/validate";
+import type { ActivationRanges, Range } from "../calibrate";
+import { nameAllocator } from "./names";
+
+export class StaticQuantizationError extends Error {
+  override name = "StaticQuantizationError";
+}
+
+/** uint8 affine parameters covering the range and zero (so that zero padding and ReLU zeros are exact). */
+export function uint8Params(r: Range): { scale: number; zeroPoint: number } {
+  const lo = Math.min(r.min, 0);
+  const hi = Math.max(r.max, 0);
+  const scale = hi > lo ? (hi - lo) / 255 : 1;
+  const zeroPoint = Math.max(0, Math.min(255, Math.round(-lo / scale)));
+  return { scale: Math.fround(scale), zeroPoint };
+}
+
+export interface ActivationReport {
+  name: string;
+  min: number;
+  max: number;
+  scale: number;
+  zeroPoint: number;
+}
+
+export function quantizeActivations(
+  model: ModelProto,
+  ranges: ActivationRanges,
+  layers: ReadonlySet<string>,
+): { model: ModelProto; activations: ActivationReport[]; missing: string[] } {
+  const opset = defaultOpset(model);
+  if (opset < 10) throw new StaticQuantizationError(`scheme 'static' needs opset >= 10 (QuantizeLinear); the model has ${opset}`);
+  const graph = model.graph!;
+  const fresh = nameAllocator(graph);
+  const inits = new Set(graph.initializer.map((t) => t.name));
+  const replaced = new Map<string, string>();
+  const activations: ActivationReport[] = [];
+  const missing: string[] = [];
+  const newInits: TensorProto[] = [];
+  const nodes: NodeProto[] = [];
+  for (const node of graph.node) {
+    const x = node.input[0];
+    const label = node.name || node.output[0] || "";
+    if (!layers.has(label) || !x || inits.has(x)) {
+      nodes.push(node);
+      continue;
+    }
+    let dq = replaced.get(x);
+    if (!dq) {
+      const r = ranges[x];
+      if (!r) {
+        missing.push(x);
+        nodes.push(node);
+        continue;
+      }
+      const { scale, zeroPoint } = uint8Params(r);
+      const s = fresh(`${x}_scale`);
+      const z = fresh(`${x}_zero_point`);
+      const q = fresh(`${x}_quantized`);
+      dq = fresh(`${x}_dequantized`);
+      newInits.push(makeTensor(s, DT.FLOAT, [], Float32Array.of(scale)), makeTensor(z, DT.UINT8, [], Uint8Array.of(zeroPoint)));
+      nodes.push(makeNode("QuantizeLinear", [x, s, z], [q], fresh(`${x}_quantize`)));
+      nodes.push(makeNode("DequantizeLinear", [q, s, z], [dq], fresh(`${x}_dequantize`)));
+      replaced.set(x, dq);
+      activations.push({ name: x, min: r.min, max: r.max, scale, zeroPoint });
+    }
+    const input = [...node.input];
+    input[0] = dq;
+    nodes.push({ ...node, input });
+  }
+  return {
+    model: { ...model, graph: { ...graph, node: nodes, initializer: [...graph.initializer, ...newInits] } },
+    activations,
+    missing,
+  };
+}

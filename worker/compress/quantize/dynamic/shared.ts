@@ -1,0 +1,62 @@
+// What the dynamic rewrites share: the int8 weight initializers and the int32 -> float rescale tail.
+import type { NodeProto } from "onnx-buf";
+import { makeNode } from "../../../onnx/builders";
+import { DT } from "../../../onnx/dtype";
+import { makeTensor } from "../../../onnx/tensor";
+import type { TensorReport } from "../index";
+import { dequantizePerChannel, quantizationError, quantizeWeightsPerChannel } from "../weights";
+import type { DynamicContext } from "./index";
+
+/** int8 weight `values` (already in the integer op's layout) with per-channel scales shaped `scaleDims`. */
+export function weightInitializers(
+  ctx: DynamicContext,
+  weightName: string,
+  values: Int8Array,
+  dims: number[],
+  scales: Float32Array,
+  scaleDims: number[],
+): { q: string; zp: string; scale: string } {
+  const q = ctx.fresh(`${weightName}_quantized`);
+  const zp = ctx.fresh(`${weightName}_zero_point`);
+  const scale = ctx.fresh(`${weightName}_scale`);
+  ctx.addInitializer(makeTensor(q, DT.INT8, dims, values));
+  ctx.addInitializer(makeTensor(zp, DT.INT8, [], new Int8Array(1)));
+  ctx.addInitializer(makeTensor(scale, DT.FLOAT, scaleDims, scales));
+  return { q, zp, scale };
+}
+
+/** int32 accumulator -> float, times (activation scale x weight scale), into `output`. */
+export function rescale(ctx: DynamicContext, acc: string, activationScale: string, weightScale: string, output: string, base: string): NodeProto[] {
+  const asFloat = ctx.fresh(`${base}_int32_as_float`);
+  const scale = ctx.fresh(`${base}_output_scale`);
+  return [
+    makeNode("Cast", [acc], [asFloat], ctx.fresh(`${base}_cast`), { to: DT.FLOAT }),
+    makeNode("Mul", [activationScale, weightScale], [scale], ctx.fresh(`${base}_scale_product`)),
+    makeNode("Mul", [asFloat, scale], [output], ctx.fresh(`${base}_rescale`)),
+  ];
+}
+
+/** Per-channel int8 quantization of `data` along `axis` and the report the variant record carries. */
+export function quantizeWeight(name: string, node: string, op: string, data: Float32Array, dims: number[], axis: number) {
+  const q = quantizeWeightsPerChannel(data, dims, axis, 8);
+  const err = quantizationError(data, dequantizePerChannel(q, dims, axis));
+  let scaleMin = Infinity;
+  let scaleMax = 0;
+  for (const s of q.scales) {
+    scaleMin = Math.min(scaleMin, s);
+    scaleMax = Math.max(scaleMax, s);
+  }
+  const report: TensorReport = {
+    name,
+    node,
+    op,
+    shape: dims,
+    axis,
+    bits: 8,
+    scaleMin,
+    scaleMax,
+    maxAbsError: err.maxAbsError,
+    sqnrDb: Number.isFinite(err.sqnrDb) ? err.sqnrDb : null,
+  };
+  return { q, report };
+}

@@ -1,0 +1,135 @@
+// A dataset: the arrays of one .npz (or the single array of a .npy), checked to share one sample count, with
+// optional integer `labels`; and its binding to a model's inputs (by name, or the one array for a one-input model).
+import type { TensorSignature } from "../onnx/validate";
+import { DatasetFormatError, isNpy, parseNpy, type NpyArray } from "./npy";
+import { isZip, parseNpz } from "./npz";
+
+export { DatasetFormatError };
+
+/** The name np.savez gives a positional array; a .npy upload's array gets it too. */
+export const POSITIONAL_NAME = "arr_0";
+export const LABELS = "labels";
+
+export interface ArraySummary {
+  name: string;
+  dtype: string;
+  shape: number[];
+}
+
+export interface Dataset {
+  format: "npz" | "npy";
+  samples: number;
+  inputs: Map<string, NpyArray>;
+  labels: NpyArray | null;
+}
+
+export async function parseDataset(bytes: Uint8Array, maxDecompressedBytes: number): Promise<Dataset> {
+  let arrays: Map<string, NpyArray>;
+  let format: Dataset["format"];
+  if (isNpy(bytes)) {
+    arrays = new Map([[POSITIONAL_NAME, parseNpy(bytes, "the .npy upload")]]);
+    format = "npy";
+  } else if (isZip(bytes)) {
+    arrays = await parseNpz(bytes, maxDecompressedBytes);
+    format = "npz";
+  } else {
+    throw new DatasetFormatError("expected a .npy or .npz file (np.save / np.savez)");
+  }
+  const labels = arrays.get(LABELS) ?? null;
+  arrays.delete(LABELS);
+  if (arrays.size === 0) throw new DatasetFormatError("the dataset has no input arrays (only 'labels')");
+  let samples = -1;
+  for (const [name, a] of arrays) {
+    if (a.shape.length === 0) throw new DatasetFormatError(`array '${name}' is a scalar; the first axis must index samples`);
+    if (samples < 0) samples = a.shape[0]!;
+    else if (a.shape[0] !== samples) {
+      throw new DatasetFormatError(`array '${name}' has ${a.shape[0]} samples but another array has ${samples}`);
+    }
+  }
+  if (samples === 0) throw new DatasetFormatError("the dataset has no samples");
+  if (labels) {
+    if (labels.shape.length !== 1 || labels.shape[0] !== samples) {
+      throw new DatasetFormatError(`'labels' must have shape (${samples},), got (${labels.shape.join(", ")})`);
+    }
+    if (labels.dtype === "float32" || labels.dtype === "float64") {
+      if (!Array.from(labels.data as Float32Array).every((v) => Number.isInteger(v) && v >= 0)) {
+        throw new DatasetFormatError("'labels' must be non-negative class indices");
+      }
+    } else if (labels.dtype !== "bool" && Array.from(labels.data as Int32Array, Number).some((v) => v < 0)) {
+      throw new DatasetFormatError("'labels' must be non-negative class indices");
+    }
+  }
+  return { format, samples, inputs: arrays, labels };
+}
+
+export function summarizeArrays(d: Dataset): ArraySummary[] {
+  const all = [...d.inputs].map(([name, a]) => ({ name, dtype: a.dtype, shape: a.shape }));
+  if (d.labels) all.push({ name: LABELS, dtype: d.labels.dtype, shape: d.labels.shape });
+  return all;
+}
+
+export function labelAt(d: Dataset, i: number): number {
+  return Number(d.labels!.data[i]!);
+}
+
+export interface BatchTensor {
+  type: string;
+  dims: number[];
+  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+}
+
+/** Which dataset array feeds each model input; a mismatch is a DatasetFormatError naming both sides. */
+export function bindInputs(d: Dataset, inputs: readonly TensorSignature[]): Map<string, NpyArray> {
+  const bound = new Map<string, NpyArray>();
+  for (const sig of inputs) {
+    let a = d.inputs.get(sig.name);
+    if (!a && inputs.length === 1 && d.inputs.size === 1) a = [...d.inputs.values()][0];
+    if (!a) {
+      throw new DatasetFormatError(`the dataset has no array for model input '${sig.name}' (it has ${[...d.inputs.keys()].map((k) => `'${k}'`).join(", ")})`);
+    }
+    if (sig.shape) {
+      if (sig.shape.length !== a.shape.length) {
+        throw new DatasetFormatError(`model input '${sig.name}' has rank ${sig.shape.length} [${sig.shape.join(", ")}] but its array has shape (${a.shape.join(", ")})`);
+      }
+      sig.shape.forEach((dim, i) => {
+        if (i > 0 && typeof dim === "number" && dim !== a.shape[i]) {
+          throw new DatasetFormatError(`model input '${sig.name}' dim ${i} must be ${dim}, its array has ${a.shape[i]}`);
+        }
+      });
+      const batchDim = sig.shape[0];
+      if (typeof batchDim === "number" && batchDim !== 1) {
+        throw new DatasetFormatError(`model input '${sig.name}' has a fixed batch of ${batchDim}; datasets need a batch dim of 1 or symbolic`);
+      }
+    }
+    const numeric = sig.type === "float32" || sig.type === "float64" || sig.type === "int64" || sig.type === "int32" || sig.type === "uint8" || sig.type === "bool";
+    if (!numeric) throw new DatasetFormatError(`model input '${sig.name}' has type ${sig.type}, which datasets cannot feed`);
+    bound.set(sig.name, a);
+  }
+  return bound;
+}
+
+/** Samples [start, end) of each bound array, converted to the model input's element type. */
+export function sliceBatch(
+  bound: Map<string, NpyArray>,
+  inputs: readonly TensorSignature[],
+  start: number,
+  end: number,
+): Record<string, BatchTensor> {
+  const feeds: Record<string, BatchTensor> = {};
+  for (const sig of inputs) {
+    const a = bound.get(sig.name)!;
+    const per = a.shape.slice(1).reduce((x, y) => x * y, 1);
+    const src = a.data.subarray(start * per, end * per);
+    const n = src.length;
+    let data: BatchTensor["data"];
+    if (sig.type === a.dtype || (sig.type === "bool" && a.dtype === "uint8")) data = src;
+    else if (sig.type === "float32") data = Float32Array.from(src as ArrayLike<number>, Number);
+    else if (sig.type === "float64") data = Float64Array.from(src as ArrayLike<number>, Number);
+    else if (sig.type === "int64") data = BigInt64Array.from(src as ArrayLike<number>, (v) => BigInt(Math.trunc(Number(v))));
+    else if (sig.type === "int32") data = Int32Array.from(src as ArrayLike<number>, Number);
+    else data = Uint8Array.from(src as ArrayLike<number>, Number);
+    if (data.length !== n) throw new DatasetFormatError(`array for '${sig.name}' could not be converted`);
+    feeds[sig.name] = { type: sig.type, dims: [end - start, ...a.shape.slice(1)], data };
+  }
+  return feeds;
+}

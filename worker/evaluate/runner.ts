@@ -1,0 +1,44 @@
+// Runs a loaded session over a dataset in batches (inputs bound by name, converted to the model's types).
+import type { Dataset } from "../datasets/dataset";
+import { bindInputs, DatasetFormatError, sliceBatch } from "../datasets/dataset";
+import { ApiError } from "../errors";
+import type { TensorSignature } from "../onnx/validate";
+import type { LoadedSession } from "../serve/sessions";
+
+export const BATCH = 64;
+
+export type Outputs = Record<string, { dims: readonly number[]; data: Float32Array }>;
+
+export function bindOrThrow(dataset: Dataset, inputs: readonly TensorSignature[]) {
+  try {
+    return bindInputs(dataset, inputs);
+  } catch (err) {
+    if (err instanceof DatasetFormatError) throw new ApiError(400, "invalid_dataset", err.message);
+    throw err;
+  }
+}
+
+/** Calls `each` with every batch's float outputs; `samples` caps how many rows are used. */
+export async function forEachBatch(
+  sessions: LoadedSession[],
+  dataset: Dataset,
+  inputs: readonly TensorSignature[],
+  samples: number,
+  each: (start: number, outputs: Outputs[], feeds: ReturnType<typeof sliceBatch>) => void,
+): Promise<void> {
+  const bound = bindOrThrow(dataset, inputs);
+  const n = Math.min(samples, dataset.samples);
+  for (let start = 0; start < n; start += BATCH) {
+    const feeds = sliceBatch(bound, inputs, start, Math.min(n, start + BATCH));
+    const outs: Outputs[] = [];
+    for (const s of sessions) {
+      const raw = await s.run(feeds);
+      const floats: Outputs = {};
+      for (const [name, t] of Object.entries(raw)) {
+        if (t.data instanceof Float32Array) floats[name] = { dims: t.dims, data: t.data };
+      }
+      outs.push(floats);
+    }
+    each(start, outs, feeds);
+  }
+}

@@ -1,0 +1,101 @@
+// Durable jobs: submission (id = hash of tenant, kind and canonical request, so identical requests share one job),
+// running under a lease (from the queue consumer, or inline for a client that waits), and reading state.
+import { canonicalJson } from "../compress/recipe";
+import type { Env } from "../env";
+import { ApiError, notFound } from "../errors";
+import { sha256Hex } from "../store/body";
+import type { Progress } from "../catalog/variants";
+import { JOB_KINDS, type JobKind } from "./kinds";
+import type { JobRecord, JobState } from "./state";
+
+/** A runner holds a job this long without reporting progress before another may take it over. */
+export const LEASE_MS = 60_000;
+export const MAX_WAIT_SECONDS = 25;
+
+export interface JobView {
+  id: string;
+  kind: string;
+  status: JobRecord["status"];
+  stage: string;
+  progress: number;
+  result?: unknown;
+  error?: { code: string; message: string };
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const jobView = (j: JobRecord): JobView => ({
+  id: j.id,
+  kind: j.kind,
+  status: j.status,
+  stage: j.stage,
+  progress: j.progress,
+  ...(j.result !== undefined ? { result: j.result } : {}),
+  ...(j.error ? { error: { code: j.error.code, message: j.error.message } } : {}),
+  createdAt: j.createdAt,
+  updatedAt: j.updatedAt,
+});
+
+/** The Durable Object's RPC surface with plain types (results are JSON, which the RPC types cannot express). */
+type JobStub = Pick<JobState, "open" | "read" | "claim" | "report" | "finish">;
+const stub = (env: Env, id: string) => env.JOB_STATE.get(env.JOB_STATE.idFromName(id)) as unknown as JobStub;
+
+export async function jobId(tenant: string, kind: JobKind, request: unknown): Promise<string> {
+  return (await sha256Hex(new TextEncoder().encode(`${tenant}\n${kind}\n${canonicalJson(request)}`))).slice(0, 24);
+}
+
+/** Opens (or joins) the job and enqueues it when it is new or being retried after a failure. */
+export async function submitJob(env: Env, tenant: string, kind: JobKind, request: unknown, rerun = false): Promise<JobRecord> {
+  const id = await jobId(tenant, kind, request);
+  const { job, enqueue } = await stub(env, id).open({ id, tenant, kind, request }, rerun);
+  if (enqueue) await env.JOBS.send({ id });
+  return job;
+}
+
+export async function readJob(env: Env, tenant: string, id: string): Promise<JobRecord> {
+  const job = await stub(env, id).read();
+  if (!job || job.tenant !== tenant) throw notFound("job", id);
+  return job;
+}
+
+/**
+ * Runs the job if this caller can take its lease. Returns "busy" when another runner holds it, "done" otherwise.
+ * Domain errors (4xx) fail the job; anything else fails it as internal (a retry re-runs it idempotently).
+ */
+export async function runJob(env: Env, id: string): Promise<"done" | "busy"> {
+  const s = stub(env, id);
+  const claim = await s.claim(LEASE_MS);
+  if (!claim.granted) return claim.job && (claim.job.status === "running" || claim.job.status === "queued") ? "busy" : "done";
+  const job = claim.job;
+  try {
+    const result = await (JOB_KINDS[job.kind as JobKind] as (e: Env, t: string, r: unknown, p: Progress) => Promise<unknown>)(env, job.tenant, job.request, (stage, progress) => s.report(stage, progress, LEASE_MS));
+    await s.finish({ result });
+  } catch (err) {
+    const error =
+      err instanceof ApiError
+        ? { code: err.code, message: err.message, status: err.status }
+        : { code: "internal", message: (err as Error)?.message ?? String(err), status: 500 };
+    if (!(err instanceof ApiError)) console.error("job failed", id, err);
+    await s.finish({ error });
+  }
+  return "done";
+}
+
+/** Runs inline when the lease is free, else polls until the job ends or `seconds` pass. */
+export async function waitForJob(env: Env, tenant: string, id: string, seconds: number): Promise<JobRecord> {
+  const deadline = Date.now() + Math.min(seconds, MAX_WAIT_SECONDS) * 1000;
+  await runJob(env, id);
+  for (;;) {
+    const job = await readJob(env, tenant, id);
+    if (job.status === "succeeded" || job.status === "failed" || Date.now() >= deadline) return job;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function consumeJobs(batch: MessageBatch<{ id: string }>, env: Env): Promise<void> {
+  for (const msg of batch.messages) {
+    const outcome = await runJob(env, msg.body.id);
+    if (outcome === "busy") msg.retry({ delaySeconds: Math.ceil(LEASE_MS / 1000) });
+    else msg.ack();
+  }
+}

@@ -1,0 +1,20 @@
+// Exposing intermediate tensors as graph outputs (a copy of the model), so that a runtime returns them too:
+// how calibration and per-layer error measurement read activations.
+import { create } from "@bufbuild/protobuf";
+import { TypeProtoSchema, TypeProto_TensorSchema, ValueInfoProtoSchema, type ModelProto } from "onnx-buf";
+import { DT } from "./dtype";
+
+/** Float tensors named `names` become extra outputs (element type float, shape left unknown). */
+export function withExtraOutputs(model: ModelProto, names: readonly string[]): ModelProto {
+  const graph = model.graph!;
+  const existing = new Set(graph.output.map((o) => o.name));
+  const extra = names
+    .filter((n) => !existing.has(n))
+    .map((name) =>
+      create(ValueInfoProtoSchema, {
+        name,
+        type: create(TypeProtoSchema, { value: { case: "tensorType", value: create(TypeProto_TensorSchema, { elemType: DT.FLOAT }) } }),
+      }),
+    );
+  return { ...model, graph: { ...graph, output: [...graph.output, ...extra] } };
+}

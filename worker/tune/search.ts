@@ -1,0 +1,157 @@
+// Accuracy-targeted search: tries recipes in order (int8 weight-only, int8 dynamic, each lower bit-width the recipe
+// schema accepts, then mixed precision keeping the most sensitive layers wider), evaluates each against FP32 and
+// keeps the smallest (or fastest) that meets the target. Only the winner is stored, with its evaluation.
+import { z } from "@hono/zod-openapi";
+import { acceptedBits, RecipeSchema, type Recipe } from "../compress/recipe";
+import { weightedLayers } from "../compress/pipeline";
+import { buildVariant, findVariant, storeVariant, type Progress } from "../catalog/variants";
+import { parseModelBytes } from "../catalog/models";
+import type { Dataset } from "../datasets/dataset";
+import type { Env } from "../env";
+import { ApiError } from "../errors";
+import { evaluateBytes, type EvalReport } from "../evaluate/report";
+import { putVariantRecord, type ModelRecord, type VariantRecord } from "../store/records";
+
+export const TargetSchema = z
+  .object({
+    maxAccuracyDrop: z.number().min(0).max(100).optional().describe("Top-1 accuracy drop in points (needs labels)"),
+    minAgreement: z.number().min(0).max(1).optional().describe("Top-1 agreement with FP32"),
+    minCosine: z.number().min(-1).max(1).optional().describe("Cosine similarity of the first output with FP32's"),
+  })
+  .strict()
+  .refine((t) => Object.values(t).filter((v) => v !== undefined).length === 1, "give exactly one of maxAccuracyDrop, minAgreement, minCosine")
+  .openapi("Target");
+
+export const SearchRequestSchema = z
+  .object({
+    target: TargetSchema,
+    objective: z.enum(["smallest", "fastest"]).default("smallest"),
+    dataset: z.string().regex(/^[0-9a-f]{24}$/, "dataset ids are 24 hex digits").describe("Evaluation dataset"),
+    samples: z.number().int().min(1).max(100000).optional(),
+  })
+  .strict()
+  .openapi("SearchRequest");
+
+export type SearchRequest = z.infer<typeof SearchRequestSchema>;
+
+export interface TraceEntry {
+  recipe: Recipe;
+  bytes: number;
+  compressionRatio: number;
+  latencyMs: number;
+  accuracy: number | null;
+  accuracyDrop: number | null;
+  agreement: number;
+  cosine: number;
+  meetsTarget: boolean;
+}
+
+export interface SearchResult {
+  met: boolean;
+  target: SearchRequest["target"];
+  objective: SearchRequest["objective"];
+  variant: VariantRecord | null;
+  trace: TraceEntry[];
+}
+
+function meets(target: SearchRequest["target"], r: EvalReport): boolean {
+  if (target.maxAccuracyDrop !== undefined) return r.accuracy !== null && r.accuracy.drop <= target.maxAccuracyDrop;
+  if (target.minAgreement !== undefined) return r.agreement >= target.minAgreement;
+  return (r.outputs[0]?.cosine ?? 0) >= target.minCosine!;
+}
+
+/** The first spelling of a candidate the recipe schema accepts (e.g. int4 with blocks, else plain int4). */
+function candidate(...spellings: unknown[]): Recipe | null {
+  for (const s of spellings) {
+    const p = RecipeSchema.safeParse({ quantize: s });
+    if (p.success) return p.data;
+  }
+  return null;
+}
+
+export async function searchVariant(
+  env: Env,
+  tenant: string,
+  model: ModelRecord,
+  original: Uint8Array,
+  dataset: Dataset,
+  request: SearchRequest,
+  progress: Progress,
+): Promise<SearchResult> {
+  if (request.target.maxAccuracyDrop !== undefined && !dataset.labels) {
+    throw new ApiError(400, "invalid_request", "target maxAccuracyDrop needs a dataset with labels; use minAgreement or minCosine");
+  }
+  const evalOptions = { datasetId: request.dataset, samples: request.samples, latencyRuns: 10 };
+  const trace: TraceEntry[] = [];
+  const tried = new Map<string, { built: Awaited<ReturnType<typeof buildVariant>>; report: EvalReport }>();
+  const tryRecipe = async (recipe: Recipe, share: number) => {
+    const built = await buildVariant(env, tenant, model, recipe, original);
+    const report = await evaluateBytes(model, original, built.bytes, dataset, evalOptions);
+    const ok = meets(request.target, report);
+    trace.push({
+      recipe,
+      bytes: built.bytes.byteLength,
+      compressionRatio: report.compressionRatio,
+      latencyMs: report.latencyMs.variant,
+      accuracy: report.accuracy?.variant ?? null,
+      accuracyDrop: report.accuracy?.drop ?? null,
+      agreement: report.agreement,
+      cosine: report.outputs[0]?.cosine ?? 0,
+      meetsTarget: ok,
+    });
+    tried.set(built.record.id, { built, report });
+    await progress("searching", Math.min(0.9, share));
+    return { ok, report, id: built.record.id };
+  };
+
+  const lower = acceptedBits().filter((b) => b < 8).sort((a, b) => b - a);
+  const uniform = [
+    candidate({ bits: 8 }),
+    candidate({ bits: 8, scheme: "dynamic" }),
+    ...lower.map((b) => candidate({ bits: b, granularity: { block: 32 } }, { bits: b })),
+  ].filter((r): r is Recipe => r !== null);
+  let narrowestFailing: Recipe | null = null;
+  for (const [i, r] of uniform.entries()) {
+    const { ok } = await tryRecipe(r, (i + 1) / (uniform.length + 3));
+    if (!ok) narrowestFailing = r;
+  }
+  // Mixed precision: the narrowest failing width, with its most sensitive layers one step wider.
+  if (narrowestFailing) {
+    const layers = weightedLayers(parseModelBytes(original)).map((l) => l.name);
+    const narrow = narrowestFailing.quantize!.bits;
+    const wider = narrow < 8 ? 8 : 32;
+    const costs: { name: string; cost: number }[] = [];
+    for (const name of layers) {
+      // Only this layer at the narrow width, the others float: what it alone costs.
+      const single = candidate({ ...narrowestFailing.quantize, exclude: layers.filter((n) => n !== name) });
+      if (!single) continue;
+      const built = await buildVariant(env, tenant, model, single, original);
+      const rep = await evaluateBytes(model, original, built.bytes, dataset, { ...evalOptions, quick: true });
+      costs.push({ name, cost: rep.accuracy ? rep.accuracy.drop : 1 - rep.agreement });
+    }
+    costs.sort((a, b) => b.cost - a.cost);
+    for (let k = 1; k < costs.length; k++) {
+      const overrides = Object.fromEntries(costs.slice(0, k).map((c) => [c.name, wider]));
+      const mixed = candidate({ ...narrowestFailing.quantize, overrides });
+      if (!mixed) break;
+      const { ok } = await tryRecipe(mixed, 0.9);
+      if (ok) break;
+    }
+  }
+  const passing = [...tried.values()].filter((t) => meets(request.target, t.report));
+  const key = (t: (typeof passing)[number]) => (request.objective === "fastest" ? t.report.latencyMs.variant : t.built.bytes.byteLength);
+  passing.sort((a, b) => key(a) - key(b) || a.built.bytes.byteLength - b.built.bytes.byteLength);
+  const best = passing[0];
+  if (!best) return { met: false, target: request.target, objective: request.objective, variant: null, trace };
+  await progress("storing", 0.95);
+  const existing = await findVariant(env, tenant, model, best.built.record.recipe as Recipe);
+  let variant: VariantRecord;
+  if (existing) {
+    variant = { ...existing, eval: best.report };
+    await putVariantRecord(env, tenant, variant);
+  } else {
+    best.built.record.eval = best.report;
+    variant = await storeVariant(env, tenant, best.built);
+  }
+  return { met: true, target: request.target, objective: request.objective, variant, trace };
+}
