@@ -1,5 +1,5 @@
 // Model and variant records in KV. A record is written only after the bytes it points at are complete in R2.
-import type { TensorSignature } from "../onnx/validate";
+import type { ModelSummary } from "../onnx/validate";
 import type { QuantizeResult, TensorReport } from "../compress/quantize";
 import type { PruneResult } from "../compress/prune";
 import type { SparseReport } from "../onnx/sparse";
@@ -16,17 +16,12 @@ export interface VariantSummary {
   createdAt: string;
 }
 
-export interface ModelRecord {
+/** A stored model: its content address and size next to the summary validation computed. */
+export interface ModelRecord extends ModelSummary {
   id: string;
   name: string;
   sha256: string;
   bytes: number;
-  irVersion: number;
-  opset: { domain: string; version: number }[];
-  inputs: TensorSignature[];
-  outputs: TensorSignature[];
-  parameters: number;
-  ops: Record<string, number>;
   createdAt: string;
 }
 
