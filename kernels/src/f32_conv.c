@@ -1,0 +1,54 @@
+/* Convolution support around the GEMMs: im2col (one image, a slice of channels) and a blocked transpose that turns
+ * the GEMM's [pixels, channels] result into NCHW. */
+#include "common.h"
+
+/* out[(oy*OW + ox), (c*kh + ky)*kw + kx] = X[c, oy*sh - ph + ky*dh, ox*sw - pw + kx*dw] (0 outside). */
+EXPORT(f32_im2col)
+void f32_im2col(const float* X, int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
+                int OH, int OW, float* out) {
+  const int K = C * kh * kw;
+  for (int oy = 0; oy < OH; oy++) {
+    for (int ox = 0; ox < OW; ox++) {
+      float* row = out + ((long)oy * OW + ox) * K;
+      for (int c = 0; c < C; c++) {
+        const float* xc = X + (long)c * H * W;
+        for (int ky = 0; ky < kh; ky++) {
+          const int y = oy * sh - ph + ky * dh;
+          float* dst = row + (c * kh + ky) * kw;
+          if (y < 0 || y >= H) {
+            for (int kx = 0; kx < kw; kx++) dst[kx] = 0.f;
+            continue;
+          }
+          const float* xr = xc + (long)y * W;
+          for (int kx = 0; kx < kw; kx++) {
+            const int x = ox * sw - pw + kx * dw;
+            dst[kx] = (x < 0 || x >= W) ? 0.f : xr[x];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* dst[c * ld_dst + r] = src[r * cols + c]; 4x4 blocks through SIMD shuffles, scalar edges. */
+EXPORT(f32_transpose)
+void f32_transpose(int rows, int cols, const float* src, float* dst, int ld_dst) {
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    int c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      v128_t a = wasm_v128_load(src + (long)r * cols + c), b = wasm_v128_load(src + (long)(r + 1) * cols + c);
+      v128_t e = wasm_v128_load(src + (long)(r + 2) * cols + c), d = wasm_v128_load(src + (long)(r + 3) * cols + c);
+      v128_t ab0 = wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), ab1 = wasm_i32x4_shuffle(a, b, 2, 6, 3, 7);
+      v128_t ed0 = wasm_i32x4_shuffle(e, d, 0, 4, 1, 5), ed1 = wasm_i32x4_shuffle(e, d, 2, 6, 3, 7);
+      wasm_v128_store(dst + (long)c * ld_dst + r, wasm_i32x4_shuffle(ab0, ed0, 0, 1, 4, 5));
+      wasm_v128_store(dst + (long)(c + 1) * ld_dst + r, wasm_i32x4_shuffle(ab0, ed0, 2, 3, 6, 7));
+      wasm_v128_store(dst + (long)(c + 2) * ld_dst + r, wasm_i32x4_shuffle(ab1, ed1, 0, 1, 4, 5));
+      wasm_v128_store(dst + (long)(c + 3) * ld_dst + r, wasm_i32x4_shuffle(ab1, ed1, 2, 3, 6, 7));
+    }
+    for (; c < cols; c++)
+      for (int i = 0; i < 4; i++) dst[(long)c * ld_dst + r + i] = src[(long)(r + i) * cols + c];
+  }
+  for (; r < rows; r++)
+    for (int c = 0; c < cols; c++) dst[(long)c * ld_dst + r] = src[(long)r * cols + c];
+}
