@@ -21,7 +21,7 @@ build() { # name, extra flags...
       -fno-ident -ffile-prefix-map="$here/src"=. -c "$s.c" -o "$tmp/$name-$s.o")
     objects+=("$tmp/$name-$s.o")
   done
-  "$WASM_LD" --no-entry --export-dynamic --strip-all --initial-memory=2097152 --max-memory=2147483648 \
+  "$WASM_LD" --no-entry --export-dynamic --strip-all --initial-memory=131072 --max-memory=2147483648 \
     -z stack-size=65536 -o "$out/$name.wasm" "${objects[@]}"
 }
 

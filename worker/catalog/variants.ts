@@ -8,6 +8,7 @@ import { modelBlobKey, variantBlobKey } from "../store/keys";
 import { sha256Hex } from "../store/body";
 import { getVariantRecord, putVariantRecord, type ModelRecord, type VariantRecord } from "../store/records";
 import { parseModelBytes, readBlob } from "./models";
+import { servingProfile } from "../serve/sessions";
 
 export async function variantId(modelSha256: string, recipe: Recipe): Promise<string> {
   const digest = await sha256Hex(new TextEncoder().encode(`${modelSha256}\n${canonicalJson(recipe)}`));
@@ -33,6 +34,7 @@ export async function makeVariant(
   const original = await readBlob(env, modelBlobKey(tenant, model.id), "model");
   const { bytes, tensors, skipped } = compressModelBytes(original, recipe);
   const sha256 = await sha256Hex(bytes);
+  const serving = servingProfile(bytes, model.bytes);
   await env.BLOBS.put(variantBlobKey(tenant, model.id, id), bytes, { sha256 });
   const variant: VariantRecord = {
     id,
@@ -42,7 +44,8 @@ export async function makeVariant(
     bits: recipeBits(recipe),
     bytes: bytes.byteLength,
     compressionRatio: model.bytes / bytes.byteLength,
-    engine: "onnxruntime-web",
+    engine: serving.engine,
+    residentBytes: serving.residentBytes,
     tensors,
     skipped,
     createdAt: new Date().toISOString(),

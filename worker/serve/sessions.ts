@@ -1,12 +1,17 @@
 // Per-isolate inference sessions, keyed by tenant/model/variant and budgeted by resident bytes (LRU).
 // A warm inference touches no remote store: the session and the model's input signature live here.
+import { decodeModel } from "../onnx/codec";
 import { createOrtSession, makeOrtTensor, type OrtSession, type OrtTensorType } from "./ort";
 import { ByteBudgetLru } from "./session-cache";
+import { createKernelSession, type KernelSession } from "./engine";
+import { kernelModule } from "./kernels/wasm";
 import type { CheckedTensor } from "./inputs";
+
+export type EngineName = "kernels" | "onnxruntime-web";
 
 export interface LoadedSession {
   readonly residentBytes: number;
-  readonly engine: "onnxruntime-web";
+  readonly engine: EngineName;
   run(inputs: Record<string, CheckedTensor>): Promise<Record<string, { type: string; dims: readonly number[]; data: unknown }>>;
   release(): Promise<void>;
 }
@@ -44,6 +49,28 @@ function wrap(session: OrtSession, residentBytes: number): LoadedSession {
   };
 }
 
+function kernelLoaded(session: KernelSession): LoadedSession {
+  return {
+    // Fixed at load for the cache's accounting: packed weights plus the instance's memory so far.
+    residentBytes: session.residentBytes,
+    engine: "kernels",
+    run: (inputs) => session.run(inputs),
+    release: () => session.release(),
+  };
+}
+
+/**
+ * Which engine would serve these model bytes and how many bytes it would hold resident (what a variant record
+ * reports): the kernel engine's instance memory when it covers the graph, else onnxruntime-web's ~4x the fp32 model.
+ */
+export function servingProfile(bytes: Uint8Array, fp32Bytes: number): { engine: EngineName; residentBytes: number; kernels?: Record<string, string> } {
+  const loaded = createKernelSession(decodeModel(bytes), kernelModule());
+  if (loaded.session) {
+    return { engine: "kernels", residentBytes: loaded.session.residentBytes, kernels: loaded.session.kernels };
+  }
+  return { engine: "onnxruntime-web", residentBytes: fp32Bytes * RESIDENT_FACTOR };
+}
+
 /** Returns the cached session or loads it once (concurrent misses share one load). */
 export async function getSession(
   key: string,
@@ -55,6 +82,9 @@ export async function getSession(
   if (!pending) {
     pending = (async () => {
       const { bytes, foldWeightDequantize, fp32Bytes } = await load();
+      // Our kernels first (compressed weights stay compressed); onnxruntime-web when some node is not covered.
+      const kernels = createKernelSession(decodeModel(bytes), kernelModule());
+      if (kernels.session) return kernelLoaded(kernels.session);
       const session = await createOrtSession(bytes, { foldWeightDequantize });
       return wrap(session, fp32Bytes * RESIDENT_FACTOR);
     })();
