@@ -1,7 +1,7 @@
 // Variants: a recipe applied to a model, addressed by hash(model sha256, canonical recipe), made once.
 import { encodeModel } from "../onnx/codec";
 import { quantizeModel } from "../compress/quantize";
-import { canonicalJson, recipeBits, type Recipe } from "../compress/recipe";
+import { canonicalJson, quantizeOptions, recipeBits, type Recipe } from "../compress/recipe";
 import { notFound } from "../errors";
 import type { Env } from "../env";
 import { modelBlobKey, variantBlobKey } from "../store/keys";
@@ -18,7 +18,7 @@ export async function variantId(modelSha256: string, recipe: Recipe): Promise<st
 /** Compression proper: pure over bytes, so the same model and recipe always give the same bytes. */
 export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe) {
   const model = parseModelBytes(modelBytes);
-  const result = quantizeModel(model, { bits: recipe.quantize.bits });
+  const result = quantizeModel(model, quantizeOptions(recipe.quantize));
   return { bytes: encodeModel(result.model), tensors: result.tensors, skipped: result.skipped };
 }
 

@@ -1,12 +1,17 @@
-// Weight-only quantization of a model: every quantizable weight (per the operator registry) becomes an
-// int8 initializer feeding a DequantizeLinear in front of its consumer; everything else stays float.
+// Weight-only quantization of a model: every quantizable weight (per the operator registry) is replaced by the
+// bit-width's standard encoding (int8 / fp16 / int4 / 1-bit modules) in front of its consumer; the rest stays float.
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from "onnx-buf";
-import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
-import { isExternal, makeTensor, readFloat32, tensorDims } from "../../onnx/tensor";
+import { isExternal, readFloat32, tensorDims } from "../../onnx/tensor";
 import { defaultOpset } from "../../onnx/validate";
+import { binary } from "./binary";
+import type { WeightEncoding } from "./encoding";
+import { fp16 } from "./fp16";
+import { int4 } from "./int4";
+import { int8 } from "./int8";
+import { liftToOpset21 } from "./opset21";
 import { QUANTIZERS, type WeightSlot } from "./registry";
-import { channelLayout, dequantizePerChannel, quantizationError, quantizeWeightsPerChannel } from "./weights";
+import { quantizationError } from "./weights";
 
 export interface TensorReport {
   name: string;
@@ -28,8 +33,19 @@ export interface QuantizeResult {
   skipped: { name: string; node: string; reason: string }[];
 }
 
-export interface QuantizeOptions {
-  bits: 8;
+export type QuantizeOptions = { bits: 8 } | { bits: 16 } | { bits: 4; block: number } | { bits: 1 };
+
+function encodingFor(options: QuantizeOptions): WeightEncoding {
+  switch (options.bits) {
+    case 8:
+      return int8;
+    case 16:
+      return fp16;
+    case 4:
+      return int4(options.block);
+    case 1:
+      return binary;
+  }
 }
 
 /** Picks names that do not clash with any name already in the graph. */
@@ -49,12 +65,15 @@ function nameAllocator(graph: GraphProto): (wanted: string) => string {
   };
 }
 
-/** Shape [C, 1, ..., 1] that broadcasts a per-channel vector along `axis` of a rank-`rank` tensor. */
-function broadcastShape(channels: number, axis: number, rank: number): number[] {
-  return [channels, ...new Array<number>(rank - axis - 1).fill(1)];
-}
-
-export function quantizeModel(model: ModelProto, options: QuantizeOptions): QuantizeResult {
+export function quantizeModel(input: ModelProto, options: QuantizeOptions): QuantizeResult {
+  const encoding = encodingFor(options);
+  let model = input;
+  let liftFailure: string | null = null;
+  if (options.bits === 4) {
+    const lifted = liftToOpset21(input);
+    if ("model" in lifted) model = lifted.model;
+    else liftFailure = lifted.reason;
+  }
   const graph = model.graph!;
   const opset = defaultOpset(model);
   const fresh = nameAllocator(graph);
@@ -77,9 +96,15 @@ export function quantizeModel(model: ModelProto, options: QuantizeOptions): Quan
       if (weight.dataType !== DT.FLOAT) skipped.push({ name: weight.name, node: label, reason: "weight is not float32" });
       else if (isExternal(weight)) skipped.push({ name: weight.name, node: label, reason: "weight uses external data" });
       else if (opset > 0 && opset < 6) skipped.push({ name: weight.name, node: label, reason: `opset ${opset} predates Cast` });
+      else if (liftFailure) skipped.push({ name: weight.name, node: label, reason: liftFailure });
       else {
         slot = quantizer.weightSlot(node, tensorDims(weight));
         if (!slot) skipped.push({ name: weight.name, node: label, reason: "weight shape has no output-channel axis" });
+        const why = slot ? encoding.unsupported({ name: weight.name, dims: tensorDims(weight), data: new Float32Array(0), slot, opset, fresh }) : null;
+        if (why) {
+          skipped.push({ name: weight.name, node: label, reason: why });
+          slot = null;
+        }
       }
     }
     if (!slot || !weight) {
@@ -91,27 +116,12 @@ export function quantizeModel(model: ModelProto, options: QuantizeOptions): Quan
     if (!replacement) {
       const dims = tensorDims(weight);
       const data = readFloat32(weight);
-      const q = quantizeWeightsPerChannel(data, dims, slot.axis, options.bits);
-      const err = quantizationError(data, dequantizePerChannel(q, dims, slot.axis));
-      const { channels } = channelLayout(dims, slot.axis);
-      const qName = fresh(`${weight.name}_quantized`);
-      replacement = fresh(`${weight.name}_dequantized`);
-      newInitializers.push(makeTensor(qName, DT.INT8, dims, q.values));
-      if (opset >= 13) {
-        // Standard per-axis DequantizeLinear (opset 13+).
-        const sName = fresh(`${weight.name}_scale`);
-        const zName = fresh(`${weight.name}_zero_point`);
-        newInitializers.push(makeTensor(sName, DT.FLOAT, [channels], q.scales));
-        newInitializers.push(makeTensor(zName, DT.INT8, [channels], new Int8Array(channels)));
-        nodes.push(makeNode("DequantizeLinear", [qName, sName, zName], [replacement], fresh(`${weight.name}_dequantize`), { axis: slot.axis }));
-      } else {
-        // Older opsets have no per-axis DequantizeLinear: convert int8 to float, then scale per channel.
-        const sName = fresh(`${weight.name}_scale`);
-        const floatName = fresh(`${weight.name}_int8_as_float`);
-        newInitializers.push(makeTensor(sName, DT.FLOAT, broadcastShape(channels, slot.axis, dims.length), q.scales));
-        nodes.push(makeNode("Cast", [qName], [floatName], fresh(`${weight.name}_cast`), { to: DT.FLOAT }));
-        nodes.push(makeNode("Mul", [floatName, sName], [replacement], fresh(`${weight.name}_rescale`)));
-      }
+      const encoded = encoding.encode({ name: weight.name, dims, data, slot, opset, fresh });
+      const err = quantizationError(data, encoded.reconstructed);
+      replacement = encoded.output;
+      newInitializers.push(...encoded.initializers);
+      nodes.push(...encoded.nodes);
+      const q = { scales: encoded.scales };
       let scaleMin = Infinity;
       let scaleMax = 0;
       for (const s of q.scales) {
@@ -123,7 +133,7 @@ export function quantizeModel(model: ModelProto, options: QuantizeOptions): Quan
         node: node.name || node.output[0] || node.opType,
         op: node.opType,
         shape: dims,
-        axis: slot.axis,
+        axis: encoded.axis,
         bits: options.bits,
         scaleMin,
         scaleMax,
