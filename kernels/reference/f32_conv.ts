@@ -32,3 +32,24 @@ export function refTranspose(rows: number, cols: number, src: ArrayLike<number>)
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c]!;
   return out;
 }
+
+/** 2-D max pooling of `planes` H x W planes; positions outside the input are skipped. */
+export function refMaxPool2d(
+  X: ArrayLike<number>, planes: number, H: number, W: number,
+  g: { kh: number; kw: number; sh: number; sw: number; pt: number; pl: number; dh: number; dw: number; OH: number; OW: number },
+): Float32Array {
+  const out = new Float32Array(planes * g.OH * g.OW);
+  for (let p = 0; p < planes; p++)
+    for (let oy = 0; oy < g.OH; oy++)
+      for (let ox = 0; ox < g.OW; ox++) {
+        let m = -Infinity;
+        for (let ky = 0; ky < g.kh; ky++)
+          for (let kx = 0; kx < g.kw; kx++) {
+            const y = oy * g.sh - g.pt + ky * g.dh;
+            const x = ox * g.sw - g.pl + kx * g.dw;
+            if (y >= 0 && y < H && x >= 0 && x < W) m = Math.max(m, X[(p * H + y) * W + x]!);
+          }
+        out[(p * g.OH + oy) * g.OW + ox] = m;
+      }
+  return out;
+}

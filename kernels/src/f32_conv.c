@@ -30,6 +30,41 @@ void f32_im2col(const float* X, int C, int H, int W, int kh, int kw, int sh, int
   }
 }
 
+/* 2-D max pooling over `planes` planes of H x W (NCHW): window kh x kw, strides, begin pads, dilations; positions
+ * outside the input are skipped. The interior (no clipping) takes a branch-free path. */
+EXPORT(f32_maxpool2d)
+void f32_maxpool2d(const float* X, int planes, int H, int W, int kh, int kw, int sh, int sw, int pt, int pl, int dh,
+                   int dw, int OH, int OW, float* Y) {
+  for (int p = 0; p < planes; p++) {
+    const float* x = X + (long)p * H * W;
+    float* y = Y + (long)p * OH * OW;
+    for (int oy = 0; oy < OH; oy++) {
+      const int y0 = oy * sh - pt;
+      const int rowInside = y0 >= 0 && y0 + (kh - 1) * dh < H;
+      for (int ox = 0; ox < OW; ox++) {
+        const int x0 = ox * sw - pl;
+        float m = -__builtin_inff();
+        if (rowInside && x0 >= 0 && x0 + (kw - 1) * dw < W) {
+          for (int ky = 0; ky < kh; ky++) {
+            const float* r = x + (long)(y0 + ky * dh) * W + x0;
+            for (int kx = 0; kx < kw; kx++) m = r[kx * dw] > m ? r[kx * dw] : m;
+          }
+        } else {
+          for (int ky = 0; ky < kh; ky++) {
+            const int iy = y0 + ky * dh;
+            if (iy < 0 || iy >= H) continue;
+            for (int kx = 0; kx < kw; kx++) {
+              const int ix = x0 + kx * dw;
+              if (ix >= 0 && ix < W && x[(long)iy * W + ix] > m) m = x[(long)iy * W + ix];
+            }
+          }
+        }
+        y[oy * OW + ox] = m;
+      }
+    }
+  }
+}
+
 /* dst[c * ld_dst + r] = src[r * cols + c]; 4x4 blocks through SIMD shuffles, scalar edges. */
 EXPORT(f32_transpose)
 void f32_transpose(int rows, int cols, const float* src, float* dst, int ld_dst) {

@@ -74,18 +74,17 @@ void qs8_gemm_wasmsimd_2x4(int M, int Kp, int N, const int8_t* Q, const float* a
       const int8_t* q1 = q0 + Kp;
       v128_t z = wasm_i32x4_splat(0);
       v128_t c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
-      for (int k = 0; k < Kp; k += 16) {
-        v128_t a = wasm_v128_load(q0 + k), b = wasm_v128_load(q1 + k);
-        v128_t alo = wasm_i16x8_extend_low_i8x16(a), ahi = wasm_i16x8_extend_high_i8x16(a);
-        v128_t blo = wasm_i16x8_extend_low_i8x16(b), bhi = wasm_i16x8_extend_high_i8x16(b);
-        v128_t w = wasm_v128_load(w0 + k);
-        c00 = dot16(alo, ahi, w, c00); c10 = dot16(blo, bhi, w, c10);
-        w = wasm_v128_load(w1 + k);
-        c01 = dot16(alo, ahi, w, c01); c11 = dot16(blo, bhi, w, c11);
-        w = wasm_v128_load(w2 + k);
-        c02 = dot16(alo, ahi, w, c02); c12 = dot16(blo, bhi, w, c12);
-        w = wasm_v128_load(w3 + k);
-        c03 = dot16(alo, ahi, w, c03); c13 = dot16(blo, bhi, w, c13);
+      /* load8x8 sign-extends while loading (one instruction), so no shuffles in the loop. */
+      for (int k = 0; k < Kp; k += 8) {
+        const v128_t a = wasm_i16x8_load8x8(q0 + k), b = wasm_i16x8_load8x8(q1 + k);
+        v128_t w = wasm_i16x8_load8x8(w0 + k);
+        c00 = wasm_i32x4_add(c00, wasm_i32x4_dot_i16x8(a, w)); c10 = wasm_i32x4_add(c10, wasm_i32x4_dot_i16x8(b, w));
+        w = wasm_i16x8_load8x8(w1 + k);
+        c01 = wasm_i32x4_add(c01, wasm_i32x4_dot_i16x8(a, w)); c11 = wasm_i32x4_add(c11, wasm_i32x4_dot_i16x8(b, w));
+        w = wasm_i16x8_load8x8(w2 + k);
+        c02 = wasm_i32x4_add(c02, wasm_i32x4_dot_i16x8(a, w)); c12 = wasm_i32x4_add(c12, wasm_i32x4_dot_i16x8(b, w));
+        w = wasm_i16x8_load8x8(w3 + k);
+        c03 = wasm_i32x4_add(c03, wasm_i32x4_dot_i16x8(a, w)); c13 = wasm_i32x4_add(c13, wasm_i32x4_dot_i16x8(b, w));
       }
       store_row(C + (long)m * ldc, hsum4_i32x4(c00, c01, c02, c03), as[m], ws, bias, n0, cols, vlo, vhi);
       store_row(C + (long)(m + 1) * ldc, hsum4_i32x4(c10, c11, c12, c13), as[m + 1], ws, bias, n0, cols, vlo, vhi);
@@ -94,13 +93,12 @@ void qs8_gemm_wasmsimd_2x4(int M, int Kp, int N, const int8_t* Q, const float* a
       const int8_t* q0 = Q + (long)m * Kp;
       v128_t z = wasm_i32x4_splat(0);
       v128_t c00 = z, c01 = z, c02 = z, c03 = z;
-      for (int k = 0; k < Kp; k += 16) {
-        v128_t a = wasm_v128_load(q0 + k);
-        v128_t alo = wasm_i16x8_extend_low_i8x16(a), ahi = wasm_i16x8_extend_high_i8x16(a);
-        c00 = dot16(alo, ahi, wasm_v128_load(w0 + k), c00);
-        c01 = dot16(alo, ahi, wasm_v128_load(w1 + k), c01);
-        c02 = dot16(alo, ahi, wasm_v128_load(w2 + k), c02);
-        c03 = dot16(alo, ahi, wasm_v128_load(w3 + k), c03);
+      for (int k = 0; k < Kp; k += 8) {
+        const v128_t a = wasm_i16x8_load8x8(q0 + k);
+        c00 = wasm_i32x4_add(c00, wasm_i32x4_dot_i16x8(a, wasm_i16x8_load8x8(w0 + k)));
+        c01 = wasm_i32x4_add(c01, wasm_i32x4_dot_i16x8(a, wasm_i16x8_load8x8(w1 + k)));
+        c02 = wasm_i32x4_add(c02, wasm_i32x4_dot_i16x8(a, wasm_i16x8_load8x8(w2 + k)));
+        c03 = wasm_i32x4_add(c03, wasm_i32x4_dot_i16x8(a, wasm_i16x8_load8x8(w3 + k)));
       }
       store_row(C + (long)m * ldc, hsum4_i32x4(c00, c01, c02, c03), as[m], ws, bias, n0, cols, vlo, vhi);
     }

@@ -1,6 +1,6 @@
 // Convolution helpers: im2col over paddings, strides and dilations, and the blocked transpose around its 4x4 tile.
 import { describe, expect, it } from "vitest";
-import { outputSize, refIm2col, refTranspose, type Im2colShape } from "../../kernels/reference/f32_conv";
+import { outputSize, refIm2col, refMaxPool2d, refTranspose, type Im2colShape } from "../../kernels/reference/f32_conv";
 import { kernelInstance, tileSizes, uniform } from "../support/kernels";
 
 const shapes: Im2colShape[] = [
@@ -37,4 +37,26 @@ describe("f32_transpose", () => {
       }
     }
   });
+});
+
+describe("f32_maxpool2d", () => {
+  const cases = [
+    { kh: 2, kw: 2, sh: 2, sw: 2, pt: 0, pl: 0, dh: 1, dw: 1 },
+    { kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, dh: 1, dw: 1 },
+    { kh: 3, kw: 2, sh: 1, sw: 2, pt: 0, pl: 1, dh: 2, dw: 1 },
+  ];
+  for (const c of cases) {
+    it(`takes window maxima exactly for ${JSON.stringify(c)} on odd and even planes`, () => {
+      for (const [H, W] of [[7, 7], [8, 6], [5, 9]] as const) {
+        const OH = Math.floor((H + 2 * c.pt - c.dh * (c.kh - 1) - 1) / c.sh) + 1;
+        const OW = Math.floor((W + 2 * c.pl - c.dw * (c.kw - 1) - 1) / c.sw) + 1;
+        const planes = 3;
+        const X = uniform(planes * H * W, H * W, 1);
+        const kx = kernelInstance();
+        const y = kx.alloc(planes * OH * OW * 4);
+        kx.k.f32_maxpool2d(kx.put(X), planes, H, W, c.kh, c.kw, c.sh, c.sw, c.pt, c.pl, c.dh, c.dw, OH, OW, y);
+        expect([...kx.f32(y, planes * OH * OW)], `${H}x${W}`).toEqual([...refMaxPool2d(X, planes, H, W, { ...c, OH, OW })]);
+      }
+    });
+  }
 });
