@@ -25,7 +25,7 @@ async function timeNode(fn, repeats = 5) {
   for (;;) {
     const t0 = performance.now();
     for (let i = 0; i < iters; i++) await fn();
-    if (performance.now() - t0 >= 100 || iters >= 1 << 16) break;
+    if (performance.now() - t0 >= 100 || iters >= 1 << 18) break;
     iters *= 2;
   }
   const samples = [];
@@ -55,7 +55,7 @@ async function timeInWorker(worker, key) {
   await wall(10); // V8 tiers the kernels up after the first calls
   const overhead = median([await wall(0), await wall(0), await wall(0), await wall(0), await wall(0)]);
   const estimate = Math.max((await wall(8)) - overhead, 0.05) / 8;
-  const iters = Math.min(20000, Math.max(4, Math.ceil(100 / estimate)));
+  const iters = Math.min(1 << 18, Math.max(4, Math.ceil(150 / estimate)));
   const samples = [];
   for (let r = 0; r < 5; r++) samples.push(((await wall(iters)) - overhead) / iters);
   return { ...info, ms: median(samples), iters };
@@ -77,6 +77,47 @@ async function nodeLatency(worker, name) {
     await session.release();
   }
   return rows;
+}
+
+/**
+ * The served path: the app Worker (wrangler.toml at the root, local R2/KV) with the MLP uploaded, an int8 variant
+ * made through the API, and POST /infer at batch 1 timed from here for bits=32 and bits=8 (median of 200 each).
+ */
+async function apiLatency(mlpBytes) {
+  const app = await unstable_startWorker({
+    config: here("../wrangler.toml"),
+    bindings: { TOKENS: { type: "plain_text", value: "bench-token:bench" } },
+    dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, watch: false, logLevel: "warn", persist: false },
+  });
+  await app.ready;
+  try {
+    const auth = { Authorization: "Bearer bench-token" };
+    const call = async (path, init) => {
+      const res = await app.fetch(`http://api${path}`, init);
+      const body = await res.json();
+      if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
+      return body;
+    };
+    const model = await call("/v1/models?name=bench-mlp", { method: "POST", headers: { ...auth, "Content-Type": "application/octet-stream" }, body: mlpBytes });
+    const variant = await call(`/v1/models/${model.id}/variants`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ quantize: { bits: 8 } }) });
+    const body = JSON.stringify({ inputs: { input: { type: "float32", dims: [1, 784], data: Array.from({ length: 784 }, (_, i) => (i % 17) / 17) } } });
+    const rows = [];
+    for (const bits of [32, 8]) {
+      const infer = () => call(`/v1/models/${model.id}/infer?bits=${bits}`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body });
+      const first = await infer();
+      for (let i = 0; i < 20; i++) await infer();
+      const samples = [];
+      for (let i = 0; i < 200; i++) {
+        const t0 = performance.now();
+        await infer();
+        samples.push(performance.now() - t0);
+      }
+      rows.push({ bits, engine: first.engine, ms: median(samples), residentBytes: bits === 8 ? variant.residentBytes : undefined });
+    }
+    return rows;
+  } finally {
+    await app.dispose();
+  }
 }
 
 const fmt = (v, d = 3) => (typeof v === "number" ? v.toFixed(d) : String(v ?? "-"));
@@ -112,6 +153,7 @@ async function main() {
       }
       results.models[name] = [...rows, ...(await nodeLatency(worker, name))];
     }
+    results.api = await apiLatency(await get(worker, "/bytes?name=mlp&variant=fp32"));
   } finally {
     await worker.dispose();
   }
@@ -145,6 +187,8 @@ async function main() {
     }
     results.ratios[name].int8KernelsResident_over_fp32OrtWebResident = resident("kernels", "int8") / resident("onnxruntime-web", "fp32");
   }
+  console.log("\nThrough the HTTP API (wrangler's local workerd), MLP at batch 1, median of 200 requests timed by the client:");
+  for (const r of results.api) console.log(`bits=${r.bits} | engine ${r.engine} | ${fmt(r.ms)} ms`);
   results.seconds = (Date.now() - started) / 1000;
   console.log("\nratios:", JSON.stringify(results.ratios, null, 1));
   mkdirSync(here("./results"), { recursive: true });

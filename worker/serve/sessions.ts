@@ -82,9 +82,14 @@ export async function getSession(
   if (!pending) {
     pending = (async () => {
       const { bytes, foldWeightDequantize, fp32Bytes } = await load();
-      // Our kernels first (compressed weights stay compressed); onnxruntime-web when some node is not covered.
-      const kernels = createKernelSession(decodeModel(bytes), kernelModule());
-      if (kernels.session) return kernelLoaded(kernels.session);
+      // Our kernels first (compressed weights stay compressed); onnxruntime-web when some node is not covered, and
+      // for fp32 originals with convolutions, where onnxruntime-web measured faster (README, section kernels).
+      const model = decodeModel(bytes);
+      const original = !foldWeightDequantize;
+      if (!(original && model.graph?.node.some((n) => n.opType === "Conv"))) {
+        const kernels = createKernelSession(model, kernelModule());
+        if (kernels.session) return kernelLoaded(kernels.session);
+      }
       const session = await createOrtSession(bytes, { foldWeightDequantize });
       return wrap(session, fp32Bytes * RESIDENT_FACTOR);
     })();
