@@ -49,6 +49,17 @@ function wrap(session: OrtSession, residentBytes: number): LoadedSession {
   };
 }
 
+/** The kernel engine's session, or null when it does not cover the graph (or fails to plan it: onnxruntime-web then
+ * gets its chance, and its error, if any, is the one reported). */
+function tryKernels(model: ReturnType<typeof decodeModel>): KernelSession | null {
+  try {
+    return createKernelSession(model, kernelModule()).session;
+  } catch (err) {
+    console.warn(`kernel engine could not plan the model, using onnxruntime-web: ${(err as Error).message}`);
+    return null;
+  }
+}
+
 function kernelLoaded(session: KernelSession): LoadedSession {
   return {
     // Fixed at load for the cache's accounting: packed weights plus the instance's memory so far.
@@ -64,10 +75,8 @@ function kernelLoaded(session: KernelSession): LoadedSession {
  * reports): the kernel engine's instance memory when it covers the graph, else onnxruntime-web's ~4x the fp32 model.
  */
 export function servingProfile(bytes: Uint8Array, fp32Bytes: number): { engine: EngineName; residentBytes: number; kernels?: Record<string, string> } {
-  const loaded = createKernelSession(decodeModel(bytes), kernelModule());
-  if (loaded.session) {
-    return { engine: "kernels", residentBytes: loaded.session.residentBytes, kernels: loaded.session.kernels };
-  }
+  const session = tryKernels(decodeModel(bytes));
+  if (session) return { engine: "kernels", residentBytes: session.residentBytes, kernels: session.kernels };
   return { engine: "onnxruntime-web", residentBytes: fp32Bytes * RESIDENT_FACTOR };
 }
 
@@ -87,8 +96,8 @@ export async function getSession(
       const model = decodeModel(bytes);
       const original = !foldWeightDequantize;
       if (!(original && model.graph?.node.some((n) => n.opType === "Conv"))) {
-        const kernels = createKernelSession(model, kernelModule());
-        if (kernels.session) return kernelLoaded(kernels.session);
+        const kernels = tryKernels(model);
+        if (kernels) return kernelLoaded(kernels);
       }
       const session = await createOrtSession(bytes, { foldWeightDequantize });
       return wrap(session, fp32Bytes * RESIDENT_FACTOR);
