@@ -36,7 +36,8 @@ interface Runnable {
 }
 
 export const KERNELS = [
-  "f32_gemm_4x8 (relaxed madd)", "f32_gemm_4x8 (simd128)", "qs8_gemm_2x4 (+ row quantization)", "qs4_gemm_1x4 (+ row quantization)",
+  "f32_gemm_4x8 (relaxed madd)", "f32_gemm_4x8 (simd128)", "qs8_gemm_2x4 (+ row quantization)", "qu7 relaxed dot 2x4 (+ row quantization)",
+  "qs4_gemm_1x4 (+ row quantization)",
   "binary_xnor_1x4 (+ row binarization)", "binary_sign_select_1x4", "bsr1x16_2x16 (90% zero blocks)", "csr_1x4 (90% zero elements)",
   "onnxruntime-web MatMul fp32 (session.run)",
 ] as const;
@@ -73,6 +74,22 @@ async function kernelRunnable(shape: number, name: string): Promise<Runnable> {
           kx.k.qs8_quantize_rows(M, K, Kp, a, K, q, s);
           if (four) kx.k.qs4_gemm_wasmsimd_1x4(M, Kp, N, q, s, w, ws, p4.Np, 0, c, N, -Infinity, Infinity);
           else kx.k.qs8_gemm_wasmsimd_2x4(M, Kp, N, q, s, w, ws, 0, c, N, -Infinity, Infinity);
+        },
+      };
+    }
+    case "qu7 relaxed dot 2x4 (+ row quantization)": {
+      const p = packQs8(weightMatrix(Int8Array.from(W, (v) => Math.round(v * 127)), K, N, "kn"));
+      const w = kx.put(p.data);
+      const ws = kx.put(new Float32Array(p.Np).fill(0.01));
+      const sums = kx.put(new Int32Array(p.Np));
+      const q = kx.alloc(M * p.Kp);
+      const s = kx.alloc(M * 4);
+      const z = kx.alloc(M * 4);
+      return {
+        info,
+        run: () => {
+          kx.k.qu7_quantize_rows(M, K, p.Kp, a, K, q, s, z);
+          kx.k.qu7_gemm_wasmsimd_2x4(M, p.Kp, N, q, s, z, w, sums, ws, 0, c, N, -Infinity, Infinity);
         },
       };
     }

@@ -50,3 +50,40 @@ export function refQs8Epilogue(
   }
   return C;
 }
+
+/** Unsigned 7-bit rows (qu7_quantize_rows): range including 0, scale (max-min)/127, zero point in [0, 127]. */
+export function refQuantizeRowsU7(M: number, K: number, A: ArrayLike<number>): { q: Uint8Array; scales: Float32Array; zeroPoints: Int32Array } {
+  const q = new Uint8Array(M * K);
+  const scales = new Float32Array(M);
+  const zeroPoints = new Int32Array(M);
+  for (let m = 0; m < M; m++) {
+    let lo = 0;
+    let hi = 0;
+    for (let k = 0; k < K; k++) {
+      lo = Math.min(lo, A[m * K + k]!);
+      hi = Math.max(hi, A[m * K + k]!);
+    }
+    const range = f(hi - lo);
+    const inv = range > 0 ? f(127 / range) : 0;
+    scales[m] = range > 0 ? f(range / 127) : 0;
+    const zp = Math.max(0, Math.min(127, roundHalfEven(f(-lo * inv))));
+    zeroPoints[m] = zp;
+    for (let k = 0; k < K; k++) q[m * K + k] = Math.max(0, Math.min(127, roundHalfEven(f(A[m * K + k]! * inv)) + zp));
+  }
+  return { q, scales, zeroPoints };
+}
+
+/** C = clamp(f32(acc - zp_m * wsum_n) * f32(as_m * ws_n) + bias_n) with acc = Q x W (W [K, N] int8). */
+export function refQu7Gemm(
+  M: number, K: number, N: number, q: ArrayLike<number>, as: ArrayLike<number>, zps: ArrayLike<number>, W: ArrayLike<number>,
+  ws: ArrayLike<number>, bias: ArrayLike<number> | null, lo = -Infinity, hi = Infinity,
+): Float32Array {
+  const acc = refQs8Dot(M, K, N, q, W);
+  for (let m = 0; m < M; m++)
+    for (let n = 0; n < N; n++) {
+      let wsum = 0;
+      for (let k = 0; k < K; k++) wsum += W[k * N + n]!;
+      acc[m * N + n] = acc[m * N + n]! - zps[m]! * wsum;
+    }
+  return refQs8Epilogue(M, N, acc, as, ws, bias, lo, hi);
+}

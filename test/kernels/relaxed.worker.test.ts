@@ -2,7 +2,8 @@
 import { describe, expect, it } from "vitest";
 import { refF32Gemm } from "../../kernels/reference/f32_gemm";
 import { refQs4Gemm } from "../../kernels/reference/qs4_gemm";
-import { refQuantizeRows } from "../../kernels/reference/qs8_gemm";
+import { refQu7Gemm, refQuantizeRows, refQuantizeRowsU7 } from "../../kernels/reference/qs8_gemm";
+import { qu7Case } from "../support/qu7";
 import { KernelInstance } from "../../worker/serve/kernels/runtime";
 import { kernelModule, kernelModules, relaxedSimdSupported } from "../../worker/serve/kernels/wasm";
 import { packBlockSparse1x16, packF32Panels, packQs4, padded, roundUp, weightMatrix } from "../../worker/serve/kernels/packing";
@@ -49,6 +50,17 @@ describe("relaxed-SIMD kernels in workerd", () => {
       kx.k.qs4_gemm_wasmsimd_1x4(M, p.Kp, N, q, s, kx.put(p.data), kx.put(p.scalesT), p.Np, 0, c, N, -Infinity, Infinity);
       const ref = refQuantizeRows(M, K, A);
       expect(relError(kx.f32(c, M * N), refQs4Gemm(M, K, N, ref.q, ref.scales, W, scaleOf, null)), `K=${K}`).toBeLessThan(1e-5);
+    }
+  });
+
+  it("int8 x unsigned 7-bit GEMM on the relaxed dot is bit-exact", () => {
+    for (const [M, K, N] of [[1, 16, 4], [2, 17, 5], [3, 48, 9], [5, 300, 13]] as const) {
+      for (const nonNegative of [false, true]) {
+        const r = qu7Case(relaxed(), M, K, N, nonNegative);
+        const ref = refQuantizeRowsU7(M, K, r.A);
+        expect([...r.q]).toEqual([...ref.q]);
+        expect([...r.got], `M=${M} K=${K} N=${N}`).toEqual([...refQu7Gemm(M, K, N, ref.q, ref.scales, ref.zeroPoints, r.W, r.ws, r.bias)]);
+      }
     }
   });
 

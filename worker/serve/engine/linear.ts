@@ -1,5 +1,5 @@
 // A linear layer (y = x W + b with a fused per-channel epilogue) packed once at load for the kernel that fits its
-// weight: int8 -> qs8 GEMM, int4 blocked -> qs4 GEMM, +-scale per channel -> 1-bit sign-select, mostly-zero 1x16
+// weight: int8 -> qs8 GEMM (int8 x unsigned 7-bit activations on the relaxed dot in the relaxed build), int4 blocked -> qs4 GEMM, +-scale per channel -> 1-bit sign-select, mostly-zero 1x16
 // blocks -> block-sparse, mostly-zero elements -> CSR, anything else -> fp32 GEMM. Weights stay in that compressed
 // form in kernel memory; only activations move per run.
 import type { KernelInstance, Ptr } from "../kernels/runtime";
@@ -128,6 +128,23 @@ function qs8Linear(kx: KernelInstance, w: WeightMatrix, scaleOf: (n: number) => 
   const W = kx.put(packed.data);
   const ws = kx.put(Float32Array.from({ length: packed.Np }, (_, n) => (n < w.N ? scaleOf(n) : 0)));
   const bias = kx.put(biasOf(ep, packed.Np));
+  if (kx.relaxed) {
+    // The relaxed dot multiplies 16 int8 weights by 16 activations in [0, 127] per instruction: activations are
+    // quantized per row as unsigned 7-bit with a zero point, corrected through each channel's weight sum.
+    const wsum = new Int32Array(packed.Np);
+    for (let n = 0; n < w.N; n++) for (let k = 0; k < packed.Kp; k++) wsum[n] = wsum[n]! + packed.data[n * packed.Kp + k]!;
+    const sums = kx.put(wsum);
+    return {
+      kernel: "qs8", K: w.K, N: w.N, bytes: packed.data.byteLength + packed.Np * 12,
+      run(k, M, A, lda, C, ldc) {
+        const q = k.alloc(M * packed.Kp);
+        const s = k.alloc(M * 4);
+        const z = k.alloc(M * 4);
+        k.k.qu7_quantize_rows(M, w.K, packed.Kp, A, lda, q, s, z);
+        k.k.qu7_gemm_wasmsimd_2x4(M, packed.Kp, w.N, q, s, z, W, sums, ws, bias, C, ldc, ep.lo, ep.hi);
+      },
+    };
+  }
   return {
     kernel: "qs8", K: w.K, N: w.N, bytes: packed.data.byteLength + packed.Np * 8,
     run(k, M, A, lda, C, ldc) {
