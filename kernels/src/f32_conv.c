@@ -32,9 +32,40 @@ void f32_im2col(const float* X, int C, int H, int W, int kh, int kw, int sh, int
 
 /* 2-D max pooling over `planes` planes of H x W (NCHW): window kh x kw, strides, begin pads, dilations; positions
  * outside the input are skipped. The interior (no clipping) takes a branch-free path. */
+static void maxpool_2x2_s2(const float* X, int planes, int H, int W, int OH, int OW, float* Y) {
+  for (int p = 0; p < planes; p++) {
+    const float* x = X + (long)p * H * W;
+    float* y = Y + (long)p * OH * OW;
+    for (int oy = 0; oy < OH; oy++) {
+      const float* r0 = x + (long)(2 * oy) * W;
+      const float* r1 = r0 + W;
+      float* out = y + (long)oy * OW;
+      int ox = 0;
+      /* 8 inputs of two rows -> 4 outputs: vertical max, then max of even and odd lanes. */
+      for (; ox + 4 <= OW && 2 * ox + 8 <= W; ox += 4) {
+        const v128_t a = wasm_f32x4_pmax(wasm_v128_load(r0 + 2 * ox), wasm_v128_load(r1 + 2 * ox));
+        const v128_t b = wasm_f32x4_pmax(wasm_v128_load(r0 + 2 * ox + 4), wasm_v128_load(r1 + 2 * ox + 4));
+        wasm_v128_store(out + ox, wasm_f32x4_pmax(wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), wasm_i32x4_shuffle(a, b, 1, 3, 5, 7)));
+      }
+      for (; ox < OW; ox++) {
+        float m = r0[2 * ox];
+        m = r0[2 * ox + 1] > m ? r0[2 * ox + 1] : m;
+        m = r1[2 * ox] > m ? r1[2 * ox] : m;
+        m = r1[2 * ox + 1] > m ? r1[2 * ox + 1] : m;
+        out[ox] = m;
+      }
+    }
+  }
+}
+
 EXPORT(f32_maxpool2d)
 void f32_maxpool2d(const float* X, int planes, int H, int W, int kh, int kw, int sh, int sw, int pt, int pl, int dh,
                    int dw, int OH, int OW, float* Y) {
+  /* The common CNN case, windows entirely inside the input. */
+  if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && dh == 1 && dw == 1 && pt == 0 && pl == 0 && 2 * OH <= H && 2 * OW <= W) {
+    maxpool_2x2_s2(X, planes, H, W, OH, OW, Y);
+    return;
+  }
   for (int p = 0; p < planes; p++) {
     const float* x = X + (long)p * H * W;
     float* y = Y + (long)p * OH * OW;

@@ -42,12 +42,13 @@ describe("f32_transpose", () => {
 describe("f32_maxpool2d", () => {
   const cases = [
     { kh: 2, kw: 2, sh: 2, sw: 2, pt: 0, pl: 0, dh: 1, dw: 1 },
+    { kh: 2, kw: 2, sh: 2, sw: 2, pt: 1, pl: 1, dh: 1, dw: 1 },
     { kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, dh: 1, dw: 1 },
     { kh: 3, kw: 2, sh: 1, sw: 2, pt: 0, pl: 1, dh: 2, dw: 1 },
   ];
   for (const c of cases) {
     it(`takes window maxima exactly for ${JSON.stringify(c)} on odd and even planes`, () => {
-      for (const [H, W] of [[7, 7], [8, 6], [5, 9]] as const) {
+      for (const [H, W] of [[7, 7], [8, 6], [5, 9], [28, 28], [16, 19]] as const) {
         const OH = Math.floor((H + 2 * c.pt - c.dh * (c.kh - 1) - 1) / c.sh) + 1;
         const OW = Math.floor((W + 2 * c.pl - c.dw * (c.kw - 1) - 1) / c.sw) + 1;
         const planes = 3;
