@@ -1,12 +1,12 @@
 // Calibration run: the model with its layer inputs exposed as outputs runs over the recipe's dataset in
 // onnxruntime-web, and each activation's values feed the recipe's calibrator (minmax, percentile, entropy).
 import { calibrationTargets, makeCalibrator, type ActivationRanges } from "../compress/calibrate";
-import type { Recipe } from "../compress/recipe";
+import { calibrationOf, type Recipe } from "../compress/recipe";
 import { encodeModel } from "../onnx/codec";
 import { withExtraOutputs } from "../onnx/outputs";
 import type { Env } from "../env";
 import { forEachBatch } from "../evaluate/runner";
-import { openSession, RESIDENT_FACTOR } from "../serve/sessions";
+import { openSession } from "../serve/sessions";
 import type { ModelRecord } from "../store/records";
 import { loadDataset } from "./datasets";
 import { parseModelBytes } from "./models";
@@ -18,14 +18,14 @@ export async function collectRanges(
   original: Uint8Array,
   q: NonNullable<Recipe["quantize"]>,
 ): Promise<ActivationRanges> {
-  const calibration = q.calibration!;
+  const calibration = calibrationOf(q)!;
   const { dataset } = await loadDataset(env, tenant, calibration.dataset);
   const decoded = parseModelBytes(original);
   const targets = calibrationTargets(decoded);
   const fromFeeds = new Set(model.inputs.map((i) => i.name));
   const exposed = encodeModel(withExtraOutputs(decoded, targets.filter((t) => !fromFeeds.has(t))));
   const calibrators = new Map(targets.map((t) => [t, makeCalibrator(calibration.method, calibration.percentile)]));
-  const session = await openSession(exposed, false, original.byteLength * RESIDENT_FACTOR);
+  const session = await openSession(exposed, false, original.byteLength);
   try {
     await forEachBatch([session], dataset, model.inputs, calibration.samples, (_start, [out], feeds) => {
       for (const [t, c] of calibrators) {

@@ -16,6 +16,7 @@ import { modelBlobKey, variantBlobKey } from "../store/keys";
 import { sha256Hex } from "../store/body";
 import { getVariantRecord, putVariantRecord, type ModelRecord, type VariantRecord, type VariantStages } from "../store/records";
 import { parseModelBytes, readBlob } from "./models";
+import { servingProfile } from "../serve/sessions";
 
 export async function variantId(modelSha256: string, recipe: Recipe | TrainedRecipe, bytesSha256?: string): Promise<string> {
   // A trained variant's bytes come from outside, so they are part of its address too.
@@ -55,6 +56,7 @@ export async function registerTrainedVariant(
       `a trained variant must keep its parent's inputs (${show(model.inputs)}) and outputs (${show(model.outputs)}); got (${show(summary.inputs)}) and (${show(summary.outputs)})`,
     );
   }
+  const serving = servingProfile(bytes, model.bytes);
   await env.BLOBS.put(variantBlobKey(tenant, model.id, id), bytes, { sha256 });
   const variant: VariantRecord = {
     id,
@@ -64,7 +66,8 @@ export async function registerTrainedVariant(
     bits: recipe.trained.bits ?? 32,
     bytes: bytes.byteLength,
     compressionRatio: model.bytes / bytes.byteLength,
-    engine: "onnxruntime-web",
+    engine: serving.engine,
+    residentBytes: serving.residentBytes,
     tensors: [],
     skipped: [],
     createdAt: new Date().toISOString(),
@@ -123,6 +126,7 @@ export async function buildVariant(
     stored: bytes.byteLength,
     encoded: await encodedSizes(bytes),
   };
+  const serving = servingProfile(bytes, model.bytes);
   const record: VariantRecord = {
     id,
     modelId: model.id,
@@ -131,7 +135,8 @@ export async function buildVariant(
     bits: recipeBits(recipe),
     bytes: bytes.byteLength,
     compressionRatio: model.bytes / bytes.byteLength,
-    engine: "onnxruntime-web",
+    engine: serving.engine,
+    residentBytes: serving.residentBytes,
     tensors,
     skipped,
     ...(activations.length ? { activations } : {}),

@@ -11,7 +11,7 @@ import { pruneModel, type PruneResult } from "./prune";
 import { quantizeModel, type QuantizeOptions, type QuantizeResult, type TensorReport } from "./quantize";
 import { quantizeActivations, type ActivationReport } from "./quantize/activations";
 import { quantizeDynamic } from "./quantize/dynamic";
-import type { Recipe } from "./recipe";
+import { quantizeOptions, type Recipe } from "./recipe";
 
 type QuantizeRecipe = NonNullable<Recipe["quantize"]>;
 
@@ -115,7 +115,7 @@ export function quantizeByRecipe(model: ModelProto, q: QuantizeRecipe, ranges?: 
   const widths = [...new Set([...bits.values()].filter((b): b is number => b !== null))].sort((a, b) => b - a);
   for (const b of widths) {
     // Remaining layers of this width (all of them, or those a dynamic rewrite declined) get weight-only.
-    const options = { ...q, bits: b, include: (n: NodeProto) => bitsOf(n) === b } as unknown as QuantizeOptions;
+    const options: QuantizeOptions = { ...quantizeOptions(q, b), include: (n: NodeProto) => bitsOf(n) === b };
     const r = quantizeModel(current, options);
     current = r.model;
     tensors.push(...r.tensors);

@@ -13,9 +13,25 @@ export const CalibrationSchema = z
   .strict()
   .overwrite((c) => (c.method === "percentile" ? { ...c, percentile: c.percentile ?? 99.999 } : { ...c, percentile: undefined }));
 
-export const QuantizeRecipeSchema = z
+// One schema per bit-width, discriminated by `bits`; defaults fill the canonical form (bits 8's is unchanged, so
+// existing variant ids stay stable). Exclusions and per-node overrides apply to every width; activation schemes
+// (dynamic, static) to 8 bits only.
+const layerChoices = {
+  exclude: z
+    .array(z.string().min(1).max(256))
+    .max(1024)
+    .overwrite((names) => [...new Set(names)].sort())
+    .optional()
+    .describe("Node names or op types left in float"),
+  overrides: z
+    .record(z.string().min(1).max(256), z.number().int())
+    .optional()
+    .describe("Per-node bit-width (mixed precision); 32 keeps the node float"),
+};
+
+const Int8RecipeSchema = z
   .object({
-    bits: z.literal(8).describe("Weight bit-width. 8 = int8 weight-only, per output channel, symmetric."),
+    bits: z.literal(8).describe("8 = int8 weights, per output channel, symmetric."),
     scheme: z
       .enum(["weight-only", "dynamic", "static"])
       .default("weight-only")
@@ -23,39 +39,85 @@ export const QuantizeRecipeSchema = z
     granularity: z.literal("per-channel").default("per-channel"),
     symmetric: z.literal(true).default(true),
     calibration: CalibrationSchema.optional(),
-    exclude: z
-      .array(z.string().min(1).max(256))
-      .max(1024)
-      .overwrite((names) => [...new Set(names)].sort())
-      .optional()
-      .describe("Node names or op types left in float"),
-    overrides: z
-      .record(z.string().min(1).max(256), z.number().int())
-      .optional()
-      .describe("Per-node bit-width (mixed precision); 32 keeps the node float"),
+    ...layerChoices,
   })
-  .strict()
+  .strict();
+
+const Fp16RecipeSchema = z
+  .object({
+    bits: z.literal(16).describe("16 = float16 weights (a Cast back to float in the graph)."),
+    scheme: z.literal("weight-only").default("weight-only"),
+    ...layerChoices,
+  })
+  .strict();
+
+const Int4RecipeSchema = z
+  .object({
+    bits: z.literal(4).describe("4 = int4 weight-only, symmetric, one scale per block of inputs (per output channel for Conv)."),
+    scheme: z.literal("weight-only").default("weight-only"),
+    granularity: z
+      .object({ block: z.number().int().min(16).max(4096).refine((b) => (b & (b - 1)) === 0, "block must be a power of two") })
+      .strict()
+      .default({ block: 32 }),
+    symmetric: z.literal(true).default(true),
+    ...layerChoices,
+  })
+  .strict();
+
+const BinaryRecipeSchema = z
+  .object({
+    bits: z.literal(1).describe("1 = binary weights sign(w) * mean|w| per output channel."),
+    scheme: z.literal("weight-only").default("weight-only"),
+    granularity: z.literal("per-channel").default("per-channel"),
+    symmetric: z.literal(true).default(true),
+    ...layerChoices,
+  })
+  .strict();
+
+/** The weight bit-widths a quantize recipe accepts (also as per-node overrides, with 32 for float). */
+const BIT_WIDTHS = [16, 8, 4, 1] as const;
+
+export function acceptedBits(): number[] {
+  return [...BIT_WIDTHS];
+}
+
+export const QuantizeRecipeSchema = z
+  .discriminatedUnion("bits", [Int8RecipeSchema, Fp16RecipeSchema, Int4RecipeSchema, BinaryRecipeSchema])
   .superRefine((q, ctx) => {
-    if (q.scheme === "static" && !q.calibration) {
+    const calibration = calibrationOf(q);
+    if (q.scheme === "static" && !calibration) {
       ctx.addIssue({ code: "custom", path: ["calibration"], message: "scheme 'static' needs calibration: {dataset}" });
     }
-    if (q.scheme !== "static" && q.calibration) {
+    if (q.scheme !== "static" && calibration) {
       ctx.addIssue({ code: "custom", path: ["calibration"], message: `calibration applies to scheme 'static' only, not '${q.scheme}'` });
     }
     for (const [node, bits] of Object.entries(q.overrides ?? {})) {
-      if (bits !== 32 && !isAcceptedBits(bits)) {
-        ctx.addIssue({ code: "custom", path: ["overrides", node], message: `${bits} is not a supported bit-width (${[32, ...acceptedBits()].join(", ")})` });
+      if (bits !== 32 && !(BIT_WIDTHS as readonly number[]).includes(bits)) {
+        ctx.addIssue({ code: "custom", path: ["overrides", node], message: `${bits} is not a supported bit-width (32, ${BIT_WIDTHS.join(", ")})` });
       }
     }
   });
 
-/** Bit-widths the quantize recipe accepts, read from the schema so that new widths appear here by themselves. */
-export function acceptedBits(): number[] {
-  return [16, 8, 4, 2, 1].filter(isAcceptedBits);
+export type QuantizeRecipe = z.infer<typeof QuantizeRecipeSchema>;
+export type Calibration = z.output<typeof CalibrationSchema>;
+
+/** Static calibration settings (8-bit recipes with scheme 'static' only). */
+export function calibrationOf(q: QuantizeRecipe): Calibration | undefined {
+  return q.bits === 8 ? q.calibration : undefined;
 }
 
-function isAcceptedBits(bits: number): boolean {
-  return QuantizeRecipeSchema.shape.bits.safeParse(bits).success;
+/** The weight quantizer's options for `bits` under a recipe (a per-node override may differ from the recipe's). */
+export function quantizeOptions(q: QuantizeRecipe, bits: number = q.bits): { bits: 8 } | { bits: 16 } | { bits: 4; block: number } | { bits: 1 } {
+  switch (bits) {
+    case 4:
+      return { bits: 4, block: q.bits === 4 ? q.granularity.block : 32 };
+    case 8:
+    case 16:
+    case 1:
+      return { bits };
+    default:
+      throw new RangeError(`no weight quantizer for ${bits} bits`);
+  }
 }
 
 const Fraction = z.number().min(0).max(0.99);

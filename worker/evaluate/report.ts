@@ -6,7 +6,7 @@ import { weightedLayers } from "../compress/pipeline";
 import type { Dataset } from "../datasets/dataset";
 import { labelAt, sliceBatch } from "../datasets/dataset";
 import type { ModelRecord } from "../store/records";
-import { openSession, RESIDENT_FACTOR, type LoadedSession } from "../serve/sessions";
+import { openSession, type LoadedSession } from "../serve/sessions";
 import { ErrorStats, median, TopOne } from "./metrics";
 import { bindOrThrow, forEachBatch } from "./runner";
 
@@ -62,9 +62,9 @@ export async function evaluateBytes(
   const expose = (bytes: Uint8Array) => (extra.length ? encodeModel(withExtraOutputs(decodeModel(bytes), extra)) : bytes);
   const sessions: LoadedSession[] = [];
   try {
-    const a = await openSession(expose(fp32), false, fp32.byteLength * RESIDENT_FACTOR);
+    const a = await openSession(expose(fp32), false, fp32.byteLength);
     sessions.push(a);
-    const b = await openSession(expose(variant), true, fp32.byteLength * RESIDENT_FACTOR);
+    const b = await openSession(expose(variant), true, fp32.byteLength);
     sessions.push(b);
     const outputNames = model.outputs.map((o) => o.name);
     const outStats = new Map(outputNames.map((n) => [n, new ErrorStats()]));
@@ -81,14 +81,16 @@ export async function evaluateBytes(
       }
     });
     let latency = { fp32: 0, variant: 0, runs: 0 };
+    let serving: LoadedSession = b;
     if (!options.quick) {
       const runs = options.latencyRuns ?? 25;
       const feeds = sliceBatch(bindOrThrow(dataset, model.inputs), model.inputs, 0, 1);
-      // Latency on the serving configuration: plain graphs (no extra outputs), as the session cache loads them.
-      const pa = await openSession(fp32, false, 0);
+      // Latency on the serving configuration: plain graphs (no extra outputs) on the engine that serves them.
+      const pa = await openSession(fp32, false, fp32.byteLength, true);
       sessions.push(pa);
-      const pb = await openSession(variant, true, 0);
+      const pb = await openSession(variant, true, fp32.byteLength, true);
       sessions.push(pb);
+      serving = pb;
       latency = { fp32: await medianLatency(pa, feeds, runs), variant: await medianLatency(pb, feeds, runs), runs };
     }
     const accuracy =
@@ -106,9 +108,9 @@ export async function evaluateBytes(
       bytes: variant.byteLength,
       fp32Bytes: fp32.byteLength,
       compressionRatio: fp32.byteLength / variant.byteLength,
-      residentBytes: b.residentBytes,
+      residentBytes: serving.residentBytes,
       latencyMs: latency,
-      engine: b.engine,
+      engine: serving.engine,
       evaluatedAt: new Date().toISOString(),
     };
   } finally {

@@ -85,7 +85,8 @@ export const VariantSchema = VariantSummarySchema.extend({
   modelId: z.string(),
   sha256: z.string(),
   recipe: z.unknown(),
-  engine: z.string(),
+  engine: z.enum(["kernels", "onnxruntime-web"]),
+  residentBytes: z.number().describe("Bytes the serving engine holds in an isolate for this variant"),
   tensors: z.array(
     z.object({
       name: z.string(),

@@ -7,7 +7,7 @@ import { requireDataset } from "../catalog/datasets";
 import { submitJob } from "../jobs/jobs";
 import { SearchRequestSchema } from "../tune/search";
 import { answerWithJob, JobSchema, WaitQuery } from "./jobs";
-import { RecipeSchema, TrainedRecipeSchema } from "../compress/recipe";
+import { calibrationOf, RecipeSchema, TrainedRecipeSchema } from "../compress/recipe";
 import { ApiError } from "../errors";
 import { readBodyWithLimit } from "../store/body";
 import { describeZodError } from "../app";
@@ -135,7 +135,8 @@ export const variants = createRouter("invalid_recipe")
     const recipe = parseBody(RecipeSchema, recipeBody);
     const ev = evalRequest === undefined ? undefined : parseBody(EvalRequestSchema, evalRequest);
     if (ev) await requireDataset(c.env, tenant, ev.dataset);
-    if (recipe.quantize?.calibration) await requireDataset(c.env, tenant, recipe.quantize.calibration.dataset);
+    const calibration = recipe.quantize && calibrationOf(recipe.quantize);
+    if (calibration) await requireDataset(c.env, tenant, calibration.dataset);
     const needsJob = ev !== undefined || recipe.quantize?.scheme === "static" || model.bytes >= SYNC_MAX_MODEL_BYTES;
     if (!needsJob) {
       const { created, variant } = await makeVariant(c.env, tenant, model, recipe);

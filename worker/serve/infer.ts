@@ -58,7 +58,7 @@ export async function runInference(
     }));
   } catch (err) {
     if (err instanceof ApiError) throw err;
-    throw new ApiError(422, "unsupported_model", `onnxruntime-web cannot load this model: ${(err as Error).message ?? err}`);
+    throw new ApiError(422, "unsupported_model", `cannot load this model: ${(err as Error).message ?? err}`);
   }
   const started = performance.now();
   let raw;

@@ -1,12 +1,17 @@
 // Per-isolate inference sessions, keyed by tenant/model/variant and budgeted by resident bytes (LRU).
 // A warm inference touches no remote store: the session and the model's input signature live here.
+import { decodeModel } from "../onnx/codec";
 import { createOrtSession, makeOrtTensor, type OrtSession, type OrtTensorType } from "./ort";
 import { ByteBudgetLru } from "./session-cache";
+import { createKernelSession, type KernelSession } from "./engine";
+import { kernelModule } from "./kernels/wasm";
 import type { CheckedTensor } from "./inputs";
+
+export type EngineName = "kernels" | "onnxruntime-web";
 
 export interface LoadedSession {
   readonly residentBytes: number;
-  readonly engine: "onnxruntime-web";
+  readonly engine: EngineName;
   run(inputs: Record<string, CheckedTensor>): Promise<Record<string, { type: string; dims: readonly number[]; data: unknown }>>;
   release(): Promise<void>;
 }
@@ -44,9 +49,65 @@ function wrap(session: OrtSession, residentBytes: number): LoadedSession {
   };
 }
 
-/** A session outside the cache (evaluation, calibration): the caller releases it. */
-export async function openSession(bytes: Uint8Array, foldWeightDequantize: boolean, residentBytes: number): Promise<LoadedSession> {
-  return wrap(await createOrtSession(bytes, { foldWeightDequantize }), residentBytes);
+/** The kernel engine's session, or null when it does not cover the graph (or fails to plan it: onnxruntime-web then
+ * gets its chance, and its error, if any, is the one reported). */
+function tryKernels(model: ReturnType<typeof decodeModel>): KernelSession | null {
+  try {
+    return createKernelSession(model, kernelModule()).session;
+  } catch (err) {
+    console.warn(`kernel engine could not plan the model, using onnxruntime-web: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+function kernelLoaded(session: KernelSession): LoadedSession {
+  return {
+    // Fixed at load for the cache's accounting: packed weights plus the instance's memory so far.
+    residentBytes: session.residentBytes,
+    engine: "kernels",
+    run: (inputs) => session.run(inputs),
+    release: () => session.release(),
+  };
+}
+
+/**
+ * Which engine would serve these model bytes and how many bytes it would hold resident (what a variant record
+ * reports): the kernel engine's instance memory when it covers the graph, else onnxruntime-web's ~4x the fp32 model.
+ */
+export function servingProfile(bytes: Uint8Array, fp32Bytes: number): { engine: EngineName; residentBytes: number; kernels?: Record<string, string> } {
+  const session = tryKernels(decodeModel(bytes));
+  if (session) return { engine: "kernels", residentBytes: session.residentBytes, kernels: session.kernels };
+  return { engine: "onnxruntime-web", residentBytes: fp32Bytes * RESIDENT_FACTOR };
+}
+
+/**
+ * Loads a session on the engine that serves these bytes: our kernels first (compressed weights stay compressed);
+ * onnxruntime-web when some node is not covered, and for fp32 originals with convolutions, where onnxruntime-web
+ * measured faster (README, section kernels).
+ */
+async function loadServingSession(bytes: Uint8Array, foldWeightDequantize: boolean, fp32Bytes: number): Promise<LoadedSession> {
+  const model = decodeModel(bytes);
+  const original = !foldWeightDequantize;
+  if (!(original && model.graph?.node.some((n) => n.opType === "Conv"))) {
+    const kernels = tryKernels(model);
+    if (kernels) return kernelLoaded(kernels);
+  }
+  return wrap(await createOrtSession(bytes, { foldWeightDequantize }), fp32Bytes * RESIDENT_FACTOR);
+}
+
+/**
+ * A session outside the cache (evaluation, calibration); the caller releases it. With `serving`, it runs on the
+ * engine that would serve the bytes (for latency); otherwise on onnxruntime-web, which computes every output the
+ * graph names (calibration and per-layer reports read intermediate tensors that the kernel engine fuses away).
+ */
+export async function openSession(
+  bytes: Uint8Array,
+  foldWeightDequantize: boolean,
+  fp32Bytes: number,
+  serving = false,
+): Promise<LoadedSession> {
+  if (serving) return loadServingSession(bytes, foldWeightDequantize, fp32Bytes);
+  return wrap(await createOrtSession(bytes, { foldWeightDequantize }), fp32Bytes * RESIDENT_FACTOR);
 }
 
 /** Returns the cached session or loads it once (concurrent misses share one load). */
@@ -60,8 +121,7 @@ export async function getSession(
   if (!pending) {
     pending = (async () => {
       const { bytes, foldWeightDequantize, fp32Bytes } = await load();
-      const session = await createOrtSession(bytes, { foldWeightDequantize });
-      return wrap(session, fp32Bytes * RESIDENT_FACTOR);
+      return loadServingSession(bytes, foldWeightDequantize, fp32Bytes);
     })();
     loading.set(key, pending);
     try {

@@ -29,7 +29,9 @@ export interface VariantRecord extends VariantSummary {
   modelId: string;
   sha256: string;
   recipe: unknown;
-  engine: "onnxruntime-web";
+  /** The engine that serves it, and the bytes it holds resident in an isolate when loaded. */
+  engine: "kernels" | "onnxruntime-web";
+  residentBytes: number;
   tensors: TensorReport[];
   skipped: QuantizeResult["skipped"];
   /** Pruning's report: per-layer sparsity, layers left dense and why, tensors stored sparse. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { calibrationTargets, makeCalibrator, type ActivationRanges, type CalibrationMethod } from "../../../worker/compress/calibrate";
 import { quantizeByRecipe, RecipeMismatchError } from "../../../worker/compress/pipeline";
-import { RecipeSchema } from "../../../worker/compress/recipe";
+import { calibrationOf, RecipeSchema } from "../../../worker/compress/recipe";
 import { decodeModel, encodeModel } from "../../../worker/onnx/codec";
 import { withExtraOutputs } from "../../../worker/onnx/outputs";
 import { summarizeModel, validateModel } from "../../../worker/onnx/validate";
@@ -122,7 +122,7 @@ describe("quantizeByRecipe, exclusions and overrides", () => {
     expect(RecipeSchema.safeParse({ quantize: { bits: 8, calibration: { dataset: "0".repeat(24) } } }).success).toBe(false);
     expect(RecipeSchema.safeParse({ quantize: { bits: 8, overrides: { x: 3 } } }).success).toBe(false);
     const p = RecipeSchema.parse({ quantize: { bits: 8, scheme: "static", calibration: { dataset: "0".repeat(24), method: "percentile" } } });
-    expect(p.quantize!.calibration).toEqual({ dataset: "0".repeat(24), method: "percentile", percentile: 99.999, samples: 256 });
+    expect(calibrationOf(p.quantize!)).toEqual({ dataset: "0".repeat(24), method: "percentile", percentile: 99.999, samples: 256 });
   });
 });
 

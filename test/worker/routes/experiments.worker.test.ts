@@ -190,7 +190,10 @@ describe("experiments: serving", () => {
     expect(shadow.agreement!.compared).toBe(N);
     expect(shadow.agreement!.rows).toBe(N * rows);
     expect(shadow.agreement!.top1Rate).toBeCloseTo(matches / rows, 6);
-    expect(Math.abs(shadow.agreement!.maxAbsDiff! - refMaxDiff)).toBeLessThan(1e-4);
+    // The kernel engine also quantizes activations (per row, int8), so its int8 arm differs from the weight-only
+    // reference by that error too: within 2% of the output range.
+    const range = Math.max(...ref.fp32.map(Math.abs));
+    expect(Math.abs(shadow.agreement!.maxAbsDiff! - refMaxDiff)).toBeLessThan(0.02 * range);
     expect(shadow.agreement!.meanCosine).toBeGreaterThan(0.999);
     expect(shadow.latency.count).toBe(N);
   });

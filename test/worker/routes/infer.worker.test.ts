@@ -7,8 +7,12 @@ import { REFERENCE_MODELS, type ReferenceCase } from "../../support/reference-mo
 import { buildMlp } from "../../support/models";
 import { expectError, postJson, uploadModel } from "../../support/api";
 
-// onnxruntime-web (WASM) against onnxruntime-node on the same graph: float rounding only.
+// Either engine against onnxruntime-node on the same fp32 graph, and onnxruntime-web on the same int8 graph:
+// float rounding only.
 const SAME_GRAPH_TOLERANCE = 1e-4;
+// The kernel engine on an int8 graph also quantizes activations per row (int8 x int8 GEMM): 2% of the output
+// range against the weight-only reference (measured 0.4-1.1%).
+const KERNEL_INT8_RELATIVE_TOLERANCE = 0.02;
 // The int8 variant against the fp32 original: 3% of the output range (measured 0.2-0.8%).
 const INT8_RELATIVE_TOLERANCE = 0.03;
 
@@ -39,7 +43,8 @@ describe("POST /v1/models/:id/infer", () => {
     it(`serves the fp32 ${kind} and its int8 variant with outputs matching onnxruntime-node`, async () => {
       const { ref, id, variant, body } = await setUp(kind);
       const fp32 = (await (await postJson(`/v1/models/${id}/infer?bits=32`, body)).json()) as Answer;
-      expect(fp32).toMatchObject({ model: id, variant: null, bits: 32, engine: "onnxruntime-web" });
+      expect(fp32).toMatchObject({ model: id, variant: null, bits: 32 });
+      expect(["kernels", "onnxruntime-web"]).toContain(fp32.engine);
       expect(fp32.outputs.logits!.dims).toEqual([ref.dims[0], 10]);
       expect(maxAbsDiff(fp32.outputs.logits!.data, ref.fp32)).toBeLessThan(SAME_GRAPH_TOLERANCE);
 
@@ -49,8 +54,9 @@ describe("POST /v1/models/:id/infer", () => {
         const int8 = (await res.json()) as Answer;
         expect(int8).toMatchObject({ variant, bits: 8 });
         expect(int8.timeMs).toBeGreaterThanOrEqual(0);
-        expect(maxAbsDiff(int8.outputs.logits!.data, ref.int8)).toBeLessThan(SAME_GRAPH_TOLERANCE);
         const range = Math.max(...ref.fp32.map(Math.abs));
+        const sameGraph = int8.engine === "kernels" ? KERNEL_INT8_RELATIVE_TOLERANCE * range : SAME_GRAPH_TOLERANCE;
+        expect(maxAbsDiff(int8.outputs.logits!.data, ref.int8)).toBeLessThan(sameGraph);
         expect(maxAbsDiff(int8.outputs.logits!.data, ref.fp32)).toBeLessThan(INT8_RELATIVE_TOLERANCE * range);
       }
     });

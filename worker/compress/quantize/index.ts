@@ -1,13 +1,19 @@
-// Weight-only quantization of a model: every quantizable weight (per the operator registry) becomes an
-// int8 initializer feeding a DequantizeLinear in front of its consumer; everything else stays float.
+// Weight-only quantization of a model: every quantizable weight (per the operator registry) is replaced by the
+// bit-width's standard encoding (int8 / fp16 / int4 / 1-bit modules) in front of its consumer; the rest stays float.
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from "onnx-buf";
-import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
-import { isExternal, makeTensor, readFloat32, tensorDims } from "../../onnx/tensor";
-import { liftToOpset7 } from "../../onnx/opset";
+import { isExternal, readFloat32, tensorDims } from "../../onnx/tensor";
 import { defaultOpset } from "../../onnx/validate";
+import { binary } from "./binary";
+import type { WeightEncoding } from "./encoding";
+import { fp16 } from "./fp16";
+import { int4 } from "./int4";
+import { int8 } from "./int8";
+import { liftToOpset7 } from "../../onnx/opset";
+import { nameAllocator } from "./names";
+import { liftToOpset21 } from "./opset21";
 import { QUANTIZERS, type WeightSlot } from "./registry";
-import { channelLayout, dequantizePerChannel, quantizationError, quantizeWeightsPerChannel } from "./weights";
+import { quantizationError } from "./weights";
 
 export interface TensorReport {
   name: string;
@@ -29,39 +35,31 @@ export interface QuantizeResult {
   skipped: { name: string; node: string; reason: string }[];
 }
 
-export interface QuantizeOptions {
-  bits: 8;
+export type QuantizeOptions = ({ bits: 8 } | { bits: 16 } | { bits: 4; block: number } | { bits: 1 }) & {
   /** Nodes for which this returns false stay float (exclusions and mixed precision decide it). */
   include?: (node: NodeProto) => boolean;
-}
+};
 
-/** Picks names that do not clash with any name already in the graph. */
-function nameAllocator(graph: GraphProto): (wanted: string) => string {
-  const taken = new Set<string>();
-  for (const t of graph.initializer) taken.add(t.name);
-  for (const v of [...graph.input, ...graph.output, ...graph.valueInfo]) taken.add(v.name);
-  for (const n of graph.node) {
-    taken.add(n.name);
-    for (const x of [...n.input, ...n.output]) taken.add(x);
+function encodingFor(options: QuantizeOptions): WeightEncoding {
+  switch (options.bits) {
+    case 8:
+      return int8;
+    case 16:
+      return fp16;
+    case 4:
+      return int4(options.block);
+    case 1:
+      return binary;
   }
-  return (wanted) => {
-    let name = wanted;
-    for (let i = 1; taken.has(name); i++) name = `${wanted}_${i}`;
-    taken.add(name);
-    return name;
-  };
-}
-
-/** Shape [C, 1, ..., 1] that broadcasts a per-channel vector along `axis` of a rank-`rank` tensor. */
-function broadcastShape(channels: number, axis: number, rank: number): number[] {
-  return [channels, ...new Array<number>(rank - axis - 1).fill(1)];
 }
 
 export function quantizeModel(input: ModelProto, options: QuantizeOptions): QuantizeResult {
-  // The per-channel rescale needs a broadcasting Mul (opset 7); legacy models are lifted when that is safe.
-  const lifted = liftToOpset7(input);
+  const encoding = encodingFor(options);
+  // int4 needs opset 21's blocked DequantizeLinear; the others a broadcasting Mul at least (opset 7): legacy models
+  // are lifted when no node's meaning changes.
+  const lifted = options.bits === 4 ? liftToOpset21(input) : liftToOpset7(input);
   const model = "model" in lifted ? lifted.model : input;
-  const liftFailure = "reason" in lifted ? lifted.reason : null;
+  const liftFailure = "reason" in lifted ? `opset ${defaultOpset(input)} model: ${lifted.reason}` : null;
   const graph = model.graph!;
   const opset = defaultOpset(model);
   const fresh = nameAllocator(graph);
@@ -87,10 +85,15 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
       const label = node.name || node.output[0] || node.opType;
       if (weight.dataType !== DT.FLOAT) skipped.push({ name: weight.name, node: label, reason: "weight is not float32" });
       else if (isExternal(weight)) skipped.push({ name: weight.name, node: label, reason: "weight uses external data" });
-      else if (liftFailure) skipped.push({ name: weight.name, node: label, reason: `opset ${opset} model: ${liftFailure}` });
+      else if (liftFailure) skipped.push({ name: weight.name, node: label, reason: liftFailure });
       else {
         slot = quantizer.weightSlot(node, tensorDims(weight));
         if (!slot) skipped.push({ name: weight.name, node: label, reason: "weight shape has no output-channel axis" });
+        const why = slot ? encoding.unsupported({ name: weight.name, dims: tensorDims(weight), data: new Float32Array(0), slot, opset, fresh }) : null;
+        if (why) {
+          skipped.push({ name: weight.name, node: label, reason: why });
+          slot = null;
+        }
       }
     }
     if (!slot || !weight) {
@@ -102,27 +105,12 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
     if (!replacement) {
       const dims = tensorDims(weight);
       const data = readFloat32(weight);
-      const q = quantizeWeightsPerChannel(data, dims, slot.axis, options.bits);
-      const err = quantizationError(data, dequantizePerChannel(q, dims, slot.axis));
-      const { channels } = channelLayout(dims, slot.axis);
-      const qName = fresh(`${weight.name}_quantized`);
-      replacement = fresh(`${weight.name}_dequantized`);
-      newInitializers.push(makeTensor(qName, DT.INT8, dims, q.values));
-      if (opset >= 13) {
-        // Standard per-axis DequantizeLinear (opset 13+).
-        const sName = fresh(`${weight.name}_scale`);
-        const zName = fresh(`${weight.name}_zero_point`);
-        newInitializers.push(makeTensor(sName, DT.FLOAT, [channels], q.scales));
-        newInitializers.push(makeTensor(zName, DT.INT8, [channels], new Int8Array(channels)));
-        nodes.push(makeNode("DequantizeLinear", [qName, sName, zName], [replacement], fresh(`${weight.name}_dequantize`), { axis: slot.axis }));
-      } else {
-        // Older opsets have no per-axis DequantizeLinear: convert int8 to float, then scale per channel.
-        const sName = fresh(`${weight.name}_scale`);
-        const floatName = fresh(`${weight.name}_int8_as_float`);
-        newInitializers.push(makeTensor(sName, DT.FLOAT, broadcastShape(channels, slot.axis, dims.length), q.scales));
-        nodes.push(makeNode("Cast", [qName], [floatName], fresh(`${weight.name}_cast`), { to: DT.FLOAT }));
-        nodes.push(makeNode("Mul", [floatName, sName], [replacement], fresh(`${weight.name}_rescale`)));
-      }
+      const encoded = encoding.encode({ name: weight.name, dims, data, slot, opset, fresh });
+      const err = quantizationError(data, encoded.reconstructed);
+      replacement = encoded.output;
+      newInitializers.push(...encoded.initializers);
+      nodes.push(...encoded.nodes);
+      const q = { scales: encoded.scales };
       let scaleMin = Infinity;
       let scaleMax = 0;
       for (const s of q.scales) {
@@ -134,7 +122,7 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
         node: node.name || node.output[0] || node.opType,
         op: node.opType,
         shape: dims,
-        axis: slot.axis,
+        axis: encoded.axis,
         bits: options.bits,
         scaleMin,
         scaleMax,

@@ -1,0 +1,210 @@
+// The bench Worker (workerd, loopback only): kernel throughput per shape, and model latency per engine and variant,
+// measured side by side in one isolate. Driven by bench/run.mjs; answers JSON.
+import { quantizeModel, type QuantizeOptions } from "../worker/compress/quantize";
+import { decodeModel, encodeModel } from "../worker/onnx/codec";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "../worker/onnx/builders";
+import { DT } from "../worker/onnx/dtype";
+import { makeTensor } from "../worker/onnx/tensor";
+import type { ModelProto } from "onnx-buf";
+import { createKernelSession } from "../worker/serve/engine";
+import { createOrtSession, makeOrtTensor } from "../worker/serve/ort";
+import { RESIDENT_FACTOR } from "../worker/serve/sessions";
+import { KernelInstance } from "../worker/serve/kernels/runtime";
+import { kernelModule, kernelModules } from "../worker/serve/kernels/wasm";
+import {
+  packBinary, packBlockSparse1x16, packCsr, packF32Panels, packQs4, packQs8, padded, roundUp, weightMatrix,
+} from "../worker/serve/kernels/packing";
+import { benchCnn, benchMlp, blockPrune } from "./models";
+
+function seeded(n: number, seed: number, a = 1): Float32Array {
+  let s = seed >>> 0 || 1;
+  return Float32Array.from({ length: n }, () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return ((s >>> 0) / 4294967296) * 2 * a - a;
+  });
+}
+
+export const SHAPES: [number, number, number][] = [[1, 1024, 1024], [32, 1024, 1024], [1, 4096, 4096]];
+
+/** Something to time: `run` is one call; `info` what the table reports beside the time. */
+interface Runnable {
+  run: () => unknown;
+  info: Record<string, unknown>;
+  release?: () => Promise<void>;
+}
+
+export const KERNELS = [
+  "f32_gemm_4x8 (relaxed madd)", "f32_gemm_4x8 (simd128)", "qs8_gemm_2x4 (+ row quantization)", "qu7 relaxed dot 2x4 (+ row quantization)",
+  "qs4_gemm_1x4 (+ row quantization)",
+  "binary_xnor_1x4 (+ row binarization)", "binary_sign_select_1x4", "bsr1x16_2x16 (90% zero blocks)", "csr_1x4 (90% zero elements)",
+  "onnxruntime-web MatMul fp32 (session.run)",
+] as const;
+
+async function kernelRunnable(shape: number, name: string): Promise<Runnable> {
+  const [M, K, N] = SHAPES[shape]!;
+  const info = { M, K, N, ops: 2 * M * K * N };
+  const A = seeded(M * K, 1);
+  const W = seeded(K * N, 2);
+  const view = weightMatrix(W, K, N, "kn");
+  const kx = new KernelInstance(name.includes("simd128") ? kernelModules.plain : kernelModule());
+  const a = kx.put(A);
+  const c = kx.alloc(M * N * 4);
+  switch (name) {
+    case "f32_gemm_4x8 (relaxed madd)":
+    case "f32_gemm_4x8 (simd128)": {
+      const b = kx.put(packF32Panels(view));
+      const bias = kx.put(padded(null, roundUp(N, 8)));
+      return { info, run: () => kx.k.f32_gemm_wasmsimd_4x8(M, K, N, a, K, b, bias, c, N, -Infinity, Infinity) };
+    }
+    case "qs8_gemm_2x4 (+ row quantization)":
+    case "qs4_gemm_1x4 (+ row quantization)": {
+      const four = name.startsWith("qs4");
+      const p8 = packQs8(weightMatrix(Int8Array.from(W, (v) => Math.round(v * 127)), K, N, "kn"));
+      const p4 = packQs4(weightMatrix(Int8Array.from(W, (v) => Math.round(v * 7)), K, N, "kn"), () => 0.1);
+      const Kp = four ? p4.Kp : p8.Kp;
+      const w = kx.put(four ? p4.data : p8.data);
+      const ws = kx.put(four ? p4.scalesT : new Float32Array(p8.Np).fill(0.01));
+      const q = kx.alloc(M * Kp);
+      const s = kx.alloc(M * 4);
+      return {
+        info,
+        run: () => {
+          kx.k.qs8_quantize_rows(M, K, Kp, a, K, q, s);
+          if (four) kx.k.qs4_gemm_wasmsimd_1x4(M, Kp, N, q, s, w, ws, p4.Np, 0, c, N, -Infinity, Infinity);
+          else kx.k.qs8_gemm_wasmsimd_2x4(M, Kp, N, q, s, w, ws, 0, c, N, -Infinity, Infinity);
+        },
+      };
+    }
+    case "qu7 relaxed dot 2x4 (+ row quantization)": {
+      const p = packQs8(weightMatrix(Int8Array.from(W, (v) => Math.round(v * 127)), K, N, "kn"));
+      const w = kx.put(p.data);
+      const ws = kx.put(new Float32Array(p.Np).fill(0.01));
+      const sums = kx.put(new Int32Array(p.Np));
+      const q = kx.alloc(M * p.Kp);
+      const s = kx.alloc(M * 4);
+      const z = kx.alloc(M * 4);
+      return {
+        info,
+        run: () => {
+          kx.k.qu7_quantize_rows(M, K, p.Kp, a, K, q, s, z);
+          kx.k.qu7_gemm_wasmsimd_2x4(M, p.Kp, N, q, s, z, w, sums, ws, 0, c, N, -Infinity, Infinity);
+        },
+      };
+    }
+    case "binary_xnor_1x4 (+ row binarization)":
+    case "binary_sign_select_1x4": {
+      const p = packBinary(view);
+      const w = kx.put(p.bits);
+      const ws = kx.put(new Float32Array(p.Np).fill(0.01));
+      const xa = kx.alloc((M * p.Kp) / 8);
+      const as = kx.alloc(M * 4);
+      if (name.startsWith("binary_sign")) return { info, run: () => kx.k.binary_sign_gemm_wasmsimd_1x4(M, K, p.Kp, N, a, K, w, ws, 0, c, N, -Infinity, Infinity) };
+      return {
+        info,
+        run: () => {
+          kx.k.binary_pack_rows(M, K, p.Kp, a, K, xa, as);
+          kx.k.binary_xnor_gemm_wasmsimd_1x4(M, K, p.Kp, N, xa, as, w, ws, 0, c, N, -Infinity, Infinity);
+        },
+      };
+    }
+    case "bsr1x16_2x16 (90% zero blocks)": {
+      const p = packBlockSparse1x16(weightMatrix(W.map((v, i) => (Math.floor(i / 16) % 10 === 0 ? v : 0)), K, N, "kn"));
+      const args = [kx.put(p.ptr), kx.put(p.kidx), kx.put(p.vals)] as const;
+      return { info, run: () => kx.k.f32_bsr1x16_gemm_wasmsimd_2x16(M, N, a, K, ...args, 0, c, N, -Infinity, Infinity) };
+    }
+    case "csr_1x4 (90% zero elements)": {
+      const p = packCsr(weightMatrix(W.map((v, i) => (i % 10 === 3 ? v : 0)), K, N, "kn"));
+      const args = [kx.put(p.ptr), kx.put(p.kidx), kx.put(p.vals)] as const;
+      return { info, run: () => kx.k.f32_csr_gemm_scalar_1x4(M, N, a, K, ...args, 0, c, N, -Infinity, Infinity) };
+    }
+    case "onnxruntime-web MatMul fp32 (session.run)": {
+      const graph = makeGraph(
+        [makeNode("MatMul", ["x", "w"], ["y"], "mm")], "matmul",
+        [makeValueInfo("x", DT.FLOAT, [M, K])], [makeValueInfo("y", DT.FLOAT, [M, N])], [makeTensor("w", DT.FLOAT, [K, N], W)],
+      );
+      const session = await createOrtSession(encodeModel(makeModel(graph)));
+      const feeds = { x: makeOrtTensor("float32", A, [M, K]) };
+      return { info, run: () => session.run(feeds), release: () => session.release() };
+    }
+  }
+  throw new Error(`unknown kernel ${name}`);
+}
+
+export const MODELS: Record<string, { build: () => ModelProto; input: number[] }> = {
+  mlp: { build: benchMlp, input: [784] },
+  cnn: { build: benchCnn, input: [1, 28, 28] },
+};
+
+const VARIANTS: Record<string, QuantizeOptions | "fp32" | "sparse90"> = {
+  fp32: "fp32", int8: { bits: 8 }, int4: { bits: 4, block: 32 }, binary: { bits: 1 }, sparse90: "sparse90",
+};
+
+function variantBytes(name: string, variant: string): Uint8Array {
+  const model = MODELS[name]!.build();
+  const v = VARIANTS[variant]!;
+  if (v === "fp32") return encodeModel(model);
+  if (v === "sparse90") return encodeModel(blockPrune(model, 0.9));
+  return encodeModel(quantizeModel(model, v).model);
+}
+
+async function modelRunnable(name: string, engine: string, variant: string, batch: number): Promise<Runnable> {
+  const spec = MODELS[name]!;
+  const bytes = variantBytes(name, variant);
+  const dims = [batch, ...spec.input];
+  const data = seeded(dims.reduce((p, d) => p * d, 1), 3 + batch, 1).map(Math.abs);
+  if (engine === "onnxruntime-web") {
+    // As the server would load it: weight-only DequantizeLinear folded into fp32 weights at load.
+    const session = await createOrtSession(bytes, { foldWeightDequantize: variant !== "fp32" });
+    const feeds = { input: makeOrtTensor("float32", data, dims) };
+    const fp32Bytes = variantBytes(name, "fp32").byteLength;
+    return { info: { modelBytes: bytes.byteLength, residentBytes: fp32Bytes * RESIDENT_FACTOR }, run: () => session.run(feeds), release: () => session.release() };
+  }
+  const loaded = createKernelSession(decodeModel(bytes), kernelModule());
+  if (!loaded.session) throw new Error(`not covered: ${loaded.reason}`);
+  const session = loaded.session;
+  const checked = { input: { type: "float32", dims, data } };
+  await session.run(checked); // sizes the activation arena, so residentBytes includes it
+  return {
+    info: { modelBytes: bytes.byteLength, residentBytes: session.residentBytes, weightBytes: session.weightBytes, kernels: session.kernels },
+    run: () => session.run(checked),
+  };
+}
+
+// One runnable at a time per isolate, so large layers do not pile up in memory.
+let current: { key: string; runnable: Runnable } | null = null;
+
+async function prepare(key: string): Promise<Runnable> {
+  if (current?.key === key) return current.runnable;
+  await current?.runnable.release?.();
+  current = null;
+  const [kind, ...parts] = key.split("|");
+  const runnable =
+    kind === "kernel"
+      ? await kernelRunnable(Number(parts[0]), parts[1]!)
+      : await modelRunnable(parts[0]!, parts[1]!, parts[2]!, Number(parts[3]));
+  current = { key, runnable };
+  return runnable;
+}
+
+export default {
+  async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    try {
+      if (url.pathname === "/list") return Response.json({ kernels: KERNELS, shapes: SHAPES, models: Object.keys(MODELS), variants: Object.keys(VARIANTS) });
+      if (url.pathname === "/prepare") return Response.json((await prepare(url.searchParams.get("key")!)).info);
+      if (url.pathname === "/run") {
+        // The caller times this request from outside: workerd's clock does not advance during compute.
+        const runnable = await prepare(url.searchParams.get("key")!);
+        const iters = Number(url.searchParams.get("iters") ?? 1);
+        for (let i = 0; i < iters; i++) await runnable.run();
+        return new Response("ok");
+      }
+      if (url.pathname === "/bytes") return new Response(variantBytes(url.searchParams.get("name")!, url.searchParams.get("variant")!));
+      return new Response("not found", { status: 404 });
+    } catch (err) {
+      return Response.json({ error: String((err as Error).stack ?? err) }, { status: 500 });
+    }
+  },
+};

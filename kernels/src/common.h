@@ -1,0 +1,50 @@
+/* Shared definitions for the freestanding kernels: exports, fixed-width types, SIMD helpers.
+ * Built twice: plain SIMD128 and with RELAXED defined (relaxed-SIMD paths). */
+#ifndef SLIMSERVE_COMMON_H
+#define SLIMSERVE_COMMON_H
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+#ifdef RELAXED
+#define F32X4_MADD(a, b, c) wasm_f32x4_relaxed_madd((a), (b), (c))
+#else
+#define F32X4_MADD(a, b, c) wasm_f32x4_add(wasm_f32x4_mul((a), (b)), (c))
+#endif
+
+/* Clamp that keeps NaN (pmax/pmin compile to single min/max instructions). */
+static inline v128_t clamp_f32x4(v128_t x, v128_t lo, v128_t hi) {
+  return wasm_f32x4_pmin(wasm_f32x4_pmax(x, lo), hi);
+}
+
+static inline float clamp_f32(float x, float lo, float hi) {
+  x = x < lo ? lo : x;
+  return hi < x ? hi : x;
+}
+
+/* Sum of each of four i32x4 vectors, as one i32x4 (lane j = sum of v_j). */
+static inline v128_t hsum4_i32x4(v128_t v0, v128_t v1, v128_t v2, v128_t v3) {
+  v128_t s01 = wasm_i32x4_add(wasm_i32x4_shuffle(v0, v1, 0, 1, 4, 5), wasm_i32x4_shuffle(v0, v1, 2, 3, 6, 7));
+  v128_t s23 = wasm_i32x4_add(wasm_i32x4_shuffle(v2, v3, 0, 1, 4, 5), wasm_i32x4_shuffle(v2, v3, 2, 3, 6, 7));
+  return wasm_i32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 2, 4, 6), wasm_i32x4_shuffle(s01, s23, 1, 3, 5, 7));
+}
+
+static inline v128_t hsum4_f32x4(v128_t v0, v128_t v1, v128_t v2, v128_t v3) {
+  v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(v0, v1, 0, 1, 4, 5), wasm_i32x4_shuffle(v0, v1, 2, 3, 6, 7));
+  v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(v2, v3, 0, 1, 4, 5), wasm_i32x4_shuffle(v2, v3, 2, 3, 6, 7));
+  return wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 2, 4, 6), wasm_i32x4_shuffle(s01, s23, 1, 3, 5, 7));
+}
+
+/* Stores the first `n` (< 4) lanes of an f32x4. */
+static inline void store_partial_f32x4(float* dst, v128_t v, int n) {
+  if (n > 0) dst[0] = wasm_f32x4_extract_lane(v, 0);
+  if (n > 1) dst[1] = wasm_f32x4_extract_lane(v, 1);
+  if (n > 2) dst[2] = wasm_f32x4_extract_lane(v, 2);
+}
+
+static inline float nearest_f32(float x) {
+  return wasm_f32x4_extract_lane(wasm_f32x4_nearest(wasm_f32x4_splat(x)), 0);
+}
+
+#endif

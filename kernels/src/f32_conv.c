@@ -1,0 +1,120 @@
+/* Convolution support around the GEMMs: im2col (one image, a slice of channels) and a blocked transpose that turns
+ * the GEMM's [pixels, channels] result into NCHW. */
+#include "common.h"
+
+/* out[(oy*OW + ox), (c*kh + ky)*kw + kx] = X[c, oy*sh - ph + ky*dh, ox*sw - pw + kx*dw] (0 outside). */
+EXPORT(f32_im2col)
+void f32_im2col(const float* X, int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
+                int OH, int OW, float* out) {
+  const int K = C * kh * kw;
+  for (int oy = 0; oy < OH; oy++) {
+    for (int ox = 0; ox < OW; ox++) {
+      float* row = out + ((long)oy * OW + ox) * K;
+      for (int c = 0; c < C; c++) {
+        const float* xc = X + (long)c * H * W;
+        for (int ky = 0; ky < kh; ky++) {
+          const int y = oy * sh - ph + ky * dh;
+          float* dst = row + (c * kh + ky) * kw;
+          if (y < 0 || y >= H) {
+            for (int kx = 0; kx < kw; kx++) dst[kx] = 0.f;
+            continue;
+          }
+          const float* xr = xc + (long)y * W;
+          for (int kx = 0; kx < kw; kx++) {
+            const int x = ox * sw - pw + kx * dw;
+            dst[kx] = (x < 0 || x >= W) ? 0.f : xr[x];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* 2-D max pooling over `planes` planes of H x W (NCHW): window kh x kw, strides, begin pads, dilations; positions
+ * outside the input are skipped. The interior (no clipping) takes a branch-free path. */
+static void maxpool_2x2_s2(const float* X, int planes, int H, int W, int OH, int OW, float* Y) {
+  for (int p = 0; p < planes; p++) {
+    const float* x = X + (long)p * H * W;
+    float* y = Y + (long)p * OH * OW;
+    for (int oy = 0; oy < OH; oy++) {
+      const float* r0 = x + (long)(2 * oy) * W;
+      const float* r1 = r0 + W;
+      float* out = y + (long)oy * OW;
+      int ox = 0;
+      /* 8 inputs of two rows -> 4 outputs: vertical max, then max of even and odd lanes. */
+      for (; ox + 4 <= OW && 2 * ox + 8 <= W; ox += 4) {
+        const v128_t a = wasm_f32x4_pmax(wasm_v128_load(r0 + 2 * ox), wasm_v128_load(r1 + 2 * ox));
+        const v128_t b = wasm_f32x4_pmax(wasm_v128_load(r0 + 2 * ox + 4), wasm_v128_load(r1 + 2 * ox + 4));
+        wasm_v128_store(out + ox, wasm_f32x4_pmax(wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), wasm_i32x4_shuffle(a, b, 1, 3, 5, 7)));
+      }
+      for (; ox < OW; ox++) {
+        float m = r0[2 * ox];
+        m = r0[2 * ox + 1] > m ? r0[2 * ox + 1] : m;
+        m = r1[2 * ox] > m ? r1[2 * ox] : m;
+        m = r1[2 * ox + 1] > m ? r1[2 * ox + 1] : m;
+        out[ox] = m;
+      }
+    }
+  }
+}
+
+EXPORT(f32_maxpool2d)
+void f32_maxpool2d(const float* X, int planes, int H, int W, int kh, int kw, int sh, int sw, int pt, int pl, int dh,
+                   int dw, int OH, int OW, float* Y) {
+  /* The common CNN case, windows entirely inside the input. */
+  if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && dh == 1 && dw == 1 && pt == 0 && pl == 0 && 2 * OH <= H && 2 * OW <= W) {
+    maxpool_2x2_s2(X, planes, H, W, OH, OW, Y);
+    return;
+  }
+  for (int p = 0; p < planes; p++) {
+    const float* x = X + (long)p * H * W;
+    float* y = Y + (long)p * OH * OW;
+    for (int oy = 0; oy < OH; oy++) {
+      const int y0 = oy * sh - pt;
+      const int rowInside = y0 >= 0 && y0 + (kh - 1) * dh < H;
+      for (int ox = 0; ox < OW; ox++) {
+        const int x0 = ox * sw - pl;
+        float m = -__builtin_inff();
+        if (rowInside && x0 >= 0 && x0 + (kw - 1) * dw < W) {
+          for (int ky = 0; ky < kh; ky++) {
+            const float* r = x + (long)(y0 + ky * dh) * W + x0;
+            for (int kx = 0; kx < kw; kx++) m = r[kx * dw] > m ? r[kx * dw] : m;
+          }
+        } else {
+          for (int ky = 0; ky < kh; ky++) {
+            const int iy = y0 + ky * dh;
+            if (iy < 0 || iy >= H) continue;
+            for (int kx = 0; kx < kw; kx++) {
+              const int ix = x0 + kx * dw;
+              if (ix >= 0 && ix < W && x[(long)iy * W + ix] > m) m = x[(long)iy * W + ix];
+            }
+          }
+        }
+        y[oy * OW + ox] = m;
+      }
+    }
+  }
+}
+
+/* dst[c * ld_dst + r] = src[r * cols + c]; 4x4 blocks through SIMD shuffles, scalar edges. */
+EXPORT(f32_transpose)
+void f32_transpose(int rows, int cols, const float* src, float* dst, int ld_dst) {
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    int c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      v128_t a = wasm_v128_load(src + (long)r * cols + c), b = wasm_v128_load(src + (long)(r + 1) * cols + c);
+      v128_t e = wasm_v128_load(src + (long)(r + 2) * cols + c), d = wasm_v128_load(src + (long)(r + 3) * cols + c);
+      v128_t ab0 = wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), ab1 = wasm_i32x4_shuffle(a, b, 2, 6, 3, 7);
+      v128_t ed0 = wasm_i32x4_shuffle(e, d, 0, 4, 1, 5), ed1 = wasm_i32x4_shuffle(e, d, 2, 6, 3, 7);
+      wasm_v128_store(dst + (long)c * ld_dst + r, wasm_i32x4_shuffle(ab0, ed0, 0, 1, 4, 5));
+      wasm_v128_store(dst + (long)(c + 1) * ld_dst + r, wasm_i32x4_shuffle(ab0, ed0, 2, 3, 6, 7));
+      wasm_v128_store(dst + (long)(c + 2) * ld_dst + r, wasm_i32x4_shuffle(ab1, ed1, 0, 1, 4, 5));
+      wasm_v128_store(dst + (long)(c + 3) * ld_dst + r, wasm_i32x4_shuffle(ab1, ed1, 2, 3, 6, 7));
+    }
+    for (; c < cols; c++)
+      for (int i = 0; i < 4; i++) dst[(long)c * ld_dst + r + i] = src[(long)(r + i) * cols + c];
+  }
+  for (; r < rows; r++)
+    for (int c = 0; c < cols; c++) dst[(long)c * ld_dst + r] = src[(long)r * cols + c];
+}

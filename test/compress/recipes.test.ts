@@ -1,0 +1,85 @@
+// Recipes for 16, 8, 4 and 1 bits: canonical forms (bits 8 unchanged), the ONNX each writes, and that
+// onnxruntime-node runs it close to the fp32 original.
+import { describe, expect, it } from "vitest";
+import { quantizeModel } from "../../worker/compress/quantize";
+import { fromHalf, toHalf } from "../../worker/compress/quantize/fp16";
+import { canonicalJson, RecipeSchema } from "../../worker/compress/recipe";
+import { decodeModel, encodeModel } from "../../worker/onnx/codec";
+import { DT } from "../../worker/onnx/dtype";
+import { defaultOpset } from "../../worker/onnx/validate";
+import { buildCnn, buildMlp, randomInput } from "../support/models";
+import { maxRelDiff, runReference } from "../support/engine";
+
+const canonical = (r: unknown) => canonicalJson(RecipeSchema.parse(r));
+
+describe("recipes", () => {
+  it("keeps the canonical form of bits 8 (so existing variant ids stay stable)", () => {
+    expect(canonical({ quantize: { bits: 8 } })).toBe('{"quantize":{"bits":8,"granularity":"per-channel","scheme":"weight-only","symmetric":true}}');
+  });
+
+  it("fills defaults for 16, 4 and 1 bits", () => {
+    expect(canonical({ quantize: { bits: 16 } })).toBe('{"quantize":{"bits":16,"scheme":"weight-only"}}');
+    expect(canonical({ quantize: { bits: 4 } })).toBe('{"quantize":{"bits":4,"granularity":{"block":32},"scheme":"weight-only","symmetric":true}}');
+    expect(canonical({ quantize: { bits: 1 } })).toBe('{"quantize":{"bits":1,"granularity":"per-channel","scheme":"weight-only","symmetric":true}}');
+  });
+
+  it("rejects a bit-width it has no recipe for, and a block that is not a power of two", () => {
+    expect(RecipeSchema.safeParse({ quantize: { bits: 2 } }).success).toBe(false);
+    expect(RecipeSchema.safeParse({ quantize: { bits: 4, granularity: { block: 48 } } }).success).toBe(false);
+  });
+});
+
+describe("fp16 conversion", () => {
+  it("rounds to nearest even and round-trips representable values", () => {
+    for (const v of [0, 1, -2.5, 65504, 6.103515625e-5, 5.960464477539063e-8]) expect(fromHalf(toHalf(v))).toBe(v);
+    expect(fromHalf(toHalf(1 + 2 ** -11))).toBe(1); // halfway between 1 and the next half: even is 1
+    expect(fromHalf(toHalf(1 + 3 * 2 ** -11))).toBe(1 + 2 ** -9);
+    expect(fromHalf(toHalf(1e6))).toBe(Infinity);
+  });
+});
+
+const x = (n: number, batch: number) => ({ input: { dims: [batch, n], data: Float32Array.from(randomInput(batch * n, 5)) } });
+
+describe("quantizer bit-widths", () => {
+  it("16 bits: FLOAT16 weights behind Casts; outputs within 2e-3 of fp32", async () => {
+    const bytes = buildMlp([32, 48, 10], 3);
+    const result = quantizeModel(decodeModel(bytes), { bits: 16 });
+    const g = result.model.graph!;
+    expect(g.initializer.filter((t) => t.dataType === DT.FLOAT16)).toHaveLength(2);
+    expect(g.node.filter((n) => n.opType === "Cast")).toHaveLength(2);
+    const [a, b] = await Promise.all([runReference(encodeModel(result.model), x(32, 3)), runReference(bytes, x(32, 3))]);
+    expect(maxRelDiff(a.logits!.data, b.logits!.data)).toBeLessThan(2e-3);
+  });
+
+  it("4 bits: lifts an opset-13 MLP to 21 and writes INT4 blocks behind DequantizeLinear(block_size); within 0.15 of fp32", async () => {
+    const bytes = buildMlp([64, 48, 10], 3);
+    const result = quantizeModel(decodeModel(bytes), { bits: 4, block: 32 });
+    const g = result.model.graph!;
+    expect(defaultOpset(result.model)).toBe(21);
+    expect(g.initializer.filter((t) => t.dataType === DT.INT4)).toHaveLength(2);
+    const dq = g.node.filter((n) => n.opType === "DequantizeLinear");
+    expect(dq.map((n) => n.attribute.find((a) => a.name === "block_size")?.i)).toEqual([32n, 32n]);
+    expect(result.tensors.map((t) => t.bits)).toEqual([4, 4]);
+    const [a, b] = await Promise.all([runReference(encodeModel(result.model), x(64, 2)), runReference(bytes, x(64, 2))]);
+    expect(maxRelDiff(a.logits!.data, b.logits!.data)).toBeLessThan(0.15);
+  });
+
+  it("4 bits: leaves an opset-11 model's weights float, saying why", () => {
+    const result = quantizeModel(decodeModel(buildMlp([32, 16, 4], 3, 11)), { bits: 4, block: 32 });
+    expect(result.tensors).toHaveLength(0);
+    expect(result.skipped.map((s) => s.reason)).toEqual([expect.stringContaining("opset 21"), expect.stringContaining("opset 21")]);
+  });
+
+  it("1 bit: int8 signs with per-channel mean |w| scales; onnxruntime-node computes sign(w) * mean|w|", async () => {
+    const bytes = buildCnn(4);
+    const result = quantizeModel(decodeModel(bytes), { bits: 1 });
+    const g = result.model.graph!;
+    const signs = g.initializer.filter((t) => t.dataType === DT.INT8);
+    expect(signs).toHaveLength(3);
+    for (const t of signs) expect([...new Int8Array(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength)].every((v) => v === 1 || v === -1)).toBe(true);
+    const feeds = { input: { dims: [1, 1, 12, 12], data: Float32Array.from(randomInput(144, 2)) } };
+    const out = await runReference(encodeModel(result.model), feeds);
+    expect(out.logits!.dims).toEqual([1, 10]);
+    expect(result.tensors.every((t) => t.bits === 1 && t.sqnrDb !== null && t.sqnrDb > 0)).toBe(true);
+  });
+});

@@ -1,0 +1,79 @@
+// The relaxed-SIMD build, run where it is served: in workerd (Node 20's baseline tier computes a relaxed op wrongly).
+import { describe, expect, it } from "vitest";
+import { refF32Gemm } from "../../kernels/reference/f32_gemm";
+import { refQs4Gemm } from "../../kernels/reference/qs4_gemm";
+import { refQu7Gemm, refQuantizeRows, refQuantizeRowsU7 } from "../../kernels/reference/qs8_gemm";
+import { qu7Case } from "../support/qu7";
+import { KernelInstance } from "../../worker/serve/kernels/runtime";
+import { kernelModule, kernelModules, relaxedSimdSupported } from "../../worker/serve/kernels/wasm";
+import { packBlockSparse1x16, packF32Panels, packQs4, padded, roundUp, weightMatrix } from "../../worker/serve/kernels/packing";
+import { integers, relError, tileSizes, uniform } from "../support/numbers";
+
+const relaxed = () => new KernelInstance(kernelModules.relaxed);
+
+describe("relaxed-SIMD kernels in workerd", () => {
+  it("are the build workerd serves (feature detection finds relaxed SIMD)", () => {
+    expect(relaxedSimdSupported()).toBe(true);
+    expect(kernelModule()).toBe(kernelModules.relaxed);
+    expect(relaxed().relaxed).toBe(true);
+    expect(new KernelInstance(kernelModules.plain).relaxed).toBe(false);
+  });
+
+  for (const M of tileSizes(4)) {
+    it(`f32 GEMM with fused multiply-add matches the reference within 1e-5 at M=${M}, N around 8`, () => {
+      for (const N of tileSizes(8)) {
+        const K = 37;
+        const A = uniform(M * K, M + K, 1);
+        const B = uniform(K * N, N, 1);
+        const bias = uniform(N, N + 1, 1);
+        const kx = relaxed();
+        const c = kx.alloc(M * N * 4);
+        kx.k.f32_gemm_wasmsimd_4x8(M, K, N, kx.put(A), K, kx.put(packF32Panels(weightMatrix(B, K, N, "kn"))), kx.put(padded(bias, roundUp(N, 8))), c, N, -Infinity, Infinity);
+        expect(relError(kx.f32(c, M * N), refF32Gemm(M, K, N, A, B, bias)), `N=${N}`).toBeLessThan(1e-5);
+      }
+    });
+  }
+
+  it("int4 GEMM with fused multiply-add matches the reference within 1e-5", () => {
+    for (const K of tileSizes(32)) {
+      const [M, N] = [3, 9];
+      const A = uniform(M * K, K, 1);
+      const W = integers(K * N, K + 1, -8, 7);
+      const scales = uniform(Math.ceil(K / 32) * N, 3, 0.1).map((v) => Math.abs(v) + 0.01);
+      const scaleOf = (n: number, b: number) => scales[b * N + n]!;
+      const kx = relaxed();
+      const p = packQs4(weightMatrix(W, K, N, "kn"), scaleOf);
+      const q = kx.alloc(M * p.Kp);
+      const s = kx.alloc(M * 4);
+      kx.k.qs8_quantize_rows(M, K, p.Kp, kx.put(A), K, q, s);
+      const c = kx.alloc(M * N * 4);
+      kx.k.qs4_gemm_wasmsimd_1x4(M, p.Kp, N, q, s, kx.put(p.data), kx.put(p.scalesT), p.Np, 0, c, N, -Infinity, Infinity);
+      const ref = refQuantizeRows(M, K, A);
+      expect(relError(kx.f32(c, M * N), refQs4Gemm(M, K, N, ref.q, ref.scales, W, scaleOf, null)), `K=${K}`).toBeLessThan(1e-5);
+    }
+  });
+
+  it("int8 x unsigned 7-bit GEMM on the relaxed dot is bit-exact", () => {
+    for (const [M, K, N] of [[1, 16, 4], [2, 17, 5], [3, 48, 9], [5, 300, 13]] as const) {
+      for (const nonNegative of [false, true]) {
+        const r = qu7Case(relaxed(), M, K, N, nonNegative);
+        const ref = refQuantizeRowsU7(M, K, r.A);
+        expect([...r.q]).toEqual([...ref.q]);
+        expect([...r.got], `M=${M} K=${K} N=${N}`).toEqual([...refQu7Gemm(M, K, N, ref.q, ref.scales, ref.zeroPoints, r.W, r.ws, r.bias)]);
+      }
+    }
+  });
+
+  it("block-sparse GEMM with fused multiply-add matches the dense reference within 1e-5", () => {
+    for (const N of tileSizes(16)) {
+      const [M, K] = [5, 40];
+      const W = uniform(K * N, N, 1).map((v, i) => (Math.floor(i / 16) % 3 === 0 ? v : 0));
+      const A = uniform(M * K, M, 1);
+      const kx = relaxed();
+      const p = packBlockSparse1x16(weightMatrix(W, K, N, "kn"));
+      const c = kx.alloc(M * N * 4);
+      kx.k.f32_bsr1x16_gemm_wasmsimd_2x16(M, N, kx.put(A), K, kx.put(p.ptr), kx.put(p.kidx), kx.put(p.vals), 0, c, N, -Infinity, Infinity);
+      expect(relError(kx.f32(c, M * N), refF32Gemm(M, K, N, A, W, null)), `N=${N}`).toBeLessThan(1e-5);
+    }
+  });
+});

@@ -1,0 +1,71 @@
+// Every bit-width's variant on the kernel engine against onnxruntime-node on the same variant graph, and the kernel
+// each layer lands on: fp16 -> f32, int4 -> qs4 (MLP) / qs4 per channel (CNN), 1-bit -> binary sign-select,
+// 90% zero 1x16 blocks -> bsr1x16. Batch 1 and 5.
+import { describe, expect, it } from "vitest";
+import { quantizeModel, type QuantizeOptions } from "../../../worker/compress/quantize";
+import { decodeModel, encodeModel } from "../../../worker/onnx/codec";
+import { DT } from "../../../worker/onnx/dtype";
+import { makeTensor, readFloat32 } from "../../../worker/onnx/tensor";
+import { buildCnn, buildMlp, randomInput } from "../../support/models";
+import { maxRelDiff, runKernels, runReference } from "../../support/engine";
+
+const mlp = () => buildMlp([64, 96, 50, 10], 4);
+const cnn = () => buildCnn(5);
+const variant = (bytes: Uint8Array, options: QuantizeOptions) => encodeModel(quantizeModel(decodeModel(bytes), options).model);
+
+/** Zeroes the 1x16 blocks (one input row, 16 output columns) of every MatMul weight with the smallest L1 norms. */
+function blockPruned(bytes: Uint8Array, fraction: number): Uint8Array {
+  const model = decodeModel(bytes);
+  const g = model.graph!;
+  g.initializer = g.initializer.map((t) => {
+    if (!t.name.startsWith("fc") || !t.name.endsWith(".weight")) return t;
+    const [K, N] = t.dims.map(Number) as [number, number];
+    const w = readFloat32(t);
+    const blocks: { k: number; n0: number; norm: number }[] = [];
+    for (let k = 0; k < K; k++)
+      for (let n0 = 0; n0 < N; n0 += 16) {
+        let norm = 0;
+        for (let n = n0; n < Math.min(N, n0 + 16); n++) norm += Math.abs(w[k * N + n]!);
+        blocks.push({ k, n0, norm });
+      }
+    blocks.sort((a, b) => a.norm - b.norm);
+    for (const b of blocks.slice(0, Math.round(blocks.length * fraction)))
+      for (let n = b.n0; n < Math.min(N, b.n0 + 16); n++) w[b.k * N + n] = 0;
+    return makeTensor(t.name, DT.FLOAT, [K, N], w);
+  });
+  return encodeModel(model);
+}
+
+const feeds = (shape: number[], batch: number, seed: number) => {
+  const dims = [batch, ...shape];
+  return { input: { dims, data: Float32Array.from(randomInput(dims.reduce((a, b) => a * b, 1), seed)) } };
+};
+
+const cases: { name: string; bytes: () => Uint8Array; shape: number[]; kernels: string[]; tolerance: number }[] = [
+  { name: "fp16 MLP", bytes: () => variant(mlp(), { bits: 16 }), shape: [64], kernels: ["f32", "f32", "f32"], tolerance: 1e-5 },
+  { name: "fp16 CNN", bytes: () => variant(cnn(), { bits: 16 }), shape: [1, 12, 12], kernels: ["f32", "f32", "f32"], tolerance: 1e-5 },
+  // int4 kernels quantize activations to int8 on the fly (the graph dequantizes weights only): a few percent.
+  { name: "int4 MLP (blocks of 32)", bytes: () => variant(mlp(), { bits: 4, block: 32 }), shape: [64], kernels: ["qs4", "qs4", "qs4"], tolerance: 3e-2 },
+  { name: "int4 CNN (per channel)", bytes: () => variant(cnn(), { bits: 4, block: 32 }), shape: [1, 12, 12], kernels: ["qs4", "qs4", "qs4"], tolerance: 3e-2 },
+  // Sign-select keeps activations in float: the same maths as the graph.
+  { name: "binary MLP", bytes: () => variant(mlp(), { bits: 1 }), shape: [64], kernels: ["binary", "binary", "binary"], tolerance: 1e-5 },
+  { name: "binary MLP, opset 11 (plain float +-scale weights)", bytes: () => variant(buildMlp([64, 96, 50, 10], 4, 11), { bits: 1 }), shape: [64], kernels: ["binary", "binary", "binary"], tolerance: 1e-5 },
+  { name: "binary CNN", bytes: () => variant(cnn(), { bits: 1 }), shape: [1, 12, 12], kernels: ["binary", "binary", "binary"], tolerance: 1e-5 },
+  { name: "90% block-sparse MLP", bytes: () => blockPruned(mlp(), 0.9), shape: [64], kernels: ["bsr1x16", "bsr1x16", "f32"], tolerance: 1e-5 },
+];
+
+describe("compressed variants on the kernel engine", () => {
+  for (const c of cases) {
+    for (const batch of [1, 5]) {
+      it(`runs the ${c.name} on ${c.kernels.join("/")} within ${c.tolerance} of onnxruntime-node at batch ${batch}`, async () => {
+        const bytes = c.bytes();
+        const f = feeds(c.shape, batch, batch * 3 + 1);
+        const { session, outputs } = await runKernels(bytes, f);
+        const ref = await runReference(bytes, f);
+        expect(Object.values(session.kernels)).toEqual(c.kernels);
+        expect(outputs.logits!.dims).toEqual(ref.logits!.dims);
+        expect(maxRelDiff(outputs.logits!.data, ref.logits!.data)).toBeLessThan(c.tolerance);
+      });
+    }
+  }
+});

@@ -1,0 +1,54 @@
+// 1-bit encoding: w ~ sign(w) * mean|w| per output channel (sign(0) = +1). Opset 13+: int8 {-1, +1} behind a
+// per-axis DequantizeLinear whose scales are the channel means; older opsets: the float weight holding exactly
+// +-scale per channel (the training script's export form). The kernel engine recognises both as 1-bit.
+import { makeNode } from "../../onnx/builders";
+import { DT } from "../../onnx/dtype";
+import { makeTensor } from "../../onnx/tensor";
+import type { WeightEncoding } from "./encoding";
+import { channelLayout } from "./weights";
+
+export function binarize(data: Float32Array, dims: readonly number[], axis: number) {
+  const { outer, channels, inner } = channelLayout(dims, axis);
+  const sums = new Float64Array(channels);
+  for (let o = 0; o < outer; o++)
+    for (let c = 0; c < channels; c++)
+      for (let i = 0; i < inner; i++) sums[c] = sums[c]! + Math.abs(data[(o * channels + c) * inner + i]!);
+  const scales = Float32Array.from(sums, (s) => s / (outer * inner));
+  const signs = new Int8Array(data.length);
+  const reconstructed = new Float32Array(data.length);
+  for (let o = 0; o < outer; o++)
+    for (let c = 0; c < channels; c++)
+      for (let i = 0; i < inner; i++) {
+        const k = (o * channels + c) * inner + i;
+        signs[k] = data[k]! >= 0 ? 1 : -1;
+        reconstructed[k] = signs[k]! * scales[c]!;
+      }
+  return { signs, scales, reconstructed, channels };
+}
+
+export const binary: WeightEncoding = {
+  bits: 1,
+  unsupported: () => null,
+  encode(w) {
+    const { axis } = w.slot;
+    const b = binarize(w.data, w.dims, axis);
+    if (w.opset < 13) {
+      const name = w.fresh(`${w.name}_binary`);
+      // A float initializer needs no node: Identity keeps the "replacement tensor" shape of the other encodings.
+      const output = w.fresh(`${w.name}_binarized`);
+      return {
+        initializers: [makeTensor(name, DT.FLOAT, w.dims, b.reconstructed)],
+        nodes: [makeNode("Identity", [name], [output], w.fresh(`${w.name}_identity`))],
+        output, reconstructed: b.reconstructed, scales: b.scales, axis,
+      };
+    }
+    const qName = w.fresh(`${w.name}_signs`);
+    const sName = w.fresh(`${w.name}_scale`);
+    const output = w.fresh(`${w.name}_dequantized`);
+    return {
+      initializers: [makeTensor(qName, DT.INT8, w.dims, b.signs), makeTensor(sName, DT.FLOAT, [b.channels], b.scales)],
+      nodes: [makeNode("DequantizeLinear", [qName, sName], [output], w.fresh(`${w.name}_dequantize`), { axis })],
+      output, reconstructed: b.reconstructed, scales: b.scales, axis,
+    };
+  },
+};

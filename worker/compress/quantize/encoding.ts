@@ -1,0 +1,38 @@
+// What each bit-width module provides: the encoded initializers and nodes that replace one float weight by a
+// standard ONNX form producing the same-shaped float tensor, plus numbers for the report.
+import type { NodeProto, TensorProto } from "onnx-buf";
+import type { WeightSlot } from "./registry";
+
+export interface WeightToEncode {
+  name: string;
+  dims: number[];
+  data: Float32Array;
+  slot: WeightSlot;
+  opset: number;
+  /** Fresh graph-unique names. */
+  fresh(wanted: string): string;
+}
+
+export interface EncodedWeight {
+  initializers: TensorProto[];
+  nodes: NodeProto[];
+  /** Name of the float tensor that replaces the weight. */
+  output: string;
+  /** The weight as the encoded form reconstructs it (for the error report). */
+  reconstructed: Float32Array;
+  scales: Float32Array | number[];
+  /** Axis the scales run along (-1 for none). */
+  axis: number;
+}
+
+export interface WeightEncoding {
+  bits: number;
+  /** Why this weight cannot be encoded (it then stays float), or null. */
+  unsupported(weight: WeightToEncode): string | null;
+  encode(weight: WeightToEncode): EncodedWeight;
+}
+
+/** Shape [C, 1, ..., 1] that broadcasts a per-channel vector along `axis` of a rank-`rank` tensor. */
+export function broadcastShape(channels: number, axis: number, rank: number): number[] {
+  return [channels, ...new Array<number>(rank - axis - 1).fill(1)];
+}

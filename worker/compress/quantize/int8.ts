@@ -1,0 +1,36 @@
+// 8-bit weight-only encoding: int8 per output channel, symmetric; a per-axis DequantizeLinear (opset 13+) or
+// Cast + Mul on older opsets.
+import { makeNode } from "../../onnx/builders";
+import { DT } from "../../onnx/dtype";
+import { makeTensor } from "../../onnx/tensor";
+import { broadcastShape, type WeightEncoding } from "./encoding";
+import { channelLayout, dequantizePerChannel, quantizeWeightsPerChannel } from "./weights";
+
+export const int8: WeightEncoding = {
+  bits: 8,
+  unsupported: () => null,
+  encode(w) {
+    const { axis } = w.slot;
+    const q = quantizeWeightsPerChannel(w.data, w.dims, axis, 8);
+    const { channels } = channelLayout(w.dims, axis);
+    const qName = w.fresh(`${w.name}_quantized`);
+    const output = w.fresh(`${w.name}_dequantized`);
+    const initializers = [makeTensor(qName, DT.INT8, w.dims, q.values)];
+    const nodes = [];
+    if (w.opset >= 13) {
+      const sName = w.fresh(`${w.name}_scale`);
+      const zName = w.fresh(`${w.name}_zero_point`);
+      initializers.push(makeTensor(sName, DT.FLOAT, [channels], q.scales));
+      initializers.push(makeTensor(zName, DT.INT8, [channels], new Int8Array(channels)));
+      nodes.push(makeNode("DequantizeLinear", [qName, sName, zName], [output], w.fresh(`${w.name}_dequantize`), { axis }));
+    } else {
+      // Older opsets have no per-axis DequantizeLinear: convert int8 to float, then scale per channel.
+      const sName = w.fresh(`${w.name}_scale`);
+      const floatName = w.fresh(`${w.name}_int8_as_float`);
+      initializers.push(makeTensor(sName, DT.FLOAT, broadcastShape(channels, axis, w.dims.length), q.scales));
+      nodes.push(makeNode("Cast", [qName], [floatName], w.fresh(`${w.name}_cast`), { to: DT.FLOAT }));
+      nodes.push(makeNode("Mul", [floatName, sName], [output], w.fresh(`${w.name}_rescale`)));
+    }
+    return { initializers, nodes, output, reconstructed: dequantizePerChannel(q, w.dims, axis), scales: q.scales, axis };
+  },
+};

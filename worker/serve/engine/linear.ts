@@ -1,0 +1,207 @@
+// A linear layer (y = x W + b with a fused per-channel epilogue) packed once at load for the kernel that fits its
+// weight: int8 -> qs8 GEMM (int8 x unsigned 7-bit activations on the relaxed dot in the relaxed build), int4 blocked -> qs4 GEMM, +-scale per channel -> 1-bit sign-select, mostly-zero 1x16
+// blocks -> block-sparse, mostly-zero elements -> CSR, anything else -> fp32 GEMM. Weights stay in that compressed
+// form in kernel memory; only activations move per run.
+import type { KernelInstance, Ptr } from "../kernels/runtime";
+import {
+  binaryScales, packBinary, packBlockSparse1x16, packCsr, packF32Panels, packQs4, packQs8, padded, roundUp, sparsityOf,
+  type WeightMatrix,
+} from "../kernels/packing";
+import type { Epilogue } from "./op";
+import { floatData, type Constant, type QuantizedForm } from "./values";
+
+/** Where element (k, n) of the GEMM's weight lies in a constant's flat data. */
+export interface WeightView {
+  K: number;
+  N: number;
+  index(k: number, n: number): number;
+}
+
+export type LinearKernel = "f32" | "qs8" | "qs4" | "binary" | "bsr1x16" | "csr";
+
+export interface Linear {
+  readonly kernel: LinearKernel;
+  readonly K: number;
+  readonly N: number;
+  /** Bytes of packed weights in kernel memory. */
+  readonly bytes: number;
+  /** C[M, N] (row stride ldc) = epilogue(A[M, K] (row stride lda) x W). */
+  run(kx: KernelInstance, M: number, A: Ptr, lda: number, C: Ptr, ldc: number): void;
+}
+
+/** Sparsity from which the sparse kernels are used. Not swept yet: at 90% zeros npm run bench measures block-sparse
+ * at 6-20x and CSR at 1-3x the dense fp32 GEMM, so these leave margin for less sparse weights. */
+export const BLOCK_SPARSE_MIN = 0.6;
+export const CSR_MIN = 0.9;
+
+/** Scale index of each flat element of a quantized constant (scalar, per-axis or blocked along an axis). */
+export function scaleIndexer(form: QuantizedForm, dims: readonly number[]): (flat: number) => number {
+  if (form.scale.length === 1) return () => 0;
+  const axis = form.axis < 0 ? form.axis + dims.length : form.axis;
+  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const size = dims[axis]!;
+  if (form.blockSize <= 0) return (flat) => Math.floor(flat / inner) % size;
+  const blocks = Math.ceil(size / form.blockSize);
+  return (flat) => {
+    const outer = Math.floor(flat / (inner * size));
+    const a = Math.floor(flat / inner) % size;
+    const i = flat % inner;
+    return (outer * blocks + Math.floor(a / form.blockSize)) * inner + i;
+  };
+}
+
+function channelScale(ep: Epilogue, n: number): number {
+  return ep.scale ? ep.scale[n]! : 1;
+}
+
+/** Packs the weight for the fitting kernel. */
+export function createLinear(kx: KernelInstance, c: Constant, view: WeightView, ep: Epilogue): Linear {
+  const { K, N } = view;
+  const quant = c.quant;
+  if (quant) {
+    const scaleIdx = scaleIndexer(quant, c.dims);
+    const scaleAt = (k: number, n: number) => quant.scale[scaleIdx(view.index(k, n))]!;
+    const qm: WeightMatrix = { K, N, at: (k, n) => quant.q[view.index(k, n)]! };
+    const constantOver = (span: number) => {
+      for (let n = 0; n < N; n++)
+        for (let k0 = 0; k0 < K; k0 += span) {
+          const s = scaleAt(k0, n);
+          for (let k = k0 + 1; k < Math.min(K, k0 + span); k++) if (scaleAt(k, n) !== s) return false;
+        }
+      return true;
+    };
+    if (constantOver(K) && isSigns(qm)) {
+      return binaryLinear(kx, qm, Float32Array.from({ length: N }, (_, n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n)), ep);
+    }
+    if (quant.bits === 8 && constantOver(K) && inRange(qm, -127, 127)) {
+      return qs8Linear(kx, qm, (n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n), ep);
+    }
+    if (quant.bits === 4 && constantOver(32)) {
+      return qs4Linear(kx, qm, (n, b) => (b * 32 < K ? scaleAt(b * 32, n) : 0) * channelScale(ep, n), ep);
+    }
+  }
+  const data = floatData(c);
+  const w: WeightMatrix = { K, N, at: (k, n) => data[view.index(k, n)]! * channelScale(ep, n) };
+  const signs = K >= 32 ? binaryScales(w) : null;
+  if (signs) return binaryLinear(kx, w, signs, ep);
+  const sparsity = sparsityOf(w);
+  if (sparsity.blocks >= BLOCK_SPARSE_MIN) return blockSparseLinear(kx, w, ep);
+  if (sparsity.elements >= CSR_MIN) return csrLinear(kx, w, ep);
+  return f32Linear(kx, w, ep);
+}
+
+function isSigns(w: WeightMatrix): boolean {
+  for (let n = 0; n < w.N; n++) for (let k = 0; k < w.K; k++) if (Math.abs(w.at(k, n)) !== 1) return false;
+  return w.K > 0;
+}
+
+function inRange(w: WeightMatrix, lo: number, hi: number): boolean {
+  for (let n = 0; n < w.N; n++)
+    for (let k = 0; k < w.K; k++) {
+      const v = w.at(k, n);
+      if (v < lo || v > hi) return false;
+    }
+  return true;
+}
+
+const biasOf = (ep: Epilogue, length: number) => padded(ep.bias, length);
+
+function f32Linear(kx: KernelInstance, w: WeightMatrix, ep: Epilogue): Linear {
+  const packed = packF32Panels(w);
+  const b = kx.put(packed);
+  const bias = kx.put(biasOf(ep, roundUp(w.N, 8)));
+  return {
+    kernel: "f32", K: w.K, N: w.N, bytes: packed.byteLength,
+    run: (k, M, A, lda, C, ldc) => k.k.f32_gemm_wasmsimd_4x8(M, w.K, w.N, A, lda, b, bias, C, ldc, ep.lo, ep.hi),
+  };
+}
+
+/** Activations quantized per row into scratch memory (freed with the run). */
+function quantizeRows(kx: KernelInstance, M: number, K: number, Kp: number, A: Ptr, lda: number) {
+  const q = kx.alloc(M * Kp);
+  const s = kx.alloc(M * 4);
+  kx.k.qs8_quantize_rows(M, K, Kp, A, lda, q, s);
+  return { q, s };
+}
+
+function qs8Linear(kx: KernelInstance, w: WeightMatrix, scaleOf: (n: number) => number, ep: Epilogue): Linear {
+  const packed = packQs8(w);
+  const W = kx.put(packed.data);
+  const ws = kx.put(Float32Array.from({ length: packed.Np }, (_, n) => (n < w.N ? scaleOf(n) : 0)));
+  const bias = kx.put(biasOf(ep, packed.Np));
+  if (kx.relaxed) {
+    // The relaxed dot multiplies 16 int8 weights by 16 activations in [0, 127] per instruction: activations are
+    // quantized per row as unsigned 7-bit with a zero point, corrected through each channel's weight sum.
+    const wsum = new Int32Array(packed.Np);
+    for (let n = 0; n < w.N; n++) for (let k = 0; k < packed.Kp; k++) wsum[n] = wsum[n]! + packed.data[n * packed.Kp + k]!;
+    const sums = kx.put(wsum);
+    return {
+      kernel: "qs8", K: w.K, N: w.N, bytes: packed.data.byteLength + packed.Np * 12,
+      run(k, M, A, lda, C, ldc) {
+        const q = k.alloc(M * packed.Kp);
+        const s = k.alloc(M * 4);
+        const z = k.alloc(M * 4);
+        k.k.qu7_quantize_rows(M, w.K, packed.Kp, A, lda, q, s, z);
+        k.k.qu7_gemm_wasmsimd_2x4(M, packed.Kp, w.N, q, s, z, W, sums, ws, bias, C, ldc, ep.lo, ep.hi);
+      },
+    };
+  }
+  return {
+    kernel: "qs8", K: w.K, N: w.N, bytes: packed.data.byteLength + packed.Np * 8,
+    run(k, M, A, lda, C, ldc) {
+      const { q, s } = quantizeRows(k, M, w.K, packed.Kp, A, lda);
+      k.k.qs8_gemm_wasmsimd_2x4(M, packed.Kp, w.N, q, s, W, ws, bias, C, ldc, ep.lo, ep.hi);
+    },
+  };
+}
+
+function qs4Linear(kx: KernelInstance, w: WeightMatrix, scaleOf: (n: number, block32: number) => number, ep: Epilogue): Linear {
+  const packed = packQs4(w, scaleOf);
+  const W = kx.put(packed.data);
+  const wsT = kx.put(packed.scalesT);
+  const bias = kx.put(biasOf(ep, packed.Np));
+  return {
+    kernel: "qs4", K: w.K, N: w.N, bytes: packed.data.byteLength + packed.scalesT.byteLength + packed.Np * 4,
+    run(k, M, A, lda, C, ldc) {
+      const { q, s } = quantizeRows(k, M, w.K, packed.Kp, A, lda);
+      k.k.qs4_gemm_wasmsimd_1x4(M, packed.Kp, w.N, q, s, W, wsT, packed.Np, bias, C, ldc, ep.lo, ep.hi);
+    },
+  };
+}
+
+/** Sign-select: the graph's activations stay full precision, so outputs equal the fp32 graph's up to rounding. */
+function binaryLinear(kx: KernelInstance, w: WeightMatrix, scales: Float32Array, ep: Epilogue): Linear {
+  const packed = packBinary(w);
+  const W = kx.put(packed.bits);
+  const ws = kx.put(padded(scales, packed.Np));
+  const bias = kx.put(biasOf(ep, packed.Np));
+  return {
+    kernel: "binary", K: w.K, N: w.N, bytes: packed.bits.byteLength + packed.Np * 8,
+    run: (k, M, A, lda, C, ldc) =>
+      k.k.binary_sign_gemm_wasmsimd_1x4(M, w.K, packed.Kp, w.N, A, lda, W, ws, bias, C, ldc, ep.lo, ep.hi),
+  };
+}
+
+function blockSparseLinear(kx: KernelInstance, w: WeightMatrix, ep: Epilogue): Linear {
+  const p = packBlockSparse1x16(w);
+  const ptr = kx.put(p.ptr);
+  const kidx = kx.put(p.kidx);
+  const vals = kx.put(p.vals);
+  const bias = kx.put(biasOf(ep, roundUp(w.N, 16)));
+  return {
+    kernel: "bsr1x16", K: w.K, N: w.N, bytes: p.ptr.byteLength + p.kidx.byteLength + p.vals.byteLength,
+    run: (k, M, A, lda, C, ldc) => k.k.f32_bsr1x16_gemm_wasmsimd_2x16(M, w.N, A, lda, ptr, kidx, vals, bias, C, ldc, ep.lo, ep.hi),
+  };
+}
+
+function csrLinear(kx: KernelInstance, w: WeightMatrix, ep: Epilogue): Linear {
+  const p = packCsr(w);
+  const ptr = kx.put(p.ptr);
+  const kidx = kx.put(p.kidx);
+  const vals = kx.put(p.vals);
+  const bias = kx.put(biasOf(ep, w.N));
+  return {
+    kernel: "csr", K: w.K, N: w.N, bytes: p.ptr.byteLength + p.kidx.byteLength + p.vals.byteLength,
+    run: (k, M, A, lda, C, ldc) => k.k.f32_csr_gemm_scalar_1x4(M, w.N, A, lda, ptr, kidx, vals, bias, C, ldc, ep.lo, ep.hi),
+  };
+}

@@ -1,0 +1,42 @@
+// The contract between the engine and its operator modules (one module per op type, registered in ops/registry.ts).
+import type { NodeProto } from "onnx-buf";
+import type { KernelInstance } from "../kernels/runtime";
+import type { Activation, Constant, RunState } from "./values";
+
+/** Per-output-channel work fused into a linear op: y = clamp(x * scale + bias, lo, hi). */
+export interface Epilogue {
+  scale: Float32Array | null;
+  bias: Float32Array | null;
+  lo: number;
+  hi: number;
+}
+
+export interface PlanContext {
+  readonly node: NodeProto;
+  readonly opset: number;
+  readonly kx: KernelInstance;
+  /** The constant behind input `i`, or undefined when it is computed at run time (or absent). */
+  constant(i: number): Constant | undefined;
+  /** True when input i is given (ONNX marks an absent optional input with ""). */
+  has(i: number): boolean;
+  /** Resolves input i at run time: an activation, or a constant placed in kernel memory once at load. */
+  input(i: number): (run: RunState) => Activation;
+  /**
+   * For linear ops: absorbs the single-consumer chain after this node (per-channel Add, BatchNormalization,
+   * Relu/Clip) into an epilogue over `channels` output channels along `axis` of a rank-`rank` output.
+   * Returns the epilogue and the output name the step must produce.
+   */
+  absorbEpilogue(channels: number, axis: number, rank: number, start?: Epilogue): { epilogue: Epilogue; output: string };
+  /** Records which kernel serves this (linear) node. */
+  noteKernel(kernel: string): void;
+}
+
+/** What a node becomes: constants folded at load, or a step run per inference. */
+export type OpPlan =
+  | { kind: "constant"; outputs: Constant[] }
+  | { kind: "step"; run: (run: RunState) => Activation[]; outputs?: string[] };
+
+export interface Op {
+  /** Plans the node or throws Uncovered naming what the engine cannot run. */
+  plan(ctx: PlanContext): OpPlan;
+}

@@ -1,0 +1,4 @@
+// Tanh.
+import { unaryOp } from "../elementwise";
+
+export const tanh = unaryOp(Math.tanh);

@@ -1,0 +1,141 @@
+// The values the kernel engine handles: constants (decoded initializers and what folds from them at load, kept
+// quantized when a DequantizeLinear produced them) and activations (float32 tensors in kernel memory).
+import type { TensorProto } from "onnx-buf";
+import { DT, dtypeName } from "../../onnx/dtype";
+import { elementCount, isExternal, tensorDims } from "../../onnx/tensor";
+import type { KernelInstance, Ptr } from "../kernels/runtime";
+
+/** A graph construct the engine does not run: the whole model then goes to onnxruntime-web. */
+export class Uncovered extends Error {
+  override name = "Uncovered";
+}
+
+export type ConstData = Float32Array | Int32Array | Int8Array | Uint8Array | BigInt64Array | Float64Array;
+
+/** Integer weights and their dequantization, as a DequantizeLinear of constants describes them (zero point removed). */
+export interface QuantizedForm {
+  /** Integer levels (q - zero_point), same layout as the dequantized tensor. */
+  q: Int8Array;
+  bits: 8 | 4;
+  /** Scales: one (axis -1), one per index of `axis`, or one per block of `blockSize` along `axis`. */
+  scale: Float32Array;
+  axis: number;
+  blockSize: number;
+}
+
+export interface Constant {
+  dims: number[];
+  dtype: number;
+  data: ConstData;
+  quant?: QuantizedForm;
+}
+
+/** A float32 tensor in the kernel instance's memory. */
+export interface Activation {
+  dims: number[];
+  ptr: Ptr;
+}
+
+export const sizeOf = (dims: readonly number[]) => elementCount(dims);
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * 2 ** -14 * (f / 1024);
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * 2 ** (e - 15) * (1 + f / 1024);
+}
+
+function rawView(t: TensorProto): DataView {
+  return new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
+}
+
+/** Decodes an initializer (raw_data or typed fields) of the types the engine reads; others are Uncovered. */
+export function readConstant(t: TensorProto): Constant {
+  if (isExternal(t)) throw new Uncovered(`initializer '${t.name}' uses external data`);
+  const dims = tensorDims(t);
+  const n = elementCount(dims);
+  const raw = t.rawData.byteLength > 0 ? rawView(t) : null;
+  switch (t.dataType) {
+    case DT.FLOAT: {
+      const data = new Float32Array(n);
+      if (raw) for (let i = 0; i < n; i++) data[i] = raw.getFloat32(i * 4, true);
+      else data.set(t.floatData);
+      return { dims, dtype: DT.FLOAT, data };
+    }
+    case DT.FLOAT16: {
+      const data = new Float32Array(n);
+      for (let i = 0; i < n; i++) data[i] = halfToFloat(raw ? raw.getUint16(i * 2, true) : t.int32Data[i]!);
+      return { dims, dtype: DT.FLOAT, data };
+    }
+    case DT.DOUBLE: {
+      const data = new Float64Array(n);
+      if (raw) for (let i = 0; i < n; i++) data[i] = raw.getFloat64(i * 8, true);
+      else data.set(t.doubleData);
+      return { dims, dtype: DT.DOUBLE, data };
+    }
+    case DT.INT64: {
+      const data = new BigInt64Array(n);
+      if (raw) for (let i = 0; i < n; i++) data[i] = raw.getBigInt64(i * 8, true);
+      else t.int64Data.forEach((v, i) => (data[i] = BigInt(v)));
+      return { dims, dtype: DT.INT64, data };
+    }
+    case DT.INT32: {
+      const data = new Int32Array(n);
+      if (raw) for (let i = 0; i < n; i++) data[i] = raw.getInt32(i * 4, true);
+      else data.set(t.int32Data);
+      return { dims, dtype: DT.INT32, data };
+    }
+    case DT.INT8:
+    case DT.UINT8:
+    case DT.BOOL: {
+      const data = t.dataType === DT.INT8 ? new Int8Array(n) : new Uint8Array(n); // BOOL is one byte per value
+      if (raw) data.set(t.dataType === DT.INT8 ? new Int8Array(t.rawData.buffer, t.rawData.byteOffset, n) : t.rawData.subarray(0, n));
+      else data.set(t.int32Data);
+      return { dims, dtype: t.dataType, data };
+    }
+    case DT.INT4:
+    case DT.UINT4: {
+      // Two per byte, element 2i in the low nibble; widened to one byte each.
+      const signed = t.dataType === DT.INT4;
+      const data = signed ? new Int8Array(n) : new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        const byte = raw ? raw.getUint8(i >> 1) : t.int32Data[i >> 1]!;
+        const nib = i & 1 ? (byte >> 4) & 15 : byte & 15;
+        data[i] = signed && nib > 7 ? nib - 16 : nib;
+      }
+      return { dims, dtype: t.dataType, data };
+    }
+    default:
+      throw new Uncovered(`initializer '${t.name}' has element type ${dtypeName(t.dataType)}`);
+  }
+}
+
+/** The float32 values of a constant (dequantized when quantized). */
+export function floatData(c: Constant): Float32Array {
+  if (c.data instanceof Float32Array) return c.data;
+  if (c.data instanceof BigInt64Array) return Float32Array.from(c.data, Number);
+  return Float32Array.from(c.data as ArrayLike<number>);
+}
+
+/** Integer values (shapes, axes, pads) of an int64/int32 constant. */
+export function intData(c: Constant): number[] {
+  if (c.data instanceof BigInt64Array) return Array.from(c.data, Number);
+  return Array.from(c.data as ArrayLike<number>);
+}
+
+/** Per-run state: the activations by name, allocated after the load-time mark and freed after the run. */
+export class RunState {
+  readonly values = new Map<string, Activation>();
+  constructor(readonly kx: KernelInstance) {}
+
+  alloc(dims: number[]): Activation {
+    return { dims, ptr: this.kx.alloc(sizeOf(dims) * 4) };
+  }
+
+  /** A view of an activation; any later allocation may detach it. */
+  view(a: Activation): Float32Array {
+    return this.kx.f32(a.ptr, sizeOf(a.dims));
+  }
+}

@@ -1,0 +1,200 @@
+// Load-time packing of weights into the layouts the kernels read (see kernels/src/*.c for each layout).
+// Pure functions over plain arrays: the engine calls them once per model load; pruners can call
+// packBlockSparse1x16 to see what a block-pruned weight costs.
+
+/** A weight as the GEMMs see it: K inputs x N output channels, element (k, n). */
+export interface WeightMatrix {
+  K: number;
+  N: number;
+  at(k: number, n: number): number;
+}
+
+/** A [K, N] row-major array (MatMul's B), or its transpose [N, K] (Gemm with transB, Conv's [M, C*kh*kw]). */
+export function weightMatrix(data: ArrayLike<number>, K: number, N: number, layout: "kn" | "nk"): WeightMatrix {
+  return layout === "kn"
+    ? { K, N, at: (k, n) => data[k * N + n]! }
+    : { K, N, at: (k, n) => data[n * K + k]! };
+}
+
+export const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+/** A vector of `length` floats, zero past `values` (kernels load bias and scales in whole vectors). */
+export function padded(values: ArrayLike<number> | null, length: number): Float32Array {
+  const out = new Float32Array(length);
+  if (values) for (let i = 0; i < Math.min(values.length, length); i++) out[i] = values[i]!;
+  return out;
+}
+
+/** fp32 panels of 8 columns for f32_gemm_wasmsimd_4x8. */
+export function packF32Panels(w: WeightMatrix): Float32Array {
+  const panels = Math.ceil(w.N / 8);
+  const out = new Float32Array(panels * w.K * 8);
+  for (let p = 0; p < panels; p++) {
+    for (let k = 0; k < w.K; k++) {
+      const base = (p * w.K + k) * 8;
+      for (let j = 0; j < 8 && p * 8 + j < w.N; j++) out[base + j] = w.at(k, p * 8 + j);
+    }
+  }
+  return out;
+}
+
+export interface PackedQs8 {
+  Kp: number;
+  Np: number;
+  /** W^T, [Np, Kp] int8, zero padded. */
+  data: Int8Array;
+}
+
+/** int8 weights (values already integers in [-127, 127]) as W^T rows padded to 16 for qs8_gemm_wasmsimd_2x4. */
+export function packQs8(w: WeightMatrix): PackedQs8 {
+  const Kp = roundUp(Math.max(w.K, 1), 16);
+  const Np = roundUp(w.N, 4);
+  const data = new Int8Array(Np * Kp);
+  for (let n = 0; n < w.N; n++) for (let k = 0; k < w.K; k++) data[n * Kp + k] = w.at(k, n);
+  return { Kp, Np, data };
+}
+
+export interface PackedQs4 {
+  Kp: number;
+  Np: number;
+  /** Row n: Kp/2 bytes; in block b byte j holds element 32b+j (low nibble) and 32b+16+j (high nibble). */
+  data: Uint8Array;
+  /** Scale of block b (32 inputs) of channel n at [b * Np + n]. */
+  scalesT: Float32Array;
+}
+
+/** int4 weights (integers in [-8, 7]) with a scale per 32 consecutive inputs of a channel. */
+export function packQs4(w: WeightMatrix, scaleOf: (n: number, block32: number) => number): PackedQs4 {
+  const Kp = roundUp(Math.max(w.K, 1), 32);
+  const Np = roundUp(w.N, 4);
+  const blocks = Kp / 32;
+  const data = new Uint8Array((Np * Kp) / 2);
+  const scalesT = new Float32Array(blocks * Np);
+  for (let n = 0; n < w.N; n++) {
+    for (let b = 0; b < blocks; b++) {
+      scalesT[b * Np + n] = scaleOf(n, b);
+      for (let j = 0; j < 16; j++) {
+        const k0 = 32 * b + j;
+        const lo = k0 < w.K ? w.at(k0, n) : 0;
+        const hi = k0 + 16 < w.K ? w.at(k0 + 16, n) : 0;
+        data[n * (Kp / 2) + 16 * b + j] = (lo & 15) | ((hi & 15) << 4);
+      }
+    }
+  }
+  return { Kp, Np, data, scalesT };
+}
+
+export interface PackedBinary {
+  Kp: number;
+  Np: number;
+  /** Row n: Kp/8 bytes, bit k = weight (k, n) is positive. */
+  bits: Uint8Array;
+}
+
+/** Sign bits of a weight (positive -> 1) as W^T rows padded to 128 bits. */
+export function packBinary(w: WeightMatrix): PackedBinary {
+  const Kp = roundUp(Math.max(w.K, 1), 128);
+  const Np = roundUp(w.N, 4);
+  const bits = new Uint8Array((Np * Kp) / 8);
+  for (let n = 0; n < w.N; n++) {
+    for (let k = 0; k < w.K; k++) if (w.at(k, n) > 0) bits[n * (Kp / 8) + (k >> 3)]! |= 1 << (k & 7);
+  }
+  return { Kp, Np, bits };
+}
+
+/**
+ * The per-channel scale of a binary weight: every channel holds at most two values, +s and -s (s >= 0).
+ * Returns null when some channel holds anything else (the weight is not binary).
+ */
+export function binaryScales(w: WeightMatrix): Float32Array | null {
+  const scales = new Float32Array(w.N);
+  for (let n = 0; n < w.N; n++) {
+    let s = -1;
+    for (let k = 0; k < w.K; k++) {
+      const a = Math.abs(w.at(k, n));
+      if (s < 0) s = a;
+      else if (a !== s) return null;
+    }
+    scales[n] = Math.max(s, 0);
+  }
+  return scales;
+}
+
+export interface PackedBlockSparse {
+  N: number;
+  /** Blocks of panel p (16 output columns) are ptr[p]..ptr[p+1]-1. */
+  ptr: Int32Array;
+  /** Input row of each block. */
+  kidx: Int32Array;
+  /** 16 values per block (zero past N). */
+  vals: Float32Array;
+}
+
+/** 1x16 block-sparse form: a block (one input row, 16 consecutive output columns) is kept unless all zero. */
+export function packBlockSparse1x16(w: WeightMatrix): PackedBlockSparse {
+  const panels = Math.ceil(w.N / 16);
+  const ptr = new Int32Array(panels + 1);
+  const kidx: number[] = [];
+  const vals: number[] = [];
+  for (let p = 0; p < panels; p++) {
+    for (let k = 0; k < w.K; k++) {
+      const block = new Array<number>(16).fill(0);
+      let any = false;
+      for (let j = 0; j < 16 && p * 16 + j < w.N; j++) {
+        block[j] = w.at(k, p * 16 + j);
+        if (block[j] !== 0) any = true;
+      }
+      if (!any) continue;
+      kidx.push(k);
+      vals.push(...block);
+    }
+    ptr[p + 1] = kidx.length;
+  }
+  return { N: w.N, ptr, kidx: Int32Array.from(kidx), vals: Float32Array.from(vals) };
+}
+
+export interface PackedCsr {
+  N: number;
+  /** Nonzeros of output column n are ptr[n]..ptr[n+1]-1. */
+  ptr: Int32Array;
+  kidx: Int32Array;
+  vals: Float32Array;
+}
+
+/** Compressed sparse columns of the weight (CSR over W^T). */
+export function packCsr(w: WeightMatrix): PackedCsr {
+  const ptr = new Int32Array(w.N + 1);
+  const kidx: number[] = [];
+  const vals: number[] = [];
+  for (let n = 0; n < w.N; n++) {
+    for (let k = 0; k < w.K; k++) {
+      const v = w.at(k, n);
+      if (v !== 0) {
+        kidx.push(k);
+        vals.push(v);
+      }
+    }
+    ptr[n + 1] = kidx.length;
+  }
+  return { N: w.N, ptr, kidx: Int32Array.from(kidx), vals: Float32Array.from(vals) };
+}
+
+/** Fraction of all-zero 1x16 blocks and of zero elements: what decides between dense and sparse kernels. */
+export function sparsityOf(w: WeightMatrix): { blocks: number; elements: number } {
+  let zeroBlocks = 0;
+  let blocks = 0;
+  let zeros = 0;
+  for (let k = 0; k < w.K; k++) {
+    for (let n0 = 0; n0 < w.N; n0 += 16) {
+      let any = false;
+      for (let n = n0; n < Math.min(n0 + 16, w.N); n++) {
+        if (w.at(k, n) !== 0) any = true;
+        else zeros++;
+      }
+      blocks++;
+      if (!any) zeroBlocks++;
+    }
+  }
+  const total = w.K * w.N;
+  return { blocks: blocks ? zeroBlocks / blocks : 0, elements: total ? zeros / total : 0 };
+}

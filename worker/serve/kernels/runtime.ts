@@ -1,0 +1,105 @@
+// A kernels instance and its memory: typed access to the exported kernels and a bump allocator over the wasm heap.
+// Each kernel session owns one instance, so releasing the session frees its memory whole. Pure: the compiled
+// module comes from the caller (wasm.ts in workerd, file bytes in Node tests).
+
+/** Pointers are byte offsets into the instance's memory; 0 stands for "none" where a kernel accepts it. */
+export type Ptr = number;
+
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  heap_base(): number;
+  relaxed_simd(): number;
+  f32_gemm_wasmsimd_4x8(M: number, K: number, N: number, A: Ptr, lda: number, Bp: Ptr, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
+  qs8_quantize_rows(M: number, K: number, Kp: number, A: Ptr, lda: number, Q: Ptr, scales: Ptr): void;
+  qs8_gemm_wasmsimd_2x4(M: number, Kp: number, N: number, Q: Ptr, as: Ptr, W: Ptr, ws: Ptr, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
+  qs8_gemm_i32_wasmsimd_1x4(M: number, Kp: number, N: number, Q: Ptr, W: Ptr, C32: Ptr): void;
+  qu7_quantize_rows(M: number, K: number, Kp: number, A: Ptr, lda: number, Q: Ptr, scales: Ptr, zeroPoints: Ptr): void;
+  qu7_gemm_wasmsimd_2x4(M: number, Kp: number, N: number, Q: Ptr, as: Ptr, zps: Ptr, W: Ptr, wsum: Ptr, ws: Ptr, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
+  qs4_gemm_wasmsimd_1x4(M: number, Kp: number, N: number, Q: Ptr, as: Ptr, W: Ptr, wsT: Ptr, Np: number, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
+  binary_pack_rows(M: number, K: number, Kp: number, A: Ptr, lda: number, bits: Ptr, scales: Ptr): void;
+  binary_xnor_gemm_wasmsimd_1x4(M: number, K: number, Kp: number, N: number, XA: Ptr, as: Ptr, W: Ptr, ws: Ptr, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
+  binary_sign_gemm_wasmsimd_1x4(M: number, K: number, Kp: number, N: number, A: Ptr, lda: number, W: Ptr, ws: Ptr, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
+  f32_bsr1x16_gemm_wasmsimd_2x16(M: number, N: number, A: Ptr, lda: number, ptr: Ptr, kidx: Ptr, vals: Ptr, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
+  f32_csr_gemm_scalar_1x4(M: number, N: number, A: Ptr, lda: number, ptr: Ptr, kidx: Ptr, vals: Ptr, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
+  f32_im2col(X: Ptr, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, dh: number, dw: number, OH: number, OW: number, out: Ptr): void;
+  f32_maxpool2d(X: Ptr, planes: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, OH: number, OW: number, Y: Ptr): void;
+  f32_transpose(rows: number, cols: number, src: Ptr, dst: Ptr, ldDst: number): void;
+  absmax_rows(rows: number, cols: number, X: Ptr, out: Ptr): void;
+  absmax_cols(rows: number, cols: number, X: Ptr, out: Ptr): void;
+  minmax_rows(rows: number, cols: number, X: Ptr, out: Ptr): void;
+  minmax_cols(rows: number, cols: number, X: Ptr, out: Ptr): void;
+  quantize_round_clamp(rows: number, cols: number, X: Ptr, scales: Ptr, zeroPoints: Ptr, perCol: number, qmin: number, qmax: number, Q: Ptr): void;
+  pack_int4(n: number, q: Ptr, out: Ptr): void;
+  pack_sign_bits(n: number, x: Ptr, out: Ptr): void;
+  histogram(n: number, x: Ptr, lo: number, hi: number, bins: number, counts: Ptr): void;
+  magnitude_threshold(n: number, x: Ptr, k: number): number;
+}
+
+const PAGE = 65536;
+const ALIGN = 16;
+
+export class KernelInstance {
+  readonly k: KernelExports;
+  private top: number;
+
+  constructor(module: WebAssembly.Module) {
+    const instance = new WebAssembly.Instance(module, {});
+    this.k = instance.exports as unknown as KernelExports;
+    this.top = align(this.k.heap_base());
+  }
+
+  get relaxed(): boolean {
+    return this.k.relaxed_simd() === 1;
+  }
+
+  /** Bytes the instance's memory holds (it never shrinks). */
+  get residentBytes(): number {
+    return this.k.memory.buffer.byteLength;
+  }
+
+  /** Allocates `bytes` (16-byte aligned), growing memory if needed. Growing detaches earlier views: re-make them. */
+  alloc(bytes: number): Ptr {
+    const ptr = this.top;
+    const end = align(ptr + Math.max(bytes, 0));
+    const have = this.k.memory.buffer.byteLength;
+    if (end > have) this.k.memory.grow(Math.ceil((end - have) / PAGE));
+    this.top = end;
+    return ptr;
+  }
+
+  /** The allocator's position, to free everything allocated after it with `reset`. */
+  mark(): number {
+    return this.top;
+  }
+
+  reset(mark: number): void {
+    this.top = mark;
+  }
+
+  f32(ptr: Ptr, n: number): Float32Array {
+    return new Float32Array(this.k.memory.buffer, ptr, n);
+  }
+  i8(ptr: Ptr, n: number): Int8Array {
+    return new Int8Array(this.k.memory.buffer, ptr, n);
+  }
+  u8(ptr: Ptr, n: number): Uint8Array {
+    return new Uint8Array(this.k.memory.buffer, ptr, n);
+  }
+  i32(ptr: Ptr, n: number): Int32Array {
+    return new Int32Array(this.k.memory.buffer, ptr, n);
+  }
+  u32(ptr: Ptr, n: number): Uint32Array {
+    return new Uint32Array(this.k.memory.buffer, ptr, n);
+  }
+
+  /** Copies a typed array into fresh kernel memory. */
+  put(data: Float32Array | Int8Array | Uint8Array | Int32Array | Uint32Array): Ptr {
+    const ptr = this.alloc(data.byteLength);
+    new Uint8Array(this.k.memory.buffer, ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return ptr;
+  }
+}
+
+function align(n: number): number {
+  return Math.ceil(n / ALIGN) * ALIGN;
+}
