@@ -140,6 +140,7 @@ export async function run(argv, io) {
       const job = await client.waitForJob(id, {
         onProgress: (j) => {
           if (flags.json) return;
+          if (!last) err(`job ${j.id}${j.kind ? ` (${j.kind})` : ""}`);
           const line = progressLine(j);
           if (io.stderr.isTTY) io.stderr.write(`\r${line}`);
           else if (line !== last) err(line);

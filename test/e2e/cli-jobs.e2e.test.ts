@@ -79,8 +79,10 @@ describe("slimserve CLI with datasets and jobs", () => {
   it("makes a static int8 variant with evaluation as a job, drawing its progress bar until the job is done", async () => {
     const r = await cli("compress", modelId, "--scheme", "static", "--calibration", datasetId, "--method", "entropy", "--eval", datasetId);
     expect(r.code, r.stderr).toBe(0);
-    // Not a terminal: one progress line per change on stderr, the last one full.
-    const bars = r.stderr.trim().split("\n");
+    // Not a terminal: the job's id, then one progress line per change on stderr, the last one full.
+    const [head, ...bars] = r.stderr.trim().split("\n");
+    expect(head).toMatch(/^job [0-9a-f]{24} \(variant\)$/);
+    expect(bars.length).toBeGreaterThanOrEqual(1);
     expect(bars.every((l) => /^\[[#-]{30}\] +\d+% \S+/.test(l))).toBe(true);
     expect(bars.at(-1)).toMatch(/^\[#{30}\] 100% /);
     const id = /^made variant ([0-9a-f]{24}): int8 static, /.exec(r.stdout)?.[1];
@@ -99,6 +101,7 @@ describe("slimserve CLI with datasets and jobs", () => {
     const jobId = answer.job!.id;
     const r = await cli("jobs", jobId, "--watch");
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.trim().split("\n")[0]).toBe(`job ${jobId} (variant)`);
     expect(r.stderr.trim().split("\n").at(-1)).toMatch(/^\[#{30}\] 100% /);
     const job = await client.getJob(jobId);
     expect(job).toMatchObject({ status: "succeeded", progress: 1, kind: "variant" });
