@@ -33,3 +33,53 @@ export function progressLine(job, width = 30) {
   const filled = Math.round(p * width);
   return `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${String(Math.round(p * 100)).padStart(3)}% ${job.stage ?? job.status}`;
 }
+
+/** @param {number} fraction @param {number} [digits] */
+const percent = (fraction, digits = 2) => `${(fraction * 100).toFixed(digits)}%`;
+
+/**
+ * One line of an evaluation report: accuracy (FP32 -> variant, drop in points) when labelled, agreement, cosine of
+ * the first output, median batch-1 latency of both, the engine.
+ * @param {{ samples: number, accuracy: { fp32: number, variant: number, drop: number } | null, agreement: number, outputs?: { cosine: number }[], latencyMs?: { fp32: number, variant: number }, engine?: string }} report
+ */
+export function evalLine(report) {
+  const parts = [];
+  if (report.accuracy) {
+    const { fp32, variant, drop } = report.accuracy;
+    parts.push(`accuracy ${percent(fp32)} -> ${percent(variant)} (${drop <= 0 ? "+" : "-"}${Math.abs(drop).toFixed(2)} pp)`);
+  }
+  parts.push(`agreement ${percent(report.agreement)}`);
+  const cosine = report.outputs?.[0]?.cosine;
+  if (typeof cosine === "number") parts.push(`cosine ${cosine.toFixed(6)}`);
+  if (report.latencyMs && report.latencyMs.variant > 0) parts.push(`latency ${fixed(report.latencyMs.fp32, 3)} -> ${fixed(report.latencyMs.variant, 3)} ms`);
+  if (report.engine) parts.push(report.engine);
+  return `${parts.join(", ")} on ${report.samples} samples`;
+}
+
+/**
+ * A variant's evaluation as the CLI's table cells: accuracy change in points (signed), agreement, variant latency.
+ * @param {{ accuracy: { drop: number } | null, agreement: number, latencyMs?: { variant: number } } | undefined} report
+ * @returns {[string, string, string]}
+ */
+export function evalCells(report) {
+  if (!report) return ["—", "—", "—"];
+  const delta = report.accuracy ? -report.accuracy.drop : null;
+  const latency = report.latencyMs && report.latencyMs.variant > 0 ? `${fixed(report.latencyMs.variant, 3)} ms` : "—";
+  return [delta === null ? "—" : `${delta >= 0 ? "+" : ""}${delta.toFixed(2)} pp`, percent(report.agreement), latency];
+}
+
+/** A recipe in a few words: "int8 static", "prune 50% + int8", "int8 dynamic (2 layers wider)". @param {unknown} recipe */
+export function recipeWords(recipe) {
+  const r = /** @type {{ prune?: { sparsity?: number, structure?: unknown }, quantize?: { bits?: number, scheme?: string, overrides?: Record<string, number> } }} */ (recipe ?? {});
+  const parts = [];
+  if (r.prune) {
+    const s = r.prune.structure;
+    const shape = typeof s === "object" && s !== null ? ("n" in s ? ` ${/** @type {{n:number,m:number}} */ (s).n}:${/** @type {{n:number,m:number}} */ (s).m}` : " block") : s === "channel" ? " channel" : "";
+    parts.push(`prune${typeof r.prune.sparsity === "number" ? ` ${Math.round(r.prune.sparsity * 100)}%` : ""}${shape}`);
+  }
+  if (r.quantize) {
+    const wider = Object.keys(r.quantize.overrides ?? {}).length;
+    parts.push(`int${r.quantize.bits ?? "?"} ${r.quantize.scheme ?? "weight-only"}${wider ? ` (${wider} layer${wider === 1 ? "" : "s"} overridden)` : ""}`);
+  }
+  return parts.join(" + ") || "—";
+}

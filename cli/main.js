@@ -4,8 +4,9 @@ import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { SlimserveClient, SlimserveError, isJobRunning } from "../client/slimserve.js";
 import { resolveSettings, writeConfig } from "./config.js";
-import { fixed, formatBytes, formatTable, progressLine } from "./format.js";
+import { evalCells, evalLine, fixed, formatBytes, formatTable, progressLine, recipeWords } from "./format.js";
 import { NpyError, decodeNpy, encodeNpy, npyToTensor, tensorToNpy } from "./npy.js";
+import { encodeNpz } from "./npz.js";
 
 export const USAGE = `slimserve — compress ONNX models and serve them at the edge
 
@@ -15,9 +16,17 @@ Usage: slimserve <command> [arguments] [--url URL] [--token TOKEN] [--json]
   upload <model.onnx> [--name NAME]   upload a model
   ls                                  list models
   show <model> [<variant>]            a model and its variants, or one variant's record
-  compress <model> --bits N | --recipe JSON|@file.json
-                                      make a variant (waits for its job, with a progress bar)
-  jobs <job-id> [--wait]              a job's state (with --wait: until it ends)
+  compress <model> [--bits 8] [--scheme weight-only|dynamic|static] [--calibration DATASET [--method M]]
+           [--prune SPARSITY] [--eval DATASET] [--recipe JSON|@file.json]
+                                      make a variant; jobs (static, --eval) are followed with a progress bar
+  evaluate <model> <variant> --dataset DATASET
+                                      evaluate a variant against FP32 (accuracy, agreement, latency)
+  search <model> --dataset DATASET --target-drop POINTS | --min-agreement A | --min-cosine C
+           [--objective smallest|fastest]
+                                      the smallest (or fastest) variant that meets the target
+  jobs <job-id> [--watch]             a job's state (with --watch: follow it until it ends)
+  dataset upload <file.npz|file.npy> | --input NAME=x.npy ... [--labels y.npy] [--name NAME]
+        | ls | show <id> | rm <id>    datasets for calibration and evaluation
   infer <model> <x.npy> | --input NAME=x.npy ... [--bits N | --variant ID] [--out DIR]
                                       run inference; --out writes one <output>.npy per output
   download <model> [<variant>] [-o FILE]
@@ -48,6 +57,18 @@ const OPTIONS = /** @type {const} */ ({
   out: { type: "string" },
   output: { type: "string", short: "o" },
   wait: { type: "boolean", default: false },
+  watch: { type: "boolean", default: false },
+  scheme: { type: "string" },
+  calibration: { type: "string" },
+  method: { type: "string" },
+  prune: { type: "string" },
+  eval: { type: "string" },
+  dataset: { type: "string" },
+  labels: { type: "string" },
+  "target-drop": { type: "string" },
+  "min-agreement": { type: "string" },
+  "min-cosine": { type: "string" },
+  objective: { type: "string" },
   spec: { type: "string" },
   arm: { type: "string" },
 });
@@ -119,6 +140,7 @@ export async function run(argv, io) {
       const job = await client.waitForJob(id, {
         onProgress: (j) => {
           if (flags.json) return;
+          if (!last) err(`job ${j.id}${j.kind ? ` (${j.kind})` : ""}`);
           const line = progressLine(j);
           if (io.stderr.isTTY) io.stderr.write(`\r${line}`);
           else if (line !== last) err(line);
@@ -127,6 +149,20 @@ export async function run(argv, io) {
       });
       if (io.stderr.isTTY && !flags.json) io.stderr.write("\n");
       return job;
+    };
+    /**
+     * The result of a job-backed request: followed to its end when the server answered 202. A failed job prints its
+     * error and gives null (exit 1).
+     * @param {import("../client/slimserve.js").JobAnswer} answer
+     */
+    const settle = async (answer) => {
+      if (!("job" in answer)) return answer.result;
+      const job = await follow(answer.job.id);
+      if (job.status === "succeeded") return job.result;
+      const e = /** @type {{ code?: string, message?: string } | undefined} */ (job.error);
+      err(`slimserve: job ${job.id} ${job.status}${e ? `: ${e.code}: ${e.message}` : ""}`);
+      if (flags.json) out(JSON.stringify(job, null, 2));
+      return null;
     };
 
     switch (command) {
@@ -174,13 +210,9 @@ export async function run(argv, io) {
           ];
           if (variants.length === 0) return [...head, "  no variants yet: slimserve compress <model> --bits 8"].join("\n");
           const table = formatTable(
-            ["VARIANT", "BITS", "SIZE", "RATIO", "ACC Δ", "AGREE", "LATENCY", "ENGINE"],
-            variants.map((v) => {
-              const e = v.eval ?? {};
-              const latency = typeof e.latencyMs === "object" ? e.latencyMs?.p50 ?? e.latencyMs?.mean : e.latencyMs;
-              return [v.id, String(v.bits), formatBytes(v.bytes), `${fixed(v.compressionRatio)}x`, fixed(e.accuracyDelta, 4), fixed(e.agreement, 4), latency === undefined ? "—" : `${fixed(latency)} ms`, v.engine ?? "—"];
-            }),
-            new Set([1, 2, 3, 4, 5, 6]),
+            ["VARIANT", "BITS", "RECIPE", "SIZE", "RATIO", "WIRE BR", "ACC Δ", "AGREE", "LATENCY", "ENGINE"],
+            variants.map((v) => [v.id, String(v.bits), recipeWords(v.recipe), formatBytes(v.bytes), `${fixed(v.compressionRatio)}x`, v.stages ? formatBytes(v.stages.encoded.br) : "—", ...evalCells(v.eval), v.engine ?? "—"]),
+            new Set([1, 3, 4, 5, 6, 7, 8]),
           );
           return [...head, "", table].join("\n");
         });
@@ -188,37 +220,43 @@ export async function run(argv, io) {
       }
       case "compress": {
         const modelId = need(args, 0, "model id");
-        let recipe;
-        if (flags.recipe) recipe = await jsonArgument(flags.recipe, "--recipe");
-        else if (flags.bits) recipe = { quantize: { bits: Number(flags.bits) } };
-        else throw new UsageError("compress needs --bits N or --recipe JSON|@file.json");
-        const answer = await client.compress(modelId, recipe);
+        const answer = await client.compress(modelId, await recipeFromFlags(flags));
         let variant = answer.variant;
         if (answer.job) {
-          const job = await follow(answer.job.id);
-          if (job.status !== "succeeded" && job.status !== "done") {
-            print(job, () => `job ${job.id} ${job.status}: ${JSON.stringify(job.error ?? null)}`);
-            return 1;
-          }
-          const result = /** @type {{ id?: string, variantId?: string, variant?: { id: string } }} */ (job.result ?? {});
-          const vid = result.variantId ?? result.variant?.id ?? result.id;
-          if (!vid) {
-            print(job, () => JSON.stringify(job, null, 2));
-            return 0;
-          }
-          variant = await client.getVariant(modelId, vid);
+          const made = /** @type {import("../client/slimserve.js").Variant | null} */ (await settle({ job: answer.job }));
+          if (!made) return 1;
+          variant = made;
         }
         if (!variant) throw new Error("the server answered neither a variant nor a job");
         const v = variant;
-        print(v, () => `${answer.created ? "made" : "found"} variant ${v.id}: ${v.bits} bits, ${formatBytes(v.bytes)} (${fixed(v.compressionRatio)}x smaller)`);
+        print(v, () => variantLines(v, answer.created ? "made" : "found"));
         return 0;
+      }
+      case "evaluate": {
+        const modelId = need(args, 0, "model id");
+        const variantId = need(args, 1, "variant id");
+        if (!flags.dataset) throw new UsageError("evaluate needs --dataset DATASET");
+        const v = /** @type {import("../client/slimserve.js").Variant | null} */ (await settle(await client.evaluateVariant(modelId, variantId, flags.dataset)));
+        if (!v) return 1;
+        print(v, () => variantLines(v, "evaluated"));
+        return 0;
+      }
+      case "search": {
+        const modelId = need(args, 0, "model id");
+        const r = /** @type {import("../client/slimserve.js").SearchResult | null} */ (await settle(await client.search(modelId, searchFromFlags(flags))));
+        if (!r) return 1;
+        print(r, () => searchLines(r));
+        return r.met ? 0 : 1;
       }
       case "jobs": {
         const id = need(args, 0, "job id");
-        const job = flags.wait ? await follow(id) : await client.getJob(id);
-        print(job, () => `${job.id}  ${job.status}  ${progressLine(job)}${job.error ? `\n${JSON.stringify(job.error)}` : ""}`);
-        return isJobRunning(job) || job.status === "succeeded" || job.status === "done" ? 0 : 1;
+        const job = flags.watch || flags.wait ? await follow(id) : await client.getJob(id);
+        const e = /** @type {{ code?: string, message?: string } | undefined} */ (job.error);
+        print(job, () => [`${job.id}  ${job.kind ?? ""}  ${job.status}  ${progressLine(job)}`, ...(e ? [`error: ${e.code}: ${e.message}`] : []), ...jobResultLines(job)].join("\n"));
+        return isJobRunning(job) || job.status === "succeeded" ? 0 : 1;
       }
+      case "dataset":
+        return await dataset(client, args, flags, print);
       case "infer": {
         const modelId = need(args, 0, "model id");
         const inputs = await readInputs(client, modelId, args.slice(1), flags.input ?? []);
@@ -267,6 +305,164 @@ export async function run(argv, io) {
     }
     throw e;
   }
+}
+
+/**
+ * The recipe the compress flags describe; `--recipe` gives a base that the other flags extend.
+ * @param {Record<string, unknown>} flags
+ */
+async function recipeFromFlags(flags) {
+  /** @type {Record<string, any>} */
+  const recipe = flags.recipe ? await jsonArgument(String(flags.recipe), "--recipe") : {};
+  const str = (/** @type {string} */ k) => (typeof flags[k] === "string" ? /** @type {string} */ (flags[k]) : undefined);
+  const scheme = str("scheme") ?? (str("calibration") ? "static" : undefined);
+  if (str("bits") || scheme || str("calibration")) {
+    const quantize = { ...recipe.quantize, bits: Number(str("bits") ?? recipe.quantize?.bits ?? 8) };
+    if (!Number.isInteger(quantize.bits)) throw new UsageError(`--bits takes an integer, got '${str("bits")}'`);
+    if (scheme) quantize.scheme = scheme;
+    if (str("calibration")) quantize.calibration = { dataset: str("calibration"), ...(str("method") ? { method: str("method") } : {}) };
+    else if (str("method")) throw new UsageError("--method goes with --calibration DATASET");
+    recipe.quantize = quantize;
+  }
+  if (str("prune")) {
+    const sparsity = Number(str("prune"));
+    if (!(sparsity >= 0 && sparsity < 1)) throw new UsageError(`--prune takes a sparsity in [0, 1), got '${str("prune")}'`);
+    recipe.prune = { ...recipe.prune, sparsity };
+  }
+  if (str("eval")) recipe.eval = { dataset: str("eval") };
+  if (!recipe.quantize && !recipe.prune) throw new UsageError("compress needs --bits N, --scheme, --prune SPARSITY or --recipe JSON|@file.json");
+  return recipe;
+}
+
+/** @param {Record<string, unknown>} flags */
+function searchFromFlags(flags) {
+  if (typeof flags.dataset !== "string") throw new UsageError("search needs --dataset DATASET");
+  /** @type {Record<string, number>} */
+  const target = {};
+  for (const [flag, key] of [["target-drop", "maxAccuracyDrop"], ["min-agreement", "minAgreement"], ["min-cosine", "minCosine"]]) {
+    const v = flags[/** @type {string} */ (flag)];
+    if (typeof v !== "string") continue;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new UsageError(`--${flag} takes a number, got '${v}'`);
+    target[/** @type {string} */ (key)] = n;
+  }
+  if (Object.keys(target).length !== 1) throw new UsageError("search needs one of --target-drop POINTS, --min-agreement A, --min-cosine C");
+  const objective = flags.objective ?? "smallest";
+  if (objective !== "smallest" && objective !== "fastest") throw new UsageError(`--objective is smallest or fastest, got '${objective}'`);
+  return { target, objective: /** @type {"smallest" | "fastest"} */ (objective), dataset: flags.dataset };
+}
+
+/** @param {import("../client/slimserve.js").Variant} v @param {string} verb */
+function variantLines(v, verb) {
+  const lines = [`${verb} variant ${v.id}: ${recipeWords(v.recipe)}, ${formatBytes(v.bytes)} (${fixed(v.compressionRatio)}x smaller)`];
+  if (v.stages) lines.push(`  on the wire: gzip ${formatBytes(v.stages.encoded.gzip)}, br ${formatBytes(v.stages.encoded.br)} (FP32 ${formatBytes(v.stages.denseFp32)})`);
+  if (v.eval) lines.push(`  ${evalLine(v.eval)}`);
+  return lines.join("\n");
+}
+
+/** @param {import("../client/slimserve.js").SearchResult} r */
+function searchLines(r) {
+  const table = formatTable(
+    ["RECIPE", "SIZE", "RATIO", "ACC Δ", "AGREE", "COSINE", "MEETS"],
+    r.trace.map((t) => [
+      recipeWords(t.recipe),
+      formatBytes(t.bytes),
+      `${fixed(t.compressionRatio)}x`,
+      t.accuracyDrop === null ? "—" : `${t.accuracyDrop <= 0 ? "+" : "-"}${Math.abs(t.accuracyDrop).toFixed(2)} pp`,
+      `${(t.agreement * 100).toFixed(2)}%`,
+      t.cosine.toFixed(6),
+      t.meetsTarget ? "yes" : "no",
+    ]),
+    new Set([1, 2, 3, 4, 5]),
+  );
+  const target = Object.entries(r.target).map(([k, v]) => `${k} ${v}`).join(", ");
+  const verdict = r.met && r.variant ? variantLines(r.variant, `${r.objective} meeting ${target}:`) : `no recipe met ${target}`;
+  return `${table}\n${verdict}`;
+}
+
+/** What a finished job made, in a line or two. @param {import("../client/slimserve.js").Job} job */
+function jobResultLines(job) {
+  if (job.status !== "succeeded" || !job.result || typeof job.result !== "object") return [];
+  const r = /** @type {Record<string, unknown>} */ (job.result);
+  if (Array.isArray(r.trace)) return searchLines(/** @type {import("../client/slimserve.js").SearchResult} */ (job.result)).split("\n");
+  if (typeof r.id === "string" && typeof r.modelId === "string") return variantLines(/** @type {import("../client/slimserve.js").Variant} */ (job.result), "result:").split("\n");
+  return [];
+}
+
+/**
+ * @param {SlimserveClient} client
+ * @param {string[]} args
+ * @param {{ name?: string, input?: string[], labels?: string }} flags
+ * @param {(value: unknown, human: () => string) => void} print
+ */
+async function dataset(client, args, flags, print) {
+  const [sub, id] = args;
+  const line = (/** @type {import("../client/slimserve.js").Dataset} */ d) =>
+    `${d.id}  ${d.name}  ${d.samples} samples  ${d.arrays.map((a) => `${a.name} ${a.dtype}[${a.shape.join(",")}]`).join(", ")}  ${formatBytes(d.bytes)}`;
+  switch (sub) {
+    case "upload": {
+      let bytes;
+      let name = flags.name;
+      if (flags.input?.length) {
+        if (id) throw new UsageError("give either a file or --input NAME=x.npy, not both");
+        /** @type {Record<string, Uint8Array>} */
+        const arrays = {};
+        for (const spec of flags.input) {
+          const eq = spec.indexOf("=");
+          if (eq <= 0) throw new UsageError(`--input takes NAME=FILE.npy, got '${spec}'`);
+          arrays[spec.slice(0, eq)] = await npyFile(spec.slice(eq + 1));
+        }
+        if (flags.labels) arrays.labels = await npyFile(flags.labels);
+        bytes = encodeNpz(arrays);
+      } else {
+        const file = need(args, 1, "dataset file (.npz or .npy) or --input NAME=x.npy");
+        if (flags.labels) throw new UsageError("--labels goes with --input NAME=x.npy (an .npz carries its own labels)");
+        bytes = new Uint8Array(await readFile(file));
+        name ??= basename(file).replace(/\.(npz|npy)$/i, "");
+      }
+      const d = await client.uploadDataset(bytes, { name });
+      print(d, () => line(d));
+      return 0;
+    }
+    case "ls": {
+      const list = await client.listDatasets();
+      print({ datasets: list }, () =>
+        list.length === 0
+          ? "No datasets yet: slimserve dataset upload data.npz"
+          : formatTable(
+              ["ID", "NAME", "SAMPLES", "ARRAYS", "LABELS", "SIZE"],
+              list.map((d) => [d.id, d.name, String(d.samples), d.arrays.map((a) => `${a.name} ${a.dtype}[${a.shape.join(",")}]`).join(", "), d.hasLabels ? "yes" : "no", formatBytes(d.bytes)]),
+              new Set([2, 5]),
+            ),
+      );
+      return 0;
+    }
+    case "show": {
+      const d = await client.getDataset(need(args, 1, "dataset id"));
+      print(d, () => line(d));
+      return 0;
+    }
+    case "rm": {
+      const target = need(args, 1, "dataset id");
+      await client.deleteDataset(target);
+      print({ deleted: target }, () => `deleted dataset ${target}`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown dataset command '${sub ?? ""}' (upload, ls, show, rm)`);
+  }
+}
+
+/** An .npy file's bytes, checked to be one (so a wrong file fails here, naming it). @param {string} file */
+async function npyFile(file) {
+  const bytes = new Uint8Array(await readFile(file));
+  try {
+    decodeNpy(bytes);
+  } catch (e) {
+    if (e instanceof NpyError) throw new NpyError(`${file}: ${e.message}`);
+    throw e;
+  }
+  return bytes;
 }
 
 /** @param {(number | boolean)[]} data */

@@ -4,13 +4,21 @@
 /**
  * @typedef {{ type: string, dims: number[], data: (number|boolean)[] }} JsonTensor
  * @typedef {{ name: string, type: string, shape: (number|string|null)[] | null }} TensorSignature
- * @typedef {{ accuracy?: number, accuracyDelta?: number, agreement?: number, latencyMs?: number | { p50?: number, mean?: number }, [key: string]: unknown }} EvalReport
+ * @typedef {{ dataset: string, samples: number, hasLabels: boolean, accuracy: { fp32: number, variant: number, drop: number } | null, agreement: number, outputs: { name: string, cosine: number, maxAbsError: number }[], layers?: { node: string, output: string, sqnrDb: number | null }[], bytes: number, fp32Bytes: number, compressionRatio: number, residentBytes: number, latencyMs: { fp32: number, variant: number, runs: number }, engine: string, evaluatedAt: string }} EvalReport
+ *   A variant's evaluation against FP32 on one dataset (accuracy in [0, 1], `drop` in percentage points).
+ * @typedef {{ denseFp32: number, pruned: number | null, quantized: number | null, stored: number, encoded: { gzip: number, br: number } }} VariantStages
  * @typedef {{ id: string, bits: number, bytes: number, compressionRatio: number, createdAt: string, [key: string]: unknown }} VariantSummary
- * @typedef {VariantSummary & { modelId: string, sha256: string, recipe: unknown, engine?: string, residentBytes?: number, eval?: EvalReport, tensors?: unknown[], skipped?: unknown[] }} Variant
+ * @typedef {VariantSummary & { modelId: string, sha256: string, recipe: unknown, engine?: string, residentBytes?: number, eval?: EvalReport, stages?: VariantStages, prune?: { sparsity?: number, [key: string]: unknown }, tensors?: unknown[], skipped?: unknown[] }} Variant
+ * @typedef {{ id: string, name: string, sha256: string, bytes: number, format: string, samples: number, arrays: { name: string, dtype: string, shape: number[] }[], hasLabels: boolean, createdAt: string }} Dataset
+ * @typedef {{ recipe: unknown, bytes: number, compressionRatio: number, latencyMs: number, accuracy: number | null, accuracyDrop: number | null, agreement: number, cosine: number, meetsTarget: boolean }} SearchTrial
+ * @typedef {{ met: boolean, target: Record<string, number>, objective: string, variant: Variant | null, trace: SearchTrial[] }} SearchResult
+ * @typedef {{ maxAccuracyDrop?: number, minAgreement?: number, minCosine?: number }} SearchTarget
  * @typedef {{ id: string, name: string, sha256: string, bytes: number, irVersion: number, opset: { domain: string, version: number }[], inputs: TensorSignature[], outputs: TensorSignature[], parameters: number, ops: Record<string, number>, createdAt: string }} ModelSummary
  * @typedef {ModelSummary & { variants: VariantSummary[] }} Model
  * @typedef {{ outputs: Record<string, JsonTensor>, model: string, variant: string | null, bits: number, engine: string, timeMs: number, [key: string]: unknown }} InferAnswer
- * @typedef {{ id: string, status: string, stage?: string, progress?: number, result?: unknown, error?: unknown }} Job
+ * @typedef {{ id: string, kind?: string, status: string, stage?: string, progress?: number, result?: unknown, error?: unknown }} Job
+ * @typedef {{ job: Job } | { done: true, status: number, result: unknown }} JobAnswer
+ *   What a job-backed POST answers: 202 with the job to follow, or (found, or finished within ?wait) its result.
  * @typedef {{ name: string, [key: string]: unknown }} Experiment
  * @typedef {{ created: boolean, variant?: Variant, job?: Job }} CompressAnswer
  * @typedef {{ bits?: number | string, variant?: string }} ServingPick
@@ -148,6 +156,34 @@ export class SlimserveClient {
     return { created: res.status === 201, variant: /** @type {Variant} */ (body) };
   }
 
+  /**
+   * POSTs a request that the server may run as a job (202 + job) or answer at once (200/201 + result).
+   * @param {string} path @param {unknown} body @returns {Promise<JobAnswer>}
+   */
+  async submit(path, body) {
+    const res = await this.send("POST", path, { json: body });
+    const answer = await res.json();
+    if (res.status === 202) return { job: jobFrom(answer) };
+    return { done: true, status: res.status, result: answer };
+  }
+
+  /**
+   * Evaluates a stored variant against FP32 on a dataset (a job); its report lands in the variant's `eval`.
+   * @param {string} modelId @param {string} variantId @param {string} dataset @returns {Promise<JobAnswer>}
+   */
+  evaluateVariant(modelId, variantId, dataset) {
+    return this.submit(`/v1/models/${encodeURIComponent(modelId)}/variants/${encodeURIComponent(variantId)}/evaluate`, { dataset });
+  }
+
+  /**
+   * Accuracy-targeted search (a job): the smallest (or fastest) variant that meets the target on the dataset.
+   * @param {string} modelId @param {{ target: SearchTarget, dataset: string, objective?: "smallest" | "fastest", samples?: number }} request
+   * @returns {Promise<JobAnswer>}
+   */
+  search(modelId, request) {
+    return this.submit(`/v1/models/${encodeURIComponent(modelId)}/variants`, request);
+  }
+
   /** @param {string} modelId @param {string} variantId @returns {Promise<Variant>} */
   getVariant(modelId, variantId) {
     return this.json("GET", `/v1/models/${encodeURIComponent(modelId)}/variants/${encodeURIComponent(variantId)}`);
@@ -165,6 +201,26 @@ export class SlimserveClient {
   infer(modelId, inputs, pick = {}) {
     const query = { bits: pick.bits === undefined ? undefined : String(pick.bits), variant: pick.variant };
     return this.json("POST", `/v1/models/${encodeURIComponent(modelId)}/infer`, { query, json: { inputs } });
+  }
+
+  /** A .npz or .npy file's bytes. @param {Uint8Array} bytes @param {{ name?: string }} [options] @returns {Promise<Dataset>} */
+  uploadDataset(bytes, options = {}) {
+    return this.json("POST", "/v1/datasets", { bytes, query: { name: options.name } });
+  }
+
+  /** @returns {Promise<Dataset[]>} */
+  async listDatasets() {
+    return (/** @type {{ datasets: Dataset[] }} */ (await this.json("GET", "/v1/datasets"))).datasets;
+  }
+
+  /** @param {string} id @returns {Promise<Dataset>} */
+  getDataset(id) {
+    return this.json("GET", `/v1/datasets/${encodeURIComponent(id)}`);
+  }
+
+  /** @param {string} id @returns {Promise<void>} */
+  deleteDataset(id) {
+    return this.json("DELETE", `/v1/datasets/${encodeURIComponent(id)}`);
   }
 
   /** @param {string} id @returns {Promise<Job>} */

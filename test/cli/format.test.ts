@@ -1,6 +1,6 @@
 // The CLI's terminal output: progress line, tables, sizes.
 import { describe, expect, it } from "vitest";
-import { formatBytes, formatTable, progressLine } from "../../cli/format.js";
+import { evalCells, evalLine, formatBytes, formatTable, progressLine, recipeWords } from "../../cli/format.js";
 
 describe("progressLine", () => {
   it("fills the bar in proportion to progress and names the stage", () => {
@@ -30,5 +30,52 @@ describe("formatBytes", () => {
     expect(formatBytes(512)).toBe("512 B");
     expect(formatBytes(1536)).toBe("1.5 KiB");
     expect(formatBytes(5 * 1024 * 1024)).toBe("5.0 MiB");
+  });
+});
+
+const REPORT = {
+  samples: 200,
+  accuracy: { fp32: 0.9, variant: 0.885, drop: 1.5 },
+  agreement: 0.97,
+  outputs: [{ cosine: 0.9991234567 }],
+  latencyMs: { fp32: 0.5, variant: 0.25 },
+  engine: "onnxruntime-web",
+};
+
+describe("evalLine", () => {
+  it("gives accuracy before and after with the drop in points, agreement, cosine, latency and engine", () => {
+    expect(evalLine(REPORT)).toBe(
+      "accuracy 90.00% -> 88.50% (-1.50 pp), agreement 97.00%, cosine 0.999123, latency 0.500 -> 0.250 ms, onnxruntime-web on 200 samples",
+    );
+  });
+
+  it("leaves out accuracy without labels and latency the Worker's clock could not measure", () => {
+    expect(evalLine({ ...REPORT, accuracy: null, latencyMs: { fp32: 0, variant: 0 } })).toBe("agreement 97.00%, cosine 0.999123, onnxruntime-web on 200 samples");
+  });
+
+  it("shows a gain as a positive change", () => {
+    expect(evalLine({ ...REPORT, accuracy: { fp32: 0.9, variant: 0.91, drop: -1 } })).toContain("(+1.00 pp)");
+  });
+});
+
+describe("evalCells", () => {
+  it("is the signed change in points, agreement and the variant's latency", () => {
+    expect(evalCells(REPORT)).toEqual(["-1.50 pp", "97.00%", "0.250 ms"]);
+  });
+
+  it("is dashes for a variant not evaluated, and for accuracy without labels", () => {
+    expect(evalCells(undefined)).toEqual(["—", "—", "—"]);
+    expect(evalCells({ ...REPORT, accuracy: null, latencyMs: { variant: 0 } })).toEqual(["—", "97.00%", "—"]);
+  });
+});
+
+describe("recipeWords", () => {
+  it("names pruning, structure and quantization scheme", () => {
+    expect(recipeWords({ quantize: { bits: 8 } })).toBe("int8 weight-only");
+    expect(recipeWords({ quantize: { bits: 8, scheme: "static", calibration: { dataset: "d" } } })).toBe("int8 static");
+    expect(recipeWords({ prune: { sparsity: 0.5, structure: { n: 2, m: 4 } }, quantize: { bits: 8, scheme: "dynamic" } })).toBe("prune 50% 2:4 + int8 dynamic");
+    expect(recipeWords({ prune: { sparsity: 0.25, structure: "channel" } })).toBe("prune 25% channel");
+    expect(recipeWords({ quantize: { bits: 8, overrides: { a: 32, b: 32 } } })).toBe("int8 weight-only (2 layers overridden)");
+    expect(recipeWords(null)).toBe("—");
   });
 });

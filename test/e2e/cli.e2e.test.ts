@@ -1,6 +1,5 @@
 // The `slimserve` CLI as a user runs it (a child process) against `wrangler dev`: login, upload, ls, compress, show,
 // infer with .npy in and out (checked against onnxruntime-node on the same bytes), download, and its errors.
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -10,34 +9,15 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { SlimserveClient } from "../../client/slimserve.js";
 import { decodeNpy, encodeNpy } from "../../cli/npy.js";
 import { buildMlp, randomInput } from "../support/models";
+import { cliIn, type Run } from "./run-cli";
 import { E2E_TOKENS } from "./tokens";
 
 const baseUrl = inject("baseUrl");
-const BIN = join(process.cwd(), "bin", "slimserve.mjs");
 
 let dir: string;
 let env: Record<string, string>;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI with only the config file to tell it where the server is (after login). */
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env, cwd: dir }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function ok(...args: string[]): Promise<string> {
-  const r = await cli(...args);
-  expect(r.code, `slimserve ${args.join(" ")}\n${r.stderr}`).toBe(0);
-  return r.stdout;
-}
+let cli: (...args: string[]) => Promise<Run>;
+let ok: (...args: string[]) => Promise<string>;
 
 async function reference(modelBytes: Uint8Array, input: Float32Array, dims: number[]): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(modelBytes, { graphOptimizationLevel: "basic" });
@@ -58,6 +38,7 @@ const modelId = createHash("sha256").update(modelBytes).digest("hex").slice(0, 2
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "slimserve-cli-"));
   env = { PATH: process.env.PATH ?? "", HOME: dir, SLIMSERVE_CONFIG: join(dir, "config", "slimserve.json") };
+  ({ cli, ok } = cliIn(dir, env));
   await writeFile(join(dir, "mlp.onnx"), modelBytes);
 });
 

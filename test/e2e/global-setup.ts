@@ -10,7 +10,7 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject) {
-  const server = await startDevServer(`${E2E_TOKENS.cli}:cli,${E2E_TOKENS.browser}:browser`);
+  const server = await startDevServer(Object.entries(E2E_TOKENS).map(([tenant, token]) => `${token}:${tenant}`).join(","));
   project.provide("baseUrl", server.url);
   return () => server.stop();
 }

@@ -120,6 +120,16 @@ export function scatterSvg(opts: { title: string; points: ScatterPoint[]; x: Axi
     body.push(`<polyline class="pareto" data-labels="${escapeXml(front.map((p) => p.label).join("|"))}" points="${steps.join(" ")}" fill="none" stroke="#2457c5" stroke-width="1.5" stroke-dasharray="4 3"/>`);
   }
   const onFront = new Set(front.map((p) => p.i));
+  // Labels go above-right of their point, else the first other corner that overlaps no label placed before.
+  const placed: { x0: number; y0: number; x1: number; y1: number }[] = [];
+  const place = (cx: number, cy: number, text: string) => {
+    const w = text.length * 6;
+    const corners = [[7, -7], [7, 15], [-7 - w, -7], [-7 - w, 15]] as const;
+    const boxes = corners.map(([dx, dy]) => ({ x0: cx + dx, y0: cy + dy - 10, x1: cx + dx + w, y1: cy + dy }));
+    const free = boxes.find((b) => !placed.some((o) => b.x0 < o.x1 && o.x0 < b.x1 && b.y0 < o.y1 && o.y0 < b.y1)) ?? boxes[0]!;
+    placed.push(free);
+    return { x: free.x0, y: free.y1 };
+  };
   opts.points.forEach((p, i) => {
     const cx = num(sx(p.x));
     const measuredPoint = p.y !== null;
@@ -128,7 +138,7 @@ export function scatterSvg(opts: { title: string; points: ScatterPoint[]; x: Axi
     const tip = `${p.label}: ${fx(p.x)}, ${measuredPoint ? fy(p.y!) : "not evaluated"}`;
     body.push(
       `<circle class="point" data-label="${escapeXml(p.label)}" data-x="${p.x}" data-y="${measuredPoint ? p.y : ""}" data-front="${onFront.has(i)}" cx="${cx}" cy="${cy}" r="5" fill="${fill}" stroke="#2457c5" stroke-width="1.5"><title>${escapeXml(tip)}</title></circle>`,
-      `<text class="point-label" x="${num(Number(cx) + 7)}" y="${num(Number(cy) - 7)}">${escapeXml(p.label)}</text>`,
+      ((at) => `<text class="point-label" x="${num(at.x)}" y="${num(at.y)}">${escapeXml(p.label)}</text>`)(place(Number(cx), Number(cy), p.label)),
     );
   });
   if (rail) body.push(`<text x="${W - M.right}" y="${H - M.bottom - 16}" text-anchor="end">hollow: not evaluated</text>`);

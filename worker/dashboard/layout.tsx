@@ -10,7 +10,7 @@ header a { color:#fff; text-decoration:none; }
 header .brand { font-weight:700; letter-spacing:.02em; }
 header nav { display:flex; gap:1rem; flex:1; }
 header form { margin:0; }
-main { max-width:72rem; margin:0 auto; padding:1rem; }
+main { max-width:80rem; margin:0 auto; padding:1rem; }
 h1 { font-size:1.4rem; margin:.2rem 0 1rem; } h2 { font-size:1.1rem; margin:1.5rem 0 .5rem; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:1rem; margin-bottom:1rem; }
 .scroll { overflow-x:auto; }

@@ -6,33 +6,61 @@ const obj = (v: unknown): Json => (v !== null && typeof v === "object" && !Array
 const finite = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
 export interface VariantMetrics {
+  /** The dataset the report was measured on, and how many samples. */
+  dataset: string | null;
+  samples: number | null;
+  /** Top-1 accuracy of the variant and of FP32 on that dataset (fractions); null without labels. */
+  accuracy: number | null;
+  fp32Accuracy: number | null;
   /** Accuracy of the variant minus the original's, as a fraction (-0.004 = 0.4 points lost). */
   accuracyDelta: number | null;
   /** Share of inputs where the variant's top-1 equals the original's. */
   agreement: number | null;
-  /** Median (else mean) latency in milliseconds. */
+  /** Cosine similarity of the first output with FP32's. */
+  cosine: number | null;
+  /**
+   * Median batch-1 latency in ms of the variant and of FP32 in the report. A Worker's clock does not advance while it
+   * computes (and ticks in whole ms locally), so a median of 0 is "below what the clock shows" and reads as null.
+   */
   latencyMs: number | null;
+  fp32LatencyMs: number | null;
   engine: string | null;
   residentBytes: number | null;
+  /** Bytes on the wire of the stored variant (pruning's stage report), when the record has one. */
+  wire: { gzip: number; br: number } | null;
 }
 
-/** Reads `eval: { accuracy, baselineAccuracy | accuracyDelta, agreement, latencyMs: number | {p50, mean} }`. */
+/**
+ * Reads a variant record's `eval` report (worker/evaluate/report.ts: `accuracy: {fp32, variant, drop} | null`,
+ * `agreement`, `outputs[].cosine`, `latencyMs: {fp32, variant, runs}`, `engine`, `residentBytes`) and `stages.encoded`.
+ */
 export function variantMetrics(variant: unknown): VariantMetrics {
   const v = obj(variant);
   const e = obj(v.eval);
-  const accuracy = finite(e.accuracy) ?? finite(obj(e.accuracy).variant);
-  const baseline = finite(e.baselineAccuracy) ?? finite(e.referenceAccuracy) ?? finite(obj(e.accuracy).reference);
-  const latency = finite(e.latencyMs) ?? finite(obj(e.latencyMs).p50) ?? finite(obj(e.latencyMs).mean) ?? finite(obj(e.latency).p50Ms);
+  const acc = obj(e.accuracy);
+  const accuracy = finite(acc.variant);
+  const fp32Accuracy = finite(acc.fp32);
+  const latency = obj(e.latencyMs);
+  const measured = (x: unknown) => (finite(x) !== null && finite(x)! > 0 ? finite(x) : null);
+  const encoded = obj(obj(v.stages).encoded);
+  const firstOutput = Array.isArray(e.outputs) ? obj(e.outputs[0]) : {};
   return {
-    accuracyDelta: finite(e.accuracyDelta) ?? (accuracy !== null && baseline !== null ? accuracy - baseline : null),
-    agreement: finite(e.agreement) ?? finite(obj(e.agreement).top1),
-    latencyMs: latency,
-    engine: typeof v.engine === "string" ? v.engine : null,
-    residentBytes: finite(v.residentBytes),
+    dataset: typeof e.dataset === "string" ? e.dataset : null,
+    samples: finite(e.samples),
+    accuracy,
+    fp32Accuracy,
+    accuracyDelta: accuracy !== null && fp32Accuracy !== null ? accuracy - fp32Accuracy : null,
+    agreement: finite(e.agreement),
+    cosine: finite(firstOutput.cosine),
+    latencyMs: measured(latency.variant),
+    fp32LatencyMs: measured(latency.fp32),
+    engine: typeof e.engine === "string" ? e.engine : typeof v.engine === "string" ? v.engine : null,
+    residentBytes: finite(e.residentBytes) ?? finite(v.residentBytes),
+    wire: finite(encoded.gzip) !== null && finite(encoded.br) !== null ? { gzip: finite(encoded.gzip)!, br: finite(encoded.br)! } : null,
   };
 }
 
-/** A recipe in a few words: "int8 weight-only per-channel", "prune 50% + int8". */
+/** A recipe in a few words: "int8 weight-only", "int8 static", "prune 50% + int8". */
 export function recipeText(recipe: unknown): string {
   const r = obj(recipe);
   const parts: string[] = [];
@@ -40,9 +68,22 @@ export function recipeText(recipe: unknown): string {
   if (Object.keys(prune).length) parts.push(`prune ${finite(prune.sparsity) !== null ? `${Math.round(finite(prune.sparsity)! * 100)}%` : ""}`.trim());
   const q = obj(r.quantize);
   if (Object.keys(q).length) {
-    parts.push([`int${String(q.bits ?? "?")}`, q.scheme, q.granularity].filter((s) => typeof s === "string" && s).join(" "));
+    // per-channel is the only granularity the recipe schema accepts: named only if another appears.
+    const granularity = q.granularity === "per-channel" ? undefined : q.granularity;
+    parts.push([`int${String(q.bits ?? "?")}`, q.scheme, granularity].filter((s) => typeof s === "string" && s).join(" "));
   }
   return parts.length ? parts.join(" + ") : Object.keys(r).length ? JSON.stringify(r) : "—";
+}
+
+/** A recipe as a chart label: "int8", "int8 static", "p30% int8". */
+export function recipeLabel(recipe: unknown): string {
+  const r = obj(recipe);
+  const prune = obj(r.prune);
+  const q = obj(r.quantize);
+  const parts: string[] = [];
+  if (Object.keys(prune).length) parts.push(finite(prune.sparsity) !== null ? `p${Math.round(finite(prune.sparsity)! * 100)}%` : "pruned");
+  if (Object.keys(q).length) parts.push(`int${String(q.bits ?? "?")}${typeof q.scheme === "string" && q.scheme !== "weight-only" ? ` ${q.scheme}` : ""}`);
+  return parts.join(" ") || "variant";
 }
 
 export interface ArmView {

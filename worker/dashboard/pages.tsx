@@ -4,7 +4,7 @@ import type { Child } from "hono/jsx";
 import type { Experiment, Job, Model, ModelSummary, Variant } from "../../client/slimserve.js";
 import { barSvg, histogramSvg, lineSvg, scatterSvg } from "./charts";
 import { Page } from "./layout";
-import { experimentView, recipeText, variantMetrics, type Histogram } from "./metrics";
+import { experimentView, recipeLabel, recipeText, variantMetrics, type Histogram } from "./metrics";
 
 const DASH = "—";
 
@@ -113,7 +113,10 @@ export function ModelPage(props: { model: Model; variants: Variant[] }) {
   const { model } = props;
   const variants = [...props.variants].sort((a, b) => b.bits - a.bits || a.bytes - b.bytes);
   const rows = variants.map((v) => ({ v, m: variantMetrics(v) }));
-  const label = (v: Variant) => `${v.bits}-bit ${v.id.slice(0, 6)}`;
+  // Chart labels name the recipe; two variants with one recipe label (other settings) get their id's start too.
+  const counts = new Map<string, number>();
+  for (const v of variants) counts.set(recipeLabel(v.recipe), (counts.get(recipeLabel(v.recipe)) ?? 0) + 1);
+  const label = (v: Variant) => (counts.get(recipeLabel(v.recipe))! > 1 ? `${recipeLabel(v.recipe)} ${v.id.slice(0, 4)}` : recipeLabel(v.recipe));
   const scatter = scatterSvg({
     title: `${model.name}: size versus accuracy`,
     points: [{ x: model.bytes, y: 0, label: "FP32" }, ...rows.map(({ v, m }) => ({ x: v.bytes, y: m.accuracyDelta === null ? null : m.accuracyDelta * 100, label: label(v) }))],
@@ -124,6 +127,12 @@ export function ModelPage(props: { model: Model; variants: Variant[] }) {
     title: `${model.name}: bytes per variant`,
     bars: [{ label: "FP32", value: model.bytes, display: formatBytes(model.bytes) }, ...variants.map((v) => ({ label: label(v), value: v.bytes, display: `${formatBytes(v.bytes)} (${v.compressionRatio.toFixed(2)}x)` }))],
   });
+  // FP32's own accuracy and latency come from the reports, when they were all measured on one dataset.
+  const evaluated = rows.filter(({ m }) => m.dataset !== null);
+  const datasets = [...new Set(evaluated.map(({ m }) => `${m.dataset}|${m.samples ?? "?"}`))];
+  const single = datasets.length === 1 ? evaluated[0]!.m : null;
+  const latencyCell = (ms: number | null, reported: boolean) =>
+    ms !== null ? `${ms.toFixed(2)} ms` : reported ? "< clock" : DASH;
   const io = (sigs: Model["inputs"]) => sigs.map((s) => `${s.name}: ${s.type}[${(s.shape ?? []).map((d) => d ?? "?").join(", ")}]`).join("; ");
   return (
     <Page title={model.name} nav>
@@ -145,7 +154,11 @@ export function ModelPage(props: { model: Model; variants: Variant[] }) {
         </dl>
       </div>
       <h2 id="variants-heading">Variants</h2>
-      <p class="muted">Accuracy Δ and agreement are measured against the FP32 original; "—" means not measured yet.</p>
+      <p class="muted" id="eval-note">
+        {evaluated.length === 0
+          ? 'Accuracy Δ and agreement are measured against the FP32 original when a variant is evaluated on a dataset; "—" means not measured yet.'
+          : `Accuracy (top-1), its change and agreement are measured against the FP32 original on ${datasets.length === 1 ? `dataset ${single!.dataset} (${single!.samples} samples)` : `${datasets.length} datasets`}; "—" means not measured. Latency is the median of batch-1 runs inside the Worker, whose clock does not advance while it computes: "< clock" means below its resolution. Wire is the stored variant's brotli size.`}
+      </p>
       <div class="card scroll">
         <table id="variants" aria-labelledby="variants-heading">
           <thead>
@@ -155,6 +168,8 @@ export function ModelPage(props: { model: Model; variants: Variant[] }) {
               <th scope="col">Recipe</th>
               <th scope="col" class="num">Bytes</th>
               <th scope="col" class="num">Ratio</th>
+              <th scope="col" class="num">Wire (br)</th>
+              <th scope="col" class="num">Accuracy</th>
               <th scope="col" class="num">Accuracy Δ</th>
               <th scope="col" class="num">Agreement</th>
               <th scope="col" class="num">Latency</th>
@@ -168,10 +183,12 @@ export function ModelPage(props: { model: Model; variants: Variant[] }) {
               <td>original</td>
               <td class="num">{model.bytes}</td>
               <td class="num">1.00x</td>
-              <td class="num">reference</td>
-              <td class="num">reference</td>
               <td class="num">{DASH}</td>
-              <td>{DASH}</td>
+              <td class="num">{fmt(single?.fp32Accuracy == null ? null : single.fp32Accuracy * 100, 2, "%")}</td>
+              <td class="num">reference</td>
+              <td class="num">reference</td>
+              <td class="num">{single ? latencyCell(single.fp32LatencyMs, true) : DASH}</td>
+              <td>{single?.engine ?? DASH}</td>
             </tr>
             {rows.map(({ v, m }) => (
               <tr data-variant={v.id}>
@@ -184,9 +201,11 @@ export function ModelPage(props: { model: Model; variants: Variant[] }) {
                 <td>{recipeText(v.recipe)}</td>
                 <td class="num">{v.bytes}</td>
                 <td class="num">{`${v.compressionRatio.toFixed(2)}x`}</td>
+                <td class="num">{m.wire ? String(m.wire.br) : DASH}</td>
+                <td class="num">{fmt(m.accuracy === null ? null : m.accuracy * 100, 2, "%")}</td>
                 <td class="num">{signedPoints(m.accuracyDelta)}</td>
                 <td class="num">{fmt(m.agreement === null ? null : m.agreement * 100, 2, "%")}</td>
-                <td class="num">{fmt(m.latencyMs, 2, " ms")}</td>
+                <td class="num">{latencyCell(m.latencyMs, m.dataset !== null)}</td>
                 <td>{m.engine ?? DASH}</td>
               </tr>
             ))}
@@ -218,8 +237,14 @@ const JOB_SCRIPT = `
     text("job-percent", Math.round(p * 100) + "%");
     text("job-status", job.status);
     text("job-stage", job.stage || "—");
-    if (job.error) text("job-error", typeof job.error === "string" ? job.error : JSON.stringify(job.error));
+    if (job.error) text("job-error", typeof job.error === "string" ? job.error : (job.error.code || "") + ": " + (job.error.message || ""));
     root.dataset.status = job.status;
+    const model = job.result && (job.result.modelId || (job.result.variant && job.result.variant.modelId));
+    const link = document.getElementById("job-result");
+    if (job.status === "succeeded" && typeof model === "string" && /^[0-9a-f]{24}$/.test(model)) {
+      link.href = "/models/" + model;
+      link.hidden = false;
+    }
   }
   async function tick() {
     try {
@@ -237,7 +262,9 @@ const JOB_SCRIPT = `
 export function JobPage(props: { job: Job }) {
   const { job } = props;
   const p = typeof job.progress === "number" ? job.progress : ["queued", "pending", "running"].includes(job.status) ? 0 : 1;
-  const result = (job.result ?? {}) as { modelId?: string; variantId?: string };
+  const result = (job.result ?? {}) as { modelId?: string; variant?: { modelId?: string } | null };
+  const modelId = job.status === "succeeded" ? (result.modelId ?? result.variant?.modelId) : undefined;
+  const error = job.error as { code?: string; message?: string } | string | undefined;
   return (
     <Page title={`Job ${job.id}`} nav>
       <h1>
@@ -249,19 +276,21 @@ export function JobPage(props: { job: Job }) {
         </label>
         <progress id="job-progress" max="100" value={String(Math.round(p * 100))} />
         <dl class="kv" style="margin-top:.6rem">
+          <dt>Kind</dt>
+          <dd id="job-kind">{job.kind ?? DASH}</dd>
           <dt>Status</dt>
           <dd id="job-status">{job.status}</dd>
           <dt>Stage</dt>
           <dd id="job-stage">{job.stage ?? DASH}</dd>
         </dl>
         <p id="job-error" class="error">
-          {job.error ? (typeof job.error === "string" ? job.error : JSON.stringify(job.error)) : ""}
+          {error ? (typeof error === "string" ? error : `${error.code ?? ""}: ${error.message ?? ""}`) : ""}
         </p>
-        {result.modelId ? (
-          <p>
-            <a href={`/models/${result.modelId}`}>Open the model</a>
-          </p>
-        ) : null}
+        <p>
+          <a id="job-result" href={modelId ? `/models/${modelId}` : "/"} hidden={!modelId}>
+            Open the model
+          </a>
+        </p>
       </section>
       <script dangerouslySetInnerHTML={{ __html: JOB_SCRIPT }} />
     </Page>

@@ -145,3 +145,24 @@ describe("escapeXml", () => {
     expect(escapeXml(`<a href="x">'&'</a>`)).toBe("&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
   });
 });
+
+describe("scatterSvg labels", () => {
+  it("moves a label that would overlap an earlier one to another corner of its point", () => {
+    const svg = scatterSvg({
+      title: "t",
+      points: [
+        { x: 100, y: 0, label: "int8" },
+        { x: 101, y: 0, label: "int8 static" },
+        { x: 1000, y: -5, label: "far" },
+      ],
+      x: { label: "x" },
+      y: { label: "y" },
+    });
+    const at = [...svg.matchAll(/<text class="point-label" x="([^"]+)" y="([^"]+)">([^<]+)<\/text>/g)].map((m) => ({ x: Number(m[1]), y: Number(m[2]), label: m[3] }));
+    expect(at.map((a) => a.label)).toEqual(["int8", "int8 static", "far"]);
+    const box = (a: { x: number; y: number; label?: string }) => ({ x0: a.x, x1: a.x + a.label!.length * 6, y0: a.y - 10, y1: a.y });
+    const [a, b] = [box(at[0]!), box(at[1]!)];
+    const overlap = a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+    expect(overlap).toBe(false);
+  });
+});

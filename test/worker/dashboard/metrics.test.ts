@@ -1,37 +1,55 @@
 // Reading optional report fields for display: absent parts are null (shown as "—"), known spellings are read.
 import { describe, expect, it } from "vitest";
-import { experimentView, latencyHistograms, recipeText, variantMetrics } from "../../../worker/dashboard/metrics";
-import { SAMPLE_EXPERIMENT, SAMPLE_PROMETHEUS } from "./samples";
+import { experimentView, latencyHistograms, recipeLabel, recipeText, variantMetrics } from "../../../worker/dashboard/metrics";
+import { SAMPLE_EXPERIMENT, SAMPLE_PROMETHEUS, SAMPLE_VARIANTS } from "./samples";
 
 describe("variantMetrics", () => {
-  it("is all null for a variant without an evaluation (today's records)", () => {
+  it("is all null for a variant without an evaluation, except its engine", () => {
     expect(variantMetrics({ id: "v", bits: 8, engine: "onnxruntime-web" })).toEqual({
+      dataset: null,
+      samples: null,
+      accuracy: null,
+      fp32Accuracy: null,
       accuracyDelta: null,
       agreement: null,
+      cosine: null,
       latencyMs: null,
+      fp32LatencyMs: null,
       engine: "onnxruntime-web",
       residentBytes: null,
+      wire: null,
     });
   });
 
-  it("derives the accuracy change from the variant's and the original's accuracy", () => {
-    const m = variantMetrics({ eval: { accuracy: 0.971, baselineAccuracy: 0.975, agreement: 0.993, latencyMs: { p50: 0.42, mean: 0.5 } }, engine: "kernels", residentBytes: 1234 });
-    expect(m.accuracyDelta).toBeCloseTo(-0.004, 12);
-    expect(m).toMatchObject({ agreement: 0.993, latencyMs: 0.42, engine: "kernels", residentBytes: 1234 });
+  it("reads an evaluation report: accuracies and their difference, agreement, cosine, latency, engine", () => {
+    const m = variantMetrics(SAMPLE_VARIANTS[0]);
+    expect(m).toMatchObject({ dataset: "d".repeat(24), samples: 200, accuracy: 0.895, fp32Accuracy: 0.9, agreement: 0.99, cosine: 0.9999 });
+    expect(m.accuracyDelta).toBeCloseTo(-0.005, 12);
+    expect(m).toMatchObject({ latencyMs: 1, fp32LatencyMs: 2, engine: "onnxruntime-web", residentBytes: 155300, wire: null });
   });
 
-  it("prefers a reported accuracyDelta and reads a plain latency number", () => {
-    expect(variantMetrics({ eval: { accuracyDelta: -0.01, accuracy: 0.5, baselineAccuracy: 0.9, latencyMs: 3 } })).toMatchObject({ accuracyDelta: -0.01, latencyMs: 3 });
+  it("reads a latency of 0 (below the Worker clock's resolution) as not measured, and the wire sizes of stages", () => {
+    expect(variantMetrics(SAMPLE_VARIANTS[1])).toMatchObject({ latencyMs: null, fp32LatencyMs: null, wire: { gzip: 7800, br: 7700 } });
   });
 
-  it("ignores values that are not finite numbers", () => {
-    expect(variantMetrics({ eval: { agreement: "high", latencyMs: Number.NaN } })).toMatchObject({ agreement: null, latencyMs: null });
+  it("has no accuracy for a report without labels, and ignores values that are not finite numbers", () => {
+    const e = { ...SAMPLE_VARIANTS[0]!.eval, accuracy: null, agreement: "high", latencyMs: { variant: Number.NaN } };
+    expect(variantMetrics({ eval: e })).toMatchObject({ accuracy: null, accuracyDelta: null, agreement: null, latencyMs: null });
+  });
+});
+
+describe("recipeLabel", () => {
+  it("names a recipe in a chart label's few characters", () => {
+    expect(recipeLabel(SAMPLE_VARIANTS[0]!.recipe)).toBe("int8");
+    expect(recipeLabel(SAMPLE_VARIANTS[1]!.recipe)).toBe("p50% int8");
+    expect(recipeLabel(SAMPLE_VARIANTS[2]!.recipe)).toBe("int8 static");
+    expect(recipeLabel({})).toBe("variant");
   });
 });
 
 describe("recipeText", () => {
   it("summarizes quantization and pruning", () => {
-    expect(recipeText({ quantize: { bits: 8, scheme: "weight-only", granularity: "per-channel", symmetric: true } })).toBe("int8 weight-only per-channel");
+    expect(recipeText({ quantize: { bits: 8, scheme: "weight-only", granularity: "per-channel", symmetric: true } })).toBe("int8 weight-only");
     expect(recipeText({ prune: { sparsity: 0.5 }, quantize: { bits: 4 } })).toBe("prune 50% + int4");
     expect(recipeText(undefined)).toBe("—");
   });

@@ -1,8 +1,9 @@
-// Pages for records whose routes are not on this branch (jobs, experiments): rendered from sample records of their schemas.
+// Pages rendered from sample records in the API's shapes (the browser test renders them from the live API).
 import { describe, expect, it } from "vitest";
 import { latencyHistograms } from "../../../worker/dashboard/metrics";
-import { ExperimentPage, ExperimentsPage, JobPage } from "../../../worker/dashboard/pages";
-import { SAMPLE_EXPERIMENT, SAMPLE_PROMETHEUS } from "./samples";
+import type { Model, Variant } from "../../../client/slimserve.js";
+import { ExperimentPage, ExperimentsPage, JobPage, ModelPage } from "../../../worker/dashboard/pages";
+import { SAMPLE_EXPERIMENT, SAMPLE_MODEL, SAMPLE_PROMETHEUS, SAMPLE_VARIANTS } from "./samples";
 
 const html = (element: unknown) => String(element);
 
@@ -18,6 +19,35 @@ describe("JobPage", () => {
   it("shows a failed job's error and links a finished job's model", () => {
     expect(html(JobPage({ job: { id: "j2", status: "failed", error: { code: "invalid_recipe", message: "bits" } } }))).toContain("invalid_recipe");
     expect(html(JobPage({ job: { id: "j3", status: "succeeded", result: { modelId: "m1", variantId: "v1" } } }))).toContain('href="/models/m1"');
+  });
+});
+
+/** The cells of one table row, tags stripped. */
+function rowCells(page: string, variant: string): string[] {
+  const row = new RegExp(`<tr data-variant="${variant}">(.*?)</tr>`).exec(page)?.[1] ?? "";
+  return [...row.matchAll(/<t[hd][^>]*>(.*?)<\/t[hd]>/g)].map((m) => m[1]!.replace(/<[^>]+>/g, "").replace(/&lt;/g, "<"));
+}
+
+describe("ModelPage", () => {
+  const page = html(ModelPage({ model: SAMPLE_MODEL as unknown as Model, variants: SAMPLE_VARIANTS as unknown as Variant[] }));
+
+  it("fills the variants table from the evaluation reports and the stages' wire size", () => {
+    expect(rowCells(page, "original")).toEqual(["FP32 original", "32", "original", "38825", "1.00x", "—", "90.00%", "reference", "reference", "2.00 ms", "onnxruntime-web"]);
+    expect(rowCells(page, "a".repeat(24))).toEqual(["a".repeat(12), "8", "int8 weight-only", "11601", "3.35x", "—", "89.50%", "-0.50 pp", "99.00%", "1.00 ms", "onnxruntime-web"]);
+    expect(rowCells(page, "b".repeat(24))).toEqual(["b".repeat(12), "8", "prune 50% + int8 weight-only", "11601", "3.35x", "7700", "80.00%", "-10.00 pp", "85.00%", "< clock", "onnxruntime-web"]);
+    expect(rowCells(page, "c".repeat(24))).toEqual(["c".repeat(12), "8", "int8 static", "12099", "3.21x", "—", "—", "—", "—", "—", "onnxruntime-web"]);
+    expect(page).toContain(`dataset ${"d".repeat(24)} (200 samples)`);
+  });
+
+  it("puts evaluated variants on the scatter at their accuracy change, with the Pareto front through FP32 and int8", () => {
+    const points = [...page.matchAll(/<circle class="point" data-label="([^"]*)" data-x="([^"]*)" data-y="([^"]*)" data-front="([^"]*)"/g)].map((m) => m.slice(1));
+    expect(points).toEqual([
+      ["FP32", "38825", "0", "true"],
+      ["int8", "11601", String(100 * (0.895 - 0.9)), "true"],
+      ["p50% int8", "11601", String(100 * (0.8 - 0.9)), "false"],
+      ["int8 static", "12099", "", "false"],
+    ]);
+    expect(page).toContain('class="pareto" data-labels="int8|FP32"');
   });
 });
 
