@@ -76,7 +76,7 @@ describe("slimserve CLI against wrangler dev", () => {
     expect(again).toContain(`found variant ${variant.id}`);
     const shown = await ok("show", modelId);
     expect(shown).toMatch(new RegExp(`${variant.id}\\s+8\\s+`));
-    expect(shown).toContain("onnxruntime-web");
+    expect(shown).toContain(variant.engine);
   });
 
   it("runs inference from .npy files and writes .npy outputs that match onnxruntime-node", async () => {
@@ -97,7 +97,11 @@ describe("slimserve CLI against wrangler dev", () => {
     const answer = JSON.parse(await ok("infer", modelId, "--input", "input=x.npy", "--bits", "8", "--out", ".", "--json"));
     expect(answer).toMatchObject({ model: modelId, variant: vid, bits: 8 });
     const int8 = decodeNpy(await readFile(join(dir, "logits.npy")));
-    expectClose(int8.data as Float32Array, await reference(await readFile(variantFile), input, dims), 1e-4);
+    const expected = await reference(await readFile(variantFile), input, dims);
+    // onnxruntime-web computes the same int8 graph to float rounding; the kernel engine also quantizes activations
+    // per row (int8 x int8), within 2% of the output range.
+    const range = Math.max(...Array.from(expected, Math.abs));
+    expectClose(int8.data as Float32Array, expected, answer.engine === "kernels" ? 0.02 * range : 1e-4);
   });
 
   it("downloads the original bytes unchanged", async () => {

@@ -102,7 +102,7 @@ describe("dashboard in Chromium", () => {
       "—",
       "—",
       "—",
-      "onnxruntime-web",
+      variant.engine as string,
     ]);
     const original = await page.$$eval('table#variants tr[data-variant="original"] > *', (tds) => tds.map((td) => td.textContent));
     expect(original.slice(0, 5)).toEqual(["FP32 original", "32", "original", String(mlp.bytes), "1.00x"]);
