@@ -103,7 +103,8 @@ def fit(model: SlimNet, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_
         t0 = time.time()
         perm = torch.randperm(n, generator=gen).to(device)
         bar = range(steps_per_epoch)
-        if progress and tqdm is not None:
+        use_bar = progress and tqdm is not None and sys.stderr.isatty()  # logs get one line per epoch instead
+        if use_bar:
             bar = tqdm(bar, desc=f"{label} epoch {epoch + 1}/{epochs}", file=sys.stderr, leave=False, dynamic_ncols=True)
         loss_sum, correct = 0.0, 0
         for b in bar:
@@ -128,7 +129,7 @@ def fit(model: SlimNet, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_
             step += 1
             loss_sum += float(loss.detach()) * len(idx)
             correct += int((logits.detach().argmax(1) == yb).sum())
-            if progress and tqdm is not None and b % 20 == 0:
+            if use_bar and b % 20 == 0:
                 bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
         record = {"epoch": epoch + 1, "loss": loss_sum / n, "train_accuracy": correct / n,
                   "seconds": round(time.time() - t0, 2)}
