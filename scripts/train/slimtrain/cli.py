@@ -39,7 +39,7 @@ def add_common(p: argparse.ArgumentParser, epochs: int = 3) -> None:
     g.add_argument("--weight-decay", type=float, default=0.0)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
-    g.add_argument("--out", help="output directory (default runs/<command>)")
+    g.add_argument("--out", help="output directory (default scripts/train/runs/<command>, git-ignored)")
     g.add_argument("--opset", type=int, default=13, help="ONNX opset (>= 13; >= 21 stores 4/2-bit weights as int4)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars / epoch lines")
     m = p.add_argument_group("model")
@@ -139,7 +139,7 @@ def _fit_kwargs(args, device: str, ds: data_mod.Dataset) -> dict:
 
 def _finish(args, model: SlimNet, results: dict, recipe: dict) -> dict:
     """Checkpoint, ONNX export (recipe in metadata), results.json, optional upload."""
-    out = Path(args.out or f"runs/{args.command}")
+    out = Path(args.out) if args.out else Path(__file__).resolve().parents[1] / "runs" / args.command
     out.mkdir(parents=True, exist_ok=True)
     torch.save(checkpoint_dict(model, {"recipe": recipe}), out / "model.pt")
     onnx_bytes = export_onnx(model, out / "model.onnx", args.opset, {"slimserve.recipe": recipe})

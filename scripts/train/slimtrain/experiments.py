@@ -188,10 +188,11 @@ def run_experiments(name: str, out: str, device: str, full: bool = False, progre
     results = {}
     for n in names:
         cfg = CONFIGS[n]["full" if full else "reduced"]
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         fn = {"omitted-digit": omitted_digit, "deep-compression": deep_compression, "binary-cnn": binary_cnn}[n]
         r = fn(device, cfg, progress)
         r.update(experiment=n, scale="full" if full else "reduced (CPU)", seconds=round(time.time() - t0, 1),
+                 cpu_seconds=round(time.process_time() - c0, 1),
                  environment={"torch": torch.__version__, "device": device, "threads": torch.get_num_threads()},
                  command=f"/usr/bin/python3 scripts/train/train.py experiment {n}" + (" --full" if full else ""))
         (out_dir / f"{n}.json").write_text(json.dumps(r, indent=2) + "\n")
