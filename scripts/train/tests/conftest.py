@@ -25,11 +25,12 @@ DIGITS = ["--dataset", "digits", "--batch-size", "32", "--lr", "3e-3", "--no-pro
 # Tolerances for onnxruntime-node against PyTorch on the same inputs:
 FP32_ATOL = 1e-4  # fp32 graphs: only summation order differs
 # QDQ graphs compute the same fake-quant maths, but a pre-activation within float rounding (~1e-6) of a quantization
-# boundary can round to the neighbouring level in one engine and not the other (more often with 'basic', where
-# onnxruntime may use integer kernels with exact int32 sums). Such an example's logits move by a few levels. So:
-QDQ_ATOL = 1e-4              # ... for at least QDQ_ROWS_EXACT of the examples (graph run literally, level 'disabled')
+# boundary can round to the neighbouring level in one engine and not the other, moving that example's logits by a few
+# levels. At level 'basic' onnxruntime 1.30 may also use integer kernels, and it re-quantizes fp32 weights feeding a
+# Gemm/Conv whose input is QDQ to int8 per tensor (so binary +-scale_c weights with 8-bit activations are approximated).
+QDQ_ATOL = 1e-4              # for at least QDQ_ROWS_EXACT of the examples, graph run literally (level 'disabled')
 QDQ_ROWS_EXACT = 0.99
-QDQ_MAX_ATOL = 0.05          # ... for every example, at both levels
+QDQ_MAX_REL = 0.01           # every example, both levels: |ort - torch| <= 1% of the largest |logit|
 QDQ_ARGMAX_AGREEMENT = 0.99  # predicted classes, at both levels
 
 

@@ -114,7 +114,10 @@ def test_api_teacher_logits_equal_the_served_models_logits_in_batches(run_cli, d
         s.close()
     assert [json.loads(r["body"])["inputs"]["input"]["dims"] for r in s.requests] == [[128, 64], [128, 64], [44, 64]]
     assert all(r["headers"]["Authorization"] == f"Bearer {TOKEN}" for r in s.requests)
-    np.testing.assert_array_equal(logits, predict(teacher, digits.x_train[:300]).numpy())
+    # float32 survives the JSON round trip exactly (compared batch by batch: BLAS sums depend on the batch shape)
+    x300 = digits.x_train[:300]
+    expected = np.concatenate([predict(teacher, x300[i : i + 128]).numpy() for i in range(0, 300, 128)])
+    np.testing.assert_array_equal(logits, expected)
 
 
 def test_distill_from_an_api_served_teacher_learns(run_cli, digits):
