@@ -1,0 +1,1 @@
+"""slimtrain: the offline half of slimserve (QAT down to binary, distillation, gradual pruning, ONNX export, upload)."""

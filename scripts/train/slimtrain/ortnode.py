@@ -1,0 +1,32 @@
+"""Runs exported ONNX through onnxruntime-node (there is no onnxruntime for Debian's Python) via tests/ort_run.mjs."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+RUNNER = Path(__file__).resolve().parents[1] / "tests" / "ort_run.mjs"
+
+
+def ort_run(model_path: str | Path, inputs: dict[str, np.ndarray], level: str = "basic") -> dict[str, np.ndarray]:
+    """Outputs of the model on `inputs`, computed by onnxruntime-node at graph optimization `level`
+    ('disabled' runs QDQ nodes literally; 'basic' may already use integer kernels for QDQ)."""
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is not on PATH: onnxruntime-node checks need Node.js >= 20 and `npm ci` at the repo root")
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [node, str(RUNNER), f"--level={level}", str(model_path)]
+        for name, arr in inputs.items():
+            p = Path(tmp) / f"{name}.npy"
+            np.save(p, np.ascontiguousarray(arr))
+            args.append(f"{name}={p}")
+        proc = subprocess.run(args, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"onnxruntime-node failed on {model_path}:\n{proc.stderr.strip()}")
+    out = json.loads(proc.stdout)["outputs"]
+    return {k: np.asarray(v["data"], dtype=np.float32 if v["type"] == "float32" else None).reshape(v["dims"])
+            for k, v in out.items()}

@@ -1,0 +1,76 @@
+"""slimserve API client (urllib only): upload a trained variant, and fetch a served teacher's logits for distillation."""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import numpy as np
+
+RECIPE_HEADER = "X-Slimserve-Recipe"
+
+
+class ApiError(RuntimeError):
+    def __init__(self, status: int, body: str, url: str):
+        super().__init__(f"slimserve API {url} answered {status}: {body[:500]}")
+        self.status, self.body = status, body
+
+
+def _url(base: str, *parts: str) -> str:
+    return base.rstrip("/") + "/" + "/".join(urllib.parse.quote(p, safe="") for p in parts)
+
+
+def _send(req: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        raise ApiError(e.code, e.read().decode("utf-8", "replace"), req.full_url) from None
+
+
+def upload_variant(base_url: str, model_id: str, token: str, onnx_bytes: bytes, recipe: dict,
+                   timeout: float = 120.0) -> dict:
+    """POST {base}/v1/models/{id}/variants/trained with the ONNX bytes; the recipe travels as compact JSON in a header.
+    Returns the variant record (201 created, or 200 when the server already has identical bytes)."""
+    url = _url(base_url, "v1", "models", model_id, "variants", "trained")
+    recipe_json = json.dumps(recipe, separators=(",", ":"), sort_keys=True)
+    req = urllib.request.Request(url, data=onnx_bytes, method="POST", headers={
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/octet-stream",
+        RECIPE_HEADER: recipe_json,
+    })
+    status, body = _send(req, timeout)
+    if status not in (200, 201):
+        raise ApiError(status, body.decode("utf-8", "replace"), url)
+    record = json.loads(body)
+    if not isinstance(record, dict) or "id" not in record:
+        raise ApiError(status, body.decode("utf-8", "replace"), url)
+    return record
+
+
+def api_logits(base_url: str, model_id: str, x: np.ndarray, *, token: str | None = None, input_name: str = "input",
+               batch_size: int = 256, timeout: float = 120.0, progress=None) -> np.ndarray:
+    """Teacher logits from the model served by slimserve: POST {base}/v1/models/{id}/infer in batches.
+    x is already shaped as the served model expects ([B, ...]); the first output is taken as the logits."""
+    url = _url(base_url, "v1", "models", model_id, "infer")
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    chunks = []
+    starts = range(0, len(x), batch_size)
+    for s in progress(starts) if progress else starts:
+        batch = x[s : s + batch_size]
+        payload = {"inputs": {input_name: {"type": "float32", "dims": list(batch.shape), "data": batch.ravel().tolist()}}}
+        req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST", headers=headers)
+        _, body = _send(req, timeout)
+        outputs = json.loads(body).get("outputs")
+        if not outputs:
+            raise ApiError(200, body.decode("utf-8", "replace"), url)
+        first = next(iter(outputs.values()))
+        logits = np.asarray(first["data"], dtype=np.float32).reshape(first["dims"])
+        if logits.shape[0] != len(batch):
+            raise ApiError(200, f"expected {len(batch)} rows of logits, got dims {first['dims']}", url)
+        chunks.append(logits.reshape(len(batch), -1))
+    return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)

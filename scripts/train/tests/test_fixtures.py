@@ -1,0 +1,75 @@
+"""The committed reference models and MNIST subsets are what test/fixtures/models/README.md says they are."""
+import json
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from conftest import REPO_ROOT
+from slimtrain.data import find_mnist_dir, images_to_float, read_idx
+from slimtrain.ortnode import ort_run
+
+FIXTURES = REPO_ROOT / "test" / "fixtures"
+MODELS = FIXTURES / "models"
+REPORT = json.loads((MODELS / "reference.json").read_text())
+# Accuracy floors on the full 10k test set (targets: MLPs ~98%, CNN ~99%).
+FLOORS = {"mnist-mlp": 0.975, "lenet-300-100": 0.975, "mnist-cnn": 0.985, "lenet-300-100-pruned92": 0.975}
+
+
+def _dims(v):
+    return [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+
+
+def test_every_reference_model_is_committed_and_documented():
+    assert set(REPORT["models"]) == set(FLOORS)
+    readme = (MODELS / "README.md").read_text()
+    for name in FLOORS:
+        assert (MODELS / f"{name}.onnx").exists() and f"{name}.onnx" in readme
+
+
+def test_fixtures_total_under_5_mb():
+    files = [*MODELS.glob("*.onnx"), *(FIXTURES / "data").glob("*.npz")]
+    assert sum(p.stat().st_size for p in files) < 5_000_000
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_model_interface_is_fp32_opset_13_input_to_logits_with_symbolic_batch(name):
+    m = onnx.load(MODELS / f"{name}.onnx")
+    onnx.checker.check_model(m)
+    assert [(o.domain, o.version) for o in m.opset_import] == [("", 13)]
+    (inp,), (out,) = m.graph.input, m.graph.output
+    expected = ["N", 1, 28, 28] if name == "mnist-cnn" else ["N", 784]
+    assert inp.name == "input" and _dims(inp) == expected and inp.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert out.name == "logits" and _dims(out) == ["N", 10]
+    assert all(t.data_type == onnx.TensorProto.FLOAT for t in m.graph.initializer)
+
+
+def test_subsets_are_the_first_1000_official_test_images_scaled_to_unit_interval():
+    flat = np.load(FIXTURES / "data" / "mnist-test-1000.npz")
+    img = np.load(FIXTURES / "data" / "mnist-test-1000-img.npz")
+    assert flat["input"].dtype == np.float32 and flat["input"].shape == (1000, 784)
+    assert img["input"].dtype == np.float32 and img["input"].shape == (1000, 1, 28, 28)
+    assert flat["labels"].dtype == np.int64 and flat["labels"].shape == (1000,)
+    d = find_mnist_dir()
+    np.testing.assert_array_equal(flat["input"], images_to_float(read_idx(d / "t10k-images-idx3-ubyte")[:1000]).reshape(1000, 784))
+    np.testing.assert_array_equal(img["input"].reshape(1000, 784), flat["input"])
+    np.testing.assert_array_equal(flat["labels"], read_idx(d / "t10k-labels-idx1-ubyte")[:1000])
+    np.testing.assert_array_equal(img["labels"], flat["labels"])
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_recorded_accuracy_is_reproduced_by_onnxruntime_on_the_subset(name):
+    info = REPORT["models"][name]
+    data = np.load(FIXTURES / "data" / info["dataset"])
+    logits = ort_run(MODELS / f"{name}.onnx", {"input": data["input"]})["logits"]
+    errors = int((logits.argmax(1) != data["labels"]).sum())
+    assert errors == info["onnxruntime"]["subset_1000"]["errors"]
+    assert info["onnxruntime"]["test_10k"]["accuracy"] >= FLOORS[name]
+
+
+def test_pruned_lenet_is_92_percent_sparse_in_its_weights():
+    m = onnx.load(MODELS / "lenet-300-100-pruned92.onnx")
+    weights = [numpy_helper.to_array(t) for t in m.graph.initializer if t.name.endswith(".weight")]
+    zeros = sum(int((w == 0).sum()) for w in weights) / sum(w.size for w in weights)
+    assert zeros == pytest.approx(0.92, abs=0.002)
