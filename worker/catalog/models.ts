@@ -15,6 +15,7 @@ import {
   type VariantSummary,
 } from "../store/records";
 import { evictModelSessions } from "../serve/sessions";
+import { forgetModel } from "../serve/serving-cache";
 
 /** Model ids are the first 24 hex digits of the SHA-256 of the bytes. */
 export const modelIdFromSha = (sha256: string) => sha256.slice(0, 24);
@@ -76,6 +77,7 @@ export async function deleteModel(env: Env, tenant: string, modelId: string): Pr
   await deleteVariantRecords(env, tenant, modelId);
   await deleteModelRecord(env, tenant, modelId);
   evictModelSessions(tenant, modelId);
+  forgetModel(tenant, modelId);
   const prefix = variantBlobPrefix(tenant, modelId);
   let cursor: string | undefined;
   do {

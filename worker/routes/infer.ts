@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../app";
 import { requireModel } from "../catalog/models";
 import { runInference } from "../serve/infer";
+import { modelEntryKey, remembered } from "../serve/serving-cache";
 import { errorResponses, JsonTensorSchema, ModelIdParam } from "./schemas";
 
 export const InferRequestSchema = z
@@ -38,7 +39,8 @@ const infer = createRoute({
 
 export const inference = createRouter("invalid_input").openapi(infer, async (c) => {
   const tenant = c.get("tenant");
-  const model = await requireModel(c.env, tenant, c.req.valid("param").id);
+  const id = c.req.valid("param").id;
+  const model = await remembered(modelEntryKey(tenant, id), () => requireModel(c.env, tenant, id));
   const { variant, bits } = c.req.valid("query");
   const answer = await runInference(c.env, tenant, model, { variant, bits: bits ? Number(bits) : undefined }, c.req.valid("json").inputs);
   return c.json(answer, 200);

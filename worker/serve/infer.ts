@@ -5,6 +5,7 @@ import { readBlob } from "../catalog/models";
 import { modelBlobKey, variantBlobKey } from "../store/keys";
 import { getVariantRecord, listVariantSummaries, type ModelRecord } from "../store/records";
 import { checkInputs, outputToJson, type JsonTensor } from "./inputs";
+import { remembered } from "./serving-cache";
 import { getSession, sessionKey } from "./sessions";
 
 export interface ServingPick {
@@ -21,7 +22,12 @@ export interface InferenceAnswer {
   timeMs: number;
 }
 
-async function resolveVariant(env: Env, tenant: string, model: ModelRecord, pick: ServingPick) {
+function resolveVariant(env: Env, tenant: string, model: ModelRecord, pick: ServingPick) {
+  const key = `${tenant}/${model.id}/pick:${pick.variant ?? ""}:${pick.bits ?? ""}`;
+  return remembered(key, () => lookUpVariant(env, tenant, model, pick));
+}
+
+async function lookUpVariant(env: Env, tenant: string, model: ModelRecord, pick: ServingPick): Promise<{ id: string; bits: number } | null> {
   if (pick.variant) {
     const v = await getVariantRecord(env, tenant, model.id, pick.variant);
     if (!v) throw notFound("variant", pick.variant);

@@ -1,5 +1,5 @@
-import { inject } from "vitest";
-import { describe, expect, it } from "vitest";
+import { reset } from "cloudflare:test";
+import { describe, expect, inject, it } from "vitest";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../worker/onnx/builders";
 import { encodeModel } from "../../../worker/onnx/codec";
 import { DT } from "../../../worker/onnx/dtype";
@@ -61,6 +61,16 @@ describe("POST /v1/models/:id/infer", () => {
       }
     });
   }
+
+  it("answers a warm request without reading R2 or KV (the isolate remembers record, variant and session)", async () => {
+    const { id, body } = await setUp("mlp");
+    const first = (await (await postJson(`/v1/models/${id}/infer?bits=8`, body)).json()) as Answer;
+    // Empty the stores underneath the isolate: a warm request must not notice.
+    await reset();
+    const res = await postJson(`/v1/models/${id}/infer?bits=8`, body);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as Answer).outputs).toEqual(first.outputs);
+  });
 
   it("answers 404 for ?bits=8 when the model has no 8-bit variant", async () => {
     const id = ((await (await uploadModel(buildMlp([8, 16, 4]))).json()) as { id: string }).id;
