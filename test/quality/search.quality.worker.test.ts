@@ -53,6 +53,8 @@ describe("search quality bar on the MNIST reference models", () => {
       expect(v.eval.accuracy.drop).toBeLessThanOrEqual(0.5);
       expect(v.compressionRatio).toBeGreaterThanOrEqual(6);
       expect(v.bytes * 6).toBeLessThanOrEqual(model.bytes);
+      // Int4 passed at block 32, so the search went on to coarser blocks (fewer scales) while they passed.
+      expect(result.trace.some((t: any) => t.recipe.quantize.bits === 4 && t.recipe.quantize.granularity.block > 32)).toBe(true);
       // The stored variant is the one reported, with its evaluation.
       const stored = (await (await api(`/v1/models/${model.id}/variants/${v.id}`)).json()) as Record<string, any>;
       expect(stored.eval.accuracy.drop).toBe(v.eval.accuracy.drop);
