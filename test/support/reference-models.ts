@@ -14,6 +14,8 @@ export type References = Record<"mlp" | "cnn", ReferenceCase>;
 declare module "vitest" {
   interface ProvidedContext {
     references: References;
+    /** MNIST reference models and data (test/fixtures), base64, by file name: workerd tests cannot read files. */
+    fixtures: Record<string, string>;
   }
 }
 
@@ -21,3 +23,6 @@ export const REFERENCE_MODELS = {
   mlp: { build: () => buildMlp([784, 256, 128, 10], 21), dims: [2, 784] },
   cnn: { build: () => buildCnn(22), dims: [3, 1, 12, 12] },
 } as const;
+
+/** The fixture files the search quality bar uploads through the API. */
+export const FIXTURE_FILES = ["models/reference.json", "models/mnist-mlp.onnx", "models/lenet-300-100.onnx", "data/mnist-test-1000.npz"] as const;

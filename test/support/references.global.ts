@@ -1,13 +1,15 @@
 // Global setup for the workerd tests (runs in Node): onnxruntime-node computes reference outputs for the test
 // models and for their int8 variants (made here by the same pure quantizer), so that the Worker's answers are
-// checked against an independent executor, and the variant bytes the Worker makes are checked for equality.
+// checked against an independent executor, and the variant bytes the Worker makes are checked for equality. It also
+// hands over the MNIST fixture files (base64) for the quality bars that run in workerd.
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { TestProject } from "vitest/node";
 import { quantizeModel } from "../../worker/compress/quantize";
 import { decodeModel, encodeModel } from "../../worker/onnx/codec";
 import { randomInput } from "./models";
 import { floatTensor, runReference } from "./ort-node";
-import { REFERENCE_MODELS, type ReferenceCase, type References } from "./reference-models";
+import { FIXTURE_FILES, REFERENCE_MODELS, type ReferenceCase, type References } from "./reference-models";
 
 async function referenceCase(bytes: Uint8Array, dims: number[], seed: number): Promise<ReferenceCase> {
   const input = randomInput(dims.reduce((a, b) => a * b, 1), seed);
@@ -30,4 +32,5 @@ export default async function setup(project: TestProject) {
     cnn: await referenceCase(REFERENCE_MODELS.cnn.build(), [...REFERENCE_MODELS.cnn.dims], 32),
   };
   project.provide("references", references);
+  project.provide("fixtures", Object.fromEntries(FIXTURE_FILES.map((f) => [f, readFileSync(`test/fixtures/${f}`).toString("base64")])));
 }

@@ -1,6 +1,7 @@
 // Accuracy-targeted search: tries recipes in order (int8 weight-only, int8 dynamic, each lower bit-width the recipe
-// schema accepts, then mixed precision keeping the most sensitive layers wider), evaluates each against FP32 and
-// keeps the smallest (or fastest) that meets the target. Only the winner is stored, with its evaluation.
+// schema accepts — blocked widths with coarser blocks while they pass — then mixed precision keeping the most
+// sensitive layers wider), evaluates each against FP32 and keeps the smallest (or fastest) that meets the target.
+// Only the winner is stored, with its evaluation.
 import { z } from "@hono/zod-openapi";
 import { acceptedBits, RecipeSchema, type Recipe } from "../compress/recipe";
 import { weightedLayers } from "../compress/pipeline";
@@ -54,6 +55,9 @@ export interface SearchResult {
   trace: TraceEntry[];
 }
 
+/** The coarsest int4 block the search tries (one scale per 256 inputs keeps scale overhead near 3%). */
+const MAX_SEARCH_BLOCK = 256;
+
 function meets(target: SearchRequest["target"], r: EvalReport): boolean {
   if (target.maxAccuracyDrop !== undefined) return r.accuracy !== null && r.accuracy.drop <= target.maxAccuracyDrop;
   if (target.minAgreement !== undefined) return r.agreement >= target.minAgreement;
@@ -101,8 +105,10 @@ export async function searchVariant(
     });
     tried.set(built.record.id, { built, report });
     await progress("searching", Math.min(0.9, share));
-    return { ok, report, id: built.record.id };
+    return { ok, report, id: built.record.id, bytes: built.bytes.byteLength };
   };
+  const smallestPassing = () =>
+    Math.min(...[...tried.values()].filter((t) => meets(request.target, t.report)).map((t) => t.built.bytes.byteLength));
 
   const lower = acceptedBits().filter((b) => b < 8).sort((a, b) => b - a);
   const uniform = [
@@ -110,20 +116,35 @@ export async function searchVariant(
     candidate({ bits: 8, scheme: "dynamic" }),
     ...lower.map((b) => candidate({ bits: b, granularity: { block: 32 } }, { bits: b })),
   ].filter((r): r is Recipe => r !== null);
-  let narrowestFailing: Recipe | null = null;
+  let narrowestFailing: { recipe: Recipe; bytes: number } | null = null;
   for (const [i, r] of uniform.entries()) {
-    const { ok } = await tryRecipe(r, (i + 1) / (uniform.length + 3));
-    if (!ok) narrowestFailing = r;
+    const share = (i + 1) / (uniform.length + 3);
+    const { ok, bytes } = await tryRecipe(r, share);
+    if (!ok) {
+      narrowestFailing = { recipe: r, bytes };
+      continue;
+    }
+    // A blocked width that passes: coarser blocks carry fewer scales (block 32 spends 1 float per 16 bytes of int4),
+    // so double the block while the target still holds.
+    const q = r.quantize!;
+    if (request.objective === "smallest" && "granularity" in q && typeof q.granularity === "object") {
+      for (let block = q.granularity.block * 2; block <= MAX_SEARCH_BLOCK; block *= 2) {
+        const coarser = candidate({ ...q, granularity: { block } });
+        if (!coarser || !(await tryRecipe(coarser, share)).ok) break;
+      }
+    }
   }
-  // Mixed precision: the narrowest failing width, with its most sensitive layers one step wider.
-  if (narrowestFailing) {
+  // Mixed precision: the narrowest failing width, with its most sensitive layers one step wider. Any such mix is at
+  // least as large as that width alone, so when looking for the smallest it is skipped once something smaller passed.
+  const mixedCanWin = narrowestFailing !== null && (request.objective !== "smallest" || narrowestFailing.bytes < smallestPassing());
+  if (narrowestFailing && mixedCanWin) {
     const layers = weightedLayers(parseModelBytes(original)).map((l) => l.name);
-    const narrow = narrowestFailing.quantize!.bits;
+    const narrow = narrowestFailing.recipe.quantize!.bits;
     const wider = narrow < 8 ? 8 : 32;
     const costs: { name: string; cost: number }[] = [];
     for (const name of layers) {
       // Only this layer at the narrow width, the others float: what it alone costs.
-      const single = candidate({ ...narrowestFailing.quantize, exclude: layers.filter((n) => n !== name) });
+      const single = candidate({ ...narrowestFailing.recipe.quantize, exclude: layers.filter((n) => n !== name) });
       if (!single) continue;
       const built = await buildVariant(env, tenant, model, single, original);
       const rep = await evaluateBytes(model, original, built.bytes, dataset, { ...evalOptions, quick: true });
@@ -132,7 +153,7 @@ export async function searchVariant(
     costs.sort((a, b) => b.cost - a.cost);
     for (let k = 1; k < costs.length; k++) {
       const overrides = Object.fromEntries(costs.slice(0, k).map((c) => [c.name, wider]));
-      const mixed = candidate({ ...narrowestFailing.quantize, overrides });
+      const mixed = candidate({ ...narrowestFailing.recipe.quantize, overrides });
       if (!mixed) break;
       const { ok } = await tryRecipe(mixed, 0.9);
       if (ok) break;
