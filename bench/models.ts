@@ -1,4 +1,5 @@
-// The bench's models, built with the project's graph builders (seeded): an MLP 784-1024-1024-10 and a small CNN on
+// The bench's models, built with the project's graph builders (seeded): an MLP 784-1024-1024-10 (784-2048-2048-10,
+// 23 MB of fp32 weights, for compression throughput) and a small CNN on
 // 28x28 inputs, plus the 90% 1x16 block-pruned versions (by magnitude) that stand in for a pruning recipe.
 import type { ModelProto } from "onnx-buf";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "../worker/onnx/builders";
@@ -20,10 +21,10 @@ function rng(seed: number): () => number {
 const uniform = (n: number, fanIn: number, next: () => number) =>
   Float32Array.from({ length: n }, () => (next() * 2 - 1) * Math.sqrt(6 / fanIn));
 
-/** input [N, 784] -> MatMul+Add+Relu (1024) x2 -> Gemm(transB) 10. */
-export function benchMlp(): ModelProto {
+/** input [N, 784] -> MatMul+Add+Relu (hidden, 1024 by default) x2 -> Gemm(transB) 10. */
+export function benchMlp(hidden = 1024): ModelProto {
   const next = rng(7);
-  const sizes = [784, 1024, 1024];
+  const sizes = [784, hidden, hidden];
   const nodes = [];
   const inits = [];
   let x = "input";
@@ -36,7 +37,7 @@ export function benchMlp(): ModelProto {
     nodes.push(makeNode("Relu", [`fc${i}.pre`], [`fc${i}.out`], `fc${i}/Relu`));
     x = `fc${i}.out`;
   }
-  inits.push(makeTensor("head.weight", DT.FLOAT, [10, 1024], uniform(10240, 1024, next)));
+  inits.push(makeTensor("head.weight", DT.FLOAT, [10, hidden], uniform(10 * hidden, hidden, next)));
   inits.push(makeTensor("head.bias", DT.FLOAT, [10], new Float32Array(10)));
   nodes.push(makeNode("Gemm", [x, "head.weight", "head.bias"], ["logits"], "head/Gemm", { transB: 1 }));
   const graph = makeGraph(nodes, "mlp", [makeValueInfo("input", DT.FLOAT, ["N", 784])], [makeValueInfo("logits", DT.FLOAT, ["N", 10])], inits);

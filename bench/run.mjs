@@ -1,5 +1,5 @@
 // npm run bench: starts the bench Worker in workerd on loopback (wrangler's unstable_startWorker), collects kernel
-// throughput and model latencies, times the same fp32 and int8 models on onnxruntime-node (one thread) in this
+// throughput, model latencies and compression throughput, times the same fp32 and int8 models on onnxruntime-node (one thread) in this
 // process, then prints a table, writes bench/results/latest.json and ends with one JSON line.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -153,6 +153,9 @@ async function main() {
       }
       results.models[name] = [...rows, ...(await nodeLatency(worker, name))];
     }
+    // Compression throughput: int8 per-channel weight-only of the 784-2048-2048-10 MLP, bytes in -> bytes out.
+    const c = await timeInWorker(worker, "compress|2048");
+    results.compression = { model: "mlp 784-2048-2048-10", recipe: { quantize: { bits: 8 } }, ...c, mbPerSecond: c.fp32WeightBytes / (c.ms * 1e3) };
     results.api = await apiLatency(await get(worker, "/bytes?name=mlp&variant=fp32"));
   } finally {
     await worker.dispose();
@@ -187,6 +190,9 @@ async function main() {
     }
     results.ratios[name].int8KernelsResident_over_fp32OrtWebResident = resident("kernels", "int8") / resident("onnxruntime-web", "fp32");
   }
+  const c = results.compression;
+  console.log(`\nCompression throughput in workerd (int8 per-channel weight-only, ${c.model}, decode -> quantize -> encode, median of 5):`);
+  console.log(`${fmt(c.fp32WeightBytes / 1e6, 1)} MB fp32 weights | ${fmt(c.ms, 1)} ms | ${fmt(c.mbPerSecond, 1)} MB/s`);
   console.log("\nThrough the HTTP API (wrangler's local workerd), MLP at batch 1, median of 200 requests timed by the client:");
   for (const r of results.api) console.log(`bits=${r.bits} | engine ${r.engine} | ${fmt(r.ms)} ms`);
   results.seconds = (Date.now() - started) / 1000;

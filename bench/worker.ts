@@ -1,5 +1,5 @@
-// The bench Worker (workerd, loopback only): kernel throughput per shape, and model latency per engine and variant,
-// measured side by side in one isolate. Driven by bench/run.mjs; answers JSON.
+// The bench Worker (workerd, loopback only): kernel throughput per shape, model latency per engine and variant, and
+// compression throughput, measured side by side in one isolate. Driven by bench/run.mjs; answers JSON.
 import { quantizeModel, type QuantizeOptions } from "../worker/compress/quantize";
 import { decodeModel, encodeModel } from "../worker/onnx/codec";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "../worker/onnx/builders";
@@ -14,6 +14,8 @@ import { kernelModule, kernelModules } from "../worker/serve/kernels/wasm";
 import {
   packBinary, packBlockSparse1x16, packCsr, packF32Panels, packQs4, packQs8, padded, roundUp, weightMatrix,
 } from "../worker/serve/kernels/packing";
+import { compressModelBytes } from "../worker/catalog/variants";
+import { RecipeSchema } from "../worker/compress/recipe";
 import { benchCnn, benchMlp, blockPrune } from "./models";
 
 function seeded(n: number, seed: number, a = 1): Float32Array {
@@ -172,6 +174,25 @@ async function modelRunnable(name: string, engine: string, variant: string, batc
   };
 }
 
+/**
+ * Compression as POST /variants does it for {quantize:{bits:8}}: model bytes -> decode + validate -> int8 per-channel
+ * weight-only -> encoded variant bytes. `info.fp32WeightBytes` is what the throughput is quoted in.
+ */
+function compressRunnable(hidden: number): Runnable {
+  const model = benchMlp(hidden);
+  const bytes = encodeModel(model);
+  let fp32WeightBytes = 0;
+  for (const t of model.graph!.initializer) if (t.dataType === DT.FLOAT) fp32WeightBytes += t.rawData.byteLength;
+  const recipe = RecipeSchema.parse({ quantize: { bits: 8 } });
+  let outBytes = compressModelBytes(bytes, recipe).bytes.byteLength;
+  return {
+    info: { modelBytes: bytes.byteLength, fp32WeightBytes, variantBytes: outBytes },
+    run: () => {
+      outBytes = compressModelBytes(bytes, recipe).bytes.byteLength;
+    },
+  };
+}
+
 // One runnable at a time per isolate, so large layers do not pile up in memory.
 let current: { key: string; runnable: Runnable } | null = null;
 
@@ -183,7 +204,9 @@ async function prepare(key: string): Promise<Runnable> {
   const runnable =
     kind === "kernel"
       ? await kernelRunnable(Number(parts[0]), parts[1]!)
-      : await modelRunnable(parts[0]!, parts[1]!, parts[2]!, Number(parts[3]));
+      : kind === "compress"
+        ? compressRunnable(Number(parts[0]))
+        : await modelRunnable(parts[0]!, parts[1]!, parts[2]!, Number(parts[3]));
   current = { key, runnable };
   return runnable;
 }

@@ -50,15 +50,21 @@ export function compressModel(input: ModelProto, recipe: Recipe, ranges?: Activa
     tensors = result.tensors;
     skipped = result.skipped;
     activations = result.activations;
-    quantizedBytes = encodeModel(model).byteLength;
+  }
+  let bytes: Uint8Array | null = null;
+  if (recipe.quantize) {
+    bytes = encodeModel(model);
+    quantizedBytes = bytes.byteLength;
   }
   // Quantize-only recipes keep their bytes (and ids) exactly as before pruning existed.
   if (prune) {
     const sparse = sparsifyInitializers(model);
     model = sparse.model;
     prune.sparseTensors = sparse.tensors;
+    bytes = null;
   }
-  return { bytes: encodeModel(model), tensors, skipped, activations, prune, prunedBytes, quantizedBytes };
+  // Without a sparse rewrite the quantized encoding is the output: encoding 20+ MB twice was a tenth of the time.
+  return { bytes: bytes ?? encodeModel(model), tensors, skipped, activations, prune, prunedBytes, quantizedBytes };
 }
 
 export interface QuantizeByRecipeResult extends QuantizeResult {

@@ -5,7 +5,7 @@ import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
 import { makeTensor } from "../../onnx/tensor";
 import type { WeightEncoding } from "./encoding";
-import { channelLayout } from "./weights";
+import { channelLayout, quantizationError } from "./weights";
 
 export function binarize(data: Float32Array, dims: readonly number[], axis: number) {
   const { outer, channels, inner } = channelLayout(dims, axis);
@@ -39,7 +39,7 @@ export const binary: WeightEncoding = {
       return {
         initializers: [makeTensor(name, DT.FLOAT, w.dims, b.reconstructed)],
         nodes: [makeNode("Identity", [name], [output], w.fresh(`${w.name}_identity`))],
-        output, reconstructed: b.reconstructed, scales: b.scales, axis,
+        output, error: quantizationError(w.data, b.reconstructed), scales: b.scales, axis,
       };
     }
     const qName = w.fresh(`${w.name}_signs`);
@@ -48,7 +48,7 @@ export const binary: WeightEncoding = {
     return {
       initializers: [makeTensor(qName, DT.INT8, w.dims, b.signs), makeTensor(sName, DT.FLOAT, [b.channels], b.scales)],
       nodes: [makeNode("DequantizeLinear", [qName, sName], [output], w.fresh(`${w.name}_dequantize`), { axis })],
-      output, reconstructed: b.reconstructed, scales: b.scales, axis,
+      output, error: quantizationError(w.data, b.reconstructed), scales: b.scales, axis,
     };
   },
 };

@@ -2,6 +2,7 @@
 // standard ONNX form producing the same-shaped float tensor, plus numbers for the report.
 import type { NodeProto, TensorProto } from "onnx-buf";
 import type { WeightSlot } from "./registry";
+import type { QuantizationError } from "./weights";
 
 export interface WeightToEncode {
   name: string;
@@ -18,8 +19,8 @@ export interface EncodedWeight {
   nodes: NodeProto[];
   /** Name of the float tensor that replaces the weight. */
   output: string;
-  /** The weight as the encoded form reconstructs it (for the error report). */
-  reconstructed: Float32Array;
+  /** Error of the weight as the encoded form reconstructs it (for the report). */
+  error: QuantizationError;
   scales: Float32Array | number[];
   /** Axis the scales run along (-1 for none). */
   axis: number;

@@ -3,6 +3,7 @@ import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
 import { makeTensor } from "../../onnx/tensor";
 import type { WeightEncoding } from "./encoding";
+import { quantizationError } from "./weights";
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -54,7 +55,7 @@ export const fp16: WeightEncoding = {
       initializers: [makeTensor(hName, DT.FLOAT16, w.dims, half)],
       nodes: [makeNode("Cast", [hName], [output], w.fresh(`${w.name}_cast`), { to: DT.FLOAT })],
       output,
-      reconstructed: Float32Array.from(half, fromHalf),
+      error: quantizationError(w.data, Float32Array.from(half, fromHalf)),
       scales: [1],
       axis: -1,
     };

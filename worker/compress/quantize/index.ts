@@ -13,7 +13,6 @@ import { liftToOpset7 } from "../../onnx/opset";
 import { nameAllocator } from "./names";
 import { liftToOpset21 } from "./opset21";
 import { QUANTIZERS, type WeightSlot } from "./registry";
-import { quantizationError } from "./weights";
 
 export interface TensorReport {
   name: string;
@@ -106,7 +105,7 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
       const dims = tensorDims(weight);
       const data = readFloat32(weight);
       const encoded = encoding.encode({ name: weight.name, dims, data, slot, opset, fresh });
-      const err = quantizationError(data, encoded.reconstructed);
+      const err = encoded.error;
       replacement = encoded.output;
       newInitializers.push(...encoded.initializers);
       nodes.push(...encoded.nodes);

@@ -5,6 +5,7 @@ import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
 import { makeTensor } from "../../onnx/tensor";
 import type { WeightEncoding } from "./encoding";
+import { quantizationError } from "./weights";
 
 const QMAX = 7;
 
@@ -75,7 +76,7 @@ export function int4(block: number): WeightEncoding {
         initializers: [makeTensor(qName, DT.INT4, w.dims, packInt4(q.levels)), makeTensor(sName, DT.FLOAT, scaleDims, q.scales)],
         nodes: [makeNode("DequantizeLinear", [qName, sName], [output], w.fresh(`${w.name}_dequantize`), attrs)],
         output,
-        reconstructed: q.reconstructed,
+        error: quantizationError(w.data, q.reconstructed),
         scales: q.scales,
         axis,
       };

@@ -4,7 +4,7 @@ import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
 import { makeTensor } from "../../onnx/tensor";
 import { broadcastShape, type WeightEncoding } from "./encoding";
-import { channelLayout, dequantizePerChannel, quantizeWeightsPerChannel } from "./weights";
+import { channelLayout, quantizeWeightsPerChannel } from "./weights";
 
 export const int8: WeightEncoding = {
   bits: 8,
@@ -31,6 +31,6 @@ export const int8: WeightEncoding = {
       nodes.push(makeNode("Cast", [qName], [floatName], w.fresh(`${w.name}_cast`), { to: DT.FLOAT }));
       nodes.push(makeNode("Mul", [floatName, sName], [output], w.fresh(`${w.name}_rescale`)));
     }
-    return { initializers, nodes, output, reconstructed: dequantizePerChannel(q, w.dims, axis), scales: q.scales, axis };
+    return { initializers, nodes, output, error: q.error, scales: q.scales, axis };
   },
 };

@@ -29,6 +29,22 @@ describe("quantizeWeightsPerChannel", () => {
     expect(err.sqnrDb).toBeGreaterThan(35);
   });
 
+  it("measures the same error in its quantizing pass as a dequantize-then-compare reference, on either layout", () => {
+    for (const [dims, axis] of [[[33, 17], 1], [[17, 33], 0], [[6, 4, 3, 3], 0], [[3, 5, 7], 1]] as const) {
+      const n = dims.reduce((a, b) => a * b, 1);
+      const w = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 1.7) * (1 + (i % 7)) * (i % 11 === 0 ? 0 : 1));
+      const q = quantizeWeightsPerChannel(w, dims, axis);
+      // Reference: the plain formula per element, independent of the channel loops.
+      const { outer, channels, inner } = channelLayout(dims, axis);
+      for (let i = 0; i < n; i++) {
+        const c = Math.floor(i / inner) % channels;
+        expect(q.values[i]).toBe(Math.max(-127, Math.min(127, Math.round(w[i]! / q.scales[c]!))) | 0);
+      }
+      expect(outer * channels * inner).toBe(n);
+      expect(q.error).toEqual(quantizationError(w, dequantizePerChannel(q, dims, axis)));
+    }
+  });
+
   it("reports an exact reconstruction as infinite SQNR", () => {
     const w = Float32Array.from([0, 0, 0]);
     expect(quantizationError(w, w)).toEqual({ maxAbsError: 0, sqnrDb: Infinity });

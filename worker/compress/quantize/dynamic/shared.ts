@@ -4,7 +4,7 @@ import { makeNode } from "../../../onnx/builders";
 import { DT } from "../../../onnx/dtype";
 import { makeTensor } from "../../../onnx/tensor";
 import type { TensorReport } from "../index";
-import { dequantizePerChannel, quantizationError, quantizeWeightsPerChannel } from "../weights";
+import { quantizeWeightsPerChannel } from "../weights";
 import type { DynamicContext } from "./index";
 
 /** int8 weight `values` (already in the integer op's layout) with per-channel scales shaped `scaleDims`. */
@@ -39,7 +39,7 @@ export function rescale(ctx: DynamicContext, acc: string, activationScale: strin
 /** Per-channel int8 quantization of `data` along `axis` and the report the variant record carries. */
 export function quantizeWeight(name: string, node: string, op: string, data: Float32Array, dims: number[], axis: number) {
   const q = quantizeWeightsPerChannel(data, dims, axis, 8);
-  const err = quantizationError(data, dequantizePerChannel(q, dims, axis));
+  const err = q.error;
   let scaleMin = Infinity;
   let scaleMax = 0;
   for (const s of q.scales) {
