@@ -133,6 +133,9 @@ export const BlockStructureSchema = z
   .object({ block: z.tuple([z.number().int().min(1).max(256), z.number().int().min(1).max(256)]) })
   .strict();
 
+/** The structures a sparsity can be chosen for (N:M fixes its own): what sensitivity sweeps and the search take. */
+export const SweepStructureSchema = z.union([z.literal("unstructured"), z.literal("channel"), BlockStructureSchema]);
+
 export const PruneRecipeSchema = z
   .object({
     method: z.literal("magnitude").default("magnitude").describe("Scores: |w| per weight; L1/L2 norm per block or channel."),

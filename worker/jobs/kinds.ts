@@ -5,7 +5,7 @@ import { evaluateStoredVariant, makeVariant, type Progress } from "../catalog/va
 import type { Recipe } from "../compress/recipe";
 import type { Env } from "../env";
 import { modelBlobKey } from "../store/keys";
-import { layerSensitivity, type SensitivityMetric } from "../tune/sensitivity";
+import { layerSensitivity, type SensitivityOptions } from "../tune/sensitivity";
 import { searchVariant, type SearchRequest } from "../tune/search";
 
 export interface VariantJob {
@@ -18,12 +18,9 @@ export interface EvaluateJob {
   variantId: string;
   dataset: string;
 }
-export interface SensitivityJob {
+export interface SensitivityJob extends Omit<SensitivityOptions, "datasetId"> {
   modelId: string;
   dataset: string;
-  bits: number[];
-  metric?: SensitivityMetric;
-  samples?: number;
 }
 export interface SearchJob extends SearchRequest {
   modelId: string;
@@ -44,7 +41,7 @@ export const JOB_KINDS = {
     const model = await requireModel(env, tenant, r.modelId);
     const { dataset } = await loadDataset(env, tenant, r.dataset);
     const original = await readBlob(env, modelBlobKey(tenant, model.id), "model");
-    return layerSensitivity(model, original, dataset, { datasetId: r.dataset, bits: r.bits, metric: r.metric, samples: r.samples }, progress);
+    return layerSensitivity(model, original, dataset, { datasetId: r.dataset, bits: r.bits, sparsities: r.sparsities, structure: r.structure, metric: r.metric, samples: r.samples }, progress);
   },
   async search(env: Env, tenant: string, r: SearchJob, progress: Progress) {
     const model = await requireModel(env, tenant, r.modelId);

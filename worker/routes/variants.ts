@@ -26,7 +26,7 @@ const create = createRoute({
   path: "/models/{id}/variants",
   summary: "Make (or find) the variant a recipe describes, optionally evaluated (`eval`); or search for one (`target`)",
   description:
-    "Body: a Recipe plus optional `eval: {dataset}`, or a SearchRequest `{target, objective, dataset}`. A weight-only or dynamic recipe " +
+    "Body: a Recipe plus optional `eval: {dataset}`, or a SearchRequest `{target, objective, dataset}` (with `prune` it allocates per-layer sparsity instead of bit-widths). A weight-only or dynamic recipe " +
     "without `eval` on a model under 8 MB answers at once (201/200); anything else runs as a job (202 + Location) unless `?wait=` sees it finish.",
   request: {
     params: ModelIdParam,

@@ -4,14 +4,16 @@
 // Only the winner is stored, with its evaluation.
 import { z } from "@hono/zod-openapi";
 import { acceptedBits, RecipeSchema, type Recipe } from "../compress/recipe";
+import { PruneSearchSchema, searchPruning } from "./prune-search";
+import { meets, storeWinner, type TraceEntry } from "./outcome";
 import { weightedLayers } from "../compress/pipeline";
-import { buildVariant, findVariant, storeVariant, type Progress } from "../catalog/variants";
+import { buildVariant, type Progress } from "../catalog/variants";
 import { parseModelBytes } from "../catalog/models";
 import type { Dataset } from "../datasets/dataset";
 import type { Env } from "../env";
 import { ApiError } from "../errors";
 import { evaluateBytes, type EvalReport } from "../evaluate/report";
-import { putVariantRecord, type ModelRecord, type VariantRecord } from "../store/records";
+import type { ModelRecord, VariantRecord } from "../store/records";
 
 export const TargetSchema = z
   .object({
@@ -29,23 +31,18 @@ export const SearchRequestSchema = z
     objective: z.enum(["smallest", "fastest"]).default("smallest"),
     dataset: z.string().regex(/^[0-9a-f]{24}$/, "dataset ids are 24 hex digits").describe("Evaluation dataset"),
     samples: z.number().int().min(1).max(100000).optional(),
+    prune: PruneSearchSchema.optional().describe("Search per-layer sparsity instead of bit-widths (see the pruning section)"),
   })
   .strict()
+  .refine((r) => r.prune === undefined || r.objective === "smallest", {
+    message: "a pruning search minimises the transfer size: objective must be 'smallest'",
+    path: ["objective"],
+  })
   .openapi("SearchRequest");
 
 export type SearchRequest = z.infer<typeof SearchRequestSchema>;
+export type { TraceEntry };
 
-export interface TraceEntry {
-  recipe: Recipe;
-  bytes: number;
-  compressionRatio: number;
-  latencyMs: number;
-  accuracy: number | null;
-  accuracyDrop: number | null;
-  agreement: number;
-  cosine: number;
-  meetsTarget: boolean;
-}
 
 export interface SearchResult {
   met: boolean;
@@ -58,11 +55,6 @@ export interface SearchResult {
 /** The coarsest int4 block the search tries (one scale per 256 inputs keeps scale overhead near 3%). */
 const MAX_SEARCH_BLOCK = 256;
 
-function meets(target: SearchRequest["target"], r: EvalReport): boolean {
-  if (target.maxAccuracyDrop !== undefined) return r.accuracy !== null && r.accuracy.drop <= target.maxAccuracyDrop;
-  if (target.minAgreement !== undefined) return r.agreement >= target.minAgreement;
-  return (r.outputs[0]?.cosine ?? 0) >= target.minCosine!;
-}
 
 /** The first spelling of a candidate the recipe schema accepts (e.g. int4 with blocks, else plain int4). */
 function candidate(...spellings: unknown[]): Recipe | null {
@@ -85,6 +77,7 @@ export async function searchVariant(
   if (request.target.maxAccuracyDrop !== undefined && !dataset.labels) {
     throw new ApiError(400, "invalid_request", "target maxAccuracyDrop needs a dataset with labels; use minAgreement or minCosine");
   }
+  if (request.prune) return searchPruning(env, tenant, model, original, dataset, request, progress);
   const evalOptions = { datasetId: request.dataset, samples: request.samples, latencyRuns: 10 };
   const trace: TraceEntry[] = [];
   const tried = new Map<string, { built: Awaited<ReturnType<typeof buildVariant>>; report: EvalReport }>();
@@ -165,14 +158,6 @@ export async function searchVariant(
   const best = passing[0];
   if (!best) return { met: false, target: request.target, objective: request.objective, variant: null, trace };
   await progress("storing", 0.95);
-  const existing = await findVariant(env, tenant, model, best.built.record.recipe as Recipe);
-  let variant: VariantRecord;
-  if (existing) {
-    variant = { ...existing, eval: best.report };
-    await putVariantRecord(env, tenant, variant);
-  } else {
-    best.built.record.eval = best.report;
-    variant = await storeVariant(env, tenant, best.built);
-  }
+  const variant = await storeWinner(env, tenant, model, best.built, best.report);
   return { met: true, target: request.target, objective: request.objective, variant, trace };
 }
