@@ -41,9 +41,9 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
  * Median ms per call of a runnable inside workerd, timed from here (workerd's clock does not advance during
- * compute): requests of N calls (N sized to >= 100 ms) minus the median request of 0 calls, over N.
+ * compute): requests of N calls (N sized to >= 150 ms) minus the median request of 0 calls, over N; `repeats` requests.
  */
-async function timeInWorker(worker, key) {
+async function timeInWorker(worker, key, repeats = 5) {
   const q = encodeURIComponent(key);
   const info = await get(worker, `/prepare?key=${q}`);
   const wall = async (iters) => {
@@ -57,7 +57,7 @@ async function timeInWorker(worker, key) {
   const estimate = Math.max((await wall(8)) - overhead, 0.05) / 8;
   const iters = Math.min(1 << 18, Math.max(4, Math.ceil(150 / estimate)));
   const samples = [];
-  for (let r = 0; r < 5; r++) samples.push(((await wall(iters)) - overhead) / iters);
+  for (let r = 0; r < repeats; r++) samples.push(((await wall(iters)) - overhead) / iters);
   return { ...info, ms: median(samples), iters };
 }
 
@@ -81,9 +81,10 @@ async function nodeLatency(worker, name) {
 
 /**
  * The served path: the app Worker (wrangler.toml at the root, local R2/KV) with the MLP uploaded, an int8 variant
- * made through the API, and POST /infer at batch 1 timed from here for bits=32 and bits=8 (median of 200 each).
+ * made through the API, and POST /infer at batch 1 timed from here for bits=32 and bits=8 (median of 200 each); then
+ * the CNN and its 50%-channel-pruned variant, fp32 original against the variant (median of 100 each).
  */
-async function apiLatency(mlpBytes) {
+async function apiLatency(mlpBytes, cnnBytes) {
   const app = await unstable_startWorker({
     config: here("../wrangler.toml"),
     bindings: { TOKENS: { type: "plain_text", value: "bench-token:bench" } },
@@ -112,7 +113,23 @@ async function apiLatency(mlpBytes) {
         await infer();
         samples.push(performance.now() - t0);
       }
-      rows.push({ bits, engine: first.engine, ms: median(samples), residentBytes: bits === 8 ? variant.residentBytes : undefined });
+      rows.push({ model: "mlp", bits, engine: first.engine, ms: median(samples), residentBytes: bits === 8 ? variant.residentBytes : undefined });
+    }
+    const cnn = await call("/v1/models?name=bench-cnn", { method: "POST", headers: { ...auth, "Content-Type": "application/octet-stream" }, body: cnnBytes });
+    const recipe = { prune: { sparsity: 0.5, structure: "channel" } };
+    const pruned = await call(`/v1/models/${cnn.id}/variants`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify(recipe) });
+    const image = JSON.stringify({ inputs: { input: { type: "float32", dims: [1, 1, 28, 28], data: Array.from({ length: 784 }, (_, i) => (i % 17) / 17) } } });
+    for (const [label, query] of [["fp32", "bits=32"], ["channel50", `variant=${pruned.id}`]]) {
+      const infer = () => call(`/v1/models/${cnn.id}/infer?${query}`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: image });
+      const first = await infer();
+      for (let i = 0; i < 20; i++) await infer();
+      const samples = [];
+      for (let i = 0; i < 100; i++) {
+        const t0 = performance.now();
+        await infer();
+        samples.push(performance.now() - t0);
+      }
+      rows.push({ model: "cnn", variant: label, recipe: label === "fp32" ? undefined : recipe, engine: first.engine, ms: median(samples), residentBytes: label === "fp32" ? undefined : pruned.residentBytes });
     }
     return rows;
   } finally {
@@ -153,10 +170,23 @@ async function main() {
       }
       results.models[name] = [...rows, ...(await nodeLatency(worker, name))];
     }
+    // Pruned variants made by the real recipes, on the engine the API serves them with (3 repeats to bound the time).
+    results.pruned = [];
+    for (const [name, variants] of Object.entries(list.pruned)) {
+      for (const variant of variants) {
+        for (const batch of name === "mlp" ? [1, 32] : [1]) {
+          try {
+            results.pruned.push({ model: name, engine: "serving", variant, batch, ...(await timeInWorker(worker, `model|${name}|serving|${variant}|${batch}`, 3)) });
+          } catch (err) {
+            results.pruned.push({ model: name, engine: "serving", variant, batch, error: String(err.message ?? err).slice(0, 300) });
+          }
+        }
+      }
+    }
     // Compression throughput: int8 per-channel weight-only of the 784-2048-2048-10 MLP, bytes in -> bytes out.
     const c = await timeInWorker(worker, "compress|2048");
     results.compression = { model: "mlp 784-2048-2048-10", recipe: { quantize: { bits: 8 } }, ...c, mbPerSecond: c.fp32WeightBytes / (c.ms * 1e3) };
-    results.api = await apiLatency(await get(worker, "/bytes?name=mlp&variant=fp32"));
+    results.api = await apiLatency(await get(worker, "/bytes?name=mlp&variant=fp32"), await get(worker, "/bytes?name=cnn&variant=fp32"));
   } finally {
     await worker.dispose();
   }
@@ -190,11 +220,25 @@ async function main() {
     }
     results.ratios[name].int8KernelsResident_over_fp32OrtWebResident = resident("kernels", "int8") / resident("onnxruntime-web", "fp32");
   }
+  console.log("\nPruned variants (real recipes) on the engine the API serves them with: median ms (3 repeats) and ratio to fp32 on onnxruntime-web, same run");
+  console.log("model | variant | batch | served by | ms | ratio | kernels per layer");
+  results.ratios.pruned = {};
+  for (const r of results.pruned) {
+    const base = results.models[r.model].find((b) => b.engine === "onnxruntime-web" && b.variant === "fp32" && b.batch === r.batch)?.ms;
+    r.ratioToOrtWebFp32 = r.ms && base ? r.ms / base : undefined;
+    results.ratios.pruned[`${r.model}/${r.variant}/batch${r.batch}`] = r.ratioToOrtWebFp32;
+    console.log([r.model, r.variant, r.batch, r.servedBy ?? "-", fmt(r.ms), fmt(r.ratioToOrtWebFp32), r.kernels ? Object.values(r.kernels).join("/") : r.error ?? "-"].join(" | "));
+  }
   const c = results.compression;
   console.log(`\nCompression throughput in workerd (int8 per-channel weight-only, ${c.model}, decode -> quantize -> encode, median of 5):`);
   console.log(`${fmt(c.fp32WeightBytes / 1e6, 1)} MB fp32 weights | ${fmt(c.ms, 1)} ms | ${fmt(c.mbPerSecond, 1)} MB/s`);
   console.log("\nThrough the HTTP API (wrangler's local workerd), MLP at batch 1, median of 200 requests timed by the client:");
-  for (const r of results.api) console.log(`bits=${r.bits} | engine ${r.engine} | ${fmt(r.ms)} ms`);
+  for (const r of results.api.filter((r) => r.model === "mlp")) console.log(`bits=${r.bits} | engine ${r.engine} | ${fmt(r.ms)} ms`);
+  console.log("\nThrough the HTTP API, CNN at batch 1, median of 100 requests: fp32 original against the 50%-channel-pruned variant");
+  const apiCnn = (v) => results.api.find((r) => r.model === "cnn" && r.variant === v);
+  for (const r of results.api.filter((r) => r.model === "cnn")) console.log(`${r.variant} | engine ${r.engine} | ${fmt(r.ms)} ms`);
+  results.ratios.api = { cnnChannel50_over_fp32: apiCnn("channel50").ms / apiCnn("fp32").ms };
+  console.log(`channel50 / fp32 through the API: ${fmt(results.ratios.api.cnnChannel50_over_fp32)}`);
   results.seconds = (Date.now() - started) / 1000;
   console.log("\nratios:", JSON.stringify(results.ratios, null, 1));
   mkdirSync(here("./results"), { recursive: true });

@@ -8,7 +8,8 @@ import { makeTensor } from "../worker/onnx/tensor";
 import type { ModelProto } from "onnx-buf";
 import { createKernelSession } from "../worker/serve/engine";
 import { createOrtSession, makeOrtTensor } from "../worker/serve/ort";
-import { RESIDENT_FACTOR } from "../worker/serve/sessions";
+import { openSession, RESIDENT_FACTOR, servingProfile } from "../worker/serve/sessions";
+import { compressModel } from "../worker/compress/pipeline";
 import { KernelInstance } from "../worker/serve/kernels/runtime";
 import { kernelModule, kernelModules } from "../worker/serve/kernels/wasm";
 import {
@@ -143,8 +144,23 @@ const VARIANTS: Record<string, QuantizeOptions | "fp32" | "sparse90"> = {
   fp32: "fp32", int8: { bits: 8 }, int4: { bits: 4, block: 32 }, binary: { bits: 1 }, sparse90: "sparse90",
 };
 
+/**
+ * Variants made by the real pruning recipes (what POST /variants stores), per model. Per-layer scope: with one global
+ * threshold, 95% zeroes the bench MLP's fc1 and head entirely (fc0's larger init scale keeps its weights).
+ */
+const PRUNED: Record<string, Record<string, unknown>> = {
+  mlp: {
+    ...Object.fromEntries([50, 75, 90, 95].map((p) => [`unstructured${p}`, { sparsity: p / 100, scope: "per-layer" }])),
+    ...Object.fromEntries([50, 75, 90, 95].map((p) => [`block1x16-${p}`, { sparsity: p / 100, scope: "per-layer", structure: { block: [1, 16] } }])),
+    "nm2:4": { structure: { n: 2, m: 4 } },
+  },
+  cnn: { channel50: { sparsity: 0.5, structure: "channel" } },
+};
+
 function variantBytes(name: string, variant: string): Uint8Array {
   const model = MODELS[name]!.build();
+  const prune = PRUNED[name]?.[variant];
+  if (prune) return compressModel(model, RecipeSchema.parse({ prune })).bytes;
   const v = VARIANTS[variant]!;
   if (v === "fp32") return encodeModel(model);
   if (v === "sparse90") return encodeModel(blockPrune(model, 0.9));
@@ -162,6 +178,18 @@ async function modelRunnable(name: string, engine: string, variant: string, batc
     const feeds = { input: makeOrtTensor("float32", data, dims) };
     const fp32Bytes = variantBytes(name, "fp32").byteLength;
     return { info: { modelBytes: bytes.byteLength, residentBytes: fp32Bytes * RESIDENT_FACTOR }, run: () => session.run(feeds), release: () => session.release() };
+  }
+  if (engine === "serving") {
+    // The engine the API would serve these bytes on (sessions.ts decides), with the kernel it picks per layer.
+    const fp32Bytes = variantBytes(name, "fp32").byteLength;
+    const session = await openSession(bytes, variant !== "fp32", fp32Bytes, true);
+    const checked = { input: { type: "float32", dims, data } };
+    await session.run(checked);
+    return {
+      info: { modelBytes: bytes.byteLength, servedBy: session.engine, residentBytes: session.residentBytes, kernels: session.engine === "kernels" ? servingProfile(bytes, fp32Bytes).kernels : undefined },
+      run: () => session.run(checked),
+      release: () => session.release(),
+    };
   }
   const loaded = createKernelSession(decodeModel(bytes), kernelModule());
   if (!loaded.session) throw new Error(`not covered: ${loaded.reason}`);
@@ -215,7 +243,7 @@ export default {
   async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     try {
-      if (url.pathname === "/list") return Response.json({ kernels: KERNELS, shapes: SHAPES, models: Object.keys(MODELS), variants: Object.keys(VARIANTS) });
+      if (url.pathname === "/list") return Response.json({ kernels: KERNELS, shapes: SHAPES, models: Object.keys(MODELS), variants: Object.keys(VARIANTS), pruned: Object.fromEntries(Object.entries(PRUNED).map(([m, v]) => [m, Object.keys(v)])) });
       if (url.pathname === "/prepare") return Response.json((await prepare(url.searchParams.get("key")!)).info);
       if (url.pathname === "/run") {
         // The caller times this request from outside: workerd's clock does not advance during compute.

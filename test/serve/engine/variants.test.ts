@@ -2,7 +2,9 @@
 // each layer lands on: fp16 -> f32, int4 -> qs4 (MLP) / qs4 per channel (CNN), 1-bit -> binary sign-select,
 // 90% zero 1x16 blocks -> bsr1x16. Batch 1 and 5.
 import { describe, expect, it } from "vitest";
+import { compressModel } from "../../../worker/compress/pipeline";
 import { quantizeModel, type QuantizeOptions } from "../../../worker/compress/quantize";
+import { RecipeSchema } from "../../../worker/compress/recipe";
 import { decodeModel, encodeModel } from "../../../worker/onnx/codec";
 import { DT } from "../../../worker/onnx/dtype";
 import { makeTensor, readFloat32 } from "../../../worker/onnx/tensor";
@@ -36,6 +38,9 @@ function blockPruned(bytes: Uint8Array, fraction: number): Uint8Array {
   return encodeModel(model);
 }
 
+/** Through the real pipeline: 95% per layer leaves COO sparse initializers in the variant bytes. */
+const pruned = (bytes: Uint8Array, prune: object) => compressModel(decodeModel(bytes), RecipeSchema.parse({ prune })).bytes;
+
 const feeds = (shape: number[], batch: number, seed: number) => {
   const dims = [batch, ...shape];
   return { input: { dims, data: Float32Array.from(randomInput(dims.reduce((a, b) => a * b, 1), seed)) } };
@@ -52,6 +57,13 @@ const cases: { name: string; bytes: () => Uint8Array; shape: number[]; kernels: 
   { name: "binary MLP, opset 11 (plain float +-scale weights)", bytes: () => variant(buildMlp([64, 96, 50, 10], 4, 11), { bits: 1 }), shape: [64], kernels: ["binary", "binary", "binary"], tolerance: 1e-5 },
   { name: "binary CNN", bytes: () => variant(cnn(), { bits: 1 }), shape: [1, 12, 12], kernels: ["binary", "binary", "binary"], tolerance: 1e-5 },
   { name: "90% block-sparse MLP", bytes: () => blockPruned(mlp(), 0.9), shape: [64], kernels: ["bsr1x16", "bsr1x16", "f32"], tolerance: 1e-5 },
+  {
+    name: "95% unstructured-pruned MLP stored as sparse initializers",
+    bytes: () => pruned(mlp(), { sparsity: 0.95, scope: "per-layer" }),
+    shape: [64],
+    kernels: ["csr", "csr", "csr"],
+    tolerance: 1e-5,
+  },
 ];
 
 describe("compressed variants on the kernel engine", () => {

@@ -3,6 +3,7 @@
 // at load into the instance's memory (compressed forms stay compressed); each run allocates activations after them.
 import type { ModelProto, NodeProto } from "onnx-buf";
 import { DT } from "../../onnx/dtype";
+import { densifyInitializers } from "../../onnx/sparse";
 import { defaultOpset } from "../../onnx/validate";
 import { KernelInstance } from "../kernels/runtime";
 import type { CheckedTensor } from "../inputs";
@@ -49,7 +50,9 @@ function topoOrder(nodes: readonly NodeProto[], available: Set<string>): NodePro
 const label = (n: NodeProto) => n.name || `${n.opType}(${n.output[0] ?? ""})`;
 
 /** Plans the whole graph, or throws Uncovered naming the first node the engine cannot run. */
-function plan(model: ModelProto, kx: KernelInstance) {
+function plan(stored: ModelProto, kx: KernelInstance) {
+  // Pruned variants store mostly-zero weights as sparse initializers; the kernels pack them from dense views.
+  const model = stored.graph ? densifyInitializers(stored) : stored;
   const graph = model.graph;
   if (!graph) throw new Uncovered("model has no graph");
   const opset = defaultOpset(model);
