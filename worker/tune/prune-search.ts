@@ -57,10 +57,8 @@ export async function searchPruning(
   request: SearchRequest,
   progress: Progress,
 ): Promise<SearchResult> {
+  // searchVariant has checked the target against the dataset's labels before handing over.
   const spec = request.prune!;
-  if (request.target.maxAccuracyDrop !== undefined && !dataset.labels) {
-    throw new ApiError(400, "invalid_request", "target maxAccuracyDrop needs a dataset with labels; use minAgreement or minCosine");
-  }
   const ladder = spec.sparsities ?? DEFAULT_LADDER;
   const parsedModel = parseModelBytes(original);
   const inits = new Map(parsedModel.graph!.initializer.map((t) => [t.name, t]));
