@@ -36,26 +36,6 @@ export interface HistoryEntry {
   detail: string;
 }
 
-export interface ExperimentConfig {
-  name: string;
-  model: string;
-  mode: "split" | "shadow";
-  arms: WeightedArm[];
-  control: string;
-  sticky?: { header: string };
-  agreementSample: number;
-  guardrails?: Guardrails;
-  status: ExperimentStatus;
-  /** The arm answering every request once promoted (or the control once rolled back). */
-  winner?: string;
-  rollback?: Rollback;
-  history: HistoryEntry[];
-  /** Bumped on every change; isolates compare it to drop a stale cached copy. */
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-}
-
 export interface ExperimentSpec {
   name: string;
   model: string;
@@ -65,6 +45,20 @@ export interface ExperimentSpec {
   sticky?: { header: string };
   agreementSample?: number;
   guardrails?: Guardrails;
+}
+
+/** A stored experiment: its spec with the defaults filled in, plus its state. */
+export interface ExperimentConfig extends Omit<ExperimentSpec, "agreementSample"> {
+  agreementSample: number;
+  status: ExperimentStatus;
+  /** The arm answering every request once promoted (or the control once rolled back). */
+  winner?: string;
+  rollback?: Rollback;
+  history: HistoryEntry[];
+  /** Bumped on every change; isolates compare it to drop a stale cached copy. */
+  version: number;
+  createdAt: string;
+  updatedAt: string;
 }
 
 export interface ExperimentPatch {
