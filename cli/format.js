@@ -40,7 +40,7 @@ const percent = (fraction, digits = 2) => `${(fraction * 100).toFixed(digits)}%`
 /**
  * One line of an evaluation report: accuracy (FP32 -> variant, drop in points) when labelled, agreement, cosine of
  * the first output, median batch-1 latency of both, the engine.
- * @param {{ samples: number, accuracy: { fp32: number, variant: number, drop: number } | null, agreement: number, outputs?: { cosine: number }[], latencyMs?: { fp32: number, variant: number }, engine?: string }} report
+ * @param {{ samples: number, accuracy: { fp32: number, variant: number, drop: number } | null, agreement: number, outputs?: { cosine: number }[], latencyMs?: { fp32: number | null, variant: number | null }, engine?: string }} report
  */
 export function evalLine(report) {
   const parts = [];
@@ -51,20 +51,21 @@ export function evalLine(report) {
   parts.push(`agreement ${percent(report.agreement)}`);
   const cosine = report.outputs?.[0]?.cosine;
   if (typeof cosine === "number") parts.push(`cosine ${cosine.toFixed(6)}`);
-  if (report.latencyMs && report.latencyMs.variant > 0) parts.push(`latency ${fixed(report.latencyMs.fp32, 3)} -> ${fixed(report.latencyMs.variant, 3)} ms`);
+  const ms = report.latencyMs;
+  if (ms && ms.variant !== null && ms.variant > 0) parts.push(`latency ${ms.fp32 !== null && ms.fp32 > 0 ? fixed(ms.fp32, 3) : "—"} -> ${fixed(ms.variant, 3)} ms`);
   if (report.engine) parts.push(report.engine);
   return `${parts.join(", ")} on ${report.samples} samples`;
 }
 
 /**
  * A variant's evaluation as the CLI's table cells: accuracy change in points (signed), agreement, variant latency.
- * @param {{ accuracy: { drop: number } | null, agreement: number, latencyMs?: { variant: number } } | undefined} report
+ * @param {{ accuracy: { drop: number } | null, agreement: number, latencyMs?: { variant: number | null } } | undefined} report
  * @returns {[string, string, string]}
  */
 export function evalCells(report) {
   if (!report) return ["—", "—", "—"];
   const delta = report.accuracy ? -report.accuracy.drop : null;
-  const latency = report.latencyMs && report.latencyMs.variant > 0 ? `${fixed(report.latencyMs.variant, 3)} ms` : "—";
+  const latency = report.latencyMs && report.latencyMs.variant !== null && report.latencyMs.variant > 0 ? `${fixed(report.latencyMs.variant, 3)} ms` : "—";
   return [delta === null ? "—" : `${delta >= 0 ? "+" : ""}${delta.toFixed(2)} pp`, percent(report.agreement), latency];
 }
 

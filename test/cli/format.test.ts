@@ -51,6 +51,8 @@ describe("evalLine", () => {
 
   it("leaves out accuracy without labels and latency the Worker's clock could not measure", () => {
     expect(evalLine({ ...REPORT, accuracy: null, latencyMs: { fp32: 0, variant: 0 } })).toBe("agreement 97.00%, cosine 0.999123, onnxruntime-web on 200 samples");
+    expect(evalLine({ ...REPORT, accuracy: null, latencyMs: { fp32: null, variant: null } })).toBe("agreement 97.00%, cosine 0.999123, onnxruntime-web on 200 samples");
+    expect(evalLine({ ...REPORT, latencyMs: { fp32: null, variant: 0.25 } })).toContain("latency — -> 0.250 ms");
   });
 
   it("shows a gain as a positive change", () => {
@@ -66,6 +68,7 @@ describe("evalCells", () => {
   it("is dashes for a variant not evaluated, and for accuracy without labels", () => {
     expect(evalCells(undefined)).toEqual(["—", "—", "—"]);
     expect(evalCells({ ...REPORT, accuracy: null, latencyMs: { variant: 0 } })).toEqual(["—", "97.00%", "—"]);
+    expect(evalCells({ ...REPORT, latencyMs: { variant: null } })).toEqual(["-1.50 pp", "97.00%", "—"]);
   });
 });
 

@@ -19,8 +19,8 @@ export interface VariantMetrics {
   /** Cosine similarity of the first output with FP32's. */
   cosine: number | null;
   /**
-   * Median batch-1 latency in ms of the variant and of FP32 in the report. A Worker's clock does not advance while it
-   * computes (and ticks in whole ms locally), so a median of 0 is "below what the clock shows" and reads as null.
+   * Median batch-1 latency in ms of the variant and of FP32 in the report; null where the report has none (the
+   * isolate's clock could not resolve it, or an older report's 0).
    */
   latencyMs: number | null;
   fp32LatencyMs: number | null;

@@ -132,7 +132,7 @@ export function ModelPage(props: { model: Model; variants: Variant[] }) {
   const datasets = [...new Set(evaluated.map(({ m }) => `${m.dataset}|${m.samples ?? "?"}`))];
   const single = datasets.length === 1 ? evaluated[0]!.m : null;
   const latencyCell = (ms: number | null, reported: boolean) =>
-    ms !== null ? `${ms.toFixed(2)} ms` : reported ? "< clock" : DASH;
+    ms !== null ? `${ms < 1 ? ms.toPrecision(2) : ms.toFixed(2)} ms` : reported ? "not measured" : DASH;
   const io = (sigs: Model["inputs"]) => sigs.map((s) => `${s.name}: ${s.type}[${(s.shape ?? []).map((d) => d ?? "?").join(", ")}]`).join("; ");
   return (
     <Page title={model.name} nav>
@@ -157,7 +157,7 @@ export function ModelPage(props: { model: Model; variants: Variant[] }) {
       <p class="muted" id="eval-note">
         {evaluated.length === 0
           ? 'Accuracy Δ and agreement are measured against the FP32 original when a variant is evaluated on a dataset; "—" means not measured yet.'
-          : `Accuracy (top-1), its change and agreement are measured against the FP32 original on ${datasets.length === 1 ? `dataset ${single!.dataset} (${single!.samples} samples)` : `${datasets.length} datasets`}; "—" means not measured. Latency is the median of batch-1 runs inside the Worker, whose clock does not advance while it computes: "< clock" means below its resolution. Wire is the stored variant's brotli size.`}
+          : `Accuracy (top-1), its change and agreement are measured against the FP32 original on ${datasets.length === 1 ? `dataset ${single!.dataset} (${single!.samples} samples)` : `${datasets.length} datasets`}; "—" means not measured. Latency is the median batch-1 time inside the Worker, timed over windows of runs long enough for its coarse clock; "not measured" means the clock could not resolve it. Wire is the stored variant's brotli size.`}
       </p>
       <div class="card scroll">
         <table id="variants" aria-labelledby="variants-heading">

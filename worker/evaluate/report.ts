@@ -7,7 +7,8 @@ import type { Dataset } from "../datasets/dataset";
 import { labelAt, sliceBatch } from "../datasets/dataset";
 import type { ModelRecord } from "../store/records";
 import { openSession, type LoadedSession } from "../serve/sessions";
-import { ErrorStats, median, TopOne } from "./metrics";
+import { measureLatency } from "./latency";
+import { ErrorStats, TopOne } from "./metrics";
 import { bindOrThrow, forEachBatch } from "./runner";
 
 export interface EvalReport {
@@ -25,7 +26,8 @@ export interface EvalReport {
   fp32Bytes: number;
   compressionRatio: number;
   residentBytes: number;
-  latencyMs: { fp32: number; variant: number; runs: number };
+  /** Median ms per batch-1 run on the serving engine (null where the isolate's clock could not resolve it). */
+  latencyMs: { fp32: number | null; variant: number | null; runs: number };
   engine: string;
   evaluatedAt: string;
 }
@@ -33,20 +35,10 @@ export interface EvalReport {
 export interface EvalOptions {
   datasetId: string;
   samples?: number;
-  latencyRuns?: number;
+  /** Time spent timing each model's batch-1 latency, at most (ms). */
+  latencyBudgetMs?: number;
   /** Skip the per-layer and latency parts (the search and sensitivity sweeps only need the metrics). */
   quick?: boolean;
-}
-
-async function medianLatency(session: LoadedSession, feeds: Parameters<LoadedSession["run"]>[0], runs: number): Promise<number> {
-  await session.run(feeds); // warm-up
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await session.run(feeds);
-    times.push(performance.now() - t0);
-  }
-  return median(times);
 }
 
 export async function evaluateBytes(
@@ -80,10 +72,10 @@ export async function evaluateBytes(
         top.add(logits.data, rb![first]!.data, logits.dims[1]!, labels ? (r) => labelAt(dataset, start + r) : null);
       }
     });
-    let latency = { fp32: 0, variant: 0, runs: 0 };
+    let latency: EvalReport["latencyMs"] = { fp32: null, variant: null, runs: 0 };
     let serving: LoadedSession = b;
     if (!options.quick) {
-      const runs = options.latencyRuns ?? 25;
+      const budgetMs = options.latencyBudgetMs ?? 2000;
       const feeds = sliceBatch(bindOrThrow(dataset, model.inputs), model.inputs, 0, 1);
       // Latency on the serving configuration: plain graphs (no extra outputs) on the engine that serves them.
       const pa = await openSession(fp32, false, fp32.byteLength, true);
@@ -91,7 +83,9 @@ export async function evaluateBytes(
       const pb = await openSession(variant, true, fp32.byteLength, true);
       sessions.push(pb);
       serving = pb;
-      latency = { fp32: await medianLatency(pa, feeds, runs), variant: await medianLatency(pb, feeds, runs), runs };
+      const fp32Latency = await measureLatency(() => pa.run(feeds), { budgetMs });
+      const variantLatency = await measureLatency(() => pb.run(feeds), { budgetMs });
+      latency = { fp32: fp32Latency.ms, variant: variantLatency.ms, runs: Math.min(fp32Latency.runs, variantLatency.runs) };
     }
     const accuracy =
       labels && top.rows > 0

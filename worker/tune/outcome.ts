@@ -11,7 +11,8 @@ export interface TraceEntry {
   recipe: Recipe;
   bytes: number;
   compressionRatio: number;
-  latencyMs: number;
+  /** Median batch-1 ms on the serving engine; null where the isolate's clock could not resolve it. */
+  latencyMs: number | null;
   accuracy: number | null;
   accuracyDrop: number | null;
   agreement: number;

@@ -140,7 +140,7 @@ export async function searchPruning(
   const best = tried[0];
   if (!best) return { met: false, target: request.target, objective: request.objective, variant: null, trace };
   await progress("storing", 0.95);
-  const report = await evaluateBytes(model, original, best.built.bytes, dataset, { datasetId: request.dataset, samples: request.samples, latencyRuns: 10 });
+  const report = await evaluateBytes(model, original, best.built.bytes, dataset, { datasetId: request.dataset, samples: request.samples, latencyBudgetMs: 800 });
   const variant = await storeWinner(env, tenant, model, best.built, report);
   return { met: true, target: request.target, objective: request.objective, variant, trace };
 }

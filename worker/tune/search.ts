@@ -13,6 +13,7 @@ import type { Dataset } from "../datasets/dataset";
 import type { Env } from "../env";
 import { ApiError } from "../errors";
 import { evaluateBytes, type EvalReport } from "../evaluate/report";
+import { pickBest } from "./winner";
 import type { ModelRecord, VariantRecord } from "../store/records";
 
 export const TargetSchema = z
@@ -78,7 +79,7 @@ export async function searchVariant(
     throw new ApiError(400, "invalid_request", "target maxAccuracyDrop needs a dataset with labels; use minAgreement or minCosine");
   }
   if (request.prune) return searchPruning(env, tenant, model, original, dataset, request, progress);
-  const evalOptions = { datasetId: request.dataset, samples: request.samples, latencyRuns: 10 };
+  const evalOptions = { datasetId: request.dataset, samples: request.samples, latencyBudgetMs: 800 };
   const trace: TraceEntry[] = [];
   const tried = new Map<string, { built: Awaited<ReturnType<typeof buildVariant>>; report: EvalReport }>();
   const tryRecipe = async (recipe: Recipe, share: number) => {
@@ -153,9 +154,7 @@ export async function searchVariant(
     }
   }
   const passing = [...tried.values()].filter((t) => meets(request.target, t.report));
-  const key = (t: (typeof passing)[number]) => (request.objective === "fastest" ? t.report.latencyMs.variant : t.built.bytes.byteLength);
-  passing.sort((a, b) => key(a) - key(b) || a.built.bytes.byteLength - b.built.bytes.byteLength);
-  const best = passing[0];
+  const best = pickBest(passing, request.objective);
   if (!best) return { met: false, target: request.target, objective: request.objective, variant: null, trace };
   await progress("storing", 0.95);
   const variant = await storeWinner(env, tenant, model, best.built, best.report);
