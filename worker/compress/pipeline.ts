@@ -114,7 +114,7 @@ export function quantizeByRecipe(model: ModelProto, q: QuantizeRecipe, ranges?: 
   const tensors: QuantizeResult["tensors"] = [];
   const skipped: QuantizeResult["skipped"] = [];
   if (q.scheme === "dynamic") {
-    const r = quantizeDynamic(current, (n) => bitsOf(n) === 8);
+    const r = quantizeDynamic(current, (n) => bitsOf(n) === 8, q.bits === 8 && q.granularity === "per-tensor" ? "per-tensor" : "per-channel");
     current = r.model;
     tensors.push(...r.tensors);
   }

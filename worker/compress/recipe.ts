@@ -29,6 +29,11 @@ const layerChoices = {
     .describe("Per-node bit-width (mixed precision); 32 keeps the node float"),
 };
 
+/** Blocks of N consecutive inputs share a scale (DequantizeLinear's block_size). */
+const BlockSchema = z
+  .object({ block: z.number().int().min(16).max(4096).refine((b) => (b & (b - 1)) === 0, "block must be a power of two") })
+  .strict();
+
 const Int8RecipeSchema = z
   .object({
     bits: z.literal(8).describe("8 = int8 weights, per output channel, symmetric."),
@@ -36,8 +41,14 @@ const Int8RecipeSchema = z
       .enum(["weight-only", "dynamic", "static"])
       .default("weight-only")
       .describe("weight-only; dynamic: activations quantized at run time (MatMulInteger/ConvInteger); static: activation QDQ from calibration"),
-    granularity: z.literal("per-channel").default("per-channel"),
-    symmetric: z.literal(true).default(true),
+    granularity: z
+      .union([z.literal("per-channel"), z.literal("per-tensor"), BlockSchema])
+      .default("per-channel")
+      .describe("One scale per output channel, one for the whole tensor, or one per block of N inputs (opset 21; weight-only and static)"),
+    symmetric: z
+      .boolean()
+      .default(true)
+      .describe("true: int8 levels, zero point 0; false: uint8 levels with a zero point per scale (weight-only and static)"),
     calibration: CalibrationSchema.optional(),
     ...layerChoices,
   })
@@ -56,10 +67,10 @@ const Int4RecipeSchema = z
     bits: z.literal(4).describe("4 = int4 weight-only, symmetric, one scale per block of inputs (per output channel for Conv)."),
     scheme: z.literal("weight-only").default("weight-only"),
     granularity: z
-      .object({ block: z.number().int().min(16).max(4096).refine((b) => (b & (b - 1)) === 0, "block must be a power of two") })
-      .strict()
-      .default({ block: 32 }),
-    symmetric: z.literal(true).default(true),
+      .union([BlockSchema, z.literal("per-channel")])
+      .default({ block: 32 })
+      .describe("One scale per block of N inputs, or one per output channel"),
+    symmetric: z.boolean().default(true).describe("true: int4 levels -7..7; false: uint4 levels 0..15 with a zero point per scale"),
     ...layerChoices,
   })
   .strict();
@@ -74,6 +85,9 @@ const BinaryRecipeSchema = z
   })
   .strict();
 
+/** A block longer than any input axis: one scale per output channel. */
+export const PER_CHANNEL_BLOCK = 1 << 30;
+
 /** The weight bit-widths a quantize recipe accepts (also as per-node overrides, with 32 for float). */
 const BIT_WIDTHS = [16, 8, 4, 1] as const;
 
@@ -87,6 +101,12 @@ export const QuantizeRecipeSchema = z
     const calibration = calibrationOf(q);
     if (q.scheme === "static" && !calibration) {
       ctx.addIssue({ code: "custom", path: ["calibration"], message: "scheme 'static' needs calibration: {dataset}" });
+    }
+    if (q.bits === 8 && q.scheme === "dynamic" && (q.granularity !== "per-channel" && q.granularity !== "per-tensor")) {
+      ctx.addIssue({ code: "custom", path: ["granularity"], message: "scheme 'dynamic' takes granularity 'per-channel' or 'per-tensor' (MatMulInteger has no blocks)" });
+    }
+    if (q.bits === 8 && q.scheme === "dynamic" && !q.symmetric) {
+      ctx.addIssue({ code: "custom", path: ["symmetric"], message: "scheme 'dynamic' quantizes weights symmetrically; symmetric: false applies to 'weight-only' and 'static'" });
     }
     if (q.scheme !== "static" && calibration) {
       ctx.addIssue({ code: "custom", path: ["calibration"], message: `calibration applies to scheme 'static' only, not '${q.scheme}'` });
@@ -107,11 +127,22 @@ export function calibrationOf(q: QuantizeRecipe): Calibration | undefined {
 }
 
 /** The weight quantizer's options for `bits` under a recipe (a per-node override may differ from the recipe's). */
-export function quantizeOptions(q: QuantizeRecipe, bits: number = q.bits): { bits: 8 } | { bits: 16 } | { bits: 4; block: number } | { bits: 1 } {
+export function quantizeOptions(
+  q: QuantizeRecipe,
+  bits: number = q.bits,
+):
+  | { bits: 8; granularity?: "per-channel" | "per-tensor" | { block: number }; symmetric?: boolean }
+  | { bits: 16 }
+  | { bits: 4; block: number; symmetric?: boolean }
+  | { bits: 1 } {
+  // A per-node override to another width takes that width's defaults.
   switch (bits) {
     case 4:
-      return { bits: 4, block: q.bits === 4 ? q.granularity.block : 32 };
+      if (q.bits !== 4) return { bits: 4, block: 32 };
+      // Per channel is one block spanning the whole input axis.
+      return { bits: 4, block: q.granularity === "per-channel" ? PER_CHANNEL_BLOCK : q.granularity.block, symmetric: q.symmetric };
     case 8:
+      return q.bits === 8 ? { bits: 8, granularity: q.granularity, symmetric: q.symmetric } : { bits: 8 };
     case 16:
     case 1:
       return { bits };

@@ -60,6 +60,15 @@ export function variantMetrics(variant: unknown): VariantMetrics {
   };
 }
 
+/** The granularity when it is not the width's default (per channel; blocks of 32 for 4 bits). */
+function granularityText(q: Record<string, unknown>): string | undefined {
+  const g = q.granularity;
+  const defaultBlock = q.bits === 4 ? 32 : undefined;
+  if (typeof g === "string") return g === "per-channel" && q.bits !== 4 ? undefined : g;
+  const block = finite(obj(g).block);
+  return block !== null && block !== defaultBlock ? `block ${block}` : undefined;
+}
+
 /** A recipe in a few words: "int8 weight-only", "int8 static", "prune 50% + int8". */
 export function recipeText(recipe: unknown): string {
   const r = obj(recipe);
@@ -68,9 +77,7 @@ export function recipeText(recipe: unknown): string {
   if (Object.keys(prune).length) parts.push(`prune ${finite(prune.sparsity) !== null ? `${Math.round(finite(prune.sparsity)! * 100)}%` : ""}`.trim());
   const q = obj(r.quantize);
   if (Object.keys(q).length) {
-    // per-channel is the only granularity the recipe schema accepts: named only if another appears.
-    const granularity = q.granularity === "per-channel" ? undefined : q.granularity;
-    parts.push([`int${String(q.bits ?? "?")}`, q.scheme, granularity].filter((s) => typeof s === "string" && s).join(" "));
+    parts.push([`int${String(q.bits ?? "?")}`, q.scheme, granularityText(q), q.symmetric === false ? "zero points" : undefined].filter((s) => typeof s === "string" && s).join(" "));
   }
   return parts.length ? parts.join(" + ") : Object.keys(r).length ? JSON.stringify(r) : "—";
 }

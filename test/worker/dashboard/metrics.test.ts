@@ -53,6 +53,14 @@ describe("recipeText", () => {
     expect(recipeText({ prune: { sparsity: 0.5 }, quantize: { bits: 4 } })).toBe("prune 50% + int4");
     expect(recipeText(undefined)).toBe("—");
   });
+
+  it("names a granularity or zero points only where they are not the width's default", () => {
+    expect(recipeText({ quantize: { bits: 8, scheme: "weight-only", granularity: "per-tensor", symmetric: false } })).toBe("int8 weight-only per-tensor zero points");
+    expect(recipeText({ quantize: { bits: 8, scheme: "static", granularity: { block: 64 }, symmetric: true } })).toBe("int8 static block 64");
+    expect(recipeText({ quantize: { bits: 4, scheme: "weight-only", granularity: { block: 32 }, symmetric: true } })).toBe("int4 weight-only");
+    expect(recipeText({ quantize: { bits: 4, scheme: "weight-only", granularity: { block: 128 }, symmetric: true } })).toBe("int4 weight-only block 128");
+    expect(recipeText({ quantize: { bits: 4, scheme: "weight-only", granularity: "per-channel", symmetric: true } })).toBe("int4 weight-only per-channel");
+  });
 });
 
 describe("experimentView", () => {

@@ -4,6 +4,7 @@ import type { GraphProto, ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { DT } from "../../onnx/dtype";
 import { isExternal, readFloat32, tensorDims } from "../../onnx/tensor";
 import { defaultOpset } from "../../onnx/validate";
+import { affineEncoding, type Granularity } from "./affine-encoding";
 import { binary } from "./binary";
 import type { WeightEncoding } from "./encoding";
 import { fp16 } from "./fp16";
@@ -34,19 +35,28 @@ export interface QuantizeResult {
   skipped: { name: string; node: string; reason: string }[];
 }
 
-export type QuantizeOptions = ({ bits: 8 } | { bits: 16 } | { bits: 4; block: number } | { bits: 1 }) & {
+export type QuantizeOptions = (
+  | { bits: 8; granularity?: Granularity; symmetric?: boolean }
+  | { bits: 16 }
+  | { bits: 4; block: number; symmetric?: boolean }
+  | { bits: 1 }
+) & {
   /** Nodes for which this returns false stay float (exclusions and mixed precision decide it). */
   include?: (node: NodeProto) => boolean;
 };
 
 function encodingFor(options: QuantizeOptions): WeightEncoding {
   switch (options.bits) {
-    case 8:
-      return int8;
+    case 8: {
+      // Symmetric per-channel keeps its own encoder (and so its bytes); other choices go through the affine one.
+      const granularity = options.granularity ?? "per-channel";
+      const symmetric = options.symmetric ?? true;
+      return granularity === "per-channel" && symmetric ? int8 : affineEncoding({ bits: 8, granularity, symmetric });
+    }
     case 16:
       return fp16;
     case 4:
-      return int4(options.block);
+      return options.symmetric === false ? affineEncoding({ bits: 4, granularity: { block: options.block }, symmetric: false }) : int4(options.block);
     case 1:
       return binary;
   }
@@ -56,7 +66,7 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
   const encoding = encodingFor(options);
   // int4 needs opset 21's blocked DequantizeLinear; the others a broadcasting Mul at least (opset 7): legacy models
   // are lifted when no node's meaning changes.
-  const lifted = options.bits === 4 ? liftToOpset21(input) : liftToOpset7(input);
+  const lifted = options.bits === 4 || (options.bits === 8 && typeof options.granularity === "object") ? liftToOpset21(input) : liftToOpset7(input);
   const model = "model" in lifted ? lifted.model : input;
   const liftFailure = "reason" in lifted ? `opset ${defaultOpset(input)} model: ${lifted.reason}` : null;
   const graph = model.graph!;

@@ -17,9 +17,9 @@ const STABLE_FROM_13 = new Set([
 export function liftToOpset21(model: ModelProto): { model: ModelProto } | { reason: string } {
   const opset = defaultOpset(model);
   if (opset >= 21) return { model };
-  if (opset < 13) return { reason: `4-bit weights need opset 21; opset ${opset} models are not lifted` };
+  if (opset < 13) return { reason: `blocked and 4-bit weights need opset 21; opset ${opset} models are not lifted` };
   const unstable = [...new Set(model.graph!.node.filter((n) => (n.domain !== "" && n.domain !== "ai.onnx") || !STABLE_FROM_13.has(n.opType)).map((n) => n.opType))];
-  if (unstable.length > 0) return { reason: `4-bit weights need opset 21; lifting from ${opset} is not known safe for ${unstable.join(", ")}` };
+  if (unstable.length > 0) return { reason: `blocked and 4-bit weights need opset 21; lifting from ${opset} is not known safe for ${unstable.join(", ")}` };
   const opsetImport = model.opsetImport.map((o) => (o.domain === "" || o.domain === "ai.onnx" ? { ...o, version: 21n } : o));
   return { model: { ...model, opsetImport, irVersion: model.irVersion < 10n ? 10n : model.irVersion } };
 }

@@ -76,7 +76,8 @@ export function createLinear(kx: KernelInstance, c: Constant, view: WeightView, 
     if (quant.bits === 8 && constantOver(K) && inRange(qm, -127, 127)) {
       return qs8Linear(kx, qm, (n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n), ep);
     }
-    if (quant.bits === 4 && constantOver(32)) {
+    // uint4 levels minus their zero points span -15..15: only -8..7 packs into the 4-bit kernel.
+    if (quant.bits === 4 && constantOver(32) && inRange(qm, -8, 7)) {
       return qs4Linear(kx, qm, (n, b) => (b * 32 < K ? scaleAt(b * 32, n) : 0) * channelScale(ep, n), ep);
     }
   }

@@ -15,7 +15,7 @@ export const conv: DynamicRewrite = {
     if (hasBias && (!bias || bias.dataType !== DT.FLOAT)) return "Conv bias is not a float32 initializer";
     const m = dims[0]!;
     const spatialOnes = new Array<number>(dims.length - 2).fill(1);
-    const { q, report } = quantizeWeight(weight.name, label, "Conv", data, dims, 0);
+    const { q, report } = quantizeWeight(weight.name, label, "Conv", data, dims, 0, ctx.perTensor);
     const w = weightInitializers(ctx, weight.name, q.values, dims, q.scales, [m, ...spatialOnes]);
     const [xq, xs, xzp] = ctx.quantizedActivation(node.input[0]!);
     const acc = ctx.fresh(`${label}_int32`);

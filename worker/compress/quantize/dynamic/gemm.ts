@@ -21,7 +21,7 @@ export const gemm: DynamicRewrite = {
       for (let r = 0; r < n; r++) for (let c = 0; c < k; c++) kn[c * n + r] = data[r * k + c]!;
     }
     const label = node.name || node.output[0]!;
-    const { q, report } = quantizeWeight(weight.name, label, "Gemm", kn, [k, n], 1);
+    const { q, report } = quantizeWeight(weight.name, label, "Gemm", kn, [k, n], 1, ctx.perTensor);
     const w = weightInitializers(ctx, weight.name, q.values, [k, n], q.scales, [n]);
     const [xq, xs, xzp] = ctx.quantizedActivation(node.input[0]!);
     const acc = ctx.fresh(`${label}_int32`);

@@ -19,6 +19,8 @@ export class DynamicQuantizationError extends Error {
 
 export interface DynamicContext {
   fresh(wanted: string): string;
+  /** One weight scale for the whole tensor instead of one per output channel. */
+  perTensor: boolean;
   addInitializer(t: TensorProto): void;
   initializer(name: string): TensorProto | undefined;
   /** The shared DynamicQuantizeLinear outputs for activation `x`: [quantized, scale, zero point]. */
@@ -35,6 +37,7 @@ const REWRITES: Record<string, DynamicRewrite> = { MatMul: matmul, Gemm: gemm, C
 export function quantizeDynamic(
   model: ModelProto,
   include: (node: NodeProto) => boolean,
+  granularity: "per-channel" | "per-tensor" = "per-channel",
 ): { model: ModelProto; tensors: TensorReport[]; declined: { name: string; node: string; reason: string }[] } {
   const opset = defaultOpset(model);
   if (opset < 11) throw new DynamicQuantizationError(`scheme 'dynamic' needs opset >= 11 (DynamicQuantizeLinear); the model has ${opset}`);
@@ -48,6 +51,7 @@ export function quantizeDynamic(
   const declined: { name: string; node: string; reason: string }[] = [];
   const ctx: DynamicContext = {
     fresh,
+    perTensor: granularity === "per-tensor",
     addInitializer: (t) => added.push(t),
     initializer: (name) => inits.get(name),
     quantizedActivation(x) {

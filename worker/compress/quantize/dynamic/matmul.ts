@@ -9,7 +9,7 @@ export const matmul: DynamicRewrite = {
     const dims = tensorDims(weight);
     if (dims.length !== 2) return "MatMul weight is not 2-D";
     const label = node.name || node.output[0]!;
-    const { q, report } = quantizeWeight(weight.name, label, "MatMul", data, dims, 1);
+    const { q, report } = quantizeWeight(weight.name, label, "MatMul", data, dims, 1, ctx.perTensor);
     const w = weightInitializers(ctx, weight.name, q.values, dims, q.scales, [dims[1]!]);
     const [xq, xs, xzp] = ctx.quantizedActivation(node.input[0]!);
     const acc = ctx.fresh(`${label}_int32`);

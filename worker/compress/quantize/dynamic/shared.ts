@@ -36,9 +36,12 @@ export function rescale(ctx: DynamicContext, acc: string, activationScale: strin
   ];
 }
 
-/** Per-channel int8 quantization of `data` along `axis` and the report the variant record carries. */
-export function quantizeWeight(name: string, node: string, op: string, data: Float32Array, dims: number[], axis: number) {
-  const q = quantizeWeightsPerChannel(data, dims, axis, 8);
+/**
+ * Symmetric int8 quantization of `data`, per channel along `axis` (or one scale for the whole tensor, repeated per
+ * channel so the graph keeps one form), and the report the variant record carries.
+ */
+export function quantizeWeight(name: string, node: string, op: string, data: Float32Array, dims: number[], axis: number, perTensor = false) {
+  const q = perTensor ? perTensorAsChannels(data, dims, axis) : quantizeWeightsPerChannel(data, dims, axis, 8);
   const err = q.error;
   let scaleMin = Infinity;
   let scaleMax = 0;
@@ -59,4 +62,9 @@ export function quantizeWeight(name: string, node: string, op: string, data: Flo
     sqnrDb: Number.isFinite(err.sqnrDb) ? err.sqnrDb : null,
   };
   return { q, report };
+}
+
+function perTensorAsChannels(data: Float32Array, dims: number[], axis: number) {
+  const whole = quantizeWeightsPerChannel(data, [1, data.length], 0, 8);
+  return { ...whole, scales: new Float32Array(dims[axis]!).fill(whole.scales[0]!) };
 }
