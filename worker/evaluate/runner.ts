@@ -40,5 +40,8 @@ export async function forEachBatch(
       outs.push(floats);
     }
     each(start, outs, feeds);
+    // A timer turn between batches lets requests that arrived meanwhile (job polls, inference) run: a job shares
+    // its isolate with them, and awaiting the sessions alone only ever yields to microtasks.
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
   }
 }
