@@ -78,7 +78,10 @@ export function sparsifyInitializers(model: ModelProto): { model: ModelProto; te
   return { model: { ...model, graph: { ...graph, initializer, sparseInitializer: [...graph.sparseInitializer, ...sparse] } }, tensors };
 }
 
-/** Dense copies of the sparse initializers (raw_data, linearised or coordinate indices), so rewrites see plain weights. */
+/**
+ * Dense copies of the sparse initializers (raw_data, linearised or coordinate indices; none at all for a fully pruned
+ * tensor), so rewrites and the kernel engine see plain weights.
+ */
 export function densifyInitializers(model: ModelProto): ModelProto {
   const graph = model.graph!;
   if (graph.sparseInitializer.length === 0) return model;
@@ -92,7 +95,7 @@ export function densifyInitializers(model: ModelProto): ModelProto {
     const bytes = t ? rawByteLength(t.dataType, count) : undefined;
     const width = t ? SPARSE_TYPES[t.dataType] : undefined;
     const nnz = t ? elementCount(tensorDims(t)) : 0;
-    if (!t || !idx || !width || bytes === undefined || t.rawData.byteLength !== nnz * width || idx.dataType !== DT.INT64 || idx.rawData.byteLength === 0) {
+    if (!t || !idx || !width || bytes === undefined || t.rawData.byteLength !== nnz * width || idx.dataType !== DT.INT64 || (idx.rawData.byteLength === 0 && nnz > 0)) {
       kept.push(s);
       continue;
     }

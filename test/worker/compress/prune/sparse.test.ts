@@ -9,6 +9,7 @@ import { readFloat32 } from "../../../../worker/onnx/tensor";
 import { summarizeModel, validateModel } from "../../../../worker/onnx/validate";
 import { buildMlp, randomInput } from "../../../support/models";
 import { floatTensor, runReference } from "../../../support/ort-node";
+import { maxRelDiff, runKernels } from "../../../support/engine";
 
 const pruned = (sparsity: number) =>
   pruneModel(decodeModel(buildMlp([64, 128, 64, 10], 5)), PruneRecipeSchema.parse({ sparsity, scope: "per-layer" })).model;
@@ -58,5 +59,21 @@ describe("sparse initializers", () => {
       const b = readFloat32(round.graph!.initializer.find((t) => t.name === name)!);
       expect(b).toEqual(a);
     }
+  });
+
+  it("stores a fully pruned layer with no values at all, densifies it to zeros, and the kernel engine serves it", async () => {
+    const model = pruned(0.5);
+    const fc1 = model.graph!.initializer.find((t) => t.name === "fc1.weight")!;
+    fc1.rawData = new Uint8Array(fc1.rawData.byteLength);
+    const sparse = sparsifyInitializers(model).model;
+    const empty = sparse.graph!.sparseInitializer.find((x) => x.values!.name === "fc1.weight")!;
+    expect(Number(empty.values!.dims[0])).toBe(0);
+    const round = densifyInitializers(sparse);
+    expect(round.graph!.sparseInitializer).toHaveLength(0);
+    expect(readFloat32(round.graph!.initializer.find((t) => t.name === "fc1.weight")!).every((v) => v === 0)).toBe(true);
+    const bytes = encodeModel(sparse);
+    const feeds = { input: { dims: [3, 64], data: Float32Array.from(randomInput(3 * 64, 8)) } };
+    const { outputs: got } = await runKernels(bytes, feeds);
+    expect(maxRelDiff(got.logits!.data, await outputs(bytes))).toBeLessThan(1e-5);
   });
 });
