@@ -176,6 +176,20 @@ describe("sensitivity and search", () => {
     expect(variants).toHaveLength(1);
   });
 
+  it("with objective 'fastest', times every candidate and returns one within 5% of the fastest passing latency", async () => {
+    const { model, dataset } = await setup();
+    const res = await postJson(`/v1/models/${model.id}/variants?wait=25`, { target: { minAgreement: 0.8 }, objective: "fastest", dataset: dataset.id });
+    expect(res.status).toBe(200);
+    const r = (await res.json()) as Record<string, any>;
+    expect(r.met).toBe(true);
+    const passing = r.trace.filter((t: any) => t.meetsTarget);
+    // workerd's local clock ticks in whole ms; every candidate still gets a measured (non-null, positive) latency.
+    for (const t of r.trace) expect(t.latencyMs).toBeGreaterThan(0);
+    const fastest = Math.min(...passing.map((t: any) => t.latencyMs));
+    const chosen = passing.find((t: any) => t.bytes === r.variant.bytes);
+    expect(chosen.latencyMs).toBeLessThanOrEqual(fastest * 1.05);
+  });
+
   it("rejects maxAccuracyDrop on a dataset without labels", async () => {
     const { model } = await setup();
     const unlabelled = (await (await uploadDataset(npy("<f4", [8, 16], uniformFloats(128, 3)))).json()) as { id: string };
