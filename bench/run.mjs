@@ -9,6 +9,11 @@ import { unstable_startWorker } from "wrangler";
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const deadline = Date.now() + 10 * 60 * 1000;
+// `--only compression` runs just the compression entries (throughput in the bench Worker, variant creation through
+// the API) and writes bench/results/compression.json; without it, the full run as always.
+const onlyAt = process.argv.indexOf("--only");
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+if (only !== undefined && only !== "compression") throw new Error(`--only takes 'compression' (got '${only}')`);
 
 async function get(worker, path) {
   if (Date.now() > deadline) throw new Error("bench ran past its 10-minute bound");
@@ -100,7 +105,7 @@ async function apiLatency(mlpBytes, cnnBytes) {
       return body;
     };
     const model = await call("/v1/models?name=bench-mlp", { method: "POST", headers: { ...auth, "Content-Type": "application/octet-stream" }, body: mlpBytes });
-    const variant = await call(`/v1/models/${model.id}/variants`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ quantize: { bits: 8 } }) });
+    const variant = await call(`/v1/models/${model.id}/variants?wait=25`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ quantize: { bits: 8 } }) });
     const body = JSON.stringify({ inputs: { input: { type: "float32", dims: [1, 784], data: Array.from({ length: 784 }, (_, i) => (i % 17) / 17) } } });
     const rows = [];
     for (const bits of [32, 8]) {
@@ -137,6 +142,53 @@ async function apiLatency(mlpBytes, cnnBytes) {
   }
 }
 
+/**
+ * Compression throughput: int8 per-channel weight-only of the 784-2048-2048-10 MLP, bytes in -> bytes out, in the
+ * bench Worker; then the same recipe through POST /v1/models/:id/variants end to end (compress, sizes, serving
+ * profile, R2/KV writes; a job run inline by ?wait=), timed by the client, each on a fresh upload (ids are content hashes: the model differs
+ * only in its doc string).
+ */
+async function compressionEntries(worker, results) {
+  const c = await timeInWorker(worker, "compress|2048");
+  results.compression = { model: "mlp 784-2048-2048-10", recipe: { quantize: { bits: 8 } }, ...c, mbPerSecond: c.fp32WeightBytes / (c.ms * 1e3) };
+  const app = await unstable_startWorker({
+    config: here("../wrangler.toml"),
+    bindings: { TOKENS: { type: "plain_text", value: "bench-token:bench" } },
+    dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, watch: false, logLevel: "warn", persist: false },
+  });
+  await app.ready;
+  try {
+    const auth = { Authorization: "Bearer bench-token" };
+    const call = async (path, init) => {
+      const res = await app.fetch(`http://api${path}`, init);
+      const body = await res.json();
+      if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
+      return body;
+    };
+    const samples = [];
+    let variant;
+    for (let i = 0; i < 6; i++) {
+      const bytes = await get(worker, `/bytes?name=mlp2048&variant=fp32&copy=${i}`);
+      const model = await call(`/v1/models?name=bench-mlp2048-${i}`, { method: "POST", headers: { ...auth, "Content-Type": "application/octet-stream" }, body: bytes });
+      const t0 = performance.now();
+      variant = await call(`/v1/models/${model.id}/variants?wait=25`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ quantize: { bits: 8 } }) });
+      if (!variant.engine) throw new Error(`variant creation did not finish: ${JSON.stringify(variant)}`);
+      if (i > 0) samples.push(performance.now() - t0); // the first request also compiles and tiers up
+    }
+    results.variantCreation = { model: "mlp 784-2048-2048-10", recipe: { quantize: { bits: 8 } }, ms: median(samples), samples, engine: variant.engine, residentBytes: variant.residentBytes, bytes: variant.bytes };
+  } finally {
+    await app.dispose();
+  }
+}
+
+function printCompression(results) {
+  const c = results.compression;
+  console.log(`\nCompression throughput in workerd (int8 per-channel weight-only, ${c.model}, decode -> quantize -> encode, median of 5):`);
+  console.log(`${fmt(c.fp32WeightBytes / 1e6, 1)} MB fp32 weights | ${fmt(c.ms, 1)} ms | ${fmt(c.mbPerSecond, 1)} MB/s`);
+  const v = results.variantCreation;
+  console.log(`POST /v1/models/:id/variants {quantize:{bits:8}} on the same model, through the API, median of ${v.samples.length}: ${fmt(v.ms, 1)} ms (engine ${v.engine}, residentBytes ${v.residentBytes})`);
+}
+
 const fmt = (v, d = 3) => (typeof v === "number" ? v.toFixed(d) : String(v ?? "-"));
 
 async function main() {
@@ -148,6 +200,10 @@ async function main() {
   await worker.ready;
   const results = { machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version }, kernels: [], models: {} };
   try {
+    if (only === "compression") {
+      await compressionEntries(worker, results);
+      return;
+    }
     const list = await get(worker, "/list");
     list.shapes.forEach((shape, i) => results.kernels.push({ shape: { M: shape[0], K: shape[1], N: shape[2] }, gops: {} }));
     for (const [i, entry] of results.kernels.entries()) {
@@ -183,12 +239,17 @@ async function main() {
         }
       }
     }
-    // Compression throughput: int8 per-channel weight-only of the 784-2048-2048-10 MLP, bytes in -> bytes out.
-    const c = await timeInWorker(worker, "compress|2048");
-    results.compression = { model: "mlp 784-2048-2048-10", recipe: { quantize: { bits: 8 } }, ...c, mbPerSecond: c.fp32WeightBytes / (c.ms * 1e3) };
+    await compressionEntries(worker, results);
     results.api = await apiLatency(await get(worker, "/bytes?name=mlp&variant=fp32"), await get(worker, "/bytes?name=cnn&variant=fp32"));
   } finally {
     await worker.dispose();
+    if (only === "compression") {
+      printCompression(results);
+      results.seconds = (Date.now() - started) / 1000;
+      mkdirSync(here("./results"), { recursive: true });
+      writeFileSync(here("./results/compression.json"), `${JSON.stringify(results, null, 1)}\n`);
+      console.log(JSON.stringify(results));
+    }
   }
 
   console.log("\nKernel throughput in workerd (dense-equivalent GOP/s = 2MKN / time)");
@@ -229,9 +290,7 @@ async function main() {
     results.ratios.pruned[`${r.model}/${r.variant}/batch${r.batch}`] = r.ratioToOrtWebFp32;
     console.log([r.model, r.variant, r.batch, r.servedBy ?? "-", fmt(r.ms), fmt(r.ratioToOrtWebFp32), r.kernels ? Object.values(r.kernels).join("/") : r.error ?? "-"].join(" | "));
   }
-  const c = results.compression;
-  console.log(`\nCompression throughput in workerd (int8 per-channel weight-only, ${c.model}, decode -> quantize -> encode, median of 5):`);
-  console.log(`${fmt(c.fp32WeightBytes / 1e6, 1)} MB fp32 weights | ${fmt(c.ms, 1)} ms | ${fmt(c.mbPerSecond, 1)} MB/s`);
+  printCompression(results);
   console.log("\nThrough the HTTP API (wrangler's local workerd), MLP at batch 1, median of 200 requests timed by the client:");
   for (const r of results.api.filter((r) => r.model === "mlp")) console.log(`bits=${r.bits} | engine ${r.engine} | ${fmt(r.ms)} ms`);
   console.log("\nThrough the HTTP API, CNN at batch 1, median of 100 requests: fp32 original against the 50%-channel-pruned variant");

@@ -252,6 +252,12 @@ export default {
         for (let i = 0; i < iters; i++) await runnable.run();
         return new Response("ok");
       }
+      if (url.pathname === "/bytes" && url.searchParams.get("name") === "mlp2048") {
+        // The compression model as an upload; `copy` goes into the doc string so that each copy has its own id.
+        const model = benchMlp(2048);
+        model.docString = `bench copy ${url.searchParams.get("copy") ?? 0}`;
+        return new Response(encodeModel(model));
+      }
       if (url.pathname === "/bytes") return new Response(variantBytes(url.searchParams.get("name")!, url.searchParams.get("variant")!));
       return new Response("not found", { status: 404 });
     } catch (err) {

@@ -17,6 +17,12 @@ import { sha256Hex } from "../store/body";
 import { getVariantRecord, putVariantRecord, type ModelRecord, type VariantRecord, type VariantStages } from "../store/records";
 import { parseModelBytes, readBlob } from "./models";
 import { servingProfile } from "../serve/sessions";
+import { kernelModules } from "../serve/kernels/wasm";
+import { provideCompressionKernels } from "../compress/kernels";
+
+// Every compression in the Worker goes through this module: it quantizes on the wasm kernels. The plain SIMD128
+// build, as the Node tests use: the relaxed one adds nothing to quantization, and its bytes must not depend on it.
+provideCompressionKernels(kernelModules.plain);
 
 export async function variantId(modelSha256: string, recipe: Recipe | TrainedRecipe, bytesSha256?: string): Promise<string> {
   // A trained variant's bytes come from outside, so they are part of its address too.

@@ -8,6 +8,11 @@ export interface WeightToEncode {
   name: string;
   dims: number[];
   data: Float32Array;
+  /**
+   * The same values as little-endian float32 bytes when the weight stores raw_data: a view into the model (maybe
+   * unaligned; never written). Encoders that copy the weight anyway read this and skip the aligned copy `data` is.
+   */
+  rawData?: Uint8Array;
   slot: WeightSlot;
   opset: number;
   /** Fresh graph-unique names. */

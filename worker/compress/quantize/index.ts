@@ -113,8 +113,19 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
     let replacement = replacements.get(key);
     if (!replacement) {
       const dims = tensorDims(weight);
-      const data = readFloat32(weight);
-      const encoded = encoding.encode({ name: weight.name, dims, data, slot, opset, fresh });
+      // `data` is read on first use: an encoder that takes rawData never makes the aligned float copy.
+      let data: Float32Array | undefined;
+      const encoded = encoding.encode({
+        name: weight.name,
+        dims,
+        get data() {
+          return (data ??= readFloat32(weight));
+        },
+        ...(weight.rawData.byteLength > 0 ? { rawData: weight.rawData } : {}),
+        slot,
+        opset,
+        fresh,
+      });
       const err = encoded.error;
       replacement = encoded.output;
       newInitializers.push(...encoded.initializers);

@@ -11,7 +11,7 @@ export const int8: WeightEncoding = {
   unsupported: () => null,
   encode(w) {
     const { axis } = w.slot;
-    const q = quantizeWeightsPerChannel(w.data, w.dims, axis, 8);
+    const q = quantizeWeightsPerChannel(w.rawData ?? w.data, w.dims, axis, 8);
     const { channels } = channelLayout(w.dims, axis);
     const qName = w.fresh(`${w.name}_quantized`);
     const output = w.fresh(`${w.name}_dequantized`);

@@ -1,4 +1,5 @@
 // Weight quantization math: per-channel symmetric integer quantization and the error statistics it reports.
+import { quantizePerChannelWithKernels } from "../kernels";
 
 /** Splits a tensor of `dims` around `axis`: outer x channels x inner elements. */
 export function channelLayout(dims: readonly number[], axis: number): { outer: number; channels: number; inner: number } {
@@ -14,12 +15,38 @@ export interface PerChannelQuantized {
   error: QuantizationError;
 }
 
+/** Sums the error statistics are made of: sum w^2, sum e^2 and max |e| over a tensor. */
+export interface QuantizationStats {
+  signal: number;
+  noise: number;
+  maxAbsError: number;
+}
+
 /**
  * Symmetric per-channel quantization to signed `bits` integers: scale_c = absmax_c / (2^(bits-1) - 1),
  * q = clamp(round(w / scale_c)). An all-zero channel gets scale 1 so that dequantization stays exact.
- * Two passes over the data (absmax, then quantize + error statistics); no reconstructed copy is materialised.
+ * `data` is the float32 values, or their little-endian bytes (a raw_data view, maybe unaligned).
+ * Runs on the wasm kernel (kernels/src/compress.c, bit-identical values and scales) when compression was handed
+ * the kernels module (compress/kernels.ts), on the scalar loops below otherwise.
  */
 export function quantizeWeightsPerChannel(
+  data: Float32Array | Uint8Array,
+  dims: readonly number[],
+  axis: number,
+  bits = 8,
+): PerChannelQuantized {
+  const { outer, channels, inner } = channelLayout(dims, axis);
+  if (data.byteLength !== 4 * outer * channels * inner) throw new RangeError(`${data.byteLength} bytes for float32 dims [${dims}]`);
+  const q = quantizePerChannelWithKernels(data, outer, channels, inner, 2 ** (bits - 1) - 1);
+  if (!q) return quantizeWeightsPerChannelScalar(data instanceof Float32Array ? data : alignedFloat32(data), dims, axis, bits);
+  return { values: q.values, scales: q.scales, error: errorStats(q.stats.signal, q.stats.noise, q.stats.maxAbsError) };
+}
+
+/**
+ * The scalar reference of quantizeWeightsPerChannel (and its path where no kernels module is available).
+ * Two passes over the data (absmax, then quantize + error statistics); no reconstructed copy is materialised.
+ */
+export function quantizeWeightsPerChannelScalar(
   data: Float32Array,
   dims: readonly number[],
   axis: number,
@@ -40,6 +67,12 @@ export function quantizeWeightsPerChannel(
   if (inner === 1) quantizeColumns(data, outer, channels, inv, scales, qmax, values, stats);
   else quantizeBlocks(data, outer, channels, inner, inv, scales, qmax, values, stats);
   return { values, scales, error: errorStats(stats[0]!, stats[1]!, stats[2]!) };
+}
+
+function alignedFloat32(bytes: Uint8Array): Float32Array {
+  const out = new Float32Array(bytes.byteLength / 4);
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
 }
 
 // The loops below live in small functions of their own so that V8 optimizes each once and keeps it (one large
