@@ -51,14 +51,31 @@ const Fp16RecipeSchema = z
   })
   .strict();
 
+/** Power-of-two blocks of inputs sharing one scale (int4 and 2-bit). */
+const BlockGranularitySchema = z
+  .object({ block: z.number().int().min(16).max(4096).refine((b) => (b & (b - 1)) === 0, "block must be a power of two") })
+  .strict();
+
 const Int4RecipeSchema = z
   .object({
     bits: z.literal(4).describe("4 = int4 weight-only, symmetric, one scale per block of inputs (per output channel for Conv)."),
     scheme: z.literal("weight-only").default("weight-only"),
+    granularity: BlockGranularitySchema.default({ block: 32 }),
+    symmetric: z.literal(true).default(true),
+    ...layerChoices,
+  })
+  .strict();
+
+const TernaryRecipeSchema = z
+  .object({
+    bits: z
+      .literal(2)
+      .describe("2 = ternary weights {-1, 0, +1} x scale (Ternary Weight Networks' threshold), stored as INT2 (opset 25)."),
+    scheme: z.literal("weight-only").default("weight-only"),
     granularity: z
-      .object({ block: z.number().int().min(16).max(4096).refine((b) => (b & (b - 1)) === 0, "block must be a power of two") })
-      .strict()
-      .default({ block: 32 }),
+      .union([z.literal("per-channel"), BlockGranularitySchema])
+      .default({ block: 32 })
+      .describe("One scale per block of inputs (MatMul/Gemm; Conv stays per output channel) or per output channel"),
     symmetric: z.literal(true).default(true),
     ...layerChoices,
   })
@@ -66,7 +83,7 @@ const Int4RecipeSchema = z
 
 const BinaryRecipeSchema = z
   .object({
-    bits: z.literal(1).describe("1 = binary weights sign(w) * mean|w| per output channel."),
+    bits: z.literal(1).describe("1 = binary weights sign(w) * mean|w| per output channel, stored as INT2 (opset 25) where the model lifts."),
     scheme: z.literal("weight-only").default("weight-only"),
     granularity: z.literal("per-channel").default("per-channel"),
     symmetric: z.literal(true).default(true),
@@ -75,14 +92,14 @@ const BinaryRecipeSchema = z
   .strict();
 
 /** The weight bit-widths a quantize recipe accepts (also as per-node overrides, with 32 for float). */
-const BIT_WIDTHS = [16, 8, 4, 1] as const;
+const BIT_WIDTHS = [16, 8, 4, 2, 1] as const;
 
 export function acceptedBits(): number[] {
   return [...BIT_WIDTHS];
 }
 
 export const QuantizeRecipeSchema = z
-  .discriminatedUnion("bits", [Int8RecipeSchema, Fp16RecipeSchema, Int4RecipeSchema, BinaryRecipeSchema])
+  .discriminatedUnion("bits", [Int8RecipeSchema, Fp16RecipeSchema, Int4RecipeSchema, TernaryRecipeSchema, BinaryRecipeSchema])
   .superRefine((q, ctx) => {
     const calibration = calibrationOf(q);
     if (q.scheme === "static" && !calibration) {
@@ -106,11 +123,21 @@ export function calibrationOf(q: QuantizeRecipe): Calibration | undefined {
   return q.bits === 8 ? q.calibration : undefined;
 }
 
+/** 2-bit granularity when a per-node override asks for 2 bits under another width's recipe (the 2-bit default). */
+const TERNARY_OVERRIDE_BLOCK = 32;
+
 /** The weight quantizer's options for `bits` under a recipe (a per-node override may differ from the recipe's). */
-export function quantizeOptions(q: QuantizeRecipe, bits: number = q.bits): { bits: 8 } | { bits: 16 } | { bits: 4; block: number } | { bits: 1 } {
+export function quantizeOptions(
+  q: QuantizeRecipe,
+  bits: number = q.bits,
+): { bits: 8 } | { bits: 16 } | { bits: 4; block: number } | { bits: 2; block: number } | { bits: 1 } {
   switch (bits) {
     case 4:
       return { bits: 4, block: q.bits === 4 ? q.granularity.block : 32 };
+    case 2:
+      // block 0: one scale per output channel.
+      if (q.bits !== 2) return { bits: 2, block: TERNARY_OVERRIDE_BLOCK };
+      return { bits: 2, block: q.granularity === "per-channel" ? 0 : q.granularity.block };
     case 8:
     case 16:
     case 1:
