@@ -30,6 +30,38 @@ describe("recipes", () => {
   });
 });
 
+describe("2-bit recipes", () => {
+  const issues = (r: unknown) => {
+    const p = RecipeSchema.safeParse(r);
+    return p.success ? [] : p.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  };
+
+  it("accepts per-channel and power-of-two blocks, and 2 as a per-node override of another width", () => {
+    expect(canonical({ quantize: { bits: 2, granularity: "per-channel" } })).toBe(
+      '{"quantize":{"bits":2,"granularity":"per-channel","scheme":"weight-only","symmetric":true}}',
+    );
+    expect(canonical({ quantize: { bits: 2, granularity: { block: 128 } } })).toContain('"granularity":{"block":128}');
+    expect(issues({ quantize: { bits: 8, overrides: { fc1: 2 } } })).toEqual([]);
+    expect(issues({ quantize: { bits: 2, overrides: { fc1: 8, fc2: 32 } } })).toEqual([]);
+  });
+
+  it("rejects a block that is not a power of two or out of range, saying which", () => {
+    expect(issues({ quantize: { bits: 2, granularity: { block: 48 } } })).toEqual([expect.stringContaining("block must be a power of two")]);
+    expect(issues({ quantize: { bits: 2, granularity: { block: 8 } } })).toEqual([expect.stringMatching(/granularity/)]);
+    expect(issues({ quantize: { bits: 2, granularity: "per-tensor" } }).length).toBeGreaterThan(0);
+  });
+
+  it("rejects activation schemes, calibration and asymmetric 2-bit", () => {
+    expect(issues({ quantize: { bits: 2, scheme: "dynamic" } })).toEqual([expect.stringMatching(/^quantize.scheme: .*weight-only/)]);
+    expect(issues({ quantize: { bits: 2, symmetric: false } })).toEqual([expect.stringMatching(/^quantize.symmetric/)]);
+    expect(issues({ quantize: { bits: 2, calibration: { dataset: "0".repeat(24) } } }).join()).toMatch(/calibration/);
+  });
+
+  it("names the supported widths when an override asks for another", () => {
+    expect(issues({ quantize: { bits: 2, overrides: { fc1: 3 } } })).toEqual(["quantize.overrides.fc1: 3 is not a supported bit-width (32, 16, 8, 4, 2, 1)"]);
+  });
+});
+
 describe("fp16 conversion", () => {
   it("rounds to nearest even and round-trips representable values", () => {
     for (const v of [0, 1, -2.5, 65504, 6.103515625e-5, 5.960464477539063e-8]) expect(fromHalf(toHalf(v))).toBe(v);
