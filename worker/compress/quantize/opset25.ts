@@ -10,6 +10,9 @@ import { STABLE_FROM_13 } from "./opset21";
 
 export const INT2_OPSET = 25;
 
+/** What the int8 dynamic pass writes, unchanged since opset 10/11: a dynamic recipe with 2-bit overrides lifts too. */
+const INTEGER_OPS = new Set(["DynamicQuantizeLinear", "MatMulInteger", "ConvInteger"]);
+
 /** The IR version onnxruntime 1.30 was checked with for INT2 initializers. */
 const INT2_IR_VERSION = 13n;
 
@@ -19,7 +22,9 @@ export function liftToOpset25(model: ModelProto): { model: ModelProto } | { reas
   const lifted = (m: ModelProto) => ({ model: m.irVersion < INT2_IR_VERSION ? { ...m, irVersion: INT2_IR_VERSION } : m });
   if (opset >= INT2_OPSET) return lifted(model);
   if (opset < 13) return { reason: `int2 weights need opset ${INT2_OPSET}; opset ${opset} models are not lifted (opsets below 13 lack per-axis DequantizeLinear)` };
-  const foreign = model.graph!.node.filter((n) => (n.domain !== "" && n.domain !== "ai.onnx") || !STABLE_FROM_13.has(n.opType));
+  const foreign = model.graph!.node.filter(
+    (n) => (n.domain !== "" && n.domain !== "ai.onnx") || !(STABLE_FROM_13.has(n.opType) || INTEGER_OPS.has(n.opType)),
+  );
   const unstable = [...new Set(foreign.map((n) => (n.domain && n.domain !== "ai.onnx" ? `${n.domain}.${n.opType}` : n.opType)))];
   if (unstable.length > 0) {
     return { reason: `int2 weights need opset ${INT2_OPSET}; lifting from ${opset} is not known safe for ${unstable.join(", ")}` };

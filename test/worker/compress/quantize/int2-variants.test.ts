@@ -3,6 +3,8 @@
 // weights, and the same graph run again. The INT2 DequantizeLinear must compute exactly that (within 1e-5).
 import { describe, expect, it } from "vitest";
 import { Int2OpsetError, quantizeModel, type QuantizeOptions } from "../../../../worker/compress/quantize";
+import { quantizeByRecipe } from "../../../../worker/compress/pipeline";
+import { RecipeSchema } from "../../../../worker/compress/recipe";
 import { decodeModel, encodeModel } from "../../../../worker/onnx/codec";
 import { DT } from "../../../../worker/onnx/dtype";
 import { makeTensor } from "../../../../worker/onnx/tensor";
@@ -99,5 +101,24 @@ describe("INT2 variants in onnxruntime-node", () => {
     const binary = quantizeModel(decodeModel(buildMlp([32, 16, 4], 3, 11)), { bits: 1 }).model;
     expect(defaultOpset(binary)).toBe(11);
     expect(binary.graph!.initializer.some((t) => t.dataType === DT.INT2)).toBe(false);
+  });
+});
+
+describe("2-bit per-node overrides", () => {
+  it("mixes int8 dynamic layers with a 2-bit layer at opset 25, and onnxruntime-node runs the INT2 layer as dequantized plainly", async () => {
+    const bytes = buildMlp([64, 96, 50, 10], 4);
+    const model = decodeModel(bytes);
+    const layers = model.graph!.node.filter((n) => n.opType === "MatMul" || n.opType === "Gemm").map((n) => n.name || n.output[0]!);
+    const recipe = RecipeSchema.parse({ quantize: { bits: 8, scheme: "dynamic", overrides: { [layers[1]!]: 2 } } });
+    const r = quantizeByRecipe(model, recipe.quantize!);
+    expect(defaultOpset(r.model)).toBe(25);
+    expect(r.tensors.map((t) => t.bits).sort()).toEqual([2, 8, 8]);
+    expect(r.model.graph!.node.some((n) => n.opType === "MatMulInteger")).toBe(true);
+    expect(r.model.graph!.initializer.filter((t) => t.dataType === DT.INT2)).toHaveLength(1);
+    const feeds = { input: { dims: [2, 64], data: Float32Array.from(randomInput(128, 5)) } };
+    const plain = dequantizedPlainly(r.model);
+    expect(plain.levels).toHaveLength(1);
+    const [got, want] = await Promise.all([runReference(encodeModel(r.model), feeds), runReference(encodeModel(plain.model), feeds)]);
+    expect(maxRelDiff(got.logits!.data, want.logits!.data)).toBeLessThan(1e-5);
   });
 });
