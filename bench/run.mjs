@@ -214,7 +214,7 @@ async function main() {
     }
     for (const name of list.models) {
       const rows = [];
-      const runs = [["onnxruntime-web", "fp32"], ["onnxruntime-web", "int8"], ...list.variants.map((v) => ["kernels", v])];
+      const runs = [["onnxruntime-web", "fp32"], ["onnxruntime-web", "int8"], ["onnxruntime-web", "ternary"], ...list.variants.map((v) => ["kernels", v])];
       for (const [engine, variant] of runs) {
         for (const batch of [1, 32]) {
           try {
@@ -274,6 +274,7 @@ async function main() {
       results.ratios[name][`batch${batch}`] = {
         int8Kernels_over_fp32OrtWeb: ms("kernels", "int8", batch) / base(batch),
         binaryKernels_over_fp32OrtWeb: ms("kernels", "binary", batch) / base(batch),
+        ternaryKernels_over_ternaryOrtWeb: ms("kernels", "ternary", batch) / ms("onnxruntime-web", "ternary", batch),
         sparse90Kernels_over_fp32OrtWeb: ms("kernels", "sparse90", batch) / base(batch),
         fp32Kernels_over_fp32OrtWeb: ms("kernels", "fp32", batch) / base(batch),
         int8Kernels_over_int8OrtNode: ms("kernels", "int8", batch) / ms("onnxruntime-node", "int8", batch),

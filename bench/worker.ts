@@ -141,7 +141,7 @@ export const MODELS: Record<string, { build: () => ModelProto; input: number[] }
 };
 
 const VARIANTS: Record<string, QuantizeOptions | "fp32" | "sparse90"> = {
-  fp32: "fp32", int8: { bits: 8 }, int4: { bits: 4, block: 32 }, binary: { bits: 1 }, sparse90: "sparse90",
+  fp32: "fp32", int8: { bits: 8 }, int4: { bits: 4, block: 32 }, ternary: { bits: 2, block: 32 }, binary: { bits: 1 }, sparse90: "sparse90",
 };
 
 /**

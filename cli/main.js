@@ -16,7 +16,7 @@ Usage: slimserve <command> [arguments] [--url URL] [--token TOKEN] [--json]
   upload <model.onnx> [--name NAME]   upload a model
   ls                                  list models
   show <model> [<variant>]            a model and its variants, or one variant's record
-  compress <model> [--bits 8] [--scheme weight-only|dynamic|static] [--calibration DATASET [--method M]]
+  compress <model> [--bits 16|8|4|2|1] [--scheme weight-only|dynamic|static] [--calibration DATASET [--method M]]
            [--prune SPARSITY] [--eval DATASET] [--recipe JSON|@file.json]
                                       make a variant; jobs (static, --eval) are followed with a progress bar
   evaluate <model> <variant> --dataset DATASET

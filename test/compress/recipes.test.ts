@@ -1,4 +1,4 @@
-// Recipes for 16, 8, 4 and 1 bits: canonical forms (bits 8 unchanged), the ONNX each writes, and that
+// Recipes for 16, 8, 4, 2 and 1 bits: canonical forms (bits 8 unchanged), the ONNX each writes, and that
 // onnxruntime-node runs it close to the fp32 original.
 import { describe, expect, it } from "vitest";
 import { quantizeModel } from "../../worker/compress/quantize";
@@ -17,15 +17,48 @@ describe("recipes", () => {
     expect(canonical({ quantize: { bits: 8 } })).toBe('{"quantize":{"bits":8,"granularity":"per-channel","scheme":"weight-only","symmetric":true}}');
   });
 
-  it("fills defaults for 16, 4 and 1 bits", () => {
+  it("fills defaults for 16, 4, 2 and 1 bits", () => {
     expect(canonical({ quantize: { bits: 16 } })).toBe('{"quantize":{"bits":16,"scheme":"weight-only"}}');
     expect(canonical({ quantize: { bits: 4 } })).toBe('{"quantize":{"bits":4,"granularity":{"block":32},"scheme":"weight-only","symmetric":true}}');
+    expect(canonical({ quantize: { bits: 2 } })).toBe('{"quantize":{"bits":2,"granularity":{"block":32},"scheme":"weight-only","symmetric":true}}');
     expect(canonical({ quantize: { bits: 1 } })).toBe('{"quantize":{"bits":1,"granularity":"per-channel","scheme":"weight-only","symmetric":true}}');
   });
 
   it("rejects a bit-width it has no recipe for, and a block that is not a power of two", () => {
-    expect(RecipeSchema.safeParse({ quantize: { bits: 2 } }).success).toBe(false);
+    expect(RecipeSchema.safeParse({ quantize: { bits: 3 } }).success).toBe(false);
     expect(RecipeSchema.safeParse({ quantize: { bits: 4, granularity: { block: 48 } } }).success).toBe(false);
+  });
+});
+
+describe("2-bit recipes", () => {
+  const issues = (r: unknown) => {
+    const p = RecipeSchema.safeParse(r);
+    return p.success ? [] : p.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  };
+
+  it("accepts per-channel and power-of-two blocks, and 2 as a per-node override of another width", () => {
+    expect(canonical({ quantize: { bits: 2, granularity: "per-channel" } })).toBe(
+      '{"quantize":{"bits":2,"granularity":"per-channel","scheme":"weight-only","symmetric":true}}',
+    );
+    expect(canonical({ quantize: { bits: 2, granularity: { block: 128 } } })).toContain('"granularity":{"block":128}');
+    expect(issues({ quantize: { bits: 8, overrides: { fc1: 2 } } })).toEqual([]);
+    expect(issues({ quantize: { bits: 2, overrides: { fc1: 8, fc2: 32 } } })).toEqual([]);
+  });
+
+  it("rejects a block that is not a power of two or out of range, saying which", () => {
+    expect(issues({ quantize: { bits: 2, granularity: { block: 48 } } })).toEqual([expect.stringContaining("block must be a power of two")]);
+    expect(issues({ quantize: { bits: 2, granularity: { block: 8 } } })).toEqual([expect.stringMatching(/granularity/)]);
+    expect(issues({ quantize: { bits: 2, granularity: "per-tensor" } }).length).toBeGreaterThan(0);
+  });
+
+  it("rejects activation schemes, calibration and asymmetric 2-bit", () => {
+    expect(issues({ quantize: { bits: 2, scheme: "dynamic" } })).toEqual([expect.stringMatching(/^quantize.scheme: .*weight-only/)]);
+    expect(issues({ quantize: { bits: 2, symmetric: false } })).toEqual([expect.stringMatching(/^quantize.symmetric/)]);
+    expect(issues({ quantize: { bits: 2, calibration: { dataset: "0".repeat(24) } } }).join()).toMatch(/calibration/);
+  });
+
+  it("names the supported widths when an override asks for another", () => {
+    expect(issues({ quantize: { bits: 2, overrides: { fc1: 3 } } })).toEqual(["quantize.overrides.fc1: 3 is not a supported bit-width (32, 16, 8, 4, 2, 1)"]);
   });
 });
 
@@ -70,13 +103,19 @@ describe("quantizer bit-widths", () => {
     expect(result.skipped.map((s) => s.reason)).toEqual([expect.stringContaining("opset 21"), expect.stringContaining("opset 21")]);
   });
 
-  it("1 bit: int8 signs with per-channel mean |w| scales; onnxruntime-node computes sign(w) * mean|w|", async () => {
+  it("1 bit: INT2 signs (opset 25) with per-channel mean |w| scales; onnxruntime-node computes sign(w) * mean|w|", async () => {
     const bytes = buildCnn(4);
     const result = quantizeModel(decodeModel(bytes), { bits: 1 });
     const g = result.model.graph!;
-    const signs = g.initializer.filter((t) => t.dataType === DT.INT8);
+    expect(defaultOpset(result.model)).toBe(25);
+    const signs = g.initializer.filter((t) => t.dataType === DT.INT2);
     expect(signs).toHaveLength(3);
-    for (const t of signs) expect([...new Int8Array(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength)].every((v) => v === 1 || v === -1)).toBe(true);
+    // Each 2-bit field is 0b01 (+1) or 0b11 (-1), four per byte, the padding of the last byte zero.
+    for (const t of signs) {
+      const count = t.dims.map(Number).reduce((a, b) => a * b, 1);
+      expect(t.rawData.byteLength).toBe(Math.ceil(count / 4));
+      for (let i = 0; i < count; i++) expect([1, 3]).toContain((t.rawData[i >> 2]! >> ((i & 3) * 2)) & 3);
+    }
     const feeds = { input: { dims: [1, 1, 12, 12], data: Float32Array.from(randomInput(144, 2)) } };
     const out = await runReference(encodeModel(result.model), feeds);
     expect(out.logits!.dims).toEqual([1, 10]);

@@ -7,6 +7,9 @@ export interface ReferenceCase {
   fp32: number[];
   int8: number[];
   int8Sha256: string;
+  /** The 2-bit and 1-bit variants (default recipes, made by the pure pipeline in Node): bytes' hash and
+   * onnxruntime-node's outputs on them (so those exact bytes loaded and ran there). */
+  lowBit: Record<"2" | "1", { sha256: string; outputs: number[] }>;
 }
 
 export type References = Record<"mlp" | "cnn", ReferenceCase>;

@@ -6,6 +6,8 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { TestProject } from "vitest/node";
 import { quantizeModel } from "../../worker/compress/quantize";
+import { compressModel } from "../../worker/compress/pipeline";
+import { RecipeSchema } from "../../worker/compress/recipe";
 import { decodeModel, encodeModel } from "../../worker/onnx/codec";
 import { randomInput } from "./models";
 import { floatTensor, runReference } from "./ort-node";
@@ -17,12 +19,18 @@ async function referenceCase(bytes: Uint8Array, dims: number[], seed: number): P
   const feeds = { input: floatTensor(input, dims) };
   const fp32 = (await runReference(bytes, feeds)).logits!.data as Float32Array;
   const int8 = (await runReference(variant, feeds)).logits!.data as Float32Array;
+  const lowBit = async (bits: 2 | 1) => {
+    const bytesOf = compressModel(decodeModel(bytes), RecipeSchema.parse({ quantize: { bits } })).bytes;
+    const outputs = (await runReference(bytesOf, feeds)).logits!.data as Float32Array;
+    return { sha256: createHash("sha256").update(bytesOf).digest("hex"), outputs: Array.from(outputs) };
+  };
   return {
     dims,
     input,
     fp32: Array.from(fp32),
     int8: Array.from(int8),
     int8Sha256: createHash("sha256").update(variant).digest("hex"),
+    lowBit: { "2": await lowBit(2), "1": await lowBit(1) },
   };
 }
 

@@ -5,6 +5,7 @@ import { PruneRecipeError } from "../compress/prune";
 import { encodedSizes } from "../store/encoding";
 import { StaticQuantizationError } from "../compress/quantize/activations";
 import { DynamicQuantizationError } from "../compress/quantize/dynamic";
+import { Int2OpsetError } from "../compress/quantize";
 import { evaluateBytes } from "../evaluate/report";
 import { collectRanges } from "./calibration";
 import { loadDataset } from "./datasets";
@@ -92,7 +93,8 @@ export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, range
       err instanceof PruneRecipeError ||
       err instanceof RecipeMismatchError ||
       err instanceof StaticQuantizationError ||
-      err instanceof DynamicQuantizationError
+      err instanceof DynamicQuantizationError ||
+      err instanceof Int2OpsetError
     ) {
       throw new ApiError(400, "invalid_recipe", err.message);
     }

@@ -75,9 +75,24 @@ const Int4RecipeSchema = z
   })
   .strict();
 
+const TernaryRecipeSchema = z
+  .object({
+    bits: z
+      .literal(2)
+      .describe("2 = ternary weights {-1, 0, +1} x scale (Ternary Weight Networks' threshold), stored as INT2 (opset 25)."),
+    scheme: z.literal("weight-only").default("weight-only"),
+    granularity: z
+      .union([z.literal("per-channel"), BlockSchema])
+      .default({ block: 32 })
+      .describe("One scale per block of inputs (MatMul/Gemm; Conv stays per output channel) or per output channel"),
+    symmetric: z.literal(true).default(true),
+    ...layerChoices,
+  })
+  .strict();
+
 const BinaryRecipeSchema = z
   .object({
-    bits: z.literal(1).describe("1 = binary weights sign(w) * mean|w| per output channel."),
+    bits: z.literal(1).describe("1 = binary weights sign(w) * mean|w| per output channel, stored as INT2 (opset 25) where the model lifts."),
     scheme: z.literal("weight-only").default("weight-only"),
     granularity: z.literal("per-channel").default("per-channel"),
     symmetric: z.literal(true).default(true),
@@ -89,14 +104,14 @@ const BinaryRecipeSchema = z
 export const PER_CHANNEL_BLOCK = 1 << 30;
 
 /** The weight bit-widths a quantize recipe accepts (also as per-node overrides, with 32 for float). */
-const BIT_WIDTHS = [16, 8, 4, 1] as const;
+const BIT_WIDTHS = [16, 8, 4, 2, 1] as const;
 
 export function acceptedBits(): number[] {
   return [...BIT_WIDTHS];
 }
 
 export const QuantizeRecipeSchema = z
-  .discriminatedUnion("bits", [Int8RecipeSchema, Fp16RecipeSchema, Int4RecipeSchema, BinaryRecipeSchema])
+  .discriminatedUnion("bits", [Int8RecipeSchema, Fp16RecipeSchema, Int4RecipeSchema, TernaryRecipeSchema, BinaryRecipeSchema])
   .superRefine((q, ctx) => {
     const calibration = calibrationOf(q);
     if (q.scheme === "static" && !calibration) {
@@ -126,6 +141,9 @@ export function calibrationOf(q: QuantizeRecipe): Calibration | undefined {
   return q.bits === 8 ? q.calibration : undefined;
 }
 
+/** 2-bit granularity when a per-node override asks for 2 bits under another width's recipe (the 2-bit default). */
+const TERNARY_OVERRIDE_BLOCK = 32;
+
 /** The weight quantizer's options for `bits` under a recipe (a per-node override may differ from the recipe's). */
 export function quantizeOptions(
   q: QuantizeRecipe,
@@ -134,6 +152,7 @@ export function quantizeOptions(
   | { bits: 8; granularity?: "per-channel" | "per-tensor" | { block: number }; symmetric?: boolean }
   | { bits: 16 }
   | { bits: 4; block: number; symmetric?: boolean }
+  | { bits: 2; block: number }
   | { bits: 1 } {
   // A per-node override to another width takes that width's defaults.
   switch (bits) {
@@ -141,6 +160,10 @@ export function quantizeOptions(
       if (q.bits !== 4) return { bits: 4, block: 32 };
       // Per channel is one block spanning the whole input axis.
       return { bits: 4, block: q.granularity === "per-channel" ? PER_CHANNEL_BLOCK : q.granularity.block, symmetric: q.symmetric };
+    case 2:
+      // block 0: one scale per output channel.
+      if (q.bits !== 2) return { bits: 2, block: TERNARY_OVERRIDE_BLOCK };
+      return { bits: 2, block: q.granularity === "per-channel" ? 0 : q.granularity.block };
     case 8:
       return q.bits === 8 ? { bits: 8, granularity: q.granularity, symmetric: q.symmetric } : { bits: 8 };
     case 16:

@@ -10,6 +10,7 @@ const NAMES: Record<number, string> = {
   [DT.COMPLEX128]: "complex128", [DT.BFLOAT16]: "bfloat16", [DT.FLOAT8E4M3FN]: "float8e4m3fn",
   [DT.FLOAT8E4M3FNUZ]: "float8e4m3fnuz", [DT.FLOAT8E5M2]: "float8e5m2", [DT.FLOAT8E5M2FNUZ]: "float8e5m2fnuz",
   [DT.UINT4]: "uint4", [DT.INT4]: "int4", [DT.FLOAT4E2M1]: "float4e2m1",
+  [DT.UINT2]: "uint2", [DT.INT2]: "int2",
 };
 
 /** Bits per element for fixed-size types; undefined for strings and unknown types. */
@@ -18,6 +19,7 @@ const BITS: Record<number, number> = {
   [DT.BOOL]: 8, [DT.FLOAT16]: 16, [DT.DOUBLE]: 64, [DT.UINT32]: 32, [DT.UINT64]: 64, [DT.COMPLEX64]: 64,
   [DT.COMPLEX128]: 128, [DT.BFLOAT16]: 16, [DT.FLOAT8E4M3FN]: 8, [DT.FLOAT8E4M3FNUZ]: 8, [DT.FLOAT8E5M2]: 8,
   [DT.FLOAT8E5M2FNUZ]: 8, [DT.UINT4]: 4, [DT.INT4]: 4, [DT.FLOAT4E2M1]: 4,
+  [DT.UINT2]: 2, [DT.INT2]: 2,
 };
 
 export function dtypeName(t: number): string {

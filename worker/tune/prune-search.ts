@@ -24,9 +24,10 @@ export const PruneSearchSchema = z
   .object({
     structure: SweepStructureSchema.default("unstructured").describe("Structure every layer is pruned with"),
     quantize: z
-      .object({ bits: z.union([z.literal(16), z.literal(8), z.literal(4)]) })
+      .object({ bits: z.union([z.literal(16), z.literal(8), z.literal(4), z.literal(2)]) })
       .strict()
       .optional()
+      // Ternary (2) keeps pruned zeros at 0; binary (1) would turn them into +-scale, so it is not offered.
       .describe("Quantize the survivors (weight-only) in every candidate"),
     sparsities: z
       .array(z.number().gt(0).max(0.99))

@@ -1,5 +1,6 @@
 // Every bit-width's variant on the kernel engine against onnxruntime-node on the same variant graph, and the kernel
-// each layer lands on: fp16 -> f32, int4 -> qs4 (MLP) / qs4 per channel (CNN), 1-bit -> binary sign-select,
+// each layer lands on: fp16 -> f32, int4 -> qs4 (MLP) / qs4 per channel (CNN), 2-bit ternary (INT2) -> qs4 per block
+// of 32 / qs8 per channel, 1-bit (INT2 signs at opset 25, float +-scale at opset 11) -> binary sign-select,
 // 90% zero 1x16 blocks -> bsr1x16. Batch 1 and 5.
 import { describe, expect, it } from "vitest";
 import { compressModel } from "../../../worker/compress/pipeline";
@@ -52,6 +53,10 @@ const cases: { name: string; bytes: () => Uint8Array; shape: number[]; kernels: 
   // int4 kernels quantize activations to int8 on the fly (the graph dequantizes weights only): a few percent.
   { name: "int4 MLP (blocks of 32)", bytes: () => variant(mlp(), { bits: 4, block: 32 }), shape: [64], kernels: ["qs4", "qs4", "qs4"], tolerance: 3e-2 },
   { name: "int4 CNN (per channel)", bytes: () => variant(cnn(), { bits: 4, block: 32 }), shape: [1, 12, 12], kernels: ["qs4", "qs4", "qs4"], tolerance: 3e-2 },
+  // Ternary levels widened at load: the int4/int8 kernels quantize activations to int8, as for int4.
+  { name: "2-bit MLP (blocks of 32)", bytes: () => variant(mlp(), { bits: 2, block: 32 }), shape: [64], kernels: ["qs4", "qs4", "qs4"], tolerance: 3e-2 },
+  { name: "2-bit MLP (per channel)", bytes: () => variant(mlp(), { bits: 2, block: 0 }), shape: [64], kernels: ["qs8", "qs8", "qs8"], tolerance: 3e-2 },
+  { name: "2-bit CNN (Conv per channel)", bytes: () => variant(cnn(), { bits: 2, block: 32 }), shape: [1, 12, 12], kernels: ["qs8", "qs8", "qs8"], tolerance: 3e-2 },
   // Sign-select keeps activations in float: the same maths as the graph.
   { name: "binary MLP", bytes: () => variant(mlp(), { bits: 1 }), shape: [64], kernels: ["binary", "binary", "binary"], tolerance: 1e-5 },
   { name: "binary MLP, opset 11 (plain float +-scale weights)", bytes: () => variant(buildMlp([64, 96, 50, 10], 4, 11), { bits: 1 }), shape: [64], kernels: ["binary", "binary", "binary"], tolerance: 1e-5 },

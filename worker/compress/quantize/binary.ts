@@ -1,10 +1,13 @@
-// 1-bit encoding: w ~ sign(w) * mean|w| per output channel (sign(0) = +1). Opset 13+: int8 {-1, +1} behind a
-// per-axis DequantizeLinear whose scales are the channel means; older opsets: the float weight holding exactly
-// +-scale per channel (the training script's export form). The kernel engine recognises both as 1-bit.
+// 1-bit encoding: w ~ sign(w) * mean|w| per output channel (sign(0) = +1). Opset 25 (models lifted to it, see
+// opset25.ts): INT2 {-1, +1}, four per byte, behind a per-axis DequantizeLinear whose scales are the channel means
+// (1/16 of the float bytes); a 13-24 model that cannot be lifted: the same as int8; older opsets: the float weight
+// holding exactly +-scale per channel (the training script's export form). The kernel engine reads all three as 1-bit.
 import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
 import { makeTensor } from "../../onnx/tensor";
 import type { WeightEncoding } from "./encoding";
+import { int2Dequantize } from "./int2";
+import { INT2_OPSET } from "./opset25";
 import { channelLayout, quantizationError } from "./weights";
 
 export function binarize(data: Float32Array, dims: readonly number[], axis: number) {
@@ -45,6 +48,13 @@ export const binary: WeightEncoding = {
     const qName = w.fresh(`${w.name}_signs`);
     const sName = w.fresh(`${w.name}_scale`);
     const output = w.fresh(`${w.name}_dequantized`);
+    if (w.opset >= INT2_OPSET) {
+      const { initializers, nodes } = int2Dequantize(
+        { levels: b.signs, dims: w.dims, scales: b.scales, scaleDims: [b.channels], axis, blockSize: 0 },
+        { levels: qName, scale: sName, node: w.fresh(`${w.name}_dequantize`), output },
+      );
+      return { initializers, nodes, output, error: quantizationError(w.data, b.reconstructed), scales: b.scales, axis };
+    }
     return {
       initializers: [makeTensor(qName, DT.INT8, w.dims, b.signs), makeTensor(sName, DT.FLOAT, [b.channels], b.scales)],
       nodes: [makeNode("DequantizeLinear", [qName, sName], [output], w.fresh(`${w.name}_dequantize`), { axis })],

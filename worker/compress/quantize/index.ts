@@ -1,5 +1,6 @@
 // Weight-only quantization of a model: every quantizable weight (per the operator registry) is replaced by the
-// bit-width's standard encoding (int8 / fp16 / int4 / 1-bit modules) in front of its consumer; the rest stays float.
+// bit-width's standard encoding (int8 / fp16 / int4 / ternary 2-bit / 1-bit modules) in front of its consumer; the
+// rest stays float.
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { DT } from "../../onnx/dtype";
 import { isExternal, readFloat32, tensorDims } from "../../onnx/tensor";
@@ -13,6 +14,8 @@ import { int8 } from "./int8";
 import { liftToOpset7 } from "../../onnx/opset";
 import { nameAllocator } from "./names";
 import { liftToOpset21 } from "./opset21";
+import { liftToOpset25 } from "./opset25";
+import { ternary } from "./ternary";
 import { QUANTIZERS, type WeightSlot } from "./registry";
 
 export interface TensorReport {
@@ -35,12 +38,15 @@ export interface QuantizeResult {
   skipped: { name: string; node: string; reason: string }[];
 }
 
-export type QuantizeOptions = (
+/** Per bit-width: int8's granularity and zero points, int4's block and zero points, 2-bit's block (0 = one scale per output channel). */
+export type WeightBits =
   | { bits: 8; granularity?: Granularity; symmetric?: boolean }
   | { bits: 16 }
   | { bits: 4; block: number; symmetric?: boolean }
-  | { bits: 1 }
-) & {
+  | { bits: 2; block: number }
+  | { bits: 1 };
+
+export type QuantizeOptions = WeightBits & {
   /** Nodes for which this returns false stay float (exclusions and mixed precision decide it). */
   include?: (node: NodeProto) => boolean;
 };
@@ -57,16 +63,41 @@ function encodingFor(options: QuantizeOptions): WeightEncoding {
       return fp16;
     case 4:
       return options.symmetric === false ? affineEncoding({ bits: 4, granularity: { block: options.block }, symmetric: false }) : int4(options.block);
+    case 2:
+      return ternary(options.block);
     case 1:
       return binary;
   }
 }
 
+/** A 2-bit recipe on a model that cannot be lifted to opset 25 (INT2): refused rather than left float. */
+export class Int2OpsetError extends Error {
+  override name = "Int2OpsetError";
+}
+
+/** The model at the opset the encoding needs, or the reason it cannot be lifted. */
+function liftFor(input: ModelProto, options: WeightBits): { model: ModelProto } | { reason: string } {
+  const bits = options.bits;
+  // int4 and int8 blocks need opset 21's blocked DequantizeLinear, 2-bit opset 25's INT2; 1-bit prefers INT2 and
+  // otherwise keeps its older forms; the others need a broadcasting Mul at least (opset 7). Models are lifted when
+  // no node's meaning changes.
+  if (bits === 4 || (options.bits === 8 && typeof options.granularity === "object")) return liftToOpset21(input);
+  if (bits === 2) {
+    const lifted = liftToOpset25(input);
+    if ("reason" in lifted) throw new Int2OpsetError(`quantize bits 2: ${lifted.reason}`);
+    return lifted;
+  }
+  if (bits === 1) {
+    const lifted = liftToOpset25(input);
+    if ("model" in lifted) return lifted;
+  }
+  return liftToOpset7(input);
+}
+
+/** Throws Int2OpsetError for 2-bit weights on a model that cannot be lifted to opset 25. */
 export function quantizeModel(input: ModelProto, options: QuantizeOptions): QuantizeResult {
   const encoding = encodingFor(options);
-  // int4 needs opset 21's blocked DequantizeLinear; the others a broadcasting Mul at least (opset 7): legacy models
-  // are lifted when no node's meaning changes.
-  const lifted = options.bits === 4 || (options.bits === 8 && typeof options.granularity === "object") ? liftToOpset21(input) : liftToOpset7(input);
+  const lifted = liftFor(input, options);
   const model = "model" in lifted ? lifted.model : input;
   const liftFailure = "reason" in lifted ? `opset ${defaultOpset(input)} model: ${lifted.reason}` : null;
   const graph = model.graph!;

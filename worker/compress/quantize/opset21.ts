@@ -6,7 +6,7 @@ import { defaultOpset } from "../../onnx/validate";
 
 /** Ops whose behaviour for valid 13+ models is unchanged up to opset 21 (later versions only added types or
  * optional attributes whose defaults keep the old meaning). */
-const STABLE_FROM_13 = new Set([
+export const STABLE_FROM_13 = new Set([
   "Add", "Sub", "Mul", "Div", "MatMul", "Gemm", "Conv", "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "Softmax",
   "LogSoftmax", "Flatten", "Reshape", "Transpose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
   "BatchNormalization", "Concat", "Identity", "Dropout", "DequantizeLinear", "QuantizeLinear", "Cast", "Constant",

@@ -1,5 +1,6 @@
 // A linear layer (y = x W + b with a fused per-channel epilogue) packed once at load for the kernel that fits its
-// weight: int8 -> qs8 GEMM (int8 x unsigned 7-bit activations on the relaxed dot in the relaxed build), int4 blocked -> qs4 GEMM, +-scale per channel -> 1-bit sign-select, mostly-zero 1x16
+// weight: int8 -> qs8 GEMM (int8 x unsigned 7-bit activations on the relaxed dot in the relaxed build), int4 blocked -> qs4 GEMM,
+// 2-bit (ternary) levels widened at load -> qs8 per channel or qs4 per block of 32, +-scale per channel -> 1-bit sign-select, mostly-zero 1x16
 // blocks -> block-sparse, mostly-zero elements -> CSR, anything else -> fp32 GEMM. Weights stay in that compressed
 // form in kernel memory; only activations move per run.
 import type { KernelInstance, Ptr } from "../kernels/runtime";
@@ -73,11 +74,12 @@ export function createLinear(kx: KernelInstance, c: Constant, view: WeightView, 
     if (constantOver(K) && isSigns(qm)) {
       return binaryLinear(kx, qm, Float32Array.from({ length: N }, (_, n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n)), ep);
     }
-    if (quant.bits === 8 && constantOver(K) && inRange(qm, -127, 127)) {
+    // 2-bit levels lie in [-2, 1]: int8 (per channel) and int4 (per block of 32) kernels hold them as they are.
+    if ((quant.bits === 8 || quant.bits === 2) && constantOver(K) && inRange(qm, -127, 127)) {
       return qs8Linear(kx, qm, (n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n), ep);
     }
     // uint4 levels minus their zero points span -15..15: only -8..7 packs into the 4-bit kernel.
-    if (quant.bits === 4 && constantOver(32) && inRange(qm, -8, 7)) {
+    if ((quant.bits === 4 || quant.bits === 2) && constantOver(32) && inRange(qm, -8, 7)) {
       return qs4Linear(kx, qm, (n, b) => (b * 32 < K ? scaleAt(b * 32, n) : 0) * channelScale(ep, n), ep);
     }
   }

@@ -16,7 +16,7 @@ export type ConstData = Float32Array | Int32Array | Int8Array | Uint8Array | Big
 export interface QuantizedForm {
   /** Integer levels (q - zero_point), same layout as the dequantized tensor. */
   q: Int8Array;
-  bits: 8 | 4;
+  bits: 8 | 4 | 2;
   /** Scales: one (axis -1), one per index of `axis`, or one per block of `blockSize` along `axis`. */
   scale: Float32Array;
   axis: number;
@@ -104,6 +104,18 @@ export function readConstant(t: TensorProto): Constant {
         const byte = raw ? raw.getUint8(i >> 1) : t.int32Data[i >> 1]!;
         const nib = i & 1 ? (byte >> 4) & 15 : byte & 15;
         data[i] = signed && nib > 7 ? nib - 16 : nib;
+      }
+      return { dims, dtype: t.dataType, data };
+    }
+    case DT.INT2:
+    case DT.UINT2: {
+      // Four per byte, element 4i+j in bits 2j..2j+1; widened to one byte each.
+      const signed = t.dataType === DT.INT2;
+      const data = signed ? new Int8Array(n) : new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        const byte = raw ? raw.getUint8(i >> 2) : t.int32Data[i >> 2]!;
+        const v = (byte >> ((i & 3) * 2)) & 3;
+        data[i] = signed && v > 1 ? v - 4 : v;
       }
       return { dims, dtype: t.dataType, data };
     }

@@ -12,10 +12,10 @@ export const dequantizelinear: Op = {
     const scale = ctx.constant(1);
     const zp = ctx.has(2) ? ctx.constant(2) : undefined;
     if (!x || !scale || (ctx.has(2) && !zp)) throw new Uncovered("only constant (weight) dequantization is covered");
-    if (![DT.INT8, DT.UINT8, DT.INT4, DT.UINT4].includes(x.dtype)) throw new Uncovered(`input type ${x.dtype}`);
+    if (![DT.INT8, DT.UINT8, DT.INT4, DT.UINT4, DT.INT2, DT.UINT2].includes(x.dtype)) throw new Uncovered(`input type ${x.dtype}`);
     const form: QuantizedForm = {
       q: new Int8Array(0),
-      bits: x.dtype === DT.INT4 || x.dtype === DT.UINT4 ? 4 : 8,
+      bits: x.dtype === DT.INT4 || x.dtype === DT.UINT4 ? 4 : x.dtype === DT.INT2 || x.dtype === DT.UINT2 ? 2 : 8,
       scale: floatData(scale),
       axis: form_axis(intAttribute(ctx.node, "axis", 1), x.dims.length, scale),
       blockSize: intAttribute(ctx.node, "block_size", 0),

@@ -1,0 +1,38 @@
+// Lifting to opset 25 for INT2 weights: only models from 13 up whose every op means the same at 25.
+import { describe, expect, it } from "vitest";
+import { liftToOpset25 } from "../../../../worker/compress/quantize/opset25";
+import { makeNode } from "../../../../worker/onnx/builders";
+import { decodeModel } from "../../../../worker/onnx/codec";
+import { defaultOpset } from "../../../../worker/onnx/validate";
+import { buildCnn, buildMlp } from "../../../support/models";
+
+describe("lifting to opset 25", () => {
+  it("lifts an opset-13 MLP and CNN to 25 with IR version 13", () => {
+    for (const bytes of [buildMlp([8, 4, 2]), buildCnn()]) {
+      const r = liftToOpset25(decodeModel(bytes));
+      if (!("model" in r)) throw new Error(r.reason);
+      expect(defaultOpset(r.model)).toBe(25);
+      expect(r.model.irVersion).toBe(13n);
+    }
+  });
+
+  it("refuses an opset-11 model: older opsets lack per-axis DequantizeLinear", () => {
+    const r = liftToOpset25(decodeModel(buildMlp([8, 4, 2], 1, 11)));
+    expect(r).toEqual({ reason: expect.stringMatching(/int2 weights need opset 25; opset 11 models are not lifted/) });
+  });
+
+  it("refuses a graph with an op whose meaning is not known stable up to 25, naming it", () => {
+    for (const op of ["TopK", "GroupNormalization", "Resize"]) {
+      const model = decodeModel(buildMlp([8, 4, 2]));
+      model.graph!.node.push(makeNode(op, ["logits"], ["extra"], "extra"));
+      const r = liftToOpset25(model);
+      expect(r).toEqual({ reason: `int2 weights need opset 25; lifting from 13 is not known safe for ${op}` });
+    }
+  });
+
+  it("refuses a node of another domain", () => {
+    const model = decodeModel(buildMlp([8, 4, 2]));
+    model.graph!.node.push({ ...makeNode("MatMulNBits", ["logits"], ["extra"], "extra"), domain: "com.microsoft" });
+    expect(liftToOpset25(model)).toEqual({ reason: expect.stringContaining("com.microsoft.MatMulNBits") });
+  });
+});
