@@ -55,6 +55,10 @@ describe("search quality bar on the MNIST reference models", () => {
       expect(v.bytes * 6).toBeLessThanOrEqual(model.bytes);
       // Int4 passed at block 32, so the search went on to coarser blocks (fewer scales) while they passed.
       expect(result.trace.some((t: any) => t.recipe.quantize.bits === 4 && t.recipe.quantize.granularity.block > 32)).toBe(true);
+      // Mixed precision widens the failing narrow width's sensitive layers to the next width that passed alone (int4),
+      // not straight to int8.
+      const mixes = result.trace.filter((t: any) => t.recipe.quantize.overrides);
+      for (const t of mixes) expect(new Set(Object.values(t.recipe.quantize.overrides))).toEqual(new Set([4]));
       // The stored variant is the one reported, with its evaluation.
       const stored = (await (await api(`/v1/models/${model.id}/variants/${v.id}`)).json()) as Record<string, any>;
       expect(stored.eval.accuracy.drop).toBe(v.eval.accuracy.drop);

@@ -111,6 +111,7 @@ export async function searchVariant(
     ...lower.map((b) => candidate({ bits: b, granularity: { block: 32 } }, { bits: b })),
   ].filter((r): r is Recipe => r !== null);
   let narrowestFailing: { recipe: Recipe; bytes: number } | null = null;
+  const passedBits = new Set<number>();
   for (const [i, r] of uniform.entries()) {
     const share = (i + 1) / (uniform.length + 3);
     const { ok, bytes } = await tryRecipe(r, share);
@@ -118,6 +119,7 @@ export async function searchVariant(
       narrowestFailing = { recipe: r, bytes };
       continue;
     }
+    passedBits.add(r.quantize!.bits);
     // A blocked width that passes: coarser blocks carry fewer scales (block 32 spends 1 float per 16 bytes of int4),
     // so double the block while the target still holds.
     const q = r.quantize!;
@@ -134,7 +136,8 @@ export async function searchVariant(
   if (narrowestFailing && mixedCanWin) {
     const layers = weightedLayers(parseModelBytes(original)).map((l) => l.name);
     const narrow = narrowestFailing.recipe.quantize!.bits;
-    const wider = narrow < 8 ? 8 : 32;
+    // The next width up that passed on its own (2-bit failing, int4 passing: sensitive layers go to 4), else int8 or float.
+    const wider = Math.min(...[...passedBits].filter((b) => b > narrow), narrow < 8 ? 8 : 32);
     const costs: { name: string; cost: number }[] = [];
     for (const name of layers) {
       // Only this layer at the narrow width, the others float: what it alone costs.
@@ -149,8 +152,9 @@ export async function searchVariant(
       const overrides = Object.fromEntries(costs.slice(0, k).map((c) => [c.name, wider]));
       const mixed = candidate({ ...narrowestFailing.recipe.quantize, overrides });
       if (!mixed) break;
-      const { ok } = await tryRecipe(mixed, 0.9);
-      if (ok) break;
+      const { ok, bytes } = await tryRecipe(mixed, 0.9);
+      // Each further mix widens one more layer, so it only grows: past the smallest passing size none can win.
+      if (ok || (request.objective === "smallest" && bytes >= smallestPassing())) break;
     }
   }
   const passing = [...tried.values()].filter((t) => meets(request.target, t.report));
