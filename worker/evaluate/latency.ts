@@ -34,7 +34,7 @@ function median(xs: number[]): number {
 export async function measureLatency(run: () => Promise<unknown>, options: LatencyOptions = {}): Promise<Latency> {
   const minWindowMs = options.minWindowMs ?? 20;
   const windows = options.windows ?? 5;
-  const maxRuns = options.maxRunsPerWindow ?? 1024;
+  const maxRuns = options.maxRunsPerWindow ?? 65536;
   const budgetMs = options.budgetMs ?? 2000;
   const clock = options.clock ?? (() => performance.now());
   const pause = options.pause ?? timerPause;
