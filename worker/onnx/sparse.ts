@@ -107,7 +107,7 @@ export function densifyInitializers(model: ModelProto): ModelProto {
       if (rank === 1) at = Number(ix[k]);
       else for (let d = 0; d < dims.length; d++) at = at * dims[d]! + Number(ix[k * dims.length + d]);
       if (at < 0 || at >= count) throw new RangeError(`sparse initializer '${t.name}' has index ${at} outside [0, ${count})`);
-      raw.set(t.rawData.subarray(k * width, (k + 1) * width), at * width);
+      for (let b = 0; b < width; b++) raw[at * width + b] = t.rawData[k * width + b]!; // no subarray per element: loads stay fast
     }
     dense.push(create(TensorProtoSchema, { name: t.name, dataType: t.dataType, dims: s.dims, rawData: raw }));
   }

@@ -47,6 +47,19 @@ function halfToFloat(h: number): number {
   return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
+/** Every float16 bit pattern as float32, built on first use (one lookup per element instead of the arithmetic). */
+let halfTable: Float32Array | null = null;
+function halves(): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halfTable[h] = halfToFloat(h);
+  }
+  return halfTable;
+}
+
+/** raw_data is little-endian: where the host is too, float32 data is a plain byte copy. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 function rawView(t: TensorProto): DataView {
   return new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
 }
@@ -60,13 +73,16 @@ export function readConstant(t: TensorProto): Constant {
   switch (t.dataType) {
     case DT.FLOAT: {
       const data = new Float32Array(n);
-      if (raw) for (let i = 0; i < n; i++) data[i] = raw.getFloat32(i * 4, true);
+      if (raw && LITTLE_ENDIAN && t.rawData.byteLength >= n * 4) new Uint8Array(data.buffer).set(t.rawData.subarray(0, n * 4));
+      else if (raw) for (let i = 0; i < n; i++) data[i] = raw.getFloat32(i * 4, true);
       else data.set(t.floatData);
       return { dims, dtype: DT.FLOAT, data };
     }
     case DT.FLOAT16: {
       const data = new Float32Array(n);
-      for (let i = 0; i < n; i++) data[i] = halfToFloat(raw ? raw.getUint16(i * 2, true) : t.int32Data[i]!);
+      const table = halves();
+      if (raw) for (let i = 0; i < n; i++) data[i] = table[raw.getUint16(i * 2, true)]!;
+      else for (let i = 0; i < n; i++) data[i] = halfToFloat(t.int32Data[i]!);
       return { dims, dtype: DT.FLOAT, data };
     }
     case DT.DOUBLE: {
@@ -100,8 +116,9 @@ export function readConstant(t: TensorProto): Constant {
       // Two per byte, element 2i in the low nibble; widened to one byte each.
       const signed = t.dataType === DT.INT4;
       const data = signed ? new Int8Array(n) : new Uint8Array(n);
+      const bytes = raw && t.rawData.byteLength >= Math.ceil(n / 2) ? t.rawData : null; // else getUint8 says what is short
       for (let i = 0; i < n; i++) {
-        const byte = raw ? raw.getUint8(i >> 1) : t.int32Data[i >> 1]!;
+        const byte = bytes ? bytes[i >> 1]! : raw ? raw.getUint8(i >> 1) : t.int32Data[i >> 1]!;
         const nib = i & 1 ? (byte >> 4) & 15 : byte & 15;
         data[i] = signed && nib > 7 ? nib - 16 : nib;
       }
@@ -112,8 +129,9 @@ export function readConstant(t: TensorProto): Constant {
       // Four per byte, element 4i+j in bits 2j..2j+1; widened to one byte each.
       const signed = t.dataType === DT.INT2;
       const data = signed ? new Int8Array(n) : new Uint8Array(n);
+      const bytes = raw && t.rawData.byteLength >= Math.ceil(n / 4) ? t.rawData : null;
       for (let i = 0; i < n; i++) {
-        const byte = raw ? raw.getUint8(i >> 2) : t.int32Data[i >> 2]!;
+        const byte = bytes ? bytes[i >> 2]! : raw ? raw.getUint8(i >> 2) : t.int32Data[i >> 2]!;
         const v = (byte >> ((i & 3) * 2)) & 3;
         data[i] = signed && v > 1 ? v - 4 : v;
       }
