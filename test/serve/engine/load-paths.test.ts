@@ -2,7 +2,10 @@
 // view.index / WeightMatrix.at): for every weight form and layout the engine packs, the same kernel and byte for byte
 // the same kernel memory; for each packer, the same packed arrays.
 import { describe, expect, it } from "vitest";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../worker/onnx/builders";
+import { encodeModel } from "../../../worker/onnx/codec";
 import { DT } from "../../../worker/onnx/dtype";
+import { makeTensor } from "../../../worker/onnx/tensor";
 import { createLinear, type WeightView } from "../../../worker/serve/engine/linear";
 import type { Epilogue } from "../../../worker/serve/engine/op";
 import type { Constant, QuantizedForm } from "../../../worker/serve/engine/values";
@@ -11,6 +14,7 @@ import {
   type StridedWeight,
 } from "../../../worker/serve/kernels/packing";
 import type { KernelInstance } from "../../../worker/serve/kernels/runtime";
+import { runKernels } from "../../support/engine";
 import { integers, kernelInstance, uniform } from "../../support/kernels";
 
 interface Layout {
@@ -223,5 +227,42 @@ describe("each packer gives the same arrays for a strided weight as through at()
         expect(binaryScales(signs)).not.toBeNull();
       });
     }
+  }
+});
+
+describe("DequantizeLinear with zero points gives the weights the ONNX definition gives", () => {
+  const [B, K, N] = [3, 45, 19];
+  const cases: { name: string; axis: number; block: number; zpScalar: boolean; fits: boolean }[] = [
+    { name: "per channel, levels within int8 (kept quantized, float kernel)", axis: 1, block: 0, zpScalar: false, fits: true },
+    { name: "in blocks of 16 along K (kept quantized, float kernel)", axis: 0, block: 16, zpScalar: false, fits: true },
+    { name: "per channel, levels past int8 (dequantized at load)", axis: 1, block: 0, zpScalar: false, fits: false },
+    { name: "per tensor with one zero point", axis: 1, block: 0, zpScalar: true, fits: false },
+  ];
+  for (const c of cases) {
+    it(`runs a uint8 MatMul weight ${c.name} exactly as the same weights in float32`, async () => {
+      const q = Uint8Array.from(integers(K * N, 21, -128, 127), (v) => v + 128);
+      q[0] = 0;
+      const scaleShape = c.zpScalar ? [] : c.block > 0 ? [Math.ceil(K / c.block), N] : [N];
+      const count = size(scaleShape);
+      const scale = Float32Array.from(uniform(count, 22, 1), (v) => 0.01 + Math.abs(v) * 0.1);
+      const zp = c.fits ? new Uint8Array(count).fill(128) : Uint8Array.from(integers(count, 23, -128, 127), (v) => v + 128);
+      const form = { scale, axis: c.zpScalar ? -1 : c.axis, blockSize: c.block };
+      const w = Float32Array.from(q, (v, f) => (v - zp[scaleIndexOf(form, [K, N], f)]!) * scale[scaleIndexOf(form, [K, N], f)]!);
+      const io = [makeValueInfo("input", DT.FLOAT, ["B", K])];
+      const out = [makeValueInfo("logits", DT.FLOAT, ["B", N])];
+      const dq = makeNode("DequantizeLinear", ["w_q", "w_s", "w_zp"], ["w"], "dq", c.zpScalar ? {} : { axis: c.axis, ...(c.block ? { block_size: c.block } : {}) });
+      const quantizedModel = makeModel(
+        makeGraph([dq, makeNode("MatMul", ["input", "w"], ["logits"], "mm")], "dq", io, out, [
+          makeTensor("w_q", DT.UINT8, [K, N], q), makeTensor("w_s", DT.FLOAT, scaleShape, scale), makeTensor("w_zp", DT.UINT8, scaleShape, zp),
+        ]),
+        { "": 21 },
+      );
+      const floatModel = makeModel(makeGraph([makeNode("MatMul", ["input", "w"], ["logits"], "mm")], "f", io, out, [makeTensor("w", DT.FLOAT, [K, N], w)]), { "": 21 });
+      const feeds = { input: { dims: [B, K], data: uniform(B * K, 24, 1) } };
+      const a = await runKernels(encodeModel(quantizedModel), feeds);
+      const b = await runKernels(encodeModel(floatModel), feeds);
+      expect(Object.values(a.session.kernels)).toEqual(["f32"]);
+      expect(new Uint8Array(a.outputs.logits!.data.buffer)).toEqual(new Uint8Array(b.outputs.logits!.data.buffer));
+    });
   }
 });
