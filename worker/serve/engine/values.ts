@@ -57,6 +57,23 @@ function halves(): Float32Array {
   return halfTable;
 }
 
+/**
+ * Elements of `width` bits packed from each byte's low bits up (ONNX INT4/INT2 raw_data), widened into `out`
+ * (signed when it is an Int8Array) through a table of each byte's elements: one lookup per element.
+ */
+function widen<T extends Int8Array | Uint8Array>(bytes: Uint8Array, n: number, width: 2 | 4, out: T): T {
+  const per = 8 / width;
+  const table = out instanceof Int8Array ? new Int8Array(256 * per) : new Uint8Array(256 * per);
+  for (let b = 0; b < 256; b++)
+    for (let j = 0; j < per; j++) {
+      const v = (b >> (j * width)) & ((1 << width) - 1);
+      table[b * per + j] = out instanceof Int8Array && v >= 1 << (width - 1) ? v - (1 << width) : v;
+    }
+  const shift = width === 2 ? 2 : 1;
+  for (let i = 0; i < n; i++) out[i] = table[bytes[i >> shift]! * per + (i & (per - 1))]!;
+  return out;
+}
+
 /** raw_data is little-endian: where the host is too, float32 data is a plain byte copy. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -116,9 +133,9 @@ export function readConstant(t: TensorProto): Constant {
       // Two per byte, element 2i in the low nibble; widened to one byte each.
       const signed = t.dataType === DT.INT4;
       const data = signed ? new Int8Array(n) : new Uint8Array(n);
-      const bytes = raw && t.rawData.byteLength >= Math.ceil(n / 2) ? t.rawData : null; // else getUint8 says what is short
+      if (raw && t.rawData.byteLength >= Math.ceil(n / 2)) return { dims, dtype: t.dataType, data: widen(t.rawData, n, 4, data) };
       for (let i = 0; i < n; i++) {
-        const byte = bytes ? bytes[i >> 1]! : raw ? raw.getUint8(i >> 1) : t.int32Data[i >> 1]!;
+        const byte = raw ? raw.getUint8(i >> 1) : t.int32Data[i >> 1]!;
         const nib = i & 1 ? (byte >> 4) & 15 : byte & 15;
         data[i] = signed && nib > 7 ? nib - 16 : nib;
       }
@@ -129,9 +146,9 @@ export function readConstant(t: TensorProto): Constant {
       // Four per byte, element 4i+j in bits 2j..2j+1; widened to one byte each.
       const signed = t.dataType === DT.INT2;
       const data = signed ? new Int8Array(n) : new Uint8Array(n);
-      const bytes = raw && t.rawData.byteLength >= Math.ceil(n / 4) ? t.rawData : null;
+      if (raw && t.rawData.byteLength >= Math.ceil(n / 4)) return { dims, dtype: t.dataType, data: widen(t.rawData, n, 2, data) };
       for (let i = 0; i < n; i++) {
-        const byte = bytes ? bytes[i >> 2]! : raw ? raw.getUint8(i >> 2) : t.int32Data[i >> 2]!;
+        const byte = raw ? raw.getUint8(i >> 2) : t.int32Data[i >> 2]!;
         const v = (byte >> ((i & 3) * 2)) & 3;
         data[i] = signed && v > 1 ? v - 4 : v;
       }
