@@ -344,7 +344,7 @@ function packCsrStrided(w: StridedWeight, ptr: Int32Array): PackedCsr {
     const end = Math.min(p + PANEL, N);
     for (let k = 0; k < K; k++) {
       const row = offset + k * kStride;
-      for (let n = p; n < end; n++) if (data[row + n * nStride]! * (colScale ? colScale[n]! : 1) !== 0) ptr[n + 1]!++;
+      for (let n = p; n < end; n++) ptr[n + 1] = ptr[n + 1]! + +(data[row + n * nStride]! * (colScale ? colScale[n]! : 1) !== 0);
     }
   }
   for (let n = 0; n < N; n++) ptr[n + 1] = ptr[n + 1]! + ptr[n]!;
@@ -380,13 +380,13 @@ export function sparsityOf(w: Weight): { blocks: number; elements: number } {
       for (let k = 0; k < K; k++) {
         const row = offset + k * kStride;
         for (let n0 = p; n0 < end; n0 += 16) {
-          let any = false;
-          for (let n = n0, blockEnd = Math.min(n0 + 16, end); n < blockEnd; n++) {
-            if (data[row + n * nStride]! * (colScale ? colScale[n]! : 1) !== 0) any = true;
-            else zeros++;
-          }
+          // Counted without a branch per element: zeros are unpredictable in pruned weights.
+          let nonzeros = 0;
+          const blockEnd = Math.min(n0 + 16, end);
+          for (let n = n0; n < blockEnd; n++) nonzeros += +(data[row + n * nStride]! * (colScale ? colScale[n]! : 1) !== 0);
+          zeros += blockEnd - n0 - nonzeros;
           blocks++;
-          if (!any) zeroBlocks++;
+          if (nonzeros === 0) zeroBlocks++;
         }
       }
     }
