@@ -10,10 +10,11 @@ import { unstable_startWorker } from "wrangler";
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const deadline = Date.now() + 10 * 60 * 1000;
 // `--only compression` runs just the compression entries (throughput in the bench Worker, variant creation through
-// the API) and writes bench/results/compression.json; without it, the full run as always.
+// the API) and writes bench/results/compression.json; `--only load` just the kernel-session loads of the 2048-wide
+// MLP's variants (bench/results/load.json); without it, the full run as always.
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-if (only !== undefined && only !== "compression") throw new Error(`--only takes 'compression' (got '${only}')`);
+if (only !== undefined && only !== "compression" && only !== "load") throw new Error(`--only takes 'compression' or 'load' (got '${only}')`);
 
 async function get(worker, path) {
   if (Date.now() > deadline) throw new Error("bench ran past its 10-minute bound");
@@ -181,6 +182,36 @@ async function compressionEntries(worker, results) {
   }
 }
 
+/**
+ * Median ms of one kernel-session load (decode + plan + pack) per variant of the 784-2048-2048-10 MLP, one load per
+ * request (loads take far longer than a request's overhead, which is subtracted anyway), 7 repeats after 2 warm-ups.
+ */
+async function loadEntries(worker, results) {
+  const { loads } = await get(worker, "/list");
+  results.loads = [];
+  for (const variant of loads) {
+    const key = encodeURIComponent(`load|${variant}`);
+    const info = await get(worker, `/prepare?key=${key}`);
+    const wall = async (iters) => {
+      const t0 = performance.now();
+      await get(worker, `/run?key=${key}&iters=${iters}`);
+      return performance.now() - t0;
+    };
+    await wall(1);
+    await wall(1);
+    const overhead = median([await wall(0), await wall(0), await wall(0)]);
+    const samples = [];
+    for (let r = 0; r < 7; r++) samples.push((await wall(1)) - overhead);
+    results.loads.push({ model: "mlp 784-2048-2048-10", variant, ms: median(samples), samples, ...info });
+  }
+}
+
+function printLoads(results) {
+  console.log("\nKernel-session load in workerd (decode + plan + pack), 784-2048-2048-10 MLP, median of 7:");
+  console.log("variant | model bytes | packed weight bytes | ms | kernels");
+  for (const r of results.loads) console.log([r.variant, r.modelBytes, r.weightBytes, fmt(r.ms, 1), Object.values(r.kernels).join("/")].join(" | "));
+}
+
 function printCompression(results) {
   const c = results.compression;
   console.log(`\nCompression throughput in workerd (int8 per-channel weight-only, ${c.model}, decode -> quantize -> encode, median of 5):`);
@@ -202,6 +233,10 @@ async function main() {
   try {
     if (only === "compression") {
       await compressionEntries(worker, results);
+      return;
+    }
+    if (only === "load") {
+      await loadEntries(worker, results);
       return;
     }
     const list = await get(worker, "/list");
@@ -240,6 +275,7 @@ async function main() {
       }
     }
     await compressionEntries(worker, results);
+    await loadEntries(worker, results);
     results.api = await apiLatency(await get(worker, "/bytes?name=mlp&variant=fp32"), await get(worker, "/bytes?name=cnn&variant=fp32"));
   } finally {
     await worker.dispose();
@@ -248,6 +284,13 @@ async function main() {
       results.seconds = (Date.now() - started) / 1000;
       mkdirSync(here("./results"), { recursive: true });
       writeFileSync(here("./results/compression.json"), `${JSON.stringify(results, null, 1)}\n`);
+      console.log(JSON.stringify(results));
+    }
+    if (only === "load") {
+      printLoads(results);
+      results.seconds = (Date.now() - started) / 1000;
+      mkdirSync(here("./results"), { recursive: true });
+      writeFileSync(here("./results/load.json"), `${JSON.stringify(results, null, 1)}\n`);
       console.log(JSON.stringify(results));
     }
   }
@@ -292,6 +335,7 @@ async function main() {
     console.log([r.model, r.variant, r.batch, r.servedBy ?? "-", fmt(r.ms), fmt(r.ratioToOrtWebFp32), r.kernels ? Object.values(r.kernels).join("/") : r.error ?? "-"].join(" | "));
   }
   printCompression(results);
+  printLoads(results);
   console.log("\nThrough the HTTP API (wrangler's local workerd), MLP at batch 1, median of 200 requests timed by the client:");
   for (const r of results.api.filter((r) => r.model === "mlp")) console.log(`bits=${r.bits} | engine ${r.engine} | ${fmt(r.ms)} ms`);
   console.log("\nThrough the HTTP API, CNN at batch 1, median of 100 requests: fp32 original against the 50%-channel-pruned variant");

@@ -5,6 +5,8 @@ import { SparseTensorProtoSchema, TensorProtoSchema, type ModelProto, type Spars
 import { DT, rawByteLength } from "./dtype";
 import { elementCount, isExternal, tensorDims } from "./tensor";
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Element types stored sparse (onnxruntime's loader accepts these; 4-bit packed types are left dense). */
 const SPARSE_TYPES: Record<number, number> = { [DT.FLOAT]: 4, [DT.INT8]: 1, [DT.UINT8]: 1, [DT.FLOAT16]: 2 };
 /** Tensors below this many elements are never worth the bookkeeping. */
@@ -100,14 +102,19 @@ export function densifyInitializers(model: ModelProto): ModelProto {
       continue;
     }
     const ix = new BigInt64Array(new Uint8Array(idx.rawData).buffer);
+    const words = new Uint32Array(ix.buffer); // little-endian halves: an index below 2^32 is its low word, read without a BigInt
     const rank = ix.length === nnz ? 1 : dims.length;
     const raw = new Uint8Array(bytes);
+    // Four-byte values move as words (values copied once to be aligned); other widths byte by byte.
+    const from32 = width === 4 && LITTLE_ENDIAN ? new Uint32Array(new Uint8Array(t.rawData).buffer) : null;
+    const to32 = from32 ? new Uint32Array(raw.buffer) : null;
     for (let k = 0; k < nnz; k++) {
       let at = 0;
-      if (rank === 1) at = Number(ix[k]);
+      if (rank === 1) at = LITTLE_ENDIAN && words[2 * k + 1] === 0 ? words[2 * k]! : Number(ix[k]);
       else for (let d = 0; d < dims.length; d++) at = at * dims[d]! + Number(ix[k * dims.length + d]);
       if (at < 0 || at >= count) throw new RangeError(`sparse initializer '${t.name}' has index ${at} outside [0, ${count})`);
-      raw.set(t.rawData.subarray(k * width, (k + 1) * width), at * width);
+      if (to32) to32[at] = from32![k]!;
+      else for (let b = 0; b < width; b++) raw[at * width + b] = t.rawData[k * width + b]!;
     }
     dense.push(create(TensorProtoSchema, { name: t.name, dataType: t.dataType, dims: s.dims, rawData: raw }));
   }

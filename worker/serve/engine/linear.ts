@@ -6,7 +6,7 @@
 import type { KernelInstance, Ptr } from "../kernels/runtime";
 import {
   binaryScales, packBinary, packBlockSparse1x16, packCsr, packF32Panels, packQs4, packQs8, padded, roundUp, sparsityOf,
-  type WeightMatrix,
+  type StridedWeight, type Weight, type WeightMatrix,
 } from "../kernels/packing";
 import type { Epilogue } from "./op";
 import { floatData, type Constant, type QuantizedForm } from "./values";
@@ -16,6 +16,16 @@ export interface WeightView {
   K: number;
   N: number;
   index(k: number, n: number): number;
+  /** Set when index(k, n) = offset + kStride * k + nStride * n: load then reads the flat arrays in plain loops. */
+  strides?: { offset: number; kStride: number; nStride: number };
+}
+
+/** The view's strides when they stay inside `length` elements (the fast paths' precondition), else null. */
+function stridesWithin(view: WeightView, length: number): WeightView["strides"] | null {
+  const st = view.strides;
+  if (!st || st.offset < 0 || st.kStride < 0 || st.nStride < 0) return null;
+  if (view.K === 0 || view.N === 0) return st;
+  return st.offset + (view.K - 1) * st.kStride + (view.N - 1) * st.nStride < length ? st : null;
 }
 
 export type LinearKernel = "f32" | "qs8" | "qs4" | "binary" | "bsr1x16" | "csr";
@@ -55,36 +65,162 @@ function channelScale(ep: Epilogue, n: number): number {
   return ep.scale ? ep.scale[n]! : 1;
 }
 
-/** Packs the weight for the fitting kernel. */
-export function createLinear(kx: KernelInstance, c: Constant, view: WeightView, ep: Epilogue): Linear {
+/**
+ * What the kernel choice asks of a quantized weight: its levels (as a matrix), whether its scale is constant over
+ * spans of inputs, whether the levels are all +-1 or within a range, and the scale of element (k, n).
+ */
+interface QuantizedWeight {
+  levels: Weight;
+  scaleAt(k: number, n: number): number;
+  constantOver(span: number): boolean;
+  isSigns(): boolean;
+  inRange(lo: number, hi: number): boolean;
+}
+
+/** Any layout: each element through view.index and scaleIndexer (a call or two per element). */
+function quantizedByIndex(quant: QuantizedForm, dims: readonly number[], view: WeightView): QuantizedWeight {
   const { K, N } = view;
-  const quant = c.quant;
-  if (quant) {
-    const scaleIdx = scaleIndexer(quant, c.dims);
-    const scaleAt = (k: number, n: number) => quant.scale[scaleIdx(view.index(k, n))]!;
-    const qm: WeightMatrix = { K, N, at: (k, n) => quant.q[view.index(k, n)]! };
-    const constantOver = (span: number) => {
+  const scaleIdx = scaleIndexer(quant, dims);
+  const scaleAt = (k: number, n: number) => quant.scale[scaleIdx(view.index(k, n))]!;
+  const qm: WeightMatrix = { K, N, at: (k, n) => quant.q[view.index(k, n)]! };
+  return {
+    levels: qm,
+    scaleAt,
+    constantOver(span) {
       for (let n = 0; n < N; n++)
         for (let k0 = 0; k0 < K; k0 += span) {
           const s = scaleAt(k0, n);
           for (let k = k0 + 1; k < Math.min(K, k0 + span); k++) if (scaleAt(k, n) !== s) return false;
         }
       return true;
-    };
-    if (constantOver(K) && isSigns(qm)) {
+    },
+    isSigns: () => isSigns(qm),
+    inRange: (lo, hi) => inRange(qm, lo, hi),
+  };
+}
+
+/**
+ * Where the scale of element (k, n) lies: base + n * nStep + floor(k / kBlock) * bStep (no k term when kBlock is 0).
+ * Found for a scalar scale, a scale per output channel, and blocks along the inputs; null for other layouts.
+ */
+interface ScaleGrid {
+  base: number;
+  nStep: number;
+  kBlock: number;
+  bStep: number;
+}
+
+function scaleGrid(form: QuantizedForm, dims: readonly number[], K: number, N: number, st: NonNullable<WeightView["strides"]>): ScaleGrid | null {
+  if (form.scale.length === 1) return { base: 0, nStep: 0, kBlock: 0, bStep: 0 };
+  const axis = form.axis < 0 ? form.axis + dims.length : form.axis;
+  const size = dims[axis];
+  if (size === undefined) return null;
+  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const period = inner * size;
+  const { offset, kStride, nStride } = st;
+  let grid: ScaleGrid | null = null;
+  if (form.blockSize <= 0) {
+    // Scale index = axis index. k must leave it alone (whole periods, or within one run of `inner`), n step it by one.
+    const kStill = kStride % period === 0 || (offset % inner) + (K - 1) * kStride < inner;
+    const a0 = Math.floor(offset / inner) % size;
+    if (kStill && nStride === inner && a0 + N <= size) grid = { base: a0, nStep: 1, kBlock: 0, bStep: 0 };
+  } else if (kStride === inner) {
+    // Blocks along the inputs: k steps the axis from its start; n steps the inner index or the outer one.
+    const B = form.blockSize;
+    const blocks = Math.ceil(size / B);
+    const outer0 = Math.floor(offset / period);
+    const a0 = Math.floor(offset / inner) % size;
+    const i0 = offset % inner;
+    const base = outer0 * blocks * inner + i0;
+    if (a0 === 0 && K <= size) {
+      if (nStride === 1 && i0 + N <= inner) grid = { base, nStep: 1, kBlock: B, bStep: inner };
+      else if (nStride === period) grid = { base, nStep: blocks * inner, kBlock: B, bStep: inner };
+    }
+  }
+  if (!grid || K === 0 || N === 0) return grid;
+  const last = grid.base + (N - 1) * grid.nStep + (grid.kBlock ? Math.floor((K - 1) / grid.kBlock) * grid.bStep : 0);
+  return last < form.scale.length ? grid : null;
+}
+
+/** Strided layouts with a scale grid and no NaN scales (NaN !== NaN would make the per-element check differ): plain loops. */
+function quantizedStrided(quant: QuantizedForm, dims: readonly number[], view: WeightView): QuantizedWeight | null {
+  const { K, N } = view;
+  const st = stridesWithin(view, quant.q.length);
+  const grid = st && scaleGrid(quant, dims, K, N, st);
+  if (!st || !grid) return null;
+  const scale = quant.scale;
+  for (let i = 0; i < scale.length; i++) if (Number.isNaN(scale[i])) return null;
+  const q = quant.q;
+  const { offset, kStride, nStride } = st;
+  const { base, nStep, kBlock, bStep } = grid;
+  const levels: StridedWeight = { K, N, data: q, offset, kStride, nStride, colScale: null };
+  // Order does not matter to these checks: a [K, N] or [N, K] block is one run of memory; other strides go
+  // channels 16 at a time, then inputs, to keep the cache lines in use few.
+  const contiguous = (kStride === N && nStride === 1) || (kStride === 1 && nStride === K);
+  const every = (lo: number, hi: number, signs: boolean) => {
+    if (contiguous) {
+      for (let i = offset, end = offset + K * N; i < end; i++) {
+        const v = q[i]!;
+        if (v < lo || v > hi || (signs && v === 0)) return false;
+      }
+      return true;
+    }
+    for (let p = 0; p < N; p += 16) {
+      const end = Math.min(p + 16, N);
+      for (let k = 0; k < K; k++) {
+        const row = offset + k * kStride;
+        for (let n = p; n < end; n++) {
+          const v = q[row + n * nStride]!;
+          if (v < lo || v > hi || (signs && v === 0)) return false;
+        }
+      }
+    }
+    return true;
+  };
+  return {
+    levels,
+    scaleAt: (k, n) => scale[base + n * nStep + (kBlock ? Math.floor(k / kBlock) * bStep : 0)]!,
+    constantOver(span) {
+      if (kBlock === 0) return true;
+      for (let n = 0; n < N; n++)
+        for (let k0 = 0; k0 < K; k0 += span) {
+          const first = base + n * nStep;
+          const s = scale[first + Math.floor(k0 / kBlock) * bStep];
+          const b1 = Math.floor((Math.min(K, k0 + span) - 1) / kBlock);
+          for (let b = Math.floor(k0 / kBlock) + 1; b <= b1; b++) if (scale[first + b * bStep] !== s) return false;
+        }
+      return true;
+    },
+    isSigns: () => every(-1, 1, true) && K > 0,
+    inRange: (lo, hi) => every(lo, hi, false),
+  };
+}
+
+/** Packs the weight for the fitting kernel. */
+export function createLinear(kx: KernelInstance, c: Constant, view: WeightView, ep: Epilogue): Linear {
+  const { K, N } = view;
+  const quant = c.quant;
+  if (quant) {
+    const qw = quantizedStrided(quant, c.dims, view) ?? quantizedByIndex(quant, c.dims, view);
+    const { levels: qm, scaleAt, constantOver } = qw;
+    if (constantOver(K) && qw.isSigns()) {
       return binaryLinear(kx, qm, Float32Array.from({ length: N }, (_, n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n)), ep);
     }
     // 2-bit levels lie in [-2, 1]: int8 (per channel) and int4 (per block of 32) kernels hold them as they are.
-    if ((quant.bits === 8 || quant.bits === 2) && constantOver(K) && inRange(qm, -127, 127)) {
+    if ((quant.bits === 8 || quant.bits === 2) && constantOver(K) && qw.inRange(-127, 127)) {
       return qs8Linear(kx, qm, (n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n), ep);
     }
     // uint4 levels minus their zero points span -15..15: only -8..7 packs into the 4-bit kernel.
-    if ((quant.bits === 4 || quant.bits === 2) && constantOver(32) && inRange(qm, -8, 7)) {
+    if ((quant.bits === 4 || quant.bits === 2) && constantOver(32) && qw.inRange(-8, 7)) {
       return qs4Linear(kx, qm, (n, b) => (b * 32 < K ? scaleAt(b * 32, n) : 0) * channelScale(ep, n), ep);
     }
   }
   const data = floatData(c);
-  const w: WeightMatrix = { K, N, at: (k, n) => data[view.index(k, n)]! * channelScale(ep, n) };
+  const st = stridesWithin(view, data.length);
+  const w: Weight =
+    st && (!ep.scale || ep.scale.length >= N)
+      ? { K, N, data, ...st, colScale: ep.scale }
+      : { K, N, at: (k, n) => data[view.index(k, n)]! * channelScale(ep, n) };
   const signs = K >= 32 ? binaryScales(w) : null;
   if (signs) return binaryLinear(kx, w, signs, ep);
   const sparsity = sparsityOf(w);
@@ -109,7 +245,7 @@ function inRange(w: WeightMatrix, lo: number, hi: number): boolean {
 
 const biasOf = (ep: Epilogue, length: number) => padded(ep.bias, length);
 
-function f32Linear(kx: KernelInstance, w: WeightMatrix, ep: Epilogue): Linear {
+function f32Linear(kx: KernelInstance, w: Weight, ep: Epilogue): Linear {
   const packed = packF32Panels(w);
   const b = kx.put(packed);
   const bias = kx.put(biasOf(ep, roundUp(w.N, 8)));
@@ -127,7 +263,7 @@ function quantizeRows(kx: KernelInstance, M: number, K: number, Kp: number, A: P
   return { q, s };
 }
 
-function qs8Linear(kx: KernelInstance, w: WeightMatrix, scaleOf: (n: number) => number, ep: Epilogue): Linear {
+function qs8Linear(kx: KernelInstance, w: Weight, scaleOf: (n: number) => number, ep: Epilogue): Linear {
   const packed = packQs8(w);
   const W = kx.put(packed.data);
   const ws = kx.put(Float32Array.from({ length: packed.Np }, (_, n) => (n < w.N ? scaleOf(n) : 0)));
@@ -158,7 +294,7 @@ function qs8Linear(kx: KernelInstance, w: WeightMatrix, scaleOf: (n: number) => 
   };
 }
 
-function qs4Linear(kx: KernelInstance, w: WeightMatrix, scaleOf: (n: number, block32: number) => number, ep: Epilogue): Linear {
+function qs4Linear(kx: KernelInstance, w: Weight, scaleOf: (n: number, block32: number) => number, ep: Epilogue): Linear {
   const packed = packQs4(w, scaleOf);
   const W = kx.put(packed.data);
   const wsT = kx.put(packed.scalesT);
@@ -173,7 +309,7 @@ function qs4Linear(kx: KernelInstance, w: WeightMatrix, scaleOf: (n: number, blo
 }
 
 /** Sign-select: the graph's activations stay full precision, so outputs equal the fp32 graph's up to rounding. */
-function binaryLinear(kx: KernelInstance, w: WeightMatrix, scales: Float32Array, ep: Epilogue): Linear {
+function binaryLinear(kx: KernelInstance, w: Weight, scales: Float32Array, ep: Epilogue): Linear {
   const packed = packBinary(w);
   const W = kx.put(packed.bits);
   const ws = kx.put(padded(scales, packed.Np));
@@ -185,7 +321,7 @@ function binaryLinear(kx: KernelInstance, w: WeightMatrix, scales: Float32Array,
   };
 }
 
-function blockSparseLinear(kx: KernelInstance, w: WeightMatrix, ep: Epilogue): Linear {
+function blockSparseLinear(kx: KernelInstance, w: Weight, ep: Epilogue): Linear {
   const p = packBlockSparse1x16(w);
   const ptr = kx.put(p.ptr);
   const kidx = kx.put(p.kidx);
@@ -197,7 +333,7 @@ function blockSparseLinear(kx: KernelInstance, w: WeightMatrix, ep: Epilogue): L
   };
 }
 
-function csrLinear(kx: KernelInstance, w: WeightMatrix, ep: Epilogue): Linear {
+function csrLinear(kx: KernelInstance, w: Weight, ep: Epilogue): Linear {
   const p = packCsr(w);
   const ptr = kx.put(p.ptr);
   const kidx = kx.put(p.kidx);

@@ -47,6 +47,36 @@ function halfToFloat(h: number): number {
   return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
+/** Every float16 bit pattern as float32, built on first use (one lookup per element instead of the arithmetic). */
+let halfTable: Float32Array | null = null;
+function halves(): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halfTable[h] = halfToFloat(h);
+  }
+  return halfTable;
+}
+
+/**
+ * Elements of `width` bits packed from each byte's low bits up (ONNX INT4/INT2 raw_data), widened into `out`
+ * (signed when it is an Int8Array) through a table of each byte's elements: one lookup per element.
+ */
+function widen<T extends Int8Array | Uint8Array>(bytes: Uint8Array, n: number, width: 2 | 4, out: T): T {
+  const per = 8 / width;
+  const table = out instanceof Int8Array ? new Int8Array(256 * per) : new Uint8Array(256 * per);
+  for (let b = 0; b < 256; b++)
+    for (let j = 0; j < per; j++) {
+      const v = (b >> (j * width)) & ((1 << width) - 1);
+      table[b * per + j] = out instanceof Int8Array && v >= 1 << (width - 1) ? v - (1 << width) : v;
+    }
+  const shift = width === 2 ? 2 : 1;
+  for (let i = 0; i < n; i++) out[i] = table[bytes[i >> shift]! * per + (i & (per - 1))]!;
+  return out;
+}
+
+/** raw_data is little-endian: where the host is too, float32 data is a plain byte copy. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 function rawView(t: TensorProto): DataView {
   return new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
 }
@@ -60,13 +90,16 @@ export function readConstant(t: TensorProto): Constant {
   switch (t.dataType) {
     case DT.FLOAT: {
       const data = new Float32Array(n);
-      if (raw) for (let i = 0; i < n; i++) data[i] = raw.getFloat32(i * 4, true);
+      if (raw && LITTLE_ENDIAN && t.rawData.byteLength >= n * 4) new Uint8Array(data.buffer).set(t.rawData.subarray(0, n * 4));
+      else if (raw) for (let i = 0; i < n; i++) data[i] = raw.getFloat32(i * 4, true);
       else data.set(t.floatData);
       return { dims, dtype: DT.FLOAT, data };
     }
     case DT.FLOAT16: {
       const data = new Float32Array(n);
-      for (let i = 0; i < n; i++) data[i] = halfToFloat(raw ? raw.getUint16(i * 2, true) : t.int32Data[i]!);
+      const table = halves();
+      if (raw) for (let i = 0; i < n; i++) data[i] = table[raw.getUint16(i * 2, true)]!;
+      else for (let i = 0; i < n; i++) data[i] = halfToFloat(t.int32Data[i]!);
       return { dims, dtype: DT.FLOAT, data };
     }
     case DT.DOUBLE: {
@@ -100,6 +133,7 @@ export function readConstant(t: TensorProto): Constant {
       // Two per byte, element 2i in the low nibble; widened to one byte each.
       const signed = t.dataType === DT.INT4;
       const data = signed ? new Int8Array(n) : new Uint8Array(n);
+      if (raw && t.rawData.byteLength >= Math.ceil(n / 2)) return { dims, dtype: t.dataType, data: widen(t.rawData, n, 4, data) };
       for (let i = 0; i < n; i++) {
         const byte = raw ? raw.getUint8(i >> 1) : t.int32Data[i >> 1]!;
         const nib = i & 1 ? (byte >> 4) & 15 : byte & 15;
@@ -112,6 +146,7 @@ export function readConstant(t: TensorProto): Constant {
       // Four per byte, element 4i+j in bits 2j..2j+1; widened to one byte each.
       const signed = t.dataType === DT.INT2;
       const data = signed ? new Int8Array(n) : new Uint8Array(n);
+      if (raw && t.rawData.byteLength >= Math.ceil(n / 4)) return { dims, dtype: t.dataType, data: widen(t.rawData, n, 2, data) };
       for (let i = 0; i < n; i++) {
         const byte = raw ? raw.getUint8(i >> 2) : t.int32Data[i >> 2]!;
         const v = (byte >> ((i & 3) * 2)) & 3;

@@ -40,7 +40,7 @@ export const conv: Op = {
     for (let g = 0; g < group; g++) {
       const slice = (v: Float32Array | null) => (v ? v.subarray(g * Mg, (g + 1) * Mg) : null);
       linears.push(
-        createLinear(ctx.kx, w, { K, N: Mg, index: (k, n) => (g * Mg + n) * K + k }, { ...epilogue, scale: slice(epilogue.scale), bias: slice(epilogue.bias) }),
+        createLinear(ctx.kx, w, { K, N: Mg, index: (k, n) => (g * Mg + n) * K + k, strides: { offset: g * Mg * K, kStride: 1, nStride: K } }, { ...epilogue, scale: slice(epilogue.scale), bias: slice(epilogue.bias) }),
       );
     }
     ctx.noteKernel(linears[0]!.kernel);

@@ -22,17 +22,13 @@ export const dequantizelinear: Op = {
     };
     const values = x.data as Int8Array | Uint8Array;
     const zeros = zp ? (zp.data as Int8Array | Uint8Array) : null;
-    const at = scaleIndexer(form, x.dims);
-    const levels = new Int16Array(values.length);
+    const levels = levelsOf(values, zeros, form, x.dims);
     let fits = true;
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i]! - (zeros ? zeros[zeros.length === 1 ? 0 : at(i)]! : 0);
-      levels[i] = v;
-      if (v < -128 || v > 127) fits = false;
-    }
-    const dequantize = () => Float32Array.from(levels, (v, i) => v * form.scale[at(i)]!);
+    for (let i = 0; i < levels.length; i++) if (levels[i]! < -128 || levels[i]! > 127) fits = false;
+    let dequantized: Float32Array | null = null;
+    const dequantize = () => (dequantized ??= dequantizeLevels(levels, form, x.dims));
     if (!fits) return { kind: "constant", outputs: [{ dims: x.dims, dtype: DT.FLOAT, data: dequantize() }] };
-    form.q = Int8Array.from(levels);
+    form.q = levels instanceof Int8Array ? levels : new Int8Array(levels);
     const out: Constant = {
       dims: x.dims,
       dtype: DT.FLOAT,
@@ -44,6 +40,74 @@ export const dequantizelinear: Op = {
     return { kind: "constant", outputs: [out] };
   },
 };
+
+/**
+ * The flat layout of a per-axis or blocked scale: element ((o * size) + a) * inner + i of the tensor uses scale
+ * (o * blocks + floor(a / block)) * inner + i when blocked, else scale a (what scaleIndexer computes per element).
+ * Null for a scalar scale, or when the dims do not tile `length` elements.
+ */
+function scaleLayout(form: QuantizedForm, dims: readonly number[], length: number) {
+  if (form.scale.length === 1) return null;
+  const axis = form.axis < 0 ? form.axis + dims.length : form.axis;
+  const size = dims[axis] ?? 0;
+  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const outer = size * inner > 0 ? length / (size * inner) : 0;
+  if (!Number.isInteger(outer) || outer * size * inner !== length || length === 0) return null;
+  const block = form.blockSize > 0 ? form.blockSize : 0;
+  return { outer, size, inner, block, blocks: block ? Math.ceil(size / block) : 0 };
+}
+
+/**
+ * Levels q - zero_point. Signed values without zero points are the levels already (copied); otherwise nested loops over
+ * the scale's layout, or one scaleIndexer call per element where the dims are unusual.
+ */
+function levelsOf(values: Int8Array | Uint8Array, zeros: Int8Array | Uint8Array | null, form: QuantizedForm, dims: readonly number[]): Int8Array | Int16Array {
+  if (!zeros && values instanceof Int8Array) return new Int8Array(values);
+  const levels = new Int16Array(values);
+  if (!zeros) return levels;
+  const n = values.length;
+  const layout = zeros.length === 1 ? null : scaleLayout(form, dims, n);
+  if (zeros.length === 1) {
+    const z = zeros[0]!;
+    for (let f = 0; f < n; f++) levels[f] = values[f]! - z;
+  } else if (layout) {
+    const { outer, size, inner, block, blocks } = layout;
+    for (let o = 0, f = 0; o < outer; o++)
+      for (let a = 0; a < size; a++) {
+        const base = block ? (o * blocks + Math.floor(a / block)) * inner : a;
+        const step = block ? 1 : 0;
+        for (let i = 0; i < inner; i++, f++) levels[f] = values[f]! - zeros[base + i * step]!;
+      }
+  } else {
+    const at = scaleIndexer(form, dims);
+    for (let f = 0; f < n; f++) levels[f] = values[f]! - zeros[at(f)]!;
+  }
+  return levels;
+}
+
+/** Levels times their scales, as float32. */
+function dequantizeLevels(levels: Int8Array | Int16Array, form: QuantizedForm, dims: readonly number[]): Float32Array {
+  const n = levels.length;
+  const out = new Float32Array(n);
+  const scale = form.scale;
+  const layout = scaleLayout(form, dims, n);
+  if (form.scale.length === 1) {
+    const s = scale[0]!;
+    for (let f = 0; f < n; f++) out[f] = levels[f]! * s;
+  } else if (layout) {
+    const { outer, size, inner, block, blocks } = layout;
+    for (let o = 0, f = 0; o < outer; o++)
+      for (let a = 0; a < size; a++) {
+        const base = block ? (o * blocks + Math.floor(a / block)) * inner : a;
+        const step = block ? 1 : 0;
+        for (let i = 0; i < inner; i++, f++) out[f] = levels[f]! * scale[base + i * step]!;
+      }
+  } else {
+    const at = scaleIndexer(form, dims);
+    for (let f = 0; f < n; f++) out[f] = levels[f]! * scale[at(f)]!;
+  }
+  return out;
+}
 
 /** A scalar scale ignores `axis`; otherwise a negative axis counts from the end. */
 function form_axis(axis: number, rank: number, scale: Constant): number {

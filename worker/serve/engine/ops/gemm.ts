@@ -27,7 +27,10 @@ export const gemm: Op = {
     }
     const start = { scale: alpha !== 1 ? new Float32Array(N).fill(alpha) : null, bias, lo: -Infinity, hi: Infinity };
     const { epilogue, output } = ctx.absorbEpilogue(N, 1, 2, start);
-    const linear = createLinear(ctx.kx, w, { K, N, index: transB ? (k, n) => n * K + k : (k, n) => k * N + n }, epilogue);
+    const view = transB
+      ? { K, N, index: (k: number, n: number) => n * K + k, strides: { offset: 0, kStride: 1, nStride: K } }
+      : { K, N, index: (k: number, n: number) => k * N + n, strides: { offset: 0, kStride: N, nStride: 1 } };
+    const linear = createLinear(ctx.kx, w, view, epilogue);
     ctx.noteKernel(linear.kernel);
     return {
       kind: "step",

@@ -13,7 +13,7 @@ export const matmul: Op = {
     if (w.dims.length !== 2) throw new Uncovered(`weight of rank ${w.dims.length} (only [K, N] is packed)`);
     const [K, N] = w.dims as [number, number];
     const { epilogue, output } = ctx.absorbEpilogue(N, 1, 2);
-    const linear = createLinear(ctx.kx, w, { K, N, index: (k, n) => k * N + n }, epilogue);
+    const linear = createLinear(ctx.kx, w, { K, N, index: (k, n) => k * N + n, strides: { offset: 0, kStride: N, nStride: 1 } }, epilogue);
     ctx.noteKernel(linear.kernel);
     return {
       kind: "step",
