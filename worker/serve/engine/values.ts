@@ -129,28 +129,20 @@ export function readConstant(t: TensorProto): Constant {
       return { dims, dtype: t.dataType, data };
     }
     case DT.INT4:
-    case DT.UINT4: {
-      // Two per byte, element 2i in the low nibble; widened to one byte each.
-      const signed = t.dataType === DT.INT4;
-      const data = signed ? new Int8Array(n) : new Uint8Array(n);
-      if (raw && t.rawData.byteLength >= Math.ceil(n / 2)) return { dims, dtype: t.dataType, data: widen(t.rawData, n, 4, data) };
-      for (let i = 0; i < n; i++) {
-        const byte = raw ? raw.getUint8(i >> 1) : t.int32Data[i >> 1]!;
-        const nib = i & 1 ? (byte >> 4) & 15 : byte & 15;
-        data[i] = signed && nib > 7 ? nib - 16 : nib;
-      }
-      return { dims, dtype: t.dataType, data };
-    }
+    case DT.UINT4:
     case DT.INT2:
     case DT.UINT2: {
-      // Four per byte, element 4i+j in bits 2j..2j+1; widened to one byte each.
-      const signed = t.dataType === DT.INT2;
+      // 8/width per byte, element i in bits (i mod per) * width upward; widened to one byte each.
+      const width = t.dataType === DT.INT4 || t.dataType === DT.UINT4 ? 4 : 2;
+      const per = 8 / width;
+      const signed = t.dataType === DT.INT4 || t.dataType === DT.INT2;
       const data = signed ? new Int8Array(n) : new Uint8Array(n);
-      if (raw && t.rawData.byteLength >= Math.ceil(n / 4)) return { dims, dtype: t.dataType, data: widen(t.rawData, n, 2, data) };
+      if (raw && t.rawData.byteLength >= Math.ceil(n / per)) return { dims, dtype: t.dataType, data: widen(t.rawData, n, width, data) };
+      const mask = (1 << width) - 1;
       for (let i = 0; i < n; i++) {
-        const byte = raw ? raw.getUint8(i >> 2) : t.int32Data[i >> 2]!;
-        const v = (byte >> ((i & 3) * 2)) & 3;
-        data[i] = signed && v > 1 ? v - 4 : v;
+        const byte = raw ? raw.getUint8(Math.floor(i / per)) : t.int32Data[Math.floor(i / per)]!;
+        const v = (byte >> ((i % per) * width)) & mask;
+        data[i] = signed && v >= 1 << (width - 1) ? v - (1 << width) : v;
       }
       return { dims, dtype: t.dataType, data };
     }

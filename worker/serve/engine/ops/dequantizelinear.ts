@@ -58,54 +58,41 @@ function scaleLayout(form: QuantizedForm, dims: readonly number[], length: numbe
 }
 
 /**
- * Levels q - zero_point. Signed values without zero points are the levels already (copied); otherwise nested loops over
- * the scale's layout, or one scaleIndexer call per element where the dims are unusual.
+ * Fills out[f] with table[group of element f]: the zero point or scale each element uses. Nested loops over the scale's
+ * layout; one scaleIndexer call per element where the dims are unusual.
  */
-function levelsOf(values: Int8Array | Uint8Array, zeros: Int8Array | Uint8Array | null, form: QuantizedForm, dims: readonly number[]): Int8Array | Int16Array {
-  if (!zeros && values instanceof Int8Array) return new Int8Array(values);
-  const levels = new Int16Array(values);
-  if (!zeros) return levels;
-  const n = values.length;
-  const layout = zeros.length === 1 ? null : scaleLayout(form, dims, n);
-  if (zeros.length === 1) {
-    const z = zeros[0]!;
-    for (let f = 0; f < n; f++) levels[f] = values[f]! - z;
-  } else if (layout) {
+function perElement<T extends Int16Array | Float32Array>(table: ArrayLike<number>, form: QuantizedForm, dims: readonly number[], out: T): T {
+  const n = out.length;
+  if (table.length === 1) return out.fill(table[0]!) as T;
+  const layout = scaleLayout(form, dims, n);
+  if (layout) {
     const { outer, size, inner, block, blocks } = layout;
     for (let o = 0, f = 0; o < outer; o++)
       for (let a = 0; a < size; a++) {
         const base = block ? (o * blocks + Math.floor(a / block)) * inner : a;
         const step = block ? 1 : 0;
-        for (let i = 0; i < inner; i++, f++) levels[f] = values[f]! - zeros[base + i * step]!;
+        for (let i = 0; i < inner; i++, f++) out[f] = table[base + i * step]!;
       }
   } else {
     const at = scaleIndexer(form, dims);
-    for (let f = 0; f < n; f++) levels[f] = values[f]! - zeros[at(f)]!;
+    for (let f = 0; f < n; f++) out[f] = table[at(f)]!;
   }
+  return out;
+}
+
+/** Levels q - zero_point. Signed values without zero points are the levels already (copied). */
+function levelsOf(values: Int8Array | Uint8Array, zeros: Int8Array | Uint8Array | null, form: QuantizedForm, dims: readonly number[]): Int8Array | Int16Array {
+  if (!zeros && values instanceof Int8Array) return new Int8Array(values);
+  if (!zeros) return new Int16Array(values);
+  const levels = perElement(zeros, form, dims, new Int16Array(values.length));
+  for (let f = 0; f < levels.length; f++) levels[f] = values[f]! - levels[f]!;
   return levels;
 }
 
 /** Levels times their scales, as float32. */
 function dequantizeLevels(levels: Int8Array | Int16Array, form: QuantizedForm, dims: readonly number[]): Float32Array {
-  const n = levels.length;
-  const out = new Float32Array(n);
-  const scale = form.scale;
-  const layout = scaleLayout(form, dims, n);
-  if (form.scale.length === 1) {
-    const s = scale[0]!;
-    for (let f = 0; f < n; f++) out[f] = levels[f]! * s;
-  } else if (layout) {
-    const { outer, size, inner, block, blocks } = layout;
-    for (let o = 0, f = 0; o < outer; o++)
-      for (let a = 0; a < size; a++) {
-        const base = block ? (o * blocks + Math.floor(a / block)) * inner : a;
-        const step = block ? 1 : 0;
-        for (let i = 0; i < inner; i++, f++) out[f] = levels[f]! * scale[base + i * step]!;
-      }
-  } else {
-    const at = scaleIndexer(form, dims);
-    for (let f = 0; f < n; f++) out[f] = levels[f]! * scale[at(f)]!;
-  }
+  const out = perElement(form.scale, form, dims, new Float32Array(levels.length));
+  for (let f = 0; f < out.length; f++) out[f] = levels[f]! * out[f]!;
   return out;
 }
 
