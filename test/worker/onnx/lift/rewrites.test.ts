@@ -29,7 +29,9 @@ function feedsFor(model: ModelProto, seed = 3): Record<string, ort.Tensor> {
   const next = rng(seed);
   const feeds: Record<string, ort.Tensor> = {};
   for (const v of model.graph!.input) {
-    const dims = v.type!.value.value!.shape!.dim.map((d) => Number(d.value.value));
+    const t = v.type!.value;
+    if (t.case !== "tensorType") throw new Error(`${v.name} is not a tensor`);
+    const dims = t.value.shape!.dim.map((d) => Number(d.value.value));
     feeds[v.name] = floatTensor(Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => next() * 2 - 1), dims);
   }
   return feeds;
