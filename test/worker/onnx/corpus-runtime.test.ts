@@ -1,27 +1,11 @@
 // The corpus through onnxruntime-node: re-encoded models compute what the originals compute, and int8 variants
 // of the corpus models with MatMul/Gemm/Conv weights stay close to their fp32 outputs.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { quantizeModel, type QuantizeOptions } from "../../../worker/compress/quantize";
 import { decodeModel, encodeModel } from "../../../worker/onnx/codec";
-import { compareOutputs, ort, runReference, tensorFromPb } from "../../support/ort-node";
-import { corpusCases, type CorpusCase } from "./corpus";
-
-function loadFeeds(c: CorpusCase, model: ReturnType<typeof decodeModel>): Record<string, ort.Tensor> | null {
-  const dir = `${c.dir}/test_data_set_0`;
-  if (!existsSync(dir)) return null;
-  const initializers = new Set(model.graph!.initializer.map((t) => t.name));
-  const names = model.graph!.input.map((v) => v.name).filter((n) => !initializers.has(n));
-  const files = readdirSync(dir).filter((f) => f.startsWith("input_")).sort((a, b) => parseInt(a.slice(6)) - parseInt(b.slice(6)));
-  if (files.length !== names.length) return null;
-  const feeds: Record<string, ort.Tensor> = {};
-  for (let i = 0; i < files.length; i++) {
-    const t = tensorFromPb(readFileSync(`${dir}/${files[i]}`));
-    if (!t) return null;
-    feeds[names[i]!] = t.tensor;
-  }
-  return feeds;
-}
+import { compareOutputs, ort, runReference } from "../../support/ort-node";
+import { corpusCases, loadFeeds } from "./corpus";
 
 async function tryRun(bytes: Uint8Array, feeds: Record<string, ort.Tensor>) {
   try {

@@ -1,25 +1,15 @@
-// Lifting a model from opset 13-20 to 21, so 4-bit weights can use INT4 DequantizeLinear with block_size. Only
-// when every op in the graph means the same at 21 as at the model's opset (the list below); otherwise the model
+// Lifting a model from opset 13-20 to 21, so 4-bit and blocked 8-bit weights can use DequantizeLinear with
+// block_size (and INT4). worker/onnx/lift decides per op (OP_HISTORY): unchanged ops pass, Reduce*/Split/
+// RoiAlign/GridSample/DFT/BatchNormalization are rewritten to keep their meaning, the rest refuse; a refused model
 // keeps its opset and its weights stay float, with the reason in the report.
 import type { ModelProto } from "onnx-buf";
+import { liftDefaultOpset } from "../../onnx/lift";
 import { defaultOpset } from "../../onnx/validate";
 
-/** Ops whose behaviour for valid 13+ models is unchanged up to opset 21 (later versions only added types or
- * optional attributes whose defaults keep the old meaning). */
-export const STABLE_FROM_13 = new Set([
-  "Add", "Sub", "Mul", "Div", "MatMul", "Gemm", "Conv", "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "Softmax",
-  "LogSoftmax", "Flatten", "Reshape", "Transpose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
-  "BatchNormalization", "Concat", "Identity", "Dropout", "DequantizeLinear", "QuantizeLinear", "Cast", "Constant",
-  "Shape", "Gather", "Unsqueeze", "Squeeze", "Sqrt", "Pow", "Exp", "Log", "Erf", "Neg", "Abs",
-]);
-
-/** The model at opset 21 (IR 10), or a reason it cannot be lifted. */
+/** The model at opset 21 (IR 10 at least), or a reason it cannot be lifted. */
 export function liftToOpset21(model: ModelProto): { model: ModelProto } | { reason: string } {
-  const opset = defaultOpset(model);
-  if (opset >= 21) return { model };
-  if (opset < 13) return { reason: `blocked and 4-bit weights need opset 21; opset ${opset} models are not lifted` };
-  const unstable = [...new Set(model.graph!.node.filter((n) => (n.domain !== "" && n.domain !== "ai.onnx") || !STABLE_FROM_13.has(n.opType)).map((n) => n.opType))];
-  if (unstable.length > 0) return { reason: `blocked and 4-bit weights need opset 21; lifting from ${opset} is not known safe for ${unstable.join(", ")}` };
-  const opsetImport = model.opsetImport.map((o) => (o.domain === "" || o.domain === "ai.onnx" ? { ...o, version: 21n } : o));
-  return { model: { ...model, opsetImport, irVersion: model.irVersion < 10n ? 10n : model.irVersion } };
+  if (defaultOpset(model) >= 21) return { model };
+  const lifted = liftDefaultOpset(model, 21);
+  if ("reason" in lifted) return { reason: `blocked and 4-bit weights need opset 21; ${lifted.reason}` };
+  return { model: lifted.model.irVersion < 10n ? { ...lifted.model, irVersion: 10n } : lifted.model };
 }
