@@ -1,6 +1,7 @@
 // Lifting legacy models (default opset < 7) to opset 7, where Mul broadcasts numpy-style, when that changes no
 // node's meaning. onnxruntime has no kernels for the opset-6 forms of the elementwise ops, so a rewrite that
 // needs one (the per-channel rescale of a quantized weight) needs opset 7.
+import { edited } from "./edit";
 import type { ModelProto, NodeProto } from "onnx-buf";
 import { defaultOpset } from "./validate";
 
@@ -18,7 +19,7 @@ const LEGACY_BROADCAST = new Set(["Add", "Sub", "Mul", "Div", "And", "Or", "Xor"
 const CHANGED_SEMANTICS = new Set(["GRU", "LSTM", "RNN", "Upsample"]);
 
 function dropAttributes(node: NodeProto, names: string[]): NodeProto {
-  return { ...node, attribute: node.attribute.filter((a) => !names.includes(a.name)) };
+  return edited(node, { attribute: node.attribute.filter((a) => !names.includes(a.name)) });
 }
 
 /** The model at opset 7, or the reason it cannot be lifted. Models at 7 or above come back unchanged. */
@@ -48,7 +49,7 @@ export function liftToOpset7(model: ModelProto): { model: ModelProto } | { reaso
     nodes.push(adapted);
   }
   const opsetImport = model.opsetImport.map((o) =>
-    o.domain === "" || o.domain === "ai.onnx" ? { ...o, version: 7n } : o,
+    o.domain === "" || o.domain === "ai.onnx" ? edited(o, { version: 7n }) : o,
   );
   return { model: { ...model, opsetImport, graph: { ...graph, node: nodes } } };
 }

@@ -2,6 +2,7 @@
 // and every tensor that follows those channels downstream (BatchNormalization parameters, per-channel constants of
 // Add/Mul, depthwise convs, the next layer's input channels, Flatten->Gemm/MatMul), so the variant is a smaller
 // dense model. A producer whose channels reach something that could mix them is refused, with the reason.
+import { edited } from "../../onnx/edit";
 import type { ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { intAttribute } from "../../onnx/attributes";
 import { makeNode, makeValueInfo, type AttributeValue } from "../../onnx/builders";
@@ -269,7 +270,7 @@ export function removeChannels(model: ModelProto, removed: Map<string, number[]>
     if (!patch) return n;
     const rebuilt = makeNode(n.opType, [], [], "", patch as Record<string, AttributeValue>);
     const attribute = [...n.attribute.filter((a) => !(a.name in patch)), ...rebuilt.attribute];
-    return { ...n, attribute: attribute.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+    return edited(n, { attribute: attribute.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) });
   });
   const valueInfo = graph.valueInfo.filter((v) => !changed.has(v.name));
   // IR < 4 lists initializers as graph inputs with their shapes: those must follow the new shapes.

@@ -1,6 +1,7 @@
 // Static activation quantization: a QuantizeLinear/DequantizeLinear pair (uint8, asymmetric, per tensor) on
 // input 0 of each chosen layer, with scale and zero point from calibrated ranges. One pair per activation,
 // shared by all of its consumers; onnxruntime fuses QDQ around MatMul/Conv into integer kernels.
+import { edited } from "../../onnx/edit";
 import type { ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
@@ -73,7 +74,7 @@ export function quantizeActivations(
     }
     const input = [...node.input];
     input[0] = dq;
-    nodes.push({ ...node, input });
+    nodes.push(edited(node, { input }));
   }
   return {
     model: { ...model, graph: { ...graph, node: nodes, initializer: [...graph.initializer, ...newInits] } },

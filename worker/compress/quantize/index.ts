@@ -1,6 +1,7 @@
 // Weight-only quantization of a model: every quantizable weight (per the operator registry) is replaced by the
 // bit-width's standard encoding (int8 / fp16 / int4 / ternary 2-bit / 1-bit modules) in front of its consumer; the
 // rest stays float.
+import { edited } from "../../onnx/edit";
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { DT } from "../../onnx/dtype";
 import { isExternal, readFloat32, tensorDims } from "../../onnx/tensor";
@@ -185,7 +186,7 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
     }
     const input = [...node.input];
     input[slot.input] = replacement;
-    nodes.push({ ...node, input });
+    nodes.push(edited(node, { input }));
   }
 
   // A float weight still read by a node we did not rewrite (or by a graph output) stays; the others go.

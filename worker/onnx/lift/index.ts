@@ -6,7 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import { AttributeProto_AttributeType as AT, TensorProtoSchema, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from "onnx-buf";
 import { DT } from "../dtype";
 import { defaultOpset } from "../validate";
-import { edited } from "./edit";
+import { edited } from "../edit";
 import { OP_HISTORY, RUNTIME_GAPS } from "./history";
 import { REWRITES, type ConstantSink } from "./rewrites";
 

@@ -1,7 +1,7 @@
 // DFT at opset 20: `axis` moves from an attribute (default 1) to an optional scalar input whose default is -2,
 // so the old axis is always written as an int64 input (third, after the optional dft_length).
 import type { NodeProto } from "onnx-buf";
-import { edited } from "../edit";
+import { edited } from "../../edit";
 import type { ConstantSink } from "./index";
 
 export function dftAxis(node: NodeProto, constants: ConstantSink): NodeProto {

@@ -1,7 +1,7 @@
 // GridSample at opset 20: the interpolation modes were renamed (bilinear -> linear, bicubic -> cubic; nearest
 // stays); the default (bilinear, now linear) is the same interpolation.
 import type { NodeProto } from "onnx-buf";
-import { edited } from "../edit";
+import { edited } from "../../edit";
 
 const RENAMED: Record<string, string> = { bilinear: "linear", bicubic: "cubic" };
 

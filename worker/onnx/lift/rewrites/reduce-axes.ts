@@ -2,7 +2,7 @@
 // attribute nothing changes: an absent axes input with noop_with_empty_axes = 0 (its default) reduces all axes, as
 // the attribute's absence did.
 import type { NodeProto } from "onnx-buf";
-import { edited } from "../edit";
+import { edited } from "../../edit";
 import type { ConstantSink } from "./index";
 
 export function reduceAxes(node: NodeProto, constants: ConstantSink): NodeProto {

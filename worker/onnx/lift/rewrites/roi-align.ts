@@ -2,7 +2,7 @@
 // computed what 16 calls output_half_pixel; a node without the attribute gets the old mode spelled out.
 import { create } from "@bufbuild/protobuf";
 import { AttributeProtoSchema, AttributeProto_AttributeType as AT, type NodeProto } from "onnx-buf";
-import { edited } from "../edit";
+import { edited } from "../../edit";
 
 export function roiAlignMode(node: NodeProto): NodeProto {
   if (node.attribute.some((a) => a.name === "coordinate_transformation_mode")) return node;

@@ -2,7 +2,7 @@
 // then made equal parts, one per output, which num_outputs = outputs.length computes.
 import { create } from "@bufbuild/protobuf";
 import { AttributeProtoSchema, AttributeProto_AttributeType as AT, type NodeProto } from "onnx-buf";
-import { edited } from "../edit";
+import { edited } from "../../edit";
 
 export function splitOutputs(node: NodeProto): NodeProto {
   if (node.input.length > 1 && node.input[1] !== "") return node;
