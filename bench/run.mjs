@@ -85,26 +85,32 @@ async function nodeLatency(worker, name) {
   return rows;
 }
 
-/**
- * The served path: the app Worker (wrangler.toml at the root, local R2/KV) with the MLP uploaded, an int8 variant
- * made through the API, and POST /infer at batch 1 timed from here for bits=32 and bits=8 (median of 200 each); then
- * the CNN and its 50%-channel-pruned variant, fp32 original against the variant (median of 100 each).
- */
-async function apiLatency(mlpBytes, cnnBytes) {
+/** The app Worker (wrangler.toml at the root, local R2/KV/Queues/DOs, nothing persisted) with a bench token, and a JSON caller. */
+async function startApp() {
   const app = await unstable_startWorker({
     config: here("../wrangler.toml"),
     bindings: { TOKENS: { type: "plain_text", value: "bench-token:bench" } },
     dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, watch: false, logLevel: "warn", persist: false },
   });
   await app.ready;
+  const auth = { Authorization: "Bearer bench-token" };
+  const call = async (path, init) => {
+    const res = await app.fetch(`http://api${path}`, init);
+    const body = await res.json();
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
+    return body;
+  };
+  return { app, auth, call };
+}
+
+/**
+ * The served path: the app Worker (wrangler.toml at the root, local R2/KV) with the MLP uploaded, an int8 variant
+ * made through the API, and POST /infer at batch 1 timed from here for bits=32 and bits=8 (median of 200 each); then
+ * the CNN and its 50%-channel-pruned variant, fp32 original against the variant (median of 100 each).
+ */
+async function apiLatency(mlpBytes, cnnBytes) {
+  const { app, auth, call } = await startApp();
   try {
-    const auth = { Authorization: "Bearer bench-token" };
-    const call = async (path, init) => {
-      const res = await app.fetch(`http://api${path}`, init);
-      const body = await res.json();
-      if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
-      return body;
-    };
     const model = await call("/v1/models?name=bench-mlp", { method: "POST", headers: { ...auth, "Content-Type": "application/octet-stream" }, body: mlpBytes });
     const variant = await call(`/v1/models/${model.id}/variants?wait=25`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ quantize: { bits: 8 } }) });
     const body = JSON.stringify({ inputs: { input: { type: "float32", dims: [1, 784], data: Array.from({ length: 784 }, (_, i) => (i % 17) / 17) } } });
@@ -152,20 +158,8 @@ async function apiLatency(mlpBytes, cnnBytes) {
 async function compressionEntries(worker, results) {
   const c = await timeInWorker(worker, "compress|2048");
   results.compression = { model: "mlp 784-2048-2048-10", recipe: { quantize: { bits: 8 } }, ...c, mbPerSecond: c.fp32WeightBytes / (c.ms * 1e3) };
-  const app = await unstable_startWorker({
-    config: here("../wrangler.toml"),
-    bindings: { TOKENS: { type: "plain_text", value: "bench-token:bench" } },
-    dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, watch: false, logLevel: "warn", persist: false },
-  });
-  await app.ready;
+  const { app, auth, call } = await startApp();
   try {
-    const auth = { Authorization: "Bearer bench-token" };
-    const call = async (path, init) => {
-      const res = await app.fetch(`http://api${path}`, init);
-      const body = await res.json();
-      if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
-      return body;
-    };
     const samples = [];
     let variant;
     for (let i = 0; i < 6; i++) {
