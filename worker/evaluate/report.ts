@@ -7,7 +7,7 @@ import type { Dataset } from "../datasets/dataset";
 import { labelAt, sliceBatch } from "../datasets/dataset";
 import type { ModelRecord } from "../store/records";
 import { openSession, type LoadedSession } from "../serve/sessions";
-import { measureLatency } from "./latency";
+import { measureLatency, type Latency } from "./latency";
 import { ErrorStats, TopOne } from "./metrics";
 import { bindOrThrow, forEachBatch } from "./runner";
 
@@ -37,6 +37,8 @@ export interface EvalOptions {
   samples?: number;
   /** Time spent timing each model's batch-1 latency, at most (ms). */
   latencyBudgetMs?: number;
+  /** FP32's latency measured earlier on the same model (a search evaluates many candidates against one original). */
+  fp32Latency?: Latency;
   /** Skip the per-layer and latency parts (the search and sensitivity sweeps only need the metrics). */
   quick?: boolean;
 }
@@ -78,12 +80,15 @@ export async function evaluateBytes(
       const budgetMs = options.latencyBudgetMs ?? 2000;
       const feeds = sliceBatch(bindOrThrow(dataset, model.inputs), model.inputs, 0, 1);
       // Latency on the serving configuration: plain graphs (no extra outputs) on the engine that serves them.
-      const pa = await openSession(fp32, false, fp32.byteLength, true);
-      sessions.push(pa);
+      let fp32Latency = options.fp32Latency;
+      if (!fp32Latency) {
+        const pa = await openSession(fp32, false, fp32.byteLength, true);
+        sessions.push(pa);
+        fp32Latency = await measureLatency(() => pa.run(feeds), { budgetMs });
+      }
       const pb = await openSession(variant, true, fp32.byteLength, true);
       sessions.push(pb);
       serving = pb;
-      const fp32Latency = await measureLatency(() => pa.run(feeds), { budgetMs });
       const variantLatency = await measureLatency(() => pb.run(feeds), { budgetMs });
       latency = { fp32: fp32Latency.ms, variant: variantLatency.ms, runs: Math.min(fp32Latency.runs, variantLatency.runs) };
     }
