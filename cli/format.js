@@ -80,7 +80,9 @@ export function recipeWords(recipe) {
   }
   if (r.quantize) {
     const wider = Object.keys(r.quantize.overrides ?? {}).length;
-    parts.push(`int${r.quantize.bits ?? "?"} ${r.quantize.scheme ?? "weight-only"}${wider ? ` (${wider} layer${wider === 1 ? "" : "s"} overridden)` : ""}`);
+    const b = r.quantize.bits;
+    const width = b === 16 ? "fp16" : b === 2 ? "ternary" : b === 1 ? "binary" : `int${b ?? "?"}`;
+    parts.push(`${width} ${r.quantize.scheme ?? "weight-only"}${wider ? ` (${wider} layer${wider === 1 ? "" : "s"} overridden)` : ""}`);
   }
   return parts.join(" + ") || "—";
 }

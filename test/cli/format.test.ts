@@ -75,6 +75,9 @@ describe("evalCells", () => {
 describe("recipeWords", () => {
   it("names pruning, structure and quantization scheme", () => {
     expect(recipeWords({ quantize: { bits: 8 } })).toBe("int8 weight-only");
+    expect(recipeWords({ quantize: { bits: 2 } })).toBe("ternary weight-only");
+    expect(recipeWords({ quantize: { bits: 1 } })).toBe("binary weight-only");
+    expect(recipeWords({ quantize: { bits: 16 } })).toBe("fp16 weight-only");
     expect(recipeWords({ quantize: { bits: 8, scheme: "static", calibration: { dataset: "d" } } })).toBe("int8 static");
     expect(recipeWords({ prune: { sparsity: 0.5, structure: { n: 2, m: 4 } }, quantize: { bits: 8, scheme: "dynamic" } })).toBe("prune 50% 2:4 + int8 dynamic");
     expect(recipeWords({ prune: { sparsity: 0.25, structure: "channel" } })).toBe("prune 25% channel");

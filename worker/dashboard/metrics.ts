@@ -60,11 +60,17 @@ export function variantMetrics(variant: unknown): VariantMetrics {
   };
 }
 
-/** The granularity when it is not the width's default (per channel; blocks of 32 for 4 bits). */
+/** A weight bit-width as users name it: fp16, int8, int4, ternary (2 bits), binary (1 bit). */
+export function widthName(bits: unknown): string {
+  return bits === 16 ? "fp16" : bits === 2 ? "ternary" : bits === 1 ? "binary" : `int${String(bits ?? "?")}`;
+}
+
+/** The granularity when it is not the width's default (per channel; blocks of 32 for 4 and 2 bits). */
 function granularityText(q: Record<string, unknown>): string | undefined {
   const g = q.granularity;
-  const defaultBlock = q.bits === 4 ? 32 : undefined;
-  if (typeof g === "string") return g === "per-channel" && q.bits !== 4 ? undefined : g;
+  const blockedByDefault = q.bits === 4 || q.bits === 2;
+  const defaultBlock = blockedByDefault ? 32 : undefined;
+  if (typeof g === "string") return g === "per-channel" && !blockedByDefault ? undefined : g;
   const block = finite(obj(g).block);
   return block !== null && block !== defaultBlock ? `block ${block}` : undefined;
 }
@@ -77,7 +83,7 @@ export function recipeText(recipe: unknown): string {
   if (Object.keys(prune).length) parts.push(`prune ${finite(prune.sparsity) !== null ? `${Math.round(finite(prune.sparsity)! * 100)}%` : ""}`.trim());
   const q = obj(r.quantize);
   if (Object.keys(q).length) {
-    parts.push([`int${String(q.bits ?? "?")}`, q.scheme, granularityText(q), q.symmetric === false ? "zero points" : undefined].filter((s) => typeof s === "string" && s).join(" "));
+    parts.push([widthName(q.bits), q.scheme, granularityText(q), q.symmetric === false ? "zero points" : undefined].filter((s) => typeof s === "string" && s).join(" "));
   }
   return parts.length ? parts.join(" + ") : Object.keys(r).length ? JSON.stringify(r) : "—";
 }
@@ -89,7 +95,7 @@ export function recipeLabel(recipe: unknown): string {
   const q = obj(r.quantize);
   const parts: string[] = [];
   if (Object.keys(prune).length) parts.push(finite(prune.sparsity) !== null ? `p${Math.round(finite(prune.sparsity)! * 100)}%` : "pruned");
-  if (Object.keys(q).length) parts.push(`int${String(q.bits ?? "?")}${typeof q.scheme === "string" && q.scheme !== "weight-only" ? ` ${q.scheme}` : ""}`);
+  if (Object.keys(q).length) parts.push(`${widthName(q.bits)}${typeof q.scheme === "string" && q.scheme !== "weight-only" ? ` ${q.scheme}` : ""}`);
   return parts.join(" ") || "variant";
 }
 

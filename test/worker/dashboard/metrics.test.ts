@@ -61,6 +61,14 @@ describe("recipeText", () => {
     expect(recipeText({ quantize: { bits: 4, scheme: "weight-only", granularity: { block: 128 }, symmetric: true } })).toBe("int4 weight-only block 128");
     expect(recipeText({ quantize: { bits: 4, scheme: "weight-only", granularity: "per-channel", symmetric: true } })).toBe("int4 weight-only per-channel");
   });
+
+  it("names the widths as users do: fp16, ternary, binary", () => {
+    expect(recipeText({ quantize: { bits: 16, scheme: "weight-only" } })).toBe("fp16 weight-only");
+    expect(recipeText({ quantize: { bits: 2, scheme: "weight-only", granularity: { block: 32 }, symmetric: true } })).toBe("ternary weight-only");
+    expect(recipeText({ quantize: { bits: 2, scheme: "weight-only", granularity: "per-channel", symmetric: true } })).toBe("ternary weight-only per-channel");
+    expect(recipeText({ quantize: { bits: 1, scheme: "weight-only", granularity: "per-channel", symmetric: true } })).toBe("binary weight-only");
+    expect(recipeLabel({ prune: { sparsity: 0.3 }, quantize: { bits: 1 } })).toBe("p30% binary");
+  });
 });
 
 describe("experimentView", () => {
