@@ -11,10 +11,13 @@ const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const deadline = Date.now() + 10 * 60 * 1000;
 // `--only compression` runs just the compression entries (throughput in the bench Worker, variant creation through
 // the API) and writes bench/results/compression.json; `--only load` just the kernel-session loads of the 2048-wide
-// MLP's variants (bench/results/load.json); without it, the full run as always.
+// MLP's variants (bench/results/load.json); `--only kernels` just the kernel throughput table and `--only models` just
+// the model latencies on onnxruntime-web and the kernel engine (bench/results/kernels.json, models.json: quick checks
+// of a kernel change); without it, the full run as always.
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-if (only !== undefined && only !== "compression" && only !== "load") throw new Error(`--only takes 'compression' or 'load' (got '${only}')`);
+const ONLY = ["compression", "load", "kernels", "models"];
+if (only !== undefined && !ONLY.includes(only)) throw new Error(`--only takes ${ONLY.map((o) => `'${o}'`).join(", ")} (got '${only}')`);
 
 async function get(worker, path) {
   if (Date.now() > deadline) throw new Error("bench ran past its 10-minute bound");
@@ -216,6 +219,43 @@ function printCompression(results) {
 
 const fmt = (v, d = 3) => (typeof v === "number" ? v.toFixed(d) : String(v ?? "-"));
 
+/** The per-model latency tables, each row's ratio to fp32 on onnxruntime-web and the headline ratios. */
+function printModels(results) {
+  results.ratios = {};
+  for (const [name, rows] of Object.entries(results.models)) {
+    console.log(`\n${name}: median latency (ms) and ratio to fp32 on onnxruntime-web, same run`);
+    console.log("engine | variant | batch | ms | ratio | resident bytes | kernels");
+    const base = (batch) => rows.find((r) => r.engine === "onnxruntime-web" && r.variant === "fp32" && r.batch === batch)?.ms;
+    for (const r of rows) {
+      const ratio = r.ms && base(r.batch) ? r.ms / base(r.batch) : undefined;
+      r.ratioToOrtWebFp32 = ratio;
+      console.log([r.engine, r.variant, r.batch, fmt(r.ms), fmt(ratio), r.residentBytes ?? "-", r.kernels ? [...new Set(Object.values(r.kernels))].join("/") : r.error ?? "-"].join(" | "));
+    }
+    const ms = (engine, variant, batch) => rows.find((r) => r.engine === engine && r.variant === variant && r.batch === batch)?.ms;
+    const resident = (engine, variant) => rows.find((r) => r.engine === engine && r.variant === variant)?.residentBytes;
+    results.ratios[name] = {};
+    for (const batch of [1, 32]) {
+      results.ratios[name][`batch${batch}`] = {
+        int8Kernels_over_fp32OrtWeb: ms("kernels", "int8", batch) / base(batch),
+        int4Kernels_over_fp32OrtWeb: ms("kernels", "int4", batch) / base(batch),
+        binaryKernels_over_fp32OrtWeb: ms("kernels", "binary", batch) / base(batch),
+        ternaryKernels_over_ternaryOrtWeb: ms("kernels", "ternary", batch) / ms("onnxruntime-web", "ternary", batch),
+        sparse90Kernels_over_fp32OrtWeb: ms("kernels", "sparse90", batch) / base(batch),
+        fp32Kernels_over_fp32OrtWeb: ms("kernels", "fp32", batch) / base(batch),
+        int8Kernels_over_int8OrtNode: ms("kernels", "int8", batch) / ms("onnxruntime-node", "int8", batch),
+      };
+    }
+    results.ratios[name].int8KernelsResident_over_fp32OrtWebResident = resident("kernels", "int8") / resident("onnxruntime-web", "fp32");
+  }
+}
+
+function printKernels(results) {
+  console.log("\nKernel throughput in workerd (dense-equivalent GOP/s = 2MKN / time)");
+  const names = Object.keys(results.kernels[0].gops);
+  console.log(["kernel", ...results.kernels.map((k) => `M=${k.shape.M},K=${k.shape.K},N=${k.shape.N}`)].join(" | "));
+  for (const n of names) console.log([n, ...results.kernels.map((k) => fmt(k.gops[n], 2))].join(" | "));
+}
+
 async function main() {
   const started = Date.now();
   const worker = await unstable_startWorker({
@@ -235,12 +275,13 @@ async function main() {
     }
     const list = await get(worker, "/list");
     list.shapes.forEach((shape, i) => results.kernels.push({ shape: { M: shape[0], K: shape[1], N: shape[2] }, gops: {} }));
-    for (const [i, entry] of results.kernels.entries()) {
+    for (const [i, entry] of only === "models" ? [] : results.kernels.entries()) {
       for (const name of list.kernels) {
         const t = await timeInWorker(worker, `kernel|${i}|${name}`);
         entry.gops[name] = t.ops / (t.ms * 1e6);
       }
     }
+    if (only === "kernels") return;
     for (const name of list.models) {
       const rows = [];
       const runs = [["onnxruntime-web", "fp32"], ["onnxruntime-web", "int8"], ["onnxruntime-web", "ternary"], ...list.variants.map((v) => ["kernels", v])];
@@ -253,8 +294,9 @@ async function main() {
           }
         }
       }
-      results.models[name] = [...rows, ...(await nodeLatency(worker, name))];
+      results.models[name] = only === "models" ? rows : [...rows, ...(await nodeLatency(worker, name))];
     }
+    if (only === "models") return;
     // Pruned variants made by the real recipes, on the engine the API serves them with (3 repeats to bound the time).
     results.pruned = [];
     for (const [name, variants] of Object.entries(list.pruned)) {
@@ -287,38 +329,19 @@ async function main() {
       writeFileSync(here("./results/load.json"), `${JSON.stringify(results, null, 1)}\n`);
       console.log(JSON.stringify(results));
     }
+    if (only === "kernels" || only === "models") {
+      if (only === "kernels") printKernels(results);
+      else printModels(results);
+      results.seconds = (Date.now() - started) / 1000;
+      mkdirSync(here("./results"), { recursive: true });
+      writeFileSync(here(`./results/${only}.json`), `${JSON.stringify(results, null, 1)}\n`);
+      console.log(JSON.stringify(results));
+    }
   }
 
-  console.log("\nKernel throughput in workerd (dense-equivalent GOP/s = 2MKN / time)");
-  const names = Object.keys(results.kernels[0].gops);
-  console.log(["kernel", ...results.kernels.map((k) => `M=${k.shape.M},K=${k.shape.K},N=${k.shape.N}`)].join(" | "));
-  for (const n of names) console.log([n, ...results.kernels.map((k) => fmt(k.gops[n], 2))].join(" | "));
+  printKernels(results);
 
-  results.ratios = {};
-  for (const [name, rows] of Object.entries(results.models)) {
-    console.log(`\n${name}: median latency (ms) and ratio to fp32 on onnxruntime-web, same run`);
-    console.log("engine | variant | batch | ms | ratio | resident bytes | kernels");
-    const base = (batch) => rows.find((r) => r.engine === "onnxruntime-web" && r.variant === "fp32" && r.batch === batch)?.ms;
-    for (const r of rows) {
-      const ratio = r.ms && base(r.batch) ? r.ms / base(r.batch) : undefined;
-      r.ratioToOrtWebFp32 = ratio;
-      console.log([r.engine, r.variant, r.batch, fmt(r.ms), fmt(ratio), r.residentBytes ?? "-", r.kernels ? [...new Set(Object.values(r.kernels))].join("/") : r.error ?? "-"].join(" | "));
-    }
-    const ms = (engine, variant, batch) => rows.find((r) => r.engine === engine && r.variant === variant && r.batch === batch)?.ms;
-    const resident = (engine, variant) => rows.find((r) => r.engine === engine && r.variant === variant)?.residentBytes;
-    results.ratios[name] = {};
-    for (const batch of [1, 32]) {
-      results.ratios[name][`batch${batch}`] = {
-        int8Kernels_over_fp32OrtWeb: ms("kernels", "int8", batch) / base(batch),
-        binaryKernels_over_fp32OrtWeb: ms("kernels", "binary", batch) / base(batch),
-        ternaryKernels_over_ternaryOrtWeb: ms("kernels", "ternary", batch) / ms("onnxruntime-web", "ternary", batch),
-        sparse90Kernels_over_fp32OrtWeb: ms("kernels", "sparse90", batch) / base(batch),
-        fp32Kernels_over_fp32OrtWeb: ms("kernels", "fp32", batch) / base(batch),
-        int8Kernels_over_int8OrtNode: ms("kernels", "int8", batch) / ms("onnxruntime-node", "int8", batch),
-      };
-    }
-    results.ratios[name].int8KernelsResident_over_fp32OrtWebResident = resident("kernels", "int8") / resident("onnxruntime-web", "fp32");
-  }
+  printModels(results);
   console.log("\nPruned variants (real recipes) on the engine the API serves them with: median ms (3 repeats) and ratio to fp32 on onnxruntime-web, same run");
   console.log("model | variant | batch | served by | ms | ratio | kernels per layer");
   results.ratios.pruned = {};

@@ -40,7 +40,7 @@ interface Runnable {
 
 export const KERNELS = [
   "f32_gemm_4x8 (relaxed madd)", "f32_gemm_4x8 (simd128)", "qs8_gemm_2x4 (+ row quantization)", "qu7 relaxed dot 2x4 (+ row quantization)",
-  "qs4_gemm_1x4 (+ row quantization)",
+  "qs4_gemm_rx4 (+ row quantization)",
   "binary_xnor_1x4 (+ row binarization)", "binary_sign_select_1x4", "bsr1x16_2x16 (90% zero blocks)", "csr_1x4 (90% zero elements)",
   "onnxruntime-web MatMul fp32 (session.run)",
 ] as const;
@@ -62,7 +62,7 @@ async function kernelRunnable(shape: number, name: string): Promise<Runnable> {
       return { info, run: () => kx.k.f32_gemm_wasmsimd_4x8(M, K, N, a, K, b, bias, c, N, -Infinity, Infinity) };
     }
     case "qs8_gemm_2x4 (+ row quantization)":
-    case "qs4_gemm_1x4 (+ row quantization)": {
+    case "qs4_gemm_rx4 (+ row quantization)": {
       const four = name.startsWith("qs4");
       const p8 = packQs8(weightMatrix(Int8Array.from(W, (v) => Math.round(v * 127)), K, N, "kn"));
       const p4 = packQs4(weightMatrix(Int8Array.from(W, (v) => Math.round(v * 7)), K, N, "kn"), () => 0.1);
@@ -71,12 +71,17 @@ async function kernelRunnable(shape: number, name: string): Promise<Runnable> {
       const ws = kx.put(four ? p4.scalesT : new Float32Array(p8.Np).fill(0.01));
       const q = kx.alloc(M * Kp);
       const s = kx.alloc(M * 4);
+      const sums = kx.alloc((M * Kp) / 8);
       return {
         info,
         run: () => {
-          kx.k.qs8_quantize_rows(M, K, Kp, a, K, q, s);
-          if (four) kx.k.qs4_gemm_wasmsimd_1x4(M, Kp, N, q, s, w, ws, p4.Np, 0, c, N, -Infinity, Infinity);
-          else kx.k.qs8_gemm_wasmsimd_2x4(M, Kp, N, q, s, w, ws, 0, c, N, -Infinity, Infinity);
+          if (four) {
+            kx.k.qs4_quantize_rows(M, K, Kp, a, K, q, s, sums);
+            kx.k.qs4_gemm_wasmsimd_rx4(M, Kp, N, q, s, sums, w, ws, p4.Np, 0, c, N, -Infinity, Infinity);
+          } else {
+            kx.k.qs8_quantize_rows(M, K, Kp, a, K, q, s);
+            kx.k.qs8_gemm_wasmsimd_2x4(M, Kp, N, q, s, w, ws, 0, c, N, -Infinity, Infinity);
+          }
         },
       };
     }

@@ -1,5 +1,5 @@
-// Scalar reference of qs4_gemm_wasmsimd_1x4: int4 weights W [K, N] (integers in [-8, 7]) with a scale per 32 inputs
-// of a channel, times int8 activations with a scale per row. Block sums are exact integers; the sum over blocks is
+// Scalar reference of qs4_gemm_wasmsimd_rx4 (the spec its tests hold it to): int4 weights W [K, N] (integers in
+// [-8, 7]) with a scale per 32 inputs of a channel, times int8 activations with a scale per row. Block sums are exact integers; the sum over blocks is
 // float64 here (float32 in the kernel), so results are compared within a tolerance.
 export function refQs4Gemm(
   M: number, K: number, N: number, q: ArrayLike<number>, as: ArrayLike<number>, W: ArrayLike<number>,

@@ -302,8 +302,12 @@ function qs4Linear(kx: KernelInstance, w: Weight, scaleOf: (n: number, block32: 
   return {
     kernel: "qs4", K: w.K, N: w.N, bytes: packed.data.byteLength + packed.scalesT.byteLength + packed.Np * 4,
     run(k, M, A, lda, C, ldc) {
-      const { q, s } = quantizeRows(k, M, w.K, packed.Kp, A, lda);
-      k.k.qs4_gemm_wasmsimd_1x4(M, packed.Kp, w.N, q, s, W, wsT, packed.Np, bias, C, ldc, ep.lo, ep.hi);
+      // Rows quantized to int8 plus each block's activation sum (the correction for weights stored offset by 8).
+      const q = k.alloc(M * packed.Kp);
+      const s = k.alloc(M * 4);
+      const sums = k.alloc((M * packed.Kp) / 8);
+      k.k.qs4_quantize_rows(M, w.K, packed.Kp, A, lda, q, s, sums);
+      k.k.qs4_gemm_wasmsimd_rx4(M, packed.Kp, w.N, q, s, sums, W, wsT, packed.Np, bias, C, ldc, ep.lo, ep.hi);
     },
   };
 }

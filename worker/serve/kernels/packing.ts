@@ -114,7 +114,11 @@ export function packQs8(w: Weight): PackedQs8 {
 export interface PackedQs4 {
   Kp: number;
   Np: number;
-  /** Row n: Kp/2 bytes; in block b byte j holds element 32b+j (low nibble) and 32b+16+j (high nibble). */
+  /**
+   * Weights plus 8 (0..15, so the relaxed dot's 7-bit operand), 64 bytes per block of 32 inputs of a group of 4 columns:
+   * group g block b at (g * Kp/32 + b) * 64, byte 16p + 4c + t holds input 32b + 8p + t of column 4g + c in its low
+   * nibble and input 32b + 8p + 4 + t in its high nibble; padding holds 8 (weight 0).
+   */
   data: Uint8Array;
   /** Scale of block b (32 inputs) of channel n at [b * Np + n]. */
   scalesT: Float32Array;
@@ -125,43 +129,28 @@ export function packQs4(w: Weight, scaleOf: (n: number, block32: number) => numb
   const Kp = roundUp(Math.max(w.K, 1), 32);
   const Np = roundUp(w.N, 4);
   const blocks = Kp / 32;
-  const data = new Uint8Array((Np * Kp) / 2);
+  const data = new Uint8Array((Np * Kp) / 2).fill(0x88);
   const scalesT = new Float32Array(blocks * Np);
+  for (let n = 0; n < w.N; n++) for (let b = 0; b < blocks; b++) scalesT[b * Np + n] = scaleOf(n, b);
+  const put = (k: number, n: number, v: number) => {
+    const r = k & 31;
+    const i = ((n >> 2) * blocks + (k >> 5)) * 64 + 16 * (r >> 3) + 4 * (n & 3) + (r & 3);
+    const u = (v + 8) & 15;
+    data[i] = r & 4 ? (data[i]! & 0x0f) | (u << 4) : (data[i]! & 0xf0) | u;
+  };
   if (isStrided(w)) {
     const { K, N, offset, kStride, nStride, colScale } = w;
     const src = w.data;
-    for (let n = 0; n < N; n++) for (let b = 0; b < blocks; b++) scalesT[b * Np + n] = scaleOf(n, b);
-    // Byte 16b + j of a row holds inputs 32b + j (low nibble) and 32b + 16 + j (high nibble); past K they are 0.
     for (let p = 0; p < N; p += PANEL) {
       const end = Math.min(p + PANEL, N);
-      for (let b = 0; b < blocks; b++) {
-        for (let j = 0; j < 16; j++) {
-          const k0 = 32 * b + j;
-          if (k0 >= K) break;
-          const rowLo = offset + k0 * kStride;
-          const rowHi = k0 + 16 < K ? offset + (k0 + 16) * kStride : -1;
-          for (let n = p; n < end; n++) {
-            const s = colScale ? colScale[n]! : 1;
-            const lo = src[rowLo + n * nStride]! * s;
-            const hi = rowHi >= 0 ? src[rowHi + n * nStride]! * s : 0;
-            data[n * (Kp / 2) + 16 * b + j] = (lo & 15) | ((hi & 15) << 4);
-          }
-        }
+      for (let k = 0; k < K; k++) {
+        const row = offset + k * kStride;
+        for (let n = p; n < end; n++) put(k, n, src[row + n * nStride]! * (colScale ? colScale[n]! : 1));
       }
     }
     return { Kp, Np, data, scalesT };
   }
-  for (let n = 0; n < w.N; n++) {
-    for (let b = 0; b < blocks; b++) {
-      scalesT[b * Np + n] = scaleOf(n, b);
-      for (let j = 0; j < 16; j++) {
-        const k0 = 32 * b + j;
-        const lo = k0 < w.K ? w.at(k0, n) : 0;
-        const hi = k0 + 16 < w.K ? w.at(k0 + 16, n) : 0;
-        data[n * (Kp / 2) + 16 * b + j] = (lo & 15) | ((hi & 15) << 4);
-      }
-    }
-  }
+  for (let n = 0; n < w.N; n++) for (let k = 0; k < w.K; k++) put(k, n, w.at(k, n));
   return { Kp, Np, data, scalesT };
 }
 
