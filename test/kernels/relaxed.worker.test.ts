@@ -41,16 +41,7 @@ describe("relaxed-SIMD kernels in workerd", () => {
         const W = integers(K * N, K + 1, -8, 7);
         const scales = uniform(Math.ceil(K / 32) * N, 3, 0.1).map((v) => Math.abs(v) + 0.01);
         const scaleOf = (n: number, b: number) => scales[b * N + n]!;
-        const kx = relaxed();
-        const p = packQs4(weightMatrix(W, K, N, "kn"), scaleOf);
-        const q = kx.alloc(M * p.Kp);
-        const s = kx.alloc(M * 4);
-        const sums = kx.alloc((M * p.Kp) / 8);
-        kx.k.qs4_quantize_rows(M, K, p.Kp, kx.put(A), K, q, s, sums);
-        const c = kx.alloc(M * N * 4);
-        kx.k.qs4_gemm_wasmsimd_rx4(M, p.Kp, N, q, s, sums, kx.put(p.data), kx.put(p.scalesT), p.Np, 0, c, N, -Infinity, Infinity);
-        const ref = refQuantizeRows(M, K, A);
-        expect(relError(kx.f32(c, M * N), refQs4Gemm(M, K, N, ref.q, ref.scales, W, scaleOf, null)), `M=${M} K=${K} N=${N}`).toBeLessThan(1e-5);
+        expect(qs4RelError(M, K, N, A, W, scaleOf), `M=${M} K=${K} N=${N}`).toBeLessThan(1e-5);
       }
     }
   });
@@ -61,16 +52,7 @@ describe("relaxed-SIMD kernels in workerd", () => {
     for (const v of [-8, 7]) {
       const W = new Int8Array(K * N).fill(v);
       const scaleOf = () => 0.5;
-      const kx = relaxed();
-      const p = packQs4(weightMatrix(W, K, N, "kn"), scaleOf);
-      const q = kx.alloc(M * p.Kp);
-      const s = kx.alloc(M * 4);
-      const sums = kx.alloc((M * p.Kp) / 8);
-      kx.k.qs4_quantize_rows(M, K, p.Kp, kx.put(A), K, q, s, sums);
-      const c = kx.alloc(M * N * 4);
-      kx.k.qs4_gemm_wasmsimd_rx4(M, p.Kp, N, q, s, sums, kx.put(p.data), kx.put(p.scalesT), p.Np, 0, c, N, -Infinity, Infinity);
-      const ref = refQuantizeRows(M, K, A);
-      expect(relError(kx.f32(c, M * N), refQs4Gemm(M, K, N, ref.q, ref.scales, W, scaleOf, null)), `w=${v}`).toBeLessThan(1e-6);
+      expect(qs4RelError(M, K, N, A, W, scaleOf), `w=${v}`).toBeLessThan(1e-6);
     }
   });
 
@@ -98,3 +80,17 @@ describe("relaxed-SIMD kernels in workerd", () => {
     }
   });
 });
+
+/** The relaxed int4 GEMM (row quantization, block sums, rx4 kernel) against the scalar reference: max relative error. */
+function qs4RelError(M: number, K: number, N: number, A: Float32Array, W: Int8Array, scaleOf: (n: number, b: number) => number): number {
+  const kx = relaxed();
+  const p = packQs4(weightMatrix(W, K, N, "kn"), scaleOf);
+  const q = kx.alloc(M * p.Kp);
+  const s = kx.alloc(M * 4);
+  const sums = kx.alloc((M * p.Kp) / 8);
+  kx.k.qs4_quantize_rows(M, K, p.Kp, kx.put(A), K, q, s, sums);
+  const c = kx.alloc(M * N * 4);
+  kx.k.qs4_gemm_wasmsimd_rx4(M, p.Kp, N, q, s, sums, kx.put(p.data), kx.put(p.scalesT), p.Np, 0, c, N, -Infinity, Infinity);
+  const ref = refQuantizeRows(M, K, A);
+  return relError(kx.f32(c, M * N), refQs4Gemm(M, K, N, ref.q, ref.scales, W, scaleOf, null));
+}
