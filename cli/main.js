@@ -1,6 +1,6 @@
 // The `slimserve` command line: parses arguments, resolves settings, calls the typed client, prints tables or JSON.
-import { readFile, writeFile } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { SlimserveClient, SlimserveError, isJobRunning } from "../client/slimserve.js";
 import { resolveSettings, writeConfig } from "./config.js";
@@ -274,6 +274,7 @@ export async function run(argv, io) {
         const modelId = need(args, 0, "model id");
         const bytes = args[1] ? await client.downloadVariant(modelId, args[1]) : await client.downloadModel(modelId);
         const file = flags.output ?? `${modelId}${args[1] ? `-${args[1]}` : ""}.onnx`;
+        await mkdir(dirname(file), { recursive: true });
         await writeFile(file, bytes);
         print({ file, bytes: bytes.byteLength }, () => `wrote ${file} (${formatBytes(bytes.byteLength)})`);
         return 0;
@@ -296,6 +297,12 @@ export async function run(argv, io) {
     }
     if (e instanceof SlimserveError || e instanceof NpyError) {
       err(`slimserve: ${e.message}`);
+      return 1;
+    }
+    const file = /** @type {{ syscall?: string, path?: string, message?: string }} */ (e);
+    if (file.syscall && file.path) {
+      // A file the command reads or writes (missing input, unwritable output): one line, like every other error.
+      err(`slimserve: cannot ${file.syscall} ${file.path} (${String(file.message).split(",")[0]})`);
       return 1;
     }
     const cause = /** @type {{ cause?: { code?: string } }} */ (e).cause;
@@ -477,6 +484,7 @@ async function writeOutputs(outputs, dir) {
   /** @type {Record<string, string>} */
   const written = {};
   if (!dir) return written;
+  await mkdir(dir, { recursive: true });
   for (const [name, tensor] of Object.entries(outputs)) {
     const file = join(dir, `${name.replace(/[^A-Za-z0-9._-]/g, "_")}.npy`);
     await writeFile(file, encodeNpy(tensorToNpy(tensor)));

@@ -104,6 +104,16 @@ describe("slimserve CLI against wrangler dev", () => {
     expectClose(int8.data as Float32Array, expected, answer.engine === "kernels" ? 0.02 * range : 1e-4);
   });
 
+  it("creates the --out directory that does not exist yet, and names a file it cannot read in one line", async () => {
+    await writeFile(join(dir, "x1.npy"), encodeNpy({ dtype: "float32", shape: [1, 32], data: new Float32Array(randomInput(32, 5)) }));
+    await ok("infer", modelId, "x1.npy", "--out", "fresh/nested");
+    expect(decodeNpy(await readFile(join(dir, "fresh", "nested", "logits.npy"))).shape).toEqual([1, 10]);
+
+    const missing = await cli("infer", modelId, "absent.npy");
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim()).toBe("slimserve: cannot open absent.npy (ENOENT: no such file or directory)");
+  });
+
   it("downloads the original bytes unchanged", async () => {
     await ok("download", modelId, "-o", "back.onnx");
     expect(new Uint8Array(await readFile(join(dir, "back.onnx")))).toEqual(modelBytes);
