@@ -24,7 +24,9 @@ export interface VariantMetrics {
    */
   latencyMs: number | null;
   fp32LatencyMs: number | null;
+  /** The engine that serves the variant, and the one that serves the FP32 original (the report's figures are theirs). */
   engine: string | null;
+  fp32Engine: string | null;
   residentBytes: number | null;
   /** Bytes on the wire of the stored variant (pruning's stage report), when the record has one. */
   wire: { gzip: number; br: number } | null;
@@ -32,7 +34,7 @@ export interface VariantMetrics {
 
 /**
  * Reads a variant record's `eval` report (worker/evaluate/report.ts: `accuracy: {fp32, variant, drop} | null`,
- * `agreement`, `outputs[].cosine`, `latencyMs: {fp32, variant, runs}`, `engine`, `residentBytes`) and `stages.encoded`.
+ * `agreement`, `outputs[].cosine`, `latencyMs: {fp32, variant, runs}`, `engine`, `fp32Engine`, `residentBytes`) and `stages.encoded`.
  */
 export function variantMetrics(variant: unknown): VariantMetrics {
   const v = obj(variant);
@@ -55,6 +57,7 @@ export function variantMetrics(variant: unknown): VariantMetrics {
     latencyMs: measured(latency.variant),
     fp32LatencyMs: measured(latency.fp32),
     engine: typeof e.engine === "string" ? e.engine : typeof v.engine === "string" ? v.engine : null,
+    fp32Engine: typeof e.fp32Engine === "string" ? e.fp32Engine : null,
     residentBytes: finite(e.residentBytes) ?? finite(v.residentBytes),
     wire: finite(encoded.gzip) !== null && finite(encoded.br) !== null ? { gzip: finite(encoded.gzip)!, br: finite(encoded.br)! } : null,
   };

@@ -188,7 +188,7 @@ export function ModelPage(props: { model: Model; variants: Variant[] }) {
               <td class="num">reference</td>
               <td class="num">reference</td>
               <td class="num">{single ? latencyCell(single.fp32LatencyMs, true) : DASH}</td>
-              <td>{single?.engine ?? DASH}</td>
+              <td>{single?.fp32Engine ?? DASH}</td>
             </tr>
             {rows.map(({ v, m }) => (
               <tr data-variant={v.id}>

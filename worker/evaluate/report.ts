@@ -6,7 +6,7 @@ import { weightedLayers } from "../compress/pipeline";
 import type { Dataset } from "../datasets/dataset";
 import { labelAt, sliceBatch } from "../datasets/dataset";
 import type { ModelRecord } from "../store/records";
-import { openSession, type LoadedSession } from "../serve/sessions";
+import { openSession, type EngineName, type LoadedSession } from "../serve/sessions";
 import { measureLatency, type Latency } from "./latency";
 import { ErrorStats, TopOne } from "./metrics";
 import { bindOrThrow, forEachBatch } from "./runner";
@@ -28,7 +28,9 @@ export interface EvalReport {
   residentBytes: number;
   /** Median ms per batch-1 run on the serving engine (null where the isolate's clock could not resolve it). */
   latencyMs: { fp32: number | null; variant: number | null; runs: number };
-  engine: string;
+  /** The engine that serves the variant, and the one that serves the FP32 original: every figure above is theirs. */
+  engine: EngineName;
+  fp32Engine: EngineName;
   evaluatedAt: string;
 }
 
@@ -51,70 +53,84 @@ export async function evaluateBytes(
   options: EvalOptions,
 ): Promise<EvalReport> {
   const samples = Math.min(options.samples ?? dataset.samples, dataset.samples);
-  const layerOutputs = options.quick ? [] : layerOutputNames(fp32);
-  const extra = layerOutputs.map((l) => l.output).filter((o) => !model.outputs.some((m) => m.name === o));
-  const expose = (bytes: Uint8Array) => (extra.length ? encodeModel(withExtraOutputs(decodeModel(bytes), extra)) : bytes);
+  const outputNames = model.outputs.map((o) => o.name);
+  const first = outputNames[0]!;
+  const labels = dataset.labels;
+  const outStats = new Map(outputNames.map((n) => [n, new ErrorStats()]));
+  const top = new TopOne();
+  let latency: EvalReport["latencyMs"] = { fp32: null, variant: null, runs: 0 };
+  let served: { fp32Engine: EngineName; engine: EngineName; residentBytes: number };
+  // Outputs, accuracy and latency come from the path that serves each model: the engine and graph inference uses
+  // (the kernel engine quantizes activations where onnxruntime-web dequantizes weights, so their figures differ).
   const sessions: LoadedSession[] = [];
   try {
-    const a = await openSession(expose(fp32), false, fp32.byteLength);
-    sessions.push(a);
-    const b = await openSession(expose(variant), true, fp32.byteLength);
-    sessions.push(b);
-    const outputNames = model.outputs.map((o) => o.name);
-    const outStats = new Map(outputNames.map((n) => [n, new ErrorStats()]));
-    const layerStats = new Map(layerOutputs.map((l) => [l.output, new ErrorStats()]));
-    const top = new TopOne();
-    const first = outputNames[0]!;
-    const labels = dataset.labels;
-    await forEachBatch([a, b], dataset, model.inputs, samples, (start, [ra, rb]) => {
+    const pa = await openSession(fp32, false, fp32.byteLength, true);
+    sessions.push(pa);
+    const pb = await openSession(variant, true, fp32.byteLength, true);
+    sessions.push(pb);
+    await forEachBatch([pa, pb], dataset, model.inputs, samples, (start, [ra, rb]) => {
       for (const n of outputNames) if (ra![n] && rb![n]) outStats.get(n)!.add(ra![n]!.data, rb![n]!.data);
-      for (const [o, st] of layerStats) if (ra![o] && rb![o]) st.add(ra![o]!.data, rb![o]!.data);
       const logits = ra![first];
       if (logits && logits.dims.length === 2) {
         top.add(logits.data, rb![first]!.data, logits.dims[1]!, labels ? (r) => labelAt(dataset, start + r) : null);
       }
     });
-    let latency: EvalReport["latencyMs"] = { fp32: null, variant: null, runs: 0 };
-    let serving: LoadedSession = b;
     if (!options.quick) {
       const budgetMs = options.latencyBudgetMs ?? 2000;
       const feeds = sliceBatch(bindOrThrow(dataset, model.inputs), model.inputs, 0, 1);
-      // Latency on the serving configuration: plain graphs (no extra outputs) on the engine that serves them.
-      let fp32Latency = options.fp32Latency;
-      if (!fp32Latency) {
-        const pa = await openSession(fp32, false, fp32.byteLength, true);
-        sessions.push(pa);
-        fp32Latency = await measureLatency(() => pa.run(feeds), { budgetMs });
-      }
-      const pb = await openSession(variant, true, fp32.byteLength, true);
-      sessions.push(pb);
-      serving = pb;
+      const fp32Latency = options.fp32Latency ?? (await measureLatency(() => pa.run(feeds), { budgetMs }));
       const variantLatency = await measureLatency(() => pb.run(feeds), { budgetMs });
       latency = { fp32: fp32Latency.ms, variant: variantLatency.ms, runs: Math.min(fp32Latency.runs, variantLatency.runs) };
     }
-    const accuracy =
-      labels && top.rows > 0
-        ? { fp32: top.refCorrect / top.rows, variant: top.gotCorrect / top.rows, drop: (100 * (top.refCorrect - top.gotCorrect)) / top.rows }
-        : null;
-    return {
-      dataset: options.datasetId,
-      samples,
-      hasLabels: labels !== null,
-      accuracy,
-      agreement: top.rows > 0 ? top.agree / top.rows : outStats.get(first)!.cosine,
-      outputs: outputNames.map((name) => ({ name, cosine: outStats.get(name)!.cosine, maxAbsError: outStats.get(name)!.maxAbsError })),
-      layers: layerOutputs.map((l) => ({ node: l.node, output: l.output, sqnrDb: layerStats.get(l.output)!.sqnrDb })),
-      bytes: variant.byteLength,
-      fp32Bytes: fp32.byteLength,
-      compressionRatio: fp32.byteLength / variant.byteLength,
-      residentBytes: serving.residentBytes,
-      latencyMs: latency,
-      engine: serving.engine,
-      evaluatedAt: new Date().toISOString(),
-    };
+    served = { fp32Engine: pa.engine, engine: pb.engine, residentBytes: pb.residentBytes };
+  } finally {
+    for (const s of sessions.splice(0)) await s.release();
+  }
+  const layers = options.quick ? [] : await layerSqnr(model, fp32, variant, dataset, samples);
+  const accuracy =
+    labels && top.rows > 0
+      ? { fp32: top.refCorrect / top.rows, variant: top.gotCorrect / top.rows, drop: (100 * (top.refCorrect - top.gotCorrect)) / top.rows }
+      : null;
+  return {
+    dataset: options.datasetId,
+    samples,
+    hasLabels: labels !== null,
+    accuracy,
+    agreement: top.rows > 0 ? top.agree / top.rows : outStats.get(first)!.cosine,
+    outputs: outputNames.map((name) => ({ name, cosine: outStats.get(name)!.cosine, maxAbsError: outStats.get(name)!.maxAbsError })),
+    layers,
+    bytes: variant.byteLength,
+    fp32Bytes: fp32.byteLength,
+    compressionRatio: fp32.byteLength / variant.byteLength,
+    residentBytes: served.residentBytes,
+    latencyMs: latency,
+    engine: served.engine,
+    fp32Engine: served.fp32Engine,
+    evaluatedAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * SQNR of each weighted layer's output against FP32's on the same inputs. Intermediate tensors are read from
+ * onnxruntime-web with the layers' outputs exposed: the kernel engine fuses them away.
+ */
+async function layerSqnr(model: ModelRecord, fp32: Uint8Array, variant: Uint8Array, dataset: Dataset, samples: number): Promise<EvalReport["layers"]> {
+  const layerOutputs = layerOutputNames(fp32);
+  if (layerOutputs.length === 0) return [];
+  const extra = layerOutputs.map((l) => l.output).filter((o) => !model.outputs.some((m) => m.name === o));
+  const expose = (bytes: Uint8Array) => (extra.length ? encodeModel(withExtraOutputs(decodeModel(bytes), extra)) : bytes);
+  const layerStats = new Map(layerOutputs.map((l) => [l.output, new ErrorStats()]));
+  const sessions: LoadedSession[] = [];
+  try {
+    sessions.push(await openSession(expose(fp32), false, fp32.byteLength));
+    sessions.push(await openSession(expose(variant), true, fp32.byteLength));
+    await forEachBatch(sessions, dataset, model.inputs, samples, (_start, [ra, rb]) => {
+      for (const [o, st] of layerStats) if (ra![o] && rb![o]) st.add(ra![o]!.data, rb![o]!.data);
+    });
   } finally {
     for (const s of sessions) await s.release();
   }
+  return layerOutputs.map((l) => ({ node: l.node, output: l.output, sqnrDb: layerStats.get(l.output)!.sqnrDb }));
 }
 
 /** Each weighted layer and the tensor it writes (a variant keeps these names, so both graphs expose them). */

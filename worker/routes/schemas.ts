@@ -107,7 +107,7 @@ export const VariantSchema = VariantSummarySchema.extend({
   activations: z
     .array(z.object({ name: z.string(), min: z.number(), max: z.number(), scale: z.number(), zeroPoint: z.number() }))
     .optional(),
-  eval: z.unknown().optional().openapi({ description: "Evaluation report against FP32 (accuracy, agreement, per-layer SQNR, latency)" }),
+  eval: z.unknown().optional().openapi({ description: "Evaluation report against FP32 (accuracy, agreement, latency: each measured on the engine that serves it, named by `engine` and `fp32Engine`; per-layer SQNR)" }),
 }).openapi("Variant");
 
 export const JsonTensorSchema = z

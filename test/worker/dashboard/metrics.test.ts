@@ -16,16 +16,17 @@ describe("variantMetrics", () => {
       latencyMs: null,
       fp32LatencyMs: null,
       engine: "onnxruntime-web",
+      fp32Engine: null,
       residentBytes: null,
       wire: null,
     });
   });
 
-  it("reads an evaluation report: accuracies and their difference, agreement, cosine, latency, engine", () => {
+  it("reads an evaluation report: accuracies and their difference, agreement, cosine, latency, the engines of variant and original", () => {
     const m = variantMetrics(SAMPLE_VARIANTS[0]);
     expect(m).toMatchObject({ dataset: "d".repeat(24), samples: 200, accuracy: 0.895, fp32Accuracy: 0.9, agreement: 0.99, cosine: 0.9999 });
     expect(m.accuracyDelta).toBeCloseTo(-0.005, 12);
-    expect(m).toMatchObject({ latencyMs: 1, fp32LatencyMs: 2, engine: "onnxruntime-web", residentBytes: 155300, wire: null });
+    expect(m).toMatchObject({ latencyMs: 1, fp32LatencyMs: 2, engine: "kernels", fp32Engine: "onnxruntime-web", residentBytes: 155300, wire: null });
   });
 
   it("reads a latency of 0 (below the Worker clock's resolution) as not measured, and the wire sizes of stages", () => {

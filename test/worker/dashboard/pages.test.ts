@@ -31,10 +31,10 @@ function rowCells(page: string, variant: string): string[] {
 describe("ModelPage", () => {
   const page = html(ModelPage({ model: SAMPLE_MODEL as unknown as Model, variants: SAMPLE_VARIANTS as unknown as Variant[] }));
 
-  it("fills the variants table from the evaluation reports and the stages' wire size", () => {
+  it("fills the variants table from the evaluation reports and the stages' wire size, each row naming the engine that serves it", () => {
     expect(rowCells(page, "original")).toEqual(["FP32 original", "32", "original", "38825", "1.00x", "—", "90.00%", "reference", "reference", "2.00 ms", "onnxruntime-web"]);
-    expect(rowCells(page, "a".repeat(24))).toEqual(["a".repeat(12), "8", "int8 weight-only", "11601", "3.35x", "—", "89.50%", "-0.50 pp", "99.00%", "1.00 ms", "onnxruntime-web"]);
-    expect(rowCells(page, "b".repeat(24))).toEqual(["b".repeat(12), "8", "prune 50% + int8 weight-only", "11601", "3.35x", "7700", "80.00%", "-10.00 pp", "85.00%", "not measured", "onnxruntime-web"]);
+    expect(rowCells(page, "a".repeat(24))).toEqual(["a".repeat(12), "8", "int8 weight-only", "11601", "3.35x", "—", "89.50%", "-0.50 pp", "99.00%", "1.00 ms", "kernels"]);
+    expect(rowCells(page, "b".repeat(24))).toEqual(["b".repeat(12), "8", "prune 50% + int8 weight-only", "11601", "3.35x", "7700", "80.00%", "-10.00 pp", "85.00%", "not measured", "kernels"]);
     expect(rowCells(page, "c".repeat(24))).toEqual(["c".repeat(12), "8", "int8 static", "12099", "3.21x", "—", "—", "—", "—", "—", "onnxruntime-web"]);
     expect(page).toContain(`dataset ${"d".repeat(24)} (200 samples)`);
   });

@@ -59,7 +59,9 @@ const report = (variant: number, agreement: number, latency: number) => ({
   compressionRatio: 3.35,
   residentBytes: 155300,
   latencyMs: { fp32: latency * 2, variant: latency, runs: 25 },
-  engine: "onnxruntime-web",
+  // The variant is served by the kernel engine, the original by onnxruntime-web: the report names both.
+  engine: "kernels",
+  fp32Engine: "onnxruntime-web",
   evaluatedAt: "2026-11-27T20:01:00.000Z",
 });
 
@@ -67,12 +69,12 @@ export const SAMPLE_VARIANTS = [
   {
     id: "a".repeat(24), modelId: SAMPLE_MODEL.id, sha256: "1".repeat(64), bits: 8, bytes: 11601, compressionRatio: 38825 / 11601,
     createdAt: "2026-11-27T20:01:00.000Z", recipe: { quantize: { bits: 8, scheme: "weight-only", granularity: "per-channel", symmetric: true } },
-    engine: "onnxruntime-web", tensors: [], skipped: [], eval: report(0.895, 0.99, 1),
+    engine: "kernels", tensors: [], skipped: [], eval: report(0.895, 0.99, 1),
   },
   {
     id: "b".repeat(24), modelId: SAMPLE_MODEL.id, sha256: "2".repeat(64), bits: 8, bytes: 11601, compressionRatio: 38825 / 11601,
     createdAt: "2026-11-27T20:02:00.000Z", recipe: { prune: { sparsity: 0.5 }, quantize: { bits: 8, scheme: "weight-only" } },
-    engine: "onnxruntime-web", tensors: [], skipped: [], eval: report(0.8, 0.85, 0),
+    engine: "kernels", tensors: [], skipped: [], eval: report(0.8, 0.85, 0),
     stages: { denseFp32: 38825, pruned: 38825, quantized: 11601, stored: 11601, encoded: { gzip: 7800, br: 7700 } },
   },
   {

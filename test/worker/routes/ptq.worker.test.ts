@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { api, expectError, postJson, uploadModel } from "../../support/api";
-import { buildMlp } from "../../support/models";
+import { buildCnn, buildMlp } from "../../support/models";
 import { npy, npz, uniformFloats } from "../../support/npz";
 
 const SIZES = [16, 32, 32, 4];
@@ -109,6 +109,26 @@ describe("variants with calibration, evaluation and jobs", () => {
     const v = (await res.json()) as Record<string, any>;
     expect(v.eval.agreement).toBeGreaterThan(0.8);
     expect((await postJson(`/v1/models/${model.id}/variants?wait=25`, body)).status).toBe(200);
+  });
+
+  it("names, for the variant and for the FP32 original, the engine that serves each: the one inference answers with", async () => {
+    // A CNN original stays on onnxruntime-web while its int8 variant runs on the kernel engine.
+    const model = (await (await uploadModel(buildCnn(3))).json()) as { id: string };
+    const x = uniformFloats(N * 144, 4);
+    const y = BigInt64Array.from({ length: N }, (_, i) => BigInt(i % 10));
+    const bytes = await npz({ input: npy("<f4", [N, 1, 12, 12], x), labels: npy("<i8", [N], y) }, { compress: true });
+    const dataset = (await (await uploadDataset(bytes)).json()) as { id: string };
+    const res = await postJson(`/v1/models/${model.id}/variants?wait=25`, { quantize: { bits: 8 }, eval: { dataset: dataset.id } });
+    expect(res.status).toBe(201);
+    const v = (await res.json()) as { id: string; engine: string; eval: { engine: string; fp32Engine: string } };
+    const input = { input: { type: "float32", dims: [1, 1, 12, 12], data: Array.from(x.subarray(0, 144)) } };
+    const served = async (query: string) =>
+      ((await (await postJson(`/v1/models/${model.id}/infer${query}`, { inputs: input })).json()) as { engine: string }).engine;
+    expect(v.eval.fp32Engine).toBe(await served(""));
+    expect(v.eval.engine).toBe(await served(`?variant=${v.id}`));
+    expect(v.eval.engine).toBe(v.engine);
+    expect(v.eval.fp32Engine).toBe("onnxruntime-web");
+    expect(v.eval.engine).toBe("kernels");
   });
 
   it("keeps a plain dynamic recipe synchronous (201) and evaluates it later through POST .../evaluate", async () => {
