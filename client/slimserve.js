@@ -111,7 +111,7 @@ export class SlimserveClient {
 
   /** @param {string} path @returns {Promise<Uint8Array>} */
   async bytes(path) {
-    const res = await this.send("GET", path, { accept: "application/octet-stream" });
+    const res = await this.send("GET", path, { accept: "application/x-protobuf" });
     return new Uint8Array(await res.arrayBuffer());
   }
 

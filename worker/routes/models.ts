@@ -5,7 +5,7 @@ import { deleteModel, openBlob, registerModel, requireModel, withVariants } from
 import { listModelRecords } from "../store/records";
 import { modelBlobKey } from "../store/keys";
 import { readBodyWithLimit } from "../store/body";
-import { brotliBytes, gzipStream, negotiateEncoding } from "../store/encoding";
+import { ONNX_MEDIA_TYPE } from "../store/encoding";
 import { errorResponses, ErrorSchema, ModelIdParam, ModelSchema } from "./schemas";
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
@@ -58,7 +58,7 @@ const download = createRoute({
   summary: "Download the original ONNX bytes",
   request: { params: ModelIdParam },
   responses: {
-    200: { description: "ONNX bytes", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
+    200: { description: "ONNX bytes", content: { [ONNX_MEDIA_TYPE]: { schema: z.string().openapi({ format: "binary" }) } } },
     ...errorResponses,
   },
 });
@@ -85,26 +85,23 @@ export const models = createRouter("invalid_request")
     const tenant = c.get("tenant");
     const record = await requireModel(c.env, tenant, c.req.valid("param").id);
     const blob = await openBlob(c.env, modelBlobKey(tenant, record.id), "model");
-    return onnxDownload(blob, record.sha256, `${record.name}.onnx`, c.req.header("Accept-Encoding"));
+    return onnxDownload(blob, record.sha256, `${record.name}.onnx`);
   });
 
 /**
- * Streams stored ONNX bytes with their content address as the ETag, gzip- or brotli-encoded when the request's
- * Accept-Encoding allows. An encoded representation gets a weak ETag naming its coding (RFC 9110 §8.8.1): it is
- * semantically the identity bytes, but the compressor's exact output is not promised across runtime versions.
+ * Streams stored ONNX bytes exactly as stored: their content address as a strong ETag, Content-Length, no
+ * Content-Encoding. A client that accepts gzip or br gets them compressed by the front line (../store/encoding.ts),
+ * which is why the response varies on Accept-Encoding although this function never reads it.
  */
-export async function onnxDownload(blob: R2ObjectBody, sha256: string, filename: string, acceptEncoding?: string | null): Promise<Response> {
-  const headers: Record<string, string> = {
-    "Content-Type": "application/octet-stream",
-    ETag: `"${sha256}"`,
-    Vary: "Accept-Encoding",
-    "Content-Disposition": `attachment; filename="${filename.replace(/[^A-Za-z0-9._-]/g, "_")}"`,
-  };
-  const coding = negotiateEncoding(acceptEncoding);
-  if (!coding) return new Response(blob.body, { status: 200, headers: { ...headers, "Content-Length": String(blob.size) } });
-  const encoded = { ...headers, "Content-Encoding": coding, ETag: `W/"${sha256}-${coding}"` };
-  // encodeBody "manual": the body is already encoded; workerd must not encode it again.
-  if (coding === "gzip") return new Response(gzipStream(blob.body), { status: 200, headers: encoded, encodeBody: "manual" });
-  const bytes = brotliBytes(new Uint8Array(await blob.arrayBuffer()));
-  return new Response(bytes, { status: 200, headers: { ...encoded, "Content-Length": String(bytes.byteLength) }, encodeBody: "manual" });
+export function onnxDownload(blob: R2ObjectBody, sha256: string, filename: string): Response {
+  return new Response(blob.body, {
+    status: 200,
+    headers: {
+      "Content-Type": ONNX_MEDIA_TYPE,
+      "Content-Length": String(blob.size),
+      ETag: `"${sha256}"`,
+      Vary: "Accept-Encoding",
+      "Content-Disposition": `attachment; filename="${filename.replace(/[^A-Za-z0-9._-]/g, "_")}"`,
+    },
+  });
 }

@@ -14,6 +14,7 @@ import { describeZodError } from "../app";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "./models";
 import { variantBlobKey } from "../store/keys";
 import { errorResponses, ModelIdParam, VariantParams, VariantSchema } from "./schemas";
+import { ONNX_MEDIA_TYPE } from "../store/encoding";
 import { onnxDownload } from "./models";
 
 const EvalRequestSchema = z
@@ -114,7 +115,7 @@ const download = createRoute({
   summary: "Download the variant's ONNX bytes",
   request: { params: VariantParams },
   responses: {
-    200: { description: "ONNX bytes", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
+    200: { description: "ONNX bytes", content: { [ONNX_MEDIA_TYPE]: { schema: z.string().openapi({ format: "binary" }) } } },
     ...errorResponses,
   },
 });
@@ -179,7 +180,7 @@ export const variants = createRouter("invalid_recipe")
     await requireModel(c.env, tenant, id);
     const variant = await requireVariant(c.env, tenant, id, vid);
     const blob = await openBlob(c.env, variantBlobKey(tenant, id, vid), "variant");
-    return onnxDownload(blob, variant.sha256, `${id}-${vid}.onnx`, c.req.header("Accept-Encoding"));
+    return onnxDownload(blob, variant.sha256, `${id}-${vid}.onnx`);
   });
 
 // The create route's body is one of these two (resolved in the handler): both belong in the document.

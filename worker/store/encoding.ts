@@ -1,38 +1,30 @@
-// Content codings for downloads (RFC 9110 §8.4): which one a request accepts, and the encoded bytes. gzip goes
-// through CompressionStream (streamed); workerd's CompressionStream has no brotli, so br uses node:zlib.
+// Content codings of ONNX downloads. A download is always the stored bytes (no Content-Encoding); compressing them
+// for a client that asks is the front line's job (Cloudflare's network; Miniflare's entry worker under wrangler dev):
+// - The Worker sees `Accept-Encoding: br, gzip` whatever the client sent (nothing, identity, gzip, ...); the client's
+//   own value is `request.cf.clientAcceptEncoding` ("" when it sent none under wrangler dev).
+// - A response without Content-Encoding whose Content-Type the front line compresses goes out as is to a client that
+//   asked for no coding, and gzip/br-encoded (no Content-Length) to one that accepts them; Cloudflare then weakens a
+//   strong ETag. `application/x-protobuf` is on that list (Cloudflare's content compression reference, copied by
+//   Miniflare), `application/octet-stream` is not.
+// - Under wrangler dev, a response the Worker encodes itself (Content-Encoding, encodeBody "automatic" or "manual")
+//   as `application/octet-stream` reaches the client encoded even when it asked for nothing or identity.
+// So downloads are `application/x-protobuf` (an ONNX model is a serialized onnx.ModelProto) and never encoded here.
+// What stays is the size of each coding of some bytes, reported with every variant (`stages.encoded`).
 import { brotliCompressSync, constants } from "node:zlib";
 
-export type ContentCoding = "br" | "gzip";
+/** The media type of an ONNX download, one the front line compresses for clients that accept gzip or br. */
+export const ONNX_MEDIA_TYPE = "application/x-protobuf";
 
-/** Brotli quality for downloads and the reported sizes: 9 is within a few % of 11 at a fraction of the CPU time. */
-export const BROTLI_QUALITY = 9;
+/** Brotli quality of the reported sizes: 9 is within a few % of 11 at a fraction of the CPU time. */
+const BROTLI_QUALITY = 9;
 
-/** The preferred coding the Accept-Encoding header allows (br over gzip on equal q), or null for identity. */
-export function negotiateEncoding(header: string | null | undefined): ContentCoding | null {
-  if (!header) return null;
-  const q = new Map<string, number>();
-  for (const part of header.split(",")) {
-    const [name, ...params] = part.trim().toLowerCase().split(";");
-    if (!name) continue;
-    const qp = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
-    const value = qp ? Number(qp.slice(2)) : 1;
-    q.set(name, Number.isFinite(value) ? value : 0);
-  }
-  const weight = (c: string) => q.get(c) ?? q.get("*") ?? 0;
-  const best = (["br", "gzip"] as const).filter((c) => weight(c) > 0).sort((a, b) => weight(b) - weight(a))[0];
-  return best ?? null;
+async function gzipBytes(bytes: Uint8Array): Promise<Uint8Array> {
+  const gzip = new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>;
+  return new Uint8Array(await new Response(new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(gzip)).arrayBuffer());
 }
 
-export function gzipStream(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-  return body.pipeThrough(new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>);
-}
-
-export async function gzipBytes(bytes: Uint8Array): Promise<Uint8Array> {
-  const stream = gzipStream(new Blob([bytes as Uint8Array<ArrayBuffer>]).stream());
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-export function brotliBytes(bytes: Uint8Array): Uint8Array {
+// workerd's CompressionStream has no brotli, so br uses node:zlib.
+function brotliBytes(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(
     brotliCompressSync(bytes, {
       params: { [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.byteLength },

@@ -126,6 +126,23 @@ describe("reading, listing and deleting models", () => {
     expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
   });
 
+  // Compression is the front line's (Cloudflare, or Miniflare's entry worker under wrangler dev; see the e2e test),
+  // for the media type below: the Worker itself answers every request with the stored bytes.
+  for (const accept of [null, "identity", "gzip", "br", "gzip, br"]) {
+    it(`downloads the stored bytes unencoded as application/x-protobuf for Accept-Encoding ${accept ?? "(none)"}`, async () => {
+      const bytes = buildCnn(4);
+      const { id } = (await (await uploadModel(bytes)).json()) as { id: string };
+      const res = await api(`/v1/models/${id}/onnx`, { headers: accept === null ? {} : { "Accept-Encoding": accept } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("Content-Encoding")).toBeNull();
+      expect(res.headers.get("Content-Type")).toBe("application/x-protobuf");
+      expect(res.headers.get("Content-Length")).toBe(String(bytes.byteLength));
+      expect(res.headers.get("ETag")).toBe(`"${await sha256Hex(bytes.slice().buffer)}"`);
+      expect(res.headers.get("Vary")).toBe("Accept-Encoding");
+      expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
+    });
+  }
+
   it("deletes a model with its variants, records and bytes (204)", async () => {
     const { id } = (await (await uploadModel(buildMlp([8, 16, 4]))).json()) as { id: string };
     expect((await postJson(`/v1/models/${id}/variants`, { quantize: { bits: 8 } })).status).toBe(201);

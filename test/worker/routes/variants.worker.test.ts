@@ -82,4 +82,17 @@ describe("GET /v1/models/:id/variants/:vid[/onnx]", () => {
     expect(body.byteLength).toBe(v.bytes);
     expect(await sha256Hex(body)).toBe(inject("references").cnn.int8Sha256);
   });
+
+  it("downloads the variant's stored bytes unencoded whatever Accept-Encoding says", async () => {
+    const id = await upload(REFERENCE_MODELS.cnn.build());
+    const v = (await (await postJson(`/v1/models/${id}/variants`, { quantize: { bits: 8 } })).json()) as { id: string; sha256: string; bytes: number };
+    const res = await api(`/v1/models/${id}/variants/${v.id}/onnx`, { headers: { "Accept-Encoding": "gzip, br" } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Encoding")).toBeNull();
+    expect(res.headers.get("Content-Type")).toBe("application/x-protobuf");
+    expect(res.headers.get("Content-Length")).toBe(String(v.bytes));
+    expect(res.headers.get("ETag")).toBe(`"${v.sha256}"`);
+    expect(res.headers.get("Vary")).toBe("Accept-Encoding");
+    expect(await sha256Hex(await res.arrayBuffer())).toBe(inject("references").cnn.int8Sha256);
+  });
 });
