@@ -1,11 +1,13 @@
 // npm run bench: starts the bench Worker in workerd on loopback (wrangler's unstable_startWorker), collects kernel
 // throughput, model latencies and compression throughput, times the same fp32 and int8 models on onnxruntime-node (one thread) in this
-// process, then prints a table, writes bench/results/latest.json and ends with one JSON line.
+// process, then prints a table, writes bench/results/latest.json, renders docs/benchmarks.md's tables from it
+// (bench/render.mjs) and ends with one JSON line.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
 import * as ortNode from "onnxruntime-node";
 import { unstable_startWorker } from "wrangler";
+import { writeBenchmarksDoc } from "./render.mjs";
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const deadline = Date.now() + 10 * 60 * 1000;
@@ -364,6 +366,7 @@ async function main() {
   console.log("\nratios:", JSON.stringify(results.ratios, null, 1));
   mkdirSync(here("./results"), { recursive: true });
   writeFileSync(here("./results/latest.json"), `${JSON.stringify(results, null, 1)}\n`);
+  writeBenchmarksDoc();
   console.log(JSON.stringify(results));
 }
 

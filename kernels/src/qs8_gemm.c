@@ -42,11 +42,6 @@ void qs8_quantize_rows(int M, int K, int Kp, const float* A, int lda, int8_t* Q,
   }
 }
 
-static inline v128_t dot16(v128_t a_lo, v128_t a_hi, v128_t w, v128_t acc) {
-  acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(a_lo, wasm_i16x8_extend_low_i8x16(w)));
-  return wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(a_hi, wasm_i16x8_extend_high_i8x16(w)));
-}
-
 static inline void store_row(float* c, v128_t acc, float as, const float* ws, const float* bias, int n0, int cols,
                              v128_t vlo, v128_t vhi) {
   v128_t scale = wasm_f32x4_mul(wasm_f32x4_splat(as), wasm_v128_load(ws + n0));
@@ -101,34 +96,6 @@ void qs8_gemm_wasmsimd_2x4(int M, int Kp, int N, const int8_t* Q, const float* a
         c03 = wasm_i32x4_add(c03, wasm_i32x4_dot_i16x8(a, wasm_i16x8_load8x8(w3 + k)));
       }
       store_row(C + (long)m * ldc, hsum4_i32x4(c00, c01, c02, c03), as[m], ws, bias, n0, cols, vlo, vhi);
-    }
-  }
-}
-
-/* The raw int32 accumulators (C32[m,n] = sum_k Q[m,k] W[n,k]), for bit-exact tests and for callers that rescale. */
-EXPORT(qs8_gemm_i32_wasmsimd_1x4)
-void qs8_gemm_i32_wasmsimd_1x4(int M, int Kp, int N, const int8_t* Q, const int8_t* W, int32_t* C32) {
-  for (int n0 = 0; n0 < N; n0 += 4) {
-    const int cols = N - n0 < 4 ? N - n0 : 4;
-    const int8_t* w0 = W + (long)n0 * Kp;
-    for (int m = 0; m < M; m++) {
-      const int8_t* q0 = Q + (long)m * Kp;
-      v128_t z = wasm_i32x4_splat(0);
-      v128_t c0 = z, c1 = z, c2 = z, c3 = z;
-      for (int k = 0; k < Kp; k += 16) {
-        v128_t a = wasm_v128_load(q0 + k);
-        v128_t alo = wasm_i16x8_extend_low_i8x16(a), ahi = wasm_i16x8_extend_high_i8x16(a);
-        c0 = dot16(alo, ahi, wasm_v128_load(w0 + k), c0);
-        c1 = dot16(alo, ahi, wasm_v128_load(w0 + Kp + k), c1);
-        c2 = dot16(alo, ahi, wasm_v128_load(w0 + 2 * Kp + k), c2);
-        c3 = dot16(alo, ahi, wasm_v128_load(w0 + 3 * Kp + k), c3);
-      }
-      v128_t s = hsum4_i32x4(c0, c1, c2, c3);
-      int32_t* c = C32 + (long)m * N + n0;
-      c[0] = wasm_i32x4_extract_lane(s, 0);
-      if (cols > 1) c[1] = wasm_i32x4_extract_lane(s, 1);
-      if (cols > 2) c[2] = wasm_i32x4_extract_lane(s, 2);
-      if (cols > 3) c[3] = wasm_i32x4_extract_lane(s, 3);
     }
   }
 }

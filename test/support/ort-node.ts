@@ -1,5 +1,5 @@
 // onnxruntime-node as the independent reference executor (Node tests only), one thread, basic optimisations
-// so that weight-only DequantizeLinear graphs are computed as written (see ../shared notes).
+// so that weight-only DequantizeLinear graphs are computed as written (docs/architecture.md, "How inference runs").
 import { fromBinary } from "@bufbuild/protobuf";
 import * as ort from "onnxruntime-node";
 import { TensorProtoSchema, type TensorProto } from "onnx-buf";

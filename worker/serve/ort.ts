@@ -1,6 +1,6 @@
 // The one module that imports onnxruntime-web: applies the workerd loading shim, creates sessions and runs them.
 // workerd forbids compiling wasm from bytes, so the runtime's wasm is imported as a Module and handed to
-// WebAssembly.instantiate when the Emscripten glue asks for bytes (see the README's "How inference runs").
+// WebAssembly.instantiate when the Emscripten glue asks for bytes (docs/architecture.md, "How inference runs").
 import * as ort from "onnxruntime-web/wasm";
 import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
 

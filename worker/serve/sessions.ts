@@ -83,7 +83,7 @@ export function servingProfile(bytes: Uint8Array, fp32Bytes: number): { engine: 
 /**
  * Loads a session on the engine that serves these bytes: our kernels first (compressed weights stay compressed);
  * onnxruntime-web when some node is not covered, and for fp32 originals with convolutions, where onnxruntime-web
- * measured faster (README, section kernels).
+ * measured faster (docs/benchmarks.md, "Model latency: cnn").
  */
 async function loadServingSession(bytes: Uint8Array, foldWeightDequantize: boolean, fp32Bytes: number): Promise<LoadedSession> {
   const model = decodeModel(bytes);

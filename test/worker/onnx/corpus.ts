@@ -13,7 +13,7 @@ export interface CorpusCase {
 
 export function corpusCases(): CorpusCase[] {
   if (!existsSync(CORPUS_ROOT)) {
-    throw new Error(`ONNX test corpus missing at ${CORPUS_ROOT}: apt-get install libonnx-testdata (see .ci/run)`);
+    throw new Error(`ONNX test corpus missing at ${CORPUS_ROOT}: npm test installs it (scripts/prerequisites.mjs), or apt-get install libonnx-testdata`);
   }
   const cases: CorpusCase[] = [];
   for (const group of readdirSync(CORPUS_ROOT).sort()) {

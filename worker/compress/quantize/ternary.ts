@@ -2,7 +2,7 @@
 // per block of inputs), by Ternary Weight Networks' rule (Li et al. 2016): threshold delta = 0.7 * mean|w| of the
 // group, scale = mean |w| over |w| > delta. Chosen by top-1 on the MNIST reference models over the exact
 // squared-error minimiser per group (which lost 10 points on mnist-mlp at block 32) and thresholds 0.5/0.6/0.8
-// (within noise of 0.7); the README's quantization section has the numbers.
+// (within noise of 0.7); docs/quantization.md, "2-bit and 1-bit", has the numbers.
 import type { WeightEncoding } from "./encoding";
 import { int2Dequantize } from "./int2";
 import { INT2_OPSET } from "./opset25";

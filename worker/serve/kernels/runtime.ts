@@ -12,7 +12,6 @@ export interface KernelExports {
   f32_gemm_wasmsimd_4x8(M: number, K: number, N: number, A: Ptr, lda: number, Bp: Ptr, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
   qs8_quantize_rows(M: number, K: number, Kp: number, A: Ptr, lda: number, Q: Ptr, scales: Ptr): void;
   qs8_gemm_wasmsimd_2x4(M: number, Kp: number, N: number, Q: Ptr, as: Ptr, W: Ptr, ws: Ptr, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
-  qs8_gemm_i32_wasmsimd_1x4(M: number, Kp: number, N: number, Q: Ptr, W: Ptr, C32: Ptr): void;
   qu7_quantize_rows(M: number, K: number, Kp: number, A: Ptr, lda: number, Q: Ptr, scales: Ptr, zeroPoints: Ptr): void;
   qu7_gemm_wasmsimd_2x4(M: number, Kp: number, N: number, Q: Ptr, as: Ptr, zps: Ptr, W: Ptr, wsum: Ptr, ws: Ptr, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
   qs4_quantize_rows(M: number, K: number, Kp: number, A: Ptr, lda: number, Q: Ptr, scales: Ptr, qsum: Ptr): void;
@@ -25,15 +24,6 @@ export interface KernelExports {
   f32_im2col(X: Ptr, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, dh: number, dw: number, OH: number, OW: number, out: Ptr): void;
   f32_maxpool2d(X: Ptr, planes: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, OH: number, OW: number, Y: Ptr): void;
   f32_transpose(rows: number, cols: number, src: Ptr, dst: Ptr, ldDst: number): void;
-  absmax_rows(rows: number, cols: number, X: Ptr, out: Ptr): void;
-  absmax_cols(rows: number, cols: number, X: Ptr, out: Ptr): void;
-  minmax_rows(rows: number, cols: number, X: Ptr, out: Ptr): void;
-  minmax_cols(rows: number, cols: number, X: Ptr, out: Ptr): void;
-  quantize_round_clamp(rows: number, cols: number, X: Ptr, scales: Ptr, zeroPoints: Ptr, perCol: number, qmin: number, qmax: number, Q: Ptr): void;
-  pack_int4(n: number, q: Ptr, out: Ptr): void;
-  pack_sign_bits(n: number, x: Ptr, out: Ptr): void;
-  histogram(n: number, x: Ptr, lo: number, hi: number, bins: number, counts: Ptr): void;
-  magnitude_threshold(n: number, x: Ptr, k: number): number;
 }
 
 const PAGE = 65536;
