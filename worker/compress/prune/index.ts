@@ -166,7 +166,7 @@ export function pruneModel(model: ModelProto, recipe: PruneRecipe): PruneResult 
     if (pooled.length > 0) {
       const pooledTotal = pooled.reduce((s, i) => s + total(units[i]!), 0);
       const target = Math.round(recipe.sparsity! * pooledTotal);
-      // The most each layer may lose; the epsilon keeps 0.95 * 20 at 19 despite binary fractions.
+      // The most each layer may lose; the epsilon keeps 0.29 x 100 at 29 (the double is 28.999...).
       const allowance = (i: number) => Math.floor(eligible[i]!.maxSparsity * total(units[i]!) + 1e-9);
       // One global threshold; a layer it would take past its cap keeps its largest units up to the cap instead,
       // and the threshold is recomputed over the rest for what is left of the target. Without a cap that binds
