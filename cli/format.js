@@ -86,3 +86,12 @@ export function recipeWords(recipe) {
   }
   return parts.join(" + ") || "—";
 }
+
+/**
+ * A variant's pruning warnings (layers capped or at their cap, layers whose output moved most), one line each.
+ * @param {{ prune?: { [key: string]: unknown } }} variant
+ */
+export function warningLines(variant) {
+  const warnings = variant.prune?.warnings;
+  return Array.isArray(warnings) ? warnings.filter((w) => typeof w === "string").map((w) => `  warning: ${w}`) : [];
+}

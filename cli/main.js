@@ -4,7 +4,7 @@ import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { SlimserveClient, SlimserveError, isJobRunning } from "../client/slimserve.js";
 import { resolveSettings, writeConfig } from "./config.js";
-import { evalCells, evalLine, fixed, formatBytes, formatTable, progressLine, recipeWords } from "./format.js";
+import { evalCells, evalLine, fixed, formatBytes, formatTable, progressLine, recipeWords, warningLines } from "./format.js";
 import { NpyError, decodeNpy, encodeNpy, npyToTensor, tensorToNpy } from "./npy.js";
 import { encodeNpz } from "./npz.js";
 
@@ -364,6 +364,7 @@ function variantLines(v, verb) {
   const lines = [`${verb} variant ${v.id}: ${recipeWords(v.recipe)}, ${formatBytes(v.bytes)} (${fixed(v.compressionRatio)}x smaller)`];
   if (v.stages) lines.push(`  on the wire: gzip ${formatBytes(v.stages.encoded.gzip)}, br ${formatBytes(v.stages.encoded.br)} (FP32 ${formatBytes(v.stages.denseFp32)})`);
   if (v.eval) lines.push(`  ${evalLine(v.eval)}`);
+  lines.push(...warningLines(v));
   return lines.join("\n");
 }
 

@@ -8,7 +8,7 @@
  *   A variant's evaluation against FP32 on one dataset (accuracy in [0, 1], `drop` in percentage points).
  * @typedef {{ denseFp32: number, pruned: number | null, quantized: number | null, stored: number, encoded: { gzip: number, br: number } }} VariantStages
  * @typedef {{ id: string, bits: number, bytes: number, compressionRatio: number, createdAt: string, [key: string]: unknown }} VariantSummary
- * @typedef {VariantSummary & { modelId: string, sha256: string, recipe: unknown, engine?: string, residentBytes?: number, eval?: EvalReport, stages?: VariantStages, prune?: { sparsity?: number, [key: string]: unknown }, tensors?: unknown[], skipped?: unknown[] }} Variant
+ * @typedef {VariantSummary & { modelId: string, sha256: string, recipe: unknown, engine?: string, residentBytes?: number, eval?: EvalReport, stages?: VariantStages, prune?: { sparsity?: number, warnings?: string[], [key: string]: unknown }, tensors?: unknown[], skipped?: unknown[] }} Variant
  * @typedef {{ id: string, name: string, sha256: string, bytes: number, format: string, samples: number, arrays: { name: string, dtype: string, shape: number[] }[], hasLabels: boolean, createdAt: string }} Dataset
  * @typedef {{ recipe: unknown, bytes: number, compressionRatio: number, latencyMs: number | null, accuracy: number | null, accuracyDrop: number | null, agreement: number, cosine: number, meetsTarget: boolean }} SearchTrial
  * @typedef {{ met: boolean, target: Record<string, number>, objective: string, variant: Variant | null, trace: SearchTrial[] }} SearchResult

@@ -1,6 +1,6 @@
 // The CLI's terminal output: progress line, tables, sizes.
 import { describe, expect, it } from "vitest";
-import { evalCells, evalLine, formatBytes, formatTable, progressLine, recipeWords } from "../../cli/format.js";
+import { evalCells, evalLine, formatBytes, formatTable, progressLine, recipeWords, warningLines } from "../../cli/format.js";
 
 describe("progressLine", () => {
   it("fills the bar in proportion to progress and names the stage", () => {
@@ -83,5 +83,20 @@ describe("recipeWords", () => {
     expect(recipeWords({ prune: { sparsity: 0.25, structure: "channel" } })).toBe("prune 25% channel");
     expect(recipeWords({ quantize: { bits: 8, overrides: { a: 32, b: 32 } } })).toBe("int8 weight-only (2 layers overridden)");
     expect(recipeWords(null)).toBe("—");
+  });
+});
+
+describe("warningLines", () => {
+  it("prints each pruning warning of a variant on its own indented line", () => {
+    const v = { prune: { warnings: ["mel.weight (mel/MatMul): capped at sparsity 0.95", "fc.weight (fc/MatMul): output changed by 0.61"] } };
+    expect(warningLines(v)).toEqual([
+      "  warning: mel.weight (mel/MatMul): capped at sparsity 0.95",
+      "  warning: fc.weight (fc/MatMul): output changed by 0.61",
+    ]);
+  });
+
+  it("prints nothing for a variant without pruning or made before warnings existed", () => {
+    expect(warningLines({})).toEqual([]);
+    expect(warningLines({ prune: {} })).toEqual([]);
   });
 });

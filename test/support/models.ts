@@ -62,6 +62,25 @@ export function buildMlp(sizes: number[], seed = 1, opset = 13) {
 }
 
 /**
+ * A speech front-end in miniature: a filterbank of tiny weights (~1e-4, as mel weights are beside learned layers of
+ * ~1) feeding a dense layer. Magnitudes are distinct within each layer, so "the k smallest" is unambiguous.
+ *   input [N,16] ─MatMul(mel.weight [16,8])─ mel ─MatMul(fc.weight [8,64])─ output [N,64]
+ */
+export function buildFilterbank(seed = 5) {
+  const next = rng(seed);
+  const signed = (n: number, base: number, scale: number) =>
+    Float32Array.from({ length: n }, () => (base + next()) * scale * (next() < 0.5 ? -1 : 1));
+  const graph = makeGraph(
+    [makeNode("MatMul", ["input", "mel.weight"], ["mel"], "mel/MatMul"), makeNode("MatMul", ["mel", "fc.weight"], ["output"], "fc/MatMul")],
+    "filterbank",
+    [makeValueInfo("input", DT.FLOAT, ["N", 16])],
+    [makeValueInfo("output", DT.FLOAT, ["N", 64])],
+    [makeTensor("mel.weight", DT.FLOAT, [16, 8], signed(128, 1, 1e-4)), makeTensor("fc.weight", DT.FLOAT, [8, 64], signed(512, 0.5, 1))],
+  );
+  return encodeModel(makeModel(graph, { "": 13 }));
+}
+
+/**
  * Small CNN on [N, 1, 12, 12]:
  *   input ─Conv(8,3x3,pad1)─Relu─MaxPool(2)─Conv(16,3x3)─Relu─GlobalAveragePool─Flatten─Gemm(10)─ logits
  */

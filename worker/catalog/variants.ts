@@ -1,6 +1,7 @@
-// Variants: a recipe applied to a model, addressed by hash(model sha256, canonical recipe), made once.
+// Variants: a recipe applied to a model, addressed by hash(model sha256, canonical recipe), made once. The hashed
+// recipe carries the default layer cap only where the cap bound (recipe.ts variantRecipe).
 import type { ActivationRanges } from "../compress/calibrate";
-import { compressModel, RecipeMismatchError, type CompressResult } from "../compress/pipeline";
+import { compressModel, pruneCapBinds, RecipeMismatchError, type CompressResult } from "../compress/pipeline";
 import { PruneRecipeError } from "../compress/prune";
 import { encodedSizes } from "../store/encoding";
 import { StaticQuantizationError } from "../compress/quantize/activations";
@@ -9,7 +10,7 @@ import { Int2OpsetError } from "../compress/quantize";
 import { evaluateBytes } from "../evaluate/report";
 import { collectRanges } from "./calibration";
 import { loadDataset } from "./datasets";
-import { canonicalJson, recipeBits, type Recipe, type TrainedRecipe } from "../compress/recipe";
+import { addressNeedsWeights, canonicalJson, recipeBits, variantRecipe, type Recipe, type TrainedRecipe } from "../compress/recipe";
 import { summarizeModel, type TensorSignature } from "../onnx/validate";
 import { ApiError, notFound } from "../errors";
 import type { Env } from "../env";
@@ -85,9 +86,20 @@ export async function registerTrainedVariant(
 
 /** Compression proper (see compress/pipeline.ts), with recipe/model mismatches mapped to 400 invalid_recipe. */
 export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, ranges?: ActivationRanges): CompressResult {
-  const model = parseModelBytes(modelBytes);
+  return asRecipeError(() => compressModel(parseModelBytes(modelBytes), recipe, ranges));
+}
+
+/**
+ * The recipe a variant is addressed by, for a recipe whose address depends on whether the default layer cap binds:
+ * prunes the weights to tell (which also checks the names the recipe mentions).
+ */
+function addressedRecipe(modelBytes: Uint8Array, recipe: Recipe): Recipe {
+  return variantRecipe(recipe, asRecipeError(() => pruneCapBinds(parseModelBytes(modelBytes), recipe)));
+}
+
+function asRecipeError<T>(run: () => T): T {
   try {
-    return compressModel(model, recipe, ranges);
+    return run();
   } catch (err) {
     if (
       err instanceof PruneRecipeError ||
@@ -119,7 +131,6 @@ export async function buildVariant(
   original: Uint8Array,
   progress: Progress = noProgress,
 ): Promise<BuiltVariant> {
-  const id = await variantId(model.sha256, recipe);
   let ranges: ActivationRanges | undefined;
   if (recipe.quantize?.scheme === "static") {
     await progress("calibrating", 0.1);
@@ -127,6 +138,8 @@ export async function buildVariant(
   }
   await progress("quantizing", 0.3);
   const { bytes, tensors, skipped, activations, prune, prunedBytes, quantizedBytes } = compressModelBytes(original, recipe, ranges);
+  const addressed = variantRecipe(recipe, prune?.layers.some((l) => l.capped) ?? false);
+  const id = await variantId(model.sha256, addressed);
   const stages: VariantStages = {
     denseFp32: model.bytes,
     pruned: prunedBytes,
@@ -139,7 +152,7 @@ export async function buildVariant(
     id,
     modelId: model.id,
     sha256: await sha256Hex(bytes),
-    recipe,
+    recipe: addressed,
     bits: recipeBits(recipe),
     bytes: bytes.byteLength,
     compressionRatio: model.bytes / bytes.byteLength,
@@ -162,8 +175,18 @@ export async function storeVariant(env: Env, tenant: string, built: BuiltVariant
   return built.record;
 }
 
-export async function findVariant(env: Env, tenant: string, model: ModelRecord, recipe: Recipe): Promise<VariantRecord | null> {
-  return getVariantRecord(env, tenant, model.id, await variantId(model.sha256, recipe));
+/** The stored variant of a recipe; `original` (the model's bytes) is read when the address needs the weights. */
+export async function findVariant(
+  env: Env,
+  tenant: string,
+  model: ModelRecord,
+  recipe: Recipe,
+  original?: Uint8Array,
+): Promise<VariantRecord | null> {
+  const addressed = addressNeedsWeights(recipe)
+    ? addressedRecipe(original ?? (await readBlob(env, modelBlobKey(tenant, model.id), "model")), recipe)
+    : variantRecipe(recipe, false);
+  return getVariantRecord(env, tenant, model.id, await variantId(model.sha256, addressed));
 }
 
 /**
@@ -178,9 +201,11 @@ export async function makeVariant(
   evalDataset?: string,
   progress: Progress = noProgress,
 ): Promise<{ created: boolean; variant: VariantRecord }> {
-  const existing = await findVariant(env, tenant, model, recipe);
+  // Read first where the address needs the weights anyway; otherwise only when something is to be made.
+  let original = addressNeedsWeights(recipe) ? await readBlob(env, modelBlobKey(tenant, model.id), "model") : undefined;
+  const existing = await findVariant(env, tenant, model, recipe, original);
   if (existing && !evalDataset) return { created: false, variant: existing };
-  const original = await readBlob(env, modelBlobKey(tenant, model.id), "model");
+  original ??= await readBlob(env, modelBlobKey(tenant, model.id), "model");
   if (existing) {
     if (existing.eval?.dataset === evalDataset) return { created: false, variant: existing };
     const bytes = await readBlob(env, variantBlobKey(tenant, model.id, existing.id), "variant");

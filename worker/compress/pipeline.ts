@@ -20,7 +20,7 @@ export interface CompressResult {
   tensors: TensorReport[];
   skipped: QuantizeResult["skipped"];
   activations: ActivationReport[];
-  prune?: Pick<PruneResult, "sparsity" | "layers" | "skipped"> & { sparseTensors: SparseReport[] };
+  prune?: Pick<PruneResult, "sparsity" | "layers" | "skipped" | "warnings"> & { sparseTensors: SparseReport[] };
   /** Encoded size after each stage the recipe runs (null for a stage it skips). */
   prunedBytes: number | null;
   quantizedBytes: number | null;
@@ -39,7 +39,7 @@ export function compressModel(input: ModelProto, recipe: Recipe, ranges?: Activa
     const result = pruneModel(densifyInitializers(model), recipe.prune);
     model = result.model;
     prunedBytes = encodeModel(model).byteLength;
-    prune = { sparsity: result.sparsity, layers: result.layers, skipped: result.skipped, sparseTensors: [] };
+    prune = { sparsity: result.sparsity, layers: result.layers, skipped: result.skipped, warnings: result.warnings, sparseTensors: [] };
   }
   let tensors: TensorReport[] = [];
   let skipped: QuantizeResult["skipped"] = [];
@@ -65,6 +65,11 @@ export function compressModel(input: ModelProto, recipe: Recipe, ranges?: Activa
   }
   // Without a sparse rewrite the quantized encoding is the output: encoding 20+ MB twice was a tenth of the time.
   return { bytes: bytes ?? encodeModel(model), tensors, skipped, activations, prune, prunedBytes, quantizedBytes };
+}
+
+/** Whether pruning per the recipe caps some layer (which puts the cap into the variant's address, recipe.ts). */
+export function pruneCapBinds(input: ModelProto, recipe: Recipe): boolean {
+  return recipe.prune !== undefined && pruneModel(densifyInitializers(input), recipe.prune).layers.some((l) => l.capped);
 }
 
 export interface QuantizeByRecipeResult extends QuantizeResult {

@@ -176,6 +176,13 @@ export function quantizeOptions(
 
 const Fraction = z.number().min(0).max(0.99);
 
+/**
+ * The most a global threshold may remove from one layer. A layer of uniformly tiny weights (a filterbank, an
+ * embedding scale) would otherwise go entirely, and the variant with it, without a word.
+ */
+export const DEFAULT_MAX_LAYER_SPARSITY = 0.95;
+const Cap = z.number().min(0).max(1);
+
 /** N:M: at most n non-zeros in every group of m consecutive weights along the input axis. */
 export const NmStructureSchema = z
   .object({ n: z.number().int().min(1).max(31), m: z.number().int().min(2).max(32) })
@@ -209,6 +216,15 @@ export const PruneRecipeSchema = z
       .default([])
       .transform((names) => [...new Set(names)].sort())
       .describe("Weight or node names left dense."),
+    // No zod default: a recipe that leaves the cap unsaid keeps its old variant id where the cap changes nothing
+    // (see variantRecipe).
+    maxLayerSparsity: Cap.optional().describe(
+      `Global scope: no layer in the global pool loses more than this fraction of its weights (default ${DEFAULT_MAX_LAYER_SPARSITY}; 1 = no cap). A capped layer keeps its largest weights and the other layers' threshold is recomputed to still meet the target.`,
+    ),
+    maxLayerSparsityOverrides: z
+      .record(z.string().min(1).max(256), Cap)
+      .optional()
+      .describe("Per-layer cap by weight or node name, overriding maxLayerSparsity."),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -217,9 +233,46 @@ export const PruneRecipeSchema = z
       ctx.addIssue({ code: "custom", message: "N:M fixes the sparsity at 1 - n/m: give neither sparsity nor overrides" });
     }
     if (!nm && p.sparsity === undefined) ctx.addIssue({ code: "custom", path: ["sparsity"], message: "sparsity is required" });
+    // Per-layer sparsities are the user's own numbers: only the global pool is capped.
+    if ((nm || p.scope === "per-layer") && (p.maxLayerSparsity !== undefined || p.maxLayerSparsityOverrides !== undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxLayerSparsity"],
+        message: "maxLayerSparsity caps the global pool: with scope 'per-layer' or N:M every layer's sparsity is explicit",
+      });
+    }
   });
 
 export type PruneRecipe = z.output<typeof PruneRecipeSchema>;
+
+/** Whether a prune recipe leaves the layer cap at its default (unsaid, or said as the default with no overrides). */
+function defaultCap(p: PruneRecipe): boolean {
+  const overrides = p.maxLayerSparsityOverrides ?? {};
+  return (p.maxLayerSparsity ?? DEFAULT_MAX_LAYER_SPARSITY) === DEFAULT_MAX_LAYER_SPARSITY && Object.keys(overrides).length === 0;
+}
+
+/**
+ * Whether a recipe's variant id depends on the model's weights: a global prune under the default cap is addressed
+ * with the cap only when the cap binds on some layer, which only pruning the weights can tell.
+ */
+export function addressNeedsWeights(recipe: Recipe): boolean {
+  const p = recipe.prune;
+  return p !== undefined && p.scope === "global" && !(typeof p.structure === "object" && "n" in p.structure) && defaultCap(p);
+}
+
+/**
+ * The recipe a variant is addressed (and recorded) by. Ids were a hash of the recipe before the layer cap existed;
+ * the default cap enters the hash only when it bound on some layer (the bytes differ, so must the id), and stays out
+ * when it did not (same bytes as before, same id as before). A cap the recipe states otherwise is always part of it.
+ */
+export function variantRecipe(recipe: Recipe, capBound: boolean): Recipe {
+  const p = recipe.prune;
+  if (!p) return recipe;
+  const { maxLayerSparsity, maxLayerSparsityOverrides, ...rest } = p;
+  if (defaultCap(p) && !capBound) return { ...recipe, prune: rest };
+  const overrides = maxLayerSparsityOverrides && Object.keys(maxLayerSparsityOverrides).length > 0 ? { maxLayerSparsityOverrides } : {};
+  return { ...recipe, prune: { ...rest, maxLayerSparsity: maxLayerSparsity ?? DEFAULT_MAX_LAYER_SPARSITY, ...overrides } };
+}
 
 export const RecipeSchema = z
   .object({

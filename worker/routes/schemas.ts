@@ -60,11 +60,28 @@ const PruneReportSchema = z
         sparsity: z.number(),
         zeros: z.number(),
         elements: z.number(),
+        // Optional: variants made before layer caps existed have none of these.
+        maxSparsity: z
+          .number()
+          .optional()
+          .describe("The layer's sparsity cap (global pool), or the level past which an explicit sparsity is flagged."),
+        capped: z
+          .boolean()
+          .optional()
+          .describe("The global threshold would have removed more than maxSparsity: the layer kept its largest weights."),
+        outputChange: z
+          .number()
+          .optional()
+          .describe("||(W' - W) x|| / ||W x||: relative change of the layer's output on 4 seeded uniform[-1, 1) probe inputs x."),
         channels: z.object({ before: z.number(), after: z.number(), removed: z.array(z.number()) }).optional(),
         newShape: z.array(z.number()).optional(),
       }),
     ),
     skipped: z.array(z.object({ name: z.string(), node: z.string(), reason: z.string() })),
+    warnings: z
+      .array(z.string())
+      .optional()
+      .describe("Layers capped or at/above their cap, layers whose output changed by more than 0.5, a global target the caps left unmet."),
     sparseTensors: z.array(
       z.object({ name: z.string(), nnz: z.number(), elements: z.number(), denseBytes: z.number(), sparseBytes: z.number() }),
     ),

@@ -7,7 +7,7 @@ import { requireDataset } from "../catalog/datasets";
 import { submitJob } from "../jobs/jobs";
 import { SearchRequestSchema } from "../tune/search";
 import { answerWithJob, JobSchema, WaitQuery } from "./jobs";
-import { calibrationOf, RecipeSchema, TrainedRecipeSchema } from "../compress/recipe";
+import { addressNeedsWeights, calibrationOf, RecipeSchema, TrainedRecipeSchema } from "../compress/recipe";
 import { ApiError } from "../errors";
 import { readBodyWithLimit } from "../store/body";
 import { describeZodError } from "../app";
@@ -143,7 +143,9 @@ export const variants = createRouter("invalid_recipe")
       const { created, variant } = await makeVariant(c.env, tenant, model, recipe);
       return c.json(variant, created ? 201 : 200);
     }
-    const existing = await findVariant(c.env, tenant, model, recipe);
+    // A large model's weights are pruned in the job, not here, where the id depends on them (a capped layer).
+    const lookup = !addressNeedsWeights(recipe) || model.bytes < SYNC_MAX_MODEL_BYTES;
+    const existing = lookup ? await findVariant(c.env, tenant, model, recipe) : null;
     if (existing && (!ev || existing.eval?.dataset === ev.dataset)) return c.json(existing, 200);
     const job = await submitJob(c.env, tenant, "variant", { modelId: model.id, recipe, ...(ev ? { eval: ev } : {}) }, true);
     return answerWithJob(c, job, wait, existing ? 200 : 201);

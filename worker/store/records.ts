@@ -34,7 +34,7 @@ export interface VariantRecord extends VariantSummary {
   residentBytes: number;
   tensors: TensorReport[];
   skipped: QuantizeResult["skipped"];
-  /** Pruning's report: per-layer sparsity, layers left dense and why, tensors stored sparse. */
+  /** Pruning's report: per-layer sparsity, caps and output change, warnings, layers left dense and why, tensors stored sparse. */
   prune?: PruneReport;
   /** Bytes at each stage of the pipeline (null for a stage the recipe skips) and on the wire. */
   stages?: VariantStages;
@@ -44,7 +44,7 @@ export interface VariantRecord extends VariantSummary {
   eval?: EvalReport;
 }
 
-export type PruneReport = Pick<PruneResult, "sparsity" | "layers" | "skipped"> & { sparseTensors: SparseReport[] };
+export type PruneReport = Pick<PruneResult, "sparsity" | "layers" | "skipped" | "warnings"> & { sparseTensors: SparseReport[] };
 
 export interface VariantStages {
   denseFp32: number;

@@ -1,10 +1,10 @@
 // What every target search shares: whether an evaluation meets the target, the trace entry of a candidate, and
 // storing the winner with its evaluation.
-import { findVariant, storeVariant, type BuiltVariant } from "../catalog/variants";
+import { storeVariant, type BuiltVariant } from "../catalog/variants";
 import type { Recipe } from "../compress/recipe";
 import type { Env } from "../env";
 import type { EvalReport } from "../evaluate/report";
-import { putVariantRecord, type ModelRecord, type VariantRecord } from "../store/records";
+import { getVariantRecord, putVariantRecord, type ModelRecord, type VariantRecord } from "../store/records";
 import type { SearchRequest } from "./search";
 
 export interface TraceEntry {
@@ -37,7 +37,7 @@ export async function storeWinner(
   built: BuiltVariant,
   report: EvalReport,
 ): Promise<VariantRecord> {
-  const existing = await findVariant(env, tenant, model, built.record.recipe as Recipe);
+  const existing = await getVariantRecord(env, tenant, model.id, built.record.id);
   if (existing) {
     const variant = { ...existing, eval: report };
     await putVariantRecord(env, tenant, variant);

@@ -2,8 +2,8 @@ import { env } from "cloudflare:test";
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
 import { REFERENCE_MODELS } from "../../support/reference-models";
-import { buildMlp } from "../../support/models";
-import { expectError, postJson, uploadModel } from "../../support/api";
+import { buildFilterbank, buildMlp } from "../../support/models";
+import { expectError, postJson, sha256Hex, uploadModel } from "../../support/api";
 
 async function upload(bytes: Uint8Array): Promise<string> {
   return ((await (await uploadModel(bytes)).json()) as { id: string }).id;
@@ -14,7 +14,14 @@ interface Variant {
   sha256: string;
   bits: number;
   bytes: number;
-  prune: { sparsity: number; layers: { name: string; sparsity: number; channels?: { after: number } }[]; skipped: unknown[]; sparseTensors: { name: string }[] };
+  recipe: unknown;
+  prune: {
+    sparsity: number;
+    layers: { name: string; sparsity: number; zeros: number; capped: boolean; maxSparsity: number; outputChange: number; channels?: { after: number } }[];
+    skipped: unknown[];
+    warnings: string[];
+    sparseTensors: { name: string }[];
+  };
   stages: { denseFp32: number; pruned: number | null; quantized: number | null; stored: number; encoded: { gzip: number; br: number } };
 }
 
@@ -98,4 +105,62 @@ describe("prune recipes through POST /v1/models/:id/variants", () => {
       expect((await env.BLOBS.list()).objects).toHaveLength(1);
     });
   }
+});
+
+describe("the layer cap of global pruning through the API", () => {
+  // Variant ids as variants.ts defines them, spelled out here: sha256 of model sha256, newline, canonical recipe.
+  const idOf = async (modelBytes: Uint8Array, canonicalRecipe: string) => {
+    const modelSha = await sha256Hex(modelBytes.slice().buffer);
+    return (await sha256Hex(new TextEncoder().encode(`${modelSha}\n${canonicalRecipe}`).slice().buffer)).slice(0, 24);
+  };
+  const recipe50 = (extra: string) =>
+    `{"prune":{"exclude":[],${extra}"method":"magnitude","norm":"l2","overrides":{},"scope":"global","sparsity":0.5,"structure":"unstructured"}}`;
+
+  it("caps the filterbank at 0.95, flags it in the record, and addresses the variant with the cap that bound", async () => {
+    const bytes = buildFilterbank();
+    const id = await upload(bytes);
+    const res = await postJson(`/v1/models/${id}/variants`, { prune: { sparsity: 0.5 } });
+    expect(res.status).toBe(201);
+    const v = (await res.json()) as Variant;
+    // floor(0.95 x 128) = 121 of the filterbank's weights go, and 320 - 121 = 199 of fc's.
+    expect(v.prune.layers.map((l) => [l.name, l.zeros, l.capped, l.maxSparsity])).toEqual([
+      ["mel.weight", 121, true, 0.95],
+      ["fc.weight", 199, false, 0.95],
+    ]);
+    expect(v.prune.layers[0]!.outputChange).toBeLessThan(1);
+    expect(v.prune.warnings[0]).toMatch(/^mel\.weight \(mel\/MatMul\): capped at sparsity 0\.95/);
+    expect(v.id).toBe(await idOf(bytes, recipe50('"maxLayerSparsity":0.95,')));
+    expect((v.recipe as { prune: { maxLayerSparsity?: number } }).prune.maxLayerSparsity).toBe(0.95);
+    // The same recipe, and the default said aloud, find it again.
+    for (const again of [{ prune: { sparsity: 0.5 } }, { prune: { sparsity: 0.5, maxLayerSparsity: 0.95 } }]) {
+      const found = await postJson(`/v1/models/${id}/variants`, again);
+      expect(found.status).toBe(200);
+      expect(((await found.json()) as Variant).id).toBe(v.id);
+    }
+  });
+
+  it("keeps the id a global prune had before caps where no cap binds", async () => {
+    const bytes = REFERENCE_MODELS.mlp.build();
+    const id = await upload(bytes);
+    const v = (await (await postJson(`/v1/models/${id}/variants`, { prune: { sparsity: 0.5 } })).json()) as Variant;
+    expect(v.prune.layers.every((l) => !l.capped)).toBe(true);
+    expect(v.id).toBe(await idOf(bytes, recipe50("")));
+  });
+
+  it("takes a per-layer cap by name, and without the cap removes the whole filterbank but says so", async () => {
+    const id = await upload(buildFilterbank());
+    const half = (await (await postJson(`/v1/models/${id}/variants`, { prune: { sparsity: 0.5, maxLayerSparsityOverrides: { "mel/MatMul": 0.5 } } })).json()) as Variant;
+    expect(half.prune.layers.map((l) => l.zeros)).toEqual([64, 256]);
+    const all = (await (await postJson(`/v1/models/${id}/variants`, { prune: { sparsity: 0.5, maxLayerSparsity: 1 } })).json()) as Variant;
+    expect(all.prune.layers[0]).toMatchObject({ zeros: 128, capped: false, outputChange: 1 });
+    expect(all.prune.warnings).toContain("mel.weight (mel/MatMul): output changed by 1 (relative L2 on probe inputs)");
+  });
+
+  it("answers 400 invalid_recipe naming a capped layer the model lacks, and stores nothing", async () => {
+    const id = await upload(buildFilterbank());
+    const err = await expectError(await postJson(`/v1/models/${id}/variants`, { prune: { sparsity: 0.5, maxLayerSparsityOverrides: { "mel.wieght": 0.5 } } }));
+    expect(err).toMatchObject({ status: 400, code: "invalid_recipe" });
+    expect(err.message).toContain("'mel.wieght'");
+    expect((await env.BLOBS.list()).objects).toHaveLength(1);
+  });
 });

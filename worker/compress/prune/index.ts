@@ -1,14 +1,19 @@
 // Magnitude pruning of a model: finds the prunable weights (per the operator table), scores their units for the
-// recipe's structure, picks what to remove (globally or per layer, with overrides and exclusions) and writes the
-// pruned weights back, dense with exact zeros; channel pruning then shrinks the graph (channels.ts).
+// recipe's structure, picks what to remove (globally or per layer, with overrides and exclusions, no layer of the
+// global pool past its cap) and writes the pruned weights back, dense with exact zeros; channel pruning then
+// shrinks the graph (channels.ts). The report flags layers at their cap or whose output moved most.
 import type { ModelProto, NodeProto, TensorProto } from "onnx-buf";
-import type { PruneRecipe } from "../recipe";
+import { DEFAULT_MAX_LAYER_SPARSITY, type PruneRecipe } from "../recipe";
 import { DT } from "../../onnx/dtype";
 import { isExternal, makeTensor, readFloat32, tensorDims } from "../../onnx/tensor";
 import { prunableOperator, type WeightLayout } from "./layers";
 import { selectLowest } from "./select";
 import { applyBlockMask, applyChannelMask, applyNmMask, blockUnits, channelUnits, elementUnits, type Units } from "./units";
 import { planChannels, removeChannels } from "./channels";
+import { outputChange } from "./change";
+
+/** A layer whose output moves by more than this (relative L2 on the probes) is flagged in the report. */
+export const OUTPUT_CHANGE_WARNING = 0.5;
 
 export class PruneRecipeError extends Error {
   override name = "PruneRecipeError";
@@ -27,6 +32,12 @@ export interface PruneLayerReport {
   sparsity: number;
   zeros: number;
   elements: number;
+  /** The layer's sparsity cap (global pool), or the level past which an explicit sparsity is flagged. */
+  maxSparsity: number;
+  /** The global threshold would have removed more than `maxSparsity`: the layer kept its largest weights instead. */
+  capped: boolean;
+  /** ||(W' - W) x|| / ||W x|| on seeded probe inputs x (change.ts). */
+  outputChange: number;
   /** Channel pruning: output channels kept, and the weight's shape after the rewrite. */
   channels?: { before: number; after: number; removed: number[] };
   newShape?: number[];
@@ -44,6 +55,8 @@ export interface PruneResult {
   skipped: PruneSkip[];
   /** Zeros over elements across every pruned weight. */
   sparsity: number;
+  /** Layers at or above their cap, layers whose output moved most, a global target the caps left unmet. */
+  warnings: string[];
 }
 
 /** A prunable weight and the node(s) reading it. */
@@ -56,6 +69,8 @@ interface Layer {
   data: Float32Array;
   target: number;
   pooled: boolean;
+  maxSparsity: number;
+  original: Float32Array;
 }
 
 function structureLabel(s: PruneRecipe["structure"]): string {
@@ -63,6 +78,9 @@ function structureLabel(s: PruneRecipe["structure"]): string {
   if ("n" in s) return `${s.n}:${s.m}`;
   return `block ${s.block[0]}x${s.block[1]}`;
 }
+
+const round = (x: number) => Math.round(x * 1e4) / 1e4;
+const percent = (x: number) => `${Math.round(x * 1000) / 10}%`;
 
 function countZeros(w: Float32Array): number {
   let z = 0;
@@ -78,7 +96,8 @@ export function pruneModel(model: ModelProto, recipe: PruneRecipe): PruneResult 
 
   // Every name the recipe mentions must exist: a typo would otherwise silently prune the wrong thing.
   const known = new Set<string>([...graph.node.map((n) => n.name), ...initializers.keys()]);
-  for (const name of [...recipe.exclude, ...Object.keys(recipe.overrides)]) {
+  const capOverrides = recipe.maxLayerSparsityOverrides ?? {};
+  for (const name of [...recipe.exclude, ...Object.keys(recipe.overrides), ...Object.keys(capOverrides)]) {
     if (!known.has(name)) throw new PruneRecipeError(`prune names '${name}', which is neither a node nor an initializer of this model`);
   }
   const named = (layer: { weight: TensorProto; node: NodeProto }, names: Iterable<string>) => {
@@ -109,7 +128,10 @@ export function pruneModel(model: ModelProto, recipe: PruneRecipe): PruneResult 
     else {
       const override = named({ weight, node }, Object.keys(recipe.overrides));
       const target = nm ? 1 - nm.n / nm.m : override !== undefined ? recipe.overrides[override]! : recipe.sparsity!;
-      layers.push({ weight, node, label, layout, dims, data: readFloat32(weight), target, pooled: override === undefined });
+      const capName = named({ weight, node }, Object.keys(capOverrides));
+      const maxSparsity = capName !== undefined ? capOverrides[capName]! : (recipe.maxLayerSparsity ?? DEFAULT_MAX_LAYER_SPARSITY);
+      const data = readFloat32(weight);
+      layers.push({ weight, node, label, layout, dims, data, target, pooled: override === undefined, maxSparsity, original: data.slice() });
     }
   }
 
@@ -125,6 +147,8 @@ export function pruneModel(model: ModelProto, recipe: PruneRecipe): PruneResult 
   }
 
   const removedChannels = new Map<string, number[]>();
+  const warnings: string[] = [];
+  const capped = new Set<Layer>();
   if (nm) {
     for (const l of eligible) applyNmMask(l.data, l.dims, l.layout.inAxis, nm.n, nm.m);
   } else {
@@ -136,11 +160,44 @@ export function pruneModel(model: ModelProto, recipe: PruneRecipe): PruneResult 
           : blockUnits(l.data, l.dims, (structure as { block: [number, number] }).block, recipe.norm),
     );
     const total = (u: Units) => (u.sizes ? u.sizes.reduce((a, b) => a + b, 0) : u.scores.length);
+    const taken = (u: Units, r: Uint8Array) => r.reduce((s, x, k) => s + (x ? (u.sizes ? u.sizes[k]! : 1) : 0), 0);
     const removed: Uint8Array[] = new Array(eligible.length);
     const pooled = eligible.flatMap((l, i) => (l.pooled && recipe.scope === "global" ? [i] : []));
     if (pooled.length > 0) {
-      const target = Math.round(recipe.sparsity! * pooled.reduce((s, i) => s + total(units[i]!), 0));
-      selectLowest(pooled.map((i) => units[i]!), target).forEach((r, k) => (removed[pooled[k]!] = r));
+      const pooledTotal = pooled.reduce((s, i) => s + total(units[i]!), 0);
+      const target = Math.round(recipe.sparsity! * pooledTotal);
+      // The most each layer may lose; the epsilon keeps 0.29 x 100 at 29 (the double is 28.999...).
+      const allowance = (i: number) => Math.floor(eligible[i]!.maxSparsity * total(units[i]!) + 1e-9);
+      // One global threshold; a layer it would take past its cap keeps its largest units up to the cap instead,
+      // and the threshold is recomputed over the rest for what is left of the target. Without a cap that binds
+      // the first pass stands, exactly as before caps existed.
+      let pool = pooled;
+      let left = target;
+      while (pool.length > 0) {
+        const picked = selectLowest(pool.map((i) => units[i]!), left);
+        const over = pool.filter((i, k) => taken(units[i]!, picked[k]!) > allowance(i));
+        if (over.length === 0) {
+          picked.forEach((r, k) => (removed[pool[k]!] = r));
+          break;
+        }
+        for (const i of over) {
+          const l = eligible[i]!;
+          const wanted = taken(units[i]!, picked[pool.indexOf(i)]!) / total(units[i]!);
+          capped.add(l);
+          removed[i] = selectLowest([units[i]!], allowance(i), true)[0]!;
+          left -= taken(units[i]!, removed[i]!);
+          warnings.push(
+            `${l.weight.name} (${l.label}): capped at sparsity ${l.maxSparsity}; the global threshold would have removed ${percent(wanted)} of it`,
+          );
+        }
+        pool = pool.filter((i) => !capped.has(eligible[i]!));
+      }
+      const done = pooled.reduce((s, i) => s + taken(units[i]!, removed[i]!), 0);
+      if (pool.length === 0 && done < target) {
+        warnings.push(
+          `global sparsity ${recipe.sparsity} not met: every layer of the global pool is at its cap, which leaves ${round(done / pooledTotal)}`,
+        );
+      }
     }
     eligible.forEach((l, i) => {
       if (removed[i]) return;
@@ -163,6 +220,17 @@ export function pruneModel(model: ModelProto, recipe: PruneRecipe): PruneResult 
 
   const reports: PruneLayerReport[] = eligible.map((l) => {
     const zeros = countZeros(l.data);
+    const sparsity = zeros / l.data.length;
+    const change = outputChange(l.original, l.data, l.dims, l.layout.outAxis);
+    if (!capped.has(l) && sparsity >= l.maxSparsity) {
+      const explicit = !l.pooled || recipe.scope === "per-layer" || nm !== null;
+      warnings.push(
+        `${l.weight.name} (${l.label}): sparsity ${round(sparsity)} is at or above the cap ${l.maxSparsity}${explicit ? " (set explicitly, not capped)" : ""}`,
+      );
+    }
+    if (change > OUTPUT_CHANGE_WARNING) {
+      warnings.push(`${l.weight.name} (${l.label}): output changed by ${round(change)} (relative L2 on probe inputs)`);
+    }
     return {
       name: l.weight.name,
       node: l.label,
@@ -170,9 +238,12 @@ export function pruneModel(model: ModelProto, recipe: PruneRecipe): PruneResult 
       shape: l.dims,
       structure: structureLabel(structure),
       target: l.target,
-      sparsity: zeros / l.data.length,
+      sparsity,
       zeros,
       elements: l.data.length,
+      maxSparsity: l.maxSparsity,
+      capped: capped.has(l),
+      outputChange: change,
     };
   });
   const pruned = new Map(eligible.map((l) => [l.weight.name, makeTensor(l.weight.name, DT.FLOAT, l.dims, l.data)]));
@@ -192,5 +263,5 @@ export function pruneModel(model: ModelProto, recipe: PruneRecipe): PruneResult 
   }
   const zeros = reports.reduce((s, r) => s + r.zeros, 0);
   const elements = reports.reduce((s, r) => s + r.elements, 0);
-  return { model: out, layers: reports, skipped, sparsity: elements > 0 ? zeros / elements : 0 };
+  return { model: out, layers: reports, skipped, sparsity: elements > 0 ? zeros / elements : 0, warnings };
 }

@@ -7,11 +7,12 @@ function sizeOf(u: Units, i: number): number {
 }
 
 /**
- * Marks (1) the units to remove across `pool` so that their total size is the nearest reachable to `target`:
- * every unit scoring below the threshold goes, then units scoring exactly at it in pool order (layer, index),
- * which keeps the choice deterministic on ties. Unit-sized units hit the target exactly.
+ * Marks (1) the units to remove across `pool` so that their total size is the nearest reachable to `target`
+ * (with `atMost`, the largest reachable not above it, as a layer cap needs): every unit scoring below the
+ * threshold goes, then units scoring exactly at it in pool order (layer, index), which keeps the choice
+ * deterministic on ties. Unit-sized units hit the target exactly.
  */
-export function selectLowest(pool: readonly Units[], target: number): Uint8Array[] {
+export function selectLowest(pool: readonly Units[], target: number, atMost = false): Uint8Array[] {
   const removed = pool.map((u) => new Uint8Array(u.scores.length));
   if (target <= 0) return removed;
   let total = 0;
@@ -53,7 +54,7 @@ export function selectLowest(pool: readonly Units[], target: number): Uint8Array
     for (let i = 0; i < u.scores.length; i++) {
       if (u.scores[i] !== threshold) continue;
       const size = sizeOf(u, i);
-      if (taken + size / 2 >= target) return;
+      if (atMost ? taken + size > target : taken + size / 2 >= target) return;
       removed[p]![i] = 1;
       taken += size;
     }

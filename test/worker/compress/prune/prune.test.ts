@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { pruneModel, PruneRecipeError } from "../../../../worker/compress/prune";
-import { PruneRecipeSchema, RecipeSchema, canonicalJson } from "../../../../worker/compress/recipe";
+import { PruneRecipeSchema, RecipeSchema, addressNeedsWeights, canonicalJson, variantRecipe } from "../../../../worker/compress/recipe";
 import { decodeModel, encodeModel } from "../../../../worker/onnx/codec";
 import { readFloat32 } from "../../../../worker/onnx/tensor";
 import { validateModel } from "../../../../worker/onnx/validate";
-import { buildCnn, buildMlp, randomInput } from "../../../support/models";
+import { buildCnn, buildFilterbank, buildMlp, randomInput } from "../../../support/models";
 import { floatTensor, runReference } from "../../../support/ort-node";
 
 const recipe = (r: Record<string, unknown>) => PruneRecipeSchema.parse(r);
@@ -85,6 +85,82 @@ describe("pruneModel: unstructured magnitude", () => {
   });
 });
 
+// The filterbank model (test/support/models.ts): mel.weight [16,8] of |w| ~ 1e-4, fc.weight [8,64] of |w| in [0.5, 1.5].
+// 50% of the 640 weights is 320: a plain global threshold takes all 128 filterbank weights first.
+const FILTERBANK = () => buildFilterbank();
+/** Indices of a weight's `count` smallest magnitudes (distinct by construction), computed here by sorting. */
+const smallest = (w: Float32Array, count: number) =>
+  new Set([...w.keys()].sort((a, b) => Math.abs(w[a]!) - Math.abs(w[b]!)).slice(0, count));
+const zeroed = (w: Float32Array) => new Set([...w.keys()].filter((i) => w[i] === 0));
+
+describe("pruneModel: the layer cap of global pruning", () => {
+  it("caps a layer of tiny weights at 0.95 by default: it keeps its largest, the others make up the target", () => {
+    const original = decodeModel(FILTERBANK());
+    const result = pruneModel(original, recipe({ sparsity: 0.5 }));
+    // floor(0.95 x 128) = 121 removed from mel, its 7 largest kept; 320 - 121 = 199 smallest of fc removed.
+    expect(zeroed(weight(result.model, "mel.weight"))).toEqual(smallest(weight(original, "mel.weight"), 121));
+    expect(zeroed(weight(result.model, "fc.weight"))).toEqual(smallest(weight(original, "fc.weight"), 199));
+    expect(result.sparsity).toBe(320 / 640);
+    const [mel, fc] = result.layers;
+    expect(mel).toMatchObject({ name: "mel.weight", capped: true, maxSparsity: 0.95, zeros: 121, sparsity: 121 / 128 });
+    expect(fc).toMatchObject({ name: "fc.weight", capped: false, maxSparsity: 0.95, zeros: 199 });
+    expect(result.warnings).toContainEqual(expect.stringMatching(/^mel\.weight \(mel\/MatMul\): capped at sparsity 0\.95; .* removed 100% of it$/));
+    // Keeping 7 of 128 weights still moves most of the filterbank's output, but no longer all of it.
+    expect(mel!.outputChange).toBeGreaterThan(0);
+    expect(mel!.outputChange).toBeLessThan(1);
+  });
+
+  it("without a cap (1) removes the whole filterbank, and flags it: its output changes by exactly 1", () => {
+    const result = pruneModel(decodeModel(FILTERBANK()), recipe({ sparsity: 0.5, maxLayerSparsity: 1 }));
+    expect(zeros(weight(result.model, "mel.weight"))).toBe(128);
+    const mel = result.layers[0]!;
+    expect(mel).toMatchObject({ capped: false, sparsity: 1, outputChange: 1 });
+    expect(result.warnings).toEqual([
+      "mel.weight (mel/MatMul): sparsity 1 is at or above the cap 1",
+      "mel.weight (mel/MatMul): output changed by 1 (relative L2 on probe inputs)",
+    ]);
+  });
+
+  it("takes a per-layer cap by weight or node name over the recipe's", () => {
+    const original = decodeModel(FILTERBANK());
+    for (const name of ["mel.weight", "mel/MatMul"]) {
+      const result = pruneModel(original, recipe({ sparsity: 0.5, maxLayerSparsity: 0.2, maxLayerSparsityOverrides: { [name]: 0.5 } }));
+      // mel may lose floor(0.5 x 128) = 64 and fc floor(0.2 x 512) = 102: both caps bind, and 166 of the 320 weights
+      // the target asks for is all the caps allow (166 / 640 = 0.2594).
+      expect(zeroed(weight(result.model, "mel.weight"))).toEqual(smallest(weight(original, "mel.weight"), 64));
+      expect(zeroed(weight(result.model, "fc.weight"))).toEqual(smallest(weight(original, "fc.weight"), 102));
+      expect(result.layers.map((l) => [l.maxSparsity, l.capped])).toEqual([[0.5, true], [0.2, true]]);
+      expect(result.warnings).toContain("global sparsity 0.5 not met: every layer of the global pool is at its cap, which leaves 0.2594");
+    }
+  });
+
+  it("recomputes the threshold over the uncapped layers after capping one", () => {
+    const original = decodeModel(FILTERBANK());
+    const result = pruneModel(original, recipe({ sparsity: 0.5, maxLayerSparsityOverrides: { "mel.weight": 0.5 } }));
+    expect(zeroed(weight(result.model, "mel.weight"))).toEqual(smallest(weight(original, "mel.weight"), 64));
+    expect(zeroed(weight(result.model, "fc.weight"))).toEqual(smallest(weight(original, "fc.weight"), 256));
+    expect(result.warnings.some((w) => w.includes("not met"))).toBe(false);
+  });
+
+  it("changes nothing where no layer reaches its cap", () => {
+    const capped = encodeModel(pruneModel(decodeModel(MLP()), recipe({ sparsity: 0.6 })).model);
+    const uncapped = encodeModel(pruneModel(decodeModel(MLP()), recipe({ sparsity: 0.6, maxLayerSparsity: 1 })).model);
+    expect(Buffer.compare(Buffer.from(capped), Buffer.from(uncapped))).toBe(0);
+  });
+
+  it("leaves explicit per-layer sparsities above the cap alone, and flags them", () => {
+    const result = pruneModel(decodeModel(FILTERBANK()), recipe({ sparsity: 0.97, scope: "per-layer" }));
+    expect(zeros(weight(result.model, "mel.weight"))).toBe(Math.round(0.97 * 128));
+    expect(result.layers.every((l) => !l.capped)).toBe(true);
+    expect(result.warnings).toContain("mel.weight (mel/MatMul): sparsity 0.9688 is at or above the cap 0.95 (set explicitly, not capped)");
+  });
+
+  it("refuses a cap naming a layer the model does not have, and says which", () => {
+    const r = recipe({ sparsity: 0.5, maxLayerSparsityOverrides: { "mel.wieght": 0.5 } });
+    expect(() => pruneModel(decodeModel(FILTERBANK()), r)).toThrow(new PruneRecipeError("prune names 'mel.wieght', which is neither a node nor an initializer of this model"));
+  });
+});
+
 describe("pruneModel: structured", () => {
   it("2:4 keeps at most 2 non-zeros per 4 along each weight's input axis", () => {
     const result = pruneModel(decodeModel(MLP()), recipe({ structure: { n: 2, m: 4 } }));
@@ -141,8 +217,27 @@ describe("recipe schema", () => {
     });
   });
 
+  it("addresses a recipe with the default layer cap only where the cap bound (old ids stay where bytes do)", () => {
+    const r = RecipeSchema.parse({ prune: { sparsity: 0.5 } });
+    const unsaid = '{"prune":{"exclude":[],"method":"magnitude","norm":"l2","overrides":{},"scope":"global","sparsity":0.5,"structure":"unstructured"}}';
+    const bound = '{"prune":{"exclude":[],"maxLayerSparsity":0.95,"method":"magnitude","norm":"l2","overrides":{},"scope":"global","sparsity":0.5,"structure":"unstructured"}}';
+    expect(addressNeedsWeights(r)).toBe(true);
+    expect(canonicalJson(variantRecipe(r, false))).toBe(unsaid);
+    expect(canonicalJson(variantRecipe(r, true))).toBe(bound);
+    // Saying the default is saying nothing; any other cap is part of the address whether it binds or not.
+    const said = RecipeSchema.parse({ prune: { sparsity: 0.5, maxLayerSparsity: 0.95, maxLayerSparsityOverrides: {} } });
+    expect(canonicalJson(variantRecipe(said, false))).toBe(unsaid);
+    const other = RecipeSchema.parse({ prune: { sparsity: 0.5, maxLayerSparsityOverrides: { "fc.weight": 0.8 } } });
+    expect(addressNeedsWeights(other)).toBe(false);
+    expect(canonicalJson(variantRecipe(other, false))).toBe(bound.replace('"maxLayerSparsity":0.95,', '"maxLayerSparsity":0.95,"maxLayerSparsityOverrides":{"fc.weight":0.8},'));
+    expect(addressNeedsWeights(RecipeSchema.parse({ prune: { sparsity: 0.5, scope: "per-layer" } }))).toBe(false);
+  });
+
   const bad: [string, unknown][] = [
     ["neither prune nor quantize", {}],
+    ["a cap above 1", { prune: { sparsity: 0.5, maxLayerSparsity: 1.5 } }],
+    ["a cap with scope per-layer", { prune: { sparsity: 0.5, scope: "per-layer", maxLayerSparsity: 0.9 } }],
+    ["a per-layer cap with N:M", { prune: { structure: { n: 2, m: 4 }, maxLayerSparsityOverrides: { a: 0.9 } } }],
     ["sparsity above 0.99", { prune: { sparsity: 1 } }],
     ["no sparsity for unstructured", { prune: {} }],
     ["sparsity with N:M", { prune: { sparsity: 0.5, structure: { n: 2, m: 4 } } }],
