@@ -4,9 +4,7 @@ declare global {
   namespace Cloudflare {
     interface Env {
       BLOBS: R2Bucket;
-      /** Durable jobs: messages carry a job id; the same Worker consumes them. */
-      JOBS: Queue<{ id: string }>;
-      /** One Durable Object per job holds its state. */
+      /** One Durable Object per job holds its state and runs it (from its alarm). */
       JOB_STATE: DurableObjectNamespace<import("./jobs/state").JobState>;
       RECORDS: KVNamespace;
       /** One Durable Object per experiment: config (source of truth) and metrics. */

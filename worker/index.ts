@@ -12,7 +12,6 @@ import { variants } from "./routes/variants";
 import { datasets } from "./routes/datasets";
 import { jobs } from "./routes/jobs";
 import { sensitivity } from "./routes/sensitivity";
-import { consumeJobs } from "./jobs/jobs";
 import { setSessionBudget } from "./serve/sessions";
 import { renderApiReference } from "./dashboard/docs";
 import { dashboard } from "./dashboard/routes";
@@ -77,5 +76,4 @@ export { JobState } from "./jobs/state";
 
 export default {
   fetch: app.fetch,
-  queue: (batch: MessageBatch<{ id: string }>, env: Env) => consumeJobs(batch, env),
-} satisfies ExportedHandler<Env, { id: string }>;
+} satisfies ExportedHandler<Env>;

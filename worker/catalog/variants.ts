@@ -1,7 +1,7 @@
 // Variants: a recipe applied to a model, addressed by hash(model sha256, canonical recipe), made once. The hashed
 // recipe carries the default layer cap only where the cap bound (recipe.ts variantRecipe).
 import type { ActivationRanges } from "../compress/calibrate";
-import { compressModel, pruneCapBinds, RecipeMismatchError, type CompressResult } from "../compress/pipeline";
+import { checkRecipe, compressModel, pruneCapBinds, RecipeMismatchError, type CompressResult } from "../compress/pipeline";
 import { PruneRecipeError } from "../compress/prune";
 import { encodedSizes } from "../store/encoding";
 import { StaticQuantizationError } from "../compress/quantize/activations";
@@ -84,6 +84,20 @@ export async function registerTrainedVariant(
   return { created: true, variant };
 }
 
+/** Recipe/model mismatches (see checkRecipe) as 400 invalid_recipe; anything else as it is. */
+function recipeError(err: unknown): unknown {
+  if (
+    err instanceof PruneRecipeError ||
+    err instanceof RecipeMismatchError ||
+    err instanceof StaticQuantizationError ||
+    err instanceof DynamicQuantizationError ||
+    err instanceof Int2OpsetError
+  ) {
+    return new ApiError(400, "invalid_recipe", err.message);
+  }
+  return err;
+}
+
 /** Compression proper (see compress/pipeline.ts), with recipe/model mismatches mapped to 400 invalid_recipe. */
 export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, ranges?: ActivationRanges): CompressResult {
   return asRecipeError(() => compressModel(parseModelBytes(modelBytes), recipe, ranges));
@@ -97,21 +111,23 @@ function addressedRecipe(modelBytes: Uint8Array, recipe: Recipe): Recipe {
   return variantRecipe(recipe, asRecipeError(() => pruneCapBinds(parseModelBytes(modelBytes), recipe)));
 }
 
+/** Runs `run`, throwing recipe/model mismatches as 400 invalid_recipe. */
 function asRecipeError<T>(run: () => T): T {
   try {
     return run();
   } catch (err) {
-    if (
-      err instanceof PruneRecipeError ||
-      err instanceof RecipeMismatchError ||
-      err instanceof StaticQuantizationError ||
-      err instanceof DynamicQuantizationError ||
-      err instanceof Int2OpsetError
-    ) {
-      throw new ApiError(400, "invalid_recipe", err.message);
-    }
-    throw err;
+    throw recipeError(err);
   }
+}
+
+/**
+ * The checks of a recipe against the model's graph (compress/pipeline.ts checkRecipe, the same that compression
+ * runs first), as 400 invalid_recipe: what a request runs before queueing a job, so that a recipe that cannot
+ * apply is refused at once on a large model as on a small one. Decoding keeps weights as views of the bytes.
+ */
+export async function requireApplicableRecipe(env: Env, tenant: string, model: ModelRecord, recipe: Recipe, original?: Uint8Array): Promise<void> {
+  const bytes = original ?? (await readBlob(env, modelBlobKey(tenant, model.id), "model"));
+  asRecipeError(() => checkRecipe(parseModelBytes(bytes), recipe));
 }
 
 export interface BuiltVariant {
@@ -133,6 +149,8 @@ export async function buildVariant(
 ): Promise<BuiltVariant> {
   let ranges: ActivationRanges | undefined;
   if (recipe.quantize?.scheme === "static") {
+    // Before calibrating: a recipe that cannot apply fails without running the model over the dataset.
+    await requireApplicableRecipe(env, tenant, model, recipe, original);
     await progress("calibrating", 0.1);
     ranges = await collectRanges(env, tenant, model, original, recipe.quantize);
   }

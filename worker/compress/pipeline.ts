@@ -7,10 +7,10 @@ import { encodeModel } from "../onnx/codec";
 import { densifyInitializers, sparsifyInitializers, type SparseReport } from "../onnx/sparse";
 import type { ActivationRanges } from "./calibrate";
 import { isWeightedLayer } from "./calibrate";
-import { pruneModel, type PruneResult } from "./prune";
-import { quantizeModel, type QuantizeOptions, type QuantizeResult, type TensorReport } from "./quantize";
-import { quantizeActivations, type ActivationReport } from "./quantize/activations";
-import { quantizeDynamic } from "./quantize/dynamic";
+import { checkPruneNames, pruneModel, type PruneResult } from "./prune";
+import { liftForInt2, quantizeModel, type QuantizeOptions, type QuantizeResult, type TensorReport } from "./quantize";
+import { quantizeActivations, requireStaticOpset, type ActivationReport } from "./quantize/activations";
+import { quantizeDynamic, requireDynamicOpset } from "./quantize/dynamic";
 import { quantizeOptions, type Recipe } from "./recipe";
 
 type QuantizeRecipe = NonNullable<Recipe["quantize"]>;
@@ -27,10 +27,28 @@ export interface CompressResult {
 }
 
 /**
+ * Every check of a recipe against a model that reads the graph alone (names, op types, opset, liftability), never
+ * a weight's values: run before anything costly (calibration, a job), so that a recipe that cannot apply is
+ * refused at once whatever the model's size. Throws PruneRecipeError, RecipeMismatchError,
+ * DynamicQuantizationError, StaticQuantizationError or Int2OpsetError. Pruning keeps every layer's name and op,
+ * so the quantize part is checked against the same graph.
+ */
+export function checkRecipe(model: ModelProto, recipe: Recipe): void {
+  if (recipe.prune) checkPruneNames(model, recipe.prune);
+  const q = recipe.quantize;
+  if (!q) return;
+  checkLayerNames(model, q);
+  if (q.scheme === "dynamic") requireDynamicOpset(model);
+  if (q.scheme === "static") requireStaticOpset(model);
+  if ([...layerBits(model, q).values()].includes(2)) liftForInt2(model);
+}
+
+/**
  * Pure: the same model, recipe (and calibration ranges, for scheme 'static') always give the same bytes.
- * Throws PruneRecipeError / RecipeMismatchError for names the model lacks.
+ * Throws what checkRecipe throws.
  */
 export function compressModel(input: ModelProto, recipe: Recipe, ranges?: ActivationRanges): CompressResult {
+  checkRecipe(input, recipe);
   let model = input;
   let prune: CompressResult["prune"];
   let prunedBytes: number | null = null;
@@ -101,10 +119,9 @@ export class RecipeMismatchError extends Error {
   override name = "RecipeMismatchError";
 }
 
-/** Quantizes per the recipe's `quantize` part: exclusions, per-node overrides, then the scheme's passes. */
-export function quantizeByRecipe(model: ModelProto, q: QuantizeRecipe, ranges?: ActivationRanges): QuantizeByRecipeResult {
-  const bits = layerBits(model, q);
-  const known = new Set(bits.keys());
+/** Overrides must name quantizable layers, exclusions layers or op types of the model. */
+function checkLayerNames(model: ModelProto, q: QuantizeRecipe): void {
+  const known = new Set(layerBits(model, q).keys());
   const ops = new Set(weightedLayers(model).map((l) => l.op));
   for (const name of Object.keys(q.overrides ?? {})) {
     if (!known.has(name)) throw new RecipeMismatchError(`overrides: '${name}' is not a quantizable layer of this model (${[...known].join(", ")})`);
@@ -114,6 +131,12 @@ export function quantizeByRecipe(model: ModelProto, q: QuantizeRecipe, ranges?: 
       throw new RecipeMismatchError(`exclude: '${name}' names no layer or op type of this model`);
     }
   }
+}
+
+/** Quantizes per the recipe's `quantize` part: exclusions, per-node overrides, then the scheme's passes. */
+export function quantizeByRecipe(model: ModelProto, q: QuantizeRecipe, ranges?: ActivationRanges): QuantizeByRecipeResult {
+  checkLayerNames(model, q);
+  const bits = layerBits(model, q);
   const bitsOf = (node: NodeProto) => bits.get(layerName(node));
   let current = model;
   const tensors: QuantizeResult["tensors"] = [];

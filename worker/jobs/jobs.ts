@@ -1,12 +1,12 @@
 // Durable jobs: submission (id = hash of tenant, kind and canonical request, so identical requests share one job),
-// running under a lease (from the queue consumer, or inline for a client that waits), and reading state.
+// running under a lease (from the job's Durable Object alarm, or inline for a client that waits), and reading state.
 import { canonicalJson } from "../compress/recipe";
 import type { Env } from "../env";
 import { ApiError, notFound } from "../errors";
 import { sha256Hex } from "../store/body";
 import type { Progress } from "../catalog/variants";
 import { JOB_KINDS, type JobKind } from "./kinds";
-import type { JobRecord, JobState } from "./state";
+import type { Claim, JobOutcome, JobRecord, JobState } from "./state";
 
 /** A runner holds a job this long without reporting progress before another may take it over. */
 export const LEASE_MS = 60_000;
@@ -37,23 +37,28 @@ export const jobView = (j: JobRecord): JobView => ({
 });
 
 /** The Durable Object's RPC surface with plain types (results are JSON, which the RPC types cannot express). */
-type JobStub = Pick<JobState, "open" | "read" | "claim" | "report" | "finish">;
-const stub = (env: Env, id: string) => env.JOB_STATE.get(env.JOB_STATE.idFromName(id)) as unknown as JobStub;
+type JobStub = Pick<JobState, "open" | "read">;
+export const jobStub = (env: Env, id: string) => env.JOB_STATE.get(env.JOB_STATE.idFromName(id)) as unknown as JobStub & JobLease;
+
+/** What a runner needs of the job's object: the object itself (its alarm) or its stub (an inline run). */
+export interface JobLease {
+  claim(leaseMs: number): Promise<Claim>;
+  report(stage: string, progress: number, leaseMs: number): Promise<void>;
+  finish(outcome: JobOutcome): Promise<JobRecord | null>;
+}
 
 export async function jobId(tenant: string, kind: JobKind, request: unknown): Promise<string> {
   return (await sha256Hex(new TextEncoder().encode(`${tenant}\n${kind}\n${canonicalJson(request)}`))).slice(0, 24);
 }
 
-/** Opens (or joins) the job and enqueues it when it is new or being retried after a failure. */
+/** Opens (or joins) the job; a new one, or one retried after a failure, is queued with its runner's alarm armed. */
 export async function submitJob(env: Env, tenant: string, kind: JobKind, request: unknown, rerun = false): Promise<JobRecord> {
   const id = await jobId(tenant, kind, request);
-  const { job, enqueue } = await stub(env, id).open({ id, tenant, kind, request }, rerun);
-  if (enqueue) await env.JOBS.send({ id });
-  return job;
+  return jobStub(env, id).open({ id, tenant, kind, request }, rerun);
 }
 
 export async function readJob(env: Env, tenant: string, id: string): Promise<JobRecord> {
-  const job = await stub(env, id).read();
+  const job = await jobStub(env, id).read();
   if (!job || job.tenant !== tenant) throw notFound("job", id);
   return job;
 }
@@ -62,13 +67,12 @@ export async function readJob(env: Env, tenant: string, id: string): Promise<Job
  * Runs the job if this caller can take its lease. Returns "busy" when another runner holds it, "done" otherwise.
  * Domain errors (4xx) fail the job; anything else fails it as internal (a retry re-runs it idempotently).
  */
-export async function runJob(env: Env, id: string): Promise<"done" | "busy"> {
-  const s = stub(env, id);
-  const claim = await s.claim(LEASE_MS);
+export async function runJob(env: Env, id: string, s: JobLease = jobStub(env, id), leaseMs = LEASE_MS): Promise<"done" | "busy"> {
+  const claim = await s.claim(leaseMs);
   if (!claim.granted) return claim.job && (claim.job.status === "running" || claim.job.status === "queued") ? "busy" : "done";
   const job = claim.job;
   try {
-    const result = await (JOB_KINDS[job.kind as JobKind] as (e: Env, t: string, r: unknown, p: Progress) => Promise<unknown>)(env, job.tenant, job.request, (stage, progress) => s.report(stage, progress, LEASE_MS));
+    const result = await (JOB_KINDS[job.kind as JobKind] as (e: Env, t: string, r: unknown, p: Progress) => Promise<unknown>)(env, job.tenant, job.request, (stage, progress) => s.report(stage, progress, leaseMs));
     await s.finish({ result });
   } catch (err) {
     const error =
@@ -89,13 +93,5 @@ export async function waitForJob(env: Env, tenant: string, id: string, seconds: 
     const job = await readJob(env, tenant, id);
     if (job.status === "succeeded" || job.status === "failed" || Date.now() >= deadline) return job;
     await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-export async function consumeJobs(batch: MessageBatch<{ id: string }>, env: Env): Promise<void> {
-  for (const msg of batch.messages) {
-    const outcome = await runJob(env, msg.body.id);
-    if (outcome === "busy") msg.retry({ delaySeconds: Math.ceil(LEASE_MS / 1000) });
-    else msg.ack();
   }
 }

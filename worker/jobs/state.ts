@@ -1,6 +1,16 @@
-// One Durable Object per job: its status, stage, progress, result or error, strongly consistent, and the lease
-// that lets exactly one runner (queue consumer or a waiting request) work on it at a time.
+// One Durable Object per job: its status, stage, progress, result or error, strongly consistent; the lease that lets
+// exactly one runner (the object's own alarm, or a waiting request) work on it at a time; and the alarm that runs it.
+//
+// Why the object runs its job itself: jobs used to run inside the queue consumer's invocation, and the local queue
+// under `wrangler dev` (Miniflare) hands its consumer one batch at a time and sends nothing more until that invocation
+// returns. A long job therefore held every job queued after it in `queued` for as long as it ran (minutes), and a
+// message retried while a lease was held was dropped after max_retries, leaving a job no runner would ever take.
+// An alarm is stored with the job (armed in the same write that queues it, moved to the lease's end while a runner
+// holds it), so a queued job always has a runner coming, independently of every other job, and a runner that dies
+// is replaced when its lease ends.
 import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env";
+import { runJob, LEASE_MS } from "./jobs";
 
 export type JobStatus = "queued" | "running" | "succeeded" | "failed";
 
@@ -17,15 +27,23 @@ export interface JobRecord extends JobSpec {
   progress: number;
   result?: unknown;
   error?: { code: string; message: string; status?: number };
+  /** Runs started since the job was (re)queued: each one that dies without finishing leaves one more. */
   attempts: number;
   leaseUntil: number;
   createdAt: string;
   updatedAt: string;
 }
 
-const KEY = "job";
+/** Runs that may die (lease ended without a finish) before the job fails instead of starting again. */
+export const MAX_ATTEMPTS = 5;
 
-export class JobState extends DurableObject {
+export type JobOutcome = { result: unknown } | { error: { code: string; message: string; status?: number } };
+export type Claim = { granted: true; job: JobRecord } | { granted: false; job: JobRecord | null };
+
+const KEY = "job";
+const ended = (job: JobRecord) => job.status === "succeeded" || job.status === "failed";
+
+export class JobState extends DurableObject<Env> {
   private async load(): Promise<JobRecord | undefined> {
     return this.ctx.storage.get<JobRecord>(KEY);
   }
@@ -37,46 +55,62 @@ export class JobState extends DurableObject {
 
   /**
    * Creates the job, or returns the existing one. A failed job (or a succeeded one whose output is gone, when
-   * `rerun` says so) goes back to queued: `enqueue` tells the caller to send a message for it.
+   * `rerun` says so) goes back to queued. A queued job's alarm is armed in the same write, so it will run.
    */
-  async open(spec: JobSpec, rerun = false): Promise<{ job: JobRecord; enqueue: boolean }> {
+  async open(spec: JobSpec, rerun = false): Promise<JobRecord> {
     const now = new Date().toISOString();
     const existing = await this.load();
-    if (existing && existing.status !== "failed" && !(rerun && existing.status === "succeeded")) {
-      return { job: existing, enqueue: false };
-    }
+    if (existing && existing.status !== "failed" && !(rerun && existing.status === "succeeded")) return existing;
     const job: JobRecord = {
       ...spec,
       status: "queued",
       stage: "queued",
       progress: 0,
-      attempts: existing?.attempts ?? 0,
+      attempts: 0,
       leaseUntil: 0,
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
     };
-    return { job: await this.save(job), enqueue: true };
+    await this.ctx.storage.setAlarm(Date.now());
+    return this.save(job);
   }
 
+  /** The job; one that has not ended and has no runner coming (an alarm lost, or a job from before alarms) gets one. */
   async read(): Promise<JobRecord | null> {
-    return (await this.load()) ?? null;
+    const job = await this.load();
+    if (job && !ended(job) && (await this.ctx.storage.getAlarm()) === null) {
+      await this.ctx.storage.setAlarm(Math.max(Date.now(), job.leaseUntil));
+    }
+    return job ?? null;
   }
 
-  /** Takes the job for `leaseMs` if it is queued, or running under an expired lease (its runner died). */
-  async claim(leaseMs: number): Promise<{ granted: true; job: JobRecord } | { granted: false; job: JobRecord | null }> {
+  /**
+   * Takes the job for `leaseMs` if it is queued, or running under an expired lease (its runner died); the alarm
+   * moves to the lease's end, so that the job is taken over if this runner dies too. A job whose runs died
+   * MAX_ATTEMPTS times fails rather than starting again.
+   */
+  async claim(leaseMs: number): Promise<Claim> {
     const job = await this.load();
     const now = Date.now();
-    if (!job || job.status === "succeeded" || job.status === "failed") return { granted: false, job: job ?? null };
-    if (job.status === "running" && job.leaseUntil > now) return { granted: false, job };
+    if (!job || ended(job)) return { granted: false, job: job ?? null };
+    if (job.status === "running" && job.leaseUntil > now) {
+      await this.ctx.storage.setAlarm(job.leaseUntil);
+      return { granted: false, job };
+    }
+    if (job.attempts >= MAX_ATTEMPTS) {
+      const message = `the job's runner stopped ${job.attempts} times without finishing (last at stage '${job.stage}')`;
+      return { granted: false, job: (await this.finish({ error: { code: "internal", message, status: 500 } }))! };
+    }
     job.status = "running";
     job.stage = "starting";
     job.attempts += 1;
     job.leaseUntil = now + leaseMs;
     job.updatedAt = new Date().toISOString();
+    await this.ctx.storage.setAlarm(job.leaseUntil);
     return { granted: true, job: await this.save(job) };
   }
 
-  /** Progress from the runner also renews its lease. */
+  /** Progress from the runner also renews its lease (and moves the takeover alarm with it). */
   async report(stage: string, progress: number, leaseMs: number): Promise<void> {
     const job = await this.load();
     if (!job || job.status !== "running") return;
@@ -84,10 +118,11 @@ export class JobState extends DurableObject {
     job.progress = Math.max(0, Math.min(1, progress));
     job.leaseUntil = Date.now() + leaseMs;
     job.updatedAt = new Date().toISOString();
+    await this.ctx.storage.setAlarm(job.leaseUntil);
     await this.save(job);
   }
 
-  async finish(outcome: { result: unknown } | { error: { code: string; message: string; status?: number } }): Promise<JobRecord | null> {
+  async finish(outcome: JobOutcome): Promise<JobRecord | null> {
     const job = await this.load();
     if (!job) return null;
     if ("result" in outcome) {
@@ -104,6 +139,14 @@ export class JobState extends DurableObject {
     }
     job.leaseUntil = 0;
     job.updatedAt = new Date().toISOString();
+    await this.ctx.storage.deleteAlarm();
     return this.save(job);
+  }
+
+  /** The job's runner: runs it when its lease is free (a claim refused re-arms the alarm for the lease's end). */
+  override async alarm(): Promise<void> {
+    const job = await this.load();
+    if (!job || ended(job)) return;
+    await runJob(this.env, job.id, this, LEASE_MS);
   }
 }

@@ -2,7 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../app";
 import { openBlob, requireModel } from "../catalog/models";
-import { findVariant, makeVariant, registerTrainedVariant, requireVariant } from "../catalog/variants";
+import { findVariant, makeVariant, registerTrainedVariant, requireApplicableRecipe, requireVariant } from "../catalog/variants";
 import { requireDataset } from "../catalog/datasets";
 import { submitJob } from "../jobs/jobs";
 import { SearchRequestSchema } from "../tune/search";
@@ -147,6 +147,8 @@ export const variants = createRouter("invalid_recipe")
     const lookup = !addressNeedsWeights(recipe) || model.bytes < SYNC_MAX_MODEL_BYTES;
     const existing = lookup ? await findVariant(c.env, tenant, model, recipe) : null;
     if (existing && (!ev || existing.eval?.dataset === ev.dataset)) return c.json(existing, 200);
+    // What the graph alone can refute is refused now, as the inline path would, not minutes later in the job.
+    if (!existing) await requireApplicableRecipe(c.env, tenant, model, recipe);
     const job = await submitJob(c.env, tenant, "variant", { modelId: model.id, recipe, ...(ev ? { eval: ev } : {}) }, true);
     return answerWithJob(c, job, wait, existing ? 200 : 201);
   })

@@ -1,9 +1,10 @@
-import { env } from "cloudflare:test";
+import { env, listDurableObjectIds } from "cloudflare:test";
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
 import { REFERENCE_MODELS } from "../../support/reference-models";
 import { buildMlp } from "../../support/models";
 import { api, expectError, postJson, sha256Hex, uploadModel } from "../../support/api";
+import { npy, npz, uniformFloats } from "../../support/npz";
 
 async function upload(bytes: Uint8Array): Promise<string> {
   return ((await (await uploadModel(bytes)).json()) as { id: string }).id;
@@ -67,6 +68,43 @@ describe("POST /v1/models/:id/variants", () => {
     expect(await expectError(await postJson(`/v1/models/${id}/variants`, { quantize: { bits: 8 } }, "beta"))).toMatchObject({ status: 404, code: "not_found" });
     expect(await expectError(await api(`/v1/models/${id}/variants/${v.id}`, { tenant: "beta" }))).toMatchObject({ status: 404 });
     expect(await expectError(await api(`/v1/models/${id}/variants/ffffffffffffffffffffffff`))).toMatchObject({ status: 404, code: "not_found" });
+  });
+});
+
+describe("POST /v1/models/:id/variants: recipes the model's graph refutes, on the job path", () => {
+  /** An opset-9 MLP (8 inputs) and a dataset for it: `eval` (or scheme 'static') sends any recipe through a job. */
+  async function opset9WithDataset() {
+    const model = await upload(buildMlp([8, 16, 4], 3, 9));
+    const data = npz({ input: npy("<f4", [16, 8], uniformFloats(16 * 8, 2)), labels: npy("<i8", [16], new BigInt64Array(16)) });
+    const res = await api("/v1/datasets", { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: await data });
+    return { model, dataset: ((await res.json()) as { id: string }).id };
+  }
+
+  const refuted: [string, Record<string, unknown>, RegExp][] = [
+    ["dynamic int8 on an opset-9 model", { quantize: { bits: 8, scheme: "dynamic" } }, /scheme 'dynamic' needs opset >= 11 .* the model has 9/],
+    ["2-bit weights on a model that cannot be lifted to opset 25", { quantize: { bits: 2 } }, /quantize bits 2: int2 weights need opset 25; .*opset 9 models are not lifted/],
+    ["an override naming no layer", { quantize: { bits: 8, overrides: { "fc9/MatMul": 4 } } }, /overrides: 'fc9\/MatMul' is not a quantizable layer/],
+    ["an exclusion naming nothing", { quantize: { bits: 4, exclude: ["Conv"] } }, /exclude: 'Conv' names no layer or op type/],
+    ["pruning a name the model lacks", { prune: { sparsity: 0.5, exclude: ["fc9.weight"] } }, /prune names 'fc9.weight'/],
+  ];
+  for (const [what, recipe, message] of refuted) {
+    it(`refuses ${what} with the inline path's 400 at once, creating no job`, async () => {
+      const { model, dataset } = await opset9WithDataset();
+      const inline = await expectError(await postJson(`/v1/models/${model}/variants`, recipe));
+      expect(inline).toMatchObject({ status: 400, code: "invalid_recipe" });
+      expect(inline.message).toMatch(message);
+      const asJob = await expectError(await postJson(`/v1/models/${model}/variants`, { ...recipe, eval: { dataset } }));
+      expect(asJob).toEqual(inline);
+      expect(await listDurableObjectIds(env.JOB_STATE)).toHaveLength(0);
+    });
+  }
+
+  it("refuses scheme 'static' on an opset-9 model before queueing its calibration", async () => {
+    const { model, dataset } = await opset9WithDataset();
+    const err = await expectError(await postJson(`/v1/models/${model}/variants`, { quantize: { bits: 8, scheme: "static", calibration: { dataset } } }));
+    expect(err).toMatchObject({ status: 400, code: "invalid_recipe" });
+    expect(err.message).toMatch(/scheme 'static' needs opset >= 10 .* the model has 9/);
+    expect(await listDurableObjectIds(env.JOB_STATE)).toHaveLength(0);
   });
 });
 

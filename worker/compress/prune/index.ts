@@ -88,18 +88,22 @@ function countZeros(w: Float32Array): number {
   return z;
 }
 
+/** Every name the recipe mentions must exist: a typo would otherwise silently prune the wrong thing. */
+export function checkPruneNames(model: ModelProto, recipe: PruneRecipe): void {
+  const graph = model.graph!;
+  const known = new Set<string>([...graph.node.map((n) => n.name), ...graph.initializer.map((t) => t.name)]);
+  for (const name of [...recipe.exclude, ...Object.keys(recipe.overrides), ...Object.keys(recipe.maxLayerSparsityOverrides ?? {})]) {
+    if (!known.has(name)) throw new PruneRecipeError(`prune names '${name}', which is neither a node nor an initializer of this model`);
+  }
+}
+
 export function pruneModel(model: ModelProto, recipe: PruneRecipe): PruneResult {
   const graph = model.graph!;
   const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
   const readers = new Map<string, number>();
   for (const n of graph.node) for (const i of n.input) readers.set(i, (readers.get(i) ?? 0) + 1);
-
-  // Every name the recipe mentions must exist: a typo would otherwise silently prune the wrong thing.
-  const known = new Set<string>([...graph.node.map((n) => n.name), ...initializers.keys()]);
+  checkPruneNames(model, recipe);
   const capOverrides = recipe.maxLayerSparsityOverrides ?? {};
-  for (const name of [...recipe.exclude, ...Object.keys(recipe.overrides), ...Object.keys(capOverrides)]) {
-    if (!known.has(name)) throw new PruneRecipeError(`prune names '${name}', which is neither a node nor an initializer of this model`);
-  }
   const named = (layer: { weight: TensorProto; node: NodeProto }, names: Iterable<string>) => {
     for (const n of names) if (n === layer.weight.name || (layer.node.name !== "" && n === layer.node.name)) return n;
     return undefined;

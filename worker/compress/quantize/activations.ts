@@ -31,13 +31,18 @@ export interface ActivationReport {
   zeroPoint: number;
 }
 
+/** Throws StaticQuantizationError when the model's opset lacks QuantizeLinear (a check on the graph alone). */
+export function requireStaticOpset(model: ModelProto): void {
+  const opset = defaultOpset(model);
+  if (opset < 10) throw new StaticQuantizationError(`scheme 'static' needs opset >= 10 (QuantizeLinear); the model has ${opset}`);
+}
+
 export function quantizeActivations(
   model: ModelProto,
   ranges: ActivationRanges,
   layers: ReadonlySet<string>,
 ): { model: ModelProto; activations: ActivationReport[]; missing: string[] } {
-  const opset = defaultOpset(model);
-  if (opset < 10) throw new StaticQuantizationError(`scheme 'static' needs opset >= 10 (QuantizeLinear); the model has ${opset}`);
+  requireStaticOpset(model);
   const graph = model.graph!;
   const fresh = nameAllocator(graph);
   const inits = new Set(graph.initializer.map((t) => t.name));

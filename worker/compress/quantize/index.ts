@@ -76,6 +76,13 @@ export class Int2OpsetError extends Error {
   override name = "Int2OpsetError";
 }
 
+/** The model lifted to opset 25 (INT2), or Int2OpsetError with the reason it cannot be (a check on the graph alone). */
+export function liftForInt2(input: ModelProto): { model: ModelProto } {
+  const lifted = liftToOpset25(input);
+  if ("reason" in lifted) throw new Int2OpsetError(`quantize bits 2: ${lifted.reason}`);
+  return lifted;
+}
+
 /** The model at the opset the encoding needs, or the reason it cannot be lifted. */
 function liftFor(input: ModelProto, options: WeightBits): { model: ModelProto } | { reason: string } {
   const bits = options.bits;
@@ -83,11 +90,7 @@ function liftFor(input: ModelProto, options: WeightBits): { model: ModelProto } 
   // otherwise keeps its older forms; the others need a broadcasting Mul at least (opset 7). Models are lifted when
   // no node's meaning changes.
   if (bits === 4 || (options.bits === 8 && typeof options.granularity === "object")) return liftToOpset21(input);
-  if (bits === 2) {
-    const lifted = liftToOpset25(input);
-    if ("reason" in lifted) throw new Int2OpsetError(`quantize bits 2: ${lifted.reason}`);
-    return lifted;
-  }
+  if (bits === 2) return liftForInt2(input);
   if (bits === 1) {
     const lifted = liftToOpset25(input);
     if ("model" in lifted) return lifted;

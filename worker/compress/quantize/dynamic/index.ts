@@ -34,13 +34,18 @@ export interface DynamicRewrite {
 
 const REWRITES: Record<string, DynamicRewrite> = { MatMul: matmul, Gemm: gemm, Conv: conv };
 
+/** Throws DynamicQuantizationError when the model's opset lacks DynamicQuantizeLinear (a check on the graph alone). */
+export function requireDynamicOpset(model: ModelProto): void {
+  const opset = defaultOpset(model);
+  if (opset < 11) throw new DynamicQuantizationError(`scheme 'dynamic' needs opset >= 11 (DynamicQuantizeLinear); the model has ${opset}`);
+}
+
 export function quantizeDynamic(
   model: ModelProto,
   include: (node: NodeProto) => boolean,
   granularity: "per-channel" | "per-tensor" = "per-channel",
 ): { model: ModelProto; tensors: TensorReport[]; declined: { name: string; node: string; reason: string }[] } {
-  const opset = defaultOpset(model);
-  if (opset < 11) throw new DynamicQuantizationError(`scheme 'dynamic' needs opset >= 11 (DynamicQuantizeLinear); the model has ${opset}`);
+  requireDynamicOpset(model);
   const graph = model.graph!;
   const fresh = nameAllocator(graph);
   const inits = new Map(graph.initializer.map((t) => [t.name, t]));
