@@ -145,13 +145,23 @@ export interface SessionSource {
   fp32Bytes: number;
 }
 
+/** Whether a request found its session cached ("hit") or waited for it to load ("miss"). */
+export type SessionCacheOutcome = "hit" | "miss";
+
 /** Returns the cached session or loads it once (concurrent misses share one load). */
 export async function getSession(
   key: string,
-  load: () => Promise<{ bytes: Uint8Array; foldWeightDequantize: boolean; fp32Bytes: number }>,
-): Promise<LoadedSession> {
+  load: () => Promise<SessionSource>,
+): Promise<{ session: LoadedSession; cache: SessionCacheOutcome }> {
   const hit = cache.get(key);
-  if (hit) return hit;
+  if (hit) return { session: hit, cache: "hit" };
+  return { session: await loadOnce(key, load), cache: "miss" };
+}
+
+async function loadOnce(
+  key: string,
+  load: () => Promise<SessionSource>,
+): Promise<LoadedSession> {
   let pending = loading.get(key);
   if (!pending) {
     pending = (async () => {
