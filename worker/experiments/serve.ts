@@ -1,7 +1,7 @@
 // Serving through an experiment: pick the arm locally, answer with it, then (after the answer, in waitUntil)
 // run the shadow arms or the sampled control, compare outputs, and record the request's metrics.
 import type { Env } from "../env";
-import { runInference, type InferenceAnswer } from "../serve/infer";
+import { runInference, type InferenceAnswer, type Served } from "../serve/infer";
 import { checkInputs, type JsonTensor } from "../serve/inputs";
 import type { ModelRecord } from "../store/records";
 import { compareOutputs, top1Rows, type Agreement } from "./agreement";
@@ -41,7 +41,7 @@ export function backgroundArms(config: ExperimentConfig, answering: string, rand
   return answering !== config.control && random() < config.agreementSample ? [config.control] : [];
 }
 
-const runArm = (env: Env, tenant: string, model: ModelRecord, arm: string, inputs: Record<string, JsonTensor>) =>
+const runArm = (env: Env, tenant: string, model: ModelRecord, arm: string, inputs: Record<string, JsonTensor>): Promise<Served> =>
   runInference(env, tenant, model, arm === ORIGINAL ? {} : { variant: arm }, inputs);
 
 /** The first declared output is the one compared and scored. */
@@ -66,7 +66,7 @@ export async function serveExperiment(
   name: string,
   inputs: Record<string, JsonTensor>,
   header: (name: string) => string | undefined,
-): Promise<ExperimentAnswer> {
+): Promise<{ answer: ExperimentAnswer; timing: Served["timing"] }> {
   const { config, model } = await cachedExperiment(env, tenant, name);
   // The client's own mistakes fail before any arm runs and count against none.
   checkInputs(model.inputs, inputs);
@@ -77,12 +77,12 @@ export async function serveExperiment(
     recordEvent(env, ctx, tenant, name, { requestId, runs: [{ arm, served: true, ok: false, ms: served.ms }], agreement: [] });
     throw served.error;
   }
-  const answer = served.value;
+  const { answer, timing } = served.value;
   const others = backgroundArms(config, arm, Math.random);
   const runs: ArmRun[] = [{ arm, served: true, ok: true, ms: served.ms, top1: top1Of(model, answer) }];
   if (others.length === 0) recordEvent(env, ctx, tenant, name, { requestId, runs, agreement: [] });
   else ctx.waitUntil(runInBackground(env, ctx, tenant, config, model, inputs, { requestId, arm, answer, runs }, others));
-  return { ...answer, experiment: name, arm, requestId };
+  return { answer: { ...answer, experiment: name, arm, requestId }, timing };
 }
 
 function top1Of(model: ModelRecord, answer: InferenceAnswer): number[] | undefined {
@@ -103,7 +103,7 @@ async function runInBackground(
   const agreement: ({ arm: string } & Agreement)[] = [];
   // One at a time: a shadow run shares the isolate's CPU and memory with the requests being answered.
   for (const other of others) {
-    const run = await timed(() => runArm(env, tenant, model, other, inputs));
+    const run = await timed(async () => (await runArm(env, tenant, model, other, inputs)).answer);
     served.runs.push({ arm: other, served: false, ok: run.value !== undefined, ms: run.ms, top1: run.value && top1Of(model, run.value) });
     if (!run.value) continue;
     const [control, candidate, arm] = other === config.control ? [run.value, served.answer, served.arm] : [served.answer, run.value, other];

@@ -14,7 +14,8 @@ import {
 import { DEFAULT_AGREEMENT_SAMPLE, NAME_PATTERN, ORIGINAL } from "../experiments/config";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../experiments/prometheus";
 import { ARM_HEADER, REQUEST_HEADER, serveExperiment } from "../experiments/serve";
-import { InferRequestSchema, InferResponseSchema } from "./infer";
+import { serverTimingHeader } from "../serve/server-timing";
+import { InferRequestSchema, InferResponseSchema, ServerTimingHeaderSchema } from "./infer";
 import { errorResponses, ErrorSchema } from "./schemas";
 
 const ArmVariant = z
@@ -218,7 +219,7 @@ const infer = createRoute({
   responses: {
     200: {
       description: "Outputs from the chosen arm",
-      headers: z.object({ [ARM_HEADER]: z.string(), [REQUEST_HEADER]: z.string() }),
+      headers: z.object({ [ARM_HEADER]: z.string(), [REQUEST_HEADER]: z.string(), "Server-Timing": ServerTimingHeaderSchema }),
       ...json(InferResponseSchema.extend({ experiment: z.string(), arm: z.string(), requestId: z.string() }).openapi("ExperimentInferResponse")),
     },
     ...errorResponses,
@@ -261,11 +262,12 @@ export const experiments = createRouter("invalid_request")
   });
 
 export const experimentInference = createRouter("invalid_input").openapi(infer, async (c) => {
-  const answer = await serveExperiment(c.env, c.executionCtx, c.get("tenant"), c.req.valid("param").name, c.req.valid("json").inputs, (h) =>
+  const { answer, timing } = await serveExperiment(c.env, c.executionCtx, c.get("tenant"), c.req.valid("param").name, c.req.valid("json").inputs, (h) =>
     c.req.header(h),
   );
   c.header(ARM_HEADER, answer.arm);
   c.header(REQUEST_HEADER, answer.requestId);
+  c.header("Server-Timing", serverTimingHeader(timing));
   return c.json(answer, 200);
 });
 

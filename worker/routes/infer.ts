@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../app";
 import { requireModel } from "../catalog/models";
 import { runInference } from "../serve/infer";
+import { serverTimingHeader } from "../serve/server-timing";
 import { modelEntryKey, remembered } from "../serve/serving-cache";
 import { errorResponses, JsonTensorSchema, ModelIdParam } from "./schemas";
 
@@ -22,6 +23,12 @@ export const InferResponseSchema = z
   })
   .openapi("InferResponse");
 
+/** How the answer was served: the session cached or loaded for this request (with the load's duration), and the run. */
+export const ServerTimingHeaderSchema = z.string().openapi({
+  description: "cache;desc=\"hit\"|\"miss\", load;dur=<ms> (only when the session was loaded for this request), run;dur=<ms>",
+  example: 'cache;desc="miss", load;dur=41.2, run;dur=3.1',
+});
+
 const infer = createRoute({
   method: "post",
   path: "/models/{id}/infer",
@@ -34,7 +41,14 @@ const infer = createRoute({
     }),
     body: { content: { "application/json": { schema: InferRequestSchema } }, required: true },
   },
-  responses: { 200: { description: "Outputs", content: { "application/json": { schema: InferResponseSchema } } }, ...errorResponses },
+  responses: {
+    200: {
+      description: "Outputs",
+      headers: z.object({ "Server-Timing": ServerTimingHeaderSchema }),
+      content: { "application/json": { schema: InferResponseSchema } },
+    },
+    ...errorResponses,
+  },
 });
 
 export const inference = createRouter("invalid_input").openapi(infer, async (c) => {
@@ -42,6 +56,7 @@ export const inference = createRouter("invalid_input").openapi(infer, async (c) 
   const id = c.req.valid("param").id;
   const model = await remembered(modelEntryKey(tenant, id), () => requireModel(c.env, tenant, id));
   const { variant, bits } = c.req.valid("query");
-  const answer = await runInference(c.env, tenant, model, { variant, bits: bits ? Number(bits) : undefined }, c.req.valid("json").inputs);
+  const { answer, timing } = await runInference(c.env, tenant, model, { variant, bits: bits ? Number(bits) : undefined }, c.req.valid("json").inputs);
+  c.header("Server-Timing", serverTimingHeader(timing));
   return c.json(answer, 200);
 });

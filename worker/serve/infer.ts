@@ -6,6 +6,7 @@ import { modelBlobKey, variantBlobKey } from "../store/keys";
 import { getVariantRecord, listVariantSummaries, type ModelRecord } from "../store/records";
 import { checkInputs, outputToJson, type JsonTensor } from "./inputs";
 import { remembered } from "./serving-cache";
+import type { ServingTiming } from "./server-timing";
 import { getSession, sessionKey } from "./sessions";
 
 export interface ServingPick {
@@ -20,6 +21,12 @@ export interface InferenceAnswer {
   bits: number;
   engine: string;
   timeMs: number;
+}
+
+/** The answer, and how it was served (the Server-Timing header; the body's shape stays as it was). */
+export interface Served {
+  answer: InferenceAnswer;
+  timing: ServingTiming;
 }
 
 function resolveVariant(env: Env, tenant: string, model: ModelRecord, pick: ServingPick) {
@@ -51,21 +58,23 @@ export async function runInference(
   model: ModelRecord,
   pick: ServingPick,
   inputs: Record<string, JsonTensor>,
-): Promise<InferenceAnswer> {
+): Promise<Served> {
   const checked = checkInputs(model.inputs, inputs);
   const variant = await resolveVariant(env, tenant, model, pick);
   const key = sessionKey(tenant, model.id, variant?.id ?? null);
-  let session;
+  const loadStarted = performance.now();
+  let session, cache;
   try {
-    session = await getSession(key, async () => ({
+    ({ session, cache } = await getSession(key, async () => ({
       bytes: await readBlob(env, variant ? variantBlobKey(tenant, model.id, variant.id) : modelBlobKey(tenant, model.id), "model"),
       foldWeightDequantize: variant !== null,
       fp32Bytes: model.bytes,
-    }));
+    })));
   } catch (err) {
     if (err instanceof ApiError) throw err;
     throw new ApiError(422, "unsupported_model", `cannot load this model: ${(err as Error).message ?? err}`);
   }
+  const loadMs = cache === "miss" ? performance.now() - loadStarted : null;
   const started = performance.now();
   let raw;
   try {
@@ -75,5 +84,8 @@ export async function runInference(
   }
   const timeMs = performance.now() - started;
   const outputs = Object.fromEntries(Object.entries(raw).map(([name, t]) => [name, outputToJson(t.type, t.dims, t.data)]));
-  return { outputs, model: model.id, variant: variant?.id ?? null, bits: variant?.bits ?? 32, engine: session.engine, timeMs };
+  return {
+    answer: { outputs, model: model.id, variant: variant?.id ?? null, bits: variant?.bits ?? 32, engine: session.engine, timeMs },
+    timing: { cache, loadMs, runMs: timeMs },
+  };
 }

@@ -1,10 +1,25 @@
 // The one module that imports onnxruntime-web: applies the workerd loading shim, creates sessions and runs them.
 // workerd forbids compiling wasm from bytes, so the runtime's wasm is imported as a Module and handed to
 // WebAssembly.instantiate when the Emscripten glue asks for bytes (docs/architecture.md, "How inference runs").
+// The shim also keeps the runtime's memory (its wasm heap, imported by the instance) so that sessions can be
+// charged what they made the heap grow by.
 import * as ort from "onnxruntime-web/wasm";
 import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
 
 let configured = false;
+/** onnxruntime-web's wasm heap, one per isolate, shared by all its sessions; it grows and never shrinks. */
+let heap: WebAssembly.Memory | undefined;
+/** Its size when instantiated: the baseline for the first session, created together with the runtime. */
+let heapAtStart = 0;
+
+/** The memory among an instance's imports or exports (the glue imports it; found by kind, names are minified). */
+function findMemory(records: Iterable<unknown>): WebAssembly.Memory | undefined {
+  for (const record of records) {
+    if (typeof record !== "object" || record === null) continue;
+    for (const value of Object.values(record)) if (value instanceof WebAssembly.Memory) return value;
+  }
+  return undefined;
+}
 
 function configureRuntime(): void {
   if (configured) return;
@@ -24,8 +39,15 @@ function configureRuntime(): void {
   ) => {
     if (source instanceof WebAssembly.Module) return instantiate(source, imports);
     const instance = (await instantiate(ortWasm, imports)) as WebAssembly.Instance;
+    heap = findMemory([...Object.values(imports ?? {}), instance.exports]);
+    heapAtStart = heap?.buffer.byteLength ?? 0;
     return { instance, module: ortWasm };
   };
+}
+
+/** The runtime's heap size now (0 before its first session). */
+export function ortHeapBytes(): number {
+  return heap?.buffer.byteLength ?? 0;
 }
 
 export type OrtTensor = ort.Tensor;
@@ -38,6 +60,11 @@ export function makeOrtTensor(type: OrtTensorType, data: ort.Tensor.DataType, di
 export interface OrtSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /**
+   * Bytes the runtime's heap grew by while this session was created (0 when it fit in room that released sessions
+   * left: the heap never shrinks, so that room stays in the isolate either way).
+   */
+  readonly heapGrowthBytes: number;
   run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
   release(): Promise<void>;
 }
@@ -50,8 +77,19 @@ export interface OrtSessionOptions {
   foldWeightDequantize?: boolean;
 }
 
-export async function createOrtSession(bytes: Uint8Array, options: OrtSessionOptions = {}): Promise<OrtSession> {
+/** Creations run one at a time, so that each one's heap growth is its own. */
+let creating: Promise<unknown> = Promise.resolve();
+
+export function createOrtSession(bytes: Uint8Array, options: OrtSessionOptions = {}): Promise<OrtSession> {
   configureRuntime();
+  const created = creating.then(() => create(bytes, options));
+  creating = created.catch(() => undefined);
+  return created;
+}
+
+async function create(bytes: Uint8Array, options: OrtSessionOptions): Promise<OrtSession> {
+  // Before the first creation the runtime is not instantiated yet: its starting heap is the baseline.
+  const before = heap?.buffer.byteLength;
   const session = await ort.InferenceSession.create(bytes, {
     executionProviders: ["wasm"],
     graphOptimizationLevel: "all",
@@ -60,6 +98,7 @@ export async function createOrtSession(bytes: Uint8Array, options: OrtSessionOpt
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
+    heapGrowthBytes: Math.max(0, ortHeapBytes() - (before ?? heapAtStart)),
     run: (feeds) => session.run(feeds) as Promise<Record<string, OrtTensor>>,
     release: () => session.release(),
   };

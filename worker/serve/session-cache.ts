@@ -1,11 +1,20 @@
 // A least-recently-used cache budgeted by resident bytes: sessions are evicted (and released) to stay under budget.
+// The entry a request just inserted or looked up is never evicted for it: a lone session above the budget stays until
+// another one needs the room (older entries go first), so a model bigger than the budget is not reloaded per request.
 export interface Sized {
+  /** Measured bytes the value holds now; read again whenever the cache touches the entry (it may grow). */
   readonly residentBytes: number;
   release(): void | Promise<void>;
 }
 
+interface Entry<V> {
+  value: V;
+  /** The bytes counted for this entry in `used` (its residentBytes when last touched). */
+  bytes: number;
+}
+
 export class ByteBudgetLru<V extends Sized> {
-  private readonly entries = new Map<string, V>();
+  private readonly entries = new Map<string, Entry<V>>();
   private used = 0;
 
   constructor(private budget: number) {}
@@ -18,34 +27,39 @@ export class ByteBudgetLru<V extends Sized> {
     return this.used;
   }
 
+  /** A new budget evicts older entries to fit it, never the most recently used one. */
   setBudget(bytes: number): void {
+    if (bytes === this.budget) return;
     this.budget = bytes;
-    this.evict();
+    this.evict(this.mostRecentKey());
   }
 
+  /** The value, marked most recently used; its size is measured again, and older entries make room if it grew. */
   get(key: string): V | undefined {
-    const v = this.entries.get(key);
-    if (v !== undefined) {
-      // Re-insert to mark it most recently used (Map keeps insertion order).
-      this.entries.delete(key);
-      this.entries.set(key, v);
-    }
-    return v;
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    // Re-insert to mark it most recently used (Map keeps insertion order).
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    this.measure(entry);
+    this.evict(key);
+    return entry.value;
   }
 
   set(key: string, value: V): void {
     this.delete(key);
-    this.entries.set(key, value);
-    this.used += value.residentBytes;
+    const entry = { value, bytes: 0 };
+    this.entries.set(key, entry);
+    this.measure(entry);
     this.evict(key);
   }
 
   delete(key: string): void {
-    const v = this.entries.get(key);
-    if (v === undefined) return;
+    const entry = this.entries.get(key);
+    if (entry === undefined) return;
     this.entries.delete(key);
-    this.used -= v.residentBytes;
-    void v.release();
+    this.used -= entry.bytes;
+    void entry.value.release();
   }
 
   /** Drops every entry whose key starts with the prefix (a deleted model's sessions). */
@@ -53,12 +67,23 @@ export class ByteBudgetLru<V extends Sized> {
     for (const key of [...this.entries.keys()]) if (key.startsWith(prefix)) this.delete(key);
   }
 
-  /** Evicts least recently used entries until under budget; the entry just added stays even if alone over. */
-  private evict(keep?: string): void {
-    for (const key of this.entries.keys()) {
+  private measure(entry: Entry<V>): void {
+    const bytes = entry.value.residentBytes;
+    this.used += bytes - entry.bytes;
+    entry.bytes = bytes;
+  }
+
+  private mostRecentKey(): string | undefined {
+    let last: string | undefined;
+    for (const key of this.entries.keys()) last = key;
+    return last;
+  }
+
+  /** Evicts least recently used entries until under budget, never `keep` (the entry in use), even if alone over. */
+  private evict(keep: string | undefined): void {
+    for (const key of [...this.entries.keys()]) {
       if (this.used <= this.budget) break;
-      if (key === keep) continue;
-      this.delete(key);
+      if (key !== keep) this.delete(key);
     }
   }
 }

@@ -1,5 +1,9 @@
 // Per-isolate inference sessions, keyed by tenant/model/variant and budgeted by resident bytes (LRU).
 // A warm inference touches no remote store: the session and the model's input signature live here.
+// "Resident" bytes are measured, not estimated: the kernel engine's instance memory (weights plus activation arena,
+// freed whole with the session); for onnxruntime-web, what the isolate's one shared heap grew by to create the session
+// (at least the session's fp32 weights, which it holds in that heap). wasm memory never shrinks, so evicting an
+// onnxruntime-web session frees room inside that heap for the next one, not memory of the isolate.
 import { decodeModel } from "../onnx/codec";
 import { createOrtSession, makeOrtTensor, type OrtSession, type OrtTensorType } from "./ort";
 import { ByteBudgetLru } from "./session-cache";
@@ -10,13 +14,15 @@ import type { CheckedTensor } from "./inputs";
 export type EngineName = "kernels" | "onnxruntime-web";
 
 export interface LoadedSession {
+  /** Measured bytes the session holds (read again when the cache touches it: the kernel arena grows on first run). */
   readonly residentBytes: number;
   readonly engine: EngineName;
   run(inputs: Record<string, CheckedTensor>): Promise<Record<string, { type: string; dims: readonly number[]; data: unknown }>>;
   release(): Promise<void>;
 }
 
-// onnxruntime-web's wasm heap holds about 4x the model (measured); budget with that factor.
+// onnxruntime-web's wasm heap holds about 4x the model (measured): the estimate a variant record reports before any
+// session exists. The cache counts what each session made the heap grow by instead.
 export const RESIDENT_FACTOR = 4;
 const DEFAULT_BUDGET = 32 * 1024 * 1024;
 
@@ -34,18 +40,38 @@ export function evictModelSessions(tenant: string, modelId: string): void {
   cache.deletePrefix(`${tenant}/${modelId}/`);
 }
 
-function wrap(session: OrtSession, residentBytes: number): LoadedSession {
+/** Drops every session (tests that observe loads start from a cold isolate). */
+export function evictAllSessions(): void {
+  cache.deletePrefix("");
+}
+
+function wrap(session: OrtSession, fp32Bytes: number): LoadedSession {
+  // Evicted while a request still runs it (another request needed the room): freed after its last run, once.
+  let running = 0;
+  let released = false;
+  let freed: Promise<void> | undefined;
+  const free = () => (freed ??= session.release());
   return {
-    residentBytes,
+    residentBytes: Math.max(session.heapGrowthBytes, fp32Bytes),
     engine: "onnxruntime-web",
     async run(inputs) {
+      if (released) throw new Error("the session was released");
       const feeds = Object.fromEntries(
         Object.entries(inputs).map(([name, t]) => [name, makeOrtTensor(t.type as OrtTensorType, t.data, t.dims)]),
       );
-      const out = await session.run(feeds);
-      return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, { type: t.type, dims: t.dims, data: t.data }]));
+      running++;
+      try {
+        const out = await session.run(feeds);
+        return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, { type: t.type, dims: t.dims, data: t.data }]));
+      } finally {
+        // The answer is computed: a failed release is logged, not reported to this request.
+        if (--running === 0 && released) await free().catch((err) => console.warn(`releasing a session failed: ${err}`));
+      }
     },
-    release: () => session.release(),
+    async release() {
+      released = true;
+      if (running === 0) await free();
+    },
   };
 }
 
@@ -62,8 +88,10 @@ function tryKernels(model: ReturnType<typeof decodeModel>): KernelSession | null
 
 function kernelLoaded(session: KernelSession): LoadedSession {
   return {
-    // Fixed at load for the cache's accounting: packed weights plus the instance's memory so far.
-    residentBytes: session.residentBytes,
+    // The instance's memory now: packed weights, then the activation arena's high-water mark once it has run.
+    get residentBytes() {
+      return session.residentBytes;
+    },
     engine: "kernels",
     run: (inputs) => session.run(inputs),
     release: () => session.release(),
@@ -92,7 +120,7 @@ async function loadServingSession(bytes: Uint8Array, foldWeightDequantize: boole
     const kernels = tryKernels(model);
     if (kernels) return kernelLoaded(kernels);
   }
-  return wrap(await createOrtSession(bytes, { foldWeightDequantize }), fp32Bytes * RESIDENT_FACTOR);
+  return wrap(await createOrtSession(bytes, { foldWeightDequantize }), fp32Bytes);
 }
 
 /**
@@ -107,16 +135,33 @@ export async function openSession(
   serving = false,
 ): Promise<LoadedSession> {
   if (serving) return loadServingSession(bytes, foldWeightDequantize, fp32Bytes);
-  return wrap(await createOrtSession(bytes, { foldWeightDequantize }), fp32Bytes * RESIDENT_FACTOR);
+  return wrap(await createOrtSession(bytes, { foldWeightDequantize }), fp32Bytes);
 }
+
+/** What a cache miss loads: the model's bytes and how (see loadServingSession). */
+export interface SessionSource {
+  bytes: Uint8Array;
+  foldWeightDequantize: boolean;
+  fp32Bytes: number;
+}
+
+/** Whether a request found its session cached ("hit") or waited for it to load ("miss"). */
+export type SessionCacheOutcome = "hit" | "miss";
 
 /** Returns the cached session or loads it once (concurrent misses share one load). */
 export async function getSession(
   key: string,
-  load: () => Promise<{ bytes: Uint8Array; foldWeightDequantize: boolean; fp32Bytes: number }>,
-): Promise<LoadedSession> {
+  load: () => Promise<SessionSource>,
+): Promise<{ session: LoadedSession; cache: SessionCacheOutcome }> {
   const hit = cache.get(key);
-  if (hit) return hit;
+  if (hit) return { session: hit, cache: "hit" };
+  return { session: await loadOnce(key, load), cache: "miss" };
+}
+
+async function loadOnce(
+  key: string,
+  load: () => Promise<SessionSource>,
+): Promise<LoadedSession> {
   let pending = loading.get(key);
   if (!pending) {
     pending = (async () => {

@@ -1,11 +1,13 @@
-import { reset } from "cloudflare:test";
-import { describe, expect, inject, it } from "vitest";
+import { createExecutionContext, env, reset } from "cloudflare:test";
+import { beforeEach, describe, expect, inject, it } from "vitest";
+import { app } from "../../../worker/index";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../worker/onnx/builders";
 import { encodeModel } from "../../../worker/onnx/codec";
+import { evictAllSessions } from "../../../worker/serve/sessions";
 import { DT } from "../../../worker/onnx/dtype";
 import { REFERENCE_MODELS, type ReferenceCase } from "../../support/reference-models";
 import { buildMlp } from "../../support/models";
-import { expectError, postJson, uploadModel } from "../../support/api";
+import { expectError, postJson, TOKENS, uploadModel } from "../../support/api";
 
 // Either engine against onnxruntime-node on the same fp32 graph, and onnxruntime-web on the same int8 graph:
 // float rounding only.
@@ -110,5 +112,78 @@ describe("POST /v1/models/:id/infer", () => {
     const err = await expectError(await postJson(`/v1/models/${id}/infer`, { inputs: { a: t(2), b: t(3) } }));
     expect(err).toMatchObject({ status: 400, code: "invalid_input" });
     expect(err.message).toMatch(/\('N'\) is 3 but 'a' has N=2/);
+  });
+});
+
+/** A Server-Timing header's metrics by name, each with its parameters (`dur` in ms, `desc`). */
+function serverTiming(res: Response): Map<string, Record<string, string>> {
+  const header = res.headers.get("Server-Timing");
+  if (header === null) throw new Error("the answer has no Server-Timing header");
+  const metrics = new Map<string, Record<string, string>>();
+  for (const metric of header.split(",")) {
+    const [name, ...params] = metric.trim().split(";");
+    metrics.set(name!, Object.fromEntries(params.map((p) => p.split("=")).map(([k, v]) => [k!, v!.replace(/^"|"$/g, "")])));
+  }
+  return metrics;
+}
+
+/** The Worker with SESSION_CACHE_BYTES set to `budget` (a deployment configured with a small session cache). */
+async function inferWithBudget(path: string, body: unknown, budget: number): Promise<Response> {
+  const request = new Request(`https://slimserve.test${path}`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${TOKENS.alpha}`, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return app.fetch(request, { ...env, SESSION_CACHE_BYTES: String(budget) }, createExecutionContext());
+}
+
+// Far below any session: a kernel instance alone holds more, onnxruntime-web's heap far more.
+const TINY_BUDGET = 4096;
+
+describe("the session cache, as Server-Timing reports it", () => {
+  // The same seeded models served earlier in this file would otherwise still be cached.
+  beforeEach(() => evictAllSessions());
+
+  it("says cache miss with the load's duration on the first request, and a hit with no load on the next", async () => {
+    const { id, body } = await setUp("mlp");
+    const first = await postJson(`/v1/models/${id}/infer?bits=8`, body);
+    expect(first.status).toBe(200);
+    const cold = serverTiming(first);
+    expect(cold.get("cache")).toEqual({ desc: "miss" });
+    expect(Number(cold.get("load")?.dur)).toBeGreaterThanOrEqual(0);
+    expect(Number(cold.get("run")?.dur)).toBeGreaterThanOrEqual(0);
+    const warm = serverTiming(await postJson(`/v1/models/${id}/infer?bits=8`, body));
+    expect(warm.get("cache")).toEqual({ desc: "hit" });
+    expect(warm.has("load")).toBe(false);
+    expect(warm.has("run")).toBe(true);
+  });
+
+  // The int8 MLP variant runs on the kernel engine; the fp32 CNN original on onnxruntime-web.
+  for (const [kind, query, engine] of [["mlp", "bits=8", "kernels"], ["cnn", "bits=32", "onnxruntime-web"]] as const) {
+    it(`keeps a session on ${engine} bigger than the whole budget for the next request instead of reloading it`, async () => {
+      const { id, body } = await setUp(kind);
+      const first = await inferWithBudget(`/v1/models/${id}/infer?${query}`, body, TINY_BUDGET);
+      expect(first.status).toBe(200);
+      expect(((await first.json()) as Answer).engine).toBe(engine);
+      expect(serverTiming(first).has("load")).toBe(true);
+      for (let i = 0; i < 3; i++) {
+        const again = await inferWithBudget(`/v1/models/${id}/infer?${query}`, body, TINY_BUDGET);
+        expect(again.status).toBe(200);
+        const timing = serverTiming(again);
+        expect(timing.get("cache")).toEqual({ desc: "hit" });
+        expect(timing.has("load")).toBe(false);
+      }
+    });
+  }
+
+  it("evicts that session once another model needs the room, so returning to it loads it again", async () => {
+    const mlp = await setUp("mlp");
+    const cnn = await setUp("cnn");
+    const mlpPath = `/v1/models/${mlp.id}/infer?bits=8`;
+    expect(serverTiming(await inferWithBudget(mlpPath, mlp.body, TINY_BUDGET)).get("cache")).toEqual({ desc: "miss" });
+    expect(serverTiming(await inferWithBudget(`/v1/models/${cnn.id}/infer`, cnn.body, TINY_BUDGET)).get("cache")).toEqual({ desc: "miss" });
+    const back = serverTiming(await inferWithBudget(mlpPath, mlp.body, TINY_BUDGET));
+    expect(back.get("cache")).toEqual({ desc: "miss" });
+    expect(back.has("load")).toBe(true);
   });
 });

@@ -1,0 +1,55 @@
+// What a session is charged in the session cache: measured bytes, not a multiple of the model's size.
+import { describe, expect, it } from "vitest";
+import { ortHeapBytes } from "../../../worker/serve/ort";
+import { evictAllSessions, getSession, openSession } from "../../../worker/serve/sessions";
+import { buildCnn, buildMlp } from "../../support/models";
+
+const MiB = 1024 * 1024;
+
+describe("openSession's resident bytes", () => {
+  it("charges an onnxruntime-web session what the runtime's heap grew by to hold it", async () => {
+    // ~26 MB of fp32 weights: more than the runtime's starting heap holds, so creating the session grows it.
+    const bytes = buildMlp([1024, 2048, 2048, 10], 5);
+    expect(bytes.byteLength).toBeGreaterThan(24 * MiB);
+    const before = ortHeapBytes();
+    const session = await openSession(bytes, false, bytes.byteLength);
+    try {
+      const after = ortHeapBytes();
+      expect(session.engine).toBe("onnxruntime-web");
+      expect(after).toBeGreaterThan(before);
+      // Inside the heap, and more than the weights alone (the runtime copies the model in while it builds them):
+      // measured, where the floor of the fp32 weights would give exactly the model's size.
+      expect(session.residentBytes).toBeLessThanOrEqual(after);
+      expect(session.residentBytes).toBeGreaterThan(bytes.byteLength);
+    } finally {
+      await session.release();
+    }
+  });
+
+  it("charges a kernel engine session its instance's memory, which grows with its activation arena on first run", async () => {
+    const bytes = buildMlp([64, 512, 10], 6);
+    const session = await openSession(bytes, false, bytes.byteLength, true);
+    expect(session.engine).toBe("kernels");
+    const loaded = session.residentBytes;
+    // fp32 weights packed in the instance's memory (64 KiB pages).
+    expect(loaded).toBeGreaterThan((64 * 512 + 512 * 10) * 4);
+    expect(loaded % 65536).toBe(0);
+    const batch = 4096; // activations of 4096 x 512 floats (8 MiB) do not fit in what the weights left
+    await session.run({ input: { type: "float32", dims: [batch, 64], data: new Float32Array(batch * 64) } });
+    expect(session.residentBytes).toBeGreaterThan(loaded + 8 * MiB);
+  });
+});
+
+describe("getSession", () => {
+  it("lets a run finish on an onnxruntime-web session evicted while it runs, and releases the session after it", async () => {
+    const bytes = buildCnn(7); // an fp32 original with convolutions: served by onnxruntime-web
+    const { session, cache } = await getSession("t/cnn/original", async () => ({ bytes, foldWeightDequantize: false, fp32Bytes: bytes.byteLength }));
+    expect([session.engine, cache]).toEqual(["onnxruntime-web", "miss"]);
+    const input = { input: { type: "float32", dims: [1, 1, 12, 12], data: new Float32Array(144).fill(0.5) } };
+    const running = session.run(input);
+    evictAllSessions(); // another request needed the room
+    const out = await running;
+    expect(Object.values(out)[0]!.dims).toEqual([1, 10]);
+    await expect(session.run(input)).rejects.toThrow(/released/);
+  });
+});
