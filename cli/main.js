@@ -5,8 +5,8 @@ import { parseArgs } from "node:util";
 import { SlimserveClient, SlimserveError, isJobRunning } from "../client/slimserve.js";
 import { resolveSettings, writeConfig } from "./config.js";
 import { evalCells, evalLine, fixed, formatBytes, formatTable, progressLine, recipeWords } from "./format.js";
-import { NpyError, decodeNpy, encodeNpy, npyToTensor, tensorToNpy } from "./npy.js";
-import { encodeNpz } from "./npz.js";
+import { NpyError, decodeNpy, encodeNpy, npyToTensor, tensorToNpy } from "../formats/npy.js";
+import { encodeNpz } from "../formats/npz.js";
 
 export const USAGE = `slimserve — compress ONNX models and serve them at the edge
 
@@ -463,12 +463,7 @@ async function dataset(client, args, flags, print) {
 /** An .npy file's bytes, checked to be one (so a wrong file fails here, naming it). @param {string} file */
 async function npyFile(file) {
   const bytes = new Uint8Array(await readFile(file));
-  try {
-    decodeNpy(bytes);
-  } catch (e) {
-    if (e instanceof NpyError) throw new NpyError(`${file}: ${e.message}`);
-    throw e;
-  }
+  decodeNpy(bytes, { label: file });
   return bytes;
 }
 
