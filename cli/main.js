@@ -4,7 +4,8 @@ import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { SlimserveClient, SlimserveError, isJobRunning } from "../client/slimserve.js";
 import { resolveSettings, writeConfig } from "./config.js";
-import { evalCells, evalLine, fixed, formatBytes, formatTable, progressLine, recipeWords } from "./format.js";
+import { evalCells, evalLine, fixed, formatTable, progressLine } from "./format.js";
+import { formatBytes, recipeWords } from "../formats/words.js";
 import { NpyError, decodeNpy, encodeNpy, npyToTensor, tensorToNpy } from "../formats/npy.js";
 import { encodeNpz } from "../formats/npz.js";
 

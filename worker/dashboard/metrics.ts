@@ -63,45 +63,6 @@ export function variantMetrics(variant: unknown): VariantMetrics {
   };
 }
 
-/** A weight bit-width as users name it: fp16, int8, int4, ternary (2 bits), binary (1 bit). */
-export function widthName(bits: unknown): string {
-  return bits === 16 ? "fp16" : bits === 2 ? "ternary" : bits === 1 ? "binary" : `int${String(bits ?? "?")}`;
-}
-
-/** The granularity when it is not the width's default (per channel; blocks of 32 for 4 and 2 bits). */
-function granularityText(q: Record<string, unknown>): string | undefined {
-  const g = q.granularity;
-  const blockedByDefault = q.bits === 4 || q.bits === 2;
-  const defaultBlock = blockedByDefault ? 32 : undefined;
-  if (typeof g === "string") return g === "per-channel" && !blockedByDefault ? undefined : g;
-  const block = finite(obj(g).block);
-  return block !== null && block !== defaultBlock ? `block ${block}` : undefined;
-}
-
-/** A recipe in a few words: "int8 weight-only", "int8 static", "prune 50% + int8". */
-export function recipeText(recipe: unknown): string {
-  const r = obj(recipe);
-  const parts: string[] = [];
-  const prune = obj(r.prune);
-  if (Object.keys(prune).length) parts.push(`prune ${finite(prune.sparsity) !== null ? `${Math.round(finite(prune.sparsity)! * 100)}%` : ""}`.trim());
-  const q = obj(r.quantize);
-  if (Object.keys(q).length) {
-    parts.push([widthName(q.bits), q.scheme, granularityText(q), q.symmetric === false ? "zero points" : undefined].filter((s) => typeof s === "string" && s).join(" "));
-  }
-  return parts.length ? parts.join(" + ") : Object.keys(r).length ? JSON.stringify(r) : "—";
-}
-
-/** A recipe as a chart label: "int8", "int8 static", "p30% int8". */
-export function recipeLabel(recipe: unknown): string {
-  const r = obj(recipe);
-  const prune = obj(r.prune);
-  const q = obj(r.quantize);
-  const parts: string[] = [];
-  if (Object.keys(prune).length) parts.push(finite(prune.sparsity) !== null ? `p${Math.round(finite(prune.sparsity)! * 100)}%` : "pruned");
-  if (Object.keys(q).length) parts.push(`${widthName(q.bits)}${typeof q.scheme === "string" && q.scheme !== "weight-only" ? ` ${q.scheme}` : ""}`);
-  return parts.join(" ") || "variant";
-}
-
 export interface ArmView {
   /** The arm's variant id, or "original". */
   variant: string;
