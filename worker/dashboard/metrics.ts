@@ -1,5 +1,8 @@
-// What the dashboard shows of records whose optional parts other capabilities fill in (a variant's `eval` report, an
-// experiment's metrics): read defensively, absent values are null and render as "—".
+// What the dashboard shows of the API's records (typed by the routes' schemas) whose optional parts other
+// capabilities fill in (a variant's `eval` report, an experiment's metrics): those are read defensively, since a
+// report stored by an older version may lack a field; absent values are null and render as "—".
+import type { Experiment } from "../routes/experiments";
+import type { Variant } from "../routes/schemas";
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Json) : {});
@@ -32,12 +35,8 @@ export interface VariantMetrics {
   wire: { gzip: number; br: number } | null;
 }
 
-/**
- * Reads a variant record's `eval` report (worker/evaluate/report.ts: `accuracy: {fp32, variant, drop} | null`,
- * `agreement`, `outputs[].cosine`, `latencyMs: {fp32, variant, runs}`, `engine`, `fp32Engine`, `residentBytes`) and `stages.encoded`.
- */
-export function variantMetrics(variant: unknown): VariantMetrics {
-  const v = obj(variant);
+/** Reads a variant's `eval` report (worker/evaluate/report.ts), its engine and `stages.encoded`. */
+export function variantMetrics(v: Partial<Variant>): VariantMetrics {
   const e = obj(v.eval);
   const acc = obj(e.accuracy);
   const accuracy = finite(acc.variant);
@@ -95,11 +94,10 @@ export interface ExperimentView {
 }
 
 /**
- * Reads GET /v1/experiments/:name: `{ name, model, mode, status, control, arms: [{ variant, weight }], results:
- * [{ variant, role, served, latency: { p50Ms, p95Ms, p99Ms }, agreement: { top1Rate } | null, accuracy: { rate } }],
- * history }`; histograms come from the Prometheus text (see latencyHistograms).
+ * Reads GET /v1/experiments/:name (the experiments route's ExperimentSchema); histograms come from the Prometheus text
+ * (see latencyHistograms).
  */
-export function experimentView(raw: unknown, histograms: Map<string, Histogram> = new Map()): ExperimentView {
+export function experimentView(raw: Partial<Experiment>, histograms: Map<string, Histogram> = new Map()): ExperimentView {
   const x = obj(raw);
   const arms = (Array.isArray(x.arms) ? (x.arms as unknown[]) : []).map(obj).filter((a) => typeof a.variant === "string");
   const results = new Map((Array.isArray(x.results) ? (x.results as unknown[]) : []).map(obj).map((r) => [r.variant, r]));

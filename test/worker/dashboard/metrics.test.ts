@@ -1,6 +1,7 @@
 // Reading optional report fields for display: absent parts are null (shown as "—"), known spellings are read.
 import { describe, expect, it } from "vitest";
 import { experimentView, latencyHistograms, variantMetrics } from "../../../worker/dashboard/metrics";
+import type { Variant } from "../../../worker/routes/schemas";
 import { SAMPLE_EXPERIMENT, SAMPLE_PROMETHEUS, SAMPLE_VARIANTS } from "./samples";
 
 describe("variantMetrics", () => {
@@ -23,19 +24,20 @@ describe("variantMetrics", () => {
   });
 
   it("reads an evaluation report: accuracies and their difference, agreement, cosine, latency, the engines of variant and original", () => {
-    const m = variantMetrics(SAMPLE_VARIANTS[0]);
+    const m = variantMetrics(SAMPLE_VARIANTS[0]!);
     expect(m).toMatchObject({ dataset: "d".repeat(24), samples: 200, accuracy: 0.895, fp32Accuracy: 0.9, agreement: 0.99, cosine: 0.9999 });
     expect(m.accuracyDelta).toBeCloseTo(-0.005, 12);
     expect(m).toMatchObject({ latencyMs: 1, fp32LatencyMs: 2, engine: "kernels", fp32Engine: "onnxruntime-web", residentBytes: 155300, wire: null });
   });
 
   it("reads a latency of 0 (below the Worker clock's resolution) as not measured, and the wire sizes of stages", () => {
-    expect(variantMetrics(SAMPLE_VARIANTS[1])).toMatchObject({ latencyMs: null, fp32LatencyMs: null, wire: { gzip: 7800, br: 7700 } });
+    expect(variantMetrics(SAMPLE_VARIANTS[1]!)).toMatchObject({ latencyMs: null, fp32LatencyMs: null, wire: { gzip: 7800, br: 7700 } });
   });
 
   it("has no accuracy for a report without labels, and ignores values that are not finite numbers", () => {
     const e = { ...SAMPLE_VARIANTS[0]!.eval, accuracy: null, agreement: "high", latencyMs: { variant: Number.NaN } };
-    expect(variantMetrics({ eval: e })).toMatchObject({ accuracy: null, accuracyDelta: null, agreement: null, latencyMs: null });
+    // A report with values of the wrong kind (the record is read defensively).
+    expect(variantMetrics({ eval: e } as unknown as Variant)).toMatchObject({ accuracy: null, accuracyDelta: null, agreement: null, latencyMs: null });
   });
 });
 
