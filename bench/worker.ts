@@ -17,7 +17,8 @@ import {
 } from "../worker/serve/kernels/packing";
 import { compressModelBytes } from "../worker/catalog/variants";
 import { RecipeSchema } from "../worker/compress/recipe";
-import { benchCnn, benchMlp, blockPrune } from "./models";
+import { benchCnn, benchMlp } from "../test/support/models";
+import { blockPrune } from "./block-prune";
 
 function seeded(n: number, seed: number, a = 1): Float32Array {
   let s = seed >>> 0 || 1;

@@ -1,14 +1,5 @@
-// Terminal output of the CLI: aligned tables, byte sizes, the job progress line.
-
-/** @param {number} n */
-export function formatBytes(n) {
-  if (!Number.isFinite(n)) return "—";
-  const units = ["B", "KiB", "MiB", "GiB"];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) [v, u] = [v / 1024, u + 1];
-  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
-}
+// Terminal output of the CLI: aligned tables, the job progress line, evaluation lines (recipes and byte sizes are
+// put in words by formats/words.js, as the dashboard does).
 
 /** @param {unknown} v @param {number} [digits] */
 export const fixed = (v, digits = 2) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "—");
@@ -67,24 +58,6 @@ export function evalCells(report) {
   const delta = report.accuracy ? -report.accuracy.drop : null;
   const latency = report.latencyMs && report.latencyMs.variant !== null && report.latencyMs.variant > 0 ? `${fixed(report.latencyMs.variant, 3)} ms` : "—";
   return [delta === null ? "—" : `${delta >= 0 ? "+" : ""}${delta.toFixed(2)} pp`, percent(report.agreement), latency];
-}
-
-/** A recipe in a few words: "int8 static", "prune 50% + int8", "int8 dynamic (2 layers wider)". @param {unknown} recipe */
-export function recipeWords(recipe) {
-  const r = /** @type {{ prune?: { sparsity?: number, structure?: unknown }, quantize?: { bits?: number, scheme?: string, overrides?: Record<string, number> } }} */ (recipe ?? {});
-  const parts = [];
-  if (r.prune) {
-    const s = r.prune.structure;
-    const shape = typeof s === "object" && s !== null ? ("n" in s ? ` ${/** @type {{n:number,m:number}} */ (s).n}:${/** @type {{n:number,m:number}} */ (s).m}` : " block") : s === "channel" ? " channel" : "";
-    parts.push(`prune${typeof r.prune.sparsity === "number" ? ` ${Math.round(r.prune.sparsity * 100)}%` : ""}${shape}`);
-  }
-  if (r.quantize) {
-    const wider = Object.keys(r.quantize.overrides ?? {}).length;
-    const b = r.quantize.bits;
-    const width = b === 16 ? "fp16" : b === 2 ? "ternary" : b === 1 ? "binary" : `int${b ?? "?"}`;
-    parts.push(`${width} ${r.quantize.scheme ?? "weight-only"}${wider ? ` (${wider} layer${wider === 1 ? "" : "s"} overridden)` : ""}`);
-  }
-  return parts.join(" + ") || "—";
 }
 
 /**

@@ -4,9 +4,10 @@ import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { SlimserveClient, SlimserveError, isJobRunning } from "../client/slimserve.js";
 import { resolveSettings, writeConfig } from "./config.js";
-import { evalCells, evalLine, fixed, formatBytes, formatTable, progressLine, recipeWords, warningLines } from "./format.js";
-import { NpyError, decodeNpy, encodeNpy, npyToTensor, tensorToNpy } from "./npy.js";
-import { encodeNpz } from "./npz.js";
+import { evalCells, evalLine, fixed, formatTable, progressLine, warningLines } from "./format.js";
+import { formatBytes, recipeWords } from "../formats/words.js";
+import { NpyError, decodeNpy, encodeNpy, npyToTensor, tensorToNpy } from "../formats/npy.js";
+import { encodeNpz } from "../formats/npz.js";
 
 export const USAGE = `slimserve — compress ONNX models and serve them at the edge
 
@@ -464,12 +465,7 @@ async function dataset(client, args, flags, print) {
 /** An .npy file's bytes, checked to be one (so a wrong file fails here, naming it). @param {string} file */
 async function npyFile(file) {
   const bytes = new Uint8Array(await readFile(file));
-  try {
-    decodeNpy(bytes);
-  } catch (e) {
-    if (e instanceof NpyError) throw new NpyError(`${file}: ${e.message}`);
-    throw e;
-  }
+  decodeNpy(bytes, { label: file });
   return bytes;
 }
 

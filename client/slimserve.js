@@ -2,24 +2,26 @@
 // dashboard (which hands it an in-process fetch) and the tests. Plain ESM with JSDoc types that tsc checks.
 
 /**
- * @typedef {{ type: string, dims: number[], data: (number|boolean)[] }} JsonTensor
- * @typedef {{ name: string, type: string, shape: (number|string|null)[] | null }} TensorSignature
- * @typedef {{ dataset: string, samples: number, hasLabels: boolean, accuracy: { fp32: number, variant: number, drop: number } | null, agreement: number, outputs: { name: string, cosine: number, maxAbsError: number }[], layers?: { node: string, output: string, sqnrDb: number | null }[], bytes: number, fp32Bytes: number, compressionRatio: number, residentBytes: number, latencyMs: { fp32: number | null, variant: number | null, runs: number }, engine: string, evaluatedAt: string }} EvalReport
+ * The API's answers, typed from the Worker's zod response schemas (types only: nothing is imported at run time).
+ * @typedef {import("../worker/routes/schemas").JsonTensor} JsonTensor
+ * @typedef {import("../worker/routes/schemas").TensorSignature} TensorSignature
+ * @typedef {import("../worker/routes/schemas").EvalReport} EvalReport
  *   A variant's evaluation against FP32 on one dataset (accuracy in [0, 1], `drop` in percentage points).
- * @typedef {{ denseFp32: number, pruned: number | null, quantized: number | null, stored: number, encoded: { gzip: number, br: number } }} VariantStages
- * @typedef {{ id: string, bits: number, bytes: number, compressionRatio: number, createdAt: string, [key: string]: unknown }} VariantSummary
- * @typedef {VariantSummary & { modelId: string, sha256: string, recipe: unknown, engine?: string, residentBytes?: number, eval?: EvalReport, stages?: VariantStages, prune?: { sparsity?: number, warnings?: string[], [key: string]: unknown }, tensors?: unknown[], skipped?: unknown[] }} Variant
- * @typedef {{ id: string, name: string, sha256: string, bytes: number, format: string, samples: number, arrays: { name: string, dtype: string, shape: number[] }[], hasLabels: boolean, createdAt: string }} Dataset
+ * @typedef {import("../worker/routes/schemas").VariantStages} VariantStages
+ * @typedef {import("../worker/routes/schemas").VariantSummary} VariantSummary
+ * @typedef {import("../worker/routes/schemas").Variant} Variant
+ * @typedef {import("../worker/routes/schemas").ModelSummary} ModelSummary
+ * @typedef {import("../worker/routes/schemas").Model} Model
+ * @typedef {import("../worker/routes/datasets").Dataset} Dataset
+ * @typedef {import("../worker/routes/experiments").Experiment} Experiment
+ *
  * @typedef {{ recipe: unknown, bytes: number, compressionRatio: number, latencyMs: number | null, accuracy: number | null, accuracyDrop: number | null, agreement: number, cosine: number, meetsTarget: boolean }} SearchTrial
  * @typedef {{ met: boolean, target: Record<string, number>, objective: string, variant: Variant | null, trace: SearchTrial[] }} SearchResult
  * @typedef {{ maxAccuracyDrop?: number, minAgreement?: number, minCosine?: number }} SearchTarget
- * @typedef {{ id: string, name: string, sha256: string, bytes: number, irVersion: number, opset: { domain: string, version: number }[], inputs: TensorSignature[], outputs: TensorSignature[], parameters: number, ops: Record<string, number>, createdAt: string }} ModelSummary
- * @typedef {ModelSummary & { variants: VariantSummary[] }} Model
  * @typedef {{ outputs: Record<string, JsonTensor>, model: string, variant: string | null, bits: number, engine: string, timeMs: number, [key: string]: unknown }} InferAnswer
  * @typedef {{ id: string, kind?: string, status: string, stage?: string, progress?: number, result?: unknown, error?: unknown }} Job
  * @typedef {{ job: Job } | { done: true, status: number, result: unknown }} JobAnswer
  *   What a job-backed POST answers: 202 with the job to follow, or (found, or finished within ?wait) its result.
- * @typedef {{ name: string, [key: string]: unknown }} Experiment
  * @typedef {{ created: boolean, variant?: Variant, job?: Job }} CompressAnswer
  * @typedef {{ bits?: number | string, variant?: string }} ServingPick
  */

@@ -1,6 +1,6 @@
-// The CLI's terminal output: progress line, tables, sizes.
+// The CLI's terminal output: progress line, tables, evaluation lines.
 import { describe, expect, it } from "vitest";
-import { evalCells, evalLine, formatBytes, formatTable, progressLine, recipeWords, warningLines } from "../../cli/format.js";
+import { evalCells, evalLine, formatTable, progressLine, warningLines } from "../../cli/format.js";
 
 describe("progressLine", () => {
   it("fills the bar in proportion to progress and names the stage", () => {
@@ -22,14 +22,6 @@ describe("formatTable", () => {
     expect(formatTable(["ID", "SIZE"], [["a", "1 B"], ["bbb", "10.0 KiB"]], new Set([1]))).toBe(
       ["ID       SIZE", "a         1 B", "bbb  10.0 KiB"].join("\n"),
     );
-  });
-});
-
-describe("formatBytes", () => {
-  it("uses binary units with one decimal", () => {
-    expect(formatBytes(512)).toBe("512 B");
-    expect(formatBytes(1536)).toBe("1.5 KiB");
-    expect(formatBytes(5 * 1024 * 1024)).toBe("5.0 MiB");
   });
 });
 
@@ -69,20 +61,6 @@ describe("evalCells", () => {
     expect(evalCells(undefined)).toEqual(["—", "—", "—"]);
     expect(evalCells({ ...REPORT, accuracy: null, latencyMs: { variant: 0 } })).toEqual(["—", "97.00%", "—"]);
     expect(evalCells({ ...REPORT, latencyMs: { variant: null } })).toEqual(["-1.50 pp", "97.00%", "—"]);
-  });
-});
-
-describe("recipeWords", () => {
-  it("names pruning, structure and quantization scheme", () => {
-    expect(recipeWords({ quantize: { bits: 8 } })).toBe("int8 weight-only");
-    expect(recipeWords({ quantize: { bits: 2 } })).toBe("ternary weight-only");
-    expect(recipeWords({ quantize: { bits: 1 } })).toBe("binary weight-only");
-    expect(recipeWords({ quantize: { bits: 16 } })).toBe("fp16 weight-only");
-    expect(recipeWords({ quantize: { bits: 8, scheme: "static", calibration: { dataset: "d" } } })).toBe("int8 static");
-    expect(recipeWords({ prune: { sparsity: 0.5, structure: { n: 2, m: 4 } }, quantize: { bits: 8, scheme: "dynamic" } })).toBe("prune 50% 2:4 + int8 dynamic");
-    expect(recipeWords({ prune: { sparsity: 0.25, structure: "channel" } })).toBe("prune 25% channel");
-    expect(recipeWords({ quantize: { bits: 8, overrides: { a: 32, b: 32 } } })).toBe("int8 weight-only (2 layers overridden)");
-    expect(recipeWords(null)).toBe("—");
   });
 });
 

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { SlimserveClient, type Dataset, type EvalReport, type SearchResult, type Variant } from "../../client/slimserve.js";
-import { encodeNpy } from "../../cli/npy.js";
+import { encodeNpy } from "../../formats/npy.js";
 import { buildMlp } from "../support/models";
 import { labelledSet, scoreOn, type Labelled } from "./labelled";
 import { cliIn, type Run } from "./run-cli";

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { SlimserveClient } from "../../client/slimserve.js";
-import { decodeNpy, encodeNpy } from "../../cli/npy.js";
+import { decodeNpy, encodeNpy } from "../../formats/npy.js";
 import { buildMlp, randomInput } from "../support/models";
 import { cliIn, type Run } from "./run-cli";
 import { E2E_TOKENS } from "./tokens";

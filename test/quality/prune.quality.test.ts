@@ -11,8 +11,8 @@
 // the dense model's identity bytes (its own gzip size is printed beside it). Paths can be overridden by
 // PRUNE_QUALITY_MODEL, PRUNE_QUALITY_PRUNED92 and PRUNE_QUALITY_DATA.
 import { readFileSync } from "node:fs";
-import { inflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { decodeNpz } from "../../formats/npz.js";
 import { compressModel } from "../../worker/compress/pipeline";
 import { RecipeSchema } from "../../worker/compress/recipe";
 import { decodeModel } from "../../worker/onnx/codec";
@@ -24,59 +24,13 @@ const MODEL = process.env.PRUNE_QUALITY_MODEL ?? "test/fixtures/models/lenet-300
 const PRUNED92 = process.env.PRUNE_QUALITY_PRUNED92 ?? "test/fixtures/models/lenet-300-100-pruned92.onnx";
 const DATA = process.env.PRUNE_QUALITY_DATA ?? "test/fixtures/data/mnist-test-1000.npz";
 
-/** The arrays of an .npz (a zip of .npy files, stored or deflated), read through its central directory. */
-function readNpz(bytes: Uint8Array): Record<string, { dtype: string; shape: number[]; data: ArrayBuffer }> {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let eocd = bytes.byteLength - 22;
-  while (eocd >= 0 && view.getUint32(eocd, true) !== 0x06054b50) eocd--;
-  if (eocd < 0) throw new Error("not a zip file");
-  const entries = view.getUint16(eocd + 10, true);
-  let at = view.getUint32(eocd + 16, true);
-  const arrays: ReturnType<typeof readNpz> = {};
-  for (let e = 0; e < entries; e++) {
-    const method = view.getUint16(at + 10, true);
-    let compressed = view.getUint32(at + 20, true);
-    const nameLen = view.getUint16(at + 28, true);
-    const extraLen = view.getUint16(at + 30, true);
-    const commentLen = view.getUint16(at + 32, true);
-    let local = view.getUint32(at + 42, true);
-    const name = new TextDecoder().decode(bytes.subarray(at + 46, at + 46 + nameLen));
-    // ZIP64 extra field (id 1): 8-byte sizes/offset replace the fields that read 0xffffffff, in order.
-    for (let x = at + 46 + nameLen; x < at + 46 + nameLen + extraLen; ) {
-      const id = view.getUint16(x, true);
-      const len = view.getUint16(x + 2, true);
-      if (id === 1) {
-        let p = x + 4;
-        if (view.getUint32(at + 24, true) === 0xffffffff) p += 8;
-        if (compressed === 0xffffffff) (compressed = Number(view.getBigUint64(p, true))), (p += 8);
-        if (local === 0xffffffff) local = Number(view.getBigUint64(p, true));
-      }
-      x += 4 + len;
-    }
-    const start = local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true);
-    const raw = bytes.subarray(start, start + compressed);
-    const npy = method === 0 ? raw : new Uint8Array(inflateRawSync(raw));
-    const nview = new DataView(npy.buffer, npy.byteOffset, npy.byteLength);
-    const headerLen = npy[6] === 1 ? nview.getUint16(8, true) : nview.getUint32(8, true);
-    const headerStart = npy[6] === 1 ? 10 : 12;
-    const header = new TextDecoder().decode(npy.subarray(headerStart, headerStart + headerLen));
-    const dtype = /'descr':\s*'([^']+)'/.exec(header)![1]!;
-    const shape = /'shape':\s*\(([^)]*)\)/.exec(header)![1]!.split(",").map((s) => s.trim()).filter(Boolean).map(Number);
-    if (/'fortran_order':\s*True/.test(header)) throw new Error(`${name}: fortran order`);
-    const body = npy.slice(headerStart + headerLen);
-    arrays[name.replace(/\.npy$/, "")] = { dtype, shape, data: body.buffer };
-    at += 46 + nameLen + extraLen + commentLen;
-  }
-  return arrays;
-}
-
-function mnist() {
-  const a = readNpz(new Uint8Array(readFileSync(DATA)));
-  const x = Object.values(a).find((v) => v.dtype === "<f4")!;
-  const y = Object.values(a).find((v) => v.dtype === "<i8")!;
+async function mnist() {
+  const a = [...(await decodeNpz(new Uint8Array(readFileSync(DATA)), { maxBytes: 1 << 30 })).values()];
+  const x = a.find((v) => v.dtype === "float32")!;
+  const y = a.find((v) => v.dtype === "int64")!;
   expect(x.shape).toEqual([1000, 784]);
   expect(y.shape).toEqual([1000]);
-  return { images: new Float32Array(x.data), labels: Array.from(new BigInt64Array(y.data), Number) };
+  return { images: x.data as Float32Array, labels: Array.from(y.data as BigInt64Array, Number) };
 }
 
 /** Top-1 accuracy (%) of an ONNX model over the images, batch 1000 when the model allows it, else one by one. */
@@ -109,7 +63,7 @@ async function transfer(bytes: Uint8Array) {
 
 describe("pruning quality bars on LeNet-300-100 / MNIST (1000 test images)", () => {
   it("50% global unstructured + int8 without retraining: <= 0.5 pt top-1 lost, >= 6x smaller on the wire", async () => {
-    const { images, labels } = mnist();
+    const { images, labels } = await mnist();
     const fp32 = new Uint8Array(readFileSync(MODEL));
     const recipe = RecipeSchema.parse({ prune: { sparsity: 0.5, scope: "global" }, quantize: { bits: 8 } });
     const variant = compressModel(decodeModel(fp32), recipe);
@@ -126,7 +80,7 @@ describe("pruning quality bars on LeNet-300-100 / MNIST (1000 test images)", () 
   });
 
   it("retrained 92%-sparse model + int8/int4: >= 30x smaller on the wire, error within 0.3 pt of FP32", async () => {
-    const { images, labels } = mnist();
+    const { images, labels } = await mnist();
     const fp32 = new Uint8Array(readFileSync(MODEL));
     const pruned = new Uint8Array(readFileSync(PRUNED92));
     const base = await accuracy(fp32, images, labels);

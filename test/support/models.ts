@@ -1,4 +1,7 @@
-// Small models built with the project's graph builders, seeded so every run builds the same bytes.
+// Models built with the project's graph builders, seeded so every run builds the same bytes: the tests' small MLP
+// and CNN, and the bench's (an MLP 784-1024-1024-10, or 784-2048-2048-10 with 23 MB of fp32 weights for compression
+// throughput, and a CNN on 28x28 inputs).
+import type { ModelProto } from "onnx-buf";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../worker/onnx/builders";
 import { encodeModel } from "../../worker/onnx/codec";
 import { DT } from "../../worker/onnx/dtype";
@@ -33,7 +36,7 @@ export function randomInput(n: number, seed: number): number[] {
  * MLP: input [N, sizes[0]] -> (MatMul + Add + Relu) per hidden layer -> Gemm(transB=1) logits.
  *   input ─MatMul(W0)─Add(b0)─Relu─ ... ─Gemm(Wout^T, bout)─ logits
  */
-export function buildMlp(sizes: number[], seed = 1, opset = 13) {
+export function mlpModel(sizes: number[], seed = 1, opset = 13): ModelProto {
   const next = rng(seed);
   const nodes = [];
   const inits = [];
@@ -58,7 +61,12 @@ export function buildMlp(sizes: number[], seed = 1, opset = 13) {
     [makeValueInfo("logits", DT.FLOAT, ["N", n])],
     inits,
   );
-  return encodeModel(makeModel(graph, { "": opset }));
+  return makeModel(graph, { "": opset });
+}
+
+/** The MLP's ONNX bytes. */
+export function buildMlp(sizes: number[], seed = 1, opset = 13) {
+  return encodeModel(mlpModel(sizes, seed, opset));
 }
 
 /**
@@ -112,4 +120,38 @@ export function buildCnn(seed = 2, opset = 13) {
     inits,
   );
   return encodeModel(makeModel(graph, { "": opset }));
+}
+
+/** input [N, 784] -> MatMul+Add+Relu (hidden, 1024 by default) x2 -> Gemm(transB) 10: the test MLP at bench size. */
+export function benchMlp(hidden = 1024): ModelProto {
+  return mlpModel([784, hidden, hidden, 10], 7);
+}
+
+/** input [N, 1, 28, 28] -> Conv 16 3x3 -> Relu -> MaxPool 2 -> Conv 32 3x3 -> Relu -> MaxPool 2 -> Flatten -> Gemm 128 -> Relu -> Gemm 10. */
+export function benchCnn(): ModelProto {
+  const next = rng(11);
+  const inits = [
+    makeTensor("conv1.weight", DT.FLOAT, [16, 1, 3, 3], randomWeights(144, 9, next)),
+    makeTensor("conv1.bias", DT.FLOAT, [16], new Float32Array(16)),
+    makeTensor("conv2.weight", DT.FLOAT, [32, 16, 3, 3], randomWeights(32 * 144, 144, next)),
+    makeTensor("conv2.bias", DT.FLOAT, [32], new Float32Array(32)),
+    makeTensor("fc1.weight", DT.FLOAT, [128, 1568], randomWeights(128 * 1568, 1568, next)),
+    makeTensor("fc1.bias", DT.FLOAT, [128], new Float32Array(128)),
+    makeTensor("fc2.weight", DT.FLOAT, [10, 128], randomWeights(1280, 128, next)),
+    makeTensor("fc2.bias", DT.FLOAT, [10], new Float32Array(10)),
+  ];
+  const nodes = [
+    makeNode("Conv", ["input", "conv1.weight", "conv1.bias"], ["c1"], "conv1", { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
+    makeNode("Relu", ["c1"], ["r1"], "relu1"),
+    makeNode("MaxPool", ["r1"], ["p1"], "pool1", { kernel_shape: [2, 2], strides: [2, 2] }),
+    makeNode("Conv", ["p1", "conv2.weight", "conv2.bias"], ["c2"], "conv2", { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
+    makeNode("Relu", ["c2"], ["r2"], "relu2"),
+    makeNode("MaxPool", ["r2"], ["p2"], "pool2", { kernel_shape: [2, 2], strides: [2, 2] }),
+    makeNode("Flatten", ["p2"], ["f"], "flatten", { axis: 1 }),
+    makeNode("Gemm", ["f", "fc1.weight", "fc1.bias"], ["h"], "fc1", { transB: 1 }),
+    makeNode("Relu", ["h"], ["hr"], "relu3"),
+    makeNode("Gemm", ["hr", "fc2.weight", "fc2.bias"], ["logits"], "fc2", { transB: 1 }),
+  ];
+  const graph = makeGraph(nodes, "cnn", [makeValueInfo("input", DT.FLOAT, ["N", 1, 28, 28])], [makeValueInfo("logits", DT.FLOAT, ["N", 10])], inits);
+  return makeModel(graph, { "": 13 });
 }

@@ -1,5 +1,8 @@
-// What the dashboard shows of records whose optional parts other capabilities fill in (a variant's `eval` report, an
-// experiment's metrics): read defensively, absent values are null and render as "—".
+// What the dashboard shows of the API's records (typed by the routes' schemas) whose optional parts other
+// capabilities fill in (a variant's `eval` report, an experiment's metrics): those are read defensively, since a
+// report stored by an older version may lack a field; absent values are null and render as "—".
+import type { Experiment } from "../routes/experiments";
+import type { Variant } from "../routes/schemas";
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Json) : {});
@@ -32,12 +35,8 @@ export interface VariantMetrics {
   wire: { gzip: number; br: number } | null;
 }
 
-/**
- * Reads a variant record's `eval` report (worker/evaluate/report.ts: `accuracy: {fp32, variant, drop} | null`,
- * `agreement`, `outputs[].cosine`, `latencyMs: {fp32, variant, runs}`, `engine`, `fp32Engine`, `residentBytes`) and `stages.encoded`.
- */
-export function variantMetrics(variant: unknown): VariantMetrics {
-  const v = obj(variant);
+/** Reads a variant's `eval` report (worker/evaluate/report.ts), its engine and `stages.encoded`. */
+export function variantMetrics(v: Partial<Variant>): VariantMetrics {
   const e = obj(v.eval);
   const acc = obj(e.accuracy);
   const accuracy = finite(acc.variant);
@@ -61,45 +60,6 @@ export function variantMetrics(variant: unknown): VariantMetrics {
     residentBytes: finite(e.residentBytes) ?? finite(v.residentBytes),
     wire: finite(encoded.gzip) !== null && finite(encoded.br) !== null ? { gzip: finite(encoded.gzip)!, br: finite(encoded.br)! } : null,
   };
-}
-
-/** A weight bit-width as users name it: fp16, int8, int4, ternary (2 bits), binary (1 bit). */
-export function widthName(bits: unknown): string {
-  return bits === 16 ? "fp16" : bits === 2 ? "ternary" : bits === 1 ? "binary" : `int${String(bits ?? "?")}`;
-}
-
-/** The granularity when it is not the width's default (per channel; blocks of 32 for 4 and 2 bits). */
-function granularityText(q: Record<string, unknown>): string | undefined {
-  const g = q.granularity;
-  const blockedByDefault = q.bits === 4 || q.bits === 2;
-  const defaultBlock = blockedByDefault ? 32 : undefined;
-  if (typeof g === "string") return g === "per-channel" && !blockedByDefault ? undefined : g;
-  const block = finite(obj(g).block);
-  return block !== null && block !== defaultBlock ? `block ${block}` : undefined;
-}
-
-/** A recipe in a few words: "int8 weight-only", "int8 static", "prune 50% + int8". */
-export function recipeText(recipe: unknown): string {
-  const r = obj(recipe);
-  const parts: string[] = [];
-  const prune = obj(r.prune);
-  if (Object.keys(prune).length) parts.push(`prune ${finite(prune.sparsity) !== null ? `${Math.round(finite(prune.sparsity)! * 100)}%` : ""}`.trim());
-  const q = obj(r.quantize);
-  if (Object.keys(q).length) {
-    parts.push([widthName(q.bits), q.scheme, granularityText(q), q.symmetric === false ? "zero points" : undefined].filter((s) => typeof s === "string" && s).join(" "));
-  }
-  return parts.length ? parts.join(" + ") : Object.keys(r).length ? JSON.stringify(r) : "—";
-}
-
-/** A recipe as a chart label: "int8", "int8 static", "p30% int8". */
-export function recipeLabel(recipe: unknown): string {
-  const r = obj(recipe);
-  const prune = obj(r.prune);
-  const q = obj(r.quantize);
-  const parts: string[] = [];
-  if (Object.keys(prune).length) parts.push(finite(prune.sparsity) !== null ? `p${Math.round(finite(prune.sparsity)! * 100)}%` : "pruned");
-  if (Object.keys(q).length) parts.push(`${widthName(q.bits)}${typeof q.scheme === "string" && q.scheme !== "weight-only" ? ` ${q.scheme}` : ""}`);
-  return parts.join(" ") || "variant";
 }
 
 export interface ArmView {
@@ -134,11 +94,10 @@ export interface ExperimentView {
 }
 
 /**
- * Reads GET /v1/experiments/:name: `{ name, model, mode, status, control, arms: [{ variant, weight }], results:
- * [{ variant, role, served, latency: { p50Ms, p95Ms, p99Ms }, agreement: { top1Rate } | null, accuracy: { rate } }],
- * history }`; histograms come from the Prometheus text (see latencyHistograms).
+ * Reads GET /v1/experiments/:name (the experiments route's ExperimentSchema); histograms come from the Prometheus text
+ * (see latencyHistograms).
  */
-export function experimentView(raw: unknown, histograms: Map<string, Histogram> = new Map()): ExperimentView {
+export function experimentView(raw: Partial<Experiment>, histograms: Map<string, Histogram> = new Map()): ExperimentView {
   const x = obj(raw);
   const arms = (Array.isArray(x.arms) ? (x.arms as unknown[]) : []).map(obj).filter((a) => typeof a.variant === "string");
   const results = new Map((Array.isArray(x.results) ? (x.results as unknown[]) : []).map(obj).map((r) => [r.variant, r]));

@@ -2,18 +2,12 @@
 // live progress, experiments. Data arrives as the API's JSON; charts come from charts.ts.
 import type { Child } from "hono/jsx";
 import type { Experiment, Job, Model, ModelSummary, Variant } from "../../client/slimserve.js";
+import { formatBytes, recipeLabel, recipeWords } from "../../formats/words.js";
 import { barSvg, histogramSvg, lineSvg, scatterSvg } from "./charts";
 import { Page } from "./layout";
-import { experimentView, recipeLabel, recipeText, variantMetrics, type Histogram } from "./metrics";
+import { experimentView, variantMetrics, type Histogram } from "./metrics";
 
 const DASH = "—";
-
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n)) return DASH;
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(2)} MiB`;
-}
 
 const fmt = (v: number | null, digits: number, suffix = "") => (v === null ? DASH : `${v.toFixed(digits)}${suffix}`);
 const signedPoints = (v: number | null) => (v === null ? DASH : `${v >= 0 ? "+" : ""}${(v * 100).toFixed(2)} pp`);
@@ -198,7 +192,7 @@ export function ModelPage(props: { model: Model; variants: Variant[] }) {
                   </a>
                 </th>
                 <td class="num">{v.bits}</td>
-                <td>{recipeText(v.recipe)}</td>
+                <td>{recipeWords(v.recipe)}</td>
                 <td class="num">{v.bytes}</td>
                 <td class="num">{`${v.compressionRatio.toFixed(2)}x`}</td>
                 <td class="num">{m.wire ? String(m.wire.br) : DASH}</td>

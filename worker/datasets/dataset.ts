@@ -1,10 +1,35 @@
 // A dataset: the arrays of one .npz (or the single array of a .npy), checked to share one sample count, with
 // optional integer `labels`; and its binding to a model's inputs (by name, or the one array for a one-input model).
+// The .npy/.npz format itself is formats/ (shared with the CLI and the tests); this module is the Worker's rule for
+// uploads: six element types, data exactly as long as the shape says, a bound on the decompressed size.
+import { decodeNpy, isNpy, NpyError, type NpyArray as FormatArray } from "../../formats/npy.js";
+import { decodeNpz, isZip } from "../../formats/npz.js";
 import type { TensorSignature } from "../onnx/validate";
-import { DatasetFormatError, isNpy, parseNpy, type NpyArray } from "./npy";
-import { isZip, parseNpz } from "./npz";
 
-export { DatasetFormatError };
+/** A malformed upload, from the format reader or from the dataset's own checks (mapped to 400 invalid_dataset). */
+export const DatasetFormatError = NpyError;
+
+/** The element types a dataset may hold (what model inputs take and labels need). */
+const DATASET_DTYPES = ["float32", "float64", "int64", "int32", "uint8", "bool"] as const;
+
+export interface NpyArray {
+  dtype: (typeof DATASET_DTYPES)[number];
+  shape: number[];
+  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+}
+
+/** Narrowed by DATASET_DTYPES: the reader returned one of the six. */
+const datasetArray = (a: FormatArray) => a as NpyArray;
+
+/** Parses one .npy of a dataset; `label` names it in errors (the npz entry or "the .npy upload"). */
+export function parseNpy(bytes: Uint8Array, label: string): NpyArray {
+  return datasetArray(decodeNpy(bytes, { label, dtypes: DATASET_DTYPES }));
+}
+
+async function parseNpz(bytes: Uint8Array, maxBytes: number): Promise<Map<string, NpyArray>> {
+  const arrays = await decodeNpz(bytes, { maxBytes, dtypes: DATASET_DTYPES });
+  return new Map([...arrays].map(([name, a]) => [name, datasetArray(a)]));
+}
 
 /** The name np.savez gives a positional array; a .npy upload's array gets it too. */
 export const POSITIONAL_NAME = "arr_0";

@@ -20,6 +20,8 @@ export const DatasetSchema = z
   })
   .openapi("Dataset");
 
+export type Dataset = z.infer<typeof DatasetSchema>;
+
 export const DatasetIdParam = z.object({
   id: z.string().regex(/^[0-9a-f]{24}$/, "dataset ids are 24 hex digits").openapi({ param: { name: "id", in: "path" } }),
 });

@@ -121,6 +121,9 @@ const ExperimentSchema = z
   })
   .openapi("Experiment");
 
+/** An experiment as GET /v1/experiments/:name answers it (the client and the dashboard read this type). */
+export type Experiment = z.infer<typeof ExperimentSchema>;
+
 const NameParam = z.object({
   name: z.string().regex(NAME_PATTERN, `names match ${NAME_PATTERN.source}`).openapi({ param: { name: "name", in: "path" } }),
 });

@@ -1,5 +1,7 @@
-// Response and parameter schemas shared by the routes (they also feed /openapi.json).
+// Response and parameter schemas shared by the routes (they also feed /openapi.json), and the types of the API's
+// answers derived from them: the client, the CLI and the dashboard use these, not copies of their own.
 import { z } from "@hono/zod-openapi";
+import type { EvalReport } from "../evaluate/report";
 
 export const ErrorSchema = z
   .object({ error: z.object({ code: z.string(), message: z.string() }) })
@@ -127,6 +129,16 @@ export const VariantSchema = VariantSummarySchema.extend({
   eval: z.unknown().optional().openapi({ description: "Evaluation report against FP32 (accuracy, agreement, latency: each measured on the engine that serves it, named by `engine` and `fp32Engine`; per-layer SQNR)" }),
 }).openapi("Variant");
 
+export type VariantSummary = z.infer<typeof VariantSummarySchema>;
+export type Model = z.infer<typeof ModelSchema>;
+/** A model as the list answers it: without its variants. */
+export type ModelSummary = Omit<Model, "variants">;
+export type TensorSignature = z.infer<typeof TensorSignatureSchema>;
+export type VariantStages = z.infer<typeof StagesSchema>;
+/** A variant as the API answers it. The document leaves `eval` open; its shape is the evaluator's report. */
+export type Variant = Omit<z.infer<typeof VariantSchema>, "eval"> & { eval?: EvalReport };
+export type { EvalReport };
+
 export const JsonTensorSchema = z
   .object({
     type: z.string().min(1),
@@ -135,3 +147,5 @@ export const JsonTensorSchema = z
   })
   .strict()
   .openapi("Tensor");
+
+export type JsonTensor = z.infer<typeof JsonTensorSchema>;

@@ -1,6 +1,7 @@
 // Reading optional report fields for display: absent parts are null (shown as "—"), known spellings are read.
 import { describe, expect, it } from "vitest";
-import { experimentView, latencyHistograms, recipeLabel, recipeText, variantMetrics } from "../../../worker/dashboard/metrics";
+import { experimentView, latencyHistograms, variantMetrics } from "../../../worker/dashboard/metrics";
+import type { Variant } from "../../../worker/routes/schemas";
 import { SAMPLE_EXPERIMENT, SAMPLE_PROMETHEUS, SAMPLE_VARIANTS } from "./samples";
 
 describe("variantMetrics", () => {
@@ -23,52 +24,20 @@ describe("variantMetrics", () => {
   });
 
   it("reads an evaluation report: accuracies and their difference, agreement, cosine, latency, the engines of variant and original", () => {
-    const m = variantMetrics(SAMPLE_VARIANTS[0]);
+    const m = variantMetrics(SAMPLE_VARIANTS[0]!);
     expect(m).toMatchObject({ dataset: "d".repeat(24), samples: 200, accuracy: 0.895, fp32Accuracy: 0.9, agreement: 0.99, cosine: 0.9999 });
     expect(m.accuracyDelta).toBeCloseTo(-0.005, 12);
     expect(m).toMatchObject({ latencyMs: 1, fp32LatencyMs: 2, engine: "kernels", fp32Engine: "onnxruntime-web", residentBytes: 155300, wire: null });
   });
 
   it("reads a latency of 0 (below the Worker clock's resolution) as not measured, and the wire sizes of stages", () => {
-    expect(variantMetrics(SAMPLE_VARIANTS[1])).toMatchObject({ latencyMs: null, fp32LatencyMs: null, wire: { gzip: 7800, br: 7700 } });
+    expect(variantMetrics(SAMPLE_VARIANTS[1]!)).toMatchObject({ latencyMs: null, fp32LatencyMs: null, wire: { gzip: 7800, br: 7700 } });
   });
 
   it("has no accuracy for a report without labels, and ignores values that are not finite numbers", () => {
     const e = { ...SAMPLE_VARIANTS[0]!.eval, accuracy: null, agreement: "high", latencyMs: { variant: Number.NaN } };
-    expect(variantMetrics({ eval: e })).toMatchObject({ accuracy: null, accuracyDelta: null, agreement: null, latencyMs: null });
-  });
-});
-
-describe("recipeLabel", () => {
-  it("names a recipe in a chart label's few characters", () => {
-    expect(recipeLabel(SAMPLE_VARIANTS[0]!.recipe)).toBe("int8");
-    expect(recipeLabel(SAMPLE_VARIANTS[1]!.recipe)).toBe("p50% int8");
-    expect(recipeLabel(SAMPLE_VARIANTS[2]!.recipe)).toBe("int8 static");
-    expect(recipeLabel({})).toBe("variant");
-  });
-});
-
-describe("recipeText", () => {
-  it("summarizes quantization and pruning", () => {
-    expect(recipeText({ quantize: { bits: 8, scheme: "weight-only", granularity: "per-channel", symmetric: true } })).toBe("int8 weight-only");
-    expect(recipeText({ prune: { sparsity: 0.5 }, quantize: { bits: 4 } })).toBe("prune 50% + int4");
-    expect(recipeText(undefined)).toBe("—");
-  });
-
-  it("names a granularity or zero points only where they are not the width's default", () => {
-    expect(recipeText({ quantize: { bits: 8, scheme: "weight-only", granularity: "per-tensor", symmetric: false } })).toBe("int8 weight-only per-tensor zero points");
-    expect(recipeText({ quantize: { bits: 8, scheme: "static", granularity: { block: 64 }, symmetric: true } })).toBe("int8 static block 64");
-    expect(recipeText({ quantize: { bits: 4, scheme: "weight-only", granularity: { block: 32 }, symmetric: true } })).toBe("int4 weight-only");
-    expect(recipeText({ quantize: { bits: 4, scheme: "weight-only", granularity: { block: 128 }, symmetric: true } })).toBe("int4 weight-only block 128");
-    expect(recipeText({ quantize: { bits: 4, scheme: "weight-only", granularity: "per-channel", symmetric: true } })).toBe("int4 weight-only per-channel");
-  });
-
-  it("names the widths as users do: fp16, ternary, binary", () => {
-    expect(recipeText({ quantize: { bits: 16, scheme: "weight-only" } })).toBe("fp16 weight-only");
-    expect(recipeText({ quantize: { bits: 2, scheme: "weight-only", granularity: { block: 32 }, symmetric: true } })).toBe("ternary weight-only");
-    expect(recipeText({ quantize: { bits: 2, scheme: "weight-only", granularity: "per-channel", symmetric: true } })).toBe("ternary weight-only per-channel");
-    expect(recipeText({ quantize: { bits: 1, scheme: "weight-only", granularity: "per-channel", symmetric: true } })).toBe("binary weight-only");
-    expect(recipeLabel({ prune: { sparsity: 0.3 }, quantize: { bits: 1 } })).toBe("p30% binary");
+    // A report with values of the wrong kind (the record is read defensively).
+    expect(variantMetrics({ eval: e } as unknown as Variant)).toMatchObject({ accuracy: null, accuracyDelta: null, agreement: null, latencyMs: null });
   });
 });
 

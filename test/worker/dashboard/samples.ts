@@ -1,4 +1,6 @@
-// Sample records in the shapes the experiments capability serves (its ExperimentSchema and /v1/metrics text).
+// Sample records in the shapes the API serves (the routes' schemas, /v1/metrics text).
+import type { Experiment } from "../../../worker/routes/experiments";
+import type { EvalReport, Variant } from "../../../worker/routes/schemas";
 /** An experiment as GET /v1/experiments/:name answers it (the experiments route's ExperimentSchema). */
 export const SAMPLE_EXPERIMENT = {
   name: "mlp-int8",
@@ -6,16 +8,29 @@ export const SAMPLE_EXPERIMENT = {
   mode: "split",
   status: "running",
   control: "original",
+  agreementSample: 0.1,
   arms: [
     { variant: "original", weight: 90 },
     { variant: "a".repeat(24), weight: 10 },
   ],
   results: [
-    { variant: "original", role: "control", served: 880, latency: { p50Ms: 1.2, p95Ms: 2.5, p99Ms: 4 }, agreement: null, accuracy: { rate: null } },
-    { variant: "a".repeat(24), role: "candidate", served: 120, latency: { p50Ms: 0.6, p95Ms: 1.1, p99Ms: 2 }, agreement: { top1Rate: 0.985 }, accuracy: { rate: 0.97 } },
+    {
+      variant: "original", role: "control", weight: 90, share: 0.88, requests: 880, served: 880, errors: 0, errorRate: 0, errorRateCi: null,
+      latency: { count: 880, meanMs: 1.4, p50Ms: 1.2, p95Ms: 2.5, p99Ms: 4 }, agreement: null,
+      accuracy: { labelled: 0, correct: 0, rate: null, ci: null }, verdict: null,
+    },
+    {
+      variant: "a".repeat(24), role: "candidate", weight: 10, share: 0.12, requests: 120, served: 120, errors: 0, errorRate: 0, errorRateCi: null,
+      latency: { count: 120, meanMs: 0.7, p50Ms: 0.6, p95Ms: 1.1, p99Ms: 2 },
+      agreement: { compared: 100, rows: 100, top1Rate: 0.985, top1Ci: null, meanCosine: 0.999, maxAbsDiff: 0.01 },
+      accuracy: { labelled: 100, correct: 97, rate: 0.97, ci: null }, verdict: null,
+    },
   ],
   history: [{ at: "2026-11-27T20:00:00.000Z", action: "created", detail: "split 90/10" }],
-};
+  version: 1,
+  createdAt: "2026-11-27T20:00:00.000Z",
+  updatedAt: "2026-11-27T20:00:00.000Z",
+} satisfies Experiment;
 
 /** /v1/metrics text for that experiment: cumulative buckets in seconds, plus another experiment's series to ignore. */
 export const SAMPLE_PROMETHEUS = [
@@ -29,8 +44,8 @@ export const SAMPLE_PROMETHEUS = [
   'slimserve_experiment_latency_seconds_bucket{experiment="other",model="m",variant="original",arm="control",le="0.001"} 5',
 ].join("\n");
 
-/** A model and three variant records as the API answers them: int8 with an `eval` report (worker/evaluate/report.ts),
- * prune 50% + int8 with `stages` and an `eval`, and an int8 static variant not evaluated. */
+/** A model and three variant records as the API answers them (less `residentBytes`): int8 with an `eval` report
+ * (worker/evaluate/report.ts), prune 50% + int8 with `stages` and an `eval`, and an int8 static variant not evaluated. */
 export const SAMPLE_MODEL = {
   id: "0123456789abcdef01234567",
   name: "demo-mlp",
@@ -46,7 +61,7 @@ export const SAMPLE_MODEL = {
   variants: [],
 };
 
-const report = (variant: number, agreement: number, latency: number) => ({
+const report = (variant: number, agreement: number, latency: number): EvalReport => ({
   dataset: "d".repeat(24),
   samples: 200,
   hasLabels: true,
@@ -82,4 +97,4 @@ export const SAMPLE_VARIANTS = [
     createdAt: "2026-11-27T20:03:00.000Z", recipe: { quantize: { bits: 8, scheme: "static", calibration: { dataset: "d".repeat(24) } } },
     engine: "onnxruntime-web", tensors: [], skipped: [],
   },
-];
+] satisfies Partial<Variant>[];

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bindInputs, parseDataset, sliceBatch } from "../../../worker/datasets/dataset";
-import { DatasetFormatError, parseNpy } from "../../../worker/datasets/npy";
+import { bindInputs, DatasetFormatError, parseDataset, parseNpy, sliceBatch } from "../../../worker/datasets/dataset";
 import { npy, npz } from "../../support/npz";
 
 const LIMIT = 1 << 20;

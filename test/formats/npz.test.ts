@@ -1,10 +1,9 @@
 // .npz writing for dataset uploads: a zip the API's own .npz reader (and np.load) accepts, with correct CRCs.
 import { crc32 as zlibCrc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { encodeNpy } from "../../cli/npy.js";
-import { crc32, encodeNpz } from "../../cli/npz.js";
+import { encodeNpy } from "../../formats/npy.js";
+import { crc32, decodeNpz, encodeNpz } from "../../formats/npz.js";
 import { parseDataset } from "../../worker/datasets/dataset";
-import { parseNpz } from "../../worker/datasets/npz";
 
 const x = encodeNpy({ dtype: "float32", shape: [3, 2], data: Float32Array.from([1, 2, 3, 4, 5, 6]) });
 const labels = encodeNpy({ dtype: "int64", shape: [3], data: BigInt64Array.from([0n, 1n, 1n]) });
@@ -20,7 +19,7 @@ describe("crc32", () => {
 
 describe("encodeNpz", () => {
   it("writes a zip the API's .npz reader reads back array for array", async () => {
-    const arrays = await parseNpz(encodeNpz({ input: x, labels }), 1 << 20);
+    const arrays = await decodeNpz(encodeNpz({ input: x, labels }), { maxBytes: 1 << 20 });
     expect([...arrays.keys()]).toEqual(["input", "labels"]);
     expect(arrays.get("input")).toMatchObject({ dtype: "float32", shape: [3, 2] });
     expect(Array.from(arrays.get("input")!.data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);

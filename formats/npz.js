@@ -1,0 +1,257 @@
+// NumPy .npz archives (a zip of `NAME.npy` entries, as np.savez / np.savez_compressed write them): written stored or
+// deflated, read through the central directory with a bound on the total decompressed size (the Worker reads
+// uploads with it). Deflate comes from the platform's (De)CompressionStream('deflate-raw'), in Node 20 and workerd.
+import { decodeNpy, NpyError } from "./npy.js";
+
+/** @typedef {import("./npy.js").NpyArray} NpyArray @typedef {import("./npy.js").NpyDtype} NpyDtype */
+
+const LOCAL = 0x04034b50;
+const CENTRAL = 0x02014b50;
+const EOCD = 0x06054b50;
+const STORED = 0;
+const DEFLATE = 8;
+
+/** CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320) as zip requires, one table lookup per byte. */
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+/** @param {Uint8Array} bytes @returns {number} */
+export function crc32(bytes) {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = /** @type {number} */ (CRC_TABLE[(c ^ /** @type {number} */ (bytes[i])) & 0xff]) ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** @param {Uint8Array} bytes */
+export function isZip(bytes) {
+  return bytes.byteLength >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
+}
+
+/** Zip's limits without zip64 in the central directory, which an upload (64 MiB at most) never reaches. */
+const MAX_ENTRY = 0xfffffffe;
+/** 1980-01-01 00:00, zip's earliest date: fixed so that the same arrays give the same bytes (and dataset id). */
+const DOS_DATE = (0 << 9) | (1 << 5) | 1;
+
+/**
+ * @typedef {{ zip64?: boolean }} NpzLayout
+ *   zip64: sizes in a zip64 extra field of each local header, as numpy's force_zip64 writes them (readers must follow it).
+ * @typedef {{ name: string, content: Uint8Array, body: Uint8Array, method: number }} ZipEntry
+ */
+
+/** @param {Record<string, Uint8Array>} arrays @returns {[string, Uint8Array][]} */
+function namedEntries(arrays) {
+  const entries = Object.entries(arrays);
+  for (const [name] of entries) {
+    if (!/^[A-Za-z0-9_.-]{1,200}$/.test(name)) throw new RangeError(`array name '${name}' must be letters, digits, '_', '.' or '-'`);
+  }
+  return entries;
+}
+
+/**
+ * The zip of the given entries, in the order given.
+ * @param {ZipEntry[]} entries @param {NpzLayout} layout @returns {Uint8Array}
+ */
+function writeZip(entries, layout) {
+  const encoder = new TextEncoder();
+  /** @type {Uint8Array[]} */
+  const parts = [];
+  /** @type {Uint8Array[]} */
+  const central = [];
+  let offset = 0;
+  for (const { name, content, body, method } of entries) {
+    if (content.byteLength > MAX_ENTRY || body.byteLength > MAX_ENTRY || offset > MAX_ENTRY) throw new RangeError("archive too large for a zip without zip64");
+    const file = encoder.encode(`${name}.npy`);
+    const crc = crc32(content);
+    const version = layout.zip64 ? 45 : 20;
+    const extra = layout.zip64 ? 20 : 0;
+    const local = new Uint8Array(30 + file.length + extra);
+    const lv = new DataView(local.buffer);
+    lv.setUint32(0, LOCAL, true);
+    lv.setUint16(4, version, true); // version needed: 2.0, 4.5 with zip64
+    lv.setUint16(8, method, true);
+    lv.setUint16(12, DOS_DATE, true);
+    lv.setUint32(14, crc, true);
+    lv.setUint32(18, layout.zip64 ? 0xffffffff : body.byteLength, true);
+    lv.setUint32(22, layout.zip64 ? 0xffffffff : content.byteLength, true);
+    lv.setUint16(26, file.length, true);
+    lv.setUint16(28, extra, true);
+    local.set(file, 30);
+    if (layout.zip64) {
+      lv.setUint16(30 + file.length, 0x0001, true); // zip64 extended information: size, then compressed size
+      lv.setUint16(32 + file.length, 16, true);
+      lv.setBigUint64(34 + file.length, BigInt(content.byteLength), true);
+      lv.setBigUint64(42 + file.length, BigInt(body.byteLength), true);
+    }
+    const entry = new Uint8Array(46 + file.length);
+    const cv = new DataView(entry.buffer);
+    cv.setUint32(0, CENTRAL, true);
+    cv.setUint16(4, version, true); // made by
+    cv.setUint16(6, version, true);
+    cv.setUint16(10, method, true);
+    cv.setUint16(14, DOS_DATE, true);
+    cv.setUint32(16, crc, true);
+    cv.setUint32(20, body.byteLength, true);
+    cv.setUint32(24, content.byteLength, true);
+    cv.setUint16(28, file.length, true);
+    cv.setUint32(42, offset, true);
+    entry.set(file, 46);
+    parts.push(local, body);
+    central.push(entry);
+    offset += local.length + body.byteLength;
+  }
+  const directorySize = central.reduce((a, e) => a + e.length, 0);
+  const end = new Uint8Array(22);
+  const ev = new DataView(end.buffer);
+  ev.setUint32(0, EOCD, true);
+  ev.setUint16(8, central.length, true);
+  ev.setUint16(10, central.length, true);
+  ev.setUint32(12, directorySize, true);
+  ev.setUint32(16, offset, true);
+  const out = new Uint8Array(offset + directorySize + end.length);
+  let p = 0;
+  for (const part of [...parts, ...central, end]) {
+    out.set(part, p);
+    p += part.length;
+  }
+  return out;
+}
+
+/**
+ * A stored (uncompressed) .npz of the given .npy files, in the order given, as np.savez writes it.
+ * @param {Record<string, Uint8Array>} arrays name (without `.npy`) -> .npy bytes
+ * @param {NpzLayout} [layout]
+ * @returns {Uint8Array}
+ */
+export function encodeNpz(arrays, layout = {}) {
+  return writeZip(namedEntries(arrays).map(([name, npy]) => ({ name, content: npy, body: npy, method: STORED })), layout);
+}
+
+/** @param {Uint8Array} bytes @returns {Promise<Uint8Array>} */
+async function deflateRaw(bytes) {
+  const stream = new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (bytes)]).stream().pipeThrough(new CompressionStream("deflate-raw"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/**
+ * A deflated .npz of the given .npy files, in the order given, as np.savez_compressed writes it.
+ * @param {Record<string, Uint8Array>} arrays name (without `.npy`) -> .npy bytes
+ * @param {NpzLayout} [layout]
+ * @returns {Promise<Uint8Array>}
+ */
+export async function encodeNpzDeflated(arrays, layout = {}) {
+  const entries = await Promise.all(
+    namedEntries(arrays).map(async ([name, npy]) => ({ name, content: npy, body: await deflateRaw(npy), method: DEFLATE })),
+  );
+  return writeZip(entries, layout);
+}
+
+/** @typedef {{ name: string, method: number, compressedSize: number, size: number, localOffset: number }} CentralEntry */
+
+/**
+ * Central directory entries; zip64 sizes (numpy forces zip64 in local headers) are read from the extra field.
+ * @param {Uint8Array} bytes @returns {CentralEntry[]}
+ */
+function readEntries(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let eocd = -1;
+  for (let i = bytes.byteLength - 22; i >= Math.max(0, bytes.byteLength - 22 - 65535); i--) {
+    if (view.getUint32(i, true) === EOCD) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw new NpyError("not a valid .npz: zip end of central directory not found");
+  const count = view.getUint16(eocd + 10, true);
+  let p = view.getUint32(eocd + 16, true);
+  /** @type {CentralEntry[]} */
+  const entries = [];
+  for (let n = 0; n < count; n++) {
+    if (p + 46 > bytes.byteLength || view.getUint32(p, true) !== CENTRAL) throw new NpyError("not a valid .npz: bad central directory");
+    const method = view.getUint16(p + 10, true);
+    let compressedSize = view.getUint32(p + 20, true);
+    let size = view.getUint32(p + 24, true);
+    const nameLen = view.getUint16(p + 28, true);
+    const extraLen = view.getUint16(p + 30, true);
+    const commentLen = view.getUint16(p + 32, true);
+    let localOffset = view.getUint32(p + 42, true);
+    const name = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLen));
+    // zip64 extended information: the fields that overflowed, in order size, compressed size, offset.
+    for (let e = p + 46 + nameLen; e + 4 <= p + 46 + nameLen + extraLen; ) {
+      const id = view.getUint16(e, true);
+      const len = view.getUint16(e + 2, true);
+      if (id === 0x0001) {
+        let q = e + 4;
+        const next = () => {
+          const v = Number(view.getBigUint64(q, true));
+          q += 8;
+          return v;
+        };
+        if (size === 0xffffffff) size = next();
+        if (compressedSize === 0xffffffff) compressedSize = next();
+        if (localOffset === 0xffffffff) localOffset = next();
+      }
+      e += 4 + len;
+    }
+    entries.push({ name, method, compressedSize, size, localOffset });
+    p += 46 + nameLen + extraLen + commentLen;
+  }
+  return entries;
+}
+
+/** @param {Uint8Array} data @param {number} expected @returns {Promise<Uint8Array>} */
+async function inflateRaw(data, expected) {
+  const stream = new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (data)]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  const out = new Uint8Array(expected);
+  let used = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (used + value.byteLength > expected) {
+      await reader.cancel();
+      throw new NpyError("not a valid .npz: an entry inflates beyond its declared size");
+    }
+    out.set(value, used);
+    used += value.byteLength;
+  }
+  if (used !== expected) throw new NpyError("not a valid .npz: an entry inflates to less than its declared size");
+  return out;
+}
+
+/**
+ * Every array in the archive, keyed by name without `.npy`; at most `maxBytes` decompressed in all, checked before
+ * anything is inflated. `dtypes` narrows the element types accepted, as for decodeNpy.
+ * @param {Uint8Array} bytes
+ * @param {{ maxBytes: number, dtypes?: readonly NpyDtype[] }} options
+ * @returns {Promise<Map<string, NpyArray>>}
+ */
+export async function decodeNpz(bytes, options) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const entries = readEntries(bytes);
+  const total = entries.reduce((a, e) => a + e.size, 0);
+  if (total > options.maxBytes) throw new NpyError(`.npz arrays hold ${total} bytes decompressed, over the limit of ${options.maxBytes}`);
+  /** @type {Map<string, NpyArray>} */
+  const arrays = new Map();
+  for (const e of entries) {
+    if (!e.name.endsWith(".npy")) throw new NpyError(`.npz entry '${e.name}' is not a .npy array`);
+    const name = e.name.slice(0, -4);
+    const h = e.localOffset;
+    if (h + 30 > bytes.byteLength || view.getUint32(h, true) !== LOCAL) throw new NpyError(`.npz entry '${e.name}': bad local header`);
+    const start = h + 30 + view.getUint16(h + 26, true) + view.getUint16(h + 28, true);
+    const raw = bytes.subarray(start, start + e.compressedSize);
+    if (raw.byteLength !== e.compressedSize) throw new NpyError(`.npz entry '${e.name}' is truncated`);
+    let content;
+    if (e.method === STORED) content = raw;
+    else if (e.method === DEFLATE) content = await inflateRaw(raw, e.size);
+    else throw new NpyError(`.npz entry '${e.name}' uses zip method ${e.method}; only stored and deflate are supported`);
+    arrays.set(name, decodeNpy(content, { label: `array '${name}'`, dtypes: options.dtypes }));
+  }
+  return arrays;
+}
