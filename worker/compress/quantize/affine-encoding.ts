@@ -30,8 +30,8 @@ export function needsOpset21(o: AffineOptions): boolean {
  */
 function groupingOf(w: WeightToEncode, g: Granularity): Grouping {
   if (g === "per-tensor") return { kind: "tensor" };
-  if (g === "per-channel" || w.dims.length !== 2) return { kind: "channel", axis: w.slot.axis };
-  const axis = 1 - w.slot.axis;
+  if (g === "per-channel" || w.dims.length !== 2) return { kind: "channel", axis: w.slot.outAxis };
+  const axis = w.slot.inAxis;
   return { kind: "block", axis, block: Math.min(g.block, w.dims[axis]!) };
 }
 

@@ -2,7 +2,7 @@
 // default symmetric per-channel path: one group for the whole tensor, one per channel, or blocks along an axis;
 // symmetric (signed levels, zero point 0) or asymmetric (unsigned levels over a range that includes 0, so an exact
 // zero stays exact). Rounding is half to even, as ONNX QuantizeLinear rounds.
-import { channelLayout } from "./weights";
+import { channelLayout } from "../../onnx/tensor";
 
 /** How weights are grouped under one scale: the whole tensor, each index of `axis`, or `block` indices along `axis`. */
 export type Grouping = { kind: "tensor" } | { kind: "channel"; axis: number } | { kind: "block"; axis: number; block: number };
