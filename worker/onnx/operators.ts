@@ -118,11 +118,13 @@ const conv: WeightedOperator = {
   quantize: EVERY_SCHEME,
 };
 
-export const OPERATORS: Readonly<Record<string, WeightedOperator>> = { MatMul: matmul, Gemm: gemm, Conv: conv };
+export const OPERATORS = { MatMul: matmul, Gemm: gemm, Conv: conv } as const satisfies Record<string, WeightedOperator>;
+
+const BY_OP_TYPE: Readonly<Record<string, WeightedOperator | undefined>> = OPERATORS;
 
 /** The table entry of a node's op (default domain only), or undefined. */
 export function weightedOperator(node: NodeProto): WeightedOperator | undefined {
-  return node.domain === "" || node.domain === "ai.onnx" ? OPERATORS[node.opType] : undefined;
+  return node.domain === "" || node.domain === "ai.onnx" ? BY_OP_TYPE[node.opType] : undefined;
 }
 
 /** How reports, recipes and errors name a node: its name, else its first output, else its op type. */

@@ -7,7 +7,7 @@ import type { ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { intAttribute } from "../../onnx/attributes";
 import { makeNode, makeValueInfo, type AttributeValue } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
-import { OPERATORS, prunableLayout, weightedLayer } from "../../onnx/operators";
+import { prunableLayout, weightedLayer, weightedOperator } from "../../onnx/operators";
 import { channelLayout, makeTensor, readFloat32, tensorDims } from "../../onnx/tensor";
 
 /** Maps the producer's kept output channels to the indices kept along one axis of a downstream tensor. */
@@ -143,7 +143,7 @@ export function planChannels(model: ModelProto): ChannelPlan {
       if (index !== 0) throw new Refusal(`${where} reads the channels as its second operand`);
       if (a.axis !== -1) throw new Refusal(`${where} does not reduce over the channel axis`);
       if (n.opType === "Gemm" && intAttribute(n, "transA", 0) !== 0) throw new Refusal(`${where} transposes its input`);
-      const op = OPERATORS[n.opType]!;
+      const op = weightedOperator(n)!;
       const w = ownConstant(n.input[op.weight]!, i, `${n.opType} weight`);
       const dims = tensorDims(w);
       if (dims.length !== 2) throw new Refusal(`${where} has a ${dims.length}-D weight`);

@@ -3,6 +3,7 @@
 // 2-bit (ternary) levels widened at load -> qs8 per channel or qs4 per block of 32, +-scale per channel -> 1-bit sign-select, mostly-zero 1x16
 // blocks -> block-sparse, mostly-zero elements -> CSR, anything else -> fp32 GEMM. Weights stay in that compressed
 // form in kernel memory; only activations move per run.
+import type { GemmLayout } from "../../onnx/operators";
 import type { KernelInstance, Ptr } from "../kernels/runtime";
 import {
   binaryScales, packBinary, packBlockSparse1x16, packCsr, packF32Panels, packQs4, packQs8, padded, roundUp, sparsityOf,
@@ -18,6 +19,13 @@ export interface WeightView {
   index(k: number, n: number): number;
   /** Set when index(k, n) = offset + kStride * k + nStride * n: load then reads the flat arrays in plain loops. */
   strides?: { offset: number; kStride: number; nStride: number };
+}
+
+/** Group `group` of a weight laid out as the operator table's matrix products. */
+export function gemmView(m: GemmLayout, group: number): WeightView {
+  const { K, N, kStride, nStride } = m;
+  const offset = group * m.groupStride;
+  return { K, N, index: (k, n) => offset + k * kStride + n * nStride, strides: { offset, kStride, nStride } };
 }
 
 /** The view's strides when they stay inside `length` elements (the fast paths' precondition), else null. */
