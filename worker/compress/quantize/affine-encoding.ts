@@ -5,10 +5,10 @@
 import type { NodeProto, TensorProto } from "onnx-buf";
 import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
+import { packInt4 } from "../../onnx/encoding";
 import { makeTensor } from "../../onnx/tensor";
 import { quantizeAffine, type Grouping } from "./affine";
 import { broadcastShape, type WeightEncoding, type WeightToEncode } from "./encoding";
-import { packInt4 } from "./int4";
 import { quantizationError } from "./weights";
 
 export type Granularity = "per-tensor" | "per-channel" | { block: number };

@@ -3,23 +3,12 @@
 // DequantizeLinear (`block_size`), so it needs the model at opset 21 (see opset21.ts for lifting 13-20).
 import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
+import { packInt4, roundHalfEven } from "../../onnx/encoding";
 import { channelLayout, makeTensor } from "../../onnx/tensor";
 import type { WeightEncoding } from "./encoding";
 import { quantizationError } from "./weights";
 
 const QMAX = 7;
-
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x - Math.trunc(x)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-/** Packs int4 levels two per byte, element 2i in the low nibble (ONNX INT4 layout). */
-export function packInt4(levels: Int8Array): Uint8Array {
-  const out = new Uint8Array(Math.ceil(levels.length / 2));
-  for (let i = 0; i < levels.length; i++) out[i >> 1]! |= (levels[i]! & 15) << (i & 1 ? 4 : 0);
-  return out;
-}
 
 /**
  * Symmetric quantization with one scale per block of `block` consecutive indices along `axis` (block = the axis
