@@ -9,7 +9,7 @@ import {
   binaryScales, packBinary, packBlockSparse1x16, packCsr, packF32Panels, packQs4, packQs8, padded, roundUp, sparsityOf,
   type StridedWeight, type Weight, type WeightMatrix,
 } from "../kernels/packing";
-import type { Epilogue } from "./op";
+import type { Epilogue, PlanContext } from "./op";
 import { floatData, type Constant, type QuantizedForm } from "./values";
 
 /** Where element (k, n) of the GEMM's weight lies in a constant's flat data. */
@@ -26,6 +26,17 @@ export function gemmView(m: GemmLayout, group: number): WeightView {
   const { K, N, kStride, nStride } = m;
   const offset = group * m.groupStride;
   return { K, N, index: (k, n) => offset + k * kStride + n * nStride, strides: { offset, kStride, nStride } };
+}
+
+/**
+ * A MatMul/Gemm node as one packed linear layer of its [M, K] x weight product, with the single-consumer chain after
+ * it (bias, BatchNormalization, Relu/Clip) absorbed from `start`: the layer and the output its step must write.
+ */
+export function planLinear(ctx: PlanContext, w: Constant, layout: GemmLayout, start?: Epilogue): { linear: Linear; output: string } {
+  const { epilogue, output } = ctx.absorbEpilogue(layout.N, 1, 2, start);
+  const linear = createLinear(ctx.kx, w, gemmView(layout, 0), epilogue);
+  ctx.noteKernel(linear.kernel);
+  return { linear, output };
 }
 
 /** The view's strides when they stay inside `length` elements (the fast paths' precondition), else null. */

@@ -2,7 +2,7 @@
 // per output column, or a scalar) join the fused epilogue.
 import { floatAttribute, intAttribute } from "../../../onnx/attributes";
 import { OPERATORS } from "../../../onnx/operators";
-import { createLinear, gemmView } from "../linear";
+import { planLinear } from "../linear";
 import type { Op } from "../op";
 import { floatData, Uncovered } from "../values";
 
@@ -27,9 +27,7 @@ export const gemm: Op = {
       bias = Float32Array.from({ length: N }, (_, i) => beta * data[data.length === 1 ? 0 : i]!);
     }
     const start = { scale: alpha !== 1 ? new Float32Array(N).fill(alpha) : null, bias, lo: -Infinity, hi: Infinity };
-    const { epilogue, output } = ctx.absorbEpilogue(N, 1, 2, start);
-    const linear = createLinear(ctx.kx, w, gemmView(layout, 0), epilogue);
-    ctx.noteKernel(linear.kernel);
+    const { linear, output } = planLinear(ctx, w, layout, start);
     return {
       kind: "step",
       outputs: [output],

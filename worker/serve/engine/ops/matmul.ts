@@ -2,7 +2,7 @@
 // two run-time operands of rank 2 go through the fp32 GEMM with B packed per run.
 import { packF32Panels, weightMatrix } from "../../kernels/packing";
 import { OPERATORS } from "../../../onnx/operators";
-import { createLinear, gemmView } from "../linear";
+import { planLinear } from "../linear";
 import type { Op } from "../op";
 import { Uncovered } from "../values";
 
@@ -14,9 +14,7 @@ export const matmul: Op = {
     const layout = w.dims.length === 2 ? OPERATORS.MatMul.gemm(ctx.node, w.dims) : null;
     if (!layout) throw new Uncovered(`weight of rank ${w.dims.length} (only [K, N] is packed)`);
     const { K, N } = layout;
-    const { epilogue, output } = ctx.absorbEpilogue(N, 1, 2);
-    const linear = createLinear(ctx.kx, w, gemmView(layout, 0), epilogue);
-    ctx.noteKernel(linear.kernel);
+    const { linear, output } = planLinear(ctx, w, layout);
     return {
       kind: "step",
       outputs: [output],
