@@ -2,7 +2,7 @@
 // onnxruntime-node runs it close to the fp32 original.
 import { describe, expect, it } from "vitest";
 import { quantizeModel } from "../../worker/compress/quantize";
-import { fromHalf, toHalf } from "../../worker/compress/quantize/fp16";
+import { fromHalf, toHalf } from "../../worker/onnx/encoding";
 import { canonicalJson, RecipeSchema } from "../../worker/compress/recipe";
 import { decodeModel, encodeModel } from "../../worker/onnx/codec";
 import { DT } from "../../worker/onnx/dtype";

@@ -5,8 +5,8 @@
 import type { ModelProto, NodeProto } from "onnx-buf";
 import { encodeModel } from "../onnx/codec";
 import { densifyInitializers, sparsifyInitializers, type SparseReport } from "../onnx/sparse";
+import { nodeLabel, weightedLayers as layersOf } from "../onnx/operators";
 import type { ActivationRanges } from "./calibrate";
-import { isWeightedLayer } from "./calibrate";
 import { checkPruneNames, pruneModel, type PruneResult } from "./prune";
 import { liftForInt2, quantizeModel, type QuantizeOptions, type QuantizeResult, type TensorReport } from "./quantize";
 import { quantizeActivations, requireStaticOpset, type ActivationReport } from "./quantize/activations";
@@ -94,13 +94,9 @@ export interface QuantizeByRecipeResult extends QuantizeResult {
   activations: ActivationReport[];
 }
 
-export const layerName = (node: NodeProto) => node.name || node.output[0] || node.opType;
-
-/** The weighted layers of a model (MatMul/Gemm/Conv nodes with an initializer weight), in graph order. */
+/** The weighted layers of a model (the operator table's ops with an initializer weight), in graph order. */
 export function weightedLayers(model: ModelProto): { name: string; op: string; weight: string }[] {
-  const graph = model.graph!;
-  const inits = new Set(graph.initializer.map((t) => t.name));
-  return graph.node.filter((n) => isWeightedLayer(n, inits)).map((n) => ({ name: layerName(n), op: n.opType, weight: n.input[1]! }));
+  return layersOf(model.graph!).map((l) => ({ name: l.label, op: l.node.opType, weight: l.weight.name }));
 }
 
 /** Bit-width per layer name; null leaves the layer float. */
@@ -137,7 +133,7 @@ function checkLayerNames(model: ModelProto, q: QuantizeRecipe): void {
 export function quantizeByRecipe(model: ModelProto, q: QuantizeRecipe, ranges?: ActivationRanges): QuantizeByRecipeResult {
   checkLayerNames(model, q);
   const bits = layerBits(model, q);
-  const bitsOf = (node: NodeProto) => bits.get(layerName(node));
+  const bitsOf = (node: NodeProto) => bits.get(nodeLabel(node));
   let current = model;
   const tensors: QuantizeResult["tensors"] = [];
   const skipped: QuantizeResult["skipped"] = [];

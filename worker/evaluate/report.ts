@@ -1,6 +1,7 @@
 // The evaluation report of a compressed model against its FP32 original on one dataset: accuracy (with labels),
 // top-1 agreement, per-output cosine and max abs error, per-layer SQNR, size, resident memory and batch-1 latency.
 import { decodeModel, encodeModel } from "../onnx/codec";
+import { nodeLabel } from "../onnx/operators";
 import { withExtraOutputs } from "../onnx/outputs";
 import { weightedLayers } from "../compress/pipeline";
 import type { Dataset } from "../datasets/dataset";
@@ -138,5 +139,5 @@ function layerOutputNames(bytes: Uint8Array): { node: string; output: string }[]
   const model = decodeModel(bytes);
   const graph = model.graph!;
   const layers = new Set(weightedLayers(model).map((l) => l.name));
-  return graph.node.filter((n) => layers.has(n.name || n.output[0] || n.opType)).map((n) => ({ node: n.name || n.output[0]!, output: n.output[0]! }));
+  return graph.node.filter((n) => layers.has(nodeLabel(n))).map((n) => ({ node: nodeLabel(n), output: n.output[0]! }));
 }

@@ -11,6 +11,11 @@ export function elementCount(dims: readonly number[]): number {
   return dims.reduce((a, b) => a * b, 1);
 }
 
+/** Splits a row-major tensor of `dims` around `axis`: outer x channels x inner elements. */
+export function channelLayout(dims: readonly number[], axis: number): { outer: number; channels: number; inner: number } {
+  return { outer: elementCount(dims.slice(0, axis)), channels: dims[axis]!, inner: elementCount(dims.slice(axis + 1)) };
+}
+
 /** True when the tensor's bytes live outside the model (external data): those we cannot read. */
 export function isExternal(t: TensorProto): boolean {
   return t.dataLocation === 1 || t.externalData.length > 0;

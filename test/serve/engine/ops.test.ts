@@ -6,7 +6,7 @@ import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../worker/o
 import { encodeModel } from "../../../worker/onnx/codec";
 import { DT } from "../../../worker/onnx/dtype";
 import { makeTensor } from "../../../worker/onnx/tensor";
-import { packInt4 } from "../../../worker/compress/quantize/int4";
+import { packInt4 } from "../../../worker/onnx/encoding";
 import { rng } from "../../support/models";
 import { maxRelDiff, runKernels, runReference, type Feeds } from "../../support/engine";
 

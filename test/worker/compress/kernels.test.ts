@@ -2,7 +2,8 @@
 // statistics to rounding (summed in another order), on both layouts, at 8 and 4 bits, across chunk boundaries.
 import { afterEach, describe, expect, it } from "vitest";
 import { compressionKernelModule, provideCompressionKernels } from "../../../worker/compress/kernels";
-import { channelLayout, quantizeWeightsPerChannel, quantizeWeightsPerChannelScalar } from "../../../worker/compress/quantize/weights";
+import { quantizeWeightsPerChannel, quantizeWeightsPerChannelScalar } from "../../../worker/compress/quantize/weights";
+import { channelLayout } from "../../../worker/onnx/tensor";
 import { plainKernelModule, uniform } from "../../support/kernels";
 
 const CHUNK_VALUES = 1 << 18; // compress/kernels.ts moves tensors through kernel memory in chunks of this many values

@@ -2,7 +2,7 @@
 // values into a [min, max] range per tensor. Collecting the values (running the model) happens elsewhere;
 // these modules only see Float32Arrays.
 import type { ModelProto, NodeProto } from "onnx-buf";
-import { QUANTIZERS } from "../quantize/registry";
+import { weightedLayers } from "../../onnx/operators";
 import { entropyCalibrator } from "./entropy";
 import { minmaxCalibrator } from "./minmax";
 import { percentileCalibrator } from "./percentile";
@@ -27,19 +27,13 @@ export function makeCalibrator(method: CalibrationMethod, percentile = 99.999): 
   return minmaxCalibrator();
 }
 
-/** A node whose weight (input 1) is an initializer of an op with a quantizer: the layers we quantize. */
-export function isWeightedLayer(node: NodeProto, initializers: ReadonlySet<string>): boolean {
-  const standard = node.domain === "" || node.domain === "ai.onnx";
-  return standard && QUANTIZERS[node.opType] !== undefined && node.input[1] !== undefined && initializers.has(node.input[1]);
-}
-
-/** The activations (input 0 of each weighted layer) that static quantization needs ranges for. */
+/** The activations (input 0 of each weighted layer static quantization takes) that need ranges. */
 export function calibrationTargets(model: ModelProto, include: (node: NodeProto) => boolean = () => true): string[] {
   const graph = model.graph!;
   const inits = new Set(graph.initializer.map((t) => t.name));
   const names = new Set<string>();
-  for (const node of graph.node) {
-    if (isWeightedLayer(node, inits) && include(node) && !inits.has(node.input[0]!)) names.add(node.input[0]!);
+  for (const { node, operator } of weightedLayers(graph)) {
+    if (operator.quantize.includes("static") && include(node) && !inits.has(node.input[0]!)) names.add(node.input[0]!);
   }
   return [...names];
 }

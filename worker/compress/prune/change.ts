@@ -1,6 +1,6 @@
 // How much pruning moved a layer's output: the relative L2 change ||(W' - W) x|| / ||W x|| of the layer's linear
 // map on a few seeded probe inputs, so that a layer pruned into uselessness shows up in the report.
-import { aroundAxis } from "./layers";
+import { channelLayout } from "../../onnx/tensor";
 
 /** Probe vectors per layer: enough to be stable, few enough to cost a handful of passes over the weights. */
 const PROBES = 4;
@@ -26,7 +26,7 @@ function probeInputs(length: number): Float64Array {
  * zeros already (its output cannot move).
  */
 export function outputChange(before: Float32Array, after: Float32Array, dims: readonly number[], outAxis: number): number {
-  const { outer, size, inner } = aroundAxis(dims, outAxis);
+  const { outer, channels: size, inner } = channelLayout(dims, outAxis);
   const fanIn = outer * inner;
   const x = probeInputs(PROBES * fanIn);
   const y = new Float64Array(PROBES * size);

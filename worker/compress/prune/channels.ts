@@ -7,8 +7,8 @@ import type { ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { intAttribute } from "../../onnx/attributes";
 import { makeNode, makeValueInfo, type AttributeValue } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
-import { makeTensor, readFloat32, tensorDims } from "../../onnx/tensor";
-import { aroundAxis, prunableOperator } from "./layers";
+import { prunableLayout, weightedLayer, weightedOperator } from "../../onnx/operators";
+import { channelLayout, makeTensor, readFloat32, tensorDims } from "../../onnx/tensor";
 
 /** Maps the producer's kept output channels to the indices kept along one axis of a downstream tensor. */
 type Expand = (keep: readonly number[]) => number[];
@@ -143,10 +143,11 @@ export function planChannels(model: ModelProto): ChannelPlan {
       if (index !== 0) throw new Refusal(`${where} reads the channels as its second operand`);
       if (a.axis !== -1) throw new Refusal(`${where} does not reduce over the channel axis`);
       if (n.opType === "Gemm" && intAttribute(n, "transA", 0) !== 0) throw new Refusal(`${where} transposes its input`);
-      const w = ownConstant(n.input[1]!, i, `${n.opType} weight`);
+      const op = weightedOperator(n)!;
+      const w = ownConstant(n.input[op.weight]!, i, `${n.opType} weight`);
       const dims = tensorDims(w);
       if (dims.length !== 2) throw new Refusal(`${where} has a ${dims.length}-D weight`);
-      const kAxis = n.opType === "Gemm" && intAttribute(n, "transB", 0) === 1 ? 1 : 0;
+      const kAxis = op.layout(n, dims)!.inAxis;
       const k = dims[kAxis]!;
       const span = a.span ?? k / a.channels;
       if (!Number.isInteger(span) || span * a.channels !== k) {
@@ -181,11 +182,11 @@ export function planChannels(model: ModelProto): ChannelPlan {
 
   const plan: ChannelPlan = new Map();
   graph.node.forEach((n, i) => {
-    const op = prunableOperator(n);
-    const w = op ? initializers.get(n.input[1] ?? "") : undefined;
-    if (!op || !w || plan.has(w.name)) return;
+    const layer = weightedLayer(n, initializers);
+    if (!layer || plan.has(layer.weight.name)) return;
+    const { weight: w, operator } = layer;
     const dims = tensorDims(w);
-    const layout = op.layout(n, dims);
+    const layout = prunableLayout(layer, dims);
     if (!layout) return;
     const edit: ChannelEdit = { slices: [{ tensor: w.name, axis: layout.outAxis, expand: identity }], attributes: [], tensors: [] };
     try {
@@ -193,15 +194,15 @@ export function planChannels(model: ModelProto): ChannelPlan {
       if (n.opType === "Conv" && intAttribute(n, "group", 1) !== 1) throw new Refusal("grouped conv: its output channels are tied to input groups");
       if (n.opType === "Gemm" && intAttribute(n, "transA", 0) !== 0) throw new Refusal("Gemm transposes its input");
       const channels = dims[layout.outAxis]!;
-      const bias = n.opType === "MatMul" ? undefined : n.input[2];
+      const bias = operator.bias === null ? undefined : n.input[operator.bias];
       if (bias) {
         const b = ownConstant(bias, i, "bias");
         const bd = tensorDims(b);
         if (bd.length === 1 && bd[0] === channels) edit.slices.push({ tensor: b.name, axis: 0, expand: identity });
         else if (bd.reduce((x, y) => x * y, 1) !== 1) throw new Refusal(`bias '${b.name}' of shape [${bd}] is not per channel`);
       }
-      const rank = n.opType === "Conv" ? dims.length : n.opType === "Gemm" ? 2 : null;
-      follow({ tensor: n.output[0]!, axis: n.opType === "Conv" ? 1 - dims.length : -1, rank, channels, expand: identity, span: 1, spatial: null }, edit, 0);
+      const { axis, rank } = operator.outputChannels(dims);
+      follow({ tensor: n.output[0]!, axis, rank, channels, expand: identity, span: 1, spatial: null }, edit, 0);
       plan.set(w.name, edit);
     } catch (err) {
       if (!(err instanceof Refusal)) throw err;
@@ -213,7 +214,7 @@ export function planChannels(model: ModelProto): ChannelPlan {
 
 /** Keeps `indices` along `axis` of a row-major float tensor. */
 function take(data: Float32Array, dims: readonly number[], axis: number, indices: readonly number[]): Float32Array {
-  const { outer, size, inner } = aroundAxis(dims, axis);
+  const { outer, channels: size, inner } = channelLayout(dims, axis);
   const out = new Float32Array(outer * indices.length * inner);
   let at = 0;
   for (let o = 0; o < outer; o++) {

@@ -1,4 +1,4 @@
-// Magnitude pruning of a model: finds the prunable weights (per the operator table), scores their units for the
+// Magnitude pruning of a model: finds the prunable weights (per the operator table, worker/onnx/operators.ts), scores their units for the
 // recipe's structure, picks what to remove (globally or per layer, with overrides and exclusions, no layer of the
 // global pool past its cap) and writes the pruned weights back, dense with exact zeros; channel pruning then
 // shrinks the graph (channels.ts). The report flags layers at their cap or whose output moved most.
@@ -6,7 +6,7 @@ import type { ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { DEFAULT_MAX_LAYER_SPARSITY, type PruneRecipe } from "../recipe";
 import { DT } from "../../onnx/dtype";
 import { isExternal, makeTensor, readFloat32, tensorDims } from "../../onnx/tensor";
-import { prunableOperator, type WeightLayout } from "./layers";
+import { prunableLayout, weightedLayer, type PruneStructure, type WeightLayout } from "../../onnx/operators";
 import { selectLowest } from "./select";
 import { applyBlockMask, applyChannelMask, applyNmMask, blockUnits, channelUnits, elementUnits, type Units } from "./units";
 import { planChannels, removeChannels } from "./channels";
@@ -82,6 +82,11 @@ function structureLabel(s: PruneRecipe["structure"]): string {
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
 const percent = (x: number) => `${Math.round(x * 1000) / 10}%`;
 
+function structureKind(s: PruneRecipe["structure"]): PruneStructure {
+  if (typeof s === "string") return s;
+  return "n" in s ? "n:m" : "block";
+}
+
 function countZeros(w: Float32Array): number {
   let z = 0;
   for (const v of w) if (v === 0) z++;
@@ -115,18 +120,18 @@ export function pruneModel(model: ModelProto, recipe: PruneRecipe): PruneResult 
   const layers: Layer[] = [];
   const seen = new Set<string>();
   for (const node of graph.node) {
-    const op = prunableOperator(node);
-    const weight = op ? initializers.get(node.input[1] ?? "") : undefined;
-    if (!op || !weight || seen.has(weight.name)) continue;
+    const found = weightedLayer(node, initializers);
+    if (!found || seen.has(found.weight.name)) continue;
+    const { weight, label, operator } = found;
     seen.add(weight.name);
-    const label = node.name || node.output[0] || node.opType;
     const dims = tensorDims(weight);
-    const layout = op.layout(node, dims);
+    const layout = prunableLayout(found, dims);
     const skip = (reason: string) => skipped.push({ name: weight.name, node: label, reason });
     if (named({ weight, node }, recipe.exclude)) skip("excluded by the recipe");
     else if (weight.dataType !== DT.FLOAT) skip("weight is not float32");
     else if (isExternal(weight)) skip("weight uses external data");
     else if (!layout) skip(`weight shape [${dims}] has no output-channel axis for ${node.opType}`);
+    else if (!operator.prune.structures.includes(structureKind(structure))) skip(`${node.opType} weights are not pruned by structure ${structureLabel(structure)}`);
     else if ((readers.get(weight.name) ?? 0) > 1) skip("weight is shared by several nodes");
     else if (nm && dims[layout.inAxis]! < nm.m) skip(`input axis has ${dims[layout.inAxis]} weights, fewer than m=${nm.m}`);
     else {

@@ -1,7 +1,7 @@
 // Magnitude scores of the units a structure removes (single weights, blocks, output channels) and the
 // element masks that follow from the units chosen. Pure math over Float32Array weights.
-import type { WeightLayout } from "./layers";
-import { aroundAxis } from "./layers";
+import type { WeightLayout } from "../../onnx/operators";
+import { channelLayout } from "../../onnx/tensor";
 
 export type Norm = "l1" | "l2";
 
@@ -69,7 +69,7 @@ export function applyBlockMask(w: Float32Array, dims: readonly number[], block: 
 
 /** Output channels scored by their norm; a channel counts as one unit (channel sparsity is a fraction of channels). */
 export function channelUnits(w: Float32Array, dims: readonly number[], layout: WeightLayout, norm: Norm): Units {
-  const { outer, size, inner } = aroundAxis(dims, layout.outAxis);
+  const { outer, channels: size, inner } = channelLayout(dims, layout.outAxis);
   const sumAbs = new Float64Array(size);
   const sumSq = new Float64Array(size);
   for (let o = 0; o < outer; o++) {
@@ -88,7 +88,7 @@ export function channelUnits(w: Float32Array, dims: readonly number[], layout: W
 
 /** Zeroes whole output channels (the masked-dense form of channel pruning). */
 export function applyChannelMask(w: Float32Array, dims: readonly number[], axis: number, removed: Uint8Array): void {
-  const { outer, size, inner } = aroundAxis(dims, axis);
+  const { outer, channels: size, inner } = channelLayout(dims, axis);
   for (let o = 0; o < outer; o++) {
     for (let c = 0; c < size; c++) if (removed[c]) w.fill(0, (o * size + c) * inner, (o * size + c + 1) * inner);
   }
@@ -99,7 +99,7 @@ export function applyChannelMask(w: Float32Array, dims: readonly number[], axis:
  * ties) and zero the rest. A tail group shorter than m keeps at most n.
  */
 export function applyNmMask(w: Float32Array, dims: readonly number[], inAxis: number, n: number, m: number): void {
-  const { outer, size, inner } = aroundAxis(dims, inAxis);
+  const { outer, channels: size, inner } = channelLayout(dims, inAxis);
   const order = new Array<number>(m);
   for (let o = 0; o < outer; o++) {
     for (let r = 0; r < inner; r++) {

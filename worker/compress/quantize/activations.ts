@@ -5,6 +5,7 @@ import { edited } from "../../onnx/edit";
 import type { ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
+import { nodeLabel } from "../../onnx/operators";
 import { makeTensor } from "../../onnx/tensor";
 import { defaultOpset } from "../../onnx/validate";
 import type { ActivationRanges, Range } from "../calibrate";
@@ -53,8 +54,7 @@ export function quantizeActivations(
   const nodes: NodeProto[] = [];
   for (const node of graph.node) {
     const x = node.input[0];
-    const label = node.name || node.output[0] || "";
-    if (!layers.has(label) || !x || inits.has(x)) {
+    if (!layers.has(nodeLabel(node)) || !x || inits.has(x)) {
       nodes.push(node);
       continue;
     }

@@ -5,10 +5,10 @@
 import type { NodeProto, TensorProto } from "onnx-buf";
 import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
+import { packInt4 } from "../../onnx/encoding";
 import { makeTensor } from "../../onnx/tensor";
 import { quantizeAffine, type Grouping } from "./affine";
 import { broadcastShape, type WeightEncoding, type WeightToEncode } from "./encoding";
-import { packInt4 } from "./int4";
 import { quantizationError } from "./weights";
 
 export type Granularity = "per-tensor" | "per-channel" | { block: number };
@@ -30,8 +30,8 @@ export function needsOpset21(o: AffineOptions): boolean {
  */
 function groupingOf(w: WeightToEncode, g: Granularity): Grouping {
   if (g === "per-tensor") return { kind: "tensor" };
-  if (g === "per-channel" || w.dims.length !== 2) return { kind: "channel", axis: w.slot.axis };
-  const axis = 1 - w.slot.axis;
+  if (g === "per-channel" || w.dims.length !== 2) return { kind: "channel", axis: w.slot.outAxis };
+  const axis = w.slot.inAxis;
   return { kind: "block", axis, block: Math.min(g.block, w.dims[axis]!) };
 }
 

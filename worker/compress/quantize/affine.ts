@@ -2,7 +2,8 @@
 // default symmetric per-channel path: one group for the whole tensor, one per channel, or blocks along an axis;
 // symmetric (signed levels, zero point 0) or asymmetric (unsigned levels over a range that includes 0, so an exact
 // zero stays exact). Rounding is half to even, as ONNX QuantizeLinear rounds.
-import { channelLayout } from "./weights";
+import { roundHalfEven } from "../../onnx/encoding";
+import { channelLayout } from "../../onnx/tensor";
 
 /** How weights are grouped under one scale: the whole tensor, each index of `axis`, or `block` indices along `axis`. */
 export type Grouping = { kind: "tensor" } | { kind: "channel"; axis: number } | { kind: "block"; axis: number; block: number };
@@ -17,11 +18,6 @@ export interface AffineQuantized {
   scaleDims: number[];
   /** levels dequantized as float32: (level - zero point) x scale. */
   reconstructed: Float32Array;
-}
-
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** Group index of every element, and the group count and scale shape. */

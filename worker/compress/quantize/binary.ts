@@ -4,11 +4,11 @@
 // holding exactly +-scale per channel (the training script's export form). The kernel engine reads all three as 1-bit.
 import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
-import { makeTensor } from "../../onnx/tensor";
+import { channelLayout, makeTensor } from "../../onnx/tensor";
 import type { WeightEncoding } from "./encoding";
 import { int2Dequantize } from "./int2";
 import { INT2_OPSET } from "./opset25";
-import { channelLayout, quantizationError } from "./weights";
+import { quantizationError } from "./weights";
 
 export function binarize(data: Float32Array, dims: readonly number[], axis: number) {
   const { outer, channels, inner } = channelLayout(dims, axis);
@@ -33,7 +33,7 @@ export const binary: WeightEncoding = {
   bits: 1,
   unsupported: () => null,
   encode(w) {
-    const { axis } = w.slot;
+    const axis = w.slot.outAxis;
     const b = binarize(w.data, w.dims, axis);
     if (w.opset < 13) {
       const name = w.fresh(`${w.name}_binary`);

@@ -1,7 +1,7 @@
 // What each bit-width module provides: the encoded initializers and nodes that replace one float weight by a
 // standard ONNX form producing the same-shaped float tensor, plus numbers for the report.
 import type { NodeProto, TensorProto } from "onnx-buf";
-import type { WeightSlot } from "./registry";
+import type { WeightLayout } from "../../onnx/operators";
 import type { QuantizationError } from "./weights";
 
 export interface WeightToEncode {
@@ -13,7 +13,8 @@ export interface WeightToEncode {
    * unaligned; never written). Encoders that copy the weight anyway read this and skip the aligned copy `data` is.
    */
   rawData?: Uint8Array;
-  slot: WeightSlot;
+  /** Where the weight's channels lie (the operator table's layout). */
+  slot: WeightLayout;
   opset: number;
   /** Fresh graph-unique names. */
   fresh(wanted: string): string;

@@ -1,4 +1,4 @@
-// Weight-only quantization of a model: every quantizable weight (per the operator registry) is replaced by the
+// Weight-only quantization of a model: every quantizable weight (per the operator table) is replaced by the
 // bit-width's standard encoding (int8 / fp16 / int4 / ternary 2-bit / 1-bit modules) in front of its consumer; the
 // rest stays float.
 import { edited } from "../../onnx/edit";
@@ -17,7 +17,7 @@ import { nameAllocator } from "./names";
 import { liftToOpset21 } from "./opset21";
 import { liftToOpset25 } from "./opset25";
 import { ternary } from "./ternary";
-import { QUANTIZERS, type WeightSlot } from "./registry";
+import { nodeLabel, weightedLayer, type WeightLayout } from "../../onnx/operators";
 
 export interface TensorReport {
   name: string;
@@ -121,17 +121,17 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
       nodes.push(node);
       continue;
     }
-    const quantizer = QUANTIZERS[node.domain === "" || node.domain === "ai.onnx" ? node.opType : ""];
-    const weightName = node.input[1];
-    const weight = weightName ? initializers.get(weightName) : undefined;
-    let slot: WeightSlot | null = null;
-    if (quantizer && weight) {
-      const label = node.name || node.output[0] || node.opType;
+    const found = weightedLayer(node, initializers);
+    const layer = found?.operator.quantize.includes("weight-only") ? found : undefined;
+    const weight = layer?.weight;
+    let slot: WeightLayout | null = null;
+    if (layer && weight) {
+      const label = layer.label;
       if (weight.dataType !== DT.FLOAT) skipped.push({ name: weight.name, node: label, reason: "weight is not float32" });
       else if (isExternal(weight)) skipped.push({ name: weight.name, node: label, reason: "weight uses external data" });
       else if (liftFailure) skipped.push({ name: weight.name, node: label, reason: liftFailure });
       else {
-        slot = quantizer.weightSlot(node, tensorDims(weight));
+        slot = layer.operator.layout(node, tensorDims(weight));
         if (!slot) skipped.push({ name: weight.name, node: label, reason: "weight shape has no output-channel axis" });
         const why = slot ? encoding.unsupported({ name: weight.name, dims: tensorDims(weight), data: new Float32Array(0), slot, opset, fresh }) : null;
         if (why) {
@@ -144,7 +144,7 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
       nodes.push(node);
       continue;
     }
-    const key = `${weight.name}\u0000${slot.axis}`;
+    const key = `${weight.name}\u0000${slot.outAxis}`;
     let replacement = replacements.get(key);
     if (!replacement) {
       const dims = tensorDims(weight);
@@ -174,7 +174,7 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
       }
       tensors.push({
         name: weight.name,
-        node: node.name || node.output[0] || node.opType,
+        node: nodeLabel(node),
         op: node.opType,
         shape: dims,
         axis: encoded.axis,

@@ -3,32 +3,19 @@
 // DequantizeLinear (`block_size`), so it needs the model at opset 21 (see opset21.ts for lifting 13-20).
 import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
-import { makeTensor } from "../../onnx/tensor";
+import { packInt4, roundHalfEven } from "../../onnx/encoding";
+import { channelLayout, makeTensor } from "../../onnx/tensor";
 import type { WeightEncoding } from "./encoding";
 import { quantizationError } from "./weights";
 
 const QMAX = 7;
-
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x - Math.trunc(x)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-/** Packs int4 levels two per byte, element 2i in the low nibble (ONNX INT4 layout). */
-export function packInt4(levels: Int8Array): Uint8Array {
-  const out = new Uint8Array(Math.ceil(levels.length / 2));
-  for (let i = 0; i < levels.length; i++) out[i >> 1]! |= (levels[i]! & 15) << (i & 1 ? 4 : 0);
-  return out;
-}
 
 /**
  * Symmetric quantization with one scale per block of `block` consecutive indices along `axis` (block = the axis
  * length gives one scale per slice). Returns levels, scales in DequantizeLinear's blocked layout and the reconstruction.
  */
 export function quantizeBlocked(data: Float32Array, dims: readonly number[], axis: number, block: number) {
-  const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
-  const size = dims[axis]!;
-  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const { outer, channels: size, inner } = channelLayout(dims, axis);
   const blocks = Math.ceil(size / block);
   const scales = new Float32Array(outer * blocks * inner);
   const levels = new Int8Array(data.length);
@@ -56,13 +43,13 @@ export function int4(block: number): WeightEncoding {
     unsupported: (w) =>
       w.opset < 21
         ? `4-bit weights need opset 21 (the model has ${w.opset})`
-        : w.dims.length !== 2 && w.slot.axis !== 0
+        : w.dims.length !== 2 && w.slot.outAxis !== 0
           ? "4-bit weights of rank > 2 need their output channels on axis 0"
           : null,
     encode(w) {
       // 2-D weights block along their input axis; others (Conv) get one scale per output channel.
       const blocked = w.dims.length === 2;
-      const axis = blocked ? 1 - w.slot.axis : w.slot.axis;
+      const axis = blocked ? w.slot.inAxis : w.slot.outAxis;
       const inputAxisLength = blocked ? w.dims[axis]! : 1;
       const q = blocked
         ? quantizeBlocked(w.data, w.dims, axis, block)

@@ -2,15 +2,15 @@
 // Cast + Mul on older opsets.
 import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
-import { makeTensor } from "../../onnx/tensor";
+import { channelLayout, makeTensor } from "../../onnx/tensor";
 import { broadcastShape, type WeightEncoding } from "./encoding";
-import { channelLayout, quantizeWeightsPerChannel } from "./weights";
+import { quantizeWeightsPerChannel } from "./weights";
 
 export const int8: WeightEncoding = {
   bits: 8,
   unsupported: () => null,
   encode(w) {
-    const { axis } = w.slot;
+    const axis = w.slot.outAxis;
     const q = quantizeWeightsPerChannel(w.rawData ?? w.data, w.dims, axis, 8);
     const { channels } = channelLayout(w.dims, axis);
     const qName = w.fresh(`${w.name}_quantized`);

@@ -3,6 +3,7 @@
 // group, scale = mean |w| over |w| > delta. Chosen by top-1 on the MNIST reference models over the exact
 // squared-error minimiser per group (which lost 10 points on mnist-mlp at block 32) and thresholds 0.5/0.6/0.8
 // (within noise of 0.7); docs/quantization.md, "2-bit and 1-bit", has the numbers.
+import { channelLayout } from "../../onnx/tensor";
 import type { WeightEncoding } from "./encoding";
 import { int2Dequantize } from "./int2";
 import { INT2_OPSET } from "./opset25";
@@ -11,9 +12,7 @@ import { quantizationError } from "./weights";
 /** Group (scale) index of every element: per index of `axis` (block 0) or per block of `block` along `axis`,
  * in DequantizeLinear's scale layout. Returns the ids, the group count and the scale tensor's dims. */
 export function groupLayout(dims: readonly number[], axis: number, block: number): { ids: Int32Array; groups: number; scaleDims: number[] } {
-  const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
-  const size = dims[axis]!;
-  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const { outer, channels: size, inner } = channelLayout(dims, axis);
   const ids = new Int32Array(outer * size * inner);
   if (block <= 0) {
     for (let o = 0, k = 0; o < outer; o++) for (let a = 0; a < size; a++) for (let i = 0; i < inner; i++) ids[k++] = a;
@@ -74,7 +73,7 @@ export function ternary(block: number): WeightEncoding {
     unsupported: (w) => (w.opset < INT2_OPSET ? `2-bit weights need opset ${INT2_OPSET} (the model has ${w.opset})` : null),
     encode(w) {
       const blocked = block > 0 && w.dims.length === 2;
-      const axis = blocked ? 1 - w.slot.axis : w.slot.axis;
+      const axis = blocked ? w.slot.inAxis : w.slot.outAxis;
       const blockSize = blocked ? Math.min(block, w.dims[axis]!) : 0;
       const layout = groupLayout(w.dims, axis, blockSize);
       const t = ternarize(w.data, layout.ids, layout.groups);

@@ -1,12 +1,6 @@
 // Weight quantization math: per-channel symmetric integer quantization and the error statistics it reports.
+import { channelLayout } from "../../onnx/tensor";
 import { quantizePerChannelWithKernels } from "../kernels";
-
-/** Splits a tensor of `dims` around `axis`: outer x channels x inner elements. */
-export function channelLayout(dims: readonly number[], axis: number): { outer: number; channels: number; inner: number } {
-  const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
-  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
-  return { outer, channels: dims[axis]!, inner };
-}
 
 export interface PerChannelQuantized {
   values: Int8Array;

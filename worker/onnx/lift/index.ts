@@ -7,6 +7,7 @@ import { AttributeProto_AttributeType as AT, TensorProtoSchema, type GraphProto,
 import { DT } from "../dtype";
 import { defaultOpset } from "../validate";
 import { edited } from "../edit";
+import { nodeLabel } from "../operators";
 import { OP_HISTORY, RUNTIME_GAPS } from "./history";
 import { REWRITES, type ConstantSink } from "./rewrites";
 
@@ -61,7 +62,7 @@ function liftGraph(graph: GraphProto, from: number, to: number, fresh: (wanted: 
 }
 
 function liftNode(node: NodeProto, from: number, to: number, constants: ConstantSink, fresh: (wanted: string) => string): NodeProto {
-  const label = `${node.opType} node '${node.name || node.output[0] || "?"}'`;
+  const label = `${node.opType} node '${nodeLabel(node)}'`;
   if (!isDefault(node.domain)) throw new Refusal(`${node.domain}.${node.opType} nodes are not lifted (only the default ONNX domain is)`);
   const history = OP_HISTORY[node.opType];
   if (!history) throw new Refusal(`${node.opType} is not a standard ONNX op`);

@@ -3,12 +3,13 @@
 // 2-bit (ternary) levels widened at load -> qs8 per channel or qs4 per block of 32, +-scale per channel -> 1-bit sign-select, mostly-zero 1x16
 // blocks -> block-sparse, mostly-zero elements -> CSR, anything else -> fp32 GEMM. Weights stay in that compressed
 // form in kernel memory; only activations move per run.
+import type { GemmLayout } from "../../onnx/operators";
 import type { KernelInstance, Ptr } from "../kernels/runtime";
 import {
   binaryScales, packBinary, packBlockSparse1x16, packCsr, packF32Panels, packQs4, packQs8, padded, roundUp, sparsityOf,
   type StridedWeight, type Weight, type WeightMatrix,
 } from "../kernels/packing";
-import type { Epilogue } from "./op";
+import type { Epilogue, PlanContext } from "./op";
 import { floatData, type Constant, type QuantizedForm } from "./values";
 
 /** Where element (k, n) of the GEMM's weight lies in a constant's flat data. */
@@ -18,6 +19,24 @@ export interface WeightView {
   index(k: number, n: number): number;
   /** Set when index(k, n) = offset + kStride * k + nStride * n: load then reads the flat arrays in plain loops. */
   strides?: { offset: number; kStride: number; nStride: number };
+}
+
+/** Group `group` of a weight laid out as the operator table's matrix products. */
+export function gemmView(m: GemmLayout, group: number): WeightView {
+  const { K, N, kStride, nStride } = m;
+  const offset = group * m.groupStride;
+  return { K, N, index: (k, n) => offset + k * kStride + n * nStride, strides: { offset, kStride, nStride } };
+}
+
+/**
+ * A MatMul/Gemm node as one packed linear layer of its [M, K] x weight product, with the single-consumer chain after
+ * it (bias, BatchNormalization, Relu/Clip) absorbed from `start`: the layer and the output its step must write.
+ */
+export function planLinear(ctx: PlanContext, w: Constant, layout: GemmLayout, start?: Epilogue): { linear: Linear; output: string } {
+  const { epilogue, output } = ctx.absorbEpilogue(layout.N, 1, 2, start);
+  const linear = createLinear(ctx.kx, w, gemmView(layout, 0), epilogue);
+  ctx.noteKernel(linear.kernel);
+  return { linear, output };
 }
 
 /** The view's strides when they stay inside `length` elements (the fast paths' precondition), else null. */

@@ -2,6 +2,7 @@
 // quantized when a DequantizeLinear produced them) and activations (float32 tensors in kernel memory).
 import type { TensorProto } from "onnx-buf";
 import { DT, dtypeName } from "../../onnx/dtype";
+import { halfValues, unpackSubByte } from "../../onnx/encoding";
 import { elementCount, isExternal, tensorDims } from "../../onnx/tensor";
 import type { KernelInstance, Ptr } from "../kernels/runtime";
 
@@ -38,42 +39,6 @@ export interface Activation {
 
 export const sizeOf = (dims: readonly number[]) => elementCount(dims);
 
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
-}
-
-/** Every float16 bit pattern as float32, built on first use (one lookup per element instead of the arithmetic). */
-let halfTable: Float32Array | null = null;
-function halves(): Float32Array {
-  if (!halfTable) {
-    halfTable = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) halfTable[h] = halfToFloat(h);
-  }
-  return halfTable;
-}
-
-/**
- * Elements of `width` bits packed from each byte's low bits up (ONNX INT4/INT2 raw_data), widened into `out`
- * (signed when it is an Int8Array) through a table of each byte's elements: one lookup per element.
- */
-function widen<T extends Int8Array | Uint8Array>(bytes: Uint8Array, n: number, width: 2 | 4, out: T): T {
-  const per = 8 / width;
-  const table = out instanceof Int8Array ? new Int8Array(256 * per) : new Uint8Array(256 * per);
-  for (let b = 0; b < 256; b++)
-    for (let j = 0; j < per; j++) {
-      const v = (b >> (j * width)) & ((1 << width) - 1);
-      table[b * per + j] = out instanceof Int8Array && v >= 1 << (width - 1) ? v - (1 << width) : v;
-    }
-  const shift = width === 2 ? 2 : 1;
-  for (let i = 0; i < n; i++) out[i] = table[bytes[i >> shift]! * per + (i & (per - 1))]!;
-  return out;
-}
-
 /** raw_data is little-endian: where the host is too, float32 data is a plain byte copy. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -97,9 +62,9 @@ export function readConstant(t: TensorProto): Constant {
     }
     case DT.FLOAT16: {
       const data = new Float32Array(n);
-      const table = halves();
+      const table = halfValues();
       if (raw) for (let i = 0; i < n; i++) data[i] = table[raw.getUint16(i * 2, true)]!;
-      else for (let i = 0; i < n; i++) data[i] = halfToFloat(t.int32Data[i]!);
+      else for (let i = 0; i < n; i++) data[i] = table[t.int32Data[i]! & 0xffff]!; // the bit pattern in the low 16 bits
       return { dims, dtype: DT.FLOAT, data };
     }
     case DT.DOUBLE: {
@@ -132,19 +97,15 @@ export function readConstant(t: TensorProto): Constant {
     case DT.UINT4:
     case DT.INT2:
     case DT.UINT2: {
-      // 8/width per byte, element i in bits (i mod per) * width upward; widened to one byte each.
+      // Widened to one byte each; int32_data holds the packed bytes one per entry (its low 8 bits).
       const width = t.dataType === DT.INT4 || t.dataType === DT.UINT4 ? 4 : 2;
-      const per = 8 / width;
       const signed = t.dataType === DT.INT4 || t.dataType === DT.INT2;
       const data = signed ? new Int8Array(n) : new Uint8Array(n);
-      if (raw && t.rawData.byteLength >= Math.ceil(n / per)) return { dims, dtype: t.dataType, data: widen(t.rawData, n, width, data) };
-      const mask = (1 << width) - 1;
-      for (let i = 0; i < n; i++) {
-        const byte = raw ? raw.getUint8(Math.floor(i / per)) : t.int32Data[Math.floor(i / per)]!;
-        const v = (byte >> ((i % per) * width)) & mask;
-        data[i] = signed && v >= 1 << (width - 1) ? v - (1 << width) : v;
+      const bytes = raw ? t.rawData : Uint8Array.from(t.int32Data);
+      if (raw && bytes.byteLength < Math.ceil((n * width) / 8)) {
+        throw new RangeError(`initializer '${t.name}' raw_data holds ${bytes.byteLength} bytes, too few for ${n} ${dtypeName(t.dataType)} values`);
       }
-      return { dims, dtype: t.dataType, data };
+      return { dims, dtype: t.dataType, data: unpackSubByte(bytes, n, width, data) };
     }
     default:
       throw new Uncovered(`initializer '${t.name}' has element type ${dtypeName(t.dataType)}`);

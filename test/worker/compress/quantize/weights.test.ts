@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { channelLayout } from "../../../../worker/onnx/tensor";
 import {
-  channelLayout,
   dequantizePerChannel,
   quantizationError,
   quantizeWeightsPerChannel,

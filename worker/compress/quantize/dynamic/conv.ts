@@ -6,16 +6,15 @@ import type { DynamicRewrite } from "./index";
 import { quantizeWeight, rescale, weightInitializers } from "./shared";
 
 export const conv: DynamicRewrite = {
-  rewrite(node, weight, data, ctx) {
+  rewrite({ node, weight, label, operator }, layout, data, ctx) {
     const dims = tensorDims(weight);
-    if (dims.length < 3) return "Conv weight has no spatial dims";
-    const label = node.name || node.output[0]!;
-    const hasBias = node.input.length > 2 && node.input[2] !== "";
-    const bias = hasBias ? ctx.initializer(node.input[2]!) : null;
-    if (hasBias && (!bias || bias.dataType !== DT.FLOAT)) return "Conv bias is not a float32 initializer";
-    const m = dims[0]!;
+    if (!layout) return "Conv weight has no spatial dims";
+    const biasName = operator.bias === null ? "" : (node.input[operator.bias] ?? "");
+    const bias = biasName ? ctx.initializer(biasName) : null;
+    if (biasName && (!bias || bias.dataType !== DT.FLOAT)) return "Conv bias is not a float32 initializer";
+    const m = dims[layout.outAxis]!;
     const spatialOnes = new Array<number>(dims.length - 2).fill(1);
-    const { q, report } = quantizeWeight(weight.name, label, "Conv", data, dims, 0, ctx.perTensor);
+    const { q, report } = quantizeWeight(weight.name, label, "Conv", data, dims, layout.outAxis, ctx.perTensor);
     const w = weightInitializers(ctx, weight.name, q.values, dims, q.scales, [m, ...spatialOnes]);
     const [xq, xs, xzp] = ctx.quantizedActivation(node.input[0]!);
     const acc = ctx.fresh(`${label}_int32`);

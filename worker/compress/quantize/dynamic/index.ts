@@ -1,10 +1,11 @@
 // Dynamic quantization: int8 per-channel weights and activations quantized at run time
 // (DynamicQuantizeLinear -> uint8), computed by MatMulInteger / ConvInteger in int32, then rescaled to float by
-// activation scale x weight scale. One rewrite module per operator kind; a node a module declines (with a
-// reason) is left for the weight-only pass.
+// activation scale x weight scale. One rewrite module per operator kind, over the weights the operator table finds
+// and lays out; a node a module declines (with a reason) is left for the weight-only pass.
 import type { ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { makeNode } from "../../../onnx/builders";
 import { DT } from "../../../onnx/dtype";
+import { weightedLayer, type WeightedLayer, type WeightLayout } from "../../../onnx/operators";
 import { isExternal, readFloat32, tensorDims } from "../../../onnx/tensor";
 import { defaultOpset } from "../../../onnx/validate";
 import type { TensorReport } from "../index";
@@ -28,8 +29,11 @@ export interface DynamicContext {
 }
 
 export interface DynamicRewrite {
-  /** Replacement nodes (producing the node's outputs) and the weight's report, or why the node stays as is. */
-  rewrite(node: NodeProto, weight: TensorProto, data: Float32Array, ctx: DynamicContext): { nodes: NodeProto[]; report: TensorReport } | string;
+  /**
+   * Replacement nodes (producing the node's outputs) and the weight's report, or why the node stays as is. `layout`
+   * is the operator table's for the weight's shape (null when the op takes no weight of that rank).
+   */
+  rewrite(layer: WeightedLayer, layout: WeightLayout | null, data: Float32Array, ctx: DynamicContext): { nodes: NodeProto[]; report: TensorReport } | string;
 }
 
 const REWRITES: Record<string, DynamicRewrite> = { MatMul: matmul, Gemm: gemm, Conv: conv };
@@ -71,15 +75,16 @@ export function quantizeDynamic(
   };
   const used = new Set<string>();
   for (const node of graph.node) {
-    const rewrite = node.domain === "" || node.domain === "ai.onnx" ? REWRITES[node.opType] : undefined;
-    const weight = node.input[1] ? inits.get(node.input[1]) : undefined;
-    if (!rewrite || !weight || !include(node) || weight.dataType !== DT.FLOAT || isExternal(weight) || inits.has(node.input[0]!)) {
+    const layer = weightedLayer(node, inits);
+    const rewrite = layer?.operator.quantize.includes("dynamic") ? REWRITES[node.opType] : undefined;
+    if (!layer || !rewrite || !include(node) || layer.weight.dataType !== DT.FLOAT || isExternal(layer.weight) || inits.has(node.input[0]!)) {
       nodes.push(node);
       continue;
     }
-    const out = rewrite.rewrite(node, weight, readFloat32(weight), ctx);
+    const weight = layer.weight;
+    const out = rewrite.rewrite(layer, layer.operator.layout(node, tensorDims(weight)), readFloat32(weight), ctx);
     if (typeof out === "string") {
-      declined.push({ name: weight.name, node: node.name || node.output[0] || node.opType, reason: out });
+      declined.push({ name: weight.name, node: layer.label, reason: out });
       nodes.push(node);
       continue;
     }

@@ -5,12 +5,11 @@ import type { DynamicRewrite } from "./index";
 import { quantizeWeight, rescale, weightInitializers } from "./shared";
 
 export const matmul: DynamicRewrite = {
-  rewrite(node, weight, data, ctx) {
+  rewrite({ node, weight, label }, layout, data, ctx) {
     const dims = tensorDims(weight);
-    if (dims.length !== 2) return "MatMul weight is not 2-D";
-    const label = node.name || node.output[0]!;
-    const { q, report } = quantizeWeight(weight.name, label, "MatMul", data, dims, 1, ctx.perTensor);
-    const w = weightInitializers(ctx, weight.name, q.values, dims, q.scales, [dims[1]!]);
+    if (!layout || dims.length !== 2) return "MatMul weight is not 2-D";
+    const { q, report } = quantizeWeight(weight.name, label, "MatMul", data, dims, layout.outAxis, ctx.perTensor);
+    const w = weightInitializers(ctx, weight.name, q.values, dims, q.scales, [dims[layout.outAxis]!]);
     const [xq, xs, xzp] = ctx.quantizedActivation(node.input[0]!);
     const acc = ctx.fresh(`${label}_int32`);
     return {

@@ -3,6 +3,7 @@
 // the attribute's absence did.
 import type { NodeProto } from "onnx-buf";
 import { edited } from "../../edit";
+import { nodeLabel } from "../../operators";
 import type { ConstantSink } from "./index";
 
 export function reduceAxes(node: NodeProto, constants: ConstantSink): NodeProto {
@@ -11,6 +12,6 @@ export function reduceAxes(node: NodeProto, constants: ConstantSink): NodeProto 
   const attribute = node.attribute.filter((a) => a !== axes);
   // An empty axes list meant "all axes" too; an empty input would as well, but leaving it out says so plainly.
   if (axes.ints.length === 0) return edited(node, { attribute });
-  const name = constants.int64(`${node.name || node.output[0]}_axes`, [...axes.ints], [axes.ints.length]);
+  const name = constants.int64(`${nodeLabel(node)}_axes`, [...axes.ints], [axes.ints.length]);
   return edited(node, { attribute, input: [node.input[0]!, name] });
 }

@@ -1,7 +1,8 @@
 // Conv (2-D, any group count): per image and group, im2col into scratch, the packed linear layer over
 // [pixels, C/g * kh * kw], then a transpose into NCHW. Bias, BatchNormalization and Relu/Clip fuse into the epilogue.
 import { intAttribute, intsAttribute, stringAttribute } from "../../../onnx/attributes";
-import { createLinear, type Linear } from "../linear";
+import { OPERATORS } from "../../../onnx/operators";
+import { createLinear, gemmView, type Linear } from "../linear";
 import type { Op } from "../op";
 import { floatData, Uncovered } from "../values";
 
@@ -16,7 +17,7 @@ export function samePads(size: number, k: number, s: number, d: number, upper: b
 export const conv: Op = {
   plan(ctx) {
     const xIn = ctx.input(0);
-    const w = ctx.constant(1);
+    const w = ctx.constant(OPERATORS.Conv.weight);
     if (!w) throw new Uncovered("weight is computed at run time");
     if (w.dims.length !== 4) throw new Uncovered(`only 2-D convolution is covered (weight dims [${w.dims}])`);
     const [M, Cg, kh, kw] = w.dims as [number, number, number, number];
@@ -26,7 +27,8 @@ export const conv: Op = {
     const autoPad = stringAttribute(ctx.node, "auto_pad", "NOTSET");
     const pads = intsAttribute(ctx.node, "pads", [0, 0, 0, 0]);
     if (autoPad !== "NOTSET" && autoPad !== "VALID" && autoPad !== "SAME_UPPER" && autoPad !== "SAME_LOWER") throw new Uncovered(`auto_pad ${autoPad}`);
-    if (M % group !== 0) throw new Uncovered(`group ${group} does not divide ${M} output channels`);
+    const layout = OPERATORS.Conv.gemm(ctx.node, w.dims);
+    if (M % group !== 0 || !layout) throw new Uncovered(`group ${group} does not divide ${M} output channels`);
     let bias: Float32Array | null = null;
     if (ctx.has(2)) {
       const b = ctx.constant(2);
@@ -34,14 +36,11 @@ export const conv: Op = {
       bias = floatData(b);
     }
     const { epilogue, output } = ctx.absorbEpilogue(M, 1, 4, { scale: null, bias, lo: -Infinity, hi: Infinity });
-    const Mg = M / group;
-    const K = Cg * kh * kw;
+    const { N: Mg, K } = layout;
     const linears: Linear[] = [];
     for (let g = 0; g < group; g++) {
       const slice = (v: Float32Array | null) => (v ? v.subarray(g * Mg, (g + 1) * Mg) : null);
-      linears.push(
-        createLinear(ctx.kx, w, { K, N: Mg, index: (k, n) => (g * Mg + n) * K + k, strides: { offset: g * Mg * K, kStride: 1, nStride: K } }, { ...epilogue, scale: slice(epilogue.scale), bias: slice(epilogue.bias) }),
-      );
+      linears.push(createLinear(ctx.kx, w, gemmView(layout, g), { ...epilogue, scale: slice(epilogue.scale), bias: slice(epilogue.bias) }));
     }
     ctx.noteKernel(linears[0]!.kernel);
     return {

@@ -1,21 +1,22 @@
 // Gemm(A, B, C) = alpha * A' B' + beta * C with a constant B: a packed linear layer; alpha and beta * C (one value
 // per output column, or a scalar) join the fused epilogue.
 import { floatAttribute, intAttribute } from "../../../onnx/attributes";
-import { createLinear } from "../linear";
+import { OPERATORS } from "../../../onnx/operators";
+import { planLinear } from "../linear";
 import type { Op } from "../op";
 import { floatData, Uncovered } from "../values";
 
 export const gemm: Op = {
   plan(ctx) {
     const a = ctx.input(0);
-    const w = ctx.constant(1);
+    const w = ctx.constant(OPERATORS.Gemm.weight);
     if (!w) throw new Uncovered("B is computed at run time");
-    if (w.dims.length !== 2) throw new Uncovered(`B has rank ${w.dims.length}`);
+    const layout = OPERATORS.Gemm.gemm(ctx.node, w.dims);
+    if (!layout) throw new Uncovered(`B has rank ${w.dims.length}`);
     const transA = intAttribute(ctx.node, "transA", 0) === 1;
-    const transB = intAttribute(ctx.node, "transB", 0) === 1;
     const alpha = floatAttribute(ctx.node, "alpha", 1);
     const beta = floatAttribute(ctx.node, "beta", 1);
-    const [K, N] = (transB ? [w.dims[1], w.dims[0]] : w.dims) as [number, number];
+    const { K, N } = layout;
     let bias: Float32Array | null = null;
     if (ctx.has(2)) {
       const c = ctx.constant(2);
@@ -26,12 +27,7 @@ export const gemm: Op = {
       bias = Float32Array.from({ length: N }, (_, i) => beta * data[data.length === 1 ? 0 : i]!);
     }
     const start = { scale: alpha !== 1 ? new Float32Array(N).fill(alpha) : null, bias, lo: -Infinity, hi: Infinity };
-    const { epilogue, output } = ctx.absorbEpilogue(N, 1, 2, start);
-    const view = transB
-      ? { K, N, index: (k: number, n: number) => n * K + k, strides: { offset: 0, kStride: 1, nStride: K } }
-      : { K, N, index: (k: number, n: number) => k * N + n, strides: { offset: 0, kStride: N, nStride: 1 } };
-    const linear = createLinear(ctx.kx, w, view, epilogue);
-    ctx.noteKernel(linear.kernel);
+    const { linear, output } = planLinear(ctx, w, layout, start);
     return {
       kind: "step",
       outputs: [output],

@@ -1,20 +1,20 @@
 // MatMul(A, B): a constant B [K, N] becomes a packed linear layer (with the following bias/BN/activation fused);
 // two run-time operands of rank 2 go through the fp32 GEMM with B packed per run.
 import { packF32Panels, weightMatrix } from "../../kernels/packing";
-import { createLinear } from "../linear";
+import { OPERATORS } from "../../../onnx/operators";
+import { planLinear } from "../linear";
 import type { Op } from "../op";
 import { Uncovered } from "../values";
 
 export const matmul: Op = {
   plan(ctx) {
     const a = ctx.input(0);
-    const w = ctx.constant(1);
+    const w = ctx.constant(OPERATORS.MatMul.weight);
     if (!w) return runtimeMatmul(ctx);
-    if (w.dims.length !== 2) throw new Uncovered(`weight of rank ${w.dims.length} (only [K, N] is packed)`);
-    const [K, N] = w.dims as [number, number];
-    const { epilogue, output } = ctx.absorbEpilogue(N, 1, 2);
-    const linear = createLinear(ctx.kx, w, { K, N, index: (k, n) => k * N + n, strides: { offset: 0, kStride: N, nStride: 1 } }, epilogue);
-    ctx.noteKernel(linear.kernel);
+    const layout = w.dims.length === 2 ? OPERATORS.MatMul.gemm(ctx.node, w.dims) : null;
+    if (!layout) throw new Uncovered(`weight of rank ${w.dims.length} (only [K, N] is packed)`);
+    const { K, N } = layout;
+    const { linear, output } = planLinear(ctx, w, layout);
     return {
       kind: "step",
       outputs: [output],
