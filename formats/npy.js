@@ -109,7 +109,7 @@ function headerField(header, key) {
 export function decodeNpy(bytes, options = {}) {
   const where = options.label ? `${options.label}: ` : "";
   const accepted = options.dtypes ?? NPY_DTYPES;
-  if (!isNpy(bytes)) throw new NpyError(`${where}not a .npy array (bad magic)`);
+  if (!isNpy(bytes)) throw new NpyError(`${where}not a .npy file (missing \\x93NUMPY magic)`);
   const major = /** @type {number} */ (bytes[6]);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (major < 1 || major > 3) throw new NpyError(`${where}unsupported .npy version ${major}`);
