@@ -19,7 +19,7 @@ import { sha256Hex } from "../store/body";
 import { getVariantRecord, putVariantRecord, type ModelRecord, type VariantRecord, type VariantStages } from "../store/records";
 import { parseModelBytes, readBlob } from "./models";
 import { servingProfile } from "../serve/sessions";
-import { kernelModules } from "../serve/kernels/wasm";
+import { kernelModules } from "../serve/wasm/builds";
 import { provideCompressionKernels } from "../compress/kernels";
 
 // Every compression in the Worker goes through this module: it quantizes on the wasm kernels. The plain SIMD128

@@ -8,7 +8,7 @@ import { decodeModel } from "../onnx/codec";
 import { createOrtSession, makeOrtTensor, type OrtSession, type OrtTensorType } from "./ort";
 import { ByteBudgetLru } from "./session-cache";
 import { createKernelSession, type KernelSession } from "./engine";
-import { kernelModule } from "./kernels/wasm";
+import { kernelModule } from "./wasm/builds";
 import type { CheckedTensor } from "./inputs";
 
 export type EngineName = "kernels" | "onnxruntime-web";

@@ -6,7 +6,7 @@ import { compressModelBytes } from "../../../worker/catalog/variants";
 import { compressionKernelModule, provideCompressionKernels } from "../../../worker/compress/kernels";
 import { quantizeWeightsPerChannel, quantizeWeightsPerChannelScalar } from "../../../worker/compress/quantize/weights";
 import { RecipeSchema } from "../../../worker/compress/recipe";
-import { kernelModules } from "../../../worker/serve/kernels/wasm";
+import { kernelModules } from "../../../worker/serve/wasm/builds";
 import { sha256Hex } from "../../../worker/store/body";
 import { uniform } from "../../support/numbers";
 import { REFERENCE_MODELS } from "../../support/reference-models";
