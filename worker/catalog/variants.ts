@@ -20,7 +20,7 @@ import { getVariantRecord, putVariantRecord, type ModelRecord, type VariantRecor
 import { parseModelBytes, readBlob } from "./models";
 import { servingProfile } from "../serve/sessions";
 import { kernelModules } from "../serve/wasm/builds";
-import { provideCompressionKernels } from "../compress/kernels";
+import { provideCompressionKernels } from "../compress/simd-quantize";
 
 // Every compression in the Worker goes through this module: it quantizes on the wasm kernels. The plain SIMD128
 // build, as the Node tests use: the relaxed one adds nothing to quantization, and its bytes must not depend on it.
