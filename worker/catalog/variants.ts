@@ -3,7 +3,7 @@
 import type { ActivationRanges } from "../compress/calibrate";
 import { checkRecipe, compressModel, pruneCapBinds, RecipeMismatchError, type CompressResult } from "../compress/pipeline";
 import { PruneRecipeError } from "../compress/prune";
-import { encodedSizes } from "../store/encoding";
+import { encodedSizes } from "../store/content-coding";
 import { StaticQuantizationError } from "../compress/quantize/activations";
 import { DynamicQuantizationError } from "../compress/quantize/dynamic";
 import { Int2OpsetError } from "../compress/quantize";
