@@ -10,11 +10,11 @@ import { createKernelSession } from "../worker/serve/engine";
 import { createOrtSession, makeOrtTensor } from "../worker/serve/ort";
 import { openSession, RESIDENT_FACTOR, servingProfile } from "../worker/serve/sessions";
 import { compressModel } from "../worker/compress/pipeline";
-import { KernelInstance } from "../worker/serve/kernels/runtime";
-import { kernelModule, kernelModules } from "../worker/serve/kernels/wasm";
+import { KernelInstance } from "../worker/serve/wasm/runtime";
+import { kernelModule, kernelModules } from "../worker/serve/wasm/builds";
 import {
   packBinary, packBlockSparse1x16, packCsr, packF32Panels, packQs4, packQs8, padded, roundUp, weightMatrix,
-} from "../worker/serve/kernels/packing";
+} from "../worker/serve/wasm/packing";
 import { compressModelBytes } from "../worker/catalog/variants";
 import { RecipeSchema } from "../worker/compress/recipe";
 import { benchCnn, benchMlp } from "../test/support/models";

@@ -1,5 +1,5 @@
 /* The compression math the quantizers run in WebAssembly: symmetric per-channel int8 weight quantization
- * ("qpc"), driven by worker/compress/kernels.ts for the weight-only and dynamic int8 quantizers. */
+ * ("qpc"), driven by worker/compress/simd-quantize.ts for the weight-only and dynamic int8 quantizers. */
 #include "common.h"
 
 /* Symmetric per-channel weight quantization ("qpc"), with exactly the semantics of the scalar code in

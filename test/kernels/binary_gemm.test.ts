@@ -2,7 +2,7 @@
 // at sizes around the 128-bit row block and the 4-column tile.
 import { describe, expect, it } from "vitest";
 import { refBinaryPackRows, refSignGemm, refXnorGemm } from "../../kernels/reference/binary_gemm";
-import { packBinary, padded, weightMatrix } from "../../worker/serve/kernels/packing";
+import { packBinary, padded, weightMatrix } from "../../worker/serve/wasm/packing";
 import { kernelInstance, relError, tileSizes, uniform } from "../support/kernels";
 
 function setup(M: number, K: number, N: number) {

@@ -1,7 +1,7 @@
 // Sparse fp32 kernels (1x16 block-sparse and CSR) against the dense reference on pruned weights.
 import { describe, expect, it } from "vitest";
 import { refF32Gemm } from "../../kernels/reference/f32_gemm";
-import { packBlockSparse1x16, packCsr, padded, roundUp, sparsityOf, weightMatrix } from "../../worker/serve/kernels/packing";
+import { packBlockSparse1x16, packCsr, padded, roundUp, sparsityOf, weightMatrix } from "../../worker/serve/wasm/packing";
 import { kernelInstance, relError, tileSizes, uniform } from "../support/kernels";
 
 /** W [K, N] with ~`zeroFraction` of its 1x16 blocks (or elements) set to zero. */

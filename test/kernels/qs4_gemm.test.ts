@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { refQs4Gemm } from "../../kernels/reference/qs4_gemm";
 import { refQuantizeRows } from "../../kernels/reference/qs8_gemm";
-import { packQs4, padded, weightMatrix } from "../../worker/serve/kernels/packing";
+import { packQs4, padded, weightMatrix } from "../../worker/serve/wasm/packing";
 import { integers, kernelInstance, relError, tileSizes, uniform } from "../support/kernels";
 
 function run(M: number, K: number, N: number, opts: { lo?: number; hi?: number; W?: Int8Array; A?: Float32Array } = {}) {

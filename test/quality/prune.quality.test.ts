@@ -17,7 +17,7 @@ import { compressModel } from "../../worker/compress/pipeline";
 import { RecipeSchema } from "../../worker/compress/recipe";
 import { decodeModel } from "../../worker/onnx/codec";
 import { summarizeModel } from "../../worker/onnx/validate";
-import { encodedSizes } from "../../worker/store/encoding";
+import { encodedSizes } from "../../worker/store/content-coding";
 import { ort } from "../support/ort-node";
 
 const MODEL = process.env.PRUNE_QUALITY_MODEL ?? "test/fixtures/models/lenet-300-100.onnx";

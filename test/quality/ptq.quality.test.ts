@@ -11,7 +11,7 @@ import { RecipeSchema } from "../../worker/compress/recipe";
 import { decodeModel, encodeModel } from "../../worker/onnx/codec";
 import { withExtraOutputs } from "../../worker/onnx/outputs";
 import { parseDataset } from "../../worker/datasets/dataset";
-import { argmaxRows } from "../../worker/evaluate/metrics";
+import { argmaxRows } from "../../worker/evaluate/error-stats";
 import { ort, runReference } from "../support/ort-node";
 
 const MODELS = [

@@ -4,7 +4,7 @@ import { ApiError, notFound } from "../errors";
 import type { Env } from "../env";
 import { ORIGINAL, type ExperimentConfig, type ExperimentSpec } from "../experiments/config";
 import { experimentStub, forgetExperiment, rememberConfig } from "../experiments/config-cache";
-import { summarize } from "../experiments/metrics";
+import { summarize } from "../experiments/arm-metrics";
 import type { ExperimentView, Outcome } from "../experiments/object";
 import { experimentRecordKey, experimentRecordPrefix } from "../store/keys";
 import { getVariantRecord } from "../store/records";

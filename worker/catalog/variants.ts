@@ -3,7 +3,7 @@
 import type { ActivationRanges } from "../compress/calibrate";
 import { checkRecipe, compressModel, pruneCapBinds, RecipeMismatchError, type CompressResult } from "../compress/pipeline";
 import { PruneRecipeError } from "../compress/prune";
-import { encodedSizes } from "../store/encoding";
+import { encodedSizes } from "../store/content-coding";
 import { StaticQuantizationError } from "../compress/quantize/activations";
 import { DynamicQuantizationError } from "../compress/quantize/dynamic";
 import { Int2OpsetError } from "../compress/quantize";
@@ -19,8 +19,8 @@ import { sha256Hex } from "../store/body";
 import { getVariantRecord, putVariantRecord, type ModelRecord, type VariantRecord, type VariantStages } from "../store/records";
 import { parseModelBytes, readBlob } from "./models";
 import { servingProfile } from "../serve/sessions";
-import { kernelModules } from "../serve/kernels/wasm";
-import { provideCompressionKernels } from "../compress/kernels";
+import { kernelModules } from "../serve/wasm/builds";
+import { provideCompressionKernels } from "../compress/simd-quantize";
 
 // Every compression in the Worker goes through this module: it quantizes on the wasm kernels. The plain SIMD128
 // build, as the Node tests use: the relaxed one adds nothing to quantization, and its bytes must not depend on it.

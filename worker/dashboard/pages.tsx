@@ -5,7 +5,7 @@ import type { Experiment, Job, Model, ModelSummary, Variant } from "../../client
 import { formatBytes, recipeLabel, recipeWords } from "../../formats/words.js";
 import { barSvg, histogramSvg, lineSvg, scatterSvg } from "./charts";
 import { Page } from "./layout";
-import { experimentView, variantMetrics, type Histogram } from "./metrics";
+import { experimentView, variantMetrics, type Histogram } from "./record-views";
 
 const DASH = "—";
 

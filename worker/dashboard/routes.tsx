@@ -6,7 +6,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { JSX } from "hono/jsx/jsx-runtime";
 import { SlimserveClient, SlimserveError } from "../../client/slimserve.js";
 import type { AppEnv, Env } from "../env";
-import { latencyHistograms } from "./metrics";
+import { latencyHistograms } from "./record-views";
 import { ErrorPage, ExperimentPage, ExperimentsPage, JobPage, LoginPage, ModelPage, ModelsPage } from "./pages";
 
 /** The API itself, called in-process (no network hop, same isolate). */

@@ -9,7 +9,7 @@ import { labelAt, sliceBatch } from "../datasets/dataset";
 import type { ModelRecord } from "../store/records";
 import { openSession, type EngineName, type LoadedSession } from "../serve/sessions";
 import { measureLatency, type Latency } from "./latency";
-import { ErrorStats, TopOne } from "./metrics";
+import { ErrorStats, TopOne } from "./error-stats";
 import { bindOrThrow, forEachBatch } from "./runner";
 
 export interface EvalReport {

@@ -1,22 +1,12 @@
 // Per-isolate cache of each experiment's config (and its model's record), so that a warm inference reads no
-// remote store. An entry lives at most CONFIG_TTL_MS; sooner, a metrics flush that reports a newer version
-// drops it, and changes made through this isolate replace it at once.
+// remote store: worker/isolate.ts's `experimentConfigs`. An entry is fresh for 5 s; sooner, a metrics flush that
+// reports a newer version drops it, and changes made through this isolate replace it at once.
 import { notFound } from "../errors";
+import { isolate, type CachedExperiment } from "../isolate";
 import type { Env } from "../env";
 import { requireModel } from "../catalog/models";
 import type { ModelRecord } from "../store/records";
 import type { ExperimentConfig } from "./config";
-
-export const CONFIG_TTL_MS = 5_000;
-const MAX_ENTRIES = 1_000;
-
-export interface CachedExperiment {
-  config: ExperimentConfig;
-  model: ModelRecord;
-  fetchedAt: number;
-}
-
-const entries = new Map<string, CachedExperiment>();
 
 export const experimentKey = (tenant: string, name: string) => `${tenant}/${name}`;
 
@@ -24,41 +14,35 @@ export function experimentStub(env: Env, tenant: string, name: string) {
   return env.EXPERIMENTS.get(env.EXPERIMENTS.idFromName(experimentKey(tenant, name)));
 }
 
-function put(key: string, entry: CachedExperiment): void {
-  entries.delete(key);
-  entries.set(key, entry);
-  if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!);
-}
-
 export async function cachedExperiment(env: Env, tenant: string, name: string): Promise<CachedExperiment> {
   const key = experimentKey(tenant, name);
-  const hit = entries.get(key);
-  if (hit && Date.now() - hit.fetchedAt < CONFIG_TTL_MS) return hit;
+  const hit = isolate.experimentConfigs.get(key);
+  if (hit?.fresh) return hit.value;
   const config = await experimentStub(env, tenant, name).getConfig();
   if (!config) {
-    entries.delete(key);
+    isolate.experimentConfigs.delete(key);
     throw notFound("experiment", name);
   }
-  const model = hit?.model.id === config.model ? hit.model : await requireModel(env, tenant, config.model);
-  const entry = { config, model, fetchedAt: Date.now() };
-  put(key, entry);
+  const model = hit?.value.model.id === config.model ? hit.value.model : await requireModel(env, tenant, config.model);
+  const entry = { config, model };
+  isolate.experimentConfigs.set(key, entry);
   return entry;
 }
 
 /** A config this isolate just wrote (create, patch, promote, rollback). */
 export function rememberConfig(tenant: string, config: ExperimentConfig, model?: ModelRecord): void {
   const key = experimentKey(tenant, config.name);
-  const known = model ?? entries.get(key)?.model;
-  if (known && known.id === config.model) put(key, { config, model: known, fetchedAt: Date.now() });
-  else entries.delete(key);
+  const known = model ?? isolate.experimentConfigs.get(key)?.value.model;
+  if (known && known.id === config.model) isolate.experimentConfigs.set(key, { config, model: known });
+  else isolate.experimentConfigs.delete(key);
 }
 
 export function forgetExperiment(tenant: string, name: string): void {
-  entries.delete(experimentKey(tenant, name));
+  isolate.experimentConfigs.delete(experimentKey(tenant, name));
 }
 
 /** The Durable Object's current version, as a flush reply reports it: a different one makes the entry stale. */
 export function noteVersion(tenant: string, name: string, version: number): void {
   const key = experimentKey(tenant, name);
-  if (entries.get(key)?.config.version !== version) entries.delete(key);
+  if (isolate.experimentConfigs.get(key)?.value.config.version !== version) isolate.experimentConfigs.delete(key);
 }

@@ -1,6 +1,6 @@
 // Guardrails: the rules that roll an experiment back on their own, checked after each metrics batch.
 import type { ExperimentConfig, Rollback } from "./config";
-import { agreementRate, errorRate, type ArmMetrics } from "./metrics";
+import { agreementRate, errorRate, type ArmMetrics } from "./arm-metrics";
 import { quantile } from "./stats";
 
 const fmt = (x: number) => Number(x.toFixed(4)).toString();

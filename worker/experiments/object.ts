@@ -14,7 +14,7 @@ import {
   type ExperimentSpec,
 } from "./config";
 import { checkGuardrails } from "./guardrails";
-import { applyEvent, scoreFeedback, type ArmMetrics, type MetricEvent } from "./metrics";
+import { applyEvent, scoreFeedback, type ArmMetrics, type MetricEvent } from "./arm-metrics";
 
 /** How many served requests keep their top-1 for feedback (oldest dropped first). */
 export const SERVED_KEPT = 10_000;

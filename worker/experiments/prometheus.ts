@@ -2,7 +2,7 @@
 // model, variant and arm role. Latency is exposed in seconds at every 4th bucket bound (a factor of 2 apart);
 // those are bounds of the stored histogram, so the cumulative counts are exact.
 import type { ExperimentConfig } from "./config";
-import { emptyArmMetrics, type ArmMetrics } from "./metrics";
+import { emptyArmMetrics, type ArmMetrics } from "./arm-metrics";
 import { LATENCY_BOUNDS_MS } from "./stats";
 
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";

@@ -8,7 +8,7 @@ import { compareOutputs, top1Rows, type Agreement } from "./agreement";
 import { assignArm } from "./assignment";
 import { ORIGINAL, type ExperimentConfig } from "./config";
 import { cachedExperiment } from "./config-cache";
-import type { ArmRun } from "./metrics";
+import type { ArmRun } from "./arm-metrics";
 import { recordEvent } from "./recorder";
 
 /** Request (and response) header carrying the arm a client should stay on. */

@@ -5,7 +5,7 @@ import { deleteModel, openBlob, registerModel, requireModel, withVariants } from
 import { listModelRecords } from "../store/records";
 import { modelBlobKey } from "../store/keys";
 import { readBodyWithLimit } from "../store/body";
-import { ONNX_MEDIA_TYPE } from "../store/encoding";
+import { ONNX_MEDIA_TYPE } from "../store/content-coding";
 import { errorResponses, ErrorSchema, ModelIdParam, ModelSchema } from "./schemas";
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
@@ -90,7 +90,7 @@ export const models = createRouter("invalid_request")
 
 /**
  * Streams stored ONNX bytes exactly as stored: their content address as a strong ETag, Content-Length, no
- * Content-Encoding. A client that accepts gzip or br gets them compressed by the front line (../store/encoding.ts),
+ * Content-Encoding. A client that accepts gzip or br gets them compressed by the front line (../store/content-coding.ts),
  * which is why the response varies on Accept-Encoding although this function never reads it.
  */
 export function onnxDownload(blob: R2ObjectBody, sha256: string, filename: string): Response {

@@ -14,7 +14,7 @@ import { describeZodError } from "../app";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "./models";
 import { variantBlobKey } from "../store/keys";
 import { errorResponses, ModelIdParam, VariantParams, VariantSchema } from "./schemas";
-import { ONNX_MEDIA_TYPE } from "../store/encoding";
+import { ONNX_MEDIA_TYPE } from "../store/content-coding";
 import { onnxDownload } from "./models";
 
 const EvalRequestSchema = z

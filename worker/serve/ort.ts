@@ -2,7 +2,8 @@
 // workerd forbids compiling wasm from bytes, so the runtime's wasm is imported as a Module and handed to
 // WebAssembly.instantiate when the Emscripten glue asks for bytes (docs/architecture.md, "How inference runs").
 // The shim also keeps the runtime's memory (its wasm heap, imported by the instance) so that sessions can be
-// charged what they made the heap grow by.
+// charged what they made the heap grow by. That state is this module's alone; worker/isolate.ts lists it
+// (OWNED_STATE.ortRuntime) with the isolate's other state.
 import * as ort from "onnxruntime-web/wasm";
 import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
 

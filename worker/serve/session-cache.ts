@@ -1,10 +1,23 @@
 // A least-recently-used cache budgeted by resident bytes: sessions are evicted (and released) to stay under budget.
 // The entry a request just inserted or looked up is never evicted for it: a lone session above the budget stays until
 // another one needs the room (older entries go first), so a model bigger than the budget is not reloaded per request.
+import type { CheckedTensor } from "./inputs";
+
 export interface Sized {
   /** Measured bytes the value holds now; read again whenever the cache touches the entry (it may grow). */
   readonly residentBytes: number;
   release(): void | Promise<void>;
+}
+
+export type EngineName = "kernels" | "onnxruntime-web";
+
+/** An inference session as the cache holds it (sessions.ts makes them, on either engine). */
+export interface LoadedSession extends Sized {
+  /** Measured bytes the session holds (read again when the cache touches it: the kernel arena grows on first run). */
+  readonly residentBytes: number;
+  readonly engine: EngineName;
+  run(inputs: Record<string, CheckedTensor>): Promise<Record<string, { type: string; dims: readonly number[]; data: unknown }>>;
+  release(): Promise<void>;
 }
 
 interface Entry<V> {

@@ -1,48 +1,37 @@
-// Per-isolate inference sessions, keyed by tenant/model/variant and budgeted by resident bytes (LRU).
+// Per-isolate inference sessions, keyed by tenant/model/variant and budgeted by resident bytes (LRU; the cache is
+// worker/isolate.ts's `sessions`).
 // A warm inference touches no remote store: the session and the model's input signature live here.
 // "Resident" bytes are measured, not estimated: the kernel engine's instance memory (weights plus activation arena,
 // freed whole with the session); for onnxruntime-web, what the isolate's one shared heap grew by to create the session
 // (at least the session's fp32 weights, which it holds in that heap). wasm memory never shrinks, so evicting an
 // onnxruntime-web session frees room inside that heap for the next one, not memory of the isolate.
+import { isolate } from "../isolate";
 import { decodeModel } from "../onnx/codec";
 import { createOrtSession, makeOrtTensor, type OrtSession, type OrtTensorType } from "./ort";
-import { ByteBudgetLru } from "./session-cache";
 import { createKernelSession, type KernelSession } from "./engine";
-import { kernelModule } from "./kernels/wasm";
-import type { CheckedTensor } from "./inputs";
+import { kernelModule } from "./wasm/builds";
+import type { EngineName, LoadedSession } from "./session-cache";
 
-export type EngineName = "kernels" | "onnxruntime-web";
-
-export interface LoadedSession {
-  /** Measured bytes the session holds (read again when the cache touches it: the kernel arena grows on first run). */
-  readonly residentBytes: number;
-  readonly engine: EngineName;
-  run(inputs: Record<string, CheckedTensor>): Promise<Record<string, { type: string; dims: readonly number[]; data: unknown }>>;
-  release(): Promise<void>;
-}
+export type { EngineName, LoadedSession } from "./session-cache";
 
 // onnxruntime-web's wasm heap holds about 4x the model (measured): the estimate a variant record reports before any
 // session exists. The cache counts what each session made the heap grow by instead.
 export const RESIDENT_FACTOR = 4;
-const DEFAULT_BUDGET = 32 * 1024 * 1024;
-
-const cache = new ByteBudgetLru<LoadedSession>(DEFAULT_BUDGET);
-const loading = new Map<string, Promise<LoadedSession>>();
 
 export const sessionKey = (tenant: string, modelId: string, variantId: string | null) =>
   `${tenant}/${modelId}/${variantId ?? "original"}`;
 
 export function setSessionBudget(bytes: number): void {
-  cache.setBudget(bytes);
+  isolate.sessions.setBudget(bytes);
 }
 
 export function evictModelSessions(tenant: string, modelId: string): void {
-  cache.deletePrefix(`${tenant}/${modelId}/`);
+  isolate.sessions.deletePrefix(`${tenant}/${modelId}/`);
 }
 
 /** Drops every session (tests that observe loads start from a cold isolate). */
 export function evictAllSessions(): void {
-  cache.deletePrefix("");
+  isolate.sessions.deletePrefix("");
 }
 
 function wrap(session: OrtSession, fp32Bytes: number): LoadedSession {
@@ -153,7 +142,7 @@ export async function getSession(
   key: string,
   load: () => Promise<SessionSource>,
 ): Promise<{ session: LoadedSession; cache: SessionCacheOutcome }> {
-  const hit = cache.get(key);
+  const hit = isolate.sessions.get(key);
   if (hit) return { session: hit, cache: "hit" };
   return { session: await loadOnce(key, load), cache: "miss" };
 }
@@ -162,19 +151,19 @@ async function loadOnce(
   key: string,
   load: () => Promise<SessionSource>,
 ): Promise<LoadedSession> {
-  let pending = loading.get(key);
+  let pending = isolate.sessionLoads.get(key);
   if (!pending) {
     pending = (async () => {
       const { bytes, foldWeightDequantize, fp32Bytes } = await load();
       return loadServingSession(bytes, foldWeightDequantize, fp32Bytes);
     })();
-    loading.set(key, pending);
+    isolate.sessionLoads.set(key, pending);
     try {
       const loaded = await pending;
-      cache.set(key, loaded);
+      isolate.sessions.set(key, loaded);
       return loaded;
     } finally {
-      loading.delete(key);
+      isolate.sessionLoads.delete(key);
     }
   }
   return pending;

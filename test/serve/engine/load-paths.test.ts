@@ -12,8 +12,8 @@ import type { Constant, QuantizedForm } from "../../../worker/serve/engine/value
 import {
   binaryScales, packBinary, packBlockSparse1x16, packCsr, packF32Panels, packQs4, packQs8, sparsityOf, stridedMatrix,
   type StridedWeight,
-} from "../../../worker/serve/kernels/packing";
-import type { KernelInstance } from "../../../worker/serve/kernels/runtime";
+} from "../../../worker/serve/wasm/packing";
+import type { KernelInstance } from "../../../worker/serve/wasm/runtime";
 import { runKernels } from "../../support/engine";
 import { integers, kernelInstance, uniform } from "../../support/kernels";
 

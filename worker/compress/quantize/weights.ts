@@ -1,6 +1,6 @@
 // Weight quantization math: per-channel symmetric integer quantization and the error statistics it reports.
 import { channelLayout } from "../../onnx/tensor";
-import { quantizePerChannelWithKernels } from "../kernels";
+import { quantizePerChannelWithKernels } from "../simd-quantize";
 
 export interface PerChannelQuantized {
   values: Int8Array;
@@ -21,7 +21,7 @@ export interface QuantizationStats {
  * q = clamp(round(w / scale_c)). An all-zero channel gets scale 1 so that dequantization stays exact.
  * `data` is the float32 values, or their little-endian bytes (a raw_data view, maybe unaligned).
  * Runs on the wasm kernel (kernels/src/compress.c, bit-identical values and scales) when compression was handed
- * the kernels module (compress/kernels.ts), on the scalar loops below otherwise.
+ * the kernels module (compress/simd-quantize.ts), on the scalar loops below otherwise.
  */
 export function quantizeWeightsPerChannel(
   data: Float32Array | Uint8Array,

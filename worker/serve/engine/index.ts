@@ -5,7 +5,7 @@ import type { ModelProto, NodeProto } from "onnx-buf";
 import { DT } from "../../onnx/dtype";
 import { densifyInitializers } from "../../onnx/sparse";
 import { defaultOpset } from "../../onnx/validate";
-import { KernelInstance } from "../kernels/runtime";
+import { KernelInstance } from "../wasm/runtime";
 import type { CheckedTensor } from "../inputs";
 import type { Epilogue, OpPlan, PlanContext } from "./op";
 import { OPS } from "./ops/registry";

@@ -4,11 +4,11 @@
 // blocks -> block-sparse, mostly-zero elements -> CSR, anything else -> fp32 GEMM. Weights stay in that compressed
 // form in kernel memory; only activations move per run.
 import type { GemmLayout } from "../../onnx/operators";
-import type { KernelInstance, Ptr } from "../kernels/runtime";
+import type { KernelInstance, Ptr } from "../wasm/runtime";
 import {
   binaryScales, packBinary, packBlockSparse1x16, packCsr, packF32Panels, packQs4, packQs8, padded, roundUp, sparsityOf,
   type StridedWeight, type Weight, type WeightMatrix,
-} from "../kernels/packing";
+} from "../wasm/packing";
 import type { Epilogue, PlanContext } from "./op";
 import { floatData, type Constant, type QuantizedForm } from "./values";
 

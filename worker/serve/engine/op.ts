@@ -1,6 +1,6 @@
 // The contract between the engine and its operator modules (one module per op type, registered in ops/registry.ts).
 import type { NodeProto } from "onnx-buf";
-import type { KernelInstance } from "../kernels/runtime";
+import type { KernelInstance } from "../wasm/runtime";
 import type { Activation, Constant, RunState } from "./values";
 
 /** Per-output-channel work fused into a linear op: y = clamp(x * scale + bias, lo, hi). */

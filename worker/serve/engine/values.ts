@@ -4,7 +4,7 @@ import type { TensorProto } from "onnx-buf";
 import { DT, dtypeName } from "../../onnx/dtype";
 import { halfValues, unpackSubByte } from "../../onnx/encoding";
 import { elementCount, isExternal, tensorDims } from "../../onnx/tensor";
-import type { KernelInstance, Ptr } from "../kernels/runtime";
+import type { KernelInstance, Ptr } from "../wasm/runtime";
 
 /** A graph construct the engine does not run: the whole model then goes to onnxruntime-web. */
 export class Uncovered extends Error {

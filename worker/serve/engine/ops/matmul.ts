@@ -1,6 +1,6 @@
 // MatMul(A, B): a constant B [K, N] becomes a packed linear layer (with the following bias/BN/activation fused);
 // two run-time operands of rank 2 go through the fp32 GEMM with B packed per run.
-import { packF32Panels, weightMatrix } from "../../kernels/packing";
+import { packF32Panels, weightMatrix } from "../../wasm/packing";
 import { OPERATORS } from "../../../onnx/operators";
 import { planLinear } from "../linear";
 import type { Op } from "../op";

@@ -1,6 +1,7 @@
 // The one module that loads the kernels' wasm (imported as compiled WebAssembly.Modules by wrangler's default rule:
 // workerd forbids compiling wasm from bytes at run time). Picks the relaxed-SIMD build when the runtime validates
-// relaxed-SIMD code, the plain SIMD128 build otherwise.
+// relaxed-SIMD code, the plain SIMD128 build otherwise. The choice is per isolate (worker/isolate.ts,
+// OWNED_STATE.kernelBuild).
 import plain from "../../../kernels/dist/kernels.wasm";
 import relaxed from "../../../kernels/dist/kernels-relaxed.wasm";
 

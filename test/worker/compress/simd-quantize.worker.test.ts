@@ -3,10 +3,10 @@
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
 import { compressModelBytes } from "../../../worker/catalog/variants";
-import { compressionKernelModule, provideCompressionKernels } from "../../../worker/compress/kernels";
+import { compressionKernelModule, provideCompressionKernels } from "../../../worker/compress/simd-quantize";
 import { quantizeWeightsPerChannel, quantizeWeightsPerChannelScalar } from "../../../worker/compress/quantize/weights";
 import { RecipeSchema } from "../../../worker/compress/recipe";
-import { kernelModules } from "../../../worker/serve/kernels/wasm";
+import { kernelModules } from "../../../worker/serve/wasm/builds";
 import { sha256Hex } from "../../../worker/store/body";
 import { uniform } from "../../support/numbers";
 import { REFERENCE_MODELS } from "../../support/reference-models";

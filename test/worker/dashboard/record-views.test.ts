@@ -1,6 +1,6 @@
 // Reading optional report fields for display: absent parts are null (shown as "—"), known spellings are read.
 import { describe, expect, it } from "vitest";
-import { experimentView, latencyHistograms, variantMetrics } from "../../../worker/dashboard/metrics";
+import { experimentView, latencyHistograms, variantMetrics } from "../../../worker/dashboard/record-views";
 import type { Variant } from "../../../worker/routes/schemas";
 import { SAMPLE_EXPERIMENT, SAMPLE_PROMETHEUS, SAMPLE_VARIANTS } from "./samples";
 

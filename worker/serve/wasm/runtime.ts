@@ -1,6 +1,6 @@
 // A kernels instance and its memory: typed access to the exported kernels and a bump allocator over the wasm heap.
 // Each kernel session owns one instance, so releasing the session frees its memory whole. Pure: the compiled
-// module comes from the caller (wasm.ts in workerd, file bytes in Node tests).
+// module comes from the caller (builds.ts in workerd, file bytes in Node tests).
 
 /** Pointers are byte offsets into the instance's memory; 0 stands for "none" where a kernel accepts it. */
 export type Ptr = number;
