@@ -78,7 +78,7 @@ export const OWNED_STATE = {
     invalidation: "handing another module (or none) drops the scratch",
   },
   halfFloats: {
-    owner: "worker/serve/engine/values.ts",
+    owner: "worker/onnx/encoding.ts",
     holds: "every float16 bit pattern as float32, built on first use",
     bound: "256 KB",
     invalidation: "none: it is constant",
