@@ -8,6 +8,9 @@ with the concrete sizes to test with, parameter count, weight bytes and the expo
 
 Usage: /usr/bin/python3 scripts/zoo/zoo.py --size small|full --out DIR [--only NAME,...]
 
+Manifest inputs: `dtype` float32 or int64, `shape` (the concrete sizes), `range` [lo, hi] for int64 inputs (token
+ids; an int64 scalar chooses a branch), `scale` for float inputs whose values are not unit normal (a recurrent state).
+
 Everything is seeded and single-process (two threads), so the same torch build writes the same files.
 """
 import argparse
@@ -485,7 +488,7 @@ def build(name, size, out):
         "opset": next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
         "parameters": int(params),
         "weightBytes": weight_bytes(model.graph),
-        "bytes": os.path.getsize(path),
+        "fileBytes": os.path.getsize(path),
         "inputs": spec["inputs"],
         "outputs": [{"name": o, "dtype": "float32", "shape": list(y.shape)} for o, y in zip(spec["outputs"], reference)],
     }
@@ -509,7 +512,7 @@ def main(argv=None):
         start = time.time()
         entries.append(build(name, a.size, a.out))
         e = entries[-1]
-        print(f"{name}: {e['bytes'] / 1e6:.2f} MB, {e['parameters']} parameters, {time.time() - start:.1f} s",
+        print(f"{name}: {e['fileBytes'] / 1e6:.2f} MB, {e['parameters']} parameters, {time.time() - start:.1f} s",
               file=sys.stderr)
     manifest = {
         "size": a.size,
