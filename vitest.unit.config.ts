@@ -1,4 +1,5 @@
-// Unit tests: pure modules (codec, validation, quantizers, kernels' references) in Node.
+// Unit tests: pure modules (codec, validation, quantizers, kernels' references) in Node; the global setup generates
+// the small model zoo (scripts/zoo/zoo.py) once, cached under .cache/zoo/.
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -6,6 +7,7 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     exclude: ["test/**/*.worker.test.ts", "test/**/*.e2e.test.ts", "node_modules/**"],
     setupFiles: ["test/support/compression-kernels.ts"],
+    globalSetup: ["test/support/zoo.global.ts"],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

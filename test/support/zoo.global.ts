@@ -1,0 +1,7 @@
+// Global setup for the Node tests: the small model zoo is generated once per run (cached by the content of
+// scripts/zoo/zoo.py under .cache/zoo/), before the test files that read it start in parallel.
+import { ensureZoo } from "./zoo";
+
+export default async function setup() {
+  await ensureZoo("small");
+}
