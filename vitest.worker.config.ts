@@ -1,6 +1,7 @@
 // Integration tests: the Worker itself in workerd (vitest-pool-workers) with Miniflare's local R2 and KV.
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { aliases } from "./vitest.aliases";
 
 export default defineConfig({
   plugins: [
@@ -14,6 +15,7 @@ export default defineConfig({
       },
     }),
   ],
+  resolve: { alias: aliases },
   test: {
     include: ["test/**/*.worker.test.ts"],
     globalSetup: ["test/support/references.global.ts"],

@@ -1,10 +1,10 @@
 // int8/int4 variants under the other granularities and zero points, on the kernel engine against onnxruntime-node
 // on the same variant graph, and the kernel each layer lands on. Batch 1 and 4.
 import { describe, expect, it } from "vitest";
-import { quantizeModel, type QuantizeOptions } from "../../../worker/compress/quantize";
-import { decodeModel, encodeModel } from "../../../worker/onnx/codec";
-import { buildCnn, buildMlp, randomInput } from "../../support/models";
-import { maxRelDiff, runKernels, runReference } from "../../support/engine";
+import { quantizeModel, type QuantizeOptions } from "@worker/compress/quantize";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { buildCnn, buildMlp, randomInput } from "@test/support/models";
+import { maxRelDiff, runKernels, runReference } from "@test/support/engine";
 
 const mlp = () => buildMlp([64, 96, 50, 10], 4);
 const cnn = () => buildCnn(5);

@@ -2,20 +2,20 @@
 // view.index / WeightMatrix.at): for every weight form and layout the engine packs, the same kernel and byte for byte
 // the same kernel memory; for each packer, the same packed arrays.
 import { describe, expect, it } from "vitest";
-import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../worker/onnx/builders";
-import { encodeModel } from "../../../worker/onnx/codec";
-import { DT } from "../../../worker/onnx/dtype";
-import { makeTensor } from "../../../worker/onnx/tensor";
-import { createLinear, type WeightView } from "../../../worker/serve/engine/linear";
-import type { Epilogue } from "../../../worker/serve/engine/op";
-import type { Constant, QuantizedForm } from "../../../worker/serve/engine/values";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
+import { createLinear, type WeightView } from "@worker/serve/engine/linear";
+import type { Epilogue } from "@worker/serve/engine/op";
+import type { Constant, QuantizedForm } from "@worker/serve/engine/values";
 import {
   binaryScales, packBinary, packBlockSparse1x16, packCsr, packF32Panels, packQs4, packQs8, sparsityOf, stridedMatrix,
   type StridedWeight,
-} from "../../../worker/serve/wasm/packing";
-import type { KernelInstance } from "../../../worker/serve/wasm/runtime";
-import { runKernels } from "../../support/engine";
-import { integers, kernelInstance, uniform } from "../../support/kernels";
+} from "@worker/serve/wasm/packing";
+import type { KernelInstance } from "@worker/serve/wasm/runtime";
+import { runKernels } from "@test/support/engine";
+import { integers, kernelInstance, uniform } from "@test/support/kernels";
 
 interface Layout {
   name: string;

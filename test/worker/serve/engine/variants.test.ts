@@ -3,14 +3,14 @@
 // of 32 / qs8 per channel, 1-bit (INT2 signs at opset 25, float +-scale at opset 11) -> binary sign-select,
 // 90% zero 1x16 blocks -> bsr1x16. Batch 1 and 5.
 import { describe, expect, it } from "vitest";
-import { compressModel } from "../../../worker/compress/pipeline";
-import { quantizeModel, type QuantizeOptions } from "../../../worker/compress/quantize";
-import { RecipeSchema } from "../../../worker/compress/recipe";
-import { decodeModel, encodeModel } from "../../../worker/onnx/codec";
-import { DT } from "../../../worker/onnx/dtype";
-import { makeTensor, readFloat32 } from "../../../worker/onnx/tensor";
-import { buildCnn, buildMlp, randomInput } from "../../support/models";
-import { maxRelDiff, runKernels, runReference } from "../../support/engine";
+import { compressModel } from "@worker/compress/pipeline";
+import { quantizeModel, type QuantizeOptions } from "@worker/compress/quantize";
+import { RecipeSchema } from "@worker/compress/recipe";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor, readFloat32 } from "@worker/onnx/tensor";
+import { buildCnn, buildMlp, randomInput } from "@test/support/models";
+import { maxRelDiff, runKernels, runReference } from "@test/support/engine";
 
 const mlp = () => buildMlp([64, 96, 50, 10], 4);
 const cnn = () => buildCnn(5);

@@ -2,13 +2,13 @@
 // float ops within 1e-5 relative, ops on int8/int4 weights within 3e-2 (the engine quantizes activations too).
 import { describe, expect, it } from "vitest";
 import type { TensorProto } from "onnx-buf";
-import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../worker/onnx/builders";
-import { encodeModel } from "../../../worker/onnx/codec";
-import { DT } from "../../../worker/onnx/dtype";
-import { makeTensor } from "../../../worker/onnx/tensor";
-import { packInt4 } from "../../../worker/onnx/encoding";
-import { rng } from "../../support/models";
-import { maxRelDiff, runKernels, runReference, type Feeds } from "../../support/engine";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
+import { packInt4 } from "@worker/onnx/encoding";
+import { rng } from "@test/support/models";
+import { maxRelDiff, runKernels, runReference, type Feeds } from "@test/support/engine";
 
 type Attr = Parameters<typeof makeNode>[4];
 type Input = { name: string; dims: number[] } & ({ data: Float32Array } | { constant: TensorProto });

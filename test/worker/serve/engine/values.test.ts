@@ -3,8 +3,8 @@
 import { create } from "@bufbuild/protobuf";
 import { TensorProtoSchema } from "onnx-buf";
 import { describe, expect, it } from "vitest";
-import { DT } from "../../../worker/onnx/dtype";
-import { readConstant } from "../../../worker/serve/engine/values";
+import { DT } from "@worker/onnx/dtype";
+import { readConstant } from "@worker/serve/engine/values";
 
 const tensor = (dataType: number, dims: number[], fields: { rawData?: number[]; int32Data?: number[] }) =>
   create(TensorProtoSchema, {

@@ -1,14 +1,14 @@
 // Recipes for 16, 8, 4, 2 and 1 bits: canonical forms (bits 8 unchanged), the ONNX each writes, and that
 // onnxruntime-node runs it close to the fp32 original.
 import { describe, expect, it } from "vitest";
-import { quantizeModel } from "../../worker/compress/quantize";
-import { fromHalf, toHalf } from "../../worker/onnx/encoding";
-import { canonicalJson, RecipeSchema } from "../../worker/compress/recipe";
-import { decodeModel, encodeModel } from "../../worker/onnx/codec";
-import { DT } from "../../worker/onnx/dtype";
-import { defaultOpset } from "../../worker/onnx/validate";
-import { buildCnn, buildMlp, randomInput } from "../support/models";
-import { maxRelDiff, runReference } from "../support/engine";
+import { quantizeModel } from "@worker/compress/quantize";
+import { fromHalf, toHalf } from "@worker/onnx/encoding";
+import { canonicalJson, RecipeSchema } from "@worker/compress/recipe";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { defaultOpset } from "@worker/onnx/validate";
+import { buildCnn, buildMlp, randomInput } from "@test/support/models";
+import { maxRelDiff, runReference } from "@test/support/engine";
 
 const canonical = (r: unknown) => canonicalJson(RecipeSchema.parse(r));
 

@@ -1,7 +1,7 @@
 // Granularity and zero-point choices in quantize recipes: what is accepted, what each canonicalises to, what the
 // quantizer is asked for, and the combinations a scheme cannot express, refused with the reason.
 import { describe, expect, it } from "vitest";
-import { canonicalJson, PER_CHANNEL_BLOCK, quantizeOptions, RecipeSchema } from "../../worker/compress/recipe";
+import { canonicalJson, PER_CHANNEL_BLOCK, quantizeOptions, RecipeSchema } from "@worker/compress/recipe";
 
 const parse = (quantize: object) => RecipeSchema.safeParse({ quantize });
 const messages = (quantize: object) => {

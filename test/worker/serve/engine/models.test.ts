@@ -1,10 +1,10 @@
 // Whole models on the kernel engine against onnxruntime-node on the same graph: the fp32 originals and their
 // int8 variants (made by the project's quantizer), at batch 1 and batch > 1.
 import { describe, expect, it } from "vitest";
-import { quantizeModel } from "../../../worker/compress/quantize";
-import { decodeModel, encodeModel } from "../../../worker/onnx/codec";
-import { buildCnn, buildMlp, randomInput } from "../../support/models";
-import { maxRelDiff, runKernels, runReference } from "../../support/engine";
+import { quantizeModel } from "@worker/compress/quantize";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { buildCnn, buildMlp, randomInput } from "@test/support/models";
+import { maxRelDiff, runKernels, runReference } from "@test/support/engine";
 
 const mlp = () => buildMlp([64, 96, 50, 10], 4);
 const cnn = () => buildCnn(5);
