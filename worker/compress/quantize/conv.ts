@@ -1,5 +1,5 @@
 // Conv(X, W, B): W is [M, C/group, k...]; output channels lie along axis 0.
-import type { OperatorQuantizer } from "./registry";
+import type { OperatorQuantizer } from "./operator";
 
 export const conv: OperatorQuantizer = {
   weightSlot(_node, dims) {

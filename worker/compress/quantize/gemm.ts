@@ -1,5 +1,5 @@
 // Gemm(A, B, C): B is [K, N], or [N, K] when transB=1; output channels are N.
-import type { OperatorQuantizer } from "./registry";
+import type { OperatorQuantizer } from "./operator";
 import { intAttribute } from "../../onnx/attributes";
 
 export const gemm: OperatorQuantizer = {

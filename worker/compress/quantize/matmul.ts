@@ -1,5 +1,5 @@
 // MatMul(A, B): the constant B of shape [..., K, N] is the weight; output channels lie along its last axis.
-import type { OperatorQuantizer } from "./registry";
+import type { OperatorQuantizer } from "./operator";
 
 export const matmul: OperatorQuantizer = {
   weightSlot(_node, dims) {

@@ -1,5 +1,6 @@
 // Weight quantization math: per-channel symmetric integer quantization and the error statistics it reports.
 import { quantizePerChannelWithKernels } from "../kernels";
+import type { QuantizationStats } from "./stats";
 
 /** Splits a tensor of `dims` around `axis`: outer x channels x inner elements. */
 export function channelLayout(dims: readonly number[], axis: number): { outer: number; channels: number; inner: number } {
@@ -15,12 +16,7 @@ export interface PerChannelQuantized {
   error: QuantizationError;
 }
 
-/** Sums the error statistics are made of: sum w^2, sum e^2 and max |e| over a tensor. */
-export interface QuantizationStats {
-  signal: number;
-  noise: number;
-  maxAbsError: number;
-}
+export type { QuantizationStats };
 
 /**
  * Symmetric per-channel quantization to signed `bits` integers: scale_c = absmax_c / (2^(bits-1) - 1),

@@ -2,7 +2,7 @@
 // so the old axis is always written as an int64 input (third, after the optional dft_length).
 import type { NodeProto } from "onnx-buf";
 import { edited } from "../../edit";
-import type { ConstantSink } from "./index";
+import type { ConstantSink } from "./constants";
 
 export function dftAxis(node: NodeProto, constants: ConstantSink): NodeProto {
   const attr = node.attribute.find((a) => a.name === "axis");

@@ -3,7 +3,7 @@
 // the attribute's absence did.
 import type { NodeProto } from "onnx-buf";
 import { edited } from "../../edit";
-import type { ConstantSink } from "./index";
+import type { ConstantSink } from "./constants";
 
 export function reduceAxes(node: NodeProto, constants: ConstantSink): NodeProto {
   const axes = node.attribute.find((a) => a.name === "axes");
