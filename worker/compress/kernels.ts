@@ -1,8 +1,8 @@
 // Compression's wasm kernels (kernels/src/compress.c): where the compiled module comes from, and the per-channel
-// quantizer driven over a bounded scratch instance. Pure: the module is handed in (catalog/variants.ts provides
+// quantizer driven over a bounded scratch instance. Pure: the module is handed in (worker/index.ts provides
 // serve/kernels/wasm.ts's in workerd; test/support/compression-kernels.ts in Node tests). Where none was provided,
 // weights.ts runs its scalar loops instead.
-import type { QuantizationStats } from "./quantize/weights";
+import type { QuantizationStats } from "./quantize/stats";
 
 type Ptr = number;
 

@@ -1,11 +1,12 @@
 // Per-isolate cache of each experiment's config (and its model's record), so that a warm inference reads no
 // remote store. An entry lives at most CONFIG_TTL_MS; sooner, a metrics flush that reports a newer version
 // drops it, and changes made through this isolate replace it at once.
-import { notFound } from "../errors";
+import { notFound } from "../domain-error";
 import type { Env } from "../env";
 import { requireModel } from "../catalog/models";
-import type { ModelRecord } from "../store/records";
-import type { ExperimentConfig } from "./config";
+import type { ModelRecord } from "../catalog/records";
+import type { ExperimentConfig } from "../experiments/config";
+import type { TenantStore } from "../store/tenant";
 
 export const CONFIG_TTL_MS = 5_000;
 const MAX_ENTRIES = 1_000;
@@ -30,7 +31,8 @@ function put(key: string, entry: CachedExperiment): void {
   if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!);
 }
 
-export async function cachedExperiment(env: Env, tenant: string, name: string): Promise<CachedExperiment> {
+export async function cachedExperiment(env: Env, store: TenantStore, name: string): Promise<CachedExperiment> {
+  const tenant = store.tenant;
   const key = experimentKey(tenant, name);
   const hit = entries.get(key);
   if (hit && Date.now() - hit.fetchedAt < CONFIG_TTL_MS) return hit;
@@ -39,7 +41,7 @@ export async function cachedExperiment(env: Env, tenant: string, name: string): 
     entries.delete(key);
     throw notFound("experiment", name);
   }
-  const model = hit?.model.id === config.model ? hit.model : await requireModel(env, tenant, config.model);
+  const model = hit?.model.id === config.model ? hit.model : await requireModel(store, config.model);
   const entry = { config, model, fetchedAt: Date.now() };
   put(key, entry);
   return entry;
