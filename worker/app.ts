@@ -1,8 +1,10 @@
-// The app factory: OpenAPIHono with the one validation hook and the one error handler.
+// The app factory: OpenAPIHono with the one validation hook and the one error handler, which maps domain errors
+// (worker/domain-error.ts) to HTTP statuses here and nowhere else.
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
-import { ApiError, errorBody, type ErrorCode } from "./errors";
+import { DomainError } from "./domain-error";
+import { ApiError, DOMAIN_STATUS, errorBody, type ErrorCode } from "./errors";
 import type { AppEnv } from "./env";
 
 /** "inputs.x.dims[0]: expected number" — the first issue, with its path, is what the caller needs. */
@@ -22,6 +24,7 @@ export function createRouter(invalidCode: ErrorCode = "invalid_request") {
 }
 
 export function handleError(err: Error, c: { json: (body: unknown, status: number) => Response }): Response {
+  if (err instanceof DomainError) return c.json(errorBody(err.code, err.message), DOMAIN_STATUS[err.code]);
   if (err instanceof ApiError) return c.json(errorBody(err.code, err.message), err.status);
   if (err instanceof HTTPException) {
     const status = err.status;

@@ -1,7 +1,9 @@
-// Bearer-token authentication: maps a token to its tenant, who sees only its own models.
+// Bearer-token authentication: maps a token to its tenant, who sees only its own models, and binds that tenant's
+// store (c.var.store) once for the request.
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "./errors";
 import type { AppEnv } from "./env";
+import { TenantStore } from "./store/tenant";
 
 /** Parses TOKENS ("token:tenant,token2:tenant2") into a lookup table. */
 export function parseTokens(spec: string | undefined): Map<string, string> {
@@ -32,5 +34,6 @@ export const bearerAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   const tenant = cachedTable.get(match[1]!);
   if (!tenant) throw new ApiError(401, "unauthorized", "unknown bearer token");
   c.set("tenant", tenant);
+  c.set("store", new TenantStore(c.env, tenant));
   await next();
 };

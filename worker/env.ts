@@ -1,14 +1,13 @@
 // Bindings and variables the Worker receives (see wrangler.toml and .dev.vars). Declared on Cloudflare.Env so
-// that `cloudflare:test`'s env in the workerd tests has the same type.
+// that `cloudflare:test`'s env in the workerd tests has the same type. The two Durable Object namespaces are
+// declared where their classes are composed into the Worker (worker/index.ts), so that this module imports nothing.
+import type { TenantStore } from "./store/tenant";
+
 declare global {
   namespace Cloudflare {
     interface Env {
       BLOBS: R2Bucket;
-      /** One Durable Object per job holds its state and runs it (from its alarm). */
-      JOB_STATE: DurableObjectNamespace<import("./jobs/state").JobState>;
       RECORDS: KVNamespace;
-      /** One Durable Object per experiment: config (source of truth) and metrics. */
-      EXPERIMENTS: DurableObjectNamespace<import("./experiments/object").ExperimentObject>;
       /** "token:tenant" pairs, comma separated (a secret in production). */
       TOKENS?: string;
       MAX_UPLOAD_BYTES?: string;
@@ -19,4 +18,5 @@ declare global {
 
 export type Env = Cloudflare.Env;
 
-export type AppEnv = { Bindings: Env; Variables: { tenant: string } };
+/** Per request: the caller's tenant and that tenant's store, bound once by the auth middleware. */
+export type AppEnv = { Bindings: Env; Variables: { tenant: string; store: TenantStore } };

@@ -1,20 +1,28 @@
-// The one typed API error: an HTTP status and a stable machine-readable code. The app's
-// error handler turns it (and anything unknown, as a 500) into {error:{code,message}}.
+// The edge's errors: ApiError (an HTTP status and a stable machine-readable code, for what only the edge refuses:
+// tokens, request validation) and the one table that gives each domain error's code its HTTP status. The app's
+// error handler (worker/app.ts) turns both (and anything unknown, as a 500) into {error:{code,message}}.
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { DomainCode } from "./domain-error";
 
-export type ErrorCode =
-  | "unauthorized"
-  | "not_found"
-  | "invalid_model"
-  | "invalid_input"
-  | "invalid_recipe"
-  | "invalid_request"
-  | "payload_too_large"
-  | "unsupported_model"
-  | "conflict"
-  | "invalid_dataset"
-  | "target_not_met"
-  | "internal";
+export type ErrorCode = DomainCode | "unauthorized" | "target_not_met" | "internal";
+
+/** The HTTP status of each domain error code. */
+export const DOMAIN_STATUS: Record<DomainCode, ContentfulStatusCode> = {
+  not_found: 404,
+  invalid_model: 400,
+  invalid_input: 400,
+  invalid_recipe: 400,
+  invalid_request: 400,
+  invalid_dataset: 400,
+  payload_too_large: 413,
+  unsupported_model: 422,
+  conflict: 409,
+};
+
+/** The status of an error code recorded elsewhere (a failed job's): the table's, else 500. */
+export function statusOfCode(code: string): ContentfulStatusCode {
+  return (DOMAIN_STATUS as Record<string, ContentfulStatusCode>)[code] ?? 500;
+}
 
 export class ApiError extends Error {
   constructor(
@@ -27,8 +35,6 @@ export class ApiError extends Error {
     this.name = "ApiError";
   }
 }
-
-export const notFound = (what: string, id: string) => new ApiError(404, "not_found", `${what} '${id}' not found`);
 
 export function errorBody(code: ErrorCode, message: string) {
   return { error: { code, message } };

@@ -12,7 +12,31 @@ import { variants } from "./routes/variants";
 import { datasets } from "./routes/datasets";
 import { jobs } from "./routes/jobs";
 import { sensitivity } from "./routes/sensitivity";
-import { setSessionBudget } from "./serve/sessions";
+import { evictModelSessions, setSessionBudget } from "./serve/sessions";
+import { forgetModel } from "./serve/serving-cache";
+import { onModelChanged } from "./catalog/changes";
+import { provideCompressionKernels } from "./compress/simd-quantize";
+import { kernelModules } from "./serve/wasm/builds";
+import type { ExperimentObject } from "./traffic/experiment-object";
+import type { JobState } from "./jobs/state";
+
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      /** One Durable Object per job holds its state and runs it (from its alarm). */
+      JOB_STATE: DurableObjectNamespace<JobState>;
+      /** One Durable Object per experiment: config (source of truth) and metrics. */
+      EXPERIMENTS: DurableObjectNamespace<ExperimentObject>;
+    }
+  }
+}
+
+// Startup. Every compression in the Worker quantizes on the wasm kernels: the plain SIMD128 build, as the Node
+// tests use (the relaxed one adds nothing to quantization, and its bytes must not depend on it).
+provideCompressionKernels(kernelModules.plain);
+// The serving caches drop their copies of a model the catalog deleted.
+onModelChanged(evictModelSessions);
+onModelChanged(forgetModel);
 import { renderApiReference } from "./dashboard/docs";
 import { dashboard } from "./dashboard/routes";
 
@@ -71,7 +95,7 @@ app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for 
 app.onError(handleError);
 
 export { app };
-export { ExperimentObject } from "./experiments/object";
+export { ExperimentObject } from "./traffic/experiment-object";
 export { JobState } from "./jobs/state";
 
 export default {

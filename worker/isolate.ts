@@ -1,6 +1,6 @@
 // Everything one isolate keeps between requests, in one place: what each piece holds, its bound, and what invalidates
 // it (docs/architecture.md, "Per-isolate state"). The caches live here and their modules operate on them
-// (serve/sessions.ts, serve/serving-cache.ts, experiments/config-cache.ts). State that a runtime or a module keeps for
+// (serve/sessions.ts, serve/serving-cache.ts, traffic/config-cache.ts). State that a runtime or a module keeps for
 // itself stays with its one owner (ort.ts is the only importer of onnxruntime-web, wasm/builds.ts the only loader of
 // the kernels' wasm) and is listed in OWNED_STATE with its bound; test/worker/isolate.test.ts fails when a module of
 // worker/ keeps state at module level that is not listed.
@@ -90,7 +90,7 @@ export const OWNED_STATE = {
     invalidation: "parsed again when TOKENS differs from the spec it was parsed from",
   },
   metricBatches: {
-    owner: "worker/experiments/recorder.ts",
+    owner: "worker/traffic/recorder.ts",
     holds: "each experiment's open batch of metric events, waiting for its flush",
     bound: "one open batch per experiment, at most MAX_BATCH events; a full batch is closed",
     invalidation: "closed when its flush starts (FLUSH_DELAY_MS after its first event) or when full",

@@ -1,6 +1,6 @@
 // Unit-test setup: compression quantizes on the committed wasm kernels in Node as it does in workerd (there
-// catalog/variants.ts provides them), so every unit test of the pipeline and the pinned variant bytes go through
-// them. Tests of the scalar path take the module away in their own file.
+// worker/index.ts provides them at startup), so every unit test of the pipeline and the pinned variant bytes go
+// through them. Tests of the scalar path take the module away in their own file.
 import { provideCompressionKernels } from "../../worker/compress/simd-quantize";
 import { plainKernelModule } from "./kernels";
 

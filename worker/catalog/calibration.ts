@@ -4,22 +4,21 @@ import { calibrationTargets, makeCalibrator, type ActivationRanges } from "../co
 import { calibrationOf, type Recipe } from "../compress/recipe";
 import { encodeModel } from "../onnx/codec";
 import { withExtraOutputs } from "../onnx/outputs";
-import type { Env } from "../env";
 import { forEachBatch } from "../evaluate/runner";
 import { openSession } from "../serve/sessions";
-import type { ModelRecord } from "../store/records";
+import type { TenantStore } from "../store/tenant";
+import type { ModelRecord } from "./records";
 import { loadDataset } from "./datasets";
 import { parseModelBytes } from "./models";
 
 export async function collectRanges(
-  env: Env,
-  tenant: string,
+  store: TenantStore,
   model: ModelRecord,
   original: Uint8Array,
   q: NonNullable<Recipe["quantize"]>,
 ): Promise<ActivationRanges> {
   const calibration = calibrationOf(q)!;
-  const { dataset } = await loadDataset(env, tenant, calibration.dataset);
+  const { dataset } = await loadDataset(store, calibration.dataset);
   const decoded = parseModelBytes(original);
   const targets = calibrationTargets(decoded);
   const fromFeeds = new Set(model.inputs.map((i) => i.name));

@@ -1,13 +1,12 @@
 // The dataset catalog: uploads (.npz/.npy) parsed and checked, then bytes to R2, then the record to KV;
 // loading a stored dataset for calibration and evaluation; listing and deleting.
-import { ApiError, notFound } from "../errors";
-import type { Env } from "../env";
-import { DatasetFormatError, parseDataset, summarizeArrays, type ArraySummary, type Dataset } from "../datasets/dataset";
-import { datasetBlobKey, datasetRecordKey, datasetRecordPrefix } from "../store/keys";
+import { notFound } from "../domain-error";
+import { parseDataset, summarizeArrays, type ArraySummary, type Dataset } from "../datasets/dataset";
 import { sha256Hex } from "../store/body";
-import { readBlob } from "./models";
+import type { StoredDataset } from "../store/records";
+import type { TenantStore } from "../store/tenant";
 
-export interface DatasetRecord {
+export interface DatasetRecord extends StoredDataset {
   id: string;
   name: string;
   sha256: string;
@@ -22,28 +21,19 @@ export interface DatasetRecord {
 /** Decompressed arrays are bounded so that a dataset and a model fit in one isolate together. */
 export const MAX_DATASET_ARRAY_BYTES = 48 * 1024 * 1024;
 
-async function parse(bytes: Uint8Array): Promise<Dataset> {
-  try {
-    return await parseDataset(bytes, MAX_DATASET_ARRAY_BYTES);
-  } catch (err) {
-    if (err instanceof DatasetFormatError) throw new ApiError(400, "invalid_dataset", err.message);
-    if (err instanceof TypeError) throw new ApiError(400, "invalid_dataset", `not a readable .npz: ${err.message}`);
-    throw err;
-  }
-}
+const parse = (bytes: Uint8Array): Promise<Dataset> => parseDataset(bytes, MAX_DATASET_ARRAY_BYTES);
 
 export async function registerDataset(
-  env: Env,
-  tenant: string,
+  store: TenantStore,
   bytes: Uint8Array,
   name: string | undefined,
 ): Promise<{ created: boolean; dataset: DatasetRecord }> {
   const sha256 = await sha256Hex(bytes);
   const id = sha256.slice(0, 24);
-  const existing = await env.RECORDS.get<DatasetRecord>(datasetRecordKey(tenant, id), "json");
+  const existing = await store.getDataset<DatasetRecord>(id);
   if (existing) return { created: false, dataset: existing };
   const d = await parse(bytes);
-  await env.BLOBS.put(datasetBlobKey(tenant, id), bytes, { sha256 });
+  await store.putDatasetBytes(id, bytes, sha256);
   const record: DatasetRecord = {
     id,
     name: name ?? `dataset-${id.slice(0, 8)}`,
@@ -55,39 +45,28 @@ export async function registerDataset(
     hasLabels: d.labels !== null,
     createdAt: new Date().toISOString(),
   };
-  await env.RECORDS.put(datasetRecordKey(tenant, id), JSON.stringify(record));
+  await store.putDataset(record);
   return { created: true, dataset: record };
 }
 
-export async function requireDataset(env: Env, tenant: string, id: string): Promise<DatasetRecord> {
-  const r = await env.RECORDS.get<DatasetRecord>(datasetRecordKey(tenant, id), "json");
+export async function requireDataset(store: TenantStore, id: string): Promise<DatasetRecord> {
+  const r = await store.getDataset<DatasetRecord>(id);
   if (!r) throw notFound("dataset", id);
   return r;
 }
 
 /** The stored dataset's arrays (parsed again from its bytes: records hold only the summary). */
-export async function loadDataset(env: Env, tenant: string, id: string): Promise<{ record: DatasetRecord; dataset: Dataset }> {
-  const record = await requireDataset(env, tenant, id);
-  return { record, dataset: await parse(await readBlob(env, datasetBlobKey(tenant, id), "dataset")) };
+export async function loadDataset(store: TenantStore, id: string): Promise<{ record: DatasetRecord; dataset: Dataset }> {
+  const record = await requireDataset(store, id);
+  return { record, dataset: await parse(await store.readDatasetBytes(id)) };
 }
 
-export async function listDatasets(env: Env, tenant: string): Promise<DatasetRecord[]> {
-  const out: DatasetRecord[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await env.RECORDS.list({ prefix: datasetRecordPrefix(tenant), cursor });
-    for (const k of page.keys) {
-      const r = await env.RECORDS.get<DatasetRecord>(k.name, "json");
-      if (r) out.push(r);
-    }
-    cursor = page.list_complete ? undefined : page.cursor;
-  } while (cursor);
-  return out;
+export function listDatasets(store: TenantStore): Promise<DatasetRecord[]> {
+  return store.listDatasets<DatasetRecord>();
 }
 
 /** Record first, then bytes: nothing points at missing bytes. */
-export async function deleteDataset(env: Env, tenant: string, id: string): Promise<void> {
-  await requireDataset(env, tenant, id);
-  await env.RECORDS.delete(datasetRecordKey(tenant, id));
-  await env.BLOBS.delete(datasetBlobKey(tenant, id));
+export async function deleteDataset(store: TenantStore, id: string): Promise<void> {
+  await requireDataset(store, id);
+  await store.deleteDataset(id);
 }

@@ -1,30 +1,19 @@
 // Variants: a recipe applied to a model, addressed by hash(model sha256, canonical recipe), made once. The hashed
 // recipe carries the default layer cap only where the cap bound (recipe.ts variantRecipe).
 import type { ActivationRanges } from "../compress/calibrate";
-import { checkRecipe, compressModel, pruneCapBinds, RecipeMismatchError, type CompressResult } from "../compress/pipeline";
-import { PruneRecipeError } from "../compress/prune";
+import { checkRecipe, compressModel, pruneCapBinds, type CompressResult } from "../compress/pipeline";
 import { encodedSizes } from "../store/content-coding";
-import { StaticQuantizationError } from "../compress/quantize/activations";
-import { DynamicQuantizationError } from "../compress/quantize/dynamic";
-import { Int2OpsetError } from "../compress/quantize";
-import { evaluateBytes } from "../evaluate/report";
+import { evaluateBytes, type EvalReport } from "../evaluate/report";
 import { collectRanges } from "./calibration";
 import { loadDataset } from "./datasets";
 import { addressNeedsWeights, canonicalJson, recipeBits, variantRecipe, type Recipe, type TrainedRecipe } from "../compress/recipe";
 import { summarizeModel, type TensorSignature } from "../onnx/validate";
-import { ApiError, notFound } from "../errors";
-import type { Env } from "../env";
-import { modelBlobKey, variantBlobKey } from "../store/keys";
+import { DomainError, notFound } from "../domain-error";
 import { sha256Hex } from "../store/body";
-import { getVariantRecord, putVariantRecord, type ModelRecord, type VariantRecord, type VariantStages } from "../store/records";
-import { parseModelBytes, readBlob } from "./models";
+import type { TenantStore } from "../store/tenant";
+import { parseModelBytes } from "./models";
+import type { ModelRecord, VariantRecord, VariantStages } from "./records";
 import { servingProfile } from "../serve/sessions";
-import { kernelModules } from "../serve/wasm/builds";
-import { provideCompressionKernels } from "../compress/simd-quantize";
-
-// Every compression in the Worker goes through this module: it quantizes on the wasm kernels. The plain SIMD128
-// build, as the Node tests use: the relaxed one adds nothing to quantization, and its bytes must not depend on it.
-provideCompressionKernels(kernelModules.plain);
 
 export async function variantId(modelSha256: string, recipe: Recipe | TrainedRecipe, bytesSha256?: string): Promise<string> {
   // A trained variant's bytes come from outside, so they are part of its address too.
@@ -45,27 +34,25 @@ function sameSignature(a: TensorSignature[], b: TensorSignature[]): boolean {
  * serving path (?bits=, experiments) can swap one for the other.
  */
 export async function registerTrainedVariant(
-  env: Env,
-  tenant: string,
+  store: TenantStore,
   model: ModelRecord,
   bytes: Uint8Array,
   recipe: TrainedRecipe,
 ): Promise<{ created: boolean; variant: VariantRecord }> {
   const sha256 = await sha256Hex(bytes);
   const id = await variantId(model.sha256, recipe, sha256);
-  const existing = await getVariantRecord(env, tenant, model.id, id);
+  const existing = await store.getVariant<VariantRecord>(model.id, id);
   if (existing) return { created: false, variant: existing };
   const summary = summarizeModel(parseModelBytes(bytes));
   if (!sameSignature(summary.inputs, model.inputs) || !sameSignature(summary.outputs, model.outputs)) {
     const show = (s: TensorSignature[]) => s.map((t) => `${t.name}:${t.type}[${t.shape?.join(",") ?? "?"}]`).join(", ");
-    throw new ApiError(
-      400,
+    throw new DomainError(
       "invalid_model",
       `a trained variant must keep its parent's inputs (${show(model.inputs)}) and outputs (${show(model.outputs)}); got (${show(summary.inputs)}) and (${show(summary.outputs)})`,
     );
   }
   const serving = servingProfile(bytes, model.bytes);
-  await env.BLOBS.put(variantBlobKey(tenant, model.id, id), bytes, { sha256 });
+  await store.putVariantBytes(model.id, id, bytes, sha256);
   const variant: VariantRecord = {
     id,
     modelId: model.id,
@@ -80,27 +67,13 @@ export async function registerTrainedVariant(
     skipped: [],
     createdAt: new Date().toISOString(),
   };
-  await putVariantRecord(env, tenant, variant);
+  await store.putVariant(variant);
   return { created: true, variant };
 }
 
-/** Recipe/model mismatches (see checkRecipe) as 400 invalid_recipe; anything else as it is. */
-function recipeError(err: unknown): unknown {
-  if (
-    err instanceof PruneRecipeError ||
-    err instanceof RecipeMismatchError ||
-    err instanceof StaticQuantizationError ||
-    err instanceof DynamicQuantizationError ||
-    err instanceof Int2OpsetError
-  ) {
-    return new ApiError(400, "invalid_recipe", err.message);
-  }
-  return err;
-}
-
-/** Compression proper (see compress/pipeline.ts), with recipe/model mismatches mapped to 400 invalid_recipe. */
+/** Compression proper (see compress/pipeline.ts) of stored model bytes. */
 export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, ranges?: ActivationRanges): CompressResult {
-  return asRecipeError(() => compressModel(parseModelBytes(modelBytes), recipe, ranges));
+  return compressModel(parseModelBytes(modelBytes), recipe, ranges);
 }
 
 /**
@@ -108,26 +81,17 @@ export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, range
  * prunes the weights to tell (which also checks the names the recipe mentions).
  */
 function addressedRecipe(modelBytes: Uint8Array, recipe: Recipe): Recipe {
-  return variantRecipe(recipe, asRecipeError(() => pruneCapBinds(parseModelBytes(modelBytes), recipe)));
-}
-
-/** Runs `run`, throwing recipe/model mismatches as 400 invalid_recipe. */
-function asRecipeError<T>(run: () => T): T {
-  try {
-    return run();
-  } catch (err) {
-    throw recipeError(err);
-  }
+  return variantRecipe(recipe, pruneCapBinds(parseModelBytes(modelBytes), recipe));
 }
 
 /**
  * The checks of a recipe against the model's graph (compress/pipeline.ts checkRecipe, the same that compression
- * runs first), as 400 invalid_recipe: what a request runs before queueing a job, so that a recipe that cannot
+ * runs first), as invalid_recipe: what a request runs before queueing a job, so that a recipe that cannot
  * apply is refused at once on a large model as on a small one. Decoding keeps weights as views of the bytes.
  */
-export async function requireApplicableRecipe(env: Env, tenant: string, model: ModelRecord, recipe: Recipe, original?: Uint8Array): Promise<void> {
-  const bytes = original ?? (await readBlob(env, modelBlobKey(tenant, model.id), "model"));
-  asRecipeError(() => checkRecipe(parseModelBytes(bytes), recipe));
+export async function requireApplicableRecipe(store: TenantStore, model: ModelRecord, recipe: Recipe, original?: Uint8Array): Promise<void> {
+  const bytes = original ?? (await store.readModelBytes(model.id));
+  checkRecipe(parseModelBytes(bytes), recipe);
 }
 
 export interface BuiltVariant {
@@ -140,8 +104,7 @@ const noProgress: Progress = async () => {};
 
 /** Computes a variant's bytes and record (calibrating first for scheme 'static') without storing anything. */
 export async function buildVariant(
-  env: Env,
-  tenant: string,
+  store: TenantStore,
   model: ModelRecord,
   recipe: Recipe,
   original: Uint8Array,
@@ -150,9 +113,9 @@ export async function buildVariant(
   let ranges: ActivationRanges | undefined;
   if (recipe.quantize?.scheme === "static") {
     // Before calibrating: a recipe that cannot apply fails without running the model over the dataset.
-    await requireApplicableRecipe(env, tenant, model, recipe, original);
+    await requireApplicableRecipe(store, model, recipe, original);
     await progress("calibrating", 0.1);
-    ranges = await collectRanges(env, tenant, model, original, recipe.quantize);
+    ranges = await collectRanges(store, model, original, recipe.quantize);
   }
   await progress("quantizing", 0.3);
   const { bytes, tensors, skipped, activations, prune, prunedBytes, quantizedBytes } = compressModelBytes(original, recipe, ranges);
@@ -187,24 +150,35 @@ export async function buildVariant(
 }
 
 /** Bytes first, record last: a crash in between leaves no visible variant, and a rerun writes the same bytes. */
-export async function storeVariant(env: Env, tenant: string, built: BuiltVariant): Promise<VariantRecord> {
-  await env.BLOBS.put(variantBlobKey(tenant, built.record.modelId, built.record.id), built.bytes, { sha256: built.record.sha256 });
-  await putVariantRecord(env, tenant, built.record);
+export async function storeVariant(store: TenantStore, built: BuiltVariant): Promise<VariantRecord> {
+  await store.putVariantBytes(built.record.modelId, built.record.id, built.bytes, built.record.sha256);
+  await store.putVariant(built.record);
   return built.record;
+}
+
+/** Stores a built variant with its evaluation, or attaches the evaluation to the stored one of the same address. */
+export async function storeEvaluatedVariant(store: TenantStore, built: BuiltVariant, report: EvalReport): Promise<VariantRecord> {
+  const existing = await store.getVariant<VariantRecord>(built.record.modelId, built.record.id);
+  if (existing) {
+    const variant = { ...existing, eval: report };
+    await store.putVariant(variant);
+    return variant;
+  }
+  built.record.eval = report;
+  return storeVariant(store, built);
 }
 
 /** The stored variant of a recipe; `original` (the model's bytes) is read when the address needs the weights. */
 export async function findVariant(
-  env: Env,
-  tenant: string,
+  store: TenantStore,
   model: ModelRecord,
   recipe: Recipe,
   original?: Uint8Array,
 ): Promise<VariantRecord | null> {
   const addressed = addressNeedsWeights(recipe)
-    ? addressedRecipe(original ?? (await readBlob(env, modelBlobKey(tenant, model.id), "model")), recipe)
+    ? addressedRecipe(original ?? (await store.readModelBytes(model.id)), recipe)
     : variantRecipe(recipe, false);
-  return getVariantRecord(env, tenant, model.id, await variantId(model.sha256, addressed));
+  return store.getVariant<VariantRecord>(model.id, await variantId(model.sha256, addressed));
 }
 
 /**
@@ -212,37 +186,35 @@ export async function findVariant(
  * stored, so that it appears with its report or not at all.
  */
 export async function makeVariant(
-  env: Env,
-  tenant: string,
+  store: TenantStore,
   model: ModelRecord,
   recipe: Recipe,
   evalDataset?: string,
   progress: Progress = noProgress,
 ): Promise<{ created: boolean; variant: VariantRecord }> {
   // Read first where the address needs the weights anyway; otherwise only when something is to be made.
-  let original = addressNeedsWeights(recipe) ? await readBlob(env, modelBlobKey(tenant, model.id), "model") : undefined;
-  const existing = await findVariant(env, tenant, model, recipe, original);
+  let original = addressNeedsWeights(recipe) ? await store.readModelBytes(model.id) : undefined;
+  const existing = await findVariant(store, model, recipe, original);
   if (existing && !evalDataset) return { created: false, variant: existing };
-  original ??= await readBlob(env, modelBlobKey(tenant, model.id), "model");
+  original ??= await store.readModelBytes(model.id);
   if (existing) {
     if (existing.eval?.dataset === evalDataset) return { created: false, variant: existing };
-    const bytes = await readBlob(env, variantBlobKey(tenant, model.id, existing.id), "variant");
-    return { created: false, variant: await attachEvaluation(env, tenant, model, existing, original, bytes, evalDataset!, progress) };
+    const bytes = await store.readVariantBytes(model.id, existing.id);
+    return { created: false, variant: await attachEvaluation(store, model, existing, original, bytes, evalDataset!, progress) };
   }
-  const built = await buildVariant(env, tenant, model, recipe, original, progress);
+  const built = await buildVariant(store, model, recipe, original, progress);
   if (evalDataset) {
     await progress("evaluating", 0.5);
-    const { dataset } = await loadDataset(env, tenant, evalDataset);
+    const { dataset } = await loadDataset(store, evalDataset);
     built.record.eval = await evaluateBytes(model, original, built.bytes, dataset, { datasetId: evalDataset });
   }
   await progress("storing", 0.95);
-  return { created: true, variant: await storeVariant(env, tenant, built) };
+  return { created: true, variant: await storeVariant(store, built) };
 }
 
 /** Evaluates a stored variant on a dataset and rewrites its record with the report. */
 export async function attachEvaluation(
-  env: Env,
-  tenant: string,
+  store: TenantStore,
   model: ModelRecord,
   variant: VariantRecord,
   original: Uint8Array,
@@ -251,29 +223,28 @@ export async function attachEvaluation(
   progress: Progress = noProgress,
 ): Promise<VariantRecord> {
   await progress("evaluating", 0.2);
-  const { dataset } = await loadDataset(env, tenant, datasetId);
+  const { dataset } = await loadDataset(store, datasetId);
   const report = await evaluateBytes(model, original, bytes, dataset, { datasetId });
   const updated: VariantRecord = { ...variant, eval: report };
-  await putVariantRecord(env, tenant, updated);
+  await store.putVariant(updated);
   return updated;
 }
 
 export async function evaluateStoredVariant(
-  env: Env,
-  tenant: string,
+  store: TenantStore,
   model: ModelRecord,
   variantId: string,
   datasetId: string,
   progress: Progress = noProgress,
 ): Promise<VariantRecord> {
-  const variant = await requireVariant(env, tenant, model.id, variantId);
-  const original = await readBlob(env, modelBlobKey(tenant, model.id), "model");
-  const bytes = await readBlob(env, variantBlobKey(tenant, model.id, variant.id), "variant");
-  return attachEvaluation(env, tenant, model, variant, original, bytes, datasetId, progress);
+  const variant = await requireVariant(store, model.id, variantId);
+  const original = await store.readModelBytes(model.id);
+  const bytes = await store.readVariantBytes(model.id, variant.id);
+  return attachEvaluation(store, model, variant, original, bytes, datasetId, progress);
 }
 
-export async function requireVariant(env: Env, tenant: string, modelId: string, vid: string): Promise<VariantRecord> {
-  const v = await getVariantRecord(env, tenant, modelId, vid);
+export async function requireVariant(store: TenantStore, modelId: string, vid: string): Promise<VariantRecord> {
+  const v = await store.getVariant<VariantRecord>(modelId, vid);
   if (!v) throw notFound("variant", vid);
   return v;
 }

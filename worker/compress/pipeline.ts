@@ -12,6 +12,7 @@ import { liftForInt2, quantizeModel, type QuantizeOptions, type QuantizeResult, 
 import { quantizeActivations, requireStaticOpset, type ActivationReport } from "./quantize/activations";
 import { quantizeDynamic, requireDynamicOpset } from "./quantize/dynamic";
 import { quantizeOptions, type Recipe } from "./recipe";
+import { DomainError } from "../domain-error";
 
 type QuantizeRecipe = NonNullable<Recipe["quantize"]>;
 
@@ -111,8 +112,11 @@ export function layerBits(model: ModelProto, q: QuantizeRecipe): Map<string, num
   return bits;
 }
 
-export class RecipeMismatchError extends Error {
+export class RecipeMismatchError extends DomainError {
   override name = "RecipeMismatchError";
+  constructor(message: string) {
+    super("invalid_recipe", message);
+  }
 }
 
 /** Overrides must name quantizable layers, exclusions layers or op types of the model. */

@@ -1,9 +1,9 @@
 // Compression's SIMD quantizer (the wasm kernels of kernels/src/compress.c): where the compiled module comes from,
 // and the per-channel quantizer driven over a bounded scratch instance. Pure: the module is handed in
-// (catalog/variants.ts provides serve/wasm/builds.ts's in workerd; test/support/compression-kernels.ts in Node tests).
+// (worker/index.ts provides serve/wasm/builds.ts's at startup; test/support/compression-kernels.ts in Node tests).
 // Where none was provided, weights.ts runs its scalar loops instead. The module and the scratch are per-isolate
 // state (worker/isolate.ts, OWNED_STATE.compressionKernels).
-import type { QuantizationStats } from "./quantize/weights";
+import type { QuantizationStats } from "./quantize/stats";
 
 type Ptr = number;
 

@@ -4,10 +4,16 @@
 // uploads: six element types, data exactly as long as the shape says, a bound on the decompressed size.
 import { decodeNpy, isNpy, NpyError, type NpyArray as FormatArray } from "../../formats/npy.js";
 import { decodeNpz, isZip } from "../../formats/npz.js";
+import { DomainError } from "../domain-error";
 import type { TensorSignature } from "../onnx/validate";
 
-/** A malformed upload, from the format reader or from the dataset's own checks (mapped to 400 invalid_dataset). */
-export const DatasetFormatError = NpyError;
+/** A malformed upload, from the format reader (its NpyError) or from the dataset's own checks: invalid_dataset. */
+export class DatasetFormatError extends DomainError {
+  override name = "DatasetFormatError";
+  constructor(message: string) {
+    super("invalid_dataset", message);
+  }
+}
 
 /** The element types a dataset may hold (what model inputs take and labels need). */
 const DATASET_DTYPES = ["float32", "float64", "int64", "int32", "uint8", "bool"] as const;
@@ -48,7 +54,19 @@ export interface Dataset {
   labels: NpyArray | null;
 }
 
+/** The dataset an upload holds; any reason it cannot be read is a DatasetFormatError. */
 export async function parseDataset(bytes: Uint8Array, maxDecompressedBytes: number): Promise<Dataset> {
+  try {
+    return await readDataset(bytes, maxDecompressedBytes);
+  } catch (err) {
+    if (err instanceof NpyError) throw new DatasetFormatError(err.message);
+    // The .npz reader's decompression stream fails with a TypeError on corrupt deflate data.
+    if (err instanceof TypeError) throw new DatasetFormatError(`not a readable .npz: ${err.message}`);
+    throw err;
+  }
+}
+
+async function readDataset(bytes: Uint8Array, maxDecompressedBytes: number): Promise<Dataset> {
   let arrays: Map<string, NpyArray>;
   let format: Dataset["format"];
   if (isNpy(bytes)) {

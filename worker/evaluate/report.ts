@@ -5,12 +5,15 @@ import { nodeLabel } from "../onnx/operators";
 import { withExtraOutputs } from "../onnx/outputs";
 import { weightedLayers } from "../compress/pipeline";
 import type { Dataset } from "../datasets/dataset";
-import { labelAt, sliceBatch } from "../datasets/dataset";
-import type { ModelRecord } from "../store/records";
+import { bindInputs, labelAt, sliceBatch } from "../datasets/dataset";
+import type { ModelSummary } from "../onnx/validate";
 import { openSession, type EngineName, type LoadedSession } from "../serve/sessions";
 import { measureLatency, type Latency } from "./latency";
 import { ErrorStats, TopOne } from "./error-stats";
-import { bindOrThrow, forEachBatch } from "./runner";
+import { forEachBatch } from "./runner";
+
+/** What an evaluation reads of the model: its input and output signatures. */
+export type EvaluatedModel = Pick<ModelSummary, "inputs" | "outputs">;
 
 export interface EvalReport {
   dataset: string;
@@ -47,7 +50,7 @@ export interface EvalOptions {
 }
 
 export async function evaluateBytes(
-  model: ModelRecord,
+  model: EvaluatedModel,
   fp32: Uint8Array,
   variant: Uint8Array,
   dataset: Dataset,
@@ -78,7 +81,7 @@ export async function evaluateBytes(
     });
     if (!options.quick) {
       const budgetMs = options.latencyBudgetMs ?? 2000;
-      const feeds = sliceBatch(bindOrThrow(dataset, model.inputs), model.inputs, 0, 1);
+      const feeds = sliceBatch(bindInputs(dataset, model.inputs), model.inputs, 0, 1);
       const fp32Latency = options.fp32Latency ?? (await measureLatency(() => pa.run(feeds), { budgetMs }));
       const variantLatency = await measureLatency(() => pb.run(feeds), { budgetMs });
       latency = { fp32: fp32Latency.ms, variant: variantLatency.ms, runs: Math.min(fp32Latency.runs, variantLatency.runs) };
@@ -115,7 +118,7 @@ export async function evaluateBytes(
  * SQNR of each weighted layer's output against FP32's on the same inputs. Intermediate tensors are read from
  * onnxruntime-web with the layers' outputs exposed: the kernel engine fuses them away.
  */
-async function layerSqnr(model: ModelRecord, fp32: Uint8Array, variant: Uint8Array, dataset: Dataset, samples: number): Promise<EvalReport["layers"]> {
+async function layerSqnr(model: EvaluatedModel, fp32: Uint8Array, variant: Uint8Array, dataset: Dataset, samples: number): Promise<EvalReport["layers"]> {
   const layerOutputs = layerOutputNames(fp32);
   if (layerOutputs.length === 0) return [];
   const extra = layerOutputs.map((l) => l.output).filter((o) => !model.outputs.some((m) => m.name === o));

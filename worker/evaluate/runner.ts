@@ -1,22 +1,12 @@
 // Runs a loaded session over a dataset in batches (inputs bound by name, converted to the model's types).
 import type { Dataset } from "../datasets/dataset";
-import { bindInputs, DatasetFormatError, sliceBatch } from "../datasets/dataset";
-import { ApiError } from "../errors";
+import { bindInputs, sliceBatch } from "../datasets/dataset";
 import type { TensorSignature } from "../onnx/validate";
 import type { LoadedSession } from "../serve/sessions";
 
 export const BATCH = 64;
 
 export type Outputs = Record<string, { dims: readonly number[]; data: Float32Array }>;
-
-export function bindOrThrow(dataset: Dataset, inputs: readonly TensorSignature[]) {
-  try {
-    return bindInputs(dataset, inputs);
-  } catch (err) {
-    if (err instanceof DatasetFormatError) throw new ApiError(400, "invalid_dataset", err.message);
-    throw err;
-  }
-}
 
 /** Calls `each` with every batch's float outputs; `samples` caps how many rows are used. */
 export async function forEachBatch(
@@ -26,7 +16,7 @@ export async function forEachBatch(
   samples: number,
   each: (start: number, outputs: Outputs[], feeds: ReturnType<typeof sliceBatch>) => void,
 ): Promise<void> {
-  const bound = bindOrThrow(dataset, inputs);
+  const bound = bindInputs(dataset, inputs);
   const n = Math.min(samples, dataset.samples);
   for (let start = 0; start < n; start += BATCH) {
     const feeds = sliceBatch(bound, inputs, start, Math.min(n, start + BATCH));

@@ -1,6 +1,6 @@
 // An experiment's configuration and its transitions (create, patch weights or ramp, promote, rollback),
 // as pure functions over plain data. The Durable Object stores the result; routes only validate shapes.
-import { ApiError } from "../errors";
+import { DomainError } from "../domain-error";
 import type { WeightedArm } from "./assignment";
 
 /** The FP32 model itself as an arm. */
@@ -68,7 +68,7 @@ export interface ExperimentPatch {
   guardrails?: Guardrails | null;
 }
 
-const invalid = (message: string) => new ApiError(400, "invalid_request", message);
+const invalid = (message: string) => new DomainError("invalid_request", message);
 
 function checkWeights(arms: readonly WeightedArm[]): void {
   for (const a of arms) {

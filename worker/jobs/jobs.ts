@@ -2,11 +2,12 @@
 // running under a lease (from the job's Durable Object alarm, or inline for a client that waits), and reading state.
 import { canonicalJson } from "../compress/recipe";
 import type { Env } from "../env";
-import { ApiError, notFound } from "../errors";
+import { DomainError, notFound } from "../domain-error";
 import { sha256Hex } from "../store/body";
+import { TenantStore } from "../store/tenant";
 import type { Progress } from "../catalog/variants";
 import { JOB_KINDS, type JobKind } from "./kinds";
-import type { Claim, JobOutcome, JobRecord, JobState } from "./state";
+import type { Claim, JobOutcome, JobRecord, JobSpec } from "./record";
 
 /** A runner holds a job this long without reporting progress before another may take it over. */
 export const LEASE_MS = 60_000;
@@ -37,7 +38,10 @@ export const jobView = (j: JobRecord): JobView => ({
 });
 
 /** The Durable Object's RPC surface with plain types (results are JSON, which the RPC types cannot express). */
-type JobStub = Pick<JobState, "open" | "read">;
+interface JobStub {
+  open(spec: JobSpec, rerun?: boolean): Promise<JobRecord>;
+  read(): Promise<JobRecord | null>;
+}
 export const jobStub = (env: Env, id: string) => env.JOB_STATE.get(env.JOB_STATE.idFromName(id)) as unknown as JobStub & JobLease;
 
 /** What a runner needs of the job's object: the object itself (its alarm) or its stub (an inline run). */
@@ -65,21 +69,23 @@ export async function readJob(env: Env, tenant: string, id: string): Promise<Job
 
 /**
  * Runs the job if this caller can take its lease. Returns "busy" when another runner holds it, "done" otherwise.
- * Domain errors (4xx) fail the job; anything else fails it as internal (a retry re-runs it idempotently).
+ * Domain errors fail the job with their code; anything else fails it as internal (a retry re-runs it idempotently).
  */
 export async function runJob(env: Env, id: string, s: JobLease = jobStub(env, id), leaseMs = LEASE_MS): Promise<"done" | "busy"> {
   const claim = await s.claim(leaseMs);
   if (!claim.granted) return claim.job && (claim.job.status === "running" || claim.job.status === "queued") ? "busy" : "done";
   const job = claim.job;
   try {
-    const result = await (JOB_KINDS[job.kind as JobKind] as (e: Env, t: string, r: unknown, p: Progress) => Promise<unknown>)(env, job.tenant, job.request, (stage, progress) => s.report(stage, progress, leaseMs));
+    // The job's tenant, bound once for the run as a request binds its own.
+    const store = new TenantStore(env, job.tenant);
+    const result = await (JOB_KINDS[job.kind as JobKind] as (s: TenantStore, r: unknown, p: Progress) => Promise<unknown>)(store, job.request, (stage, progress) => s.report(stage, progress, leaseMs));
     await s.finish({ result });
   } catch (err) {
     const error =
-      err instanceof ApiError
-        ? { code: err.code, message: err.message, status: err.status }
+      err instanceof DomainError
+        ? { code: err.code, message: err.message }
         : { code: "internal", message: (err as Error)?.message ?? String(err), status: 500 };
-    if (!(err instanceof ApiError)) console.error("job failed", id, err);
+    if (!(err instanceof DomainError)) console.error("job failed", id, err);
     await s.finish({ error });
   }
   return "done";

@@ -1,10 +1,9 @@
-// What each job kind does: a function of (env, tenant, request, progress) returning the job's result.
+// What each job kind does: a function of (the tenant's store, request, progress) returning the job's result.
 import { loadDataset } from "../catalog/datasets";
-import { readBlob, requireModel } from "../catalog/models";
+import { requireModel } from "../catalog/models";
 import { evaluateStoredVariant, makeVariant, type Progress } from "../catalog/variants";
 import type { Recipe } from "../compress/recipe";
-import type { Env } from "../env";
-import { modelBlobKey } from "../store/keys";
+import type { TenantStore } from "../store/tenant";
 import { layerSensitivity, type SensitivityOptions } from "../tune/sensitivity";
 import { searchVariant, type SearchRequest } from "../tune/search";
 
@@ -26,29 +25,29 @@ export interface SearchJob extends SearchRequest {
   modelId: string;
 }
 
-type Handler = (env: Env, tenant: string, request: never, progress: Progress) => Promise<unknown>;
+type Handler = (store: TenantStore, request: never, progress: Progress) => Promise<unknown>;
 
 export const JOB_KINDS = {
-  async variant(env: Env, tenant: string, r: VariantJob, progress: Progress) {
-    const model = await requireModel(env, tenant, r.modelId);
-    return (await makeVariant(env, tenant, model, r.recipe, r.eval?.dataset, progress)).variant;
+  async variant(store: TenantStore, r: VariantJob, progress: Progress) {
+    const model = await requireModel(store, r.modelId);
+    return (await makeVariant(store, model, r.recipe, r.eval?.dataset, progress)).variant;
   },
-  async evaluate(env: Env, tenant: string, r: EvaluateJob, progress: Progress) {
-    const model = await requireModel(env, tenant, r.modelId);
-    return evaluateStoredVariant(env, tenant, model, r.variantId, r.dataset, progress);
+  async evaluate(store: TenantStore, r: EvaluateJob, progress: Progress) {
+    const model = await requireModel(store, r.modelId);
+    return evaluateStoredVariant(store, model, r.variantId, r.dataset, progress);
   },
-  async sensitivity(env: Env, tenant: string, r: SensitivityJob, progress: Progress) {
-    const model = await requireModel(env, tenant, r.modelId);
-    const { dataset } = await loadDataset(env, tenant, r.dataset);
-    const original = await readBlob(env, modelBlobKey(tenant, model.id), "model");
+  async sensitivity(store: TenantStore, r: SensitivityJob, progress: Progress) {
+    const model = await requireModel(store, r.modelId);
+    const { dataset } = await loadDataset(store, r.dataset);
+    const original = await store.readModelBytes(model.id);
     return layerSensitivity(model, original, dataset, { datasetId: r.dataset, bits: r.bits, sparsities: r.sparsities, structure: r.structure, metric: r.metric, samples: r.samples }, progress);
   },
-  async search(env: Env, tenant: string, r: SearchJob, progress: Progress) {
-    const model = await requireModel(env, tenant, r.modelId);
-    const { dataset } = await loadDataset(env, tenant, r.dataset);
-    const original = await readBlob(env, modelBlobKey(tenant, model.id), "model");
+  async search(store: TenantStore, r: SearchJob, progress: Progress) {
+    const model = await requireModel(store, r.modelId);
+    const { dataset } = await loadDataset(store, r.dataset);
+    const original = await store.readModelBytes(model.id);
     const { modelId: _m, ...request } = r;
-    return searchVariant(env, tenant, model, original, dataset, request, progress);
+    return searchVariant(store, model, original, dataset, request, progress);
   },
 } satisfies Record<string, Handler>;
 

@@ -11,34 +11,12 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { runJob, LEASE_MS } from "./jobs";
+import type { Claim, JobOutcome, JobRecord, JobSpec } from "./record";
 
-export type JobStatus = "queued" | "running" | "succeeded" | "failed";
-
-export interface JobSpec {
-  id: string;
-  tenant: string;
-  kind: string;
-  request: unknown;
-}
-
-export interface JobRecord extends JobSpec {
-  status: JobStatus;
-  stage: string;
-  progress: number;
-  result?: unknown;
-  error?: { code: string; message: string; status?: number };
-  /** Runs started since the job was (re)queued: each one that dies without finishing leaves one more. */
-  attempts: number;
-  leaseUntil: number;
-  createdAt: string;
-  updatedAt: string;
-}
+export type { Claim, JobOutcome, JobRecord, JobSpec, JobStatus } from "./record";
 
 /** Runs that may die (lease ended without a finish) before the job fails instead of starting again. */
 export const MAX_ATTEMPTS = 5;
-
-export type JobOutcome = { result: unknown } | { error: { code: string; message: string; status?: number } };
-export type Claim = { granted: true; job: JobRecord } | { granted: false; job: JobRecord | null };
 
 const KEY = "job";
 const ended = (job: JobRecord) => job.status === "succeeded" || job.status === "failed";

@@ -2,11 +2,15 @@
 // Decoding keeps `raw_data` as views into the input bytes (no copy), which matters in a 128 MB isolate.
 import { fromBinary, toBinary, equals } from "@bufbuild/protobuf";
 import { ModelProtoSchema, type ModelProto } from "onnx-buf";
+import { DomainError } from "../domain-error";
 
 export type { ModelProto };
 
-export class OnnxDecodeError extends Error {
+export class OnnxDecodeError extends DomainError {
   override name = "OnnxDecodeError";
+  constructor(message: string) {
+    super("invalid_model", message);
+  }
 }
 
 export function decodeModel(bytes: Uint8Array): ModelProto {

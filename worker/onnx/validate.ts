@@ -4,9 +4,13 @@ import type { GraphProto, ModelProto, ValueInfoProto } from "onnx-buf";
 import { AttributeProto_AttributeType as AT } from "onnx-buf";
 import { dtypeName, rawByteLength } from "./dtype";
 import { elementCount, isExternal, tensorDims } from "./tensor";
+import { DomainError } from "../domain-error";
 
-export class OnnxValidationError extends Error {
+export class OnnxValidationError extends DomainError {
   override name = "OnnxValidationError";
+  constructor(message: string) {
+    super("invalid_model", message);
+  }
 }
 
 const DEFAULT_DOMAINS = new Set(["", "ai.onnx"]);

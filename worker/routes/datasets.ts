@@ -73,12 +73,12 @@ export const datasets = createRouter("invalid_request")
     const limit = Number(c.env.MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES);
     const declared = c.req.header("Content-Length");
     const bytes = await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, limit);
-    const { created, dataset } = await registerDataset(c.env, c.get("tenant"), bytes, c.req.valid("query").name);
+    const { created, dataset } = await registerDataset(c.var.store, bytes, c.req.valid("query").name);
     return c.json(dataset, created ? 201 : 200);
   })
-  .openapi(list, async (c) => c.json({ datasets: await listDatasets(c.env, c.get("tenant")) }, 200))
-  .openapi(get, async (c) => c.json(await requireDataset(c.env, c.get("tenant"), c.req.valid("param").id), 200))
+  .openapi(list, async (c) => c.json({ datasets: await listDatasets(c.var.store) }, 200))
+  .openapi(get, async (c) => c.json(await requireDataset(c.var.store, c.req.valid("param").id), 200))
   .openapi(remove, async (c) => {
-    await deleteDataset(c.env, c.get("tenant"), c.req.valid("param").id);
+    await deleteDataset(c.var.store, c.req.valid("param").id);
     return c.body(null, 204);
   });

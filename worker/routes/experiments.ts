@@ -10,10 +10,10 @@ import {
   listExperiments,
   readExperiment,
   recordFeedback,
-} from "../catalog/experiments";
+} from "../traffic/experiments";
 import { DEFAULT_AGREEMENT_SAMPLE, NAME_PATTERN, ORIGINAL } from "../experiments/config";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../experiments/prometheus";
-import { ARM_HEADER, REQUEST_HEADER, serveExperiment } from "../experiments/serve";
+import { ARM_HEADER, REQUEST_HEADER, serveExperiment } from "../traffic/arms";
 import { serverTimingHeader } from "../serve/server-timing";
 import { InferRequestSchema, InferResponseSchema, ServerTimingHeaderSchema } from "./infer";
 import { errorResponses, ErrorSchema } from "./schemas";
@@ -237,35 +237,35 @@ const metrics = createRoute({
 });
 
 export const experiments = createRouter("invalid_request")
-  .openapi(create, async (c) => c.json(describeExperiment(await createExperiment(c.env, c.get("tenant"), c.req.valid("json"))), 201))
-  .openapi(list, async (c) => c.json({ experiments: (await listExperiments(c.env, c.get("tenant"))).map(describeExperiment) }, 200))
-  .openapi(get, async (c) => c.json(describeExperiment(await readExperiment(c.env, c.get("tenant"), c.req.valid("param").name)), 200))
+  .openapi(create, async (c) => c.json(describeExperiment(await createExperiment(c.env, c.var.store, c.req.valid("json"))), 201))
+  .openapi(list, async (c) => c.json({ experiments: (await listExperiments(c.env, c.var.store)).map(describeExperiment) }, 200))
+  .openapi(get, async (c) => c.json(describeExperiment(await readExperiment(c.env, c.var.store, c.req.valid("param").name)), 200))
   .openapi(patch, async (c) => {
     const body = c.req.valid("json");
-    const view = await changeExperiment(c.env, c.get("tenant"), c.req.valid("param").name, (s) => s.patch(body));
+    const view = await changeExperiment(c.env, c.var.store, c.req.valid("param").name, (s) => s.patch(body));
     return c.json(describeExperiment(view), 200);
   })
   .openapi(promote, async (c) => {
     const { variant } = c.req.valid("json") ?? {};
-    const view = await changeExperiment(c.env, c.get("tenant"), c.req.valid("param").name, (s) => s.promote(variant));
+    const view = await changeExperiment(c.env, c.var.store, c.req.valid("param").name, (s) => s.promote(variant));
     return c.json(describeExperiment(view), 200);
   })
   .openapi(rollback, async (c) => {
     const { reason } = c.req.valid("json") ?? {};
-    const view = await changeExperiment(c.env, c.get("tenant"), c.req.valid("param").name, (s) => s.rollback(reason));
+    const view = await changeExperiment(c.env, c.var.store, c.req.valid("param").name, (s) => s.rollback(reason));
     return c.json(describeExperiment(view), 200);
   })
   .openapi(remove, async (c) => {
-    await deleteExperiment(c.env, c.get("tenant"), c.req.valid("param").name);
+    await deleteExperiment(c.env, c.var.store, c.req.valid("param").name);
     return c.body(null, 204);
   })
   .openapi(feedback, async (c) => {
     const { requestId, label } = c.req.valid("json");
-    return c.json(await recordFeedback(c.env, c.get("tenant"), c.req.valid("param").name, requestId, label), 200);
+    return c.json(await recordFeedback(c.env, c.var.store, c.req.valid("param").name, requestId, label), 200);
   });
 
 export const experimentInference = createRouter("invalid_input").openapi(infer, async (c) => {
-  const { answer, timing } = await serveExperiment(c.env, c.executionCtx, c.get("tenant"), c.req.valid("param").name, c.req.valid("json").inputs, (h) =>
+  const { answer, timing } = await serveExperiment(c.env, c.executionCtx, c.var.store, c.req.valid("param").name, c.req.valid("json").inputs, (h) =>
     c.req.header(h),
   );
   c.header(ARM_HEADER, answer.arm);
@@ -275,6 +275,6 @@ export const experimentInference = createRouter("invalid_input").openapi(infer, 
 });
 
 export const prometheusMetrics = createRouter("invalid_request").openapi(metrics, async (c) => {
-  const text = renderPrometheus(await listExperiments(c.env, c.get("tenant")));
+  const text = renderPrometheus(await listExperiments(c.env, c.var.store));
   return c.text(text, 200, { "Content-Type": PROMETHEUS_CONTENT_TYPE });
 });

@@ -2,7 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../app";
 import { requireModel } from "../catalog/models";
-import { runInference } from "../serve/infer";
+import { runInference } from "../traffic/infer";
 import { serverTimingHeader } from "../serve/server-timing";
 import { modelEntryKey, remembered } from "../serve/serving-cache";
 import { errorResponses, JsonTensorSchema, ModelIdParam } from "./schemas";
@@ -54,9 +54,9 @@ const infer = createRoute({
 export const inference = createRouter("invalid_input").openapi(infer, async (c) => {
   const tenant = c.get("tenant");
   const id = c.req.valid("param").id;
-  const model = await remembered(modelEntryKey(tenant, id), () => requireModel(c.env, tenant, id));
+  const model = await remembered(modelEntryKey(tenant, id), () => requireModel(c.var.store, id));
   const { variant, bits } = c.req.valid("query");
-  const { answer, timing } = await runInference(c.env, tenant, model, { variant, bits: bits ? Number(bits) : undefined }, c.req.valid("json").inputs);
+  const { answer, timing } = await runInference(c.var.store, model, { variant, bits: bits ? Number(bits) : undefined }, c.req.valid("json").inputs);
   c.header("Server-Timing", serverTimingHeader(timing));
   return c.json(answer, 200);
 });

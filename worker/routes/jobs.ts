@@ -4,7 +4,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { createRouter } from "../app";
 import type { AppEnv } from "../env";
-import { ApiError } from "../errors";
+import { ApiError, statusOfCode } from "../errors";
 import { jobView, readJob, waitForJob } from "../jobs/jobs";
 import type { JobRecord } from "../jobs/state";
 import { errorResponses } from "./schemas";
@@ -40,7 +40,7 @@ export async function answerWithJob<S extends 200 | 201>(c: Context<AppEnv>, job
   if (current.status === "succeeded" && wait !== undefined) return c.json(current.result as object, doneStatus);
   if (current.status === "failed" && wait !== undefined) {
     const e = current.error!;
-    throw new ApiError((e.status ?? 500) as 400, e.code as "internal", e.message);
+    throw new ApiError(e.status ? (e.status as 400) : statusOfCode(e.code), e.code as "internal", e.message);
   }
   const url = `/v1/jobs/${current.id}`;
   c.header("Location", url);

@@ -1,9 +1,7 @@
 // /v1/models: upload (raw ONNX bytes), list, read, delete, download the original.
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../app";
-import { deleteModel, openBlob, registerModel, requireModel, withVariants } from "../catalog/models";
-import { listModelRecords } from "../store/records";
-import { modelBlobKey } from "../store/keys";
+import { deleteModel, listModels, registerModel, requireModel, withVariants } from "../catalog/models";
 import { readBodyWithLimit } from "../store/body";
 import { ONNX_MEDIA_TYPE } from "../store/content-coding";
 import { errorResponses, ErrorSchema, ModelIdParam, ModelSchema } from "./schemas";
@@ -68,23 +66,21 @@ export const models = createRouter("invalid_request")
     const limit = Number(c.env.MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES);
     const declared = c.req.header("Content-Length");
     const bytes = await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, limit);
-    const { created, model } = await registerModel(c.env, c.get("tenant"), bytes, c.req.valid("query").name);
+    const { created, model } = await registerModel(c.var.store, bytes, c.req.valid("query").name);
     return c.json(model, created ? 201 : 200);
   })
-  .openapi(list, async (c) => c.json({ models: await listModelRecords(c.env, c.get("tenant")) }, 200))
+  .openapi(list, async (c) => c.json({ models: await listModels(c.var.store) }, 200))
   .openapi(get, async (c) => {
-    const tenant = c.get("tenant");
-    const record = await requireModel(c.env, tenant, c.req.valid("param").id);
-    return c.json(await withVariants(c.env, tenant, record), 200);
+    const record = await requireModel(c.var.store, c.req.valid("param").id);
+    return c.json(await withVariants(c.var.store, record), 200);
   })
   .openapi(remove, async (c) => {
-    await deleteModel(c.env, c.get("tenant"), c.req.valid("param").id);
+    await deleteModel(c.var.store, c.req.valid("param").id);
     return c.body(null, 204);
   })
   .openapi(download, async (c) => {
-    const tenant = c.get("tenant");
-    const record = await requireModel(c.env, tenant, c.req.valid("param").id);
-    const blob = await openBlob(c.env, modelBlobKey(tenant, record.id), "model");
+    const record = await requireModel(c.var.store, c.req.valid("param").id);
+    const blob = await c.var.store.openModelBytes(record.id);
     return onnxDownload(blob, record.sha256, `${record.name}.onnx`);
   });
 

@@ -54,9 +54,9 @@ const run = createRoute({
 
 export const sensitivity = createRouter("invalid_request").openapi(run, async (c) => {
   const tenant = c.get("tenant");
-  const model = await requireModel(c.env, tenant, c.req.valid("param").id);
+  const model = await requireModel(c.var.store, c.req.valid("param").id);
   const body = c.req.valid("json");
-  await requireDataset(c.env, tenant, body.dataset);
+  await requireDataset(c.var.store, body.dataset);
   const job = await submitJob(c.env, tenant, "sensitivity", { modelId: model.id, ...body });
   return answerWithJob(c, job, c.req.valid("query").wait, 200);
 });

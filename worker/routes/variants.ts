@@ -1,7 +1,7 @@
 // /v1/models/:id/variants: make a variant from a recipe (content-addressed, made once), read and download it.
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../app";
-import { openBlob, requireModel } from "../catalog/models";
+import { requireModel } from "../catalog/models";
 import { findVariant, makeVariant, registerTrainedVariant, requireApplicableRecipe, requireVariant } from "../catalog/variants";
 import { requireDataset } from "../catalog/datasets";
 import { submitJob } from "../jobs/jobs";
@@ -12,7 +12,6 @@ import { ApiError } from "../errors";
 import { readBodyWithLimit } from "../store/body";
 import { describeZodError } from "../app";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "./models";
-import { variantBlobKey } from "../store/keys";
 import { errorResponses, ModelIdParam, VariantParams, VariantSchema } from "./schemas";
 import { ONNX_MEDIA_TYPE } from "../store/content-coding";
 import { onnxDownload } from "./models";
@@ -123,67 +122,64 @@ const download = createRoute({
 export const variants = createRouter("invalid_recipe")
   .openapi(create, async (c) => {
     const tenant = c.get("tenant");
-    const model = await requireModel(c.env, tenant, c.req.valid("param").id);
+    const model = await requireModel(c.var.store, c.req.valid("param").id);
     const { wait } = c.req.valid("query");
     const body = c.req.valid("json");
     if ("target" in body) {
       const search = parseBody(SearchRequestSchema, body);
-      await requireDataset(c.env, tenant, search.dataset);
+      await requireDataset(c.var.store, search.dataset);
       const job = await submitJob(c.env, tenant, "search", { modelId: model.id, ...search });
       return answerWithJob(c, job, wait, 200);
     }
     const { eval: evalRequest, ...recipeBody } = body;
     const recipe = parseBody(RecipeSchema, recipeBody);
     const ev = evalRequest === undefined ? undefined : parseBody(EvalRequestSchema, evalRequest);
-    if (ev) await requireDataset(c.env, tenant, ev.dataset);
+    if (ev) await requireDataset(c.var.store, ev.dataset);
     const calibration = recipe.quantize && calibrationOf(recipe.quantize);
-    if (calibration) await requireDataset(c.env, tenant, calibration.dataset);
+    if (calibration) await requireDataset(c.var.store, calibration.dataset);
     const needsJob = ev !== undefined || recipe.quantize?.scheme === "static" || model.bytes >= SYNC_MAX_MODEL_BYTES;
     if (!needsJob) {
-      const { created, variant } = await makeVariant(c.env, tenant, model, recipe);
+      const { created, variant } = await makeVariant(c.var.store, model, recipe);
       return c.json(variant, created ? 201 : 200);
     }
     // A large model's weights are pruned in the job, not here, where the id depends on them (a capped layer).
     const lookup = !addressNeedsWeights(recipe) || model.bytes < SYNC_MAX_MODEL_BYTES;
-    const existing = lookup ? await findVariant(c.env, tenant, model, recipe) : null;
+    const existing = lookup ? await findVariant(c.var.store, model, recipe) : null;
     if (existing && (!ev || existing.eval?.dataset === ev.dataset)) return c.json(existing, 200);
     // What the graph alone can refute is refused now, as the inline path would, not minutes later in the job.
-    if (!existing) await requireApplicableRecipe(c.env, tenant, model, recipe);
+    if (!existing) await requireApplicableRecipe(c.var.store, model, recipe);
     const job = await submitJob(c.env, tenant, "variant", { modelId: model.id, recipe, ...(ev ? { eval: ev } : {}) }, true);
     return answerWithJob(c, job, wait, existing ? 200 : 201);
   })
   .openapi(evaluate, async (c) => {
     const tenant = c.get("tenant");
     const { id, vid } = c.req.valid("param");
-    const model = await requireModel(c.env, tenant, id);
-    await requireVariant(c.env, tenant, id, vid);
+    const model = await requireModel(c.var.store, id);
+    await requireVariant(c.var.store, id, vid);
     const { dataset } = c.req.valid("json");
-    await requireDataset(c.env, tenant, dataset);
+    await requireDataset(c.var.store, dataset);
     const job = await submitJob(c.env, tenant, "evaluate", { modelId: model.id, variantId: vid, dataset }, true);
     return answerWithJob(c, job, c.req.valid("query").wait, 200);
   })
   .openapi(trained, async (c) => {
-    const tenant = c.get("tenant");
-    const model = await requireModel(c.env, tenant, c.req.valid("param").id);
+    const model = await requireModel(c.var.store, c.req.valid("param").id);
     const recipe = parseTrainedRecipe(c.req.valid("header")["x-slimserve-recipe"]);
     const limit = Number(c.env.MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES);
     const declared = c.req.header("Content-Length");
     const bytes = await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, limit);
-    const { created, variant } = await registerTrainedVariant(c.env, tenant, model, bytes, recipe);
+    const { created, variant } = await registerTrainedVariant(c.var.store, model, bytes, recipe);
     return c.json(variant, created ? 201 : 200);
   })
   .openapi(get, async (c) => {
     const { id, vid } = c.req.valid("param");
-    const tenant = c.get("tenant");
-    await requireModel(c.env, tenant, id);
-    return c.json(await requireVariant(c.env, tenant, id, vid), 200);
+    await requireModel(c.var.store, id);
+    return c.json(await requireVariant(c.var.store, id, vid), 200);
   })
   .openapi(download, async (c) => {
     const { id, vid } = c.req.valid("param");
-    const tenant = c.get("tenant");
-    await requireModel(c.env, tenant, id);
-    const variant = await requireVariant(c.env, tenant, id, vid);
-    const blob = await openBlob(c.env, variantBlobKey(tenant, id, vid), "variant");
+    await requireModel(c.var.store, id);
+    const variant = await requireVariant(c.var.store, id, vid);
+    const blob = await c.var.store.openVariantBytes(id, vid);
     return onnxDownload(blob, variant.sha256, `${id}-${vid}.onnx`);
   });
 

@@ -1,6 +1,6 @@
 // Inference tensors as JSON ({type, dims, data}): checked against the model's declared inputs, then
 // converted to typed arrays. Every problem is a 400 invalid_input naming the input.
-import { ApiError } from "../errors";
+import { DomainError } from "../domain-error";
 import type { TensorSignature } from "../onnx/validate";
 
 export interface JsonTensor {
@@ -49,7 +49,7 @@ const KINDS: Record<string, ElementKind> = {
 
 export const SUPPORTED_INPUT_TYPES = Object.keys(KINDS);
 
-const bad = (message: string) => new ApiError(400, "invalid_input", message);
+const bad = (message: string) => new DomainError("invalid_input", message);
 
 export function checkInputs(
   declared: readonly TensorSignature[],

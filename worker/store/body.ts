@@ -1,12 +1,12 @@
 // Reads a request body into one buffer while enforcing a byte limit, without holding it twice.
-import { ApiError } from "../errors";
+import { DomainError } from "../domain-error";
 
 export async function readBodyWithLimit(
   body: ReadableStream<Uint8Array> | null,
   declaredLength: number | undefined,
   limit: number,
 ): Promise<Uint8Array> {
-  const tooLarge = () => new ApiError(413, "payload_too_large", `body exceeds the limit of ${limit} bytes`);
+  const tooLarge = () => new DomainError("payload_too_large", `body exceeds the limit of ${limit} bytes`);
   if (declaredLength !== undefined && declaredLength > limit) {
     await body?.cancel();
     throw tooLarge();

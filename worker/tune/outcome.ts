@@ -1,11 +1,23 @@
-// What every target search shares: whether an evaluation meets the target, the trace entry of a candidate, and
-// storing the winner with its evaluation.
-import { storeVariant, type BuiltVariant } from "../catalog/variants";
+// What every target search shares: the target, whether an evaluation meets it, the trace entry of a candidate and
+// the search's result. The winner is stored with its evaluation by the catalog (catalog/variants.ts
+// storeEvaluatedVariant).
+import { z } from "@hono/zod-openapi";
+import type { VariantRecord } from "../catalog/records";
 import type { Recipe } from "../compress/recipe";
-import type { Env } from "../env";
 import type { EvalReport } from "../evaluate/report";
-import { getVariantRecord, putVariantRecord, type ModelRecord, type VariantRecord } from "../store/records";
-import type { SearchRequest } from "./search";
+
+export const TargetSchema = z
+  .object({
+    maxAccuracyDrop: z.number().min(0).max(100).optional().describe("Top-1 accuracy drop in points (needs labels)"),
+    minAgreement: z.number().min(0).max(1).optional().describe("Top-1 agreement with FP32"),
+    minCosine: z.number().min(-1).max(1).optional().describe("Cosine similarity of the first output with FP32's"),
+  })
+  .strict()
+  .refine((t) => Object.values(t).filter((v) => v !== undefined).length === 1, "give exactly one of maxAccuracyDrop, minAgreement, minCosine")
+  .openapi("Target");
+
+export type Target = z.infer<typeof TargetSchema>;
+export type Objective = "smallest" | "fastest";
 
 export interface TraceEntry {
   recipe: Recipe;
@@ -23,26 +35,16 @@ export interface TraceEntry {
   transferBytes?: number;
 }
 
-export function meets(target: SearchRequest["target"], r: EvalReport): boolean {
+export function meets(target: Target, r: EvalReport): boolean {
   if (target.maxAccuracyDrop !== undefined) return r.accuracy !== null && r.accuracy.drop <= target.maxAccuracyDrop;
   if (target.minAgreement !== undefined) return r.agreement >= target.minAgreement;
   return (r.outputs[0]?.cosine ?? 0) >= target.minCosine!;
 }
 
-/** Stores the winning variant with its evaluation (or attaches the evaluation to the stored one). */
-export async function storeWinner(
-  env: Env,
-  tenant: string,
-  model: ModelRecord,
-  built: BuiltVariant,
-  report: EvalReport,
-): Promise<VariantRecord> {
-  const existing = await getVariantRecord(env, tenant, model.id, built.record.id);
-  if (existing) {
-    const variant = { ...existing, eval: report };
-    await putVariantRecord(env, tenant, variant);
-    return variant;
-  }
-  built.record.eval = report;
-  return storeVariant(env, tenant, built);
+export interface SearchResult {
+  met: boolean;
+  target: Target;
+  objective: Objective;
+  variant: VariantRecord | null;
+  trace: TraceEntry[];
 }

@@ -3,18 +3,17 @@
 // step that costs the least metric per weight removed is taken while the evaluated target still holds (a layer whose
 // step breaks it stays where it is). Survivors are optionally quantized. Only the winner is stored.
 import { z } from "@hono/zod-openapi";
-import { buildVariant, type BuiltVariant, type Progress } from "../catalog/variants";
+import { buildVariant, storeEvaluatedVariant, type BuiltVariant, type Progress } from "../catalog/variants";
+import type { TenantStore } from "../store/tenant";
 import { parseModelBytes } from "../catalog/models";
 import { weightedLayers } from "../compress/pipeline";
 import { RecipeSchema, SweepStructureSchema, type Recipe } from "../compress/recipe";
 import type { Dataset } from "../datasets/dataset";
-import type { Env } from "../env";
-import { ApiError } from "../errors";
+import { DomainError } from "../domain-error";
 import { evaluateBytes, type EvalReport } from "../evaluate/report";
 import { tensorDims } from "../onnx/tensor";
-import type { ModelRecord } from "../store/records";
-import { meets, storeWinner, type TraceEntry } from "./outcome";
-import type { SearchRequest, SearchResult } from "./search";
+import type { ModelRecord } from "../catalog/records";
+import { meets, type Objective, type SearchResult, type Target, type TraceEntry } from "./outcome";
 import { layerSensitivity } from "./sensitivity";
 
 /** The default sparsity ladder: coarse steps, finer where int8 + entropy coding starts to pay off most. */
@@ -42,20 +41,28 @@ export const PruneSearchSchema = z
 
 type PruneSearch = z.output<typeof PruneSearchSchema>;
 
+/** What a pruning search reads of the search request (tune/search.ts SearchRequest). */
+export interface PruneSearchRequest {
+  target: Target;
+  objective: Objective;
+  dataset: string;
+  samples?: number;
+  prune?: PruneSearch;
+}
+
 function candidateRecipe(spec: PruneSearch, overrides: Record<string, number>): Recipe {
   const prune = Object.keys(overrides).length > 0 ? { sparsity: 0, scope: "per-layer", structure: spec.structure, overrides } : undefined;
   const parsed = RecipeSchema.safeParse({ prune, quantize: spec.quantize });
-  if (!parsed.success) throw new ApiError(400, "invalid_request", `pruning search: ${parsed.error.issues[0]?.message ?? "invalid candidate"}`);
+  if (!parsed.success) throw new DomainError("invalid_request", `pruning search: ${parsed.error.issues[0]?.message ?? "invalid candidate"}`);
   return parsed.data;
 }
 
 export async function searchPruning(
-  env: Env,
-  tenant: string,
+  store: TenantStore,
   model: ModelRecord,
   original: Uint8Array,
   dataset: Dataset,
-  request: SearchRequest,
+  request: PruneSearchRequest,
   progress: Progress,
 ): Promise<SearchResult> {
   // searchVariant has checked the target against the dataset's labels before handing over.
@@ -90,7 +97,7 @@ export async function searchPruning(
   const maxTries = 1 + weights.length * ladder.length;
   const tryCandidate = async (overrides: Record<string, number>) => {
     const recipe = candidateRecipe(spec, overrides);
-    const built = await buildVariant(env, tenant, model, recipe, original);
+    const built = await buildVariant(store, model, recipe, original);
     const report = await evaluateBytes(model, original, built.bytes, dataset, evalOptions);
     const ok = meets(request.target, report);
     trace.push({
@@ -142,6 +149,6 @@ export async function searchPruning(
   if (!best) return { met: false, target: request.target, objective: request.objective, variant: null, trace };
   await progress("storing", 0.95);
   const report = await evaluateBytes(model, original, best.built.bytes, dataset, { datasetId: request.dataset, samples: request.samples, latencyBudgetMs: 800 });
-  const variant = await storeWinner(env, tenant, model, best.built, report);
+  const variant = await storeEvaluatedVariant(store, best.built, report);
   return { met: true, target: request.target, objective: request.objective, variant, trace };
 }

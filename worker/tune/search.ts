@@ -5,26 +5,16 @@
 import { z } from "@hono/zod-openapi";
 import { acceptedBits, RecipeSchema, type Recipe } from "../compress/recipe";
 import { PruneSearchSchema, searchPruning } from "./prune-search";
-import { meets, storeWinner, type TraceEntry } from "./outcome";
+import { meets, TargetSchema, type SearchResult, type TraceEntry } from "./outcome";
 import { weightedLayers } from "../compress/pipeline";
-import { buildVariant, type Progress } from "../catalog/variants";
+import { buildVariant, storeEvaluatedVariant, type Progress } from "../catalog/variants";
+import type { TenantStore } from "../store/tenant";
 import { parseModelBytes } from "../catalog/models";
 import type { Dataset } from "../datasets/dataset";
-import type { Env } from "../env";
-import { ApiError } from "../errors";
+import { DomainError } from "../domain-error";
 import { evaluateBytes, type EvalOptions, type EvalReport } from "../evaluate/report";
 import { pickBest } from "./winner";
-import type { ModelRecord, VariantRecord } from "../store/records";
-
-export const TargetSchema = z
-  .object({
-    maxAccuracyDrop: z.number().min(0).max(100).optional().describe("Top-1 accuracy drop in points (needs labels)"),
-    minAgreement: z.number().min(0).max(1).optional().describe("Top-1 agreement with FP32"),
-    minCosine: z.number().min(-1).max(1).optional().describe("Cosine similarity of the first output with FP32's"),
-  })
-  .strict()
-  .refine((t) => Object.values(t).filter((v) => v !== undefined).length === 1, "give exactly one of maxAccuracyDrop, minAgreement, minCosine")
-  .openapi("Target");
+import type { ModelRecord } from "../catalog/records";
 
 export const SearchRequestSchema = z
   .object({
@@ -42,20 +32,11 @@ export const SearchRequestSchema = z
   .openapi("SearchRequest");
 
 export type SearchRequest = z.infer<typeof SearchRequestSchema>;
-export type { TraceEntry };
-
-
-export interface SearchResult {
-  met: boolean;
-  target: SearchRequest["target"];
-  objective: SearchRequest["objective"];
-  variant: VariantRecord | null;
-  trace: TraceEntry[];
-}
+export { TargetSchema };
+export type { SearchResult, TraceEntry };
 
 /** The coarsest int4 block the search tries (one scale per 256 inputs keeps scale overhead near 3%). */
 const MAX_SEARCH_BLOCK = 256;
-
 
 /** The first spelling of a candidate the recipe schema accepts (e.g. int4 with blocks, else plain int4). */
 function candidate(...spellings: unknown[]): Recipe | null {
@@ -67,8 +48,7 @@ function candidate(...spellings: unknown[]): Recipe | null {
 }
 
 export async function searchVariant(
-  env: Env,
-  tenant: string,
+  store: TenantStore,
   model: ModelRecord,
   original: Uint8Array,
   dataset: Dataset,
@@ -76,14 +56,14 @@ export async function searchVariant(
   progress: Progress,
 ): Promise<SearchResult> {
   if (request.target.maxAccuracyDrop !== undefined && !dataset.labels) {
-    throw new ApiError(400, "invalid_request", "target maxAccuracyDrop needs a dataset with labels; use minAgreement or minCosine");
+    throw new DomainError("invalid_request", "target maxAccuracyDrop needs a dataset with labels; use minAgreement or minCosine");
   }
-  if (request.prune) return searchPruning(env, tenant, model, original, dataset, request, progress);
+  if (request.prune) return searchPruning(store, model, original, dataset, request, progress);
   const evalOptions: EvalOptions = { datasetId: request.dataset, samples: request.samples, latencyBudgetMs: 800 };
   const trace: TraceEntry[] = [];
   const tried = new Map<string, { built: Awaited<ReturnType<typeof buildVariant>>; report: EvalReport }>();
   const tryRecipe = async (recipe: Recipe, share: number) => {
-    const built = await buildVariant(env, tenant, model, recipe, original);
+    const built = await buildVariant(store, model, recipe, original);
     const report = await evaluateBytes(model, original, built.bytes, dataset, evalOptions);
     // The original is timed once; every candidate is compared with that figure.
     evalOptions.fp32Latency ??= { ms: report.latencyMs.fp32, runs: report.latencyMs.runs };
@@ -145,7 +125,7 @@ export async function searchVariant(
       // Only this layer at the narrow width, the others float: what it alone costs.
       const single = candidate({ ...narrowestFailing.recipe.quantize, exclude: layers.filter((n) => n !== name) });
       if (!single) continue;
-      const built = await buildVariant(env, tenant, model, single, original);
+      const built = await buildVariant(store, model, single, original);
       const rep = await evaluateBytes(model, original, built.bytes, dataset, { ...evalOptions, quick: true });
       costs.push({ name, cost: rep.accuracy ? rep.accuracy.drop : 1 - rep.agreement });
     }
@@ -163,6 +143,6 @@ export async function searchVariant(
   const best = pickBest(passing, request.objective);
   if (!best) return { met: false, target: request.target, objective: request.objective, variant: null, trace };
   await progress("storing", 0.95);
-  const variant = await storeWinner(env, tenant, model, best.built, best.report);
+  const variant = await storeEvaluatedVariant(store, best.built, best.report);
   return { met: true, target: request.target, objective: request.objective, variant, trace };
 }

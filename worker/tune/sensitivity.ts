@@ -6,9 +6,9 @@ import { weightedLayers } from "../compress/pipeline";
 import { compressModelBytes, type Progress } from "../catalog/variants";
 import { parseModelBytes } from "../catalog/models";
 import type { Dataset } from "../datasets/dataset";
-import { ApiError } from "../errors";
+import { DomainError } from "../domain-error";
 import { evaluateBytes } from "../evaluate/report";
-import type { ModelRecord } from "../store/records";
+import type { ModelRecord } from "../catalog/records";
 
 export type SensitivityMetric = "accuracy" | "agreement" | "cosine";
 
@@ -56,7 +56,7 @@ export async function layerSensitivity(
   progress: Progress,
 ): Promise<SensitivityReport> {
   const metric = options.metric ?? (dataset.labels ? "accuracy" : "agreement");
-  if (metric === "accuracy" && !dataset.labels) throw new ApiError(400, "invalid_request", "metric 'accuracy' needs a dataset with labels");
+  if (metric === "accuracy" && !dataset.labels) throw new DomainError("invalid_request", "metric 'accuracy' needs a dataset with labels");
   const layers = weightedLayers(parseModelBytes(original));
   const names = layers.map((l) => l.name);
   const weights = [...new Set(layers.map((l) => l.weight))];
@@ -77,14 +77,14 @@ export async function layerSensitivity(
   for (const b of bits) {
     for (const layer of layers) {
       const parsed = RecipeSchema.safeParse({ quantize: { bits: b, exclude: names.filter((n) => n !== layer.name) } });
-      if (!parsed.success) throw new ApiError(400, "invalid_request", `bits ${b} is not a supported bit-width`);
+      if (!parsed.success) throw new DomainError("invalid_request", `bits ${b} is not a supported bit-width`);
       await measure(layer, parsed.data, { bits: b });
     }
   }
   for (const sparsity of sparsities) {
     for (const layer of layers) {
       const parsed = RecipeSchema.safeParse(singleLayerPrune(weights, layer.weight, sparsity, options.structure));
-      if (!parsed.success) throw new ApiError(400, "invalid_request", `sparsity ${sparsity} with this structure is not a valid prune recipe`);
+      if (!parsed.success) throw new DomainError("invalid_request", `sparsity ${sparsity} with this structure is not a valid prune recipe`);
       await measure(layer, parsed.data, { sparsity });
     }
   }

@@ -1,7 +1,9 @@
-// Compression in workerd quantizes on the wasm kernel that catalog/variants.ts provides, and still makes the
-// variant bytes the scalar quantizer made: the pinned hashes, and those of the Node global setup (scalar path).
+// Compression in workerd quantizes on the wasm kernel that the Worker provides at startup (worker/index.ts), and
+// still makes the variant bytes the scalar quantizer made: the pinned hashes, and those of the Node global setup
+// (scalar path).
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
+import "../../../worker/index";
 import { compressModelBytes } from "../../../worker/catalog/variants";
 import { compressionKernelModule, provideCompressionKernels } from "../../../worker/compress/simd-quantize";
 import { quantizeWeightsPerChannel, quantizeWeightsPerChannelScalar } from "../../../worker/compress/quantize/weights";
@@ -18,7 +20,7 @@ const PINNED = {
 };
 
 describe("compression on the wasm kernels in workerd", () => {
-  it("is handed the plain SIMD128 kernels module by catalog/variants.ts", () => {
+  it("is handed the plain SIMD128 kernels module by the Worker at startup", () => {
     expect(compressionKernelModule()).toBe(kernelModules.plain);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../../../worker/errors";
+import { DomainError } from "../../../worker/domain-error";
 import { newExperiment, patchExperiment, promoteExperiment, rollbackExperiment, type ExperimentSpec } from "../../../worker/experiments/config";
 
 const V = "0123456789abcdef01234567";
@@ -19,9 +19,9 @@ function rejects(fn: () => unknown, message: RegExp) {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(ApiError);
-    expect((err as ApiError).status).toBe(400);
-    expect((err as ApiError).message).toMatch(message);
+    expect(err).toBeInstanceOf(DomainError);
+    expect((err as DomainError).code).toBe("invalid_request");
+    expect((err as DomainError).message).toMatch(message);
     return;
   }
   throw new Error("expected a 400");

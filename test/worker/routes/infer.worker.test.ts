@@ -7,7 +7,7 @@ import { evictAllSessions } from "../../../worker/serve/sessions";
 import { DT } from "../../../worker/onnx/dtype";
 import { REFERENCE_MODELS, type ReferenceCase } from "../../support/reference-models";
 import { buildMlp } from "../../support/models";
-import { expectError, postJson, TOKENS, uploadModel } from "../../support/api";
+import { api, expectError, postJson, TOKENS, uploadModel } from "../../support/api";
 
 // Either engine against onnxruntime-node on the same fp32 graph, and onnxruntime-web on the same int8 graph:
 // float rounding only.
@@ -72,6 +72,14 @@ describe("POST /v1/models/:id/infer", () => {
     const res = await postJson(`/v1/models/${id}/infer?bits=8`, body);
     expect(res.status).toBe(200);
     expect(((await res.json()) as Answer).outputs).toEqual(first.outputs);
+  });
+
+  it("forgets a deleted model at once: the next request is a 404, not the isolate's remembered copy", async () => {
+    const { id, body } = await setUp("mlp");
+    expect((await postJson(`/v1/models/${id}/infer?bits=8`, body)).status).toBe(200);
+    expect((await api(`/v1/models/${id}`, { method: "DELETE" })).status).toBe(204);
+    const err = await expectError(await postJson(`/v1/models/${id}/infer?bits=8`, body));
+    expect(err).toMatchObject({ status: 404, code: "not_found" });
   });
 
   it("answers 404 for ?bits=8 when the model has no 8-bit variant", async () => {

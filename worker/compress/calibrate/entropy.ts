@@ -1,6 +1,6 @@
 // Entropy calibration (TensorRT-style): choose the |x| threshold whose 128-level quantized distribution has the
 // smallest KL divergence from the observed one, outliers folded into the last kept bin.
-import type { Calibrator } from "./index";
+import type { Calibrator } from "./calibrator";
 import { AbsHistogram } from "./histogram";
 
 const LEVELS = 128;

@@ -6,18 +6,11 @@ import { weightedLayers } from "../../onnx/operators";
 import { entropyCalibrator } from "./entropy";
 import { minmaxCalibrator } from "./minmax";
 import { percentileCalibrator } from "./percentile";
+import type { Calibrator, Range } from "./calibrator";
 
-export interface Range {
-  min: number;
-  max: number;
-}
+export type { Calibrator, Range };
 
 export type ActivationRanges = Record<string, Range>;
-
-export interface Calibrator {
-  observe(values: Float32Array): void;
-  range(): Range;
-}
 
 export type CalibrationMethod = "minmax" | "percentile" | "entropy";
 

@@ -1,5 +1,5 @@
 // MinMax calibration: the range is the smallest and largest value ever observed.
-import type { Calibrator } from "./index";
+import type { Calibrator } from "./calibrator";
 
 export function minmaxCalibrator(): Calibrator {
   let min = Infinity;

@@ -1,6 +1,6 @@
 // Percentile calibration: clip |x| at the given percentile of its distribution (from the histogram), keeping
 // the observed sign range (a post-ReLU tensor keeps min 0).
-import type { Calibrator } from "./index";
+import type { Calibrator } from "./calibrator";
 import { AbsHistogram } from "./histogram";
 
 export function percentileCalibrator(percentile: number): Calibrator {

@@ -11,12 +11,16 @@ import { selectLowest } from "./select";
 import { applyBlockMask, applyChannelMask, applyNmMask, blockUnits, channelUnits, elementUnits, type Units } from "./units";
 import { planChannels, removeChannels } from "./channels";
 import { outputChange } from "./change";
+import { DomainError } from "../../domain-error";
 
 /** A layer whose output moves by more than this (relative L2 on the probes) is flagged in the report. */
 export const OUTPUT_CHANGE_WARNING = 0.5;
 
-export class PruneRecipeError extends Error {
+export class PruneRecipeError extends DomainError {
   override name = "PruneRecipeError";
+  constructor(message: string) {
+    super("invalid_recipe", message);
+  }
 }
 
 export interface PruneLayerReport {

@@ -10,9 +10,13 @@ import { makeTensor } from "../../onnx/tensor";
 import { defaultOpset } from "../../onnx/validate";
 import type { ActivationRanges, Range } from "../calibrate";
 import { nameAllocator } from "./names";
+import { DomainError } from "../../domain-error";
 
-export class StaticQuantizationError extends Error {
+export class StaticQuantizationError extends DomainError {
   override name = "StaticQuantizationError";
+  constructor(message: string) {
+    super("invalid_recipe", message);
+  }
 }
 
 /** uint8 affine parameters covering the range and zero (so that zero padding and ReLU zeros are exact). */

@@ -18,6 +18,7 @@ import { liftToOpset21 } from "./opset21";
 import { liftToOpset25 } from "./opset25";
 import { ternary } from "./ternary";
 import { nodeLabel, weightedLayer, type WeightLayout } from "../../onnx/operators";
+import { DomainError } from "../../domain-error";
 
 export interface TensorReport {
   name: string;
@@ -72,8 +73,11 @@ function encodingFor(options: QuantizeOptions): WeightEncoding {
 }
 
 /** A 2-bit recipe on a model that cannot be lifted to opset 25 (INT2): refused rather than left float. */
-export class Int2OpsetError extends Error {
+export class Int2OpsetError extends DomainError {
   override name = "Int2OpsetError";
+  constructor(message: string) {
+    super("invalid_recipe", message);
+  }
 }
 
 /** The model lifted to opset 25 (INT2), or Int2OpsetError with the reason it cannot be (a check on the graph alone). */

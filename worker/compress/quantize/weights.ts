@@ -1,6 +1,7 @@
 // Weight quantization math: per-channel symmetric integer quantization and the error statistics it reports.
 import { channelLayout } from "../../onnx/tensor";
 import { quantizePerChannelWithKernels } from "../simd-quantize";
+import type { QuantizationStats } from "./stats";
 
 export interface PerChannelQuantized {
   values: Int8Array;
@@ -9,12 +10,7 @@ export interface PerChannelQuantized {
   error: QuantizationError;
 }
 
-/** Sums the error statistics are made of: sum w^2, sum e^2 and max |e| over a tensor. */
-export interface QuantizationStats {
-  signal: number;
-  noise: number;
-  maxAbsError: number;
-}
+export type { QuantizationStats };
 
 /**
  * Symmetric per-channel quantization to signed `bits` integers: scale_c = absmax_c / (2^(bits-1) - 1),

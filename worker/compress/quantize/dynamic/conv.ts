@@ -2,7 +2,7 @@
 import { makeNode } from "../../../onnx/builders";
 import { makeTensor, readFloat32, tensorDims } from "../../../onnx/tensor";
 import { DT } from "../../../onnx/dtype";
-import type { DynamicRewrite } from "./index";
+import type { DynamicRewrite } from "./rewrite";
 import { quantizeWeight, rescale, weightInitializers } from "./shared";
 
 export const conv: DynamicRewrite = {

@@ -3,7 +3,7 @@
 import { makeNode } from "../../../onnx/builders";
 import { floatAttribute, intAttribute } from "../../../onnx/attributes";
 import { tensorDims } from "../../../onnx/tensor";
-import type { DynamicRewrite } from "./index";
+import type { DynamicRewrite } from "./rewrite";
 import { quantizeWeight, rescale, weightInitializers } from "./shared";
 
 export const gemm: DynamicRewrite = {

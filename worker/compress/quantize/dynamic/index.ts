@@ -13,28 +13,17 @@ import { nameAllocator } from "../names";
 import { conv } from "./conv";
 import { gemm } from "./gemm";
 import { matmul } from "./matmul";
+import { DomainError } from "../../../domain-error";
+import type { DynamicContext, DynamicRewrite } from "./rewrite";
 
-export class DynamicQuantizationError extends Error {
+export class DynamicQuantizationError extends DomainError {
   override name = "DynamicQuantizationError";
+  constructor(message: string) {
+    super("invalid_recipe", message);
+  }
 }
 
-export interface DynamicContext {
-  fresh(wanted: string): string;
-  /** One weight scale for the whole tensor instead of one per output channel. */
-  perTensor: boolean;
-  addInitializer(t: TensorProto): void;
-  initializer(name: string): TensorProto | undefined;
-  /** The shared DynamicQuantizeLinear outputs for activation `x`: [quantized, scale, zero point]. */
-  quantizedActivation(x: string): [string, string, string];
-}
-
-export interface DynamicRewrite {
-  /**
-   * Replacement nodes (producing the node's outputs) and the weight's report, or why the node stays as is. `layout`
-   * is the operator table's for the weight's shape (null when the op takes no weight of that rank).
-   */
-  rewrite(layer: WeightedLayer, layout: WeightLayout | null, data: Float32Array, ctx: DynamicContext): { nodes: NodeProto[]; report: TensorReport } | string;
-}
+export type { DynamicContext, DynamicRewrite };
 
 const REWRITES: Record<string, DynamicRewrite> = { MatMul: matmul, Gemm: gemm, Conv: conv };
 

@@ -1,7 +1,7 @@
 // MatMul(X, W[K,N]) -> MatMulInteger(uint8 X, int8 W) with per-column weight scales.
 import { makeNode } from "../../../onnx/builders";
 import { tensorDims } from "../../../onnx/tensor";
-import type { DynamicRewrite } from "./index";
+import type { DynamicRewrite } from "./rewrite";
 import { quantizeWeight, rescale, weightInitializers } from "./shared";
 
 export const matmul: DynamicRewrite = {

@@ -5,7 +5,7 @@ import { DT } from "../../../onnx/dtype";
 import { makeTensor } from "../../../onnx/tensor";
 import type { TensorReport } from "../index";
 import { quantizeWeightsPerChannel } from "../weights";
-import type { DynamicContext } from "./index";
+import type { DynamicContext } from "./rewrite";
 
 /** int8 weight `values` (already in the integer op's layout) with per-channel scales shaped `scaleDims`. */
 export function weightInitializers(

@@ -3,7 +3,7 @@
 import type { NodeProto } from "onnx-buf";
 import { edited } from "../../edit";
 import { nodeLabel } from "../../operators";
-import type { ConstantSink } from "./index";
+import type { ConstantSink } from "./constants";
 
 export function dftAxis(node: NodeProto, constants: ConstantSink): NodeProto {
   const attr = node.attribute.find((a) => a.name === "axis");

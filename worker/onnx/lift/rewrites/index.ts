@@ -6,11 +6,9 @@ import { gridSampleMode } from "./grid-sample";
 import { reduceAxes } from "./reduce-axes";
 import { roiAlignMode } from "./roi-align";
 import { splitOutputs } from "./split";
+import type { ConstantSink } from "./constants";
 
-/** Where a rewrite puts the constants it needs: an int64 initializer in the node's graph, by fresh name. */
-export interface ConstantSink {
-  int64(hint: string, values: bigint[], dims: number[]): string;
-}
+export type { ConstantSink };
 
 /** The rewritten node, or why it cannot keep its meaning. */
 export type Rewrite = (node: NodeProto, constants: ConstantSink) => NodeProto | { refuse: string };

@@ -4,7 +4,7 @@
 import type { NodeProto } from "onnx-buf";
 import { edited } from "../../edit";
 import { nodeLabel } from "../../operators";
-import type { ConstantSink } from "./index";
+import type { ConstantSink } from "./constants";
 
 export function reduceAxes(node: NodeProto, constants: ConstantSink): NodeProto {
   const axes = node.attribute.find((a) => a.name === "axes");

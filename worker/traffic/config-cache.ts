@@ -1,12 +1,13 @@
 // Per-isolate cache of each experiment's config (and its model's record), so that a warm inference reads no
 // remote store: worker/isolate.ts's `experimentConfigs`. An entry is fresh for 5 s; sooner, a metrics flush that
 // reports a newer version drops it, and changes made through this isolate replace it at once.
-import { notFound } from "../errors";
+import { notFound } from "../domain-error";
 import { isolate, type CachedExperiment } from "../isolate";
 import type { Env } from "../env";
 import { requireModel } from "../catalog/models";
-import type { ModelRecord } from "../store/records";
-import type { ExperimentConfig } from "./config";
+import type { ModelRecord } from "../catalog/records";
+import type { ExperimentConfig } from "../experiments/config";
+import type { TenantStore } from "../store/tenant";
 
 export const experimentKey = (tenant: string, name: string) => `${tenant}/${name}`;
 
@@ -14,7 +15,8 @@ export function experimentStub(env: Env, tenant: string, name: string) {
   return env.EXPERIMENTS.get(env.EXPERIMENTS.idFromName(experimentKey(tenant, name)));
 }
 
-export async function cachedExperiment(env: Env, tenant: string, name: string): Promise<CachedExperiment> {
+export async function cachedExperiment(env: Env, store: TenantStore, name: string): Promise<CachedExperiment> {
+  const tenant = store.tenant;
   const key = experimentKey(tenant, name);
   const hit = isolate.experimentConfigs.get(key);
   if (hit?.fresh) return hit.value;
@@ -23,7 +25,7 @@ export async function cachedExperiment(env: Env, tenant: string, name: string): 
     isolate.experimentConfigs.delete(key);
     throw notFound("experiment", name);
   }
-  const model = hit?.value.model.id === config.model ? hit.value.model : await requireModel(env, tenant, config.model);
+  const model = hit?.value.model.id === config.model ? hit.value.model : await requireModel(store, config.model);
   const entry = { config, model };
   isolate.experimentConfigs.set(key, entry);
   return entry;

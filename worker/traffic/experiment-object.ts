@@ -2,7 +2,7 @@
 // in its SQLite storage. Every method runs synchronous SQL with no await in between, so a method is atomic
 // with respect to every other call: concurrent metric batches add up exactly.
 import { DurableObject } from "cloudflare:workers";
-import { ApiError, type ErrorCode } from "../errors";
+import { DomainError, type DomainCode } from "../domain-error";
 import type { Env } from "../env";
 import {
   newExperiment,
@@ -12,14 +12,14 @@ import {
   type ExperimentConfig,
   type ExperimentPatch,
   type ExperimentSpec,
-} from "./config";
-import { checkGuardrails } from "./guardrails";
-import { applyEvent, scoreFeedback, type ArmMetrics, type MetricEvent } from "./arm-metrics";
+} from "../experiments/config";
+import { checkGuardrails } from "../experiments/guardrails";
+import { applyEvent, scoreFeedback, type ArmMetrics, type MetricEvent } from "../experiments/arm-metrics";
 
 /** How many served requests keep their top-1 for feedback (oldest dropped first). */
 export const SERVED_KEPT = 10_000;
 
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: { status: number; code: ErrorCode; message: string } };
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: { code: DomainCode; message: string } };
 
 export interface ExperimentView {
   config: ExperimentConfig;
@@ -43,12 +43,12 @@ CREATE TABLE IF NOT EXISTS served (
   labelled INTEGER NOT NULL DEFAULT 0
 );`;
 
-/** Runs a transition, turning the ApiError it throws into a value (class identity does not survive RPC). */
+/** Runs a transition, turning the DomainError it throws into a value (class identity does not survive RPC). */
 function outcome<T>(fn: () => T): Outcome<T> {
   try {
     return { ok: true, value: fn() };
   } catch (err) {
-    if (err instanceof ApiError) return { ok: false, error: { status: err.status, code: err.code, message: err.message } };
+    if (err instanceof DomainError) return { ok: false, error: { code: err.code, message: err.message } };
     throw err;
   }
 }
@@ -84,13 +84,13 @@ export class ExperimentObject extends DurableObject<Env> {
   }
 
   private require(): ExperimentConfig {
-    if (!this.config) throw new ApiError(404, "not_found", "experiment not found");
+    if (!this.config) throw new DomainError("not_found", "experiment not found");
     return this.config;
   }
 
   create(spec: ExperimentSpec, variantIds: string[]): Outcome<ExperimentConfig> {
     return outcome(() => {
-      if (this.config) throw new ApiError(409, "conflict", `experiment '${spec.name}' already exists`);
+      if (this.config) throw new DomainError("conflict", `experiment '${spec.name}' already exists`);
       const config = newExperiment(spec, new Set(variantIds), this.nextVersion(), new Date().toISOString());
       this.sql.exec("DELETE FROM arm_metrics");
       this.sql.exec("DELETE FROM served");
@@ -176,13 +176,13 @@ export class ExperimentObject extends DurableObject<Env> {
       const row = this.sql
         .exec<{ arm: string; top1: string; labelled: number }>("SELECT arm, top1, labelled FROM served WHERE request_id = ?", requestId)
         .toArray()[0];
-      if (!row) throw new ApiError(404, "not_found", `request '${requestId}' is unknown to this experiment (or older than the last ${SERVED_KEPT})`);
-      if (row.labelled) throw new ApiError(409, "conflict", `request '${requestId}' already has feedback`);
+      if (!row) throw new DomainError("not_found", `request '${requestId}' is unknown to this experiment (or older than the last ${SERVED_KEPT})`);
+      if (row.labelled) throw new DomainError("conflict", `request '${requestId}' already has feedback`);
       const top1 = JSON.parse(row.top1) as Record<string, number[]>;
       const rows = top1[row.arm]?.length ?? 0;
       const labels = Array.isArray(label) ? label : [label];
       if (labels.length !== rows) {
-        throw new ApiError(400, "invalid_request", `label: request '${requestId}' had ${rows} output row(s); send ${rows === 1 ? "one label" : `an array of ${rows} labels`}`);
+        throw new DomainError("invalid_request", `label: request '${requestId}' had ${rows} output row(s); send ${rows === 1 ? "one label" : `an array of ${rows} labels`}`);
       }
       const scored = [];
       for (const [arm, predicted] of Object.entries(top1)) {

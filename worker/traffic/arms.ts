@@ -1,14 +1,15 @@
 // Serving through an experiment: pick the arm locally, answer with it, then (after the answer, in waitUntil)
 // run the shadow arms or the sampled control, compare outputs, and record the request's metrics.
 import type { Env } from "../env";
-import { runInference, type InferenceAnswer, type Served } from "../serve/infer";
+import type { ModelRecord } from "../catalog/records";
+import { compareOutputs, top1Rows, type Agreement } from "../experiments/agreement";
+import { assignArm } from "../experiments/assignment";
+import { ORIGINAL, type ExperimentConfig } from "../experiments/config";
+import type { ArmRun } from "../experiments/arm-metrics";
 import { checkInputs, type JsonTensor } from "../serve/inputs";
-import type { ModelRecord } from "../store/records";
-import { compareOutputs, top1Rows, type Agreement } from "./agreement";
-import { assignArm } from "./assignment";
-import { ORIGINAL, type ExperimentConfig } from "./config";
+import type { TenantStore } from "../store/tenant";
 import { cachedExperiment } from "./config-cache";
-import type { ArmRun } from "./arm-metrics";
+import { runInference, type InferenceAnswer, type Served } from "./infer";
 import { recordEvent } from "./recorder";
 
 /** Request (and response) header carrying the arm a client should stay on. */
@@ -41,8 +42,8 @@ export function backgroundArms(config: ExperimentConfig, answering: string, rand
   return answering !== config.control && random() < config.agreementSample ? [config.control] : [];
 }
 
-const runArm = (env: Env, tenant: string, model: ModelRecord, arm: string, inputs: Record<string, JsonTensor>): Promise<Served> =>
-  runInference(env, tenant, model, arm === ORIGINAL ? {} : { variant: arm }, inputs);
+const runArm = (store: TenantStore, model: ModelRecord, arm: string, inputs: Record<string, JsonTensor>): Promise<Served> =>
+  runInference(store, model, arm === ORIGINAL ? {} : { variant: arm }, inputs);
 
 /** The first declared output is the one compared and scored. */
 function firstOutput(model: ModelRecord, answer: InferenceAnswer): JsonTensor | undefined {
@@ -62,17 +63,18 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value?: T; error?: unkn
 export async function serveExperiment(
   env: Env,
   ctx: WaitUntil,
-  tenant: string,
+  store: TenantStore,
   name: string,
   inputs: Record<string, JsonTensor>,
   header: (name: string) => string | undefined,
 ): Promise<{ answer: ExperimentAnswer; timing: Served["timing"] }> {
-  const { config, model } = await cachedExperiment(env, tenant, name);
+  const { config, model } = await cachedExperiment(env, store, name);
+  const tenant = store.tenant;
   // The client's own mistakes fail before any arm runs and count against none.
   checkInputs(model.inputs, inputs);
   const arm = answeringArm(config, header, Math.random);
   const requestId = crypto.randomUUID();
-  const served = await timed(() => runArm(env, tenant, model, arm, inputs));
+  const served = await timed(() => runArm(store, model, arm, inputs));
   if (!served.value) {
     recordEvent(env, ctx, tenant, name, { requestId, runs: [{ arm, served: true, ok: false, ms: served.ms }], agreement: [] });
     throw served.error;
@@ -81,7 +83,7 @@ export async function serveExperiment(
   const others = backgroundArms(config, arm, Math.random);
   const runs: ArmRun[] = [{ arm, served: true, ok: true, ms: served.ms, top1: top1Of(model, answer) }];
   if (others.length === 0) recordEvent(env, ctx, tenant, name, { requestId, runs, agreement: [] });
-  else ctx.waitUntil(runInBackground(env, ctx, tenant, config, model, inputs, { requestId, arm, answer, runs }, others));
+  else ctx.waitUntil(runInBackground(env, ctx, store, config, model, inputs, { requestId, arm, answer, runs }, others));
   return { answer: { ...answer, experiment: name, arm, requestId }, timing };
 }
 
@@ -93,7 +95,7 @@ function top1Of(model: ModelRecord, answer: InferenceAnswer): number[] | undefin
 async function runInBackground(
   env: Env,
   ctx: WaitUntil,
-  tenant: string,
+  store: TenantStore,
   config: ExperimentConfig,
   model: ModelRecord,
   inputs: Record<string, JsonTensor>,
@@ -103,7 +105,7 @@ async function runInBackground(
   const agreement: ({ arm: string } & Agreement)[] = [];
   // One at a time: a shadow run shares the isolate's CPU and memory with the requests being answered.
   for (const other of others) {
-    const run = await timed(async () => (await runArm(env, tenant, model, other, inputs)).answer);
+    const run = await timed(async () => (await runArm(store, model, other, inputs)).answer);
     served.runs.push({ arm: other, served: false, ok: run.value !== undefined, ms: run.ms, top1: run.value && top1Of(model, run.value) });
     if (!run.value) continue;
     const [control, candidate, arm] = other === config.control ? [run.value, served.answer, served.arm] : [served.answer, run.value, other];
@@ -112,5 +114,5 @@ async function runInBackground(
     const cmp = controlOut && candidateOut ? compareOutputs(controlOut, candidateOut) : null;
     if (cmp) agreement.push({ arm, ...cmp });
   }
-  recordEvent(env, ctx, tenant, config.name, { requestId: served.requestId, runs: served.runs, agreement });
+  recordEvent(env, ctx, store.tenant, config.name, { requestId: served.requestId, runs: served.runs, agreement });
 }

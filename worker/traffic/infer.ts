@@ -1,13 +1,11 @@
 // Inference: resolve which model or variant serves the request, check the inputs, run the cached session.
-import { ApiError, notFound } from "../errors";
-import type { Env } from "../env";
-import { readBlob } from "../catalog/models";
-import { modelBlobKey, variantBlobKey } from "../store/keys";
-import { getVariantRecord, listVariantSummaries, type ModelRecord } from "../store/records";
-import { checkInputs, outputToJson, type JsonTensor } from "./inputs";
-import { remembered } from "./serving-cache";
-import type { ServingTiming } from "./server-timing";
-import { getSession, sessionKey } from "./sessions";
+import { DomainError, notFound } from "../domain-error";
+import type { ModelRecord, VariantRecord } from "../catalog/records";
+import { checkInputs, outputToJson, type JsonTensor } from "../serve/inputs";
+import { remembered } from "../serve/serving-cache";
+import type { ServingTiming } from "../serve/server-timing";
+import { getSession, sessionKey } from "../serve/sessions";
+import type { TenantStore } from "../store/tenant";
 
 export interface ServingPick {
   variant?: string;
@@ -29,50 +27,50 @@ export interface Served {
   timing: ServingTiming;
 }
 
-function resolveVariant(env: Env, tenant: string, model: ModelRecord, pick: ServingPick) {
-  const key = `${tenant}/${model.id}/pick:${pick.variant ?? ""}:${pick.bits ?? ""}`;
-  return remembered(key, () => lookUpVariant(env, tenant, model, pick));
+function resolveVariant(store: TenantStore, model: ModelRecord, pick: ServingPick) {
+  const key = `${store.tenant}/${model.id}/pick:${pick.variant ?? ""}:${pick.bits ?? ""}`;
+  return remembered(key, () => lookUpVariant(store, model, pick));
 }
 
-async function lookUpVariant(env: Env, tenant: string, model: ModelRecord, pick: ServingPick): Promise<{ id: string; bits: number } | null> {
+async function lookUpVariant(store: TenantStore, model: ModelRecord, pick: ServingPick): Promise<{ id: string; bits: number } | null> {
   if (pick.variant) {
-    const v = await getVariantRecord(env, tenant, model.id, pick.variant);
+    const v = await store.getVariant<VariantRecord>(model.id, pick.variant);
     if (!v) throw notFound("variant", pick.variant);
     if (pick.bits !== undefined && pick.bits !== v.bits) {
-      throw new ApiError(400, "invalid_request", `variant '${v.id}' has ${v.bits} bits, not ${pick.bits}`);
+      throw new DomainError("invalid_request", `variant '${v.id}' has ${v.bits} bits, not ${pick.bits}`);
     }
     return { id: v.id, bits: v.bits };
   }
   if (pick.bits === undefined || pick.bits === 32) return null;
   // The newest variant of that bit-width serves a plain ?bits= request.
-  const match = (await listVariantSummaries(env, tenant, model.id)).filter((v) => v.bits === pick.bits).pop();
+  const match = (await store.listVariantSummaries(model.id)).filter((v) => v.bits === pick.bits).pop();
   if (!match) {
-    throw new ApiError(404, "not_found", `model '${model.id}' has no ${pick.bits}-bit variant; create one with POST /v1/models/${model.id}/variants`);
+    throw new DomainError("not_found", `model '${model.id}' has no ${pick.bits}-bit variant; create one with POST /v1/models/${model.id}/variants`);
   }
   return { id: match.id, bits: match.bits };
 }
 
 export async function runInference(
-  env: Env,
-  tenant: string,
+  store: TenantStore,
   model: ModelRecord,
   pick: ServingPick,
   inputs: Record<string, JsonTensor>,
 ): Promise<Served> {
   const checked = checkInputs(model.inputs, inputs);
-  const variant = await resolveVariant(env, tenant, model, pick);
-  const key = sessionKey(tenant, model.id, variant?.id ?? null);
+  const variant = await resolveVariant(store, model, pick);
+  const key = sessionKey(store.tenant, model.id, variant?.id ?? null);
   const loadStarted = performance.now();
   let session, cache;
   try {
     ({ session, cache } = await getSession(key, async () => ({
-      bytes: await readBlob(env, variant ? variantBlobKey(tenant, model.id, variant.id) : modelBlobKey(tenant, model.id), "model"),
+      bytes: await (variant ? store.readVariantBytes(model.id, variant.id, "model") : store.readModelBytes(model.id)),
       foldWeightDequantize: variant !== null,
       fp32Bytes: model.bytes,
     })));
   } catch (err) {
-    if (err instanceof ApiError) throw err;
-    throw new ApiError(422, "unsupported_model", `cannot load this model: ${(err as Error).message ?? err}`);
+    // Missing bytes are as they are; anything the runtime cannot load is an unsupported model.
+    if (err instanceof DomainError && err.code === "not_found") throw err;
+    throw new DomainError("unsupported_model", `cannot load this model: ${(err as Error).message ?? err}`);
   }
   const loadMs = cache === "miss" ? performance.now() - loadStarted : null;
   const started = performance.now();
@@ -80,7 +78,7 @@ export async function runInference(
   try {
     raw = await session.run(checked);
   } catch (err) {
-    throw new ApiError(400, "invalid_input", `inference failed on these inputs: ${(err as Error).message ?? err}`);
+    throw new DomainError("invalid_input", `inference failed on these inputs: ${(err as Error).message ?? err}`);
   }
   const timeMs = performance.now() - started;
   const outputs = Object.fromEntries(Object.entries(raw).map(([name, t]) => [name, outputToJson(t.type, t.dims, t.data)]));

@@ -3,7 +3,7 @@
 // requests in the meantime join it. Each batch is sent once (no retry, so nothing is counted twice).
 import type { Env } from "../env";
 import { experimentKey, experimentStub, noteVersion } from "./config-cache";
-import type { MetricEvent } from "./arm-metrics";
+import type { MetricEvent } from "../experiments/arm-metrics";
 
 export const FLUSH_DELAY_MS = 25;
 export const MAX_BATCH = 256;

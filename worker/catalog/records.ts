@@ -1,0 +1,38 @@
+// The variant record the catalog stores: its summary and address (worker/store/records.ts) with the reports that
+// compression and evaluation made of it.
+import type { QuantizeResult, TensorReport } from "../compress/quantize";
+import type { PruneResult } from "../compress/prune";
+import type { ActivationReport } from "../compress/quantize/activations";
+import type { EvalReport } from "../evaluate/report";
+import type { SparseReport } from "../onnx/sparse";
+import type { StoredVariant } from "../store/records";
+
+export type { ModelRecord, VariantSummary } from "../store/records";
+
+export interface VariantRecord extends StoredVariant {
+  sha256: string;
+  recipe: unknown;
+  /** The engine that serves it, and the bytes it holds resident in an isolate when loaded. */
+  engine: "kernels" | "onnxruntime-web";
+  residentBytes: number;
+  tensors: TensorReport[];
+  skipped: QuantizeResult["skipped"];
+  /** Pruning's report: per-layer sparsity, caps and output change, warnings, layers left dense and why, tensors stored sparse. */
+  prune?: PruneReport;
+  /** Bytes at each stage of the pipeline (null for a stage the recipe skips) and on the wire. */
+  stages?: VariantStages;
+  /** Static scheme: the calibrated activation ranges and their uint8 parameters. */
+  activations?: ActivationReport[];
+  /** The latest evaluation against FP32 (variant made with `eval`, or POST .../evaluate). */
+  eval?: EvalReport;
+}
+
+export type PruneReport = Pick<PruneResult, "sparsity" | "layers" | "skipped" | "warnings"> & { sparseTensors: SparseReport[] };
+
+export interface VariantStages {
+  denseFp32: number;
+  pruned: number | null;
+  quantized: number | null;
+  stored: number;
+  encoded: { gzip: number; br: number };
+}
