@@ -14,6 +14,7 @@ export type ErrorCode =
   | "conflict"
   | "invalid_dataset"
   | "target_not_met"
+  | "nothing_to_compress"
   | "internal";
 
 export class ApiError extends Error {

@@ -1,7 +1,7 @@
 // Variants: a recipe applied to a model, addressed by hash(model sha256, canonical recipe), made once. The hashed
 // recipe carries the default layer cap only where the cap bound (recipe.ts variantRecipe).
 import type { ActivationRanges } from "../compress/calibrate";
-import { checkRecipe, compressModel, pruneCapBinds, RecipeMismatchError, type CompressResult } from "../compress/pipeline";
+import { checkRecipe, compressModel, NothingToCompressError, pruneCapBinds, RecipeMismatchError, type CompressResult } from "../compress/pipeline";
 import { PruneRecipeError } from "../compress/prune";
 import { encodedSizes } from "../store/encoding";
 import { StaticQuantizationError } from "../compress/quantize/activations";
@@ -95,12 +95,13 @@ function recipeError(err: unknown): unknown {
   ) {
     return new ApiError(400, "invalid_recipe", err.message);
   }
+  if (err instanceof NothingToCompressError) return new ApiError(422, "nothing_to_compress", err.message);
   return err;
 }
 
 /** Compression proper (see compress/pipeline.ts), with recipe/model mismatches mapped to 400 invalid_recipe. */
 export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, ranges?: ActivationRanges): CompressResult {
-  return asRecipeError(() => compressModel(parseModelBytes(modelBytes), recipe, ranges));
+  return asRecipeError(() => compressModel(parseModelBytes(modelBytes), recipe, ranges, modelBytes.byteLength));
 }
 
 /**
