@@ -9,7 +9,8 @@ export type DomainCode =
   | "payload_too_large"
   | "unsupported_model"
   | "conflict"
-  | "invalid_dataset";
+  | "invalid_dataset"
+  | "nothing_to_compress";
 
 export class DomainError extends Error {
   override name = "DomainError";

@@ -17,6 +17,7 @@ export const DOMAIN_STATUS: Record<DomainCode, ContentfulStatusCode> = {
   payload_too_large: 413,
   unsupported_model: 422,
   conflict: 409,
+  nothing_to_compress: 422,
 };
 
 /** The status of an error code recorded elsewhere (a failed job's): the table's, else 500. */

@@ -73,7 +73,7 @@ export async function registerTrainedVariant(
 
 /** Compression proper (see compress/pipeline.ts) of stored model bytes. */
 export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, ranges?: ActivationRanges): CompressResult {
-  return compressModel(parseModelBytes(modelBytes), recipe, ranges);
+  return compressModel(parseModelBytes(modelBytes), recipe, ranges, modelBytes.byteLength);
 }
 
 /**

@@ -5,11 +5,14 @@
 import type { ModelProto, NodeProto } from "onnx-buf";
 import { encodeModel } from "../onnx/codec";
 import { densifyInitializers, sparsifyInitializers, type SparseReport } from "../onnx/sparse";
-import { nodeLabel, weightedLayers as layersOf } from "../onnx/operators";
+import { normalizeConstants } from "../onnx/constants";
+import { DT } from "../onnx/dtype";
+import { nodeLabel, subgraphsOf, weightedLayers as layersOf } from "../onnx/operators";
+import { elementCount, tensorDims } from "../onnx/tensor";
 import type { ActivationRanges } from "./calibrate";
 import { checkPruneNames, pruneModel, type PruneResult } from "./prune";
 import { liftForInt2, quantizeModel, type QuantizeOptions, type QuantizeResult, type TensorReport } from "./quantize";
-import { quantizeActivations, requireStaticOpset, type ActivationReport } from "./quantize/activations";
+import { quantizeActivations, requireStaticOpset, staticDataInputs, type ActivationReport } from "./quantize/activations";
 import { quantizeDynamic, requireDynamicOpset } from "./quantize/dynamic";
 import { quantizeOptions, type Recipe } from "./recipe";
 import { DomainError } from "../domain-error";
@@ -34,7 +37,8 @@ export interface CompressResult {
  * DynamicQuantizationError, StaticQuantizationError or Int2OpsetError. Pruning keeps every layer's name and op,
  * so the quantize part is checked against the same graph.
  */
-export function checkRecipe(model: ModelProto, recipe: Recipe): void {
+export function checkRecipe(input: ModelProto, recipe: Recipe): void {
+  const model = normalizeConstants(input);
   if (recipe.prune) checkPruneNames(model, recipe.prune);
   const q = recipe.quantize;
   if (!q) return;
@@ -44,13 +48,72 @@ export function checkRecipe(model: ModelProto, recipe: Recipe): void {
   if ([...layerBits(model, q).values()].includes(2)) liftForInt2(model);
 }
 
+/** What a compression looked at and why each weight it left stays as it is. */
+export interface Candidate {
+  name: string;
+  node: string;
+  reason: string;
+}
+
+/**
+ * A recipe that changes no weight, or whose output is not smaller than the original: there is no variant to make
+ * (rather than a copy of the original under a variant's name). `candidates` lists every weight looked at and why it
+ * was left.
+ */
+export class NothingToCompressError extends DomainError {
+  override name = "NothingToCompressError";
+  constructor(
+    message: string,
+    readonly candidates: Candidate[],
+  ) {
+    super("nothing_to_compress", `${message}${candidates.length ? `: ${candidates.map((c) => `${c.name} (${c.node}): ${c.reason}`).join("; ")}` : ": the model has no constant float tensor"}`);
+  }
+}
+
+/** Constant float tensors ≥ this many elements that no table op reads as its weight are reported as left. */
+const REPORTED_UNCOVERED = 4096;
+
+/**
+ * Float initializers (in every graph) that no weighted layer reads as its weight, with the ops that read them:
+ * what compression looked at and left because no op of the table takes them.
+ */
+function uncoveredConstants(model: ModelProto, minElements: number): Candidate[] {
+  const weights = new Set(layersOf(model.graph!).map((l) => l.weight.name));
+  const readers = new Map<string, string[]>();
+  const out: Candidate[] = [];
+  const visit = (g: NonNullable<ModelProto["graph"]>) => {
+    for (const n of g.node) {
+      for (const i of n.input) if (i) readers.set(i, [...(readers.get(i) ?? []), `${n.opType} node '${nodeLabel(n)}'`]);
+      for (const s of subgraphsOf(n)) visit(s);
+    }
+  };
+  const collect = (g: NonNullable<ModelProto["graph"]>) => {
+    for (const t of g.initializer) {
+      if (weights.has(t.name) || (t.dataType !== DT.FLOAT && t.dataType !== DT.FLOAT16) || elementCount(tensorDims(t)) < minElements) continue;
+      const by = readers.get(t.name) ?? [];
+      out.push({
+        name: t.name,
+        node: by[0]?.replace(/^.* node '(.*)'$/, "$1") ?? "",
+        reason: by.length ? `read by ${by.join(", ")}: no weight slot of an op compression covers` : "read by no node",
+      });
+    }
+    for (const n of g.node) for (const s of subgraphsOf(n)) collect(s);
+  };
+  visit(model.graph!);
+  collect(model.graph!);
+  return out;
+}
+
 /**
  * Pure: the same model, recipe (and calibration ranges, for scheme 'static') always give the same bytes.
- * Throws what checkRecipe throws.
+ * Constant nodes and constant chains are made initializers first (onnx/constants.ts), so that every recipe sees
+ * the same weights. Throws what checkRecipe throws, and NothingToCompressError when no weight changes or the
+ * result is not smaller than the original (`originalBytes`, its encoded size when the caller has it).
  */
-export function compressModel(input: ModelProto, recipe: Recipe, ranges?: ActivationRanges): CompressResult {
-  checkRecipe(input, recipe);
-  let model = input;
+export function compressModel(input: ModelProto, recipe: Recipe, ranges?: ActivationRanges, originalBytes?: number): CompressResult {
+  const normalized = normalizeConstants(input);
+  checkRecipe(normalized, recipe);
+  let model = normalized;
   let prune: CompressResult["prune"];
   let prunedBytes: number | null = null;
   let quantizedBytes: number | null = null;
@@ -82,8 +145,20 @@ export function compressModel(input: ModelProto, recipe: Recipe, ranges?: Activa
     prune.sparseTensors = sparse.tensors;
     bytes = null;
   }
+  const changed = tensors.length > 0 || (prune?.layers.some((l) => l.sparsity > 0) ?? false);
+  if (!changed) {
+    const looked = [...(prune?.skipped ?? []), ...skipped, ...uncoveredConstants(model, 0)];
+    throw new NothingToCompressError("the recipe changes no weight of this model", looked);
+  }
   // Without a sparse rewrite the quantized encoding is the output: encoding 20+ MB twice was a tenth of the time.
-  return { bytes: bytes ?? encodeModel(model), tensors, skipped, activations, prune, prunedBytes, quantizedBytes };
+  const out = bytes ?? encodeModel(model);
+  // A quantizing recipe must make the file smaller; pruning alone may leave its size (the zeros compress later).
+  const before = originalBytes ?? encodeModel(input).byteLength;
+  if (recipe.quantize ? out.byteLength >= before : out.byteLength > before) {
+    throw new NothingToCompressError(`the variant would take ${out.byteLength} bytes, the original ${before}`, [...skipped, ...uncoveredConstants(model, 0)]);
+  }
+  if (recipe.quantize) skipped.push(...uncoveredConstants(model, REPORTED_UNCOVERED));
+  return { bytes: out, tensors, skipped, activations, prune, prunedBytes, quantizedBytes };
 }
 
 /** Whether pruning per the recipe caps some layer (which puts the cap into the variant's address, recipe.ts). */
@@ -95,9 +170,17 @@ export interface QuantizeByRecipeResult extends QuantizeResult {
   activations: ActivationReport[];
 }
 
-/** The weighted layers of a model (the operator table's ops with an initializer weight), in graph order. */
+/**
+ * The weighted layers of a model as compression sees them (the operator table's ops with a constant weight, after
+ * constant normalization, bodies included), one per node (its first weight), in graph order.
+ */
 export function weightedLayers(model: ModelProto): { name: string; op: string; weight: string }[] {
-  return layersOf(model.graph!).map((l) => ({ name: l.label, op: l.node.opType, weight: l.weight.name }));
+  const seen = new Set<string>();
+  return layersOf(normalizeConstants(model).graph!).flatMap((l) => {
+    if (seen.has(l.label)) return [];
+    seen.add(l.label);
+    return [{ name: l.label, op: l.node.opType, weight: l.weight.name }];
+  });
 }
 
 /** Bit-width per layer name; null leaves the layer float. */
@@ -105,6 +188,7 @@ export function layerBits(model: ModelProto, q: QuantizeRecipe): Map<string, num
   const exclude = new Set(q.exclude ?? []);
   const bits = new Map<string, number | null>();
   for (const layer of weightedLayers(model)) {
+    if (bits.has(layer.name)) continue;
     const excluded = exclude.has(layer.name) || exclude.has(layer.op);
     const b = excluded ? null : (q.overrides?.[layer.name] ?? q.bits);
     bits.set(layer.name, b === 32 ? null : b);
@@ -146,6 +230,12 @@ export function quantizeByRecipe(model: ModelProto, q: QuantizeRecipe, ranges?: 
     current = r.model;
     tensors.push(...r.tensors);
   }
+  // Layers the recipe keeps float are candidates left, with that reason.
+  for (const layer of layersOf(model.graph!)) {
+    if (bits.get(layer.label) !== null) continue;
+    const excluded = (q.exclude ?? []).some((x) => x === layer.label || x === layer.node.opType);
+    skipped.push({ name: layer.weight.name, node: layer.label, reason: excluded ? "excluded by the recipe" : "kept float by the recipe (bits 32)" });
+  }
   const widths = [...new Set([...bits.values()].filter((b): b is number => b !== null))].sort((a, b) => b - a);
   for (const b of widths) {
     // Remaining layers of this width (all of them, or those a dynamic rewrite declined) get weight-only.
@@ -157,7 +247,7 @@ export function quantizeByRecipe(model: ModelProto, q: QuantizeRecipe, ranges?: 
   }
   let activations: ActivationReport[] = [];
   if (q.scheme === "static") {
-    const layers = new Set([...bits].filter(([, b]) => b !== null).map(([name]) => name));
+    const layers = new Map([...staticDataInputs(model.graph!)].filter(([name]) => (bits.get(name) ?? null) !== null));
     const r = quantizeActivations(current, ranges ?? {}, layers);
     current = r.model;
     activations = r.activations;

@@ -45,6 +45,8 @@ export type QuantizeScheme = "weight-only" | "dynamic" | "static";
 export interface WeightedOperator {
   /** Index of the weight among the node's inputs. */
   weight: number;
+  /** Index of the activation the weight multiplies (what static quantization quantizes), or null when none. */
+  data: number | null;
   /** Index of the bias added per output channel, or null when the op has none. */
   bias: number | null;
   /** The weight's layout for this node and weight shape, or null when the op takes no weight of that rank. */
@@ -66,6 +68,7 @@ const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 // MatMul(A, B): the constant B is [..., K, N]; output channels lie along its last axis, the sum runs over K.
 const matmul: WeightedOperator = {
   weight: 1,
+  data: 0,
   bias: null,
   layout: (_node, dims) => (dims.length >= 2 ? { input: 1, outAxis: dims.length - 1, inAxis: dims.length - 2 } : null),
   gemm(_node, dims) {
@@ -81,6 +84,7 @@ const matmul: WeightedOperator = {
 // Gemm(A, B, C): B is [K, N], or [N, K] when transB=1; output channels are N, C is the bias.
 const gemm: WeightedOperator = {
   weight: 1,
+  data: 0,
   bias: 2,
   layout(node, dims) {
     if (dims.length !== 2) return null;
@@ -102,6 +106,7 @@ const gemm: WeightedOperator = {
 // each of the `group` products takes M/group output channels. The output is [N, M, spatial...].
 const conv: WeightedOperator = {
   weight: 1,
+  data: 0,
   bias: 2,
   layout: (_node, dims) => (dims.length >= 3 ? { input: 1, outAxis: 0, inAxis: 1 } : null),
   gemm(node, dims) {
@@ -118,13 +123,99 @@ const conv: WeightedOperator = {
   quantize: EVERY_SCHEME,
 };
 
-export const OPERATORS = { MatMul: matmul, Gemm: gemm, Conv: conv } as const satisfies Record<string, WeightedOperator>;
+// MatMul(W, X) with the constant on the left: W is [..., M, K]; its rows are the output channels (axis -2 of the
+// output), the sum runs over its last axis.
+const matmulLeft: WeightedOperator = {
+  weight: 0,
+  data: 1,
+  bias: null,
+  layout: (_node, dims) => (dims.length >= 2 ? { input: 0, outAxis: dims.length - 2, inAxis: dims.length - 1 } : null),
+  gemm(_node, dims) {
+    if (dims.length < 2) return null;
+    const [N, K] = dims.slice(-2) as [number, number];
+    return { groups: product(dims.slice(0, -2)), K, N, kStride: 1, nStride: K, groupStride: K * N };
+  },
+  outputChannels: () => ({ axis: -2, rank: null }),
+  prune: { structures: ["unstructured", "n:m", "block"], maxRank: 2 },
+  quantize: ["weight-only", "static"],
+};
+
+// ConvTranspose(X, W, B): W is [C_in, C_out/group, k...]; output channels lie along axis 1, the sum along axis 0.
+const convTranspose: WeightedOperator = {
+  weight: 1,
+  data: 0,
+  bias: 2,
+  layout: (_node, dims) => (dims.length >= 3 ? { input: 1, outAxis: 1, inAxis: 0 } : null),
+  gemm: () => null,
+  outputChannels: (dims) => ({ axis: 1 - dims.length, rank: dims.length }),
+  prune: { structures: ["unstructured"], maxRank: Infinity },
+  quantize: ["weight-only", "static"],
+};
+
+// Gather(table, indices) on a constant float table [V, D, ...]: each row is looked up whole, so its scales run per
+// row (axis 0); the op computes nothing, so only weight-only quantization applies (the table is dequantized, then
+// gathered).
+const gather: WeightedOperator = {
+  weight: 0,
+  data: null,
+  bias: null,
+  layout: (_node, dims) => (dims.length >= 2 ? { input: 0, outAxis: 0, inAxis: 1 } : null),
+  gemm: () => null,
+  outputChannels: () => ({ axis: -1, rank: null }),
+  prune: { structures: ["unstructured"], maxRank: 2 },
+  quantize: ["weight-only"],
+};
+
+/**
+ * LSTM/GRU/RNN: W (input 1) is [directions, gates x hidden, input], R (input 2) [directions, gates x hidden,
+ * hidden]; each row of axis 1 is one gate's output unit, the sum runs over the last axis. Only weight-only
+ * quantization applies (no integer recurrent op).
+ */
+function recurrent(input: 1 | 2): WeightedOperator {
+  return {
+    weight: input,
+    data: 0,
+    bias: null,
+    layout: (_node, dims) => (dims.length === 3 ? { input, outAxis: 1, inAxis: 2 } : null),
+    gemm: () => null,
+    outputChannels: () => ({ axis: -1, rank: null }),
+    prune: { structures: ["unstructured"], maxRank: 3 },
+    quantize: ["weight-only"],
+  };
+}
+
+export const OPERATORS = {
+  MatMul: matmul,
+  Gemm: gemm,
+  Conv: conv,
+  ConvTranspose: convTranspose,
+  Gather: gather,
+  LSTM: recurrent(1),
+  GRU: recurrent(1),
+  RNN: recurrent(1),
+} as const satisfies Record<string, WeightedOperator>;
+
+/**
+ * Every weight slot an op may have, in order of preference: MatMul's constant on the right, else on the left;
+ * LSTM/GRU/RNN's W and R.
+ */
+export const OPERATOR_FORMS: Readonly<Record<string, readonly WeightedOperator[] | undefined>> = {
+  MatMul: [matmul, matmulLeft],
+  Gemm: [gemm],
+  Conv: [conv],
+  ConvTranspose: [convTranspose],
+  Gather: [gather],
+  LSTM: [OPERATORS.LSTM, recurrent(2)],
+  GRU: [OPERATORS.GRU, recurrent(2)],
+  RNN: [OPERATORS.RNN, recurrent(2)],
+};
 
 const BY_OP_TYPE: Readonly<Record<string, WeightedOperator | undefined>> = OPERATORS;
+const isDefault = (domain: string) => domain === "" || domain === "ai.onnx";
 
 /** The table entry of a node's op (default domain only), or undefined. */
 export function weightedOperator(node: NodeProto): WeightedOperator | undefined {
-  return node.domain === "" || node.domain === "ai.onnx" ? BY_OP_TYPE[node.opType] : undefined;
+  return isDefault(node.domain) ? BY_OP_TYPE[node.opType] : undefined;
 }
 
 /** How reports, recipes and errors name a node: its name, else its first output, else its op type. */
@@ -132,26 +223,80 @@ export function nodeLabel(node: NodeProto): string {
   return node.name || node.output[0] || node.opType;
 }
 
-/** A node of a table op whose weight input is an initializer. */
+/** A node of a table op whose weight input is a constant. */
 export interface WeightedLayer {
   node: NodeProto;
   label: string;
   operator: WeightedOperator;
   weight: TensorProto;
+  /** The graph whose nodes hold `node` (the model's graph, or an If/Loop/Scan body). */
+  graph: GraphProto;
+  /** True when the node lies in a subgraph. */
+  nested: boolean;
 }
 
-/** The weighted layer a node is, given the graph's initializers by name, or undefined. */
+const FLOAT_TYPES = new Set([1, 10, 11, 16]); // FLOAT, FLOAT16, DOUBLE, BFLOAT16
+
+/** A Gather's table is a weight when it holds floats; an integer table is data (token ids, shapes). */
+function takes(node: NodeProto, weight: TensorProto): boolean {
+  return node.opType !== "Gather" || FLOAT_TYPES.has(weight.dataType);
+}
+
+/**
+ * The weight slots of a node whose input is a constant (`constants` by name): MatMul yields one (the right operand
+ * when constant, else the left), LSTM/GRU/RNN up to two (W and R).
+ */
+export function nodeWeights(
+  node: NodeProto,
+  constants: ReadonlyMap<string, TensorProto>,
+  graph: GraphProto = { node: [node] } as GraphProto,
+  nested = false,
+): WeightedLayer[] {
+  if (!isDefault(node.domain)) return [];
+  const out: WeightedLayer[] = [];
+  for (const operator of OPERATOR_FORMS[node.opType] ?? []) {
+    const name = node.input[operator.weight];
+    const weight = name ? constants.get(name) : undefined;
+    if (!weight || !takes(node, weight)) continue;
+    if (operator === OPERATOR_FORMS.MatMul![1] && out.length > 0) continue;
+    out.push({ node, label: nodeLabel(node), operator, weight, graph, nested });
+  }
+  return out;
+}
+
+/** The (first) weighted layer a node is, given the graph's initializers by name, or undefined. */
 export function weightedLayer(node: NodeProto, initializers: ReadonlyMap<string, TensorProto>): WeightedLayer | undefined {
-  const operator = weightedOperator(node);
-  const name = operator ? node.input[operator.weight] : undefined;
-  const weight = name ? initializers.get(name) : undefined;
-  return operator && weight ? { node, label: nodeLabel(node), operator, weight } : undefined;
+  return nodeWeights(node, initializers)[0];
 }
 
-/** The weighted layers of a graph, in graph order. */
-export function weightedLayers(graph: GraphProto): WeightedLayer[] {
-  const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
-  return graph.node.flatMap((n) => weightedLayer(n, initializers) ?? []);
+/** The bodies a node holds (If branches, Loop and Scan bodies, any graph attribute). */
+export function subgraphsOf(node: NodeProto): GraphProto[] {
+  return node.attribute.flatMap((a) => (a.g ? [a.g, ...a.graphs] : a.graphs));
+}
+
+/**
+ * The constants a graph's nodes see: the outer scope's, less names its inputs shadow, plus its own initializers
+ * (an initializer that is also an input may be fed at run time; it is still treated as a weight, as exporters of
+ * IR < 4 list every initializer among the inputs).
+ */
+export function scopeOf(graph: GraphProto, outer: ReadonlyMap<string, TensorProto>): Map<string, TensorProto> {
+  const scope = new Map(outer);
+  const own = new Set(graph.initializer.map((t) => t.name));
+  for (const v of graph.input) if (!own.has(v.name)) scope.delete(v.name);
+  for (const t of graph.initializer) scope.set(t.name, t);
+  return scope;
+}
+
+/**
+ * The weighted layers of a graph, in graph order, each body's layers right after the node that holds it (If
+ * branches, Loop and Scan bodies; their weights are their own initializers or the outer graphs').
+ */
+export function weightedLayers(graph: GraphProto, outer: ReadonlyMap<string, TensorProto> = new Map(), nested = false): WeightedLayer[] {
+  const scope = scopeOf(graph, outer);
+  return graph.node.flatMap((n) => [
+    ...nodeWeights(n, scope, graph, nested),
+    ...subgraphsOf(n).flatMap((g) => weightedLayers(g, scope, true)),
+  ]);
 }
 
 /** The weight's layout when pruning takes this weight (rank within the op's limit), else null. */

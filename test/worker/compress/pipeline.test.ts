@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { calibrationTargets, makeCalibrator, type ActivationRanges, type CalibrationMethod } from "../../../worker/compress/calibrate";
-import { quantizeByRecipe, RecipeMismatchError } from "../../../worker/compress/pipeline";
+import { compressModel, NothingToCompressError, quantizeByRecipe, RecipeMismatchError } from "../../../worker/compress/pipeline";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../worker/onnx/builders";
+import { DT } from "../../../worker/onnx/dtype";
+import { makeTensor } from "../../../worker/onnx/tensor";
 import { calibrationOf, RecipeSchema } from "../../../worker/compress/recipe";
 import { decodeModel, encodeModel } from "../../../worker/onnx/codec";
 import { withExtraOutputs } from "../../../worker/onnx/outputs";
 import { summarizeModel, validateModel } from "../../../worker/onnx/validate";
-import { buildCnn, buildMlp, randomInput } from "../../support/models";
+import { buildCnn, buildMlp, mlpModel, randomInput } from "../../support/models";
 import { compareOutputs, floatTensor, ort, runReference } from "../../support/ort-node";
 
 const recipe = (q: Record<string, unknown>) => RecipeSchema.parse({ quantize: { bits: 8, ...q } }).quantize!;
@@ -127,3 +130,47 @@ describe("quantizeByRecipe, exclusions and overrides", () => {
 });
 
 void ort;
+
+describe("compressModel: no pretend variants", () => {
+  const q = (quantize: Record<string, unknown>) => RecipeSchema.parse({ quantize });
+
+  it("throws NothingToCompressError listing every layer the recipe kept float, and why", () => {
+    let error: unknown;
+    try {
+      compressModel(mlpModel([8, 16, 4]), q({ bits: 8, exclude: ["fc0/MatMul"], overrides: { "head/Gemm": 32 } }));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(NothingToCompressError);
+    expect((error as NothingToCompressError).candidates).toEqual([
+        { name: "fc0.weight", node: "fc0/MatMul", reason: "excluded by the recipe" },
+        { name: "head.weight", node: "head/Gemm", reason: "kept float by the recipe (bits 32)" },
+        { name: "fc0.bias", node: "fc0/Add", reason: "read by Add node 'fc0/Add': no weight slot of an op compression covers" },
+        { name: "head.bias", node: "head/Gemm", reason: "read by Gemm node 'head/Gemm': no weight slot of an op compression covers" },
+      ]);
+  });
+
+  it("throws for a model whose constants no covered op reads as a weight", () => {
+    const model = makeModel(
+      makeGraph([makeNode("Add", ["x", "b"], ["y"], "shift")], "g", [makeValueInfo("x", DT.FLOAT, [64])], [makeValueInfo("y", DT.FLOAT, [64])], [
+        makeTensor("b", DT.FLOAT, [64], new Float32Array(64)),
+      ]),
+    );
+    expect(() => compressModel(model, q({ bits: 8 }))).toThrow(/changes no weight.*b \(shift\): read by Add node 'shift'/);
+  });
+
+  it("throws when the quantized file would not be smaller than the original (a 2x2 weight's scales outweigh it)", () => {
+    const model = makeModel(
+      makeGraph([makeNode("MatMul", ["x", "W"], ["y"], "tiny")], "g", [makeValueInfo("x", DT.FLOAT, [1, 2])], [makeValueInfo("y", DT.FLOAT, [1, 2])], [
+        makeTensor("W", DT.FLOAT, [2, 2], Float32Array.of(1, 2, 3, 4)),
+      ]),
+    );
+    expect(() => compressModel(model, q({ bits: 8 }))).toThrow(/the variant would take \d+ bytes, the original \d+/);
+  });
+
+  it("lists the layers a partial recipe left in `skipped`", () => {
+    const out = compressModel(mlpModel([64, 64, 4]), q({ bits: 8, exclude: ["head/Gemm"] }));
+    expect(out.tensors.map((t) => t.name)).toEqual(["fc0.weight"]);
+    expect(out.skipped).toEqual([{ name: "head.weight", node: "head/Gemm", reason: "excluded by the recipe" }]);
+  });
+});

@@ -4,8 +4,9 @@
 import { describe, expect, it } from "vitest";
 import { makeGraph, makeNode, makeValueInfo } from "../../../worker/onnx/builders";
 import { DT } from "../../../worker/onnx/dtype";
-import { nodeLabel, OPERATORS, prunableLayout, weightedLayers, weightedOperator, type WeightedOperator } from "../../../worker/onnx/operators";
-import { makeTensor } from "../../../worker/onnx/tensor";
+import { nodeLabel, nodeWeights, OPERATOR_FORMS, OPERATORS, prunableLayout, weightedLayers, weightedOperator, type WeightedOperator } from "../../../worker/onnx/operators";
+import { makeTensor, tensorDims } from "../../../worker/onnx/tensor";
+import { withGraphs } from "../../support/graphs";
 
 const weight = (name: string, dims: number[]) => makeTensor(name, DT.FLOAT, dims, new Float32Array(dims.reduce((a, b) => a * b, 1)));
 
@@ -103,13 +104,59 @@ describe("Conv", () => {
 });
 
 describe("what compression may do", () => {
-  it("prunes every table op with every structure and quantizes it with every scheme", () => {
-    for (const op of Object.values(OPERATORS)) {
+  it("prunes MatMul, Gemm and Conv with every structure and quantizes them with every scheme", () => {
+    for (const op of [OPERATORS.MatMul, OPERATORS.Gemm, OPERATORS.Conv]) {
       expect([...op.prune.structures].sort()).toEqual(["block", "channel", "n:m", "unstructured"]);
       expect([...op.quantize].sort()).toEqual(["dynamic", "static", "weight-only"]);
     }
     expect(OPERATORS.Conv.prune.maxRank).toBe(Infinity);
     expect(OPERATORS.Gemm.prune.maxRank).toBe(2);
+  });
+
+  it("quantizes Gather tables and recurrent weights weight-only (no integer form), ConvTranspose weight-only or static", () => {
+    expect(OPERATORS.Gather.quantize).toEqual(["weight-only"]);
+    for (const op of OPERATOR_FORMS.LSTM!) expect(op.quantize).toEqual(["weight-only"]);
+    expect([...OPERATORS.ConvTranspose.quantize].sort()).toEqual(["static", "weight-only"]);
+    expect(OPERATOR_FORMS.MatMul![1]!.quantize).not.toContain("dynamic");
+  });
+});
+
+describe("the weights beyond MatMul/Gemm/Conv", () => {
+  it("ConvTranspose: W [C_in, C_out/group, kh, kw] in input 1, output channels on axis 1, the bias in input 2", () => {
+    const node = makeNode("ConvTranspose", ["x", "W", "B"], ["y"], "up");
+    expect(OPERATORS.ConvTranspose.layout(node, [8, 4, 3, 3])).toEqual({ input: 1, outAxis: 1, inAxis: 0 });
+    expect(OPERATORS.ConvTranspose.bias).toBe(2);
+    expect(OPERATORS.ConvTranspose.outputChannels([8, 4, 3, 3])).toEqual({ axis: -3, rank: 4 });
+  });
+
+  it("MatMul with the constant on the left: W [M, K] in input 0, its rows are the output channels, the data is input 1", () => {
+    const node = makeNode("MatMul", ["W", "x"], ["y"], "left");
+    const layers = nodeWeights(node, new Map([["W", weight("W", [16, 32])]]));
+    expect(layers.map((l) => l.operator.weight)).toEqual([0]);
+    expect(layers[0]!.operator.layout(node, [16, 32])).toEqual({ input: 0, outAxis: 0, inAxis: 1 });
+    expect(layers[0]!.operator.data).toBe(1);
+    // Constant on both sides: the right one is the weight.
+    const both = nodeWeights(node, new Map([["W", weight("W", [16, 32])], ["x", weight("x", [32, 4])]]));
+    expect(both.map((l) => l.weight.name)).toEqual(["x"]);
+  });
+
+  it("Gather: a float table [V, D] in input 0 quantized per row; an integer table is data, not a weight", () => {
+    const node = makeNode("Gather", ["E", "ids"], ["y"], "embed");
+    const table = nodeWeights(node, new Map([["E", weight("E", [50, 16])]]));
+    expect(table[0]!.operator.layout(node, [50, 16])).toEqual({ input: 0, outAxis: 0, inAxis: 1 });
+    const ints = makeTensor("E", DT.INT64, [3], new Uint8Array(24));
+    expect(nodeWeights(node, new Map([["E", ints]]))).toEqual([]);
+  });
+
+  it("LSTM/GRU/RNN: W (input 1) and R (input 2), [directions, gates x hidden, in], one scale per gate row (axis 1)", () => {
+    const node = makeNode("LSTM", ["x", "W", "R"], ["y"], "lstm", { hidden_size: 16 });
+    const layers = nodeWeights(node, new Map([["W", weight("W", [1, 64, 8])], ["R", weight("R", [1, 64, 16])]]));
+    expect(layers.map((l) => [l.weight.name, l.operator.layout(node, tensorDims(l.weight))])).toEqual([
+      ["W", { input: 1, outAxis: 1, inAxis: 2 }],
+      ["R", { input: 2, outAxis: 1, inAxis: 2 }],
+    ]);
+    expect(OPERATOR_FORMS.GRU!.map((o) => o.weight)).toEqual([1, 2]);
+    expect(OPERATOR_FORMS.RNN!.map((o) => o.weight)).toEqual([1, 2]);
   });
 });
 
@@ -151,5 +198,32 @@ describe("weightedOperator and weightedLayers", () => {
     expect(nodeLabel(makeNode("MatMul", ["x", "W"], ["y"], "fc"))).toBe("fc");
     expect(nodeLabel(makeNode("MatMul", ["x", "W"], ["y"], ""))).toBe("y");
     expect(nodeLabel(makeNode("MatMul", ["x", "W"], [], ""))).toBe("MatMul");
+  });
+});
+
+describe("weightedLayers in bodies", () => {
+  // Loop body: MatMul(h, Wbody) with its own initializer, then MatMul(.., Wouter) reading the outer graph's; a body
+  // input named like an outer initializer shadows it (it is not a constant there).
+  const body = makeGraph(
+    [makeNode("MatMul", ["h", "Wbody"], ["h1"], "inner1"), makeNode("MatMul", ["h1", "Wouter"], ["h2"], "inner2"), makeNode("MatMul", ["h2", "Wshadow"], ["h_out"], "inner3")],
+    "body",
+    [makeValueInfo("i", DT.INT64, []), makeValueInfo("c", DT.BOOL, []), makeValueInfo("h", DT.FLOAT, [1, 4]), makeValueInfo("Wshadow", DT.FLOAT, [4, 4])],
+    [makeValueInfo("c", DT.BOOL, []), makeValueInfo("h_out", DT.FLOAT, [1, 4])],
+    [weight("Wbody", [4, 4])],
+  );
+  const graph = makeGraph(
+    [makeNode("MatMul", ["x", "Wouter"], ["h0"], "outer"), withGraphs(makeNode("Loop", ["n", "", "h0"], ["y"], "loop"), { body })],
+    "g",
+    [makeValueInfo("x", DT.FLOAT, [1, 4])],
+    [makeValueInfo("y", DT.FLOAT, [1, 4])],
+    [weight("Wouter", [4, 4]), weight("Wshadow", [4, 4])],
+  );
+
+  it("walks Loop bodies after their node: body initializers and outer constants, never a shadowed name", () => {
+    expect(weightedLayers(graph).map((l) => [l.label, l.weight.name, l.nested, l.graph.name])).toEqual([
+      ["outer", "Wouter", false, "g"],
+      ["inner1", "Wbody", true, "body"],
+      ["inner2", "Wouter", true, "body"],
+    ]);
   });
 });

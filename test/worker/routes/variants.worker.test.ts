@@ -56,6 +56,14 @@ describe("POST /v1/models/:id/variants", () => {
     });
   }
 
+  it("answers 422 nothing_to_compress, naming each weight and why it was left, for a recipe that changes no weight", async () => {
+    const id = await upload(buildMlp([8, 16, 4]));
+    const err = await expectError(await postJson(`/v1/models/${id}/variants`, { quantize: { bits: 8, exclude: ["MatMul", "Gemm"] } }));
+    expect(err).toMatchObject({ status: 422, code: "nothing_to_compress" });
+    expect(err.message).toMatch(/fc0\.weight \(fc0\/MatMul\): excluded by the recipe; head\.weight \(head\/Gemm\): excluded by the recipe/);
+    expect((await env.BLOBS.list()).objects).toHaveLength(1);
+  });
+
   it("rejects a body that is not JSON with a 400", async () => {
     const id = await upload(buildMlp([8, 16, 4]));
     const res = await api(`/v1/models/${id}/variants`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{bits:" });

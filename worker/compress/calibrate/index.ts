@@ -2,6 +2,7 @@
 // values into a [min, max] range per tensor. Collecting the values (running the model) happens elsewhere;
 // these modules only see Float32Arrays.
 import type { ModelProto, NodeProto } from "onnx-buf";
+import { normalizeConstants } from "../../onnx/constants";
 import { weightedLayers } from "../../onnx/operators";
 import { entropyCalibrator } from "./entropy";
 import { minmaxCalibrator } from "./minmax";
@@ -20,13 +21,15 @@ export function makeCalibrator(method: CalibrationMethod, percentile = 99.999): 
   return minmaxCalibrator();
 }
 
-/** The activations (input 0 of each weighted layer static quantization takes) that need ranges. */
+/** The activations (the data input of each top-level weighted layer static quantization takes) that need ranges. */
 export function calibrationTargets(model: ModelProto, include: (node: NodeProto) => boolean = () => true): string[] {
-  const graph = model.graph!;
+  // Weights behind Constant nodes count as the compression pipeline counts them (it normalizes first).
+  const graph = normalizeConstants(model).graph!;
   const inits = new Set(graph.initializer.map((t) => t.name));
   const names = new Set<string>();
-  for (const { node, operator } of weightedLayers(graph)) {
-    if (operator.quantize.includes("static") && include(node) && !inits.has(node.input[0]!)) names.add(node.input[0]!);
+  for (const { node, operator, nested } of weightedLayers(graph)) {
+    const x = operator.data === null ? undefined : node.input[operator.data];
+    if (!nested && x && operator.quantize.includes("static") && include(node) && !inits.has(x)) names.add(x);
   }
   return [...names];
 }

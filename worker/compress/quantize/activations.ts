@@ -2,10 +2,10 @@
 // input 0 of each chosen layer, with scale and zero point from calibrated ranges. One pair per activation,
 // shared by all of its consumers; onnxruntime fuses QDQ around MatMul/Conv into integer kernels.
 import { edited } from "../../onnx/edit";
-import type { ModelProto, NodeProto, TensorProto } from "onnx-buf";
+import type { GraphProto, ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
-import { nodeLabel } from "../../onnx/operators";
+import { nodeLabel, weightedLayers } from "../../onnx/operators";
 import { makeTensor } from "../../onnx/tensor";
 import { defaultOpset } from "../../onnx/validate";
 import type { ActivationRanges, Range } from "../calibrate";
@@ -42,10 +42,20 @@ export function requireStaticOpset(model: ModelProto): void {
   if (opset < 10) throw new StaticQuantizationError(`scheme 'static' needs opset >= 10 (QuantizeLinear); the model has ${opset}`);
 }
 
+/** The data input (the activation static quantization quantizes) of each top-level layer of `graph` it takes, by label. */
+export function staticDataInputs(graph: GraphProto): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const l of weightedLayers(graph)) {
+    if (!l.nested && l.operator.data !== null && l.operator.quantize.includes("static")) out.set(l.label, l.operator.data);
+  }
+  return out;
+}
+
+/** QDQ pairs on the data input of each layer of `layers` (label -> input index), from calibrated ranges. */
 export function quantizeActivations(
   model: ModelProto,
   ranges: ActivationRanges,
-  layers: ReadonlySet<string>,
+  layers: ReadonlyMap<string, number>,
 ): { model: ModelProto; activations: ActivationReport[]; missing: string[] } {
   requireStaticOpset(model);
   const graph = model.graph!;
@@ -57,8 +67,9 @@ export function quantizeActivations(
   const newInits: TensorProto[] = [];
   const nodes: NodeProto[] = [];
   for (const node of graph.node) {
-    const x = node.input[0];
-    if (!layers.has(nodeLabel(node)) || !x || inits.has(x)) {
+    const at = layers.get(nodeLabel(node));
+    const x = at === undefined ? undefined : node.input[at];
+    if (at === undefined || !x || inits.has(x)) {
       nodes.push(node);
       continue;
     }
@@ -82,7 +93,7 @@ export function quantizeActivations(
       activations.push({ name: x, min: r.min, max: r.max, scale, zeroPoint });
     }
     const input = [...node.input];
-    input[0] = dq;
+    input[at] = dq;
     nodes.push(edited(node, { input }));
   }
   return {

@@ -8,7 +8,7 @@ import { isExternal, readFloat32, tensorDims } from "../../onnx/tensor";
 import { defaultOpset } from "../../onnx/validate";
 import { affineEncoding, type Granularity } from "./affine-encoding";
 import { binary } from "./binary";
-import type { WeightEncoding } from "./encoding";
+import type { EncodedWeight, WeightEncoding } from "./encoding";
 import { fp16 } from "./fp16";
 import { int4 } from "./int4";
 import { int8 } from "./int8";
@@ -17,7 +17,7 @@ import { nameAllocator } from "./names";
 import { liftToOpset21 } from "./opset21";
 import { liftToOpset25 } from "./opset25";
 import { ternary } from "./ternary";
-import { nodeLabel, weightedLayer, type WeightLayout } from "../../onnx/operators";
+import { nodeLabel, subgraphsOf, weightedLayers, type WeightedLayer } from "../../onnx/operators";
 import { DomainError } from "../../domain-error";
 
 export interface TensorReport {
@@ -102,6 +102,46 @@ function liftFor(input: ModelProto, options: WeightBits): { model: ModelProto } 
   return liftToOpset7(input);
 }
 
+/** Every read of each name anywhere in the model: the reading node and input index, or a graph output. */
+export type WeightReaders = Map<string, { node: NodeProto | null; index: number }[]>;
+
+export function readersOf(graph: GraphProto, readers: WeightReaders = new Map()): WeightReaders {
+  const add = (name: string, node: NodeProto | null, index: number) => {
+    let list = readers.get(name);
+    if (!list) readers.set(name, (list = []));
+    list.push({ node, index });
+  };
+  for (const n of graph.node) {
+    n.input.forEach((name, index) => name && add(name, n, index));
+    for (const g of subgraphsOf(n)) readersOf(g, readers);
+  }
+  for (const o of graph.output) add(o.name, null, -1);
+  return readers;
+}
+
+/**
+ * Why a weight read by `takers` (the layers about to quantize it) cannot be replaced for all its readers, or null.
+ * A weight is quantized once and every reader rewired to the one replacement; a reader that cannot take it (an op
+ * outside the table, a layer the recipe leaves as it is, a graph output) keeps the float, and keeping both would
+ * make the variant bigger, so the weight stays float.
+ */
+export function sharedWeightConflict(
+  name: string,
+  takers: readonly Pick<WeightedLayer, "node" | "operator">[],
+  readers: WeightReaders,
+  otherLayer: (node: NodeProto, index: number) => WeightedLayer | undefined,
+): string | null {
+  for (const r of readers.get(name) ?? []) {
+    if (!r.node) return "is also a graph output";
+    const node = r.node;
+    if (takers.some((t) => t.node === node && t.operator.weight === r.index)) continue;
+    const layer = otherLayer(node, r.index);
+    if (layer) return `shared with ${node.opType} node '${nodeLabel(node)}', which this pass leaves float`;
+    return `also read by ${node.opType} node '${nodeLabel(node)}' (input ${r.index}), which takes no quantized weight`;
+  }
+  return null;
+}
+
 /** Throws Int2OpsetError for 2-bit weights on a model that cannot be lifted to opset 25. */
 export function quantizeModel(input: ModelProto, options: QuantizeOptions): QuantizeResult {
   const encoding = encodingFor(options);
@@ -111,107 +151,143 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
   const graph = model.graph!;
   const opset = defaultOpset(model);
   const fresh = nameAllocator(graph);
-  const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
   const tensors: TensorReport[] = [];
   const skipped: QuantizeResult["skipped"] = [];
-  // Dequantized replacement per (weight, axis): shared weights are quantized once.
-  const replacements = new Map<string, string>();
-  const quantizedWeights = new Set<string>();
-  const newInitializers: TensorProto[] = [];
-  const nodes: NodeProto[] = [];
-
-  for (const node of graph.node) {
-    if (options.include && !options.include(node)) {
-      nodes.push(node);
+  const layers = weightedLayers(graph);
+  const readers = readersOf(graph);
+  const layerAt = (node: NodeProto, index: number) => layers.find((l) => l.node === node && l.operator.weight === index);
+  const included = (l: WeightedLayer) => (!options.include || options.include(l.node)) && l.operator.quantize.includes("weight-only");
+  // Each weight is decided once, at its first layer, for all of its readers.
+  const planned = new Map<string, EncodedWeight>();
+  const decided = new Set<string>();
+  for (const first of layers) {
+    const weight = first.weight;
+    if (decided.has(weight.name)) continue;
+    const takers = layers.filter((l) => l.weight === weight && included(l));
+    const layer = takers[0];
+    if (!layer) continue;
+    decided.add(weight.name);
+    const label = layer.label;
+    const skip = (reason: string) => skipped.push({ name: weight.name, node: label, reason });
+    const dims = tensorDims(weight);
+    const conflict = sharedWeightConflict(weight.name, takers, readers, layerAt);
+    if (weight.dataType !== DT.FLOAT) {
+      skip("weight is not float32");
       continue;
     }
-    const found = weightedLayer(node, initializers);
-    const layer = found?.operator.quantize.includes("weight-only") ? found : undefined;
-    const weight = layer?.weight;
-    let slot: WeightLayout | null = null;
-    if (layer && weight) {
-      const label = layer.label;
-      if (weight.dataType !== DT.FLOAT) skipped.push({ name: weight.name, node: label, reason: "weight is not float32" });
-      else if (isExternal(weight)) skipped.push({ name: weight.name, node: label, reason: "weight uses external data" });
-      else if (liftFailure) skipped.push({ name: weight.name, node: label, reason: liftFailure });
-      else {
-        slot = layer.operator.layout(node, tensorDims(weight));
-        if (!slot) skipped.push({ name: weight.name, node: label, reason: "weight shape has no output-channel axis" });
-        const why = slot ? encoding.unsupported({ name: weight.name, dims: tensorDims(weight), data: new Float32Array(0), slot, opset, fresh }) : null;
-        if (why) {
-          skipped.push({ name: weight.name, node: label, reason: why });
-          slot = null;
-        }
-      }
-    }
-    if (!slot || !weight) {
-      nodes.push(node);
+    if (isExternal(weight)) {
+      skip("weight uses external data");
       continue;
     }
-    const key = `${weight.name}\u0000${slot.outAxis}`;
-    let replacement = replacements.get(key);
-    if (!replacement) {
-      const dims = tensorDims(weight);
-      // `data` is read on first use: an encoder that takes rawData never makes the aligned float copy.
-      let data: Float32Array | undefined;
-      const encoded = encoding.encode({
-        name: weight.name,
-        dims,
-        get data() {
-          return (data ??= readFloat32(weight));
-        },
-        ...(weight.rawData.byteLength > 0 ? { rawData: weight.rawData } : {}),
-        slot,
-        opset,
-        fresh,
-      });
-      const err = encoded.error;
-      replacement = encoded.output;
-      newInitializers.push(...encoded.initializers);
-      nodes.push(...encoded.nodes);
-      const q = { scales: encoded.scales };
-      let scaleMin = Infinity;
-      let scaleMax = 0;
-      for (const s of q.scales) {
-        scaleMin = Math.min(scaleMin, s);
-        scaleMax = Math.max(scaleMax, s);
-      }
-      tensors.push({
-        name: weight.name,
-        node: nodeLabel(node),
-        op: node.opType,
-        shape: dims,
-        axis: encoded.axis,
-        bits: options.bits,
-        scaleMin,
-        scaleMax,
-        maxAbsError: err.maxAbsError,
-        sqnrDb: Number.isFinite(err.sqnrDb) ? err.sqnrDb : null,
-      });
-      replacements.set(key, replacement);
-      quantizedWeights.add(weight.name);
+    if (liftFailure) {
+      skip(liftFailure);
+      continue;
     }
-    const input = [...node.input];
-    input[slot.input] = replacement;
-    nodes.push(edited(node, { input }));
+    const slot = layer.operator.layout(layer.node, dims);
+    if (!slot) {
+      skip("weight shape has no output-channel axis");
+      continue;
+    }
+    const why = encoding.unsupported({ name: weight.name, dims, data: new Float32Array(0), slot, opset, fresh });
+    if (why) {
+      skip(why);
+      continue;
+    }
+    if (conflict) {
+      skip(`weight ${conflict}`);
+      continue;
+    }
+    // `data` is read on first use: an encoder that takes rawData never makes the aligned float copy.
+    let data: Float32Array | undefined;
+    const encoded = encoding.encode({
+      name: weight.name,
+      dims,
+      get data() {
+        return (data ??= readFloat32(weight));
+      },
+      ...(weight.rawData.byteLength > 0 ? { rawData: weight.rawData } : {}),
+      slot,
+      opset,
+      fresh,
+    });
+    let scaleMin = Infinity;
+    let scaleMax = 0;
+    for (const s of encoded.scales) {
+      scaleMin = Math.min(scaleMin, s);
+      scaleMax = Math.max(scaleMax, s);
+    }
+    tensors.push({
+      name: weight.name,
+      node: label,
+      op: layer.node.opType,
+      shape: dims,
+      axis: encoded.axis,
+      bits: options.bits,
+      scaleMin,
+      scaleMax,
+      maxAbsError: encoded.error.maxAbsError,
+      sqnrDb: Number.isFinite(encoded.error.sqnrDb) ? encoded.error.sqnrDb : null,
+    });
+    planned.set(weight.name, encoded);
   }
-
-  // A float weight still read by a node we did not rewrite (or by a graph output) stays; the others go.
-  const stillUsed = new Set<string>();
-  for (const n of nodes) for (const i of n.input) stillUsed.add(i);
-  for (const o of graph.output) stillUsed.add(o.name);
-  const keep = (name: string) => !quantizedWeights.has(name) || stillUsed.has(name);
-  const newGraph: GraphProto = {
-    ...graph,
-    node: nodes,
-    initializer: [...graph.initializer.filter((t) => keep(t.name)), ...newInitializers],
-    // IR < 4 lists initializers as graph inputs; a weight we replaced is no longer one.
-    input: graph.input.filter((v) => keep(v.name)),
-  };
   if (tensors.length === 0) return { model: input, tensors, skipped };
   return {
-    model: { ...model, irVersion: model.irVersion < 4n ? 4n : model.irVersion, graph: newGraph },
+    model: { ...model, irVersion: model.irVersion < 4n ? 4n : model.irVersion, graph: replaceWeights(graph, planned) },
     tensors,
     skipped,
+  };
+}
+
+/** Names a node reads, its bodies' reads included (outer names a body uses are implicit inputs of the node). */
+function readsDeep(node: NodeProto, out: string[] = []): string[] {
+  for (const i of node.input) if (i) out.push(i);
+  for (const g of subgraphsOf(node)) for (const n of g.node) readsDeep(n, out);
+  return out;
+}
+
+/**
+ * The graph with each planned weight replaced: its encoded initializers and nodes go to the graph that holds the
+ * weight (the nodes right before its first reader there), and every reader, in that graph or a body, reads the
+ * replacement instead. Graphs without a planned weight come back as they are.
+ */
+export function replaceWeights(graph: GraphProto, planned: ReadonlyMap<string, Pick<EncodedWeight, "initializers" | "nodes" | "output">>): GraphProto {
+  const own = graph.initializer.filter((t) => planned.has(t.name)).map((t) => t.name);
+  const ownSet = new Set(own);
+  const emitted = new Set<string>();
+  const nodes: NodeProto[] = [];
+  let changed = own.length > 0;
+  for (const node of graph.node) {
+    for (const name of readsDeep(node)) {
+      if (ownSet.has(name) && !emitted.has(name)) {
+        nodes.push(...planned.get(name)!.nodes);
+        emitted.add(name);
+      }
+    }
+    let out = node;
+    if (node.input.some((i) => planned.has(i))) out = edited(node, { input: node.input.map((i) => planned.get(i)?.output ?? i) });
+    if (subgraphsOf(node).length > 0) {
+      const attribute = out.attribute.map((a) => {
+        if (a.g) {
+          const g = replaceWeights(a.g, planned);
+          return g === a.g ? a : edited(a, { g });
+        }
+        if (a.graphs.length > 0) {
+          const graphs = a.graphs.map((g) => replaceWeights(g, planned));
+          return graphs.every((g, i) => g === a.graphs[i]) ? a : edited(a, { graphs });
+        }
+        return a;
+      });
+      if (attribute.some((a, i) => a !== out.attribute[i])) out = edited(out, { attribute });
+    }
+    if (out !== node) changed = true;
+    nodes.push(out);
+  }
+  if (!changed) return graph;
+  return {
+    ...graph,
+    node: nodes,
+    initializer: [...graph.initializer.filter((t) => !ownSet.has(t.name)), ...own.flatMap((n) => planned.get(n)!.initializers)],
+    // IR < 4 lists initializers as graph inputs; a weight we replaced is no longer one.
+    input: graph.input.filter((v) => !ownSet.has(v.name)),
   };
 }

@@ -6,16 +6,23 @@ import type { DynamicRewrite } from "./rewrite";
 import { quantizeWeight, rescale, weightInitializers } from "./shared";
 
 export const conv: DynamicRewrite = {
-  rewrite({ node, weight, label, operator }, layout, data, ctx) {
-    const dims = tensorDims(weight);
+  check({ node, operator }, layout, ctx) {
     if (!layout) return "Conv weight has no spatial dims";
     const biasName = operator.bias === null ? "" : (node.input[operator.bias] ?? "");
     const bias = biasName ? ctx.initializer(biasName) : null;
     if (biasName && (!bias || bias.dataType !== DT.FLOAT)) return "Conv bias is not a float32 initializer";
+    return null;
+  },
+  rewrite({ node, weight, label, operator }, layout, data, ctx) {
+    const dims = tensorDims(weight);
+    const biasName = operator.bias === null ? "" : (node.input[operator.bias] ?? "");
+    const bias = biasName ? ctx.initializer(biasName)! : null;
     const m = dims[layout.outAxis]!;
     const spatialOnes = new Array<number>(dims.length - 2).fill(1);
-    const { q, report } = quantizeWeight(weight.name, label, "Conv", data, dims, layout.outAxis, ctx.perTensor);
-    const w = weightInitializers(ctx, weight.name, q.values, dims, q.scales, [m, ...spatialOnes]);
+    const w = ctx.quantizedWeight(`${weight.name}\u0000conv`, () => {
+      const { q, report } = quantizeWeight(weight.name, label, "Conv", data(), dims, layout.outAxis, ctx.perTensor);
+      return { ...weightInitializers(ctx, weight.name, q.values, dims, q.scales, [m, ...spatialOnes]), report };
+    });
     const [xq, xs, xzp] = ctx.quantizedActivation(node.input[0]!);
     const acc = ctx.fresh(`${label}_int32`);
     // ConvInteger takes Conv's attributes (kernel_shape, pads, strides, dilations, group, auto_pad) as they are.
@@ -27,6 +34,6 @@ export const conv: DynamicRewrite = {
       ctx.addInitializer(makeTensor(b, DT.FLOAT, [m, ...spatialOnes], readFloat32(bias)));
       nodes.push(makeNode("Add", [product, b], [node.output[0]!], ctx.fresh(`${label}_bias`)));
     }
-    return { nodes, report };
+    return { nodes, report: w.first ? w.report : null };
   },
 };

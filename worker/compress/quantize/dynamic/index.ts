@@ -5,16 +5,16 @@
 import type { ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { makeNode } from "../../../onnx/builders";
 import { DT } from "../../../onnx/dtype";
-import { weightedLayer, type WeightedLayer, type WeightLayout } from "../../../onnx/operators";
+import { weightedLayers, type WeightedLayer, type WeightLayout } from "../../../onnx/operators";
 import { isExternal, readFloat32, tensorDims } from "../../../onnx/tensor";
 import { defaultOpset } from "../../../onnx/validate";
-import type { TensorReport } from "../index";
+import { readersOf, sharedWeightConflict, type TensorReport } from "../index";
 import { nameAllocator } from "../names";
 import { conv } from "./conv";
 import { gemm } from "./gemm";
 import { matmul } from "./matmul";
 import { DomainError } from "../../../domain-error";
-import type { DynamicContext, DynamicRewrite } from "./rewrite";
+import type { DynamicContext, DynamicRewrite, QuantizedWeight } from "./rewrite";
 
 export class DynamicQuantizationError extends DomainError {
   override name = "DynamicQuantizationError";
@@ -23,7 +23,7 @@ export class DynamicQuantizationError extends DomainError {
   }
 }
 
-export type { DynamicContext, DynamicRewrite };
+export type { DynamicContext, DynamicRewrite, QuantizedWeight };
 
 const REWRITES: Record<string, DynamicRewrite> = { MatMul: matmul, Gemm: gemm, Conv: conv };
 
@@ -47,6 +47,7 @@ export function quantizeDynamic(
   const nodes: NodeProto[] = [];
   const tensors: TensorReport[] = [];
   const declined: { name: string; node: string; reason: string }[] = [];
+  const weights = new Map<string, QuantizedWeight>();
   const ctx: DynamicContext = {
     fresh,
     perTensor: granularity === "per-tensor",
@@ -61,29 +62,64 @@ export function quantizeDynamic(
       }
       return q;
     },
+    quantizedWeight(key, make) {
+      const known = weights.get(key);
+      if (known) return { ...known, first: false };
+      const made = make();
+      weights.set(key, made);
+      return { ...made, first: true };
+    },
   };
-  const used = new Set<string>();
+  // Bodies keep their nodes: their layers are left to the weight-only pass.
+  const layers = weightedLayers(graph).filter((l) => !l.nested);
+  const readers = readersOf(graph);
+  const layerAt = (node: NodeProto, index: number) => layers.find((l) => l.node === node && l.operator.weight === index);
+  const why = new Map<WeightedLayer, string | null>();
+  for (const layer of layers) {
+    const rewrite = layer.operator.quantize.includes("dynamic") ? REWRITES[layer.node.opType] : undefined;
+    const weight = layer.weight;
+    why.set(
+      layer,
+      !rewrite || !include(layer.node)
+        ? "not rewritten"
+        : weight.dataType !== DT.FLOAT
+          ? "weight is not float32"
+          : isExternal(weight)
+            ? "weight uses external data"
+            : inits.has(layer.node.input[0]!)
+              ? "input 0 is a constant"
+              : rewrite.check(layer, layer.operator.layout(layer.node, tensorDims(weight)), ctx),
+    );
+  }
+  // A weight is rewritten for all of its readers or for none (then the weight-only pass decides it once).
+  const rewritten = new Set<NodeProto>();
+  for (const layer of layers) {
+    const reason = why.get(layer);
+    if (reason) {
+      if (reason !== "not rewritten") declined.push({ name: layer.weight.name, node: layer.label, reason });
+      continue;
+    }
+    const takers = layers.filter((l) => l.weight === layer.weight && why.get(l) === null);
+    const conflict = sharedWeightConflict(layer.weight.name, takers, readers, layerAt);
+    if (conflict) declined.push({ name: layer.weight.name, node: layer.label, reason: `weight ${conflict}` });
+    else rewritten.add(layer.node);
+  }
   for (const node of graph.node) {
-    const layer = weightedLayer(node, inits);
-    const rewrite = layer?.operator.quantize.includes("dynamic") ? REWRITES[node.opType] : undefined;
-    if (!layer || !rewrite || !include(node) || layer.weight.dataType !== DT.FLOAT || isExternal(layer.weight) || inits.has(node.input[0]!)) {
+    const layer = rewritten.has(node) ? layers.find((l) => l.node === node) : undefined;
+    if (!layer) {
       nodes.push(node);
       continue;
     }
     const weight = layer.weight;
-    const out = rewrite.rewrite(layer, layer.operator.layout(node, tensorDims(weight)), readFloat32(weight), ctx);
-    if (typeof out === "string") {
-      declined.push({ name: weight.name, node: layer.label, reason: out });
-      nodes.push(node);
-      continue;
-    }
+    const out = REWRITES[node.opType]!.rewrite(layer, layer.operator.layout(node, tensorDims(weight))!, () => readFloat32(weight), ctx);
     nodes.push(...out.nodes);
-    tensors.push(out.report);
+    if (out.report) tensors.push(out.report);
   }
+  const used = new Set<string>();
   for (const n of nodes) for (const i of n.input) used.add(i);
   for (const o of graph.output) used.add(o.name);
   // Float weights and biases the rewrites replaced are no longer read by anything.
-  const kept = tensors.length ? graph.initializer.filter((t) => used.has(t.name)) : graph.initializer;
+  const kept = rewritten.size ? graph.initializer.filter((t) => used.has(t.name)) : graph.initializer;
   const keptNames = new Set(kept.map((t) => t.name));
   return {
     model: {
