@@ -2,7 +2,7 @@
 // from the committed results.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { BEGIN, DOC, END, RESULTS, renderBenchmarks, renderedDoc, spliceGenerated } from "../../bench/render.mjs";
+import { BEGIN, DOC, END, RESULTS, renderBenchmarks, renderedDoc, spliceGenerated } from "@bench/render.mjs";
 
 const results = () => JSON.parse(readFileSync(RESULTS, "utf8"));
 

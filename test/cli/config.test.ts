@@ -3,7 +3,7 @@ import { mkdtemp, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_URL, configPath, resolveSettings, writeConfig } from "../../cli/config.js";
+import { DEFAULT_URL, configPath, resolveSettings, writeConfig } from "@cli/config.js";
 
 describe("resolveSettings", () => {
   it("prefers flags, then environment variables, then the config file", async () => {

@@ -1,6 +1,6 @@
 // The CLI's terminal output: progress line, tables, evaluation lines.
 import { describe, expect, it } from "vitest";
-import { evalCells, evalLine, formatTable, progressLine, warningLines } from "../../cli/format.js";
+import { evalCells, evalLine, formatTable, progressLine, warningLines } from "@cli/format.js";
 
 describe("progressLine", () => {
   it("fills the bar in proportion to progress and names the stage", () => {

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { anchors, headingSlug, linkProblems } from "../support/markdown-links";
+import { anchors, headingSlug, linkProblems } from "@test/support/markdown-links";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const DOCS = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];

@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { SlimserveClient } from "../../client/slimserve.js";
-import { decodeNpy, encodeNpy } from "../../formats/npy.js";
-import { buildMlp, randomInput } from "../support/models";
+import { SlimserveClient } from "@client/slimserve.js";
+import { decodeNpy, encodeNpy } from "@formats/npy.js";
+import { buildMlp, randomInput } from "@test/support/models";
 import { cliIn, type Run } from "./run-cli";
 import { E2E_TOKENS } from "./tokens";
 

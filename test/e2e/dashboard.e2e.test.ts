@@ -4,11 +4,11 @@
 import { mkdir } from "node:fs/promises";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { SlimserveClient, type Dataset, type Job, type Model, type Variant } from "../../client/slimserve.js";
-import { JobPage } from "../../worker/dashboard/pages";
-import { encodeNpy } from "../../formats/npy.js";
-import { encodeNpz } from "../../formats/npz.js";
-import { buildCnn, buildMlp } from "../support/models";
+import { SlimserveClient, type Dataset, type Job, type Model, type Variant } from "@client/slimserve.js";
+import { JobPage } from "@worker/dashboard/pages";
+import { encodeNpy } from "@formats/npy.js";
+import { encodeNpz } from "@formats/npz.js";
+import { buildCnn, buildMlp } from "@test/support/models";
 import { labelledSet, scoreOn, type Labelled } from "./labelled";
 import { E2E_TOKENS } from "./tokens";
 

@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { SlimserveClient, type Model, type Variant } from "../../client/slimserve.js";
-import { buildMlp } from "../support/models";
+import { SlimserveClient, type Model, type Variant } from "@client/slimserve.js";
+import { buildMlp } from "@test/support/models";
 import { cliIn } from "./run-cli";
 import { E2E_TOKENS } from "./tokens";
 

@@ -1,8 +1,8 @@
 // Jobs on `wrangler dev`: jobs submitted after a long one run to the end while it still runs, rather than waiting
 // for it (as they did when a local queue consumer, handed one batch at a time, ran every job).
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { buildMlp } from "../support/models";
-import { npy, npz, uniformFloats } from "../support/npz";
+import { buildMlp } from "@test/support/models";
+import { npy, npz, uniformFloats } from "@test/support/npz";
 import { E2E_TOKENS } from "./tokens";
 
 const baseUrl = inject("baseUrl");

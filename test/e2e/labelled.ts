@@ -1,7 +1,7 @@
 // A labelled classification set for a small model, and top-1 accuracy/agreement computed with onnxruntime-node: the
 // independent reference that the server's evaluation reports (run by onnxruntime-web in workerd) are checked against.
 import * as ort from "onnxruntime-node";
-import { randomInput } from "../support/models";
+import { randomInput } from "@test/support/models";
 
 export interface Labelled {
   x: Float32Array;

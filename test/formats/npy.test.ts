@@ -1,6 +1,6 @@
 // .npy encoding and decoding: byte-exact against files numpy 2.4 wrote, and against headers built from the v1.0 spec.
 import { describe, expect, it } from "vitest";
-import { decodeNpy, encodeNpy, NpyError, npyToTensor, tensorToNpy, type NpyArray } from "../../formats/npy.js";
+import { decodeNpy, encodeNpy, NpyError, npyToTensor, tensorToNpy, type NpyArray } from "@formats/npy.js";
 
 /** Written by `np.save` (numpy 2.4.6) and base64-encoded; the arrays are given beside each. */
 const NUMPY_FILES = {

@@ -1,9 +1,9 @@
 // .npz writing for dataset uploads: a zip the API's own .npz reader (and np.load) accepts, with correct CRCs.
 import { crc32 as zlibCrc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { encodeNpy } from "../../formats/npy.js";
-import { crc32, decodeNpz, encodeNpz } from "../../formats/npz.js";
-import { parseDataset } from "../../worker/datasets/dataset";
+import { encodeNpy } from "@formats/npy.js";
+import { crc32, decodeNpz, encodeNpz } from "@formats/npz.js";
+import { parseDataset } from "@worker/datasets/dataset";
 
 const x = encodeNpy({ dtype: "float32", shape: [3, 2], data: Float32Array.from([1, 2, 3, 4, 5, 6]) });
 const labels = encodeNpy({ dtype: "int64", shape: [3], data: BigInt64Array.from([0n, 1n, 1n]) });

@@ -1,7 +1,7 @@
 // Recipes and byte sizes in words, as both the CLI and the dashboard show them.
 import { describe, expect, it } from "vitest";
-import { formatBytes, recipeLabel, recipeWords } from "../../formats/words.js";
-import { SAMPLE_VARIANTS } from "../worker/dashboard/samples";
+import { formatBytes, recipeLabel, recipeWords } from "@formats/words.js";
+import { SAMPLE_VARIANTS } from "@test/worker/dashboard/samples";
 
 describe("formatBytes", () => {
   it("uses binary units with one decimal", () => {

@@ -1,9 +1,9 @@
 // 1-bit kernels: activation binarization and XNOR-popcount bit for bit, sign-select within a float tolerance,
 // at sizes around the 128-bit row block and the 4-column tile.
 import { describe, expect, it } from "vitest";
-import { refBinaryPackRows, refSignGemm, refXnorGemm } from "../../kernels/reference/binary_gemm";
-import { packBinary, padded, weightMatrix } from "../../worker/serve/wasm/packing";
-import { kernelInstance, relError, tileSizes, uniform } from "../support/kernels";
+import { refBinaryPackRows, refSignGemm, refXnorGemm } from "@kernels/reference/binary_gemm";
+import { packBinary, padded, weightMatrix } from "@worker/serve/wasm/packing";
+import { kernelInstance, relError, tileSizes, uniform } from "@test/support/kernels";
 
 function setup(M: number, K: number, N: number) {
   const A = uniform(M * K, M * 5 + K, 1);

@@ -1,7 +1,7 @@
 // Convolution helpers: im2col over paddings, strides and dilations, and the blocked transpose around its 4x4 tile.
 import { describe, expect, it } from "vitest";
-import { outputSize, refIm2col, refMaxPool2d, refTranspose, type Im2colShape } from "../../kernels/reference/f32_conv";
-import { kernelInstance, tileSizes, uniform } from "../support/kernels";
+import { outputSize, refIm2col, refMaxPool2d, refTranspose, type Im2colShape } from "@kernels/reference/f32_conv";
+import { kernelInstance, tileSizes, uniform } from "@test/support/kernels";
 
 const shapes: Im2colShape[] = [
   { C: 1, H: 5, W: 5, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1 },

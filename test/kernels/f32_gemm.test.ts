@@ -1,8 +1,8 @@
 // f32_gemm_wasmsimd_4x8 against the scalar reference at sizes around its 4x8 tile (and K odd/even for the 1-row path).
 import { describe, expect, it } from "vitest";
-import { refF32Gemm } from "../../kernels/reference/f32_gemm";
-import { packF32Panels, padded, roundUp, weightMatrix } from "../../worker/serve/wasm/packing";
-import { kernelInstance, relError, tileSizes, uniform } from "../support/kernels";
+import { refF32Gemm } from "@kernels/reference/f32_gemm";
+import { packF32Panels, padded, roundUp, weightMatrix } from "@worker/serve/wasm/packing";
+import { kernelInstance, relError, tileSizes, uniform } from "@test/support/kernels";
 
 function run(M: number, K: number, N: number, lo = -Infinity, hi = Infinity, withBias = true) {
   const A = uniform(M * K, 1 + M * 31 + K, 1);

@@ -1,8 +1,8 @@
 // Sparse fp32 kernels (1x16 block-sparse and CSR) against the dense reference on pruned weights.
 import { describe, expect, it } from "vitest";
-import { refF32Gemm } from "../../kernels/reference/f32_gemm";
-import { packBlockSparse1x16, packCsr, padded, roundUp, sparsityOf, weightMatrix } from "../../worker/serve/wasm/packing";
-import { kernelInstance, relError, tileSizes, uniform } from "../support/kernels";
+import { refF32Gemm } from "@kernels/reference/f32_gemm";
+import { packBlockSparse1x16, packCsr, padded, roundUp, sparsityOf, weightMatrix } from "@worker/serve/wasm/packing";
+import { kernelInstance, relError, tileSizes, uniform } from "@test/support/kernels";
 
 /** W [K, N] with ~`zeroFraction` of its 1x16 blocks (or elements) set to zero. */
 function pruned(K: number, N: number, zeroFraction: number, blockWise: boolean, seed: number): Float32Array {

@@ -1,10 +1,10 @@
 // qs4_quantize_rows + qs4_gemm_wasmsimd_rx4 against the scalar reference around the 32-input block, the 4-column
 // group and the row tile (2 rows in this plain build), on weights stored offset by 8 in column-group blocks.
 import { describe, expect, it } from "vitest";
-import { refQs4Gemm } from "../../kernels/reference/qs4_gemm";
-import { refQuantizeRows } from "../../kernels/reference/qs8_gemm";
-import { packQs4, padded, weightMatrix } from "../../worker/serve/wasm/packing";
-import { integers, kernelInstance, relError, tileSizes, uniform } from "../support/kernels";
+import { refQs4Gemm } from "@kernels/reference/qs4_gemm";
+import { refQuantizeRows } from "@kernels/reference/qs8_gemm";
+import { packQs4, padded, weightMatrix } from "@worker/serve/wasm/packing";
+import { integers, kernelInstance, relError, tileSizes, uniform } from "@test/support/kernels";
 
 function run(M: number, K: number, N: number, opts: { lo?: number; hi?: number; W?: Int8Array; A?: Float32Array } = {}) {
   const { lo = -Infinity, hi = Infinity } = opts;

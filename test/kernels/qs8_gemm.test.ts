@@ -1,8 +1,8 @@
 // The int8 path bit for bit: per-row activation quantization, the int32 dot products and the float epilogue.
 import { describe, expect, it } from "vitest";
-import { refQs8Dot, refQs8Epilogue, refQuantizeRows } from "../../kernels/reference/qs8_gemm";
-import { packQs8, padded, weightMatrix } from "../../worker/serve/wasm/packing";
-import { integers, kernelInstance, tileSizes, uniform } from "../support/kernels";
+import { refQs8Dot, refQs8Epilogue, refQuantizeRows } from "@kernels/reference/qs8_gemm";
+import { packQs8, padded, weightMatrix } from "@worker/serve/wasm/packing";
+import { integers, kernelInstance, tileSizes, uniform } from "@test/support/kernels";
 
 function quantize(M: number, K: number, A: Float32Array) {
   const kx = kernelInstance();

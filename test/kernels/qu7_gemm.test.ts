@@ -1,8 +1,8 @@
 // The unsigned 7-bit activation path (what the relaxed-SIMD int8 dot needs), plain SIMD128 build, bit for bit.
 import { describe, expect, it } from "vitest";
-import { refQu7Gemm, refQuantizeRowsU7 } from "../../kernels/reference/qs8_gemm";
-import { kernelInstance, tileSizes } from "../support/kernels";
-import { qu7Case } from "../support/qu7";
+import { refQu7Gemm, refQuantizeRowsU7 } from "@kernels/reference/qs8_gemm";
+import { kernelInstance, tileSizes } from "@test/support/kernels";
+import { qu7Case } from "@test/support/qu7";
 
 describe("qu7_quantize_rows + qu7_gemm_wasmsimd_2x4 (simd128)", () => {
   for (const M of tileSizes(2)) {

@@ -1,13 +1,13 @@
 // The relaxed-SIMD build, run where it is served: in workerd (Node 20's baseline tier computes a relaxed op wrongly).
 import { describe, expect, it } from "vitest";
-import { refF32Gemm } from "../../kernels/reference/f32_gemm";
-import { refQs4Gemm } from "../../kernels/reference/qs4_gemm";
-import { refQu7Gemm, refQuantizeRows, refQuantizeRowsU7 } from "../../kernels/reference/qs8_gemm";
-import { qu7Case } from "../support/qu7";
-import { KernelInstance } from "../../worker/serve/wasm/runtime";
-import { kernelModule, kernelModules, relaxedSimdSupported } from "../../worker/serve/wasm/builds";
-import { packBlockSparse1x16, packF32Panels, packQs4, padded, roundUp, weightMatrix } from "../../worker/serve/wasm/packing";
-import { integers, relError, tileSizes, uniform } from "../support/numbers";
+import { refF32Gemm } from "@kernels/reference/f32_gemm";
+import { refQs4Gemm } from "@kernels/reference/qs4_gemm";
+import { refQu7Gemm, refQuantizeRows, refQuantizeRowsU7 } from "@kernels/reference/qs8_gemm";
+import { qu7Case } from "@test/support/qu7";
+import { KernelInstance } from "@worker/serve/wasm/runtime";
+import { kernelModule, kernelModules, relaxedSimdSupported } from "@worker/serve/wasm/builds";
+import { packBlockSparse1x16, packF32Panels, packQs4, padded, roundUp, weightMatrix } from "@worker/serve/wasm/packing";
+import { integers, relError, tileSizes, uniform } from "@test/support/numbers";
 
 const relaxed = () => new KernelInstance(kernelModules.relaxed);
 

@@ -12,13 +12,13 @@
 // PRUNE_QUALITY_MODEL, PRUNE_QUALITY_PRUNED92 and PRUNE_QUALITY_DATA.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { decodeNpz } from "../../formats/npz.js";
-import { compressModel } from "../../worker/compress/pipeline";
-import { RecipeSchema } from "../../worker/compress/recipe";
-import { decodeModel } from "../../worker/onnx/codec";
-import { summarizeModel } from "../../worker/onnx/validate";
-import { encodedSizes } from "../../worker/store/content-coding";
-import { ort } from "../support/ort-node";
+import { decodeNpz } from "@formats/npz.js";
+import { compressModel } from "@worker/compress/pipeline";
+import { RecipeSchema } from "@worker/compress/recipe";
+import { decodeModel } from "@worker/onnx/codec";
+import { summarizeModel } from "@worker/onnx/validate";
+import { encodedSizes } from "@worker/store/content-coding";
+import { ort } from "@test/support/ort-node";
 
 const MODEL = process.env.PRUNE_QUALITY_MODEL ?? "test/fixtures/models/lenet-300-100.onnx";
 const PRUNED92 = process.env.PRUNE_QUALITY_PRUNED92 ?? "test/fixtures/models/lenet-300-100-pruned92.onnx";

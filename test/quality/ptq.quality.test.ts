@@ -5,14 +5,14 @@
 // The search bar (>= 6x smaller at maxAccuracyDrop 0.5) runs in workerd: test/quality/search.quality.worker.test.ts.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { calibrationTargets, makeCalibrator } from "../../worker/compress/calibrate";
-import { quantizeByRecipe } from "../../worker/compress/pipeline";
-import { RecipeSchema } from "../../worker/compress/recipe";
-import { decodeModel, encodeModel } from "../../worker/onnx/codec";
-import { withExtraOutputs } from "../../worker/onnx/outputs";
-import { parseDataset } from "../../worker/datasets/dataset";
-import { argmaxRows } from "../../worker/evaluate/error-stats";
-import { ort, runReference } from "../support/ort-node";
+import { calibrationTargets, makeCalibrator } from "@worker/compress/calibrate";
+import { quantizeByRecipe } from "@worker/compress/pipeline";
+import { RecipeSchema } from "@worker/compress/recipe";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { withExtraOutputs } from "@worker/onnx/outputs";
+import { parseDataset } from "@worker/datasets/dataset";
+import { argmaxRows } from "@worker/evaluate/error-stats";
+import { ort, runReference } from "@test/support/ort-node";
 
 const MODELS = [
   { name: "mnist-mlp", data: "mnist-test-1000.npz", dims: [784] },

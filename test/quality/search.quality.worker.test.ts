@@ -1,7 +1,7 @@
 // Quality bar of the accuracy-targeted search on the MNIST reference models, in workerd through the API: with
 // maxAccuracyDrop 0.5 (points) and objective "smallest", the winner is at least 6x smaller than FP32.
 import { describe, expect, inject, it } from "vitest";
-import { api, postJson, uploadModel } from "../support/api";
+import { api, postJson, uploadModel } from "@test/support/api";
 
 function fixture(file: string): Uint8Array {
   const b64 = inject("fixtures")[file];

@@ -2,7 +2,7 @@
 // allowed (or apt-get fails) -> exit 1 with one line naming the command. The decision is driven through a host of
 // plain functions; the dpkg check itself runs against this machine's real package database.
 import { describe, expect, it } from "vitest";
-import { DEBIAN_PACKAGES, debianHost, ensurePrerequisites, type Host } from "../../scripts/prerequisites.mjs";
+import { DEBIAN_PACKAGES, debianHost, ensurePrerequisites, type Host } from "@scripts/prerequisites.mjs";
 
 /** A host whose installed packages are `installed`; `apt` says whether apt-get succeeds (and installs). */
 function host(installed: string[], privilege: "root" | "sudo" | "none", apt = true) {

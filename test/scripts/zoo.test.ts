@@ -4,8 +4,8 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { ModelProtoSchema, type GraphProto, type NodeProto, type TensorProto } from "onnx-buf";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runReference } from "../support/ort-node";
-import { cosine, zooModels, type ZooModel } from "../support/zoo";
+import { runReference } from "@test/support/ort-node";
+import { cosine, zooModels, type ZooModel } from "@test/support/zoo";
 
 const NAMES = ["mobilenet_v2", "resnet18", "transformer", "lstm", "gru", "cnn_constants", "cnn_if", "tied_embedding", "convtranspose"];
 
@@ -88,7 +88,7 @@ describe("each FP32 original in onnxruntime-node", () => {
   it("runs the transformer at another batch and sequence length (dynamic axes)", async () => {
     const m = model("transformer");
     const ids = new BigInt64Array(3 * 5).map((_, i) => BigInt(i * 7));
-    const { ort } = await import("../support/ort-node");
+    const { ort } = await import("@test/support/ort-node");
     const out = await runReference(m.bytes, { ids: new ort.Tensor("int64", ids, [3, 5]) });
     expect(out.hidden!.dims).toEqual([3, 5, m.signature.outputs[0]!.shape[2]]);
   });

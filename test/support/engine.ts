@@ -1,9 +1,9 @@
 // Running a model both ways: the kernel engine (plain SIMD128 build, in Node) and onnxruntime-node (the reference,
 // graph optimizations 'basic' so weight-only dequantization is not rewritten into integer kernels).
 import * as ortNode from "onnxruntime-node";
-import { decodeModel, encodeModel } from "../../worker/onnx/codec";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import type { ModelProto } from "onnx-buf";
-import { createKernelSession } from "../../worker/serve/engine";
+import { createKernelSession } from "@worker/serve/engine";
 import { plainKernelModule } from "./kernels";
 
 export type Feeds = Record<string, { dims: number[]; data: Float32Array }>;

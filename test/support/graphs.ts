@@ -2,8 +2,8 @@
 // Loop/Scan-style nodes with a body.
 import { create } from "@bufbuild/protobuf";
 import { AttributeProtoSchema, AttributeProto_AttributeType as AT, type GraphProto, type NodeProto } from "onnx-buf";
-import { makeNode } from "../../worker/onnx/builders";
-import { edited } from "../../worker/onnx/edit";
+import { makeNode } from "@worker/onnx/builders";
+import { edited } from "@worker/onnx/edit";
 
 /** `node` with graph attributes added (sorted by name with the others, as the builders sort). */
 export function withGraphs(node: NodeProto, graphs: Record<string, GraphProto>): NodeProto {

@@ -1,7 +1,7 @@
 // Node's way to the kernels: compile the committed wasm from its file bytes (workerd imports it as a module instead).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { KernelInstance } from "../../worker/serve/wasm/runtime";
+import { KernelInstance } from "@worker/serve/wasm/runtime";
 
 const path = (name: string) => fileURLToPath(new URL(`../../kernels/dist/${name}`, import.meta.url));
 

@@ -2,10 +2,10 @@
 // and CNN, and the bench's (an MLP 784-1024-1024-10, or 784-2048-2048-10 with 23 MB of fp32 weights for compression
 // throughput, and a CNN on 28x28 inputs).
 import type { ModelProto } from "onnx-buf";
-import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../worker/onnx/builders";
-import { encodeModel } from "../../worker/onnx/codec";
-import { DT } from "../../worker/onnx/dtype";
-import { makeTensor } from "../../worker/onnx/tensor";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
 
 /** mulberry32: a tiny deterministic PRNG. */
 export function rng(seed: number): () => number {

@@ -1,8 +1,8 @@
 // .npy and .npz bytes for tests, written by the shared format module the way numpy writes them (zip64 extras in the
 // local headers, stored or deflated), so that tests can upload datasets without Python; `npy` takes any descr and
 // Fortran order, to write what a reader must refuse.
-import { writeNpy } from "../../formats/npy.js";
-import { encodeNpz, encodeNpzDeflated } from "../../formats/npz.js";
+import { writeNpy } from "@formats/npy.js";
+import { encodeNpz, encodeNpzDeflated } from "@formats/npz.js";
 import { rng } from "./models";
 
 export type NpyDescr = "<f4" | "<f8" | "<i8" | "<i4" | "|u1" | "|b1" | ">f4" | "<f2";

@@ -3,7 +3,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import * as ort from "onnxruntime-node";
 import { TensorProtoSchema, type TensorProto } from "onnx-buf";
-import { DT } from "../../worker/onnx/dtype";
+import { DT } from "@worker/onnx/dtype";
 
 export { ort };
 

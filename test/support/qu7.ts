@@ -1,6 +1,6 @@
 // One run of the u7 activation path on a kernel instance (either build), returning what the reference checks.
-import { packQs8, padded, weightMatrix } from "../../worker/serve/wasm/packing";
-import type { KernelInstance } from "../../worker/serve/wasm/runtime";
+import { packQs8, padded, weightMatrix } from "@worker/serve/wasm/packing";
+import type { KernelInstance } from "@worker/serve/wasm/runtime";
 import { integers, uniform } from "./numbers";
 
 export function qu7Case(kx: KernelInstance, M: number, K: number, N: number, nonNegative: boolean) {

@@ -5,10 +5,10 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { TestProject } from "vitest/node";
-import { quantizeModel } from "../../worker/compress/quantize";
-import { compressModel } from "../../worker/compress/pipeline";
-import { RecipeSchema } from "../../worker/compress/recipe";
-import { decodeModel, encodeModel } from "../../worker/onnx/codec";
+import { quantizeModel } from "@worker/compress/quantize";
+import { compressModel } from "@worker/compress/pipeline";
+import { RecipeSchema } from "@worker/compress/recipe";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import { randomInput } from "./models";
 import { floatTensor, runReference } from "./ort-node";
 import { FIXTURE_FILES, REFERENCE_MODELS, type ReferenceCase, type References } from "./reference-models";

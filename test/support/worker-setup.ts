@@ -2,7 +2,7 @@
 // of the records the storage held before.
 import { reset } from "cloudflare:test";
 import { beforeEach } from "vitest";
-import { forgetAll } from "../../worker/serve/serving-cache";
+import { forgetAll } from "@worker/serve/serving-cache";
 
 beforeEach(async () => {
   await reset();

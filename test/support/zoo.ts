@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { z } from "zod";
-import { decodeNpz } from "../../formats/npz.js";
+import { decodeNpz } from "@formats/npz.js";
 import { uniform } from "./numbers";
 import { ort } from "./ort-node";
 

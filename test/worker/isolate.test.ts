@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_SESSION_BUDGET_BYTES, isolate, OWNED_STATE } from "../../worker/isolate";
+import { DEFAULT_SESSION_BUDGET_BYTES, isolate, OWNED_STATE } from "@worker/isolate";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 

@@ -1,7 +1,7 @@
 // The OpenAPI document describes every route the app registers, and /docs renders every operation of it.
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { app } from "../../worker/index";
+import { app } from "@worker/index";
 
 /** The dashboard's pages and the document itself, not API operations; every other route must be documented. */
 const UNDOCUMENTED = new Set([

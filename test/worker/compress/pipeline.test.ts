@@ -1,15 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { calibrationTargets, makeCalibrator, type ActivationRanges, type CalibrationMethod } from "../../../worker/compress/calibrate";
-import { compressModel, NothingToCompressError, quantizeByRecipe, RecipeMismatchError } from "../../../worker/compress/pipeline";
-import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../worker/onnx/builders";
-import { DT } from "../../../worker/onnx/dtype";
-import { makeTensor } from "../../../worker/onnx/tensor";
-import { calibrationOf, RecipeSchema } from "../../../worker/compress/recipe";
-import { decodeModel, encodeModel } from "../../../worker/onnx/codec";
-import { withExtraOutputs } from "../../../worker/onnx/outputs";
-import { summarizeModel, validateModel } from "../../../worker/onnx/validate";
-import { buildCnn, buildMlp, mlpModel, randomInput } from "../../support/models";
-import { compareOutputs, floatTensor, ort, runReference } from "../../support/ort-node";
+import { calibrationTargets, makeCalibrator, type ActivationRanges, type CalibrationMethod } from "@worker/compress/calibrate";
+import { compressModel, NothingToCompressError, quantizeByRecipe, RecipeMismatchError } from "@worker/compress/pipeline";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
+import { calibrationOf, RecipeSchema } from "@worker/compress/recipe";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { withExtraOutputs } from "@worker/onnx/outputs";
+import { summarizeModel, validateModel } from "@worker/onnx/validate";
+import { buildCnn, buildMlp, mlpModel, randomInput } from "@test/support/models";
+import { compareOutputs, floatTensor, ort, runReference } from "@test/support/ort-node";
 
 const recipe = (q: Record<string, unknown>) => RecipeSchema.parse({ quantize: { bits: 8, ...q } }).quantize!;
 

@@ -1,10 +1,10 @@
 // The wasm per-channel quantizer against the scalar loops it replaces: values and scales bit for bit, the error
 // statistics to rounding (summed in another order), on both layouts, at 8 and 4 bits, across chunk boundaries.
 import { afterEach, describe, expect, it } from "vitest";
-import { compressionKernelModule, provideCompressionKernels } from "../../../worker/compress/simd-quantize";
-import { quantizeWeightsPerChannel, quantizeWeightsPerChannelScalar } from "../../../worker/compress/quantize/weights";
-import { channelLayout } from "../../../worker/onnx/tensor";
-import { plainKernelModule, uniform } from "../../support/kernels";
+import { compressionKernelModule, provideCompressionKernels } from "@worker/compress/simd-quantize";
+import { quantizeWeightsPerChannel, quantizeWeightsPerChannelScalar } from "@worker/compress/quantize/weights";
+import { channelLayout } from "@worker/onnx/tensor";
+import { plainKernelModule, uniform } from "@test/support/kernels";
 
 const CHUNK_VALUES = 1 << 18; // compress/simd-quantize.ts moves tensors through kernel memory in chunks of this many values
 

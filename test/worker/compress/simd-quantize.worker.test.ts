@@ -3,15 +3,15 @@
 // (scalar path).
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
-import "../../../worker/index";
-import { compressModelBytes } from "../../../worker/catalog/variants";
-import { compressionKernelModule, provideCompressionKernels } from "../../../worker/compress/simd-quantize";
-import { quantizeWeightsPerChannel, quantizeWeightsPerChannelScalar } from "../../../worker/compress/quantize/weights";
-import { RecipeSchema } from "../../../worker/compress/recipe";
-import { kernelModules } from "../../../worker/serve/wasm/builds";
-import { sha256Hex } from "../../../worker/store/body";
-import { uniform } from "../../support/numbers";
-import { REFERENCE_MODELS } from "../../support/reference-models";
+import "@worker/index";
+import { compressModelBytes } from "@worker/catalog/variants";
+import { compressionKernelModule, provideCompressionKernels } from "@worker/compress/simd-quantize";
+import { quantizeWeightsPerChannel, quantizeWeightsPerChannelScalar } from "@worker/compress/quantize/weights";
+import { RecipeSchema } from "@worker/compress/recipe";
+import { kernelModules } from "@worker/serve/wasm/builds";
+import { sha256Hex } from "@worker/store/body";
+import { uniform } from "@test/support/numbers";
+import { REFERENCE_MODELS } from "@test/support/reference-models";
 
 // The same pins as test/worker/compress/quantize/pinned-bytes.test.ts (made by the original scalar quantizer).
 const PINNED = {

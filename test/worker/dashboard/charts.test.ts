@@ -1,6 +1,6 @@
 // Chart functions: the Pareto front, tick choice, and the SVG they emit (marks, data attributes, escaping).
 import { describe, expect, it } from "vitest";
-import { barSvg, escapeXml, histogramSvg, lineSvg, niceTicks, paretoFront, scatterSvg } from "../../../worker/dashboard/charts";
+import { barSvg, escapeXml, histogramSvg, lineSvg, niceTicks, paretoFront, scatterSvg } from "@worker/dashboard/charts";
 
 /** Attribute values of every element with the given class, in document order. */
 function marks(svg: string, cls: string, attr: string): string[] {

@@ -1,8 +1,8 @@
 // Pages rendered from sample records in the API's shapes (the browser test renders them from the live API).
 import { describe, expect, it } from "vitest";
-import { latencyHistograms } from "../../../worker/dashboard/record-views";
-import type { Model, Variant } from "../../../client/slimserve.js";
-import { ExperimentPage, ExperimentsPage, JobPage, ModelPage } from "../../../worker/dashboard/pages";
+import { latencyHistograms } from "@worker/dashboard/record-views";
+import type { Model, Variant } from "@client/slimserve.js";
+import { ExperimentPage, ExperimentsPage, JobPage, ModelPage } from "@worker/dashboard/pages";
 import { SAMPLE_EXPERIMENT, SAMPLE_MODEL, SAMPLE_PROMETHEUS, SAMPLE_VARIANTS } from "./samples";
 
 const html = (element: unknown) => String(element);

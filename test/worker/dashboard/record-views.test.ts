@@ -1,7 +1,7 @@
 // Reading optional report fields for display: absent parts are null (shown as "—"), known spellings are read.
 import { describe, expect, it } from "vitest";
-import { experimentView, latencyHistograms, variantMetrics } from "../../../worker/dashboard/record-views";
-import type { Variant } from "../../../worker/routes/schemas";
+import { experimentView, latencyHistograms, variantMetrics } from "@worker/dashboard/record-views";
+import type { Variant } from "@worker/routes/schemas";
 import { SAMPLE_EXPERIMENT, SAMPLE_PROMETHEUS, SAMPLE_VARIANTS } from "./samples";
 
 describe("variantMetrics", () => {

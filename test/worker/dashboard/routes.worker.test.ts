@@ -2,7 +2,7 @@
 // API as that token's tenant, a bad or revoked token shows the sign-in form again.
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { buildMlp } from "../../support/models";
+import { buildMlp } from "@test/support/models";
 
 const form = (token: string) => ({
   method: "POST",

@@ -1,6 +1,6 @@
 // Sample records in the shapes the API serves (the routes' schemas, /v1/metrics text).
-import type { Experiment } from "../../../worker/routes/experiments";
-import type { EvalReport, Variant } from "../../../worker/routes/schemas";
+import type { Experiment } from "@worker/routes/experiments";
+import type { EvalReport, Variant } from "@worker/routes/schemas";
 /** An experiment as GET /v1/experiments/:name answers it (the experiments route's ExperimentSchema). */
 export const SAMPLE_EXPERIMENT = {
   name: "mlp-int8",

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { bindInputs, DatasetFormatError, parseDataset, parseNpy, sliceBatch } from "../../../worker/datasets/dataset";
-import { npy, npz } from "../../support/npz";
+import { bindInputs, DatasetFormatError, parseDataset, parseNpy, sliceBatch } from "@worker/datasets/dataset";
+import { npy, npz } from "@test/support/npz";
 
 const LIMIT = 1 << 20;
 

@@ -1,7 +1,7 @@
 // measureLatency against simulated clocks: a whole-millisecond clock like workerd's local one, a frozen one like a
 // deployed Worker's without I/O, and a slow model against the time budget.
 import { describe, expect, it } from "vitest";
-import { measureLatency } from "../../../worker/evaluate/latency";
+import { measureLatency } from "@worker/evaluate/latency";
 
 /** Virtual time: runs cost `runMs`, a timer wait costs its delay plus `turnMs`; the clock reads it floored to `tickMs`. */
 function simulated(runMs: number, { tickMs = 1, turnMs = 0.3, frozen = false, timersAdvance = true } = {}) {

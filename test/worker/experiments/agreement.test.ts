@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareOutputs, top1Rows } from "../../../worker/experiments/agreement";
+import { compareOutputs, top1Rows } from "@worker/experiments/agreement";
 
 const t = (dims: number[], data: number[]) => ({ type: "float32", dims, data });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { newExperiment } from "../../../worker/experiments/config";
-import { agreementVerdict, applyEvent, compareRates, scoreFeedback, summarize, type ArmMetrics } from "../../../worker/experiments/arm-metrics";
+import { newExperiment } from "@worker/experiments/config";
+import { agreementVerdict, applyEvent, compareRates, scoreFeedback, summarize, type ArmMetrics } from "@worker/experiments/arm-metrics";
 
 const V = "0123456789abcdef01234567";
 const config = newExperiment(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { assignArm, hash32, pickArm, unitPoint } from "../../../worker/experiments/assignment";
+import { assignArm, hash32, pickArm, unitPoint } from "@worker/experiments/assignment";
 
 const KEYS = Array.from({ length: 20_000 }, (_, i) => `user-${i}`);
 

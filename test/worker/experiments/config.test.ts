@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DomainError } from "../../../worker/domain-error";
-import { newExperiment, patchExperiment, promoteExperiment, rollbackExperiment, type ExperimentSpec } from "../../../worker/experiments/config";
+import { DomainError } from "@worker/domain-error";
+import { newExperiment, patchExperiment, promoteExperiment, rollbackExperiment, type ExperimentSpec } from "@worker/experiments/config";
 
 const V = "0123456789abcdef01234567";
 const W = "fedcba9876543210fedcba98";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { newExperiment, rollbackExperiment, type Guardrails } from "../../../worker/experiments/config";
-import { checkGuardrails } from "../../../worker/experiments/guardrails";
-import { applyEvent, type ArmMetrics } from "../../../worker/experiments/arm-metrics";
+import { newExperiment, rollbackExperiment, type Guardrails } from "@worker/experiments/config";
+import { checkGuardrails } from "@worker/experiments/guardrails";
+import { applyEvent, type ArmMetrics } from "@worker/experiments/arm-metrics";
 
 const V = "0123456789abcdef01234567";
 const make = (guardrails: Guardrails) =>

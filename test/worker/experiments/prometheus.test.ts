@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { newExperiment } from "../../../worker/experiments/config";
-import { applyEvent, type ArmMetrics } from "../../../worker/experiments/arm-metrics";
-import { renderPrometheus } from "../../../worker/experiments/prometheus";
+import { newExperiment } from "@worker/experiments/config";
+import { applyEvent, type ArmMetrics } from "@worker/experiments/arm-metrics";
+import { renderPrometheus } from "@worker/experiments/prometheus";
 
 const V = "0123456789abcdef01234567";
 const config = newExperiment(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bucketIndex, emptyHistogram, LATENCY_BOUNDS_MS, normalCdf, observe, quantile, twoProportionTest, wilson } from "../../../worker/experiments/stats";
+import { bucketIndex, emptyHistogram, LATENCY_BOUNDS_MS, normalCdf, observe, quantile, twoProportionTest, wilson } from "@worker/experiments/stats";
 
 describe("wilson", () => {
   // Reference values worked by hand from the Wilson score formula with z = 1.96.

@@ -2,11 +2,11 @@
 // whose runners keep dying fails instead of starting for ever, and a job with no runner coming gets one when read.
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { jobId } from "../../../worker/jobs/jobs";
-import type { JobRecord, JobSpec, JobState } from "../../../worker/jobs/state";
-import { RecipeSchema } from "../../../worker/compress/recipe";
-import { uploadModel } from "../../support/api";
-import { buildMlp } from "../../support/models";
+import { jobId } from "@worker/jobs/jobs";
+import type { JobRecord, JobSpec, JobState } from "@worker/jobs/state";
+import { RecipeSchema } from "@worker/compress/recipe";
+import { uploadModel } from "@test/support/api";
+import { buildMlp } from "@test/support/models";
 
 /** A variant job (int8 weight-only) on a freshly uploaded model: its spec and its object's stub. */
 async function variantJob(): Promise<{ spec: JobSpec; stub: DurableObjectStub<JobState> }> {

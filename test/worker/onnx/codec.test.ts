@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { decodeModel, encodeModel, modelsEqual, OnnxDecodeError } from "../../../worker/onnx/codec";
-import { validateModel } from "../../../worker/onnx/validate";
+import { decodeModel, encodeModel, modelsEqual, OnnxDecodeError } from "@worker/onnx/codec";
+import { validateModel } from "@worker/onnx/validate";
 import { corpusCases } from "./corpus";
 
 describe("ONNX codec on the libonnx-testdata corpus", () => {

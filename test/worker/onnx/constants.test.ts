@@ -4,16 +4,16 @@
 // initializers comes back as the very same object.
 import { describe, expect, it } from "vitest";
 import type { ModelProto } from "onnx-buf";
-import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../worker/onnx/builders";
-import { ifNode } from "../../support/graphs";
-import { encodeModel } from "../../../worker/onnx/codec";
-import { normalizeConstants } from "../../../worker/onnx/constants";
-import { DT } from "../../../worker/onnx/dtype";
-import { weightedLayers } from "../../../worker/onnx/operators";
-import { makeTensor, readFloat32, tensorDims } from "../../../worker/onnx/tensor";
-import { mlpModel } from "../../support/models";
-import { uniform } from "../../support/numbers";
-import { floatTensor, ort, runReference } from "../../support/ort-node";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { ifNode } from "@test/support/graphs";
+import { encodeModel } from "@worker/onnx/codec";
+import { normalizeConstants } from "@worker/onnx/constants";
+import { DT } from "@worker/onnx/dtype";
+import { weightedLayers } from "@worker/onnx/operators";
+import { makeTensor, readFloat32, tensorDims } from "@worker/onnx/tensor";
+import { mlpModel } from "@test/support/models";
+import { uniform } from "@test/support/numbers";
+import { floatTensor, ort, runReference } from "@test/support/ort-node";
 
 const float = (name: string, dims: number[], seed: number) => makeTensor(name, DT.FLOAT, dims, uniform(dims.reduce((a, b) => a * b, 1), seed));
 const int64 = (name: string, values: number[]) => makeTensor(name, DT.INT64, [values.length], new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer));

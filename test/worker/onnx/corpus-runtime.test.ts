@@ -2,9 +2,9 @@
 // of the corpus models with MatMul/Gemm/Conv weights stay close to their fp32 outputs.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { quantizeModel, type QuantizeOptions } from "../../../worker/compress/quantize";
-import { decodeModel, encodeModel } from "../../../worker/onnx/codec";
-import { compareOutputs, ort, runReference } from "../../support/ort-node";
+import { quantizeModel, type QuantizeOptions } from "@worker/compress/quantize";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { compareOutputs, ort, runReference } from "@test/support/ort-node";
 import { corpusCases, loadFeeds } from "./corpus";
 
 async function tryRun(bytes: Uint8Array, feeds: Record<string, ort.Tensor>) {

@@ -1,7 +1,7 @@
 // Debian's libonnx-testdata: ONNX's own operator/backend test models, a corpus we did not write.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type { ModelProto } from "onnx-buf";
-import { ort, tensorFromPb } from "../../support/ort-node";
+import { ort, tensorFromPb } from "@test/support/ort-node";
 
 export const CORPUS_ROOT = process.env.ONNX_TESTDATA ?? "/usr/share/libonnx-testdata/data";
 

@@ -3,11 +3,11 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { compressModel } from "../../../worker/compress/pipeline";
-import { quantizeModel } from "../../../worker/compress/quantize";
-import { RecipeSchema } from "../../../worker/compress/recipe";
-import { decodeModel } from "../../../worker/onnx/codec";
-import { edited } from "../../../worker/onnx/edit";
+import { compressModel } from "@worker/compress/pipeline";
+import { quantizeModel } from "@worker/compress/quantize";
+import { RecipeSchema } from "@worker/compress/recipe";
+import { decodeModel } from "@worker/onnx/codec";
+import { edited } from "@worker/onnx/edit";
 
 const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../../fixtures/models/${name}.onnx`, import.meta.url)));
 

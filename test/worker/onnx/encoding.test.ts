@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import {
   fromHalf, halfValues, packInt2, packInt4, roundHalfEven, toHalf, unpackInt2, unpackInt4, unpackSubByte,
-} from "../../../worker/onnx/encoding";
+} from "@worker/onnx/encoding";
 
 describe("roundHalfEven", () => {
   it("sends ties to the even neighbour, either sign", () => {

@@ -2,10 +2,10 @@
 // the lift accepts must load and give its original outputs, bit for bit or within 1e-6.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { decodeModel, encodeModel } from "../../../worker/onnx/codec";
-import { liftDefaultOpset } from "../../../worker/onnx/lift";
-import { defaultOpset } from "../../../worker/onnx/validate";
-import { ort, runReference } from "../../support/ort-node";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { liftDefaultOpset } from "@worker/onnx/lift";
+import { defaultOpset } from "@worker/onnx/validate";
+import { ort, runReference } from "@test/support/ort-node";
 import { corpusCases, loadFeeds } from "./corpus";
 
 const TOLERANCE = 1e-6;

@@ -2,11 +2,11 @@
 // without transB, grouped and depthwise Conv), the bias input and where the output's channels lie; which nodes of a
 // graph are weighted layers, and how a node is labelled.
 import { describe, expect, it } from "vitest";
-import { makeGraph, makeNode, makeValueInfo } from "../../../worker/onnx/builders";
-import { DT } from "../../../worker/onnx/dtype";
-import { nodeLabel, nodeWeights, OPERATOR_FORMS, OPERATORS, prunableLayout, weightedLayers, weightedOperator, type WeightedOperator } from "../../../worker/onnx/operators";
-import { makeTensor, tensorDims } from "../../../worker/onnx/tensor";
-import { withGraphs } from "../../support/graphs";
+import { makeGraph, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { DT } from "@worker/onnx/dtype";
+import { nodeLabel, nodeWeights, OPERATOR_FORMS, OPERATORS, prunableLayout, weightedLayers, weightedOperator, type WeightedOperator } from "@worker/onnx/operators";
+import { makeTensor, tensorDims } from "@worker/onnx/tensor";
+import { withGraphs } from "@test/support/graphs";
 
 const weight = (name: string, dims: number[]) => makeTensor(name, DT.FLOAT, dims, new Float32Array(dims.reduce((a, b) => a * b, 1)));
 

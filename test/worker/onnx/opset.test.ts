@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../worker/onnx/builders";
-import { DT } from "../../../worker/onnx/dtype";
-import { liftToOpset7 } from "../../../worker/onnx/opset";
-import { defaultOpset } from "../../../worker/onnx/validate";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { DT } from "@worker/onnx/dtype";
+import { liftToOpset7 } from "@worker/onnx/opset";
+import { defaultOpset } from "@worker/onnx/validate";
 
 const io = (name: string) => makeValueInfo(name, DT.FLOAT, [2, 3]);
 

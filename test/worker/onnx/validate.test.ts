@@ -1,12 +1,12 @@
 import { create } from "@bufbuild/protobuf";
 import { OperatorSetIdProtoSchema } from "onnx-buf";
 import { describe, expect, it } from "vitest";
-import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../worker/onnx/builders";
-import { decodeModel, encodeModel } from "../../../worker/onnx/codec";
-import { DT } from "../../../worker/onnx/dtype";
-import { makeTensor } from "../../../worker/onnx/tensor";
-import { summarizeModel, validateModel } from "../../../worker/onnx/validate";
-import { buildCnn, buildMlp, rng } from "../../support/models";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
+import { summarizeModel, validateModel } from "@worker/onnx/validate";
+import { buildCnn, buildMlp, rng } from "@test/support/models";
 
 const x = makeValueInfo("x", DT.FLOAT, ["N", 4]);
 const y = makeValueInfo("y", DT.FLOAT, ["N", 4]);

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
-import { variantBlobKey } from "../../../worker/store/keys";
-import { api, expectError, postJson, uploadModel } from "../../support/api";
-import { buildMlp, randomInput } from "../../support/models";
-import { REFERENCE_MODELS } from "../../support/reference-models";
+import { variantBlobKey } from "@worker/store/keys";
+import { api, expectError, postJson, uploadModel } from "@test/support/api";
+import { buildMlp, randomInput } from "@test/support/models";
+import { REFERENCE_MODELS } from "@test/support/reference-models";
 
 interface ArmResult {
   variant: string;

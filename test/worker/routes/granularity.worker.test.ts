@@ -1,8 +1,8 @@
 // Quantize recipes with other granularities and zero points through the API in workerd: made, listed by their
 // canonical recipe, served, and close to the FP32 original served from the same Worker.
 import { describe, expect, it } from "vitest";
-import { buildMlp, randomInput } from "../../support/models";
-import { expectError, postJson, uploadModel } from "../../support/api";
+import { buildMlp, randomInput } from "@test/support/models";
+import { expectError, postJson, uploadModel } from "@test/support/api";
 
 const INPUT = { input: { type: "float32", dims: [2, 48], data: randomInput(96, 21) } };
 

@@ -1,13 +1,13 @@
 import { createExecutionContext, env, reset } from "cloudflare:test";
 import { beforeEach, describe, expect, inject, it } from "vitest";
-import { app } from "../../../worker/index";
-import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../worker/onnx/builders";
-import { encodeModel } from "../../../worker/onnx/codec";
-import { evictAllSessions } from "../../../worker/serve/sessions";
-import { DT } from "../../../worker/onnx/dtype";
-import { REFERENCE_MODELS, type ReferenceCase } from "../../support/reference-models";
-import { buildMlp } from "../../support/models";
-import { api, expectError, postJson, TOKENS, uploadModel } from "../../support/api";
+import { app } from "@worker/index";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { encodeModel } from "@worker/onnx/codec";
+import { evictAllSessions } from "@worker/serve/sessions";
+import { DT } from "@worker/onnx/dtype";
+import { REFERENCE_MODELS, type ReferenceCase } from "@test/support/reference-models";
+import { buildMlp } from "@test/support/models";
+import { api, expectError, postJson, TOKENS, uploadModel } from "@test/support/api";
 
 // Either engine against onnxruntime-node on the same fp32 graph, and onnxruntime-web on the same int8 graph:
 // float rounding only.

@@ -2,11 +2,11 @@
 // onnxruntime-node ran (globalSetup), run by onnxruntime-web in workerd (the engine's fallback), sized as INT2.
 import { env } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
-import { createOrtSession, makeOrtTensor } from "../../../worker/serve/ort";
-import { decodeModel } from "../../../worker/onnx/codec";
-import { REFERENCE_MODELS } from "../../support/reference-models";
-import { buildMlp } from "../../support/models";
-import { api, expectError, postJson, sha256Hex, uploadModel } from "../../support/api";
+import { createOrtSession, makeOrtTensor } from "@worker/serve/ort";
+import { decodeModel } from "@worker/onnx/codec";
+import { REFERENCE_MODELS } from "@test/support/reference-models";
+import { buildMlp } from "@test/support/models";
+import { api, expectError, postJson, sha256Hex, uploadModel } from "@test/support/api";
 
 // The kernel engine quantizes activations to int8 per row for ternary weights (qs4/qs8 kernels): 3% of the output
 // range against onnxruntime-node on the same graph, as for int4. Binary sign-select keeps float activations.

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../worker/onnx/builders";
-import { encodeModel } from "../../../worker/onnx/codec";
-import { DT } from "../../../worker/onnx/dtype";
-import { buildCnn, buildMlp, rng } from "../../support/models";
-import { api, expectError, postJson, sha256Hex, uploadModel } from "../../support/api";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { buildCnn, buildMlp, rng } from "@test/support/models";
+import { api, expectError, postJson, sha256Hex, uploadModel } from "@test/support/api";
 
 const io = (name: string) => makeValueInfo(name, DT.FLOAT, ["N", 4]);
 

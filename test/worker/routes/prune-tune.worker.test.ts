@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { api, expectError, postJson, uploadModel } from "../../support/api";
-import { buildMlp } from "../../support/models";
-import { npy, npz, uniformFloats } from "../../support/npz";
+import { api, expectError, postJson, uploadModel } from "@test/support/api";
+import { buildMlp } from "@test/support/models";
+import { npy, npz, uniformFloats } from "@test/support/npz";
 
 const SIZES = [16, 32, 32, 4];
 const N = 96;

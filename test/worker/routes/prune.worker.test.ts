@@ -1,9 +1,9 @@
 import { env } from "cloudflare:test";
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
-import { REFERENCE_MODELS } from "../../support/reference-models";
-import { buildFilterbank, buildMlp } from "../../support/models";
-import { expectError, postJson, sha256Hex, uploadModel } from "../../support/api";
+import { REFERENCE_MODELS } from "@test/support/reference-models";
+import { buildFilterbank, buildMlp } from "@test/support/models";
+import { expectError, postJson, sha256Hex, uploadModel } from "@test/support/api";
 
 async function upload(bytes: Uint8Array): Promise<string> {
   return ((await (await uploadModel(bytes)).json()) as { id: string }).id;

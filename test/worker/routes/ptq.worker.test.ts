@@ -1,8 +1,8 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, expectError, postJson, uploadModel } from "../../support/api";
-import { buildCnn, buildMlp } from "../../support/models";
-import { npy, npz, uniformFloats } from "../../support/npz";
+import { api, expectError, postJson, uploadModel } from "@test/support/api";
+import { buildCnn, buildMlp } from "@test/support/models";
+import { npy, npz, uniformFloats } from "@test/support/npz";
 
 const SIZES = [16, 32, 32, 4];
 const N = 96;

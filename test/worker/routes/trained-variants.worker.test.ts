@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { buildMlp, randomInput } from "../../support/models";
-import { api, expectError, postJson, sha256Hex, uploadModel } from "../../support/api";
+import { buildMlp, randomInput } from "@test/support/models";
+import { api, expectError, postJson, sha256Hex, uploadModel } from "@test/support/api";
 
 function postTrained(modelId: string, bytes: Uint8Array, recipe: string | null) {
   const headers: Record<string, string> = { "Content-Type": "application/octet-stream" };

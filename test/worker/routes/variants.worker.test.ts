@@ -1,10 +1,10 @@
 import { env, listDurableObjectIds } from "cloudflare:test";
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
-import { REFERENCE_MODELS } from "../../support/reference-models";
-import { buildMlp } from "../../support/models";
-import { api, expectError, postJson, sha256Hex, uploadModel } from "../../support/api";
-import { npy, npz, uniformFloats } from "../../support/npz";
+import { REFERENCE_MODELS } from "@test/support/reference-models";
+import { buildMlp } from "@test/support/models";
+import { api, expectError, postJson, sha256Hex, uploadModel } from "@test/support/api";
+import { npy, npz, uniformFloats } from "@test/support/npz";
 
 async function upload(bytes: Uint8Array): Promise<string> {
   return ((await (await uploadModel(bytes)).json()) as { id: string }).id;

@@ -3,9 +3,9 @@
 // match a plain JS forward pass of the fp32 MLP.
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { decodeModel } from "../../../worker/onnx/codec";
-import { readFloat32 } from "../../../worker/onnx/tensor";
-import { buildCnn, buildMlp, randomInput } from "../../support/models";
+import { decodeModel } from "@worker/onnx/codec";
+import { readFloat32 } from "@worker/onnx/tensor";
+import { buildCnn, buildMlp, randomInput } from "@test/support/models";
 
 const auth = { Authorization: "Bearer test-token" };
 const json = { ...auth, "Content-Type": "application/json" };

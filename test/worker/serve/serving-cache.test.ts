@@ -1,7 +1,7 @@
 // What serves a request is remembered in the isolate for 5 s; failures are not; a model's deletion drops its entries.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { isolate } from "../../../worker/isolate";
-import { forgetAll, forgetModel, modelEntryKey, remembered } from "../../../worker/serve/serving-cache";
+import { isolate } from "@worker/isolate";
+import { forgetAll, forgetModel, modelEntryKey, remembered } from "@worker/serve/serving-cache";
 
 describe("the serving cache", () => {
   beforeEach(() => {

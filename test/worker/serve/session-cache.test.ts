@@ -1,6 +1,6 @@
 // The session cache's policy: LRU by measured bytes, and the entry a request just used is never the one evicted.
 import { describe, expect, it } from "vitest";
-import { ByteBudgetLru, type Sized } from "../../../worker/serve/session-cache";
+import { ByteBudgetLru, type Sized } from "@worker/serve/session-cache";
 
 const MiB = 1024 * 1024;
 

@@ -1,8 +1,8 @@
 // What a session is charged in the session cache: measured bytes, not a multiple of the model's size.
 import { describe, expect, it } from "vitest";
-import { ortHeapBytes } from "../../../worker/serve/ort";
-import { evictAllSessions, getSession, openSession } from "../../../worker/serve/sessions";
-import { buildCnn, buildMlp } from "../../support/models";
+import { ortHeapBytes } from "@worker/serve/ort";
+import { evictAllSessions, getSession, openSession } from "@worker/serve/sessions";
+import { buildCnn, buildMlp } from "@test/support/models";
 
 const MiB = 1024 * 1024;
 

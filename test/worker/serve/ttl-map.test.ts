@@ -1,6 +1,6 @@
 // The isolate's time-bounded memory of remote stores: fresh for its TTL, readable once stale, bounded in entries.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { TtlMap } from "../../../worker/serve/ttl-map";
+import { TtlMap } from "@worker/serve/ttl-map";
 
 describe("TtlMap", () => {
   beforeEach(() => {

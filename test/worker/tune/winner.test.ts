@@ -1,6 +1,6 @@
 // The search's winner among passing candidates: smallest, or fastest with near-ties going to the smaller one.
 import { describe, expect, it } from "vitest";
-import { pickBest } from "../../../worker/tune/winner";
+import { pickBest } from "@worker/tune/winner";
 
 const candidate = (name: string, bytes: number, latency: number | null) => ({
   name,

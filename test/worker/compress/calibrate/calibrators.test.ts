@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { makeCalibrator } from "../../../../worker/compress/calibrate";
-import { entropyThresholdBins } from "../../../../worker/compress/calibrate/entropy";
-import { AbsHistogram } from "../../../../worker/compress/calibrate/histogram";
-import { rng } from "../../../support/models";
+import { makeCalibrator } from "@worker/compress/calibrate";
+import { entropyThresholdBins } from "@worker/compress/calibrate/entropy";
+import { AbsHistogram } from "@worker/compress/calibrate/histogram";
+import { rng } from "@test/support/models";
 
 /** Standard normal samples (Box-Muller) from a seed, plus optional outliers. */
 function normal(n: number, seed: number, outliers: number[] = []): Float32Array {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { outputChange } from "../../../../worker/compress/prune/change";
+import { outputChange } from "@worker/compress/prune/change";
 
 // Output channels that are copies of one another have equal outputs on any input, so zeroing k of N of them changes
 // the output by exactly sqrt(k / N), whatever the probes: a reference that needs no probe.

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { pruneModel, type PruneResult } from "../../../../worker/compress/prune";
-import { PruneRecipeSchema } from "../../../../worker/compress/recipe";
-import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../../worker/onnx/builders";
-import { decodeModel, encodeModel, type ModelProto } from "../../../../worker/onnx/codec";
-import { DT } from "../../../../worker/onnx/dtype";
-import { makeTensor, readFloat32, tensorDims } from "../../../../worker/onnx/tensor";
-import { summarizeModel, validateModel } from "../../../../worker/onnx/validate";
-import { buildMlp, randomInput, randomWeights, rng } from "../../../support/models";
-import { compareOutputs, floatTensor, runReference } from "../../../support/ort-node";
+import { pruneModel, type PruneResult } from "@worker/compress/prune";
+import { PruneRecipeSchema } from "@worker/compress/recipe";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { decodeModel, encodeModel, type ModelProto } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor, readFloat32, tensorDims } from "@worker/onnx/tensor";
+import { summarizeModel, validateModel } from "@worker/onnx/validate";
+import { buildMlp, randomInput, randomWeights, rng } from "@test/support/models";
+import { compareOutputs, floatTensor, runReference } from "@test/support/ort-node";
 
 const channelRecipe = (sparsity: number, extra: Record<string, unknown> = {}) =>
   PruneRecipeSchema.parse({ sparsity, structure: "channel", ...extra });

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { pruneModel, PruneRecipeError } from "../../../../worker/compress/prune";
-import { PruneRecipeSchema, RecipeSchema, addressNeedsWeights, canonicalJson, variantRecipe } from "../../../../worker/compress/recipe";
-import { decodeModel, encodeModel } from "../../../../worker/onnx/codec";
-import { readFloat32 } from "../../../../worker/onnx/tensor";
-import { validateModel } from "../../../../worker/onnx/validate";
-import { buildCnn, buildFilterbank, buildMlp, randomInput } from "../../../support/models";
-import { floatTensor, runReference } from "../../../support/ort-node";
+import { pruneModel, PruneRecipeError } from "@worker/compress/prune";
+import { PruneRecipeSchema, RecipeSchema, addressNeedsWeights, canonicalJson, variantRecipe } from "@worker/compress/recipe";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { readFloat32 } from "@worker/onnx/tensor";
+import { validateModel } from "@worker/onnx/validate";
+import { buildCnn, buildFilterbank, buildMlp, randomInput } from "@test/support/models";
+import { floatTensor, runReference } from "@test/support/ort-node";
 
 const recipe = (r: Record<string, unknown>) => PruneRecipeSchema.parse(r);
 const weight = (bytes: Uint8Array | ReturnType<typeof decodeModel>, name: string) => {

@@ -1,15 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { pruneModel } from "../../../../worker/compress/prune";
-import { quantizeModel } from "../../../../worker/compress/quantize";
-import { PruneRecipeSchema } from "../../../../worker/compress/recipe";
-import { decodeModel, encodeModel } from "../../../../worker/onnx/codec";
-import { DT } from "../../../../worker/onnx/dtype";
-import { densifyInitializers, sparsifyInitializers } from "../../../../worker/onnx/sparse";
-import { readFloat32 } from "../../../../worker/onnx/tensor";
-import { summarizeModel, validateModel } from "../../../../worker/onnx/validate";
-import { buildMlp, randomInput } from "../../../support/models";
-import { floatTensor, runReference } from "../../../support/ort-node";
-import { maxRelDiff, runKernels } from "../../../support/engine";
+import { pruneModel } from "@worker/compress/prune";
+import { quantizeModel } from "@worker/compress/quantize";
+import { PruneRecipeSchema } from "@worker/compress/recipe";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { densifyInitializers, sparsifyInitializers } from "@worker/onnx/sparse";
+import { readFloat32 } from "@worker/onnx/tensor";
+import { summarizeModel, validateModel } from "@worker/onnx/validate";
+import { buildMlp, randomInput } from "@test/support/models";
+import { floatTensor, runReference } from "@test/support/ort-node";
+import { maxRelDiff, runKernels } from "@test/support/engine";
 
 const pruned = (sparsity: number) =>
   pruneModel(decodeModel(buildMlp([64, 128, 64, 10], 5)), PruneRecipeSchema.parse({ sparsity, scope: "per-layer" })).model;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { selectLowest } from "../../../../worker/compress/prune/select";
-import { applyBlockMask, applyNmMask, blockUnits, elementUnits } from "../../../../worker/compress/prune/units";
-import { randomWeights, rng } from "../../../support/models";
+import { selectLowest } from "@worker/compress/prune/select";
+import { applyBlockMask, applyNmMask, blockUnits, elementUnits } from "@worker/compress/prune/units";
+import { randomWeights, rng } from "@test/support/models";
 
 const zeros = (w: Float32Array) => w.reduce((n, v) => n + (v === 0 ? 1 : 0), 0);
 

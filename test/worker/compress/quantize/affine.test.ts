@@ -1,9 +1,9 @@
 // Affine weight quantization (per tensor, per channel, blocks; symmetric and with zero points) against a plain
 // reference that walks coordinates, and the error bound every in-range element must meet.
 import { describe, expect, it } from "vitest";
-import { quantizeAffine, type Grouping } from "../../../../worker/compress/quantize/affine";
-import { roundHalfEven } from "../../../../worker/onnx/encoding";
-import { rng } from "../../../support/models";
+import { quantizeAffine, type Grouping } from "@worker/compress/quantize/affine";
+import { roundHalfEven } from "@worker/onnx/encoding";
+import { rng } from "@test/support/models";
 
 function randomData(n: number, seed: number, offset = 0): Float32Array {
   const next = rng(seed);

@@ -5,15 +5,15 @@
 // and each is smaller than the original.
 import { describe, expect, it } from "vitest";
 import type { ModelProto, NodeProto } from "onnx-buf";
-import { compressModel } from "../../../../worker/compress/pipeline";
-import { RecipeSchema } from "../../../../worker/compress/recipe";
-import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../../worker/onnx/builders";
-import { decodeModel, encodeModel } from "../../../../worker/onnx/codec";
-import { DT } from "../../../../worker/onnx/dtype";
-import { makeTensor } from "../../../../worker/onnx/tensor";
-import { ifNode } from "../../../support/graphs";
-import { uniform } from "../../../support/numbers";
-import { floatTensor, ort, runReference } from "../../../support/ort-node";
+import { compressModel } from "@worker/compress/pipeline";
+import { RecipeSchema } from "@worker/compress/recipe";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
+import { ifNode } from "@test/support/graphs";
+import { uniform } from "@test/support/numbers";
+import { floatTensor, ort, runReference } from "@test/support/ort-node";
 
 const count = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
 const float = (name: string, dims: number[], seed: number, a = 0.5) => makeTensor(name, DT.FLOAT, dims, uniform(count(dims), seed, a));

@@ -1,13 +1,13 @@
 // Weight-only int8/int4 under every granularity and zero-point choice: the stored form (types, scale shapes, ops,
 // opset) and outputs in onnxruntime-node against the fp32 original.
 import { describe, expect, it } from "vitest";
-import { quantizeModel, type QuantizeOptions } from "../../../../worker/compress/quantize";
-import { decodeModel, encodeModel } from "../../../../worker/onnx/codec";
-import { DT } from "../../../../worker/onnx/dtype";
-import { tensorDims } from "../../../../worker/onnx/tensor";
-import { defaultOpset, summarizeModel, validateModel } from "../../../../worker/onnx/validate";
-import { buildCnn, buildMlp, randomInput } from "../../../support/models";
-import { compareOutputs, floatTensor, runReference } from "../../../support/ort-node";
+import { quantizeModel, type QuantizeOptions } from "@worker/compress/quantize";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { tensorDims } from "@worker/onnx/tensor";
+import { defaultOpset, summarizeModel, validateModel } from "@worker/onnx/validate";
+import { buildCnn, buildMlp, randomInput } from "@test/support/models";
+import { compareOutputs, floatTensor, runReference } from "@test/support/ort-node";
 
 async function maxDiffRelative(original: Uint8Array, quantized: Uint8Array, dims: number[], seed: number) {
   const input = floatTensor(randomInput(dims.reduce((a, b) => a * b, 1), seed), dims);

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { quantizeModel } from "../../../../worker/compress/quantize";
-import { decodeModel, encodeModel } from "../../../../worker/onnx/codec";
-import { DT } from "../../../../worker/onnx/dtype";
-import { summarizeModel, validateModel } from "../../../../worker/onnx/validate";
-import { buildCnn, buildMlp, randomInput } from "../../../support/models";
-import { compareOutputs, floatTensor, runReference } from "../../../support/ort-node";
+import { quantizeModel } from "@worker/compress/quantize";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { summarizeModel, validateModel } from "@worker/onnx/validate";
+import { buildCnn, buildMlp, randomInput } from "@test/support/models";
+import { compareOutputs, floatTensor, runReference } from "@test/support/ort-node";
 
 /** int8 per-channel weights: outputs within 3% of the fp32 output range (measured 0.2-0.8% on these models). */
 const RELATIVE_TOLERANCE = 0.03;

@@ -2,16 +2,16 @@
 // unpacked here from the spec's bit layout, multiplied by their scales (per axis or per block), put back as float
 // weights, and the same graph run again. The INT2 DequantizeLinear must compute exactly that (within 1e-5).
 import { describe, expect, it } from "vitest";
-import { Int2OpsetError, quantizeModel, type QuantizeOptions } from "../../../../worker/compress/quantize";
-import { quantizeByRecipe } from "../../../../worker/compress/pipeline";
-import { RecipeSchema } from "../../../../worker/compress/recipe";
-import { decodeModel, encodeModel } from "../../../../worker/onnx/codec";
-import { DT } from "../../../../worker/onnx/dtype";
-import { makeTensor } from "../../../../worker/onnx/tensor";
-import { defaultOpset } from "../../../../worker/onnx/validate";
+import { Int2OpsetError, quantizeModel, type QuantizeOptions } from "@worker/compress/quantize";
+import { quantizeByRecipe } from "@worker/compress/pipeline";
+import { RecipeSchema } from "@worker/compress/recipe";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
+import { defaultOpset } from "@worker/onnx/validate";
 import type { ModelProto, NodeProto, TensorProto } from "onnx-buf";
-import { buildCnn, buildMlp, randomInput } from "../../../support/models";
-import { maxRelDiff, runReference } from "../../../support/engine";
+import { buildCnn, buildMlp, randomInput } from "@test/support/models";
+import { maxRelDiff, runReference } from "@test/support/engine";
 
 const attr = (n: NodeProto, name: string, fallback: number) => {
   const a = n.attribute.find((x) => x.name === name);

@@ -1,9 +1,9 @@
 // INT2 storage against the ONNX spec (docs/technical/int2: four 2-bit fields per byte, x0 in the least significant
 // bits, zero padding in the last byte) and against a plain per-element reference.
 import { describe, expect, it } from "vitest";
-import { int2Dequantize } from "../../../../worker/compress/quantize/int2";
-import { packInt2, unpackInt2 } from "../../../../worker/onnx/encoding";
-import { DT } from "../../../../worker/onnx/dtype";
+import { int2Dequantize } from "@worker/compress/quantize/int2";
+import { packInt2, unpackInt2 } from "@worker/onnx/encoding";
+import { DT } from "@worker/onnx/dtype";
 
 /** The spec's pack(x0, x1, x2, x3), written out per byte. */
 function specPack(levels: number[]): number[] {

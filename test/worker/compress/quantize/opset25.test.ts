@@ -1,10 +1,10 @@
 // Lifting to opset 25 for INT2 weights: only models from 13 up whose every op means the same at 25.
 import { describe, expect, it } from "vitest";
-import { liftToOpset25 } from "../../../../worker/compress/quantize/opset25";
-import { makeNode } from "../../../../worker/onnx/builders";
-import { decodeModel } from "../../../../worker/onnx/codec";
-import { defaultOpset } from "../../../../worker/onnx/validate";
-import { buildCnn, buildMlp } from "../../../support/models";
+import { liftToOpset25 } from "@worker/compress/quantize/opset25";
+import { makeNode } from "@worker/onnx/builders";
+import { decodeModel } from "@worker/onnx/codec";
+import { defaultOpset } from "@worker/onnx/validate";
+import { buildCnn, buildMlp } from "@test/support/models";
 
 describe("lifting to opset 25", () => {
   it("lifts an opset-13 MLP and CNN to 25 with IR version 13", () => {

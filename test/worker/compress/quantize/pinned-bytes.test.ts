@@ -2,10 +2,10 @@
 // (two-pass, reconstruct-then-compare) quantizer produced, so a faster quantizer cannot change a single byte.
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { compressModel } from "../../../../worker/compress/pipeline";
-import { decodeModel } from "../../../../worker/onnx/codec";
-import { RecipeSchema } from "../../../../worker/compress/recipe";
-import { REFERENCE_MODELS } from "../../../support/reference-models";
+import { compressModel } from "@worker/compress/pipeline";
+import { decodeModel } from "@worker/onnx/codec";
+import { RecipeSchema } from "@worker/compress/recipe";
+import { REFERENCE_MODELS } from "@test/support/reference-models";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 

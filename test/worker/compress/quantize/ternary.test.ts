@@ -1,7 +1,7 @@
 // Ternary (2-bit) weights: Ternary Weight Networks' rule per group against a plain reference written from the
 // paper (delta = 0.7 * mean|w|, scale = mean of |w| > delta), and the group layouts DequantizeLinear expects.
 import { describe, expect, it } from "vitest";
-import { groupLayout, ternarize } from "../../../../worker/compress/quantize/ternary";
+import { groupLayout, ternarize } from "@worker/compress/quantize/ternary";
 
 /** Plain reference: one group as an array. */
 function twn(group: number[]): { t: number[]; scale: number } {

@@ -2,14 +2,14 @@
 // Erf GELU, Slice) is lifted and quantized to int4 and 2-bit; onnxruntime-node runs the variants close to fp32
 // (measured: largest error 12% of the largest output for int4 blocks of 32, 38% for 2-bit).
 import { describe, expect, it } from "vitest";
-import { quantizeModel } from "../../../../worker/compress/quantize";
-import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../../worker/onnx/builders";
-import { encodeModel } from "../../../../worker/onnx/codec";
-import { DT } from "../../../../worker/onnx/dtype";
-import { makeTensor } from "../../../../worker/onnx/tensor";
-import { defaultOpset } from "../../../../worker/onnx/validate";
-import { randomWeights, rng } from "../../../support/models";
-import { compareOutputs, floatTensor, runReference } from "../../../support/ort-node";
+import { quantizeModel } from "@worker/compress/quantize";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
+import { defaultOpset } from "@worker/onnx/validate";
+import { randomWeights, rng } from "@test/support/models";
+import { compareOutputs, floatTensor, runReference } from "@test/support/ort-node";
 
 const T = 4;
 const D = 32;

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { channelLayout } from "../../../../worker/onnx/tensor";
+import { channelLayout } from "@worker/onnx/tensor";
 import {
   dequantizePerChannel,
   quantizationError,
   quantizeWeightsPerChannel,
   quantizeWeightsPerChannelScalar,
-} from "../../../../worker/compress/quantize/weights";
+} from "@worker/compress/quantize/weights";
 
 describe("quantizeWeightsPerChannel", () => {
   it("scales each output channel by its own absmax / 127", () => {

@@ -3,13 +3,13 @@
 import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { AttributeProtoSchema, AttributeProto_AttributeType as AT, FunctionProtoSchema, type ModelProto } from "onnx-buf";
-import { makeGraph, makeModel, makeNode, makeValueInfo } from "../../../../worker/onnx/builders";
-import { encodeModel } from "../../../../worker/onnx/codec";
-import { DT } from "../../../../worker/onnx/dtype";
-import { LIFT_FROM, liftDefaultOpset, OP_HISTORY } from "../../../../worker/onnx/lift";
-import { makeTensor } from "../../../../worker/onnx/tensor";
-import { defaultOpset } from "../../../../worker/onnx/validate";
-import { floatTensor, ort, runReference } from "../../../support/ort-node";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { LIFT_FROM, liftDefaultOpset, OP_HISTORY } from "@worker/onnx/lift";
+import { makeTensor } from "@worker/onnx/tensor";
+import { defaultOpset } from "@worker/onnx/validate";
+import { floatTensor, ort, runReference } from "@test/support/ort-node";
 
 function unary(op: string, opset: number, domain = ""): ModelProto {
   const g = makeGraph([makeNode(op, ["x"], ["y"], "n", {}, domain)], "g", [makeValueInfo("x", DT.FLOAT, [2, 3])], [makeValueInfo("y", DT.FLOAT, [2, 3])]);

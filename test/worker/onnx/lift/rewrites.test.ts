@@ -2,13 +2,13 @@
 // in onnxruntime-node at its own opset and lifted, which must agree (to 1e-6).
 import { describe, expect, it } from "vitest";
 import type { ModelProto, NodeProto } from "onnx-buf";
-import { makeGraph, makeModel, makeNode, makeValueInfo, type AttributeValue } from "../../../../worker/onnx/builders";
-import { encodeModel } from "../../../../worker/onnx/codec";
-import { DT } from "../../../../worker/onnx/dtype";
-import { liftDefaultOpset } from "../../../../worker/onnx/lift";
-import { makeTensor } from "../../../../worker/onnx/tensor";
-import { rng } from "../../../support/models";
-import { floatTensor, ort, runReference } from "../../../support/ort-node";
+import { makeGraph, makeModel, makeNode, makeValueInfo, type AttributeValue } from "@worker/onnx/builders";
+import { encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { liftDefaultOpset } from "@worker/onnx/lift";
+import { makeTensor } from "@worker/onnx/tensor";
+import { rng } from "@test/support/models";
+import { floatTensor, ort, runReference } from "@test/support/ort-node";
 
 function oneNode(op: string, opset: number, inShapes: number[][], outShapes: number[][], attrs: Record<string, AttributeValue> = {}, extra: { name: string; values: number[] }[] = []): ModelProto {
   const ins = inShapes.map((_, i) => `x${i}`);
