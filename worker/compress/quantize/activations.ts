@@ -9,7 +9,7 @@ import { nodeLabel, weightedLayers } from "../../onnx/operators";
 import { makeTensor } from "../../onnx/tensor";
 import { defaultOpset } from "../../onnx/validate";
 import type { ActivationRanges, Range } from "../calibrate";
-import { nameAllocator } from "./names";
+import { nameAllocator } from "../../onnx/names";
 import { DomainError } from "../../domain-error";
 
 export class StaticQuantizationError extends DomainError {

@@ -13,7 +13,7 @@ import { fp16 } from "./fp16";
 import { int4 } from "./int4";
 import { int8 } from "./int8";
 import { liftToOpset7 } from "../../onnx/opset";
-import { nameAllocator } from "./names";
+import { nameAllocator } from "../../onnx/names";
 import { liftToOpset21 } from "./opset21";
 import { liftToOpset25 } from "./opset25";
 import { ternary } from "./ternary";

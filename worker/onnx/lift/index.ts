@@ -2,6 +2,7 @@
 // versions mean the same pass, rewritable ones are rewritten, the rest refuse with the op, node and version.
 // Subgraphs (If/Loop/Scan bodies) are lifted with their parents; nodes of other domains and model-local
 // functions are not versioned by the default opset and are refused rather than guessed at.
+import { nameAllocator } from "../names";
 import { create } from "@bufbuild/protobuf";
 import { AttributeProto_AttributeType as AT, TensorProtoSchema, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from "onnx-buf";
 import { DT } from "../dtype";
@@ -20,17 +21,6 @@ const isDefault = (domain: string) => domain === "" || domain === "ai.onnx";
 
 class Refusal {
   constructor(readonly reason: string) {}
-}
-
-/** Every name used anywhere in the model, so that added constants never collide (subgraphs see outer names). */
-function takenNames(graph: GraphProto, taken: Set<string>): void {
-  for (const t of graph.initializer) taken.add(t.name);
-  for (const v of [...graph.input, ...graph.output, ...graph.valueInfo]) taken.add(v.name);
-  for (const n of graph.node) {
-    taken.add(n.name);
-    for (const x of [...n.input, ...n.output]) taken.add(x);
-    for (const a of n.attribute) for (const g of a.g ? [a.g, ...a.graphs] : a.graphs) takenNames(g, taken);
-  }
 }
 
 function int64Tensor(name: string, values: bigint[], dims: number[]): TensorProto {
@@ -104,14 +94,7 @@ export function liftDefaultOpset(model: ModelProto, to: number): { model: ModelP
   if (from >= to) return { model };
   if (from < LIFT_FROM) return { reason: `opset ${from} models are not lifted (opsets below ${LIFT_FROM} lack per-axis DequantizeLinear)` };
   if (model.functions.length > 0) return { reason: "models with local functions are not lifted" };
-  const taken = new Set<string>();
-  takenNames(model.graph!, taken);
-  const fresh = (wanted: string) => {
-    let name = wanted;
-    for (let i = 1; taken.has(name); i++) name = `${wanted}_${i}`;
-    taken.add(name);
-    return name;
-  };
+  const fresh = nameAllocator(model.graph!);
   try {
     const graph = liftGraph(model.graph!, from, to, fresh);
     const opsetImport = model.opsetImport.map((o) => (isDefault(o.domain) ? edited(o, { version: BigInt(to) }) : o));

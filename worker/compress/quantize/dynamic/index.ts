@@ -9,7 +9,7 @@ import { weightedLayers, type WeightedLayer, type WeightLayout } from "../../../
 import { isExternal, readFloat32, tensorDims } from "../../../onnx/tensor";
 import { defaultOpset } from "../../../onnx/validate";
 import { readersOf, sharedWeightConflict, type TensorReport } from "../index";
-import { nameAllocator } from "../names";
+import { nameAllocator } from "../../../onnx/names";
 import { conv } from "./conv";
 import { gemm } from "./gemm";
 import { matmul } from "./matmul";
