@@ -258,6 +258,13 @@ describe("recurrent weights", () => {
       expect(out.tensors.map((t) => t.axis)).toEqual([1, 1]);
       await expectCompressed(recurrent(op), { bits: 8, scheme: "dynamic" }, 0.999);
     });
+
+    it(`${op}: int4, one scale per gate row (axis 1 of [directions, gates, input])`, async () => {
+      const { out, variant } = await expectCompressed(recurrent(op), { bits: 4 }, 0.99);
+      expect(out.tensors.map((t) => t.axis)).toEqual([1, 1]);
+      const scales = variant.graph!.initializer.filter((t) => t.name.endsWith("_scale"));
+      expect(scales.map((t) => t.dims.map(Number))).toEqual([[(op === "LSTM" ? 4 : 3) * 32], [(op === "LSTM" ? 4 : 3) * 32]]);
+    });
   }
 });
 
@@ -291,6 +298,12 @@ describe("ConvTranspose", () => {
     const { out } = await expectCompressed(convTranspose(), { bits: 8 }, 0.999);
     expect(out.tensors[0]!.axis).toBe(1);
     await expectCompressed(convTranspose(), { bits: 8, scheme: "dynamic" }, 0.999);
+  });
+
+  it("int4 per output channel (axis 1 of [in, out, kh, kw]): one scale per output channel over every input channel", async () => {
+    const { out, variant } = await expectCompressed(convTranspose(), { bits: 4 }, 0.99);
+    expect(out.tensors[0]!.axis).toBe(1);
+    expect(variant.graph!.initializer.find((t) => t.name.endsWith("_scale"))!.dims.map(Number)).toEqual([8]);
   });
 });
 
