@@ -280,7 +280,11 @@ function normalizeGraph(graph: GraphProto, outer: ReadonlyMap<string, TensorProt
           const freedBytes = freed.reduce((s, i) => s + (tensorBytes(scope.get(i)!)?.byteLength ?? 0), 0);
           const grows = (tensorBytes(folded)?.byteLength ?? 0) > freedBytes;
           const small = elementCount(tensorDims(folded)) <= SMALL;
-          if (!grows || small || pass.feeds.has(out)) {
+          // A chain into a weight slot is folded even when it grows (a float16 weight cast to float32 is
+          // quantized next), unless its source stays for other readers: folding would then store the weight
+          // twice (a tied embedding's table, read by Gather and, transposed, by the output MatMul).
+          const sourceStays = freed.length === 0 && !!node.input[0] && elementCount(tensorDims(ins[0]!)) > SMALL;
+          if (!grows || small || (pass.feeds.has(out) && !sourceStays)) {
             constant = folded;
             for (const i of node.input) {
               if (!i) continue;

@@ -143,6 +143,25 @@ describe("normalizeConstants", () => {
     expect(normalizeConstants(model)).toBe(model);
   });
 
+  it("leaves a weight's Transpose unfolded when the weight stays for another reader (a tied embedding): no second copy", () => {
+    // The table is read by Gather (the ids) and, transposed, by the output MatMul: folding the Transpose would
+    // store the 2048-element table twice.
+    const model = makeModel(
+      makeGraph(
+        [
+          makeNode("Gather", ["table", "ids"], ["h"], "embed"),
+          makeNode("Transpose", ["table"], ["tableT"], "t", { perm: [1, 0] }),
+          makeNode("MatMul", ["h", "tableT"], ["logits"], "head"),
+        ],
+        "g",
+        [makeValueInfo("ids", DT.INT64, [3])],
+        [makeValueInfo("logits", DT.FLOAT, [3, 64])],
+        [float("table", [64, 32], 10)],
+      ),
+    );
+    expect(normalizeConstants(model)).toBe(model);
+  });
+
   it("is the identity (same object, same bytes) on a model of plain initializers", () => {
     const model = mlpModel([16, 32, 10]);
     expect(normalizeConstants(model)).toBe(model);

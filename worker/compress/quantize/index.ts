@@ -17,7 +17,7 @@ import { nameAllocator } from "../../onnx/names";
 import { liftToOpset21 } from "./opset21";
 import { liftToOpset25 } from "./opset25";
 import { ternary } from "./ternary";
-import { nodeLabel, subgraphsOf, weightedLayers, type WeightedLayer } from "../../onnx/operators";
+import { nodeLabel, OPERATOR_FORMS, subgraphsOf, weightedLayers, type WeightedLayer } from "../../onnx/operators";
 import { DomainError } from "../../domain-error";
 
 export interface TensorReport {
@@ -130,16 +130,45 @@ export function sharedWeightConflict(
   takers: readonly Pick<WeightedLayer, "node" | "operator">[],
   readers: WeightReaders,
   otherLayer: (node: NodeProto, index: number) => WeightedLayer | undefined,
+  takesDequantized: (node: NodeProto, index: number) => boolean = () => false,
 ): string | null {
   for (const r of readers.get(name) ?? []) {
     if (!r.node) return "is also a graph output";
     const node = r.node;
     if (takers.some((t) => t.node === node && t.operator.weight === r.index)) continue;
+    if (takesDequantized(node, r.index)) continue;
     const layer = otherLayer(node, r.index);
     if (layer) return `shared with ${node.opType} node '${nodeLabel(node)}', which this pass leaves float`;
     return `also read by ${node.opType} node '${nodeLabel(node)}' (input ${r.index}), which takes no quantized weight`;
   }
   return null;
+}
+
+/** Ops that only move a tensor's elements: a weight read through them is still read as a weight. */
+const LAYOUT_OPS = new Set(["Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze"]);
+
+/**
+ * Whether the reader at (node, index) is a layout chain (Transpose, Reshape, ...) whose every end is the weight slot
+ * of an op of the table that this pass includes, e.g. the Transpose through which a tied embedding's table is the
+ * output MatMul's weight. Such a reader may take the DequantizeLinear output: what reaches the op is the quantized
+ * weight, as if the chain had been folded into its own copy (which would store the table twice).
+ */
+function layoutIntoWeights(
+  readers: WeightReaders,
+  layers: readonly WeightedLayer[],
+  include: ((node: NodeProto) => boolean) | undefined,
+): (node: NodeProto, index: number) => boolean {
+  // A layer of its own (some other constant weight) follows the recipe's choice for it; an op whose slot is fed only
+  // through the chain is no layer of the recipe, and takes what the chain gives it.
+  const own = new Set(layers.map((l) => l.node));
+  const reaches = (node: NodeProto, index: number, depth: number): boolean => {
+    if (depth > 8) return false;
+    if (OPERATOR_FORMS[node.opType]?.some((f) => f.weight === index)) return !include || !own.has(node) || include(node);
+    if (!LAYOUT_OPS.has(node.opType) || index !== 0 || node.output.length !== 1) return false;
+    const next = readers.get(node.output[0]!) ?? [];
+    return next.length > 0 && next.every((r) => r.node !== null && reaches(r.node, r.index, depth + 1));
+  };
+  return (node, index) => LAYOUT_OPS.has(node.opType) && reaches(node, index, 0);
 }
 
 /** Throws Int2OpsetError for 2-bit weights on a model that cannot be lifted to opset 25. */
@@ -155,6 +184,7 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
   const skipped: QuantizeResult["skipped"] = [];
   const layers = weightedLayers(graph);
   const readers = readersOf(graph);
+  const takesDequantized = layoutIntoWeights(readers, layers, options.include);
   const layerAt = (node: NodeProto, index: number) => layers.find((l) => l.node === node && l.operator.weight === index);
   const included = (l: WeightedLayer) => (!options.include || options.include(l.node)) && l.operator.quantize.includes("weight-only");
   // Each weight is decided once, at its first layer, for all of its readers.
@@ -170,7 +200,7 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
     const label = layer.label;
     const skip = (reason: string) => skipped.push({ name: weight.name, node: label, reason });
     const dims = tensorDims(weight);
-    const conflict = sharedWeightConflict(weight.name, takers, readers, layerAt);
+    const conflict = sharedWeightConflict(weight.name, takers, readers, layerAt, takesDequantized);
     if (weight.dataType !== DT.FLOAT) {
       skip("weight is not float32");
       continue;

@@ -1,6 +1,7 @@
 // 4-bit weight-only encoding, symmetric (levels -7..7): blocks of `block` inputs per output channel for 2-D weights
-// (MatMul/Gemm), one scale per output channel for convolutions. Stored as INT4 (two per byte) behind an opset-21
-// DequantizeLinear (`block_size`), so it needs the model at opset 21 (see opset21.ts for lifting 13-20).
+// (MatMul/Gemm), one scale per output channel for the others (Conv, ConvTranspose, LSTM/GRU/RNN, on whichever axis).
+// Stored as INT4 (two per byte) behind an opset-21 DequantizeLinear (`block_size`), so it needs the model at opset 21
+// (see opset21.ts for lifting 13-20).
 import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
 import { packInt4, roundHalfEven } from "../../onnx/encoding";
@@ -37,30 +38,45 @@ export function quantizeBlocked(data: Float32Array, dims: readonly number[], axi
   return { levels, scales, reconstructed, scaleDims: dims.map((d, k) => (k === axis ? blocks : d)) };
 }
 
+/**
+ * Symmetric quantization with one scale per index of `axis`, over every other axis (those before it too: a
+ * ConvTranspose weight [in, out, kh, kw] or an LSTM's [directions, gates, in] has its output channels on axis 1).
+ */
+export function quantizePerAxis(data: Float32Array, dims: readonly number[], axis: number) {
+  const { outer, channels, inner } = channelLayout(dims, axis);
+  const absmax = new Float32Array(channels);
+  for (let o = 0; o < outer; o++)
+    for (let c = 0; c < channels; c++)
+      for (let i = 0, base = (o * channels + c) * inner; i < inner; i++) absmax[c] = Math.max(absmax[c]!, Math.abs(data[base + i]!));
+  const scales = Float32Array.from(absmax, (m) => (m > 0 ? Math.fround(m / QMAX) : 1));
+  const levels = new Int8Array(data.length);
+  const reconstructed = new Float32Array(data.length);
+  for (let o = 0; o < outer; o++)
+    for (let c = 0; c < channels; c++)
+      for (let i = 0, base = (o * channels + c) * inner; i < inner; i++) {
+        const q = Math.max(-QMAX, Math.min(QMAX, roundHalfEven(data[base + i]! / scales[c]!)));
+        levels[base + i] = q;
+        reconstructed[base + i] = q * scales[c]!;
+      }
+  return { levels, scales, reconstructed };
+}
+
 export function int4(block: number): WeightEncoding {
   return {
     bits: 4,
-    unsupported: (w) =>
-      w.opset < 21
-        ? `4-bit weights need opset 21 (the model has ${w.opset})`
-        : w.dims.length !== 2 && w.slot.outAxis !== 0
-          ? "4-bit weights of rank > 2 need their output channels on axis 0"
-          : null,
+    unsupported: (w) => (w.opset < 21 ? `4-bit weights need opset 21 (the model has ${w.opset})` : null),
     encode(w) {
       // 2-D weights block along their input axis; others (Conv) get one scale per output channel.
       const blocked = w.dims.length === 2;
       const axis = blocked ? w.slot.inAxis : w.slot.outAxis;
       const inputAxisLength = blocked ? w.dims[axis]! : 1;
-      const q = blocked
-        ? quantizeBlocked(w.data, w.dims, axis, block)
-        : quantizeBlocked(w.data, w.dims.slice(0, axis + 1).concat(w.dims.slice(axis + 1).reduce((a, b) => a * b, 1)), axis + 1, Number.MAX_SAFE_INTEGER);
+      const q = blocked ? quantizeBlocked(w.data, w.dims, axis, block) : { ...quantizePerAxis(w.data, w.dims, axis), scaleDims: [w.dims[axis]!] };
       const qName = w.fresh(`${w.name}_int4`);
       const sName = w.fresh(`${w.name}_scale`);
       const output = w.fresh(`${w.name}_dequantized`);
       const attrs: Record<string, number> = blocked ? { axis, block_size: Math.min(block, inputAxisLength) } : { axis };
-      const scaleDims = blocked ? q.scaleDims : [w.dims[axis]!];
       return {
-        initializers: [makeTensor(qName, DT.INT4, w.dims, packInt4(q.levels)), makeTensor(sName, DT.FLOAT, scaleDims, q.scales)],
+        initializers: [makeTensor(qName, DT.INT4, w.dims, packInt4(q.levels)), makeTensor(sName, DT.FLOAT, q.scaleDims, q.scales)],
         nodes: [makeNode("DequantizeLinear", [qName, sName], [output], w.fresh(`${w.name}_dequantize`), attrs)],
         output,
         error: quantizationError(w.data, q.reconstructed),

@@ -171,6 +171,25 @@ function matmulLeft(): Case {
   return { model, feeds: [feedsOf([["x", [64, 8]]], 17)], weights: ["W"] };
 }
 
+/** A tied embedding: Gather(E[256,32], ids) -> MatMul(h, Transpose(E)) -> logits[6,256]; E is stored once. */
+function tiedEmbedding(): Case {
+  const model = makeModel(
+    makeGraph(
+      [
+        makeNode("Gather", ["E", "ids"], ["h"], "embed"),
+        makeNode("Transpose", ["E"], ["Et"], "tie", { perm: [1, 0] }),
+        makeNode("MatMul", ["h", "Et"], ["logits"], "head"),
+      ],
+      "tied",
+      [makeValueInfo("ids", DT.INT64, [6])],
+      [makeValueInfo("logits", DT.FLOAT, [6, 256])],
+      [float("E", [256, 32], 18)],
+    ),
+  );
+  const ids = new ort.Tensor("int64", BigInt64Array.from([0n, 5n, 17n, 42n, 255n, 5n]), [6]);
+  return { model, feeds: [{ ids }], weights: ["E"] };
+}
+
 const dequantizers = (nodes: NodeProto[]) => nodes.filter((n) => n.opType === "DequantizeLinear");
 
 describe("weights behind Constant nodes and Identity/Transpose chains", () => {
@@ -239,6 +258,13 @@ describe("recurrent weights", () => {
       expect(out.tensors.map((t) => t.axis)).toEqual([1, 1]);
       await expectCompressed(recurrent(op), { bits: 8, scheme: "dynamic" }, 0.999);
     });
+
+    it(`${op}: int4, one scale per gate row (axis 1 of [directions, gates, input])`, async () => {
+      const { out, variant } = await expectCompressed(recurrent(op), { bits: 4 }, 0.99);
+      expect(out.tensors.map((t) => t.axis)).toEqual([1, 1]);
+      const scales = variant.graph!.initializer.filter((t) => t.name.endsWith("_scale"));
+      expect(scales.map((t) => t.dims.map(Number))).toEqual([[(op === "LSTM" ? 4 : 3) * 32], [(op === "LSTM" ? 4 : 3) * 32]]);
+    });
   }
 });
 
@@ -252,11 +278,32 @@ describe("Gather embedding tables", () => {
   });
 });
 
+describe("a tied embedding table (Gather, and MatMul through a Transpose)", () => {
+  it("is quantized once: one DequantizeLinear that Gather and the Transpose both read, no float copy, a ~4x smaller file", async () => {
+    const original = encodeModel(tiedEmbedding().model).byteLength;
+    for (const [quantize, minCosine] of [[{ bits: 8 }, 0.999], [{ bits: 4 }, 0.99], [{ bits: 8, scheme: "dynamic" }, 0.999]] as const) {
+      const { variant, out } = await expectCompressed(tiedEmbedding(), quantize, minCosine);
+      expect(out.skipped).toEqual([]);
+      const [dq, ...others] = dequantizers(variant.graph!.node);
+      expect(others).toEqual([]);
+      expect(variant.graph!.node.filter((n) => n.input.includes(dq!.output[0]!)).map((n) => n.opType).sort()).toEqual(["Gather", "Transpose"]);
+      expect(variant.graph!.initializer.filter((t) => t.dataType === DT.FLOAT && count(t.dims.map(Number)) === 256 * 32)).toEqual([]);
+      expect(original / out.bytes.byteLength).toBeGreaterThan(quantize.bits === 4 ? 5 : 3);
+    }
+  });
+});
+
 describe("ConvTranspose", () => {
   it("int8 per output channel (axis 1); dynamic falls back to weight-only", async () => {
     const { out } = await expectCompressed(convTranspose(), { bits: 8 }, 0.999);
     expect(out.tensors[0]!.axis).toBe(1);
     await expectCompressed(convTranspose(), { bits: 8, scheme: "dynamic" }, 0.999);
+  });
+
+  it("int4 per output channel (axis 1 of [in, out, kh, kw]): one scale per output channel over every input channel", async () => {
+    const { out, variant } = await expectCompressed(convTranspose(), { bits: 4 }, 0.99);
+    expect(out.tensors[0]!.axis).toBe(1);
+    expect(variant.graph!.initializer.find((t) => t.name.endsWith("_scale"))!.dims.map(Number)).toEqual([8]);
   });
 });
 
