@@ -155,3 +155,20 @@ export function benchCnn(): ModelProto {
   const graph = makeGraph(nodes, "cnn", [makeValueInfo("input", DT.FLOAT, ["N", 1, 28, 28])], [makeValueInfo("logits", DT.FLOAT, ["N", 10])], inits);
   return makeModel(graph, { "": 13 });
 }
+
+/**
+ * A model that loads and runs everywhere but answers no finite value: the MLP [8 -> 4]'s signature with its
+ * product divided by a zero initializer (x/0 is ±Inf, 0/0 NaN).
+ *   input [N,8] ─MatMul(fc.weight [8,4])─ mm ─Div(zero [4])─ logits [N,4]
+ */
+export function buildNonFiniteMlp(seed = 1) {
+  const next = rng(seed);
+  const graph = makeGraph(
+    [makeNode("MatMul", ["input", "fc.weight"], ["mm"], "fc/MatMul"), makeNode("Div", ["mm", "zero"], ["logits"], "fc/Div")],
+    "non_finite",
+    [makeValueInfo("input", DT.FLOAT, ["N", 8])],
+    [makeValueInfo("logits", DT.FLOAT, ["N", 4])],
+    [makeTensor("fc.weight", DT.FLOAT, [8, 4], randomWeights(32, 8, next)), makeTensor("zero", DT.FLOAT, [4], new Float32Array(4))],
+  );
+  return encodeModel(makeModel(graph, { "": 13 }));
+}

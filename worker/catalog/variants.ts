@@ -14,6 +14,7 @@ import type { TenantStore } from "../store/tenant";
 import { parseModelBytes } from "./models";
 import type { ModelRecord, VariantRecord, VariantStages } from "./records";
 import { servingProfile } from "../serve/sessions";
+import { checkServes } from "../serve/serve-check";
 
 export async function variantId(modelSha256: string, recipe: Recipe | TrainedRecipe, bytesSha256?: string): Promise<string> {
   // A trained variant's bytes come from outside, so they are part of its address too.
@@ -51,6 +52,8 @@ export async function registerTrainedVariant(
       `a trained variant must keep its parent's inputs (${show(model.inputs)}) and outputs (${show(model.outputs)}); got (${show(summary.inputs)}) and (${show(summary.outputs)})`,
     );
   }
+  // Nothing stored that cannot serve: bytes that load but answer NaN are refused here, before anything is written.
+  await checkServes(bytes, model.inputs);
   const serving = servingProfile(bytes, model.bytes);
   await store.putVariantBytes(model.id, id, bytes, sha256);
   const variant: VariantRecord = {
@@ -97,6 +100,8 @@ export async function requireApplicableRecipe(store: TenantStore, model: ModelRe
 export interface BuiltVariant {
   bytes: Uint8Array;
   record: VariantRecord;
+  /** The model's inputs (a variant keeps them): what the serve check feeds before the variant is stored. */
+  inputs: TensorSignature[];
 }
 
 export type Progress = (stage: string, progress: number) => Promise<void>;
@@ -146,11 +151,15 @@ export async function buildVariant(
     stages,
     createdAt: new Date().toISOString(),
   };
-  return { bytes, record };
+  return { bytes, record, inputs: model.inputs };
 }
 
-/** Bytes first, record last: a crash in between leaves no visible variant, and a rerun writes the same bytes. */
+/**
+ * The serve check first (worker/serve/serve-check.ts: a variant that cannot serve is refused, nothing written), then
+ * bytes, record last: a crash in between leaves no visible variant, and a rerun writes the same bytes.
+ */
 export async function storeVariant(store: TenantStore, built: BuiltVariant): Promise<VariantRecord> {
+  await checkServes(built.bytes, built.inputs);
   await store.putVariantBytes(built.record.modelId, built.record.id, built.bytes, built.record.sha256);
   await store.putVariant(built.record);
   return built.record;
