@@ -158,17 +158,25 @@ export function benchCnn(): ModelProto {
 
 /**
  * A model that loads and runs everywhere but answers no finite value: the MLP [8 -> 4]'s signature with its
- * product divided by a zero initializer (x/0 is ±Inf, 0/0 NaN).
- *   input [N,8] ─MatMul(fc.weight [8,4])─ mm ─Div(zero [4])─ logits [N,4]
+ * product divided by a zero initializer (x/0 is ±Inf, 0/0 NaN). Its weights are large enough to compress.
+ *   input [N,8] ─MatMul(fc0.weight [8,256])─MatMul(fc1.weight [256,4])─ mm ─Div(zero [4])─ logits [N,4]
  */
 export function buildNonFiniteMlp(seed = 1) {
   const next = rng(seed);
   const graph = makeGraph(
-    [makeNode("MatMul", ["input", "fc.weight"], ["mm"], "fc/MatMul"), makeNode("Div", ["mm", "zero"], ["logits"], "fc/Div")],
+    [
+      makeNode("MatMul", ["input", "fc0.weight"], ["hidden"], "fc0/MatMul"),
+      makeNode("MatMul", ["hidden", "fc1.weight"], ["mm"], "fc1/MatMul"),
+      makeNode("Div", ["mm", "zero"], ["logits"], "fc1/Div"),
+    ],
     "non_finite",
     [makeValueInfo("input", DT.FLOAT, ["N", 8])],
     [makeValueInfo("logits", DT.FLOAT, ["N", 4])],
-    [makeTensor("fc.weight", DT.FLOAT, [8, 4], randomWeights(32, 8, next)), makeTensor("zero", DT.FLOAT, [4], new Float32Array(4))],
+    [
+      makeTensor("fc0.weight", DT.FLOAT, [8, 256], randomWeights(8 * 256, 8, next)),
+      makeTensor("fc1.weight", DT.FLOAT, [256, 4], randomWeights(256 * 4, 256, next)),
+      makeTensor("zero", DT.FLOAT, [4], new Float32Array(4)),
+    ],
   );
   return encodeModel(makeModel(graph, { "": 13 }));
 }
