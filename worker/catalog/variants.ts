@@ -12,7 +12,11 @@ import { DomainError, notFound } from "../domain-error";
 import { sha256Hex } from "../store/body";
 import type { TenantStore } from "../store/tenant";
 import { parseModelBytes } from "./models";
-import type { ModelRecord, VariantRecord, VariantStages } from "./records";
+import type { ModelRecord, SkippedWeight, VariantRecord, VariantStages } from "./records";
+import { decodeModel } from "../onnx/codec";
+import { subgraphsOf } from "../onnx/operators";
+import { elementCount, tensorDims } from "../onnx/tensor";
+import type { GraphProto } from "onnx-buf";
 import { servingProfile } from "../serve/sessions";
 import { checkServes } from "../serve/serve-check";
 
@@ -97,6 +101,24 @@ export async function requireApplicableRecipe(store: TenantStore, model: ModelRe
   checkRecipe(parseModelBytes(bytes), recipe);
 }
 
+/** Element counts of every stored tensor of a model, by name: initializers, sparse ones and Constant values, in bodies too. */
+function tensorElements(graph: GraphProto | undefined, into = new Map<string, number>()): Map<string, number> {
+  if (!graph) return into;
+  for (const t of graph.initializer) into.set(t.name, elementCount(tensorDims(t)));
+  for (const t of graph.sparseInitializer) if (t.values) into.set(t.values.name, elementCount(t.dims.map(Number)));
+  for (const node of graph.node) {
+    const value = node.opType === "Constant" ? node.attribute.find((a) => a.name === "value")?.t : undefined;
+    if (value && node.output[0]) into.set(node.output[0], elementCount(tensorDims(value)));
+    for (const body of subgraphsOf(node)) tensorElements(body, into);
+  }
+  return into;
+}
+
+/** The skipped entries with the element count of the float tensor each one left (what the dashboard's shares need). */
+function sized(skipped: CompressResult["skipped"], elements: Map<string, number>): SkippedWeight[] {
+  return skipped.map((s) => (elements.has(s.name) ? { ...s, elements: elements.get(s.name)! } : s));
+}
+
 export interface BuiltVariant {
   bytes: Uint8Array;
   record: VariantRecord;
@@ -134,6 +156,7 @@ export async function buildVariant(
     encoded: await encodedSizes(bytes),
   };
   const serving = servingProfile(bytes, model.bytes);
+  const elements = tensorElements(decodeModel(bytes).graph);
   const record: VariantRecord = {
     id,
     modelId: model.id,
@@ -145,9 +168,9 @@ export async function buildVariant(
     engine: serving.engine,
     residentBytes: serving.residentBytes,
     tensors,
-    skipped,
+    skipped: sized(skipped, elements),
     ...(activations.length ? { activations } : {}),
-    ...(prune ? { prune } : {}),
+    ...(prune ? { prune: { ...prune, skipped: sized(prune.skipped, elements) } } : {}),
     stages,
     createdAt: new Date().toISOString(),
   };

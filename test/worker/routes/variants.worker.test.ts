@@ -67,6 +67,12 @@ describe("POST /v1/models/:id/variants", () => {
     expect((await env.BLOBS.list()).objects).toHaveLength(1);
   });
 
+  it("reports each weight it left float with its reason and its element count", async () => {
+    const id = await upload(buildMlp([8, 16, 4]));
+    const v = (await (await postJson(`/v1/models/${id}/variants`, { quantize: { bits: 8, exclude: ["Gemm"] } })).json()) as { skipped: unknown[] };
+    expect(v.skipped).toEqual([{ name: "head.weight", node: "head/Gemm", reason: "excluded by the recipe", elements: 4 * 16 }]);
+  });
+
   it("answers 422 nothing_to_compress for a model with no weights at all (a Relu)", async () => {
     const relu = makeGraph([makeNode("Relu", ["input"], ["output"], "relu")], "relu", [makeValueInfo("input", DT.FLOAT, ["N", 8])], [makeValueInfo("output", DT.FLOAT, ["N", 8])], []);
     const id = await upload(encodeModel(makeModel(relu)));

@@ -114,7 +114,7 @@ describe("checkInput", () => {
     expect(Array.from(checkInput({ name: "ids", type: "int32", shape: [4] }, seq())!.data as Int32Array)).toEqual([0, 1, 0, 1]);
     const cond = checkInput({ name: "cond", type: "int64", shape: [] }, () => 0.9)!;
     expect([cond.dims, Array.from(cond.data as BigInt64Array)]).toEqual([[], [0n]]);
-    expect(Array.from(checkInput({ name: "mask", type: "bool", shape: [3] }, () => 0.9)!.data)).toEqual([0, 0, 0]);
+    expect(Array.from(checkInput({ name: "mask", type: "bool", shape: [3] }, () => 0.9)!.data as Uint8Array)).toEqual([0, 0, 0]);
   });
 
   it("makes nothing for an element type no request can send (the check then reports it skipped)", async () => {
