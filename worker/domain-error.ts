@@ -10,7 +10,8 @@ export type DomainCode =
   | "unsupported_model"
   | "conflict"
   | "invalid_dataset"
-  | "nothing_to_compress";
+  | "nothing_to_compress"
+  | "variant_failed";
 
 export class DomainError extends Error {
   override name = "DomainError";

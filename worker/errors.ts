@@ -18,6 +18,7 @@ export const DOMAIN_STATUS: Record<DomainCode, ContentfulStatusCode> = {
   unsupported_model: 422,
   conflict: 409,
   nothing_to_compress: 422,
+  variant_failed: 422,
 };
 
 /** The status of an error code recorded elsewhere (a failed job's): the table's, else 500. */

@@ -155,3 +155,28 @@ export function benchCnn(): ModelProto {
   const graph = makeGraph(nodes, "cnn", [makeValueInfo("input", DT.FLOAT, ["N", 1, 28, 28])], [makeValueInfo("logits", DT.FLOAT, ["N", 10])], inits);
   return makeModel(graph, { "": 13 });
 }
+
+/**
+ * A model that loads and runs everywhere but answers no finite value: the MLP [8 -> 4]'s signature with its
+ * product divided by a zero initializer (x/0 is ±Inf, 0/0 NaN). Its weights are large enough to compress.
+ *   input [N,8] ─MatMul(fc0.weight [8,256])─MatMul(fc1.weight [256,4])─ mm ─Div(zero [4])─ logits [N,4]
+ */
+export function buildNonFiniteMlp(seed = 1) {
+  const next = rng(seed);
+  const graph = makeGraph(
+    [
+      makeNode("MatMul", ["input", "fc0.weight"], ["hidden"], "fc0/MatMul"),
+      makeNode("MatMul", ["hidden", "fc1.weight"], ["mm"], "fc1/MatMul"),
+      makeNode("Div", ["mm", "zero"], ["logits"], "fc1/Div"),
+    ],
+    "non_finite",
+    [makeValueInfo("input", DT.FLOAT, ["N", 8])],
+    [makeValueInfo("logits", DT.FLOAT, ["N", 4])],
+    [
+      makeTensor("fc0.weight", DT.FLOAT, [8, 256], randomWeights(8 * 256, 8, next)),
+      makeTensor("fc1.weight", DT.FLOAT, [256, 4], randomWeights(256 * 4, 256, next)),
+      makeTensor("zero", DT.FLOAT, [4], new Float32Array(4)),
+    ],
+  );
+  return encodeModel(makeModel(graph, { "": 13 }));
+}

@@ -16,7 +16,7 @@ export interface VariantRecord extends StoredVariant {
   engine: "kernels" | "onnxruntime-web";
   residentBytes: number;
   tensors: TensorReport[];
-  skipped: QuantizeResult["skipped"];
+  skipped: SkippedWeight[];
   /** Pruning's report: per-layer sparsity, caps and output change, warnings, layers left dense and why, tensors stored sparse. */
   prune?: PruneReport;
   /** Bytes at each stage of the pipeline (null for a stage the recipe skips) and on the wire. */
@@ -27,7 +27,10 @@ export interface VariantRecord extends StoredVariant {
   eval?: EvalReport;
 }
 
-export type PruneReport = Pick<PruneResult, "sparsity" | "layers" | "skipped" | "warnings"> & { sparseTensors: SparseReport[] };
+/** A weight (or activation) compression left float, and why; `elements` where it names a tensor of the variant. */
+export type SkippedWeight = QuantizeResult["skipped"][number] & { elements?: number };
+
+export type PruneReport = Pick<PruneResult, "sparsity" | "layers" | "warnings"> & { skipped: SkippedWeight[]; sparseTensors: SparseReport[] };
 
 export interface VariantStages {
   denseFp32: number;

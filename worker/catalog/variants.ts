@@ -12,8 +12,13 @@ import { DomainError, notFound } from "../domain-error";
 import { sha256Hex } from "../store/body";
 import type { TenantStore } from "../store/tenant";
 import { parseModelBytes } from "./models";
-import type { ModelRecord, VariantRecord, VariantStages } from "./records";
+import type { ModelRecord, SkippedWeight, VariantRecord, VariantStages } from "./records";
+import { decodeModel } from "../onnx/codec";
+import { subgraphsOf } from "../onnx/operators";
+import { elementCount, tensorDims } from "../onnx/tensor";
+import type { GraphProto } from "onnx-buf";
 import { servingProfile } from "../serve/sessions";
+import { checkServes } from "../serve/serve-check";
 
 export async function variantId(modelSha256: string, recipe: Recipe | TrainedRecipe, bytesSha256?: string): Promise<string> {
   // A trained variant's bytes come from outside, so they are part of its address too.
@@ -51,6 +56,8 @@ export async function registerTrainedVariant(
       `a trained variant must keep its parent's inputs (${show(model.inputs)}) and outputs (${show(model.outputs)}); got (${show(summary.inputs)}) and (${show(summary.outputs)})`,
     );
   }
+  // Nothing stored that cannot serve: bytes that load but answer NaN are refused here, before anything is written.
+  await checkServes(bytes, model.inputs);
   const serving = servingProfile(bytes, model.bytes);
   await store.putVariantBytes(model.id, id, bytes, sha256);
   const variant: VariantRecord = {
@@ -94,9 +101,29 @@ export async function requireApplicableRecipe(store: TenantStore, model: ModelRe
   checkRecipe(parseModelBytes(bytes), recipe);
 }
 
+/** Element counts of every stored tensor of a model, by name: initializers, sparse ones and Constant values, in bodies too. */
+function tensorElements(graph: GraphProto | undefined, into = new Map<string, number>()): Map<string, number> {
+  if (!graph) return into;
+  for (const t of graph.initializer) into.set(t.name, elementCount(tensorDims(t)));
+  for (const t of graph.sparseInitializer) if (t.values) into.set(t.values.name, elementCount(t.dims.map(Number)));
+  for (const node of graph.node) {
+    const value = node.opType === "Constant" ? node.attribute.find((a) => a.name === "value")?.t : undefined;
+    if (value && node.output[0]) into.set(node.output[0], elementCount(tensorDims(value)));
+    for (const body of subgraphsOf(node)) tensorElements(body, into);
+  }
+  return into;
+}
+
+/** The skipped entries with the element count of the float tensor each one left (what the dashboard's shares need). */
+function sized(skipped: CompressResult["skipped"], elements: Map<string, number>): SkippedWeight[] {
+  return skipped.map((s) => (elements.has(s.name) ? { ...s, elements: elements.get(s.name)! } : s));
+}
+
 export interface BuiltVariant {
   bytes: Uint8Array;
   record: VariantRecord;
+  /** The model's inputs (a variant keeps them): what the serve check feeds before the variant is stored. */
+  inputs: TensorSignature[];
 }
 
 export type Progress = (stage: string, progress: number) => Promise<void>;
@@ -129,6 +156,7 @@ export async function buildVariant(
     encoded: await encodedSizes(bytes),
   };
   const serving = servingProfile(bytes, model.bytes);
+  const elements = tensorElements(decodeModel(bytes).graph);
   const record: VariantRecord = {
     id,
     modelId: model.id,
@@ -140,17 +168,21 @@ export async function buildVariant(
     engine: serving.engine,
     residentBytes: serving.residentBytes,
     tensors,
-    skipped,
+    skipped: sized(skipped, elements),
     ...(activations.length ? { activations } : {}),
-    ...(prune ? { prune } : {}),
+    ...(prune ? { prune: { ...prune, skipped: sized(prune.skipped, elements) } } : {}),
     stages,
     createdAt: new Date().toISOString(),
   };
-  return { bytes, record };
+  return { bytes, record, inputs: model.inputs };
 }
 
-/** Bytes first, record last: a crash in between leaves no visible variant, and a rerun writes the same bytes. */
+/**
+ * The serve check first (worker/serve/serve-check.ts: a variant that cannot serve is refused, nothing written), then
+ * bytes, record last: a crash in between leaves no visible variant, and a rerun writes the same bytes.
+ */
 export async function storeVariant(store: TenantStore, built: BuiltVariant): Promise<VariantRecord> {
+  await checkServes(built.bytes, built.inputs);
   await store.putVariantBytes(built.record.modelId, built.record.id, built.bytes, built.record.sha256);
   await store.putVariant(built.record);
   return built.record;

@@ -26,6 +26,7 @@ button { font:inherit; padding:.45rem 1rem; border-radius:6px; border:1px solid 
 header button { background:transparent; border-color:#8aa0bf; padding:.2rem .7rem; }
 .error { color:var(--bad); font-weight:600; }
 .muted { color:var(--muted); }
+.states { display:flex; height:.8rem; border-radius:4px; overflow:hidden; background:var(--line); margin:.3rem 0 .6rem; } .states .compressed { background:var(--ok); } .states .float { background:var(--muted); }
 .charts { display:grid; align-items:start; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr)); gap:1rem; }
 figure { margin:0; } figcaption { color:var(--muted); font-size:.9rem; margin-top:.3rem; }
 svg.chart { width:100%; height:auto; display:block; }

@@ -5,7 +5,7 @@ import type { Experiment, Job, Model, ModelSummary, Variant } from "../../client
 import { formatBytes, recipeLabel, recipeWords } from "../../formats/words.js";
 import { barSvg, histogramSvg, lineSvg, scatterSvg } from "./charts";
 import { Page } from "./layout";
-import { experimentView, variantMetrics, type Histogram } from "./record-views";
+import { experimentView, parameterStates, variantMetrics, type Histogram } from "./record-views";
 
 const DASH = "—";
 
@@ -100,6 +100,63 @@ export function ModelsPage(props: { models: ModelSummary[] }) {
         <button type="submit">Open</button>
       </form>
     </Page>
+  );
+}
+
+/** Per variant: the share of the model's parameters compressed (by bit-width, or pruned) and left float, with why. */
+function ParameterStatesSection(props: { model: Model; variants: Variant[] }) {
+  const percent = (share: number) => `${(share * 100).toFixed(share > 0 && share < 0.001 ? 3 : 1)}%`;
+  return (
+    <>
+      <h2 id="parameters-heading">Parameters by state</h2>
+      <p class="muted">
+        {`Each variant's share of the model's ${props.model.parameters.toLocaleString("en-US")} parameters: compressed (quantized to a bit-width, or pruned), or left float with the reason compression gave.`}
+      </p>
+      {props.variants.map((v) => {
+        const states = parameterStates(v, props.model.parameters);
+        return (
+          <div class="card scroll" data-parameters={v.id}>
+            <div class="states" role="img" aria-label={states.rows.map((r) => `${r.label} ${percent(r.share)}`).join(", ")}>
+              {states.rows.map((r) => (
+                <span class={r.state} style={`width:${(r.share * 100).toFixed(2)}%`} title={`${r.label}: ${percent(r.share)}`} />
+              ))}
+            </div>
+            <table id={`parameters-${v.id}`}>
+              <caption>{`${v.id.slice(0, 12)}: ${recipeWords(v.recipe)}`}</caption>
+              <thead>
+                <tr>
+                  <th scope="col">State</th>
+                  <th scope="col">How, or why left float</th>
+                  <th scope="col" class="num">Parameters</th>
+                  <th scope="col" class="num">Share</th>
+                  <th scope="col">Weights</th>
+                </tr>
+              </thead>
+              <tbody>
+                {states.rows.map((r) => (
+                  <tr data-state={r.state}>
+                    <td>{r.state === "compressed" ? "compressed" : "left float"}</td>
+                    <td>{r.label}</td>
+                    <td class="num">{r.elements.toLocaleString("en-US")}</td>
+                    <td class="num">{percent(r.share)}</td>
+                    <td class="mono">{r.weights.length > 4 ? `${r.weights.slice(0, 4).join(", ")} and ${r.weights.length - 4} more` : r.weights.join(", ") || DASH}</td>
+                  </tr>
+                ))}
+                {states.unsized.map((u) => (
+                  <tr data-state="float">
+                    <td>left float</td>
+                    <td>{u.reason}</td>
+                    <td class="num">{DASH}</td>
+                    <td class="num">{DASH}</td>
+                    <td class="mono">{u.name}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        );
+      })}
+    </>
   );
 }
 
@@ -206,6 +263,7 @@ export function ModelPage(props: { model: Model; variants: Variant[] }) {
           </tbody>
         </table>
       </div>
+      {variants.length > 0 ? <ParameterStatesSection model={model} variants={variants} /> : null}
       {variants.length === 0 ? (
         <p class="card">
           No variants yet: <code>{`slimserve compress ${model.id} --bits 8`}</code>

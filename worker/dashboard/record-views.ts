@@ -163,3 +163,70 @@ export function latencyHistograms(text: string, experiment: string): Map<string,
   }
   return out;
 }
+
+export interface ParameterState {
+  state: "compressed" | "float";
+  /** What happened to these parameters: "int8", "pruned (kept float)", or the reason they were left float. */
+  label: string;
+  elements: number;
+  /** Of all the model's parameters. */
+  share: number;
+  /** The weights in this state, by name. */
+  weights: string[];
+}
+
+export interface ParameterStates {
+  /** The model's parameters (or the weights the reports account for, where bodies and Constant nodes hold more). */
+  total: number;
+  rows: ParameterState[];
+  /** What compression left float without a size in the record (an activation, or a record made before sizes were kept). */
+  unsized: { name: string; reason: string }[];
+}
+
+/**
+ * A variant's parameters by state, from its reports: compressed (each quantized weight's elements by bit-width from
+ * `tensors`, weights pruned but not quantized from `prune.layers`), left float with each reason (`skipped` and
+ * `prune.skipped`, with their `elements`), and the rest of the model's parameters, which no recipe compresses.
+ */
+export function parameterStates(v: Partial<Variant>, parameters: number): ParameterStates {
+  const seen = new Set<string>();
+  const groups = new Map<string, ParameterState>();
+  const add = (state: ParameterState["state"], label: string, name: string, elements: number) => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const key = `${state}\n${label}`;
+    const row = groups.get(key) ?? { state, label, elements: 0, share: 0, weights: [] };
+    row.elements += elements;
+    row.weights.push(name);
+    groups.set(key, row);
+  };
+  const list = (x: unknown) => (Array.isArray(x) ? (x as unknown[]).map(obj) : []);
+  const str = (x: unknown) => (typeof x === "string" ? x : null);
+  for (const t of list(v.tensors)) {
+    const shape = Array.isArray(t.shape) ? (t.shape as unknown[]).map((d) => finite(d) ?? 0) : [];
+    if (str(t.name) && finite(t.bits) !== null) add("compressed", `int${t.bits}`, t.name as string, shape.reduce((a, b) => a * b, 1));
+  }
+  const prune = obj(v.prune);
+  for (const l of list(prune.layers)) {
+    if (str(l.name) && finite(l.elements) !== null) add("compressed", "pruned (kept float)", l.name as string, l.elements as number);
+  }
+  const unsized: ParameterStates["unsized"] = [];
+  for (const s of [...list(v.skipped), ...list(prune.skipped)]) {
+    const name = str(s.name);
+    if (!name || seen.has(name)) continue;
+    const reason = str(s.reason) ?? "no reason recorded";
+    const elements = finite(s.elements);
+    if (elements === null) unsized.push({ name, reason });
+    else add("float", reason, name, elements);
+  }
+  const rows = [...groups.values()];
+  const accounted = rows.reduce((sum, r) => sum + r.elements, 0);
+  if (parameters > accounted) {
+    rows.push({ state: "float", label: "not a weight any recipe compresses (biases, norms, other tensors)", elements: parameters - accounted, share: 0, weights: [] });
+  }
+  const total = Math.max(parameters, accounted);
+  for (const r of rows) r.share = total > 0 ? r.elements / total : 0;
+  // Compressed first, then the float rows, largest first.
+  rows.sort((a, b) => (a.state === b.state ? b.elements - a.elements : a.state === "compressed" ? -1 : 1));
+  return { total, rows, unsized };
+}

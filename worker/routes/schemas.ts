@@ -48,6 +48,13 @@ export const ModelSchema = z
   })
   .openapi("Model");
 
+const SkippedWeightSchema = z.object({
+  name: z.string(),
+  node: z.string(),
+  reason: z.string(),
+  elements: z.number().optional().describe("Elements of the tensor left float (absent for an activation, and in records made before sizes were reported)."),
+});
+
 const PruneReportSchema = z
   .object({
     sparsity: z.number().describe("Zeros over elements across the pruned weights."),
@@ -79,7 +86,7 @@ const PruneReportSchema = z
         newShape: z.array(z.number()).optional(),
       }),
     ),
-    skipped: z.array(z.object({ name: z.string(), node: z.string(), reason: z.string() })),
+    skipped: z.array(SkippedWeightSchema),
     warnings: z
       .array(z.string())
       .optional()
@@ -120,7 +127,7 @@ export const VariantSchema = VariantSummarySchema.extend({
       sqnrDb: z.number().nullable(),
     }),
   ),
-  skipped: z.array(z.object({ name: z.string(), node: z.string(), reason: z.string() })),
+  skipped: z.array(SkippedWeightSchema),
   prune: PruneReportSchema.optional(),
   stages: StagesSchema.optional(),
   activations: z

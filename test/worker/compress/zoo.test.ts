@@ -6,11 +6,11 @@
 // states the bar held instead and why. One JSON line per case (ratio, cosines, the weights left and why) is the table.
 import * as ortWeb from "onnxruntime-web";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseModelBytes } from "../../../worker/catalog/models";
-import { compressModel } from "../../../worker/compress/pipeline";
-import { RecipeSchema } from "../../../worker/compress/recipe";
-import { ort } from "../../support/ort-node";
-import { cosine, zooModels, type Feeds, type ZooModel } from "../../support/zoo";
+import { parseModelBytes } from "@worker/catalog/models";
+import { compressModel } from "@worker/compress/pipeline";
+import { RecipeSchema } from "@worker/compress/recipe";
+import { ort } from "@test/support/ort-node";
+import { cosine, zooModels, type Feeds, type ZooModel } from "@test/support/zoo";
 
 ortWeb.env.wasm.numThreads = 1;
 ortWeb.env.logLevel = "error";

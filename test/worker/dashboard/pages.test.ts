@@ -39,6 +39,19 @@ describe("ModelPage", () => {
     expect(page).toContain(`dataset ${"d".repeat(24)} (200 samples)`);
   });
 
+  it("shows each variant's parameters by state: compressed, left float with the reason, with their shares and a stacked bar", () => {
+    const table = new RegExp(`<table id="parameters-${"a".repeat(24)}">(.*?)</table>`).exec(page)?.[1] ?? "";
+    const rows = [...table.matchAll(/<tr data-state="(\w+)">(.*?)<\/tr>/g)].map((m) => [...m[2]!.matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => c[1]));
+    expect(rows).toEqual([
+      ["compressed", "int8", "8,192", "85.2%", "fc0.weight"],
+      ["left float", "excluded by the recipe", "1,280", "13.3%", "head.weight"],
+      ["left float", "not a weight any recipe compresses (biases, norms, other tensors)", "138", "1.4%", "—"],
+    ]);
+    expect(page).toContain('<span class="compressed" style="width:85.24%"');
+    const staticRows = new RegExp(`<table id="parameters-${"c".repeat(24)}">(.*?)</table>`).exec(page)?.[1] ?? "";
+    expect(staticRows).toContain("<td>no calibrated range for this activation</td>");
+  });
+
   it("puts evaluated variants on the scatter at their accuracy change, with the Pareto front through FP32 and int8", () => {
     const points = [...page.matchAll(/<circle class="point" data-label="([^"]*)" data-x="([^"]*)" data-y="([^"]*)" data-front="([^"]*)"/g)].map((m) => m.slice(1));
     expect(points).toEqual([

@@ -1,6 +1,6 @@
 // Reading optional report fields for display: absent parts are null (shown as "—"), known spellings are read.
 import { describe, expect, it } from "vitest";
-import { experimentView, latencyHistograms, variantMetrics } from "@worker/dashboard/record-views";
+import { experimentView, latencyHistograms, parameterStates, variantMetrics } from "@worker/dashboard/record-views";
 import type { Variant } from "@worker/routes/schemas";
 import { SAMPLE_EXPERIMENT, SAMPLE_PROMETHEUS, SAMPLE_VARIANTS } from "./samples";
 
@@ -68,5 +68,53 @@ describe("latencyHistograms", () => {
   it("is empty for text without that experiment", () => {
     expect(latencyHistograms(SAMPLE_PROMETHEUS, "nope").size).toBe(0);
     expect(latencyHistograms("", "mlp-int8").size).toBe(0);
+  });
+});
+
+describe("parameterStates", () => {
+  const NOT_A_WEIGHT = "not a weight any recipe compresses (biases, norms, other tensors)";
+
+  it("splits the model's parameters into quantized weights, weights left float by reason, and the rest", () => {
+    const states = parameterStates(SAMPLE_VARIANTS[0]!, 9610);
+    expect(states.total).toBe(9610);
+    expect(states.rows.map((r) => [r.state, r.label, r.elements, r.weights])).toEqual([
+      ["compressed", "int8", 64 * 128, ["fc0.weight"]],
+      ["float", "excluded by the recipe", 1280, ["head.weight"]],
+      ["float", NOT_A_WEIGHT, 9610 - 64 * 128 - 1280, []],
+    ]);
+    expect(states.rows.map((r) => r.share)).toEqual([8192 / 9610, 1280 / 9610, 138 / 9610]);
+    expect(states.unsized).toEqual([]);
+  });
+
+  it("counts a pruned weight that is also quantized once, under its bit-width, and a pruned-only weight as pruned", () => {
+    const v = {
+      tensors: [{ name: "a", node: "a/MatMul", op: "MatMul", shape: [10, 10], axis: 1, bits: 4, scaleMin: 0, scaleMax: 0, maxAbsError: 0, sqnrDb: null }],
+      skipped: [{ name: "b", node: "b/MatMul", reason: "weight is not float32", elements: 7 }],
+      prune: {
+        sparsity: 0.5,
+        layers: [
+          { name: "a", node: "a/MatMul", op: "MatMul", shape: [10, 10], structure: "unstructured", target: 0.5, sparsity: 0.5, zeros: 50, elements: 100 },
+          { name: "c", node: "c/Conv", op: "Conv", shape: [4, 5], structure: "unstructured", target: 0.5, sparsity: 0.5, zeros: 10, elements: 20 },
+        ],
+        skipped: [{ name: "b", node: "b/MatMul", reason: "too small to prune", elements: 7 }],
+        sparseTensors: [],
+      },
+    } as unknown as Variant;
+    const states = parameterStates(v, 127);
+    expect(states.rows.map((r) => [r.label, r.elements])).toEqual([
+      ["int4", 100],
+      ["pruned (kept float)", 20],
+      ["weight is not float32", 7],
+    ]);
+  });
+
+  it("lists what was left float without a size (an activation, an older record) apart, and never counts more than 100%", () => {
+    const states = parameterStates(SAMPLE_VARIANTS[2]!, 9610);
+    expect(states.rows.map((r) => [r.label, r.share])).toEqual([[NOT_A_WEIGHT, 1]]);
+    expect(states.unsized).toEqual([{ name: "input", reason: "no calibrated range for this activation" }]);
+    // Weights in bodies or Constant nodes are not among the model's counted parameters: the total grows to hold them.
+    const more = parameterStates(SAMPLE_VARIANTS[0]!, 100);
+    expect(more.total).toBe(8192 + 1280);
+    expect(more.rows.reduce((s, r) => s + r.share, 0)).toBeCloseTo(1, 12);
   });
 });

@@ -84,7 +84,10 @@ export const SAMPLE_VARIANTS = [
   {
     id: "a".repeat(24), modelId: SAMPLE_MODEL.id, sha256: "1".repeat(64), bits: 8, bytes: 11601, compressionRatio: 38825 / 11601,
     createdAt: "2026-11-27T20:01:00.000Z", recipe: { quantize: { bits: 8, scheme: "weight-only", granularity: "per-channel", symmetric: true } },
-    engine: "kernels", tensors: [], skipped: [], eval: report(0.895, 0.99, 1),
+    engine: "kernels", eval: report(0.895, 0.99, 1),
+    // fc0.weight [64, 128] quantized; head.weight [10, 128] excluded; 138 biases are no weight any recipe compresses.
+    tensors: [{ name: "fc0.weight", node: "fc0/MatMul", op: "MatMul", shape: [64, 128], axis: 1, bits: 8, scaleMin: 0.001, scaleMax: 0.002, maxAbsError: 0.001, sqnrDb: 40 }],
+    skipped: [{ name: "head.weight", node: "head/Gemm", reason: "excluded by the recipe", elements: 1280 }],
   },
   {
     id: "b".repeat(24), modelId: SAMPLE_MODEL.id, sha256: "2".repeat(64), bits: 8, bytes: 11601, compressionRatio: 38825 / 11601,
@@ -95,6 +98,6 @@ export const SAMPLE_VARIANTS = [
   {
     id: "c".repeat(24), modelId: SAMPLE_MODEL.id, sha256: "3".repeat(64), bits: 8, bytes: 12099, compressionRatio: 38825 / 12099,
     createdAt: "2026-11-27T20:03:00.000Z", recipe: { quantize: { bits: 8, scheme: "static", calibration: { dataset: "d".repeat(24) } } },
-    engine: "onnxruntime-web", tensors: [], skipped: [],
+    engine: "onnxruntime-web", tensors: [], skipped: [{ name: "input", node: "input", reason: "no calibrated range for this activation" }],
   },
 ] satisfies Partial<Variant>[];

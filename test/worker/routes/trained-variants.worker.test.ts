@@ -1,5 +1,6 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { buildMlp, randomInput } from "@test/support/models";
+import { buildMlp, buildNonFiniteMlp, randomInput } from "@test/support/models";
 import { api, expectError, postJson, sha256Hex, uploadModel } from "@test/support/api";
 
 function postTrained(modelId: string, bytes: Uint8Array, recipe: string | null) {
@@ -42,6 +43,19 @@ describe("POST /v1/models/:id/variants/trained", () => {
     const err = await expectError(await postTrained(id, buildMlp([9, 16, 4], 5), QAT));
     expect(err).toMatchObject({ status: 400, code: "invalid_model" });
     expect(err.message).toMatch(/must keep its parent's inputs \(input:float32\[N,8\]\)/);
+  });
+
+  it("refuses bytes that load but answer non-finite values with 422 variant_failed naming the output, storing nothing", async () => {
+    const id = await parent();
+    const blobs = (await env.BLOBS.list()).objects.map((o) => o.key);
+    const records = (await env.RECORDS.list()).keys.map((k) => k.name);
+    const err = await expectError(await postTrained(id, buildNonFiniteMlp(), QAT));
+    expect(err).toMatchObject({ status: 422, code: "variant_failed" });
+    expect(err.message).toMatch(/output 'logits' is not finite/);
+    expect((await env.BLOBS.list()).objects.map((o) => o.key)).toEqual(blobs);
+    expect((await env.RECORDS.list()).keys.map((k) => k.name)).toEqual(records);
+    const model = (await (await api(`/v1/models/${id}`)).json()) as { variants: unknown[] };
+    expect(model.variants).toEqual([]);
   });
 
   it("rejects bytes that are not ONNX with 400 invalid_model", async () => {

@@ -2,7 +2,10 @@ import { env, listDurableObjectIds } from "cloudflare:test";
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
 import { REFERENCE_MODELS } from "@test/support/reference-models";
-import { buildMlp } from "@test/support/models";
+import { buildMlp, buildNonFiniteMlp } from "@test/support/models";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
 import { api, expectError, postJson, sha256Hex, uploadModel } from "@test/support/api";
 import { npy, npz, uniformFloats } from "@test/support/npz";
 
@@ -62,6 +65,29 @@ describe("POST /v1/models/:id/variants", () => {
     expect(err).toMatchObject({ status: 422, code: "nothing_to_compress" });
     expect(err.message).toMatch(/fc0\.weight \(fc0\/MatMul\): excluded by the recipe; head\.weight \(head\/Gemm\): excluded by the recipe/);
     expect((await env.BLOBS.list()).objects).toHaveLength(1);
+  });
+
+  it("reports each weight it left float with its reason and its element count", async () => {
+    const id = await upload(buildMlp([8, 16, 4]));
+    const v = (await (await postJson(`/v1/models/${id}/variants`, { quantize: { bits: 8, exclude: ["Gemm"] } })).json()) as { skipped: unknown[] };
+    expect(v.skipped).toEqual([{ name: "head.weight", node: "head/Gemm", reason: "excluded by the recipe", elements: 4 * 16 }]);
+  });
+
+  it("answers 422 nothing_to_compress for a model with no weights at all (a Relu)", async () => {
+    const relu = makeGraph([makeNode("Relu", ["input"], ["output"], "relu")], "relu", [makeValueInfo("input", DT.FLOAT, ["N", 8])], [makeValueInfo("output", DT.FLOAT, ["N", 8])], []);
+    const id = await upload(encodeModel(makeModel(relu)));
+    expect(await expectError(await postJson(`/v1/models/${id}/variants`, { quantize: { bits: 8 } }))).toMatchObject({ status: 422, code: "nothing_to_compress" });
+    expect((await env.BLOBS.list()).objects).toHaveLength(1);
+  });
+
+  it("answers 422 variant_failed, naming the output, for a variant that would answer non-finite values, storing nothing", async () => {
+    const id = await upload(buildNonFiniteMlp());
+    const records = (await env.RECORDS.list()).keys.map((k) => k.name);
+    const err = await expectError(await postJson(`/v1/models/${id}/variants`, { quantize: { bits: 8 } }));
+    expect(err).toMatchObject({ status: 422, code: "variant_failed" });
+    expect(err.message).toMatch(/the variant's output 'logits' is not finite/);
+    expect((await env.BLOBS.list()).objects).toHaveLength(1);
+    expect((await env.RECORDS.list()).keys.map((k) => k.name)).toEqual(records);
   });
 
   it("rejects a body that is not JSON with a 400", async () => {

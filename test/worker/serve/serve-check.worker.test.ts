@@ -1,0 +1,124 @@
+// The serve check: bytes that load, run once at batch 1 on an input made from the signature and answer finite
+// values on every engine that would serve them pass; anything else is variant_failed with the output or the
+// runtime's message. In workerd, where onnxruntime-web and the kernel engine run as they do when serving.
+import { describe, expect, it } from "vitest";
+import { quantizeModel } from "@worker/compress/quantize";
+import { DomainError } from "@worker/domain-error";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
+import { checkInput, checkServes } from "@worker/serve/serve-check";
+import { buildMlp, buildNonFiniteMlp } from "@test/support/models";
+
+const MLP_INPUTS = [{ name: "input", type: "float32", shape: ["N", 8] }];
+
+async function failure(run: Promise<unknown>): Promise<DomainError> {
+  const err = await run.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(DomainError);
+  expect((err as DomainError).code).toBe("variant_failed");
+  return err as DomainError;
+}
+
+/** input [N,8] -> MatMul(W) -> `op` -> logits: a one-layer model around a node the test chooses. */
+function oneLayer(extra: ReturnType<typeof makeNode>[], inits: ReturnType<typeof makeTensor>[], weight = "fc.weight") {
+  const graph = makeGraph(
+    [makeNode("MatMul", ["input", weight], ["mm"], "fc/MatMul"), ...extra],
+    "one_layer",
+    [makeValueInfo("input", DT.FLOAT, ["N", 8])],
+    [makeValueInfo("logits", DT.FLOAT, ["N", 4])],
+    inits,
+  );
+  return encodeModel(makeModel(graph, { "": 13 }));
+}
+
+describe("checkServes", () => {
+  it("passes an fp32 MLP on onnxruntime-web and on the kernel engine that serves it", async () => {
+    expect(await checkServes(buildMlp([8, 16, 4], 1), MLP_INPUTS)).toEqual({ engines: ["onnxruntime-web", "kernels"] });
+  });
+
+  it("passes the MLP's int8 variant", async () => {
+    const int8 = encodeModel(quantizeModel(decodeModel(buildMlp([8, 16, 4], 1)), { bits: 8 }).model);
+    expect((await checkServes(int8, MLP_INPUTS)).engines).toContain("onnxruntime-web");
+  });
+
+  it("fails a variant whose output is not finite, naming the output", async () => {
+    const err = await failure(checkServes(buildNonFiniteMlp(), MLP_INPUTS));
+    expect(err.message).toMatch(/output 'logits' is not finite on onnxruntime-web \(value 0 is (NaN|-?Infinity)\)/);
+  });
+
+  it("fails a Log of a negative constant, naming the output", async () => {
+    const minusOne = makeTensor("minus_one", DT.FLOAT, [4], new Float32Array(4).fill(-1));
+    const weight = makeTensor("fc.weight", DT.FLOAT, [8, 4], new Float32Array(32).fill(0.1));
+    const bytes = oneLayer(
+      [makeNode("Log", ["minus_one"], ["nan"], "bad/Log"), makeNode("Add", ["mm", "nan"], ["logits"], "bad/Add")],
+      [weight, minusOne],
+    );
+    expect((await failure(checkServes(bytes, MLP_INPUTS))).message).toMatch(/output 'logits' is not finite .*NaN/);
+  });
+
+  it("fails bytes with an op onnxruntime-web lacks, with the runtime's message", async () => {
+    const weight = makeTensor("fc.weight", DT.FLOAT, [8, 4], new Float32Array(32).fill(0.1));
+    const bytes = oneLayer([makeNode("NoSuchKernel", ["mm"], ["logits"], "odd/NoSuchKernel")], [weight]);
+    expect((await failure(checkServes(bytes, MLP_INPUTS))).message).toMatch(/^the variant does not load in onnxruntime-web: .*NoSuchKernel/);
+  });
+
+  it("fails a DequantizeLinear whose scale length does not match its axis, with the runtime's message", async () => {
+    const q = makeTensor("fc.weight_q", DT.INT8, [8, 4], new Int8Array(32).fill(3));
+    const scale = makeTensor("fc.weight_scale", DT.FLOAT, [3], new Float32Array([0.1, 0.1, 0.1]));
+    const graph = makeGraph(
+      [
+        makeNode("DequantizeLinear", ["fc.weight_q", "fc.weight_scale"], ["fc.weight"], "fc.weight/DequantizeLinear", { axis: 1 }),
+        makeNode("MatMul", ["input", "fc.weight"], ["logits"], "fc/MatMul"),
+      ],
+      "bad_scale",
+      [makeValueInfo("input", DT.FLOAT, ["N", 8])],
+      [makeValueInfo("logits", DT.FLOAT, ["N", 4])],
+      [q, scale],
+    );
+    const err = await failure(checkServes(encodeModel(makeModel(graph, { "": 13 })), MLP_INPUTS));
+    expect(err.message).toMatch(/^the variant does not (load|run) in onnxruntime-web: \S/);
+  });
+
+  it("feeds token ids that index any embedding table (0 or 1) and passes a Gather over a two-row table", async () => {
+    const graph = makeGraph(
+      [makeNode("Gather", ["table", "ids"], ["embedded"], "embed/Gather", { axis: 0 })],
+      "embed",
+      [makeValueInfo("ids", DT.INT64, ["batch", "tokens"])],
+      [makeValueInfo("embedded", DT.FLOAT, ["batch", "tokens", 4])],
+      [makeTensor("table", DT.FLOAT, [2, 4], new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]))],
+    );
+    const inputs = [{ name: "ids", type: "int64", shape: ["batch", "tokens"] }];
+    expect(await checkServes(encodeModel(makeModel(graph, { "": 13 })), inputs)).toEqual({ engines: ["onnxruntime-web"] });
+  });
+});
+
+describe("checkInput", () => {
+  const seq = () => {
+    let i = 0;
+    const values = [0.1, 0.9, 0.4, 0.6];
+    return () => values[i++ % values.length]!;
+  };
+
+  it("sets symbolic and unknown dims to 1 and draws floats in [-1, 1)", () => {
+    const t = checkInput({ name: "x", type: "float32", shape: ["N", null, 2] }, seq())!;
+    expect(t.dims).toEqual([1, 1, 2]);
+    expect(Array.from(t.data as Float32Array)).toEqual([0.1 * 2 - 1, 0.9 * 2 - 1].map(Math.fround));
+  });
+
+  it("gives integer inputs 0 or 1, a scalar integer 0, and bool false", () => {
+    expect(Array.from(checkInput({ name: "ids", type: "int64", shape: [1, 4] }, seq())!.data as BigInt64Array)).toEqual([0n, 1n, 0n, 1n]);
+    expect(Array.from(checkInput({ name: "ids", type: "int32", shape: [4] }, seq())!.data as Int32Array)).toEqual([0, 1, 0, 1]);
+    const cond = checkInput({ name: "cond", type: "int64", shape: [] }, () => 0.9)!;
+    expect([cond.dims, Array.from(cond.data as BigInt64Array)]).toEqual([[], [0n]]);
+    expect(Array.from(checkInput({ name: "mask", type: "bool", shape: [3] }, () => 0.9)!.data as Uint8Array)).toEqual([0, 0, 0]);
+  });
+
+  it("makes nothing for an element type no request can send (the check then reports it skipped)", async () => {
+    expect(checkInput({ name: "s", type: "string", shape: [1] }, seq())).toBeNull();
+    expect(await checkServes(buildMlp([8, 16, 4], 1), [{ name: "s", type: "string", shape: [1] }])).toMatchObject({ engines: [] });
+  });
+});

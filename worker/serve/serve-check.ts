@@ -1,0 +1,152 @@
+// The serve check: a variant is stored only if it serves. Its bytes load in onnxruntime-web as inference loads a
+// variant (weight dequantize folded), run once at batch 1 on an input made from the model's signature, and every
+// output is finite; where the kernel engine covers the graph (the engine that then serves it), it runs there too.
+// Anything else is a 422 variant_failed naming the output or quoting the runtime.
+import { DomainError } from "../domain-error";
+import { decodeModel } from "../onnx/codec";
+import type { TensorSignature } from "../onnx/validate";
+import { createKernelSession, type KernelSession } from "./engine";
+import type { CheckedTensor, TypedData } from "./inputs";
+import { createOrtSession, makeOrtTensor, type OrtTensorType } from "./ort";
+import { kernelModule } from "./wasm/builds";
+
+/** A deterministic stream in [0, 1) (mulberry32): the same variant always meets the same input. */
+function uniform(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * One input of the check: symbolic or unknown dims at 1 (an unknown rank as [1]); floats uniform in [-1, 1);
+ * integers (token ids, indices) 0 or 1, safe for any embedding table; a scalar integer (an If's condition) 0;
+ * bool false. Null for an element type no inference request can send (the JSON API takes none of them either).
+ */
+export function checkInput(signature: TensorSignature, next: () => number): CheckedTensor | null {
+  const dims = signature.shape ? signature.shape.map((d) => (typeof d === "number" && d >= 0 ? d : 1)) : [1];
+  const n = dims.reduce((a, b) => a * b, 1);
+  const scalar = dims.length === 0;
+  const ints = (make: (n: number) => TypedData) => {
+    const data = make(n);
+    if (!scalar) for (let i = 0; i < n; i++) (data as Int32Array)[i] = next() < 0.5 ? 0 : 1;
+    return data;
+  };
+  let data: TypedData;
+  switch (signature.type) {
+    case "float32":
+    case "float64": {
+      data = signature.type === "float32" ? new Float32Array(n) : new Float64Array(n);
+      for (let i = 0; i < n; i++) data[i] = next() * 2 - 1;
+      break;
+    }
+    case "int8": data = ints((k) => new Int8Array(k)); break;
+    case "uint8": data = ints((k) => new Uint8Array(k)); break;
+    case "int16": data = ints((k) => new Int16Array(k)); break;
+    case "uint16": data = ints((k) => new Uint16Array(k)); break;
+    case "int32": data = ints((k) => new Int32Array(k)); break;
+    case "uint32": data = ints((k) => new Uint32Array(k)); break;
+    case "int64":
+    case "uint64": {
+      const big = signature.type === "int64" ? new BigInt64Array(n) : new BigUint64Array(n);
+      if (!scalar) for (let i = 0; i < n; i++) big[i] = next() < 0.5 ? 0n : 1n;
+      data = big;
+      break;
+    }
+    case "bool": data = new Uint8Array(n); break;
+    default: return null;
+  }
+  return { type: signature.type, dims, data };
+}
+
+/** The first non-finite value of a float output (float16 read from its bits), or null. */
+function firstNonFinite(type: string, data: unknown): number | null {
+  if (data instanceof Float32Array || data instanceof Float64Array) {
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
+  } else if (type === "float16" && data instanceof Uint16Array) {
+    for (let i = 0; i < data.length; i++) if ((data[i]! & 0x7c00) === 0x7c00) return i;
+  }
+  return null;
+}
+
+function requireFinite(engine: string, outputs: Record<string, { type: string; data: unknown }>): void {
+  for (const [name, t] of Object.entries(outputs)) {
+    const at = firstNonFinite(t.type, t.data);
+    if (at !== null) {
+      const value = (t.data as ArrayLike<number>)[at];
+      throw new DomainError("variant_failed", `the variant's output '${name}' is not finite on ${engine} (value ${at} is ${value})`);
+    }
+  }
+}
+
+/** The kernel engine's session, or null where serving falls back to onnxruntime-web (uncovered, or not planned). */
+function kernelSession(bytes: Uint8Array): KernelSession | null {
+  try {
+    return createKernelSession(decodeModel(bytes), kernelModule()).session;
+  } catch {
+    return null;
+  }
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** What the check ran: the engines, or why it could not run (an input type no request can send). */
+export interface ServeCheck {
+  engines: ("onnxruntime-web" | "kernels")[];
+  skipped?: string;
+}
+
+/**
+ * Throws variant_failed unless the bytes serve: they load and run once on onnxruntime-web, and on the kernel engine
+ * where it covers the graph, with finite outputs on each. `inputs` is the model's signature (a variant keeps it).
+ */
+export async function checkServes(bytes: Uint8Array, inputs: readonly TensorSignature[]): Promise<ServeCheck> {
+  const next = uniform(0x5e7e);
+  const feeds: Record<string, CheckedTensor> = {};
+  for (const sig of inputs) {
+    const t = checkInput(sig, next);
+    if (!t) return { engines: [], skipped: `input '${sig.name}' has element type ${sig.type}, which no inference request can send` };
+    feeds[sig.name] = t;
+  }
+
+  let session;
+  try {
+    session = await createOrtSession(bytes, { foldWeightDequantize: true });
+  } catch (err) {
+    throw new DomainError("variant_failed", `the variant does not load in onnxruntime-web: ${message(err)}`, { cause: err });
+  }
+  try {
+    const ortFeeds = Object.fromEntries(
+      Object.entries(feeds).map(([name, t]) => [name, makeOrtTensor(t.type as OrtTensorType, t.data, t.dims)]),
+    );
+    let out;
+    try {
+      out = await session.run(ortFeeds);
+    } catch (err) {
+      throw new DomainError("variant_failed", `the variant does not run in onnxruntime-web: ${message(err)}`, { cause: err });
+    }
+    requireFinite("onnxruntime-web", out);
+  } finally {
+    await session.release().catch((err) => console.warn(`releasing a checked session failed: ${message(err)}`));
+  }
+
+  // The kernel engine serves the variant wherever it covers the graph: that path has to answer finite values too.
+  const kernels = kernelSession(bytes);
+  if (!kernels) return { engines: ["onnxruntime-web"] };
+  try {
+    let out;
+    try {
+      out = await kernels.run(feeds);
+    } catch (err) {
+      throw new DomainError("variant_failed", `the variant does not run on the kernel engine: ${message(err)}`, { cause: err });
+    }
+    requireFinite("the kernel engine", out);
+  } finally {
+    await kernels.release();
+  }
+  return { engines: ["onnxruntime-web", "kernels"] };
+}
