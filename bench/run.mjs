@@ -2,12 +2,14 @@
 // throughput, model latencies and compression throughput, times the same fp32 and int8 models on onnxruntime-node (one thread) in this
 // process, then prints a table, writes bench/results/latest.json, renders docs/benchmarks.md's tables from it
 // (bench/render.mjs) and ends with one JSON line.
+import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
 import * as ortNode from "onnxruntime-node";
 import { unstable_startWorker } from "wrangler";
 import { writeBenchmarksDoc } from "./render.mjs";
+import { writeZooDoc } from "./render-zoo.mjs";
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const deadline = Date.now() + 10 * 60 * 1000;
@@ -15,10 +17,11 @@ const deadline = Date.now() + 10 * 60 * 1000;
 // the API) and writes bench/results/compression.json; `--only load` just the kernel-session loads of the 2048-wide
 // MLP's variants (bench/results/load.json); `--only kernels` just the kernel throughput table and `--only models` just
 // the model latencies on onnxruntime-web and the kernel engine (bench/results/kernels.json, models.json: quick checks
-// of a kernel change); without it, the full run as always.
+// of a kernel change); `--only zoo` the full model zoo under int8, int4 and dynamic int8 (bench/zoo.ts, a vitest run
+// of that file alone, in Node: bench/results/zoo.json); without it, the full run as always.
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-const ONLY = ["compression", "load", "kernels", "models"];
+const ONLY = ["compression", "load", "kernels", "models", "zoo"];
 if (only !== undefined && !ONLY.includes(only)) throw new Error(`--only takes ${ONLY.map((o) => `'${o}'`).join(", ")} (got '${only}')`);
 
 async function get(worker, path) {
@@ -370,7 +373,16 @@ async function main() {
   console.log(JSON.stringify(results));
 }
 
-main().catch((err) => {
+/** `--only zoo`: bench/zoo.ts under its own vitest config, then docs/quantization.md's zoo table from its results. */
+function zooRun() {
+  const vitest = here("../node_modules/vitest/vitest.mjs");
+  const run = spawnSync(process.execPath, [vitest, "run", "--config", here("./vitest.zoo.config.ts")], { stdio: "inherit", cwd: here("..") });
+  if (run.status === 0) console.log(writeZooDoc() ? "docs/quantization.md: zoo table rewritten" : "docs/quantization.md: zoo table unchanged");
+  process.exit(run.status ?? 1);
+}
+
+if (only === "zoo") zooRun();
+else main().catch((err) => {
   console.error(err);
   process.exit(1);
 });

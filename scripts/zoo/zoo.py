@@ -52,7 +52,7 @@ SIZES = {
         "lstm": dict(features=80, hidden=512, classes=40, seq=100, batch=1),
         "gru": dict(features=80, hidden=512, classes=40, seq=100, batch=1),
         "cnn_constants": dict(channels=(64, 128, 256, 512), classes=1000, image=128, batch=1),
-        "cnn_if": dict(channels=(64, 128, 256), fc=1024, classes=100, image=64, batch=1),
+        "cnn_if": dict(channels=(128, 256), fc=1024, classes=100, image=64, batch=1),
         "tied_embedding": dict(vocab=16000, d=512, seq=128, batch=1),
         "convtranspose": dict(channels=(64, 128, 256), image=256, batch=1),
     },

@@ -110,12 +110,22 @@ export async function ensureZoo(size: ZooSize = "small"): Promise<string> {
 
 export async function zooManifest(size: ZooSize = "small"): Promise<{ dir: string; manifest: ZooManifest }> {
   const dir = await ensureZoo(size);
-  return { dir, manifest: ManifestSchema.parse(JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"))) };
+  return { dir, manifest: readZooManifest(dir) };
 }
 
 /** Every model of the zoo at `size` with its bytes, seeded inputs and PyTorch's sample. */
 export async function zooModels(size: ZooSize = "small"): Promise<ZooModel[]> {
   const { dir, manifest } = await zooManifest(size);
+  return zooModelsIn(dir, manifest);
+}
+
+/** Reads a zoo folder's manifest.json (what zoo.py writes there). */
+export function readZooManifest(dir: string): ZooManifest {
+  return ManifestSchema.parse(JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")));
+}
+
+/** The models a manifest lists in `dir` (a zoo written elsewhere than the tests' cache: the benchmark's full zoo). */
+export function zooModelsIn(dir: string, manifest: ZooManifest = readZooManifest(dir)): ZooModel[] {
   return manifest.models.map((entry) => {
     const bytes = new Uint8Array(readFileSync(join(dir, entry.file)));
     if (bytes.byteLength !== entry.fileBytes) throw new Error(`${entry.file} has ${bytes.byteLength} bytes, the manifest says ${entry.fileBytes}`);

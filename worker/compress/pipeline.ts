@@ -73,11 +73,24 @@ export class NothingToCompressError extends DomainError {
 /** Constant float tensors ≥ this many elements that no table op reads as its weight are reported as left. */
 const REPORTED_UNCOVERED = 4096;
 
+/** Initializer names of every graph of a model (bodies included). */
+function initializerNames(model: ModelProto): Set<string> {
+  const names = new Set<string>();
+  const collect = (g: NonNullable<ModelProto["graph"]>) => {
+    for (const t of g.initializer) names.add(t.name);
+    for (const n of g.node) for (const s of subgraphsOf(n)) collect(s);
+  };
+  collect(model.graph!);
+  return names;
+}
+
 /**
  * Float initializers (in every graph) that no weighted layer reads as its weight, with the ops that read them:
- * what compression looked at and left because no op of the table takes them.
+ * what compression looked at and left because no op of the table takes them. `candidates` names the initializers
+ * the model had before quantizing: the tensors quantization wrote (scales, float zero points) are its output, not
+ * weights it left.
  */
-function uncoveredConstants(model: ModelProto, minElements: number): Candidate[] {
+function uncoveredConstants(model: ModelProto, minElements: number, candidates?: Set<string>): Candidate[] {
   const weights = new Set(layersOf(model.graph!).map((l) => l.weight.name));
   const readers = new Map<string, string[]>();
   const out: Candidate[] = [];
@@ -89,7 +102,7 @@ function uncoveredConstants(model: ModelProto, minElements: number): Candidate[]
   };
   const collect = (g: NonNullable<ModelProto["graph"]>) => {
     for (const t of g.initializer) {
-      if (weights.has(t.name) || (t.dataType !== DT.FLOAT && t.dataType !== DT.FLOAT16) || elementCount(tensorDims(t)) < minElements) continue;
+      if (weights.has(t.name) || (candidates && !candidates.has(t.name)) || (t.dataType !== DT.FLOAT && t.dataType !== DT.FLOAT16) || elementCount(tensorDims(t)) < minElements) continue;
       const by = readers.get(t.name) ?? [];
       out.push({
         name: t.name,
@@ -126,6 +139,7 @@ export function compressModel(input: ModelProto, recipe: Recipe, ranges?: Activa
   let tensors: TensorReport[] = [];
   let skipped: QuantizeResult["skipped"] = [];
   let activations: ActivationReport[] = [];
+  const beforeQuantize = initializerNames(model);
   if (recipe.quantize) {
     const result = quantizeByRecipe(model, recipe.quantize, ranges);
     model = result.model;
@@ -147,7 +161,7 @@ export function compressModel(input: ModelProto, recipe: Recipe, ranges?: Activa
   }
   const changed = tensors.length > 0 || (prune?.layers.some((l) => l.sparsity > 0) ?? false);
   if (!changed) {
-    const looked = [...(prune?.skipped ?? []), ...skipped, ...uncoveredConstants(model, 0)];
+    const looked = [...(prune?.skipped ?? []), ...skipped, ...uncoveredConstants(model, 0, beforeQuantize)];
     throw new NothingToCompressError("the recipe changes no weight of this model", looked);
   }
   // Without a sparse rewrite the quantized encoding is the output: encoding 20+ MB twice was a tenth of the time.
@@ -155,9 +169,9 @@ export function compressModel(input: ModelProto, recipe: Recipe, ranges?: Activa
   // A quantizing recipe must make the file smaller; pruning alone may leave its size (the zeros compress later).
   const before = originalBytes ?? encodeModel(input).byteLength;
   if (recipe.quantize ? out.byteLength >= before : out.byteLength > before) {
-    throw new NothingToCompressError(`the variant would take ${out.byteLength} bytes, the original ${before}`, [...skipped, ...uncoveredConstants(model, 0)]);
+    throw new NothingToCompressError(`the variant would take ${out.byteLength} bytes, the original ${before}`, [...skipped, ...uncoveredConstants(model, 0, beforeQuantize)]);
   }
-  if (recipe.quantize) skipped.push(...uncoveredConstants(model, REPORTED_UNCOVERED));
+  if (recipe.quantize) skipped.push(...uncoveredConstants(model, REPORTED_UNCOVERED, beforeQuantize));
   return { bytes: out, tensors, skipped, activations, prune, prunedBytes, quantizedBytes };
 }
 

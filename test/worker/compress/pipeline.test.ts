@@ -168,6 +168,23 @@ describe("compressModel: no pretend variants", () => {
     expect(() => compressModel(model, q({ bits: 8 }))).toThrow(/the variant would take \d+ bytes, the original \d+/);
   });
 
+  it("reports large float constants left, but never the scales quantization wrote (a 5000-channel weight's 5000 scales)", () => {
+    const model = makeModel(
+      makeGraph(
+        [makeNode("MatMul", ["x", "W"], ["h"], "proj"), makeNode("Add", ["h", "b"], ["y"], "shift")],
+        "g",
+        [makeValueInfo("x", DT.FLOAT, [1, 16])],
+        [makeValueInfo("y", DT.FLOAT, [1, 5000])],
+        [makeTensor("W", DT.FLOAT, [16, 5000], Float32Array.from({ length: 16 * 5000 }, (_, i) => Math.sin(i))), makeTensor("b", DT.FLOAT, [5000], new Float32Array(5000).fill(0.5))],
+      ),
+    );
+    for (const quantize of [{ bits: 8 }, { bits: 4 }, { bits: 8, scheme: "dynamic" }]) {
+      const out = compressModel(model, q(quantize));
+      expect(out.tensors.map((t) => t.name)).toEqual(["W"]);
+      expect(out.skipped).toEqual([{ name: "b", node: "shift", reason: "read by Add node 'shift': no weight slot of an op compression covers" }]);
+    }
+  });
+
   it("lists the layers a partial recipe left in `skipped`", () => {
     const out = compressModel(mlpModel([64, 64, 4]), q({ bits: 8, exclude: ["head/Gemm"] }));
     expect(out.tensors.map((t) => t.name)).toEqual(["fc0.weight"]);
