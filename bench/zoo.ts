@@ -11,7 +11,6 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writ
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as ortWeb from "onnxruntime-web";
 import type { GraphProto, ModelProto } from "onnx-buf";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseModelBytes } from "@worker/catalog/models";
@@ -19,11 +18,8 @@ import { compressModel, NothingToCompressError } from "@worker/compress/pipeline
 import { RecipeSchema } from "@worker/compress/recipe";
 import { DT } from "@worker/onnx/dtype";
 import { subgraphsOf } from "@worker/onnx/operators";
-import { ort } from "@test/support/ort-node";
+import { runNode, runWeb, type Outputs } from "@test/support/zoo-runs";
 import { cosine, readZooManifest, zooModelsIn, type Feeds, type ZooManifest, type ZooModel } from "@test/support/zoo";
-
-ortWeb.env.wasm.numThreads = 1;
-ortWeb.env.logLevel = "error";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SCRIPT = join(ROOT, "scripts/zoo/zoo.py");
@@ -68,37 +64,6 @@ function ensureFullZoo(names: string[]): ZooManifest {
   } finally {
     rmSync(partial, { recursive: true, force: true });
   }
-}
-
-type Outputs = Record<string, Float32Array>[];
-
-async function runNode(bytes: Uint8Array, feeds: Feeds[]): Promise<Outputs> {
-  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: "basic", logSeverityLevel: 3, intraOpNumThreads: 1, interOpNumThreads: 1 });
-  try {
-    const out: Outputs = [];
-    for (const f of feeds) out.push(floats(await session.run(f)));
-    return out;
-  } finally {
-    await session.release();
-  }
-}
-
-async function runWeb(bytes: Uint8Array, feeds: Feeds[]): Promise<Outputs> {
-  const session = await ortWeb.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "basic" });
-  try {
-    const out: Outputs = [];
-    for (const f of feeds) {
-      const webFeeds = Object.fromEntries(Object.entries(f).map(([k, t]) => [k, new ortWeb.Tensor(t.type as "float32", t.data as Float32Array, t.dims)]));
-      out.push(floats(await session.run(webFeeds)));
-    }
-    return out;
-  } finally {
-    await session.release();
-  }
-}
-
-function floats(out: Record<string, { data: unknown }>): Record<string, Float32Array> {
-  return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, t.data as Float32Array]));
 }
 
 /** The smallest cosine over every output and seed. */

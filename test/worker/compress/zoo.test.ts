@@ -4,16 +4,12 @@
 // runs in onnxruntime-node and onnxruntime-web (wasm), with every output's cosine against the FP32 original in
 // onnxruntime-node at least 0.999 (int4 0.99) on seeded inputs. Where the small zoo cannot reach that bar, SHORTFALLS
 // states the bar held instead and why. One JSON line per case (ratio, cosines, the weights left and why) is the table.
-import * as ortWeb from "onnxruntime-web";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseModelBytes } from "@worker/catalog/models";
 import { compressModel } from "@worker/compress/pipeline";
 import { RecipeSchema } from "@worker/compress/recipe";
-import { ort } from "@test/support/ort-node";
+import { runNode, runWeb } from "@test/support/zoo-runs";
 import { cosine, zooModels, type Feeds, type ZooModel } from "@test/support/zoo";
-
-ortWeb.env.wasm.numThreads = 1;
-ortWeb.env.logLevel = "error";
 
 interface Case {
   label: string;
@@ -65,36 +61,6 @@ const reference = new Map<string, Promise<Record<string, Float32Array>[]>>();
 beforeAll(async () => {
   zoo = new Map((await zooModels("small")).map((m) => [m.name, m]));
 });
-
-async function runNode(bytes: Uint8Array, feeds: Feeds[]): Promise<Record<string, Float32Array>[]> {
-  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: "basic", logSeverityLevel: 3, intraOpNumThreads: 1, interOpNumThreads: 1 });
-  try {
-    const out: Record<string, Float32Array>[] = [];
-    for (const f of feeds) out.push(floats(await session.run(f)));
-    return out;
-  } finally {
-    await session.release();
-  }
-}
-
-async function runWeb(bytes: Uint8Array, feeds: Feeds[]): Promise<Record<string, Float32Array>[]> {
-  const session = await ortWeb.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "basic" });
-  try {
-    const out: Record<string, Float32Array>[] = [];
-    for (const f of feeds) {
-      // The same values, as onnxruntime-web's own tensors.
-      const webFeeds = Object.fromEntries(Object.entries(f).map(([k, t]) => [k, new ortWeb.Tensor(t.type as "float32", t.data as Float32Array, t.dims)]));
-      out.push(floats(await session.run(webFeeds)));
-    }
-    return out;
-  } finally {
-    await session.release();
-  }
-}
-
-function floats(out: Record<string, { data: unknown }>): Record<string, Float32Array> {
-  return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, t.data as Float32Array]));
-}
 
 /** The smallest cosine over seeds, per output. */
 function worstCosine(got: Record<string, Float32Array>[], want: Record<string, Float32Array>[]): Record<string, number> {

@@ -12,6 +12,7 @@ import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import { DT } from "@worker/onnx/dtype";
 import { makeTensor } from "@worker/onnx/tensor";
 import { ifNode } from "@test/support/graphs";
+import { cosine } from "@test/support/zoo";
 import { uniform } from "@test/support/numbers";
 import { floatTensor, ort, runReference } from "@test/support/ort-node";
 
@@ -26,17 +27,6 @@ interface Case {
   weights: string[];
 }
 
-function cosine(a: Float32Array, b: Float32Array): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i]! * b[i]!;
-    aa += a[i]! * a[i]!;
-    bb += b[i]! * b[i]!;
-  }
-  return ab / Math.sqrt(aa * bb);
-}
 
 /** Compresses `c` per `quantize`, checks the reported weights, the size and the outputs against FP32. */
 async function expectCompressed(c: Case, quantize: Record<string, unknown>, minCosine: number) {
