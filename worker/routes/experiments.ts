@@ -11,7 +11,7 @@ import {
   readExperiment,
   recordFeedback,
 } from "../traffic/experiments";
-import { DEFAULT_AGREEMENT_SAMPLE, NAME_PATTERN, ORIGINAL } from "../experiments/config";
+import { DEFAULT_AGREEMENT_SAMPLE, MAX_ARM_WEIGHT, NAME_PATTERN, ORIGINAL } from "../experiments/config";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../experiments/prometheus";
 import { ARM_HEADER, REQUEST_HEADER, serveExperiment } from "../traffic/arms";
 import { serverTimingHeader } from "../serve/server-timing";
@@ -22,7 +22,10 @@ const ArmVariant = z
   .string()
   .regex(/^(?:[0-9a-f]{24}|original)$/, `an arm is a variant id (24 hex digits) or "${ORIGINAL}"`);
 
-const ArmSchema = z.object({ variant: ArmVariant, weight: z.number().min(0) }).strict();
+/** A relative weight: finite, 0 to MAX_ARM_WEIGHT (docs/limits.md). */
+const ArmWeight = z.number().finite().min(0).max(MAX_ARM_WEIGHT);
+
+const ArmSchema = z.object({ variant: ArmVariant, weight: ArmWeight }).strict();
 
 const GuardrailsSchema = z
   .object({
@@ -53,7 +56,7 @@ const CreateExperimentSchema = z
 
 const PatchExperimentSchema = z
   .object({
-    weights: z.record(ArmVariant, z.number().min(0)).optional(),
+    weights: z.record(ArmVariant, ArmWeight).optional(),
     ramp: z.object({ variant: ArmVariant, percent: z.number().min(0).max(100) }).strict().optional(),
     agreementSample: z.number().min(0).max(1).optional(),
     guardrails: GuardrailsSchema.nullable().optional(),
