@@ -3,6 +3,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bearerAuth } from "./auth";
 import { handleError } from "./app";
 import { bodyLimits } from "./routes/body-limits";
+import { htmlSecurityHeaders } from "./dashboard/security-headers";
 import { experimentInference, experiments, prometheusMetrics } from "./routes/experiments";
 import type { AppEnv, Env } from "./env";
 import { inference } from "./routes/infer";
@@ -72,6 +73,7 @@ export const OPENAPI_CONFIG = {
 const app = new OpenAPIHono<AppEnv>();
 // Before any route, so that every body the framework parses (the API's JSON, the sign-in form) is bounded.
 app.use("*", bodyLimits);
+app.use("*", htmlSecurityHeaders);
 app.openapi(health, (c) => c.json({ status: "ok" as const }, 200));
 app.route("/v1", api);
 // Prometheus scrapes /metrics by convention; it is tenant-scoped like the rest (bearer token).
