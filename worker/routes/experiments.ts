@@ -2,6 +2,7 @@
 // rollback, delete), inference through one, feedback on its answers, and /metrics in Prometheus text.
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../app";
+import { encodeTensors } from "../../formats/json-numbers.js";
 import {
   changeExperiment,
   createExperiment,
@@ -274,7 +275,7 @@ export const experimentInference = createRouter("invalid_input").openapi(infer, 
   c.header(ARM_HEADER, answer.arm);
   c.header(REQUEST_HEADER, answer.requestId);
   c.header("Server-Timing", serverTimingHeader(timing));
-  return c.json(answer, 200);
+  return c.json({ ...answer, outputs: encodeTensors(answer.outputs) }, 200);
 });
 
 export const prometheusMetrics = createRouter("invalid_request").openapi(metrics, async (c) => {
