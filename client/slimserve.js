@@ -2,7 +2,8 @@
 // dashboard (which hands it an in-process fetch) and the tests. Plain ESM with JSDoc types that tsc checks.
 
 /**
- * The API's answers, typed from the Worker's zod response schemas (types only: nothing is imported at run time).
+ * The API's answers, typed from the Worker's zod response schemas (types only: at run time the client imports only the
+ * shared JSON number encoding, formats/json-numbers.js).
  * @typedef {import("../worker/routes/schemas").JsonTensor} JsonTensor
  * @typedef {import("../worker/routes/schemas").TensorSignature} TensorSignature
  * @typedef {import("../worker/routes/schemas").EvalReport} EvalReport
@@ -25,6 +26,17 @@
  * @typedef {{ created: boolean, variant?: Variant, job?: Job }} CompressAnswer
  * @typedef {{ bits?: number | string, variant?: string }} ServingPick
  */
+
+import { decodeTensors } from "../formats/json-numbers.js";
+
+/**
+ * An inference answer with its outputs' "NaN", "Infinity" and "-Infinity" strings turned back into numbers.
+ * @param {unknown} body @returns {InferAnswer}
+ */
+function decodeAnswer(body) {
+  const answer = /** @type {InferAnswer & { outputs: Record<string, import("../formats/json-numbers.js").EncodedTensor> }} */ (body);
+  return { ...answer, outputs: /** @type {Record<string, JsonTensor>} */ (decodeTensors(answer.outputs)) };
+}
 
 /** An API answer other than 2xx: the status and the API's stable error code. */
 export class SlimserveError extends Error {
@@ -200,9 +212,9 @@ export class SlimserveClient {
    * @param {string} modelId @param {Record<string, JsonTensor>} inputs @param {ServingPick} [pick]
    * @returns {Promise<InferAnswer>}
    */
-  infer(modelId, inputs, pick = {}) {
+  async infer(modelId, inputs, pick = {}) {
     const query = { bits: pick.bits === undefined ? undefined : String(pick.bits), variant: pick.variant };
-    return this.json("POST", `/v1/models/${encodeURIComponent(modelId)}/infer`, { query, json: { inputs } });
+    return decodeAnswer(await this.json("POST", `/v1/models/${encodeURIComponent(modelId)}/infer`, { query, json: { inputs } }));
   }
 
   /** A .npz or .npy file's bytes. @param {Uint8Array} bytes @param {{ name?: string }} [options] @returns {Promise<Dataset>} */
@@ -289,7 +301,7 @@ export class SlimserveClient {
   async experimentInfer(name, inputs, options = {}) {
     const headers = options.arm ? { "x-slimserve-arm": options.arm } : undefined;
     const res = await this.send("POST", `/v1/experiments/${encodeURIComponent(name)}/infer`, { json: { inputs }, headers });
-    return /** @type {Promise<InferAnswer>} */ (res.json());
+    return decodeAnswer(await res.json());
   }
 
   /** The tenant's experiment metrics in Prometheus text (GET /v1/metrics). @returns {Promise<string>} */

@@ -154,8 +154,12 @@ export async function encodeNpzDeflated(arrays, layout = {}) {
 
 /** @typedef {{ name: string, method: number, compressedSize: number, size: number, localOffset: number }} CentralEntry */
 
+/** @param {string} problem @returns {NpyError} */
+const invalid = (problem) => new NpyError(`not a valid .npz: ${problem}`);
+
 /**
  * Central directory entries; zip64 sizes (numpy forces zip64 in local headers) are read from the extra field.
+ * Every read is bounds-checked: a hostile archive must fail with a message, never an out-of-range read.
  * @param {Uint8Array} bytes @returns {CentralEntry[]}
  */
 function readEntries(bytes) {
@@ -167,13 +171,14 @@ function readEntries(bytes) {
       break;
     }
   }
-  if (eocd < 0) throw new NpyError("not a valid .npz: zip end of central directory not found");
+  if (eocd < 0) throw invalid("zip end of central directory not found");
   const count = view.getUint16(eocd + 10, true);
   let p = view.getUint32(eocd + 16, true);
   /** @type {CentralEntry[]} */
   const entries = [];
+  const names = new Set();
   for (let n = 0; n < count; n++) {
-    if (p + 46 > bytes.byteLength || view.getUint32(p, true) !== CENTRAL) throw new NpyError("not a valid .npz: bad central directory");
+    if (p + 46 > bytes.byteLength || view.getUint32(p, true) !== CENTRAL) throw invalid("bad central directory");
     const method = view.getUint16(p + 10, true);
     let compressedSize = view.getUint32(p + 20, true);
     let size = view.getUint32(p + 24, true);
@@ -181,14 +186,22 @@ function readEntries(bytes) {
     const extraLen = view.getUint16(p + 30, true);
     const commentLen = view.getUint16(p + 32, true);
     let localOffset = view.getUint32(p + 42, true);
+    const extraEnd = p + 46 + nameLen + extraLen;
+    if (extraEnd + commentLen > bytes.byteLength) throw invalid(`central directory entry ${n} runs past the directory`);
     const name = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLen));
+    if (names.has(name)) throw invalid(`entry '${name}' appears twice`);
+    names.add(name);
     // zip64 extended information: the fields that overflowed, in order size, compressed size, offset.
-    for (let e = p + 46 + nameLen; e + 4 <= p + 46 + nameLen + extraLen; ) {
+    for (let e = p + 46 + nameLen; e < extraEnd; ) {
+      if (e + 4 > extraEnd) throw invalid(`entry '${name}' has a truncated extra field`);
       const id = view.getUint16(e, true);
       const len = view.getUint16(e + 2, true);
+      const fieldEnd = e + 4 + len;
+      if (fieldEnd > extraEnd) throw invalid(`entry '${name}' has a truncated extra field`);
       if (id === 0x0001) {
         let q = e + 4;
         const next = () => {
+          if (q + 8 > fieldEnd) throw invalid(`entry '${name}' has a truncated zip64 extra field`);
           const v = Number(view.getBigUint64(q, true));
           q += 8;
           return v;
@@ -197,37 +210,51 @@ function readEntries(bytes) {
         if (compressedSize === 0xffffffff) compressedSize = next();
         if (localOffset === 0xffffffff) localOffset = next();
       }
-      e += 4 + len;
+      e = fieldEnd;
     }
     entries.push({ name, method, compressedSize, size, localOffset });
-    p += 46 + nameLen + extraLen + commentLen;
+    p = extraEnd + commentLen;
   }
   return entries;
 }
 
-/** @param {Uint8Array} data @param {number} expected @returns {Promise<Uint8Array>} */
-async function inflateRaw(data, expected) {
+/**
+ * The inflated bytes, collected as they arrive (nothing is allocated from the declared size) and cut off as soon as
+ * they pass `expected` or `budget`, so a deflate bomb costs at most the budget.
+ * @param {Uint8Array} data @param {number} expected @param {number} budget @param {string} label
+ * @returns {Promise<Uint8Array>}
+ */
+async function inflateRaw(data, expected, budget, label) {
   const stream = new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (data)]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
-  const out = new Uint8Array(expected);
+  /** @type {Uint8Array[]} */
+  const chunks = [];
   let used = 0;
   const reader = stream.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    if (used + value.byteLength > expected) {
-      await reader.cancel();
-      throw new NpyError("not a valid .npz: an entry inflates beyond its declared size");
-    }
-    out.set(value, used);
     used += value.byteLength;
+    if (used > budget || used > expected) {
+      await reader.cancel();
+      if (used > budget) throw new NpyError(`.npz entry '${label}' inflates past the limit of decompressed bytes`);
+      throw invalid(`entry '${label}' inflates beyond its declared size`);
+    }
+    chunks.push(value);
   }
-  if (used !== expected) throw new NpyError("not a valid .npz: an entry inflates to less than its declared size");
+  if (used !== expected) throw invalid(`entry '${label}' inflates to less than its declared size`);
+  const out = new Uint8Array(used);
+  let p = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, p);
+    p += chunk.byteLength;
+  }
   return out;
 }
 
 /**
- * Every array in the archive, keyed by name without `.npy`; at most `maxBytes` decompressed in all, checked before
- * anything is inflated. `dtypes` narrows the element types accepted, as for decodeNpy.
+ * Every array in the archive, keyed by name without `.npy`; at most `maxBytes` decompressed in all, counted by what
+ * each entry really holds (declared sizes only give an early refusal). Each entry must have its own local header and
+ * data, not shared with or overlapping another's. `dtypes` narrows the element types accepted, as for decodeNpy.
  * @param {Uint8Array} bytes
  * @param {{ maxBytes: number, dtypes?: readonly NpyDtype[] }} options
  * @returns {Promise<Map<string, NpyArray>>}
@@ -235,22 +262,41 @@ async function inflateRaw(data, expected) {
 export async function decodeNpz(bytes, options) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const entries = readEntries(bytes);
-  const total = entries.reduce((a, e) => a + e.size, 0);
-  if (total > options.maxBytes) throw new NpyError(`.npz arrays hold ${total} bytes decompressed, over the limit of ${options.maxBytes}`);
+  const declared = entries.reduce((a, e) => a + e.size, 0);
+  if (declared > options.maxBytes) throw new NpyError(`.npz arrays hold ${declared} bytes decompressed, over the limit of ${options.maxBytes}`);
+  /** @type {[number, number, string][]} each entry's span, local header through data */
+  const spans = [];
+  for (const e of entries) {
+    const h = e.localOffset;
+    if (h + 30 > bytes.byteLength || view.getUint32(h, true) !== LOCAL) throw new NpyError(`.npz entry '${e.name}': bad local header`);
+    const start = h + 30 + view.getUint16(h + 26, true) + view.getUint16(h + 28, true);
+    if (start + e.compressedSize > bytes.byteLength) throw new NpyError(`.npz entry '${e.name}' is truncated`);
+    spans.push([h, start + e.compressedSize, e.name]);
+  }
+  // Two central entries sharing (or overlapping) one local entry would count the same bytes twice.
+  spans.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < spans.length; i++) {
+    const [prevStart, prevEnd, prevName] = /** @type {[number, number, string]} */ (spans[i - 1]);
+    const [start, , name] = /** @type {[number, number, string]} */ (spans[i]);
+    if (start < prevEnd) throw invalid(`entries '${prevName}' and '${name}' ${start === prevStart ? "share one" : "overlap in their"} local entry`);
+  }
   /** @type {Map<string, NpyArray>} */
   const arrays = new Map();
+  let used = 0;
   for (const e of entries) {
     if (!e.name.endsWith(".npy")) throw new NpyError(`.npz entry '${e.name}' is not a .npy array`);
     const name = e.name.slice(0, -4);
     const h = e.localOffset;
-    if (h + 30 > bytes.byteLength || view.getUint32(h, true) !== LOCAL) throw new NpyError(`.npz entry '${e.name}': bad local header`);
     const start = h + 30 + view.getUint16(h + 26, true) + view.getUint16(h + 28, true);
     const raw = bytes.subarray(start, start + e.compressedSize);
-    if (raw.byteLength !== e.compressedSize) throw new NpyError(`.npz entry '${e.name}' is truncated`);
     let content;
-    if (e.method === STORED) content = raw;
-    else if (e.method === DEFLATE) content = await inflateRaw(raw, e.size);
+    if (e.method === STORED) {
+      if (e.size !== e.compressedSize) throw invalid(`stored entry '${e.name}' declares ${e.size} bytes but holds ${e.compressedSize}`);
+      content = raw;
+    } else if (e.method === DEFLATE) content = await inflateRaw(raw, e.size, options.maxBytes - used, e.name);
     else throw new NpyError(`.npz entry '${e.name}' uses zip method ${e.method}; only stored and deflate are supported`);
+    used += content.byteLength;
+    if (used > options.maxBytes) throw new NpyError(`.npz arrays hold more than ${options.maxBytes} bytes decompressed, over the limit`);
     arrays.set(name, decodeNpy(content, { label: `array '${name}'`, dtypes: options.dtypes }));
   }
   return arrays;

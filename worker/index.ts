@@ -1,9 +1,9 @@
 // slimserve's Worker: assembles the /v1 API (auth, routes, one error handler) and the OpenAPI document.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
 import { bearerAuth } from "./auth";
 import { handleError } from "./app";
-import { ApiError } from "./errors";
+import { bodyLimits } from "./routes/body-limits";
+import { htmlSecurityHeaders } from "./dashboard/security-headers";
 import { experimentInference, experiments, prometheusMetrics } from "./routes/experiments";
 import type { AppEnv, Env } from "./env";
 import { inference } from "./routes/infer";
@@ -40,21 +40,10 @@ onModelChanged(forgetModel);
 import { renderApiReference } from "./dashboard/docs";
 import { dashboard } from "./dashboard/routes";
 
-/** JSON bodies (recipes, inference tensors) are bounded separately from model uploads. */
-const MAX_JSON_BYTES = 32 * 1024 * 1024;
-
 const api = new OpenAPIHono<AppEnv>();
 api.use("*", bearerAuth);
 api.use("*", async (c, next) => {
   if (c.env.SESSION_CACHE_BYTES) setSessionBudget(Number(c.env.SESSION_CACHE_BYTES));
-  if (c.req.header("Content-Type")?.startsWith("application/json")) {
-    return bodyLimit({
-      maxSize: MAX_JSON_BYTES,
-      onError: () => {
-        throw new ApiError(413, "payload_too_large", `JSON body exceeds ${MAX_JSON_BYTES} bytes`);
-      },
-    })(c, next);
-  }
   await next();
 });
 api.route("/", models);
@@ -82,6 +71,9 @@ export const OPENAPI_CONFIG = {
 };
 
 const app = new OpenAPIHono<AppEnv>();
+// Before any route, so that every body the framework parses (the API's JSON, the sign-in form) is bounded.
+app.use("*", bodyLimits);
+app.use("*", htmlSecurityHeaders);
 app.openapi(health, (c) => c.json({ status: "ok" as const }, 200));
 app.route("/v1", api);
 // Prometheus scrapes /metrics by convention; it is tenant-scoped like the rest (bearer token).

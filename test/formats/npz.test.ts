@@ -2,8 +2,9 @@
 import { crc32 as zlibCrc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { encodeNpy } from "@formats/npy.js";
-import { crc32, decodeNpz, encodeNpz } from "@formats/npz.js";
+import { crc32, decodeNpz, encodeNpz, encodeNpzDeflated } from "@formats/npz.js";
 import { parseDataset } from "@worker/datasets/dataset";
+import { hostileNpz } from "@test/support/npz";
 
 const x = encodeNpy({ dtype: "float32", shape: [3, 2], data: Float32Array.from([1, 2, 3, 4, 5, 6]) });
 const labels = encodeNpy({ dtype: "int64", shape: [3], data: BigInt64Array.from([0n, 1n, 1n]) });
@@ -56,5 +57,47 @@ describe("encodeNpz", () => {
 
   it("refuses a name that is not a plain file name", () => {
     expect(() => encodeNpz({ "../x": x })).toThrow(/array name '..\/x'/);
+  });
+});
+
+describe("decodeNpz on hostile archives", () => {
+  const limit = { maxBytes: 1 << 20 };
+
+  it("refuses a stored entry declaring fewer bytes than it holds", async () => {
+    await expect(decodeNpz(hostileNpz.storedDeclaringZero(), limit)).rejects.toThrow(/stored entry 'input.npy' declares 0 bytes but holds 384/);
+  });
+
+  it("refuses central entries that share one local entry", async () => {
+    await expect(decodeNpz(hostileNpz.sharedLocalEntry(50), limit)).rejects.toThrow(/entries 'a\d\d.npy' and 'a\d\d.npy' share one local entry/);
+  });
+
+  it("refuses a name that appears twice", async () => {
+    const zip = encodeNpz({ aa: x, ab: x });
+    const central = new DataView(zip.buffer).getUint32(zip.byteLength - 22 + 16, true);
+    const second = central + 46 + "aa.npy".length;
+    zip[second + 46 + 1] = "a".charCodeAt(0); // 'ab.npy' becomes 'aa.npy'
+    await expect(decodeNpz(zip, limit)).rejects.toThrow(/entry 'aa.npy' appears twice/);
+  });
+
+  it("refuses a truncated zip64 extra field with a message, not a range error", async () => {
+    const err = await decodeNpz(hostileNpz.truncatedZip64Extra(), limit).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).name).toBe("NpyError");
+    expect((err as Error).message).toBe("not a valid .npz: entry 'input.npy' has a truncated zip64 extra field");
+  });
+
+  it("stops inflating a deflate bomb and refuses it", async () => {
+    await expect(decodeNpz(await hostileNpz.deflateBomb(8 << 20), limit)).rejects.toThrow(/entry 'input.npy' inflates (beyond its declared size|past the limit)/);
+  });
+
+  it("every hostile archive is an invalid dataset (400), not a crash", async () => {
+    for (const zip of [hostileNpz.storedDeclaringZero(), hostileNpz.sharedLocalEntry(), hostileNpz.truncatedZip64Extra(), await hostileNpz.deflateBomb(8 << 20)]) {
+      await expect(parseDataset(zip, 1 << 20)).rejects.toMatchObject({ code: "invalid_dataset" });
+    }
+  });
+
+  it("still reads numpy's zip64 local headers and deflated entries", async () => {
+    const arrays = await decodeNpz(await encodeNpzDeflated({ input: x }, { zip64: true }), limit);
+    expect(arrays.get("input")).toMatchObject({ dtype: "float32", shape: [3, 2] });
   });
 });

@@ -277,7 +277,7 @@ export function ModelPage(props: { model: Model; variants: Variant[] }) {
   );
 }
 
-const JOB_SCRIPT = `
+export const JOB_SCRIPT = `
 (() => {
   const root = document.getElementById("job");
   const running = new Set(["queued", "pending", "running"]);

@@ -70,9 +70,14 @@ export interface ExperimentPatch {
 
 const invalid = (message: string) => new DomainError("invalid_request", message);
 
+/** Weights are relative; the bound keeps their sum (and the split arithmetic) finite and exact enough. */
+export const MAX_ARM_WEIGHT = 1_000_000;
+
 function checkWeights(arms: readonly WeightedArm[]): void {
   for (const a of arms) {
-    if (!Number.isFinite(a.weight) || a.weight < 0) throw invalid(`arm '${a.variant}': weight must be a finite number >= 0`);
+    if (!Number.isFinite(a.weight) || a.weight < 0 || a.weight > MAX_ARM_WEIGHT) {
+      throw invalid(`arm '${a.variant}': weight must be a finite number from 0 to ${MAX_ARM_WEIGHT}`);
+    }
   }
   if (!arms.some((a) => a.weight > 0)) throw invalid("arms: weights must not all be zero");
 }

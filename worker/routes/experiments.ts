@@ -2,6 +2,7 @@
 // rollback, delete), inference through one, feedback on its answers, and /metrics in Prometheus text.
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../app";
+import { encodeTensors } from "../../formats/json-numbers.js";
 import {
   changeExperiment,
   createExperiment,
@@ -11,7 +12,7 @@ import {
   readExperiment,
   recordFeedback,
 } from "../traffic/experiments";
-import { DEFAULT_AGREEMENT_SAMPLE, NAME_PATTERN, ORIGINAL } from "../experiments/config";
+import { DEFAULT_AGREEMENT_SAMPLE, MAX_ARM_WEIGHT, NAME_PATTERN, ORIGINAL } from "../experiments/config";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../experiments/prometheus";
 import { ARM_HEADER, REQUEST_HEADER, serveExperiment } from "../traffic/arms";
 import { serverTimingHeader } from "../serve/server-timing";
@@ -22,7 +23,10 @@ const ArmVariant = z
   .string()
   .regex(/^(?:[0-9a-f]{24}|original)$/, `an arm is a variant id (24 hex digits) or "${ORIGINAL}"`);
 
-const ArmSchema = z.object({ variant: ArmVariant, weight: z.number().min(0) }).strict();
+/** A relative weight: finite, 0 to MAX_ARM_WEIGHT (docs/limits.md). */
+const ArmWeight = z.number().finite().min(0).max(MAX_ARM_WEIGHT);
+
+const ArmSchema = z.object({ variant: ArmVariant, weight: ArmWeight }).strict();
 
 const GuardrailsSchema = z
   .object({
@@ -53,7 +57,7 @@ const CreateExperimentSchema = z
 
 const PatchExperimentSchema = z
   .object({
-    weights: z.record(ArmVariant, z.number().min(0)).optional(),
+    weights: z.record(ArmVariant, ArmWeight).optional(),
     ramp: z.object({ variant: ArmVariant, percent: z.number().min(0).max(100) }).strict().optional(),
     agreementSample: z.number().min(0).max(1).optional(),
     guardrails: GuardrailsSchema.nullable().optional(),
@@ -271,7 +275,7 @@ export const experimentInference = createRouter("invalid_input").openapi(infer, 
   c.header(ARM_HEADER, answer.arm);
   c.header(REQUEST_HEADER, answer.requestId);
   c.header("Server-Timing", serverTimingHeader(timing));
-  return c.json(answer, 200);
+  return c.json({ ...answer, outputs: encodeTensors(answer.outputs) }, 200);
 });
 
 export const prometheusMetrics = createRouter("invalid_request").openapi(metrics, async (c) => {

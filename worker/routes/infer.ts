@@ -5,7 +5,8 @@ import { requireModel } from "../catalog/models";
 import { runInference } from "../traffic/infer";
 import { serverTimingHeader } from "../serve/server-timing";
 import { modelEntryKey, remembered } from "../serve/serving-cache";
-import { errorResponses, JsonTensorSchema, ModelIdParam } from "./schemas";
+import { encodeTensors } from "../../formats/json-numbers.js";
+import { errorResponses, JsonTensorSchema, ModelIdParam, OutputTensorSchema } from "./schemas";
 
 export const InferRequestSchema = z
   .object({ inputs: z.record(z.string(), JsonTensorSchema) })
@@ -14,7 +15,7 @@ export const InferRequestSchema = z
 
 export const InferResponseSchema = z
   .object({
-    outputs: z.record(z.string(), JsonTensorSchema),
+    outputs: z.record(z.string(), OutputTensorSchema),
     model: z.string(),
     variant: z.string().nullable(),
     bits: z.number(),
@@ -58,5 +59,5 @@ export const inference = createRouter("invalid_input").openapi(infer, async (c) 
   const { variant, bits } = c.req.valid("query");
   const { answer, timing } = await runInference(c.var.store, model, { variant, bits: bits ? Number(bits) : undefined }, c.req.valid("json").inputs);
   c.header("Server-Timing", serverTimingHeader(timing));
-  return c.json(answer, 200);
+  return c.json({ ...answer, outputs: encodeTensors(answer.outputs) }, 200);
 });

@@ -156,3 +156,13 @@ export const JsonTensorSchema = z
   .openapi("Tensor");
 
 export type JsonTensor = z.infer<typeof JsonTensorSchema>;
+
+/** An output tensor: NaN and +/-Infinity are written as the strings "NaN", "Infinity", "-Infinity" (JSON has no such numbers). */
+export const OutputTensorSchema = z
+  .object({
+    type: z.string().min(1),
+    dims: z.array(z.number().int().nonnegative()).max(8),
+    data: z.array(z.union([z.number(), z.boolean(), z.enum(["NaN", "Infinity", "-Infinity"])])),
+  })
+  .strict()
+  .openapi("OutputTensor", { description: 'Non-finite values are the strings "NaN", "Infinity" and "-Infinity"; every other number is a JSON number.' });

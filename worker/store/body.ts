@@ -1,6 +1,8 @@
 // Reads a request body into one buffer while enforcing a byte limit, without holding it twice.
 import { DomainError } from "../domain-error";
 
+const INITIAL_BUFFER_BYTES = 64 * 1024;
+
 export async function readBodyWithLimit(
   body: ReadableStream<Uint8Array> | null,
   declaredLength: number | undefined,
@@ -13,8 +15,9 @@ export async function readBodyWithLimit(
   }
   if (!body) return new Uint8Array();
   const reader = body.getReader();
-  // With a declared length the buffer is allocated once; otherwise it grows by doubling.
-  let buf = new Uint8Array(declaredLength ?? 64 * 1024);
+  // The buffer grows (doubling, up to the limit) as bytes arrive: a declared length only refuses early, it never
+  // sizes an allocation, since a client may declare 60 MB and send 10 bytes.
+  let buf = new Uint8Array(INITIAL_BUFFER_BYTES);
   let used = 0;
   for (;;) {
     const { done, value } = await reader.read();

@@ -73,3 +73,30 @@ describe("dashboard session", () => {
     expect(res.headers.get("Set-Cookie")).toMatch(/^slimserve_token=;.*Max-Age=0/);
   });
 });
+
+describe("security headers on HTML pages", () => {
+  const pages: [string, string, RequestInit][] = [
+    ["the sign-in form", "https://x/", {}],
+    ["a signed-in page", "https://x/", { headers: { Cookie: "slimserve_token=test-token" } }],
+    ["an error page", `https://x/models/${"0".repeat(24)}`, { headers: { Cookie: "slimserve_token=test-token" } }],
+    ["a refused form", "https://x/login", { ...form("test-token"), headers: { ...form("").headers, Origin: "https://evil.example" } }],
+    ["the API reference", "https://x/docs", {}],
+  ];
+  for (const [what, url, init] of pages) {
+    it(`sends CSP (no framing), nosniff and no-referrer on ${what}`, async () => {
+      const res = await SELF.fetch(url, init);
+      expect(res.headers.get("Content-Type")).toMatch(/^text\/html/);
+      const csp = res.headers.get("Content-Security-Policy") ?? "";
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).toContain("default-src 'none'");
+      expect(csp).toMatch(/script-src 'sha256-[A-Za-z0-9+/]{43}='(;|$)/);
+      expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+      expect(res.headers.get("Referrer-Policy")).toBe("no-referrer");
+    });
+  }
+
+  it("leaves JSON answers without a page policy", async () => {
+    const res = await SELF.fetch("https://x/v1/health");
+    expect(res.headers.get("Content-Security-Policy")).toBeNull();
+  });
+});

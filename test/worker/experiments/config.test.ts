@@ -42,8 +42,9 @@ describe("newExperiment", () => {
     rejects(() => newExperiment(spec({ arms: [{ variant: "original", weight: 1 }] }), variants, 1, NOW), /at least two arms/);
   });
 
-  it("rejects negative and all-zero weights, and a shadow control without traffic", () => {
-    rejects(() => newExperiment(spec({ arms: [{ variant: "original", weight: -1 }, { variant: V, weight: 1 }] }), variants, 1, NOW), />= 0/);
+  it("rejects negative, unbounded and all-zero weights, and a shadow control without traffic", () => {
+    rejects(() => newExperiment(spec({ arms: [{ variant: "original", weight: -1 }, { variant: V, weight: 1 }] }), variants, 1, NOW), /from 0 to 1000000/);
+    rejects(() => newExperiment(spec({ arms: [{ variant: "original", weight: 1e308 }, { variant: V, weight: 1 }] }), variants, 1, NOW), /arm 'original': weight must be a finite number from 0 to 1000000/);
     rejects(() => newExperiment(spec({ arms: [{ variant: "original", weight: 0 }, { variant: V, weight: 0 }] }), variants, 1, NOW), /not all be zero/);
     rejects(() => newExperiment(spec({ mode: "shadow", arms: [{ variant: "original", weight: 0 }, { variant: V, weight: 1 }] }), variants, 1, NOW), /shadow mode/);
   });

@@ -112,6 +112,7 @@ describe("experiments: lifecycle", () => {
       ["a bad name", { ...base, name: "Has_Caps" }, 400, "invalid_request", /name/],
       ["a negative weight", { ...base, arms: [{ variant: "original", weight: -1 }, { variant, weight: 1 }] }, 400, "invalid_request", /arms\.0\.weight/],
       ["all-zero weights", { ...base, arms: [{ variant: "original", weight: 0 }, { variant, weight: 0 }] }, 400, "invalid_request", /not all be zero/],
+      ["a weight of 1e308", { ...base, arms: [{ variant: "original", weight: 1 }, { variant, weight: 1e308 }] }, 400, "invalid_request", /arms\.1\.weight/],
       ["another model's variant", { ...base, arms: [{ variant: "original", weight: 1 }, { variant: other.variant, weight: 1 }] }, 400, "invalid_request", /is not a variant of model/],
       ["a control that is not an arm", { ...base, control: other.variant }, 400, "invalid_request", /control/],
       ["a single arm", { ...base, arms: [{ variant: "original", weight: 1 }] }, 400, "invalid_request", /arms/],
@@ -127,6 +128,9 @@ describe("experiments: lifecycle", () => {
     expect(await expectError(await postJson("/v1/experiments", base))).toMatchObject({ status: 409, code: "conflict" });
     expect(await expectError(await patchJson("/v1/experiments/exp", { weights: { [other.variant]: 1 } }))).toMatchObject({ status: 400, code: "invalid_request" });
     expect(await expectError(await patchJson("/v1/experiments/exp", {}))).toMatchObject({ status: 400, code: "invalid_request" });
+    const huge = await expectError(await patchJson("/v1/experiments/exp", { weights: { original: 1e308 } }));
+    expect(huge).toMatchObject({ status: 400, code: "invalid_request" });
+    expect(huge.message).toMatch(/weights\.original: .*1000000/);
     expect(await expectError(await patchJson("/v1/experiments/exp", { ramp: { variant, percent: 101 } }))).toMatchObject({ status: 400 });
     expect(await expectError(await postJson("/v1/experiments/exp/promote", { variant: other.variant }))).toMatchObject({ status: 400 });
     expect(await expectError(await postJson("/v1/experiments/missing/rollback", {}))).toMatchObject({ status: 404 });

@@ -6,7 +6,9 @@ import { encodeModel } from "@worker/onnx/codec";
 import { evictAllSessions } from "@worker/serve/sessions";
 import { DT } from "@worker/onnx/dtype";
 import { REFERENCE_MODELS, type ReferenceCase } from "@test/support/reference-models";
-import { buildMlp } from "@test/support/models";
+import { buildMlp, buildNonFiniteMlp } from "@test/support/models";
+import { SlimserveClient } from "@client/slimserve.js";
+import { SELF } from "cloudflare:test";
 import { api, expectError, postJson, TOKENS, uploadModel } from "@test/support/api";
 
 // Either engine against onnxruntime-node on the same fp32 graph, and onnxruntime-web on the same int8 graph:
@@ -193,5 +195,28 @@ describe("the session cache, as Server-Timing reports it", () => {
     const back = serverTiming(await inferWithBudget(mlpPath, mlp.body, TINY_BUDGET));
     expect(back.get("cache")).toEqual({ desc: "miss" });
     expect(back.has("load")).toBe(true);
+  });
+});
+
+describe("non-finite outputs", () => {
+  // buildNonFiniteMlp divides by zero: a zero input row gives 0/0 (NaN), a nonzero one +/-Infinity.
+  const inputs = { input: { type: "float32", dims: [2, 8], data: [...new Array(8).fill(0), 1, 2, 3, 4, 5, 6, 7, 8] } };
+
+  it("answers NaN and +/-Infinity as the strings \"NaN\", \"Infinity\", \"-Infinity\", never null", async () => {
+    const { id } = (await (await uploadModel(buildNonFiniteMlp())).json()) as { id: string };
+    const res = await postJson(`/v1/models/${id}/infer`, { inputs });
+    expect(res.status).toBe(200);
+    const data = ((await res.json()) as { outputs: { logits: { data: unknown[] } } }).outputs.logits.data;
+    expect(data).toHaveLength(8);
+    expect(data.slice(0, 4)).toEqual(["NaN", "NaN", "NaN", "NaN"]);
+    for (const v of data.slice(4)) expect(["Infinity", "-Infinity"]).toContain(v);
+  });
+
+  it("the client decodes them back to numbers", async () => {
+    const { id } = (await (await uploadModel(buildNonFiniteMlp())).json()) as { id: string };
+    const client = new SlimserveClient({ baseUrl: "https://slimserve.test", token: TOKENS.alpha, fetch: (req: Request) => SELF.fetch(req) });
+    const data = (await client.infer(id, inputs)).outputs.logits!.data as number[];
+    expect(data.slice(0, 4).every((v) => Number.isNaN(v))).toBe(true);
+    expect(data.slice(4).every((v) => v === Infinity || v === -Infinity)).toBe(true);
   });
 });
