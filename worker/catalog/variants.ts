@@ -57,7 +57,7 @@ export async function registerTrainedVariant(
     );
   }
   // Nothing stored that cannot serve: bytes that load but answer NaN are refused here, before anything is written.
-  await checkServes(bytes, model.inputs);
+  await checkServes(bytes, model.inputs, () => store.readModelBytes(model.id));
   const serving = servingProfile(bytes, model.bytes);
   await store.putVariantBytes(model.id, id, bytes, sha256);
   const variant: VariantRecord = {
@@ -182,7 +182,7 @@ export async function buildVariant(
  * bytes, record last: a crash in between leaves no visible variant, and a rerun writes the same bytes.
  */
 export async function storeVariant(store: TenantStore, built: BuiltVariant): Promise<VariantRecord> {
-  await checkServes(built.bytes, built.inputs);
+  await checkServes(built.bytes, built.inputs, () => store.readModelBytes(built.record.modelId));
   await store.putVariantBytes(built.record.modelId, built.record.id, built.bytes, built.record.sha256);
   await store.putVariant(built.record);
   return built.record;

@@ -27,8 +27,8 @@ function uniform(seed: number): () => number {
  * integers (token ids, indices) 0 or 1, safe for any embedding table; a scalar integer (an If's condition) 0;
  * bool false. Null for an element type no inference request can send (the JSON API takes none of them either).
  */
-export function checkInput(signature: TensorSignature, next: () => number): CheckedTensor | null {
-  const dims = signature.shape ? signature.shape.map((d) => (typeof d === "number" && d >= 0 ? d : 1)) : [1];
+export function checkInput(signature: TensorSignature, next: () => number, symbolic = 1): CheckedTensor | null {
+  const dims = signature.shape ? signature.shape.map((d) => (typeof d === "number" && d >= 0 ? d : symbolic)) : [1];
   const n = dims.reduce((a, b) => a * b, 1);
   const scalar = dims.length === 0;
   const ints = (make: (n: number) => TypedData) => {
@@ -100,39 +100,82 @@ export interface ServeCheck {
   skipped?: string;
 }
 
-/**
- * Throws variant_failed unless the bytes serve: they load and run once on onnxruntime-web, and on the kernel engine
- * where it covers the graph, with finite outputs on each. `inputs` is the model's signature (a variant keeps it).
- */
-export async function checkServes(bytes: Uint8Array, inputs: readonly TensorSignature[]): Promise<ServeCheck> {
+/** Sizes tried for symbolic dims, smallest first: a convolution over a symbolic image needs more than 1. */
+const SYMBOLIC_SIZES = [1, 32, 224];
+
+function feedsAt(inputs: readonly TensorSignature[], symbolic: number): Record<string, CheckedTensor> | string {
   const next = uniform(0x5e7e);
   const feeds: Record<string, CheckedTensor> = {};
   for (const sig of inputs) {
-    const t = checkInput(sig, next);
-    if (!t) return { engines: [], skipped: `input '${sig.name}' has element type ${sig.type}, which no inference request can send` };
+    const t = checkInput(sig, next, symbolic);
+    if (!t) return `input '${sig.name}' has element type ${sig.type}, which no inference request can send`;
     feeds[sig.name] = t;
   }
+  return feeds;
+}
 
+/** Whether the original model runs on these feeds (the question is the input's, not the variant's). */
+async function originalRuns(bytes: Uint8Array, feeds: Record<string, CheckedTensor>): Promise<boolean> {
+  const session = await createOrtSession(bytes, { foldWeightDequantize: false });
+  try {
+    await session.run(ortFeedsOf(feeds));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await session.release().catch((err) => console.warn(`releasing a checked session failed: ${message(err)}`));
+  }
+}
+
+const ortFeedsOf = (feeds: Record<string, CheckedTensor>) =>
+  Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, makeOrtTensor(t.type as OrtTensorType, t.data, t.dims)]));
+
+const hasSymbolicDims = (inputs: readonly TensorSignature[]) =>
+  inputs.some((sig) => !sig.shape || sig.shape.some((d) => typeof d !== "number" || d < 0));
+
+/**
+ * Throws variant_failed unless the bytes serve: they load and run once on onnxruntime-web, and on the kernel engine
+ * where it covers the graph, with finite outputs on each. `inputs` is the model's signature (a variant keeps it);
+ * `original` gives the FP32 original's bytes, read only when the variant does not run on the first input made (the
+ * check then asks the original which input suits the model).
+ */
+export async function checkServes(
+  bytes: Uint8Array,
+  inputs: readonly TensorSignature[],
+  original?: () => Promise<Uint8Array>,
+): Promise<ServeCheck> {
   let session;
   try {
     session = await createOrtSession(bytes, { foldWeightDequantize: true });
   } catch (err) {
     throw new DomainError("variant_failed", `the variant does not load in onnxruntime-web: ${message(err)}`, { cause: err });
   }
+  let feeds: Record<string, CheckedTensor> | undefined;
   try {
-    const ortFeeds = Object.fromEntries(
-      Object.entries(feeds).map(([name, t]) => [name, makeOrtTensor(t.type as OrtTensorType, t.data, t.dims)]),
-    );
-    let out;
-    try {
-      out = await session.run(ortFeeds);
-    } catch (err) {
-      throw new DomainError("variant_failed", `the variant does not run in onnxruntime-web: ${message(err)}`, { cause: err });
+    let originalBytes: Uint8Array | undefined;
+    for (const size of SYMBOLIC_SIZES) {
+      const made = feedsAt(inputs, size);
+      if (typeof made === "string") return { engines: [], skipped: made };
+      let out;
+      try {
+        out = await session.run(ortFeedsOf(made));
+      } catch (err) {
+        const refuse = () => new DomainError("variant_failed", `the variant does not run in onnxruntime-web: ${message(err)}`, { cause: err });
+        if (!original) throw refuse();
+        // Where the original does not run on this input either, the input is at fault: try a larger symbolic size.
+        originalBytes ??= await original();
+        if (await originalRuns(originalBytes, made)) throw refuse();
+        if (!hasSymbolicDims(inputs)) break;
+        continue;
+      }
+      requireFinite("onnxruntime-web", out);
+      feeds = made;
+      break;
     }
-    requireFinite("onnxruntime-web", out);
   } finally {
     await session.release().catch((err) => console.warn(`releasing a checked session failed: ${message(err)}`));
   }
+  if (!feeds) return { engines: [], skipped: "the original model itself does not run on any input made from its signature" };
 
   // The kernel engine serves the variant wherever it covers the graph: that path has to answer finite values too.
   const kernels = kernelSession(bytes);

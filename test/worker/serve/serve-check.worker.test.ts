@@ -96,6 +96,36 @@ describe("checkServes", () => {
   });
 });
 
+describe("checkServes on an image of symbolic size", () => {
+  /** image [N,1,H,W] -> Conv(2, 3x3, no padding) -> out: a 1x1 image is too small for it. */
+  const convBytes = (fill: number) =>
+    encodeModel(
+      makeModel(
+        makeGraph(
+          [makeNode("Conv", ["image", "w"], ["out"], "conv", { kernel_shape: [3, 3] })],
+          "conv",
+          [makeValueInfo("image", DT.FLOAT, ["N", 1, "H", "W"])],
+          [makeValueInfo("out", DT.FLOAT, ["N", 2, "H2", "W2"])],
+          [makeTensor("w", DT.FLOAT, [2, 1, 3, 3], new Float32Array(18).fill(fill))],
+        ),
+        { "": 13 },
+      ),
+    );
+  const inputs = [{ name: "image", type: "float32", shape: ["N", 1, "H", "W"] }];
+
+  it("asks the original which size suits the model when a 1x1 image does not run, and checks the variant there", async () => {
+    const original = convBytes(0.5);
+    const check = await checkServes(convBytes(0.25), inputs, async () => original);
+    expect(check.skipped).toBeUndefined();
+    expect(check.engines).toContain("onnxruntime-web");
+  });
+
+  it("still refuses a variant whose outputs are not finite at the size the original runs on", async () => {
+    const err = await failure(checkServes(convBytes(Number.NaN), inputs, async () => convBytes(0.5)));
+    expect(err.message).toMatch(/output 'out' is not finite on onnxruntime-web/);
+  });
+});
+
 describe("checkInput", () => {
   const seq = () => {
     let i = 0;
