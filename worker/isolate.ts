@@ -89,6 +89,12 @@ export const OWNED_STATE = {
     bound: "one table",
     invalidation: "parsed again when TOKENS differs from the spec it was parsed from",
   },
+  pagePolicy: {
+    owner: "worker/dashboard/security-headers.ts",
+    holds: "the HTML pages' Content-Security-Policy, with the job page script's SHA-256, computed on first use",
+    bound: "one string",
+    invalidation: "none: the script is part of the bundle",
+  },
   metricBatches: {
     owner: "worker/traffic/recorder.ts",
     holds: "each experiment's open batch of metric events, waiting for its flush",
