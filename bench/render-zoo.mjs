@@ -2,8 +2,8 @@
 // zoo` writes) between two markers, so the doc always shows the last full-zoo run. `--only zoo` calls it; by hand:
 // node bench/render-zoo.mjs            rewrites docs/quantization.md's table
 // node bench/render-zoo.mjs --check    exits 1 when the committed doc differs from what the results render to
-import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { generatedSection } from "./generated-section.mjs";
 
 export const ZOO_RESULTS = fileURLToPath(new URL("./results/zoo.json", import.meta.url));
 export const ZOO_DOC = fileURLToPath(new URL("../docs/quantization.md", import.meta.url));
@@ -64,34 +64,9 @@ export function renderZoo(/** @type {ZooResults} */ r) {
   return out.join("\n");
 }
 
-/** `doc` with the text between the zoo markers replaced by `generated`; throws when a marker is missing. */
-export function spliceZoo(/** @type {string} */ doc, /** @type {string} */ generated) {
-  const begin = doc.indexOf(ZOO_BEGIN);
-  const end = doc.indexOf(ZOO_END);
-  if (begin < 0 || end < begin) throw new Error(`docs/quantization.md needs the markers ${ZOO_BEGIN} and ${ZOO_END}`);
-  return `${doc.slice(0, begin + ZOO_BEGIN.length)}\n${generated}\n${doc.slice(end)}`;
-}
+const section = generatedSection({ doc: ZOO_DOC, results: ZOO_RESULTS, begin: ZOO_BEGIN, end: ZOO_END, render: renderZoo });
+export const spliceZoo = section.splice;
+export const renderedZooDoc = section.rendered;
+export const writeZooDoc = section.write;
 
-/** What docs/quantization.md should hold for the committed results. */
-export function renderedZooDoc(resultsPath = ZOO_RESULTS, docPath = ZOO_DOC) {
-  return spliceZoo(readFileSync(docPath, "utf8"), renderZoo(JSON.parse(readFileSync(resultsPath, "utf8"))));
-}
-
-/** Rewrites docs/quantization.md's zoo table from the results; true when it changed. */
-export function writeZooDoc(resultsPath = ZOO_RESULTS, docPath = ZOO_DOC) {
-  const next = renderedZooDoc(resultsPath, docPath);
-  const changed = next !== readFileSync(docPath, "utf8");
-  if (changed) writeFileSync(docPath, next);
-  return changed;
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  if (process.argv.includes("--check")) {
-    if (renderedZooDoc() !== readFileSync(ZOO_DOC, "utf8")) {
-      console.error("docs/quantization.md differs from bench/results/zoo.json: run node bench/render-zoo.mjs");
-      process.exit(1);
-    }
-  } else {
-    console.log(writeZooDoc() ? "docs/quantization.md rewritten" : "docs/quantization.md unchanged");
-  }
-}
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) section.main(process.argv, "node bench/render-zoo.mjs");

@@ -2,8 +2,8 @@
 // between two markers, so the doc always shows the last full run. `npm run bench` calls it; by hand:
 // node bench/render.mjs            rewrites docs/benchmarks.md
 // node bench/render.mjs --check    exits 1 when the committed doc differs from what the results render to
-import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { generatedSection } from "./generated-section.mjs";
 
 export const RESULTS = fileURLToPath(new URL("./results/latest.json", import.meta.url));
 export const DOC = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));
@@ -127,34 +127,9 @@ function verdict(/** @type {boolean[]} */ met) {
   return `${met.filter(Boolean).length} of ${met.length}`;
 }
 
-/** `doc` with the text between the markers replaced by `generated`; throws when a marker is missing. */
-export function spliceGenerated(/** @type {string} */ doc, /** @type {string} */ generated) {
-  const begin = doc.indexOf(BEGIN);
-  const end = doc.indexOf(END);
-  if (begin < 0 || end < begin) throw new Error(`docs/benchmarks.md needs the markers ${BEGIN} and ${END}`);
-  return `${doc.slice(0, begin + BEGIN.length)}\n${generated}\n${doc.slice(end)}`;
-}
+const section = generatedSection({ doc: DOC, results: RESULTS, begin: BEGIN, end: END, render: renderBenchmarks });
+export const spliceGenerated = section.splice;
+export const renderedDoc = section.rendered;
+export const writeBenchmarksDoc = section.write;
 
-/** What docs/benchmarks.md should hold for the committed results. */
-export function renderedDoc(resultsPath = RESULTS, docPath = DOC) {
-  return spliceGenerated(readFileSync(docPath, "utf8"), renderBenchmarks(JSON.parse(readFileSync(resultsPath, "utf8"))));
-}
-
-/** Rewrites docs/benchmarks.md from the results; true when it changed. */
-export function writeBenchmarksDoc(resultsPath = RESULTS, docPath = DOC) {
-  const next = renderedDoc(resultsPath, docPath);
-  const changed = next !== readFileSync(docPath, "utf8");
-  if (changed) writeFileSync(docPath, next);
-  return changed;
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  if (process.argv.includes("--check")) {
-    if (renderedDoc() !== readFileSync(DOC, "utf8")) {
-      console.error("docs/benchmarks.md differs from bench/results/latest.json: run node bench/render.mjs");
-      process.exit(1);
-    }
-  } else {
-    console.log(writeBenchmarksDoc() ? "docs/benchmarks.md rewritten" : "docs/benchmarks.md unchanged");
-  }
-}
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) section.main(process.argv, "node bench/render.mjs");
