@@ -8,40 +8,10 @@ import { DT } from "@worker/onnx/dtype";
 import { makeTensor } from "@worker/onnx/tensor";
 import { packInt4 } from "@worker/onnx/encoding";
 import { rng } from "@test/support/models";
-import { maxRelDiff, runKernels, runReference, type Feeds } from "@test/support/engine";
+import { maxRelDiff, runKernels, runReference } from "@test/support/engine";
+import { compare, graphOf, inputMaker, type Attr, type Input } from "@test/support/op-graphs";
 
-type Attr = Parameters<typeof makeNode>[4];
-type Input = { name: string; dims: number[] } & ({ data: Float32Array } | { constant: TensorProto });
-
-function graphOf(op: string, inputs: Input[], attrs: Attr, outRank: number, opset = 13, extraOutputs = 0): Uint8Array {
-  const live = inputs.filter((i) => "data" in i);
-  const inits = inputs.flatMap((i) => ("constant" in i ? [i.constant] : []));
-  const outs = ["y", ...Array.from({ length: extraOutputs }, (_, i) => `y${i + 1}`)];
-  const node = makeNode(op, inputs.map((i) => i.name), outs, "op", attrs);
-  const graph = makeGraph(
-    [node],
-    "one-op",
-    live.map((i) => makeValueInfo(i.name, DT.FLOAT, i.dims)),
-    outs.map((o) => makeValueInfo(o, DT.FLOAT, new Array(outRank).fill(null))),
-    inits,
-  );
-  return encodeModel(makeModel(graph, { "": opset }, opset >= 21 ? 10 : 8));
-}
-
-async function compare(bytes: Uint8Array, inputs: Input[], tolerance = 1e-5) {
-  const feeds: Feeds = Object.fromEntries(inputs.flatMap((i) => ("data" in i ? [[i.name, { dims: i.dims, data: i.data }]] : [])));
-  const { outputs } = await runKernels(bytes, feeds);
-  const ref = await runReference(bytes, feeds);
-  expect(outputs.y!.dims).toEqual(ref.y!.dims);
-  expect(maxRelDiff(outputs.y!.data, ref.y!.data)).toBeLessThan(tolerance);
-}
-
-const next = rng(20261127);
-const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
-const rand = (n: number, a = 1) => Float32Array.from({ length: n }, () => (next() * 2 - 1) * a);
-const live = (name: string, dims: number[]): Input => ({ name, dims, data: rand(dims.reduce((a, b) => a * b, 1)) });
-const constF = (name: string, dims: number[], a = 1): Input => ({ name, dims, constant: makeTensor(name, DT.FLOAT, dims, rand(dims.reduce((p, d) => p * d, 1), a)) });
-const constI64 = (name: string, values: number[]): Input => ({ name, dims: [values.length], constant: makeTensor(name, DT.INT64, [values.length], new Int32Array(values.flatMap((v) => [v, v < 0 ? -1 : 0]))) });
+const { next, int, rand, live, constF, constI64 } = inputMaker(20261127);
 const batches = [1, 3];
 
 describe("kernel-engine ops against onnxruntime-node", () => {
