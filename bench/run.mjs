@@ -18,10 +18,11 @@ const deadline = Date.now() + 10 * 60 * 1000;
 // MLP's variants (bench/results/load.json); `--only kernels` just the kernel throughput table and `--only models` just
 // the model latencies on onnxruntime-web and the kernel engine (bench/results/kernels.json, models.json: quick checks
 // of a kernel change); `--only zoo` the full model zoo under int8, int4 and dynamic int8 (bench/zoo.ts, a vitest run
-// of that file alone, in Node: bench/results/zoo.json); without it, the full run as always.
+// of that file alone, in Node: bench/results/zoo.json); `--only families` the engine on the full zoo's graph families
+// (bench/families.ts, likewise: bench/results/families.json); without it, the full run as always.
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-const ONLY = ["compression", "load", "kernels", "models", "zoo"];
+const ONLY = ["compression", "load", "kernels", "models", "zoo", "families"];
 if (only !== undefined && !ONLY.includes(only)) throw new Error(`--only takes ${ONLY.map((o) => `'${o}'`).join(", ")} (got '${only}')`);
 
 async function get(worker, path) {
@@ -381,7 +382,15 @@ function zooRun() {
   process.exit(run.status ?? 1);
 }
 
+/** `--only families`: bench/families.ts under its own vitest config (results in bench/results/families.json). */
+function familiesRun() {
+  const vitest = here("../node_modules/vitest/vitest.mjs");
+  const run = spawnSync(process.execPath, [vitest, "run", "--config", here("./vitest.families.config.ts")], { stdio: "inherit", cwd: here("..") });
+  process.exit(run.status ?? 1);
+}
+
 if (only === "zoo") zooRun();
+else if (only === "families") familiesRun();
 else main().catch((err) => {
   console.error(err);
   process.exit(1);
