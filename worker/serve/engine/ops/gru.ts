@@ -11,10 +11,10 @@ export const gru: Op = {
     const { H, dirs, clip } = rc;
     const beforeReset = intAttribute(ctx.node, "linear_before_reset", 0) === 1;
     const G = 3 * H;
-    // Rb joins the input projection's bias, except Rbh under linear_before_reset (r multiplies it): R's epilogue.
+    // Under linear_before_reset r multiplies Rbh, so Rb stays R's epilogue; otherwise it joins the projection's.
     const w = rc.reverse.map((_, d) => {
       const { w: wb, r: rb } = rc.bias[d]!;
-      return gateRows(ctx.kx, rc.W, d, 0, G, wb.map((v, i) => (beforeReset && i >= 2 * H ? v : v + rb[i]!)));
+      return gateRows(ctx.kx, rc.W, d, 0, G, beforeReset ? wb : wb.map((v, i) => v + rb[i]!));
     });
     const rAll = beforeReset ? rc.reverse.map((_, d) => gateRows(ctx.kx, rc.R, d, 0, G, rc.bias[d]!.r)) : [];
     const rZr = beforeReset ? [] : rc.reverse.map((_, d) => gateRows(ctx.kx, rc.R, d, 0, 2 * H, null));
