@@ -3,7 +3,7 @@
 // R is packed as its z/r rows and its h rows and the step runs (r ⊙ h)·Rh^T as a second GEMM.
 import { intAttribute } from "../../../onnx/attributes";
 import type { Op } from "../op";
-import { gateRows, heapOf, kernelsOf, project, readRecurrent, recur, sigmoid, stateOf } from "./recurrent";
+import { gateRows, heapOf, kernelsOf, project, readRecurrent, recur, sigmoid, stateOf, tanh } from "./recurrent";
 
 export const gru: Op = {
   plan(ctx) {
@@ -80,7 +80,7 @@ export const gru: Op = {
                   zg = z[b * H + j]!;
                   vh = f[xo + 2 * H + j]! + f[hho + j]!;
                 }
-                const hg = Math.tanh(Math.min(clip, Math.max(-clip, vh)));
+                const hg = tanh(Math.min(clip, Math.max(-clip, vh)));
                 const hNew = (1 - zg) * hg + zg * f[ho + j]!;
                 f[ho + j] = hNew;
                 if (yo >= 0) f[yo + j] = hNew;

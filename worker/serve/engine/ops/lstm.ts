@@ -3,7 +3,7 @@
 import { intAttribute } from "../../../onnx/attributes";
 import type { Op } from "../op";
 import { floatData, Uncovered } from "../values";
-import { gateRows, heapOf, kernelsOf, project, readRecurrent, recur, sigmoid, stateOf } from "./recurrent";
+import { gateRows, heapOf, kernelsOf, project, readRecurrent, recur, sigmoid, stateOf, tanh } from "./recurrent";
 
 export const lstm: Op = {
   plan(ctx) {
@@ -64,11 +64,11 @@ export const lstm: Op = {
                 }
                 const ig = sigmoid(Math.min(clip, Math.max(-clip, vi)));
                 const fg = inputForget ? 1 - ig : sigmoid(Math.min(clip, Math.max(-clip, vf)));
-                const cg = Math.tanh(Math.min(clip, Math.max(-clip, vc)));
+                const cg = tanh(Math.min(clip, Math.max(-clip, vc)));
                 const cNew = Math.fround(fg * cPrev + ig * cg);
                 if (p) vo += p[H + j]! * cNew;
                 const og = sigmoid(Math.min(clip, Math.max(-clip, vo)));
-                const hNew = og * Math.tanh(cNew);
+                const hNew = og * tanh(cNew);
                 f[co + j] = cNew;
                 f[ho + j] = hNew;
                 if (yo >= 0) f[yo + j] = hNew;

@@ -65,7 +65,7 @@ describe("LSTM on the kernel engine against onnxruntime-node", () => {
     const node = relu.graph!.node.find((n) => n.opType === "LSTM")!;
     const acts = structuredClone(node.attribute.find((a) => a.name === "direction")!);
     acts.name = "activations";
-    acts.strings = ["Relu", "Tanh", "Tanh"].map((s) => new TextEncoder().encode(s));
+    acts.strings = ["Relu", "Tanh", "Tanh"].map((s) => new TextEncoder().encode(s) as Uint8Array<ArrayBuffer>);
     node.attribute.push(acts);
     expect(kernelCoverage(relu, plainKernelModule)).toMatch(/activations/);
   });
