@@ -8,6 +8,7 @@ import { encodeModel } from "@worker/onnx/codec";
 import { DT } from "@worker/onnx/dtype";
 import { packInt4 } from "@worker/onnx/encoding";
 import { makeTensor } from "@worker/onnx/tensor";
+import * as ortNode from "onnxruntime-node";
 import { maxRelDiff, runKernels, runReference, type Feeds } from "@test/support/engine";
 import { inputMaker, type Attr } from "@test/support/op-graphs";
 
@@ -23,6 +24,8 @@ export interface RecurrentCase {
   /** initial_h (and initial_c for LSTM): absent, initializers, or graph inputs. */
   initial?: "none" | "constant" | "live";
   sequenceLens?: number[];
+  /** sequence_lens as an int32 graph input rather than an initializer. */
+  lensLive?: boolean;
   peepholes?: boolean;
   /** Which of Y, Y_h (, Y_c) the node names. */
   outputs?: boolean[];
@@ -70,7 +73,8 @@ export function recurrentGraph(c: RecurrentCase, seed: number) {
     inputs[3] = "b";
   }
   if (c.sequenceLens) {
-    inits.push(makeTensor("lens", DT.INT32, [c.batch], Int32Array.from(c.sequenceLens)));
+    if (c.lensLive) feeds.lens = { dims: [c.batch], data: Float32Array.from(c.sequenceLens) };
+    else inits.push(makeTensor("lens", DT.INT32, [c.batch], Int32Array.from(c.sequenceLens)));
     inputs[4] = "lens";
   }
   const states = c.op === "LSTM" ? ["h0", "c0"] : ["h0"];
@@ -94,7 +98,7 @@ export function recurrentGraph(c: RecurrentCase, seed: number) {
   const graph = makeGraph(
     nodes,
     c.op.toLowerCase(),
-    live.map((l) => makeValueInfo(l.name, DT.FLOAT, l.dims)),
+    [...live.map((l) => makeValueInfo(l.name, DT.FLOAT, l.dims)), ...(feeds.lens ? [makeValueInfo("lens", DT.INT32, [c.batch])] : [])],
     outs.filter((o) => o).map((o) => makeValueInfo(o, DT.FLOAT, new Array(o === "y" ? 4 : 3).fill(null))),
     inits,
   );
@@ -106,11 +110,22 @@ export function recurrentGraph(c: RecurrentCase, seed: number) {
 export async function compareRecurrent(c: RecurrentCase, seed: number, tolerance = 1e-5): Promise<string | undefined> {
   const { bytes, feeds, outputs } = recurrentGraph(c, seed);
   const { session, outputs: got } = await runKernels(bytes, feeds);
-  const ref = await runReference(bytes, feeds);
+  const ref = feeds.lens ? await referenceWithLengths(bytes, feeds) : await runReference(bytes, feeds);
   expect(Object.keys(got).sort()).toEqual([...outputs].sort());
   for (const name of outputs) {
     expect(got[name]!.dims, name).toEqual(ref[name]!.dims);
     expect(maxRelDiff(got[name]!.data, ref[name]!.data), `${name} of ${JSON.stringify(c)}`).toBeLessThan(tolerance);
   }
   return session.kernels.rnn;
+}
+
+/** onnxruntime-node with the sequence lengths fed as the int32 tensor the graph declares. */
+async function referenceWithLengths(bytes: Uint8Array, feeds: Feeds) {
+  const session = await ortNode.InferenceSession.create(bytes, { graphOptimizationLevel: "basic", intraOpNumThreads: 1 });
+  const inputs = Object.fromEntries(
+    Object.entries(feeds).map(([k, v]) => [k, k === "lens" ? new ortNode.Tensor("int32", Int32Array.from(v.data), v.dims) : new ortNode.Tensor("float32", v.data, v.dims)]),
+  );
+  const out = await session.run(inputs);
+  await session.release();
+  return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, { dims: [...t.dims], data: t.data as Float32Array }]));
 }

@@ -26,12 +26,12 @@ export interface Recurrent {
   initial(i: number): ((run: RunState) => Activation) | null;
   /** Which outputs (Y, Y_h[, Y_c]) the node names. */
   wanted: boolean[];
-  /** Constant sequence_lens, or null when absent (every row runs all steps). */
-  lengths: number[] | null;
+  /** sequence_lens: constant, read at run time (int32 values carried as float32), or null when absent (all steps). */
+  lengths: number[] | ((run: RunState) => Activation) | null;
 }
 
 /**
- * Checks what the engine runs (layout 0, the default activations, constant W/R/B, sequence_lens absent or constant)
+ * Checks what the engine runs (layout 0, the default activations, constant W/R/B)
  * and reads the node. `defaults` are the op's activation functions for one direction.
  */
 export function readRecurrent(ctx: PlanContext, gates: number, defaults: readonly string[], outputs: number): Recurrent {
@@ -66,12 +66,11 @@ export function readRecurrent(ctx: PlanContext, gates: number, defaults: readonl
     w: biasData ? biasData.slice(d * 2 * GH, d * 2 * GH + GH) : new Float32Array(GH),
     r: biasData ? biasData.slice(d * 2 * GH + GH, (d + 1) * 2 * GH) : new Float32Array(GH),
   }));
-  let lengths: number[] | null = null;
+  let lengths: Recurrent["lengths"] = null;
   if (ctx.has(4)) {
     const s = ctx.constant(4);
-    if (!s) throw new Uncovered("sequence_lens is computed at run time");
-    lengths = intData(s);
-    if (lengths.some((l) => l < 1)) throw new Uncovered("sequence_lens holds a length below 1");
+    lengths = s ? intData(s) : ctx.input(4);
+    if (s && intData(s).some((l) => l < 1)) throw new Uncovered("sequence_lens holds a length below 1");
   }
   const clip = node.attribute.some((a) => a.name === "clip") ? floatAttribute(node, "clip", 0) : Infinity;
   const x = ctx.input(0);
@@ -112,9 +111,10 @@ export function project(run: RunState, rc: Recurrent, w: Linear[]): Sequence {
   const [seq, batch] = x.dims as [number, number];
   const lens = new Int32Array(batch).fill(seq);
   if (rc.lengths) {
-    if (rc.lengths.length !== batch) throw new RangeError(`sequence_lens holds ${rc.lengths.length} lengths for batch ${batch}`);
-    rc.lengths.forEach((l, b) => {
-      if (l > seq) throw new RangeError(`sequence_lens ${l} exceeds the ${seq} time steps of X`);
+    const given = Array.isArray(rc.lengths) ? rc.lengths : Array.from(run.view(rc.lengths(run)));
+    if (given.length !== batch) throw new RangeError(`sequence_lens holds ${given.length} lengths for batch ${batch}`);
+    given.forEach((l, b) => {
+      if (!(Number.isInteger(l) && l >= 1 && l <= seq)) throw new RangeError(`sequence_lens ${l} is not a length in 1..${seq} (the time steps of X)`);
       lens[b] = l;
     });
   }

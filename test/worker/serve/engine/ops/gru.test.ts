@@ -49,22 +49,26 @@ describe("GRU on the kernel engine against onnxruntime-node", () => {
     }
   }
 
-  it("constant sequence_lens below the sequence length: Y zero past each row's end, Y_h at its last step", async () => {
+  it("sequence_lens below the sequence length (constant or a graph input): Y zero past each row's end, Y_h at its last step", async () => {
     for (const lbr of [0, 1])
       for (const direction of directions) {
         const c: RecurrentCase = { op: "GRU", batch: 3, direction, seq: 6, I: 7, H: 5, bias: true, initial: "live", sequenceLens: [3, 6, 1], attrs: { linear_before_reset: lbr } };
         await compareRecurrent(c, 9);
+        await compareRecurrent({ ...c, sequenceLens: [2, 1, 6], lensLive: true, initial: "none" }, 10);
       }
   });
 
-  it("leaves batch-first layout and run-time sequence lengths to onnxruntime-web", () => {
-    const base: RecurrentCase = { op: "GRU", batch: 1, direction: "forward", seq: 2, I: 3, H: 3 };
-    expect(kernelCoverage(decodeModel(recurrentGraph(base, 10).bytes), plainKernelModule)).toBeNull();
-    expect(kernelCoverage(decodeModel(recurrentGraph({ ...base, attrs: { layout: 1 } }, 10).bytes), plainKernelModule)).toMatch(/layout 1/);
-    const model = decodeModel(recurrentGraph({ ...base, sequenceLens: [2] }, 10).bytes);
-    const lens = model.graph!.initializer.findIndex((t) => t.name === "lens");
-    const [tensor] = model.graph!.initializer.splice(lens, 1);
-    model.graph!.input.push({ ...model.graph!.input[0]!, name: tensor!.name });
-    expect(kernelCoverage(model, plainKernelModule)).toMatch(/sequence_lens is computed at run time/);
+  it("leaves batch-first layout and non-default activations to onnxruntime-web", () => {
+    const base: RecurrentCase = { op: "GRU", batch: 1, direction: "bidirectional", seq: 2, I: 3, H: 3 };
+    expect(kernelCoverage(decodeModel(recurrentGraph(base, 11).bytes), plainKernelModule)).toBeNull();
+    expect(kernelCoverage(decodeModel(recurrentGraph({ ...base, attrs: { layout: 1 } }, 11).bytes), plainKernelModule)).toMatch(/layout 1/);
+    const model = decodeModel(recurrentGraph(base, 11).bytes);
+    const node = model.graph!.node.find((n) => n.opType === "GRU")!;
+    const acts = structuredClone(node.attribute.find((a) => a.name === "direction")!);
+    acts.name = "activations";
+    // The defaults for the forward direction, then others for the reverse one.
+    acts.strings = ["Sigmoid", "Tanh", "HardSigmoid", "Tanh"].map((s) => new TextEncoder().encode(s) as Uint8Array<ArrayBuffer>);
+    node.attribute.push(acts);
+    expect(kernelCoverage(model, plainKernelModule)).toMatch(/activations/);
   });
 });

@@ -50,9 +50,10 @@ describe("LSTM on the kernel engine against onnxruntime-node", () => {
     });
   }
 
-  it("constant sequence_lens below the sequence length: Y zero past each row's end, Y_h/Y_c at its last step", async () => {
+  it("sequence_lens below the sequence length (constant or a graph input): Y zero past each row's end, Y_h/Y_c at its last step", async () => {
     for (const direction of directions) {
       await compareRecurrent({ op: "LSTM", batch: 3, direction, seq: 6, I: 7, H: 5, bias: true, initial: "live", sequenceLens: [6, 2, 4] }, 12);
+      await compareRecurrent({ op: "LSTM", batch: 3, direction, seq: 5, I: 9, H: 7, sequenceLens: [1, 5, 3], lensLive: true }, 14);
     }
   });
 
