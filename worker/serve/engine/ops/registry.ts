@@ -13,12 +13,15 @@ import { dropout } from "./dropout";
 import { flatten } from "./flatten";
 import { gemm } from "./gemm";
 import { globalaveragepool } from "./globalaveragepool";
+import { gru } from "./gru";
 import { identity } from "./identity";
+import { lstm } from "./lstm";
 import { matmul } from "./matmul";
 import { maxpool } from "./maxpool";
 import { mul } from "./mul";
 import { relu } from "./relu";
 import { reshape } from "./reshape";
+import { shape } from "./shape";
 import { sigmoid } from "./sigmoid";
 import { softmax } from "./softmax";
 import { tanh } from "./tanh";
@@ -38,12 +41,15 @@ export const OPS: Record<string, Op> = {
   Flatten: flatten,
   Gemm: gemm,
   GlobalAveragePool: globalaveragepool,
+  GRU: gru,
   Identity: identity,
+  LSTM: lstm,
   MatMul: matmul,
   MaxPool: maxpool,
   Mul: mul,
   Relu: relu,
   Reshape: reshape,
+  Shape: shape,
   Sigmoid: sigmoid,
   Softmax: softmax,
   Tanh: tanh,
