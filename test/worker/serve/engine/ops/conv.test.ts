@@ -2,13 +2,15 @@
 // 5x5 at strides 1 and 2, other filters and dilations on its scalar path, the MobileNet block's BatchNormalization
 // and Clip fused, int8 weights dequantized at load), and 1x1 filters (the transposed plane at stride 1 without
 // padding, im2col otherwise), at odd sizes, batch 1 and 3, within 1e-5 relative.
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { TensorProto } from "onnx-buf";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
 import { encodeModel } from "@worker/onnx/codec";
 import { DT } from "@worker/onnx/dtype";
 import { makeTensor } from "@worker/onnx/tensor";
+import { maxRelDiff, runKernels, runReference } from "@test/support/engine";
 import { compare, graphOf, inputMaker, type Attr } from "@test/support/op-graphs";
+import { zooModel } from "@test/support/zoo";
 
 const { next, int, rand, live, constF } = inputMaker(20261202);
 const constantOf = (i: ReturnType<typeof constF>) => (i as { constant: TensorProto }).constant;
@@ -111,6 +113,20 @@ describe("Conv on the kernel engine against onnxruntime-node", () => {
         const ins = [live("x", [batch, C, H, W]), constF("w", [M, C / group, 1, 1]), constF("b", [M])];
         await compare(graphOf("Conv", ins, { kernel_shape: [1, 1], group, ...attrs }, 4), ins);
       }
+    });
+  }
+
+  for (const name of ["mobilenet_v2", "resnet18"]) {
+    it(`runs the small zoo's ${name} (batch 2) within 1e-4 of onnxruntime-node, depthwise layers on the direct kernel`, async () => {
+      const m = await zooModel(name);
+      const feeds = Object.fromEntries(Object.entries(m.inputs(1)).map(([k, t]) => [k, { dims: [...t.dims], data: t.data as Float32Array }]));
+      const { session, outputs } = await runKernels(m.bytes, feeds);
+      const ref = await runReference(m.bytes, feeds);
+      for (const [out, want] of Object.entries(ref)) {
+        expect(outputs[out]!.dims).toEqual(want.dims);
+        expect(maxRelDiff(outputs[out]!.data, want.data), out).toBeLessThan(1e-4);
+      }
+      expect(Object.values(session.kernels).includes("dwconv")).toBe(name === "mobilenet_v2");
     });
   }
 });
