@@ -54,3 +54,22 @@ export function refCol2im(
     return Math.min(hi, Math.max(lo, v * (scale ? scale[m]! : 1) + (bias ? bias[m]! : 0)));
   });
 }
+
+/** Y[M, P] = clamp(W[M, K] x X[K, P] + bias, lo, hi) (a 1x1 convolution on NCHW planes). */
+export function refPointwise(M: number, K: number, P: number, X: ArrayLike<number>, W: ArrayLike<number>, bias: ArrayLike<number> | null, lo: number, hi: number): Float32Array {
+  const Y = new Float32Array(M * P);
+  for (let m = 0; m < M; m++)
+    for (let p = 0; p < P; p++) {
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc += W[m * K + k]! * X[k * P + p]!;
+      Y[m * P + p] = Math.min(hi, Math.max(lo, acc + (bias ? bias[m]! : 0)));
+    }
+  return Y;
+}
+
+/** W [M, K] in panels of 4 channels, [ceil(M/4)][K][4], zero past M: f32_pointwise_4x8's operand. */
+export function packPointwise(W: ArrayLike<number>, M: number, K: number): Float32Array {
+  const out = new Float32Array(Math.ceil(M / 4) * K * 4);
+  for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) out[((m >> 2) * K + k) * 4 + (m & 3)] = W[m * K + k]!;
+  return out;
+}

@@ -1,8 +1,9 @@
-// f32_dwconv2d (direct depthwise convolution, fused bias and clamp) and f32_col2im (ConvTranspose's gather) against
-// scalar references: the SIMD 3x3 and 5x5 paths at strides 1 and 2 swept over widths around the 4-column step and
-// over paddings, and the scalar path for other filters and dilations.
+// f32_dwconv2d (direct depthwise convolution, fused bias and clamp), f32_pointwise_4x8 (1x1 convolution on NCHW)
+// and f32_col2im (ConvTranspose's gather) against scalar references: the SIMD 3x3 and 5x5 paths at strides 1 and 2
+// swept over widths around the 4-column step and over paddings, the scalar path for other filters and dilations,
+// the pointwise tile around its 4 channels, 8 pixels and 64-pixel blocks.
 import { describe, expect, it } from "vitest";
-import { dwOutputSize, refCol2im, refDwConv2d, type DwShape } from "@kernels/reference/f32_dwconv";
+import { dwOutputSize, packPointwise, refCol2im, refDwConv2d, refPointwise, type DwShape } from "@kernels/reference/f32_dwconv";
 import { kernelInstance, relError, tileSizes, uniform } from "@test/support/kernels";
 
 function runDw(s: DwShape, lo = -Infinity, hi = Infinity, withBias = true) {
@@ -93,4 +94,25 @@ describe("f32_col2im", () => {
       expect(relError(kx.f32(plain, M * OH * OW), wantPlain)).toBeLessThan(1e-5);
     });
   }
+});
+
+describe("f32_pointwise_4x8", () => {
+  it("matches the reference within 1e-5 at channels around 4 and pixels around 8 and 64, with bias and clamp", () => {
+    for (const M of tileSizes(4)) {
+      for (const P of [...tileSizes(8), 63, 64, 65, 130]) {
+        for (const K of [1, 3, 17]) {
+          const X = uniform(K * P, K * 7 + P, 1);
+          const W = uniform(M * K, M * 5 + K, 1);
+          const bias = uniform(M, M + 1, 1);
+          const kx = kernelInstance();
+          const y = kx.alloc(M * P * 4);
+          kx.k.f32_pointwise_4x8(M, K, P, kx.put(X), kx.put(packPointwise(W, M, K)), kx.put(bias), -0.7, 0.9, y);
+          expect(relError(kx.f32(y, M * P), refPointwise(M, K, P, X, W, bias, -0.7, 0.9)), `M=${M} K=${K} P=${P}`).toBeLessThan(1e-5);
+          const plain = kx.alloc(M * P * 4);
+          kx.k.f32_pointwise_4x8(M, K, P, kx.put(X), kx.put(packPointwise(W, M, K)), 0, -Infinity, Infinity, plain);
+          expect(relError(kx.f32(plain, M * P), refPointwise(M, K, P, X, W, null, -Infinity, Infinity)), `M=${M} K=${K} P=${P}`).toBeLessThan(1e-5);
+        }
+      }
+    }
+  });
 });

@@ -1,7 +1,8 @@
 // Conv against onnxruntime-node beyond the im2col path of ops.test.ts: depthwise layers (the direct kernel: 3x3 and
 // 5x5 at strides 1 and 2, other filters and dilations on its scalar path, the MobileNet block's BatchNormalization
 // and Clip fused, int8 weights dequantized at load), and 1x1 filters (the transposed plane at stride 1 without
-// padding, im2col otherwise), at odd sizes, batch 1 and 3, within 1e-5 relative.
+// padding: the direct pointwise kernel on fp32 weights, the transposed plane on quantized or sparse ones; im2col
+// otherwise), at odd sizes, batch 1 and 3, within 1e-5 relative (int8 weights 3e-2: activations are quantized too).
 import { describe, expect, it } from "vitest";
 import type { TensorProto } from "onnx-buf";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
@@ -113,6 +114,31 @@ describe("Conv on the kernel engine against onnxruntime-node", () => {
         const ins = [live("x", [batch, C, H, W]), constF("w", [M, C / group, 1, 1]), constF("b", [M])];
         await compare(graphOf("Conv", ins, { kernel_shape: [1, 1], group, ...attrs }, 4), ins);
       }
+    });
+
+    it(`1x1 filters on int8 and on mostly-zero weights read the transposed plane (quantized and sparse kernels), batch ${batch}`, async () => {
+      const [C, M, H, W] = [int(8, 40), int(3, 20), int(2, 9), int(2, 9)];
+      const x = live("x", [batch, C, H, W]);
+      const q = Int8Array.from({ length: M * C }, () => int(-127, 127));
+      const scale = Float32Array.from({ length: M }, () => 0.01 + next() * 0.02);
+      const graph = makeGraph(
+        [makeNode("DequantizeLinear", ["q", "s"], ["w"], "dq", { axis: 0 }), makeNode("Conv", ["x", "w"], ["y"], "pw", { kernel_shape: [1, 1] })],
+        "pw-int8",
+        [makeValueInfo("x", DT.FLOAT, [batch, C, H, W])],
+        [makeValueInfo("y", DT.FLOAT, [null, null, null, null])],
+        [makeTensor("q", DT.INT8, [M, C, 1, 1], q), makeTensor("s", DT.FLOAT, [M], scale)],
+      );
+      const bytes = encodeModel(makeModel(graph));
+      await compare(bytes, [x], 3e-2);
+      const feeds = { x: { dims: x.dims, data: (x as { data: Float32Array }).data } };
+      expect(Object.values((await runKernels(bytes, feeds)).session.kernels)).toEqual(["qs8"]);
+      const sparse = rand(M * C).map((v, i) => (i % 13 === 0 ? v : 0));
+      const ins = [x, { name: "w", dims: [M, C, 1, 1], constant: makeTensor("w", DT.FLOAT, [M, C, 1, 1], sparse) }];
+      const sparseBytes = graphOf("Conv", ins, { kernel_shape: [1, 1] }, 4);
+      await compare(sparseBytes, ins);
+      expect(Object.values((await runKernels(sparseBytes, feeds)).session.kernels)).toEqual(["csr"]);
+      const dense = [x, constF("w", [M, C, 1, 1])];
+      expect(Object.values((await runKernels(graphOf("Conv", dense, { kernel_shape: [1, 1] }, 4), feeds)).session.kernels)).toEqual(["pointwise"]);
     });
   }
 
