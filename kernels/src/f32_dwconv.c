@@ -47,14 +47,33 @@ static inline v128_t taps_s2(const float* r) {
   return wasm_i32x4_shuffle(wasm_v128_load(r), wasm_v128_load(r + 4), 0, 2, 4, 6);
 }
 
-/* K x K filter, stride S, four columns a step; returns the first column left to the scalar tail. */
+/* K x K filter, stride S, four columns a step, two output rows at a time (each of the K + S input rows is loaded once
+ * for both); returns the first column left to the scalar tail. */
 #define DW_SIMD(NAME, K, S, TAPS)                                                                                     \
   static int NAME(const float* P, int PW, const float* w, int OH, int OW, float b, float lo, float hi, float* y) {  \
     v128_t wv[K * K];                                                                                               \
     for (int i = 0; i < K * K; i++) wv[i] = wasm_f32x4_splat(w[i]);                                                \
     const v128_t vb = wasm_f32x4_splat(b), vlo = wasm_f32x4_splat(lo), vhi = wasm_f32x4_splat(hi);                 \
     const int end = OW & ~3;                                                                                        \
-    for (int oy = 0; oy < OH; oy++) {                                                                               \
+    int oy = 0;                                                                                                     \
+    for (; oy + 2 <= OH; oy += 2) {                                                                                 \
+      const float* r0 = P + (long)(oy * S) * PW;                                                                    \
+      float* out = y + (long)oy * OW;                                                                               \
+      for (int ox = 0; ox < end; ox += 4) {                                                                         \
+        v128_t acc0 = vb, acc1 = vb;                                                                                \
+        for (int r = 0; r < K + S; r++) {                                                                           \
+          const float* row = r0 + (long)r * PW + ox * S;                                                            \
+          for (int kx = 0; kx < K; kx++) {                                                                          \
+            const v128_t t = TAPS(row + kx);                                                                        \
+            if (r < K) acc0 = F32X4_MADD(t, wv[r * K + kx], acc0);                                                  \
+            if (r >= S) acc1 = F32X4_MADD(t, wv[(r - S) * K + kx], acc1);                                           \
+          }                                                                                                         \
+        }                                                                                                           \
+        wasm_v128_store(out + ox, clamp_f32x4(acc0, vlo, vhi));                                                     \
+        wasm_v128_store(out + OW + ox, clamp_f32x4(acc1, vlo, vhi));                                                \
+      }                                                                                                             \
+    }                                                                                                               \
+    for (; oy < OH; oy++) {                                                                                         \
       const float* r0 = P + (long)(oy * S) * PW;                                                                    \
       float* out = y + (long)oy * OW;                                                                               \
       for (int ox = 0; ox < end; ox += 4) {                                                                         \
