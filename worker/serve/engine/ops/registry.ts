@@ -8,6 +8,7 @@ import { clip } from "./clip";
 import { concat } from "./concat";
 import { constant } from "./constant";
 import { conv } from "./conv";
+import { convtranspose } from "./convtranspose";
 import { dequantizelinear } from "./dequantizelinear";
 import { dropout } from "./dropout";
 import { flatten } from "./flatten";
@@ -36,6 +37,7 @@ export const OPS: Record<string, Op> = {
   Concat: concat,
   Constant: constant,
   Conv: conv,
+  ConvTranspose: convtranspose,
   DequantizeLinear: dequantizelinear,
   Dropout: dropout,
   Flatten: flatten,
