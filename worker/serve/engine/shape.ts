@@ -232,8 +232,5 @@ export function intInput(ctx: PlanContext, i: number): IntInput {
 
 /** The dims of input i at plan time: a constant's, or an activation's where the engine knows them; else undefined. */
 export function planDims(ctx: PlanContext, i: number): readonly number[] | undefined {
-  const c = ctx.constant(i);
-  if (c) return c.dims;
-  const dims = (ctx as PlanContext & { dims?: (i: number) => readonly number[] | undefined }).dims;
-  return dims ? dims.call(ctx, i) : undefined;
+  return ctx.dims(i);
 }

@@ -19,6 +19,7 @@ import { maxpool } from "./maxpool";
 import { mul } from "./mul";
 import { relu } from "./relu";
 import { reshape } from "./reshape";
+import { shape } from "./shape";
 import { sigmoid } from "./sigmoid";
 import { softmax } from "./softmax";
 import { tanh } from "./tanh";
@@ -57,7 +58,6 @@ import { reducemin } from "./reducemin";
 import { reduceprod } from "./reduceprod";
 import { reducesum } from "./reducesum";
 import { resize } from "./resize";
-import { shape } from "./shape";
 import { slice } from "./slice";
 import { split } from "./split";
 import { sqrt } from "./sqrt";
@@ -88,6 +88,7 @@ export const OPS: Record<string, Op> = {
   Mul: mul,
   Relu: relu,
   Reshape: reshape,
+  Shape: shape,
   Sigmoid: sigmoid,
   Softmax: softmax,
   Tanh: tanh,
@@ -126,7 +127,6 @@ export const OPS: Record<string, Op> = {
   ReduceProd: reduceprod,
   ReduceSum: reducesum,
   Resize: resize,
-  Shape: shape,
   Slice: slice,
   Split: split,
   Sqrt: sqrt,

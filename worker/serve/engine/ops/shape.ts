@@ -1,5 +1,5 @@
-// Shape (with start/end from opset 15): an int64 constant whenever the input's dims are known at load (a constant's,
-// or an activation's where the engine plans per input shape); otherwise a run-time step writing the dims as floats.
+// Shape (with start/end from opset 15): an int64 constant for the shapes the plan is specialised to (ctx.dims);
+// where the dims are unknown at plan time, a run-time step writing them as float32 values.
 import { intAttribute } from "../../../onnx/attributes";
 import { DT } from "../../../onnx/dtype";
 import type { Op } from "../op";
