@@ -142,7 +142,7 @@ export function elementsOf(c: Constant): Elements {
 // ---- unary maps
 
 export type UnaryKind =
-  | "HardSigmoid" | "HardSwish" | "Sqrt" | "Exp" | "Log" | "Neg" | "Abs" | "Erf" | "Not" | "Reciprocal" | "Floor" | "Ceil"
+  | "Sigmoid" | "HardSigmoid" | "HardSwish" | "Sqrt" | "Exp" | "Log" | "Neg" | "Abs" | "Erf" | "Not" | "Reciprocal" | "Floor" | "Ceil"
   // Run-time casts of float32-carried values to integers (toward zero) and to bool.
   | "Trunc" | "Bool";
 
@@ -172,6 +172,7 @@ export function erf(x: number): number {
 export function unaryKernel(kind: UnaryKind, src: ArrayLike<number>, dst: Float32Array | Float64Array, alpha = 0.2, beta = 0.5): void {
   const n = dst.length;
   switch (kind) {
+    case "Sigmoid": for (let i = 0; i < n; i++) dst[i] = 1 / (1 + Math.exp(-src[i]!)); break;
     case "HardSigmoid":
       for (let i = 0; i < n; i++) { const v = alpha * src[i]! + beta; dst[i] = v < 0 ? 0 : v > 1 ? 1 : v; }
       break;

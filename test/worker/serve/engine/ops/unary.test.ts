@@ -16,6 +16,7 @@ function shaped(name: string, dims: number[], values: (u: number) => number): In
 const RANGES: Record<string, (u: number) => number> = {
   HardSigmoid: (u) => u * 6,
   HardSwish: (u) => u * 5,
+  Sigmoid: (u) => u * 12,
   Sqrt: (u) => Math.abs(u) * 9,
   Exp: (u) => u * 4,
   Log: (u) => Math.abs(u) * 20 + 1e-3,
