@@ -3,7 +3,11 @@ import { DT } from "../../../onnx/dtype";
 import { constantOf, numbersOf } from "../elementwise";
 import type { Op } from "../op";
 
-const countOf = (start: number, limit: number, delta: number) => Math.max(Math.ceil((limit - start) / delta), 0);
+/** max(ceil((limit - start) / delta), 0); 0 for a zero delta (invalid in ONNX, but what a trace on zero inputs reads). */
+function countOf(start: number, limit: number, delta: number): number {
+  const n = Math.ceil((limit - start) / delta);
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
 
 export const range: Op = {
   plan(ctx) {
