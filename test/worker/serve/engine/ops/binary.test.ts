@@ -3,6 +3,8 @@
 // graph ending in Where (their bool outputs are not float), and integer constants folded as integers.
 import { describe, it } from "vitest";
 import { makeNode } from "@worker/onnx/builders";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
 import { compare, graphOf, inputMaker, type Input } from "@test/support/op-graphs";
 import { chainOf, compareAll, floats, int64, liveOf } from "@test/support/op-chains";
 
@@ -85,6 +87,19 @@ describe("binary ops against onnxruntime-node", () => {
         const nodes = [makeNode(op, ["p", "q"], ["r"], "op"), makeNode("Cast", ["r"], ["f"], "cast", { to: 1 }), makeNode("Add", ["x", "f"], ["y"], "add")];
         await compareAll(chainOf(nodes, [x, p, q]), [x]);
       }
+    });
+
+    it(`Equal -> Where on int64 constants folds a torch expand target (x.expand(-1, 4, C)), batch ${batch}`, async () => {
+      const C = int(2, 6);
+      const x = live("x", [batch, 1, C]);
+      const nodes = [
+        makeNode("ConstantOfShape", ["n"], ["ones"], "ones", { value: makeTensor("v", DT.INT64, [1], Int32Array.of(1, 0)) }),
+        makeNode("Mul", ["ones", "m1"], ["neg"], "neg"),
+        makeNode("Equal", ["s", "neg"], ["eq"], "eq"),
+        makeNode("Where", ["eq", "ones", "s"], ["t"], "where"),
+        makeNode("Expand", ["x", "t"], ["y"], "expand"),
+      ];
+      await compareAll(chainOf(nodes, [x, int64("n", [3]), int64("m1", [-1], []), int64("s", [-1, 4, C])]), [x]);
     });
 
     it(`Div of run-time integers beside an integer constant truncates, batch ${batch}`, async () => {

@@ -6,7 +6,7 @@ import { makeNode } from "@worker/onnx/builders";
 import { compare, graphOf, inputMaker, type Attr, type Input } from "@test/support/op-graphs";
 import { chainOf, compareAll, floats, int64 } from "@test/support/op-chains";
 
-const { int, live } = inputMaker(20261205);
+const { int, live, constF } = inputMaker(20261205);
 const batches = [1, 3];
 
 const TRANSFORMS = ["half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel"];
@@ -69,6 +69,39 @@ describe("Resize, Upsample and Pad against onnxruntime-node", () => {
       }
     });
 
+    it(`Resize nearest with tf_half_pixel_for_nn (opset 11), batch ${batch}`, async () => {
+      const x = live("x", [batch, 2, int(3, 6), int(3, 6)]);
+      for (const scales of [[1, 1, 2, 3], [1, 1, 0.6, 1.5]]) {
+        const ins = [x, floats("roi", [], [0]), floats("scales", scales)];
+        await compareAll(chainOf([makeNode("Resize", ["x", "roi", "scales"], ["y"], "resize", { mode: "nearest", coordinate_transformation_mode: "tf_half_pixel_for_nn" })], ins, ["y"], 11), [x]);
+      }
+    });
+
+    it(`a MobileNetV3/YOLO-style block: Conv, HardSwish, squeeze-excite (ReduceMean, HardSigmoid, Mul), Resize 2x, Concat, batch ${batch}`, async () => {
+      const C = int(2, 5);
+      const x = live("x", [batch, 3, int(5, 9), int(5, 9)]);
+      const nodes = [
+        makeNode("Conv", ["x", "w"], ["c"], "conv", { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2] }),
+        makeNode("HardSwish", ["c"], ["h"], "hswish"),
+        makeNode("ReduceMean", ["h"], ["m"], "pool", { axes: [2, 3], keepdims: 1 }),
+        makeNode("HardSigmoid", ["m"], ["g"], "gate", { alpha: 1 / 6, beta: 0.5 }),
+        makeNode("Mul", ["h", "g"], ["se"], "excite"),
+        makeNode("Resize", ["se", "", "scales"], ["up"], "up", { mode: "nearest", coordinate_transformation_mode: "asymmetric", nearest_mode: "floor" }),
+        makeNode("Slice", ["x", "zero", "end", "axes"], ["xs"], "crop"),
+        makeNode("Concat", ["up", "xs"], ["y"], "concat", { axis: 1 }),
+      ];
+      const H = x.dims[2]!;
+      const W = x.dims[3]!;
+      const up = [2 * Math.ceil(H / 2), 2 * Math.ceil(W / 2)];
+      const ins = [x, constF("w", [C, 3, 3, 3]), floats("scales", [1, 1, 2, 2]), int64("zero", [0, 0]), int64("end", [Math.min(up[0]!, H), Math.min(up[1]!, W)]), int64("axes", [2, 3])];
+      // The crop matches the upsampled size only where H and W are even: pad x instead when they are odd.
+      if (up[0] !== H || up[1] !== W) {
+        nodes.splice(6, 1, makeNode("Pad", ["x", "pads"], ["xs"], "pad", { mode: "edge" }));
+        ins.push(int64("pads", [0, 0, 0, 0, 0, 0, up[0]! - H, up[1]! - W]));
+      }
+      await compareAll(chainOf(nodes, ins, ["y"], 14), [x]);
+    });
+
     it(`Upsample nearest and linear, scales as attribute (opset 7) and input (opset 9), batch ${batch}`, async () => {
       const x = live("x", [batch, 2, int(2, 6), int(2, 6)]);
       for (const mode of ["nearest", "linear"]) {
@@ -85,8 +118,9 @@ describe("Resize, Upsample and Pad against onnxruntime-node", () => {
       const padsList = [[0, 0, 1, 2, 0, 0, 2, 1], [0, 1, 0, 0, 1, 0, 2, 2], [0, 0, 2, 0, 0, 0, 0, 2], [0, 0, -1, 1, 0, 0, 1, -2]];
       for (const mode of ["constant", "reflect", "edge"]) {
         for (const pads of padsList) {
-          // onnxruntime reflects only dims of length >= 2.
-          if (mode === "reflect" && pads.some((p, i) => p !== 0 && x.dims[i % 4]! < 2)) continue;
+          // onnxruntime reflects only dims of length >= 2 after negative pads crop them.
+          const cropped = x.dims.map((d, i) => d + Math.min(pads[i]!, 0) + Math.min(pads[i + 4]!, 0));
+          if (mode === "reflect" && pads.some((p, i) => p !== 0 && cropped[i % 4]! < 2)) continue;
           const ins = [x, int64("p", pads)];
           await compare(graphOf("Pad", ins, { mode }, 4), ins);
         }

@@ -57,6 +57,14 @@ describe("unary ops against onnxruntime-node", () => {
       }
     });
 
+    it(`Cast at run time to int64 (toward zero), to bool and back to float, batch ${batch}`, async () => {
+      const x = shaped("x", [batch, int(1, 8), 5], (u) => Math.round(u * 4) * 0.75);
+      const toInt = [makeNode("Cast", ["x"], ["i"], "to-int", { to: 7 }), makeNode("Cast", ["i"], ["y"], "to-float", { to: 1 })];
+      await compareAll(chainOf(toInt, [x]), [x]);
+      const toBool = [makeNode("Cast", ["x"], ["b"], "to-bool", { to: 9 }), makeNode("Where", ["b", "x", "ten"], ["y"], "where")];
+      await compareAll(chainOf(toBool, [x, floats("ten", [10], [])]), [x]);
+    });
+
     it(`Not of a comparison, selecting through Where, batch ${batch}`, async () => {
       const x = live("x", [batch, int(1, 8), 6]);
       const nodes = [
