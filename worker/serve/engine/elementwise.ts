@@ -238,23 +238,98 @@ const LOGICAL = new Set<BinaryKind>(["Equal", "Greater", "Less", "GreaterOrEqual
 
 type Floats = Float32Array | Float64Array;
 
-/** out[o + i] = a[ia + i * sa] kind b[ib + i * sb] for i < n (steps 0 or 1). */
-function binaryRow(kind: BinaryKind, a: Floats, ia: number, sa: number, b: Floats, ib: number, sb: number, out: Floats, o: number, n: number): void {
+/**
+ * `rows` rows of n elements: out[o + r * n + i] = a[ia + r * ra + i * sa] kind b[ib + r * rb + i * sb] (steps 0 or 1).
+ * Two loop levels per call, so that a short broadcast row (a bias over the last dim) costs no call per row.
+ */
+function binaryRows(
+  kind: BinaryKind, a: Floats, ia: number, sa: number, ra: number, b: Floats, ib: number, sb: number, rb: number, out: Floats, o: number, n: number, rows: number,
+): void {
   switch (kind) {
-    case "Add": for (let i = 0; i < n; i++) out[o + i] = a[ia + i * sa]! + b[ib + i * sb]!; break;
-    case "Sub": for (let i = 0; i < n; i++) out[o + i] = a[ia + i * sa]! - b[ib + i * sb]!; break;
-    case "Mul": for (let i = 0; i < n; i++) out[o + i] = a[ia + i * sa]! * b[ib + i * sb]!; break;
-    case "Div": for (let i = 0; i < n; i++) out[o + i] = a[ia + i * sa]! / b[ib + i * sb]!; break;
-    case "Pow": for (let i = 0; i < n; i++) out[o + i] = Math.pow(a[ia + i * sa]!, b[ib + i * sb]!); break;
-    case "Max": for (let i = 0; i < n; i++) { const x = a[ia + i * sa]!; const y = b[ib + i * sb]!; out[o + i] = x >= y ? x : y; } break;
-    case "Min": for (let i = 0; i < n; i++) { const x = a[ia + i * sa]!; const y = b[ib + i * sb]!; out[o + i] = x <= y ? x : y; } break;
-    case "Equal": for (let i = 0; i < n; i++) out[o + i] = a[ia + i * sa]! === b[ib + i * sb]! ? 1 : 0; break;
-    case "Greater": for (let i = 0; i < n; i++) out[o + i] = a[ia + i * sa]! > b[ib + i * sb]! ? 1 : 0; break;
-    case "Less": for (let i = 0; i < n; i++) out[o + i] = a[ia + i * sa]! < b[ib + i * sb]! ? 1 : 0; break;
-    case "GreaterOrEqual": for (let i = 0; i < n; i++) out[o + i] = a[ia + i * sa]! >= b[ib + i * sb]! ? 1 : 0; break;
-    case "LessOrEqual": for (let i = 0; i < n; i++) out[o + i] = a[ia + i * sa]! <= b[ib + i * sb]! ? 1 : 0; break;
-    case "And": for (let i = 0; i < n; i++) out[o + i] = a[ia + i * sa]! !== 0 && b[ib + i * sb]! !== 0 ? 1 : 0; break;
-    case "Or": for (let i = 0; i < n; i++) out[o + i] = a[ia + i * sa]! !== 0 || b[ib + i * sb]! !== 0 ? 1 : 0; break;
+    case "Add":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x + y; }
+      }
+      break;
+    case "Sub":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x - y; }
+      }
+      break;
+    case "Mul":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x * y; }
+      }
+      break;
+    case "Div":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x / y; }
+      }
+      break;
+    case "Pow":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = Math.pow(x, y); }
+      }
+      break;
+    case "Max":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x >= y ? x : y; }
+      }
+      break;
+    case "Min":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x <= y ? x : y; }
+      }
+      break;
+    case "Equal":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x === y ? 1 : 0; }
+      }
+      break;
+    case "Greater":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x > y ? 1 : 0; }
+      }
+      break;
+    case "Less":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x < y ? 1 : 0; }
+      }
+      break;
+    case "GreaterOrEqual":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x >= y ? 1 : 0; }
+      }
+      break;
+    case "LessOrEqual":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x <= y ? 1 : 0; }
+      }
+      break;
+    case "And":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x !== 0 && y !== 0 ? 1 : 0; }
+      }
+      break;
+    case "Or":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x !== 0 || y !== 0 ? 1 : 0; }
+      }
+      break;
   }
 }
 
@@ -263,11 +338,16 @@ export function broadcastKernel(
   kind: BinaryKind, a: Floats, aDims: readonly number[], b: Floats, bDims: readonly number[], out: Floats, outDims: readonly number[], truncate = false,
 ): void {
   const n = out.length;
-  if (a.length === n && b.length === n) binaryRow(kind, a, 0, 1, b, 0, 1, out, 0, n);
+  if (a.length === n && b.length === n) binaryRows(kind, a, 0, 1, 0, b, 0, 1, 0, out, 0, n, 1);
   else {
+    // The walk's last outer dim becomes the rows of each call; the dims above it are walked.
     const w = broadcastWalk(outDims, [aDims, bDims]);
+    const last = w.outer.length - 1;
+    const rows = last >= 0 ? w.outer[last]! : 1;
+    const [ra, rb] = last >= 0 ? [w.strides[0]![last]!, w.strides[1]![last]!] : [0, 0];
     const [sa, sb] = w.steps as [number, number];
-    eachRow(w, (off, o) => binaryRow(kind, a, off[0]!, sa, b, off[1]!, sb, out, o, w.n));
+    const above = { n: w.n * rows, outer: w.outer.slice(0, Math.max(last, 0)), strides: w.strides.map((s) => s.slice(0, Math.max(last, 0))), steps: w.steps };
+    eachRow(above, (off, o) => binaryRows(kind, a, off[0]!, sa, ra, b, off[1]!, sb, rb, out, o, w.n, rows));
   }
   if (truncate && (kind === "Div" || kind === "Pow")) for (let i = 0; i < n; i++) out[i] = Math.trunc(out[i]!);
 }
