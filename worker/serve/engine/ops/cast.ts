@@ -2,11 +2,9 @@
 // float (no change), to an integer type (toward zero: values stay float32-carried) or to bool (0/1).
 import { intAttribute } from "../../../onnx/attributes";
 import { DT } from "../../../onnx/dtype";
-import { constantOf, numbersOf, unaryMap, viewOp } from "../elementwise";
+import { constantOf, isInteger, numbersOf, unaryMap, viewOp } from "../elementwise";
 import type { Op } from "../op";
 import { floatData, Uncovered } from "../values";
-
-const INTEGERS = new Set<number>([DT.INT64, DT.INT32, DT.INT16, DT.INT8, DT.UINT8, DT.UINT16, DT.UINT32, DT.UINT64]);
 
 export const cast: Op = {
   plan(ctx) {
@@ -21,7 +19,7 @@ export const cast: Op = {
       throw new Uncovered(`cast of a constant to type ${to}`);
     }
     if (to === DT.FLOAT || to === DT.DOUBLE) return viewOp((dims) => [...dims]).plan(ctx);
-    if (INTEGERS.has(to)) return unaryMap("Trunc").plan(ctx);
+    if (isInteger(to)) return unaryMap("Trunc").plan(ctx);
     if (to === DT.BOOL) return unaryMap("Bool").plan(ctx);
     throw new Uncovered(`run-time cast to type ${to}`);
   },
