@@ -13,7 +13,9 @@ import { dropout } from "./dropout";
 import { flatten } from "./flatten";
 import { gemm } from "./gemm";
 import { globalaveragepool } from "./globalaveragepool";
+import { gru } from "./gru";
 import { identity } from "./identity";
+import { lstm } from "./lstm";
 import { matmul } from "./matmul";
 import { maxpool } from "./maxpool";
 import { mul } from "./mul";
@@ -82,7 +84,9 @@ export const OPS: Record<string, Op> = {
   Flatten: flatten,
   Gemm: gemm,
   GlobalAveragePool: globalaveragepool,
+  GRU: gru,
   Identity: identity,
+  LSTM: lstm,
   MatMul: matmul,
   MaxPool: maxpool,
   Mul: mul,
