@@ -10,6 +10,7 @@ import type { CheckedTensor } from "../inputs";
 import type { Epilogue, OpPlan, PlanContext } from "./op";
 import { OPS } from "./ops/registry";
 import { absorbEpilogue } from "./epilogue";
+import { fuseGraph } from "./fusion";
 import { readConstant, RunState, sizeOf, Uncovered, type Activation, type Constant } from "./values";
 
 export { Uncovered };
@@ -71,7 +72,7 @@ function plan(stored: ModelProto, kx: KernelInstance) {
   const steps: Step[] = [];
   const kernels: Record<string, string> = {};
 
-  for (const node of topoOrder(graph.node, new Set([...constants.keys(), ...inputs.map((v) => v.name)]))) {
+  for (const node of topoOrder(fuseGraph(graph.node, constants, graphOutputs, opset), new Set([...constants.keys(), ...inputs.map((v) => v.name)]))) {
     if (absorbed.has(node)) continue;
     if (node.domain !== "" && node.domain !== "ai.onnx") throw new Uncovered(`node ${label(node)} is in domain '${node.domain}'`);
     const op = OPS[node.opType];

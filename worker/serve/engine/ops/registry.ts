@@ -11,9 +11,11 @@ import { conv } from "./conv";
 import { dequantizelinear } from "./dequantizelinear";
 import { dropout } from "./dropout";
 import { flatten } from "./flatten";
+import { gelu } from "./gelu";
 import { gemm } from "./gemm";
 import { globalaveragepool } from "./globalaveragepool";
 import { identity } from "./identity";
+import { layernormalization } from "./layernormalization";
 import { matmul } from "./matmul";
 import { maxpool } from "./maxpool";
 import { mul } from "./mul";
@@ -36,9 +38,11 @@ export const OPS: Record<string, Op> = {
   DequantizeLinear: dequantizelinear,
   Dropout: dropout,
   Flatten: flatten,
+  Gelu: gelu,
   Gemm: gemm,
   GlobalAveragePool: globalaveragepool,
   Identity: identity,
+  LayerNormalization: layernormalization,
   MatMul: matmul,
   MaxPool: maxpool,
   Mul: mul,

@@ -1,4 +1,4 @@
-// Softmax against onnxruntime-node on attention's 4-D scores: every axis at opset 13, the 2-D coercion at opsets 1
+// Softmax against onnxruntime-node on attention's 4-D scores: every axis at opset 13, the 2-D coercion at opsets 7
 // and 11, at odd sizes, batch 1 and 3, within 1e-5 relative.
 import { describe, it } from "vitest";
 import { compare, graphOf, inputMaker } from "@test/support/op-graphs";
@@ -14,7 +14,7 @@ describe("Softmax against onnxruntime-node", () => {
 
     it(`normalizes over the flattened trailing axes before opset 13, batch ${batch}`, async () => {
       const x = live("x", [batch, int(2, 5), int(2, 9), int(2, 9)]);
-      for (const opset of [1, 11]) for (const axis of [1, 2, -1]) await compare(graphOf("Softmax", [x], { axis }, 4, opset), [x]);
+      for (const opset of [7, 11]) for (const axis of [1, 2, -1]) await compare(graphOf("Softmax", [x], { axis }, 4, opset), [x]);
       await compare(graphOf("Softmax", [x], {}, 4, 11), [x]);
     });
   }
