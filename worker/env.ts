@@ -19,4 +19,5 @@ declare global {
 export type Env = Cloudflare.Env;
 
 /** Per request: the caller's tenant and that tenant's store, bound once by the auth middleware. */
-export type AppEnv = { Bindings: Env; Variables: { tenant: string; store: TenantStore } };
+/** `received`: performance.now() when the request arrived (the first middleware), for Server-Timing totals. */
+export type AppEnv = { Bindings: Env; Variables: { tenant: string; store: TenantStore; received: number } };

@@ -71,6 +71,10 @@ export const OPENAPI_CONFIG = {
 };
 
 const app = new OpenAPIHono<AppEnv>();
+app.use("*", async (c, next) => {
+  c.set("received", performance.now());
+  await next();
+});
 // Before any route, so that every body the framework parses (the API's JSON, the sign-in form) is bounded.
 app.use("*", bodyLimits);
 app.use("*", htmlSecurityHeaders);

@@ -26,7 +26,12 @@ export function loadKernels(model: ModelProto | Uint8Array) {
 export async function runKernels(model: ModelProto | Uint8Array, feeds: Feeds) {
   const session = loadKernels(model);
   const checked = Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, { type: "float32", dims: v.dims, data: v.data }]));
-  return { session, outputs: await session.run(checked) };
+  const raw = await session.run(checked);
+  // Integer and bool outputs as float32 values, as onnxruntime's are compared in the tests.
+  const outputs = Object.fromEntries(
+    Object.entries(raw).map(([k, t]) => [k, { type: t.type, dims: t.dims, data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number | bigint>, Number) }]),
+  );
+  return { session, outputs };
 }
 
 /** max |a - b| / max(1e-6, max |b|). */

@@ -15,7 +15,7 @@ import {
 import { DEFAULT_AGREEMENT_SAMPLE, MAX_ARM_WEIGHT, NAME_PATTERN, ORIGINAL } from "../experiments/config";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../experiments/prometheus";
 import { ARM_HEADER, REQUEST_HEADER, serveExperiment } from "../traffic/arms";
-import { serverTimingHeader } from "../serve/server-timing";
+import { timedAnswer } from "../serve/server-timing";
 import { InferRequestSchema, InferResponseSchema, ServerTimingHeaderSchema } from "./infer";
 import { errorResponses, ErrorSchema } from "./schemas";
 
@@ -269,13 +269,13 @@ export const experiments = createRouter("invalid_request")
   });
 
 export const experimentInference = createRouter("invalid_input").openapi(infer, async (c) => {
+  const handlerStarted = performance.now();
   const { answer, timing } = await serveExperiment(c.env, c.executionCtx, c.var.store, c.req.valid("param").name, c.req.valid("json").inputs, (h) =>
     c.req.header(h),
   );
   c.header(ARM_HEADER, answer.arm);
   c.header(REQUEST_HEADER, answer.requestId);
-  c.header("Server-Timing", serverTimingHeader(timing));
-  return c.json({ ...answer, outputs: encodeTensors(answer.outputs) }, 200);
+  return timedAnswer(() => c.json({ ...answer, outputs: encodeTensors(answer.outputs) }, 200), timing, { received: c.var.received, handlerStarted });
 });
 
 export const prometheusMetrics = createRouter("invalid_request").openapi(metrics, async (c) => {

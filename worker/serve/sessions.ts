@@ -82,7 +82,7 @@ function kernelLoaded(session: KernelSession): LoadedSession {
       return session.residentBytes;
     },
     engine: "kernels",
-    run: (inputs) => session.run(inputs),
+    run: (inputs, options) => session.run(inputs, options),
     release: () => session.release(),
   };
 }

@@ -6,10 +6,13 @@ import { remembered } from "../serve/serving-cache";
 import type { ServingTiming } from "../serve/server-timing";
 import { getSession, sessionKey } from "../serve/sessions";
 import type { TenantStore } from "../store/tenant";
+import type { NodeTiming } from "../serve/engine";
 
 export interface ServingPick {
   variant?: string;
   bits?: number;
+  /** Time each node of the run (the kernel engine's per-node profile). */
+  profile?: boolean;
 }
 
 export interface InferenceAnswer {
@@ -19,6 +22,8 @@ export interface InferenceAnswer {
   bits: number;
   engine: string;
   timeMs: number;
+  /** Per-node milliseconds, when asked for: null where the engine (onnxruntime-web) does not time nodes. */
+  profile?: NodeTiming[] | null;
 }
 
 /** The answer, and how it was served (the Server-Timing header; the body's shape stays as it was). */
@@ -56,7 +61,9 @@ export async function runInference(
   pick: ServingPick,
   inputs: Record<string, JsonTensor>,
 ): Promise<Served> {
+  const validateStarted = performance.now();
   const checked = checkInputs(model.inputs, inputs);
+  const resolveStarted = performance.now();
   const variant = await resolveVariant(store, model, pick);
   const key = sessionKey(store.tenant, model.id, variant?.id ?? null);
   const loadStarted = performance.now();
@@ -75,15 +82,26 @@ export async function runInference(
   const loadMs = cache === "miss" ? performance.now() - loadStarted : null;
   const started = performance.now();
   let raw;
+  const profile: NodeTiming[] | undefined = pick.profile ? [] : undefined;
   try {
-    raw = await session.run(checked);
+    raw = await session.run(checked, { profile });
   } catch (err) {
     throw new DomainError("invalid_input", `inference failed on these inputs: ${(err as Error).message ?? err}`);
   }
-  const timeMs = performance.now() - started;
+  const ended = performance.now();
+  const timeMs = ended - started;
   const outputs = Object.fromEntries(Object.entries(raw).map(([name, t]) => [name, outputToJson(t.type, t.dims, t.data)]));
+  const answer: InferenceAnswer = { outputs, model: model.id, variant: variant?.id ?? null, bits: variant?.bits ?? 32, engine: session.engine, timeMs };
+  if (profile) answer.profile = session.engine === "kernels" ? profile : null;
   return {
-    answer: { outputs, model: model.id, variant: variant?.id ?? null, bits: variant?.bits ?? 32, engine: session.engine, timeMs },
-    timing: { cache, loadMs, runMs: timeMs },
+    answer,
+    timing: {
+      cache,
+      loadMs,
+      runMs: timeMs,
+      validateMs: resolveStarted - validateStarted,
+      resolveMs: loadStarted - resolveStarted,
+      serializeMs: performance.now() - ended,
+    },
   };
 }

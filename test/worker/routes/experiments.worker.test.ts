@@ -150,7 +150,9 @@ describe("experiments: serving", () => {
       const a = ((await first.json()) as Answer).arm;
       expect(first.headers.get("x-slimserve-arm")).toBe(a);
       expect(first.headers.get("x-slimserve-request")).toMatch(/^[0-9a-f-]{36}$/);
-      expect(first.headers.get("Server-Timing")).toMatch(/^cache;desc="(hit|miss)"(, load;dur=[\d.]+)?, run;dur=[\d.]+$/);
+      expect(first.headers.get("Server-Timing")).toMatch(
+        /^cache;desc="(hit|miss)", parse;dur=[\d.]+, validate;dur=[\d.]+, resolve;dur=[\d.]+(, load;dur=[\d.]+)?, run;dur=[\d.]+, serialize;dur=[\d.]+, total;dur=[\d.]+$/,
+      );
       seen.add(a);
       for (let again = 0; again < 3; again++) {
         expect(((await (await infer("sticky", mlpBody(100 + again), { "x-user-id": `user-${u}` })).json()) as Answer).arm).toBe(a);

@@ -154,6 +154,37 @@ describe("the session cache, as Server-Timing reports it", () => {
   // The same seeded models served earlier in this file would otherwise still be cached.
   beforeEach(() => evictAllSessions());
 
+  it("names every phase of the request, and the phases add up to no more than the total", async () => {
+    const { id, body } = await setUp("mlp");
+    const res = await postJson(`/v1/models/${id}/infer?bits=8`, body);
+    expect(res.status).toBe(200);
+    const timing = serverTiming(res);
+    expect([...timing.keys()]).toEqual(["cache", "parse", "validate", "resolve", "load", "run", "serialize", "total"]);
+    const dur = (name: string) => Number(timing.get(name)!.dur);
+    const phases = ["parse", "validate", "resolve", "load", "run", "serialize"].map(dur);
+    for (const d of phases) expect(d).toBeGreaterThanOrEqual(0);
+    // Each phase is rounded to 0.1 ms on its own.
+    expect(phases.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(dur("total") + 0.05 * phases.length + 1e-9);
+  });
+
+  it("answers ?profile=1 with the kernel engine's per-node timings, and null where onnxruntime-web serves", async () => {
+    const mlp = await setUp("mlp");
+    const kernels = (await (await postJson(`/v1/models/${mlp.id}/infer?bits=8&profile=1`, mlp.body)).json()) as Answer & { profile: { node: string; op: string; ms: number }[] };
+    expect(kernels.engine).toBe("kernels");
+    expect(kernels.profile.length).toBeGreaterThan(0);
+    for (const p of kernels.profile) {
+      expect(typeof p.node).toBe("string");
+      expect(["MatMul", "Gemm", "Relu", "Add", "Softmax", "Flatten", "Reshape"]).toContain(p.op);
+      expect(p.ms).toBeGreaterThanOrEqual(0);
+    }
+    const cnn = await setUp("cnn");
+    const web = (await (await postJson(`/v1/models/${cnn.id}/infer?profile=1`, cnn.body)).json()) as Answer & { profile: unknown };
+    expect(web.engine).toBe("onnxruntime-web");
+    expect(web.profile).toBeNull();
+    const plain = (await (await postJson(`/v1/models/${mlp.id}/infer?bits=8`, mlp.body)).json()) as Record<string, unknown>;
+    expect("profile" in plain).toBe(false);
+  });
+
   it("says cache miss with the load's duration on the first request, and a hit with no load on the next", async () => {
     const { id, body } = await setUp("mlp");
     const first = await postJson(`/v1/models/${id}/infer?bits=8`, body);

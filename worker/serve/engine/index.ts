@@ -1,8 +1,11 @@
 // The kernel engine: runs a model's graph with our WebAssembly kernels when every node is covered by the operator
 // registry (ops/registry.ts); otherwise says why not, and the model runs on onnxruntime-web. Weights are packed once
 // at load into the instance's memory (compressed forms stay compressed); each run allocates activations after them.
-import type { ModelProto, NodeProto } from "onnx-buf";
-import { DT } from "../../onnx/dtype";
+// Plans are specialised per input shape: shape arithmetic (Shape and what computes on it) folds to constants for that
+// shape, so graphs exported with dynamic shapes plan like static ones. A node whose plan did not read any shape is
+// planned once and shared by every specialisation; the specialisations themselves are kept in a small LRU.
+import type { GraphProto, ModelProto, NodeProto, ValueInfoProto } from "onnx-buf";
+import { DT, dtypeName } from "../../onnx/dtype";
 import { densifyInitializers } from "../../onnx/sparse";
 import { defaultOpset } from "../../onnx/validate";
 import { KernelInstance } from "../wasm/runtime";
@@ -15,6 +18,20 @@ import { readConstant, RunState, sizeOf, Uncovered, type Activation, type Consta
 
 export { Uncovered };
 
+/** One output of a run: float32 unless the graph declares an integer or bool output. */
+export interface EngineOutput {
+  type: string;
+  dims: readonly number[];
+  data: Float32Array | BigInt64Array | Int32Array | Uint8Array;
+}
+
+/** Milliseconds per node of one run (`profile`), in execution order. */
+export interface NodeTiming {
+  node: string;
+  op: string;
+  ms: number;
+}
+
 export interface KernelSession {
   readonly engine: "kernels";
   /** Bytes of the instance's memory (packed weights plus the activation arena's high-water mark). */
@@ -23,7 +40,7 @@ export interface KernelSession {
   readonly weightBytes: number;
   /** Kernel chosen for each linear layer, by node name (what a variant record reports). */
   readonly kernels: Record<string, string>;
-  run(inputs: Record<string, CheckedTensor>): Promise<Record<string, { type: string; dims: readonly number[]; data: Float32Array }>>;
+  run(inputs: Record<string, CheckedTensor>, options?: { profile?: NodeTiming[] }): Promise<Record<string, EngineOutput>>;
   release(): Promise<void>;
 }
 
@@ -33,100 +50,261 @@ interface Step {
   run: (run: RunState) => Activation[];
 }
 
-/** Nodes in dependency order (graphs are usually sorted already; validation has ruled out cycles). */
-function topoOrder(nodes: readonly NodeProto[], available: Set<string>): NodeProto[] {
-  const done = new Set(available);
-  const pending = [...nodes];
+/** A plan for one set of input shapes. */
+interface Specialisation {
+  steps: Step[];
+}
+
+/** A node's plan, shared by later specialisations while the constants it read are the same objects. */
+interface Memo {
+  readsShape: boolean;
+  constants: (Constant | undefined)[];
+  plan: OpPlan;
+  absorbed: { node: NodeProto; constants: (Constant | undefined)[] }[];
+  kernel?: string;
+}
+
+/** Element types a graph input or output may have: run-time values are float32, exact for integers below 2^24. */
+const VALUE_TYPES = new Set<number>([DT.FLOAT, DT.INT64, DT.INT32, DT.BOOL]);
+const EXACT = 2 ** 24;
+/** Specialisations kept per session (distinct input shapes in use at once). */
+export const SPECIALISATIONS = 8;
+
+/** Nodes in dependency order (Kahn's algorithm: linear in nodes and edges; validation has ruled out cycles). */
+export function topoOrder(nodes: readonly NodeProto[], available: ReadonlySet<string>): NodeProto[] {
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) => n.output.forEach((o) => o && producer.set(o, i)));
+  const waiting = new Array<number>(nodes.length).fill(0);
+  const dependents: number[][] = nodes.map(() => []);
+  nodes.forEach((n, i) => {
+    for (const name of new Set(n.input)) {
+      if (!name || available.has(name)) continue;
+      const p = producer.get(name);
+      if (p === undefined) throw new Uncovered(`node ${label(n)} reads '${name}', which no node produces`);
+      waiting[i]!++;
+      dependents[p]!.push(i);
+    }
+  });
+  const ready: number[] = [];
+  waiting.forEach((w, i) => w === 0 && ready.push(i));
   const order: NodeProto[] = [];
-  while (pending.length > 0) {
-    const idx = pending.findIndex((n) => n.input.every((i) => i === "" || done.has(i)));
-    if (idx < 0) throw new Uncovered("graph reads a tensor no node produces");
-    const [n] = pending.splice(idx, 1);
-    order.push(n!);
-    for (const o of n!.output) if (o) done.add(o);
+  for (let head = 0; head < ready.length; head++) {
+    const i = ready[head]!;
+    order.push(nodes[i]!);
+    for (const d of dependents[i]!) if (--waiting[d]! === 0) ready.push(d);
   }
+  if (order.length !== nodes.length) throw new Uncovered("graph has a cycle");
   return order;
 }
 
 const label = (n: NodeProto) => n.name || `${n.opType}(${n.output[0] ?? ""})`;
 
-/** Plans the whole graph, or throws Uncovered naming the first node the engine cannot run. */
-function plan(stored: ModelProto, kx: KernelInstance) {
-  // Pruned variants store mostly-zero weights as sparse initializers; the kernels pack them from dense views.
-  const model = stored.graph ? densifyInitializers(stored) : stored;
-  const graph = model.graph;
-  if (!graph) throw new Uncovered("model has no graph");
-  const opset = defaultOpset(model);
-  const constants = new Map<string, Constant>();
-  for (const t of graph.initializer) constants.set(t.name, readConstant(t));
-  const inputs = graph.input.filter((v) => !constants.has(v.name));
-  for (const v of inputs) {
-    const tt = v.type?.value.case === "tensorType" ? v.type.value.value : undefined;
-    if (tt?.elemType !== DT.FLOAT) throw new Uncovered(`input '${v.name}' is not float32`);
-  }
-  const consumers = new Map<string, NodeProto[]>();
-  for (const n of graph.node) for (const i of n.input) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
-  const graphOutputs = new Set(graph.output.map((o) => o.name));
-  const placed = new Map<string, Activation>(); // constants copied into kernel memory for run-time use
-  const absorbed = new Set<NodeProto>();
-  const steps: Step[] = [];
-  const kernels: Record<string, string> = {};
+const elemType = (v: ValueInfoProto) => (v.type?.value.case === "tensorType" ? v.type.value.value.elemType : undefined);
 
-  for (const node of topoOrder(fuseGraph(graph.node, constants, graphOutputs, opset), new Set([...constants.keys(), ...inputs.map((v) => v.name)]))) {
-    if (absorbed.has(node)) continue;
-    if (node.domain !== "" && node.domain !== "ai.onnx") throw new Uncovered(`node ${label(node)} is in domain '${node.domain}'`);
-    const op = OPS[node.opType];
-    if (!op) throw new Uncovered(`no kernel-engine op for ${node.opType} (node ${label(node)})`);
-    const constantAt = (i: number) => (node.input[i] ? constants.get(node.input[i]!) : undefined);
-    const ctx: PlanContext = {
-      node,
-      opset,
-      kx,
-      constant: constantAt,
-      has: (i) => !!node.input[i],
-      input(i) {
-        const name = node.input[i];
-        if (!name) throw new Uncovered(`node ${label(node)} lacks input ${i}`);
-        const c = constants.get(name);
-        if (!c) return (run) => run.values.get(name)!;
-        let a = placed.get(name);
-        if (!a) {
-          const data = c.data instanceof Float32Array ? c.data : Float32Array.from(c.data as ArrayLike<number>, Number);
-          a = { dims: c.dims, ptr: kx.put(data) };
-          placed.set(name, a);
+/** Declared dims with symbolic or unknown dims set to `fill`. */
+function declaredDims(v: ValueInfoProto, fill: number): number[] {
+  const tt = v.type?.value.case === "tensorType" ? v.type.value.value : undefined;
+  return (tt?.shape?.dim ?? []).map((d) => (d.value.case === "dimValue" && Number(d.value.value) > 0 ? Number(d.value.value) : fill));
+}
+
+/** What every specialisation of one model shares: the graph's facts, constants placed in memory, node memos. */
+class Planner {
+  readonly graph: GraphProto;
+  readonly opset: number;
+  readonly initializers = new Map<string, Constant>();
+  readonly inputs: ValueInfoProto[];
+  readonly order: NodeProto[];
+  readonly consumers = new Map<string, NodeProto[]>();
+  readonly graphOutputs: Set<string>;
+  readonly placed = new Map<Constant, Activation>(); // constants copied into kernel memory for run-time use
+  readonly memos = new Map<NodeProto, Memo>();
+  readonly kernels: Record<string, string> = {};
+
+  constructor(
+    stored: ModelProto,
+    readonly kx: KernelInstance,
+  ) {
+    // Pruned variants store mostly-zero weights as sparse initializers; the kernels pack them from dense views.
+    const model = stored.graph ? densifyInitializers(stored) : stored;
+    if (!model.graph) throw new Uncovered("model has no graph");
+    this.graph = model.graph;
+    this.opset = defaultOpset(model);
+    for (const t of this.graph.initializer) this.initializers.set(t.name, readConstant(t));
+    this.inputs = this.graph.input.filter((v) => !this.initializers.has(v.name));
+    for (const v of [...this.inputs, ...this.graph.output]) {
+      const t = elemType(v);
+      if (t === undefined || !VALUE_TYPES.has(t)) throw new Uncovered(`'${v.name}' has element type ${t === undefined ? "unknown" : dtypeName(t)}`);
+    }
+    for (const n of this.graph.node) for (const i of new Set(n.input)) if (i) this.consumers.set(i, [...(this.consumers.get(i) ?? []), n]);
+    this.graphOutputs = new Set(this.graph.output.map((o) => o.name));
+    this.order = topoOrder(fuseGraph(this.graph.node, this.initializers, this.graphOutputs, this.opset), new Set([...this.initializers.keys(), ...this.inputs.map((v) => v.name)]));
+  }
+
+  /**
+   * Plans the graph for the shapes of `feeds` (which also serve to trace the dims of activations that a node asks
+   * for: the steps so far run on them, and their arena is freed again). Throws Uncovered naming what is not covered.
+   */
+  specialise(feeds: Record<string, Float32Array>, dims: Record<string, number[]>): Specialisation {
+    const kx = this.kx;
+    const constants = new Map(this.initializers);
+    const absorbed = new Set<NodeProto>();
+    const steps: Step[] = [];
+    const traced = new Map<string, readonly number[]>(Object.entries(dims));
+    let tracedSteps = 0;
+    const trace = () => {
+      const mark = kx.mark();
+      const run = new RunState(kx);
+      try {
+        for (const [name, data] of Object.entries(feeds)) {
+          const a = run.alloc(dims[name]!);
+          run.view(a).set(data);
+          run.values.set(name, a);
         }
-        const fixed = a;
-        return () => fixed;
-      },
-      absorbEpilogue: (channels, axis, rank, start) =>
-        absorbEpilogue(node, channels, axis, rank, { consumers, graphOutputs, constants, absorbed, opset }, start),
-      noteKernel: (kernel) => {
-        kernels[label(node)] = kernel;
-      },
+        for (const step of steps) {
+          const outs = step.run(run);
+          step.outputs.forEach((name, i) => run.values.set(name, outs[i]!));
+        }
+        for (const [name, a] of run.values) traced.set(name, a.dims);
+        tracedSteps = steps.length;
+      } finally {
+        kx.reset(mark);
+      }
     };
-    let planned: OpPlan;
+
+    for (const node of this.order) {
+      if (absorbed.has(node)) continue;
+      if (node.domain !== "" && node.domain !== "ai.onnx") throw new Uncovered(`node ${label(node)} is in domain '${node.domain}'`);
+      const op = OPS[node.opType];
+      if (!op) throw new Uncovered(`no kernel-engine op for ${node.opType} (node ${label(node)})`);
+      const constantsOf = (n: NodeProto) => n.input.map((i) => (i ? constants.get(i) : undefined));
+      const ins = constantsOf(node);
+      const memo = this.memos.get(node);
+      let planned: OpPlan;
+      if (memo && !memo.readsShape && same(memo.constants, ins) && memo.absorbed.every((a) => same(a.constants, constantsOf(a.node)))) {
+        planned = memo.plan;
+        for (const a of memo.absorbed) absorbed.add(a.node);
+      } else {
+        let readsShape = false;
+        let kernel: string | undefined;
+        const before = new Set(absorbed);
+        const ctx: PlanContext = {
+          node,
+          opset: this.opset,
+          kx,
+          constant: (i) => ins[i],
+          has: (i) => !!node.input[i],
+          dims: (i) => {
+            const name = node.input[i];
+            if (!name) return undefined;
+            const c = constants.get(name);
+            if (c) return c.dims;
+            readsShape = true;
+            if (!traced.has(name) || tracedSteps < steps.length) trace();
+            return traced.get(name);
+          },
+          input: (i) => {
+            const name = node.input[i];
+            if (!name) throw new Uncovered(`node ${label(node)} lacks input ${i}`);
+            const c = constants.get(name);
+            if (!c) return (run) => run.values.get(name)!;
+            const fixed = this.place(c);
+            return () => fixed;
+          },
+          absorbEpilogue: (channels, axis, rank, start) =>
+            absorbEpilogue(node, channels, axis, rank, { consumers: this.consumers, graphOutputs: this.graphOutputs, constants, absorbed, opset: this.opset }, start),
+          noteKernel: (k) => {
+            kernel = k;
+          },
+        };
+        try {
+          planned = op.plan(ctx);
+        } catch (err) {
+          if (err instanceof Uncovered) throw new Uncovered(`${node.opType} node ${label(node)}: ${err.message}`);
+          throw err;
+        }
+        const newlyAbsorbed = [...absorbed].filter((n) => !before.has(n)).map((n) => ({ node: n, constants: constantsOf(n) }));
+        this.memos.set(node, { readsShape, constants: ins, plan: planned, absorbed: newlyAbsorbed, kernel });
+        if (kernel) this.kernels[label(node)] = kernel;
+      }
+      if (planned.kind === "constant") {
+        planned.outputs.forEach((c, i) => node.output[i] && constants.set(node.output[i]!, c));
+      } else {
+        steps.push({ node, outputs: planned.outputs ?? node.output.filter((o) => o), run: planned.run });
+      }
+    }
+    for (const o of this.graph.output) {
+      if (constants.has(o.name)) throw new Uncovered(`graph output '${o.name}' is a constant`);
+    }
+    return { steps };
+  }
+
+  /** A constant's copy in kernel memory (float32), made once per session. */
+  private place(c: Constant): Activation {
+    let a = this.placed.get(c);
+    if (!a) {
+      const data = c.data instanceof Float32Array ? c.data : Float32Array.from(c.data as ArrayLike<number>, Number);
+      a = { dims: c.dims, ptr: this.kx.put(data) };
+      this.placed.set(c, a);
+    }
+    return a;
+  }
+}
+
+function same(a: readonly (Constant | undefined)[], b: readonly (Constant | undefined)[]): boolean {
+  return a.length === b.length && a.every((c, i) => c === b[i]);
+}
+
+/** Input values as float32 (the engine's run-time type); integers beyond 2^24 would not stay exact. */
+function asFloat(name: string, t: CheckedTensor): Float32Array {
+  if (t.data instanceof Float32Array) return t.data;
+  const out = new Float32Array(t.data.length);
+  for (let i = 0; i < out.length; i++) {
+    const v = Number(t.data[i]!);
+    if (Math.abs(v) > EXACT && Number.isInteger(v)) throw new RangeError(`input '${name}' holds ${v}, beyond the engine's exact integer range (2^24)`);
+    out[i] = v;
+  }
+  return out;
+}
+
+/** A float32 result in the graph output's declared element type. */
+function asDeclared(values: Float32Array, type: number): EngineOutput["data"] {
+  switch (type) {
+    case DT.INT64:
+      return BigInt64Array.from(values, (v) => BigInt(Math.trunc(v)));
+    case DT.INT32:
+      return Int32Array.from(values, Math.trunc);
+    case DT.BOOL:
+      return Uint8Array.from(values, (v) => (v !== 0 ? 1 : 0));
+    default:
+      return values;
+  }
+}
+
+const shapeKey = (dims: Record<string, readonly number[]>) => JSON.stringify(dims);
+
+/**
+ * Plans for the declared input shapes (symbolic dims at 1, else 32 or 224 where a model needs room, as image models
+ * do): the load-time check that the engine covers the graph. Zero inputs serve to trace dims.
+ */
+function firstSpecialisation(planner: Planner): { dims: Record<string, number[]>; spec: Specialisation } {
+  let failure: unknown;
+  for (const fill of [1, 32, 224]) {
+    const dims = Object.fromEntries(planner.inputs.map((v) => [v.name, declaredDims(v, fill)]));
+    const feeds = Object.fromEntries(planner.inputs.map((v) => [v.name, new Float32Array(sizeOf(dims[v.name]!))]));
     try {
-      planned = op.plan(ctx);
+      return { dims, spec: planner.specialise(feeds, dims) };
     } catch (err) {
-      if (err instanceof Uncovered) throw new Uncovered(`${node.opType} node ${label(node)}: ${err.message}`);
-      throw err;
-    }
-    if (planned.kind === "constant") {
-      planned.outputs.forEach((c, i) => node.output[i] && constants.set(node.output[i]!, c));
-    } else {
-      steps.push({ node, outputs: planned.outputs ?? node.output.filter((o) => o), run: planned.run });
+      if (err instanceof Uncovered) throw err;
+      failure = err; // a trace that did not fit these dims: try larger ones
     }
   }
-  for (const o of graph.output) {
-    if (constants.has(o.name)) throw new Uncovered(`graph output '${o.name}' is a constant`);
-  }
-  return { steps, inputs: inputs.map((v) => v.name), outputs: graph.output.map((o) => o.name), kernels };
+  throw new Uncovered(`could not trace the graph's shapes: ${(failure as Error).message}`);
 }
 
 /** Why the engine cannot run this model, or null when it can (cheap: plans against a scratch instance). */
 export function kernelCoverage(model: ModelProto, module: WebAssembly.Module): string | null {
   try {
-    plan(model, new KernelInstance(module));
+    firstSpecialisation(new Planner(model, new KernelInstance(module)));
     return null;
   } catch (err) {
     if (err instanceof Uncovered) return err.message;
@@ -140,41 +318,67 @@ export function createKernelSession(
   module: WebAssembly.Module,
 ): { session: KernelSession; reason: null } | { session: null; reason: string } {
   const kx = new KernelInstance(module);
-  let planned;
+  let planner: Planner;
+  const specs = new Map<string, Specialisation>();
   try {
-    planned = plan(model, kx);
+    planner = new Planner(model, kx);
+    const first = firstSpecialisation(planner);
+    specs.set(shapeKey(first.dims), first.spec);
   } catch (err) {
     if (err instanceof Uncovered) return { session: null, reason: err.message };
     throw err;
   }
-  const { steps, inputs, outputs, kernels } = planned;
   const weightBytes = kx.mark() - kx.k.heap_base();
-  const base = kx.mark();
+  const outputTypes = planner.graph.output.map((o) => [o.name, elemType(o)!] as const);
   const session: KernelSession = {
     engine: "kernels",
     get residentBytes() {
       return kx.residentBytes;
     },
     weightBytes,
-    kernels,
-    async run(given) {
+    kernels: planner.kernels,
+    async run(given, options) {
+      const dims: Record<string, number[]> = {};
+      const feeds: Record<string, Float32Array> = {};
+      for (const v of planner.inputs) {
+        const t = given[v.name];
+        if (!t) throw new RangeError(`input '${v.name}' is missing`);
+        dims[v.name] = [...t.dims];
+        feeds[v.name] = asFloat(v.name, t);
+      }
+      const key = shapeKey(dims);
+      let spec = specs.get(key);
+      if (spec) {
+        specs.delete(key); // most recently used last
+      } else {
+        try {
+          spec = planner.specialise(feeds, dims);
+        } catch (err) {
+          if (err instanceof Uncovered) throw new RangeError(`the kernel engine cannot run these input shapes: ${err.message}`);
+          throw err;
+        }
+        if (specs.size >= SPECIALISATIONS) specs.delete(specs.keys().next().value!);
+      }
+      specs.set(key, spec);
+      const base = kx.mark();
       const run = new RunState(kx);
       try {
-        for (const name of inputs) {
-          const t = given[name];
-          if (!t || !(t.data instanceof Float32Array)) throw new RangeError(`input '${name}' must be float32`);
-          const a = run.alloc([...t.dims]);
-          run.view(a).set(t.data);
+        for (const [name, data] of Object.entries(feeds)) {
+          const a = run.alloc(dims[name]!);
+          run.view(a).set(data);
           run.values.set(name, a);
         }
-        for (const step of steps) {
+        const profile = options?.profile;
+        for (const step of spec.steps) {
+          const t0 = profile ? performance.now() : 0;
           const outs = step.run(run);
           step.outputs.forEach((name, i) => run.values.set(name, outs[i]!));
+          if (profile) profile.push({ node: label(step.node), op: step.node.opType, ms: performance.now() - t0 });
         }
-        const result: Record<string, { type: string; dims: readonly number[]; data: Float32Array }> = {};
-        for (const name of outputs) {
+        const result: Record<string, EngineOutput> = {};
+        for (const [name, type] of outputTypes) {
           const a = run.values.get(name)!;
-          result[name] = { type: "float32", dims: a.dims, data: run.view(a).slice() };
+          result[name] = { type: dtypeName(type), dims: a.dims, data: asDeclared(run.view(a).slice(), type) };
         }
         return result;
       } finally {

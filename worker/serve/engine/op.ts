@@ -17,6 +17,11 @@ export interface PlanContext {
   readonly kx: KernelInstance;
   /** The constant behind input `i`, or undefined when it is computed at run time (or absent). */
   constant(i: number): Constant | undefined;
+  /**
+   * The dims of input i for the shapes this plan is specialised to: a constant's, or an activation's (traced by
+   * running the steps planned so far). Reading an activation's dims makes the plan specific to these input shapes.
+   */
+  dims(i: number): readonly number[] | undefined;
   /** True when input i is given (ONNX marks an absent optional input with ""). */
   has(i: number): boolean;
   /** Resolves input i at run time: an activation, or a constant placed in kernel memory once at load. */

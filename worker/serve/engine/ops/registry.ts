@@ -21,6 +21,7 @@ import { maxpool } from "./maxpool";
 import { mul } from "./mul";
 import { relu } from "./relu";
 import { reshape } from "./reshape";
+import { shape } from "./shape";
 import { sigmoid } from "./sigmoid";
 import { softmax } from "./softmax";
 import { tanh } from "./tanh";
@@ -48,6 +49,7 @@ export const OPS: Record<string, Op> = {
   Mul: mul,
   Relu: relu,
   Reshape: reshape,
+  Shape: shape,
   Sigmoid: sigmoid,
   Softmax: softmax,
   Tanh: tanh,

@@ -1,0 +1,116 @@
+// The engine's planner: graphs in any topological order, plans specialised per input shape (shape arithmetic folds
+// for each shape; weights are packed once), integer and bool graph inputs and outputs, per-node profiles.
+import { describe, expect, it } from "vitest";
+import * as ortNode from "onnxruntime-node";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
+import { createKernelSession, kernelCoverage, topoOrder, type NodeTiming } from "@worker/serve/engine";
+import { decodeModel } from "@worker/onnx/codec";
+import { loadKernels, maxRelDiff, runReference } from "@test/support/engine";
+import { plainKernelModule } from "@test/support/kernels";
+import { inputMaker } from "@test/support/op-graphs";
+
+const { rand } = inputMaker(20261202);
+
+/** x [B, 6] -> MatMul W [6, 6] -> Reshape to Shape(y) (y [B, 2, 3], a second input) -> Relu: a shape read at run time. */
+function shapeFollowingModel(): Uint8Array {
+  const w = makeTensor("w", DT.FLOAT, [6, 6], rand(36));
+  const nodes = [
+    makeNode("MatMul", ["x", "w"], ["h"], "mm"),
+    makeNode("Shape", ["y"], ["target"], "shape"),
+    makeNode("Reshape", ["h", "target"], ["r"], "reshape"),
+    makeNode("Relu", ["r"], ["out"], "relu"),
+  ];
+  const graph = makeGraph(
+    nodes,
+    "shape-following",
+    [makeValueInfo("x", DT.FLOAT, ["batch", 6]), makeValueInfo("y", DT.FLOAT, ["batch", 2, 3])],
+    [makeValueInfo("out", DT.FLOAT, ["batch", 2, 3])],
+    [w],
+  );
+  return encodeModel(makeModel(graph));
+}
+
+describe("the kernel engine's planner", () => {
+  it("orders nodes listed out of dependency order, and runs them as onnxruntime does", async () => {
+    const w = makeTensor("w", DT.FLOAT, [5, 4], rand(20));
+    const nodes = [makeNode("Relu", ["h"], ["out"], "relu"), makeNode("Sigmoid", ["m"], ["h"], "sig"), makeNode("MatMul", ["x", "w"], ["m"], "mm")];
+    const graph = makeGraph(nodes, "reversed", [makeValueInfo("x", DT.FLOAT, [3, 5])], [makeValueInfo("out", DT.FLOAT, [3, 4])], [w]);
+    const bytes = encodeModel(makeModel(graph));
+    const feeds = { x: { dims: [3, 5], data: rand(15) } };
+    const session = loadKernels(bytes);
+    const got = await session.run({ x: { type: "float32", ...feeds.x } });
+    const ref = await runReference(bytes, feeds);
+    expect(maxRelDiff(got.out!.data as Float32Array, ref.out!.data)).toBeLessThan(1e-5);
+  });
+
+  it("orders a 20000-node chain given in reverse", () => {
+    const n = 20000;
+    const nodes = Array.from({ length: n }, (_, i) => makeNode("Relu", [i === 0 ? "x" : `t${i - 1}`], [`t${i}`], `r${i}`)).reverse();
+    const order = topoOrder(nodes, new Set(["x"]));
+    expect(order.map((node) => node.name)).toEqual(Array.from({ length: n }, (_, i) => `r${i}`));
+  });
+
+  it("refuses a graph that reads a tensor nothing produces", () => {
+    const graph = makeGraph([makeNode("Relu", ["ghost"], ["out"], "relu")], "g", [makeValueInfo("x", DT.FLOAT, [2])], [makeValueInfo("out", DT.FLOAT, [2])], []);
+    expect(kernelCoverage(makeModel(graph), plainKernelModule)).toMatch(/'ghost'/);
+  });
+
+  it("specialises the plan per input shape: a reshape target read from a run-time shape follows each batch size", async () => {
+    const bytes = shapeFollowingModel();
+    const session = loadKernels(bytes);
+    for (const batch of [1, 3, 7, 3, 1]) {
+      const feeds = { x: { dims: [batch, 6], data: rand(batch * 6) }, y: { dims: [batch, 2, 3], data: rand(batch * 6) } };
+      const got = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, { type: "float32", ...v }])));
+      const ref = await runReference(bytes, feeds);
+      expect(got.out!.dims).toEqual([batch, 2, 3]);
+      expect(maxRelDiff(got.out!.data as Float32Array, ref.out!.data)).toBeLessThan(1e-5);
+    }
+  });
+
+  it("packs weights once: more input shapes grow only the activation arena, never the packed weights", async () => {
+    const session = loadKernels(shapeFollowingModel());
+    const run = (batch: number) => session.run({ x: { type: "float32", dims: [batch, 6], data: rand(batch * 6) }, y: { type: "float32", dims: [batch, 2, 3], data: rand(batch * 6) } });
+    for (const batch of [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]) await run(batch); // more shapes than the plans kept
+    const after = session.residentBytes;
+    for (const batch of [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]) await run(batch);
+    expect(session.residentBytes).toBe(after);
+  });
+
+  it("accepts int64 inputs and declares int64 outputs, as onnxruntime reads and writes them", async () => {
+    const nodes = [makeNode("Cast", ["ids"], ["f"], "cast", { to: DT.FLOAT }), makeNode("Relu", ["f"], ["out"], "relu"), makeNode("Identity", ["ids"], ["echo"], "echo")];
+    const graph = makeGraph(
+      nodes,
+      "ints",
+      [makeValueInfo("ids", DT.INT64, [2, 5])],
+      [makeValueInfo("out", DT.FLOAT, [2, 5]), makeValueInfo("echo", DT.INT64, [2, 5])],
+      [],
+    );
+    const bytes = encodeModel(makeModel(graph));
+    const ids = BigInt64Array.from([3, -2, 0, 70000, 5, 1, 9, -8, 2, 16777216].map(BigInt));
+    const loaded = createKernelSession(decodeModel(bytes), plainKernelModule);
+    expect(loaded.reason).toBeNull();
+    const got = await loaded.session!.run({ ids: { type: "int64", dims: [2, 5], data: ids } });
+    const ort = await ortNode.InferenceSession.create(bytes);
+    const ref = await ort.run({ ids: new ortNode.Tensor("int64", ids, [2, 5]) });
+    expect(Array.from(got.out!.data as Float32Array)).toEqual(Array.from(ref.out!.data as Float32Array));
+    expect(got.echo!.type).toBe("int64");
+    expect(Array.from(got.echo!.data as BigInt64Array)).toEqual(Array.from(ref.echo!.data as BigInt64Array));
+  });
+
+  it("refuses integer inputs beyond 2^24, which float32 would not hold exactly", async () => {
+    const graph = makeGraph([makeNode("Identity", ["ids"], ["echo"], "echo")], "ints", [makeValueInfo("ids", DT.INT64, [1])], [makeValueInfo("echo", DT.INT64, [1])], []);
+    const session = loadKernels(encodeModel(makeModel(graph)));
+    await expect(session.run({ ids: { type: "int64", dims: [1], data: BigInt64Array.from([16777217n]) } })).rejects.toThrow(/2\^24/);
+  });
+
+  it("times each step when asked for a profile", async () => {
+    const session = loadKernels(shapeFollowingModel());
+    const profile: NodeTiming[] = [];
+    await session.run({ x: { type: "float32", dims: [2, 6], data: rand(12) }, y: { type: "float32", dims: [2, 2, 3], data: rand(12) } }, { profile });
+    expect(profile.map((p) => p.op)).toEqual(["MatMul", "Reshape", "Relu"]);
+    for (const p of profile) expect(p.ms).toBeGreaterThanOrEqual(0);
+  });
+});
