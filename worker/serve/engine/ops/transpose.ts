@@ -125,7 +125,8 @@ export const transpose: Op = {
           for (let i = 0, dst = y.ptr >> 2; i < rows; i++, dst += rowLen) {
             let s = src;
             for (let d = 0; d < outer.length; d++) s += idx[d]! * strides[outer[d]!]!;
-            mem.copyWithin(dst, s, s + rowLen);
+            if (rowLen >= 64) mem.copyWithin(dst, s, s + rowLen);
+            else for (let j = 0; j < rowLen; j++) mem[dst + j] = mem[s + j]!; // short rows (a head's 16-64 values): no call
             for (let d = outer.length - 1; d >= 0; d--) {
               if (++idx[d]! < outerDims[d]!) break;
               idx[d] = 0;
