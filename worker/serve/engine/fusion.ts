@@ -142,7 +142,8 @@ function layerNorm(g: Graph, r1: NodeProto, opset: number): Fused | null {
     inputs.push(""); // Scale is required: without gamma the fused node multiplies by none (see the op)
   }
   const name = `${r1.name || out}/fused_LayerNormalization`;
-  return { nodes, node: makeNode("LayerNormalization", inputs, [out], name, { axis, epsilon: eps }) };
+  // epsilon as a float attribute even when whole (makeNode would write 1 as an int).
+  return { nodes, node: makeNode("LayerNormalization", inputs, [out], name, { axis, epsilon: { float: eps } }) };
 }
 
 /** x * 0.5, 0.5 * x or x / 2: the halved operand, or null. */

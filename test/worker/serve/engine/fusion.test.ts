@@ -25,6 +25,7 @@ interface LayerNormForm {
   square?: "pow" | "mul";
   swapped?: boolean; // gamma * n and beta + (...)
   opset?: number;
+  eps?: number;
 }
 
 /** x -> decomposed layer norm -> y, as torch.onnx writes it (with the form's variations). */
@@ -41,7 +42,7 @@ function layerNormNodes(x: string, y: string, f: LayerNormForm, p = ""): NodePro
       ? [makeNode("Mul", [`${p}d`, `${p}d`], [`${p}p`], `${p}sq`)]
       : [scalarNode(`${p}two`, 2), makeNode("Pow", [`${p}d`, `${p}two`], [`${p}p`], `${p}pow`)]),
     reduce(`${p}p`, `${p}v`),
-    scalarNode(`${p}eps`, 1e-5),
+    scalarNode(`${p}eps`, f.eps ?? 1e-5),
     makeNode("Add", [`${p}v`, `${p}eps`], [`${p}ve`], `${p}add-eps`),
     makeNode("Sqrt", [`${p}ve`], [`${p}sd`], `${p}sqrt`),
   ];
@@ -111,6 +112,7 @@ describe("fusing decomposed layer norm and GELU", () => {
         [{ axes: [-1, -2], gammaDims: [D] }, [D]], // gamma repeats along the normalized rows
         [{ gammaDims: [S, D] }, [S, D]], // gamma varies across rows: the broadcasting path
         [{ gammaDims: [1] }, [1]],
+        [{ gammaDims: [D], eps: 1 }, [D]],
       ];
       for (const [form, betaDims] of forms) {
         const x = live("x", [batch, S, D]);
