@@ -10,6 +10,7 @@ import * as ortNode from "onnxruntime-node";
 import { unstable_startWorker } from "wrangler";
 import { writeBenchmarksDoc } from "./render.mjs";
 import { writeZooDoc } from "./render-zoo.mjs";
+import { writeFamiliesDoc } from "./render-families.mjs";
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const deadline = Date.now() + 10 * 60 * 1000;
@@ -18,10 +19,11 @@ const deadline = Date.now() + 10 * 60 * 1000;
 // MLP's variants (bench/results/load.json); `--only kernels` just the kernel throughput table and `--only models` just
 // the model latencies on onnxruntime-web and the kernel engine (bench/results/kernels.json, models.json: quick checks
 // of a kernel change); `--only zoo` the full model zoo under int8, int4 and dynamic int8 (bench/zoo.ts, a vitest run
-// of that file alone, in Node: bench/results/zoo.json); without it, the full run as always.
+// of that file alone, in Node: bench/results/zoo.json); `--only families` the engine on the full zoo's graph families
+// (bench/families.ts, likewise: bench/results/families.json); without it, the full run as always.
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-const ONLY = ["compression", "load", "kernels", "models", "zoo"];
+const ONLY = ["compression", "load", "kernels", "models", "zoo", "families"];
 if (only !== undefined && !ONLY.includes(only)) throw new Error(`--only takes ${ONLY.map((o) => `'${o}'`).join(", ")} (got '${only}')`);
 
 async function get(worker, path) {
@@ -381,7 +383,16 @@ function zooRun() {
   process.exit(run.status ?? 1);
 }
 
+/** `--only families`: bench/families.ts under its own vitest config (results in bench/results/families.json). */
+function familiesRun() {
+  const vitest = here("../node_modules/vitest/vitest.mjs");
+  const run = spawnSync(process.execPath, [vitest, "run", "--config", here("./vitest.families.config.ts")], { stdio: "inherit", cwd: here("..") });
+  if (run.status === 0) console.log(writeFamiliesDoc() ? "docs/benchmarks.md: families tables rewritten" : "docs/benchmarks.md: families tables unchanged");
+  process.exit(run.status ?? 1);
+}
+
 if (only === "zoo") zooRun();
+else if (only === "families") familiesRun();
 else main().catch((err) => {
   console.error(err);
   process.exit(1);

@@ -19,6 +19,7 @@ import { compressModelBytes } from "../worker/catalog/variants";
 import { RecipeSchema } from "../worker/compress/recipe";
 import { benchCnn, benchMlp } from "../test/support/models";
 import { blockPrune } from "./block-prune";
+import type { CheckedTensor } from "../worker/serve/inputs";
 
 function seeded(n: number, seed: number, a = 1): Float32Array {
   let s = seed >>> 0 || 1;
@@ -255,6 +256,45 @@ function compressRunnable(hidden: number): Runnable {
   };
 }
 
+/** Model bytes and feeds the driver POSTs (the full zoo's models and their variants, made in Node). */
+const uploaded = new Map<string, Uint8Array>();
+const uploadedFeeds = new Map<string, Record<string, CheckedTensor>>();
+
+function feedsFromJson(json: Record<string, { type: string; dims: number[]; data: number[] }>): Record<string, CheckedTensor> {
+  return Object.fromEntries(
+    Object.entries(json).map(([name, t]) => [
+      name,
+      { type: t.type, dims: t.dims, data: t.type === "int64" ? BigInt64Array.from(t.data, (v) => BigInt(v)) : Float32Array.from(t.data) },
+    ]),
+  );
+}
+
+/**
+ * A model of the real-graph families: `bytes` on `engine` ("onnxruntime-web" as the server loads a model there, with
+ * weight-only dequantization folded at load for variants; "kernels", which fails with the reason where it does not
+ * cover the graph) on the uploaded `feeds`. The first run sizes the arena, so residentBytes includes it.
+ */
+async function familyRunnable(bytesName: string, feedsName: string, engine: string): Promise<Runnable> {
+  const bytes = uploaded.get(bytesName);
+  const checked = uploadedFeeds.get(feedsName);
+  if (!bytes || !checked) throw new Error(`upload ${bytesName} and ${feedsName} first`);
+  const variant = !bytesName.endsWith("/fp32");
+  if (engine === "onnxruntime-web") {
+    const session = await createOrtSession(bytes, { foldWeightDequantize: variant });
+    const feeds = Object.fromEntries(Object.entries(checked).map(([k, t]) => [k, makeOrtTensor(t.type as "float32", t.data as Float32Array, t.dims)]));
+    await session.run(feeds);
+    return { info: { engine, modelBytes: bytes.byteLength, residentBytes: session.heapGrowthBytes }, run: () => session.run(feeds), release: () => session.release() };
+  }
+  const loaded = createKernelSession(decodeModel(bytes), kernelModule());
+  if (!loaded.session) throw new Error(`not covered: ${loaded.reason}`);
+  const session = loaded.session;
+  await session.run(checked);
+  return {
+    info: { engine, modelBytes: bytes.byteLength, residentBytes: session.residentBytes, weightBytes: session.weightBytes, kernels: session.kernels },
+    run: () => session.run(checked),
+  };
+}
+
 // One runnable at a time per isolate, so large layers do not pile up in memory.
 let current: { key: string; runnable: Runnable } | null = null;
 
@@ -270,7 +310,9 @@ async function prepare(key: string): Promise<Runnable> {
         ? compressRunnable(Number(parts[0]))
         : kind === "load"
           ? loadRunnable(parts[0]!)
-          : await modelRunnable(parts[0]!, parts[1]!, parts[2]!, Number(parts[3]));
+          : kind === "family"
+            ? await familyRunnable(parts[0]!, parts[1]!, parts[2]!)
+            : await modelRunnable(parts[0]!, parts[1]!, parts[2]!, Number(parts[3]));
   current = { key, runnable };
   return runnable;
 }
@@ -280,6 +322,14 @@ export default {
     const url = new URL(request.url);
     try {
       if (url.pathname === "/list") return Response.json({ loads: Object.keys(LOAD_VARIANTS), kernels: KERNELS, shapes: SHAPES, models: Object.keys(MODELS), variants: Object.keys(VARIANTS), pruned: Object.fromEntries(Object.entries(PRUNED).map(([m, v]) => [m, Object.keys(v)])) });
+      if (url.pathname === "/put" && request.method === "POST") {
+        uploaded.set(url.searchParams.get("name")!, new Uint8Array(await request.arrayBuffer()));
+        return new Response("ok");
+      }
+      if (url.pathname === "/feeds" && request.method === "POST") {
+        uploadedFeeds.set(url.searchParams.get("name")!, feedsFromJson(await request.json()));
+        return new Response("ok");
+      }
       if (url.pathname === "/prepare") return Response.json((await prepare(url.searchParams.get("key")!)).info);
       if (url.pathname === "/run") {
         // The caller times this request from outside: workerd's clock does not advance during compute.

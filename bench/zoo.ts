@@ -4,10 +4,8 @@
 // (wasm), each runtime's variant against the same runtime's FP32, batch 1, seed 1 (cnn_if: seeds 1 and 2, one per
 // branch). Writes bench/results/zoo.json. Run by `npm run bench -- --only zoo` (a vitest run of this file alone:
 // bench/vitest.zoo.config.ts, which npm test does not include). The full zoo is generated once per content of
-// zoo.py into .cache/zoo-full/, model by model, so that a model already there is not exported again.
-import { createHash } from "node:crypto";
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+// zoo.py into .cache/zoo-full/ (bench/full-zoo.ts).
+import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,11 +17,10 @@ import { RecipeSchema } from "@worker/compress/recipe";
 import { DT } from "@worker/onnx/dtype";
 import { subgraphsOf } from "@worker/onnx/operators";
 import { runNode, runWeb, type Outputs } from "@test/support/zoo-runs";
-import { cosine, readZooManifest, zooModelsIn, type Feeds, type ZooManifest, type ZooModel } from "@test/support/zoo";
+import { cosine, zooModelsIn, type Feeds, type ZooManifest, type ZooModel } from "@test/support/zoo";
+import { ensureFullZoo, FULL_ZOO_DIR as DIR } from "./full-zoo";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const SCRIPT = join(ROOT, "scripts/zoo/zoo.py");
-const DIR = join(ROOT, ".cache/zoo-full");
 const RESULTS = join(ROOT, "bench/results/zoo.json");
 
 const NAMES = ["transformer", "mobilenet_v2", "resnet18", "lstm", "gru", "convtranspose", "tied_embedding", "cnn_if", "cnn_constants"];
@@ -33,38 +30,6 @@ const RECIPES = [
   { label: "int4", recipe: { quantize: { bits: 4 } }, minRatio: 6, minCosine: 0.99 },
   { label: "dynamic-int8", recipe: { quantize: { bits: 8, scheme: "dynamic" } }, minRatio: 3.5, minCosine: 0.999 },
 ];
-
-/**
- * The full zoo in .cache/zoo-full/ with every model of `names`: the manifest there records the hash of zoo.py that
- * wrote it; a model it lists (file of the listed size) under the same hash is kept, the others are exported (one
- * zoo.py run for all of them, into a temporary folder) and merged into the manifest.
- */
-function ensureFullZoo(names: string[]): ZooManifest {
-  const script = createHash("sha256").update(readFileSync(SCRIPT)).digest("hex").slice(0, 16);
-  mkdirSync(DIR, { recursive: true });
-  const manifestPath = join(DIR, "manifest.json");
-  const raw = existsSync(manifestPath) ? (JSON.parse(readFileSync(manifestPath, "utf8")) as { script?: string }) : undefined;
-  const current = raw?.script === script ? readZooManifest(DIR) : undefined;
-  const present = (current?.models ?? []).filter((e) => existsSync(join(DIR, e.file)) && statSync(join(DIR, e.file)).size === e.fileBytes);
-  const missing = names.filter((n) => !present.some((e) => e.name === n));
-  if (missing.length === 0) return current!;
-  const partial = join(DIR, `.partial-${process.pid}`);
-  rmSync(partial, { recursive: true, force: true });
-  try {
-    console.log(`zoo.py --size full: exporting ${missing.join(", ")} (kept: ${present.map((e) => e.name).join(", ") || "none"})`);
-    execFileSync("/usr/bin/python3", [SCRIPT, "--size", "full", "--out", partial, "--only", missing.join(",")], { cwd: ROOT, stdio: "inherit" });
-    const made = readZooManifest(partial);
-    for (const e of made.models) {
-      renameSync(join(partial, e.file), join(DIR, e.file));
-      renameSync(join(partial, e.sample), join(DIR, e.sample));
-    }
-    const merged = { ...made, models: [...present.filter((e) => !missing.includes(e.name)), ...made.models], script };
-    writeFileSync(manifestPath, `${JSON.stringify(merged, null, 2)}\n`);
-    return readZooManifest(DIR);
-  } finally {
-    rmSync(partial, { recursive: true, force: true });
-  }
-}
 
 /** The smallest cosine over every output and seed. */
 function worstCosine(got: Outputs, want: Outputs): number {

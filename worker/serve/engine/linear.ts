@@ -1,12 +1,12 @@
 // A linear layer (y = x W + b with a fused per-channel epilogue) packed once at load for the kernel that fits its
 // weight: int8 -> qs8 GEMM (int8 x unsigned 7-bit activations on the relaxed dot in the relaxed build), int4 blocked -> qs4 GEMM,
-// 2-bit (ternary) levels widened at load -> qs8 per channel or qs4 per block of 32, +-scale per channel -> 1-bit sign-select, mostly-zero 1x16
+// 2-bit (ternary) levels widened at load -> qs8 per channel or qs4 per block of 32, +-scale per channel (1-bit) -> qs8, mostly-zero 1x16
 // blocks -> block-sparse, mostly-zero elements -> CSR, anything else -> fp32 GEMM. Weights stay in that compressed
 // form in kernel memory; only activations move per run.
 import type { GemmLayout } from "../../onnx/operators";
 import type { KernelInstance, Ptr } from "../wasm/runtime";
 import {
-  binaryScales, packBinary, packBlockSparse1x16, packCsr, packF32Panels, packQs4, packQs8, padded, roundUp, sparsityOf,
+  binaryScales, stridedMatrix, packBlockSparse1x16, packCsr, packF32Panels, packQs4, packQs8, padded, roundUp, sparsityOf,
   type StridedWeight, type Weight, type WeightMatrix,
 } from "../wasm/packing";
 import type { Epilogue, PlanContext } from "./op";
@@ -47,7 +47,7 @@ function stridesWithin(view: WeightView, length: number): WeightView["strides"] 
   return st.offset + (view.K - 1) * st.kStride + (view.N - 1) * st.nStride < length ? st : null;
 }
 
-export type LinearKernel = "f32" | "qs8" | "qs4" | "binary" | "bsr1x16" | "csr";
+export type LinearKernel = "f32" | "qs8" | "qs4" | "bsr1x16" | "csr";
 
 export interface Linear {
   readonly kernel: LinearKernel;
@@ -222,8 +222,10 @@ export function createLinear(kx: KernelInstance, c: Constant, view: WeightView, 
   if (quant) {
     const qw = quantizedStrided(quant, c.dims, view) ?? quantizedByIndex(quant, c.dims, view);
     const { levels: qm, scaleAt, constantOver } = qw;
+    // 1-bit weights (+-1 times a channel scale) run on the int8 kernel: sign-select on float activations is the
+    // slowest kernel we have (docs/kernels.md), and +-1 levels are exact in int8.
     if (constantOver(K) && qw.isSigns()) {
-      return binaryLinear(kx, qm, Float32Array.from({ length: N }, (_, n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n)), ep);
+      return qs8Linear(kx, qm, (n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n), ep);
     }
     // 2-bit levels lie in [-2, 1]: int8 (per channel) and int4 (per block of 32) kernels hold them as they are.
     if ((quant.bits === 8 || quant.bits === 2) && constantOver(K) && qw.inRange(-127, 127)) {
@@ -241,7 +243,10 @@ export function createLinear(kx: KernelInstance, c: Constant, view: WeightView, 
       ? { K, N, data, ...st, colScale: ep.scale }
       : { K, N, at: (k, n) => data[view.index(k, n)]! * channelScale(ep, n) };
   const signs = K >= 32 ? binaryScales(w) : null;
-  if (signs) return binaryLinear(kx, w, signs, ep);
+  if (signs) {
+    const m = "at" in w ? w : stridedMatrix(w);
+    return qs8Linear(kx, { K, N, at: (k, n) => Math.sign(m.at(k, n)) }, (n) => signs[n]!, ep);
+  }
   const sparsity = sparsityOf(w);
   if (sparsity.blocks >= BLOCK_SPARSE_MIN) return blockSparseLinear(kx, w, ep);
   if (sparsity.elements >= CSR_MIN) return csrLinear(kx, w, ep);
@@ -328,19 +333,6 @@ function qs4Linear(kx: KernelInstance, w: Weight, scaleOf: (n: number, block32: 
       k.k.qs4_quantize_rows(M, w.K, packed.Kp, A, lda, q, s, sums);
       k.k.qs4_gemm_wasmsimd_rx4(M, packed.Kp, w.N, q, s, sums, W, wsT, packed.Np, bias, C, ldc, ep.lo, ep.hi);
     },
-  };
-}
-
-/** Sign-select: the graph's activations stay full precision, so outputs equal the fp32 graph's up to rounding. */
-function binaryLinear(kx: KernelInstance, w: Weight, scales: Float32Array, ep: Epilogue): Linear {
-  const packed = packBinary(w);
-  const W = kx.put(packed.bits);
-  const ws = kx.put(padded(scales, packed.Np));
-  const bias = kx.put(biasOf(ep, packed.Np));
-  return {
-    kernel: "binary", K: w.K, N: w.N, bytes: packed.bits.byteLength + packed.Np * 8,
-    run: (k, M, A, lda, C, ldc) =>
-      k.k.binary_sign_gemm_wasmsimd_1x4(M, w.K, packed.Kp, w.N, A, lda, W, ws, bias, C, ldc, ep.lo, ep.hi),
   };
 }
 

@@ -121,7 +121,7 @@ const QUANT_CASES: QuantCase[] = [
   { name: "uint4 less zero points (float kernel)", bits: 4, levels: [-15, 15], scale: (l) => ({ axis: kAxis(l), block: 32 }), kernel: "f32" },
   { name: "2-bit per channel", bits: 2, levels: [-2, 1], scale: (l) => ({ axis: nAxis(l), block: 0 }), kernel: "qs8" },
   { name: "2-bit in blocks of 32", bits: 2, levels: [-2, 1], scale: (l) => ({ axis: kAxis(l), block: 32 }), kernel: "qs4" },
-  { name: "1-bit signs per channel", bits: 2, levels: "signs", scale: (l) => ({ axis: nAxis(l), block: 0 }), kernel: "binary" },
+  { name: "1-bit signs per channel", bits: 2, levels: "signs", scale: (l) => ({ axis: nAxis(l), block: 0 }), kernel: "qs8" },
 ];
 
 // K below, at and past a block of 32 and not a multiple of it (45 = 5 x 3 x 3 for the Conv); N not a multiple of 4, 8 or 16.
@@ -171,7 +171,7 @@ function floatWeight(form: string, l: Layout, K: number, N: number, seed: number
 
 const FLOAT_CASES: { form: string; kernel: string }[] = [
   { form: "dense", kernel: "f32" },
-  { form: "binary", kernel: "binary" },
+  { form: "binary", kernel: "qs8" },
   { form: "block-sparse", kernel: "bsr1x16" },
   { form: "element-sparse", kernel: "csr" },
 ];

@@ -14,8 +14,10 @@ import { flatten } from "./flatten";
 import { gelu } from "./gelu";
 import { gemm } from "./gemm";
 import { globalaveragepool } from "./globalaveragepool";
+import { gru } from "./gru";
 import { identity } from "./identity";
 import { layernormalization } from "./layernormalization";
+import { lstm } from "./lstm";
 import { matmul } from "./matmul";
 import { maxpool } from "./maxpool";
 import { mul } from "./mul";
@@ -42,8 +44,10 @@ export const OPS: Record<string, Op> = {
   Gelu: gelu,
   Gemm: gemm,
   GlobalAveragePool: globalaveragepool,
+  GRU: gru,
   Identity: identity,
   LayerNormalization: layernormalization,
+  LSTM: lstm,
   MatMul: matmul,
   MaxPool: maxpool,
   Mul: mul,

@@ -1,0 +1,243 @@
+// The engine on real graph families: the full zoo's MobileNetV2, ResNet-18, transformer encoder (sequence 128) and
+// LSTM, as FP32 on onnxruntime-web and on the kernel engine and as int8 weight-only, int4 and 1-bit variants on the
+// engine that would serve them, at batch 1 and 8, in one workerd isolate (the bench Worker), side by side: median
+// ms per run timed from outside (workerd's clock does not advance during compute), resident bytes, and each row's
+// ratio to FP32 on onnxruntime-web. Then, through the app Worker (as `wrangler dev` runs it), batch-1 client wall
+// time above the empty route's against the answer's Server-Timing total. Writes bench/results/families.json. Run by
+// `npm run bench -- --only families` (a vitest run of this file alone: bench/vitest.families.config.ts).
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { unstable_startWorker } from "wrangler";
+import { compressModel, NothingToCompressError } from "@worker/compress/pipeline";
+import { RecipeSchema } from "@worker/compress/recipe";
+import { decodeModel } from "@worker/onnx/codec";
+import { seededFeeds, zooModelsIn, type ZooInputSpec, type ZooModel } from "@test/support/zoo";
+import { ensureFullZoo, FULL_ZOO_DIR } from "./full-zoo";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const RESULTS = join(ROOT, "bench/results/families.json");
+const NAMES = ["mobilenet_v2", "resnet18", "transformer", "lstm"];
+const BATCHES = [1, 8];
+const VARIANTS: { label: string; recipe: unknown }[] = [
+  { label: "int8", recipe: { quantize: { bits: 8 } } },
+  { label: "int4", recipe: { quantize: { bits: 4 } } },
+  { label: "1-bit", recipe: { quantize: { bits: 1 } } },
+];
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+interface Row {
+  model: string;
+  variant: string;
+  engine: string;
+  batch: number;
+  ms?: number;
+  residentBytes?: number;
+  modelBytes?: number;
+  /** ms over FP32 on onnxruntime-web's ms, same model and batch, same run. */
+  ratio?: number;
+  kernels?: Record<string, string>;
+  /** Why this engine does not run the model (the kernel engine's first uncovered node). */
+  uncovered?: string;
+}
+
+interface ClientRow {
+  model: string;
+  variant: string;
+  engine: string;
+  /** Median client wall time of POST /infer minus the median of GET /v1/health, ms. */
+  clientMs: number;
+  /** Median Server-Timing total, and its run. */
+  serverTotalMs: number;
+  serverRunMs: number;
+  /** clientMs / serverTotalMs. */
+  agreement: number;
+}
+
+const rows: Row[] = [];
+const clientRows: ClientRow[] = [];
+const started = Date.now();
+
+/** The model's declared inputs at `batch` (the zoo's first dim is the batch). */
+function specsAt(m: ZooModel, batch: number): ZooInputSpec[] {
+  return m.signature.inputs.map((s) => ({ ...s, shape: s.shape.length ? [batch, ...s.shape.slice(1)] : s.shape }));
+}
+
+function jsonFeeds(m: ZooModel, batch: number) {
+  const feeds = seededFeeds(specsAt(m, batch), 1);
+  return Object.fromEntries(
+    Object.entries(feeds).map(([k, t]) => [k, { type: t.type, dims: [...t.dims], data: Array.from(t.data as ArrayLike<number | bigint>, Number) }]),
+  );
+}
+
+type Worker = Awaited<ReturnType<typeof unstable_startWorker>>;
+
+async function call(worker: Worker, path: string, init?: RequestInit): Promise<Response> {
+  const res = await worker.fetch(`http://bench${path}`, init as never);
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return res as unknown as Response;
+}
+
+/** Median ms per run inside workerd: requests of n runs minus the median empty request, over n; 5 repeats. */
+async function timeFamily(worker: Worker, key: string): Promise<{ ms: number; info: Record<string, unknown> }> {
+  const q = encodeURIComponent(key);
+  const info = (await (await call(worker, `/prepare?key=${q}`)).json()) as Record<string, unknown>;
+  const wall = async (iters: number) => {
+    const t0 = performance.now();
+    await (await call(worker, `/run?key=${q}&iters=${iters}`)).text();
+    return performance.now() - t0;
+  };
+  await wall(1);
+  const overhead = median([await wall(0), await wall(0), await wall(0)]);
+  const estimate = Math.max((await wall(1)) - overhead, 0.05);
+  const iters = Math.min(64, Math.max(1, Math.ceil(120 / estimate)));
+  const samples: number[] = [];
+  for (let r = 0; r < 5; r++) samples.push(((await wall(iters)) - overhead) / iters);
+  return { ms: median(samples), info };
+}
+
+let zoo: Map<string, ZooModel>;
+
+describe.each(NAMES)("%s on each engine", (name) => {
+  it("times FP32 and its variants at batch 1 and 8 in one isolate", async () => {
+    zoo ??= new Map(zooModelsIn(FULL_ZOO_DIR, ensureFullZoo(NAMES)).map((m) => [m.name, m]));
+    // A fresh isolate per model: onnxruntime-web's heap never shrinks, so FP32's heap growth is measured on a fresh one
+    // (its session is the first made), and no model's memory weighs on the next.
+    const bench = await unstable_startWorker({
+      config: join(ROOT, "bench/wrangler.toml"),
+      dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, watch: false, logLevel: "warn" },
+    });
+    try {
+      await timeModel(bench, name);
+    } finally {
+      await bench.dispose();
+    }
+    expect(rows.some((r) => r.model === name && r.ms)).toBe(true);
+  });
+});
+
+/** Every variant of one zoo model on each engine at each batch, into `rows`. */
+async function timeModel(bench: Worker, name: string) {
+  const m = zoo.get(name)!;
+  const model = decodeModel(m.bytes);
+  const variants: { label: string; bytes: Uint8Array }[] = [{ label: "fp32", bytes: m.bytes }];
+  for (const v of VARIANTS) {
+    try {
+      variants.push({ label: v.label, bytes: compressModel(model, RecipeSchema.parse(v.recipe)).bytes });
+    } catch (err) {
+      if (!(err instanceof NothingToCompressError)) throw err;
+      rows.push({ model: name, variant: v.label, engine: "-", batch: 0, uncovered: `not made: ${err.message}` });
+    }
+  }
+  const feeds = (batch: number) => call(bench, `/feeds?name=${name}/b${batch}`, { method: "POST", body: JSON.stringify(jsonFeeds(m, batch)) });
+  for (const batch of BATCHES) await feeds(batch);
+  for (const v of variants) {
+    const put = () => call(bench, `/put?name=${name}/${v.label}`, { method: "POST", body: v.bytes });
+    await put();
+    const engines = v.label === "fp32" ? ["onnxruntime-web", "kernels"] : ["kernels", "onnxruntime-web"];
+    for (const batch of BATCHES) {
+      for (const engine of engines) {
+        const key = `family|${name}/${v.label}|${name}/b${batch}|${engine}`;
+        try {
+          const { ms, info } = await timeFamily(bench, key).catch(async (err: Error) => {
+            // workerd restarts an isolate that ran out of memory, and the uploads go with it: upload again, once.
+            if (!String(err.message).includes("first")) throw err;
+            await put();
+            await feeds(batch);
+            return timeFamily(bench, key);
+          });
+          rows.push({ model: name, variant: v.label, engine, batch, ms, residentBytes: info.residentBytes as number, modelBytes: v.bytes.byteLength, kernels: info.kernels as Record<string, string> | undefined });
+          // A variant is served by the kernel engine where it covers the graph, else by onnxruntime-web.
+          if (v.label !== "fp32") break;
+        } catch (err) {
+          const message = String((err as Error).message);
+          if (!message.includes("not covered")) throw err;
+          rows.push({ model: name, variant: v.label, engine, batch, uncovered: message.replace(/^.*not covered: /s, "").split(/\\n|\n/)[0] });
+        }
+      }
+    }
+  }
+  for (const batch of BATCHES) {
+    const base = rows.find((r) => r.model === name && r.variant === "fp32" && r.engine === "onnxruntime-web" && r.batch === batch && r.ms);
+    for (const r of rows) if (r.model === name && r.batch === batch && r.ms && base?.ms) r.ratio = Number((r.ms / base.ms).toFixed(3));
+  }
+}
+
+describe("through the app Worker (as wrangler dev runs it)", () => {
+  it("measures batch-1 client wall time above the empty route's against Server-Timing", async () => {
+    const app = await unstable_startWorker({
+      config: join(ROOT, "wrangler.toml"),
+      bindings: { TOKENS: { type: "plain_text", value: "bench-token:bench" } },
+      dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, watch: false, logLevel: "warn", persist: false },
+    });
+    await app.ready;
+    const auth = { Authorization: "Bearer bench-token" };
+    // Timed up to the last byte of the answer; the client's own JSON parse is not the server's time.
+    const json = async (path: string, init?: RequestInit) => {
+      const t0 = performance.now();
+      const res = (await app.fetch(`http://api${path}`, init as never)) as unknown as Response;
+      const text = await res.text();
+      const ms = performance.now() - t0;
+      if (!res.ok) throw new Error(`${path}: ${res.status} ${text}`);
+      return { body: JSON.parse(text) as Record<string, unknown>, res, ms };
+    };
+    try {
+      const health: number[] = [];
+      for (let i = 0; i < 30; i++) health.push((await json("/v1/health")).ms);
+      const empty = median(health);
+      for (const name of NAMES) {
+        const m = zoo.get(name)!;
+        const { body: model } = await json(`/v1/models?name=bench-${name}`, { method: "POST", headers: { ...auth, "Content-Type": "application/octet-stream" }, body: m.bytes });
+        const { body: variant } = await json(`/v1/models/${model.id}/variants?wait=60`, {
+          method: "POST",
+          headers: { ...auth, "Content-Type": "application/json" },
+          body: JSON.stringify({ quantize: { bits: 8 } }),
+        });
+        const request = JSON.stringify({ inputs: jsonFeeds(m, 1) });
+        for (const [label, query] of [["fp32", "bits=32"], ["int8", `variant=${variant.id}`]] as const) {
+          const infer = () => json(`/v1/models/${model.id}/infer?${query}`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: request });
+          let engine = "";
+          for (let i = 0; i < 3; i++) engine = String((await infer()).body.engine);
+          const walls: number[] = [];
+          const totals: number[] = [];
+          const runs: number[] = [];
+          for (let i = 0; i < 9; i++) {
+            const { res, ms } = await infer();
+            walls.push(ms);
+            const timing = res.headers.get("Server-Timing") ?? "";
+            totals.push(Number(/total;dur=([\d.]+)/.exec(timing)?.[1] ?? NaN));
+            runs.push(Number(/run;dur=([\d.]+)/.exec(timing)?.[1] ?? NaN));
+          }
+          const clientMs = median(walls) - empty;
+          const serverTotalMs = median(totals);
+          clientRows.push({ model: name, variant: label, engine, clientMs, serverTotalMs, serverRunMs: median(runs), agreement: Number((clientMs / serverTotalMs).toFixed(3)) });
+        }
+      }
+      expect(clientRows.length).toBe(NAMES.length * 2);
+    } finally {
+      await app.dispose();
+    }
+  });
+});
+
+afterAll(() => {
+  const result = {
+    when: new Date().toISOString().slice(0, 10),
+    machine: `${os.cpus().length} vCPU ${os.cpus()[0]?.model ?? ""}`.trim(),
+    node: process.version,
+    seconds: Math.round((Date.now() - started) / 1000),
+    rows,
+    client: clientRows,
+  };
+  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+  writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
+  console.log("\nmodel | variant | engine | batch | ms | ratio to fp32 on onnxruntime-web | resident MB | uncovered");
+  for (const r of rows) {
+    console.log([r.model, r.variant, r.engine, r.batch, r.ms?.toFixed(2) ?? "-", r.ratio ?? "-", r.residentBytes ? (r.residentBytes / 1e6).toFixed(1) : "-", r.uncovered ?? ""].join(" | "));
+  }
+  console.log("\nmodel | variant | engine | client ms above empty route | Server-Timing total | run | client / total");
+  for (const c of clientRows) console.log([c.model, c.variant, c.engine, c.clientMs.toFixed(1), c.serverTotalMs, c.serverRunMs, c.agreement].join(" | "));
+});
