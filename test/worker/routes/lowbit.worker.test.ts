@@ -5,7 +5,7 @@ import { describe, expect, inject, it } from "vitest";
 import { createOrtSession, makeOrtTensor } from "@worker/serve/ort";
 import { decodeModel } from "@worker/onnx/codec";
 import { REFERENCE_MODELS } from "@test/support/reference-models";
-import { buildMlp } from "@test/support/models";
+import { buildMlp, buildUnliftableMlp } from "@test/support/models";
 import { api, expectError, postJson, sha256Hex, uploadModel } from "@test/support/api";
 
 // The kernel engine quantizes activations to int8 per row for ternary weights (qs4/qs8 kernels): 3% of the output
@@ -92,10 +92,10 @@ describe("2-bit and 1-bit variants", () => {
   });
 
   it("refuses 2 bits for a model that cannot be lifted to opset 25 with 400 invalid_recipe, storing nothing", async () => {
-    const id = ((await (await uploadModel(buildMlp([8, 16, 4], 1, 11))).json()) as { id: string }).id;
+    const id = ((await (await uploadModel(buildUnliftableMlp([8, 16, 4]))).json()) as { id: string }).id;
     const err = await expectError(await postJson(`/v1/models/${id}/variants`, { quantize: { bits: 2 } }));
     expect(err).toMatchObject({ status: 400, code: "invalid_recipe" });
-    expect(err.message).toMatch(/bits 2: int2 weights need opset 25; opset 11 models are not lifted/);
+    expect(err.message).toMatch(/bits 2: int2 weights need opset 25; lifting from opset 9: Dropout node 'dropout': Dropout's mask output changed type at opset 10/);
     expect((await env.BLOBS.list()).objects).toHaveLength(1);
   });
 });
