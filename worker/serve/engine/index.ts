@@ -13,6 +13,7 @@ import type { CheckedTensor } from "../inputs";
 import type { Epilogue, OpPlan, PlanContext } from "./op";
 import { OPS } from "./ops/registry";
 import { absorbEpilogue } from "./epilogue";
+import { fuseGraph } from "./fusion";
 import { readConstant, RunState, sizeOf, Uncovered, type Activation, type Constant } from "./values";
 
 export { Uncovered };
@@ -138,7 +139,7 @@ class Planner {
     }
     for (const n of this.graph.node) for (const i of new Set(n.input)) if (i) this.consumers.set(i, [...(this.consumers.get(i) ?? []), n]);
     this.graphOutputs = new Set(this.graph.output.map((o) => o.name));
-    this.order = topoOrder(this.graph.node, new Set([...this.initializers.keys(), ...this.inputs.map((v) => v.name)]));
+    this.order = topoOrder(fuseGraph(this.graph.node, this.initializers, this.graphOutputs, this.opset), new Set([...this.initializers.keys(), ...this.inputs.map((v) => v.name)]));
   }
 
   /**
