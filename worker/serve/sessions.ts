@@ -10,6 +10,7 @@ import { decodeModel } from "../onnx/codec";
 import { createOrtSession, makeOrtTensor, type OrtSession, type OrtTensorType } from "./ort";
 import { createKernelSession, type KernelSession } from "./engine";
 import { kernelModule } from "./wasm/builds";
+import { fp32OnEngine } from "./engine-choice";
 import type { EngineName, LoadedSession } from "./session-cache";
 
 export type { EngineName, LoadedSession } from "./session-cache";
@@ -99,13 +100,12 @@ export function servingProfile(bytes: Uint8Array, fp32Bytes: number): { engine: 
 
 /**
  * Loads a session on the engine that serves these bytes: our kernels first (compressed weights stay compressed);
- * onnxruntime-web when some node is not covered, and for fp32 originals with convolutions, where onnxruntime-web
- * measured faster (docs/benchmarks.md, "Model latency: cnn").
+ * onnxruntime-web when some node is not covered, and for the fp32 originals it measured faster on (fp32OnEngine).
  */
 async function loadServingSession(bytes: Uint8Array, foldWeightDequantize: boolean, fp32Bytes: number): Promise<LoadedSession> {
   const model = decodeModel(bytes);
   const original = !foldWeightDequantize;
-  if (!(original && model.graph?.node.some((n) => n.opType === "Conv"))) {
+  if (!original || fp32OnEngine(model)) {
     const kernels = tryKernels(model);
     if (kernels) return kernelLoaded(kernels);
   }
