@@ -147,7 +147,7 @@ for (const [path, params] of [["/models/{model}", ModelParam], ["/models/{model}
   });
   // Registered for the document only: the handler reads the body itself (JSON, or JSON then binary, or raw bytes).
   v2.openAPIRegistry.registerPath(infer);
-  v2.post(path.replace(/\{(\w+)\}/g, ":$1"), async (c) => {
+  v2.post(`${path}/infer`.replace(/\{(\w+)\}/g, ":$1"), async (c) => {
     const declared = c.req.header("Content-Length");
     const bytes = await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, MAX_JSON_BYTES);
     const split = splitV2Body(bytes, c.req.header(HEADER_LENGTH_HEADER), c.req.header("Content-Type"));

@@ -32,7 +32,8 @@ export interface Served {
   timing: ServingTiming;
 }
 
-function resolveVariant(store: TenantStore, model: ModelRecord, pick: ServingPick) {
+/** The variant a pick names (null: the original), remembered by the serving cache; a pick of none is a 404. */
+export function resolveVariant(store: TenantStore, model: ModelRecord, pick: ServingPick) {
   const key = `${store.tenant}/${model.id}/pick:${pick.variant ?? ""}:${pick.bits ?? ""}`;
   return remembered(key, () => lookUpVariant(store, model, pick));
 }

@@ -12,7 +12,7 @@ import { modelEntryKey, remembered } from "../serve/serving-cache";
 import type { ServingTiming } from "../serve/server-timing";
 import type { TenantStore } from "../store/tenant";
 import { cachedExperiment } from "./config-cache";
-import { runInference, type ServingPick } from "./infer";
+import { resolveVariant, runInference, type ServingPick } from "./infer";
 import { serveExperiment } from "./arms";
 
 const ID = /^[0-9a-f]{24}$/;
@@ -67,6 +67,8 @@ export async function resolveV2Target(env: Env, store: TenantStore, name: string
     } else {
       throw new DomainError("invalid_request", `version '${version}' is neither a variant id (24 hex digits) nor a bit-width (${[...BITS].join(", ")})`);
     }
+    // A version that names no variant is a 404 here too (ready, metadata), not only at inference.
+    await resolveVariant(store, model, pick);
   }
   return { kind: "model", name, model, pick };
 }
