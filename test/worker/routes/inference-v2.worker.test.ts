@@ -1,12 +1,14 @@
 // The Open Inference Protocol (KServe V2) beside /v1: server and model endpoints, inference over JSON, the binary
 // tensor data extension (inputs, outputs, mixed) and raw bodies, non-float inputs, experiments, and every malformed
 // request answered as a 400 {"error"} that names the tensor.
+import { SELF } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
+import { SlimserveClient } from "@client/slimserve.js";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
 import { encodeModel } from "@worker/onnx/codec";
 import { DT } from "@worker/onnx/dtype";
 import { REFERENCE_MODELS } from "@test/support/reference-models";
-import { api, postJson, uploadModel } from "@test/support/api";
+import { api, postJson, TOKENS, uploadModel } from "@test/support/api";
 import { decodeBinaryTensor, encodeBinaryTensor, HEADER_LENGTH_HEADER, joinBinaryBody, splitBinaryBody } from "@formats/inference-v2.js";
 
 // Either engine against onnxruntime-node on the same fp32 graph: float rounding only (as the /v1 tests).
@@ -263,7 +265,8 @@ describe("POST /v2/models/{model}/infer", () => {
   it("takes a raw application/octet-stream body for a one-input model (its symbolic dim from the byte count) and answers in binary", async () => {
     const id = await upload(buildImageModel());
     const image = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
-    for (const headers of [{ "Content-Type": "application/octet-stream" }, { "Content-Type": "application/octet-stream", [HEADER_LENGTH_HEADER]: "0" }]) {
+    const raws: Record<string, string>[] = [{ "Content-Type": "application/octet-stream" }, { "Content-Type": "application/octet-stream", [HEADER_LENGTH_HEADER]: "0" }];
+    for (const headers of raws) {
       const res = await api(`/v2/models/${id}/infer`, { method: "POST", headers, body: image });
       expect(res.status).toBe(200);
       const { response, tensors } = await readBinaryAnswer(res);
@@ -392,5 +395,33 @@ describe("V2 over experiments", () => {
     expect(meta).toMatchObject({ name: "canary", inputs: [{ name: "input", datatype: "FP32", shape: [-1, 784] }] });
     await expectV2Error(await postJson("/v2/models/canary/versions/8/infer", { inputs: [] }), 400);
     await expectV2Error(await api("/v2/models/canary/versions/8"), 400, "experiment");
+  });
+});
+
+describe("the typed client over V2", () => {
+  const client = () => new SlimserveClient({ baseUrl: "https://slimserve.test", token: TOKENS.alpha, fetch: (req) => SELF.fetch(req) });
+
+  it("sends typed arrays as binary and decodes binary (and JSON) outputs, by name and version", async () => {
+    const { ref, id } = await setUpMlp("digits");
+    await makeVariant(id);
+    const inputs = { input: { type: "float32", dims: ref.dims, data: Float32Array.from(ref.input) } };
+    const answer = await client().inferV2("digits", inputs);
+    expect(answer.response).toMatchObject({ model_name: "digits", model_version: "32" });
+    expect(answer.outputs.logits!.data).toBeInstanceOf(Float32Array);
+    expect(maxAbsDiff(answer.outputs.logits!.data as Float32Array, ref.fp32)).toBeLessThan(SAME_GRAPH_TOLERANCE);
+    const json = await client().inferV2(id, inputs, { version: 8, binary: false });
+    expect(json.response.parameters).toMatchObject({ bits: 8 });
+    expect(Array.isArray(json.outputs.logits!.data)).toBe(true);
+    expect(json.arm).toBeNull();
+    expect((await client().v2Metadata("digits")).inputs).toEqual([{ name: "input", datatype: "FP32", shape: [-1, 784] }]);
+  });
+
+  it("turns a V2 {error} into a SlimserveError with the status's code and the server's message", async () => {
+    const { id } = await setUpMlp();
+    const err = await client()
+      .inferV2(id, { input: { type: "float32", dims: [1, 5], data: new Float32Array(5) } })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: "SlimserveError", status: 400, code: "invalid_request" });
+    expect((err as Error).message).toContain("input 'input' dim 1 must be 784, got 5");
   });
 });
