@@ -11,6 +11,7 @@ import { unstable_startWorker } from "wrangler";
 import { writeBenchmarksDoc } from "./render.mjs";
 import { writeZooDoc } from "./render-zoo.mjs";
 import { writeFamiliesDoc } from "./render-families.mjs";
+import { apiBench } from "./api.mjs";
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const deadline = Date.now() + 10 * 60 * 1000;
@@ -20,10 +21,11 @@ const deadline = Date.now() + 10 * 60 * 1000;
 // the model latencies on onnxruntime-web and the kernel engine (bench/results/kernels.json, models.json: quick checks
 // of a kernel change); `--only zoo` the full model zoo under int8, int4 and dynamic int8 (bench/zoo.ts, a vitest run
 // of that file alone, in Node: bench/results/zoo.json); `--only families` the engine on the full zoo's graph families
-// (bench/families.ts, likewise: bench/results/families.json); without it, the full run as always.
+// (bench/families.ts, likewise: bench/results/families.json); `--only api` the client's wall time through the dev
+// server over /v1 JSON, V2 JSON and V2 binary (bench/api.mjs: bench/results/api.json); without it, the full run.
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-const ONLY = ["compression", "load", "kernels", "models", "zoo", "families"];
+const ONLY = ["compression", "load", "kernels", "models", "zoo", "families", "api"];
 if (only !== undefined && !ONLY.includes(only)) throw new Error(`--only takes ${ONLY.map((o) => `'${o}'`).join(", ")} (got '${only}')`);
 
 async function get(worker, path) {
@@ -278,6 +280,10 @@ async function main() {
     }
     if (only === "load") {
       await loadEntries(worker, results);
+      return;
+    }
+    if (only === "api") {
+      await apiBench({ startApp, benchWorker: worker, get, timeInWorker });
       return;
     }
     const list = await get(worker, "/list");

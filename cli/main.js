@@ -30,6 +30,9 @@ Usage: slimserve <command> [arguments] [--url URL] [--token TOKEN] [--json]
         | ls | show <id> | rm <id>    datasets for calibration and evaluation
   infer <model> <x.npy> | --input NAME=x.npy ... [--bits N | --variant ID] [--out DIR]
                                       run inference; --out writes one <output>.npy per output
+  infer <model> --npy x.npy [--input NAME=x.npy ...] [--bits N | --variant ID] [--out DIR]
+                                      over V2 (Open Inference Protocol) with binary tensors: <model> may also be a
+                                      variant id, an experiment or a model's name; writes <output>.npy to --out or .
   download <model> [<variant>] [-o FILE]
   rm <model>                          delete a model and its variants
   experiment ls | show <name> | create --spec JSON|@file | update <name> --spec JSON|@file
@@ -55,6 +58,7 @@ const OPTIONS = /** @type {const} */ ({
   recipe: { type: "string" },
   variant: { type: "string" },
   input: { type: "string", multiple: true },
+  npy: { type: "string" },
   out: { type: "string" },
   output: { type: "string", short: "o" },
   wait: { type: "boolean", default: false },
@@ -259,6 +263,7 @@ export async function run(argv, io) {
       case "dataset":
         return await dataset(client, args, flags, print);
       case "infer": {
+        if (flags.npy) return await inferBinary(client, need(args, 0, "model"), flags, print);
         const modelId = need(args, 0, "model id");
         const inputs = await readInputs(client, modelId, args.slice(1), flags.input ?? []);
         const answer = await client.infer(modelId, inputs, { bits: flags.bits, variant: flags.variant });
@@ -473,7 +478,7 @@ async function npyFile(file) {
 const preview = (data) => `[${data.slice(0, 6).map((v) => (typeof v === "number" ? Number(v.toPrecision(5)) : v)).join(", ")}${data.length > 6 ? ", …" : ""}]`;
 
 /**
- * @param {Record<string, { type: string, dims: number[], data: (number | boolean)[] }>} outputs
+ * @param {Record<string, { type: string, dims: number[], data: (number | boolean)[] } | import("../client/slimserve.js").V2OutputTensor>} outputs
  * @param {string | undefined} dir
  * @returns {Promise<Record<string, string>>}
  */
@@ -484,10 +489,53 @@ async function writeOutputs(outputs, dir) {
   await mkdir(dir, { recursive: true });
   for (const [name, tensor] of Object.entries(outputs)) {
     const file = join(dir, `${name.replace(/[^A-Za-z0-9._-]/g, "_")}.npy`);
-    await writeFile(file, encodeNpy(tensorToNpy(tensor)));
+    // Binary V2 outputs are typed arrays already: written as they came.
+    const data = /** @type {unknown} */ (tensor.data);
+    const npy = ArrayBuffer.isView(data)
+      ? encodeNpy({ dtype: tensor.type, shape: tensor.dims, data: /** @type {import("../formats/npy.js").NpyArray["data"]} */ (data) })
+      : encodeNpy(tensorToNpy(/** @type {{ type: string, dims: number[], data: (number | boolean)[] }} */ (tensor)));
+    await writeFile(file, npy);
     written[name] = file;
   }
   return written;
+}
+
+/**
+ * `infer --npy`: the .npy files' bytes go out as V2 binary tensors and the outputs come back as binary, written as
+ * .npy: no number passes through JSON either way.
+ * @param {SlimserveClient} client
+ * @param {string} model
+ * @param {{ npy?: string, input?: string[], bits?: string, variant?: string, out?: string }} flags
+ * @param {(value: unknown, human: () => string) => void} print
+ */
+async function inferBinary(client, model, flags, print) {
+  /** @type {Record<string, import("../client/slimserve.js").V2Tensor>} */
+  const inputs = {};
+  const read = async (/** @type {string} */ file) => {
+    const a = decodeNpy(await readFile(file));
+    return { type: a.dtype, dims: a.shape, data: a.data };
+  };
+  for (const spec of flags.input ?? []) {
+    const eq = spec.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--input takes NAME=FILE.npy, got '${spec}'`);
+    inputs[spec.slice(0, eq)] = await read(spec.slice(eq + 1));
+  }
+  if (flags.npy) {
+    const declared = (await client.v2Metadata(model)).inputs;
+    const open = declared.filter((i) => !(i.name in inputs));
+    if (open.length !== 1) throw new UsageError(`model has inputs ${declared.map((i) => i.name).join(", ")}: name the others with --input NAME=FILE.npy`);
+    inputs[/** @type {{ name: string }} */ (open[0]).name] = await read(flags.npy);
+  }
+  const answer = await client.inferV2(model, inputs, { version: flags.variant ?? flags.bits });
+  const written = await writeOutputs(answer.outputs, flags.out ?? ".");
+  const p = answer.response.parameters ?? {};
+  print({ ...answer.response, written }, () =>
+    [
+      `${answer.response.model_name} version ${answer.response.model_version ?? p.arm ?? "?"} (${p.bits} bits, ${p.engine}) in ${fixed(Number(p.time_ms))} ms`,
+      ...Object.entries(answer.outputs).map(([name, t]) => `  ${name} ${t.type}[${t.dims.join(",")}] -> ${written[name]}`),
+    ].join("\n"),
+  );
+  return 0;
 }
 
 /**

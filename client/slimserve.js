@@ -27,7 +27,26 @@
  * @typedef {{ bits?: number | string, variant?: string }} ServingPick
  */
 
-import { decodeTensors } from "../formats/json-numbers.js";
+import { decodeJsonNumber, decodeTensors } from "../formats/json-numbers.js";
+import {
+  HEADER_LENGTH_HEADER,
+  datatypeEntry,
+  datatypeOf,
+  decodeBinaryTensor,
+  encodeBinaryTensor,
+  joinBinaryBody,
+  splitBinaryBody,
+} from "../formats/inference-v2.js";
+
+/**
+ * A tensor for the V2 protocol in the API's words: `type` an element type (float32, int64, bool...), `dims` its shape,
+ * `data` a typed array (sent as it is) or plain values.
+ * @typedef {{ type: string, dims: number[], data: ArrayLike<number | bigint | boolean> }} V2Tensor
+ * @typedef {{ type: string, dims: number[], data: import("../formats/inference-v2.js").TypedData | (number | boolean)[] | string[] }} V2OutputTensor
+ * @typedef {{ model_name: string, model_version?: string, id?: string, parameters?: Record<string, unknown>, outputs: { name: string, datatype: string, shape: number[], data?: unknown[], parameters?: Record<string, unknown> }[] }} V2Response
+ * @typedef {{ response: V2Response, outputs: Record<string, V2OutputTensor>, arm: string | null }} V2Answer
+ *   The V2 response, its outputs decoded (binary ones as typed arrays), and the experiment arm that answered (if any).
+ */
 
 /**
  * An inference answer with its outputs' "NaN", "Infinity" and "-Infinity" strings turned back into numbers.
@@ -48,6 +67,9 @@ export class SlimserveError extends Error {
     this.code = code;
   }
 }
+
+/** @type {Record<number, string>} */
+const V2_ERROR_CODES = { 400: "invalid_request", 401: "unauthorized", 404: "not_found", 413: "payload_too_large", 422: "unsupported_model" };
 
 /** Job states after which polling stops. */
 const RUNNING_STATES = new Set(["queued", "pending", "running"]);
@@ -102,7 +124,11 @@ export class SlimserveClient {
       let message = text || res.statusText;
       try {
         const parsed = JSON.parse(text);
-        if (parsed && parsed.error) ({ code, message } = parsed.error);
+        // /v2 answers {"error": "<message>"} (the protocol's shape): the status gives the code.
+        if (parsed && typeof parsed.error === "string") {
+          message = parsed.error;
+          code = V2_ERROR_CODES[res.status] ?? code;
+        } else if (parsed && parsed.error) ({ code, message } = parsed.error);
       } catch {
         // not JSON: keep the text
       }
@@ -304,8 +330,78 @@ export class SlimserveClient {
     return decodeAnswer(await res.json());
   }
 
+  /**
+   * The V2 (Open Inference Protocol) metadata of a model, variant, experiment or named model.
+   * @param {string} model @returns {Promise<{ name: string, versions: string[], platform: string, inputs: { name: string, datatype: string, shape: number[] }[], outputs: { name: string, datatype: string, shape: number[] }[] }>}
+   */
+  v2Metadata(model) {
+    return this.json("GET", `/v2/models/${encodeURIComponent(model)}`);
+  }
+
+  /**
+   * Inference over V2 with the binary tensor data extension: every input travels as binary after the JSON header,
+   * and (unless `binary: false`) every output comes back as binary, decoded into typed arrays. `model` is a model id,
+   * a variant id, an experiment's name or a model's name; `version` a variant id or a bit-width; `arm` an
+   * experiment's x-slimserve-arm token.
+   * @param {string} model @param {Record<string, V2Tensor>} inputs
+   * @param {{ version?: string | number, binary?: boolean, outputs?: string[], arm?: string }} [options]
+   * @returns {Promise<V2Answer>}
+   */
+  async inferV2(model, inputs, options = {}) {
+    const binary = options.binary ?? true;
+    /** @type {Uint8Array[]} */
+    const chunks = [];
+    const tensors = Object.entries(inputs).map(([name, t]) => {
+      const datatype = datatypeOf(t.type);
+      if (!datatype) throw new TypeError(`input '${name}': element type ${t.type} has no V2 datatype`);
+      const bytes = encodeBinaryTensor(datatype, t.data);
+      chunks.push(bytes);
+      return { name, shape: t.dims, datatype, parameters: { binary_data_size: bytes.byteLength } };
+    });
+    const header = {
+      inputs: tensors,
+      ...(options.outputs ? { outputs: options.outputs.map((name) => ({ name, parameters: { binary_data: binary } })) } : {}),
+      parameters: { binary_data_output: binary },
+    };
+    const { body, headerLength } = joinBinaryBody(header, chunks);
+    const version = options.version === undefined ? "" : `/versions/${encodeURIComponent(String(options.version))}`;
+    /** @type {Record<string, string>} */
+    const headers = { [HEADER_LENGTH_HEADER]: String(headerLength) };
+    if (options.arm) headers["x-slimserve-arm"] = options.arm;
+    const res = await this.send("POST", `/v2/models/${encodeURIComponent(model)}${version}/infer`, { bytes: body, headers });
+    const arm = res.headers.get("x-slimserve-arm");
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const length = res.headers.get(HEADER_LENGTH_HEADER);
+    const split = length === null ? { header: JSON.parse(new TextDecoder().decode(bytes)), binary: new Uint8Array() } : splitBinaryBody(bytes, Number(length));
+    const response = /** @type {V2Response} */ (split.header);
+    return { response, outputs: decodeV2Outputs(response, split.binary), arm };
+  }
+
   /** The tenant's experiment metrics in Prometheus text (GET /v1/metrics). @returns {Promise<string>} */
   async metricsText() {
     return (await this.send("GET", "/v1/metrics", { accept: "text/plain" })).text();
   }
+}
+
+/**
+ * A V2 response's outputs in the API's words: binary ones as typed arrays read from `binary` in order, JSON ones with
+ * "NaN"/"Infinity" strings turned back into numbers.
+ * @param {V2Response} response @param {Uint8Array} binary @returns {Record<string, V2OutputTensor>}
+ */
+export function decodeV2Outputs(response, binary) {
+  /** @type {Record<string, V2OutputTensor>} */
+  const out = {};
+  let at = 0;
+  for (const o of response.outputs) {
+    const type = datatypeEntry(o.datatype)?.type ?? o.datatype.toLowerCase();
+    const size = o.parameters?.binary_data_size;
+    if (typeof size === "number") {
+      const count = o.shape.reduce((a, b) => a * b, 1);
+      out[o.name] = { type, dims: o.shape, data: decodeBinaryTensor(o.name, o.datatype, count, binary.subarray(at, at + size)) };
+      at += size;
+    } else {
+      out[o.name] = { type, dims: o.shape, data: (o.data ?? []).map((v) => decodeJsonNumber(/** @type {number | boolean | string} */ (v))) };
+    }
+  }
+  return out;
 }

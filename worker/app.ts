@@ -2,6 +2,7 @@
 // (worker/domain-error.ts) to HTTP statuses here and nowhere else.
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
 import { DomainError } from "./domain-error";
 import { ApiError, DOMAIN_STATUS, errorBody, type ErrorCode } from "./errors";
@@ -23,14 +24,26 @@ export function createRouter(invalidCode: ErrorCode = "invalid_request") {
   });
 }
 
-export function handleError(err: Error, c: { json: (body: unknown, status: number) => Response }): Response {
-  if (err instanceof DomainError) return c.json(errorBody(err.code, err.message), DOMAIN_STATUS[err.code]);
-  if (err instanceof ApiError) return c.json(errorBody(err.code, err.message), err.status);
+/** Any error as the status, code and message an answer carries; unknown ones are logged and become a 500. */
+export function describeError(err: Error): { status: ContentfulStatusCode; code: ErrorCode; message: string } {
+  if (err instanceof DomainError) return { status: DOMAIN_STATUS[err.code], code: err.code, message: err.message };
+  if (err instanceof ApiError) return { status: err.status, code: err.code, message: err.message };
   if (err instanceof HTTPException) {
-    const status = err.status;
+    const status = err.status as ContentfulStatusCode;
     const code: ErrorCode = status === 413 ? "payload_too_large" : status === 401 ? "unauthorized" : "invalid_request";
-    return c.json(errorBody(code, err.message || "bad request"), status);
+    return { status, code, message: err.message || "bad request" };
   }
   console.error("unhandled error", err);
-  return c.json(errorBody("internal", "internal error"), 500);
+  return { status: 500, code: "internal", message: "internal error" };
+}
+
+export function handleError(err: Error, c: { json: (body: unknown, status: number) => Response }): Response {
+  const { status, code, message } = describeError(err);
+  return c.json(errorBody(code, message), status);
+}
+
+/** The Open Inference Protocol's error shape, {"error": "<message>"}, with the same statuses as /v1. */
+export function handleV2Error(err: Error, c: { json: (body: unknown, status: number) => Response }): Response {
+  const { status, message } = describeError(err);
+  return c.json({ error: message }, status);
 }

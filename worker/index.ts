@@ -7,6 +7,7 @@ import { htmlSecurityHeaders } from "./dashboard/security-headers";
 import { experimentInference, experiments, prometheusMetrics } from "./routes/experiments";
 import type { AppEnv, Env } from "./env";
 import { inference } from "./routes/infer";
+import { inferenceV2 } from "./routes/inference-v2";
 import { models } from "./routes/models";
 import { variants } from "./routes/variants";
 import { datasets } from "./routes/datasets";
@@ -80,6 +81,8 @@ app.use("*", bodyLimits);
 app.use("*", htmlSecurityHeaders);
 app.openapi(health, (c) => c.json({ status: "ok" as const }, 200));
 app.route("/v1", api);
+// The Open Inference Protocol (KServe V2) beside /v1: its own auth on model routes, its own error shape.
+app.route("/v2", inferenceV2);
 // Prometheus scrapes /metrics by convention; it is tenant-scoped like the rest (bearer token).
 app.use("/metrics", bearerAuth);
 app.route("/", prometheusMetrics);

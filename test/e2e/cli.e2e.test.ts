@@ -104,6 +104,28 @@ describe("slimserve CLI against wrangler dev", () => {
     expectClose(int8.data as Float32Array, expected, answer.engine === "kernels" ? 0.02 * range : 1e-4);
   });
 
+  it("infer --npy sends binary V2 tensors, by the model's name and a bit-width, and writes the outputs back as .npy", async () => {
+    const dims = [4, 32];
+    const input = new Float32Array(randomInput(128, 12));
+    await writeFile(join(dir, "xb.npy"), encodeNpy({ dtype: "float32", shape: dims, data: input }));
+    const answer = JSON.parse(await ok("infer", "e2e-mlp", "--npy", "xb.npy", "--out", "v2out", "--json"));
+    expect(answer).toMatchObject({ model_name: "e2e-mlp", model_version: "32", parameters: { model: modelId, bits: 32 } });
+    expect(answer.outputs).toEqual([{ name: "logits", datatype: "FP32", shape: [4, 10], parameters: { binary_data_size: 160 } }]);
+    const fp32 = decodeNpy(await readFile(join(dir, "v2out", "logits.npy")));
+    expect(fp32.shape).toEqual([4, 10]);
+    expectClose(fp32.data as Float32Array, await reference(modelBytes, input, dims), 1e-5);
+
+    const human = await ok("infer", modelId, "--npy", "xb.npy", "--bits", "8");
+    expect(human).toMatch(/version [0-9a-f]{24} \(8 bits, /);
+    expect(human).toContain("logits float32[4,10] -> logits.npy");
+    expect(decodeNpy(await readFile(join(dir, "logits.npy"))).shape).toEqual([4, 10]);
+
+    await writeFile(join(dir, "wrong-v2.npy"), encodeNpy({ dtype: "float32", shape: [1, 5], data: new Float32Array(5) }));
+    const wrong = await cli("infer", modelId, "--npy", "wrong-v2.npy");
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/400 invalid_request: input 'input' dim 1 must be 32, got 5/);
+  });
+
   it("creates the --out directory that does not exist yet, and names a file it cannot read in one line", async () => {
     await writeFile(join(dir, "x1.npy"), encodeNpy({ dtype: "float32", shape: [1, 32], data: new Float32Array(randomInput(32, 5)) }));
     await ok("infer", modelId, "x1.npy", "--out", "fresh/nested");

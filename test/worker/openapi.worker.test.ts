@@ -54,7 +54,7 @@ describe("/openapi.json", () => {
     expect([...(await documentedOperations())].filter((op) => !registered.has(op))).toEqual([]);
   });
 
-  it("marks only the health check as needing no token", async () => {
+  it("marks only the health checks (and the V2 server's metadata) as needing no token", async () => {
     const doc = (await (await SELF.fetch("https://x/openapi.json")).json()) as {
       security: unknown[];
       paths: Record<string, Record<string, { security?: unknown[] }>>;
@@ -65,7 +65,7 @@ describe("/openapi.json", () => {
         .filter(([, op]) => Array.isArray(op.security) && op.security.length === 0)
         .map(([m]) => `${m.toUpperCase()} ${path}`),
     );
-    expect(open).toEqual(["GET /v1/health"]);
+    expect(open.sort()).toEqual(["GET /v1/health", "GET /v2", "GET /v2/health/live", "GET /v2/health/ready"]);
   });
 });
 

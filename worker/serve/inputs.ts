@@ -1,5 +1,6 @@
-// Inference tensors as JSON ({type, dims, data}): checked against the model's declared inputs, then
-// converted to typed arrays. Every problem is a 400 invalid_input naming the input.
+// Inference tensors as JSON ({type, dims, data}) or already typed (binary bodies): checked against the model's declared
+// inputs; JSON values are converted to typed arrays one by one, typed ones need only their class and length checked.
+// Every problem is a 400 invalid_input naming the input.
 import { DomainError } from "../domain-error";
 import type { TensorSignature } from "../onnx/validate";
 
@@ -27,24 +28,29 @@ export interface CheckedTensor {
   data: TypedData;
 }
 
+/** A tensor as a request gave it: JSON values, or a typed array read straight from binary data. */
+export type InputTensor = JsonTensor | CheckedTensor;
+
 interface ElementKind {
   make(n: number): TypedData;
+  /** The typed array that holds this type (bool: one byte each). */
+  array: abstract new (...args: never[]) => TypedData;
   /** Integer range (inclusive) or null for floats. */
   range: [number, number] | null;
 }
 
 const KINDS: Record<string, ElementKind> = {
-  float32: { make: (n) => new Float32Array(n), range: null },
-  float64: { make: (n) => new Float64Array(n), range: null },
-  int8: { make: (n) => new Int8Array(n), range: [-128, 127] },
-  uint8: { make: (n) => new Uint8Array(n), range: [0, 255] },
-  int16: { make: (n) => new Int16Array(n), range: [-32768, 32767] },
-  uint16: { make: (n) => new Uint16Array(n), range: [0, 65535] },
-  int32: { make: (n) => new Int32Array(n), range: [-2147483648, 2147483647] },
-  uint32: { make: (n) => new Uint32Array(n), range: [0, 4294967295] },
-  int64: { make: (n) => new BigInt64Array(n), range: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER] },
-  uint64: { make: (n) => new BigUint64Array(n), range: [0, Number.MAX_SAFE_INTEGER] },
-  bool: { make: (n) => new Uint8Array(n), range: [0, 1] },
+  float32: { make: (n) => new Float32Array(n), array: Float32Array, range: null },
+  float64: { make: (n) => new Float64Array(n), array: Float64Array, range: null },
+  int8: { make: (n) => new Int8Array(n), array: Int8Array, range: [-128, 127] },
+  uint8: { make: (n) => new Uint8Array(n), array: Uint8Array, range: [0, 255] },
+  int16: { make: (n) => new Int16Array(n), array: Int16Array, range: [-32768, 32767] },
+  uint16: { make: (n) => new Uint16Array(n), array: Uint16Array, range: [0, 65535] },
+  int32: { make: (n) => new Int32Array(n), array: Int32Array, range: [-2147483648, 2147483647] },
+  uint32: { make: (n) => new Uint32Array(n), array: Uint32Array, range: [0, 4294967295] },
+  int64: { make: (n) => new BigInt64Array(n), array: BigInt64Array, range: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER] },
+  uint64: { make: (n) => new BigUint64Array(n), array: BigUint64Array, range: [0, Number.MAX_SAFE_INTEGER] },
+  bool: { make: (n) => new Uint8Array(n), array: Uint8Array, range: [0, 1] },
 };
 
 export const SUPPORTED_INPUT_TYPES = Object.keys(KINDS);
@@ -53,7 +59,7 @@ const bad = (message: string) => new DomainError("invalid_input", message);
 
 export function checkInputs(
   declared: readonly TensorSignature[],
-  given: Record<string, JsonTensor>,
+  given: Record<string, InputTensor>,
 ): Record<string, CheckedTensor> {
   const byName = new Map(declared.map((d) => [d.name, d]));
   for (const name of Object.keys(given)) {
@@ -91,6 +97,10 @@ export function checkInputs(
     if (count !== t.data.length) {
       throw bad(`input '${sig.name}' has ${t.data.length} values but dims [${t.dims.join(", ")}] need ${count}`);
     }
+    if (!Array.isArray(t.data)) {
+      checked[sig.name] = { type: sig.type, dims: t.dims, data: checkTyped(sig.name, sig.type, kind, t.data) };
+      continue;
+    }
     const data = kind.make(count);
     const isBig = data instanceof BigInt64Array || data instanceof BigUint64Array;
     for (let i = 0; i < count; i++) {
@@ -108,6 +118,16 @@ export function checkInputs(
     checked[sig.name] = { type: sig.type, dims: t.dims, data };
   }
   return checked;
+}
+
+/** Typed data is well formed by its class and length alone; only a bool byte can hold a value outside its type. */
+function checkTyped(name: string, type: string, kind: ElementKind, data: TypedData): TypedData {
+  if (!(data instanceof kind.array)) throw bad(`input '${name}' must be ${type}`);
+  if (type === "bool") {
+    const at = (data as Uint8Array).findIndex((b) => b > 1);
+    if (at >= 0) throw bad(`input '${name}' value ${at} (${data[at]}) is not a bool (0 or 1)`);
+  }
+  return data;
 }
 
 /** Plain JSON for an output tensor: 64-bit integers become numbers, booleans true/false. */

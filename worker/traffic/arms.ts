@@ -6,7 +6,7 @@ import { compareOutputs, top1Rows, type Agreement } from "../experiments/agreeme
 import { assignArm } from "../experiments/assignment";
 import { ORIGINAL, type ExperimentConfig } from "../experiments/config";
 import type { ArmRun } from "../experiments/arm-metrics";
-import { checkInputs, type JsonTensor } from "../serve/inputs";
+import { checkInputs, type InputTensor, type JsonTensor } from "../serve/inputs";
 import type { TenantStore } from "../store/tenant";
 import { cachedExperiment } from "./config-cache";
 import { runInference, type InferenceAnswer, type Served } from "./infer";
@@ -42,7 +42,7 @@ export function backgroundArms(config: ExperimentConfig, answering: string, rand
   return answering !== config.control && random() < config.agreementSample ? [config.control] : [];
 }
 
-const runArm = (store: TenantStore, model: ModelRecord, arm: string, inputs: Record<string, JsonTensor>): Promise<Served> =>
+const runArm = (store: TenantStore, model: ModelRecord, arm: string, inputs: Record<string, InputTensor>): Promise<Served> =>
   runInference(store, model, arm === ORIGINAL ? {} : { variant: arm }, inputs);
 
 /** The first declared output is the one compared and scored. */
@@ -65,7 +65,7 @@ export async function serveExperiment(
   ctx: WaitUntil,
   store: TenantStore,
   name: string,
-  inputs: Record<string, JsonTensor>,
+  inputs: Record<string, InputTensor>,
   header: (name: string) => string | undefined,
 ): Promise<{ answer: ExperimentAnswer; timing: Served["timing"] }> {
   const { config, model } = await cachedExperiment(env, store, name);
@@ -98,7 +98,7 @@ async function runInBackground(
   store: TenantStore,
   config: ExperimentConfig,
   model: ModelRecord,
-  inputs: Record<string, JsonTensor>,
+  inputs: Record<string, InputTensor>,
   served: { requestId: string; arm: string; answer: InferenceAnswer; runs: ArmRun[] },
   others: string[],
 ): Promise<void> {

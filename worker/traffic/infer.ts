@@ -1,7 +1,7 @@
 // Inference: resolve which model or variant serves the request, check the inputs, run the cached session.
 import { DomainError, notFound } from "../domain-error";
 import type { ModelRecord, VariantRecord } from "../catalog/records";
-import { checkInputs, outputToJson, type JsonTensor } from "../serve/inputs";
+import { checkInputs, outputToJson, type InputTensor, type JsonTensor } from "../serve/inputs";
 import { remembered } from "../serve/serving-cache";
 import type { ServingTiming } from "../serve/server-timing";
 import { getSession, sessionKey } from "../serve/sessions";
@@ -32,7 +32,8 @@ export interface Served {
   timing: ServingTiming;
 }
 
-function resolveVariant(store: TenantStore, model: ModelRecord, pick: ServingPick) {
+/** The variant a pick names (null: the original), remembered by the serving cache; a pick of none is a 404. */
+export function resolveVariant(store: TenantStore, model: ModelRecord, pick: ServingPick) {
   const key = `${store.tenant}/${model.id}/pick:${pick.variant ?? ""}:${pick.bits ?? ""}`;
   return remembered(key, () => lookUpVariant(store, model, pick));
 }
@@ -59,7 +60,7 @@ export async function runInference(
   store: TenantStore,
   model: ModelRecord,
   pick: ServingPick,
-  inputs: Record<string, JsonTensor>,
+  inputs: Record<string, InputTensor>,
 ): Promise<Served> {
   const validateStarted = performance.now();
   const checked = checkInputs(model.inputs, inputs);

@@ -1,0 +1,113 @@
+// `npm run bench -- --only api`: what a client sees through wrangler's local dev server. The empty route (GET
+// /v1/health) and inference on the bench MLP (784-1024-1024-10) and CNN, fp32 and int8, batch 1 and 32, over /v1 JSON,
+// V2 JSON and V2 binary: median client wall time to the answer's last byte. The engine's own time is the bench
+// Worker's in-isolate time of the same model bytes on the engine the API reported (timed as run.mjs times models).
+// Prints a table with the issue's goals per row and writes bench/results/api.json.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import os from "node:os";
+import { HEADER_LENGTH_HEADER, encodeBinaryTensor, joinBinaryBody } from "../formats/inference-v2.js";
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (v, d = 2) => (v === undefined || Number.isNaN(v) ? "-" : v.toFixed(d));
+const INPUTS = { mlp: [784], cnn: [1, 28, 28] };
+const REQUESTS = 40;
+
+/** Median ms of `send()` (which reads the answer to its last byte), after warming up. */
+async function wallTime(send, n = REQUESTS) {
+  for (let i = 0; i < 8; i++) await send();
+  const samples = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await send();
+    samples.push(performance.now() - t0);
+  }
+  return median(samples);
+}
+
+/** The three encodings of one request: a body and its headers. */
+function encodings(dims) {
+  const count = dims.reduce((a, b) => a * b, 1);
+  const values = Float32Array.from({ length: count }, (_, i) => (i % 17) / 17);
+  const list = Array.from(values);
+  const input = encodeBinaryTensor("FP32", values);
+  const binary = joinBinaryBody({ inputs: [{ name: "input", shape: dims, datatype: "FP32", parameters: { binary_data_size: input.byteLength } }], parameters: { binary_data_output: true } }, [input]);
+  return {
+    "v1-json": { body: JSON.stringify({ inputs: { input: { type: "float32", dims, data: list } } }), headers: { "Content-Type": "application/json" } },
+    "v2-json": { body: JSON.stringify({ inputs: [{ name: "input", shape: dims, datatype: "FP32", data: list }] }), headers: { "Content-Type": "application/json" } },
+    "v2-binary": { body: binary.body, headers: { "Content-Type": "application/octet-stream", [HEADER_LENGTH_HEADER]: String(binary.headerLength) } },
+  };
+}
+
+/**
+ * @param {{ startApp: () => Promise<{ app: any, auth: Record<string,string>, call: (path: string, init?: RequestInit) => Promise<any> }>,
+ *   benchWorker: any, get: (worker: any, path: string) => Promise<any>, timeInWorker: (worker: any, key: string, repeats?: number) => Promise<{ ms: number }> }} tools
+ */
+export async function apiBench({ startApp, benchWorker, get, timeInWorker }) {
+  const started = Date.now();
+  const bytes = { mlp: await get(benchWorker, "/bytes?name=mlp&variant=fp32"), cnn: await get(benchWorker, "/bytes?name=cnn&variant=fp32") };
+  const { app, auth, call } = await startApp();
+  const rows = [];
+  let emptyMs;
+  try {
+    emptyMs = await wallTime(async () => (await app.fetch("http://api/v1/health")).arrayBuffer());
+    for (const name of ["mlp", "cnn"]) {
+      const model = await call(`/v1/models?name=bench-${name}`, { method: "POST", headers: { ...auth, "Content-Type": "application/octet-stream" }, body: bytes[name] });
+      await call(`/v1/models/${model.id}/variants?wait=25`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ quantize: { bits: 8 } }) });
+      for (const bits of [32, 8]) {
+        for (const batch of [1, 32]) {
+          const bodies = encodings([batch, ...INPUTS[name]]);
+          const paths = { "v1-json": `/v1/models/${model.id}/infer?bits=${bits}`, "v2-json": `/v2/models/${model.id}/versions/${bits}/infer`, "v2-binary": `/v2/models/${model.id}/versions/${bits}/infer` };
+          const engine = (await call(paths["v1-json"], { method: "POST", headers: { ...auth, ...bodies["v1-json"].headers }, body: bodies["v1-json"].body })).engine;
+          for (const [protocol, { body, headers }] of Object.entries(bodies)) {
+            const send = async () => {
+              const res = await app.fetch(`http://api${paths[protocol]}`, { method: "POST", headers: { ...auth, ...headers }, body });
+              const answer = await res.arrayBuffer();
+              if (!res.ok) throw new Error(`${protocol} ${name} bits=${bits} batch=${batch}: ${res.status} ${new TextDecoder().decode(answer).slice(0, 300)}`);
+              return res;
+            };
+            const first = await send();
+            rows.push({ model: name, bits, batch, protocol, engine, bodyBytes: typeof body === "string" ? Buffer.byteLength(body) : body.byteLength, serverTiming: first.headers.get("Server-Timing"), ms: await wallTime(send) });
+          }
+        }
+      }
+    }
+  } finally {
+    await app.dispose();
+  }
+  // The engine's own time, in the bench Worker, of the same bytes on the engine that served them.
+  const engineMs = {};
+  for (const r of rows) {
+    const key = `model|${r.model}|${r.engine}|${r.bits === 32 ? "fp32" : "int8"}|${r.batch}`;
+    engineMs[key] ??= (await timeInWorker(benchWorker, key, 3)).ms;
+    r.engineMs = engineMs[key];
+  }
+  const find = (model, bits, batch, protocol) => rows.find((r) => r.model === model && r.bits === bits && r.batch === batch && r.protocol === protocol);
+  console.log(`\nThrough wrangler's dev server: median client wall time of ${REQUESTS} requests (ms); the empty route took ${fmt(emptyMs)} ms`);
+  console.log("model | bits | batch | engine | engine ms | v1 JSON | V2 JSON | V2 binary | binary - (empty + engine) (goal <= 1.5) | V2 JSON <= v1 JSON");
+  const goals = [];
+  for (const r of rows.filter((x) => x.protocol === "v2-binary")) {
+    const v1 = find(r.model, r.bits, r.batch, "v1-json");
+    const v2 = find(r.model, r.bits, r.batch, "v2-json");
+    const overhead = r.ms - (emptyMs + r.engineMs);
+    goals.push({ model: r.model, bits: r.bits, batch: r.batch, binaryOverheadMs: overhead, binaryWithin1_5: r.batch !== 32 || overhead <= 1.5, v2JsonNoSlower: v2.ms <= v1.ms * 1.05 });
+    console.log([r.model, r.bits, r.batch, r.engine, fmt(r.engineMs), fmt(v1.ms), fmt(v2.ms), fmt(r.ms), fmt(overhead), v2.ms <= v1.ms * 1.05 ? "yes" : "no"].join(" | "));
+  }
+  console.log("\nint8/fp32 ratio of (client wall time - empty route) against the engine's own ratio (goal: within 0.1), V2 binary:");
+  for (const model of ["mlp", "cnn"]) {
+    for (const batch of [1, 32]) {
+      const fp32 = find(model, 32, batch, "v2-binary");
+      const int8 = find(model, 8, batch, "v2-binary");
+      const client = (int8.ms - emptyMs) / (fp32.ms - emptyMs);
+      const engine = int8.engineMs / fp32.engineMs;
+      goals.push({ model, batch, clientRatio: client, engineRatio: engine, ratioWithin0_1: Math.abs(client - engine) <= 0.1 });
+      console.log(`${model} batch ${batch}: client ${fmt(client)} engine ${fmt(engine)} ${Math.abs(client - engine) <= 0.1 ? "met" : "not met"}`);
+    }
+  }
+  const results = { when: new Date().toISOString(), machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version }, requests: REQUESTS, emptyMs, rows, goals, seconds: (Date.now() - started) / 1000 };
+  mkdirSync(here("./results"), { recursive: true });
+  writeFileSync(here("./results/api.json"), `${JSON.stringify(results, null, 1)}\n`);
+  console.log(JSON.stringify({ emptyMs, goals }));
+  return results;
+}
