@@ -13,6 +13,7 @@ import type { CheckedTensor } from "../inputs";
 import type { Epilogue, OpPlan, PlanContext } from "./op";
 import { OPS } from "./ops/registry";
 import { absorbEpilogue } from "./epilogue";
+import { LimitError } from "../../onnx/limits";
 import { readConstant, RunState, sizeOf, Uncovered, type Activation, type Constant } from "./values";
 
 export { Uncovered };
@@ -96,6 +97,16 @@ export function topoOrder(nodes: readonly NodeProto[], available: ReadonlySet<st
   return order;
 }
 
+/** Runs one step; a bound it exceeds is reported with the node and the outputs it was computing. */
+function runStep(step: Step, run: RunState): Activation[] {
+  try {
+    return step.run(run);
+  } catch (err) {
+    if (err instanceof LimitError) throw new LimitError(`node ${label(step.node)} computing '${step.outputs.join("', '")}': ${err.message}`);
+    throw err;
+  }
+}
+
 const label = (n: NodeProto) => n.name || `${n.opType}(${n.output[0] ?? ""})`;
 
 const elemType = (v: ValueInfoProto) => (v.type?.value.case === "tensorType" ? v.type.value.value.elemType : undefined);
@@ -160,7 +171,7 @@ class Planner {
           run.values.set(name, a);
         }
         for (const step of steps) {
-          const outs = step.run(run);
+          const outs = runStep(step, run);
           step.outputs.forEach((name, i) => run.values.set(name, outs[i]!));
         }
         for (const [name, a] of run.values) traced.set(name, a.dims);
@@ -370,7 +381,7 @@ export function createKernelSession(
         const profile = options?.profile;
         for (const step of spec.steps) {
           const t0 = profile ? performance.now() : 0;
-          const outs = step.run(run);
+          const outs = runStep(step, run);
           step.outputs.forEach((name, i) => run.values.set(name, outs[i]!));
           if (profile) profile.push({ node: label(step.node), op: step.node.opType, ms: performance.now() - t0 });
         }
