@@ -6,6 +6,7 @@ import { dtypeName } from "./dtype";
 import { elementCount, tensorDims } from "./tensor";
 import { checkSparseTensor, checkTally, checkTensor, OnnxValidationError, type TensorTally } from "./backing";
 import { LimitError, MAX_GRAPH_NODES, MAX_SUBGRAPH_DEPTH } from "./limits";
+import { attributeProblem } from "./attribute-rules";
 
 export { OnnxValidationError };
 
@@ -147,6 +148,8 @@ function checkGraph(
     if (!n.opType) throw new OnnxValidationError(`node ${label}${where} has no op_type`);
     checkDomain(n.domain, label);
     for (const a of n.attribute) checkAttributeTensors(a, label, tally);
+    const problem = attributeProblem(n);
+    if (problem) throw new OnnxValidationError(`node ${label}${where}: ${problem}`);
     for (const o of n.output) {
       if (!o) continue;
       if (produced.has(o) || inputs.has(o)) {

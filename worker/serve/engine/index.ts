@@ -14,6 +14,7 @@ import type { Epilogue, OpPlan, PlanContext } from "./op";
 import { OPS } from "./ops/registry";
 import { absorbEpilogue } from "./epilogue";
 import { LimitError } from "../../onnx/limits";
+import { checkNodeAttributes } from "./attributes";
 import { readConstant, RunState, sizeOf, Uncovered, type Activation, type Constant } from "./values";
 
 export { Uncovered };
@@ -186,6 +187,11 @@ class Planner {
       if (node.domain !== "" && node.domain !== "ai.onnx") throw new Uncovered(`node ${label(node)} is in domain '${node.domain}'`);
       const op = OPS[node.opType];
       if (!op) throw new Uncovered(`no kernel-engine op for ${node.opType} (node ${label(node)})`);
+      try {
+        checkNodeAttributes(node); // models stored before validation checked them
+      } catch (err) {
+        throw new Uncovered(`${node.opType} node ${label(node)}: ${(err as Error).message}`);
+      }
       const constantsOf = (n: NodeProto) => n.input.map((i) => (i ? constants.get(i) : undefined));
       const ins = constantsOf(node);
       const memo = this.memos.get(node);

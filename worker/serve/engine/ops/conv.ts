@@ -5,6 +5,7 @@ import { OPERATORS } from "../../../onnx/operators";
 import { createLinear, gemmView, type Linear } from "../linear";
 import type { Op } from "../op";
 import { floatData, Uncovered } from "../values";
+import { checkWindowOutput } from "../attributes";
 
 /** Begin/end padding of one spatial axis for auto_pad SAME_*. */
 export function samePads(size: number, k: number, s: number, d: number, upper: boolean): [number, number] {
@@ -57,6 +58,7 @@ export const conv: Op = {
         }
         const OH = Math.floor((H + pt! + pb! - dilations[0]! * (kh - 1) - 1) / strides[0]!) + 1;
         const OW = Math.floor((W + pl! + pr! - dilations[1]! * (kw - 1) - 1) / strides[1]!) + 1;
+        checkWindowOutput("Conv", x.dims, [OH, OW]);
         const y = run.alloc([B, M, OH, OW]);
         const P = OH * OW;
         const col = run.kx.alloc(P * K * 4);

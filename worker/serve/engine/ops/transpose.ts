@@ -4,6 +4,7 @@ import { DT } from "../../../onnx/dtype";
 import type { Op } from "../op";
 import { stridesOf } from "../shape";
 import { floatData } from "../values";
+import { checkPerm } from "../attributes";
 
 function permute(src: Float32Array, dims: readonly number[], perm: readonly number[], dst: Float32Array): number[] {
   const outDims = perm.map((p) => dims[p]!);
@@ -25,7 +26,11 @@ function permute(src: Float32Array, dims: readonly number[], perm: readonly numb
 
 export const transpose: Op = {
   plan(ctx) {
-    const permOf = (rank: number) => intsAttribute(ctx.node, "perm", [...Array(rank).keys()].reverse());
+    const permOf = (rank: number) => {
+      const perm = intsAttribute(ctx.node, "perm", [...Array(rank).keys()].reverse());
+      checkPerm(perm, rank);
+      return perm;
+    };
     const c = ctx.constant(0);
     if (c) {
       const data = new Float32Array(c.dims.reduce((p, d) => p * d, 1));
