@@ -86,8 +86,10 @@ export function topoOrder(nodes: readonly NodeProto[], available: ReadonlySet<st
       dependents[p]!.push(i);
     }
   });
+  // Nodes without inputs (Constants) first: a linear op then sees its epilogue's bounds as constants and fuses them.
   const ready: number[] = [];
-  waiting.forEach((w, i) => w === 0 && ready.push(i));
+  nodes.forEach((n, i) => n.input.every((x) => !x) && ready.push(i));
+  waiting.forEach((w, i) => w === 0 && nodes[i]!.input.some((x) => x) && ready.push(i));
   const order: NodeProto[] = [];
   for (let head = 0; head < ready.length; head++) {
     const i = ready[head]!;
