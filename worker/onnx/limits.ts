@@ -21,8 +21,11 @@ export const DECLARED_ELEMENTS_PER_BYTE = 8;
 export const DECLARED_ELEMENTS_FLOOR = 1 << 20;
 /** Elements of one tensor a run may produce: every activation the kernel engine allocates, every output answered. */
 export const MAX_TENSOR_ELEMENTS = 16 * 1024 * 1024;
-/** Elements all outputs of one answer may hold together (64 MiB of float32). */
-export const MAX_OUTPUT_ELEMENTS = 16 * 1024 * 1024;
+/**
+ * Elements all outputs of one answer may hold together: about 20 MB of JSON (measured in workerd: 4M elements made a
+ * 75 MiB answer and took seconds to serialize).
+ */
+export const MAX_OUTPUT_ELEMENTS = 1024 * 1024;
 /** Bytes one kernel-engine run may allocate for its activations in all (its arena is freed after the run). */
 export const MAX_RUN_ARENA_BYTES = 256 * 1024 * 1024;
 
