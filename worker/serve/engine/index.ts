@@ -15,6 +15,7 @@ import { OPS } from "./ops/registry";
 import { absorbEpilogue } from "./epilogue";
 import { LimitError } from "../../onnx/limits";
 import { checkNodeAttributes } from "./attributes";
+import { fuseGraph } from "./fusion";
 import { readConstant, RunState, sizeOf, Uncovered, type Activation, type Constant } from "./values";
 
 export { Uncovered };
@@ -150,7 +151,7 @@ class Planner {
     }
     for (const n of this.graph.node) for (const i of new Set(n.input)) if (i) this.consumers.set(i, [...(this.consumers.get(i) ?? []), n]);
     this.graphOutputs = new Set(this.graph.output.map((o) => o.name));
-    this.order = topoOrder(this.graph.node, new Set([...this.initializers.keys(), ...this.inputs.map((v) => v.name)]));
+    this.order = topoOrder(fuseGraph(this.graph.node, this.initializers, this.graphOutputs, this.opset), new Set([...this.initializers.keys(), ...this.inputs.map((v) => v.name)]));
   }
 
   /**

@@ -12,10 +12,12 @@ import { convtranspose } from "./convtranspose";
 import { dequantizelinear } from "./dequantizelinear";
 import { dropout } from "./dropout";
 import { flatten } from "./flatten";
+import { gelu } from "./gelu";
 import { gemm } from "./gemm";
 import { globalaveragepool } from "./globalaveragepool";
 import { gru } from "./gru";
 import { identity } from "./identity";
+import { layernormalization } from "./layernormalization";
 import { lstm } from "./lstm";
 import { matmul } from "./matmul";
 import { maxpool } from "./maxpool";
@@ -84,10 +86,12 @@ export const OPS: Record<string, Op> = {
   DequantizeLinear: dequantizelinear,
   Dropout: dropout,
   Flatten: flatten,
+  Gelu: gelu,
   Gemm: gemm,
   GlobalAveragePool: globalaveragepool,
   GRU: gru,
   Identity: identity,
+  LayerNormalization: layernormalization,
   LSTM: lstm,
   MatMul: matmul,
   MaxPool: maxpool,
