@@ -10,6 +10,7 @@ import * as ortNode from "onnxruntime-node";
 import { unstable_startWorker } from "wrangler";
 import { writeBenchmarksDoc } from "./render.mjs";
 import { writeZooDoc } from "./render-zoo.mjs";
+import { adversarialRun } from "./adversarial.mjs";
 import { writeFamiliesDoc } from "./render-families.mjs";
 import { apiBench } from "./api.mjs";
 
@@ -22,10 +23,12 @@ const deadline = Date.now() + 10 * 60 * 1000;
 // of a kernel change); `--only zoo` the full model zoo under int8, int4 and dynamic int8 (bench/zoo.ts, a vitest run
 // of that file alone, in Node: bench/results/zoo.json); `--only families` the engine on the full zoo's graph families
 // (bench/families.ts, likewise: bench/results/families.json); `--only api` the client's wall time through the dev
-// server over /v1 JSON, V2 JSON and V2 binary (bench/api.mjs: bench/results/api.json); without it, the full run.
+// server over /v1 JSON, V2 JSON and V2 binary (bench/api.mjs: bench/results/api.json); `--only adversarial` the worst
+// request of each attack class in workerd (bench/adversarial.mjs: bench/results/adversarial.json); without it, the
+// full run.
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-const ONLY = ["compression", "load", "kernels", "models", "zoo", "families", "api"];
+const ONLY = ["compression", "load", "kernels", "models", "zoo", "families", "api", "adversarial"];
 if (only !== undefined && !ONLY.includes(only)) throw new Error(`--only takes ${ONLY.map((o) => `'${o}'`).join(", ")} (got '${only}')`);
 
 async function get(worker, path) {
@@ -398,6 +401,10 @@ function familiesRun() {
 }
 
 if (only === "zoo") zooRun();
+else if (only === "adversarial") adversarialRun().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
 else if (only === "families") familiesRun();
 else main().catch((err) => {
   console.error(err);

@@ -231,7 +231,10 @@ async function inflateRaw(data, expected, budget, label) {
   let used = 0;
   const reader = stream.getReader();
   for (;;) {
-    const { done, value } = await reader.read();
+    // Corrupt or truncated deflate data fails the stream (a TypeError in workerd, a zlib Error in Node): a parse error.
+    const { done, value } = await reader.read().catch((/** @type {Error} */ err) => {
+      throw invalid(`entry '${label}' is not valid deflate data (${err.message})`);
+    });
     if (done) break;
     used += value.byteLength;
     if (used > budget || used > expected) {

@@ -3,6 +3,7 @@
 // Every problem is a 400 invalid_input naming the input.
 import { DomainError } from "../domain-error";
 import type { TensorSignature } from "../onnx/validate";
+import { LimitError, MAX_OUTPUT_ELEMENTS, MAX_TENSOR_ELEMENTS } from "../onnx/limits";
 
 export interface JsonTensor {
   type: string;
@@ -131,6 +132,24 @@ function checkTyped(name: string, type: string, kind: ElementKind, data: TypedDa
 }
 
 /** Plain JSON for an output tensor: 64-bit integers become numbers, booleans true/false. */
+/**
+ * The output budget, checked before an answer is serialized (whichever engine computed it): each output at most
+ * MAX_TENSOR_ELEMENTS, all of them at most MAX_OUTPUT_ELEMENTS. Throws LimitError (413) naming the output.
+ */
+export function checkOutputSizes(outputs: Record<string, { dims: readonly number[] }>): void {
+  let total = 0;
+  for (const [name, t] of Object.entries(outputs)) {
+    const n = t.dims.reduce((a, b) => a * b, 1);
+    if (n > MAX_TENSOR_ELEMENTS) {
+      throw new LimitError(`output '${name}' has ${n} elements (dims [${t.dims.join(", ")}]), over the limit of ${MAX_TENSOR_ELEMENTS} (MAX_TENSOR_ELEMENTS)`);
+    }
+    total += n;
+    if (total > MAX_OUTPUT_ELEMENTS) {
+      throw new LimitError(`the outputs hold more than ${MAX_OUTPUT_ELEMENTS} elements together, at output '${name}' (MAX_OUTPUT_ELEMENTS)`);
+    }
+  }
+}
+
 export function outputToJson(type: string, dims: readonly number[], data: unknown): JsonTensor {
   const values: (number | boolean)[] = [];
   if (Array.isArray(data)) {

@@ -30,6 +30,14 @@ export function evictModelSessions(tenant: string, modelId: string): void {
   isolate.sessions.deletePrefix(`${tenant}/${modelId}/`);
 }
 
+/**
+ * Measures a cached session again after a run (the kernel arena grows on a larger input and never shrinks), so the
+ * cache counts that growth now and evicts older sessions to fit, rather than at the session's next request.
+ */
+export function remeasureSession(key: string): void {
+  isolate.sessions.get(key);
+}
+
 /** Drops every session (tests that observe loads start from a cold isolate). */
 export function evictAllSessions(): void {
   isolate.sessions.deletePrefix("");

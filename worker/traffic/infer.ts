@@ -1,10 +1,10 @@
 // Inference: resolve which model or variant serves the request, check the inputs, run the cached session.
 import { DomainError, notFound } from "../domain-error";
 import type { ModelRecord, VariantRecord } from "../catalog/records";
-import { checkInputs, outputToJson, type InputTensor, type JsonTensor } from "../serve/inputs";
+import { checkInputs, checkOutputSizes, outputToJson, type InputTensor, type JsonTensor } from "../serve/inputs";
 import { remembered } from "../serve/serving-cache";
 import type { ServingTiming } from "../serve/server-timing";
-import { getSession, sessionKey } from "../serve/sessions";
+import { getSession, remeasureSession, sessionKey } from "../serve/sessions";
 import type { TenantStore } from "../store/tenant";
 import type { NodeTiming } from "../serve/engine";
 
@@ -87,8 +87,13 @@ export async function runInference(
   try {
     raw = await session.run(checked, { profile });
   } catch (err) {
+    // A bound the run hit (the output budget) keeps its own code and message.
+    if (err instanceof DomainError) throw err;
     throw new DomainError("invalid_input", `inference failed on these inputs: ${(err as Error).message ?? err}`);
+  } finally {
+    remeasureSession(key);
   }
+  checkOutputSizes(raw);
   const ended = performance.now();
   const timeMs = ended - started;
   const outputs = Object.fromEntries(Object.entries(raw).map(([name, t]) => [name, outputToJson(t.type, t.dims, t.data)]));

@@ -7,6 +7,9 @@ import { DT } from "@worker/onnx/dtype";
 import { makeTensor } from "@worker/onnx/tensor";
 import { summarizeModel, validateModel } from "@worker/onnx/validate";
 import { buildCnn, buildMlp, rng } from "@test/support/models";
+import { ifNode } from "@test/support/graphs";
+import { DomainError } from "@worker/domain-error";
+import { MAX_GRAPH_NODES, MAX_SUBGRAPH_DEPTH } from "@worker/onnx/limits";
 
 const x = makeValueInfo("x", DT.FLOAT, ["N", 4]);
 const y = makeValueInfo("y", DT.FLOAT, ["N", 4]);
@@ -100,5 +103,66 @@ describe("summarizeModel", () => {
     const g = makeGraph([makeNode("Add", ["x", "w"], ["y"], "add")], "g", [x, makeValueInfo("w", DT.FLOAT, [4])], [y], [w]);
     const s = summarizeModel(decodeModel(encodeModel(makeModel(g, { "": 9 }, 3))));
     expect(s.inputs.map((i) => i.name)).toEqual(["x"]);
+  });
+});
+
+describe("validateModel: graph size", () => {
+  const chain = (n: number, inputs = 1) => {
+    const ins = Array.from({ length: inputs }, (_, i) => makeValueInfo(i === 0 ? "x" : `x${i}`, DT.FLOAT, ["N", 4]));
+    const nodes = Array.from({ length: n }, (_, i) => makeNode("Relu", [i === 0 ? "x" : `t${i - 1}`], [i === n - 1 ? "y" : `t${i}`], `r${i}`));
+    return makeModel(makeGraph(nodes, "g", ins, [y]));
+  };
+
+  it("accepts a graph at the node cap with many graph inputs (validation is linear in nodes and edges)", () => {
+    expect(() => validateModel(chain(MAX_GRAPH_NODES, 2_000))).not.toThrow();
+  });
+
+  it("answers a graph over the node cap with 413 naming MAX_GRAPH_NODES", () => {
+    let err: unknown;
+    try {
+      validateModel(chain(MAX_GRAPH_NODES + 1));
+    } catch (e) {
+      err = e;
+    }
+    expect((err as DomainError).code).toBe("payload_too_large");
+    expect((err as Error).message).toMatch(/more than 50000 nodes.*MAX_GRAPH_NODES/);
+  });
+
+  it("counts subgraph nodes and caps nesting depth (MAX_SUBGRAPH_DEPTH)", () => {
+    const leaf = () => makeGraph([makeNode("Identity", ["x"], ["o"], "id")], "leaf", [], [makeValueInfo("o", DT.FLOAT, ["N", 4])]);
+    let g = leaf();
+    for (let d = 0; d <= MAX_SUBGRAPH_DEPTH; d++) {
+      g = makeGraph([ifNode("c", ["o"], g, leaf(), `if${d}`)], `level${d}`, [], [makeValueInfo("o", DT.FLOAT, ["N", 4])]);
+    }
+    const outer = makeGraph([makeNode("Identity", ["x"], ["c"], "cond"), ...g.node], "g", [x], [makeValueInfo("o", DT.FLOAT, ["N", 4])]);
+    expect(() => validateModel(makeModel(outer))).toThrow(/nest deeper than 16 levels \(MAX_SUBGRAPH_DEPTH\)/);
+  });
+});
+
+describe("validateModel: window and perm attributes", () => {
+  const conv = (attrs: Record<string, number[]>) => {
+    const w = makeTensor("w", DT.FLOAT, [1, 1, 1, 1], new Float32Array(1));
+    const g = makeGraph([makeNode("Conv", ["x", "w"], ["y"], "conv", attrs)], "g", [makeValueInfo("x", DT.FLOAT, [1, 1, 4, 4])], [makeValueInfo("y", DT.FLOAT, [1, 1, 4, 4])], [w]);
+    return makeModel(g);
+  };
+
+  it("accepts legal strides, pads and dilations", () => {
+    expect(() => validateModel(conv({ strides: [2, 2], pads: [1, 1, 1, 1], dilations: [1, 1] }))).not.toThrow();
+  });
+
+  it("refuses negative or zero strides, negative pads, zero dilations, naming the node", () => {
+    expect(() => validateModel(conv({ strides: [-1, 1] }))).toThrow(/node conv: strides \[-1,1\] holds -1/);
+    expect(() => validateModel(conv({ strides: [0, 1] }))).toThrow(/strides \[0,1\] holds 0/);
+    expect(() => validateModel(conv({ pads: [0, -2, 0, 0] }))).toThrow(/pads \[0,-2,0,0\] holds -2/);
+    expect(() => validateModel(conv({ dilations: [1, 0] }))).toThrow(/dilations/);
+    expect(() => validateModel(conv({ strides: [1, 1, 1], pads: [0, 0, 0, 0] }))).toThrow(/disagree on the number of spatial axes/);
+  });
+
+  it("refuses a Transpose perm that is not a permutation", () => {
+    const t = (perm: number[]) =>
+      makeModel(makeGraph([makeNode("Transpose", ["x"], ["y"], "t", { perm })], "g", [x], [y]));
+    expect(() => validateModel(t([1, 0]))).not.toThrow();
+    expect(() => validateModel(t([0, 0]))).toThrow(/node t: perm \[0,0\] is not a permutation of 0..1/);
+    expect(() => validateModel(t([0, 2]))).toThrow(/not a permutation/);
   });
 });

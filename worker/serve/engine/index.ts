@@ -13,6 +13,8 @@ import type { CheckedTensor } from "../inputs";
 import type { Epilogue, OpPlan, PlanContext } from "./op";
 import { OPS } from "./ops/registry";
 import { absorbEpilogue } from "./epilogue";
+import { LimitError } from "../../onnx/limits";
+import { checkNodeAttributes } from "./attributes";
 import { fuseGraph } from "./fusion";
 import { readConstant, RunState, sizeOf, Uncovered, type Activation, type Constant } from "./values";
 
@@ -99,6 +101,16 @@ export function topoOrder(nodes: readonly NodeProto[], available: ReadonlySet<st
   return order;
 }
 
+/** Runs one step; a bound it exceeds is reported with the node and the outputs it was computing. */
+function runStep(step: Step, run: RunState): Activation[] {
+  try {
+    return step.run(run);
+  } catch (err) {
+    if (err instanceof LimitError) throw new LimitError(`node ${label(step.node)} computing '${step.outputs.join("', '")}': ${err.message}`);
+    throw err;
+  }
+}
+
 const label = (n: NodeProto) => n.name || `${n.opType}(${n.output[0] ?? ""})`;
 
 const elemType = (v: ValueInfoProto) => (v.type?.value.case === "tensorType" ? v.type.value.value.elemType : undefined);
@@ -163,7 +175,7 @@ class Planner {
           run.values.set(name, a);
         }
         for (const step of steps) {
-          const outs = step.run(run);
+          const outs = runStep(step, run);
           step.outputs.forEach((name, i) => run.values.set(name, outs[i]!));
         }
         for (const [name, a] of run.values) traced.set(name, a.dims);
@@ -178,6 +190,11 @@ class Planner {
       if (node.domain !== "" && node.domain !== "ai.onnx") throw new Uncovered(`node ${label(node)} is in domain '${node.domain}'`);
       const op = OPS[node.opType];
       if (!op) throw new Uncovered(`no kernel-engine op for ${node.opType} (node ${label(node)})`);
+      try {
+        checkNodeAttributes(node); // models stored before validation checked them
+      } catch (err) {
+        throw new Uncovered(`${node.opType} node ${label(node)}: ${(err as Error).message}`);
+      }
       const constantsOf = (n: NodeProto) => n.input.map((i) => (i ? constants.get(i) : undefined));
       const ins = constantsOf(node);
       const memo = this.memos.get(node);
@@ -373,7 +390,7 @@ export function createKernelSession(
         const profile = options?.profile;
         for (const step of spec.steps) {
           const t0 = profile ? performance.now() : 0;
-          const outs = step.run(run);
+          const outs = runStep(step, run);
           step.outputs.forEach((name, i) => run.values.set(name, outs[i]!));
           if (profile) profile.push({ node: label(step.node), op: step.node.opType, ms: performance.now() - t0 });
         }

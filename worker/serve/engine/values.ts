@@ -5,6 +5,7 @@ import { DT, dtypeName } from "../../onnx/dtype";
 import { halfValues, unpackSubByte } from "../../onnx/encoding";
 import { elementCount, isExternal, tensorDims } from "../../onnx/tensor";
 import type { KernelInstance, Ptr } from "../wasm/runtime";
+import { LimitError, MAX_TENSOR_ELEMENTS } from "../../onnx/limits";
 
 /** A graph construct the engine does not run: the whole model then goes to onnxruntime-web. */
 export class Uncovered extends Error {
@@ -125,13 +126,24 @@ export function intData(c: Constant): number[] {
   return Array.from(c.data as ArrayLike<number>);
 }
 
-/** Per-run state: the activations by name, allocated after the load-time mark and freed after the run. */
+/**
+ * Per-run state: the activations by name, allocated after the load-time mark and freed after the run. Every
+ * activation is checked before it is allocated: whole non-negative dims, at most MAX_TENSOR_ELEMENTS, and the run's
+ * arena within MAX_RUN_ARENA_BYTES (KernelInstance.openArena).
+ */
 export class RunState {
   readonly values = new Map<string, Activation>();
-  constructor(readonly kx: KernelInstance) {}
+  constructor(readonly kx: KernelInstance) {
+    kx.openArena();
+  }
 
-  alloc(dims: number[]): Activation {
-    return { dims, ptr: this.kx.alloc(sizeOf(dims) * 4) };
+  alloc(dims: number[], name?: string): Activation {
+    if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new RangeError(`activation${name ? ` '${name}'` : ""} would have dims [${dims}]`);
+    const n = sizeOf(dims);
+    if (n > MAX_TENSOR_ELEMENTS) {
+      throw new LimitError(`tensor${name ? ` '${name}'` : ""} would hold ${n} elements (dims [${dims}]), over the limit of ${MAX_TENSOR_ELEMENTS} (MAX_TENSOR_ELEMENTS)`);
+    }
+    return { dims, ptr: this.kx.alloc(n * 4) };
   }
 
   /** A view of an activation; any later allocation may detach it. */

@@ -29,12 +29,16 @@ export interface KernelExports {
   f32_col2im(col: Ptr, ldc: number, M: number, IH: number, IW: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, OH: number, OW: number, scale: Ptr, bias: Ptr, lo: number, hi: number, Y: Ptr): void;
 }
 
+import { LimitError, MAX_RUN_ARENA_BYTES } from "../../onnx/limits";
+
 const PAGE = 65536;
 const ALIGN = 16;
 
 export class KernelInstance {
   readonly k: KernelExports;
   private top: number;
+  /** Where the current run's arena starts (openArena), or null outside a run: what a run allocates is budgeted. */
+  private arenaStart: number | null = null;
 
   constructor(module: WebAssembly.Module) {
     const instance = new WebAssembly.Instance(module, {});
@@ -54,7 +58,12 @@ export class KernelInstance {
   /** Allocates `bytes` (16-byte aligned), growing memory if needed. Growing detaches earlier views: re-make them. */
   alloc(bytes: number): Ptr {
     const ptr = this.top;
-    const end = align(ptr + Math.max(bytes, 0));
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`cannot allocate ${bytes} bytes`);
+    const end = align(ptr + bytes);
+    // Checked before the memory grows: it never shrinks again.
+    if (this.arenaStart !== null && end - this.arenaStart > MAX_RUN_ARENA_BYTES) {
+      throw new LimitError(`one run needs more than ${MAX_RUN_ARENA_BYTES} bytes of activations (MAX_RUN_ARENA_BYTES)`);
+    }
     const have = this.k.memory.buffer.byteLength;
     if (end > have) this.k.memory.grow(Math.ceil((end - have) / PAGE));
     this.top = end;
@@ -68,6 +77,12 @@ export class KernelInstance {
 
   reset(mark: number): void {
     this.top = mark;
+    this.arenaStart = null;
+  }
+
+  /** Budgets what is allocated from here until the next reset (a run's or a trace's activations and scratch). */
+  openArena(): void {
+    this.arenaStart = this.top;
   }
 
   f32(ptr: Ptr, n: number): Float32Array {

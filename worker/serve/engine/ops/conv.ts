@@ -12,6 +12,7 @@ import type { Epilogue, Op, OpPlan, PlanContext } from "../op";
 import type { Ptr } from "../../wasm/runtime";
 import { binaryScales, sparsityOf, type Weight } from "../../wasm/packing";
 import { floatData, Uncovered, type Activation, type Constant, type RunState } from "../values";
+import { checkWindowOutput } from "../attributes";
 
 /** Begin/end padding of one spatial axis for auto_pad SAME_*. */
 export function samePads(size: number, k: number, s: number, d: number, upper: boolean): [number, number] {
@@ -51,6 +52,7 @@ export const conv: Op = {
       }
       const OH = Math.floor((H + pt! + pb! - dilations[0]! * (kh - 1) - 1) / strides[0]!) + 1;
       const OW = Math.floor((W + pl! + pr! - dilations[1]! * (kw - 1) - 1) / strides[1]!) + 1;
+      checkWindowOutput("Conv", [H, W], [OH, OW]);
       return { pt: pt!, pl: pl!, pb: pb!, pr: pr!, OH, OW };
     };
     const checkInput = (dims: number[]) => {

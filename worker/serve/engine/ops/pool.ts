@@ -3,6 +3,7 @@ import { intAttribute, intsAttribute, stringAttribute } from "../../../onnx/attr
 import type { NodeProto } from "onnx-buf";
 import { samePads } from "./conv";
 import { Uncovered } from "../values";
+import { checkWindowOutput } from "../attributes";
 
 export interface PoolGeometry {
   kh: number; kw: number; sh: number; sw: number; dh: number; dw: number;
@@ -41,9 +42,8 @@ export function poolGeometry(a: ReturnType<typeof poolAttributes>, H: number, W:
     [pt, pb] = samePads(H, kh, sh, dh, a.autoPad === "SAME_UPPER");
     [pl, pr] = samePads(W, kw, sw, dw, a.autoPad === "SAME_UPPER");
   }
-  return {
-    kh, kw, sh, sw, dh, dw, pt, pl, pb, pr,
-    OH: outSize(H, kh, sh, dh, pt, pb, a.ceil),
-    OW: outSize(W, kw, sw, dw, pl, pr, a.ceil),
-  };
+  const OH = outSize(H, kh, sh, dh, pt, pb, a.ceil);
+  const OW = outSize(W, kw, sw, dw, pl, pr, a.ceil);
+  checkWindowOutput("pooling", [H, W], [OH, OW]);
+  return { kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, OH, OW };
 }

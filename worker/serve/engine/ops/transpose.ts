@@ -6,6 +6,7 @@ import { intsAttribute } from "../../../onnx/attributes";
 import type { Op } from "../op";
 import { normalizeAxis, stridesOf } from "../shape";
 import { floatData, sizeOf, type ConstData, type Constant } from "../values";
+import { checkPerm } from "../attributes";
 
 /** dst = src transposed by perm, element by element (constants, and the permutations no fast path takes). */
 function permute<T extends ConstData>(src: T, dims: readonly number[], perm: readonly number[], dst: T): number[] {
@@ -87,7 +88,11 @@ function foldConstant(c: Constant, perm: readonly number[]): Constant {
 
 export const transpose: Op = {
   plan(ctx) {
-    const permOf = (rank: number) => intsAttribute(ctx.node, "perm", [...Array(rank).keys()].reverse());
+    const permOf = (rank: number) => {
+      const perm = intsAttribute(ctx.node, "perm", [...Array(rank).keys()].reverse());
+      checkPerm(perm, rank);
+      return perm;
+    };
     const c = ctx.constant(0);
     if (c) return { kind: "constant", outputs: [foldConstant(c, permOf(c.dims.length))] };
     const x = ctx.input(0);

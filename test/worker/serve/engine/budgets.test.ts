@@ -1,0 +1,64 @@
+// The output budget inside the kernel engine (serve/engine/values.ts RunState, wasm/runtime.ts openArena): every
+// activation is checked before it is allocated, so a broadcasting graph that would turn a small input into a 100 MB
+// tensor fails with a 413 naming the node and the output, and the instance's memory does not grow for it.
+import { describe, expect, it } from "vitest";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { DT } from "@worker/onnx/dtype";
+import { LimitError, MAX_RUN_ARENA_BYTES, MAX_TENSOR_ELEMENTS } from "@worker/onnx/limits";
+import { DomainError } from "@worker/domain-error";
+import { createKernelSession } from "@worker/serve/engine";
+import { RunState } from "@worker/serve/engine/values";
+import { KernelInstance } from "@worker/serve/wasm/runtime";
+import { plainKernelModule } from "@test/support/kernels";
+
+const ones = (dims: number[]) => ({ type: "float32", dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(1) });
+
+describe("RunState.alloc", () => {
+  it("refuses negative and fractional dims, and tensors over MAX_TENSOR_ELEMENTS, before allocating", () => {
+    const kx = new KernelInstance(plainKernelModule);
+    const run = new RunState(kx);
+    const before = kx.residentBytes;
+    expect(() => run.alloc([-2, -3])).toThrow(/would have dims \[-2,-3\]/);
+    expect(() => run.alloc([1.5])).toThrow(RangeError);
+    expect(() => run.alloc([MAX_TENSOR_ELEMENTS + 1], "big")).toThrow(/tensor 'big' would hold 16777217 elements.*MAX_TENSOR_ELEMENTS/);
+    expect(kx.residentBytes).toBe(before);
+  });
+
+  it("bounds what one run allocates in all (MAX_RUN_ARENA_BYTES), and not what is allocated outside a run", () => {
+    const kx = new KernelInstance(plainKernelModule);
+    const base = kx.mark();
+    const run = new RunState(kx);
+    const quarter = MAX_RUN_ARENA_BYTES / 4 / 4; // elements of a quarter of the arena
+    for (let i = 0; i < 4; i++) run.alloc([quarter - 16]);
+    expect(() => run.alloc([1024])).toThrow(LimitError);
+    kx.reset(base);
+    expect(() => kx.alloc(64)).not.toThrow();
+  });
+});
+
+describe("a broadcasting graph", () => {
+  // y = a + b with a [1, N] and b [N, 1]: two small inputs, an N x N output.
+  const broadcast = () =>
+    makeModel(makeGraph([makeNode("Add", ["a", "b"], ["y"], "widen")], "g",
+      [makeValueInfo("a", DT.FLOAT, [1, "N"]), makeValueInfo("b", DT.FLOAT, ["N", 1])], [makeValueInfo("y", DT.FLOAT, ["N", "N"])]));
+
+  it("answers an output over the budget with a 413 naming the node and the output; the memory does not grow for it", async () => {
+    const loaded = createKernelSession(broadcast(), plainKernelModule);
+    if (!loaded.session) throw new Error(`not covered: ${loaded.reason}`);
+    const s = loaded.session;
+    await s.run({ a: ones([1, 8]), b: ones([8, 1]) });
+    const resident = s.residentBytes;
+    let err: unknown;
+    try {
+      await s.run({ a: ones([1, 5000]), b: ones([5000, 1]) }); // 25M elements, 100 MB of float32
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(DomainError);
+    expect((err as DomainError).code).toBe("payload_too_large");
+    expect((err as Error).message).toMatch(/node widen computing 'y'.*25000000 elements.*MAX_TENSOR_ELEMENTS/);
+    expect(s.residentBytes).toBe(resident);
+    const small = await s.run({ a: ones([1, 3]), b: ones([3, 1]) });
+    expect([...(small.y!.data as Float32Array)]).toEqual(new Array(9).fill(2));
+  });
+});

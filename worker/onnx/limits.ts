@@ -1,0 +1,38 @@
+// The bounds on what one model may declare and one inference may produce: the one home of each default
+// (docs/limits.md lists them). Decided before anything is allocated, and answered 413 `payload_too_large`
+// naming the bound (LimitError).
+import { DomainError } from "../domain-error";
+
+/** Nodes in a model, counting every subgraph's (validation and planning are linear in them). */
+export const MAX_GRAPH_NODES = 50_000;
+/** How deep subgraphs (If/Loop/Scan bodies) may nest inside one another. */
+export const MAX_SUBGRAPH_DEPTH = 16;
+/**
+ * Elements all tensors of a model may declare (dense initializers, sparse initializers at their dense size, Constant
+ * values): what a 64 MiB upload holds at 4 bits. Also bounded by the bytes present (DECLARED_ELEMENTS_PER_BYTE).
+ */
+export const MAX_DECLARED_ELEMENTS = 2 ** 27;
+/**
+ * Declared elements per byte of tensor data the model holds (1-bit packing is 8 per byte); sparse tensors are the
+ * only ones that declare more than they hold, so this bounds how far a pruned model may expand.
+ */
+export const DECLARED_ELEMENTS_PER_BYTE = 8;
+/** Elements any model may declare whatever its bytes (small fully-pruned tensors hold no bytes at all). */
+export const DECLARED_ELEMENTS_FLOOR = 1 << 20;
+/** Elements of one tensor a run may produce: every activation the kernel engine allocates, every output answered. */
+export const MAX_TENSOR_ELEMENTS = 16 * 1024 * 1024;
+/**
+ * Elements all outputs of one answer may hold together: about 20 MB of JSON (measured in workerd: 4M elements made a
+ * 75 MiB answer and took seconds to serialize).
+ */
+export const MAX_OUTPUT_ELEMENTS = 1024 * 1024;
+/** Bytes one kernel-engine run may allocate for its activations in all (its arena is freed after the run). */
+export const MAX_RUN_ARENA_BYTES = 256 * 1024 * 1024;
+
+/** A bound exceeded: 413, the message names the bound and what exceeded it. */
+export class LimitError extends DomainError {
+  override name = "LimitError";
+  constructor(message: string) {
+    super("payload_too_large", message);
+  }
+}
