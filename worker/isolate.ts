@@ -4,7 +4,7 @@
 // itself stays with its one owner (ort.ts is the only importer of onnxruntime-web, wasm/builds.ts the only loader of
 // the kernels' wasm) and is listed in OWNED_STATE with its bound; test/worker/isolate.test.ts fails when a module of
 // worker/ keeps state at module level that is not listed.
-import { ByteBudgetLru, type LoadedSession } from "./serve/session-cache";
+import { ByteBudgetLru, type LoadedSession, type PendingLoad } from "./serve/session-cache";
 import { TtlMap } from "./serve/ttl-map";
 import type { ExperimentConfig } from "./experiments/config";
 import type { ModelRecord } from "./store/records";
@@ -28,10 +28,11 @@ export const isolate = {
   sessions: new ByteBudgetLru<LoadedSession>(DEFAULT_SESSION_BUDGET_BYTES),
 
   /**
-   * Session loads in flight by the same key, so that concurrent misses share one load.
-   * Bound: one per key being loaded. Invalidated: removed when the load settles (a failed load is not remembered).
+   * Session loads in flight by the same key, so that concurrent misses share one load (each waiter is handed its own
+   * reference to the session). Bound: one per key being loaded. Invalidated: removed when the load settles (a failed
+   * load is not remembered).
    */
-  sessionLoads: new Map<string, Promise<LoadedSession>>(),
+  sessionLoads: new Map<string, PendingLoad>(),
 
   /**
    * What serves a request: a model's record (`tenant/model/record`) and the variant a `?variant=` or `?bits=` names

@@ -87,6 +87,9 @@ export async function runInference(
     raw = await session.run(checked, { profile });
   } catch (err) {
     throw new DomainError("invalid_input", `inference failed on these inputs: ${(err as Error).message ?? err}`);
+  } finally {
+    // The reference getSession took for this request: an eviction meanwhile frees the session only now.
+    await session.release();
   }
   const ended = performance.now();
   const timeMs = ended - started;
