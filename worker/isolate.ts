@@ -35,6 +35,13 @@ export const isolate = {
   sessionLoads: new Map<string, PendingLoad>(),
 
   /**
+   * Variants being made in this isolate, by `tenant/model/canonical recipe/eval dataset`, so that identical requests
+   * arriving together share one computation and one write (catalog/variants.ts makeVariant).
+   * Bound: one per distinct request in flight. Invalidated: removed when the computation settles.
+   */
+  variantBuilds: new Map<string, Promise<unknown>>(),
+
+  /**
    * What serves a request: a model's record (`tenant/model/record`) and the variant a `?variant=` or `?bits=` names
    * (`tenant/model/pick:...`), so that a warm inference reads no remote store.
    * Bound: fresh 5 s, at most 2,000 entries. Invalidated: a change made in another isolate is seen once the entry is

@@ -57,11 +57,15 @@ export function listModels(store: TenantStore): Promise<ModelRecord[]> {
   return store.listModels();
 }
 
-/** Removes the records first (so nothing points at missing bytes), then the bytes. */
+/**
+ * Removes the records first (so nothing points at missing bytes), then the bytes. The model's record goes before its
+ * variants' records: a job that checks for the model after writing a variant's record (catalog/variants.ts) either
+ * sees it gone and removes that record itself, or wrote before this pass over the variant records, which removes it.
+ */
 export async function deleteModel(store: TenantStore, modelId: string): Promise<void> {
   await requireModel(store, modelId);
-  await store.deleteVariantRecords(modelId);
   await store.deleteModelRecord(modelId);
+  await store.deleteVariantRecords(modelId);
   modelChanged(store.tenant, modelId);
   await store.deleteModelBytes(modelId);
 }

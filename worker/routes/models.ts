@@ -1,7 +1,8 @@
 // /v1/models: upload (raw ONNX bytes), list, read, delete, download the original.
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../app";
-import { deleteModel, listModels, registerModel, requireModel, withVariants } from "../catalog/models";
+import { listModels, registerModel, requireModel, withVariants } from "../catalog/models";
+import { deleteModelAndJobs } from "../jobs/jobs";
 import { readBodyWithLimit } from "../store/body";
 import { ONNX_MEDIA_TYPE } from "../store/content-coding";
 import { errorResponses, ErrorSchema, ModelIdParam, ModelSchema } from "./schemas";
@@ -45,7 +46,7 @@ const get = createRoute({
 const remove = createRoute({
   method: "delete",
   path: "/models/{id}",
-  summary: "Delete a model, its variants and their bytes",
+  summary: "Delete a model, its variants and their bytes; cancels the jobs working on it",
   request: { params: ModelIdParam },
   responses: { 204: { description: "Deleted" }, ...errorResponses },
 });
@@ -75,7 +76,7 @@ export const models = createRouter("invalid_request")
     return c.json(await withVariants(c.var.store, record), 200);
   })
   .openapi(remove, async (c) => {
-    await deleteModel(c.var.store, c.req.valid("param").id);
+    await deleteModelAndJobs(c.env, c.var.store, c.req.valid("param").id);
     return c.body(null, 204);
   })
   .openapi(download, async (c) => {

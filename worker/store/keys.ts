@@ -16,3 +16,6 @@ export const experimentRecordPrefix = (tenant: string) => `t:${tenant}:experimen
 export const datasetBlobKey = (tenant: string, datasetId: string) => `t/${tenant}/datasets/${datasetId}`;
 export const datasetRecordKey = (tenant: string, datasetId: string) => `t:${tenant}:dataset:${datasetId}`;
 export const datasetRecordPrefix = (tenant: string) => `t:${tenant}:dataset:`;
+// Which jobs work on a model (so that deleting the model cancels them): one empty record per job.
+export const modelJobKey = (tenant: string, modelId: string, jobId: string) => `t:${tenant}:job:${modelId}:${jobId}`;
+export const modelJobPrefix = (tenant: string, modelId: string) => `t:${tenant}:job:${modelId}:`;

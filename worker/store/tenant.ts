@@ -9,6 +9,8 @@ import {
   experimentRecordKey,
   experimentRecordPrefix,
   modelBlobKey,
+  modelJobKey,
+  modelJobPrefix,
   modelRecordKey,
   modelRecordPrefix,
   variantBlobKey,
@@ -116,6 +118,14 @@ export class TenantStore {
     await Promise.all(keys.map((k) => this.records.delete(k.name)));
   }
 
+  async deleteVariantRecord(modelId: string, variantId: string): Promise<void> {
+    await this.records.delete(variantRecordKey(this.tenant, modelId, variantId));
+  }
+
+  async deleteVariantBytes(modelId: string, variantId: string): Promise<void> {
+    await this.blobs.delete(variantBlobKey(this.tenant, modelId, variantId));
+  }
+
   async putVariantBytes(modelId: string, variantId: string, bytes: Uint8Array, sha256: string): Promise<void> {
     await this.blobs.put(variantBlobKey(this.tenant, modelId, variantId), bytes, { sha256 });
   }
@@ -126,6 +136,22 @@ export class TenantStore {
 
   openVariantBytes(modelId: string, variantId: string): Promise<R2ObjectBody> {
     return this.openBlob(variantBlobKey(this.tenant, modelId, variantId), "variant");
+  }
+
+  // The jobs working on a model (so that its deletion cancels them).
+
+  async noteModelJob(modelId: string, jobId: string): Promise<void> {
+    await this.records.put(modelJobKey(this.tenant, modelId, jobId), "");
+  }
+
+  async listModelJobs(modelId: string): Promise<string[]> {
+    const prefix = modelJobPrefix(this.tenant, modelId);
+    return (await this.listKeys(prefix)).map((k) => k.name.slice(prefix.length));
+  }
+
+  async forgetModelJobs(modelId: string): Promise<void> {
+    const keys = await this.listKeys(modelJobPrefix(this.tenant, modelId));
+    await Promise.all(keys.map((k) => this.records.delete(k.name)));
   }
 
   // Datasets.
