@@ -4,6 +4,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
 import { DomainError } from "./domain-error";
+import { QuotaExceeded } from "./limits";
 import { ApiError, DOMAIN_STATUS, errorBody, type ErrorCode } from "./errors";
 import type { AppEnv } from "./env";
 
@@ -24,6 +25,10 @@ export function createRouter(invalidCode: ErrorCode = "invalid_request") {
 }
 
 export function handleError(err: Error, c: { json: (body: unknown, status: number) => Response }): Response {
+  if (err instanceof QuotaExceeded) {
+    const body = { error: { code: err.code, message: err.message, limit: err.limit, max: err.max, usage: err.usage } };
+    return c.json(body, err.retryable ? 429 : DOMAIN_STATUS[err.code]);
+  }
   if (err instanceof DomainError) return c.json(errorBody(err.code, err.message), DOMAIN_STATUS[err.code]);
   if (err instanceof ApiError) return c.json(errorBody(err.code, err.message), err.status);
   if (err instanceof HTTPException) {

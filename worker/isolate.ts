@@ -8,6 +8,7 @@ import { ByteBudgetLru, type LoadedSession, type PendingLoad } from "./serve/ses
 import { TtlMap } from "./serve/ttl-map";
 import type { ExperimentConfig } from "./experiments/config";
 import type { ModelRecord } from "./store/records";
+import { TokenBuckets } from "./limits";
 
 /** The session cache's budget when SESSION_CACHE_BYTES is not set. */
 export const DEFAULT_SESSION_BUDGET_BYTES = 32 * 1024 * 1024;
@@ -40,6 +41,13 @@ export const isolate = {
    * Bound: one per distinct request in flight. Invalidated: removed when the computation settles.
    */
   variantBuilds: new Map<string, Promise<unknown>>(),
+
+  /**
+   * Rate limiting where no rate-limiting binding is deployed (worker/rate-limit.ts): a token bucket per tenant
+   * (`api:<tenant>`) and per client address signing in (`login:<address>`).
+   * Bound: 10,000 keys, the one touched longest ago dropped first. Invalidated: buckets refill with time.
+   */
+  rateBuckets: new TokenBuckets(10_000),
 
   /**
    * What serves a request: a model's record (`tenant/model/record`) and the variant a `?variant=` or `?bits=` names

@@ -20,6 +20,7 @@ import type { GraphProto } from "onnx-buf";
 import { servingProfile } from "../serve/sessions";
 import { checkServes } from "../serve/serve-check";
 import { isolate } from "../isolate";
+import { requireRoom } from "./quotas";
 
 export async function variantId(modelSha256: string, recipe: Recipe | TrainedRecipe, bytesSha256?: string): Promise<string> {
   // A trained variant's bytes come from outside, so they are part of its address too.
@@ -60,6 +61,7 @@ export async function registerTrainedVariant(
   // Nothing stored that cannot serve: bytes that load but answer NaN are refused here, before anything is written.
   await checkServes(bytes, model.inputs, () => store.readModelBytes(model.id));
   const serving = servingProfile(bytes, model.bytes);
+  await requireRoom(store, { variantOf: model.id, bytes: bytes.byteLength }, "delete a variant's model or another model first");
   await store.putVariantBytes(model.id, id, bytes, sha256);
   const variant: VariantRecord = {
     id,
@@ -184,6 +186,7 @@ export async function buildVariant(
  */
 export async function storeVariant(store: TenantStore, built: BuiltVariant): Promise<VariantRecord> {
   await checkServes(built.bytes, built.inputs, () => store.readModelBytes(built.record.modelId));
+  await requireRoom(store, { variantOf: built.record.modelId, bytes: built.bytes.byteLength }, "delete a model first");
   await store.putVariantBytes(built.record.modelId, built.record.id, built.bytes, built.record.sha256);
   await commitRecord(store, built.record, true);
   return built.record;
@@ -281,6 +284,8 @@ async function makeVariantOnce(
     const bytes = await store.readVariantBytes(model.id, existing.id);
     return { created: false, variant: await attachEvaluation(store, model, existing, original, bytes, evalDataset!, progress) };
   }
+  // Before the CPU is spent: a model at its variant quota is refused now, not after compressing.
+  await requireRoom(store, { variantOf: model.id }, "delete the model's variants with the model, or use another model");
   const built = await buildVariant(store, model, recipe, original, progress);
   if (evalDataset) {
     await progress("evaluating", 0.5);

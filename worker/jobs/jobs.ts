@@ -7,6 +7,7 @@ import { sha256Hex } from "../store/body";
 import { TenantStore } from "../store/tenant";
 import type { Progress } from "../catalog/variants";
 import { deleteModel, requireModel } from "../catalog/models";
+import { requireJobRoom } from "../catalog/quotas";
 import { JOB_KINDS, type JobKind } from "./kinds";
 import type { Claim, JobOutcome, JobRecord, JobSpec } from "./record";
 
@@ -64,8 +65,13 @@ export async function jobId(tenant: string, kind: JobKind, request: unknown): Pr
  */
 export async function submitJob<R extends { modelId: string }>(env: Env, tenant: string, kind: JobKind, request: R, rerun = false): Promise<JobRecord> {
   const id = await jobId(tenant, kind, request);
-  await new TenantStore(env, tenant).noteModelJob(request.modelId, id);
-  return jobStub(env, id).open({ id, tenant, kind, request }, rerun);
+  const store = new TenantStore(env, tenant);
+  await requireJobRoom(store, id);
+  await store.noteModelJob(request.modelId, id);
+  const job = await jobStub(env, id).open({ id, tenant, kind, request }, rerun);
+  // Joined a job that had ended (its result stands): nothing is left to cancel or to count.
+  if (job.status === "succeeded" || job.status === "failed") await store.forgetModelJob(request.modelId, id);
+  return job;
 }
 
 /**
@@ -100,11 +106,15 @@ export async function readJob(env: Env, tenant: string, id: string): Promise<Job
  */
 export async function runJob(env: Env, id: string, s: JobLease = jobStub(env, id), leaseMs = LEASE_MS): Promise<"done" | "busy"> {
   const claim = await s.claim(leaseMs);
-  if (!claim.granted) return claim.job && (claim.job.status === "running" || claim.job.status === "queued") ? "busy" : "done";
+  if (!claim.granted) {
+    if (claim.job && (claim.job.status === "running" || claim.job.status === "queued")) return "busy";
+    if (claim.job) await forgetJob(env, claim.job);
+    return "done";
+  }
   const job = claim.job;
+  // The job's tenant, bound once for the run as a request binds its own.
+  const store = new TenantStore(env, job.tenant);
   try {
-    // The job's tenant, bound once for the run as a request binds its own.
-    const store = new TenantStore(env, job.tenant);
     const result = await (JOB_KINDS[job.kind as JobKind] as (s: TenantStore, r: unknown, p: Progress) => Promise<unknown>)(store, job.request, async (stage, progress) => {
       if (!(await s.report(stage, progress, leaseMs))) throw new JobCancelled();
     });
@@ -117,7 +127,14 @@ export async function runJob(env: Env, id: string, s: JobLease = jobStub(env, id
     if (!(err instanceof DomainError)) console.error("job failed", id, err);
     await s.finish({ error });
   }
+  await forgetJob(env, job);
   return "done";
+}
+
+/** An ended job leaves its model's job list (and the tenant's count of running jobs). */
+async function forgetJob(env: Env, job: JobRecord): Promise<void> {
+  const modelId = (job.request as { modelId?: string }).modelId;
+  if (modelId) await new TenantStore(env, job.tenant).forgetModelJob(modelId, job.id);
 }
 
 /** Runs inline when the lease is free, else polls until the job ends or `seconds` pass. */

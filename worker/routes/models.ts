@@ -5,7 +5,7 @@ import { listModels, registerModel, requireModel, withVariants } from "../catalo
 import { deleteModelAndJobs } from "../jobs/jobs";
 import { readBodyWithLimit } from "../store/body";
 import { ONNX_MEDIA_TYPE } from "../store/content-coding";
-import { errorResponses, ErrorSchema, ModelIdParam, ModelSchema } from "./schemas";
+import { errorResponses, ErrorSchema, ModelIdParam, ModelSchema, NextCursor, PageQuery } from "./schemas";
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
 
@@ -28,9 +28,10 @@ const upload = createRoute({
 const list = createRoute({
   method: "get",
   path: "/models",
-  summary: "List the tenant's models",
+  summary: "List the tenant's models, a page at a time (by id)",
+  request: { query: PageQuery },
   responses: {
-    200: { description: "Models", content: { "application/json": { schema: z.object({ models: z.array(ModelSchema.omit({ variants: true })) }) } } },
+    200: { description: "Models", content: { "application/json": { schema: z.object({ models: z.array(ModelSchema.omit({ variants: true })), cursor: NextCursor }) } } },
     ...errorResponses,
   },
 });
@@ -70,7 +71,11 @@ export const models = createRouter("invalid_request")
     const { created, model } = await registerModel(c.var.store, bytes, c.req.valid("query").name);
     return c.json(model, created ? 201 : 200);
   })
-  .openapi(list, async (c) => c.json({ models: await listModels(c.var.store) }, 200))
+  .openapi(list, async (c) => {
+    const { cursor, limit } = c.req.valid("query");
+    const page = await listModels(c.var.store, cursor, limit);
+    return c.json({ models: page.items, ...(page.cursor ? { cursor: page.cursor } : {}) }, 200);
+  })
   .openapi(get, async (c) => {
     const record = await requireModel(c.var.store, c.req.valid("param").id);
     return c.json(await withVariants(c.var.store, record), 200);
