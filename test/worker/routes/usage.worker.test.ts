@@ -70,7 +70,7 @@ describe("quotas", () => {
     });
     const model = (await (await upload({}, "/v1/models", buildMlp([8, 16, 4], 5))).json()) as { id: string };
     const variant = (await (await post({}, `/v1/models/${model.id}/variants`, { quantize: { bits: 8 } })).json()) as { id: string };
-    const spec = (name: string) => ({ name, model: model.id, arms: [{ variant: "original", weight: 1 }, { variant: variant.id, weight: 1 }] });
+    const spec = (name: string) => ({ name, model: model.id, arms: [{ variant: "original", weight: 1 }, { variant: variant.id, weight: 1 }], control: "original" });
     expect((await post(vars, "/v1/experiments", spec("first"))).status).toBe(201);
     expect(await error(await post(vars, "/v1/experiments", spec("second")))).toMatchObject({ status: 403, limit: "experiments", usage: 1 });
   });
