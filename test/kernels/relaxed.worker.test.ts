@@ -1,5 +1,6 @@
 // The relaxed-SIMD build, run where it is served: in workerd (Node 20's baseline tier computes a relaxed op wrongly).
 import { describe, expect, it } from "vitest";
+import { dwOutputSize, packPointwise, refDwConv2d, refPointwise } from "@kernels/reference/f32_dwconv";
 import { refF32Gemm } from "@kernels/reference/f32_gemm";
 import { refQs4Gemm } from "@kernels/reference/qs4_gemm";
 import { refQu7Gemm, refQuantizeRows, refQuantizeRowsU7 } from "@kernels/reference/qs8_gemm";
@@ -33,6 +34,36 @@ describe("relaxed-SIMD kernels in workerd", () => {
       }
     });
   }
+
+  it("depthwise 3x3/5x5 at strides 1 and 2 and the pointwise 4x8 tile with fused multiply-add match the references within 1e-5", () => {
+    for (const k of [3, 5]) {
+      for (const stride of [1, 2]) {
+        for (const W of [5, 8, 13]) {
+          const pad = (k - 1) >> 1;
+          const s = { C: 3, H: k + 4, W: W + 2, kh: k, kw: k, sh: stride, sw: stride, pt: pad, pl: pad, pb: pad, pr: pad, dh: 1, dw: 1 };
+          const { OH, OW } = dwOutputSize(s);
+          const X = uniform(s.C * s.H * s.W, W + k, 1);
+          const Wt = uniform(s.C * k * k, k, 1);
+          const bias = uniform(s.C, 7, 1);
+          const kx = relaxed();
+          const PH = (OH - 1) * stride + k;
+          const PW = (OW - 1) * stride + k;
+          const y = kx.alloc(s.C * OH * OW * 4);
+          kx.k.f32_dwconv2d(kx.put(X), s.C, s.H, s.W, kx.put(Wt), k, k, stride, stride, pad, pad, 1, 1, OH, OW, kx.put(bias), -Infinity, Infinity, kx.alloc((PH * PW + 8) * 4), y);
+          expect(relError(kx.f32(y, s.C * OH * OW), refDwConv2d(X, Wt, bias, s, -Infinity, Infinity)), `${k} ${stride} ${W}`).toBeLessThan(1e-5);
+        }
+      }
+    }
+    for (const [M, K, P] of [[5, 17, 13], [8, 40, 70]] as const) {
+      const X = uniform(K * P, K, 1);
+      const Wd = uniform(M * K, M, 1);
+      const bias = uniform(M, 3, 1);
+      const kx = relaxed();
+      const y = kx.alloc(M * P * 4);
+      kx.k.f32_pointwise_4x8(M, K, P, kx.put(X), kx.put(packPointwise(Wd, M, K)), kx.put(bias), 0, Infinity, y);
+      expect(relError(kx.f32(y, M * P), refPointwise(M, K, P, X, Wd, bias, 0, Infinity)), `M=${M} K=${K} P=${P}`).toBeLessThan(1e-5);
+    }
+  });
 
   it("int4 GEMM on the relaxed dot (4-row tiles) matches the reference within 1e-5 at M in {1, 3, 4, 5, 33}", () => {
     for (const K of tileSizes(32)) {

@@ -180,3 +180,13 @@ export function buildNonFiniteMlp(seed = 1) {
   );
   return encodeModel(makeModel(graph, { "": 13 }));
 }
+
+/**
+ * An opset-9 MLP whose logits also feed a Dropout with a named mask output (the input's type at 9, bool from 10):
+ * a model no lift can take to a newer opset.
+ */
+export function buildUnliftableMlp(sizes: number[], seed = 1) {
+  const model = mlpModel(sizes, seed, 9);
+  model.graph!.node.push(makeNode("Dropout", ["logits"], ["logits.dropped", "logits.mask"], "dropout"));
+  return encodeModel(model);
+}

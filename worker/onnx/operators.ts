@@ -166,6 +166,20 @@ const gather: WeightedOperator = {
   quantize: ["weight-only"],
 };
 
+// Slice(table, starts, ends, ...) on a constant float table [P, D, ...]: a data mover like Gather (a learned position
+// table cut to the sequence's length), so weight-only, dequantized before the cut; scales per row (axis 0), blocks
+// along axis 1. It is no layer to prune.
+const slice: WeightedOperator = {
+  weight: 0,
+  data: null,
+  bias: null,
+  layout: (_node, dims) => (dims.length >= 2 ? { input: 0, outAxis: 0, inAxis: 1 } : null),
+  gemm: () => null,
+  outputChannels: () => ({ axis: -1, rank: null }),
+  prune: { structures: [], maxRank: 2 },
+  quantize: ["weight-only"],
+};
+
 /**
  * LSTM/GRU/RNN: W (input 1) is [directions, gates x hidden, input], R (input 2) [directions, gates x hidden,
  * hidden]; each row of axis 1 is one gate's output unit, the sum runs over the last axis. Only weight-only
@@ -190,6 +204,7 @@ export const OPERATORS = {
   Conv: conv,
   ConvTranspose: convTranspose,
   Gather: gather,
+  Slice: slice,
   LSTM: recurrent(1),
   GRU: recurrent(1),
   RNN: recurrent(1),
@@ -205,6 +220,7 @@ export const OPERATOR_FORMS: Readonly<Record<string, readonly WeightedOperator[]
   Conv: [conv],
   ConvTranspose: [convTranspose],
   Gather: [gather],
+  Slice: [slice],
   LSTM: [OPERATORS.LSTM, recurrent(2)],
   GRU: [OPERATORS.GRU, recurrent(2)],
   RNN: [OPERATORS.RNN, recurrent(2)],
@@ -237,9 +253,12 @@ export interface WeightedLayer {
 
 const FLOAT_TYPES = new Set([1, 10, 11, 16]); // FLOAT, FLOAT16, DOUBLE, BFLOAT16
 
-/** A Gather's table is a weight when it holds floats; an integer table is data (token ids, shapes). */
+/** Ops that only move a table's elements: their table is a weight when it holds floats. */
+const DATA_MOVERS = new Set(["Gather", "Slice"]);
+
+/** A Gather's or Slice's table is a weight when it holds floats; an integer table is data (token ids, shapes). */
 function takes(node: NodeProto, weight: TensorProto): boolean {
-  return node.opType !== "Gather" || FLOAT_TYPES.has(weight.dataType);
+  return !DATA_MOVERS.has(node.opType) || FLOAT_TYPES.has(weight.dataType);
 }
 
 /**

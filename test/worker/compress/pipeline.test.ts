@@ -8,7 +8,7 @@ import { calibrationOf, RecipeSchema } from "@worker/compress/recipe";
 import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import { withExtraOutputs } from "@worker/onnx/outputs";
 import { summarizeModel, validateModel } from "@worker/onnx/validate";
-import { buildCnn, buildMlp, mlpModel, randomInput } from "@test/support/models";
+import { buildCnn, buildMlp, buildUnliftableMlp, mlpModel, randomInput } from "@test/support/models";
 import { compareOutputs, floatTensor, ort, runReference } from "@test/support/ort-node";
 
 const recipe = (q: Record<string, unknown>) => RecipeSchema.parse({ quantize: { bits: 8, ...q } }).quantize!;
@@ -93,8 +93,18 @@ describe("quantizeByRecipe, scheme dynamic", () => {
     expect(await relativeError(original, encodeModel(r.model), [3, 1, 12, 12], 23)).toBeLessThan(0.03);
   });
 
-  it("rejects a model below opset 11", () => {
-    expect(() => quantizeByRecipe(decodeModel(buildMlp([8, 8, 4], 1, 10)), recipe({ scheme: "dynamic" }))).toThrow(/opset >= 11/);
+  it("lifts a model below opset 11 to 13 when no node's meaning changes, and matches fp32 within 3%", async () => {
+    const original = buildMlp([8, 8, 4], 1, 10);
+    const r = quantizeByRecipe(decodeModel(original), recipe({ scheme: "dynamic" }));
+    expect(r.model.opsetImport.find((o) => o.domain === "")?.version).toBe(13n);
+    expect(summarizeModel(r.model).ops).toMatchObject({ MatMulInteger: 2 });
+    expect(await relativeError(original, encodeModel(r.model), [3, 8], 24)).toBeLessThan(0.03);
+  });
+
+  it("refuses a model below opset 11 that cannot be lifted, naming why", () => {
+    expect(() => quantizeByRecipe(decodeModel(buildUnliftableMlp([8, 8, 4])), recipe({ scheme: "dynamic" }))).toThrow(
+      /scheme 'dynamic' needs opset >= 11 \(DynamicQuantizeLinear\); the model has 9 and cannot be lifted: lifting from opset 9: Dropout node 'dropout': Dropout's mask output changed type at opset 10/,
+    );
   });
 });
 

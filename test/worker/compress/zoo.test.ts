@@ -74,7 +74,7 @@ function worstCosine(got: Record<string, Float32Array>[], want: Record<string, F
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
 
 describe.each(NAMES)("%s from the small zoo", (name) => {
-  const cases = RECIPES.filter((c) => !(name === "cnn_constants" && c.label === "int4")).map((c) => {
+  const cases = RECIPES.map((c) => {
     const short = SHORTFALLS[`${name}/${c.label}`];
     return { ...c, minRatio: short?.minRatio ?? c.minRatio, minCosine: short?.minCosine ?? c.minCosine, why: short ? ` (short of the issue's bar: ${short.why})` : "" };
   });
@@ -110,10 +110,12 @@ describe.each(NAMES)("%s from the small zoo", (name) => {
 });
 
 describe("cnn_constants (opset 11) under int4", () => {
-  it("is refused with the reason: 4-bit weights need opset 21, and opset 11 models are not lifted", () => {
+  it("is lifted to opset 21 for its 4-bit weights, every Conv and Gemm weight quantized", () => {
     const m = zoo.get("cnn_constants")!;
-    expect(() => compressModel(parseModelBytes(m.bytes), RecipeSchema.parse({ quantize: { bits: 4 } }), undefined, m.bytes.byteLength)).toThrow(
-      expect.objectContaining({ name: "NothingToCompressError", message: expect.stringMatching(/opset 11 model: .*opsets below 13 lack per-axis DequantizeLinear/) }),
-    );
+    const result = compressModel(parseModelBytes(m.bytes), RecipeSchema.parse({ quantize: { bits: 4 } }), undefined, m.bytes.byteLength);
+    const model = parseModelBytes(result.bytes);
+    expect(model.opsetImport.find((o) => o.domain === "")?.version).toBe(21n);
+    expect(result.tensors.map((t) => t.op).sort()).toEqual(["Conv", "Conv", "Conv", "Gemm", "Gemm"].sort());
+    expect(result.skipped).toEqual([]);
   });
 });

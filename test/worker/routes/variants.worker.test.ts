@@ -2,7 +2,7 @@ import { env, listDurableObjectIds } from "cloudflare:test";
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
 import { REFERENCE_MODELS } from "@test/support/reference-models";
-import { buildMlp, buildNonFiniteMlp } from "@test/support/models";
+import { buildMlp, buildNonFiniteMlp, buildUnliftableMlp } from "@test/support/models";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
 import { encodeModel } from "@worker/onnx/codec";
 import { DT } from "@worker/onnx/dtype";
@@ -106,17 +106,17 @@ describe("POST /v1/models/:id/variants", () => {
 });
 
 describe("POST /v1/models/:id/variants: recipes the model's graph refutes, on the job path", () => {
-  /** An opset-9 MLP (8 inputs) and a dataset for it: `eval` (or scheme 'static') sends any recipe through a job. */
+  /** An opset-9 MLP (8 inputs) that cannot be lifted, and a dataset for it: `eval` (or scheme 'static') sends any recipe through a job. */
   async function opset9WithDataset() {
-    const model = await upload(buildMlp([8, 16, 4], 3, 9));
+    const model = await upload(buildUnliftableMlp([8, 16, 4], 3));
     const data = npz({ input: npy("<f4", [16, 8], uniformFloats(16 * 8, 2)), labels: npy("<i8", [16], new BigInt64Array(16)) });
     const res = await api("/v1/datasets", { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: await data });
     return { model, dataset: ((await res.json()) as { id: string }).id };
   }
 
   const refuted: [string, Record<string, unknown>, RegExp][] = [
-    ["dynamic int8 on an opset-9 model", { quantize: { bits: 8, scheme: "dynamic" } }, /scheme 'dynamic' needs opset >= 11 .* the model has 9/],
-    ["2-bit weights on a model that cannot be lifted to opset 25", { quantize: { bits: 2 } }, /quantize bits 2: int2 weights need opset 25; .*opset 9 models are not lifted/],
+    ["dynamic int8 on an opset-9 model that cannot be lifted", { quantize: { bits: 8, scheme: "dynamic" } }, /scheme 'dynamic' needs opset >= 11 .* the model has 9 and cannot be lifted: .*Dropout's mask output changed type at opset 10/],
+    ["2-bit weights on a model that cannot be lifted to opset 25", { quantize: { bits: 2 } }, /quantize bits 2: int2 weights need opset 25; lifting from opset 9: Dropout node 'dropout'/],
     ["an override naming no layer", { quantize: { bits: 8, overrides: { "fc9/MatMul": 4 } } }, /overrides: 'fc9\/MatMul' is not a quantizable layer/],
     ["an exclusion naming nothing", { quantize: { bits: 4, exclude: ["Conv"] } }, /exclude: 'Conv' names no layer or op type/],
     ["pruning a name the model lacks", { prune: { sparsity: 0.5, exclude: ["fc9.weight"] } }, /prune names 'fc9.weight'/],

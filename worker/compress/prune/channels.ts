@@ -7,7 +7,7 @@ import type { ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { intAttribute } from "../../onnx/attributes";
 import { makeNode, makeValueInfo, type AttributeValue } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
-import { prunableLayout, weightedLayer, weightedOperator } from "../../onnx/operators";
+import { prunableLayout, subgraphsOf, weightedLayer, weightedOperator } from "../../onnx/operators";
 import { channelLayout, makeTensor, readFloat32, tensorDims } from "../../onnx/tensor";
 
 /** Maps the producer's kept output channels to the indices kept along one axis of a downstream tensor. */
@@ -50,18 +50,31 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 class Refusal extends Error {}
 
 /** For every prunable producer in the graph, the edits that removing its output channels implies, or why not. */
+/** Names the bodies of a node read (its implicit inputs, and the bodies' own names, which are harmless here). */
+function bodyReads(node: NodeProto, out = new Set<string>()): Set<string> {
+  for (const g of subgraphsOf(node))
+    for (const n of g.node) {
+      for (const i of n.input) if (i) out.add(i);
+      bodyReads(n, out);
+    }
+  return out;
+}
+
 export function planChannels(model: ModelProto): ChannelPlan {
   const graph = model.graph!;
   const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
   const consumers = new Map<string, { node: number; index: number }[]>();
   const readers = new Map<string, number>();
-  graph.node.forEach((n, node) =>
-    n.input.forEach((name, index) => {
-      if (!name) return;
-      consumers.set(name, [...(consumers.get(name) ?? []), { node, index }]);
-      readers.set(name, (readers.get(name) ?? 0) + 1);
-    }),
-  );
+  const read = (name: string, node: number, index: number) => {
+    if (!name) return;
+    consumers.set(name, [...(consumers.get(name) ?? []), { node, index }]);
+    readers.set(name, (readers.get(name) ?? 0) + 1);
+  };
+  graph.node.forEach((n, node) => {
+    n.input.forEach((name, index) => read(name, node, index));
+    // A body (If/Loop/Scan) reading an outer name is one more consumer, which the channels are not followed into.
+    for (const name of bodyReads(n)) read(name, node, -1);
+  });
   const outputs = new Set(graph.output.map((o) => o.name));
   const label = (i: number) => graph.node[i]!.name || `#${i} (${graph.node[i]!.opType})`;
 

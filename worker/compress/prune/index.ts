@@ -2,11 +2,12 @@
 // recipe's structure, picks what to remove (globally or per layer, with overrides and exclusions, no layer of the
 // global pool past its cap) and writes the pruned weights back, dense with exact zeros; channel pruning then
 // shrinks the graph (channels.ts). The report flags layers at their cap or whose output moved most.
-import type { ModelProto, NodeProto, TensorProto } from "onnx-buf";
+import type { GraphProto, ModelProto, NodeProto, TensorProto } from "onnx-buf";
+import { edited } from "../../onnx/edit";
 import { DEFAULT_MAX_LAYER_SPARSITY, type PruneRecipe } from "../recipe";
 import { DT } from "../../onnx/dtype";
 import { isExternal, makeTensor, readFloat32, tensorDims } from "../../onnx/tensor";
-import { prunableLayout, weightedLayer, type PruneStructure, type WeightLayout } from "../../onnx/operators";
+import { prunableLayout, subgraphsOf, weightedLayers, type PruneStructure, type WeightLayout } from "../../onnx/operators";
 import { selectLowest } from "./select";
 import { applyBlockMask, applyChannelMask, applyNmMask, blockUnits, channelUnits, elementUnits, type Units } from "./units";
 import { planChannels, removeChannels } from "./channels";
@@ -97,10 +98,42 @@ function countZeros(w: Float32Array): number {
   return z;
 }
 
+/** Node and initializer names of a graph and its bodies (If/Loop/Scan). */
+function namesDeep(graph: GraphProto, names = new Set<string>()): Set<string> {
+  for (const t of graph.initializer) names.add(t.name);
+  for (const n of graph.node) {
+    names.add(n.name);
+    for (const g of subgraphsOf(n)) namesDeep(g, names);
+  }
+  return names;
+}
+
+/** How many node inputs read each name, bodies included (a body reads outer names too). */
+export function readCounts(graph: GraphProto, readers = new Map<string, number>()): Map<string, number> {
+  for (const n of graph.node) {
+    for (const i of n.input) if (i) readers.set(i, (readers.get(i) ?? 0) + 1);
+    for (const g of subgraphsOf(n)) readCounts(g, readers);
+  }
+  return readers;
+}
+
+/** The graph with the initializers of `replaced` swapped in, wherever (main graph or body) each lives. */
+function withInitializers(graph: GraphProto, replaced: ReadonlyMap<string, TensorProto>): GraphProto {
+  const node = graph.node.map((n) => {
+    if (subgraphsOf(n).length === 0) return n;
+    const attribute = n.attribute.map((a) => {
+      if (a.g) return edited(a, { g: withInitializers(a.g, replaced) });
+      if (a.graphs.length > 0) return edited(a, { graphs: a.graphs.map((g) => withInitializers(g, replaced)) });
+      return a;
+    });
+    return edited(n, { attribute });
+  });
+  return { ...graph, node, initializer: graph.initializer.map((t) => replaced.get(t.name) ?? t) };
+}
+
 /** Every name the recipe mentions must exist: a typo would otherwise silently prune the wrong thing. */
 export function checkPruneNames(model: ModelProto, recipe: PruneRecipe): void {
-  const graph = model.graph!;
-  const known = new Set<string>([...graph.node.map((n) => n.name), ...graph.initializer.map((t) => t.name)]);
+  const known = namesDeep(model.graph!);
   for (const name of [...recipe.exclude, ...Object.keys(recipe.overrides), ...Object.keys(recipe.maxLayerSparsityOverrides ?? {})]) {
     if (!known.has(name)) throw new PruneRecipeError(`prune names '${name}', which is neither a node nor an initializer of this model`);
   }
@@ -108,9 +141,7 @@ export function checkPruneNames(model: ModelProto, recipe: PruneRecipe): void {
 
 export function pruneModel(model: ModelProto, recipe: PruneRecipe): PruneResult {
   const graph = model.graph!;
-  const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
-  const readers = new Map<string, number>();
-  for (const n of graph.node) for (const i of n.input) readers.set(i, (readers.get(i) ?? 0) + 1);
+  const readers = readCounts(graph);
   checkPruneNames(model, recipe);
   const capOverrides = recipe.maxLayerSparsityOverrides ?? {};
   const named = (layer: { weight: TensorProto; node: NodeProto }, names: Iterable<string>) => {
@@ -123,10 +154,10 @@ export function pruneModel(model: ModelProto, recipe: PruneRecipe): PruneResult 
   const skipped: PruneSkip[] = [];
   const layers: Layer[] = [];
   const seen = new Set<string>();
-  for (const node of graph.node) {
-    const found = weightedLayer(node, initializers);
-    if (!found || seen.has(found.weight.name)) continue;
-    const { weight, label, operator } = found;
+  // Every weight slot the operator table finds, in bodies (If/Loop/Scan) too, LSTM/GRU/RNN's R as well as W.
+  for (const found of weightedLayers(graph)) {
+    if (seen.has(found.weight.name)) continue;
+    const { weight, label, operator, node } = found;
     seen.add(weight.name);
     const dims = tensorDims(weight);
     const layout = prunableLayout(found, dims);
@@ -137,6 +168,7 @@ export function pruneModel(model: ModelProto, recipe: PruneRecipe): PruneResult 
     else if (!layout) skip(`weight shape [${dims}] has no output-channel axis for ${node.opType}`);
     else if (!operator.prune.structures.includes(structureKind(structure))) skip(`${node.opType} weights are not pruned by structure ${structureLabel(structure)}`);
     else if ((readers.get(weight.name) ?? 0) > 1) skip("weight is shared by several nodes");
+    else if (found.nested && structure === "channel") skip("inside an If/Loop/Scan body: channel pruning rewrites the main graph only");
     else if (nm && dims[layout.inAxis]! < nm.m) skip(`input axis has ${dims[layout.inAxis]} weights, fewer than m=${nm.m}`);
     else {
       const override = named({ weight, node }, Object.keys(recipe.overrides));
@@ -260,10 +292,7 @@ export function pruneModel(model: ModelProto, recipe: PruneRecipe): PruneResult 
     };
   });
   const pruned = new Map(eligible.map((l) => [l.weight.name, makeTensor(l.weight.name, DT.FLOAT, l.dims, l.data)]));
-  let out: ModelProto = {
-    ...model,
-    graph: { ...graph, initializer: graph.initializer.map((t) => pruned.get(t.name) ?? t) },
-  };
+  let out: ModelProto = { ...model, graph: withInitializers(graph, pruned) };
   if (channelPlan) {
     const rewritten = removeChannels(out, removedChannels);
     out = rewritten.model;

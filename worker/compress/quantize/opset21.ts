@@ -1,5 +1,5 @@
-// Lifting a model from opset 13-20 to 21, so 4-bit and blocked 8-bit weights can use DequantizeLinear with
-// block_size (and INT4). worker/onnx/lift decides per op (OP_HISTORY): unchanged ops pass, Reduce*/Split/
+// Lifting a model from opset 7-20 to 21, so 4-bit and blocked 8-bit weights can use DequantizeLinear with
+// block_size (and INT4). worker/onnx/lift decides per op (LEGACY_STEPS to 13, OP_HISTORY on): unchanged ops pass, Reduce*/Split/
 // RoiAlign/GridSample/DFT/BatchNormalization are rewritten to keep their meaning, the rest refuse; a refused model
 // keeps its opset and its weights stay float, with the reason in the report.
 import type { ModelProto } from "onnx-buf";

@@ -1,4 +1,4 @@
-// Lifting a model from opset 13-24 to 25, so 2-bit and 1-bit weights can be stored as INT2 behind DequantizeLinear
+// Lifting a model from opset 7-24 to 25, so 2-bit and 1-bit weights can be stored as INT2 behind DequantizeLinear
 // (tensor(int2) is accepted from DequantizeLinear-25; onnxruntime 1.30 rejects it at 24). worker/onnx/lift decides
 // per op (OP_HISTORY); 22-25 mostly added types (bfloat16, float4e2m1, float8e8m0, int2), Attention-24 refuses.
 import type { ModelProto } from "onnx-buf";

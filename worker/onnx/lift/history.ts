@@ -1,5 +1,6 @@
 // What each standard (ai.onnx) operator's new versions from opset 14 to 25 mean for a node written at an older
-// opset, so that a model from opset 13 up can be lifted to 21 (blocked/INT4 DequantizeLinear) or 25 (INT2).
+// opset, so that a model from opset 13 up (from 7 up after legacy-history.ts) can be lifted to 21 (blocked/INT4
+// DequantizeLinear) or 25 (INT2).
 // Read from ONNX's operator changelog (docs/Changelog.md, the operator_sets.h version lists, release notes of
 // 1.9-1.20); 14-17 were also checked attribute by attribute against onnx 1.12's schemas. Each step is one of:
 //   same    - only types were added, or attributes/optional inputs whose defaults keep the old meaning;

@@ -1,5 +1,6 @@
-// Lifting a model's default-domain opset (13 up) to a newer one, node by node per OP_HISTORY: ops whose new
-// versions mean the same pass, rewritable ones are rewritten, the rest refuse with the op, node and version.
+// Lifting a model's default-domain opset (7 up) to a newer one, node by node per LEGACY_STEPS (8-13) and OP_HISTORY
+// (14-25): ops whose new versions mean the same pass, rewritable ones are rewritten, the rest refuse with the op,
+// node and version.
 // Subgraphs (If/Loop/Scan bodies) are lifted with their parents; nodes of other domains and model-local
 // functions are not versioned by the default opset and are refused rather than guessed at.
 import { nameAllocator } from "../names";
@@ -9,13 +10,16 @@ import { DT } from "../dtype";
 import { defaultOpset } from "../validate";
 import { edited } from "../edit";
 import { nodeLabel } from "../operators";
-import { OP_HISTORY, RUNTIME_GAPS } from "./history";
-import { REWRITES, type ConstantSink } from "./rewrites";
+import { OP_HISTORY, RUNTIME_GAPS, type Step } from "./history";
+import { LEGACY_STEPS } from "./legacy-history";
+import { REWRITES, type ConstantSink, type GraphFacts } from "./rewrites";
 
 export { OP_HISTORY } from "./history";
 
-/** The lowest opset lifted: older models lack per-axis DequantizeLinear and differ in too many ops. */
-export const LIFT_FROM = 13;
+/** The lowest opset lifted (opset-6 models go to 7 by worker/onnx/opset.ts, where broadcasting changed). */
+export const LIFT_FROM = 7;
+/** Models below this are lifted to it at least: Resize's roi input, which the Resize-10 rewrite leaves out, became optional there. */
+const LEGACY_TARGET = 13;
 
 const isDefault = (domain: string) => domain === "" || domain === "ai.onnx";
 
@@ -23,27 +27,72 @@ class Refusal {
   constructor(readonly reason: string) {}
 }
 
-function int64Tensor(name: string, values: bigint[], dims: number[]): TensorProto {
-  return create(TensorProtoSchema, {
-    name,
-    dataType: DT.INT64,
-    dims: dims.map(BigInt),
-    rawData: new Uint8Array(BigInt64Array.from(values).buffer) as Uint8Array<ArrayBuffer>,
-  });
+function tensorOf(name: string, dataType: number, bytes: ArrayBuffer, dims: number[]): TensorProto {
+  return create(TensorProtoSchema, { name, dataType, dims: dims.map(BigInt), rawData: new Uint8Array(bytes) as Uint8Array<ArrayBuffer> });
 }
 
-function liftGraph(graph: GraphProto, from: number, to: number, fresh: (wanted: string) => string): GraphProto {
+/** Ops whose output has their first input's rank, and ops whose output is 2-D: enough to place a Softmax's axis. */
+const SAME_RANK = new Set(["Relu", "LeakyRelu", "Elu", "Selu", "Sigmoid", "Tanh", "HardSigmoid", "Softplus", "Identity", "Dropout", "Cast", "Abs", "Neg", "Exp", "Log", "Sqrt", "Clip", "BatchNormalization", "Softmax", "LogSoftmax"]);
+const RANK_2 = new Set(["Gemm", "Flatten"]);
+const BROADCAST = new Set(["Add", "Sub", "Mul", "Div", "MatMul"]);
+
+/** Ranks, element types and constants the graph states (value infos, initializers, Constant nodes) or implies. */
+function factsOf(graph: GraphProto, outer: GraphFacts | undefined, added: readonly TensorProto[]): GraphFacts {
+  const ranks = new Map<string, number>();
+  const types = new Map<string, number>();
+  const constants = new Map<string, TensorProto>();
+  for (const v of [...graph.input, ...graph.output, ...graph.valueInfo]) {
+    const t = v.type?.value;
+    if (t?.case !== "tensorType") continue;
+    types.set(v.name, t.value.elemType);
+    if (t.value.shape) ranks.set(v.name, t.value.shape.dim.length);
+  }
+  for (const t of graph.initializer) {
+    ranks.set(t.name, t.dims.length);
+    types.set(t.name, t.dataType);
+    constants.set(t.name, t);
+  }
+  const rankOf = (name: string) => ranks.get(name) ?? outer?.rankOf(name);
+  for (const n of graph.node) {
+    const out = n.output[0];
+    if (!out || ranks.has(out)) continue;
+    const value = n.opType === "Constant" ? n.attribute.find((a) => a.name === "value")?.t : undefined;
+    if (value) {
+      constants.set(out, value);
+      ranks.set(out, value.dims.length);
+      types.set(out, value.dataType);
+    } else if (RANK_2.has(n.opType)) ranks.set(out, 2);
+    else if (SAME_RANK.has(n.opType) && rankOf(n.input[0]!) !== undefined) ranks.set(out, rankOf(n.input[0]!)!);
+    else if (BROADCAST.has(n.opType)) {
+      const r = n.input.map((i) => rankOf(i));
+      if (r.every((x) => x !== undefined) && (n.opType !== "MatMul" || r.every((x) => x! >= 2))) ranks.set(out, Math.max(...(r as number[])));
+    }
+  }
+  return {
+    rankOf,
+    elementTypeOf: (name) => types.get(name) ?? outer?.elementTypeOf(name),
+    constantOf: (name) => constants.get(name) ?? added.find((t) => t.name === name) ?? outer?.constantOf(name),
+  };
+}
+
+function liftGraph(graph: GraphProto, from: number, to: number, fresh: (wanted: string) => string, outer?: GraphFacts): GraphProto {
   const added: TensorProto[] = [];
   const constants: ConstantSink = {
     int64(hint, values, dims) {
       const name = fresh(hint);
-      added.push(int64Tensor(name, values, dims));
+      added.push(tensorOf(name, DT.INT64, BigInt64Array.from(values).buffer, dims));
+      return name;
+    },
+    float32(hint, values, dims) {
+      const name = fresh(hint);
+      added.push(tensorOf(name, DT.FLOAT, Float32Array.from(values).buffer, dims));
       return name;
     },
   };
+  const facts = factsOf(graph, outer, added);
   let changed = false;
   const nodes = graph.node.map((node) => {
-    const lifted = liftNode(node, from, to, constants, fresh);
+    const lifted = liftNode(node, from, to, constants, facts, fresh);
     if (lifted !== node) changed = true;
     return lifted;
   });
@@ -51,7 +100,12 @@ function liftGraph(graph: GraphProto, from: number, to: number, fresh: (wanted: 
   return edited(graph, { node: nodes, initializer: [...graph.initializer, ...added] });
 }
 
-function liftNode(node: NodeProto, from: number, to: number, constants: ConstantSink, fresh: (wanted: string) => string): NodeProto {
+/** The op's version changes after `after` and up to `to`, older (8-13) first. */
+function stepsOf(opType: string, after: number, to: number): Step[] {
+  return [...(LEGACY_STEPS[opType] ?? []), ...(OP_HISTORY[opType]?.steps ?? [])].filter((s) => s.at > after && s.at <= to);
+}
+
+function liftNode(node: NodeProto, from: number, to: number, constants: ConstantSink, facts: GraphFacts, fresh: (wanted: string) => string): NodeProto {
   const label = `${node.opType} node '${nodeLabel(node)}'`;
   if (!isDefault(node.domain)) throw new Refusal(`${node.domain}.${node.opType} nodes are not lifted (only the default ONNX domain is)`);
   const history = OP_HISTORY[node.opType];
@@ -61,23 +115,26 @@ function liftNode(node: NodeProto, from: number, to: number, constants: Constant
   const gap = RUNTIME_GAPS[node.opType];
   if (gap !== undefined && gap <= to) throw new Refusal(`${label}: onnxruntime 1.30 has no ${node.opType}-${gap} kernel`);
   let out = node;
-  for (const step of history.steps) {
-    if (step.at <= from || step.at > to) continue;
+  let steps = stepsOf(node.opType, from, to);
+  while (steps.length > 0) {
+    const step = steps.shift()!;
     if (step.action === "refuse") throw new Refusal(`${label} changed meaning at opset ${step.at} (${step.why})`);
     if (step.action === "rewrite") {
-      const r = REWRITES[step.rewrite](out, constants);
+      const r = REWRITES[step.rewrite](out, constants, facts);
       if ("refuse" in r) throw new Refusal(`${label}: ${r.refuse}`);
+      // A rewrite that replaces the op (Upsample -> Resize, Scatter -> ScatterElements) continues with the new op's history.
+      if (r.opType !== out.opType) steps = stepsOf(r.opType, step.at, to);
       out = r;
     }
   }
   // Bodies of If/Loop/Scan (and any other graph attribute) are read at the same opset as their parent.
   const attribute = out.attribute.map((a) => {
     if (a.type === AT.GRAPH && a.g) {
-      const g = liftGraph(a.g, from, to, fresh);
+      const g = liftGraph(a.g, from, to, fresh, facts);
       return g === a.g ? a : edited(a, { g });
     }
     if (a.type === AT.GRAPHS && a.graphs.length > 0) {
-      const graphs = a.graphs.map((g) => liftGraph(g, from, to, fresh));
+      const graphs = a.graphs.map((g) => liftGraph(g, from, to, fresh, facts));
       return graphs.every((g, i) => g === a.graphs[i]) ? a : edited(a, { graphs });
     }
     return a;
@@ -92,7 +149,8 @@ function liftNode(node: NodeProto, from: number, to: number, constants: Constant
 export function liftDefaultOpset(model: ModelProto, to: number): { model: ModelProto } | { reason: string } {
   const from = defaultOpset(model);
   if (from >= to) return { model };
-  if (from < LIFT_FROM) return { reason: `opset ${from} models are not lifted (opsets below ${LIFT_FROM} lack per-axis DequantizeLinear)` };
+  if (from < LIFT_FROM) return { reason: `opset ${from} models are not lifted (opsets below ${LIFT_FROM} broadcast differently)` };
+  if (from < LEGACY_TARGET && to < LEGACY_TARGET) return { reason: `opset ${from} models are lifted to ${LEGACY_TARGET} or above, not to ${to}` };
   if (model.functions.length > 0) return { reason: "models with local functions are not lifted" };
   const fresh = nameAllocator(model.graph!);
   try {

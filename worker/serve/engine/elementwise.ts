@@ -1,8 +1,10 @@
-// Building blocks for elementwise ops: a unary map and a broadcasting binary op that folds when both operands are
-// constant.
+// Building blocks for elementwise ops: unary maps and broadcasting binary (and ternary Where) ops that fold at load
+// when every operand is constant (integer constants stay integers, comparisons become bool) and otherwise run as a
+// step over float32 activations. Each kind has its own typed-array loop: the op is chosen once per row, never per
+// element.
 import type { Op, OpPlan, PlanContext } from "./op";
-import { broadcastBinary, broadcastDims } from "./shape";
-import { floatData } from "./values";
+import { broadcastBinary, broadcastDims, broadcastWalk, eachRow, remap, type Elements, type IntInput } from "./shape";
+import { floatData, type Activation, type Constant, type RunState } from "./values";
 import { DT } from "../../onnx/dtype";
 
 export function unaryOp(f: (x: number) => number): Op {
@@ -52,12 +54,18 @@ export function binaryOp(f: (x: number, y: number) => number): Op {
   };
 }
 
-/** An op whose output is its input with other dims (no copy: activations are never written in place). */
+/**
+ * An op whose output is its input with other dims (no copy: activations are never written in place). A constant keeps
+ * its element type (int64 shapes stay int64); a quantized one is dequantized, its scale layout belonging to the old dims.
+ */
 export function viewOp(dimsOf: (dims: readonly number[]) => number[]): Op {
   return {
     plan(ctx) {
       const c = ctx.constant(0);
-      if (c) return { kind: "constant", outputs: [{ ...c, dims: dimsOf(c.dims), quant: undefined, data: floatData(c) }] };
+      if (c) {
+        const out: Constant = c.quant ? { dims: dimsOf(c.dims), dtype: DT.FLOAT, data: floatData(c) } : { dims: dimsOf(c.dims), dtype: c.dtype, data: c.data };
+        return { kind: "constant", outputs: [out] };
+      }
       const x = ctx.input(0);
       return {
         kind: "step",
@@ -66,6 +74,386 @@ export function viewOp(dimsOf: (dims: readonly number[]) => number[]): Op {
           return [{ dims: dimsOf(a.dims), ptr: a.ptr }];
         },
       };
+    },
+  };
+}
+
+// ---- element types of folded constants
+
+const INTEGER_TYPES = new Set<number>([DT.INT64, DT.INT32, DT.INT16, DT.INT8, DT.UINT8, DT.UINT16, DT.UINT32, DT.UINT64]);
+
+/** True for integer element types (bool apart). */
+export const isInteger = (dtype: number) => INTEGER_TYPES.has(dtype);
+
+const INT64_MAX = 2n ** 63n - 1n;
+const INT64_MIN = -(2n ** 63n);
+
+/** A number as int64, saturating where a float64 overshoots the range (INT64_MAX does as a double). */
+export function toInt64(v: number): bigint {
+  if (!Number.isFinite(v)) return v > 0 ? INT64_MAX : v < 0 ? INT64_MIN : 0n;
+  const b = BigInt(Math.trunc(v));
+  return b > INT64_MAX ? INT64_MAX : b < INT64_MIN ? INT64_MIN : b;
+}
+
+/** The values of a constant as float64 numbers. */
+export function numbersOf(c: Constant): Float64Array {
+  if (c.data instanceof Float64Array) return c.data;
+  if (c.data instanceof BigInt64Array) return Float64Array.from(c.data, Number);
+  if (c.quant) return Float64Array.from(floatData(c));
+  return Float64Array.from(c.data as ArrayLike<number>);
+}
+
+/** A constant of `dtype` holding `values` (integers truncated; bool as 0/1 bytes). */
+export function constantOf(dtype: number, dims: number[], values: ArrayLike<number>): Constant {
+  const n = values.length;
+  switch (dtype) {
+    case DT.INT64: {
+      const data = new BigInt64Array(n);
+      for (let i = 0; i < n; i++) data[i] = toInt64(values[i]!);
+      return { dims, dtype, data };
+    }
+    case DT.INT32:
+      return { dims, dtype, data: Int32Array.from(values, Math.trunc) };
+    case DT.INT8:
+      return { dims, dtype, data: Int8Array.from(values, Math.trunc) };
+    case DT.UINT8:
+      return { dims, dtype, data: Uint8Array.from(values, Math.trunc) };
+    case DT.BOOL:
+      return { dims, dtype, data: Uint8Array.from(values, (v) => (v !== 0 ? 1 : 0)) };
+    case DT.DOUBLE:
+      return { dims, dtype, data: Float64Array.from(values) };
+    default:
+      return { dims, dtype: DT.FLOAT, data: Float32Array.from(values) };
+  }
+}
+
+/** An empty typed array of the kind a constant of `dtype` holds. */
+export function elementsLike(c: Constant, n: number): Elements {
+  if (c.quant) return new Float32Array(n);
+  const C = c.data.constructor as new (n: number) => Elements;
+  return new C(n);
+}
+
+/** The data of a constant as elements to copy (dequantized when quantized). */
+export function elementsOf(c: Constant): Elements {
+  return c.quant ? floatData(c) : c.data;
+}
+
+// ---- unary maps
+
+export type UnaryKind =
+  | "Sigmoid" | "HardSigmoid" | "HardSwish" | "Sqrt" | "Exp" | "Log" | "Neg" | "Abs" | "Erf" | "Not" | "Reciprocal" | "Floor" | "Ceil"
+  // Run-time casts of float32-carried values to integers (toward zero) and to bool.
+  | "Trunc" | "Bool";
+
+/** erf in float64 to about 1e-7 relative (float32-accurate): a series near 0, else 1 - erfc (rational, 1.2e-7). */
+export function erf(x: number): number {
+  const z = Math.abs(x);
+  if (z < 0.5) {
+    // sum (-1)^n x^(2n+1) / (n! (2n+1)), times 2/sqrt(pi); 9 terms reach 1e-16 at |x| = 0.5.
+    const x2 = x * x;
+    let term = x;
+    let sum = x;
+    for (let n = 1; n < 10; n++) {
+      term *= -x2 / n;
+      sum += term / (2 * n + 1);
+    }
+    return sum * 1.1283791670955126;
+  }
+  if (z >= 4) return x > 0 ? 1 : -1; // erfc(4) = 1.5e-8 is below half an ulp of 1 in float32
+  const t = 1 / (1 + 0.5 * z);
+  const erfc =
+    t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+      t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return x > 0 ? 1 - erfc : erfc - 1;
+}
+
+/** dst[i] = kind(src[i]) for i < n. */
+export function unaryKernel(kind: UnaryKind, src: ArrayLike<number>, dst: Float32Array | Float64Array, alpha = 0.2, beta = 0.5): void {
+  const n = dst.length;
+  switch (kind) {
+    case "Sigmoid": for (let i = 0; i < n; i++) dst[i] = 1 / (1 + Math.exp(-src[i]!)); break;
+    case "HardSigmoid":
+      for (let i = 0; i < n; i++) { const v = alpha * src[i]! + beta; dst[i] = v < 0 ? 0 : v > 1 ? 1 : v; }
+      break;
+    case "HardSwish":
+      for (let i = 0; i < n; i++) { const x = src[i]!; const v = x / 6 + 0.5; dst[i] = v <= 0 ? 0 : v >= 1 ? x : x * v; }
+      break;
+    case "Sqrt": for (let i = 0; i < n; i++) dst[i] = Math.sqrt(src[i]!); break;
+    case "Exp": for (let i = 0; i < n; i++) dst[i] = Math.exp(src[i]!); break;
+    case "Log": for (let i = 0; i < n; i++) dst[i] = Math.log(src[i]!); break;
+    case "Neg": for (let i = 0; i < n; i++) dst[i] = -src[i]!; break;
+    case "Abs": for (let i = 0; i < n; i++) dst[i] = Math.abs(src[i]!); break;
+    case "Erf": for (let i = 0; i < n; i++) dst[i] = erf(src[i]!); break;
+    case "Not": for (let i = 0; i < n; i++) dst[i] = src[i]! !== 0 ? 0 : 1; break;
+    case "Reciprocal": for (let i = 0; i < n; i++) dst[i] = 1 / src[i]!; break;
+    case "Floor": for (let i = 0; i < n; i++) dst[i] = Math.floor(src[i]!); break;
+    case "Ceil": for (let i = 0; i < n; i++) dst[i] = Math.ceil(src[i]!); break;
+    case "Trunc": for (let i = 0; i < n; i++) dst[i] = Math.trunc(src[i]!); break;
+    case "Bool": for (let i = 0; i < n; i++) dst[i] = src[i]! !== 0 ? 1 : 0; break;
+  }
+}
+
+/** The element type of a unary op's result on a constant of `dtype`. */
+function unaryType(kind: UnaryKind, dtype: number): number {
+  if (kind === "Not" || kind === "Bool") return DT.BOOL;
+  if ((kind === "Neg" || kind === "Abs") && isInteger(dtype)) return dtype;
+  return dtype === DT.DOUBLE ? DT.DOUBLE : DT.FLOAT;
+}
+
+/** A unary op by kind; `params` reads attributes (HardSigmoid's alpha and beta). */
+export function unaryMap(kind: UnaryKind, params?: (ctx: PlanContext) => { alpha: number; beta: number }): Op {
+  return {
+    plan(ctx) {
+      const { alpha, beta } = params ? params(ctx) : { alpha: 0.2, beta: 0.5 };
+      const c = ctx.constant(0);
+      if (c) {
+        const out = new Float64Array(c.data.length);
+        unaryKernel(kind, numbersOf(c), out, alpha, beta);
+        const dtype = unaryType(kind, c.dtype);
+        if (dtype === DT.FLOAT) return { kind: "constant", outputs: [{ dims: [...c.dims], dtype, data: Float32Array.from(out) }] };
+        return { kind: "constant", outputs: [constantOf(dtype, [...c.dims], out)] };
+      }
+      const x = ctx.input(0);
+      return {
+        kind: "step",
+        run(run) {
+          const a = x(run);
+          const y = run.alloc([...a.dims]);
+          unaryKernel(kind, run.view(a), run.view(y), alpha, beta);
+          return [y];
+        },
+      };
+    },
+  };
+}
+
+// ---- binary and ternary ops with broadcasting
+
+export type BinaryKind =
+  | "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Max" | "Min"
+  | "Equal" | "Greater" | "Less" | "GreaterOrEqual" | "LessOrEqual" | "And" | "Or";
+
+const LOGICAL = new Set<BinaryKind>(["Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or"]);
+
+type Floats = Float32Array | Float64Array;
+
+/**
+ * `rows` rows of n elements: out[o + r * n + i] = a[ia + r * ra + i * sa] kind b[ib + r * rb + i * sb] (steps 0 or 1).
+ * Two loop levels per call, so that a short broadcast row (a bias over the last dim) costs no call per row.
+ */
+function binaryRows(
+  kind: BinaryKind, a: Floats, ia: number, sa: number, ra: number, b: Floats, ib: number, sb: number, rb: number, out: Floats, o: number, n: number, rows: number,
+): void {
+  switch (kind) {
+    case "Add":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x + y; }
+      }
+      break;
+    case "Sub":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x - y; }
+      }
+      break;
+    case "Mul":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x * y; }
+      }
+      break;
+    case "Div":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x / y; }
+      }
+      break;
+    case "Pow":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = Math.pow(x, y); }
+      }
+      break;
+    case "Max":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x >= y ? x : y; }
+      }
+      break;
+    case "Min":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x <= y ? x : y; }
+      }
+      break;
+    case "Equal":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x === y ? 1 : 0; }
+      }
+      break;
+    case "Greater":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x > y ? 1 : 0; }
+      }
+      break;
+    case "Less":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x < y ? 1 : 0; }
+      }
+      break;
+    case "GreaterOrEqual":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x >= y ? 1 : 0; }
+      }
+      break;
+    case "LessOrEqual":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x <= y ? 1 : 0; }
+      }
+      break;
+    case "And":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x !== 0 && y !== 0 ? 1 : 0; }
+      }
+      break;
+    case "Or":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x !== 0 || y !== 0 ? 1 : 0; }
+      }
+      break;
+  }
+}
+
+/** out = a kind b with numpy broadcasting into outDims; `truncate` makes Div and Pow integer (toward zero). */
+export function broadcastKernel(
+  kind: BinaryKind, a: Floats, aDims: readonly number[], b: Floats, bDims: readonly number[], out: Floats, outDims: readonly number[], truncate = false,
+): void {
+  const n = out.length;
+  if (a.length === n && b.length === n) binaryRows(kind, a, 0, 1, 0, b, 0, 1, 0, out, 0, n, 1);
+  else {
+    // The walk's last outer dim becomes the rows of each call; the dims above it are walked.
+    const w = broadcastWalk(outDims, [aDims, bDims]);
+    const last = w.outer.length - 1;
+    const rows = last >= 0 ? w.outer[last]! : 1;
+    const [ra, rb] = last >= 0 ? [w.strides[0]![last]!, w.strides[1]![last]!] : [0, 0];
+    const [sa, sb] = w.steps as [number, number];
+    const above = { n: w.n * rows, outer: w.outer.slice(0, Math.max(last, 0)), strides: w.strides.map((s) => s.slice(0, Math.max(last, 0))), steps: w.steps };
+    eachRow(above, (off, o) => binaryRows(kind, a, off[0]!, sa, ra, b, off[1]!, sb, rb, out, o, w.n, rows));
+  }
+  if (truncate && (kind === "Div" || kind === "Pow")) for (let i = 0; i < n; i++) out[i] = Math.trunc(out[i]!);
+}
+
+/** The element type of a binary op's result on constants of these types. */
+function binaryType(kind: BinaryKind, a: number): number {
+  if (LOGICAL.has(kind)) return DT.BOOL;
+  return isInteger(a) || a === DT.DOUBLE ? a : DT.FLOAT;
+}
+
+/** Folds kind over constants left to right (Max/Min take any number). */
+export function foldBinary(kind: BinaryKind, cs: readonly Constant[]): Constant {
+  let acc = cs[0]!;
+  for (const c of cs.slice(1)) {
+    const dims = broadcastDims(acc.dims, c.dims);
+    const out = new Float64Array(dims.reduce((p, d) => p * d, 1));
+    const integer = isInteger(acc.dtype) && isInteger(c.dtype);
+    broadcastKernel(kind, numbersOf(acc), acc.dims, numbersOf(c), c.dims, out, dims, integer);
+    const dtype = binaryType(kind, acc.dtype);
+    acc = dtype === DT.FLOAT ? { dims, dtype, data: Float32Array.from(out) } : constantOf(dtype, dims, out);
+  }
+  return acc;
+}
+
+/** A broadcasting binary op by kind; Max and Min take one or more operands. */
+export function binaryKind(kind: BinaryKind): Op {
+  return {
+    plan(ctx) {
+      const count = kind === "Max" || kind === "Min" ? ctx.node.input.length : 2;
+      const cs = Array.from({ length: count }, (_, i) => ctx.constant(i));
+      if (cs.every((c) => c)) return { kind: "constant", outputs: [foldBinary(kind, cs as Constant[])] };
+      // Run-time values are float32; a constant integer operand says the other is an integer too (ONNX types match).
+      const truncate = cs.some((c) => c && isInteger(c.dtype));
+      const xs = Array.from({ length: count }, (_, i) => ctx.input(i));
+      return {
+        kind: "step",
+        run(run) {
+          let acc = xs[0]!(run);
+          if (count === 1) {
+            const y = run.alloc([...acc.dims]);
+            run.view(y).set(run.view(acc));
+            return [y];
+          }
+          for (let i = 1; i < count; i++) acc = binaryStep(run, kind, acc, xs[i]!(run), truncate);
+          return [acc];
+        },
+      };
+    },
+  };
+}
+
+function binaryStep(run: RunState, kind: BinaryKind, x: Activation, w: Activation, truncate: boolean): Activation {
+  const dims = broadcastDims(x.dims, w.dims);
+  const y = run.alloc(dims);
+  broadcastKernel(kind, run.view(x), x.dims, run.view(w), w.dims, run.view(y), dims, truncate);
+  return y;
+}
+
+/** out = cond ? x : y with broadcasting over all three (any element type: copies, no arithmetic). */
+export function whereKernel(
+  cond: ArrayLike<number>, cDims: readonly number[], x: Elements, xDims: readonly number[], y: Elements, yDims: readonly number[], out: Elements, outDims: readonly number[],
+): void {
+  const w = broadcastWalk(outDims, [cDims, xDims, yDims]);
+  const [sc, sx, sy] = w.steps as [number, number, number];
+  const X = x as Float32Array;
+  const Y = y as Float32Array;
+  const O = out as Float32Array;
+  eachRow(w, (off, o) => {
+    const [ic, ix, iy] = off as [number, number, number];
+    for (let i = 0; i < w.n; i++) O[o + i] = cond[ic + i * sc]! !== 0 ? X[ix + i * sx]! : Y[iy + i * sy]!;
+  });
+}
+
+// ---- copies by a layout (Slice, Expand, Tile, Pad, Squeeze-free gathers)
+
+/** Where each output element of a copy comes from: the output dims and, per dim, source offsets for remap. */
+export interface Layout {
+  dims: number[];
+  offsets: Int32Array[];
+  /** The value of padding positions (offset -1). */
+  fill?: number;
+}
+
+/**
+ * An op copying elements of input 0 by a layout computed from its dims and the integer inputs `params` (starts, pads,
+ * repeats, a shape): folded when input 0 is constant and every param is known at load (keeping the element type),
+ * otherwise a step over the float32 activation.
+ */
+export function remapOp(ctx: PlanContext, params: readonly IntInput[], layoutOf: (dims: readonly number[], values: number[][]) => Layout): OpPlan {
+  const c = ctx.constant(0);
+  if (c && params.every((p) => p.known)) {
+    const layout = layoutOf(c.dims, params.map((p) => p.known!));
+    const out = elementsLike(c, layout.dims.reduce((p, d) => p * d, 1));
+    const fill = layout.fill ?? 0;
+    remap(elementsOf(c), out, layout.dims, layout.offsets, out instanceof BigInt64Array ? toInt64(fill) : fill);
+    return { kind: "constant", outputs: [{ dims: layout.dims, dtype: c.quant ? DT.FLOAT : c.dtype, data: out }] };
+  }
+  const x = ctx.input(0);
+  return {
+    kind: "step",
+    run(run) {
+      const a = x(run);
+      const layout = layoutOf(a.dims, params.map((p) => p.read(run)));
+      const y = run.alloc(layout.dims);
+      remap(run.view(a), run.view(y), layout.dims, layout.offsets, layout.fill ?? 0);
+      return [y];
     },
   };
 }

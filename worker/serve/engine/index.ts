@@ -13,6 +13,7 @@ import type { CheckedTensor } from "../inputs";
 import type { Epilogue, OpPlan, PlanContext } from "./op";
 import { OPS } from "./ops/registry";
 import { absorbEpilogue } from "./epilogue";
+import { fuseGraph } from "./fusion";
 import { readConstant, RunState, sizeOf, Uncovered, type Activation, type Constant } from "./values";
 
 export { Uncovered };
@@ -84,8 +85,10 @@ export function topoOrder(nodes: readonly NodeProto[], available: ReadonlySet<st
       dependents[p]!.push(i);
     }
   });
+  // Nodes without inputs (Constants) first: a linear op then sees its epilogue's bounds as constants and fuses them.
   const ready: number[] = [];
-  waiting.forEach((w, i) => w === 0 && ready.push(i));
+  nodes.forEach((n, i) => n.input.every((x) => !x) && ready.push(i));
+  waiting.forEach((w, i) => w === 0 && nodes[i]!.input.some((x) => x) && ready.push(i));
   const order: NodeProto[] = [];
   for (let head = 0; head < ready.length; head++) {
     const i = ready[head]!;
@@ -136,7 +139,7 @@ class Planner {
     }
     for (const n of this.graph.node) for (const i of new Set(n.input)) if (i) this.consumers.set(i, [...(this.consumers.get(i) ?? []), n]);
     this.graphOutputs = new Set(this.graph.output.map((o) => o.name));
-    this.order = topoOrder(this.graph.node, new Set([...this.initializers.keys(), ...this.inputs.map((v) => v.name)]));
+    this.order = topoOrder(fuseGraph(this.graph.node, this.initializers, this.graphOutputs, this.opset), new Set([...this.initializers.keys(), ...this.inputs.map((v) => v.name)]));
   }
 
   /**

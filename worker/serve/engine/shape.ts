@@ -1,5 +1,6 @@
 // Shape arithmetic shared by the ops: axes, strides and numpy-style broadcasting.
-import { Uncovered } from "./values";
+import type { PlanContext } from "./op";
+import { intData, Uncovered, type RunState } from "./values";
 
 export function normalizeAxis(axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
@@ -81,4 +82,155 @@ export function requireRank(dims: readonly number[], rank: number, what: string)
 
 export function uncoveredUnless(ok: boolean, why: string): void {
   if (!ok) throw new Uncovered(why);
+}
+
+/** The broadcast of any number of shapes (numpy rules). */
+export function broadcastAll(shapes: readonly (readonly number[])[]): number[] {
+  return shapes.reduce<number[]>((acc, d) => broadcastDims(acc, d), []);
+}
+
+/**
+ * How to walk a broadcast of operands into `outDims` row by row: the output as outer loops (dims merged where every
+ * operand broadcasts the same way) around one inner row of `n` elements, each operand stepping 0 or 1 along it.
+ */
+export interface BroadcastWalk {
+  n: number;
+  outer: number[];
+  /** Per operand, its element stride along each outer dim (0 where it broadcasts). */
+  strides: number[][];
+  /** Per operand, its step along the inner row (0 or 1). */
+  steps: number[];
+}
+
+export function broadcastWalk(outDims: readonly number[], operands: readonly (readonly number[])[]): BroadcastWalk {
+  const rank = outDims.length;
+  const padded = operands.map((d) => [...new Array<number>(rank - d.length).fill(1), ...d]);
+  const full = padded.map((d) => stridesOf(d));
+  const groups: { size: number; flags: boolean[]; strides: number[] }[] = [];
+  for (let d = 0; d < rank; d++) {
+    if (outDims[d] === 1) continue;
+    const flags = padded.map((p) => p[d] === 1);
+    const last = groups[groups.length - 1];
+    if (last && last.flags.every((f, k) => f === flags[k])) {
+      last.size *= outDims[d]!;
+      last.strides = full.map((s, k) => (flags[k] ? 0 : s[d]!));
+    } else {
+      groups.push({ size: outDims[d]!, flags, strides: full.map((s, k) => (flags[k] ? 0 : s[d]!)) });
+    }
+  }
+  const inner = groups.pop();
+  if (!inner) return { n: outDims.reduce((p, d) => p * d, 1), outer: [], strides: operands.map(() => []), steps: operands.map(() => 0) };
+  return {
+    n: inner.size,
+    outer: groups.map((g) => g.size),
+    strides: operands.map((_, k) => groups.map((g) => g.strides[k]!)),
+    steps: inner.strides,
+  };
+}
+
+/** Calls row(offsets, out) for each inner row of a walk: each operand's start offset and the output's. */
+export function eachRow(w: BroadcastWalk, row: (offsets: number[], out: number) => void): void {
+  const k = w.strides.length;
+  const rank = w.outer.length;
+  const rows = w.outer.reduce((p, d) => p * d, 1);
+  if (w.n === 0 || rows === 0) return;
+  const idx = new Array<number>(rank).fill(0);
+  const offsets = new Array<number>(k).fill(0);
+  for (let r = 0; r < rows; r++) {
+    row(offsets, r * w.n);
+    for (let d = rank - 1; d >= 0; d--) {
+      for (let j = 0; j < k; j++) offsets[j]! += w.strides[j]![d]!;
+      if (++idx[d]! < w.outer[d]!) break;
+      for (let j = 0; j < k; j++) offsets[j]! -= w.strides[j]![d]! * w.outer[d]!;
+      idx[d] = 0;
+    }
+  }
+}
+
+/** Typed arrays a gather can copy between (of one kind: bigint into BigInt64Array, numbers into the others). */
+export type Elements = Float32Array | Float64Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
+
+/**
+ * dst[i] = src[sum over d of offsets[d][i_d]] for each index (i_0, ..., i_r-1) of `outDims`: per dim, the source
+ * offset (already times its stride) of each output position, or -1 where the output is `fill` (constant padding).
+ * Slice, Expand, Tile, Pad, Gather and nearest Resize are all this copy with different offsets.
+ */
+export function remap(src: Elements, dst: Elements, outDims: readonly number[], offsets: readonly Int32Array[], fill: number | bigint = 0): void {
+  const s = src as Float32Array;
+  const o = dst as Float32Array;
+  const f = fill as number;
+  const rank = outDims.length;
+  if (rank === 0) {
+    o[0] = s[0]!;
+    return;
+  }
+  const last = offsets[rank - 1]!;
+  const n = outDims[rank - 1]!;
+  const rows = dst.length / Math.max(n, 1);
+  if (n === 0 || dst.length === 0) return;
+  const idx = new Array<number>(rank - 1).fill(0);
+  let padded = 0; // outer dims whose current position is padding
+  let base = 0;
+  for (let d = 0; d < rank - 1; d++) {
+    const v = offsets[d]![0]!;
+    if (v < 0) padded++;
+    else base += v;
+  }
+  let hasPad = false;
+  for (let j = 0; j < n; j++) if (last[j]! < 0) hasPad = true;
+  for (let r = 0, out = 0; r < rows; r++, out += n) {
+    if (padded > 0) for (let j = 0; j < n; j++) o[out + j] = f;
+    else if (hasPad) for (let j = 0; j < n; j++) { const k = last[j]!; o[out + j] = k < 0 ? f : s[base + k]!; }
+    else for (let j = 0; j < n; j++) o[out + j] = s[base + last[j]!]!;
+    for (let d = rank - 2; d >= 0; d--) {
+      const od = offsets[d]!;
+      const prev = od[idx[d]!]!;
+      if (prev < 0) padded--;
+      else base -= prev;
+      if (++idx[d]! >= outDims[d]!) idx[d] = 0;
+      const next = od[idx[d]!]!;
+      if (next < 0) padded++;
+      else base += next;
+      if (idx[d] !== 0) break;
+    }
+  }
+}
+
+/** Offsets for remap along one dim: source position p(i) of output position i times `stride` (-1 stays -1). */
+export function offsetsOf(length: number, stride: number, position: (i: number) => number): Int32Array {
+  const out = new Int32Array(length);
+  for (let i = 0; i < length; i++) {
+    const p = position(i);
+    out[i] = p < 0 ? -1 : p * stride;
+  }
+  return out;
+}
+
+/** The product of dims[from, to). */
+export function spanOf(dims: readonly number[], from = 0, to = dims.length): number {
+  let p = 1;
+  for (let i = from; i < to; i++) p *= dims[i]!;
+  return p;
+}
+
+/** Integer values (axes, pads, shapes, indices) of input i: a constant's, known at load, or read at run time from a
+ * tensor carried as float32 (rounded, since integers travel as floats). */
+export interface IntInput {
+  known: number[] | undefined;
+  read(run: RunState): number[];
+}
+
+export function intInput(ctx: PlanContext, i: number): IntInput {
+  const c = ctx.constant(i);
+  if (c) {
+    const known = intData(c);
+    return { known, read: () => known };
+  }
+  const x = ctx.input(i);
+  return { known: undefined, read: (run) => Array.from(run.view(x(run)), Math.round) };
+}
+
+/** The dims of input i at plan time: a constant's, or an activation's where the engine knows them; else undefined. */
+export function planDims(ctx: PlanContext, i: number): readonly number[] | undefined {
+  return ctx.dims(i);
 }

@@ -24,6 +24,9 @@ export interface KernelExports {
   f32_im2col(X: Ptr, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, dh: number, dw: number, OH: number, OW: number, out: Ptr): void;
   f32_maxpool2d(X: Ptr, planes: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, OH: number, OW: number, Y: Ptr): void;
   f32_transpose(rows: number, cols: number, src: Ptr, dst: Ptr, ldDst: number): void;
+  f32_dwconv2d(X: Ptr, C: number, H: number, W: number, Wt: Ptr, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, OH: number, OW: number, bias: Ptr, lo: number, hi: number, scratch: Ptr, Y: Ptr): void;
+  f32_pointwise_4x8(M: number, K: number, P: number, X: Ptr, Wp: Ptr, bias: Ptr, lo: number, hi: number, Y: Ptr): void;
+  f32_col2im(col: Ptr, ldc: number, M: number, IH: number, IW: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, OH: number, OW: number, scale: Ptr, bias: Ptr, lo: number, hi: number, Y: Ptr): void;
 }
 
 const PAGE = 65536;

@@ -133,6 +133,29 @@ function embedding(): Case {
   return { model, feeds: [{ ids }], weights: ["E"] };
 }
 
+/**
+ * A learned position table cut to the sequence's length, as torch exports `pos[:, :T]`:
+ * Slice(P[64,32], starts 0, ends Shape(x)[0]) + x[T,32] -> y, with an int64 constant sliced too (which stays data).
+ */
+function positionTable(): Case {
+  const int64 = (name: string, values: bigint[]) => makeTensor(name, DT.INT64, [values.length], new Uint8Array(BigInt64Array.from(values).buffer));
+  const model = makeModel(
+    makeGraph(
+      [
+        makeNode("Shape", ["x"], ["shape"], "shape"),
+        makeNode("Slice", ["shape", "zero", "one"], ["T"], "length"),
+        makeNode("Slice", ["P", "zero", "T", "zero"], ["p"], "positions"),
+        makeNode("Add", ["x", "p"], ["y"], "add"),
+      ],
+      "positions",
+      [makeValueInfo("x", DT.FLOAT, ["T", 32])],
+      [makeValueInfo("y", DT.FLOAT, ["T", 32])],
+      [float("P", [64, 32], 19), int64("zero", [0n]), int64("one", [1n])],
+    ),
+  );
+  return { model, feeds: [feedsOf([["x", [10, 32]]], 20), feedsOf([["x", [64, 32]]], 21)], weights: ["P"] };
+}
+
 /** ConvTranspose(x[1,16,5,5], W[16,8,3,3], B[8]) -> y[1,8,7,7]. */
 function convTranspose(): Case {
   const model = makeModel(
@@ -265,6 +288,17 @@ describe("Gather embedding tables", () => {
     expect(out.tensors[0]!.axis).toBe(0);
     await expectCompressed(embedding(), { bits: 4 }, 0.99);
     await expectCompressed(embedding(), { bits: 8, scheme: "dynamic" }, 0.999);
+  });
+});
+
+describe("tables read by Slice (learned positions)", () => {
+  it("int8 per row and int4 in blocks, DequantizeLinear then Slice, the integer Slice left as it is", async () => {
+    const { variant, out } = await expectCompressed(positionTable(), { bits: 8 }, 0.999);
+    expect(opTypes(variant)).toEqual(["Shape", "Slice", "DequantizeLinear", "Slice", "Add"]);
+    expect(out.tensors[0]).toMatchObject({ op: "Slice", axis: 0 });
+    const int4 = await expectCompressed(positionTable(), { bits: 4 }, 0.99);
+    expect(int4.out.tensors[0]).toMatchObject({ op: "Slice", bits: 4 });
+    await expectCompressed(positionTable(), { bits: 8, scheme: "dynamic" }, 0.999);
   });
 });
 

@@ -6,7 +6,7 @@ import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import { DT } from "@worker/onnx/dtype";
 import { tensorDims } from "@worker/onnx/tensor";
 import { defaultOpset, summarizeModel, validateModel } from "@worker/onnx/validate";
-import { buildCnn, buildMlp, randomInput } from "@test/support/models";
+import { buildCnn, buildMlp, buildUnliftableMlp, randomInput } from "@test/support/models";
 import { compareOutputs, floatTensor, runReference } from "@test/support/ort-node";
 
 async function maxDiffRelative(original: Uint8Array, quantized: Uint8Array, dims: number[], seed: number) {
@@ -65,7 +65,7 @@ describe("quantizeModel granularities (int8 and int4 weight-only)", () => {
   });
 
   it("leaves weights float, with the reason, when blocks need an opset the model cannot be lifted to", () => {
-    const result = quantizeModel(decodeModel(buildMlp([32, 48, 10], 9, 11)), { bits: 8, granularity: { block: 16 } });
+    const result = quantizeModel(decodeModel(buildUnliftableMlp([32, 48, 10], 9)), { bits: 8, granularity: { block: 16 } });
     expect(result.tensors).toHaveLength(0);
     expect(result.skipped[0]!.reason).toMatch(/opset 21/);
   });

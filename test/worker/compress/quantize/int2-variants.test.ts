@@ -10,7 +10,7 @@ import { DT } from "@worker/onnx/dtype";
 import { makeTensor } from "@worker/onnx/tensor";
 import { defaultOpset } from "@worker/onnx/validate";
 import type { ModelProto, NodeProto, TensorProto } from "onnx-buf";
-import { buildCnn, buildMlp, randomInput } from "@test/support/models";
+import { buildCnn, buildMlp, buildUnliftableMlp, randomInput } from "@test/support/models";
 import { maxRelDiff, runReference } from "@test/support/engine";
 
 const attr = (n: NodeProto, name: string, fallback: number) => {
@@ -95,11 +95,12 @@ describe("INT2 variants in onnxruntime-node", () => {
     });
   }
 
-  it("refuses 2 bits on an opset-11 model with the reason, and keeps 1 bit's float form there", () => {
-    expect(() => quantizeModel(decodeModel(buildMlp([32, 16, 4], 3, 11)), { bits: 2, block: 32 })).toThrow(Int2OpsetError);
-    expect(() => quantizeModel(decodeModel(buildMlp([32, 16, 4], 3, 11)), { bits: 2, block: 32 })).toThrow(/quantize bits 2: int2 weights need opset 25; opset 11/);
-    const binary = quantizeModel(decodeModel(buildMlp([32, 16, 4], 3, 11)), { bits: 1 }).model;
-    expect(defaultOpset(binary)).toBe(11);
+  it("refuses 2 bits on a model that cannot be lifted, with the reason, and keeps 1 bit's float form there", () => {
+    const unliftable = () => decodeModel(buildUnliftableMlp([32, 16, 4], 3));
+    expect(() => quantizeModel(unliftable(), { bits: 2, block: 32 })).toThrow(Int2OpsetError);
+    expect(() => quantizeModel(unliftable(), { bits: 2, block: 32 })).toThrow(/quantize bits 2: int2 weights need opset 25; lifting from opset 9: Dropout/);
+    const binary = quantizeModel(unliftable(), { bits: 1 }).model;
+    expect(defaultOpset(binary)).toBe(9);
     expect(binary.graph!.initializer.some((t) => t.dataType === DT.INT2)).toBe(false);
   });
 });

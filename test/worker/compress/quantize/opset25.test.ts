@@ -4,7 +4,7 @@ import { liftToOpset25 } from "@worker/compress/quantize/opset25";
 import { makeNode } from "@worker/onnx/builders";
 import { decodeModel } from "@worker/onnx/codec";
 import { defaultOpset } from "@worker/onnx/validate";
-import { buildCnn, buildMlp } from "@test/support/models";
+import { buildCnn, buildMlp, buildUnliftableMlp } from "@test/support/models";
 
 describe("lifting to opset 25", () => {
   it("lifts an opset-13 MLP and CNN to 25 with IR version 13", () => {
@@ -16,9 +16,12 @@ describe("lifting to opset 25", () => {
     }
   });
 
-  it("refuses an opset-11 model: older opsets lack per-axis DequantizeLinear", () => {
+  it("lifts an opset-11 model, and refuses one with a node whose meaning changed, naming it", () => {
     const r = liftToOpset25(decodeModel(buildMlp([8, 4, 2], 1, 11)));
-    expect(r).toEqual({ reason: expect.stringMatching(/int2 weights need opset 25; opset 11 models are not lifted/) });
+    expect("model" in r && defaultOpset(r.model)).toBe(25);
+    expect(liftToOpset25(decodeModel(buildUnliftableMlp([8, 4, 2])))).toEqual({
+      reason: "int2 weights need opset 25; lifting from opset 9: Dropout node 'dropout': Dropout's mask output changed type at opset 10",
+    });
   });
 
   it("refuses a graph with an op whose meaning changed or that opset 13 lacks, naming it", () => {

@@ -7,6 +7,7 @@ import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/buil
 import { encodeModel } from "@worker/onnx/codec";
 import { DT } from "@worker/onnx/dtype";
 import { LIFT_FROM, liftDefaultOpset, OP_HISTORY } from "@worker/onnx/lift";
+import { LEGACY_STEPS } from "@worker/onnx/lift/legacy-history";
 import { makeTensor } from "@worker/onnx/tensor";
 import { defaultOpset } from "@worker/onnx/validate";
 import { floatTensor, ort, runReference } from "@test/support/ort-node";
@@ -46,10 +47,13 @@ describe("liftDefaultOpset", () => {
     }
   });
 
-  it("returns models already at the target unchanged and refuses opsets below 13", () => {
+  it("returns models already at the target unchanged, refuses opsets below 7 and lifts older models to 13 at least", () => {
     const m = unary("Relu", 21);
     expect(liftDefaultOpset(m, 21)).toEqual({ model: m });
-    expect(liftDefaultOpset(unary("Relu", 12), 21)).toEqual({ reason: `opset 12 models are not lifted (opsets below ${LIFT_FROM} lack per-axis DequantizeLinear)` });
+    expect(liftDefaultOpset(unary("Relu", 6), 21)).toEqual({ reason: `opset 6 models are not lifted (opsets below ${LIFT_FROM} broadcast differently)` });
+    expect(liftDefaultOpset(unary("Relu", 9), 11)).toEqual({ reason: "opset 9 models are lifted to 13 or above, not to 11" });
+    const r = liftDefaultOpset(unary("Relu", 12), 21);
+    expect("model" in r && defaultOpset(r.model)).toBe(21);
   });
 
   it("refuses GroupNormalization from 18 to 21: its scale and bias changed from per group to per channel", () => {
@@ -93,7 +97,19 @@ describe("liftDefaultOpset", () => {
   });
 });
 
-describe("the op history table", () => {
+describe("the op history tables", () => {
+  it("lists opset 8-13 steps in order, for ops that exist then", () => {
+    for (const [op, steps] of Object.entries(LEGACY_STEPS)) {
+      const ats = steps.map((s) => s.at);
+      expect(ats, op).toEqual([...ats].sort((a, b) => a - b));
+      for (const at of ats) {
+        expect(at, op).toBeGreaterThanOrEqual(8);
+        expect(at, op).toBeLessThanOrEqual(13);
+        expect(at, op).toBeGreaterThan(OP_HISTORY[op]!.since);
+      }
+    }
+  });
+
   it("lists steps in order, between opset 14 and 25, after each op's introduction", () => {
     for (const [op, h] of Object.entries(OP_HISTORY)) {
       const ats = h.steps.map((s) => s.at);

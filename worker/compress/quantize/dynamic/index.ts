@@ -8,6 +8,7 @@ import { DT } from "../../../onnx/dtype";
 import { weightedLayers, type WeightedLayer, type WeightLayout } from "../../../onnx/operators";
 import { isExternal, readFloat32, tensorDims } from "../../../onnx/tensor";
 import { defaultOpset } from "../../../onnx/validate";
+import { liftDefaultOpset } from "../../../onnx/lift";
 import { readersOf, sharedWeightConflict, type TensorReport } from "../index";
 import { nameAllocator } from "../../../onnx/names";
 import { conv } from "./conv";
@@ -27,10 +28,22 @@ export type { DynamicContext, DynamicRewrite, QuantizedWeight };
 
 const REWRITES: Record<string, DynamicRewrite> = { MatMul: matmul, Gemm: gemm, Conv: conv };
 
-/** Throws DynamicQuantizationError when the model's opset lacks DynamicQuantizeLinear (a check on the graph alone). */
-export function requireDynamicOpset(model: ModelProto): void {
+/**
+ * The model at an opset with DynamicQuantizeLinear: as it is from 11, lifted to 13 below that where no node's
+ * meaning changes (worker/onnx/lift); otherwise DynamicQuantizationError with the reason.
+ */
+export function dynamicOpsetModel(model: ModelProto): ModelProto {
   const opset = defaultOpset(model);
-  if (opset < 11) throw new DynamicQuantizationError(`scheme 'dynamic' needs opset >= 11 (DynamicQuantizeLinear); the model has ${opset}`);
+  if (opset >= 11) return model;
+  const lifted = liftDefaultOpset(model, 13);
+  if ("reason" in lifted) throw new DynamicQuantizationError(`scheme 'dynamic' needs opset >= 11 (DynamicQuantizeLinear); the model has ${opset} and cannot be lifted: ${lifted.reason}`);
+  // Opset 13 needs IR version 7.
+  return lifted.model.irVersion < 7n ? { ...lifted.model, irVersion: 7n } : lifted.model;
+}
+
+/** Throws DynamicQuantizationError when the model's opset lacks DynamicQuantizeLinear and cannot be lifted (a check on the graph alone). */
+export function requireDynamicOpset(model: ModelProto): void {
+  dynamicOpsetModel(model);
 }
 
 export function quantizeDynamic(
@@ -38,7 +51,7 @@ export function quantizeDynamic(
   include: (node: NodeProto) => boolean,
   granularity: "per-channel" | "per-tensor" = "per-channel",
 ): { model: ModelProto; tensors: TensorReport[]; declined: { name: string; node: string; reason: string }[] } {
-  requireDynamicOpset(model);
+  model = dynamicOpsetModel(model);
   const graph = model.graph!;
   const fresh = nameAllocator(graph);
   const inits = new Map(graph.initializer.map((t) => [t.name, t]));

@@ -1,4 +1,5 @@
-// Add with numpy broadcasting (a per-channel constant after a linear op is fused into its epilogue instead).
-import { binaryOp } from "../elementwise";
+// Add with numpy broadcasting (a per-channel constant after a linear op is fused into its epilogue instead); integer
+// constants (shape arithmetic) fold as integers.
+import { binaryKind } from "../elementwise";
 
-export const add = binaryOp((x, y) => x + y);
+export const add = binaryKind("Add");

@@ -1,9 +1,10 @@
-// Cast: folded at load on constants (fp16 or int8 weights to float, shapes to int64); at run time only float to float.
+// Cast: folded at load on constants (fp16 or int8 weights to float, shapes to int64, to int32/bool); at run time to
+// float (no change), to an integer type (toward zero: values stay float32-carried) or to bool (0/1).
 import { intAttribute } from "../../../onnx/attributes";
 import { DT } from "../../../onnx/dtype";
-import { viewOp } from "../elementwise";
+import { constantOf, isInteger, numbersOf, unaryMap, viewOp } from "../elementwise";
 import type { Op } from "../op";
-import { floatData, intData, Uncovered } from "../values";
+import { floatData, Uncovered } from "../values";
 
 export const cast: Op = {
   plan(ctx) {
@@ -11,10 +12,15 @@ export const cast: Op = {
     const c = ctx.constant(0);
     if (c) {
       if (to === DT.FLOAT) return { kind: "constant", outputs: [{ dims: c.dims, dtype: DT.FLOAT, data: floatData(c) }] };
-      if (to === DT.INT64) return { kind: "constant", outputs: [{ dims: c.dims, dtype: DT.INT64, data: BigInt64Array.from(intData(c).map((v) => BigInt(Math.trunc(v)))) }] };
+      if (to === DT.INT64 && c.data instanceof BigInt64Array) return { kind: "constant", outputs: [{ dims: c.dims, dtype: DT.INT64, data: c.data }] };
+      if (to === DT.INT64 || to === DT.INT32 || to === DT.INT8 || to === DT.UINT8 || to === DT.BOOL || to === DT.DOUBLE) {
+        return { kind: "constant", outputs: [constantOf(to, c.dims, numbersOf(c))] };
+      }
       throw new Uncovered(`cast of a constant to type ${to}`);
     }
-    if (to !== DT.FLOAT) throw new Uncovered(`run-time cast to type ${to}`);
-    return viewOp((dims) => [...dims]).plan(ctx);
+    if (to === DT.FLOAT || to === DT.DOUBLE) return viewOp((dims) => [...dims]).plan(ctx);
+    if (isInteger(to)) return unaryMap("Trunc").plan(ctx);
+    if (to === DT.BOOL) return unaryMap("Bool").plan(ctx);
+    throw new Uncovered(`run-time cast to type ${to}`);
   },
 };

@@ -1,4 +1,4 @@
 // Mul with numpy broadcasting; folds at load when both operands are constant (e.g. a Cast int8 weight times its scale).
-import { binaryOp } from "../elementwise";
+import { binaryKind } from "../elementwise";
 
-export const mul = binaryOp((x, y) => x * y);
+export const mul = binaryKind("Mul");

@@ -8,13 +8,16 @@ import { clip } from "./clip";
 import { concat } from "./concat";
 import { constant } from "./constant";
 import { conv } from "./conv";
+import { convtranspose } from "./convtranspose";
 import { dequantizelinear } from "./dequantizelinear";
 import { dropout } from "./dropout";
 import { flatten } from "./flatten";
+import { gelu } from "./gelu";
 import { gemm } from "./gemm";
 import { globalaveragepool } from "./globalaveragepool";
 import { gru } from "./gru";
 import { identity } from "./identity";
+import { layernormalization } from "./layernormalization";
 import { lstm } from "./lstm";
 import { matmul } from "./matmul";
 import { maxpool } from "./maxpool";
@@ -26,6 +29,49 @@ import { sigmoid } from "./sigmoid";
 import { softmax } from "./softmax";
 import { tanh } from "./tanh";
 import { transpose } from "./transpose";
+import { abs } from "./abs";
+import { and } from "./and";
+import { ceil } from "./ceil";
+import { constantofshape } from "./constantofshape";
+import { div } from "./div";
+import { equal } from "./equal";
+import { erf } from "./erf";
+import { exp } from "./exp";
+import { expand } from "./expand";
+import { floor } from "./floor";
+import { gather } from "./gather";
+import { globalmaxpool } from "./globalmaxpool";
+import { greater } from "./greater";
+import { greaterorequal } from "./greaterorequal";
+import { hardsigmoid } from "./hardsigmoid";
+import { hardswish } from "./hardswish";
+import { less } from "./less";
+import { lessorequal } from "./lessorequal";
+import { log } from "./log";
+import { max } from "./max";
+import { min } from "./min";
+import { neg } from "./neg";
+import { not } from "./not";
+import { or } from "./or";
+import { pad } from "./pad";
+import { pow } from "./pow";
+import { range } from "./range";
+import { reciprocal } from "./reciprocal";
+import { reducemax } from "./reducemax";
+import { reducemean } from "./reducemean";
+import { reducemin } from "./reducemin";
+import { reduceprod } from "./reduceprod";
+import { reducesum } from "./reducesum";
+import { resize } from "./resize";
+import { slice } from "./slice";
+import { split } from "./split";
+import { sqrt } from "./sqrt";
+import { squeeze } from "./squeeze";
+import { sub } from "./sub";
+import { tile } from "./tile";
+import { unsqueeze } from "./unsqueeze";
+import { upsample } from "./upsample";
+import { where } from "./where";
 
 export const OPS: Record<string, Op> = {
   Add: add,
@@ -36,13 +82,16 @@ export const OPS: Record<string, Op> = {
   Concat: concat,
   Constant: constant,
   Conv: conv,
+  ConvTranspose: convtranspose,
   DequantizeLinear: dequantizelinear,
   Dropout: dropout,
   Flatten: flatten,
+  Gelu: gelu,
   Gemm: gemm,
   GlobalAveragePool: globalaveragepool,
   GRU: gru,
   Identity: identity,
+  LayerNormalization: layernormalization,
   LSTM: lstm,
   MatMul: matmul,
   MaxPool: maxpool,
@@ -54,4 +103,47 @@ export const OPS: Record<string, Op> = {
   Softmax: softmax,
   Tanh: tanh,
   Transpose: transpose,
+  Abs: abs,
+  And: and,
+  Ceil: ceil,
+  ConstantOfShape: constantofshape,
+  Div: div,
+  Equal: equal,
+  Erf: erf,
+  Exp: exp,
+  Expand: expand,
+  Floor: floor,
+  Gather: gather,
+  GlobalMaxPool: globalmaxpool,
+  Greater: greater,
+  GreaterOrEqual: greaterorequal,
+  HardSigmoid: hardsigmoid,
+  HardSwish: hardswish,
+  Less: less,
+  LessOrEqual: lessorequal,
+  Log: log,
+  Max: max,
+  Min: min,
+  Neg: neg,
+  Not: not,
+  Or: or,
+  Pad: pad,
+  Pow: pow,
+  Range: range,
+  Reciprocal: reciprocal,
+  ReduceMax: reducemax,
+  ReduceMean: reducemean,
+  ReduceMin: reducemin,
+  ReduceProd: reduceprod,
+  ReduceSum: reducesum,
+  Resize: resize,
+  Slice: slice,
+  Split: split,
+  Sqrt: sqrt,
+  Squeeze: squeeze,
+  Sub: sub,
+  Tile: tile,
+  Unsqueeze: unsqueeze,
+  Upsample: upsample,
+  Where: where,
 };

@@ -1,4 +1,4 @@
-// Sigmoid, computed in float64 and stored as float32.
-import { unaryOp } from "../elementwise";
+// Sigmoid, computed in float64 and stored as float32; folds on constants.
+import { unaryMap } from "../elementwise";
 
-export const sigmoid = unaryOp((x) => 1 / (1 + Math.exp(-x)));
+export const sigmoid = unaryMap("Sigmoid");

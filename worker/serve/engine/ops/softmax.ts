@@ -1,4 +1,5 @@
-// Softmax: along `axis` (opset >= 13, default -1), or over the 2-D coercion at `axis` (opset < 13, default 1).
+// Softmax: along `axis` (opset >= 13, default -1), or over the 2-D coercion at `axis` (opset < 13, default 1);
+// any axis, strided when it is not the last.
 import { intAttribute } from "../../../onnx/attributes";
 import type { Op } from "../op";
 import { normalizeAxis } from "../shape";
@@ -20,14 +21,17 @@ export const softmax: Op = {
         const y = run.alloc([...a.dims]);
         const src = run.view(a);
         const dst = run.view(y);
+        // exp once per element (kept in the output), then one multiply by the row's 1 / sum.
         for (let o = 0; o < outer; o++) {
           for (let i = 0; i < inner; i++) {
             const base = o * len * inner + i;
+            const end = base + len * inner;
             let max = -Infinity;
-            for (let j = 0; j < len; j++) max = Math.max(max, src[base + j * inner]!);
+            for (let j = base; j < end; j += inner) if (src[j]! > max) max = src[j]!;
             let sum = 0;
-            for (let j = 0; j < len; j++) sum += Math.exp(src[base + j * inner]! - max);
-            for (let j = 0; j < len; j++) dst[base + j * inner] = Math.exp(src[base + j * inner]! - max) / sum;
+            for (let j = base; j < end; j += inner) sum += dst[j] = Math.exp(src[j]! - max);
+            const inv = 1 / sum;
+            for (let j = base; j < end; j += inner) dst[j]! *= inv;
           }
         }
         return [y];

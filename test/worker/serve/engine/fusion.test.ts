@@ -1,0 +1,197 @@
+// The fusion pre-pass: decomposed layer norms and Erf GELUs, written in the exporters' orders, become one node each;
+// the engine runs the fused graph and its outputs agree with onnxruntime-node running the decomposed graph (1e-5
+// relative, odd sizes, batch 1 and 3). A chain stays as it is when an intermediate has another reader or is a graph
+// output, or a constant differs from the pattern's.
+import { describe, expect, it } from "vitest";
+import type { NodeProto, TensorProto } from "onnx-buf";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
+import { fuseGraph } from "@worker/serve/engine/fusion";
+import { readConstant } from "@worker/serve/engine/values";
+import { compare, inputMaker, type Input } from "@test/support/op-graphs";
+import { zooModel } from "@test/support/zoo";
+
+const { int, rand, live } = inputMaker(20261206);
+
+const scalarNode = (name: string, v: number) => makeNode("Constant", [], [name], name, { value: makeTensor(name, DT.FLOAT, [], Float32Array.of(v)) });
+const floats = (name: string, dims: number[], a = 1) => makeTensor(name, DT.FLOAT, dims, rand(dims.reduce((p, d) => p * d, 1), a));
+
+interface LayerNormForm {
+  axes?: number[];
+  gammaDims?: number[] | null; // null: no gamma and no beta
+  beta?: boolean;
+  square?: "pow" | "mul";
+  swapped?: boolean; // gamma * n and beta + (...)
+  opset?: number;
+  eps?: number;
+}
+
+/** x -> decomposed layer norm -> y, as torch.onnx writes it (with the form's variations). */
+function layerNormNodes(x: string, y: string, f: LayerNormForm, p = ""): NodeProto[] {
+  const axes = f.axes ?? [-1];
+  const opset = f.opset ?? 13;
+  const reduce = (i: string, o: string) =>
+    opset >= 18 ? makeNode("ReduceMean", [i, `${p}axes`], [o], `${p}rm-${o}`) : makeNode("ReduceMean", [i], [o], `${p}rm-${o}`, { axes });
+  const nodes = [
+    ...(opset >= 18 ? [makeNode("Constant", [], [`${p}axes`], `${p}axes`, { value: makeTensor(`${p}axes`, DT.INT64, [axes.length], new Int32Array(axes.flatMap((a) => [a, a < 0 ? -1 : 0]))) })] : []),
+    reduce(x, `${p}m`),
+    makeNode("Sub", [x, `${p}m`], [`${p}d`], `${p}sub`),
+    ...(f.square === "mul"
+      ? [makeNode("Mul", [`${p}d`, `${p}d`], [`${p}p`], `${p}sq`)]
+      : [scalarNode(`${p}two`, 2), makeNode("Pow", [`${p}d`, `${p}two`], [`${p}p`], `${p}pow`)]),
+    reduce(`${p}p`, `${p}v`),
+    scalarNode(`${p}eps`, f.eps ?? 1e-5),
+    makeNode("Add", [`${p}v`, `${p}eps`], [`${p}ve`], `${p}add-eps`),
+    makeNode("Sqrt", [`${p}ve`], [`${p}sd`], `${p}sqrt`),
+  ];
+  const last = f.gammaDims === null ? y : `${p}n`;
+  nodes.push(makeNode("Div", [`${p}d`, `${p}sd`], [last], `${p}div`));
+  if (f.gammaDims !== null) {
+    const out = f.beta === false ? y : `${p}ng`;
+    nodes.push(makeNode("Mul", f.swapped ? [`${p}gamma`, `${p}n`] : [`${p}n`, `${p}gamma`], [out], `${p}mul-gamma`));
+    if (f.beta !== false) nodes.push(makeNode("Add", f.swapped ? [`${p}beta`, `${p}ng`] : [`${p}ng`, `${p}beta`], [y], `${p}add-beta`));
+  }
+  return nodes;
+}
+
+type GeluForm = "torch" | "half-first" | "half-last" | "div-two";
+
+/** x -> decomposed Erf GELU -> y in one of the exporters' orders. */
+function geluNodes(x: string, y: string, form: GeluForm, p = ""): NodeProto[] {
+  const scale =
+    form === "half-first"
+      ? [scalarNode(`${p}rs2`, Math.SQRT1_2), makeNode("Mul", [`${p}rs2`, x], [`${p}u`], `${p}scale`)]
+      : [scalarNode(`${p}s2`, Math.SQRT2), makeNode("Div", [x, `${p}s2`], [`${p}u`], `${p}scale`)];
+  const head = [...scale, makeNode("Erf", [`${p}u`], [`${p}e`], `${p}erf`), scalarNode(`${p}one`, 1)];
+  const half = scalarNode(`${p}half`, 0.5);
+  switch (form) {
+    case "torch": // (x * (1 + erf)) * 0.5
+      return [...head, makeNode("Add", [`${p}e`, `${p}one`], [`${p}o`], `${p}plus1`), makeNode("Mul", [x, `${p}o`], [`${p}t`], `${p}mul-x`), half, makeNode("Mul", [`${p}t`, `${p}half`], [y], `${p}mul-half`)];
+    case "half-first": // (0.5 * x) * (1 + erf)
+      return [...head, makeNode("Add", [`${p}one`, `${p}e`], [`${p}o`], `${p}plus1`), half, makeNode("Mul", [`${p}half`, x], [`${p}h`], `${p}mul-half`), makeNode("Mul", [`${p}o`, `${p}h`], [y], `${p}mul-x`)];
+    case "half-last": // x * ((1 + erf) * 0.5)
+      return [...head, makeNode("Add", [`${p}e`, `${p}one`], [`${p}o`], `${p}plus1`), half, makeNode("Mul", [`${p}o`, `${p}half`], [`${p}t`], `${p}mul-half`), makeNode("Mul", [x, `${p}t`], [y], `${p}mul-x`)];
+    case "div-two": // (x * (1 + erf)) / 2
+      return [...head, makeNode("Add", [`${p}e`, `${p}one`], [`${p}o`], `${p}plus1`), makeNode("Mul", [`${p}o`, x], [`${p}t`], `${p}mul-x`), scalarNode(`${p}two`, 2), makeNode("Div", [`${p}t`, `${p}two`], [y], `${p}div-two`)];
+  }
+}
+
+function model(nodes: NodeProto[], inputs: Input[], inits: TensorProto[], outRank: number, outputs = ["y"], opset = 13): Uint8Array {
+  const graph = makeGraph(
+    nodes,
+    "decomposed",
+    inputs.map((i) => makeValueInfo(i.name, DT.FLOAT, i.dims)),
+    outputs.map((o) => makeValueInfo(o, DT.FLOAT, new Array(outRank).fill(null))),
+    inits,
+  );
+  return encodeModel(makeModel(graph, { "": opset }, opset >= 21 ? 10 : 8));
+}
+
+function fused(bytes: Uint8Array): NodeProto[] {
+  const g = decodeModel(bytes).graph!;
+  const constants = new Map(g.initializer.map((t) => [t.name, readConstant(t)]));
+  const opset = Number(decodeModel(bytes).opsetImport.find((o) => o.domain === "")?.version ?? 13);
+  return fuseGraph(g.node, constants, new Set(g.output.map((o) => o.name)), opset);
+}
+
+const opTypes = (nodes: NodeProto[]) => nodes.map((n) => n.opType);
+
+describe("fusing decomposed layer norm and GELU", () => {
+  for (const batch of [1, 3]) {
+    it(`runs decomposed layer norms as one LayerNormalization, equal to onnxruntime on the decomposed graph, batch ${batch}`, async () => {
+      const [S, D] = [int(2, 9), int(3, 67)];
+      const forms: [LayerNormForm, number[] | null][] = [
+        [{ gammaDims: [D] }, [D]],
+        [{ gammaDims: [D], swapped: true, square: "mul" }, [D]],
+        [{ gammaDims: [D], beta: false }, [D]],
+        [{ gammaDims: null }, null],
+        [{ gammaDims: [1, 1, D], opset: 18 }, [1, 1, D]],
+        [{ axes: [-2, -1], gammaDims: [S, D] }, [S, D]],
+        [{ axes: [-1, -2], gammaDims: [D] }, [D]], // gamma repeats along the normalized rows
+        [{ gammaDims: [S, D] }, [S, D]], // gamma varies across rows: the broadcasting path
+        [{ gammaDims: [1] }, [1]],
+        [{ gammaDims: [D], eps: 1 }, [D]],
+      ];
+      for (const [form, betaDims] of forms) {
+        const x = live("x", [batch, S, D]);
+        const inits = form.gammaDims ? [floats("gamma", form.gammaDims), floats("beta", betaDims!)] : [];
+        const bytes = model(layerNormNodes("x", "y", form), [x], inits, 3, ["y"], form.opset ?? 13);
+        expect([form, opTypes(fused(bytes))]).toEqual([form, ["LayerNormalization"]]);
+        await compare(bytes, [x]);
+      }
+    });
+
+    it(`runs decomposed Erf GELUs as one Gelu after a MatMul with bias, batch ${batch}`, async () => {
+      const [S, K, N] = [int(2, 9), int(3, 40), int(3, 70)];
+      for (const form of ["torch", "half-first", "half-last", "div-two"] as const) {
+        const x = live("x", [batch, S, K]);
+        const nodes = [makeNode("MatMul", ["x", "w"], ["mm"], "mm"), makeNode("Add", ["b", "mm"], ["hb"], "bias"), ...geluNodes("hb", "y", form)];
+        const bytes = model(nodes, [x], [floats("w", [K, N], 2), floats("b", [N])], 3);
+        expect([form, opTypes(fused(bytes))]).toEqual([form, ["MatMul", "Add", "Gelu"]]);
+        await compare(bytes, [x]);
+      }
+    });
+  }
+
+  it("runs an encoder block's tail: residual Add, layer norm, feed-forward with GELU, layer norm", async () => {
+    const [S, D, F] = [13, 24, 40];
+    const x = live("x", [3, S, D]);
+    const r = live("r", [3, S, D]);
+    const nodes = [
+      makeNode("Add", ["x", "r"], ["h0"], "residual"),
+      ...layerNormNodes("h0", "h1", { gammaDims: [D] }, "ln1/"),
+      makeNode("MatMul", ["h1", "w1"], ["f0"], "ff1"),
+      makeNode("Add", ["b1", "f0"], ["f1"], "ff1-bias"),
+      ...geluNodes("f1", "f2", "torch", "gelu/"),
+      makeNode("MatMul", ["f2", "w2"], ["f3"], "ff2"),
+      makeNode("Add", ["h1", "f3"], ["h2"], "residual2"),
+      ...layerNormNodes("h2", "y", { gammaDims: [D] }, "ln2/"),
+    ];
+    const inits = [floats("ln1/gamma", [D]), floats("ln1/beta", [D]), floats("w1", [D, F]), floats("b1", [F]), floats("w2", [F, D]), floats("ln2/gamma", [D]), floats("ln2/beta", [D])];
+    const bytes = model(nodes, [x, r], inits, 3);
+    expect(opTypes(fused(bytes))).toEqual(["Add", "LayerNormalization", "MatMul", "Add", "Gelu", "MatMul", "Add", "LayerNormalization"]);
+    await compare(bytes, [x, r]);
+  });
+
+  it("leaves a chain alone when an intermediate has another reader or is a graph output", () => {
+    const x = live("x", [2, 5, 7]);
+    const inits = [floats("gamma", [7]), floats("beta", [7])];
+    // The centred values also feed another node: the layer norm stays decomposed (the GELU after it still fuses).
+    const shared = [...layerNormNodes("x", "n", { gammaDims: [7] }), makeNode("Relu", ["d"], ["z"], "relu"), ...geluNodes("n", "y", "torch")];
+    expect(opTypes(fused(model(shared, [x], inits, 3, ["y", "z"])))).toEqual([
+      "ReduceMean", "Sub", "Constant", "Pow", "ReduceMean", "Constant", "Add", "Sqrt", "Div", "Mul", "Add", "Relu", "Gelu",
+    ]);
+    // Erf's output is a graph output: the GELU stays.
+    const visible = geluNodes("x", "y", "torch");
+    expect(opTypes(fused(model(visible, [x], [], 3, ["y", "e"])))).toEqual(opTypes(visible));
+    // x * (1 + erf) read elsewhere too.
+    const read = [...geluNodes("x", "y", "torch"), makeNode("Relu", ["t"], ["z"], "relu")];
+    expect(opTypes(fused(model(read, [x], [], 3, ["y", "z"])))).toEqual(opTypes(read));
+    // The variance's Add also read elsewhere.
+    const eps = [...layerNormNodes("x", "y", { gammaDims: [7] }), makeNode("Relu", ["ve"], ["z"], "relu")];
+    expect(opTypes(fused(model(eps, [x], inits, 3, ["y", "z"])))).toEqual(opTypes(eps));
+  });
+
+  it("leaves a chain alone when its constants differ from the pattern's", () => {
+    const x = live("x", [2, 7]);
+    const cube = layerNormNodes("x", "y", { gammaDims: null }).map((n) => (n.name === "two" ? scalarNode("two", 3) : n));
+    expect(opTypes(fused(model(cube, [x], [], 2)))).toEqual(opTypes(cube));
+    const notHalf = geluNodes("x", "y", "torch").map((n) => (n.name === "half" ? scalarNode("half", 0.25) : n));
+    expect(opTypes(fused(model(notHalf, [x], [], 2)))).toEqual(opTypes(notHalf));
+    const notRoot2 = geluNodes("x", "y", "torch").map((n) => (n.name === "s2" ? scalarNode("s2", 1.5) : n));
+    expect(opTypes(fused(model(notRoot2, [x], [], 2)))).toEqual(opTypes(notRoot2));
+    // Mean over a leading axis is not a layer norm.
+    const leading = layerNormNodes("x", "y", { gammaDims: null, axes: [0] });
+    expect(opTypes(fused(model(leading, [x], [], 2)))).toEqual(opTypes(leading));
+  });
+
+  it("fuses every layer norm and GELU of the zoo's transformer and tied embedding", async () => {
+    for (const [name, norms, gelus] of [["transformer", 13, 6], ["tied_embedding", 1, 1]] as const) {
+      const nodes = fused((await zooModel(name)).bytes);
+      const count = (op: string) => nodes.filter((n) => n.opType === op).length;
+      expect([name, count("LayerNormalization"), count("Gelu"), count("Erf"), count("Pow"), count("Sqrt")]).toEqual([name, norms, gelus, 0, 0, 0]);
+    }
+  });
+});

@@ -1,0 +1,158 @@
+// Conv against onnxruntime-node beyond the im2col path of ops.test.ts: depthwise layers (the direct kernel: 3x3 and
+// 5x5 at strides 1 and 2, other filters and dilations on its scalar path, the MobileNet block's BatchNormalization
+// and Clip fused, int8 weights dequantized at load), and 1x1 filters (the transposed plane at stride 1 without
+// padding: the direct pointwise kernel on fp32 weights, the transposed plane on quantized or sparse ones; im2col
+// otherwise), at odd sizes, batch 1 and 3, within 1e-5 relative (int8 weights 3e-2: activations are quantized too).
+import { describe, expect, it } from "vitest";
+import type { TensorProto } from "onnx-buf";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
+import { maxRelDiff, runKernels, runReference } from "@test/support/engine";
+import { compare, graphOf, inputMaker, type Attr } from "@test/support/op-graphs";
+import { zooModel } from "@test/support/zoo";
+
+const { next, int, rand, live, constF } = inputMaker(20261202);
+const constantOf = (i: ReturnType<typeof constF>) => (i as { constant: TensorProto }).constant;
+
+describe("Conv on the kernel engine against onnxruntime-node", () => {
+  for (const batch of [1, 3]) {
+    it(`depthwise 3x3 and 5x5 at strides 1 and 2 with symmetric, asymmetric and SAME padding, batch ${batch}`, async () => {
+      for (const k of [3, 5]) {
+        for (const s of [1, 2]) {
+          const pads: Attr[] = [
+            { pads: [0, 0, 0, 0] },
+            { pads: [(k - 1) / 2, (k - 1) / 2, (k - 1) / 2, (k - 1) / 2] },
+            { pads: [0, 1, k - 1, 2] },
+            { auto_pad: "SAME_UPPER" },
+            { auto_pad: "SAME_LOWER" },
+          ];
+          for (const p of pads) {
+            const C = int(1, 7);
+            const [H, W] = [int(k, 13), int(k, 19)];
+            const ins = [live("x", [batch, C, H, W]), constF("w", [C, 1, k, k]), constF("b", [C])];
+            await compare(graphOf("Conv", ins, { kernel_shape: [k, k], strides: [s, s], group: C, ...p }, 4), ins);
+          }
+        }
+      }
+    });
+
+    it(`depthwise on the scalar path: dilation 2, 7x7, 3x1, stride 3, mixed strides, no bias, batch ${batch}`, async () => {
+      const cases: [number, number, Attr][] = [
+        [3, 3, { dilations: [2, 2], pads: [2, 2, 2, 2] }],
+        [7, 7, { pads: [3, 3, 3, 3] }],
+        [3, 1, { pads: [1, 0, 1, 0] }],
+        [3, 3, { strides: [3, 3], pads: [1, 1, 1, 1] }],
+        [3, 3, { strides: [1, 2], pads: [1, 1, 1, 1] }],
+        [5, 5, { dilations: [1, 2], pads: [2, 4, 1, 3] }],
+      ];
+      for (const [kh, kw, attrs] of cases) {
+        const C = int(2, 6);
+        const [H, W] = [int(9, 14), int(9, 14)];
+        const ins = [live("x", [batch, C, H, W]), constF("w", [C, 1, kh, kw])];
+        await compare(graphOf("Conv", ins, { kernel_shape: [kh, kw], group: C, ...attrs }, 4), ins);
+      }
+    });
+
+    it(`depthwise with BatchNormalization and Clip(0, 6) fused (the MobileNet block), and with int8 weights, batch ${batch}`, async () => {
+      const C = 5;
+      const [H, W] = [int(9, 17), int(9, 17)];
+      const x = live("x", [batch, C, H, W]);
+      const variance = makeTensor("v", DT.FLOAT, [C], Float32Array.from(rand(C), (v) => Math.abs(v) + 0.1));
+      const graph = makeGraph(
+        [
+          makeNode("Conv", ["x", "w"], ["c"], "dw", { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], group: C }),
+          makeNode("BatchNormalization", ["c", "s", "b", "m", "v"], ["n"], "bn"),
+          makeNode("Clip", ["n", "lo", "hi"], ["y"], "relu6"),
+        ],
+        "dw-bn-relu6",
+        [makeValueInfo("x", DT.FLOAT, [batch, C, H, W])],
+        [makeValueInfo("y", DT.FLOAT, [null, null, null, null])],
+        [
+          constantOf(constF("w", [C, 1, 3, 3], 3)), constantOf(constF("s", [C], 2)), constantOf(constF("b", [C])), constantOf(constF("m", [C])), variance,
+          makeTensor("lo", DT.FLOAT, [], Float32Array.of(0)), makeTensor("hi", DT.FLOAT, [], Float32Array.of(0.6)),
+        ],
+      );
+      await compare(encodeModel(makeModel(graph)), [x]);
+      // Weights of DequantizeLinear(int8, per channel): dequantized at load, so the fp32 tolerance holds.
+      const q = Int8Array.from({ length: C * 25 }, () => int(-127, 127));
+      const scale = Float32Array.from({ length: C }, () => 0.01 + next() * 0.02);
+      const quantized = makeGraph(
+        [
+          makeNode("DequantizeLinear", ["q", "qs"], ["w"], "dq", { axis: 0 }),
+          makeNode("Conv", ["x", "w", "b"], ["y"], "dw", { kernel_shape: [5, 5], pads: [2, 2, 2, 2], group: C }),
+        ],
+        "dw-int8",
+        [makeValueInfo("x", DT.FLOAT, [batch, C, H, W])],
+        [makeValueInfo("y", DT.FLOAT, [null, null, null, null])],
+        [makeTensor("q", DT.INT8, [C, 1, 5, 5], q), makeTensor("qs", DT.FLOAT, [C], scale), constantOf(constF("b", [C]))],
+      );
+      await compare(encodeModel(makeModel(quantized)), [x]);
+    });
+
+    it(`grouped convolutions that are not depthwise: channel multiplier 2 and groups of 2 channels, batch ${batch}`, async () => {
+      const C = 4;
+      const [H, W] = [int(6, 11), int(6, 11)];
+      const multiplier = [live("x", [batch, C, H, W]), constF("w", [2 * C, 1, 3, 3]), constF("b", [2 * C])];
+      await compare(graphOf("Conv", multiplier, { kernel_shape: [3, 3], group: C, pads: [1, 1, 1, 1] }, 4), multiplier);
+      const pairs = [live("x", [batch, C, H, W]), constF("w", [6, 2, 3, 3])];
+      await compare(graphOf("Conv", pairs, { kernel_shape: [3, 3], group: 2, strides: [2, 2] }, 4), pairs);
+    });
+
+    it(`1x1 filters: the plane transposed at stride 1 without padding, im2col with a stride or pads, groups 1 and 3, batch ${batch}`, async () => {
+      const cases: [number, Attr][] = [
+        [1, {}],
+        [3, {}],
+        [1, { strides: [2, 2] }],
+        [1, { pads: [1, 0, 0, 1] }],
+        [1, { auto_pad: "SAME_UPPER" }],
+      ];
+      for (const [group, attrs] of cases) {
+        const [C, M] = [3 * int(1, 12), 3 * int(1, 11)];
+        const [H, W] = [int(1, 13), int(1, 13)];
+        const ins = [live("x", [batch, C, H, W]), constF("w", [M, C / group, 1, 1]), constF("b", [M])];
+        await compare(graphOf("Conv", ins, { kernel_shape: [1, 1], group, ...attrs }, 4), ins);
+      }
+    });
+
+    it(`1x1 filters on int8 and on mostly-zero weights read the transposed plane (quantized and sparse kernels), batch ${batch}`, async () => {
+      const [C, M, H, W] = [int(8, 40), int(3, 20), int(2, 9), int(2, 9)];
+      const x = live("x", [batch, C, H, W]);
+      const q = Int8Array.from({ length: M * C }, () => int(-127, 127));
+      const scale = Float32Array.from({ length: M }, () => 0.01 + next() * 0.02);
+      const graph = makeGraph(
+        [makeNode("DequantizeLinear", ["q", "s"], ["w"], "dq", { axis: 0 }), makeNode("Conv", ["x", "w"], ["y"], "pw", { kernel_shape: [1, 1] })],
+        "pw-int8",
+        [makeValueInfo("x", DT.FLOAT, [batch, C, H, W])],
+        [makeValueInfo("y", DT.FLOAT, [null, null, null, null])],
+        [makeTensor("q", DT.INT8, [M, C, 1, 1], q), makeTensor("s", DT.FLOAT, [M], scale)],
+      );
+      const bytes = encodeModel(makeModel(graph));
+      await compare(bytes, [x], 3e-2);
+      const feeds = { x: { dims: x.dims, data: (x as { data: Float32Array }).data } };
+      expect(Object.values((await runKernels(bytes, feeds)).session.kernels)).toEqual(["qs8"]);
+      const sparse = rand(M * C).map((v, i) => (i % 13 === 0 ? v : 0));
+      const ins = [x, { name: "w", dims: [M, C, 1, 1], constant: makeTensor("w", DT.FLOAT, [M, C, 1, 1], sparse) }];
+      const sparseBytes = graphOf("Conv", ins, { kernel_shape: [1, 1] }, 4);
+      await compare(sparseBytes, ins);
+      expect(Object.values((await runKernels(sparseBytes, feeds)).session.kernels)).toEqual(["csr"]);
+      const dense = [x, constF("w", [M, C, 1, 1])];
+      expect(Object.values((await runKernels(graphOf("Conv", dense, { kernel_shape: [1, 1] }, 4), feeds)).session.kernels)).toEqual(["pointwise"]);
+    });
+  }
+
+  for (const name of ["mobilenet_v2", "resnet18"]) {
+    it(`runs the small zoo's ${name} (batch 2) within 1e-4 of onnxruntime-node, depthwise layers on the direct kernel`, async () => {
+      const m = await zooModel(name);
+      const feeds = Object.fromEntries(Object.entries(m.inputs(1)).map(([k, t]) => [k, { dims: [...t.dims], data: t.data as Float32Array }]));
+      const { session, outputs } = await runKernels(m.bytes, feeds);
+      const ref = await runReference(m.bytes, feeds);
+      for (const [out, want] of Object.entries(ref)) {
+        expect(outputs[out]!.dims).toEqual(want.dims);
+        expect(maxRelDiff(outputs[out]!.data, want.data), out).toBeLessThan(1e-4);
+      }
+      expect(Object.values(session.kernels).includes("dwconv")).toBe(name === "mobilenet_v2");
+    });
+  }
+});

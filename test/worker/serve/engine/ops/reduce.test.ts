@@ -1,0 +1,67 @@
+// ReduceMean/Max/Sum/Min/Prod and GlobalMaxPool against onnxruntime-node at seeded random odd shapes, batch 1 and 3:
+// axes as attribute (before opset 18; ReduceSum before 13) and as input (after), negative and non-adjacent axes,
+// keepdims on and off, reduce-all, noop_with_empty_axes, and a fold on a constant.
+import { describe, it } from "vitest";
+import { makeNode } from "@worker/onnx/builders";
+import { compare, graphOf, inputMaker } from "@test/support/op-graphs";
+import { chainOf, compareAll, int64 } from "@test/support/op-chains";
+
+const { int, live, constF } = inputMaker(20261206);
+const batches = [1, 3];
+const OPS = ["ReduceMean", "ReduceMax", "ReduceSum", "ReduceMin", "ReduceProd"];
+const AXES = [[1], [-1], [2, 3], [1, 3], [0, 2], [-3, -2, -1]];
+
+describe("Reduce ops against onnxruntime-node", () => {
+  for (const batch of batches) {
+    it(`each Reduce with axes as an attribute (opset 11) and as an input (opset 18), keepdims 1 and 0, batch ${batch}`, async () => {
+      // Prod over many elements under- or overflows float32; its inputs stay near 1.
+      for (const op of OPS) {
+        const raw = live("x", [batch, int(1, 5), int(2, 6), int(1, 7)]);
+        const x = op === "ReduceProd" && "data" in raw ? { ...raw, data: raw.data.map((v) => 1 + v / 4) } : raw;
+        for (const axes of AXES) {
+          for (const keepdims of [1, 0]) {
+            const rank = keepdims ? 4 : 4 - axes.length;
+            await compare(graphOf(op, [x], { axes, keepdims }, rank, 11), [x]);
+            const ins = [x, int64("a", axes)];
+            await compare(graphOf(op, ins, { keepdims }, rank, 18), ins);
+          }
+        }
+      }
+    });
+
+    it(`ReduceSum takes axes as an input from opset 13; without axes every Reduce reduces all, batch ${batch}`, async () => {
+      const x = live("x", [batch, int(2, 5), int(2, 9)]);
+      const ins = [x, int64("a", [0, -1])];
+      await compare(graphOf("ReduceSum", ins, {}, 3, 13), ins);
+      for (const op of OPS) {
+        await compare(graphOf(op, [x], {}, 3, 13), [x]);
+        await compare(graphOf(op, [x], { keepdims: 0 }, 0, 18), [x]);
+      }
+    });
+
+    it(`noop_with_empty_axes passes the input through when axes are empty or absent, batch ${batch}`, async () => {
+      const x = live("x", [batch, 3, int(2, 6)]);
+      for (const op of OPS) {
+        await compare(graphOf(op, [x], { noop_with_empty_axes: 1 }, 3, 18), [x]);
+        const ins = [x, int64("a", [], [0])];
+        await compare(graphOf(op, ins, { noop_with_empty_axes: 1 }, 3, 18), ins);
+        await compare(graphOf(op, ins, { noop_with_empty_axes: 0, keepdims: 1 }, 3, 18), ins);
+      }
+    });
+
+    it(`a Reduce of a constant folds (then added to a run-time input), batch ${batch}`, async () => {
+      const x = live("x", [batch, 4]);
+      for (const op of OPS) {
+        const nodes = [makeNode(op, ["c"], ["r"], "reduce", { axes: [0], keepdims: 0 }), makeNode("Add", ["x", "r"], ["y"], "add")];
+        await compareAll(chainOf(nodes, [x, constF("c", [3, 4])], ["y"], 11), [x]);
+      }
+    });
+
+    it(`GlobalMaxPool over 1, 2 and 3 spatial dims, batch ${batch}`, async () => {
+      for (const spatial of [[int(1, 9)], [int(2, 7), int(2, 7)], [2, int(2, 5), 3]]) {
+        const x = live("x", [batch, int(1, 6), ...spatial]);
+        await compare(graphOf("GlobalMaxPool", [x], {}, x.dims.length), [x]);
+      }
+    });
+  }
+});

@@ -1,0 +1,78 @@
+// Unary ops against onnxruntime-node at seeded random shapes, batch 1 and 3: each on a run-time input over the range
+// where it is defined, folded on a constant (then added to a live input), and Not inside a graph ending in Where.
+import { describe, it } from "vitest";
+import { makeNode } from "@worker/onnx/builders";
+import { compare, graphOf, inputMaker, type Input } from "@test/support/op-graphs";
+import { chainOf, compareAll, floats } from "@test/support/op-chains";
+
+const { int, rand, live } = inputMaker(20261202);
+const batches = [1, 3];
+
+/** A live input of the given dims with values from `values(u)` for uniform u in [-1, 1]. */
+function shaped(name: string, dims: number[], values: (u: number) => number): Input {
+  return { name, dims, data: rand(dims.reduce((p, d) => p * d, 1)).map(values) };
+}
+
+const RANGES: Record<string, (u: number) => number> = {
+  HardSigmoid: (u) => u * 6,
+  HardSwish: (u) => u * 5,
+  Sigmoid: (u) => u * 12,
+  Sqrt: (u) => Math.abs(u) * 9,
+  Exp: (u) => u * 4,
+  Log: (u) => Math.abs(u) * 20 + 1e-3,
+  Neg: (u) => u * 3,
+  Abs: (u) => u * 3,
+  Erf: (u) => u * 4.5,
+  Reciprocal: (u) => (u < 0 ? u - 0.1 : u + 0.1),
+  Floor: (u) => u * 7.3,
+  Ceil: (u) => u * 7.3,
+};
+
+describe("unary ops against onnxruntime-node", () => {
+  for (const batch of batches) {
+    it(`each unary op on a run-time input of random odd dims, batch ${batch}`, async () => {
+      for (const [op, range] of Object.entries(RANGES)) {
+        const x = shaped("x", [batch, int(1, 9), int(1, 13)], range);
+        await compare(graphOf(op, [x], {}, 3, 14), [x]); // HardSwish is from opset 14
+      }
+    });
+
+    it(`HardSigmoid with alpha and beta attributes, batch ${batch}`, async () => {
+      const x = shaped("x", [batch, int(2, 7), 5], (u) => u * 8);
+      await compare(graphOf("HardSigmoid", [x], { alpha: 0.3, beta: 0.4 }, 3), [x]);
+      await compare(graphOf("HardSigmoid", [x], { alpha: { float: 1 }, beta: { float: 0 } }, 3), [x]);
+    });
+
+    it(`Erf near zero and in the tails (GELU's range), batch ${batch}`, async () => {
+      const x: Input = { name: "x", dims: [batch, 9], data: Float32Array.from({ length: batch * 9 }, (_, i) => [-6, -3.2, -1e-4, 1e-6, 0.49, 0.51, 2.2, 3.9, 4.2][i % 9]!) };
+      await compare(graphOf("Erf", [x], {}, 2), [x]);
+    });
+
+    it(`unary ops fold on a constant, batch ${batch}`, async () => {
+      for (const [op, range] of Object.entries(RANGES)) {
+        const c = floats("c", Array.from(rand(7), range), [7]);
+        const x = live("x", [batch, 7]);
+        const nodes = [makeNode(op, ["c"], ["u"], "u"), makeNode("Add", ["x", "u"], ["y"], "add")];
+        await compareAll(chainOf(nodes, [x, c], ["y"], 14), [x]);
+      }
+    });
+
+    it(`Cast at run time to int64 (toward zero), to bool and back to float, batch ${batch}`, async () => {
+      const x = shaped("x", [batch, int(1, 8), 5], (u) => Math.round(u * 4) * 0.75);
+      const toInt = [makeNode("Cast", ["x"], ["i"], "to-int", { to: 7 }), makeNode("Cast", ["i"], ["y"], "to-float", { to: 1 })];
+      await compareAll(chainOf(toInt, [x]), [x]);
+      const toBool = [makeNode("Cast", ["x"], ["b"], "to-bool", { to: 9 }), makeNode("Where", ["b", "x", "ten"], ["y"], "where")];
+      await compareAll(chainOf(toBool, [x, floats("ten", [10], [])]), [x]);
+    });
+
+    it(`Not of a comparison, selecting through Where, batch ${batch}`, async () => {
+      const x = live("x", [batch, int(1, 8), 6]);
+      const nodes = [
+        makeNode("Greater", ["x", "zero"], ["pos"], "gt"),
+        makeNode("Not", ["pos"], ["neg"], "not"),
+        makeNode("Where", ["neg", "x", "ten"], ["y"], "where"),
+      ];
+      await compareAll(chainOf(nodes, [x, floats("zero", [0], []), floats("ten", [10], [])]), [x]);
+    });
+  }
+});

@@ -1,0 +1,243 @@
+// Graph fusion before planning: exporters write layer norm and GELU as chains of elementwise ops (eight and five
+// passes over the activations); each chain becomes one LayerNormalization or Gelu node that the engine runs in one
+// pass. A chain fuses only when its intermediate tensors feed nothing outside it and are not graph outputs, so the
+// rewritten graph computes the same outputs. The fused nodes exist only in the engine's plan (they may be of an
+// opset newer than the model's); the stored model is never changed.
+import type { NodeProto } from "onnx-buf";
+import { intAttribute, intsAttribute } from "../../onnx/attributes";
+import { makeNode } from "../../onnx/builders";
+import { DT } from "../../onnx/dtype";
+import { floatData, intData, readConstant, type Constant } from "./values";
+
+/** What the matchers ask of the graph: producers, consumers and the scalar constants among the inputs. */
+interface Graph {
+  consumers: Map<string, NodeProto[]>;
+  producer: Map<string, NodeProto>;
+  graphOutputs: ReadonlySet<string>;
+  constants: ReadonlyMap<string, Constant>;
+  taken: Set<NodeProto>;
+}
+
+/** A fused chain: the nodes it replaces and the node that replaces them. */
+interface Fused {
+  nodes: NodeProto[];
+  node: NodeProto;
+}
+
+const isOnnx = (n: NodeProto) => n.domain === "" || n.domain === "ai.onnx";
+
+/** The value of a Constant node (the forms constant.ts plans), or null for other attributes. */
+function constantNodeValue(n: NodeProto): Constant | null {
+  const a = n.attribute.length === 1 ? n.attribute[0]! : null;
+  if (!a) return null;
+  if (a.name === "value" && a.t) {
+    try {
+      return readConstant(a.t);
+    } catch {
+      return null; // an element type the engine does not read: the Constant op itself will say so
+    }
+  }
+  if (a.name === "value_float") return { dims: [], dtype: DT.FLOAT, data: Float32Array.of(a.f) };
+  if (a.name === "value_floats") return { dims: [a.floats.length], dtype: DT.FLOAT, data: Float32Array.from(a.floats) };
+  if (a.name === "value_ints") return { dims: [a.ints.length], dtype: DT.INT64, data: BigInt64Array.from(a.ints) };
+  return null;
+}
+
+/** The constant `name` names (an initializer or a Constant node's output), or null. */
+function constantOf(g: Graph, name: string | undefined): Constant | null {
+  if (!name) return null;
+  const c = g.constants.get(name);
+  if (c) return c;
+  const p = g.producer.get(name);
+  return p && p.opType === "Constant" && isOnnx(p) ? constantNodeValue(p) : null;
+}
+
+/** The single value of a constant, or null when `name` is not a one-element constant. */
+function scalar(g: Graph, name: string | undefined): number | null {
+  const c = constantOf(g, name);
+  if (!c || c.quant) return null;
+  const data = floatData(c);
+  return data.length === 1 ? data[0]! : null;
+}
+
+/** The node that alone reads `name`, when `name` is not a graph output and no fusion has claimed that node. */
+function soleConsumer(g: Graph, name: string, opType: string): NodeProto | null {
+  const users = g.consumers.get(name) ?? [];
+  if (users.length !== 1 || g.graphOutputs.has(name)) return null;
+  const n = users[0]!;
+  return n.opType === opType && isOnnx(n) && !g.taken.has(n) ? n : null;
+}
+
+/** For a binary node reading `name`: its other operand (null when it reads `name` twice or has no other). */
+function otherOperand(n: NodeProto, name: string): string | null {
+  if (n.input.length !== 2) return null;
+  const [a, b] = n.input as [string, string];
+  if (a === name && b !== name) return b;
+  if (b === name && a !== name) return a;
+  return null;
+}
+
+const near = (v: number | null, want: number) => v !== null && Math.abs(v - want) <= 1e-6 * Math.abs(want);
+
+/**
+ * ReduceMean's axes when they are the trailing `k` axes counted from the end (-k..-1 in any order) with keepdims:
+ * returns -k, the LayerNormalization axis they describe; null otherwise (positive axes need the rank, unknown here).
+ */
+function trailingAxes(g: Graph, r: NodeProto, opset: number): number | null {
+  if (intAttribute(r, "keepdims", 1) !== 1) return null;
+  let axes: number[];
+  if (opset >= 18) {
+    const c = constantOf(g, r.input[1]);
+    if (!c) return null;
+    axes = intData(c);
+  } else {
+    axes = intsAttribute(r, "axes", []);
+  }
+  if (axes.length === 0) return null;
+  const sorted = [...axes].sort((x, y) => x - y);
+  return sorted.every((a, i) => a === -axes.length + i) ? -axes.length : null;
+}
+
+/**
+ * Layer norm as exporters write it: m = ReduceMean(x); d = x - m; v = ReduceMean(d^2) (Pow 2 or d * d);
+ * n = d / Sqrt(v + eps); then optionally n * gamma and (n * gamma) + beta.
+ */
+function layerNorm(g: Graph, r1: NodeProto, opset: number): Fused | null {
+  const axis = trailingAxes(g, r1, opset);
+  const x = r1.input[0];
+  if (axis === null || !x) return null;
+  const sub = soleConsumer(g, r1.output[0]!, "Sub");
+  if (!sub || sub.input[0] !== x || sub.input[1] !== r1.output[0]) return null;
+  const d = sub.output[0]!;
+  const users = [...new Set(g.consumers.get(d) ?? [])]; // d * d lists its Mul twice
+  if (users.length !== 2 || g.graphOutputs.has(d) || users.some((n) => g.taken.has(n) || !isOnnx(n))) return null;
+  const square = users.find((n) => (n.opType === "Pow" && n.input[0] === d && scalar(g, n.input[1]) === 2) || (n.opType === "Mul" && n.input[0] === d && n.input[1] === d));
+  const div = users.find((n) => n.opType === "Div" && n.input[0] === d);
+  if (!square || !div || square === div) return null;
+  const r2 = soleConsumer(g, square.output[0]!, "ReduceMean");
+  if (!r2 || trailingAxes(g, r2, opset) !== axis) return null;
+  const addEps = soleConsumer(g, r2.output[0]!, "Add");
+  const epsName = addEps && otherOperand(addEps, r2.output[0]!);
+  const eps = scalar(g, epsName ?? undefined);
+  if (!addEps || eps === null) return null;
+  const sqrt = soleConsumer(g, addEps.output[0]!, "Sqrt");
+  if (!sqrt || soleConsumer(g, sqrt.output[0]!, "Div") !== div || div.input[1] !== sqrt.output[0]) return null;
+  const nodes = [r1, sub, square, r2, addEps, sqrt, div];
+  let out = div.output[0]!;
+  const inputs = [x];
+  const mul = soleConsumer(g, out, "Mul");
+  const gamma = mul && otherOperand(mul, out);
+  if (mul && gamma) {
+    nodes.push(mul);
+    inputs.push(gamma);
+    out = mul.output[0]!;
+    const add = soleConsumer(g, out, "Add");
+    const beta = add && otherOperand(add, out);
+    if (add && beta) {
+      nodes.push(add);
+      inputs.push(beta);
+      out = add.output[0]!;
+    }
+  } else {
+    inputs.push(""); // Scale is required: without gamma the fused node multiplies by none (see the op)
+  }
+  const name = `${r1.name || out}/fused_LayerNormalization`;
+  // epsilon as a float attribute even when whole (makeNode would write 1 as an int).
+  return { nodes, node: makeNode("LayerNormalization", inputs, [out], name, { axis, epsilon: { float: eps } }) };
+}
+
+/** x * 0.5, 0.5 * x or x / 2: the halved operand, or null. */
+function halved(g: Graph, n: NodeProto): string | null {
+  if (n.opType === "Mul") {
+    if (near(scalar(g, n.input[1]), 0.5)) return n.input[0] ?? null;
+    if (near(scalar(g, n.input[0]), 0.5)) return n.input[1] ?? null;
+  }
+  if (n.opType === "Div" && near(scalar(g, n.input[1]), 2)) return n.input[0] ?? null;
+  return null;
+}
+
+/** The one consumer of `name` that is a Mul or a Div (the forms `halved` reads), or null. */
+function soleArithmetic(g: Graph, name: string): NodeProto | null {
+  return soleConsumer(g, name, "Mul") ?? soleConsumer(g, name, "Div");
+}
+
+/**
+ * GELU with Erf: e = 1 + Erf(x / sqrt 2) (or x * (1 / sqrt 2)), then any of (x * e) * 0.5, (x * 0.5) * e and
+ * x * (e * 0.5) (operands in either order, 0.5 also as / 2).
+ */
+function gelu(g: Graph, erf: NodeProto): Fused | null {
+  const u = erf.input[0];
+  const scale = u ? g.producer.get(u) : undefined;
+  if (!u || !scale || !isOnnx(scale) || g.taken.has(scale) || soleConsumer(g, u, "Erf") !== erf) return null;
+  let x: string | null = null;
+  if (scale.opType === "Div" && near(scalar(g, scale.input[1]), Math.SQRT2)) x = scale.input[0] ?? null;
+  if (scale.opType === "Mul") {
+    if (near(scalar(g, scale.input[1]), Math.SQRT1_2)) x = scale.input[0] ?? null;
+    else if (near(scalar(g, scale.input[0]), Math.SQRT1_2)) x = scale.input[1] ?? null;
+  }
+  if (!x) return null;
+  const plusOne = soleConsumer(g, erf.output[0]!, "Add");
+  if (!plusOne || !near(scalar(g, otherOperand(plusOne, erf.output[0]!) ?? undefined), 1)) return null;
+  const e = plusOne.output[0]!;
+  const head = [scale, erf, plusOne];
+  const next = soleArithmetic(g, e);
+  if (!next) return null;
+  const fused = (tail: NodeProto[]): Fused => {
+    const last = tail[tail.length - 1]!;
+    return { nodes: [...head, ...tail], node: makeNode("Gelu", [x], [last.output[0]!], `${erf.name || e}/fused_Gelu`, { approximate: "none" }) };
+  };
+  if (next.opType === "Mul" && otherOperand(next, e) === x) {
+    // (x * e) * 0.5
+    const half = soleArithmetic(g, next.output[0]!);
+    return half && halved(g, half) === next.output[0] ? fused([next, half]) : null;
+  }
+  if (next.opType === "Mul") {
+    // (x * 0.5) * e
+    const h = otherOperand(next, e);
+    const hp = h ? g.producer.get(h) : undefined;
+    if (h && hp && isOnnx(hp) && !g.taken.has(hp) && halved(g, hp) === x && soleArithmetic(g, h) === next) return fused([hp, next]);
+  }
+  if (halved(g, next) === e) {
+    // x * (e * 0.5)
+    const mul = soleConsumer(g, next.output[0]!, "Mul");
+    return mul && otherOperand(mul, next.output[0]!) === x ? fused([next, mul]) : null;
+  }
+  return null;
+}
+
+/**
+ * The node list with each fusable layer norm and Erf GELU replaced by one node, placed where the chain's last node
+ * was (its inputs are all computed by then). Constant nodes left without consumers are dropped. Pure: the given
+ * nodes are not changed; without anything to fuse the list comes back as it was.
+ */
+export function fuseGraph(
+  nodes: readonly NodeProto[],
+  constants: ReadonlyMap<string, Constant>,
+  graphOutputs: ReadonlySet<string>,
+  opset = 13,
+): NodeProto[] {
+  const consumers = new Map<string, NodeProto[]>();
+  const producer = new Map<string, NodeProto>();
+  for (const n of nodes) {
+    for (const i of n.input) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+    for (const o of n.output) if (o) producer.set(o, n);
+  }
+  const g: Graph = { consumers, producer, graphOutputs, constants, taken: new Set() };
+  const order = new Map(nodes.map((m, i) => [m, i]));
+  const replacement = new Map<NodeProto, NodeProto>(); // the chain's last node -> the fused node
+  for (const n of nodes) {
+    if (!isOnnx(n) || g.taken.has(n)) continue;
+    const f = n.opType === "ReduceMean" ? layerNorm(g, n, opset) : n.opType === "Erf" ? gelu(g, n) : null;
+    if (!f) continue;
+    for (const m of f.nodes) g.taken.add(m);
+    const last = f.nodes.reduce((a, b) => (order.get(b)! > order.get(a)! ? b : a));
+    replacement.set(last, f.node);
+  }
+  if (replacement.size === 0) return [...nodes];
+  const fused = nodes.flatMap((n) => (replacement.has(n) ? [replacement.get(n)!] : g.taken.has(n) ? [] : [n]));
+  const read = new Set(fused.flatMap((n) => n.input));
+  const fedChain = (n: NodeProto) => n.output.some((o) => (consumers.get(o) ?? []).some((c) => g.taken.has(c)));
+  return fused.filter(
+    (n) => !(n.opType === "Constant" && isOnnx(n) && fedChain(n) && n.output.every((o) => !o || (!read.has(o) && !graphOutputs.has(o)))),
+  );
+}

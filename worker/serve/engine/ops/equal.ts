@@ -1,0 +1,4 @@
+// Equal with numpy broadcasting: bool (1/0 at run time).
+import { binaryKind } from "../elementwise";
+
+export const equal = binaryKind("Equal");

@@ -1,0 +1,4 @@
+// Less with numpy broadcasting: bool (1/0 at run time).
+import { binaryKind } from "../elementwise";
+
+export const less = binaryKind("Less");

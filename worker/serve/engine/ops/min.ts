@@ -1,0 +1,4 @@
+// Min of one or more operands with numpy broadcasting.
+import { binaryKind } from "../elementwise";
+
+export const min = binaryKind("Min");

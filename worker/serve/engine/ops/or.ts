@@ -1,0 +1,4 @@
+// Or of bools with numpy broadcasting.
+import { binaryKind } from "../elementwise";
+
+export const or = binaryKind("Or");

@@ -1,0 +1,4 @@
+// ReduceMax over axes (see reduce.ts for the axes, keepdims and noop_with_empty_axes rules).
+import { reduceOp } from "./reduce";
+
+export const reducemax = reduceOp("Max");

@@ -1,0 +1,4 @@
+// Sqrt; folds on constants.
+import { unaryMap } from "../elementwise";
+
+export const sqrt = unaryMap("Sqrt");

@@ -1,0 +1,4 @@
+// Sub with numpy broadcasting; integer constants fold as integers.
+import { binaryKind } from "../elementwise";
+
+export const sub = binaryKind("Sub");
