@@ -3,7 +3,7 @@
 // the layers below it, never above; and no import cycle, at run time or in types only.
 const LAYERS = {
   http: [
-    "^worker/(index|app|auth|errors)\\.ts$",
+    "^worker/(index|app|auth|errors|rate-limit)\\.ts$",
     "^worker/routes/",
     "^worker/dashboard/",
     "^client/",
@@ -22,7 +22,7 @@ const LAYERS = {
     "^worker/onnx/",
     "^worker/serve/wasm/",
     "^worker/store/",
-    "^worker/(env|domain-error)\\.ts$",
+    "^worker/(env|domain-error|limits)\\.ts$",
     "^formats/",
   ],
 };

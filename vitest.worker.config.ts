@@ -11,6 +11,10 @@ export default defineConfig({
         bindings: {
           TOKENS: "test-token:alpha,other-token:beta",
           MAX_UPLOAD_BYTES: String(4 * 1024 * 1024),
+          // Test files send many requests from one tenant; the bounds themselves are tested with their own env.
+          RATE_LIMIT_REQUESTS: "1000000",
+          LOGIN_ATTEMPTS: "1000000",
+          MAX_RUNNING_JOBS: "1000",
         },
       },
     }),

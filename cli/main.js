@@ -35,6 +35,7 @@ Usage: slimserve <command> [arguments] [--url URL] [--token TOKEN] [--json]
                                       variant id, an experiment or a model's name; writes <output>.npy to --out or .
   download <model> [<variant>] [-o FILE]
   rm <model>                          delete a model and its variants
+  usage                               what the tenant holds against each quota, and its rate limit
   experiment ls | show <name> | create --spec JSON|@file | update <name> --spec JSON|@file
            | delete <name> | promote <name> [--spec ...] | rollback <name> | infer <name> <x.npy> [--arm TOKEN]
 
@@ -289,6 +290,17 @@ export async function run(argv, io) {
         const modelId = need(args, 0, "model id");
         await client.deleteModel(modelId);
         print({ deleted: modelId }, () => `deleted ${modelId}`);
+        return 0;
+      }
+      case "usage": {
+        const usage = await client.usage();
+        const { rateLimit, ...quotas } = usage;
+        print(usage, () =>
+          [
+            formatTable(["LIMIT", "USED", "MAX"], Object.entries(quotas).map(([name, q]) => [name, String(q.used), String(q.max)]), new Set([1, 2])),
+            `rate limit: ${rateLimit.requests} requests per ${rateLimit.periodSeconds} s`,
+          ].join("\n"),
+        );
         return 0;
       }
       case "experiment":

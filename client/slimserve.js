@@ -15,6 +15,7 @@
  * @typedef {import("../worker/routes/schemas").Model} Model
  * @typedef {import("../worker/routes/datasets").Dataset} Dataset
  * @typedef {import("../worker/routes/experiments").Experiment} Experiment
+ * @typedef {import("../worker/routes/usage").Usage} Usage
  *
  * @typedef {{ recipe: unknown, bytes: number, compressionRatio: number, latencyMs: number | null, accuracy: number | null, accuracyDrop: number | null, agreement: number, cosine: number, meetsTarget: boolean }} SearchTrial
  * @typedef {{ met: boolean, target: Record<string, number>, objective: string, variant: Variant | null, trace: SearchTrial[] }} SearchResult
@@ -160,9 +161,39 @@ export class SlimserveClient {
     return this.json("GET", "/v1/health");
   }
 
+  /**
+   * Every item of a paginated listing: follows each page's `cursor` until the last page (which has none).
+   * @template T
+   * @param {string} path
+   * @param {string} field
+   * @returns {Promise<T[]>}
+   */
+  async all(path, field) {
+    /** @type {T[]} */
+    const items = [];
+    /** @type {string | undefined} */
+    let cursor;
+    do {
+      const page = /** @type {Record<string, unknown> & { cursor?: string }} */ (await this.json("GET", path, { query: { cursor } }));
+      items.push(...(/** @type {T[]} */ (page[field] ?? [])));
+      cursor = page.cursor;
+    } while (cursor);
+    return items;
+  }
+
   /** @returns {Promise<ModelSummary[]>} */
-  async listModels() {
-    return (/** @type {{ models: ModelSummary[] }} */ (await this.json("GET", "/v1/models"))).models;
+  listModels() {
+    return this.all("/v1/models", "models");
+  }
+
+  /** A model's variant summaries. @param {string} id @returns {Promise<VariantSummary[]>} */
+  listVariants(id) {
+    return this.all(`/v1/models/${encodeURIComponent(id)}/variants`, "variants");
+  }
+
+  /** The tenant's usage against each quota. @returns {Promise<Usage>} */
+  usage() {
+    return this.json("GET", "/v1/usage");
   }
 
   /** @param {Uint8Array} bytes @param {{ name?: string }} [options] @returns {Promise<Model>} */
@@ -249,8 +280,8 @@ export class SlimserveClient {
   }
 
   /** @returns {Promise<Dataset[]>} */
-  async listDatasets() {
-    return (/** @type {{ datasets: Dataset[] }} */ (await this.json("GET", "/v1/datasets"))).datasets;
+  listDatasets() {
+    return this.all("/v1/datasets", "datasets");
   }
 
   /** @param {string} id @returns {Promise<Dataset>} */
@@ -284,9 +315,8 @@ export class SlimserveClient {
   }
 
   /** @returns {Promise<Experiment[]>} */
-  async listExperiments() {
-    const body = /** @type {{ experiments?: Experiment[] } | Experiment[]} */ (await this.json("GET", "/v1/experiments"));
-    return Array.isArray(body) ? body : body.experiments ?? [];
+  listExperiments() {
+    return this.all("/v1/experiments", "experiments");
   }
 
   /** @param {unknown} spec @returns {Promise<Experiment>} */

@@ -5,6 +5,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
 import { DomainError } from "./domain-error";
+import { QuotaExceeded } from "./limits";
 import { ApiError, DOMAIN_STATUS, errorBody, type ErrorCode } from "./errors";
 import type { AppEnv } from "./env";
 
@@ -26,6 +27,7 @@ export function createRouter(invalidCode: ErrorCode = "invalid_request") {
 
 /** Any error as the status, code and message an answer carries; unknown ones are logged and become a 500. */
 export function describeError(err: Error): { status: ContentfulStatusCode; code: ErrorCode; message: string } {
+  if (err instanceof QuotaExceeded) return { status: err.retryable ? 429 : DOMAIN_STATUS[err.code], code: err.code, message: err.message };
   if (err instanceof DomainError) return { status: DOMAIN_STATUS[err.code], code: err.code, message: err.message };
   if (err instanceof ApiError) return { status: err.status, code: err.code, message: err.message };
   if (err instanceof HTTPException) {
@@ -39,6 +41,8 @@ export function describeError(err: Error): { status: ContentfulStatusCode; code:
 
 export function handleError(err: Error, c: { json: (body: unknown, status: number) => Response }): Response {
   const { status, code, message } = describeError(err);
+  // A quota answer also names the limit, its maximum and the usage, for clients to act on.
+  if (err instanceof QuotaExceeded) return c.json({ error: { code, message, limit: err.limit, max: err.max, usage: err.usage } }, status);
   return c.json(errorBody(code, message), status);
 }
 

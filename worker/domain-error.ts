@@ -11,7 +11,8 @@ export type DomainCode =
   | "conflict"
   | "invalid_dataset"
   | "nothing_to_compress"
-  | "variant_failed";
+  | "variant_failed"
+  | "quota_exceeded";
 
 export class DomainError extends Error {
   override name = "DomainError";

@@ -12,6 +12,11 @@ declare global {
       TOKENS?: string;
       MAX_UPLOAD_BYTES?: string;
       SESSION_CACHE_BYTES?: string;
+      /** Cloudflare's rate-limiting binding, where deployed ([[ratelimits]]); else an in-isolate bucket (worker/rate-limit.ts). */
+      RATE_LIMITER?: RateLimit;
+      // Tenant quotas and rate limits (worker/limits.ts reads them, with defaults): MAX_MODELS, MAX_VARIANTS_PER_MODEL,
+      // MAX_DATASETS, MAX_EXPERIMENTS, MAX_STORED_BYTES, MAX_RUNNING_JOBS, RATE_LIMIT_REQUESTS,
+      // RATE_LIMIT_PERIOD_SECONDS, LOGIN_ATTEMPTS, LOGIN_PERIOD_SECONDS.
     }
   }
 }

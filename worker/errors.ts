@@ -4,7 +4,7 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { DomainCode } from "./domain-error";
 
-export type ErrorCode = DomainCode | "unauthorized" | "target_not_met" | "internal";
+export type ErrorCode = DomainCode | "unauthorized" | "target_not_met" | "internal" | "rate_limited";
 
 /** The HTTP status of each domain error code. */
 export const DOMAIN_STATUS: Record<DomainCode, ContentfulStatusCode> = {
@@ -19,6 +19,8 @@ export const DOMAIN_STATUS: Record<DomainCode, ContentfulStatusCode> = {
   conflict: 409,
   nothing_to_compress: 422,
   variant_failed: 422,
+  // 403 for a stored-things quota; a QuotaExceeded that frees itself (running jobs) answers 429 (worker/app.ts).
+  quota_exceeded: 403,
 };
 
 /** The status of an error code recorded elsewhere (a failed job's): the table's, else 500. */

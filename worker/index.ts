@@ -13,6 +13,8 @@ import { variants } from "./routes/variants";
 import { datasets } from "./routes/datasets";
 import { jobs } from "./routes/jobs";
 import { sensitivity } from "./routes/sensitivity";
+import { usage } from "./routes/usage";
+import { rateLimit } from "./rate-limit";
 import { evictModelSessions, setSessionBudget } from "./serve/sessions";
 import { forgetModel } from "./serve/serving-cache";
 import { onModelChanged } from "./catalog/changes";
@@ -43,6 +45,7 @@ import { dashboard } from "./dashboard/routes";
 
 const api = new OpenAPIHono<AppEnv>();
 api.use("*", bearerAuth);
+api.use("*", rateLimit);
 api.use("*", async (c, next) => {
   if (c.env.SESSION_CACHE_BYTES) setSessionBudget(Number(c.env.SESSION_CACHE_BYTES));
   await next();
@@ -56,6 +59,7 @@ api.route("/", prometheusMetrics);
 api.route("/", datasets);
 api.route("/", jobs);
 api.route("/", sensitivity);
+api.route("/", usage);
 
 const health = createRoute({
   method: "get",

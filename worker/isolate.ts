@@ -4,10 +4,11 @@
 // itself stays with its one owner (ort.ts is the only importer of onnxruntime-web, wasm/builds.ts the only loader of
 // the kernels' wasm) and is listed in OWNED_STATE with its bound; test/worker/isolate.test.ts fails when a module of
 // worker/ keeps state at module level that is not listed.
-import { ByteBudgetLru, type LoadedSession } from "./serve/session-cache";
+import { ByteBudgetLru, type LoadedSession, type PendingLoad } from "./serve/session-cache";
 import { TtlMap } from "./serve/ttl-map";
 import type { ExperimentConfig } from "./experiments/config";
 import type { ModelRecord } from "./store/records";
+import { TokenBuckets } from "./limits";
 
 /** The session cache's budget when SESSION_CACHE_BYTES is not set. */
 export const DEFAULT_SESSION_BUDGET_BYTES = 32 * 1024 * 1024;
@@ -28,10 +29,25 @@ export const isolate = {
   sessions: new ByteBudgetLru<LoadedSession>(DEFAULT_SESSION_BUDGET_BYTES),
 
   /**
-   * Session loads in flight by the same key, so that concurrent misses share one load.
-   * Bound: one per key being loaded. Invalidated: removed when the load settles (a failed load is not remembered).
+   * Session loads in flight by the same key, so that concurrent misses share one load (each waiter is handed its own
+   * reference to the session). Bound: one per key being loaded. Invalidated: removed when the load settles (a failed
+   * load is not remembered).
    */
-  sessionLoads: new Map<string, Promise<LoadedSession>>(),
+  sessionLoads: new Map<string, PendingLoad>(),
+
+  /**
+   * Variants being made in this isolate, by `tenant/model/canonical recipe/eval dataset`, so that identical requests
+   * arriving together share one computation and one write (catalog/variants.ts makeVariant).
+   * Bound: one per distinct request in flight. Invalidated: removed when the computation settles.
+   */
+  variantBuilds: new Map<string, Promise<unknown>>(),
+
+  /**
+   * Rate limiting where no rate-limiting binding is deployed (worker/rate-limit.ts): a token bucket per tenant
+   * (`api:<tenant>`) and per client address signing in (`login:<address>`).
+   * Bound: 10,000 keys, the one touched longest ago dropped first. Invalidated: buckets refill with time.
+   */
+  rateBuckets: new TokenBuckets(10_000),
 
   /**
    * What serves a request: a model's record (`tenant/model/record`) and the variant a `?variant=` or `?bits=` names

@@ -4,7 +4,8 @@ import { notFound } from "../domain-error";
 import { parseDataset, summarizeArrays, type ArraySummary, type Dataset } from "../datasets/dataset";
 import { sha256Hex } from "../store/body";
 import type { StoredDataset } from "../store/records";
-import type { TenantStore } from "../store/tenant";
+import type { Page, TenantStore } from "../store/tenant";
+import { requireRoom } from "./quotas";
 
 export interface DatasetRecord extends StoredDataset {
   id: string;
@@ -33,6 +34,7 @@ export async function registerDataset(
   const existing = await store.getDataset<DatasetRecord>(id);
   if (existing) return { created: false, dataset: existing };
   const d = await parse(bytes);
+  await requireRoom(store, { datasets: 1, bytes: bytes.byteLength }, "delete a dataset or a model first");
   await store.putDatasetBytes(id, bytes, sha256);
   const record: DatasetRecord = {
     id,
@@ -61,8 +63,8 @@ export async function loadDataset(store: TenantStore, id: string): Promise<{ rec
   return { record, dataset: await parse(await store.readDatasetBytes(id)) };
 }
 
-export function listDatasets(store: TenantStore): Promise<DatasetRecord[]> {
-  return store.listDatasets<DatasetRecord>();
+export function listDatasets(store: TenantStore, cursor?: string, limit?: number): Promise<Page<DatasetRecord>> {
+  return store.listDatasets<DatasetRecord>(cursor, limit);
 }
 
 /** Record first, then bytes: nothing points at missing bytes. */

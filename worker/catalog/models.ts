@@ -5,6 +5,8 @@ import { notFound } from "../domain-error";
 import { sha256Hex } from "../store/body";
 import type { TenantStore } from "../store/tenant";
 import { modelChanged } from "./changes";
+import { requireRoom } from "./quotas";
+import type { Page } from "../store/tenant";
 import type { ModelRecord, VariantSummary } from "./records";
 
 /** Model ids are the first 24 hex digits of the SHA-256 of the bytes. */
@@ -29,6 +31,7 @@ export async function registerModel(
   const existing = await store.getModel(id);
   if (existing) return { created: false, model: await withVariants(store, existing) };
   const summary = summarizeModel(parseModelBytes(bytes));
+  await requireRoom(store, { models: 1, bytes: bytes.byteLength }, "delete a model or a dataset first");
   // Bytes first (R2 verifies the checksum), record last: a failure in between leaves no record.
   await store.putModelBytes(id, bytes, sha256);
   const record: ModelRecord = {
@@ -53,15 +56,19 @@ export async function requireModel(store: TenantStore, modelId: string): Promise
   return record;
 }
 
-export function listModels(store: TenantStore): Promise<ModelRecord[]> {
-  return store.listModels();
+export function listModels(store: TenantStore, cursor?: string, limit?: number): Promise<Page<ModelRecord>> {
+  return store.listModels(cursor, limit);
 }
 
-/** Removes the records first (so nothing points at missing bytes), then the bytes. */
+/**
+ * Removes the records first (so nothing points at missing bytes), then the bytes. The model's record goes before its
+ * variants' records: a job that checks for the model after writing a variant's record (catalog/variants.ts) either
+ * sees it gone and removes that record itself, or wrote before this pass over the variant records, which removes it.
+ */
 export async function deleteModel(store: TenantStore, modelId: string): Promise<void> {
   await requireModel(store, modelId);
-  await store.deleteVariantRecords(modelId);
   await store.deleteModelRecord(modelId);
+  await store.deleteVariantRecords(modelId);
   modelChanged(store.tenant, modelId);
   await store.deleteModelBytes(modelId);
 }

@@ -19,6 +19,8 @@ import { elementCount, tensorDims } from "../onnx/tensor";
 import type { GraphProto } from "onnx-buf";
 import { servingProfile } from "../serve/sessions";
 import { checkServes } from "../serve/serve-check";
+import { isolate } from "../isolate";
+import { requireRoom } from "./quotas";
 
 export async function variantId(modelSha256: string, recipe: Recipe | TrainedRecipe, bytesSha256?: string): Promise<string> {
   // A trained variant's bytes come from outside, so they are part of its address too.
@@ -59,6 +61,7 @@ export async function registerTrainedVariant(
   // Nothing stored that cannot serve: bytes that load but answer NaN are refused here, before anything is written.
   await checkServes(bytes, model.inputs, () => store.readModelBytes(model.id));
   const serving = servingProfile(bytes, model.bytes);
+  await requireRoom(store, { variantOf: model.id, bytes: bytes.byteLength }, "delete a variant's model or another model first");
   await store.putVariantBytes(model.id, id, bytes, sha256);
   const variant: VariantRecord = {
     id,
@@ -74,7 +77,7 @@ export async function registerTrainedVariant(
     skipped: [],
     createdAt: new Date().toISOString(),
   };
-  await store.putVariant(variant);
+  await commitRecord(store, variant, true);
   return { created: true, variant };
 }
 
@@ -183,9 +186,35 @@ export async function buildVariant(
  */
 export async function storeVariant(store: TenantStore, built: BuiltVariant): Promise<VariantRecord> {
   await checkServes(built.bytes, built.inputs, () => store.readModelBytes(built.record.modelId));
+  await requireRoom(store, { variantOf: built.record.modelId, bytes: built.bytes.byteLength }, "delete a model first");
   await store.putVariantBytes(built.record.modelId, built.record.id, built.bytes, built.record.sha256);
-  await store.putVariant(built.record);
+  await commitRecord(store, built.record, true);
   return built.record;
+}
+
+const modelGone = (modelId: string) => new DomainError("not_found", `model '${modelId}' was deleted; the variant was not stored`);
+
+/**
+ * Writes a variant's record, last, and only while its model exists: checked right before the write, and again after
+ * it, because a deletion running meanwhile may have passed the variant records before this one landed (the model's
+ * record goes first, catalog/models.ts deleteModel, so a deletion this check misses removes the record itself).
+ * `ownBytes`: the caller has just written the variant's bytes, which go with a record refused or failed, unless a
+ * record of the same address (a concurrent identical request's) points at them.
+ */
+async function commitRecord(store: TenantStore, record: VariantRecord, ownBytes: boolean): Promise<void> {
+  const { modelId, id } = record;
+  try {
+    if (!(await store.getModel(modelId))) throw modelGone(modelId);
+    await store.putVariant(record);
+  } catch (err) {
+    if (ownBytes && !(await store.getVariant(modelId, id))) await store.deleteVariantBytes(modelId, id);
+    throw err;
+  }
+  if (!(await store.getModel(modelId))) {
+    await store.deleteVariantRecord(modelId, id);
+    await store.deleteVariantBytes(modelId, id);
+    throw modelGone(modelId);
+  }
 }
 
 /** Stores a built variant with its evaluation, or attaches the evaluation to the stored one of the same address. */
@@ -193,7 +222,7 @@ export async function storeEvaluatedVariant(store: TenantStore, built: BuiltVari
   const existing = await store.getVariant<VariantRecord>(built.record.modelId, built.record.id);
   if (existing) {
     const variant = { ...existing, eval: report };
-    await store.putVariant(variant);
+    await commitRecord(store, variant, false);
     return variant;
   }
   built.record.eval = report;
@@ -224,6 +253,27 @@ export async function makeVariant(
   evalDataset?: string,
   progress: Progress = noProgress,
 ): Promise<{ created: boolean; variant: VariantRecord }> {
+  // Identical requests in flight in this isolate share one computation and one write (across isolates, the job's
+  // Durable Object runs a job once); only the first is told it created the variant.
+  const key = `${store.tenant}/${model.id}/${canonicalJson(recipe)}/${evalDataset ?? ""}`;
+  const inFlight = isolate.variantBuilds.get(key) as Promise<{ created: boolean; variant: VariantRecord }> | undefined;
+  if (inFlight) return { created: false, variant: (await inFlight).variant };
+  const made = makeVariantOnce(store, model, recipe, evalDataset, progress);
+  isolate.variantBuilds.set(key, made);
+  try {
+    return await made;
+  } finally {
+    isolate.variantBuilds.delete(key);
+  }
+}
+
+async function makeVariantOnce(
+  store: TenantStore,
+  model: ModelRecord,
+  recipe: Recipe,
+  evalDataset: string | undefined,
+  progress: Progress,
+): Promise<{ created: boolean; variant: VariantRecord }> {
   // Read first where the address needs the weights anyway; otherwise only when something is to be made.
   let original = addressNeedsWeights(recipe) ? await store.readModelBytes(model.id) : undefined;
   const existing = await findVariant(store, model, recipe, original);
@@ -234,6 +284,8 @@ export async function makeVariant(
     const bytes = await store.readVariantBytes(model.id, existing.id);
     return { created: false, variant: await attachEvaluation(store, model, existing, original, bytes, evalDataset!, progress) };
   }
+  // Before the CPU is spent: a model at its variant quota is refused now, not after compressing.
+  await requireRoom(store, { variantOf: model.id }, "delete the model's variants with the model, or use another model");
   const built = await buildVariant(store, model, recipe, original, progress);
   if (evalDataset) {
     await progress("evaluating", 0.5);
@@ -258,7 +310,7 @@ export async function attachEvaluation(
   const { dataset } = await loadDataset(store, datasetId);
   const report = await evaluateBytes(model, original, bytes, dataset, { datasetId });
   const updated: VariantRecord = { ...variant, eval: report };
-  await store.putVariant(updated);
+  await commitRecord(store, updated, false);
   return updated;
 }
 

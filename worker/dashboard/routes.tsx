@@ -1,6 +1,7 @@
 // The dashboard's routes (GET /, /models/:id, /jobs/:id, /experiments...): server-rendered pages that read the API
 // in-process, as the signed-in token, through the same typed client the CLI uses. The token lives in an HttpOnly,
 // SameSite=Strict session cookie set by the sign-in form, so page scripts never see it.
+import { signInWait } from "../rate-limit";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { JSX } from "hono/jsx/jsx-runtime";
@@ -16,7 +17,7 @@ const COOKIE = "slimserve_token";
 
 const param = (c: Context<AppEnv>, name: string) => c.req.param(name) ?? "";
 
-const html = (c: Context<AppEnv>, page: JSX.Element, status: 200 | 400 | 401 | 403 | 404 = 200) => c.html(`<!doctype html>${page}`, status);
+const html = (c: Context<AppEnv>, page: JSX.Element, status: 200 | 400 | 401 | 403 | 404 | 429 = 200) => c.html(`<!doctype html>${page}`, status);
 
 /** Sign-in and sign-out accept forms from this origin only (no logging a browser in to someone else's tenant). */
 const sameOriginForm: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -57,6 +58,12 @@ export function dashboard(api: ApiFetch) {
 
   return new Hono<AppEnv>()
     .post("/login", sameOriginForm, async (c) => {
+      // Before the form is read: guessing tokens costs one attempt each, LOGIN_ATTEMPTS per period and address.
+      const retryAfter = await signInWait(c);
+      if (retryAfter > 0) {
+        c.header("Retry-After", String(retryAfter));
+        return html(c, <LoginPage error={`Too many sign-in attempts; try again in ${retryAfter} s.`} />, 429);
+      }
       const form = await c.req.parseBody();
       const token = typeof form.token === "string" ? form.token.trim() : "";
       if (!token) return html(c, <LoginPage error="Enter a token." />, 400);

@@ -88,21 +88,36 @@ export class JobState extends DurableObject<Env> {
     return { granted: true, job: await this.save(job) };
   }
 
-  /** Progress from the runner also renews its lease (and moves the takeover alarm with it). */
-  async report(stage: string, progress: number, leaseMs: number): Promise<void> {
+  /**
+   * Progress from the runner also renews its lease (and moves the takeover alarm with it). False when the job is no
+   * longer running (cancelled, or ended by another runner): the runner stops there.
+   */
+  async report(stage: string, progress: number, leaseMs: number): Promise<boolean> {
     const job = await this.load();
-    if (!job || job.status !== "running") return;
+    if (!job || job.status !== "running") return false;
     job.stage = stage;
     job.progress = Math.max(0, Math.min(1, progress));
     job.leaseUntil = Date.now() + leaseMs;
     job.updatedAt = new Date().toISOString();
     await this.ctx.storage.setAlarm(job.leaseUntil);
     await this.save(job);
+    return true;
   }
 
+  /**
+   * Ends a job that has not ended as failed with `error` (its model was deleted), and disarms its runner: a queued job
+   * never starts, and a running one stops at its next report, its finish ignored.
+   */
+  async cancel(error: { code: string; message: string }): Promise<JobRecord | null> {
+    const job = await this.load();
+    if (!job || ended(job)) return job ?? null;
+    return this.finish({ error });
+  }
+
+  /** The first outcome wins: a runner finishing a job already ended (cancelled, or taken over and done) changes nothing. */
   async finish(outcome: JobOutcome): Promise<JobRecord | null> {
     const job = await this.load();
-    if (!job) return null;
+    if (!job || ended(job)) return job ?? null;
     if ("result" in outcome) {
       job.status = "succeeded";
       job.stage = "done";

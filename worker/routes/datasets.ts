@@ -4,7 +4,7 @@ import { createRouter } from "../app";
 import { deleteDataset, listDatasets, registerDataset, requireDataset } from "../catalog/datasets";
 import { readBodyWithLimit } from "../store/body";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "./models";
-import { errorResponses, ErrorSchema } from "./schemas";
+import { errorResponses, ErrorSchema, NextCursor, PageQuery } from "./schemas";
 
 export const DatasetSchema = z
   .object({
@@ -45,9 +45,10 @@ const upload = createRoute({
 const list = createRoute({
   method: "get",
   path: "/datasets",
-  summary: "List the tenant's datasets",
+  summary: "List the tenant's datasets, a page at a time (by id)",
+  request: { query: PageQuery },
   responses: {
-    200: { description: "Datasets", content: { "application/json": { schema: z.object({ datasets: z.array(DatasetSchema) }) } } },
+    200: { description: "Datasets", content: { "application/json": { schema: z.object({ datasets: z.array(DatasetSchema), cursor: NextCursor }) } } },
     ...errorResponses,
   },
 });
@@ -76,7 +77,11 @@ export const datasets = createRouter("invalid_request")
     const { created, dataset } = await registerDataset(c.var.store, bytes, c.req.valid("query").name);
     return c.json(dataset, created ? 201 : 200);
   })
-  .openapi(list, async (c) => c.json({ datasets: await listDatasets(c.var.store) }, 200))
+  .openapi(list, async (c) => {
+    const { cursor, limit } = c.req.valid("query");
+    const page = await listDatasets(c.var.store, cursor, limit);
+    return c.json({ datasets: page.items, ...(page.cursor ? { cursor: page.cursor } : {}) }, 200);
+  })
   .openapi(get, async (c) => c.json(await requireDataset(c.var.store, c.req.valid("param").id), 200))
   .openapi(remove, async (c) => {
     await deleteDataset(c.var.store, c.req.valid("param").id);

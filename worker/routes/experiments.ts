@@ -9,6 +9,7 @@ import {
   deleteExperiment,
   describeExperiment,
   listExperiments,
+  listExperimentPage,
   readExperiment,
   recordFeedback,
 } from "../traffic/experiments";
@@ -17,7 +18,7 @@ import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../experiments/promet
 import { ARM_HEADER, REQUEST_HEADER, serveExperiment } from "../traffic/arms";
 import { timedAnswer } from "../serve/server-timing";
 import { InferRequestSchema, InferResponseSchema, ServerTimingHeaderSchema } from "./infer";
-import { errorResponses, ErrorSchema } from "./schemas";
+import { errorResponses, ErrorSchema, NextCursor, PageQuery } from "./schemas";
 
 const ArmVariant = z
   .string()
@@ -146,8 +147,9 @@ const create = createRoute({
 const list = createRoute({
   method: "get",
   path: "/experiments",
-  summary: "The tenant's experiments with their metrics",
-  responses: { 200: { description: "Experiments", ...json(z.object({ experiments: z.array(ExperimentSchema) })) }, ...errorResponses },
+  summary: "The tenant's experiments with their metrics, a page at a time (by name)",
+  request: { query: PageQuery },
+  responses: { 200: { description: "Experiments", ...json(z.object({ experiments: z.array(ExperimentSchema), cursor: NextCursor })) }, ...errorResponses },
 });
 
 const get = createRoute({
@@ -242,7 +244,11 @@ const metrics = createRoute({
 
 export const experiments = createRouter("invalid_request")
   .openapi(create, async (c) => c.json(describeExperiment(await createExperiment(c.env, c.var.store, c.req.valid("json"))), 201))
-  .openapi(list, async (c) => c.json({ experiments: (await listExperiments(c.env, c.var.store)).map(describeExperiment) }, 200))
+  .openapi(list, async (c) => {
+    const { cursor, limit } = c.req.valid("query");
+    const page = await listExperimentPage(c.env, c.var.store, cursor, limit);
+    return c.json({ experiments: page.items.map(describeExperiment), ...(page.cursor ? { cursor: page.cursor } : {}) }, 200);
+  })
   .openapi(get, async (c) => c.json(describeExperiment(await readExperiment(c.env, c.var.store, c.req.valid("param").name)), 200))
   .openapi(patch, async (c) => {
     const body = c.req.valid("json");

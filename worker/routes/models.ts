@@ -1,10 +1,11 @@
 // /v1/models: upload (raw ONNX bytes), list, read, delete, download the original.
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../app";
-import { deleteModel, listModels, registerModel, requireModel, withVariants } from "../catalog/models";
+import { listModels, registerModel, requireModel, withVariants } from "../catalog/models";
+import { deleteModelAndJobs } from "../jobs/jobs";
 import { readBodyWithLimit } from "../store/body";
 import { ONNX_MEDIA_TYPE } from "../store/content-coding";
-import { errorResponses, ErrorSchema, ModelIdParam, ModelSchema } from "./schemas";
+import { errorResponses, ErrorSchema, ModelIdParam, ModelSchema, NextCursor, PageQuery } from "./schemas";
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
 
@@ -27,9 +28,10 @@ const upload = createRoute({
 const list = createRoute({
   method: "get",
   path: "/models",
-  summary: "List the tenant's models",
+  summary: "List the tenant's models, a page at a time (by id)",
+  request: { query: PageQuery },
   responses: {
-    200: { description: "Models", content: { "application/json": { schema: z.object({ models: z.array(ModelSchema.omit({ variants: true })) }) } } },
+    200: { description: "Models", content: { "application/json": { schema: z.object({ models: z.array(ModelSchema.omit({ variants: true })), cursor: NextCursor }) } } },
     ...errorResponses,
   },
 });
@@ -45,7 +47,7 @@ const get = createRoute({
 const remove = createRoute({
   method: "delete",
   path: "/models/{id}",
-  summary: "Delete a model, its variants and their bytes",
+  summary: "Delete a model, its variants and their bytes; cancels the jobs working on it",
   request: { params: ModelIdParam },
   responses: { 204: { description: "Deleted" }, ...errorResponses },
 });
@@ -69,13 +71,17 @@ export const models = createRouter("invalid_request")
     const { created, model } = await registerModel(c.var.store, bytes, c.req.valid("query").name);
     return c.json(model, created ? 201 : 200);
   })
-  .openapi(list, async (c) => c.json({ models: await listModels(c.var.store) }, 200))
+  .openapi(list, async (c) => {
+    const { cursor, limit } = c.req.valid("query");
+    const page = await listModels(c.var.store, cursor, limit);
+    return c.json({ models: page.items, ...(page.cursor ? { cursor: page.cursor } : {}) }, 200);
+  })
   .openapi(get, async (c) => {
     const record = await requireModel(c.var.store, c.req.valid("param").id);
     return c.json(await withVariants(c.var.store, record), 200);
   })
   .openapi(remove, async (c) => {
-    await deleteModel(c.var.store, c.req.valid("param").id);
+    await deleteModelAndJobs(c.env, c.var.store, c.req.valid("param").id);
     return c.body(null, 204);
   })
   .openapi(download, async (c) => {

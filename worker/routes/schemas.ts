@@ -13,6 +13,15 @@ export const errorResponses = {
   404: { description: "Unknown id (or another tenant's)", content: { "application/json": { schema: ErrorSchema } } },
 } as const;
 
+/** A listing's page: `cursor` from the previous page's answer (opaque), `limit` items at most (default and most: 100). */
+export const PageQuery = z.object({
+  cursor: z.string().min(1).max(2048).optional().openapi({ description: "The `cursor` of the previous page's answer (opaque)" }),
+  limit: z.coerce.number().int().min(1).max(100).optional().openapi({ description: "Items per page, 1 to 100 (default 100)" }),
+});
+
+/** Present when more items follow: send it back as `?cursor=` for the next page. */
+export const NextCursor = z.string().optional().openapi({ description: "Present when more items follow: pass it as ?cursor= for the next page" });
+
 export const ModelIdParam = z.object({
   id: z.string().regex(/^[0-9a-f]{24}$/, "model ids are 24 hex digits").openapi({ param: { name: "id", in: "path" } }),
 });

@@ -12,7 +12,7 @@ import { ApiError } from "../errors";
 import { readBodyWithLimit } from "../store/body";
 import { describeZodError } from "../app";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "./models";
-import { errorResponses, ModelIdParam, VariantParams, VariantSchema } from "./schemas";
+import { errorResponses, ModelIdParam, NextCursor, PageQuery, VariantParams, VariantSchema, VariantSummarySchema } from "./schemas";
 import { ONNX_MEDIA_TYPE } from "../store/content-coding";
 import { onnxDownload } from "./models";
 
@@ -100,6 +100,17 @@ function parseTrainedRecipe(header: string) {
   return parsed.data;
 }
 
+const list = createRoute({
+  method: "get",
+  path: "/models/{id}/variants",
+  summary: "A model's variants (their summaries), a page at a time (by id)",
+  request: { params: ModelIdParam, query: PageQuery },
+  responses: {
+    200: { description: "Variants", content: { "application/json": { schema: z.object({ variants: z.array(VariantSummarySchema), cursor: NextCursor }) } } },
+    ...errorResponses,
+  },
+});
+
 const get = createRoute({
   method: "get",
   path: "/models/{id}/variants/{vid}",
@@ -169,6 +180,12 @@ export const variants = createRouter("invalid_recipe")
     const bytes = await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, limit);
     const { created, variant } = await registerTrainedVariant(c.var.store, model, bytes, recipe);
     return c.json(variant, created ? 201 : 200);
+  })
+  .openapi(list, async (c) => {
+    const model = await requireModel(c.var.store, c.req.valid("param").id);
+    const { cursor, limit } = c.req.valid("query");
+    const page = await c.var.store.listVariantPage(model.id, cursor, limit);
+    return c.json({ variants: page.items, ...(page.cursor ? { cursor: page.cursor } : {}) }, 200);
   })
   .openapi(get, async (c) => {
     const { id, vid } = c.req.valid("param");

@@ -19,7 +19,20 @@ export interface LoadedSession extends Sized {
   readonly engine: EngineName;
   /** With `profile`, the kernel engine appends each node's time to it (onnxruntime-web leaves it empty). */
   run(inputs: Record<string, CheckedTensor>, options?: { profile?: NodeTiming[] }): Promise<Record<string, { type: string; dims: readonly number[]; data: unknown }>>;
+  /**
+   * One more holder (a request about to run it). Sessions are reference counted: the one who made the session (or
+   * the cache that keeps it) holds the first reference; each `retain` adds one and each `release` drops one; the
+   * engine's memory is freed when none is left, so an eviction never frees a session a request still holds.
+   * Throws when the session was already freed.
+   */
+  retain(): void;
   release(): Promise<void>;
+}
+
+/** A session load in flight: the requests waiting for it, each handed a reference when it lands. */
+export interface PendingLoad {
+  waiters: number;
+  readonly session: Promise<LoadedSession>;
 }
 
 interface Entry<V> {

@@ -43,34 +43,62 @@ export function evictAllSessions(): void {
   isolate.sessions.deletePrefix("");
 }
 
-function wrap(session: OrtSession, fp32Bytes: number): LoadedSession {
-  // Evicted while a request still runs it (another request needed the room): freed after its last run, once.
-  let running = 0;
-  let released = false;
+/** What an engine gives a session: its size, its run, and how to free it. */
+interface EngineSession {
+  readonly engine: EngineName;
+  readonly residentBytes: number;
+  run: LoadedSession["run"];
+  free(): Promise<void>;
+}
+
+/**
+ * The one reference-counting rule of both engines (see LoadedSession.retain): the maker's reference, one per holder
+ * and one per run in progress; the engine's memory is freed, once, when the last one is dropped. A run on a freed
+ * session throws rather than touching freed memory.
+ */
+function counted(inner: EngineSession): LoadedSession {
+  let refs = 1;
   let freed: Promise<void> | undefined;
-  const free = () => (freed ??= session.release());
+  const drop = async (): Promise<void> => {
+    if (refs === 0) return; // released already: a second release must not free twice
+    if (--refs === 0) await (freed ??= inner.free());
+  };
+  const retain = () => {
+    if (refs === 0) throw new Error("the session was released");
+    refs++;
+  };
   return {
+    engine: inner.engine,
+    get residentBytes() {
+      return inner.residentBytes;
+    },
+    retain,
+    async run(inputs, options) {
+      retain();
+      try {
+        return await inner.run(inputs, options);
+      } finally {
+        // The answer is computed: a failed free is logged, not reported to this request.
+        await drop().catch((err) => console.warn(`releasing a session failed: ${err}`));
+      }
+    },
+    release: drop,
+  };
+}
+
+function wrap(session: OrtSession, fp32Bytes: number): LoadedSession {
+  return counted({
     residentBytes: Math.max(session.heapGrowthBytes, fp32Bytes),
     engine: "onnxruntime-web",
     async run(inputs) {
-      if (released) throw new Error("the session was released");
       const feeds = Object.fromEntries(
         Object.entries(inputs).map(([name, t]) => [name, makeOrtTensor(t.type as OrtTensorType, t.data, t.dims)]),
       );
-      running++;
-      try {
-        const out = await session.run(feeds);
-        return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, { type: t.type, dims: t.dims, data: t.data }]));
-      } finally {
-        // The answer is computed: a failed release is logged, not reported to this request.
-        if (--running === 0 && released) await free().catch((err) => console.warn(`releasing a session failed: ${err}`));
-      }
+      const out = await session.run(feeds);
+      return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, { type: t.type, dims: t.dims, data: t.data }]));
     },
-    async release() {
-      released = true;
-      if (running === 0) await free();
-    },
-  };
+    free: () => session.release(),
+  });
 }
 
 /** The kernel engine's session, or null when it does not cover the graph (or fails to plan it: onnxruntime-web then
@@ -85,15 +113,15 @@ function tryKernels(model: ReturnType<typeof decodeModel>): KernelSession | null
 }
 
 function kernelLoaded(session: KernelSession): LoadedSession {
-  return {
+  return counted({
     // The instance's memory now: packed weights, then the activation arena's high-water mark once it has run.
     get residentBytes() {
       return session.residentBytes;
     },
     engine: "kernels",
     run: (inputs, options) => session.run(inputs, options),
-    release: () => session.release(),
-  };
+    free: () => session.release(),
+  });
 }
 
 /**
@@ -145,34 +173,43 @@ export interface SessionSource {
 /** Whether a request found its session cached ("hit") or waited for it to load ("miss"). */
 export type SessionCacheOutcome = "hit" | "miss";
 
-/** Returns the cached session or loads it once (concurrent misses share one load). */
+/**
+ * The cached session, or loads it once (concurrent misses share one load), with a reference taken for the caller,
+ * who releases it after its run: an eviction meanwhile (another request needing the room, the model's deletion)
+ * then frees the session only after that release.
+ */
 export async function getSession(
   key: string,
   load: () => Promise<SessionSource>,
 ): Promise<{ session: LoadedSession; cache: SessionCacheOutcome }> {
   const hit = isolate.sessions.get(key);
-  if (hit) return { session: hit, cache: "hit" };
+  if (hit) {
+    hit.retain();
+    return { session: hit, cache: "hit" };
+  }
   return { session: await loadOnce(key, load), cache: "miss" };
 }
 
-async function loadOnce(
-  key: string,
-  load: () => Promise<SessionSource>,
-): Promise<LoadedSession> {
+function loadOnce(key: string, load: () => Promise<SessionSource>): Promise<LoadedSession> {
   let pending = isolate.sessionLoads.get(key);
   if (!pending) {
-    pending = (async () => {
-      const { bytes, foldWeightDequantize, fp32Bytes } = await load();
-      return loadServingSession(bytes, foldWeightDequantize, fp32Bytes);
+    const waiting = { waiters: 0 };
+    const session = (async () => {
+      try {
+        const { bytes, foldWeightDequantize, fp32Bytes } = await load();
+        const loaded = await loadServingSession(bytes, foldWeightDequantize, fp32Bytes);
+        // The maker's reference becomes the cache's; each waiter gets one before any of them resumes, so that
+        // nothing between this load landing and a waiter's run can free the session under it.
+        isolate.sessions.set(key, loaded);
+        for (let i = 0; i < waiting.waiters; i++) loaded.retain();
+        return loaded;
+      } finally {
+        isolate.sessionLoads.delete(key);
+      }
     })();
+    pending = Object.assign(waiting, { session });
     isolate.sessionLoads.set(key, pending);
-    try {
-      const loaded = await pending;
-      isolate.sessions.set(key, loaded);
-      return loaded;
-    } finally {
-      isolate.sessionLoads.delete(key);
-    }
   }
-  return pending;
+  pending.waiters++;
+  return pending.session;
 }

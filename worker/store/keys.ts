@@ -9,6 +9,8 @@ export const modelRecordPrefix = (tenant: string) => `t:${tenant}:model:`;
 export const variantRecordKey = (tenant: string, modelId: string, variantId: string) =>
   `t:${tenant}:variant:${modelId}:${variantId}`;
 export const variantRecordPrefix = (tenant: string, modelId: string) => `t:${tenant}:variant:${modelId}:`;
+/** Every variant record of the tenant, of all its models. */
+export const variantsPrefix = (tenant: string) => `t:${tenant}:variant:`;
 
 // Experiments live in their Durable Object; KV only lists a tenant's experiment names (for GET and /metrics).
 export const experimentRecordKey = (tenant: string, name: string) => `t:${tenant}:experiment:${name}`;
@@ -16,3 +18,7 @@ export const experimentRecordPrefix = (tenant: string) => `t:${tenant}:experimen
 export const datasetBlobKey = (tenant: string, datasetId: string) => `t/${tenant}/datasets/${datasetId}`;
 export const datasetRecordKey = (tenant: string, datasetId: string) => `t:${tenant}:dataset:${datasetId}`;
 export const datasetRecordPrefix = (tenant: string) => `t:${tenant}:dataset:`;
+// Which jobs work on a model (so that deleting the model cancels them): one empty record per job.
+export const modelJobKey = (tenant: string, modelId: string, jobId: string) => `t:${tenant}:job:${modelId}:${jobId}`;
+export const modelJobPrefix = (tenant: string, modelId: string) => `t:${tenant}:job:${modelId}:`;
+export const jobPrefix = (tenant: string) => `t:${tenant}:job:`;

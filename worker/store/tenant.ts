@@ -2,19 +2,24 @@
 // them, and the key scheme (./keys.ts) stays inside this folder. A record is written only after the bytes it
 // points at are complete in R2; removals go records first, so nothing points at missing bytes.
 import { DomainError } from "../domain-error";
+import { tenantLimits, type TenantLimits } from "../limits";
 import {
   datasetBlobKey,
   datasetRecordKey,
   datasetRecordPrefix,
   experimentRecordKey,
   experimentRecordPrefix,
+  jobPrefix,
   modelBlobKey,
+  modelJobKey,
+  modelJobPrefix,
   modelRecordKey,
   modelRecordPrefix,
   variantBlobKey,
   variantBlobPrefix,
   variantRecordKey,
   variantRecordPrefix,
+  variantsPrefix,
 } from "./keys";
 import type { ModelRecord, StoredDataset, StoredVariant, VariantSummary } from "./records";
 
@@ -24,11 +29,42 @@ export interface StoreBindings {
   RECORDS: KVNamespace;
 }
 
+/** A page of a listing: its items and, when more follow, the opaque cursor of the next page. */
+export interface Page<T> {
+  items: T[];
+  cursor?: string;
+}
+
+/** The most items a page holds: KV reads at most 100 keys in one call. */
+export const MAX_PAGE = 100;
+
+/** What a tenant holds, counted from KV listings (keys and their metadata; a record without metadata is read). */
+export interface TenantUsage {
+  models: number;
+  datasets: number;
+  experiments: number;
+  storedBytes: number;
+  /** Jobs queued or running (noted at submission, forgotten when they end). */
+  runningJobs: number;
+  /** Variants of each model that has any. */
+  variantsByModel: Map<string, number>;
+}
+
+/** KV metadata of model and dataset records: their size, so that usage is counted from a listing. */
+interface SizeMetadata {
+  bytes: number;
+}
+
 export class TenantStore {
+  /** The tenant's quotas and rate limits (../limits.ts), from the same bindings' variables. */
+  readonly limits: TenantLimits;
+
   constructor(
     private readonly bindings: StoreBindings,
     readonly tenant: string,
-  ) {}
+  ) {
+    this.limits = tenantLimits(bindings);
+  }
 
   private get blobs(): R2Bucket {
     return this.bindings.BLOBS;
@@ -45,13 +81,13 @@ export class TenantStore {
   }
 
   async putModel(record: ModelRecord): Promise<void> {
-    await this.records.put(modelRecordKey(this.tenant, record.id), JSON.stringify(record));
+    const metadata: SizeMetadata = { bytes: record.bytes };
+    await this.records.put(modelRecordKey(this.tenant, record.id), JSON.stringify(record), { metadata });
   }
 
-  async listModels(): Promise<ModelRecord[]> {
-    const keys = await this.listKeys(modelRecordPrefix(this.tenant));
-    const records = await Promise.all(keys.map((k) => this.records.get<ModelRecord>(k.name, "json")));
-    return records.filter((r): r is ModelRecord => r !== null);
+  /** A page of models in id order: one KV list and one bulk read, whatever the page's size. */
+  listModels(cursor?: string, limit = MAX_PAGE): Promise<Page<ModelRecord>> {
+    return this.pageOfRecords<ModelRecord>(modelRecordPrefix(this.tenant), cursor, limit);
   }
 
   async deleteModelRecord(modelId: string): Promise<void> {
@@ -103,6 +139,13 @@ export class TenantStore {
     });
   }
 
+  /** A page of a model's variants in id order, from the records' metadata alone. */
+  async listVariantPage(modelId: string, cursor?: string, limit = MAX_PAGE): Promise<Page<VariantSummary>> {
+    const page = await this.records.list<VariantSummary>({ prefix: variantRecordPrefix(this.tenant, modelId), cursor, limit: Math.min(limit, MAX_PAGE) });
+    const items = page.keys.map((k) => k.metadata).filter((m): m is VariantSummary => m !== undefined);
+    return { items, ...(page.list_complete ? {} : { cursor: page.cursor }) };
+  }
+
   async listVariantSummaries(modelId: string): Promise<VariantSummary[]> {
     const keys = await this.listKeys<VariantSummary>(variantRecordPrefix(this.tenant, modelId));
     return keys
@@ -114,6 +157,14 @@ export class TenantStore {
   async deleteVariantRecords(modelId: string): Promise<void> {
     const keys = await this.listKeys(variantRecordPrefix(this.tenant, modelId));
     await Promise.all(keys.map((k) => this.records.delete(k.name)));
+  }
+
+  async deleteVariantRecord(modelId: string, variantId: string): Promise<void> {
+    await this.records.delete(variantRecordKey(this.tenant, modelId, variantId));
+  }
+
+  async deleteVariantBytes(modelId: string, variantId: string): Promise<void> {
+    await this.blobs.delete(variantBlobKey(this.tenant, modelId, variantId));
   }
 
   async putVariantBytes(modelId: string, variantId: string, bytes: Uint8Array, sha256: string): Promise<void> {
@@ -128,23 +179,40 @@ export class TenantStore {
     return this.openBlob(variantBlobKey(this.tenant, modelId, variantId), "variant");
   }
 
+  // The jobs working on a model (so that its deletion cancels them).
+
+  async noteModelJob(modelId: string, jobId: string): Promise<void> {
+    await this.records.put(modelJobKey(this.tenant, modelId, jobId), "");
+  }
+
+  async listModelJobs(modelId: string): Promise<string[]> {
+    const prefix = modelJobPrefix(this.tenant, modelId);
+    return (await this.listKeys(prefix)).map((k) => k.name.slice(prefix.length));
+  }
+
+  async forgetModelJob(modelId: string, jobId: string): Promise<void> {
+    await this.records.delete(modelJobKey(this.tenant, modelId, jobId));
+  }
+
+  async forgetModelJobs(modelId: string): Promise<void> {
+    const keys = await this.listKeys(modelJobPrefix(this.tenant, modelId));
+    await Promise.all(keys.map((k) => this.records.delete(k.name)));
+  }
+
   // Datasets.
 
   getDataset<D extends StoredDataset>(datasetId: string): Promise<D | null> {
     return this.records.get<D>(datasetRecordKey(this.tenant, datasetId), "json");
   }
 
-  async putDataset(record: StoredDataset): Promise<void> {
-    await this.records.put(datasetRecordKey(this.tenant, record.id), JSON.stringify(record));
+  async putDataset(record: StoredDataset & SizeMetadata): Promise<void> {
+    const metadata: SizeMetadata = { bytes: record.bytes };
+    await this.records.put(datasetRecordKey(this.tenant, record.id), JSON.stringify(record), { metadata });
   }
 
-  async listDatasets<D extends StoredDataset>(): Promise<D[]> {
-    const out: D[] = [];
-    for (const k of await this.listKeys(datasetRecordPrefix(this.tenant))) {
-      const r = await this.records.get<D>(k.name, "json");
-      if (r) out.push(r);
-    }
-    return out;
+  /** A page of datasets in id order: one KV list and one bulk read. */
+  listDatasets<D extends StoredDataset>(cursor?: string, limit = MAX_PAGE): Promise<Page<D>> {
+    return this.pageOfRecords<D>(datasetRecordPrefix(this.tenant), cursor, limit);
   }
 
   /** Record first, then bytes. */
@@ -172,6 +240,49 @@ export class TenantStore {
     return (await this.listKeys(prefix)).map((k) => k.name.slice(prefix.length));
   }
 
+  /** A page of experiment names in name order. */
+  async listExperimentNamePage(cursor?: string, limit = MAX_PAGE): Promise<Page<string>> {
+    const prefix = experimentRecordPrefix(this.tenant);
+    const page = await this.records.list({ prefix, cursor, limit: Math.min(limit, MAX_PAGE) });
+    return { items: page.keys.map((k) => k.name.slice(prefix.length)), ...(page.list_complete ? {} : { cursor: page.cursor }) };
+  }
+
+  // Usage.
+
+  /** Counted from listings: a few KV list calls per thousand things held, no read per item (but legacy records). */
+  async usage(): Promise<TenantUsage> {
+    const [models, variants, datasets, experiments, jobs] = await Promise.all([
+      this.listKeys<SizeMetadata>(modelRecordPrefix(this.tenant)),
+      this.listKeys<VariantSummary>(variantsPrefix(this.tenant)),
+      this.listKeys<SizeMetadata>(datasetRecordPrefix(this.tenant)),
+      this.listKeys(experimentRecordPrefix(this.tenant)),
+      this.listKeys(jobPrefix(this.tenant)),
+    ]);
+    // Records written before their size was kept as metadata are read once here.
+    const sizeOf = async (k: { name: string; metadata: SizeMetadata | undefined }) =>
+      k.metadata?.bytes ?? (await this.records.get<SizeMetadata>(k.name, "json"))?.bytes ?? 0;
+    const sizes = await Promise.all([...models, ...datasets].map(sizeOf));
+    const variantsByModel = new Map<string, number>();
+    const prefix = variantsPrefix(this.tenant);
+    for (const k of variants) {
+      const modelId = k.name.slice(prefix.length).split(":")[0]!;
+      variantsByModel.set(modelId, (variantsByModel.get(modelId) ?? 0) + 1);
+    }
+    return {
+      models: models.length,
+      datasets: datasets.length,
+      experiments: experiments.length,
+      storedBytes: sizes.reduce((a, b) => a + b, 0) + variants.reduce((a, k) => a + (k.metadata?.bytes ?? 0), 0),
+      runningJobs: new Set(jobs.map((k) => k.name.slice(k.name.lastIndexOf(":") + 1))).size,
+      variantsByModel,
+    };
+  }
+
+  /** Ids of the jobs noted and not yet forgotten (queued or running). */
+  async unfinishedJobs(): Promise<string[]> {
+    return (await this.listKeys(jobPrefix(this.tenant))).map((k) => k.name.slice(k.name.lastIndexOf(":") + 1));
+  }
+
   async deleteExperimentName(name: string): Promise<void> {
     await this.records.delete(experimentRecordKey(this.tenant, name));
   }
@@ -184,6 +295,15 @@ export class TenantStore {
 
   private async readBlob(key: string, what: string): Promise<Uint8Array> {
     return new Uint8Array(await (await this.openBlob(key, what)).arrayBuffer());
+  }
+
+  /** One list call for the page's keys, one bulk read for their records (KV reads up to 100 keys at once). */
+  private async pageOfRecords<T>(prefix: string, cursor: string | undefined, limit: number): Promise<Page<T>> {
+    const page = await this.records.list({ prefix, cursor, limit: Math.min(Math.max(1, limit), MAX_PAGE) });
+    const names = page.keys.map((k) => k.name);
+    const values = names.length ? await this.records.get<T>(names, "json") : new Map<string, T | null>();
+    const items = names.map((n) => values.get(n)).filter((r): r is T => r !== null && r !== undefined);
+    return { items, ...(page.list_complete ? {} : { cursor: page.cursor }) };
   }
 
   private async listKeys<M>(prefix: string): Promise<{ name: string; metadata: M | undefined }[]> {

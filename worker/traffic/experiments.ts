@@ -1,5 +1,7 @@
 // The experiment catalog: creating one (its model and variants checked, then the Durable Object, then the
 // KV name index), reading, listing and changing them. The Durable Object holds the truth; KV only lists names.
+import { requireRoom } from "../catalog/quotas";
+import type { Page } from "../store/tenant";
 import { DomainError, notFound } from "../domain-error";
 import type { Env } from "../env";
 import { requireModel } from "../catalog/models";
@@ -22,6 +24,7 @@ export function describeExperiment(view: ExperimentView) {
 
 export async function createExperiment(env: Env, store: TenantStore, spec: ExperimentSpec): Promise<ExperimentView> {
   const model = await requireModel(store, spec.model);
+  await requireRoom(store, { experiments: 1 }, "delete an experiment first");
   const found = await Promise.all(
     spec.arms.filter((a) => a.variant !== ORIGINAL).map((a) => store.getVariant<VariantRecord>(model.id, a.variant)),
   );
@@ -39,7 +42,16 @@ export async function readExperiment(env: Env, store: TenantStore, name: string)
 }
 
 export async function listExperiments(env: Env, store: TenantStore): Promise<ExperimentView[]> {
-  const names = await store.listExperimentNames();
+  return viewsOf(env, store, await store.listExperimentNames());
+}
+
+/** A page of experiments by name: the names from one KV list, each view from its Durable Object (the truth). */
+export async function listExperimentPage(env: Env, store: TenantStore, cursor?: string, limit?: number): Promise<Page<ExperimentView>> {
+  const page = await store.listExperimentNamePage(cursor, limit);
+  return { items: await viewsOf(env, store, page.items), ...(page.cursor ? { cursor: page.cursor } : {}) };
+}
+
+async function viewsOf(env: Env, store: TenantStore, names: string[]): Promise<ExperimentView[]> {
   const views = await Promise.all(names.map((n) => experimentStub(env, store.tenant, n).view()));
   return views.flatMap((v) => (v ? [v as ExperimentView] : []));
 }

@@ -92,6 +92,8 @@ export async function runInference(
     throw new DomainError("invalid_input", `inference failed on these inputs: ${(err as Error).message ?? err}`);
   } finally {
     remeasureSession(key);
+    // The reference getSession took for this request: an eviction meanwhile frees the session only now.
+    await session.release();
   }
   checkOutputSizes(raw);
   const ended = performance.now();

@@ -26,10 +26,22 @@ export type V2Target =
 /** A name's meaning, remembered for the serving cache's 5 s: the model (and variant) it names, or an experiment. */
 type Named = { model: string; variant?: string } | { experiment: string };
 
+/** Every model of the tenant, page by page (bounded by the models quota). */
+async function allModels(store: TenantStore): Promise<ModelRecord[]> {
+  const models: ModelRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listModels(cursor);
+    models.push(...page.items);
+    cursor = page.cursor;
+  } while (cursor);
+  return models;
+}
+
 async function lookUpName(env: Env, store: TenantStore, name: string): Promise<Named> {
   if (ID.test(name)) {
     if (await store.getModel(name)) return { model: name };
-    for (const m of await store.listModels()) {
+    for (const m of await allModels(store)) {
       if ((await store.listVariantSummaries(m.id)).some((v) => v.id === name)) return { model: m.id, variant: name };
     }
     throw notFound("model or variant", name);
@@ -43,7 +55,7 @@ async function lookUpName(env: Env, store: TenantStore, name: string): Promise<N
     }
   }
   // The newest model the tenant gave this name.
-  const named = (await store.listModels()).filter((m) => m.name === name).sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
+  const named = (await allModels(store)).filter((m) => m.name === name).sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
   const newest = named.pop();
   if (!newest) throw notFound("model", name);
   return { model: newest.id };

@@ -41,15 +41,67 @@ describe("openSession's resident bytes", () => {
 });
 
 describe("getSession", () => {
-  it("lets a run finish on an onnxruntime-web session evicted while it runs, and releases the session after it", async () => {
+  // Sessions are reference counted: getSession hands the caller a reference, and an eviction frees a session only
+  // once every reference is released.
+  const cnn = () => {
     const bytes = buildCnn(7); // an fp32 original with convolutions: served by onnxruntime-web
-    const { session, cache } = await getSession("t/cnn/original", async () => ({ bytes, foldWeightDequantize: false, fp32Bytes: bytes.byteLength }));
-    expect([session.engine, cache]).toEqual(["onnxruntime-web", "miss"]);
-    const input = { input: { type: "float32", dims: [1, 1, 12, 12], data: new Float32Array(144).fill(0.5) } };
-    const running = session.run(input);
-    evictAllSessions(); // another request needed the room
-    const out = await running;
-    expect(Object.values(out)[0]!.dims).toEqual([1, 10]);
+    return { bytes, input: { input: { type: "float32", dims: [1, 1, 12, 12], data: new Float32Array(144).fill(0.5) } } };
+  };
+  const mlp = () => {
+    const bytes = buildMlp([16, 32, 4], 8); // served by the kernel engine
+    return { bytes, input: { input: { type: "float32", dims: [1, 16], data: new Float32Array(16).fill(0.25) } } };
+  };
+
+  for (const [engine, make] of [["onnxruntime-web", cnn], ["kernels", mlp]] as const) {
+    it(`lets a run finish on a ${engine} session evicted while it runs, and frees the session after the holder releases it`, async () => {
+      evictAllSessions();
+      const { bytes, input } = make();
+      const { session, cache } = await getSession(`t/${engine}/original`, async () => ({ bytes, foldWeightDequantize: false, fp32Bytes: bytes.byteLength }));
+      expect([session.engine, cache]).toEqual([engine, "miss"]);
+      const running = session.run(input);
+      evictAllSessions(); // another request needed the room
+      const out = await running;
+      expect(Object.values(out)[0]!.dims.length).toBe(2);
+      // Still held by this caller: a second run works, then the last reference goes and the session is freed.
+      expect(Object.values(await session.run(input))[0]!.dims).toEqual(Object.values(out)[0]!.dims);
+      await session.release();
+      await expect(session.run(input)).rejects.toThrow(/released/);
+    });
+
+    it(`keeps a cached ${engine} session for a request that took it before an eviction, until it runs`, async () => {
+      evictAllSessions();
+      const { bytes, input } = make();
+      const source = async () => ({ bytes, foldWeightDequantize: false, fp32Bytes: bytes.byteLength });
+      const warm = await getSession(`t/${engine}/held`, source);
+      await warm.session.release();
+      // A request takes the cached session; the cache drops it before the request gets to run it.
+      const { session, cache } = await getSession(`t/${engine}/held`, source);
+      expect([session, cache]).toEqual([warm.session, "hit"]);
+      evictAllSessions();
+      expect(Object.keys(await session.run(input))).toHaveLength(1);
+      await session.release();
+      await expect(session.run(input)).rejects.toThrow(/released/);
+    });
+  }
+
+  it("hands each of several requests missing at once its own reference to the one session they share", async () => {
+    evictAllSessions();
+    const { bytes, input } = mlp();
+    let loads = 0;
+    const source = async () => {
+      loads++;
+      return { bytes, foldWeightDequantize: false, fp32Bytes: bytes.byteLength };
+    };
+    const got = await Promise.all([1, 2, 3].map(() => getSession("t/mlp/shared", source)));
+    expect(loads).toBe(1);
+    expect(new Set(got.map((g) => g.session)).size).toBe(1);
+    evictAllSessions(); // the cache's reference goes; the three requests still hold theirs
+    const session = got[0]!.session;
+    for (const g of got.slice(0, 2)) {
+      await g.session.release();
+      expect(Object.keys(await session.run(input))).toHaveLength(1);
+    }
+    await got[2]!.session.release();
     await expect(session.run(input)).rejects.toThrow(/released/);
   });
 });
