@@ -83,7 +83,7 @@ describe("checkServes", () => {
     expect(err.message).toMatch(/^the variant does not (load|run) in onnxruntime-web: \S/);
   });
 
-  it("feeds token ids that index any embedding table (0 or 1) and passes a Gather over a two-row table", async () => {
+  it("feeds token ids that index any embedding table (0 or 1) and passes a Gather over a two-row table on both engines", async () => {
     const graph = makeGraph(
       [makeNode("Gather", ["table", "ids"], ["embedded"], "embed/Gather", { axis: 0 })],
       "embed",
@@ -92,7 +92,7 @@ describe("checkServes", () => {
       [makeTensor("table", DT.FLOAT, [2, 4], new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]))],
     );
     const inputs = [{ name: "ids", type: "int64", shape: ["batch", "tokens"] }];
-    expect(await checkServes(encodeModel(makeModel(graph, { "": 13 })), inputs)).toEqual({ engines: ["onnxruntime-web"] });
+    expect(await checkServes(encodeModel(makeModel(graph, { "": 13 })), inputs)).toEqual({ engines: ["onnxruntime-web", "kernels"] });
   });
 });
 
