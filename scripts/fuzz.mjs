@@ -25,7 +25,14 @@ const auth = { Authorization: `Bearer ${TOKEN}` };
 
 const worker = await unstable_startWorker({
   config: fileURLToPath(new URL("../wrangler.toml", import.meta.url)),
-  bindings: { TOKENS: { type: "plain_text", value: `${TOKEN}:fuzz` } },
+  // The tenant bounds (rate limit, quotas) raised out of the way: otherwise most of the campaign would be answered 429
+  // or 403 before reaching a parser. The bounds have their own tests (test/worker/routes/usage.worker.test.ts).
+  bindings: {
+    TOKENS: { type: "plain_text", value: `${TOKEN}:fuzz` },
+    ...Object.fromEntries(
+      ["RATE_LIMIT_REQUESTS", "MAX_MODELS", "MAX_VARIANTS_PER_MODEL", "MAX_DATASETS", "MAX_EXPERIMENTS", "MAX_STORED_BYTES"].map((k) => [k, { type: "plain_text", value: "1000000000" }]),
+    ),
+  },
   dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, watch: false, logLevel: "error", persist: false },
 });
 await worker.ready;
