@@ -169,11 +169,7 @@ class Planner {
       const mark = kx.mark();
       const run = new RunState(kx);
       try {
-        for (const [name, data] of Object.entries(feeds)) {
-          const a = run.alloc(dims[name]!);
-          run.view(a).set(data);
-          run.values.set(name, a);
-        }
+        run.feed(feeds, dims);
         for (const step of steps) {
           const outs = runStep(step, run);
           step.outputs.forEach((name, i) => run.values.set(name, outs[i]!));
@@ -382,11 +378,7 @@ export function createKernelSession(
       const base = kx.mark();
       const run = new RunState(kx);
       try {
-        for (const [name, data] of Object.entries(feeds)) {
-          const a = run.alloc(dims[name]!);
-          run.view(a).set(data);
-          run.values.set(name, a);
-        }
+        run.feed(feeds, dims);
         const profile = options?.profile;
         for (const step of spec.steps) {
           const t0 = profile ? performance.now() : 0;

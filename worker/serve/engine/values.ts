@@ -146,6 +146,15 @@ export class RunState {
     return { dims, ptr: this.kx.alloc(n * 4) };
   }
 
+  /** The graph inputs' values (float32), each as an activation of its dims. */
+  feed(feeds: Record<string, Float32Array>, dims: Record<string, readonly number[]>): void {
+    for (const [name, data] of Object.entries(feeds)) {
+      const a = this.alloc([...dims[name]!]);
+      this.view(a).set(data);
+      this.values.set(name, a);
+    }
+  }
+
   /** A view of an activation; any later allocation may detach it. */
   view(a: Activation): Float32Array {
     return this.kx.f32(a.ptr, sizeOf(a.dims));
