@@ -23,7 +23,7 @@ Usage: slimserve <command> [arguments] [--url URL] [--token TOKEN] [--json]
   evaluate <model> <variant> --dataset DATASET
                                       evaluate a variant against FP32 (accuracy, agreement, latency)
   search <model> --dataset DATASET --target-drop POINTS | --min-agreement A | --min-cosine C
-           [--objective smallest|fastest]
+           [--objective smallest|fastest] [--confidence C]
                                       the smallest (or fastest) variant that meets the target
   jobs <job-id> [--watch]             a job's state (with --watch: follow it until it ends)
   dataset upload <file.npz|file.npy> | --input NAME=x.npy ... [--labels y.npy] [--name NAME]
@@ -73,6 +73,7 @@ const OPTIONS = /** @type {const} */ ({
   labels: { type: "string" },
   "target-drop": { type: "string" },
   "min-agreement": { type: "string" },
+  confidence: { type: "string" },
   "min-cosine": { type: "string" },
   objective: { type: "string" },
   spec: { type: "string" },
@@ -374,7 +375,13 @@ function searchFromFlags(flags) {
   if (Object.keys(target).length !== 1) throw new UsageError("search needs one of --target-drop POINTS, --min-agreement A, --min-cosine C");
   const objective = flags.objective ?? "smallest";
   if (objective !== "smallest" && objective !== "fastest") throw new UsageError(`--objective is smallest or fastest, got '${objective}'`);
-  return { target, objective: /** @type {"smallest" | "fastest"} */ (objective), dataset: flags.dataset };
+  /** @type {{ confidence?: number }} */
+  const level = {};
+  if (typeof flags.confidence === "string") {
+    level.confidence = Number(flags.confidence);
+    if (!Number.isFinite(level.confidence)) throw new UsageError(`--confidence takes a number, got '${flags.confidence}'`);
+  }
+  return { target, objective: /** @type {"smallest" | "fastest"} */ (objective), dataset: flags.dataset, ...level };
 }
 
 /** @param {import("../client/slimserve.js").Variant} v @param {string} verb */
@@ -389,17 +396,18 @@ function variantLines(v, verb) {
 /** @param {import("../client/slimserve.js").SearchResult} r */
 function searchLines(r) {
   const table = formatTable(
-    ["RECIPE", "SIZE", "RATIO", "ACC Δ", "AGREE", "COSINE", "MEETS"],
+    ["RECIPE", "SIZE", "RATIO", "ACC Δ", `DROP ≤ (${Math.round(r.confidence * 1000) / 10}%)`, "AGREE", "COSINE", "MEETS"],
     r.trace.map((t) => [
       recipeWords(t.recipe),
       formatBytes(t.bytes),
       `${fixed(t.compressionRatio)}x`,
       t.accuracyDrop === null ? "—" : `${t.accuracyDrop <= 0 ? "+" : "-"}${Math.abs(t.accuracyDrop).toFixed(2)} pp`,
+      t.accuracyDropInterval === null ? "—" : `${t.accuracyDropInterval[1].toFixed(2)} pp`,
       `${(t.agreement * 100).toFixed(2)}%`,
       t.cosine.toFixed(6),
       t.meetsTarget ? "yes" : "no",
     ]),
-    new Set([1, 2, 3, 4, 5]),
+    new Set([1, 2, 3, 4, 5, 6]),
   );
   const target = Object.entries(r.target).map(([k, v]) => `${k} ${v}`).join(", ");
   const verdict = r.met && r.variant ? variantLines(r.variant, `${r.objective} meeting ${target}:`) : `no recipe met ${target}`;

@@ -17,8 +17,8 @@
  * @typedef {import("../worker/routes/experiments").Experiment} Experiment
  * @typedef {import("../worker/routes/usage").Usage} Usage
  *
- * @typedef {{ recipe: unknown, bytes: number, compressionRatio: number, latencyMs: number | null, accuracy: number | null, accuracyDrop: number | null, agreement: number, cosine: number, meetsTarget: boolean }} SearchTrial
- * @typedef {{ met: boolean, target: Record<string, number>, objective: string, variant: Variant | null, trace: SearchTrial[] }} SearchResult
+ * @typedef {import("../worker/tune/outcome").TraceEntry} SearchTrial
+ * @typedef {{ met: boolean, target: Record<string, number>, confidence: number, objective: string, variant: Variant | null, trace: SearchTrial[] }} SearchResult
  * @typedef {{ maxAccuracyDrop?: number, minAgreement?: number, minCosine?: number }} SearchTarget
  * @typedef {{ outputs: Record<string, JsonTensor>, model: string, variant: string | null, bits: number, engine: string, timeMs: number, [key: string]: unknown }} InferAnswer
  * @typedef {{ id: string, kind?: string, status: string, stage?: string, progress?: number, result?: unknown, error?: unknown }} Job

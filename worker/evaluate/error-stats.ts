@@ -61,6 +61,9 @@ export class TopOne {
   gotCorrect = 0;
   agree = 0;
   rows = 0;
+  /** Discordant pairs: rows only the reference got right, and rows only the variant got right. */
+  refOnly = 0;
+  variantOnly = 0;
 
   add(ref: Float32Array, got: Float32Array, cols: number, labels: ((row: number) => number) | null): void {
     const a = argmaxRows(ref, cols);
@@ -69,8 +72,12 @@ export class TopOne {
       if (a[r] === b[r]) this.agree++;
       if (labels) {
         const y = labels(r);
-        if (a[r] === y) this.refCorrect++;
-        if (b[r] === y) this.gotCorrect++;
+        const refRight = a[r] === y;
+        const gotRight = b[r] === y;
+        if (refRight) this.refCorrect++;
+        if (gotRight) this.gotCorrect++;
+        if (refRight && !gotRight) this.refOnly++;
+        if (gotRight && !refRight) this.variantOnly++;
       }
     }
     this.rows += a.length;

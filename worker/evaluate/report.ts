@@ -11,6 +11,7 @@ import { openSession, type EngineName, type LoadedSession } from "../serve/sessi
 import { measureLatency, type Latency } from "./latency";
 import { ErrorStats, TopOne } from "./error-stats";
 import { forEachBatch } from "./runner";
+import { DEFAULT_CONFIDENCE, pairedDropInterval, proportionInterval, type Interval } from "./intervals";
 
 /** What an evaluation reads of the model: its input and output signatures. */
 export type EvaluatedModel = Pick<ModelSummary, "inputs" | "outputs">;
@@ -23,6 +24,11 @@ export interface EvalReport {
   accuracy: { fp32: number; variant: number; drop: number } | null;
   /** Fraction of samples where the variant's top-1 equals the FP32 model's. */
   agreement: number;
+  /**
+   * Two-sided intervals at `confidence` for what the dataset can establish: the paired accuracy drop in points
+   * (null without labels) and the agreement (null for outputs without a top-1, where agreement is the cosine).
+   */
+  intervals: { confidence: number; accuracyDrop: Interval | null; agreement: Interval | null };
   outputs: { name: string; cosine: number; maxAbsError: number }[];
   /** SQNR (dB) of each weighted layer's output against FP32's, on the same inputs; null when exact. */
   layers: { node: string; output: string; sqnrDb: number | null }[];
@@ -47,6 +53,8 @@ export interface EvalOptions {
   fp32Latency?: Latency;
   /** Skip the per-layer and latency parts (the search and sensitivity sweeps only need the metrics). */
   quick?: boolean;
+  /** Confidence level of the report's intervals (default 0.95). */
+  confidence?: number;
 }
 
 export async function evaluateBytes(
@@ -95,12 +103,19 @@ export async function evaluateBytes(
     labels && top.rows > 0
       ? { fp32: top.refCorrect / top.rows, variant: top.gotCorrect / top.rows, drop: (100 * (top.refCorrect - top.gotCorrect)) / top.rows }
       : null;
+  const confidence = options.confidence ?? DEFAULT_CONFIDENCE;
+  const intervals = {
+    confidence,
+    accuracyDrop: accuracy ? pairedDropInterval({ n: top.rows, refOnly: top.refOnly, variantOnly: top.variantOnly }, confidence) : null,
+    agreement: top.rows > 0 ? proportionInterval(top.agree, top.rows, confidence) : null,
+  };
   return {
     dataset: options.datasetId,
     samples,
     hasLabels: labels !== null,
     accuracy,
     agreement: top.rows > 0 ? top.agree / top.rows : outStats.get(first)!.cosine,
+    intervals,
     outputs: outputNames.map((name) => ({ name, cosine: outStats.get(name)!.cosine, maxAbsError: outStats.get(name)!.maxAbsError })),
     layers,
     bytes: variant.byteLength,

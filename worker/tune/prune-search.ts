@@ -13,7 +13,7 @@ import { DomainError } from "../domain-error";
 import { evaluateBytes, type EvalReport } from "../evaluate/report";
 import { tensorDims } from "../onnx/tensor";
 import type { ModelRecord } from "../catalog/records";
-import { meets, type Objective, type SearchResult, type Target, type TraceEntry } from "./outcome";
+import { meets, traceFigures, type Objective, type SearchResult, type Target, type TraceEntry } from "./outcome";
 import { layerSensitivity } from "./sensitivity";
 
 /** The default sparsity ladder: coarse steps, finer where int8 + entropy coding starts to pay off most. */
@@ -47,6 +47,7 @@ export interface PruneSearchRequest {
   objective: Objective;
   dataset: string;
   samples?: number;
+  confidence: number;
   prune?: PruneSearch;
 }
 
@@ -91,7 +92,7 @@ export async function searchPruning(
     Math.max(0, ...sweep.layers.filter((r) => r.sparsity === sparsity && w.nodes.includes(r.node)).map((r) => r.cost));
 
   // 2. Climb greedily, evaluating every cumulative candidate against the target.
-  const evalOptions = { datasetId: request.dataset, samples: request.samples, quick: true };
+  const evalOptions = { datasetId: request.dataset, samples: request.samples, quick: true, confidence: request.confidence };
   const trace: TraceEntry[] = [];
   const tried: { built: BuiltVariant; report: EvalReport }[] = [];
   const maxTries = 1 + weights.length * ladder.length;
@@ -107,10 +108,7 @@ export async function searchPruning(
       sparsity: built.record.prune?.sparsity ?? 0,
       compressionRatio: report.compressionRatio,
       latencyMs: report.latencyMs.variant,
-      accuracy: report.accuracy?.variant ?? null,
-      accuracyDrop: report.accuracy?.drop ?? null,
-      agreement: report.agreement,
-      cosine: report.outputs[0]?.cosine ?? 0,
+      ...traceFigures(report),
       meetsTarget: ok,
     });
     if (ok) tried.push({ built, report });
@@ -146,9 +144,9 @@ export async function searchPruning(
   // 3. The smallest on the wire among those meeting the target, evaluated in full and stored.
   tried.sort((a, b) => a.built.record.stages!.encoded.br - b.built.record.stages!.encoded.br || a.built.bytes.byteLength - b.built.bytes.byteLength);
   const best = tried[0];
-  if (!best) return { met: false, target: request.target, objective: request.objective, variant: null, trace };
+  if (!best) return { met: false, target: request.target, confidence: request.confidence, objective: request.objective, variant: null, trace };
   await progress("storing", 0.95);
   const report = await evaluateBytes(model, original, best.built.bytes, dataset, { datasetId: request.dataset, samples: request.samples, latencyBudgetMs: 800 });
   const variant = await storeEvaluatedVariant(store, best.built, report);
-  return { met: true, target: request.target, objective: request.objective, variant, trace };
+  return { met: true, target: request.target, confidence: request.confidence, objective: request.objective, variant, trace };
 }

@@ -5,7 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import { acceptedBits, RecipeSchema, type Recipe } from "../compress/recipe";
 import { PruneSearchSchema, searchPruning } from "./prune-search";
-import { meets, TargetSchema, type SearchResult, type TraceEntry } from "./outcome";
+import { checkDecidable, ConfidenceSchema, meets, TargetSchema, traceFigures, type SearchResult, type TraceEntry } from "./outcome";
 import { weightedLayers } from "../compress/pipeline";
 import { buildVariant, storeEvaluatedVariant, type Progress } from "../catalog/variants";
 import type { TenantStore } from "../store/tenant";
@@ -22,6 +22,7 @@ export const SearchRequestSchema = z
     objective: z.enum(["smallest", "fastest"]).default("smallest"),
     dataset: z.string().regex(/^[0-9a-f]{24}$/, "dataset ids are 24 hex digits").describe("Evaluation dataset"),
     samples: z.number().int().min(1).max(100000).optional(),
+    confidence: ConfidenceSchema,
     prune: PruneSearchSchema.optional().describe("Search per-layer sparsity instead of bit-widths (see the pruning section)"),
   })
   .strict()
@@ -58,8 +59,9 @@ export async function searchVariant(
   if (request.target.maxAccuracyDrop !== undefined && !dataset.labels) {
     throw new DomainError("invalid_request", "target maxAccuracyDrop needs a dataset with labels; use minAgreement or minCosine");
   }
+  checkDecidable(request.target, Math.min(request.samples ?? dataset.samples, dataset.samples), request.confidence);
   if (request.prune) return searchPruning(store, model, original, dataset, request, progress);
-  const evalOptions: EvalOptions = { datasetId: request.dataset, samples: request.samples, latencyBudgetMs: 800 };
+  const evalOptions: EvalOptions = { datasetId: request.dataset, samples: request.samples, latencyBudgetMs: 800, confidence: request.confidence };
   const trace: TraceEntry[] = [];
   const tried = new Map<string, { built: Awaited<ReturnType<typeof buildVariant>>; report: EvalReport }>();
   const tryRecipe = async (recipe: Recipe, share: number) => {
@@ -73,10 +75,7 @@ export async function searchVariant(
       bytes: built.bytes.byteLength,
       compressionRatio: report.compressionRatio,
       latencyMs: report.latencyMs.variant,
-      accuracy: report.accuracy?.variant ?? null,
-      accuracyDrop: report.accuracy?.drop ?? null,
-      agreement: report.agreement,
-      cosine: report.outputs[0]?.cosine ?? 0,
+      ...traceFigures(report),
       meetsTarget: ok,
     });
     tried.set(built.record.id, { built, report });
@@ -141,8 +140,9 @@ export async function searchVariant(
   }
   const passing = [...tried.values()].filter((t) => meets(request.target, t.report));
   const best = pickBest(passing, request.objective);
-  if (!best) return { met: false, target: request.target, objective: request.objective, variant: null, trace };
+  const { target, objective, confidence } = request;
+  if (!best) return { met: false, target, confidence, objective, variant: null, trace };
   await progress("storing", 0.95);
   const variant = await storeEvaluatedVariant(store, best.built, best.report);
-  return { met: true, target: request.target, objective: request.objective, variant, trace };
+  return { met: true, target, confidence, objective, variant, trace };
 }

@@ -67,6 +67,7 @@ const report = (variant: number, agreement: number, latency: number): EvalReport
   hasLabels: true,
   accuracy: { fp32: 0.9, variant, drop: 100 * (0.9 - variant) },
   agreement,
+  intervals: { confidence: 0.95, accuracyDrop: [100 * (0.9 - variant) - 1.2, 100 * (0.9 - variant) + 1.2], agreement: [agreement - 0.03, Math.min(1, agreement + 0.03)] },
   outputs: [{ name: "logits", cosine: 0.9999, maxAbsError: 0.02 }],
   layers: [],
   bytes: 11601,
