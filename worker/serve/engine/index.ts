@@ -1,6 +1,7 @@
 // The kernel engine: runs a model's graph with our WebAssembly kernels when every node is covered by the operator
 // registry (ops/registry.ts); otherwise says why not, and the model runs on onnxruntime-web. Weights are packed once
-// at load into the instance's memory (compressed forms stay compressed); each run allocates activations after them.
+// at load into the instance's memory (compressed forms stay compressed); each run's activations go in an arena after
+// them, laid out per input shape from the values' lifetimes (arena.ts), so values not alive at once share memory.
 // Plans are specialised per input shape: shape arithmetic (Shape and what computes on it) folds to constants for that
 // shape, so graphs exported with dynamic shapes plan like static ones. A node whose plan did not read any shape is
 // planned once and shared by every specialisation; the specialisations themselves are kept in a small LRU.
@@ -16,7 +17,8 @@ import { absorbEpilogue } from "./epilogue";
 import { LimitError } from "../../onnx/limits";
 import { checkNodeAttributes } from "./attributes";
 import { fuseGraph } from "./fusion";
-import { readConstant, RunState, sizeOf, Uncovered, type Activation, type Constant } from "./values";
+import { readConstant, RunState, sizeOf, Uncovered, type Activation, type Constant, type Liveness } from "./values";
+import type { ArenaPlan } from "./arena";
 
 export { Uncovered };
 
@@ -36,8 +38,10 @@ export interface NodeTiming {
 
 export interface KernelSession {
   readonly engine: "kernels";
-  /** Bytes of the instance's memory (packed weights plus the activation arena's high-water mark). */
+  /** Bytes of the instance's memory (packed weights plus the largest activation arena a plan or run has needed). */
   readonly residentBytes: number;
+  /** Bytes of the activation arena the last run used: its plan's peak (more only where shapes followed the data). */
+  readonly arenaBytes: number;
   /** Bytes of packed weights alone. */
   readonly weightBytes: number;
   /** Kernel chosen for each linear layer, by node name (what a variant record reports). */
@@ -48,6 +52,8 @@ export interface KernelSession {
 
 interface Step {
   node: NodeProto;
+  /** The node's position in the planner's order (what liveness counts in). */
+  at: number;
   outputs: string[];
   run: (run: RunState) => Activation[];
 }
@@ -55,6 +61,8 @@ interface Step {
 /** A plan for one set of input shapes. */
 interface Specialisation {
   steps: Step[];
+  /** The arena's layout, from a trace of every step; null until one ran (the next run then traces it). */
+  arena: ArenaPlan | null;
 }
 
 /** A node's plan, shared by later specialisations while the constants it read are the same objects. */
@@ -104,7 +112,7 @@ export function topoOrder(nodes: readonly NodeProto[], available: ReadonlySet<st
 /** Runs one step; a bound it exceeds is reported with the node and the outputs it was computing. */
 function runStep(step: Step, run: RunState): Activation[] {
   try {
-    return step.run(run);
+    return run.perform(step.outputs, step.at, () => step.run(run));
   } catch (err) {
     if (err instanceof LimitError) throw new LimitError(`node ${label(step.node)} computing '${step.outputs.join("', '")}': ${err.message}`);
     throw err;
@@ -128,6 +136,9 @@ class Planner {
   readonly initializers = new Map<string, Constant>();
   readonly inputs: ValueInfoProto[];
   readonly order: NodeProto[];
+  /** Each node's position in `order`. */
+  readonly position = new Map<NodeProto, number>();
+  readonly liveness: Liveness;
   readonly consumers = new Map<string, NodeProto[]>();
   readonly graphOutputs: Set<string>;
   readonly placed = new Map<Constant, Activation>(); // constants copied into kernel memory for run-time use
@@ -152,32 +163,43 @@ class Planner {
     for (const n of this.graph.node) for (const i of new Set(n.input)) if (i) this.consumers.set(i, [...(this.consumers.get(i) ?? []), n]);
     this.graphOutputs = new Set(this.graph.output.map((o) => o.name));
     this.order = topoOrder(fuseGraph(this.graph.node, this.initializers, this.graphOutputs, this.opset), new Set([...this.initializers.keys(), ...this.inputs.map((v) => v.name)]));
+    // A node reads only its inputs (an absorbed node's other inputs are constants), so a value is dead after the last
+    // node in this order that lists it: a step's or one planned away (a folded Shape), which only keeps it longer.
+    const lastRead = new Map<string, number>();
+    this.order.forEach((n, i) => {
+      this.position.set(n, i);
+      for (const name of n.input) if (name) lastRead.set(name, i);
+    });
+    this.liveness = { lastRead, kept: this.graphOutputs };
   }
 
   /**
    * Plans the graph for the shapes of `feeds` (which also serve to trace the dims of activations that a node asks
-   * for: the steps so far run on them, and their arena is freed again). Throws Uncovered naming what is not covered.
+   * for: the steps so far run on them, and their arena is freed again). With `complete`, every step is traced on them
+   * for the arena's layout unless the feeds do not suit the steps (zeros where a step wants lengths); else the first
+   * run lays it out. Throws Uncovered naming what is not covered.
    */
-  specialise(feeds: Record<string, Float32Array>, dims: Record<string, number[]>): Specialisation {
+  specialise(feeds: Record<string, Float32Array>, dims: Record<string, number[]>, complete: boolean): Specialisation {
     const kx = this.kx;
     const constants = new Map(this.initializers);
     const absorbed = new Set<NodeProto>();
     const steps: Step[] = [];
     const traced = new Map<string, readonly number[]>(Object.entries(dims));
     let tracedSteps = 0;
+    let arena = null as ArenaPlan | null; // the last trace's, the plan once it ran every step
+    // Runs the steps planned so far on `feeds` (their arena freed again): the dims of every value, and the arena's plan.
     const trace = () => {
-      const mark = kx.mark();
-      const run = new RunState(kx);
+      const run = new RunState(kx, this.liveness);
       try {
         run.feed(feeds, dims);
         for (const step of steps) {
           const outs = runStep(step, run);
-          step.outputs.forEach((name, i) => run.values.set(name, outs[i]!));
+          step.outputs.forEach((name, i) => traced.set(name, outs[i]!.dims));
         }
-        for (const [name, a] of run.values) traced.set(name, a.dims);
         tracedSteps = steps.length;
+        arena = run.arena.toPlan();
       } finally {
-        kx.reset(mark);
+        run.close();
       }
     };
 
@@ -244,13 +266,20 @@ class Planner {
       if (planned.kind === "constant") {
         planned.outputs.forEach((c, i) => node.output[i] && constants.set(node.output[i]!, c));
       } else {
-        steps.push({ node, outputs: planned.outputs ?? node.output.filter((o) => o), run: planned.run });
+        steps.push({ node, at: this.position.get(node)!, outputs: planned.outputs ?? node.output.filter((o) => o), run: planned.run });
       }
     }
     for (const o of this.graph.output) {
       if (constants.has(o.name)) throw new Uncovered(`graph output '${o.name}' is a constant`);
     }
-    return { steps };
+    if (complete && tracedSteps < steps.length) {
+      try {
+        trace();
+      } catch (err) {
+        if (err instanceof Uncovered) throw err;
+      }
+    }
+    return { steps, arena: tracedSteps === steps.length ? arena : null };
   }
 
   /** A constant's copy in kernel memory (float32), made once per session. */
@@ -307,7 +336,7 @@ function firstSpecialisation(planner: Planner): { dims: Record<string, number[]>
     const dims = Object.fromEntries(planner.inputs.map((v) => [v.name, declaredDims(v, fill)]));
     const feeds = Object.fromEntries(planner.inputs.map((v) => [v.name, new Float32Array(sizeOf(dims[v.name]!))]));
     try {
-      return { dims, spec: planner.specialise(feeds, dims) };
+      return { dims, spec: planner.specialise(feeds, dims, true) };
     } catch (err) {
       if (err instanceof Uncovered) throw err;
       failure = err; // a trace that did not fit these dims: try larger ones
@@ -345,10 +374,14 @@ export function createKernelSession(
   }
   const weightBytes = kx.mark() - kx.k.heap_base();
   const outputTypes = planner.graph.output.map((o) => [o.name, elemType(o)!] as const);
+  let arenaBytes = specs.values().next().value!.arena?.peak ?? 0;
   const session: KernelSession = {
     engine: "kernels",
     get residentBytes() {
       return kx.residentBytes;
+    },
+    get arenaBytes() {
+      return arenaBytes;
     },
     weightBytes,
     kernels: planner.kernels,
@@ -367,7 +400,7 @@ export function createKernelSession(
         specs.delete(key); // most recently used last
       } else {
         try {
-          spec = planner.specialise(feeds, dims);
+          spec = planner.specialise(feeds, dims, false);
         } catch (err) {
           if (err instanceof Uncovered) throw new RangeError(`the kernel engine cannot run these input shapes: ${err.message}`);
           throw err;
@@ -375,17 +408,16 @@ export function createKernelSession(
         if (specs.size >= SPECIALISATIONS) specs.delete(specs.keys().next().value!);
       }
       specs.set(key, spec);
-      const base = kx.mark();
-      const run = new RunState(kx);
+      const run = new RunState(kx, planner.liveness, spec.arena);
       try {
         run.feed(feeds, dims);
         const profile = options?.profile;
         for (const step of spec.steps) {
           const t0 = profile ? performance.now() : 0;
-          const outs = runStep(step, run);
-          step.outputs.forEach((name, i) => run.values.set(name, outs[i]!));
+          runStep(step, run);
           if (profile) profile.push({ node: label(step.node), op: step.node.opType, ms: performance.now() - t0 });
         }
+        spec.arena ??= run.arena.toPlan(); // this run traced the layout
         const result: Record<string, EngineOutput> = {};
         for (const [name, type] of outputTypes) {
           const a = run.values.get(name)!;
@@ -393,7 +425,8 @@ export function createKernelSession(
         }
         return result;
       } finally {
-        kx.reset(base);
+        run.close();
+        arenaBytes = run.arena.peak;
       }
     },
     async release() {},
