@@ -286,6 +286,8 @@ class Planner {
   private place(c: Constant): Activation {
     let a = this.placed.get(c);
     if (!a) {
+      // Inside a run it would land in the run's arena, which the next allocations reuse: ops resolve inputs at plan time.
+      if (this.kx.running) throw new Error("a constant was placed in kernel memory during a run");
       const data = c.data instanceof Float32Array ? c.data : Float32Array.from(c.data as ArrayLike<number>, Number);
       a = { dims: c.dims, ptr: this.kx.put(data) };
       this.placed.set(c, a);
@@ -294,8 +296,21 @@ class Planner {
   }
 }
 
+/**
+ * Whether a memo's constants serve again: each the same object, or (one that shape arithmetic made again for a new
+ * input shape, such as a zero initial state sized by the batch) of the same type, dims and values. A node that reads
+ * such a constant then keeps its plan and the weights it packed instead of packing them once more per shape.
+ */
 function same(a: readonly (Constant | undefined)[], b: readonly (Constant | undefined)[]): boolean {
-  return a.length === b.length && a.every((c, i) => c === b[i]);
+  return a.length === b.length && a.every((c, i) => sameValue(c, b[i]));
+}
+
+function sameValue(a: Constant | undefined, b: Constant | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.quant || b.quant || a.dtype !== b.dtype || a.data.constructor !== b.data.constructor) return false;
+  if (a.dims.length !== b.dims.length || a.dims.some((d, i) => d !== b.dims[i]) || a.data.length !== b.data.length) return false;
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
+  return true;
 }
 
 /** Input values as float32 (the engine's run-time type); integers beyond 2^24 would not stay exact. */

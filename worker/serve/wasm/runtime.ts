@@ -94,6 +94,11 @@ export class KernelInstance {
     else this.top = mark;
   }
 
+  /** Whether a run's arena is attached. */
+  get running(): boolean {
+    return this.arena !== null;
+  }
+
   /** Sends allocations to a run's arena (which starts at the current mark) until detached with null; one at a time. */
   attach(arena: Allocator | null): void {
     if (arena && this.arena) throw new Error("a run is already under way on this kernel instance");
