@@ -65,7 +65,7 @@ interface Specialisation {
   arena: ArenaPlan | null;
 }
 
-/** A node's plan, shared by later specialisations while the constants it read are the same objects. */
+/** A node's plan, shared by later specialisations while the constants it read are the same (objects, or values). */
 interface Memo {
   readsShape: boolean;
   constants: (Constant | undefined)[];
@@ -343,15 +343,16 @@ const shapeKey = (dims: Record<string, readonly number[]>) => JSON.stringify(dim
 
 /**
  * Plans for the declared input shapes (symbolic dims at 1, else 32 or 224 where a model needs room, as image models
- * do): the load-time check that the engine covers the graph. Zero inputs serve to trace dims.
+ * do): the load-time check that the engine covers the graph. Zero inputs serve to trace dims, and with `complete` to
+ * lay out the arena (so a loaded session's resident bytes include it).
  */
-function firstSpecialisation(planner: Planner): { dims: Record<string, number[]>; spec: Specialisation } {
+function firstSpecialisation(planner: Planner, complete: boolean): { dims: Record<string, number[]>; spec: Specialisation } {
   let failure: unknown;
   for (const fill of [1, 32, 224]) {
     const dims = Object.fromEntries(planner.inputs.map((v) => [v.name, declaredDims(v, fill)]));
     const feeds = Object.fromEntries(planner.inputs.map((v) => [v.name, new Float32Array(sizeOf(dims[v.name]!))]));
     try {
-      return { dims, spec: planner.specialise(feeds, dims, true) };
+      return { dims, spec: planner.specialise(feeds, dims, complete) };
     } catch (err) {
       if (err instanceof Uncovered) throw err;
       failure = err; // a trace that did not fit these dims: try larger ones
@@ -363,7 +364,7 @@ function firstSpecialisation(planner: Planner): { dims: Record<string, number[]>
 /** Why the engine cannot run this model, or null when it can (cheap: plans against a scratch instance). */
 export function kernelCoverage(model: ModelProto, module: WebAssembly.Module): string | null {
   try {
-    firstSpecialisation(new Planner(model, new KernelInstance(module)));
+    firstSpecialisation(new Planner(model, new KernelInstance(module)), false);
     return null;
   } catch (err) {
     if (err instanceof Uncovered) return err.message;
@@ -381,7 +382,7 @@ export function createKernelSession(
   const specs = new Map<string, Specialisation>();
   try {
     planner = new Planner(model, kx);
-    const first = firstSpecialisation(planner);
+    const first = firstSpecialisation(planner, true);
     specs.set(shapeKey(first.dims), first.spec);
   } catch (err) {
     if (err instanceof Uncovered) return { session: null, reason: err.message };
