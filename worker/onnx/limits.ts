@@ -26,7 +26,7 @@ export const MAX_TENSOR_ELEMENTS = 16 * 1024 * 1024;
  * 75 MiB answer and took seconds to serialize).
  */
 export const MAX_OUTPUT_ELEMENTS = 1024 * 1024;
-/** Bytes one kernel-engine run may allocate for its activations in all (its arena is freed after the run). */
+/** Bytes of activations and scratch one kernel-engine run may hold at once (its arena's peak; freed after the run). */
 export const MAX_RUN_ARENA_BYTES = 256 * 1024 * 1024;
 
 /** A bound exceeded: 413, the message names the bound and what exceeded it. */

@@ -1,6 +1,7 @@
 // The kernel engine: runs a model's graph with our WebAssembly kernels when every node is covered by the operator
 // registry (ops/registry.ts); otherwise says why not, and the model runs on onnxruntime-web. Weights are packed once
-// at load into the instance's memory (compressed forms stay compressed); each run allocates activations after them.
+// at load into the instance's memory (compressed forms stay compressed); each run's activations go in an arena after
+// them, laid out per input shape from the values' lifetimes (arena.ts), so values not alive at once share memory.
 // Plans are specialised per input shape: shape arithmetic (Shape and what computes on it) folds to constants for that
 // shape, so graphs exported with dynamic shapes plan like static ones. A node whose plan did not read any shape is
 // planned once and shared by every specialisation; the specialisations themselves are kept in a small LRU.
@@ -16,7 +17,8 @@ import { absorbEpilogue } from "./epilogue";
 import { LimitError } from "../../onnx/limits";
 import { checkNodeAttributes } from "./attributes";
 import { fuseGraph } from "./fusion";
-import { readConstant, RunState, sizeOf, Uncovered, type Activation, type Constant } from "./values";
+import { readConstant, RunState, sizeOf, Uncovered, type Activation, type Constant, type Liveness } from "./values";
+import type { ArenaPlan } from "./arena";
 
 export { Uncovered };
 
@@ -36,8 +38,10 @@ export interface NodeTiming {
 
 export interface KernelSession {
   readonly engine: "kernels";
-  /** Bytes of the instance's memory (packed weights plus the activation arena's high-water mark). */
+  /** Bytes of the instance's memory (packed weights plus the largest activation arena a plan or run has needed). */
   readonly residentBytes: number;
+  /** Bytes of the activation arena the last run used: its plan's peak (more only where shapes followed the data). */
+  readonly arenaBytes: number;
   /** Bytes of packed weights alone. */
   readonly weightBytes: number;
   /** Kernel chosen for each linear layer, by node name (what a variant record reports). */
@@ -48,6 +52,8 @@ export interface KernelSession {
 
 interface Step {
   node: NodeProto;
+  /** The node's position in the planner's order (what liveness counts in). */
+  at: number;
   outputs: string[];
   run: (run: RunState) => Activation[];
 }
@@ -55,9 +61,11 @@ interface Step {
 /** A plan for one set of input shapes. */
 interface Specialisation {
   steps: Step[];
+  /** The arena's layout, from a trace of every step; null until one ran (the next run then traces it). */
+  arena: ArenaPlan | null;
 }
 
-/** A node's plan, shared by later specialisations while the constants it read are the same objects. */
+/** A node's plan, shared by later specialisations while the constants it read are the same (objects, or values). */
 interface Memo {
   readsShape: boolean;
   constants: (Constant | undefined)[];
@@ -104,7 +112,7 @@ export function topoOrder(nodes: readonly NodeProto[], available: ReadonlySet<st
 /** Runs one step; a bound it exceeds is reported with the node and the outputs it was computing. */
 function runStep(step: Step, run: RunState): Activation[] {
   try {
-    return step.run(run);
+    return run.perform(step.outputs, step.at, () => step.run(run));
   } catch (err) {
     if (err instanceof LimitError) throw new LimitError(`node ${label(step.node)} computing '${step.outputs.join("', '")}': ${err.message}`);
     throw err;
@@ -128,6 +136,9 @@ class Planner {
   readonly initializers = new Map<string, Constant>();
   readonly inputs: ValueInfoProto[];
   readonly order: NodeProto[];
+  /** Each node's position in `order`. */
+  readonly position = new Map<NodeProto, number>();
+  readonly liveness: Liveness;
   readonly consumers = new Map<string, NodeProto[]>();
   readonly graphOutputs: Set<string>;
   readonly placed = new Map<Constant, Activation>(); // constants copied into kernel memory for run-time use
@@ -152,32 +163,43 @@ class Planner {
     for (const n of this.graph.node) for (const i of new Set(n.input)) if (i) this.consumers.set(i, [...(this.consumers.get(i) ?? []), n]);
     this.graphOutputs = new Set(this.graph.output.map((o) => o.name));
     this.order = topoOrder(fuseGraph(this.graph.node, this.initializers, this.graphOutputs, this.opset), new Set([...this.initializers.keys(), ...this.inputs.map((v) => v.name)]));
+    // A node reads only its inputs (an absorbed node's other inputs are constants), so a value is dead after the last
+    // node in this order that lists it: a step's or one planned away (a folded Shape), which only keeps it longer.
+    const lastRead = new Map<string, number>();
+    this.order.forEach((n, i) => {
+      this.position.set(n, i);
+      for (const name of n.input) if (name) lastRead.set(name, i);
+    });
+    this.liveness = { lastRead, kept: this.graphOutputs };
   }
 
   /**
    * Plans the graph for the shapes of `feeds` (which also serve to trace the dims of activations that a node asks
-   * for: the steps so far run on them, and their arena is freed again). Throws Uncovered naming what is not covered.
+   * for: the steps so far run on them, and their arena is freed again). With `complete`, every step is traced on them
+   * for the arena's layout unless the feeds do not suit the steps (zeros where a step wants lengths); else the first
+   * run lays it out. Throws Uncovered naming what is not covered.
    */
-  specialise(feeds: Record<string, Float32Array>, dims: Record<string, number[]>): Specialisation {
+  specialise(feeds: Record<string, Float32Array>, dims: Record<string, number[]>, complete: boolean): Specialisation {
     const kx = this.kx;
     const constants = new Map(this.initializers);
     const absorbed = new Set<NodeProto>();
     const steps: Step[] = [];
     const traced = new Map<string, readonly number[]>(Object.entries(dims));
     let tracedSteps = 0;
+    let arena = null as ArenaPlan | null; // the last trace's, the plan once it ran every step
+    // Runs the steps planned so far on `feeds` (their arena freed again): the dims of every value, and the arena's plan.
     const trace = () => {
-      const mark = kx.mark();
-      const run = new RunState(kx);
+      const run = new RunState(kx, this.liveness);
       try {
         run.feed(feeds, dims);
         for (const step of steps) {
           const outs = runStep(step, run);
-          step.outputs.forEach((name, i) => run.values.set(name, outs[i]!));
+          step.outputs.forEach((name, i) => traced.set(name, outs[i]!.dims));
         }
-        for (const [name, a] of run.values) traced.set(name, a.dims);
         tracedSteps = steps.length;
+        arena = run.arena.toPlan();
       } finally {
-        kx.reset(mark);
+        run.close();
       }
     };
 
@@ -244,19 +266,28 @@ class Planner {
       if (planned.kind === "constant") {
         planned.outputs.forEach((c, i) => node.output[i] && constants.set(node.output[i]!, c));
       } else {
-        steps.push({ node, outputs: planned.outputs ?? node.output.filter((o) => o), run: planned.run });
+        steps.push({ node, at: this.position.get(node)!, outputs: planned.outputs ?? node.output.filter((o) => o), run: planned.run });
       }
     }
     for (const o of this.graph.output) {
       if (constants.has(o.name)) throw new Uncovered(`graph output '${o.name}' is a constant`);
     }
-    return { steps };
+    if (complete && tracedSteps < steps.length) {
+      try {
+        trace();
+      } catch (err) {
+        if (err instanceof Uncovered) throw err;
+      }
+    }
+    return { steps, arena: tracedSteps === steps.length ? arena : null };
   }
 
   /** A constant's copy in kernel memory (float32), made once per session. */
   private place(c: Constant): Activation {
     let a = this.placed.get(c);
     if (!a) {
+      // Inside a run it would land in the run's arena, which the next allocations reuse: ops resolve inputs at plan time.
+      if (this.kx.running) throw new Error("a constant was placed in kernel memory during a run");
       const data = c.data instanceof Float32Array ? c.data : Float32Array.from(c.data as ArrayLike<number>, Number);
       a = { dims: c.dims, ptr: this.kx.put(data) };
       this.placed.set(c, a);
@@ -265,8 +296,21 @@ class Planner {
   }
 }
 
+/**
+ * Whether a memo's constants serve again: each the same object, or (one that shape arithmetic made again for a new
+ * input shape, such as a zero initial state sized by the batch) of the same type, dims and values. A node that reads
+ * such a constant then keeps its plan and the weights it packed instead of packing them once more per shape.
+ */
 function same(a: readonly (Constant | undefined)[], b: readonly (Constant | undefined)[]): boolean {
-  return a.length === b.length && a.every((c, i) => c === b[i]);
+  return a.length === b.length && a.every((c, i) => sameValue(c, b[i]));
+}
+
+function sameValue(a: Constant | undefined, b: Constant | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.quant || b.quant || a.dtype !== b.dtype || a.data.constructor !== b.data.constructor) return false;
+  if (a.dims.length !== b.dims.length || a.dims.some((d, i) => d !== b.dims[i]) || a.data.length !== b.data.length) return false;
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
+  return true;
 }
 
 /** Input values as float32 (the engine's run-time type); integers beyond 2^24 would not stay exact. */
@@ -299,15 +343,16 @@ const shapeKey = (dims: Record<string, readonly number[]>) => JSON.stringify(dim
 
 /**
  * Plans for the declared input shapes (symbolic dims at 1, else 32 or 224 where a model needs room, as image models
- * do): the load-time check that the engine covers the graph. Zero inputs serve to trace dims.
+ * do): the load-time check that the engine covers the graph. Zero inputs serve to trace dims, and with `complete` to
+ * lay out the arena (so a loaded session's resident bytes include it).
  */
-function firstSpecialisation(planner: Planner): { dims: Record<string, number[]>; spec: Specialisation } {
+function firstSpecialisation(planner: Planner, complete: boolean): { dims: Record<string, number[]>; spec: Specialisation } {
   let failure: unknown;
   for (const fill of [1, 32, 224]) {
     const dims = Object.fromEntries(planner.inputs.map((v) => [v.name, declaredDims(v, fill)]));
     const feeds = Object.fromEntries(planner.inputs.map((v) => [v.name, new Float32Array(sizeOf(dims[v.name]!))]));
     try {
-      return { dims, spec: planner.specialise(feeds, dims) };
+      return { dims, spec: planner.specialise(feeds, dims, complete) };
     } catch (err) {
       if (err instanceof Uncovered) throw err;
       failure = err; // a trace that did not fit these dims: try larger ones
@@ -319,7 +364,7 @@ function firstSpecialisation(planner: Planner): { dims: Record<string, number[]>
 /** Why the engine cannot run this model, or null when it can (cheap: plans against a scratch instance). */
 export function kernelCoverage(model: ModelProto, module: WebAssembly.Module): string | null {
   try {
-    firstSpecialisation(new Planner(model, new KernelInstance(module)));
+    firstSpecialisation(new Planner(model, new KernelInstance(module)), false);
     return null;
   } catch (err) {
     if (err instanceof Uncovered) return err.message;
@@ -337,7 +382,7 @@ export function createKernelSession(
   const specs = new Map<string, Specialisation>();
   try {
     planner = new Planner(model, kx);
-    const first = firstSpecialisation(planner);
+    const first = firstSpecialisation(planner, true);
     specs.set(shapeKey(first.dims), first.spec);
   } catch (err) {
     if (err instanceof Uncovered) return { session: null, reason: err.message };
@@ -345,10 +390,14 @@ export function createKernelSession(
   }
   const weightBytes = kx.mark() - kx.k.heap_base();
   const outputTypes = planner.graph.output.map((o) => [o.name, elemType(o)!] as const);
+  let arenaBytes = specs.values().next().value!.arena?.peak ?? 0;
   const session: KernelSession = {
     engine: "kernels",
     get residentBytes() {
       return kx.residentBytes;
+    },
+    get arenaBytes() {
+      return arenaBytes;
     },
     weightBytes,
     kernels: planner.kernels,
@@ -367,7 +416,7 @@ export function createKernelSession(
         specs.delete(key); // most recently used last
       } else {
         try {
-          spec = planner.specialise(feeds, dims);
+          spec = planner.specialise(feeds, dims, false);
         } catch (err) {
           if (err instanceof Uncovered) throw new RangeError(`the kernel engine cannot run these input shapes: ${err.message}`);
           throw err;
@@ -375,17 +424,16 @@ export function createKernelSession(
         if (specs.size >= SPECIALISATIONS) specs.delete(specs.keys().next().value!);
       }
       specs.set(key, spec);
-      const base = kx.mark();
-      const run = new RunState(kx);
+      const run = new RunState(kx, planner.liveness, spec.arena);
       try {
         run.feed(feeds, dims);
         const profile = options?.profile;
         for (const step of spec.steps) {
           const t0 = profile ? performance.now() : 0;
-          const outs = runStep(step, run);
-          step.outputs.forEach((name, i) => run.values.set(name, outs[i]!));
+          runStep(step, run);
           if (profile) profile.push({ node: label(step.node), op: step.node.opType, ms: performance.now() - t0 });
         }
+        spec.arena ??= run.arena.toPlan(); // this run traced the layout
         const result: Record<string, EngineOutput> = {};
         for (const [name, type] of outputTypes) {
           const a = run.values.get(name)!;
@@ -393,7 +441,8 @@ export function createKernelSession(
         }
         return result;
       } finally {
-        kx.reset(base);
+        run.close();
+        arenaBytes = run.arena.peak;
       }
     },
     async release() {},

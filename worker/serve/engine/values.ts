@@ -5,6 +5,7 @@ import { DT, dtypeName } from "../../onnx/dtype";
 import { halfValues, unpackSubByte } from "../../onnx/encoding";
 import { elementCount, isExternal, tensorDims } from "../../onnx/tensor";
 import type { KernelInstance, Ptr } from "../wasm/runtime";
+import { Arena, type ArenaPlan, type Block } from "./arena";
 import { LimitError, MAX_TENSOR_ELEMENTS } from "../../onnx/limits";
 
 /** A graph construct the engine does not run: the whole model then goes to onnxruntime-web. */
@@ -126,15 +127,35 @@ export function intData(c: Constant): number[] {
   return Array.from(c.data as ArrayLike<number>);
 }
 
+/** What decides when a value's memory is free again: the last node that reads it, in the planner's node order. */
+export interface Liveness {
+  /** Per value: the position (in the planner's node order) of the last node that reads it; absent when none does. */
+  readonly lastRead: ReadonlyMap<string, number>;
+  /** Values kept to the end of the run whatever reads them (the graph's outputs). */
+  readonly kept: ReadonlySet<string>;
+}
+
 /**
- * Per-run state: the activations by name, allocated after the load-time mark and freed after the run. Every
- * activation is checked before it is allocated: whole non-negative dims, at most MAX_TENSOR_ELEMENTS, and the run's
- * arena within MAX_RUN_ARENA_BYTES (KernelInstance.openArena).
+ * Per-run state: the activations by name, in the run's arena (engine/arena.ts: `plan` replays the offsets a trace
+ * chose for these input shapes; without one, this run is the trace). With `liveness`, a value's memory is freed after
+ * the last node that reads it and a step's scratch when the step ends; without, values live to the end of the run.
+ * Every activation is checked before it is allocated: whole non-negative dims, at most MAX_TENSOR_ELEMENTS, and the
+ * arena within MAX_RUN_ARENA_BYTES. `close` ends the run (its arena is free again).
  */
 export class RunState {
   readonly values = new Map<string, Activation>();
-  constructor(readonly kx: KernelInstance) {
-    kx.openArena();
+  readonly arena: Arena;
+  /** Named values whose memory is live, and the block each holds (undefined outside the arena: a placed constant). */
+  private readonly held = new Map<string, Block | undefined>();
+
+  constructor(
+    readonly kx: KernelInstance,
+    private readonly liveness: Liveness | null = null,
+    plan: ArenaPlan | null = null,
+  ) {
+    const arena = new Arena(kx, plan);
+    kx.attach(arena); // before the run's first allocation
+    this.arena = arena;
   }
 
   alloc(dims: number[], name?: string): Activation {
@@ -151,12 +172,42 @@ export class RunState {
     for (const [name, data] of Object.entries(feeds)) {
       const a = this.alloc([...dims[name]!]);
       this.view(a).set(data);
-      this.values.set(name, a);
+      this.name(name, a);
     }
+  }
+
+  /**
+   * Runs one step (the node at `at` in the planner's order) and names its outputs; then frees what the step allocated
+   * that no output holds, and every value no later node reads.
+   */
+  perform(outputs: readonly string[], at: number, compute: () => Activation[]): Activation[] {
+    const mark = this.arena.mark();
+    const outs = compute();
+    outputs.forEach((name, i) => this.name(name, outs[i]!));
+    this.arena.reset(mark);
+    if (this.liveness) {
+      for (const [name, block] of this.held) {
+        if (this.liveness.kept.has(name) || (this.liveness.lastRead.get(name) ?? -1) > at) continue;
+        this.held.delete(name);
+        this.values.delete(name);
+        if (block) this.arena.release(block);
+      }
+    }
+    return outs;
   }
 
   /** A view of an activation; any later allocation may detach it. */
   view(a: Activation): Float32Array {
     return this.kx.f32(a.ptr, sizeOf(a.dims));
+  }
+
+  /** Ends the run: the instance allocates after its load-time mark again. */
+  close(): void {
+    this.kx.attach(null);
+  }
+
+  private name(name: string, a: Activation): void {
+    this.values.set(name, a);
+    this.held.set(name, this.arena.hold(a.ptr));
   }
 }

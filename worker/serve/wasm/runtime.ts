@@ -1,6 +1,7 @@
-// A kernels instance and its memory: typed access to the exported kernels and a bump allocator over the wasm heap.
-// Each kernel session owns one instance, so releasing the session frees its memory whole. Pure: the compiled
-// module comes from the caller (builds.ts in workerd, file bytes in Node tests).
+// A kernels instance and its memory: typed access to the exported kernels and a bump allocator over the wasm heap
+// (what a load packs); while a run's arena is attached, allocations go to it instead. Each kernel session owns one
+// instance, so releasing the session frees its memory whole. Pure: the compiled module comes from the caller
+// (builds.ts in workerd, file bytes in Node tests).
 
 /** Pointers are byte offsets into the instance's memory; 0 stands for "none" where a kernel accepts it. */
 export type Ptr = number;
@@ -29,7 +30,15 @@ export interface KernelExports {
   f32_col2im(col: Ptr, ldc: number, M: number, IH: number, IW: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, OH: number, OW: number, scale: Ptr, bias: Ptr, lo: number, hi: number, Y: Ptr): void;
 }
 
-import { LimitError, MAX_RUN_ARENA_BYTES } from "../../onnx/limits";
+/**
+ * Where allocations go while a run is under way (engine/arena.ts): `alloc`, `mark` and `reset` on the instance
+ * become the arena's, so a kernel's scratch freed by a reset is free again within the run.
+ */
+export interface Allocator {
+  alloc(bytes: number): Ptr;
+  mark(): number;
+  reset(mark: number): void;
+}
 
 const PAGE = 65536;
 const ALIGN = 16;
@@ -37,8 +46,8 @@ const ALIGN = 16;
 export class KernelInstance {
   readonly k: KernelExports;
   private top: number;
-  /** Where the current run's arena starts (openArena), or null outside a run: what a run allocates is budgeted. */
-  private arenaStart: number | null = null;
+  /** The attached run's arena, or null outside a run. */
+  private arena: Allocator | null = null;
 
   constructor(module: WebAssembly.Module) {
     const instance = new WebAssembly.Instance(module, {});
@@ -55,34 +64,45 @@ export class KernelInstance {
     return this.k.memory.buffer.byteLength;
   }
 
-  /** Allocates `bytes` (16-byte aligned), growing memory if needed. Growing detaches earlier views: re-make them. */
+  /**
+   * Allocates `bytes` (16-byte aligned), growing memory if needed: from the attached arena during a run, else after
+   * everything allocated so far. Growing detaches earlier views: re-make them.
+   */
   alloc(bytes: number): Ptr {
-    const ptr = this.top;
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`cannot allocate ${bytes} bytes`);
+    if (this.arena) return this.arena.alloc(bytes);
+    const ptr = this.top;
     const end = align(ptr + bytes);
-    // Checked before the memory grows: it never shrinks again.
-    if (this.arenaStart !== null && end - this.arenaStart > MAX_RUN_ARENA_BYTES) {
-      throw new LimitError(`one run needs more than ${MAX_RUN_ARENA_BYTES} bytes of activations (MAX_RUN_ARENA_BYTES)`);
-    }
-    const have = this.k.memory.buffer.byteLength;
-    if (end > have) this.k.memory.grow(Math.ceil((end - have) / PAGE));
+    this.reserve(end);
     this.top = end;
     return ptr;
   }
 
-  /** The allocator's position, to free everything allocated after it with `reset`. */
+  /** Grows memory (never shrinks) to hold at least `end` bytes. */
+  reserve(end: number): void {
+    const have = this.k.memory.buffer.byteLength;
+    if (end > have) this.k.memory.grow(Math.ceil((end - have) / PAGE));
+  }
+
+  /** The allocator's position (the arena's, during a run), to free everything allocated after it with `reset`. */
   mark(): number {
-    return this.top;
+    return this.arena ? this.arena.mark() : this.top;
   }
 
   reset(mark: number): void {
-    this.top = mark;
-    this.arenaStart = null;
+    if (this.arena) this.arena.reset(mark);
+    else this.top = mark;
   }
 
-  /** Budgets what is allocated from here until the next reset (a run's or a trace's activations and scratch). */
-  openArena(): void {
-    this.arenaStart = this.top;
+  /** Whether a run's arena is attached. */
+  get running(): boolean {
+    return this.arena !== null;
+  }
+
+  /** Sends allocations to a run's arena (which starts at the current mark) until detached with null; one at a time. */
+  attach(arena: Allocator | null): void {
+    if (arena && this.arena) throw new Error("a run is already under way on this kernel instance");
+    this.arena = arena;
   }
 
   f32(ptr: Ptr, n: number): Float32Array {

@@ -1,4 +1,4 @@
-// The output budget inside the kernel engine (serve/engine/values.ts RunState, wasm/runtime.ts openArena): every
+// The output budget inside the kernel engine (serve/engine/values.ts RunState, its arena in serve/engine/arena.ts): every
 // activation is checked before it is allocated, so a broadcasting graph that would turn a small input into a 100 MB
 // tensor fails with a 413 naming the node and the output, and the instance's memory does not grow for it.
 import { describe, expect, it } from "vitest";
@@ -24,14 +24,13 @@ describe("RunState.alloc", () => {
     expect(kx.residentBytes).toBe(before);
   });
 
-  it("bounds what one run allocates in all (MAX_RUN_ARENA_BYTES), and not what is allocated outside a run", () => {
+  it("bounds what one run holds at once (MAX_RUN_ARENA_BYTES), and not what is allocated outside a run", () => {
     const kx = new KernelInstance(plainKernelModule);
-    const base = kx.mark();
     const run = new RunState(kx);
     const quarter = MAX_RUN_ARENA_BYTES / 4 / 4; // elements of a quarter of the arena
     for (let i = 0; i < 4; i++) run.alloc([quarter - 16]);
     expect(() => run.alloc([1024])).toThrow(LimitError);
-    kx.reset(base);
+    run.close();
     expect(() => kx.alloc(64)).not.toThrow();
   });
 });

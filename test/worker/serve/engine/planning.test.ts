@@ -1,5 +1,6 @@
 // The engine's planner: graphs in any topological order, plans specialised per input shape (shape arithmetic folds
-// for each shape; weights are packed once), integer and bool graph inputs and outputs, per-node profiles.
+// for each shape; weights are packed once, also where shape arithmetic makes an equal constant again), integer and
+// bool graph inputs and outputs, per-node profiles.
 import { describe, expect, it } from "vitest";
 import * as ortNode from "onnxruntime-node";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
@@ -77,6 +78,47 @@ describe("the kernel engine's planner", () => {
     const after = session.residentBytes;
     for (const batch of [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]) await run(batch);
     expect(session.residentBytes).toBe(after);
+  });
+
+  it("keeps a node's plan and packed weights where shape arithmetic makes an equal constant again (torch's LSTM initial state)", async () => {
+    // h0 = ConstantOfShape([1, batch, H]) with batch read from Shape(x), as torch exports nn.LSTM: each new sequence
+    // length makes h0 again, equal in value; the LSTM must not pack W and R once more for it.
+    const [I, H] = [64, 128];
+    const i64 = (name: string, dims: number[], v: number[]) => makeTensor(name, DT.INT64, dims, new Int32Array(v.flatMap((x) => [x, 0])));
+    const nodes = [
+      makeNode("Shape", ["x"], ["shape"], "shape"),
+      makeNode("Gather", ["shape", "one"], ["batch"], "batch", { axis: 0 }),
+      makeNode("Unsqueeze", ["batch", "axes"], ["batch1"], "batch1"),
+      makeNode("Concat", ["ones", "batch1", "hidden"], ["h0shape"], "h0shape", { axis: 0 }),
+      makeNode("ConstantOfShape", ["h0shape"], ["h0"], "h0"),
+      makeNode("LSTM", ["x", "w", "r", "", "", "h0"], ["", "y"], "lstm", { hidden_size: H }),
+    ];
+    const graph = makeGraph(
+      nodes,
+      "lstm-h0",
+      [makeValueInfo("x", DT.FLOAT, ["seq", 1, I])],
+      [makeValueInfo("y", DT.FLOAT, [1, 1, H])],
+      [
+        i64("one", [], [1]),
+        i64("axes", [1], [0]),
+        i64("ones", [1], [1]),
+        i64("hidden", [1], [H]),
+        makeTensor("w", DT.FLOAT, [1, 4 * H, I], rand(4 * H * I, 0.2)),
+        makeTensor("r", DT.FLOAT, [1, 4 * H, H], rand(4 * H * H, 0.2)),
+      ],
+    );
+    const bytes = encodeModel(makeModel(graph));
+    const session = loadKernels(bytes);
+    const atLoad = session.residentBytes;
+    for (const seq of [2, 3, 4, 5]) {
+      const feeds = { x: { dims: [seq, 1, I], data: rand(seq * I) } };
+      const got = await session.run({ x: { type: "float32", ...feeds.x } });
+      const ref = await runReference(bytes, feeds);
+      expect(maxRelDiff(got.y!.data as Float32Array, ref.y!.data)).toBeLessThan(1e-5);
+    }
+    // Packing W and R again for each of the four shapes would add four times weightBytes; their arenas are small.
+    expect(session.weightBytes).toBeGreaterThan(4 * H * (I + H) * 4);
+    expect(session.residentBytes - atLoad).toBeLessThan(session.weightBytes / 2);
   });
 
   it("accepts int64 inputs and declares int64 outputs, as onnxruntime reads and writes them", async () => {

@@ -2,9 +2,9 @@
 // depthwise kernel on fp32 weights with the per-channel scale folded in: their weights are tiny, so int8/int4
 // quantized ones are dequantized at load. 1x1 filters at stride 1 without padding on fp32 weights run the direct
 // pointwise kernel on the NCHW planes. Every other layer runs per image and group as the packed linear layer over
-// [pixels, C/g * kh * kw], then a transpose into NCHW; its operand is im2col of the input, or for a 1x1 filter at
-// stride 1 without padding (quantized or sparse weights) the input plane [C/g, pixels] transposed. Bias,
-// BatchNormalization and Relu/Clip fuse into the epilogue.
+// [pixels, C/g * kh * kw], a tile of pixels at a time, each tile transposed into NCHW; its operand is im2col of the
+// input, or for a 1x1 filter at stride 1 without padding (quantized or sparse weights) the input plane [C/g, pixels]
+// transposed. Bias, BatchNormalization and Relu/Clip fuse into the epilogue.
 import { intAttribute, intsAttribute, stringAttribute } from "../../../onnx/attributes";
 import { OPERATORS } from "../../../onnx/operators";
 import { BLOCK_SPARSE_MIN, createLinear, CSR_MIN, gemmView, type Linear } from "../linear";
@@ -83,16 +83,21 @@ export const conv: Op = {
         // A 1x1 filter that neither strides nor pads reads the plane as it lies: im2col is its transpose.
         const pointwise = kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && pt + pl + pb + pr === 0;
         const col = run.kx.alloc(P * K * 4);
-        const tmp = run.kx.alloc(P * Mg * 4);
+        const rows = Math.min(P, tileRows(Mg));
+        const tmp = run.kx.alloc(rows * Mg * 4);
         const mark = run.kx.mark();
         for (let b = 0; b < B; b++) {
           for (let g = 0; g < group; g++) {
             const src = x.ptr + (b * C + g * Cg) * H * W * 4;
             if (pointwise) run.kx.k.f32_transpose(Cg, P, src, col, Cg);
             else run.kx.k.f32_im2col(src, Cg, H, W, kh, kw, strides[0]!, strides[1]!, pt, pl, dilations[0]!, dilations[1]!, OH, OW, col);
-            linears[g]!.run(run.kx, P, col, K, tmp, Mg);
-            run.kx.k.f32_transpose(P, Mg, tmp, y.ptr + (b * M + g * Mg) * P * 4, P);
-            run.kx.reset(mark); // the linear layer's scratch (quantized activations) is per call
+            const out = y.ptr + (b * M + g * Mg) * P * 4;
+            for (let p = 0; p < P; p += rows) {
+              const n = Math.min(rows, P - p);
+              linears[g]!.run(run.kx, n, col + p * K * 4, K, tmp, Mg);
+              run.kx.k.f32_transpose(n, Mg, tmp, out + p * 4, P);
+              run.kx.reset(mark); // the linear layer's scratch (quantized activations) is per call
+            }
           }
         }
         return [y];
@@ -100,6 +105,13 @@ export const conv: Op = {
     };
   },
 };
+
+/**
+ * Floats of the row-major GEMM result the linear-layer path holds before transposing it into the NCHW output: it
+ * runs a tile of output pixels at a time rather than holding a second output's worth.
+ */
+export const TILE_FLOATS = 16384;
+const tileRows = (channels: number) => Math.max(4, Math.floor(TILE_FLOATS / channels));
 
 /**
  * One filter per channel: the direct depthwise kernel over each image's C planes, weights [C, kh * kw] in fp32 with

@@ -74,7 +74,9 @@ export function readRecurrent(ctx: PlanContext, gates: number, defaults: readonl
   }
   const clip = node.attribute.some((a) => a.name === "clip") ? floatAttribute(node, "clip", 0) : Infinity;
   const x = ctx.input(0);
-  const initial = (i: number) => (ctx.has(i) ? ctx.input(i) : null);
+  // Resolved now: a constant state is placed in kernel memory at plan time, never inside a run's arena.
+  const states = new Map([5, 6].map((i) => [i, ctx.has(i) ? ctx.input(i) : null]));
+  const initial = (i: number) => states.get(i) ?? null;
   const wanted = Array.from({ length: outputs }, (_, i) => !!node.output[i]);
   return { H, I, gates, dirs, reverse, clip, bias, W, R, x, initial, wanted, lengths };
 }

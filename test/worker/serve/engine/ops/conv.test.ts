@@ -2,7 +2,8 @@
 // 5x5 at strides 1 and 2, other filters and dilations on its scalar path, the MobileNet block's BatchNormalization
 // and Clip fused, int8 weights dequantized at load), and 1x1 filters (the transposed plane at stride 1 without
 // padding: the direct pointwise kernel on fp32 weights, the transposed plane on quantized or sparse ones; im2col
-// otherwise), at odd sizes, batch 1 and 3, within 1e-5 relative (int8 weights 3e-2: activations are quantized too).
+// otherwise), at odd sizes, batch 1 and 3, and planes of several GEMM tiles, within 1e-5 relative (int8 weights 3e-2:
+// activations are quantized too).
 import { describe, expect, it } from "vitest";
 import type { TensorProto } from "onnx-buf";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
@@ -12,6 +13,7 @@ import { makeTensor } from "@worker/onnx/tensor";
 import { maxRelDiff, runKernels, runReference } from "@test/support/engine";
 import { compare, graphOf, inputMaker, type Attr } from "@test/support/op-graphs";
 import { zooModel } from "@test/support/zoo";
+import { TILE_FLOATS } from "@worker/serve/engine/ops/conv";
 
 const { next, int, rand, live, constF } = inputMaker(20261202);
 const constantOf = (i: ReturnType<typeof constF>) => (i as { constant: TensorProto }).constant;
@@ -141,6 +143,27 @@ describe("Conv on the kernel engine against onnxruntime-node", () => {
       expect(Object.values((await runKernels(graphOf("Conv", dense, { kernel_shape: [1, 1] }, 4), feeds)).session.kernels)).toEqual(["pointwise"]);
     });
   }
+
+  it("runs planes of more output pixels than one GEMM tile holds (TILE_FLOATS), with a part tile: int8 1x1 and 3x3, fp32 3x3", async () => {
+    const [C, M, H, W] = [12, 24, 37, 41]; // 1517 pixels: tiles of 682 rows at 24 channels, the last of 153
+    expect(H * W).toBeGreaterThan(2 * Math.floor(TILE_FLOATS / M));
+    expect((H * W) % Math.floor(TILE_FLOATS / M)).not.toBe(0);
+    const x = live("x", [1, C, H, W]);
+    for (const k of [1, 3]) {
+      const q = Int8Array.from({ length: M * C * k * k }, () => int(-127, 127));
+      const scale = Float32Array.from({ length: M }, () => 0.01 + next() * 0.02);
+      const graph = makeGraph(
+        [makeNode("DequantizeLinear", ["q", "s"], ["w"], "dq", { axis: 0 }), makeNode("Conv", ["x", "w", "b"], ["y"], "conv", { kernel_shape: [k, k], pads: k === 3 ? [1, 1, 1, 1] : [0, 0, 0, 0] })],
+        "tiles-int8",
+        [makeValueInfo("x", DT.FLOAT, [1, C, H, W])],
+        [makeValueInfo("y", DT.FLOAT, [null, null, null, null])],
+        [makeTensor("q", DT.INT8, [M, C, k, k], q), makeTensor("s", DT.FLOAT, [M], scale), makeTensor("b", DT.FLOAT, [M], rand(M))],
+      );
+      await compare(encodeModel(makeModel(graph)), [x], 3e-2);
+    }
+    const ins = [x, constF("w", [M, C, 3, 3]), constF("b", [M])];
+    await compare(graphOf("Conv", ins, { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, 4), ins);
+  });
 
   for (const name of ["mobilenet_v2", "resnet18"]) {
     it(`runs the small zoo's ${name} (batch 2) within 1e-4 of onnxruntime-node, depthwise layers on the direct kernel`, async () => {
