@@ -1,0 +1,139 @@
+// GPTQ rounding (Frantar et al. 2022): the input features of a 2-D weight are quantized one at a time, in order, and
+// each one's rounding error is spread over the features not yet quantized, weighted by the inverse Hessian of the
+// layer's reconstruction error (H = sum of x xᵀ over the inputs the layer sees in calibration). Levels land on the
+// encoding's own grid (scales from the float weight), so the stored form is unchanged; only the integers differ.
+import { roundHalfEven } from "../../onnx/encoding";
+import type { AffineGrid, LevelRounding } from "./affine";
+
+export interface GptqOptions {
+  /** Added to the Hessian's diagonal, as a fraction of its mean (keeps the inverse stable). */
+  dampening: number;
+  /** Quantize the features with the largest Hessian diagonal (most activation energy) first. */
+  actOrder: boolean;
+}
+
+export const GPTQ_DEFAULTS: GptqOptions = { dampening: 0.01, actOrder: false };
+
+/** Lower Cholesky factor of a symmetric matrix (row-major k x k), or null when it is not positive definite. */
+export function cholesky(a: Float64Array, k: number): Float64Array | null {
+  const l = new Float64Array(k * k);
+  for (let j = 0; j < k; j++) {
+    const rj = j * k;
+    let d = a[rj + j]!;
+    for (let p = 0; p < j; p++) d -= l[rj + p]! * l[rj + p]!;
+    if (!(d > 0)) return null;
+    const ljj = Math.sqrt(d);
+    l[rj + j] = ljj;
+    for (let i = j + 1; i < k; i++) {
+      const ri = i * k;
+      let s = a[ri + j]!;
+      for (let p = 0; p < j; p++) s -= l[ri + p]! * l[rj + p]!;
+      l[ri + j] = s / ljj;
+    }
+  }
+  return l;
+}
+
+/** The inverse of a symmetric positive definite matrix from its lower Cholesky factor: L⁻ᵀ L⁻¹. */
+function inverseFromCholesky(l: Float64Array, k: number): Float64Array {
+  // t = (L⁻¹)ᵀ, upper triangular: column c of L⁻¹ by forward substitution, stored as row c of t.
+  const t = new Float64Array(k * k);
+  const col = new Float64Array(k);
+  for (let c = 0; c < k; c++) {
+    col.fill(0);
+    for (let i = c; i < k; i++) {
+      let s = i === c ? 1 : 0;
+      const ri = i * k;
+      for (let p = c; p < i; p++) s -= l[ri + p]! * col[p]!;
+      col[i] = s / l[ri + i]!;
+    }
+    t.set(col.subarray(c), c * k + c);
+  }
+  // (L⁻ᵀ L⁻¹)[i][j] = sum over p >= max(i, j) of L⁻¹[p][i] L⁻¹[p][j] = sum of t[i][p] t[j][p].
+  const inv = new Float64Array(k * k);
+  for (let i = 0; i < k; i++)
+    for (let j = i; j < k; j++) {
+      let s = 0;
+      const ri = i * k;
+      const rj = j * k;
+      for (let p = j; p < k; p++) s += t[ri + p]! * t[rj + p]!;
+      inv[i * k + j] = s;
+      inv[j * k + i] = s;
+    }
+  return inv;
+}
+
+/**
+ * The upper factor U of H⁻¹ = Uᵀ U after damping: row i holds how feature i's error moves the later features. Dead
+ * features (never active in calibration) get a unit diagonal, so they neither receive nor pass on error. Damping
+ * grows tenfold while H is not numerically positive definite.
+ */
+export function inverseHessianFactor(hessian: Float64Array, k: number, dampening: number): Float64Array {
+  const h = Float64Array.from(hessian);
+  let mean = 0;
+  for (let i = 0; i < k; i++) {
+    if (h[i * k + i]! <= 0) {
+      for (let j = 0; j < k; j++) h[i * k + j] = h[j * k + i] = 0;
+      h[i * k + i] = 1;
+    }
+    mean += h[i * k + i]! / k;
+  }
+  for (let damp = Math.max(dampening, 1e-8) * mean, tries = 0; tries < 8; tries++, damp *= 10) {
+    const d = Float64Array.from(h);
+    for (let i = 0; i < k; i++) d[i * k + i] = d[i * k + i]! + damp;
+    const l = cholesky(d, k);
+    if (!l) continue;
+    const m = cholesky(inverseFromCholesky(l, k), k);
+    if (!m) continue;
+    const u = new Float64Array(k * k);
+    for (let i = 0; i < k; i++) for (let j = i; j < k; j++) u[i * k + j] = m[j * k + i]!;
+    return u;
+  }
+  throw new RangeError("the calibration Hessian is not positive definite even after damping");
+}
+
+/**
+ * GPTQ as a LevelRounding for a 2-D weight whose input features run along `inAxis` (0 for MatMul's [K, N], 1 for
+ * Gemm's transposed [N, K]); `hessian` is k x k over those features (row-major, k = dims[inAxis]).
+ */
+export function gptqRounding(hessian: Float64Array, dims: readonly number[], inAxis: number, options: GptqOptions = GPTQ_DEFAULTS): LevelRounding {
+  if (dims.length !== 2) throw new RangeError(`GPTQ rounds 2-D weights, not [${dims.join(", ")}]`);
+  const k = dims[inAxis]!;
+  const n = dims[1 - inAxis]!;
+  if (hessian.length !== k * k) throw new RangeError(`a Hessian of ${hessian.length} values for ${k} input features`);
+  const at = inAxis === 0 ? (f: number, o: number) => f * n + o : (f: number, o: number) => o * k + f;
+  return (data: Float32Array, grid: AffineGrid) => {
+    const order = Array.from({ length: k }, (_, i) => i);
+    if (options.actOrder) order.sort((a, b) => hessian[b * k + b]! - hessian[a * k + a]! || a - b);
+    const permuted = new Float64Array(k * k);
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) permuted[i * k + j] = hessian[order[i]! * k + order[j]!]!;
+    const u = inverseHessianFactor(permuted, k, options.dampening);
+    // Rows in quantization order: w[r][o] is feature order[r]'s weight into output o, updated as errors arrive.
+    const w = new Float64Array(k * n);
+    for (let r = 0; r < k; r++) for (let o = 0; o < n; o++) w[r * n + o] = data[at(order[r]!, o)]!;
+    const levels = new Int32Array(data.length);
+    const err = new Float64Array(n);
+    for (let r = 0; r < k; r++) {
+      const f = order[r]!;
+      const d = u[r * k + r]!;
+      const row = r * n;
+      for (let o = 0; o < n; o++) {
+        const e = at(f, o);
+        const g = grid.index[e]!;
+        const s = grid.scales[g]!;
+        const zp = grid.zeroPoints ? grid.zeroPoints[g]! : 0;
+        const value = w[row + o]!;
+        const q = Math.min(grid.qmax, Math.max(grid.qmin, roundHalfEven(value / s) + zp));
+        levels[e] = q;
+        err[o] = (value - (q - zp) * s) / d;
+      }
+      for (let j = r + 1; j < k; j++) {
+        const c = u[r * k + j]!;
+        if (c === 0) continue;
+        const rowJ = j * n;
+        for (let o = 0; o < n; o++) w[rowJ + o] = w[rowJ + o]! - c * err[o]!;
+      }
+    }
+    return levels;
+  };
+}
