@@ -109,6 +109,8 @@ const TernaryRecipeSchema = z
       .default({ block: 32 })
       .describe("One scale per block of inputs (MatMul/Gemm; Conv stays per output channel) or per output channel"),
     symmetric: z.literal(true).default(true),
+    calibration: CalibrationSchema.optional().describe("The dataset whose activations rounding 'gptq' compensates for"),
+    rounding: RoundingSchema,
     ...layerChoices,
   })
   .strict();
@@ -119,6 +121,8 @@ const BinaryRecipeSchema = z
     scheme: z.literal("weight-only").default("weight-only"),
     granularity: z.literal("per-channel").default("per-channel"),
     symmetric: z.literal(true).default(true),
+    calibration: CalibrationSchema.optional().describe("The dataset whose activations rounding 'gptq' compensates for"),
+    rounding: RoundingSchema,
     ...layerChoices,
   })
   .strict();
@@ -166,14 +170,14 @@ export const QuantizeRecipeSchema = z
 export type QuantizeRecipe = z.infer<typeof QuantizeRecipeSchema>;
 export type Calibration = z.output<typeof CalibrationSchema>;
 
-/** Calibration settings: 8-bit recipes with scheme 'static', and 8- or 4-bit recipes with rounding 'gptq'. */
+/** Calibration settings: 8-bit recipes with scheme 'static', and 8, 4, 2 and 1-bit recipes with rounding 'gptq'. */
 export function calibrationOf(q: QuantizeRecipe): Calibration | undefined {
-  return q.bits === 8 || q.bits === 4 ? q.calibration : undefined;
+  return q.bits === 16 ? undefined : q.calibration;
 }
 
 /** The recipe's error-compensating rounding, or undefined for nearest. */
 export function roundingOf(q: QuantizeRecipe): Rounding | undefined {
-  return q.bits === 8 || q.bits === 4 ? (q.rounding as Rounding | undefined) : undefined;
+  return q.bits === 16 ? undefined : (q.rounding as Rounding | undefined);
 }
 
 /** 2-bit granularity when a per-node override asks for 2 bits under another width's recipe (the 2-bit default). */

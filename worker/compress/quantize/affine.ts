@@ -49,6 +49,15 @@ export interface AffineGrid {
   scaleDims: number[];
   qmin: number;
   qmax: number;
+  /** Levels are -1 and +1 only (1-bit): the nearest is the sign, +1 for 0. */
+  signOnly?: boolean;
+}
+
+/** The level nearest to `value` in group `g` of the grid (half to even, clamped; the sign for a sign-only grid). */
+export function nearestLevel(value: number, grid: AffineGrid, g: number): number {
+  if (grid.signOnly) return value >= 0 ? 1 : -1;
+  const zp = grid.zeroPoints ? grid.zeroPoints[g]! : 0;
+  return Math.min(grid.qmax, Math.max(grid.qmin, roundHalfEven(value / grid.scales[g]!) + zp));
 }
 
 /**
@@ -85,11 +94,7 @@ export function affineGrid(data: Float32Array, dims: readonly number[], grouping
 /** Each element at its nearest level (half to even), clamped to the grid's range. */
 export const nearestLevels: LevelRounding = (data, grid) => {
   const levels = new Int32Array(data.length);
-  for (let i = 0; i < data.length; i++) {
-    const gi = grid.index[i]!;
-    const zp = grid.zeroPoints ? grid.zeroPoints[gi]! : 0;
-    levels[i] = Math.min(grid.qmax, Math.max(grid.qmin, roundHalfEven(data[i]! / grid.scales[gi]!) + zp));
-  }
+  for (let i = 0; i < data.length; i++) levels[i] = nearestLevel(data[i]!, grid, grid.index[i]!);
   return levels;
 };
 

@@ -2,8 +2,7 @@
 // each one's rounding error is spread over the features not yet quantized, weighted by the inverse Hessian of the
 // layer's reconstruction error (H = sum of x xᵀ over the inputs the layer sees in calibration). Levels land on the
 // encoding's own grid (scales from the float weight), so the stored form is unchanged; only the integers differ.
-import { roundHalfEven } from "../../onnx/encoding";
-import type { AffineGrid, LevelRounding } from "./affine";
+import { nearestLevel, type AffineGrid, type LevelRounding } from "./affine";
 
 export interface GptqOptions {
   /** Added to the Hessian's diagonal, as a fraction of its mean (keeps the inverse stable). */
@@ -123,7 +122,7 @@ export function gptqRounding(hessian: Float64Array, dims: readonly number[], inA
         const s = grid.scales[g]!;
         const zp = grid.zeroPoints ? grid.zeroPoints[g]! : 0;
         const value = w[row + o]!;
-        const q = Math.min(grid.qmax, Math.max(grid.qmin, roundHalfEven(value / s) + zp));
+        const q = nearestLevel(value, grid, g);
         levels[e] = q;
         err[o] = (value - (q - zp) * s) / d;
       }
