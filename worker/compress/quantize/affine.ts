@@ -60,11 +60,17 @@ export function nearestLevel(value: number, grid: AffineGrid, g: number): number
   return Math.min(grid.qmax, Math.max(grid.qmin, roundHalfEven(value / grid.scales[g]!) + zp));
 }
 
+/** Levels on a grid, and the grid's scales as the rounding leaves them (the grid's own unless it refits them). */
+export interface Rounded {
+  levels: Int32Array;
+  scales: Float32Array;
+}
+
 /**
  * How levels are chosen on a grid: nearest rounding here; error-compensating rounding (GPTQ) picks other levels on the
- * same grid, so every encoding stores what it always stored, only the integers differ.
+ * same grid (and may refit a two- or three-level grid's scales), so every encoding stores what it always stored.
  */
-export type LevelRounding = (data: Float32Array, grid: AffineGrid) => Int32Array;
+export type LevelRounding = (data: Float32Array, grid: AffineGrid) => Rounded;
 
 /** Scales (and zero points) from each group's range: absmax for symmetric, [min, max] widened to include 0 otherwise. */
 export function affineGrid(data: Float32Array, dims: readonly number[], grouping: Grouping, bits: number, symmetric: boolean): AffineGrid {
@@ -95,7 +101,7 @@ export function affineGrid(data: Float32Array, dims: readonly number[], grouping
 export const nearestLevels: LevelRounding = (data, grid) => {
   const levels = new Int32Array(data.length);
   for (let i = 0; i < data.length; i++) levels[i] = nearestLevel(data[i]!, grid, grid.index[i]!);
-  return levels;
+  return { levels, scales: grid.scales };
 };
 
 export function quantizeAffine(
@@ -107,11 +113,11 @@ export function quantizeAffine(
   round: LevelRounding = nearestLevels,
 ): AffineQuantized {
   const grid = affineGrid(data, dims, grouping, bits, symmetric);
-  const levels = round(data, grid);
+  const { levels, scales } = round(data, grid);
   const reconstructed = new Float32Array(data.length);
   for (let i = 0; i < data.length; i++) {
     const gi = grid.index[i]!;
-    reconstructed[i] = (levels[i]! - (grid.zeroPoints ? grid.zeroPoints[gi]! : 0)) * grid.scales[gi]!;
+    reconstructed[i] = (levels[i]! - (grid.zeroPoints ? grid.zeroPoints[gi]! : 0)) * scales[gi]!;
   }
-  return { levels, scales: grid.scales, zeroPoints: grid.zeroPoints, scaleDims: grid.scaleDims, reconstructed };
+  return { levels, scales, zeroPoints: grid.zeroPoints, scaleDims: grid.scaleDims, reconstructed };
 }

@@ -36,9 +36,10 @@ function binarizeOnGrid(data: Float32Array, dims: readonly number[], axis: numbe
   const { outer, channels, inner } = channelLayout(dims, axis);
   const index = new Int32Array(data.length);
   for (let o = 0, k = 0; o < outer; o++) for (let c = 0; c < channels; c++) for (let i = 0; i < inner; i++) index[k++] = c;
-  const signs = Int8Array.from(rounding(data, { index, scales: plain.scales, zeroPoints: null, scaleDims: [channels], qmin: -1, qmax: 1, signOnly: true }));
-  const reconstructed = Float32Array.from(signs, (v, k) => v * plain.scales[index[k]!]!);
-  return { signs, scales: plain.scales, reconstructed, channels };
+  const rounded = rounding(data, { index, scales: plain.scales, zeroPoints: null, scaleDims: [channels], qmin: -1, qmax: 1, signOnly: true });
+  const signs = Int8Array.from(rounded.levels);
+  const reconstructed = Float32Array.from(signs, (v, k) => v * rounded.scales[index[k]!]!);
+  return { signs, scales: rounded.scales, reconstructed, channels };
 }
 
 export const binary: WeightEncoding = {

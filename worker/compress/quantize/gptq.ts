@@ -133,6 +133,79 @@ export function gptqRounding(hessian: Float64Array, dims: readonly number[], inA
         for (let o = 0; o < n; o++) w[rowJ + o] = w[rowJ + o]! - c * err[o]!;
       }
     }
-    return levels;
+    const scales = grid.qmax === 1 && !grid.zeroPoints ? refitScales(data, levels, grid, hessian, k, n, at) : grid.scales;
+    return { levels, scales };
   };
+}
+
+/**
+ * Least-squares scales for a two- or three-level grid (1-bit signs, ternary): with the levels fixed, each output's
+ * group scales minimise its output error (w - ŵ)ᵀ H (w - ŵ) on the calibration inputs, a small linear system per
+ * output (one unknown per group in it). Where that system is singular or a scale comes out non-positive, the grid's
+ * own scales stay.
+ */
+function refitScales(
+  data: Float32Array,
+  levels: Int32Array,
+  grid: AffineGrid,
+  hessian: Float64Array,
+  k: number,
+  n: number,
+  at: (f: number, o: number) => number,
+): Float32Array {
+  const scales = Float32Array.from(grid.scales);
+  const hb = new Float64Array(k);
+  for (let o = 0; o < n; o++) {
+    // The groups of this output, in order of first appearance along the features.
+    const local = new Map<number, number>();
+    const groupOf = new Int32Array(k);
+    for (let f = 0; f < k; f++) {
+      const g = grid.index[at(f, o)]!;
+      if (!local.has(g)) local.set(g, local.size);
+      groupOf[f] = local.get(g)!;
+    }
+    const m = local.size;
+    const a = new Float64Array(m * m);
+    const c = new Float64Array(m);
+    // a[g][h] = sum over i in g, j in h of b_i H_ij b_j; c[g] = sum over i in g of b_i (H w)_i.
+    for (let i = 0; i < k; i++) {
+      const bi = levels[at(i, o)]!;
+      if (bi === 0) continue;
+      let hw = 0;
+      hb.fill(0);
+      const row = i * k;
+      for (let j = 0; j < k; j++) {
+        const h = hessian[row + j]!;
+        hw += h * data[at(j, o)]!;
+        const bj = levels[at(j, o)]!;
+        if (bj !== 0) hb[groupOf[j]!] = hb[groupOf[j]!]! + h * bj;
+      }
+      const gi = groupOf[i]!;
+      c[gi] = c[gi]! + bi * hw;
+      for (let h = 0; h < m; h++) a[gi * m + h] = a[gi * m + h]! + bi * hb[h]!;
+    }
+    const solved = solveSymmetric(a, c, m);
+    if (!solved || solved.some((v) => !(v > 0) || !Number.isFinite(v))) continue;
+    for (const [g, idx] of local) scales[g] = Math.fround(solved[idx]!);
+  }
+  return scales;
+}
+
+/** x with a x = c for a symmetric positive definite m x m matrix (Cholesky), or null when it is not. */
+function solveSymmetric(a: Float64Array, c: Float64Array, m: number): Float64Array | null {
+  const l = cholesky(a, m);
+  if (!l) return null;
+  const y = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    let s = c[i]!;
+    for (let p = 0; p < i; p++) s -= l[i * m + p]! * y[p]!;
+    y[i] = s / l[i * m + i]!;
+  }
+  const x = new Float64Array(m);
+  for (let i = m - 1; i >= 0; i--) {
+    let s = y[i]!;
+    for (let p = i + 1; p < m; p++) s -= l[p * m + i]! * x[p]!;
+    x[i] = s / l[i * m + i]!;
+  }
+  return x;
 }

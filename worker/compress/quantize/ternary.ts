@@ -64,8 +64,9 @@ export function ternarize(data: Float32Array, ids: Int32Array, groups: number): 
 }
 
 function onGrid(data: Float32Array, grid: AffineGrid, rounding: LevelRounding): Ternarized {
-  const levels = Int8Array.from(rounding(data, grid));
-  return { levels, scales: grid.scales, reconstructed: Float32Array.from(levels, (t, k) => t * grid.scales[grid.index[k]!]!) };
+  const rounded = rounding(data, grid);
+  const levels = Int8Array.from(rounded.levels);
+  return { levels, scales: rounded.scales, reconstructed: Float32Array.from(levels, (t, k) => t * rounded.scales[grid.index[k]!]!) };
 }
 
 /**

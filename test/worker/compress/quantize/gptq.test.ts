@@ -149,7 +149,7 @@ describe("GPTQ rounding", () => {
         const w = weights(k, n, seed);
         const h = hessianOf(inputs(300, k, seed + 10), k);
         const grid = affineGrid(w, [k, n], grouping, 4, true);
-        const got = gptqRounding(h, [k, n], 0, { dampening: 0.01, actOrder: false })(w, grid);
+        const got = gptqRounding(h, [k, n], 0, { dampening: 0.01, actOrder: false })(w, grid).levels;
         const want = obqLevels(w, k, n, h, 0.01, grid);
         expect(Array.from(got), `${grouping.kind} seed ${seed}`).toEqual(Array.from(want));
       }
@@ -162,8 +162,8 @@ describe("GPTQ rounding", () => {
     const wt = new Float32Array(k * n);
     for (let i = 0; i < k; i++) for (let o = 0; o < n; o++) wt[o * k + i] = w[i * n + o]!;
     const h = hessianOf(inputs(200, k, 9), k);
-    const a = gptqRounding(h, [k, n], 0)(w, affineGrid(w, [k, n], { kind: "channel", axis: 1 }, 4, true));
-    const b = gptqRounding(h, [n, k], 1)(wt, affineGrid(wt, [n, k], { kind: "channel", axis: 0 }, 4, true));
+    const a = gptqRounding(h, [k, n], 0)(w, affineGrid(w, [k, n], { kind: "channel", axis: 1 }, 4, true)).levels;
+    const b = gptqRounding(h, [n, k], 1)(wt, affineGrid(wt, [n, k], { kind: "channel", axis: 0 }, 4, true)).levels;
     for (let i = 0; i < k; i++) for (let o = 0; o < n; o++) expect(b[o * k + i]).toBe(a[i * n + o]);
   });
 
@@ -173,7 +173,7 @@ describe("GPTQ rounding", () => {
     const h = new Float64Array(k * k);
     for (let i = 0; i < k; i++) h[i * k + i] = 1 + i;
     const grid = affineGrid(w, [k, n], { kind: "channel", axis: 1 }, 4, true);
-    expect(Array.from(gptqRounding(h, [k, n], 0)(w, grid))).toEqual(Array.from(nearestLevels(w, grid)));
+    expect(Array.from(gptqRounding(h, [k, n], 0)(w, grid).levels)).toEqual(Array.from(nearestLevels(w, grid).levels));
   });
 
   it("never has a larger output error on the calibration inputs than nearest rounding (8, 4 and asymmetric 4 bits)", () => {
@@ -195,5 +195,27 @@ describe("GPTQ rounding", () => {
           const label = `${c.bits}-bit ${c.symmetric ? "symmetric" : "asymmetric"} ${c.grouping.kind} actOrder=${actOrder} seed ${seed}`;
           expect(outputError(x, w, compensated, k, n), label).toBeLessThan(outputError(x, w, nearest, k, n));
         }
+  });
+
+  it("refits a sign grid's scales by least squares: the same signs with the grid's own scales do worse", () => {
+    const [k, n] = [32, 6];
+    for (const seed of [1, 2, 3]) {
+      const w = weights(k, n, seed);
+      const x = inputs(300, k, seed + 40);
+      const h = hessianOf(x, k);
+      const index = Int32Array.from({ length: k * n }, (_, e) => e % n);
+      const scales = Float32Array.from({ length: n }, (_, o) => {
+        let s = 0;
+        for (let i = 0; i < k; i++) s += Math.abs(w[i * n + o]!);
+        return s / k;
+      });
+      const grid: AffineGrid = { index, scales, zeroPoints: null, scaleDims: [n], qmin: -1, qmax: 1, signOnly: true };
+      const rounded = gptqRounding(h, [k, n], 0)(w, grid);
+      expect(rounded.scales).not.toBe(grid.scales);
+      expect([...rounded.levels].every((v) => v === 1 || v === -1)).toBe(true);
+      const refit = Float32Array.from(rounded.levels, (v, e) => v * rounded.scales[index[e]!]!);
+      const kept = Float32Array.from(rounded.levels, (v, e) => v * scales[index[e]!]!);
+      expect(outputError(x, w, refit, k, n), `seed ${seed}`).toBeLessThan(outputError(x, w, kept, k, n));
+    }
   });
 });
