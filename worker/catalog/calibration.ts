@@ -41,13 +41,13 @@ export async function collectRanges(
   return Object.fromEntries([...calibrators].map(([t, c]) => [t, c.range()]));
 }
 
-/** Widest layer input GPTQ takes: its Hessian and the factors derived from it are k x k float64 each. */
+/** Most inputs per output GPTQ takes: its Hessian and the factors derived from it are k x k float64 each. */
 export const MAX_COMPENSATED_FEATURES = 1024;
 /** All Hessians of one recipe together (float64 bytes). */
 export const MAX_HESSIAN_BYTES = 32 * 1024 * 1024;
 
 /**
- * The Hessian of every MatMul/Gemm input (mean of x xᵀ over its rows) on the recipe's calibration samples, run in
+ * The Hessian of every MatMul/Gemm/Conv input (mean of x xᵀ over its rows or patches) on the recipe's calibration samples, run in
  * onnxruntime-web with those inputs exposed as outputs. Refused (invalid_recipe) past the bounds above, naming the
  * layer to exclude.
  */
@@ -64,27 +64,30 @@ export async function collectHessians(
   if (wide) {
     throw new DomainError(
       "invalid_recipe",
-      `rounding 'gptq': layer '${wide.layer}' sums ${wide.features} inputs, more than the ${MAX_COMPENSATED_FEATURES} it takes; exclude it or round to nearest`,
+      `rounding 'gptq': layer '${wide.layer}' sums ${wide.features} inputs per output, more than the ${MAX_COMPENSATED_FEATURES} it takes; exclude it or round to nearest`,
     );
   }
   if (hessianBytes(targets) > MAX_HESSIAN_BYTES) {
     throw new DomainError("invalid_recipe", `rounding 'gptq': the model's layer inputs need ${hessianBytes(targets)} bytes of Hessians, more than ${MAX_HESSIAN_BYTES}`);
   }
   const { dataset } = await loadDataset(store, calibration.dataset);
-  const accumulators = new Map(targets.map((t) => [t.activation, new HessianAccumulator(t.features)]));
+  const accumulators = targets.map((t) => ({ target: t, acc: new HessianAccumulator(t.features, t.groups) }));
   const fromFeeds = new Set(model.inputs.map((i) => i.name));
-  const exposed = encodeModel(withExtraOutputs(decoded, [...accumulators.keys()].filter((t) => !fromFeeds.has(t))));
+  const activations = [...new Set(targets.map((t) => t.activation))];
+  const exposed = encodeModel(withExtraOutputs(decoded, activations.filter((t) => !fromFeeds.has(t))));
   const session = await openSession(exposed, false, original.byteLength);
   try {
     await forEachBatch([session], dataset, model.inputs, calibration.samples, (_start, [out], feeds) => {
-      for (const [t, acc] of accumulators) {
-        const feed = feeds[t];
-        if (feed && feed.data instanceof Float32Array) acc.observe(feed.data);
-        else if (out![t]?.data instanceof Float32Array) acc.observe(out![t]!.data as Float32Array);
+      for (const { target, acc } of accumulators) {
+        const feed = feeds[target.activation];
+        const tensor = feed && feed.data instanceof Float32Array ? feed : out![target.activation];
+        if (!(tensor?.data instanceof Float32Array)) continue;
+        if (target.window) acc.observeConv(tensor.data, tensor.dims, target.window);
+        else acc.observe(tensor.data);
       }
     });
   } finally {
     await session.release();
   }
-  return Object.fromEntries([...accumulators].map(([t, acc]) => [t, { features: acc.features, rows: acc.rows, matrix: acc.matrix() }]));
+  return Object.fromEntries(accumulators.map(({ target, acc }) => [target.layer, { features: acc.features, groups: acc.groups, rows: acc.rows, matrix: acc.matrix() }]));
 }

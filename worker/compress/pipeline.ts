@@ -286,23 +286,25 @@ function requireHessians(hessians: LayerHessians | undefined): LayerHessians {
 }
 
 /**
- * GPTQ for each weight the targets cover, over the Hessian of the activation it multiplies (summed over the layers
- * that share the weight); other weights, and shapes the targets do not describe, round to nearest.
+ * GPTQ for each weight the targets cover, over the Hessians of the layers that read it (summed where several share
+ * it), in the operator table's matrix view of the weight; other weights round to nearest.
  */
 function compensatedRounding(model: ModelProto, hessians: LayerHessians, rounding: Rounding): NonNullable<QuantizeOptions["roundingFor"]> {
   const byWeight = new Map<string, HessianTarget[]>();
   for (const t of hessianTargets(model)) byWeight.set(t.weight, [...(byWeight.get(t.weight) ?? []), t]);
-  return (weight, dims, slot) => {
+  const layers = new Map(layersOf(model.graph!).map((l) => [nodeLabel(l.node), l]));
+  return (weight, dims) => {
     const targets = byWeight.get(weight);
-    if (!targets || dims.length !== 2) return undefined;
-    const k = dims[slot.inAxis]!;
-    const stats = targets.map((t) => hessians[t.activation]);
-    if (stats.some((h) => !h || h.features !== k || h.rows === 0)) return undefined;
+    const layer = targets && layers.get(targets[0]!.layer);
+    const layout = layer?.operator.gemm(layer.node, dims);
+    if (!targets || !layout) return undefined;
+    const stats = targets.map((t) => hessians[t.layer]);
+    if (stats.some((h) => !h || h.features !== layout.K || h.groups !== layout.groups || h.rows === 0)) return undefined;
     let matrix = stats[0]!.matrix;
     if (stats.length > 1) {
-      matrix = new Float64Array(k * k);
+      matrix = new Float64Array(matrix.length);
       for (const h of stats) for (let i = 0; i < matrix.length; i++) matrix[i] = matrix[i]! + h!.matrix[i]!;
     }
-    return gptqRounding(matrix, dims, slot.inAxis, rounding);
+    return gptqRounding(matrix, layout, rounding);
   };
 }

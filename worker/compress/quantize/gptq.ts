@@ -2,6 +2,7 @@
 // each one's rounding error is spread over the features not yet quantized, weighted by the inverse Hessian of the
 // layer's reconstruction error (H = sum of x xᵀ over the inputs the layer sees in calibration). Levels land on the
 // encoding's own grid (scales from the float weight), so the stored form is unchanged; only the integers differ.
+import type { GemmLayout } from "../../onnx/operators";
 import { nearestLevel, type AffineGrid, type LevelRounding } from "./affine";
 
 export interface GptqOptions {
@@ -92,50 +93,70 @@ export function inverseHessianFactor(hessian: Float64Array, k: number, dampening
 }
 
 /**
- * GPTQ as a LevelRounding for a 2-D weight whose input features run along `inAxis` (0 for MatMul's [K, N], 1 for
- * Gemm's transposed [N, K]); `hessian` is k x k over those features (row-major, k = dims[inAxis]).
+ * GPTQ as a LevelRounding for a weight seen as the operator table's matrix products (`layout`: MatMul's [K, N],
+ * Gemm's transposed [N, K], a Conv's `groups` products of K = C/group x kernel inputs): `hessians` holds one k x k
+ * matrix per group (row-major, concatenated). Each group's outputs are rounded against their own Hessian.
  */
-export function gptqRounding(hessian: Float64Array, dims: readonly number[], inAxis: number, options: GptqOptions = GPTQ_DEFAULTS): LevelRounding {
-  if (dims.length !== 2) throw new RangeError(`GPTQ rounds 2-D weights, not [${dims.join(", ")}]`);
-  const k = dims[inAxis]!;
-  const n = dims[1 - inAxis]!;
-  if (hessian.length !== k * k) throw new RangeError(`a Hessian of ${hessian.length} values for ${k} input features`);
-  const at = inAxis === 0 ? (f: number, o: number) => f * n + o : (f: number, o: number) => o * k + f;
+export function gptqRounding(hessians: Float64Array, layout: GemmLayout, options: GptqOptions = GPTQ_DEFAULTS): LevelRounding {
+  const { groups, K: k, N: n } = layout;
+  if (hessians.length !== groups * k * k) throw new RangeError(`${hessians.length} Hessian values for ${groups} group(s) of ${k} input features`);
   return (data: Float32Array, grid: AffineGrid) => {
-    const order = Array.from({ length: k }, (_, i) => i);
-    if (options.actOrder) order.sort((a, b) => hessian[b * k + b]! - hessian[a * k + a]! || a - b);
-    const permuted = new Float64Array(k * k);
-    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) permuted[i * k + j] = hessian[order[i]! * k + order[j]!]!;
-    const u = inverseHessianFactor(permuted, k, options.dampening);
-    // Rows in quantization order: w[r][o] is feature order[r]'s weight into output o, updated as errors arrive.
-    const w = new Float64Array(k * n);
-    for (let r = 0; r < k; r++) for (let o = 0; o < n; o++) w[r * n + o] = data[at(order[r]!, o)]!;
     const levels = new Int32Array(data.length);
-    const err = new Float64Array(n);
-    for (let r = 0; r < k; r++) {
-      const f = order[r]!;
-      const d = u[r * k + r]!;
-      const row = r * n;
-      for (let o = 0; o < n; o++) {
-        const e = at(f, o);
-        const g = grid.index[e]!;
-        const s = grid.scales[g]!;
-        const zp = grid.zeroPoints ? grid.zeroPoints[g]! : 0;
-        const value = w[row + o]!;
-        const q = nearestLevel(value, grid, g);
-        levels[e] = q;
-        err[o] = (value - (q - zp) * s) / d;
-      }
-      for (let j = r + 1; j < k; j++) {
-        const c = u[r * k + j]!;
-        if (c === 0) continue;
-        const rowJ = j * n;
-        for (let o = 0; o < n; o++) w[rowJ + o] = w[rowJ + o]! - c * err[o]!;
+    let scales = grid.scales;
+    for (let g = 0; g < groups; g++) {
+      const base = g * layout.groupStride;
+      const at = (f: number, o: number) => base + f * layout.kStride + o * layout.nStride;
+      const hessian = hessians.subarray(g * k * k, (g + 1) * k * k);
+      roundGroup(data, grid, hessian, k, n, at, options, levels);
+      if (grid.qmax === 1 && !grid.zeroPoints) {
+        const refit = refitScales(data, levels, grid, hessian, k, n, at);
+        if (scales === grid.scales) scales = Float32Array.from(grid.scales);
+        for (let f = 0; f < k; f++) for (let o = 0; o < n; o++) scales[grid.index[at(f, o)]!] = refit[grid.index[at(f, o)]!]!;
       }
     }
-    const scales = grid.qmax === 1 && !grid.zeroPoints ? refitScales(data, levels, grid, hessian, k, n, at) : grid.scales;
     return { levels, scales };
   };
+}
+
+/** GPTQ over one product: features in order (or by act-order), each one's error spread over those not yet rounded. */
+function roundGroup(
+  data: Float32Array,
+  grid: AffineGrid,
+  hessian: Float64Array,
+  k: number,
+  n: number,
+  at: (f: number, o: number) => number,
+  options: GptqOptions,
+  levels: Int32Array,
+): void {
+  const order = Array.from({ length: k }, (_, i) => i);
+  if (options.actOrder) order.sort((a, b) => hessian[b * k + b]! - hessian[a * k + a]! || a - b);
+  const permuted = new Float64Array(k * k);
+  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) permuted[i * k + j] = hessian[order[i]! * k + order[j]!]!;
+  const u = inverseHessianFactor(permuted, k, options.dampening);
+  // Rows in rounding order: w[r][o] is feature order[r]'s weight into output o, updated as errors arrive.
+  const w = new Float64Array(k * n);
+  for (let r = 0; r < k; r++) for (let o = 0; o < n; o++) w[r * n + o] = data[at(order[r]!, o)]!;
+  const err = new Float64Array(n);
+  for (let r = 0; r < k; r++) {
+    const f = order[r]!;
+    const d = u[r * k + r]!;
+    const row = r * n;
+    for (let o = 0; o < n; o++) {
+      const e = at(f, o);
+      const g = grid.index[e]!;
+      const value = w[row + o]!;
+      const q = nearestLevel(value, grid, g);
+      levels[e] = q;
+      err[o] = (value - (q - (grid.zeroPoints ? grid.zeroPoints[g]! : 0)) * grid.scales[g]!) / d;
+    }
+    for (let j = r + 1; j < k; j++) {
+      const c = u[r * k + j]!;
+      if (c === 0) continue;
+      const rowJ = j * n;
+      for (let o = 0; o < n; o++) w[rowJ + o] = w[rowJ + o]! - c * err[o]!;
+    }
+  }
 }
 
 /**

@@ -6,6 +6,11 @@ import { affineGrid, nearestLevels, quantizeAffine, type AffineGrid, type Groupi
 import { gptqRounding, inverseHessianFactor } from "@worker/compress/quantize/gptq";
 import { HessianAccumulator } from "@worker/compress/calibrate/hessian";
 import { rng } from "@test/support/models";
+import type { GemmLayout } from "@worker/onnx/operators";
+
+/** MatMul's [k, n] weight as one product; Gemm's transposed [n, k] one. */
+const matmul = (k: number, n: number): GemmLayout => ({ groups: 1, K: k, N: n, kStride: n, nStride: 1, groupStride: k * n });
+const transposed = (k: number, n: number): GemmLayout => ({ groups: 1, K: k, N: n, kStride: 1, nStride: k, groupStride: k * n });
 
 /** Correlated calibration inputs: rows of k features mixed from a few latent factors, plus noise and an outlier feature. */
 function inputs(rows: number, k: number, seed: number): Float32Array {
@@ -149,7 +154,7 @@ describe("GPTQ rounding", () => {
         const w = weights(k, n, seed);
         const h = hessianOf(inputs(300, k, seed + 10), k);
         const grid = affineGrid(w, [k, n], grouping, 4, true);
-        const got = gptqRounding(h, [k, n], 0, { dampening: 0.01, actOrder: false })(w, grid).levels;
+        const got = gptqRounding(h, matmul(k, n), { dampening: 0.01, actOrder: false })(w, grid).levels;
         const want = obqLevels(w, k, n, h, 0.01, grid);
         expect(Array.from(got), `${grouping.kind} seed ${seed}`).toEqual(Array.from(want));
       }
@@ -162,8 +167,8 @@ describe("GPTQ rounding", () => {
     const wt = new Float32Array(k * n);
     for (let i = 0; i < k; i++) for (let o = 0; o < n; o++) wt[o * k + i] = w[i * n + o]!;
     const h = hessianOf(inputs(200, k, 9), k);
-    const a = gptqRounding(h, [k, n], 0)(w, affineGrid(w, [k, n], { kind: "channel", axis: 1 }, 4, true)).levels;
-    const b = gptqRounding(h, [n, k], 1)(wt, affineGrid(wt, [n, k], { kind: "channel", axis: 0 }, 4, true)).levels;
+    const a = gptqRounding(h, matmul(k, n))(w, affineGrid(w, [k, n], { kind: "channel", axis: 1 }, 4, true)).levels;
+    const b = gptqRounding(h, transposed(k, n))(wt, affineGrid(wt, [n, k], { kind: "channel", axis: 0 }, 4, true)).levels;
     for (let i = 0; i < k; i++) for (let o = 0; o < n; o++) expect(b[o * k + i]).toBe(a[i * n + o]);
   });
 
@@ -173,7 +178,7 @@ describe("GPTQ rounding", () => {
     const h = new Float64Array(k * k);
     for (let i = 0; i < k; i++) h[i * k + i] = 1 + i;
     const grid = affineGrid(w, [k, n], { kind: "channel", axis: 1 }, 4, true);
-    expect(Array.from(gptqRounding(h, [k, n], 0)(w, grid).levels)).toEqual(Array.from(nearestLevels(w, grid).levels));
+    expect(Array.from(gptqRounding(h, matmul(k, n))(w, grid).levels)).toEqual(Array.from(nearestLevels(w, grid).levels));
   });
 
   it("never has a larger output error on the calibration inputs than nearest rounding (8, 4 and asymmetric 4 bits)", () => {
@@ -191,7 +196,7 @@ describe("GPTQ rounding", () => {
           const x = inputs(400, k, seed + 20);
           const h = hessianOf(x, k);
           const nearest = quantizeAffine(w, [k, n], c.grouping, c.bits, c.symmetric).reconstructed;
-          const compensated = quantizeAffine(w, [k, n], c.grouping, c.bits, c.symmetric, gptqRounding(h, [k, n], 0, { dampening: 0.01, actOrder })).reconstructed;
+          const compensated = quantizeAffine(w, [k, n], c.grouping, c.bits, c.symmetric, gptqRounding(h, matmul(k, n), { dampening: 0.01, actOrder })).reconstructed;
           const label = `${c.bits}-bit ${c.symmetric ? "symmetric" : "asymmetric"} ${c.grouping.kind} actOrder=${actOrder} seed ${seed}`;
           expect(outputError(x, w, compensated, k, n), label).toBeLessThan(outputError(x, w, nearest, k, n));
         }
@@ -210,12 +215,29 @@ describe("GPTQ rounding", () => {
         return s / k;
       });
       const grid: AffineGrid = { index, scales, zeroPoints: null, scaleDims: [n], qmin: -1, qmax: 1, signOnly: true };
-      const rounded = gptqRounding(h, [k, n], 0)(w, grid);
+      const rounded = gptqRounding(h, matmul(k, n))(w, grid);
       expect(rounded.scales).not.toBe(grid.scales);
       expect([...rounded.levels].every((v) => v === 1 || v === -1)).toBe(true);
       const refit = Float32Array.from(rounded.levels, (v, e) => v * rounded.scales[index[e]!]!);
       const kept = Float32Array.from(rounded.levels, (v, e) => v * scales[index[e]!]!);
       expect(outputError(x, w, refit, k, n), `seed ${seed}`).toBeLessThan(outputError(x, w, kept, k, n));
+    }
+  });
+
+  it("rounds each group of a grouped weight against its own Hessian, as if each group were its own layer", () => {
+    // Two groups of 3 outputs x 10 inputs, laid out as a Conv weight [6, 10] (outputs outer, inputs contiguous).
+    const [k, n, groups] = [10, 3, 2];
+    const w = weights(k, groups * n, 12);
+    const hs = [hessianOf(inputs(200, k, 1), k), hessianOf(inputs(200, k, 2), k)];
+    const all = new Float64Array(groups * k * k);
+    hs.forEach((h, g) => all.set(h, g * k * k));
+    const layout: GemmLayout = { groups, K: k, N: n, kStride: 1, nStride: k, groupStride: n * k };
+    const grid = affineGrid(w, [groups * n, k], { kind: "channel", axis: 0 }, 4, true);
+    const together = gptqRounding(all, layout)(w, grid).levels;
+    for (let g = 0; g < groups; g++) {
+      const part = w.subarray(g * n * k, (g + 1) * n * k);
+      const alone = gptqRounding(hs[g]!, transposed(k, n))(part, affineGrid(part, [n, k], { kind: "channel", axis: 0 }, 4, true)).levels;
+      expect(Array.from(together.subarray(g * n * k, (g + 1) * n * k)), `group ${g}`).toEqual(Array.from(alone));
     }
   });
 });
