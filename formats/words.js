@@ -51,7 +51,7 @@ function pruneStructureWords(prune) {
 }
 
 /**
- * A recipe in a few words: "int8 weight-only", "int8 static block 64", "prune 50% 2:4 + int8 dynamic",
+ * A recipe in a few words: "int8 weight-only", "int8 static block 64", "prune 50% 2:4 + int8 dynamic", "int4 weight-only gptq",
  * "int8 weight-only (2 layers overridden)". A missing scheme is the API's default, weight-only; a granularity, zero
  * points or a prune structure are named only where they are not the default.
  * @param {unknown} recipe
@@ -69,7 +69,8 @@ export function recipeWords(recipe) {
     const q = obj(r.quantize);
     const overridden = Object.keys(obj(q.overrides)).length;
     const scheme = typeof q.scheme === "string" ? q.scheme : "weight-only";
-    const words = [widthName(q.bits), scheme, granularityWords(q), q.symmetric === false ? "zero points" : undefined].filter(Boolean).join(" ");
+    const rounding = typeof q.rounding === "object" && q.rounding !== null ? "gptq" : undefined;
+    const words = [widthName(q.bits), scheme, granularityWords(q), q.symmetric === false ? "zero points" : undefined, rounding].filter(Boolean).join(" ");
     parts.push(`${words}${overridden ? ` (${overridden} layer${overridden === 1 ? "" : "s"} overridden)` : ""}`);
   }
   // A recipe of another kind (a trained variant's) is shown as it is rather than hidden.
@@ -90,7 +91,8 @@ export function recipeLabel(recipe) {
   }
   if (r.quantize) {
     const q = obj(r.quantize);
-    parts.push(`${widthName(q.bits)}${typeof q.scheme === "string" && q.scheme !== "weight-only" ? ` ${q.scheme}` : ""}`);
+    const rounding = typeof q.rounding === "object" && q.rounding !== null ? " gptq" : "";
+    parts.push(`${widthName(q.bits)}${typeof q.scheme === "string" && q.scheme !== "weight-only" ? ` ${q.scheme}` : ""}${rounding}`);
   }
   return parts.join(" ") || "variant";
 }

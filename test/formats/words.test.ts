@@ -21,6 +21,7 @@ describe("recipeWords", () => {
     expect(recipeWords({ prune: { sparsity: 0.5, structure: { n: 2, m: 4 } }, quantize: { bits: 8, scheme: "dynamic" } })).toBe("prune 50% 2:4 + int8 dynamic");
     expect(recipeWords({ prune: { sparsity: 0.25, structure: "channel" } })).toBe("prune 25% channel");
     expect(recipeWords({ quantize: { bits: 8, overrides: { a: 32, b: 32 } } })).toBe("int8 weight-only (2 layers overridden)");
+    expect(recipeWords({ quantize: { bits: 4, granularity: { block: 32 }, rounding: { method: "gptq", dampening: 0.01, actOrder: false } } })).toBe("int4 weight-only gptq");
     expect(recipeWords(null)).toBe("—");
   });
 });

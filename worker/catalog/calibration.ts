@@ -1,6 +1,8 @@
 // Calibration run: the model with its layer inputs exposed as outputs runs over the recipe's dataset in
 // onnxruntime-web, and each activation's values feed the recipe's calibrator (minmax, percentile, entropy).
 import { calibrationTargets, makeCalibrator, type ActivationRanges } from "../compress/calibrate";
+import { HessianAccumulator, hessianBytes, hessianTargets, type LayerHessians } from "../compress/calibrate/hessian";
+import { DomainError } from "../domain-error";
 import { calibrationOf, type Recipe } from "../compress/recipe";
 import { encodeModel } from "../onnx/codec";
 import { withExtraOutputs } from "../onnx/outputs";
@@ -37,4 +39,55 @@ export async function collectRanges(
     await session.release();
   }
   return Object.fromEntries([...calibrators].map(([t, c]) => [t, c.range()]));
+}
+
+/** Most inputs per output GPTQ takes: its Hessian and the factors derived from it are k x k float64 each. */
+export const MAX_COMPENSATED_FEATURES = 1024;
+/** All Hessians of one recipe together (float64 bytes). */
+export const MAX_HESSIAN_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The Hessian of every MatMul/Gemm/Conv input (mean of x xᵀ over its rows or patches) on the recipe's calibration samples, run in
+ * onnxruntime-web with those inputs exposed as outputs. Refused (invalid_recipe) past the bounds above, naming the
+ * layer to exclude.
+ */
+export async function collectHessians(
+  store: TenantStore,
+  model: ModelRecord,
+  original: Uint8Array,
+  q: NonNullable<Recipe["quantize"]>,
+): Promise<LayerHessians> {
+  const calibration = calibrationOf(q)!;
+  const decoded = parseModelBytes(original);
+  const targets = hessianTargets(decoded);
+  const wide = targets.find((t) => t.features > MAX_COMPENSATED_FEATURES);
+  if (wide) {
+    throw new DomainError(
+      "invalid_recipe",
+      `rounding 'gptq': layer '${wide.layer}' sums ${wide.features} inputs per output, more than the ${MAX_COMPENSATED_FEATURES} it takes; exclude it or round to nearest`,
+    );
+  }
+  if (hessianBytes(targets) > MAX_HESSIAN_BYTES) {
+    throw new DomainError("invalid_recipe", `rounding 'gptq': the model's layer inputs need ${hessianBytes(targets)} bytes of Hessians, more than ${MAX_HESSIAN_BYTES}`);
+  }
+  const { dataset } = await loadDataset(store, calibration.dataset);
+  const accumulators = targets.map((t) => ({ target: t, acc: new HessianAccumulator(t.features, t.groups) }));
+  const fromFeeds = new Set(model.inputs.map((i) => i.name));
+  const activations = [...new Set(targets.map((t) => t.activation))];
+  const exposed = encodeModel(withExtraOutputs(decoded, activations.filter((t) => !fromFeeds.has(t))));
+  const session = await openSession(exposed, false, original.byteLength);
+  try {
+    await forEachBatch([session], dataset, model.inputs, calibration.samples, (_start, [out], feeds) => {
+      for (const { target, acc } of accumulators) {
+        const feed = feeds[target.activation];
+        const tensor = feed && feed.data instanceof Float32Array ? feed : out![target.activation];
+        if (!(tensor?.data instanceof Float32Array)) continue;
+        if (target.window) acc.observeConv(tensor.data, tensor.dims, target.window);
+        else acc.observe(tensor.data);
+      }
+    });
+  } finally {
+    await session.release();
+  }
+  return Object.fromEntries(accumulators.map(({ target, acc }) => [target.layer, { features: acc.features, groups: acc.groups, rows: acc.rows, matrix: acc.matrix() }]));
 }

@@ -10,11 +10,13 @@ import { DT } from "../onnx/dtype";
 import { nodeLabel, subgraphsOf, weightedLayers as layersOf } from "../onnx/operators";
 import { elementCount, tensorDims } from "../onnx/tensor";
 import type { ActivationRanges } from "./calibrate";
+import { hessianTargets, type HessianTarget, type LayerHessians } from "./calibrate/hessian";
+import { gptqRounding } from "./quantize/gptq";
 import { checkPruneNames, pruneModel, type PruneResult } from "./prune";
 import { liftForInt2, quantizeModel, type QuantizeOptions, type QuantizeResult, type TensorReport } from "./quantize";
 import { quantizeActivations, requireStaticOpset, staticDataInputs, type ActivationReport } from "./quantize/activations";
 import { quantizeDynamic, requireDynamicOpset } from "./quantize/dynamic";
-import { quantizeOptions, type Recipe } from "./recipe";
+import { quantizeOptions, roundingOf, type Recipe, type Rounding } from "./recipe";
 import { DomainError } from "../domain-error";
 
 type QuantizeRecipe = NonNullable<Recipe["quantize"]>;
@@ -123,7 +125,13 @@ function uncoveredConstants(model: ModelProto, minElements: number, candidates?:
  * the same weights. Throws what checkRecipe throws, and NothingToCompressError when no weight changes or the
  * result is not smaller than the original (`originalBytes`, its encoded size when the caller has it).
  */
-export function compressModel(input: ModelProto, recipe: Recipe, ranges?: ActivationRanges, originalBytes?: number): CompressResult {
+export function compressModel(
+  input: ModelProto,
+  recipe: Recipe,
+  ranges?: ActivationRanges,
+  originalBytes?: number,
+  hessians?: LayerHessians,
+): CompressResult {
   const normalized = normalizeConstants(input);
   checkRecipe(normalized, recipe);
   let model = normalized;
@@ -141,7 +149,7 @@ export function compressModel(input: ModelProto, recipe: Recipe, ranges?: Activa
   let activations: ActivationReport[] = [];
   const beforeQuantize = initializerNames(model);
   if (recipe.quantize) {
-    const result = quantizeByRecipe(model, recipe.quantize, ranges);
+    const result = quantizeByRecipe(model, recipe.quantize, ranges, hessians);
     model = result.model;
     tensors = result.tensors;
     skipped = result.skipped;
@@ -232,8 +240,10 @@ function checkLayerNames(model: ModelProto, q: QuantizeRecipe): void {
 }
 
 /** Quantizes per the recipe's `quantize` part: exclusions, per-node overrides, then the scheme's passes. */
-export function quantizeByRecipe(model: ModelProto, q: QuantizeRecipe, ranges?: ActivationRanges): QuantizeByRecipeResult {
+export function quantizeByRecipe(model: ModelProto, q: QuantizeRecipe, ranges?: ActivationRanges, hessians?: LayerHessians): QuantizeByRecipeResult {
   checkLayerNames(model, q);
+  const rounding = roundingOf(q);
+  const roundingFor = rounding ? compensatedRounding(model, requireHessians(hessians), rounding) : undefined;
   const bits = layerBits(model, q);
   const bitsOf = (node: NodeProto) => bits.get(nodeLabel(node));
   let current = model;
@@ -253,7 +263,7 @@ export function quantizeByRecipe(model: ModelProto, q: QuantizeRecipe, ranges?: 
   const widths = [...new Set([...bits.values()].filter((b): b is number => b !== null))].sort((a, b) => b - a);
   for (const b of widths) {
     // Remaining layers of this width (all of them, or those a dynamic rewrite declined) get weight-only.
-    const options: QuantizeOptions = { ...quantizeOptions(q, b), include: (n: NodeProto) => bitsOf(n) === b };
+    const options: QuantizeOptions = { ...quantizeOptions(q, b), include: (n: NodeProto) => bitsOf(n) === b, ...(roundingFor ? { roundingFor } : {}) };
     const r = quantizeModel(current, options);
     current = r.model;
     tensors.push(...r.tensors);
@@ -268,4 +278,33 @@ export function quantizeByRecipe(model: ModelProto, q: QuantizeRecipe, ranges?: 
     for (const x of r.missing) skipped.push({ name: x, node: x, reason: "no calibrated range for this activation" });
   }
   return { model: current, tensors, skipped, activations };
+}
+
+function requireHessians(hessians: LayerHessians | undefined): LayerHessians {
+  if (!hessians) throw new RangeError("rounding 'gptq' needs the calibration Hessians (catalog/calibration.ts collectHessians)");
+  return hessians;
+}
+
+/**
+ * GPTQ for each weight the targets cover, over the Hessians of the layers that read it (summed where several share
+ * it), in the operator table's matrix view of the weight; other weights round to nearest.
+ */
+function compensatedRounding(model: ModelProto, hessians: LayerHessians, rounding: Rounding): NonNullable<QuantizeOptions["roundingFor"]> {
+  const byWeight = new Map<string, HessianTarget[]>();
+  for (const t of hessianTargets(model)) byWeight.set(t.weight, [...(byWeight.get(t.weight) ?? []), t]);
+  const layers = new Map(layersOf(model.graph!).map((l) => [nodeLabel(l.node), l]));
+  return (weight, dims) => {
+    const targets = byWeight.get(weight);
+    const layer = targets && layers.get(targets[0]!.layer);
+    const layout = layer?.operator.gemm(layer.node, dims);
+    if (!targets || !layout) return undefined;
+    const stats = targets.map((t) => hessians[t.layer]);
+    if (stats.some((h) => !h || h.features !== layout.K || h.groups !== layout.groups || h.rows === 0)) return undefined;
+    let matrix = stats[0]!.matrix;
+    if (stats.length > 1) {
+      matrix = new Float64Array(matrix.length);
+      for (const h of stats) for (let i = 0; i < matrix.length; i++) matrix[i] = matrix[i]! + h!.matrix[i]!;
+    }
+    return gptqRounding(matrix, layout, rounding);
+  };
 }

@@ -13,6 +13,26 @@ export const CalibrationSchema = z
   .strict()
   .overwrite((c) => (c.method === "percentile" ? { ...c, percentile: c.percentile ?? 99.999 } : { ...c, percentile: undefined }));
 
+/** Error-compensating rounding: GPTQ's column-by-column rounding with Hessian error feedback (needs calibration). */
+const GptqRoundingSchema = z
+  .object({
+    method: z.literal("gptq"),
+    dampening: z.number().min(0).max(1).default(0.01).describe("Added to the Hessian's diagonal, as a fraction of its mean"),
+    actOrder: z.boolean().default(false).describe("Quantize the inputs with the most activation energy first"),
+  })
+  .strict();
+
+const RoundingSchema = z
+  .union([z.literal("nearest"), z.literal("gptq"), GptqRoundingSchema])
+  .optional()
+  // One canonical form per meaning: nearest is the absence of the option, "gptq" its defaults spelt out.
+  .overwrite((r) => (r === "nearest" ? undefined : r === "gptq" ? { method: "gptq" as const, dampening: 0.01, actOrder: false } : r))
+  .describe(
+    "nearest (default): each weight to its nearest level. gptq: MatMul/Gemm weights rounded input by input, each rounding error spread over the inputs not yet rounded by the layer's calibration Hessian (needs calibration: {dataset}); other layers round to nearest",
+  );
+
+export type Rounding = Exclude<z.output<typeof RoundingSchema>, "nearest" | "gptq" | undefined>;
+
 // One schema per bit-width, discriminated by `bits`; defaults fill the canonical form (bits 8's is unchanged, so
 // existing variant ids stay stable). Exclusions and per-node overrides apply to every width; activation schemes
 // (dynamic, static) to 8 bits only.
@@ -50,6 +70,7 @@ const Int8RecipeSchema = z
       .default(true)
       .describe("true: int8 levels, zero point 0; false: uint8 levels with a zero point per scale (weight-only and static)"),
     calibration: CalibrationSchema.optional(),
+    rounding: RoundingSchema,
     ...layerChoices,
   })
   .strict();
@@ -71,6 +92,8 @@ const Int4RecipeSchema = z
       .default({ block: 32 })
       .describe("One scale per block of N inputs, or one per output channel"),
     symmetric: z.boolean().default(true).describe("true: int4 levels -7..7; false: uint4 levels 0..15 with a zero point per scale"),
+    calibration: CalibrationSchema.optional().describe("The dataset whose activations rounding 'gptq' compensates for"),
+    rounding: RoundingSchema,
     ...layerChoices,
   })
   .strict();
@@ -86,6 +109,8 @@ const TernaryRecipeSchema = z
       .default({ block: 32 })
       .describe("One scale per block of inputs (MatMul/Gemm; Conv stays per output channel) or per output channel"),
     symmetric: z.literal(true).default(true),
+    calibration: CalibrationSchema.optional().describe("The dataset whose activations rounding 'gptq' compensates for"),
+    rounding: RoundingSchema,
     ...layerChoices,
   })
   .strict();
@@ -96,6 +121,8 @@ const BinaryRecipeSchema = z
     scheme: z.literal("weight-only").default("weight-only"),
     granularity: z.literal("per-channel").default("per-channel"),
     symmetric: z.literal(true).default(true),
+    calibration: CalibrationSchema.optional().describe("The dataset whose activations rounding 'gptq' compensates for"),
+    rounding: RoundingSchema,
     ...layerChoices,
   })
   .strict();
@@ -123,8 +150,15 @@ export const QuantizeRecipeSchema = z
     if (q.bits === 8 && q.scheme === "dynamic" && !q.symmetric) {
       ctx.addIssue({ code: "custom", path: ["symmetric"], message: "scheme 'dynamic' quantizes weights symmetrically; symmetric: false applies to 'weight-only' and 'static'" });
     }
-    if (q.scheme !== "static" && calibration) {
-      ctx.addIssue({ code: "custom", path: ["calibration"], message: `calibration applies to scheme 'static' only, not '${q.scheme}'` });
+    const rounding = roundingOf(q);
+    if (q.scheme !== "static" && calibration && !rounding) {
+      ctx.addIssue({ code: "custom", path: ["calibration"], message: `calibration applies to scheme 'static' or rounding 'gptq', not to scheme '${q.scheme}' alone` });
+    }
+    if (rounding && !calibration) {
+      ctx.addIssue({ code: "custom", path: ["calibration"], message: "rounding 'gptq' needs calibration: {dataset} (the activations whose error it compensates)" });
+    }
+    if (rounding && q.scheme === "dynamic") {
+      ctx.addIssue({ code: "custom", path: ["rounding"], message: "rounding 'gptq' applies to scheme 'weight-only' and 'static' (dynamic weights are quantized by the integer ops' rewrite)" });
     }
     for (const [node, bits] of Object.entries(q.overrides ?? {})) {
       if (bits !== 32 && !(BIT_WIDTHS as readonly number[]).includes(bits)) {
@@ -136,9 +170,14 @@ export const QuantizeRecipeSchema = z
 export type QuantizeRecipe = z.infer<typeof QuantizeRecipeSchema>;
 export type Calibration = z.output<typeof CalibrationSchema>;
 
-/** Static calibration settings (8-bit recipes with scheme 'static' only). */
+/** Calibration settings: 8-bit recipes with scheme 'static', and 8, 4, 2 and 1-bit recipes with rounding 'gptq'. */
 export function calibrationOf(q: QuantizeRecipe): Calibration | undefined {
-  return q.bits === 8 ? q.calibration : undefined;
+  return q.bits === 16 ? undefined : q.calibration;
+}
+
+/** The recipe's error-compensating rounding, or undefined for nearest. */
+export function roundingOf(q: QuantizeRecipe): Rounding | undefined {
+  return q.bits === 16 ? undefined : (q.rounding as Rounding | undefined);
 }
 
 /** 2-bit granularity when a per-node override asks for 2 bits under another width's recipe (the 2-bit default). */

@@ -148,7 +148,8 @@ export const variants = createRouter("invalid_recipe")
     if (ev) await requireDataset(c.var.store, ev.dataset);
     const calibration = recipe.quantize && calibrationOf(recipe.quantize);
     if (calibration) await requireDataset(c.var.store, calibration.dataset);
-    const needsJob = ev !== undefined || recipe.quantize?.scheme === "static" || model.bytes >= SYNC_MAX_MODEL_BYTES;
+    // Calibration (static ranges, GPTQ's Hessians) runs the model over a dataset: always a job.
+    const needsJob = ev !== undefined || calibration !== undefined || model.bytes >= SYNC_MAX_MODEL_BYTES;
     if (!needsJob) {
       const { created, variant } = await makeVariant(c.var.store, model, recipe);
       return c.json(variant, created ? 201 : 200);

@@ -1,12 +1,14 @@
 // Accuracy-targeted search: tries recipes in order (int8 weight-only, int8 dynamic, each lower bit-width the recipe
-// schema accepts — blocked widths with coarser blocks while they pass — then mixed precision keeping the most
-// sensitive layers wider), evaluates each against FP32 and keeps the smallest (or fastest) that meets the target.
+// schema accepts, with GPTQ rounding where nearest misses — blocked widths with coarser blocks while they pass — then
+// mixed precision keeping the most sensitive layers wider), evaluates each against FP32 and keeps the smallest (or
+// fastest) that meets the target.
 // Only the winner is stored, with its evaluation.
 import { z } from "@hono/zod-openapi";
 import { acceptedBits, RecipeSchema, type Recipe } from "../compress/recipe";
 import { PruneSearchSchema, searchPruning } from "./prune-search";
 import { checkDecidable, ConfidenceSchema, meets, TargetSchema, traceFigures, type SearchResult, type TraceEntry } from "./outcome";
 import { weightedLayers } from "../compress/pipeline";
+import { hessianTargets } from "../compress/calibrate/hessian";
 import { buildVariant, storeEvaluatedVariant, type Progress } from "../catalog/variants";
 import type { TenantStore } from "../store/tenant";
 import { parseModelBytes } from "../catalog/models";
@@ -93,11 +95,22 @@ export async function searchVariant(
   ].filter((r): r is Recipe => r !== null);
   let narrowestFailing: { recipe: Recipe; bytes: number } | null = null;
   const passedBits = new Set<number>();
-  for (const [i, r] of uniform.entries()) {
+  // GPTQ rounding (same size, Hessians from the search's dataset) is tried where nearest rounding misses, on models
+  // with MatMul/Gemm layers it can compensate.
+  const compensable = hessianTargets(parseModelBytes(original)).length > 0;
+  const compensated = (r: Recipe) =>
+    compensable && r.quantize!.bits < 8 ? candidate({ ...r.quantize, rounding: "gptq", calibration: { dataset: request.dataset } }) : null;
+  for (const [i, r0] of uniform.entries()) {
     const share = (i + 1) / (uniform.length + 3);
-    const { ok, bytes } = await tryRecipe(r, share);
+    let r = r0;
+    let { ok, bytes } = await tryRecipe(r, share);
+    const gptq = ok ? null : compensated(r);
+    if (gptq) {
+      r = gptq;
+      ({ ok, bytes } = await tryRecipe(r, share));
+    }
     if (!ok) {
-      narrowestFailing = { recipe: r, bytes };
+      narrowestFailing = { recipe: r0, bytes };
       continue;
     }
     passedBits.add(r.quantize!.bits);

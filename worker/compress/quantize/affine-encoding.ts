@@ -54,7 +54,7 @@ export function affineEncoding(o: AffineOptions): WeightEncoding {
     },
     encode(w) {
       const grouping = groupingOf(w, o.granularity);
-      const q = quantizeAffine(w.data, w.dims, grouping, o.bits, o.symmetric);
+      const q = quantizeAffine(w.data, w.dims, grouping, o.bits, o.symmetric, w.rounding);
       const dtype = storage(o.bits, o.symmetric);
       const qName = w.fresh(`${w.name}_quantized`);
       const sName = w.fresh(`${w.name}_scale`);

@@ -39,7 +39,41 @@ function groupsOf(dims: readonly number[], g: Grouping): { count: number; scaleD
   return { count: outer * blocks * inner, scaleDims: dims.map((d, k) => (k === g.axis ? blocks : d)), index };
 }
 
-export function quantizeAffine(data: Float32Array, dims: readonly number[], grouping: Grouping, bits: number, symmetric: boolean): AffineQuantized {
+/** The quantization grid of a weight: each element's group, and each group's scale and zero point. */
+export interface AffineGrid {
+  /** Group of every element. */
+  index: Int32Array;
+  scales: Float32Array;
+  /** Zero point per group; null for symmetric (all zero). */
+  zeroPoints: Int32Array | null;
+  scaleDims: number[];
+  qmin: number;
+  qmax: number;
+  /** Levels are -1 and +1 only (1-bit): the nearest is the sign, +1 for 0. */
+  signOnly?: boolean;
+}
+
+/** The level nearest to `value` in group `g` of the grid (half to even, clamped; the sign for a sign-only grid). */
+export function nearestLevel(value: number, grid: AffineGrid, g: number): number {
+  if (grid.signOnly) return value >= 0 ? 1 : -1;
+  const zp = grid.zeroPoints ? grid.zeroPoints[g]! : 0;
+  return Math.min(grid.qmax, Math.max(grid.qmin, roundHalfEven(value / grid.scales[g]!) + zp));
+}
+
+/** Levels on a grid, and the grid's scales as the rounding leaves them (the grid's own unless it refits them). */
+export interface Rounded {
+  levels: Int32Array;
+  scales: Float32Array;
+}
+
+/**
+ * How levels are chosen on a grid: nearest rounding here; error-compensating rounding (GPTQ) picks other levels on the
+ * same grid (and may refit a two- or three-level grid's scales), so every encoding stores what it always stored.
+ */
+export type LevelRounding = (data: Float32Array, grid: AffineGrid) => Rounded;
+
+/** Scales (and zero points) from each group's range: absmax for symmetric, [min, max] widened to include 0 otherwise. */
+export function affineGrid(data: Float32Array, dims: readonly number[], grouping: Grouping, bits: number, symmetric: boolean): AffineGrid {
   const { count, scaleDims, index } = groupsOf(dims, grouping);
   const lo = new Float64Array(count); // min over the group, at most 0
   const hi = new Float64Array(count); // max over the group, at least 0
@@ -60,15 +94,30 @@ export function quantizeAffine(data: Float32Array, dims: readonly number[], grou
     scales[gi] = s;
     if (zeroPoints) zeroPoints[gi] = Math.min(qmax, Math.max(0, roundHalfEven(-lo[gi]! / s)));
   }
+  return { index, scales, zeroPoints, scaleDims, qmin, qmax };
+}
+
+/** Each element at its nearest level (half to even), clamped to the grid's range. */
+export const nearestLevels: LevelRounding = (data, grid) => {
   const levels = new Int32Array(data.length);
+  for (let i = 0; i < data.length; i++) levels[i] = nearestLevel(data[i]!, grid, grid.index[i]!);
+  return { levels, scales: grid.scales };
+};
+
+export function quantizeAffine(
+  data: Float32Array,
+  dims: readonly number[],
+  grouping: Grouping,
+  bits: number,
+  symmetric: boolean,
+  round: LevelRounding = nearestLevels,
+): AffineQuantized {
+  const grid = affineGrid(data, dims, grouping, bits, symmetric);
+  const { levels, scales } = round(data, grid);
   const reconstructed = new Float32Array(data.length);
   for (let i = 0; i < data.length; i++) {
-    const gi = index[i]!;
-    const s = scales[gi]!;
-    const zp = zeroPoints ? zeroPoints[gi]! : 0;
-    const q = Math.min(qmax, Math.max(qmin, roundHalfEven(data[i]! / s) + zp));
-    levels[i] = q;
-    reconstructed[i] = (q - zp) * s;
+    const gi = grid.index[i]!;
+    reconstructed[i] = (levels[i]! - (grid.zeroPoints ? grid.zeroPoints[gi]! : 0)) * scales[gi]!;
   }
-  return { levels, scales, zeroPoints, scaleDims, reconstructed };
+  return { levels, scales, zeroPoints: grid.zeroPoints, scaleDims: grid.scaleDims, reconstructed };
 }

@@ -9,6 +9,7 @@ import type { WeightEncoding } from "./encoding";
 import { int2Dequantize } from "./int2";
 import { INT2_OPSET } from "./opset25";
 import { quantizationError } from "./weights";
+import type { LevelRounding } from "./affine";
 
 export function binarize(data: Float32Array, dims: readonly number[], axis: number) {
   const { outer, channels, inner } = channelLayout(dims, axis);
@@ -29,12 +30,24 @@ export function binarize(data: Float32Array, dims: readonly number[], axis: numb
   return { signs, scales, reconstructed, channels };
 }
 
+/** The sign grid of binarize (scale mean|w| per output channel) with each sign chosen by `rounding`. */
+function binarizeOnGrid(data: Float32Array, dims: readonly number[], axis: number, rounding: LevelRounding) {
+  const plain = binarize(data, dims, axis);
+  const { outer, channels, inner } = channelLayout(dims, axis);
+  const index = new Int32Array(data.length);
+  for (let o = 0, k = 0; o < outer; o++) for (let c = 0; c < channels; c++) for (let i = 0; i < inner; i++) index[k++] = c;
+  const rounded = rounding(data, { index, scales: plain.scales, zeroPoints: null, scaleDims: [channels], qmin: -1, qmax: 1, signOnly: true });
+  const signs = Int8Array.from(rounded.levels);
+  const reconstructed = Float32Array.from(signs, (v, k) => v * rounded.scales[index[k]!]!);
+  return { signs, scales: rounded.scales, reconstructed, channels };
+}
+
 export const binary: WeightEncoding = {
   bits: 1,
   unsupported: () => null,
   encode(w) {
     const axis = w.slot.outAxis;
-    const b = binarize(w.data, w.dims, axis);
+    const b = w.rounding ? binarizeOnGrid(w.data, w.dims, axis, w.rounding) : binarize(w.data, w.dims, axis);
     if (w.opset < 13) {
       const name = w.fresh(`${w.name}_binary`);
       // A float initializer needs no node: Identity keeps the "replacement tensor" shape of the other encodings.

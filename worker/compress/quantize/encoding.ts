@@ -3,6 +3,7 @@
 import type { NodeProto, TensorProto } from "onnx-buf";
 import type { WeightLayout } from "../../onnx/operators";
 import type { QuantizationError } from "./weights";
+import type { LevelRounding } from "./affine";
 
 export interface WeightToEncode {
   name: string;
@@ -16,6 +17,8 @@ export interface WeightToEncode {
   /** Where the weight's channels lie (the operator table's layout). */
   slot: WeightLayout;
   opset: number;
+  /** How levels are chosen on the encoding's grid (error-compensating rounding); nearest when absent. */
+  rounding?: LevelRounding;
   /** Fresh graph-unique names. */
   fresh(wanted: string): string;
 }

@@ -17,7 +17,8 @@ import { nameAllocator } from "../../onnx/names";
 import { liftToOpset21 } from "./opset21";
 import { liftToOpset25 } from "./opset25";
 import { ternary } from "./ternary";
-import { nodeLabel, OPERATOR_FORMS, subgraphsOf, weightedLayers, type WeightedLayer } from "../../onnx/operators";
+import { nodeLabel, OPERATOR_FORMS, subgraphsOf, weightedLayers, type WeightedLayer, type WeightLayout } from "../../onnx/operators";
+import type { LevelRounding } from "./affine";
 import { DomainError } from "../../domain-error";
 
 export interface TensorReport {
@@ -51,6 +52,8 @@ export type WeightBits =
 export type QuantizeOptions = WeightBits & {
   /** Nodes for which this returns false stay float (exclusions and mixed precision decide it). */
   include?: (node: NodeProto) => boolean;
+  /** Error-compensating rounding for a weight (by name, shape and layout), or undefined for nearest. */
+  roundingFor?: (weight: string, dims: readonly number[], slot: WeightLayout) => LevelRounding | undefined;
 };
 
 function encodingFor(options: QuantizeOptions): WeightEncoding {
@@ -229,7 +232,9 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
     }
     // `data` is read on first use: an encoder that takes rawData never makes the aligned float copy.
     let data: Float32Array | undefined;
+    const rounding = options.roundingFor?.(weight.name, dims, slot);
     const encoded = encoding.encode({
+      ...(rounding ? { rounding } : {}),
       name: weight.name,
       dims,
       get data() {

@@ -8,6 +8,7 @@ import { packInt4, roundHalfEven } from "../../onnx/encoding";
 import { channelLayout, makeTensor } from "../../onnx/tensor";
 import type { WeightEncoding } from "./encoding";
 import { quantizationError } from "./weights";
+import { quantizeAffine, type Grouping, type LevelRounding } from "./affine";
 
 const QMAX = 7;
 
@@ -61,6 +62,12 @@ export function quantizePerAxis(data: Float32Array, dims: readonly number[], axi
   return { levels, scales, reconstructed };
 }
 
+/** The same grid as quantizeBlocked / quantizePerAxis (symmetric absmax / 7), with levels chosen by `rounding`. */
+function roundedOnGrid(data: Float32Array, dims: readonly number[], grouping: Grouping, rounding: LevelRounding) {
+  const q = quantizeAffine(data, dims, grouping, 4, true, rounding);
+  return { levels: Int8Array.from(q.levels), scales: q.scales, reconstructed: q.reconstructed, scaleDims: q.scaleDims };
+}
+
 export function int4(block: number): WeightEncoding {
   return {
     bits: 4,
@@ -70,7 +77,11 @@ export function int4(block: number): WeightEncoding {
       const blocked = w.dims.length === 2;
       const axis = blocked ? w.slot.inAxis : w.slot.outAxis;
       const inputAxisLength = blocked ? w.dims[axis]! : 1;
-      const q = blocked ? quantizeBlocked(w.data, w.dims, axis, block) : { ...quantizePerAxis(w.data, w.dims, axis), scaleDims: [w.dims[axis]!] };
+      const q = w.rounding
+        ? roundedOnGrid(w.data, w.dims, blocked ? { kind: "block", axis, block: Math.min(block, inputAxisLength) } : { kind: "channel", axis }, w.rounding)
+        : blocked
+          ? quantizeBlocked(w.data, w.dims, axis, block)
+          : { ...quantizePerAxis(w.data, w.dims, axis), scaleDims: [w.dims[axis]!] };
       const qName = w.fresh(`${w.name}_int4`);
       const sName = w.fresh(`${w.name}_scale`);
       const output = w.fresh(`${w.name}_dequantized`);

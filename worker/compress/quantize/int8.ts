@@ -4,14 +4,21 @@ import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
 import { channelLayout, makeTensor } from "../../onnx/tensor";
 import { broadcastShape, type WeightEncoding } from "./encoding";
-import { quantizeWeightsPerChannel } from "./weights";
+import { quantizationError, quantizeWeightsPerChannel } from "./weights";
+import { quantizeAffine, type LevelRounding } from "./affine";
+
+/** The per-channel grid (absmax / 127 per output channel) with levels chosen by `rounding`. */
+function roundedPerChannel(data: Float32Array, dims: readonly number[], axis: number, rounding: LevelRounding) {
+  const q = quantizeAffine(data, dims, { kind: "channel", axis }, 8, true, rounding);
+  return { values: Int8Array.from(q.levels), scales: q.scales, error: quantizationError(data, q.reconstructed) };
+}
 
 export const int8: WeightEncoding = {
   bits: 8,
   unsupported: () => null,
   encode(w) {
     const axis = w.slot.outAxis;
-    const q = quantizeWeightsPerChannel(w.rawData ?? w.data, w.dims, axis, 8);
+    const q = w.rounding ? roundedPerChannel(w.data, w.dims, axis, w.rounding) : quantizeWeightsPerChannel(w.rawData ?? w.data, w.dims, axis, 8);
     const { channels } = channelLayout(w.dims, axis);
     const qName = w.fresh(`${w.name}_quantized`);
     const output = w.fresh(`${w.name}_dequantized`);

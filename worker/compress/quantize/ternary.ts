@@ -8,6 +8,7 @@ import type { WeightEncoding } from "./encoding";
 import { int2Dequantize } from "./int2";
 import { INT2_OPSET } from "./opset25";
 import { quantizationError } from "./weights";
+import type { AffineGrid, LevelRounding } from "./affine";
 
 /** Group (scale) index of every element: per index of `axis` (block 0) or per block of `block` along `axis`,
  * in DequantizeLinear's scale layout. Returns the ids, the group count and the scale tensor's dims. */
@@ -62,6 +63,12 @@ export function ternarize(data: Float32Array, ids: Int32Array, groups: number): 
   return { levels, scales, reconstructed };
 }
 
+function onGrid(data: Float32Array, grid: AffineGrid, rounding: LevelRounding): Ternarized {
+  const rounded = rounding(data, grid);
+  const levels = Int8Array.from(rounded.levels);
+  return { levels, scales: rounded.scales, reconstructed: Float32Array.from(levels, (t, k) => t * rounded.scales[grid.index[k]!]!) };
+}
+
 /**
  * 2-bit weight-only encoding: ternary levels stored as INT2 behind an opset-25 DequantizeLinear (see int2.ts).
  * `block` > 0 blocks 2-D weights (MatMul/Gemm) along their input axis; weights of higher rank (Conv) and
@@ -76,7 +83,9 @@ export function ternary(block: number): WeightEncoding {
       const axis = blocked ? w.slot.inAxis : w.slot.outAxis;
       const blockSize = blocked ? Math.min(block, w.dims[axis]!) : 0;
       const layout = groupLayout(w.dims, axis, blockSize);
-      const t = ternarize(w.data, layout.ids, layout.groups);
+      const twn = ternarize(w.data, layout.ids, layout.groups);
+      // Error-compensating rounding keeps TWN's scales and picks each weight's level in {-1, 0, +1} itself.
+      const t = w.rounding ? onGrid(w.data, { index: layout.ids, scales: twn.scales, zeroPoints: null, scaleDims: layout.scaleDims, qmin: -1, qmax: 1 }, w.rounding) : twn;
       const output = w.fresh(`${w.name}_dequantized`);
       const { initializers, nodes } = int2Dequantize(
         { levels: t.levels, dims: w.dims, scales: t.scales, scaleDims: layout.scaleDims, axis, blockSize },

@@ -1,0 +1,190 @@
+// Recipes with rounding 'gptq': their canonical form (nearest is the option's absence, so existing ids stay), what
+// the schema refuses, and whole models compressed with Hessians collected by onnxruntime-node: standard ONNX that
+// onnxruntime-node runs, deterministic, and closer to FP32 on unseen inputs than nearest rounding.
+import { describe, expect, it } from "vitest";
+import { compressModel } from "@worker/compress/pipeline";
+import { canonicalJson, RecipeSchema } from "@worker/compress/recipe";
+import { HessianAccumulator, hessianTargets, type LayerHessians } from "@worker/compress/calibrate/hessian";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { withExtraOutputs } from "@worker/onnx/outputs";
+import { buildCnn, buildMlp, rng } from "@test/support/models";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
+import { floatTensor, runReference } from "@test/support/ort-node";
+
+const DATASET = "a".repeat(24);
+const canonical = (r: unknown) => canonicalJson(RecipeSchema.parse(r));
+const issues = (r: unknown) => {
+  const p = RecipeSchema.safeParse(r);
+  return p.success ? [] : p.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+};
+
+/** Rows of correlated features (a few latent factors plus noise), as real activations are. */
+function correlated(rows: number, k: number, seed: number): Float32Array {
+  const next = rng(seed);
+  const mixNext = rng(1234);
+  const mix = Array.from({ length: 4 * k }, () => mixNext() * 2 - 1);
+  const x = new Float32Array(rows * k);
+  for (let r = 0; r < rows; r++) {
+    const z = Array.from({ length: 4 }, () => next() * 2 - 1);
+    for (let i = 0; i < k; i++) {
+      let v = 0.1 * (next() * 2 - 1);
+      for (let f = 0; f < 4; f++) v += z[f]! * mix[f * k + i]!;
+      x[r * k + i] = v;
+    }
+  }
+  return x;
+}
+
+/** Hessians of every MatMul/Gemm input, from onnxruntime-node (the independent executor) on `x`. */
+async function hessians(bytes: Uint8Array, x: Float32Array, dims: number[]): Promise<LayerHessians> {
+  const model = decodeModel(bytes);
+  const targets = hessianTargets(model);
+  const exposed = encodeModel(withExtraOutputs(model, targets.map((t) => t.activation).filter((a) => a !== "input")));
+  const out = await runReference(exposed, { input: floatTensor(x, dims) });
+  const result: LayerHessians = {};
+  for (const t of targets) {
+    const acc = new HessianAccumulator(t.features, t.groups);
+    const tensor = t.activation === "input" ? { data: x, dims } : { data: out[t.activation]!.data as Float32Array, dims: out[t.activation]!.dims as number[] };
+    if (t.window) acc.observeConv(tensor.data, tensor.dims, t.window);
+    else acc.observe(tensor.data);
+    result[t.layer] = { features: t.features, groups: t.groups, rows: acc.rows, matrix: acc.matrix() };
+  }
+  return result;
+}
+
+async function meanSquaredError(reference: Uint8Array, variant: Uint8Array, x: Float32Array, dims: number[]): Promise<number> {
+  const a = (await runReference(reference, { input: floatTensor(x, dims) })).logits!.data as Float32Array;
+  const b = (await runReference(variant, { input: floatTensor(x, dims) })).logits!.data as Float32Array;
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
+  return s / a.length;
+}
+
+describe("rounding in recipes", () => {
+  it("spells 'gptq' out with its defaults, and leaves 'nearest' out of the canonical form", () => {
+    expect(canonical({ quantize: { bits: 4, rounding: "gptq", calibration: { dataset: DATASET } } })).toContain(
+      '"rounding":{"actOrder":false,"dampening":0.01,"method":"gptq"}',
+    );
+    expect(canonical({ quantize: { bits: 4, rounding: "gptq", calibration: { dataset: DATASET } } })).toBe(
+      canonical({ quantize: { bits: 4, rounding: { method: "gptq", dampening: 0.01 }, calibration: { dataset: DATASET } } }),
+    );
+    expect(canonical({ quantize: { bits: 8, rounding: "nearest" } })).toBe(canonical({ quantize: { bits: 8 } }));
+    expect(canonical({ quantize: { bits: 4, rounding: "nearest" } })).toBe(canonical({ quantize: { bits: 4 } }));
+  });
+
+  it("refuses gptq without calibration, with scheme dynamic, at widths it does not cover, and calibration alone on weight-only", () => {
+    expect(issues({ quantize: { bits: 4, rounding: "gptq" } })).toEqual([expect.stringMatching(/^quantize.calibration: rounding 'gptq' needs calibration/)]);
+    expect(issues({ quantize: { bits: 8, scheme: "dynamic", rounding: "gptq", calibration: { dataset: DATASET } } })).toContain(
+      "quantize.rounding: rounding 'gptq' applies to scheme 'weight-only' and 'static' (dynamic weights are quantized by the integer ops' rewrite)",
+    );
+    expect(issues({ quantize: { bits: 16, rounding: "gptq", calibration: { dataset: DATASET } } }).length).toBeGreaterThan(0);
+    expect(issues({ quantize: { bits: 8, calibration: { dataset: DATASET } } })).toEqual([expect.stringMatching(/^quantize.calibration: calibration applies to scheme 'static' or rounding 'gptq'/)]);
+    expect(issues({ quantize: { bits: 4, rounding: { method: "gptq", dampening: 2 }, calibration: { dataset: DATASET } } }).length).toBeGreaterThan(0);
+  });
+});
+
+describe("compressing with GPTQ rounding", () => {
+  const sizes = [48, 64, 32, 10];
+  const bytes = buildMlp(sizes, 11);
+  const calibration = correlated(256, sizes[0]!, 5);
+  const unseen = correlated(256, sizes[0]!, 99);
+
+  for (const quantize of [
+    { bits: 4, granularity: { block: 16 } },
+    { bits: 4, granularity: "per-channel" },
+    { bits: 8 },
+    { bits: 4, symmetric: false },
+    { bits: 2, granularity: { block: 16 } },
+    { bits: 1 },
+  ]) {
+    it(`${JSON.stringify(quantize)}: onnxruntime-node runs it, the bytes repeat, and unseen inputs see less error than nearest`, async () => {
+      const h = await hessians(bytes, calibration, [256, sizes[0]!]);
+      const nearest = compressModel(decodeModel(bytes), RecipeSchema.parse({ quantize })).bytes;
+      const recipe = RecipeSchema.parse({ quantize: { ...quantize, rounding: "gptq", calibration: { dataset: DATASET } } });
+      const gptq = compressModel(decodeModel(bytes), recipe, undefined, undefined, h);
+      expect(gptq.tensors.length).toBe(3);
+      expect(gptq.tensors.every((t) => t.bits === quantize.bits)).toBe(true);
+      expect(gptq.bytes.byteLength).toBe(nearest.byteLength);
+      expect(compressModel(decodeModel(bytes), recipe, undefined, undefined, h).bytes).toEqual(gptq.bytes);
+      const errNearest = await meanSquaredError(bytes, nearest, unseen, [256, sizes[0]!]);
+      const errGptq = await meanSquaredError(bytes, gptq.bytes, unseen, [256, sizes[0]!]);
+      console.log(JSON.stringify({ quantize, errNearest, errGptq }));
+      expect(errGptq).toBeLessThan(errNearest);
+    });
+  }
+
+  it("needs the Hessians: without them the recipe does not compress as if it had", () => {
+    const recipe = RecipeSchema.parse({ quantize: { bits: 4, rounding: "gptq", calibration: { dataset: DATASET } } });
+    expect(() => compressModel(decodeModel(bytes), recipe)).toThrow(/needs the calibration Hessians/);
+  });
+});
+
+describe("Conv Hessians (input patches, one per group)", () => {
+  /** A one-node Conv model with the given weight, no bias. */
+  function convModel(weight: Float32Array, wdims: number[], inDims: number[], attrs: Record<string, unknown>): Uint8Array {
+    const graph = makeGraph(
+      [makeNode("Conv", ["input", "w"], ["y"], "conv", attrs as never)],
+      "conv",
+      [makeValueInfo("input", DT.FLOAT, inDims)],
+      [makeValueInfo("y", DT.FLOAT, ["N", "M", "OH", "OW"])],
+      [makeTensor("w", DT.FLOAT, wdims, weight)],
+    );
+    return encodeModel(makeModel(graph, { "": 13 }));
+  }
+
+  for (const attrs of [
+    { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: 2 },
+    { kernel_shape: [3, 2], strides: [2, 1], dilations: [1, 2], pads: [0, 1, 2, 0], group: 1 },
+    { kernel_shape: [3, 3], strides: [2, 2], auto_pad: "SAME_UPPER", group: 4 },
+  ]) {
+    it(`${JSON.stringify(attrs)}: Δᵀ H Δ times the rows is the summed squared output of a Conv with weight Δ (onnxruntime-node)`, async () => {
+      const [N, C, H, W] = [2, 4, 7, 6];
+      const [kh, kw] = attrs.kernel_shape as [number, number];
+      const group = attrs.group;
+      const cg = C / group;
+      const x = correlated(N * C, H * W, 3);
+      // The layer whose Hessians are collected: any weight of the right shape (its values do not enter H).
+      const wdims = [group * 2, cg, kh, kw];
+      const layer = convModel(new Float32Array(wdims.reduce((a, b) => a * b, 1)).fill(0.1), wdims, [N, C, H, W], attrs);
+      const [target] = hessianTargets(decodeModel(layer));
+      expect(target).toMatchObject({ features: cg * kh * kw, groups: group });
+      const acc = new HessianAccumulator(target!.features, target!.groups);
+      acc.observeConv(x, [N, C, H, W], target!.window!);
+      const h = acc.matrix();
+      const next = rng(7);
+      const k = target!.features;
+      for (let g = 0; g < group; g++) {
+        // Δ: one output channel in group g (the others zero); y = Conv(x, Δ) is that channel's Δ·patch at every position.
+        const delta = new Float32Array(wdims.reduce((a, b) => a * b, 1));
+        const o = g * 2;
+        for (let i = 0; i < k; i++) delta[o * k + i] = next() * 2 - 1;
+        const y = (await runReference(convModel(delta, wdims, [N, C, H, W], attrs), { input: floatTensor(x, [N, C, H, W]) })).y!;
+        const [, , OH, OW] = y.dims as number[];
+        let sum = 0;
+        for (let b = 0; b < N; b++) for (let p = 0; p < OH! * OW!; p++) sum += (y.data as Float32Array)[(b * wdims[0]! + o) * OH! * OW! + p]! ** 2;
+        let quad = 0;
+        for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) quad += delta[o * k + i]! * h[g * k * k + i * k + j]! * delta[o * k + j]!;
+        expect(acc.rows).toBe(N * OH! * OW!);
+        expect(quad * acc.rows).toBeCloseTo(sum, 3);
+      }
+    });
+  }
+
+  it("GPTQ on a CNN's Conv and Gemm layers: closer to FP32 on unseen inputs than nearest at 4, 2 and 1 bits", async () => {
+    const bytes = buildCnn(3);
+    const dims = [64, 1, 12, 12];
+    const calibration = correlated(64, 144, 21);
+    const unseen = correlated(64, 144, 22);
+    const h = await hessians(bytes, calibration, dims);
+    expect(Object.keys(h).sort()).toEqual(["conv1", "conv2", "fc"]);
+    for (const quantize of [{ bits: 4, granularity: "per-channel" }, { bits: 2, granularity: "per-channel" }, { bits: 1 }]) {
+      const nearest = compressModel(decodeModel(bytes), RecipeSchema.parse({ quantize })).bytes;
+      const gptq = compressModel(decodeModel(bytes), RecipeSchema.parse({ quantize: { ...quantize, rounding: "gptq", calibration: { dataset: DATASET } } }), undefined, undefined, h).bytes;
+      const [errNearest, errGptq] = [await meanSquaredError(bytes, nearest, unseen, dims), await meanSquaredError(bytes, gptq, unseen, dims)];
+      console.log(JSON.stringify({ cnn: quantize, errNearest, errGptq }));
+      expect(errGptq, JSON.stringify(quantize)).toBeLessThan(errNearest);
+    }
+  });
+});

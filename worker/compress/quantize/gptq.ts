@@ -1,0 +1,232 @@
+// GPTQ rounding (Frantar et al. 2022): the input features of a 2-D weight are quantized one at a time, in order, and
+// each one's rounding error is spread over the features not yet quantized, weighted by the inverse Hessian of the
+// layer's reconstruction error (H = sum of x xᵀ over the inputs the layer sees in calibration). Levels land on the
+// encoding's own grid (scales from the float weight), so the stored form is unchanged; only the integers differ.
+import type { GemmLayout } from "../../onnx/operators";
+import { nearestLevel, type AffineGrid, type LevelRounding } from "./affine";
+
+export interface GptqOptions {
+  /** Added to the Hessian's diagonal, as a fraction of its mean (keeps the inverse stable). */
+  dampening: number;
+  /** Quantize the features with the largest Hessian diagonal (most activation energy) first. */
+  actOrder: boolean;
+}
+
+export const GPTQ_DEFAULTS: GptqOptions = { dampening: 0.01, actOrder: false };
+
+/** Lower Cholesky factor of a symmetric matrix (row-major k x k), or null when it is not positive definite. */
+export function cholesky(a: Float64Array, k: number): Float64Array | null {
+  const l = new Float64Array(k * k);
+  for (let j = 0; j < k; j++) {
+    const rj = j * k;
+    let d = a[rj + j]!;
+    for (let p = 0; p < j; p++) d -= l[rj + p]! * l[rj + p]!;
+    if (!(d > 0)) return null;
+    const ljj = Math.sqrt(d);
+    l[rj + j] = ljj;
+    for (let i = j + 1; i < k; i++) {
+      const ri = i * k;
+      let s = a[ri + j]!;
+      for (let p = 0; p < j; p++) s -= l[ri + p]! * l[rj + p]!;
+      l[ri + j] = s / ljj;
+    }
+  }
+  return l;
+}
+
+/** The inverse of a symmetric positive definite matrix from its lower Cholesky factor: L⁻ᵀ L⁻¹. */
+function inverseFromCholesky(l: Float64Array, k: number): Float64Array {
+  // t = (L⁻¹)ᵀ, upper triangular: column c of L⁻¹ by forward substitution, stored as row c of t.
+  const t = new Float64Array(k * k);
+  const col = new Float64Array(k);
+  for (let c = 0; c < k; c++) {
+    col.fill(0);
+    for (let i = c; i < k; i++) {
+      let s = i === c ? 1 : 0;
+      const ri = i * k;
+      for (let p = c; p < i; p++) s -= l[ri + p]! * col[p]!;
+      col[i] = s / l[ri + i]!;
+    }
+    t.set(col.subarray(c), c * k + c);
+  }
+  // (L⁻ᵀ L⁻¹)[i][j] = sum over p >= max(i, j) of L⁻¹[p][i] L⁻¹[p][j] = sum of t[i][p] t[j][p].
+  const inv = new Float64Array(k * k);
+  for (let i = 0; i < k; i++)
+    for (let j = i; j < k; j++) {
+      let s = 0;
+      const ri = i * k;
+      const rj = j * k;
+      for (let p = j; p < k; p++) s += t[ri + p]! * t[rj + p]!;
+      inv[i * k + j] = s;
+      inv[j * k + i] = s;
+    }
+  return inv;
+}
+
+/**
+ * The upper factor U of H⁻¹ = Uᵀ U after damping: row i holds how feature i's error moves the later features. Dead
+ * features (never active in calibration) get a unit diagonal, so they neither receive nor pass on error. Damping
+ * grows tenfold while H is not numerically positive definite.
+ */
+export function inverseHessianFactor(hessian: Float64Array, k: number, dampening: number): Float64Array {
+  const h = Float64Array.from(hessian);
+  let mean = 0;
+  for (let i = 0; i < k; i++) {
+    if (h[i * k + i]! <= 0) {
+      for (let j = 0; j < k; j++) h[i * k + j] = h[j * k + i] = 0;
+      h[i * k + i] = 1;
+    }
+    mean += h[i * k + i]! / k;
+  }
+  for (let damp = Math.max(dampening, 1e-8) * mean, tries = 0; tries < 8; tries++, damp *= 10) {
+    const d = Float64Array.from(h);
+    for (let i = 0; i < k; i++) d[i * k + i] = d[i * k + i]! + damp;
+    const l = cholesky(d, k);
+    if (!l) continue;
+    const m = cholesky(inverseFromCholesky(l, k), k);
+    if (!m) continue;
+    const u = new Float64Array(k * k);
+    for (let i = 0; i < k; i++) for (let j = i; j < k; j++) u[i * k + j] = m[j * k + i]!;
+    return u;
+  }
+  throw new RangeError("the calibration Hessian is not positive definite even after damping");
+}
+
+/**
+ * GPTQ as a LevelRounding for a weight seen as the operator table's matrix products (`layout`: MatMul's [K, N],
+ * Gemm's transposed [N, K], a Conv's `groups` products of K = C/group x kernel inputs): `hessians` holds one k x k
+ * matrix per group (row-major, concatenated). Each group's outputs are rounded against their own Hessian.
+ */
+export function gptqRounding(hessians: Float64Array, layout: GemmLayout, options: GptqOptions = GPTQ_DEFAULTS): LevelRounding {
+  const { groups, K: k, N: n } = layout;
+  if (hessians.length !== groups * k * k) throw new RangeError(`${hessians.length} Hessian values for ${groups} group(s) of ${k} input features`);
+  return (data: Float32Array, grid: AffineGrid) => {
+    const levels = new Int32Array(data.length);
+    let scales = grid.scales;
+    for (let g = 0; g < groups; g++) {
+      const base = g * layout.groupStride;
+      const at = (f: number, o: number) => base + f * layout.kStride + o * layout.nStride;
+      const hessian = hessians.subarray(g * k * k, (g + 1) * k * k);
+      roundGroup(data, grid, hessian, k, n, at, options, levels);
+      if (grid.qmax === 1 && !grid.zeroPoints) {
+        const refit = refitScales(data, levels, grid, hessian, k, n, at);
+        if (scales === grid.scales) scales = Float32Array.from(grid.scales);
+        for (let f = 0; f < k; f++) for (let o = 0; o < n; o++) scales[grid.index[at(f, o)]!] = refit[grid.index[at(f, o)]!]!;
+      }
+    }
+    return { levels, scales };
+  };
+}
+
+/** GPTQ over one product: features in order (or by act-order), each one's error spread over those not yet rounded. */
+function roundGroup(
+  data: Float32Array,
+  grid: AffineGrid,
+  hessian: Float64Array,
+  k: number,
+  n: number,
+  at: (f: number, o: number) => number,
+  options: GptqOptions,
+  levels: Int32Array,
+): void {
+  const order = Array.from({ length: k }, (_, i) => i);
+  if (options.actOrder) order.sort((a, b) => hessian[b * k + b]! - hessian[a * k + a]! || a - b);
+  const permuted = new Float64Array(k * k);
+  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) permuted[i * k + j] = hessian[order[i]! * k + order[j]!]!;
+  const u = inverseHessianFactor(permuted, k, options.dampening);
+  // Rows in rounding order: w[r][o] is feature order[r]'s weight into output o, updated as errors arrive.
+  const w = new Float64Array(k * n);
+  for (let r = 0; r < k; r++) for (let o = 0; o < n; o++) w[r * n + o] = data[at(order[r]!, o)]!;
+  const err = new Float64Array(n);
+  for (let r = 0; r < k; r++) {
+    const f = order[r]!;
+    const d = u[r * k + r]!;
+    const row = r * n;
+    for (let o = 0; o < n; o++) {
+      const e = at(f, o);
+      const g = grid.index[e]!;
+      const value = w[row + o]!;
+      const q = nearestLevel(value, grid, g);
+      levels[e] = q;
+      err[o] = (value - (q - (grid.zeroPoints ? grid.zeroPoints[g]! : 0)) * grid.scales[g]!) / d;
+    }
+    for (let j = r + 1; j < k; j++) {
+      const c = u[r * k + j]!;
+      if (c === 0) continue;
+      const rowJ = j * n;
+      for (let o = 0; o < n; o++) w[rowJ + o] = w[rowJ + o]! - c * err[o]!;
+    }
+  }
+}
+
+/**
+ * Least-squares scales for a two- or three-level grid (1-bit signs, ternary): with the levels fixed, each output's
+ * group scales minimise its output error (w - ŵ)ᵀ H (w - ŵ) on the calibration inputs, a small linear system per
+ * output (one unknown per group in it). Where that system is singular or a scale comes out non-positive, the grid's
+ * own scales stay.
+ */
+function refitScales(
+  data: Float32Array,
+  levels: Int32Array,
+  grid: AffineGrid,
+  hessian: Float64Array,
+  k: number,
+  n: number,
+  at: (f: number, o: number) => number,
+): Float32Array {
+  const scales = Float32Array.from(grid.scales);
+  const hb = new Float64Array(k);
+  for (let o = 0; o < n; o++) {
+    // The groups of this output, in order of first appearance along the features.
+    const local = new Map<number, number>();
+    const groupOf = new Int32Array(k);
+    for (let f = 0; f < k; f++) {
+      const g = grid.index[at(f, o)]!;
+      if (!local.has(g)) local.set(g, local.size);
+      groupOf[f] = local.get(g)!;
+    }
+    const m = local.size;
+    const a = new Float64Array(m * m);
+    const c = new Float64Array(m);
+    // a[g][h] = sum over i in g, j in h of b_i H_ij b_j; c[g] = sum over i in g of b_i (H w)_i.
+    for (let i = 0; i < k; i++) {
+      const bi = levels[at(i, o)]!;
+      if (bi === 0) continue;
+      let hw = 0;
+      hb.fill(0);
+      const row = i * k;
+      for (let j = 0; j < k; j++) {
+        const h = hessian[row + j]!;
+        hw += h * data[at(j, o)]!;
+        const bj = levels[at(j, o)]!;
+        if (bj !== 0) hb[groupOf[j]!] = hb[groupOf[j]!]! + h * bj;
+      }
+      const gi = groupOf[i]!;
+      c[gi] = c[gi]! + bi * hw;
+      for (let h = 0; h < m; h++) a[gi * m + h] = a[gi * m + h]! + bi * hb[h]!;
+    }
+    const solved = solveSymmetric(a, c, m);
+    if (!solved || solved.some((v) => !(v > 0) || !Number.isFinite(v))) continue;
+    for (const [g, idx] of local) scales[g] = Math.fround(solved[idx]!);
+  }
+  return scales;
+}
+
+/** x with a x = c for a symmetric positive definite m x m matrix (Cholesky), or null when it is not. */
+function solveSymmetric(a: Float64Array, c: Float64Array, m: number): Float64Array | null {
+  const l = cholesky(a, m);
+  if (!l) return null;
+  const y = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    let s = c[i]!;
+    for (let p = 0; p < i; p++) s -= l[i * m + p]! * y[p]!;
+    y[i] = s / l[i * m + i]!;
+  }
+  const x = new Float64Array(m);
+  for (let i = m - 1; i >= 0; i--) {
+    let s = y[i]!;
+    for (let p = i + 1; p < m; p++) s -= l[p * m + i]! * x[p]!;
+    x[i] = s / l[i * m + i]!;
+  }
+  return x;
+}
