@@ -1,6 +1,9 @@
 // Calibration run: the model with its layer inputs exposed as outputs runs over the recipe's dataset in
-// onnxruntime-web, and each activation's values feed the recipe's calibrator (minmax, percentile, entropy).
+// onnxruntime-web, and each activation's values feed the recipe's calibrator (minmax, percentile, entropy). With
+// `equalize` the model calibrated is the equalized one (compress/pipeline.ts calibratedModel), whose ranges quantization
+// then uses.
 import { calibrationTargets, makeCalibrator, type ActivationRanges } from "../compress/calibrate";
+import { calibratedModel } from "../compress/pipeline";
 import { calibrationOf, type Recipe } from "../compress/recipe";
 import { encodeModel } from "../onnx/codec";
 import { withExtraOutputs } from "../onnx/outputs";
@@ -15,11 +18,11 @@ export async function collectRanges(
   store: TenantStore,
   model: ModelRecord,
   original: Uint8Array,
-  q: NonNullable<Recipe["quantize"]>,
+  recipe: Recipe,
 ): Promise<ActivationRanges> {
-  const calibration = calibrationOf(q)!;
+  const calibration = calibrationOf(recipe.quantize!)!;
   const { dataset } = await loadDataset(store, calibration.dataset);
-  const decoded = parseModelBytes(original);
+  const decoded = calibratedModel(parseModelBytes(original), recipe);
   const targets = calibrationTargets(decoded);
   const fromFeeds = new Set(model.inputs.map((i) => i.name));
   const exposed = encodeModel(withExtraOutputs(decoded, targets.filter((t) => !fromFeeds.has(t))));

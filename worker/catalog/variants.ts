@@ -145,7 +145,7 @@ export async function buildVariant(
     // Before calibrating: a recipe that cannot apply fails without running the model over the dataset.
     await requireApplicableRecipe(store, model, recipe, original);
     await progress("calibrating", 0.1);
-    ranges = await collectRanges(store, model, original, recipe.quantize);
+    ranges = await collectRanges(store, model, original, recipe);
   }
   await progress("quantizing", 0.3);
   const { bytes, tensors, skipped, activations, prune, prunedBytes, quantizedBytes } = compressModelBytes(original, recipe, ranges);
