@@ -51,7 +51,8 @@ interface Layer {
   space: "spatial" | "features";
   rank: number;
   weight: TensorProto;
-  values: Float32Array;
+  /** The weight's values, read when the layer joins a pair (readFloat32 copies; most candidates join none). */
+  values: Float32Array | null;
   outs: number;
   ins: number;
   /** Input channels per group, and output channels per group (Conv `group`; 1 group otherwise). */
@@ -131,7 +132,7 @@ function layerOf(node: NodeProto, inits: ReadonlyMap<string, TensorProto>, uses:
     if (groups < 1 || outs % groups !== 0) return null;
     const inner = elementCount(dims.slice(2));
     return {
-      node, space: "spatial", rank: dims.length, weight, values: readFloat32(weight),
+      node, space: "spatial", rank: dims.length, weight, values: null,
       outs, ins: per * groups, per, groupOuts: outs / groups, inner, oStride: per * inner, pStride: inner, kStride: 1,
       ...biasTensor([[outs]]),
       sOut: null, sIn: null, cells: null,
@@ -143,7 +144,7 @@ function layerOf(node: NodeProto, inits: ReadonlyMap<string, TensorProto>, uses:
     const [d0, d1] = dims as [number, number];
     const [outs, ins] = transB ? [d0, d1] : [d1, d0];
     return {
-      node, space: "features", rank: 2, weight, values: readFloat32(weight),
+      node, space: "features", rank: 2, weight, values: null,
       outs, ins, per: ins, groupOuts: outs, inner: 1, oStride: transB ? ins : 1, pStride: transB ? 1 : outs, kStride: 1,
       ...biasTensor([[outs], [1, outs]]),
       sOut: null, sIn: null, cells: null,
@@ -264,7 +265,8 @@ function chainFrom(first: Layer, view: GraphView): { steps: Step[]; second: Laye
  */
 function cellRanges(l: Layer): Float32Array {
   const out = new Float32Array(l.outs * l.per);
-  const { values: w, outs, per, inner, oStride, pStride, kStride } = l;
+  const w = (l.values ??= readFloat32(l.weight));
+  const { outs, per, inner, oStride, pStride, kStride } = l;
   for (let o = 0; o < outs; o++) {
     for (let p = 0; p < per; p++) {
       const start = o * oStride + p * pStride;
@@ -305,8 +307,8 @@ function ranges(l: Layer, side: "out" | "in"): Float64Array {
 
 /** The layer's weight with its scales applied, rounded once to float32. */
 function scaledWeight(l: Layer): Float32Array {
-  const out = new Float32Array(l.values.length);
-  const w = l.values;
+  const w = (l.values ??= readFloat32(l.weight));
+  const out = new Float32Array(w.length);
   for (let o = 0; o < l.outs; o++) {
     const base = Math.floor(o / l.groupOuts) * l.per;
     const div = l.sOut ? l.sOut[o]! : 1;
