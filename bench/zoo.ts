@@ -27,7 +27,7 @@ const RESULTS = join(ROOT, "bench/results/zoo.json");
 const NAMES = ["transformer", "mobilenet_v2", "resnet18", "lstm", "gru", "convtranspose", "tied_embedding", "cnn_if", "cnn_constants"];
 
 /** Models with layer pairs that `equalize` rescales (the others it leaves as they are: no pair, the same bytes). */
-const EQUALIZED = ["mobilenet_v2", "resnet18", "cnn_if", "cnn_constants"];
+const EQUALIZED = ["mobilenet_v2", "resnet18", "convtranspose", "cnn_if", "cnn_constants"];
 
 const RECIPES: { label: string; recipe: object; minRatio: number; minCosine: number; models?: string[] }[] = [
   { label: "int8", recipe: { quantize: { bits: 8 } }, minRatio: 3.5, minCosine: 0.999 },
