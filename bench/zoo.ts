@@ -1,5 +1,6 @@
 // The model zoo at full size (scripts/zoo/zoo.py --size full: the published architectures) under int8 weight-only,
-// int4 and dynamic int8, made as the catalog makes a variant, against the issue's bar: the whole file ≥ 3.5x smaller
+// int4 and dynamic int8 (and, on the models with layer pairs to equalize, the same with `equalize` and int8 per tensor
+// with and without it), made as the catalog makes a variant, against the issue's bar: the whole file ≥ 3.5x smaller
 // (int4 6x) and every output's cosine against FP32 ≥ 0.999 (int4 0.99) in onnxruntime-node and onnxruntime-web
 // (wasm), each runtime's variant against the same runtime's FP32, batch 1, seed 1 (cnn_if: seeds 1 and 2, one per
 // branch). Writes bench/results/zoo.json. Run by `npm run bench -- --only zoo` (a vitest run of this file alone:
@@ -25,10 +26,20 @@ const RESULTS = join(ROOT, "bench/results/zoo.json");
 
 const NAMES = ["transformer", "mobilenet_v2", "resnet18", "lstm", "gru", "convtranspose", "tied_embedding", "cnn_if", "cnn_constants"];
 
-const RECIPES = [
+/** Models with layer pairs that `equalize` rescales (the others it leaves as they are: no pair, the same bytes). */
+const EQUALIZED = ["mobilenet_v2", "resnet18", "convtranspose", "cnn_if", "cnn_constants"];
+
+const RECIPES: { label: string; recipe: object; minRatio: number; minCosine: number; models?: string[] }[] = [
   { label: "int8", recipe: { quantize: { bits: 8 } }, minRatio: 3.5, minCosine: 0.999 },
   { label: "int4", recipe: { quantize: { bits: 4 } }, minRatio: 6, minCosine: 0.99 },
   { label: "dynamic-int8", recipe: { quantize: { bits: 8, scheme: "dynamic" } }, minRatio: 3.5, minCosine: 0.999 },
+  // The same recipes with cross-layer equalization, next to the rows above; and int8 with one scale per tensor, the
+  // granularity equalization is meant for, with and without it.
+  { label: "int8 equalize", recipe: { quantize: { bits: 8, equalize: true } }, minRatio: 3.5, minCosine: 0.999, models: EQUALIZED },
+  { label: "int4 equalize", recipe: { quantize: { bits: 4, equalize: true } }, minRatio: 6, minCosine: 0.99, models: EQUALIZED },
+  { label: "dynamic-int8 equalize", recipe: { quantize: { bits: 8, scheme: "dynamic", equalize: true } }, minRatio: 3.5, minCosine: 0.999, models: EQUALIZED },
+  { label: "int8 per-tensor", recipe: { quantize: { bits: 8, granularity: "per-tensor" } }, minRatio: 3.5, minCosine: 0.999, models: EQUALIZED },
+  { label: "int8 per-tensor equalize", recipe: { quantize: { bits: 8, granularity: "per-tensor", equalize: true } }, minRatio: 3.5, minCosine: 0.999, models: EQUALIZED },
 ];
 
 /** The smallest cosine over every output and seed. */
@@ -69,6 +80,8 @@ interface Row {
   bar: { minRatio: number; minCosine: number };
   meetsBar: boolean;
   quantized?: number;
+  /** With `equalize`: the layer pairs it rescaled. */
+  equalizedPairs?: number;
   /** Float initializer bytes left in the variant (biases, norms, scales, weights left float). */
   floatBytesLeft?: number;
   skipped?: { name: string; node: string; reason: string }[];
@@ -93,6 +106,7 @@ describe.each(NAMES)("%s from the full zoo", (name) => {
     const wantWeb = await runWeb(m.bytes, feeds);
     fp32Agreement[name] = round(worstCosine(wantWeb, wantNode), 7);
     for (const c of RECIPES) {
+      if (c.models && !c.models.includes(name)) continue;
       const base = { model: name, recipe: c.label, fp32Bytes: m.bytes.byteLength, bar: { minRatio: c.minRatio, minCosine: c.minCosine } };
       const t0 = performance.now();
       let result: ReturnType<typeof compressModel>;
@@ -119,6 +133,7 @@ describe.each(NAMES)("%s from the full zoo", (name) => {
         cosineWeb: round(cosineWeb, 6),
         meetsBar: ratio >= c.minRatio && cosineNode >= c.minCosine && cosineWeb >= c.minCosine,
         quantized: result.tensors.length,
+        ...(result.equalized ? { equalizedPairs: result.equalized.length } : {}),
         floatBytesLeft: floatInitializerBytes(parseModelBytes(result.bytes)),
         skipped: result.skipped.map((s) => ({ name: s.name, node: s.node, reason: s.reason })),
         compressMs: Math.round(compressMs),

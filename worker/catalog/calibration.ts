@@ -1,8 +1,11 @@
 // Calibration run: the model with its layer inputs exposed as outputs runs over the recipe's dataset in
-// onnxruntime-web, and each activation's values feed the recipe's calibrator (minmax, percentile, entropy).
+// onnxruntime-web, and each activation's values feed the recipe's calibrator (minmax, percentile, entropy). With
+// `equalize` the model calibrated is the equalized one (compress/pipeline.ts calibratedModel), whose ranges quantization
+// then uses.
 import { calibrationTargets, makeCalibrator, type ActivationRanges } from "../compress/calibrate";
 import { HessianAccumulator, hessianBytes, hessianTargets, type LayerHessians } from "../compress/calibrate/hessian";
 import { DomainError } from "../domain-error";
+import { calibratedModel } from "../compress/pipeline";
 import { calibrationOf, type Recipe } from "../compress/recipe";
 import { encodeModel } from "../onnx/codec";
 import { withExtraOutputs } from "../onnx/outputs";
@@ -17,11 +20,11 @@ export async function collectRanges(
   store: TenantStore,
   model: ModelRecord,
   original: Uint8Array,
-  q: NonNullable<Recipe["quantize"]>,
+  recipe: Recipe,
 ): Promise<ActivationRanges> {
-  const calibration = calibrationOf(q)!;
+  const calibration = calibrationOf(recipe.quantize!)!;
   const { dataset } = await loadDataset(store, calibration.dataset);
-  const decoded = parseModelBytes(original);
+  const decoded = calibratedModel(parseModelBytes(original), recipe);
   const targets = calibrationTargets(decoded);
   const fromFeeds = new Set(model.inputs.map((i) => i.name));
   const exposed = encodeModel(withExtraOutputs(decoded, targets.filter((t) => !fromFeeds.has(t))));
@@ -51,14 +54,9 @@ export const MAX_HESSIAN_BYTES = 32 * 1024 * 1024;
  * onnxruntime-web with those inputs exposed as outputs. Refused (invalid_recipe) past the bounds above, naming the
  * layer to exclude.
  */
-export async function collectHessians(
-  store: TenantStore,
-  model: ModelRecord,
-  original: Uint8Array,
-  q: NonNullable<Recipe["quantize"]>,
-): Promise<LayerHessians> {
-  const calibration = calibrationOf(q)!;
-  const decoded = parseModelBytes(original);
+export async function collectHessians(store: TenantStore, model: ModelRecord, original: Uint8Array, recipe: Recipe): Promise<LayerHessians> {
+  const calibration = calibrationOf(recipe.quantize!)!;
+  const decoded = calibratedModel(parseModelBytes(original), recipe);
   const targets = hessianTargets(decoded);
   const wide = targets.find((t) => t.features > MAX_COMPENSATED_FEATURES);
   if (wide) {

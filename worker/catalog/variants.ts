@@ -146,13 +146,13 @@ export async function buildVariant(
     // Before calibrating: a recipe that cannot apply fails without running the model over the dataset.
     await requireApplicableRecipe(store, model, recipe, original);
     await progress("calibrating", 0.1);
-    ranges = await collectRanges(store, model, original, recipe.quantize);
+    ranges = await collectRanges(store, model, original, recipe);
   }
   let hessians: LayerHessians | undefined;
   if (recipe.quantize && roundingOf(recipe.quantize)) {
     if (recipe.quantize.scheme !== "static") await requireApplicableRecipe(store, model, recipe, original);
     await progress("collecting Hessians", 0.15);
-    hessians = await collectHessians(store, model, original, recipe.quantize);
+    hessians = await collectHessians(store, model, original, recipe);
   }
   await progress("quantizing", 0.3);
   const { bytes, tensors, skipped, activations, prune, prunedBytes, quantizedBytes } = compressModelBytes(original, recipe, ranges, hessians);

@@ -1,5 +1,6 @@
 // The compression pipeline over a decoded model, in Deep Compression's order: prune, quantize the survivors (an
 // exact zero quantizes to zero, so sparsity survives), then store mostly-zero tensors as sparse initializers.
+// `equalize` rescales channels between pruning and quantizing (equalize.ts: the float model computes the same).
 // Quantization follows the recipe per layer (exclusions, per-node overrides) and runs the scheme's passes
 // (dynamic integer ops, weight-only per bit-width, static activation QDQ).
 import type { ModelProto, NodeProto } from "onnx-buf";
@@ -13,6 +14,7 @@ import type { ActivationRanges } from "./calibrate";
 import { hessianTargets, type HessianTarget, type LayerHessians } from "./calibrate/hessian";
 import { gptqRounding } from "./quantize/gptq";
 import { checkPruneNames, pruneModel, type PruneResult } from "./prune";
+import { equalizeModel, type EqualizedPair } from "./equalize";
 import { liftForInt2, quantizeModel, type QuantizeOptions, type QuantizeResult, type TensorReport } from "./quantize";
 import { quantizeActivations, requireStaticOpset, staticDataInputs, type ActivationReport } from "./quantize/activations";
 import { quantizeDynamic, requireDynamicOpset } from "./quantize/dynamic";
@@ -27,6 +29,8 @@ export interface CompressResult {
   skipped: QuantizeResult["skipped"];
   activations: ActivationReport[];
   prune?: Pick<PruneResult, "sparsity" | "layers" | "skipped" | "warnings"> & { sparseTensors: SparseReport[] };
+  /** With `quantize.equalize`: the layer pairs equalized (empty when the model has none). */
+  equalized?: EqualizedPair[];
   /** Encoded size after each stage the recipe runs (null for a stage it skips). */
   prunedBytes: number | null;
   quantizedBytes: number | null;
@@ -144,6 +148,12 @@ export function compressModel(
     prunedBytes = encodeModel(model).byteLength;
     prune = { sparsity: result.sparsity, layers: result.layers, skipped: result.skipped, warnings: result.warnings, sparseTensors: [] };
   }
+  let equalized: EqualizedPair[] | undefined;
+  if (recipe.quantize?.equalize) {
+    const result = equalizeModel(model);
+    model = result.model;
+    equalized = result.pairs;
+  }
   let tensors: TensorReport[] = [];
   let skipped: QuantizeResult["skipped"] = [];
   let activations: ActivationReport[] = [];
@@ -180,7 +190,19 @@ export function compressModel(
     throw new NothingToCompressError(`the variant would take ${out.byteLength} bytes, the original ${before}`, [...skipped, ...uncoveredConstants(model, 0, beforeQuantize)]);
   }
   if (recipe.quantize) skipped.push(...uncoveredConstants(model, REPORTED_UNCOVERED, beforeQuantize));
-  return { bytes: out, tensors, skipped, activations, prune, prunedBytes, quantizedBytes };
+  return { bytes: out, tensors, skipped, activations, prune, ...(equalized ? { equalized } : {}), prunedBytes, quantizedBytes };
+}
+
+/**
+ * The model whose activations static calibration measures for a recipe: the model itself, or with `equalize` what
+ * quantization will see (pruned per the recipe, then equalized, as compressModel does), since equalization rescales
+ * the tensors between each pair and the ranges must be those of the rescaled tensors.
+ */
+export function calibratedModel(input: ModelProto, recipe: Recipe): ModelProto {
+  if (!recipe.quantize?.equalize) return input;
+  let model = normalizeConstants(input);
+  if (recipe.prune) model = pruneModel(densifyInitializers(model), recipe.prune).model;
+  return equalizeModel(model).model;
 }
 
 /** Whether pruning per the recipe caps some layer (which puts the cap into the variant's address, recipe.ts). */

@@ -34,8 +34,8 @@ const RoundingSchema = z
 export type Rounding = Exclude<z.output<typeof RoundingSchema>, "nearest" | "gptq" | undefined>;
 
 // One schema per bit-width, discriminated by `bits`; defaults fill the canonical form (bits 8's is unchanged, so
-// existing variant ids stay stable). Exclusions and per-node overrides apply to every width; activation schemes
-// (dynamic, static) to 8 bits only.
+// existing variant ids stay stable). Exclusions, per-node overrides and equalization apply to every width; activation
+// schemes (dynamic, static) to 8 bits only.
 const layerChoices = {
   exclude: z
     .array(z.string().min(1).max(256))
@@ -47,6 +47,14 @@ const layerChoices = {
     .record(z.string().min(1).max(256), z.number().int())
     .optional()
     .describe("Per-node bit-width (mixed precision); 32 keeps the node float"),
+  // Said only when true: a recipe with `equalize: false` is the recipe without it (same bytes, same variant id).
+  equalize: z
+    .boolean()
+    .optional()
+    .overwrite((on) => (on === true ? true : undefined))
+    .describe(
+      "Cross-layer range equalization before quantizing (compress/equalize.ts): consecutive Conv/Gemm/MatMul pairs with only Relu, Clip(0, max), pools, BatchNormalization or a per-channel bias add between them share per-channel scales; the float model computes the same",
+    ),
 };
 
 /** Blocks of N consecutive inputs share a scale (DequantizeLinear's block_size). */

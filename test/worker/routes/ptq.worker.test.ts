@@ -101,6 +101,31 @@ describe("variants with calibration, evaluation and jobs", () => {
     expect(infer.status).toBe(200);
   });
 
+  it("equalizes before quantizing when the recipe says so: calibrated on the equalized model, its own variant id", async () => {
+    const { model, dataset } = await setup();
+    const recipe = (equalize: boolean) => ({
+      quantize: { bits: 8, scheme: "static", granularity: "per-tensor", calibration: { dataset: dataset.id }, ...(equalize ? { equalize } : {}) },
+      eval: { dataset: dataset.id },
+    });
+    const made = async (body: object) => {
+      const job = (await (await postJson(`/v1/models/${model.id}/variants`, body)).json()) as { id: string };
+      const done = await pollJob(`/v1/jobs/${job.id}`);
+      expect(done.status).toBe("succeeded");
+      return done.result as Record<string, any>;
+    };
+    const plain = await made(recipe(false));
+    const equalized = await made(recipe(true));
+    expect(equalized.recipe.quantize.equalize).toBe(true);
+    expect(plain.recipe.quantize.equalize).toBeUndefined();
+    expect(equalized.id).not.toBe(plain.id);
+    // The same activations are quantized (equalization renames nothing it rescales), with their own ranges.
+    expect(equalized.activations.map((a: { name: string }) => a.name).sort()).toEqual(plain.activations.map((a: { name: string }) => a.name).sort());
+    expect(equalized.eval.outputs[0].cosine).toBeGreaterThan(0.98);
+    // equalize: false is the recipe without it: the same variant.
+    const again = (await (await postJson(`/v1/models/${model.id}/variants?wait=25`, { ...recipe(false), quantize: { ...recipe(false).quantize, equalize: false } })).json()) as { id: string };
+    expect(again.id).toBe(plain.id);
+  });
+
   it("answers 201 with the variant when ?wait= sees the job finish, and 200 for the same request later", async () => {
     const { model, dataset } = await setup();
     const body = { quantize: { bits: 8, scheme: "dynamic" }, eval: { dataset: dataset.id } };

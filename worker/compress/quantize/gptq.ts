@@ -146,9 +146,11 @@ function roundGroup(
       const e = at(f, o);
       const g = grid.index[e]!;
       const value = w[row + o]!;
-      const q = nearestLevel(value, grid, g);
+      const zp = grid.zeroPoints ? grid.zeroPoints[g]! : 0;
+      // A weight that is exactly zero (pruned) stays zero: its drift moves on like any rounding error.
+      const q = data[e] === 0 && !grid.signOnly ? zp : nearestLevel(value, grid, g);
       levels[e] = q;
-      err[o] = (value - (q - (grid.zeroPoints ? grid.zeroPoints[g]! : 0)) * grid.scales[g]!) / d;
+      err[o] = (value - (q - zp) * grid.scales[g]!) / d;
     }
     for (let j = r + 1; j < k; j++) {
       const c = u[r * k + j]!;

@@ -240,4 +240,18 @@ describe("GPTQ rounding", () => {
       expect(Array.from(together.subarray(g * n * k, (g + 1) * n * k)), `group ${g}`).toEqual(Array.from(alone));
     }
   });
+
+  it("keeps pruned (exactly zero) weights at zero while moving error onto the rest", () => {
+    const [k, n] = [24, 6];
+    const w = weights(k, n, 5);
+    for (let e = 0; e < w.length; e += 3) w[e] = 0;
+    const x = inputs(300, k, 8);
+    const h = hessianOf(x, k);
+    for (const [bits, symmetric] of [[4, true], [4, false], [2, true]] as const) {
+      const q = quantizeAffine(w, [k, n], { kind: "channel", axis: 1 }, bits, symmetric, gptqRounding(h, matmul(k, n)));
+      for (let e = 0; e < w.length; e += 3) expect(q.reconstructed[e], `${bits}-bit element ${e}`).toBe(0);
+      const nearest = quantizeAffine(w, [k, n], { kind: "channel", axis: 1 }, bits, symmetric).reconstructed;
+      expect(outputError(x, w, q.reconstructed, k, n)).toBeLessThan(outputError(x, w, nearest, k, n));
+    }
+  });
 });
