@@ -9,18 +9,7 @@ import {
   smallestProvableDrop,
   twoSidedZ,
 } from "@worker/evaluate/intervals";
-
-/** Mulberry32: a small seeded generator, so every synthetic dataset is the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng as seeded } from "@test/support/models";
 
 /** n samples of (reference right, variant right): a share pRef of the reference right, then flips either way. */
 function predictions(n: number, pRef: number, pLose: number, pGain: number, random: () => number): { ref: boolean; got: boolean }[] {

@@ -7,6 +7,7 @@ import { normalizeConstants } from "../../onnx/constants";
 import { nodeLabel, weightedLayers } from "../../onnx/operators";
 import { tensorDims } from "../../onnx/tensor";
 import { intsAttribute, stringAttribute } from "../../onnx/attributes";
+import { samePads } from "../../onnx/window";
 
 /** A 2-D convolution's window over its input (the engine's geometry, per ONNX Conv). */
 export interface ConvWindow {
@@ -65,13 +66,6 @@ export function hessianTargets(model: ModelProto): HessianTarget[] {
 /** Bytes the Hessians of `targets` take (float64). */
 export function hessianBytes(targets: readonly HessianTarget[]): number {
   return targets.reduce((a, t) => a + 8 * t.groups * t.features * t.features, 0);
-}
-
-/** Begin/end padding of one axis for auto_pad SAME_* (as ONNX defines it). */
-function samePads(size: number, k: number, s: number, d: number, upper: boolean): [number, number] {
-  const total = Math.max((Math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0);
-  const small = Math.floor(total / 2);
-  return upper ? [small, total - small] : [total - small, small];
 }
 
 /** Sums x xᵀ over rows of `features` values per group (upper triangles, mirrored on read). */

@@ -13,14 +13,8 @@ import type { Ptr } from "../../wasm/runtime";
 import { binaryScales, sparsityOf, type Weight } from "../../wasm/packing";
 import { floatData, Uncovered, type Activation, type Constant, type RunState } from "../values";
 import { checkWindowOutput } from "../attributes";
+import { samePads } from "../../../onnx/window";
 
-/** Begin/end padding of one spatial axis for auto_pad SAME_*. */
-export function samePads(size: number, k: number, s: number, d: number, upper: boolean): [number, number] {
-  const out = Math.ceil(size / s);
-  const total = Math.max((out - 1) * s + (k - 1) * d + 1 - size, 0);
-  const small = Math.floor(total / 2);
-  return upper ? [small, total - small] : [total - small, small];
-}
 
 export const conv: Op = {
   plan(ctx) {

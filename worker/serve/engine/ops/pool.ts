@@ -1,7 +1,7 @@
 // Window geometry shared by MaxPool and AveragePool (2-D): output sizes with ceil_mode and auto_pad, per ONNX.
 import { intAttribute, intsAttribute, stringAttribute } from "../../../onnx/attributes";
 import type { NodeProto } from "onnx-buf";
-import { samePads } from "./conv";
+import { samePads } from "../../../onnx/window";
 import { Uncovered } from "../values";
 import { checkWindowOutput } from "../attributes";
 
