@@ -24,9 +24,22 @@ export function decodeJsonNumber(v) {
   return v;
 }
 
-/** @param {Record<string, NumericTensor>} outputs @returns {Record<string, EncodedTensor>} */
+/**
+ * Outputs as JSON-ready tensors. A tensor whose values are all finite (the usual case) is passed on as it is, not
+ * copied: an answer of 1M elements would otherwise hold its values twice while it is serialized.
+ * @param {Record<string, NumericTensor>} outputs @returns {Record<string, EncodedTensor>}
+ */
 export function encodeTensors(outputs) {
-  return Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, { ...t, data: t.data.map(encodeJsonNumber) }]));
+  return Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, allFinite(t.data) ? t : { ...t, data: t.data.map(encodeJsonNumber) }]));
+}
+
+/** @param {(number | boolean)[]} data */
+function allFinite(data) {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (typeof v === "number" && !Number.isFinite(v)) return false;
+  }
+  return true;
 }
 
 /** @param {Record<string, EncodedTensor>} outputs @returns {Record<string, NumericTensor>} */

@@ -15,6 +15,15 @@ describe("JSON tensor numbers", () => {
     expect(back.y!.dims).toEqual([4]);
   });
 
+  it("passes a tensor whose values are all finite on without copying it, and copies one that has a non-finite value", () => {
+    const finite = { type: "float32", dims: [3], data: [1, 2.5, true] };
+    const mixed = { type: "float32", dims: [2], data: [1, NaN] };
+    const out = encodeTensors({ finite, mixed });
+    expect(out.finite).toBe(finite);
+    expect(out.mixed!.data).toEqual([1, "NaN"]);
+    expect(mixed.data).toEqual([1, NaN]);
+  });
+
   it("refuses any other string", () => {
     expect(() => decodeJsonNumber("nan")).toThrow(/'nan' is not a number/);
   });

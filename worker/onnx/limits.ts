@@ -22,10 +22,11 @@ export const DECLARED_ELEMENTS_FLOOR = 1 << 20;
 /** Elements of one tensor a run may produce: every activation the kernel engine allocates, every output answered. */
 export const MAX_TENSOR_ELEMENTS = 16 * 1024 * 1024;
 /**
- * Elements all outputs of one answer may hold together: about 20 MB of JSON (measured in workerd: 4M elements made a
- * 75 MiB answer and took seconds to serialize).
+ * Elements all outputs of one answer may hold together: about 10 MB of JSON. Measured in workerd, a 1M-element answer
+ * grew the process by 55-73 MiB while serialized, over the 64 MiB one request may cost; 512K stays near half of it
+ * (docs/benchmarks.md#adversarial-requests).
  */
-export const MAX_OUTPUT_ELEMENTS = 1024 * 1024;
+export const MAX_OUTPUT_ELEMENTS = 512 * 1024;
 /** Bytes of activations and scratch one kernel-engine run may hold at once (its arena's peak; freed after the run). */
 export const MAX_RUN_ARENA_BYTES = 256 * 1024 * 1024;
 

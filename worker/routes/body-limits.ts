@@ -1,12 +1,19 @@
 // Request body limits for every route, by media type: bodies the framework parses (JSON of any spelling, forms) are
-// bounded here, before parsing; raw uploads are read by the upload routes themselves under MAX_UPLOAD_BYTES.
+// read here under their bound, before parsing; raw uploads are read by the upload routes themselves under
+// MAX_UPLOAD_BYTES, and V2 inference bodies (JSON, or JSON then binary tensors) by their route under MAX_TENSOR_BODY_BYTES.
 import type { MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "../errors";
 import type { AppEnv } from "../env";
+import { readBodyWithLimit } from "../store/body";
 
-/** JSON bodies (recipes, inference tensors) are bounded separately from model uploads. */
-export const MAX_JSON_BYTES = 32 * 1024 * 1024;
+/**
+ * JSON bodies (recipes, inference tensors), bounded separately from model uploads: parsing JSON numbers and checking
+ * them costs about 60 ms of CPU and 4-5x the body in memory per MiB in workerd, so 8 MiB keeps one request within
+ * 1 s of CPU and 64 MiB (docs/benchmarks.md#adversarial-requests). Larger tensors go as binary (V2, below).
+ */
+export const MAX_JSON_BYTES = 8 * 1024 * 1024;
+/** V2 inference bodies whose tensors are binary (read without parsing numbers); their JSON header is held to MAX_JSON_BYTES. */
+export const MAX_TENSOR_BODY_BYTES = 32 * 1024 * 1024;
 /** Forms carry a token at most (the dashboard's sign-in); anyone may post one, so the bound is small. */
 export const MAX_FORM_BYTES = 16 * 1024;
 
@@ -21,13 +28,16 @@ function limitFor(contentType: string | undefined): { maxSize: number; what: str
   return null;
 }
 
+/**
+ * Reads a JSON or form body under its bound before any route parses it: a declared Content-Length over the bound is
+ * refused before reading, and a body that streams past it is refused at the first byte over, its rest left unread.
+ */
 export const bodyLimits: MiddlewareHandler<AppEnv> = async (c, next) => {
   const limit = limitFor(c.req.header("Content-Type"));
-  if (!limit) return next();
-  return bodyLimit({
-    maxSize: limit.maxSize,
-    onError: () => {
-      throw new ApiError(413, "payload_too_large", `${limit.what} exceeds ${limit.maxSize} bytes`);
-    },
-  })(c, next);
+  if (!limit || !c.req.raw.body) return next();
+  const declared = c.req.header("Content-Length");
+  const tooLarge = () => new ApiError(413, "payload_too_large", `${limit.what} exceeds ${limit.maxSize} bytes`);
+  const bytes = await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, limit.maxSize, tooLarge);
+  c.req.raw = new Request(c.req.raw, { body: bytes });
+  return next();
 };

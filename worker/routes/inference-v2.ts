@@ -12,7 +12,7 @@ import { timedAnswer } from "../serve/server-timing";
 import { readBodyWithLimit } from "../store/body";
 import { ARM_HEADER, REQUEST_HEADER } from "../traffic/arms";
 import { HEADER_LENGTH_HEADER, joinBinaryBody } from "../../formats/inference-v2.js";
-import { MAX_JSON_BYTES } from "./body-limits";
+import { MAX_JSON_BYTES, MAX_TENSOR_BODY_BYTES } from "./body-limits";
 import { ServerTimingHeaderSchema } from "./infer";
 
 const V2ErrorSchema = z.object({ error: z.string() }).openapi("V2Error");
@@ -142,15 +142,15 @@ for (const [path, params] of [["/models/{model}", ModelParam], ["/models/{model}
         content: { "application/json": { schema: V2InferResponseSchema }, "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
       },
       ...v2Errors,
-      413: { description: "Body over the JSON body limit", content: { "application/json": { schema: V2ErrorSchema } } },
+      413: { description: "Body over 32 MiB (MAX_TENSOR_BODY_BYTES), or its JSON over 8 MiB (MAX_JSON_BYTES)", content: { "application/json": { schema: V2ErrorSchema } } },
     },
   });
   // Registered for the document only: the handler reads the body itself (JSON, or JSON then binary, or raw bytes).
   v2.openAPIRegistry.registerPath(infer);
   v2.post(`${path}/infer`.replace(/\{(\w+)\}/g, ":$1"), async (c) => {
     const declared = c.req.header("Content-Length");
-    const bytes = await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, MAX_JSON_BYTES);
-    const split = splitV2Body(bytes, c.req.header(HEADER_LENGTH_HEADER), c.req.header("Content-Type"));
+    const bytes = await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, MAX_TENSOR_BODY_BYTES);
+    const split = splitV2Body(bytes, c.req.header(HEADER_LENGTH_HEADER), c.req.header("Content-Type"), MAX_JSON_BYTES);
     let body: V2Body;
     if (split.kind === "raw") body = split;
     else {

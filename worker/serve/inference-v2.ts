@@ -63,20 +63,26 @@ function asInvalidInput<T>(fn: () => T): T {
 /**
  * How a body carries its request: a JSON header (the whole body, or its first Inference-Header-Content-Length bytes
  * with binary tensor data after it), or, with no header (`application/octet-stream`, or a header length of 0), raw
- * bytes of a one-input model's input. The header comes back parsed, for the route's schema to check.
+ * bytes of a one-input model's input. The header comes back parsed, for the route's schema to check; a header longer
+ * than `maxJsonBytes` is refused before parsing (JSON numbers cost far more to parse than binary ones).
  */
 export function splitV2Body(
   body: Uint8Array,
   headerLength: string | undefined,
   contentType: string | undefined,
+  maxJsonBytes: number,
 ): { kind: "header"; header: unknown; binary: Uint8Array } | { kind: "raw"; body: Uint8Array } {
+  const bounded = (n: number) => {
+    if (n <= body.byteLength && n > maxJsonBytes) throw new DomainError("payload_too_large", `the JSON header holds ${n} bytes, over the limit of ${maxJsonBytes} (MAX_JSON_BYTES)`);
+    return n;
+  };
   if (headerLength !== undefined) {
     const n = /^\s*\d+\s*$/.test(headerLength) ? Number(headerLength) : NaN;
     if (n === 0) return { kind: "raw", body };
-    return { kind: "header", ...asInvalidInput(() => splitBinaryBody(body, n)) };
+    return { kind: "header", ...asInvalidInput(() => splitBinaryBody(body, Number.isNaN(n) ? n : bounded(n))) };
   }
   if (contentType && /^\s*application\/octet-stream\s*(;|$)/i.test(contentType)) return { kind: "raw", body };
-  return { kind: "header", ...asInvalidInput(() => splitBinaryBody(body, body.byteLength)), binary: new Uint8Array() };
+  return { kind: "header", ...asInvalidInput(() => splitBinaryBody(body, bounded(body.byteLength))), binary: new Uint8Array() };
 }
 
 /** A V2 signature entry: the datatype name, -1 for a symbolic or unknown dimension. */

@@ -2,13 +2,33 @@
 import { DomainError } from "../domain-error";
 
 const INITIAL_BUFFER_BYTES = 64 * 1024;
+/**
+ * A body refused for its size is read on and discarded for up to this many more bytes, so that the client, still
+ * sending, gets the 413 rather than a connection closed under it; past that the rest is left unread (the connection
+ * closes). Discarding costs about 12 ms of CPU per MiB in workerd and holds no more than one chunk.
+ */
+export const REFUSED_BODY_DRAIN_BYTES = 32 * 1024 * 1024;
+
+/** Reads and drops what a refused body still sends, up to `budget` bytes, then stops reading. */
+async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, budget: number): Promise<void> {
+  let left = budget;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    left -= value.byteLength;
+    if (left < 0) {
+      await reader.cancel();
+      return;
+    }
+  }
+}
 
 export async function readBodyWithLimit(
   body: ReadableStream<Uint8Array> | null,
   declaredLength: number | undefined,
   limit: number,
+  tooLarge: () => Error = () => new DomainError("payload_too_large", `body exceeds the limit of ${limit} bytes`),
 ): Promise<Uint8Array> {
-  const tooLarge = () => new DomainError("payload_too_large", `body exceeds the limit of ${limit} bytes`);
   if (declaredLength !== undefined && declaredLength > limit) {
     await body?.cancel();
     throw tooLarge();
@@ -23,7 +43,7 @@ export async function readBodyWithLimit(
     const { done, value } = await reader.read();
     if (done) break;
     if (used + value.byteLength > limit) {
-      await reader.cancel();
+      await drain(reader, REFUSED_BODY_DRAIN_BYTES);
       throw tooLarge();
     }
     if (used + value.byteLength > buf.byteLength) {

@@ -1,12 +1,25 @@
 // Body limits on every route: JSON of any media-type spelling and forms (the sign-in form included) answer 413 past
-// their bound; an upload whose Content-Length lies is read for the bytes that arrive (the tests run with a 4 MiB
+// their bound, whether the body declares its length or streams without one, and a JSON body under the bound reaches
+// its route; an upload whose Content-Length lies is read for the bytes that arrive (the tests run with a 4 MiB
 // MAX_UPLOAD_BYTES).
 import { describe, expect, it } from "vitest";
 import { api, expectError } from "@test/support/api";
 
 const ORIGIN = "https://slimserve.test";
-/** Just over the 32 MiB JSON bound (docs/limits.md). */
-const OVERSIZE_JSON = new Uint8Array(32 * 1024 * 1024 + 1024).fill(0x20);
+/** Just over the 8 MiB JSON bound (docs/limits.md). */
+const OVERSIZE_JSON = new Uint8Array(8 * 1024 * 1024 + 1024).fill(0x20);
+
+/** A body as a stream of 256 KiB chunks, so that it carries no Content-Length. */
+function streamed(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (at >= bytes.byteLength) return controller.close();
+      controller.enqueue(bytes.subarray(at, at + 256 * 1024));
+      at += 256 * 1024;
+    },
+  });
+}
 
 describe("JSON body limit", () => {
   for (const type of ["Application/JSON", "application/x+json", "application/json; charset=utf-8"]) {
@@ -15,9 +28,40 @@ describe("JSON body limit", () => {
       const err = await expectError(res);
       expect(err.status).toBe(413);
       expect(err.code).toBe("payload_too_large");
-      expect(err.message).toBe("JSON body exceeds 33554432 bytes");
+      expect(err.message).toBe("JSON body exceeds 8388608 bytes");
     });
   }
+
+  it("answers 413 to an oversize JSON body streamed without a Content-Length", async () => {
+    const res = await api("/v1/models/m/variants", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: streamed(OVERSIZE_JSON),
+      // @ts-expect-error -- workerd needs duplex for a streamed request body
+      duplex: "half",
+    });
+    const err = await expectError(res);
+    expect(err.status).toBe(413);
+    expect(err.message).toBe("JSON body exceeds 8388608 bytes");
+  });
+
+  it("lets a JSON body just under the bound reach its route, streamed or not", async () => {
+    const recipe = new TextEncoder().encode(JSON.stringify({ quantize: { bits: 8 } }));
+    const body = new Uint8Array(8 * 1024 * 1024 - 64).fill(0x20);
+    body.set(recipe, body.byteLength - recipe.byteLength);
+    for (const sent of [body, streamed(body)]) {
+      const res = await api("/v1/models/000000000000000000000000/variants", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: sent,
+        // @ts-expect-error -- workerd needs duplex for a streamed request body
+        duplex: "half",
+      });
+      const err = await expectError(res);
+      expect(err.status).toBe(404);
+      expect(err.code).toBe("not_found");
+    }
+  });
 });
 
 describe("form body limit", () => {

@@ -77,7 +77,7 @@ describe("API fuzzing", () => {
       });
     expect((await infer(4)).status).toBe(200);
     const before = isolate.sessions.usedBytes;
-    expect((await infer(1000)).status).toBe(200); // a 4 MB output: the arena grows
-    expect(isolate.sessions.usedBytes).toBeGreaterThan(before + 3_000_000);
+    expect((await infer(720)).status).toBe(200); // a 2 MB output (518K elements): the arena grows
+    expect(isolate.sessions.usedBytes).toBeGreaterThan(before + 1_900_000);
   });
 });

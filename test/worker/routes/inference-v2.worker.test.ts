@@ -368,6 +368,14 @@ describe("POST /v2/models/{model}/infer: malformed requests are 400 {error} nami
     const huge = await api(path, { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: new Uint8Array(32 * 1024 * 1024 + 4) });
     await expectV2Error(huge, 413, "limit");
   });
+
+  it("a JSON header over the 8 MiB JSON bound inside a binary body is a 413 naming MAX_JSON_BYTES, before it is parsed", async () => {
+    const { path } = await mlp();
+    const header = new Uint8Array(8 * 1024 * 1024 + 16).fill(0x20);
+    header.set(new TextEncoder().encode('{"inputs":[]}'));
+    const res = await api(path, { method: "POST", headers: { "Content-Type": "application/octet-stream", [HEADER_LENGTH_HEADER]: String(header.byteLength) }, body: header });
+    await expectV2Error(res, 413, "MAX_JSON_BYTES");
+  });
 });
 
 describe("V2 over experiments", () => {

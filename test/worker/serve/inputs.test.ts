@@ -15,12 +15,12 @@ const codeOf = (f: () => void) => {
 };
 
 describe("checkOutputSizes", () => {
-  it("accepts outputs within the budget", () => {
-    expect(codeOf(() => checkOutputSizes({ y: { dims: [1024, 1024] } }))).toBe("accepted");
+  it("accepts outputs within the budget: 512K elements by default", () => {
+    expect(codeOf(() => checkOutputSizes({ y: { dims: [512, 1024] } }))).toBe("accepted");
   });
 
   it("refuses outputs over MAX_OUTPUT_ELEMENTS", () => {
-    expect(codeOf(() => checkOutputSizes({ y: { dims: [1024, 1025] } }))).toMatch(/^payload_too_large: .*at output 'y'/);
+    expect(codeOf(() => checkOutputSizes({ y: { dims: [512, 1025] } }))).toMatch(/^payload_too_large: .*at output 'y'/);
   });
 
   it("refuses one output over MAX_TENSOR_ELEMENTS, naming it", () => {

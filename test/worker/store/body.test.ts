@@ -1,6 +1,6 @@
 // Reading an upload body under a limit: the buffer follows the bytes that arrive, never the declared Content-Length.
 import { describe, expect, it } from "vitest";
-import { readBodyWithLimit } from "@worker/store/body";
+import { readBodyWithLimit, REFUSED_BODY_DRAIN_BYTES } from "@worker/store/body";
 
 function streamOf(...chunks: Uint8Array[]): ReadableStream<Uint8Array> {
   return new ReadableStream({
@@ -31,5 +31,47 @@ describe("readBodyWithLimit", () => {
   it("refuses a declared length over the limit before reading, and a stream that passes it while reading", async () => {
     await expect(readBodyWithLimit(streamOf(new Uint8Array(10)), 2000, 1000)).rejects.toMatchObject({ code: "payload_too_large" });
     await expect(readBodyWithLimit(streamOf(new Uint8Array(600), new Uint8Array(600)), undefined, 1000)).rejects.toMatchObject({ code: "payload_too_large" });
+  });
+
+  it("reads a refused body on to its end, discarding it, so that the sender gets the answer", async () => {
+    let pulled = 0;
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled === 5) return controller.close();
+        pulled++;
+        controller.enqueue(new Uint8Array(600));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    await expect(readBodyWithLimit(body, undefined, 1000)).rejects.toMatchObject({ code: "payload_too_large" });
+    expect(pulled).toBe(5);
+    expect(cancelled).toBe(false);
+  });
+
+  it("stops reading a refused body once it has discarded REFUSED_BODY_DRAIN_BYTES more", async () => {
+    let sent = 0;
+    let cancelled = false;
+    const chunk = new Uint8Array(1 << 20);
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        sent += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    await expect(readBodyWithLimit(body, undefined, 1000)).rejects.toMatchObject({ code: "payload_too_large" });
+    expect(cancelled).toBe(true);
+    expect(sent).toBeGreaterThan(REFUSED_BODY_DRAIN_BYTES);
+    expect(sent).toBeLessThanOrEqual(REFUSED_BODY_DRAIN_BYTES + 4 * chunk.byteLength);
+  });
+
+  it("refuses with the caller's error when it gives one", async () => {
+    const tooLarge = () => new Error("JSON body exceeds 1000 bytes");
+    await expect(readBodyWithLimit(streamOf(new Uint8Array(1200)), undefined, 1000, tooLarge)).rejects.toThrow("JSON body exceeds 1000 bytes");
   });
 });

@@ -20,7 +20,9 @@ export function reduceKernel(kind: ReduceKind, src: ArrayLike<number>, dims: rea
     if (last && last[1] === r) last[0] *= d;
     else runs.push([d, r]);
   });
-  let data = Float64Array.from(src);
+  // The source is read where it lies (a float32 activation converts to float64 exactly); only the partial results
+  // are float64 arrays, each the size of what is left after a reduced run, never a float64 copy of the whole source.
+  let data: ArrayLike<number> = src;
   let count = 1;
   for (let k = runs.length - 1; k >= 0; k--) {
     const [len, reduced] = runs[k]!;
@@ -46,8 +48,9 @@ export function reduceKernel(kind: ReduceKind, src: ArrayLike<number>, dims: rea
     runs[k]![0] = 1;
     data = out;
   }
-  if (kind === "Mean") for (let i = 0; i < data.length; i++) data[i] = data[i]! / count;
-  return data;
+  const result = data instanceof Float64Array && data !== src ? data : Float64Array.from(data);
+  if (kind === "Mean") for (let i = 0; i < result.length; i++) result[i] = result[i]! / count;
+  return result;
 }
 
 /** Output dims of a reduction: reduced dims kept as 1s, or dropped. */

@@ -1,7 +1,8 @@
 // ReduceMean/Max/Sum/Min/Prod and GlobalMaxPool against onnxruntime-node at seeded random odd shapes, batch 1 and 3:
 // axes as attribute (before opset 18; ReduceSum before 13) and as input (after), negative and non-adjacent axes,
 // keepdims on and off, reduce-all, noop_with_empty_axes, and a fold on a constant.
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { reduceKernel } from "@worker/serve/engine/ops/reduce";
 import { makeNode } from "@worker/onnx/builders";
 import { compare, graphOf, inputMaker } from "@test/support/op-graphs";
 import { chainOf, compareAll, int64 } from "@test/support/op-chains";
@@ -64,4 +65,17 @@ describe("Reduce ops against onnxruntime-node", () => {
       }
     });
   }
+});
+
+describe("reduceKernel on a float32 source", () => {
+  it("reads it in place and leaves it as it was, a Mean over no axes included", () => {
+    const src = Float32Array.from([1.5, -2, 3.25, 4, 0.5, 6]);
+    const before = Array.from(src);
+    expect(Array.from(reduceKernel("Sum", src, [2, 3], [0, 1]))).toEqual([13.25]);
+    expect(Array.from(reduceKernel("Mean", src, [2, 3], [1]))).toEqual([2.75 / 3, 10.5 / 3]);
+    const noop = reduceKernel("Mean", src, [2, 3], []);
+    expect(Array.from(noop)).toEqual(before);
+    noop[0] = 99;
+    expect(Array.from(src)).toEqual(before);
+  });
 });
