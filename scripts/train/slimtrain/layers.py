@@ -77,7 +77,7 @@ class SlimLayer:
         self.weight_bits = FLOAT_BITS
         self.input_quant: ActQuant | None = None
         self.slim_export = False
-        for name in self.slim_weights:
+        for name in [*self.slim_weights, "bias"]:
             if not hasattr(self, f"{name}_mask"):
                 self.register_buffer(f"{name}_mask", None)  # type: ignore[attr-defined]
 
@@ -233,17 +233,49 @@ def make_slim(model: nn.Module, exclude=()) -> list[str]:
             skip |= {f"{name}.{c}" if name else c for c, _ in m.named_children()}
     swapped = []
     for name, m in model.named_modules():
-        if not name and m is model and not isinstance(m, tuple(SLIM_CLASSES)):
-            continue
         if isinstance(m, SlimLayer) or name in skip or _excluded(name, exclude):
             continue
-        for base, slim in SLIM_CLASSES.items():
-            if type(m) is base or (isinstance(m, base) and type(m).forward is base.forward):
-                m.__class__ = slim
-                m._init_slim()
-                swapped.append(name)
-                break
+        if to_slim(m):
+            swapped.append(name)
     return swapped
+
+
+def to_slim(m: nn.Module) -> bool:
+    """Changes the class of one supported layer to its Slim* subclass (a subclass of a supported type only when it
+    keeps the base forward); False when the layer is not supported."""
+    if isinstance(m, SlimLayer):
+        return True
+    for base, slim in SLIM_CLASSES.items():
+        if type(m) is base or (isinstance(m, base) and type(m).forward is base.forward):
+            m.__class__ = slim
+            m._init_slim()  # type: ignore[attr-defined]
+            return True
+    return False
+
+
+def slim_state(model: nn.Module) -> dict:
+    """What a checkpoint needs besides the state_dict to rebuild the Slim layers: bits, input quantizer, masks."""
+    return {name: {"bits": l.weight_bits, "act_bits": 8 if l.input_quant is not None else FLOAT_BITS,
+                   "masks": [w for w in l.slim_weights if l.mask_of(w) is not None],
+                   "bias_mask": getattr(l, "bias_mask", None) is not None}
+            for name, l in slim_layers(model)}
+
+
+def restore_slim(model: nn.Module, state: dict) -> nn.Module:
+    """Turns the layers named in `state` (from slim_state) back into Slim layers with their settings and mask
+    buffers, so that load_state_dict finds a place for every saved tensor."""
+    for name, s in state.items():
+        layer = model.get_submodule(name) if name else model
+        if not to_slim(layer):
+            raise ValueError(f"{name}: {type(layer).__name__} is not a layer slimtrain quantizes")
+        layer.weight_bits = s["bits"]
+        if s["act_bits"] == 8 and layer.input_quant is None:
+            layer.input_quant = ActQuant()
+        for w in s["masks"]:
+            setattr(layer, f"{w}_mask", torch.ones_like(getattr(layer, w)))
+        if s["bias_mask"]:
+            layer.bias_mask = torch.ones_like(layer.bias)
+    return model
 
 
 def quantize_aware(model: nn.Module, bits: int = 8, act_bits: int = FLOAT_BITS, exclude=()) -> nn.Module:

@@ -54,7 +54,9 @@ def build_model_proto(model: nn.Module, example_inputs, *, input_names: list[str
         kwargs["dynamo"] = False  # the TorchScript exporter honours the symbolic() of the QDQ functions
     buf = io.BytesIO()
     try:
-        with exporting(model), torch.no_grad():
+        # Traced with autograd on: under no_grad, torch 1.13's nn.MultiheadAttention takes a fused fast path that
+        # has no ONNX export.
+        with exporting(model):
             torch.onnx.export(model, args, buf, input_names=input_names, output_names=output_names,
                               dynamic_axes=dynamic_axes, opset_version=opset, do_constant_folding=True,
                               training=torch.onnx.TrainingMode.EVAL, **kwargs)

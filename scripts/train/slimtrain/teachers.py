@@ -50,11 +50,16 @@ class OnnxTeacher:
 class EndpointTeacher:
     """Logits from a model served by slimserve (upload.api_logits): the batch's single float input, sent as is."""
 
-    def __init__(self, url: str, model_id: str, token: str | None = None, input_name: str = "input", batch_size: int = 256):
+    def __init__(self, url: str, model_id: str, token: str | None = None, input_name: str = "input", batch_size: int = 256,
+                 input_shape: list[int] | None = None):
         self.url, self.model_id, self.token, self.input_name, self.batch_size = url, model_id, token, input_name, batch_size
+        self.input_shape = input_shape  # per-example shape the served model expects (default: the batch's own)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        out = api_logits(self.url, self.model_id, x.detach().cpu().numpy(), token=self.token,
+        xin = x.detach().cpu().numpy()
+        if self.input_shape:
+            xin = xin.reshape(len(xin), *self.input_shape)
+        out = api_logits(self.url, self.model_id, xin, token=self.token,
                          input_name=self.input_name, batch_size=self.batch_size)
         return torch.from_numpy(out).to(x.device)
 
