@@ -75,8 +75,10 @@ def fit(model: nn.Module, train_loader: Iterable, *, epochs: int = 1, lr: float 
     model.to(dev).train()
     opt = optimizer or torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
     base_lrs = [g["lr"] for g in opt.param_groups]
-    steps_per_epoch = len(train_loader)  # type: ignore[arg-type]
-    total = max(1, epochs * steps_per_epoch)
+    try:
+        total = max(1, epochs * len(train_loader))  # type: ignore[arg-type]
+    except TypeError:  # an iterable without a length: constant learning rate
+        total, cosine = 1, False
     scaler = _amp_context(model, dev, amp)
     history, step = [], 0
     for epoch in range(epochs):

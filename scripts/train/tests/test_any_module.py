@@ -8,6 +8,7 @@ from torch import nn
 
 import slimtrain as st
 from slimtrain.layers import SlimConvTranspose2d, SlimEmbedding, SlimLinear, SlimLSTM, slim_layers
+from helpers import assert_qdq_parity
 from slimtrain.ortnode import ort_run
 from slimtrain.usercode import load_checkpoint_into, save_checkpoint
 
@@ -181,3 +182,19 @@ def test_checkpoint_restores_masks_and_quantization_into_a_fresh_model(tmp_path)
     fresh.eval()
     assert fresh.fc.weight_bits == 4 and fresh.fc.weight_mask is not None
     torch.testing.assert_close(fresh(ids), model(ids), rtol=0, atol=0)
+
+
+def test_built_in_architectures_run_through_the_user_code_path(run_cli, digits):
+    res = run_cli("qat", "--model", "slimtrain.builtin:model", "--data", "slimtrain.builtin:loaders",
+                  "--model-args", '{"arch": "cnn", "image_shape": [1, 8, 8], "channels": [8, 16], "fc": 32}',
+                  "--data-args", '{"dataset": "digits", "batch_size": 32}', "--bits", "4", "--act-bits", "8",
+                  "--epochs", "6", "--lr", "3e-3", "--device", "cpu", "--no-progress")
+    assert res["final"]["accuracy"] >= 0.8 and res["final"]["accuracy"] >= res["initial"]["accuracy"] + 0.3
+    assert res["data"] == "slimtrain.builtin:loaders" and res["recipe"]["trained"]["bits"] == 4
+    from slimtrain import builtin
+
+    model = builtin.model("cnn", [1, 8, 8], channels=[8, 16], fc=32)
+    load_checkpoint_into(model, res["export"]["checkpoint"])
+    x = digits.x_test.numpy()
+    ref = st.predict(model, [(torch.from_numpy(x), torch.zeros(len(x)))])[0].numpy()
+    assert_qdq_parity(res["export"]["onnx"], {"input": x}, ref)
