@@ -15,6 +15,7 @@ export const DEBIAN_PACKAGES = Object.freeze({
   "python3-sklearn": "the training script's tests",
   "python3-pytest": "runs the training script's tests",
   "python3-tqdm": "the training script's tests",
+  "dataset-fashion-mnist": "the training script's ResNet-18 example and its tests (/usr/share/datasets/fashion-mnist)",
   chromium: "the dashboard's browser test",
 });
 

@@ -24,7 +24,7 @@ function host(installed: string[], privilege: "root" | "sudo" | "none", apt = tr
   return { h, ran, said };
 }
 
-const ALL = ["clang-19", "lld-19", "libonnx-testdata", "python3-torch", "python3-torchvision", "python3-onnx", "python3-sklearn", "python3-pytest", "python3-tqdm", "chromium"];
+const ALL = ["clang-19", "lld-19", "libonnx-testdata", "python3-torch", "python3-torchvision", "python3-onnx", "python3-sklearn", "python3-pytest", "python3-tqdm", "dataset-fashion-mnist", "chromium"];
 
 describe("the prerequisites step of npm test", () => {
   it("lists the Debian packages the suite uses", () => {

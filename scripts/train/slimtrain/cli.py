@@ -1,4 +1,6 @@
-"""Command line: train | distill | qat | prune | reference | experiment, each writing model.pt, model.onnx, results.json."""
+"""Command line: train | distill | qat | prune | reference | experiment, each writing model.pt, model.onnx, results.json.
+With `--model pkg.module:factory --data pkg.module:loaders` the training subcommands run on user code (usercode.py);
+otherwise on the built-in architectures (`--arch`) and datasets (`--dataset`)."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +16,7 @@ import torch
 
 from . import data as data_mod
 from .distill import choose_bias, evaluate_with_bias, make_distill_loss, teacher_logits_from_model
-from .export import export_onnx
+from .graph_export import export_onnx
 from .loop import evaluate, fit, resolve_device, seed_everything, set_threads
 from .models import FLOAT_BITS, SlimNet, build_model, checkpoint_dict, load_checkpoint, make_spec, prepare_qat
 from .prune import MODES, AGPSchedule, Pruner
@@ -42,16 +44,24 @@ def add_common(p: argparse.ArgumentParser, epochs: int = 3) -> None:
     g.add_argument("--out", help="output directory (default scripts/train/runs/<command>, git-ignored)")
     g.add_argument("--opset", type=int, default=13, help="ONNX opset (>= 13; >= 21 stores 4/2-bit weights as int4)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars / epoch lines")
-    m = p.add_argument_group("model")
+    g.add_argument("--amp", action="store_true", help="user models on CUDA: fp16 autocast while the model is float")
+    c = p.add_argument_group("user code")
+    c.add_argument("--model", metavar="SPEC", help="pkg.module:factory or path/file.py:factory returning the nn.Module")
+    c.add_argument("--model-args", metavar="JSON", help="keyword arguments for the factory, e.g. '{\"hidden\": 64}'")
+    c.add_argument("--data", metavar="SPEC", help="pkg.module:loaders returning (train_loader, val_loader)")
+    c.add_argument("--data-args", metavar="JSON", help="keyword arguments for the loaders function")
+    c.add_argument("--exclude", type=lambda v: [n for n in v.split(",") if n], default=[],
+                   help="layer names or patterns kept in float and dense, e.g. conv1,fc")
+    m = p.add_argument_group("built-in model")
     m.add_argument("--arch", default="lenet-300-100", choices=["mnist-mlp", "lenet-300-100", "mlp", "cnn"])
     m.add_argument("--hidden", type=_ints, help="mlp hidden sizes, e.g. 800,800 (configurable student size)")
     m.add_argument("--channels", type=_ints, help="cnn conv channels, e.g. 16,32")
     m.add_argument("--fc", type=int, help="cnn hidden fully connected width")
     m.add_argument("--dropout", type=float, default=0.0)
-    m.add_argument("--init", help="start from this slimtrain checkpoint (keeps its masks)")
+    m.add_argument("--init", help="start from this slimtrain checkpoint (keeps its masks and quantization)")
     u = p.add_argument_group("upload")
     u.add_argument("--upload", metavar="URL", help="POST the exported ONNX to slimserve as a trained variant")
-    u.add_argument("--model", metavar="ID", help="parent model id for --upload")
+    u.add_argument("--parent", metavar="ID", help="parent model id for --upload (the served fp32 model)")
     u.add_argument("--token", metavar="T", default=os.environ.get("SLIMSERVE_TOKEN"), help="API token (default $SLIMSERVE_TOKEN)")
 
 
@@ -63,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("distill", help="knowledge distillation from a checkpoint or a model served by slimserve")
     add_common(d)
-    d.add_argument("--teacher", help="teacher slimtrain checkpoint (.pt)")
+    d.add_argument("--teacher", help="built-in: slimtrain checkpoint (.pt); user code: pkg.module:factory or MODEL.onnx")
+    d.add_argument("--teacher-args", metavar="JSON", help="keyword arguments for the teacher factory")
+    d.add_argument("--teacher-init", metavar="CKPT", help="user code: load this checkpoint (model.pt of a run) into the teacher")
     d.add_argument("--teacher-url", help="slimserve base URL serving the teacher (uses POST /v1/models/{id}/infer)")
     d.add_argument("--teacher-model", help="teacher model id on slimserve")
     d.add_argument("--teacher-token", default=os.environ.get("SLIMSERVE_TOKEN"))
@@ -83,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("prune", help="gradual magnitude pruning (AGP) with retraining, optionally followed by QAT")
     add_common(p)
-    p.add_argument("--mode", default="unstructured", choices=list(MODES))
+    p.add_argument("--mode", default="unstructured", help="unstructured, channel, or N:M (built-in archs: 2:4 only)")
     p.add_argument("--scope", default="global", choices=["global", "layer"], help="unstructured: one threshold for all layers or per layer")
     p.add_argument("--initial-sparsity", type=float, default=0.0)
     p.add_argument("--final-sparsity", type=float, default=0.9)
@@ -147,9 +159,9 @@ def _finish(args, model: SlimNet, results: dict, recipe: dict) -> dict:
                          "sha256": hashlib.sha256(onnx_bytes).hexdigest(), "opset": args.opset}
     results["recipe"] = recipe
     if args.upload:
-        if not (args.model and args.token):
-            raise SystemExit("--upload needs --model ID and --token T (or $SLIMSERVE_TOKEN)")
-        results["upload"] = upload_variant(args.upload, args.model, args.token, onnx_bytes, recipe)
+        if not (args.parent and args.token):
+            raise SystemExit("--upload needs --parent ID and --token T (or $SLIMSERVE_TOKEN)")
+        results["upload"] = upload_variant(args.upload, args.parent, args.token, onnx_bytes, recipe)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     if not args.no_progress:
         f = results["final"]
@@ -195,6 +207,8 @@ def cmd_qat(args) -> dict:
 def cmd_prune(args) -> dict:
     device = _setup(args)
     ds = _load_data(args)
+    if args.mode not in MODES:
+        raise SystemExit(f"--mode for built-in architectures: one of {', '.join(MODES)}")
     model = _new_or_init(args, ds, device)
     res = _base_results(args, device, ds, model)
     kw = _fit_kwargs(args, device, ds)
@@ -291,6 +305,13 @@ def main(argv: list[str] | None = None) -> int:
 
         set_threads(args.threads)
         run_experiments(args.name, args.out, resolve_device(args.device), full=args.full, progress=not args.no_progress)
+    elif args.model or args.data:
+        from .usercode import run
+
+        if not args.model:
+            raise SystemExit("--data needs --model pkg.module:factory")
+        device = _setup(args)
+        run(args, device, _environment(device))
     else:
         {"train": cmd_train, "qat": cmd_qat, "prune": cmd_prune, "distill": cmd_distill}[args.command](args)
     print(f"done in {time.time() - t0:.1f}s", file=sys.stderr)

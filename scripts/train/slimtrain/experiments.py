@@ -14,7 +14,7 @@ import torch
 
 from .data import load_dataset, omit_classes
 from .distill import choose_bias, evaluate_with_bias, make_distill_loss, teacher_logits_from_model
-from .export import export_onnx
+from .graph_export import export_onnx
 from .loop import evaluate, fit, seed_everything
 from .models import build_model, make_spec, prepare_qat
 from .ortnode import ort_run

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .data import Dataset, load_dataset
-from .export import export_onnx
+from .graph_export import export_onnx
 from .loop import evaluate, fit, seed_everything
 from .models import SlimNet, build_model, make_spec
 from .ortnode import ort_run

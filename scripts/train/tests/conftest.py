@@ -32,6 +32,12 @@ QDQ_ATOL = 1e-4              # for at least QDQ_ROWS_EXACT of the examples, grap
 QDQ_ROWS_EXACT = 0.99
 QDQ_MAX_REL = 0.01           # every example, both levels: |ort - torch| <= 1% of the largest |logit|
 QDQ_ARGMAX_AGREEMENT = 0.99  # predicted classes, at both levels
+# Deep graphs of user models (ResNet-18's 21 quantized convolutions, a transformer's LayerNorm/Softmax/Erf before every
+# quantized input): a float difference of ~1e-6 between the engines moves an activation across a rounding boundary in
+# some examples, and that one level travels through every later layer. Weight-only QDQ stays exact (test_any_module).
+DEEP_QDQ_ROWS_EXACT = 0.75   # examples within QDQ_ATOL (relative to the largest |logit|), graph run literally
+DEEP_QDQ_MAX_REL = 0.05      # every example, both levels: |ort - torch| <= 5% of the largest |logit|
+DEEP_QDQ_ARGMAX_AGREEMENT = 0.95
 
 
 @pytest.fixture(scope="session")

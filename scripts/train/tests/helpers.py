@@ -5,7 +5,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from conftest import CHANCE, FP32_ATOL, QDQ_ARGMAX_AGREEMENT, QDQ_ATOL, QDQ_MAX_REL, QDQ_ROWS_EXACT, torch_logits
+from conftest import (CHANCE, DEEP_QDQ_ARGMAX_AGREEMENT, DEEP_QDQ_MAX_REL, DEEP_QDQ_ROWS_EXACT, FP32_ATOL,
+                      QDQ_ARGMAX_AGREEMENT, QDQ_ATOL, QDQ_MAX_REL, QDQ_ROWS_EXACT, torch_logits)
 from slimtrain.ortnode import ort_run
 
 
@@ -49,3 +50,24 @@ def initializers(res: dict) -> dict:
 
 def op_types(res: dict) -> list[str]:
     return [n.op_type for n in onnx_graph(res).node]
+
+
+def assert_qdq_parity(path, feeds: dict, ref: np.ndarray) -> None:
+    """A fake-quantized model's export against its PyTorch outputs, with the QDQ tolerances of the built-in models."""
+    literal = ort_run(path, feeds, level="disabled")["logits"]
+    rows_exact = (np.abs(literal - ref).max(1) <= QDQ_ATOL).mean()
+    assert rows_exact >= QDQ_ROWS_EXACT, f"only {rows_exact:.3f} of examples within {QDQ_ATOL}"
+    for out in (literal, ort_run(path, feeds, level="basic")["logits"]):
+        assert np.abs(out - ref).max() <= QDQ_MAX_REL * np.abs(ref).max()
+        assert (out.argmax(1) == ref.argmax(1)).mean() >= QDQ_ARGMAX_AGREEMENT
+
+
+def assert_deep_qdq_parity(path, feeds: dict, ref: np.ndarray) -> None:
+    """A fake-quantized user model's export against its PyTorch outputs, with the deep-graph tolerances of conftest.py."""
+    scale = max(1.0, float(np.abs(ref).max()))
+    literal = ort_run(path, feeds, level="disabled")["logits"]
+    rows_exact = (np.abs(literal - ref).max(1) <= QDQ_ATOL * scale).mean()
+    assert rows_exact >= DEEP_QDQ_ROWS_EXACT, f"only {rows_exact:.3f} of examples within {QDQ_ATOL} (relative)"
+    for out in (literal, ort_run(path, feeds, level="basic")["logits"]):
+        assert np.abs(out - ref).max() <= DEEP_QDQ_MAX_REL * scale
+        assert (out.argmax(1) == ref.argmax(1)).mean() >= DEEP_QDQ_ARGMAX_AGREEMENT

@@ -92,7 +92,7 @@ def test_upload_rejection_raises_with_the_status_and_the_servers_message(server)
 
 def test_cli_upload_flag_sends_the_exported_model(run_cli, server):
     res = run_cli("qat", *DIGITS, "--arch", "lenet-300-100", "--bits", "8", "--epochs", "1",
-                  "--upload", server.url, "--model", "parent-1", "--token", TOKEN)
+                  "--upload", server.url, "--parent", "parent-1", "--token", TOKEN)
     (req,) = server.requests
     with open(res["export"]["onnx"], "rb") as f:
         assert req["body"] == f.read()

@@ -1,0 +1,200 @@
+"""The API on arbitrary modules: layer swapping, masks (unstructured, N:M, channel), checkpoints, QDQ export."""
+import numpy as np
+import pytest
+import torch
+from onnx import numpy_helper
+import onnx
+from torch import nn
+
+import slimtrain as st
+from slimtrain.layers import SlimConvTranspose2d, SlimEmbedding, SlimLinear, SlimLSTM, slim_layers
+from helpers import assert_qdq_parity
+from slimtrain.ortnode import ort_run
+from slimtrain.usercode import load_checkpoint_into, save_checkpoint
+
+
+class Zoo(nn.Module):
+    """Every supported layer kind, plus attention and a norm that stay float."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(12, 8)
+        self.lstm = nn.LSTM(8, 8, batch_first=True)
+        self.gru = nn.GRU(8, 8, batch_first=True)
+        self.att = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.conv1d = nn.Conv1d(8, 8, 3, padding=1)
+        self.up = nn.ConvTranspose2d(8, 4, 2, stride=2)
+        self.conv2d = nn.Conv2d(4, 4, 3, padding=1)
+        self.norm = nn.LayerNorm(8)
+        self.fc = nn.Linear(4 * 2 * 16, 3)
+
+    def forward(self, ids):
+        h, _ = self.lstm(self.emb(ids))
+        h, _ = self.gru(h)
+        h = self.norm(h + self.att(h, h, h)[0])
+        h = self.conv1d(h.transpose(1, 2))                      # [B, 8, 8]
+        h = self.up(h.reshape(len(ids), 8, 1, 8)).relu()        # [B, 4, 2, 16]
+        return self.fc(self.conv2d(h).flatten(1))
+
+
+def _zoo():
+    torch.manual_seed(0)
+    return Zoo(), torch.randint(0, 12, (64, 8), generator=torch.Generator().manual_seed(1))
+
+
+def test_quantize_aware_swaps_supported_layers_in_place_and_keeps_parameters():
+    model, _ = _zoo()
+    params = dict(model.named_parameters())
+    keys = set(model.state_dict())
+    st.quantize_aware(model, bits=4, act_bits=8, exclude=["conv2d"])
+    assert isinstance(model.fc, SlimLinear) and isinstance(model.up, SlimConvTranspose2d)
+    assert isinstance(model.emb, SlimEmbedding) and isinstance(model.lstm, SlimLSTM)
+    assert type(model.conv2d) is nn.Conv2d  # excluded
+    assert type(model.att.out_proj) is not SlimLinear  # attention reads its weights directly
+    assert all(p is params[n] for n, p in model.named_parameters())
+    assert keys <= set(model.state_dict())
+    report = model.slim_report
+    assert set(report["quantized"]) == {"emb", "lstm", "gru", "conv1d", "up", "fc"}
+    assert "att.in_proj_weight" in report["float_parameters"] and "conv2d.weight" in report["float_parameters"]
+    assert "lstm.weight_hh_l0" not in report["float_parameters"]
+    assert model.emb.input_quant is None and model.fc.input_quant is not None
+
+
+@pytest.mark.parametrize("bits", [8, 4, 2])
+def test_export_stores_k_bit_levels_per_output_channel_and_runs_as_torch_does(tmp_path, bits):
+    model, ids = _zoo()
+    st.export(model, ids, tmp_path / "fp32.onnx")
+    st.quantize_aware(model, bits=bits, act_bits=8)
+    model.train()
+    for _ in range(3):
+        model(ids)  # the activation ranges
+    model.eval()
+    st.export(model, ids, tmp_path / "q.onnx")
+    fp32, q = onnx.load(tmp_path / "fp32.onnx").graph, onnx.load(tmp_path / "q.onnx").graph
+    assert [(v.name, str(v.type)) for v in q.input] == [(v.name, str(v.type)) for v in fp32.input]
+    assert [(v.name, str(v.type)) for v in q.output] == [(v.name, str(v.type)) for v in fp32.output]
+    inits = {t.name: numpy_helper.to_array(t) for t in q.initializer}
+    qmax = 2 ** (bits - 1) - 1
+    quantized = {n[: -len("_quantized")] for n in inits if n.endswith("_quantized")}
+    assert quantized == {"emb.weight", "lstm.weight_ih_l0", "lstm.weight_hh_l0", "gru.weight_ih_l0", "gru.weight_hh_l0",
+                         "conv1d.weight", "up.weight", "conv2d.weight", "fc.weight"}
+    for name in quantized:
+        levels, scale = inits[f"{name}_quantized"], inits[f"{name}_scale"]
+        axis = 1 if name == "up.weight" else 0  # ConvTranspose2d keeps output channels in dim 1
+        assert levels.dtype == np.int8 and np.abs(levels).max() == qmax
+        per_channel = np.moveaxis(np.abs(levels), axis, 0).reshape(levels.shape[axis], -1).max(1)
+        assert (per_channel == qmax).all() and scale.shape == (levels.shape[axis],)
+        # the levels times the scale are the weights PyTorch computes with
+        layer = model.get_submodule(name.rsplit(".", 1)[0])
+        shape = [1] * levels.ndim
+        shape[axis] = -1
+        np.testing.assert_allclose(levels * scale.reshape(shape), layer.effective(name.rsplit(".", 1)[1]).detach().numpy(),
+                                   rtol=0, atol=1e-7)
+    assert {n.op_type for n in q.node} >= {"DequantizeLinear", "QuantizeLinear", "LSTM", "GRU", "ConvTranspose"}
+    ref = model(ids).detach().numpy()
+    out = ort_run(tmp_path / "q.onnx", {"input": ids.numpy()}, level="disabled")["logits"]
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-4 * max(1.0, np.abs(ref).max()))
+
+
+def test_one_bit_layers_hold_two_values_per_channel_and_clip_latent_weights():
+    model, ids = _zoo()
+    st.quantize_aware(model, bits=1, exclude=["emb", "lstm", "gru"])
+    opt = torch.optim.SGD(model.parameters(), lr=5.0)
+    model(ids).sum().backward()
+    opt.step()
+    st.clip_binary(model)
+    assert model.fc.weight.abs().max() <= 1 and model.up.weight.abs().max() <= 1
+    w = model.fc.effective("weight").detach()
+    assert all(len(np.unique(np.abs(row))) == 1 for row in w.numpy())
+    up = model.up.effective("weight").detach().transpose(0, 1).reshape(4, -1)
+    assert all(len(np.unique(np.abs(row))) == 1 for row in up.numpy())
+
+
+def _weights(model):
+    return {n: getattr(l, w) * l.mask_of(w) for n, l in slim_layers(model) for w in l.slim_weights if l.mask_of(w) is not None}
+
+
+def test_agp_pruning_reaches_its_target_gradually_and_masks_survive_qat():
+    model, ids = _zoo()
+    pruner = st.prune_gradually(model, st.AGP(0.8, steps=4, every=2), "unstructured", exclude=["conv2d"])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    seen = []
+    for _ in range(12):
+        loss = model(ids).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        pruner.step()
+        seen.append(pruner.report()["sparsity"])
+    assert seen == sorted(seen) and seen[0] < 0.5 and seen[-1] == pytest.approx(0.8, abs=0.01)
+    assert "conv2d" not in pruner.report()["layers"] and "lstm.weight_hh_l0" in pruner.report()["layers"]
+    zero_before = {n: (w == 0) for n, w in _weights(model).items()}
+    st.quantize_aware(model, bits=8, act_bits=8)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(3):
+        loss = model(ids).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for name, layer in slim_layers(model):
+        for w in layer.slim_weights:
+            key = name if w == "weight" else f"{name}.{w}"
+            if key in zero_before:
+                assert (layer.effective(w).detach()[zero_before[key]] == 0).all()
+
+
+def test_n_m_pruning_keeps_at_most_n_of_every_m_weights():
+    model, _ = _zoo()
+    pruner = st.prune_gradually(model, st.AGP(0.5, steps=0), "2:4")
+    assert pruner.sparsity == 0.5
+    for name, w in _weights(model).items():
+        groups = (w.reshape(-1, 4) != 0).sum(1)
+        assert (groups <= 2).all(), name
+    with pytest.raises(ValueError):
+        st.prune_gradually(_zoo()[0], st.AGP(0.8), "2:4")
+    other, _ = _zoo()
+    st.prune_gradually(other, st.AGP(0.75, steps=0), "1:4")
+    assert all(((w.reshape(-1, 4) != 0).sum(1) <= 1).all() for w in _weights(other).values())
+
+
+def test_channel_pruning_removes_whole_output_channels_but_not_the_classifiers():
+    model, ids = _zoo()
+    pruner = st.prune_gradually(model, st.AGP(0.5, steps=0), "channel")
+    assert "fc" in pruner.report()["skipped_layers"] and "lstm" in pruner.report()["skipped_layers"]
+    conv = model.conv1d.weight * model.conv1d.weight_mask
+    dead = (conv.flatten(1) == 0).all(1)
+    assert int(dead.sum()) == 4 and (model.conv1d.bias * model.conv1d.bias_mask)[dead].abs().sum() == 0
+    up = (model.up.weight * model.up.weight_mask).transpose(0, 1).flatten(1)  # ConvTranspose: outputs in dim 1
+    assert int((up == 0).all(1).sum()) == 2
+    assert (model.fc.weight_mask is None) or bool(model.fc.weight_mask.all())
+
+
+def test_checkpoint_restores_masks_and_quantization_into_a_fresh_model(tmp_path):
+    model, ids = _zoo()
+    st.prune_gradually(model, st.AGP(0.6, steps=0), "unstructured")
+    st.quantize_aware(model, bits=4, act_bits=8)
+    model.train()
+    model(ids)
+    model.eval()
+    save_checkpoint(model, tmp_path / "m.pt", {})
+    fresh, _ = _zoo()
+    load_checkpoint_into(fresh, str(tmp_path / "m.pt"))
+    fresh.eval()
+    assert fresh.fc.weight_bits == 4 and fresh.fc.weight_mask is not None
+    torch.testing.assert_close(fresh(ids), model(ids), rtol=0, atol=0)
+
+
+def test_built_in_architectures_run_through_the_user_code_path(run_cli, digits):
+    res = run_cli("qat", "--model", "slimtrain.builtin:model", "--data", "slimtrain.builtin:loaders",
+                  "--model-args", '{"arch": "cnn", "image_shape": [1, 8, 8], "channels": [8, 16], "fc": 32}',
+                  "--data-args", '{"dataset": "digits", "batch_size": 32}', "--bits", "4", "--act-bits", "8",
+                  "--epochs", "6", "--lr", "3e-3", "--device", "cpu", "--no-progress")
+    assert res["final"]["accuracy"] >= 0.8 and res["final"]["accuracy"] >= res["initial"]["accuracy"] + 0.3
+    assert res["data"] == "slimtrain.builtin:loaders" and res["recipe"]["trained"]["bits"] == 4
+    from slimtrain import builtin
+
+    model = builtin.model("cnn", [1, 8, 8], channels=[8, 16], fc=32)
+    load_checkpoint_into(model, res["export"]["checkpoint"])
+    x = digits.x_test.numpy()
+    ref = st.predict(model, [(torch.from_numpy(x), torch.zeros(len(x)))])[0].numpy()
+    assert_qdq_parity(res["export"]["onnx"], {"input": x}, ref)
