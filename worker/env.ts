@@ -25,4 +25,8 @@ export type Env = Cloudflare.Env;
 
 /** Per request: the caller's tenant and that tenant's store, bound once by the auth middleware. */
 /** `received`: performance.now() when the request arrived (the first middleware), for Server-Timing totals. */
-export type AppEnv = { Bindings: Env; Variables: { tenant: string; store: TenantStore; received: number } };
+export type AppEnv = {
+  Bindings: Env;
+  /** `body`: a JSON or form body as the body-limits middleware read it (routes that read bytes take it from here). */
+  Variables: { tenant: string; store: TenantStore; received: number; body?: Uint8Array };
+};

@@ -39,5 +39,6 @@ export const bodyLimits: MiddlewareHandler<AppEnv> = async (c, next) => {
   const tooLarge = () => new ApiError(413, "payload_too_large", `${limit.what} exceeds ${limit.maxSize} bytes`);
   const bytes = await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, limit.maxSize, tooLarge);
   c.req.raw = new Request(c.req.raw, { body: bytes });
+  c.set("body", bytes);
   return next();
 };

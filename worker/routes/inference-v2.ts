@@ -149,7 +149,8 @@ for (const [path, params] of [["/models/{model}", ModelParam], ["/models/{model}
   v2.openAPIRegistry.registerPath(infer);
   v2.post(`${path}/infer`.replace(/\{(\w+)\}/g, ":$1"), async (c) => {
     const declared = c.req.header("Content-Length");
-    const bytes = await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, MAX_TENSOR_BODY_BYTES);
+    // A JSON body was read (under MAX_JSON_BYTES) by the body-limits middleware: reading it again would copy it twice more.
+    const bytes = c.var.body ?? (await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, MAX_TENSOR_BODY_BYTES));
     const split = splitV2Body(bytes, c.req.header(HEADER_LENGTH_HEADER), c.req.header("Content-Type"), MAX_JSON_BYTES);
     let body: V2Body;
     if (split.kind === "raw") body = split;
