@@ -4,12 +4,9 @@ otherwise on the built-in architectures (`--arch`) and datasets (`--dataset`).""
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,7 +17,8 @@ from .graph_export import export_onnx
 from .loop import evaluate, fit, resolve_device, seed_everything, set_threads
 from .models import FLOAT_BITS, SlimNet, build_model, checkpoint_dict, load_checkpoint, make_spec, prepare_qat
 from .prune import MODES, AGPSchedule, Pruner
-from .upload import api_logits, upload_variant
+from .upload import api_logits
+from .run_output import finish_run
 
 
 def _ints(s: str) -> list[int]:
@@ -151,22 +149,8 @@ def _fit_kwargs(args, device: str, ds: data_mod.Dataset) -> dict:
 
 def _finish(args, model: SlimNet, results: dict, recipe: dict) -> dict:
     """Checkpoint, ONNX export (recipe in metadata), results.json, optional upload."""
-    out = Path(args.out) if args.out else Path(__file__).resolve().parents[1] / "runs" / args.command
-    out.mkdir(parents=True, exist_ok=True)
-    torch.save(checkpoint_dict(model, {"recipe": recipe}), out / "model.pt")
-    onnx_bytes = export_onnx(model, out / "model.onnx", args.opset, {"slimserve.recipe": recipe})
-    results["export"] = {"onnx": str(out / "model.onnx"), "checkpoint": str(out / "model.pt"), "bytes": len(onnx_bytes),
-                         "sha256": hashlib.sha256(onnx_bytes).hexdigest(), "opset": args.opset}
-    results["recipe"] = recipe
-    if args.upload:
-        if not (args.parent and args.token):
-            raise SystemExit("--upload needs --parent ID and --token T (or $SLIMSERVE_TOKEN)")
-        results["upload"] = upload_variant(args.upload, args.parent, args.token, onnx_bytes, recipe)
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    if not args.no_progress:
-        f = results["final"]
-        print(f"[{args.command}] test accuracy {f['accuracy']:.4f} ({f['errors']}/{f['n']} errors); wrote {out}/", file=sys.stderr)
-    return results
+    return finish_run(args, results, recipe, lambda path: torch.save(checkpoint_dict(model, {"recipe": recipe}), path),
+                      lambda path: export_onnx(model, path, args.opset, {"slimserve.recipe": recipe}), "test")
 
 
 def _base_results(args, device: str, ds: data_mod.Dataset, model: SlimNet) -> dict:

@@ -131,16 +131,28 @@ def fit(model: SlimNet, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_
             correct += int((logits.detach().argmax(1) == yb).sum())
             if use_bar and b % 20 == 0:
                 bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
-        record = {"epoch": epoch + 1, "loss": loss_sum / n, "train_accuracy": correct / n,
-                  "seconds": round(time.time() - t0, 2)}
-        if pruner is not None:
-            record["sparsity"] = pruner.report()["sparsity"]
+        held_out = None
         if x_test is not None and y_test is not None:
-            record["test_accuracy"] = evaluate(model, x_test, y_test)["accuracy"]
-        history.append(record)
-        if progress:
-            extra = f" test_acc {record['test_accuracy']:.4f}" if "test_accuracy" in record else ""
-            print(f"[{label}] epoch {epoch + 1}/{epochs} loss {record['loss']:.4f} "
-                  f"train_acc {record['train_accuracy']:.4f}{extra} ({record['seconds']}s)", file=sys.stderr)
+            held_out = ("test", lambda: evaluate(model, x_test, y_test)["accuracy"])
+        close_epoch(history, epoch, epochs, label, loss_sum, correct, n, t0, pruner, held_out, progress)
     model.eval()
     return history
+
+
+def close_epoch(history: list, epoch: int, epochs: int, label: str, loss_sum: float, correct: int, seen: int,
+                t0: float, pruner, held_out, progress: bool) -> None:
+    """Appends one epoch's record (mean loss, train accuracy, seconds, the pruner's sparsity, and the accuracy on
+    `held_out` = (split name, accuracy function) as "<split>_accuracy") and prints it when progress is on."""
+    record = {"epoch": epoch + 1, "loss": loss_sum / max(1, seen), "train_accuracy": correct / max(1, seen),
+              "seconds": round(time.time() - t0, 2)}
+    if pruner is not None:
+        record["sparsity"] = pruner.report()["sparsity"]
+    extra = ""
+    if held_out is not None:
+        split, accuracy = held_out
+        record[f"{split}_accuracy"] = accuracy()
+        extra = f" {split}_acc {record[f'{split}_accuracy']:.4f}"
+    history.append(record)
+    if progress:
+        print(f"[{label}] epoch {epoch + 1}/{epochs} loss {record['loss']:.4f} "
+              f"train_acc {record['train_accuracy']:.4f}{extra} ({record['seconds']}s)", file=sys.stderr)

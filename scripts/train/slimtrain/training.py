@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import FLOAT_BITS, clip_binary, slim_layers
-from .loop import resolve_device, tqdm
+from .loop import close_epoch, resolve_device, tqdm
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, tuple], torch.Tensor]
 
@@ -112,16 +112,7 @@ def fit(model: nn.Module, train_loader: Iterable, *, epochs: int = 1, lr: float 
             loss_sum += float(loss.detach()) * len(y)
             correct += int((outputs.detach().argmax(1) == y).sum())
             seen += len(y)
-        record = {"epoch": epoch + 1, "loss": loss_sum / max(1, seen), "train_accuracy": correct / max(1, seen),
-                  "seconds": round(time.time() - t0, 2)}
-        if pruner is not None:
-            record["sparsity"] = pruner.report()["sparsity"]
-        if val_loader is not None:
-            record["val_accuracy"] = evaluate(model, val_loader)["accuracy"]
-        history.append(record)
-        if progress:
-            extra = f" val_acc {record['val_accuracy']:.4f}" if "val_accuracy" in record else ""
-            print(f"[{label}] epoch {epoch + 1}/{epochs} loss {record['loss']:.4f} "
-                  f"train_acc {record['train_accuracy']:.4f}{extra} ({record['seconds']}s)", file=sys.stderr)
+        held_out = ("val", lambda: evaluate(model, val_loader)["accuracy"]) if val_loader is not None else None
+        close_epoch(history, epoch, epochs, label, loss_sum, correct, seen, t0, pruner, held_out, progress)
     model.eval()
     return history

@@ -8,7 +8,6 @@ A spec is `package.module:name` (importable from the working directory or sys.pa
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import json
@@ -24,7 +23,7 @@ from .onnx_export import export
 from .sparsity import AGP, prune_gradually
 from .teachers import EndpointTeacher, OnnxTeacher, distill
 from .training import evaluate, fit
-from .upload import upload_variant
+from .run_output import finish_run
 
 CHECKPOINT_FORMAT = "slimtrain/module-1"
 
@@ -148,20 +147,8 @@ def run(args, device: str, environment: dict) -> dict:
     recipe["accuracy"] = round(res["final"]["accuracy"], 4)
     recipe = {"trained": recipe}
 
-    out = Path(args.out) if args.out else Path(__file__).resolve().parents[1] / "runs" / args.command
-    out.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(model, out / "model.pt", {"recipe": recipe, "model_args": _kwargs(args.model_args)})
-    onnx_bytes = export(model.cpu(), tuple(t.cpu() for t in example), out / "model.onnx", opset=args.opset,
-                        metadata={"slimserve.recipe": recipe})
-    res["export"] = {"onnx": str(out / "model.onnx"), "checkpoint": str(out / "model.pt"), "bytes": len(onnx_bytes),
-                     "sha256": hashlib.sha256(onnx_bytes).hexdigest(), "opset": args.opset}
-    res["recipe"] = recipe
-    if args.upload:
-        if not (args.parent and args.token):
-            raise SystemExit("--upload needs --parent ID and --token T (or $SLIMSERVE_TOKEN)")
-        res["upload"] = upload_variant(args.upload, args.parent, args.token, onnx_bytes, recipe)
-    (out / "results.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
-    if not args.no_progress:
-        f = res["final"]
-        print(f"[{args.command}] val accuracy {f['accuracy']:.4f} ({f['errors']}/{f['n']} errors); wrote {out}/", file=sys.stderr)
-    return res
+    return finish_run(args, res, recipe,
+                      lambda path: save_checkpoint(model, path, {"recipe": recipe, "model_args": _kwargs(args.model_args)}),
+                      lambda path: export(model.cpu(), tuple(t.cpu() for t in example), path, opset=args.opset,
+                                          metadata={"slimserve.recipe": recipe}),
+                      "val")
