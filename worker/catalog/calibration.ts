@@ -15,6 +15,8 @@ import type { TenantStore } from "../store/tenant";
 import type { ModelRecord } from "./records";
 import { loadDataset } from "./datasets";
 import { parseModelBytes } from "./models";
+import type { ModelProto } from "onnx-buf";
+import type { Dataset } from "../datasets/dataset";
 
 export async function collectRanges(
   store: TenantStore,
@@ -26,21 +28,8 @@ export async function collectRanges(
   const { dataset } = await loadDataset(store, calibration.dataset);
   const decoded = calibratedModel(parseModelBytes(original), recipe);
   const targets = calibrationTargets(decoded);
-  const fromFeeds = new Set(model.inputs.map((i) => i.name));
-  const exposed = encodeModel(withExtraOutputs(decoded, targets.filter((t) => !fromFeeds.has(t))));
   const calibrators = new Map(targets.map((t) => [t, makeCalibrator(calibration.method, calibration.percentile)]));
-  const session = await openSession(exposed, false, original.byteLength);
-  try {
-    await forEachBatch([session], dataset, model.inputs, calibration.samples, (_start, [out], feeds) => {
-      for (const [t, c] of calibrators) {
-        const feed = feeds[t];
-        if (feed && feed.data instanceof Float32Array) c.observe(feed.data);
-        else if (out![t]) c.observe(out![t]!.data);
-      }
-    });
-  } finally {
-    await session.release();
-  }
+  await observeActivations(model, decoded, original.byteLength, dataset, calibration.samples, targets, (t, tensor) => calibrators.get(t)!.observe(tensor.data));
   return Object.fromEntries([...calibrators].map(([t, c]) => [t, c.range()]));
 }
 
@@ -70,22 +59,42 @@ export async function collectHessians(store: TenantStore, model: ModelRecord, or
   }
   const { dataset } = await loadDataset(store, calibration.dataset);
   const accumulators = targets.map((t) => ({ target: t, acc: new HessianAccumulator(t.features, t.groups) }));
-  const fromFeeds = new Set(model.inputs.map((i) => i.name));
   const activations = [...new Set(targets.map((t) => t.activation))];
-  const exposed = encodeModel(withExtraOutputs(decoded, activations.filter((t) => !fromFeeds.has(t))));
-  const session = await openSession(exposed, false, original.byteLength);
+  await observeActivations(model, decoded, original.byteLength, dataset, calibration.samples, activations, (name, tensor) => {
+    for (const { target, acc } of accumulators) {
+      if (target.activation !== name) continue;
+      if (target.window) acc.observeConv(tensor.data, tensor.dims, target.window);
+      else acc.observe(tensor.data);
+    }
+  });
+  return Object.fromEntries(accumulators.map(({ target, acc }) => [target.layer, { features: acc.features, groups: acc.groups, rows: acc.rows, matrix: acc.matrix() }]));
+}
+
+/**
+ * Runs `decoded` in onnxruntime-web over the first `samples` of the dataset with `names` exposed as outputs, handing
+ * each batch's float32 value of every name (a graph input's feed, or the exposed output) to `observe`.
+ */
+async function observeActivations(
+  model: ModelRecord,
+  decoded: ModelProto,
+  originalBytes: number,
+  dataset: Dataset,
+  samples: number,
+  names: readonly string[],
+  observe: (name: string, tensor: { data: Float32Array; dims: readonly number[] }) => void,
+): Promise<void> {
+  const fromFeeds = new Set(model.inputs.map((i) => i.name));
+  const exposed = encodeModel(withExtraOutputs(decoded, names.filter((t) => !fromFeeds.has(t))));
+  const session = await openSession(exposed, false, originalBytes);
   try {
-    await forEachBatch([session], dataset, model.inputs, calibration.samples, (_start, [out], feeds) => {
-      for (const { target, acc } of accumulators) {
-        const feed = feeds[target.activation];
-        const tensor = feed && feed.data instanceof Float32Array ? feed : out![target.activation];
-        if (!(tensor?.data instanceof Float32Array)) continue;
-        if (target.window) acc.observeConv(tensor.data, tensor.dims, target.window);
-        else acc.observe(tensor.data);
+    await forEachBatch([session], dataset, model.inputs, samples, (_start, [out], feeds) => {
+      for (const name of names) {
+        const feed = feeds[name];
+        const tensor = feed && feed.data instanceof Float32Array ? feed : out![name];
+        if (tensor?.data instanceof Float32Array) observe(name, { data: tensor.data, dims: tensor.dims });
       }
     });
   } finally {
     await session.release();
   }
-  return Object.fromEntries(accumulators.map(({ target, acc }) => [target.layer, { features: acc.features, groups: acc.groups, rows: acc.rows, matrix: acc.matrix() }]));
 }

@@ -97,7 +97,8 @@ export async function searchVariant(
   const passedBits = new Set<number>();
   // GPTQ rounding (same size, Hessians from the search's dataset) is tried where nearest rounding misses, on models
   // with MatMul/Gemm layers it can compensate.
-  const compensable = hessianTargets(parseModelBytes(original)).length > 0;
+  const parsed = parseModelBytes(original);
+  const compensable = hessianTargets(parsed).length > 0;
   const compensated = (r: Recipe) =>
     compensable && r.quantize!.bits < 8 ? candidate({ ...r.quantize, rounding: "gptq", calibration: { dataset: request.dataset } }) : null;
   for (const [i, r0] of uniform.entries()) {
@@ -128,7 +129,7 @@ export async function searchVariant(
   // least as large as that width alone, so when looking for the smallest it is skipped once something smaller passed.
   const mixedCanWin = narrowestFailing !== null && (request.objective !== "smallest" || narrowestFailing.bytes < smallestPassing());
   if (narrowestFailing && mixedCanWin) {
-    const layers = weightedLayers(parseModelBytes(original)).map((l) => l.name);
+    const layers = weightedLayers(parsed).map((l) => l.name);
     const narrow = narrowestFailing.recipe.quantize!.bits;
     // The next width up that passed on its own (2-bit failing, int4 passing: sensitive layers go to 4), else int8 or float.
     const wider = Math.min(...[...passedBits].filter((b) => b > narrow), narrow < 8 ? 8 : 32);

@@ -109,9 +109,8 @@ export function gptqRounding(hessians: Float64Array, layout: GemmLayout, options
       const hessian = hessians.subarray(g * k * k, (g + 1) * k * k);
       roundGroup(data, grid, hessian, k, n, at, options, levels);
       if (grid.qmax === 1 && !grid.zeroPoints) {
-        const refit = refitScales(data, levels, grid, hessian, k, n, at);
         if (scales === grid.scales) scales = Float32Array.from(grid.scales);
-        for (let f = 0; f < k; f++) for (let o = 0; o < n; o++) scales[grid.index[at(f, o)]!] = refit[grid.index[at(f, o)]!]!;
+        refitScales(data, levels, grid, hessian, k, n, at, scales);
       }
     }
     return { levels, scales };
@@ -165,7 +164,7 @@ function roundGroup(
  * Least-squares scales for a two- or three-level grid (1-bit signs, ternary): with the levels fixed, each output's
  * group scales minimise its output error (w - ŵ)ᵀ H (w - ŵ) on the calibration inputs, a small linear system per
  * output (one unknown per group in it). Where that system is singular or a scale comes out non-positive, the grid's
- * own scales stay.
+ * own scales stay. Writes the refitted scales of this product's groups into `scales`.
  */
 function refitScales(
   data: Float32Array,
@@ -175,8 +174,8 @@ function refitScales(
   k: number,
   n: number,
   at: (f: number, o: number) => number,
-): Float32Array {
-  const scales = Float32Array.from(grid.scales);
+  scales: Float32Array,
+): void {
   const hb = new Float64Array(k);
   for (let o = 0; o < n; o++) {
     // The groups of this output, in order of first appearance along the features.
@@ -211,7 +210,6 @@ function refitScales(
     if (!solved || solved.some((v) => !(v > 0) || !Number.isFinite(v))) continue;
     for (const [g, idx] of local) scales[g] = Math.fround(solved[idx]!);
   }
-  return scales;
 }
 
 /** x with a x = c for a symmetric positive definite m x m matrix (Cholesky), or null when it is not. */
