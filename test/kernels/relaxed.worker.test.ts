@@ -1,5 +1,6 @@
 // The relaxed-SIMD build, run where it is served: in workerd (Node 20's baseline tier computes a relaxed op wrongly).
 import { describe, expect, it } from "vitest";
+import { refGeluErf, refSoftmaxRows } from "@kernels/reference/f32_activation";
 import { dwOutputSize, packPointwise, refDwConv2d, refPointwise } from "@kernels/reference/f32_dwconv";
 import { refF32Gemm } from "@kernels/reference/f32_gemm";
 import { refQs4Gemm } from "@kernels/reference/qs4_gemm";
@@ -63,6 +64,23 @@ describe("relaxed-SIMD kernels in workerd", () => {
       kx.k.f32_pointwise_4x8(M, K, P, kx.put(X), kx.put(packPointwise(Wd, M, K)), kx.put(bias), 0, Infinity, y);
       expect(relError(kx.f32(y, M * P), refPointwise(M, K, P, X, Wd, bias, 0, Infinity)), `M=${M} K=${K} P=${P}`).toBeLessThan(1e-5);
     }
+  });
+
+  it("softmax rows and GELU with fused multiply-add in their polynomials match float64 within 1e-6", () => {
+    for (const len of [3, 4, 9, 128]) {
+      const X = uniform(2 * len, len, 20);
+      const kx = relaxed();
+      const y = kx.alloc(X.length * 4);
+      kx.k.f32_softmax_rows(2, len, kx.put(X), y);
+      const want = refSoftmaxRows(X, 2, len);
+      const got = kx.f32(y, X.length);
+      for (let i = 0; i < X.length; i++) expect(Math.abs(got[i]! - want[i]!) / Math.max(want[i]!, 1e-30), `len ${len}`).toBeLessThan(1e-6);
+    }
+    const X = uniform(37, 5, 10);
+    const kx = relaxed();
+    const y = kx.alloc(37 * 4);
+    kx.k.f32_gelu_erf(37, kx.put(X), y);
+    expect(relError(kx.f32(y, 37), refGeluErf(X))).toBeLessThan(1e-6);
   });
 
   it("int4 GEMM on the relaxed dot (4-row tiles) matches the reference within 1e-5 at M in {1, 3, 4, 5, 33}", () => {

@@ -63,7 +63,11 @@ export function viewOp(dimsOf: (dims: readonly number[]) => number[]): Op {
     plan(ctx) {
       const c = ctx.constant(0);
       if (c) {
-        const out: Constant = c.quant ? { dims: dimsOf(c.dims), dtype: DT.FLOAT, data: floatData(c) } : { dims: dimsOf(c.dims), dtype: c.dtype, data: c.data };
+        const dims = dimsOf(c.dims);
+        // Same dims (Identity, a no-op Reshape): the constant itself, so that a quantized weight read through an
+        // exporter's Identity (a shared weight's second reader) still reaches its layer as integers.
+        if (dims.length === c.dims.length && dims.every((d, i) => d === c.dims[i])) return { kind: "constant", outputs: [c] };
+        const out: Constant = c.quant ? { dims, dtype: DT.FLOAT, data: floatData(c) } : { dims, dtype: c.dtype, data: c.data };
         return { kind: "constant", outputs: [out] };
       }
       const x = ctx.input(0);

@@ -80,7 +80,12 @@ export function scaleIndexer(form: QuantizedForm, dims: readonly number[]): (fla
   };
 }
 
-function channelScale(ep: Epilogue, n: number): number {
+/** A quantized weight's levels and scales as a kernel choice reads them through `view`; null for a float weight. */
+export function quantizedWeight(c: Constant, view: WeightView): QuantizedWeight | null {
+  return c.quant ? (quantizedStrided(c.quant, c.dims, view) ?? quantizedByIndex(c.quant, c.dims, view)) : null;
+}
+
+export function channelScale(ep: Epilogue, n: number): number {
   return ep.scale ? ep.scale[n]! : 1;
 }
 
@@ -88,7 +93,7 @@ function channelScale(ep: Epilogue, n: number): number {
  * What the kernel choice asks of a quantized weight: its levels (as a matrix), whether its scale is constant over
  * spans of inputs, whether the levels are all +-1 or within a range, and the scale of element (k, n).
  */
-interface QuantizedWeight {
+export interface QuantizedWeight {
   levels: Weight;
   scaleAt(k: number, n: number): number;
   constantOver(span: number): boolean;
@@ -219,8 +224,8 @@ function quantizedStrided(quant: QuantizedForm, dims: readonly number[], view: W
 export function createLinear(kx: KernelInstance, c: Constant, view: WeightView, ep: Epilogue): Linear {
   const { K, N } = view;
   const quant = c.quant;
-  if (quant) {
-    const qw = quantizedStrided(quant, c.dims, view) ?? quantizedByIndex(quant, c.dims, view);
+  const qw = quantizedWeight(c, view);
+  if (quant && qw) {
     const { levels: qm, scaleAt, constantOver } = qw;
     // 1-bit weights (+-1 times a channel scale) run on the int8 kernel: sign-select on float activations is the
     // slowest kernel we have (docs/kernels.md), and +-1 levels are exact in int8.

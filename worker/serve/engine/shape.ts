@@ -177,9 +177,14 @@ export function remap(src: Elements, dst: Elements, outDims: readonly number[], 
     else base += v;
   }
   let hasPad = false;
-  for (let j = 0; j < n; j++) if (last[j]! < 0) hasPad = true;
+  let contiguous = true; // the last dim's run is consecutive source elements: copied as one block
+  for (let j = 0; j < n; j++) {
+    if (last[j]! < 0) hasPad = true;
+    if (last[j] !== last[0]! + j) contiguous = false;
+  }
   for (let r = 0, out = 0; r < rows; r++, out += n) {
     if (padded > 0) for (let j = 0; j < n; j++) o[out + j] = f;
+    else if (contiguous && !hasPad && n >= 16) o.set(s.subarray(base + last[0]!, base + last[0]! + n), out);
     else if (hasPad) for (let j = 0; j < n; j++) { const k = last[j]!; o[out + j] = k < 0 ? f : s[base + k]!; }
     else for (let j = 0; j < n; j++) o[out + j] = s[base + last[j]!]!;
     for (let d = rank - 2; d >= 0; d--) {

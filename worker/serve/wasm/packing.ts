@@ -111,6 +111,17 @@ export function packQs8(w: Weight): PackedQs8 {
   return { Kp, Np, data };
 }
 
+/**
+ * Integer weights [M, K] (level of channel m, input k) for qs8_pointwise_4x8: panels of 4 channels of int16 pairs of
+ * inputs, [ceil(M/4)][ceil(K/2)][4][2], zeros past M and K (one i32 lane per channel and pair, splatted by the kernel).
+ */
+export function packQs8Pointwise(level: (m: number, k: number) => number, M: number, K: number): Int16Array {
+  const Kh = Math.ceil(K / 2);
+  const out = new Int16Array(Math.ceil(M / 4) * Kh * 8);
+  for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) out[(((m >> 2) * Kh + (k >> 1)) * 4 + (m & 3)) * 2 + (k & 1)] = level(m, k);
+  return out;
+}
+
 export interface PackedQs4 {
   Kp: number;
   Np: number;

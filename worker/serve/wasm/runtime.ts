@@ -27,6 +27,10 @@ export interface KernelExports {
   f32_transpose(rows: number, cols: number, src: Ptr, dst: Ptr, ldDst: number): void;
   f32_dwconv2d(X: Ptr, C: number, H: number, W: number, Wt: Ptr, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, OH: number, OW: number, bias: Ptr, lo: number, hi: number, scratch: Ptr, Y: Ptr): void;
   f32_pointwise_4x8(M: number, K: number, P: number, X: Ptr, Wp: Ptr, bias: Ptr, lo: number, hi: number, Y: Ptr): void;
+  qs8_pointwise_quantize(K: number, P: number, X: Ptr, Q: Ptr, scales: Ptr): void;
+  qs8_pointwise_4x8(M: number, K: number, P: number, Q: Ptr, as: Ptr, Wp: Ptr, ws: Ptr, bias: Ptr, lo: number, hi: number, Y: Ptr): void;
+  f32_softmax_rows(rows: number, len: number, X: Ptr, Y: Ptr): void;
+  f32_gelu_erf(n: number, X: Ptr, Y: Ptr): void;
   f32_col2im(col: Ptr, ldc: number, M: number, IH: number, IW: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, OH: number, OW: number, scale: Ptr, bias: Ptr, lo: number, hi: number, Y: Ptr): void;
 }
 
@@ -122,7 +126,7 @@ export class KernelInstance {
   }
 
   /** Copies a typed array into fresh kernel memory. */
-  put(data: Float32Array | Int8Array | Uint8Array | Int32Array | Uint32Array): Ptr {
+  put(data: Float32Array | Int8Array | Uint8Array | Int16Array | Int32Array | Uint32Array): Ptr {
     const ptr = this.alloc(data.byteLength);
     new Uint8Array(this.k.memory.buffer, ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     return ptr;

@@ -1,16 +1,16 @@
 // Conv (2-D, any group count). Depthwise layers (one input and one output channel per group) run the direct
 // depthwise kernel on fp32 weights with the per-channel scale folded in: their weights are tiny, so int8/int4
-// quantized ones are dequantized at load. 1x1 filters at stride 1 without padding on fp32 weights run the direct
-// pointwise kernel on the NCHW planes. Every other layer runs per image and group as the packed linear layer over
+// quantized ones are dequantized at load. 1x1 filters at stride 1 without padding run a direct pointwise kernel on
+// the NCHW planes: fp32 weights the fp32 one, integer weights with a scale per output channel the int8 one. Every other layer runs per image and group as the packed linear layer over
 // [pixels, C/g * kh * kw], a tile of pixels at a time, each tile transposed into NCHW; its operand is im2col of the
 // input, or for a 1x1 filter at stride 1 without padding (quantized or sparse weights) the input plane [C/g, pixels]
 // transposed. Bias, BatchNormalization and Relu/Clip fuse into the epilogue.
 import { intAttribute, intsAttribute, stringAttribute } from "../../../onnx/attributes";
-import { OPERATORS } from "../../../onnx/operators";
-import { BLOCK_SPARSE_MIN, createLinear, CSR_MIN, gemmView, type Linear } from "../linear";
+import { OPERATORS, type GemmLayout } from "../../../onnx/operators";
+import { BLOCK_SPARSE_MIN, channelScale, createLinear, CSR_MIN, gemmView, quantizedWeight, type Linear } from "../linear";
 import type { Epilogue, Op, OpPlan, PlanContext } from "../op";
 import type { Ptr } from "../../wasm/runtime";
-import { binaryScales, sparsityOf, type Weight } from "../../wasm/packing";
+import { binaryScales, packQs8Pointwise, sparsityOf, type Weight } from "../../wasm/packing";
 import { floatData, Uncovered, type Activation, type Constant, type RunState } from "../values";
 import { checkWindowOutput } from "../attributes";
 import { samePads } from "../../../onnx/window";
@@ -57,6 +57,10 @@ export const conv: Op = {
     const unpadded = autoPad !== "NOTSET" || pads.every((p) => p === 0);
     if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded && densePlainWeight(w, Cg, M)) {
       return pointwise(ctx, w, group, epilogue, output, xIn, checkInput);
+    }
+    if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded && w.quant) {
+      const planned = quantizedPointwise(ctx, w, layout, group, epilogue, output, xIn, checkInput);
+      if (planned) return planned;
     }
     const { N: Mg, K } = layout;
     const linears: Linear[] = [];
@@ -212,6 +216,63 @@ function pointwise(
           const src = x.ptr + (b * C + g * Cg) * P * 4;
           const dst = y.ptr + (b * M + g * Mg) * P * 4;
           run.kx.k.f32_pointwise_4x8(Mg, Cg, P, src, packed[g]!, bias ? bias + g * Mg * 4 : 0, ep.lo, ep.hi, dst);
+        }
+      return [y];
+    },
+  };
+}
+
+/**
+ * A 1x1 filter at stride 1 without padding on integer weights with one scale per output channel (int8, int4, 2-bit and
+ * 1-bit levels all lie in int8): qs8_pointwise_4x8 straight on the NCHW planes, each plane's pixels quantized per
+ * pixel first, so the transposes of the linear-layer route are not paid. Null when the weight's scales vary along the
+ * input channels (blocked) or its levels do not fit int8.
+ */
+function quantizedPointwise(
+  ctx: PlanContext,
+  w: Constant,
+  layout: GemmLayout,
+  group: number,
+  ep: Epilogue,
+  output: string,
+  xIn: (run: RunState) => Activation,
+  checkInput: (dims: number[]) => [number, number, number, number],
+): OpPlan | null {
+  const { N: Mg, K: Cg } = layout;
+  const M = Mg * group;
+  const packed: { weights: Ptr; scales: Ptr }[] = [];
+  const mark = ctx.kx.mark();
+  for (let g = 0; g < group; g++) {
+    const qw = quantizedWeight(w, gemmView(layout, g));
+    if (!qw || !qw.constantOver(Cg) || !qw.inRange(-127, 127)) {
+      ctx.kx.reset(mark);
+      return null;
+    }
+    const lv = qw.levels;
+    const level = "at" in lv ? (m: number, k: number) => lv.at(k, m) : (m: number, k: number) => lv.data[lv.offset + k * lv.kStride + m * lv.nStride]!;
+    const scales = new Float32Array(Math.ceil(Mg / 4) * 4);
+    for (let m = 0; m < Mg; m++) scales[m] = (Cg > 0 ? qw.scaleAt(0, m) : 0) * channelScale(ep, g * Mg + m);
+    packed.push({ weights: ctx.kx.put(packQs8Pointwise(level, Mg, Cg)), scales: ctx.kx.put(scales) });
+  }
+  const bias = ep.bias ? ctx.kx.put(Float32Array.from({ length: M }, (_, m) => ep.bias![m]!)) : 0;
+  ctx.noteKernel("qs8-pointwise");
+  return {
+    kind: "step",
+    outputs: [output],
+    run(run) {
+      const x = xIn(run);
+      const [B, C, H, W] = checkInput(x.dims);
+      const P = H * W;
+      const Pp = Math.ceil(P / 8) * 8;
+      const y = run.alloc([B, M, H, W]);
+      const q = run.kx.alloc(Math.ceil(Cg / 2) * Pp * 2);
+      const as = run.kx.alloc(Pp * 4);
+      for (let b = 0; b < B; b++)
+        for (let g = 0; g < group; g++) {
+          const src = x.ptr + (b * C + g * Cg) * P * 4;
+          const dst = y.ptr + (b * M + g * Mg) * P * 4;
+          run.kx.k.qs8_pointwise_quantize(Cg, P, src, q, as);
+          run.kx.k.qs8_pointwise_4x8(Mg, Cg, P, q, as, packed[g]!.weights, packed[g]!.scales, bias ? bias + g * Mg * 4 : 0, ep.lo, ep.hi, dst);
         }
       return [y];
     },

@@ -1,5 +1,5 @@
 // Softmax: along `axis` (opset >= 13, default -1), or over the 2-D coercion at `axis` (opset < 13, default 1);
-// any axis, strided when it is not the last.
+// any axis: contiguous rows in the kernels, strided ones (an axis that is not the last) here.
 import { intAttribute } from "../../../onnx/attributes";
 import type { Op } from "../op";
 import { normalizeAxis } from "../shape";
@@ -19,6 +19,11 @@ export const softmax: Op = {
           ? [a.dims.slice(axis).reduce((p, d) => p * d, 1), 1]
           : [a.dims[axis]!, a.dims.slice(axis + 1).reduce((p, d) => p * d, 1)];
         const y = run.alloc([...a.dims]);
+        if (inner === 1) {
+          // Contiguous rows (the last axis, or any legacy coercion): the kernels' vectorised softmax.
+          run.kx.k.f32_softmax_rows(outer, len, a.ptr, y.ptr);
+          return [y];
+        }
         const src = run.view(a);
         const dst = run.view(y);
         // exp once per element (kept in the output), then one multiply by the row's 1 / sum.

@@ -118,7 +118,7 @@ describe("Conv on the kernel engine against onnxruntime-node", () => {
       }
     });
 
-    it(`1x1 filters on int8 and on mostly-zero weights read the transposed plane (quantized and sparse kernels), batch ${batch}`, async () => {
+    it(`1x1 filters on int8 weights run the int8 kernel on the NCHW planes (grouped too); mostly-zero ones read the transposed plane (sparse kernels), batch ${batch}`, async () => {
       const [C, M, H, W] = [int(8, 40), int(3, 20), int(2, 9), int(2, 9)];
       const x = live("x", [batch, C, H, W]);
       const q = Int8Array.from({ length: M * C }, () => int(-127, 127));
@@ -133,7 +133,17 @@ describe("Conv on the kernel engine against onnxruntime-node", () => {
       const bytes = encodeModel(makeModel(graph));
       await compare(bytes, [x], 3e-2);
       const feeds = { x: { dims: x.dims, data: (x as { data: Float32Array }).data } };
-      expect(Object.values((await runKernels(bytes, feeds)).session.kernels)).toEqual(["qs8"]);
+      expect(Object.values((await runKernels(bytes, feeds)).session.kernels)).toEqual(["qs8-pointwise"]);
+      const half = Math.floor(C / 2);
+      const xg = live("xg", [batch, 2 * half, H, W]);
+      const grouped = makeGraph(
+        [makeNode("DequantizeLinear", ["q", "s"], ["w"], "dq", { axis: 0 }), makeNode("Conv", ["xg", "w"], ["y"], "pw", { kernel_shape: [1, 1], group: 2 })],
+        "pw-int8-grouped",
+        [makeValueInfo("xg", DT.FLOAT, [batch, 2 * half, H, W])],
+        [makeValueInfo("y", DT.FLOAT, [null, null, null, null])],
+        [makeTensor("q", DT.INT8, [2 * M, half, 1, 1], Int8Array.from({ length: 2 * M * half }, () => int(-127, 127))), makeTensor("s", DT.FLOAT, [2 * M], Float32Array.from({ length: 2 * M }, () => 0.01 + next() * 0.02))],
+      );
+      await compare(encodeModel(makeModel(grouped)), [xg], 3e-2);
       const sparse = rand(M * C).map((v, i) => (i % 13 === 0 ? v : 0));
       const ins = [x, { name: "w", dims: [M, C, 1, 1], constant: makeTensor("w", DT.FLOAT, [M, C, 1, 1], sparse) }];
       const sparseBytes = graphOf("Conv", ins, { kernel_shape: [1, 1] }, 4);

@@ -1,0 +1,21 @@
+// Scalar references of the activation kernels, in float64 from their definitions: softmax over each row with
+// Math.exp (of the float32 difference from the row's max), GELU as x * Phi(x) from an erf that is not the kernels' fit (the engine's Erf: a series and erfc).
+import { erf } from "../../worker/serve/engine/elementwise";
+
+/** Each of `rows` rows of `len`: exp(x - max) / sum, the difference rounded to float32 as a float32 softmax has it. */
+export function refSoftmaxRows(X: ArrayLike<number>, rows: number, len: number): Float64Array {
+  const Y = new Float64Array(rows * len);
+  for (let r = 0; r < rows; r++) {
+    let max = -Infinity;
+    for (let j = 0; j < len; j++) max = Math.max(max, X[r * len + j]!);
+    let sum = 0;
+    for (let j = 0; j < len; j++) sum += Y[r * len + j] = Math.exp(Math.fround(X[r * len + j]! - max));
+    for (let j = 0; j < len; j++) Y[r * len + j]! /= sum;
+  }
+  return Y;
+}
+
+/** 0.5 x (1 + erf(x / sqrt 2)). */
+export function refGeluErf(X: ArrayLike<number>): Float64Array {
+  return Float64Array.from(X, (x) => 0.5 * x * (1 + erf(x * Math.SQRT1_2)));
+}

@@ -1,0 +1,101 @@
+/* Transcendental activations on float rows: softmax along contiguous rows and GELU (erf form), vectorised.
+ * exp is Cephes' single-precision scheme: n = round(x log2 e), r = x - n ln 2 in two parts, a degree-5 polynomial
+ * for e^r on [-ln2/2, ln2/2] (within 2 ulp), 2^n built in the exponent bits; below -87.3 it is 0 (float32's
+ * normal range ends there). NaN stays NaN (wasm's min/max propagate it). */
+#include "common.h"
+
+#define EXP_HI 88.3762626647949f
+#define EXP_LO -87.3365478515625f
+
+static inline v128_t exp_f32x4(v128_t x) {
+  const v128_t tiny = wasm_f32x4_lt(x, wasm_f32x4_splat(EXP_LO));
+  x = wasm_f32x4_min(x, wasm_f32x4_splat(EXP_HI));
+  x = wasm_f32x4_max(x, wasm_f32x4_splat(EXP_LO));
+  const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = F32X4_MADD(p, r, wasm_f32x4_splat(1.3981999507e-3f));
+  p = F32X4_MADD(p, r, wasm_f32x4_splat(8.3334519073e-3f));
+  p = F32X4_MADD(p, r, wasm_f32x4_splat(4.1665795894e-2f));
+  p = F32X4_MADD(p, r, wasm_f32x4_splat(1.6666665459e-1f));
+  p = F32X4_MADD(p, r, wasm_f32x4_splat(5.0000001201e-1f));
+  p = F32X4_MADD(wasm_f32x4_mul(p, r), r, wasm_f32x4_add(r, wasm_f32x4_splat(1.f)));
+  const v128_t two_n = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_v128_andnot(wasm_f32x4_mul(p, two_n), tiny);
+}
+
+/* One float through the same computation (row tails), so a row's result does not depend on its length. */
+static inline float exp_f32(float x) {
+  return wasm_f32x4_extract_lane(exp_f32x4(wasm_f32x4_splat(x)), 0);
+}
+
+/* Y[r, :] = softmax(X[r, :]) for `rows` contiguous rows of `len`: max, exp(x - max) and its sum, then one multiply
+ * by 1 / sum. X and Y may be the same. */
+EXPORT(f32_softmax_rows)
+void f32_softmax_rows(int rows, int len, const float* X, float* Y) {
+  for (int r = 0; r < rows; r++) {
+    const float* x = X + (long)r * len;
+    float* y = Y + (long)r * len;
+    int k = 0;
+    v128_t vmax = wasm_f32x4_splat(-__builtin_inff());
+    for (; k + 4 <= len; k += 4) vmax = wasm_f32x4_max(vmax, wasm_v128_load(x + k));
+    float mx = wasm_f32x4_extract_lane(vmax, 0);
+    const float m1 = wasm_f32x4_extract_lane(vmax, 1), m2 = wasm_f32x4_extract_lane(vmax, 2), m3 = wasm_f32x4_extract_lane(vmax, 3);
+    mx = __builtin_isnan(m1) || m1 > mx ? m1 : mx;
+    mx = __builtin_isnan(m2) || m2 > mx ? m2 : mx;
+    mx = __builtin_isnan(m3) || m3 > mx ? m3 : mx;
+    for (; k < len; k++) mx = __builtin_isnan(x[k]) || x[k] > mx ? x[k] : mx;
+    const v128_t vm = wasm_f32x4_splat(mx);
+    v128_t vsum = wasm_f32x4_splat(0.f);
+    k = 0;
+    for (; k + 4 <= len; k += 4) {
+      const v128_t e = exp_f32x4(wasm_f32x4_sub(wasm_v128_load(x + k), vm));
+      wasm_v128_store(y + k, e);
+      vsum = wasm_f32x4_add(vsum, e);
+    }
+    float sum = (wasm_f32x4_extract_lane(vsum, 0) + wasm_f32x4_extract_lane(vsum, 1)) +
+                (wasm_f32x4_extract_lane(vsum, 2) + wasm_f32x4_extract_lane(vsum, 3));
+    for (; k < len; k++) sum += y[k] = exp_f32(x[k] - mx);
+    const v128_t inv = wasm_f32x4_splat(1.f / sum);
+    k = 0;
+    for (; k + 4 <= len; k += 4) wasm_v128_store(y + k, wasm_f32x4_mul(wasm_v128_load(y + k), inv));
+    for (; k < len; k++) y[k] *= 1.f / sum;
+  }
+}
+
+/* erf as Eigen's float rational fit on [-4, 4] (odd numerator, even denominator), +-1 beyond: within 7e-8. */
+static inline v128_t erf_f32x4(v128_t x) {
+  const v128_t u = wasm_f32x4_max(wasm_f32x4_min(x, wasm_f32x4_splat(4.f)), wasm_f32x4_splat(-4.f));
+  const v128_t u2 = wasm_f32x4_mul(u, u);
+  v128_t p = wasm_f32x4_splat(-2.72614225801306e-10f);
+  p = F32X4_MADD(p, u2, wasm_f32x4_splat(2.77068142495902e-08f));
+  p = F32X4_MADD(p, u2, wasm_f32x4_splat(-2.10102402082508e-06f));
+  p = F32X4_MADD(p, u2, wasm_f32x4_splat(-5.69250639462346e-05f));
+  p = F32X4_MADD(p, u2, wasm_f32x4_splat(-7.34990630326855e-04f));
+  p = F32X4_MADD(p, u2, wasm_f32x4_splat(-2.95459980854025e-03f));
+  p = F32X4_MADD(p, u2, wasm_f32x4_splat(-1.60960333262415e-02f));
+  p = wasm_f32x4_mul(p, u);
+  v128_t q = wasm_f32x4_splat(-1.45660718464996e-05f);
+  q = F32X4_MADD(q, u2, wasm_f32x4_splat(-2.13374055278905e-04f));
+  q = F32X4_MADD(q, u2, wasm_f32x4_splat(-1.68282697438203e-03f));
+  q = F32X4_MADD(q, u2, wasm_f32x4_splat(-7.37332916720468e-03f));
+  q = F32X4_MADD(q, u2, wasm_f32x4_splat(-1.42647390514189e-02f));
+  return wasm_f32x4_div(p, q);
+}
+
+/* Y = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) over n elements (X and Y may be the same). */
+EXPORT(f32_gelu_erf)
+void f32_gelu_erf(int n, const float* X, float* Y) {
+  const v128_t half = wasm_f32x4_splat(0.5f), one = wasm_f32x4_splat(1.f), rsqrt2 = wasm_f32x4_splat(0.70710678118654752f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t x = wasm_v128_load(X + i);
+    const v128_t e = erf_f32x4(wasm_f32x4_mul(x, rsqrt2));
+    wasm_v128_store(Y + i, wasm_f32x4_mul(wasm_f32x4_mul(half, x), wasm_f32x4_add(one, e)));
+  }
+  for (; i < n; i++) {
+    const float x = X[i];
+    Y[i] = 0.5f * x * (1.f + wasm_f32x4_extract_lane(erf_f32x4(wasm_f32x4_splat(x * 0.70710678118654752f)), 0));
+  }
+}

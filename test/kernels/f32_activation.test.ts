@@ -1,0 +1,65 @@
+// f32_softmax_rows and f32_gelu_erf against float64 references: row lengths around the 4-lane step and long rows,
+// inputs from -60 to 60 (exp's reduction and its underflow to 0), masked entries (-Infinity) as attention writes them,
+// rows written in place; GELU over -10 to 10 at lengths around the step.
+import { describe, expect, it } from "vitest";
+import { refGeluErf, refSoftmaxRows } from "@kernels/reference/f32_activation";
+import { kernelInstance, tileSizes, uniform } from "@test/support/kernels";
+
+/** Largest |a - b| over each element's max(|b|, floor). */
+function worst(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): number {
+  let e = 0;
+  for (let i = 0; i < b.length; i++) e = Math.max(e, Math.abs(a[i]! - b[i]!) / Math.max(Math.abs(b[i]!), floor));
+  return a.length === b.length ? e : Infinity;
+}
+
+function softmax(X: Float32Array, rows: number, len: number, inPlace = false) {
+  const kx = kernelInstance();
+  const x = kx.put(X);
+  const y = inPlace ? x : kx.alloc(X.length * 4);
+  kx.k.f32_softmax_rows(rows, len, x, y);
+  return kx.f32(y, X.length).slice();
+}
+
+describe("f32_softmax_rows", () => {
+  it("matches float64 softmax within 1e-6 relative (of each probability above 1e-30) for lengths around 4 and long rows", () => {
+    for (const len of [...tileSizes(4), 7, 128, 1000]) {
+      for (const rows of [1, 3]) {
+        for (const a of [1, 20, 60]) {
+          const X = uniform(rows * len, len * 7 + rows + a, a);
+          expect(worst(softmax(X, rows, len), refSoftmaxRows(X, rows, len), 1e-30), `${rows}x${len} range ${a}`).toBeLessThan(1e-6);
+        }
+      }
+    }
+  });
+
+  it("gives masked (-Infinity) entries 0 and the others their share, in place as well", () => {
+    const len = 19;
+    const X = uniform(2 * len, 11, 3);
+    for (let j = 5; j < len; j += 3) X[j] = X[len + j - 1] = -Infinity;
+    for (const inPlace of [false, true]) {
+      const got = softmax(X.slice(), 2, len, inPlace);
+      for (let j = 5; j < len; j += 3) expect(got[j]).toBe(0);
+      expect(worst(got, refSoftmaxRows(X, 2, len), 1e-30)).toBeLessThan(1e-6);
+      expect(got.slice(0, len).reduce((s, v) => s + v, 0)).toBeCloseTo(1, 6);
+    }
+  });
+
+  it("keeps NaN in a row that holds one", () => {
+    const X = uniform(9, 5, 1);
+    X[6] = NaN;
+    expect(softmax(X, 1, 9).every((v) => Number.isNaN(v))).toBe(true);
+  });
+});
+
+describe("f32_gelu_erf", () => {
+  it("matches 0.5 x (1 + erf(x / sqrt 2)) within 1e-6 (absolute below 1, relative above) from -10 to 10", () => {
+    for (const n of [...tileSizes(4), 1001]) {
+      const X = uniform(n, n + 3, 10);
+      const kx = kernelInstance();
+      const x = kx.put(X);
+      const y = kx.alloc(n * 4);
+      kx.k.f32_gelu_erf(n, x, y);
+      expect(worst(kx.f32(y, n), refGeluErf(X), 1), `n ${n}`).toBeLessThan(1e-6);
+    }
+  });
+});
