@@ -1,4 +1,5 @@
-/* Transcendental activations on float rows: softmax along contiguous rows and GELU (erf form), vectorised.
+/* Activations on float tensors, vectorised: softmax along contiguous rows, GELU (erf form), clamping (Relu, Clip)
+ * and same-shape Add/Sub/Mul/Div with a clamp fused.
  * exp is Cephes' single-precision scheme: n = round(x log2 e), r = x - n ln 2 in two parts, a degree-5 polynomial
  * for e^r on [-ln2/2, ln2/2] (within 2 ulp), 2^n built in the exponent bits; below -87.3 it is 0 (float32's
  * normal range ends there). NaN stays NaN (wasm's min/max propagate it). */
@@ -98,4 +99,35 @@ void f32_gelu_erf(int n, const float* X, float* Y) {
     const float x = X[i];
     Y[i] = 0.5f * x * (1.f + wasm_f32x4_extract_lane(erf_f32x4(wasm_f32x4_splat(x * 0.70710678118654752f)), 0));
   }
+}
+
+/* Y = clamp(A op B, lo, hi) over n elements of two same-shape tensors, op 0 add, 1 sub, 2 mul, 3 div (a residual
+ * Add with the Relu after it fused); lo/hi = -inf/inf for none. NaN is kept. Y may be A or B. */
+EXPORT(f32_binary_clamp)
+void f32_binary_clamp(int op, int n, const float* A, const float* B, float lo, float hi, float* Y) {
+  const v128_t vlo = wasm_f32x4_splat(lo), vhi = wasm_f32x4_splat(hi);
+  int i = 0;
+#define BINARY_LOOP(VOP, SOP)                                                                           \
+  for (; i + 4 <= n; i += 4)                                                                            \
+    wasm_v128_store(Y + i, clamp_f32x4(VOP(wasm_v128_load(A + i), wasm_v128_load(B + i)), vlo, vhi));   \
+  for (; i < n; i++) {                                                                                  \
+    const float r = A[i] SOP B[i];                                                                      \
+    Y[i] = clamp_f32(r, lo, hi);                                                                        \
+  }
+  switch (op) {
+    case 0: BINARY_LOOP(wasm_f32x4_add, +) break;
+    case 1: BINARY_LOOP(wasm_f32x4_sub, -) break;
+    case 2: BINARY_LOOP(wasm_f32x4_mul, *) break;
+    default: BINARY_LOOP(wasm_f32x4_div, /) break;
+  }
+#undef BINARY_LOOP
+}
+
+/* Y = clamp(X, lo, hi) over n elements (Relu, Clip, or a fused activation after a broadcasting op); NaN is kept. */
+EXPORT(f32_clamp)
+void f32_clamp(int n, const float* X, float lo, float hi, float* Y) {
+  const v128_t vlo = wasm_f32x4_splat(lo), vhi = wasm_f32x4_splat(hi);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(Y + i, clamp_f32x4(wasm_v128_load(X + i), vlo, vhi));
+  for (; i < n; i++) Y[i] = clamp_f32(X[i], lo, hi);
 }

@@ -58,12 +58,65 @@ static void maxpool_2x2_s2(const float* X, int planes, int H, int W, int OH, int
   }
 }
 
+#define POOL_ROW 4096
+
+/* Any window, for rows of at most POOL_ROW: per output row, the max over the window's input rows (SIMD over 4
+ * columns, rows outside skipped), then per output column the max over the window's columns of that row (outside
+ * skipped). Like the scalar path, a NaN never replaces a value (max(m, v) is m unless m < v). */
+static void maxpool_rows(const float* X, int planes, int H, int W, int kh, int kw, int sh, int sw, int pt, int pl, int dh,
+                         int dw, int OH, int OW, float* Y) {
+  float v[POOL_ROW];
+  const v128_t ninf = wasm_f32x4_splat(-__builtin_inff());
+  for (int p = 0; p < planes; p++) {
+    const float* x = X + (long)p * H * W;
+    float* y = Y + (long)p * OH * OW;
+    for (int oy = 0; oy < OH; oy++) {
+      const int y0 = oy * sh - pt;
+      int c = 0;
+      for (; c + 4 <= W; c += 4) {
+        v128_t m = ninf;
+        for (int ky = 0; ky < kh; ky++) {
+          const int iy = y0 + ky * dh;
+          if (iy >= 0 && iy < H) m = wasm_f32x4_pmax(m, wasm_v128_load(x + (long)iy * W + c));
+        }
+        wasm_v128_store(v + c, m);
+      }
+      for (; c < W; c++) {
+        float m = -__builtin_inff();
+        for (int ky = 0; ky < kh; ky++) {
+          const int iy = y0 + ky * dh;
+          if (iy >= 0 && iy < H && m < x[(long)iy * W + c]) m = x[(long)iy * W + c];
+        }
+        v[c] = m;
+      }
+      float* out = y + (long)oy * OW;
+      for (int ox = 0; ox < OW; ox++) {
+        const int x0 = ox * sw - pl;
+        float m = -__builtin_inff();
+        if (x0 >= 0 && x0 + (kw - 1) * dw < W) {
+          for (int kx = 0; kx < kw; kx++) m = m < v[x0 + kx * dw] ? v[x0 + kx * dw] : m;
+        } else {
+          for (int kx = 0; kx < kw; kx++) {
+            const int ix = x0 + kx * dw;
+            if (ix >= 0 && ix < W && m < v[ix]) m = v[ix];
+          }
+        }
+        out[ox] = m;
+      }
+    }
+  }
+}
+
 EXPORT(f32_maxpool2d)
 void f32_maxpool2d(const float* X, int planes, int H, int W, int kh, int kw, int sh, int sw, int pt, int pl, int dh,
                    int dw, int OH, int OW, float* Y) {
   /* The common CNN case, windows entirely inside the input. */
   if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && dh == 1 && dw == 1 && pt == 0 && pl == 0 && 2 * OH <= H && 2 * OW <= W) {
     maxpool_2x2_s2(X, planes, H, W, OH, OW, Y);
+    return;
+  }
+  if (W <= POOL_ROW) {
+    maxpool_rows(X, planes, H, W, kh, kw, sh, sw, pt, pl, dh, dw, OH, OW, Y);
     return;
   }
   for (int p = 0; p < planes; p++) {

@@ -60,4 +60,16 @@ describe("f32_maxpool2d", () => {
       }
     });
   }
+
+  it("takes the per-window path on rows wider than its 4096-column row buffer", () => {
+    const c = { kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, dh: 1, dw: 1 };
+    const [H, W] = [5, 4099];
+    const OH = Math.floor((H + 2 - 3) / 2) + 1;
+    const OW = Math.floor((W + 2 - 3) / 2) + 1;
+    const X = uniform(H * W, 77, 1);
+    const kx = kernelInstance();
+    const y = kx.alloc(OH * OW * 4);
+    kx.k.f32_maxpool2d(kx.put(X), 1, H, W, c.kh, c.kw, c.sh, c.sw, c.pt, c.pl, c.dh, c.dw, OH, OW, y);
+    expect([...kx.f32(y, OH * OW)]).toEqual([...refMaxPool2d(X, 1, H, W, { ...c, OH, OW })]);
+  });
 });

@@ -4,7 +4,7 @@
 // element.
 import type { Op, OpPlan, PlanContext } from "./op";
 import { broadcastBinary, broadcastDims, broadcastWalk, eachRow, remap, type Elements, type IntInput } from "./shape";
-import { floatData, type Activation, type Constant, type RunState } from "./values";
+import { floatData, sizeOf, type Activation, type Constant, type RunState } from "./values";
 import { DT } from "../../onnx/dtype";
 
 export function unaryOp(f: (x: number) => number): Op {
@@ -377,6 +377,9 @@ export function foldBinary(kind: BinaryKind, cs: readonly Constant[]): Constant 
 }
 
 /** A broadcasting binary op by kind; Max and Min take one or more operands. */
+/** The kernels' f32_binary_clamp operation codes. */
+const KERNEL_OPS: Partial<Record<BinaryKind, number>> = { Add: 0, Sub: 1, Mul: 2, Div: 3 };
+
 export function binaryKind(kind: BinaryKind): Op {
   return {
     plan(ctx) {
@@ -386,6 +389,29 @@ export function binaryKind(kind: BinaryKind): Op {
       // Run-time values are float32; a constant integer operand says the other is an integer too (ONNX types match).
       const truncate = cs.some((c) => c && isInteger(c.dtype));
       const xs = Array.from({ length: count }, (_, i) => ctx.input(i));
+      const arithmetic = KERNEL_OPS[kind];
+      if (arithmetic !== undefined && count === 2 && !truncate) {
+        // Float arithmetic: same-shape operands in the kernels with a following Relu/Clip fused (a residual Add);
+        // broadcasting ones here, then the clamp.
+        const act = ctx.absorbActivation();
+        const clamped = act.lo !== -Infinity || act.hi !== Infinity;
+        return {
+          kind: "step",
+          outputs: [act.output],
+          run(run) {
+            const a = xs[0]!(run);
+            const b = xs[1]!(run);
+            if (a.dims.length === b.dims.length && a.dims.every((d, i) => d === b.dims[i])) {
+              const y = run.alloc([...a.dims]);
+              run.kx.k.f32_binary_clamp(arithmetic, sizeOf(a.dims), a.ptr, b.ptr, act.lo, act.hi, y.ptr);
+              return [y];
+            }
+            const y = binaryStep(run, kind, a, b, false);
+            if (clamped) run.kx.k.f32_clamp(sizeOf(y.dims), y.ptr, act.lo, act.hi, y.ptr);
+            return [y];
+          },
+        };
+      }
       return {
         kind: "step",
         run(run) {

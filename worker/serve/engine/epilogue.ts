@@ -73,6 +73,19 @@ export function absorbEpilogue(
   return { epilogue: ep, output };
 }
 
+/**
+ * For an elementwise op: absorbs a Relu, or a Clip with constant bounds, that alone consumes the node's output. The
+ * bounds to clamp to (-inf/inf when nothing fused) and the output name the step must produce.
+ */
+export function absorbActivation(node: NodeProto, g: GraphFacts): { lo: number; hi: number; output: string } {
+  const output = node.output[0]!;
+  const next = soleConsumer(output, g);
+  const bounds = next?.opType === "Relu" ? ([0, Infinity] as [number, number]) : next?.opType === "Clip" ? clipBounds(next, g) : null;
+  if (!next || !bounds) return { lo: -Infinity, hi: Infinity, output };
+  g.absorbed.add(next);
+  return { lo: bounds[0], hi: bounds[1], output: next.output[0]! };
+}
+
 /** Clip's bounds: attributes before opset 11, constant inputs after (absent = unbounded). */
 export function clipBounds(node: NodeProto, g: { constants: Map<string, Constant>; opset: number }): [number, number] | null {
   if (g.opset < 11) return [floatAttribute(node, "min", -3.4028234663852886e38), floatAttribute(node, "max", 3.4028234663852886e38)];

@@ -13,7 +13,7 @@ import { KernelInstance } from "../wasm/runtime";
 import type { CheckedTensor } from "../inputs";
 import type { Epilogue, OpPlan, PlanContext } from "./op";
 import { OPS } from "./ops/registry";
-import { absorbEpilogue } from "./epilogue";
+import { absorbActivation, absorbEpilogue } from "./epilogue";
 import { LimitError } from "../../onnx/limits";
 import { checkNodeAttributes } from "./attributes";
 import { fuseGraph } from "./fusion";
@@ -247,6 +247,7 @@ class Planner {
             const fixed = this.place(c);
             return () => fixed;
           },
+          absorbActivation: () => absorbActivation(node, { consumers: this.consumers, graphOutputs: this.graphOutputs, constants, absorbed, opset: this.opset }),
           absorbEpilogue: (channels, axis, rank, start) =>
             absorbEpilogue(node, channels, axis, rank, { consumers: this.consumers, graphOutputs: this.graphOutputs, constants, absorbed, opset: this.opset }, start),
           noteKernel: (k) => {

@@ -32,6 +32,8 @@ export interface PlanContext {
    * Returns the epilogue and the output name the step must produce.
    */
   absorbEpilogue(channels: number, axis: number, rank: number, start?: Epilogue): { epilogue: Epilogue; output: string };
+  /** For elementwise ops: absorbs a following Relu or constant-bounded Clip that alone reads the output. */
+  absorbActivation(): { lo: number; hi: number; output: string };
   /** Records which kernel serves this (linear) node. */
   noteKernel(kernel: string): void;
 }

@@ -68,7 +68,7 @@ describe("kernel-engine ops against onnxruntime-node", () => {
       }
     });
 
-    it(`unary ops (Relu, Sigmoid, Tanh, Clip at opsets 13 and 6, Identity, Dropout), batch ${batch}`, async () => {
+    it(`unary ops (Relu, Sigmoid, Tanh, Clip at opsets 13 and 6 and with min above max, Identity, Dropout), batch ${batch}`, async () => {
       const x = live("x", [batch, int(1, 20)]);
       for (const op of ["Relu", "Sigmoid", "Tanh", "Identity", "Dropout"]) await compare(graphOf(op, [x], {}, 2), [x]);
       const clip13 = [x, constF("lo", [], 0.3), constF("hi", [], 0.2)];
@@ -76,6 +76,10 @@ describe("kernel-engine ops against onnxruntime-node", () => {
       (clip13[2] as { constant: TensorProto }).constant = makeTensor("hi", DT.FLOAT, [], Float32Array.of(0.5));
       await compare(graphOf("Clip", clip13, {}, 2), clip13);
       await compare(graphOf("Clip", [x], { min: -0.1, max: 0.3 }, 2, 6), [x]);
+      // Min above max (opset 13 allows it): every value is max.
+      (clip13[1] as { constant: TensorProto }).constant = makeTensor("lo", DT.FLOAT, [], Float32Array.of(0.3));
+      (clip13[2] as { constant: TensorProto }).constant = makeTensor("hi", DT.FLOAT, [], Float32Array.of(-0.1));
+      await compare(graphOf("Clip", clip13, {}, 2), clip13);
     });
 
     it(`Softmax over each axis (opset 13) and the 2-D coercion (opset 11), batch ${batch}`, async () => {

@@ -1,7 +1,7 @@
-// Clip: bounds from attributes (opset < 11) or constant inputs; fused into a preceding linear op when possible.
-import { unaryOp } from "../elementwise";
+// Clip: bounds from attributes (opset < 11) or constant inputs; fused into a preceding linear or elementwise op when
+// possible, else a clamp in the kernels.
 import type { Op } from "../op";
-import { floatData, Uncovered } from "../values";
+import { floatData, sizeOf, Uncovered } from "../values";
 import { floatAttribute } from "../../../onnx/attributes";
 
 export const clip: Op = {
@@ -19,6 +19,15 @@ export const clip: Op = {
         set(floatData(c)[0]!);
       }
     }
-    return unaryOp((x) => (x < lo ? lo : x > hi ? hi : x)).plan(ctx);
+    const x = ctx.input(0);
+    return {
+      kind: "step",
+      run(run) {
+        const a = x(run);
+        const y = run.alloc([...a.dims]);
+        run.kx.k.f32_clamp(sizeOf(a.dims), a.ptr, lo, hi, y.ptr); // min(max(x, lo), hi): all max when min > max
+        return [y];
+      },
+    };
   },
 };

@@ -32,6 +32,19 @@ describe("binary ops against onnxruntime-node", () => {
       }
     });
 
+    it(`Add, Sub, Mul and Div with the Relu or Clip after them fused (a residual block's tail), same shape and broadcast, batch ${batch}`, async () => {
+      const C = int(2, 9);
+      for (const op of ["Add", "Sub", "Mul", "Div"]) {
+        for (const other of [live("b", [batch, C, 7]), constF("b", [C, 1])]) {
+          const ins = [live("a", [batch, C, 7]), other];
+          await compareAll(chainOf([makeNode(op, ["a", "b"], ["s"], "op"), makeNode("Relu", ["s"], ["y"], "relu")], ins), ins);
+          await compareAll(chainOf([makeNode(op, ["a", "b"], ["s"], "op"), makeNode("Clip", ["s", "lo", "hi"], ["y"], "clip")], [...ins, floats("lo", [-0.25], []), floats("hi", [0.5], [])]), ins);
+          // The sum also read elsewhere (a graph output): the Relu stays its own step.
+          await compareAll(chainOf([makeNode(op, ["a", "b"], ["s"], "op"), makeNode("Relu", ["s"], ["y"], "relu")], ins, ["y", "s"]), ins);
+        }
+      }
+    });
+
     it(`Pow of positive bases by float and integer exponents, batch ${batch}`, async () => {
       const C = int(1, 7);
       const a = positive(live("a", [batch, C, 5]));

@@ -13,7 +13,7 @@ import { makeTensor } from "@worker/onnx/tensor";
 import { maxRelDiff, runKernels, runReference } from "@test/support/engine";
 import { compare, graphOf, inputMaker, type Attr } from "@test/support/op-graphs";
 import { zooModel } from "@test/support/zoo";
-import { TILE_FLOATS } from "@worker/serve/engine/ops/conv";
+import { SMALL_QUANTIZED_K, TILE_FLOATS } from "@worker/serve/engine/ops/conv";
 
 const { next, int, rand, live, constF } = inputMaker(20261202);
 const constantOf = (i: ReturnType<typeof constF>) => (i as { constant: TensorProto }).constant;
@@ -173,6 +173,23 @@ describe("Conv on the kernel engine against onnxruntime-node", () => {
     }
     const ins = [x, constF("w", [M, C, 3, 3]), constF("b", [M])];
     await compare(graphOf("Conv", ins, { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, 4), ins);
+  });
+
+  it("runs a quantized filter over fewer than SMALL_QUANTIZED_K inputs (a 3-channel 3x3 stem) on fp32 with its dequantized weights", async () => {
+    const [C, M, H, W] = [3, 16, 15, 17];
+    expect(C * 9).toBeLessThan(SMALL_QUANTIZED_K);
+    const x = live("x", [2, C, H, W]);
+    const graph = makeGraph(
+      [makeNode("DequantizeLinear", ["q", "s"], ["w"], "dq", { axis: 0 }), makeNode("Conv", ["x", "w"], ["y"], "stem", { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] })],
+      "stem-int8",
+      [makeValueInfo("x", DT.FLOAT, [2, C, H, W])],
+      [makeValueInfo("y", DT.FLOAT, [null, null, null, null])],
+      [makeTensor("q", DT.INT8, [M, C, 3, 3], Int8Array.from({ length: M * C * 9 }, () => int(-127, 127))), makeTensor("s", DT.FLOAT, [M], Float32Array.from({ length: M }, () => 0.01 + next() * 0.02))],
+    );
+    const bytes = encodeModel(makeModel(graph));
+    await compare(bytes, [x]); // no activation quantization: the default float tolerance
+    const feeds = { x: { dims: x.dims, data: (x as { data: Float32Array }).data } };
+    expect(Object.values((await runKernels(bytes, feeds)).session.kernels)).toEqual(["f32"]);
   });
 
   for (const name of ["mobilenet_v2", "resnet18"]) {
