@@ -19,3 +19,16 @@ export function refSoftmaxRows(X: ArrayLike<number>, rows: number, len: number):
 export function refGeluErf(X: ArrayLike<number>): Float64Array {
   return Float64Array.from(X, (x) => 0.5 * x * (1 + erf(x * Math.SQRT1_2)));
 }
+
+/** Each row of `len`: (x - mean) / sqrt(var + eps) * gamma + beta (gamma, beta null for 1 and 0). */
+export function refLayerNormRows(X: ArrayLike<number>, rows: number, len: number, gamma: ArrayLike<number> | null, beta: ArrayLike<number> | null, eps: number): Float64Array {
+  const Y = new Float64Array(rows * len);
+  for (let r = 0; r < rows; r++) {
+    let mean = 0;
+    for (let j = 0; j < len; j++) mean += X[r * len + j]! / len;
+    let v = 0;
+    for (let j = 0; j < len; j++) v += (X[r * len + j]! - mean) ** 2 / len;
+    for (let j = 0; j < len; j++) Y[r * len + j] = ((X[r * len + j]! - mean) / Math.sqrt(v + eps)) * (gamma ? gamma[j]! : 1) + (beta ? beta[j]! : 0);
+  }
+  return Y;
+}

@@ -1,5 +1,5 @@
-/* Activations on float tensors, vectorised: softmax along contiguous rows, GELU (erf form), clamping (Relu, Clip)
- * and same-shape Add/Sub/Mul/Div with a clamp fused.
+/* Activations on float tensors, vectorised: softmax along contiguous rows, layer normalization, GELU (erf form),
+ * clamping (Relu, Clip) and same-shape Add/Sub/Mul/Div with a clamp fused.
  * exp is Cephes' single-precision scheme: n = round(x log2 e), r = x - n ln 2 in two parts, a degree-5 polynomial
  * for e^r on [-ln2/2, ln2/2] (within 2 ulp), 2^n built in the exponent bits; below -87.3 it is 0 (float32's
  * normal range ends there). NaN stays NaN (wasm's min/max propagate it). */
@@ -130,4 +130,44 @@ void f32_clamp(int n, const float* X, float lo, float hi, float* Y) {
   int i = 0;
   for (; i + 4 <= n; i += 4) wasm_v128_store(Y + i, clamp_f32x4(wasm_v128_load(X + i), vlo, vhi));
   for (; i < n; i++) Y[i] = clamp_f32(X[i], lo, hi);
+}
+
+/* Layer normalization over `rows` contiguous rows of D: y = (x - mean) / sqrt(var + eps) * gamma + beta, mean and
+ * (biased) variance in two passes over the row in float32 lanes; gamma and beta hold D floats or are 0 (1 and 0). */
+EXPORT(f32_layernorm_rows)
+void f32_layernorm_rows(int rows, int D, const float* X, const float* gamma, const float* beta, float eps, float* Y) {
+  for (int r = 0; r < rows; r++) {
+    const float* x = X + (long)r * D;
+    float* y = Y + (long)r * D;
+    v128_t vs = wasm_f32x4_splat(0.f);
+    int j = 0;
+    for (; j + 4 <= D; j += 4) vs = wasm_f32x4_add(vs, wasm_v128_load(x + j));
+    float sum = (wasm_f32x4_extract_lane(vs, 0) + wasm_f32x4_extract_lane(vs, 1)) + (wasm_f32x4_extract_lane(vs, 2) + wasm_f32x4_extract_lane(vs, 3));
+    for (; j < D; j++) sum += x[j];
+    const float mean = sum / (float)D;
+    const v128_t vm = wasm_f32x4_splat(mean);
+    v128_t vq = wasm_f32x4_splat(0.f);
+    j = 0;
+    for (; j + 4 <= D; j += 4) {
+      const v128_t d = wasm_f32x4_sub(wasm_v128_load(x + j), vm);
+      vq = F32X4_MADD(d, d, vq);
+    }
+    float sq = (wasm_f32x4_extract_lane(vq, 0) + wasm_f32x4_extract_lane(vq, 1)) + (wasm_f32x4_extract_lane(vq, 2) + wasm_f32x4_extract_lane(vq, 3));
+    for (; j < D; j++) sq += (x[j] - mean) * (x[j] - mean);
+    const float inv = 1.f / __builtin_sqrtf(sq / (float)D + eps);
+    const v128_t vi = wasm_f32x4_splat(inv);
+    j = 0;
+    for (; j + 4 <= D; j += 4) {
+      v128_t n = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(x + j), vm), vi);
+      if (gamma) n = wasm_f32x4_mul(n, wasm_v128_load(gamma + j));
+      if (beta) n = wasm_f32x4_add(n, wasm_v128_load(beta + j));
+      wasm_v128_store(y + j, n);
+    }
+    for (; j < D; j++) {
+      float n = (x[j] - mean) * inv;
+      if (gamma) n *= gamma[j];
+      if (beta) n += beta[j];
+      y[j] = n;
+    }
+  }
 }

@@ -1,8 +1,8 @@
-// f32_softmax_rows and f32_gelu_erf against float64 references: row lengths around the 4-lane step and long rows,
+// f32_softmax_rows, f32_layernorm_rows and f32_gelu_erf against float64 references: row lengths around the 4-lane step and long rows,
 // inputs from -60 to 60 (exp's reduction and its underflow to 0), masked entries (-Infinity) as attention writes them,
 // rows written in place; GELU over -10 to 10 at lengths around the step.
 import { describe, expect, it } from "vitest";
-import { refGeluErf, refSoftmaxRows } from "@kernels/reference/f32_activation";
+import { refGeluErf, refLayerNormRows, refSoftmaxRows } from "@kernels/reference/f32_activation";
 import { kernelInstance, tileSizes, uniform } from "@test/support/kernels";
 
 /** Largest |a - b| over each element's max(|b|, floor). */
@@ -61,5 +61,30 @@ describe("f32_gelu_erf", () => {
       kx.k.f32_gelu_erf(n, x, y);
       expect(worst(kx.f32(y, n), refGeluErf(X), 1), `n ${n}`).toBeLessThan(1e-6);
     }
+  });
+});
+
+describe("f32_layernorm_rows", () => {
+  it("matches float64 layer normalization within 1e-5 for lengths around 4 and long rows, with and without gamma and beta", () => {
+    for (const len of [...tileSizes(4), 384]) {
+      const rows = 3;
+      const X = uniform(rows * len, len + 9, 3).map((v, i) => v + (i % len === 0 ? 5 : 0)); // an offset mean
+      const gamma = uniform(len, len + 1, 2);
+      const beta = uniform(len, len + 2, 1);
+      for (const [g, b] of [[gamma, beta], [null, null], [gamma, null]] as const) {
+        const kx = kernelInstance();
+        const y = kx.alloc(X.length * 4);
+        kx.k.f32_layernorm_rows(rows, len, kx.put(X), g ? kx.put(g) : 0, b ? kx.put(b) : 0, 1e-5, y);
+        expect(worst(kx.f32(y, X.length), refLayerNormRows(X, rows, len, g, b, 1e-5), 1), `len ${len}`).toBeLessThan(1e-5);
+      }
+    }
+  });
+
+  it("lets epsilon dominate a constant row (no division by zero)", () => {
+    const X = new Float32Array(8).fill(2);
+    const kx = kernelInstance();
+    const y = kx.alloc(32);
+    kx.k.f32_layernorm_rows(1, 8, kx.put(X), 0, 0, 1e-5, y);
+    expect(Array.from(kx.f32(y, 8))).toEqual(new Array(8).fill(0));
   });
 });

@@ -221,7 +221,12 @@ function quantizedStrided(quant: QuantizedForm, dims: readonly number[], view: W
 }
 
 /** Packs the weight for the fitting kernel. */
-export function createLinear(kx: KernelInstance, c: Constant, view: WeightView, ep: Epilogue): Linear {
+/**
+ * `narrowOnInt8`: 4- and 2-bit levels with one scale per channel run on the int8 kernel (a byte per weight) rather
+ * than the int4 one; convolutions ask for it (ResNet-18's 3x3 layers: the int4 kernel's per-block scaling made its
+ * int4 variant 1.4x slower than int8).
+ */
+export function createLinear(kx: KernelInstance, c: Constant, view: WeightView, ep: Epilogue, options: { narrowOnInt8?: boolean } = {}): Linear {
   const { K, N } = view;
   const quant = c.quant;
   const qw = quantizedWeight(c, view);
@@ -233,7 +238,7 @@ export function createLinear(kx: KernelInstance, c: Constant, view: WeightView, 
       return qs8Linear(kx, qm, (n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n), ep);
     }
     // 2-bit levels lie in [-2, 1]: int8 (per channel) and int4 (per block of 32) kernels hold them as they are.
-    if ((quant.bits === 8 || quant.bits === 2) && constantOver(K) && qw.inRange(-127, 127)) {
+    if ((quant.bits === 8 || quant.bits === 2 || options.narrowOnInt8) && constantOver(K) && qw.inRange(-127, 127)) {
       return qs8Linear(kx, qm, (n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n), ep);
     }
     // uint4 levels minus their zero points span -15..15: only -8..7 packs into the 4-bit kernel.

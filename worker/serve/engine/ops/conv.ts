@@ -58,7 +58,7 @@ export const conv: Op = {
     if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded && densePlainWeight(w, Cg, M)) {
       return pointwise(ctx, w, group, epilogue, output, xIn, checkInput);
     }
-    if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded && w.quant) {
+    if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded) {
       const planned = quantizedPointwise(ctx, w, layout, group, epilogue, output, xIn, checkInput);
       if (planned) return planned;
     }
@@ -69,7 +69,7 @@ export const conv: Op = {
     const linears: Linear[] = [];
     for (let g = 0; g < group; g++) {
       const slice = (v: Float32Array | null) => (v ? v.subarray(g * Mg, (g + 1) * Mg) : null);
-      linears.push(createLinear(ctx.kx, weight, gemmView(layout, g), { ...epilogue, scale: slice(epilogue.scale), bias: slice(epilogue.bias) }));
+      linears.push(createLinear(ctx.kx, weight, gemmView(layout, g), { ...epilogue, scale: slice(epilogue.scale), bias: slice(epilogue.bias) }, { narrowOnInt8: true }));
     }
     ctx.noteKernel(linears[0]!.kernel);
     return {
@@ -228,11 +228,31 @@ function pointwise(
   };
 }
 
+/** Group g of a quantized weight as levels (channel m, input k) and a scale per channel: null unless the scale is
+ * constant along the inputs and the levels fit int8. */
+function integerLevels(w: Constant, layout: GemmLayout, g: number, Cg: number) {
+  const qw = quantizedWeight(w, gemmView(layout, g));
+  if (!qw || !qw.constantOver(Cg) || !qw.inRange(-127, 127)) return null;
+  const lv = qw.levels;
+  const level = "at" in lv ? (m: number, k: number) => lv.at(k, m) : (m: number, k: number) => lv.data[lv.offset + k * lv.kStride + m * lv.nStride]!;
+  return { level, scaleOf: (m: number) => (Cg > 0 ? qw.scaleAt(0, m) : 0) };
+}
+
+/** Group g of a float [M, Cg] weight that is +-scale per channel (a 1-bit variant) as signs and scales, else null
+ * (the same test the linear layer makes: at least 32 inputs). */
+function signsOf(data: Float32Array, g: number, Mg: number, Cg: number) {
+  const offset = g * Mg * Cg;
+  const signs = Cg >= 32 ? binaryScales({ K: Cg, N: Mg, data, offset, kStride: 1, nStride: Cg, colScale: null }) : null;
+  if (!signs) return null;
+  return { level: (m: number, k: number) => Math.sign(data[offset + m * Cg + k]!), scaleOf: (m: number) => signs[m]! };
+}
+
 /**
  * A 1x1 filter at stride 1 without padding on integer weights with one scale per output channel (int8, int4, 2-bit and
- * 1-bit levels all lie in int8): qs8_pointwise_4x8 straight on the NCHW planes, each plane's pixels quantized per
- * pixel first, so the transposes of the linear-layer route are not paid. Null when the weight's scales vary along the
- * input channels (blocked) or its levels do not fit int8.
+ * 1-bit levels all lie in int8), or float weights that are +-scale per channel: qs8_pointwise_4x8 straight on the
+ * NCHW planes, each plane's pixels quantized per pixel first, so the transposes of the linear-layer route are not
+ * paid. Null when the weight's scales vary along the input channels (blocked), its levels do not fit int8, or a float
+ * weight is not +-scale.
  */
 function quantizedPointwise(
   ctx: PlanContext,
@@ -248,16 +268,16 @@ function quantizedPointwise(
   const M = Mg * group;
   const packed: { weights: Ptr; scales: Ptr }[] = [];
   const mark = ctx.kx.mark();
+  const floats = w.quant ? null : floatData(w);
   for (let g = 0; g < group; g++) {
-    const qw = quantizedWeight(w, gemmView(layout, g));
-    if (!qw || !qw.constantOver(Cg) || !qw.inRange(-127, 127)) {
+    const layer = floats ? signsOf(floats, g, Mg, Cg) : integerLevels(w, layout, g, Cg);
+    if (!layer) {
       ctx.kx.reset(mark);
       return null;
     }
-    const lv = qw.levels;
-    const level = "at" in lv ? (m: number, k: number) => lv.at(k, m) : (m: number, k: number) => lv.data[lv.offset + k * lv.kStride + m * lv.nStride]!;
+    const { level, scaleOf } = layer;
     const scales = new Float32Array(Math.ceil(Mg / 4) * 4);
-    for (let m = 0; m < Mg; m++) scales[m] = (Cg > 0 ? qw.scaleAt(0, m) : 0) * channelScale(ep, g * Mg + m);
+    for (let m = 0; m < Mg; m++) scales[m] = scaleOf(m) * channelScale(ep, g * Mg + m);
     packed.push({ weights: ctx.kx.put(packQs8Pointwise(level, Mg, Cg)), scales: ctx.kx.put(scales) });
   }
   const bias = ep.bias ? ctx.kx.put(Float32Array.from({ length: M }, (_, m) => ep.bias![m]!)) : 0;

@@ -1,7 +1,8 @@
 // LayerNormalization (opset 17, and the node fusion.ts makes of exporters' decomposed layer norm): each row of the
 // axes from `axis` on is brought to zero mean and unit variance, then y = n * Scale + B, broadcasting as the
-// operator's function body does. One pass per row when Scale and B repeat along the row (the usual [D] vectors);
-// otherwise the normalized tensor goes through broadcasting Mul and Add. An absent Scale (only fusion.ts writes one,
+// operator's function body does. In the kernels when Scale and B are constants of one row's length (the usual [D]
+// vectors); here, one pass per row, when they repeat along the row otherwise; else the normalized tensor goes through
+// broadcasting Mul and Add. An absent Scale (only fusion.ts writes one,
 // for a layer norm without gamma) multiplies by 1. The Mean and InvStdDev outputs are not computed.
 import { floatAttribute, intAttribute } from "../../../onnx/attributes";
 import type { Op, PlanContext } from "../op";
@@ -44,6 +45,16 @@ export const layernormalization: Op = {
     const x = ctx.input(0);
     const scale = operand(ctx, 1);
     const bias = operand(ctx, 2);
+    // Constant Scale and B of one row's length (the usual [D] vectors) are placed in kernel memory at load, so rows
+    // normalize in the kernels; other forms (run-time, broadcast across rows) stay here.
+    const placed = (i: number) => {
+      const c = ctx.has(i) ? ctx.constant(i) : undefined;
+      if (!c) return null;
+      const data = floatData(c);
+      return { length: data.length, ptr: ctx.kx.put(data) };
+    };
+    const [scalePlaced, biasPlaced] = [placed(1), placed(2)];
+    const inKernels = (!scale || scalePlaced) && (!bias || biasPlaced);
     return {
       kind: "step",
       run(run) {
@@ -52,6 +63,11 @@ export const layernormalization: Op = {
         const row = a.dims.slice(axis);
         const D = sizeOf(row);
         const rows = D === 0 ? 0 : sizeOf(a.dims) / D;
+        if (inKernels && (!scalePlaced || scalePlaced.length === D) && (!biasPlaced || biasPlaced.length === D)) {
+          const y = run.alloc([...a.dims]);
+          run.kx.k.f32_layernorm_rows(rows, D, a.ptr, scalePlaced?.ptr ?? 0, biasPlaced?.ptr ?? 0, eps, y.ptr);
+          return [y];
+        }
         const s = scale?.(run);
         const b = bias?.(run);
         const sRow = s ? alongRow(s, row) : null;

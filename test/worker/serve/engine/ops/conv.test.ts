@@ -175,6 +175,18 @@ describe("Conv on the kernel engine against onnxruntime-node", () => {
     await compare(graphOf("Conv", ins, { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, 4), ins);
   });
 
+  it("runs a 1x1 filter whose float weights are +-scale per channel (a 1-bit variant) on the int8 pointwise kernel", async () => {
+    const [C, M, H, W] = [40, 12, 7, 9];
+    const x = live("x", [2, C, H, W]);
+    const scales = Array.from({ length: M }, () => 0.01 + next() * 0.05);
+    const signs = rand(M * C).map((v, i) => (v < 0 ? -1 : 1) * scales[Math.floor(i / C)]!);
+    const ins = [x, { name: "w", dims: [M, C, 1, 1], constant: makeTensor("w", DT.FLOAT, [M, C, 1, 1], signs) }, constF("b", [M])];
+    const bytes = graphOf("Conv", ins, { kernel_shape: [1, 1] }, 4);
+    await compare(bytes, ins, 3e-2); // activations quantized to int8 per pixel
+    const feeds = { x: { dims: x.dims, data: (x as { data: Float32Array }).data } };
+    expect(Object.values((await runKernels(bytes, feeds)).session.kernels)).toEqual(["qs8-pointwise"]);
+  });
+
   it("runs a quantized filter over fewer than SMALL_QUANTIZED_K inputs (a 3-channel 3x3 stem) on fp32 with its dequantized weights", async () => {
     const [C, M, H, W] = [3, 16, 15, 17];
     expect(C * 9).toBeLessThan(SMALL_QUANTIZED_K);
