@@ -125,3 +125,124 @@ void qs8_pointwise_4x8(int M, int K, int P, const int8_t* Q, const float* as, co
     }
   }
 }
+
+/* The same convolution on unsigned 7-bit activations, for the relaxed dot (16 multiply-adds per instruction, its
+ * second operand in [0, 127]): each pixel's column quantized with a range that includes 0, scale (max - min) / 127 and
+ * zero point zp = nearest(-min / scale), q = clamp(nearest(x / scale) + zp, 0, 127) (qu7_quantize_rows' rule per
+ * pixel), laid out in quads of input channels, [ceil(K/4)][Pp][4] (zp past K); weights in panels of 4 channels of
+ * quads, [ceil(M/4)][ceil(K/4)][4][4] int8 (zeros past M and K), with each channel's level sum to remove zp. */
+EXPORT(qu7_pointwise_quantize)
+void qu7_pointwise_quantize(int K, int P, const float* X, uint8_t* Q, float* scales, int32_t* zero_points) {
+  const int Pp = (P + 7) & ~7, Kq = (K + 3) / 4;
+  /* scales holds each column's range (max - min over a range with 0) until the end. */
+  for (int p = 0; p < Pp; p++) {
+    float lo = 0.f, hi = 0.f;
+    if (p < P)
+      for (int k = 0; k < K; k++) {
+        const float v = X[(long)k * P + p];
+        lo = v < lo ? v : lo;
+        hi = hi < v ? v : hi;
+      }
+    const float range = hi - lo;
+    const float inv = range > 0.f ? 127.f / range : 0.f;
+    int zp = (int)nearest_f32(-lo * inv);
+    zero_points[p] = zp < 0 ? 0 : zp > 127 ? 127 : zp;
+    scales[p] = range;
+  }
+  const v128_t zero = wasm_f32x4_splat(0.f), q0 = wasm_i32x4_splat(0), q127 = wasm_i32x4_splat(127);
+  for (int kq = 0; kq < Kq; kq++) {
+    uint8_t* q = Q + (long)kq * Pp * 4;
+    int p = 0;
+    for (; p + 4 <= P; p += 4) {
+      const v128_t range = wasm_v128_load(scales + p), zp = wasm_v128_load(zero_points + p);
+      const v128_t inv = wasm_v128_and(wasm_f32x4_div(wasm_f32x4_splat(127.f), range), wasm_f32x4_gt(range, zero));
+      v128_t r[4];
+      for (int j = 0; j < 4; j++) {
+        const int k = 4 * kq + j;
+        if (k < K) {
+          const v128_t v = wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(X + (long)k * P + p), inv))), zp);
+          r[j] = wasm_i32x4_min(wasm_i32x4_max(v, q0), q127);
+        } else {
+          r[j] = zp;
+        }
+      }
+      /* rows (one per input channel, lanes = pixels) to pixels' quads */
+      const v128_t a = wasm_i32x4_shuffle(r[0], r[1], 0, 4, 1, 5), b = wasm_i32x4_shuffle(r[2], r[3], 0, 4, 1, 5);
+      const v128_t c = wasm_i32x4_shuffle(r[0], r[1], 2, 6, 3, 7), d = wasm_i32x4_shuffle(r[2], r[3], 2, 6, 3, 7);
+      const v128_t t0 = wasm_i32x4_shuffle(a, b, 0, 1, 4, 5), t1 = wasm_i32x4_shuffle(a, b, 2, 3, 6, 7);
+      const v128_t t2 = wasm_i32x4_shuffle(c, d, 0, 1, 4, 5), t3 = wasm_i32x4_shuffle(c, d, 2, 3, 6, 7);
+      wasm_v128_store(q + 4 * p, wasm_u8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(t0, t1), wasm_i16x8_narrow_i32x4(t2, t3)));
+    }
+    for (; p < Pp; p++) {
+      const float range = scales[p];
+      const float inv = range > 0.f ? 127.f / range : 0.f;
+      const int zp = zero_points[p];
+      for (int j = 0; j < 4; j++) {
+        const int k = 4 * kq + j;
+        int v = zp;
+        if (k < K && p < P) {
+          v = (int)nearest_f32(X[(long)k * P + p] * inv) + zp;
+          v = v < 0 ? 0 : v > 127 ? 127 : v;
+        }
+        q[4 * p + j] = (uint8_t)v;
+      }
+    }
+  }
+  for (int p = 0; p < Pp; p++) scales[p] = scales[p] > 0.f ? scales[p] / 127.f : 0.f;
+}
+
+/* acc[j] += sum over t < 4 of w[4j + t] * q[4j + t]: the relaxed dot, or the same per-lane sums from dot_i16x8. */
+static inline v128_t dot4_u7(v128_t w, v128_t q, v128_t acc) {
+#ifdef RELAXED
+  return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(w, q, acc);
+#else
+  const v128_t lo = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w), wasm_u16x8_extend_low_u8x16(q));
+  const v128_t hi = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w), wasm_u16x8_extend_high_u8x16(q));
+  return wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6), wasm_i32x4_shuffle(lo, hi, 1, 3, 5, 7)));
+#endif
+}
+
+/* y[p..p+3] (n of them) = clamp(f32(acc - zp * wsum) * (ws * as[p..]) + bias, lo, hi). */
+static inline void store4_zp(float* y, v128_t acc, const int32_t* zp, int wsum, float ws, const float* as, float bias,
+                             v128_t vlo, v128_t vhi, int n) {
+  acc = wasm_i32x4_sub(acc, wasm_i32x4_mul(wasm_v128_load(zp), wasm_i32x4_splat(wsum)));
+  store4(y, acc, ws, as, bias, vlo, vhi, n);
+}
+
+EXPORT(qu7_pointwise_4x8)
+void qu7_pointwise_4x8(int M, int K, int P, const uint8_t* Q, const float* as, const int32_t* zps, const int8_t* Wp,
+                       const int32_t* wsum, const float* ws, const float* bias, float lo, float hi, float* Y) {
+  const int Pp = (P + 7) & ~7, Kq = (K + 3) / 4;
+  const v128_t vlo = wasm_f32x4_splat(lo), vhi = wasm_f32x4_splat(hi);
+  for (int pb = 0; pb < Pp; pb += 64) {
+    const int pe = pb + 64 < Pp ? pb + 64 : Pp;
+    for (int m0 = 0; m0 < M; m0 += 4) {
+      const int8_t* w = Wp + (long)(m0 / 4) * Kq * 16;
+      for (int p = pb; p < pe; p += 8) {
+        v128_t z = wasm_i32x4_splat(0);
+        v128_t a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
+        const uint8_t* q = Q + (long)p * 4;
+        for (int kq = 0; kq < Kq; kq++) {
+          const v128_t x0 = wasm_v128_load(q + (long)kq * Pp * 4), x1 = wasm_v128_load(q + (long)kq * Pp * 4 + 16);
+          const v128_t wv = wasm_v128_load(w + kq * 16);
+          v128_t wi = pair(wv, 0);
+          a00 = dot4_u7(wi, x0, a00); a01 = dot4_u7(wi, x1, a01);
+          wi = pair(wv, 1);
+          a10 = dot4_u7(wi, x0, a10); a11 = dot4_u7(wi, x1, a11);
+          wi = pair(wv, 2);
+          a20 = dot4_u7(wi, x0, a20); a21 = dot4_u7(wi, x1, a21);
+          wi = pair(wv, 3);
+          a30 = dot4_u7(wi, x0, a30); a31 = dot4_u7(wi, x1, a31);
+        }
+        const int n0 = P - p < 4 ? P - p : 4, n1 = P - p - 4 < 4 ? P - p - 4 : 4;
+        const v128_t acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+        for (int i = 0; i < 4 && m0 + i < M; i++) {
+          float* y = Y + (long)(m0 + i) * P + p;
+          const float b = bias ? bias[m0 + i] : 0.f;
+          store4_zp(y, acc[i][0], zps + p, wsum[m0 + i], ws[m0 + i], as + p, b, vlo, vhi, n0);
+          if (n1 > 0) store4_zp(y + 4, acc[i][1], zps + p + 4, wsum[m0 + i], ws[m0 + i], as + p + 4, b, vlo, vhi, n1);
+        }
+      }
+    }
+  }
+}

@@ -1,11 +1,13 @@
-// qs8_pointwise_quantize + qs8_pointwise_4x8 (int8 1x1 convolution on NCHW planes) against the scalar reference
-// bit for bit: channels around the 4-channel panel, inputs around the pair (odd K), pixels around the 8-pixel step
+// qs8_pointwise_quantize + qs8_pointwise_4x8 (int8 1x1 convolution on NCHW planes) and its unsigned 7-bit sibling
+// qu7_pointwise_* (the relaxed dot's form; here the plain build's emulation, the relaxed one in relaxed.worker.test.ts)
+// against the scalar references bit for bit: channels around the 4-channel panel, inputs around the pair (odd K), pixels around the 8-pixel step
 // and the 64-pixel block, with and without bias and clamp; all-zero pixels; and within int8 quantization error of
 // the float convolution.
 import { describe, expect, it } from "vitest";
 import { refPointwise } from "@kernels/reference/f32_dwconv";
-import { refQs8Pointwise } from "@kernels/reference/qs8_pointwise";
+import { refQs8Pointwise, refQu7Pointwise } from "@kernels/reference/qs8_pointwise";
 import { packQs8Pointwise } from "@worker/serve/wasm/packing";
+import { qu7Pointwise } from "@test/support/qu7";
 import { integers, kernelInstance, relError, tileSizes, uniform } from "@test/support/kernels";
 
 function run(M: number, K: number, P: number, X: Float32Array, W: Int8Array, ws: Float32Array, bias: Float32Array | null, lo = -Infinity, hi = Infinity) {
@@ -64,5 +66,24 @@ describe("qs8_pointwise_4x8", () => {
       for (let k = 0; k < K; k++) W[m * K + k] = Math.round(Wf[m * K + k]! / ws[m]!);
     }
     expect(relError(run(M, K, P, X, W, ws, null), refPointwise(M, K, P, X, Wf, null, -Infinity, Infinity))).toBeLessThan(0.02);
+  });
+});
+
+describe("qu7_pointwise_4x8 (plain build)", () => {
+  it("matches the reference bit for bit for M around 4, K around 4 and P around 8 and 64, signed and non-negative inputs", () => {
+    for (const M of tileSizes(4)) {
+      for (const K of [1, 3, 4, 5, 17]) {
+        for (const P of [...tileSizes(8), 63, 65]) {
+          for (const nonNegative of [false, true]) {
+            const X = uniform(K * P, M * 131 + K * 7 + P, 2).map((v) => (nonNegative ? Math.abs(v) : v));
+            const W = integers(M * K, M + K * 3, -127, 127);
+            const ws = uniform(M, M + 1, 0.02).map((v) => Math.abs(v) + 1e-3);
+            const bias = uniform(M, M + 2, 1);
+            const got = qu7Pointwise(kernelInstance(), M, K, P, X, W, ws, bias, 0, 6);
+            expect(Array.from(got), `M=${M} K=${K} P=${P}`).toEqual(Array.from(refQu7Pointwise(M, K, P, X, W, ws, bias, 0, 6)));
+          }
+        }
+      }
+    }
   });
 });

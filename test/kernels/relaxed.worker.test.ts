@@ -5,8 +5,13 @@ import { dwOutputSize, packPointwise, refDwConv2d, refPointwise } from "@kernels
 import { refF32Gemm } from "@kernels/reference/f32_gemm";
 import { refQs4Gemm } from "@kernels/reference/qs4_gemm";
 import { refQu7Gemm, refQuantizeRows, refQuantizeRowsU7 } from "@kernels/reference/qs8_gemm";
-import { qu7Case } from "@test/support/qu7";
+import { refQu7Pointwise } from "@kernels/reference/qs8_pointwise";
+import { qu7Case, qu7Pointwise } from "@test/support/qu7";
 import { KernelInstance } from "@worker/serve/wasm/runtime";
+import { createKernelSession } from "@worker/serve/engine";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
 import { kernelModule, kernelModules, relaxedSimdSupported } from "@worker/serve/wasm/builds";
 import { packBlockSparse1x16, packF32Panels, packQs4, padded, roundUp, weightMatrix } from "@worker/serve/wasm/packing";
 import { integers, relError, tileSizes, uniform } from "@test/support/numbers";
@@ -63,6 +68,44 @@ describe("relaxed-SIMD kernels in workerd", () => {
       const y = kx.alloc(M * P * 4);
       kx.k.f32_pointwise_4x8(M, K, P, kx.put(X), kx.put(packPointwise(Wd, M, K)), kx.put(bias), 0, Infinity, y);
       expect(relError(kx.f32(y, M * P), refPointwise(M, K, P, X, Wd, bias, 0, Infinity)), `M=${M} K=${K} P=${P}`).toBeLessThan(1e-5);
+    }
+  });
+
+  it("the u7 1x1 convolution on the relaxed dot matches the reference bit for bit (M, K, P around its tiles)", () => {
+    for (const [M, K, P] of [[1, 1, 1], [5, 3, 9], [4, 17, 64], [7, 40, 65]] as const) {
+      for (const nonNegative of [false, true]) {
+        const X = uniform(K * P, M + K + P, 2).map((v) => (nonNegative ? Math.abs(v) : v));
+        const W = integers(M * K, M * 3 + K, -127, 127);
+        const ws = uniform(M, M + 1, 0.02).map((v) => Math.abs(v) + 1e-3);
+        const bias = uniform(M, M + 2, 1);
+        expect(Array.from(qu7Pointwise(relaxed(), M, K, P, X, W, ws, bias)), `M=${M} K=${K} P=${P}`).toEqual(Array.from(refQu7Pointwise(M, K, P, X, W, ws, bias)));
+      }
+    }
+  });
+
+  it("serves an int8 1x1 Conv (+ Relu) on the u7 pointwise kernel in the engine, within 2% of the float convolution", async () => {
+    const [B, C, M, H, W] = [2, 24, 20, 6, 7];
+    const P = H * W;
+    const levels = integers(M * C, 5, -127, 127);
+    const scales = uniform(M, 6, 0.02).map((v) => Math.abs(v) + 0.005);
+    const bias = uniform(M, 7, 0.5);
+    const graph = makeGraph(
+      [makeNode("DequantizeLinear", ["q", "s"], ["w"], "dq", { axis: 0 }), makeNode("Conv", ["x", "w", "b"], ["c"], "pw", { kernel_shape: [1, 1] }), makeNode("Relu", ["c"], ["y"], "relu")],
+      "pw-u7",
+      [makeValueInfo("x", DT.FLOAT, [B, C, H, W])],
+      [makeValueInfo("y", DT.FLOAT, [B, M, H, W])],
+      [makeTensor("q", DT.INT8, [M, C, 1, 1], levels), makeTensor("s", DT.FLOAT, [M], scales), makeTensor("b", DT.FLOAT, [M], bias)],
+    );
+    const loaded = createKernelSession(makeModel(graph), kernelModules.relaxed);
+    expect(loaded.session, loaded.reason ?? "").not.toBeNull();
+    expect(Object.values(loaded.session!.kernels)).toEqual(["qu7-pointwise"]);
+    const X = uniform(B * C * P, 8, 2);
+    const out = await loaded.session!.run({ x: { type: "float32", dims: [B, C, H, W], data: X } } as never);
+    const got = out.y!.data as Float32Array;
+    const weights = Float32Array.from(levels, (v, i) => v * scales[Math.floor(i / C)]!);
+    for (let b = 0; b < B; b++) {
+      const want = refPointwise(M, C, P, X.subarray(b * C * P, (b + 1) * C * P), weights, bias, 0, Infinity);
+      expect(relError(got.subarray(b * M * P, (b + 1) * M * P), want), `image ${b}`).toBeLessThan(0.02);
     }
   });
 

@@ -122,6 +122,23 @@ export function packQs8Pointwise(level: (m: number, k: number) => number, M: num
   return out;
 }
 
+/**
+ * Integer weights [M, K] for qu7_pointwise_4x8: panels of 4 channels of quads of inputs, [ceil(M/4)][ceil(K/4)][4][4]
+ * int8, zeros past M and K; and each channel's level sum (ceil(M/4) * 4 of them) that removes the zero points.
+ */
+export function packQu7Pointwise(level: (m: number, k: number) => number, M: number, K: number): { weights: Int8Array; sums: Int32Array } {
+  const Kq = Math.ceil(K / 4);
+  const weights = new Int8Array(Math.ceil(M / 4) * Kq * 16);
+  const sums = new Int32Array(Math.ceil(M / 4) * 4);
+  for (let m = 0; m < M; m++)
+    for (let k = 0; k < K; k++) {
+      const v = level(m, k);
+      weights[((m >> 2) * Kq + (k >> 2)) * 16 + (m & 3) * 4 + (k & 3)] = v;
+      sums[m]! += v;
+    }
+  return { weights, sums };
+}
+
 export interface PackedQs4 {
   Kp: number;
   Np: number;

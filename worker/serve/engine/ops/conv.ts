@@ -10,7 +10,7 @@ import { OPERATORS, type GemmLayout } from "../../../onnx/operators";
 import { BLOCK_SPARSE_MIN, channelScale, createLinear, CSR_MIN, gemmView, quantizedWeight, type Linear } from "../linear";
 import type { Epilogue, Op, OpPlan, PlanContext } from "../op";
 import type { Ptr } from "../../wasm/runtime";
-import { binaryScales, packQs8Pointwise, sparsityOf, type Weight } from "../../wasm/packing";
+import { binaryScales, packQs8Pointwise, packQu7Pointwise, sparsityOf, type Weight } from "../../wasm/packing";
 import { floatData, Uncovered, type Activation, type Constant, type RunState } from "../values";
 import { checkWindowOutput } from "../attributes";
 import { samePads } from "../../../onnx/window";
@@ -266,7 +266,10 @@ function quantizedPointwise(
 ): OpPlan | null {
   const { N: Mg, K: Cg } = layout;
   const M = Mg * group;
-  const packed: { weights: Ptr; scales: Ptr }[] = [];
+  // The relaxed build takes activations as unsigned 7-bit with a zero point (qu7, 16 multiply-adds per instruction);
+  // the plain one as int8 in pairs of channels (qs8).
+  const relaxed = ctx.kx.relaxed;
+  const packed: { weights: Ptr; scales: Ptr; sums: Ptr }[] = [];
   const mark = ctx.kx.mark();
   const floats = w.quant ? null : floatData(w);
   for (let g = 0; g < group; g++) {
@@ -278,10 +281,15 @@ function quantizedPointwise(
     const { level, scaleOf } = layer;
     const scales = new Float32Array(Math.ceil(Mg / 4) * 4);
     for (let m = 0; m < Mg; m++) scales[m] = scaleOf(m) * channelScale(ep, g * Mg + m);
-    packed.push({ weights: ctx.kx.put(packQs8Pointwise(level, Mg, Cg)), scales: ctx.kx.put(scales) });
+    if (relaxed) {
+      const { weights, sums } = packQu7Pointwise(level, Mg, Cg);
+      packed.push({ weights: ctx.kx.put(weights), scales: ctx.kx.put(scales), sums: ctx.kx.put(sums) });
+    } else {
+      packed.push({ weights: ctx.kx.put(packQs8Pointwise(level, Mg, Cg)), scales: ctx.kx.put(scales), sums: 0 });
+    }
   }
   const bias = ep.bias ? ctx.kx.put(Float32Array.from({ length: M }, (_, m) => ep.bias![m]!)) : 0;
-  ctx.noteKernel("qs8-pointwise");
+  ctx.noteKernel(relaxed ? "qu7-pointwise" : "qs8-pointwise");
   return {
     kind: "step",
     outputs: [output],
@@ -291,14 +299,23 @@ function quantizedPointwise(
       const P = H * W;
       const Pp = Math.ceil(P / 8) * 8;
       const y = run.alloc([B, M, H, W]);
-      const q = run.kx.alloc(Math.ceil(Cg / 2) * Pp * 2);
+      const q = run.kx.alloc(Math.ceil(Cg / 4) * Pp * 4); // either layout: pairs or quads of channels
       const as = run.kx.alloc(Pp * 4);
+      const zps = relaxed ? run.kx.alloc(Pp * 4) : 0;
+      const k = run.kx.k;
       for (let b = 0; b < B; b++)
         for (let g = 0; g < group; g++) {
           const src = x.ptr + (b * C + g * Cg) * P * 4;
           const dst = y.ptr + (b * M + g * Mg) * P * 4;
-          run.kx.k.qs8_pointwise_quantize(Cg, P, src, q, as);
-          run.kx.k.qs8_pointwise_4x8(Mg, Cg, P, q, as, packed[g]!.weights, packed[g]!.scales, bias ? bias + g * Mg * 4 : 0, ep.lo, ep.hi, dst);
+          const { weights, scales, sums } = packed[g]!;
+          const gBias = bias ? bias + g * Mg * 4 : 0;
+          if (relaxed) {
+            k.qu7_pointwise_quantize(Cg, P, src, q, as, zps);
+            k.qu7_pointwise_4x8(Mg, Cg, P, q, as, zps, weights, sums, scales, gBias, ep.lo, ep.hi, dst);
+          } else {
+            k.qs8_pointwise_quantize(Cg, P, src, q, as);
+            k.qs8_pointwise_4x8(Mg, Cg, P, q, as, weights, scales, gBias, ep.lo, ep.hi, dst);
+          }
         }
       return [y];
     },
