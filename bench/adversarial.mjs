@@ -142,27 +142,23 @@ function attacks(/** @type {Send} */ send, /** @type {{ mlpId: string, broadcast
   /** @type {[string, string, () => (() => Promise<Answer>) | Promise<() => Promise<Answer>>][]} */
   const list = [
     ["decompression bomb", ".npz of 50 KiB inflating to 52 MB", async () => upload(await npzBomb(), "/v1/datasets")],
-    ["graph size", "49,999 nodes, 2,000 graph inputs (under the cap)", () => upload(longChain(49_999, 2_000))],
-    ["graph size", "50,001 nodes (over the cap)", () => upload(longChain(50_001, 1))],
+    ["graph size", "24,999 nodes, 2,000 graph inputs (under the cap)", () => upload(longChain(24_999, 2_000))],
+    ["graph size", "25,001 nodes (over the cap)", () => upload(longChain(25_001, 1))],
     ["declared sizes", "a ~150-byte model declaring 2e8 elements", () => upload(sparseBomb())],
     ["unbounded outputs", "broadcast [1,5000]+[5000,1]: 25M elements", broadcast(5000)],
     ["unbounded outputs", "broadcast [1,2048]+[2048,1]: 4M elements", broadcast(2048)],
     ["unbounded outputs", "broadcast [1,1024]+[1024,1]: 1M elements", broadcast(1024)],
     ["unbounded outputs", "broadcast [1,724]+[724,1]: 524,176 elements (near the most allowed)", broadcast(724)],
-    ["unbounded outputs", "broadcast [1,4096]+[4096,1] summed: a 16M-element activation (the most allowed), one number out", () =>
+    ["unbounded outputs", "broadcast [1,3547]+[3547,1] summed: a 12.6M-element activation (the most allowed), one number out", () =>
+      infer(ids.reducedId, inferBody({ a: { dims: [1, 3547], n: 3547 }, b: { dims: [3547, 1], n: 3547 } }))],
+    ["unbounded outputs", "broadcast [1,4096]+[4096,1] summed: a 16.8M-element activation (over the bound)", () =>
       infer(ids.reducedId, inferBody({ a: { dims: [1, 4096], n: 4096 }, b: { dims: [4096, 1], n: 4096 } }))],
     ["attributes", "Conv with strides [-1,-1]", () => upload(negativeStrides())],
-    ["body limits", "inference body of ~7.9 MiB JSON (under the 8 MiB limit)", () => infer(ids.mlpId, inferBody({ x: { dims: [rowsFor(7.9), 8], n: rowsFor(7.9) * 8 } }))],
+    ["body limits", "inference body of ~3.9 MiB JSON (under the 4 MiB limit)", () => infer(ids.mlpId, inferBody({ x: { dims: [rowsFor(3.9), 8], n: rowsFor(3.9) * 8 } }))],
     ["body limits", "inference body of ~31 MiB JSON (the limit before it was 8 MiB)", () => infer(ids.mlpId, inferBody({ x: { dims: [rowsFor(31), 8], n: rowsFor(31) * 8 } }))],
     ["body limits", "inference body of ~36 MiB JSON (over the limit)", () => infer(ids.mlpId, inferBody({ x: { dims: [rowsFor(36), 8], n: rowsFor(36) * 8 } }))],
-    ["body limits", "V2 body of ~31 MiB binary tensor (1M rows)", () => {
-      const rows = 1_000_000;
-      const header = new TextEncoder().encode(JSON.stringify({ inputs: [{ name: "x", shape: [rows, 8], datatype: "FP32", parameters: { binary_data_size: rows * 32 } }] }));
-      const body = new Uint8Array(header.byteLength + rows * 32);
-      body.set(header);
-      body.fill(0x3f, header.byteLength); // every float 0.747
-      return send(`/v2/models/${ids.mlpId}/infer`, { method: "POST", headers: { "Content-Type": "application/octet-stream", "Inference-Header-Content-Length": String(header.byteLength) }, body });
-    }],
+    ["body limits", "V2 body of ~15.3 MiB binary tensor (500K rows, under the 16 MiB limit)", () => v2Binary(500_000)],
+    ["body limits", "V2 body of ~31 MiB binary tensor (1M rows, over the limit)", () => v2Binary(1_000_000)],
     ["body limits", "~36 MiB as Application/X+JSON, streamed without a length", () => {
       const body = new TextEncoder().encode(inferBody({ x: { dims: [rowsFor(36), 8], n: rowsFor(36) * 8 } }));
       return send(`/v1/models/${ids.mlpId}/infer`, { method: "POST", headers: { "Content-Type": "Application/X+JSON" }, body: chunked(body), duplex: "half" });
@@ -171,6 +167,15 @@ function attacks(/** @type {Send} */ send, /** @type {{ mlpId: string, broadcast
     ["body limits", "model upload of 60 MiB of junk (under the upload limit)", () => upload(junk(60 * 2 ** 20))],
   ];
   return list;
+
+  /** A V2 inference of `rows` x 8 float32 as one binary tensor after its JSON header. */
+  function v2Binary(/** @type {number} */ rows) {
+    const header = new TextEncoder().encode(JSON.stringify({ inputs: [{ name: "x", shape: [rows, 8], datatype: "FP32", parameters: { binary_data_size: rows * 32 } }] }));
+    const body = new Uint8Array(header.byteLength + rows * 32);
+    body.set(header);
+    body.fill(0x3f, header.byteLength); // every float 0.747
+    return send(`/v2/models/${ids.mlpId}/infer`, { method: "POST", headers: { "Content-Type": "application/octet-stream", "Inference-Header-Content-Length": String(header.byteLength) }, body });
+  }
 }
 
 /** A body as a stream of 1 MiB chunks (no Content-Length). @param {Uint8Array} bytes */

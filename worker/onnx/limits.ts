@@ -3,8 +3,12 @@
 // naming the bound (LimitError).
 import { DomainError } from "../domain-error";
 
-/** Nodes in a model, counting every subgraph's (validation and planning are linear in them). */
-export const MAX_GRAPH_NODES = 50_000;
+/**
+ * Nodes in a model, counting every subgraph's (validation and planning are linear in them). Torch's export of a
+ * 6-layer encoder has under 1,000; a fresh isolate grew by 83 MiB to store a 49,999-node chain, so 25,000 keeps an
+ * upload within the 64 MiB one request may cost.
+ */
+export const MAX_GRAPH_NODES = 25_000;
 /** How deep subgraphs (If/Loop/Scan bodies) may nest inside one another. */
 export const MAX_SUBGRAPH_DEPTH = 16;
 /**
@@ -19,16 +23,24 @@ export const MAX_DECLARED_ELEMENTS = 2 ** 27;
 export const DECLARED_ELEMENTS_PER_BYTE = 8;
 /** Elements any model may declare whatever its bytes (small fully-pruned tensors hold no bytes at all). */
 export const DECLARED_ELEMENTS_FLOOR = 1 << 20;
-/** Elements of one tensor a run may produce: every activation the kernel engine allocates, every output answered. */
-export const MAX_TENSOR_ELEMENTS = 16 * 1024 * 1024;
+/**
+ * Elements of one tensor a run may produce: every activation the kernel engine allocates, every output answered.
+ * 48 MiB of float32: MobileNetV2's widest activation at batch 8 (9.6M) fits; one request at the bound stays within
+ * the 64 MiB it may cost (docs/benchmarks.md#adversarial-requests).
+ */
+export const MAX_TENSOR_ELEMENTS = 12 * 1024 * 1024;
 /**
  * Elements all outputs of one answer may hold together: about 10 MB of JSON. Measured in workerd, a 1M-element answer
  * grew the process by 55-73 MiB while serialized, over the 64 MiB one request may cost; 512K stays near half of it
  * (docs/benchmarks.md#adversarial-requests).
  */
 export const MAX_OUTPUT_ELEMENTS = 512 * 1024;
-/** Bytes of activations and scratch one kernel-engine run may hold at once (its arena's peak; freed after the run). */
-export const MAX_RUN_ARENA_BYTES = 256 * 1024 * 1024;
+/**
+ * Bytes of activations and scratch one kernel-engine run may hold at once (its arena's peak; freed after the run): the
+ * 64 MiB one request may cost. The full zoo's peaks at batch 8: MobileNetV2 52 MiB, ResNet-18 36, the transformer
+ * encoder (sequence 128) 18, the LSTM 10; a larger batch is a 413 naming this bound.
+ */
+export const MAX_RUN_ARENA_BYTES = 64 * 1024 * 1024;
 
 /** A bound exceeded: 413, the message names the bound and what exceeded it. */
 export class LimitError extends DomainError {

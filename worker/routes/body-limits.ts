@@ -8,12 +8,17 @@ import { readBodyWithLimit } from "../store/body";
 
 /**
  * JSON bodies (recipes, inference tensors), bounded separately from model uploads: parsing JSON numbers and checking
- * them costs about 60 ms of CPU and 4-5x the body in memory per MiB in workerd, so 8 MiB keeps one request within
- * 1 s of CPU and 64 MiB (docs/benchmarks.md#adversarial-requests). Larger tensors go as binary (V2, below).
+ * them costs about 60 ms of CPU and 4-5x the body in memory per MiB in workerd, and a fresh isolate's heap grew by
+ * up to 123 MiB for an 8 MiB body, so 4 MiB (about 200K numbers: a 224x224 RGB image) keeps one request within 1 s of
+ * CPU and 64 MiB (docs/benchmarks.md#adversarial-requests). Larger tensors go as binary (V2, below).
  */
-export const MAX_JSON_BYTES = 8 * 1024 * 1024;
-/** V2 inference bodies whose tensors are binary (read without parsing numbers); their JSON header is held to MAX_JSON_BYTES. */
-export const MAX_TENSOR_BODY_BYTES = 32 * 1024 * 1024;
+export const MAX_JSON_BYTES = 4 * 1024 * 1024;
+/**
+ * V2 inference bodies whose tensors are binary (read without parsing numbers); their JSON header is held to
+ * MAX_JSON_BYTES. The body is held while its tensors are copied into the engine's memory: 16 MiB (4M floats; MobileNetV2
+ * at batch 8 is 4.8 MB) keeps both within 64 MiB, where a 31 MiB body grew workerd by 104-155 MiB.
+ */
+export const MAX_TENSOR_BODY_BYTES = 16 * 1024 * 1024;
 /** Forms carry a token at most (the dashboard's sign-in); anyone may post one, so the bound is small. */
 export const MAX_FORM_BYTES = 16 * 1024;
 

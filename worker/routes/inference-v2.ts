@@ -142,7 +142,7 @@ for (const [path, params] of [["/models/{model}", ModelParam], ["/models/{model}
         content: { "application/json": { schema: V2InferResponseSchema }, "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
       },
       ...v2Errors,
-      413: { description: "Body over 32 MiB (MAX_TENSOR_BODY_BYTES), or its JSON over 8 MiB (MAX_JSON_BYTES)", content: { "application/json": { schema: V2ErrorSchema } } },
+      413: { description: "Body over 16 MiB (MAX_TENSOR_BODY_BYTES), or its JSON over 4 MiB (MAX_JSON_BYTES)", content: { "application/json": { schema: V2ErrorSchema } } },
     },
   });
   // Registered for the document only: the handler reads the body itself (JSON, or JSON then binary, or raw bytes).

@@ -4,10 +4,11 @@
 // MAX_UPLOAD_BYTES).
 import { describe, expect, it } from "vitest";
 import { api, expectError } from "@test/support/api";
+import { MAX_JSON_BYTES } from "@worker/routes/body-limits";
 
 const ORIGIN = "https://slimserve.test";
-/** Just over the 8 MiB JSON bound (docs/limits.md). */
-const OVERSIZE_JSON = new Uint8Array(8 * 1024 * 1024 + 1024).fill(0x20);
+/** Just over the JSON bound (docs/limits.md). */
+const OVERSIZE_JSON = new Uint8Array(MAX_JSON_BYTES + 1024).fill(0x20);
 
 /** A body as a stream of 256 KiB chunks, so that it carries no Content-Length. */
 function streamed(bytes: Uint8Array): ReadableStream<Uint8Array> {
@@ -28,7 +29,7 @@ describe("JSON body limit", () => {
       const err = await expectError(res);
       expect(err.status).toBe(413);
       expect(err.code).toBe("payload_too_large");
-      expect(err.message).toBe("JSON body exceeds 8388608 bytes");
+      expect(err.message).toBe(`JSON body exceeds ${MAX_JSON_BYTES} bytes`);
     });
   }
 
@@ -42,12 +43,12 @@ describe("JSON body limit", () => {
     });
     const err = await expectError(res);
     expect(err.status).toBe(413);
-    expect(err.message).toBe("JSON body exceeds 8388608 bytes");
+    expect(err.message).toBe(`JSON body exceeds ${MAX_JSON_BYTES} bytes`);
   });
 
   it("lets a JSON body just under the bound reach its route, streamed or not", async () => {
     const recipe = new TextEncoder().encode(JSON.stringify({ quantize: { bits: 8 } }));
-    const body = new Uint8Array(8 * 1024 * 1024 - 64).fill(0x20);
+    const body = new Uint8Array(MAX_JSON_BYTES - 64).fill(0x20);
     body.set(recipe, body.byteLength - recipe.byteLength);
     for (const sent of [body, streamed(body)]) {
       const res = await api("/v1/models/000000000000000000000000/variants", {

@@ -6,6 +6,7 @@ import { describe, expect, inject, it } from "vitest";
 import { SlimserveClient } from "@client/slimserve.js";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
 import { encodeModel } from "@worker/onnx/codec";
+import { MAX_JSON_BYTES, MAX_TENSOR_BODY_BYTES } from "@worker/routes/body-limits";
 import { DT } from "@worker/onnx/dtype";
 import { REFERENCE_MODELS } from "@test/support/reference-models";
 import { api, postJson, TOKENS, uploadModel } from "@test/support/api";
@@ -365,13 +366,13 @@ describe("POST /v2/models/{model}/infer: malformed requests are 400 {error} nami
   it("an empty inputs list is a 400, and a JSON body over the limit a 413", async () => {
     const { path } = await mlp();
     await expectV2Error(await postJson(path, { inputs: [] }), 400, "inputs");
-    const huge = await api(path, { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: new Uint8Array(32 * 1024 * 1024 + 4) });
+    const huge = await api(path, { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: new Uint8Array(MAX_TENSOR_BODY_BYTES + 4) });
     await expectV2Error(huge, 413, "limit");
   });
 
-  it("a JSON header over the 8 MiB JSON bound inside a binary body is a 413 naming MAX_JSON_BYTES, before it is parsed", async () => {
+  it("a JSON header over the JSON bound inside a binary body is a 413 naming MAX_JSON_BYTES, before it is parsed", async () => {
     const { path } = await mlp();
-    const header = new Uint8Array(8 * 1024 * 1024 + 16).fill(0x20);
+    const header = new Uint8Array(MAX_JSON_BYTES + 16).fill(0x20);
     header.set(new TextEncoder().encode('{"inputs":[]}'));
     const res = await api(path, { method: "POST", headers: { "Content-Type": "application/octet-stream", [HEADER_LENGTH_HEADER]: String(header.byteLength) }, body: header });
     await expectV2Error(res, 413, "MAX_JSON_BYTES");

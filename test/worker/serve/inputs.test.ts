@@ -25,7 +25,7 @@ describe("checkOutputSizes", () => {
 
   it("refuses one output over MAX_TENSOR_ELEMENTS, naming it", () => {
     expect(codeOf(() => checkOutputSizes({ small: { dims: [2] }, wide: { dims: [MAX_TENSOR_ELEMENTS + 1] } })))
-      .toMatch(/^payload_too_large: output 'wide' has 16777217 elements/);
+      .toMatch(/^payload_too_large: output 'wide' has 12582913 elements/);
   });
 
   it("refuses outputs over MAX_OUTPUT_ELEMENTS together, naming where the sum passed it", () => {

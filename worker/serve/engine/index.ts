@@ -10,7 +10,7 @@ import { DT, dtypeName } from "../../onnx/dtype";
 import { densifyInitializers } from "../../onnx/sparse";
 import { defaultOpset } from "../../onnx/validate";
 import { KernelInstance } from "../wasm/runtime";
-import type { CheckedTensor } from "../inputs";
+import { checkOutputSizes, type CheckedTensor } from "../inputs";
 import type { Epilogue, OpPlan, PlanContext } from "./op";
 import { OPS } from "./ops/registry";
 import { absorbActivation, absorbEpilogue } from "./epilogue";
@@ -429,10 +429,21 @@ export function createKernelSession(
       try {
         run.feed(feeds, dims);
         const profile = options?.profile;
+        // The output budget as each graph output is computed, so that a run over it stops there (413) rather than
+        // computing the rest first.
+        const produced: Record<string, { dims: readonly number[] }> = {};
         for (const step of spec.steps) {
           const t0 = profile ? performance.now() : 0;
-          runStep(step, run);
+          const outs = runStep(step, run);
           if (profile) profile.push({ node: label(step.node), op: step.node.opType, ms: performance.now() - t0 });
+          let answered = false;
+          step.outputs.forEach((name, i) => {
+            if (planner.graphOutputs.has(name) && outs[i]) {
+              produced[name] = outs[i]!;
+              answered = true;
+            }
+          });
+          if (answered) checkOutputSizes(produced);
         }
         spec.arena ??= run.arena.toPlan(); // this run traced the layout
         const result: Record<string, EngineOutput> = {};

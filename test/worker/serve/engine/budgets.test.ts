@@ -1,10 +1,12 @@
 // The output budget inside the kernel engine (serve/engine/values.ts RunState, its arena in serve/engine/arena.ts): every
 // activation is checked before it is allocated, so a broadcasting graph that would turn a small input into a 100 MB
-// tensor fails with a 413 naming the node and the output, and the instance's memory does not grow for it.
+// tensor fails with a 413 naming the node and the output, and the instance's memory does not grow for it; a run
+// stops at the graph output that takes the answer over its budget.
 import { describe, expect, it } from "vitest";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
 import { DT } from "@worker/onnx/dtype";
-import { LimitError, MAX_RUN_ARENA_BYTES, MAX_TENSOR_ELEMENTS } from "@worker/onnx/limits";
+import { LimitError, MAX_OUTPUT_ELEMENTS, MAX_RUN_ARENA_BYTES, MAX_TENSOR_ELEMENTS } from "@worker/onnx/limits";
+import { makeTensor } from "@worker/onnx/tensor";
 import { DomainError } from "@worker/domain-error";
 import { createKernelSession } from "@worker/serve/engine";
 import { RunState } from "@worker/serve/engine/values";
@@ -20,7 +22,7 @@ describe("RunState.alloc", () => {
     const before = kx.residentBytes;
     expect(() => run.alloc([-2, -3])).toThrow(/would have dims \[-2,-3\]/);
     expect(() => run.alloc([1.5])).toThrow(RangeError);
-    expect(() => run.alloc([MAX_TENSOR_ELEMENTS + 1], "big")).toThrow(/tensor 'big' would hold 16777217 elements.*MAX_TENSOR_ELEMENTS/);
+    expect(() => run.alloc([MAX_TENSOR_ELEMENTS + 1], "big")).toThrow(/tensor 'big' would hold 12582913 elements.*MAX_TENSOR_ELEMENTS/);
     expect(kx.residentBytes).toBe(before);
   });
 
@@ -59,5 +61,26 @@ describe("a broadcasting graph", () => {
     expect(s.residentBytes).toBe(resident);
     const small = await s.run({ a: ones([1, 3]), b: ones([3, 1]) });
     expect([...(small.y!.data as Float32Array)]).toEqual(new Array(9).fill(2));
+  });
+});
+
+describe("the output budget during a run", () => {
+  it("stops the run at the first graph output that takes the answer over MAX_OUTPUT_ELEMENTS, before later nodes run", async () => {
+    // y1 = Relu(x) is an output of 600K elements; y2 = Tile(x, [30, 1]) would then need 18M elements (over
+    // MAX_TENSOR_ELEMENTS): the run must stop at y1, so the error names the output budget, not the tensor bound.
+    const graph = makeGraph(
+      [makeNode("Relu", ["x"], ["y1"], "first"), makeNode("Tile", ["x", "reps"], ["y2"], "second")],
+      "g",
+      [makeValueInfo("x", DT.FLOAT, [1, "N"])],
+      [makeValueInfo("y1", DT.FLOAT, [1, "N"]), makeValueInfo("y2", DT.FLOAT, [30, "N"])],
+      [makeTensor("reps", DT.INT64, [2], new Int32Array(BigInt64Array.from([30n, 1n]).buffer))],
+    );
+    const loaded = createKernelSession(makeModel(graph), plainKernelModule);
+    if (!loaded.session) throw new Error(`not covered: ${loaded.reason}`);
+    expect(MAX_OUTPUT_ELEMENTS).toBeLessThan(600_000);
+    expect(30 * 600_000).toBeGreaterThan(MAX_TENSOR_ELEMENTS);
+    await expect(loaded.session.run({ x: ones([1, 600_000]) })).rejects.toThrow(/more than 524288 elements together, at output 'y1' \(MAX_OUTPUT_ELEMENTS\)/);
+    const small = await loaded.session.run({ x: ones([1, 4]) });
+    expect(small.y2!.dims).toEqual([30, 4]);
   });
 });
