@@ -2,7 +2,7 @@
 // against the app Worker in workerd (unstable_startWorker, as the rest of the bench), one request in flight at a time,
 // and what each cost the workerd process that runs the app. wrangler starts two workerd processes under this one (its
 // proxy Worker at once, the app's on the first request); the app's is the one whose CPU time grows most during a heavy
-// calibration request (an inference at batch 50,000), and the run stops unless it grew at least 3x the other's. Per
+// calibration request (an inference at batch 25,000), and the run stops unless it grew at least 3x the other's. Per
 // request: CPU = growth of that process's utime + stime (all its threads, /proc/PID/stat, 10 ms ticks) from before the
 // request until 300 ms after the answer's last byte (so collection and work left behind count), less the process's
 // idle rate (measured over 3 s before the first request) over the same span; memory = peak resident growth: "5"
@@ -268,7 +268,7 @@ export async function adversarialRun() {
   const { send, ids, small } = first;
   let firstDisposed = false;
   try {
-    const calibration = small(ids.mlpId, inferBody({ x: { dims: [50_000, 8], n: 400_000 } }));
+    const calibration = small(ids.mlpId, inferBody({ x: { dims: [25_000, 8], n: 200_000 } })); // within MAX_JSON_BYTES
     await calibration();
 
     // Which workerd runs the app: the one whose CPU grows most during the calibration request; it must also be the
@@ -297,7 +297,7 @@ export async function adversarialRun() {
     };
     const controls = [
       rowOf("control", "GET /v1/health (cheap: should read ~0)", await measure(pid, idleMsPerMs, send("/v1/health", {}))),
-      rowOf("control", "MLP inference at batch 50,000, 7.4 MiB of JSON (heavy, legitimate)", await measure(pid, idleMsPerMs, calibration)),
+      rowOf("control", "MLP inference at batch 25,000, 3.7 MiB of JSON (heavy, legitimate)", await measure(pid, idleMsPerMs, calibration)),
     ];
     // The attacks twice: in turn on the calibration's warm Worker, whose heap earlier requests have grown (a lower
     // bound: pages it kept absorb part of a request's growth), then each on a fresh Worker (an upper bound: a fresh

@@ -7,22 +7,28 @@ import { broadcastBinary, broadcastDims, broadcastWalk, eachRow, remap, type Ele
 import { floatData, sizeOf, type Activation, type Constant, type RunState } from "./values";
 import { DT } from "../../onnx/dtype";
 
+/** A step writing y (input 0's dims) from input 0 a: `write(run, a, y)`. */
+export function mapStep(ctx: PlanContext, write: (run: RunState, a: Activation, y: Activation) => void): OpPlan {
+  const x = ctx.input(0);
+  return {
+    kind: "step",
+    run(run) {
+      const a = x(run);
+      const y = run.alloc([...a.dims]);
+      write(run, a, y);
+      return [y];
+    },
+  };
+}
+
 export function unaryOp(f: (x: number) => number): Op {
   return {
-    plan(ctx) {
-      const x = ctx.input(0);
-      return {
-        kind: "step",
-        run(run) {
-          const a = x(run);
-          const y = run.alloc([...a.dims]);
-          const src = run.view(a);
-          const dst = run.view(y);
-          for (let i = 0; i < dst.length; i++) dst[i] = f(src[i]!);
-          return [y];
-        },
-      };
-    },
+    plan: (ctx) =>
+      mapStep(ctx, (run, a, y) => {
+        const src = run.view(a);
+        const dst = run.view(y);
+        for (let i = 0; i < dst.length; i++) dst[i] = f(src[i]!);
+      }),
   };
 }
 

@@ -1,5 +1,6 @@
 // Clip: bounds from attributes (opset < 11) or constant inputs; fused into a preceding linear or elementwise op when
 // possible, else a clamp in the kernels.
+import { mapStep } from "../elementwise";
 import type { Op } from "../op";
 import { floatData, sizeOf, Uncovered } from "../values";
 import { floatAttribute } from "../../../onnx/attributes";
@@ -19,15 +20,7 @@ export const clip: Op = {
         set(floatData(c)[0]!);
       }
     }
-    const x = ctx.input(0);
-    return {
-      kind: "step",
-      run(run) {
-        const a = x(run);
-        const y = run.alloc([...a.dims]);
-        run.kx.k.f32_clamp(sizeOf(a.dims), a.ptr, lo, hi, y.ptr); // min(max(x, lo), hi): all max when min > max
-        return [y];
-      },
-    };
+    // min(max(x, lo), hi): all max when min > max
+    return mapStep(ctx, (run, a, y) => run.kx.k.f32_clamp(sizeOf(a.dims), a.ptr, lo, hi, y.ptr));
   },
 };

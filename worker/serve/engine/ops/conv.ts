@@ -209,20 +209,31 @@ function pointwise(
   }
   const bias = ep.bias ? ctx.kx.put(Float32Array.from({ length: M }, (_, m) => ep.bias![m]!)) : 0;
   ctx.noteKernel("pointwise");
+  return planeSteps({ M, Cg, group, output, xIn, checkInput }, (run) => (g, P, src, dst) =>
+    run.kx.k.f32_pointwise_4x8(Mg, Cg, P, src, packed[g]!, bias ? bias + g * Mg * 4 : 0, ep.lo, ep.hi, dst));
+}
+
+/**
+ * The step of a 1x1 convolution over NCHW planes: per run, `perRun(run, P)` (scratch for the run's plane size)
+ * returns what computes group g's output plane `dst` from its input plane `src`, called per image and group.
+ */
+function planeSteps(
+  c: { M: number; Cg: number; group: number; output: string; xIn: (run: RunState) => Activation; checkInput: (dims: number[]) => [number, number, number, number] },
+  perRun: (run: RunState, P: number) => (g: number, P: number, src: Ptr, dst: Ptr) => void,
+): OpPlan {
+  const { M, Cg, group } = c;
+  const Mg = M / group;
   return {
     kind: "step",
-    outputs: [output],
+    outputs: [c.output],
     run(run) {
-      const x = xIn(run);
-      const [B, C, H, W] = checkInput(x.dims);
+      const x = c.xIn(run);
+      const [B, C, H, W] = c.checkInput(x.dims);
       const P = H * W;
       const y = run.alloc([B, M, H, W]);
+      const plane = perRun(run, P);
       for (let b = 0; b < B; b++)
-        for (let g = 0; g < group; g++) {
-          const src = x.ptr + (b * C + g * Cg) * P * 4;
-          const dst = y.ptr + (b * M + g * Mg) * P * 4;
-          run.kx.k.f32_pointwise_4x8(Mg, Cg, P, src, packed[g]!, bias ? bias + g * Mg * 4 : 0, ep.lo, ep.hi, dst);
-        }
+        for (let g = 0; g < group; g++) plane(g, P, x.ptr + (b * C + g * Cg) * P * 4, y.ptr + (b * M + g * Mg) * P * 4);
       return [y];
     },
   };
@@ -290,34 +301,22 @@ function quantizedPointwise(
   }
   const bias = ep.bias ? ctx.kx.put(Float32Array.from({ length: M }, (_, m) => ep.bias![m]!)) : 0;
   ctx.noteKernel(relaxed ? "qu7-pointwise" : "qs8-pointwise");
-  return {
-    kind: "step",
-    outputs: [output],
-    run(run) {
-      const x = xIn(run);
-      const [B, C, H, W] = checkInput(x.dims);
-      const P = H * W;
-      const Pp = Math.ceil(P / 8) * 8;
-      const y = run.alloc([B, M, H, W]);
-      const q = run.kx.alloc(Math.ceil(Cg / 4) * Pp * 4); // either layout: pairs or quads of channels
-      const as = run.kx.alloc(Pp * 4);
-      const zps = relaxed ? run.kx.alloc(Pp * 4) : 0;
-      const k = run.kx.k;
-      for (let b = 0; b < B; b++)
-        for (let g = 0; g < group; g++) {
-          const src = x.ptr + (b * C + g * Cg) * P * 4;
-          const dst = y.ptr + (b * M + g * Mg) * P * 4;
-          const { weights, scales, sums } = packed[g]!;
-          const gBias = bias ? bias + g * Mg * 4 : 0;
-          if (relaxed) {
-            k.qu7_pointwise_quantize(Cg, P, src, q, as, zps);
-            k.qu7_pointwise_4x8(Mg, Cg, P, q, as, zps, weights, sums, scales, gBias, ep.lo, ep.hi, dst);
-          } else {
-            k.qs8_pointwise_quantize(Cg, P, src, q, as);
-            k.qs8_pointwise_4x8(Mg, Cg, P, q, as, weights, scales, gBias, ep.lo, ep.hi, dst);
-          }
-        }
-      return [y];
-    },
-  };
+  return planeSteps({ M, Cg, group, output, xIn, checkInput }, (run, P) => {
+    const Pp = Math.ceil(P / 8) * 8;
+    const q = run.kx.alloc(Math.ceil(Cg / 4) * Pp * 4); // either layout: pairs or quads of channels
+    const as = run.kx.alloc(Pp * 4);
+    const zps = relaxed ? run.kx.alloc(Pp * 4) : 0;
+    const k = run.kx.k;
+    return (g, P, src, dst) => {
+      const { weights, scales, sums } = packed[g]!;
+      const gBias = bias ? bias + g * Mg * 4 : 0;
+      if (relaxed) {
+        k.qu7_pointwise_quantize(Cg, P, src, q, as, zps);
+        k.qu7_pointwise_4x8(Mg, Cg, P, q, as, zps, weights, sums, scales, gBias, ep.lo, ep.hi, dst);
+      } else {
+        k.qs8_pointwise_quantize(Cg, P, src, q, as);
+        k.qs8_pointwise_4x8(Mg, Cg, P, q, as, weights, scales, gBias, ep.lo, ep.hi, dst);
+      }
+    };
+  });
 }

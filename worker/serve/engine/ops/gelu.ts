@@ -2,6 +2,7 @@
 // the kernels: f32_gelu_erf vectorises the erf fit below, as GELU sits on a transformer's widest activations) or
 // through tanh (approximate "tanh").
 import { stringAttribute } from "../../../onnx/attributes";
+import { mapStep } from "../elementwise";
 import type { Op } from "../op";
 import { sizeOf, Uncovered } from "../values";
 
@@ -36,16 +37,9 @@ export const gelu: Op = {
   plan(ctx) {
     const approximate = stringAttribute(ctx.node, "approximate", "none");
     if (approximate !== "none" && approximate !== "tanh") throw new Uncovered(`approximate '${approximate}'`);
-    const x = ctx.input(0);
-    return {
-      kind: "step",
-      run(run) {
-        const a = x(run);
-        const y = run.alloc([...a.dims]);
-        if (approximate === "none") run.kx.k.f32_gelu_erf(sizeOf(a.dims), a.ptr, y.ptr);
-        else geluTanh(run.view(a), run.view(y));
-        return [y];
-      },
-    };
+    return mapStep(ctx, (run, a, y) => {
+      if (approximate === "none") run.kx.k.f32_gelu_erf(sizeOf(a.dims), a.ptr, y.ptr);
+      else geluTanh(run.view(a), run.view(y));
+    });
   },
 };
