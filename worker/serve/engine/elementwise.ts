@@ -7,6 +7,8 @@ import { broadcastBinary, broadcastDims, broadcastWalk, eachRow, remap, type Ele
 import { floatData, sizeOf, type Activation, type Constant, type RunState } from "./values";
 import { DT } from "../../onnx/dtype";
 
+const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
 /** A step writing y (input 0's dims) from input 0 a: `write(run, a, y)`. */
 export function mapStep(ctx: PlanContext, write: (run: RunState, a: Activation, y: Activation) => void): OpPlan {
   const x = ctx.input(0);
@@ -72,7 +74,7 @@ export function viewOp(dimsOf: (dims: readonly number[]) => number[]): Op {
         const dims = dimsOf(c.dims);
         // Same dims (Identity, a no-op Reshape): the constant itself, so that a quantized weight read through an
         // exporter's Identity (a shared weight's second reader) still reaches its layer as integers.
-        if (dims.length === c.dims.length && dims.every((d, i) => d === c.dims[i])) return { kind: "constant", outputs: [c] };
+        if (sameDims(dims, c.dims)) return { kind: "constant", outputs: [c] };
         const out: Constant = c.quant ? { dims, dtype: DT.FLOAT, data: floatData(c) } : { dims, dtype: c.dtype, data: c.data };
         return { kind: "constant", outputs: [out] };
       }
@@ -382,10 +384,10 @@ export function foldBinary(kind: BinaryKind, cs: readonly Constant[]): Constant 
   return acc;
 }
 
-/** A broadcasting binary op by kind; Max and Min take one or more operands. */
 /** The kernels' f32_binary_clamp operation codes. */
 const KERNEL_OPS: Partial<Record<BinaryKind, number>> = { Add: 0, Sub: 1, Mul: 2, Div: 3 };
 
+/** A broadcasting binary op by kind; Max and Min take one or more operands. */
 export function binaryKind(kind: BinaryKind): Op {
   return {
     plan(ctx) {
@@ -407,7 +409,7 @@ export function binaryKind(kind: BinaryKind): Op {
           run(run) {
             const a = xs[0]!(run);
             const b = xs[1]!(run);
-            if (a.dims.length === b.dims.length && a.dims.every((d, i) => d === b.dims[i])) {
+            if (sameDims(a.dims, b.dims)) {
               const y = run.alloc([...a.dims]);
               run.kx.k.f32_binary_clamp(arithmetic, sizeOf(a.dims), a.ptr, b.ptr, act.lo, act.hi, y.ptr);
               return [y];
