@@ -234,12 +234,12 @@ describe("a weight read by three MatMuls", () => {
     expect(variant.graph!.initializer.filter((t) => t.dataType === DT.INT4)).toHaveLength(1);
   });
 
-  it("dynamic: three MatMulIntegers sharing one int8 weight and its scales", async () => {
+  it("dynamic: three MatMulIntegers sharing one 8-bit weight (uint8 around zero point 128) and its scales", async () => {
     const { variant } = await expectCompressed(sharedWeight(), { bits: 8, scheme: "dynamic" }, 0.999);
     const integer = variant.graph!.node.filter((n) => n.opType === "MatMulInteger");
     expect(integer).toHaveLength(3);
     expect(new Set(integer.map((n) => n.input[1])).size).toBe(1);
-    expect(variant.graph!.initializer.filter((t) => t.dataType === DT.INT8 && t.dims.length === 2)).toHaveLength(1);
+    expect(variant.graph!.initializer.filter((t) => t.dataType === DT.UINT8 && t.dims.length === 2)).toHaveLength(1);
   });
 
   it("a reader that cannot take the quantized weight (an Add) keeps it float, with the reason", () => {

@@ -1,4 +1,4 @@
-// What the dynamic rewrites share: the int8 weight initializers and the int32 -> float rescale tail.
+// What the dynamic rewrites share: the weight initializers (int8 levels stored as uint8 around 128) and the int32 -> float rescale tail.
 import type { NodeProto } from "onnx-buf";
 import { makeNode } from "../../../onnx/builders";
 import { DT } from "../../../onnx/dtype";
@@ -6,6 +6,13 @@ import { makeTensor } from "../../../onnx/tensor";
 import type { TensorReport } from "../index";
 import { quantizeWeightsPerChannel } from "../weights";
 import type { DynamicContext } from "./rewrite";
+
+/**
+ * Symmetric int8 levels are stored as uint8 with zero point 128: the same products, but onnxruntime's x86 kernels
+ * for uint8 x uint8 widen before multiplying, while uint8 x int8 on AVX2 without VNNI adds pairs of products in
+ * saturating int16 (vpmaddubsw), which corrupts outputs whenever activations and weights are both large.
+ */
+const WEIGHT_ZERO_POINT = 128;
 
 /** int8 weight `values` (already in the integer op's layout) with per-channel scales shaped `scaleDims`. */
 export function weightInitializers(
@@ -19,8 +26,8 @@ export function weightInitializers(
   const q = ctx.fresh(`${weightName}_quantized`);
   const zp = ctx.fresh(`${weightName}_zero_point`);
   const scale = ctx.fresh(`${weightName}_scale`);
-  ctx.addInitializer(makeTensor(q, DT.INT8, dims, values));
-  ctx.addInitializer(makeTensor(zp, DT.INT8, [], new Int8Array(1)));
+  ctx.addInitializer(makeTensor(q, DT.UINT8, dims, Uint8Array.from(values, (v) => v + WEIGHT_ZERO_POINT)));
+  ctx.addInitializer(makeTensor(zp, DT.UINT8, [], Uint8Array.of(WEIGHT_ZERO_POINT)));
   ctx.addInitializer(makeTensor(scale, DT.FLOAT, scaleDims, scales));
   return { q, zp, scale };
 }
