@@ -159,7 +159,7 @@ export function compressModel(
   let activations: ActivationReport[] = [];
   const beforeQuantize = initializerNames(model);
   if (recipe.quantize) {
-    const result = quantizeByRecipe(model, recipe.quantize, ranges, hessians);
+    const result = quantizeByRecipe(model, recipe.quantize, ranges, hessians, recipe.prune !== undefined);
     model = result.model;
     tensors = result.tensors;
     skipped = result.skipped;
@@ -234,7 +234,7 @@ export function layerBits(model: ModelProto, q: QuantizeRecipe): Map<string, num
   for (const layer of weightedLayers(model)) {
     if (bits.has(layer.name)) continue;
     const excluded = exclude.has(layer.name) || exclude.has(layer.op);
-    const b = excluded ? null : (q.overrides?.[layer.name] ?? q.bits);
+    const b = excluded ? null : q.bits === undefined ? q.codebook.bits : (q.overrides?.[layer.name] ?? q.bits);
     bits.set(layer.name, b === 32 ? null : b);
   }
   return bits;
@@ -251,7 +251,7 @@ export class RecipeMismatchError extends DomainError {
 function checkLayerNames(model: ModelProto, q: QuantizeRecipe): void {
   const known = new Set(layerBits(model, q).keys());
   const ops = new Set(weightedLayers(model).map((l) => l.op));
-  for (const name of Object.keys(q.overrides ?? {})) {
+  for (const name of Object.keys((q.bits !== undefined && q.overrides) || {})) {
     if (!known.has(name)) throw new RecipeMismatchError(`overrides: '${name}' is not a quantizable layer of this model (${[...known].join(", ")})`);
   }
   for (const name of q.exclude ?? []) {
@@ -261,8 +261,17 @@ function checkLayerNames(model: ModelProto, q: QuantizeRecipe): void {
   }
 }
 
-/** Quantizes per the recipe's `quantize` part: exclusions, per-node overrides, then the scheme's passes. */
-export function quantizeByRecipe(model: ModelProto, q: QuantizeRecipe, ranges?: ActivationRanges, hessians?: LayerHessians): QuantizeByRecipeResult {
+/**
+ * Quantizes per the recipe's `quantize` part: exclusions, per-node overrides, then the scheme's passes. `pruned`
+ * says the recipe pruned first: a codebook then keeps zeros exact, outside the clusters.
+ */
+export function quantizeByRecipe(
+  model: ModelProto,
+  q: QuantizeRecipe,
+  ranges?: ActivationRanges,
+  hessians?: LayerHessians,
+  pruned = false,
+): QuantizeByRecipeResult {
   checkLayerNames(model, q);
   const rounding = roundingOf(q);
   const roundingFor = rounding ? compensatedRounding(model, requireHessians(hessians), rounding) : undefined;
@@ -281,6 +290,10 @@ export function quantizeByRecipe(model: ModelProto, q: QuantizeRecipe, ranges?: 
     if (bits.get(layer.label) !== null) continue;
     const excluded = (q.exclude ?? []).some((x) => x === layer.label || x === layer.node.opType);
     skipped.push({ name: layer.weight.name, node: layer.label, reason: excluded ? "excluded by the recipe" : "kept float by the recipe (bits 32)" });
+  }
+  if (q.bits === undefined) {
+    const r = quantizeModel(current, { codebook: { ...q.codebook, exactZeros: pruned }, include: (n: NodeProto) => bitsOf(n) != null });
+    return { model: r.model, tensors: r.tensors, skipped: [...skipped, ...r.skipped], activations: [] };
   }
   const widths = [...new Set([...bits.values()].filter((b): b is number => b !== null))].sort((a, b) => b - a);
   for (const b of widths) {

@@ -135,6 +135,37 @@ const BinaryRecipeSchema = z
   })
   .strict();
 
+/**
+ * Codebook quantization (k-means weight sharing, as Deep Compression does it): each weight becomes an index into
+ * 2^bits shared float values, one codebook per layer or per output channel.
+ */
+export const CodebookSchema = z
+  .object(
+    {
+    bits: z.number().int().min(2).max(8).describe("Index width: 2^bits shared values (centroids) per codebook"),
+    scope: z.enum(["per-layer", "per-channel"]).default("per-layer").describe("One codebook per weight tensor, or one per output channel"),
+    seed: z.number().int().min(0).max(2147483647).default(0).describe("Seeds k-means++ (the same seed gives the same variant)"),
+    iterations: z.number().int().min(1).max(1000).default(100).describe("Most Lloyd iterations per codebook (it stops early once assignments settle)"),
+    },
+    // A quantize part with neither `bits` nor `codebook` lands here: say what it lacks.
+    { error: (issue) => (issue.input === undefined ? "quantize needs bits (16, 8, 4, 2 or 1) or codebook: {bits: 2..8}" : undefined) },
+  )
+  .strict();
+
+export type Codebook = z.output<typeof CodebookSchema>;
+
+const CodebookRecipeSchema = z
+  .object({
+    // No `bits` here: the discriminator's absence is what selects codebook quantization.
+    bits: z.undefined().optional(),
+    codebook: CodebookSchema,
+    scheme: z.literal("weight-only").default("weight-only"),
+    exclude: layerChoices.exclude,
+    equalize: layerChoices.equalize,
+  })
+  .strict()
+  .describe("Codebook (k-means weight sharing): indices of the narrowest width that holds them plus a float codebook, read back by Gather");
+
 /** A block longer than any input axis: one scale per output channel. */
 export const PER_CHANNEL_BLOCK = 1 << 30;
 
@@ -146,7 +177,7 @@ export function acceptedBits(): number[] {
 }
 
 export const QuantizeRecipeSchema = z
-  .discriminatedUnion("bits", [Int8RecipeSchema, Fp16RecipeSchema, Int4RecipeSchema, TernaryRecipeSchema, BinaryRecipeSchema])
+  .discriminatedUnion("bits", [Int8RecipeSchema, Fp16RecipeSchema, Int4RecipeSchema, TernaryRecipeSchema, BinaryRecipeSchema, CodebookRecipeSchema])
   .superRefine((q, ctx) => {
     const calibration = calibrationOf(q);
     if (q.scheme === "static" && !calibration) {
@@ -168,7 +199,7 @@ export const QuantizeRecipeSchema = z
     if (rounding && q.scheme === "dynamic") {
       ctx.addIssue({ code: "custom", path: ["rounding"], message: "rounding 'gptq' applies to scheme 'weight-only' and 'static' (dynamic weights are quantized by the integer ops' rewrite)" });
     }
-    for (const [node, bits] of Object.entries(q.overrides ?? {})) {
+    for (const [node, bits] of Object.entries(("overrides" in q ? q.overrides : undefined) ?? {})) {
       if (bits !== 32 && !(BIT_WIDTHS as readonly number[]).includes(bits)) {
         ctx.addIssue({ code: "custom", path: ["overrides", node], message: `${bits} is not a supported bit-width (32, ${BIT_WIDTHS.join(", ")})` });
       }
@@ -176,16 +207,24 @@ export const QuantizeRecipeSchema = z
   });
 
 export type QuantizeRecipe = z.infer<typeof QuantizeRecipeSchema>;
+/** A recipe on a uniform grid (bits 16, 8, 4, 2, 1), every recipe but codebook's. */
+export type UniformQuantizeRecipe = Exclude<QuantizeRecipe, { bits?: undefined }>;
+export type CodebookQuantizeRecipe = Extract<QuantizeRecipe, { bits?: undefined }>;
+
+/** The codebook recipe, or undefined for a uniform one. */
+export function codebookOf(q: QuantizeRecipe): CodebookQuantizeRecipe | undefined {
+  return q.bits === undefined ? q : undefined;
+}
 export type Calibration = z.output<typeof CalibrationSchema>;
 
 /** Calibration settings: 8-bit recipes with scheme 'static', and 8, 4, 2 and 1-bit recipes with rounding 'gptq'. */
 export function calibrationOf(q: QuantizeRecipe): Calibration | undefined {
-  return q.bits === 16 ? undefined : q.calibration;
+  return q.bits === 16 || q.bits === undefined ? undefined : q.calibration;
 }
 
 /** The recipe's error-compensating rounding, or undefined for nearest. */
 export function roundingOf(q: QuantizeRecipe): Rounding | undefined {
-  return q.bits === 16 ? undefined : (q.rounding as Rounding | undefined);
+  return q.bits === 16 || q.bits === undefined ? undefined : (q.rounding as Rounding | undefined);
 }
 
 /** 2-bit granularity when a per-node override asks for 2 bits under another width's recipe (the 2-bit default). */
@@ -194,13 +233,14 @@ const TERNARY_OVERRIDE_BLOCK = 32;
 /** The weight quantizer's options for `bits` under a recipe (a per-node override may differ from the recipe's). */
 export function quantizeOptions(
   q: QuantizeRecipe,
-  bits: number = q.bits,
+  bits: number | undefined = q.bits,
 ):
   | { bits: 8; granularity?: "per-channel" | "per-tensor" | { block: number }; symmetric?: boolean }
   | { bits: 16 }
   | { bits: 4; block: number; symmetric?: boolean }
   | { bits: 2; block: number }
   | { bits: 1 } {
+  if (q.bits === undefined || bits === undefined) throw new RangeError("a codebook recipe has no uniform grid");
   // A per-node override to another width takes that width's defaults.
   switch (bits) {
     case 4:
@@ -365,5 +405,6 @@ export type TrainedRecipe = z.infer<typeof TrainedRecipeSchema>;
 
 /** The recipe's bit-width, used to pick a variant by `?bits=`. */
 export function recipeBits(recipe: Recipe): number {
-  return recipe.quantize?.bits ?? 32;
+  const q = recipe.quantize;
+  return q ? (q.bits ?? q.codebook.bits) : 32;
 }

@@ -44,7 +44,7 @@ export function readFloat32(t: TensorProto): Float32Array {
   return Float32Array.from(t.floatData);
 }
 
-type RawArray = Float32Array | Int8Array | Uint8Array | Int32Array | Uint16Array;
+type RawArray = Float32Array | Int8Array | Uint8Array | Int32Array | Uint16Array | BigInt64Array;
 
 /** Builds an initializer with raw_data (little-endian, as ONNX requires). */
 export function makeTensor(name: string, dataType: number, dims: readonly number[], data: RawArray): TensorProto {

@@ -134,6 +134,17 @@ export const VariantSchema = VariantSummarySchema.extend({
       scaleMax: z.number(),
       maxAbsError: z.number(),
       sqnrDb: z.number().nullable(),
+      codebook: z
+        .object({
+          scope: z.enum(["per-layer", "per-channel"]),
+          centroids: z.number().describe("Shared values per codebook (2^bits)"),
+          codebooks: z.number(),
+          indexBits: z.number().describe("Width of each stored index: 2 (UINT2), 4 (UINT4) or 8 (UINT8)"),
+          indexBytes: z.number(),
+          codebookBytes: z.number(),
+        })
+        .optional()
+        .describe("Codebook weights (k-means weight sharing): what the indices and codebooks take"),
     }),
   ),
   skipped: z.array(SkippedWeightSchema),

@@ -4,7 +4,7 @@
 // fastest) that meets the target.
 // Only the winner is stored, with its evaluation.
 import { z } from "@hono/zod-openapi";
-import { acceptedBits, RecipeSchema, type Recipe } from "../compress/recipe";
+import { acceptedBits, recipeBits, RecipeSchema, type Recipe } from "../compress/recipe";
 import { PruneSearchSchema, searchPruning } from "./prune-search";
 import { checkDecidable, ConfidenceSchema, meets, TargetSchema, traceFigures, type SearchResult, type TraceEntry } from "./outcome";
 import { weightedLayers } from "../compress/pipeline";
@@ -100,7 +100,7 @@ export async function searchVariant(
   const parsed = parseModelBytes(original);
   const compensable = hessianTargets(parsed).length > 0;
   const compensated = (r: Recipe) =>
-    compensable && r.quantize!.bits < 8 ? candidate({ ...r.quantize, rounding: "gptq", calibration: { dataset: request.dataset } }) : null;
+    compensable && recipeBits(r) < 8 ? candidate({ ...r.quantize, rounding: "gptq", calibration: { dataset: request.dataset } }) : null;
   for (const [i, r0] of uniform.entries()) {
     const share = (i + 1) / (uniform.length + 3);
     let r = r0;
@@ -114,7 +114,7 @@ export async function searchVariant(
       narrowestFailing = { recipe: r0, bytes };
       continue;
     }
-    passedBits.add(r.quantize!.bits);
+    passedBits.add(recipeBits(r));
     // A blocked width that passes: coarser blocks carry fewer scales (block 32 spends 1 float per 16 bytes of int4),
     // so double the block while the target still holds.
     const q = r.quantize!;
@@ -130,7 +130,7 @@ export async function searchVariant(
   const mixedCanWin = narrowestFailing !== null && (request.objective !== "smallest" || narrowestFailing.bytes < smallestPassing());
   if (narrowestFailing && mixedCanWin) {
     const layers = weightedLayers(parsed).map((l) => l.name);
-    const narrow = narrowestFailing.recipe.quantize!.bits;
+    const narrow = recipeBits(narrowestFailing.recipe);
     // The next width up that passed on its own (2-bit failing, int4 passing: sensitive layers go to 4), else int8 or float.
     const wider = Math.min(...[...passedBits].filter((b) => b > narrow), narrow < 8 ? 8 : 32);
     const costs: { name: string; cost: number }[] = [];

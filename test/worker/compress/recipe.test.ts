@@ -30,6 +30,32 @@ describe("recipes", () => {
   });
 });
 
+describe("codebook recipes", () => {
+  const errors = (r: unknown) => {
+    const parsed = RecipeSchema.safeParse(r);
+    return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  };
+
+  it("fill scope, seed and iterations, with no bits of their own", () => {
+    expect(canonical({ quantize: { codebook: { bits: 4 } } })).toBe(
+      '{"quantize":{"codebook":{"bits":4,"iterations":100,"scope":"per-layer","seed":0},"scheme":"weight-only"}}',
+    );
+  });
+
+  it("take 2 to 8 bits, per layer or per channel", () => {
+    expect(errors({ quantize: { codebook: { bits: 2, scope: "per-channel" } } })).toEqual([]);
+    expect(errors({ quantize: { codebook: { bits: 9 } } })).toEqual(["quantize.codebook.bits: Too big: expected number to be <=8"]);
+    expect(errors({ quantize: { codebook: { bits: 1 } } })).toEqual(["quantize.codebook.bits: Too small: expected number to be >=2"]);
+    expect(errors({ quantize: { codebook: { bits: 4, scope: "per-tensor" } } })[0]).toMatch(/^quantize.codebook.scope: /);
+  });
+
+  it("say what a quantize part without bits or codebook lacks, and refuse both at once", () => {
+    expect(errors({ quantize: {} })).toEqual(["quantize.codebook: quantize needs bits (16, 8, 4, 2 or 1) or codebook: {bits: 2..8}"]);
+    expect(errors({ quantize: { bits: 4, codebook: { bits: 4 } } })).toEqual(['quantize: Unrecognized key: "codebook"']);
+    expect(errors({ quantize: { codebook: { bits: 4 }, overrides: { fc: 8 } } })).toEqual(['quantize: Unrecognized key: "overrides"']);
+  });
+});
+
 describe("2-bit recipes", () => {
   const issues = (r: unknown) => {
     const p = RecipeSchema.safeParse(r);

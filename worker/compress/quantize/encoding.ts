@@ -23,6 +23,18 @@ export interface WeightToEncode {
   fresh(wanted: string): string;
 }
 
+/** What a codebook weight stores, for the report. */
+export interface CodebookReport {
+  scope: "per-layer" | "per-channel";
+  /** Entries per codebook (2^bits). */
+  centroids: number;
+  codebooks: number;
+  /** Width of the stored index elements: the narrowest of 2, 4 and 8 that the model's opset offers and holds bits. */
+  indexBits: number;
+  indexBytes: number;
+  codebookBytes: number;
+}
+
 export interface EncodedWeight {
   initializers: TensorProto[];
   nodes: NodeProto[];
@@ -33,6 +45,8 @@ export interface EncodedWeight {
   scales: Float32Array | number[];
   /** Axis the scales run along (-1 for none). */
   axis: number;
+  /** What a codebook encoding stores (codebook.ts). */
+  codebook?: CodebookReport;
 }
 
 export interface WeightEncoding {

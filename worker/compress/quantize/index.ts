@@ -8,7 +8,8 @@ import { isExternal, readFloat32, tensorDims } from "../../onnx/tensor";
 import { defaultOpset } from "../../onnx/validate";
 import { affineEncoding, type Granularity } from "./affine-encoding";
 import { binary } from "./binary";
-import type { EncodedWeight, WeightEncoding } from "./encoding";
+import { codebookEncoding, type CodebookOptions } from "./codebook";
+import type { CodebookReport, EncodedWeight, WeightEncoding } from "./encoding";
 import { fp16 } from "./fp16";
 import { int4 } from "./int4";
 import { int8 } from "./int8";
@@ -32,6 +33,8 @@ export interface TensorReport {
   scaleMax: number;
   maxAbsError: number;
   sqnrDb: number | null;
+  /** Codebook weights: entries, index width and bytes of indices and codebooks. */
+  codebook?: CodebookReport;
 }
 
 export interface QuantizeResult {
@@ -47,7 +50,8 @@ export type WeightBits =
   | { bits: 16 }
   | { bits: 4; block: number; symmetric?: boolean }
   | { bits: 2; block: number }
-  | { bits: 1 };
+  | { bits: 1 }
+  | { bits?: undefined; codebook: CodebookOptions };
 
 export type QuantizeOptions = WeightBits & {
   /** Nodes for which this returns false stay float (exclusions and mixed precision decide it). */
@@ -57,6 +61,7 @@ export type QuantizeOptions = WeightBits & {
 };
 
 function encodingFor(options: QuantizeOptions): WeightEncoding {
+  if (options.bits === undefined) return codebookEncoding(options.codebook);
   switch (options.bits) {
     case 8: {
       // Symmetric per-channel keeps its own encoder (and so its bytes); other choices go through the affine one.
@@ -92,6 +97,16 @@ export function liftForInt2(input: ModelProto): { model: ModelProto } {
 
 /** The model at the opset the encoding needs, or the reason it cannot be lifted. */
 function liftFor(input: ModelProto, options: WeightBits): { model: ModelProto } | { reason: string } {
+  // Codebook indices take the narrowest container the model can be lifted to (UINT2 at 25, UINT4 at 21, else UINT8).
+  if (options.bits === undefined) {
+    const bits = options.codebook.bits;
+    const wanted = bits <= 2 ? [liftToOpset25, liftToOpset21] : bits <= 4 ? [liftToOpset21] : [];
+    for (const lift of wanted) {
+      const lifted = lift(input);
+      if ("model" in lifted) return lifted;
+    }
+    return liftToOpset7(input);
+  }
   const bits = options.bits;
   // int4 and int8 blocks need opset 21's blocked DequantizeLinear, 2-bit opset 25's INT2; 1-bit prefers INT2 and
   // otherwise keeps its older forms; the others need a broadcasting Mul at least (opset 7). Models are lifted when
@@ -245,7 +260,7 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
       opset,
       fresh,
     });
-    let scaleMin = Infinity;
+    let scaleMin = encoded.scales.length ? Infinity : 0;
     let scaleMax = 0;
     for (const s of encoded.scales) {
       scaleMin = Math.min(scaleMin, s);
@@ -257,11 +272,12 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
       op: layer.node.opType,
       shape: dims,
       axis: encoded.axis,
-      bits: options.bits,
+      bits: options.bits ?? options.codebook.bits,
       scaleMin,
       scaleMax,
       maxAbsError: encoded.error.maxAbsError,
       sqnrDb: Number.isFinite(encoded.error.sqnrDb) ? encoded.error.sqnrDb : null,
+      ...(encoded.codebook ? { codebook: encoded.codebook } : {}),
     });
     planned.set(weight.name, encoded);
   }
