@@ -10,6 +10,7 @@ import { decodeModel } from "@worker/onnx/codec";
 import { parseDataset } from "@worker/datasets/dataset";
 import { argmaxRows } from "@worker/evaluate/error-stats";
 import { ort, runReference } from "@test/support/ort-node";
+import { hessians } from "@test/support/hessians";
 
 const MODELS = [
   { name: "mnist-mlp", data: "mnist-test-1000.npz", dims: [784] },
@@ -54,4 +55,44 @@ describe("codebook quality bars on the MNIST reference models", () => {
     console.log(JSON.stringify({ model: "lenet-300-100-pruned92", fp32, codebook4: got, ratio: +(bytes.byteLength / r.bytes.byteLength).toFixed(2) }));
     expect(fp32 - got).toBeLessThanOrEqual(0.2);
   });
+});
+
+/** FP32 weight bytes of the tensors a variant compressed, over the bytes of their indices and codebooks. */
+function weightRatio(tensors: { shape: number[]; codebook?: { indexBytes: number; codebookBytes: number } }[]): number {
+  const fp32 = tensors.reduce((s, t) => s + 4 * t.shape.reduce((a, b) => a * b, 1), 0);
+  const stored = tensors.reduce((s, t) => s + t.codebook!.indexBytes + t.codebook!.codebookBytes, 0);
+  return fp32 / stored;
+}
+
+describe("product quantization quality bars on the MNIST reference models", () => {
+  for (const m of MODELS) {
+    it(`${m.name}: sub-vectors of 8, 256 centroids, calibrated on 200 images: >= 20x smaller in the weights it takes, drop <= 1.5 pt`, async () => {
+      const bytes = new Uint8Array(readFileSync(`test/fixtures/models/${m.name}.onnx`));
+      const { x, y } = await load(m.data);
+      const per = m.dims.reduce((a, b) => a * b, 1);
+      const fp32 = await accuracy(bytes, x, y, m.dims);
+      const h = await hessians(bytes, x.subarray(0, 200 * per), [200, ...m.dims]);
+      const plain = compress(bytes, { pq: { subvector: 8, centroids: 256 } });
+      const calibrated = compressModel(
+        decodeModel(bytes),
+        RecipeSchema.parse({ quantize: { pq: { subvector: 8, centroids: 256 }, calibration: { dataset: "c".repeat(24) } } }),
+        undefined,
+        bytes.byteLength,
+        h,
+      );
+      const [accPlain, accCalibrated] = [await accuracy(plain.bytes, x, y, m.dims), await accuracy(calibrated.bytes, x, y, m.dims)];
+      const row = {
+        model: m.name,
+        fp32,
+        pq: accPlain,
+        pqCalibrated: accCalibrated,
+        weightRatio: +weightRatio(calibrated.tensors).toFixed(1),
+        fileRatio: +(bytes.byteLength / calibrated.bytes.byteLength).toFixed(2),
+        left: calibrated.skipped.map((s) => s.name),
+      };
+      console.log(JSON.stringify(row));
+      expect(weightRatio(calibrated.tensors)).toBeGreaterThanOrEqual(20);
+      expect(fp32 - accCalibrated).toBeLessThanOrEqual(1.5);
+    });
+  }
 });

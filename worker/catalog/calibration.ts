@@ -33,6 +33,11 @@ export async function collectRanges(
   return Object.fromEntries([...calibrators].map(([t, c]) => [t, c.range()]));
 }
 
+/** What the Hessians are for, as errors name it. */
+function hessianUse(recipe: Recipe): string {
+  return recipe.quantize?.bits === undefined ? "calibrated pq" : "rounding 'gptq'";
+}
+
 /** Most inputs per output GPTQ takes: its Hessian and the factors derived from it are k x k float64 each. */
 export const MAX_COMPENSATED_FEATURES = 1024;
 /** All Hessians of one recipe together (float64 bytes). */
@@ -47,7 +52,8 @@ export async function collectHessians(store: TenantStore, model: ModelRecord, or
   const calibration = calibrationOf(recipe.quantize!)!;
   const decoded = calibratedModel(parseModelBytes(original), recipe);
   const targets = hessianTargets(decoded);
-  const wide = targets.find((t) => t.features > MAX_COMPENSATED_FEATURES);
+  // GPTQ factors each layer's k x k Hessian; calibrated pq reads only its diagonal blocks, so only the total bound applies.
+  const wide = recipe.quantize?.bits === undefined ? undefined : targets.find((t) => t.features > MAX_COMPENSATED_FEATURES);
   if (wide) {
     throw new DomainError(
       "invalid_recipe",
@@ -55,7 +61,7 @@ export async function collectHessians(store: TenantStore, model: ModelRecord, or
     );
   }
   if (hessianBytes(targets) > MAX_HESSIAN_BYTES) {
-    throw new DomainError("invalid_recipe", `rounding 'gptq': the model's layer inputs need ${hessianBytes(targets)} bytes of Hessians, more than ${MAX_HESSIAN_BYTES}`);
+    throw new DomainError("invalid_recipe", `${hessianUse(recipe)}: the model's layer inputs need ${hessianBytes(targets)} bytes of Hessians, more than ${MAX_HESSIAN_BYTES}`);
   }
   const { dataset } = await loadDataset(store, calibration.dataset);
   const accumulators = targets.map((t) => ({ target: t, acc: new HessianAccumulator(t.features, t.groups) }));

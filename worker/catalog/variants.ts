@@ -7,7 +7,7 @@ import { encodedSizes } from "../store/content-coding";
 import { evaluateBytes, type EvalReport } from "../evaluate/report";
 import { collectHessians, collectRanges } from "./calibration";
 import { loadDataset } from "./datasets";
-import { addressNeedsWeights, canonicalJson, recipeBits, roundingOf, variantRecipe, type Recipe, type TrainedRecipe } from "../compress/recipe";
+import { addressNeedsWeights, canonicalJson, needsHessians, recipeBits, variantRecipe, type Recipe, type TrainedRecipe } from "../compress/recipe";
 import { summarizeModel, type TensorSignature } from "../onnx/validate";
 import { DomainError, notFound } from "../domain-error";
 import { sha256Hex } from "../store/body";
@@ -149,7 +149,7 @@ export async function buildVariant(
     ranges = await collectRanges(store, model, original, recipe);
   }
   let hessians: LayerHessians | undefined;
-  if (recipe.quantize && roundingOf(recipe.quantize)) {
+  if (recipe.quantize && needsHessians(recipe.quantize)) {
     if (recipe.quantize.scheme !== "static") await requireApplicableRecipe(store, model, recipe, original);
     await progress("collecting Hessians", 0.15);
     hessians = await collectHessians(store, model, original, recipe);

@@ -18,7 +18,8 @@ import { equalizeModel, type EqualizedPair } from "./equalize";
 import { liftForInt2, quantizeModel, type QuantizeOptions, type QuantizeResult, type TensorReport } from "./quantize";
 import { quantizeActivations, requireStaticOpset, staticDataInputs, type ActivationReport } from "./quantize/activations";
 import { quantizeDynamic, requireDynamicOpset } from "./quantize/dynamic";
-import { quantizeOptions, roundingOf, type Recipe, type Rounding } from "./recipe";
+import { quantizeOptions, recipeBits, roundingOf, type Recipe, type Rounding } from "./recipe";
+import type { GemmLayout } from "../onnx/operators";
 import { DomainError } from "../domain-error";
 
 type QuantizeRecipe = NonNullable<Recipe["quantize"]>;
@@ -234,7 +235,7 @@ export function layerBits(model: ModelProto, q: QuantizeRecipe): Map<string, num
   for (const layer of weightedLayers(model)) {
     if (bits.has(layer.name)) continue;
     const excluded = exclude.has(layer.name) || exclude.has(layer.op);
-    const b = excluded ? null : q.bits === undefined ? q.codebook.bits : (q.overrides?.[layer.name] ?? q.bits);
+    const b = excluded ? null : q.bits === undefined ? recipeBits({ quantize: q }) : (q.overrides?.[layer.name] ?? q.bits);
     bits.set(layer.name, b === 32 ? null : b);
   }
   return bits;
@@ -292,7 +293,10 @@ export function quantizeByRecipe(
     skipped.push({ name: layer.weight.name, node: layer.label, reason: excluded ? "excluded by the recipe" : "kept float by the recipe (bits 32)" });
   }
   if (q.bits === undefined) {
-    const r = quantizeModel(current, { codebook: { ...q.codebook, exactZeros: pruned }, include: (n: NodeProto) => bitsOf(n) != null });
+    const include = (n: NodeProto) => bitsOf(n) != null;
+    const r = q.codebook
+      ? quantizeModel(current, { codebook: { ...q.codebook, exactZeros: pruned }, include })
+      : quantizeModel(current, { pq: { ...q.pq!, ...(q.calibration ? { hessianFor: layerHessian(model, requireHessians(hessians)) } : {}) }, include });
     return { model: r.model, tensors: r.tensors, skipped: [...skipped, ...r.skipped], activations: [] };
   }
   const widths = [...new Set([...bits.values()].filter((b): b is number => b !== null))].sort((a, b) => b - a);
@@ -313,6 +317,19 @@ export function quantizeByRecipe(
     for (const x of r.missing) skipped.push({ name: x, node: x, reason: "no calibrated range for this activation" });
   }
   return { model: current, tensors, skipped, activations };
+}
+
+/** The input Hessian of the layer that reads a weight (summed where several share it), when its shape matches. */
+function layerHessian(model: ModelProto, hessians: LayerHessians): (weight: string, gemm: GemmLayout) => Float64Array | undefined {
+  const byWeight = new Map<string, HessianTarget[]>();
+  for (const t of hessianTargets(model)) byWeight.set(t.weight, [...(byWeight.get(t.weight) ?? []), t]);
+  return (weight, gemm) => {
+    const stats = (byWeight.get(weight) ?? []).map((t) => hessians[t.layer]);
+    if (stats.length === 0 || stats.some((h) => !h || h.features !== gemm.K || h.groups !== gemm.groups || h.rows === 0)) return undefined;
+    const matrix = new Float64Array(stats[0]!.matrix.length);
+    for (const h of stats) for (let i = 0; i < matrix.length; i++) matrix[i] = matrix[i]! + h!.matrix[i]!;
+    return matrix;
+  };
 }
 
 function requireHessians(hessians: LayerHessians | undefined): LayerHessians {

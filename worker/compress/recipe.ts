@@ -140,33 +140,50 @@ const BinaryRecipeSchema = z
  * 2^bits shared float values, one codebook per layer or per output channel.
  */
 export const CodebookSchema = z
-  .object(
-    {
+  .object({
     bits: z.number().int().min(2).max(8).describe("Index width: 2^bits shared values (centroids) per codebook"),
     scope: z.enum(["per-layer", "per-channel"]).default("per-layer").describe("One codebook per weight tensor, or one per output channel"),
     seed: z.number().int().min(0).max(2147483647).default(0).describe("Seeds k-means++ (the same seed gives the same variant)"),
     iterations: z.number().int().min(1).max(1000).default(100).describe("Most Lloyd iterations per codebook (it stops early once assignments settle)"),
-    },
-    // A quantize part with neither `bits` nor `codebook` lands here: say what it lacks.
-    { error: (issue) => (issue.input === undefined ? "quantize needs bits (16, 8, 4, 2 or 1) or codebook: {bits: 2..8}" : undefined) },
-  )
+  })
   .strict();
 
 export type Codebook = z.output<typeof CodebookSchema>;
 
-const CodebookRecipeSchema = z
+/**
+ * Product quantization ("And the bit goes down"): sub-vectors of consecutive inputs share `centroids` values per
+ * layer; with calibration, centroids minimise the layer's output error on the dataset's activations.
+ */
+export const PqSchema = z
   .object({
-    // No `bits` here: the discriminator's absence is what selects codebook quantization.
-    bits: z.undefined().optional(),
-    codebook: CodebookSchema,
+    subvector: z.union([z.literal(4), z.literal(8), z.literal(16)]).default(8).describe("Inputs per sub-vector (one index each)"),
+    centroids: z.number().int().min(2).max(256).default(256).describe("Shared sub-vectors per layer (uint8 indices; UINT4 up to 16)"),
+    seed: z.number().int().min(0).max(2147483647).default(0).describe("Seeds k-means++ (the same seed gives the same variant)"),
+    iterations: z.number().int().min(1).max(100).default(20).describe("Most Lloyd iterations per layer"),
+  })
+  .strict();
+
+export type Pq = z.output<typeof PqSchema>;
+
+/** Shared-value recipes: a codebook of scalars or of sub-vectors, named by their key (no `bits`). */
+const SharedRecipeSchema = z
+  .object({
+    // No `bits` here: the discriminator's absence is what selects shared values (an enum of no values documents it).
+    bits: z
+      .undefined()
+      .optional()
+      .openapi({ type: "integer", enum: [], description: "Absent: a quantize part without bits is codebook or pq" } as never),
+    codebook: CodebookSchema.optional(),
+    pq: PqSchema.optional(),
+    calibration: CalibrationSchema.optional().describe("pq: the dataset whose activations each layer's output error is measured on"),
     scheme: z.literal("weight-only").default("weight-only"),
     exclude: layerChoices.exclude,
     equalize: layerChoices.equalize,
   })
   .strict()
-  .describe("Codebook (k-means weight sharing): indices of the narrowest width that holds them plus a float codebook, read back by Gather");
+  .describe("Shared values: codebook (k-means weight sharing) or pq (product quantization), indices plus float codebooks read back by Gather");
 
-/** A block longer than any input axis: one scale per output channel. */
+/** A block longer than any input axis: one scale per output channel. *//** A block longer than any input axis: one scale per output channel. */
 export const PER_CHANNEL_BLOCK = 1 << 30;
 
 /** The weight bit-widths a quantize recipe accepts (also as per-node overrides, with 32 for float). */
@@ -177,7 +194,7 @@ export function acceptedBits(): number[] {
 }
 
 export const QuantizeRecipeSchema = z
-  .discriminatedUnion("bits", [Int8RecipeSchema, Fp16RecipeSchema, Int4RecipeSchema, TernaryRecipeSchema, BinaryRecipeSchema, CodebookRecipeSchema])
+  .discriminatedUnion("bits", [Int8RecipeSchema, Fp16RecipeSchema, Int4RecipeSchema, TernaryRecipeSchema, BinaryRecipeSchema, SharedRecipeSchema])
   .superRefine((q, ctx) => {
     const calibration = calibrationOf(q);
     if (q.scheme === "static" && !calibration) {
@@ -190,7 +207,7 @@ export const QuantizeRecipeSchema = z
       ctx.addIssue({ code: "custom", path: ["symmetric"], message: "scheme 'dynamic' quantizes weights symmetrically; symmetric: false applies to 'weight-only' and 'static'" });
     }
     const rounding = roundingOf(q);
-    if (q.scheme !== "static" && calibration && !rounding) {
+    if (q.scheme !== "static" && calibration && !rounding && q.bits !== undefined) {
       ctx.addIssue({ code: "custom", path: ["calibration"], message: `calibration applies to scheme 'static' or rounding 'gptq', not to scheme '${q.scheme}' alone` });
     }
     if (rounding && !calibration) {
@@ -198,6 +215,13 @@ export const QuantizeRecipeSchema = z
     }
     if (rounding && q.scheme === "dynamic") {
       ctx.addIssue({ code: "custom", path: ["rounding"], message: "rounding 'gptq' applies to scheme 'weight-only' and 'static' (dynamic weights are quantized by the integer ops' rewrite)" });
+    }
+    if (q.bits === undefined) {
+      if ((q.codebook === undefined) === (q.pq === undefined)) {
+        const message = q.codebook ? "give codebook or pq, not both" : "quantize needs bits (16, 8, 4, 2 or 1), codebook: {bits: 2..8} or pq: {subvector}";
+        ctx.addIssue({ code: "custom", path: [], message });
+      }
+      if (q.calibration && !q.pq) ctx.addIssue({ code: "custom", path: ["calibration"], message: "calibration applies to pq (and to bits recipes), not to codebook" });
     }
     for (const [node, bits] of Object.entries(("overrides" in q ? q.overrides : undefined) ?? {})) {
       if (bits !== 32 && !(BIT_WIDTHS as readonly number[]).includes(bits)) {
@@ -207,19 +231,18 @@ export const QuantizeRecipeSchema = z
   });
 
 export type QuantizeRecipe = z.infer<typeof QuantizeRecipeSchema>;
-/** A recipe on a uniform grid (bits 16, 8, 4, 2, 1), every recipe but codebook's. */
+/** A recipe on a uniform grid (bits 16, 8, 4, 2, 1), every recipe but the shared-value ones. */
 export type UniformQuantizeRecipe = Exclude<QuantizeRecipe, { bits?: undefined }>;
-export type CodebookQuantizeRecipe = Extract<QuantizeRecipe, { bits?: undefined }>;
-
-/** The codebook recipe, or undefined for a uniform one. */
-export function codebookOf(q: QuantizeRecipe): CodebookQuantizeRecipe | undefined {
-  return q.bits === undefined ? q : undefined;
-}
 export type Calibration = z.output<typeof CalibrationSchema>;
 
-/** Calibration settings: 8-bit recipes with scheme 'static', and 8, 4, 2 and 1-bit recipes with rounding 'gptq'. */
+/** Calibration settings: 8-bit recipes with scheme 'static', 8, 4, 2 and 1-bit ones with rounding 'gptq', and pq. */
 export function calibrationOf(q: QuantizeRecipe): Calibration | undefined {
-  return q.bits === 16 || q.bits === undefined ? undefined : q.calibration;
+  return q.bits === 16 ? undefined : q.calibration;
+}
+
+/** Whether the recipe needs the layers' input Hessians from its calibration dataset (GPTQ rounding, calibrated pq). */
+export function needsHessians(q: QuantizeRecipe): boolean {
+  return roundingOf(q) !== undefined || (q.bits === undefined && q.pq !== undefined && q.calibration !== undefined);
 }
 
 /** The recipe's error-compensating rounding, or undefined for nearest. */
@@ -406,5 +429,8 @@ export type TrainedRecipe = z.infer<typeof TrainedRecipeSchema>;
 /** The recipe's bit-width, used to pick a variant by `?bits=`. */
 export function recipeBits(recipe: Recipe): number {
   const q = recipe.quantize;
-  return q ? (q.bits ?? q.codebook.bits) : 32;
+  if (!q) return 32;
+  if (q.bits !== undefined) return q.bits;
+  // Product quantization: index bits per weight (8 bits per 8-input sub-vector is 1).
+  return q.codebook ? q.codebook.bits : Math.log2(q.pq!.centroids) / q.pq!.subvector;
 }

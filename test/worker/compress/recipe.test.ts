@@ -50,9 +50,21 @@ describe("codebook recipes", () => {
   });
 
   it("say what a quantize part without bits or codebook lacks, and refuse both at once", () => {
-    expect(errors({ quantize: {} })).toEqual(["quantize.codebook: quantize needs bits (16, 8, 4, 2 or 1) or codebook: {bits: 2..8}"]);
+    expect(errors({ quantize: {} })).toEqual(["quantize: quantize needs bits (16, 8, 4, 2 or 1), codebook: {bits: 2..8} or pq: {subvector}"]);
+    expect(errors({ quantize: { codebook: { bits: 4 }, pq: {} } })).toEqual(["quantize: give codebook or pq, not both"]);
+    expect(errors({ quantize: { codebook: { bits: 4 }, calibration: { dataset: "0".repeat(24) } } })).toEqual([
+      "quantize.calibration: calibration applies to pq (and to bits recipes), not to codebook",
+    ]);
     expect(errors({ quantize: { bits: 4, codebook: { bits: 4 } } })).toEqual(['quantize: Unrecognized key: "codebook"']);
     expect(errors({ quantize: { codebook: { bits: 4 }, overrides: { fc: 8 } } })).toEqual(['quantize: Unrecognized key: "overrides"']);
+  });
+});
+
+describe("pq recipes", () => {
+  it("fill sub-vector 8, 256 centroids, seed 0 and 20 iterations, calibration optional", () => {
+    expect(canonical({ quantize: { pq: {} } })).toBe('{"quantize":{"pq":{"centroids":256,"iterations":20,"seed":0,"subvector":8},"scheme":"weight-only"}}');
+    expect(RecipeSchema.safeParse({ quantize: { pq: { subvector: 4 }, calibration: { dataset: "0".repeat(24) } } }).success).toBe(true);
+    expect(RecipeSchema.safeParse({ quantize: { pq: { subvector: 5 } } }).success).toBe(false);
   });
 });
 

@@ -4,14 +4,14 @@
 import { describe, expect, it } from "vitest";
 import { compressModel } from "@worker/compress/pipeline";
 import { canonicalJson, RecipeSchema } from "@worker/compress/recipe";
-import { HessianAccumulator, hessianTargets, type LayerHessians } from "@worker/compress/calibrate/hessian";
 import { decodeModel, encodeModel } from "@worker/onnx/codec";
-import { withExtraOutputs } from "@worker/onnx/outputs";
 import { buildCnn, buildMlp, rng } from "@test/support/models";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
 import { DT } from "@worker/onnx/dtype";
 import { makeTensor } from "@worker/onnx/tensor";
 import { floatTensor, runReference } from "@test/support/ort-node";
+import { correlated, hessians, meanSquaredError } from "@test/support/hessians";
+import { HessianAccumulator, hessianTargets } from "@worker/compress/calibrate/hessian";
 
 const DATASET = "a".repeat(24);
 const canonical = (r: unknown) => canonicalJson(RecipeSchema.parse(r));
@@ -19,48 +19,6 @@ const issues = (r: unknown) => {
   const p = RecipeSchema.safeParse(r);
   return p.success ? [] : p.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
 };
-
-/** Rows of correlated features (a few latent factors plus noise), as real activations are. */
-function correlated(rows: number, k: number, seed: number): Float32Array {
-  const next = rng(seed);
-  const mixNext = rng(1234);
-  const mix = Array.from({ length: 4 * k }, () => mixNext() * 2 - 1);
-  const x = new Float32Array(rows * k);
-  for (let r = 0; r < rows; r++) {
-    const z = Array.from({ length: 4 }, () => next() * 2 - 1);
-    for (let i = 0; i < k; i++) {
-      let v = 0.1 * (next() * 2 - 1);
-      for (let f = 0; f < 4; f++) v += z[f]! * mix[f * k + i]!;
-      x[r * k + i] = v;
-    }
-  }
-  return x;
-}
-
-/** Hessians of every MatMul/Gemm input, from onnxruntime-node (the independent executor) on `x`. */
-async function hessians(bytes: Uint8Array, x: Float32Array, dims: number[]): Promise<LayerHessians> {
-  const model = decodeModel(bytes);
-  const targets = hessianTargets(model);
-  const exposed = encodeModel(withExtraOutputs(model, targets.map((t) => t.activation).filter((a) => a !== "input")));
-  const out = await runReference(exposed, { input: floatTensor(x, dims) });
-  const result: LayerHessians = {};
-  for (const t of targets) {
-    const acc = new HessianAccumulator(t.features, t.groups);
-    const tensor = t.activation === "input" ? { data: x, dims } : { data: out[t.activation]!.data as Float32Array, dims: out[t.activation]!.dims as number[] };
-    if (t.window) acc.observeConv(tensor.data, tensor.dims, t.window);
-    else acc.observe(tensor.data);
-    result[t.layer] = { features: t.features, groups: t.groups, rows: acc.rows, matrix: acc.matrix() };
-  }
-  return result;
-}
-
-async function meanSquaredError(reference: Uint8Array, variant: Uint8Array, x: Float32Array, dims: number[]): Promise<number> {
-  const a = (await runReference(reference, { input: floatTensor(x, dims) })).logits!.data as Float32Array;
-  const b = (await runReference(variant, { input: floatTensor(x, dims) })).logits!.data as Float32Array;
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
-  return s / a.length;
-}
 
 describe("rounding in recipes", () => {
   it("spells 'gptq' out with its defaults, and leaves 'nearest' out of the canonical form", () => {

@@ -1,7 +1,7 @@
 // What each bit-width module provides: the encoded initializers and nodes that replace one float weight by a
 // standard ONNX form producing the same-shaped float tensor, plus numbers for the report.
 import type { NodeProto, TensorProto } from "onnx-buf";
-import type { WeightLayout } from "../../onnx/operators";
+import type { GemmLayout, WeightLayout } from "../../onnx/operators";
 import type { QuantizationError } from "./weights";
 import type { LevelRounding } from "./affine";
 
@@ -16,6 +16,8 @@ export interface WeightToEncode {
   rawData?: Uint8Array;
   /** Where the weight's channels lie (the operator table's layout). */
   slot: WeightLayout;
+  /** The weight as its layer's matrix products (the operator table's view), where it has one. */
+  gemm?: GemmLayout | null;
   opset: number;
   /** How levels are chosen on the encoding's grid (error-compensating rounding); nearest when absent. */
   rounding?: LevelRounding;
@@ -33,6 +35,8 @@ export interface CodebookReport {
   indexBits: number;
   indexBytes: number;
   codebookBytes: number;
+  /** Product quantization: the length of the sub-vectors each index stands for. */
+  subvector?: number;
 }
 
 export interface EncodedWeight {

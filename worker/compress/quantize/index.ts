@@ -9,6 +9,7 @@ import { defaultOpset } from "../../onnx/validate";
 import { affineEncoding, type Granularity } from "./affine-encoding";
 import { binary } from "./binary";
 import { codebookEncoding, type CodebookOptions } from "./codebook";
+import { pqEncoding, type PqOptions } from "./pq";
 import type { CodebookReport, EncodedWeight, WeightEncoding } from "./encoding";
 import { fp16 } from "./fp16";
 import { int4 } from "./int4";
@@ -51,7 +52,8 @@ export type WeightBits =
   | { bits: 4; block: number; symmetric?: boolean }
   | { bits: 2; block: number }
   | { bits: 1 }
-  | { bits?: undefined; codebook: CodebookOptions };
+  | { bits?: undefined; codebook: CodebookOptions }
+  | { bits?: undefined; pq: PqOptions };
 
 export type QuantizeOptions = WeightBits & {
   /** Nodes for which this returns false stay float (exclusions and mixed precision decide it). */
@@ -61,7 +63,7 @@ export type QuantizeOptions = WeightBits & {
 };
 
 function encodingFor(options: QuantizeOptions): WeightEncoding {
-  if (options.bits === undefined) return codebookEncoding(options.codebook);
+  if (options.bits === undefined) return "pq" in options ? pqEncoding(options.pq) : codebookEncoding(options.codebook);
   switch (options.bits) {
     case 8: {
       // Symmetric per-channel keeps its own encoder (and so its bytes); other choices go through the affine one.
@@ -99,7 +101,7 @@ export function liftForInt2(input: ModelProto): { model: ModelProto } {
 function liftFor(input: ModelProto, options: WeightBits): { model: ModelProto } | { reason: string } {
   // Codebook indices take the narrowest container the model can be lifted to (UINT2 at 25, UINT4 at 21, else UINT8).
   if (options.bits === undefined) {
-    const bits = options.codebook.bits;
+    const bits = "pq" in options ? Math.ceil(Math.log2(options.pq.centroids)) : options.codebook.bits;
     const wanted = bits <= 2 ? [liftToOpset25, liftToOpset21] : bits <= 4 ? [liftToOpset21] : [];
     for (const lift of wanted) {
       const lifted = lift(input);
@@ -236,7 +238,8 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
       skip("weight shape has no output-channel axis");
       continue;
     }
-    const why = encoding.unsupported({ name: weight.name, dims, data: new Float32Array(0), slot, opset, fresh });
+    const gemm = layer.operator.gemm(layer.node, dims);
+    const why = encoding.unsupported({ name: weight.name, dims, data: new Float32Array(0), slot, gemm, opset, fresh });
     if (why) {
       skip(why);
       continue;
@@ -257,6 +260,7 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
       },
       ...(weight.rawData.byteLength > 0 ? { rawData: weight.rawData } : {}),
       slot,
+      gemm,
       opset,
       fresh,
     });
@@ -272,7 +276,7 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
       op: layer.node.opType,
       shape: dims,
       axis: encoded.axis,
-      bits: options.bits ?? options.codebook.bits,
+      bits: options.bits ?? encoding.bits,
       scaleMin,
       scaleMax,
       maxAbsError: encoded.error.maxAbsError,
