@@ -37,35 +37,46 @@ def teacher_logits_from_model(teacher: SlimNet, x: torch.Tensor, batch_size: int
 
 
 @contextlib.contextmanager
-def with_class_bias(model: SlimNet, cls: int, delta: float):
-    """The classifier's bias for `cls` raised by delta inside the block (Hinton's fix for an omitted class)."""
+def with_class_bias(model: SlimNet, cls: int | list[int], delta: float):
+    """The classifier's bias for `cls` (one class or several) raised by delta inside the block (Hinton's fix for
+    classes the transfer set lacked)."""
     bias = model.classifier().bias
+    index = torch.tensor(_classes(cls), device=bias.device)
     with torch.no_grad():
-        bias[cls] += delta
+        bias[index] += delta
     try:
         yield model
     finally:
         with torch.no_grad():
-            bias[cls] -= delta
+            bias[index] -= delta
 
 
-def choose_bias(model: SlimNet, cls: int, x_val: torch.Tensor, y_val: torch.Tensor,
+def _classes(cls: int | list[int]) -> list[int]:
+    return [cls] if isinstance(cls, int) else list(cls)
+
+
+def choose_bias(model: SlimNet, cls: int | list[int], x_val: torch.Tensor, y_val: torch.Tensor,
                 grid: list[float] | None = None) -> tuple[float, list[dict]]:
-    """The bias raise for `cls` with the fewest validation errors (ties: the smallest raise)."""
+    """The bias raise for `cls` (one class or several, raised together) with the fewest validation errors (ties: the
+    smallest raise)."""
     grid = grid if grid is not None else [i * 0.25 for i in range(0, 61)]
+    classes = _classes(cls)
     logits = predict(model, x_val)
+    in_classes = torch.isin(y_val, torch.tensor(classes, dtype=y_val.dtype))
     trace = []
     for d in grid:
         shifted = logits.clone()
-        shifted[:, cls] += d
+        shifted[:, classes] += d
         pred = shifted.argmax(1)
-        trace.append({"delta": d, "errors": int((pred != y_val).sum()), "errors_on_class": int(((pred != y_val) & (y_val == cls)).sum())})
+        trace.append({"delta": d, "errors": int((pred != y_val).sum()), "errors_on_class": int(((pred != y_val) & in_classes).sum())})
     best = min(trace, key=lambda r: (r["errors"], r["delta"]))
     return best["delta"], trace
 
 
-def evaluate_with_bias(model: SlimNet, cls: int, delta: float, x: torch.Tensor, y: torch.Tensor) -> dict:
-    with with_class_bias(model, cls, delta):
+def evaluate_with_bias(model: SlimNet, cls: int | list[int], delta: float, x: torch.Tensor, y: torch.Tensor) -> dict:
+    """Test errors with `cls`'s bias raised by delta: overall, and on the examples of `cls` (all of its classes)."""
+    classes = _classes(cls)
+    with with_class_bias(model, classes, delta):
         r = evaluate(model, x, y)
-    return {"delta": delta, "errors": r["errors"], "errors_on_class": r["errors_per_class"].get(cls, 0),
-            "accuracy": r["accuracy"], "n": r["n"], "n_class": int((y == cls).sum())}
+    return {"delta": delta, "errors": r["errors"], "errors_on_class": sum(r["errors_per_class"].get(c, 0) for c in classes),
+            "accuracy": r["accuracy"], "n": r["n"], "n_class": int(torch.isin(y, torch.tensor(classes, dtype=y.dtype)).sum())}
