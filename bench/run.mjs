@@ -250,6 +250,9 @@ function printModels(results) {
       results.ratios[name][`batch${batch}`] = {
         int8Kernels_over_fp32OrtWeb: ms("kernels", "int8", batch) / base(batch),
         int4Kernels_over_fp32OrtWeb: ms("kernels", "int4", batch) / base(batch),
+        codebook4Kernels_over_fp32OrtWeb: ms("kernels", "codebook4", batch) / base(batch),
+        codebook4Kernels_over_int4Kernels: ms("kernels", "codebook4", batch) / ms("kernels", "int4", batch),
+        codebook4Kernels_over_int8Kernels: ms("kernels", "codebook4", batch) / ms("kernels", "int8", batch),
         binaryKernels_over_fp32OrtWeb: ms("kernels", "binary", batch) / base(batch),
         ternaryKernels_over_ternaryOrtWeb: ms("kernels", "ternary", batch) / ms("onnxruntime-web", "ternary", batch),
         sparse90Kernels_over_fp32OrtWeb: ms("kernels", "sparse90", batch) / base(batch),

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { refGeluErf, refSoftmaxRows } from "@kernels/reference/f32_activation";
 import { dwOutputSize, packPointwise, refDwConv2d, refPointwise } from "@kernels/reference/f32_dwconv";
 import { refF32Gemm } from "@kernels/reference/f32_gemm";
+import { refLut4Gemm } from "@kernels/reference/lut4_gemm";
 import { refQs4Gemm } from "@kernels/reference/qs4_gemm";
 import { refQu7Gemm, refQuantizeRows, refQuantizeRowsU7 } from "@kernels/reference/qs8_gemm";
 import { refQu7Pointwise } from "@kernels/reference/qs8_pointwise";
@@ -13,7 +14,7 @@ import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/buil
 import { DT } from "@worker/onnx/dtype";
 import { makeTensor } from "@worker/onnx/tensor";
 import { kernelModule, kernelModules, relaxedSimdSupported } from "@worker/serve/wasm/builds";
-import { packBlockSparse1x16, packF32Panels, packQs4, padded, roundUp, weightMatrix } from "@worker/serve/wasm/packing";
+import { packBlockSparse1x16, packF32Panels, packLut4, packQs4, padded, roundUp, weightMatrix } from "@worker/serve/wasm/packing";
 import { integers, relError, tileSizes, uniform } from "@test/support/numbers";
 
 const relaxed = () => new KernelInstance(kernelModules.relaxed);
@@ -157,6 +158,21 @@ describe("relaxed-SIMD kernels in workerd", () => {
         expect([...r.got], `M=${M} K=${K} N=${N}`).toEqual([...refQu7Gemm(M, K, N, ref.q, ref.scales, ref.zeroPoints, r.W, r.ws, r.bias)]);
       }
     }
+  });
+
+  it("codebook GEMM (lut4) with fused multiply-add matches the reference within 1e-5 around its 4x8 tile", () => {
+    for (const M of [1, 3, 4, 5, 9])
+      for (const [K, N] of [[1, 1], [7, 9], [33, 16], [64, 13]] as const) {
+        const A = uniform(M * K, M + K, 1);
+        const idx = integers(K * N, K + 2 * N, 0, 15);
+        const table = uniform(16, K, 0.5);
+        const packed = packLut4(weightMatrix(idx, K, N, "kn"));
+        const bias = uniform(N, N + 5, 1);
+        const kx = relaxed();
+        const c = kx.alloc(M * N * 4);
+        kx.k.lut4_gemm_wasmsimd_4x8(M, K, N, kx.put(A), K, kx.put(packed.data), kx.put(table), 0, kx.put(padded(bias, packed.Np)), c, N, -Infinity, Infinity);
+        expect(relError(kx.f32(c, M * N), refLut4Gemm(M, K, N, A, idx, table, null, bias)), `${M}x${K}x${N}`).toBeLessThan(1e-5);
+      }
   });
 
   it("block-sparse GEMM with fused multiply-add matches the dense reference within 1e-5", () => {

@@ -43,8 +43,9 @@ describe("codebook variants through the API", () => {
     expect(codebook.eval.accuracy.drop).toBeLessThanOrEqual(0.2);
     expect(codebook.bytes).toBeLessThan(int4.bytes);
     expect(codebook.bits).toBe(4);
-    // The engine folds the Gather into float weights (no LUT kernel yet): it serves, at float residency.
+    // The engine serves it on the lut4 kernel, indices at half a byte each: less resident than int4's bytes and scales.
     expect(codebook.engine).toBe("kernels");
+    expect(codebook.residentBytes).toBeLessThanOrEqual(int4.residentBytes);
     expect(codebook.recipe.quantize).toEqual({ codebook: { bits: 4, scope: "per-layer", seed: 0, iterations: 100 }, scheme: "weight-only" });
     for (const t of codebook.tensors) {
       expect(t.codebook).toMatchObject({ scope: "per-layer", centroids: 16, codebooks: 1, indexBits: 4, codebookBytes: 64 });

@@ -1,16 +1,17 @@
 // A linear layer (y = x W + b with a fused per-channel epilogue) packed once at load for the kernel that fits its
 // weight: int8 -> qs8 GEMM (int8 x unsigned 7-bit activations on the relaxed dot in the relaxed build), int4 blocked -> qs4 GEMM,
-// 2-bit (ternary) levels widened at load -> qs8 per channel or qs4 per block of 32, +-scale per channel (1-bit) -> qs8, mostly-zero 1x16
+// 2-bit (ternary) levels widened at load -> qs8 per channel or qs4 per block of 32, +-scale per channel (1-bit) -> qs8,
+// codebook indices into a table of at most 16 floats (a Gather of constants) -> lut4, mostly-zero 1x16
 // blocks -> block-sparse, mostly-zero elements -> CSR, anything else -> fp32 GEMM. Weights stay in that compressed
 // form in kernel memory; only activations move per run.
 import type { GemmLayout } from "../../onnx/operators";
 import type { KernelInstance, Ptr } from "../wasm/runtime";
 import {
-  binaryScales, stridedMatrix, packBlockSparse1x16, packCsr, packF32Panels, packQs4, packQs8, padded, roundUp, sparsityOf,
+  binaryScales, stridedMatrix, packBlockSparse1x16, packCsr, packF32Panels, packLut4, packQs4, packQs8, padded, roundUp, sparsityOf,
   type StridedWeight, type Weight, type WeightMatrix,
 } from "../wasm/packing";
 import type { Epilogue, PlanContext } from "./op";
-import { floatData, type Constant, type QuantizedForm } from "./values";
+import { floatData, type Constant, type QuantizedForm, type SharedForm } from "./values";
 
 /** Where element (k, n) of the GEMM's weight lies in a constant's flat data. */
 export interface WeightView {
@@ -47,7 +48,7 @@ function stridesWithin(view: WeightView, length: number): WeightView["strides"] 
   return st.offset + (view.K - 1) * st.kStride + (view.N - 1) * st.nStride < length ? st : null;
 }
 
-export type LinearKernel = "f32" | "qs8" | "qs4" | "bsr1x16" | "csr";
+export type LinearKernel = "f32" | "qs8" | "qs4" | "lut4" | "bsr1x16" | "csr";
 
 export interface Linear {
   readonly kernel: LinearKernel;
@@ -246,6 +247,8 @@ export function createLinear(kx: KernelInstance, c: Constant, view: WeightView, 
       return qs4Linear(kx, qm, (n, b) => (b * 32 < K ? scaleAt(b * 32, n) : 0) * channelScale(ep, n), ep);
     }
   }
+  // Codebook weights keep their 4-bit indices in kernel memory, decoded by table lookups in the kernel.
+  if (c.shared && c.shared.table.length <= 16) return lut4Linear(kx, c.shared, view, ep);
   const data = floatData(c);
   const st = stridesWithin(view, data.length);
   const w: Weight =
@@ -286,6 +289,19 @@ function f32Linear(kx: KernelInstance, w: Weight, ep: Epilogue): Linear {
   return {
     kernel: "f32", K: w.K, N: w.N, bytes: packed.byteLength,
     run: (k, M, A, lda, C, ldc) => k.k.f32_gemm_wasmsimd_4x8(M, w.K, w.N, A, lda, b, bias, C, ldc, ep.lo, ep.hi),
+  };
+}
+
+function lut4Linear(kx: KernelInstance, shared: SharedForm, view: WeightView, ep: Epilogue): Linear {
+  const { K, N } = view;
+  const packed = packLut4({ K, N, at: (k, n) => shared.index[view.index(k, n)]! });
+  const W = kx.put(packed.data);
+  const table = kx.put(padded(shared.table, 16));
+  const scale = ep.scale ? kx.put(padded(ep.scale, packed.Np)) : 0;
+  const bias = kx.put(biasOf(ep, packed.Np));
+  return {
+    kernel: "lut4", K, N, bytes: packed.data.byteLength + 64 + packed.Np * (ep.scale ? 8 : 4),
+    run: (k, M, A, lda, C, ldc) => k.k.lut4_gemm_wasmsimd_4x8(M, K, N, A, lda, W, table, scale, bias, C, ldc, ep.lo, ep.hi),
   };
 }
 

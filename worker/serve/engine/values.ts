@@ -31,6 +31,14 @@ export interface Constant {
   dtype: number;
   data: ConstData;
   quant?: QuantizedForm;
+  /** Float values shared through a codebook: element i is table[index[i]] (a Gather of constants produced it). */
+  shared?: SharedForm;
+}
+
+/** A codebook weight (k-means weight sharing) as its Gather of constants describes it. */
+export interface SharedForm {
+  index: Uint8Array;
+  table: Float32Array;
 }
 
 /** A float32 tensor in the kernel instance's memory. */

@@ -182,6 +182,26 @@ export function packQs4(w: Weight, scaleOf: (n: number, block32: number) => numb
   return { Kp, Np, data, scalesT };
 }
 
+/**
+ * 4-bit codebook indices (0..15, a WeightMatrix of indices) in lut4_gemm's layout: panels of 8 columns, each k-quad
+ * 16 bytes (8 for columns 0-3 of the panel, 8 for 4-7); in each 8, byte j holds element j (low nibble) and element
+ * j + 8 (high nibble), element 4t + c being (k = 4q + t, column c). Padding is index 0.
+ */
+export function packLut4(indices: WeightMatrix): { Kq: number; Np: number; data: Uint8Array } {
+  const Kq = Math.ceil(indices.K / 4);
+  const Np = roundUp(indices.N, 8);
+  const data = new Uint8Array((Np / 8) * Kq * 16);
+  for (let n = 0; n < indices.N; n++)
+    for (let k = 0; k < indices.K; k++) {
+      const v = indices.at(k, n);
+      if (!(v >= 0 && v <= 15 && Number.isInteger(v))) throw new RangeError(`codebook index ${v} at (${k}, ${n}) is outside 0..15`);
+      const e = 4 * (k & 3) + (n & 3);
+      const i = ((n >> 3) * Kq + (k >> 2)) * 16 + ((n >> 2) & 1) * 8 + (e & 7);
+      data[i] = e < 8 ? (data[i]! & 0xf0) | v : (data[i]! & 0x0f) | (v << 4);
+    }
+  return { Kq, Np, data };
+}
+
 export interface PackedBinary {
   Kp: number;
   Np: number;

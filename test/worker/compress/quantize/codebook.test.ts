@@ -83,6 +83,15 @@ describe("codebook quantization, per layer", () => {
     expect(cosine(node, float)).toBeGreaterThan(0.99);
   });
 
+  it("is served by the engine on the lut4 kernel, its weights at half a byte each in kernel memory", async () => {
+    const feeds = { input: { dims: [4, 96], data: mlpFeeds.input.data as Float32Array } };
+    const { session } = await runKernels(result.bytes, feeds);
+    expect(Object.values(session.kernels)).toEqual(["lut4", "lut4"]);
+    const float = (await runKernels(encodeModel(mlp), feeds)).session;
+    // 96 x 128 + 10 x 128 weights: 4 bytes each as float32, half a byte (plus padding, tables, bias) as indices.
+    expect(session.weightBytes).toBeLessThan(float.weightBytes / 5);
+  });
+
   it("gives the same bytes for the same recipe, and other bytes for another seed", () => {
     expect(compressModel(mlp, recipe({ codebook: { bits: 4 } })).bytes).toEqual(result.bytes);
     expect(compressModel(mlp, recipe({ codebook: { bits: 4, seed: 1 } })).bytes).not.toEqual(result.bytes);

@@ -5,7 +5,7 @@ import { DT } from "../../../onnx/dtype";
 import { elementsLike, elementsOf } from "../elementwise";
 import type { Op } from "../op";
 import { normalizeAxis, offsetsOf, remap, spanOf, type Elements } from "../shape";
-import { intData } from "../values";
+import { floatData, intData, type Constant } from "../values";
 
 /** Output dims and remap offsets of data[..., indices, ...] viewed as [outer, count, inner]. */
 function gatherLayout(dims: readonly number[], axisAttr: number, indices: readonly number[], indexDims: readonly number[]) {
@@ -22,12 +22,43 @@ function gatherLayout(dims: readonly number[], axisAttr: number, indices: readon
   return { dims: [...dims.slice(0, axis), ...indexDims, ...dims.slice(axis + 1)], flat, offsets };
 }
 
+/** Tables this small are codebooks the engine keeps as indices (lut4 kernel); larger ones fold to floats. */
+const LUT_ENTRIES = 16;
+
+/**
+ * A 1-D float table of at most 16 entries gathered by constant indices (a codebook weight, compress/quantize/codebook.ts):
+ * the indices and table as a SharedForm, with the float values made only if something reads them.
+ */
+function sharedValues(data: Constant, idx: Constant, axis: number): Constant | null {
+  if (data.dims.length !== 1 || axis !== 0 || data.dtype !== DT.FLOAT || data.quant || data.dims[0]! > LUT_ENTRIES) return null;
+  const table = floatData(data);
+  const values = idx.data;
+  const index = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    let v = Number(values[i]!);
+    if (v < 0) v += table.length;
+    if (!(v >= 0 && v < table.length)) return null; // out of range: the general path names the index
+    index[i] = v;
+  }
+  let floats: Float32Array | null = null;
+  return {
+    dims: [...idx.dims],
+    dtype: DT.FLOAT,
+    shared: { index, table },
+    get data() {
+      return (floats ??= Float32Array.from(index, (j) => table[j]!));
+    },
+  };
+}
+
 export const gather: Op = {
   plan(ctx) {
     const axis = intAttribute(ctx.node, "axis", 0);
     const data = ctx.constant(0);
     const idx = ctx.constant(1);
     if (data && idx) {
+      const codebook = sharedValues(data, idx, axis);
+      if (codebook) return { kind: "constant", outputs: [codebook] };
       const g = gatherLayout(data.dims, axis, intData(idx), idx.dims);
       const out = elementsLike(data, spanOf(g.dims));
       remap(elementsOf(data), out, g.flat, g.offsets, out instanceof BigInt64Array ? 0n : 0);
