@@ -10,7 +10,7 @@ import { makeValueInfo } from "@worker/onnx/builders";
 import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import { DT } from "@worker/onnx/dtype";
 import { readFloat32 } from "@worker/onnx/tensor";
-import { buildCnn, buildUnliftableMlp, mlpModel, randomInput } from "@test/support/models";
+import { buildCnn, buildUnliftableMlp, mlpModel, randomInput, rng } from "@test/support/models";
 import { floatTensor, runReference } from "@test/support/ort-node";
 import { runKernels, maxRelDiff } from "@test/support/engine";
 import { runWeb } from "@test/support/zoo-runs";
@@ -141,6 +141,24 @@ describe("index storage", () => {
     const feeds = { input: floatTensor(randomInput(16, 2), [1, 16]) };
     const float = (await runReference(bytes, feeds)).logits!.data as Float32Array;
     expect(cosine((await runReference(r.bytes, feeds)).logits!.data as Float32Array, float)).toBeGreaterThan(0.99);
+  });
+});
+
+describe("a model trained with weight sharing (the training script's deep-compression experiment)", () => {
+  it("keeps its shared values exactly: 7 values and pruned zeros per layer become a 3-bit codebook, outputs unchanged", async () => {
+    const shared = structuredClone(mlp);
+    const next = rng(17);
+    for (const t of shared.graph!.initializer.filter((i) => i.name.endsWith("weight"))) {
+      const values = Array.from({ length: 7 }, () => Math.fround(next() - 0.5));
+      const w = Float32Array.from(readFloat32(t), () => (next() < 0.6 ? 0 : values[Math.floor(next() * 7)]!));
+      t.rawData = new Uint8Array(w.buffer);
+    }
+    const bytes = encodeModel(shared);
+    const r = compressModel(shared, recipe({ codebook: { bits: 3 } }));
+    expect(r.tensors.map((t) => t.maxAbsError)).toEqual([0, 0]);
+    const float = (await runReference(bytes, mlpFeeds)).logits!.data as Float32Array;
+    const got = (await runReference(r.bytes, mlpFeeds)).logits!.data as Float32Array;
+    expect(maxRelDiff(got, float)).toBeLessThan(1e-6);
   });
 });
 
