@@ -22,7 +22,7 @@ const LAYERS = {
     "^worker/onnx/",
     "^worker/serve/wasm/",
     "^worker/store/",
-    "^worker/(env|domain-error|limits)\\.ts$",
+    "^worker/(env|domain-error|limits|seeded-random)\\.ts$",
     "^formats/",
   ],
 };

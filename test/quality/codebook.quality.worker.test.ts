@@ -3,21 +3,12 @@
 // same way, is smaller than int4, carries its index and codebook sizes per layer, is served; calibrated PQ (8-input
 // sub-vectors, 256 centroids) drops <= 1.5 points at >= 20x smaller weights; a recipe error names its field.
 import { describe, expect, inject, it } from "vitest";
-import { api, expectError, postJson, uploadModel } from "@test/support/api";
+import { api, expectError, postJson, uploadModel, pollJob } from "@test/support/api";
 
 function fixture(file: string): Uint8Array {
   const b64 = inject("fixtures")[file];
   if (!b64) throw new Error(`fixture ${file} was not provided by the global setup`);
   return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-}
-
-async function pollJob(url: string): Promise<Record<string, any>> {
-  for (let i = 0; i < 600; i++) {
-    const job = (await (await api(url)).json()) as Record<string, any>;
-    if (job.status === "succeeded" || job.status === "failed") return job;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("job did not finish");
 }
 
 /** Makes a variant with `eval` on the dataset: answered at once (201) or through a job (202). */

@@ -36,3 +36,13 @@ export async function sha256Hex(bytes: ArrayBuffer): Promise<string> {
   const d = await crypto.subtle.digest("SHA-256", bytes);
   return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+/** Polls a job (GET url) every 100 ms until it has succeeded or failed, for at most a minute. */
+export async function pollJob(url: string): Promise<Record<string, any>> {
+  for (let i = 0; i < 600; i++) {
+    const job = (await (await api(url)).json()) as Record<string, any>;
+    if (job.status === "succeeded" || job.status === "failed") return job;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("job did not finish");
+}

@@ -5,19 +5,11 @@ import type { ModelProto } from "onnx-buf";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
 import { encodeModel } from "@worker/onnx/codec";
 import { DT } from "@worker/onnx/dtype";
+import { seededRandom } from "@worker/seeded-random";
 import { makeTensor } from "@worker/onnx/tensor";
 
-/** mulberry32: a tiny deterministic PRNG. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: a tiny deterministic PRNG (the Worker's own, worker/seeded-random.ts). */
+export const rng = seededRandom;
 
 /** Uniform(-a, a) weights with He-like scale for fan-in. */
 export function randomWeights(n: number, fanIn: number, next: () => number): Float32Array {

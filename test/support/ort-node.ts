@@ -4,6 +4,9 @@ import { fromBinary } from "@bufbuild/protobuf";
 import * as ort from "onnxruntime-node";
 import { TensorProtoSchema, type TensorProto } from "onnx-buf";
 import { DT } from "@worker/onnx/dtype";
+import { makeValueInfo } from "@worker/onnx/builders";
+import { encodeModel } from "@worker/onnx/codec";
+import type { ModelProto } from "onnx-buf";
 
 export { ort };
 
@@ -70,4 +73,15 @@ export function compareOutputs(a: ArrayLike<number>, b: ArrayLike<number>): { ma
     maxAbsRef = Math.max(maxAbsRef, Math.abs(b[i]!));
   }
   return { maxAbsDiff, maxAbsRef };
+}
+
+/**
+ * The float tensor onnxruntime-node computes for input `index` of node `node` in `model` (with `dims`), exposed as an
+ * extra graph output: a compressed weight as the runtime reads it back.
+ */
+export async function readBack(model: ModelProto, node: string, index: number, dims: number[], feeds: Record<string, ort.Tensor>): Promise<Float32Array> {
+  const probe = structuredClone(model);
+  const name = probe.graph!.node.find((n) => n.name === node)!.input[index]!;
+  probe.graph!.output.push(makeValueInfo(name, DT.FLOAT, dims));
+  return (await runReference(encodeModel(probe), feeds))[name]!.data as Float32Array;
 }

@@ -9,18 +9,7 @@ import { createKernelSession, type KernelSession } from "./engine";
 import type { CheckedTensor, TypedData } from "./inputs";
 import { createOrtSession, makeOrtTensor, type OrtTensorType } from "./ort";
 import { kernelModule } from "./wasm/builds";
-
-/** A deterministic stream in [0, 1) (mulberry32): the same variant always meets the same input. */
-function uniform(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../seeded-random";
 
 /**
  * One input of the check: symbolic or unknown dims at 1 (an unknown rank as [1]); floats uniform in [-1, 1);
@@ -104,7 +93,7 @@ export interface ServeCheck {
 const SYMBOLIC_SIZES = [1, 32, 224];
 
 function feedsAt(inputs: readonly TensorSignature[], symbolic: number): Record<string, CheckedTensor> | string {
-  const next = uniform(0x5e7e);
+  const next = seededRandom(0x5e7e);
   const feeds: Record<string, CheckedTensor> = {};
   for (const sig of inputs) {
     const t = checkInput(sig, next, symbolic);

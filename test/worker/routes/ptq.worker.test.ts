@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, expectError, postJson, uploadModel } from "@test/support/api";
+import { api, expectError, postJson, uploadModel, pollJob } from "@test/support/api";
 import { buildCnn, buildMlp } from "@test/support/models";
 import { npy, npz, uniformFloats } from "@test/support/npz";
 
@@ -22,15 +22,6 @@ async function setup() {
   const model = (await (await uploadModel(buildMlp(SIZES, 4))).json()) as { id: string; bytes: number };
   const dataset = (await (await uploadDataset(await mlpDataset())).json()) as { id: string };
   return { model, dataset };
-}
-
-async function pollJob(url: string): Promise<Record<string, any>> {
-  for (let i = 0; i < 300; i++) {
-    const job = (await (await api(url)).json()) as Record<string, any>;
-    if (job.status === "succeeded" || job.status === "failed") return job;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("job did not finish");
 }
 
 describe("datasets", () => {

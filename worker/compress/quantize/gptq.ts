@@ -213,7 +213,7 @@ function refitScales(
 }
 
 /** x with a x = c for a symmetric positive definite m x m matrix (Cholesky), or null when it is not. */
-function solveSymmetric(a: Float64Array, c: Float64Array, m: number): Float64Array | null {
+export function solveSymmetric(a: Float64Array, c: Float64Array, m: number): Float64Array | null {
   const l = cholesky(a, m);
   if (!l) return null;
   const y = new Float64Array(m);

@@ -1,21 +1,10 @@
 // One-dimensional k-means for weight sharing (Deep Compression): k-means++ seeding from a seeded generator, then
 // Lloyd iterations over the sorted values, where each cluster is a run of the sorted array and its mean comes from
 // prefix sums, so an iteration costs O(k log n) whatever the tensor's size.
+import { seededRandom } from "../../seeded-random";
 
 /** Values the seeding looks at: k-means++ over quantiles of the data (equal mass each) rather than every weight. */
 const SEEDING_SAMPLE = 4096;
-
-/** A deterministic uniform generator in [0, 1) (mulberry32): the same seed gives the same codebook on every runtime. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface Clustering {
   /** Ascending, distinct, each a float32 value: what the codebook stores. At most k; fewer when the data has fewer distinct values. */

@@ -13,8 +13,8 @@ import type { GemmLayout } from "../../onnx/operators";
 import { makeTensor } from "../../onnx/tensor";
 import type { CodebookReport, WeightEncoding } from "./encoding";
 import { indexContainer } from "./codebook";
-import { cholesky } from "./gptq";
-import { seededRandom } from "./kmeans";
+import { solveSymmetric } from "./gptq";
+import { seededRandom } from "../../seeded-random";
 import { quantizationError } from "./weights";
 
 export interface PqOptions {
@@ -62,28 +62,19 @@ function pointLayout(gemm: GemmLayout, d: number) {
   const inputsContiguous = storageOf(gemm) === "inputs-contiguous";
   // inputs-contiguous: p = (g * N + n) * blocks + j; outputs-contiguous: p = (g * blocks + j) * N + n.
   const blockOf = (p: number) => (inputsContiguous ? { g: Math.floor(p / (N * blocks)), j: p % blocks } : { g: Math.floor(p / (blocks * N)), j: Math.floor(p / N) % blocks });
+  // Flat index in the weight of element t of point p.
+  const at = (p: number, t: number) => {
+    if (inputsContiguous) return p * d + t;
+    const g = Math.floor(p / (blocks * N));
+    const j = Math.floor(p / N) % blocks;
+    return g * K * N + (j * d + t) * N + (p % N);
+  };
   const gather = (data: Float32Array, out: Float32Array) => {
-    for (let p = 0; p < count; p++) {
-      if (inputsContiguous) out.set(data.subarray(p * d, p * d + d), p * d);
-      else {
-        const g = Math.floor(p / (blocks * N));
-        const j = Math.floor(p / N) % blocks;
-        const n = p % N;
-        for (let t = 0; t < d; t++) out[p * d + t] = data[g * K * N + (j * d + t) * N + n]!;
-      }
-    }
+    for (let p = 0; p < count; p++) for (let t = 0; t < d; t++) out[p * d + t] = data[at(p, t)]!;
     return out;
   };
   const scatter = (values: Float32Array, out: Float32Array) => {
-    for (let p = 0; p < count; p++) {
-      if (inputsContiguous) out.set(values.subarray(p * d, p * d + d), p * d);
-      else {
-        const g = Math.floor(p / (blocks * N));
-        const j = Math.floor(p / N) % blocks;
-        const n = p % N;
-        for (let t = 0; t < d; t++) out[g * K * N + (j * d + t) * N + n] = values[p * d + t]!;
-      }
-    }
+    for (let p = 0; p < count; p++) for (let t = 0; t < d; t++) out[at(p, t)] = values[p * d + t]!;
     return out;
   };
   return { count, blocks, blockOf, gather, scatter, inputsContiguous };
@@ -107,25 +98,6 @@ function metricBlocks(hessian: Float64Array | undefined, gemm: GemmLayout, d: nu
       blocks.push(m);
     }
   return blocks;
-}
-
-/** x = A⁻¹ b for a symmetric positive definite d x d A (from its Cholesky factor); null when A is not. */
-function solve(a: Float64Array, b: Float64Array, d: number): Float64Array | null {
-  const l = cholesky(a, d);
-  if (!l) return null;
-  const y = new Float64Array(d);
-  for (let i = 0; i < d; i++) {
-    let s = b[i]!;
-    for (let p = 0; p < i; p++) s -= l[i * d + p]! * y[p]!;
-    y[i] = s / l[i * d + i]!;
-  }
-  const x = new Float64Array(d);
-  for (let i = d - 1; i >= 0; i--) {
-    let s = y[i]!;
-    for (let p = i + 1; p < d; p++) s -= l[p * d + i]! * x[p]!;
-    x[i] = s / l[i * d + i]!;
-  }
-  return x;
 }
 
 export interface PqClustering {
@@ -255,7 +227,7 @@ export function pqKmeans(
     }
     for (let c = 0; c < k; c++) {
       if (counts[c] === 0) continue;
-      const x = metrics ? solve(weight.subarray(c * d * d, (c + 1) * d * d), rhs.subarray(c * d, (c + 1) * d), d) : rhs.subarray(c * d, (c + 1) * d).map((v) => v / counts[c]!);
+      const x = metrics ? solveSymmetric(weight.subarray(c * d * d, (c + 1) * d * d), rhs.subarray(c * d, (c + 1) * d), d) : rhs.subarray(c * d, (c + 1) * d).map((v) => v / counts[c]!);
       if (x) centroids.set(x, c * d);
     }
   }

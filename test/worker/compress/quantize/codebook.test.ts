@@ -6,26 +6,16 @@ import { describe, expect, it } from "vitest";
 import type { ModelProto } from "onnx-buf";
 import { compressModel } from "@worker/compress/pipeline";
 import { RecipeSchema } from "@worker/compress/recipe";
-import { makeValueInfo } from "@worker/onnx/builders";
 import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import { DT } from "@worker/onnx/dtype";
 import { readFloat32 } from "@worker/onnx/tensor";
 import { buildCnn, buildUnliftableMlp, mlpModel, randomInput, rng } from "@test/support/models";
-import { floatTensor, runReference } from "@test/support/ort-node";
+import { floatTensor, readBack, runReference } from "@test/support/ort-node";
 import { runKernels, maxRelDiff } from "@test/support/engine";
 import { runWeb } from "@test/support/zoo-runs";
 import { cosine } from "@test/support/zoo";
 
 const recipe = (quantize: unknown, prune?: unknown) => RecipeSchema.parse({ quantize, ...(prune ? { prune } : {}) });
-
-/** The float tensor onnxruntime-node computes for input `index` of node `node` in `model` (a weight read back). */
-async function readBack(model: ModelProto, node: string, index: number, dims: number[], feeds: Record<string, ReturnType<typeof floatTensor>>) {
-  const probe = structuredClone(model);
-  const name = probe.graph!.node.find((n) => n.name === node)!.input[index]!;
-  probe.graph!.output.push(makeValueInfo(name, DT.FLOAT, dims));
-  const out = await runReference(encodeModel(probe), feeds);
-  return out[name]!.data as Float32Array;
-}
 
 function originalWeight(model: ModelProto, name: string): Float32Array {
   return readFloat32(model.graph!.initializer.find((t) => t.name === name)!);

@@ -1,7 +1,7 @@
 // One-dimensional k-means for weight sharing: k-means++ seeds and Lloyd steps over sorted values, checked against
 // brute-force nearest assignment and the optimal clustering found by dynamic programming (a plain reference).
 import { describe, expect, it } from "vitest";
-import { assignNearest, kmeans1d, seededRandom } from "@worker/compress/quantize/kmeans";
+import { assignNearest, kmeans1d } from "@worker/compress/quantize/kmeans";
 import { rng } from "@test/support/models";
 
 /** Sum of squared distances to the nearest centroid, by brute force. */
@@ -97,21 +97,5 @@ describe("assignNearest", () => {
       const d = Math.abs(v - c[got[i]!]!);
       for (const x of c) expect(d).toBeLessThanOrEqual(Math.abs(v - x));
     });
-  });
-});
-
-describe("seededRandom", () => {
-  it("is uniform in [0, 1) and repeats for a seed", () => {
-    const a = seededRandom(3);
-    const b = seededRandom(3);
-    let sum = 0;
-    for (let i = 0; i < 10000; i++) {
-      const x = a();
-      expect(x).toBe(b());
-      expect(x).toBeGreaterThanOrEqual(0);
-      expect(x).toBeLessThan(1);
-      sum += x;
-    }
-    expect(sum / 10000).toBeCloseTo(0.5, 1);
   });
 });

@@ -3,7 +3,6 @@
 // weight: at most `centroids` distinct sub-vectors along the input axis, each sub-vector at its nearest one. With
 // calibration (Hessians measured by onnxruntime-node) the output error on unseen inputs is lower than without.
 import { describe, expect, it } from "vitest";
-import type { ModelProto } from "onnx-buf";
 import { compressModel } from "@worker/compress/pipeline";
 import { pqKmeans } from "@worker/compress/quantize/pq";
 import { RecipeSchema } from "@worker/compress/recipe";
@@ -12,21 +11,13 @@ import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import { DT } from "@worker/onnx/dtype";
 import { makeTensor, readFloat32 } from "@worker/onnx/tensor";
 import { mlpModel, randomInput, randomWeights, rng } from "@test/support/models";
-import { floatTensor, runReference } from "@test/support/ort-node";
+import { floatTensor, readBack, runReference } from "@test/support/ort-node";
 import { maxRelDiff, runKernels } from "@test/support/engine";
 import { runWeb } from "@test/support/zoo-runs";
 import { correlated, hessians, meanSquaredError } from "@test/support/hessians";
 
 const DATASET = "b".repeat(24);
 const recipe = (pq: object, calibrated = false) => RecipeSchema.parse({ quantize: { pq, ...(calibrated ? { calibration: { dataset: DATASET } } : {}) } });
-
-/** The float tensor onnxruntime-node computes for input `index` of node `node` (a weight read back). */
-async function readBack(model: ModelProto, node: string, index: number, dims: number[], feeds: Record<string, ReturnType<typeof floatTensor>>) {
-  const probe = structuredClone(model);
-  const name = probe.graph!.node.find((n) => n.name === node)!.input[index]!;
-  probe.graph!.output.push(makeValueInfo(name, DT.FLOAT, dims));
-  return (await runReference(encodeModel(probe), feeds))[name]!.data as Float32Array;
-}
 
 /** Sub-vectors of d consecutive inputs of a [rows, K] (inputs contiguous) or [K, N] (outputs contiguous) weight. */
 function subvectors(w: Float32Array, dims: number[], d: number, inputsContiguous: boolean): number[][] {
