@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true")
 
     e = sub.add_parser("experiment", help="reproduce the seed experiments (reduced CPU configs unless --full)")
-    e.add_argument("name", choices=["omitted-digit", "seen-digits", "deep-compression", "binary-cnn", "all"])
+    e.add_argument("name", choices=["omitted-digit", "seen-digits", "deep-compression", "quantization-networks", "binary-cnn", "all"])
     e.add_argument("--out", default="scripts/train/results")
     e.add_argument("--full", action="store_true", help="paper-scale configs (meant for a GPU)")
     e.add_argument("--threads", type=int)

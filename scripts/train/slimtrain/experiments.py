@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .codebook import share_weights, unshare
 from .data import load_dataset, omit_classes
 from .distill import choose_bias, evaluate_with_bias, make_distill_loss, teacher_logits_from_model
 from .graph_export import export_onnx
@@ -20,7 +21,7 @@ from .loop import evaluate, fit, seed_everything
 from .models import build_model, make_spec, prepare_qat
 from .ortnode import ort_run
 from .reference import PRUNE92, prune_gradually, train_recipe
-from .sizing import storage_report
+from .sizing import codebook_storage_report, storage_report
 
 # Reduced configs run on 2 CPU cores; --full uses the paper's network sizes and many more epochs (for a GPU).
 CONFIGS = {
@@ -41,9 +42,13 @@ CONFIGS = {
                  "lr": 1e-3, "batch_size": 128, "val_size": 5000, "seen": [7, 8], "seed": 11},
     },
     "deep-compression": {
-        "reduced": {"bits": 4, "qat_epochs": 3, "qat_lr": 2e-4, "prune": PRUNE92},
-        "full": {"bits": 4, "qat_epochs": 10, "qat_lr": 2e-4,
+        "reduced": {"bits": 4, "qat_epochs": 3, "qat_lr": 2e-4, "prune": PRUNE92, "shared_bits": 3, "shared_epochs": 3, "shared_lr": 1e-4},
+        "full": {"bits": 4, "qat_epochs": 10, "qat_lr": 2e-4, "shared_bits": 3, "shared_epochs": 10, "shared_lr": 1e-4,
                  "prune": {**PRUNE92, "epochs": 40, "prune_steps": 20}},
+    },
+    "quantization-networks": {
+        "reduced": {"epochs": 2, "lr": 1e-3, "seed": 21, "bits": [1, 2, 4], "temperature": [1.0, 200.0]},
+        "full": {"epochs": 30, "lr": 1e-3, "seed": 21, "bits": [1, 2, 4], "temperature": [1.0, 200.0]},
     },
     "binary-cnn": {
         "reduced": {"epochs": 4, "lr": 1e-3, "seed": 21},
@@ -137,7 +142,7 @@ def _onnx_sizes(model, opset: int = 13) -> dict:
         return {"onnx_bytes": len(raw), "onnx_gzip_bytes": len(gzip.compress(raw, 9))}
 
 
-def deep_compression(device: str, cfg: dict, progress: bool, export_pruned: str | None = None) -> dict:
+def deep_compression(device: str, cfg: dict, progress: bool, export_pruned: str | None = None, export_shared: str | None = None) -> dict:
     ds = load_dataset("mnist")
     model, _ = train_recipe("lenet-300-100", ds, device, progress)
     dense = evaluate(model, ds.x_test, ds.y_test)
@@ -147,6 +152,18 @@ def deep_compression(device: str, cfg: dict, progress: bool, export_pruned: str 
     pruned_sizes = _onnx_sizes(model)
     if export_pruned:
         export_onnx(model, export_pruned, 13)
+    # Deep Compression's own quantization: k-means weight sharing of the pruned weights, centroids fine-tuned.
+    shared = copy.deepcopy(model)
+    sharing = share_weights(shared, cfg["shared_bits"])
+    shared_ptq = evaluate(shared, ds.x_test, ds.y_test)
+    seed_everything(5)
+    fit(shared, ds.x_train, ds.y_train, epochs=cfg["shared_epochs"], batch_size=128, lr=cfg["shared_lr"], device=device, seed=5,
+        x_test=ds.x_test, y_test=ds.y_test, progress=progress, label=f"{cfg['shared_bits']}-bit shared weights, centroids fine-tuned")
+    shared_eval = evaluate(shared, ds.x_test, ds.y_test)
+    unshare(shared)
+    shared_sizes = codebook_storage_report(shared)
+    if export_shared:
+        export_onnx(shared, export_shared, 13)
     ptq = prepare_qat(copy.deepcopy(model), cfg["bits"])
     ptq_eval = evaluate(ptq, ds.x_test, ds.y_test)  # quantized without retraining
     prepare_qat(model, cfg["bits"])
@@ -162,10 +179,13 @@ def deep_compression(device: str, cfg: dict, progress: bool, export_pruned: str 
         {"stage": f"{cfg['bits']}-bit per-channel, no retraining", "error_pct": _err(ptq_eval), "bytes": b["quantized"]},
         {"stage": f"{cfg['bits']}-bit per-channel QAT (masks kept)", "error_pct": _err(quant), "bytes": b["quantized"], **_onnx_sizes(model)},
         {"stage": "Huffman-coded", "error_pct": _err(quant), "bytes": b["entropy_coded"]},
+        {"stage": f"{cfg['shared_bits']}-bit k-means weight sharing per layer, no retraining", "error_pct": _err(shared_ptq), "bytes": shared_sizes["bytes"]["quantized"]},
+        {"stage": f"{cfg['shared_bits']}-bit weight sharing, centroids fine-tuned", "error_pct": _err(shared_eval), "bytes": shared_sizes["bytes"]["quantized"], **_onnx_sizes(shared)},
+        {"stage": "weight sharing, Huffman-coded", "error_pct": _err(shared_eval), "bytes": shared_sizes["bytes"]["entropy_coded"]},
     ]
     for s in stages:
         s["compression"] = round(b["dense_fp32"] / s["bytes"], 1)
-    return {"config": cfg, "stages": stages, "pruning": pruner.report(), "storage": sizes,
+    return {"config": cfg, "stages": stages, "pruning": pruner.report(), "storage": sizes, "weight_sharing": sharing, "shared_storage": shared_sizes,
             "paper": {"error_pct": 1.58, "compression": 40, "dense_bytes": 1070e3, "compressed_bytes": 27e3,
                       "sparsity": 0.92, "bits": "6 (k-means weight sharing)"}}
 
@@ -207,6 +227,33 @@ def binary_cnn(device: str, cfg: dict, progress: bool) -> dict:
     return {"config": cfg, "rows": rows, "error_pct": {k: _err(v) for k, v in rows.items()}}
 
 
+def quantization_networks(device: str, cfg: dict, progress: bool) -> dict:
+    """Quantization Networks' soft quantizer (a sum of sigmoids whose temperature grows geometrically over training)
+    against the straight-through estimator, on the MNIST CNN at each weight width: same grid, epochs, learning rate
+    and seed; both evaluated on the hard grid."""
+    ds = load_dataset("mnist")
+    t0, t1 = cfg["temperature"]
+    rows = {}
+    for bits in cfg["bits"]:
+        for method in ("ste", "soft"):
+            seed_everything(cfg["seed"])
+            m = prepare_qat(build_model(make_spec("cnn", ds.image_shape, 10)).to(device), bits)
+            layers = [l for _, l in m.weighted_layers()]
+
+            def anneal(done: float, layers=layers) -> None:
+                for l in layers:
+                    l.soft_temperature = t0 * (t1 / t0) ** done
+
+            fit(m, ds.x_train, ds.y_train, epochs=cfg["epochs"], batch_size=128, lr=cfg["lr"], device=device, seed=cfg["seed"],
+                x_test=ds.x_test, y_test=ds.y_test, progress=progress, label=f"{bits}-bit {method}",
+                on_step=anneal if method == "soft" else None)
+            for l in layers:
+                l.soft_temperature = None
+            rows[f"{bits}-bit {method}"] = {"bits": bits, "method": method, **evaluate(m, ds.x_test, ds.y_test)}
+    return {"config": cfg, "rows": rows, "error_pct": {k: _err(v) for k, v in rows.items()},
+            "paper": "Yang et al. 2019 (ResNet-18 on ImageNet): the soft quantizer beats STE-trained baselines at 1-3 bits"}
+
+
 def _summary(name: str, r: dict) -> str:
     if name == "omitted-digit":
         t = r["rows"]["teacher"]
@@ -221,6 +268,11 @@ def _summary(name: str, r: dict) -> str:
             lines.append(f"| {k} (other digits' bias +{v['delta']:g}) | {v['error_pct']} | {v['error_pct_unseen']} |")
         p = r["paper"]
         lines.append(f"| Hinton et al. 2015 (7s and 8s only) | {p['error_pct']}, then {p['bias_fixed_error_pct']} with 7 and 8 biases -{p['bias_lowered_for_7_and_8']} | |")
+        return "\n".join(lines)
+    if name == "quantization-networks":
+        lines = ["| weights | STE test error | soft quantizer (Quantization Networks) test error |", "|---|---|---|"]
+        for bits in r["config"]["bits"]:
+            lines.append(f"| {bits}-bit | {r['error_pct'][f'{bits}-bit ste']}% | {r['error_pct'][f'{bits}-bit soft']}% |")
         return "\n".join(lines)
     if name == "deep-compression":
         lines = ["| stage | error % | bytes | compression |", "|---|---|---|---|"]
@@ -239,7 +291,8 @@ def run_experiments(name: str, out: str, device: str, full: bool = False, progre
     for n in names:
         cfg = CONFIGS[n]["full" if full else "reduced"]
         t0, c0 = time.time(), time.process_time()
-        fn = {"omitted-digit": omitted_digit, "seen-digits": seen_digits, "deep-compression": deep_compression, "binary-cnn": binary_cnn}[n]
+        fn = {"omitted-digit": omitted_digit, "seen-digits": seen_digits, "deep-compression": deep_compression,
+              "quantization-networks": quantization_networks, "binary-cnn": binary_cnn}[n]
         r = fn(device, cfg, progress)
         r.update(experiment=n, scale="full" if full else "reduced (CPU)", seconds=round(time.time() - t0, 1),
                  cpu_seconds=round(time.process_time() - c0, 1),

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .quant import ACT_LEVELS, ActQuant, binarize_weight, fake_quant_weight, qmax_for, quantize_weight
+from .quant import ACT_LEVELS, ActQuant, binarize_weight, fake_quant_weight, qmax_for, quantize_weight, soft_quant_weight
 
 FLOAT_BITS = 32
 WEIGHT_BITS = (1, 2, 4, 8, FLOAT_BITS)
@@ -75,6 +75,8 @@ class SlimLayer:
 
     def _init_slim(self) -> None:
         self.weight_bits = FLOAT_BITS
+        # Quantization Networks' soft quantizer in training when set (its current temperature), else the STE.
+        self.soft_temperature: float | None = None
         self.input_quant: ActQuant | None = None
         self.slim_export = False
         for name in [*self.slim_weights, "bias"]:
@@ -95,6 +97,9 @@ class SlimLayer:
         mask = self.mask_of(name)
         if mask is not None and not self.slim_export:  # exporting: masked weights were zeroed in place
             w = w * mask
+        temperature = getattr(self, "soft_temperature", None)
+        if temperature is not None and self.training and self.weight_bits < FLOAT_BITS:
+            return _along(self.channel_axis, soft_quant_weight, w, self.weight_bits, temperature)
         if self.weight_bits == 1:
             return _along(self.channel_axis, binarize_weight, w, mask)
         if self.weight_bits < FLOAT_BITS:

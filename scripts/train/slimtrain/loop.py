@@ -87,7 +87,8 @@ def cross_entropy(logits: torch.Tensor, y: torch.Tensor, _idx: torch.Tensor) -> 
 def fit(model: SlimNet, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: int, lr: float,
         device: str, seed: int = 0, loss_fn: LossFn = cross_entropy, x_test: torch.Tensor | None = None,
         y_test: torch.Tensor | None = None, pruner: Pruner | None = None, schedule: AGPSchedule | None = None,
-        weight_decay: float = 0.0, cosine: bool = True, progress: bool = True, label: str = "train") -> list[dict]:
+        weight_decay: float = 0.0, cosine: bool = True, progress: bool = True, label: str = "train",
+        on_step: Callable[[float], None] | None = None) -> list[dict]:
     """Adam with a per-step cosine learning-rate decay. Data lives on the device for the whole run (small datasets),
     so batches are index slices: the same code is fast on CPU and CUDA."""
     model.to(device).train()
@@ -115,6 +116,8 @@ def fit(model: SlimNet, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_
             if cosine:
                 for g in opt.param_groups:
                     g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / total))
+            if on_step is not None:
+                on_step(step / total)  # the fraction of training done (a schedule, e.g. a soft quantizer's temperature)
             idx = perm[b * batch_size : (b + 1) * batch_size]
             xb, yb = model.shape_input(x[idx]), y[idx]
             logits = model(xb)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .quant import ActQuant, BinaryAct, binarize_weight, fake_quant_weight
+from .quant import ActQuant, BinaryAct, binarize_weight, fake_quant_weight, soft_quant_weight
 
 FLOAT_BITS = 32
 
@@ -23,6 +23,8 @@ class _MaskedQuantMixin:
 
     def _init_slim(self) -> None:
         self.weight_bits = FLOAT_BITS
+        # Quantization Networks' soft quantizer in training when set (its current temperature), else the STE.
+        self.soft_temperature: float | None = None
         self.input_quant: ActQuant | None = None
         self.register_buffer("weight_mask", None)  # type: ignore[attr-defined]
         self.register_buffer("bias_mask", None)  # type: ignore[attr-defined]
@@ -32,6 +34,9 @@ class _MaskedQuantMixin:
         mask = self.weight_mask
         if mask is not None:
             w = w * mask
+        temperature = getattr(self, "soft_temperature", None)
+        if temperature is not None and self.training and self.weight_bits < FLOAT_BITS:
+            return soft_quant_weight(w, self.weight_bits, temperature)
         if self.weight_bits == 1:
             return binarize_weight(w, mask)
         if self.weight_bits < FLOAT_BITS:

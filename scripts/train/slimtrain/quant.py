@@ -72,6 +72,21 @@ def fake_quant_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
     return torch.clamp(RoundSTE.apply(w / scale), -qmax, qmax) * scale
 
 
+def soft_quant_weight(w: torch.Tensor, bits: int, temperature: float) -> torch.Tensor:
+    """Quantization Networks (Yang et al. 2019): the staircase written as a sum of sigmoids of `temperature`, one per
+    step between adjacent levels of the same per-channel grid as fake_quant_weight (sign x mean|w| for 1 bit). It is
+    differentiable everywhere, with no straight-through estimate, and tends to the hard grid as the temperature
+    grows; evaluation and export use the hard grid."""
+    if bits == 1:
+        scale = _per_channel(binary_scale(w), w)
+        return (2 * torch.sigmoid(temperature * w / scale) - 1) * scale
+    scale = _per_channel(weight_scale(w, bits), w)
+    qmax = qmax_for(bits)
+    thresholds = torch.arange(-qmax + 0.5, qmax, 1.0, device=w.device, dtype=w.dtype)
+    steps = torch.sigmoid(temperature * ((w / scale).unsqueeze(-1) - thresholds)).sum(-1)
+    return (steps - qmax) * scale
+
+
 def binary_scale(w: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Per-output-channel mean |w| (over kept weights when pruned), shape [out]."""
     a = w.detach().abs()

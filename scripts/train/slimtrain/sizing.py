@@ -57,20 +57,26 @@ def relative_indices(flat_nonzero_positions: np.ndarray, index_bits: int) -> tup
     return np.asarray(gaps, dtype=np.int64), fillers
 
 
+def _sparse_layer(l) -> tuple:
+    """A layer's masked weight, its bias bits, its relative-index width, the flat weights, their nonzero positions,
+    the index gaps and the filler entries bridging gaps past the index range."""
+    w = l.weight if l.weight_mask is None else l.weight * l.weight_mask
+    b = l.effective_bias()
+    bias_bits = 32 * (b.numel() if b is not None else 0)
+    ib = INDEX_BITS["conv" if isinstance(l, Conv) else "fc"]
+    flat = w.detach().flatten().cpu().numpy()
+    nz = np.flatnonzero(flat)
+    gaps, fillers = relative_indices(nz, ib)
+    return w, bias_bits, ib, flat, nz, gaps, fillers
+
+
 @torch.no_grad()
 def storage_report(model: SlimNet, bits: int) -> dict:
     """Bytes at each Deep Compression stage for the model's current (masked) weights, quantized to `bits` per-channel."""
     stages = {"dense_fp32": 0.0, "pruned_sparse": 0.0, "quantized": 0.0, "entropy_coded": 0.0}
     layers = {}
     for name, l in model.weighted_layers():
-        w = l.weight if l.weight_mask is None else l.weight * l.weight_mask
-        b = l.effective_bias()
-        bias_bits = 32 * (b.numel() if b is not None else 0)
-        kind = "conv" if isinstance(l, Conv) else "fc"
-        ib = INDEX_BITS[kind]
-        flat = w.flatten().cpu().numpy()
-        nz = np.flatnonzero(flat)
-        gaps, fillers = relative_indices(nz, ib)
+        w, bias_bits, ib, flat, nz, gaps, fillers = _sparse_layer(l)
         entries = len(nz) + fillers
         q, scale = quantize_weight(w, bits)
         qflat = q.flatten().cpu().numpy().astype(np.int64)
@@ -88,3 +94,29 @@ def storage_report(model: SlimNet, bits: int) -> dict:
             stages[k] += v / 8
     base = stages["dense_fp32"]
     return {"bits": bits, "bytes": stages, "compression": {k: base / v for k, v in stages.items()}, "layers": layers}
+
+
+def codebook_storage_report(model: SlimNet) -> dict:
+    """Bytes of a weight-shared model (each layer's weights drawn from a small set of values, codebook.py) in Deep
+    Compression's storage: relative indices of the nonzeros, each one's index into its layer's codebook (as many bits
+    as the codebook needs), the codebook in fp32, then Huffman coding of the codebook indices and the gaps."""
+    stages = {"dense_fp32": 0.0, "pruned_sparse": 0.0, "quantized": 0.0, "entropy_coded": 0.0}
+    layers = {}
+    for name, l in model.weighted_layers():
+        w, bias_bits, ib, flat, nz, gaps, fillers = _sparse_layer(l)
+        values, levels = np.unique(flat[nz], return_inverse=True)
+        bits = max(1, int(np.ceil(np.log2(len(values) + 1))))  # + 1: the filler entries' zero
+        stored = np.concatenate([levels.astype(np.int64) + 1, np.zeros(fillers, dtype=np.int64)])
+        entries = len(nz) + fillers
+        codebook_bits = 32 * len(values)
+        dense = 32 * w.numel() + bias_bits
+        sparse = entries * (32 + ib) + bias_bits
+        quant = entries * (bits + ib) + codebook_bits + bias_bits
+        coded = huffman_bits(stored.tolist()) + huffman_bits(gaps.tolist()) + codebook_bits + bias_bits
+        layers[name] = {"weights": int(w.numel()), "nonzero": int(len(nz)), "shared_values": int(len(values)), "index_bits": ib,
+                        "codebook_index_bits": bits, "dense_bytes": dense / 8, "sparse_bytes": sparse / 8,
+                        "quantized_bytes": quant / 8, "entropy_coded_bytes": coded / 8}
+        for k, v in zip(stages, (dense, sparse, quant, coded)):
+            stages[k] += v / 8
+    base = stages["dense_fp32"]
+    return {"bytes": stages, "compression": {k: base / v for k, v in stages.items()}, "layers": layers}
