@@ -150,7 +150,7 @@ export const MODELS: Record<string, { build: () => ModelProto; input: number[] }
 const VARIANTS: Record<string, QuantizeOptions | "fp32" | "sparse90"> = {
   fp32: "fp32", int8: { bits: 8 }, int4: { bits: 4, block: 32 }, ternary: { bits: 2, block: 32 }, binary: { bits: 1 }, sparse90: "sparse90",
   // A 4-bit codebook per layer (k-means weight sharing): the lut4 kernel.
-  codebook4: { codebook: { bits: 4, scope: "per-layer", seed: 0, iterations: 100, exactZeros: false } },
+  codebook4: { codebook: { bits: 4, scope: "per-layer", seed: 0, iterations: 1000, exactZeros: false } },
 };
 
 /**

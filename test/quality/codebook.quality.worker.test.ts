@@ -31,13 +31,14 @@ describe("codebook variants through the API", () => {
     const codebook = await made(model.id, { quantize: { codebook: { bits: 4 } }, eval: { dataset: dataset.id } });
     const int4 = await made(model.id, { quantize: { bits: 4 }, eval: { dataset: dataset.id } });
     console.log(JSON.stringify({ engine: codebook.engine, residentBytes: [codebook.residentBytes, int4.residentBytes], fp32: codebook.eval.accuracy.fp32, codebook4: codebook.eval.accuracy.variant, int4: int4.eval.accuracy.variant, bytes: { fp32: model.bytes, codebook4: codebook.bytes, int4: int4.bytes } }));
-    expect(codebook.eval.accuracy.drop).toBeLessThanOrEqual(0.2);
+    // Points of 1000 images: 0.2 is exactly 2 images, compared with float slack.
+    expect(codebook.eval.accuracy.drop).toBeLessThanOrEqual(0.2 + 1e-9);
     expect(codebook.bytes).toBeLessThan(int4.bytes);
     expect(codebook.bits).toBe(4);
     // The engine serves it on the lut4 kernel, indices at half a byte each: less resident than int4's bytes and scales.
     expect(codebook.engine).toBe("kernels");
     expect(codebook.residentBytes).toBeLessThanOrEqual(int4.residentBytes);
-    expect(codebook.recipe.quantize).toEqual({ codebook: { bits: 4, scope: "per-layer", seed: 0, iterations: 100 }, scheme: "weight-only" });
+    expect(codebook.recipe.quantize).toEqual({ codebook: { bits: 4, scope: "per-layer", seed: 0, iterations: 1000 }, scheme: "weight-only" });
     for (const t of codebook.tensors) {
       expect(t.codebook).toMatchObject({ scope: "per-layer", centroids: 16, codebooks: 1, indexBits: 4, codebookBytes: 64 });
       expect(t.codebook.indexBytes).toBe(Math.ceil(t.shape.reduce((a: number, b: number) => a * b, 1) / 2));

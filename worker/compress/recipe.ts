@@ -144,7 +144,7 @@ export const CodebookSchema = z
     bits: z.number().int().min(2).max(8).describe("Index width: 2^bits shared values (centroids) per codebook"),
     scope: z.enum(["per-layer", "per-channel"]).default("per-layer").describe("One codebook per weight tensor, or one per output channel"),
     seed: z.number().int().min(0).max(2147483647).default(0).describe("Seeds k-means++ (the same seed gives the same variant)"),
-    iterations: z.number().int().min(1).max(1000).default(100).describe("Most Lloyd iterations per codebook (it stops early once assignments settle)"),
+    iterations: z.number().int().min(1).max(1000).default(1000).describe("Most Lloyd iterations per codebook (it stops once assignments settle; each costs O(k log n))"),
   })
   .strict();
 

@@ -101,8 +101,53 @@ def make_reference(out: str, device: str, progress: bool = True) -> dict:
     return report
 
 
+FASHION_DIR = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist
+FASHION_RECIPE = {"arch": "cnn", "epochs": 5, "lr": 1e-3, "seed": 5, "dataset": "Fashion-MNIST"}
+
+
+def make_fashion_reference(out: str, device: str, data_dir: str = FASHION_DIR, progress: bool = True) -> dict:
+    """The Fashion-MNIST CNN and its test subset, beside the MNIST fixtures (which this leaves as they are):
+    models/fashion-cnn.onnx, data/fashion-test-1000-img.npz, models/fashion-reference.json and models/FASHION.md."""
+    out_dir = Path(out)
+    models_dir, data_dir_out = out_dir / "models", out_dir / "data"
+    models_dir.mkdir(parents=True, exist_ok=True)
+    data_dir_out.mkdir(parents=True, exist_ok=True)
+    ds = load_dataset("idx", data_dir)
+    x_test = ds.x_test.numpy()
+    y_test = ds.y_test.numpy().astype(np.int64)
+    np.savez_compressed(data_dir_out / "fashion-test-1000-img.npz", input=x_test[:SUBSET], labels=y_test[:SUBSET])
+    r = FASHION_RECIPE
+    seed_everything(r["seed"])
+    model = build_model(make_spec(r["arch"], ds.image_shape, ds.num_classes)).to(device)
+    hist = fit(model, ds.x_train, ds.y_train, epochs=r["epochs"], batch_size=128, lr=r["lr"], device=device,
+               seed=r["seed"], x_test=ds.x_test, y_test=ds.y_test, progress=progress, label="fashion-cnn")
+    report: dict = {"preprocessing": "pixels / 255 as float32 in [0, 1]; no mean/std normalisation",
+                    "subset": f"first {SUBSET} images of the Fashion-MNIST test set (t10k, {data_dir})", "models": {}}
+    _write_model(models_dir, "fashion-cnn", model, r, hist, x_test, y_test, ds, report, "fashion-test-1000-img.npz")
+    report["data"] = {"fashion-test-1000-img.npz": {"input": [SUBSET, 1, 28, 28], "labels": [SUBSET],
+                                                   "bytes": (data_dir_out / "fashion-test-1000-img.npz").stat().st_size}}
+    report["environment"] = {"torch": torch.__version__, "device": device, "threads": torch.get_num_threads()}
+    (models_dir / "fashion-reference.json").write_text(json.dumps(report, indent=2) + "\n")
+    m = report["models"]["fashion-cnn"]
+    (models_dir / "FASHION.md").write_text(f"""# Fashion-MNIST reference model (generated — do not edit by hand)
+
+`fashion-cnn.onnx`: the `cnn` architecture of the MNIST CNN trained on Fashion-MNIST (Debian's dataset-fashion-mnist),
+for the accuracy tests that need a second dataset. Regenerate (deterministic seed, CPU, a few minutes; the MNIST
+fixtures are left as they are):
+
+    /usr/bin/python3 scripts/train/train.py reference --fashion --out test/fixtures
+
+Interface as the MNIST models': input `input` float32 [N, 1, 28, 28] ({report['preprocessing']}), output `logits`
+float32 [N, 10]. Accuracy with onnxruntime: {m['onnxruntime']['test_10k']['accuracy']:.2%} on the 10k test set
+({m['onnxruntime']['test_10k']['errors']} errors), {m['onnxruntime']['subset_1000']['accuracy']:.1%} on the subset
+`data/fashion-test-1000-img.npz` ({report['subset']}; `input` float32 [1000, 1, 28, 28], `labels` int64 [1000]).
+{m['parameters']:,} parameters, {m['bytes'] / 1e6:.2f} MB. Recipe: {json.dumps(r)}. Full numbers: `fashion-reference.json`.
+""")
+    return report
+
+
 def _write_model(models_dir: Path, name: str, model: SlimNet, recipe: dict, hist: list[dict], x: np.ndarray,
-                 y: np.ndarray, ds: Dataset, report: dict) -> None:
+                 y: np.ndarray, ds: Dataset, report: dict, dataset: str | None = None) -> None:
     path = models_dir / f"{name}.onnx"
     export_onnx(model, path, 13, {"slimserve.recipe": {"reference": name, **recipe}})
     torch_eval = evaluate(model, ds.x_test, ds.y_test)
@@ -112,7 +157,7 @@ def _write_model(models_dir: Path, name: str, model: SlimNet, recipe: dict, hist
         "file": path.name, "bytes": path.stat().st_size, "sha256": _sha(path),
         "parameters": sum(p.numel() for p in model.parameters()), "weight_sparsity": round(zeros / weights, 4),
         "input": {"name": "input", "shape": ["N", *model.input_shape]}, "output": {"name": "logits", "shape": ["N", 10]},
-        "dataset": "mnist-test-1000.npz" if model.spec["arch"] == "mlp" else "mnist-test-1000-img.npz",
+        "dataset": dataset or ("mnist-test-1000.npz" if model.spec["arch"] == "mlp" else "mnist-test-1000-img.npz"),
         "recipe": recipe, "spec": model.spec,
         "torch": {"test_10k": torch_eval["accuracy"]},
         "onnxruntime": {"test_10k": _ort_accuracy(path, x, y), "subset_1000": _ort_accuracy(path, x[:SUBSET], y[:SUBSET])},

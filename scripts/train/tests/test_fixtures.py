@@ -73,3 +73,23 @@ def test_pruned_lenet_is_92_percent_sparse_in_its_weights():
     weights = [numpy_helper.to_array(t) for t in m.graph.initializer if t.name.endswith(".weight")]
     zeros = sum(int((w == 0).sum()) for w in weights) / sum(w.size for w in weights)
     assert zeros == pytest.approx(0.92, abs=0.002)
+
+
+def test_the_fashion_cnn_is_documented_and_reproduces_its_recorded_accuracy():
+    from slimtrain.data import load_idx_dir
+    from slimtrain.reference import FASHION_DIR
+
+    report = json.loads((MODELS / "fashion-reference.json").read_text())
+    info = report["models"]["fashion-cnn"]
+    assert "fashion-cnn.onnx" in (MODELS / "FASHION.md").read_text()
+    m = onnx.load(MODELS / "fashion-cnn.onnx")
+    onnx.checker.check_model(m)
+    (inp,), (out,) = m.graph.input, m.graph.output
+    assert _dims(inp) == ["N", 1, 28, 28] and _dims(out) == ["N", 10]
+    data = np.load(FIXTURES / "data" / "fashion-test-1000-img.npz")
+    _, _, images, labels = load_idx_dir(FASHION_DIR)
+    np.testing.assert_array_equal(data["input"].reshape(1000, 784), images_to_float(images[:1000]).reshape(1000, 784))
+    np.testing.assert_array_equal(data["labels"], labels[:1000])
+    logits = ort_run(MODELS / "fashion-cnn.onnx", {"input": data["input"]})["logits"]
+    assert int((logits.argmax(1) != data["labels"]).sum()) == info["onnxruntime"]["subset_1000"]["errors"]
+    assert info["onnxruntime"]["test_10k"]["accuracy"] >= 0.87

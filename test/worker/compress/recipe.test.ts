@@ -38,7 +38,7 @@ describe("codebook recipes", () => {
 
   it("fill scope, seed and iterations, with no bits of their own", () => {
     expect(canonical({ quantize: { codebook: { bits: 4 } } })).toBe(
-      '{"quantize":{"codebook":{"bits":4,"iterations":100,"scope":"per-layer","seed":0},"scheme":"weight-only"}}',
+      '{"quantize":{"codebook":{"bits":4,"iterations":1000,"scope":"per-layer","seed":0},"scheme":"weight-only"}}',
     );
   });
 
