@@ -53,7 +53,13 @@ export function codebookEncoding(options: CodebookOptions): WeightEncoding {
   const k = 2 ** options.bits;
   return {
     bits: options.bits,
-    unsupported: () => null,
+    unsupported(w) {
+      // Known from the shape alone, before any clustering: codebooks that would outweigh the float weight.
+      const n = w.dims.reduce((a, b) => a * b, 1);
+      const codebooks = options.scope === "per-layer" ? 1 : (w.dims[w.slot.outAxis] ?? 1);
+      const bytes = codebooks * k * 4 + Math.ceil((n * indexContainer(options.bits, w.opset)) / 8);
+      return bytes >= n * 4 ? `${codebooks} codebook(s) of ${k} floats and their indices (${bytes} bytes) would outweigh the float weight (${n * 4} bytes)` : null;
+    },
     encode(w) {
       const axis = w.slot.outAxis;
       const { outer, channels, inner } = channelLayout(w.dims, axis);

@@ -111,8 +111,15 @@ describe("codebook quantization, per channel", () => {
     expect(maxRelDiff(engine, got)).toBeLessThan(1e-4);
   });
 
-  it("refuses codebooks that would outweigh the weights they index (256 floats per channel of 9 to 72 weights)", () => {
-    expect(() => compressModel(decodeModel(buildCnn(4)), recipe({ codebook: { bits: 8, scope: "per-channel" } }))).toThrow(/the variant would take \d+ bytes, the original \d+/);
+  it("leaves float, before clustering, the weights whose codebooks would outweigh them, and refuses a recipe that leaves them all", () => {
+    // 256 floats per output channel of 9 (conv1) to 72 (conv2) weights; fc's 10 channels of 16 inputs likewise.
+    expect(() => compressModel(decodeModel(buildCnn(4)), recipe({ codebook: { bits: 8, scope: "per-channel" } }))).toThrow(
+      /the recipe changes no weight of this model: conv1.weight \(conv1\): 8 codebook\(s\) of 256 floats and their indices \(8264 bytes\) would outweigh the float weight \(288 bytes\)/,
+    );
+    // Per layer, the same 256 floats fit conv2 (1152 weights) but not conv1 (72) or fc (160).
+    const r = compressModel(decodeModel(buildCnn(4)), recipe({ codebook: { bits: 8 } }));
+    expect(r.tensors.map((t) => t.name)).toEqual(["conv2.weight"]);
+    expect(r.skipped.map((s) => s.name).sort()).toEqual(["conv1.weight", "fc.weight"]);
   });
 });
 
