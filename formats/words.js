@@ -30,6 +30,23 @@ export function widthName(bits) {
 }
 
 /**
+ * A shared-value recipe's name ("4-bit codebook", "4-bit codebook per channel", "pq 8x256"), or null for a
+ * uniform one.
+ * @param {Json} q @returns {string | null}
+ */
+function sharedName(q) {
+  if (q.codebook) {
+    const c = obj(q.codebook);
+    return `${String(c.bits ?? "?")}-bit codebook${c.scope === "per-channel" ? " per channel" : ""}`;
+  }
+  if (q.pq) {
+    const p = obj(q.pq);
+    return `pq ${String(p.subvector ?? 8)}x${String(p.centroids ?? 256)}`;
+  }
+  return null;
+}
+
+/**
  * The granularity when it is not the width's default (per channel; blocks of 32 for 4 and 2 bits).
  * @param {Json} q @returns {string | undefined}
  */
@@ -70,7 +87,11 @@ export function recipeWords(recipe) {
     const overridden = Object.keys(obj(q.overrides)).length;
     const scheme = typeof q.scheme === "string" ? q.scheme : "weight-only";
     const rounding = typeof q.rounding === "object" && q.rounding !== null ? "gptq" : undefined;
-    const words = [widthName(q.bits), scheme, granularityWords(q), q.symmetric === false ? "zero points" : undefined, rounding].filter(Boolean).join(" ");
+    const shared = sharedName(q);
+    const calibrated = shared && q.calibration ? "calibrated" : undefined;
+    const words = shared
+      ? [shared, calibrated].filter(Boolean).join(" ")
+      : [widthName(q.bits), scheme, granularityWords(q), q.symmetric === false ? "zero points" : undefined, rounding].filter(Boolean).join(" ");
     parts.push(`${words}${overridden ? ` (${overridden} layer${overridden === 1 ? "" : "s"} overridden)` : ""}`);
   }
   // A recipe of another kind (a trained variant's) is shown as it is rather than hidden.
@@ -92,7 +113,8 @@ export function recipeLabel(recipe) {
   if (r.quantize) {
     const q = obj(r.quantize);
     const rounding = typeof q.rounding === "object" && q.rounding !== null ? " gptq" : "";
-    parts.push(`${widthName(q.bits)}${typeof q.scheme === "string" && q.scheme !== "weight-only" ? ` ${q.scheme}` : ""}${rounding}`);
+    const shared = sharedName(q);
+    parts.push(shared ?? `${widthName(q.bits)}${typeof q.scheme === "string" && q.scheme !== "weight-only" ? ` ${q.scheme}` : ""}${rounding}`);
   }
   return parts.join(" ") || "variant";
 }

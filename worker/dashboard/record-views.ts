@@ -204,7 +204,8 @@ export function parameterStates(v: Partial<Variant>, parameters: number): Parame
   const str = (x: unknown) => (typeof x === "string" ? x : null);
   for (const t of list(v.tensors)) {
     const shape = Array.isArray(t.shape) ? (t.shape as unknown[]).map((d) => finite(d) ?? 0) : [];
-    const kind = t.codebook ? `${t.bits}-bit codebook` : `int${t.bits}`;
+    const cb = obj(t.codebook);
+    const kind = t.codebook ? (finite(cb.subvector) !== null ? `pq ${cb.subvector}x${cb.centroids}` : `${t.bits}-bit codebook`) : `int${t.bits}`;
     if (str(t.name) && finite(t.bits) !== null) add("compressed", kind, t.name as string, shape.reduce((a, b) => a * b, 1));
   }
   const prune = obj(v.prune);

@@ -108,6 +108,21 @@ describe("parameterStates", () => {
     ]);
   });
 
+  it("names codebook and product-quantized weights by their kind, not as an integer width", () => {
+    const tensor = { node: "n", op: "MatMul", axis: 1, scaleMin: 0, scaleMax: 0, maxAbsError: 0, sqnrDb: null };
+    const v = {
+      tensors: [
+        { ...tensor, name: "a", shape: [10, 10], bits: 4, codebook: { scope: "per-layer", centroids: 16, codebooks: 1, indexBits: 4, indexBytes: 50, codebookBytes: 64 } },
+        { ...tensor, name: "b", shape: [16, 8], bits: 1, codebook: { scope: "per-layer", centroids: 256, codebooks: 1, indexBits: 8, indexBytes: 16, codebookBytes: 4096, subvector: 8 } },
+      ],
+      skipped: [],
+    } as unknown as Variant;
+    expect(parameterStates(v, 228).rows.map((r) => [r.label, r.elements])).toEqual([
+      ["pq 8x256", 128],
+      ["4-bit codebook", 100],
+    ]);
+  });
+
   it("lists what was left float without a size (an activation, an older record) apart, and never counts more than 100%", () => {
     const states = parameterStates(SAMPLE_VARIANTS[2]!, 9610);
     expect(states.rows.map((r) => [r.label, r.share])).toEqual([[NOT_A_WEIGHT, 1]]);
