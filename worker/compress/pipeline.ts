@@ -296,7 +296,7 @@ export function quantizeByRecipe(
     const include = (n: NodeProto) => bitsOf(n) != null;
     const r = q.codebook
       ? quantizeModel(current, { codebook: { ...q.codebook, exactZeros: pruned }, include })
-      : quantizeModel(current, { pq: { ...q.pq!, ...(q.calibration ? { hessianFor: layerHessian(model, requireHessians(hessians)) } : {}) }, include });
+      : quantizeModel(current, { pq: { ...q.pq!, ...(q.calibration ? { hessianFor: weightHessians(model, requireHessians(hessians)).matrix } : {}) }, include });
     return { model: r.model, tensors: r.tensors, skipped: [...skipped, ...r.skipped], activations: [] };
   }
   const widths = [...new Set([...bits.values()].filter((b): b is number => b !== null))].sort((a, b) => b - a);
@@ -319,16 +319,23 @@ export function quantizeByRecipe(
   return { model: current, tensors, skipped, activations };
 }
 
-/** The input Hessian of the layer that reads a weight (summed where several share it), when its shape matches. */
-function layerHessian(model: ModelProto, hessians: LayerHessians): (weight: string, gemm: GemmLayout) => Float64Array | undefined {
+/**
+ * Per weight: the first layer that reads it (of the Hessian targets), and its input Hessian (summed where several
+ * layers share the weight) when every reader's statistics match the weight's matrix view `gemm`.
+ */
+function weightHessians(model: ModelProto, hessians: LayerHessians) {
   const byWeight = new Map<string, HessianTarget[]>();
   for (const t of hessianTargets(model)) byWeight.set(t.weight, [...(byWeight.get(t.weight) ?? []), t]);
-  return (weight, gemm) => {
-    const stats = (byWeight.get(weight) ?? []).map((t) => hessians[t.layer]);
-    if (stats.length === 0 || stats.some((h) => !h || h.features !== gemm.K || h.groups !== gemm.groups || h.rows === 0)) return undefined;
-    const matrix = new Float64Array(stats[0]!.matrix.length);
-    for (const h of stats) for (let i = 0; i < matrix.length; i++) matrix[i] = matrix[i]! + h!.matrix[i]!;
-    return matrix;
+  return {
+    firstLayer: (weight: string): string | undefined => byWeight.get(weight)?.[0]?.layer,
+    matrix(weight: string, gemm: GemmLayout): Float64Array | undefined {
+      const stats = (byWeight.get(weight) ?? []).map((t) => hessians[t.layer]);
+      if (stats.length === 0 || stats.some((h) => !h || h.features !== gemm.K || h.groups !== gemm.groups || h.rows === 0)) return undefined;
+      if (stats.length === 1) return stats[0]!.matrix;
+      const sum = new Float64Array(stats[0]!.matrix.length);
+      for (const h of stats) for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + h!.matrix[i]!;
+      return sum;
+    },
   };
 }
 
@@ -342,21 +349,13 @@ function requireHessians(hessians: LayerHessians | undefined): LayerHessians {
  * it), in the operator table's matrix view of the weight; other weights round to nearest.
  */
 function compensatedRounding(model: ModelProto, hessians: LayerHessians, rounding: Rounding): NonNullable<QuantizeOptions["roundingFor"]> {
-  const byWeight = new Map<string, HessianTarget[]>();
-  for (const t of hessianTargets(model)) byWeight.set(t.weight, [...(byWeight.get(t.weight) ?? []), t]);
+  const h = weightHessians(model, hessians);
   const layers = new Map(layersOf(model.graph!).map((l) => [nodeLabel(l.node), l]));
   return (weight, dims) => {
-    const targets = byWeight.get(weight);
-    const layer = targets && layers.get(targets[0]!.layer);
+    const first = h.firstLayer(weight);
+    const layer = first === undefined ? undefined : layers.get(first);
     const layout = layer?.operator.gemm(layer.node, dims);
-    if (!targets || !layout) return undefined;
-    const stats = targets.map((t) => hessians[t.layer]);
-    if (stats.some((h) => !h || h.features !== layout.K || h.groups !== layout.groups || h.rows === 0)) return undefined;
-    let matrix = stats[0]!.matrix;
-    if (stats.length > 1) {
-      matrix = new Float64Array(matrix.length);
-      for (const h of stats) for (let i = 0; i < matrix.length; i++) matrix[i] = matrix[i]! + h!.matrix[i]!;
-    }
-    return gptqRounding(matrix, layout, rounding);
+    const matrix = layout && h.matrix(weight, layout);
+    return layout && matrix ? gptqRounding(matrix, layout, rounding) : undefined;
   };
 }

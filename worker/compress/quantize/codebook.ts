@@ -7,7 +7,7 @@ import { DT } from "../../onnx/dtype";
 import { packInt2, packInt4 } from "../../onnx/encoding";
 import { channelLayout, makeTensor } from "../../onnx/tensor";
 import type { Codebook } from "../recipe";
-import { broadcastShape, type CodebookReport, type WeightEncoding } from "./encoding";
+import { broadcastShape, type CodebookReport, type WeightEncoding, type WeightToEncode } from "./encoding";
 import { assignNearest, kmeans1d } from "./kmeans";
 import { quantizationError } from "./weights";
 
@@ -24,6 +24,25 @@ export function indexContainer(bits: number, opset: number): 2 | 4 | 8 {
   if (bits <= 2 && opset >= 25) return 2;
   if (bits <= 4 && opset >= 21) return 4;
   return 8;
+}
+
+/**
+ * Indices (0..2^width - 1, shaped `dims`) stored in `container` bits each, and the nodes that read them back as INT64:
+ * a Cast for UINT8; sub-byte integers through a unit DequantizeLinear first (Cast from UINT4/UINT2 is not universal).
+ */
+export function indexTensors(w: WeightToEncode, prefix: string, indices: Uint8Array, dims: readonly number[], container: 2 | 4 | 8) {
+  const idxName = w.fresh(`${w.name}_${prefix}_index`);
+  const output = w.fresh(`${w.name}_${prefix}_index_int64`);
+  const cast = (input: string) => makeNode("Cast", [input], [output], w.fresh(`${w.name}_${prefix}_cast`), { to: DT.INT64 });
+  if (container === 8) return { initializers: [makeTensor(idxName, DT.UINT8, dims, indices)], nodes: [cast(idxName)], output };
+  const packed = container === 4 ? packInt4(new Int8Array(indices.buffer, indices.byteOffset, indices.length)) : packInt2(Array.from(indices, (u) => (u >= 2 ? u - 4 : u)));
+  const unitName = w.fresh(`${w.name}_${prefix}_unit`);
+  const floatName = w.fresh(`${w.name}_${prefix}_index_float`);
+  return {
+    initializers: [makeTensor(idxName, container === 4 ? DT.UINT4 : DT.UINT2, dims, packed), makeTensor(unitName, DT.FLOAT, [], new Float32Array([1]))],
+    nodes: [makeNode("DequantizeLinear", [idxName, unitName], [floatName], w.fresh(`${w.name}_${prefix}_widen`)), cast(floatName)],
+    output,
+  };
 }
 
 /** One group's codebook (exactly `k` entries, padded with its last value) and each value's index into it. */
@@ -85,25 +104,12 @@ export function codebookEncoding(options: CodebookOptions): WeightEncoding {
       for (let f = 0; f < data.length; f++) reconstructed[f] = codebook[offset(f) + indices[f]!]!;
 
       const container = indexContainer(options.bits, w.opset);
-      const idxName = w.fresh(`${w.name}_codebook_index`);
       const bookName = w.fresh(`${w.name}_codebook`);
       const output = w.fresh(`${w.name}_shared`);
-      const longName = w.fresh(`${w.name}_codebook_index_int64`);
-      const initializers = [makeTensor(bookName, DT.FLOAT, [codebook.length], codebook)];
-      const nodes = [];
-      if (container === 8) {
-        initializers.push(makeTensor(idxName, DT.UINT8, w.dims, indices));
-        nodes.push(makeNode("Cast", [idxName], [longName], w.fresh(`${w.name}_codebook_cast`), { to: DT.INT64 }));
-      } else {
-        // Sub-byte integers reach Gather through a unit DequantizeLinear (Cast from UINT4/UINT2 is not universal).
-        const packed = container === 4 ? packInt4(new Int8Array(indices.buffer)) : packInt2(Array.from(indices, (u) => (u >= 2 ? u - 4 : u)));
-        const unitName = w.fresh(`${w.name}_codebook_unit`);
-        const floatName = w.fresh(`${w.name}_codebook_index_float`);
-        initializers.push(makeTensor(idxName, container === 4 ? DT.UINT4 : DT.UINT2, w.dims, packed));
-        initializers.push(makeTensor(unitName, DT.FLOAT, [], new Float32Array([1])));
-        nodes.push(makeNode("DequantizeLinear", [idxName, unitName], [floatName], w.fresh(`${w.name}_codebook_widen`)));
-        nodes.push(makeNode("Cast", [floatName], [longName], w.fresh(`${w.name}_codebook_cast`), { to: DT.INT64 }));
-      }
+      const stored = indexTensors(w, "codebook", indices, w.dims, container);
+      const longName = stored.output;
+      const initializers = [makeTensor(bookName, DT.FLOAT, [codebook.length], codebook), ...stored.initializers];
+      const nodes = [...stored.nodes];
       let gatherIndex = longName;
       if (options.scope === "per-channel") {
         // Channel c's entries start at c * k in the flattened codebook.

@@ -8,11 +8,11 @@
 // then Transpose/Reshape into the weight's own layout.
 import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
-import { fromHalf, packInt4, toHalf } from "../../onnx/encoding";
+import { fromHalf, toHalf } from "../../onnx/encoding";
 import type { GemmLayout } from "../../onnx/operators";
 import { makeTensor } from "../../onnx/tensor";
 import type { CodebookReport, WeightEncoding } from "./encoding";
-import { indexContainer } from "./codebook";
+import { indexContainer, indexTensors } from "./codebook";
 import { solveSymmetric } from "./gptq";
 import { seededRandom } from "../../seeded-random";
 import { quantizationError } from "./weights";
@@ -61,13 +61,13 @@ function pointLayout(gemm: GemmLayout, d: number) {
   const count = groups * N * blocks;
   const inputsContiguous = storageOf(gemm) === "inputs-contiguous";
   // inputs-contiguous: p = (g * N + n) * blocks + j; outputs-contiguous: p = (g * blocks + j) * N + n.
-  const blockOf = (p: number) => (inputsContiguous ? { g: Math.floor(p / (N * blocks)), j: p % blocks } : { g: Math.floor(p / (blocks * N)), j: Math.floor(p / N) % blocks });
+  // The point's Hessian block: (group, input block) as one index g * blocks + j.
+  const blockOf = (p: number) => (inputsContiguous ? Math.floor(p / (N * blocks)) * blocks + (p % blocks) : Math.floor(p / N));
   // Flat index in the weight of element t of point p.
   const at = (p: number, t: number) => {
     if (inputsContiguous) return p * d + t;
-    const g = Math.floor(p / (blocks * N));
-    const j = Math.floor(p / N) % blocks;
-    return g * K * N + (j * d + t) * N + (p % N);
+    const b = blockOf(p);
+    return Math.floor(b / blocks) * K * N + ((b % blocks) * d + t) * N + (p % N);
   };
   const gather = (data: Float32Array, out: Float32Array) => {
     for (let p = 0; p < count; p++) for (let t = 0; t < d; t++) out[p * d + t] = data[at(p, t)]!;
@@ -77,7 +77,7 @@ function pointLayout(gemm: GemmLayout, d: number) {
     for (let p = 0; p < count; p++) for (let t = 0; t < d; t++) out[at(p, t)] = values[p * d + t]!;
     return out;
   };
-  return { count, blocks, blockOf, gather, scatter, inputsContiguous };
+  return { count, blockOf, gather, scatter, inputsContiguous };
 }
 
 /** The d x d metric of each (group, input block): the dampened diagonal block of the Hessian, or null for identity. */
@@ -253,11 +253,7 @@ export function pqEncoding(options: PqOptions): WeightEncoding {
       const points = layout.gather(w.data, new Float32Array(w.data.length));
       const hessian = options.hessianFor?.(w.name, gemm);
       const metrics = metricBlocks(hessian, gemm, d);
-      const blockOf = (p: number) => {
-        const { g, j } = layout.blockOf(p);
-        return g * layout.blocks + j;
-      };
-      const { centroids, assignment } = pqKmeans(points, layout.count, d, k, options.seed, options.iterations, metrics, blockOf, (x) => fromHalf(toHalf(x)));
+      const { centroids, assignment } = pqKmeans(points, layout.count, d, k, options.seed, options.iterations, metrics, layout.blockOf, (x) => fromHalf(toHalf(x)));
       const chosen = new Float32Array(layout.count * d);
       for (let p = 0; p < layout.count; p++) chosen.set(centroids.subarray(assignment[p]! * d, assignment[p]! * d + d), p * d);
       const reconstructed = layout.scatter(chosen, new Float32Array(w.data.length));
@@ -266,25 +262,14 @@ export function pqEncoding(options: PqOptions): WeightEncoding {
       const blocks = K / d;
       const indexDims = layout.inputsContiguous ? [groups, N, blocks] : [groups, blocks, N];
       const container = indexContainer(Math.ceil(Math.log2(k)), w.opset);
-      const idxName = w.fresh(`${w.name}_pq_index`);
       const bookName = w.fresh(`${w.name}_pq_codebook`);
-      const longName = w.fresh(`${w.name}_pq_index_int64`);
       const gathered = w.fresh(`${w.name}_pq_subvectors`);
       const shapeName = w.fresh(`${w.name}_pq_shape`);
       const output = w.fresh(`${w.name}_pq`);
-      const initializers = [makeTensor(bookName, DT.FLOAT16, [k, d], Uint16Array.from(centroids, toHalf))];
-      const nodes = [];
-      if (container === 8) {
-        initializers.push(makeTensor(idxName, DT.UINT8, indexDims, assignment));
-        nodes.push(makeNode("Cast", [idxName], [longName], w.fresh(`${w.name}_pq_cast`), { to: DT.INT64 }));
-      } else {
-        const unitName = w.fresh(`${w.name}_pq_unit`);
-        const floatName = w.fresh(`${w.name}_pq_index_float`);
-        initializers.push(makeTensor(idxName, DT.UINT4, indexDims, packInt4(new Int8Array(assignment.buffer))));
-        initializers.push(makeTensor(unitName, DT.FLOAT, [], new Float32Array([1])));
-        nodes.push(makeNode("DequantizeLinear", [idxName, unitName], [floatName], w.fresh(`${w.name}_pq_widen`)));
-        nodes.push(makeNode("Cast", [floatName], [longName], w.fresh(`${w.name}_pq_cast`), { to: DT.INT64 }));
-      }
+      const stored = indexTensors(w, "pq", assignment, indexDims, container);
+      const longName = stored.output;
+      const initializers = [makeTensor(bookName, DT.FLOAT16, [k, d], Uint16Array.from(centroids, toHalf)), ...stored.initializers];
+      const nodes = [...stored.nodes];
       const halves = w.fresh(`${w.name}_pq_subvectors_fp16`);
       nodes.push(makeNode("Gather", [bookName, longName], [halves], w.fresh(`${w.name}_pq_gather`), { axis: 0 }));
       nodes.push(makeNode("Cast", [halves], [gathered], w.fresh(`${w.name}_pq_to_float`), { to: DT.FLOAT }));
