@@ -3,6 +3,7 @@
 import type { QuantizeResult, TensorReport } from "../compress/quantize";
 import type { PruneResult } from "../compress/prune";
 import type { ActivationReport } from "../compress/quantize/activations";
+import type { BiasCorrectionReport } from "../compress/bias-correction";
 import type { EvalReport } from "../evaluate/report";
 import type { SparseReport } from "../onnx/sparse";
 import type { StoredVariant } from "../store/records";
@@ -23,6 +24,8 @@ export interface VariantRecord extends StoredVariant {
   stages?: VariantStages;
   /** Static scheme: the calibrated activation ranges and their uint8 parameters. */
   activations?: ActivationReport[];
+  /** quantize.biasCorrection: the layers whose bias was shifted, and those left. */
+  biasCorrection?: BiasCorrectionReport;
   /** The latest evaluation against FP32 (variant made with `eval`, or POST .../evaluate). */
   eval?: EvalReport;
 }

@@ -1,13 +1,13 @@
 // Variants: a recipe applied to a model, addressed by hash(model sha256, canonical recipe), made once. The hashed
 // recipe carries the default layer cap only where the cap bound (recipe.ts variantRecipe).
 import type { ActivationRanges } from "../compress/calibrate";
-import type { LayerHessians } from "../compress/calibrate/hessian";
+import type { LayerMoments } from "../compress/calibrate/hessian";
 import { checkRecipe, compressModel, pruneCapBinds, type CompressResult } from "../compress/pipeline";
 import { encodedSizes } from "../store/content-coding";
 import { evaluateBytes, type EvalReport } from "../evaluate/report";
-import { collectHessians, collectRanges } from "./calibration";
+import { collectMoments, collectRanges } from "./calibration";
 import { loadDataset } from "./datasets";
-import { addressNeedsWeights, canonicalJson, needsHessians, recipeBits, variantRecipe, type Recipe, type TrainedRecipe } from "../compress/recipe";
+import { addressNeedsWeights, canonicalJson, needsHessians, needsMoments, recipeBits, variantRecipe, type Recipe, type TrainedRecipe } from "../compress/recipe";
 import { summarizeModel, type TensorSignature } from "../onnx/validate";
 import { DomainError, notFound } from "../domain-error";
 import { sha256Hex } from "../store/body";
@@ -83,8 +83,8 @@ export async function registerTrainedVariant(
 }
 
 /** Compression proper (see compress/pipeline.ts) of stored model bytes. */
-export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, ranges?: ActivationRanges, hessians?: LayerHessians): CompressResult {
-  return compressModel(parseModelBytes(modelBytes), recipe, ranges, modelBytes.byteLength, hessians);
+export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, ranges?: ActivationRanges, moments?: LayerMoments): CompressResult {
+  return compressModel(parseModelBytes(modelBytes), recipe, ranges, modelBytes.byteLength, moments);
 }
 
 /**
@@ -148,14 +148,14 @@ export async function buildVariant(
     await progress("calibrating", 0.1);
     ranges = await collectRanges(store, model, original, recipe);
   }
-  let hessians: LayerHessians | undefined;
-  if (recipe.quantize && needsHessians(recipe.quantize)) {
+  let moments: LayerMoments | undefined;
+  if (recipe.quantize && needsMoments(recipe.quantize)) {
     if (recipe.quantize.scheme !== "static") await requireApplicableRecipe(store, model, recipe, original);
-    await progress("collecting Hessians", 0.15);
-    hessians = await collectHessians(store, model, original, recipe);
+    await progress(needsHessians(recipe.quantize) ? "collecting Hessians" : "collecting layer input means", 0.15);
+    moments = await collectMoments(store, model, original, recipe);
   }
   await progress("quantizing", 0.3);
-  const { bytes, tensors, skipped, activations, prune, prunedBytes, quantizedBytes } = compressModelBytes(original, recipe, ranges, hessians);
+  const { bytes, tensors, skipped, activations, biasCorrection, prune, prunedBytes, quantizedBytes } = compressModelBytes(original, recipe, ranges, moments);
   const addressed = variantRecipe(recipe, prune?.layers.some((l) => l.capped) ?? false);
   const id = await variantId(model.sha256, addressed);
   const stages: VariantStages = {
@@ -180,6 +180,7 @@ export async function buildVariant(
     tensors,
     skipped: sized(skipped, elements),
     ...(activations.length ? { activations } : {}),
+    ...(biasCorrection ? { biasCorrection } : {}),
     ...(prune ? { prune: { ...prune, skipped: sized(prune.skipped, elements) } } : {}),
     stages,
     createdAt: new Date().toISOString(),

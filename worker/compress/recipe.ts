@@ -57,6 +57,15 @@ const layerChoices = {
     ),
 };
 
+/** Said only when true, as equalize is: without it the recipe (bytes, variant id) is as it always was. */
+const BiasCorrectionSchema = z
+  .boolean()
+  .optional()
+  .overwrite((on) => (on === true ? true : undefined))
+  .describe(
+    "Shift each MatMul/Gemm/Conv layer's bias by the expected output error of its quantized weight on the calibration dataset's inputs, (W_q - W) E[x] (needs calibration: {dataset}); a layer without a bias gets one",
+  );
+
 /** Blocks of N consecutive inputs share a scale (DequantizeLinear's block_size). */
 const BlockSchema = z
   .object({ block: z.number().int().min(16).max(4096).refine((b) => (b & (b - 1)) === 0, "block must be a power of two") })
@@ -79,6 +88,7 @@ const Int8RecipeSchema = z
       .describe("true: int8 levels, zero point 0; false: uint8 levels with a zero point per scale (weight-only and static)"),
     calibration: CalibrationSchema.optional(),
     rounding: RoundingSchema,
+    biasCorrection: BiasCorrectionSchema,
     ...layerChoices,
   })
   .strict();
@@ -102,6 +112,7 @@ const Int4RecipeSchema = z
     symmetric: z.boolean().default(true).describe("true: int4 levels -7..7; false: uint4 levels 0..15 with a zero point per scale"),
     calibration: CalibrationSchema.optional().describe("The dataset whose activations rounding 'gptq' compensates for"),
     rounding: RoundingSchema,
+    biasCorrection: BiasCorrectionSchema,
     ...layerChoices,
   })
   .strict();
@@ -119,6 +130,7 @@ const TernaryRecipeSchema = z
     symmetric: z.literal(true).default(true),
     calibration: CalibrationSchema.optional().describe("The dataset whose activations rounding 'gptq' compensates for"),
     rounding: RoundingSchema,
+    biasCorrection: BiasCorrectionSchema,
     ...layerChoices,
   })
   .strict();
@@ -131,6 +143,7 @@ const BinaryRecipeSchema = z
     symmetric: z.literal(true).default(true),
     calibration: CalibrationSchema.optional().describe("The dataset whose activations rounding 'gptq' compensates for"),
     rounding: RoundingSchema,
+    biasCorrection: BiasCorrectionSchema,
     ...layerChoices,
   })
   .strict();
@@ -207,8 +220,15 @@ export const QuantizeRecipeSchema = z
       ctx.addIssue({ code: "custom", path: ["symmetric"], message: "scheme 'dynamic' quantizes weights symmetrically; symmetric: false applies to 'weight-only' and 'static'" });
     }
     const rounding = roundingOf(q);
-    if (q.scheme !== "static" && calibration && !rounding && q.bits !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["calibration"], message: `calibration applies to scheme 'static' or rounding 'gptq', not to scheme '${q.scheme}' alone` });
+    const corrected = biasCorrectionOf(q);
+    if (q.scheme !== "static" && calibration && !rounding && !corrected && q.bits !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["calibration"], message: `calibration applies to scheme 'static', rounding 'gptq' or biasCorrection, not to scheme '${q.scheme}' alone` });
+    }
+    if (corrected && !calibration) {
+      ctx.addIssue({ code: "custom", path: ["calibration"], message: "biasCorrection needs calibration: {dataset} (the inputs whose mean output error it removes)" });
+    }
+    if (corrected && q.scheme === "dynamic") {
+      ctx.addIssue({ code: "custom", path: ["biasCorrection"], message: "biasCorrection applies to scheme 'weight-only' and 'static' (dynamic weights are quantized by the integer ops' rewrite)" });
     }
     if (rounding && !calibration) {
       ctx.addIssue({ code: "custom", path: ["calibration"], message: "rounding 'gptq' needs calibration: {dataset} (the activations whose error it compensates)" });
@@ -235,7 +255,7 @@ export type QuantizeRecipe = z.infer<typeof QuantizeRecipeSchema>;
 export type UniformQuantizeRecipe = Exclude<QuantizeRecipe, { bits?: undefined }>;
 export type Calibration = z.output<typeof CalibrationSchema>;
 
-/** Calibration settings: 8-bit recipes with scheme 'static', 8, 4, 2 and 1-bit ones with rounding 'gptq', and pq. */
+/** Calibration settings: 8-bit recipes with scheme 'static', 8, 4, 2 and 1-bit ones with rounding 'gptq' or biasCorrection, and pq. */
 export function calibrationOf(q: QuantizeRecipe): Calibration | undefined {
   return q.bits === 16 ? undefined : q.calibration;
 }
@@ -243,6 +263,16 @@ export function calibrationOf(q: QuantizeRecipe): Calibration | undefined {
 /** Whether the recipe needs the layers' input Hessians from its calibration dataset (GPTQ rounding, calibrated pq). */
 export function needsHessians(q: QuantizeRecipe): boolean {
   return roundingOf(q) !== undefined || (q.bits === undefined && q.pq !== undefined && q.calibration !== undefined);
+}
+
+/** Whether the recipe shifts biases by its weights' expected output error (uniform grids at 8, 4, 2 and 1 bits). */
+export function biasCorrectionOf(q: QuantizeRecipe): boolean {
+  return q.bits !== 16 && q.bits !== undefined && q.biasCorrection === true;
+}
+
+/** Whether the recipe needs the layers' input moments from its calibration dataset (means; Hessians per needsHessians). */
+export function needsMoments(q: QuantizeRecipe): boolean {
+  return needsHessians(q) || biasCorrectionOf(q);
 }
 
 /** The recipe's error-compensating rounding, or undefined for nearest. */

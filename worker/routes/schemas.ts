@@ -153,6 +153,21 @@ export const VariantSchema = VariantSummarySchema.extend({
   activations: z
     .array(z.object({ name: z.string(), min: z.number(), max: z.number(), scale: z.number(), zeroPoint: z.number() }))
     .optional(),
+  biasCorrection: z
+    .object({
+      corrected: z.array(
+        z.object({
+          layer: z.string(),
+          bias: z.string().describe("The bias tensor the layer now reads"),
+          channels: z.number(),
+          maxAbsShift: z.number().describe("Largest |(W_q - W) E[x]| over the output channels"),
+          added: z.boolean().describe("The layer had no bias: one was added"),
+        }),
+      ),
+      left: z.array(z.object({ layer: z.string(), reason: z.string() })),
+    })
+    .optional()
+    .describe("With quantize.biasCorrection: the layers whose bias was shifted by the expected output error, and those left"),
   eval: z.unknown().optional().openapi({ description: "Evaluation report against FP32 (accuracy, agreement, latency: each measured on the engine that serves it, named by `engine` and `fp32Engine`; per-layer SQNR)" }),
 }).openapi("Variant");
 

@@ -93,6 +93,7 @@ export function int4(block: number): WeightEncoding {
         error: quantizationError(w.data, q.reconstructed),
         scales: q.scales,
         axis,
+        dequantized: () => q.reconstructed,
       };
     },
   };
