@@ -69,6 +69,7 @@ function pruneStructureWords(prune) {
 
 /**
  * A recipe in a few words: "int8 weight-only", "int8 static block 64", "prune 50% 2:4 + int8 dynamic", "int4 weight-only gptq",
+ * "int2 weight-only gptq bias-corrected",
  * "int8 weight-only (2 layers overridden)". A missing scheme is the API's default, weight-only; a granularity, zero
  * points or a prune structure are named only where they are not the default.
  * @param {unknown} recipe
@@ -91,7 +92,9 @@ export function recipeWords(recipe) {
     const calibrated = shared && q.calibration ? "calibrated" : undefined;
     const words = shared
       ? [shared, calibrated].filter(Boolean).join(" ")
-      : [widthName(q.bits), scheme, granularityWords(q), q.symmetric === false ? "zero points" : undefined, rounding].filter(Boolean).join(" ");
+      : [widthName(q.bits), scheme, granularityWords(q), q.symmetric === false ? "zero points" : undefined, rounding, q.biasCorrection === true ? "bias-corrected" : undefined]
+          .filter(Boolean)
+          .join(" ");
     parts.push(`${words}${overridden ? ` (${overridden} layer${overridden === 1 ? "" : "s"} overridden)` : ""}`);
   }
   // A recipe of another kind (a trained variant's) is shown as it is rather than hidden.
@@ -113,8 +116,9 @@ export function recipeLabel(recipe) {
   if (r.quantize) {
     const q = obj(r.quantize);
     const rounding = typeof q.rounding === "object" && q.rounding !== null ? " gptq" : "";
+    const corrected = q.biasCorrection === true ? " bc" : "";
     const shared = sharedName(q);
-    parts.push(shared ?? `${widthName(q.bits)}${typeof q.scheme === "string" && q.scheme !== "weight-only" ? ` ${q.scheme}` : ""}${rounding}`);
+    parts.push(shared ?? `${widthName(q.bits)}${typeof q.scheme === "string" && q.scheme !== "weight-only" ? ` ${q.scheme}` : ""}${rounding}${corrected}`);
   }
   return parts.join(" ") || "variant";
 }

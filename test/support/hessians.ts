@@ -1,7 +1,7 @@
 // Calibration data for the tests of calibrated compression (GPTQ rounding, calibrated pq): correlated activations,
 // the layers' input Hessians measured by onnxruntime-node (the independent executor), and the output error against
 // FP32 on unseen inputs.
-import { MomentAccumulator, hessianTargets, type LayerMoments } from "@worker/compress/calibrate/hessian";
+import { HessianAccumulator, hessianTargets, type LayerHessians } from "@worker/compress/calibrate/hessian";
 import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import { withExtraOutputs } from "@worker/onnx/outputs";
 import { rng } from "./models";
@@ -25,18 +25,18 @@ export function correlated(rows: number, k: number, seed: number): Float32Array 
 }
 
 /** Hessians of every MatMul/Gemm input, from onnxruntime-node (the independent executor) on `x`. */
-export async function hessians(bytes: Uint8Array, x: Float32Array, dims: number[]): Promise<LayerMoments> {
+export async function hessians(bytes: Uint8Array, x: Float32Array, dims: number[]): Promise<LayerHessians> {
   const model = decodeModel(bytes);
   const targets = hessianTargets(model);
   const exposed = encodeModel(withExtraOutputs(model, targets.map((t) => t.activation).filter((a) => a !== "input")));
   const out = await runReference(exposed, { input: floatTensor(x, dims) });
-  const result: LayerMoments = {};
+  const result: LayerHessians = {};
   for (const t of targets) {
-    const acc = new MomentAccumulator(t.features, t.groups);
+    const acc = new HessianAccumulator(t.features, t.groups);
     const tensor = t.activation === "input" ? { data: x, dims } : { data: out[t.activation]!.data as Float32Array, dims: out[t.activation]!.dims as number[] };
     if (t.window) acc.observeConv(tensor.data, tensor.dims, t.window);
     else acc.observe(tensor.data);
-    result[t.layer] = { features: t.features, groups: t.groups, rows: acc.rows, mean: acc.mean(), matrix: acc.matrix()! };
+    result[t.layer] = { features: t.features, groups: t.groups, rows: acc.rows, matrix: acc.matrix() };
   }
   return result;
 }

@@ -3,11 +3,13 @@
 // `equalize` the model calibrated is the equalized one (compress/pipeline.ts calibratedModel), whose ranges quantization
 // then uses.
 import { calibrationTargets, makeCalibrator, type ActivationRanges } from "../compress/calibrate";
-import { MomentAccumulator, hessianBytes, hessianTargets, type LayerMoments } from "../compress/calibrate/hessian";
+import { HessianAccumulator, hessianBytes, hessianTargets, type LayerHessians } from "../compress/calibrate/hessian";
 import { DomainError } from "../domain-error";
-import { calibratedModel } from "../compress/pipeline";
-import { calibrationOf, needsHessians, type Recipe } from "../compress/recipe";
-import { encodeModel } from "../onnx/codec";
+import { calibratedModel, layerBits } from "../compress/pipeline";
+import { ChannelMeans, correctBiasesOnData, type BiasCorrectionReport, type MeasureMeans } from "../compress/bias-correction";
+import { normalizeConstants } from "../onnx/constants";
+import { calibrationOf, type Recipe } from "../compress/recipe";
+import { decodeModel, encodeModel } from "../onnx/codec";
 import { withExtraOutputs } from "../onnx/outputs";
 import { forEachBatch } from "../evaluate/runner";
 import { openSession } from "../serve/sessions";
@@ -44,28 +46,27 @@ export const MAX_COMPENSATED_FEATURES = 1024;
 export const MAX_HESSIAN_BYTES = 32 * 1024 * 1024;
 
 /**
- * The input moments of every MatMul/Gemm/Conv (means of its rows or patches, for bias correction; and their Hessians,
- * the mean of x xᵀ, where the recipe needs them) on the recipe's calibration samples, run in onnxruntime-web with those
- * inputs exposed as outputs. Hessians past the bounds above are refused (invalid_recipe), naming the layer to exclude.
+ * The Hessian of every MatMul/Gemm/Conv input (mean of x xᵀ over its rows or patches) on the recipe's calibration samples, run in
+ * onnxruntime-web with those inputs exposed as outputs. Refused (invalid_recipe) past the bounds above, naming the
+ * layer to exclude.
  */
-export async function collectMoments(store: TenantStore, model: ModelRecord, original: Uint8Array, recipe: Recipe): Promise<LayerMoments> {
+export async function collectHessians(store: TenantStore, model: ModelRecord, original: Uint8Array, recipe: Recipe): Promise<LayerHessians> {
   const calibration = calibrationOf(recipe.quantize!)!;
   const decoded = calibratedModel(parseModelBytes(original), recipe);
   const targets = hessianTargets(decoded);
-  const second = needsHessians(recipe.quantize!);
   // GPTQ factors each layer's k x k Hessian; calibrated pq reads only its diagonal blocks, so only the total bound applies.
-  const wide = second && recipe.quantize?.bits !== undefined ? targets.find((t) => t.features > MAX_COMPENSATED_FEATURES) : undefined;
+  const wide = recipe.quantize?.bits === undefined ? undefined : targets.find((t) => t.features > MAX_COMPENSATED_FEATURES);
   if (wide) {
     throw new DomainError(
       "invalid_recipe",
       `rounding 'gptq': layer '${wide.layer}' sums ${wide.features} inputs per output, more than the ${MAX_COMPENSATED_FEATURES} it takes; exclude it or round to nearest`,
     );
   }
-  if (second && hessianBytes(targets) > MAX_HESSIAN_BYTES) {
+  if (hessianBytes(targets) > MAX_HESSIAN_BYTES) {
     throw new DomainError("invalid_recipe", `${hessianUse(recipe)}: the model's layer inputs need ${hessianBytes(targets)} bytes of Hessians, more than ${MAX_HESSIAN_BYTES}`);
   }
   const { dataset } = await loadDataset(store, calibration.dataset);
-  const accumulators = targets.map((t) => ({ target: t, acc: new MomentAccumulator(t.features, t.groups, second) }));
+  const accumulators = targets.map((t) => ({ target: t, acc: new HessianAccumulator(t.features, t.groups) }));
   const activations = [...new Set(targets.map((t) => t.activation))];
   await observeActivations(model, decoded, original.byteLength, dataset, calibration.samples, activations, (name, tensor) => {
     for (const { target, acc } of accumulators) {
@@ -74,12 +75,35 @@ export async function collectMoments(store: TenantStore, model: ModelRecord, ori
       else acc.observe(tensor.data);
     }
   });
-  return Object.fromEntries(
-    accumulators.map(({ target, acc }) => {
-      const matrix = acc.matrix();
-      return [target.layer, { features: acc.features, groups: acc.groups, rows: acc.rows, mean: acc.mean(), ...(matrix ? { matrix } : {}) }];
-    }),
-  );
+  return Object.fromEntries(accumulators.map(({ target, acc }) => [target.layer, { features: acc.features, groups: acc.groups, rows: acc.rows, matrix: acc.matrix() }]));
+}
+
+/**
+ * The variant with its biases corrected on the recipe's calibration samples (compress/bias-correction.ts): the
+ * float model as calibration sees it and the variant both run in onnxruntime-web with the quantized layers' outputs
+ * exposed, once for the float model and once per correction pass for the variant.
+ */
+export async function correctVariantBiases(
+  store: TenantStore,
+  model: ModelRecord,
+  original: Uint8Array,
+  recipe: Recipe,
+  variant: Uint8Array,
+): Promise<{ bytes: Uint8Array; report: BiasCorrectionReport }> {
+  const calibration = calibrationOf(recipe.quantize!)!;
+  const { dataset } = await loadDataset(store, calibration.dataset);
+  const float = normalizeConstants(calibratedModel(parseModelBytes(original), recipe));
+  const quantized = new Set([...layerBits(float, recipe.quantize!)].filter(([, bits]) => bits !== null).map(([layer]) => layer));
+  const measure: MeasureMeans = async (decoded, targets) => {
+    const sums = new Map(targets.map((t) => [t.output, { target: t, means: new ChannelMeans(t.channels) }]));
+    await observeActivations(model, decoded, original.byteLength, dataset, calibration.samples, [...sums.keys()], (name, tensor) => {
+      const s = sums.get(name);
+      if (s) s.means.observe(tensor.data, tensor.dims, s.target.channelAxis);
+    });
+    return new Map([...sums].map(([name, s]) => [name, s.means.means()]));
+  };
+  const r = await correctBiasesOnData(float, decodeModel(variant), quantized, measure);
+  return { bytes: r.report.corrected.length > 0 ? encodeModel(r.model) : variant, report: r.report };
 }
 
 /**

@@ -1,13 +1,13 @@
 // Variants: a recipe applied to a model, addressed by hash(model sha256, canonical recipe), made once. The hashed
 // recipe carries the default layer cap only where the cap bound (recipe.ts variantRecipe).
 import type { ActivationRanges } from "../compress/calibrate";
-import type { LayerMoments } from "../compress/calibrate/hessian";
+import type { LayerHessians } from "../compress/calibrate/hessian";
 import { checkRecipe, compressModel, pruneCapBinds, type CompressResult } from "../compress/pipeline";
 import { encodedSizes } from "../store/content-coding";
 import { evaluateBytes, type EvalReport } from "../evaluate/report";
-import { collectMoments, collectRanges } from "./calibration";
+import { collectHessians, collectRanges, correctVariantBiases } from "./calibration";
 import { loadDataset } from "./datasets";
-import { addressNeedsWeights, canonicalJson, needsHessians, needsMoments, recipeBits, variantRecipe, type Recipe, type TrainedRecipe } from "../compress/recipe";
+import { addressNeedsWeights, canonicalJson, biasCorrectionOf, needsHessians, recipeBits, variantRecipe, type Recipe, type TrainedRecipe } from "../compress/recipe";
 import { summarizeModel, type TensorSignature } from "../onnx/validate";
 import { DomainError, notFound } from "../domain-error";
 import { sha256Hex } from "../store/body";
@@ -18,6 +18,7 @@ import { decodeModel } from "../onnx/codec";
 import { subgraphsOf } from "../onnx/operators";
 import { elementCount, tensorDims } from "../onnx/tensor";
 import type { GraphProto } from "onnx-buf";
+import type { BiasCorrectionReport } from "../compress/bias-correction";
 import { servingProfile } from "../serve/sessions";
 import { checkServes } from "../serve/serve-check";
 import { isolate } from "../isolate";
@@ -83,8 +84,8 @@ export async function registerTrainedVariant(
 }
 
 /** Compression proper (see compress/pipeline.ts) of stored model bytes. */
-export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, ranges?: ActivationRanges, moments?: LayerMoments): CompressResult {
-  return compressModel(parseModelBytes(modelBytes), recipe, ranges, modelBytes.byteLength, moments);
+export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, ranges?: ActivationRanges, hessians?: LayerHessians): CompressResult {
+  return compressModel(parseModelBytes(modelBytes), recipe, ranges, modelBytes.byteLength, hessians);
 }
 
 /**
@@ -148,14 +149,23 @@ export async function buildVariant(
     await progress("calibrating", 0.1);
     ranges = await collectRanges(store, model, original, recipe);
   }
-  let moments: LayerMoments | undefined;
-  if (recipe.quantize && needsMoments(recipe.quantize)) {
+  let hessians: LayerHessians | undefined;
+  if (recipe.quantize && needsHessians(recipe.quantize)) {
     if (recipe.quantize.scheme !== "static") await requireApplicableRecipe(store, model, recipe, original);
-    await progress(needsHessians(recipe.quantize) ? "collecting Hessians" : "collecting layer input means", 0.15);
-    moments = await collectMoments(store, model, original, recipe);
+    await progress("collecting Hessians", 0.15);
+    hessians = await collectHessians(store, model, original, recipe);
   }
   await progress("quantizing", 0.3);
-  const { bytes, tensors, skipped, activations, biasCorrection, prune, prunedBytes, quantizedBytes } = compressModelBytes(original, recipe, ranges, moments);
+  const compressed = compressModelBytes(original, recipe, ranges, hessians);
+  const { tensors, skipped, activations, prune, prunedBytes, quantizedBytes } = compressed;
+  let bytes = compressed.bytes;
+  let biasCorrection: BiasCorrectionReport | undefined;
+  if (recipe.quantize && biasCorrectionOf(recipe.quantize)) {
+    await progress("correcting biases", 0.5);
+    const corrected = await correctVariantBiases(store, model, original, recipe, bytes);
+    bytes = corrected.bytes;
+    biasCorrection = corrected.report;
+  }
   const addressed = variantRecipe(recipe, prune?.layers.some((l) => l.capped) ?? false);
   const id = await variantId(model.sha256, addressed);
   const stages: VariantStages = {

@@ -1,22 +1,22 @@
-// Bias correction (Nagel et al. 2019, in its empirical form): a quantized weight W_q moves a layer's expected output
-// by (W_q - W) E[x], where E[x] is the mean input row the layer sees on calibration data (a Conv's rows are its
-// padded patches). Subtracting that from the layer's bias gives every output channel its float mean back on that
-// data. Pure: shifts are computed from the weights and the calibration means, then written as new bias tensors.
+// Empirical bias correction (Nagel et al. 2019; AIMET's empirical form): quantization moves each layer's mean output
+// per channel on real data, by its own weight's error and by what reaches it from the layers before. Measured on
+// calibration data as the variant's channel means less the float model's, that shift is taken off the layer's bias,
+// level by level, so that each layer is measured once everything upstream of it is corrected. Pure: the runs that
+// measure the means happen in the catalog; this module names what to measure and rewrites the biases.
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { makeNode } from "../onnx/builders";
 import { DT } from "../onnx/dtype";
 import { edited } from "../onnx/edit";
 import { nameAllocator } from "../onnx/names";
-import { nodeLabel, weightedLayers, type GemmLayout, type WeightedLayer } from "../onnx/operators";
-import { elementCount, makeTensor, readFloat32, tensorDims } from "../onnx/tensor";
-import type { LayerMoments } from "./calibrate/hessian";
+import { nodeLabel, weightedLayers } from "../onnx/operators";
+import { channelLayout, elementCount, makeTensor, readFloat32, tensorDims } from "../onnx/tensor";
 
 /** A layer whose bias was shifted: the bias tensor it now reads, and the size of the shift. */
 export interface BiasShift {
   layer: string;
   bias: string;
   channels: number;
-  /** Largest |shift| over the output channels. */
+  /** Largest |shift| over the output channels, all measurements together. */
   maxAbsShift: number;
   /** The layer had no bias (or a MatMul no Add of one): the bias was added. */
   added: boolean;
@@ -28,58 +28,113 @@ export interface BiasCorrectionReport {
   left: { layer: string; reason: string }[];
 }
 
-/**
- * The expected output error per output channel, (W_q - W) E[x]: `delta` is W_q - W in the weight's own layout,
- * `layout` its matrix view (output channel g·N + n reads elements g·groupStride + k·kStride + n·nStride), `mean` the
- * mean input row of each group, concatenated.
- */
-export function expectedOutputError(delta: Float32Array | Float64Array, layout: GemmLayout, mean: Float64Array): Float64Array {
-  const { groups, K, N, kStride, nStride, groupStride } = layout;
-  if (mean.length !== groups * K) throw new RangeError(`${mean.length} means for ${groups} groups of ${K} inputs`);
-  const shift = new Float64Array(groups * N);
-  for (let g = 0; g < groups; g++)
-    for (let n = 0; n < N; n++) {
-      let s = 0;
-      const base = g * groupStride + n * nStride;
-      for (let k = 0; k < K; k++) s += delta[base + k * kStride]! * mean[g * K + k]!;
-      shift[g * N + n] = s;
-    }
-  return shift;
+/** A layer bias correction can shift: where its output's channels are, and the input its op reads a bias from. */
+export interface BiasTarget {
+  layer: string;
+  /** The tensor whose channel means are compared: the layer's output (a MatMul's, before its exporter Add). */
+  output: string;
+  /** The output's channel axis: 1 for Conv and ConvTranspose ([N, C, ...]), the last (-1) for MatMul and Gemm. */
+  channelAxis: number;
+  channels: number;
+  /** null: a MatMul, whose bias is an Add after it. */
+  biasSlot: number | null;
+  /**
+   * 1 + the highest level of the targets upstream of it (1: none): a layer's measured shift is final once every
+   * level below it is corrected.
+   */
+  level: number;
 }
 
-/** A layer's bias shift, and the input its op reads a bias from (null: a MatMul, whose bias is an Add after it). */
+/**
+ * The top-level MatMul (weight on the right), Gemm (transA = 0), Conv and ConvTranspose layers with a constant
+ * weight, among `layers` (labels; those the recipe quantized), in graph order, with their levels.
+ */
+export function biasTargets(model: ModelProto, layers: ReadonlySet<string>): BiasTarget[] {
+  const out: BiasTarget[] = [];
+  const seen = new Set<string>();
+  const graph = model.graph!;
+  const constants = new Set(graph.initializer.map((t) => t.name));
+  for (const { node, operator, weight, nested, label } of weightedLayers(graph)) {
+    if (nested || seen.has(label) || !layers.has(label) || !node.output[0]) continue;
+    const dims = tensorDims(weight);
+    const slot = operator.layout(node, dims);
+    if (!slot) continue;
+    const channels = dims[slot.outAxis]! * (node.opType === "ConvTranspose" ? intGroup(node) : 1);
+    const level = 0; // set below, in graph order
+    if (node.opType === "MatMul" && operator.weight === 1 && dims.length === 2) {
+      // Measured after the exporter's Add of a constant, where there is one: that Add holds the bias corrected.
+      const add = exporterAdd(graph, node.output[0], constants);
+      out.push({ layer: label, output: add?.node.output[0] ?? node.output[0], channelAxis: -1, channels, biasSlot: null, level });
+    } else if (node.opType === "Gemm" && !node.attribute.some((a) => a.name === "transA" && a.i !== 0n)) {
+      out.push({ layer: label, output: node.output[0], channelAxis: -1, channels, biasSlot: operator.bias, level });
+    } else if ((node.opType === "Conv" || node.opType === "ConvTranspose") && dims.length >= 3) {
+      out.push({ layer: label, output: node.output[0], channelAxis: 1, channels, biasSlot: operator.bias, level });
+    } else {
+      continue;
+    }
+    seen.add(label);
+  }
+  // Levels flow through the graph in node order (ONNX graphs are topologically sorted): a tensor's level is the
+  // highest of the targets it depends on; a target's node raises it by one.
+  const byLabel = new Map(out.map((t) => [t.layer, t]));
+  const tensorLevel = new Map<string, number>();
+  for (const node of graph.node) {
+    let level = 0;
+    for (const i of node.input) level = Math.max(level, tensorLevel.get(i) ?? 0);
+    const target = byLabel.get(nodeLabel(node));
+    if (target) target.level = ++level;
+    for (const o of node.output) tensorLevel.set(o, level);
+  }
+  return out;
+}
+
+/** The Add that alone reads `output`, adding it to a constant (`constants`): a MatMul's bias as exporters write it. */
+function exporterAdd(graph: GraphProto, output: string, constants: ReadonlySet<string>): { node: NodeProto; constant: string } | undefined {
+  const readers = graph.node.filter((n) => n.input.includes(output));
+  if (readers.length !== 1 || graph.output.some((o) => o.name === output)) return undefined;
+  const add = readers[0]!;
+  if (add.opType !== "Add" || add.input.length !== 2 || add.input.filter((i) => i === output).length !== 1) return undefined;
+  const constant = add.input.find((i) => i !== output)!;
+  return constants.has(constant) ? { node: add, constant } : undefined;
+}
+
+function intGroup(node: NodeProto): number {
+  const g = node.attribute.find((a) => a.name === "group");
+  return g ? Number(g.i) : 1;
+}
+
+/** Sums each channel of a tensor over every other axis, batch after batch. */
+export class ChannelMeans {
+  private readonly sums: Float64Array;
+  private count = 0;
+
+  constructor(readonly channels: number) {
+    this.sums = new Float64Array(channels);
+  }
+
+  observe(data: Float32Array, dims: readonly number[], channelAxis: number): void {
+    const axis = channelAxis < 0 ? dims.length + channelAxis : channelAxis;
+    const { outer, channels, inner } = channelLayout(dims, axis);
+    if (channels !== this.channels) throw new RangeError(`a tensor of dims [${dims}] has ${channels} channels on axis ${axis}, not ${this.channels}`);
+    for (let o = 0; o < outer; o++)
+      for (let c = 0; c < channels; c++) {
+        let s = 0;
+        for (let i = 0, base = (o * channels + c) * inner; i < inner; i++) s += data[base + i]!;
+        this.sums[c] = this.sums[c]! + s;
+      }
+    this.count += outer * inner;
+  }
+
+  means(): Float64Array {
+    const scale = this.count > 0 ? 1 / this.count : 0;
+    return Float64Array.from(this.sums, (v) => v * scale);
+  }
+}
+
+/** A layer's bias shift (the variant's channel means less the float model's), and the input its op reads a bias from. */
 export interface LayerShift {
   shift: Float64Array;
   biasSlot: number | null;
-}
-
-/**
- * An observer for quantizeModel (its `observe` option) that records, for every layer that reads a quantized weight
- * as its matrix product and has calibration means, the shift its bias needs. Layers without means (nested, or with
- * a constant input) get none.
- */
-export function shiftRecorder(model: ModelProto, moments: LayerMoments) {
-  const readers = new Map<string, WeightedLayer[]>();
-  for (const layer of weightedLayers(model.graph!)) {
-    if (layer.nested || !moments[layer.label]) continue;
-    readers.set(layer.weight.name, [...(readers.get(layer.weight.name) ?? []), layer]);
-  }
-  const shifts = new Map<string, LayerShift>();
-  return {
-    shifts,
-    observe(weight: string, dims: readonly number[], original: Float32Array, dequantized: Float32Array): void {
-      const layers = readers.get(weight);
-      if (!layers) return;
-      const delta = new Float32Array(original.length);
-      for (let i = 0; i < delta.length; i++) delta[i] = dequantized[i]! - original[i]!;
-      for (const layer of layers) {
-        const m = moments[layer.label]!;
-        const layout = layer.operator.gemm(layer.node, dims);
-        if (!layout || m.rows === 0 || layout.groups !== m.groups || layout.K !== m.features) continue;
-        shifts.set(layer.label, { shift: expectedOutputError(delta, layout, m.mean), biasSlot: layer.operator.bias });
-      }
-    },
-  };
 }
 
 /**
@@ -95,10 +150,6 @@ export function correctBiases(
   const graph = model.graph!;
   const fresh = nameAllocator(graph);
   const inits = new Map(graph.initializer.map((t) => [t.name, t]));
-  const readCount = new Map<string, number>();
-  for (const n of graph.node) for (const i of n.input) if (i) readCount.set(i, (readCount.get(i) ?? 0) + 1);
-  for (const o of graph.output) readCount.set(o.name, (readCount.get(o.name) ?? 0) + 1);
-  const readersOf = (name: string) => graph.node.filter((n) => n.input.includes(name));
   // Found by label: once quantized, a layer's weight is no constant any more (a DequantizeLinear output).
   const nodes = new Map(graph.node.map((n) => [nodeLabel(n), n]));
   const replaced = new Map<NodeProto, NodeProto[]>();
@@ -154,10 +205,9 @@ export function correctBiases(
     }
     // MatMul: its bias is the Add of a constant that alone reads its output, where the exporter wrote one.
     const output = node.output[0]!;
-    const next = readersOf(output);
-    const add = next.length === 1 && readCount.get(output) === 1 && next[0]!.opType === "Add" ? next[0]! : undefined;
-    const constant = add?.input.find((i) => i !== output && inits.has(i));
-    if (add && constant && add.input.filter((i) => i === output).length === 1) {
+    const found = exporterAdd(graph, output, new Set(inits.keys()));
+    if (found) {
+      const { node: add, constant } = found;
       const copy = shiftedCopy(label, constant, shift);
       if (typeof copy !== "string") {
         added.push(copy);
@@ -181,4 +231,52 @@ export function correctBiases(
   const initializer = [...graph.initializer.filter((t) => !dropped(t.name)), ...added];
   const out: GraphProto = { ...graph, node: rewritten, initializer, input: graph.input.filter((v) => !dropped(v.name)) };
   return { model: { ...model, graph: out }, corrected, skipped };
+}
+
+/**
+ * Most measurements of the variant per correction: one per level up to this many, so a network this deep is corrected
+ * exactly; deeper ones correct consecutive levels together in bands of equal size.
+ */
+export const MAX_BIAS_PASSES = 16;
+
+/** Channel means of each target's output over the calibration data, by output name. */
+export type MeasureMeans = (model: ModelProto, targets: readonly BiasTarget[]) => Promise<Map<string, Float64Array>>;
+
+/**
+ * Corrects `variant`'s biases against `float` (the model it was quantized from, as calibration sees it) for the
+ * layers in `layers`, level by level (BiasTarget.level): each pass measures the variant as the previous passes left
+ * it, and takes the channel means less the float model's (both by `measure`, over the same data) off the biases of
+ * that pass's levels. Deterministic for a deterministic `measure`.
+ */
+export async function correctBiasesOnData(
+  float: ModelProto,
+  variant: ModelProto,
+  layers: ReadonlySet<string>,
+  measure: MeasureMeans,
+  maxPasses = MAX_BIAS_PASSES,
+): Promise<{ model: ModelProto; report: BiasCorrectionReport }> {
+  const targets = biasTargets(float, layers);
+  if (targets.length === 0) return { model: variant, report: { corrected: [], left: [] } };
+  const reference = await measure(float, targets);
+  const levels = Math.max(...targets.map((t) => t.level));
+  const passes = Math.min(levels, maxPasses);
+  const passOf = (t: BiasTarget) => Math.floor(((t.level - 1) * passes) / levels);
+  const corrected: BiasShift[] = [];
+  const left: BiasCorrectionReport["left"] = [];
+  let model = variant;
+  for (let pass = 0; pass < passes; pass++) {
+    const band = targets.filter((t) => passOf(t) === pass);
+    const measured = await measure(model, band);
+    const shifts = new Map<string, LayerShift>();
+    for (const t of band) {
+      const a = measured.get(t.output)!;
+      const b = reference.get(t.output)!;
+      shifts.set(t.layer, { shift: Float64Array.from(a, (v, c) => v - b[c]!), biasSlot: t.biasSlot });
+    }
+    const r = correctBiases(model, shifts);
+    model = r.model;
+    corrected.push(...r.corrected);
+    left.push(...r.skipped);
+  }
+  return { model, report: { corrected, left } };
 }

@@ -11,15 +11,14 @@ import { DT } from "../onnx/dtype";
 import { nodeLabel, subgraphsOf, weightedLayers as layersOf } from "../onnx/operators";
 import { elementCount, tensorDims } from "../onnx/tensor";
 import type { ActivationRanges } from "./calibrate";
-import { hessianTargets, type HessianTarget, type LayerMoments } from "./calibrate/hessian";
+import { hessianTargets, type HessianTarget, type LayerHessians } from "./calibrate/hessian";
 import { gptqRounding } from "./quantize/gptq";
 import { checkPruneNames, pruneModel, type PruneResult } from "./prune";
 import { equalizeModel, type EqualizedPair } from "./equalize";
 import { liftForInt2, quantizeModel, type QuantizeOptions, type QuantizeResult, type TensorReport } from "./quantize";
 import { quantizeActivations, requireStaticOpset, staticDataInputs, type ActivationReport } from "./quantize/activations";
 import { quantizeDynamic, requireDynamicOpset } from "./quantize/dynamic";
-import { biasCorrectionOf, quantizeOptions, recipeBits, roundingOf, type Recipe, type Rounding } from "./recipe";
-import { correctBiases, shiftRecorder, type BiasCorrectionReport } from "./bias-correction";
+import { quantizeOptions, recipeBits, roundingOf, type Recipe, type Rounding } from "./recipe";
 import type { GemmLayout } from "../onnx/operators";
 import { DomainError } from "../domain-error";
 
@@ -33,8 +32,6 @@ export interface CompressResult {
   prune?: Pick<PruneResult, "sparsity" | "layers" | "skipped" | "warnings"> & { sparseTensors: SparseReport[] };
   /** With `quantize.equalize`: the layer pairs equalized (empty when the model has none). */
   equalized?: EqualizedPair[];
-  /** With `quantize.biasCorrection`: the layers whose bias was shifted. */
-  biasCorrection?: BiasCorrectionReport;
   /** Encoded size after each stage the recipe runs (null for a stage it skips). */
   prunedBytes: number | null;
   quantizedBytes: number | null;
@@ -138,7 +135,7 @@ export function compressModel(
   recipe: Recipe,
   ranges?: ActivationRanges,
   originalBytes?: number,
-  hessians?: LayerMoments,
+  hessians?: LayerHessians,
 ): CompressResult {
   const normalized = normalizeConstants(input);
   checkRecipe(normalized, recipe);
@@ -161,7 +158,6 @@ export function compressModel(
   let tensors: TensorReport[] = [];
   let skipped: QuantizeResult["skipped"] = [];
   let activations: ActivationReport[] = [];
-  let biasCorrection: BiasCorrectionReport | undefined;
   const beforeQuantize = initializerNames(model);
   if (recipe.quantize) {
     const result = quantizeByRecipe(model, recipe.quantize, ranges, hessians, recipe.prune !== undefined);
@@ -169,7 +165,6 @@ export function compressModel(
     tensors = result.tensors;
     skipped = result.skipped;
     activations = result.activations;
-    biasCorrection = result.biasCorrection;
   }
   let bytes: Uint8Array | null = null;
   if (recipe.quantize) {
@@ -196,7 +191,7 @@ export function compressModel(
     throw new NothingToCompressError(`the variant would take ${out.byteLength} bytes, the original ${before}`, [...skipped, ...uncoveredConstants(model, 0, beforeQuantize)]);
   }
   if (recipe.quantize) skipped.push(...uncoveredConstants(model, REPORTED_UNCOVERED, beforeQuantize));
-  return { bytes: out, tensors, skipped, activations, prune, ...(equalized ? { equalized } : {}), ...(biasCorrection ? { biasCorrection } : {}), prunedBytes, quantizedBytes };
+  return { bytes: out, tensors, skipped, activations, prune, ...(equalized ? { equalized } : {}), prunedBytes, quantizedBytes };
 }
 
 /**
@@ -218,8 +213,6 @@ export function pruneCapBinds(input: ModelProto, recipe: Recipe): boolean {
 
 export interface QuantizeByRecipeResult extends QuantizeResult {
   activations: ActivationReport[];
-  /** With `biasCorrection`: the layers whose bias was shifted. */
-  biasCorrection?: BiasCorrectionReport;
 }
 
 /**
@@ -277,7 +270,7 @@ export function quantizeByRecipe(
   model: ModelProto,
   q: QuantizeRecipe,
   ranges?: ActivationRanges,
-  hessians?: LayerMoments,
+  hessians?: LayerHessians,
   pruned = false,
 ): QuantizeByRecipeResult {
   checkLayerNames(model, q);
@@ -307,25 +300,13 @@ export function quantizeByRecipe(
     return { model: r.model, tensors: r.tensors, skipped: [...skipped, ...r.skipped], activations: [] };
   }
   const widths = [...new Set([...bits.values()].filter((b): b is number => b !== null))].sort((a, b) => b - a);
-  const shifts = biasCorrectionOf(q) ? shiftRecorder(model, requireMoments(hessians)) : undefined;
   for (const b of widths) {
     // Remaining layers of this width (all of them, or those a dynamic rewrite declined) get weight-only.
-    const options: QuantizeOptions = {
-      ...quantizeOptions(q, b),
-      include: (n: NodeProto) => bitsOf(n) === b,
-      ...(roundingFor ? { roundingFor } : {}),
-      ...(shifts ? { observe: shifts.observe } : {}),
-    };
+    const options: QuantizeOptions = { ...quantizeOptions(q, b), include: (n: NodeProto) => bitsOf(n) === b, ...(roundingFor ? { roundingFor } : {}) };
     const r = quantizeModel(current, options);
     current = r.model;
     tensors.push(...r.tensors);
     skipped.push(...r.skipped);
-  }
-  let biasCorrection: BiasCorrectionReport | undefined;
-  if (shifts) {
-    const r = correctBiases(current, shifts.shifts);
-    current = r.model;
-    biasCorrection = { corrected: r.corrected, left: r.skipped };
   }
   let activations: ActivationReport[] = [];
   if (q.scheme === "static") {
@@ -335,45 +316,39 @@ export function quantizeByRecipe(
     activations = r.activations;
     for (const x of r.missing) skipped.push({ name: x, node: x, reason: "no calibrated range for this activation" });
   }
-  return { model: current, tensors, skipped, activations, ...(biasCorrection ? { biasCorrection } : {}) };
+  return { model: current, tensors, skipped, activations };
 }
 
 /**
  * Per weight: the first layer that reads it (of the Hessian targets), and its input Hessian (summed where several
  * layers share the weight) when every reader's statistics match the weight's matrix view `gemm`.
  */
-function weightHessians(model: ModelProto, hessians: LayerMoments) {
+function weightHessians(model: ModelProto, hessians: LayerHessians) {
   const byWeight = new Map<string, HessianTarget[]>();
   for (const t of hessianTargets(model)) byWeight.set(t.weight, [...(byWeight.get(t.weight) ?? []), t]);
   return {
     firstLayer: (weight: string): string | undefined => byWeight.get(weight)?.[0]?.layer,
     matrix(weight: string, gemm: GemmLayout): Float64Array | undefined {
       const stats = (byWeight.get(weight) ?? []).map((t) => hessians[t.layer]);
-      if (stats.length === 0 || stats.some((h) => !h?.matrix || h.features !== gemm.K || h.groups !== gemm.groups || h.rows === 0)) return undefined;
-      const matrices = stats.map((h) => h!.matrix!);
-      if (matrices.length === 1) return matrices[0];
-      const sum = new Float64Array(matrices[0]!.length);
-      for (const m of matrices) for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + m[i]!;
+      if (stats.length === 0 || stats.some((h) => !h || h.features !== gemm.K || h.groups !== gemm.groups || h.rows === 0)) return undefined;
+      if (stats.length === 1) return stats[0]!.matrix;
+      const sum = new Float64Array(stats[0]!.matrix.length);
+      for (const h of stats) for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + h!.matrix[i]!;
       return sum;
     },
   };
 }
 
-function requireHessians(moments: LayerMoments | undefined): LayerMoments {
-  if (!moments) throw new RangeError("rounding 'gptq' needs the calibration Hessians (catalog/calibration.ts collectMoments)");
-  return moments;
-}
-
-function requireMoments(moments: LayerMoments | undefined): LayerMoments {
-  if (!moments) throw new RangeError("biasCorrection needs the calibration means (catalog/calibration.ts collectMoments)");
-  return moments;
+function requireHessians(hessians: LayerHessians | undefined): LayerHessians {
+  if (!hessians) throw new RangeError("rounding 'gptq' needs the calibration Hessians (catalog/calibration.ts collectHessians)");
+  return hessians;
 }
 
 /**
  * GPTQ for each weight the targets cover, over the Hessians of the layers that read it (summed where several share
  * it), in the operator table's matrix view of the weight; other weights round to nearest.
  */
-function compensatedRounding(model: ModelProto, hessians: LayerMoments, rounding: Rounding): NonNullable<QuantizeOptions["roundingFor"]> {
+function compensatedRounding(model: ModelProto, hessians: LayerHessians, rounding: Rounding): NonNullable<QuantizeOptions["roundingFor"]> {
   const h = weightHessians(model, hessians);
   const layers = new Map(layersOf(model.graph!).map((l) => [nodeLabel(l.node), l]));
   return (weight, dims) => {

@@ -270,11 +270,6 @@ export function biasCorrectionOf(q: QuantizeRecipe): boolean {
   return q.bits !== 16 && q.bits !== undefined && q.biasCorrection === true;
 }
 
-/** Whether the recipe needs the layers' input moments from its calibration dataset (means; Hessians per needsHessians). */
-export function needsMoments(q: QuantizeRecipe): boolean {
-  return needsHessians(q) || biasCorrectionOf(q);
-}
-
 /** The recipe's error-compensating rounding, or undefined for nearest. */
 export function roundingOf(q: QuantizeRecipe): Rounding | undefined {
   return q.bits === 16 || q.bits === undefined ? undefined : (q.rounding as Rounding | undefined);

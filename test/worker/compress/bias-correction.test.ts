@@ -1,9 +1,13 @@
-// Bias correction: every output channel of a corrected layer keeps its float mean on the calibration inputs
+// Bias correction: every output channel of a corrected layer gets its float mean back on the calibration inputs
 // (measured by onnxruntime-node, the independent executor, on the float model and the variant), whatever the
 // layer's form (Gemm, Conv with pads, strides and groups, MatMul with or without the exporter's Add) and whether
-// it had a bias; recipes name it only when on, and refuse it without calibration.
+// it had a bias; on whole models each measurement takes off what the previous corrections moved downstream; recipes
+// name it only when on, and refuse it without calibration.
 import { describe, expect, it } from "vitest";
 import { compressModel } from "@worker/compress/pipeline";
+import { biasTargets, ChannelMeans, correctBiasesOnData, type MeasureMeans } from "@worker/compress/bias-correction";
+import { withExtraOutputs } from "@worker/onnx/outputs";
+import type { ModelProto } from "onnx-buf";
 import { canonicalJson, RecipeSchema } from "@worker/compress/recipe";
 import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
@@ -11,13 +15,35 @@ import { DT } from "@worker/onnx/dtype";
 import { makeTensor } from "@worker/onnx/tensor";
 import { buildCnn, buildMlp, randomWeights, rng } from "@test/support/models";
 import { floatTensor, runReference } from "@test/support/ort-node";
-import { hessians as moments } from "@test/support/hessians";
 
 const DATASET = "b".repeat(24);
 const issues = (r: unknown) => {
   const p = RecipeSchema.safeParse(r);
   return p.success ? [] : p.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
 };
+
+/** Channel means of each target's output, run by onnxruntime-node on `x`. */
+function measureOn(x: Float32Array, dims: number[]): MeasureMeans {
+  return async (model, targets) => {
+    const out = await runReference(encodeModel(withExtraOutputs(model, targets.map((t) => t.output))), { input: floatTensor(x, dims) });
+    return new Map(
+      targets.map((t) => {
+        const m = new ChannelMeans(t.channels);
+        m.observe(out[t.output]!.data as Float32Array, out[t.output]!.dims as number[], t.channelAxis);
+        return [t.output, m.means()];
+      }),
+    );
+  };
+}
+
+/** The variant of `float` under `quantize`, its biases corrected on `x` for every layer. */
+async function corrected(float: Uint8Array, quantize: Record<string, unknown>, x: Float32Array, dims: number[], maxPasses?: number) {
+  const model = decodeModel(float);
+  const variant = decodeModel(compressModel(model, RecipeSchema.parse({ quantize })).bytes);
+  const layers = new Set(model.graph!.node.map((n) => n.name));
+  const r = await correctBiasesOnData(model, variant, layers, measureOn(x, dims), maxPasses);
+  return { bytes: encodeModel(r.model), report: r.report, model: r.model as ModelProto };
+}
 
 /** Inputs with a mean far from zero (as post-Relu activations are), so that a weight's error moves the output mean. */
 function shifted(n: number, seed: number): Float32Array {
@@ -118,11 +144,6 @@ describe("biasCorrection in recipes", () => {
     expect(issues({ quantize: { codebook: { bits: 4 }, biasCorrection: true } }).length).toBeGreaterThan(0);
     expect(issues({ quantize: { bits: 8, scheme: "static", biasCorrection: true, calibration: { dataset: DATASET } } })).toEqual([]);
   });
-
-  it("needs the calibration means: without them the recipe does not compress as if it had", () => {
-    const recipe = RecipeSchema.parse({ quantize: { bits: 4, biasCorrection: true, calibration: { dataset: DATASET } } });
-    expect(() => compressModel(decodeModel(buildMlp([16, 8, 4])), recipe)).toThrow(/needs the calibration means/);
-  });
 });
 
 describe("a corrected layer keeps each channel's float mean on the calibration inputs (onnxruntime-node)", () => {
@@ -132,50 +153,57 @@ describe("a corrected layer keeps each channel's float mean on the calibration i
         const float = layerModel(layer);
         const count = layer.inDims.reduce((a, b) => a * b, 1);
         const x = shifted(count, 5);
-        const m = await moments(float, x, layer.inDims);
         const plain = compressModel(decodeModel(float), RecipeSchema.parse({ quantize })).bytes;
-        const recipe = RecipeSchema.parse({ quantize: { ...quantize, biasCorrection: true, calibration: { dataset: DATASET } } });
-        const corrected = compressModel(decodeModel(float), recipe, undefined, undefined, m);
-        expect(corrected.biasCorrection?.corrected).toHaveLength(1);
-        expect(corrected.biasCorrection?.left).toEqual([]);
+        const once = await corrected(float, quantize, x, layer.inDims);
+        expect(once.report.corrected).toHaveLength(1);
+        expect(once.report.left).toEqual([]);
         const hadBias = layer.nodes.length > 1 || layer.nodes[0]!.input.length > 2;
-        expect(corrected.biasCorrection!.corrected[0]!.added).toBe(!hadBias);
+        expect(once.report.corrected[0]!.added).toBe(!hadBias);
         const before = await channelMeanError(float, plain, x, layer.inDims, layer.channelAxis);
-        const after = await channelMeanError(float, corrected.bytes, x, layer.inDims, layer.channelAxis);
+        const after = await channelMeanError(float, once.bytes, x, layer.inDims, layer.channelAxis);
         // float32 sums over at most a few hundred products of values below ~10: 1e-5 of the output scale.
         const tolerance = 1e-5 * after.scale;
         for (const e of after.errors) expect(Math.abs(e)).toBeLessThan(tolerance);
         expect(Math.max(...before.errors.map(Math.abs))).toBeGreaterThan(100 * tolerance);
-        // Deterministic: the same model, recipe and moments give the same bytes.
-        expect(compressModel(decodeModel(float), recipe, undefined, undefined, m).bytes).toEqual(corrected.bytes);
+        // Deterministic: the same model, recipe and data give the same bytes.
+        expect((await corrected(float, quantize, x, layer.inDims)).bytes).toEqual(once.bytes);
       });
     }
   }
 });
 
 describe("bias correction on whole models", () => {
-  it("MLP (MatMul + Add, Gemm): every layer is corrected and the output mean error shrinks on unseen inputs", async () => {
+  /** Norm over channels of the logits' mean error against the float model on `x`. */
+  async function logitsBias(float: Uint8Array, variant: Uint8Array, x: Float32Array, dims: number[]): Promise<number> {
+    const a = (await runReference(float, { input: floatTensor(x, dims) })).logits!.data as Float32Array;
+    const b = (await runReference(variant, { input: floatTensor(x, dims) })).logits!.data as Float32Array;
+    const s = new Float64Array(10);
+    for (let i = 0; i < a.length; i++) s[i % 10] = s[i % 10]! + b[i]! - a[i]!;
+    return Math.hypot(...s) / (a.length / 10);
+  }
+
+  it("MLP (MatMul + Add, Gemm): layer by layer, the logits get their float means back; corrected together, they do not", async () => {
     const sizes = [32, 48, 24, 10];
     const float = buildMlp(sizes, 3);
     const x = shifted(256 * 32, 8);
     const unseen = shifted(256 * 32, 9);
-    const m = await moments(float, x, [256, 32]);
     const quantize = { bits: 2, granularity: "per-channel" };
     const plain = compressModel(decodeModel(float), RecipeSchema.parse({ quantize })).bytes;
-    const corrected = compressModel(decodeModel(float), RecipeSchema.parse({ quantize: { ...quantize, biasCorrection: true, calibration: { dataset: DATASET } } }), undefined, undefined, m);
-    expect(corrected.biasCorrection!.corrected.map((c) => c.layer).sort()).toEqual(["fc0/MatMul", "fc1/MatMul", "head/Gemm"]);
-    const out = async (bytes: Uint8Array) => (await runReference(bytes, { input: floatTensor(unseen, [256, 32]) })).logits!.data as Float32Array;
-    const [a, b, c] = [await out(float), await out(plain), await out(corrected.bytes)];
-    const meanBias = (v: Float32Array) => {
-      const s = new Float64Array(10);
-      for (let i = 0; i < v.length; i++) s[i % 10] = s[i % 10]! + v[i]! - a[i]!;
-      return Math.hypot(...s) / 256;
-    };
-    console.log(JSON.stringify({ plain: meanBias(b), corrected: meanBias(c) }));
-    expect(meanBias(c)).toBeLessThan(meanBias(b) / 2);
-    // The original biases are replaced, not kept beside their copies.
-    const names = decodeModel(corrected.bytes).graph!.initializer.map((t) => t.name);
+    const three = await corrected(float, quantize, x, [256, 32]);
+    // One pass for all three levels: each layer's shift still holds what the layers before it will take off.
+    const together = await corrected(float, quantize, x, [256, 32], 1);
+    expect(three.report.corrected.map((c) => c.layer)).toEqual(["fc0/MatMul", "fc1/MatMul", "head/Gemm"]);
+    const scale = Math.max(...((await runReference(float, { input: floatTensor(x, [256, 32]) })).logits!.data as Float32Array).map(Math.abs));
+    const onCalibration = await Promise.all([plain, three.bytes, together.bytes].map((b) => logitsBias(float, b, x, [256, 32])));
+    const onUnseen = await Promise.all([plain, three.bytes].map((b) => logitsBias(float, b, unseen, [256, 32])));
+    console.log(JSON.stringify({ scale, onCalibration, onUnseen }));
+    expect(onCalibration[1]!).toBeLessThan(1e-5 * scale);
+    expect(onCalibration[2]!).toBeGreaterThan(100 * onCalibration[1]!);
+    expect(onUnseen[1]!).toBeLessThan(onUnseen[0]! / 2);
+    // The original biases are replaced, not kept beside their copies, and each layer reads one corrected bias.
+    const names = three.model.graph!.initializer.map((t) => t.name);
     expect(names.filter((n) => /^fc\d\.bias$|^head\.bias$/.test(n))).toEqual([]);
+    expect(names.filter((n) => n.includes("bias_corrected"))).toHaveLength(3);
   });
 
   it("a bias two layers share gets one corrected copy per layer, and a third reader keeps the original", async () => {
@@ -198,43 +226,69 @@ describe("bias correction on whole models", () => {
     );
     const float = encodeModel(makeModel(graph, { "": 13 }));
     const x = shifted(64 * 16, 6);
-    const m = await moments(float, x, [64, 16]);
-    const quantize = { bits: 1 };
-    const plain = compressModel(decodeModel(float), RecipeSchema.parse({ quantize })).bytes;
-    const corrected = compressModel(decodeModel(float), RecipeSchema.parse({ quantize: { ...quantize, biasCorrection: true, calibration: { dataset: DATASET } } }), undefined, undefined, m);
-    const biases = corrected.biasCorrection!.corrected.map((c) => c.bias);
-    expect(new Set(biases).size).toBe(2);
-    const model = decodeModel(corrected.bytes);
-    expect(model.graph!.node.find((nd) => nd.name === "plus_b")!.input).toContain("b");
-    expect(model.graph!.initializer.some((t) => t.name === "b")).toBe(true);
-    // Both layers keep their float means, so their sum does too.
+    const plain = compressModel(decodeModel(float), RecipeSchema.parse({ quantize: { bits: 1 } })).bytes;
+    const r = await corrected(float, { bits: 1 }, x, [64, 16]);
+    expect(new Set(r.report.corrected.map((c) => c.bias)).size).toBe(2);
+    expect(r.model.graph!.node.find((nd) => nd.name === "plus_b")!.input).toContain("b");
+    expect(r.model.graph!.initializer.some((t) => t.name === "b")).toBe(true);
+    // Both layers get their float means back, so their sum does too.
     const before = await channelMeanError(float, plain, x, [64, 16], 1);
-    const after = await channelMeanError(float, corrected.bytes, x, [64, 16], 1);
+    const after = await channelMeanError(float, r.bytes, x, [64, 16], 1);
     for (const e of after.errors) expect(Math.abs(e)).toBeLessThan(1e-5 * after.scale);
     expect(Math.max(...before.errors.map(Math.abs))).toBeGreaterThan(1e-3 * after.scale);
   });
 
   it("CNN (Conv with pads, Gemm): a bias computed at run time is left, with the reason, and the rest corrected", async () => {
-    const float = buildCnn(3);
     const x = shifted(16 * 144, 2);
-    const m = await moments(float, x, [16, 1, 12, 12]);
-    const recipe = RecipeSchema.parse({ quantize: { bits: 4, granularity: "per-channel", biasCorrection: true, calibration: { dataset: DATASET } } });
-    const corrected = compressModel(decodeModel(float), recipe, undefined, undefined, m);
-    expect(corrected.biasCorrection!.corrected.map((c) => c.layer).sort()).toEqual(["conv1", "conv2", "fc"]);
-    // The same CNN whose fc bias is computed (an Identity of a graph input is no constant).
-    const model = decodeModel(float);
+    const quantize = { bits: 4, granularity: "per-channel" };
+    const whole = await corrected(buildCnn(3), quantize, x, [16, 1, 12, 12]);
+    expect(whole.report.corrected.map((c) => c.layer).sort()).toEqual(["conv1", "conv2", "fc"]);
+    // The same CNN whose fc bias is computed (the sum of two constants is no constant until run).
+    const model = decodeModel(buildCnn(3));
     const g = model.graph!;
-    const fc = g.node.find((nd) => nd.name === "fc")!;
-    const computed = {
+    const computed: ModelProto = {
       ...model,
       graph: {
         ...g,
-        node: [makeNode("Identity", ["fc_bias_in"], ["fc_bias"], "bias_in"), ...g.node.map((nd) => (nd === fc ? { ...nd, input: [nd.input[0]!, nd.input[1]!, "fc_bias"] } : nd))],
-        input: [...g.input, makeValueInfo("fc_bias_in", DT.FLOAT, [10])],
+        node: [makeNode("Add", ["fc.bias", "fc.bias"], ["fc_bias"], "bias_sum"), ...g.node.map((nd) => (nd.name === "fc" ? { ...nd, input: [nd.input[0]!, nd.input[1]!, "fc_bias"] } : nd))],
       },
     };
-    const r = compressModel(computed, recipe, undefined, undefined, m);
-    expect(r.biasCorrection!.corrected.map((c) => c.layer).sort()).toEqual(["conv1", "conv2"]);
-    expect(r.biasCorrection!.left).toEqual([{ layer: "fc", reason: "its bias 'fc_bias' is computed, not a constant" }]);
+    const r = await corrected(encodeModel(computed), quantize, x, [16, 1, 12, 12]);
+    expect(r.report.corrected.map((c) => c.layer).sort()).toEqual(["conv1", "conv2"]);
+    expect(r.report.left).toEqual([{ layer: "fc", reason: "its bias 'fc_bias' is computed, not a constant" }]);
+  });
+
+  it("corrects only the layers it is given (those the recipe quantized)", async () => {
+    const float = buildMlp([32, 48, 24, 10], 3);
+    const model = decodeModel(float);
+    const variant = decodeModel(compressModel(model, RecipeSchema.parse({ quantize: { bits: 2, exclude: ["head/Gemm"] } })).bytes);
+    const x = shifted(64 * 32, 8);
+    const r = await correctBiasesOnData(model, variant, new Set(["fc0/MatMul", "fc1/MatMul"]), measureOn(x, [64, 32]));
+    expect(r.report.corrected.map((c) => c.layer)).toEqual(["fc0/MatMul", "fc1/MatMul"]);
+    expect(r.model.graph!.node.find((nd) => nd.name === "head/Gemm")!.input[2]).toBe("head.bias");
   });
 });
+
+describe("levels", () => {
+  it("a layer's level is one above the highest corrected layer upstream of it, through branches and joins", () => {
+    const n = rng(3);
+    const conv = (name: string, x: string, y: string, cin: number, cout: number) => ({
+      node: makeNode("Conv", [x, `${name}.w`], [y], name, { kernel_shape: [1, 1] }),
+      init: makeTensor(`${name}.w`, DT.FLOAT, [cout, cin, 1, 1], randomWeights(cin * cout, cin, n)),
+    });
+    const layers = [conv("stem", "input", "a", 3, 4), conv("left", "a", "b", 4, 4), conv("right", "a", "c", 4, 4), conv("after", "d", "e", 4, 2)];
+    const graph = makeGraph(
+      [layers[0]!.node, makeNode("Relu", ["a"], ["a2"], "relu"), layers[1]!.node, layers[2]!.node, makeNode("Add", ["b", "c"], ["d"], "join"), layers[3]!.node],
+      "branches",
+      [makeValueInfo("input", DT.FLOAT, [1, 3, 4, 4])],
+      [makeValueInfo("e", DT.FLOAT, [])],
+      layers.map((l) => l.init),
+    );
+    const model = makeModel(graph, { "": 13 });
+    const all = new Set(["stem", "left", "right", "after"]);
+    expect(biasTargets(model, all).map((t) => [t.layer, t.level])).toEqual([["stem", 1], ["left", 2], ["right", 2], ["after", 3]]);
+    // A layer left out is no level of its own: what follows it counts from what precedes it.
+    expect(biasTargets(model, new Set(["stem", "after"])).map((t) => [t.layer, t.level])).toEqual([["stem", 1], ["after", 2]]);
+  });
+});
+

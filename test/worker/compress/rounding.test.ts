@@ -11,7 +11,7 @@ import { DT } from "@worker/onnx/dtype";
 import { makeTensor } from "@worker/onnx/tensor";
 import { floatTensor, runReference } from "@test/support/ort-node";
 import { correlated, hessians, meanSquaredError } from "@test/support/hessians";
-import { MomentAccumulator, hessianTargets } from "@worker/compress/calibrate/hessian";
+import { HessianAccumulator, hessianTargets } from "@worker/compress/calibrate/hessian";
 
 const DATASET = "a".repeat(24);
 const canonical = (r: unknown) => canonicalJson(RecipeSchema.parse(r));
@@ -108,9 +108,9 @@ describe("Conv Hessians (input patches, one per group)", () => {
       const layer = convModel(new Float32Array(wdims.reduce((a, b) => a * b, 1)).fill(0.1), wdims, [N, C, H, W], attrs);
       const [target] = hessianTargets(decodeModel(layer));
       expect(target).toMatchObject({ features: cg * kh * kw, groups: group });
-      const acc = new MomentAccumulator(target!.features, target!.groups);
+      const acc = new HessianAccumulator(target!.features, target!.groups);
       acc.observeConv(x, [N, C, H, W], target!.window!);
-      const h = acc.matrix()!;
+      const h = acc.matrix();
       const next = rng(7);
       const k = target!.features;
       for (let g = 0; g < group; g++) {

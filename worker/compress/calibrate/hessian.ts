@@ -1,7 +1,7 @@
-// Calibration moments of each MatMul/Gemm/Conv's input rows x (a Conv's rows are its input patches, per group): the
-// mean E[x], whose product with a weight's rounding error is the layer's expected output error (bias correction), and
-// the Hessian of its output error in its weight, H = E[x xᵀ] (error-compensating rounding). Collecting the activations
-// (running the model) happens elsewhere; these modules only see Float32Arrays.
+// Second-order calibration statistics for error-compensating rounding: for each MatMul/Gemm/Conv, the Hessian of its
+// output error in its weight, H = mean of x xᵀ over the input rows x the layer sees (a Conv's rows are its input
+// patches, one Hessian per group). Collecting the activations (running the model) happens elsewhere; these modules
+// only see Float32Arrays.
 import type { ModelProto } from "onnx-buf";
 import { normalizeConstants } from "../../onnx/constants";
 import { nodeLabel, weightedLayers } from "../../onnx/operators";
@@ -31,11 +31,8 @@ export interface HessianTarget {
   window?: ConvWindow;
 }
 
-/**
- * Moments by layer label, over `rows` input rows: `mean` holds `groups` vectors of k, concatenated; `matrix` (when
- * second moments were collected) `groups` k x k row-major Hessians, concatenated.
- */
-export type LayerMoments = Record<string, { features: number; groups: number; rows: number; mean: Float64Array; matrix?: Float64Array }>;
+/** Hessians by layer label: `groups` k x k row-major matrices, concatenated, and the row count they average. */
+export type LayerHessians = Record<string, { features: number; groups: number; rows: number; matrix: Float64Array }>;
 
 /**
  * Top-level MatMul (weight on the right), Gemm (transA = 0) and 2-D Conv layers with a float weight, as the operator
@@ -71,23 +68,18 @@ export function hessianBytes(targets: readonly HessianTarget[]): number {
   return targets.reduce((a, t) => a + 8 * t.groups * t.features * t.features, 0);
 }
 
-/**
- * Sums x and (with `second`) x xᵀ over rows of `features` values per group (upper triangles, mirrored on read). First
- * moments alone cost O(k) a row, so they are bounded by the activations' size, not by k².
- */
-export class MomentAccumulator {
+/** Sums x xᵀ over rows of `features` values per group (upper triangles, mirrored on read). */
+export class HessianAccumulator {
   readonly features: number;
   readonly groups: number;
   rows = 0;
-  private readonly sum: Float64Array | null;
-  private readonly sum1: Float64Array;
+  private readonly sum: Float64Array;
   private readonly row: Float64Array;
 
-  constructor(features: number, groups = 1, second = true) {
+  constructor(features: number, groups = 1) {
     this.features = features;
     this.groups = groups;
-    this.sum = second ? new Float64Array(groups * features * features) : null;
-    this.sum1 = new Float64Array(groups * features);
+    this.sum = new Float64Array(groups * features * features);
     this.row = new Float64Array(features);
   }
 
@@ -141,29 +133,17 @@ export class MomentAccumulator {
   private add(group: number): void {
     const k = this.features;
     const x = this.row;
-    const first = this.sum1;
-    for (let i = 0, at = group * k; i < k; i++) first[at + i] = first[at + i]! + x[i]!;
-    const sum = this.sum;
-    if (!sum) return;
     const at = group * k * k;
     for (let i = 0; i < k; i++) {
       const xi = x[i]!;
       if (xi === 0) continue;
       const row = at + i * k;
-      for (let j = i; j < k; j++) sum[row + j] = sum[row + j]! + xi * x[j]!;
+      for (let j = i; j < k; j++) this.sum[row + j] = this.sum[row + j]! + xi * x[j]!;
     }
   }
 
-  /** The mean of x per group (zero before any row), groups concatenated. */
-  mean(): Float64Array {
-    const scale = this.rows > 0 ? 1 / this.rows : 0;
-    return Float64Array.from(this.sum1, (v) => v * scale);
-  }
-
-  /** The mean of x xᵀ per group (zero before any row), groups concatenated; null without second moments. */
-  matrix(): Float64Array | null {
-    const sum = this.sum;
-    if (!sum) return null;
+  /** The mean of x xᵀ per group (zero before any row), groups concatenated. */
+  matrix(): Float64Array {
     const k = this.features;
     const h = new Float64Array(this.groups * k * k);
     const scale = this.rows > 0 ? 1 / this.rows : 0;
@@ -171,7 +151,7 @@ export class MomentAccumulator {
       const at = g * k * k;
       for (let i = 0; i < k; i++)
         for (let j = i; j < k; j++) {
-          const v = sum[at + i * k + j]! * scale;
+          const v = this.sum[at + i * k + j]! * scale;
           h[at + i * k + j] = v;
           h[at + j * k + i] = v;
         }

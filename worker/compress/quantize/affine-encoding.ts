@@ -85,7 +85,7 @@ export function affineEncoding(o: AffineOptions): WeightEncoding {
         }
         nodes.push(makeNode("Mul", [centred, sName], [output], w.fresh(`${w.name}_rescale`)));
       }
-      return { initializers, nodes, output, error: quantizationError(w.data, q.reconstructed), scales: q.scales, axis, dequantized: () => q.reconstructed };
+      return { initializers, nodes, output, error: quantizationError(w.data, q.reconstructed), scales: q.scales, axis };
     },
   };
 }

@@ -55,7 +55,7 @@ export const binary: WeightEncoding = {
       return {
         initializers: [makeTensor(name, DT.FLOAT, w.dims, b.reconstructed)],
         nodes: [makeNode("Identity", [name], [output], w.fresh(`${w.name}_identity`))],
-        output, error: quantizationError(w.data, b.reconstructed), scales: b.scales, axis, dequantized: () => b.reconstructed,
+        output, error: quantizationError(w.data, b.reconstructed), scales: b.scales, axis,
       };
     }
     const qName = w.fresh(`${w.name}_signs`);
@@ -66,12 +66,12 @@ export const binary: WeightEncoding = {
         { levels: b.signs, dims: w.dims, scales: b.scales, scaleDims: [b.channels], axis, blockSize: 0 },
         { levels: qName, scale: sName, node: w.fresh(`${w.name}_dequantize`), output },
       );
-      return { initializers, nodes, output, error: quantizationError(w.data, b.reconstructed), scales: b.scales, axis, dequantized: () => b.reconstructed };
+      return { initializers, nodes, output, error: quantizationError(w.data, b.reconstructed), scales: b.scales, axis };
     }
     return {
       initializers: [makeTensor(qName, DT.INT8, w.dims, b.signs), makeTensor(sName, DT.FLOAT, [b.channels], b.scales)],
       nodes: [makeNode("DequantizeLinear", [qName, sName], [output], w.fresh(`${w.name}_dequantize`), { axis })],
-      output, error: quantizationError(w.data, b.reconstructed), scales: b.scales, axis, dequantized: () => b.reconstructed,
+      output, error: quantizationError(w.data, b.reconstructed), scales: b.scales, axis,
     };
   },
 };

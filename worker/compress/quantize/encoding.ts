@@ -51,11 +51,6 @@ export interface EncodedWeight {
   axis: number;
   /** What a codebook encoding stores (codebook.ts). */
   codebook?: CodebookReport;
-  /**
-   * The float weight the graph reconstructs, in the weight's own layout (uniform grids provide it): what bias
-   * correction measures the rounding error by. Computed on call; not kept with the encoded weight.
-   */
-  dequantized?: () => Float32Array;
 }
 
 export interface WeightEncoding {

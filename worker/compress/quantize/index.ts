@@ -60,8 +60,6 @@ export type QuantizeOptions = WeightBits & {
   include?: (node: NodeProto) => boolean;
   /** Error-compensating rounding for a weight (by name, shape and layout), or undefined for nearest. */
   roundingFor?: (weight: string, dims: readonly number[], slot: WeightLayout) => LevelRounding | undefined;
-  /** Sees each weight as it was and as the graph now reconstructs it (encodings on uniform grids), right after encoding. */
-  observe?: (weight: string, dims: readonly number[], original: Float32Array, dequantized: Float32Array) => void;
 };
 
 function encodingFor(options: QuantizeOptions): WeightEncoding {
@@ -285,10 +283,7 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
       sqnrDb: Number.isFinite(encoded.error.sqnrDb) ? encoded.error.sqnrDb : null,
       ...(encoded.codebook ? { codebook: encoded.codebook } : {}),
     });
-    // The reconstruction is handed on and dropped: the planned weights keep only what the graph stores.
-    const { dequantized, ...stored } = encoded;
-    if (options.observe && dequantized) options.observe(weight.name, dims, (data ??= readFloat32(weight)), dequantized());
-    planned.set(weight.name, stored);
+    planned.set(weight.name, encoded);
   }
   if (tensors.length === 0) return { model: input, tensors, skipped };
   return {

@@ -93,7 +93,6 @@ export function int4(block: number): WeightEncoding {
         error: quantizationError(w.data, q.reconstructed),
         scales: q.scales,
         axis,
-        dequantized: () => q.reconstructed,
       };
     },
   };

@@ -4,7 +4,7 @@ import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
 import { channelLayout, makeTensor } from "../../onnx/tensor";
 import { broadcastShape, type WeightEncoding } from "./encoding";
-import { dequantizePerChannel, quantizationError, quantizeWeightsPerChannel } from "./weights";
+import { quantizationError, quantizeWeightsPerChannel } from "./weights";
 import { quantizeAffine, type LevelRounding } from "./affine";
 
 /** The per-channel grid (absmax / 127 per output channel) with levels chosen by `rounding`. */
@@ -38,6 +38,6 @@ export const int8: WeightEncoding = {
       nodes.push(makeNode("Cast", [qName], [floatName], w.fresh(`${w.name}_cast`), { to: DT.FLOAT }));
       nodes.push(makeNode("Mul", [floatName, sName], [output], w.fresh(`${w.name}_rescale`)));
     }
-    return { initializers, nodes, output, error: q.error, scales: q.scales, axis, dequantized: () => dequantizePerChannel(q, w.dims, axis) };
+    return { initializers, nodes, output, error: q.error, scales: q.scales, axis };
   },
 };

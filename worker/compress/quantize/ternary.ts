@@ -91,7 +91,7 @@ export function ternary(block: number): WeightEncoding {
         { levels: t.levels, dims: w.dims, scales: t.scales, scaleDims: layout.scaleDims, axis, blockSize },
         { levels: w.fresh(`${w.name}_ternary`), scale: w.fresh(`${w.name}_scale`), node: w.fresh(`${w.name}_dequantize`), output },
       );
-      return { initializers, nodes, output, error: quantizationError(w.data, t.reconstructed), scales: t.scales, axis, dequantized: () => t.reconstructed };
+      return { initializers, nodes, output, error: quantizationError(w.data, t.reconstructed), scales: t.scales, axis };
     },
   };
 }

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { affineGrid, nearestLevels, quantizeAffine, type AffineGrid, type Grouping } from "@worker/compress/quantize/affine";
 import { gptqRounding, inverseHessianFactor } from "@worker/compress/quantize/gptq";
-import { MomentAccumulator } from "@worker/compress/calibrate/hessian";
+import { HessianAccumulator } from "@worker/compress/calibrate/hessian";
 import { rng } from "@test/support/models";
 import type { GemmLayout } from "@worker/onnx/operators";
 
@@ -35,9 +35,9 @@ function weights(k: number, n: number, seed: number): Float32Array {
 }
 
 function hessianOf(x: Float32Array, k: number): Float64Array {
-  const acc = new MomentAccumulator(k);
+  const acc = new HessianAccumulator(k);
   acc.observe(x);
-  return acc.matrix()!;
+  return acc.matrix();
 }
 
 /** Plain k x k inverse by Gauss-Jordan elimination with partial pivoting. */
