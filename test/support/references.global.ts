@@ -11,8 +11,8 @@ import { RecipeSchema } from "@worker/compress/recipe";
 import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import { randomInput } from "./models";
 import { floatTensor, runReference } from "./ort-node";
-import { heldoutNpz } from "./mnist-heldout";
-import { FIXTURE_FILES, HELDOUT_FIXTURE, REFERENCE_MODELS, type ReferenceCase, type References } from "./reference-models";
+import { fashionHeldoutNpz, heldoutNpz } from "./heldout";
+import { FASHION_HELDOUT_FIXTURE, FIXTURE_FILES, HELDOUT_FIXTURE, REFERENCE_MODELS, type ReferenceCase, type References } from "./reference-models";
 
 async function referenceCase(bytes: Uint8Array, dims: number[], seed: number): Promise<ReferenceCase> {
   const input = randomInput(dims.reduce((a, b) => a * b, 1), seed);
@@ -43,5 +43,6 @@ export default async function setup(project: TestProject) {
   project.provide("references", references);
   const fixtures = Object.fromEntries(FIXTURE_FILES.map((f) => [f, readFileSync(`test/fixtures/${f}`).toString("base64")]));
   fixtures[HELDOUT_FIXTURE] = Buffer.from(await heldoutNpz()).toString("base64");
+  fixtures[FASHION_HELDOUT_FIXTURE] = Buffer.from(await fashionHeldoutNpz()).toString("base64");
   project.provide("fixtures", fixtures);
 }

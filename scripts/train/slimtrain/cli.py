@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("reference", help="the fp32 reference models + MNIST test subset used by the TypeScript tests")
     r.add_argument("--out", default="test/fixtures")
     r.add_argument("--fashion", action="store_true", help="only the Fashion-MNIST CNN and its test subset")
+    r.add_argument("--separable", action="store_true", help="only the depthwise-separable Fashion-MNIST CNN")
     r.add_argument("--data-dir", help="Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)")
     r.add_argument("--threads", type=int)
     r.add_argument("--device", default="auto")
@@ -282,10 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     t0 = time.time()
     if args.command == "reference":
-        from .reference import FASHION_DIR, make_fashion_reference, make_reference
+        from .reference import FASHION_DIR, make_fashion_reference, make_reference, make_separable_reference
 
         set_threads(args.threads)
-        if args.fashion:
+        if args.separable:
+            make_separable_reference(args.out, resolve_device(args.device), args.data_dir or FASHION_DIR, progress=not args.no_progress)
+        elif args.fashion:
             make_fashion_reference(args.out, resolve_device(args.device), args.data_dir or FASHION_DIR, progress=not args.no_progress)
         else:
             make_reference(args.out, resolve_device(args.device), progress=not args.no_progress)

@@ -146,6 +146,63 @@ float32 [N, 10]. Accuracy with onnxruntime: {m['onnxruntime']['test_10k']['accur
     return report
 
 
+DW_RECIPE = {"arch": "separable-cnn", "epochs": 4, "lr": 2e-3, "seed": 6, "dataset": "Fashion-MNIST"}
+
+
+def make_separable_reference(out: str, device: str, data_dir: str = FASHION_DIR, progress: bool = True) -> dict:
+    """A depthwise-separable CNN (mobile.py) trained on Fashion-MNIST and exported by torch.onnx with its BatchNorms
+    folded: models/fashion-separable-cnn.onnx, models/separable-reference.json and models/SEPARABLE.md. It is
+    evaluated on the same subset as the Fashion CNN (data/fashion-test-1000-img.npz, which this leaves as it is)."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from .mobile import SeparableCnn
+    from .onnx_export import export
+    from .training import fit as fit_module
+
+    models_dir = Path(out) / "models"
+    models_dir.mkdir(parents=True, exist_ok=True)
+    ds = load_dataset("idx", data_dir)
+    r = DW_RECIPE
+    seed_everything(r["seed"])
+    model = SeparableCnn(ds.num_classes)
+    loader = DataLoader(TensorDataset(ds.x_train, ds.y_train), batch_size=128, shuffle=True,
+                        generator=torch.Generator().manual_seed(r["seed"]))
+    hist = fit_module(model, loader, epochs=r["epochs"], lr=r["lr"], device=device, progress=progress, label="separable-cnn")
+    model = model.cpu().eval()
+    path = models_dir / "fashion-separable-cnn.onnx"
+    export(model, ds.x_test[:1], path, metadata={"slimserve.recipe": {"reference": "fashion-separable-cnn", **r}})
+    x_test = ds.x_test.numpy()
+    y_test = ds.y_test.numpy().astype(np.int64)
+    with torch.no_grad():
+        torch_acc = float((model(ds.x_test).argmax(1) == ds.y_test).float().mean())
+    m = {"file": path.name, "bytes": path.stat().st_size, "sha256": _sha(path),
+         "parameters": sum(p.numel() for p in model.parameters()),
+         "input": {"name": "input", "shape": ["N", 1, 28, 28]}, "output": {"name": "logits", "shape": ["N", 10]},
+         "dataset": "fashion-test-1000-img.npz", "recipe": r, "torch": {"test_10k": torch_acc},
+         "onnxruntime": {"test_10k": _ort_accuracy(path, x_test, y_test), "subset_1000": _ort_accuracy(path, x_test[:SUBSET], y_test[:SUBSET])},
+         "history": hist}
+    report = {"models": {"fashion-separable-cnn": m},
+              "environment": {"torch": torch.__version__, "device": device, "threads": torch.get_num_threads()}}
+    (models_dir / "separable-reference.json").write_text(json.dumps(report, indent=2) + "\n")
+    (models_dir / "SEPARABLE.md").write_text(f"""# Depthwise-separable reference model (generated — do not edit by hand)
+
+`fashion-separable-cnn.onnx`: a MobileNet-style CNN (`scripts/train/slimtrain/mobile.py`: a 3x3 stride-2 stem, then
+depthwise 3x3 and pointwise 1x1 convolutions, each with BatchNorm and ReLU6, global average pooling, one Linear)
+trained on Fashion-MNIST (Debian's dataset-fashion-mnist) and exported by torch.onnx (opset 13, BatchNorm folded into
+the convolutions, ReLU6 as Clip), for the tests of per-tensor int8 on depthwise convolutions. Regenerate
+(deterministic seed, CPU, a few minutes; the other fixtures are left as they are):
+
+    /usr/bin/python3 scripts/train/train.py reference --separable --out test/fixtures
+
+Input `input` float32 [N, 1, 28, 28] (pixels / 255), output `logits` float32 [N, 10].
+Accuracy with onnxruntime: {m['onnxruntime']['test_10k']['accuracy']:.2%} on the 10k test set.
+Accuracy on `data/fashion-test-1000-img.npz`: {m['onnxruntime']['subset_1000']['accuracy']:.1%}.
+{m['parameters']:,} parameters, {m['bytes'] / 1e3:.0f} KB. Recipe: {json.dumps(r)}.
+Full numbers: `separable-reference.json`.
+""")
+    return report
+
+
 def _write_model(models_dir: Path, name: str, model: SlimNet, recipe: dict, hist: list[dict], x: np.ndarray,
                  y: np.ndarray, ds: Dataset, report: dict, dataset: str | None = None) -> None:
     path = models_dir / f"{name}.onnx"

@@ -93,3 +93,22 @@ def test_the_fashion_cnn_is_documented_and_reproduces_its_recorded_accuracy():
     logits = ort_run(MODELS / "fashion-cnn.onnx", {"input": data["input"]})["logits"]
     assert int((logits.argmax(1) != data["labels"]).sum()) == info["onnxruntime"]["subset_1000"]["errors"]
     assert info["onnxruntime"]["test_10k"]["accuracy"] >= 0.87
+
+
+def test_the_separable_cnn_is_documented_depthwise_and_reproduces_its_recorded_accuracy():
+    report = json.loads((MODELS / "separable-reference.json").read_text())
+    info = report["models"]["fashion-separable-cnn"]
+    assert "fashion-separable-cnn.onnx" in (MODELS / "SEPARABLE.md").read_text()
+    m = onnx.load(MODELS / "fashion-separable-cnn.onnx")
+    onnx.checker.check_model(m)
+    (inp,), (out,) = m.graph.input, m.graph.output
+    assert _dims(inp) == ["N", 1, 28, 28] and _dims(out) == ["N", 10]
+    # torch.onnx folded every BatchNorm into its convolution; the depthwise ones have one group per channel.
+    ops = [n.op_type for n in m.graph.node]
+    assert "BatchNormalization" not in ops
+    depthwise = [n for n in m.graph.node if n.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in n.attribute)]
+    assert len(depthwise) == 4
+    data = np.load(FIXTURES / "data" / "fashion-test-1000-img.npz")
+    logits = ort_run(MODELS / "fashion-separable-cnn.onnx", {"input": data["input"]})["logits"]
+    assert int((logits.argmax(1) != data["labels"]).sum()) == info["onnxruntime"]["subset_1000"]["errors"]
+    assert info["onnxruntime"]["test_10k"]["accuracy"] >= 0.87
