@@ -92,7 +92,7 @@ export function recipeWords(recipe) {
     const calibrated = shared && q.calibration ? "calibrated" : undefined;
     const words = shared
       ? [shared, calibrated].filter(Boolean).join(" ")
-      : [widthName(q.bits), scheme, granularityWords(q), q.symmetric === false ? "zero points" : undefined, rounding, q.biasCorrection === true ? "bias-corrected" : undefined]
+      : [widthName(q.bits), scheme, granularityWords(q), q.symmetric === false ? "zero points" : undefined, rounding, q.smooth ? "smoothed" : undefined, q.biasCorrection === true ? "bias-corrected" : undefined]
           .filter(Boolean)
           .join(" ");
     parts.push(`${words}${overridden ? ` (${overridden} layer${overridden === 1 ? "" : "s"} overridden)` : ""}`);

@@ -182,3 +182,42 @@ export function buildUnliftableMlp(sizes: number[], seed = 1) {
   model.graph!.node.push(makeNode("Dropout", ["logits"], ["logits.dropped", "logits.mask"], "dropout"));
   return encodeModel(model);
 }
+
+/** Channels of outlierBlock's activations. */
+export const OUTLIER_BLOCK_CHANNELS = 32;
+
+/**
+ * A transformer block in miniature, [B, T, K] -> [B, T, 8]: LayerNormalization whose scale makes two channels 40x the
+ * others (the outliers SmoothQuant is for), two projections reading its output, then a Relu and an output projection.
+ * With `residual`, the normalized activation also feeds an Add (post-LN encoders' residual path), so that the division
+ * cannot go into the norm.
+ */
+export function outlierBlock(residual: boolean): ModelProto {
+  const K = OUTLIER_BLOCK_CHANNELS;
+  const next = rng(9);
+  const gamma = Float32Array.from({ length: K }, (_, j) => (j === 3 || j === 17 ? 40 : 1) * (0.5 + next()));
+  const beta = Float32Array.from({ length: K }, () => 0.1 * (next() - 0.5));
+  const nodes = [
+    makeNode("LayerNormalization", ["input", "ln.gamma", "ln.beta"], ["ln"], "ln", { axis: -1 }),
+    makeNode("MatMul", ["ln", "q.weight"], ["q"], "q/MatMul"),
+    makeNode("MatMul", ["ln", "k.weight"], ["k"], "k/MatMul"),
+    makeNode("Add", ["q", "k"], ["qk"], "qk"),
+    ...(residual ? [makeNode("Add", ["qk", "ln"], ["res"], "residual")] : []),
+    makeNode("Relu", [residual ? "res" : "qk"], ["h"], "relu"),
+    makeNode("MatMul", ["h", "out.weight"], ["y"], "out/MatMul"),
+  ];
+  const graph = makeGraph(
+    nodes,
+    "block",
+    [makeValueInfo("input", DT.FLOAT, ["B", "T", K])],
+    [makeValueInfo("y", DT.FLOAT, ["B", "T", 8])],
+    [
+      makeTensor("ln.gamma", DT.FLOAT, [K], gamma),
+      makeTensor("ln.beta", DT.FLOAT, [K], beta),
+      makeTensor("q.weight", DT.FLOAT, [K, K], randomWeights(K * K, K, next)),
+      makeTensor("k.weight", DT.FLOAT, [K, K], randomWeights(K * K, K, next)),
+      makeTensor("out.weight", DT.FLOAT, [K, 8], randomWeights(K * 8, K, next)),
+    ],
+  );
+  return makeModel(graph, { "": 17 });
+}

@@ -5,7 +5,8 @@
 import { calibrationTargets, makeCalibrator, type ActivationRanges } from "../compress/calibrate";
 import { HessianAccumulator, hessianBytes, hessianTargets, type LayerHessians } from "../compress/calibrate/hessian";
 import { DomainError } from "../domain-error";
-import { calibratedModel, layerBits } from "../compress/pipeline";
+import { calibratedModel, layerBits, smoothingActivations } from "../compress/pipeline";
+import type { ChannelMaxima } from "../compress/smooth";
 import { ChannelMeans, correctBiasesOnData, type BiasCorrectionReport, type MeasureMeans } from "../compress/bias-correction";
 import { normalizeConstants } from "../onnx/constants";
 import { calibrationOf, type Recipe } from "../compress/recipe";
@@ -25,14 +26,36 @@ export async function collectRanges(
   model: ModelRecord,
   original: Uint8Array,
   recipe: Recipe,
+  maxima?: ChannelMaxima,
 ): Promise<ActivationRanges> {
   const calibration = calibrationOf(recipe.quantize!)!;
   const { dataset } = await loadDataset(store, calibration.dataset);
-  const decoded = calibratedModel(parseModelBytes(original), recipe);
+  const decoded = calibratedModel(parseModelBytes(original), recipe, maxima);
   const targets = calibrationTargets(decoded);
   const calibrators = new Map(targets.map((t) => [t, makeCalibrator(calibration.method, calibration.percentile)]));
   await observeActivations(model, decoded, original.byteLength, dataset, calibration.samples, targets, (t, tensor) => calibrators.get(t)!.observe(tensor.data));
   return Object.fromEntries([...calibrators].map(([t, c]) => [t, c.range()]));
+}
+
+/**
+ * For `smooth`: the largest |x| per channel of every activation SmoothQuant takes, on the recipe's calibration samples
+ * (over the model pruned and equalized per the recipe, as smoothing will see it).
+ */
+export async function collectChannelMaxima(store: TenantStore, model: ModelRecord, original: Uint8Array, recipe: Recipe): Promise<ChannelMaxima> {
+  const calibration = calibrationOf(recipe.quantize!)!;
+  const { dataset } = await loadDataset(store, calibration.dataset);
+  const decoded = calibratedModel(parseModelBytes(original), recipe);
+  const maxima: ChannelMaxima = {};
+  await observeActivations(model, decoded, original.byteLength, dataset, calibration.samples, smoothingActivations(decoded, recipe), (name, tensor) => {
+    const k = tensor.dims[tensor.dims.length - 1] ?? 1;
+    const m = (maxima[name] ??= new Float32Array(k));
+    for (let i = 0; i < tensor.data.length; i++) {
+      const j = i % k;
+      const v = Math.abs(tensor.data[i]!);
+      if (v > m[j]!) m[j] = v;
+    }
+  });
+  return maxima;
 }
 
 /** What the Hessians are for, as errors name it. */
@@ -50,9 +73,9 @@ export const MAX_HESSIAN_BYTES = 32 * 1024 * 1024;
  * onnxruntime-web with those inputs exposed as outputs. Refused (invalid_recipe) past the bounds above, naming the
  * layer to exclude.
  */
-export async function collectHessians(store: TenantStore, model: ModelRecord, original: Uint8Array, recipe: Recipe): Promise<LayerHessians> {
+export async function collectHessians(store: TenantStore, model: ModelRecord, original: Uint8Array, recipe: Recipe, maxima?: ChannelMaxima): Promise<LayerHessians> {
   const calibration = calibrationOf(recipe.quantize!)!;
-  const decoded = calibratedModel(parseModelBytes(original), recipe);
+  const decoded = calibratedModel(parseModelBytes(original), recipe, maxima);
   const targets = hessianTargets(decoded);
   // GPTQ factors each layer's k x k Hessian; calibrated pq reads only its diagonal blocks, so only the total bound applies.
   const wide = recipe.quantize?.bits === undefined ? undefined : targets.find((t) => t.features > MAX_COMPENSATED_FEATURES);

@@ -4,6 +4,7 @@ import type { QuantizeResult, TensorReport } from "../compress/quantize";
 import type { PruneResult } from "../compress/prune";
 import type { ActivationReport } from "../compress/quantize/activations";
 import type { BiasCorrectionReport } from "../compress/bias-correction";
+import type { SmoothedActivation } from "../compress/smooth";
 import type { EvalReport } from "../evaluate/report";
 import type { SparseReport } from "../onnx/sparse";
 import type { StoredVariant } from "../store/records";
@@ -26,6 +27,8 @@ export interface VariantRecord extends StoredVariant {
   activations?: ActivationReport[];
   /** quantize.biasCorrection: the layers whose bias was shifted, and those left. */
   biasCorrection?: BiasCorrectionReport;
+  /** quantize.smooth: the activations SmoothQuant rescaled. */
+  smoothed?: SmoothedActivation[];
   /** The latest evaluation against FP32 (variant made with `eval`, or POST .../evaluate). */
   eval?: EvalReport;
 }

@@ -5,9 +5,10 @@ import type { LayerHessians } from "../compress/calibrate/hessian";
 import { checkRecipe, compressModel, pruneCapBinds, type CompressResult } from "../compress/pipeline";
 import { encodedSizes } from "../store/content-coding";
 import { evaluateBytes, type EvalReport } from "../evaluate/report";
-import { collectHessians, collectRanges, correctVariantBiases } from "./calibration";
+import { collectChannelMaxima, collectHessians, collectRanges, correctVariantBiases } from "./calibration";
+import type { ChannelMaxima } from "../compress/smooth";
 import { loadDataset } from "./datasets";
-import { addressNeedsWeights, canonicalJson, biasCorrectionOf, needsHessians, recipeBits, variantRecipe, type Recipe, type TrainedRecipe } from "../compress/recipe";
+import { addressNeedsWeights, canonicalJson, biasCorrectionOf, needsHessians, recipeBits, smoothingOf, variantRecipe, type Recipe, type TrainedRecipe } from "../compress/recipe";
 import { summarizeModel, type TensorSignature } from "../onnx/validate";
 import { DomainError, notFound } from "../domain-error";
 import { sha256Hex } from "../store/body";
@@ -84,8 +85,8 @@ export async function registerTrainedVariant(
 }
 
 /** Compression proper (see compress/pipeline.ts) of stored model bytes. */
-export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, ranges?: ActivationRanges, hessians?: LayerHessians): CompressResult {
-  return compressModel(parseModelBytes(modelBytes), recipe, ranges, modelBytes.byteLength, hessians);
+export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, ranges?: ActivationRanges, hessians?: LayerHessians, maxima?: ChannelMaxima): CompressResult {
+  return compressModel(parseModelBytes(modelBytes), recipe, ranges, modelBytes.byteLength, hessians, maxima);
 }
 
 /**
@@ -143,21 +144,26 @@ export async function buildVariant(
   progress: Progress = noProgress,
 ): Promise<BuiltVariant> {
   let ranges: ActivationRanges | undefined;
+  let maxima: ChannelMaxima | undefined;
   if (recipe.quantize?.scheme === "static") {
     // Before calibrating: a recipe that cannot apply fails without running the model over the dataset.
     await requireApplicableRecipe(store, model, recipe, original);
+    if (smoothingOf(recipe.quantize)) {
+      await progress("measuring channel maxima", 0.05);
+      maxima = await collectChannelMaxima(store, model, original, recipe);
+    }
     await progress("calibrating", 0.1);
-    ranges = await collectRanges(store, model, original, recipe);
+    ranges = await collectRanges(store, model, original, recipe, maxima);
   }
   let hessians: LayerHessians | undefined;
   if (recipe.quantize && needsHessians(recipe.quantize)) {
     if (recipe.quantize.scheme !== "static") await requireApplicableRecipe(store, model, recipe, original);
     await progress("collecting Hessians", 0.15);
-    hessians = await collectHessians(store, model, original, recipe);
+    hessians = await collectHessians(store, model, original, recipe, maxima);
   }
   await progress("quantizing", 0.3);
-  const compressed = compressModelBytes(original, recipe, ranges, hessians);
-  const { tensors, skipped, activations, prune, prunedBytes, quantizedBytes } = compressed;
+  const compressed = compressModelBytes(original, recipe, ranges, hessians, maxima);
+  const { tensors, skipped, activations, prune, smoothed, prunedBytes, quantizedBytes } = compressed;
   let bytes = compressed.bytes;
   let biasCorrection: BiasCorrectionReport | undefined;
   if (recipe.quantize && biasCorrectionOf(recipe.quantize)) {
@@ -191,6 +197,7 @@ export async function buildVariant(
     skipped: sized(skipped, elements),
     ...(activations.length ? { activations } : {}),
     ...(biasCorrection ? { biasCorrection } : {}),
+    ...(smoothed ? { smoothed } : {}),
     ...(prune ? { prune: { ...prune, skipped: sized(prune.skipped, elements) } } : {}),
     stages,
     createdAt: new Date().toISOString(),

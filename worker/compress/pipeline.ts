@@ -18,7 +18,8 @@ import { equalizeModel, type EqualizedPair } from "./equalize";
 import { liftForInt2, quantizeModel, type QuantizeOptions, type QuantizeResult, type TensorReport } from "./quantize";
 import { quantizeActivations, requireStaticOpset, staticDataInputs, type ActivationReport } from "./quantize/activations";
 import { quantizeDynamic, requireDynamicOpset } from "./quantize/dynamic";
-import { quantizeOptions, recipeBits, roundingOf, type Recipe, type Rounding } from "./recipe";
+import { quantizeOptions, recipeBits, roundingOf, smoothingOf, type Recipe, type Rounding } from "./recipe";
+import { smoothingTargets, smoothModel, type ChannelMaxima, type SmoothedActivation } from "./smooth";
 import type { GemmLayout } from "../onnx/operators";
 import { DomainError } from "../domain-error";
 
@@ -32,6 +33,8 @@ export interface CompressResult {
   prune?: Pick<PruneResult, "sparsity" | "layers" | "skipped" | "warnings"> & { sparseTensors: SparseReport[] };
   /** With `quantize.equalize`: the layer pairs equalized (empty when the model has none). */
   equalized?: EqualizedPair[];
+  /** With `quantize.smooth`: the activations smoothed. */
+  smoothed?: SmoothedActivation[];
   /** Encoded size after each stage the recipe runs (null for a stage it skips). */
   prunedBytes: number | null;
   quantizedBytes: number | null;
@@ -136,6 +139,7 @@ export function compressModel(
   ranges?: ActivationRanges,
   originalBytes?: number,
   hessians?: LayerHessians,
+  maxima?: ChannelMaxima,
 ): CompressResult {
   const normalized = normalizeConstants(input);
   checkRecipe(normalized, recipe);
@@ -154,6 +158,13 @@ export function compressModel(
     const result = equalizeModel(model);
     model = result.model;
     equalized = result.pairs;
+  }
+  let smoothed: SmoothedActivation[] | undefined;
+  const smoothing = recipe.quantize && smoothingOf(recipe.quantize);
+  if (recipe.quantize && smoothing) {
+    const result = smoothByRecipe(model, recipe.quantize, smoothing.alpha, maxima);
+    model = result.model;
+    smoothed = result.smoothed;
   }
   let tensors: TensorReport[] = [];
   let skipped: QuantizeResult["skipped"] = [];
@@ -191,19 +202,39 @@ export function compressModel(
     throw new NothingToCompressError(`the variant would take ${out.byteLength} bytes, the original ${before}`, [...skipped, ...uncoveredConstants(model, 0, beforeQuantize)]);
   }
   if (recipe.quantize) skipped.push(...uncoveredConstants(model, REPORTED_UNCOVERED, beforeQuantize));
-  return { bytes: out, tensors, skipped, activations, prune, ...(equalized ? { equalized } : {}), prunedBytes, quantizedBytes };
+  return { bytes: out, tensors, skipped, activations, prune, ...(equalized ? { equalized } : {}), ...(smoothed ? { smoothed } : {}), prunedBytes, quantizedBytes };
 }
 
 /**
- * The model whose activations static calibration measures for a recipe: the model itself, or with `equalize` what
- * quantization will see (pruned per the recipe, then equalized, as compressModel does), since equalization rescales
- * the tensors between each pair and the ranges must be those of the rescaled tensors.
+ * The model whose activations static calibration measures for a recipe: the model itself, or with `equalize` and
+ * `smooth` what quantization will see (pruned per the recipe, then equalized, then smoothed by `maxima`, as
+ * compressModel does), since both rescale the tensors that static quantization gives ranges. Without `maxima` a
+ * smoothing recipe's model is given unsmoothed: what the channel maxima are measured on.
  */
-export function calibratedModel(input: ModelProto, recipe: Recipe): ModelProto {
-  if (!recipe.quantize?.equalize) return input;
+export function calibratedModel(input: ModelProto, recipe: Recipe, maxima?: ChannelMaxima): ModelProto {
+  const q = recipe.quantize;
+  const smoothing = q ? smoothingOf(q) : undefined;
+  if (!q || (!q.equalize && !smoothing)) return input;
   let model = normalizeConstants(input);
   if (recipe.prune) model = pruneModel(densifyInitializers(model), recipe.prune).model;
-  return equalizeModel(model).model;
+  if (q.equalize) model = equalizeModel(model).model;
+  if (smoothing && maxima) model = smoothByRecipe(model, q, smoothing.alpha, maxima).model;
+  return model;
+}
+
+/** Activations static calibration measures channel maxima of, for a smoothing recipe (on calibratedModel's model). */
+export function smoothingActivations(model: ModelProto, recipe: Recipe): string[] {
+  const q = recipe.quantize;
+  if (!q || !smoothingOf(q)) return [];
+  const bits = layerBits(model, q);
+  return smoothingTargets(normalizeConstants(model), (label) => bits.get(label) === 8).map((t) => t.activation);
+}
+
+/** SmoothQuant over the layers the recipe keeps at 8 bits. */
+function smoothByRecipe(model: ModelProto, q: QuantizeRecipe, alpha: number, maxima: ChannelMaxima | undefined) {
+  if (!maxima) throw new RangeError("smooth needs the calibration channel maxima (catalog/calibration.ts collectChannelMaxima)");
+  const bits = layerBits(model, q);
+  return smoothModel(model, maxima, alpha, (label) => bits.get(label) === 8);
 }
 
 /** Whether pruning per the recipe caps some layer (which puts the cap into the variant's address, recipe.ts). */

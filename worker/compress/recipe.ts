@@ -63,8 +63,11 @@ const BiasCorrectionSchema = z
   .optional()
   .overwrite((on) => (on === true ? true : undefined))
   .describe(
-    "Shift each MatMul/Gemm/Conv layer's bias by the expected output error of its quantized weight on the calibration dataset's inputs, (W_q - W) E[x] (needs calibration: {dataset}); a layer without a bias gets one",
+    "Give each quantized MatMul/Gemm/Conv layer its float mean output per channel back on the calibration dataset (needs calibration: {dataset}): the variant's channel means less the float model's come off its bias, level by level; a layer without a bias gets one",
   );
+
+/** SmoothQuant's migration strength: 0 leaves the activations as they are, 1 moves their whole range into the weights. */
+const SmoothSchema = z.object({ alpha: z.number().min(0).max(1).default(0.5).describe("Migration strength (SmoothQuant's alpha)") }).strict();
 
 /** Blocks of N consecutive inputs share a scale (DequantizeLinear's block_size). */
 const BlockSchema = z
@@ -89,6 +92,9 @@ const Int8RecipeSchema = z
     calibration: CalibrationSchema.optional(),
     rounding: RoundingSchema,
     biasCorrection: BiasCorrectionSchema,
+    smooth: SmoothSchema.optional().describe(
+      "SmoothQuant for scheme 'static': each MatMul/Gemm input channel j divided by s_j = max|x_j|^alpha / max|W_j|^(1-alpha) (maxima from the calibration dataset), the weight's row j multiplied by it; folded into a LayerNormalization where it alone makes the input, else a Mul",
+    ),
     ...layerChoices,
   })
   .strict();
@@ -227,6 +233,9 @@ export const QuantizeRecipeSchema = z
     if (corrected && !calibration) {
       ctx.addIssue({ code: "custom", path: ["calibration"], message: "biasCorrection needs calibration: {dataset} (the inputs whose mean output error it removes)" });
     }
+    if (q.bits === 8 && q.smooth && q.scheme !== "static") {
+      ctx.addIssue({ code: "custom", path: ["smooth"], message: "smooth applies to scheme 'static' (it moves activation ranges into the weights so that static int8 keeps the activations)" });
+    }
     if (corrected && q.scheme === "dynamic") {
       ctx.addIssue({ code: "custom", path: ["biasCorrection"], message: "biasCorrection applies to scheme 'weight-only' and 'static' (dynamic weights are quantized by the integer ops' rewrite)" });
     }
@@ -268,6 +277,11 @@ export function needsHessians(q: QuantizeRecipe): boolean {
 /** Whether the recipe shifts biases by its weights' expected output error (uniform grids at 8, 4, 2 and 1 bits). */
 export function biasCorrectionOf(q: QuantizeRecipe): boolean {
   return q.bits !== 16 && q.bits !== undefined && q.biasCorrection === true;
+}
+
+/** SmoothQuant's strength for a recipe that smooths (static int8 with `smooth`), or undefined. */
+export function smoothingOf(q: QuantizeRecipe): { alpha: number } | undefined {
+  return q.bits === 8 && q.scheme === "static" ? q.smooth : undefined;
 }
 
 /** The recipe's error-compensating rounding, or undefined for nearest. */

@@ -160,14 +160,27 @@ export const VariantSchema = VariantSummarySchema.extend({
           layer: z.string(),
           bias: z.string().describe("The bias tensor the layer now reads"),
           channels: z.number(),
-          maxAbsShift: z.number().describe("Largest |(W_q - W) E[x]| over the output channels"),
+          maxAbsShift: z.number().describe("Largest shift taken off over the output channels (the variant's channel mean less the float model's)"),
           added: z.boolean().describe("The layer had no bias: one was added"),
         }),
       ),
       left: z.array(z.object({ layer: z.string(), reason: z.string() })),
     })
     .optional()
-    .describe("With quantize.biasCorrection: the layers whose bias was shifted by the expected output error, and those left"),
+    .describe("With quantize.biasCorrection: the layers whose bias took off their measured channel-mean shift, and those left"),
+  smoothed: z
+    .array(
+      z.object({
+        activation: z.string(),
+        layers: z.array(z.string()),
+        channels: z.number(),
+        foldedInto: z.string().nullable().describe("The LayerNormalization that took the division, or null where a Mul was inserted"),
+        minScale: z.number(),
+        maxScale: z.number(),
+      }),
+    )
+    .optional()
+    .describe("With quantize.smooth: each activation SmoothQuant rescaled, the layers reading it, and its scales' range"),
   eval: z.unknown().optional().openapi({ description: "Evaluation report against FP32 (accuracy, agreement, latency: each measured on the engine that serves it, named by `engine` and `fp32Engine`; per-layer SQNR)" }),
 }).openapi("Variant");
 

@@ -208,6 +208,10 @@ describe("sensitivity and search", () => {
     expect(n).toMatchObject({ met: false, variant: null });
     // Mixed precision candidates (the most sensitive layers kept float) were tried after the uniform ones.
     expect(n.trace.some((t: any) => t.recipe.quantize.overrides)).toBe(true);
+    // Where nearest rounding missed, GPTQ was tried, and where that missed, GPTQ with bias correction.
+    const compensated = (t: any) => t.recipe.quantize.rounding?.method === "gptq";
+    expect(n.trace.some((t: any) => compensated(t) && !t.recipe.quantize.biasCorrection)).toBe(true);
+    expect(n.trace.some((t: any) => compensated(t) && t.recipe.quantize.biasCorrection === true)).toBe(true);
     const variants = ((await (await api(`/v1/models/${model.id}`)).json()) as { variants: unknown[] }).variants;
     expect(variants).toHaveLength(1);
   });
