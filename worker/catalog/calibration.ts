@@ -70,21 +70,16 @@ export const MAX_HESSIAN_BYTES = 32 * 1024 * 1024;
 
 /**
  * The Hessian of every MatMul/Gemm/Conv input (mean of x xᵀ over its rows or patches) on the recipe's calibration samples, run in
- * onnxruntime-web with those inputs exposed as outputs. Refused (invalid_recipe) past the bounds above, naming the
- * layer to exclude.
+ * onnxruntime-web with those inputs exposed as outputs. For GPTQ, layers summing more than MAX_COMPENSATED_FEATURES
+ * inputs get none (they round to nearest, and the variant's tensors say which were compensated); Hessians past
+ * MAX_HESSIAN_BYTES in all are refused (invalid_recipe).
  */
 export async function collectHessians(store: TenantStore, model: ModelRecord, original: Uint8Array, recipe: Recipe, maxima?: ChannelMaxima): Promise<LayerHessians> {
   const calibration = calibrationOf(recipe.quantize!)!;
   const decoded = calibratedModel(parseModelBytes(original), recipe, maxima);
-  const targets = hessianTargets(decoded);
   // GPTQ factors each layer's k x k Hessian; calibrated pq reads only its diagonal blocks, so only the total bound applies.
-  const wide = recipe.quantize?.bits === undefined ? undefined : targets.find((t) => t.features > MAX_COMPENSATED_FEATURES);
-  if (wide) {
-    throw new DomainError(
-      "invalid_recipe",
-      `rounding 'gptq': layer '${wide.layer}' sums ${wide.features} inputs per output, more than the ${MAX_COMPENSATED_FEATURES} it takes; exclude it or round to nearest`,
-    );
-  }
+  const gptq = recipe.quantize?.bits !== undefined;
+  const targets = hessianTargets(decoded).filter((t) => !gptq || t.features <= MAX_COMPENSATED_FEATURES);
   if (hessianBytes(targets) > MAX_HESSIAN_BYTES) {
     throw new DomainError("invalid_recipe", `${hessianUse(recipe)}: the model's layer inputs need ${hessianBytes(targets)} bytes of Hessians, more than ${MAX_HESSIAN_BYTES}`);
   }

@@ -145,6 +145,7 @@ export const VariantSchema = VariantSummarySchema.extend({
         })
         .optional()
         .describe("Codebook weights (k-means weight sharing): what the indices and codebooks take"),
+      compensated: z.boolean().optional().describe("Levels chosen by GPTQ's error-compensating rounding (absent: nearest; a layer over GPTQ's input bound rounds to nearest)"),
     }),
   ),
   skipped: z.array(SkippedWeightSchema),

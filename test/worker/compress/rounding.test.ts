@@ -63,7 +63,7 @@ describe("compressing with GPTQ rounding", () => {
       const recipe = RecipeSchema.parse({ quantize: { ...quantize, rounding: "gptq", calibration: { dataset: DATASET } } });
       const gptq = compressModel(decodeModel(bytes), recipe, undefined, undefined, h);
       expect(gptq.tensors.length).toBe(3);
-      expect(gptq.tensors.every((t) => t.bits === quantize.bits)).toBe(true);
+      expect(gptq.tensors.every((t) => t.bits === quantize.bits && t.compensated === true)).toBe(true);
       expect(gptq.bytes.byteLength).toBe(nearest.byteLength);
       expect(compressModel(decodeModel(bytes), recipe, undefined, undefined, h).bytes).toEqual(gptq.bytes);
       const errNearest = await meanSquaredError(bytes, nearest, unseen, [256, sizes[0]!]);

@@ -43,6 +43,18 @@ describe("rounding 'gptq' through the API", () => {
     expect(infer.status).toBe(200);
   });
 
+  it("rounds a layer over GPTQ's input bound to nearest and compensates the rest, saying which is which", async () => {
+    const wide = 1100; // over MAX_COMPENSATED_FEATURES (1024)
+    const model = (await (await uploadModel(buildMlp([wide, 16, 4], 3))).json()) as { id: string };
+    const x = uniformFloats(64 * wide, 2);
+    const body = await npz({ input: npy("<f4", [64, wide], x) }, { compress: true });
+    const dataset = (await (await api("/v1/datasets", { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body })).json()) as { id: string };
+    const res = await postJson(`/v1/models/${model.id}/variants?wait=25`, { quantize: { bits: 4, rounding: "gptq", calibration: { dataset: dataset.id } } });
+    expect(res.status).toBe(201);
+    const v = (await res.json()) as { tensors: { name: string; compensated?: boolean }[] };
+    expect(Object.fromEntries(v.tensors.map((t) => [t.name, t.compensated ?? false]))).toEqual({ "fc0.weight": false, "head.weight": true });
+  });
+
   it("refuses gptq without calibration (400 invalid_recipe) and an unknown calibration dataset (404), making no job", async () => {
     const { model } = await setup();
     expect(await expectError(await postJson(`/v1/models/${model.id}/variants`, { quantize: { bits: 4, rounding: "gptq" } }))).toMatchObject({

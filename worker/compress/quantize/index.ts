@@ -36,6 +36,8 @@ export interface TensorReport {
   sqnrDb: number | null;
   /** Codebook weights: entries, index width and bytes of indices and codebooks. */
   codebook?: CodebookReport;
+  /** Levels chosen by error-compensating rounding (GPTQ); absent: each weight at its nearest level. */
+  compensated?: true;
 }
 
 export interface QuantizeResult {
@@ -282,6 +284,7 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
       maxAbsError: encoded.error.maxAbsError,
       sqnrDb: Number.isFinite(encoded.error.sqnrDb) ? encoded.error.sqnrDb : null,
       ...(encoded.codebook ? { codebook: encoded.codebook } : {}),
+      ...(rounding ? { compensated: true as const } : {}),
     });
     planned.set(weight.name, encoded);
   }
