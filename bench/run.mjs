@@ -12,6 +12,7 @@ import { writeBenchmarksDoc } from "./render.mjs";
 import { writeZooDoc } from "./render-zoo.mjs";
 import { adversarialRun } from "./adversarial.mjs";
 import { writeFamiliesDoc } from "./render-families.mjs";
+import { writeQualityDoc } from "./render-quality.mjs";
 import { apiBench } from "./api.mjs";
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
@@ -24,11 +25,12 @@ const deadline = Date.now() + 10 * 60 * 1000;
 // of that file alone, in Node: bench/results/zoo.json); `--only families` the engine on the full zoo's graph families
 // (bench/families.ts, likewise: bench/results/families.json); `--only api` the client's wall time through the dev
 // server over /v1 JSON, V2 JSON and V2 binary (bench/api.mjs: bench/results/api.json); `--only adversarial` the worst
-// request of each attack class in workerd (bench/adversarial.mjs: bench/results/adversarial.json); without it, the
-// full run.
+// request of each attack class in workerd (bench/adversarial.mjs: bench/results/adversarial.json); `--only quality`
+// the rounding quality of every reference model through the API in workerd (bench/quality.worker.ts:
+// bench/results/quality.json); without it, the full run.
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-const ONLY = ["compression", "load", "kernels", "models", "zoo", "families", "api", "adversarial"];
+const ONLY = ["compression", "load", "kernels", "models", "zoo", "families", "api", "adversarial", "quality"];
 if (only !== undefined && !ONLY.includes(only)) throw new Error(`--only takes ${ONLY.map((o) => `'${o}'`).join(", ")} (got '${only}')`);
 
 async function get(worker, path) {
@@ -403,7 +405,33 @@ function familiesRun() {
   process.exit(run.status ?? 1);
 }
 
+/**
+ * `--only quality`: bench/quality.worker.ts under its own vitest config; the {"quality": rows} lines it prints become
+ * bench/results/quality.json, and docs/quantization.md's quality table is rendered from that.
+ */
+function qualityRun() {
+  const vitest = here("../node_modules/vitest/vitest.mjs");
+  const t0 = performance.now();
+  const run = spawnSync(process.execPath, [vitest, "run", "--config", here("./vitest.quality.config.ts")], {
+    stdio: ["inherit", "pipe", "inherit"],
+    cwd: here(".."),
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  process.stdout.write(run.stdout);
+  if (run.status !== 0) process.exit(run.status ?? 1);
+  // vitest prints each console.log line after its own colour codes.
+  const rows = run.stdout
+    .split("\n")
+    .filter((line) => line.includes('{"quality":'))
+    .flatMap((line) => JSON.parse(line.slice(line.indexOf('{"quality":'))).quality);
+  const results = { date: new Date().toISOString(), machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model.trim(), node: process.version }, seconds: (performance.now() - t0) / 1000, rows };
+  writeFileSync(here("./results/quality.json"), `${JSON.stringify(results, null, 1)}\n`);
+  console.log(writeQualityDoc() ? "docs/quantization.md: quality table rewritten" : "docs/quantization.md: quality table unchanged");
+}
+
 if (only === "zoo") zooRun();
+else if (only === "quality") qualityRun();
 else if (only === "adversarial") adversarialRun().catch((err) => {
   console.error(err);
   process.exit(1);

