@@ -118,7 +118,10 @@ export async function correctVariantBiases(
       const s = sums.get(name);
       if (s) s.means.observe(tensor.data, tensor.dims, s.target.channelAxis);
     });
-    return new Map([...sums].map(([name, s]) => [name, s.means.means()]));
+    return new Map([...sums].flatMap(([name, s]) => {
+      const means = s.means.means();
+      return means ? [[name, means] as const] : [];
+    }));
   };
   const r = await correctBiasesOnData(float, decodeModel(variant), quantized, measure);
   return { bytes: r.report.corrected.length > 0 ? encodeModel(r.model) : variant, report: r.report };

@@ -8,6 +8,7 @@ import { makeNode } from "../onnx/builders";
 import { DT } from "../onnx/dtype";
 import { edited } from "../onnx/edit";
 import { nameAllocator } from "../onnx/names";
+import { intAttribute } from "../onnx/attributes";
 import { nodeLabel, weightedLayers } from "../onnx/operators";
 import { channelLayout, elementCount, makeTensor, readFloat32, tensorDims } from "../onnx/tensor";
 
@@ -59,7 +60,7 @@ export function biasTargets(model: ModelProto, layers: ReadonlySet<string>): Bia
     const dims = tensorDims(weight);
     const slot = operator.layout(node, dims);
     if (!slot) continue;
-    const channels = dims[slot.outAxis]! * (node.opType === "ConvTranspose" ? intGroup(node) : 1);
+    const channels = dims[slot.outAxis]! * (node.opType === "ConvTranspose" ? intAttribute(node, "group", 1) : 1);
     const level = 0; // set below, in graph order
     if (node.opType === "MatMul" && operator.weight === 1 && dims.length === 2) {
       // Measured after the exporter's Add of a constant, where there is one: that Add holds the bias corrected.
@@ -98,11 +99,6 @@ function exporterAdd(graph: GraphProto, output: string, constants: ReadonlySet<s
   return constants.has(constant) ? { node: add, constant } : undefined;
 }
 
-function intGroup(node: NodeProto): number {
-  const g = node.attribute.find((a) => a.name === "group");
-  return g ? Number(g.i) : 1;
-}
-
 /** Sums each channel of a tensor over every other axis, batch after batch. */
 export class ChannelMeans {
   private readonly sums: Float64Array;
@@ -125,9 +121,10 @@ export class ChannelMeans {
     this.count += outer * inner;
   }
 
-  means(): Float64Array {
-    const scale = this.count > 0 ? 1 / this.count : 0;
-    return Float64Array.from(this.sums, (v) => v * scale);
+  /** The means, or null before any value was seen (no mean to compare). */
+  means(): Float64Array | null {
+    if (this.count === 0) return null;
+    return Float64Array.from(this.sums, (v) => v / this.count);
   }
 }
 
@@ -239,7 +236,7 @@ export function correctBiases(
  */
 export const MAX_BIAS_PASSES = 16;
 
-/** Channel means of each target's output over the calibration data, by output name. */
+/** Channel means of each target's output over the calibration data, by output name (absent where none was seen). */
 export type MeasureMeans = (model: ModelProto, targets: readonly BiasTarget[]) => Promise<Map<string, Float64Array>>;
 
 /**
@@ -269,8 +266,12 @@ export async function correctBiasesOnData(
     const measured = await measure(model, band);
     const shifts = new Map<string, LayerShift>();
     for (const t of band) {
-      const a = measured.get(t.output)!;
-      const b = reference.get(t.output)!;
+      const a = measured.get(t.output);
+      const b = reference.get(t.output);
+      if (!a || !b || a.length !== t.channels || b.length !== t.channels) {
+        left.push({ layer: t.layer, reason: `its output '${t.output}' gave no float values to measure` });
+        continue;
+      }
       shifts.set(t.layer, { shift: Float64Array.from(a, (v, c) => v - b[c]!), biasSlot: t.biasSlot });
     }
     const r = correctBiases(model, shifts);

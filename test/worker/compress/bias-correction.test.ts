@@ -30,7 +30,7 @@ function measureOn(x: Float32Array, dims: number[]): MeasureMeans {
       targets.map((t) => {
         const m = new ChannelMeans(t.channels);
         m.observe(out[t.output]!.data as Float32Array, out[t.output]!.dims as number[], t.channelAxis);
-        return [t.output, m.means()];
+        return [t.output, m.means()!];
       }),
     );
   };
@@ -256,6 +256,22 @@ describe("bias correction on whole models", () => {
     const r = await corrected(encodeModel(computed), quantize, x, [16, 1, 12, 12]);
     expect(r.report.corrected.map((c) => c.layer).sort()).toEqual(["conv1", "conv2"]);
     expect(r.report.left).toEqual([{ layer: "fc", reason: "its bias 'fc_bias' is computed, not a constant" }]);
+  });
+
+  it("leaves a layer whose output gave nothing to measure, saying so, rather than shifting it by the float means", async () => {
+    const float = buildMlp([32, 48, 24, 10], 3);
+    const model = decodeModel(float);
+    const variant = decodeModel(compressModel(model, RecipeSchema.parse({ quantize: { bits: 2 } })).bytes);
+    const x = shifted(64 * 32, 8);
+    const full = measureOn(x, [64, 32]);
+    const blind: MeasureMeans = async (m, targets) => {
+      const means = await full(m, targets);
+      if (m !== model) means.delete("fc1.pre");
+      return means;
+    };
+    const r = await correctBiasesOnData(model, variant, new Set(["fc0/MatMul", "fc1/MatMul", "head/Gemm"]), blind);
+    expect(r.report.corrected.map((c) => c.layer)).toEqual(["fc0/MatMul", "head/Gemm"]);
+    expect(r.report.left).toEqual([{ layer: "fc1/MatMul", reason: "its output 'fc1.pre' gave no float values to measure" }]);
   });
 
   it("corrects only the layers it is given (those the recipe quantized)", async () => {
