@@ -130,7 +130,7 @@ export function smoothModel(
       replacedInits.set(l.weight.name, makeTensor(l.weight.name, DT.FLOAT, tensorDims(l.weight), w));
     }
     const inverse = Float32Array.from(s, (v) => 1 / v);
-    const producer = graph.node.find((n) => n.output[0] === t.activation);
+    const producer = graph.node.find((n) => n.output.includes(t.activation));
     const fold = foldableNorm(producer, t, graph, inits, readers);
     if (fold) {
       for (const name of fold.constants) {
@@ -173,7 +173,7 @@ function foldableNorm(
   inits: ReadonlyMap<string, TensorProto>,
   readers: ReadonlyMap<string, number>,
 ): { node: string; constants: string[] } | null {
-  if (!producer || producer.opType !== "LayerNormalization") return null;
+  if (!producer || producer.opType !== "LayerNormalization" || producer.output[0] !== t.activation) return null;
   if (readers.get(t.activation) !== t.layers.length || graph.output.some((o) => o.name === t.activation)) return null;
   const constants = producer.input.slice(1, 3).filter(Boolean);
   for (const name of constants) {
