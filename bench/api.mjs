@@ -1,6 +1,6 @@
 // `npm run bench -- --only api`: what a client sees through wrangler's local dev server. The empty route (GET
-// /v1/health) and inference on the bench MLP (784-1024-1024-10) and CNN, fp32 and int8, batch 1 and 32, over /v1 JSON,
-// V2 JSON and V2 binary: median client wall time to the answer's last byte. The engine's own time is the bench
+// /v1/health) and inference on the bench MLP (784-1024-1024-10) and CNN, fp32 and int8 (and the MLP's 4-bit
+// codebook), batch 1 and 32, over /v1 JSON, V2 JSON and V2 binary: median client wall time to the answer's last byte. The engine's own time is the bench
 // Worker's in-isolate time of the same model bytes on the engine the API reported (timed as run.mjs times models).
 // Prints a table with the issue's goals per row and writes bench/results/api.json.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -28,6 +28,9 @@ function encodings(dims) {
   };
 }
 
+/** The bench Worker's variant (bench/worker.ts VARIANTS) that each bit-width the app serves here stands for. */
+const VARIANT_OF_BITS = { 32: "fp32", 8: "int8", 4: "codebook4" };
+
 /**
  * @param {{ startApp: () => Promise<{ app: any, auth: Record<string,string>, call: (path: string, init?: RequestInit) => Promise<any> }>,
  *   benchWorker: any, get: (worker: any, path: string) => Promise<any>, timeInWorker: (worker: any, key: string, repeats?: number) => Promise<{ ms: number }> }} tools
@@ -48,7 +51,9 @@ export async function apiBench({ startApp, benchWorker, get, timeInWorker }) {
     for (const name of ["mlp", "cnn"]) {
       const model = await call(`/v1/models?name=bench-${name}`, { method: "POST", headers: { ...auth, "Content-Type": "application/octet-stream" }, body: bytes[name] });
       await call(`/v1/models/${model.id}/variants?wait=25`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ quantize: { bits: 8 } }) });
-      for (const bits of [32, 8]) {
+      // The MLP's 4-bit codebook (k-means weight sharing; served by the lut4 kernel) is its only 4-bit variant.
+      if (name === "mlp") await call(`/v1/models/${model.id}/variants?wait=25`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ quantize: { codebook: { bits: 4 } } }) });
+      for (const bits of name === "mlp" ? [32, 8, 4] : [32, 8]) {
         for (const batch of [1, 32]) {
           const bodies = encodings([batch, ...INPUTS[name]]);
           const paths = { "v1-json": `/v1/models/${model.id}/infer?bits=${bits}`, "v2-json": `/v2/models/${model.id}/versions/${bits}/infer`, "v2-binary": `/v2/models/${model.id}/versions/${bits}/infer` };
@@ -94,11 +99,11 @@ export async function apiBench({ startApp, benchWorker, get, timeInWorker }) {
   // The engine's own time, in the bench Worker, of the same bytes on the engine that served them.
   const engineMs = {};
   for (const r of rows) {
-    const key = `model|${r.model}|${r.engine}|${r.bits === 32 ? "fp32" : "int8"}|${r.batch}`;
+    const key = `model|${r.model}|${r.engine}|${VARIANT_OF_BITS[r.bits]}|${r.batch}`;
     engineMs[key] ??= (await timeInWorker(benchWorker, key, 3)).ms;
     r.engineMs = engineMs[key];
   }
-  const find = (model, bits, batch, protocol) => rows.find((r) => r.model === model && r.bits === bits && r.batch === batch && r.protocol === protocol);
+  const find = (/** @type {string} */ model, /** @type {number} */ bits, /** @type {number} */ batch, /** @type {string} */ protocol) => rows.find((r) => r.model === model && r.bits === bits && r.batch === batch && r.protocol === protocol);
   console.log(`\nThrough wrangler's dev server: median client wall time of ${REQUESTS} interleaved rounds (ms); the empty route took ${fmt(emptyMs)} ms`);
   console.log("model | bits | batch | engine | engine ms | v1 JSON | V2 JSON | V2 binary | binary - (empty + engine) (goal <= 1.5) | V2 JSON <= v1 JSON");
   const goals = [];

@@ -175,6 +175,13 @@ async function apiLatency(mlpBytes, cnnBytes) {
 async function compressionEntries(worker, results) {
   const c = await timeInWorker(worker, "compress|2048");
   results.compression = { model: "mlp 784-2048-2048-10", recipe: { quantize: { bits: 8 } }, ...c, mbPerSecond: c.fp32WeightBytes / (c.ms * 1e3) };
+  // GPTQ's cost per layer (the Hessian's factorisation is K^3, the feedback K^2 N): per million weights at two shapes.
+  results.gptq = [];
+  for (const [k, n] of [[784, 1024], [1024, 1024]]) {
+    const g = await timeInWorker(worker, `gptq|${k}|${n}`, 3);
+    results.gptq.push({ shape: [k, n], recipe: { bits: 4, granularity: { block: 32 }, rounding: "gptq" }, ms: g.ms, msPerMillionWeights: g.ms / (g.weights / 1e6) });
+  }
+  console.log(`GPTQ int4 block-32 in workerd: ${results.gptq.map((g) => `[${g.shape}] ${g.ms.toFixed(0)} ms (${g.msPerMillionWeights.toFixed(0)} ms per million weights)`).join(", ")}`);
   const { app, auth, call } = await startApp();
   try {
     const samples = [];

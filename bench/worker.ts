@@ -17,6 +17,9 @@ import {
 } from "../worker/serve/wasm/packing";
 import { compressModelBytes } from "../worker/catalog/variants";
 import { RecipeSchema } from "../worker/compress/recipe";
+import { gptqRounding } from "../worker/compress/quantize/gptq";
+import { quantizeAffine } from "../worker/compress/quantize/affine";
+import { seededRandom } from "../worker/seeded-random";
 import { benchCnn, benchMlp } from "../test/support/models";
 import { blockPrune } from "./block-prune";
 import type { CheckedTensor } from "../worker/serve/inputs";
@@ -258,6 +261,30 @@ function compressRunnable(hidden: number): Runnable {
   };
 }
 
+/**
+ * GPTQ's rounding of one [K, N] MatMul weight at int4 block-32 (what `rounding: "gptq"` costs a job per layer): a
+ * seeded weight and a seeded positive-definite Hessian (a rank-64 product plus a ridge) stand in for a layer's.
+ */
+function gptqRunnable(k: number, n: number): Runnable {
+  const next = seededRandom(k * 7919 + n);
+  const data = Float32Array.from({ length: k * n }, () => (next() * 2 - 1) / Math.sqrt(k));
+  const rank = 64;
+  const a = Float64Array.from({ length: k * rank }, () => next() * 2 - 1);
+  const hessian = new Float64Array(k * k);
+  for (let i = 0; i < k; i++)
+    for (let j = i; j < k; j++) {
+      let s = i === j ? 0.1 : 0;
+      for (let r = 0; r < rank; r++) s += (a[i * rank + r]! * a[j * rank + r]!) / rank;
+      hessian[i * k + j] = hessian[j * k + i] = s;
+    }
+  const layout = { groups: 1, K: k, N: n, kStride: n, nStride: 1, groupStride: k * n };
+  const rounding = gptqRounding(hessian, layout);
+  return {
+    info: { weights: k * n },
+    run: () => void quantizeAffine(data, [k, n], { kind: "block", axis: 0, block: 32 }, 4, true, rounding),
+  };
+}
+
 /** Model bytes and feeds the driver POSTs (the full zoo's models and their variants, made in Node). */
 const uploaded = new Map<string, Uint8Array>();
 const uploadedFeeds = new Map<string, Record<string, CheckedTensor>>();
@@ -310,7 +337,9 @@ async function prepare(key: string): Promise<Runnable> {
       ? await kernelRunnable(Number(parts[0]), parts[1]!)
       : kind === "compress"
         ? compressRunnable(Number(parts[0]))
-        : kind === "load"
+        : kind === "gptq"
+          ? gptqRunnable(Number(parts[0]), Number(parts[1]))
+          : kind === "load"
           ? loadRunnable(parts[0]!)
           : kind === "family"
             ? await familyRunnable(parts[0]!, parts[1]!, parts[2]!)

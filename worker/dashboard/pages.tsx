@@ -5,7 +5,7 @@ import type { Experiment, Job, Model, ModelSummary, Variant } from "../../client
 import { formatBytes, recipeLabel, recipeWords } from "../../formats/words.js";
 import { barSvg, histogramSvg, lineSvg, scatterSvg } from "./charts";
 import { Page } from "./layout";
-import { experimentView, parameterStates, variantMetrics, type Histogram } from "./record-views";
+import { experimentView, parameterStates, roundingComparisons, ROUNDINGS, variantMetrics, type Histogram, type RoundingComparison, type RoundingName } from "./record-views";
 
 const DASH = "—";
 
@@ -160,10 +160,54 @@ function ParameterStatesSection(props: { model: Model; variants: Variant[] }) {
   );
 }
 
+const ROUNDING_HEADINGS: Record<RoundingName, string> = { nearest: "Nearest", gptq: "GPTQ", "nearest+bias": "Nearest + bias correction", "gptq+bias": "GPTQ + bias correction" };
+
+/** Recipes made with more than one rounding, side by side: each rounding's accuracy change (or agreement) and size. */
+function RoundingSection(props: { comparisons: RoundingComparison[] }) {
+  const cell = (x: RoundingComparison["variants"][RoundingName]) => {
+    if (!x) return DASH;
+    const figure = x.m.accuracyDelta !== null ? signedPoints(x.m.accuracyDelta) : x.m.agreement !== null ? `${(x.m.agreement * 100).toFixed(2)}% agree` : "not evaluated";
+    return `${figure} (${formatBytes(x.v.bytes ?? 0)})`;
+  };
+  return (
+    <>
+      <h2 id="rounding-heading">Nearest against compensated rounding</h2>
+      <p class="muted">Variants of one recipe that differ only in how their levels were chosen: accuracy change against FP32 (agreement where the dataset has no labels) and size, side by side.</p>
+      <div class="card scroll">
+        <table id="rounding" aria-labelledby="rounding-heading">
+          <thead>
+            <tr>
+              <th scope="col">Recipe</th>
+              {ROUNDINGS.map((r) => (
+                <th scope="col" class="num">
+                  {ROUNDING_HEADINGS[r]}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {props.comparisons.map((c) => (
+              <tr>
+                <th scope="row">{recipeWords(c.recipe)}</th>
+                {ROUNDINGS.map((r) => (
+                  <td class="num" data-rounding={r}>
+                    {cell(c.variants[r])}
+                  </td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
 export function ModelPage(props: { model: Model; variants: Variant[] }) {
   const { model } = props;
   const variants = [...props.variants].sort((a, b) => b.bits - a.bits || a.bytes - b.bytes);
   const rows = variants.map((v) => ({ v, m: variantMetrics(v) }));
+  const comparisons = roundingComparisons(variants);
   // Chart labels name the recipe; two variants with one recipe label (other settings) get their id's start too.
   const counts = new Map<string, number>();
   for (const v of variants) counts.set(recipeLabel(v.recipe), (counts.get(recipeLabel(v.recipe)) ?? 0) + 1);
@@ -263,6 +307,7 @@ export function ModelPage(props: { model: Model; variants: Variant[] }) {
           </tbody>
         </table>
       </div>
+      {comparisons.length > 0 ? <RoundingSection comparisons={comparisons} /> : null}
       {variants.length > 0 ? <ParameterStatesSection model={model} variants={variants} /> : null}
       {variants.length === 0 ? (
         <p class="card">

@@ -232,3 +232,45 @@ export function parameterStates(v: Partial<Variant>, parameters: number): Parame
   rows.sort((a, b) => (a.state === b.state ? b.elements - a.elements : a.state === "compressed" ? -1 : 1));
   return { total, rows, unsized };
 }
+
+/** How a variant's levels were chosen: the columns of the rounding comparison. */
+export const ROUNDINGS = ["nearest", "gptq", "nearest+bias", "gptq+bias"] as const;
+export type RoundingName = (typeof ROUNDINGS)[number];
+
+/** One recipe measured with more than one rounding: each rounding's variant and metrics. */
+export interface RoundingComparison {
+  /** The recipe with rounding, bias correction and calibration left out, as the API returns it. */
+  recipe: Json;
+  variants: Partial<Record<RoundingName, { v: Partial<Variant>; m: VariantMetrics }>>;
+}
+
+/**
+ * Variants that differ only in how their levels were chosen (nearest or GPTQ rounding, with or without bias
+ * correction), grouped by the rest of their recipe: what the dashboard shows side by side. Groups of one are left out.
+ */
+export function roundingComparisons(variants: readonly Partial<Variant>[]): RoundingComparison[] {
+  const groups = new Map<string, RoundingComparison>();
+  for (const v of variants) {
+    const recipe = obj(v.recipe);
+    const q = obj(recipe.quantize);
+    if (typeof q.bits !== "number") continue;
+    const rounding: RoundingName = `${obj(q.rounding).method === "gptq" ? "gptq" : "nearest"}${q.biasCorrection === true ? "+bias" : ""}`;
+    const { rounding: _r, biasCorrection: _b, calibration: _c, ...rest } = q;
+    const base = { ...recipe, quantize: rest };
+    const key = JSON.stringify(base, Object.keys(flatKeys(base)).sort());
+    const group: RoundingComparison = groups.get(key) ?? { recipe: base, variants: {} };
+    group.variants[rounding] ??= { v, m: variantMetrics(v) };
+    groups.set(key, group);
+  }
+  return [...groups.values()].filter((g) => Object.keys(g.variants).length > 1);
+}
+
+/** Every key at any depth (a stable key order for JSON.stringify's replacer list). */
+function flatKeys(value: unknown, out: Json = {}): Json {
+  if (value === null || typeof value !== "object") return out;
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = true;
+    flatKeys(v, out);
+  }
+  return out;
+}

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { latencyHistograms } from "@worker/dashboard/record-views";
 import type { Model, Variant } from "@client/slimserve.js";
 import { ExperimentPage, ExperimentsPage, JobPage, ModelPage } from "@worker/dashboard/pages";
-import { SAMPLE_EXPERIMENT, SAMPLE_MODEL, SAMPLE_PROMETHEUS, SAMPLE_VARIANTS } from "./samples";
+import { SAMPLE_EXPERIMENT, SAMPLE_MODEL, SAMPLE_PROMETHEUS, SAMPLE_ROUNDINGS, SAMPLE_VARIANTS } from "./samples";
 
 const html = (element: unknown) => String(element);
 
@@ -61,6 +61,19 @@ describe("ModelPage", () => {
       ["int8 static", "12099", "", "false"],
     ]);
     expect(page).toContain('class="pareto" data-labels="int8|FP32"');
+  });
+});
+
+describe("ModelPage's rounding comparison", () => {
+  it("shows a recipe's nearest and compensated variants side by side: accuracy change and size, a dash where none was made", () => {
+    const page = html(ModelPage({ model: SAMPLE_MODEL as unknown as Model, variants: [...SAMPLE_VARIANTS, ...SAMPLE_ROUNDINGS] as unknown as Variant[] }));
+    const table = /<table id="rounding"[^>]*>(.*?)<\/table>/.exec(page)?.[1] ?? "";
+    const cells = [...table.matchAll(/<tbody>(.*?)<\/tbody>/g)].flatMap((b) => [...b[1]!.matchAll(/<t[hd][^>]*>(.*?)<\/t[hd]>/g)].map((c) => c[1]));
+    expect(cells).toEqual(["int4 weight-only", "-3.00 pp (6.1 KiB)", "-1.50 pp (6.1 KiB)", "—", "-1.00 pp (6.1 KiB)"]);
+  });
+
+  it("is absent when no recipe was made more than one way", () => {
+    expect(html(ModelPage({ model: SAMPLE_MODEL as unknown as Model, variants: SAMPLE_VARIANTS as unknown as Variant[] }))).not.toContain('id="rounding"');
   });
 });
 

@@ -1,8 +1,8 @@
 // Reading optional report fields for display: absent parts are null (shown as "—"), known spellings are read.
 import { describe, expect, it } from "vitest";
-import { experimentView, latencyHistograms, parameterStates, variantMetrics } from "@worker/dashboard/record-views";
+import { experimentView, latencyHistograms, parameterStates, roundingComparisons, variantMetrics } from "@worker/dashboard/record-views";
 import type { Variant } from "@worker/routes/schemas";
-import { SAMPLE_EXPERIMENT, SAMPLE_PROMETHEUS, SAMPLE_VARIANTS } from "./samples";
+import { SAMPLE_EXPERIMENT, SAMPLE_PROMETHEUS, SAMPLE_ROUNDINGS, SAMPLE_VARIANTS } from "./samples";
 
 describe("variantMetrics", () => {
   it("is all null for a variant without an evaluation, except its engine", () => {
@@ -133,3 +133,20 @@ describe("parameterStates", () => {
     expect(more.rows.reduce((s, r) => s + r.share, 0)).toBeCloseTo(1, 12);
   });
 });
+
+describe("roundingComparisons", () => {
+  it("groups variants that differ only in rounding, bias correction and calibration, by the rest of their recipe", () => {
+    const groups = roundingComparisons([...SAMPLE_VARIANTS, ...SAMPLE_ROUNDINGS] as Partial<Variant>[]);
+    expect(groups).toHaveLength(1);
+    expect(groups[0]!.recipe).toEqual({ quantize: { bits: 4, scheme: "weight-only", granularity: { block: 32 }, symmetric: true } });
+    expect(Object.fromEntries(Object.entries(groups[0]!.variants).map(([r, x]) => [r, x!.v.id]))).toEqual({ nearest: "e".repeat(24), gptq: "f".repeat(24), "gptq+bias": "9".repeat(24) });
+  });
+
+  it("leaves recipes made one way only, and recipes that differ in anything else apart", () => {
+    expect(roundingComparisons(SAMPLE_VARIANTS as Partial<Variant>[])).toEqual([]);
+    const [nearest, gptq] = SAMPLE_ROUNDINGS as [(typeof SAMPLE_ROUNDINGS)[number], (typeof SAMPLE_ROUNDINGS)[number]];
+    const coarser = { ...gptq, recipe: { quantize: { ...gptq.recipe.quantize, granularity: { block: 64 } } } };
+    expect(roundingComparisons([nearest, coarser] as Partial<Variant>[])).toEqual([]);
+  });
+});
+

@@ -102,3 +102,17 @@ export const SAMPLE_VARIANTS = [
     engine: "onnxruntime-web", tensors: [], skipped: [{ name: "input", node: "input", reason: "no calibrated range for this activation" }],
   },
 ] satisfies Partial<Variant>[];
+
+/** int4 block-32 three ways (nearest, GPTQ, GPTQ + bias correction) beside SAMPLE_VARIANTS: the rounding comparison. */
+const int4 = (id: string, bytes: number, extra: Record<string, unknown>, accuracy: number) => ({
+  id: id.repeat(24), modelId: SAMPLE_MODEL.id, sha256: "4".repeat(64), bits: 4, bytes, compressionRatio: 38825 / bytes,
+  createdAt: "2026-11-27T20:04:00.000Z", recipe: { quantize: { bits: 4, scheme: "weight-only", granularity: { block: 32 }, symmetric: true, ...extra } },
+  engine: "kernels" as const, tensors: [], skipped: [], eval: report(accuracy, 0.97, 1),
+});
+const CALIBRATION = { calibration: { dataset: "d".repeat(24), method: "minmax", samples: 256 } };
+export const SAMPLE_ROUNDINGS = [
+  int4("e", 6200, {}, 0.87),
+  int4("f", 6200, { rounding: { method: "gptq", dampening: 0.01, actOrder: false }, ...CALIBRATION }, 0.885),
+  int4("9", 6232, { rounding: { method: "gptq", dampening: 0.01, actOrder: false }, biasCorrection: true, ...CALIBRATION }, 0.89),
+] satisfies Partial<Variant>[];
+
