@@ -75,40 +75,36 @@ def test_pruned_lenet_is_92_percent_sparse_in_its_weights():
     assert zeros == pytest.approx(0.92, abs=0.002)
 
 
+def _fashion_fixture(name: str, report_file: str, doc: str) -> onnx.ModelProto:
+    """A Fashion-MNIST fixture model: named in its doc, [N, 1, 28, 28] -> [N, 10], and onnxruntime-node makes as many
+    errors on the committed subset as its report recorded, at >= 87% on the 10k test set."""
+    info = json.loads((MODELS / report_file).read_text())["models"][name]
+    assert f"{name}.onnx" in (MODELS / doc).read_text()
+    m = onnx.load(MODELS / f"{name}.onnx")
+    onnx.checker.check_model(m)
+    (inp,), (out,) = m.graph.input, m.graph.output
+    assert _dims(inp) == ["N", 1, 28, 28] and _dims(out) == ["N", 10]
+    data = np.load(FIXTURES / "data" / "fashion-test-1000-img.npz")
+    logits = ort_run(MODELS / f"{name}.onnx", {"input": data["input"]})["logits"]
+    assert int((logits.argmax(1) != data["labels"]).sum()) == info["onnxruntime"]["subset_1000"]["errors"]
+    assert info["onnxruntime"]["test_10k"]["accuracy"] >= 0.87
+    return m
+
+
 def test_the_fashion_cnn_is_documented_and_reproduces_its_recorded_accuracy():
     from slimtrain.data import load_idx_dir
     from slimtrain.reference import FASHION_DIR
 
-    report = json.loads((MODELS / "fashion-reference.json").read_text())
-    info = report["models"]["fashion-cnn"]
-    assert "fashion-cnn.onnx" in (MODELS / "FASHION.md").read_text()
-    m = onnx.load(MODELS / "fashion-cnn.onnx")
-    onnx.checker.check_model(m)
-    (inp,), (out,) = m.graph.input, m.graph.output
-    assert _dims(inp) == ["N", 1, 28, 28] and _dims(out) == ["N", 10]
+    _fashion_fixture("fashion-cnn", "fashion-reference.json", "FASHION.md")
     data = np.load(FIXTURES / "data" / "fashion-test-1000-img.npz")
     _, _, images, labels = load_idx_dir(FASHION_DIR)
     np.testing.assert_array_equal(data["input"].reshape(1000, 784), images_to_float(images[:1000]).reshape(1000, 784))
     np.testing.assert_array_equal(data["labels"], labels[:1000])
-    logits = ort_run(MODELS / "fashion-cnn.onnx", {"input": data["input"]})["logits"]
-    assert int((logits.argmax(1) != data["labels"]).sum()) == info["onnxruntime"]["subset_1000"]["errors"]
-    assert info["onnxruntime"]["test_10k"]["accuracy"] >= 0.87
 
 
 def test_the_separable_cnn_is_documented_depthwise_and_reproduces_its_recorded_accuracy():
-    report = json.loads((MODELS / "separable-reference.json").read_text())
-    info = report["models"]["fashion-separable-cnn"]
-    assert "fashion-separable-cnn.onnx" in (MODELS / "SEPARABLE.md").read_text()
-    m = onnx.load(MODELS / "fashion-separable-cnn.onnx")
-    onnx.checker.check_model(m)
-    (inp,), (out,) = m.graph.input, m.graph.output
-    assert _dims(inp) == ["N", 1, 28, 28] and _dims(out) == ["N", 10]
+    m = _fashion_fixture("fashion-separable-cnn", "separable-reference.json", "SEPARABLE.md")
     # torch.onnx folded every BatchNorm into its convolution; the depthwise ones have one group per channel.
-    ops = [n.op_type for n in m.graph.node]
-    assert "BatchNormalization" not in ops
+    assert "BatchNormalization" not in [n.op_type for n in m.graph.node]
     depthwise = [n for n in m.graph.node if n.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in n.attribute)]
     assert len(depthwise) == 4
-    data = np.load(FIXTURES / "data" / "fashion-test-1000-img.npz")
-    logits = ort_run(MODELS / "fashion-separable-cnn.onnx", {"input": data["input"]})["logits"]
-    assert int((logits.argmax(1) != data["labels"]).sum()) == info["onnxruntime"]["subset_1000"]["errors"]
-    assert info["onnxruntime"]["test_10k"]["accuracy"] >= 0.87
