@@ -160,9 +160,9 @@ export function compressModel(
     equalized = result.pairs;
   }
   let smoothed: SmoothedActivation[] | undefined;
-  const smoothing = recipe.quantize && smoothingOf(recipe.quantize);
-  if (recipe.quantize && smoothing) {
-    const result = smoothByRecipe(model, recipe.quantize, smoothing.alpha, maxima);
+  const smoothing = recipe.quantize ? smoothingOf(recipe.quantize) : undefined;
+  if (smoothing) {
+    const result = smoothByRecipe(model, recipe.quantize!, smoothing.alpha, maxima);
     model = result.model;
     smoothed = result.smoothed;
   }
