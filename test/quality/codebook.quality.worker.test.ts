@@ -1,9 +1,11 @@
 // Codebook and product-quantization variants through the API in workerd, evaluated by the API on the MNIST CNN
 // fixture (1000 test images): a 4-bit codebook per layer drops <= 0.2 points, reported beside uniform int4 made the
 // same way, is smaller than int4, carries its index and codebook sizes per layer, is served; calibrated PQ (8-input
-// sub-vectors, 256 centroids) drops <= 1.5 points at >= 20x smaller weights; a recipe error names its field.
+// sub-vectors, 256 centroids) drops <= 1.5 points at >= 20x smaller weights; a recipe error names its field. And Deep
+// Compression done offline (the training script's deep-compression experiment) registers as a trained variant and serves.
 import { describe, expect, inject, it } from "vitest";
 import { api, expectError, postJson, uploadModel, pollJob } from "@test/support/api";
+import { HELDOUT_FIXTURE } from "@test/support/reference-models";
 
 function fixture(file: string): Uint8Array {
   const b64 = inject("fixtures")[file];
@@ -72,4 +74,35 @@ describe("codebook variants through the API", () => {
     expect(err).toMatchObject({ status: 400, code: "invalid_recipe" });
     expect(err.message).toMatch(/quantize\.codebook\.bits/);
   });
+
+  it("lenet-300-100 pruned 92% with 3-bit weight sharing offline: registered as a trained variant, served on the engine at an eighth of the float file, within 0.1 pt of its dense parent", async () => {
+    const dense = (await (await uploadModel(fixture("models/deep-compression/lenet-300-100-dense.onnx"), { name: "lenet-300-100" })).json()) as { id: string; bytes: number };
+    const shared = fixture("models/deep-compression/lenet-300-100-shared.onnx");
+    const recipe = { trained: { method: "deep-compression", bits: 4, sparsity: 0.92, sharedValues: 8 } };
+    const res = await api(`/v1/models/${dense.id}/variants/trained`, {
+      method: "POST",
+      headers: { "Content-Type": "application/octet-stream", "X-Slimserve-Recipe": JSON.stringify(recipe) },
+      body: shared,
+    });
+    expect(res.status).toBe(201);
+    const variant = (await res.json()) as Record<string, any>;
+    // 4-bit indices into each layer's 8 shared values: the file is about an eighth of the dense one.
+    expect(variant.compressionRatio).toBeGreaterThan(7.5);
+    expect(variant.engine).toBe("kernels");
+    // Kept as indices and codebooks in kernel memory (whole 64 KiB pages): float weights alone would take dense.bytes.
+    expect(variant.residentBytes).toBeLessThan(dense.bytes / 3);
+    const up = await api("/v1/datasets", { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: fixture(HELDOUT_FIXTURE) });
+    const dataset = ((await up.json()) as { id: string }).id;
+    const evaluated = await postJson(`/v1/models/${dense.id}/variants/${variant.id}/evaluate?wait=25`, { dataset });
+    expect([200, 202]).toContain(evaluated.status);
+    let report = (await evaluated.json()) as Record<string, any>;
+    if (evaluated.status === 202) report = (await pollJob(`/v1/jobs/${report.id}`)).result;
+    const { accuracy } = report.eval as { accuracy: { fp32: number; variant: number; drop: number } };
+    console.log(JSON.stringify({ deepCompression: { ratio: variant.compressionRatio, residentBytes: variant.residentBytes, accuracy } }));
+    // onnxruntime-node on the same 2000 held-out images (MNIST t10k 1000-2999): 63 errors dense, 64 shared.
+    expect(accuracy.fp32).toBeCloseTo(1 - 63 / 2000, 9);
+    expect(accuracy.variant).toBeCloseTo(1 - 64 / 2000, 9);
+    expect(accuracy.drop).toBeLessThanOrEqual(0.1 + 1e-9);
+  });
 });
+

@@ -45,4 +45,6 @@ export const FIXTURE_FILES = [
   "models/fashion-separable-cnn.onnx",
   "models/fashion-cnn.onnx",
   "data/fashion-test-1000-img.npz",
+  "models/deep-compression/lenet-300-100-dense.onnx",
+  "models/deep-compression/lenet-300-100-shared.onnx",
 ] as const;

@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("name", choices=["omitted-digit", "seen-digits", "deep-compression", "quantization-networks", "binary-cnn", "all"])
     e.add_argument("--out", default="scripts/train/results")
     e.add_argument("--full", action="store_true", help="paper-scale configs (meant for a GPU)")
+    e.add_argument("--models", metavar="DIR", help="deep-compression: also write the dense and the weight-shared ONNX there")
     e.add_argument("--threads", type=int)
     e.add_argument("--device", default="auto")
     e.add_argument("--no-progress", action="store_true")
@@ -296,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         from .experiments import run_experiments
 
         set_threads(args.threads)
-        run_experiments(args.name, args.out, resolve_device(args.device), full=args.full, progress=not args.no_progress)
+        run_experiments(args.name, args.out, resolve_device(args.device), full=args.full, progress=not args.no_progress, models_dir=args.models)
     elif args.model or args.data:
         from .usercode import run
 

@@ -21,7 +21,7 @@ from .loop import evaluate, fit, seed_everything
 from .models import build_model, make_spec, prepare_qat
 from .ortnode import ort_run
 from .reference import PRUNE92, prune_gradually, train_recipe
-from .sizing import codebook_storage_report, storage_report
+from .sizing import codebook_storage_report, half_biases, storage_report
 
 # Reduced configs run on 2 CPU cores; --full uses the paper's network sizes and many more epochs (for a GPU).
 CONFIGS = {
@@ -142,16 +142,19 @@ def _onnx_sizes(model, opset: int = 13) -> dict:
         return {"onnx_bytes": len(raw), "onnx_gzip_bytes": len(gzip.compress(raw, 9))}
 
 
-def deep_compression(device: str, cfg: dict, progress: bool, export_pruned: str | None = None, export_shared: str | None = None) -> dict:
+def deep_compression(device: str, cfg: dict, progress: bool, models_dir: str | None = None) -> dict:
+    """Prune, then quantize two ways (linear QAT; k-means weight sharing with fine-tuned centroids, then its biases in
+    float16), each sized in Deep Compression's storage. With `models_dir`, writes the dense model and the shared one
+    (`lenet-300-100-dense.onnx`, `lenet-300-100-shared.onnx`: uint4 codebook indices, opset 21) for upload."""
     ds = load_dataset("mnist")
     model, _ = train_recipe("lenet-300-100", ds, device, progress)
     dense = evaluate(model, ds.x_test, ds.y_test)
     dense_sizes = _onnx_sizes(model)
+    if models_dir:
+        export_onnx(model, Path(models_dir) / "lenet-300-100-dense.onnx", 13)
     pruner, _ = prune_gradually(model, ds, device, cfg["prune"], progress)
     pruned = evaluate(model, ds.x_test, ds.y_test)
     pruned_sizes = _onnx_sizes(model)
-    if export_pruned:
-        export_onnx(model, export_pruned, 13)
     # Deep Compression's own quantization: k-means weight sharing of the pruned weights, centroids fine-tuned.
     shared = copy.deepcopy(model)
     sharing = share_weights(shared, cfg["shared_bits"])
@@ -162,8 +165,13 @@ def deep_compression(device: str, cfg: dict, progress: bool, export_pruned: str 
     shared_eval = evaluate(shared, ds.x_test, ds.y_test)
     unshare(shared)
     shared_sizes = codebook_storage_report(shared)
-    if export_shared:
-        export_onnx(shared, export_shared, 13)
+    shared_onnx_sizes = _onnx_sizes(shared)
+    # Biases stored in float16: 2 bytes instead of 4 for each of the 410, evaluated as rounded.
+    half_biases(shared)
+    half_eval = evaluate(shared, ds.x_test, ds.y_test)
+    half_sizes = codebook_storage_report(shared, bias_float_bits=16)
+    if models_dir:
+        export_onnx(shared, Path(models_dir) / "lenet-300-100-shared.onnx", 21, codebook=True)
     ptq = prepare_qat(copy.deepcopy(model), cfg["bits"])
     ptq_eval = evaluate(ptq, ds.x_test, ds.y_test)  # quantized without retraining
     prepare_qat(model, cfg["bits"])
@@ -180,12 +188,13 @@ def deep_compression(device: str, cfg: dict, progress: bool, export_pruned: str 
         {"stage": f"{cfg['bits']}-bit per-channel QAT (masks kept)", "error_pct": _err(quant), "bytes": b["quantized"], **_onnx_sizes(model)},
         {"stage": "Huffman-coded", "error_pct": _err(quant), "bytes": b["entropy_coded"]},
         {"stage": f"{cfg['shared_bits']}-bit k-means weight sharing per layer, no retraining", "error_pct": _err(shared_ptq), "bytes": shared_sizes["bytes"]["quantized"]},
-        {"stage": f"{cfg['shared_bits']}-bit weight sharing, centroids fine-tuned", "error_pct": _err(shared_eval), "bytes": shared_sizes["bytes"]["quantized"], **_onnx_sizes(shared)},
+        {"stage": f"{cfg['shared_bits']}-bit weight sharing, centroids fine-tuned", "error_pct": _err(shared_eval), "bytes": shared_sizes["bytes"]["quantized"], **shared_onnx_sizes},
         {"stage": "weight sharing, Huffman-coded", "error_pct": _err(shared_eval), "bytes": shared_sizes["bytes"]["entropy_coded"]},
+        {"stage": "weight sharing, Huffman-coded, float16 biases", "error_pct": _err(half_eval), "bytes": half_sizes["bytes"]["entropy_coded"]},
     ]
     for s in stages:
         s["compression"] = round(b["dense_fp32"] / s["bytes"], 1)
-    return {"config": cfg, "stages": stages, "pruning": pruner.report(), "storage": sizes, "weight_sharing": sharing, "shared_storage": shared_sizes,
+    return {"config": cfg, "stages": stages, "pruning": pruner.report(), "storage": sizes, "weight_sharing": sharing, "shared_storage": shared_sizes, "shared_storage_half_biases": half_sizes,
             "paper": {"error_pct": 1.58, "compression": 40, "dense_bytes": 1070e3, "compressed_bytes": 27e3,
                       "sparsity": 0.92, "bits": "6 (k-means weight sharing)"}}
 
@@ -283,7 +292,7 @@ def _summary(name: str, r: dict) -> str:
     return "\n".join(lines)
 
 
-def run_experiments(name: str, out: str, device: str, full: bool = False, progress: bool = True) -> dict:
+def run_experiments(name: str, out: str, device: str, full: bool = False, progress: bool = True, models_dir: str | None = None) -> dict:
     names = list(CONFIGS) if name == "all" else [name]
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -293,7 +302,7 @@ def run_experiments(name: str, out: str, device: str, full: bool = False, progre
         t0, c0 = time.time(), time.process_time()
         fn = {"omitted-digit": omitted_digit, "seen-digits": seen_digits, "deep-compression": deep_compression,
               "quantization-networks": quantization_networks, "binary-cnn": binary_cnn}[n]
-        r = fn(device, cfg, progress)
+        r = fn(device, cfg, progress, models_dir) if n == "deep-compression" else fn(device, cfg, progress)
         r.update(experiment=n, scale="full" if full else "reduced (CPU)", seconds=round(time.time() - t0, 1),
                  cpu_seconds=round(time.process_time() - c0, 1),
                  environment={"torch": torch.__version__, "device": device, "threads": torch.get_num_threads()},

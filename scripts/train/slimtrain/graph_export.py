@@ -1,5 +1,6 @@
 """ONNX export written node by node (independent of torch's exporter, so torch 1.13 and 2.x give the same graph):
-fp32, QDQ k-bit weights (int8 storage; int4 at opset >= 21), 8-bit activation QDQ, binary weights as +-scale fp32."""
+fp32, QDQ k-bit weights (int8 storage; int4 at opset >= 21), 8-bit activation QDQ, binary weights as +-scale fp32,
+and weight-shared layers as a codebook read by Gather (uint4 indices at opset >= 21, else uint8)."""
 from __future__ import annotations
 
 import json
@@ -16,28 +17,31 @@ from .quant import BinaryAct, binarize_weight, quantize_weight
 
 INPUT_NAME, OUTPUT_NAME, BATCH_DIM = "input", "logits", "N"
 INT4 = getattr(TensorProto, "INT4", 22)  # onnx >= 1.16 names it; the value is fixed by the spec
+UINT4 = getattr(TensorProto, "UINT4", 21)
 INT4_MIN_OPSET = 21
+CODEBOOK_MAX_VALUES = 16  # what a 4-bit index addresses
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
 
 
-def _int4_tensor(values: np.ndarray, name: str) -> TensorProto:
-    """Packed 4-bit two's complement, element 0 in the low nibble (ONNX INT4 layout)."""
+def _int4_tensor(values: np.ndarray, name: str, data_type: int = INT4) -> TensorProto:
+    """Packed 4-bit integers (two's complement for INT4), element 0 in the low nibble (the ONNX INT4/UINT4 layout)."""
     flat = values.astype(np.int8).flatten()
     nib = (flat & 0x0F).astype(np.uint8)
     if len(nib) % 2:
         nib = np.append(nib, np.uint8(0))
     packed = (nib[0::2] | (nib[1::2] << 4)).astype(np.uint8)
-    t = TensorProto(name=name, data_type=INT4, dims=list(values.shape))
+    t = TensorProto(name=name, data_type=data_type, dims=list(values.shape))
     t.raw_data = packed.tobytes()
     return t
 
 
 class _GraphBuilder:
-    def __init__(self, opset: int):
+    def __init__(self, opset: int, codebook: bool = False):
         self.opset = opset
+        self.codebook = codebook
         self.nodes: list[onnx.NodeProto] = []
         self.inits: list[TensorProto] = []
 
@@ -56,11 +60,30 @@ class _GraphBuilder:
         q = self.node("QuantizeLinear", [x, s, z], f"{prefix}.input_q", f"{prefix}.input_quantize")
         return self.node("DequantizeLinear", [q, s, z], f"{prefix}.input_dq", f"{prefix}.input_dequantize")
 
+    def codebook_weight(self, values: np.ndarray, index: np.ndarray, prefix: str) -> str:
+        """A weight that takes few distinct values (k-means weight sharing) as standard ONNX: its index into the
+        codebook, widened to int64 (through a unit DequantizeLinear for uint4, which Cast does not read everywhere),
+        then Gather from the float codebook; the layout slimserve's own codebook variants use."""
+        table = self.init(values.astype(np.float32), f"{prefix}.weight_codebook")
+        if self.opset >= INT4_MIN_OPSET:
+            self.inits.append(_int4_tensor(index, f"{prefix}.weight_index", UINT4))
+            unit = self.init(np.array(1, dtype=np.float32), f"{prefix}.weight_index_unit")
+            idx = self.node("DequantizeLinear", [f"{prefix}.weight_index", unit], f"{prefix}.weight_index_float", f"{prefix}.weight_index_widen")
+        else:
+            idx = self.init(index.astype(np.uint8), f"{prefix}.weight_index")
+        wide = self.node("Cast", [idx], f"{prefix}.weight_index_int64", f"{prefix}.weight_index_cast", to=TensorProto.INT64)
+        return self.node("Gather", [table, wide], f"{prefix}.weight", f"{prefix}.weight_gather", axis=0)
+
     def weight(self, layer, prefix: str) -> str:
         w = layer.weight if layer.weight_mask is None else layer.weight * layer.weight_mask
         bits = layer.weight_bits
         if bits == FLOAT_BITS:
-            return self.init(_np(w).astype(np.float32), f"{prefix}.weight")
+            flat = _np(w).astype(np.float32)
+            if self.codebook:
+                values, index = np.unique(flat, return_inverse=True)
+                if len(values) <= CODEBOOK_MAX_VALUES:
+                    return self.codebook_weight(values, index.reshape(flat.shape), prefix)
+            return self.init(flat, f"{prefix}.weight")
         if bits == 1:
             # Exactly what the forward pass multiplies by: +-mean|w| per output channel (0 where pruned).
             return self.init(_np(binarize_weight(w, layer.weight_mask)).astype(np.float32), f"{prefix}.weight")
@@ -80,11 +103,12 @@ class _GraphBuilder:
 
 
 @torch.no_grad()
-def build_onnx(model: SlimNet, opset: int = 13, metadata: dict | None = None) -> onnx.ModelProto:
+def build_onnx(model: SlimNet, opset: int = 13, metadata: dict | None = None, codebook: bool = False) -> onnx.ModelProto:
+    """The model as ONNX; with `codebook`, float weights of at most 16 distinct values are stored as a codebook."""
     if opset < 13:
         raise ValueError("opset >= 13 is needed for per-channel DequantizeLinear")
     model = model.eval()
-    g = _GraphBuilder(opset)
+    g = _GraphBuilder(opset, codebook)
     x = INPUT_NAME
     children = list(model.named_children())
     for i, (name, m) in enumerate(children):
@@ -141,8 +165,8 @@ def build_onnx(model: SlimNet, opset: int = 13, metadata: dict | None = None) ->
     return onnx_model
 
 
-def export_onnx(model: SlimNet, path: str | Path, opset: int = 13, metadata: dict | None = None) -> bytes:
-    data = build_onnx(model, opset, metadata).SerializeToString()
+def export_onnx(model: SlimNet, path: str | Path, opset: int = 13, metadata: dict | None = None, codebook: bool = False) -> bytes:
+    data = build_onnx(model, opset, metadata, codebook).SerializeToString()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_bytes(data)
     return data

@@ -57,12 +57,12 @@ def relative_indices(flat_nonzero_positions: np.ndarray, index_bits: int) -> tup
     return np.asarray(gaps, dtype=np.int64), fillers
 
 
-def _sparse_layer(l) -> tuple:
+def _sparse_layer(l, bias_float_bits: int = 32) -> tuple:
     """A layer's masked weight, its bias bits, its relative-index width, the flat weights, their nonzero positions,
     the index gaps and the filler entries bridging gaps past the index range."""
     w = l.weight if l.weight_mask is None else l.weight * l.weight_mask
     b = l.effective_bias()
-    bias_bits = 32 * (b.numel() if b is not None else 0)
+    bias_bits = bias_float_bits * (b.numel() if b is not None else 0)
     ib = INDEX_BITS["conv" if isinstance(l, Conv) else "fc"]
     flat = w.detach().flatten().cpu().numpy()
     nz = np.flatnonzero(flat)
@@ -96,20 +96,21 @@ def storage_report(model: SlimNet, bits: int) -> dict:
     return {"bits": bits, "bytes": stages, "compression": {k: base / v for k, v in stages.items()}, "layers": layers}
 
 
-def codebook_storage_report(model: SlimNet) -> dict:
+def codebook_storage_report(model: SlimNet, bias_float_bits: int = 32) -> dict:
     """Bytes of a weight-shared model (each layer's weights drawn from a small set of values, codebook.py) in Deep
     Compression's storage: relative indices of the nonzeros, each one's index into its layer's codebook (as many bits
-    as the codebook needs), the codebook in fp32, then Huffman coding of the codebook indices and the gaps."""
+    as the codebook needs), the codebook in fp32, then Huffman coding of the codebook indices and the gaps. Biases
+    take `bias_float_bits` each (16 once they are rounded to float16: `half_biases`)."""
     stages = {"dense_fp32": 0.0, "pruned_sparse": 0.0, "quantized": 0.0, "entropy_coded": 0.0}
     layers = {}
     for name, l in model.weighted_layers():
-        w, bias_bits, ib, flat, nz, gaps, fillers = _sparse_layer(l)
+        w, bias_bits, ib, flat, nz, gaps, fillers = _sparse_layer(l, bias_float_bits)
         values, levels = np.unique(flat[nz], return_inverse=True)
         bits = max(1, int(np.ceil(np.log2(len(values) + 1))))  # + 1: the filler entries' zero
         stored = np.concatenate([levels.astype(np.int64) + 1, np.zeros(fillers, dtype=np.int64)])
         entries = len(nz) + fillers
         codebook_bits = 32 * len(values)
-        dense = 32 * w.numel() + bias_bits
+        dense = 32 * w.numel() + bias_bits * 32 // bias_float_bits  # the dense baseline keeps float32 biases
         sparse = entries * (32 + ib) + bias_bits
         quant = entries * (bits + ib) + codebook_bits + bias_bits
         coded = huffman_bits(stored.tolist()) + huffman_bits(gaps.tolist()) + codebook_bits + bias_bits
@@ -119,4 +120,13 @@ def codebook_storage_report(model: SlimNet) -> dict:
         for k, v in zip(stages, (dense, sparse, quant, coded)):
             stages[k] += v / 8
     base = stages["dense_fp32"]
-    return {"bytes": stages, "compression": {k: base / v for k, v in stages.items()}, "layers": layers}
+    return {"bias_float_bits": bias_float_bits, "bytes": stages, "compression": {k: base / v for k, v in stages.items()}, "layers": layers}
+
+
+@torch.no_grad()
+def half_biases(model: SlimNet) -> None:
+    """Every weighted layer's bias rounded to the nearest float16 value, in place (kept as float32 tensors, so the
+    model trains, evaluates and exports as before, with values a float16 store holds exactly)."""
+    for _, l in model.weighted_layers():
+        if l.bias is not None:
+            l.bias.copy_(l.bias.half().float())

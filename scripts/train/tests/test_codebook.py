@@ -1,10 +1,14 @@
 """Trained weight sharing (Deep Compression): k-means from a linear start, at most 2^bits values per layer (an exact 0
 for pruned weights among them), centroid gradients that are the sums of their members' gradients, and storage."""
+import onnx
+import pytest
 import torch
 
 from slimtrain.codebook import kmeans_1d, share_weights, unshare
+from slimtrain.graph_export import export_onnx
 from slimtrain.models import build_model, make_spec, set_masks
-from slimtrain.sizing import codebook_storage_report
+from slimtrain.ortnode import ort_run
+from slimtrain.sizing import codebook_storage_report, half_biases
 
 
 def _model():
@@ -65,3 +69,52 @@ def test_storage_counts_codebooks_and_indices_smaller_than_dense():
     for layer in r["layers"].values():
         assert layer["shared_values"] <= 15
         assert layer["codebook_index_bits"] <= 4
+
+
+def _shared(bits: int = 3):
+    model = _model()
+    set_masks(model, {name: (torch.rand_like(l.weight) > 0.8).float() for name, l in model.weighted_layers()})
+    share_weights(model, bits)
+    unshare(model)
+    return model.eval()
+
+
+@pytest.mark.parametrize("opset, index_type", [(21, 21), (13, onnx.TensorProto.UINT8)])
+def test_codebook_export_is_a_gather_from_the_shared_values_that_onnxruntime_runs_as_torch_does(tmp_path, opset, index_type):
+    model = _shared()
+    x = torch.rand(5, 64)
+    with torch.no_grad():
+        expected = model(x).numpy()
+    path = tmp_path / "shared.onnx"
+    raw = export_onnx(model, path, opset, codebook=True)
+    plain = export_onnx(model, tmp_path / "plain.onnx", opset)
+    graph = onnx.load_from_string(raw).graph
+    gathers = [n for n in graph.node if n.op_type == "Gather"]
+    assert len(gathers) == 3  # one codebook per weighted layer
+    index = {t.name: t for t in graph.initializer}
+    for name, l in model.weighted_layers():
+        table = onnx.numpy_helper.to_array(index[f"{name}.weight_codebook"])
+        assert sorted(table.tolist()) == sorted(torch.unique(l.weight).tolist())
+        assert index[f"{name}.weight_index"].data_type == index_type
+    # uint4 indices: about an eighth of the float file; uint8: about a quarter.
+    assert len(raw) < len(plain) * (0.14 if opset == 21 else 0.27)
+    got = ort_run(path, {"input": x.numpy()})["logits"]
+    assert abs(got - expected).max() < 1e-5
+
+
+def test_layers_with_more_values_than_a_4_bit_index_stay_float(tmp_path):
+    model = _model().eval()  # not shared: thousands of distinct values per layer
+    graph = onnx.load_from_string(export_onnx(model, tmp_path / "m.onnx", 21, codebook=True)).graph
+    assert not [n for n in graph.node if n.op_type == "Gather"]
+
+
+def test_float16_biases_are_counted_at_2_bytes_and_the_dense_baseline_keeps_4():
+    model = _shared()
+    full = codebook_storage_report(model)
+    half_biases(model)
+    for _, l in model.weighted_layers():
+        assert torch.equal(l.bias, l.bias.half().float())
+    half = codebook_storage_report(model, bias_float_bits=16)
+    biases = sum(l.bias.numel() for _, l in model.weighted_layers())
+    assert half["bytes"]["dense_fp32"] == full["bytes"]["dense_fp32"]
+    assert full["bytes"]["entropy_coded"] - half["bytes"]["entropy_coded"] == pytest.approx(2 * biases)

@@ -28,9 +28,9 @@ def test_every_reference_model_is_committed_and_documented():
         assert (MODELS / f"{name}.onnx").exists() and f"{name}.onnx" in readme
 
 
-def test_fixtures_total_under_5_mb():
-    files = [*MODELS.glob("*.onnx"), *(FIXTURES / "data").glob("*.npz")]
-    assert sum(p.stat().st_size for p in files) < 5_000_000
+def test_fixtures_total_under_6_mb():
+    files = [*MODELS.rglob("*.onnx"), *(FIXTURES / "data").glob("*.npz")]
+    assert sum(p.stat().st_size for p in files) < 6_000_000
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
@@ -108,3 +108,35 @@ def test_the_separable_cnn_is_documented_depthwise_and_reproduces_its_recorded_a
     assert "BatchNormalization" not in [n.op_type for n in m.graph.node]
     depthwise = [n for n in m.graph.node if n.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in n.attribute)]
     assert len(depthwise) == 4
+
+
+DEEP = MODELS / "deep-compression"
+
+
+def test_deep_compression_pair_is_documented_with_its_command():
+    readme = (DEEP / "README.md").read_text()
+    for name in ("lenet-300-100-dense.onnx", "lenet-300-100-shared.onnx"):
+        assert (DEEP / name).exists() and name in readme
+    assert "train.py experiment deep-compression --models test/fixtures/models/deep-compression" in readme
+
+
+def test_deep_compression_shared_model_is_92_percent_zeros_8_values_a_layer_and_within_0_1_point_of_its_parent():
+    shared = onnx.load(DEEP / "lenet-300-100-shared.onnx")
+    inits = {t.name: t for t in shared.graph.initializer}
+    codebooks = [numpy_helper.to_array(t) for name, t in inits.items() if name.endswith(".weight_codebook")]
+    assert len(codebooks) == 3 and all(len(c) <= 8 and 0.0 in c.tolist() for c in codebooks)
+    # uint4 indices, two a byte, low nibble first; the pruned weights are those whose codebook value is 0.
+    zeros = total = 0
+    for name, t in inits.items():
+        if name.endswith(".weight_index"):
+            packed = np.frombuffer(t.raw_data, dtype=np.uint8)
+            index = np.stack([packed & 0x0F, packed >> 4], axis=1).reshape(-1)[: int(np.prod(t.dims))]
+            table = numpy_helper.to_array(inits[name.replace("_index", "_codebook")])
+            zeros += int((table[index] == 0).sum())
+            total += index.size
+    assert zeros / total == pytest.approx(0.92, abs=0.002)
+    d = find_mnist_dir()
+    x = images_to_float(read_idx(d / "t10k-images-idx3-ubyte")).reshape(-1, 784)
+    y = read_idx(d / "t10k-labels-idx1-ubyte").astype(np.int64)
+    errors = {f: int((ort_run(DEEP / f"lenet-300-100-{f}.onnx", {"input": x})["logits"].argmax(1) != y).sum()) for f in ("dense", "shared")}
+    assert errors["shared"] - errors["dense"] <= 10  # 0.1 points of 10,000
