@@ -154,6 +154,8 @@ const VARIANTS: Record<string, QuantizeOptions | "fp32" | "sparse90"> = {
   fp32: "fp32", int8: { bits: 8 }, int4: { bits: 4, block: 32 }, ternary: { bits: 2, block: 32 }, binary: { bits: 1 }, sparse90: "sparse90",
   // A 4-bit codebook per layer (k-means weight sharing): the lut4 kernel.
   codebook4: { codebook: { bits: 4, scope: "per-layer", seed: 0, iterations: 1000, exactZeros: false } },
+  // Product quantization, 8-input sub-vectors and 256 centroids (uncalibrated, the recipe's defaults): the pq kernel.
+  pq8x256: { pq: { subvector: 8, centroids: 256, seed: 0, iterations: 20 } },
 };
 
 /**

@@ -4,6 +4,7 @@ import { refGeluErf, refSoftmaxRows } from "@kernels/reference/f32_activation";
 import { dwOutputSize, packPointwise, refDwConv2d, refPointwise } from "@kernels/reference/f32_dwconv";
 import { refF32Gemm } from "@kernels/reference/f32_gemm";
 import { refLut4Gemm } from "@kernels/reference/lut4_gemm";
+import { refPqGemm } from "@kernels/reference/pq_gemm";
 import { refQs4Gemm } from "@kernels/reference/qs4_gemm";
 import { refQu7Gemm, refQuantizeRows, refQuantizeRowsU7 } from "@kernels/reference/qs8_gemm";
 import { refQu7Pointwise } from "@kernels/reference/qs8_pointwise";
@@ -14,7 +15,7 @@ import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/buil
 import { DT } from "@worker/onnx/dtype";
 import { makeTensor } from "@worker/onnx/tensor";
 import { kernelModule, kernelModules, relaxedSimdSupported } from "@worker/serve/wasm/builds";
-import { packBlockSparse1x16, packF32Panels, packLut4, packQs4, padded, roundUp, weightMatrix } from "@worker/serve/wasm/packing";
+import { packBlockSparse1x16, packF32Panels, packLut4, packPq, packQs4, padded, roundUp, weightMatrix } from "@worker/serve/wasm/packing";
 import { integers, relError, tileSizes, uniform } from "@test/support/numbers";
 
 const relaxed = () => new KernelInstance(kernelModules.relaxed);
@@ -172,6 +173,24 @@ describe("relaxed-SIMD kernels in workerd", () => {
         const c = kx.alloc(M * N * 4);
         kx.k.lut4_gemm_wasmsimd_4x8(M, K, N, kx.put(A), K, kx.put(packed.data), kx.put(table), 0, kx.put(padded(bias, packed.Np)), c, N, -Infinity, Infinity);
         expect(relError(kx.f32(c, M * N), refLut4Gemm(M, K, N, A, idx, table, null, bias)), `${M}x${K}x${N}`).toBeLessThan(1e-5);
+      }
+  });
+
+  it("product-quantized GEMM (pq) with fused multiply-add matches the reference within 1e-5 over sub-vector lengths and codebook sizes", () => {
+    for (const M of [1, 4, 5])
+      for (const [d, entries] of [[4, 7], [8, 64], [16, 20], [8, 256]] as const) {
+        const [K, N] = [3 * d, 4 * entries];
+        const A = uniform(M * K, M + K, 1);
+        const book = uniform(entries * d, entries, 0.5);
+        const idx = Uint16Array.from(uniform(N * 3, N + d, 1), (v) => Math.min(entries - 1, Math.floor(((v + 1) / 2) * entries)));
+        const W = new Float32Array(K * N);
+        for (let n = 0; n < N; n++) for (let b = 0; b < 3; b++) for (let j = 0; j < d; j++) W[(b * d + j) * N + n] = book[idx[n * 3 + b]! * d + j]!;
+        const packed = packPq(weightMatrix(W, K, N, "kn"))!;
+        const bias = uniform(N, N + 5, 1);
+        const kx = relaxed();
+        const c = kx.alloc(M * N * 4);
+        kx.k.pq_gemm_wasmsimd(M, K, N, packed.d, packed.kp, kx.put(A), K, kx.put(packed.idx), kx.put(packed.bookT), 0, kx.put(bias), c, N, -Infinity, Infinity, kx.alloc(3 * packed.kp * 4));
+        expect(relError(kx.f32(c, M * N), refPqGemm(M, K, N, d, A, idx, book, null, bias)), `${M}x${K}x${N} d ${d}`).toBeLessThan(1e-5);
       }
   });
 

@@ -2,13 +2,14 @@
 // weight: int8 -> qs8 GEMM (int8 x unsigned 7-bit activations on the relaxed dot in the relaxed build), int4 blocked -> qs4 GEMM,
 // 2-bit (ternary) levels widened at load -> qs8 per channel or qs4 per block of 32, +-scale per channel (1-bit) -> qs8,
 // codebook indices into a table of at most 16 floats (a Gather of constants) -> lut4, mostly-zero 1x16
-// blocks -> block-sparse, mostly-zero elements -> CSR, anything else -> fp32 GEMM. Weights stay in that compressed
+// blocks -> block-sparse, mostly-zero elements -> CSR, columns of at most 256 distinct sub-vectors (product
+// quantization) -> pq, anything else -> fp32 GEMM. Weights stay in that compressed
 // form in kernel memory; only activations move per run.
 import type { GemmLayout } from "../../onnx/operators";
 import type { KernelInstance, Ptr } from "../wasm/runtime";
 import {
-  binaryScales, stridedMatrix, packBlockSparse1x16, packCsr, packF32Panels, packLut4, packQs4, packQs8, padded, roundUp, sparsityOf,
-  type StridedWeight, type Weight, type WeightMatrix,
+  binaryScales, stridedMatrix, packBlockSparse1x16, packCsr, packF32Panels, packLut4, packPq, packQs4, packQs8, padded, roundUp, sparsityOf,
+  type PackedPq, type StridedWeight, type Weight, type WeightMatrix,
 } from "../wasm/packing";
 import type { Epilogue, PlanContext } from "./op";
 import { floatData, type Constant, type QuantizedForm, type SharedForm } from "./values";
@@ -48,7 +49,7 @@ function stridesWithin(view: WeightView, length: number): WeightView["strides"] 
   return st.offset + (view.K - 1) * st.kStride + (view.N - 1) * st.nStride < length ? st : null;
 }
 
-export type LinearKernel = "f32" | "qs8" | "qs4" | "lut4" | "bsr1x16" | "csr";
+export type LinearKernel = "f32" | "qs8" | "qs4" | "lut4" | "pq" | "bsr1x16" | "csr";
 
 export interface Linear {
   readonly kernel: LinearKernel;
@@ -263,6 +264,10 @@ export function createLinear(kx: KernelInstance, c: Constant, view: WeightView, 
   const sparsity = sparsityOf(w);
   if (sparsity.blocks >= BLOCK_SPARSE_MIN) return blockSparseLinear(kx, w, ep);
   if (sparsity.elements >= CSR_MIN) return csrLinear(kx, w, ep);
+  // A product-quantized weight folds to floats in the graph; its repeated sub-vectors are found again here, so its
+  // weights stay at a byte per sub-vector in kernel memory.
+  const pq = packPq({ K, N, at: (k, n) => data[view.index(k, n)]! });
+  if (pq) return pqLinear(kx, pq, K, N, ep);
   return f32Linear(kx, w, ep);
 }
 
@@ -302,6 +307,19 @@ function lut4Linear(kx: KernelInstance, shared: SharedForm, view: WeightView, ep
   return {
     kernel: "lut4", K, N, bytes: packed.data.byteLength + 64 + packed.Np * (ep.scale ? 8 : 4),
     run: (k, M, A, lda, C, ldc) => k.k.lut4_gemm_wasmsimd_4x8(M, K, N, A, lda, W, table, scale, bias, C, ldc, ep.lo, ep.hi),
+  };
+}
+
+function pqLinear(kx: KernelInstance, pq: PackedPq, K: number, N: number, ep: Epilogue): Linear {
+  const idx = kx.put(pq.idx);
+  const bookT = kx.put(pq.bookT);
+  const scale = ep.scale ? kx.put(padded(ep.scale, N)) : 0;
+  const bias = kx.put(biasOf(ep, N));
+  const tableBytes = (K / pq.d) * pq.kp * 4;
+  return {
+    kernel: "pq", K, N, bytes: pq.idx.byteLength + pq.bookT.byteLength + N * (ep.scale ? 8 : 4),
+    // The row's lookup tables live in the run's scratch (freed with the run).
+    run: (k, M, A, lda, C, ldc) => k.k.pq_gemm_wasmsimd(M, K, N, pq.d, pq.kp, A, lda, idx, bookT, scale, bias, C, ldc, ep.lo, ep.hi, k.alloc(tableBytes)),
   };
 }
 

@@ -202,6 +202,69 @@ export function packLut4(indices: WeightMatrix): { Kq: number; Np: number; data:
   return { Kq, Np, data };
 }
 
+/** A product-quantized weight in pq_gemm's layout: the codebook transposed, and each column's sub-vector indices. */
+export interface PackedPq {
+  /** Inputs per sub-vector. */
+  d: number;
+  /** Codebook entries (distinct sub-vectors). */
+  entries: number;
+  /** Entries rounded up to 4: the row length of bookT and of the kernel's lookup tables. */
+  kp: number;
+  /** d rows of kp floats: bookT[j * kp + c] is input j of entry c (zero past `entries`). */
+  bookT: Float32Array;
+  /** N rows of K / d bytes: column n's sub-vector b is entry idx[n * (K / d) + b]. */
+  idx: Uint8Array;
+}
+
+/** Sub-vector lengths tried, longest first (the fewest lookups per output). */
+const PQ_SUBVECTORS = [16, 8, 4] as const;
+/** Entries a byte of index addresses. */
+export const PQ_MAX_ENTRIES = 256;
+/** Uses per codebook entry below which the table costs more than it saves. */
+const PQ_MIN_USES = 4;
+
+/**
+ * A weight whose columns are made of at most 256 distinct sub-vectors of d consecutive inputs (what a product-
+ * quantized weight folds to: compress/quantize/pq.ts), each used 4 times or more on average, packed for pq_gemm;
+ * null for any other weight. Sub-vectors are compared by their float32 bit patterns, so only exact repeats count.
+ */
+export function packPq(w: WeightMatrix): PackedPq | null {
+  const { K, N } = w;
+  const f32 = new Float32Array(16);
+  const halves = new Uint16Array(f32.buffer);
+  for (const d of PQ_SUBVECTORS) {
+    const B = K / d;
+    if (!Number.isInteger(B) || B === 0) continue;
+    const ids = new Map<string, number>();
+    const idx = new Uint8Array(N * B);
+    const book: number[] = [];
+    let fits = true;
+    for (let n = 0; n < N && fits; n++)
+      for (let b = 0; b < B; b++) {
+        for (let j = 0; j < d; j++) f32[j] = w.at(b * d + j, n);
+        const key = String.fromCharCode(...halves.subarray(0, 2 * d));
+        let id = ids.get(key);
+        if (id === undefined) {
+          if (ids.size === PQ_MAX_ENTRIES) {
+            fits = false;
+            break;
+          }
+          id = ids.size;
+          ids.set(key, id);
+          for (let j = 0; j < d; j++) book.push(f32[j]!);
+        }
+        idx[n * B + b] = id;
+      }
+    if (!fits || N * B < PQ_MIN_USES * ids.size) continue;
+    const entries = ids.size;
+    const kp = roundUp(entries, 4);
+    const bookT = new Float32Array(d * kp);
+    for (let c = 0; c < entries; c++) for (let j = 0; j < d; j++) bookT[j * kp + c] = book[c * d + j]!;
+    return { d, entries, kp, bookT, idx };
+  }
+  return null;
+}
+
 export interface PackedBinary {
   Kp: number;
   Np: number;

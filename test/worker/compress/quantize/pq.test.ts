@@ -71,6 +71,14 @@ describe("product quantization, without calibration", () => {
     expect(maxRelDiff(engine, node)).toBeLessThan(1e-4);
   });
 
+  it("is served by the engine on the pq kernel, a byte per 8 weights in kernel memory", async () => {
+    const { session } = await runKernels(result.bytes, { input: { dims: [2, 128], data: feeds.input.data as Float32Array } });
+    expect(Object.values(session.kernels)).toEqual(["pq", "pq"]);
+    const float = (await runKernels(encodeModel(mlp), { input: { dims: [2, 128], data: feeds.input.data as Float32Array } })).session;
+    // fc0: 128 x 256 floats (128 KB) against 4096 index bytes and a 64 x 8 codebook; the head likewise.
+    expect(session.weightBytes).toBeLessThan(float.weightBytes / 4);
+  });
+
   it("stores UINT4 indices for 16 centroids, Gemm (transB) weights along their rows, and is deterministic", async () => {
     const wide = mlpModel([64, 128, 512], 8); // head.weight [512, 128], inputs contiguous
     const r = compressModel(wide, recipe({ subvector: 4, centroids: 16 }));

@@ -10,7 +10,7 @@ import { OPERATORS, type GemmLayout } from "../../../onnx/operators";
 import { BLOCK_SPARSE_MIN, channelScale, createLinear, CSR_MIN, gemmView, quantizedWeight, type Linear } from "../linear";
 import type { Epilogue, Op, OpPlan, PlanContext } from "../op";
 import type { Ptr } from "../../wasm/runtime";
-import { binaryScales, packQs8Pointwise, packQu7Pointwise, sparsityOf, type Weight } from "../../wasm/packing";
+import { binaryScales, packPq, packQs8Pointwise, packQu7Pointwise, sparsityOf, stridedMatrix, type Weight } from "../../wasm/packing";
 import { floatData, Uncovered, type Activation, type Constant, type RunState } from "../values";
 import { checkWindowOutput } from "../attributes";
 import { samePads } from "../../../onnx/window";
@@ -170,14 +170,15 @@ function depthwise(
 
 /**
  * True when the linear layer would run a weight [M, Cg] on the fp32 GEMM: float levels, neither +-scale signs nor
- * sparse enough for the sparse kernels (the choice createLinear makes), so the direct pointwise kernel takes it.
+ * sparse enough for the sparse kernels nor product-quantized (the choice createLinear makes), so the direct pointwise
+ * kernel takes it.
  */
 function densePlainWeight(w: Constant, Cg: number, M: number): boolean {
   if (w.quant) return false;
   const view: Weight = { K: Cg, N: M, data: floatData(w), offset: 0, kStride: 1, nStride: Cg, colScale: null };
   if (Cg >= 32 && binaryScales(view)) return false;
   const sparsity = sparsityOf(view);
-  return sparsity.blocks < BLOCK_SPARSE_MIN && sparsity.elements < CSR_MIN;
+  return sparsity.blocks < BLOCK_SPARSE_MIN && sparsity.elements < CSR_MIN && !packPq(stridedMatrix(view));
 }
 
 /**
