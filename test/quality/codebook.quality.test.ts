@@ -12,6 +12,7 @@ import { parseDataset } from "@worker/datasets/dataset";
 import { argmaxRows } from "@worker/evaluate/error-stats";
 import { ort, runReference } from "@test/support/ort-node";
 import { hessians } from "@test/support/hessians";
+import { quantizedInputHessians } from "@worker/compress/quantized-inputs";
 
 const MODELS = [
   { name: "mnist-mlp", data: "mnist-test-1000.npz", dims: [784] },
@@ -76,15 +77,14 @@ describe("product quantization quality bars on the MNIST reference models and th
       const { x, y } = await load(m.data);
       const per = m.dims.reduce((a, b) => a * b, 1);
       const fp32 = await accuracy(bytes, x, y, m.dims);
-      const h = await hessians(bytes, x.subarray(0, 200 * per), [200, ...m.dims]);
-      const plain = compress(bytes, { pq: { subvector: 8, centroids: 256 } });
-      const calibrated = compressModel(
-        decodeModel(bytes),
-        RecipeSchema.parse({ quantize: { pq: { subvector: 8, centroids: 256 }, calibration: { dataset: "c".repeat(24) } } }),
-        undefined,
-        bytes.byteLength,
-        h,
+      const recipe = RecipeSchema.parse({ quantize: { pq: { subvector: 8, centroids: 256 }, calibration: { dataset: "c".repeat(24) } } });
+      // As the API calibrates: each layer's Hessian on its inputs with the layers upstream already quantized.
+      const measure = (b: Uint8Array) => hessians(b, x.subarray(0, 200 * per), [200, ...m.dims]);
+      const h = await quantizedInputHessians(decodeModel(bytes), recipe, await measure(bytes), async (b, layers) =>
+        Object.fromEntries(Object.entries(await measure(b)).filter(([layer]) => layers.has(layer))),
       );
+      const plain = compress(bytes, { pq: { subvector: 8, centroids: 256 } });
+      const calibrated = compressModel(decodeModel(bytes), recipe, undefined, bytes.byteLength, h);
       const [accPlain, accCalibrated] = [await accuracy(plain.bytes, x, y, m.dims), await accuracy(calibrated.bytes, x, y, m.dims)];
       const row = {
         model: m.name,

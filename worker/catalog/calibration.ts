@@ -6,6 +6,7 @@ import { calibrationTargets, makeCalibrator, type ActivationRanges } from "../co
 import { HessianAccumulator, hessianBytes, hessianTargets, type LayerHessians } from "../compress/calibrate/hessian";
 import { DomainError } from "../domain-error";
 import { calibratedModel, layerBits, smoothingActivations } from "../compress/pipeline";
+import { quantizedInputHessians, type MeasureHessians } from "../compress/quantized-inputs";
 import type { ChannelMaxima } from "../compress/smooth";
 import { ChannelMeans, correctBiasesOnData, type BiasCorrectionReport, type MeasureMeans } from "../compress/bias-correction";
 import { normalizeConstants } from "../onnx/constants";
@@ -74,19 +75,27 @@ export const MAX_HESSIAN_BYTES = 32 * 1024 * 1024;
  * inputs get none (they round to nearest, and the variant's tensors say which were compensated); Hessians past
  * MAX_HESSIAN_BYTES in all are refused (invalid_recipe).
  */
-export async function collectHessians(store: TenantStore, model: ModelRecord, original: Uint8Array, recipe: Recipe, maxima?: ChannelMaxima): Promise<LayerHessians> {
+export async function collectHessians(
+  store: TenantStore,
+  model: ModelRecord,
+  original: Uint8Array,
+  recipe: Recipe,
+  maxima?: ChannelMaxima,
+  scope?: { bytes: Uint8Array; layers: ReadonlySet<string> },
+): Promise<LayerHessians> {
   const calibration = calibrationOf(recipe.quantize!)!;
-  const decoded = calibratedModel(parseModelBytes(original), recipe, maxima);
+  // `scope`: the layers' inputs on other bytes (a model compression already made from the original), run as they are.
+  const decoded = scope ? parseModelBytes(scope.bytes) : calibratedModel(parseModelBytes(original), recipe, maxima);
   // GPTQ factors each layer's k x k Hessian; calibrated pq reads only its diagonal blocks, so only the total bound applies.
   const gptq = recipe.quantize?.bits !== undefined;
-  const targets = hessianTargets(decoded).filter((t) => !gptq || t.features <= MAX_COMPENSATED_FEATURES);
+  const targets = hessianTargets(decoded).filter((t) => (!gptq || t.features <= MAX_COMPENSATED_FEATURES) && (!scope || scope.layers.has(t.layer)));
   if (hessianBytes(targets) > MAX_HESSIAN_BYTES) {
     throw new DomainError("invalid_recipe", `${hessianUse(recipe)}: the model's layer inputs need ${hessianBytes(targets)} bytes of Hessians, more than ${MAX_HESSIAN_BYTES}`);
   }
   const { dataset } = await loadDataset(store, calibration.dataset);
   const accumulators = targets.map((t) => ({ target: t, acc: new HessianAccumulator(t.features, t.groups) }));
   const activations = [...new Set(targets.map((t) => t.activation))];
-  await observeActivations(model, decoded, original.byteLength, dataset, calibration.samples, activations, (name, tensor) => {
+  await observeActivations(model, decoded, (scope?.bytes ?? original).byteLength, dataset, calibration.samples, activations, (name, tensor) => {
     for (const { target, acc } of accumulators) {
       if (target.activation !== name) continue;
       if (target.window) acc.observeConv(tensor.data, tensor.dims, target.window);
@@ -94,6 +103,22 @@ export async function collectHessians(store: TenantStore, model: ModelRecord, or
     }
   });
   return Object.fromEntries(accumulators.map(({ target, acc }) => [target.layer, { features: acc.features, groups: acc.groups, rows: acc.rows, matrix: acc.matrix() }]));
+}
+
+/**
+ * Calibrated PQ's Hessians, each layer's measured with the layers upstream of it quantized
+ * (compress/quantized-inputs.ts): one calibration run of the float model, then one per further level.
+ */
+export async function collectQuantizedInputHessians(
+  store: TenantStore,
+  model: ModelRecord,
+  original: Uint8Array,
+  recipe: Recipe,
+  onLevel?: (level: number, levels: number) => Promise<void>,
+): Promise<LayerHessians> {
+  const float = await collectHessians(store, model, original, recipe);
+  const measure: MeasureHessians = (bytes, layers) => collectHessians(store, model, original, recipe, undefined, { bytes, layers });
+  return quantizedInputHessians(parseModelBytes(original), recipe, float, measure, onLevel);
 }
 
 /**

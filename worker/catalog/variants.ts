@@ -5,7 +5,7 @@ import type { LayerHessians } from "../compress/calibrate/hessian";
 import { checkRecipe, compressModel, pruneCapBinds, type CompressResult } from "../compress/pipeline";
 import { encodedSizes } from "../store/content-coding";
 import { evaluateBytes, type EvalReport } from "../evaluate/report";
-import { collectChannelMaxima, collectHessians, collectRanges, correctVariantBiases } from "./calibration";
+import { collectChannelMaxima, collectHessians, collectQuantizedInputHessians, collectRanges, correctVariantBiases } from "./calibration";
 import type { ChannelMaxima } from "../compress/smooth";
 import { loadDataset } from "./datasets";
 import { addressNeedsWeights, canonicalJson, biasCorrectionOf, needsHessians, recipeBits, smoothingOf, variantRecipe, type Recipe, type TrainedRecipe } from "../compress/recipe";
@@ -159,7 +159,11 @@ export async function buildVariant(
   if (recipe.quantize && needsHessians(recipe.quantize)) {
     if (recipe.quantize.scheme !== "static") await requireApplicableRecipe(store, model, recipe, original);
     await progress("collecting Hessians", 0.15);
-    hessians = await collectHessians(store, model, original, recipe, maxima);
+    // Product quantization measures each layer's inputs after the layers before it are quantized, level by level.
+    hessians =
+      "pq" in recipe.quantize && recipe.quantize.pq !== undefined
+        ? await collectQuantizedInputHessians(store, model, original, recipe, (level, levels) => progress(`collecting Hessians (level ${level} of ${levels})`, 0.15 + (0.15 * level) / levels))
+        : await collectHessians(store, model, original, recipe, maxima);
   }
   await progress("quantizing", 0.3);
   const compressed = compressModelBytes(original, recipe, ranges, hessians, maxima);

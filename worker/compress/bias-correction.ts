@@ -9,7 +9,7 @@ import { DT } from "../onnx/dtype";
 import { edited } from "../onnx/edit";
 import { nameAllocator } from "../onnx/names";
 import { intAttribute } from "../onnx/attributes";
-import { nodeLabel, weightedLayers } from "../onnx/operators";
+import { layerLevels, nodeLabel, weightedLayers } from "../onnx/operators";
 import { channelLayout, elementCount, makeTensor, readFloat32, tensorDims } from "../onnx/tensor";
 
 /** A layer whose bias was shifted: the bias tensor it now reads, and the size of the shift. */
@@ -75,17 +75,8 @@ export function biasTargets(model: ModelProto, layers: ReadonlySet<string>): Bia
     }
     seen.add(label);
   }
-  // Levels flow through the graph in node order (ONNX graphs are topologically sorted): a tensor's level is the
-  // highest of the targets it depends on; a target's node raises it by one.
-  const byLabel = new Map(out.map((t) => [t.layer, t]));
-  const tensorLevel = new Map<string, number>();
-  for (const node of graph.node) {
-    let level = 0;
-    for (const i of node.input) level = Math.max(level, tensorLevel.get(i) ?? 0);
-    const target = byLabel.get(nodeLabel(node));
-    if (target) target.level = ++level;
-    for (const o of node.output) tensorLevel.set(o, level);
-  }
+  const levels = layerLevels(graph, seen);
+  for (const t of out) t.level = levels.get(t.layer)!;
   return out;
 }
 

@@ -239,6 +239,24 @@ export function nodeLabel(node: NodeProto): string {
   return node.name || node.output[0] || node.opType;
 }
 
+/**
+ * The level of each top-level node labelled in `labels`: 1 + the highest level among the labelled nodes upstream of
+ * it (1 when there are none). Levels flow through the graph in node order (ONNX graphs are topologically sorted), so
+ * a layer's inputs are final once every level below it is.
+ */
+export function layerLevels(graph: GraphProto, labels: ReadonlySet<string>): Map<string, number> {
+  const levels = new Map<string, number>();
+  const tensorLevel = new Map<string, number>();
+  for (const node of graph.node) {
+    let level = 0;
+    for (const i of node.input) level = Math.max(level, tensorLevel.get(i) ?? 0);
+    const label = nodeLabel(node);
+    if (labels.has(label)) levels.set(label, ++level);
+    for (const o of node.output) tensorLevel.set(o, level);
+  }
+  return levels;
+}
+
 /** A node of a table op whose weight input is a constant. */
 export interface WeightedLayer {
   node: NodeProto;

@@ -4,7 +4,7 @@
 // only see Float32Arrays.
 import type { ModelProto } from "onnx-buf";
 import { normalizeConstants } from "../../onnx/constants";
-import { nodeLabel, weightedLayers } from "../../onnx/operators";
+import { layerLevels, nodeLabel, weightedLayers } from "../../onnx/operators";
 import { tensorDims } from "../../onnx/tensor";
 import { intsAttribute, stringAttribute } from "../../onnx/attributes";
 import { samePads } from "../../onnx/window";
@@ -29,6 +29,8 @@ export interface HessianTarget {
   groups: number;
   /** For a Conv: the window its rows (patches) are read through. */
   window?: ConvWindow;
+  /** 1 + the highest level of the targets upstream of it (operators.ts layerLevels). */
+  level: number;
 }
 
 /** Hessians by layer label: `groups` k x k row-major matrices, concatenated, and the row count they average. */
@@ -49,7 +51,7 @@ export function hessianTargets(model: ModelProto): HessianTarget[] {
     const dims = tensorDims(weight);
     const layout = operator.gemm(node, dims);
     if (!layout) continue;
-    const base = { layer: nodeLabel(node), weight: weight.name, activation, features: layout.K, groups: layout.groups };
+    const base = { layer: nodeLabel(node), weight: weight.name, activation, features: layout.K, groups: layout.groups, level: 0 };
     if ((node.opType === "MatMul" && dims.length === 2) || (node.opType === "Gemm" && !node.attribute.some((a) => a.name === "transA" && a.i !== 0n))) {
       out.push(base);
     } else if (node.opType === "Conv" && dims.length === 4) {
@@ -60,6 +62,8 @@ export function hessianTargets(model: ModelProto): HessianTarget[] {
       out.push({ ...base, window: { kernel: [dims[2]!, dims[3]!], strides: pair("strides", 1), dilations: pair("dilations", 1), pads, autoPad } });
     }
   }
+  const levels = layerLevels(graph, new Set(out.map((t) => t.layer)));
+  for (const t of out) t.level = levels.get(t.layer)!;
   return out;
 }
 
