@@ -84,6 +84,21 @@ async function timeInWorker(worker, key, repeats = 5) {
   return { ...info, ms: median(samples), iters };
 }
 
+/** An entry that takes seconds a run (AdaRound on a layer): one warm-up run, then `runs` single runs, their median. */
+async function timeSlowInWorker(worker, key, runs = 3) {
+  const q = encodeURIComponent(key);
+  const info = await get(worker, `/prepare?key=${q}`);
+  const once = async () => {
+    const t0 = performance.now();
+    await get(worker, `/run?key=${q}&iters=1`);
+    return performance.now() - t0;
+  };
+  await once();
+  const samples = [];
+  for (let r = 0; r < runs; r++) samples.push(await once());
+  return { ...info, ms: median(samples), iters: 1 };
+}
+
 const INPUTS = { mlp: [784], cnn: [1, 28, 28] };
 
 async function nodeLatency(worker, name) {
@@ -184,6 +199,13 @@ async function compressionEntries(worker, results) {
     results.gptq.push({ shape: [k, n], recipe: { bits: 4, granularity: { block: 32 }, rounding: "gptq" }, ms: g.ms, msPerMillionWeights: g.ms / (g.weights / 1e6) });
   }
   console.log(`GPTQ int4 block-32 in workerd: ${results.gptq.map((g) => `[${g.shape}] ${g.ms.toFixed(0)} ms (${g.msPerMillionWeights.toFixed(0)} ms per million weights)`).join(", ")}`);
+  // AdaRound's cost: 500 Adam steps, each a K x K by K x N product on the kernels' GEMM plus the per-weight update.
+  results.adaround = [];
+  for (const [k, n] of [[256, 256], [512, 512]]) {
+    const a = await timeSlowInWorker(worker, `adaround|${k}|${n}`, 2);
+    results.adaround.push({ shape: [k, n], recipe: { bits: 4, granularity: { block: 32 }, rounding: "adaround" }, ms: a.ms, msPerMillionWeights: a.ms / (a.weights / 1e6) });
+  }
+  console.log(`AdaRound int4 block-32 in workerd: ${results.adaround.map((g) => `[${g.shape}] ${g.ms.toFixed(0)} ms (${g.msPerMillionWeights.toFixed(0)} ms per million weights)`).join(", ")}`);
   const { app, auth, call } = await startApp();
   try {
     const samples = [];

@@ -17,6 +17,8 @@ import {
 } from "../worker/serve/wasm/packing";
 import { compressModelBytes } from "../worker/catalog/variants";
 import { RecipeSchema } from "../worker/compress/recipe";
+import { adaroundRounding } from "../worker/compress/quantize/adaround";
+import { provideCompressionKernels } from "../worker/compress/simd-quantize";
 import { gptqRounding } from "../worker/compress/quantize/gptq";
 import { quantizeAffine } from "../worker/compress/quantize/affine";
 import { seededRandom } from "../worker/seeded-random";
@@ -264,10 +266,11 @@ function compressRunnable(hidden: number): Runnable {
 }
 
 /**
- * GPTQ's rounding of one [K, N] MatMul weight at int4 block-32 (what `rounding: "gptq"` costs a job per layer): a
- * seeded weight and a seeded positive-definite Hessian (a rank-64 product plus a ridge) stand in for a layer's.
+ * GPTQ's or AdaRound's rounding of one [K, N] MatMul weight at int4 block-32 (what `rounding: "gptq"` or "adaround"
+ * costs a job per layer): a seeded weight and a seeded positive-definite Hessian (a rank-64 product plus a ridge)
+ * stand in for a layer's. AdaRound runs its default 500 steps on the kernels' fp32 GEMM, as compression does here.
  */
-function gptqRunnable(k: number, n: number): Runnable {
+function roundingRunnable(method: "gptq" | "adaround", k: number, n: number): Runnable {
   const next = seededRandom(k * 7919 + n);
   const data = Float32Array.from({ length: k * n }, () => (next() * 2 - 1) / Math.sqrt(k));
   const rank = 64;
@@ -280,7 +283,9 @@ function gptqRunnable(k: number, n: number): Runnable {
       hessian[i * k + j] = hessian[j * k + i] = s;
     }
   const layout = { groups: 1, K: k, N: n, kStride: n, nStride: 1, groupStride: k * n };
-  const rounding = gptqRounding(hessian, layout);
+  // As the app does at startup (worker/index.ts): compression's products on the kernels.
+  if (method === "adaround") provideCompressionKernels(kernelModules.plain);
+  const rounding = method === "gptq" ? gptqRounding(hessian, layout) : adaroundRounding(hessian, layout);
   return {
     info: { weights: k * n },
     run: () => void quantizeAffine(data, [k, n], { kind: "block", axis: 0, block: 32 }, 4, true, rounding),
@@ -339,8 +344,8 @@ async function prepare(key: string): Promise<Runnable> {
       ? await kernelRunnable(Number(parts[0]), parts[1]!)
       : kind === "compress"
         ? compressRunnable(Number(parts[0]))
-        : kind === "gptq"
-          ? gptqRunnable(Number(parts[0]), Number(parts[1]))
+        : kind === "gptq" || kind === "adaround"
+          ? roundingRunnable(kind, Number(parts[0]), Number(parts[1]))
           : kind === "load"
           ? loadRunnable(parts[0]!)
           : kind === "family"

@@ -69,7 +69,7 @@ function pruneStructureWords(prune) {
 
 /**
  * A recipe in a few words: "int8 weight-only", "int8 static block 64", "prune 50% 2:4 + int8 dynamic", "int4 weight-only gptq",
- * "int2 weight-only gptq bias-corrected",
+ * "int2 weight-only gptq bias-corrected", "int4 weight-only adaround",
  * "int8 weight-only (2 layers overridden)". A missing scheme is the API's default, weight-only; a granularity, zero
  * points or a prune structure are named only where they are not the default.
  * @param {unknown} recipe
@@ -87,7 +87,7 @@ export function recipeWords(recipe) {
     const q = obj(r.quantize);
     const overridden = Object.keys(obj(q.overrides)).length;
     const scheme = typeof q.scheme === "string" ? q.scheme : "weight-only";
-    const rounding = typeof q.rounding === "object" && q.rounding !== null ? "gptq" : undefined;
+    const rounding = roundingName(q);
     const shared = sharedName(q);
     const calibrated = shared && q.calibration ? "calibrated" : undefined;
     const words = shared
@@ -99,6 +99,15 @@ export function recipeWords(recipe) {
   }
   // A recipe of another kind (a trained variant's) is shown as it is rather than hidden.
   return parts.length ? parts.join(" + ") : Object.keys(r).length ? JSON.stringify(r) : "—";
+}
+
+/**
+ * The compensated rounding a quantize recipe names ("gptq", "adaround"), or undefined for nearest.
+ * @param {Record<string, unknown>} q
+ */
+function roundingName(q) {
+  const method = obj(q.rounding).method;
+  return method === "gptq" || method === "adaround" ? method : undefined;
 }
 
 /**
@@ -115,7 +124,7 @@ export function recipeLabel(recipe) {
   }
   if (r.quantize) {
     const q = obj(r.quantize);
-    const rounding = typeof q.rounding === "object" && q.rounding !== null ? " gptq" : "";
+    const rounding = roundingName(q) ? ` ${roundingName(q)}` : "";
     const corrected = q.biasCorrection === true ? " bc" : "";
     const shared = sharedName(q);
     parts.push(shared ?? `${widthName(q.bits)}${typeof q.scheme === "string" && q.scheme !== "weight-only" ? ` ${q.scheme}` : ""}${rounding}${corrected}`);

@@ -22,6 +22,8 @@ describe("recipeWords", () => {
     expect(recipeWords({ prune: { sparsity: 0.25, structure: "channel" } })).toBe("prune 25% channel");
     expect(recipeWords({ quantize: { bits: 8, overrides: { a: 32, b: 32 } } })).toBe("int8 weight-only (2 layers overridden)");
     expect(recipeWords({ quantize: { bits: 4, granularity: { block: 32 }, rounding: { method: "gptq", dampening: 0.01, actOrder: false } } })).toBe("int4 weight-only gptq");
+    expect(recipeWords({ quantize: { bits: 4, granularity: { block: 32 }, rounding: { method: "adaround", iterations: 500, regularization: 10 } } })).toBe("int4 weight-only adaround");
+    expect(recipeLabel({ quantize: { bits: 2, rounding: { method: "adaround" } } })).toBe(`${recipeLabel({ quantize: { bits: 2 } })} adaround`);
     expect(recipeWords({ quantize: { bits: 8, scheme: "static", granularity: "per-tensor", biasCorrection: true, equalize: true } })).toMatch(/^int8 static .*bias-corrected$/);
     expect(recipeLabel({ quantize: { bits: 1, biasCorrection: true, rounding: { method: "gptq" } } })).toBe(`${recipeLabel({ quantize: { bits: 1 } })} gptq bc`);
     expect(recipeWords({ quantize: { codebook: { bits: 4, scope: "per-layer" }, scheme: "weight-only" } })).toBe("4-bit codebook");

@@ -10,7 +10,7 @@ import { quantizedInputHessians, type MeasureHessians } from "../compress/quanti
 import type { ChannelMaxima } from "../compress/smooth";
 import { ChannelMeans, correctBiasesOnData, type BiasCorrectionReport, type MeasureMeans } from "../compress/bias-correction";
 import { normalizeConstants } from "../onnx/constants";
-import { calibrationOf, type Recipe } from "../compress/recipe";
+import { calibrationOf, roundingOf, type Recipe } from "../compress/recipe";
 import { decodeModel, encodeModel } from "../onnx/codec";
 import { withExtraOutputs } from "../onnx/outputs";
 import { forEachBatch } from "../evaluate/runner";
@@ -61,7 +61,8 @@ export async function collectChannelMaxima(store: TenantStore, model: ModelRecor
 
 /** What the Hessians are for, as errors name it. */
 function hessianUse(recipe: Recipe): string {
-  return recipe.quantize?.bits === undefined ? "calibrated pq" : "rounding 'gptq'";
+  const q = recipe.quantize;
+  return q?.bits === undefined ? "calibrated pq" : `rounding '${roundingOf(q)?.method ?? "gptq"}'`;
 }
 
 /** Most inputs per output GPTQ takes: its Hessian and the factors derived from it are k x k float64 each. */
@@ -71,7 +72,7 @@ export const MAX_HESSIAN_BYTES = 32 * 1024 * 1024;
 
 /**
  * The Hessian of every MatMul/Gemm/Conv input (mean of x xᵀ over its rows or patches) on the recipe's calibration samples, run in
- * onnxruntime-web with those inputs exposed as outputs. For GPTQ, layers summing more than MAX_COMPENSATED_FEATURES
+ * onnxruntime-web with those inputs exposed as outputs. For GPTQ and AdaRound, layers summing more than MAX_COMPENSATED_FEATURES
  * inputs get none (they round to nearest, and the variant's tensors say which were compensated); Hessians past
  * MAX_HESSIAN_BYTES in all are refused (invalid_recipe).
  */

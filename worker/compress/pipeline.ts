@@ -12,6 +12,7 @@ import { nodeLabel, subgraphsOf, weightedLayers as layersOf } from "../onnx/oper
 import { elementCount, tensorDims } from "../onnx/tensor";
 import type { ActivationRanges } from "./calibrate";
 import { hessianTargets, type HessianTarget, type LayerHessians } from "./calibrate/hessian";
+import { adaroundRounding } from "./quantize/adaround";
 import { gptqRounding } from "./quantize/gptq";
 import { checkPruneNames, pruneModel, type PruneResult } from "./prune";
 import { equalizeModel, type EqualizedPair } from "./equalize";
@@ -371,13 +372,13 @@ function weightHessians(model: ModelProto, hessians: LayerHessians) {
 }
 
 function requireHessians(hessians: LayerHessians | undefined): LayerHessians {
-  if (!hessians) throw new RangeError("rounding 'gptq' needs the calibration Hessians (catalog/calibration.ts collectHessians)");
+  if (!hessians) throw new RangeError("compensated rounding needs the calibration Hessians (catalog/calibration.ts collectHessians)");
   return hessians;
 }
 
 /**
- * GPTQ for each weight the targets cover, over the Hessians of the layers that read it (summed where several share
- * it), in the operator table's matrix view of the weight; other weights round to nearest.
+ * GPTQ or AdaRound for each weight the targets cover, over the Hessians of the layers that read it (summed where
+ * several share it), in the operator table's matrix view of the weight; other weights round to nearest.
  */
 function compensatedRounding(model: ModelProto, hessians: LayerHessians, rounding: Rounding): NonNullable<QuantizeOptions["roundingFor"]> {
   const h = weightHessians(model, hessians);
@@ -387,6 +388,7 @@ function compensatedRounding(model: ModelProto, hessians: LayerHessians, roundin
     const layer = first === undefined ? undefined : layers.get(first);
     const layout = layer?.operator.gemm(layer.node, dims);
     const matrix = layout && h.matrix(weight, layout);
-    return layout && matrix ? gptqRounding(matrix, layout, rounding) : undefined;
+    if (!layout || !matrix) return undefined;
+    return rounding.method === "gptq" ? gptqRounding(matrix, layout, rounding) : adaroundRounding(matrix, layout, rounding);
   };
 }

@@ -22,16 +22,33 @@ const GptqRoundingSchema = z
   })
   .strict();
 
+/** Learned rounding: AdaRound's up-or-down choice per weight, optimised layer by layer (needs calibration). */
+const AdaroundRoundingSchema = z
+  .object({
+    method: z.literal("adaround"),
+    iterations: z.number().int().min(1).max(2000).default(500).describe("Adam steps per layer (each one K x K by K x N product)"),
+    regularization: z.number().gt(0).max(1000).default(10).describe("Weight of the term that drives each choice to up or down, against the output error at nearest rounding"),
+  })
+  .strict();
+
 const RoundingSchema = z
-  .union([z.literal("nearest"), z.literal("gptq"), GptqRoundingSchema])
+  .union([z.literal("nearest"), z.literal("gptq"), z.literal("adaround"), GptqRoundingSchema, AdaroundRoundingSchema])
   .optional()
-  // One canonical form per meaning: nearest is the absence of the option, "gptq" its defaults spelt out.
-  .overwrite((r) => (r === "nearest" ? undefined : r === "gptq" ? { method: "gptq" as const, dampening: 0.01, actOrder: false } : r))
+  // One canonical form per meaning: nearest is the absence of the option, "gptq" and "adaround" their defaults spelt out.
+  .overwrite((r) =>
+    r === "nearest"
+      ? undefined
+      : r === "gptq"
+        ? { method: "gptq" as const, dampening: 0.01, actOrder: false }
+        : r === "adaround"
+          ? { method: "adaround" as const, iterations: 500, regularization: 10 }
+          : r,
+  )
   .describe(
-    "nearest (default): each weight to its nearest level. gptq: MatMul/Gemm weights rounded input by input, each rounding error spread over the inputs not yet rounded by the layer's calibration Hessian (needs calibration: {dataset}); other layers round to nearest",
+    "nearest (default): each weight to its nearest level. gptq: MatMul/Gemm/Conv weights rounded input by input, each rounding error spread over the inputs not yet rounded by the layer's calibration Hessian. adaround: each weight's up-or-down choice learned per layer against the same Hessian (AdaRound). Both need calibration: {dataset}; layers over 1024 inputs round to nearest",
   );
 
-export type Rounding = Exclude<z.output<typeof RoundingSchema>, "nearest" | "gptq" | undefined>;
+export type Rounding = Exclude<z.output<typeof RoundingSchema>, "nearest" | "gptq" | "adaround" | undefined>;
 
 // One schema per bit-width, discriminated by `bits`; defaults fill the canonical form (bits 8's is unchanged, so
 // existing variant ids stay stable). Exclusions, per-node overrides and equalization apply to every width; activation
@@ -116,7 +133,7 @@ const Int4RecipeSchema = z
       .default({ block: 32 })
       .describe("One scale per block of N inputs, or one per output channel"),
     symmetric: z.boolean().default(true).describe("true: int4 levels -7..7; false: uint4 levels 0..15 with a zero point per scale"),
-    calibration: CalibrationSchema.optional().describe("The dataset whose activations rounding 'gptq' compensates for"),
+    calibration: CalibrationSchema.optional().describe("The dataset whose activations rounding 'gptq' or 'adaround' compensates for"),
     rounding: RoundingSchema,
     biasCorrection: BiasCorrectionSchema,
     ...layerChoices,
@@ -134,7 +151,7 @@ const TernaryRecipeSchema = z
       .default({ block: 32 })
       .describe("One scale per block of inputs (MatMul/Gemm; Conv stays per output channel) or per output channel"),
     symmetric: z.literal(true).default(true),
-    calibration: CalibrationSchema.optional().describe("The dataset whose activations rounding 'gptq' compensates for"),
+    calibration: CalibrationSchema.optional().describe("The dataset whose activations rounding 'gptq' or 'adaround' compensates for"),
     rounding: RoundingSchema,
     biasCorrection: BiasCorrectionSchema,
     ...layerChoices,
@@ -147,7 +164,7 @@ const BinaryRecipeSchema = z
     scheme: z.literal("weight-only").default("weight-only"),
     granularity: z.literal("per-channel").default("per-channel"),
     symmetric: z.literal(true).default(true),
-    calibration: CalibrationSchema.optional().describe("The dataset whose activations rounding 'gptq' compensates for"),
+    calibration: CalibrationSchema.optional().describe("The dataset whose activations rounding 'gptq' or 'adaround' compensates for"),
     rounding: RoundingSchema,
     biasCorrection: BiasCorrectionSchema,
     ...layerChoices,
@@ -228,7 +245,7 @@ export const QuantizeRecipeSchema = z
     const rounding = roundingOf(q);
     const corrected = biasCorrectionOf(q);
     if (q.scheme !== "static" && calibration && !rounding && !corrected && q.bits !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["calibration"], message: `calibration applies to scheme 'static', rounding 'gptq' or biasCorrection, not to scheme '${q.scheme}' alone` });
+      ctx.addIssue({ code: "custom", path: ["calibration"], message: `calibration applies to scheme 'static', rounding 'gptq' or 'adaround', or biasCorrection, not to scheme '${q.scheme}' alone` });
     }
     if (corrected && !calibration) {
       ctx.addIssue({ code: "custom", path: ["calibration"], message: "biasCorrection needs calibration: {dataset} (the inputs whose mean output error it removes)" });
@@ -240,10 +257,10 @@ export const QuantizeRecipeSchema = z
       ctx.addIssue({ code: "custom", path: ["biasCorrection"], message: "biasCorrection applies to scheme 'weight-only' and 'static' (dynamic weights are quantized by the integer ops' rewrite)" });
     }
     if (rounding && !calibration) {
-      ctx.addIssue({ code: "custom", path: ["calibration"], message: "rounding 'gptq' needs calibration: {dataset} (the activations whose error it compensates)" });
+      ctx.addIssue({ code: "custom", path: ["calibration"], message: `rounding '${rounding.method}' needs calibration: {dataset} (the activations whose error it compensates)` });
     }
     if (rounding && q.scheme === "dynamic") {
-      ctx.addIssue({ code: "custom", path: ["rounding"], message: "rounding 'gptq' applies to scheme 'weight-only' and 'static' (dynamic weights are quantized by the integer ops' rewrite)" });
+      ctx.addIssue({ code: "custom", path: ["rounding"], message: `rounding '${rounding.method}' applies to scheme 'weight-only' and 'static' (dynamic weights are quantized by the integer ops' rewrite)` });
     }
     if (q.bits === undefined) {
       if ((q.codebook === undefined) === (q.pq === undefined)) {
@@ -264,7 +281,7 @@ export type QuantizeRecipe = z.infer<typeof QuantizeRecipeSchema>;
 export type UniformQuantizeRecipe = Exclude<QuantizeRecipe, { bits?: undefined }>;
 export type Calibration = z.output<typeof CalibrationSchema>;
 
-/** Calibration settings: 8-bit recipes with scheme 'static', 8, 4, 2 and 1-bit ones with rounding 'gptq' or biasCorrection, and pq. */
+/** Calibration settings: 8-bit recipes with scheme 'static', 8, 4, 2 and 1-bit ones with rounding 'gptq' or 'adaround' or biasCorrection, and pq. */
 export function calibrationOf(q: QuantizeRecipe): Calibration | undefined {
   return q.bits === 16 ? undefined : q.calibration;
 }

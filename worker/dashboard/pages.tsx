@@ -160,7 +160,14 @@ function ParameterStatesSection(props: { model: Model; variants: Variant[] }) {
   );
 }
 
-const ROUNDING_HEADINGS: Record<RoundingName, string> = { nearest: "Nearest", gptq: "GPTQ", "nearest+bias": "Nearest + bias correction", "gptq+bias": "GPTQ + bias correction" };
+const ROUNDING_HEADINGS: Record<RoundingName, string> = {
+  nearest: "Nearest",
+  gptq: "GPTQ",
+  adaround: "AdaRound",
+  "nearest+bias": "Nearest + bias correction",
+  "gptq+bias": "GPTQ + bias correction",
+  "adaround+bias": "AdaRound + bias correction",
+};
 
 /** Recipes made with more than one rounding, side by side: each rounding's accuracy change (or agreement) and size. */
 function RoundingSection(props: { comparisons: RoundingComparison[] }) {
@@ -169,6 +176,9 @@ function RoundingSection(props: { comparisons: RoundingComparison[] }) {
     const figure = x.m.accuracyDelta !== null ? signedPoints(x.m.accuracyDelta) : x.m.agreement !== null ? `${(x.m.agreement * 100).toFixed(2)}% agree` : "not evaluated";
     return `${figure} (${formatBytes(x.v.bytes ?? 0)})`;
   };
+  // A rounding method's columns (with and without bias correction) show when some recipe was made with it.
+  const methods = new Set(props.comparisons.flatMap((c) => Object.keys(c.variants).map((r) => r.split("+")[0])));
+  const shown = ROUNDINGS.filter((r) => r.startsWith("nearest") || methods.has(r.split("+")[0]!));
   return (
     <>
       <h2 id="rounding-heading">Nearest against compensated rounding</h2>
@@ -178,7 +188,7 @@ function RoundingSection(props: { comparisons: RoundingComparison[] }) {
           <thead>
             <tr>
               <th scope="col">Recipe</th>
-              {ROUNDINGS.map((r) => (
+              {shown.map((r) => (
                 <th scope="col" class="num">
                   {ROUNDING_HEADINGS[r]}
                 </th>
@@ -189,7 +199,7 @@ function RoundingSection(props: { comparisons: RoundingComparison[] }) {
             {props.comparisons.map((c) => (
               <tr>
                 <th scope="row">{recipeWords(c.recipe)}</th>
-                {ROUNDINGS.map((r) => (
+                {shown.map((r) => (
                   <td class="num" data-rounding={r}>
                     {cell(c.variants[r])}
                   </td>

@@ -234,7 +234,7 @@ export function parameterStates(v: Partial<Variant>, parameters: number): Parame
 }
 
 /** How a variant's levels were chosen: the columns of the rounding comparison. */
-export const ROUNDINGS = ["nearest", "gptq", "nearest+bias", "gptq+bias"] as const;
+export const ROUNDINGS = ["nearest", "gptq", "adaround", "nearest+bias", "gptq+bias", "adaround+bias"] as const;
 export type RoundingName = (typeof ROUNDINGS)[number];
 
 /** One recipe measured with more than one rounding: each rounding's variant and metrics. */
@@ -245,7 +245,7 @@ export interface RoundingComparison {
 }
 
 /**
- * Variants that differ only in how their levels were chosen (nearest or GPTQ rounding, with or without bias
+ * Variants that differ only in how their levels were chosen (nearest, GPTQ or AdaRound rounding, with or without bias
  * correction), grouped by the rest of their recipe: what the dashboard shows side by side. Groups of one are left out.
  */
 export function roundingComparisons(variants: readonly Partial<Variant>[]): RoundingComparison[] {
@@ -254,7 +254,8 @@ export function roundingComparisons(variants: readonly Partial<Variant>[]): Roun
     const recipe = obj(v.recipe);
     const q = obj(recipe.quantize);
     if (typeof q.bits !== "number") continue;
-    const rounding: RoundingName = `${obj(q.rounding).method === "gptq" ? "gptq" : "nearest"}${q.biasCorrection === true ? "+bias" : ""}`;
+    const method = obj(q.rounding).method;
+    const rounding: RoundingName = `${method === "gptq" || method === "adaround" ? method : "nearest"}${q.biasCorrection === true ? "+bias" : ""}`;
     const { rounding: _r, biasCorrection: _b, calibration: _c, ...rest } = q;
     const base = { ...recipe, quantize: rest };
     const key = JSON.stringify(base, Object.keys(flatKeys(base)).sort());

@@ -21,7 +21,7 @@ const issues = (r: unknown) => {
 };
 
 describe("rounding in recipes", () => {
-  it("spells 'gptq' out with its defaults, and leaves 'nearest' out of the canonical form", () => {
+  it("spells 'gptq' and 'adaround' out with their defaults, and leaves 'nearest' out of the canonical form", () => {
     expect(canonical({ quantize: { bits: 4, rounding: "gptq", calibration: { dataset: DATASET } } })).toContain(
       '"rounding":{"actOrder":false,"dampening":0.01,"method":"gptq"}',
     );
@@ -30,6 +30,9 @@ describe("rounding in recipes", () => {
     );
     expect(canonical({ quantize: { bits: 8, rounding: "nearest" } })).toBe(canonical({ quantize: { bits: 8 } }));
     expect(canonical({ quantize: { bits: 4, rounding: "nearest" } })).toBe(canonical({ quantize: { bits: 4 } }));
+    expect(canonical({ quantize: { bits: 4, rounding: "adaround", calibration: { dataset: DATASET } } })).toBe(
+      canonical({ quantize: { bits: 4, rounding: { method: "adaround", iterations: 500, regularization: 10 }, calibration: { dataset: DATASET } } }),
+    );
   });
 
   it("refuses gptq without calibration, with scheme dynamic, at widths it does not cover, and calibration alone on weight-only", () => {
@@ -38,8 +41,10 @@ describe("rounding in recipes", () => {
       "quantize.rounding: rounding 'gptq' applies to scheme 'weight-only' and 'static' (dynamic weights are quantized by the integer ops' rewrite)",
     );
     expect(issues({ quantize: { bits: 16, rounding: "gptq", calibration: { dataset: DATASET } } }).length).toBeGreaterThan(0);
-    expect(issues({ quantize: { bits: 8, calibration: { dataset: DATASET } } })).toEqual([expect.stringMatching(/^quantize.calibration: calibration applies to scheme 'static', rounding 'gptq' or biasCorrection/)]);
+    expect(issues({ quantize: { bits: 8, calibration: { dataset: DATASET } } })).toEqual([expect.stringMatching(/^quantize.calibration: calibration applies to scheme 'static', rounding 'gptq' or 'adaround', or biasCorrection/)]);
     expect(issues({ quantize: { bits: 4, rounding: { method: "gptq", dampening: 2 }, calibration: { dataset: DATASET } } }).length).toBeGreaterThan(0);
+    expect(issues({ quantize: { bits: 4, rounding: "adaround" } })).toEqual([expect.stringMatching(/^quantize.calibration: rounding 'adaround' needs calibration/)]);
+    expect(issues({ quantize: { bits: 4, rounding: { method: "adaround", iterations: 5000 }, calibration: { dataset: DATASET } } }).length).toBeGreaterThan(0);
   });
 });
 

@@ -72,6 +72,15 @@ describe("ModelPage's rounding comparison", () => {
     expect(cells).toEqual(["int4 weight-only", "-3.00 pp (6.1 KiB)", "-1.50 pp (6.1 KiB)", "—", "-1.00 pp (6.1 KiB)"]);
   });
 
+  it("adds AdaRound's columns once a variant was made with it", () => {
+    const [, gptq] = SAMPLE_ROUNDINGS as unknown as [Record<string, any>, Record<string, any>];
+    const adaround = { ...gptq, id: "v-adaround", recipe: { quantize: { ...gptq.recipe.quantize, rounding: { method: "adaround", iterations: 500, regularization: 10 } } } };
+    const page = html(ModelPage({ model: SAMPLE_MODEL as unknown as Model, variants: [...SAMPLE_VARIANTS, ...SAMPLE_ROUNDINGS, adaround] as unknown as Variant[] }));
+    const table = /<table id="rounding"[^>]*>(.*?)<\/table>/.exec(page)?.[1] ?? "";
+    const headings = [...table.matchAll(/<th scope="col"[^>]*>(.*?)<\/th>/g)].map((c) => c[1]);
+    expect(headings).toEqual(["Recipe", "Nearest", "GPTQ", "AdaRound", "Nearest + bias correction", "GPTQ + bias correction", "AdaRound + bias correction"]);
+  });
+
   it("is absent when no recipe was made more than one way", () => {
     expect(html(ModelPage({ model: SAMPLE_MODEL as unknown as Model, variants: SAMPLE_VARIANTS as unknown as Variant[] }))).not.toContain('id="rounding"');
   });

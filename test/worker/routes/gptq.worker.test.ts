@@ -43,6 +43,26 @@ describe("rounding 'gptq' through the API", () => {
     expect(infer.status).toBe(200);
   });
 
+  it("rounding 'adaround': learned up-or-down rounding from the same Hessians, closer to FP32 than nearest rounding", async () => {
+    const { model, dataset } = await setup();
+    const quantize = { bits: 4, granularity: { block: 16 } };
+    const res = await postJson(`/v1/models/${model.id}/variants?wait=25`, {
+      quantize: { ...quantize, rounding: "adaround", calibration: { dataset: dataset.id } },
+      eval: { dataset: dataset.id },
+    });
+    expect(res.status).toBe(201);
+    const adaround = (await res.json()) as Record<string, any>;
+    expect(adaround.recipe.quantize.rounding).toEqual({ method: "adaround", iterations: 500, regularization: 10 });
+    expect(adaround.tensors.every((t: { compensated?: boolean }) => t.compensated)).toBe(true);
+    const nearest = (await (await postJson(`/v1/models/${model.id}/variants?wait=25`, { quantize, eval: { dataset: dataset.id } })).json()) as Record<string, any>;
+    expect(adaround.bytes).toBe(nearest.bytes);
+    console.log(JSON.stringify({ adaround: adaround.eval.outputs[0], nearest: nearest.eval.outputs[0] }));
+    expect(adaround.eval.outputs[0].cosine).toBeGreaterThan(nearest.eval.outputs[0].cosine);
+    const err = await expectError(await postJson(`/v1/models/${model.id}/variants`, { quantize: { ...quantize, rounding: "adaround" } }));
+    expect(err).toMatchObject({ status: 400, code: "invalid_recipe" });
+    expect(err.message).toMatch(/rounding 'adaround' needs calibration/);
+  });
+
   it("rounds a layer over GPTQ's input bound to nearest and compensates the rest, saying which is which", async () => {
     const wide = 1100; // over MAX_COMPENSATED_FEATURES (1024)
     const model = (await (await uploadModel(buildMlp([wide, 16, 4], 3))).json()) as { id: string };
