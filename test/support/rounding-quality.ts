@@ -53,11 +53,8 @@ export interface QualityRow {
   interval: [number, number];
 }
 
-/**
- * Every recipe of RECIPES on the case: its rows (also printed as one `{"quality": rows}` line), and drops by recipe and
- * variant. `extra` adds variants to every recipe ("adaround", "adaround+bias").
- */
-export async function measureRounding(c: Case, extra: readonly string[] = []): Promise<{ rows: QualityRow[]; drops: Record<string, Record<string, number>> }> {
+/** Every recipe of RECIPES on the case: its rows (also printed as one `{"quality": rows}` line), and drops by recipe and variant. */
+export async function measureRounding(c: Case): Promise<{ rows: QualityRow[]; drops: Record<string, Record<string, number>> }> {
   const model = ((await (await uploadModel(fixture(c.model), { name: c.name })).json()) as { id: string }).id;
   const calibration = await uploadDataset(c.calibration);
   const heldout = await uploadDataset(c.heldout);
@@ -66,11 +63,11 @@ export async function measureRounding(c: Case, extra: readonly string[] = []): P
   for (const [label, quantize] of Object.entries(RECIPES)) {
     const drop: Record<string, number> = (drops[label] = {});
     // Bias correction is measured where rounding leaves points to win back (2 and 1 bits).
-    const variants = [...((quantize.bits as number) <= 2 ? ["nearest", "gptq", "nearest+bias", "gptq+bias"] : ["nearest", "gptq"]), ...extra];
+    const variants = (quantize.bits as number) <= 2 ? ["nearest", "gptq", "nearest+bias", "gptq+bias"] : ["nearest", "gptq"];
     for (const variant of variants) {
-      const rounding = variant.split("+")[0]!;
+      const rounding = variant.startsWith("gptq") ? "gptq" : "nearest";
       const corrected = variant.endsWith("+bias");
-      const calibrated = rounding !== "nearest" || corrected ? { calibration: { dataset: calibration, samples: 1000 } } : {};
+      const calibrated = rounding === "gptq" || corrected ? { calibration: { dataset: calibration, samples: 1000 } } : {};
       const recipe = { ...quantize, rounding, ...(corrected ? { biasCorrection: true } : {}), ...calibrated };
       const res = await postJson(`/v1/models/${model}/variants?wait=25`, { quantize: recipe, eval: { dataset: heldout } });
       expect(res.status, `${label} ${variant}`).toBeLessThan(300);
