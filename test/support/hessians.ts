@@ -7,6 +7,31 @@ import { withExtraOutputs } from "@worker/onnx/outputs";
 import { rng } from "./models";
 import { floatTensor, runReference } from "./ort-node";
 
+/** A seeded [k, n] weight, uniform in [-0.5, 0.5]. */
+export function seededWeights(k: number, n: number, seed: number): Float32Array {
+  const next = rng(seed);
+  return Float32Array.from({ length: k * n }, () => (next() * 2 - 1) * 0.5);
+}
+
+/** H = mean of x xᵀ over the rows of x (k features each). */
+export function hessianOf(x: Float32Array, k: number): Float64Array {
+  const acc = new HessianAccumulator(k);
+  acc.observe(x);
+  return acc.matrix();
+}
+
+/** Sum over the rows of x of the squared output error of wq against w (x W, W [k, n]): measured from the inputs, not through H. */
+export function outputError(x: Float32Array, w: Float32Array, wq: Float32Array, k: number, n: number): number {
+  let total = 0;
+  for (let r = 0; r < x.length / k; r++)
+    for (let o = 0; o < n; o++) {
+      let d = 0;
+      for (let i = 0; i < k; i++) d += x[r * k + i]! * (w[i * n + o]! - wq[i * n + o]!);
+      total += d * d;
+    }
+  return total;
+}
+
 /** Rows of correlated features (a few latent factors plus noise), as real activations are. */
 export function correlated(rows: number, k: number, seed: number): Float32Array {
   const next = rng(seed);

@@ -6,36 +6,11 @@ import { describe, expect, it } from "vitest";
 import { affineGrid, nearestLevels, quantizeAffine, type Grouping } from "@worker/compress/quantize/affine";
 import { adaroundRounding } from "@worker/compress/quantize/adaround";
 import { gptqRounding } from "@worker/compress/quantize/gptq";
-import { HessianAccumulator } from "@worker/compress/calibrate/hessian";
 import { compressionKernelModule, provideCompressionKernels } from "@worker/compress/simd-quantize";
-import { correlated } from "@test/support/hessians";
-import { rng } from "@test/support/models";
+import { correlated, hessianOf, outputError, seededWeights } from "@test/support/hessians";
 import type { GemmLayout } from "@worker/onnx/operators";
 
 const matmul = (k: number, n: number): GemmLayout => ({ groups: 1, K: k, N: n, kStride: n, nStride: 1, groupStride: k * n });
-
-function weights(k: number, n: number, seed: number): Float32Array {
-  const next = rng(seed);
-  return Float32Array.from({ length: k * n }, () => (next() * 2 - 1) * 0.5);
-}
-
-function hessianOf(x: Float32Array, k: number): Float64Array {
-  const acc = new HessianAccumulator(k);
-  acc.observe(x);
-  return acc.matrix();
-}
-
-/** Sum over the rows of x of the squared output error of wq against w (x W, W [k, n]). */
-function outputError(x: Float32Array, w: Float32Array, wq: Float32Array, k: number, n: number): number {
-  let total = 0;
-  for (let r = 0; r < x.length / k; r++)
-    for (let o = 0; o < n; o++) {
-      let d = 0;
-      for (let i = 0; i < k; i++) d += x[r * k + i]! * (w[i * n + o]! - wq[i * n + o]!);
-      total += d * d;
-    }
-  return total;
-}
 
 describe("AdaRound rounding", () => {
   const cases: { bits: number; grouping: Grouping }[] = [
@@ -49,7 +24,7 @@ describe("AdaRound rounding", () => {
     const ratios: number[] = [];
     for (const c of cases)
       for (const seed of [1, 2, 3]) {
-        const w = weights(k, n, seed);
+        const w = seededWeights(k, n, seed);
         const x = correlated(400, k, seed + 30);
         const h = hessianOf(x, k);
         const err = (round?: Parameters<typeof quantizeAffine>[5]) => outputError(x, w, quantizeAffine(w, [k, n], c.grouping, c.bits, true, round).reconstructed, k, n);
@@ -69,7 +44,7 @@ describe("AdaRound rounding", () => {
     const [k, n] = [12, 3];
     const total = { best: 0, adaround: 0, nearest: 0 };
     for (const seed of [4, 5, 6]) {
-      const w = weights(k, n, seed);
+      const w = seededWeights(k, n, seed);
       const x = correlated(200, k, seed + 50);
       const h = hessianOf(x, k);
       const grid = affineGrid(w, [k, n], { kind: "channel", axis: 1 }, 4, true);
@@ -103,21 +78,21 @@ describe("AdaRound rounding", () => {
 describe("AdaRound on special grids", () => {
   it("keeps pruned zeros at zero, and a sign grid's levels at -1 and +1", () => {
     const [k, n] = [32, 6];
-    const w = weights(k, n, 9).map((v, i) => (i % 3 === 0 ? 0 : v));
+    const w = seededWeights(k, n, 9).map((v, i) => (i % 3 === 0 ? 0 : v));
     const x = correlated(300, k, 77);
     const h = hessianOf(x, k);
     const grid = affineGrid(w, [k, n], { kind: "channel", axis: 1 }, 4, true);
     const levels = adaroundRounding(h, matmul(k, n))(w, grid).levels;
     for (let i = 0; i < w.length; i++) if (w[i] === 0) expect(levels[i]).toBe(0);
     const signs = { ...grid, qmin: -1, qmax: 1, signOnly: true };
-    expect([...adaroundRounding(h, matmul(k, n))(weights(k, n, 10), signs).levels].every((v) => v === 1 || v === -1)).toBe(true);
+    expect([...adaroundRounding(h, matmul(k, n))(seededWeights(k, n, 10), signs).levels].every((v) => v === 1 || v === -1)).toBe(true);
   });
 });
 
 describe("AdaRound's Hessian product", () => {
   it("on the kernels' fp32 GEMM (a layer of 2M multiply-adds a step) ends within 5% of the float64 product's error, below nearest", () => {
     const [k, n] = [128, 128];
-    const w = weights(k, n, 11);
+    const w = seededWeights(k, n, 11);
     const x = correlated(400, k, 12);
     const h = hessianOf(x, k);
     const grouping: Grouping = { kind: "block", axis: 0, block: 32 };

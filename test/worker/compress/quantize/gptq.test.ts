@@ -4,8 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { affineGrid, nearestLevels, quantizeAffine, type AffineGrid, type Grouping } from "@worker/compress/quantize/affine";
 import { gptqRounding, inverseHessianFactor } from "@worker/compress/quantize/gptq";
-import { HessianAccumulator } from "@worker/compress/calibrate/hessian";
 import { rng } from "@test/support/models";
+import { hessianOf, outputError, seededWeights } from "@test/support/hessians";
 import type { GemmLayout } from "@worker/onnx/operators";
 
 /** MatMul's [k, n] weight as one product; Gemm's transposed [n, k] one. */
@@ -27,17 +27,6 @@ function inputs(rows: number, k: number, seed: number): Float32Array {
     }
   }
   return x;
-}
-
-function weights(k: number, n: number, seed: number): Float32Array {
-  const next = rng(seed);
-  return Float32Array.from({ length: k * n }, () => (next() * 2 - 1) * 0.5);
-}
-
-function hessianOf(x: Float32Array, k: number): Float64Array {
-  const acc = new HessianAccumulator(k);
-  acc.observe(x);
-  return acc.matrix();
 }
 
 /** Plain k x k inverse by Gauss-Jordan elimination with partial pivoting. */
@@ -104,18 +93,6 @@ function obqLevels(data: Float32Array, k: number, n: number, hessian: Float64Arr
   return levels;
 }
 
-/** Sum over calibration rows of the squared output error of W' against W (x W, W [k, n]). */
-function outputError(x: Float32Array, w: Float32Array, wq: Float32Array, k: number, n: number): number {
-  let total = 0;
-  for (let r = 0; r < x.length / k; r++)
-    for (let o = 0; o < n; o++) {
-      let d = 0;
-      for (let i = 0; i < k; i++) d += x[r * k + i]! * (w[i * n + o]! - wq[i * n + o]!);
-      total += d * d;
-    }
-  return total;
-}
-
 describe("GPTQ's inverse-Hessian factor", () => {
   it("is an upper factor of the damped inverse: (Uᵀ U) H = I within 1e-8", () => {
     const k = 10;
@@ -151,7 +128,7 @@ describe("GPTQ rounding", () => {
     const [k, n] = [24, 6];
     for (const grouping of [{ kind: "channel", axis: 1 }, { kind: "block", axis: 0, block: 8 }] as Grouping[]) {
       for (const seed of [1, 2, 3]) {
-        const w = weights(k, n, seed);
+        const w = seededWeights(k, n, seed);
         const h = hessianOf(inputs(300, k, seed + 10), k);
         const grid = affineGrid(w, [k, n], grouping, 4, true);
         const got = gptqRounding(h, matmul(k, n), { dampening: 0.01, actOrder: false })(w, grid).levels;
@@ -163,7 +140,7 @@ describe("GPTQ rounding", () => {
 
   it("reads a Gemm weight stored transposed ([n, k], inputs on axis 1) as the same layer", () => {
     const [k, n] = [16, 5];
-    const w = weights(k, n, 4);
+    const w = seededWeights(k, n, 4);
     const wt = new Float32Array(k * n);
     for (let i = 0; i < k; i++) for (let o = 0; o < n; o++) wt[o * k + i] = w[i * n + o]!;
     const h = hessianOf(inputs(200, k, 9), k);
@@ -174,7 +151,7 @@ describe("GPTQ rounding", () => {
 
   it("is nearest rounding when the inputs are uncorrelated (diagonal Hessian): there is no error to move", () => {
     const [k, n] = [12, 4];
-    const w = weights(k, n, 7);
+    const w = seededWeights(k, n, 7);
     const h = new Float64Array(k * k);
     for (let i = 0; i < k; i++) h[i * k + i] = 1 + i;
     const grid = affineGrid(w, [k, n], { kind: "channel", axis: 1 }, 4, true);
@@ -192,7 +169,7 @@ describe("GPTQ rounding", () => {
     for (const c of cases)
       for (const actOrder of [false, true])
         for (const seed of [1, 2, 3, 4]) {
-          const w = weights(k, n, seed);
+          const w = seededWeights(k, n, seed);
           const x = inputs(400, k, seed + 20);
           const h = hessianOf(x, k);
           const nearest = quantizeAffine(w, [k, n], c.grouping, c.bits, c.symmetric).reconstructed;
@@ -205,7 +182,7 @@ describe("GPTQ rounding", () => {
   it("refits a sign grid's scales by least squares: the same signs with the grid's own scales do worse", () => {
     const [k, n] = [32, 6];
     for (const seed of [1, 2, 3]) {
-      const w = weights(k, n, seed);
+      const w = seededWeights(k, n, seed);
       const x = inputs(300, k, seed + 40);
       const h = hessianOf(x, k);
       const index = Int32Array.from({ length: k * n }, (_, e) => e % n);
@@ -227,7 +204,7 @@ describe("GPTQ rounding", () => {
   it("rounds each group of a grouped weight against its own Hessian, as if each group were its own layer", () => {
     // Two groups of 3 outputs x 10 inputs, laid out as a Conv weight [6, 10] (outputs outer, inputs contiguous).
     const [k, n, groups] = [10, 3, 2];
-    const w = weights(k, groups * n, 12);
+    const w = seededWeights(k, groups * n, 12);
     const hs = [hessianOf(inputs(200, k, 1), k), hessianOf(inputs(200, k, 2), k)];
     const all = new Float64Array(groups * k * k);
     hs.forEach((h, g) => all.set(h, g * k * k));
@@ -243,7 +220,7 @@ describe("GPTQ rounding", () => {
 
   it("keeps pruned (exactly zero) weights at zero while moving error onto the rest", () => {
     const [k, n] = [24, 6];
-    const w = weights(k, n, 5);
+    const w = seededWeights(k, n, 5);
     for (let e = 0; e < w.length; e += 3) w[e] = 0;
     const x = inputs(300, k, 8);
     const h = hessianOf(x, k);
