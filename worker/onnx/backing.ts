@@ -4,6 +4,7 @@
 import type { SparseTensorProto, TensorProto } from "onnx-buf";
 import { DT, dtypeName, rawByteLength } from "./dtype";
 import { isExternal } from "./tensor";
+import { skeletonRange } from "./skeleton";
 import { DECLARED_ELEMENTS_FLOOR, DECLARED_ELEMENTS_PER_BYTE, LimitError, MAX_DECLARED_ELEMENTS } from "./limits";
 import { DomainError } from "../domain-error";
 
@@ -11,6 +12,11 @@ import { DomainError } from "../domain-error";
 export interface TensorTally {
   declared: number;
   bytes: number;
+  /**
+   * Set when validating a skeleton (./skeleton.ts): the size of the original object its external tensors point into.
+   * Those tensors are backed when their range lies within it and holds exactly their dims' bytes.
+   */
+  objectBytes?: number;
 }
 
 /** A model that is not well formed: 400 invalid_model naming the first problem. */
@@ -92,6 +98,17 @@ function heldBytes(t: TensorProto): number {
 export function checkTensor(t: TensorProto, what: string, tally: TensorTally): number {
   const n = checkedCount(t.dims, what);
   if (isExternal(t)) {
+    const range = tally.objectBytes === undefined ? undefined : skeletonRange(t);
+    if (range) {
+      const expected = rawByteLength(t.dataType, n);
+      if (expected !== range.length) {
+        throw invalid(`${what} has ${range.length} bytes of raw_data, expected ${expected ?? "a fixed-size element type"} for dims [${t.dims.join(", ")}]`);
+      }
+      if (range.offset + range.length > tally.objectBytes!) throw invalid(`${what} has raw_data past the end of the model`);
+      tally.declared += n;
+      tally.bytes += range.length;
+      return n;
+    }
     if (n > 0) throw invalid(`${what} keeps its data outside the model (external data), which an upload cannot carry`);
     return n;
   }

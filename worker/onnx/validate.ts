@@ -32,7 +32,7 @@ export interface ModelSummary {
  * Throws OnnxValidationError (400) naming the first problem found, or LimitError (413) naming the bound a model
  * exceeds. Linear in nodes, edges and tensor data (graph size capped first: MAX_GRAPH_NODES, MAX_SUBGRAPH_DEPTH).
  */
-export function validateModel(model: ModelProto): void {
+export function validateModel(model: ModelProto, options: { skeletonOf?: number } = {}): void {
   if (model.irVersion <= 0n) throw new OnnxValidationError("missing ir_version");
   if (!model.graph) throw new OnnxValidationError("model has no graph");
   if (model.opsetImport.length === 0) throw new OnnxValidationError("model has no opset_import");
@@ -42,7 +42,8 @@ export function validateModel(model: ModelProto): void {
   }
   checkGraphSize(model.graph);
   const hasDefault = [...domains].some((d) => DEFAULT_DOMAINS.has(d));
-  const tally: TensorTally = { declared: 0, bytes: 0 };
+  // A skeleton's weights stay in the original object of `skeletonOf` bytes (./skeleton.ts).
+  const tally: TensorTally = { declared: 0, bytes: 0, objectBytes: options.skeletonOf };
   const refs = new Map<GraphProto, Set<string>>();
   checkGraph(model.graph, null, (domain, node) => {
     if (DEFAULT_DOMAINS.has(domain) ? !hasDefault : !domains.has(domain)) {
