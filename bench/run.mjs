@@ -11,6 +11,7 @@ import { unstable_startWorker } from "wrangler";
 import { writeBenchmarksDoc } from "./render.mjs";
 import { writeZooDoc } from "./render-zoo.mjs";
 import { adversarialRun } from "./adversarial.mjs";
+import { bigModelsRun } from "./big-models.mjs";
 import { writeFamiliesDoc } from "./render-families.mjs";
 import { writeQualityDoc } from "./render-quality.mjs";
 import { apiBench } from "./api.mjs";
@@ -25,12 +26,13 @@ const deadline = Date.now() + 10 * 60 * 1000;
 // of that file alone, in Node: bench/results/zoo.json); `--only families` the engine on the full zoo's graph families
 // (bench/families.ts, likewise: bench/results/families.json); `--only api` the client's wall time through the dev
 // server over /v1 JSON, V2 JSON and V2 binary (bench/api.mjs: bench/results/api.json); `--only adversarial` the worst
-// request of each attack class in workerd (bench/adversarial.mjs: bench/results/adversarial.json); `--only quality`
+// request of each attack class in workerd (bench/adversarial.mjs: bench/results/adversarial.json); `--only big-models`
+// what uploading 92 MB and 300 MB encoders costs the Worker (bench/big-models.mjs: bench/results/big-models.json); `--only quality`
 // the rounding quality of every reference model through the API in workerd (bench/quality.worker.ts:
 // bench/results/quality.json); without it, the full run.
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-const ONLY = ["compression", "load", "kernels", "models", "zoo", "families", "api", "adversarial", "quality"];
+const ONLY = ["compression", "load", "kernels", "models", "zoo", "families", "api", "adversarial", "quality", "big-models"];
 if (only !== undefined && !ONLY.includes(only)) throw new Error(`--only takes ${ONLY.map((o) => `'${o}'`).join(", ")} (got '${only}')`);
 
 async function get(worker, path) {
@@ -471,6 +473,10 @@ else if (only === "adversarial") adversarialRun().catch((err) => {
   process.exit(1);
 });
 else if (only === "families") familiesRun();
+else if (only === "big-models") bigModelsRun().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
 else main().catch((err) => {
   console.error(err);
   process.exit(1);

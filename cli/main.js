@@ -1,8 +1,8 @@
 // The `slimserve` command line: parses arguments, resolves settings, calls the typed client, prints tables or JSON.
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { SlimserveClient, SlimserveError, isJobRunning } from "../client/slimserve.js";
+import { DEFAULT_PART_BYTES, SlimserveClient, SlimserveError, isJobRunning } from "../client/slimserve.js";
 import { resolveSettings, writeConfig } from "./config.js";
 import { evalCells, evalLine, fixed, formatTable, progressLine, warningLines } from "./format.js";
 import { formatBytes, recipeWords } from "../formats/words.js";
@@ -14,7 +14,9 @@ export const USAGE = `slimserve — compress ONNX models and serve them at the e
 Usage: slimserve <command> [arguments] [--url URL] [--token TOKEN] [--json]
 
   login                               check --url/--token and save them to the config file
-  upload <model.onnx> [--name NAME]   upload a model
+  upload <model.onnx> [--name NAME] [--parts] [--part-mb MB]
+                                      upload a model; over 64 MiB (or with --parts) in parts, with a progress bar,
+                                      resumed from <model.onnx>.upload.json when an earlier try was cut off
   ls                                  list models
   show <model> [<variant>]            a model and its variants, or one variant's record
   compress <model> [--bits 16|8|4|2|1] [--scheme weight-only|dynamic|static] [--calibration DATASET [--method M]]
@@ -78,7 +80,61 @@ const OPTIONS = /** @type {const} */ ({
   objective: { type: "string" },
   spec: { type: "string" },
   arm: { type: "string" },
+  parts: { type: "boolean", default: false },
+  "part-mb": { type: "string" },
 });
+
+/** Files over this go in parts (they need not fit in memory, and a cut connection loses one part, not the upload). */
+const SINGLE_UPLOAD_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Uploads a file in parts, read a part at a time; the state after each part is saved beside the file
+ * (<file>.upload.json) so that running the same command again resumes, and removed once the model is stored.
+ * @param {SlimserveClient} client @param {string} file @param {number} size @param {string} name
+ * @param {string | undefined} partMb @param {Io} io
+ */
+async function uploadInParts(client, file, size, name, partMb, io) {
+  const partBytes = partMb === undefined ? DEFAULT_PART_BYTES : Math.round(Number(partMb) * 1024 * 1024);
+  if (!Number.isFinite(partBytes) || partBytes <= 0) throw new UsageError(`--part-mb takes a size in MiB, got '${partMb}'`);
+  const statePath = `${file}.upload.json`;
+  /** @type {import("../client/slimserve.js").UploadState | undefined} */
+  let resume;
+  try {
+    resume = JSON.parse(await readFile(statePath, "utf8"));
+  } catch {
+    resume = undefined;
+  }
+  if (resume && resume.totalBytes === size) {
+    io.stderr.write(`resuming upload ${resume.uploadId} (${Object.keys(resume.parts).length} parts sent)\n`);
+  }
+  const handle = await open(file, "r");
+  try {
+    const source = {
+      size,
+      read: async (/** @type {number} */ offset, /** @type {number} */ length) => {
+        const bytes = new Uint8Array(length);
+        const { bytesRead } = await handle.read(bytes, 0, length, offset);
+        if (bytesRead !== length) throw new UsageError(`${file} changed while uploading`);
+        return bytes;
+      },
+    };
+    const model = await client.uploadModelInParts(source, {
+      name,
+      partBytes,
+      resume,
+      onPart: (state) => writeFile(statePath, JSON.stringify(state)),
+      onProgress: (sent, total) => {
+        const line = `${progressLine({ status: "running", stage: "upload", progress: sent / total })}  ${formatBytes(sent)} of ${formatBytes(total)}`;
+        io.stderr.write(io.stderr.isTTY ? `\r${line}` : `${line}\n`);
+      },
+    });
+    if (io.stderr.isTTY) io.stderr.write("\n");
+    await rm(statePath, { force: true });
+    return model;
+  } finally {
+    await handle.close();
+  }
+}
 
 /** `{"a":1}` inline, or `@file.json`. @param {string} text @param {string} what */
 async function jsonArgument(text, what) {
@@ -182,7 +238,12 @@ export async function run(argv, io) {
       }
       case "upload": {
         const file = need(args, 0, "model file");
-        const model = await client.uploadModel(new Uint8Array(await readFile(file)), { name: flags.name ?? basename(file).replace(/\.onnx$/i, "") });
+        const name = flags.name ?? basename(file).replace(/\.onnx$/i, "");
+        const size = (await stat(file)).size;
+        const model =
+          flags.parts || flags["part-mb"] || size > SINGLE_UPLOAD_BYTES
+            ? await uploadInParts(client, file, size, name, flags["part-mb"], io)
+            : await client.uploadModel(new Uint8Array(await readFile(file)), { name });
         print(model, () => `${model.id}  ${model.name}  ${formatBytes(model.bytes)}  ${model.parameters} parameters`);
         return 0;
       }

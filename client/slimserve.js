@@ -26,6 +26,12 @@
  *   What a job-backed POST answers: 202 with the job to follow, or (found, or finished within ?wait) its result.
  * @typedef {{ created: boolean, variant?: Variant, job?: Job }} CompressAnswer
  * @typedef {{ bits?: number | string, variant?: string }} ServingPick
+ * @typedef {import("../worker/routes/uploads").Upload} Upload
+ * @typedef {{ size: number, read: (offset: number, length: number) => Promise<Uint8Array> }} UploadSource
+ *   What a model upload in parts reads: its size, and its bytes by range (a file read a part at a time, or bytes).
+ * @typedef {{ uploadId: string, totalBytes: number, partBytes: number, parts: Record<string, string> }} UploadState
+ *   An upload in parts so far: its id, its plan, and the etag of each part sent (by part number). Saved by the caller
+ *   after every part (`onPart`), it resumes the upload after an interruption.
  */
 
 import { decodeJsonNumber, decodeTensors } from "../formats/json-numbers.js";
@@ -86,6 +92,9 @@ function jobFrom(body) {
   const job = b && typeof b.job === "object" && b.job !== null ? b.job : b;
   return /** @type {Job} */ (job);
 }
+
+/** Parts of 16 MiB: well within every plan's body limit, and few enough requests for a 2 GB model (128). */
+export const DEFAULT_PART_BYTES = 16 * 1024 * 1024;
 
 export class SlimserveClient {
   /**
@@ -199,6 +208,65 @@ export class SlimserveClient {
   /** @param {Uint8Array} bytes @param {{ name?: string }} [options] @returns {Promise<Model>} */
   uploadModel(bytes, options = {}) {
     return this.json("POST", "/v1/models", { bytes, query: { name: options.name } });
+  }
+
+  /**
+   * Uploads a model in parts (/v1/uploads), never holding more than one part: plans it (or resumes `options.resume`
+   * while the server still has it), sends each part not yet sent, trying a failed part again up to `retries` times,
+   * then completes it. `onPart` gets the state after every part, to save for a resume; `onProgress` the bytes sent.
+   * @param {UploadSource} source
+   * @param {{ name?: string, partBytes?: number, resume?: UploadState, retries?: number,
+   *   onPart?: (state: UploadState) => void | Promise<void>, onProgress?: (sent: number, total: number) => void }} [options]
+   * @returns {Promise<Model>}
+   */
+  async uploadModelInParts(source, options = {}) {
+    const partBytes = options.partBytes ?? DEFAULT_PART_BYTES;
+    let state = options.resume;
+    if (state && state.totalBytes === source.size) {
+      const alive = await this.send("GET", `/v1/uploads/${encodeURIComponent(state.uploadId)}`).then(() => true, (err) => {
+        if (err instanceof SlimserveError && err.status === 404) return false;
+        throw err;
+      });
+      if (!alive) state = undefined;
+    } else state = undefined;
+    if (!state) {
+      /** @type {Upload} */
+      const upload = await this.json("POST", "/v1/uploads", { json: { totalBytes: source.size, partBytes, name: options.name } });
+      state = { uploadId: upload.id, totalBytes: upload.totalBytes, partBytes: upload.partBytes, parts: {} };
+      await options.onPart?.(state);
+    }
+    const current = state;
+    const count = Math.max(1, Math.ceil(current.totalBytes / current.partBytes));
+    const sizeOf = (/** @type {number} */ n) => Math.min(current.partBytes, current.totalBytes - (n - 1) * current.partBytes);
+    let sent = 0;
+    for (let n = 1; n <= count; n++) if (current.parts[n]) sent += sizeOf(n);
+    options.onProgress?.(sent, current.totalBytes);
+    for (let n = 1; n <= count; n++) {
+      if (current.parts[n]) continue;
+      const bytes = await source.read((n - 1) * current.partBytes, sizeOf(n));
+      for (let attempt = 0; ; attempt++) {
+        try {
+          /** @type {{ etag: string }} */
+          const part = await this.json("PUT", `/v1/uploads/${encodeURIComponent(current.uploadId)}/parts/${n}`, { bytes });
+          current.parts[n] = part.etag;
+          break;
+        } catch (err) {
+          // A part refused for what it is (its size, an unknown upload) is not sent again; a dropped one is.
+          const fatal = err instanceof SlimserveError && err.status < 500 && !/was not stored/.test(err.message);
+          if (fatal || attempt >= (options.retries ?? 3)) throw err;
+        }
+      }
+      sent += bytes.byteLength;
+      await options.onPart?.(current);
+      options.onProgress?.(sent, current.totalBytes);
+    }
+    const parts = Object.entries(current.parts).map(([n, etag]) => ({ partNumber: Number(n), etag }));
+    return this.json("POST", `/v1/uploads/${encodeURIComponent(current.uploadId)}/complete`, { json: { parts } });
+  }
+
+  /** Aborts an upload in parts: its parts are dropped. @param {string} uploadId @returns {Promise<void>} */
+  abortUpload(uploadId) {
+    return this.json("DELETE", `/v1/uploads/${encodeURIComponent(uploadId)}`);
   }
 
   /** @param {string} id @returns {Promise<Model>} */

@@ -9,6 +9,7 @@ import type { AppEnv, Env } from "./env";
 import { inference } from "./routes/infer";
 import { inferenceV2 } from "./routes/inference-v2";
 import { models } from "./routes/models";
+import { uploads } from "./routes/uploads";
 import { variants } from "./routes/variants";
 import { datasets } from "./routes/datasets";
 import { jobs } from "./routes/jobs";
@@ -51,6 +52,7 @@ api.use("*", async (c, next) => {
   await next();
 });
 api.route("/", models);
+api.route("/", uploads);
 api.route("/", variants);
 api.route("/", inference);
 api.route("/", experiments);

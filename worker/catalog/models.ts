@@ -1,5 +1,6 @@
 // The model catalog: registering uploads (validate, then bytes, then record), reading and deleting models.
 import { decodeModel } from "../onnx/codec";
+import { readSkeleton } from "../onnx/skeleton";
 import { summarizeModel, validateModel } from "../onnx/validate";
 import { notFound } from "../domain-error";
 import { sha256Hex } from "../store/body";
@@ -44,6 +45,42 @@ export async function registerModel(
   };
   await store.putModel(record);
   return { created: true, model: { ...record, variants: [] } };
+}
+
+/**
+ * Registers bytes staged under an upload (./uploads.ts) without holding them: the SHA-256 streamed, the model validated
+ * from its skeleton (ranged reads of its structure), then the bytes moved to the model's address and the record
+ * written. The staged bytes are gone afterwards whatever the outcome.
+ */
+export async function registerStagedModel(
+  store: TenantStore,
+  uploadId: string,
+  name: string | undefined,
+): Promise<{ created: boolean; model: ModelView }> {
+  try {
+    const sha256 = await store.stagedSha256(uploadId);
+    const id = modelIdFromSha(sha256);
+    const existing = await store.getModel(id);
+    if (existing) return { created: false, model: await withVariants(store, existing) };
+    const source = await store.stagedSource(uploadId);
+    const skeleton = decodeModel((await readSkeleton(source)).bytes);
+    validateModel(skeleton, { skeletonOf: source.size });
+    const summary = summarizeModel(skeleton);
+    await requireRoom(store, { models: 1, bytes: source.size }, "delete a model or a dataset first");
+    await store.promoteStagedModel(uploadId, id, sha256);
+    const record: ModelRecord = {
+      id,
+      name: name ?? `model-${id.slice(0, 8)}`,
+      sha256,
+      bytes: source.size,
+      ...summary,
+      createdAt: new Date().toISOString(),
+    };
+    await store.putModel(record);
+    return { created: true, model: { ...record, variants: [] } };
+  } finally {
+    await store.deleteStaged(uploadId);
+  }
 }
 
 export async function withVariants(store: TenantStore, record: ModelRecord): Promise<ModelView> {

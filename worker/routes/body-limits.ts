@@ -5,6 +5,23 @@ import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../errors";
 import type { AppEnv } from "../env";
 import { readBodyWithLimit } from "../store/body";
+import { MAX_WHOLE_MODEL_BYTES } from "../store/tenant";
+
+/**
+ * Single-request model uploads: by default the smallest plan's body limit (Cloudflare Free and Pro: 100 MB), set by
+ * MAX_UPLOAD_BYTES. Past BUFFERED_UPLOAD_BYTES (or with no Content-Length) the body streams to R2 and is never held.
+ */
+export const DEFAULT_MAX_UPLOAD_BYTES = 100 * 1000 * 1000;
+export const BUFFERED_UPLOAD_BYTES = 8 * 1024 * 1024;
+
+export function uploadLimit(env: { MAX_UPLOAD_BYTES?: string }): number {
+  return Number(env.MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES);
+}
+
+/** Uploads read whole to be parsed (datasets, trained variants): the upload limit, within what one request may hold. */
+export function wholeUploadLimit(env: { MAX_UPLOAD_BYTES?: string }): number {
+  return Math.min(uploadLimit(env), MAX_WHOLE_MODEL_BYTES);
+}
 
 /**
  * JSON bodies (recipes, inference tensors), bounded separately from model uploads: parsing JSON numbers and checking

@@ -3,7 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../app";
 import { deleteDataset, listDatasets, registerDataset, requireDataset } from "../catalog/datasets";
 import { readBodyWithLimit } from "../store/body";
-import { DEFAULT_MAX_UPLOAD_BYTES } from "./models";
+import { wholeUploadLimit } from "./body-limits";
 import { errorResponses, ErrorSchema, NextCursor, PageQuery } from "./schemas";
 
 export const DatasetSchema = z
@@ -71,7 +71,7 @@ const remove = createRoute({
 
 export const datasets = createRouter("invalid_request")
   .openapi(upload, async (c) => {
-    const limit = Number(c.env.MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES);
+    const limit = wholeUploadLimit(c.env);
     const declared = c.req.header("Content-Length");
     const bytes = await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, limit);
     const { created, dataset } = await registerDataset(c.var.store, bytes, c.req.valid("query").name);

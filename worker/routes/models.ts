@@ -2,17 +2,17 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../app";
 import { listModels, registerModel, requireModel, withVariants } from "../catalog/models";
+import { registerStreamedModel } from "../catalog/uploads";
 import { deleteModelAndJobs } from "../jobs/jobs";
 import { readBodyWithLimit } from "../store/body";
 import { ONNX_MEDIA_TYPE } from "../store/content-coding";
+import { BUFFERED_UPLOAD_BYTES, uploadLimit } from "./body-limits";
 import { errorResponses, ErrorSchema, ModelIdParam, ModelSchema, NextCursor, PageQuery } from "./schemas";
-
-export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
 
 const upload = createRoute({
   method: "post",
   path: "/models",
-  summary: "Upload an ONNX model (raw bytes)",
+  summary: "Upload an ONNX model (raw bytes, up to MAX_UPLOAD_BYTES, 100 MB by default; larger ones go in parts: /v1/uploads)",
   request: {
     query: z.object({ name: z.string().min(1).max(128).optional() }),
     body: { content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } }, required: true },
@@ -65,10 +65,19 @@ const download = createRoute({
 
 export const models = createRouter("invalid_request")
   .openapi(upload, async (c) => {
-    const limit = Number(c.env.MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES);
-    const declared = c.req.header("Content-Length");
-    const bytes = await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, limit);
-    const { created, model } = await registerModel(c.var.store, bytes, c.req.valid("query").name);
+    const limit = uploadLimit(c.env);
+    const header = c.req.header("Content-Length");
+    const declared = header ? Number(header) : undefined;
+    const { name } = c.req.valid("query");
+    const body = c.req.raw.body;
+    // A body known to be small is validated in memory; a large one, or one of unknown length, streams to R2.
+    const streamed = body !== null && (declared === undefined || declared > BUFFERED_UPLOAD_BYTES);
+    if (streamed && (declared === undefined || declared <= limit)) {
+      const { created, model } = await registerStreamedModel(c.var.store, body, limit, name);
+      return c.json(model, created ? 201 : 200);
+    }
+    const bytes = await readBodyWithLimit(body, declared, limit);
+    const { created, model } = await registerModel(c.var.store, bytes, name);
     return c.json(model, created ? 201 : 200);
   })
   .openapi(list, async (c) => {

@@ -11,7 +11,7 @@ import { addressNeedsWeights, calibrationOf, RecipeSchema, TrainedRecipeSchema }
 import { ApiError } from "../errors";
 import { readBodyWithLimit } from "../store/body";
 import { describeZodError } from "../app";
-import { DEFAULT_MAX_UPLOAD_BYTES } from "./models";
+import { wholeUploadLimit } from "./body-limits";
 import { errorResponses, ModelIdParam, NextCursor, PageQuery, VariantParams, VariantSchema, VariantSummarySchema } from "./schemas";
 import { ONNX_MEDIA_TYPE } from "../store/content-coding";
 import { onnxDownload } from "./models";
@@ -176,7 +176,7 @@ export const variants = createRouter("invalid_recipe")
   .openapi(trained, async (c) => {
     const model = await requireModel(c.var.store, c.req.valid("param").id);
     const recipe = parseTrainedRecipe(c.req.valid("header")["x-slimserve-recipe"]);
-    const limit = Number(c.env.MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES);
+    const limit = wholeUploadLimit(c.env);
     const declared = c.req.header("Content-Length");
     const bytes = await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, limit);
     const { created, variant } = await registerTrainedVariant(c.var.store, model, bytes, recipe);

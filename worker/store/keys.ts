@@ -22,3 +22,6 @@ export const datasetRecordPrefix = (tenant: string) => `t:${tenant}:dataset:`;
 export const modelJobKey = (tenant: string, modelId: string, jobId: string) => `t:${tenant}:job:${modelId}:${jobId}`;
 export const modelJobPrefix = (tenant: string, modelId: string) => `t:${tenant}:job:${modelId}:`;
 export const jobPrefix = (tenant: string) => `t:${tenant}:job:`;
+// Uploads in progress: bytes staged in R2 until their content address is known, and the upload's record in KV.
+export const uploadBlobKey = (tenant: string, uploadId: string) => `t/${tenant}/uploads/${uploadId}`;
+export const uploadRecordKey = (tenant: string, uploadId: string) => `t:${tenant}:upload:${uploadId}`;

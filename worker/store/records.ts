@@ -29,3 +29,15 @@ export interface StoredVariant extends VariantSummary {
 export interface StoredDataset {
   id: string;
 }
+
+/** A model upload in parts: its R2 multipart upload, and the sizes it was declared with (every part but the last is `partBytes`). */
+export interface UploadRecord {
+  id: string;
+  multipartId: string;
+  name?: string;
+  totalBytes: number;
+  partBytes: number;
+  parts: number;
+  createdAt: string;
+  expiresAt: string;
+}

@@ -15,13 +15,16 @@ import {
   modelJobPrefix,
   modelRecordKey,
   modelRecordPrefix,
+  uploadBlobKey,
+  uploadRecordKey,
   variantBlobKey,
   variantBlobPrefix,
   variantRecordKey,
   variantRecordPrefix,
   variantsPrefix,
 } from "./keys";
-import type { ModelRecord, StoredDataset, StoredVariant, VariantSummary } from "./records";
+import type { ModelRecord, StoredDataset, StoredVariant, UploadRecord, VariantSummary } from "./records";
+import type { ByteSource } from "../onnx/skeleton";
 
 /** The two bindings a tenant's store is made of. */
 export interface StoreBindings {
@@ -34,6 +37,12 @@ export interface Page<T> {
   items: T[];
   cursor?: string;
 }
+
+/**
+ * The largest model that compression and serving read whole (64 MiB: one request's share of a 128 MB isolate).
+ * Larger models upload (in parts, or streamed) and download; they are validated from their skeleton.
+ */
+export const MAX_WHOLE_MODEL_BYTES = 64 * 1024 * 1024;
 
 /** The most items a page holds: KV reads at most 100 keys in one call. */
 export const MAX_PAGE = 100;
@@ -98,9 +107,21 @@ export class TenantStore {
     await this.blobs.put(modelBlobKey(this.tenant, modelId), bytes, { sha256, httpMetadata: { contentType: "application/octet-stream" } });
   }
 
-  /** `what` names the bytes in the not-found message ("model bytes are missing"). */
-  readModelBytes(modelId: string, what = "model"): Promise<Uint8Array> {
-    return this.readBlob(modelBlobKey(this.tenant, modelId), what);
+  /**
+   * A model's bytes, whole: refused (413) for a model over MAX_WHOLE_MODEL_BYTES, which uploads and downloads but is
+   * never held at once. `what` names the bytes in the not-found message ("model bytes are missing").
+   */
+  async readModelBytes(modelId: string, what = "model"): Promise<Uint8Array> {
+    const obj = await this.openBlob(modelBlobKey(this.tenant, modelId), what);
+    if (obj.size > MAX_WHOLE_MODEL_BYTES) {
+      await obj.body.cancel();
+      throw new DomainError(
+        "payload_too_large",
+        `the model is ${obj.size} bytes: compressing and serving read a model whole, which holds at most ` +
+          `${MAX_WHOLE_MODEL_BYTES} bytes (MAX_WHOLE_MODEL_BYTES)`,
+      );
+    }
+    return new Uint8Array(await obj.arrayBuffer());
   }
 
   openModelBytes(modelId: string): Promise<R2ObjectBody> {
@@ -177,6 +198,63 @@ export class TenantStore {
 
   openVariantBytes(modelId: string, variantId: string): Promise<R2ObjectBody> {
     return this.openBlob(variantBlobKey(this.tenant, modelId, variantId), "variant");
+  }
+
+  // Uploads: bytes staged under the upload's id until their SHA-256 (the model's id) is known.
+
+  getUpload(uploadId: string): Promise<UploadRecord | null> {
+    return this.records.get<UploadRecord>(uploadRecordKey(this.tenant, uploadId), "json");
+  }
+
+  /** The record expires with the upload (KV's TTL): an upload never completed leaves no record behind. */
+  async putUpload(record: UploadRecord, expiresAt: number): Promise<void> {
+    await this.records.put(uploadRecordKey(this.tenant, record.id), JSON.stringify(record), { expiration: Math.floor(expiresAt / 1000) });
+  }
+
+  async deleteUpload(uploadId: string): Promise<void> {
+    await this.records.delete(uploadRecordKey(this.tenant, uploadId));
+  }
+
+  createStagedUpload(uploadId: string): Promise<R2MultipartUpload> {
+    return this.blobs.createMultipartUpload(uploadBlobKey(this.tenant, uploadId));
+  }
+
+  resumeStagedUpload(uploadId: string, multipartId: string): R2MultipartUpload {
+    return this.blobs.resumeMultipartUpload(uploadBlobKey(this.tenant, uploadId), multipartId);
+  }
+
+  /** The staged object read by range, one window at a time (for the skeleton reader, ../onnx/skeleton.ts). */
+  async stagedSource(uploadId: string): Promise<ByteSource> {
+    const key = uploadBlobKey(this.tenant, uploadId);
+    const head = await this.blobs.head(key);
+    if (!head) throw new DomainError("not_found", `upload '${uploadId}' has no bytes`);
+    return {
+      size: head.size,
+      read: async (offset, length) => {
+        const obj = await this.blobs.get(key, { range: { offset, length } });
+        if (!obj) throw new DomainError("not_found", `upload '${uploadId}' has no bytes`);
+        return new Uint8Array(await obj.arrayBuffer());
+      },
+    };
+  }
+
+  /** SHA-256 (hex) of the staged object, streamed through the digest: never held whole. */
+  async stagedSha256(uploadId: string): Promise<string> {
+    const obj = await this.openBlob(uploadBlobKey(this.tenant, uploadId), `upload '${uploadId}'`);
+    const digest = new crypto.DigestStream("SHA-256");
+    await obj.body.pipeTo(digest);
+    return [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  /** Streams the staged object to the model's key (R2 checks the SHA-256 on the way), then drops the staged copy. */
+  async promoteStagedModel(uploadId: string, modelId: string, sha256: string): Promise<void> {
+    const obj = await this.openBlob(uploadBlobKey(this.tenant, uploadId), `upload '${uploadId}'`);
+    await this.blobs.put(modelBlobKey(this.tenant, modelId), obj.body, { sha256, httpMetadata: { contentType: "application/octet-stream" } });
+    await this.deleteStaged(uploadId);
+  }
+
+  async deleteStaged(uploadId: string): Promise<void> {
+    await this.blobs.delete(uploadBlobKey(this.tenant, uploadId));
   }
 
   // The jobs working on a model (so that its deletion cancels them).

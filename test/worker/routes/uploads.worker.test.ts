@@ -1,0 +1,251 @@
+// Models uploaded in parts (/v1/uploads) and single bodies streamed (POST /v1/models with no Content-Length), in
+// workerd against local R2 and KV: parts arrive in any order and may be sent again; completing joins them into the
+// same model, id and bytes that one request would store; an interrupted part is sent again and the upload still
+// completes; an aborted or refused upload leaves nothing in R2 or KV. (The tests run with a 4 MiB MAX_UPLOAD_BYTES.)
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { encodeModel } from "@worker/onnx/codec";
+import { MIN_PART_BYTES } from "@worker/catalog/uploads";
+import { MAX_WHOLE_MODEL_BYTES } from "@worker/store/tenant";
+import { buildMlp, mlpModel } from "@test/support/models";
+import { api, expectError, postJson, sha256Hex } from "@test/support/api";
+
+/** About 11.5 MB: three 5 MiB parts, the last one shorter. */
+const BIG_MODEL = mlpModel([1024, 1024, 1024, 768], 3);
+const BIG = encodeModel(BIG_MODEL);
+
+interface Upload {
+  id: string;
+  parts: number;
+  partBytes: number;
+  lastPartBytes: number;
+  totalBytes: number;
+}
+
+async function plan(totalBytes: number, partBytes = MIN_PART_BYTES, name?: string): Promise<Upload> {
+  const res = await postJson("/v1/uploads", { totalBytes, partBytes, ...(name ? { name } : {}) });
+  expect(res.status).toBe(201);
+  return (await res.json()) as Upload;
+}
+
+function partOf(bytes: Uint8Array, upload: Upload, n: number): Uint8Array {
+  return bytes.subarray((n - 1) * upload.partBytes, Math.min(bytes.byteLength, n * upload.partBytes));
+}
+
+async function sendPart(upload: Upload, n: number, body: Uint8Array): Promise<{ partNumber: number; etag: string }> {
+  const res = await api(`/v1/uploads/${upload.id}/parts/${n}`, {
+    method: "PUT",
+    headers: { "Content-Type": "application/octet-stream" },
+    body,
+  });
+  expect(res.status, await res.clone().text()).toBe(200);
+  const part = (await res.json()) as { partNumber: number; etag: string; bytes: number };
+  expect(part).toMatchObject({ partNumber: n, bytes: body.byteLength });
+  return part;
+}
+
+/** Every key in R2 and KV that is not a model's or a variant's: what an upload could leave behind. */
+async function leftovers(): Promise<string[]> {
+  const blobs = (await env.BLOBS.list()).objects.map((o) => o.key).filter((k) => k.includes("/uploads/"));
+  const records = (await env.RECORDS.list()).keys.map((k) => k.name).filter((k) => k.includes(":upload:"));
+  return [...blobs, ...records];
+}
+
+describe("a model uploaded in parts", () => {
+  it("plans parts of partBytes and a shorter last one", async () => {
+    const upload = await plan(BIG.byteLength, MIN_PART_BYTES, "encoder");
+    expect(upload).toMatchObject({ parts: 3, partBytes: MIN_PART_BYTES, lastPartBytes: BIG.byteLength - 2 * MIN_PART_BYTES, totalBytes: BIG.byteLength });
+    expect((await (await api(`/v1/uploads/${upload.id}`)).json()) as Upload).toMatchObject({ id: upload.id, parts: 3 });
+  });
+
+  it("joins parts sent in any order, one of them twice, into the model one request would store", async () => {
+    const upload = await plan(BIG.byteLength, MIN_PART_BYTES, "encoder");
+    const third = await sendPart(upload, 3, partOf(BIG, upload, 3));
+    const first = await sendPart(upload, 1, partOf(BIG, upload, 1));
+    await sendPart(upload, 2, partOf(BIG, upload, 2));
+    const second = await sendPart(upload, 2, partOf(BIG, upload, 2)); // a retry replaces the part
+    const res = await postJson(`/v1/uploads/${upload.id}/complete`, { parts: [first, second, third] });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const model = (await res.json()) as { id: string; sha256: string; bytes: number; name: string; parameters: number; ops: Record<string, number> };
+    const sha = await sha256Hex(BIG.slice().buffer);
+    expect(model).toMatchObject({ id: sha.slice(0, 24), sha256: sha, bytes: BIG.byteLength, name: "encoder" });
+    expect(model.parameters).toBe(1024 * 1024 * 2 + 1024 * 768 + 1024 * 2 + 768);
+    const ops: Record<string, number> = {};
+    for (const n of BIG_MODEL.graph!.node) ops[n.opType] = (ops[n.opType] ?? 0) + 1;
+    expect(model.ops).toEqual(ops);
+    const download = new Uint8Array(await (await api(`/v1/models/${model.id}/onnx`)).arrayBuffer());
+    expect(download.byteLength).toBe(BIG.byteLength);
+    expect(await sha256Hex(download.slice().buffer)).toBe(sha);
+    expect(await leftovers()).toEqual([]);
+    expect((await expectError(await api(`/v1/uploads/${upload.id}`))).status).toBe(404);
+  });
+
+  it("answers 200 with the stored model when the same bytes arrive again, and keeps one copy", async () => {
+    for (const expected of [201, 200]) {
+      const upload = await plan(BIG.byteLength);
+      const parts = [];
+      for (let n = 1; n <= upload.parts; n++) parts.push(await sendPart(upload, n, partOf(BIG, upload, n)));
+      expect((await postJson(`/v1/uploads/${upload.id}/complete`, { parts })).status).toBe(expected);
+    }
+    expect((await env.BLOBS.list()).objects).toHaveLength(1);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it("resumes after an interrupted part: the part is sent again and the upload completes", async () => {
+    const upload = await plan(BIG.byteLength);
+    const first = await sendPart(upload, 1, partOf(BIG, upload, 1));
+    // The client's connection drops halfway through part 2: the stream errors after half its bytes.
+    const half = partOf(BIG, upload, 2).subarray(0, MIN_PART_BYTES / 2);
+    let sent = false;
+    const broken = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (!sent) {
+          sent = true;
+          controller.enqueue(half.slice());
+        } else controller.error(new Error("connection reset"));
+      },
+    });
+    const interrupted = await api(`/v1/uploads/${upload.id}/parts/2`, {
+      method: "PUT",
+      headers: { "Content-Type": "application/octet-stream", "Content-Length": String(MIN_PART_BYTES) },
+      body: broken,
+      // @ts-expect-error -- workerd needs duplex for a streamed request body
+      duplex: "half",
+    }).catch((err: Error) => err);
+    if (interrupted instanceof Response) expect(interrupted.status).toBeGreaterThanOrEqual(400);
+    const second = await sendPart(upload, 2, partOf(BIG, upload, 2));
+    const third = await sendPart(upload, 3, partOf(BIG, upload, 3));
+    const res = await postJson(`/v1/uploads/${upload.id}/complete`, { parts: [first, second, third] });
+    expect(res.status, await res.clone().text()).toBe(201);
+  });
+
+  it("refuses parts of the wrong size or number, and completing with a part missing or a stale etag", async () => {
+    const upload = await plan(BIG.byteLength);
+    const wrongSize = await api(`/v1/uploads/${upload.id}/parts/1`, { method: "PUT", body: partOf(BIG, upload, 1).subarray(1) });
+    expect(await expectError(wrongSize)).toMatchObject({ status: 400, code: "invalid_request", message: expect.stringMatching(/part 1 must hold 5242880 bytes/) });
+    const pastEnd = await api(`/v1/uploads/${upload.id}/parts/4`, { method: "PUT", body: new Uint8Array(16) });
+    expect(await expectError(pastEnd)).toMatchObject({ status: 400, message: expect.stringMatching(/past the upload's last part \(3\)/) });
+    const first = await sendPart(upload, 1, partOf(BIG, upload, 1));
+    const missing = await postJson(`/v1/uploads/${upload.id}/complete`, { parts: [first] });
+    expect(await expectError(missing)).toMatchObject({ status: 400, message: expect.stringMatching(/parts 2, 3 are not named/) });
+    const second = await sendPart(upload, 2, partOf(BIG, upload, 2));
+    const third = await sendPart(upload, 3, partOf(BIG, upload, 3));
+    const stale = await postJson(`/v1/uploads/${upload.id}/complete`, { parts: [first, { partNumber: 2, etag: "0".repeat(32) }, third] });
+    expect((await expectError(stale)).status).toBe(400);
+    // The upload is still open: completing with the right etags works.
+    const res = await postJson(`/v1/uploads/${upload.id}/complete`, { parts: [first, second, third] });
+    expect(res.status, await res.clone().text()).toBe(201);
+  });
+
+  it("refuses a plan R2 cannot carry or the tenant has no room for", async () => {
+    const small = await postJson("/v1/uploads", { totalBytes: 20 * 1024 * 1024, partBytes: 1024 * 1024 });
+    expect(await expectError(small)).toMatchObject({ status: 400, message: expect.stringMatching(/at least 5242880/) });
+    const huge = await postJson("/v1/uploads", { totalBytes: 2 ** 31, partBytes: 100_000_000 });
+    expect((await expectError(huge)).status).toBe(400);
+    // The tenant's 2 GiB of storage (the default quota) holds one small model already.
+    expect((await api("/v1/models", { method: "POST", body: buildMlp([8, 16, 4]) })).status).toBe(201);
+    const overQuota = await postJson("/v1/uploads", { totalBytes: 2 ** 31 - 1, partBytes: 100_000_000 });
+    expect(await expectError(overQuota)).toMatchObject({ status: 403, code: "quota_exceeded" });
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it("joined bytes that are not a valid model answer 400 and leave nothing behind", async () => {
+    const junk = new Uint8Array(BIG.byteLength).fill(0x41);
+    const upload = await plan(junk.byteLength);
+    const parts = [];
+    for (let n = 1; n <= upload.parts; n++) parts.push(await sendPart(upload, n, partOf(junk, upload, n)));
+    const err = await expectError(await postJson(`/v1/uploads/${upload.id}/complete`, { parts }));
+    expect(err).toMatchObject({ status: 400, code: "invalid_model" });
+    expect((await env.BLOBS.list()).objects).toEqual([]);
+    expect(await leftovers()).toEqual([]);
+    expect((await (await api("/v1/models")).json()) as { models: unknown[] }).toEqual({ models: [] });
+  });
+
+  it("an aborted upload leaves nothing in R2 or KV, and its parts cannot be added to", async () => {
+    const upload = await plan(BIG.byteLength);
+    await sendPart(upload, 1, partOf(BIG, upload, 1));
+    const record = (await env.RECORDS.get(`t:alpha:upload:${upload.id}`, "json")) as { multipartId: string };
+    expect((await api(`/v1/uploads/${upload.id}`, { method: "DELETE" })).status).toBe(204);
+    expect(await leftovers()).toEqual([]);
+    expect((await env.BLOBS.list()).objects).toEqual([]);
+    expect((await expectError(await api(`/v1/uploads/${upload.id}/parts/2`, { method: "PUT", body: partOf(BIG, upload, 2) }))).status).toBe(404);
+    const multipart = env.BLOBS.resumeMultipartUpload(`t/alpha/uploads/${upload.id}`, record.multipartId);
+    await expect(multipart.uploadPart(2, partOf(BIG, upload, 2))).rejects.toThrow();
+  });
+
+  it("is the tenant's own: another tenant's token cannot see, send to or complete it", async () => {
+    const upload = await plan(BIG.byteLength);
+    expect((await expectError(await api(`/v1/uploads/${upload.id}`, { tenant: "beta" }))).status).toBe(404);
+    const res = await api(`/v1/uploads/${upload.id}/parts/1`, { method: "PUT", body: partOf(BIG, upload, 1), tenant: "beta" });
+    expect((await expectError(res)).status).toBe(404);
+  });
+});
+
+describe("a model over what compression and serving hold at once", () => {
+  it("uploads in parts and downloads, and compressing it answers 413, serving it 422, naming MAX_WHOLE_MODEL_BYTES", async () => {
+    const huge = encodeModel(mlpModel([4096, 4100, 10], 5)); // 67.4 MB, over 64 MiB
+    expect(huge.byteLength).toBeGreaterThan(MAX_WHOLE_MODEL_BYTES);
+    const upload = await plan(huge.byteLength, 16 * 1024 * 1024);
+    const parts = [];
+    for (let n = 1; n <= upload.parts; n++) parts.push(await sendPart(upload, n, partOf(huge, upload, n)));
+    const res = await postJson(`/v1/uploads/${upload.id}/complete`, { parts });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const model = (await res.json()) as { id: string; parameters: number };
+    expect(model.parameters).toBe(4096 * 4100 + 4100 + 4100 * 10 + 10);
+    const compress = await expectError(await postJson(`/v1/models/${model.id}/variants`, { quantize: { bits: 8 } }));
+    expect(compress).toMatchObject({ status: 413, code: "payload_too_large", message: expect.stringMatching(/MAX_WHOLE_MODEL_BYTES/) });
+    const infer = await expectError(await postJson(`/v1/models/${model.id}/infer`, { inputs: { input: { type: "float32", dims: [1, 4096], data: new Array(4096).fill(0) } } }));
+    expect(infer).toMatchObject({ status: 422, message: expect.stringMatching(/MAX_WHOLE_MODEL_BYTES/) });
+    const download = await api(`/v1/models/${model.id}/onnx`);
+    expect(Number(download.headers.get("Content-Length"))).toBe(huge.byteLength);
+    expect(await sha256Hex(await download.arrayBuffer())).toBe(await sha256Hex(huge.slice().buffer));
+  });
+});
+
+describe("a single body streamed (no Content-Length)", () => {
+  function streamed(bytes: Uint8Array): ReadableStream<Uint8Array> {
+    let at = 0;
+    return new ReadableStream({
+      pull(controller) {
+        if (at >= bytes.byteLength) return controller.close();
+        controller.enqueue(bytes.slice(at, at + 300_000));
+        at += 300_000;
+      },
+    });
+  }
+
+  it("stores the model, id and summary that the buffered upload of the same bytes gives", async () => {
+    const bytes = buildMlp([64, 1500, 300, 10], 4); // 1.9 MB
+    const res = await api("/v1/models?name=streamed", {
+      method: "POST",
+      headers: { "Content-Type": "application/octet-stream" },
+      body: streamed(bytes),
+      // @ts-expect-error -- workerd needs duplex for a streamed request body
+      duplex: "half",
+    });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const viaStream = (await res.json()) as Record<string, unknown>;
+    expect(viaStream.id).toBe((await sha256Hex(bytes.slice().buffer)).slice(0, 24));
+    const buffered = await api(`/v1/models/${viaStream.id as string}`, { method: "DELETE" }).then(() =>
+      api("/v1/models?name=streamed", { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: bytes }),
+    );
+    const viaBuffer = (await buffered.json()) as Record<string, unknown>;
+    const { createdAt: _a, ...streamedFields } = viaStream;
+    const { createdAt: _b, ...bufferedFields } = viaBuffer;
+    expect(streamedFields).toEqual(bufferedFields);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it("an invalid model streamed answers 400 and leaves nothing", async () => {
+    const res = await api("/v1/models", {
+      method: "POST",
+      headers: { "Content-Type": "application/octet-stream" },
+      body: streamed(new Uint8Array(700_000).fill(7)),
+      // @ts-expect-error -- workerd needs duplex for a streamed request body
+      duplex: "half",
+    });
+    expect((await expectError(res)).status).toBe(400);
+    expect((await env.BLOBS.list()).objects).toEqual([]);
+    expect(await leftovers()).toEqual([]);
+  });
+});
