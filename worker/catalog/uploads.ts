@@ -16,6 +16,8 @@ export const MAX_PART_BYTES = 100 * 1000 * 1000;
 export const MAX_UPLOAD_TOTAL_BYTES = 2 ** 31 - 1;
 /** An upload not completed within a week expires (R2 aborts an incomplete multipart upload after seven days). */
 export const UPLOAD_TTL_SECONDS = 7 * 24 * 3600;
+/** Uploads in parts a tenant may have open at once (each holds an R2 multipart upload until it ends). */
+export const MAX_OPEN_UPLOADS = 8;
 /** Streamed single bodies go to R2 in parts of this size: the most such an upload holds at once. */
 export const STREAM_PART_BYTES = 8 * 1024 * 1024;
 
@@ -52,7 +54,11 @@ export async function createUpload(store: TenantStore, plan: UploadPlan, now = D
   const parts = Math.max(1, Math.ceil(totalBytes / partBytes));
   if (parts > 1 && partBytes < MIN_PART_BYTES) throw invalid(`partBytes must be at least ${MIN_PART_BYTES} (5 MiB, R2's smallest part) when there is more than one part`);
   if (parts > MAX_PARTS) throw invalid(`${parts} parts of ${partBytes} bytes: at most ${MAX_PARTS}; send larger parts`);
-  await requireRoom(store, { models: 1, bytes: totalBytes }, "delete a model or a dataset first");
+  // Open uploads' planned bytes count as stored: parts cannot pile up past the tenant's storage.
+  await requireRoom(store, { models: 1, bytes: totalBytes }, "delete a model or a dataset first, or abort an upload");
+  if ((await store.usage()).openUploads >= MAX_OPEN_UPLOADS) {
+    throw new DomainError("quota_exceeded", `at most ${MAX_OPEN_UPLOADS} uploads may be open at once (MAX_OPEN_UPLOADS): complete or abort one`);
+  }
   const id = newUploadId();
   const multipart = await store.createStagedUpload(id);
   const expiresAt = now + UPLOAD_TTL_SECONDS * 1000;
@@ -149,9 +155,12 @@ export async function abortUpload(store: TenantStore, uploadId: string): Promise
 export async function registerStreamedModel(
   store: TenantStore,
   body: ReadableStream<Uint8Array>,
+  declared: number | undefined,
   limit: number,
   name: string | undefined,
 ): Promise<{ created: boolean; model: ModelView }> {
+  // Room for what the body declares is checked before a byte is staged (and again, for its real size, once it is).
+  if (declared !== undefined) await requireRoom(store, { models: 1, bytes: declared }, "delete a model or a dataset first");
   const id = newUploadId();
   const multipart = await store.createStagedUpload(id);
   const parts: R2UploadedPart[] = [];

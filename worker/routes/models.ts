@@ -73,7 +73,7 @@ export const models = createRouter("invalid_request")
     // A body known to be small is validated in memory; a large one, or one of unknown length, streams to R2.
     const streamed = body !== null && (declared === undefined || declared > BUFFERED_UPLOAD_BYTES);
     if (streamed && (declared === undefined || declared <= limit)) {
-      const { created, model } = await registerStreamedModel(c.var.store, body, limit, name);
+      const { created, model } = await registerStreamedModel(c.var.store, body, declared, limit, name);
       return c.json(model, created ? 201 : 200);
     }
     const bytes = await readBodyWithLimit(body, declared, limit);

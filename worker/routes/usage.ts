@@ -12,7 +12,7 @@ export const UsageSchema = z
     variantsPerModel: Counted.describe("`used`: the variants of the model that has the most"),
     datasets: Counted,
     experiments: Counted,
-    storedBytes: Counted.describe("Bytes of models, variants and datasets together"),
+    storedBytes: Counted.describe("Bytes of models, variants and datasets together, and the planned bytes of uploads in progress"),
     runningJobs: Counted.describe("Jobs queued or running"),
     rateLimit: z.object({ requests: z.number(), periodSeconds: z.number() }).describe("Requests per token in each period"),
   })

@@ -25,3 +25,4 @@ export const jobPrefix = (tenant: string) => `t:${tenant}:job:`;
 // Uploads in progress: bytes staged in R2 until their content address is known, and the upload's record in KV.
 export const uploadBlobKey = (tenant: string, uploadId: string) => `t/${tenant}/uploads/${uploadId}`;
 export const uploadRecordKey = (tenant: string, uploadId: string) => `t:${tenant}:upload:${uploadId}`;
+export const uploadRecordPrefix = (tenant: string) => `t:${tenant}:upload:`;

@@ -17,6 +17,7 @@ import {
   modelRecordPrefix,
   uploadBlobKey,
   uploadRecordKey,
+  uploadRecordPrefix,
   variantBlobKey,
   variantBlobPrefix,
   variantRecordKey,
@@ -55,6 +56,8 @@ export interface TenantUsage {
   storedBytes: number;
   /** Jobs queued or running (noted at submission, forgotten when they end). */
   runningJobs: number;
+  /** Uploads in parts planned and not yet completed, aborted or expired (their planned bytes count in storedBytes). */
+  openUploads: number;
   /** Variants of each model that has any. */
   variantsByModel: Map<string, number>;
 }
@@ -206,9 +209,13 @@ export class TenantStore {
     return this.records.get<UploadRecord>(uploadRecordKey(this.tenant, uploadId), "json");
   }
 
-  /** The record expires with the upload (KV's TTL): an upload never completed leaves no record behind. */
+  /**
+   * The record expires with the upload (KV's TTL): an upload never completed leaves no record behind. Its planned
+   * size is its metadata: an open upload's bytes count as stored (usage) until it completes or ends.
+   */
   async putUpload(record: UploadRecord, expiresAt: number): Promise<void> {
-    await this.records.put(uploadRecordKey(this.tenant, record.id), JSON.stringify(record), { expiration: Math.floor(expiresAt / 1000) });
+    const metadata: SizeMetadata = { bytes: record.totalBytes };
+    await this.records.put(uploadRecordKey(this.tenant, record.id), JSON.stringify(record), { expiration: Math.floor(expiresAt / 1000), metadata });
   }
 
   async deleteUpload(uploadId: string): Promise<void> {
@@ -329,12 +336,13 @@ export class TenantStore {
 
   /** Counted from listings: a few KV list calls per thousand things held, no read per item (but legacy records). */
   async usage(): Promise<TenantUsage> {
-    const [models, variants, datasets, experiments, jobs] = await Promise.all([
+    const [models, variants, datasets, experiments, jobs, uploads] = await Promise.all([
       this.listKeys<SizeMetadata>(modelRecordPrefix(this.tenant)),
       this.listKeys<VariantSummary>(variantsPrefix(this.tenant)),
       this.listKeys<SizeMetadata>(datasetRecordPrefix(this.tenant)),
       this.listKeys(experimentRecordPrefix(this.tenant)),
       this.listKeys(jobPrefix(this.tenant)),
+      this.listKeys<SizeMetadata>(uploadRecordPrefix(this.tenant)),
     ]);
     // Records written before their size was kept as metadata are read once here.
     const sizeOf = async (k: { name: string; metadata: SizeMetadata | undefined }) =>
@@ -350,7 +358,11 @@ export class TenantStore {
       models: models.length,
       datasets: datasets.length,
       experiments: experiments.length,
-      storedBytes: sizes.reduce((a, b) => a + b, 0) + variants.reduce((a, k) => a + (k.metadata?.bytes ?? 0), 0),
+      storedBytes:
+        sizes.reduce((a, b) => a + b, 0) +
+        variants.reduce((a, k) => a + (k.metadata?.bytes ?? 0), 0) +
+        uploads.reduce((a, k) => a + (k.metadata?.bytes ?? 0), 0),
+      openUploads: uploads.length,
       runningJobs: new Set(jobs.map((k) => k.name.slice(k.name.lastIndexOf(":") + 1))).size,
       variantsByModel,
     };

@@ -149,6 +149,18 @@ describe("a model uploaded in parts", () => {
     expect(await leftovers()).toEqual([]);
   });
 
+  it("open uploads count against the tenant's storage at their planned size, and at most 8 may be open", async () => {
+    const first = await plan(2 ** 30, 100_000_000); // 1 GiB of the 2 GiB quota, planned
+    const usage = (await (await api("/v1/usage")).json()) as { storedBytes: { used: number } };
+    expect(usage.storedBytes.used).toBe(2 ** 30);
+    const second = await postJson("/v1/uploads", { totalBytes: 2 ** 30 + 1, partBytes: 100_000_000 });
+    expect(await expectError(second)).toMatchObject({ status: 403, code: "quota_exceeded" });
+    expect((await api(`/v1/uploads/${first.id}`, { method: "DELETE" })).status).toBe(204);
+    for (let i = 0; i < 8; i++) await plan(1000 + i, 1000 + i);
+    const ninth = await postJson("/v1/uploads", { totalBytes: 2000, partBytes: 2000 });
+    expect(await expectError(ninth)).toMatchObject({ status: 403, code: "quota_exceeded", message: expect.stringMatching(/at most 8 uploads/) });
+  });
+
   it("joined bytes that are not a valid model answer 400 and leave nothing behind", async () => {
     const junk = new Uint8Array(BIG.byteLength).fill(0x41);
     const upload = await plan(junk.byteLength);
