@@ -6,7 +6,7 @@ the same bytes. Not committed: the benchmark writes them under .cache/big-models
 
 Usage: /usr/bin/python3 scripts/zoo/big_encoder.py --preset encoder-75m|encoder-33m|encoder-23m --out FILE
 
-Presets (FP32 file size): encoder-75m 12 layers of d 768 (~300 MB, a BERT-base-sized encoder), encoder-33m 10 layers
+Presets (FP32 file size): encoder-75m 10 layers of d 768 (~300 MB, near a BERT-base encoder), encoder-33m 10 layers
 of d 512 (~145 MB), encoder-23m 6 layers of d 512 (~92 MB, under the 100 MB a single request may carry).
 """
 import argparse
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from zoo import export_torch  # noqa: E402
 
 PRESETS = {
-    "encoder-75m": dict(d=768, heads=12, ffn=3072, layers=12, vocab=4096, max_seq=512),
+    "encoder-75m": dict(d=768, heads=12, ffn=3072, layers=10, vocab=4096, max_seq=512),
     "encoder-33m": dict(d=512, heads=8, ffn=2048, layers=10, vocab=8192, max_seq=512),
     "encoder-23m": dict(d=512, heads=8, ffn=2048, layers=6, vocab=8192, max_seq=512),
 }

@@ -96,15 +96,23 @@ export async function putPart(
   const record = await requireUpload(store, uploadId);
   if (partNumber > record.parts) throw invalid(`part ${partNumber} is past the upload's last part (${record.parts})`);
   const expected = partSize(record, partNumber);
-  if (declaredLength === undefined) throw invalid(`part ${partNumber} needs a Content-Length (${expected} bytes)`);
-  if (declaredLength !== expected) throw invalid(`part ${partNumber} must hold ${expected} bytes, its Content-Length says ${declaredLength}`);
+  if (declaredLength !== undefined && declaredLength !== expected) {
+    throw invalid(`part ${partNumber} must hold ${expected} bytes, its Content-Length says ${declaredLength}`);
+  }
   if (!body) throw invalid(`part ${partNumber} has no body`);
+  // A body without a Content-Length (chunked, HTTP/2) is held to the planned size as it streams: R2 takes a stream
+  // of known length, and one that ends early or runs long fails the part.
+  const sized = new FixedLengthStream(expected);
+  const piped = body.pipeTo(sized.writable).catch((err: Error) => err);
   let part: R2UploadedPart;
   try {
-    part = await store.resumeStagedUpload(record.id, record.multipartId).uploadPart(partNumber, body);
+    part = await store.resumeStagedUpload(record.id, record.multipartId).uploadPart(partNumber, sized.readable);
   } catch (err) {
-    throw invalid(`part ${partNumber} was not stored (${(err as Error).message}); send it again`);
+    const cause = await piped;
+    throw invalid(`part ${partNumber} was not stored: it must hold exactly ${expected} bytes (${((cause ?? err) as Error).message}); send it again`);
   }
+  const failed = await piped;
+  if (failed) throw invalid(`part ${partNumber} was not stored: ${failed.message}; send it again`);
   return { partNumber, etag: part.etag, bytes: expected };
 }
 

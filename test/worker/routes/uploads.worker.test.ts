@@ -119,6 +119,34 @@ describe("a model uploaded in parts", () => {
     expect(res.status, await res.clone().text()).toBe(201);
   });
 
+  it("takes a part streamed without a Content-Length (chunked, HTTP/2) at its planned size, and refuses one short of it", async () => {
+    const upload = await plan(BIG.byteLength);
+    const chunked = (bytes: Uint8Array) => {
+      let at = 0;
+      return new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (at >= bytes.byteLength) return controller.close();
+          controller.enqueue(bytes.slice(at, at + 1_000_000));
+          at += 1_000_000;
+        },
+      });
+    };
+    const put = (n: number, bytes: Uint8Array) =>
+      // @ts-expect-error -- workerd needs duplex for a streamed request body
+      api(`/v1/uploads/${upload.id}/parts/${n}`, { method: "PUT", body: chunked(bytes), duplex: "half" });
+    const short = await put(1, partOf(BIG, upload, 1).subarray(0, 3_000_000));
+    expect(await expectError(short)).toMatchObject({ status: 400, message: expect.stringMatching(/part 1 was not stored: it must hold exactly 5242880 bytes/) });
+    const parts = [];
+    for (let n = 1; n <= upload.parts; n++) {
+      const res = await put(n, partOf(BIG, upload, n));
+      expect(res.status, await res.clone().text()).toBe(200);
+      parts.push((await res.json()) as { partNumber: number; etag: string });
+    }
+    const done = await postJson(`/v1/uploads/${upload.id}/complete`, { parts });
+    expect(done.status, await done.clone().text()).toBe(201);
+    expect(((await done.json()) as { id: string }).id).toBe((await sha256Hex(BIG.slice().buffer)).slice(0, 24));
+  });
+
   it("refuses parts of the wrong size or number, and completing with a part missing or a stale etag", async () => {
     const upload = await plan(BIG.byteLength);
     const wrongSize = await api(`/v1/uploads/${upload.id}/parts/1`, { method: "PUT", body: partOf(BIG, upload, 1).subarray(1) });
