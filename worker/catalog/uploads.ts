@@ -173,7 +173,7 @@ export async function registerStreamedModel(
   const multipart = await store.createStagedUpload(id);
   const parts: R2UploadedPart[] = [];
   const reader = body.getReader();
-  let buffer = new Uint8Array(STREAM_PART_BYTES);
+  const buffer = new Uint8Array(STREAM_PART_BYTES);
   let used = 0;
   let total = 0;
   try {
@@ -192,8 +192,8 @@ export async function registerStreamedModel(
         used += n;
         at += n;
         if (used === STREAM_PART_BYTES) {
+          // R2 has the part once uploadPart resolves: the one buffer is refilled (no 8 MiB of garbage per part).
           parts.push(await multipart.uploadPart(parts.length + 1, buffer));
-          buffer = new Uint8Array(STREAM_PART_BYTES);
           used = 0;
         }
       }
