@@ -48,7 +48,7 @@ export async function registerModel(
 }
 
 /**
- * Registers bytes staged under an upload (./uploads.ts) without holding them: the SHA-256 streamed, the model validated
+ * Registers bytes staged under an upload (./uploads.ts) without holding them: the SHA-256 streamed (or given), the model validated
  * from its skeleton (ranged reads of its structure), then the bytes moved to the model's address and the record
  * written. The staged bytes are gone afterwards whatever the outcome.
  */
@@ -56,9 +56,11 @@ export async function registerStagedModel(
   store: TenantStore,
   uploadId: string,
   name: string | undefined,
+  knownSha256?: string,
 ): Promise<{ created: boolean; model: ModelView }> {
   try {
-    const sha256 = await store.stagedSha256(uploadId);
+    // A body hashed as it streamed in (./uploads.ts) is not read back for it; parts, joined in R2, are.
+    const sha256 = knownSha256 ?? (await store.stagedSha256(uploadId));
     const id = modelIdFromSha(sha256);
     const existing = await store.getModel(id);
     if (existing) return { created: false, model: await withVariants(store, existing) };

@@ -42,9 +42,10 @@ export function partSize(plan: Pick<UploadRecord, "totalBytes" | "partBytes" | "
   return n < plan.parts ? plan.partBytes : plan.totalBytes - plan.partBytes * (plan.parts - 1);
 }
 
+const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
 function newUploadId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return hex(crypto.getRandomValues(new Uint8Array(12)).buffer);
 }
 
 /** Plans the parts (every one `partBytes` but the last), checks the model would fit the tenant's room, and opens it. */
@@ -173,6 +174,9 @@ export async function registerStreamedModel(
   const multipart = await store.createStagedUpload(id);
   const parts: R2UploadedPart[] = [];
   const reader = body.getReader();
+  // The bytes arrive in order: they are hashed as they pass, so registering need not read them back.
+  const digest = new crypto.DigestStream("SHA-256");
+  const hashing = digest.getWriter();
   const buffer = new Uint8Array(STREAM_PART_BYTES);
   let used = 0;
   let total = 0;
@@ -181,6 +185,7 @@ export async function registerStreamedModel(
       const { done, value } = await reader.read();
       if (done) break;
       total += value.byteLength;
+      await hashing.write(value);
       if (total > limit) {
         await reader.cancel();
         throw new DomainError("payload_too_large", `body exceeds the limit of ${limit} bytes`);
@@ -200,9 +205,10 @@ export async function registerStreamedModel(
     }
     if (used > 0 || parts.length === 0) parts.push(await multipart.uploadPart(parts.length + 1, buffer.subarray(0, used)));
     await multipart.complete(parts);
+    await hashing.close();
   } catch (err) {
     await multipart.abort().catch(() => undefined);
     throw err;
   }
-  return registerStagedModel(store, id, name);
+  return registerStagedModel(store, id, name, hex(await digest.digest));
 }
