@@ -1,6 +1,6 @@
 // `npm run bench -- --only api`: what a client sees through wrangler's local dev server. The empty route (GET
 // /v1/health) and inference on the bench MLP (784-1024-1024-10) and CNN, fp32 and int8 (and the MLP's 4-bit
-// codebook), batch 1 and 32, over /v1 JSON, V2 JSON and V2 binary: median client wall time to the answer's last byte. The engine's own time is the bench
+// codebook and product quantization), batch 1 and 32, over /v1 JSON, V2 JSON and V2 binary: median client wall time to the answer's last byte. The engine's own time is the bench
 // Worker's in-isolate time of the same model bytes on the engine the API reported (timed as run.mjs times models).
 // Prints a table with the issue's goals per row and writes bench/results/api.json.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -29,7 +29,7 @@ function encodings(dims) {
 }
 
 /** The bench Worker's variant (bench/worker.ts VARIANTS) that each bit-width the app serves here stands for. */
-const VARIANT_OF_BITS = { 32: "fp32", 8: "int8", 4: "codebook4" };
+const VARIANT_OF_BITS = { 32: "fp32", 8: "int8", 4: "codebook4", 1: "pq8x256" };
 
 /**
  * @param {{ startApp: () => Promise<{ app: any, auth: Record<string,string>, call: (path: string, init?: RequestInit) => Promise<any> }>,
@@ -53,7 +53,10 @@ export async function apiBench({ startApp, benchWorker, get, timeInWorker }) {
       await call(`/v1/models/${model.id}/variants?wait=25`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ quantize: { bits: 8 } }) });
       // The MLP's 4-bit codebook (k-means weight sharing; served by the lut4 kernel) is its only 4-bit variant.
       if (name === "mlp") await call(`/v1/models/${model.id}/variants?wait=25`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ quantize: { codebook: { bits: 4 } } }) });
-      for (const bits of name === "mlp" ? [32, 8, 4] : [32, 8]) {
+      // Its product quantization (8-input sub-vectors, 256 centroids: one index bit per weight; the pq kernel) is its
+      // only 1-bit variant, and the bench Worker's pq8x256 recipe.
+      if (name === "mlp") await call(`/v1/models/${model.id}/variants?wait=25`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ quantize: { pq: { subvector: 8, centroids: 256, seed: 0, iterations: 20 } } }) });
+      for (const bits of name === "mlp" ? [32, 8, 4, 1] : [32, 8]) {
         for (const batch of [1, 32]) {
           const bodies = encodings([batch, ...INPUTS[name]]);
           const paths = { "v1-json": `/v1/models/${model.id}/infer?bits=${bits}`, "v2-json": `/v2/models/${model.id}/versions/${bits}/infer`, "v2-binary": `/v2/models/${model.id}/versions/${bits}/infer` };
