@@ -2,6 +2,8 @@
 // needed, complete or abort) and single bodies streamed, both staged in R2 through a multipart upload and registered
 // from there (./models.ts registerStagedModel).
 import { DomainError, notFound } from "../domain-error";
+import { checkModelPrefix } from "../onnx/skeleton";
+import { drain, REFUSED_BODY_DRAIN_BYTES } from "../store/body";
 import type { UploadRecord } from "../store/records";
 import type { TenantStore } from "../store/tenant";
 import { registerStagedModel, type ModelView } from "./models";
@@ -171,7 +173,6 @@ export async function registerStreamedModel(
   // Room for what the body declares is checked before a byte is staged (and again, for its real size, once it is).
   if (declared !== undefined) await requireRoom(store, { models: 1, bytes: declared }, "delete a model or a dataset first");
   const id = newUploadId();
-  const multipart = await store.createStagedUpload(id);
   const parts: R2UploadedPart[] = [];
   const reader = body.getReader();
   // The bytes arrive in order: they are hashed as they pass, so registering need not read them back.
@@ -180,16 +181,22 @@ export async function registerStreamedModel(
   const buffer = new Uint8Array(STREAM_PART_BYTES);
   let used = 0;
   let total = 0;
+  // Opened with the first part, once its bytes are known to begin a model: a body that is not ONNX stages nothing.
+  let multipart: R2MultipartUpload | undefined;
+  const sendPart = async (bytes: Uint8Array) => {
+    if (!multipart) {
+      checkModelPrefix(bytes);
+      multipart = await store.createStagedUpload(id);
+    }
+    parts.push(await multipart.uploadPart(parts.length + 1, bytes));
+  };
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       total += value.byteLength;
       await hashing.write(value);
-      if (total > limit) {
-        await reader.cancel();
-        throw new DomainError("payload_too_large", `body exceeds the limit of ${limit} bytes`);
-      }
+      if (total > limit) throw new DomainError("payload_too_large", `body exceeds the limit of ${limit} bytes`);
       let at = 0;
       while (at < value.byteLength) {
         const n = Math.min(value.byteLength - at, STREAM_PART_BYTES - used);
@@ -198,16 +205,18 @@ export async function registerStreamedModel(
         at += n;
         if (used === STREAM_PART_BYTES) {
           // R2 has the part once uploadPart resolves: the one buffer is refilled (no 8 MiB of garbage per part).
-          parts.push(await multipart.uploadPart(parts.length + 1, buffer));
+          await sendPart(buffer);
           used = 0;
         }
       }
     }
-    if (used > 0 || parts.length === 0) parts.push(await multipart.uploadPart(parts.length + 1, buffer.subarray(0, used)));
-    await multipart.complete(parts);
+    if (used > 0 || parts.length === 0) await sendPart(buffer.subarray(0, used));
+    await multipart!.complete(parts);
     await hashing.close();
   } catch (err) {
-    await multipart.abort().catch(() => undefined);
+    // The client, maybe still sending, gets the answer rather than a connection closed under it (../store/body.ts).
+    await drain(reader, REFUSED_BODY_DRAIN_BYTES).catch(() => undefined);
+    await multipart?.abort().catch(() => undefined);
     throw err;
   }
   return registerStagedModel(store, id, name, hex(await digest.digest));

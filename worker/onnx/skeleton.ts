@@ -231,6 +231,70 @@ export async function readSkeleton(source: ByteSource): Promise<Skeleton> {
   return { bytes, hollowed: state.hollowed, hollowedBytes: state.hollowedBytes };
 }
 
+// The wire types onnx.proto gives each field of the messages a prefix is checked against (0 varint, 2 length-delimited):
+// junk is refused where it names a field these messages do not have, or one of theirs with the wrong wire type.
+const LEN = 1 << 2;
+const VARINT = 1 << 0;
+const KNOWN_FIELDS: Partial<Record<Kind, Record<number, number>>> = {
+  model: { 1: VARINT, 2: LEN, 3: LEN, 4: LEN, 5: VARINT, 6: LEN, 7: LEN, 8: LEN, 14: LEN, 20: LEN, 25: LEN, 26: LEN },
+  graph: { 1: LEN, 2: LEN, 5: LEN, 10: LEN, 11: LEN, 12: LEN, 13: LEN, 14: LEN, 15: LEN, 16: LEN },
+  node: { 1: LEN, 2: LEN, 3: LEN, 4: LEN, 5: LEN, 6: LEN, 7: LEN, 8: LEN, 9: LEN, 10: LEN },
+};
+
+/**
+ * Checks that `prefix`, the first bytes of a body still arriving, can begin a ModelProto: every field it holds in full
+ * or in part has a field number and wire type protobuf allows (the model's, graph's and node's own fields only, with
+ * their wire types), and the fields of messages that lead to tensors are walked into as far as the prefix goes. Throws OnnxDecodeError naming the first problem:
+ * bytes that are not ONNX are refused within their first part, before anything is staged.
+ */
+export function checkModelPrefix(prefix: Uint8Array): void {
+  let pos = 0;
+  const varint = (): number | undefined => {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (pos >= prefix.byteLength) return undefined;
+      const b = prefix[pos++]!;
+      value += (b & 0x7f) * scale;
+      if ((b & 0x80) === 0) return value;
+      scale *= 128;
+    }
+    throw new OnnxDecodeError("not a decodable ONNX ModelProto: a varint longer than 10 bytes");
+  };
+  // Returns false once the prefix runs out (the rest is still to come).
+  const walk = (kind: Kind, end: number): boolean => {
+    while (pos < end) {
+      const tag = varint();
+      if (tag === undefined) return false;
+      const field = Math.floor(tag / 8);
+      const wire = tag & 7;
+      if (field === 0) throw new OnnxDecodeError("not a decodable ONNX ModelProto: field number 0");
+      const known = KNOWN_FIELDS[kind];
+      if (known && ((known[field] ?? 0) & (1 << wire)) === 0) {
+        throw new OnnxDecodeError(`not a decodable ONNX ModelProto: field ${field} (wire type ${wire}) is not one of the ${kind}'s`);
+      }
+      if (wire === 0) {
+        if (varint() === undefined) return false;
+      } else if (wire === 1 || wire === 5) {
+        pos += wire === 1 ? 8 : 4;
+      } else if (wire === 2) {
+        const length = varint();
+        if (length === undefined) return false;
+        const child = CHILDREN[kind][field];
+        if (child) {
+          if (!walk(child, pos + length)) return false;
+        } else pos += length;
+      } else {
+        throw new OnnxDecodeError(`not a decodable ONNX ModelProto: wire type ${wire} (groups are not used by ONNX)`);
+      }
+      if (pos > prefix.byteLength) return false;
+    }
+    if (pos > end) throw truncated();
+    return true;
+  };
+  walk("model", Number.POSITIVE_INFINITY);
+}
+
 /** Where a skeleton tensor's bytes lie in the original object, or undefined for a tensor held inline. */
 export function skeletonRange(t: TensorProto): { offset: number; length: number } | undefined {
   if (t.dataLocation !== 1) return undefined;

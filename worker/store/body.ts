@@ -10,7 +10,7 @@ const INITIAL_BUFFER_BYTES = 64 * 1024;
 export const REFUSED_BODY_DRAIN_BYTES = 32 * 1024 * 1024;
 
 /** Reads and drops what a refused body still sends, up to `budget` bytes, then stops reading. */
-async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, budget: number): Promise<void> {
+export async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, budget: number): Promise<void> {
   let left = budget;
   for (;;) {
     const { done, value } = await reader.read();

@@ -3,7 +3,7 @@
 // back gives the model protobuf-es decodes from the whole bytes; it validates and summarises as the whole model does,
 // while its walk reads a small part of the bytes. Bytes that are not a model, or whose structure is over the bound,
 // are refused.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { GraphProto, ModelProto, TensorProto } from "onnx-buf";
@@ -14,6 +14,7 @@ import { DT } from "@worker/onnx/dtype";
 import { LimitError } from "@worker/onnx/limits";
 import {
   bytesSource,
+  checkModelPrefix,
   HOLLOW_TENSOR_BYTES,
   loadTensorData,
   MAX_SKELETON_BYTES,
@@ -25,9 +26,11 @@ import {
 import { makeTensor } from "@worker/onnx/tensor";
 import { OnnxValidationError } from "@worker/onnx/backing";
 import { summarizeModel, validateModel } from "@worker/onnx/validate";
-import { mlpModel } from "@test/support/models";
+import { mlpModel, rng } from "@test/support/models";
 import { cosine, zooModels, type ZooModel } from "@test/support/zoo";
 import { ort } from "@test/support/ort-node";
+
+const FIXTURES = new URL("../../fixtures/models/", import.meta.url).pathname;
 
 /** Every tensor a model holds: initializers, node attributes (Constant values), in subgraphs and functions too. */
 function allTensors(model: ModelProto): TensorProto[] {
@@ -135,6 +138,40 @@ describe("reading a large model's structure", () => {
       const range = skeletonRange(t);
       if (t.dims.reduce((a, b) => a * b, 1n) * 4n >= BigInt(HOLLOW_TENSOR_BYTES)) expect(range, t.name).toBeDefined();
     }
+  });
+});
+
+describe("the first bytes of a body still arriving (checkModelPrefix)", () => {
+  it("accepts every prefix of real exporters' models and of the trained fixtures, cut anywhere", async () => {
+    const fixtures = readdirSync(FIXTURES, { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith(".onnx"))
+      .map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(join(FIXTURES, f))) }));
+    expect(fixtures.length).toBeGreaterThanOrEqual(8);
+    for (const m of [...(await zooModels()), ...fixtures]) {
+      for (const cut of [0, 1, 2, 7, 100, 4096, 65_537, Math.floor(m.bytes.byteLength / 2), m.bytes.byteLength]) {
+        expect(() => checkModelPrefix(m.bytes.subarray(0, Math.min(cut, m.bytes.byteLength))), `${m.name} cut at ${cut}`).not.toThrow();
+      }
+    }
+  }, 600_000);
+
+  it("refuses bytes that are not ONNX within their first bytes: seeded junk, text, a zip, zeros", () => {
+    const next = rng(11);
+    const junk = Uint8Array.from({ length: 1 << 20 }, () => Math.floor(next() * 256));
+    const text = new TextEncoder().encode("<!doctype html><html><body>not a model</body></html>".repeat(1000));
+    const zip = Uint8Array.from([0x50, 0x4b, 0x03, 0x04, ...new Array(1000).fill(0x11)]);
+    for (const [what, bytes] of [["junk", junk], ["text", text], ["zip", zip], ["zeros", new Uint8Array(4096)]] as const) {
+      expect(() => checkModelPrefix(bytes), what).toThrow(OnnxDecodeError);
+    }
+  });
+
+  it("refuses a model whose graph turns to junk after its first node, walking into the graph", () => {
+    const bytes = encodeModel(mlpModel([16, 1100, 4]));
+    expect(() => checkModelPrefix(bytes)).not.toThrow();
+    // The last 64 bytes lie inside the graph (its outputs follow its nodes and weights): spoiled with group tags.
+    const spoiled = bytes.slice();
+    spoiled.fill(0x0b, bytes.byteLength - 64);
+    expect(() => checkModelPrefix(spoiled)).toThrow(OnnxDecodeError);
   });
 });
 
