@@ -18,6 +18,7 @@
 // prints a table, and renders docs/benchmarks.md's section from it (bench/render-adversarial.mjs).
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { memory, resetPeak, startedAt, workerdPids } from "./processes.mjs";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
 import { toBinary, create } from "@bufbuild/protobuf";
@@ -34,39 +35,12 @@ const TICK_MS = 1000 / Number(execFileSync("getconf", ["CLK_TCK"]).toString().tr
 const SETTLE_MS = 300;
 const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The workerd processes under this one. */
-function workerdPids() {
-  const rows = execFileSync("ps", ["-eo", "pid=,ppid=,comm="]).toString().trim().split("\n").map((l) => l.trim().split(/\s+/));
-  /** @type {Map<string, {pid: string, comm: string}[]>} */
-  const children = new Map();
-  for (const [pid, ppid, comm] of rows) children.set(/** @type {string} */ (ppid), [...(children.get(/** @type {string} */ (ppid)) ?? []), { pid: /** @type {string} */ (pid), comm: /** @type {string} */ (comm) }]);
-  const stack = [String(process.pid)];
-  const found = [];
-  while (stack.length) {
-    for (const c of children.get(/** @type {string} */ (stack.pop())) ?? []) {
-      if (c.comm.startsWith("workerd")) found.push(c.pid);
-      stack.push(c.pid);
-    }
-  }
-  return found;
-}
-
 /** CPU ms (utime + stime of every thread) of a process now. @param {string} pid */
 function cpuMs(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
 }
-
-/** Peak resident (since the last reset) and resident bytes of a process now. @param {string} pid */
-function memory(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (/** @type {string} */ key) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) * 1024;
-  return { hwm: kb("VmHWM"), rss: kb("VmRSS") };
-}
-
-/** Resets a process's VmHWM to its current RSS (Linux, own processes). @param {string} pid */
-const resetPeak = (pid) => writeFileSync(`/proc/${pid}/clear_refs`, "5");
 
 /**
  * Sends one prepared request and measures what it cost process `pid`.
@@ -212,12 +186,6 @@ const inferBody = (inputs) =>
 
 /** @typedef {{ status: number, text: string, timing: string | null }} Answer */
 /** @typedef {(path: string, init: RequestInit & { duplex?: string }) => () => Promise<Answer>} Send */
-
-/** The start time (clock ticks since boot) of a process. @param {string} pid */
-function startedAt(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
-}
 
 /** The workerd under this one that started last: the app's, which wrangler starts after its proxy. */
 const newestWorkerd = () => /** @type {string} */ (workerdPids().sort((a, b) => startedAt(b) - startedAt(a))[0]);

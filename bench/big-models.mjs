@@ -7,7 +7,8 @@
 // address) is measured alone too. Local R2 is Miniflare's, served by workerd too, so its buffers count: an upper bound.
 // Linux only. Writes bench/results/big-models.json and prints a table.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, mkdirSync, statSync } from "node:fs";
+import { memory, resetPeak, startedAt, workerdPids } from "./processes.mjs";
 import { fileURLToPath } from "node:url";
 import { unstable_startWorker } from "wrangler";
 
@@ -15,36 +16,6 @@ const here = (/** @type {string} */ p) => fileURLToPath(new URL(p, import.meta.u
 const MiB = 2 ** 20;
 const PART_BYTES = 16 * MiB;
 const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The workerd processes under this one. */
-function workerdPids() {
-  const rows = execFileSync("ps", ["-eo", "pid=,ppid=,comm="]).toString().trim().split("\n").map((l) => l.trim().split(/\s+/));
-  /** @type {Map<string, {pid: string, comm: string}[]>} */
-  const children = new Map();
-  for (const [pid, ppid, comm] of rows) children.set(String(ppid), [...(children.get(String(ppid)) ?? []), { pid: String(pid), comm: String(comm) }]);
-  const stack = [String(process.pid)];
-  const found = [];
-  while (stack.length) {
-    for (const c of children.get(/** @type {string} */ (stack.pop())) ?? []) {
-      if (c.comm.startsWith("workerd")) found.push(c.pid);
-      stack.push(c.pid);
-    }
-  }
-  return found;
-}
-
-/** @param {string} pid */
-function startedAt(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
-}
-
-/** @param {string} pid */
-function memory(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (/** @type {string} */ key) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) * 1024;
-  return { hwm: kb("VmHWM"), rss: kb("VmRSS") };
-}
 
 /** The model file for a preset, generated once. @param {string} preset */
 function bigModel(preset) {
@@ -61,7 +32,7 @@ function bigModel(preset) {
  * @template T @param {string} pid @param {() => Promise<T>} work
  */
 async function peakOf(pid, work) {
-  writeFileSync(`/proc/${pid}/clear_refs`, "5");
+  resetPeak(pid);
   const before = memory(pid).rss;
   const started = performance.now();
   const result = await work();

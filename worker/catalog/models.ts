@@ -35,16 +35,7 @@ export async function registerModel(
   await requireRoom(store, { models: 1, bytes: bytes.byteLength }, "delete a model or a dataset first");
   // Bytes first (R2 verifies the checksum), record last: a failure in between leaves no record.
   await store.putModelBytes(id, bytes, sha256);
-  const record: ModelRecord = {
-    id,
-    name: name ?? `model-${id.slice(0, 8)}`,
-    sha256,
-    bytes: bytes.byteLength,
-    ...summary,
-    createdAt: new Date().toISOString(),
-  };
-  await store.putModel(record);
-  return { created: true, model: { ...record, variants: [] } };
+  return putRecord(store, { id, sha256, bytes: bytes.byteLength, ...summary }, name);
 }
 
 /**
@@ -70,19 +61,21 @@ export async function registerStagedModel(
     const summary = summarizeModel(skeleton);
     await requireRoom(store, { models: 1, bytes: source.size }, "delete a model or a dataset first");
     await store.promoteStagedModel(uploadId, id, sha256);
-    const record: ModelRecord = {
-      id,
-      name: name ?? `model-${id.slice(0, 8)}`,
-      sha256,
-      bytes: source.size,
-      ...summary,
-      createdAt: new Date().toISOString(),
-    };
-    await store.putModel(record);
-    return { created: true, model: { ...record, variants: [] } };
+    return putRecord(store, { id, sha256, bytes: source.size, ...summary }, name);
   } finally {
     await store.deleteStaged(uploadId);
   }
+}
+
+/** Writes a new model's record, once its bytes are in place. */
+async function putRecord(
+  store: TenantStore,
+  fields: Omit<ModelRecord, "name" | "createdAt">,
+  name: string | undefined,
+): Promise<{ created: true; model: ModelView }> {
+  const record: ModelRecord = { ...fields, name: name ?? `model-${fields.id.slice(0, 8)}`, createdAt: new Date().toISOString() };
+  await store.putModel(record);
+  return { created: true, model: { ...record, variants: [] } };
 }
 
 export async function withVariants(store: TenantStore, record: ModelRecord): Promise<ModelView> {

@@ -214,8 +214,11 @@ export async function registerStreamedModel(
     await multipart!.complete(parts);
     await hashing.close();
   } catch (err) {
-    // The client, maybe still sending, gets the answer rather than a connection closed under it (../store/body.ts).
-    await drain(reader, REFUSED_BODY_DRAIN_BYTES).catch(() => undefined);
+    // The client, maybe still sending, gets the answer rather than a connection closed under it: a body refused for
+    // its size is drained as the buffered path drains one (../store/body.ts), one refused for what it holds is read to
+    // its end, which the limit bounds (as the buffered path would have read it).
+    const tooLarge = err instanceof DomainError && err.code === "payload_too_large";
+    await drain(reader, tooLarge ? REFUSED_BODY_DRAIN_BYTES : limit - total).catch(() => undefined);
     await multipart?.abort().catch(() => undefined);
     throw err;
   }
