@@ -7,7 +7,7 @@
 // address) is measured alone too. Local R2 is Miniflare's, served by workerd too, so its buffers count: an upper bound.
 // Linux only. Writes bench/results/big-models.json and prints a table.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { memory, resetPeak, startedAt, workerdPids } from "./processes.mjs";
 import { fileURLToPath } from "node:url";
 import { unstable_startWorker } from "wrangler";
