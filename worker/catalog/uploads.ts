@@ -3,7 +3,7 @@
 // from there (./models.ts registerStagedModel).
 import { DomainError, notFound } from "../domain-error";
 import { checkModelPrefix } from "../onnx/skeleton";
-import { drain, REFUSED_BODY_DRAIN_BYTES } from "../store/body";
+import { drain, hexOf, REFUSED_BODY_DRAIN_BYTES } from "../store/body";
 import type { UploadRecord } from "../store/records";
 import type { TenantStore } from "../store/tenant";
 import { registerStagedModel, type ModelView } from "./models";
@@ -44,10 +44,8 @@ export function partSize(plan: Pick<UploadRecord, "totalBytes" | "partBytes" | "
   return n < plan.parts ? plan.partBytes : plan.totalBytes - plan.partBytes * (plan.parts - 1);
 }
 
-const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
-
 function newUploadId(): string {
-  return hex(crypto.getRandomValues(new Uint8Array(12)).buffer);
+  return hexOf(crypto.getRandomValues(new Uint8Array(12)).buffer);
 }
 
 /** Plans the parts (every one `partBytes` but the last), checks the model would fit the tenant's room, and opens it. */
@@ -222,5 +220,5 @@ export async function registerStreamedModel(
     await multipart?.abort().catch(() => undefined);
     throw err;
   }
-  return registerStagedModel(store, id, name, hex(await digest.digest));
+  return registerStagedModel(store, id, name, hexOf(await digest.digest));
 }

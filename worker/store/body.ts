@@ -57,7 +57,11 @@ export async function readBodyWithLimit(
   return used === buf.byteLength ? buf : buf.subarray(0, used);
 }
 
+/** Bytes as lowercase hex (digests, ids). */
+export function hexOf(bytes: ArrayBuffer): string {
+  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return hexOf(await crypto.subtle.digest("SHA-256", bytes));
 }

@@ -2,6 +2,7 @@
 // them, and the key scheme (./keys.ts) stays inside this folder. A record is written only after the bytes it
 // points at are complete in R2; removals go records first, so nothing points at missing bytes.
 import { DomainError } from "../domain-error";
+import { hexOf } from "./body";
 import { tenantLimits, type TenantLimits } from "../limits";
 import {
   datasetBlobKey,
@@ -250,7 +251,7 @@ export class TenantStore {
     const obj = await this.openBlob(uploadBlobKey(this.tenant, uploadId), `upload '${uploadId}'`);
     const digest = new crypto.DigestStream("SHA-256");
     await obj.body.pipeTo(digest);
-    return [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    return hexOf(await digest.digest);
   }
 
   /** Streams the staged object to the model's key (R2 checks the SHA-256 on the way), then drops the staged copy. */
