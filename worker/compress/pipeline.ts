@@ -16,7 +16,7 @@ import { adaroundRounding } from "./quantize/adaround";
 import { gptqRounding } from "./quantize/gptq";
 import { checkPruneNames, pruneModel, type PruneResult } from "./prune";
 import { equalizeModel, type EqualizedPair } from "./equalize";
-import { liftForInt2, quantizeModel, type QuantizeOptions, type QuantizeResult, type TensorReport } from "./quantize";
+import { inMemory, liftForInt2, quantizeModelSteps, type QuantizeOptions, type QuantizeResult, type QuantizeSteps, type TensorReport } from "./quantize";
 import { quantizeActivations, requireStaticOpset, staticDataInputs, type ActivationReport } from "./quantize/activations";
 import { quantizeDynamic, requireDynamicOpset } from "./quantize/dynamic";
 import { quantizeOptions, recipeBits, roundingOf, smoothingOf, type Recipe, type Rounding } from "./recipe";
@@ -82,10 +82,10 @@ export class NothingToCompressError extends DomainError {
 }
 
 /** Constant float tensors ≥ this many elements that no table op reads as its weight are reported as left. */
-const REPORTED_UNCOVERED = 4096;
+export const REPORTED_UNCOVERED = 4096;
 
 /** Initializer names of every graph of a model (bodies included). */
-function initializerNames(model: ModelProto): Set<string> {
+export function initializerNames(model: ModelProto): Set<string> {
   const names = new Set<string>();
   const collect = (g: NonNullable<ModelProto["graph"]>) => {
     for (const t of g.initializer) names.add(t.name);
@@ -101,7 +101,7 @@ function initializerNames(model: ModelProto): Set<string> {
  * the model had before quantizing: the tensors quantization wrote (scales, float zero points) are its output, not
  * weights it left.
  */
-function uncoveredConstants(model: ModelProto, minElements: number, candidates?: Set<string>): Candidate[] {
+export function uncoveredConstants(model: ModelProto, minElements: number, candidates?: Set<string>): Candidate[] {
   const weights = new Set(layersOf(model.graph!).map((l) => l.weight.name));
   const readers = new Map<string, string[]>();
   const out: Candidate[] = [];
@@ -305,6 +305,18 @@ export function quantizeByRecipe(
   hessians?: LayerHessians,
   pruned = false,
 ): QuantizeByRecipeResult {
+  return inMemory(quantizeByRecipeSteps(model, q, ranges, hessians, pruned, false));
+}
+
+/** quantizeByRecipe one weight at a time (quantize/index.ts QuantizeStep); `readsExternal` as quantizeModelSteps takes it. */
+export function* quantizeByRecipeSteps(
+  model: ModelProto,
+  q: QuantizeRecipe,
+  ranges: ActivationRanges | undefined,
+  hessians: LayerHessians | undefined,
+  pruned: boolean,
+  readsExternal: boolean,
+): QuantizeSteps<QuantizeByRecipeResult> {
   checkLayerNames(model, q);
   const rounding = roundingOf(q);
   const roundingFor = rounding ? compensatedRounding(model, requireHessians(hessians), rounding) : undefined;
@@ -327,15 +339,15 @@ export function quantizeByRecipe(
   if (q.bits === undefined) {
     const include = (n: NodeProto) => bitsOf(n) != null;
     const r = q.codebook
-      ? quantizeModel(current, { codebook: { ...q.codebook, exactZeros: pruned }, include })
-      : quantizeModel(current, { pq: { ...q.pq!, ...(q.calibration ? { hessianFor: weightHessians(model, requireHessians(hessians)).matrix } : {}) }, include });
+      ? yield* quantizeModelSteps(current, { codebook: { ...q.codebook, exactZeros: pruned }, include }, readsExternal)
+      : yield* quantizeModelSteps(current, { pq: { ...q.pq!, ...(q.calibration ? { hessianFor: weightHessians(model, requireHessians(hessians)).matrix } : {}) }, include }, readsExternal);
     return { model: r.model, tensors: r.tensors, skipped: [...skipped, ...r.skipped], activations: [] };
   }
   const widths = [...new Set([...bits.values()].filter((b): b is number => b !== null))].sort((a, b) => b - a);
   for (const b of widths) {
     // Remaining layers of this width (all of them, or those a dynamic rewrite declined) get weight-only.
     const options: QuantizeOptions = { ...quantizeOptions(q, b), include: (n: NodeProto) => bitsOf(n) === b, ...(roundingFor ? { roundingFor } : {}) };
-    const r = quantizeModel(current, options);
+    const r = yield* quantizeModelSteps(current, options, readsExternal);
     current = r.model;
     tensors.push(...r.tensors);
     skipped.push(...r.skipped);

@@ -11,6 +11,7 @@ import { edited } from "./edit";
 import { DT, dtypeBits } from "./dtype";
 import { OPERATOR_FORMS } from "./operators";
 import { elementCount, isExternal, tensorDims } from "./tensor";
+import { skeletonRange } from "./skeleton";
 import { defaultOpset } from "./validate";
 
 /** Results up to this many elements are folded even when their source stays (shapes, axes, small tables). */
@@ -71,6 +72,19 @@ function rawTensor(name: string, dataType: number, dims: readonly number[], byte
   return create(TensorProtoSchema, { name, dataType, dims: dims.map(BigInt), rawData: new Uint8Array(bytes) as Uint8Array<ArrayBuffer> });
 }
 
+/**
+ * A skeleton's tensor (onnx/skeleton.ts) under a new name and shape: the same bytes, still in the model's file, as
+ * rawTensor would hold them (the same fields, so that the variant written from it is byte for byte the same).
+ */
+function relabeled(x: TensorProto, name: string, dims: readonly number[]): TensorProto {
+  return create(TensorProtoSchema, { name, dataType: x.dataType, dims: dims.map(BigInt), externalData: x.externalData, dataLocation: 1 });
+}
+
+/** Bytes a tensor stores, in the model or (a skeleton's) in the model's file. */
+function storedBytes(t: TensorProto): number {
+  return tensorBytes(t)?.byteLength ?? skeletonRange(t)?.length ?? 0;
+}
+
 /** The int64 values of a constant (shapes and axes), or null. */
 function int64Values(t: TensorProto): number[] | null {
   if (t.dataType !== DT.INT64) return null;
@@ -87,7 +101,8 @@ function constantTensor(node: NodeProto): TensorProto | null {
   if (!a || node.attribute.length !== 1 || !name) return null;
   switch (a.name) {
     case "value":
-      return a.t && !isExternal(a.t) ? edited(a.t, { name }) : null;
+      // A skeleton's tensor (its bytes still in the model's file) moves as any other: it is not read here.
+      return a.t && (!isExternal(a.t) || skeletonRange(a.t)) ? edited(a.t, { name }) : null;
     case "value_float":
       return rawTensor(name, DT.FLOAT, [], new Uint8Array(Float32Array.of(a.f).buffer));
     case "value_floats":
@@ -139,18 +154,21 @@ function fold(node: NodeProto, inputs: (TensorProto | undefined)[], opset: numbe
   const name = node.output[0]!;
   if (!x || node.output.length !== 1) return null;
   const bytes = tensorBytes(x);
-  if (!bytes) return null;
+  // Ops that only rename or reshape move a skeleton's tensor without reading it; the others need its bytes.
+  const moved = !bytes && skeletonRange(x) && !["Cast", "Transpose"].includes(node.opType);
+  if (!bytes && !moved) return null;
+  const as = (dataType: number, out: readonly number[], b: Uint8Array | null) => (b ? rawTensor(name, dataType, out, b) : relabeled(x, name, out));
   const dims = tensorDims(x);
   const size = dtypeBits(x.dataType)! / 8;
   switch (node.opType) {
     case "Identity":
-      return rawTensor(name, x.dataType, dims, bytes);
+      return as(x.dataType, dims, bytes);
     case "Cast": {
       const to = intAttribute(node, "to", 0);
-      if (to === x.dataType) return rawTensor(name, to, dims, bytes);
+      if (to === x.dataType) return rawTensor(name, to, dims, bytes!);
       // Widening to float32 (float16) or the float32 rounding ONNX specifies (double): exact as written.
       if (to !== DT.FLOAT) return null;
-      const aligned = new Uint8Array(bytes);
+      const aligned = new Uint8Array(bytes!);
       if (x.dataType === DT.DOUBLE) {
         return rawTensor(name, to, dims, new Uint8Array(Float32Array.from(new Float64Array(aligned.buffer)).buffer));
       }
@@ -163,7 +181,7 @@ function fold(node: NodeProto, inputs: (TensorProto | undefined)[], opset: numbe
     case "Transpose": {
       const perm = intsAttribute(node, "perm", dims.map((_, i) => dims.length - 1 - i));
       if (perm.length !== dims.length || axesIn(perm, dims.length) === null) return null;
-      return rawTensor(name, x.dataType, perm.map((p) => dims[p]!), transposeBytes(bytes, dims, perm, size));
+      return rawTensor(name, x.dataType, perm.map((p) => dims[p]!), transposeBytes(bytes!, dims, perm, size));
     }
     case "Reshape": {
       const shape = inputs[1] ? int64Values(inputs[1]) : null;
@@ -175,7 +193,7 @@ function fold(node: NodeProto, inputs: (TensorProto | undefined)[], opset: numbe
       const count = elementCount(dims);
       const resolved = out.map((d) => (d === -1 ? (known === 0 ? 0 : count / known) : d));
       if (elementCount(resolved) !== count || resolved.some((d) => !Number.isInteger(d))) return null;
-      return rawTensor(name, x.dataType, resolved, bytes);
+      return as(x.dataType, resolved, bytes);
     }
     case "Unsqueeze": {
       const axes = opset >= 13 ? (inputs[1] ? int64Values(inputs[1]) : null) : intsAttribute(node, "axes", []);
@@ -185,14 +203,14 @@ function fold(node: NodeProto, inputs: (TensorProto | undefined)[], opset: numbe
       if (!at) return null;
       const out: number[] = [];
       for (let i = 0, k = 0; i < rank; i++) out.push(at.includes(i) ? 1 : dims[k++]!);
-      return rawTensor(name, x.dataType, out, bytes);
+      return as(x.dataType, out, bytes);
     }
     case "Squeeze": {
       const given = opset >= 13 ? (node.input[1] ? (inputs[1] ? int64Values(inputs[1]) : null) : []) : intsAttribute(node, "axes", []);
       if (!given) return null;
       const at = given.length === 0 ? dims.flatMap((d, i) => (d === 1 ? [i] : [])) : axesIn(given, dims.length);
       if (!at || at.some((a) => dims[a] !== 1)) return null;
-      return rawTensor(name, x.dataType, dims.filter((_, i) => !at.includes(i)), bytes);
+      return as(x.dataType, dims.filter((_, i) => !at.includes(i)), bytes);
     }
   }
   return null;
@@ -277,8 +295,8 @@ function normalizeGraph(graph: GraphProto, outer: ReadonlyMap<string, TensorProt
         const folded = allConstant ? fold(node, ins, pass.opset) : null;
         if (folded) {
           const freed = node.input.filter((i, k) => i && k === 0 && (pass.readers.get(i) ?? 0) === 1);
-          const freedBytes = freed.reduce((s, i) => s + (tensorBytes(scope.get(i)!)?.byteLength ?? 0), 0);
-          const grows = (tensorBytes(folded)?.byteLength ?? 0) > freedBytes;
+          const freedBytes = freed.reduce((s, i) => s + storedBytes(scope.get(i)!), 0);
+          const grows = storedBytes(folded) > freedBytes;
           const small = elementCount(tensorDims(folded)) <= SMALL;
           // A chain into a weight slot is folded even when it grows (a float16 weight cast to float32 is
           // quantized next), unless its source stays for other readers: folding would then store the weight

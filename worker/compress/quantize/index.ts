@@ -4,7 +4,7 @@
 import { edited } from "../../onnx/edit";
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { DT } from "../../onnx/dtype";
-import { isExternal, readFloat32, tensorDims } from "../../onnx/tensor";
+import { elementCount, isExternal, readFloat32, tensorDims } from "../../onnx/tensor";
 import { defaultOpset } from "../../onnx/validate";
 import { affineEncoding, type Granularity } from "./affine-encoding";
 import { binary } from "./binary";
@@ -193,8 +193,40 @@ function layoutIntoWeights(
   return (node, index) => LAYOUT_OPS.has(node.opType) && reaches(node, index, 0);
 }
 
+/**
+ * What a quantization pass asks of whoever drives it, one weight at a time: the bytes of a weight held outside the model
+ * (external data: the driver answers with them), and, once a weight is encoded, the chance to move its encoded tensors
+ * out of memory (the driver may make them external data) before the next weight is read.
+ */
+export type QuantizeStep = { kind: "read"; tensor: TensorProto } | { kind: "encoded"; weight: EncodedWeight };
+export type QuantizeSteps<T> = Generator<QuantizeStep, T, Uint8Array | undefined>;
+
+/** Runs a pass over a model held in memory: it asks for no external weight (it leaves those float) and keeps what it encodes. */
+export function inMemory<T>(steps: QuantizeSteps<T>): T {
+  for (let step = steps.next(); ; step = steps.next(undefined)) {
+    if (step.done) return step.value;
+    if (step.value.kind === "read") throw new TypeError(`in-memory quantization asked for external weight '${step.value.tensor.name}'`);
+  }
+}
+
 /** Throws Int2OpsetError for 2-bit weights on a model that cannot be lifted to opset 25. */
 export function quantizeModel(input: ModelProto, options: QuantizeOptions): QuantizeResult {
+  return inMemory(quantizeModelSteps(input, options, false));
+}
+
+/** Little-endian float32 bytes as an aligned Float32Array (a copy). */
+function floatsOf(name: string, raw: Uint8Array, count: number): Float32Array {
+  if (raw.byteLength !== count * 4) throw new RangeError(`tensor '${name}' holds ${raw.byteLength} bytes, expected ${count * 4}`);
+  const out = new Float32Array(count);
+  new Uint8Array(out.buffer).set(raw);
+  return out;
+}
+
+/**
+ * quantizeModel one weight at a time (see QuantizeStep). With `readsExternal`, weights in external data are read from
+ * the driver (a model read from its skeleton: compress/bounded.ts); without, they stay float.
+ */
+export function* quantizeModelSteps(input: ModelProto, options: QuantizeOptions, readsExternal: boolean): QuantizeSteps<QuantizeResult> {
   const encoding = encodingFor(options);
   const lifted = liftFor(input, options);
   const model = "model" in lifted ? lifted.model : input;
@@ -227,7 +259,8 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
       skip("weight is not float32");
       continue;
     }
-    if (isExternal(weight)) {
+    const external = isExternal(weight);
+    if (external && !readsExternal) {
       skip("weight uses external data");
       continue;
     }
@@ -253,14 +286,18 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
     // `data` is read on first use: an encoder that takes rawData never makes the aligned float copy.
     let data: Float32Array | undefined;
     const rounding = options.roundingFor?.(weight.name, dims, slot);
+    const raw = external ? yield { kind: "read", tensor: weight } : weight.rawData.byteLength > 0 ? weight.rawData : undefined;
+    if (external && raw?.byteLength !== elementCount(dims) * 4) {
+      throw new RangeError(`external weight '${weight.name}': ${raw?.byteLength ?? 0} bytes read, expected ${elementCount(dims) * 4}`);
+    }
     const encoded = encoding.encode({
       ...(rounding ? { rounding } : {}),
       name: weight.name,
       dims,
       get data() {
-        return (data ??= readFloat32(weight));
+        return (data ??= external ? floatsOf(weight.name, raw!, elementCount(dims)) : readFloat32(weight));
       },
-      ...(weight.rawData.byteLength > 0 ? { rawData: weight.rawData } : {}),
+      ...(raw ? { rawData: raw } : {}),
       slot,
       gemm,
       opset,
@@ -286,6 +323,7 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions): Quan
       ...(encoded.codebook ? { codebook: encoded.codebook } : {}),
       ...(rounding ? { compensated: true as const } : {}),
     });
+    yield { kind: "encoded", weight: encoded };
     planned.set(weight.name, encoded);
   }
   if (tensors.length === 0) return { model: input, tensors, skipped };
