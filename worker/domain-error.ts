@@ -12,6 +12,7 @@ export type DomainCode =
   | "invalid_dataset"
   | "nothing_to_compress"
   | "variant_failed"
+  | "too_large_to_serve"
   | "quota_exceeded";
 
 export class DomainError extends Error {

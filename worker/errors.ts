@@ -19,6 +19,7 @@ export const DOMAIN_STATUS: Record<DomainCode, ContentfulStatusCode> = {
   conflict: 409,
   nothing_to_compress: 422,
   variant_failed: 422,
+  too_large_to_serve: 422,
   // 403 for a stored-things quota; a QuotaExceeded that frees itself (running jobs) answers 429 (worker/app.ts).
   quota_exceeded: 403,
 };

@@ -31,6 +31,8 @@ export interface VariantRecord extends StoredVariant {
   smoothed?: SmoothedActivation[];
   /** The latest evaluation against FP32 (variant made with `eval`, or POST .../evaluate). */
   eval?: EvalReport;
+  /** Why the Worker does not serve this variant (too big to read whole): it is made to download. */
+  notServed?: string;
 }
 
 /** A weight (or activation) compression left float, and why; `elements` where it names a tensor of the variant. */

@@ -230,7 +230,7 @@ const modelGone = (modelId: string) => new DomainError("not_found", `model '${mo
  * `ownBytes`: the caller has just written the variant's bytes, which go with a record refused or failed, unless a
  * record of the same address (a concurrent identical request's) points at them.
  */
-async function commitRecord(store: TenantStore, record: VariantRecord, ownBytes: boolean): Promise<void> {
+export async function commitRecord(store: TenantStore, record: VariantRecord, ownBytes: boolean): Promise<void> {
   const { modelId, id } = record;
   try {
     if (!(await store.getModel(modelId))) throw modelGone(modelId);

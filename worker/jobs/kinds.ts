@@ -1,7 +1,8 @@
 // What each job kind does: a function of (the tenant's store, request, progress) returning the job's result.
 import { loadDataset } from "../catalog/datasets";
 import { requireModel } from "../catalog/models";
-import { evaluateStoredVariant, makeVariant, type Progress } from "../catalog/variants";
+import { evaluateStoredVariant, findVariant, makeVariant, type Progress } from "../catalog/variants";
+import { compressesBounded, makeBoundedVariant, requireBoundedApplicable } from "../catalog/bounded-variants";
 import type { Recipe } from "../compress/recipe";
 import type { TenantStore } from "../store/tenant";
 import { layerSensitivity, type SensitivityOptions } from "../tune/sensitivity";
@@ -30,6 +31,10 @@ type Handler = (store: TenantStore, request: never, progress: Progress) => Promi
 export const JOB_KINDS = {
   async variant(store: TenantStore, r: VariantJob, progress: Progress) {
     const model = await requireModel(store, r.modelId);
+    if (compressesBounded(store, model)) {
+      await requireBoundedApplicable(store, model, r.recipe, r.eval !== undefined);
+      return (await findVariant(store, model, r.recipe)) ?? makeBoundedVariant(store, model, r.recipe, progress);
+    }
     return (await makeVariant(store, model, r.recipe, r.eval?.dataset, progress)).variant;
   },
   async evaluate(store: TenantStore, r: EvaluateJob, progress: Progress) {

@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../app";
 import { requireModel } from "../catalog/models";
+import { compressesBounded, requireBoundedApplicable } from "../catalog/bounded-variants";
 import { findVariant, makeVariant, registerTrainedVariant, requireApplicableRecipe, requireVariant } from "../catalog/variants";
 import { requireDataset } from "../catalog/datasets";
 import { submitJob } from "../jobs/jobs";
@@ -149,7 +150,7 @@ export const variants = createRouter("invalid_recipe")
     const calibration = recipe.quantize && calibrationOf(recipe.quantize);
     if (calibration) await requireDataset(c.var.store, calibration.dataset);
     // Calibration (static ranges, GPTQ's Hessians) runs the model over a dataset: always a job.
-    const needsJob = ev !== undefined || calibration !== undefined || model.bytes >= SYNC_MAX_MODEL_BYTES;
+    const needsJob = ev !== undefined || calibration !== undefined || model.bytes >= SYNC_MAX_MODEL_BYTES || compressesBounded(c.var.store, model);
     if (!needsJob) {
       const { created, variant } = await makeVariant(c.var.store, model, recipe);
       return c.json(variant, created ? 201 : 200);
@@ -159,7 +160,8 @@ export const variants = createRouter("invalid_recipe")
     const existing = lookup ? await findVariant(c.var.store, model, recipe) : null;
     if (existing && (!ev || existing.eval?.dataset === ev.dataset)) return c.json(existing, 200);
     // What the graph alone can refute is refused now, as the inline path would, not minutes later in the job.
-    if (!existing) await requireApplicableRecipe(c.var.store, model, recipe);
+    if (compressesBounded(c.var.store, model)) await requireBoundedApplicable(c.var.store, model, recipe, ev !== undefined);
+    else if (!existing) await requireApplicableRecipe(c.var.store, model, recipe);
     const job = await submitJob(c.env, tenant, "variant", { modelId: model.id, recipe, ...(ev ? { eval: ev } : {}) }, true);
     return answerWithJob(c, job, wait, existing ? 200 : 201);
   })

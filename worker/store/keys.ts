@@ -3,6 +3,8 @@ export const modelBlobKey = (tenant: string, modelId: string) => `t/${tenant}/mo
 export const variantBlobKey = (tenant: string, modelId: string, variantId: string) =>
   `t/${tenant}/variants/${modelId}/${variantId}.onnx`;
 export const variantBlobPrefix = (tenant: string, modelId: string) => `t/${tenant}/variants/${modelId}/`;
+/** Encoded weights a bounded compression moved out of memory, under the model's variants (its deletion takes them). */
+export const spillBlobPrefix = (tenant: string, modelId: string, variantId: string) => `t/${tenant}/variants/${modelId}/spill/${variantId}/`;
 
 export const modelRecordKey = (tenant: string, modelId: string) => `t:${tenant}:model:${modelId}`;
 export const modelRecordPrefix = (tenant: string) => `t:${tenant}:model:`;

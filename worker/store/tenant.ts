@@ -21,6 +21,7 @@ import {
   uploadRecordPrefix,
   variantBlobKey,
   variantBlobPrefix,
+  spillBlobPrefix,
   variantRecordKey,
   variantRecordPrefix,
   variantsPrefix,
@@ -32,6 +33,8 @@ import type { ByteSource } from "../onnx/skeleton";
 export interface StoreBindings {
   BLOBS: R2Bucket;
   RECORDS: KVNamespace;
+  /** Overrides MAX_WHOLE_MODEL_BYTES (a smaller bound lets tests reach the bounded paths with small models). */
+  WHOLE_MODEL_BYTES?: string;
 }
 
 /** A page of a listing: its items and, when more follow, the opaque cursor of the next page. */
@@ -71,12 +74,15 @@ interface SizeMetadata {
 export class TenantStore {
   /** The tenant's quotas and rate limits (../limits.ts), from the same bindings' variables. */
   readonly limits: TenantLimits;
+  /** The most bytes of a model or variant read whole (compressed in memory, served); bigger ones are read by range. */
+  readonly wholeModelBytes: number;
 
   constructor(
     private readonly bindings: StoreBindings,
     readonly tenant: string,
   ) {
     this.limits = tenantLimits(bindings);
+    this.wholeModelBytes = Math.min(Number(bindings.WHOLE_MODEL_BYTES ?? MAX_WHOLE_MODEL_BYTES) || MAX_WHOLE_MODEL_BYTES, MAX_WHOLE_MODEL_BYTES);
   }
 
   private get blobs(): R2Bucket {
@@ -117,12 +123,12 @@ export class TenantStore {
    */
   async readModelBytes(modelId: string, what = "model"): Promise<Uint8Array> {
     const obj = await this.openBlob(modelBlobKey(this.tenant, modelId), what);
-    if (obj.size > MAX_WHOLE_MODEL_BYTES) {
+    if (obj.size > this.wholeModelBytes) {
       await obj.body.cancel();
       throw new DomainError(
         "payload_too_large",
         `the model is ${obj.size} bytes: compressing and serving read a model whole, which holds at most ` +
-          `${MAX_WHOLE_MODEL_BYTES} bytes (MAX_WHOLE_MODEL_BYTES)`,
+          `${this.wholeModelBytes} bytes (MAX_WHOLE_MODEL_BYTES)`,
       );
     }
     return new Uint8Array(await obj.arrayBuffer());
@@ -232,18 +238,61 @@ export class TenantStore {
   }
 
   /** The staged object read by range, one window at a time (for the skeleton reader, ../onnx/skeleton.ts). */
-  async stagedSource(uploadId: string): Promise<ByteSource> {
-    const key = uploadBlobKey(this.tenant, uploadId);
+  stagedSource(uploadId: string): Promise<ByteSource> {
+    return this.rangedSource(uploadBlobKey(this.tenant, uploadId), `upload '${uploadId}'`);
+  }
+
+  /** A model's bytes read by range (never whole): what compressing a model too big to hold reads. */
+  modelSource(modelId: string): Promise<ByteSource> {
+    return this.rangedSource(modelBlobKey(this.tenant, modelId), `model '${modelId}'`);
+  }
+
+  /** A variant's bytes read by range. */
+  variantSource(modelId: string, variantId: string): Promise<ByteSource> {
+    return this.rangedSource(variantBlobKey(this.tenant, modelId, variantId), `variant '${variantId}'`);
+  }
+
+  private async rangedSource(key: string, what: string): Promise<ByteSource> {
     const head = await this.blobs.head(key);
-    if (!head) throw new DomainError("not_found", `upload '${uploadId}' has no bytes`);
+    if (!head) throw new DomainError("not_found", `${what} has no bytes`);
+    return this.sized(key, head.size, what);
+  }
+
+  private sized(key: string, size: number, what: string): ByteSource {
     return {
-      size: head.size,
+      size,
       read: async (offset, length) => {
         const obj = await this.blobs.get(key, { range: { offset, length } });
-        if (!obj) throw new DomainError("not_found", `upload '${uploadId}' has no bytes`);
+        if (!obj) throw new DomainError("not_found", `${what} has no bytes`);
         return new Uint8Array(await obj.arrayBuffer());
       },
     };
+  }
+
+  // Spills: encoded weights of a variant being made, stored until the variant is written from them.
+
+  async putSpill(modelId: string, variantId: string, name: string, bytes: Uint8Array): Promise<void> {
+    await this.blobs.put(spillBlobPrefix(this.tenant, modelId, variantId) + name, bytes);
+  }
+
+  /** A spill of `size` bytes, read by range. */
+  spillSource(modelId: string, variantId: string, name: string, size: number): ByteSource {
+    return this.sized(spillBlobPrefix(this.tenant, modelId, variantId) + name, size, `spill '${name}' of variant '${variantId}'`);
+  }
+
+  async deleteSpills(modelId: string, variantId: string): Promise<void> {
+    const prefix = spillBlobPrefix(this.tenant, modelId, variantId);
+    let cursor: string | undefined;
+    do {
+      const page = await this.blobs.list({ prefix, cursor });
+      if (page.objects.length > 0) await this.blobs.delete(page.objects.map((o) => o.key));
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+  }
+
+  /** A variant's bytes written in parts (invisible until completed). */
+  createVariantUpload(modelId: string, variantId: string): Promise<R2MultipartUpload> {
+    return this.blobs.createMultipartUpload(variantBlobKey(this.tenant, modelId, variantId));
   }
 
   /** SHA-256 (hex) of the staged object, streamed through the digest: never held whole. */

@@ -45,15 +45,33 @@ async function lookUpVariant(store: TenantStore, model: ModelRecord, pick: Servi
     if (pick.bits !== undefined && pick.bits !== v.bits) {
       throw new DomainError("invalid_request", `variant '${v.id}' has ${v.bits} bits, not ${pick.bits}`);
     }
+    await requireServable(store, model, v.bytes, `variant '${v.id}'`);
     return { id: v.id, bits: v.bits };
   }
-  if (pick.bits === undefined || pick.bits === 32) return null;
+  if (pick.bits === undefined || pick.bits === 32) {
+    await requireServable(store, model, model.bytes, `model '${model.id}'`);
+    return null;
+  }
   // The newest variant of that bit-width serves a plain ?bits= request.
   const match = (await store.listVariantSummaries(model.id)).filter((v) => v.bits === pick.bits).pop();
   if (!match) {
     throw new DomainError("not_found", `model '${model.id}' has no ${pick.bits}-bit variant; create one with POST /v1/models/${model.id}/variants`);
   }
+  await requireServable(store, model, match.bytes, `variant '${match.id}'`);
   return { id: match.id, bits: match.bits };
+}
+
+/**
+ * Serving reads a model or variant whole: one over the store's bound is refused with too_large_to_serve (422), naming
+ * the smallest of the model's variants that is within it, if any.
+ */
+async function requireServable(store: TenantStore, model: ModelRecord, bytes: number, what: string): Promise<void> {
+  if (bytes <= store.wholeModelBytes) return;
+  const fits = (await store.listVariantSummaries(model.id)).filter((v) => v.bytes <= store.wholeModelBytes).sort((a, b) => a.bytes - b.bytes)[0];
+  const instead = fits
+    ? `variant '${fits.id}' (${fits.bits} bits, ${fits.bytes} bytes) is the smallest that serves`
+    : `make a narrower variant with POST /v1/models/${model.id}/variants (int4 takes about an eighth of FP32)`;
+  throw new DomainError("too_large_to_serve", `${what} is ${bytes} bytes; serving reads it whole, at most ${store.wholeModelBytes} bytes (MAX_WHOLE_MODEL_BYTES): ${instead}`);
 }
 
 export async function runInference(

@@ -1,13 +1,15 @@
 // Models uploaded in parts (/v1/uploads) and single bodies streamed (POST /v1/models with no Content-Length), in
 // workerd against local R2 and KV: parts arrive in any order and may be sent again; completing joins them into the
 // same model, id and bytes that one request would store; an interrupted part is sent again and the upload still
-// completes; an aborted or refused upload leaves nothing in R2 or KV. (The tests run with a 4 MiB MAX_UPLOAD_BYTES.)
+// completes; an aborted or refused upload leaves nothing in R2 or KV. A model over MAX_WHOLE_MODEL_BYTES compresses one
+// weight at a time into variants that download and serve, while the FP32 model answers too_large_to_serve. (The tests
+// run with a 4 MiB MAX_UPLOAD_BYTES.)
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { encodeModel } from "@worker/onnx/codec";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import { MIN_PART_BYTES } from "@worker/catalog/uploads";
 import { MAX_WHOLE_MODEL_BYTES } from "@worker/store/tenant";
-import { buildMlp, mlpModel } from "@test/support/models";
+import { buildMlp, mlpModel, randomInput } from "@test/support/models";
 import { api, expectError, postJson, sha256Hex } from "@test/support/api";
 
 /** About 11.5 MB: three 5 MiB parts, the last one shorter. */
@@ -222,23 +224,100 @@ describe("a model uploaded in parts", () => {
 });
 
 describe("a model over what compression and serving hold at once", () => {
-  it("uploads in parts and downloads, and compressing it answers 413, serving it 422, naming MAX_WHOLE_MODEL_BYTES", async () => {
-    const huge = encodeModel(mlpModel([4096, 4100, 10], 5)); // 67.4 MB, over 64 MiB
-    expect(huge.byteLength).toBeGreaterThan(MAX_WHOLE_MODEL_BYTES);
+  // Five 2048 x 2048 layers and a head: 84 MB, over 64 MiB, each weight (16.8 MB) within MAX_BOUNDED_WEIGHT_BYTES.
+  const SIZES = [2048, 2048, 2048, 2048, 2048, 2048, 10];
+  const huge = encodeModel(mlpModel(SIZES, 5));
+  const LAYERS = ["fc0.weight", "fc1.weight", "fc2.weight", "fc3.weight", "fc4.weight", "head.weight"];
+
+  /** The MLP's logits by a plain reference (float64 sums over the model's own weights): relu(x W + b) per layer, then the head. */
+  function reference(x: Float32Array): Float64Array {
+    const inits = new Map(decodeModel(huge).graph!.initializer.map((t) => [t.name, new Float32Array(t.rawData.slice().buffer)]));
+    let h: Float64Array = Float64Array.from(x);
+    for (let i = 0; i < SIZES.length - 2; i++) {
+      const [k, n] = [SIZES[i]!, SIZES[i + 1]!];
+      const w = inits.get(`fc${i}.weight`)!;
+      const b = inits.get(`fc${i}.bias`)!;
+      const next = new Float64Array(n);
+      for (let r = 0; r < k; r++) for (let j = 0; j < n; j++) next[j]! += h[r]! * w[r * n + j]!;
+      for (let j = 0; j < n; j++) next[j] = Math.max(0, next[j]! + b[j]!);
+      h = next;
+    }
+    const [k, n] = [SIZES[SIZES.length - 2]!, SIZES[SIZES.length - 1]!];
+    const wo = inits.get("head.weight")!;
+    const bo = inits.get("head.bias")!;
+    return Float64Array.from({ length: n }, (_, o) => {
+      let sum = bo[o]!;
+      for (let j = 0; j < k; j++) sum += h[j]! * wo[o * k + j]!;
+      return sum;
+    });
+  }
+  const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let ab = 0, aa = 0, bb = 0;
+    for (let i = 0; i < a.length; i++) {
+      ab += a[i]! * b[i]!;
+      aa += a[i]! * a[i]!;
+      bb += b[i]! * b[i]!;
+    }
+    return ab / Math.sqrt(aa * bb);
+  };
+
+  /** Each test's storage starts empty: the model is uploaded in 16 MiB parts by each. */
+  async function uploadHuge(): Promise<{ id: string; parameters: number }> {
     const upload = await plan(huge.byteLength, 16 * 1024 * 1024);
     const parts = [];
     for (let n = 1; n <= upload.parts; n++) parts.push(await sendPart(upload, n, partOf(huge, upload, n)));
     const res = await postJson(`/v1/uploads/${upload.id}/complete`, { parts });
     expect(res.status, await res.clone().text()).toBe(201);
-    const model = (await res.json()) as { id: string; parameters: number };
-    expect(model.parameters).toBe(4096 * 4100 + 4100 + 4100 * 10 + 10);
-    const compress = await expectError(await postJson(`/v1/models/${model.id}/variants`, { quantize: { bits: 8 } }));
-    expect(compress).toMatchObject({ status: 413, code: "payload_too_large", message: expect.stringMatching(/MAX_WHOLE_MODEL_BYTES/) });
-    const infer = await expectError(await postJson(`/v1/models/${model.id}/infer`, { inputs: { input: { type: "float32", dims: [1, 4096], data: new Array(4096).fill(0) } } }));
-    expect(infer).toMatchObject({ status: 422, message: expect.stringMatching(/MAX_WHOLE_MODEL_BYTES/) });
+    return (await res.json()) as { id: string; parameters: number };
+  }
+
+  it("uploads in parts and downloads; serving the FP32 model answers 422 too_large_to_serve", async () => {
+    expect(huge.byteLength).toBeGreaterThan(MAX_WHOLE_MODEL_BYTES);
+    const model = await uploadHuge();
+    expect(model.parameters).toBe(5 * (2048 * 2048 + 2048) + 2048 * 10 + 10);
+    const infer = await expectError(await postJson(`/v1/models/${model.id}/infer`, { inputs: { input: { type: "float32", dims: [1, 2048], data: new Array(2048).fill(0) } } }));
+    expect(infer).toMatchObject({ status: 422, code: "too_large_to_serve", message: expect.stringMatching(/MAX_WHOLE_MODEL_BYTES.*make a narrower variant/) });
     const download = await api(`/v1/models/${model.id}/onnx`);
     expect(Number(download.headers.get("Content-Length"))).toBe(huge.byteLength);
     expect(await sha256Hex(await download.arrayBuffer())).toBe(await sha256Hex(huge.slice().buffer));
+  });
+
+  it("compresses one weight at a time (int8, then int4): variants that download with their SHA-256 and serve within 0.999 / 0.99 of a plain reference", async () => {
+    const modelId = (await uploadHuge()).id;
+    const x = Float32Array.from(randomInput(2048, 21));
+    const want = reference(x);
+    for (const [recipe, minCosine, minRatio] of [[{ bits: 8 }, 0.999, 3.9], [{ bits: 4 }, 0.99, 6]] as const) {
+      const res = await postJson(`/v1/models/${modelId}/variants?wait=25`, { quantize: recipe });
+      expect(res.status, await res.clone().text()).toBe(201);
+      const variant = (await res.json()) as Record<string, any>;
+      expect(variant.tensors.map((t: { name: string }) => t.name).sort()).toEqual(LAYERS);
+      expect(variant.compressionRatio).toBeGreaterThan(minRatio);
+      expect(variant.notServed).toBeUndefined();
+      const download = await api(`/v1/models/${modelId}/variants/${variant.id}/onnx`);
+      const bytes = await download.arrayBuffer();
+      expect(bytes.byteLength).toBe(variant.bytes);
+      expect(await sha256Hex(bytes)).toBe(variant.sha256);
+      const served = await postJson(`/v1/models/${modelId}/infer?variant=${variant.id}`, { inputs: { input: { type: "float32", dims: [1, 2048], data: Array.from(x) } } });
+      expect(served.status, await served.clone().text()).toBe(200);
+      const logits = ((await served.json()) as { outputs: { logits: { data: number[] } } }).outputs.logits.data;
+      expect(cosine(logits, want), JSON.stringify(recipe)).toBeGreaterThanOrEqual(minCosine);
+      // The same recipe again finds the stored variant.
+      const again = await postJson(`/v1/models/${modelId}/variants?wait=25`, { quantize: recipe });
+      expect([again.status, ((await again.json()) as { id: string }).id]).toEqual([200, variant.id]);
+    }
+    // The FP32 model now names the smallest variant that serves.
+    const infer = await expectError(await postJson(`/v1/models/${modelId}/infer`, { inputs: { input: { type: "float32", dims: [1, 2048], data: new Array(2048).fill(0) } } }));
+    expect(infer.message).toMatch(/variant '[0-9a-f]{24}' \(4 bits, \d+ bytes\) is the smallest that serves/);
+    // Nothing the compression spilled is left in R2.
+    expect((await env.BLOBS.list({ prefix: "t/alpha/variants/" })).objects.map((o) => o.key).filter((k) => k.includes("/spill/"))).toEqual([]);
+  }, 240_000);
+
+  it("refuses at once, with 413 naming why, recipes that need the whole model", async () => {
+    const modelId = (await uploadHuge()).id;
+    for (const body of [{ prune: { sparsity: 0.5 } }, { quantize: { bits: 8, scheme: "dynamic" } }, { quantize: { bits: 8, equalize: true } }]) {
+      const err = await expectError(await postJson(`/v1/models/${modelId}/variants`, body));
+      expect(err, JSON.stringify(body)).toMatchObject({ status: 413, code: "payload_too_large", message: expect.stringMatching(/one weight at a time/) });
+    }
   });
 });
 

@@ -1,0 +1,165 @@
+// Variants of models too big to hold (over MAX_WHOLE_MODEL_BYTES, store/tenant.ts): compressed one weight at a time from ranged reads
+// of the model's object (compress/bounded.ts), the encoded weights spilled to R2 as they are made, then the variant
+// written through an R2 multipart upload (invisible until complete) from the original and the spills, and checked
+// by reading its structure back. A variant small enough to read whole is served as any other (serve check first);
+// a bigger one is stored to download, its record saying why the Worker does not serve it.
+import { boundedRecipeProblem, BoundedRecipeError, compressBounded } from "../compress/bounded";
+import { checkRecipe } from "../compress/pipeline";
+import { variantRecipe, recipeBits, type Recipe } from "../compress/recipe";
+import { decodeModel } from "../onnx/codec";
+import { writeSegments, type SegmentedModel } from "../onnx/segments";
+import { readSkeleton, SKELETON_LOCATION, type ByteSource } from "../onnx/skeleton";
+import { summarizeModel, validateModel } from "../onnx/validate";
+import { checkServes } from "../serve/serve-check";
+import { servingProfile } from "../serve/sessions";
+import { hexOf } from "../store/body";
+import type { TenantStore } from "../store/tenant";
+import { DomainError } from "../domain-error";
+import { requireRoom } from "./quotas";
+import type { ModelRecord, VariantRecord } from "./records";
+import { STREAM_PART_BYTES } from "./uploads";
+import { commitRecord, variantId, type Progress } from "./variants";
+
+/** Whether a model is compressed one weight at a time: it is too big to read whole. */
+export const compressesBounded = (store: TenantStore, model: ModelRecord) => model.bytes > store.wholeModelBytes;
+
+/**
+ * What a request checks before queueing the job, from the model's structure alone (read by range): the recipe runs
+ * one weight at a time, applies to the graph (names, ops, opset), and asks for no evaluation (which runs the model
+ * whole). Throws BoundedRecipeError (413) or what checkRecipe throws.
+ */
+export async function requireBoundedApplicable(store: TenantStore, model: ModelRecord, recipe: Recipe, evaluate: boolean): Promise<void> {
+  const problem = boundedRecipeProblem(recipe) ?? (evaluate ? "eval runs the model and the variant whole" : null);
+  if (problem) throw new BoundedRecipeError(problem);
+  checkRecipe(decodeModel((await readSkeleton(await store.modelSource(model.id))).bytes), recipe);
+}
+
+/**
+ * Writes the segments to the variant's key in STREAM_PART_BYTES parts (R2 takes equal parts but the last), hashing as
+ * it goes; nothing is visible until the upload completes, and a failure aborts it. Returns the SHA-256 (hex).
+ */
+async function writeVariant(store: TenantStore, modelId: string, id: string, encoded: SegmentedModel, sources: (location: string) => ByteSource | undefined): Promise<string> {
+  const upload = await store.createVariantUpload(modelId, id);
+  const digest = new crypto.DigestStream("SHA-256");
+  const hashing = digest.getWriter();
+  const parts: R2UploadedPart[] = [];
+  const part = new Uint8Array(STREAM_PART_BYTES);
+  let filled = 0;
+  const flush = async () => {
+    parts.push(await upload.uploadPart(parts.length + 1, part.slice(0, filled)));
+    filled = 0;
+  };
+  try {
+    await writeSegments(encoded, sources, async (bytes) => {
+      await hashing.write(bytes.slice());
+      for (let at = 0; at < bytes.byteLength; ) {
+        const n = Math.min(bytes.byteLength - at, STREAM_PART_BYTES - filled);
+        part.set(bytes.subarray(at, at + n), filled);
+        filled += n;
+        at += n;
+        if (filled === STREAM_PART_BYTES) await flush();
+      }
+    });
+    if (filled > 0 || parts.length === 0) await flush();
+    await hashing.close();
+    await upload.complete(parts);
+  } catch (err) {
+    await upload.abort().catch(() => undefined);
+    throw err;
+  }
+  return hexOf(await digest.digest);
+}
+
+/**
+ * Makes a variant of a model too big to hold (see the header) and stores it with its record. Throws what
+ * compressBounded throws (413 for a recipe that needs the whole model), quota_exceeded, and variant_failed for a
+ * variant that does not read back as a valid model with the original's signature (nothing is then kept).
+ */
+export async function makeBoundedVariant(store: TenantStore, model: ModelRecord, recipe: Recipe, progress: Progress): Promise<VariantRecord> {
+  await requireRoom(store, { variantOf: model.id }, "delete the model's variants with the model, or use another model");
+  const addressed = variantRecipe(recipe, false);
+  const id = await variantId(model.sha256, addressed);
+  const original = await store.modelSource(model.id);
+  await progress("reading the model's structure", 0.05);
+  const skeleton = decodeModel((await readSkeleton(original)).bytes);
+  const spills = new Map<string, number>();
+  try {
+    const result = await compressBounded(
+      skeleton,
+      recipe,
+      {
+        original,
+        spill: async (bytes) => {
+          const name = String(spills.size);
+          await store.putSpill(model.id, id, name, bytes);
+          spills.set(`spill/${name}`, bytes.byteLength);
+          return `spill/${name}`;
+        },
+        progress: (done, total) => progress(`quantizing (weight ${done} of ${total})`, 0.1 + (0.6 * done) / Math.max(total, 1)),
+      },
+      model.bytes,
+    );
+    await requireRoom(store, { variantOf: model.id, bytes: result.encoded.size }, "delete a model first");
+    await progress("writing", 0.75);
+    const sha256 = await writeVariant(store, model.id, id, result.encoded, (location) => {
+      if (location === SKELETON_LOCATION) return original;
+      const size = spills.get(location);
+      return size === undefined ? undefined : store.spillSource(model.id, id, location.slice("spill/".length), size);
+    });
+    await progress("checking", 0.9);
+    const record: VariantRecord = {
+      id,
+      modelId: model.id,
+      sha256,
+      recipe: addressed,
+      bits: recipeBits(recipe),
+      bytes: result.encoded.size,
+      compressionRatio: model.bytes / result.encoded.size,
+      engine: "onnxruntime-web",
+      residentBytes: 0,
+      tensors: result.tensors,
+      skipped: result.skipped,
+      createdAt: new Date().toISOString(),
+    };
+    try {
+      await checkStored(store, model, record);
+    } catch (err) {
+      await store.deleteVariantBytes(model.id, id);
+      throw err;
+    }
+    await commitRecord(store, record, true);
+    return record;
+  } finally {
+    await store.deleteSpills(model.id, id);
+  }
+}
+
+/**
+ * Reads the stored variant back: its structure validates and keeps the model's signature. One small enough to read
+ * whole must serve (the serve check), and its record gets the engine and resident bytes; a bigger one is recorded as
+ * not served, with the reason.
+ */
+async function checkStored(store: TenantStore, model: ModelRecord, record: VariantRecord): Promise<void> {
+  const source = await store.variantSource(model.id, record.id);
+  if (source.size !== record.bytes) throw new DomainError("variant_failed", `the variant was written as ${source.size} bytes, expected ${record.bytes}`);
+  const skeleton = decodeModel((await readSkeleton(source)).bytes);
+  try {
+    validateModel(skeleton, { skeletonOf: source.size });
+  } catch (err) {
+    throw new DomainError("variant_failed", `the variant does not read back as a valid model: ${(err as Error).message}`, { cause: err });
+  }
+  const summary = summarizeModel(skeleton);
+  const names = (s: { name: string; type: string }[]) => s.map((t) => `${t.name}:${t.type}`).join(",");
+  if (names(summary.inputs) !== names(model.inputs) || names(summary.outputs) !== names(model.outputs)) {
+    throw new DomainError("variant_failed", "the variant does not keep the model's inputs and outputs");
+  }
+  if (record.bytes > store.wholeModelBytes) {
+    record.notServed = `the variant is ${record.bytes} bytes; serving reads a variant whole, at most ${store.wholeModelBytes} bytes (MAX_WHOLE_MODEL_BYTES): download it, or make a narrower one`;
+    return;
+  }
+  const bytes = await store.readVariantBytes(model.id, record.id);
+  await checkServes(bytes, model.inputs);
+  const serving = servingProfile(bytes, model.bytes);
+  record.engine = serving.engine;
+  record.residentBytes = serving.residentBytes;
+}
