@@ -6,7 +6,7 @@
 // VmHWM, as bench/adversarial.mjs does); the completing request (digest, skeleton, validation, copy to the model's
 // address) is measured alone too. Local R2 is Miniflare's, served by workerd too, so its buffers count: an upper bound.
 // Linux only. Writes bench/results/big-models.json and prints a table.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { memory, resetPeak, startedAt, workerdPids } from "./processes.mjs";
 import { fileURLToPath } from "node:url";
@@ -17,6 +17,7 @@ const here = (/** @type {string} */ p) => fileURLToPath(new URL(p, import.meta.u
 const MiB = 2 ** 20;
 const PART_BYTES = 16 * MiB;
 const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const log = (/** @type {string} */ message) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
 
 /** @param {ArrayLike<number>} a @param {ArrayLike<number>} b */
 function cosine(a, b) {
@@ -63,12 +64,23 @@ export async function bigModelsRun() {
   });
   await worker.ready;
   const auth = { Authorization: "Bearer bench-token" };
-  /** @param {string} path @param {RequestInit} init */
-  const call = async (path, init = {}) => {
-    const res = await worker.fetch(`http://bench${path}`, /** @type {any} */ ({ ...init, headers: { ...auth, ...(init.headers ?? {}) } }));
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${init.method ?? "GET"} ${path}: ${res.status} ${text.slice(0, 300)}`);
-    return text ? JSON.parse(text) : null;
+  /**
+   * One request through wrangler's proxy; an idempotent one (`retries`) that gets no answer within `timeoutMs` is sent
+   * again (the proxy has been seen to hold a finished response).
+   * @param {string} path @param {RequestInit} init @param {{ retries?: number, timeoutMs?: number }} options
+   */
+  const call = async (path, init = {}, { retries = 0, timeoutMs = 600_000 } = {}) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await worker.fetch(`http://bench${path}`, /** @type {any} */ ({ ...init, headers: { ...auth, ...(init.headers ?? {}) }, signal: AbortSignal.timeout(timeoutMs) }));
+        const text = await res.text();
+        if (!res.ok) throw new Error(`${init.method ?? "GET"} ${path}: ${res.status} ${text.slice(0, 300)}`);
+        return text ? JSON.parse(text) : null;
+      } catch (err) {
+        if (attempt >= retries || !(err instanceof Error && err.name === "TimeoutError")) throw err;
+        log(`${init.method ?? "GET"} ${path}: no answer in ${timeoutMs} ms, sent again`);
+      }
+    }
   };
   try {
     await call("/v1/health");
@@ -107,31 +119,37 @@ export async function bigModelsRun() {
     const feeds = { ids: new ortNode.Tensor("int64", BigInt64Array.from(ids.map(BigInt)), [1, ids.length]) };
     const want = /** @type {Float32Array} */ ((await fp32.run(feeds)).hidden.data);
     const compressions = [];
+    log("uploaded; compressing");
     for (const [label, quantize, bar] of /** @type {const} */ ([["int8", { bits: 8 }, 0.999], ["int4", { bits: 4 }, 0.99]])) {
       const made = await peakOf(pid, async () => {
         let job = await call(`/v1/models/${whole.result.id}/variants`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ quantize }) });
         while (job.status !== "succeeded" && job.status !== "failed") {
-          await sleep(500);
-          job = await call(job.url);
+          await sleep(1000);
+          job = await call(job.url, {}, { retries: 3, timeoutMs: 30_000 });
         }
         if (job.status === "failed") throw new Error(`${label}: ${JSON.stringify(job.error)}`);
         return job.result;
       });
       const variant = made.result;
-      const bytes = new Uint8Array(await (await worker.fetch(`http://bench/v1/models/${whole.result.id}/variants/${variant.id}/onnx`, /** @type {any} */ ({ headers: auth }))).arrayBuffer());
+      log(`${label}: variant ${variant.id} made in ${Math.round(made.wallMs)} ms, peak +${made.peakGrowthMiB.toFixed(1)} MiB; downloading`);
+      // Straight to the dev server's address: worker.fetch streams a big body through Node at well under 1 MB/s.
+      const bytes = new Uint8Array(await (await fetch(new URL(`/v1/models/${whole.result.id}/variants/${variant.id}/onnx`, await worker.url), { headers: auth, signal: AbortSignal.timeout(300_000) })).arrayBuffer());
+      log(`${label}: downloaded ${bytes.byteLength} bytes; checking in onnxruntime-node`);
       const session = await ortNode.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
       const got = /** @type {Float32Array} */ ((await session.run(feeds)).hidden.data);
       await session.release();
       let served = null;
       if (!variant.notServed) {
+        log(`${label}: serving`);
         const infer = await peakOf(pid, () =>
-          call(`/v1/models/${whole.result.id}/infer?variant=${variant.id}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ inputs: { ids: { type: "int64", dims: [1, ids.length], data: ids } } }) }),
+          call(`/v1/models/${whole.result.id}/infer?variant=${variant.id}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ inputs: { ids: { type: "int64", dims: [1, ids.length], data: ids } } }) }, { retries: 2, timeoutMs: 120_000 }),
         );
         served = { engine: infer.result.engine, wallMs: Math.round(infer.wallMs), peakGrowthMiB: +infer.peakGrowthMiB.toFixed(1), cosine: +cosine(infer.result.outputs.hidden.data, want).toFixed(6) };
       }
       compressions.push({
         recipe: label,
         variantBytes: variant.bytes,
+        sha256: variant.sha256,
         ratio: +variant.compressionRatio.toFixed(2),
         downloadedBytes: bytes.byteLength,
         wallMs: Math.round(made.wallMs),
@@ -159,4 +177,8 @@ export async function bigModelsRun() {
   } finally {
     await worker.dispose();
   }
+  // The same compression in Node, apart from local R2: what the pure module holds (bench/bounded.ts).
+  const vitest = here("../node_modules/vitest/vitest.mjs");
+  const bounded = spawnSync(process.execPath, [vitest, "run", "--config", here("./vitest.bounded.config.ts")], { stdio: "inherit", cwd: here("..") });
+  if (bounded.status !== 0) process.exitCode = bounded.status ?? 1;
 }

@@ -1,8 +1,9 @@
 // Variants of models too big to hold (over MAX_WHOLE_MODEL_BYTES, store/tenant.ts): compressed one weight at a time from ranged reads
 // of the model's object (compress/bounded.ts), the encoded weights spilled to R2 as they are made, then the variant
 // written through an R2 multipart upload (invisible until complete) from the original and the spills, and checked
-// by reading its structure back. A variant small enough to read whole is served as any other (serve check first);
-// a bigger one is stored to download, its record saying why the Worker does not serve it.
+// by reading its structure back. A variant small enough to read whole is serve-checked (on the kernel engine alone
+// where it covers the graph) and served as any other; a bigger one is stored to download, its record saying why the
+// Worker does not serve it.
 import { boundedRecipeProblem, BoundedRecipeError, compressBounded } from "../compress/bounded";
 import { checkRecipe } from "../compress/pipeline";
 import { variantRecipe, recipeBits, type Recipe } from "../compress/recipe";
@@ -95,7 +96,7 @@ export async function makeBoundedVariant(store: TenantStore, model: ModelRecord,
           spills.set(`spill/${name}`, bytes.byteLength);
           return `spill/${name}`;
         },
-        progress: (done, total) => progress(`quantizing (weight ${done} of ${total})`, 0.1 + (0.6 * done) / Math.max(total, 1)),
+        progress: (done, total) => progress(`quantizing (${done} weights done)`, 0.1 + (0.6 * Math.min(done, total)) / Math.max(total, 1)),
       },
       model.bytes,
     );
@@ -158,8 +159,11 @@ async function checkStored(store: TenantStore, model: ModelRecord, record: Varia
     return;
   }
   const bytes = await store.readVariantBytes(model.id, record.id);
-  await checkServes(bytes, model.inputs);
-  const serving = servingProfile(bytes, model.bytes);
+  // Where the kernel engine covers the graph it alone is checked (it is what serves): onnxruntime-web's heap for a
+  // variant of tens of MB is several times its size.
+  const check = await checkServes(bytes, model.inputs, undefined, { kernelsOnly: true });
+  // The checked session's figures where it ran on the engine; planning a second session would hold the weights twice.
+  const serving = check.kernels ? { engine: "kernels" as const, residentBytes: check.kernels.residentBytes } : servingProfile(bytes, model.bytes);
   record.engine = serving.engine;
   record.residentBytes = serving.residentBytes;
 }

@@ -73,7 +73,7 @@ export interface BoundedIo {
   original: ByteSource;
   /** Stores encoded bytes outside memory; returns the external-data location they are read back from. */
   spill(bytes: Uint8Array): Promise<string>;
-  /** Told after each weight: how many of the weights to quantize are done. */
+  /** Told after each weight: how many are done, of the model's large tensors (the most there can be). */
   progress?(done: number, total: number): Promise<void>;
 }
 
@@ -83,7 +83,7 @@ export type BoundedResult = Omit<CompressResult, "bytes" | "activations" | "prun
   encoded: SegmentedModel;
 };
 
-/** Weights a recipe will quantize: float tensors of the skeleton that layers read, for progress. */
+/** The skeleton's tensors left in the model's file: the most weights a recipe can quantize, for progress. */
 function countLarge(model: ModelProto): number {
   return model.graph!.initializer.filter((t) => skeletonRange(t) !== undefined).length;
 }

@@ -83,10 +83,39 @@ function kernelSession(bytes: Uint8Array): KernelSession | null {
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+/**
+ * The check on the kernel engine alone, at the first symbolic size it runs at: for a variant too big to load in
+ * onnxruntime-web beside it in one isolate (a big model's, catalog/bounded-variants.ts), where the engine serves it.
+ */
+async function checkOnKernels(kernels: KernelSession, inputs: readonly TensorSignature[]): Promise<ServeCheck> {
+  try {
+    let failure: unknown;
+    for (const size of SYMBOLIC_SIZES) {
+      const made = feedsAt(inputs, size);
+      if (typeof made === "string") return { engines: [], skipped: made };
+      let out;
+      try {
+        out = await kernels.run(made);
+      } catch (err) {
+        failure = err;
+        if (!hasSymbolicDims(inputs)) break;
+        continue;
+      }
+      requireFinite("the kernel engine", out);
+      return { engines: ["kernels"], kernels: { residentBytes: kernels.residentBytes, kernels: kernels.kernels } };
+    }
+    throw new DomainError("variant_failed", `the variant does not run on the kernel engine: ${message(failure)}`, { cause: failure });
+  } finally {
+    await kernels.release();
+  }
+}
+
 /** What the check ran: the engines, or why it could not run (an input type no request can send). */
 export interface ServeCheck {
   engines: ("onnxruntime-web" | "kernels")[];
   skipped?: string;
+  /** A check on the kernel engine alone: the session's resident bytes and kernels (what serving it will hold). */
+  kernels?: { residentBytes: number; kernels: Record<string, string> };
 }
 
 /** Sizes tried for symbolic dims, smallest first: a convolution over a symbolic image needs more than 1. */
@@ -132,7 +161,12 @@ export async function checkServes(
   bytes: Uint8Array,
   inputs: readonly TensorSignature[],
   original?: () => Promise<Uint8Array>,
+  options: { kernelsOnly?: boolean } = {},
 ): Promise<ServeCheck> {
+  if (options.kernelsOnly) {
+    const kernels = kernelSession(bytes);
+    if (kernels) return checkOnKernels(kernels, inputs);
+  }
   let session;
   try {
     session = await createOrtSession(bytes, { foldWeightDequantize: true });

@@ -2,11 +2,14 @@
 // workerd against local R2 and KV: parts arrive in any order and may be sent again; completing joins them into the
 // same model, id and bytes that one request would store; an interrupted part is sent again and the upload still
 // completes; an aborted or refused upload leaves nothing in R2 or KV. A model over MAX_WHOLE_MODEL_BYTES compresses one
-// weight at a time into variants that download and serve, while the FP32 model answers too_large_to_serve. (The tests
-// run with a 4 MiB MAX_UPLOAD_BYTES.)
+// weight at a time (a job run again over what an interrupted one left) into the variants the in-memory path makes, which
+// download and serve, while the FP32 model answers too_large_to_serve. (The tests run with a 4 MiB MAX_UPLOAD_BYTES.)
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { compressModel } from "@worker/compress/pipeline";
+import { RecipeSchema, variantRecipe } from "@worker/compress/recipe";
+import { variantId } from "@worker/catalog/variants";
 import { MIN_PART_BYTES } from "@worker/catalog/uploads";
 import { MAX_WHOLE_MODEL_BYTES } from "@worker/store/tenant";
 import { buildMlp, mlpModel, randomInput } from "@test/support/models";
@@ -262,13 +265,13 @@ describe("a model over what compression and serving hold at once", () => {
   };
 
   /** Each test's storage starts empty: the model is uploaded in 16 MiB parts by each. */
-  async function uploadHuge(): Promise<{ id: string; parameters: number }> {
+  async function uploadHuge(): Promise<{ id: string; sha256: string; parameters: number }> {
     const upload = await plan(huge.byteLength, 16 * 1024 * 1024);
     const parts = [];
     for (let n = 1; n <= upload.parts; n++) parts.push(await sendPart(upload, n, partOf(huge, upload, n)));
     const res = await postJson(`/v1/uploads/${upload.id}/complete`, { parts });
     expect(res.status, await res.clone().text()).toBe(201);
-    return (await res.json()) as { id: string; parameters: number };
+    return (await res.json()) as { id: string; sha256: string; parameters: number };
   }
 
   it("uploads in parts and downloads; serving the FP32 model answers 422 too_large_to_serve", async () => {
@@ -311,6 +314,25 @@ describe("a model over what compression and serving hold at once", () => {
     // Nothing the compression spilled is left in R2.
     expect((await env.BLOBS.list({ prefix: "t/alpha/variants/" })).objects.map((o) => o.key).filter((k) => k.includes("/spill/"))).toEqual([]);
   }, 240_000);
+
+  it("a job run again after an interruption makes the same variant over what the first run left in R2, and leaves nothing", async () => {
+    const model = await uploadHuge();
+    const recipe = RecipeSchema.parse({ quantize: { bits: 8 } });
+    const id = await variantId(model.sha256, variantRecipe(recipe, false));
+    // What a run killed mid-way leaves: spills (one of them cut short) and no variant.
+    await env.BLOBS.put(`t/alpha/variants/${model.id}/spill/${id}/0`, new Uint8Array(1000).fill(7));
+    await env.BLOBS.put(`t/alpha/variants/${model.id}/spill/${id}/3`, new Uint8Array(10));
+    const res = await postJson(`/v1/models/${model.id}/variants?wait=25`, { quantize: { bits: 8 } });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const variant = (await res.json()) as { id: string; sha256: string; bytes: number };
+    expect(variant.id).toBe(id);
+    const bytes = await (await api(`/v1/models/${model.id}/variants/${id}/onnx`)).arrayBuffer();
+    expect([bytes.byteLength, await sha256Hex(bytes)]).toEqual([variant.bytes, variant.sha256]);
+    // The variant is the in-memory path's: the same bytes from compressModel over the whole model.
+    const whole = compressModel(decodeModel(huge), recipe, undefined, huge.byteLength).bytes;
+    expect(await sha256Hex(whole.slice().buffer)).toBe(variant.sha256);
+    expect((await env.BLOBS.list({ prefix: `t/alpha/variants/${model.id}/spill/` })).objects).toEqual([]);
+  }, 120_000);
 
   it("refuses at once, with 413 naming why, recipes that need the whole model", async () => {
     const modelId = (await uploadHuge()).id;

@@ -96,6 +96,29 @@ describe("checkServes", () => {
   });
 });
 
+describe("checkServes on the kernel engine alone (kernelsOnly, a big model's variant)", () => {
+  it("checks there only where the engine covers the graph, and on onnxruntime-web where it does not", async () => {
+    const int8 = encodeModel(quantizeModel(decodeModel(buildMlp([8, 16, 4], 1)), { bits: 8 }).model);
+    const checked = await checkServes(int8, MLP_INPUTS, undefined, { kernelsOnly: true });
+    expect(checked).toMatchObject({ engines: ["kernels"], kernels: { kernels: expect.any(Object) } });
+    // The resident bytes hold at least the int8 weights (8x16 + 16x4).
+    expect(checked.kernels!.residentBytes).toBeGreaterThanOrEqual(8 * 16 + 16 * 4);
+    const minusOne = makeTensor("minus_one", DT.FLOAT, [4], new Float32Array(4).fill(-1));
+    const weight = makeTensor("fc.weight", DT.FLOAT, [8, 4], new Float32Array(32).fill(0.1));
+    // Round is outside the engine's table: the check runs on onnxruntime-web, which finds the NaN.
+    const uncovered = oneLayer(
+      [makeNode("Log", ["minus_one"], ["nan"], "bad/Log"), makeNode("Round", ["nan"], ["rounded"], "bad/Round"), makeNode("Add", ["mm", "rounded"], ["logits"], "bad/Add")],
+      [weight, minusOne],
+    );
+    expect((await failure(checkServes(uncovered, MLP_INPUTS, undefined, { kernelsOnly: true }))).message).toMatch(/not finite on onnxruntime-web/);
+  });
+
+  it("fails a variant whose output is not finite on the engine, naming the output", async () => {
+    const err = await failure(checkServes(buildNonFiniteMlp(), MLP_INPUTS, undefined, { kernelsOnly: true }));
+    expect(err.message).toMatch(/output 'logits' is not finite on the kernel engine/);
+  });
+});
+
 describe("checkServes on an image of symbolic size", () => {
   /** image [N,1,H,W] -> Conv(2, 3x3, no padding) -> out: a 1x1 image is too small for it. */
   const convBytes = (fill: number) =>
