@@ -5,7 +5,7 @@
 // one built in memory.
 import { clearField, clone, create, isFieldSet, toBinary, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { ModelProtoSchema, TensorProtoSchema, type ModelProto, type TensorProto } from "onnx-buf";
-import type { ByteSource } from "./skeleton";
+import { varintBytes, type ByteSource } from "./skeleton";
 
 /** Bytes to copy from the object an external tensor names. */
 export interface CopyRange {
@@ -43,16 +43,6 @@ export function makeExternal(t: TensorProto, range: CopyRange): void {
     { $typeName: "onnx.StringStringEntryProto", key: "length", value: String(range.length) },
   ];
   t.dataLocation = 1;
-}
-
-function varintBytes(value: number): Uint8Array {
-  const out: number[] = [];
-  while (value >= 0x80) {
-    out.push((value % 128) | 0x80);
-    value = Math.floor(value / 128);
-  }
-  out.push(value);
-  return Uint8Array.from(out);
 }
 
 const segmentBytes = (s: Segment) => (s instanceof Uint8Array ? s.byteLength : s.length);

@@ -113,7 +113,8 @@ class WindowReader {
 
 const truncated = () => new OnnxDecodeError("not a decodable ONNX ModelProto: a field runs past the end of the bytes");
 
-function varintBytes(value: number): Uint8Array {
+/** A protobuf varint's bytes (values up to 2^53). */
+export function varintBytes(value: number): Uint8Array {
   const out: number[] = [];
   while (value >= 0x80) {
     out.push((value % 128) | 0x80);

@@ -140,14 +140,18 @@ export class TenantStore {
 
   /** The model's bytes and those of all its variants. */
   async deleteModelBytes(modelId: string): Promise<void> {
-    const prefix = variantBlobPrefix(this.tenant, modelId);
+    await this.deleteBlobsUnder(variantBlobPrefix(this.tenant, modelId));
+    await this.blobs.delete(modelBlobKey(this.tenant, modelId));
+  }
+
+  /** Every object under `prefix`, a page of keys at a time. */
+  private async deleteBlobsUnder(prefix: string): Promise<void> {
     let cursor: string | undefined;
     do {
       const page = await this.blobs.list({ prefix, cursor });
       if (page.objects.length > 0) await this.blobs.delete(page.objects.map((o) => o.key));
       cursor = page.truncated ? page.cursor : undefined;
     } while (cursor);
-    await this.blobs.delete(modelBlobKey(this.tenant, modelId));
   }
 
   // Variants.
@@ -281,13 +285,7 @@ export class TenantStore {
   }
 
   async deleteSpills(modelId: string, variantId: string): Promise<void> {
-    const prefix = spillBlobPrefix(this.tenant, modelId, variantId);
-    let cursor: string | undefined;
-    do {
-      const page = await this.blobs.list({ prefix, cursor });
-      if (page.objects.length > 0) await this.blobs.delete(page.objects.map((o) => o.key));
-      cursor = page.truncated ? page.cursor : undefined;
-    } while (cursor);
+    await this.deleteBlobsUnder(spillBlobPrefix(this.tenant, modelId, variantId));
   }
 
   /** A variant's bytes written in parts (invisible until completed). */
