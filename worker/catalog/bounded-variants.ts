@@ -30,9 +30,14 @@ export const compressesBounded = (store: TenantStore, model: ModelRecord) => mod
  * whole). Throws BoundedRecipeError (413) or what checkRecipe throws.
  */
 export async function requireBoundedApplicable(store: TenantStore, model: ModelRecord, recipe: Recipe, evaluate: boolean): Promise<void> {
+  refuseUnbounded(recipe, evaluate);
+  checkRecipe(decodeModel((await readSkeleton(await store.modelSource(model.id))).bytes), recipe);
+}
+
+/** Throws BoundedRecipeError for a recipe (or an evaluation) that cannot run one weight at a time (no I/O). */
+export function refuseUnbounded(recipe: Recipe, evaluate: boolean): void {
   const problem = boundedRecipeProblem(recipe) ?? (evaluate ? "eval runs the model and the variant whole" : null);
   if (problem) throw new BoundedRecipeError(problem);
-  checkRecipe(decodeModel((await readSkeleton(await store.modelSource(model.id))).bytes), recipe);
 }
 
 /**
@@ -74,7 +79,8 @@ async function writeVariant(store: TenantStore, modelId: string, id: string, enc
 /**
  * Makes a variant of a model too big to hold (see the header) and stores it with its record. Throws what
  * compressBounded throws (413 for a recipe that needs the whole model), quota_exceeded, and variant_failed for a
- * variant that does not read back as a valid model with the original's signature (nothing is then kept).
+ * variant that does not read back as a valid model with the original's signature (nothing is then kept). The recipe
+ * is checked against the graph by compressBounded, on the skeleton read here once.
  */
 export async function makeBoundedVariant(store: TenantStore, model: ModelRecord, recipe: Recipe, progress: Progress): Promise<VariantRecord> {
   await requireRoom(store, { variantOf: model.id }, "delete the model's variants with the model, or use another model");
@@ -93,8 +99,8 @@ export async function makeBoundedVariant(store: TenantStore, model: ModelRecord,
         spill: async (bytes) => {
           const name = String(spills.size);
           await store.putSpill(model.id, id, name, bytes);
-          spills.set(`spill/${name}`, bytes.byteLength);
-          return `spill/${name}`;
+          spills.set(name, bytes.byteLength);
+          return name;
         },
         progress: (done, total) => progress(`quantizing (${done} weights done)`, 0.1 + (0.6 * Math.min(done, total)) / Math.max(total, 1)),
       },
@@ -105,7 +111,7 @@ export async function makeBoundedVariant(store: TenantStore, model: ModelRecord,
     const sha256 = await writeVariant(store, model.id, id, result.encoded, (location) => {
       if (location === SKELETON_LOCATION) return original;
       const size = spills.get(location);
-      return size === undefined ? undefined : store.spillSource(model.id, id, location.slice("spill/".length), size);
+      return size === undefined ? undefined : store.spillSource(model.id, id, location, size);
     });
     await progress("checking", 0.9);
     const record: VariantRecord = {

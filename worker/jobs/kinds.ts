@@ -2,7 +2,7 @@
 import { loadDataset } from "../catalog/datasets";
 import { requireModel } from "../catalog/models";
 import { evaluateStoredVariant, findVariant, makeVariant, type Progress } from "../catalog/variants";
-import { compressesBounded, makeBoundedVariant, requireBoundedApplicable } from "../catalog/bounded-variants";
+import { compressesBounded, makeBoundedVariant, refuseUnbounded } from "../catalog/bounded-variants";
 import type { Recipe } from "../compress/recipe";
 import type { TenantStore } from "../store/tenant";
 import { layerSensitivity, type SensitivityOptions } from "../tune/sensitivity";
@@ -32,7 +32,8 @@ export const JOB_KINDS = {
   async variant(store: TenantStore, r: VariantJob, progress: Progress) {
     const model = await requireModel(store, r.modelId);
     if (compressesBounded(store, model)) {
-      await requireBoundedApplicable(store, model, r.recipe, r.eval !== undefined);
+      // The graph checks run in the compression, on the skeleton it reads anyway.
+      refuseUnbounded(r.recipe, r.eval !== undefined);
       return (await findVariant(store, model, r.recipe)) ?? makeBoundedVariant(store, model, r.recipe, progress);
     }
     return (await makeVariant(store, model, r.recipe, r.eval?.dataset, progress)).variant;
