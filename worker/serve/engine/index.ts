@@ -5,7 +5,8 @@
 // Plans are specialised per input shape: shape arithmetic (Shape and what computes on it) folds to constants for that
 // shape, so graphs exported with dynamic shapes plan like static ones. A node whose plan did not read any shape is
 // planned once and shared by every specialisation; the specialisations themselves are kept in a small LRU.
-import type { GraphProto, ModelProto, NodeProto, ValueInfoProto } from "onnx-buf";
+import { clone } from "@bufbuild/protobuf";
+import { GraphProtoSchema, type GraphProto, type ModelProto, type NodeProto, type ValueInfoProto } from "onnx-buf";
 import { DT, dtypeName } from "../../onnx/dtype";
 import { densifyInitializers } from "../../onnx/sparse";
 import { defaultOpset } from "../../onnx/validate";
@@ -17,7 +18,7 @@ import { absorbActivation, absorbEpilogue } from "./epilogue";
 import { LimitError } from "../../onnx/limits";
 import { checkNodeAttributes } from "./attributes";
 import { fuseGraph } from "./fusion";
-import { readConstant, RunState, sizeOf, Uncovered, type Activation, type Constant, type Liveness } from "./values";
+import { heldBytes, lazyConstant, materialize, releaseConstant, RunState, sizeOf, Uncovered, type Activation, type Constant, type Liveness } from "./values";
 import type { ArenaPlan } from "./arena";
 
 export { Uncovered };
@@ -38,12 +39,15 @@ export interface NodeTiming {
 
 export interface KernelSession {
   readonly engine: "kernels";
-  /** Bytes of the instance's memory (packed weights plus the largest activation arena a plan or run has needed). */
+  /** Bytes the session holds: its instance's memory (packed weights plus the largest activation arena a plan or run
+   * has needed) and the constants it keeps in JS (heldBytes). */
   readonly residentBytes: number;
   /** Bytes of the activation arena the last run used: its plan's peak (more only where shapes followed the data). */
   readonly arenaBytes: number;
   /** Bytes of packed weights alone. */
   readonly weightBytes: number;
+  /** Bytes of constants kept in JS besides kernel memory (those a later input shape plans from again); in residentBytes. */
+  readonly heldBytes: number;
   /** Kernel chosen for each linear layer, by node name (what a variant record reports). */
   readonly kernels: Record<string, string>;
   run(inputs: Record<string, CheckedTensor>, options?: { profile?: NodeTiming[] }): Promise<Record<string, EngineOutput>>;
@@ -152,9 +156,11 @@ class Planner {
     // Pruned variants store mostly-zero weights as sparse initializers; the kernels pack them from dense views.
     const model = stored.graph ? densifyInitializers(stored) : stored;
     if (!model.graph) throw new Uncovered("model has no graph");
-    this.graph = model.graph;
+    // The planner's own copy of the graph without its weights, its bytes fields copied: decoding keeps them as views
+    // into the model's bytes, which would otherwise stay alive as long as the session.
+    this.graph = clone(GraphProtoSchema, { ...model.graph, initializer: [], sparseInitializer: [] });
     this.opset = defaultOpset(model);
-    for (const t of this.graph.initializer) this.initializers.set(t.name, readConstant(t));
+    for (const t of model.graph.initializer) this.initializers.set(t.name, lazyConstant(t));
     this.inputs = this.graph.input.filter((v) => !this.initializers.has(v.name));
     for (const v of [...this.inputs, ...this.graph.output]) {
       const t = elemType(v);
@@ -179,9 +185,10 @@ class Planner {
    * for the arena's layout unless the feeds do not suit the steps (zeros where a step wants lengths); else the first
    * run lays it out. Throws Uncovered naming what is not covered.
    */
-  specialise(feeds: Record<string, Float32Array>, dims: Record<string, number[]>, complete: boolean): Specialisation {
+  specialise(feeds: Record<string, Float32Array>, dims: Record<string, number[]>, complete: boolean, release = false): Specialisation {
     const kx = this.kx;
     const constants = new Map(this.initializers);
+    const releases = release ? new Release(this.order, this.initializers) : null;
     const absorbed = new Set<NodeProto>();
     const steps: Step[] = [];
     const traced = new Map<string, readonly number[]>(Object.entries(dims));
@@ -269,10 +276,12 @@ class Planner {
       } else {
         steps.push({ node, at: this.position.get(node)!, outputs: planned.outputs ?? node.output.filter((o) => o), run: planned.run });
       }
+      releases?.planned(node, this.memos.get(node)!, constants);
     }
     for (const o of this.graph.output) {
       if (constants.has(o.name)) throw new Uncovered(`graph output '${o.name}' is a constant`);
     }
+    releases?.finish(constants);
     if (complete && tracedSteps < steps.length) {
       try {
         trace();
@@ -281,6 +290,15 @@ class Planner {
       }
     }
     return { steps, arena: tracedSteps === steps.length ? arena : null };
+  }
+
+  /** Bytes of constants' values the planner still holds in JS (those some node may plan from again). */
+  heldBytes(): number {
+    const held = new Set<Constant>(this.initializers.values());
+    for (const memo of this.memos.values()) if (memo.plan.kind === "constant") for (const c of memo.plan.outputs) held.add(c);
+    let bytes = 0;
+    for (const c of held) bytes += heldBytes(c);
+    return bytes;
   }
 
   /** A constant's copy in kernel memory (float32), made once per session. */
@@ -294,6 +312,76 @@ class Planner {
       this.placed.set(c, a);
     }
     return a;
+  }
+}
+
+/**
+ * What a load drops once packed: a constant's JS values are released when every node that reads it has been planned
+ * and will never be planned again, so that the session holds its weights once (in kernel memory) rather than also
+ * decoded in JS. A node plans again when its plan read a shape or one of its constants is made anew per shape; its
+ * plan is otherwise reused by identity (see `same`) without reading any value. Such "stable" constants are the
+ * initializers and what stable nodes fold from them.
+ */
+class Release {
+  /** Readers of each value name not planned yet (absorbed nodes count when their absorber is planned). */
+  private readonly pending = new Map<string, number>();
+  /** Value names that some node which plans again reads: their constants are kept. */
+  private readonly replanned = new Set<string>();
+  private readonly stable = new Set<Constant>();
+  private readonly names = new Map<Constant, Set<string>>();
+  private readonly released = new Set<Constant>();
+  private readonly initializers: ReadonlySet<Constant>;
+
+  constructor(order: readonly NodeProto[], initializers: ReadonlyMap<string, Constant>) {
+    for (const n of order) for (const i of new Set(n.input)) if (i) this.pending.set(i, (this.pending.get(i) ?? 0) + 1);
+    this.initializers = new Set(initializers.values());
+    for (const [name, c] of initializers) {
+      this.stable.add(c);
+      this.bind(name, c);
+    }
+  }
+
+  private bind(name: string, c: Constant): void {
+    const names = this.names.get(c) ?? new Set<string>();
+    names.add(name);
+    this.names.set(c, names);
+  }
+
+  planned(node: NodeProto, memo: Memo, constants: ReadonlyMap<string, Constant>): void {
+    const readers = [{ node, constants: memo.constants }, ...memo.absorbed];
+    const stable = !memo.readsShape && readers.every((r) => r.constants.every((c) => !c || this.stable.has(c)));
+    if (memo.plan.kind === "constant") {
+      const outputs = memo.plan.outputs;
+      node.output.forEach((o, i) => {
+        const c = outputs[i];
+        if (!o || !c) return;
+        this.bind(o, c);
+        if (stable) this.stable.add(c);
+      });
+    }
+    for (const r of readers)
+      for (const name of new Set(r.node.input)) {
+        if (!name) continue;
+        if (!stable) this.replanned.add(name);
+        this.pending.set(name, (this.pending.get(name) ?? 1) - 1);
+        const c = constants.get(name);
+        if (c) this.consider(c);
+      }
+  }
+
+  /** After the last node: releases what no node read at all, and decodes every initializer kept (dropping the
+   * model bytes it was read from). */
+  finish(constants: ReadonlyMap<string, Constant>): void {
+    for (const c of new Set(constants.values())) this.consider(c);
+    for (const c of this.initializers) if (!this.released.has(c)) materialize(c);
+  }
+
+  private consider(c: Constant): void {
+    if (this.released.has(c) || !this.stable.has(c)) return;
+    const names = [...(this.names.get(c) ?? [])];
+    if (names.some((n) => (this.pending.get(n) ?? 0) > 0 || this.replanned.has(n))) return;
+    releaseConstant(c, names[0] ?? "?");
+    this.released.add(c);
   }
 }
 
@@ -347,13 +435,13 @@ const shapeKey = (dims: Record<string, readonly number[]>) => JSON.stringify(dim
  * do): the load-time check that the engine covers the graph. Zero inputs serve to trace dims, and with `complete` to
  * lay out the arena (so a loaded session's resident bytes include it).
  */
-function firstSpecialisation(planner: Planner, complete: boolean): { dims: Record<string, number[]>; spec: Specialisation } {
+function firstSpecialisation(planner: Planner, complete: boolean, release = false): { dims: Record<string, number[]>; spec: Specialisation } {
   let failure: unknown;
   for (const fill of [1, 32, 224]) {
     const dims = Object.fromEntries(planner.inputs.map((v) => [v.name, declaredDims(v, fill)]));
     const feeds = Object.fromEntries(planner.inputs.map((v) => [v.name, new Float32Array(sizeOf(dims[v.name]!))]));
     try {
-      return { dims, spec: planner.specialise(feeds, dims, complete) };
+      return { dims, spec: planner.specialise(feeds, dims, complete, release) };
     } catch (err) {
       if (err instanceof Uncovered) throw err;
       failure = err; // a trace that did not fit these dims: try larger ones
@@ -383,20 +471,22 @@ export function createKernelSession(
   const specs = new Map<string, Specialisation>();
   try {
     planner = new Planner(model, kx);
-    const first = firstSpecialisation(planner, true);
+    const first = firstSpecialisation(planner, true, true);
     specs.set(shapeKey(first.dims), first.spec);
   } catch (err) {
     if (err instanceof Uncovered) return { session: null, reason: err.message };
     throw err;
   }
   const weightBytes = kx.mark() - kx.k.heap_base();
+  const held = planner.heldBytes();
   const outputTypes = planner.graph.output.map((o) => [o.name, elemType(o)!] as const);
   let arenaBytes = specs.values().next().value!.arena?.peak ?? 0;
   const session: KernelSession = {
     engine: "kernels",
     get residentBytes() {
-      return kx.residentBytes;
+      return kx.residentBytes + held;
     },
+    heldBytes: held,
     get arenaBytes() {
       return arenaBytes;
     },

@@ -287,18 +287,24 @@ function inRange(w: WeightMatrix, lo: number, hi: number): boolean {
 
 const biasOf = (ep: Epilogue, length: number) => padded(ep.bias, length);
 
+// The run closures below capture sizes and kernel-memory pointers only, never the weight or its JS packing: a
+// session holds its weights once, in kernel memory.
+
 function f32Linear(kx: KernelInstance, w: Weight, ep: Epilogue): Linear {
+  const { K, N } = w;
+  const { lo, hi } = ep;
   const packed = packF32Panels(w);
   const b = kx.put(packed);
-  const bias = kx.put(biasOf(ep, roundUp(w.N, 8)));
+  const bias = kx.put(biasOf(ep, roundUp(N, 8)));
   return {
-    kernel: "f32", K: w.K, N: w.N, bytes: packed.byteLength,
-    run: (k, M, A, lda, C, ldc) => k.k.f32_gemm_wasmsimd_4x8(M, w.K, w.N, A, lda, b, bias, C, ldc, ep.lo, ep.hi),
+    kernel: "f32", K, N, bytes: packed.byteLength,
+    run: (k, M, A, lda, C, ldc) => k.k.f32_gemm_wasmsimd_4x8(M, K, N, A, lda, b, bias, C, ldc, lo, hi),
   };
 }
 
 function lut4Linear(kx: KernelInstance, shared: SharedForm, view: WeightView, ep: Epilogue): Linear {
   const { K, N } = view;
+  const { lo, hi } = ep;
   const packed = packLut4({ K, N, at: (k, n) => shared.index[view.index(k, n)]! });
   const W = kx.put(packed.data);
   const table = kx.put(padded(shared.table, 16));
@@ -306,7 +312,7 @@ function lut4Linear(kx: KernelInstance, shared: SharedForm, view: WeightView, ep
   const bias = kx.put(biasOf(ep, packed.Np));
   return {
     kernel: "lut4", K, N, bytes: packed.data.byteLength + 64 + packed.Np * (ep.scale ? 8 : 4),
-    run: (k, M, A, lda, C, ldc) => k.k.lut4_gemm_wasmsimd_4x8(M, K, N, A, lda, W, table, scale, bias, C, ldc, ep.lo, ep.hi),
+    run: (k, M, A, lda, C, ldc) => k.k.lut4_gemm_wasmsimd_4x8(M, K, N, A, lda, W, table, scale, bias, C, ldc, lo, hi),
   };
 }
 
@@ -316,10 +322,12 @@ function pqLinear(kx: KernelInstance, pq: PackedPq, K: number, N: number, ep: Ep
   const scale = ep.scale ? kx.put(padded(ep.scale, N)) : 0;
   const bias = kx.put(biasOf(ep, N));
   const tableBytes = (K / pq.d) * pq.kp * 4;
+  const { d, kp } = pq;
+  const { lo, hi } = ep;
   return {
     kernel: "pq", K, N, bytes: pq.idx.byteLength + pq.bookT.byteLength + N * (ep.scale ? 8 : 4),
     // The row's lookup tables live in the run's scratch (freed with the run).
-    run: (k, M, A, lda, C, ldc) => k.k.pq_gemm_wasmsimd(M, K, N, pq.d, pq.kp, A, lda, idx, bookT, scale, bias, C, ldc, ep.lo, ep.hi, k.alloc(tableBytes)),
+    run: (k, M, A, lda, C, ldc) => k.k.pq_gemm_wasmsimd(M, K, N, d, kp, A, lda, idx, bookT, scale, bias, C, ldc, lo, hi, k.alloc(tableBytes)),
   };
 }
 
@@ -332,7 +340,10 @@ function quantizeRows(kx: KernelInstance, M: number, K: number, Kp: number, A: P
 }
 
 function qs8Linear(kx: KernelInstance, w: Weight, scaleOf: (n: number) => number, ep: Epilogue): Linear {
+  const { K, N } = w;
+  const { lo, hi } = ep;
   const packed = packQs8(w);
+  const { Kp, Np } = packed;
   const W = kx.put(packed.data);
   const ws = kx.put(Float32Array.from({ length: packed.Np }, (_, n) => (n < w.N ? scaleOf(n) : 0)));
   const bias = kx.put(biasOf(ep, packed.Np));
@@ -343,39 +354,42 @@ function qs8Linear(kx: KernelInstance, w: Weight, scaleOf: (n: number) => number
     for (let n = 0; n < w.N; n++) for (let k = 0; k < packed.Kp; k++) wsum[n] = wsum[n]! + packed.data[n * packed.Kp + k]!;
     const sums = kx.put(wsum);
     return {
-      kernel: "qs8", K: w.K, N: w.N, bytes: packed.data.byteLength + packed.Np * 12,
+      kernel: "qs8", K, N, bytes: packed.data.byteLength + Np * 12,
       run(k, M, A, lda, C, ldc) {
-        const q = k.alloc(M * packed.Kp);
+        const q = k.alloc(M * Kp);
         const s = k.alloc(M * 4);
         const z = k.alloc(M * 4);
-        k.k.qu7_quantize_rows(M, w.K, packed.Kp, A, lda, q, s, z);
-        k.k.qu7_gemm_wasmsimd_2x4(M, packed.Kp, w.N, q, s, z, W, sums, ws, bias, C, ldc, ep.lo, ep.hi);
+        k.k.qu7_quantize_rows(M, K, Kp, A, lda, q, s, z);
+        k.k.qu7_gemm_wasmsimd_2x4(M, Kp, N, q, s, z, W, sums, ws, bias, C, ldc, lo, hi);
       },
     };
   }
   return {
-    kernel: "qs8", K: w.K, N: w.N, bytes: packed.data.byteLength + packed.Np * 8,
+    kernel: "qs8", K, N, bytes: packed.data.byteLength + Np * 8,
     run(k, M, A, lda, C, ldc) {
-      const { q, s } = quantizeRows(k, M, w.K, packed.Kp, A, lda);
-      k.k.qs8_gemm_wasmsimd_2x4(M, packed.Kp, w.N, q, s, W, ws, bias, C, ldc, ep.lo, ep.hi);
+      const { q, s } = quantizeRows(k, M, K, Kp, A, lda);
+      k.k.qs8_gemm_wasmsimd_2x4(M, Kp, N, q, s, W, ws, bias, C, ldc, lo, hi);
     },
   };
 }
 
 function qs4Linear(kx: KernelInstance, w: Weight, scaleOf: (n: number, block32: number) => number, ep: Epilogue): Linear {
+  const { K, N } = w;
+  const { lo, hi } = ep;
   const packed = packQs4(w, scaleOf);
+  const { Kp, Np } = packed;
   const W = kx.put(packed.data);
   const wsT = kx.put(packed.scalesT);
-  const bias = kx.put(biasOf(ep, packed.Np));
+  const bias = kx.put(biasOf(ep, Np));
   return {
-    kernel: "qs4", K: w.K, N: w.N, bytes: packed.data.byteLength + packed.scalesT.byteLength + packed.Np * 4,
+    kernel: "qs4", K, N, bytes: packed.data.byteLength + packed.scalesT.byteLength + Np * 4,
     run(k, M, A, lda, C, ldc) {
       // Rows quantized to int8 plus each block's activation sum (the correction for weights stored offset by 8).
-      const q = k.alloc(M * packed.Kp);
+      const q = k.alloc(M * Kp);
       const s = k.alloc(M * 4);
-      const sums = k.alloc((M * packed.Kp) / 8);
-      k.k.qs4_quantize_rows(M, w.K, packed.Kp, A, lda, q, s, sums);
-      k.k.qs4_gemm_wasmsimd_rx4(M, packed.Kp, w.N, q, s, sums, W, wsT, packed.Np, bias, C, ldc, ep.lo, ep.hi);
+      const sums = k.alloc((M * Kp) / 8);
+      k.k.qs4_quantize_rows(M, K, Kp, A, lda, q, s, sums);
+      k.k.qs4_gemm_wasmsimd_rx4(M, Kp, N, q, s, sums, W, wsT, Np, bias, C, ldc, lo, hi);
     },
   };
 }
@@ -385,10 +399,12 @@ function blockSparseLinear(kx: KernelInstance, w: Weight, ep: Epilogue): Linear 
   const ptr = kx.put(p.ptr);
   const kidx = kx.put(p.kidx);
   const vals = kx.put(p.vals);
-  const bias = kx.put(biasOf(ep, roundUp(w.N, 16)));
+  const { K, N } = w;
+  const { lo, hi } = ep;
+  const bias = kx.put(biasOf(ep, roundUp(N, 16)));
   return {
-    kernel: "bsr1x16", K: w.K, N: w.N, bytes: p.ptr.byteLength + p.kidx.byteLength + p.vals.byteLength,
-    run: (k, M, A, lda, C, ldc) => k.k.f32_bsr1x16_gemm_wasmsimd_2x16(M, w.N, A, lda, ptr, kidx, vals, bias, C, ldc, ep.lo, ep.hi),
+    kernel: "bsr1x16", K, N, bytes: p.ptr.byteLength + p.kidx.byteLength + p.vals.byteLength,
+    run: (k, M, A, lda, C, ldc) => k.k.f32_bsr1x16_gemm_wasmsimd_2x16(M, N, A, lda, ptr, kidx, vals, bias, C, ldc, lo, hi),
   };
 }
 
@@ -397,9 +413,11 @@ function csrLinear(kx: KernelInstance, w: Weight, ep: Epilogue): Linear {
   const ptr = kx.put(p.ptr);
   const kidx = kx.put(p.kidx);
   const vals = kx.put(p.vals);
-  const bias = kx.put(biasOf(ep, w.N));
+  const { K, N } = w;
+  const { lo, hi } = ep;
+  const bias = kx.put(biasOf(ep, N));
   return {
-    kernel: "csr", K: w.K, N: w.N, bytes: p.ptr.byteLength + p.kidx.byteLength + p.vals.byteLength,
-    run: (k, M, A, lda, C, ldc) => k.k.f32_csr_gemm_scalar_1x4(M, w.N, A, lda, ptr, kidx, vals, bias, C, ldc, ep.lo, ep.hi),
+    kernel: "csr", K, N, bytes: p.ptr.byteLength + p.kidx.byteLength + p.vals.byteLength,
+    run: (k, M, A, lda, C, ldc) => k.k.f32_csr_gemm_scalar_1x4(M, N, A, lda, ptr, kidx, vals, bias, C, ldc, lo, hi),
   };
 }

@@ -122,6 +122,55 @@ export function readConstant(t: TensorProto): Constant {
   }
 }
 
+/**
+ * An initializer as a constant whose values are decoded on first use (a load decodes each weight when its node is
+ * planned, not all of them first). Its element type is what readConstant gives (float16 widens to float32).
+ */
+export function lazyConstant(t: TensorProto): Constant {
+  if (isExternal(t)) throw new Uncovered(`initializer '${t.name}' uses external data`);
+  const c = { dims: tensorDims(t), dtype: t.dataType === DT.FLOAT16 ? DT.FLOAT : t.dataType } as Constant;
+  let source: TensorProto | null = t;
+  Object.defineProperty(c, "data", {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const data = readConstant(source!).data;
+      source = null;
+      Object.defineProperty(c, "data", { value: data, configurable: true, enumerable: true, writable: false });
+      return data;
+    },
+  });
+  return c;
+}
+
+/** Decodes a lazy constant now (so that it no longer holds the bytes it was decoded from). */
+export function materialize(c: Constant): void {
+  void c.data;
+}
+
+/**
+ * Drops a constant's values once every node that reads it has packed what it needs (the session keeps the packed
+ * copy in kernel memory): reading them afterwards is a bug in the planner's release rule, so it throws rather than
+ * seeing empty data.
+ */
+export function releaseConstant(c: Constant, name: string): void {
+  const gone = () => {
+    throw new Error(`constant '${name}' was read after its values were released`);
+  };
+  Object.defineProperty(c, "data", { get: gone, configurable: true, enumerable: false });
+  if (c.quant) Object.defineProperty(c.quant, "q", { get: gone, configurable: true, enumerable: false });
+  if (c.shared) c.shared = { get index(): Uint8Array { return gone(); }, get table(): Float32Array { return gone(); } };
+}
+
+/** Bytes of a constant's values held in JS (its packed or placed copy in kernel memory is counted there). */
+export function heldBytes(c: Constant): number {
+  const value = (o: object, key: string) => {
+    const d = Object.getOwnPropertyDescriptor(o, key);
+    return d && !d.get ? (d.value as { byteLength: number }).byteLength : 0; // a getter: released, or not decoded yet
+  };
+  return value(c, "data") + (c.quant ? value(c.quant, "q") : 0) + (c.shared ? value(c.shared, "index") + value(c.shared, "table") : 0);
+}
+
 /** The float32 values of a constant (dequantized when quantized). */
 export function floatData(c: Constant): Float32Array {
   if (c.data instanceof Float32Array) return c.data;

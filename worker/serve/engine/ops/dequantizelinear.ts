@@ -82,7 +82,7 @@ function perElement<T extends Int16Array | Float32Array>(table: ArrayLike<number
 
 /** Levels q - zero_point. Signed values without zero points are the levels already (copied). */
 function levelsOf(values: Int8Array | Uint8Array, zeros: Int8Array | Uint8Array | null, form: QuantizedForm, dims: readonly number[]): Int8Array | Int16Array {
-  if (!zeros && values instanceof Int8Array) return new Int8Array(values);
+  if (!zeros && values instanceof Int8Array) return values; // read only: shared with the initializer's constant
   if (!zeros) return new Int16Array(values);
   const levels = perElement(zeros, form, dims, new Int16Array(values.length));
   for (let f = 0; f < levels.length; f++) levels[f] = values[f]! - levels[f]!;
