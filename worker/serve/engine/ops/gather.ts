@@ -1,9 +1,12 @@
 // Gather along `axis`: data constant (a table, a shape) or computed, indices constant or computed (run-time indices
-// arrive as float32 values and are rounded); negative indices count from the end. Folds when both are constant.
+// arrive as float32 values and are rounded); negative indices count from the end. Folds when both are constant. A
+// quantized table (an embedding's DequantizeLinear) stays as its integer levels in kernel memory, and only the rows
+// gathered are dequantized.
 import { intAttribute } from "../../../onnx/attributes";
 import { DT } from "../../../onnx/dtype";
 import { elementsLike, elementsOf } from "../elementwise";
-import type { Op } from "../op";
+import { scaleIndexer } from "../linear";
+import type { Op, OpPlan, PlanContext } from "../op";
 import { normalizeAxis, offsetsOf, remap, spanOf, type Elements } from "../shape";
 import { floatData, intData, type Constant } from "../values";
 
@@ -64,6 +67,7 @@ export const gather: Op = {
       remap(elementsOf(data), out, g.flat, g.offsets, out instanceof BigInt64Array ? 0n : 0);
       return { kind: "constant", outputs: [{ dims: g.dims, dtype: data.quant ? DT.FLOAT : data.dtype, data: out }] };
     }
+    if (data?.quant && !idx && normalizeAxis(axis, data.dims.length) === 0) return quantizedRows(ctx, data);
     const x = ctx.input(0);
     const ix = idx ? undefined : ctx.input(1);
     const fixed = idx ? { values: intData(idx), dims: idx.dims } : undefined;
@@ -84,3 +88,37 @@ export const gather: Op = {
     };
   },
 };
+
+/**
+ * Rows of a quantized table gathered by run-time indices: the levels are placed in kernel memory once (a byte each,
+ * not the four of a float copy) and each gathered row is dequantized as DequantizeLinear does, levels times scales.
+ */
+function quantizedRows(ctx: PlanContext, table: Constant): OpPlan {
+  const form = table.quant!;
+  const dims = [...table.dims];
+  const rows = dims[0]!;
+  const inner = spanOf(dims, 1);
+  const levels = ctx.kx.put(form.q);
+  const scale = form.scale;
+  const at = scaleIndexer(form, dims);
+  const ix = ctx.input(1);
+  return {
+    kind: "step",
+    run(run) {
+      const i = ix(run);
+      const y = run.alloc([...i.dims, ...dims.slice(1)]); // may grow memory: views are taken after it
+      const picked = run.view(i);
+      const out = run.view(y);
+      const q = run.kx.i8(levels, rows * inner);
+      for (let t = 0; t < picked.length; t++) {
+        let r = Math.round(picked[t]!);
+        if (r < 0) r += rows;
+        if (!(r >= 0 && r < rows)) throw new RangeError(`Gather index ${picked[t]} is out of range for dim ${rows}`);
+        const from = r * inner;
+        const to = t * inner;
+        for (let j = 0; j < inner; j++) out[to + j] = q[from + j]! * scale[at(from + j)]!;
+      }
+      return [y];
+    },
+  };
+}
