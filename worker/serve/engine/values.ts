@@ -158,7 +158,7 @@ export function releaseConstant(c: Constant, name: string): void {
     throw new Error(`constant '${name}' was read after its values were released`);
   };
   Object.defineProperty(c, "data", { get: gone, configurable: true, enumerable: false });
-  if (c.quant) Object.defineProperty(c.quant, "q", { get: gone, configurable: true, enumerable: false });
+  if (c.quant) for (const key of ["q", "scale"]) Object.defineProperty(c.quant, key, { get: gone, configurable: true, enumerable: false });
   if (c.shared) c.shared = { get index(): Uint8Array { return gone(); }, get table(): Float32Array { return gone(); } };
 }
 
@@ -168,7 +168,7 @@ export function heldBytes(c: Constant): number {
     const d = Object.getOwnPropertyDescriptor(o, key);
     return d && !d.get ? (d.value as { byteLength: number }).byteLength : 0; // a getter: released, or not decoded yet
   };
-  return value(c, "data") + (c.quant ? value(c.quant, "q") : 0) + (c.shared ? value(c.shared, "index") + value(c.shared, "table") : 0);
+  return value(c, "data") + (c.quant ? value(c.quant, "q") + value(c.quant, "scale") : 0) + (c.shared ? value(c.shared, "index") + value(c.shared, "table") : 0);
 }
 
 /** The float32 values of a constant (dequantized when quantized). */
