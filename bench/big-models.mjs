@@ -56,7 +56,7 @@ async function peakOf(pid, work) {
 }
 
 export async function bigModelsRun() {
-  const presets = { single: bigModel("encoder-23m"), parts: bigModel("encoder-75m") };
+  const presets = { single: bigModel("encoder-23m"), parts: bigModel("encoder-75m"), served: bigModel("encoder-33m") };
   const worker = await unstable_startWorker({
     config: here("../wrangler.toml"),
     bindings: { TOKENS: { type: "plain_text", value: "bench-token:bench" } },
@@ -95,34 +95,46 @@ export async function bigModelsRun() {
     await sleep(1000);
 
     // In parts: plan, 16 MiB parts one after another, complete (measured alone as well).
-    const size = statSync(presets.parts).size;
-    const file = readFileSync(presets.parts);
-    let complete = { wallMs: 0, peakGrowthMiB: 0 };
-    const whole = await peakOf(pid, async () => {
-      const upload = await call("/v1/uploads", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ totalBytes: size, partBytes: PART_BYTES, name: "encoder-75m" }) });
-      const parts = [];
-      for (let n = 1; n <= upload.parts; n++) {
-        const body = file.subarray((n - 1) * PART_BYTES, Math.min(size, n * PART_BYTES));
-        parts.push(await call(`/v1/uploads/${upload.id}/parts/${n}`, { method: "PUT", headers: { "Content-Type": "application/octet-stream" }, body }));
-      }
-      const done = await peakOf(pid, () => call(`/v1/uploads/${upload.id}/complete`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ parts }) }));
-      complete = done;
-      return done.result;
-    });
+    /** @param {string} path @param {string} name */
+    const uploadInParts = async (path, name) => {
+      const size = statSync(path).size;
+      const file = readFileSync(path);
+      let complete = { wallMs: 0, peakGrowthMiB: 0 };
+      const whole = await peakOf(pid, async () => {
+        const upload = await call("/v1/uploads", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ totalBytes: size, partBytes: PART_BYTES, name }) });
+        const parts = [];
+        for (let n = 1; n <= upload.parts; n++) {
+          const body = file.subarray((n - 1) * PART_BYTES, Math.min(size, n * PART_BYTES));
+          parts.push(await call(`/v1/uploads/${upload.id}/parts/${n}`, { method: "PUT", headers: { "Content-Type": "application/octet-stream" }, body }));
+        }
+        const done = await peakOf(pid, () => call(`/v1/uploads/${upload.id}/complete`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ parts }) }));
+        complete = done;
+        return done.result;
+      });
+      return { size, whole, complete };
+    };
+    const { size, whole, complete } = await uploadInParts(presets.parts, "encoder-75m");
     rows.push({ upload: `in ${Math.ceil(size / PART_BYTES)} parts of 16 MiB`, model: "encoder-75m", bytes: size, parameters: whole.result.parameters, wallMs: Math.round(whole.wallMs), mbPerS: +(size / 1e6 / (whole.wallMs / 1000)).toFixed(1), peakGrowthMiB: +whole.peakGrowthMiB.toFixed(1), baseMiB: +whole.baseMiB.toFixed(1), completeMs: Math.round(complete.wallMs), completePeakGrowthMiB: +complete.peakGrowthMiB.toFixed(1) });
 
     // Compressing it one weight at a time (int8, then int4): the job's wall time from the request to its end, FP32
     // MB/s, the peak growth meanwhile; each variant downloaded and checked in onnxruntime-node against the FP32 model
     // on seeded token ids; then the one that serves (within MAX_WHOLE_MODEL_BYTES) asked for a batch-1 inference.
     const ids = Array.from({ length: 32 }, (_, i) => (i * 2654435761) % 4096);
-    const fp32 = await ortNode.InferenceSession.create(presets.parts, { intraOpNumThreads: 1, interOpNumThreads: 1 });
     const feeds = { ids: new ortNode.Tensor("int64", BigInt64Array.from(ids.map(BigInt)), [1, ids.length]) };
-    const want = /** @type {Float32Array} */ ((await fp32.run(feeds)).hidden.data);
+    /** FP32 output in onnxruntime-node on the seeded ids. @param {string} path */
+    const reference = async (path) => {
+      const fp32 = await ortNode.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+      const out = /** @type {Float32Array} */ ((await fp32.run(feeds)).hidden.data);
+      await fp32.release();
+      return out;
+    };
+    const want = await reference(presets.parts);
     const compressions = [];
     log("uploaded; compressing");
-    for (const [label, quantize, bar] of /** @type {const} */ ([["int8", { bits: 8 }, 0.999], ["int4", { bits: 4 }, 0.99]])) {
-      const made = await peakOf(pid, async () => {
-        let job = await call(`/v1/models/${whole.result.id}/variants`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ quantize }) });
+    /** A variant job from its request to its end, with the peak growth meanwhile. @param {string} modelId @param {unknown} quantize @param {string} label */
+    const makeVariant = (modelId, quantize, label) =>
+      peakOf(pid, async () => {
+        let job = await call(`/v1/models/${modelId}/variants`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ quantize }) });
         while (job.status !== "succeeded" && job.status !== "failed") {
           await sleep(1000);
           job = await call(job.url, {}, { retries: 3, timeoutMs: 30_000 });
@@ -130,6 +142,13 @@ export async function bigModelsRun() {
         if (job.status === "failed") throw new Error(`${label}: ${JSON.stringify(job.error)}`);
         return job.result;
       });
+    /** A batch-1 inference on a variant, with the peak growth meanwhile (the first: its session loads). @param {string} modelId @param {string} variantId */
+    const serve = (modelId, variantId) =>
+      peakOf(pid, () =>
+        call(`/v1/models/${modelId}/infer?variant=${variantId}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ inputs: { ids: { type: "int64", dims: [1, ids.length], data: ids } } }) }, { retries: 2, timeoutMs: 120_000 }),
+      );
+    for (const [label, quantize, bar] of /** @type {const} */ ([["int8", { bits: 8 }, 0.999], ["int4", { bits: 4 }, 0.99]])) {
+      const made = await makeVariant(whole.result.id, quantize, label);
       const variant = made.result;
       log(`${label}: variant ${variant.id} made in ${Math.round(made.wallMs)} ms, peak +${made.peakGrowthMiB.toFixed(1)} MiB; downloading`);
       // Straight to the dev server's address: worker.fetch streams a big body through Node at well under 1 MB/s.
@@ -141,9 +160,7 @@ export async function bigModelsRun() {
       let served = null;
       if (!variant.notServed) {
         log(`${label}: serving`);
-        const infer = await peakOf(pid, () =>
-          call(`/v1/models/${whole.result.id}/infer?variant=${variant.id}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ inputs: { ids: { type: "int64", dims: [1, ids.length], data: ids } } }) }, { retries: 2, timeoutMs: 120_000 }),
-        );
+        const infer = await serve(whole.result.id, variant.id);
         served = { engine: infer.result.engine, wallMs: Math.round(infer.wallMs), peakGrowthMiB: +infer.peakGrowthMiB.toFixed(1), cosine: +cosine(infer.result.outputs.hidden.data, want).toFixed(6) };
       }
       compressions.push({
@@ -161,7 +178,31 @@ export async function bigModelsRun() {
         served,
       });
     }
-    await fp32.release();
+
+    // The ~130 MB encoder (33M parameters): uploaded in parts, its int8 variant made and served at batch 1 (the
+    // session's load is the first inference's; a second one runs on it warm).
+    const medium = await uploadInParts(presets.served, "encoder-33m");
+    rows.push({ upload: `in ${Math.ceil(medium.size / PART_BYTES)} parts of 16 MiB`, model: "encoder-33m", bytes: medium.size, parameters: medium.whole.result.parameters, wallMs: Math.round(medium.whole.wallMs), mbPerS: +(medium.size / 1e6 / (medium.whole.wallMs / 1000)).toFixed(1), peakGrowthMiB: +medium.whole.peakGrowthMiB.toFixed(1), baseMiB: +medium.whole.baseMiB.toFixed(1), completeMs: Math.round(medium.complete.wallMs), completePeakGrowthMiB: +medium.complete.peakGrowthMiB.toFixed(1) });
+    const mediumWant = await reference(presets.served);
+    const mediumMade = await makeVariant(medium.whole.result.id, { bits: 8 }, "encoder-33m int8");
+    log(`encoder-33m int8: ${mediumMade.result.bytes} bytes in ${Math.round(mediumMade.wallMs)} ms; serving`);
+    const first = await serve(medium.whole.result.id, mediumMade.result.id);
+    const warm = await serve(medium.whole.result.id, mediumMade.result.id);
+    const mediumServed = {
+      model: "encoder-33m",
+      recipe: "int8",
+      variantBytes: mediumMade.result.bytes,
+      ratio: +mediumMade.result.compressionRatio.toFixed(2),
+      residentBytes: mediumMade.result.residentBytes,
+      jobWallMs: Math.round(mediumMade.wallMs),
+      jobPeakGrowthMiB: +mediumMade.peakGrowthMiB.toFixed(1),
+      engine: first.result.engine,
+      firstWallMs: Math.round(first.wallMs),
+      firstPeakGrowthMiB: +first.peakGrowthMiB.toFixed(1),
+      warmWallMs: Math.round(warm.wallMs),
+      warmPeakGrowthMiB: +warm.peakGrowthMiB.toFixed(1),
+      cosine: +cosine(first.result.outputs.hidden.data, mediumWant).toFixed(6),
+    };
 
     for (const r of rows) {
       console.log(`${r.upload.padEnd(24)} ${r.model}  ${(r.bytes / 1e6).toFixed(1)} MB  ${r.wallMs} ms (${r.mbPerS} MB/s)  peak +${r.peakGrowthMiB} MiB over ${r.baseMiB} MiB${r.completeMs !== undefined ? `  complete ${r.completeMs} ms, peak +${r.completePeakGrowthMiB} MiB` : ""}`);
@@ -172,7 +213,12 @@ export async function bigModelsRun() {
           `cosine in onnxruntime-node ${c.cosineOrtNode}; ${c.served ? `served on ${c.served.engine} in ${c.served.wallMs} ms, peak +${c.served.peakGrowthMiB} MiB, cosine ${c.served.cosine}` : `not served: ${c.notServed}`}`,
       );
     }
-    const results = { date: new Date().toISOString(), rows, compressions };
+    const m = mediumServed;
+    console.log(
+      `int8 of encoder-33m: ${(m.variantBytes / 1e6).toFixed(1)} MB (${m.ratio}x), resident ${(m.residentBytes / MiB).toFixed(1)} MiB, job peak +${m.jobPeakGrowthMiB} MiB; ` +
+        `served on ${m.engine}: first call ${m.firstWallMs} ms, peak +${m.firstPeakGrowthMiB} MiB; warm ${m.warmWallMs} ms, peak +${m.warmPeakGrowthMiB} MiB; cosine against onnxruntime-node FP32 ${m.cosine}`,
+    );
+    const results = { date: new Date().toISOString(), rows, compressions, served: [mediumServed] };
     writeFileSync(here("./results/big-models.json"), `${JSON.stringify(results, null, 1)}\n`);
   } finally {
     await worker.dispose();
