@@ -11,7 +11,7 @@ import { decodeModel } from "../onnx/codec";
 import { writeSegments, type SegmentedModel } from "../onnx/segments";
 import { readSkeleton, SKELETON_LOCATION, type ByteSource } from "../onnx/skeleton";
 import { summarizeModel, validateModel } from "../onnx/validate";
-import { checkServes } from "../serve/serve-check";
+import { checkServes, checkServesByRange } from "../serve/serve-check";
 import { servingProfile } from "../serve/sessions";
 import { hexOf } from "../store/body";
 import type { TenantStore } from "../store/tenant";
@@ -164,12 +164,16 @@ async function checkStored(store: TenantStore, model: ModelRecord, record: Varia
     record.notServed = `the variant is ${record.bytes} bytes; serving reads a variant whole, at most ${store.wholeModelBytes} bytes (MAX_WHOLE_MODEL_BYTES): download it, or make a narrower one`;
     return;
   }
-  const bytes = await store.readVariantBytes(model.id, record.id);
-  // Where the kernel engine covers the graph it alone is checked (it is what serves): onnxruntime-web's heap for a
-  // variant of tens of MB is several times its size.
-  const check = await checkServes(bytes, model.inputs, undefined, { kernelsOnly: true });
+  // Where the kernel engine covers the graph it alone is checked (it is what serves), loaded by range as serving loads
+  // it: onnxruntime-web's heap for a variant of tens of MB is several times its size.
+  let check = await checkServesByRange(skeleton, source, model.inputs);
+  let bytes: Uint8Array | undefined;
+  if (!check) {
+    bytes = await store.readVariantBytes(model.id, record.id);
+    check = await checkServes(bytes, model.inputs, undefined, { kernelsOnly: true });
+  }
   // The checked session's figures where it ran on the engine; planning a second session would hold the weights twice.
-  const serving = check.kernels ? { engine: "kernels" as const, residentBytes: check.kernels.residentBytes } : servingProfile(bytes, model.bytes);
+  const serving = check.kernels ? { engine: "kernels" as const, residentBytes: check.kernels.residentBytes } : servingProfile(bytes ?? (await store.readVariantBytes(model.id, record.id)), model.bytes);
   record.engine = serving.engine;
   record.residentBytes = serving.residentBytes;
 }

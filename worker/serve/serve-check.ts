@@ -5,7 +5,9 @@
 import { DomainError } from "../domain-error";
 import { decodeModel } from "../onnx/codec";
 import type { TensorSignature } from "../onnx/validate";
-import { createKernelSession, type KernelSession } from "./engine";
+import { createKernelSession, loadKernelSession, type KernelSession } from "./engine";
+import type { ByteSource } from "../onnx/skeleton";
+import type { ModelProto } from "../onnx/codec";
 import type { CheckedTensor, TypedData } from "./inputs";
 import { createOrtSession, makeOrtTensor, type OrtTensorType } from "./ort";
 import { kernelModule } from "./wasm/builds";
@@ -157,6 +159,22 @@ const hasSymbolicDims = (inputs: readonly TensorSignature[]) =>
  * `original` gives the FP32 original's bytes, read only when the variant does not run on the first input made (the
  * check then asks the original which input suits the model).
  */
+/**
+ * The check on the kernel engine alone for a big variant read by range (its skeleton, then each weight as the engine
+ * packs it): what serving it will hold, without its bytes beside. Null where the engine does not cover the graph or
+ * the ranged load falls short: the caller then checks the bytes read whole.
+ */
+export async function checkServesByRange(skeleton: ModelProto, source: ByteSource, inputs: readonly TensorSignature[]): Promise<ServeCheck | null> {
+  let loaded;
+  try {
+    loaded = await loadKernelSession(skeleton, kernelModule(), source);
+  } catch (err) {
+    console.warn(`checking a variant by range failed, reading it whole: ${message(err)}`);
+    return null;
+  }
+  return loaded.session ? checkOnKernels(loaded.session, inputs) : null;
+}
+
 export async function checkServes(
   bytes: Uint8Array,
   inputs: readonly TensorSignature[],

@@ -8,7 +8,8 @@
 import { isolate } from "../isolate";
 import { decodeModel } from "../onnx/codec";
 import { createOrtSession, makeOrtTensor, type OrtSession, type OrtTensorType } from "./ort";
-import { createKernelSession, type KernelSession } from "./engine";
+import { createKernelSession, loadKernelSession, type KernelSession } from "./engine";
+import { readSkeleton, type ByteSource } from "../onnx/skeleton";
 import { kernelModule } from "./wasm/builds";
 import { fp32OnEngine } from "./engine-choice";
 import type { EngineName, LoadedSession } from "./session-cache";
@@ -163,11 +164,31 @@ export async function openSession(
   return wrap(await createOrtSession(bytes, { foldWeightDequantize }), fp32Bytes);
 }
 
-/** What a cache miss loads: the model's bytes and how (see loadServingSession). */
-export interface SessionSource {
-  bytes: Uint8Array;
-  foldWeightDequantize: boolean;
-  fp32Bytes: number;
+/** What a cache miss loads: the model's bytes and how (see loadServingSession), or a big variant's object to read by
+ * range (see loadRangedSession). */
+export type SessionSource = { bytes: Uint8Array; foldWeightDequantize: boolean; fp32Bytes: number } | { ranged: ByteSource; fp32Bytes: number };
+
+/**
+ * Variants larger than this load from ranged reads (their skeleton, then each weight as the kernel engine reaches
+ * it), so a load holds the packed weights and not the variant's bytes beside them; smaller ones are read in one request.
+ */
+export const RANGED_LOAD_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A variant's session from ranged reads: the kernel engine plans its skeleton and packs each weight as it is read,
+ * releasing it once packed. Where the engine does not cover the graph, or anything in that path fails (a read-ahead
+ * that fell short, a skeleton over its bound), the bytes are read whole and loaded as any other variant, whose
+ * error, if any, is the one reported.
+ */
+async function loadRangedSession(source: ByteSource, fp32Bytes: number): Promise<LoadedSession> {
+  try {
+    const skeleton = decodeModel((await readSkeleton(source)).bytes);
+    const loaded = await loadKernelSession(skeleton, kernelModule(), source);
+    if (loaded.session) return kernelLoaded(loaded.session);
+  } catch (err) {
+    console.warn(`loading a variant by range failed, reading it whole: ${(err as Error).message}`);
+  }
+  return loadServingSession(await source.read(0, source.size), true, fp32Bytes);
 }
 
 /** Whether a request found its session cached ("hit") or waited for it to load ("miss"). */
@@ -196,8 +217,9 @@ function loadOnce(key: string, load: () => Promise<SessionSource>): Promise<Load
     const waiting = { waiters: 0 };
     const session = (async () => {
       try {
-        const { bytes, foldWeightDequantize, fp32Bytes } = await load();
-        const loaded = await loadServingSession(bytes, foldWeightDequantize, fp32Bytes);
+        const source = await load();
+        const loaded =
+          "ranged" in source ? await loadRangedSession(source.ranged, source.fp32Bytes) : await loadServingSession(source.bytes, source.foldWeightDequantize, source.fp32Bytes);
         // The maker's reference becomes the cache's; each waiter gets one before any of them resumes, so that
         // nothing between this load landing and a waiter's run can free the session under it.
         isolate.sessions.set(key, loaded);

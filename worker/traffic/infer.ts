@@ -4,7 +4,7 @@ import type { ModelRecord, VariantRecord } from "../catalog/records";
 import { checkInputs, checkOutputSizes, outputToJson, type InputTensor, type JsonTensor } from "../serve/inputs";
 import { remembered } from "../serve/serving-cache";
 import type { ServingTiming } from "../serve/server-timing";
-import { getSession, remeasureSession, sessionKey } from "../serve/sessions";
+import { getSession, RANGED_LOAD_BYTES, remeasureSession, sessionKey } from "../serve/sessions";
 import type { TenantStore } from "../store/tenant";
 import type { NodeTiming } from "../serve/engine";
 
@@ -38,7 +38,7 @@ export function resolveVariant(store: TenantStore, model: ModelRecord, pick: Ser
   return remembered(key, () => lookUpVariant(store, model, pick));
 }
 
-async function lookUpVariant(store: TenantStore, model: ModelRecord, pick: ServingPick): Promise<{ id: string; bits: number } | null> {
+async function lookUpVariant(store: TenantStore, model: ModelRecord, pick: ServingPick): Promise<{ id: string; bits: number; bytes: number } | null> {
   if (pick.variant) {
     const v = await store.getVariant<VariantRecord>(model.id, pick.variant);
     if (!v) throw notFound("variant", pick.variant);
@@ -46,7 +46,7 @@ async function lookUpVariant(store: TenantStore, model: ModelRecord, pick: Servi
       throw new DomainError("invalid_request", `variant '${v.id}' has ${v.bits} bits, not ${pick.bits}`);
     }
     await requireServable(store, model, v.bytes, `variant '${v.id}'`);
-    return { id: v.id, bits: v.bits };
+    return { id: v.id, bits: v.bits, bytes: v.bytes };
   }
   if (pick.bits === undefined || pick.bits === 32) {
     await requireServable(store, model, model.bytes, `model '${model.id}'`);
@@ -58,7 +58,7 @@ async function lookUpVariant(store: TenantStore, model: ModelRecord, pick: Servi
     throw new DomainError("not_found", `model '${model.id}' has no ${pick.bits}-bit variant; create one with POST /v1/models/${model.id}/variants`);
   }
   await requireServable(store, model, match.bytes, `variant '${match.id}'`);
-  return { id: match.id, bits: match.bits };
+  return { id: match.id, bits: match.bits, bytes: match.bytes };
 }
 
 /**
@@ -88,11 +88,16 @@ export async function runInference(
   const loadStarted = performance.now();
   let session, cache;
   try {
-    ({ session, cache } = await getSession(key, async () => ({
-      bytes: await (variant ? store.readVariantBytes(model.id, variant.id, "model") : store.readModelBytes(model.id)),
-      foldWeightDequantize: variant !== null,
-      fp32Bytes: model.bytes,
-    })));
+    ({ session, cache } = await getSession(key, async () =>
+      // A big variant is read by range as the engine packs it, never whole (sessions.ts).
+      variant && variant.bytes > RANGED_LOAD_BYTES
+        ? { ranged: await store.variantSource(model.id, variant.id), fp32Bytes: model.bytes }
+        : {
+            bytes: await (variant ? store.readVariantBytes(model.id, variant.id, "model") : store.readModelBytes(model.id)),
+            foldWeightDequantize: variant !== null,
+            fp32Bytes: model.bytes,
+          },
+    ));
   } catch (err) {
     // Missing bytes are as they are; anything the runtime cannot load is an unsupported model.
     if (err instanceof DomainError && err.code === "not_found") throw err;

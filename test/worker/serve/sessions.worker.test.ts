@@ -3,6 +3,13 @@ import { describe, expect, it } from "vitest";
 import { ortHeapBytes } from "@worker/serve/ort";
 import { evictAllSessions, getSession, openSession } from "@worker/serve/sessions";
 import { buildCnn, buildMlp } from "@test/support/models";
+import { compressModel } from "@worker/compress/pipeline";
+import { RecipeSchema } from "@worker/compress/recipe";
+import { decodeModel, encodeModel } from "@worker/onnx/codec";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
+import { bytesSource, type ByteSource } from "@worker/onnx/skeleton";
 
 const MiB = 1024 * 1024;
 
@@ -103,5 +110,57 @@ describe("getSession", () => {
     }
     await got[2]!.session.release();
     await expect(session.run(input)).rejects.toThrow(/released/);
+  });
+});
+
+describe("a variant's session loaded by range", () => {
+  const int8 = (bytes: Uint8Array) => compressModel(decodeModel(bytes), RecipeSchema.parse({ quantize: { bits: 8 } }), undefined, bytes.byteLength).bytes;
+  /** The variant's bytes as an object read by range, each read's length recorded. */
+  const recorded = (bytes: Uint8Array): ByteSource & { reads: number[] } => {
+    const inner = bytesSource(bytes);
+    const reads: number[] = [];
+    return { size: inner.size, reads, read: async (offset, length) => (reads.push(length), new Uint8Array(await inner.read(offset, length))) };
+  };
+
+  it("packs each weight on the kernel engine as it is read, never reading the whole object, and answers as a session from the bytes", async () => {
+    evictAllSessions();
+    // Over the skeleton reader's 1 MiB windows several times: four weights of 1 MiB.
+    const bytes = int8(buildMlp([1024, 1024, 1024, 1024, 10], 9));
+    const source = recorded(bytes);
+    const { session } = await getSession("t/ranged/int8", async () => ({ ranged: source, fp32Bytes: bytes.byteLength }));
+    const whole = await openSession(bytes, true, bytes.byteLength, true);
+    const input = { input: { type: "float32", dims: [2, 1024], data: Float32Array.from({ length: 2048 }, (_, i) => Math.sin(i)) } };
+    try {
+      expect(session.engine).toBe("kernels");
+      expect(Math.max(...source.reads)).toBeLessThan(bytes.byteLength / 2);
+      expect(session.residentBytes).toBe(whole.residentBytes);
+      expect(Array.from((await session.run(input)).logits!.data as Float32Array)).toEqual(Array.from((await whole.run(input)).logits!.data as Float32Array));
+    } finally {
+      await session.release();
+      await whole.release();
+    }
+  });
+
+  it("reads the bytes whole and serves on onnxruntime-web where the kernel engine does not cover the graph", async () => {
+    evictAllSessions();
+    // Softplus is not a kernel-engine op.
+    const graph = makeGraph(
+      [makeNode("MatMul", ["x", "w"], ["h"], "fc"), makeNode("Softplus", ["h"], ["y"], "softplus")],
+      "softplus",
+      [makeValueInfo("x", DT.FLOAT, [1, 128])],
+      [makeValueInfo("y", DT.FLOAT, [1, 128])],
+      [makeTensor("w", DT.FLOAT, [128, 128], Float32Array.from({ length: 128 * 128 }, (_, i) => Math.cos(i) / 16))],
+    );
+    const bytes = int8(encodeModel(makeModel(graph)));
+    const source = recorded(bytes);
+    const { session } = await getSession("t/ranged/softplus", async () => ({ ranged: source, fp32Bytes: bytes.byteLength }));
+    try {
+      expect(session.engine).toBe("onnxruntime-web");
+      expect(source.reads).toContain(bytes.byteLength);
+      const out = await session.run({ x: { type: "float32", dims: [1, 128], data: new Float32Array(128).fill(0.5) } });
+      expect((out.y!.data as Float32Array).every((v) => Number.isFinite(v) && v > 0)).toBe(true);
+    } finally {
+      await session.release();
+    }
   });
 });

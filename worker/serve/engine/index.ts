@@ -18,7 +18,8 @@ import { absorbActivation, absorbEpilogue } from "./epilogue";
 import { LimitError } from "../../onnx/limits";
 import { checkNodeAttributes } from "./attributes";
 import { fuseGraph } from "./fusion";
-import { heldBytes, lazyConstant, materialize, releaseConstant, RunState, sizeOf, Uncovered, type Activation, type Constant, type Liveness } from "./values";
+import { heldBytes, lazyConstant, materialize, releaseConstant, RunState, sizeOf, Uncovered, WeightNotLoaded, type Activation, type Constant, type FetchedBytes, type Liveness } from "./values";
+import { skeletonRange, type ByteSource } from "../../onnx/skeleton";
 import type { ArenaPlan } from "./arena";
 
 export { Uncovered };
@@ -152,6 +153,7 @@ class Planner {
   constructor(
     stored: ModelProto,
     readonly kx: KernelInstance,
+    fetched?: FetchedBytes,
   ) {
     // Pruned variants store mostly-zero weights as sparse initializers; the kernels pack them from dense views.
     const model = stored.graph ? densifyInitializers(stored) : stored;
@@ -160,7 +162,7 @@ class Planner {
     // into the model's bytes, which would otherwise stay alive as long as the session.
     this.graph = clone(GraphProtoSchema, { ...model.graph, initializer: [], sparseInitializer: [] });
     this.opset = defaultOpset(model);
-    for (const t of model.graph.initializer) this.initializers.set(t.name, lazyConstant(t));
+    for (const t of model.graph.initializer) this.initializers.set(t.name, lazyConstant(t, fetched));
     this.inputs = this.graph.input.filter((v) => !this.initializers.has(v.name));
     for (const v of [...this.inputs, ...this.graph.output]) {
       const t = elemType(v);
@@ -186,6 +188,11 @@ class Planner {
    * run lays it out. Throws Uncovered naming what is not covered.
    */
   specialise(feeds: Record<string, Float32Array>, dims: Record<string, number[]>, complete: boolean, release = false): Specialisation {
+    return drain(this.planSteps(feeds, dims, complete, release));
+  }
+
+  /** specialise, yielding each node's position in `order` before planning it (where a ranged load reads ahead). */
+  *planSteps(feeds: Record<string, Float32Array>, dims: Record<string, number[]>, complete: boolean, release: boolean): Generator<number, Specialisation, void> {
     const kx = this.kx;
     const constants = new Map(this.initializers);
     const releases = release ? new Release(this.order, this.initializers) : null;
@@ -210,8 +217,10 @@ class Planner {
       }
     };
 
-    for (const node of this.order) {
+    for (let at = 0; at < this.order.length; at++) {
+      const node = this.order[at]!;
       if (absorbed.has(node)) continue;
+      yield at;
       if (node.domain !== "" && node.domain !== "ai.onnx") throw new Uncovered(`node ${label(node)} is in domain '${node.domain}'`);
       const op = OPS[node.opType];
       if (!op) throw new Uncovered(`no kernel-engine op for ${node.opType} (node ${label(node)})`);
@@ -281,6 +290,7 @@ class Planner {
     for (const o of this.graph.output) {
       if (constants.has(o.name)) throw new Uncovered(`graph output '${o.name}' is a constant`);
     }
+    yield this.order.length; // every weight a node reads is fetched before the kept ones are decoded
     releases?.finish(constants);
     if (complete && tracedSteps < steps.length) {
       try {
@@ -435,19 +445,33 @@ const shapeKey = (dims: Record<string, readonly number[]>) => JSON.stringify(dim
  * do): the load-time check that the engine covers the graph. Zero inputs serve to trace dims, and with `complete` to
  * lay out the arena (so a loaded session's resident bytes include it).
  */
-function firstSpecialisation(planner: Planner, complete: boolean, release = false): { dims: Record<string, number[]>; spec: Specialisation } {
+function firstSpecialisation(planner: Planner, complete: boolean, release = false): First {
+  return drain(firstSpecialisationSteps(planner, complete, release));
+}
+
+type First = { dims: Record<string, number[]>; spec: Specialisation };
+
+/** firstSpecialisation as the steps of planSteps (each yields the position of the node it is about to plan). */
+function* firstSpecialisationSteps(planner: Planner, complete: boolean, release: boolean): Generator<number, First, void> {
   let failure: unknown;
   for (const fill of [1, 32, 224]) {
     const dims = Object.fromEntries(planner.inputs.map((v) => [v.name, declaredDims(v, fill)]));
     const feeds = Object.fromEntries(planner.inputs.map((v) => [v.name, new Float32Array(sizeOf(dims[v.name]!))]));
     try {
-      return { dims, spec: planner.specialise(feeds, dims, complete, release) };
+      return { dims, spec: yield* planner.planSteps(feeds, dims, complete, release) };
     } catch (err) {
-      if (err instanceof Uncovered) throw err;
+      if (err instanceof Uncovered || err instanceof WeightNotLoaded) throw err;
       failure = err; // a trace that did not fit these dims: try larger ones
     }
   }
   throw new Uncovered(`could not trace the graph's shapes: ${(failure as Error).message}`);
+}
+
+function drain<T>(steps: Generator<number, T, void>): T {
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+  }
 }
 
 /** Why the engine cannot run this model, or null when it can (cheap: plans against a scratch instance). */
@@ -468,15 +492,80 @@ export function createKernelSession(
 ): { session: KernelSession; reason: null } | { session: null; reason: string } {
   const kx = new KernelInstance(module);
   let planner: Planner;
-  const specs = new Map<string, Specialisation>();
+  let first: First;
   try {
     planner = new Planner(model, kx);
-    const first = firstSpecialisation(planner, true, true);
-    specs.set(shapeKey(first.dims), first.spec);
+    first = firstSpecialisation(planner, true, true);
   } catch (err) {
     if (err instanceof Uncovered) return { session: null, reason: err.message };
     throw err;
   }
+  return { session: sessionOf(planner, kx, first), reason: null };
+}
+
+/** Nodes ahead of the one being planned whose weights a ranged load has already fetched (absorbed chains read ahead). */
+export const READ_AHEAD_NODES = 24;
+
+/**
+ * createKernelSession from a model's skeleton (onnx/skeleton.ts), its weights read by range from `source` as the
+ * planner reaches them and released once packed: the load holds the packed weights and a few nodes' weights in
+ * flight, never the model's bytes. Null (with the reason) when some node is not covered; a weight read before its
+ * bytes were fetched throws WeightNotLoaded (the caller then loads the bytes whole).
+ */
+export async function loadKernelSession(
+  skeleton: ModelProto,
+  module: WebAssembly.Module,
+  source: ByteSource,
+  readAhead = READ_AHEAD_NODES,
+): Promise<{ session: KernelSession; reason: null } | { session: null; reason: string }> {
+  const kx = new KernelInstance(module);
+  const fetched = new Map<string, Uint8Array>();
+  const take = (t: { name: string }) => {
+    const bytes = fetched.get(t.name);
+    if (!bytes) throw new WeightNotLoaded(`weight '${t.name}' was planned before its bytes were read`);
+    fetched.delete(t.name);
+    return bytes;
+  };
+  const ranged = new Map((skeleton.graph?.initializer ?? []).flatMap((t) => {
+    const range = skeletonRange(t);
+    return range ? [[t.name, range] as const] : [];
+  }));
+  let planner: Planner;
+  let first: First;
+  try {
+    planner = new Planner(skeleton, kx, take);
+    const order = planner.order;
+    const requested = new Set<string>();
+    let reached = 0;
+    const readTo = async (end: number) => {
+      for (; reached < Math.min(end, order.length); reached++)
+        for (const name of order[reached]!.input) {
+          const range = ranged.get(name);
+          if (!range || requested.has(name)) continue;
+          requested.add(name);
+          fetched.set(name, await source.read(range.offset, range.length));
+        }
+    };
+    const steps = firstSpecialisationSteps(planner, true, true);
+    for (;;) {
+      const next = steps.next();
+      if (next.done) {
+        first = next.value;
+        break;
+      }
+      await readTo(next.value + readAhead);
+    }
+  } catch (err) {
+    if (err instanceof Uncovered) return { session: null, reason: err.message };
+    throw err;
+  }
+  fetched.clear(); // read for a node that never decoded it
+  return { session: sessionOf(planner, kx, first), reason: null };
+}
+
+/** The session over a planned model (its first specialisation made). */
+function sessionOf(planner: Planner, kx: KernelInstance, first: First): KernelSession {
+  const specs = new Map<string, Specialisation>([[shapeKey(first.dims), first.spec]]);
   const weightBytes = kx.mark() - kx.k.heap_base();
   const held = planner.heldBytes();
   const outputTypes = planner.graph.output.map((o) => [o.name, elemType(o)!] as const);
@@ -549,7 +638,7 @@ export function createKernelSession(
     },
     async release() {},
   };
-  return { session, reason: null };
+  return session;
 }
 
 export type { Epilogue };

@@ -4,6 +4,7 @@ import type { TensorProto } from "onnx-buf";
 import { DT, dtypeName } from "../../onnx/dtype";
 import { halfValues, unpackSubByte } from "../../onnx/encoding";
 import { elementCount, isExternal, tensorDims } from "../../onnx/tensor";
+import { skeletonRange } from "../../onnx/skeleton";
 import type { KernelInstance, Ptr } from "../wasm/runtime";
 import { Arena, type ArenaPlan, type Block } from "./arena";
 import { LimitError, MAX_TENSOR_ELEMENTS } from "../../onnx/limits";
@@ -122,19 +123,30 @@ export function readConstant(t: TensorProto): Constant {
   }
 }
 
+/** A skeleton weight read before its bytes were fetched: the ranged load's window did not reach it. */
+export class WeightNotLoaded extends Error {
+  override name = "WeightNotLoaded";
+}
+
+/** The bytes of a skeleton tensor (one whose data lies in the model's object, onnx/skeleton.ts), fetched by range. */
+export type FetchedBytes = (t: TensorProto) => Uint8Array;
+
 /**
  * An initializer as a constant whose values are decoded on first use (a load decodes each weight when its node is
- * planned, not all of them first). Its element type is what readConstant gives (float16 widens to float32).
+ * planned, not all of them first). Its element type is what readConstant gives (float16 widens to float32). A skeleton
+ * tensor's bytes come from `fetched`, when a load reads the model by range.
  */
-export function lazyConstant(t: TensorProto): Constant {
-  if (isExternal(t)) throw new Uncovered(`initializer '${t.name}' uses external data`);
+export function lazyConstant(t: TensorProto, fetched?: FetchedBytes): Constant {
+  const ranged = fetched && skeletonRange(t) !== undefined;
+  if (isExternal(t) && !ranged) throw new Uncovered(`initializer '${t.name}' uses external data`);
   const c = { dims: tensorDims(t), dtype: t.dataType === DT.FLOAT16 ? DT.FLOAT : t.dataType } as Constant;
   let source: TensorProto | null = t;
   Object.defineProperty(c, "data", {
     configurable: true,
     enumerable: true,
     get() {
-      const data = readConstant(source!).data;
+      const inline = ranged ? ({ ...source!, rawData: fetched(source!), externalData: [], dataLocation: 0 } as TensorProto) : source!;
+      const data = readConstant(inline).data;
       source = null;
       Object.defineProperty(c, "data", { value: data, configurable: true, enumerable: true, writable: false });
       return data;
