@@ -8,6 +8,7 @@
 import { clone } from "@bufbuild/protobuf";
 import { GraphProtoSchema, type GraphProto, type ModelProto, type NodeProto, type ValueInfoProto } from "onnx-buf";
 import { DT, dtypeName } from "../../onnx/dtype";
+import { weightedOperator } from "../../onnx/operators";
 import { densifyInitializers } from "../../onnx/sparse";
 import { defaultOpset } from "../../onnx/validate";
 import { KernelInstance } from "../wasm/runtime";
@@ -114,6 +115,66 @@ export function topoOrder(nodes: readonly NodeProto[], available: ReadonlySet<st
   return order;
 }
 
+/** Single-consumer steps after a node that a linear op may absorb into its epilogue (Add, Mul, BN, Relu, Clip); the
+ * walk stops at the next weighted op, which is never absorbed. */
+const ABSORBED_CHAIN = 4;
+
+/**
+ * The order with every node computed from constants alone (a weight's DequantizeLinear, Transpose or Reshape, a
+ * Constant) moved to just before the first node that reads it or whose absorbable chain reads it. Planning then
+ * decodes a weight, packs it and releases it before the next one is decoded (and a ranged load reads it then), where
+ * Kahn's order would fold every weight first. Topological still: a folded node follows what it reads.
+ */
+export function foldsNearUse(order: readonly NodeProto[], initializers: ReadonlySet<string>): NodeProto[] {
+  const constant = new Set(initializers);
+  const producer = new Map<string, NodeProto>();
+  const folds = new Set<NodeProto>();
+  const consumers = new Map<string, NodeProto[]>();
+  for (const n of order) {
+    for (const i of new Set(n.input)) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+    if (!n.input.every((i) => !i || constant.has(i))) continue;
+    folds.add(n);
+    for (const o of n.output) if (o) (constant.add(o), producer.set(o, n));
+  }
+  if (folds.size === 0) return [...order];
+  const out: NodeProto[] = [];
+  const emitted = new Set<NodeProto>();
+  // Emits the folds that produce `name`, producers first (an explicit stack: a hostile chain may be long).
+  const emit = (name: string) => {
+    const stack: { node: NodeProto; next: number }[] = [];
+    const push = (value: string) => {
+      const p = producer.get(value);
+      if (p && !emitted.has(p)) (emitted.add(p), stack.push({ node: p, next: 0 }));
+    };
+    push(name);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (top.next < top.node.input.length) {
+        const i = top.node.input[top.next++];
+        if (i) push(i);
+      } else {
+        out.push(top.node);
+        stack.pop();
+      }
+    }
+  };
+  for (const n of order) {
+    if (folds.has(n)) continue;
+    let at = n;
+    for (const i of at.input) if (i) emit(i);
+    for (let d = 0; d < ABSORBED_CHAIN; d++) {
+      const outs = at.output.filter((o) => o);
+      const next = outs.length === 1 ? consumers.get(outs[0]!) : undefined;
+      if (!next || next.length !== 1 || weightedOperator(next[0]!)) break;
+      at = next[0]!;
+      for (const i of at.input) if (i) emit(i);
+    }
+    out.push(n);
+  }
+  for (const n of order) if (folds.has(n)) for (const o of n.output) if (o) emit(o); // folds nothing reads
+  return out;
+}
+
 /** Runs one step; a bound it exceeds is reported with the node and the outputs it was computing. */
 function runStep(step: Step, run: RunState): Activation[] {
   try {
@@ -170,7 +231,10 @@ class Planner {
     }
     for (const n of this.graph.node) for (const i of new Set(n.input)) if (i) this.consumers.set(i, [...(this.consumers.get(i) ?? []), n]);
     this.graphOutputs = new Set(this.graph.output.map((o) => o.name));
-    this.order = topoOrder(fuseGraph(this.graph.node, this.initializers, this.graphOutputs, this.opset), new Set([...this.initializers.keys(), ...this.inputs.map((v) => v.name)]));
+    this.order = foldsNearUse(
+      topoOrder(fuseGraph(this.graph.node, this.initializers, this.graphOutputs, this.opset), new Set([...this.initializers.keys(), ...this.inputs.map((v) => v.name)])),
+      new Set(this.initializers.keys()),
+    );
     // A node reads only its inputs (an absorbed node's other inputs are constants), so a value is dead after the last
     // node in this order that lists it: a step's or one planned away (a folded Shape), which only keeps it longer.
     const lastRead = new Map<string, number>();

@@ -7,7 +7,7 @@ import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/buil
 import { encodeModel } from "@worker/onnx/codec";
 import { DT } from "@worker/onnx/dtype";
 import { makeTensor } from "@worker/onnx/tensor";
-import { createKernelSession, kernelCoverage, topoOrder, type NodeTiming } from "@worker/serve/engine";
+import { createKernelSession, foldsNearUse, kernelCoverage, topoOrder, type NodeTiming } from "@worker/serve/engine";
 import { decodeModel } from "@worker/onnx/codec";
 import { loadKernels, maxRelDiff, runReference } from "@test/support/engine";
 import { plainKernelModule } from "@test/support/kernels";
@@ -52,6 +52,29 @@ describe("the kernel engine's planner", () => {
     const nodes = Array.from({ length: n }, (_, i) => makeNode("Relu", [i === 0 ? "x" : `t${i - 1}`], [`t${i}`], `r${i}`)).reverse();
     const order = topoOrder(nodes, new Set(["x"]));
     expect(order.map((node) => node.name)).toEqual(Array.from({ length: n }, (_, i) => `r${i}`));
+  });
+
+  it("plans each weight's fold just before the node that reads it, and a fused chain's constants before its linear op", () => {
+    // Kahn's order puts every node of constants first: all weights would be decoded before the first is packed.
+    const nodes = [
+      makeNode("DequantizeLinear", ["q1", "s1"], ["w1"], "dq1"),
+      makeNode("DequantizeLinear", ["q2", "s2"], ["w2"], "dq2"),
+      makeNode("Constant", [], ["hi"], "six"),
+      makeNode("MatMul", ["x", "w1"], ["h"], "mm1"),
+      makeNode("Clip", ["h", "", "hi"], ["c"], "clip"),
+      makeNode("MatMul", ["c", "w2"], ["y"], "mm2"),
+    ];
+    const order = foldsNearUse(topoOrder(nodes, new Set(["x", "q1", "s1", "q2", "s2"])), new Set(["q1", "s1", "q2", "s2"]));
+    expect(order.map((n) => n.name)).toEqual(["dq1", "six", "mm1", "clip", "dq2", "mm2"]);
+  });
+
+  it("moves folds behind a chain of 50000 constant nodes without deep recursion", () => {
+    const n = 50000;
+    const chain = Array.from({ length: n }, (_, i) => makeNode("Identity", [i === 0 ? "w" : `c${i - 1}`], [`c${i}`], `id${i}`));
+    const order = foldsNearUse([...chain, makeNode("MatMul", ["x", `c${n - 1}`], ["y"], "mm")], new Set(["w"]));
+    expect(order).toHaveLength(n + 1);
+    expect(order[0]!.name).toBe("id0");
+    expect(order[n]!.name).toBe("mm");
   });
 
   it("refuses a graph that reads a tensor nothing produces", () => {
