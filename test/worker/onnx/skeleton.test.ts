@@ -21,7 +21,6 @@ import {
   readSkeleton,
   SKELETON_LOCATION,
   skeletonRange,
-  type ByteSource,
 } from "@worker/onnx/skeleton";
 import { makeTensor } from "@worker/onnx/tensor";
 import { OnnxValidationError } from "@worker/onnx/backing";
@@ -29,6 +28,7 @@ import { summarizeModel, validateModel } from "@worker/onnx/validate";
 import { mlpModel, rng } from "@test/support/models";
 import { cosine, zooModels, type ZooModel } from "@test/support/zoo";
 import { ort } from "@test/support/ort-node";
+import { recordingSource } from "@test/support/byte-sources";
 
 const FIXTURES = new URL("../../fixtures/models/", import.meta.url).pathname;
 
@@ -49,22 +49,6 @@ function allTensors(model: ModelProto): TensorProto[] {
   graph(model.graph!);
   for (const f of model.functions) for (const n of f.node) for (const a of n.attribute) if (a.t) out.push(a.t);
   return out;
-}
-
-/** A source that counts what it is asked for. */
-function countingSource(bytes: Uint8Array): ByteSource & { read: ByteSource["read"]; bytesRead: number; reads: number } {
-  const inner = bytesSource(bytes);
-  const counted = {
-    size: inner.size,
-    bytesRead: 0,
-    reads: 0,
-    read: async (offset: number, length: number) => {
-      counted.bytesRead += length;
-      counted.reads++;
-      return inner.read(offset, length);
-    },
-  };
-  return counted;
 }
 
 async function rehydrated(skeleton: Uint8Array, original: Uint8Array): Promise<ModelProto> {
@@ -126,7 +110,7 @@ describe("reading a large model's structure", () => {
   const bytes = encodeModel(model);
 
   it("reads a small part of the bytes and leaves every weight out", async () => {
-    const source = countingSource(bytes);
+    const source = recordingSource(bytes);
     const skeleton = await readSkeleton(source);
     // Twelve weights and twelve biases (1024 floats: 4 KiB, at HOLLOW_TENSOR_BYTES).
     expect(skeleton.hollowed).toBe(24);
@@ -202,7 +186,7 @@ describe("what a skeleton refuses", () => {
         [table],
       ),
     );
-    const source = countingSource(encodeModel(model));
+    const source = recordingSource(encodeModel(model));
     await expect(readSkeleton(source)).rejects.toBeInstanceOf(LimitError);
     expect(source.bytesRead).toBeLessThan(4 * 1024 * 1024);
   });

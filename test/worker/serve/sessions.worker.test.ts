@@ -9,7 +9,7 @@ import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
 import { DT } from "@worker/onnx/dtype";
 import { makeTensor } from "@worker/onnx/tensor";
-import { bytesSource, type ByteSource } from "@worker/onnx/skeleton";
+import { recordingSource } from "@test/support/byte-sources";
 
 const MiB = 1024 * 1024;
 
@@ -115,18 +115,11 @@ describe("getSession", () => {
 
 describe("a variant's session loaded by range", () => {
   const int8 = (bytes: Uint8Array) => compressModel(decodeModel(bytes), RecipeSchema.parse({ quantize: { bits: 8 } }), undefined, bytes.byteLength).bytes;
-  /** The variant's bytes as an object read by range, each read's length recorded. */
-  const recorded = (bytes: Uint8Array): ByteSource & { reads: number[] } => {
-    const inner = bytesSource(bytes);
-    const reads: number[] = [];
-    return { size: inner.size, reads, read: async (offset, length) => (reads.push(length), new Uint8Array(await inner.read(offset, length))) };
-  };
-
   it("packs each weight on the kernel engine as it is read, never reading the whole object, and answers as a session from the bytes", async () => {
     evictAllSessions();
     // Over the skeleton reader's 1 MiB windows several times: four weights of 1 MiB.
     const bytes = int8(buildMlp([1024, 1024, 1024, 1024, 10], 9));
-    const source = recorded(bytes);
+    const source = recordingSource(bytes);
     const { session } = await getSession("t/ranged/int8", async () => ({ ranged: source, fp32Bytes: bytes.byteLength }));
     const whole = await openSession(bytes, true, bytes.byteLength, true);
     const input = { input: { type: "float32", dims: [2, 1024], data: Float32Array.from({ length: 2048 }, (_, i) => Math.sin(i)) } };
@@ -152,7 +145,7 @@ describe("a variant's session loaded by range", () => {
       [makeTensor("w", DT.FLOAT, [128, 128], Float32Array.from({ length: 128 * 128 }, (_, i) => Math.cos(i) / 16))],
     );
     const bytes = int8(encodeModel(makeModel(graph)));
-    const source = recorded(bytes);
+    const source = recordingSource(bytes);
     const { session } = await getSession("t/ranged/softplus", async () => ({ ranged: source, fp32Bytes: bytes.byteLength }));
     try {
       expect(session.engine).toBe("onnxruntime-web");

@@ -3,7 +3,8 @@
 // weight-only variants; a read-ahead that leaves a weight unread is an error, never a plan from missing bytes.
 import { describe, expect, it } from "vitest";
 import { decodeModel } from "@worker/onnx/codec";
-import { bytesSource, readSkeleton, type ByteSource } from "@worker/onnx/skeleton";
+import { bytesSource, readSkeleton } from "@worker/onnx/skeleton";
+import { recordingSource } from "@test/support/byte-sources";
 import { compressModel } from "@worker/compress/pipeline";
 import { RecipeSchema } from "@worker/compress/recipe";
 import { createKernelSession, loadKernelSession, type KernelSession } from "@worker/serve/engine";
@@ -11,25 +12,8 @@ import { WeightNotLoaded } from "@worker/serve/engine/values";
 import { plainKernelModule } from "@test/support/kernels";
 import { zooModel } from "@test/support/zoo";
 
-/** A source that counts its reads and the bytes they return. */
-function counted(bytes: Uint8Array): ByteSource & { reads: number; readBytes: number } {
-  const inner = bytesSource(bytes);
-  const source = {
-    size: inner.size,
-    reads: 0,
-    readBytes: 0,
-    read: async (offset: number, length: number) => {
-      source.reads++;
-      source.readBytes += length;
-      return new Uint8Array(await inner.read(offset, length)); // a copy, as an R2 read gives
-    },
-  };
-  return source;
-}
-
-async function runBoth(a: KernelSession, b: KernelSession, feeds: Record<string, { type: string; dims: number[]; data: ArrayLike<number> | BigInt64Array }>) {
-  const checked = Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v])) as never;
-  return [await a.run(checked), await b.run(checked)] as const;
+async function runBoth(a: KernelSession, b: KernelSession, feeds: Parameters<KernelSession["run"]>[0]) {
+  return [await a.run(feeds), await b.run(feeds)] as const;
 }
 
 const CASES = [
@@ -46,19 +30,19 @@ describe("a kernel session loaded from a skeleton and ranged reads", () => {
     it(`${name} ${recipe ? `int${recipe.quantize.bits}` : "fp32"}: the same session as from the whole bytes`, async () => {
       const zoo = await zooModel(name);
       const bytes = recipe ? compressModel(decodeModel(zoo.bytes), RecipeSchema.parse(recipe), undefined, zoo.bytes.byteLength).bytes : zoo.bytes;
-      const source = counted(bytes);
+      const source = recordingSource(bytes);
       const skeleton = decodeModel((await readSkeleton(source)).bytes);
-      const skeletonReads = source.readBytes;
+      const skeletonReads = source.bytesRead;
       const ranged = await loadKernelSession(skeleton, plainKernelModule, source);
       const whole = createKernelSession(decodeModel(bytes), plainKernelModule);
       expect(ranged.reason).toBeNull();
       expect(whole.reason).toBeNull();
       // Every weight's bytes read once: what the skeleton left out, and nothing of it twice.
-      expect(source.readBytes - skeletonReads).toBeGreaterThan(0);
-      expect(source.readBytes).toBeLessThanOrEqual(bytes.byteLength + skeletonReads);
+      expect(source.bytesRead - skeletonReads).toBeGreaterThan(0);
+      expect(source.bytesRead).toBeLessThanOrEqual(bytes.byteLength + skeletonReads);
       expect(ranged.session!.weightBytes).toBe(whole.session!.weightBytes);
       expect(ranged.session!.heldBytes).toBe(whole.session!.heldBytes);
-      const feeds = Object.fromEntries(Object.entries(zoo.inputs(1)).map(([k, t]) => [k, { type: t.type, dims: [...t.dims], data: t.data as never }]));
+      const feeds = Object.fromEntries(Object.entries(zoo.inputs(1)).map(([k, t]) => [k, { type: t.type, dims: [...t.dims], data: t.data as Float32Array | BigInt64Array }]));
       const [a, b] = await runBoth(ranged.session!, whole.session!, feeds);
       for (const out of Object.keys(b)) expect(Array.from(a[out]!.data as Float32Array)).toEqual(Array.from(b[out]!.data as Float32Array));
     });
