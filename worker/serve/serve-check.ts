@@ -3,11 +3,10 @@
 // output is finite; where the kernel engine covers the graph (the engine that then serves it), it runs there too.
 // Anything else is a 422 variant_failed naming the output or quoting the runtime.
 import { DomainError } from "../domain-error";
-import { decodeModel } from "../onnx/codec";
+import { decodeModel, type ModelProto } from "../onnx/codec";
 import type { TensorSignature } from "../onnx/validate";
 import { createKernelSession, loadKernelSession, type KernelSession } from "./engine";
 import type { ByteSource } from "../onnx/skeleton";
-import type { ModelProto } from "../onnx/codec";
 import type { CheckedTensor, TypedData } from "./inputs";
 import { createOrtSession, makeOrtTensor, type OrtTensorType } from "./ort";
 import { kernelModule } from "./wasm/builds";
@@ -154,12 +153,6 @@ const hasSymbolicDims = (inputs: readonly TensorSignature[]) =>
   inputs.some((sig) => !sig.shape || sig.shape.some((d) => typeof d !== "number" || d < 0));
 
 /**
- * Throws variant_failed unless the bytes serve: they load and run once on onnxruntime-web, and on the kernel engine
- * where it covers the graph, with finite outputs on each. `inputs` is the model's signature (a variant keeps it);
- * `original` gives the FP32 original's bytes, read only when the variant does not run on the first input made (the
- * check then asks the original which input suits the model).
- */
-/**
  * The check on the kernel engine alone for a big variant read by range (its skeleton, then each weight as the engine
  * packs it): what serving it will hold, without its bytes beside. Null where the engine does not cover the graph or
  * the ranged load falls short: the caller then checks the bytes read whole.
@@ -175,6 +168,12 @@ export async function checkServesByRange(skeleton: ModelProto, source: ByteSourc
   return loaded.session ? checkOnKernels(loaded.session, inputs) : null;
 }
 
+/**
+ * Throws variant_failed unless the bytes serve: they load and run once on onnxruntime-web, and on the kernel engine
+ * where it covers the graph, with finite outputs on each. `inputs` is the model's signature (a variant keeps it);
+ * `original` gives the FP32 original's bytes, read only when the variant does not run on the first input made (the
+ * check then asks the original which input suits the model).
+ */
 export async function checkServes(
   bytes: Uint8Array,
   inputs: readonly TensorSignature[],
