@@ -1,9 +1,9 @@
 // Variants of models too big to hold (over MAX_WHOLE_MODEL_BYTES, store/tenant.ts): compressed one weight at a time from ranged reads
 // of the model's object (compress/bounded.ts), the encoded weights spilled to R2 as they are made, then the variant
 // written through an R2 multipart upload (invisible until complete) from the original and the spills, and checked
-// by reading its structure back. A variant small enough to read whole is serve-checked (on the kernel engine alone
-// where it covers the graph) and served as any other; a bigger one is stored to download, its record saying why the
-// Worker does not serve it.
+// by reading its structure back. A variant within the bound on what the Worker serves is serve-checked (on the kernel
+// engine alone where it covers the graph, loaded by range) and served as any other; a bigger one is stored to
+// download, its record saying why the Worker does not serve it.
 import { boundedRecipeProblem, BoundedRecipeError, compressBounded } from "../compress/bounded";
 import { checkRecipe } from "../compress/pipeline";
 import { variantRecipe, recipeBits, type Recipe } from "../compress/recipe";
@@ -161,7 +161,7 @@ async function checkStored(store: TenantStore, model: ModelRecord, record: Varia
     throw new DomainError("variant_failed", "the variant does not keep the model's inputs and outputs");
   }
   if (record.bytes > store.wholeModelBytes) {
-    record.notServed = `the variant is ${record.bytes} bytes; serving reads a variant whole, at most ${store.wholeModelBytes} bytes (MAX_WHOLE_MODEL_BYTES): download it, or make a narrower one`;
+    record.notServed = `the variant is ${record.bytes} bytes; the Worker serves models and variants of at most ${store.wholeModelBytes} bytes (MAX_WHOLE_MODEL_BYTES): download it, or make a narrower one`;
     return;
   }
   // Where the kernel engine covers the graph it alone is checked (it is what serves), loaded by range as serving loads

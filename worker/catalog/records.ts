@@ -31,7 +31,7 @@ export interface VariantRecord extends StoredVariant {
   smoothed?: SmoothedActivation[];
   /** The latest evaluation against FP32 (variant made with `eval`, or POST .../evaluate). */
   eval?: EvalReport;
-  /** Why the Worker does not serve this variant (too big to read whole): it is made to download. */
+  /** Why the Worker does not serve this variant (over the bound on what it serves): it is made to download. */
   notServed?: string;
 }
 

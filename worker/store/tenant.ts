@@ -44,8 +44,9 @@ export interface Page<T> {
 }
 
 /**
- * The largest model that compression and serving read whole (64 MiB: one request's share of a 128 MB isolate).
- * Larger models upload (in parts, or streamed) and download; they are validated from their skeleton.
+ * The largest model that compression reads whole and the Worker serves (64 MiB: one request's share of a 128 MB
+ * isolate; a variant over 16 MiB is served from ranged reads, sessions.ts). Larger models upload (in parts, or
+ * streamed), compress one weight at a time and download; they are validated from their skeleton.
  */
 export const MAX_WHOLE_MODEL_BYTES = 64 * 1024 * 1024;
 
@@ -74,7 +75,7 @@ interface SizeMetadata {
 export class TenantStore {
   /** The tenant's quotas and rate limits (../limits.ts), from the same bindings' variables. */
   readonly limits: TenantLimits;
-  /** The most bytes of a model or variant read whole (compressed in memory, served); bigger ones are read by range. */
+  /** The most bytes of a model compressed in memory, and of a model or variant served; bigger ones are read by range. */
   readonly wholeModelBytes: number;
 
   constructor(

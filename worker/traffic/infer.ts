@@ -62,8 +62,9 @@ async function lookUpVariant(store: TenantStore, model: ModelRecord, pick: Servi
 }
 
 /**
- * Serving reads a model or variant whole: one over the store's bound is refused with too_large_to_serve (422), naming
- * the smallest of the model's variants that is within it, if any.
+ * The Worker serves models and variants up to the store's bound (an FP32 model is read whole; a big variant loads by
+ * range, about its size in kernel memory): one over it is refused with too_large_to_serve (422), naming the smallest of
+ * the model's variants that is within it, if any.
  */
 async function requireServable(store: TenantStore, model: ModelRecord, bytes: number, what: string): Promise<void> {
   if (bytes <= store.wholeModelBytes) return;
@@ -71,7 +72,7 @@ async function requireServable(store: TenantStore, model: ModelRecord, bytes: nu
   const instead = fits
     ? `variant '${fits.id}' (${fits.bits} bits, ${fits.bytes} bytes) is the smallest that serves`
     : `make a narrower variant with POST /v1/models/${model.id}/variants (int4 takes about an eighth of FP32)`;
-  throw new DomainError("too_large_to_serve", `${what} is ${bytes} bytes; serving reads it whole, at most ${store.wholeModelBytes} bytes (MAX_WHOLE_MODEL_BYTES): ${instead}`);
+  throw new DomainError("too_large_to_serve", `${what} is ${bytes} bytes; the Worker serves models and variants of at most ${store.wholeModelBytes} bytes (MAX_WHOLE_MODEL_BYTES): ${instead}`);
 }
 
 export async function runInference(
