@@ -219,7 +219,7 @@ export function fuseGraph(
   const consumers = new Map<string, NodeProto[]>();
   const producer = new Map<string, NodeProto>();
   for (const n of nodes) {
-    for (const i of n.input) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+    for (const i of n.input) if (i) (consumers.get(i) ?? consumers.set(i, []).get(i)!).push(n);
     for (const o of n.output) if (o) producer.set(o, n);
   }
   const g: Graph = { consumers, producer, graphOutputs, constants, taken: new Set() };

@@ -129,9 +129,8 @@ export function foldsNearUse(order: readonly NodeProto[], initializers: Readonly
   const constant = new Set(initializers);
   const producer = new Map<string, NodeProto>();
   const folds = new Set<NodeProto>();
-  const consumers = new Map<string, NodeProto[]>();
+  const consumers = readersOf(order);
   for (const n of order) {
-    for (const i of new Set(n.input)) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
     if (!n.input.every((i) => !i || constant.has(i))) continue;
     folds.add(n);
     for (const o of n.output) if (o) (constant.add(o), producer.set(o, n));
@@ -175,6 +174,19 @@ export function foldsNearUse(order: readonly NodeProto[], initializers: Readonly
   return out;
 }
 
+/** The nodes that read each value, each node once per value (linear in nodes and edges). */
+function readersOf(nodes: readonly NodeProto[]): Map<string, NodeProto[]> {
+  const readers = new Map<string, NodeProto[]>();
+  for (const n of nodes)
+    for (const i of new Set(n.input)) {
+      if (!i) continue;
+      const list = readers.get(i);
+      if (list) list.push(n);
+      else readers.set(i, [n]);
+    }
+  return readers;
+}
+
 /** Runs one step; a bound it exceeds is reported with the node and the outputs it was computing. */
 function runStep(step: Step, run: RunState): Activation[] {
   try {
@@ -205,7 +217,7 @@ class Planner {
   /** Each node's position in `order`. */
   readonly position = new Map<NodeProto, number>();
   readonly liveness: Liveness;
-  readonly consumers = new Map<string, NodeProto[]>();
+  readonly consumers: Map<string, NodeProto[]>;
   readonly graphOutputs: Set<string>;
   readonly placed = new Map<Constant, Activation>(); // constants copied into kernel memory for run-time use
   readonly memos = new Map<NodeProto, Memo>();
@@ -229,7 +241,7 @@ class Planner {
       const t = elemType(v);
       if (t === undefined || !VALUE_TYPES.has(t)) throw new Uncovered(`'${v.name}' has element type ${t === undefined ? "unknown" : dtypeName(t)}`);
     }
-    for (const n of this.graph.node) for (const i of new Set(n.input)) if (i) this.consumers.set(i, [...(this.consumers.get(i) ?? []), n]);
+    this.consumers = readersOf(this.graph.node);
     this.graphOutputs = new Set(this.graph.output.map((o) => o.name));
     this.order = foldsNearUse(
       topoOrder(fuseGraph(this.graph.node, this.initializers, this.graphOutputs, this.opset), new Set([...this.initializers.keys(), ...this.inputs.map((v) => v.name)])),
