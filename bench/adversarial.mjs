@@ -116,8 +116,8 @@ function attacks(/** @type {Send} */ send, /** @type {{ mlpId: string, broadcast
   /** @type {[string, string, () => (() => Promise<Answer>) | Promise<() => Promise<Answer>>][]} */
   const list = [
     ["decompression bomb", ".npz of 50 KiB inflating to 52 MB", async () => upload(await npzBomb(), "/v1/datasets")],
-    ["graph size", "24,999 nodes, 2,000 graph inputs (under the cap)", () => upload(longChain(24_999, 2_000))],
-    ["graph size", "25,001 nodes (over the cap)", () => upload(longChain(25_001, 1))],
+    ["graph size", "19,999 nodes, 2,000 graph inputs (under the cap)", () => upload(longChain(19_999, 2_000))],
+    ["graph size", "20,001 nodes (over the cap)", () => upload(longChain(20_001, 1))],
     ["declared sizes", "a ~150-byte model declaring 2e8 elements", () => upload(sparseBomb())],
     ["unbounded outputs", "broadcast [1,5000]+[5000,1]: 25M elements", broadcast(5000)],
     ["unbounded outputs", "broadcast [1,2048]+[2048,1]: 4M elements", broadcast(2048)],
@@ -131,7 +131,7 @@ function attacks(/** @type {Send} */ send, /** @type {{ mlpId: string, broadcast
     ["body limits", "inference body of ~3.9 MiB JSON (under the 4 MiB limit)", () => infer(ids.mlpId, inferBody({ x: { dims: [rowsFor(3.9), 8], n: rowsFor(3.9) * 8 } }))],
     ["body limits", "inference body of ~31 MiB JSON (the limit before it was 8 MiB)", () => infer(ids.mlpId, inferBody({ x: { dims: [rowsFor(31), 8], n: rowsFor(31) * 8 } }))],
     ["body limits", "inference body of ~36 MiB JSON (over the limit)", () => infer(ids.mlpId, inferBody({ x: { dims: [rowsFor(36), 8], n: rowsFor(36) * 8 } }))],
-    ["body limits", "V2 body of ~15.3 MiB binary tensor (500K rows, under the 16 MiB limit)", () => v2Binary(500_000)],
+    ["body limits", "V2 body of ~11.9 MiB binary tensor (390K rows, under the 12 MiB limit)", () => v2Binary(390_000)],
     ["body limits", "V2 body of ~31 MiB binary tensor (1M rows, over the limit)", () => v2Binary(1_000_000)],
     ["body limits", "~36 MiB as Application/X+JSON, streamed without a length", () => {
       const body = new TextEncoder().encode(inferBody({ x: { dims: [rowsFor(36), 8], n: rowsFor(36) * 8 } }));

@@ -176,7 +176,8 @@ export async function registerStreamedModel(
   // The bytes arrive in order: they are hashed as they pass, so registering need not read them back.
   const digest = new crypto.DigestStream("SHA-256");
   const hashing = digest.getWriter();
-  const buffer = new Uint8Array(STREAM_PART_BYTES);
+  // Allocated once the first bytes look like a model: junk is refused without it.
+  let buffer: Uint8Array | undefined;
   let used = 0;
   let total = 0;
   // Opened with the first part, once its bytes are known to begin a model: a body that is not ONNX stages nothing.
@@ -193,8 +194,12 @@ export async function registerStreamedModel(
       const { done, value } = await reader.read();
       if (done) break;
       total += value.byteLength;
-      await hashing.write(value);
       if (total > limit) throw new DomainError("payload_too_large", `body exceeds the limit of ${limit} bytes`);
+      if (!buffer) {
+        checkModelPrefix(value);
+        buffer = new Uint8Array(STREAM_PART_BYTES);
+      }
+      await hashing.write(value);
       let at = 0;
       while (at < value.byteLength) {
         const n = Math.min(value.byteLength - at, STREAM_PART_BYTES - used);
@@ -208,7 +213,7 @@ export async function registerStreamedModel(
         }
       }
     }
-    if (used > 0 || parts.length === 0) await sendPart(buffer.subarray(0, used));
+    if (used > 0 || parts.length === 0) await sendPart(buffer?.subarray(0, used) ?? new Uint8Array());
     await multipart!.complete(parts);
     await hashing.close();
   } catch (err) {

@@ -5,10 +5,11 @@ import { DomainError } from "../domain-error";
 
 /**
  * Nodes in a model, counting every subgraph's (validation and planning are linear in them). Torch's export of a
- * 6-layer encoder has under 1,000; a fresh isolate grew by 83 MiB to store a 49,999-node chain, so 25,000 keeps an
- * upload within the 64 MiB one request may cost.
+ * 6-layer encoder has under 1,000. A decoded node costs about 600 bytes (15 MiB for a 25,000-node chain in Node), and a
+ * fresh isolate grew by up to 64.5 MiB to store a 24,999-node chain (83 MiB at 49,999), so 20,000 keeps an upload
+ * within the 64 MiB one request may cost with room to spare.
  */
-export const MAX_GRAPH_NODES = 25_000;
+export const MAX_GRAPH_NODES = 20_000;
 /** How deep subgraphs (If/Loop/Scan bodies) may nest inside one another. */
 export const MAX_SUBGRAPH_DEPTH = 16;
 /**
@@ -41,6 +42,15 @@ export const MAX_OUTPUT_ELEMENTS = 512 * 1024;
  * encoder (sequence 128) 18, the LSTM 10; a larger batch is a 413 naming this bound.
  */
 export const MAX_RUN_ARENA_BYTES = 64 * 1024 * 1024;
+/**
+ * The arena one run may use for a request whose inputs hold `inputBytes`: MAX_RUN_ARENA_BYTES less the inputs three
+ * times (twice in the runtime that received the body, once as the Worker read it: see MAX_TENSOR_BODY_BYTES), since
+ * they are held beside the arena within the 64 MiB one request may cost: the larger a request's inputs, the less its
+ * run may hold.
+ */
+export function runArenaBudget(inputBytes: number): number {
+  return Math.max(0, MAX_RUN_ARENA_BYTES - 3 * inputBytes);
+}
 
 /** A bound exceeded: 413, the message names the bound and what exceeded it. */
 export class LimitError extends DomainError {

@@ -32,10 +32,12 @@ export function wholeUploadLimit(env: { MAX_UPLOAD_BYTES?: string }): number {
 export const MAX_JSON_BYTES = 4 * 1024 * 1024;
 /**
  * V2 inference bodies whose tensors are binary (read without parsing numbers); their JSON header is held to
- * MAX_JSON_BYTES. The body is held while its tensors are copied into the engine's memory: 16 MiB (4M floats; MobileNetV2
- * at batch 8 is 4.8 MB) keeps both within 64 MiB, where a 31 MiB body grew workerd by 104-155 MiB.
+ * MAX_JSON_BYTES. A body is held about four times while it is served: twice by the runtime that received it (a fresh
+ * workerd grew by 60 MiB for a 31 MiB body it refused unread), once as the Worker read it, once copied into the engine's
+ * memory. 12 MiB (3M floats; MobileNetV2 at batch 8 is 4.8 MB) keeps that within the 64 MiB one request may cost,
+ * where 16 MiB did not (docs/benchmarks.md#adversarial-requests).
  */
-export const MAX_TENSOR_BODY_BYTES = 16 * 1024 * 1024;
+export const MAX_TENSOR_BODY_BYTES = 12 * 1024 * 1024;
 /** Forms carry a token at most (the dashboard's sign-in); anyone may post one, so the bound is small. */
 export const MAX_FORM_BYTES = 16 * 1024;
 

@@ -150,8 +150,11 @@ for (const [path, params] of [["/models/{model}", ModelParam], ["/models/{model}
   v2.post(`${path}/infer`.replace(/\{(\w+)\}/g, ":$1"), async (c) => {
     const declared = c.req.header("Content-Length");
     // A JSON body was read (under MAX_JSON_BYTES) by the body-limits middleware: reading it again would copy it twice more.
-    const bytes = c.var.body ?? (await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, MAX_TENSOR_BODY_BYTES));
-    const split = splitV2Body(bytes, c.req.header(HEADER_LENGTH_HEADER), c.req.header("Content-Type"), MAX_JSON_BYTES);
+    const headerLength = c.req.header(HEADER_LENGTH_HEADER);
+    // The binary tensors start after the JSON header: read so that they start 8-byte aligned, and decode as views.
+    const alignAt = headerLength && /^\s*\d+\s*$/.test(headerLength) ? Number(headerLength) : 0;
+    const bytes = c.var.body ?? (await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, MAX_TENSOR_BODY_BYTES, undefined, alignAt));
+    const split = splitV2Body(bytes, headerLength, c.req.header("Content-Type"), MAX_JSON_BYTES);
     let body: V2Body;
     if (split.kind === "raw") body = split;
     else {

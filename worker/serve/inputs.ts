@@ -131,7 +131,6 @@ function checkTyped(name: string, type: string, kind: ElementKind, data: TypedDa
   return data;
 }
 
-/** Plain JSON for an output tensor: 64-bit integers become numbers, booleans true/false. */
 /**
  * The output budget, checked before an answer is serialized (whichever engine computed it): each output at most
  * MAX_TENSOR_ELEMENTS, all of them at most MAX_OUTPUT_ELEMENTS. Throws LimitError (413) naming the output.
@@ -150,6 +149,7 @@ export function checkOutputSizes(outputs: Record<string, { dims: readonly number
   }
 }
 
+/** Plain JSON for an output tensor: 64-bit integers become numbers, booleans true/false. */
 export function outputToJson(type: string, dims: readonly number[], data: unknown): JsonTensor {
   const values: (number | boolean)[] = [];
   if (Array.isArray(data)) {

@@ -2,7 +2,7 @@
 // The entry a request just inserted or looked up is never evicted for it: a lone session above the budget stays until
 // another one needs the room (older entries go first), so a model bigger than the budget is not reloaded per request.
 import type { CheckedTensor } from "./inputs";
-import type { NodeTiming } from "./engine";
+import type { RunOptions } from "./engine";
 
 export interface Sized {
   /** Measured bytes the value holds now; read again whenever the cache touches the entry (it may grow). */
@@ -17,8 +17,9 @@ export interface LoadedSession extends Sized {
   /** Measured bytes the session holds (read again when the cache touches it: the kernel arena grows on first run). */
   readonly residentBytes: number;
   readonly engine: EngineName;
-  /** With `profile`, the kernel engine appends each node's time to it (onnxruntime-web leaves it empty). */
-  run(inputs: Record<string, CheckedTensor>, options?: { profile?: NodeTiming[] }): Promise<Record<string, { type: string; dims: readonly number[]; data: unknown }>>;
+  /** With `profile`, the kernel engine appends each node's time to it, and keeps its arena within `arenaBudget`
+   * (onnxruntime-web does neither). */
+  run(inputs: Record<string, CheckedTensor>, options?: RunOptions): Promise<Record<string, { type: string; dims: readonly number[]; data: unknown }>>;
   /**
    * One more holder (a request about to run it). Sessions are reference counted: the one who made the session (or
    * the cache that keeps it) holds the first reference; each `retain` adds one and each `release` drops one; the

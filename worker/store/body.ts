@@ -2,6 +2,8 @@
 import { DomainError } from "../domain-error";
 
 const INITIAL_BUFFER_BYTES = 64 * 1024;
+/** The largest declared length trusted to size a body's buffer before its bytes arrive (what a lying client may hold). */
+export const PRESIZED_BODY_BYTES = 16 * 1024 * 1024;
 /**
  * A body refused for its size is read on and discarded for up to this many more bytes, so that the client, still
  * sending, gets the 413 rather than a connection closed under it; past that the rest is left unread (the connection
@@ -28,6 +30,7 @@ export async function readBodyWithLimit(
   declaredLength: number | undefined,
   limit: number,
   tooLarge: () => Error = () => new DomainError("payload_too_large", `body exceeds the limit of ${limit} bytes`),
+  alignAt = 0,
 ): Promise<Uint8Array> {
   if (declaredLength !== undefined && declaredLength > limit) {
     await body?.cancel();
@@ -35,9 +38,13 @@ export async function readBodyWithLimit(
   }
   if (!body) return new Uint8Array();
   const reader = body.getReader();
-  // The buffer grows (doubling, up to the limit) as bytes arrive: a declared length only refuses early, it never
-  // sizes an allocation, since a client may declare 60 MB and send 10 bytes.
-  let buf = new Uint8Array(INITIAL_BUFFER_BYTES);
+  // Byte `alignAt` of the body lands on an 8-byte boundary of the buffer, so that typed arrays from there on (binary
+  // tensors after a JSON header) are views of it, not copies.
+  const pad = (8 - (alignAt % 8)) % 8;
+  // The buffer grows (doubling, up to the limit) as bytes arrive, and a declared length caps the last doubling. It sizes
+  // the buffer at once (no copies: the doubling's last step held 1.5x the body) only up to PRESIZED_BODY_BYTES, since a
+  // client may declare 60 MB and send 10 bytes.
+  let buf = new Uint8Array(0);
   let used = 0;
   for (;;) {
     const { done, value } = await reader.read();
@@ -46,15 +53,19 @@ export async function readBodyWithLimit(
       await drain(reader, REFUSED_BODY_DRAIN_BYTES);
       throw tooLarge();
     }
-    if (used + value.byteLength > buf.byteLength) {
-      const grown = new Uint8Array(Math.min(limit, Math.max(buf.byteLength * 2, used + value.byteLength)));
-      grown.set(buf.subarray(0, used));
+    if (pad + used + value.byteLength > buf.byteLength) {
+      const needed = used + value.byteLength;
+      const honest = declaredLength !== undefined && declaredLength >= needed;
+      const cap = honest ? Math.min(limit, declaredLength) : limit;
+      const presized = used === 0 && honest && declaredLength <= PRESIZED_BODY_BYTES;
+      const grown = new Uint8Array(pad + (presized ? cap : Math.min(cap, Math.max(2 * used, INITIAL_BUFFER_BYTES, needed))));
+      grown.set(buf.subarray(pad, pad + used), pad);
       buf = grown;
     }
-    buf.set(value, used);
+    buf.set(value, pad + used);
     used += value.byteLength;
   }
-  return used === buf.byteLength ? buf : buf.subarray(0, used);
+  return pad === 0 && used === buf.byteLength ? buf : buf.subarray(pad, pad + used);
 }
 
 /** Bytes as lowercase hex (digests, ids). */

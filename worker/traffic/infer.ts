@@ -2,6 +2,7 @@
 import { DomainError, notFound } from "../domain-error";
 import type { ModelRecord, VariantRecord } from "../catalog/records";
 import { checkInputs, checkOutputSizes, outputToJson, type InputTensor, type JsonTensor } from "../serve/inputs";
+import { runArenaBudget } from "../onnx/limits";
 import { remembered } from "../serve/serving-cache";
 import type { ServingTiming } from "../serve/server-timing";
 import { getSession, RANGED_LOAD_BYTES, remeasureSession, sessionKey } from "../serve/sessions";
@@ -109,7 +110,9 @@ export async function runInference(
   let raw;
   const profile: NodeTiming[] | undefined = pick.profile ? [] : undefined;
   try {
-    raw = await session.run(checked, { profile });
+    // The inputs are already held (as received and as read): the run's arena gets what the request has left.
+    const inputBytes = Object.values(checked).reduce((n, t) => n + t.data.byteLength, 0);
+    raw = await session.run(checked, { profile, arenaBudget: runArenaBudget(inputBytes) });
   } catch (err) {
     // A bound the run hit (the output budget) keeps its own code and message.
     if (err instanceof DomainError) throw err;

@@ -125,7 +125,7 @@ describe("validateModel: graph size", () => {
       err = e;
     }
     expect((err as DomainError).code).toBe("payload_too_large");
-    expect((err as Error).message).toMatch(/more than 25000 nodes.*MAX_GRAPH_NODES/);
+    expect((err as Error).message).toMatch(/more than 20000 nodes.*MAX_GRAPH_NODES/);
   });
 
   it("counts subgraph nodes and caps nesting depth (MAX_SUBGRAPH_DEPTH)", () => {

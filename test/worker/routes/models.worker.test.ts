@@ -86,15 +86,33 @@ describe("POST /v1/models", () => {
 
   it("rejects a streamed upload with no Content-Length once it passes the limit", async () => {
     const chunk = new Uint8Array(1024 * 1024);
+    // The first bytes begin a model (a doc_string, field 6, of 6 MiB), so that the body is refused for its size alone.
+    const first = chunk.slice();
+    first.set([0x32, 0x80, 0x80, 0x80, 0x03]);
     let sent = 0;
     const body = new ReadableStream<Uint8Array>({
       pull(controller) {
-        if (sent++ < 6) controller.enqueue(chunk);
+        if (sent++ < 6) controller.enqueue(sent === 1 ? first : chunk);
         else controller.close();
       },
     });
     const err = await expectError(await uploadModel(body as unknown as Uint8Array));
     expect(err).toMatchObject({ status: 413, code: "payload_too_large" });
+    expect(await storedObjects()).toEqual([]);
+  });
+
+  it("refuses a streamed body whose first bytes are not a model, storing nothing", async () => {
+    const chunk = new Uint8Array(1024 * 1024).fill(0x41);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 3) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const err = await expectError(await uploadModel(body as unknown as Uint8Array));
+    expect(err).toMatchObject({ status: 400, code: "invalid_model" });
+    expect(err.message).toMatch(/not a decodable ONNX ModelProto/);
     expect(await storedObjects()).toEqual([]);
   });
 });

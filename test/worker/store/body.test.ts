@@ -1,6 +1,6 @@
-// Reading an upload body under a limit: the buffer follows the bytes that arrive, never the declared Content-Length.
+// Reading an upload body under a limit: the buffer follows the bytes that arrive; a declared Content-Length only caps it.
 import { describe, expect, it } from "vitest";
-import { readBodyWithLimit, REFUSED_BODY_DRAIN_BYTES } from "@worker/store/body";
+import { PRESIZED_BODY_BYTES, readBodyWithLimit, REFUSED_BODY_DRAIN_BYTES } from "@worker/store/body";
 
 function streamOf(...chunks: Uint8Array[]): ReadableStream<Uint8Array> {
   return new ReadableStream({
@@ -26,6 +26,37 @@ describe("readBodyWithLimit", () => {
     expect(bytes[49_999]).toBe(1);
     expect(bytes[50_000]).toBe(2);
     expect(bytes[149_999]).toBe(2);
+  });
+
+  it("sizes the buffer by a declared length up to PRESIZED_BODY_BYTES when the first bytes arrive, and never beyond it", async () => {
+    const declared = 100_000;
+    expect(declared).toBeLessThanOrEqual(PRESIZED_BODY_BYTES);
+    const small = await readBodyWithLimit(streamOf(new Uint8Array(10).fill(3)), declared, 64 * 1024 * 1024);
+    expect(small.buffer.byteLength).toBe(declared);
+    expect(Array.from(small)).toEqual(new Array(10).fill(3));
+    const big = await readBodyWithLimit(streamOf(new Uint8Array(10)), PRESIZED_BODY_BYTES + 1, 64 * 1024 * 1024);
+    expect(big.buffer.byteLength).toBeLessThanOrEqual(64 * 1024);
+  });
+
+  it("above PRESIZED_BODY_BYTES, doubles as bytes arrive but no further than an honest declared length", async () => {
+    const chunk = 1 << 20;
+    const chunks = Array.from({ length: 17 }, (_, i) => new Uint8Array(chunk).fill(i + 1));
+    const declared = 17 * chunk;
+    expect(declared).toBeGreaterThan(PRESIZED_BODY_BYTES);
+    const bytes = await readBodyWithLimit(streamOf(...chunks), declared, 64 * chunk);
+    expect(bytes.byteLength).toBe(declared);
+    expect(bytes.buffer.byteLength).toBe(declared); // doubling alone would have grown to 32 MiB
+    expect(bytes[declared - 1]).toBe(17);
+  });
+
+  it("places byte alignAt on an 8-byte boundary, so that typed arrays after a header are views of the buffer", async () => {
+    for (const alignAt of [0, 1, 5, 8, 13]) {
+      const body = Uint8Array.from({ length: 100_000 }, (_, i) => i % 251);
+      const bytes = await readBodyWithLimit(streamOf(body.subarray(0, 70_000), body.subarray(70_000)), undefined, 1 << 20, undefined, alignAt);
+      expect((bytes.byteOffset + alignAt) % 8).toBe(0);
+      expect(bytes.byteLength).toBe(100_000);
+      expect(Buffer.from(bytes).equals(Buffer.from(body))).toBe(true);
+    }
   });
 
   it("refuses a declared length over the limit before reading, and a stream that passes it while reading", async () => {

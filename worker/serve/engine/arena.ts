@@ -47,6 +47,8 @@ export class Arena implements Allocator {
   constructor(
     private readonly kx: KernelInstance,
     private readonly plan: ArenaPlan | null,
+    /** Bytes this run may use: MAX_RUN_ARENA_BYTES, or less where the request already holds memory (runArenaBudget). */
+    private readonly budget = MAX_RUN_ARENA_BYTES,
   ) {
     this.base = kx.mark();
     this.top = plan?.peak ?? 0;
@@ -138,9 +140,12 @@ export class Arena implements Allocator {
     return i;
   }
 
-  /** Budgets the arena (MAX_RUN_ARENA_BYTES) before memory grows for it: memory never shrinks again. */
+  /** Budgets the arena before memory grows for it: memory never shrinks again. */
   private reserve(end: number): void {
-    if (end > MAX_RUN_ARENA_BYTES) throw new LimitError(`one run needs more than ${MAX_RUN_ARENA_BYTES} bytes of activations (MAX_RUN_ARENA_BYTES)`);
+    if (end > this.budget) {
+      const why = this.budget < MAX_RUN_ARENA_BYTES ? `${this.budget} bytes of activations (MAX_RUN_ARENA_BYTES less three times the request's inputs)` : `${MAX_RUN_ARENA_BYTES} bytes of activations (MAX_RUN_ARENA_BYTES)`;
+      throw new LimitError(`one run needs more than ${why}: send a smaller batch`);
+    }
     this.high = Math.max(this.high, end);
     this.kx.reserve(this.base + end);
   }

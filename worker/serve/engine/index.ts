@@ -52,8 +52,15 @@ export interface KernelSession {
   readonly heldBytes: number;
   /** Kernel chosen for each linear layer, by node name (what a variant record reports). */
   readonly kernels: Record<string, string>;
-  run(inputs: Record<string, CheckedTensor>, options?: { profile?: NodeTiming[] }): Promise<Record<string, EngineOutput>>;
+  run(inputs: Record<string, CheckedTensor>, options?: RunOptions): Promise<Record<string, EngineOutput>>;
   release(): Promise<void>;
+}
+
+/** How one run is asked for: each node's time appended to `profile`; the arena within `arenaBudget` bytes. */
+export interface RunOptions {
+  profile?: NodeTiming[];
+  /** Bytes of activations the run may hold at once (runArenaBudget); MAX_RUN_ARENA_BYTES when absent. */
+  arenaBudget?: number;
 }
 
 interface Step {
@@ -261,14 +268,15 @@ class Planner {
    * Plans the graph for the shapes of `feeds` (which also serve to trace the dims of activations that a node asks
    * for: the steps so far run on them, and their arena is freed again). With `complete`, every step is traced on them
    * for the arena's layout unless the feeds do not suit the steps (zeros where a step wants lengths); else the first
-   * run lays it out. Throws Uncovered naming what is not covered.
+   * run lays it out. Traces keep within `budget` bytes of arena, as the run would. Throws Uncovered naming what is not
+   * covered.
    */
-  specialise(feeds: Record<string, Float32Array>, dims: Record<string, number[]>, complete: boolean, release = false): Specialisation {
-    return drain(this.planSteps(feeds, dims, complete, release));
+  specialise(feeds: Record<string, Float32Array>, dims: Record<string, number[]>, complete: boolean, release = false, budget?: number): Specialisation {
+    return drain(this.planSteps(feeds, dims, complete, release, budget));
   }
 
   /** specialise, yielding each node's position in `order` before planning it (where a ranged load reads ahead). */
-  *planSteps(feeds: Record<string, Float32Array>, dims: Record<string, number[]>, complete: boolean, release: boolean): Generator<number, Specialisation, void> {
+  *planSteps(feeds: Record<string, Float32Array>, dims: Record<string, number[]>, complete: boolean, release: boolean, budget?: number): Generator<number, Specialisation, void> {
     const kx = this.kx;
     const constants = new Map(this.initializers);
     const releases = release ? new Release(this.order, this.initializers) : null;
@@ -279,7 +287,7 @@ class Planner {
     let arena = null as ArenaPlan | null; // the last trace's, the plan once it ran every step
     // Runs the steps planned so far on `feeds` (their arena freed again): the dims of every value, and the arena's plan.
     const trace = () => {
-      const run = new RunState(kx, this.liveness);
+      const run = new RunState(kx, this.liveness, null, budget);
       try {
         run.feed(feeds, dims);
         for (const step of steps) {
@@ -672,7 +680,7 @@ function sessionOf(planner: Planner, kx: KernelInstance, first: First): KernelSe
         specs.delete(key); // most recently used last
       } else {
         try {
-          spec = planner.specialise(feeds, dims, false);
+          spec = planner.specialise(feeds, dims, false, false, options?.arenaBudget);
         } catch (err) {
           if (err instanceof Uncovered) throw new RangeError(`the kernel engine cannot run these input shapes: ${err.message}`);
           throw err;
@@ -680,7 +688,7 @@ function sessionOf(planner: Planner, kx: KernelInstance, first: First): KernelSe
         if (specs.size >= SPECIALISATIONS) specs.delete(specs.keys().next().value!);
       }
       specs.set(key, spec);
-      const run = new RunState(kx, planner.liveness, spec.arena);
+      const run = new RunState(kx, planner.liveness, spec.arena, options?.arenaBudget);
       try {
         run.feed(feeds, dims);
         const profile = options?.profile;

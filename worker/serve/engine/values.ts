@@ -209,7 +209,8 @@ export interface Liveness {
  * chose for these input shapes; without one, this run is the trace). With `liveness`, a value's memory is freed after
  * the last node that reads it and a step's scratch when the step ends; without, values live to the end of the run.
  * Every activation is checked before it is allocated: whole non-negative dims, at most MAX_TENSOR_ELEMENTS, and the
- * arena within MAX_RUN_ARENA_BYTES. `close` ends the run (its arena is free again).
+ * arena within `budget` (MAX_RUN_ARENA_BYTES unless the request says less). `close` ends the run (its arena is free
+ * again).
  */
 export class RunState {
   readonly values = new Map<string, Activation>();
@@ -221,8 +222,9 @@ export class RunState {
     readonly kx: KernelInstance,
     private readonly liveness: Liveness | null = null,
     plan: ArenaPlan | null = null,
+    budget?: number,
   ) {
-    const arena = new Arena(kx, plan);
+    const arena = new Arena(kx, plan, budget);
     kx.attach(arena); // before the run's first allocation
     this.arena = arena;
   }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
 import { DT } from "@worker/onnx/dtype";
-import { LimitError, MAX_OUTPUT_ELEMENTS, MAX_RUN_ARENA_BYTES, MAX_TENSOR_ELEMENTS } from "@worker/onnx/limits";
+import { LimitError, MAX_OUTPUT_ELEMENTS, MAX_RUN_ARENA_BYTES, MAX_TENSOR_ELEMENTS, runArenaBudget } from "@worker/onnx/limits";
 import { makeTensor } from "@worker/onnx/tensor";
 import { DomainError } from "@worker/domain-error";
 import { createKernelSession } from "@worker/serve/engine";
@@ -82,5 +82,45 @@ describe("the output budget during a run", () => {
     await expect(loaded.session.run({ x: ones([1, 600_000]) })).rejects.toThrow(/more than 524288 elements together, at output 'y1' \(MAX_OUTPUT_ELEMENTS\)/);
     const small = await loaded.session.run({ x: ones([1, 4]) });
     expect(small.y2!.dims).toEqual([30, 4]);
+  });
+});
+
+describe("a request's share of the run budget (runArenaBudget)", () => {
+  // x [N, 8] -> MatMul [8, 16] -> Relu -> MatMul [16, 4]: at N rows the hidden activation is 64 N bytes beside x's 32 N.
+  const mlp = () =>
+    makeModel(
+      makeGraph(
+        [makeNode("MatMul", ["x", "w1"], ["h"], "fc1"), makeNode("Relu", ["h"], ["a"], "relu"), makeNode("MatMul", ["a", "w2"], ["y"], "fc2")],
+        "g",
+        [makeValueInfo("x", DT.FLOAT, ["N", 8])],
+        [makeValueInfo("y", DT.FLOAT, ["N", 4])],
+        [makeTensor("w1", DT.FLOAT, [8, 16], new Float32Array(128).fill(0.1)), makeTensor("w2", DT.FLOAT, [16, 4], new Float32Array(64).fill(0.1))],
+      ),
+    );
+
+  it("leaves MAX_RUN_ARENA_BYTES less three times the request's inputs, and never less than nothing", () => {
+    expect(runArenaBudget(0)).toBe(MAX_RUN_ARENA_BYTES);
+    expect(runArenaBudget(8 * 2 ** 20)).toBe(MAX_RUN_ARENA_BYTES - 24 * 2 ** 20);
+    expect(runArenaBudget(MAX_RUN_ARENA_BYTES / 2)).toBe(0);
+  });
+
+  it("refuses a run whose inputs leave too little room, before its memory grows for the activations, naming why", async () => {
+    const loaded = createKernelSession(mlp(), plainKernelModule);
+    if (!loaded.session) throw new Error(`not covered: ${loaded.reason}`);
+    const s = loaded.session;
+    await s.run({ x: ones([2, 8]) });
+    const rows = 500_000; // x 15.3 MiB, h 30.5 MiB: 45.8 MiB at once, within MAX_RUN_ARENA_BYTES alone
+    const x = ones([rows, 8]);
+    const budget = runArenaBudget(x.data.byteLength);
+    expect(rows * 96).toBeLessThan(MAX_RUN_ARENA_BYTES);
+    expect(rows * 96).toBeGreaterThan(budget);
+    const resident = s.residentBytes;
+    await expect(s.run({ x }, { arenaBudget: budget })).rejects.toThrow(/more than \d+ bytes of activations \(MAX_RUN_ARENA_BYTES less three times the request's inputs\)/);
+    // The instance grew for x at most, never for h.
+    expect(s.residentBytes - resident).toBeLessThan(rows * 32 + 2 ** 20);
+    // Fewer rows fit the same share; without it the same rows get past the arena, to the output budget.
+    const few = await s.run({ x: ones([4, 8]) }, { arenaBudget: budget });
+    expect([...(few.y!.data as Float32Array)].every((v) => Math.abs(v - 8 * 0.1 * 16 * 0.1) < 1e-5)).toBe(true);
+    await expect(s.run({ x })).rejects.toThrow(/at output 'y' \(MAX_OUTPUT_ELEMENTS\)/);
   });
 });
