@@ -1,6 +1,6 @@
 // Reading an upload body under a limit: the buffer follows the bytes that arrive; a declared Content-Length only caps it.
 import { describe, expect, it } from "vitest";
-import { PRESIZED_BODY_BYTES, readBodyWithLimit, REFUSED_BODY_DRAIN_BYTES } from "@worker/store/body";
+import { PRESIZED_BODY_BYTES, readBodyWithLimit, REFUSED_BODY_DRAIN_BYTES, WHOLE_READ_BYTES } from "@worker/store/body";
 
 function streamOf(...chunks: Uint8Array[]): ReadableStream<Uint8Array> {
   return new ReadableStream({
@@ -29,7 +29,7 @@ describe("readBodyWithLimit", () => {
   });
 
   it("sizes the buffer by a declared length up to PRESIZED_BODY_BYTES when the first bytes arrive, and never beyond it", async () => {
-    const declared = 100_000;
+    const declared = 2 * WHOLE_READ_BYTES;
     expect(declared).toBeLessThanOrEqual(PRESIZED_BODY_BYTES);
     const small = await readBodyWithLimit(streamOf(new Uint8Array(10).fill(3)), declared, 64 * 1024 * 1024);
     expect(small.buffer.byteLength).toBe(declared);
@@ -50,12 +50,15 @@ describe("readBodyWithLimit", () => {
   });
 
   it("places byte alignAt on an 8-byte boundary, so that typed arrays after a header are views of the buffer", async () => {
-    for (const alignAt of [0, 1, 5, 8, 13]) {
-      const body = Uint8Array.from({ length: 100_000 }, (_, i) => i % 251);
-      const bytes = await readBodyWithLimit(streamOf(body.subarray(0, 70_000), body.subarray(70_000)), undefined, 1 << 20, undefined, alignAt);
-      expect((bytes.byteOffset + alignAt) % 8).toBe(0);
-      expect(bytes.byteLength).toBe(100_000);
-      expect(Buffer.from(bytes).equals(Buffer.from(body))).toBe(true);
+    // Unknown length (read chunk by chunk), and a known one read whole by the runtime (up to WHOLE_READ_BYTES).
+    for (const declared of [undefined, 100_000]) {
+      for (const alignAt of [0, 1, 5, 8, 13]) {
+        const body = Uint8Array.from({ length: 100_000 }, (_, i) => i % 251);
+        const bytes = await readBodyWithLimit(streamOf(body.subarray(0, 70_000), body.subarray(70_000)), declared, 1 << 20, undefined, alignAt);
+        expect((bytes.byteOffset + alignAt) % 8).toBe(0);
+        expect(bytes.byteLength).toBe(100_000);
+        expect(Buffer.from(bytes).equals(Buffer.from(body))).toBe(true);
+      }
     }
   });
 
