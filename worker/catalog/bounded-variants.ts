@@ -11,7 +11,7 @@ import { decodeModel } from "../onnx/codec";
 import { writeSegments, type SegmentedModel } from "../onnx/segments";
 import { readSkeleton, SKELETON_LOCATION, type ByteSource } from "../onnx/skeleton";
 import { summarizeModel, validateModel } from "../onnx/validate";
-import { checkServes, checkServesByRange } from "../serve/serve-check";
+import { checkServes, checkServesByRange, checkServesOnKernels } from "../serve/serve-check";
 import { servingProfile } from "../serve/sessions";
 import { hexOf } from "../store/body";
 import type { TenantStore } from "../store/tenant";
@@ -170,8 +170,15 @@ async function checkStored(store: TenantStore, model: ModelRecord, record: Varia
   let bytes: Uint8Array | undefined;
   if (!check) {
     bytes = await store.readVariantBytes(model.id, record.id);
-    check = await checkServes(bytes, model.inputs, undefined, { kernelsOnly: true });
+    check = await checkServesOnKernels(bytes, model.inputs);
   }
+  if (!check && model.bytes > store.wholeModelBytes) {
+    // onnxruntime-web holds a weight-only variant's weights as float once loaded: about the FP32 model, which is over
+    // the bound, so the variant serves no better than its model does (and the check alone would hold several times it).
+    record.notServed = `the kernel engine does not cover this graph, and onnxruntime-web holds the variant's weights as float, about the FP32 model's ${model.bytes} bytes: over the ${store.wholeModelBytes} bytes the Worker serves (MAX_WHOLE_MODEL_BYTES); download it, or make a variant of a graph the kernel engine covers`;
+    return;
+  }
+  check ??= await checkServes(bytes!, model.inputs);
   // The checked session's figures where it ran on the engine; planning a second session would hold the weights twice.
   const serving = check.kernels ? { engine: "kernels" as const, residentBytes: check.kernels.residentBytes } : servingProfile(bytes ?? (await store.readVariantBytes(model.id, record.id)), model.bytes);
   record.engine = serving.engine;

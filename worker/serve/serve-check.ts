@@ -152,6 +152,12 @@ const ortFeedsOf = (feeds: Record<string, CheckedTensor>) =>
 const hasSymbolicDims = (inputs: readonly TensorSignature[]) =>
   inputs.some((sig) => !sig.shape || sig.shape.some((d) => typeof d !== "number" || d < 0));
 
+/** The check on the kernel engine alone from the bytes read whole; null where the engine does not cover the graph. */
+export async function checkServesOnKernels(bytes: Uint8Array, inputs: readonly TensorSignature[]): Promise<ServeCheck | null> {
+  const kernels = kernelSession(bytes);
+  return kernels ? checkOnKernels(kernels, inputs) : null;
+}
+
 /**
  * The check on the kernel engine alone for a big variant read by range (its skeleton, then each weight as the engine
  * packs it): what serving it will hold, without its bytes beside. Null where the engine does not cover the graph or

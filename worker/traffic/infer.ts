@@ -46,11 +46,11 @@ async function lookUpVariant(store: TenantStore, model: ModelRecord, pick: Servi
     if (pick.bits !== undefined && pick.bits !== v.bits) {
       throw new DomainError("invalid_request", `variant '${v.id}' has ${v.bits} bits, not ${pick.bits}`);
     }
-    await requireServable(store, model, v.bytes, `variant '${v.id}'`);
+    await requireServable(store, model, v, `variant '${v.id}'`);
     return { id: v.id, bits: v.bits, bytes: v.bytes };
   }
   if (pick.bits === undefined || pick.bits === 32) {
-    await requireServable(store, model, model.bytes, `model '${model.id}'`);
+    await requireServable(store, model, { bytes: model.bytes }, `model '${model.id}'`);
     return null;
   }
   // The newest variant of that bit-width serves a plain ?bits= request.
@@ -58,22 +58,29 @@ async function lookUpVariant(store: TenantStore, model: ModelRecord, pick: Servi
   if (!match) {
     throw new DomainError("not_found", `model '${model.id}' has no ${pick.bits}-bit variant; create one with POST /v1/models/${model.id}/variants`);
   }
-  await requireServable(store, model, match.bytes, `variant '${match.id}'`);
+  await requireServable(store, model, (await store.getVariant<VariantRecord>(model.id, match.id)) ?? match, `variant '${match.id}'`);
   return { id: match.id, bits: match.bits, bytes: match.bytes };
 }
 
 /**
  * The Worker serves models and variants up to the store's bound (an FP32 model is read whole; a big variant loads by
- * range, about its size in kernel memory): one over it is refused with too_large_to_serve (422), naming the smallest of
- * the model's variants that is within it, if any.
+ * range, about its size in kernel memory), and no variant its record says it does not serve (notServed: a big model's
+ * variant that only onnxruntime-web runs). One it does not serve is refused with too_large_to_serve (422), naming the
+ * smallest of the model's variants that it serves, if any.
  */
-async function requireServable(store: TenantStore, model: ModelRecord, bytes: number, what: string): Promise<void> {
-  if (bytes <= store.wholeModelBytes) return;
-  const fits = (await store.listVariantSummaries(model.id)).filter((v) => v.bytes <= store.wholeModelBytes).sort((a, b) => a.bytes - b.bytes)[0];
+async function requireServable(store: TenantStore, model: ModelRecord, served: { bytes: number; notServed?: string }, what: string): Promise<void> {
+  if (served.bytes <= store.wholeModelBytes && !served.notServed) return;
+  let fits: { id: string; bits: number; bytes: number } | undefined;
+  for (const v of (await store.listVariantSummaries(model.id)).filter((s) => s.bytes <= store.wholeModelBytes).sort((a, b) => a.bytes - b.bytes)) {
+    if ((await store.getVariant<VariantRecord>(model.id, v.id))?.notServed) continue;
+    fits = v;
+    break;
+  }
   const instead = fits
     ? `variant '${fits.id}' (${fits.bits} bits, ${fits.bytes} bytes) is the smallest that serves`
     : `make a narrower variant with POST /v1/models/${model.id}/variants (int4 takes about an eighth of FP32)`;
-  throw new DomainError("too_large_to_serve", `${what} is ${bytes} bytes; the Worker serves models and variants of at most ${store.wholeModelBytes} bytes (MAX_WHOLE_MODEL_BYTES): ${instead}`);
+  if (served.notServed) throw new DomainError("too_large_to_serve", `${what} is not served: ${served.notServed}; ${instead}`);
+  throw new DomainError("too_large_to_serve", `${what} is ${served.bytes} bytes; the Worker serves models and variants of at most ${store.wholeModelBytes} bytes (MAX_WHOLE_MODEL_BYTES): ${instead}`);
 }
 
 export async function runInference(

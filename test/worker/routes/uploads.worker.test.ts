@@ -13,6 +13,7 @@ import { variantId } from "@worker/catalog/variants";
 import { MIN_PART_BYTES } from "@worker/catalog/uploads";
 import { MAX_WHOLE_MODEL_BYTES } from "@worker/store/tenant";
 import { buildMlp, mlpModel, randomInput } from "@test/support/models";
+import { makeNode } from "@worker/onnx/builders";
 import { api, expectError, postJson, sha256Hex } from "@test/support/api";
 
 /** About 11.5 MB: three 5 MiB parts, the last one shorter. */
@@ -265,10 +266,10 @@ describe("a model over what compression and serving hold at once", () => {
   };
 
   /** Each test's storage starts empty: the model is uploaded in 16 MiB parts by each. */
-  async function uploadHuge(): Promise<{ id: string; sha256: string; parameters: number }> {
-    const upload = await plan(huge.byteLength, 16 * 1024 * 1024);
+  async function uploadHuge(bytes = huge): Promise<{ id: string; sha256: string; parameters: number }> {
+    const upload = await plan(bytes.byteLength, 16 * 1024 * 1024);
     const parts = [];
-    for (let n = 1; n <= upload.parts; n++) parts.push(await sendPart(upload, n, partOf(huge, upload, n)));
+    for (let n = 1; n <= upload.parts; n++) parts.push(await sendPart(upload, n, partOf(bytes, upload, n)));
     const res = await postJson(`/v1/uploads/${upload.id}/complete`, { parts });
     expect(res.status, await res.clone().text()).toBe(201);
     return (await res.json()) as { id: string; sha256: string; parameters: number };
@@ -313,6 +314,27 @@ describe("a model over what compression and serving hold at once", () => {
     expect(infer.message).toMatch(/variant '[0-9a-f]{24}' \(4 bits, \d+ bytes\) is the smallest that serves/);
     // Nothing the compression spilled is left in R2.
     expect((await env.BLOBS.list({ prefix: "t/alpha/variants/" })).objects.map((o) => o.key).filter((k) => k.includes("/spill/"))).toEqual([]);
+  }, 240_000);
+
+  it("stores a variant that only onnxruntime-web runs to download, not to serve (its weights as float are the FP32 model's size); inference says why", async () => {
+    // The same MLP with a Softplus after its head: a graph the kernel engine does not cover.
+    const m = mlpModel(SIZES, 5);
+    const logits = m.graph!.output[0]!.name;
+    m.graph!.node.find((n) => n.output[0] === logits)!.output[0] = `${logits}_linear`;
+    m.graph!.node.push(makeNode("Softplus", [`${logits}_linear`], [logits], "soft"));
+    const modelId = (await uploadHuge(encodeModel(m))).id;
+    const res = await postJson(`/v1/models/${modelId}/variants?wait=25`, { quantize: { bits: 8 } });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const variant = (await res.json()) as { id: string; sha256: string; bytes: number; engine: string; notServed?: string };
+    expect(variant.bytes).toBeLessThan(MAX_WHOLE_MODEL_BYTES);
+    expect(variant.engine).toBe("onnxruntime-web");
+    expect(variant.notServed).toMatch(/kernel engine does not cover this graph, and onnxruntime-web holds the variant's weights as float/);
+    const infer = await expectError(await postJson(`/v1/models/${modelId}/infer?variant=${variant.id}`, { inputs: { input: { type: "float32", dims: [1, 2048], data: new Array(2048).fill(0) } } }));
+    expect(infer).toMatchObject({ status: 422, code: "too_large_to_serve", message: expect.stringMatching(/is not served: the kernel engine does not cover.*make a narrower variant/) });
+    const byBits = await expectError(await postJson(`/v1/models/${modelId}/infer?bits=8`, { inputs: { input: { type: "float32", dims: [1, 2048], data: new Array(2048).fill(0) } } }));
+    expect(byBits).toMatchObject({ status: 422, code: "too_large_to_serve" });
+    const bytes = await (await api(`/v1/models/${modelId}/variants/${variant.id}/onnx`)).arrayBuffer();
+    expect([bytes.byteLength, await sha256Hex(bytes)]).toEqual([variant.bytes, variant.sha256]);
   }, 240_000);
 
   it("a job run again after an interruption makes the same variant over what the first run left in R2, and leaves nothing", async () => {
