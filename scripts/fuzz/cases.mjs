@@ -196,7 +196,8 @@ const MODEL_MUTATIONS = {
     if (choice === 0 && t.dims.length) t.dims[int(r, t.dims.length)] = BigInt(pick(r, NASTY));
     else if (choice === 1) t.dims.push(BigInt(pick(r, NASTY)));
     else if (choice === 2) t.dims = t.dims.slice(1);
-    else t.dims = t.dims.map((d) => d * BigInt(pick(r, [2, 1000, 100000])));
+    // Wrapped to int64, as a dims field holds (mutations repeat: 2^53 x 100000 x 100000 is past it).
+    else t.dims = t.dims.map((d) => BigInt.asIntN(64, d * BigInt(pick(r, [2, 1000, 100000]))));
   },
   dataLocation(m, r) {
     const ts = tensorsOf(m);
@@ -232,7 +233,8 @@ const MODEL_MUTATIONS = {
     }
     const choice = int(r, 5);
     if (choice === 0) s.dims = [BigInt(pick(r, NASTY)), BigInt(pick(r, NASTY))];
-    else if (choice === 1) s.indices = int64s("i", Array.from({ length: s.values?.dims[0] ? Number(s.values.dims[0]) : 2 }, () => pick(r, NASTY)));
+    // As many indices as the values declare (an earlier mutation may have made that 2^40: at most 64 are written).
+    else if (choice === 1) s.indices = int64s("i", Array.from({ length: Math.min(64, Math.max(0, Number(s.values?.dims[0] ?? 2))) }, () => pick(r, NASTY)));
     else if (choice === 2 && s.indices) s.indices.dims = [BigInt(pick(r, NASTY))];
     else if (choice === 3) s.indices = undefined;
     else if (s.values) s.values.dims = [BigInt(pick(r, NASTY)), 1n];
