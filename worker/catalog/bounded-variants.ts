@@ -11,8 +11,7 @@ import { decodeModel } from "../onnx/codec";
 import { writeSegments, type SegmentedModel } from "../onnx/segments";
 import { readSkeleton, SKELETON_LOCATION, type ByteSource } from "../onnx/skeleton";
 import { summarizeModel, validateModel } from "../onnx/validate";
-import { checkServes, checkServesByRange, checkServesOnKernels } from "../serve/serve-check";
-import { servingProfile } from "../serve/sessions";
+import { checkServesByRange, checkServesOnKernels } from "../serve/serve-check";
 import { hexOf } from "../store/body";
 import type { TenantStore } from "../store/tenant";
 import { DomainError } from "../domain-error";
@@ -142,9 +141,9 @@ export async function makeBoundedVariant(store: TenantStore, model: ModelRecord,
 }
 
 /**
- * Reads the stored variant back: its structure validates and keeps the model's signature. One small enough to read
- * whole must serve (the serve check), and its record gets the engine and resident bytes; a bigger one is recorded as
- * not served, with the reason.
+ * Reads the stored variant back: its structure validates and keeps the model's signature. One within the bound that the
+ * kernel engine covers must serve there (the serve check), and its record gets the engine and resident bytes; a bigger
+ * one, or one only onnxruntime-web runs, is recorded as not served, with the reason.
  */
 async function checkStored(store: TenantStore, model: ModelRecord, record: VariantRecord): Promise<void> {
   const source = await store.variantSource(model.id, record.id);
@@ -166,21 +165,14 @@ async function checkStored(store: TenantStore, model: ModelRecord, record: Varia
   }
   // Where the kernel engine covers the graph it alone is checked (it is what serves), loaded by range as serving loads
   // it: onnxruntime-web's heap for a variant of tens of MB is several times its size.
-  let check = await checkServesByRange(skeleton, source, model.inputs);
-  let bytes: Uint8Array | undefined;
-  if (!check) {
-    bytes = await store.readVariantBytes(model.id, record.id);
-    check = await checkServesOnKernels(bytes, model.inputs);
-  }
-  if (!check && model.bytes > store.wholeModelBytes) {
+  const check = (await checkServesByRange(skeleton, source, model.inputs)) ?? (await checkServesOnKernels(await store.readVariantBytes(model.id, record.id), model.inputs));
+  if (!check?.kernels) {
     // onnxruntime-web holds a weight-only variant's weights as float once loaded: about the FP32 model, which is over
-    // the bound, so the variant serves no better than its model does (and the check alone would hold several times it).
+    // the bound (this model compresses here for being so), so the variant serves no better than its model does.
     record.notServed = `the kernel engine does not cover this graph, and onnxruntime-web holds the variant's weights as float, about the FP32 model's ${model.bytes} bytes: over the ${store.wholeModelBytes} bytes the Worker serves (MAX_WHOLE_MODEL_BYTES); download it, or make a variant of a graph the kernel engine covers`;
     return;
   }
-  check ??= await checkServes(bytes!, model.inputs);
-  // The checked session's figures where it ran on the engine; planning a second session would hold the weights twice.
-  const serving = check.kernels ? { engine: "kernels" as const, residentBytes: check.kernels.residentBytes } : servingProfile(bytes ?? (await store.readVariantBytes(model.id, record.id)), model.bytes);
-  record.engine = serving.engine;
-  record.residentBytes = serving.residentBytes;
+  // The checked session's figures; planning a second session would hold the weights twice.
+  record.engine = "kernels";
+  record.residentBytes = check.kernels.residentBytes;
 }

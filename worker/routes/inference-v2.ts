@@ -7,7 +7,7 @@ import { bearerAuth } from "../auth";
 import { ApiError } from "../errors";
 import type { AppEnv } from "../env";
 import { inferV2, resolveV2Target, v2ModelMetadata, type V2Body } from "../traffic/inference-v2";
-import { splitV2Body } from "../serve/inference-v2";
+import { headerLengthOf, splitV2Body } from "../serve/inference-v2";
 import { timedAnswer } from "../serve/server-timing";
 import { readBodyWithLimit } from "../store/body";
 import { ARM_HEADER, REQUEST_HEADER } from "../traffic/arms";
@@ -152,7 +152,7 @@ for (const [path, params] of [["/models/{model}", ModelParam], ["/models/{model}
     // A JSON body was read (under MAX_JSON_BYTES) by the body-limits middleware: reading it again would copy it twice more.
     const headerLength = c.req.header(HEADER_LENGTH_HEADER);
     // The binary tensors start after the JSON header: read so that they start 8-byte aligned, and decode as views.
-    const alignAt = headerLength && /^\s*\d+\s*$/.test(headerLength) ? Number(headerLength) : 0;
+    const alignAt = headerLength === undefined ? 0 : headerLengthOf(headerLength) || 0;
     const bytes = c.var.body ?? (await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, MAX_TENSOR_BODY_BYTES, undefined, alignAt));
     const split = splitV2Body(bytes, headerLength, c.req.header("Content-Type"), MAX_JSON_BYTES);
     let body: V2Body;

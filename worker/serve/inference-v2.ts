@@ -60,6 +60,9 @@ function asInvalidInput<T>(fn: () => T): T {
   }
 }
 
+/** An Inference-Header-Content-Length value as a number of bytes; NaN where it is not a whole number. */
+export const headerLengthOf = (value: string): number => (/^\s*\d+\s*$/.test(value) ? Number(value) : NaN);
+
 /**
  * How a body carries its request: a JSON header (the whole body, or its first Inference-Header-Content-Length bytes
  * with binary tensor data after it), or, with no header (`application/octet-stream`, or a header length of 0), raw
@@ -77,7 +80,7 @@ export function splitV2Body(
     return n;
   };
   if (headerLength !== undefined) {
-    const n = /^\s*\d+\s*$/.test(headerLength) ? Number(headerLength) : NaN;
+    const n = headerLengthOf(headerLength);
     if (n === 0) return { kind: "raw", body };
     return { kind: "header", ...asInvalidInput(() => splitBinaryBody(body, Number.isNaN(n) ? n : bounded(n))) };
   }
