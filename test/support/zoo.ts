@@ -11,10 +11,10 @@ import { z } from "zod";
 import { decodeNpz } from "@formats/npz.js";
 import { uniform } from "./numbers";
 import { ort } from "./ort-node";
+import { PYTHON } from "./python";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SCRIPT = join(ROOT, "scripts/zoo/zoo.py");
-const PYTHON = "/usr/bin/python3";
 
 export type ZooSize = "small" | "full";
 

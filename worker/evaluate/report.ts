@@ -134,7 +134,10 @@ export async function evaluateBytes(
  * onnxruntime-web with the layers' outputs exposed: the kernel engine fuses them away.
  */
 async function layerSqnr(model: EvaluatedModel, fp32: Uint8Array, variant: Uint8Array, dataset: Dataset, samples: number): Promise<EvalReport["layers"]> {
-  const layerOutputs = layerOutputNames(fp32);
+  // A trained variant may be another network (a distilled student) or name its tensors otherwise: only layer outputs
+  // both graphs write are compared.
+  const written = new Set(decodeModel(variant).graph!.node.flatMap((n) => n.output));
+  const layerOutputs = layerOutputNames(fp32).filter((l) => written.has(l.output));
   if (layerOutputs.length === 0) return [];
   const extra = layerOutputs.map((l) => l.output).filter((o) => !model.outputs.some((m) => m.name === o));
   const expose = (bytes: Uint8Array) => (extra.length ? encodeModel(withExtraOutputs(decodeModel(bytes), extra)) : bytes);
@@ -144,7 +147,7 @@ async function layerSqnr(model: EvaluatedModel, fp32: Uint8Array, variant: Uint8
     sessions.push(await openSession(expose(fp32), false, fp32.byteLength));
     sessions.push(await openSession(expose(variant), true, fp32.byteLength));
     await forEachBatch(sessions, dataset, model.inputs, samples, (_start, [ra, rb]) => {
-      for (const [o, st] of layerStats) if (ra![o] && rb![o]) st.add(ra![o]!.data, rb![o]!.data);
+      for (const [o, st] of layerStats) if (ra![o] && rb![o] && ra![o]!.data.length === rb![o]!.data.length) st.add(ra![o]!.data, rb![o]!.data);
     });
   } finally {
     for (const s of sessions) await s.release();
@@ -152,7 +155,7 @@ async function layerSqnr(model: EvaluatedModel, fp32: Uint8Array, variant: Uint8
   return layerOutputs.map((l) => ({ node: l.node, output: l.output, sqnrDb: layerStats.get(l.output)!.sqnrDb }));
 }
 
-/** Each weighted layer and the tensor it writes (a variant keeps these names, so both graphs expose them). */
+/** Each weighted layer and the tensor it writes (a compressed variant keeps these names). */
 function layerOutputNames(bytes: Uint8Array): { node: string; output: string }[] {
   const model = decodeModel(bytes);
   const graph = model.graph!;
