@@ -52,14 +52,15 @@ def main() -> int:
         record(f"resnet18 w{bits}a8 QAT", q, st.fit(q, train, epochs=args.qat_epochs, lr=2e-4, device="cpu", label=f"w{bits}a8"),
                time.time() - t)
     teacher_pred = st.predict(fp32, val)[0].argmax(1)
-    for name, teacher in (("student hard labels", None), ("student distilled (T=4, alpha=0.9)", fp32)):
+    for name, T, alpha in (("student hard labels", None, None), ("student distilled (T=4, alpha=0.9)", 4.0, 0.9),
+                           ("student distilled (T=2, alpha=0.5)", 2.0, 0.5)):
         torch.manual_seed(1)
         s = R.student()
         t = time.time()
-        if teacher is None:
+        if T is None:
             h = st.fit(s, train, epochs=args.epochs, lr=2e-3, device="cpu", label="student")
         else:
-            h = st.distill(teacher, s, train, T=4.0, alpha=0.9, epochs=args.epochs, lr=2e-3, device="cpu")
+            h = st.distill(fp32, s, train, T=T, alpha=alpha, epochs=args.epochs, lr=2e-3, device="cpu")
         record(name, s, h, time.time() - t)
         runs[name]["agreement_with_teacher"] = float((st.predict(s, val)[0].argmax(1) == teacher_pred).float().mean())
     config = {"train_size": args.train_size, "val_size": args.val_size, "epochs": args.epochs, "qat_epochs": args.qat_epochs,

@@ -47,10 +47,13 @@ def qmax_for(bits: int) -> int:
 
 
 def weight_scale(w: torch.Tensor, bits: int) -> torch.Tensor:
-    """Per-output-channel scale, shape [out], so that the largest |w| maps to qmax."""
-    amax = w.detach().abs().amax(dim=_channel_dims(w))
+    """Per-output-channel scale, shape [out]: at 8 and 4 bits the largest |w| maps to qmax; at 2 bits (ternary) the
+    scale is 1.4 mean|w|, so that rounding's threshold (half the scale) is 0.7 mean|w|, as in Ternary Weight Networks
+    (Li et al. 2016). The largest |w| as the ternary scale puts the threshold so high that most weights are zero."""
+    a = w.detach().abs()
+    ref = 1.4 * a.mean(dim=_channel_dims(w)) if bits == 2 else a.amax(dim=_channel_dims(w)) / qmax_for(bits)
     # An all-zero channel (pruned) keeps scale 1 so it quantizes to exact zeros without dividing by 0.
-    return torch.where(amax > 0, amax / qmax_for(bits), torch.ones_like(amax))
+    return torch.where(ref > 0, ref, torch.ones_like(ref))
 
 
 def _per_channel(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
