@@ -53,13 +53,26 @@ async function lookUpVariant(store: TenantStore, model: ModelRecord, pick: Servi
     await requireServable(store, model, { bytes: model.bytes }, `model '${model.id}'`);
     return null;
   }
-  // The newest variant of that bit-width serves a plain ?bits= request.
-  const match = (await store.listVariantSummaries(model.id)).filter((v) => v.bits === pick.bits).pop();
-  if (!match) {
+  const widths = (await store.listVariantSummaries(model.id)).filter((v) => v.bits === pick.bits);
+  if (widths.length === 0) {
     throw new DomainError("not_found", `model '${model.id}' has no ${pick.bits}-bit variant; create one with POST /v1/models/${model.id}/variants`);
   }
-  await requireServable(store, model, (await store.getVariant<VariantRecord>(model.id, match.id)) ?? match, `variant '${match.id}'`);
+  const records = await Promise.all(widths.map(async (v) => (await store.getVariant<VariantRecord>(model.id, v.id)) ?? { ...v, engine: undefined, notServed: undefined }));
+  const match = preferredOfWidth(records, store.wholeModelBytes);
+  await requireServable(store, model, match, `variant '${match.id}'`);
   return { id: match.id, bits: match.bits, bytes: match.bytes };
+}
+
+/**
+ * Which of a model's variants of one bit-width a plain ?bits= request serves (variants oldest first): one the Worker
+ * serves before one it does not (too large, or notServed), then one on the kernel engine before one on
+ * onnxruntime-web (an int8 weight-only variant before a dynamic int8 one made later), then the newest.
+ */
+export function preferredOfWidth<V extends { bytes: number; engine?: string; notServed?: string }>(variants: readonly V[], wholeModelBytes: number): V {
+  const rank = (v: V) => (v.bytes <= wholeModelBytes && !v.notServed ? 2 : 0) + (v.engine === "kernels" ? 1 : 0);
+  let best = variants[variants.length - 1]!;
+  for (let i = variants.length - 1; i >= 0; i--) if (rank(variants[i]!) > rank(best)) best = variants[i]!;
+  return best;
 }
 
 /**

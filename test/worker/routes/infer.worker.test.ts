@@ -84,6 +84,16 @@ describe("POST /v1/models/:id/infer", () => {
     expect(err).toMatchObject({ status: 404, code: "not_found" });
   });
 
+  it("serves ?bits=8 from the 8-bit variant on the kernel engine, not a dynamic one made later on onnxruntime-web", async () => {
+    const { id, variant, body } = await setUp("mlp");
+    const dynamic = (await (await postJson(`/v1/models/${id}/variants`, { quantize: { bits: 8, scheme: "dynamic" } })).json()) as { id: string; engine: string };
+    expect(dynamic.engine).toBe("onnxruntime-web");
+    const answer = (await (await postJson(`/v1/models/${id}/infer?bits=8`, body)).json()) as Answer;
+    expect(answer).toMatchObject({ variant, bits: 8, engine: "kernels" });
+    // Named by id, the dynamic variant still serves.
+    expect(((await (await postJson(`/v1/models/${id}/infer?variant=${dynamic.id}`, body)).json()) as Answer).engine).toBe("onnxruntime-web");
+  });
+
   it("answers 404 for ?bits=8 when the model has no 8-bit variant", async () => {
     const id = ((await (await uploadModel(buildMlp([8, 16, 4]))).json()) as { id: string }).id;
     const body = { inputs: { input: { type: "float32", dims: [1, 8], data: new Array(8).fill(0.5) } } };
