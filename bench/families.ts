@@ -2,8 +2,9 @@
 // LSTM, as FP32 on onnxruntime-web and on the kernel engine and as int8 weight-only, int4 and 1-bit variants on the
 // engine that would serve them, at batch 1 and 8, in one workerd isolate (the bench Worker), side by side: median
 // ms per run timed from outside (workerd's clock does not advance during compute), resident bytes, and each row's
-// ratio to FP32 on onnxruntime-web. Then, through the app Worker (as `wrangler dev` runs it), batch-1 client wall
-// time above the empty route's against the answer's Server-Timing total. Writes bench/results/families.json. Run by
+// ratio to FP32 on onnxruntime-web. Then, through the app Worker (as `wrangler dev` runs it, requests over HTTP to its
+// address as a client sends them), batch-1 client wall time above the empty route's against the answer's
+// Server-Timing total, over /v1 JSON and over the V2 protocol's binary tensors (inputs and outputs). Writes bench/results/families.json. Run by
 // `npm run bench -- --only families` (a vitest run of this file alone: bench/vitest.families.config.ts).
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -14,6 +15,7 @@ import { unstable_startWorker } from "wrangler";
 import { compressModel, NothingToCompressError } from "@worker/compress/pipeline";
 import { RecipeSchema } from "@worker/compress/recipe";
 import { decodeModel } from "@worker/onnx/codec";
+import { datatypeOf, encodeBinaryTensor, HEADER_LENGTH_HEADER, joinBinaryBody } from "@formats/inference-v2.js";
 import { seededFeeds, zooModelsIn, type ZooInputSpec, type ZooModel } from "@test/support/zoo";
 import { ensureFullZoo, FULL_ZOO_DIR } from "./full-zoo";
 
@@ -48,6 +50,7 @@ interface ClientRow {
   model: string;
   variant: string;
   engine: string;
+  protocol: "v1-json" | "v2-binary";
   /** Median client wall time of POST /infer minus the median of GET /v1/health, ms. */
   clientMs: number;
   /** Median Server-Timing total, and its run. */
@@ -167,26 +170,32 @@ async function timeModel(bench: Worker, name: string) {
 }
 
 describe("through the app Worker (as wrangler dev runs it)", () => {
-  it("measures batch-1 client wall time above the empty route's against Server-Timing", async () => {
+  it("measures batch-1 client wall time above the empty route's against Server-Timing, over JSON and binary tensors", async () => {
     const app = await unstable_startWorker({
       config: join(ROOT, "wrangler.toml"),
       bindings: { TOKENS: { type: "plain_text", value: "bench-token:bench" } },
       dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, watch: false, logLevel: "warn", persist: false },
     });
     await app.ready;
+    const base = await app.url;
     const auth = { Authorization: "Bearer bench-token" };
-    // Timed up to the last byte of the answer; the client's own JSON parse is not the server's time.
-    const json = async (path: string, init?: RequestInit) => {
+    // Over HTTP to the dev server's address, as a client's requests go (wrangler's own fetch wrapper adds time per KB
+    // of body that no client pays); timed up to the answer's last byte, not the client's own parse.
+    const send = async (path: string, init?: RequestInit) => {
       const t0 = performance.now();
-      const res = (await app.fetch(`http://api${path}`, init as never)) as unknown as Response;
-      const text = await res.text();
+      const res = await fetch(new URL(path, base), init);
+      const bytes = new Uint8Array(await res.arrayBuffer());
       const ms = performance.now() - t0;
-      if (!res.ok) throw new Error(`${path}: ${res.status} ${text}`);
-      return { body: JSON.parse(text) as Record<string, unknown>, res, ms };
+      if (!res.ok) throw new Error(`${path}: ${res.status} ${new TextDecoder().decode(bytes).slice(0, 300)}`);
+      return { res, bytes, ms };
+    };
+    const json = async (path: string, init?: RequestInit) => {
+      const r = await send(path, init);
+      return { ...r, body: JSON.parse(new TextDecoder().decode(r.bytes)) as Record<string, unknown> };
     };
     try {
       const health: number[] = [];
-      for (let i = 0; i < 30; i++) health.push((await json("/v1/health")).ms);
+      for (let i = 0; i < 30; i++) health.push((await send("/v1/health")).ms);
       const empty = median(health);
       for (const name of NAMES) {
         const m = zoo.get(name)!;
@@ -196,27 +205,48 @@ describe("through the app Worker (as wrangler dev runs it)", () => {
           headers: { ...auth, "Content-Type": "application/json" },
           body: JSON.stringify({ quantize: { bits: 8 } }),
         });
-        const request = JSON.stringify({ inputs: jsonFeeds(m, 1) });
-        for (const [label, query] of [["fp32", "bits=32"], ["int8", `variant=${variant.id}`]] as const) {
-          const infer = () => json(`/v1/models/${model.id}/infer?${query}`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: request });
-          let engine = "";
-          for (let i = 0; i < 3; i++) engine = String((await infer()).body.engine);
-          const walls: number[] = [];
-          const totals: number[] = [];
-          const runs: number[] = [];
+        const feeds = seededFeeds(specsAt(m, 1), 1);
+        const jsonBody = JSON.stringify({ inputs: jsonFeeds(m, 1) });
+        const names = Object.keys(feeds);
+        const binary = joinBinaryBody(
+          {
+            inputs: names.map((k) => {
+              const t = feeds[k]!;
+              return { name: k, shape: [...t.dims], datatype: datatypeOf(t.type), parameters: { binary_data_size: encodeBinaryTensor(datatypeOf(t.type)!, t.data as never).byteLength } };
+            }),
+            parameters: { binary_data_output: true },
+          },
+          names.map((k) => encodeBinaryTensor(datatypeOf(feeds[k]!.type)!, feeds[k]!.data as never)),
+        );
+        for (const [label, version, query] of [["fp32", "32", "bits=32"], ["int8", String(variant.id), `variant=${variant.id}`]] as const) {
+          const requests = {
+            "v1-json": () => send(`/v1/models/${model.id}/infer?${query}`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: jsonBody }),
+            "v2-binary": () =>
+              send(`/v2/models/${model.id}/versions/${version}/infer`, {
+                method: "POST",
+                headers: { ...auth, "Content-Type": "application/octet-stream", [HEADER_LENGTH_HEADER]: String(binary.headerLength) },
+                body: binary.body,
+              }),
+          };
+          const engine = String(JSON.parse(new TextDecoder().decode((await requests["v1-json"]()).bytes)).engine);
+          const samples = { "v1-json": [] as { ms: number; total: number; run: number }[], "v2-binary": [] as { ms: number; total: number; run: number }[] };
+          for (const p of ["v1-json", "v2-binary"] as const) for (let i = 0; i < 2; i++) await requests[p]();
+          // Interleaved, so that drift on a shared machine reaches both protocols alike.
           for (let i = 0; i < 9; i++) {
-            const { res, ms } = await infer();
-            walls.push(ms);
-            const timing = res.headers.get("Server-Timing") ?? "";
-            totals.push(Number(/total;dur=([\d.]+)/.exec(timing)?.[1] ?? NaN));
-            runs.push(Number(/run;dur=([\d.]+)/.exec(timing)?.[1] ?? NaN));
+            for (const p of ["v1-json", "v2-binary"] as const) {
+              const { res, ms } = await requests[p]();
+              const timing = res.headers.get("Server-Timing") ?? "";
+              samples[p].push({ ms, total: Number(/total;dur=([\d.]+)/.exec(timing)?.[1] ?? NaN), run: Number(/run;dur=([\d.]+)/.exec(timing)?.[1] ?? NaN) });
+            }
           }
-          const clientMs = median(walls) - empty;
-          const serverTotalMs = median(totals);
-          clientRows.push({ model: name, variant: label, engine, clientMs, serverTotalMs, serverRunMs: median(runs), agreement: Number((clientMs / serverTotalMs).toFixed(3)) });
+          for (const p of ["v1-json", "v2-binary"] as const) {
+            const clientMs = median(samples[p].map((x) => x.ms)) - empty;
+            const serverTotalMs = median(samples[p].map((x) => x.total));
+            clientRows.push({ model: name, variant: label, engine, protocol: p, clientMs, serverTotalMs, serverRunMs: median(samples[p].map((x) => x.run)), agreement: Number((clientMs / serverTotalMs).toFixed(3)) });
+          }
         }
       }
-      expect(clientRows.length).toBe(NAMES.length * 2);
+      expect(clientRows.length).toBe(NAMES.length * 4);
     } finally {
       await app.dispose();
     }
@@ -238,6 +268,6 @@ afterAll(() => {
   for (const r of rows) {
     console.log([r.model, r.variant, r.engine, r.batch, r.ms?.toFixed(2) ?? "-", r.ratio ?? "-", r.residentBytes ? (r.residentBytes / 1e6).toFixed(1) : "-", r.uncovered ?? ""].join(" | "));
   }
-  console.log("\nmodel | variant | engine | client ms above empty route | Server-Timing total | run | client / total");
-  for (const c of clientRows) console.log([c.model, c.variant, c.engine, c.clientMs.toFixed(1), c.serverTotalMs, c.serverRunMs, c.agreement].join(" | "));
+  console.log("\nmodel | variant | engine | protocol | client ms above empty route | Server-Timing total | run | client / total");
+  for (const c of clientRows) console.log([c.model, c.variant, c.engine, c.protocol, c.clientMs.toFixed(1), c.serverTotalMs, c.serverRunMs, c.agreement].join(" | "));
 });
