@@ -68,7 +68,7 @@ async function lookUpVariant(store: TenantStore, model: ModelRecord, pick: Servi
  * serves before one it does not (too large, or notServed), then one on the kernel engine before one on
  * onnxruntime-web (an int8 weight-only variant before a dynamic int8 one made later), then the newest.
  */
-export function preferredOfWidth<V extends { bytes: number; engine?: string; notServed?: string }>(variants: readonly V[], wholeModelBytes: number): V {
+function preferredOfWidth<V extends { bytes: number; engine?: string; notServed?: string }>(variants: readonly V[], wholeModelBytes: number): V {
   const rank = (v: V) => (v.bytes <= wholeModelBytes && !v.notServed ? 2 : 0) + (v.engine === "kernels" ? 1 : 0);
   let best = variants[variants.length - 1]!;
   for (let i = variants.length - 1; i >= 0; i--) if (rank(variants[i]!) > rank(best)) best = variants[i]!;
