@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
-import { HEADER_LENGTH_HEADER, encodeBinaryTensor, joinBinaryBody } from "../formats/inference-v2.js";
+import { HEADER_LENGTH_HEADER, binaryInferBody } from "../formats/inference-v2.js";
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -19,8 +19,7 @@ function encodings(dims) {
   const count = dims.reduce((a, b) => a * b, 1);
   const values = Float32Array.from({ length: count }, (_, i) => (i % 17) / 17);
   const list = Array.from(values);
-  const input = encodeBinaryTensor("FP32", values);
-  const binary = joinBinaryBody({ inputs: [{ name: "input", shape: dims, datatype: "FP32", parameters: { binary_data_size: input.byteLength } }], parameters: { binary_data_output: true } }, [input]);
+  const binary = binaryInferBody({ input: { type: "float32", dims, data: values } }, { parameters: { binary_data_output: true } });
   return {
     "v1-json": { body: JSON.stringify({ inputs: { input: { type: "float32", dims, data: list } } }), headers: { "Content-Type": "application/json" } },
     "v2-json": { body: JSON.stringify({ inputs: [{ name: "input", shape: dims, datatype: "FP32", data: list }] }), headers: { "Content-Type": "application/json" } },

@@ -4,8 +4,8 @@
 // ms per run timed from outside (workerd's clock does not advance during compute), resident bytes, and each row's
 // ratio to FP32 on onnxruntime-web. Then, through the app Worker (as `wrangler dev` runs it, requests over HTTP to its
 // address as a client sends them), batch-1 client wall time above the empty route's against the answer's
-// Server-Timing total, over /v1 JSON and over the V2 protocol's binary tensors (inputs and outputs). Writes bench/results/families.json. Run by
-// `npm run bench -- --only families` (a vitest run of this file alone: bench/vitest.families.config.ts).
+// Server-Timing total, over /v1 JSON and over the V2 protocol's binary tensors (inputs and outputs). Writes
+// bench/results/families.json. Run by `npm run bench -- --only families` (a vitest run of this file alone: bench/vitest.families.config.ts).
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
@@ -15,7 +15,7 @@ import { unstable_startWorker } from "wrangler";
 import { compressModel, NothingToCompressError } from "@worker/compress/pipeline";
 import { RecipeSchema } from "@worker/compress/recipe";
 import { decodeModel } from "@worker/onnx/codec";
-import { datatypeOf, encodeBinaryTensor, HEADER_LENGTH_HEADER, joinBinaryBody } from "@formats/inference-v2.js";
+import { binaryInferBody, HEADER_LENGTH_HEADER } from "@formats/inference-v2.js";
 import { seededFeeds, zooModelsIn, type ZooInputSpec, type ZooModel } from "@test/support/zoo";
 import { ensureFullZoo, FULL_ZOO_DIR } from "./full-zoo";
 
@@ -205,19 +205,9 @@ describe("through the app Worker (as wrangler dev runs it)", () => {
           headers: { ...auth, "Content-Type": "application/json" },
           body: JSON.stringify({ quantize: { bits: 8 } }),
         });
-        const feeds = seededFeeds(specsAt(m, 1), 1);
         const jsonBody = JSON.stringify({ inputs: jsonFeeds(m, 1) });
-        const names = Object.keys(feeds);
-        const binary = joinBinaryBody(
-          {
-            inputs: names.map((k) => {
-              const t = feeds[k]!;
-              return { name: k, shape: [...t.dims], datatype: datatypeOf(t.type), parameters: { binary_data_size: encodeBinaryTensor(datatypeOf(t.type)!, t.data as never).byteLength } };
-            }),
-            parameters: { binary_data_output: true },
-          },
-          names.map((k) => encodeBinaryTensor(datatypeOf(feeds[k]!.type)!, feeds[k]!.data as never)),
-        );
+        const feeds = Object.entries(seededFeeds(specsAt(m, 1), 1)).map(([k, t]) => [k, { type: t.type, dims: t.dims, data: t.data as ArrayLike<number | bigint> }]);
+        const binary = binaryInferBody(Object.fromEntries(feeds), { parameters: { binary_data_output: true } });
         for (const [label, version, query] of [["fp32", "32", "bits=32"], ["int8", String(variant.id), `variant=${variant.id}`]] as const) {
           const requests = {
             "v1-json": () => send(`/v1/models/${model.id}/infer?${query}`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: jsonBody }),

@@ -37,11 +37,9 @@
 import { decodeJsonNumber, decodeTensors } from "../formats/json-numbers.js";
 import {
   HEADER_LENGTH_HEADER,
+  binaryInferBody,
   datatypeEntry,
-  datatypeOf,
   decodeBinaryTensor,
-  encodeBinaryTensor,
-  joinBinaryBody,
   splitBinaryBody,
 } from "../formats/inference-v2.js";
 
@@ -447,21 +445,10 @@ export class SlimserveClient {
    */
   async inferV2(model, inputs, options = {}) {
     const binary = options.binary ?? true;
-    /** @type {Uint8Array[]} */
-    const chunks = [];
-    const tensors = Object.entries(inputs).map(([name, t]) => {
-      const datatype = datatypeOf(t.type);
-      if (!datatype) throw new TypeError(`input '${name}': element type ${t.type} has no V2 datatype`);
-      const bytes = encodeBinaryTensor(datatype, t.data);
-      chunks.push(bytes);
-      return { name, shape: t.dims, datatype, parameters: { binary_data_size: bytes.byteLength } };
-    });
-    const header = {
-      inputs: tensors,
+    const { body, headerLength } = binaryInferBody(inputs, {
       ...(options.outputs ? { outputs: options.outputs.map((name) => ({ name, parameters: { binary_data: binary } })) } : {}),
       parameters: { binary_data_output: binary },
-    };
-    const { body, headerLength } = joinBinaryBody(header, chunks);
+    });
     const version = options.version === undefined ? "" : `/versions/${encodeURIComponent(String(options.version))}`;
     /** @type {Record<string, string>} */
     const headers = { [HEADER_LENGTH_HEADER]: String(headerLength) };

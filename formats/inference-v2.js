@@ -157,6 +157,26 @@ export function joinBinaryBody(header, chunks) {
 }
 
 /**
+ * The body of an inference request with every input as binary data after the JSON header; `fields` go into the header
+ * beside `inputs` (`outputs`, `parameters` such as binary_data_output).
+ * @param {Record<string, { type: string, dims: readonly number[], data: ArrayLike<number | bigint | boolean> }>} inputs
+ * @param {Record<string, unknown>} [fields]
+ * @returns {{ body: Uint8Array<ArrayBuffer>, headerLength: number }}
+ */
+export function binaryInferBody(inputs, fields = {}) {
+  /** @type {Uint8Array[]} */
+  const chunks = [];
+  const tensors = Object.entries(inputs).map(([name, t]) => {
+    const datatype = datatypeOf(t.type);
+    if (!datatype) throw new TypeError(`input '${name}': element type ${t.type} has no V2 datatype`);
+    const bytes = encodeBinaryTensor(datatype, t.data);
+    chunks.push(bytes);
+    return { name, shape: [...t.dims], datatype, parameters: { binary_data_size: bytes.byteLength } };
+  });
+  return joinBinaryBody({ inputs: tensors, ...fields }, chunks);
+}
+
+/**
  * Splits a body of the binary extension into its JSON header (parsed) and the binary part after it.
  * @param {Uint8Array} body @param {number} headerLength @returns {{ header: unknown, binary: Uint8Array }}
  */

@@ -41,12 +41,13 @@ void f32_im2col(const float* X, int C, int H, int W, int kh, int kw, int sh, int
         lo = first > lo ? first : lo;
         top = last < top ? last : top;
       }
-      int ox = 0;
-      for (; ox < OW && ox < lo; ox++) {
+      for (int ox = 0; ox < OW;) {
         float* dst = base + (long)ox * K + k;
-        for (int i = 0; i < 4; i++) dst[i] = patch_at(src[i], W, ox * sw + off[i]);
-      }
-      for (; ox <= top; ox += 4) {
+        if (ox < lo || ox > top) {
+          for (int i = 0; i < 4; i++) dst[i] = patch_at(src[i], W, ox * sw + off[i]);
+          ox++;
+          continue;
+        }
         v128_t v[4];
         for (int i = 0; i < 4; i++) {
           if (!src[i]) {
@@ -60,15 +61,11 @@ void f32_im2col(const float* X, int C, int H, int W, int kh, int kw, int sh, int
         }
         const v128_t ab0 = wasm_i32x4_shuffle(v[0], v[1], 0, 4, 1, 5), ab1 = wasm_i32x4_shuffle(v[0], v[1], 2, 6, 3, 7);
         const v128_t cd0 = wasm_i32x4_shuffle(v[2], v[3], 0, 4, 1, 5), cd1 = wasm_i32x4_shuffle(v[2], v[3], 2, 6, 3, 7);
-        float* dst = base + (long)ox * K + k;
         wasm_v128_store(dst, wasm_i32x4_shuffle(ab0, cd0, 0, 1, 4, 5));
         wasm_v128_store(dst + K, wasm_i32x4_shuffle(ab0, cd0, 2, 3, 6, 7));
         wasm_v128_store(dst + 2 * (long)K, wasm_i32x4_shuffle(ab1, cd1, 0, 1, 4, 5));
         wasm_v128_store(dst + 3 * (long)K, wasm_i32x4_shuffle(ab1, cd1, 2, 3, 6, 7));
-      }
-      for (; ox < OW; ox++) {
-        float* dst = base + (long)ox * K + k;
-        for (int i = 0; i < 4; i++) dst[i] = patch_at(src[i], W, ox * sw + off[i]);
+        ox += 4;
       }
     }
     for (; k < K; k++) {

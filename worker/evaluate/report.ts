@@ -1,5 +1,6 @@
 // The evaluation report of a compressed model against its FP32 original on one dataset: accuracy (with labels),
 // top-1 agreement, per-output cosine and max abs error, per-layer SQNR, size, resident memory and batch-1 latency.
+import type { ModelProto } from "onnx-buf";
 import { decodeModel, encodeModel } from "../onnx/codec";
 import { nodeLabel } from "../onnx/operators";
 import { withExtraOutputs } from "../onnx/outputs";
@@ -136,16 +137,18 @@ export async function evaluateBytes(
 async function layerSqnr(model: EvaluatedModel, fp32: Uint8Array, variant: Uint8Array, dataset: Dataset, samples: number): Promise<EvalReport["layers"]> {
   // A trained variant may be another network (a distilled student) or name its tensors otherwise: only layer outputs
   // both graphs write are compared.
-  const written = new Set(decodeModel(variant).graph!.node.flatMap((n) => n.output));
-  const layerOutputs = layerOutputNames(fp32).filter((l) => written.has(l.output));
+  const fp32Model = decodeModel(fp32);
+  const variantModel = decodeModel(variant);
+  const written = new Set(variantModel.graph!.node.flatMap((n) => n.output));
+  const layerOutputs = layerOutputNames(fp32Model).filter((l) => written.has(l.output));
   if (layerOutputs.length === 0) return [];
   const extra = layerOutputs.map((l) => l.output).filter((o) => !model.outputs.some((m) => m.name === o));
-  const expose = (bytes: Uint8Array) => (extra.length ? encodeModel(withExtraOutputs(decodeModel(bytes), extra)) : bytes);
+  const expose = (decoded: ModelProto, bytes: Uint8Array) => (extra.length ? encodeModel(withExtraOutputs(decoded, extra)) : bytes);
   const layerStats = new Map(layerOutputs.map((l) => [l.output, new ErrorStats()]));
   const sessions: LoadedSession[] = [];
   try {
-    sessions.push(await openSession(expose(fp32), false, fp32.byteLength));
-    sessions.push(await openSession(expose(variant), true, fp32.byteLength));
+    sessions.push(await openSession(expose(fp32Model, fp32), false, fp32.byteLength));
+    sessions.push(await openSession(expose(variantModel, variant), true, fp32.byteLength));
     await forEachBatch(sessions, dataset, model.inputs, samples, (_start, [ra, rb]) => {
       for (const [o, st] of layerStats) if (ra![o] && rb![o] && ra![o]!.data.length === rb![o]!.data.length) st.add(ra![o]!.data, rb![o]!.data);
     });
@@ -156,8 +159,7 @@ async function layerSqnr(model: EvaluatedModel, fp32: Uint8Array, variant: Uint8
 }
 
 /** Each weighted layer and the tensor it writes (a compressed variant keeps these names). */
-function layerOutputNames(bytes: Uint8Array): { node: string; output: string }[] {
-  const model = decodeModel(bytes);
+function layerOutputNames(model: ModelProto): { node: string; output: string }[] {
   const graph = model.graph!;
   const layers = new Set(weightedLayers(model).map((l) => l.name));
   return graph.node.filter((n) => layers.has(nodeLabel(n))).map((n) => ({ node: nodeLabel(n), output: n.output[0]! }));

@@ -57,19 +57,24 @@ async function lookUpVariant(store: TenantStore, model: ModelRecord, pick: Servi
   if (widths.length === 0) {
     throw new DomainError("not_found", `model '${model.id}' has no ${pick.bits}-bit variant; create one with POST /v1/models/${model.id}/variants`);
   }
-  const records = await Promise.all(widths.map(async (v) => (await store.getVariant<VariantRecord>(model.id, v.id)) ?? { ...v, engine: undefined, notServed: undefined }));
+  const records = await Promise.all(widths.map(async (v) => (await store.getVariant<VariantRecord>(model.id, v.id)) ?? v));
   const match = preferredOfWidth(records, store.wholeModelBytes);
   await requireServable(store, model, match, `variant '${match.id}'`);
   return { id: match.id, bits: match.bits, bytes: match.bytes };
 }
+
+/** What decides whether the Worker serves a model or variant: its size, and its record's notServed. */
+type ServingSize = { bytes: number; notServed?: string };
+
+const servesHere = (v: ServingSize, wholeModelBytes: number) => v.bytes <= wholeModelBytes && !v.notServed;
 
 /**
  * Which of a model's variants of one bit-width a plain ?bits= request serves (variants oldest first): one the Worker
  * serves before one it does not (too large, or notServed), then one on the kernel engine before one on
  * onnxruntime-web (an int8 weight-only variant before a dynamic int8 one made later), then the newest.
  */
-function preferredOfWidth<V extends { bytes: number; engine?: string; notServed?: string }>(variants: readonly V[], wholeModelBytes: number): V {
-  const rank = (v: V) => (v.bytes <= wholeModelBytes && !v.notServed ? 2 : 0) + (v.engine === "kernels" ? 1 : 0);
+function preferredOfWidth<V extends ServingSize & { engine?: string }>(variants: readonly V[], wholeModelBytes: number): V {
+  const rank = (v: V) => (servesHere(v, wholeModelBytes) ? 2 : 0) + (v.engine === "kernels" ? 1 : 0);
   let best = variants[variants.length - 1]!;
   for (let i = variants.length - 1; i >= 0; i--) if (rank(variants[i]!) > rank(best)) best = variants[i]!;
   return best;
@@ -81,8 +86,8 @@ function preferredOfWidth<V extends { bytes: number; engine?: string; notServed?
  * variant that only onnxruntime-web runs). One it does not serve is refused with too_large_to_serve (422), naming the
  * smallest of the model's variants that it serves, if any.
  */
-async function requireServable(store: TenantStore, model: ModelRecord, served: { bytes: number; notServed?: string }, what: string): Promise<void> {
-  if (served.bytes <= store.wholeModelBytes && !served.notServed) return;
+async function requireServable(store: TenantStore, model: ModelRecord, served: ServingSize, what: string): Promise<void> {
+  if (servesHere(served, store.wholeModelBytes)) return;
   let fits: { id: string; bits: number; bytes: number } | undefined;
   for (const v of (await store.listVariantSummaries(model.id)).filter((s) => s.bytes <= store.wholeModelBytes).sort((a, b) => a.bytes - b.bytes)) {
     if ((await store.getVariant<VariantRecord>(model.id, v.id))?.notServed) continue;
