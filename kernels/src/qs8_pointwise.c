@@ -126,6 +126,15 @@ void qs8_pointwise_4x8(int M, int K, int P, const int8_t* Q, const float* as, co
   }
 }
 
+/* A column's range (hi - lo, lo <= 0 <= hi) and its zero point nearest(-lo * 127 / range) in [0, 127]. */
+static inline void column_range(float lo, float hi, float* range, int32_t* zero_point) {
+  const float r = hi - lo;
+  const float inv = r > 0.f ? 127.f / r : 0.f;
+  const int zp = (int)nearest_f32(-lo * inv);
+  *zero_point = zp < 0 ? 0 : zp > 127 ? 127 : zp;
+  *range = r;
+}
+
 /* The same convolution on unsigned 7-bit activations, for the relaxed dot (16 multiply-adds per instruction, its
  * second operand in [0, 127]): each pixel's column quantized with a range that includes 0, scale (max - min) / 127 and
  * zero point zp = nearest(-min / scale), q = clamp(nearest(x / scale) + zp, 0, 127) (qu7_quantize_rows' rule per
@@ -134,25 +143,34 @@ void qs8_pointwise_4x8(int M, int K, int P, const int8_t* Q, const float* as, co
 EXPORT(qu7_pointwise_quantize)
 void qu7_pointwise_quantize(int K, int P, const float* X, uint8_t* Q, float* scales, int32_t* zero_points) {
   const int Pp = (P + 7) & ~7, Kq = (K + 3) / 4;
-  /* scales holds each column's range (max - min over a range with 0) until the end. */
-  for (int p = 0; p < Pp; p++) {
+  /* scales holds each column's range (max - min over a range with 0) until the end. The extremes are taken 4 pixels
+   * a vector, reading each plane along its row (a pixel's column alone strides by P). */
+  int p = 0;
+  for (; p + 4 <= P; p += 4) {
+    v128_t vlo = wasm_f32x4_splat(0.f), vhi = vlo;
+    for (int k = 0; k < K; k++) {
+      const v128_t v = wasm_v128_load(X + (long)k * P + p);
+      vlo = wasm_f32x4_pmin(vlo, v);
+      vhi = wasm_f32x4_pmax(vhi, v);
+    }
+    float lo[4], hi[4];
+    wasm_v128_store(lo, vlo);
+    wasm_v128_store(hi, vhi);
+    for (int j = 0; j < 4; j++) column_range(lo[j], hi[j], scales + p + j, zero_points + p + j);
+  }
+  for (; p < Pp; p++) {
     float lo = 0.f, hi = 0.f;
-    if (p < P)
-      for (int k = 0; k < K; k++) {
-        const float v = X[(long)k * P + p];
-        lo = v < lo ? v : lo;
-        hi = hi < v ? v : hi;
-      }
-    const float range = hi - lo;
-    const float inv = range > 0.f ? 127.f / range : 0.f;
-    int zp = (int)nearest_f32(-lo * inv);
-    zero_points[p] = zp < 0 ? 0 : zp > 127 ? 127 : zp;
-    scales[p] = range;
+    for (int k = 0; p < P && k < K; k++) {
+      const float v = X[(long)k * P + p];
+      lo = v < lo ? v : lo;
+      hi = hi < v ? v : hi;
+    }
+    column_range(lo, hi, scales + p, zero_points + p);
   }
   const v128_t zero = wasm_f32x4_splat(0.f), q0 = wasm_i32x4_splat(0), q127 = wasm_i32x4_splat(127);
   for (int kq = 0; kq < Kq; kq++) {
     uint8_t* q = Q + (long)kq * Pp * 4;
-    int p = 0;
+    p = 0;
     for (; p + 4 <= P; p += 4) {
       const v128_t range = wasm_v128_load(scales + p), zp = wasm_v128_load(zero_points + p);
       const v128_t inv = wasm_v128_and(wasm_f32x4_div(wasm_f32x4_splat(127.f), range), wasm_f32x4_gt(range, zero));
