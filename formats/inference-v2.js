@@ -1,6 +1,7 @@
 // The Open Inference Protocol's (KServe V2) tensor words and its binary tensor data extension, the one home of both:
 // datatype names against the API's element types, and tensors to and from little-endian row-major bytes (BOOL one
 // byte, BYTES a 4-byte length before each element). Shared by the Worker, the client and the CLI; plain ESM, JSDoc.
+import { toHalf } from "./half.js";
 
 /** @typedef {Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array} TypedData */
 /** @typedef {{ new (buffer: ArrayBuffer, byteOffset?: number, length?: number): TypedData, BYTES_PER_ELEMENT: number }} TypedArrayClass */
@@ -109,7 +110,8 @@ function decodeBytesElements(tensor, count, bytes) {
 
 /**
  * A tensor's values as binary data in the datatype's layout (little-endian, BOOL one byte, BYTES length-prefixed).
- * A typed array of the datatype's own class is used as it is.
+ * A typed array of the datatype's own class is used as it is (for FP16, the half bits); FP16 numbers are rounded to
+ * the nearest half.
  * @param {string} datatype @param {ArrayLike<number | bigint | boolean | string>} values @returns {Uint8Array}
  */
 export function encodeBinaryTensor(datatype, values) {
@@ -129,11 +131,13 @@ export function encodeBinaryTensor(datatype, values) {
   }
   if (values instanceof entry.array) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   const big = entry.array === BigInt64Array || entry.array === BigUint64Array;
+  const half = entry.type === "float16"; // numbers to their half bits (a Uint16Array is taken as bits, above)
   const data = new entry.array(new ArrayBuffer(values.length * entry.size));
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     const n = typeof v === "boolean" ? Number(v) : v;
     if (big) /** @type {BigInt64Array} */ (data)[i] = typeof n === "bigint" ? n : BigInt(Math.trunc(Number(n)));
+    else if (half) /** @type {Uint16Array} */ (data)[i] = toHalf(Number(n));
     else /** @type {Float64Array} */ (data)[i] = Number(n);
   }
   return new Uint8Array(data.buffer);

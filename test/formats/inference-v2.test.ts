@@ -35,6 +35,11 @@ describe("binary tensors", () => {
     expect(Array.from(encodeBinaryTensor("FP32", [1]))).toEqual([0, 0, 0x80, 0x3f]);
   });
 
+  it("write FP16 numbers as their nearest half's bits, and a Uint16Array as the bits it holds", () => {
+    expect(Array.from(encodeBinaryTensor("FP16", [1, -2, 65504, 1 + 2 ** -11]))).toEqual([0x00, 0x3c, 0x00, 0xc0, 0xff, 0x7b, 0x00, 0x3c]);
+    expect(Array.from(encodeBinaryTensor("FP16", Uint16Array.from([0x3c00, 0x0001])))).toEqual([0x00, 0x3c, 0x01, 0x00]);
+  });
+
   it("send a typed array of the datatype's class as its own bytes", () => {
     const data = Float32Array.from([1, 2, 3]);
     const bytes = encodeBinaryTensor("FP32", data);

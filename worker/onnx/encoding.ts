@@ -1,52 +1,16 @@
 // How ONNX stores the element values that are not whole bytes or float32: float16 bit patterns, and 4-bit and 2-bit
 // integers packed from each byte's low bits up (element i of INT4/UINT4 in bits 4(i mod 2).., of INT2/UINT2 in bits
 // 2(i mod 4)..); plus the round-half-to-even that ONNX quantization and float16 conversion use. Compression writes
-// these forms, the kernel engine reads them back: both go through this module.
+// these forms, the kernel engine reads them back: both go through this module (float16 bits through formats/half.js,
+// which inference tensors share).
+import { fromHalf } from "../../formats/half.js";
+
+export { fromHalf, toHalf } from "../../formats/half.js";
 
 /** Round to nearest, ties to even (as QuantizeLinear and wasm's f32.nearest do). */
 export function roundHalfEven(x: number): number {
   const r = Math.round(x);
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** IEEE half bits of a float32, rounding to nearest even (overflow to infinity, NaN kept). */
-export function toHalf(x: number): number {
-  f32[0] = x;
-  const u = u32[0]!;
-  const sign = (u >>> 16) & 0x8000;
-  const exp = (u >>> 23) & 0xff;
-  let mant = u & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rest = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rest > mid || (rest === mid && half & 1)) half += 1;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half += 1; // may carry into the exponent, as it should
-  e = half;
-  return sign | e;
-}
-
-/** The value of IEEE half bits `h` (only the low 16 bits are read). */
-export function fromHalf(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (m / 1024);
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + m / 1024);
 }
 
 let halfTable: Float32Array | null = null;

@@ -2,6 +2,7 @@
 import { create } from "@bufbuild/protobuf";
 import { TensorProtoSchema, type TensorProto } from "onnx-buf";
 import { DT, rawByteLength } from "./dtype";
+import { halfValues } from "./encoding";
 
 export function tensorDims(t: TensorProto): number[] {
   return t.dims.map(Number);
@@ -42,6 +43,32 @@ export function readFloat32(t: TensorProto): Float32Array {
     throw new RangeError(`tensor '${t.name}' float_data holds ${t.floatData.length} values, expected ${count}`);
   }
   return Float32Array.from(t.floatData);
+}
+
+/** Little-endian float16 bytes widened to float32 (exact). */
+export function halfBytesToFloat32(raw: Uint8Array): Float32Array {
+  const table = halfValues();
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const out = new Float32Array(raw.byteLength >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = table[view.getUint16(i * 2, true)]!;
+  return out;
+}
+
+/** Float32 contents of a FLOAT16 tensor, widened (exact): raw_data, or the bit patterns in int32_data's low 16 bits. */
+export function readFloat16(t: TensorProto): Float32Array {
+  if (t.dataType !== DT.FLOAT16) throw new TypeError(`tensor '${t.name}' is not float16`);
+  const count = elementCount(tensorDims(t));
+  if (t.rawData.byteLength > 0) {
+    if (t.rawData.byteLength !== count * 2) {
+      throw new RangeError(`tensor '${t.name}' raw_data holds ${t.rawData.byteLength} bytes, expected ${count * 2}`);
+    }
+    return halfBytesToFloat32(t.rawData);
+  }
+  if (t.int32Data.length !== count) {
+    throw new RangeError(`tensor '${t.name}' int32_data holds ${t.int32Data.length} values, expected ${count}`);
+  }
+  const table = halfValues();
+  return Float32Array.from(t.int32Data, (h) => table[h & 0xffff]!);
 }
 
 type RawArray = Float32Array | Int8Array | Uint8Array | Int32Array | Uint16Array | BigInt64Array;

@@ -4,6 +4,7 @@
 import { DomainError } from "../domain-error";
 import type { TensorSignature } from "../onnx/validate";
 import { LimitError, MAX_OUTPUT_ELEMENTS, MAX_TENSOR_ELEMENTS } from "../onnx/limits";
+import { fromHalf, toHalf } from "../onnx/encoding";
 
 export interface JsonTensor {
   type: string;
@@ -43,6 +44,8 @@ interface ElementKind {
 const KINDS: Record<string, ElementKind> = {
   float32: { make: (n) => new Float32Array(n), array: Float32Array, range: null },
   float64: { make: (n) => new Float64Array(n), array: Float64Array, range: null },
+  // JSON numbers round to the nearest half; binary data is the half bits.
+  float16: { make: (n) => new Uint16Array(n), array: Uint16Array, range: null },
   int8: { make: (n) => new Int8Array(n), array: Int8Array, range: [-128, 127] },
   uint8: { make: (n) => new Uint8Array(n), array: Uint8Array, range: [0, 255] },
   int16: { make: (n) => new Int16Array(n), array: Int16Array, range: [-32768, 32767] },
@@ -104,6 +107,7 @@ export function checkInputs(
     }
     const data = kind.make(count);
     const isBig = data instanceof BigInt64Array || data instanceof BigUint64Array;
+    const half = sig.type === "float16";
     for (let i = 0; i < count; i++) {
       const raw = t.data[i];
       const v = typeof raw === "boolean" ? (raw ? 1 : 0) : raw;
@@ -114,6 +118,7 @@ export function checkInputs(
         throw bad(`input '${sig.name}' value ${i} (${v}) is not a valid ${sig.type}`);
       }
       if (isBig) (data as BigInt64Array)[i] = BigInt(v);
+      else if (half) (data as Uint16Array)[i] = toHalf(v);
       else (data as Float32Array)[i] = v;
     }
     checked[sig.name] = { type: sig.type, dims: t.dims, data };
@@ -149,14 +154,15 @@ export function checkOutputSizes(outputs: Record<string, { dims: readonly number
   }
 }
 
-/** Plain JSON for an output tensor: 64-bit integers become numbers, booleans true/false. */
+/** Plain JSON for an output tensor: 64-bit integers become numbers, booleans true/false, float16 bits their values. */
 export function outputToJson(type: string, dims: readonly number[], data: unknown): JsonTensor {
   const values: (number | boolean)[] = [];
   if (Array.isArray(data)) {
     for (const v of data) values.push(typeof v === "number" || typeof v === "boolean" ? v : Number(v));
   } else if (ArrayBuffer.isView(data)) {
+    const half = type === "float16" && data instanceof Uint16Array;
     for (const v of data as unknown as Iterable<number | bigint>) {
-      values.push(type === "bool" ? Boolean(v) : Number(v));
+      values.push(type === "bool" ? Boolean(v) : half ? fromHalf(Number(v)) : Number(v));
     }
   }
   return { type: type === "float" ? "float32" : type, dims: [...dims], data: values };

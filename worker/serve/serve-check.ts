@@ -4,6 +4,7 @@
 // Anything else is a 422 variant_failed naming the output or quoting the runtime.
 import { DomainError } from "../domain-error";
 import { decodeModel, type ModelProto } from "../onnx/codec";
+import { toHalf } from "../onnx/encoding";
 import type { TensorSignature } from "../onnx/validate";
 import { createKernelSession, loadKernelSession, type KernelSession } from "./engine";
 import type { ByteSource } from "../onnx/skeleton";
@@ -32,6 +33,11 @@ export function checkInput(signature: TensorSignature, next: () => number, symbo
     case "float64": {
       data = signature.type === "float32" ? new Float32Array(n) : new Float64Array(n);
       for (let i = 0; i < n; i++) data[i] = next() * 2 - 1;
+      break;
+    }
+    case "float16": {
+      data = new Uint16Array(n);
+      for (let i = 0; i < n; i++) data[i] = toHalf(next() * 2 - 1);
       break;
     }
     case "int8": data = ints((k) => new Int8Array(k)); break;

@@ -1,8 +1,8 @@
 // Compression in bounded memory (worker/compress/bounded.ts): a model read as its skeleton, one weight at a time, makes
 // byte for byte the variant compressModel makes of the whole model, on every model of the small zoo and every weight-only
 // recipe; it reads each weight once, by its own range, and never more than one weight at a time; what it encodes goes
-// out of memory (the spills) as it goes. Recipes that need the whole model, and weights over the per-weight bound, are
-// refused with 413.
+// out of memory (the spills) as it goes; float16 weights too. Recipes that need the whole model, and weights over the
+// per-weight bound, are refused with 413.
 import { beforeAll, describe, expect, it } from "vitest";
 import { compressBounded, BoundedRecipeError, MAX_BOUNDED_WEIGHT_BYTES, type BoundedIo } from "@worker/compress/bounded";
 import { compressModel, NothingToCompressError } from "@worker/compress/pipeline";
@@ -12,6 +12,11 @@ import { LimitError } from "@worker/onnx/limits";
 import { writeSegments } from "@worker/onnx/segments";
 import { bytesSource, readSkeleton, SKELETON_LOCATION } from "@worker/onnx/skeleton";
 import { mlpModel } from "@test/support/models";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
+import { toHalf } from "@formats/half.js";
+import { uniform } from "@test/support/numbers";
 import { zooModels, type ZooModel } from "@test/support/zoo";
 
 const RECIPES: Record<string, unknown> = {
@@ -132,5 +137,32 @@ describe("what bounded compression holds", () => {
   it("a model with nothing to quantize: NothingToCompressError, as in memory", async () => {
     const tiny = encodeModel(mlpModel([4, 3]));
     await expect(runBounded(tiny, RecipeSchema.parse({ quantize: { bits: 8 } }))).rejects.toBeInstanceOf(NothingToCompressError);
+  });
+});
+
+describe("a model in half precision", () => {
+  // x [N, 256] float16 -> MatMul(W [256, 256]) -> Relu -> MatMul(V [256, 64]) -> y: both weights left in the file by the
+  // skeleton (over 4 KiB each), read as float16 bytes by their ranges.
+  const half = (name: string, dims: number[], seed: number) => makeTensor(name, DT.FLOAT16, dims, Uint16Array.from(uniform(dims[0]! * dims[1]!, seed, 0.1), toHalf));
+  const bytes = encodeModel(
+    makeModel(
+      makeGraph(
+        [makeNode("MatMul", ["x", "W"], ["h"], "fc1"), makeNode("Relu", ["h"], ["r"], "relu"), makeNode("MatMul", ["r", "V"], ["y"], "fc2")],
+        "half",
+        [makeValueInfo("x", DT.FLOAT16, ["N", 256])],
+        [makeValueInfo("y", DT.FLOAT16, ["N", 64])],
+        [half("W", [256, 256], 1), half("V", [256, 64], 2)],
+      ),
+      { "": 13 },
+    ),
+  );
+
+  it.each(["int8", "int4"])("%s: the bytes compressModel makes of the whole model, each weight read once as 2 bytes an element", async (label) => {
+    const recipe = RecipeSchema.parse(RECIPES[label]);
+    const want = compressModel(decodeModel(bytes), recipe, undefined, bytes.byteLength).bytes;
+    const got = await runBounded(bytes, recipe);
+    expect(Buffer.from(got.bytes).equals(Buffer.from(want))).toBe(true);
+    expect(got.reads.filter((r) => r.length === 256 * 256 * 2 || r.length === 256 * 64 * 2)).toHaveLength(2);
+    expect(got.result.tensors.map((t) => t.name)).toEqual(["W", "V"]);
   });
 });

@@ -8,6 +8,8 @@ import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/buil
 import { encodeModel } from "@worker/onnx/codec";
 import { MAX_JSON_BYTES, MAX_TENSOR_BODY_BYTES } from "@worker/routes/body-limits";
 import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
+import { fromHalf, toHalf } from "@formats/half.js";
 import { REFERENCE_MODELS } from "@test/support/reference-models";
 import { api, postJson, TOKENS, uploadModel } from "@test/support/api";
 import { decodeBinaryTensor, encodeBinaryTensor, HEADER_LENGTH_HEADER, joinBinaryBody, splitBinaryBody } from "@formats/inference-v2.js";
@@ -99,6 +101,26 @@ function buildIntegerModel() {
     [],
   );
   return encodeModel(makeModel(graph, { "": 13 }));
+}
+
+const halfW = (i: number) => (((i * 7) % 17) - 8) / 16;
+
+/** A model exported in half precision: x [N, 64] float16 -> MatMul(W [64, 32], float16) -> y. */
+function buildHalfModel() {
+  const W = makeTensor("W", DT.FLOAT16, [64, 32], Uint16Array.from({ length: 64 * 32 }, (_, i) => toHalf(halfW(i))));
+  const graph = makeGraph([makeNode("MatMul", ["x", "W"], ["y"], "fc")], "half", [makeValueInfo("x", DT.FLOAT16, ["N", 64])], [makeValueInfo("y", DT.FLOAT16, ["N", 32])], [W]);
+  return encodeModel(makeModel(graph, { "": 13 }));
+}
+
+/** buildHalfModel's answer to x [2, 64], in double precision. */
+function halfReference(x: number[]): number[] {
+  const y: number[] = [];
+  for (let r = 0; r < 2; r++) for (let c = 0; c < 32; c++) {
+    let s = 0;
+    for (let k = 0; k < 64; k++) s += x[r * 64 + k]! * halfW(k * 32 + c);
+    y.push(s);
+  }
+  return y;
 }
 
 /** One UINT8 image input [N, 2, 2] to float, doubled: a raw body's model. */
@@ -261,6 +283,32 @@ describe("POST /v2/models/{model}/infer", () => {
     });
     expect(v1.status).toBe(200);
     expect(((await v1.json()) as { outputs: { out: { data: number[] } } }).outputs.out.data).toEqual(expected);
+  });
+
+  it("serves a float16 model: FP16 as half bits in binary and as numbers in JSON and /v1, and its int8 variant", async () => {
+    const id = await upload(buildHalfModel());
+    const x = Array.from({ length: 2 * 64 }, (_, i) => ((i * 5) % 11) / 8 - 0.625);
+    const want = halfReference(x);
+    const bits = Uint16Array.from(x, toHalf);
+    const header = { inputs: [{ name: "x", shape: [2, 64], datatype: "FP16", parameters: { binary_data_size: bits.byteLength } }], parameters: { binary_data_output: true } };
+    const res = await postBinary(`/v2/models/${id}/infer`, header, [new Uint8Array(bits.buffer)]);
+    expect(res.status).toBe(200);
+    const { response, tensors } = await readBinaryAnswer(res);
+    expect(response.outputs[0]!.datatype).toBe("FP16");
+    const tolerance = 0.01 * Math.max(...want.map(Math.abs));
+    expect(maxAbsDiff(Array.from(tensors.y as Uint16Array, fromHalf), want)).toBeLessThan(tolerance);
+    const json = (await (await postJson(`/v2/models/${id}/infer`, { inputs: [{ name: "x", shape: [2, 64], datatype: "FP16", data: x }] })).json()) as V2Response;
+    expect(maxAbsDiff(json.outputs[0]!.data as number[], want)).toBeLessThan(tolerance);
+    const v1 = (await (await postJson(`/v1/models/${id}/infer`, { inputs: { x: { type: "float16", dims: [2, 64], data: x } } })).json()) as { outputs: { y: { type: string; data: number[] } } };
+    expect(v1.outputs.y.type).toBe("float16");
+    expect(maxAbsDiff(v1.outputs.y.data, want)).toBeLessThan(tolerance);
+
+    const made = await postJson(`/v1/models/${id}/variants`, { quantize: { bits: 8 } });
+    expect(made.status).toBe(201);
+    const variant = (await made.json()) as { id: string; tensors: { name: string }[] };
+    expect(variant.tensors.map((t) => t.name)).toEqual(["W"]);
+    const q = (await (await postJson(`/v2/models/${id}/versions/${variant.id}/infer`, { inputs: [{ name: "x", shape: [2, 64], datatype: "FP16", data: x }] })).json()) as V2Response;
+    expect(maxAbsDiff(q.outputs[0]!.data as number[], want)).toBeLessThan(3 * tolerance);
   });
 
   it("takes a raw application/octet-stream body for a one-input model (its symbolic dim from the byte count) and answers in binary", async () => {

@@ -4,7 +4,8 @@
 import { edited } from "../../onnx/edit";
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { DT } from "../../onnx/dtype";
-import { elementCount, isExternal, readFloat32, tensorDims } from "../../onnx/tensor";
+import { elementCount, halfBytesToFloat32, isExternal, readFloat16, readFloat32, tensorDims } from "../../onnx/tensor";
+import { makeNode } from "../../onnx/builders";
 import { defaultOpset } from "../../onnx/validate";
 import { affineEncoding, type Granularity } from "./affine-encoding";
 import { binary } from "./binary";
@@ -255,8 +256,15 @@ export function* quantizeModelSteps(input: ModelProto, options: QuantizeOptions,
     const skip = (reason: string) => skipped.push({ name: weight.name, node: label, reason });
     const dims = tensorDims(weight);
     const conflict = sharedWeightConflict(weight.name, takers, readers, layerAt, takesDequantized);
-    if (weight.dataType !== DT.FLOAT) {
-      skip("weight is not float32");
+    if (weight.dataType !== DT.FLOAT && weight.dataType !== DT.FLOAT16) {
+      skip("weight is neither float32 nor float16");
+      continue;
+    }
+    // A float16 weight (a model exported in half precision) is read widened, encoded as a float32 one, and its
+    // reconstruction cast back to float16 for the layer.
+    const half = weight.dataType === DT.FLOAT16;
+    if (half && encoding.bits === 16) {
+      skip("weight is float16 already");
       continue;
     }
     const external = isExternal(weight);
@@ -287,22 +295,26 @@ export function* quantizeModelSteps(input: ModelProto, options: QuantizeOptions,
     let data: Float32Array | undefined;
     const rounding = options.roundingFor?.(weight.name, dims, slot);
     const raw = external ? yield { kind: "read", tensor: weight } : weight.rawData.byteLength > 0 ? weight.rawData : undefined;
-    if (external && raw?.byteLength !== elementCount(dims) * 4) {
-      throw new RangeError(`external weight '${weight.name}': ${raw?.byteLength ?? 0} bytes read, expected ${elementCount(dims) * 4}`);
+    const elementBytes = half ? 2 : 4;
+    if (external && raw?.byteLength !== elementCount(dims) * elementBytes) {
+      throw new RangeError(`external weight '${weight.name}': ${raw?.byteLength ?? 0} bytes read, expected ${elementCount(dims) * elementBytes}`);
     }
-    const encoded = encoding.encode({
+    const widened = () => (external ? halfBytesToFloat32(raw!) : readFloat16(weight));
+    const asFloat = encoding.encode({
       ...(rounding ? { rounding } : {}),
       name: weight.name,
       dims,
       get data() {
-        return (data ??= external ? floatsOf(weight.name, raw!, elementCount(dims)) : readFloat32(weight));
+        return (data ??= half ? widened() : external ? floatsOf(weight.name, raw!, elementCount(dims)) : readFloat32(weight));
       },
-      ...(raw ? { rawData: raw } : {}),
+      // rawData is float32 bytes to an encoder; a float16 weight's are not.
+      ...(raw && !half ? { rawData: raw } : {}),
       slot,
       gemm,
       opset,
       fresh,
     });
+    const encoded = half ? castToHalf(asFloat, weight.name, fresh) : asFloat;
     let scaleMin = encoded.scales.length ? Infinity : 0;
     let scaleMax = 0;
     for (const s of encoded.scales) {
@@ -332,6 +344,12 @@ export function* quantizeModelSteps(input: ModelProto, options: QuantizeOptions,
     tensors,
     skipped,
   };
+}
+
+/** The encoded weight followed by a Cast to float16: what a float16 model's layer reads in place of its weight. */
+function castToHalf(encoded: EncodedWeight, name: string, fresh: (wanted: string) => string): EncodedWeight {
+  const output = fresh(`${name}_as_float16`);
+  return { ...encoded, nodes: [...encoded.nodes, makeNode("Cast", [encoded.output], [output], fresh(`${name}_cast_float16`), { to: DT.FLOAT16 })], output };
 }
 
 /** Names a node reads, its bodies' reads included (outer names a body uses are implicit inputs of the node). */

@@ -1,6 +1,7 @@
 // Every weight the operator table can reach is compressed, whatever form the exporter gave it: Constant-node
 // weights, constants behind Identity/Transpose, one weight read by three MatMuls (quantized once), weights in both
-// If branches, LSTM and GRU W/R, a Gather embedding table, ConvTranspose and MatMul with the weight on the left.
+// If branches, LSTM and GRU W/R, a Gather embedding table, ConvTranspose, MatMul with the weight on the left, and
+// float16 weights (cast back to float16 after dequantizing).
 // Each variant is run in onnxruntime-node against the FP32 original: cosine >= 0.999 at int8, >= 0.99 at int4;
 // and each is smaller than the original.
 import { describe, expect, it } from "vitest";
@@ -10,6 +11,7 @@ import { RecipeSchema } from "@worker/compress/recipe";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
 import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import { DT } from "@worker/onnx/dtype";
+import { fromHalf, toHalf } from "@formats/half.js";
 import { makeTensor } from "@worker/onnx/tensor";
 import { ifNode } from "@test/support/graphs";
 import { cosine } from "@test/support/zoo";
@@ -337,5 +339,52 @@ describe("MatMul with the weight on the left", () => {
     expect(out.tensors[0]!.axis).toBe(0);
     await expectCompressed(matmulLeft(), { bits: 4 }, 0.99);
     await expectCompressed(matmulLeft(), { bits: 8, scheme: "dynamic" }, 0.999);
+  });
+});
+
+/** A model exported in half precision: x[4,64] float16 -> MatMul(W[64,64]) -> Relu -> Gemm(V[32,64], transB, bias) -> y. */
+function halfPrecision(): ModelProto {
+  const half = (name: string, dims: number[], seed: number) => makeTensor(name, DT.FLOAT16, dims, Uint16Array.from(uniform(count(dims), seed, 0.5), toHalf));
+  return makeModel(
+    makeGraph(
+      [
+        makeNode("MatMul", ["x", "W"], ["h"], "fc1"),
+        makeNode("Relu", ["h"], ["r"], "relu"),
+        makeNode("Gemm", ["r", "V", "b"], ["y"], "fc2", { transB: 1 }),
+      ],
+      "half",
+      [makeValueInfo("x", DT.FLOAT16, [4, 64])],
+      [makeValueInfo("y", DT.FLOAT16, [4, 32])],
+      [half("W", [64, 64], 31), half("V", [32, 64], 32), half("b", [32], 33)],
+    ),
+    { "": 13 },
+  );
+}
+
+describe("float16 weights (a model exported in half precision)", () => {
+  const x = new ort.Tensor("float16", Uint16Array.from(uniform(4 * 64, 34), toHalf), [4, 64]);
+  const values = (t: ort.Tensor) => Float32Array.from(t.data as Uint16Array, fromHalf);
+
+  // Ratios of a 12 KB file: the float16 bias, the float32 scales and the graph weigh in (2x / 4x is the bound).
+  it.each([
+    [{ bits: 8 }, 0.999, 1.6],
+    [{ bits: 4 }, 0.99, 2.5],
+  ])("%j: both weights quantized, each DequantizeLinear cast back to float16, within tolerance of the original", async (quantize, minCosine, minRatio) => {
+    const original = encodeModel(halfPrecision());
+    const out = compressModel(decodeModel(original), RecipeSchema.parse({ quantize }));
+    expect(out.tensors.map((t) => t.name).sort()).toEqual(["V", "W"]);
+    expect(original.byteLength / out.bytes.byteLength).toBeGreaterThanOrEqual(minRatio);
+    const variant = decodeModel(out.bytes);
+    const casts = variant.graph!.node.filter((n) => n.opType === "Cast");
+    expect(casts.map((n) => n.attribute.find((a) => a.name === "to")!.i)).toEqual([BigInt(DT.FLOAT16), BigInt(DT.FLOAT16)]);
+    expect(variant.graph!.node.filter((n) => n.opType === "MatMul" || n.opType === "Gemm").map((n) => n.input[1])).toEqual(casts.map((n) => n.output[0]));
+    const ref = await runReference(original, { x });
+    const got = await runReference(out.bytes, { x });
+    expect(got.y!.type).toBe("float16");
+    expect(cosine(values(got.y!), values(ref.y!))).toBeGreaterThanOrEqual(minCosine);
+  });
+
+  it("bits 16 leaves them, saying they are float16 already", () => {
+    expect(() => compressModel(halfPrecision(), RecipeSchema.parse({ quantize: { bits: 16 } }))).toThrow(/W \(fc1\): weight is float16 already/);
   });
 });
