@@ -1,7 +1,7 @@
 """Fake-quantized, maskable versions of torch's weighted layers, swapped into any nn.Module in place.
 
 `quantize_aware(model, bits, act_bits, exclude)` turns every Linear, Conv1d, Conv2d, ConvTranspose2d, Embedding,
-LSTM and GRU of a model into its Slim* subclass (the instance keeps its parameters, names and state_dict keys; only
+LSTM, GRU and MultiheadAttention of a model into its Slim* subclass (the instance keeps its parameters, names and state_dict keys; only
 its class changes). A Slim layer computes with quantize(weight * mask): k-bit (8/4/2) symmetric per output channel
 with the round-to-nearest STE, or binary (1 bit: sign · mean|w| per channel, hard-tanh STE), using slimtrain/quant.py.
 With act_bits 8 its float input is fake-quantized to uint8 (an ActQuant at the module boundary). Masks come from
@@ -214,10 +214,46 @@ class SlimGRU(_SlimRecurrent, nn.GRU):
     pass
 
 
+class SlimMultiheadAttention(SlimLayer, nn.MultiheadAttention):
+    """Attention's input projection (in_proj_weight, or q/k/v_proj_weight where key and value sizes differ) is
+    fake-quantized per output row, and its out_proj becomes a SlimLinear whose weight attention reads directly. With
+    act_bits 8 the query, key and value are fake-quantized at the module boundary (one range; one quantization where
+    they are the same tensor); out_proj's input, inside attention, stays float."""
+
+    def _init_slim(self) -> None:
+        self.slim_weights = ("in_proj_weight",) if self._qkv_same_embed_dim else ("q_proj_weight", "k_proj_weight", "v_proj_weight")
+        super()._init_slim()
+        to_slim(self.out_proj)
+        self.out_proj.quantizes_input = False
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None, average_attn_weights=True):
+        # Same tensors stay the same objects: attention then projects them with one MatMul, as torch's own forward does.
+        q = self.quantize_input(query)
+        k = q if key is query else self.quantize_input(key)
+        v = k if value is key else self.quantize_input(value)
+        batched = self.batch_first and query.dim() == 3
+        if batched:
+            q = q.transpose(1, 0)
+            k = q if key is query else k.transpose(1, 0)
+            v = k if value is key else v.transpose(1, 0)
+        out = self.out_proj
+        separate = {} if self._qkv_same_embed_dim else dict(
+            use_separate_proj_weight=True, q_proj_weight=self.effective("q_proj_weight"),
+            k_proj_weight=self.effective("k_proj_weight"), v_proj_weight=self.effective("v_proj_weight"))
+        attn, weights = F.multi_head_attention_forward(
+            q, k, v, self.embed_dim, self.num_heads, self.effective("in_proj_weight") if self._qkv_same_embed_dim else None,
+            self.in_proj_bias, self.bias_k, self.bias_v, self.add_zero_attn, self.dropout,
+            out.effective("weight") if isinstance(out, SlimLayer) else out.weight,
+            out.effective_bias() if isinstance(out, SlimLayer) else out.bias,
+            training=self.training, key_padding_mask=key_padding_mask, need_weights=need_weights, attn_mask=attn_mask,
+            average_attn_weights=average_attn_weights, **separate)
+        return (attn.transpose(1, 0) if batched else attn), weights
+
+
 # Most specific first: a subclass of a listed type gets the same treatment as its base.
 SLIM_CLASSES: dict[type, type] = {
     nn.ConvTranspose2d: SlimConvTranspose2d, nn.Conv1d: SlimConv1d, nn.Conv2d: SlimConv2d, nn.Linear: SlimLinear,
-    nn.Embedding: SlimEmbedding, nn.LSTM: SlimLSTM, nn.GRU: SlimGRU,
+    nn.Embedding: SlimEmbedding, nn.LSTM: SlimLSTM, nn.GRU: SlimGRU, nn.MultiheadAttention: SlimMultiheadAttention,
 }
 
 
@@ -231,7 +267,8 @@ def slim_layers(model: nn.Module) -> list[tuple[str, SlimLayer]]:
 
 def make_slim(model: nn.Module, exclude=()) -> list[str]:
     """Swaps the class of every supported layer (not under `exclude`) to its Slim* subclass, in place.
-    A Linear inside nn.MultiheadAttention is left alone: attention reads its weights directly, not through forward."""
+    An nn.MultiheadAttention swaps its own out_proj (attention reads that weight directly, not through forward); an
+    excluded one keeps its out_proj float too."""
     skip = set()
     for name, m in model.named_modules():
         if isinstance(m, nn.MultiheadAttention):
@@ -242,7 +279,18 @@ def make_slim(model: nn.Module, exclude=()) -> list[str]:
             continue
         if to_slim(m):
             swapped.append(name)
+    unfuse_encoders(model)
     return swapped
+
+
+def unfuse_encoders(model: nn.Module) -> None:
+    """Keeps torch off its fused encoder kernel for layers that hold Slim layers: in eval mode without autograd,
+    nn.TransformerEncoderLayer (and nn.TransformerEncoder) would read self_attn's and linear1/linear2's float weights
+    straight into one fused op, so the model would compute in float where it should quantize. The fused path is taken
+    only when activation_relu_or_gelu is set, which nothing else reads."""
+    for m in model.modules():
+        if isinstance(m, nn.TransformerEncoderLayer) and any(isinstance(c, SlimLayer) for c in m.modules()):
+            m.activation_relu_or_gelu = 0
 
 
 def to_slim(m: nn.Module) -> bool:
@@ -280,6 +328,7 @@ def restore_slim(model: nn.Module, state: dict) -> nn.Module:
             setattr(layer, f"{w}_mask", torch.ones_like(getattr(layer, w)))
         if s["bias_mask"]:
             layer.bias_mask = torch.ones_like(layer.bias)
+    unfuse_encoders(model)
     return model
 
 

@@ -3,8 +3,9 @@
 `prune_gradually(model, AGP(...), "unstructured" | "2:4" | "channel")` swaps the model's weighted layers for their
 Slim* versions (slimtrain/layers.py), gives every weight a mask buffer and returns a `GradualPruner`; call its
 `step()` after each optimizer step. Masks stay on the layers (and in their state_dict), so a later `quantize_aware`
-quantizes only the kept weights. LSTM/GRU weights take part in unstructured and N:M pruning (each weight matrix is a
-unit); channel pruning covers Linear/Conv/ConvTranspose outputs except the classifier (the last of them by default).
+quantizes only the kept weights. LSTM/GRU weights and attention's input projections take part in unstructured and N:M
+pruning (each weight matrix is a unit); channel pruning covers Linear/Conv/ConvTranspose outputs (attention's out_proj
+among them) except the classifier (the last of them by default).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .layers import SlimLayer, SlimLSTM, SlimGRU, SlimEmbedding, _excluded, make_slim, slim_layers
+from .layers import SlimLayer, SlimLSTM, SlimGRU, SlimEmbedding, SlimMultiheadAttention, _excluded, make_slim, slim_layers
 from .prune import AGPSchedule, Pruner, _smallest
 
 
@@ -101,7 +102,7 @@ class GradualPruner(Pruner):
         slots: list[tuple[str, WeightSlot]] = []
         self.skipped: list[str] = []
         if kind == "channel":
-            plain = [(n, l) for n, l in layers if not isinstance(l, (SlimLSTM, SlimGRU, SlimEmbedding))]
+            plain = [(n, l) for n, l in layers if not isinstance(l, (SlimLSTM, SlimGRU, SlimEmbedding, SlimMultiheadAttention))]
             keep = set(keep_outputs) if keep_outputs is not None else {plain[-1][0]} if plain else set()
             self.skipped = [n for n, _ in layers if n in keep or (n, _) not in plain]
             for name, l in plain:

@@ -7,14 +7,14 @@ import onnx
 from torch import nn
 
 import slimtrain as st
-from slimtrain.layers import SlimConvTranspose2d, SlimEmbedding, SlimLinear, SlimLSTM, slim_layers
+from slimtrain.layers import SlimConvTranspose2d, SlimEmbedding, SlimLinear, SlimLSTM, SlimMultiheadAttention, slim_layers
 from helpers import assert_qdq_parity
 from slimtrain.ortnode import ort_run
 from slimtrain.usercode import load_checkpoint_into, save_checkpoint
 
 
 class Zoo(nn.Module):
-    """Every supported layer kind, plus attention and a norm that stay float."""
+    """Every supported layer kind (attention among them), plus a norm that stays float."""
 
     def __init__(self):
         super().__init__()
@@ -50,14 +50,17 @@ def test_quantize_aware_swaps_supported_layers_in_place_and_keeps_parameters():
     assert isinstance(model.fc, SlimLinear) and isinstance(model.up, SlimConvTranspose2d)
     assert isinstance(model.emb, SlimEmbedding) and isinstance(model.lstm, SlimLSTM)
     assert type(model.conv2d) is nn.Conv2d  # excluded
-    assert type(model.att.out_proj) is not SlimLinear  # attention reads its weights directly
+    assert isinstance(model.att, SlimMultiheadAttention) and isinstance(model.att.out_proj, SlimLinear)
     assert all(p is params[n] for n, p in model.named_parameters())
     assert keys <= set(model.state_dict())
     report = model.slim_report
-    assert set(report["quantized"]) == {"emb", "lstm", "gru", "conv1d", "up", "fc"}
-    assert "att.in_proj_weight" in report["float_parameters"] and "conv2d.weight" in report["float_parameters"]
+    assert set(report["quantized"]) == {"emb", "lstm", "gru", "att", "att.out_proj", "conv1d", "up", "fc"}
+    assert "conv2d.weight" in report["float_parameters"] and "att.in_proj_bias" in report["float_parameters"]
+    assert "att.in_proj_weight" not in report["float_parameters"] and "att.out_proj.weight" not in report["float_parameters"]
     assert "lstm.weight_hh_l0" not in report["float_parameters"]
     assert model.emb.input_quant is None and model.fc.input_quant is not None
+    # Attention's inputs are quantized at its boundary; out_proj's input lies inside attention.
+    assert model.att.input_quant is not None and model.att.out_proj.input_quant is None
 
 
 @pytest.mark.parametrize("bits", [8, 4, 2])
@@ -77,7 +80,8 @@ def test_export_stores_k_bit_levels_per_output_channel_and_runs_as_torch_does(tm
     qmax = 2 ** (bits - 1) - 1
     quantized = {n[: -len("_quantized")] for n in inits if n.endswith("_quantized")}
     assert quantized == {"emb.weight", "lstm.weight_ih_l0", "lstm.weight_hh_l0", "gru.weight_ih_l0", "gru.weight_hh_l0",
-                         "conv1d.weight", "up.weight", "conv2d.weight", "fc.weight"}
+                         "att.in_proj_weight", "att.out_proj.weight", "conv1d.weight", "up.weight", "conv2d.weight",
+                         "fc.weight"}
     for name in quantized:
         levels, scale = inits[f"{name}_quantized"], inits[f"{name}_scale"]
         axis = 1 if name == "up.weight" else 0  # ConvTranspose2d keeps output channels in dim 1
@@ -198,3 +202,40 @@ def test_built_in_architectures_run_through_the_user_code_path(run_cli, digits):
     x = digits.x_test.numpy()
     ref = st.predict(model, [(torch.from_numpy(x), torch.zeros(len(x)))])[0].numpy()
     assert_qdq_parity(res["export"]["onnx"], {"input": x}, ref)
+
+
+class Encoder(nn.Module):
+    """torch's own transformer encoder (its fused eval path included), mean-pooled into 3 classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(12, 8)
+        layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True)
+        self.enc = nn.TransformerEncoder(layer, 2)
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, ids):
+        return self.fc(self.enc(self.emb(ids)).mean(1))
+
+
+def test_a_torch_transformer_encoder_quantizes_attention_and_computes_quantized_in_eval_without_autograd(tmp_path):
+    torch.manual_seed(0)
+    model = Encoder()
+    ids = torch.randint(0, 12, (32, 8), generator=torch.Generator().manual_seed(1))
+    model.eval()
+    with torch.no_grad():
+        fp32 = model(ids)
+    st.quantize_aware(model, bits=2)
+    attention = model.enc.layers[0].self_attn
+    assert isinstance(attention, SlimMultiheadAttention) and isinstance(attention.out_proj, SlimLinear)
+    with torch.no_grad():
+        fast = model(ids)  # without autograd torch would take its fused kernel, on the float weights
+    slow = model(ids).detach()
+    torch.testing.assert_close(fast, slow, rtol=0, atol=1e-6)
+    assert (fast - fp32).abs().max() > 1e-3  # 2-bit weights change the answer: the quantized weights were used
+    st.export(model, ids, tmp_path / "q.onnx")
+    names = {t.name for t in onnx.load(tmp_path / "q.onnx").graph.initializer}
+    # The two layers start as copies of one, so the exporter writes their equal tensors once, under layer 0's names.
+    assert {"enc.layers.0.self_attn.in_proj_weight_quantized", "enc.layers.0.self_attn.out_proj.weight_quantized"} <= names
+    out = ort_run(tmp_path / "q.onnx", {"input": ids.numpy()}, level="disabled")["logits"]
+    np.testing.assert_allclose(out, slow.numpy(), rtol=0, atol=1e-4 * max(1.0, float(slow.abs().max())))
