@@ -2,4 +2,4 @@
 // fixtures); npm test's configs do not include bench/. Run by `npm run bench -- --only quality`.
 import { workerdConfig } from "../vitest.worker.config";
 
-export default workerdConfig(["bench/quality.worker.ts"], 900_000);
+export default workerdConfig(["bench/quality.worker.ts"], 1_800_000);

@@ -1,7 +1,7 @@
 // Rounding quality through the API in workerd, shared by the quality bar (test/quality/rounding.quality.worker.test.ts,
 // the MNIST MLPs) and the quality benchmark (bench/quality.worker.ts, every reference model): each recipe with nearest
-// and GPTQ rounding (calibrated on the first 1000 test images) and, at 2 and 1 bits, each with bias correction too,
-// evaluated on 2000 held-out test images.
+// and GPTQ rounding (calibrated on the first 1000 test images; the benchmark adds AdaRound) and, at 2 and 1 bits, each
+// with bias correction too, evaluated on 2000 held-out test images.
 import { expect, inject } from "vitest";
 import { api, postJson, uploadModel } from "./api";
 import { FASHION_HELDOUT_FIXTURE, HELDOUT_FIXTURE, HELDOUT_IMAGES_FIXTURE } from "./reference-models";
@@ -53,8 +53,11 @@ export interface QualityRow {
   interval: [number, number];
 }
 
-/** Every recipe of RECIPES on the case: its rows (also printed as one `{"quality": rows}` line), and drops by recipe and variant. */
-export async function measureRounding(c: Case): Promise<{ rows: QualityRow[]; drops: Record<string, Record<string, number>> }> {
+/**
+ * Every recipe of RECIPES on the case: its rows (also printed as one `{"quality": rows}` line), and drops by recipe and
+ * variant. With `adaround`, AdaRound's rounding too (the benchmark's table; tens of seconds per recipe and model).
+ */
+export async function measureRounding(c: Case, options: { adaround?: boolean } = {}): Promise<{ rows: QualityRow[]; drops: Record<string, Record<string, number>> }> {
   const model = ((await (await uploadModel(fixture(c.model), { name: c.name })).json()) as { id: string }).id;
   const calibration = await uploadDataset(c.calibration);
   const heldout = await uploadDataset(c.heldout);
@@ -63,11 +66,12 @@ export async function measureRounding(c: Case): Promise<{ rows: QualityRow[]; dr
   for (const [label, quantize] of Object.entries(RECIPES)) {
     const drop: Record<string, number> = (drops[label] = {});
     // Bias correction is measured where rounding leaves points to win back (2 and 1 bits).
-    const variants = (quantize.bits as number) <= 2 ? ["nearest", "gptq", "nearest+bias", "gptq+bias"] : ["nearest", "gptq"];
+    const roundings = ["nearest", "gptq", ...(options.adaround ? ["adaround"] : [])];
+    const variants = (quantize.bits as number) <= 2 ? [...roundings, "nearest+bias", "gptq+bias"] : roundings;
     for (const variant of variants) {
-      const rounding = variant.startsWith("gptq") ? "gptq" : "nearest";
+      const rounding = variant.replace("+bias", "");
       const corrected = variant.endsWith("+bias");
-      const calibrated = rounding === "gptq" || corrected ? { calibration: { dataset: calibration, samples: 1000 } } : {};
+      const calibrated = rounding !== "nearest" || corrected ? { calibration: { dataset: calibration, samples: 1000 } } : {};
       const recipe = { ...quantize, rounding, ...(corrected ? { biasCorrection: true } : {}), ...calibrated };
       const res = await postJson(`/v1/models/${model}/variants?wait=25`, { quantize: recipe, eval: { dataset: heldout } });
       expect(res.status, `${label} ${variant}`).toBeLessThan(300);

@@ -29,20 +29,27 @@ function alignedCopy(raw: Uint8Array): ArrayBuffer {
   return buf;
 }
 
+/**
+ * A tensor's raw_data when it holds the bytes, after checking it holds `count` elements of `elementBytes` each; else
+ * null, after checking its typed field (`field`, holding `fieldLength` values) holds `count`.
+ */
+function rawOrField(t: TensorProto, elementBytes: number, field: string, fieldLength: number): Uint8Array | null {
+  const count = elementCount(tensorDims(t));
+  if (t.rawData.byteLength > 0) {
+    if (t.rawData.byteLength !== count * elementBytes) {
+      throw new RangeError(`tensor '${t.name}' raw_data holds ${t.rawData.byteLength} bytes, expected ${count * elementBytes}`);
+    }
+    return t.rawData;
+  }
+  if (fieldLength !== count) throw new RangeError(`tensor '${t.name}' ${field} holds ${fieldLength} values, expected ${count}`);
+  return null;
+}
+
 /** Float32 contents of a FLOAT tensor. */
 export function readFloat32(t: TensorProto): Float32Array {
   if (t.dataType !== DT.FLOAT) throw new TypeError(`tensor '${t.name}' is not float32`);
-  const count = elementCount(tensorDims(t));
-  if (t.rawData.byteLength > 0) {
-    if (t.rawData.byteLength !== count * 4) {
-      throw new RangeError(`tensor '${t.name}' raw_data holds ${t.rawData.byteLength} bytes, expected ${count * 4}`);
-    }
-    return new Float32Array(alignedCopy(t.rawData));
-  }
-  if (t.floatData.length !== count) {
-    throw new RangeError(`tensor '${t.name}' float_data holds ${t.floatData.length} values, expected ${count}`);
-  }
-  return Float32Array.from(t.floatData);
+  const raw = rawOrField(t, 4, "float_data", t.floatData.length);
+  return raw ? new Float32Array(alignedCopy(raw)) : Float32Array.from(t.floatData);
 }
 
 /** Little-endian float16 bytes widened to float32 (exact). */
@@ -57,16 +64,8 @@ export function halfBytesToFloat32(raw: Uint8Array): Float32Array {
 /** Float32 contents of a FLOAT16 tensor, widened (exact): raw_data, or the bit patterns in int32_data's low 16 bits. */
 export function readFloat16(t: TensorProto): Float32Array {
   if (t.dataType !== DT.FLOAT16) throw new TypeError(`tensor '${t.name}' is not float16`);
-  const count = elementCount(tensorDims(t));
-  if (t.rawData.byteLength > 0) {
-    if (t.rawData.byteLength !== count * 2) {
-      throw new RangeError(`tensor '${t.name}' raw_data holds ${t.rawData.byteLength} bytes, expected ${count * 2}`);
-    }
-    return halfBytesToFloat32(t.rawData);
-  }
-  if (t.int32Data.length !== count) {
-    throw new RangeError(`tensor '${t.name}' int32_data holds ${t.int32Data.length} values, expected ${count}`);
-  }
+  const raw = rawOrField(t, 2, "int32_data", t.int32Data.length);
+  if (raw) return halfBytesToFloat32(raw);
   const table = halfValues();
   return Float32Array.from(t.int32Data, (h) => table[h & 0xffff]!);
 }
