@@ -1,12 +1,13 @@
 // NumPy .npy files, one array each: the header (v1.0 written as numpy.save writes it; v1-v3 read), the element types
 // as the API names them, and the JSON tensor form. Shared by the Worker (dataset uploads, which it reads strictly),
 // the CLI and the tests; plain ESM with JSDoc types so that Node runs it without a build.
+import { fromHalf, toHalf } from "./half.js";
 
 /**
  * @typedef {Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array} NpyData
  * @typedef {{ dtype: NpyDtype, shape: number[], data: NpyData }} NpyArray
  * @typedef {{ descr: string, shape: number[], fortranOrder?: boolean }} NpyHeader
- *   A header as written, any descr: tests also write what readers must refuse (big-endian, float16, Fortran order).
+ *   A header as written, any descr: tests also write what readers must refuse (big-endian, Fortran order).
  */
 
 /** @typedef {(buffer: ArrayBuffer, count: number) => NpyData} MakeData */
@@ -15,6 +16,8 @@
 const DTYPES = /** @type {const} */ ({
   float32: { descr: "<f4", size: 4, make: /** @type {MakeData} */ ((b, n) => new Float32Array(b, 0, n)) },
   float64: { descr: "<f8", size: 8, make: /** @type {MakeData} */ ((b, n) => new Float64Array(b, 0, n)) },
+  // Half precision held as its bits; JSON tensors carry its values.
+  float16: { descr: "<f2", size: 2, make: /** @type {MakeData} */ ((b, n) => new Uint16Array(b, 0, n)) },
   int8: { descr: "|i1", size: 1, make: /** @type {MakeData} */ ((b, n) => new Int8Array(b, 0, n)) },
   uint8: { descr: "|u1", size: 1, make: /** @type {MakeData} */ ((b, n) => new Uint8Array(b, 0, n)) },
   int16: { descr: "<i2", size: 2, make: /** @type {MakeData} */ ((b, n) => new Int16Array(b, 0, n)) },
@@ -155,7 +158,8 @@ export function decodeNpy(bytes, options = {}) {
  * @returns {{ type: string, dims: number[], data: (number | boolean)[] }}
  */
 export function npyToTensor(array) {
-  const data = Array.from(/** @type {ArrayLike<number | bigint>} */ (array.data), (v) => (array.dtype === "bool" ? v !== 0 : Number(v)));
+  const half = array.dtype === "float16";
+  const data = Array.from(/** @type {ArrayLike<number | bigint>} */ (array.data), (v) => (array.dtype === "bool" ? v !== 0 : half ? fromHalf(Number(v)) : Number(v)));
   return { type: array.dtype, dims: array.shape, data };
 }
 
@@ -169,9 +173,11 @@ export function tensorToNpy(tensor) {
   const count = tensor.data.length;
   const data = DTYPES[dtype].make(new ArrayBuffer(count * DTYPES[dtype].size), count);
   const big = data instanceof BigInt64Array || data instanceof BigUint64Array;
+  const half = dtype === "float16";
   tensor.data.forEach((v, i) => {
     const n = typeof v === "boolean" ? Number(v) : v;
     if (big) /** @type {BigInt64Array} */ (data)[i] = BigInt(Math.trunc(n));
+    else if (half) /** @type {Uint16Array} */ (data)[i] = toHalf(n);
     else /** @type {Float64Array} */ (data)[i] = n;
   });
   return { dtype, shape: tensor.dims, data };

@@ -83,6 +83,7 @@ describe("decodeNpy", () => {
     const arrays = [
       { dtype: "float32", shape: [2, 2], data: new Float32Array([0.1, -2, 3e8, -0]) },
       { dtype: "float64", shape: [3], data: new Float64Array([Math.PI, -1e-300, 42]) },
+      { dtype: "float16", shape: [3], data: new Uint16Array([0x3c00, 0xc000, 0x7bff]) },
       { dtype: "int8", shape: [2], data: new Int8Array([-128, 127]) },
       { dtype: "uint8", shape: [2], data: new Uint8Array([0, 255]) },
       { dtype: "int16", shape: [1, 2], data: new Int16Array([-32768, 32767]) },
@@ -118,5 +119,11 @@ describe("JSON tensors", () => {
     expect(npyToTensor({ dtype: "int64", shape: [2], data: new BigInt64Array([5n, -6n]) })).toEqual({ type: "int64", dims: [2], data: [5, -6] });
     expect(npyToTensor({ dtype: "bool", shape: [2], data: new Uint8Array([1, 0]) })).toEqual({ type: "bool", dims: [2], data: [true, false] });
     expect(tensorToNpy({ type: "float32", dims: [1, 2], data: [0.5, -1] })).toEqual({ dtype: "float32", shape: [1, 2], data: new Float32Array([0.5, -1]) });
+  });
+
+  it("carry float16 as values (an .npy holds the half bits, '<f2')", () => {
+    expect(npyToTensor({ dtype: "float16", shape: [3], data: new Uint16Array([0x3c00, 0xc000, 0x7bff]) })).toEqual({ type: "float16", dims: [3], data: [1, -2, 65504] });
+    expect(tensorToNpy({ type: "float16", dims: [2], data: [1, 1 + 2 ** -11] })).toEqual({ dtype: "float16", shape: [2], data: new Uint16Array([0x3c00, 0x3c00]) });
+    expect(new TextDecoder().decode(encodeNpy({ dtype: "float16", shape: [1], data: new Uint16Array([0x3c00]) }).subarray(10, 30))).toContain("'descr': '<f2'");
   });
 });
