@@ -285,7 +285,7 @@ describe("POST /v2/models/{model}/infer", () => {
     expect(((await v1.json()) as { outputs: { out: { data: number[] } } }).outputs.out.data).toEqual(expected);
   });
 
-  it("serves a float16 model: FP16 as half bits in binary and as numbers in JSON and /v1, and its int8 variant", async () => {
+  it("serves a float16 model: FP16 as half bits in binary and as numbers in JSON and /v1, and its int8 variant on the kernel engine", async () => {
     const id = await upload(buildHalfModel());
     const x = Array.from({ length: 2 * 64 }, (_, i) => ((i * 5) % 11) / 8 - 0.625);
     const want = halfReference(x);
@@ -309,6 +309,7 @@ describe("POST /v2/models/{model}/infer", () => {
     expect(variant.tensors.map((t) => t.name)).toEqual(["W"]);
     const q = (await (await postJson(`/v2/models/${id}/versions/${variant.id}/infer`, { inputs: [{ name: "x", shape: [2, 64], datatype: "FP16", data: x }] })).json()) as V2Response;
     expect(maxAbsDiff(q.outputs[0]!.data as number[], want)).toBeLessThan(3 * tolerance);
+    expect(q.parameters.engine).toBe("kernels"); // the int8 weights on the integer kernel, values carried in float32
   });
 
   it("takes a raw application/octet-stream body for a one-input model (its symbolic dim from the byte count) and answers in binary", async () => {

@@ -8,6 +8,7 @@
 import { clone } from "@bufbuild/protobuf";
 import { GraphProtoSchema, type GraphProto, type ModelProto, type NodeProto, type ValueInfoProto } from "onnx-buf";
 import { DT, dtypeName } from "../../onnx/dtype";
+import { halfValues, toHalf } from "../../onnx/encoding";
 import { weightedOperator } from "../../onnx/operators";
 import { densifyInitializers } from "../../onnx/sparse";
 import { defaultOpset } from "../../onnx/validate";
@@ -25,11 +26,11 @@ import type { ArenaPlan } from "./arena";
 
 export { Uncovered };
 
-/** One output of a run: float32 unless the graph declares an integer or bool output. */
+/** One output of a run: float32 unless the graph declares an integer, bool or float16 (its half bits) output. */
 export interface EngineOutput {
   type: string;
   dims: readonly number[];
-  data: Float32Array | BigInt64Array | Int32Array | Uint8Array;
+  data: Float32Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
 }
 
 /** Milliseconds per node of one run (`profile`), in execution order. */
@@ -88,7 +89,8 @@ interface Memo {
 }
 
 /** Element types a graph input or output may have: run-time values are float32, exact for integers below 2^24. */
-const VALUE_TYPES = new Set<number>([DT.FLOAT, DT.INT64, DT.INT32, DT.BOOL]);
+// float16 values are carried in float32, as integers are: widened exactly at the inputs, rounded to half at the outputs.
+const VALUE_TYPES = new Set<number>([DT.FLOAT, DT.FLOAT16, DT.INT64, DT.INT32, DT.BOOL]);
 const EXACT = 2 ** 24;
 /** Specialisations kept per session (distinct input shapes in use at once). */
 export const SPECIALISATIONS = 8;
@@ -499,6 +501,10 @@ function sameValue(a: Constant | undefined, b: Constant | undefined): boolean {
 /** Input values as float32 (the engine's run-time type); integers beyond 2^24 would not stay exact. */
 function asFloat(name: string, t: CheckedTensor): Float32Array {
   if (t.data instanceof Float32Array) return t.data;
+  if (t.type === "float16" && t.data instanceof Uint16Array) {
+    const table = halfValues();
+    return Float32Array.from(t.data, (h) => table[h]!);
+  }
   const out = new Float32Array(t.data.length);
   for (let i = 0; i < out.length; i++) {
     const v = Number(t.data[i]!);
@@ -517,6 +523,8 @@ function asDeclared(values: Float32Array, type: number): EngineOutput["data"] {
       return Int32Array.from(values, Math.trunc);
     case DT.BOOL:
       return Uint8Array.from(values, (v) => (v !== 0 ? 1 : 0));
+    case DT.FLOAT16:
+      return Uint16Array.from(values, toHalf);
     default:
       return values;
   }
