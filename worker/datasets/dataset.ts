@@ -4,6 +4,7 @@
 // uploads: six element types, data exactly as long as the shape says, a bound on the decompressed size.
 import { decodeNpy, isNpy, NpyError, type NpyArray as FormatArray } from "../../formats/npy.js";
 import { decodeNpz, isZip } from "../../formats/npz.js";
+import { toHalf } from "../../formats/half.js";
 import { DomainError } from "../domain-error";
 import type { TensorSignature } from "../onnx/validate";
 
@@ -118,7 +119,7 @@ export function labelAt(d: Dataset, i: number): number {
 export interface BatchTensor {
   type: string;
   dims: number[];
-  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
 }
 
 /** Which dataset array feeds each model input; a mismatch is a DatasetFormatError naming both sides. */
@@ -144,7 +145,7 @@ export function bindInputs(d: Dataset, inputs: readonly TensorSignature[]): Map<
         throw new DatasetFormatError(`model input '${sig.name}' has a fixed batch of ${batchDim}; datasets need a batch dim of 1 or symbolic`);
       }
     }
-    const numeric = sig.type === "float32" || sig.type === "float64" || sig.type === "int64" || sig.type === "int32" || sig.type === "uint8" || sig.type === "bool";
+    const numeric = ["float32", "float64", "float16", "int64", "int32", "uint8", "bool"].includes(sig.type);
     if (!numeric) throw new DatasetFormatError(`model input '${sig.name}' has type ${sig.type}, which datasets cannot feed`);
     bound.set(sig.name, a);
   }
@@ -168,6 +169,7 @@ export function sliceBatch(
     if (sig.type === a.dtype || (sig.type === "bool" && a.dtype === "uint8")) data = src;
     else if (sig.type === "float32") data = Float32Array.from(src as ArrayLike<number>, Number);
     else if (sig.type === "float64") data = Float64Array.from(src as ArrayLike<number>, Number);
+    else if (sig.type === "float16") data = Uint16Array.from(src as ArrayLike<number>, (v) => toHalf(Number(v))); // a half model's input: the nearest half's bits
     else if (sig.type === "int64") data = BigInt64Array.from(src as ArrayLike<number>, (v) => BigInt(Math.trunc(Number(v))));
     else if (sig.type === "int32") data = Int32Array.from(src as ArrayLike<number>, Number);
     else data = Uint8Array.from(src as ArrayLike<number>, Number);

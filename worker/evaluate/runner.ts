@@ -3,6 +3,7 @@ import type { Dataset } from "../datasets/dataset";
 import { bindInputs, sliceBatch } from "../datasets/dataset";
 import type { TensorSignature } from "../onnx/validate";
 import type { LoadedSession } from "../serve/sessions";
+import { halfValues } from "../onnx/encoding";
 
 export const BATCH = 64;
 
@@ -25,7 +26,8 @@ export async function forEachBatch(
       const raw = await s.run(feeds);
       const floats: Outputs = {};
       for (const [name, t] of Object.entries(raw)) {
-        if (t.data instanceof Float32Array) floats[name] = { dims: t.dims, data: t.data };
+        const data = floatOutput(t);
+        if (data) floats[name] = { dims: t.dims, data };
       }
       outs.push(floats);
     }
@@ -34,4 +36,15 @@ export async function forEachBatch(
     // its isolate with them, and awaiting the sessions alone only ever yields to microtasks.
     await new Promise<void>((resolve) => setTimeout(resolve, 0));
   }
+}
+
+/** A float output as float32: a half-precision model's (half bits, or a runtime's Float16Array) widened exactly; null for others. */
+function floatOutput(t: { type: string; data: unknown }): Float32Array | null {
+  if (t.data instanceof Float32Array) return t.data;
+  if (t.type !== "float16" || !ArrayBuffer.isView(t.data)) return null;
+  if (t.data instanceof Uint16Array) {
+    const table = halfValues();
+    return Float32Array.from(t.data, (h) => table[h]!);
+  }
+  return Float32Array.from(t.data as unknown as ArrayLike<number>);
 }

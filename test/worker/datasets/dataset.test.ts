@@ -74,6 +74,13 @@ describe("bindInputs and sliceBatch", () => {
     expect(Array.from(batch.x!.data as Float32Array)).toEqual([3, 4, 5, 6]);
   });
 
+  it("feeds a half-precision model's input the nearest halves' bits", async () => {
+    const half = [{ name: "x", type: "float16", shape: ["N", 2] as (string | number | null)[] }];
+    const d = await parseDataset(npy("<f4", [2, 2], Float32Array.of(1, -2, 65504, 1 + 2 ** -11)), LIMIT);
+    const batch = sliceBatch(bindInputs(d, half), half, 0, 2);
+    expect(batch.x).toEqual({ type: "float16", dims: [2, 2], data: Uint16Array.of(0x3c00, 0xc000, 0x7bff, 0x3c00) });
+  });
+
   it("names the model input and the array when shapes disagree", async () => {
     const d = await parseDataset(npy("<f4", [3, 5], new Float32Array(15)), LIMIT);
     expect(() => bindInputs(d, sig)).toThrow(/model input 'x' dim 1 must be 2, its array has 5/);

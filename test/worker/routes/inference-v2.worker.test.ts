@@ -10,6 +10,8 @@ import { MAX_JSON_BYTES, MAX_TENSOR_BODY_BYTES } from "@worker/routes/body-limit
 import { DT } from "@worker/onnx/dtype";
 import { makeTensor } from "@worker/onnx/tensor";
 import { fromHalf, toHalf } from "@formats/half.js";
+import { encodeNpy } from "@formats/npy.js";
+import { encodeNpz } from "@formats/npz.js";
 import { REFERENCE_MODELS } from "@test/support/reference-models";
 import { api, postJson, TOKENS, uploadModel } from "@test/support/api";
 import { decodeBinaryTensor, encodeBinaryTensor, HEADER_LENGTH_HEADER, joinBinaryBody, splitBinaryBody } from "@formats/inference-v2.js";
@@ -310,6 +312,14 @@ describe("POST /v2/models/{model}/infer", () => {
     const q = (await (await postJson(`/v2/models/${id}/versions/${variant.id}/infer`, { inputs: [{ name: "x", shape: [2, 64], datatype: "FP16", data: x }] })).json()) as V2Response;
     expect(maxAbsDiff(q.outputs[0]!.data as number[], want)).toBeLessThan(3 * tolerance);
     expect(q.parameters.engine).toBe("kernels"); // the int8 weights on the integer kernel, values carried in float32
+
+    // Evaluation feeds a float32 dataset to the half model (as halves) and reads its float16 outputs.
+    const labels = BigInt64Array.from([0, 1], (r) => BigInt(want.slice(r * 32, r * 32 + 32).reduce((best, v, i, a) => (v > a[best]! ? i : best), 0)));
+    const npz = encodeNpz({ x: encodeNpy({ dtype: "float32", shape: [2, 64], data: Float32Array.from(x) }), labels: encodeNpy({ dtype: "int64", shape: [2], data: labels }) });
+    const dataset = (await (await api("/v1/datasets", { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: npz })).json()) as { id: string };
+    const ev = await postJson(`/v1/models/${id}/variants/${variant.id}/evaluate?wait=25`, { dataset: dataset.id });
+    expect(ev.status).toBe(200);
+    expect(((await ev.json()) as { eval: { samples: number; accuracy: { fp32: number } } }).eval).toMatchObject({ samples: 2, accuracy: { fp32: 1 } });
   });
 
   it("takes a raw application/octet-stream body for a one-input model (its symbolic dim from the byte count) and answers in binary", async () => {
