@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import inspect
 
 import torch
 import torch.nn.functional as F
@@ -226,7 +227,12 @@ class SlimMultiheadAttention(SlimLayer, nn.MultiheadAttention):
         to_slim(self.out_proj)
         self.out_proj.quantizes_input = False
 
-    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None, average_attn_weights=True):
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None, average_attn_weights=True,
+                is_causal=False):
+        # is_causal (torch >= 2.0, passed by TransformerEncoderLayer) is a hint that attn_mask is the causal mask.
+        if is_causal and attn_mask is None:
+            raise RuntimeError("Need attn_mask if specifying the is_causal hint")
+        hint = {"is_causal": is_causal} if _MHA_TAKES_IS_CAUSAL else {}
         # Same tensors stay the same objects: attention then projects them with one MatMul, as torch's own forward does.
         q = self.quantize_input(query)
         k = q if key is query else self.quantize_input(key)
@@ -246,9 +252,11 @@ class SlimMultiheadAttention(SlimLayer, nn.MultiheadAttention):
             out.effective("weight") if isinstance(out, SlimLayer) else out.weight,
             out.effective_bias() if isinstance(out, SlimLayer) else out.bias,
             training=self.training, key_padding_mask=key_padding_mask, need_weights=need_weights, attn_mask=attn_mask,
-            average_attn_weights=average_attn_weights, **separate)
+            average_attn_weights=average_attn_weights, **hint, **separate)
         return (attn.transpose(1, 0) if batched else attn), weights
 
+
+_MHA_TAKES_IS_CAUSAL = "is_causal" in inspect.signature(F.multi_head_attention_forward).parameters
 
 # Most specific first: a subclass of a listed type gets the same treatment as its base.
 SLIM_CLASSES: dict[type, type] = {

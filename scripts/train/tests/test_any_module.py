@@ -8,7 +8,7 @@ from torch import nn
 
 import slimtrain as st
 from slimtrain.layers import SlimConvTranspose2d, SlimEmbedding, SlimLinear, SlimLSTM, SlimMultiheadAttention, slim_layers
-from helpers import assert_qdq_parity
+from helpers import assert_deep_qdq_parity, assert_qdq_parity
 from slimtrain.ortnode import ort_run
 from slimtrain.usercode import load_checkpoint_into, save_checkpoint
 
@@ -95,9 +95,9 @@ def test_export_stores_k_bit_levels_per_output_channel_and_runs_as_torch_does(tm
         np.testing.assert_allclose(levels * scale.reshape(shape), layer.effective(name.rsplit(".", 1)[1]).detach().numpy(),
                                    rtol=0, atol=1e-7)
     assert {n.op_type for n in q.node} >= {"DequantizeLinear", "QuantizeLinear", "LSTM", "GRU", "ConvTranspose"}
-    ref = model(ids).detach().numpy()
-    out = ort_run(tmp_path / "q.onnx", {"input": ids.numpy()}, level="disabled")["logits"]
-    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-4 * max(1.0, np.abs(ref).max()))
+    # Eight quantized inputs in a row: a float difference between the engines can move an activation across a rounding
+    # boundary (one example of 64 did with torch 2.11), so the deep-graph tolerances apply.
+    assert_deep_qdq_parity(tmp_path / "q.onnx", {"input": ids.numpy()}, model(ids).detach().numpy())
 
 
 def test_one_bit_layers_hold_two_values_per_channel_and_clip_latent_weights():
@@ -239,3 +239,19 @@ def test_a_torch_transformer_encoder_quantizes_attention_and_computes_quantized_
     assert {"enc.layers.0.self_attn.in_proj_weight_quantized", "enc.layers.0.self_attn.out_proj.weight_quantized"} <= names
     out = ort_run(tmp_path / "q.onnx", {"input": ids.numpy()}, level="disabled")["logits"]
     np.testing.assert_allclose(out, slow.numpy(), rtol=0, atol=1e-4 * max(1.0, float(slow.abs().max())))
+
+
+def test_quantized_attention_takes_the_is_causal_hint_that_torch_2_encoder_layers_pass():
+    torch.manual_seed(0)
+    attention = nn.MultiheadAttention(8, 2, batch_first=True)
+    st.quantize_aware(attention, bits=4, act_bits=8)
+    attention.eval()
+    x = torch.randn(3, 5, 8, generator=torch.Generator().manual_seed(2))
+    causal = torch.triu(torch.full((5, 5), float("-inf")), diagonal=1)
+    with_hint, _ = attention(x, x, x, attn_mask=causal, need_weights=False, is_causal=True)
+    without, _ = attention(x, x, x, attn_mask=causal, need_weights=False)
+    unmasked, _ = attention(x, x, x, need_weights=False)
+    torch.testing.assert_close(with_hint, without, rtol=0, atol=1e-6)
+    assert (with_hint - unmasked).abs().max() > 1e-3  # the mask is applied
+    with pytest.raises(RuntimeError, match="attn_mask"):
+        attention(x, x, x, is_causal=True)
