@@ -63,6 +63,8 @@ def _amp_context(model: nn.Module, device: torch.device, amp: bool):
     if any(l.weight_bits != FLOAT_BITS or l.input_quant is not None for _, l in slim_layers(model)):
         print("[fit] mixed precision skipped: the model is fake-quantized", file=sys.stderr)
         return None
+    if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):  # torch >= 2.3; torch.cuda.amp's is deprecated there
+        return torch.amp.GradScaler("cuda")
     return torch.cuda.amp.GradScaler()
 
 
