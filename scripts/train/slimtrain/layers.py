@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .quant import ACT_LEVELS, ActQuant, binarize_weight, fake_quant_weight, qmax_for, quantize_weight, soft_quant_weight
+from .quant import ACT_LEVELS, ActQuant, ThresholdBinaryAct, binarize_weight, fake_quant_weight, qmax_for, quantize_weight, soft_quant_weight
 
 FLOAT_BITS = 32
 WEIGHT_BITS = (1, 2, 4, 8, FLOAT_BITS)
-ACT_BITS = (8, FLOAT_BITS)
+ACT_BITS = (1, 8, FLOAT_BITS)
 
 
 def _along(axis: int, fn, w: torch.Tensor, *rest):
@@ -78,7 +78,7 @@ class SlimLayer:
         self.weight_bits = FLOAT_BITS
         # Quantization Networks' soft quantizer in training when set (its current temperature), else the STE.
         self.soft_temperature: float | None = None
-        self.input_quant: ActQuant | None = None
+        self.input_quant: ActQuant | ThresholdBinaryAct | None = None
         self.slim_export = False
         for name in [*self.slim_weights, "bias"]:
             if not hasattr(self, f"{name}_mask"):
@@ -110,9 +110,9 @@ class SlimLayer:
     def quantize_input(self, x: torch.Tensor) -> torch.Tensor:
         if self.input_quant is None:
             return x
-        if self.slim_export:
+        if self.slim_export and isinstance(self.input_quant, ActQuant):
             return QuantDequant.apply(x, self.input_scale, self.input_zero_point)
-        return self.input_quant(x)
+        return self.input_quant(x)  # a binary input exports as itself (Sub, then SignSTE.symbolic)
 
     def effective_bias(self) -> torch.Tensor | None:
         bias = getattr(self, "bias", None)
@@ -141,7 +141,7 @@ class SlimLayer:
         bias_mask = getattr(self, "bias_mask", None)
         if bias_mask is not None:
             self.bias.mul_(bias_mask)
-        if self.input_quant is not None:
+        if isinstance(self.input_quant, ActQuant):
             scale, zp = self.input_quant.qparams()
             self.register_buffer("input_scale", scale.to(torch.float32).reshape(()))
             self.register_buffer("input_zero_point", zp.to(torch.uint8).reshape(()))
@@ -256,6 +256,15 @@ class SlimMultiheadAttention(SlimLayer, nn.MultiheadAttention):
         return (attn.transpose(1, 0) if batched else attn), weights
 
 
+# The layers act_bits 1 binarizes the input of (BNN practice); recurrent, embedding and attention inputs stay float.
+BINARY_INPUT_LAYERS = (SlimLinear, SlimConv1d, SlimConv2d, SlimConvTranspose2d)
+
+
+def binary_input(layer: SlimLayer) -> ThresholdBinaryAct:
+    if isinstance(layer, SlimLinear):
+        return ThresholdBinaryAct(layer.in_features, -1)
+    return ThresholdBinaryAct(layer.in_channels, 1)  # type: ignore[attr-defined]
+
 _MHA_TAKES_IS_CAUSAL = "is_causal" in inspect.signature(F.multi_head_attention_forward).parameters
 
 # Most specific first: a subclass of a listed type gets the same treatment as its base.
@@ -314,9 +323,13 @@ def to_slim(m: nn.Module) -> bool:
     return False
 
 
+def _act_bits(layer: SlimLayer) -> int:
+    return 8 if isinstance(layer.input_quant, ActQuant) else 1 if isinstance(layer.input_quant, ThresholdBinaryAct) else FLOAT_BITS
+
+
 def slim_state(model: nn.Module) -> dict:
     """What a checkpoint needs besides the state_dict to rebuild the Slim layers: bits, input quantizer, masks."""
-    return {name: {"bits": l.weight_bits, "act_bits": 8 if l.input_quant is not None else FLOAT_BITS,
+    return {name: {"bits": l.weight_bits, "act_bits": _act_bits(l),
                    "masks": [w for w in l.slim_weights if l.mask_of(w) is not None],
                    "bias_mask": getattr(l, "bias_mask", None) is not None}
             for name, l in slim_layers(model)}
@@ -332,6 +345,8 @@ def restore_slim(model: nn.Module, state: dict) -> nn.Module:
         layer.weight_bits = s["bits"]
         if s["act_bits"] == 8 and layer.input_quant is None:
             layer.input_quant = ActQuant()
+        elif s["act_bits"] == 1:
+            layer.input_quant = binary_input(layer)
         for w in s["masks"]:
             setattr(layer, f"{w}_mask", torch.ones_like(getattr(layer, w)))
         if s["bias_mask"]:
@@ -345,14 +360,16 @@ def quantize_aware(model: nn.Module, bits: int = 8, act_bits: int = FLOAT_BITS, 
 
     bits: 8, 4, 2 (per-output-channel symmetric, STE) or 1 (binary, hard-tanh STE; call `clip_binary(model)` after each
     optimizer step to keep the latent weights in [-1, 1]); 32 leaves weights in float.
-    act_bits: 8 fake-quantizes every float input of a swapped layer (uint8, EMA range) or 32 (none).
+    act_bits: 8 fake-quantizes every float input of a swapped layer (uint8, EMA range); 1 binarizes the input of every
+    Linear and convolution (sign(x − t) with a learned threshold per input channel, hard-tanh STE, as BNNs do; the other layers keep float inputs, and a first layer that
+    reads the data is usually excluded); 32 leaves inputs in float.
     exclude: layer names (or fnmatch patterns, e.g. "fc", "encoder.*") to keep in float, e.g. a first or last layer.
     Masks from `prune_gradually` are kept. The model's layers are listed in `model.slim_report`.
     """
     if bits not in WEIGHT_BITS:
         raise ValueError(f"bits must be one of {WEIGHT_BITS}, not {bits}")
     if act_bits not in ACT_BITS:
-        raise ValueError(f"act_bits must be 8 or 32 for arbitrary modules, not {act_bits}")
+        raise ValueError(f"act_bits must be 8, 1 or 32, not {act_bits}")
     if bits not in (1, FLOAT_BITS):
         qmax_for(bits)
     make_slim(model, exclude)
@@ -361,9 +378,13 @@ def quantize_aware(model: nn.Module, bits: int = 8, act_bits: int = FLOAT_BITS, 
         if _excluded(name, exclude):
             continue
         layer.weight_bits = bits
-        if act_bits == 8 and layer.quantizes_input and layer.input_quant is None:
-            layer.input_quant = ActQuant().to(next(iter(layer.parameters())).device)
-        elif act_bits == FLOAT_BITS:
+        if act_bits == 8 and layer.quantizes_input:
+            if not isinstance(layer.input_quant, ActQuant):
+                layer.input_quant = ActQuant().to(next(iter(layer.parameters())).device)
+        elif act_bits == 1 and layer.quantizes_input and isinstance(layer, BINARY_INPUT_LAYERS):
+            if not isinstance(layer.input_quant, ThresholdBinaryAct):
+                layer.input_quant = binary_input(layer).to(next(iter(layer.parameters())).device)
+        else:
             layer.input_quant = None
         quantized.append(name)
     model.slim_report = {"bits": bits, "act_bits": act_bits, "quantized": quantized,  # type: ignore[assignment]

@@ -21,6 +21,12 @@ class SignSTE(torch.autograd.Function):
         (x,) = ctx.saved_tensors
         return grad * (x.abs() <= 1).to(grad.dtype)
 
+    @staticmethod
+    def symbolic(g, x):
+        # ONNX Sign maps 0 to 0; x >= 0 ? 1 : -1 keeps every value binary, as forward does.
+        zero, one, minus_one = (g.op("Constant", value_t=torch.tensor(v, dtype=torch.float32)) for v in (0.0, 1.0, -1.0))
+        return g.op("Where", g.op("GreaterOrEqual", x, zero), one, minus_one)
+
 
 class RoundSTE(torch.autograd.Function):
     """round-half-to-even forward (what ONNX QuantizeLinear does), identity gradient backward."""
@@ -150,3 +156,28 @@ class BinaryAct(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return SignSTE.apply(x)
+
+
+class ThresholdBinaryAct(nn.Module):
+    """Binary input of a layer in any module: sign(x − t_c), one learned threshold per input channel (ReActNet's RSign),
+    hard-tanh STE for x and t. A layer's input often follows a ReLU, where sign(x) would be +1 everywhere; each
+    threshold starts at its channel's mean over the first training batch."""
+
+    def __init__(self, channels: int, channel_dim: int):
+        super().__init__()
+        self.channel_dim = channel_dim  # 1 for [N, C, ...] convolution inputs, -1 for a Linear's features
+        self.threshold = nn.Parameter(torch.zeros(channels))
+        self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
+
+    def _shaped(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channel_dim == -1:
+            return self.threshold
+        return self.threshold.reshape(-1, *([1] * (x.dim() - self.channel_dim - 1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and not bool(self.initialized):
+            with torch.no_grad():
+                dims = [d for d in range(x.dim()) if d != (self.channel_dim % x.dim())]
+                self.threshold.copy_(x.detach().mean(dim=dims))
+                self.initialized.fill_(True)
+        return SignSTE.apply(x - self._shaped(x))

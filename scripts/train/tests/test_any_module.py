@@ -255,3 +255,65 @@ def test_quantized_attention_takes_the_is_causal_hint_that_torch_2_encoder_layer
     assert (with_hint - unmasked).abs().max() > 1e-3  # the mask is applied
     with pytest.raises(RuntimeError, match="attn_mask"):
         attention(x, x, x, is_causal=True)
+
+
+def _bnn():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8),
+                         nn.Flatten(), nn.Linear(8 * 6 * 6, 4))
+
+
+def test_binary_activations_binarize_linear_and_conv_inputs_train_through_the_ste_and_export_as_where(tmp_path):
+    model = _bnn()
+    st.quantize_aware(model, bits=1, act_bits=1, exclude=["0"])  # the first conv reads the data, as in BNNs
+    assert model[0].__class__ is nn.Conv2d and model.slim_report["quantized"] == ["2", "5"]
+    x = torch.randn(16, 1, 6, 6, generator=torch.Generator().manual_seed(3))
+    for layer in (model[2], model[5]):
+        seen = layer.quantize_input(torch.randn(64, 8, 6, 6) if layer is model[2] else torch.randn(64, 288))
+        assert set(seen.unique().tolist()) == {-1.0, 1.0}
+    model.train()
+    model(x).square().sum().backward()
+    assert model[0].weight.grad.abs().sum() > 0  # the hard-tanh STE passes gradient through the binary activation
+    model.eval()
+    st.export(model, x[:2], tmp_path / "bnn.onnx")
+    ops = [n.op_type for n in onnx.load(tmp_path / "bnn.onnx").graph.node]
+    assert ops.count("Where") == 2 and ops.count("GreaterOrEqual") == 2 and ops.count("Sub") == 2 and "Sign" not in ops
+    with torch.no_grad():
+        ref = model(x).numpy()
+    out = ort_run(tmp_path / "bnn.onnx", {"input": x.numpy()}, level="disabled")["logits"]
+    # +-1 inputs times +-scale weights: equal sums, unless a float pre-activation within rounding of 0 flips a sign.
+    rows_exact = (np.abs(out - ref).max(1) <= 1e-4 * max(1.0, np.abs(ref).max())).mean()
+    assert rows_exact >= 0.9
+
+
+def test_binary_activations_leave_recurrent_and_embedding_inputs_float_and_survive_a_checkpoint(tmp_path):
+    model, ids = _zoo()
+    st.quantize_aware(model, bits=1, act_bits=1)
+    assert model.lstm.input_quant is None and model.emb.input_quant is None and model.att.input_quant is None
+    assert model.fc.input_quant is not None and model.conv2d.input_quant is not None
+    model.eval()
+    with torch.no_grad():
+        ref = model(ids)
+    save_checkpoint(model, tmp_path / "bnn.pt", {})
+    fresh, _ = _zoo()
+    load_checkpoint_into(fresh, str(tmp_path / "bnn.pt"))
+    fresh.eval()
+    assert fresh.fc.input_quant is not None
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(ids), ref, rtol=0, atol=0)
+
+
+def test_a_binary_input_after_a_relu_carries_information_through_its_learned_threshold():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+    st.quantize_aware(model, bits=1, act_bits=1, exclude=["0"])
+    x = torch.randn(256, 4, generator=torch.Generator().manual_seed(1))
+    model.train()
+    model(x)  # the first training batch sets each channel's threshold
+    hidden = torch.relu(model[0](x))
+    binary = model[2].quantize_input(hidden)
+    # sign(relu(h)) would be +1 everywhere; thresholds at the channel means split every live channel
+    live = hidden.gt(0).any(0)
+    assert live.sum() >= 8
+    assert (binary[:, live].eq(-1).any(0) & binary[:, live].eq(1).any(0)).all()
+    assert "2.input_quant.threshold" in dict(model.named_parameters())  # trained with the weights
