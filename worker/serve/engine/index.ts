@@ -281,6 +281,7 @@ class Planner {
   *planSteps(feeds: Record<string, Float32Array>, dims: Record<string, number[]>, complete: boolean, release: boolean, budget?: number): Generator<number, Specialisation, void> {
     const kx = this.kx;
     const constants = new Map(this.initializers);
+    const signValues = new Set<string>(); // run-time values known to hold only -1 and +1
     const releases = release ? new Release(this.order, this.initializers) : null;
     const absorbed = new Set<NodeProto>();
     const steps: Step[] = [];
@@ -355,6 +356,7 @@ class Planner {
           noteKernel: (k) => {
             kernel = k;
           },
+          signs: (i) => !!node.input[i] && signValues.has(node.input[i]!),
         };
         try {
           planned = op.plan(ctx);
@@ -369,7 +371,10 @@ class Planner {
       if (planned.kind === "constant") {
         planned.outputs.forEach((c, i) => node.output[i] && constants.set(node.output[i]!, c));
       } else {
-        steps.push({ node, at: this.position.get(node)!, outputs: planned.outputs ?? node.output.filter((o) => o), run: planned.run });
+        const outputs = planned.outputs ?? node.output.filter((o) => o);
+        steps.push({ node, at: this.position.get(node)!, outputs, run: planned.run });
+        // Binarized activations (all -1 or +1) let a following binary-weight layer run on XNOR-popcount.
+        if (outputs[0] && (planned.signs || (op.keepsSigns && node.input[0] && signValues.has(node.input[0])))) signValues.add(outputs[0]);
       }
       releases?.planned(node, this.memos.get(node)!, constants);
     }

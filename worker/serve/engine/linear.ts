@@ -1,6 +1,7 @@
 // A linear layer (y = x W + b with a fused per-channel epilogue) packed once at load for the kernel that fits its
 // weight: int8 -> qs8 GEMM (int8 x unsigned 7-bit activations on the relaxed dot in the relaxed build), int4 blocked -> qs4 GEMM,
-// 2-bit (ternary) levels widened at load -> qs8 per channel or qs4 per block of 32, +-scale per channel (1-bit) -> qs8,
+// 2-bit (ternary) levels widened at load -> qs8 per channel or qs4 per block of 32, +-scale per channel (1-bit) -> qs8
+// (XNOR-popcount when the inputs are binarized activations),
 // codebook indices into a table of at most 16 floats (a Gather of constants) -> lut4, mostly-zero 1x16
 // blocks -> block-sparse, mostly-zero elements -> CSR, columns of at most 256 distinct sub-vectors (product
 // quantization) -> pq, anything else -> fp32 GEMM. Weights stay in that compressed
@@ -8,7 +9,7 @@
 import type { GemmLayout } from "../../onnx/operators";
 import type { KernelInstance, Ptr } from "../wasm/runtime";
 import {
-  binaryScales, stridedMatrix, packBlockSparse1x16, packCsr, packF32Panels, packLut4, packPq, packQs4, packQs8, padded, roundUp, sparsityOf,
+  binaryScales, stridedMatrix, packBinary, packBlockSparse1x16, packCsr, packF32Panels, packLut4, packPq, packQs4, packQs8, padded, roundUp, sparsityOf,
   type PackedPq, type StridedWeight, type Weight, type WeightMatrix,
 } from "../wasm/packing";
 import type { Epilogue, PlanContext } from "./op";
@@ -36,7 +37,7 @@ export function gemmView(m: GemmLayout, group: number): WeightView {
  */
 export function planLinear(ctx: PlanContext, w: Constant, layout: GemmLayout, start?: Epilogue): { linear: Linear; output: string } {
   const { epilogue, output } = ctx.absorbEpilogue(layout.N, 1, 2, start);
-  const linear = createLinear(ctx.kx, w, gemmView(layout, 0), epilogue);
+  const linear = createLinear(ctx.kx, w, gemmView(layout, 0), epilogue, { signsInput: ctx.signs(0) });
   ctx.noteKernel(linear.kernel);
   return { linear, output };
 }
@@ -49,7 +50,7 @@ function stridesWithin(view: WeightView, length: number): WeightView["strides"] 
   return st.offset + (view.K - 1) * st.kStride + (view.N - 1) * st.nStride < length ? st : null;
 }
 
-export type LinearKernel = "f32" | "qs8" | "qs4" | "lut4" | "pq" | "bsr1x16" | "csr";
+export type LinearKernel = "f32" | "qs8" | "qs4" | "xnor" | "lut4" | "pq" | "bsr1x16" | "csr";
 
 export interface Linear {
   readonly kernel: LinearKernel;
@@ -224,11 +225,19 @@ function quantizedStrided(quant: QuantizedForm, dims: readonly number[], view: W
 
 /** Packs the weight for the fitting kernel. */
 /**
+ * `signsInput`: the layer's inputs are all -1 or +1 (a binarized activation), so 1-bit weights run on XNOR-popcount,
+ * exactly (each row's scale, its mean |a|, is 1).
  * `narrowOnInt8`: 4- and 2-bit levels with one scale per channel run on the int8 kernel (a byte per weight) rather
  * than the int4 one; convolutions ask for it (ResNet-18's 3x3 layers: the int4 kernel's per-block scaling made its
  * int4 variant 1.4x slower than int8).
  */
-export function createLinear(kx: KernelInstance, c: Constant, view: WeightView, ep: Epilogue, options: { narrowOnInt8?: boolean } = {}): Linear {
+export function createLinear(
+  kx: KernelInstance,
+  c: Constant,
+  view: WeightView,
+  ep: Epilogue,
+  options: { narrowOnInt8?: boolean; signsInput?: boolean } = {},
+): Linear {
   const { K, N } = view;
   const quant = c.quant;
   const qw = quantizedWeight(c, view);
@@ -237,6 +246,7 @@ export function createLinear(kx: KernelInstance, c: Constant, view: WeightView, 
     // 1-bit weights (+-1 times a channel scale) run on the int8 kernel: sign-select on float activations is the
     // slowest kernel we have (docs/kernels.md), and +-1 levels are exact in int8.
     if (constantOver(K) && qw.isSigns()) {
+      if (options.signsInput) return xnorLinear(kx, qm, (n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n), ep);
       return qs8Linear(kx, qm, (n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n), ep);
     }
     // 2-bit levels lie in [-2, 1]: int8 (per channel) and int4 (per block of 32) kernels hold them as they are.
@@ -259,7 +269,8 @@ export function createLinear(kx: KernelInstance, c: Constant, view: WeightView, 
   const signs = K >= 32 ? binaryScales(w) : null;
   if (signs) {
     const m = "at" in w ? w : stridedMatrix(w);
-    return qs8Linear(kx, { K, N, at: (k, n) => Math.sign(m.at(k, n)) }, (n) => signs[n]!, ep);
+    const levels = { K, N, at: (k: number, n: number) => Math.sign(m.at(k, n)) };
+    return options.signsInput ? xnorLinear(kx, levels, (n) => signs[n]!, ep) : qs8Linear(kx, levels, (n) => signs[n]!, ep);
   }
   const sparsity = sparsityOf(w);
   if (sparsity.blocks >= BLOCK_SPARSE_MIN) return blockSparseLinear(kx, w, ep);
@@ -369,6 +380,26 @@ function qs8Linear(kx: KernelInstance, w: Weight, scaleOf: (n: number) => number
     run(k, M, A, lda, C, ldc) {
       const { q, s } = quantizeRows(k, M, K, Kp, A, lda);
       k.k.qs8_gemm_wasmsimd_2x4(M, Kp, N, q, s, W, ws, bias, C, ldc, lo, hi);
+    },
+  };
+}
+
+/** 1-bit weights times binarized activations: each row packed to sign bits, then XNOR and popcount, 32x fewer bytes. */
+function xnorLinear(kx: KernelInstance, w: Weight, scaleOf: (n: number) => number, ep: Epilogue): Linear {
+  const { K, N } = w;
+  const { lo, hi } = ep;
+  const packed = packBinary(w);
+  const { Kp, Np } = packed;
+  const W = kx.put(packed.bits);
+  const ws = kx.put(Float32Array.from({ length: Np }, (_, n) => (n < N ? scaleOf(n) : 0)));
+  const bias = kx.put(biasOf(ep, Np));
+  return {
+    kernel: "xnor", K, N, bytes: packed.bits.byteLength + Np * 8,
+    run(k, M, A, lda, C, ldc) {
+      const bits = k.alloc((M * Kp) / 8);
+      const scales = k.alloc(M * 4);
+      k.k.binary_pack_rows(M, K, Kp, A, lda, bits, scales);
+      k.k.binary_xnor_gemm_wasmsimd_1x4(M, K, Kp, N, bits, scales, W, ws, bias, C, ldc, lo, hi);
     },
   };
 }

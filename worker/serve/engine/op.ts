@@ -36,14 +36,18 @@ export interface PlanContext {
   absorbActivation(): { lo: number; hi: number; output: string };
   /** Records which kernel serves this (linear) node. */
   noteKernel(kernel: string): void;
+  /** True when input i holds only -1 and +1 at run time (a binarized activation: see OpPlan's `signs`). */
+  signs(i: number): boolean;
 }
 
 /** What a node becomes: constants folded at load, or a step run per inference. */
 export type OpPlan =
   | { kind: "constant"; outputs: Constant[] }
-  | { kind: "step"; run: (run: RunState) => Activation[]; outputs?: string[] };
+  | { kind: "step"; run: (run: RunState) => Activation[]; outputs?: string[]; /** output 0 holds only -1 and +1 */ signs?: boolean };
 
 export interface Op {
   /** Plans the node or throws Uncovered naming what the engine cannot run. */
   plan(ctx: PlanContext): OpPlan;
+  /** The op only moves or selects input 0's elements: when they are all -1 or +1, so are output 0's. */
+  keepsSigns?: boolean;
 }

@@ -67,9 +67,12 @@ export const conv: Op = {
     // route's activation quantization and padding to 16 inputs; its weights are tiny either way.
     const weight = w.quant && K < SMALL_QUANTIZED_K ? { dims: w.dims, dtype: w.dtype, data: floatData(w) } : w;
     const linears: Linear[] = [];
+    // Padding writes zeros into the patches, which XNOR-popcount cannot hold: binarized inputs count only unpadded.
+    const signsInput = ctx.signs(0) && (autoPad === "VALID" || (autoPad === "NOTSET" && pads.every((p) => p === 0)));
     for (let g = 0; g < group; g++) {
       const slice = (v: Float32Array | null) => (v ? v.subarray(g * Mg, (g + 1) * Mg) : null);
-      linears.push(createLinear(ctx.kx, weight, gemmView(layout, g), { ...epilogue, scale: slice(epilogue.scale), bias: slice(epilogue.bias) }, { narrowOnInt8: true }));
+      const ep = { ...epilogue, scale: slice(epilogue.scale), bias: slice(epilogue.bias) };
+      linears.push(createLinear(ctx.kx, weight, gemmView(layout, g), ep, { narrowOnInt8: true, signsInput }));
     }
     ctx.noteKernel(linears[0]!.kernel);
     return {

@@ -3,7 +3,7 @@ import { DT } from "../../../onnx/dtype";
 import { elementsLike, elementsOf, numbersOf, whereKernel } from "../elementwise";
 import type { Op } from "../op";
 import { broadcastAll } from "../shape";
-import { floatData } from "../values";
+import { floatData, type Constant } from "../values";
 
 export const where: Op = {
   plan(ctx) {
@@ -22,6 +22,8 @@ export const where: Op = {
     const [cond, a, b] = [ctx.input(0), ctx.input(1), ctx.input(2)];
     return {
       kind: "step",
+      // Where(x >= t, 1, -1): a binarized activation (BNN exports), which a binary-weight layer runs on XNOR-popcount.
+      signs: !!x && !!y && allSigns(x) && allSigns(y),
       run(run) {
         const [k, u, v] = [cond(run), a(run), b(run)];
         const dims = broadcastAll([k.dims, u.dims, v.dims]);
@@ -32,3 +34,8 @@ export const where: Op = {
     };
   },
 };
+
+function allSigns(c: Constant): boolean {
+  const v = floatData(c);
+  return v.length > 0 && v.every((e) => e === 1 || e === -1);
+}
