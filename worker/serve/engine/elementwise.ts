@@ -68,7 +68,7 @@ export function binaryOp(f: (x: number, y: number) => number): Op {
  */
 export function viewOp(dimsOf: (dims: readonly number[]) => number[]): Op {
   return {
-    keepsSigns: true,
+    movesElements: true,
     plan(ctx) {
       const c = ctx.constant(0);
       if (c) {

@@ -14,7 +14,7 @@ import { densifyInitializers } from "../../onnx/sparse";
 import { defaultOpset } from "../../onnx/validate";
 import { KernelInstance } from "../wasm/runtime";
 import { checkOutputSizes, type CheckedTensor } from "../inputs";
-import type { Epilogue, OpPlan, PlanContext } from "./op";
+import type { Epilogue, OpPlan, PlanContext, ValueMark } from "./op";
 import { OPS } from "./ops/registry";
 import { absorbActivation, absorbEpilogue } from "./epilogue";
 import { LimitError } from "../../onnx/limits";
@@ -281,7 +281,7 @@ class Planner {
   *planSteps(feeds: Record<string, Float32Array>, dims: Record<string, number[]>, complete: boolean, release: boolean, budget?: number): Generator<number, Specialisation, void> {
     const kx = this.kx;
     const constants = new Map(this.initializers);
-    const signValues = new Set<string>(); // run-time values known to hold only -1 and +1
+    const marks = new Map<string, ValueMark>(); // what planning knows of run-time values' elements
     const releases = release ? new Release(this.order, this.initializers) : null;
     const absorbed = new Set<NodeProto>();
     const steps: Step[] = [];
@@ -356,7 +356,7 @@ class Planner {
           noteKernel: (k) => {
             kernel = k;
           },
-          signs: (i) => !!node.input[i] && signValues.has(node.input[i]!),
+          mark: (i) => (node.input[i] ? marks.get(node.input[i]!) : undefined),
         };
         try {
           planned = op.plan(ctx);
@@ -373,8 +373,9 @@ class Planner {
       } else {
         const outputs = planned.outputs ?? node.output.filter((o) => o);
         steps.push({ node, at: this.position.get(node)!, outputs, run: planned.run });
-        // Binarized activations (all -1 or +1) let a following binary-weight layer run on XNOR-popcount.
-        if (outputs[0] && (planned.signs || (op.keepsSigns && node.input[0] && signValues.has(node.input[0])))) signValues.add(outputs[0]);
+        // Binarized activations let a 1-bit layer run on XNOR-popcount; values on a static grid, a layer requantize exactly.
+        const mark = planned.mark ?? (op.movesElements && node.input[0] ? marks.get(node.input[0]) : undefined);
+        if (outputs[0] && mark) marks.set(outputs[0], mark);
       }
       releases?.planned(node, this.memos.get(node)!, constants);
     }

@@ -12,7 +12,7 @@ import {
   binaryScales, stridedMatrix, packBinary, packBlockSparse1x16, packCsr, packF32Panels, packLut4, packPq, packQs4, packQs8, padded, roundUp, sparsityOf,
   type PackedPq, type StridedWeight, type Weight, type WeightMatrix,
 } from "../wasm/packing";
-import type { Epilogue, PlanContext } from "./op";
+import type { Epilogue, Grid, PlanContext } from "./op";
 import { floatData, type Constant, type QuantizedForm, type SharedForm } from "./values";
 
 /** Where element (k, n) of the GEMM's weight lies in a constant's flat data. */
@@ -37,7 +37,7 @@ export function gemmView(m: GemmLayout, group: number): WeightView {
  */
 export function planLinear(ctx: PlanContext, w: Constant, layout: GemmLayout, start?: Epilogue): { linear: Linear; output: string } {
   const { epilogue, output } = ctx.absorbEpilogue(layout.N, 1, 2, start);
-  const linear = createLinear(ctx.kx, w, gemmView(layout, 0), epilogue, { signsInput: ctx.signs(0) });
+  const linear = createLinear(ctx.kx, w, gemmView(layout, 0), epilogue, inputOptions(ctx));
   ctx.noteKernel(linear.kernel);
   return { linear, output };
 }
@@ -223,8 +223,25 @@ function quantizedStrided(quant: QuantizedForm, dims: readonly number[], view: W
   };
 }
 
+/** What a linear layer's choice of kernel knows of its inputs, and asks of it. */
+export interface LinearOptions {
+  narrowOnInt8?: boolean;
+  /** The inputs are all -1 or +1 (a binarized activation). */
+  signsInput?: boolean;
+  /** The inputs lie on this static 8-bit grid (a DequantizeLinear of a QuantizeLinear's levels). */
+  grid?: Grid;
+}
+
+/** The options input 0's mark gives a linear node. */
+export function inputOptions(ctx: PlanContext): LinearOptions {
+  const mark = ctx.mark(0);
+  return { signsInput: mark?.kind === "signs", grid: mark?.kind === "grid" ? mark.grid : undefined };
+}
+
 /** Packs the weight for the fitting kernel. */
 /**
+ * `grid`: the inputs are levels of a static 8-bit grid, dequantized; they are quantized again onto it (exactly) and
+ * any integer weight levels with one scale per channel run on the int8 kernel: what a QDQ export computes.
  * `signsInput`: the layer's inputs are all -1 or +1 (a binarized activation), so 1-bit weights run on XNOR-popcount,
  * exactly (each row's scale, its mean |a|, is 1).
  * `narrowOnInt8`: 4- and 2-bit levels with one scale per channel run on the int8 kernel (a byte per weight) rather
@@ -236,7 +253,7 @@ export function createLinear(
   c: Constant,
   view: WeightView,
   ep: Epilogue,
-  options: { narrowOnInt8?: boolean; signsInput?: boolean } = {},
+  options: LinearOptions = {},
 ): Linear {
   const { K, N } = view;
   const quant = c.quant;
@@ -245,6 +262,10 @@ export function createLinear(
     const { levels: qm, scaleAt, constantOver } = qw;
     // 1-bit weights (+-1 times a channel scale) run on the int8 kernel: sign-select on float activations is the
     // slowest kernel we have (docs/kernels.md), and +-1 levels are exact in int8.
+    // Inputs on a static grid (a QDQ export's quantized activations): requantized exactly, for any integer levels.
+    if (options.grid && constantOver(K) && qw.inRange(-127, 127)) {
+      return qs8StaticLinear(kx, qm, (n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n), ep, options.grid);
+    }
     if (constantOver(K) && qw.isSigns()) {
       if (options.signsInput) return xnorLinear(kx, qm, (n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n), ep);
       return qs8Linear(kx, qm, (n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n), ep);
@@ -270,6 +291,7 @@ export function createLinear(
   if (signs) {
     const m = "at" in w ? w : stridedMatrix(w);
     const levels = { K, N, at: (k: number, n: number) => Math.sign(m.at(k, n)) };
+    if (options.grid) return qs8StaticLinear(kx, levels, (n) => signs[n]!, ep, options.grid);
     return options.signsInput ? xnorLinear(kx, levels, (n) => signs[n]!, ep) : qs8Linear(kx, levels, (n) => signs[n]!, ep);
   }
   const sparsity = sparsityOf(w);
@@ -380,6 +402,41 @@ function qs8Linear(kx: KernelInstance, w: Weight, scaleOf: (n: number) => number
     run(k, M, A, lda, C, ldc) {
       const { q, s } = quantizeRows(k, M, K, Kp, A, lda);
       k.k.qs8_gemm_wasmsimd_2x4(M, Kp, N, q, s, W, ws, bias, C, ldc, lo, hi);
+    },
+  };
+}
+
+/**
+ * Integer weights times inputs on a static grid: each element back to its level (round(a / scale) + zeroPoint, exact
+ * for a dequantized level), less 128 for uint8 levels so that it fits int8, then the int8 GEMM with the grid's scale
+ * per row. The shift and the zero point come back through each channel's weight sum, in the bias:
+ * sum_k (level_k - zp) w_kn = sum_k (level_k - shift) w_kn + (shift - zp) sum_k w_kn.
+ */
+function qs8StaticLinear(kx: KernelInstance, w: Weight, scaleOf: (n: number) => number, ep: Epilogue, grid: Grid): Linear {
+  const { K, N } = w;
+  const { lo, hi } = ep;
+  const packed = packQs8(w);
+  const { Kp, Np } = packed;
+  const shift = grid.lo === 0 ? 128 : 0;
+  const ws = Float32Array.from({ length: Np }, (_, n) => (n < N ? scaleOf(n) : 0));
+  const bias = Float32Array.from(biasOf(ep, Np));
+  for (let n = 0; n < N; n++) {
+    let sum = 0;
+    for (let k = 0; k < Kp; k++) sum += packed.data[n * Kp + k]!;
+    bias[n] = bias[n]! + grid.scale * ws[n]! * (shift - grid.zeroPoint) * sum;
+  }
+  const W = kx.put(packed.data);
+  const wsP = kx.put(ws);
+  const b = kx.put(bias);
+  const { scale, zeroPoint, lo: qlo, hi: qhi } = grid;
+  return {
+    kernel: "qs8", K, N, bytes: packed.data.byteLength + Np * 8,
+    run(k, M, A, lda, C, ldc) {
+      const q = k.alloc(M * Kp);
+      const s = k.alloc(M * 4);
+      new Float32Array(k.k.memory.buffer, s, M).fill(scale);
+      k.k.qs8_quantize_rows_static(M, K, Kp, A, lda, scale, zeroPoint, qlo, qhi, shift, q);
+      k.k.qs8_gemm_wasmsimd_2x4(M, Kp, N, q, s, W, wsP, b, C, ldc, lo, hi);
     },
   };
 }

@@ -36,18 +36,32 @@ export interface PlanContext {
   absorbActivation(): { lo: number; hi: number; output: string };
   /** Records which kernel serves this (linear) node. */
   noteKernel(kernel: string): void;
-  /** True when input i holds only -1 and +1 at run time (a binarized activation: see OpPlan's `signs`). */
-  signs(i: number): boolean;
+  /** What planning knows of input i's elements at run time (see ValueMark), if anything. */
+  mark(i: number): ValueMark | undefined;
 }
+
+/** A static 8-bit activation grid: levels in [lo, hi], value = (level - zeroPoint) * scale. */
+export interface Grid {
+  scale: number;
+  zeroPoint: number;
+  lo: number;
+  hi: number;
+}
+
+/** What planning knows of a run-time value's elements. */
+export type ValueMark =
+  | { kind: "signs" } // all -1 or +1: a binarized activation
+  | { kind: "levels"; grid: Grid } // a QuantizeLinear's levels
+  | { kind: "grid"; grid: Grid }; // values on the grid: a DequantizeLinear of such levels
 
 /** What a node becomes: constants folded at load, or a step run per inference. */
 export type OpPlan =
   | { kind: "constant"; outputs: Constant[] }
-  | { kind: "step"; run: (run: RunState) => Activation[]; outputs?: string[]; /** output 0 holds only -1 and +1 */ signs?: boolean };
+  | { kind: "step"; run: (run: RunState) => Activation[]; outputs?: string[]; /** what output 0's elements are */ mark?: ValueMark };
 
 export interface Op {
   /** Plans the node or throws Uncovered naming what the engine cannot run. */
   plan(ctx: PlanContext): OpPlan;
-  /** The op only moves or selects input 0's elements: when they are all -1 or +1, so are output 0's. */
-  keepsSigns?: boolean;
+  /** Output 0's elements are input 0's, moved or selected: input 0's mark carries over. */
+  movesElements?: boolean;
 }

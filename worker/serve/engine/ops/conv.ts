@@ -7,7 +7,7 @@
 // transposed. Bias, BatchNormalization and Relu/Clip fuse into the epilogue.
 import { intAttribute, intsAttribute, stringAttribute } from "../../../onnx/attributes";
 import { OPERATORS, type GemmLayout } from "../../../onnx/operators";
-import { BLOCK_SPARSE_MIN, channelScale, createLinear, CSR_MIN, gemmView, quantizedWeight, type Linear } from "../linear";
+import { BLOCK_SPARSE_MIN, channelScale, createLinear, CSR_MIN, gemmView, inputOptions, quantizedWeight, type Linear } from "../linear";
 import type { Epilogue, Op, OpPlan, PlanContext } from "../op";
 import type { Ptr } from "../../wasm/runtime";
 import { binaryScales, packPq, packQs8Pointwise, packQu7Pointwise, sparsityOf, stridedMatrix, type Weight } from "../../wasm/packing";
@@ -58,7 +58,8 @@ export const conv: Op = {
     if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded && densePlainWeight(w, Cg, M)) {
       return pointwise(ctx, w, group, epilogue, output, xIn, checkInput);
     }
-    if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded) {
+    // Inputs on a static grid take the im2col route, which requantizes them exactly; this one quantizes per pixel.
+    if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded && ctx.mark(0)?.kind !== "grid") {
       const planned = quantizedPointwise(ctx, w, layout, group, epilogue, output, xIn, checkInput);
       if (planned) return planned;
     }
@@ -68,11 +69,12 @@ export const conv: Op = {
     const weight = w.quant && K < SMALL_QUANTIZED_K ? { dims: w.dims, dtype: w.dtype, data: floatData(w) } : w;
     const linears: Linear[] = [];
     // Padding writes zeros into the patches, which XNOR-popcount cannot hold: binarized inputs count only unpadded.
-    const signsInput = ctx.signs(0) && (autoPad === "VALID" || (autoPad === "NOTSET" && pads.every((p) => p === 0)));
+    const { signsInput, grid } = inputOptions(ctx);
+    const zeroPadding = autoPad === "VALID" || (autoPad === "NOTSET" && pads.every((p) => p === 0));
     for (let g = 0; g < group; g++) {
       const slice = (v: Float32Array | null) => (v ? v.subarray(g * Mg, (g + 1) * Mg) : null);
       const ep = { ...epilogue, scale: slice(epilogue.scale), bias: slice(epilogue.bias) };
-      linears.push(createLinear(ctx.kx, weight, gemmView(layout, g), ep, { narrowOnInt8: true, signsInput }));
+      linears.push(createLinear(ctx.kx, weight, gemmView(layout, g), ep, { narrowOnInt8: true, signsInput: signsInput && zeroPadding, grid }));
     }
     ctx.noteKernel(linears[0]!.kernel);
     return {

@@ -1,9 +1,12 @@
 // DequantizeLinear of constant weights: kept as integer levels plus scales (per tensor, per axis or blocked), so the
 // consuming MatMul/Gemm/Conv packs them for an integer kernel; float values are produced only if something needs them.
+// Of a run-time activation on a static grid (one scale and zero point): its values, marked as on that grid when they
+// are a QuantizeLinear's levels on the same grid, so the consuming layer can requantize them exactly.
 import { intAttribute } from "../../../onnx/attributes";
 import { DT } from "../../../onnx/dtype";
 import { scaleIndexer } from "../linear";
-import type { Op } from "../op";
+import { gridOf, sameGrid } from "../activation-grid";
+import type { Op, PlanContext, OpPlan } from "../op";
 import { floatData, Uncovered, type Constant, type QuantizedForm } from "../values";
 
 export const dequantizelinear: Op = {
@@ -11,7 +14,8 @@ export const dequantizelinear: Op = {
     const x = ctx.constant(0);
     const scale = ctx.constant(1);
     const zp = ctx.has(2) ? ctx.constant(2) : undefined;
-    if (!x || !scale || (ctx.has(2) && !zp)) throw new Uncovered("only constant (weight) dequantization is covered");
+    if (!x) return runtimeDequantize(ctx);
+    if (!scale || (ctx.has(2) && !zp)) throw new Uncovered("only constant scales and zero points are covered");
     if (![DT.INT8, DT.UINT8, DT.INT4, DT.UINT4, DT.INT2, DT.UINT2].includes(x.dtype)) throw new Uncovered(`input type ${x.dtype}`);
     const form: QuantizedForm = {
       q: new Int8Array(0),
@@ -100,4 +104,22 @@ function dequantizeLevels(levels: Int8Array | Int16Array, form: QuantizedForm, d
 function form_axis(axis: number, rank: number, scale: Constant): number {
   if (scale.data.length === 1) return -1;
   return axis < 0 ? axis + rank : axis;
+}
+
+function runtimeDequantize(ctx: PlanContext): OpPlan {
+  const grid = gridOf(ctx.node, ctx.constant(1), ctx.constant(2), ctx.has(2));
+  if (!grid) throw new Uncovered("of a run-time value, only a per-tensor scale and uint8/int8 zero point are covered");
+  const x = ctx.input(0);
+  const mark = ctx.mark(0);
+  const { scale, zeroPoint } = grid;
+  return {
+    kind: "step",
+    mark: mark?.kind === "levels" && sameGrid(mark.grid, grid) ? { kind: "grid", grid } : undefined,
+    run(run) {
+      const a = x(run);
+      const y = run.alloc([...a.dims]);
+      run.kx.k.f32_dequantize_linear(run.view(a).length, a.ptr, scale, zeroPoint, y.ptr);
+      return [y];
+    },
+  };
 }

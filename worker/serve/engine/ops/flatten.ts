@@ -5,7 +5,7 @@ import type { Op } from "../op";
 import { checkedAxis } from "../attributes";
 
 export const flatten: Op = {
-  keepsSigns: true,
+  movesElements: true,
   plan(ctx) {
     const axis = intAttribute(ctx.node, "axis", 1);
     return viewOp((dims) => {

@@ -4,7 +4,7 @@ import { Uncovered } from "../values";
 import { poolAttributes, poolGeometry } from "./pool";
 
 export const maxpool: Op = {
-  keepsSigns: true,
+  movesElements: true,
   plan(ctx) {
     if (ctx.node.output[1]) throw new Uncovered("the Indices output is used");
     const attrs = poolAttributes(ctx.node);

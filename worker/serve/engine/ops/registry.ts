@@ -55,6 +55,7 @@ import { not } from "./not";
 import { or } from "./or";
 import { pad } from "./pad";
 import { pow } from "./pow";
+import { quantizelinear } from "./quantizelinear";
 import { range } from "./range";
 import { reciprocal } from "./reciprocal";
 import { reducemax } from "./reducemax";
@@ -129,6 +130,7 @@ export const OPS: Record<string, Op> = {
   Or: or,
   Pad: pad,
   Pow: pow,
+  QuantizeLinear: quantizelinear,
   Range: range,
   Reciprocal: reciprocal,
   ReduceMax: reducemax,

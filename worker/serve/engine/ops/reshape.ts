@@ -17,7 +17,7 @@ export function reshapeDims(dims: readonly number[], shape: readonly number[], a
 }
 
 export const reshape: Op = {
-  keepsSigns: true,
+  movesElements: true,
   plan(ctx) {
     const shape = ctx.constant(1);
     if (!shape) throw new Uncovered("the shape is computed at run time");

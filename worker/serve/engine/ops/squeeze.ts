@@ -7,7 +7,7 @@ import { intInput, normalizeAxis } from "../shape";
 import { Uncovered } from "../values";
 
 export const squeeze: Op = {
-  keepsSigns: true,
+  movesElements: true,
   plan(ctx) {
     let axes: number[] | undefined = [];
     if (ctx.opset < 13) axes = intsAttribute(ctx.node, "axes", []);

@@ -87,7 +87,7 @@ function foldConstant(c: Constant, perm: readonly number[]): Constant {
 }
 
 export const transpose: Op = {
-  keepsSigns: true,
+  movesElements: true,
   plan(ctx) {
     const permOf = (rank: number) => {
       const perm = intsAttribute(ctx.node, "perm", [...Array(rank).keys()].reverse());

@@ -17,7 +17,7 @@ export function unsqueezeDims(dims: readonly number[], axes: readonly number[]):
 }
 
 export const unsqueeze: Op = {
-  keepsSigns: true,
+  movesElements: true,
   plan(ctx) {
     const axes = ctx.opset < 13 ? intsAttribute(ctx.node, "axes", []) : intInput(ctx, 1).known;
     if (!axes) throw new Uncovered("axes are computed at run time");

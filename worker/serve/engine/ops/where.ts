@@ -23,7 +23,7 @@ export const where: Op = {
     return {
       kind: "step",
       // Where(x >= t, 1, -1): a binarized activation (BNN exports), which a binary-weight layer runs on XNOR-popcount.
-      signs: !!x && !!y && allSigns(x) && allSigns(y),
+      mark: x && y && allSigns(x) && allSigns(y) ? { kind: "signs" } : undefined,
       run(run) {
         const [k, u, v] = [cond(run), a(run), b(run)];
         const dims = broadcastAll([k.dims, u.dims, v.dims]);

@@ -1,0 +1,54 @@
+/* Activations on a static 8-bit grid, as ONNX's QuantizeLinear / DequantizeLinear with one scale and zero point:
+ *  - f32_quantize_linear: Y = clamp(nearest(X / s) + zp, lo, hi) (the levels, held as floats);
+ *  - f32_dequantize_linear: Y = (X - zp) * s;
+ *  - qs8_quantize_rows_static: rows of A on that grid for the int8 GEMM, Q = clamp(nearest(a / s) + zp, lo, hi) - shift
+ *    as int8 (shift 128 for uint8 levels, 0 for int8), K padded with zeros to Kp. Division, not a reciprocal, as
+ *    QuantizeLinear divides: a value half a level from a boundary rounds as the spec says. */
+#include "common.h"
+
+static inline v128_t levels_f32x4(v128_t x, v128_t s, v128_t zp, v128_t lo, v128_t hi) {
+  v128_t r = wasm_f32x4_add(wasm_f32x4_nearest(wasm_f32x4_div(x, s)), zp);
+  return wasm_f32x4_pmin(hi, wasm_f32x4_pmax(lo, r));
+}
+
+static inline float levels_f32(float x, float s, float zp, float lo, float hi) {
+  float r = nearest_f32(x / s) + zp;
+  return r < lo ? lo : r > hi ? hi : r;
+}
+
+EXPORT(f32_quantize_linear)
+void f32_quantize_linear(int n, const float* X, float s, float zp, float lo, float hi, float* Y) {
+  const v128_t vs = wasm_f32x4_splat(s), vz = wasm_f32x4_splat(zp), vlo = wasm_f32x4_splat(lo), vhi = wasm_f32x4_splat(hi);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(Y + i, levels_f32x4(wasm_v128_load(X + i), vs, vz, vlo, vhi));
+  for (; i < n; i++) Y[i] = levels_f32(X[i], s, zp, lo, hi);
+}
+
+EXPORT(f32_dequantize_linear)
+void f32_dequantize_linear(int n, const float* X, float s, float zp, float* Y) {
+  const v128_t vs = wasm_f32x4_splat(s), vz = wasm_f32x4_splat(zp);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(Y + i, wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(X + i), vz), vs));
+  for (; i < n; i++) Y[i] = (X[i] - zp) * s;
+}
+
+EXPORT(qs8_quantize_rows_static)
+void qs8_quantize_rows_static(int M, int K, int Kp, const float* A, int lda, float s, float zp, float lo, float hi,
+                              float shift, int8_t* Q) {
+  const v128_t vs = wasm_f32x4_splat(s), vz = wasm_f32x4_splat(zp - shift), vlo = wasm_f32x4_splat(lo - shift),
+               vhi = wasm_f32x4_splat(hi - shift);
+  for (int m = 0; m < M; m++) {
+    const float* a = A + (long)m * lda;
+    int8_t* q = Q + (long)m * Kp;
+    int k = 0;
+    for (; k + 16 <= K; k += 16) {
+      v128_t i0 = wasm_i32x4_trunc_sat_f32x4(levels_f32x4(wasm_v128_load(a + k), vs, vz, vlo, vhi));
+      v128_t i1 = wasm_i32x4_trunc_sat_f32x4(levels_f32x4(wasm_v128_load(a + k + 4), vs, vz, vlo, vhi));
+      v128_t i2 = wasm_i32x4_trunc_sat_f32x4(levels_f32x4(wasm_v128_load(a + k + 8), vs, vz, vlo, vhi));
+      v128_t i3 = wasm_i32x4_trunc_sat_f32x4(levels_f32x4(wasm_v128_load(a + k + 12), vs, vz, vlo, vhi));
+      wasm_v128_store(q + k, wasm_i8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(i0, i1), wasm_i16x8_narrow_i32x4(i2, i3)));
+    }
+    for (; k < K; k++) q[k] = (int8_t)(int)levels_f32(a[k], s, zp - shift, lo - shift, hi - shift);
+    for (; k < Kp; k++) q[k] = 0;
+  }
+}
