@@ -260,19 +260,15 @@ export function createLinear(
   const qw = quantizedWeight(c, view);
   if (quant && qw) {
     const { levels: qm, scaleAt, constantOver } = qw;
+    const perChannel = (n: number) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n);
     // 1-bit weights (+-1 times a channel scale) run on the int8 kernel: sign-select on float activations is the
-    // slowest kernel we have (docs/kernels.md), and +-1 levels are exact in int8.
-    // Inputs on a static grid (a QDQ export's quantized activations): requantized exactly, for any integer levels.
-    if (options.grid && constantOver(K) && qw.inRange(-127, 127)) {
-      return qs8StaticLinear(kx, qm, (n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n), ep, options.grid);
-    }
-    if (constantOver(K) && qw.isSigns()) {
-      if (options.signsInput) return xnorLinear(kx, qm, (n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n), ep);
-      return qs8Linear(kx, qm, (n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n), ep);
-    }
+    // slowest kernel we have (docs/kernels.md), and +-1 levels are exact in int8. Inputs on a static grid (a QDQ
+    // export's quantized activations) take any integer levels there.
+    const signs = constantOver(K) && qw.isSigns();
+    if (signs || (options.grid && constantOver(K) && qw.inRange(-127, 127))) return int8Family(kx, qm, perChannel, ep, options, signs);
     // 2-bit levels lie in [-2, 1]: int8 (per channel) and int4 (per block of 32) kernels hold them as they are.
     if ((quant.bits === 8 || quant.bits === 2 || options.narrowOnInt8) && constantOver(K) && qw.inRange(-127, 127)) {
-      return qs8Linear(kx, qm, (n) => (K > 0 ? scaleAt(0, n) : 0) * channelScale(ep, n), ep);
+      return qs8Linear(kx, qm, perChannel, ep);
     }
     // uint4 levels minus their zero points span -15..15: only -8..7 packs into the 4-bit kernel.
     if ((quant.bits === 4 || quant.bits === 2) && constantOver(32) && qw.inRange(-8, 7)) {
@@ -290,9 +286,7 @@ export function createLinear(
   const signs = K >= 32 ? binaryScales(w) : null;
   if (signs) {
     const m = "at" in w ? w : stridedMatrix(w);
-    const levels = { K, N, at: (k: number, n: number) => Math.sign(m.at(k, n)) };
-    if (options.grid) return qs8StaticLinear(kx, levels, (n) => signs[n]!, ep, options.grid);
-    return options.signsInput ? xnorLinear(kx, levels, (n) => signs[n]!, ep) : qs8Linear(kx, levels, (n) => signs[n]!, ep);
+    return int8Family(kx, { K, N, at: (k, n) => Math.sign(m.at(k, n)) }, (n) => signs[n]!, ep, options, true);
   }
   const sparsity = sparsityOf(w);
   if (sparsity.blocks >= BLOCK_SPARSE_MIN) return blockSparseLinear(kx, w, ep);
@@ -319,6 +313,18 @@ function inRange(w: WeightMatrix, lo: number, hi: number): boolean {
 }
 
 const biasOf = (ep: Epilogue, length: number) => padded(ep.bias, length);
+
+/** Each channel's scale, zero past the N channels up to the packed Np. */
+const scalesOf = (scaleOf: (n: number) => number, N: number, Np: number) => Float32Array.from({ length: Np }, (_, n) => (n < N ? scaleOf(n) : 0));
+
+/**
+ * Integer levels with one scale per channel: requantized exactly onto the inputs' static grid where they have one,
+ * XNOR-popcount for +-1 levels times binarized inputs, else the int8 GEMM.
+ */
+function int8Family(kx: KernelInstance, w: Weight, scaleOf: (n: number) => number, ep: Epilogue, options: LinearOptions, signs: boolean): Linear {
+  if (options.grid) return qs8StaticLinear(kx, w, scaleOf, ep, options.grid);
+  return signs && options.signsInput ? xnorLinear(kx, w, scaleOf, ep) : qs8Linear(kx, w, scaleOf, ep);
+}
 
 // The run closures below capture sizes and kernel-memory pointers only, never the weight or its JS packing: a
 // session holds its weights once, in kernel memory.
@@ -378,7 +384,7 @@ function qs8Linear(kx: KernelInstance, w: Weight, scaleOf: (n: number) => number
   const packed = packQs8(w);
   const { Kp, Np } = packed;
   const W = kx.put(packed.data);
-  const ws = kx.put(Float32Array.from({ length: packed.Np }, (_, n) => (n < w.N ? scaleOf(n) : 0)));
+  const ws = kx.put(scalesOf(scaleOf, w.N, packed.Np));
   const bias = kx.put(biasOf(ep, packed.Np));
   if (kx.relaxed) {
     // The relaxed dot multiplies 16 int8 weights by 16 activations in [0, 127] per instruction: activations are
@@ -418,7 +424,7 @@ function qs8StaticLinear(kx: KernelInstance, w: Weight, scaleOf: (n: number) => 
   const packed = packQs8(w);
   const { Kp, Np } = packed;
   const shift = grid.lo === 0 ? 128 : 0;
-  const ws = Float32Array.from({ length: Np }, (_, n) => (n < N ? scaleOf(n) : 0));
+  const ws = scalesOf(scaleOf, N, Np);
   const bias = Float32Array.from(biasOf(ep, Np));
   for (let n = 0; n < N; n++) {
     let sum = 0;
@@ -448,7 +454,7 @@ function xnorLinear(kx: KernelInstance, w: Weight, scaleOf: (n: number) => numbe
   const packed = packBinary(w);
   const { Kp, Np } = packed;
   const W = kx.put(packed.bits);
-  const ws = kx.put(Float32Array.from({ length: Np }, (_, n) => (n < N ? scaleOf(n) : 0)));
+  const ws = kx.put(scalesOf(scaleOf, N, Np));
   const bias = kx.put(biasOf(ep, Np));
   return {
     kernel: "xnor", K, N, bytes: packed.bits.byteLength + Np * 8,
