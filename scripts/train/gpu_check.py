@@ -97,7 +97,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=os.environ.get("OUT", "/tmp/slimtrain-gpu"))
     ap.add_argument("--runs", default="/tmp/slimtrain-gpu-runs", help="where the CLI runs write (not copied back)")
-    ap.add_argument("--results-seconds", type=int, default=220, help="time allowed to the ResNet-18 results run")
+    ap.add_argument("--results-seconds", type=int, default=480, help="time allowed to the ResNet-18 results run")
     ap.add_argument("--pytest-seconds", type=int, default=150)
     ap.add_argument("--device", default="cuda", help="cuda; cpu with --tiny tries the script itself on a CPU machine")
     ap.add_argument("--tiny", action="store_true", help="small ResNet-18 data and results run, time limits x3 (a dry run)")
@@ -153,8 +153,8 @@ def main() -> int:
             print(json.dumps(rec), flush=True)
             save()
 
-    sizes = ["--train-size", "512", "--val-size", "256", "--epochs", "1"] if args.tiny else \
-        ["--train-size", "0", "--val-size", "0", "--epochs", "6"]
+    sizes = ["--train-size", "512", "--val-size", "256", "--epochs", "1", "--student-epochs", "1", "--seeds", "1"] \
+        if args.tiny else ["--train-size", "0", "--val-size", "0", "--epochs", "6", "--student-epochs", "6", "--seeds", "3"]
     step("resnet18-results", [sys.executable, str(TRAIN_DIR / "examples" / "resnet18_results.py"), "--device", args.device,
                               "--amp", *sizes, "--qat-epochs", "2" if not args.tiny else "1", "--batch-size", "128", "--threads", "8",
                               "--parity", "1000", "--out", str(out)], args.results_seconds * stretch)
