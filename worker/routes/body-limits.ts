@@ -60,7 +60,9 @@ export const bodyLimits: MiddlewareHandler<AppEnv> = async (c, next) => {
   const limit = limitFor(c.req.header("Content-Type"));
   if (!limit || !c.req.raw.body) return next();
   const declared = c.req.header("Content-Length");
-  const tooLarge = () => new ApiError(413, "payload_too_large", `${limit.what} exceeds ${limit.maxSize} bytes`);
+  // curl's --data-binary labels bytes as a form unless told otherwise: say how an upload is sent.
+  const hint = limit.what === "form body" ? " (a model's or dataset's bytes go as Content-Type: application/octet-stream)" : "";
+  const tooLarge = () => new ApiError(413, "payload_too_large", `${limit.what} exceeds ${limit.maxSize} bytes${hint}`);
   const bytes = await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, limit.maxSize, tooLarge);
   c.req.raw = new Request(c.req.raw, { body: bytes });
   c.set("body", bytes);

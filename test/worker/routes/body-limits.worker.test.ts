@@ -76,7 +76,19 @@ describe("form body limit", () => {
     });
     const err = await expectError(res);
     expect(err.status).toBe(413);
-    expect(err.message).toBe("form body exceeds 16384 bytes");
+    expect(err.message).toBe("form body exceeds 16384 bytes (a model's or dataset's bytes go as Content-Type: application/octet-stream)");
+  });
+
+  it("answers 413 to an upload sent with curl's default form type, saying which type an upload takes", async () => {
+    const res = await api("/v1/datasets?name=labelled-as-form", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new Uint8Array(20 * 1024),
+    });
+    const err = await expectError(res);
+    expect(err.status).toBe(413);
+    expect(err.code).toBe("payload_too_large");
+    expect(err.message).toContain("Content-Type: application/octet-stream");
   });
 
   it("still signs in with a form of ordinary size", async () => {
