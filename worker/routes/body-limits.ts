@@ -45,10 +45,11 @@ export const MAX_FORM_BYTES = 16 * 1024;
 const JSON_TYPE = /^[^;]*[/+]json\s*(;|$)/i;
 const FORM_TYPE = /^\s*(application\/x-www-form-urlencoded|multipart\/form-data)\s*(;|$)/i;
 
-function limitFor(contentType: string | undefined): { maxSize: number; what: string } | null {
+function limitFor(contentType: string | undefined): { maxSize: number; what: string; hint?: string } | null {
   if (!contentType) return null;
   if (JSON_TYPE.test(contentType)) return { maxSize: MAX_JSON_BYTES, what: "JSON body" };
-  if (FORM_TYPE.test(contentType)) return { maxSize: MAX_FORM_BYTES, what: "form body" };
+  // curl's --data-binary labels bytes as a form unless told otherwise: say how an upload is sent.
+  if (FORM_TYPE.test(contentType)) return { maxSize: MAX_FORM_BYTES, what: "form body", hint: " (a model's or dataset's bytes go as Content-Type: application/octet-stream)" };
   return null;
 }
 
@@ -60,9 +61,7 @@ export const bodyLimits: MiddlewareHandler<AppEnv> = async (c, next) => {
   const limit = limitFor(c.req.header("Content-Type"));
   if (!limit || !c.req.raw.body) return next();
   const declared = c.req.header("Content-Length");
-  // curl's --data-binary labels bytes as a form unless told otherwise: say how an upload is sent.
-  const hint = limit.what === "form body" ? " (a model's or dataset's bytes go as Content-Type: application/octet-stream)" : "";
-  const tooLarge = () => new ApiError(413, "payload_too_large", `${limit.what} exceeds ${limit.maxSize} bytes${hint}`);
+  const tooLarge = () => new ApiError(413, "payload_too_large", `${limit.what} exceeds ${limit.maxSize} bytes${limit.hint ?? ""}`);
   const bytes = await readBodyWithLimit(c.req.raw.body, declared ? Number(declared) : undefined, limit.maxSize, tooLarge);
   c.req.raw = new Request(c.req.raw, { body: bytes });
   c.set("body", bytes);

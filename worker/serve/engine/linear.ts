@@ -10,7 +10,7 @@ import type { GemmLayout } from "../../onnx/operators";
 import type { KernelInstance, Ptr } from "../wasm/runtime";
 import {
   binaryScales, stridedMatrix, packBinary, packBlockSparse1x16, packCsr, packF32Panels, packLut4, packPq, packQs4, packQs8, padded, roundUp, sparsityOf,
-  type PackedPq, type StridedWeight, type Weight, type WeightMatrix,
+  type PackedPq, type PackedQs8, type StridedWeight, type Weight, type WeightMatrix,
 } from "../wasm/packing";
 import type { Epilogue, Grid, PlanContext } from "./op";
 import { floatData, type Constant, type QuantizedForm, type SharedForm } from "./values";
@@ -370,6 +370,17 @@ function pqLinear(kx: KernelInstance, pq: PackedPq, K: number, N: number, ep: Ep
   };
 }
 
+/** Each output channel's sum of its int8 weight levels (Np entries, padding channels 0): zero-point and shift terms. */
+function channelSums(packed: PackedQs8, N: number): Int32Array {
+  const sums = new Int32Array(packed.Np);
+  for (let n = 0; n < N; n++) {
+    let sum = 0;
+    for (let k = 0; k < packed.Kp; k++) sum += packed.data[n * packed.Kp + k]!;
+    sums[n] = sum;
+  }
+  return sums;
+}
+
 /** Activations quantized per row into scratch memory (freed with the run). */
 function quantizeRows(kx: KernelInstance, M: number, K: number, Kp: number, A: Ptr, lda: number) {
   const q = kx.alloc(M * Kp);
@@ -389,9 +400,7 @@ function qs8Linear(kx: KernelInstance, w: Weight, scaleOf: (n: number) => number
   if (kx.relaxed) {
     // The relaxed dot multiplies 16 int8 weights by 16 activations in [0, 127] per instruction: activations are
     // quantized per row as unsigned 7-bit with a zero point, corrected through each channel's weight sum.
-    const wsum = new Int32Array(packed.Np);
-    for (let n = 0; n < w.N; n++) for (let k = 0; k < packed.Kp; k++) wsum[n] = wsum[n]! + packed.data[n * packed.Kp + k]!;
-    const sums = kx.put(wsum);
+    const sums = kx.put(channelSums(packed, N));
     return {
       kernel: "qs8", K, N, bytes: packed.data.byteLength + Np * 12,
       run(k, M, A, lda, C, ldc) {
@@ -426,11 +435,8 @@ function qs8StaticLinear(kx: KernelInstance, w: Weight, scaleOf: (n: number) => 
   const shift = grid.lo === 0 ? 128 : 0;
   const ws = scalesOf(scaleOf, N, Np);
   const bias = Float32Array.from(biasOf(ep, Np));
-  for (let n = 0; n < N; n++) {
-    let sum = 0;
-    for (let k = 0; k < Kp; k++) sum += packed.data[n * Kp + k]!;
-    bias[n] = bias[n]! + grid.scale * ws[n]! * (shift - grid.zeroPoint) * sum;
-  }
+  const sums = channelSums(packed, N);
+  for (let n = 0; n < N; n++) bias[n] = bias[n]! + grid.scale * ws[n]! * (shift - grid.zeroPoint) * sums[n]!;
   const W = kx.put(packed.data);
   const wsP = kx.put(ws);
   const b = kx.put(bias);
