@@ -1,5 +1,5 @@
 // Scalar references of the activation kernels, in float64 from their definitions: softmax over each row with
-// Math.exp (of the float32 difference from the row's max), GELU as x * Phi(x) from an erf that is not the kernels' fit (the engine's Erf: a series and erfc).
+// Math.exp (of the float32 difference from the row's max), sigmoid and Swish with Math.exp, GELU as x * Phi(x) from an erf that is not the kernels' fit (the engine's Erf: a series and erfc).
 import { erf } from "../../worker/serve/engine/elementwise";
 
 /** Each of `rows` rows of `len`: exp(x - max) / sum, the difference rounded to float32 as a float32 softmax has it. */
@@ -13,6 +13,11 @@ export function refSoftmaxRows(X: ArrayLike<number>, rows: number, len: number):
     for (let j = 0; j < len; j++) Y[r * len + j]! /= sum;
   }
   return Y;
+}
+
+/** x * sigmoid(alpha x) in float64 (Swish; alpha null: sigmoid(x) alone). */
+export function refSwish(X: ArrayLike<number>, alpha: number | null): Float64Array {
+  return Float64Array.from(X, (x) => (alpha === null ? 1 / (1 + Math.exp(-x)) : x / (1 + Math.exp(-alpha * x))));
 }
 
 /** 0.5 x (1 + erf(x / sqrt 2)). */

@@ -1,4 +1,5 @@
 /* Activations on float tensors, vectorised: softmax along contiguous rows, layer normalization, GELU (erf form),
+ * sigmoid and Swish/SiLU,
  * clamping (Relu, Clip) and same-shape Add/Sub/Mul/Div with a clamp fused.
  * exp is Cephes' single-precision scheme: n = round(x log2 e), r = x - n ln 2 in two parts, a degree-5 polynomial
  * for e^r on [-ln2/2, ln2/2] (within 2 ulp), 2^n built in the exponent bits; below -87.3 it is 0 (float32's
@@ -99,6 +100,33 @@ void f32_gelu_erf(int n, const float* X, float* Y) {
     const float x = X[i];
     Y[i] = 0.5f * x * (1.f + wasm_f32x4_extract_lane(erf_f32x4(wasm_f32x4_splat(x * 0.70710678118654752f)), 0));
   }
+}
+
+/* sigmoid(t) = 1 / (1 + e^-t) with e^-t from exp_f32x4: a large |t| gives exactly 0 or 1, never NaN; NaN stays NaN. */
+static inline v128_t sigmoid_f32x4(v128_t t) {
+  const v128_t one = wasm_f32x4_splat(1.f);
+  return wasm_f32x4_div(one, wasm_f32x4_add(one, exp_f32x4(wasm_f32x4_neg(t))));
+}
+
+/* Y = sigmoid(X) over n elements (Y may be X). */
+EXPORT(f32_sigmoid)
+void f32_sigmoid(int n, const float* X, float* Y) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(Y + i, sigmoid_f32x4(wasm_v128_load(X + i)));
+  for (; i < n; i++) Y[i] = wasm_f32x4_extract_lane(sigmoid_f32x4(wasm_f32x4_splat(X[i])), 0);
+}
+
+/* Y = X * sigmoid(alpha * X) over n elements: Swish, SiLU at alpha 1 (which exporters write as Sigmoid then Mul, one
+ * pass here instead of two). Y may be X. */
+EXPORT(f32_swish)
+void f32_swish(int n, float alpha, const float* X, float* Y) {
+  const v128_t va = wasm_f32x4_splat(alpha);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t x = wasm_v128_load(X + i);
+    wasm_v128_store(Y + i, wasm_f32x4_mul(x, sigmoid_f32x4(wasm_f32x4_mul(va, x))));
+  }
+  for (; i < n; i++) Y[i] = X[i] * wasm_f32x4_extract_lane(sigmoid_f32x4(wasm_f32x4_splat(alpha * X[i])), 0);
 }
 
 /* Y = clamp(A op B, lo, hi) over n elements of two same-shape tensors, op 0 add, 1 sub, 2 mul, 3 div (a residual

@@ -1,8 +1,8 @@
-// f32_softmax_rows, f32_layernorm_rows and f32_gelu_erf against float64 references: row lengths around the 4-lane step and long rows,
+// f32_softmax_rows, f32_layernorm_rows, f32_gelu_erf, f32_sigmoid and f32_swish against float64 references: row lengths around the 4-lane step and long rows,
 // inputs from -60 to 60 (exp's reduction and its underflow to 0), masked entries (-Infinity) as attention writes them,
 // rows written in place; GELU over -10 to 10 at lengths around the step.
 import { describe, expect, it } from "vitest";
-import { refGeluErf, refLayerNormRows, refSoftmaxRows } from "@kernels/reference/f32_activation";
+import { refGeluErf, refLayerNormRows, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
 import { kernelInstance, tileSizes, uniform } from "@test/support/kernels";
 
 /** Largest |a - b| over each element's max(|b|, floor). */
@@ -61,6 +61,38 @@ describe("f32_gelu_erf", () => {
       kx.k.f32_gelu_erf(n, x, y);
       expect(worst(kx.f32(y, n), refGeluErf(X), 1), `n ${n}`).toBeLessThan(1e-6);
     }
+  });
+});
+
+describe("f32_sigmoid and f32_swish", () => {
+  it("match float64 sigmoid(x) and x sigmoid(alpha x) within 1e-6 (absolute below 1, relative above) from -100 to 100, in place as well", () => {
+    for (const n of [...tileSizes(4), 1001]) {
+      const X = uniform(n, n + 5, 100);
+      for (const alpha of [null, 1, 0.35, -2]) {
+        for (const inPlace of [false, true]) {
+          const kx = kernelInstance();
+          const x = kx.put(X);
+          const y = inPlace ? x : kx.alloc(n * 4);
+          if (alpha === null) kx.k.f32_sigmoid(n, x, y);
+          else kx.k.f32_swish(n, alpha, x, y);
+          expect(worst(kx.f32(y, n), refSwish(X, alpha), 1), `n ${n} alpha ${alpha}`).toBeLessThan(1e-6);
+        }
+      }
+    }
+  });
+
+  it("saturate far out (below float32's normal range, and exactly 1) and keep NaN", () => {
+    const kx = kernelInstance();
+    const X = Float32Array.of(-1000, -90, 90, 1000, NaN);
+    const y = kx.alloc(X.length * 4);
+    kx.k.f32_sigmoid(X.length, kx.put(X), y);
+    const [far, near, up, farUp, nan] = Array.from(kx.f32(y, X.length));
+    for (const v of [far!, near!]) {
+      expect(v).toBeGreaterThanOrEqual(0);
+      expect(v).toBeLessThan(1.2e-38);
+    }
+    expect([up, farUp]).toEqual([1, 1]);
+    expect(nan).toBeNaN();
   });
 });
 

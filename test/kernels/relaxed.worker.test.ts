@@ -1,6 +1,6 @@
 // The relaxed-SIMD build, run where it is served: in workerd (Node 20's baseline tier computes a relaxed op wrongly).
 import { describe, expect, it } from "vitest";
-import { refGeluErf, refSoftmaxRows } from "@kernels/reference/f32_activation";
+import { refGeluErf, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
 import { dwOutputSize, packPointwise, refDwConv2d, refPointwise } from "@kernels/reference/f32_dwconv";
 import { refF32Gemm } from "@kernels/reference/f32_gemm";
 import { refLut4Gemm } from "@kernels/reference/lut4_gemm";
@@ -111,7 +111,7 @@ describe("relaxed-SIMD kernels in workerd", () => {
     }
   });
 
-  it("softmax rows and GELU with fused multiply-add in their polynomials match float64 within 1e-6", () => {
+  it("softmax rows, GELU and SiLU with fused multiply-add in their polynomials match float64 within 1e-6", () => {
     for (const len of [3, 4, 9, 128]) {
       const X = uniform(2 * len, len, 20);
       const kx = relaxed();
@@ -126,6 +126,8 @@ describe("relaxed-SIMD kernels in workerd", () => {
     const y = kx.alloc(37 * 4);
     kx.k.f32_gelu_erf(37, kx.put(X), y);
     expect(relError(kx.f32(y, 37), refGeluErf(X))).toBeLessThan(1e-6);
+    kx.k.f32_swish(37, 1, kx.put(X), y);
+    expect(relError(kx.f32(y, 37), refSwish(X, 1))).toBeLessThan(1e-6);
   });
 
   it("int4 GEMM on the relaxed dot (4-row tiles) matches the reference within 1e-5 at M in {1, 3, 4, 5, 33}", () => {

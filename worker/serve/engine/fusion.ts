@@ -1,6 +1,6 @@
-// Graph fusion before planning: exporters write layer norm and GELU as chains of elementwise ops (eight and five
-// passes over the activations); each chain becomes one LayerNormalization or Gelu node that the engine runs in one
-// pass. A chain fuses only when its intermediate tensors feed nothing outside it and are not graph outputs, so the
+// Graph fusion before planning: exporters write layer norm, GELU and SiLU as chains of elementwise ops (eight, five
+// and two passes over the activations); each chain becomes one LayerNormalization, Gelu or Swish node that the engine
+// runs in one pass. A chain fuses only when its intermediate tensors feed nothing outside it and are not graph outputs, so the
 // rewritten graph computes the same outputs. The fused nodes exist only in the engine's plan (they may be of an
 // opset newer than the model's); the stored model is never changed.
 import type { NodeProto } from "onnx-buf";
@@ -205,8 +205,18 @@ function gelu(g: Graph, erf: NodeProto): Fused | null {
   return null;
 }
 
+/** SiLU as exporters write it: s = Sigmoid(x), then x * s (either order), s read by that Mul alone. */
+function silu(g: Graph, sig: NodeProto): Fused | null {
+  const x = sig.input[0];
+  const s = sig.output[0];
+  if (!x || !s) return null;
+  const mul = soleConsumer(g, s, "Mul");
+  if (!mul || otherOperand(mul, s) !== x) return null;
+  return { nodes: [sig, mul], node: makeNode("Swish", [x], [mul.output[0]!], `${sig.name || s}/fused_Swish`, { alpha: { float: 1 } }) };
+}
+
 /**
- * The node list with each fusable layer norm and Erf GELU replaced by one node, placed where the chain's last node
+ * The node list with each fusable layer norm, Erf GELU and SiLU replaced by one node, placed where the chain's last node
  * was (its inputs are all computed by then). Constant nodes left without consumers are dropped. Pure: the given
  * nodes are not changed; without anything to fuse the list comes back as it was.
  */
@@ -227,7 +237,7 @@ export function fuseGraph(
   const replacement = new Map<NodeProto, NodeProto>(); // the chain's last node -> the fused node
   for (const n of nodes) {
     if (!isOnnx(n) || g.taken.has(n)) continue;
-    const f = n.opType === "ReduceMean" ? layerNorm(g, n, opset) : n.opType === "Erf" ? gelu(g, n) : null;
+    const f = n.opType === "ReduceMean" ? layerNorm(g, n, opset) : n.opType === "Erf" ? gelu(g, n) : n.opType === "Sigmoid" ? silu(g, n) : null;
     if (!f) continue;
     for (const m of f.nodes) g.taken.add(m);
     const last = f.nodes.reduce((a, b) => (order.get(b)! > order.get(a)! ? b : a));

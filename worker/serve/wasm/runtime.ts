@@ -41,6 +41,8 @@ export interface KernelExports {
   qu7_pointwise_4x8(M: number, K: number, P: number, Q: Ptr, as: Ptr, zps: Ptr, Wp: Ptr, wsum: Ptr, ws: Ptr, bias: Ptr, lo: number, hi: number, Y: Ptr): void;
   f32_softmax_rows(rows: number, len: number, X: Ptr, Y: Ptr): void;
   f32_gelu_erf(n: number, X: Ptr, Y: Ptr): void;
+  f32_sigmoid(n: number, X: Ptr, Y: Ptr): void;
+  f32_swish(n: number, alpha: number, X: Ptr, Y: Ptr): void;
   f32_col2im(col: Ptr, ldc: number, M: number, IH: number, IW: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, OH: number, OW: number, scale: Ptr, bias: Ptr, lo: number, hi: number, Y: Ptr): void;
 }
 

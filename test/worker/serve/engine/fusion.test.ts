@@ -1,4 +1,4 @@
-// The fusion pre-pass: decomposed layer norms and Erf GELUs, written in the exporters' orders, become one node each;
+// The fusion pre-pass: decomposed layer norms, Erf GELUs and SiLUs, written in the exporters' orders, become one node each;
 // the engine runs the fused graph and its outputs agree with onnxruntime-node running the decomposed graph (1e-5
 // relative, odd sizes, batch 1 and 3). A chain stays as it is when an intermediate has another reader or is a graph
 // output, or a constant differs from the pattern's.
@@ -134,6 +134,37 @@ describe("fusing decomposed layer norm and GELU", () => {
       }
     });
   }
+
+  for (const batch of [1, 3]) {
+    it(`runs SiLU written as Sigmoid then Mul (either operand order) after a Conv as one Swish, batch ${batch}`, async () => {
+      const [C, M, H] = [int(1, 5), int(2, 9), int(3, 11)];
+      for (const swapped of [false, true]) {
+        const x = live("x", [batch, C, H, H + 2]);
+        const nodes = [
+          makeNode("Conv", ["x", "w", "b"], ["c"], "conv", { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
+          makeNode("Sigmoid", ["c"], ["s"], "sigmoid"),
+          makeNode("Mul", swapped ? ["s", "c"] : ["c", "s"], ["y"], "mul"),
+        ];
+        const bytes = model(nodes, [x], [floats("w", [M, C, 3, 3], 3), floats("b", [M])], 4);
+        expect([swapped, opTypes(fused(bytes))]).toEqual([swapped, ["Conv", "Swish"]]);
+        await compare(bytes, [x]);
+      }
+    });
+  }
+
+  it("leaves Sigmoid then Mul alone when the Mul scales something else or the sigmoid is read elsewhere", () => {
+    const x = live("x", [2, 6]);
+    const r = live("r", [2, 6]);
+    // A gate (sigmoid of one tensor times another), as squeeze-and-excitation and LSTMs write it.
+    const gate = [makeNode("Sigmoid", ["x"], ["s"], "sigmoid"), makeNode("Mul", ["r", "s"], ["y"], "mul")];
+    expect(opTypes(fused(model(gate, [x, r], [], 2)))).toEqual(["Sigmoid", "Mul"]);
+    const shared = [makeNode("Sigmoid", ["x"], ["s"], "sigmoid"), makeNode("Mul", ["x", "s"], ["y"], "mul"), makeNode("Relu", ["s"], ["z"], "relu")];
+    expect(opTypes(fused(model(shared, [x], [], 2, ["y", "z"])))).toEqual(["Sigmoid", "Mul", "Relu"]);
+    const visible = [makeNode("Sigmoid", ["x"], ["s"], "sigmoid"), makeNode("Mul", ["s", "x"], ["y"], "mul")];
+    expect(opTypes(fused(model(visible, [x], [], 2, ["y", "s"])))).toEqual(["Sigmoid", "Mul"]);
+    const squared = [makeNode("Sigmoid", ["x"], ["s"], "sigmoid"), makeNode("Mul", ["s", "s"], ["y"], "mul")];
+    expect(opTypes(fused(model(squared, [x], [], 2)))).toEqual(["Sigmoid", "Mul"]);
+  });
 
   it("runs an encoder block's tail: residual Add, layer norm, feed-forward with GELU, layer norm", async () => {
     const [S, D, F] = [13, 24, 40];

@@ -27,6 +27,7 @@ import { reshape } from "./reshape";
 import { shape } from "./shape";
 import { sigmoid } from "./sigmoid";
 import { softmax } from "./softmax";
+import { swish } from "./swish";
 import { tanh } from "./tanh";
 import { transpose } from "./transpose";
 import { abs } from "./abs";
@@ -102,6 +103,7 @@ export const OPS: Record<string, Op> = {
   Shape: shape,
   Sigmoid: sigmoid,
   Softmax: softmax,
+  Swish: swish,
   Tanh: tanh,
   Transpose: transpose,
   Abs: abs,

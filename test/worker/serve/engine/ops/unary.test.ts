@@ -1,5 +1,5 @@
 // Unary ops against onnxruntime-node at seeded random shapes, batch 1 and 3: each on a run-time input over the range
-// where it is defined, folded on a constant (then added to a live input), and Not inside a graph ending in Where.
+// where it is defined (Sigmoid and Swish into their saturated tails), folded on a constant (then added to a live input), and Not inside a graph ending in Where.
 import { describe, it } from "vitest";
 import { makeNode } from "@worker/onnx/builders";
 import { compare, graphOf, inputMaker, type Input } from "@test/support/op-graphs";
@@ -41,6 +41,17 @@ describe("unary ops against onnxruntime-node", () => {
       const x = shaped("x", [batch, int(2, 7), 5], (u) => u * 8);
       await compare(graphOf("HardSigmoid", [x], { alpha: 0.3, beta: 0.4 }, 3), [x]);
       await compare(graphOf("HardSigmoid", [x], { alpha: { float: 1 }, beta: { float: 0 } }, 3), [x]);
+    });
+
+    it(`Swish (opset 24) with its default alpha and another, over sigmoid's saturated tails, batch ${batch}`, async () => {
+      const x = shaped("x", [batch, int(2, 7), int(1, 11)], (u) => u * 40);
+      await compare(graphOf("Swish", [x], {}, 3, 24), [x]);
+      await compare(graphOf("Swish", [x], { alpha: { float: 0.35 } }, 3, 24), [x]);
+    });
+
+    it(`Sigmoid far into its tails (0 and 1 exactly, never NaN), batch ${batch}`, async () => {
+      const x: Input = { name: "x", dims: [batch, 7], data: Float32Array.from({ length: batch * 7 }, (_, i) => [-120, -88, -30, -1e-7, 17, 89, 150][i % 7]!) };
+      await compare(graphOf("Sigmoid", [x], {}, 2), [x]);
     });
 
     it(`Erf near zero and in the tails (GELU's range), batch ${batch}`, async () => {
