@@ -20,6 +20,19 @@ export function refSwish(X: ArrayLike<number>, alpha: number | null): Float64Arr
   return Float64Array.from(X, (x) => (alpha === null ? 1 / (1 + Math.exp(-x)) : x / (1 + Math.exp(-alpha * x))));
 }
 
+/** x * clamp(alpha x + beta, 0, 1) in float64. */
+export function refHardSwish(X: ArrayLike<number>, alpha: number, beta: number): Float64Array {
+  return Float64Array.from(X, (x) => x * Math.min(1, Math.max(0, alpha * x + beta)));
+}
+
+/** Each of `rows` rows of `len`: clamp(x * S[r] + T[r], lo, hi) (S, T null for 1 and 0). */
+export function refRowsAffine(X: ArrayLike<number>, rows: number, len: number, S: ArrayLike<number> | null, T: ArrayLike<number> | null, lo: number, hi: number): Float64Array {
+  return Float64Array.from(X, (x, i) => {
+    const r = Math.floor(i / len);
+    return Math.min(hi, Math.max(lo, x * (S ? S[r]! : 1) + (T ? T[r]! : 0)));
+  });
+}
+
 /** 0.5 x (1 + erf(x / sqrt 2)). */
 export function refGeluErf(X: ArrayLike<number>): Float64Array {
   return Float64Array.from(X, (x) => 0.5 * x * (1 + erf(x * Math.SQRT1_2)));

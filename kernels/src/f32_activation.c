@@ -1,5 +1,5 @@
 /* Activations on float tensors, vectorised: softmax along contiguous rows, layer normalization, GELU (erf form),
- * sigmoid and Swish/SiLU,
+ * sigmoid and Swish/SiLU, HardSwish, a scale and shift per row (per NCHW plane),
  * clamping (Relu, Clip) and same-shape Add/Sub/Mul/Div with a clamp fused.
  * exp is Cephes' single-precision scheme: n = round(x log2 e), r = x - n ln 2 in two parts, a degree-5 polynomial
  * for e^r on [-ln2/2, ln2/2] (within 2 ulp), 2^n built in the exponent bits; below -87.3 it is 0 (float32's
@@ -158,6 +158,38 @@ void f32_clamp(int n, const float* X, float lo, float hi, float* Y) {
   int i = 0;
   for (; i + 4 <= n; i += 4) wasm_v128_store(Y + i, clamp_f32x4(wasm_v128_load(X + i), vlo, vhi));
   for (; i < n; i++) Y[i] = clamp_f32(X[i], lo, hi);
+}
+
+/* Y[r, i] = clamp(X[r, i] * S[r] + T[r], lo, hi) over `rows` contiguous rows of `len`: a scale and shift per NCHW
+ * plane (a BatchNormalization that no linear op before it absorbs, or a Mul or Add by a tensor that broadcasts over the
+ * planes, as squeeze-and-excitation gates write it), with a following Relu/Clip fused. S or T 0: 1 or 0. The product
+ * is rounded before the sum (no fused multiply-add in either build). Y may be X. */
+EXPORT(f32_rows_affine)
+void f32_rows_affine(int rows, int len, const float* X, const float* S, const float* T, float lo, float hi, float* Y) {
+  const v128_t vlo = wasm_f32x4_splat(lo), vhi = wasm_f32x4_splat(hi);
+  for (int r = 0; r < rows; r++) {
+    const float s = S ? S[r] : 1.f, t = T ? T[r] : 0.f;
+    const v128_t vs = wasm_f32x4_splat(s), vt = wasm_f32x4_splat(t);
+    const float* x = X + (long)r * len;
+    float* y = Y + (long)r * len;
+    int i = 0;
+    for (; i + 4 <= len; i += 4) wasm_v128_store(y + i, clamp_f32x4(wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(x + i), vs), vt), vlo, vhi));
+    for (; i < len; i++) y[i] = clamp_f32(x[i] * s + t, lo, hi);
+  }
+}
+
+/* Y = X * clamp(alpha X + beta, 0, 1) over n elements: HardSwish at alpha 1/6, beta 1/2 (MobileNetV3's activation,
+ * which exporters before opset 14 write as HardSigmoid then Mul). Y may be X. */
+EXPORT(f32_hardswish)
+void f32_hardswish(int n, float alpha, float beta, const float* X, float* Y) {
+  const v128_t va = wasm_f32x4_splat(alpha), vb = wasm_f32x4_splat(beta);
+  const v128_t zero = wasm_f32x4_splat(0.f), one = wasm_f32x4_splat(1.f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t x = wasm_v128_load(X + i);
+    wasm_v128_store(Y + i, wasm_f32x4_mul(x, clamp_f32x4(wasm_f32x4_add(wasm_f32x4_mul(va, x), vb), zero, one)));
+  }
+  for (; i < n; i++) Y[i] = X[i] * clamp_f32(alpha * X[i] + beta, 0.f, 1.f);
 }
 
 /* Layer normalization over `rows` contiguous rows of D: y = (x - mean) / sqrt(var + eps) * gamma + beta, mean and

@@ -1,8 +1,9 @@
-// f32_softmax_rows, f32_layernorm_rows, f32_gelu_erf, f32_sigmoid and f32_swish against float64 references: row lengths around the 4-lane step and long rows,
+// f32_softmax_rows, f32_layernorm_rows, f32_gelu_erf, f32_sigmoid, f32_swish, f32_hardswish and f32_rows_affine against
+// float64 references: row lengths around the 4-lane step and long rows,
 // inputs from -60 to 60 (exp's reduction and its underflow to 0), masked entries (-Infinity) as attention writes them,
 // rows written in place; GELU over -10 to 10 at lengths around the step.
 import { describe, expect, it } from "vitest";
-import { refGeluErf, refLayerNormRows, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
+import { refGeluErf, refHardSwish, refLayerNormRows, refRowsAffine, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
 import { kernelInstance, tileSizes, uniform } from "@test/support/kernels";
 
 /** Largest |a - b| over each element's max(|b|, floor). */
@@ -93,6 +94,43 @@ describe("f32_sigmoid and f32_swish", () => {
     }
     expect([up, farUp]).toEqual([1, 1]);
     expect(nan).toBeNaN();
+  });
+});
+
+describe("f32_hardswish", () => {
+  it("matches x clamp(alpha x + beta, 0, 1) within 1e-6 from -8 to 8 (both kinks and the linear part), in place as well", () => {
+    for (const n of [...tileSizes(4), 999]) {
+      const X = uniform(n, n + 11, 8);
+      for (const [alpha, beta] of [[1 / 6, 0.5], [0.2, 0.5], [0.5, -0.25]] as const) {
+        for (const inPlace of [false, true]) {
+          const kx = kernelInstance();
+          const x = kx.put(X);
+          const y = inPlace ? x : kx.alloc(n * 4);
+          kx.k.f32_hardswish(n, alpha, beta, x, y);
+          expect(worst(kx.f32(y, n), refHardSwish(X, alpha, beta), 1), `n ${n} alpha ${alpha}`).toBeLessThan(1e-6);
+        }
+      }
+    }
+  });
+});
+
+describe("f32_rows_affine", () => {
+  it("matches clamp(x * S[row] + T[row], lo, hi) within 1e-6 for row lengths around 4, with scale, shift or both, in place as well", () => {
+    for (const len of [...tileSizes(4), 196]) {
+      const rows = 5;
+      const X = uniform(rows * len, len + 17, 4);
+      const S = uniform(rows, len + 18, 2);
+      const T = uniform(rows, len + 19, 1);
+      for (const [s, t, lo, hi] of [[S, T, -Infinity, Infinity], [S, null, 0, Infinity], [null, T, -0.5, 0.75]] as const) {
+        for (const inPlace of [false, true]) {
+          const kx = kernelInstance();
+          const x = kx.put(X);
+          const y = inPlace ? x : kx.alloc(X.length * 4);
+          kx.k.f32_rows_affine(rows, len, x, s ? kx.put(s) : 0, t ? kx.put(t) : 0, lo, hi, y);
+          expect(worst(kx.f32(y, X.length), refRowsAffine(X, rows, len, s, t, lo, hi), 1), `len ${len}`).toBeLessThan(1e-6);
+        }
+      }
+    }
   });
 });
 

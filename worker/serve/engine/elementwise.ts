@@ -385,6 +385,26 @@ export function foldBinary(kind: BinaryKind, cs: readonly Constant[]): Constant 
   return acc;
 }
 
+/** Row length from which a per-row broadcast runs on the kernels (a bias over the last axis, rows of one, stays here). */
+const ROW_AFFINE_MIN = 8;
+
+/**
+ * When `small` broadcasts into `big` as one value per row of the trailing `len` elements, the same `rows` values for
+ * each of `reps` leading blocks ([1, C, 1, 1] or [C, 1, 1] into [N, C, H, W]: reps N, rows C, len H * W; a scalar:
+ * one row of everything): what f32_rows_affine walks. Null for any other broadcast, or when `big` is not the result.
+ */
+export function rowBroadcast(big: readonly number[], small: readonly number[]): { reps: number; rows: number; len: number } | null {
+  if (small.length > big.length) return null;
+  const s = [...new Array<number>(big.length - small.length).fill(1), ...small];
+  let k = s.length;
+  while (k > 0 && s[k - 1] === 1) k--; // axes from k on are 1 in small
+  let m = k;
+  while (m > 0 && s[m - 1] === big[m - 1]) m--; // axes m..k-1 are big's
+  if (s.slice(0, m).some((d) => d !== 1)) return null;
+  const product = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
+  return { reps: product(big.slice(0, m)), rows: product(big.slice(m, k)), len: product(big.slice(k)) };
+}
+
 /** The kernels' f32_binary_clamp operation codes. */
 const KERNEL_OPS: Partial<Record<BinaryKind, number>> = { Add: 0, Sub: 1, Mul: 2, Div: 3 };
 
@@ -400,8 +420,8 @@ export function binaryKind(kind: BinaryKind): Op {
       const xs = Array.from({ length: count }, (_, i) => ctx.input(i));
       const arithmetic = KERNEL_OPS[kind];
       if (arithmetic !== undefined && count === 2 && !truncate) {
-        // Float arithmetic: same-shape operands in the kernels with a following Relu/Clip fused (a residual Add);
-        // broadcasting ones here, then the clamp.
+        // Float arithmetic: same-shape operands in the kernels with a following Relu/Clip fused (a residual Add), as
+        // are a Mul or Add by a value per plane; other broadcasts here, then the clamp.
         const act = ctx.absorbActivation();
         const clamped = act.lo !== -Infinity || act.hi !== Infinity;
         return {
@@ -414,6 +434,18 @@ export function binaryKind(kind: BinaryKind): Op {
               const y = run.alloc([...a.dims]);
               run.kx.k.f32_binary_clamp(arithmetic, sizeOf(a.dims), a.ptr, b.ptr, act.lo, act.hi, y.ptr);
               return [y];
+            }
+            if (kind === "Mul" || kind === "Add") {
+              // One operand broadcasts as a value per plane (a gate [N, C, 1, 1] over [N, C, H, W]): the kernels.
+              const [big, small] = sameDims(broadcastDims(a.dims, b.dims), a.dims) ? [a, b] : [b, a];
+              const rows = rowBroadcast(big.dims, small.dims);
+              if (rows && rows.len >= ROW_AFFINE_MIN) {
+                const y = run.alloc([...big.dims]);
+                const [S, T] = kind === "Mul" ? [small.ptr, 0] : [0, small.ptr];
+                const step = rows.rows * rows.len * 4;
+                for (let r = 0; r < rows.reps; r++) run.kx.k.f32_rows_affine(rows.rows, rows.len, big.ptr + r * step, S, T, act.lo, act.hi, y.ptr + r * step);
+                return [y];
+              }
             }
             const y = binaryStep(run, kind, a, b, false);
             if (clamped) run.kx.k.f32_clamp(sizeOf(y.dims), y.ptr, act.lo, act.hi, y.ptr);

@@ -1,10 +1,10 @@
-// Graph fusion before planning: exporters write layer norm, GELU and SiLU as chains of elementwise ops (eight, five
-// and two passes over the activations); each chain becomes one LayerNormalization, Gelu or Swish node that the engine
-// runs in one pass. A chain fuses only when its intermediate tensors feed nothing outside it and are not graph outputs, so the
+// Graph fusion before planning: exporters write layer norm, GELU, SiLU and (before opset 14) HardSwish as chains of
+// elementwise ops (eight, five, two and two passes over the activations); each chain becomes one LayerNormalization,
+// Gelu, Swish or HardSwish node that the engine runs in one pass. A chain fuses only when its intermediate tensors feed nothing outside it and are not graph outputs, so the
 // rewritten graph computes the same outputs. The fused nodes exist only in the engine's plan (they may be of an
 // opset newer than the model's); the stored model is never changed.
 import type { NodeProto } from "onnx-buf";
-import { intAttribute, intsAttribute } from "../../onnx/attributes";
+import { floatAttribute, intAttribute, intsAttribute } from "../../onnx/attributes";
 import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
 import { floatData, intData, readConstant, type Constant } from "./values";
@@ -215,8 +215,18 @@ function silu(g: Graph, sig: NodeProto): Fused | null {
   return { nodes: [sig, mul], node: makeNode("Swish", [x], [mul.output[0]!], `${sig.name || s}/fused_Swish`, { alpha: { float: 1 } }) };
 }
 
+/** HardSwish as exporters write it before opset 14: h = HardSigmoid(x) with alpha 1/6 and beta 1/2, then x * h. */
+function hardSwish(g: Graph, hs: NodeProto): Fused | null {
+  const x = hs.input[0];
+  const h = hs.output[0];
+  if (!x || !h || !near(floatAttribute(hs, "alpha", 0.2), 1 / 6) || !near(floatAttribute(hs, "beta", 0.5), 0.5)) return null;
+  const mul = soleConsumer(g, h, "Mul");
+  if (!mul || otherOperand(mul, h) !== x) return null;
+  return { nodes: [hs, mul], node: makeNode("HardSwish", [x], [mul.output[0]!], `${hs.name || h}/fused_HardSwish`) };
+}
+
 /**
- * The node list with each fusable layer norm, Erf GELU and SiLU replaced by one node, placed where the chain's last node
+ * The node list with each fusable layer norm, Erf GELU, SiLU and HardSwish replaced by one node, placed where the chain's last node
  * was (its inputs are all computed by then). Constant nodes left without consumers are dropped. Pure: the given
  * nodes are not changed; without anything to fuse the list comes back as it was.
  */
@@ -237,7 +247,7 @@ export function fuseGraph(
   const replacement = new Map<NodeProto, NodeProto>(); // the chain's last node -> the fused node
   for (const n of nodes) {
     if (!isOnnx(n) || g.taken.has(n)) continue;
-    const f = n.opType === "ReduceMean" ? layerNorm(g, n, opset) : n.opType === "Erf" ? gelu(g, n) : n.opType === "Sigmoid" ? silu(g, n) : null;
+    const f = n.opType === "ReduceMean" ? layerNorm(g, n, opset) : n.opType === "Erf" ? gelu(g, n) : n.opType === "Sigmoid" ? silu(g, n) : n.opType === "HardSigmoid" ? hardSwish(g, n) : null;
     if (!f) continue;
     for (const m of f.nodes) g.taken.add(m);
     const last = f.nodes.reduce((a, b) => (order.get(b)! > order.get(a)! ? b : a));

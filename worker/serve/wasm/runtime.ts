@@ -43,6 +43,8 @@ export interface KernelExports {
   f32_gelu_erf(n: number, X: Ptr, Y: Ptr): void;
   f32_sigmoid(n: number, X: Ptr, Y: Ptr): void;
   f32_swish(n: number, alpha: number, X: Ptr, Y: Ptr): void;
+  f32_hardswish(n: number, alpha: number, beta: number, X: Ptr, Y: Ptr): void;
+  f32_rows_affine(rows: number, len: number, X: Ptr, S: Ptr, T: Ptr, lo: number, hi: number, Y: Ptr): void;
   f32_col2im(col: Ptr, ldc: number, M: number, IH: number, IW: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, OH: number, OW: number, scale: Ptr, bias: Ptr, lo: number, hi: number, Y: Ptr): void;
 }
 

@@ -1,4 +1,4 @@
-// The fusion pre-pass: decomposed layer norms, Erf GELUs and SiLUs, written in the exporters' orders, become one node each;
+// The fusion pre-pass: decomposed layer norms, Erf GELUs, SiLUs and HardSwishes, written in the exporters' orders, become one node each;
 // the engine runs the fused graph and its outputs agree with onnxruntime-node running the decomposed graph (1e-5
 // relative, odd sizes, batch 1 and 3). A chain stays as it is when an intermediate has another reader or is a graph
 // output, or a constant differs from the pattern's.
@@ -151,6 +151,28 @@ describe("fusing decomposed layer norm and GELU", () => {
       }
     });
   }
+
+  for (const batch of [1, 3]) {
+    it(`runs HardSwish written as HardSigmoid (alpha 1/6, beta 1/2) then Mul, as torch writes it before opset 14, as one HardSwish, batch ${batch}`, async () => {
+      for (const swapped of [false, true]) {
+        const dims = [batch, int(1, 6), int(3, 11)];
+        const spread: Input = { name: "x", dims, data: rand(dims.reduce((p, d) => p * d, 1), 5) }; // both kinks and the linear part
+        const nodes = [makeNode("HardSigmoid", ["x"], ["h"], "hardsigmoid", { alpha: { float: 1 / 6 }, beta: { float: 0.5 } }), makeNode("Mul", swapped ? ["h", "x"] : ["x", "h"], ["y"], "mul")];
+        const bytes = model(nodes, [spread], [], 3);
+        expect([swapped, opTypes(fused(bytes))]).toEqual([swapped, ["HardSwish"]]);
+        await compare(bytes, [spread]);
+      }
+    });
+  }
+
+  it("leaves HardSigmoid then Mul alone when its alpha or beta is not HardSwish's, or the Mul gates something else", () => {
+    const x = live("x", [2, 6]);
+    const r = live("r", [2, 6]);
+    const other = [makeNode("HardSigmoid", ["x"], ["h"], "hs"), makeNode("Mul", ["x", "h"], ["y"], "mul")]; // alpha 0.2 by default
+    expect(opTypes(fused(model(other, [x], [], 2)))).toEqual(["HardSigmoid", "Mul"]);
+    const gate = [makeNode("HardSigmoid", ["x"], ["h"], "hs", { alpha: { float: 1 / 6 } }), makeNode("Mul", ["r", "h"], ["y"], "mul")];
+    expect(opTypes(fused(model(gate, [x, r], [], 2)))).toEqual(["HardSigmoid", "Mul"]);
+  });
 
   it("leaves Sigmoid then Mul alone when the Mul scales something else or the sigmoid is read elsewhere", () => {
     const x = live("x", [2, 6]);

@@ -10,6 +10,7 @@ import { packInt4 } from "@worker/onnx/encoding";
 import { rng } from "@test/support/models";
 import { maxRelDiff, runKernels, runReference } from "@test/support/engine";
 import { compare, graphOf, inputMaker, type Attr, type Input } from "@test/support/op-graphs";
+import { chainOf, compareAll, floats } from "@test/support/op-chains";
 
 const { next, int, rand, live, constF, constI64 } = inputMaker(20261127);
 const batches = [1, 3];
@@ -122,6 +123,13 @@ describe("kernel-engine ops against onnxruntime-node", () => {
       const x = live("x", [batch, C, 5, 5]);
       const alone = [x, ...bn("n")];
       await compare(graphOf("BatchNormalization", alone, { epsilon: 1e-3 }, 4), alone);
+      // Alone then Relu or Clip (DenseNet's norm before each convolution), fused; and on [N, C, L].
+      await compareAll(chainOf([makeNode("BatchNormalization", ["x", "ns", "nb", "nm", "nv"], ["n"], "bn"), makeNode("Relu", ["n"], ["y"], "relu")], alone), [x]);
+      const clip = [...alone, floats("lo", [0], []), floats("hi", [0.4], [])];
+      await compareAll(chainOf([makeNode("BatchNormalization", ["x", "ns", "nb", "nm", "nv"], ["n"], "bn"), makeNode("Clip", ["n", "lo", "hi"], ["y"], "clip")], clip), [x]);
+      const x1 = live("x", [batch, C, 9]);
+      const alone1 = [x1, ...bn("n")];
+      await compare(graphOf("BatchNormalization", alone1, {}, 3), alone1);
       // Conv -> BatchNormalization -> Relu, one graph.
       const w = constF("w", [C, 3, 3, 3]);
       const params = bn("p");

@@ -1,5 +1,5 @@
 // Binary ops and Where with numpy broadcasting against onnxruntime-node at seeded random shapes, batch 1 and 3:
-// arithmetic on run-time and constant operands (same shape, trailing, middle, scalar), comparisons and logic inside a
+// arithmetic on run-time and constant operands (same shape, trailing, middle, scalar, per NCHW plane), comparisons and logic inside a
 // graph ending in Where (their bool outputs are not float), and integer constants folded as integers.
 import { describe, it } from "vitest";
 import { makeNode } from "@worker/onnx/builders";
@@ -41,6 +41,20 @@ describe("binary ops against onnxruntime-node", () => {
           await compareAll(chainOf([makeNode(op, ["a", "b"], ["s"], "op"), makeNode("Clip", ["s", "lo", "hi"], ["y"], "clip")], [...ins, floats("lo", [-0.25], []), floats("hi", [0.5], [])]), ins);
           // The sum also read elsewhere (a graph output): the Relu stays its own step.
           await compareAll(chainOf([makeNode(op, ["a", "b"], ["s"], "op"), makeNode("Relu", ["s"], ["y"], "relu")], ins, ["y", "s"]), ins);
+        }
+      }
+    });
+
+    it(`Mul and Add by a value per NCHW plane (a squeeze-and-excitation gate, a constant per channel, a scalar), either order, Relu fused or not, batch ${batch}`, async () => {
+      const [C, H, W] = [int(2, 9), int(3, 9), int(3, 9)];
+      const gates = [live("b", [batch, C, 1, 1]), constF("b", [C, 1, 1]), constF("b", [1, C, 1, 1]), constF("b", []), live("b", [1, 1, H, W])];
+      for (const op of ["Mul", "Add"]) {
+        for (const gate of gates) {
+          const ins = [live("a", [batch, C, H, W]), gate];
+          await compare(graphOf(op, ins, {}, 4), ins);
+          const swapped = [gate, live("a", [batch, C, H, W])];
+          await compare(graphOf(op, swapped, {}, 4), swapped);
+          await compareAll(chainOf([makeNode(op, ["a", "b"], ["s"], "op"), makeNode("Relu", ["s"], ["y"], "relu")], ins), ins);
         }
       }
     });
