@@ -108,10 +108,11 @@ static void maxpool_2x2_s2(const float* X, int planes, int H, int W, int OH, int
 
 /* Any window, for rows of at most POOL_ROW: per output row, the max over the window's input rows (SIMD over 4
  * columns, rows outside skipped), then per output column the max over the window's columns of that row (outside
- * skipped). Like the scalar path, a NaN never replaces a value (max(m, v) is m unless m < v). */
+ * skipped; four outputs at a time at strides 1 and 2). Like the scalar path, a NaN never replaces a value (max(m, v)
+ * is m unless m < v: pmax). */
 static void maxpool_rows(const float* X, int planes, int H, int W, int kh, int kw, int sh, int sw, int pt, int pl, int dh,
                          int dw, int OH, int OW, float* Y) {
-  float v[POOL_ROW];
+  float v[POOL_ROW + 8]; /* the stride-2 loads read one past a row's last column */
   const v128_t ninf = wasm_f32x4_splat(-__builtin_inff());
   for (int p = 0; p < planes; p++) {
     const float* x = X + (long)p * H * W;
@@ -138,6 +139,18 @@ static void maxpool_rows(const float* X, int planes, int H, int W, int kh, int k
       float* out = y + (long)oy * OW;
       for (int ox = 0; ox < OW; ox++) {
         const int x0 = ox * sw - pl;
+        /* Four outputs at once where their windows lie inside the row, at strides 1 and 2 without dilation: each
+         * window column a load (at stride 2 the even lanes of two), maxima taken in the same order as below. */
+        if (dw == 1 && ox + 4 <= OW && x0 >= 0 && (sw == 1 || sw == 2) && x0 + 3 * sw + kw - 1 < W) {
+          v128_t m4 = ninf;
+          for (int kx = 0; kx < kw; kx++) {
+            const v128_t a = wasm_v128_load(v + x0 + kx);
+            m4 = wasm_f32x4_pmax(m4, sw == 1 ? a : wasm_i32x4_shuffle(a, wasm_v128_load(v + x0 + kx + 4), 0, 2, 4, 6));
+          }
+          wasm_v128_store(out + ox, m4);
+          ox += 3;
+          continue;
+        }
         float m = -__builtin_inff();
         if (x0 >= 0 && x0 + (kw - 1) * dw < W) {
           for (int kx = 0; kx < kw; kx++) m = m < v[x0 + kx * dw] ? v[x0 + kx * dw] : m;

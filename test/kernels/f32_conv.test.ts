@@ -74,10 +74,15 @@ describe("f32_maxpool2d", () => {
     { kh: 2, kw: 2, sh: 2, sw: 2, pt: 1, pl: 1, dh: 1, dw: 1 },
     { kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, dh: 1, dw: 1 },
     { kh: 3, kw: 2, sh: 1, sw: 2, pt: 0, pl: 1, dh: 2, dw: 1 },
+    // Inception's branch pool and GoogLeNet's strided ones (four outputs at a time inside the row), a wide window.
+    { kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1 },
+    { kh: 3, kw: 3, sh: 2, sw: 2, pt: 0, pl: 0, dh: 1, dw: 1 },
+    { kh: 2, kw: 5, sh: 1, sw: 1, pt: 0, pl: 2, dh: 1, dw: 1 },
+    { kh: 1, kw: 3, sh: 1, sw: 2, pt: 0, pl: 1, dh: 1, dw: 2 },
   ];
   for (const c of cases) {
     it(`takes window maxima exactly for ${JSON.stringify(c)} on odd and even planes`, () => {
-      for (const [H, W] of [[7, 7], [8, 6], [5, 9], [28, 28], [16, 19]] as const) {
+      for (const [H, W] of [[7, 7], [8, 6], [5, 9], [28, 28], [16, 19], [6, 61]] as const) {
         const OH = Math.floor((H + 2 * c.pt - c.dh * (c.kh - 1) - 1) / c.sh) + 1;
         const OW = Math.floor((W + 2 * c.pl - c.dw * (c.kw - 1) - 1) / c.sw) + 1;
         const planes = 3;

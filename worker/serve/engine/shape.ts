@@ -164,30 +164,33 @@ export function remap(src: Elements, dst: Elements, outDims: readonly number[], 
     o[0] = s[0]!;
     return;
   }
+  if (dst.length === 0) return;
+  // The rows copied: the trailing dims that read consecutive source elements, merged (a channel Slice of NCHW reads
+  // whole planes: rows of H * W, not of W); else the last dim, as its offsets say.
+  const tail = consecutiveTail(outDims, offsets);
+  const outer = tail ? tail.keep : rank - 1;
   const last = offsets[rank - 1]!;
-  const n = outDims[rank - 1]!;
-  const rows = dst.length / Math.max(n, 1);
-  if (n === 0 || dst.length === 0) return;
-  const idx = new Array<number>(rank - 1).fill(0);
+  const n = tail ? tail.length : outDims[rank - 1]!;
+  const first = tail ? tail.start : last[0]!;
+  const rows = dst.length / n;
+  const idx = new Array<number>(outer).fill(0);
   let padded = 0; // outer dims whose current position is padding
   let base = 0;
-  for (let d = 0; d < rank - 1; d++) {
+  for (let d = 0; d < outer; d++) {
     const v = offsets[d]![0]!;
     if (v < 0) padded++;
     else base += v;
   }
   let hasPad = false;
-  let contiguous = true; // the last dim's run is consecutive source elements: copied as one block
-  for (let j = 0; j < n; j++) {
-    if (last[j]! < 0) hasPad = true;
-    if (last[j] !== last[0]! + j) contiguous = false;
-  }
+  const contiguous = tail !== null; // the row is consecutive source elements: copied as one block
+  if (!tail) for (let j = 0; j < n; j++) if (last[j]! < 0) hasPad = true;
   for (let r = 0, out = 0; r < rows; r++, out += n) {
     if (padded > 0) for (let j = 0; j < n; j++) o[out + j] = f;
-    else if (contiguous && !hasPad && n >= 16) o.set(s.subarray(base + last[0]!, base + last[0]! + n), out);
+    else if (contiguous && n >= 16) o.set(s.subarray(base + first, base + first + n), out);
+    else if (contiguous) for (let j = 0; j < n; j++) o[out + j] = s[base + first + j]!;
     else if (hasPad) for (let j = 0; j < n; j++) { const k = last[j]!; o[out + j] = k < 0 ? f : s[base + k]!; }
     else for (let j = 0; j < n; j++) o[out + j] = s[base + last[j]!]!;
-    for (let d = rank - 2; d >= 0; d--) {
+    for (let d = outer - 1; d >= 0; d--) {
       const od = offsets[d]!;
       const prev = od[idx[d]!]!;
       if (prev < 0) padded--;
@@ -199,6 +202,36 @@ export function remap(src: Elements, dst: Elements, outDims: readonly number[], 
       if (idx[d] !== 0) break;
     }
   }
+}
+
+/**
+ * The trailing dims of a remap that read consecutive source elements, as one row: the last dim's offsets run
+ * start, start + 1, ..., and each dim before it that steps by the length merged so far (a whole plane, a whole
+ * channel block) joins. `keep`: the dims left before the row. Null when the last dim itself does not run
+ * consecutively (a column slice, a step, padding) or a dim is empty. Costs the dims' lengths, not their product.
+ */
+export function consecutiveTail(outDims: readonly number[], offsets: readonly Int32Array[]): { keep: number; length: number; start: number } | null {
+  const rank = outDims.length;
+  if (rank === 0 || outDims.some((d) => d === 0)) return null;
+  const last = offsets[rank - 1]!;
+  const start = last[0]!;
+  if (start < 0) return null;
+  for (let j = 1; j < outDims[rank - 1]!; j++) if (last[j] !== start + j) return null;
+  let length = outDims[rank - 1]!;
+  let from = start;
+  let keep = rank - 1;
+  while (keep > 0) {
+    const od = offsets[keep - 1]!;
+    const m = outDims[keep - 1]!;
+    if (od[0]! < 0) break;
+    let steps = true;
+    for (let i = 1; i < m && steps; i++) steps = od[i] === od[0]! + i * length;
+    if (!steps) break;
+    from += od[0]!;
+    length *= m;
+    keep--;
+  }
+  return { keep, length, start: from };
 }
 
 /** Offsets for remap along one dim: source position p(i) of output position i times `stride` (-1 stays -1). */

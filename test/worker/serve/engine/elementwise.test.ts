@@ -1,8 +1,10 @@
 // The engine's erf against published values (Abramowitz & Stegun, table 7.1, to 16 digits): within two float32 ulps
 // relative everywhere, near zero (the series) and in the tails (the rational erfc) alike, and odd. rowBroadcast: which
-// broadcasts are one value per row of trailing elements (what f32_rows_affine walks).
+// broadcasts are one value per row of trailing elements (what f32_rows_affine walks). consecutiveTail: which trailing dims
+// of a remap read consecutive source elements, so that their rows copy as one block.
 import { describe, expect, it } from "vitest";
 import { erf, rowBroadcast } from "@worker/serve/engine/elementwise";
+import { consecutiveTail, remap } from "@worker/serve/engine/shape";
 
 const TABLE: [number, number][] = [
   [0.001, 0.0011283787909692363],
@@ -47,5 +49,28 @@ describe("rowBroadcast", () => {
     expect(rowBroadcast([2, 8, 5, 7], [2, 1, 1, 1])).toEqual({ reps: 1, rows: 2, len: 280 });
     expect(rowBroadcast([2, 8, 5, 7], [3, 1, 1])).toBeNull();
     expect(rowBroadcast([8, 5], [1, 8, 5])).toBeNull();
+  });
+});
+
+describe("consecutiveTail", () => {
+  const iota = (n: number, from = 0, step = 1) => Int32Array.from({ length: n }, (_, i) => from + i * step);
+
+  it("merges whole trailing planes of a channel slice into one row per image, and the copy is unchanged", () => {
+    // Channels 2..4 of [2, 6, 3, 5]: source strides 90, 15, 5, 1.
+    const offsets = [iota(2, 0, 90), iota(3, 30, 15), iota(3, 0, 5), iota(5)];
+    expect(consecutiveTail([2, 3, 3, 5], offsets)).toEqual({ keep: 1, length: 45, start: 30 });
+    const src = Float32Array.from({ length: 180 }, (_, i) => i);
+    const dst = new Float32Array(90);
+    remap(src, dst, [2, 3, 3, 5], offsets);
+    const want = Float32Array.from({ length: 90 }, (_, i) => Math.floor(i / 45) * 90 + 30 + (i % 45));
+    expect(Array.from(dst)).toEqual(Array.from(want));
+  });
+
+  it("takes the last dim alone when the one before it skips, and nothing when the last dim does (a column slice, a step, padding)", () => {
+    expect(consecutiveTail([3, 2], [iota(3, 0, 5), iota(2, 1)])).toEqual({ keep: 1, length: 2, start: 1 }); // columns 1..2 of [3, 5]
+    expect(consecutiveTail([3, 3], [iota(3, 0, 5), iota(3, 0, 2)])).toBeNull(); // every other column
+    expect(consecutiveTail([3, 5], [iota(3, 0, 5), Int32Array.of(-1, 0, 1, 2, -1)])).toBeNull(); // padded columns
+    expect(consecutiveTail([3, 5], [Int32Array.of(-1, 0, 5), iota(5)])).toEqual({ keep: 1, length: 5, start: 0 }); // a padded row
+    expect(consecutiveTail([2, 0], [iota(2), new Int32Array(0)])).toBeNull();
   });
 });

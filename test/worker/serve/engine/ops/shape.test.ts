@@ -122,6 +122,16 @@ describe("shape ops against onnxruntime-node", () => {
       await compare(graphOf("Slice", [x], { starts: [0], ends: [1] }, 3, 9), [x]);
     });
 
+    it(`Slice and Split of NCHW channels (whole planes, copied as blocks), and of planes' rows and columns, batch ${batch}`, async () => {
+      const x = live("x", [batch, 2 * int(2, 6), int(2, 8), int(3, 9)]);
+      const C = x.dims[1]!;
+      for (const [starts, ends, axes] of [[[0], [C / 2], [1]], [[1], [C], [1]], [[1, 1], [C - 1, 2], [1, 2]], [[0, 1], [C, 3], [1, 3]]] as const) {
+        const ins = [x, int64("s", [...starts]), int64("e", [...ends]), int64("a", [...axes])];
+        await compare(graphOf("Slice", ins, {}, 4), ins);
+      }
+      await compareAll(chainOf([makeNode("Split", ["x"], ["y", "y1"], "split", { axis: 1 })], [x], ["y", "y1"], 13), [x]);
+    });
+
     it(`Slice of int64 constants folds (a shape's tail) into a Reshape target, batch ${batch}`, async () => {
       const x = live("x", [batch, 6, 2]);
       const nodes = [makeNode("Slice", ["s", "st", "en"], ["t"], "slice"), makeNode("Reshape", ["x", "t"], ["y"], "reshape")];
