@@ -6,7 +6,12 @@ Each model is written as `<name>.onnx` with `<name>.sample.npz` (one seeded inpu
 that a test can check the ONNX export against the framework) and described in `manifest.json`: inputs and outputs
 with the concrete sizes to test with, parameter count, weight bytes and the exporter style it stands for.
 
-Usage: /usr/bin/python3 scripts/zoo/zoo.py --size small|full --out DIR [--only NAME,...]
+Usage: /usr/bin/python3 scripts/zoo/zoo.py --size small|full --out DIR [--set core|families] [--only NAME,...]
+
+`--set families` writes, instead of the core zoo, torchvision's other CNN families as torch.onnx exports them at
+opset 13 (EfficientNet's SiLU as Sigmoid then Mul, MobileNetV3's HardSwish as HardSigmoid then Mul, squeeze-and-
+excitation gates, DenseNet's standalone BatchNormalization, ShuffleNet's channel split and shuffle, GoogLeNet's
+inception pools, RegNet's grouped convolutions, SqueezeNet's fire modules), for the kernel engine's coverage tests.
 
 Manifest inputs: `dtype` float32 or int64, `shape` (the concrete sizes), `range` [lo, hi] for int64 inputs (token
 ids; an int64 scalar chooses a branch), `scale` for float inputs whose values are not unit normal (a recurrent state).
@@ -439,6 +444,41 @@ MODELS = {
 }
 
 
+# torchvision's other CNN families (--set families), at their published widths: small runs them on 64 x 64 images.
+FAMILY_BUILDERS = {
+    "efficientnet_b0": lambda c: torchvision.models.efficientnet_b0(num_classes=c["num_classes"]),
+    "mobilenet_v3_large": lambda c: torchvision.models.mobilenet_v3_large(num_classes=c["num_classes"]),
+    "shufflenet_v2": lambda c: torchvision.models.shufflenet_v2_x1_0(num_classes=c["num_classes"]),
+    "densenet121": lambda c: torchvision.models.densenet121(num_classes=c["num_classes"]),
+    "googlenet": lambda c: torchvision.models.googlenet(num_classes=c["num_classes"], aux_logits=False, init_weights=True),
+    "regnet_y_400mf": lambda c: torchvision.models.regnet_y_400mf(num_classes=c["num_classes"]),
+    "squeezenet": lambda c: torchvision.models.squeezenet1_1(num_classes=c["num_classes"]),
+}
+
+FAMILY_SIZES = {
+    "small": dict(num_classes=100, image=64, batch=2),
+    "full": dict(num_classes=1000, image=224, batch=1),
+}
+
+
+def family(name):
+    def make(c, rng):
+        model = FAMILY_BUILDERS[name](c)
+        shape = [c["batch"], 3, c["image"], c["image"]]
+        warm_batchnorm(model, [8, 3, c["image"], c["image"]])
+        x = rng.standard_normal(shape).astype(np.float32)
+        return dict(
+            model=model, sample=[x], style=f"torch.onnx at opset 13, BatchNorm folded into Conv where it follows one (torchvision {name})",
+            inputs=[{"name": "image", "dtype": "float32", "shape": shape}], outputs=["logits"],
+            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+        )
+    return make
+
+
+FAMILIES = {name: family(name) for name in FAMILY_BUILDERS}
+SETS = {"core": MODELS, "families": FAMILIES}
+
+
 # ---- writing ---------------------------------------------------------------------------------------------------
 
 
@@ -454,9 +494,9 @@ def weight_bytes(graph):
     return total
 
 
-def build(name, size, out):
+def build(name, size, out, models=MODELS):
     rng = seeded(name)
-    spec = MODELS[name](SIZES[size][name], rng)
+    spec = models[name](SIZES[size][name] if models is MODELS else FAMILY_SIZES[size], rng)
     path = os.path.join(out, f"{name}.onnx")
     if "onnx" in spec:
         model, reference = spec["onnx"], spec["reference"]
@@ -498,24 +538,27 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", choices=sorted(SIZES), default="small")
     p.add_argument("--out", required=True, help="directory to write the models and manifest.json to")
-    p.add_argument("--only", default="", help=f"comma-separated names among: {', '.join(MODELS)}")
+    p.add_argument("--set", choices=sorted(SETS), default="core", help="the core zoo, or torchvision's other CNN families")
+    p.add_argument("--only", default="", help=f"comma-separated names among: {', '.join([*MODELS, *FAMILIES])}")
     a = p.parse_args(argv)
-    names = [n for n in a.only.split(",") if n] or list(MODELS)
-    unknown = [n for n in names if n not in MODELS]
+    models = SETS[a.set]
+    names = [n for n in a.only.split(",") if n] or list(models)
+    unknown = [n for n in names if n not in models]
     if unknown:
-        p.error(f"unknown model(s) {', '.join(unknown)}; the zoo has {', '.join(MODELS)}")
+        p.error(f"unknown model(s) {', '.join(unknown)}; the {a.set} set has {', '.join(models)}")
     torch.set_num_threads(2)
     warnings.filterwarnings("ignore")  # the exporter's notes on dynamic shapes and RNN batch sizes are expected
     os.makedirs(a.out, exist_ok=True)
     entries = []
     for name in names:
         start = time.time()
-        entries.append(build(name, a.size, a.out))
+        entries.append(build(name, a.size, a.out, models))
         e = entries[-1]
         print(f"{name}: {e['fileBytes'] / 1e6:.2f} MB, {e['parameters']} parameters, {time.time() - start:.1f} s",
               file=sys.stderr)
     manifest = {
         "size": a.size,
+        "set": a.set,
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "onnx": onnx.__version__,

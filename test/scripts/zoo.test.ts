@@ -1,6 +1,8 @@
 // scripts/zoo/zoo.py: the small zoo holds the nine models, each in the exporter style it stands for, and each FP32
 // original loads and runs in onnxruntime-node at the manifest's sizes, agreeing with PyTorch's own outputs on the
 // sample input. This is the reference side of the compression tests that read the zoo through test/support/zoo.ts.
+// The torchvision families (zoo.py --set families) agree with PyTorch the same way and keep the exporter's forms the
+// engine's fusions read.
 import { fromBinary } from "@bufbuild/protobuf";
 import { ModelProtoSchema, type GraphProto, type NodeProto, type TensorProto } from "onnx-buf";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -182,5 +184,23 @@ describe("each model is written in its exporter's style", () => {
     const ops = graphOf("convtranspose").node.map((n) => n.opType);
     expect(ops.filter((op) => op === "Conv").length).toBe(2);
     expect(ops.filter((op) => op === "ConvTranspose").length).toBe(2);
+  });
+});
+
+describe("the small torchvision families (--set families)", () => {
+  it("each computes in onnxruntime-node what PyTorch computed on its sample input, with opset 13's decomposed activations", async () => {
+    const families = await zooModels("small", "families");
+    expect(families.map((m) => m.name)).toEqual(["efficientnet_b0", "mobilenet_v3_large", "shufflenet_v2", "densenet121", "googlenet", "regnet_y_400mf", "squeezenet"]);
+    for (const m of families) {
+      expect([m.name, m.opset]).toEqual([m.name, 13]);
+      const sample = await m.sample();
+      const got = (await runReference(m.bytes, sample.feeds)).logits!.data as Float32Array;
+      const want = sample.outputs.logits!;
+      expect([m.name, cosine(got, want) > 0.99999]).toEqual([m.name, true]);
+    }
+    const ops = (name: string) => new Set(fromBinary(ModelProtoSchema, families.find((m) => m.name === name)!.bytes).graph!.node.map((n) => n.opType));
+    expect(["Sigmoid", "Mul"].every((op) => ops("efficientnet_b0").has(op))).toBe(true);
+    expect(["HardSigmoid", "Mul"].every((op) => ops("mobilenet_v3_large").has(op)) && !ops("mobilenet_v3_large").has("HardSwish")).toBe(true);
+    expect(ops("densenet121").has("BatchNormalization")).toBe(true);
   });
 });

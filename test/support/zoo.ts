@@ -17,6 +17,8 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SCRIPT = join(ROOT, "scripts/zoo/zoo.py");
 
 export type ZooSize = "small" | "full";
+/** The core zoo, or torchvision's other CNN families (zoo.py --set families). */
+export type ZooSet = "core" | "families";
 
 const InputSpecSchema = z.object({
   name: z.string(),
@@ -75,25 +77,28 @@ export interface ZooModel {
 }
 
 /** The cache folder for the zoo that this content of zoo.py writes at `size`. */
-export function zooDir(size: ZooSize = "small"): string {
+export function zooDir(size: ZooSize = "small", set: ZooSet = "core"): string {
   const hash = createHash("sha256").update(readFileSync(SCRIPT)).digest("hex").slice(0, 16);
-  return join(ROOT, ".cache/zoo", `${size}-${hash}`);
+  return join(ROOT, ".cache/zoo", `${prefixOf(size, set)}${hash}`);
 }
+
+/** A zoo folder's name up to the script's hash: `small-`, `families-small-`. */
+const prefixOf = (size: ZooSize, set: ZooSet) => `${set === "core" ? "" : `${set}-`}${size}-`;
 
 /** Generates the zoo unless this version of the script already has (written to a temporary folder, then renamed
  * into place, so that a run stopped midway or a concurrent one never leaves a half zoo). Returns its folder. */
-export async function ensureZoo(size: ZooSize = "small"): Promise<string> {
-  const dir = zooDir(size);
+export async function ensureZoo(size: ZooSize = "small", set: ZooSet = "core"): Promise<string> {
+  const dir = zooDir(size, set);
   if (existsSync(join(dir, "manifest.json"))) return dir;
   const partial = `${dir}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial, { recursive: true });
   try {
-    await promisify(execFile)(PYTHON, [SCRIPT, "--size", size, "--out", partial], { cwd: ROOT, maxBuffer: 1 << 24 });
+    await promisify(execFile)(PYTHON, [SCRIPT, "--size", size, "--set", set, "--out", partial], { cwd: ROOT, maxBuffer: 1 << 24 });
   } catch (e) {
     rmSync(partial, { recursive: true, force: true });
     const err = e as { stderr?: string; message: string };
-    throw new Error(`scripts/zoo/zoo.py --size ${size} failed: ${err.stderr?.trim().split("\n").slice(-5).join("\n") || err.message}`);
+    throw new Error(`scripts/zoo/zoo.py --size ${size} --set ${set} failed: ${err.stderr?.trim().split("\n").slice(-5).join("\n") || err.message}`);
   }
   try {
     renameSync(partial, dir);
@@ -103,19 +108,19 @@ export async function ensureZoo(size: ZooSize = "small"): Promise<string> {
   // Zoos that earlier versions of the script wrote are never read again.
   const parent = dirname(dir);
   for (const old of readdirSync(parent)) {
-    if (old.startsWith(`${size}-`) && !old.includes(".partial-") && join(parent, old) !== dir) rmSync(join(parent, old), { recursive: true, force: true });
+    if (old.startsWith(prefixOf(size, set)) && !old.includes(".partial-") && join(parent, old) !== dir) rmSync(join(parent, old), { recursive: true, force: true });
   }
   return dir;
 }
 
-export async function zooManifest(size: ZooSize = "small"): Promise<{ dir: string; manifest: ZooManifest }> {
-  const dir = await ensureZoo(size);
+export async function zooManifest(size: ZooSize = "small", set: ZooSet = "core"): Promise<{ dir: string; manifest: ZooManifest }> {
+  const dir = await ensureZoo(size, set);
   return { dir, manifest: readZooManifest(dir) };
 }
 
 /** Every model of the zoo at `size` with its bytes, seeded inputs and PyTorch's sample. */
-export async function zooModels(size: ZooSize = "small"): Promise<ZooModel[]> {
-  const { dir, manifest } = await zooManifest(size);
+export async function zooModels(size: ZooSize = "small", set: ZooSet = "core"): Promise<ZooModel[]> {
+  const { dir, manifest } = await zooManifest(size, set);
   return zooModelsIn(dir, manifest);
 }
 
