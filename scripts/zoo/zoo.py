@@ -8,10 +8,12 @@ with the concrete sizes to test with, parameter count, weight bytes and the expo
 
 Usage: /usr/bin/python3 scripts/zoo/zoo.py --size small|full --out DIR [--set core|families] [--only NAME,...]
 
-`--set families` writes, instead of the core zoo, torchvision's other CNN families as torch.onnx exports them at
-opset 13 (EfficientNet's SiLU as Sigmoid then Mul, MobileNetV3's HardSwish as HardSigmoid then Mul, squeeze-and-
-excitation gates, DenseNet's standalone BatchNormalization, ShuffleNet's channel split and shuffle, GoogLeNet's
-inception pools, RegNet's grouped convolutions, SqueezeNet's fire modules), for the kernel engine's coverage tests.
+`--set families` writes, instead of the core zoo, other architectures as torch.onnx exports them: torchvision's CNN
+families at opset 13 (EfficientNet's SiLU as Sigmoid then Mul, MobileNetV3's HardSwish as HardSigmoid then Mul,
+squeeze-and-excitation gates, DenseNet's standalone BatchNormalization, ShuffleNet's channel split and shuffle,
+GoogLeNet's inception pools, RegNet's grouped convolutions, SqueezeNet's fire modules, ConvNeXt's channel LayerNorm
+through permutes), its vision transformers at opset 14 (ViT; Swin's shifted windows: roll, ScatterND, Mod), and a
+YOLO-style detector, for the kernel engine's coverage tests.
 
 Manifest inputs: `dtype` float32 or int64, `shape` (the concrete sizes), `range` [lo, hi] for int64 inputs (token
 ids; an int64 scalar chooses a branch), `scale` for float inputs whose values are not unit normal (a recurrent state).
@@ -444,15 +446,101 @@ MODELS = {
 }
 
 
-# torchvision's other CNN families (--set families), at their published widths: small runs them on 64 x 64 images.
+# A YOLO-style detector (Ultralytics' layout, written here: no download): Conv-BN-SiLU blocks, C2f (a channel split
+# and concatenation), SPPF (three 5x5 max pools), nearest upsampling, and a DFL box head (Softmax over 16 bins, then a
+# fixed 1x1 Conv that takes their expectation), class scores through Sigmoid.
+class ConvBnSilu(nn.Sequential):
+    def __init__(self, c1, c2, k=1, s=1):
+        super().__init__(nn.Conv2d(c1, c2, k, s, k // 2, bias=False), nn.BatchNorm2d(c2), nn.SiLU())
+
+
+class YoloBottleneck(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.a, self.b = ConvBnSilu(c, c, 3), ConvBnSilu(c, c, 3)
+
+    def forward(self, x):
+        return x + self.b(self.a(x))
+
+
+class C2f(nn.Module):
+    def __init__(self, c1, c2, n=1):
+        super().__init__()
+        self.c = c2 // 2
+        self.cv1, self.cv2 = ConvBnSilu(c1, 2 * self.c), ConvBnSilu((2 + n) * self.c, c2)
+        self.m = nn.ModuleList(YoloBottleneck(self.c) for _ in range(n))
+
+    def forward(self, x):
+        y = list(self.cv1(x).chunk(2, 1))
+        y.extend(m(y[-1]) for m in self.m)
+        return self.cv2(torch.cat(y, 1))
+
+
+class Sppf(nn.Module):
+    def __init__(self, c1, c2):
+        super().__init__()
+        self.cv1, self.cv2, self.pool = ConvBnSilu(c1, c1 // 2), ConvBnSilu(c1 * 2, c2), nn.MaxPool2d(5, 1, 2)
+
+    def forward(self, x):
+        x = self.cv1(x)
+        y1 = self.pool(x)
+        y2 = self.pool(y1)
+        return self.cv2(torch.cat((x, y1, y2, self.pool(y2)), 1))
+
+
+class TinyYolo(nn.Module):
+    def __init__(self, classes):
+        super().__init__()
+        self.stem = nn.Sequential(ConvBnSilu(3, 16, 3, 2), ConvBnSilu(16, 32, 3, 2), C2f(32, 32))
+        self.p3 = nn.Sequential(ConvBnSilu(32, 64, 3, 2), C2f(64, 64))
+        self.p4 = nn.Sequential(ConvBnSilu(64, 128, 3, 2), Sppf(128, 128))
+        self.up, self.neck = nn.Upsample(scale_factor=2, mode="nearest"), C2f(192, 64)
+        self.box = nn.Sequential(ConvBnSilu(64, 64, 3), nn.Conv2d(64, 64, 1))
+        self.cls = nn.Sequential(ConvBnSilu(64, 64, 3), nn.Conv2d(64, classes, 1))
+        self.dfl = nn.Conv2d(16, 1, 1, bias=False).requires_grad_(False)
+        self.dfl.weight.data[:] = torch.arange(16, dtype=torch.float).view(1, 16, 1, 1)
+
+    def forward(self, x):
+        p3 = self.p3(self.stem(x))
+        f = self.neck(torch.cat([self.up(self.p4(p3)), p3], 1))
+        b, c = self.box(f).flatten(2), self.cls(f).flatten(2)
+        n, _, a = b.shape
+        boxes = self.dfl(b.view(n, 4, 16, a).transpose(2, 1).softmax(1)).view(n, 4, a)
+        return torch.cat((boxes, c.sigmoid()), 1)
+
+
+def vit(c):
+    model = torchvision.models.VisionTransformer(image_size=c["image"], patch_size=c["image"] // 8, num_layers=4, num_heads=4,
+                                                 hidden_dim=128, mlp_dim=256, num_classes=c["num_classes"])
+    nn.init.normal_(model.heads.head.weight, std=0.02)  # torchvision starts the head at zero: every logit would be 0
+    return model
+
+
+def convnext(c):
+    cfg = torchvision.models.convnext.CNBlockConfig
+    return torchvision.models.ConvNeXt([cfg(48, 96, 2), cfg(96, 192, 2), cfg(192, None, 2)], num_classes=c["num_classes"])
+
+
+def swin(c):
+    return torchvision.models.SwinTransformer(patch_size=[4, 4], embed_dim=48, depths=[2, 2], num_heads=[3, 6],
+                                              window_size=[4, 4], num_classes=c["num_classes"])
+
+
+# Other architectures (--set families): torchvision's CNN families at their published widths, its vision transformers
+# (ViT, Swin) and ConvNeXt at small widths, and the YOLO-style detector; small runs them on 64 x 64 images (the
+# detector on 128 x 128). Each is (builder, opset): the transformers at opset 14, which their attention needs.
 FAMILY_BUILDERS = {
-    "efficientnet_b0": lambda c: torchvision.models.efficientnet_b0(num_classes=c["num_classes"]),
-    "mobilenet_v3_large": lambda c: torchvision.models.mobilenet_v3_large(num_classes=c["num_classes"]),
-    "shufflenet_v2": lambda c: torchvision.models.shufflenet_v2_x1_0(num_classes=c["num_classes"]),
-    "densenet121": lambda c: torchvision.models.densenet121(num_classes=c["num_classes"]),
-    "googlenet": lambda c: torchvision.models.googlenet(num_classes=c["num_classes"], aux_logits=False, init_weights=True),
-    "regnet_y_400mf": lambda c: torchvision.models.regnet_y_400mf(num_classes=c["num_classes"]),
-    "squeezenet": lambda c: torchvision.models.squeezenet1_1(num_classes=c["num_classes"]),
+    "efficientnet_b0": (lambda c: torchvision.models.efficientnet_b0(num_classes=c["num_classes"]), 13),
+    "mobilenet_v3_large": (lambda c: torchvision.models.mobilenet_v3_large(num_classes=c["num_classes"]), 13),
+    "shufflenet_v2": (lambda c: torchvision.models.shufflenet_v2_x1_0(num_classes=c["num_classes"]), 13),
+    "densenet121": (lambda c: torchvision.models.densenet121(num_classes=c["num_classes"]), 13),
+    "googlenet": (lambda c: torchvision.models.googlenet(num_classes=c["num_classes"], aux_logits=False, init_weights=True), 13),
+    "regnet_y_400mf": (lambda c: torchvision.models.regnet_y_400mf(num_classes=c["num_classes"]), 13),
+    "squeezenet": (lambda c: torchvision.models.squeezenet1_1(num_classes=c["num_classes"]), 13),
+    "convnext": (convnext, 13),
+    "vit": (vit, 14),
+    "swin": (swin, 14),
+    "yolo": (lambda c: TinyYolo(20), 13),
 }
 
 FAMILY_SIZES = {
@@ -462,13 +550,17 @@ FAMILY_SIZES = {
 
 
 def family(name):
+    builder, opset = FAMILY_BUILDERS[name]
+
     def make(c, rng):
-        model = FAMILY_BUILDERS[name](c)
-        shape = [c["batch"], 3, c["image"], c["image"]]
-        warm_batchnorm(model, [8, 3, c["image"], c["image"]])
+        model = builder(c)
+        image = c["image"] * 2 if name == "yolo" else c["image"]
+        shape = [c["batch"], 3, image, image]
+        warm_batchnorm(model, [8, 3, image, image])
         x = rng.standard_normal(shape).astype(np.float32)
         return dict(
-            model=model, sample=[x], style=f"torch.onnx at opset 13, BatchNorm folded into Conv where it follows one (torchvision {name})",
+            model=model, sample=[x], opset=opset, grad=name == "vit",  # ViT's attention exports off its fused path
+            style=f"torch.onnx at opset {opset}, BatchNorm folded into Conv where it follows one ({name})",
             inputs=[{"name": "image", "dtype": "float32", "shape": shape}], outputs=["logits"],
             dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
         )
@@ -538,7 +630,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", choices=sorted(SIZES), default="small")
     p.add_argument("--out", required=True, help="directory to write the models and manifest.json to")
-    p.add_argument("--set", choices=sorted(SETS), default="core", help="the core zoo, or torchvision's other CNN families")
+    p.add_argument("--set", choices=sorted(SETS), default="core", help="the core zoo, or the other architectures")
     p.add_argument("--only", default="", help=f"comma-separated names among: {', '.join([*MODELS, *FAMILIES])}")
     a = p.parse_args(argv)
     models = SETS[a.set]

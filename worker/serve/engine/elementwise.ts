@@ -245,6 +245,8 @@ export function unaryMap(kind: UnaryKind, params?: (ctx: PlanContext) => { alpha
 
 export type BinaryKind =
   | "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Max" | "Min"
+  // Mod: the remainder with the divisor's sign (ONNX's fmod 0, integers); Fmod: the dividend's (fmod 1, C's fmod).
+  | "Mod" | "Fmod"
   | "Equal" | "Greater" | "Less" | "GreaterOrEqual" | "LessOrEqual" | "And" | "Or";
 
 const LOGICAL = new Set<BinaryKind>(["Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or"]);
@@ -299,6 +301,18 @@ function binaryRows(
       for (let r = 0; r < rows; r++) {
         const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
         for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x <= y ? x : y; }
+      }
+      break;
+    case "Mod":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; const m = x % y; out[po + i] = m !== 0 && m < 0 !== y < 0 ? m + y : m; }
+      }
+      break;
+    case "Fmod":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) out[po + i] = a[pa + i * sa]! % b[pb + i * sb]!;
       }
       break;
     case "Equal":

@@ -26,6 +26,8 @@ import { relu } from "./relu";
 import { reshape } from "./reshape";
 import { shape } from "./shape";
 import { sigmoid } from "./sigmoid";
+import { modOp } from "./mod";
+import { scatternd } from "./scatternd";
 import { softmax } from "./softmax";
 import { swish } from "./swish";
 import { tanh } from "./tanh";
@@ -127,6 +129,8 @@ export const OPS: Record<string, Op> = {
   Log: log,
   Max: max,
   Min: min,
+  Mod: modOp,
+  ScatterND: scatternd,
   Neg: neg,
   Not: not,
   Or: or,
