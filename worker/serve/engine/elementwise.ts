@@ -9,14 +9,16 @@ import { DT } from "../../onnx/dtype";
 
 const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
-/** A step writing y (input 0's dims) from input 0 a: `write(run, a, y)`. */
+/** A step writing y (input 0's dims) from input 0 a: `write(run, a, y)`; y is a itself where nothing reads a after it (RunState.writable). */
 export function mapStep(ctx: PlanContext, write: (run: RunState, a: Activation, y: Activation) => void): OpPlan {
   const x = ctx.input(0);
+  const name = ctx.node.input[0]!;
   return {
     kind: "step",
     run(run) {
       const a = x(run);
-      const y = run.alloc([...a.dims]);
+      // Element i of the output reads element i of the input alone: over an input nothing reads after, in place.
+      const y = run.writable(name) ? { dims: [...a.dims], ptr: a.ptr } : run.alloc([...a.dims]);
       write(run, a, y);
       return [y];
     },

@@ -217,6 +217,8 @@ export class RunState {
   readonly arena: Arena;
   /** Named values whose memory is live, and the block each holds (undefined outside the arena: a placed constant). */
   private readonly held = new Map<string, Block | undefined>();
+  /** The position of the step perform is running. */
+  private at = -1;
 
   constructor(
     readonly kx: KernelInstance,
@@ -252,6 +254,7 @@ export class RunState {
    * that no output holds, and every value no later node reads.
    */
   perform(outputs: readonly string[], at: number, compute: () => Activation[]): Activation[] {
+    this.at = at;
     const mark = this.arena.mark();
     const outs = compute();
     outputs.forEach((name, i) => this.name(name, outs[i]!));
@@ -265,6 +268,17 @@ export class RunState {
       }
     }
     return outs;
+  }
+
+  /**
+   * Whether the step being performed may write its output over input `name`: a value in the run's arena that this step
+   * is the last to read, that no graph output keeps and that no view shares. An elementwise map then runs in place,
+   * so that an activation chain (a convolution's output, then its Swish) needs one tensor's memory, not two.
+   */
+  writable(name: string): boolean {
+    if (!this.liveness || this.liveness.kept.has(name) || this.liveness.lastRead.get(name) !== this.at) return false;
+    const block = this.held.get(name);
+    return block !== undefined && block.holders === 1;
   }
 
   /** A view of an activation; any later allocation may detach it. */

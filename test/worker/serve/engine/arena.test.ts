@@ -1,5 +1,5 @@
 // The kernel engine's activation arena (serve/engine/arena.ts): laid out from lifetimes, so a chain needs two tensors'
-// room rather than all of them, while values read late, graph outputs, and views that outlive the name they view keep
+// room rather than all of them (one where elementwise maps run in place over values nothing reads after them), while values read late, graph outputs, and views that outlive the name they view keep
 // their memory; a run whose sizes follow the data leaves the plan and stays correct. Each graph's outputs are checked
 // against onnxruntime-node on the same model (1e-5 relative).
 import { describe, expect, it } from "vitest";
@@ -117,6 +117,35 @@ describe("the engine's activation arena", () => {
       expect(got.y!.dims).toEqual(ref.y!.dims);
       expect(maxRelDiff(got.y!.data as Float32Array, ref.y!.data), `limit ${limit}`).toBeLessThan(1e-5);
     }
+  });
+
+  it("runs an elementwise map in place over a value nothing reads after it: Relu, Sigmoid and Swish in one tensor's room", async () => {
+    const nodes = [makeNode("Relu", ["x"], ["a"], "a"), makeNode("Sigmoid", ["a"], ["b"], "b"), makeNode("Swish", ["b"], ["y"], "c", { alpha: { float: 0.5 } })];
+    const graph = makeGraph(nodes, "in-place", [makeValueInfo("x", DT.FLOAT, DIMS)], [makeValueInfo("y", DT.FLOAT, DIMS)]);
+    const bytes = encodeModel(makeModel(graph, { "": 24 }, 10));
+    const session = await agrees(bytes, () => ({ x: { dims: DIMS, data: rand(TENSOR / 4) } }));
+    expect(session.arenaBytes).toBe(TENSOR);
+  });
+
+  it("writes no map's output over a value read later, kept as a graph output, or shared with a view", async () => {
+    const viewDims = [1, 64, 1024];
+    const nodes = [
+      makeNode("Sigmoid", ["x"], ["a"], "a"), // x is read again by the Mul
+      makeNode("Mul", ["a", "x"], ["b"], "b"),
+      makeNode("Relu", ["b"], ["c"], "c"), // b is a graph output
+      makeNode("Reshape", ["c", "shape"], ["r"], "r"), // r views c, which the Add reads after the Sigmoid of r
+      makeNode("Sigmoid", ["r"], ["s"], "s"),
+      makeNode("Reshape", ["s", "back"], ["t"], "t"),
+      makeNode("Add", ["t", "c"], ["y"], "y"),
+    ];
+    const graph = makeGraph(
+      nodes,
+      "not-in-place",
+      [makeValueInfo("x", DT.FLOAT, DIMS)],
+      [makeValueInfo("y", DT.FLOAT, DIMS), makeValueInfo("b", DT.FLOAT, DIMS)],
+      [int64("shape", viewDims), int64("back", DIMS)],
+    );
+    await agrees(encodeModel(makeModel(graph)), () => ({ x: { dims: DIMS, data: rand(TENSOR / 4) } }));
   });
 });
 
