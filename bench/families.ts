@@ -1,5 +1,5 @@
 // The engine on real graph families: the full zoo's MobileNetV2, ResNet-18, transformer encoder (sequence 128) and
-// LSTM, as FP32 on onnxruntime-web and on the kernel engine and as int8 weight-only, int4 and 1-bit variants on the
+// LSTM, and torchvision's EfficientNet-B0 and MobileNetV3-Large (zoo.py --set families), as FP32 on onnxruntime-web and on the kernel engine and as int8 weight-only, int4 and 1-bit variants on the
 // engine that would serve them, and a static int8 variant (QDQ activations, calibrated by onnxruntime-node on seeded
 // inputs), at batch 1 and 8, in one workerd isolate (the bench Worker), side by side: median
 // ms per run timed from outside (workerd's clock does not advance during compute), resident bytes, and each row's
@@ -21,11 +21,14 @@ import { withExtraOutputs } from "@worker/onnx/outputs";
 import { runReference } from "@test/support/ort-node";
 import { binaryInferBody, HEADER_LENGTH_HEADER } from "@formats/inference-v2.js";
 import { seededFeeds, zooModelsIn, type ZooInputSpec, type ZooModel } from "@test/support/zoo";
-import { ensureFullZoo, FULL_ZOO_DIR } from "./full-zoo";
+import { ensureFullZoo, fullZooDir } from "./full-zoo";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RESULTS = join(ROOT, "bench/results/families.json");
-const NAMES = ["mobilenet_v2", "resnet18", "transformer", "lstm"];
+/** The core zoo's four families, then two of the other set's mobile CNNs (SiLU and squeeze-and-excitation; HardSwish). */
+const CORE = ["mobilenet_v2", "resnet18", "transformer", "lstm"];
+const OTHERS = ["efficientnet_b0", "mobilenet_v3_large"];
+const NAMES = [...CORE, ...OTHERS];
 const BATCHES = [1, 8];
 const VARIANTS: { label: string; recipe: unknown; calibrated?: boolean }[] = [
   { label: "int8", recipe: { quantize: { bits: 8 } } },
@@ -128,7 +131,9 @@ let zoo: Map<string, ZooModel>;
 
 describe.each(NAMES)("%s on each engine", (name) => {
   it("times FP32 and its variants at batch 1 and 8 in one isolate", async () => {
-    zoo ??= new Map(zooModelsIn(FULL_ZOO_DIR, ensureFullZoo(NAMES)).map((m) => [m.name, m]));
+    zoo ??= new Map(
+      [...zooModelsIn(fullZooDir("core"), ensureFullZoo(CORE)), ...zooModelsIn(fullZooDir("families"), ensureFullZoo(OTHERS, "families"))].map((m) => [m.name, m]),
+    );
     // A fresh isolate per model: onnxruntime-web's heap never shrinks, so FP32's heap growth is measured on a fresh one
     // (its session is the first made), and no model's memory weighs on the next.
     const bench = await unstable_startWorker({
