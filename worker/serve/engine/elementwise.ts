@@ -229,16 +229,7 @@ export function unaryMap(kind: UnaryKind, params?: (ctx: PlanContext) => { alpha
         if (dtype === DT.FLOAT) return { kind: "constant", outputs: [{ dims: [...c.dims], dtype, data: Float32Array.from(out) }] };
         return { kind: "constant", outputs: [constantOf(dtype, [...c.dims], out)] };
       }
-      const x = ctx.input(0);
-      return {
-        kind: "step",
-        run(run) {
-          const a = x(run);
-          const y = run.alloc([...a.dims]);
-          unaryKernel(kind, run.view(a), run.view(y), alpha, beta);
-          return [y];
-        },
-      };
+      return mapStep(ctx, (run, a, y) => unaryKernel(kind, run.view(a), run.view(y), alpha, beta));
     },
   };
 }
