@@ -1,7 +1,7 @@
 // Graph fusion before planning: exporters write layer norm, GELU, SiLU and (before opset 14) HardSwish as chains of
 // elementwise ops (eight, five, two and two passes over the activations); each chain becomes one LayerNormalization,
-// Gelu, Swish or HardSwish node that the engine runs in one pass. A chain fuses only when its intermediate tensors feed nothing outside it and are not graph outputs, so the
-// rewritten graph computes the same outputs. The fused nodes exist only in the engine's plan (they may be of an
+// Gelu, Swish or HardSwish node that the engine runs in one pass. A chain fuses only when its intermediate tensors
+// feed nothing outside it and are not graph outputs, so the rewritten graph computes the same outputs. The fused nodes exist only in the engine's plan (they may be of an
 // opset newer than the model's); the stored model is never changed.
 import type { NodeProto } from "onnx-buf";
 import { floatAttribute, intAttribute, intsAttribute } from "../../onnx/attributes";
@@ -205,29 +205,23 @@ function gelu(g: Graph, erf: NodeProto): Fused | null {
   return null;
 }
 
-/** SiLU as exporters write it: s = Sigmoid(x), then x * s (either order), s read by that Mul alone. */
-function silu(g: Graph, sig: NodeProto): Fused | null {
-  const x = sig.input[0];
-  const s = sig.output[0];
-  if (!x || !s) return null;
-  const mul = soleConsumer(g, s, "Mul");
-  if (!mul || otherOperand(mul, s) !== x) return null;
-  return { nodes: [sig, mul], node: makeNode("Swish", [x], [mul.output[0]!], `${sig.name || s}/fused_Swish`, { alpha: { float: 1 } }) };
+/**
+ * x times an activation of x, as exporters write SiLU (Sigmoid) and, before opset 14, HardSwish (HardSigmoid with
+ * alpha 1/6 and beta 1/2): the activation's output read by one Mul alone, whose other operand is x (either order).
+ */
+function selfGated(g: Graph, act: NodeProto, opType: string, attributes: Record<string, { float: number }> = {}): Fused | null {
+  const x = act.input[0];
+  const a = act.output[0];
+  const mul = a ? soleConsumer(g, a, "Mul") : null;
+  if (!x || !mul || otherOperand(mul, a!) !== x) return null;
+  return { nodes: [act, mul], node: makeNode(opType, [x], [mul.output[0]!], `${act.name || a}/fused_${opType}`, attributes) };
 }
 
-/** HardSwish as exporters write it before opset 14: h = HardSigmoid(x) with alpha 1/6 and beta 1/2, then x * h. */
-function hardSwish(g: Graph, hs: NodeProto): Fused | null {
-  const x = hs.input[0];
-  const h = hs.output[0];
-  if (!x || !h || !near(floatAttribute(hs, "alpha", 0.2), 1 / 6) || !near(floatAttribute(hs, "beta", 0.5), 0.5)) return null;
-  const mul = soleConsumer(g, h, "Mul");
-  if (!mul || otherOperand(mul, h) !== x) return null;
-  return { nodes: [hs, mul], node: makeNode("HardSwish", [x], [mul.output[0]!], `${hs.name || h}/fused_HardSwish`) };
-}
+const isHardSwishGate = (n: NodeProto) => near(floatAttribute(n, "alpha", 0.2), 1 / 6) && near(floatAttribute(n, "beta", 0.5), 0.5);
 
 /**
- * The node list with each fusable layer norm, Erf GELU, SiLU and HardSwish replaced by one node, placed where the chain's last node
- * was (its inputs are all computed by then). Constant nodes left without consumers are dropped. Pure: the given
+ * The node list with each fusable layer norm, Erf GELU, SiLU and HardSwish replaced by one node, placed where the
+ * chain's last node was (its inputs are all computed by then). Constant nodes left without consumers are dropped. Pure: the given
  * nodes are not changed; without anything to fuse the list comes back as it was.
  */
 export function fuseGraph(
@@ -247,7 +241,12 @@ export function fuseGraph(
   const replacement = new Map<NodeProto, NodeProto>(); // the chain's last node -> the fused node
   for (const n of nodes) {
     if (!isOnnx(n) || g.taken.has(n)) continue;
-    const f = n.opType === "ReduceMean" ? layerNorm(g, n, opset) : n.opType === "Erf" ? gelu(g, n) : n.opType === "Sigmoid" ? silu(g, n) : n.opType === "HardSigmoid" ? hardSwish(g, n) : null;
+    const f =
+      n.opType === "ReduceMean" ? layerNorm(g, n, opset)
+      : n.opType === "Erf" ? gelu(g, n)
+      : n.opType === "Sigmoid" ? selfGated(g, n, "Swish", { alpha: { float: 1 } })
+      : n.opType === "HardSigmoid" && isHardSwishGate(n) ? selfGated(g, n, "HardSwish")
+      : null;
     if (!f) continue;
     for (const m of f.nodes) g.taken.add(m);
     const last = f.nodes.reduce((a, b) => (order.get(b)! > order.get(a)! ? b : a));

@@ -182,12 +182,11 @@ export function remap(src: Elements, dst: Elements, outDims: readonly number[], 
     else base += v;
   }
   let hasPad = false;
-  const contiguous = tail !== null; // the row is consecutive source elements: copied as one block
   if (!tail) for (let j = 0; j < n; j++) if (last[j]! < 0) hasPad = true;
   for (let r = 0, out = 0; r < rows; r++, out += n) {
     if (padded > 0) for (let j = 0; j < n; j++) o[out + j] = f;
-    else if (contiguous && n >= 16) o.set(s.subarray(base + first, base + first + n), out);
-    else if (contiguous) for (let j = 0; j < n; j++) o[out + j] = s[base + first + j]!;
+    else if (tail && n >= 16) o.set(s.subarray(base + first, base + first + n), out); // consecutive: one block
+    else if (tail) for (let j = 0; j < n; j++) o[out + j] = s[base + first + j]!;
     else if (hasPad) for (let j = 0; j < n; j++) { const k = last[j]!; o[out + j] = k < 0 ? f : s[base + k]!; }
     else for (let j = 0; j < n; j++) o[out + j] = s[base + last[j]!]!;
     for (let d = outer - 1; d >= 0; d--) {

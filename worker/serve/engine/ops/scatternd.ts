@@ -66,7 +66,8 @@ export const scatternd: Op = {
         const y = run.alloc([...a.dims]);
         const out = run.view(y);
         out.set(run.view(a));
-        const index = ids ?? ((i) => ({ dims: i.dims, values: run.view(i) }))(idsIn!(run));
+        const live = ids ? null : idsIn!(run);
+        const index = ids ?? { dims: live!.dims, values: run.view(live!) };
         scatterNd(out, a.dims, index.values, index.dims, up ?? run.view(upIn!(run)), reduction as Reduction);
         return [y];
       },
