@@ -33,6 +33,18 @@ export function refRowsAffine(X: ArrayLike<number>, rows: number, len: number, S
   });
 }
 
+/** Each row of `len` summed in float64 and divided by `divisor`; and each row's sum of magnitudes (the error scale). */
+export function refRowsSum(X: ArrayLike<number>, rows: number, len: number, divisor: number): { sums: Float64Array; magnitudes: Float64Array } {
+  const sums = new Float64Array(rows);
+  const magnitudes = new Float64Array(rows);
+  for (let i = 0; i < rows * len; i++) {
+    const r = Math.floor(i / len);
+    sums[r] = sums[r]! + X[i]! / divisor;
+    magnitudes[r] = magnitudes[r]! + Math.abs(X[i]!) / divisor;
+  }
+  return { sums, magnitudes };
+}
+
 /** 0.5 x (1 + erf(x / sqrt 2)). */
 export function refGeluErf(X: ArrayLike<number>): Float64Array {
   return Float64Array.from(X, (x) => 0.5 * x * (1 + erf(x * Math.SQRT1_2)));

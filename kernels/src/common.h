@@ -43,6 +43,13 @@ static inline void store_partial_f32x4(float* dst, v128_t v, int n) {
   if (n > 2) dst[2] = wasm_f32x4_extract_lane(v, 2);
 }
 
+/* nearest(y) as int32, ties to even, for |y| < 2^22: adding 1.5 * 2^23 leaves the rounded integer in the low
+ * mantissa bits. One float add and one integer subtract where trunc_sat(nearest(y)) lowers to about a dozen x64
+ * instructions (NaN lanes give garbage rather than 0, so callers bound y first or accept that). */
+static inline v128_t round_i32x4(v128_t y) {
+  return wasm_i32x4_sub(wasm_f32x4_add(y, wasm_f32x4_splat(12582912.f)), wasm_i32x4_splat(0x4B400000));
+}
+
 static inline float nearest_f32(float x) {
   return wasm_f32x4_extract_lane(wasm_f32x4_nearest(wasm_f32x4_splat(x)), 0);
 }

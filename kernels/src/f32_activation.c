@@ -1,9 +1,9 @@
 /* Activations on float tensors, vectorised: softmax along contiguous rows, layer normalization, GELU (erf form),
- * sigmoid and Swish/SiLU, HardSwish, a scale and shift per row (per NCHW plane),
+ * sigmoid and Swish/SiLU, HardSwish, a scale and shift per row (per NCHW plane), row sums and means,
  * clamping (Relu, Clip) and same-shape Add/Sub/Mul/Div with a clamp fused.
  * exp is Cephes' single-precision scheme: n = round(x log2 e), r = x - n ln 2 in two parts, a degree-5 polynomial
  * for e^r on [-ln2/2, ln2/2] (within 2 ulp), 2^n built in the exponent bits; below -87.3 it is 0 (float32's
- * normal range ends there). NaN stays NaN (wasm's min/max propagate it). */
+ * normal range ends there). NaN stays NaN (the clamps keep it, and it reaches the product). */
 #include "common.h"
 
 #define EXP_HI 88.3762626647949f
@@ -11,9 +11,12 @@
 
 static inline v128_t exp_f32x4(v128_t x) {
   const v128_t tiny = wasm_f32x4_lt(x, wasm_f32x4_splat(EXP_LO));
-  x = wasm_f32x4_min(x, wasm_f32x4_splat(EXP_HI));
-  x = wasm_f32x4_max(x, wasm_f32x4_splat(EXP_LO));
-  const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  /* pmin/pmax (one x64 instruction each, where min/max take about seven) keep a NaN x as the first operand. */
+  x = wasm_f32x4_pmin(x, wasm_f32x4_splat(EXP_HI));
+  x = wasm_f32x4_pmax(x, wasm_f32x4_splat(EXP_LO));
+  /* n = round(x log2 e) through the float adder: its bits hold n + 0x4B400000, so n << 23 is those bits << 23. */
+  const v128_t shifted = wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)), wasm_f32x4_splat(12582912.f));
+  const v128_t n = wasm_f32x4_sub(shifted, wasm_f32x4_splat(12582912.f));
   v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
   r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
   v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
@@ -23,7 +26,7 @@ static inline v128_t exp_f32x4(v128_t x) {
   p = F32X4_MADD(p, r, wasm_f32x4_splat(1.6666665459e-1f));
   p = F32X4_MADD(p, r, wasm_f32x4_splat(5.0000001201e-1f));
   p = F32X4_MADD(wasm_f32x4_mul(p, r), r, wasm_f32x4_add(r, wasm_f32x4_splat(1.f)));
-  const v128_t two_n = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  const v128_t two_n = wasm_i32x4_add(wasm_i32x4_shl(shifted, 23), wasm_i32x4_splat(127 << 23));
   return wasm_v128_andnot(wasm_f32x4_mul(p, two_n), tiny);
 }
 
@@ -175,6 +178,28 @@ void f32_rows_affine(int rows, int len, const float* X, const float* S, const fl
     int i = 0;
     for (; i + 4 <= len; i += 4) wasm_v128_store(y + i, clamp_f32x4(wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(x + i), vs), vt), vlo, vhi));
     for (; i < len; i++) y[i] = clamp_f32(x[i] * s + t, lo, hi);
+  }
+}
+
+/* Y[r] = sum(X[r, :]) / divisor for `rows` contiguous rows of `len`: GlobalAveragePool, and ReduceMean/ReduceSum over
+ * trailing axes (divisor len or 1). Sixteen running float32 sums, added pairwise at the end. */
+EXPORT(f32_rows_sum)
+void f32_rows_sum(int rows, int len, const float* X, float divisor, float* Y) {
+  for (int r = 0; r < rows; r++) {
+    const float* x = X + (long)r * len;
+    v128_t s0 = wasm_f32x4_splat(0.f), s1 = s0, s2 = s0, s3 = s0;
+    int i = 0;
+    for (; i + 16 <= len; i += 16) {
+      s0 = wasm_f32x4_add(s0, wasm_v128_load(x + i));
+      s1 = wasm_f32x4_add(s1, wasm_v128_load(x + i + 4));
+      s2 = wasm_f32x4_add(s2, wasm_v128_load(x + i + 8));
+      s3 = wasm_f32x4_add(s3, wasm_v128_load(x + i + 12));
+    }
+    for (; i + 4 <= len; i += 4) s0 = wasm_f32x4_add(s0, wasm_v128_load(x + i));
+    const v128_t s = wasm_f32x4_add(wasm_f32x4_add(s0, s1), wasm_f32x4_add(s2, s3));
+    float sum = (wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1)) + (wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3));
+    for (; i < len; i++) sum += x[i];
+    Y[r] = sum / divisor;
   }
 }
 

@@ -27,10 +27,10 @@ void qs8_quantize_rows(int M, int K, int Kp, const float* A, int lda, int8_t* Q,
     const v128_t vinv = wasm_f32x4_splat(inv);
     k = 0;
     for (; k + 16 <= K; k += 16) {
-      v128_t i0 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(a + k), vinv)));
-      v128_t i1 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(a + k + 4), vinv)));
-      v128_t i2 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(a + k + 8), vinv)));
-      v128_t i3 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(a + k + 12), vinv)));
+      v128_t i0 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(a + k), vinv));
+      v128_t i1 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(a + k + 4), vinv));
+      v128_t i2 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(a + k + 8), vinv));
+      v128_t i3 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(a + k + 12), vinv));
       v128_t s01 = wasm_i16x8_narrow_i32x4(i0, i1), s23 = wasm_i16x8_narrow_i32x4(i2, i3);
       wasm_v128_store(q + k, wasm_i8x16_narrow_i16x8(s01, s23));
     }
@@ -133,7 +133,7 @@ void qu7_quantize_rows(int M, int K, int Kp, const float* A, int lda, uint8_t* Q
     for (; k + 16 <= K; k += 16) {
       v128_t r[4];
       for (int j = 0; j < 4; j++) {
-        v128_t v = wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(a + k + 4 * j), vinv))), vzp);
+        v128_t v = wasm_i32x4_add(round_i32x4(wasm_f32x4_mul(wasm_v128_load(a + k + 4 * j), vinv)), vzp);
         r[j] = wasm_i32x4_min(wasm_i32x4_max(v, q0), q127);
       }
       wasm_v128_store(q + k, wasm_u8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(r[0], r[1]), wasm_i16x8_narrow_i32x4(r[2], r[3])));

@@ -38,12 +38,12 @@ void qs8_pointwise_quantize(int K, int P, const float* X, int8_t* Q, float* scal
       const v128_t m0 = wasm_v128_load(mx + p), m1 = wasm_v128_load(mx + p + 4), zero = wasm_f32x4_splat(0.f);
       const v128_t s0 = wasm_v128_and(wasm_f32x4_div(wasm_f32x4_splat(127.f), m0), wasm_f32x4_gt(m0, zero));
       const v128_t s1 = wasm_v128_and(wasm_f32x4_div(wasm_f32x4_splat(127.f), m1), wasm_f32x4_gt(m1, zero));
-      const v128_t a0 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x0 + p), s0)));
-      const v128_t a1 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x0 + p + 4), s1)));
+      const v128_t a0 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x0 + p), s0));
+      const v128_t a1 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x0 + p + 4), s1));
       v128_t b0 = wasm_i32x4_splat(0), b1 = b0;
       if (x1) {
-        b0 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x1 + p), s0)));
-        b1 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x1 + p + 4), s1)));
+        b0 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x1 + p), s0));
+        b1 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x1 + p + 4), s1));
       }
       /* (p0 k0, p0 k1, p1 k0, p1 k1, ...) */
       const v128_t lo = wasm_i16x8_narrow_i32x4(wasm_i32x4_shuffle(a0, b0, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, b0, 2, 6, 3, 7));
@@ -178,7 +178,7 @@ void qu7_pointwise_quantize(int K, int P, const float* X, uint8_t* Q, float* sca
       for (int j = 0; j < 4; j++) {
         const int k = 4 * kq + j;
         if (k < K) {
-          const v128_t v = wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(X + (long)k * P + p), inv))), zp);
+          const v128_t v = wasm_i32x4_add(round_i32x4(wasm_f32x4_mul(wasm_v128_load(X + (long)k * P + p), inv)), zp);
           r[j] = wasm_i32x4_min(wasm_i32x4_max(v, q0), q127);
         } else {
           r[j] = zp;

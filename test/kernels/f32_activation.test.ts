@@ -1,9 +1,9 @@
-// f32_softmax_rows, f32_layernorm_rows, f32_gelu_erf, f32_sigmoid, f32_swish, f32_hardswish and f32_rows_affine against
-// float64 references: row lengths around the 4-lane step and long rows,
+// f32_softmax_rows, f32_layernorm_rows, f32_gelu_erf, f32_sigmoid, f32_swish, f32_hardswish, f32_rows_affine and
+// f32_rows_sum against float64 references: row lengths around the 4- and 16-lane steps and long rows,
 // inputs from -60 to 60 (exp's reduction and its underflow to 0), masked entries (-Infinity) as attention writes them,
 // rows written in place; GELU over -10 to 10 at lengths around the step.
 import { describe, expect, it } from "vitest";
-import { refGeluErf, refHardSwish, refLayerNormRows, refRowsAffine, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
+import { refGeluErf, refHardSwish, refLayerNormRows, refRowsAffine, refRowsSum, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
 import { kernelInstance, tileSizes, uniform } from "@test/support/kernels";
 
 /** Largest |a - b| over each element's max(|b|, floor). */
@@ -129,6 +129,23 @@ describe("f32_rows_affine", () => {
           kx.k.f32_rows_affine(rows, len, x, s ? kx.put(s) : 0, t ? kx.put(t) : 0, lo, hi, y);
           expect(worst(kx.f32(y, X.length), refRowsAffine(X, rows, len, s, t, lo, hi), 1), `len ${len}`).toBeLessThan(1e-6);
         }
+      }
+    }
+  });
+});
+
+describe("f32_rows_sum", () => {
+  it("matches the float64 sum (or mean) of each row within 1e-6 of the row's sum of magnitudes, for lengths around 4 and 16 and a 112 x 112 plane", () => {
+    for (const len of [...tileSizes(4), ...tileSizes(16), 12544]) {
+      const rows = 3;
+      const X = uniform(rows * len, len + 23, 5).map((v, r) => v + (r < len ? 2 : 0)); // one row with a mean far from 0
+      for (const divisor of [1, len]) {
+        const kx = kernelInstance();
+        const y = kx.alloc(rows * 4);
+        kx.k.f32_rows_sum(rows, len, kx.put(X), divisor, y);
+        const got = kx.f32(y, rows);
+        const { sums, magnitudes } = refRowsSum(X, rows, len, divisor);
+        for (let r = 0; r < rows; r++) expect(Math.abs(got[r]! - sums[r]!), `len ${len} row ${r} / ${divisor}`).toBeLessThanOrEqual(1e-6 * magnitudes[r]!);
       }
     }
   });

@@ -1,4 +1,4 @@
-// GlobalAveragePool: the mean over every spatial dim, keeping them as 1s.
+// GlobalAveragePool: the mean over every spatial dim, keeping them as 1s (each plane summed by the kernel in float32).
 import type { Op } from "../op";
 
 export const globalaveragepool: Op = {
@@ -12,13 +12,7 @@ export const globalaveragepool: Op = {
         const [B, C] = a.dims as [number, number];
         const spatial = a.dims.slice(2).reduce((p, d) => p * d, 1);
         const y = run.alloc([B, C, ...a.dims.slice(2).map(() => 1)]);
-        const src = run.view(a);
-        const dst = run.view(y);
-        for (let i = 0; i < B * C; i++) {
-          let s = 0;
-          for (let j = 0; j < spatial; j++) s += src[i * spatial + j]!;
-          dst[i] = s / spatial;
-        }
+        run.kx.k.f32_rows_sum(B * C, spatial, a.ptr, spatial, y.ptr);
         return [y];
       },
     };

@@ -1,12 +1,13 @@
 // The Reduce family (Mean, Max, Sum, Min, Prod) and what GlobalMaxPool shares with it: axes from the attribute (before
 // opset 18; ReduceSum before 13) or the optional input, keepdims, noop_with_empty_axes. Adjacent reduced dims are
-// merged and each run reduced as [outer, len, inner] in float64, the result rounded to float32 once.
+// merged and each run reduced as [outer, len, inner] in float64, the result rounded to float32 once; at run time a
+// Sum or Mean over trailing axes sums each row on the kernel in float32 instead.
 import { intAttribute, intsAttribute } from "../../../onnx/attributes";
 import { DT } from "../../../onnx/dtype";
 import { constantOf, numbersOf } from "../elementwise";
 import type { Op } from "../op";
 import { intInput, normalizeAxis } from "../shape";
-import { Uncovered } from "../values";
+import { sizeOf, Uncovered } from "../values";
 
 export type ReduceKind = "Mean" | "Max" | "Sum" | "Min" | "Prod";
 
@@ -53,6 +54,15 @@ export function reduceKernel(kind: ReduceKind, src: ArrayLike<number>, dims: rea
   return result;
 }
 
+/**
+ * The element count of the reduced dims when they are the trailing ones (each kept row then sums one contiguous
+ * run, on the kernel), else null.
+ */
+function trailingRun(dims: readonly number[], axes: readonly number[]): number | null {
+  if (axes.length === 0 || axes.some((a, i) => a !== dims.length - axes.length + i)) return null;
+  return axes.reduce((p, a) => p * dims[a]!, 1);
+}
+
 /** Output dims of a reduction: reduced dims kept as 1s, or dropped. */
 export function reducedDims(dims: readonly number[], axes: readonly number[], keep: boolean): number[] {
   return keep ? dims.map((d, i) => (axes.includes(i) ? 1 : d)) : dims.filter((_, i) => !axes.includes(i));
@@ -84,7 +94,12 @@ export function reduceOp(kind: ReduceKind): Op {
           const a = x(run);
           const axes = axesOf(a.dims.length);
           const y = run.alloc(reducedDims(a.dims, axes, keep));
-          run.view(y).set(reduceKernel(kind, run.view(a), a.dims, axes));
+          const len = trailingRun(a.dims, axes);
+          if ((kind === "Sum" || kind === "Mean") && len !== null && len > 0) {
+            run.kx.k.f32_rows_sum(sizeOf(a.dims) / len, len, a.ptr, kind === "Mean" ? len : 1, y.ptr);
+          } else {
+            run.view(y).set(reduceKernel(kind, run.view(a), a.dims, axes));
+          }
           return [y];
         },
       };
