@@ -71,7 +71,7 @@ void f32_softmax_rows(int rows, int len, const float* X, float* Y) {
 
 /* erf as Eigen's float rational fit on [-4, 4] (odd numerator, even denominator), +-1 beyond: within 7e-8. */
 static inline v128_t erf_f32x4(v128_t x) {
-  const v128_t u = wasm_f32x4_max(wasm_f32x4_min(x, wasm_f32x4_splat(4.f)), wasm_f32x4_splat(-4.f));
+  const v128_t u = wasm_f32x4_pmax(wasm_f32x4_pmin(x, wasm_f32x4_splat(4.f)), wasm_f32x4_splat(-4.f)); /* NaN stays */
   const v128_t u2 = wasm_f32x4_mul(u, u);
   v128_t p = wasm_f32x4_splat(-2.72614225801306e-10f);
   p = F32X4_MADD(p, u2, wasm_f32x4_splat(2.77068142495902e-08f));

@@ -1,4 +1,5 @@
-/* Convolution support around the GEMMs: im2col (one image, a slice of channels) and a blocked transpose that turns
+/* Convolution support around the GEMMs: im2col (one image, a slice of channels), its transpose written directly as
+ * planes of patch entries (for the quantized pointwise kernels, which read NCHW), and a blocked transpose that turns
  * the GEMM's [pixels, channels] result into NCHW. */
 #include "common.h"
 
@@ -72,6 +73,47 @@ void f32_im2col(const float* X, int C, int H, int W, int kh, int kw, int sh, int
       const float* row = patch_row(X, H, W, kh, kw, k, oy, sh, ph, dh);
       const int o = (k % kw) * dw - pw;
       for (int ox = 0; ox < OW; ox++) base[(long)ox * K + k] = patch_at(row, W, ox * sw + o);
+    }
+  }
+}
+
+/* out[(c*kh + ky)*kw + kx, oy*OW + ox] = X[c, oy*sh - ph + ky*dh, ox*sw - pw + kx*dw] (0 outside): im2col
+ * transposed, one plane of OH x OW per patch entry. Each output row is a run of one source row (every sw-th element),
+ * so the interior is copied by vector loads (de-interleaved at stride 2) with no transposes, which is what makes it
+ * cheaper than im2col on small planes. */
+EXPORT(f32_im2planes)
+void f32_im2planes(const float* X, int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
+                   int OH, int OW, float* out) {
+  const int K = C * kh * kw;
+  const v128_t zero = wasm_f32x4_splat(0.f);
+  for (int k = 0; k < K; k++) {
+    const int off = (k % kw) * dw - pw;
+    /* Output columns [first, last) read inside the source row. */
+    int first = off >= 0 ? 0 : (-off + sw - 1) / sw;
+    int last = floor_div(W - 1 - off, sw) + 1;
+    first = first > OW ? OW : first;
+    last = last > OW ? OW : last < first ? first : last;
+    for (int oy = 0; oy < OH; oy++) {
+      const float* row = patch_row(X, H, W, kh, kw, k, oy, sh, ph, dh);
+      float* dst = out + ((long)k * OH + oy) * OW;
+      if (!row) {
+        int ox = 0;
+        for (; ox + 4 <= OW; ox += 4) wasm_v128_store(dst + ox, zero);
+        for (; ox < OW; ox++) dst[ox] = 0.f;
+        continue;
+      }
+      int ox = 0;
+      for (; ox < first; ox++) dst[ox] = 0.f;
+      const float* src = row + off;
+      if (sw == 1) {
+        for (; ox + 4 <= last; ox += 4) wasm_v128_store(dst + ox, wasm_v128_load(src + ox));
+      } else if (sw == 2) {
+        /* The second load reads src[2*ox + 4 .. 2*ox + 7]: inside the row while 2*ox + 7 + off < W. */
+        for (; ox + 4 <= last && 2 * ox + 7 + off < W; ox += 4)
+          wasm_v128_store(dst + ox, wasm_i32x4_shuffle(wasm_v128_load(src + 2 * ox), wasm_v128_load(src + 2 * ox + 4), 0, 2, 4, 6));
+      }
+      for (; ox < last; ox++) dst[ox] = src[ox * sw];
+      for (; ox < OW; ox++) dst[ox] = 0.f;
     }
   }
 }

@@ -3,7 +3,8 @@
  *  - f32_dequantize_linear: Y = (X - zp) * s;
  *  - qs8_quantize_rows_static: rows of A on that grid for the int8 GEMM, Q = clamp(nearest(a / s) + zp, lo, hi) - shift
  *    as int8 (shift 128 for uint8 levels, 0 for int8), K padded with zeros to Kp. Division, not a reciprocal, as
- *    QuantizeLinear divides: a value half a level from a boundary rounds as the spec says. */
+ *    QuantizeLinear divides: a value half a level from a boundary rounds as the spec says. The clamped levels are
+ *    whole numbers (a NaN input clamps to lo), so they convert to int32 through the float adder exactly. */
 #include "common.h"
 
 static inline v128_t levels_f32x4(v128_t x, v128_t s, v128_t zp, v128_t lo, v128_t hi) {
@@ -42,10 +43,10 @@ void qs8_quantize_rows_static(int M, int K, int Kp, const float* A, int lda, flo
     int8_t* q = Q + (long)m * Kp;
     int k = 0;
     for (; k + 16 <= K; k += 16) {
-      v128_t i0 = wasm_i32x4_trunc_sat_f32x4(levels_f32x4(wasm_v128_load(a + k), vs, vz, vlo, vhi));
-      v128_t i1 = wasm_i32x4_trunc_sat_f32x4(levels_f32x4(wasm_v128_load(a + k + 4), vs, vz, vlo, vhi));
-      v128_t i2 = wasm_i32x4_trunc_sat_f32x4(levels_f32x4(wasm_v128_load(a + k + 8), vs, vz, vlo, vhi));
-      v128_t i3 = wasm_i32x4_trunc_sat_f32x4(levels_f32x4(wasm_v128_load(a + k + 12), vs, vz, vlo, vhi));
+      v128_t i0 = round_i32x4(levels_f32x4(wasm_v128_load(a + k), vs, vz, vlo, vhi));
+      v128_t i1 = round_i32x4(levels_f32x4(wasm_v128_load(a + k + 4), vs, vz, vlo, vhi));
+      v128_t i2 = round_i32x4(levels_f32x4(wasm_v128_load(a + k + 8), vs, vz, vlo, vhi));
+      v128_t i3 = round_i32x4(levels_f32x4(wasm_v128_load(a + k + 12), vs, vz, vlo, vhi));
       wasm_v128_store(q + k, wasm_i8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(i0, i1), wasm_i16x8_narrow_i32x4(i2, i3)));
     }
     for (; k < K; k++) q[k] = (int8_t)(int)levels_f32(a[k], s, zp - shift, lo - shift, hi - shift);

@@ -1,4 +1,5 @@
-// Convolution helpers: im2col over paddings, strides and dilations, and the blocked transpose around its 4x4 tile.
+// Convolution helpers: im2col and its transpose as planes (im2planes) over paddings, strides and dilations, and the
+// blocked transpose around its 4x4 tile.
 import { describe, expect, it } from "vitest";
 import { outputSize, refIm2col, refMaxPool2d, refTranspose, type Im2colShape } from "@kernels/reference/f32_conv";
 import { kernelInstance, tileSizes, uniform } from "@test/support/kernels";
@@ -43,6 +44,35 @@ describe("f32_im2col, four patch columns and four pixels at a time", () => {
               const out = kx.alloc(n * 4);
               kx.k.f32_im2col(kx.put(X), s.C, s.H, s.W, kh, kw, s.sh, sw, s.ph, pw, s.dh, dw, OH, OW, out);
               expect([...kx.f32(out, n)], JSON.stringify(s)).toEqual([...refIm2col(X, s)]);
+              kx.reset(mark);
+              cases++;
+            }
+          }
+        }
+      }
+    }
+    expect(cases).toBeGreaterThan(500);
+  });
+});
+
+describe("f32_im2planes", () => {
+  it("writes im2col transposed exactly (a plane of output pixels per patch entry) across widths around 4 and 8, strides 1 to 3, paddings and dilations", () => {
+    const kx = kernelInstance();
+    let cases = 0;
+    for (const W of [1, 3, 4, 5, 7, 8, 9, 12, 13, 17, 28]) {
+      for (const [kh, kw] of [[1, 1], [3, 3], [1, 3], [5, 2], [7, 7]] as const) {
+        for (const sw of [1, 2, 3]) {
+          for (const pw of [0, 1, 3]) {
+            for (const dw of [1, 2]) {
+              const s: Im2colShape = { C: (W % 3) + 1, H: 6, W, kh, kw, sh: 1 + (W % 2), sw, ph: pw > 0 ? 1 : 0, pw, dh: 1, dw };
+              const { OH, OW } = outputSize(s);
+              if (OH <= 0 || OW <= 0) continue;
+              const X = uniform(s.C * s.H * s.W, W * 100 + kh * 10 + sw, 1);
+              const K = s.C * kh * kw;
+              const mark = kx.mark();
+              const out = kx.alloc(K * OH * OW * 4);
+              kx.k.f32_im2planes(kx.put(X), s.C, s.H, s.W, kh, kw, s.sh, sw, s.ph, pw, s.dh, dw, OH, OW, out);
+              expect([...kx.f32(out, K * OH * OW)], JSON.stringify(s)).toEqual([...refTranspose(OH * OW, K, refIm2col(X, s))]);
               kx.reset(mark);
               cases++;
             }

@@ -28,6 +28,7 @@ export interface KernelExports {
   f32_bsr1x16_gemm_wasmsimd_2x16(M: number, N: number, A: Ptr, lda: number, ptr: Ptr, kidx: Ptr, vals: Ptr, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
   f32_csr_gemm_scalar_1x4(M: number, N: number, A: Ptr, lda: number, ptr: Ptr, kidx: Ptr, vals: Ptr, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
   f32_im2col(X: Ptr, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, dh: number, dw: number, OH: number, OW: number, out: Ptr): void;
+  f32_im2planes(X: Ptr, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, dh: number, dw: number, OH: number, OW: number, out: Ptr): void;
   f32_maxpool2d(X: Ptr, planes: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, OH: number, OW: number, Y: Ptr): void;
   f32_transpose(rows: number, cols: number, src: Ptr, dst: Ptr, ldDst: number): void;
   f32_dwconv2d(X: Ptr, C: number, H: number, W: number, Wt: Ptr, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, OH: number, OW: number, bias: Ptr, lo: number, hi: number, scratch: Ptr, Y: Ptr): void;

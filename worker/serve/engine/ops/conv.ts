@@ -60,10 +60,17 @@ export const conv: Op = {
     }
     // Inputs on a static grid take the im2col route, which requantizes them exactly; this one quantizes per pixel.
     if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded && ctx.mark(0)?.kind !== "grid") {
-      const planned = quantizedPointwise(ctx, w, layout, group, epilogue, output, xIn, checkInput);
+      const planned = quantizedPointwise(ctx, w, layout, group, epilogue, output, xIn, checkInput, null);
       if (planned) return planned;
     }
     const { N: Mg, K } = layout;
+    // Other filters on plain inputs (neither a static grid nor binarized) read their patches as planes, one per patch
+    // entry, for the same kernels; a quantized filter over few inputs stays on fp32 below.
+    if (!ctx.mark(0) && K >= SMALL_QUANTIZED_K) {
+      const patches = { kh, kw, strides, dilations, geometry };
+      const planned = quantizedPointwise(ctx, w, layout, group, epilogue, output, xIn, checkInput, patches);
+      if (planned) return planned;
+    }
     // A quantized filter over few inputs (a stem's 3 x 3 x 3) runs faster on the fp32 GEMM than through the int8
     // route's activation quantization and padding to 16 inputs; its weights are tiny either way.
     const weight = w.quant && K < SMALL_QUANTIZED_K ? { dims: w.dims, dtype: w.dtype, data: floatData(w) } : w;
@@ -264,12 +271,23 @@ function signsOf(data: Float32Array, g: number, Mg: number, Cg: number) {
   return { level: (m: number, k: number) => Math.sign(data[offset + m * Cg + k]!), scaleOf: (m: number) => signs[m]! };
 }
 
+/** Where a quantized filter that is not 1x1 reads its patches: im2planes writes them as planes of its output pixels. */
+interface Patches {
+  kh: number;
+  kw: number;
+  strides: number[];
+  dilations: number[];
+  geometry: (H: number, W: number) => { pt: number; pl: number; OH: number; OW: number };
+}
+
 /**
- * A 1x1 filter at stride 1 without padding on integer weights with one scale per output channel (int8, int4, 2-bit and
- * 1-bit levels all lie in int8), or float weights that are +-scale per channel: qs8_pointwise_4x8 straight on the
- * NCHW planes, each plane's pixels quantized per pixel first, so the transposes of the linear-layer route are not
- * paid. Null when the weight's scales vary along the input channels (blocked), its levels do not fit int8, or a float
- * weight is not +-scale.
+ * Integer weights with one scale per output channel (int8, int4, 2-bit and 1-bit levels all lie in int8), or float
+ * weights that are +-scale per channel: qs8/qu7_pointwise_4x8 straight on NCHW planes, each plane's pixels quantized
+ * per pixel first, so the transposes of the linear-layer route are not paid. A 1x1 filter at stride 1 without padding
+ * reads the input planes as they lie; any other (`patches`) reads its patches written as one plane per patch entry
+ * (im2col transposed, which copies whole rows: on small planes im2col's scattered writes cost as much as the GEMM).
+ * The per-pixel quantization is the linear-layer route's per-row one, over the same patch. Null when the weight's
+ * scales vary along the inputs (blocked), its levels do not fit int8, or a float weight is not +-scale.
  */
 function quantizedPointwise(
   ctx: PlanContext,
@@ -280,8 +298,9 @@ function quantizedPointwise(
   output: string,
   xIn: (run: RunState) => Activation,
   checkInput: (dims: number[]) => [number, number, number, number],
+  patches: Patches | null,
 ): OpPlan | null {
-  const { N: Mg, K: Cg } = layout;
+  const { N: Mg, K } = layout;
   const M = Mg * group;
   // The relaxed build takes activations as unsigned 7-bit with a zero point (qu7, 16 multiply-adds per instruction);
   // the plain one as int8 in pairs of channels (qs8).
@@ -290,7 +309,7 @@ function quantizedPointwise(
   const mark = ctx.kx.mark();
   const floats = w.quant ? null : floatData(w);
   for (let g = 0; g < group; g++) {
-    const layer = floats ? signsOf(floats, g, Mg, Cg) : integerLevels(w, layout, g, Cg);
+    const layer = floats ? signsOf(floats, g, Mg, K) : integerLevels(w, layout, g, K);
     if (!layer) {
       ctx.kx.reset(mark);
       return null;
@@ -299,30 +318,55 @@ function quantizedPointwise(
     const scales = new Float32Array(Math.ceil(Mg / 4) * 4);
     for (let m = 0; m < Mg; m++) scales[m] = scaleOf(m) * channelScale(ep, g * Mg + m);
     if (relaxed) {
-      const { weights, sums } = packQu7Pointwise(level, Mg, Cg);
+      const { weights, sums } = packQu7Pointwise(level, Mg, K);
       packed.push({ weights: ctx.kx.put(weights), scales: ctx.kx.put(scales), sums: ctx.kx.put(sums) });
     } else {
-      packed.push({ weights: ctx.kx.put(packQs8Pointwise(level, Mg, Cg)), scales: ctx.kx.put(scales), sums: 0 });
+      packed.push({ weights: ctx.kx.put(packQs8Pointwise(level, Mg, K)), scales: ctx.kx.put(scales), sums: 0 });
     }
   }
   const bias = ep.bias ? ctx.kx.put(Float32Array.from({ length: M }, (_, m) => ep.bias![m]!)) : 0;
   ctx.noteKernel(relaxed ? "qu7-pointwise" : "qs8-pointwise");
-  return planeSteps({ M, Cg, group, output, xIn, checkInput }, (run, P) => {
+  /** Scratch for a run whose planes hold P pixels, and what computes group g's output planes from its K input planes. */
+  const perRun = (run: RunState, P: number) => {
     const Pp = Math.ceil(P / 8) * 8;
-    const q = run.kx.alloc(Math.ceil(Cg / 4) * Pp * 4); // either layout: pairs or quads of channels
+    const q = run.kx.alloc(Math.ceil(K / 4) * Pp * 4); // either layout: pairs or quads of channels
     const as = run.kx.alloc(Pp * 4);
     const zps = relaxed ? run.kx.alloc(Pp * 4) : 0;
     const k = run.kx.k;
-    return (g, P, src, dst) => {
+    return (g: number, src: Ptr, dst: Ptr) => {
       const { weights, scales, sums } = packed[g]!;
       const gBias = bias ? bias + g * Mg * 4 : 0;
       if (relaxed) {
-        k.qu7_pointwise_quantize(Cg, P, src, q, as, zps);
-        k.qu7_pointwise_4x8(Mg, Cg, P, q, as, zps, weights, sums, scales, gBias, ep.lo, ep.hi, dst);
+        k.qu7_pointwise_quantize(K, P, src, q, as, zps);
+        k.qu7_pointwise_4x8(Mg, K, P, q, as, zps, weights, sums, scales, gBias, ep.lo, ep.hi, dst);
       } else {
-        k.qs8_pointwise_quantize(Cg, P, src, q, as);
-        k.qs8_pointwise_4x8(Mg, Cg, P, q, as, weights, scales, gBias, ep.lo, ep.hi, dst);
+        k.qs8_pointwise_quantize(K, P, src, q, as);
+        k.qs8_pointwise_4x8(Mg, K, P, q, as, weights, scales, gBias, ep.lo, ep.hi, dst);
       }
     };
-  });
+  };
+  if (!patches) return planeSteps({ M, Cg: K, group, output, xIn, checkInput }, (run, P) => { const plane = perRun(run, P); return (g, _P, src, dst) => plane(g, src, dst); });
+  const { kh, kw, strides, dilations, geometry } = patches;
+  const Cg = K / (kh * kw);
+  return {
+    kind: "step",
+    outputs: [output],
+    run(run) {
+      const x = xIn(run);
+      const [B, C, H, W] = checkInput(x.dims);
+      const { pt, pl, OH, OW } = geometry(H, W);
+      const y = run.alloc([B, M, OH, OW]);
+      const P = OH * OW;
+      const planes = run.kx.alloc(K * P * 4);
+      const plane = perRun(run, P);
+      for (let b = 0; b < B; b++) {
+        for (let g = 0; g < group; g++) {
+          const src = x.ptr + (b * C + g * Cg) * H * W * 4;
+          run.kx.k.f32_im2planes(src, Cg, H, W, kh, kw, strides[0]!, strides[1]!, pt, pl, dilations[0]!, dilations[1]!, OH, OW, planes);
+          plane(g, planes, y.ptr + (b * M + g * Mg) * P * 4);
+        }
+      }
+      return [y];
+    },
+  };
 }
