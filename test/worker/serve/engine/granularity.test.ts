@@ -23,7 +23,7 @@ const FLOAT = 1e-5;
 const cases: { name: string; bytes: () => Uint8Array; shape: number[]; kernels: string[]; tolerance: number }[] = [
   { name: "int8 per-tensor MLP", bytes: () => variant(mlp(), { bits: 8, granularity: "per-tensor" }), shape: [64], kernels: ["qs8", "qs8", "qs8"], tolerance: INTEGER },
   // The CNN's first Conv (1 channel, 3x3: 9 inputs) runs on fp32 below SMALL_QUANTIZED_K inputs.
-  { name: "int8 per-tensor CNN", bytes: () => variant(cnn(), { bits: 8, granularity: "per-tensor" }), shape: [1, 12, 12], kernels: ["f32", "qs8-pointwise", "qs8"], tolerance: INTEGER },
+  { name: "int8 per-tensor CNN", bytes: () => variant(cnn(), { bits: 8, granularity: "per-tensor" }), shape: [1, 12, 12], kernels: ["pointwise", "qs8-pointwise", "qs8"], tolerance: INTEGER },
   { name: "uint8 per-channel MLP (zero points)", bytes: () => variant(mlp(), { bits: 8, symmetric: false }), shape: [64], kernels: ["f32", "f32", "f32"], tolerance: FLOAT },
   { name: "int8 MLP in blocks of 16", bytes: () => variant(mlp(), { bits: 8, granularity: { block: 16 } }), shape: [64], kernels: ["f32", "f32", "f32"], tolerance: FLOAT },
   { name: "uint4 MLP in blocks of 32 (zero points)", bytes: () => variant(mlp(), { bits: 4, block: 32, symmetric: false }), shape: [64], kernels: ["f32", "f32", "f32"], tolerance: FLOAT },

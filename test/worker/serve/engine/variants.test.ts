@@ -50,20 +50,20 @@ const feeds = (shape: number[], batch: number, seed: number) => {
 
 const cases: { name: string; bytes: () => Uint8Array; shape: number[]; kernels: string[]; tolerance: number }[] = [
   { name: "fp16 MLP", bytes: () => variant(mlp(), { bits: 16 }), shape: [64], kernels: ["f32", "f32", "f32"], tolerance: 1e-5 },
-  { name: "fp16 CNN", bytes: () => variant(cnn(), { bits: 16 }), shape: [1, 12, 12], kernels: ["f32", "f32", "f32"], tolerance: 1e-5 },
+  { name: "fp16 CNN", bytes: () => variant(cnn(), { bits: 16 }), shape: [1, 12, 12], kernels: ["pointwise", "f32", "f32"], tolerance: 1e-5 },
   // int4 kernels quantize activations to int8 on the fly (the graph dequantizes weights only): a few percent.
   { name: "int4 MLP (blocks of 32)", bytes: () => variant(mlp(), { bits: 4, block: 32 }), shape: [64], kernels: ["qs4", "qs4", "qs4"], tolerance: 3e-2 },
   // The CNN's first Conv (1 channel, 3x3: 9 inputs) runs on fp32 below SMALL_QUANTIZED_K inputs; convolutions take
   // per-channel int4 levels on the int8 kernel, the Gemm on the int4 one.
-  { name: "int4 CNN (per channel)", bytes: () => variant(cnn(), { bits: 4, block: 32 }), shape: [1, 12, 12], kernels: ["f32", "qs8-pointwise", "qs4"], tolerance: 3e-2 },
+  { name: "int4 CNN (per channel)", bytes: () => variant(cnn(), { bits: 4, block: 32 }), shape: [1, 12, 12], kernels: ["pointwise", "qs8-pointwise", "qs4"], tolerance: 3e-2 },
   // Ternary levels widened at load: the int4/int8 kernels quantize activations to int8, as for int4.
   { name: "2-bit MLP (blocks of 32)", bytes: () => variant(mlp(), { bits: 2, block: 32 }), shape: [64], kernels: ["qs4", "qs4", "qs4"], tolerance: 3e-2 },
   { name: "2-bit MLP (per channel)", bytes: () => variant(mlp(), { bits: 2, block: 0 }), shape: [64], kernels: ["qs8", "qs8", "qs8"], tolerance: 3e-2 },
-  { name: "2-bit CNN (Conv per channel)", bytes: () => variant(cnn(), { bits: 2, block: 32 }), shape: [1, 12, 12], kernels: ["f32", "qs8-pointwise", "qs8"], tolerance: 3e-2 },
+  { name: "2-bit CNN (Conv per channel)", bytes: () => variant(cnn(), { bits: 2, block: 32 }), shape: [1, 12, 12], kernels: ["pointwise", "qs8-pointwise", "qs8"], tolerance: 3e-2 },
   // +-1 levels run on the int8 kernel (exact levels; activations quantized to int8 on the fly, as for int4).
   { name: "binary MLP", bytes: () => variant(mlp(), { bits: 1 }), shape: [64], kernels: ["qs8", "qs8", "qs8"], tolerance: 3e-2 },
   { name: "binary MLP from opset 11 (lifted)", bytes: () => variant(buildMlp([64, 96, 50, 10], 4, 11), { bits: 1 }), shape: [64], kernels: ["qs8", "qs8", "qs8"], tolerance: 3e-2 },
-  { name: "binary CNN", bytes: () => variant(cnn(), { bits: 1 }), shape: [1, 12, 12], kernels: ["f32", "qs8-pointwise", "qs8"], tolerance: 3e-2 },
+  { name: "binary CNN", bytes: () => variant(cnn(), { bits: 1 }), shape: [1, 12, 12], kernels: ["pointwise", "qs8-pointwise", "qs8"], tolerance: 3e-2 },
   { name: "90% block-sparse MLP", bytes: () => blockPruned(mlp(), 0.9), shape: [64], kernels: ["bsr1x16", "bsr1x16", "f32"], tolerance: 1e-5 },
   {
     name: "95% unstructured-pruned MLP stored as sparse initializers",

@@ -56,7 +56,7 @@ export const conv: Op = {
     if (Cg === 1 && M === group) return depthwise(ctx, w, [kh, kw], strides, dilations, epilogue, output, xIn, geometry, checkInput);
     const unpadded = autoPad !== "NOTSET" || pads.every((p) => p === 0);
     if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded && densePlainWeight(w, Cg, M)) {
-      return pointwise(ctx, w, group, epilogue, output, xIn, checkInput);
+      return pointwise(ctx, w, group, epilogue, output, xIn, checkInput, null);
     }
     // Inputs on a static grid take the im2col route, which requantizes them exactly; this one quantizes per pixel.
     if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded && ctx.mark(0)?.kind !== "grid") {
@@ -71,9 +71,13 @@ export const conv: Op = {
       const planned = quantizedPointwise(ctx, w, layout, group, epilogue, output, xIn, checkInput, patches);
       if (planned) return planned;
     }
-    // A quantized filter over few inputs (a stem's 3 x 3 x 3) runs faster on the fp32 GEMM than through the int8
-    // route's activation quantization and padding to 16 inputs; its weights are tiny either way.
+    // A quantized filter over few inputs (a stem's 3 x 3 x 3) runs faster in fp32 than through the int8 route's
+    // activation quantization and padding to 16 inputs; its weights are tiny either way. Dense, it reads its patches as
+    // planes into the fp32 pointwise kernel (im2col's scattered writes of rows this short cost more than the GEMM).
     const weight = w.quant && K < SMALL_QUANTIZED_K ? { dims: w.dims, dtype: w.dtype, data: floatData(w) } : w;
+    if (K < SMALL_QUANTIZED_K && densePlainWeight(weight, K, M)) {
+      return pointwise(ctx, weight, group, epilogue, output, xIn, checkInput, { kh, kw, strides, dilations, geometry });
+    }
     const linears: Linear[] = [];
     // Padding writes zeros into the patches, which XNOR-popcount cannot hold: binarized inputs count only unpadded.
     const { signsInput, grid } = inputOptions(ctx);
@@ -194,9 +198,11 @@ function densePlainWeight(w: Constant, Cg: number, M: number): boolean {
 }
 
 /**
- * A 1x1 filter at stride 1 without padding on fp32 weights: f32_pointwise_4x8 straight on the NCHW planes per image
- * and group (measured 0.9-1.7x, mostly ~1.1x, the transpose + GEMM + transpose route on MobileNet and ResNet
- * shapes), weights packed in panels of 4 channels with the epilogue's scales folded in.
+ * fp32 weights on f32_pointwise_4x8 straight on NCHW planes per image and group, weights packed in panels of 4
+ * channels with the epilogue's scales folded in: a 1x1 filter at stride 1 without padding reads the input planes
+ * (measured 0.9-1.7x, mostly ~1.1x, the transpose + GEMM + transpose route on MobileNet and ResNet shapes); a filter
+ * over few inputs (`patches`) reads its patches as planes (2.3x the im2col route on a 3 x 3 filter over one channel,
+ * 1.1x over three at stride 2, bit for bit the same sums).
  */
 function pointwise(
   ctx: PlanContext,
@@ -206,32 +212,37 @@ function pointwise(
   output: string,
   xIn: (run: RunState) => Activation,
   checkInput: (dims: number[]) => [number, number, number, number],
+  patches: Patches | null,
 ): OpPlan {
-  const [M, Cg] = w.dims as [number, number];
+  const M = w.dims[0]!;
+  const K = w.dims.slice(1).reduce((p, d) => p * d, 1);
   const Mg = M / group;
   const data = floatData(w);
   const panels = Math.ceil(Mg / 4);
   const packed: Ptr[] = [];
   for (let g = 0; g < group; g++) {
-    const out = new Float32Array(panels * Cg * 4);
+    const out = new Float32Array(panels * K * 4);
     for (let m = 0; m < Mg; m++) {
       const s = ep.scale ? ep.scale[g * Mg + m]! : 1;
-      for (let k = 0; k < Cg; k++) out[((m >> 2) * Cg + k) * 4 + (m & 3)] = data[(g * Mg + m) * Cg + k]! * s;
+      for (let k = 0; k < K; k++) out[((m >> 2) * K + k) * 4 + (m & 3)] = data[(g * Mg + m) * K + k]! * s;
     }
     packed.push(ctx.kx.put(out));
   }
   const bias = ep.bias ? ctx.kx.put(Float32Array.from({ length: M }, (_, m) => ep.bias![m]!)) : 0;
   ctx.noteKernel("pointwise");
-  return planeSteps({ M, Cg, group, output, xIn, checkInput }, (run) => (g, P, src, dst) =>
-    run.kx.k.f32_pointwise_4x8(Mg, Cg, P, src, packed[g]!, bias ? bias + g * Mg * 4 : 0, ep.lo, ep.hi, dst));
+  return planeSteps({ M, Cg: w.dims[1]!, group, output, xIn, checkInput }, patches, (run) => (g, P, src, dst) =>
+    run.kx.k.f32_pointwise_4x8(Mg, K, P, src, packed[g]!, bias ? bias + g * Mg * 4 : 0, ep.lo, ep.hi, dst));
 }
 
 /**
- * The step of a 1x1 convolution over NCHW planes: per run, `perRun(run, P)` (scratch for the run's plane size)
- * returns what computes group g's output plane `dst` from its input plane `src`, called per image and group.
+ * The step of a convolution computed on NCHW planes: per run, `perRun(run, P)` (scratch for the run's output plane
+ * size) returns what computes group g's output planes `dst` from its input planes `src`, called per image and group.
+ * A 1x1 filter's input planes are the image's; with `patches`, they are the group's patches written as planes
+ * (im2planes), one per patch entry, into scratch held for the run.
  */
 function planeSteps(
   c: { M: number; Cg: number; group: number; output: string; xIn: (run: RunState) => Activation; checkInput: (dims: number[]) => [number, number, number, number] },
+  patches: Patches | null,
   perRun: (run: RunState, P: number) => (g: number, P: number, src: Ptr, dst: Ptr) => void,
 ): OpPlan {
   const { M, Cg, group } = c;
@@ -242,11 +253,22 @@ function planeSteps(
     run(run) {
       const x = c.xIn(run);
       const [B, C, H, W] = c.checkInput(x.dims);
-      const P = H * W;
-      const y = run.alloc([B, M, H, W]);
+      const { pt, pl, OH, OW } = patches ? patches.geometry(H, W) : { pt: 0, pl: 0, OH: H, OW: W };
+      const P = OH * OW;
+      const y = run.alloc([B, M, OH, OW]);
+      const planes = patches ? run.kx.alloc(Cg * patches.kh * patches.kw * P * 4) : 0;
       const plane = perRun(run, P);
-      for (let b = 0; b < B; b++)
-        for (let g = 0; g < group; g++) plane(g, P, x.ptr + (b * C + g * Cg) * P * 4, y.ptr + (b * M + g * Mg) * P * 4);
+      for (let b = 0; b < B; b++) {
+        for (let g = 0; g < group; g++) {
+          let src = x.ptr + (b * C + g * Cg) * H * W * 4;
+          if (patches) {
+            const { kh, kw, strides, dilations } = patches;
+            run.kx.k.f32_im2planes(src, Cg, H, W, kh, kw, strides[0]!, strides[1]!, pt, pl, dilations[0]!, dilations[1]!, OH, OW, planes);
+            src = planes;
+          }
+          plane(g, P, src, y.ptr + (b * M + g * Mg) * P * 4);
+        }
+      }
       return [y];
     },
   };
@@ -326,14 +348,13 @@ function quantizedPointwise(
   }
   const bias = ep.bias ? ctx.kx.put(Float32Array.from({ length: M }, (_, m) => ep.bias![m]!)) : 0;
   ctx.noteKernel(relaxed ? "qu7-pointwise" : "qs8-pointwise");
-  /** Scratch for a run whose planes hold P pixels, and what computes group g's output planes from its K input planes. */
-  const perRun = (run: RunState, P: number) => {
+  return planeSteps({ M, Cg: patches ? K / (patches.kh * patches.kw) : K, group, output, xIn, checkInput }, patches, (run, P) => {
     const Pp = Math.ceil(P / 8) * 8;
     const q = run.kx.alloc(Math.ceil(K / 4) * Pp * 4); // either layout: pairs or quads of channels
     const as = run.kx.alloc(Pp * 4);
     const zps = relaxed ? run.kx.alloc(Pp * 4) : 0;
     const k = run.kx.k;
-    return (g: number, src: Ptr, dst: Ptr) => {
+    return (g, P, src, dst) => {
       const { weights, scales, sums } = packed[g]!;
       const gBias = bias ? bias + g * Mg * 4 : 0;
       if (relaxed) {
@@ -344,29 +365,5 @@ function quantizedPointwise(
         k.qs8_pointwise_4x8(Mg, K, P, q, as, weights, scales, gBias, ep.lo, ep.hi, dst);
       }
     };
-  };
-  if (!patches) return planeSteps({ M, Cg: K, group, output, xIn, checkInput }, (run, P) => { const plane = perRun(run, P); return (g, _P, src, dst) => plane(g, src, dst); });
-  const { kh, kw, strides, dilations, geometry } = patches;
-  const Cg = K / (kh * kw);
-  return {
-    kind: "step",
-    outputs: [output],
-    run(run) {
-      const x = xIn(run);
-      const [B, C, H, W] = checkInput(x.dims);
-      const { pt, pl, OH, OW } = geometry(H, W);
-      const y = run.alloc([B, M, OH, OW]);
-      const P = OH * OW;
-      const planes = run.kx.alloc(K * P * 4);
-      const plane = perRun(run, P);
-      for (let b = 0; b < B; b++) {
-        for (let g = 0; g < group; g++) {
-          const src = x.ptr + (b * C + g * Cg) * H * W * 4;
-          run.kx.k.f32_im2planes(src, Cg, H, W, kh, kw, strides[0]!, strides[1]!, pt, pl, dilations[0]!, dilations[1]!, OH, OW, planes);
-          plane(g, planes, y.ptr + (b * M + g * Mg) * P * 4);
-        }
-      }
-      return [y];
-    },
-  };
+  });
 }

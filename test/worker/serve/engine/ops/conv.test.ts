@@ -1,8 +1,9 @@
 // Conv against onnxruntime-node beyond the im2col path of ops.test.ts: depthwise layers (the direct kernel: 3x3 and
 // 5x5 at strides 1 and 2, other filters and dilations on its scalar path, the MobileNet block's BatchNormalization
-// and Clip fused, int8 weights dequantized at load), and 1x1 filters (the transposed plane at stride 1 without
+// and Clip fused, int8 weights dequantized at load), 1x1 filters (the transposed plane at stride 1 without
 // padding: the direct pointwise kernel on fp32 weights, the transposed plane on quantized or sparse ones; im2col
-// otherwise), at odd sizes, batch 1 and 3, and planes of several GEMM tiles, within 1e-5 relative (int8 weights 3e-2:
+// otherwise), and other filters read as patch planes (fp32 ones over few inputs and int8 ones into the pointwise
+// kernels), at odd sizes, batch 1 and 3, and planes of several GEMM tiles, within 1e-5 relative (int8 weights 3e-2:
 // activations are quantized too).
 import { describe, expect, it } from "vitest";
 import type { TensorProto } from "onnx-buf";
@@ -187,7 +188,7 @@ describe("Conv on the kernel engine against onnxruntime-node", () => {
     expect(Object.values((await runKernels(bytes, feeds)).session.kernels)).toEqual(["qs8-pointwise"]);
   });
 
-  it("runs a quantized filter over fewer than SMALL_QUANTIZED_K inputs (a 3-channel 3x3 stem) on fp32 with its dequantized weights", async () => {
+  it("runs a quantized filter over fewer than SMALL_QUANTIZED_K inputs (a 3-channel 3x3 stem) on fp32 with its dequantized weights (the fp32 pointwise kernel over its patch planes)", async () => {
     const [C, M, H, W] = [3, 16, 15, 17];
     expect(C * 9).toBeLessThan(SMALL_QUANTIZED_K);
     const x = live("x", [2, C, H, W]);
@@ -201,8 +202,57 @@ describe("Conv on the kernel engine against onnxruntime-node", () => {
     const bytes = encodeModel(makeModel(graph));
     await compare(bytes, [x]); // no activation quantization: the default float tolerance
     const feeds = { x: { dims: x.dims, data: (x as { data: Float32Array }).data } };
-    expect(Object.values((await runKernels(bytes, feeds)).session.kernels)).toEqual(["f32"]);
+    expect(Object.values((await runKernels(bytes, feeds)).session.kernels)).toEqual(["pointwise"]);
   });
+
+  // After the tests above, so that their seeded shapes stay as they were.
+  for (const batch of [1, 3]) {
+    it(`filters over few inputs read their patches as planes into the fp32 pointwise kernel: strides, dilations, asymmetric and SAME pads, groups, batch ${batch}`, async () => {
+      const cases: [number, number, number, number, Attr][] = [
+        [1, 3, 3, 1, { pads: [1, 1, 1, 1] }],
+        [3, 3, 3, 1, { strides: [2, 2], pads: [1, 1, 1, 1] }],
+        [2, 3, 2, 1, { dilations: [2, 1], pads: [0, 2, 1, 0] }],
+        [3, 1, 5, 1, { strides: [1, 3], auto_pad: "SAME_UPPER" }],
+        [4, 3, 3, 2, { auto_pad: "SAME_LOWER", strides: [2, 1] }],
+      ];
+      for (const [C, kh, kw, group, attrs] of cases) {
+        expect((C / group) * kh * kw).toBeLessThan(SMALL_QUANTIZED_K);
+        const M = 2 * group * int(1, 5);
+        const [H, W] = [int(7, 17), int(7, 23)];
+        const ins = [live("x", [batch, C, H, W]), constF("w", [M, C / group, kh, kw]), constF("b", [M])];
+        const bytes = graphOf("Conv", ins, { kernel_shape: [kh, kw], group, ...attrs }, 4);
+        await compare(bytes, ins);
+        const feeds = { x: { dims: ins[0]!.dims, data: (ins[0] as { data: Float32Array }).data } };
+        expect(Object.values((await runKernels(bytes, feeds)).session.kernels), JSON.stringify(attrs)).toEqual(["pointwise"]);
+      }
+    });
+
+    it(`3x3 and 5x3 filters on int8 weights read their patches as planes into the int8 pointwise kernel: stride 2, dilation, pads, groups, batch ${batch}`, async () => {
+      const cases: [number, number, number, number, Attr][] = [
+        [8, 3, 3, 1, { strides: [2, 2], pads: [1, 1, 1, 1] }],
+        [6, 5, 3, 1, { dilations: [1, 2], pads: [2, 0, 1, 3] }],
+        [12, 3, 3, 2, { auto_pad: "SAME_UPPER" }],
+      ];
+      for (const [C, kh, kw, group, attrs] of cases) {
+        const Cg = C / group;
+        expect(Cg * kh * kw).toBeGreaterThanOrEqual(SMALL_QUANTIZED_K);
+        const M = group * int(2, 9);
+        const [H, W] = [int(8, 15), int(8, 15)];
+        const x = live("x", [batch, C, H, W]);
+        const graph = makeGraph(
+          [makeNode("DequantizeLinear", ["q", "s"], ["w"], "dq", { axis: 0 }), makeNode("Conv", ["x", "w"], ["y"], "conv", { kernel_shape: [kh, kw], group, ...attrs })],
+          "conv-int8",
+          [makeValueInfo("x", DT.FLOAT, [batch, C, H, W])],
+          [makeValueInfo("y", DT.FLOAT, [null, null, null, null])],
+          [makeTensor("q", DT.INT8, [M, Cg, kh, kw], Int8Array.from({ length: M * Cg * kh * kw }, () => int(-127, 127))), makeTensor("s", DT.FLOAT, [M], Float32Array.from({ length: M }, () => 0.01 + next() * 0.02))],
+        );
+        const bytes = encodeModel(makeModel(graph));
+        await compare(bytes, [x], 3e-2);
+        const feeds = { x: { dims: x.dims, data: (x as { data: Float32Array }).data } };
+        expect(Object.values((await runKernels(bytes, feeds)).session.kernels), JSON.stringify(attrs)).toEqual(["qs8-pointwise"]);
+      }
+    });
+  }
 
   for (const name of ["mobilenet_v2", "resnet18"]) {
     it(`runs the small zoo's ${name} (batch 2) within 1e-4 of onnxruntime-node, depthwise layers on the direct kernel`, async () => {
