@@ -26,59 +26,53 @@ describe("f32_im2col", () => {
   }
 });
 
+/** The sweep both patch copies are checked over: widths around 4 and 8 (and 28), strides 1 to 3, paddings, dilations,
+ * K % 4; each shape with a seeded input, those with an empty output left out. */
+function* sweep(): Generator<{ s: Im2colShape; OH: number; OW: number; X: Float32Array }> {
+  for (const W of [1, 3, 4, 5, 7, 8, 9, 12, 13, 17, 28]) {
+    for (const [kh, kw] of [[1, 1], [3, 3], [1, 3], [5, 2], [7, 7]] as const) {
+      for (const sw of [1, 2, 3]) {
+        for (const pw of [0, 1, 3]) {
+          for (const dw of [1, 2]) {
+            const s: Im2colShape = { C: (W % 3) + 1, H: 6, W, kh, kw, sh: 1 + (W % 2), sw, ph: pw > 0 ? 1 : 0, pw, dh: 1, dw };
+            const { OH, OW } = outputSize(s);
+            if (OH > 0 && OW > 0) yield { s, OH, OW, X: uniform(s.C * s.H * s.W, W * 100 + kh * 10 + sw, 1) };
+          }
+        }
+      }
+    }
+  }
+}
+
 describe("f32_im2col, four patch columns and four pixels at a time", () => {
   it("copies patches exactly across widths around 4 and 8, strides 1 to 3, paddings, dilations and K % 4", () => {
     const kx = kernelInstance();
     let cases = 0;
-    for (const W of [1, 3, 4, 5, 7, 8, 9, 12, 13, 17]) {
-      for (const [kh, kw] of [[1, 1], [3, 3], [1, 3], [5, 2], [7, 7]] as const) {
-        for (const sw of [1, 2, 3]) {
-          for (const pw of [0, 1, 3]) {
-            for (const dw of [1, 2]) {
-              const s: Im2colShape = { C: (W % 3) + 1, H: 6, W, kh, kw, sh: 1 + (W % 2), sw, ph: pw > 0 ? 1 : 0, pw, dh: 1, dw };
-              const { OH, OW } = outputSize(s);
-              if (OH <= 0 || OW <= 0) continue;
-              const X = uniform(s.C * s.H * s.W, W * 100 + kh * 10 + sw, 1);
-              const n = OH * OW * s.C * kh * kw;
-              const mark = kx.mark();
-              const out = kx.alloc(n * 4);
-              kx.k.f32_im2col(kx.put(X), s.C, s.H, s.W, kh, kw, s.sh, sw, s.ph, pw, s.dh, dw, OH, OW, out);
-              expect([...kx.f32(out, n)], JSON.stringify(s)).toEqual([...refIm2col(X, s)]);
-              kx.reset(mark);
-              cases++;
-            }
-          }
-        }
-      }
+    for (const { s, OH, OW, X } of sweep()) {
+      const n = OH * OW * s.C * s.kh * s.kw;
+      const mark = kx.mark();
+      const out = kx.alloc(n * 4);
+      kx.k.f32_im2col(kx.put(X), s.C, s.H, s.W, s.kh, s.kw, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, OH, OW, out);
+      expect([...kx.f32(out, n)], JSON.stringify(s)).toEqual([...refIm2col(X, s)]);
+      kx.reset(mark);
+      cases++;
     }
     expect(cases).toBeGreaterThan(500);
   });
 });
 
 describe("f32_im2planes", () => {
-  it("writes im2col transposed exactly (a plane of output pixels per patch entry) across widths around 4 and 8, strides 1 to 3, paddings and dilations", () => {
+  it("writes im2col transposed exactly (a plane of output pixels per patch entry) over the same sweep", () => {
     const kx = kernelInstance();
     let cases = 0;
-    for (const W of [1, 3, 4, 5, 7, 8, 9, 12, 13, 17, 28]) {
-      for (const [kh, kw] of [[1, 1], [3, 3], [1, 3], [5, 2], [7, 7]] as const) {
-        for (const sw of [1, 2, 3]) {
-          for (const pw of [0, 1, 3]) {
-            for (const dw of [1, 2]) {
-              const s: Im2colShape = { C: (W % 3) + 1, H: 6, W, kh, kw, sh: 1 + (W % 2), sw, ph: pw > 0 ? 1 : 0, pw, dh: 1, dw };
-              const { OH, OW } = outputSize(s);
-              if (OH <= 0 || OW <= 0) continue;
-              const X = uniform(s.C * s.H * s.W, W * 100 + kh * 10 + sw, 1);
-              const K = s.C * kh * kw;
-              const mark = kx.mark();
-              const out = kx.alloc(K * OH * OW * 4);
-              kx.k.f32_im2planes(kx.put(X), s.C, s.H, s.W, kh, kw, s.sh, sw, s.ph, pw, s.dh, dw, OH, OW, out);
-              expect([...kx.f32(out, K * OH * OW)], JSON.stringify(s)).toEqual([...refTranspose(OH * OW, K, refIm2col(X, s))]);
-              kx.reset(mark);
-              cases++;
-            }
-          }
-        }
-      }
+    for (const { s, OH, OW, X } of sweep()) {
+      const K = s.C * s.kh * s.kw;
+      const mark = kx.mark();
+      const out = kx.alloc(K * OH * OW * 4);
+      kx.k.f32_im2planes(kx.put(X), s.C, s.H, s.W, s.kh, s.kw, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, OH, OW, out);
+      expect([...kx.f32(out, K * OH * OW)], JSON.stringify(s)).toEqual([...refTranspose(OH * OW, K, refIm2col(X, s))]);
+      kx.reset(mark);
+      cases++;
     }
     expect(cases).toBeGreaterThan(500);
   });

@@ -1,10 +1,13 @@
 // Conv (2-D, any group count). Depthwise layers (one input and one output channel per group) run the direct
 // depthwise kernel on fp32 weights with the per-channel scale folded in: their weights are tiny, so int8/int4
-// quantized ones are dequantized at load. 1x1 filters at stride 1 without padding run a direct pointwise kernel on
-// the NCHW planes: fp32 weights the fp32 one, integer weights with a scale per output channel the int8 one. Every other layer runs per image and group as the packed linear layer over
-// [pixels, C/g * kh * kw], a tile of pixels at a time, each tile transposed into NCHW; its operand is im2col of the
-// input, or for a 1x1 filter at stride 1 without padding (quantized or sparse weights) the input plane [C/g, pixels]
-// transposed. Bias, BatchNormalization and Relu/Clip fuse into the epilogue.
+// quantized ones are dequantized at load. The rest run on NCHW planes where they can: 1x1 filters at stride 1 without
+// padding read the input planes, other filters their patches written as one plane per patch entry (im2planes), into
+// the fp32 pointwise kernel (dense fp32 weights: any 1x1, and other filters over fewer than SMALL_QUANTIZED_K inputs)
+// or the int8 one (integer weights with a scale per output channel, or +-scale floats). Every other layer runs per
+// image and group as the packed linear layer over [pixels, C/g * kh * kw], a tile of pixels at a time, each tile
+// transposed into NCHW; its operand is im2col of the input, or for a 1x1 filter at stride 1 without padding (sparse or
+// blocked weights, static-grid inputs) the input plane [C/g, pixels] transposed. Bias, BatchNormalization and
+// Relu/Clip fuse into the epilogue.
 import { intAttribute, intsAttribute, stringAttribute } from "../../../onnx/attributes";
 import { OPERATORS, type GemmLayout } from "../../../onnx/operators";
 import { BLOCK_SPARSE_MIN, channelScale, createLinear, CSR_MIN, gemmView, inputOptions, quantizedWeight, type Linear } from "../linear";
@@ -293,7 +296,7 @@ function signsOf(data: Float32Array, g: number, Mg: number, Cg: number) {
   return { level: (m: number, k: number) => Math.sign(data[offset + m * Cg + k]!), scaleOf: (m: number) => signs[m]! };
 }
 
-/** Where a quantized filter that is not 1x1 reads its patches: im2planes writes them as planes of its output pixels. */
+/** A filter that is not a plain 1x1 reads its patches as planes: im2planes writes one per patch entry, of its output pixels. */
 interface Patches {
   kh: number;
   kw: number;
