@@ -10,7 +10,7 @@ import { DT } from "../../onnx/dtype";
 const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** A step writing y (input 0's dims) from input 0 a: `write(run, a, y)`; y is a itself where nothing reads a after it (RunState.writable). */
-export function mapStep(ctx: PlanContext, write: (run: RunState, a: Activation, y: Activation) => void): OpPlan {
+export function mapStep(ctx: PlanContext, write: (run: RunState, a: Activation, y: Activation) => void): Extract<OpPlan, { kind: "step" }> {
   const x = ctx.input(0);
   const name = ctx.node.input[0]!;
   return {

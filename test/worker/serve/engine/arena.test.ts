@@ -134,6 +134,19 @@ describe("the engine's activation arena", () => {
     expect(session.arenaBytes).toBe(TENSOR);
   });
 
+  it("runs a static grid's QuantizeLinear then DequantizeLinear in place, as maps: Relu, the pair and Relu in one tensor's room", async () => {
+    const nodes = [
+      makeNode("Relu", ["x"], ["a"], "a"),
+      makeNode("QuantizeLinear", ["a", "s", "z"], ["q"], "q"),
+      makeNode("DequantizeLinear", ["q", "s", "z"], ["d"], "d"),
+      makeNode("Relu", ["d"], ["y"], "y"),
+    ];
+    const init = [makeTensor("s", DT.FLOAT, [], new Float32Array([0.02])), makeTensor("z", DT.UINT8, [], new Uint8Array([3]))];
+    const graph = makeGraph(nodes, "qdq", [makeValueInfo("x", DT.FLOAT, DIMS)], [makeValueInfo("y", DT.FLOAT, DIMS)], init);
+    const session = await agrees(encodeModel(makeModel(graph, { "": 13 })), () => ({ x: { dims: DIMS, data: rand(TENSOR / 4) } }));
+    expect(session.arenaBytes).toBe(TENSOR);
+  });
+
   it("writes no map's output over a value read later, kept as a graph output, or shared with a view", async () => {
     const viewDims = [1, 64, 1024];
     const nodes = [

@@ -6,6 +6,7 @@ import { intAttribute } from "../../../onnx/attributes";
 import { DT } from "../../../onnx/dtype";
 import { scaleIndexer } from "../linear";
 import { gridOf, sameGrid } from "../activation-grid";
+import { mapStep } from "../elementwise";
 import type { Op, PlanContext, OpPlan } from "../op";
 import { floatData, Uncovered, type Constant, type QuantizedForm } from "../values";
 
@@ -109,17 +110,12 @@ function form_axis(axis: number, rank: number, scale: Constant): number {
 function runtimeDequantize(ctx: PlanContext): OpPlan {
   const grid = gridOf(ctx.node, ctx.constant(1), ctx.constant(2), ctx.has(2));
   if (!grid) throw new Uncovered("of a run-time value, only a per-tensor scale and uint8/int8 zero point are covered");
-  const x = ctx.input(0);
   const mark = ctx.mark(0);
   const { scale, zeroPoint } = grid;
+  // A map: written over the levels where nothing reads them after (a QuantizeLinear then DequantizeLinear pair holds
+  // one activation's room, not three).
   return {
-    kind: "step",
+    ...mapStep(ctx, (run, a, y) => run.kx.k.f32_dequantize_linear(run.view(a).length, a.ptr, scale, zeroPoint, y.ptr)),
     mark: mark?.kind === "levels" && sameGrid(mark.grid, grid) ? { kind: "grid", grid } : undefined,
-    run(run) {
-      const a = x(run);
-      const y = run.alloc([...a.dims]);
-      run.kx.k.f32_dequantize_linear(run.view(a).length, a.ptr, scale, zeroPoint, y.ptr);
-      return [y];
-    },
   };
 }

@@ -1,6 +1,8 @@
 // QuantizeLinear of a run-time activation onto a static 8-bit grid (one scale and zero point): the levels, carried as
 // floats and marked, so a DequantizeLinear of them marks its values as on that grid (see linear.ts's static route).
+// Written over its input where nothing reads that after (a map, element by element).
 import { gridOf } from "../activation-grid";
+import { mapStep } from "../elementwise";
 import type { Op } from "../op";
 import { Uncovered } from "../values";
 
@@ -9,17 +11,10 @@ export const quantizelinear: Op = {
     if (ctx.constant(0)) throw new Uncovered("QuantizeLinear of a constant is not covered");
     const grid = gridOf(ctx.node, ctx.constant(1), ctx.constant(2), ctx.has(2));
     if (!grid) throw new Uncovered("only a per-tensor scale and uint8/int8 zero point are covered");
-    const x = ctx.input(0);
     const { scale, zeroPoint, lo, hi } = grid;
     return {
-      kind: "step",
+      ...mapStep(ctx, (run, a, y) => run.kx.k.f32_quantize_linear(run.view(a).length, a.ptr, scale, zeroPoint, lo, hi, y.ptr)),
       mark: { kind: "levels", grid },
-      run(run) {
-        const a = x(run);
-        const y = run.alloc([...a.dims]);
-        run.kx.k.f32_quantize_linear(run.view(a).length, a.ptr, scale, zeroPoint, lo, hi, y.ptr);
-        return [y];
-      },
     };
   },
 };
