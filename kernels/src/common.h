@@ -46,8 +46,9 @@ static inline void store_partial_f32x4(float* dst, v128_t v, int n) {
 /* nearest(y) as int32, ties to even, for |y| < 2^22: adding 1.5 * 2^23 leaves the rounded integer in the low
  * mantissa bits. One float add and one integer subtract where trunc_sat(nearest(y)) lowers to about a dozen x64
  * instructions (NaN lanes give garbage rather than 0, so callers bound y first or accept that). */
+#define ROUND_SHIFT 12582912.f /* 1.5 * 2^23, whose bits are 0x4B400000 */
 static inline v128_t round_i32x4(v128_t y) {
-  return wasm_i32x4_sub(wasm_f32x4_add(y, wasm_f32x4_splat(12582912.f)), wasm_i32x4_splat(0x4B400000));
+  return wasm_i32x4_sub(wasm_f32x4_add(y, wasm_f32x4_splat(ROUND_SHIFT)), wasm_i32x4_splat(0x4B400000));
 }
 
 static inline float nearest_f32(float x) {

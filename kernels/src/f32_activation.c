@@ -14,9 +14,10 @@ static inline v128_t exp_f32x4(v128_t x) {
   /* pmin/pmax (one x64 instruction each, where min/max take about seven) keep a NaN x as the first operand. */
   x = wasm_f32x4_pmin(x, wasm_f32x4_splat(EXP_HI));
   x = wasm_f32x4_pmax(x, wasm_f32x4_splat(EXP_LO));
-  /* n = round(x log2 e) through the float adder: its bits hold n + 0x4B400000, so n << 23 is those bits << 23. */
-  const v128_t shifted = wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)), wasm_f32x4_splat(12582912.f));
-  const v128_t n = wasm_f32x4_sub(shifted, wasm_f32x4_splat(12582912.f));
+  /* n = round(x log2 e) through the float adder (as round_i32x4): its bits hold n + 0x4B400000, so n << 23 is those
+   * bits << 23. */
+  const v128_t shifted = wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)), wasm_f32x4_splat(ROUND_SHIFT));
+  const v128_t n = wasm_f32x4_sub(shifted, wasm_f32x4_splat(ROUND_SHIFT));
   v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
   r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
   v128_t p = wasm_f32x4_splat(1.9875691500e-4f);

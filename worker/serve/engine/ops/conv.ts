@@ -67,10 +67,10 @@ export const conv: Op = {
       if (planned) return planned;
     }
     const { N: Mg, K } = layout;
+    const patches: Patches = { kh, kw, strides, dilations, geometry };
     // Other filters on plain inputs (neither a static grid nor binarized) read their patches as planes, one per patch
     // entry, for the same kernels; a quantized filter over few inputs stays on fp32 below.
     if (!ctx.mark(0) && K >= SMALL_QUANTIZED_K) {
-      const patches = { kh, kw, strides, dilations, geometry };
       const planned = quantizedPointwise(ctx, w, layout, group, epilogue, output, xIn, checkInput, patches);
       if (planned) return planned;
     }
@@ -79,7 +79,7 @@ export const conv: Op = {
     // planes into the fp32 pointwise kernel (im2col's scattered writes of rows this short cost more than the GEMM).
     const weight = w.quant && K < SMALL_QUANTIZED_K ? { dims: w.dims, dtype: w.dtype, data: floatData(w) } : w;
     if (K < SMALL_QUANTIZED_K && densePlainWeight(weight, K, M)) {
-      return pointwise(ctx, weight, group, epilogue, output, xIn, checkInput, { kh, kw, strides, dilations, geometry });
+      return pointwise(ctx, weight, group, epilogue, output, xIn, checkInput, patches);
     }
     const linears: Linear[] = [];
     // Padding writes zeros into the patches, which XNOR-popcount cannot hold: binarized inputs count only unpadded.
@@ -351,7 +351,7 @@ function quantizedPointwise(
   }
   const bias = ep.bias ? ctx.kx.put(Float32Array.from({ length: M }, (_, m) => ep.bias![m]!)) : 0;
   ctx.noteKernel(relaxed ? "qu7-pointwise" : "qs8-pointwise");
-  return planeSteps({ M, Cg: patches ? K / (patches.kh * patches.kw) : K, group, output, xIn, checkInput }, patches, (run, P) => {
+  return planeSteps({ M, Cg: w.dims[1]!, group, output, xIn, checkInput }, patches, (run, P) => {
     const Pp = Math.ceil(P / 8) * 8;
     const q = run.kx.alloc(Math.ceil(K / 4) * Pp * 4); // either layout: pairs or quads of channels
     const as = run.kx.alloc(Pp * 4);
