@@ -1,5 +1,5 @@
 // The engine on real graph families: the full zoo's MobileNetV2, ResNet-18, transformer encoder (sequence 128) and
-// LSTM, and torchvision's EfficientNet-B0 and MobileNetV3-Large (zoo.py --set families), as FP32 on onnxruntime-web and on the kernel engine and as int8 weight-only, int4 and 1-bit variants on the
+// LSTM, and torchvision's EfficientNet-B0 and MobileNetV3-Large (zoo.py --set families), as FP32 on onnxruntime-web and on the kernel engine and as int8 weight-only, int4, 1-bit and dynamic int8 variants on the
 // engine that would serve them, and a static int8 variant (QDQ activations, calibrated by onnxruntime-node on seeded
 // inputs), at batch 1 and 8, in one workerd isolate (the bench Worker), side by side: median
 // ms per run timed from outside (workerd's clock does not advance during compute), resident bytes, and each row's
@@ -34,6 +34,7 @@ const VARIANTS: { label: string; recipe: unknown; calibrated?: boolean }[] = [
   { label: "int8", recipe: { quantize: { bits: 8 } } },
   { label: "int4", recipe: { quantize: { bits: 4 } } },
   { label: "1-bit", recipe: { quantize: { bits: 1 } } },
+  { label: "dynamic int8", recipe: { quantize: { bits: 8, scheme: "dynamic" } } },
   // The dataset id is the recipe's; the ranges come from calibrationRanges (what the catalog collects from a dataset).
   { label: "static int8", recipe: { quantize: { bits: 8, scheme: "static", calibration: { dataset: "0".repeat(24) } } }, calibrated: true },
 ];
@@ -181,8 +182,9 @@ async function timeModel(bench: Worker, name: string) {
             return timeFamily(bench, key);
           });
           rows.push({ model: name, variant: v.label, engine, batch, ms, residentBytes: info.residentBytes as number, modelBytes: v.bytes.byteLength, kernels: info.kernels as Record<string, string> | undefined });
-          // A variant is served by the kernel engine where it covers the graph, else by onnxruntime-web.
-          if (v.label !== "fp32") break;
+          // A variant is served by the kernel engine where it covers the graph, else by onnxruntime-web. A dynamic
+          // variant is timed on both: onnxruntime-web runs its integer ops as written, the engine as the weight-only form.
+          if (v.label !== "fp32" && v.label !== "dynamic int8") break;
         } catch (err) {
           const message = String((err as Error).message);
           const limit = /LimitError: (?:.*?: )?(one run needs more than \d+ bytes of activations[^:"]*)/.exec(message);

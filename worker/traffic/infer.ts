@@ -71,13 +71,20 @@ const servesHere = (v: ServingSize, wholeModelBytes: number) => v.bytes <= whole
 /**
  * Which of a model's variants of one bit-width a plain ?bits= request serves (variants oldest first): one the Worker
  * serves before one it does not (too large, or notServed), then one on the kernel engine before one on
- * onnxruntime-web (an int8 weight-only variant before a dynamic int8 one made later), then the newest.
+ * onnxruntime-web, then a weight-only one before a dynamic or static one (on the engine a static variant's activation
+ * quantize steps make it slower, and a dynamic one runs as the weight-only form), then the newest.
  */
-function preferredOfWidth<V extends ServingSize & { engine?: string }>(variants: readonly V[], wholeModelBytes: number): V {
-  const rank = (v: V) => (servesHere(v, wholeModelBytes) ? 2 : 0) + (v.engine === "kernels" ? 1 : 0);
+function preferredOfWidth<V extends ServingSize & { engine?: string; recipe?: unknown }>(variants: readonly V[], wholeModelBytes: number): V {
+  const rank = (v: V) => (servesHere(v, wholeModelBytes) ? 4 : 0) + (v.engine === "kernels" ? 2 : 0) + (schemeOf(v.recipe) === "weight-only" ? 1 : 0);
   let best = variants[variants.length - 1]!;
   for (let i = variants.length - 1; i >= 0; i--) if (rank(variants[i]!) > rank(best)) best = variants[i]!;
   return best;
+}
+
+/** The quantization scheme a stored recipe names ("weight-only" where it quantizes without naming one, or does not quantize). */
+function schemeOf(recipe: unknown): string {
+  const quantize = (recipe as { quantize?: { scheme?: unknown } } | undefined)?.quantize;
+  return typeof quantize?.scheme === "string" ? quantize.scheme : "weight-only";
 }
 
 /**

@@ -84,14 +84,14 @@ describe("POST /v1/models/:id/infer", () => {
     expect(err).toMatchObject({ status: 404, code: "not_found" });
   });
 
-  it("serves ?bits=8 from the 8-bit variant on the kernel engine, not a dynamic one made later on onnxruntime-web", async () => {
+  it("serves ?bits=8 from the weight-only 8-bit variant, not a dynamic one made later; both on the kernel engine", async () => {
     const { id, variant, body } = await setUp("mlp");
     const dynamic = (await (await postJson(`/v1/models/${id}/variants`, { quantize: { bits: 8, scheme: "dynamic" } })).json()) as { id: string; engine: string };
-    expect(dynamic.engine).toBe("onnxruntime-web");
+    expect(dynamic.engine).toBe("kernels");
     const answer = (await (await postJson(`/v1/models/${id}/infer?bits=8`, body)).json()) as Answer;
     expect(answer).toMatchObject({ variant, bits: 8, engine: "kernels" });
-    // Named by id, the dynamic variant still serves.
-    expect(((await (await postJson(`/v1/models/${id}/infer?variant=${dynamic.id}`, body)).json()) as Answer).engine).toBe("onnxruntime-web");
+    // Named by id, the dynamic variant serves, on the kernel engine too.
+    expect(((await (await postJson(`/v1/models/${id}/infer?variant=${dynamic.id}`, body)).json()) as Answer)).toMatchObject({ variant: dynamic.id, engine: "kernels" });
   });
 
   it("answers 404 for ?bits=8 when the model has no 8-bit variant", async () => {

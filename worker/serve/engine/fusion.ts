@@ -1,6 +1,8 @@
 // Graph fusion before planning: exporters write layer norm, GELU, SiLU and (before opset 14) HardSwish as chains of
 // elementwise ops (eight, five, two and two passes over the activations); each chain becomes one LayerNormalization,
-// Gelu, Swish or HardSwish node that the engine runs in one pass. A chain fuses only when its intermediate tensors
+// Gelu, Swish or HardSwish node that the engine runs in one pass. A dynamic int8 layer (DynamicQuantizeLinear, an
+// integer MatMul or Conv, its float rescale) becomes the float op on its dequantized weights, which the engine packs
+// for its int8 kernels. A chain fuses only when its intermediate tensors
 // feed nothing outside it and are not graph outputs, so the rewritten graph computes the same outputs. The fused nodes exist only in the engine's plan (they may be of an
 // opset newer than the model's); the stored model is never changed.
 import type { NodeProto } from "onnx-buf";
@@ -18,10 +20,10 @@ interface Graph {
   taken: Set<NodeProto>;
 }
 
-/** A fused chain: the nodes it replaces and the node that replaces them. */
+/** A fused chain: the nodes it replaces and the nodes that replace them. */
 interface Fused {
   nodes: NodeProto[];
-  node: NodeProto;
+  into: NodeProto[];
 }
 
 const isOnnx = (n: NodeProto) => n.domain === "" || n.domain === "ai.onnx";
@@ -143,7 +145,7 @@ function layerNorm(g: Graph, r1: NodeProto, opset: number): Fused | null {
   }
   const name = `${r1.name || out}/fused_LayerNormalization`;
   // epsilon as a float attribute even when whole (makeNode would write 1 as an int).
-  return { nodes, node: makeNode("LayerNormalization", inputs, [out], name, { axis, epsilon: { float: eps } }) };
+  return { nodes, into: [makeNode("LayerNormalization", inputs, [out], name, { axis, epsilon: { float: eps } })] };
 }
 
 /** x * 0.5, 0.5 * x or x / 2: the halved operand, or null. */
@@ -184,7 +186,7 @@ function gelu(g: Graph, erf: NodeProto): Fused | null {
   if (!next) return null;
   const fused = (tail: NodeProto[]): Fused => {
     const last = tail[tail.length - 1]!;
-    return { nodes: [...head, ...tail], node: makeNode("Gelu", [x], [last.output[0]!], `${erf.name || e}/fused_Gelu`, { approximate: "none" }) };
+    return { nodes: [...head, ...tail], into: [makeNode("Gelu", [x], [last.output[0]!], `${erf.name || e}/fused_Gelu`, { approximate: "none" })] };
   };
   if (next.opType === "Mul" && otherOperand(next, e) === x) {
     // (x * e) * 0.5
@@ -214,7 +216,73 @@ function selfGated(g: Graph, act: NodeProto, opType: string, attributes: Record<
   const a = act.output[0];
   const mul = a ? soleConsumer(g, a, "Mul") : null;
   if (!x || !mul || otherOperand(mul, a!) !== x) return null;
-  return { nodes: [act, mul], node: makeNode(opType, [x], [mul.output[0]!], `${act.name || a}/fused_${opType}`, attributes) };
+  return { nodes: [act, mul], into: [makeNode(opType, [x], [mul.output[0]!], `${act.name || a}/fused_${opType}`, attributes)] };
+}
+
+/**
+ * Whether a constant of `dims` broadcasts, against an output of rank `rank`, as one value or one per channel along
+ * `axis` (right-aligned, as numpy broadcasting reads it).
+ */
+function channelwise(dims: readonly number[], channels: number, axis: number, rank: number): boolean {
+  if (dims.length > rank) return false;
+  const aligned = [...new Array<number>(rank - dims.length).fill(1), ...dims];
+  return aligned.every((d, i) => d === 1 || (i === axis && d === channels));
+}
+
+/** The integer ops of a dynamic int8 layer, and the float op each computes on dequantized weights. */
+const INTEGER_OPS: Record<string, "MatMul" | "Conv"> = { MatMulInteger: "MatMul", ConvInteger: "Conv" };
+
+/**
+ * A dynamic int8 layer as quantizers write it (the `dynamic` scheme here, onnxruntime's quantize_dynamic):
+ * (q, s, z) = DynamicQuantizeLinear(x); a = MatMulInteger(q, W, z, wz) or ConvInteger(q, W, z, wz); y = Cast(a) *
+ * (s * ws). That is y = MatMul(x, DequantizeLinear(W, ws, wz)) (or Conv with the same attributes), the weight-only
+ * form whose integer levels the engine packs for its int8 kernels. The engine then quantizes the activations itself,
+ * per row or pixel where onnxruntime puts the whole tensor on one uint8 grid, so the two answers differ by that
+ * rounding. `dequantized` names each weight's DequantizeLinear once, so layers sharing a weight share its packing.
+ */
+function dynamicInteger(g: Graph, n: NodeProto, dequantized: Map<string, string>): Fused | null {
+  const [q, w, z, wz] = n.input;
+  const quantize = q ? g.producer.get(q) : undefined;
+  if (!quantize || quantize.opType !== "DynamicQuantizeLinear" || !isOnnx(quantize) || quantize.output[0] !== q || !z || quantize.output[2] !== z) return null;
+  const [x] = quantize.input;
+  const s = quantize.output[1];
+  const weight = constantOf(g, w);
+  if (!x || !s || !weight || (weight.dtype !== DT.INT8 && weight.dtype !== DT.UINT8)) return null;
+  const op = INTEGER_OPS[n.opType]!;
+  const rank = weight.dims.length;
+  if (op === "Conv" ? rank < 3 : rank !== 2) return null;
+  // Conv's output has the weight's rank, channels on axis 1; MatMul's channels are its last axis, at any rank.
+  const channels = weight.dims[op === "Conv" ? 0 : 1]!;
+  const cast = soleConsumer(g, n.output[0]!, "Cast");
+  if (!cast || intAttribute(cast, "to", 0) !== DT.FLOAT) return null;
+  const rescale = soleConsumer(g, cast.output[0]!, "Mul");
+  const product = rescale ? otherOperand(rescale, cast.output[0]!) : null;
+  const scales = product ? g.producer.get(product) : undefined;
+  if (!rescale || !product || !scales || scales.opType !== "Mul" || !isOnnx(scales) || g.taken.has(scales)) return null;
+  if (soleConsumer(g, product, "Mul") !== rescale) return null;
+  const ws = otherOperand(scales, s);
+  const scale = constantOf(g, ws ?? undefined);
+  if (!ws || !scale || scale.dtype !== DT.FLOAT) return null;
+  const length = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+  const perChannel = op === "Conv" ? channelwise(scale.dims, channels, 1, rank) : channelwise(scale.dims, channels, 1, 2);
+  if (!perChannel || ![1, channels].includes(length(scale.dims))) return null;
+  if (wz) {
+    const zero = constantOf(g, wz);
+    if (!zero || zero.dtype !== weight.dtype || ![1, length(scale.dims)].includes(length(zero.dims))) return null;
+  }
+  const axis = op === "Conv" ? 0 : 1;
+  const key = [w, ws, wz ?? "", axis].join("\u0000");
+  const known = dequantized.get(key);
+  const name = known ?? `${w}/dequantized_for_engine_${dequantized.size}`;
+  const into: NodeProto[] = [];
+  if (!known) {
+    dequantized.set(key, name);
+    into.push(makeNode("DequantizeLinear", wz ? [w!, ws, wz] : [w!, ws], [name], `${name}/node`, { axis }));
+  }
+  const float = makeNode(op, [x, name], [rescale.output[0]!], `${n.name || n.output[0]}/fused_${op}`);
+  if (op === "Conv") float.attribute = n.attribute;
+  into.push(float);
+  return { nodes: [n, cast, scales, rescale], into };
 }
 
 const isHardSwishGate = (n: NodeProto) => near(floatAttribute(n, "alpha", 0.2), 1 / 6) && near(floatAttribute(n, "beta", 0.5), 0.5);
@@ -238,7 +306,8 @@ export function fuseGraph(
   }
   const g: Graph = { consumers, producer, graphOutputs, constants, taken: new Set() };
   const order = new Map(nodes.map((m, i) => [m, i]));
-  const replacement = new Map<NodeProto, NodeProto>(); // the chain's last node -> the fused node
+  const replacement = new Map<NodeProto, NodeProto[]>(); // the chain's last node -> the nodes that replace the chain
+  const dequantized = new Map<string, string>();
   for (const n of nodes) {
     if (!isOnnx(n) || g.taken.has(n)) continue;
     const f =
@@ -246,14 +315,21 @@ export function fuseGraph(
       : n.opType === "Erf" ? gelu(g, n)
       : n.opType === "Sigmoid" ? selfGated(g, n, "Swish", { alpha: { float: 1 } })
       : n.opType === "HardSigmoid" && isHardSwishGate(n) ? selfGated(g, n, "HardSwish")
+      : n.opType in INTEGER_OPS ? dynamicInteger(g, n, dequantized)
       : null;
     if (!f) continue;
     for (const m of f.nodes) g.taken.add(m);
     const last = f.nodes.reduce((a, b) => (order.get(b)! > order.get(a)! ? b : a));
-    replacement.set(last, f.node);
+    replacement.set(last, f.into);
   }
   if (replacement.size === 0) return [...nodes];
-  const fused = nodes.flatMap((n) => (replacement.has(n) ? [replacement.get(n)!] : g.taken.has(n) ? [] : [n]));
+  // A DynamicQuantizeLinear whose every reader was fused away goes too (its input is read by the fused ops instead).
+  for (const n of nodes) {
+    const readers = n.output.flatMap((o) => (o ? (consumers.get(o) ?? []) : []));
+    const unread = n.output.every((o) => !o || !graphOutputs.has(o)) && readers.every((r) => g.taken.has(r));
+    if (n.opType === "DynamicQuantizeLinear" && isOnnx(n) && unread) g.taken.add(n);
+  }
+  const fused = nodes.flatMap((n) => replacement.get(n) ?? (g.taken.has(n) ? [] : [n]));
   const read = new Set(fused.flatMap((n) => n.input));
   const fedChain = (n: NodeProto) => n.output.some((o) => (consumers.get(o) ?? []).some((c) => g.taken.has(c)));
   return fused.filter(

@@ -248,3 +248,98 @@ describe("fusing decomposed layer norm and GELU", () => {
     }
   });
 });
+
+/** int8 levels in [-127, 127] as onnxruntime's quantize_dynamic stores QInt8 weights (zero point 0), or uint8 around 128. */
+function levels(name: string, dims: number[], unsigned: boolean): TensorProto {
+  const n = dims.reduce((p, d) => p * d, 1);
+  const q = Int8Array.from({ length: n }, () => int(-127, 127));
+  return unsigned ? makeTensor(name, DT.UINT8, dims, Uint8Array.from(q, (v) => v + 128)) : makeTensor(name, DT.INT8, dims, q);
+}
+
+interface DynamicForm {
+  op: "MatMulInteger" | "ConvInteger";
+  /** Weight levels as uint8 around zero point 128 (the `dynamic` scheme here) rather than int8 with zero point 0. */
+  unsigned?: boolean;
+  /** Scale dims: [] one per tensor, else per channel ([N] for MatMul, [M, 1, 1] for Conv). */
+  scaleDims: readonly number[];
+  /** The scale product written s * ws (onnxruntime's order) or ws * s. */
+  swapped?: boolean;
+}
+
+/**
+ * x -> DynamicQuantizeLinear -> MatMulInteger / ConvInteger (weight `${p}w` of `dims`) -> Cast -> Mul by (s * ws) -> y,
+ * as quantize_dynamic writes a layer.
+ */
+function dynamicLayer(x: string, y: string, dims: number[], f: DynamicForm, p = "", quantized?: string[]): { nodes: NodeProto[]; inits: TensorProto[] } {
+  const [q, s, z] = quantized ?? [`${p}xq`, `${p}xs`, `${p}xz`];
+  const zero = f.unsigned ? makeTensor(`${p}wz`, DT.UINT8, [], Uint8Array.of(128)) : makeTensor(`${p}wz`, DT.INT8, [], Int8Array.of(0));
+  const channels = f.scaleDims.reduce((a, b) => a * b, 1);
+  const scale = makeTensor(`${p}ws`, DT.FLOAT, [...f.scaleDims], Float32Array.from({ length: channels }, () => 0.002 + 0.01 * Math.abs(rand(1)[0]!)));
+  const attrs: Record<string, number[]> = f.op === "ConvInteger" ? { kernel_shape: dims.slice(2), pads: dims.slice(2).flatMap(() => [1, 1]) } : {};
+  const nodes = [
+    ...(quantized ? [] : [makeNode("DynamicQuantizeLinear", [x], [q!, s!, z!], `${p}dql`)]),
+    makeNode(f.op, [q!, `${p}w`, z!, `${p}wz`], [`${p}acc`], `${p}integer`, attrs),
+    makeNode("Cast", [`${p}acc`], [`${p}accf`], `${p}cast`, { to: DT.FLOAT }),
+    makeNode("Mul", f.swapped ? [`${p}ws`, s!] : [s!, `${p}ws`], [`${p}sp`], `${p}scales`),
+    makeNode("Mul", [`${p}accf`, `${p}sp`], [y], `${p}rescale`),
+  ];
+  return { nodes, inits: [levels(`${p}w`, dims, f.unsigned ?? false), zero, scale] };
+}
+
+describe("dynamic int8 layers as the weight-only form", () => {
+  for (const batch of [1, 3]) {
+    it(`runs quantize_dynamic's MatMul layers (per tensor and per column, 2-D and 3-D inputs, bias after) on the int8 kernels, near onnxruntime on the integer graph, batch ${batch}`, async () => {
+      const [S, K, N] = [int(2, 5), int(33, 70), int(9, 40)];
+      for (const [rank, f] of [[2, { op: "MatMulInteger", scaleDims: [] }], [3, { op: "MatMulInteger", scaleDims: [N], unsigned: true, swapped: true }]] as const) {
+        const x = live("x", rank === 2 ? [batch, K] : [batch, S, K]);
+        const layer = dynamicLayer("x", "h", [K, N], f);
+        const bias = floats("b", [N]);
+        const bytes = model([...layer.nodes, makeNode("Add", ["h", "b"], ["y"], "bias")], [x], [...layer.inits, bias], rank);
+        expect(opTypes(fused(bytes))).toEqual(["DequantizeLinear", "MatMul", "Add"]);
+        // The engine quantizes each row's activations where onnxruntime puts the tensor on one uint8 grid.
+        await compare(bytes, [x], 3e-2);
+      }
+    });
+
+    it(`runs ConvInteger layers (per tensor; per channel [M, 1, 1] on uint8 levels) on the int8 kernels, near onnxruntime on the integer graph, batch ${batch}`, async () => {
+      const [C, M, H] = [int(5, 9), int(5, 12), int(6, 11)];
+      for (const f of [{ op: "ConvInteger", scaleDims: [] }, { op: "ConvInteger", scaleDims: [M, 1, 1], unsigned: true }] as const) {
+        const x = live("x", [batch, C, H, H + 1]);
+        const layer = dynamicLayer("x", "y", [M, C, 3, 3], f);
+        const bytes = model(layer.nodes, [x], layer.inits, 4);
+        expect(opTypes(fused(bytes))).toEqual(["DequantizeLinear", "Conv"]);
+        await compare(bytes, [x], 3e-2);
+      }
+    });
+  }
+
+  it("dequantizes a weight once for every layer that shares it, and drops the DynamicQuantizeLinear all its readers leave", () => {
+    const K = 16;
+    const a = dynamicLayer("x", "ya", [K, K], { op: "MatMulInteger", scaleDims: [K] }, "a/");
+    const b = dynamicLayer("x", "yb", [K, K], { op: "MatMulInteger", scaleDims: [K] }, "b/", ["a/xq", "a/xs", "a/xz"]);
+    // The second layer reads the first's weight, zero point and scale, and the same quantized activation.
+    const shared = b.nodes.map((n) => ({ ...n, input: n.input.map((i) => i.replace(/^b\/(w|wz|ws)$/, "a/$1")) }));
+    const nodes = fused(model([...a.nodes, ...shared], [live("x", [2, K])], a.inits, 2, ["ya", "yb"]));
+    expect(opTypes(nodes)).toEqual(["DequantizeLinear", "MatMul", "MatMul"]);
+    expect(nodes[1]!.input).toEqual(["x", nodes[0]!.output[0]]);
+    expect(nodes[2]!.input).toEqual(["x", nodes[0]!.output[0]]);
+  });
+
+  it("leaves a dynamic layer alone when the quantized activation or the integer sums have another reader, the Cast is not to float, or the weight scale is not per channel", () => {
+    const K = 12;
+    const plain = dynamicLayer("x", "y", [K, 8], { op: "MatMulInteger", scaleDims: [8] });
+    const x = live("x", [2, K]);
+    const unchanged = (nodes: NodeProto[], inits = plain.inits, outputs = ["y"]) =>
+      expect(opTypes(fused(model(nodes, [x], inits, 2, outputs)))).toEqual(opTypes(nodes));
+    // The integer sums are a graph output too.
+    unchanged(plain.nodes, plain.inits, ["y", "acc"]);
+    // The quantized activation is also read by an Identity (so the DynamicQuantizeLinear must stay).
+    const dqlKept = fused(model([...plain.nodes, makeNode("Identity", ["xq"], ["q2"], "id")], [x], plain.inits, 2, ["y", "q2"]));
+    expect(opTypes(dqlKept)).toEqual(["DynamicQuantizeLinear", "DequantizeLinear", "MatMul", "Identity"]);
+    // Cast to int64, not float.
+    unchanged(plain.nodes.map((n) => (n.opType === "Cast" ? makeNode("Cast", n.input, n.output, n.name, { to: DT.INT64 }) : n)));
+    // A scale per row of the weight (K of them), which does not broadcast along the output's channels.
+    const rows = dynamicLayer("x", "y", [K, 8], { op: "MatMulInteger", scaleDims: [K, 1] });
+    unchanged(rows.nodes, rows.inits);
+  });
+});

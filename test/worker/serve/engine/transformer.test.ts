@@ -1,8 +1,8 @@
 // The zoo's transformer encoder (torch.onnx: shape arithmetic, attention through Reshape/Transpose/MatMul, decomposed
 // layer norm and Erf GELU) and tied embedding on the kernel engine against onnxruntime-node: token ids at batch 1 and
 // 3 and odd sequence lengths within 1e-5 relative, PyTorch's own sample within 1e-4, and their int8 and int4
-// weight-only variants (the tied table quantized once, read by Gather and, transposed, by the output MatMul) within
-// 3e-2 (the engine also quantizes activations per row).
+// weight-only variants (the tied table quantized once, read by Gather and, transposed, by the output MatMul) and
+// dynamic int8 variants (integer ops on 3-D activations) within 3e-2 (the engine also quantizes activations per row).
 import { describe, expect, it } from "vitest";
 import * as ortNode from "onnxruntime-node";
 import { compressModel } from "@worker/compress/pipeline";
@@ -51,13 +51,14 @@ describe("transformer encoders of the zoo on the kernel engine", () => {
       for (const [out, want] of Object.entries(outputs)) expect(maxRelDiff(got[out]!.data as Float32Array, want)).toBeLessThan(1e-4);
     });
 
-    it(`runs the int8 and int4 variants of ${name} on the quantized kernels`, async () => {
+    it(`runs the int8, int4 and dynamic int8 variants of ${name} on the quantized kernels`, async () => {
       const model = await zooModel(name);
       const [lo, hi] = model.signature.inputs[0]!.range!;
       const dims = [3, int(5, 19)];
       const ids = BigInt64Array.from({ length: dims[0]! * dims[1]! }, () => BigInt(int(lo, hi)));
-      for (const [bits, kernel] of [[8, "qs8"], [4, "qs4"]] as const) {
-        const { bytes } = compressModel(decodeModel(model.bytes), RecipeSchema.parse({ quantize: { bits } }));
+      const recipes = [[{ bits: 8 }, "qs8"], [{ bits: 4 }, "qs4"], [{ bits: 8, scheme: "dynamic" }, "qs8"]] as const;
+      for (const [quantize, kernel] of recipes) {
+        const { bytes } = compressModel(decodeModel(model.bytes), RecipeSchema.parse({ quantize }));
         expect(Object.values(loadKernels(bytes).kernels)).toContain(kernel);
         const got = await engine(bytes, ids, dims);
         expect(maxRelDiff(got.data, (await reference(bytes, ids, dims)).data)).toBeLessThan(3e-2);

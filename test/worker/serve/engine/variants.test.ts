@@ -1,7 +1,7 @@
 // Every bit-width's variant on the kernel engine against onnxruntime-node on the same variant graph, and the kernel
 // each layer lands on: fp16 -> f32, int4 -> qs4 (MLP) / int8 per channel (a CNN's convolutions: the pointwise int8
 // kernel over patch planes), 2-bit ternary (INT2) -> qs4 per block of 32 / qs8 per channel, 1-bit (INT2 signs at
-// opset 25, float +-scale at opset 11) -> the int8 kernels,
+// opset 25, float +-scale at opset 11) -> the int8 kernels, dynamic int8 (integer ops) -> the int8 kernels,
 // 90% zero 1x16 blocks -> bsr1x16. Batch 1 and 5.
 import { describe, expect, it } from "vitest";
 import { compressModel } from "@worker/compress/pipeline";
@@ -43,6 +43,8 @@ function blockPruned(bytes: Uint8Array, fraction: number): Uint8Array {
 /** Through the real pipeline: 95% per layer leaves COO sparse initializers in the variant bytes. */
 const pruned = (bytes: Uint8Array, prune: object) => compressModel(decodeModel(bytes), RecipeSchema.parse({ prune })).bytes;
 
+const dynamic = (bytes: Uint8Array) => compressModel(decodeModel(bytes), RecipeSchema.parse({ quantize: { bits: 8, scheme: "dynamic" } })).bytes;
+
 const feeds = (shape: number[], batch: number, seed: number) => {
   const dims = [batch, ...shape];
   return { input: { dims, data: Float32Array.from(randomInput(dims.reduce((a, b) => a * b, 1), seed)) } };
@@ -64,6 +66,10 @@ const cases: { name: string; bytes: () => Uint8Array; shape: number[]; kernels: 
   { name: "binary MLP", bytes: () => variant(mlp(), { bits: 1 }), shape: [64], kernels: ["qs8", "qs8", "qs8"], tolerance: 3e-2 },
   { name: "binary MLP from opset 11 (lifted)", bytes: () => variant(buildMlp([64, 96, 50, 10], 4, 11), { bits: 1 }), shape: [64], kernels: ["qs8", "qs8", "qs8"], tolerance: 3e-2 },
   { name: "binary CNN", bytes: () => variant(cnn(), { bits: 1 }), shape: [1, 12, 12], kernels: ["pointwise", "qs8-pointwise", "qs8"], tolerance: 3e-2 },
+  // Dynamic int8 (DynamicQuantizeLinear, MatMulInteger/ConvInteger, rescale) runs as the weight-only form: the
+  // engine quantizes activations per row or pixel where onnxruntime uses one uint8 grid per tensor, a few percent.
+  { name: "dynamic int8 MLP", bytes: () => dynamic(mlp()), shape: [64], kernels: ["qs8", "qs8", "qs8"], tolerance: 3e-2 },
+  { name: "dynamic int8 CNN", bytes: () => dynamic(cnn()), shape: [1, 12, 12], kernels: ["pointwise", "qs8-pointwise", "qs8"], tolerance: 3e-2 },
   { name: "90% block-sparse MLP", bytes: () => blockPruned(mlp(), 0.9), shape: [64], kernels: ["bsr1x16", "bsr1x16", "f32"], tolerance: 1e-5 },
   {
     name: "95% unstructured-pruned MLP stored as sparse initializers",
