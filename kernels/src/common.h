@@ -43,6 +43,27 @@ static inline void store_partial_f32x4(float* dst, v128_t v, int n) {
   if (n > 2) dst[2] = wasm_f32x4_extract_lane(v, 2);
 }
 
+/* Stores the first `n` (< 16) bytes of a vector. */
+static inline void store_partial_bytes(void* dst, v128_t v, int n) {
+  unsigned char* d = (unsigned char*)dst;
+  if (n & 8) {
+    wasm_v128_store64_lane(d, v, 0);
+    v = wasm_i64x2_shuffle(v, v, 1, 1);
+    d += 8;
+  }
+  if (n & 4) {
+    wasm_v128_store32_lane(d, v, 0);
+    v = wasm_u64x2_shr(v, 32);
+    d += 4;
+  }
+  if (n & 2) {
+    wasm_v128_store16_lane(d, v, 0);
+    v = wasm_u64x2_shr(v, 16);
+    d += 2;
+  }
+  if (n & 1) wasm_v128_store8_lane(d, v, 0);
+}
+
 /* nearest(y) as int32, ties to even, for |y| < 2^22: adding 1.5 * 2^23 leaves the rounded integer in the low
  * mantissa bits. One float add and one integer subtract where trunc_sat(nearest(y)) lowers to about a dozen x64
  * instructions (NaN lanes give garbage rather than 0, so callers bound y first or accept that). */

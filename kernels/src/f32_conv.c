@@ -272,3 +272,25 @@ void f32_transpose(int rows, int cols, const float* src, float* dst, int ld_dst)
   for (; r < rows; r++)
     for (int c = 0; c < cols; c++) dst[(long)c * ld_dst + r] = src[(long)r * cols + c];
 }
+
+/* X's C planes of H x W copied into out's C planes of Hp x Wp at row pt and column pl, zeros around (what falls outside
+ * out is dropped): the zero-padded input a stride-1 patch reader indexes without bounds checks. */
+EXPORT(f32_pad_planes)
+void f32_pad_planes(const float* X, int C, int H, int W, int pt, int pl, int Hp, int Wp, float* out) {
+  const v128_t zero = wasm_f32x4_splat(0.f);
+  const int y0 = pt < 0 ? -pt : 0, y1 = H < Hp - pt ? H : Hp - pt;
+  const int x0 = pl < 0 ? -pl : 0, x1 = W < Wp - pl ? W : Wp - pl;
+  for (int c = 0; c < C; c++) {
+    float* o = out + (long)c * Hp * Wp;
+    long i = 0;
+    for (; i + 4 <= (long)Hp * Wp; i += 4) wasm_v128_store(o + i, zero);
+    for (; i < (long)Hp * Wp; i++) o[i] = 0.f;
+    for (int y = y0; y < y1; y++) {
+      const float* src = X + ((long)c * H + y) * W;
+      float* dst = o + (long)(y + pt) * Wp + pl;
+      int x = x0;
+      for (; x + 4 <= x1; x += 4) wasm_v128_store(dst + x, wasm_v128_load(src + x));
+      for (; x < x1; x++) dst[x] = src[x];
+    }
+  }
+}

@@ -264,3 +264,141 @@ void qu7_pointwise_4x8(int M, int K, int P, const uint8_t* Q, const float* as, c
     }
   }
 }
+
+/* Xp (C planes of Hp x Wp, zero-padded, read at stride 1 with dilations dh x dw) as the patch planes f32_im2planes
+ * would write for an OH x OW output (entry k = (c*kh + ky)*kw + kx of pixel p = oy*OW + ox is
+ * Xp[c, oy + ky*dh, ox + kx*dw]), quantized by qs8_pointwise_quantize's rule into its layout, the same bytes and
+ * scales, without writing the float planes: each pixel's patch is read from the input where it lies. Pixels go 8 at a
+ * time along each output row, the last group of a row stored in part: Wp must be at least ceil(OW / 8) * 8 +
+ * (kw - 1) * dw (the lanes past the row read padding), and up to 7 scales past P are read (and not used). */
+EXPORT(qs8_patch_quantize)
+void qs8_patch_quantize(const float* Xp, int C, int Hp, int Wp, int kh, int kw, int dh, int dw, int OH, int OW, int8_t* Q,
+                        float* scales) {
+  const int P = OH * OW, Pp = (P + 7) & ~7, K = C * kh * kw, Kh = (K + 1) / 2;
+  const v128_t absmask = wasm_i32x4_splat(0x7fffffff);
+  for (int oy = 0; oy < OH; oy++) {
+    for (int ox = 0; ox < OW; ox += 8) {
+      v128_t m0 = wasm_f32x4_splat(0.f), m1 = m0;
+      for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < kh; ky++) {
+          const float* row = Xp + ((long)c * Hp + oy + ky * dh) * Wp + ox;
+          for (int kx = 0; kx < kw; kx++) {
+            m0 = wasm_f32x4_pmax(m0, wasm_v128_and(wasm_v128_load(row + kx * dw), absmask));
+            m1 = wasm_f32x4_pmax(m1, wasm_v128_and(wasm_v128_load(row + kx * dw + 4), absmask));
+          }
+        }
+      const int n = OW - ox < 8 ? OW - ox : 8;
+      float* s = scales + oy * OW + ox;
+      if (n < 4) {
+        store_partial_bytes(s, m0, 4 * n);
+      } else {
+        wasm_v128_store(s, m0);
+        if (n == 8) wasm_v128_store(s + 4, m1);
+        else store_partial_bytes(s + 4, m1, 4 * (n - 4));
+      }
+    }
+  }
+  for (int p = P; p < Pp; p++) scales[p] = 0.f;
+  const float* mx = scales;
+  const v128_t zero = wasm_f32x4_splat(0.f), v127 = wasm_f32x4_splat(127.f);
+  for (int kp = 0; kp < Kh; kp++) {
+    const int k0 = 2 * kp, k1 = 2 * kp + 1;
+    const long o0 = ((long)(k0 / (kh * kw)) * Hp + (k0 / kw % kh) * dh) * Wp + (k0 % kw) * dw;
+    const long o1 = k1 < K ? ((long)(k1 / (kh * kw)) * Hp + (k1 / kw % kh) * dh) * Wp + (k1 % kw) * dw : -1;
+    int8_t* q = Q + (long)kp * Pp * 2;
+    for (int oy = 0; oy < OH; oy++) {
+      const float* x0 = Xp + o0 + (long)oy * Wp;
+      const float* x1 = o1 >= 0 ? Xp + o1 + (long)oy * Wp : 0;
+      for (int ox = 0; ox < OW; ox += 8) {
+        const int p = oy * OW + ox, n = OW - ox < 8 ? OW - ox : 8;
+        /* Lanes past the row take whatever scale follows (their bytes are not stored). */
+        const v128_t mx0 = wasm_v128_load(mx + p), mx1 = wasm_v128_load(mx + p + 4);
+        const v128_t s0 = wasm_v128_and(wasm_f32x4_div(v127, mx0), wasm_f32x4_gt(mx0, zero));
+        const v128_t s1 = wasm_v128_and(wasm_f32x4_div(v127, mx1), wasm_f32x4_gt(mx1, zero));
+        const v128_t a0 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x0 + ox), s0));
+        const v128_t a1 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x0 + ox + 4), s1));
+        v128_t b0 = wasm_i32x4_splat(0), b1 = b0;
+        if (x1) {
+          b0 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x1 + ox), s0));
+          b1 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x1 + ox + 4), s1));
+        }
+        const v128_t lo = wasm_i16x8_narrow_i32x4(wasm_i32x4_shuffle(a0, b0, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, b0, 2, 6, 3, 7));
+        const v128_t hi = wasm_i16x8_narrow_i32x4(wasm_i32x4_shuffle(a1, b1, 0, 4, 1, 5), wasm_i32x4_shuffle(a1, b1, 2, 6, 3, 7));
+        const v128_t bytes = wasm_i8x16_narrow_i16x8(lo, hi);
+        if (n == 8) wasm_v128_store(q + 2 * p, bytes);
+        else store_partial_bytes(q + 2 * p, bytes, 2 * n);
+      }
+    }
+    for (int p = P; p < Pp; p++) q[2 * p] = q[2 * p + 1] = 0;
+  }
+  for (int p = 0; p < Pp; p++) scales[p] = scales[p] / 127.f;
+}
+
+/* The same for qu7_pointwise_quantize's rule and layout (unsigned 7-bit levels with a zero point per pixel), 4 pixels
+ * at a time along each row; Wp as for qs8_patch_quantize. */
+EXPORT(qu7_patch_quantize)
+void qu7_patch_quantize(const float* Xp, int C, int Hp, int Wp, int kh, int kw, int dh, int dw, int OH, int OW, uint8_t* Q,
+                        float* scales, int32_t* zero_points) {
+  const int P = OH * OW, Pp = (P + 7) & ~7, K = C * kh * kw, Kq = (K + 3) / 4;
+  for (int oy = 0; oy < OH; oy++) {
+    for (int ox = 0; ox < OW; ox += 8) {
+      v128_t lo0 = wasm_f32x4_splat(0.f), lo1 = lo0, hi0 = lo0, hi1 = lo0;
+      for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < kh; ky++) {
+          const float* row = Xp + ((long)c * Hp + oy + ky * dh) * Wp + ox;
+          for (int kx = 0; kx < kw; kx++) {
+            const v128_t v0 = wasm_v128_load(row + kx * dw), v1 = wasm_v128_load(row + kx * dw + 4);
+            lo0 = wasm_f32x4_pmin(lo0, v0);
+            hi0 = wasm_f32x4_pmax(hi0, v0);
+            lo1 = wasm_f32x4_pmin(lo1, v1);
+            hi1 = wasm_f32x4_pmax(hi1, v1);
+          }
+        }
+      float lo[8], hi[8];
+      wasm_v128_store(lo, lo0);
+      wasm_v128_store(lo + 4, lo1);
+      wasm_v128_store(hi, hi0);
+      wasm_v128_store(hi + 4, hi1);
+      const int p = oy * OW + ox, n = OW - ox < 8 ? OW - ox : 8;
+      for (int j = 0; j < n; j++) column_range(lo[j], hi[j], scales + p + j, zero_points + p + j);
+    }
+  }
+  for (int p = P; p < Pp; p++) column_range(0.f, 0.f, scales + p, zero_points + p);
+  const v128_t zero = wasm_f32x4_splat(0.f), q0 = wasm_i32x4_splat(0), q127 = wasm_i32x4_splat(127);
+  for (int kq = 0; kq < Kq; kq++) {
+    long off[4];
+    for (int j = 0; j < 4; j++) {
+      const int k = 4 * kq + j;
+      off[j] = k < K ? ((long)(k / (kh * kw)) * Hp + (k / kw % kh) * dh) * Wp + (k % kw) * dw : -1;
+    }
+    uint8_t* q = Q + (long)kq * Pp * 4;
+    for (int oy = 0; oy < OH; oy++) {
+      const long rowbase = (long)oy * Wp;
+      for (int ox = 0; ox < OW; ox += 4) {
+        const int p = oy * OW + ox, n = OW - ox < 4 ? OW - ox : 4;
+        /* Lanes past the row take whatever range follows (their bytes are not stored). */
+        const v128_t range = wasm_v128_load(scales + p), zp = wasm_v128_load(zero_points + p);
+        const v128_t inv = wasm_v128_and(wasm_f32x4_div(wasm_f32x4_splat(127.f), range), wasm_f32x4_gt(range, zero));
+        v128_t r[4];
+        for (int j = 0; j < 4; j++) {
+          if (off[j] >= 0) {
+            const v128_t v = wasm_i32x4_add(round_i32x4(wasm_f32x4_mul(wasm_v128_load(Xp + off[j] + rowbase + ox), inv)), zp);
+            r[j] = wasm_i32x4_min(wasm_i32x4_max(v, q0), q127);
+          } else {
+            r[j] = zp;
+          }
+        }
+        const v128_t a = wasm_i32x4_shuffle(r[0], r[1], 0, 4, 1, 5), b = wasm_i32x4_shuffle(r[2], r[3], 0, 4, 1, 5);
+        const v128_t c = wasm_i32x4_shuffle(r[0], r[1], 2, 6, 3, 7), d = wasm_i32x4_shuffle(r[2], r[3], 2, 6, 3, 7);
+        const v128_t t0 = wasm_i32x4_shuffle(a, b, 0, 1, 4, 5), t1 = wasm_i32x4_shuffle(a, b, 2, 3, 6, 7);
+        const v128_t t2 = wasm_i32x4_shuffle(c, d, 0, 1, 4, 5), t3 = wasm_i32x4_shuffle(c, d, 2, 3, 6, 7);
+        const v128_t bytes = wasm_u8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(t0, t1), wasm_i16x8_narrow_i32x4(t2, t3));
+        if (n == 4) wasm_v128_store(q + 4 * p, bytes);
+        else store_partial_bytes(q + 4 * p, bytes, 4 * n);
+      }
+    }
+    for (int p = P; p < Pp; p++)
+      for (int j = 0; j < 4; j++) q[4 * p + j] = (uint8_t)zero_points[p];
+  }
+  for (int p = 0; p < Pp; p++) scales[p] = scales[p] > 0.f ? scales[p] / 127.f : 0.f;
+}

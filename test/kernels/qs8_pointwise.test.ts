@@ -2,8 +2,10 @@
 // qu7_pointwise_* (the relaxed dot's form; here the plain build's emulation, the relaxed one in relaxed.worker.test.ts)
 // against the scalar references bit for bit: channels around the 4-channel panel, inputs around the pair (odd K), pixels around the 8-pixel step
 // and the 64-pixel block, with and without bias and clamp; all-zero pixels; and within int8 quantization error of
-// the float convolution.
+// the float convolution. qs8/qu7_patch_quantize, reading a stride-1 filter's patches from the zero-padded input
+// (f32_pad_planes), write what im2planes then the pointwise quantizers write, byte for byte.
 import { describe, expect, it } from "vitest";
+import { outputSize } from "@kernels/reference/f32_conv";
 import { refPointwise } from "@kernels/reference/f32_dwconv";
 import { refQs8Pointwise, refQu7Pointwise } from "@kernels/reference/qs8_pointwise";
 import { packQs8Pointwise } from "@worker/serve/wasm/packing";
@@ -85,5 +87,53 @@ describe("qu7_pointwise_4x8 (plain build)", () => {
         }
       }
     }
+  });
+});
+
+describe("qs8_patch_quantize and qu7_patch_quantize", () => {
+  it("write im2planes' patches quantized as the pointwise quantizers do, byte for byte, at stride 1 over widths, filters, pads and dilations", () => {
+    const kx = kernelInstance();
+    let cases = 0;
+    for (const W of [1, 3, 4, 5, 7, 8, 9, 12, 13, 17, 28]) {
+      for (const [kh, kw] of [[1, 1], [3, 3], [1, 3], [5, 2], [7, 7]] as const) {
+        for (const [ph, pw] of [[0, 0], [1, 1], [1, 3], [2, 0]] as const) {
+          for (const dw of [1, 2]) {
+            const s = { C: W % 3 === 0 ? 16 : (W % 3) + 1, H: 6, W, kh, kw, sh: 1, sw: 1, ph, pw, dh: 1 + (W % 2), dw };
+            const { OH, OW } = outputSize(s);
+            if (OH <= 0 || OW <= 0) continue;
+            const [P, K] = [OH * OW, s.C * kh * kw];
+            const Pp = Math.ceil(P / 8) * 8;
+            // Rows as wide as the kernels read: 8 output pixels at a time, whole groups.
+            const [Hp, Wp] = [OH + (kh - 1) * s.dh, Math.ceil(OW / 8) * 8 + (kw - 1) * dw];
+            const mark = kx.mark();
+            // Negative, positive and zero inputs, and a plane of zeros (a pixel whose patch is all zero when C is 1).
+            const X = uniform(s.C * s.H * W, W * 100 + kh * 10 + ph, 2).map((v, i) => (i % 7 === 0 || i < s.H * W * (s.C > 2 ? 1 : 0) ? 0 : v));
+            const x = kx.put(X);
+            const planes = kx.alloc(K * P * 4);
+            kx.k.f32_im2planes(x, s.C, s.H, W, kh, kw, 1, 1, ph, pw, s.dh, dw, OH, OW, planes);
+            const padded = kx.alloc(s.C * Hp * Wp * 4);
+            kx.k.f32_pad_planes(x, s.C, s.H, W, ph, pw, Hp, Wp, padded);
+            const label = JSON.stringify(s);
+            // qs8: pairs of channels, a scale per pixel.
+            const [q8, as8, q8p, as8p] = [kx.alloc(Math.ceil(K / 2) * Pp * 2), kx.alloc(Pp * 4), kx.alloc(Math.ceil(K / 2) * Pp * 2), kx.alloc(Pp * 4)];
+            kx.k.qs8_pointwise_quantize(K, P, planes, q8, as8);
+            kx.k.qs8_patch_quantize(padded, s.C, Hp, Wp, kh, kw, s.dh, dw, OH, OW, q8p, as8p);
+            expect([...kx.u8(q8p, Math.ceil(K / 2) * Pp * 2)], label).toEqual([...kx.u8(q8, Math.ceil(K / 2) * Pp * 2)]);
+            expect([...kx.f32(as8p, Pp)], label).toEqual([...kx.f32(as8, Pp)]);
+            // qu7: quads of channels, a scale and a zero point per pixel.
+            const n7 = Math.ceil(K / 4) * Pp * 4;
+            const [q7, as7, zp7, q7p, as7p, zp7p] = [kx.alloc(n7), kx.alloc(Pp * 4), kx.alloc(Pp * 4), kx.alloc(n7), kx.alloc(Pp * 4), kx.alloc(Pp * 4)];
+            kx.k.qu7_pointwise_quantize(K, P, planes, q7, as7, zp7);
+            kx.k.qu7_patch_quantize(padded, s.C, Hp, Wp, kh, kw, s.dh, dw, OH, OW, q7p, as7p, zp7p);
+            expect([...kx.u8(q7p, n7)], label).toEqual([...kx.u8(q7, n7)]);
+            expect([...kx.f32(as7p, Pp)], label).toEqual([...kx.f32(as7, Pp)]);
+            expect([...kx.u8(zp7p, Pp * 4)], label).toEqual([...kx.u8(zp7, Pp * 4)]);
+            kx.reset(mark);
+            cases++;
+          }
+        }
+      }
+    }
+    expect(cases).toBeGreaterThan(300);
   });
 });

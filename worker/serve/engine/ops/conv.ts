@@ -3,7 +3,8 @@
 // quantized ones are dequantized at load. The rest run on NCHW planes where they can: 1x1 filters at stride 1 without
 // padding read the input planes, other filters their patches written as one plane per patch entry (im2planes), into
 // the fp32 pointwise kernel (dense fp32 weights: any 1x1, and other filters over fewer than SMALL_QUANTIZED_K inputs)
-// or the int8 one (integer weights with a scale per output channel, or +-scale floats). Every other layer runs per
+// or the int8 one (integer weights with a scale per output channel, or +-scale floats; at stride 1 its quantizer reads
+// each patch from the zero-padded input instead of from written planes). Every other layer runs per
 // image and group as the packed linear layer over [pixels, C/g * kh * kw], a tile of pixels at a time, each tile
 // transposed into NCHW; its operand is im2col of the input, or for a 1x1 filter at stride 1 without padding (sparse or
 // blocked weights, static-grid inputs) the input plane [C/g, pixels] transposed. Bias, BatchNormalization and
@@ -238,15 +239,17 @@ function pointwise(
 }
 
 /**
- * The step of a convolution computed on NCHW planes: per run, `perRun(run, P)` (scratch for the run's output plane
- * size) returns what computes group g's output planes `dst` from its input planes `src`, called per image and group.
- * A 1x1 filter's input planes are the image's; with `patches`, they are the group's patches written as planes
- * (im2planes), one per patch entry, into scratch held for the run.
+ * The step of a convolution computed on NCHW planes: per run, `perRun(run, P, shape)` (scratch for the run's output
+ * plane size) returns what computes group g's output planes `dst` from its input planes `src`, called per image and
+ * group. A 1x1 filter's input planes are the image's; with `patches`, they are the group's patches written as planes
+ * (im2planes), one per patch entry, into scratch held for the run, or, `padded`, the group's planes zero-padded for a
+ * kernel that reads each patch where it lies (stride 1): Hp x Wp, rows wide enough for 8 output pixels at a time.
  */
 function planeSteps(
   c: { M: number; Cg: number; group: number; output: string; xIn: (run: RunState) => Activation; checkInput: (dims: number[]) => [number, number, number, number] },
   patches: Patches | null,
-  perRun: (run: RunState, P: number) => (g: number, P: number, src: Ptr, dst: Ptr) => void,
+  perRun: (run: RunState, P: number, shape: { OH: number; OW: number; Hp: number; Wp: number }) => (g: number, P: number, src: Ptr, dst: Ptr) => void,
+  padded = false,
 ): OpPlan {
   const { M, Cg, group } = c;
   const Mg = M / group;
@@ -258,13 +261,18 @@ function planeSteps(
       const [B, C, H, W] = c.checkInput(x.dims);
       const { pt, pl, OH, OW } = patches ? patches.geometry(H, W) : { pt: 0, pl: 0, OH: H, OW: W };
       const P = OH * OW;
+      const Hp = patches && padded ? OH + (patches.kh - 1) * patches.dilations[0]! : H;
+      const Wp = patches && padded ? Math.ceil(OW / 8) * 8 + (patches.kw - 1) * patches.dilations[1]! : W;
       const y = run.alloc([B, M, OH, OW]);
-      const planes = patches ? run.kx.alloc(Cg * patches.kh * patches.kw * P * 4) : 0;
-      const plane = perRun(run, P);
+      const planes = patches ? run.kx.alloc((padded ? Cg * Hp * Wp : Cg * patches.kh * patches.kw * P) * 4) : 0;
+      const plane = perRun(run, P, { OH, OW, Hp, Wp });
       for (let b = 0; b < B; b++) {
         for (let g = 0; g < group; g++) {
           let src = x.ptr + (b * C + g * Cg) * H * W * 4;
-          if (patches) {
+          if (patches && padded) {
+            run.kx.k.f32_pad_planes(src, Cg, H, W, pt, pl, Hp, Wp, planes);
+            src = planes;
+          } else if (patches) {
             const { kh, kw, strides, dilations } = patches;
             run.kx.k.f32_im2planes(src, Cg, H, W, kh, kw, strides[0]!, strides[1]!, pt, pl, dilations[0]!, dilations[1]!, OH, OW, planes);
             src = planes;
@@ -351,22 +359,35 @@ function quantizedPointwise(
   }
   const bias = ep.bias ? ctx.kx.put(Float32Array.from({ length: M }, (_, m) => ep.bias![m]!)) : 0;
   ctx.noteKernel(relaxed ? "qu7-pointwise" : "qs8-pointwise");
-  return planeSteps({ M, Cg: w.dims[1]!, group, output, xIn, checkInput }, patches, (run, P) => {
-    const Pp = Math.ceil(P / 8) * 8;
-    const q = run.kx.alloc(Math.ceil(K / 4) * Pp * 4); // either layout: pairs or quads of channels
-    const as = run.kx.alloc(Pp * 4);
-    const zps = relaxed ? run.kx.alloc(Pp * 4) : 0;
-    const k = run.kx.k;
-    return (g, P, src, dst) => {
-      const { weights, scales, sums } = packed[g]!;
-      const gBias = bias ? bias + g * Mg * 4 : 0;
-      if (relaxed) {
-        k.qu7_pointwise_quantize(K, P, src, q, as, zps);
-        k.qu7_pointwise_4x8(Mg, K, P, q, as, zps, weights, sums, scales, gBias, ep.lo, ep.hi, dst);
-      } else {
-        k.qs8_pointwise_quantize(K, P, src, q, as);
-        k.qs8_pointwise_4x8(Mg, K, P, q, as, weights, scales, gBias, ep.lo, ep.hi, dst);
-      }
-    };
-  });
+  // At stride 1 the quantizer reads each pixel's patch from the zero-padded input where it lies (the same bytes as
+  // quantizing im2planes' planes, without writing K float planes and reading them twice).
+  const inPlace = patches !== null && patches.strides.every((s) => s === 1);
+  const { kh, kw, dilations } = patches ?? { kh: 1, kw: 1, dilations: [1, 1] };
+  const Cg = w.dims[1]!;
+  return planeSteps(
+    { M, Cg, group, output, xIn, checkInput },
+    patches,
+    (run, P, { OH, OW, Hp, Wp }) => {
+      const Pp = Math.ceil(P / 8) * 8;
+      const q = run.kx.alloc(Math.ceil(K / 4) * Pp * 4); // either layout: pairs or quads of channels
+      // The in-place quantizers read up to 7 scales (and zero points) past P.
+      const as = run.kx.alloc((Pp + 8) * 4);
+      const zps = relaxed ? run.kx.alloc((Pp + 8) * 4) : 0;
+      const k = run.kx.k;
+      return (g, P, src, dst) => {
+        const { weights, scales, sums } = packed[g]!;
+        const gBias = bias ? bias + g * Mg * 4 : 0;
+        if (relaxed) {
+          if (inPlace) k.qu7_patch_quantize(src, Cg, Hp, Wp, kh, kw, dilations[0]!, dilations[1]!, OH, OW, q, as, zps);
+          else k.qu7_pointwise_quantize(K, P, src, q, as, zps);
+          k.qu7_pointwise_4x8(Mg, K, P, q, as, zps, weights, sums, scales, gBias, ep.lo, ep.hi, dst);
+        } else {
+          if (inPlace) k.qs8_patch_quantize(src, Cg, Hp, Wp, kh, kw, dilations[0]!, dilations[1]!, OH, OW, q, as);
+          else k.qs8_pointwise_quantize(K, P, src, q, as);
+          k.qs8_pointwise_4x8(Mg, K, P, q, as, weights, scales, gBias, ep.lo, ep.hi, dst);
+        }
+      };
+    },
+    inPlace,
+  );
 }
