@@ -1,8 +1,8 @@
-// AveragePool (2-D): the divisor counts padding only with count_include_pad (windows past the end padding excluded).
+// AveragePool (1-D and 2-D): the divisor counts padding only with count_include_pad (windows past the end padding excluded).
 import { intAttribute } from "../../../onnx/attributes";
 import type { Op } from "../op";
 import { Uncovered } from "../values";
-import { poolAttributes, poolGeometry } from "./pool";
+import { poolAttributes, poolGeometry, poolInput, poolOutput } from "./pool";
 
 export const averagepool: Op = {
   plan(ctx) {
@@ -14,10 +14,9 @@ export const averagepool: Op = {
       kind: "step",
       run(run) {
         const a = x(run);
-        if (a.dims.length !== 4) throw new RangeError(`AveragePool needs NCHW input, got [${a.dims}]`);
-        const [B, C, H, W] = a.dims as [number, number, number, number];
+        const [B, C, H, W] = poolInput(a.dims, attrs.oneD, "AveragePool");
         const g = poolGeometry(attrs, H, W);
-        const y = run.alloc([B, C, g.OH, g.OW]);
+        const y = run.alloc(poolOutput(attrs.oneD, B, C, g));
         const src = run.view(a);
         const dst = run.view(y);
         for (let bc = 0; bc < B * C; bc++) {

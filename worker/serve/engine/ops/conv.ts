@@ -22,110 +22,149 @@ import { samePads } from "../../../onnx/window";
 
 export const conv: Op = {
   plan(ctx) {
-    const xIn = ctx.input(0);
-    const w = ctx.constant(OPERATORS.Conv.weight);
-    if (!w) throw new Uncovered("weight is computed at run time");
-    if (w.dims.length !== 4) throw new Uncovered(`only 2-D convolution is covered (weight dims [${w.dims}])`);
-    const [M, Cg, kh, kw] = w.dims as [number, number, number, number];
-    const group = intAttribute(ctx.node, "group", 1);
-    const strides = intsAttribute(ctx.node, "strides", [1, 1]);
-    const dilations = intsAttribute(ctx.node, "dilations", [1, 1]);
-    const autoPad = stringAttribute(ctx.node, "auto_pad", "NOTSET");
-    const pads = intsAttribute(ctx.node, "pads", [0, 0, 0, 0]);
-    if (autoPad !== "NOTSET" && autoPad !== "VALID" && autoPad !== "SAME_UPPER" && autoPad !== "SAME_LOWER") throw new Uncovered(`auto_pad ${autoPad}`);
-    const layout = OPERATORS.Conv.gemm(ctx.node, w.dims);
-    if (M % group !== 0 || !layout) throw new Uncovered(`group ${group} does not divide ${M} output channels`);
-    let bias: Float32Array | null = null;
-    if (ctx.has(2)) {
-      const b = ctx.constant(2);
-      if (!b) throw new Uncovered("bias is computed at run time");
-      bias = floatData(b);
-    }
-    const { epilogue, output } = ctx.absorbEpilogue(M, 1, 4, { scale: null, bias, lo: -Infinity, hi: Infinity });
-    const geometry = (H: number, W: number) => {
-      let [pt, pl, pb, pr] = autoPad === "VALID" ? [0, 0, 0, 0] : pads;
-      if (autoPad.startsWith("SAME")) {
-        [pt, pb] = samePads(H, kh, strides[0]!, dilations[0]!, autoPad === "SAME_UPPER");
-        [pl, pr] = samePads(W, kw, strides[1]!, dilations[1]!, autoPad === "SAME_UPPER");
-      }
-      const OH = Math.floor((H + pt! + pb! - dilations[0]! * (kh - 1) - 1) / strides[0]!) + 1;
-      const OW = Math.floor((W + pl! + pr! - dilations[1]! * (kw - 1) - 1) / strides[1]!) + 1;
-      checkWindowOutput("Conv", [H, W], [OH, OW]);
-      return { pt: pt!, pl: pl!, pb: pb!, pr: pr!, OH, OW };
-    };
-    const checkInput = (dims: number[]) => {
-      if (dims.length !== 4 || dims[1] !== Cg * group) throw new RangeError(`Conv input dims [${dims}] do not match ${Cg * group} channels`);
-      return dims as [number, number, number, number];
-    };
-    if (Cg === 1 && M === group) return depthwise(ctx, w, [kh, kw], strides, dilations, epilogue, output, xIn, geometry, checkInput);
-    const unpadded = autoPad !== "NOTSET" || pads.every((p) => p === 0);
-    if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded && densePlainWeight(w, Cg, M)) {
-      return pointwise(ctx, w, group, epilogue, output, xIn, checkInput, null);
-    }
-    // Inputs on a static grid take the im2col route, which requantizes them exactly; this one quantizes per pixel.
-    if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded && ctx.mark(0)?.kind !== "grid") {
-      const planned = quantizedPointwise(ctx, w, layout, group, epilogue, output, xIn, checkInput, null);
-      if (planned) return planned;
-    }
-    const { N: Mg, K } = layout;
-    const patches: Patches = { kh, kw, strides, dilations, geometry };
-    // Other filters on plain inputs (neither a static grid nor binarized) read their patches as planes, one per patch
-    // entry, for the same kernels; a quantized filter over few inputs stays on fp32 below.
-    if (!ctx.mark(0) && K >= SMALL_QUANTIZED_K) {
-      const planned = quantizedPointwise(ctx, w, layout, group, epilogue, output, xIn, checkInput, patches);
-      if (planned) return planned;
-    }
-    // A quantized filter over few inputs (a stem's 3 x 3 x 3) runs faster in fp32 than through the int8 route's
-    // activation quantization and padding to 16 inputs; its weights are tiny either way. Dense, it reads its patches as
-    // planes into the fp32 pointwise kernel (im2col's scattered writes of rows this short cost more than the GEMM).
-    const weight = w.quant && K < SMALL_QUANTIZED_K ? { dims: w.dims, dtype: w.dtype, data: floatData(w) } : w;
-    if (K < SMALL_QUANTIZED_K && densePlainWeight(weight, K, M)) {
-      return pointwise(ctx, weight, group, epilogue, output, xIn, checkInput, patches);
-    }
-    const linears: Linear[] = [];
-    // Padding writes zeros into the patches, which XNOR-popcount cannot hold: binarized inputs count only unpadded.
-    const { signsInput, grid } = inputOptions(ctx);
-    const zeroPadding = autoPad === "VALID" || (autoPad === "NOTSET" && pads.every((p) => p === 0));
-    for (let g = 0; g < group; g++) {
-      const slice = (v: Float32Array | null) => (v ? v.subarray(g * Mg, (g + 1) * Mg) : null);
-      const ep = { ...epilogue, scale: slice(epilogue.scale), bias: slice(epilogue.bias) };
-      linears.push(createLinear(ctx.kx, weight, gemmView(layout, g), ep, { narrowOnInt8: true, signsInput: signsInput && zeroPadding, grid }));
-    }
-    ctx.noteKernel(linears[0]!.kernel);
-    return {
-      kind: "step",
-      outputs: [output],
-      run(run) {
-        const x = xIn(run);
-        const [B, C, H, W] = checkInput(x.dims);
-        const { pt, pl, pb, pr, OH, OW } = geometry(H, W);
-        const y = run.alloc([B, M, OH, OW]);
-        const P = OH * OW;
-        // A 1x1 filter that neither strides nor pads reads the plane as it lies: im2col is its transpose.
-        const pointwise = kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && pt + pl + pb + pr === 0;
-        const col = run.kx.alloc(P * K * 4);
-        const rows = Math.min(P, tileRows(Mg));
-        const tmp = run.kx.alloc(rows * Mg * 4);
-        const mark = run.kx.mark();
-        for (let b = 0; b < B; b++) {
-          for (let g = 0; g < group; g++) {
-            const src = x.ptr + (b * C + g * Cg) * H * W * 4;
-            if (pointwise) run.kx.k.f32_transpose(Cg, P, src, col, Cg);
-            else run.kx.k.f32_im2col(src, Cg, H, W, kh, kw, strides[0]!, strides[1]!, pt, pl, dilations[0]!, dilations[1]!, OH, OW, col);
-            const out = y.ptr + (b * M + g * Mg) * P * 4;
-            for (let p = 0; p < P; p += rows) {
-              const n = Math.min(rows, P - p);
-              linears[g]!.run(run.kx, n, col + p * K * 4, K, tmp, Mg);
-              run.kx.k.f32_transpose(n, Mg, tmp, out + p * 4, P);
-              run.kx.reset(mark); // the linear layer's scratch (quantized activations) is per call
-            }
-          }
-        }
-        return [y];
-      },
-    };
+    const weight = ctx.constant(OPERATORS.Conv.weight);
+    if (!weight) throw new Uncovered("weight is computed at run time");
+    if (weight.dims.length === 3) return squeezed(plan2d(ctx, asRow(weight), true));
+    if (weight.dims.length !== 4) throw new Uncovered(`only 1-D and 2-D convolution are covered (weight dims [${weight.dims}])`);
+    return plan2d(ctx, weight, false);
   },
 };
+
+/**
+ * A 1-D weight [M, C/g, k] as a 2-D one of a single row [M, C/g, 1, k]: the same elements, scales and levels (what
+ * follows the channel axes keeps its layout), so a 1-D convolution runs on every 2-D route over [N, C, 1, L].
+ */
+function asRow(w: Constant): Constant {
+  const dims = [w.dims[0]!, w.dims[1]!, 1, w.dims[2]!];
+  // Values read through (a lazy constant decodes on first read).
+  return {
+    dims,
+    dtype: w.dtype,
+    get data() {
+      return w.data;
+    },
+    ...(w.quant ? { quant: w.quant } : {}),
+    ...(w.shared ? { shared: w.shared } : {}),
+  };
+}
+
+/** A 2-D plan's step seen from a 1-D convolution: its output [N, M, 1, L] is the [N, M, L] one. */
+function squeezed(plan: OpPlan): OpPlan {
+  if (plan.kind !== "step") return plan;
+  return { ...plan, run: (run) => plan.run(run).map((y) => ({ dims: [y.dims[0]!, y.dims[1]!, y.dims[3]!], ptr: y.ptr })) };
+}
+
+function plan2d(ctx: PlanContext, w: Constant, oneD: boolean): OpPlan {
+  // A 1-D convolution's attributes read as those of a one-row 2-D one, its input [N, C, L] as [N, C, 1, L].
+  const row = (v: number[], pad: number) => (oneD ? [pad, ...v] : v);
+  const input = ctx.input(0);
+  const xIn = oneD
+    ? (run: RunState) => {
+        const x = input(run);
+        if (x.dims.length !== 3) throw new RangeError(`Conv input dims [${x.dims}] are not [N, C, L]`);
+        return { dims: [x.dims[0]!, x.dims[1]!, 1, x.dims[2]!], ptr: x.ptr };
+      }
+    : input;
+  const [M, Cg, kh, kw] = w.dims as [number, number, number, number];
+  const group = intAttribute(ctx.node, "group", 1);
+  const strides = row(intsAttribute(ctx.node, "strides", oneD ? [1] : [1, 1]), 1);
+  const dilations = row(intsAttribute(ctx.node, "dilations", oneD ? [1] : [1, 1]), 1);
+  const autoPad = stringAttribute(ctx.node, "auto_pad", "NOTSET");
+  const given = intsAttribute(ctx.node, "pads", oneD ? [0, 0] : [0, 0, 0, 0]);
+  const pads = oneD ? [0, given[0]!, 0, given[1]!] : given;
+  if (autoPad !== "NOTSET" && autoPad !== "VALID" && autoPad !== "SAME_UPPER" && autoPad !== "SAME_LOWER") throw new Uncovered(`auto_pad ${autoPad}`);
+  const layout = OPERATORS.Conv.gemm(ctx.node, w.dims);
+  if (M % group !== 0 || !layout) throw new Uncovered(`group ${group} does not divide ${M} output channels`);
+  let bias: Float32Array | null = null;
+  if (ctx.has(2)) {
+    const b = ctx.constant(2);
+    if (!b) throw new Uncovered("bias is computed at run time");
+    bias = floatData(b);
+  }
+  const { epilogue, output } = ctx.absorbEpilogue(M, 1, oneD ? 3 : 4, { scale: null, bias, lo: -Infinity, hi: Infinity });
+  const geometry = (H: number, W: number) => {
+    let [pt, pl, pb, pr] = autoPad === "VALID" ? [0, 0, 0, 0] : pads;
+    if (autoPad.startsWith("SAME")) {
+      [pt, pb] = samePads(H, kh, strides[0]!, dilations[0]!, autoPad === "SAME_UPPER");
+      [pl, pr] = samePads(W, kw, strides[1]!, dilations[1]!, autoPad === "SAME_UPPER");
+    }
+    const OH = Math.floor((H + pt! + pb! - dilations[0]! * (kh - 1) - 1) / strides[0]!) + 1;
+    const OW = Math.floor((W + pl! + pr! - dilations[1]! * (kw - 1) - 1) / strides[1]!) + 1;
+    checkWindowOutput("Conv", [H, W], [OH, OW]);
+    return { pt: pt!, pl: pl!, pb: pb!, pr: pr!, OH, OW };
+  };
+  const checkInput = (dims: number[]) => {
+    if (dims.length !== 4 || dims[1] !== Cg * group) throw new RangeError(`Conv input dims [${dims}] do not match ${Cg * group} channels`);
+    return dims as [number, number, number, number];
+  };
+  if (Cg === 1 && M === group) return depthwise(ctx, w, [kh, kw], strides, dilations, epilogue, output, xIn, geometry, checkInput);
+  const unpadded = autoPad !== "NOTSET" || pads.every((p) => p === 0);
+  if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded && densePlainWeight(w, Cg, M)) {
+    return pointwise(ctx, w, group, epilogue, output, xIn, checkInput, null);
+  }
+  // Inputs on a static grid take the im2col route, which requantizes them exactly; this one quantizes per pixel.
+  if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded && ctx.mark(0)?.kind !== "grid") {
+    const planned = quantizedPointwise(ctx, w, layout, group, epilogue, output, xIn, checkInput, null);
+    if (planned) return planned;
+  }
+  const { N: Mg, K } = layout;
+  const patches: Patches = { kh, kw, strides, dilations, geometry };
+  // Other filters on plain inputs (neither a static grid nor binarized) read their patches as planes, one per patch
+  // entry, for the same kernels; a quantized filter over few inputs stays on fp32 below.
+  if (!ctx.mark(0) && K >= SMALL_QUANTIZED_K) {
+    const planned = quantizedPointwise(ctx, w, layout, group, epilogue, output, xIn, checkInput, patches);
+    if (planned) return planned;
+  }
+  // A quantized filter over few inputs (a stem's 3 x 3 x 3) runs faster in fp32 than through the int8 route's
+  // activation quantization and padding to 16 inputs; its weights are tiny either way. Dense, it reads its patches as
+  // planes into the fp32 pointwise kernel (im2col's scattered writes of rows this short cost more than the GEMM).
+  const weight = w.quant && K < SMALL_QUANTIZED_K ? { dims: w.dims, dtype: w.dtype, data: floatData(w) } : w;
+  if (K < SMALL_QUANTIZED_K && densePlainWeight(weight, K, M)) {
+    return pointwise(ctx, weight, group, epilogue, output, xIn, checkInput, patches);
+  }
+  const linears: Linear[] = [];
+  // Padding writes zeros into the patches, which XNOR-popcount cannot hold: binarized inputs count only unpadded.
+  const { signsInput, grid } = inputOptions(ctx);
+  const zeroPadding = autoPad === "VALID" || (autoPad === "NOTSET" && pads.every((p) => p === 0));
+  for (let g = 0; g < group; g++) {
+    const slice = (v: Float32Array | null) => (v ? v.subarray(g * Mg, (g + 1) * Mg) : null);
+    const ep = { ...epilogue, scale: slice(epilogue.scale), bias: slice(epilogue.bias) };
+    linears.push(createLinear(ctx.kx, weight, gemmView(layout, g), ep, { narrowOnInt8: true, signsInput: signsInput && zeroPadding, grid }));
+  }
+  ctx.noteKernel(linears[0]!.kernel);
+  return {
+    kind: "step",
+    outputs: [output],
+    run(run) {
+      const x = xIn(run);
+      const [B, C, H, W] = checkInput(x.dims);
+      const { pt, pl, pb, pr, OH, OW } = geometry(H, W);
+      const y = run.alloc([B, M, OH, OW]);
+      const P = OH * OW;
+      // A 1x1 filter that neither strides nor pads reads the plane as it lies: im2col is its transpose.
+      const pointwise = kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && pt + pl + pb + pr === 0;
+      const col = run.kx.alloc(P * K * 4);
+      const rows = Math.min(P, tileRows(Mg));
+      const tmp = run.kx.alloc(rows * Mg * 4);
+      const mark = run.kx.mark();
+      for (let b = 0; b < B; b++) {
+        for (let g = 0; g < group; g++) {
+          const src = x.ptr + (b * C + g * Cg) * H * W * 4;
+          if (pointwise) run.kx.k.f32_transpose(Cg, P, src, col, Cg);
+          else run.kx.k.f32_im2col(src, Cg, H, W, kh, kw, strides[0]!, strides[1]!, pt, pl, dilations[0]!, dilations[1]!, OH, OW, col);
+          const out = y.ptr + (b * M + g * Mg) * P * 4;
+          for (let p = 0; p < P; p += rows) {
+            const n = Math.min(rows, P - p);
+            linears[g]!.run(run.kx, n, col + p * K * 4, K, tmp, Mg);
+            run.kx.k.f32_transpose(n, Mg, tmp, out + p * 4, P);
+            run.kx.reset(mark); // the linear layer's scratch (quantized activations) is per call
+          }
+        }
+      }
+      return [y];
+    },
+  };
+}
 
 /**
  * Floats of the row-major GEMM result the linear-layer path holds before transposing it into the NCHW output: it

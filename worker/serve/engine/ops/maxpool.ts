@@ -1,7 +1,7 @@
-// MaxPool (2-D, with pads, strides, dilations and ceil_mode) on the f32_maxpool2d kernel; the Indices output is not covered.
+// MaxPool (1-D and 2-D, with pads, strides, dilations and ceil_mode) on the f32_maxpool2d kernel; the Indices output is not covered.
 import type { Op } from "../op";
 import { Uncovered } from "../values";
-import { poolAttributes, poolGeometry } from "./pool";
+import { poolAttributes, poolGeometry, poolInput, poolOutput } from "./pool";
 
 export const maxpool: Op = {
   movesElements: true,
@@ -13,10 +13,9 @@ export const maxpool: Op = {
       kind: "step",
       run(run) {
         const a = x(run);
-        if (a.dims.length !== 4) throw new RangeError(`MaxPool needs NCHW input, got [${a.dims}]`);
-        const [B, C, H, W] = a.dims as [number, number, number, number];
+        const [B, C, H, W] = poolInput(a.dims, attrs.oneD, "MaxPool");
         const g = poolGeometry(attrs, H, W);
-        const y = run.alloc([B, C, g.OH, g.OW]);
+        const y = run.alloc(poolOutput(attrs.oneD, B, C, g));
         run.kx.k.f32_maxpool2d(a.ptr, B * C, H, W, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.dh, g.dw, g.OH, g.OW, y.ptr);
         return [y];
       },

@@ -1,4 +1,5 @@
-// Window geometry shared by MaxPool and AveragePool (2-D): output sizes with ceil_mode and auto_pad, per ONNX.
+// Window geometry shared by MaxPool and AveragePool (2-D, and 1-D as one row of 2-D): output sizes with ceil_mode and
+// auto_pad, per ONNX.
 import { intAttribute, intsAttribute, stringAttribute } from "../../../onnx/attributes";
 import type { NodeProto } from "onnx-buf";
 import { samePads } from "../../../onnx/window";
@@ -10,20 +11,34 @@ export interface PoolGeometry {
   pt: number; pl: number; pb: number; pr: number; OH: number; OW: number;
 }
 
+/** The window's attributes in 2-D form: a 1-D window (`oneD`) as one row, kernel [1, k], pads [0, begin, 0, end]. */
 export function poolAttributes(node: NodeProto) {
   const kernel = intsAttribute(node, "kernel_shape", []);
-  if (kernel.length !== 2) throw new Uncovered(`only 2-D pooling is covered (kernel_shape [${kernel}])`);
+  if (kernel.length !== 1 && kernel.length !== 2) throw new Uncovered(`only 1-D and 2-D pooling are covered (kernel_shape [${kernel}])`);
   const autoPad = stringAttribute(node, "auto_pad", "NOTSET");
   if (!["NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"].includes(autoPad)) throw new Uncovered(`auto_pad ${autoPad}`);
+  const oneD = kernel.length === 1;
+  const row = (v: number[]) => (oneD ? [1, ...v] : v);
+  const pads = intsAttribute(node, "pads", oneD ? [0, 0] : [0, 0, 0, 0]);
   return {
-    kernel,
-    strides: intsAttribute(node, "strides", [1, 1]),
-    dilations: intsAttribute(node, "dilations", [1, 1]),
-    pads: intsAttribute(node, "pads", [0, 0, 0, 0]),
+    oneD,
+    kernel: row(kernel),
+    strides: row(intsAttribute(node, "strides", oneD ? [1] : [1, 1])),
+    dilations: row(intsAttribute(node, "dilations", oneD ? [1] : [1, 1])),
+    pads: oneD ? [0, pads[0]!, 0, pads[1]!] : pads,
     ceil: intAttribute(node, "ceil_mode", 0) === 1,
     autoPad,
   };
 }
+
+/** The input's [N, C, H, W]: NCHW, or [N, C, L] as one row (H 1) for a 1-D window. */
+export function poolInput(dims: readonly number[], oneD: boolean, op: string): [number, number, number, number] {
+  if (dims.length !== (oneD ? 3 : 4)) throw new RangeError(`${op} needs ${oneD ? "[N, C, L]" : "NCHW"} input, got [${dims}]`);
+  return (oneD ? [dims[0]!, dims[1]!, 1, dims[2]!] : dims) as [number, number, number, number];
+}
+
+/** The output's dims: [N, C, OH, OW], or [N, C, OW] for a 1-D window. */
+export const poolOutput = (oneD: boolean, B: number, C: number, g: PoolGeometry) => (oneD ? [B, C, g.OW] : [B, C, g.OH, g.OW]);
 
 function outSize(size: number, k: number, s: number, d: number, begin: number, end: number, ceil: boolean): number {
   const span = size + begin + end - d * (k - 1) - 1;

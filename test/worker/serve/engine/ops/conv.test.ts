@@ -4,7 +4,8 @@
 // padding: the direct pointwise kernel on fp32 weights, the transposed plane on quantized or sparse ones; im2col
 // otherwise), and other filters read as patch planes (fp32 ones over few inputs and int8 ones into the pointwise
 // kernels), at odd sizes, batch 1 and 3, and planes of several GEMM tiles, within 1e-5 relative (int8 weights 3e-2:
-// activations are quantized too).
+// activations are quantized too). 1-D convolutions (audio front-ends, keyword spotters) run as one-row 2-D ones on
+// the same routes.
 import { describe, expect, it } from "vitest";
 import type { TensorProto } from "onnx-buf";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
@@ -267,4 +268,82 @@ describe("Conv on the kernel engine against onnxruntime-node", () => {
       expect(Object.values(session.kernels).includes("dwconv")).toBe(name === "mobilenet_v2");
     });
   }
+});
+
+describe("1-D Conv on the kernel engine against onnxruntime-node (as one row of a 2-D convolution)", () => {
+  for (const batch of [1, 3]) {
+    it(`fp32: kernels 1 to 7, strides, dilations, asymmetric and SAME pads, groups and depthwise, with BatchNormalization and Relu after, batch ${batch}`, async () => {
+      const cases: [number, number, number, Attr][] = [
+        [3, 8, 3, { pads: [1, 1] }],
+        [4, 6, 5, { strides: [2], pads: [1, 3] }],
+        [5, 7, 3, { dilations: [2], pads: [2, 2] }],
+        [6, 4, 1, {}],
+        [6, 6, 3, { group: 2, auto_pad: "SAME_UPPER" }],
+        [7, 7, 5, { group: 7, pads: [2, 2] }],
+        [9, 12, 7, { strides: [3], auto_pad: "SAME_LOWER" }],
+      ];
+      for (const [C, M, k, attrs] of cases) {
+        const group = (attrs?.group as number | undefined) ?? 1;
+        const L = int(k + 8, 61);
+        const ins = [live("x", [batch, C, L]), constF("w", [M, C / group, k]), constF("b", [M])];
+        await compare(graphOf("Conv", ins, { kernel_shape: [k], ...attrs }, 3), ins);
+      }
+      // A keyword spotter's block: Conv1d, BatchNorm1d and ReLU, fused into the convolution's epilogue.
+      const [C, M, L] = [5, 16, int(20, 40)];
+      const x = live("x", [batch, C, L]);
+      const graph = makeGraph(
+        [
+          makeNode("Conv", ["x", "w", "b"], ["c"], "conv", { kernel_shape: [3], pads: [1, 1] }),
+          makeNode("BatchNormalization", ["c", "g", "beta", "mean", "var"], ["n"], "bn"),
+          makeNode("Relu", ["n"], ["y"], "relu"),
+        ],
+        "kws-block",
+        [makeValueInfo("x", DT.FLOAT, [batch, C, L])],
+        [makeValueInfo("y", DT.FLOAT, [null, null, null])],
+        [
+          constantOf(constF("w", [M, C, 3])),
+          constantOf(constF("b", [M])),
+          constantOf(constF("g", [M])),
+          constantOf(constF("beta", [M])),
+          constantOf(constF("mean", [M])),
+          makeTensor("var", DT.FLOAT, [M], Float32Array.from({ length: M }, () => 0.5 + next())),
+        ],
+      );
+      await compare(encodeModel(makeModel(graph)), [x]);
+    });
+
+    it(`int8 weights over at least SMALL_QUANTIZED_K inputs on the int8 pointwise kernel (stride 1 read in place, stride 2 through planes), fewer on fp32, batch ${batch}`, async () => {
+      const cases: [number, number, Attr, string][] = [
+        [12, 3, { pads: [1, 1] }, "qs8-pointwise"],
+        [8, 5, { strides: [2], pads: [2, 1] }, "qs8-pointwise"],
+        [16, 5, { dilations: [2], group: 2, pads: [4, 3] }, "qs8-pointwise"],
+        [10, 4, { auto_pad: "SAME_UPPER" }, "qs8-pointwise"],
+        [3, 5, { pads: [2, 2] }, "pointwise"],
+      ];
+      for (const [C, k, attrs, kernel] of cases) {
+        const group = (attrs?.group as number | undefined) ?? 1;
+        const Cg = C / group;
+        expect(Cg * k >= SMALL_QUANTIZED_K).toBe(kernel !== "pointwise");
+        const M = group * int(2, 9);
+        const L = int(k + 10, 50);
+        const x = live("x", [batch, C, L]);
+        const graph = makeGraph(
+          [makeNode("DequantizeLinear", ["q", "s"], ["w"], "dq", { axis: 0 }), makeNode("Conv", ["x", "w"], ["y"], "conv", { kernel_shape: [k], ...attrs })],
+          "conv1d-int8",
+          [makeValueInfo("x", DT.FLOAT, [batch, C, L])],
+          [makeValueInfo("y", DT.FLOAT, [null, null, null])],
+          [makeTensor("q", DT.INT8, [M, Cg, k], Int8Array.from({ length: M * Cg * k }, () => int(-127, 127))), makeTensor("s", DT.FLOAT, [M], Float32Array.from({ length: M }, () => 0.01 + next() * 0.02))],
+        );
+        const bytes = encodeModel(makeModel(graph));
+        await compare(bytes, [x], 3e-2);
+        const feeds = { x: { dims: x.dims, data: (x as { data: Float32Array }).data } };
+        expect(Object.values((await runKernels(bytes, feeds)).session.kernels), JSON.stringify(attrs)).toEqual([kernel]);
+      }
+    });
+  }
+
+  it("says 3-D convolutions are not covered (the model runs on onnxruntime-web)", async () => {
+    const ins = [live("x", [1, 2, 5, 5, 5]), constF("w", [3, 2, 3, 3, 3])];
+    await expect(runKernels(graphOf("Conv", ins, { kernel_shape: [3, 3, 3] }, 5), { x: { dims: ins[0]!.dims, data: (ins[0] as { data: Float32Array }).data } })).rejects.toThrow(/only 1-D and 2-D convolution/);
+  });
 });
