@@ -509,6 +509,29 @@ class TinyYolo(nn.Module):
         return torch.cat((boxes, c.sigmoid()), 1)
 
 
+class KeywordSpotter(nn.Module):
+    """A keyword spotter on 40 log-mel bands, in the TC-ResNet / QuartzNet style: a Conv1d stem, dilated depthwise-
+    separable 1-D blocks with BatchNorm, ReLU and residuals, a 1-D max pooling, the mean over time, a linear head."""
+
+    def __init__(self, classes, width):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv1d(40, width, 3, padding=1), nn.BatchNorm1d(width), nn.ReLU())
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Conv1d(width, width, 5, padding=2 * d, dilation=d, groups=width), nn.Conv1d(width, width, 1),
+                          nn.BatchNorm1d(width), nn.ReLU())
+            for d in (1, 2, 4))
+        self.pool = nn.MaxPool1d(3, stride=2, padding=1)
+        self.head = nn.Linear(width, classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        for i, block in enumerate(self.blocks):
+            x = x + block(x)
+            if i == 0:
+                x = self.pool(x)
+        return self.head(x.mean(-1))
+
+
 def vit(c):
     model = torchvision.models.VisionTransformer(image_size=c["image"], patch_size=c["image"] // 8, num_layers=4, num_heads=4,
                                                  hidden_dim=128, mlp_dim=256, num_classes=c["num_classes"])
@@ -527,8 +550,9 @@ def swin(c):
 
 
 # Other architectures (--set families): torchvision's CNN families at their published widths, its vision transformers
-# (ViT, Swin) and ConvNeXt at small widths, and the YOLO-style detector; small runs them on 64 x 64 images (the
-# detector on 128 x 128). Each is (builder, opset): the transformers at opset 14, which their attention needs.
+# (ViT, Swin) and ConvNeXt at small widths, the YOLO-style detector, and a 1-D keyword spotter; small runs them on
+# 64 x 64 images (the detector on 128 x 128; the spotter on 64 frames of 40 bands, full on 224 frames). Each is
+# (builder, opset): the transformers at opset 14, which their attention needs.
 FAMILY_BUILDERS = {
     "efficientnet_b0": (lambda c: torchvision.models.efficientnet_b0(num_classes=c["num_classes"]), 13),
     "mobilenet_v3_large": (lambda c: torchvision.models.mobilenet_v3_large(num_classes=c["num_classes"]), 13),
@@ -541,6 +565,7 @@ FAMILY_BUILDERS = {
     "vit": (vit, 14),
     "swin": (swin, 14),
     "yolo": (lambda c: TinyYolo(20), 13),
+    "kws": (lambda c: KeywordSpotter(35, 64 if c["image"] < 100 else 128), 13),
 }
 
 FAMILY_SIZES = {
@@ -555,14 +580,17 @@ def family(name):
     def make(c, rng):
         model = builder(c)
         image = c["image"] * 2 if name == "yolo" else c["image"]
-        shape = [c["batch"], 3, image, image]
-        warm_batchnorm(model, [8, 3, image, image])
+        # The input is an image batch, or the keyword spotter's [batch, 40 bands, frames].
+        sample = [40, c["image"]] if name == "kws" else [3, image, image]
+        input_name = "features" if name == "kws" else "image"
+        shape = [c["batch"], *sample]
+        warm_batchnorm(model, [8, *sample])
         x = rng.standard_normal(shape).astype(np.float32)
         return dict(
             model=model, sample=[x], opset=opset, grad=name == "vit",  # ViT's attention exports off its fused path
             style=f"torch.onnx at opset {opset}, BatchNorm folded into Conv where it follows one ({name})",
-            inputs=[{"name": "image", "dtype": "float32", "shape": shape}], outputs=["logits"],
-            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+            inputs=[{"name": input_name, "dtype": "float32", "shape": shape}], outputs=["logits"],
+            dynamic_axes={input_name: {0: "batch"}, "logits": {0: "batch"}},
         )
     return make
 

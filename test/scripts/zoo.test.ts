@@ -191,7 +191,7 @@ describe("the small other architectures (--set families)", () => {
   it("each computes in onnxruntime-node what PyTorch computed on its sample input, keeping the exporter's decomposed forms", async () => {
     const families = await zooModels("small", "families");
     expect(families.map((m) => m.name)).toEqual([
-      "efficientnet_b0", "mobilenet_v3_large", "shufflenet_v2", "densenet121", "googlenet", "regnet_y_400mf", "squeezenet", "convnext", "vit", "swin", "yolo",
+      "efficientnet_b0", "mobilenet_v3_large", "shufflenet_v2", "densenet121", "googlenet", "regnet_y_400mf", "squeezenet", "convnext", "vit", "swin", "yolo", "kws",
     ]);
     for (const m of families) {
       expect([m.name, m.opset]).toEqual([m.name, m.name === "vit" || m.name === "swin" ? 14 : 13]);
@@ -206,5 +206,9 @@ describe("the small other architectures (--set families)", () => {
     expect(ops("densenet121").has("BatchNormalization")).toBe(true);
     expect(["ScatterND", "Mod"].every((op) => ops("swin").has(op))).toBe(true);
     expect(["Resize", "Softmax", "Slice", "MaxPool"].filter((op) => !ops("yolo").has(op))).toEqual([]);
+    // The keyword spotter's 1-D layers: Conv over [N, C, L] (BatchNorm folded into it), MaxPool, the mean over time.
+    const kws = fromBinary(ModelProtoSchema, families.find((m) => m.name === "kws")!.bytes).graph!;
+    expect(kws.initializer.filter((t) => t.name.endsWith("weight") || t.dims.length === 3).every((t) => t.dims.length <= 3)).toBe(true);
+    expect(["Conv", "MaxPool", "ReduceMean"].filter((op) => !ops("kws").has(op))).toEqual([]);
   });
 });

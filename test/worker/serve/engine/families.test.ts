@@ -1,5 +1,6 @@
 // Other architectures as torch.onnx writes them (zoo.py --set families, small: 64 x 64 images, random weights with
-// BatchNorm statistics warmed): torchvision's CNN families, ConvNeXt, ViT and Swin, and a YOLO-style detector. The
+// BatchNorm statistics warmed): torchvision's CNN families, ConvNeXt, ViT and Swin, a YOLO-style detector, and a 1-D
+// keyword spotter on 40 log-mel bands (Conv1d, depthwise and dilated, MaxPool1d). The
 // kernel engine covers every one, FP32 within 1e-4 of onnxruntime-node on the same graph at batch 2, with the
 // exporters' chains fused where they are written out (SiLU as Sigmoid then Mul, HardSwish as HardSigmoid then Mul,
 // GELU through Erf, layer norm through ReduceMean); and each int8 weight-only variant runs on the engine
@@ -16,16 +17,17 @@ import { cosine, zooModels, type ZooModel } from "@test/support/zoo";
 
 const models = await zooModels("small", "families");
 
-/** The model's seeded image batch as the engine and the reference take it. */
+/** The model's seeded input batch (images, or the spotter's bands) as the engine and the reference take it. */
 function feedsOf(m: ZooModel, seed: number): Feeds {
-  const t = m.inputs(seed).image!;
-  return { image: { dims: [...t.dims], data: t.data as Float32Array } };
+  const [name, t] = Object.entries(m.inputs(seed))[0]!;
+  return { [name]: { dims: [...t.dims], data: t.data as Float32Array } };
 }
 
 async function engineRun(bytes: Uint8Array, feeds: Feeds) {
   const session = loadKernels(bytes);
   const profile: NodeTiming[] = [];
-  const out = await session.run({ image: { type: "float32", ...feeds.image! } }, { profile });
+  const [name, t] = Object.entries(feeds)[0]!;
+  const out = await session.run({ [name]: { type: "float32", ...t } }, { profile });
   await session.release();
   return { logits: out.logits!.data as Float32Array, ops: new Set(profile.map((p) => p.op)) };
 }
@@ -41,9 +43,9 @@ const FUSED: Record<string, string[]> = {
 };
 
 describe("other architectures on the kernel engine", () => {
-  it("has the eleven", () => {
+  it("has the twelve", () => {
     expect(models.map((m) => m.name).sort()).toEqual([
-      "convnext", "densenet121", "efficientnet_b0", "googlenet", "mobilenet_v3_large", "regnet_y_400mf", "shufflenet_v2", "squeezenet", "swin", "vit", "yolo",
+      "convnext", "densenet121", "efficientnet_b0", "googlenet", "kws", "mobilenet_v3_large", "regnet_y_400mf", "shufflenet_v2", "squeezenet", "swin", "vit", "yolo",
     ]);
   });
 

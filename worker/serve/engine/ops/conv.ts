@@ -1,6 +1,6 @@
-// Conv (2-D, any group count). Depthwise layers (one input and one output channel per group) run the direct
-// depthwise kernel on fp32 weights with the per-channel scale folded in: their weights are tiny, so int8/int4
-// quantized ones are dequantized at load. The rest run on NCHW planes where they can: 1x1 filters at stride 1 without
+// Conv (2-D, and 1-D as one row of 2-D; any group count). Depthwise layers (one input and one output channel per
+// group) run the direct depthwise kernel on fp32 weights with the per-channel scale folded in: their weights are tiny,
+// so int8/int4 quantized ones are dequantized at load. The rest run on NCHW planes where they can: 1x1 filters at stride 1 without
 // padding read the input planes, other filters their patches written as one plane per patch entry (im2planes), into
 // the fp32 pointwise kernel (dense fp32 weights: any 1x1, and other filters over fewer than SMALL_QUANTIZED_K inputs)
 // or the int8 one (integer weights with a scale per output channel, or +-scale floats; at stride 1 its quantizer reads
@@ -18,60 +18,28 @@ import { binaryScales, packPq, packQs8Pointwise, packQu7Pointwise, sparsityOf, s
 import { floatData, Uncovered, type Activation, type Constant, type RunState } from "../values";
 import { checkWindowOutput } from "../attributes";
 import { samePads } from "../../../onnx/window";
-
+import { inputAsRow, rowOf, rowPads, squeezed, weightAsRow } from "./one-row";
 
 export const conv: Op = {
   plan(ctx) {
     const weight = ctx.constant(OPERATORS.Conv.weight);
     if (!weight) throw new Uncovered("weight is computed at run time");
-    if (weight.dims.length === 3) return squeezed(plan2d(ctx, asRow(weight), true));
+    if (weight.dims.length === 3) return squeezed(plan2d(ctx, weightAsRow(weight), true));
     if (weight.dims.length !== 4) throw new Uncovered(`only 1-D and 2-D convolution are covered (weight dims [${weight.dims}])`);
     return plan2d(ctx, weight, false);
   },
 };
 
-/**
- * A 1-D weight [M, C/g, k] as a 2-D one of a single row [M, C/g, 1, k]: the same elements, scales and levels (what
- * follows the channel axes keeps its layout), so a 1-D convolution runs on every 2-D route over [N, C, 1, L].
- */
-function asRow(w: Constant): Constant {
-  const dims = [w.dims[0]!, w.dims[1]!, 1, w.dims[2]!];
-  // Values read through (a lazy constant decodes on first read).
-  return {
-    dims,
-    dtype: w.dtype,
-    get data() {
-      return w.data;
-    },
-    ...(w.quant ? { quant: w.quant } : {}),
-    ...(w.shared ? { shared: w.shared } : {}),
-  };
-}
-
-/** A 2-D plan's step seen from a 1-D convolution: its output [N, M, 1, L] is the [N, M, L] one. */
-function squeezed(plan: OpPlan): OpPlan {
-  if (plan.kind !== "step") return plan;
-  return { ...plan, run: (run) => plan.run(run).map((y) => ({ dims: [y.dims[0]!, y.dims[1]!, y.dims[3]!], ptr: y.ptr })) };
-}
-
+/** Conv on a 2-D weight; a 1-D one (`oneD`) as one row of it (one-row.ts). */
 function plan2d(ctx: PlanContext, w: Constant, oneD: boolean): OpPlan {
-  // A 1-D convolution's attributes read as those of a one-row 2-D one, its input [N, C, L] as [N, C, 1, L].
-  const row = (v: number[], pad: number) => (oneD ? [pad, ...v] : v);
-  const input = ctx.input(0);
-  const xIn = oneD
-    ? (run: RunState) => {
-        const x = input(run);
-        if (x.dims.length !== 3) throw new RangeError(`Conv input dims [${x.dims}] are not [N, C, L]`);
-        return { dims: [x.dims[0]!, x.dims[1]!, 1, x.dims[2]!], ptr: x.ptr };
-      }
-    : input;
+  const xIn = oneD ? inputAsRow(ctx.input(0), "Conv") : ctx.input(0);
   const [M, Cg, kh, kw] = w.dims as [number, number, number, number];
   const group = intAttribute(ctx.node, "group", 1);
-  const strides = row(intsAttribute(ctx.node, "strides", oneD ? [1] : [1, 1]), 1);
-  const dilations = row(intsAttribute(ctx.node, "dilations", oneD ? [1] : [1, 1]), 1);
+  const attr = (name: string, lead: number) => (oneD ? rowOf(intsAttribute(ctx.node, name, [1]), lead) : intsAttribute(ctx.node, name, [1, 1]));
+  const strides = attr("strides", 1);
+  const dilations = attr("dilations", 1);
   const autoPad = stringAttribute(ctx.node, "auto_pad", "NOTSET");
-  const given = intsAttribute(ctx.node, "pads", oneD ? [0, 0] : [0, 0, 0, 0]);
-  const pads = oneD ? [0, given[0]!, 0, given[1]!] : given;
+  const pads = oneD ? rowPads(intsAttribute(ctx.node, "pads", [0, 0])) : intsAttribute(ctx.node, "pads", [0, 0, 0, 0]);
   if (autoPad !== "NOTSET" && autoPad !== "VALID" && autoPad !== "SAME_UPPER" && autoPad !== "SAME_LOWER") throw new Uncovered(`auto_pad ${autoPad}`);
   const layout = OPERATORS.Conv.gemm(ctx.node, w.dims);
   if (M % group !== 0 || !layout) throw new Uncovered(`group ${group} does not divide ${M} output channels`);

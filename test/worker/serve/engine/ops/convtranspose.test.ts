@@ -1,7 +1,8 @@
 // ConvTranspose on the kernel engine against onnxruntime-node: strides, pads, output_padding, dilations, groups,
 // auto_pad and output_shape at odd sizes, batch 1 and 3, float within 1e-5 relative; a bias and Relu fused; int8 and
 // int4 weights (DequantizeLinear per output channel, axis 1) within 3e-2 (the engine quantizes activations too);
-// and the small zoo's Conv encoder / ConvTranspose decoder.
+// the small zoo's Conv encoder / ConvTranspose decoder; and 1-D ConvTranspose (an audio decoder's upsampling) as one row
+// of the 2-D form.
 import { describe, expect, it } from "vitest";
 import type { TensorProto } from "onnx-buf";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
@@ -109,5 +110,43 @@ describe("ConvTranspose on the kernel engine against onnxruntime-node", () => {
       expect(outputs[name]!.dims).toEqual(want.dims);
       expect(maxRelDiff(outputs[name]!.data, want.data), name).toBeLessThan(1e-4);
     }
+  });
+});
+
+describe("1-D ConvTranspose on the kernel engine against onnxruntime-node (as one row of the 2-D form)", () => {
+  for (const batch of [1, 3]) {
+    it(`strides, pads, output_padding, dilations, groups, auto_pad and output_shape over [N, C, L], batch ${batch}`, async () => {
+      const cases: [number, number, number, Attr][] = [
+        [3, 4, 3, {}],
+        [4, 3, 4, { strides: [2], pads: [1, 1] }],
+        [2, 5, 5, { strides: [3], dilations: [2], output_padding: [2] }],
+        [4, 2, 3, { group: 2, strides: [2], pads: [1, 0], output_padding: [1] }],
+        [3, 3, 3, { strides: [2], auto_pad: "SAME_UPPER" }],
+        [3, 2, 4, { strides: [2], output_shape: [0] }],
+      ];
+      for (const [C, Mg, k, attrs] of cases) {
+        const group = (attrs?.group as number | undefined) ?? 1;
+        const L = int(3, 17);
+        const shaped = attrs?.output_shape ? { ...attrs, output_shape: [L * 2 + 1] } : attrs;
+        const ins = [live("x", [batch, C, L]), constF("w", [C, Mg, k]), constF("b", [Mg * group])];
+        await compare(graphOf("ConvTranspose", ins, { kernel_shape: [k], ...shaped }, 3), ins);
+      }
+    });
+  }
+
+  it("runs int8 weights (DequantizeLinear per output channel, axis 1) on the int8 kernel within 3e-2", async () => {
+    const [C, M, k, L] = [40, 6, 4, int(5, 12)];
+    const x = live("x", [2, C, L]);
+    const graph = makeGraph(
+      [makeNode("DequantizeLinear", ["q", "s"], ["w"], "dq", { axis: 1 }), makeNode("ConvTranspose", ["x", "w"], ["y"], "up", { kernel_shape: [k], strides: [2], pads: [1, 1] })],
+      "convtranspose1d-int8",
+      [makeValueInfo("x", DT.FLOAT, [2, C, L])],
+      [makeValueInfo("y", DT.FLOAT, [null, null, null])],
+      [makeTensor("q", DT.INT8, [C, M, k], Int8Array.from({ length: C * M * k }, () => int(-127, 127))), makeTensor("s", DT.FLOAT, [M], Float32Array.from({ length: M }, () => 0.01 + next() * 0.02))],
+    );
+    const bytes = encodeModel(makeModel(graph));
+    await compare(bytes, [x], 3e-2);
+    const feeds = { x: { dims: x.dims, data: (x as { data: Float32Array }).data } };
+    expect(Object.values((await runKernels(bytes, feeds)).session.kernels)[0]).toMatch(/qs8|qu7/);
   });
 });
