@@ -6,6 +6,25 @@
  * channels, [ceil(M/4)][ceil(K/2)][4] pairs of int16 (zeros past M and K). */
 #include "common.h"
 
+/* Pixels p..p+7's int8 levels over a pair of input channels (x0, and x1 or none past K), at their column maxima
+ * mx[0..7] (scale 127 / max, 0 for an all-zero column), as the pairs layout holds them: (p0 k0, p0 k1, p1 k0, ...). */
+static inline v128_t pair_levels(const float* x0, const float* x1, const float* mx) {
+  const v128_t zero = wasm_f32x4_splat(0.f), v127 = wasm_f32x4_splat(127.f);
+  const v128_t m0 = wasm_v128_load(mx), m1 = wasm_v128_load(mx + 4);
+  const v128_t s0 = wasm_v128_and(wasm_f32x4_div(v127, m0), wasm_f32x4_gt(m0, zero));
+  const v128_t s1 = wasm_v128_and(wasm_f32x4_div(v127, m1), wasm_f32x4_gt(m1, zero));
+  const v128_t a0 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x0), s0));
+  const v128_t a1 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x0 + 4), s1));
+  v128_t b0 = wasm_i32x4_splat(0), b1 = b0;
+  if (x1) {
+    b0 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x1), s0));
+    b1 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x1 + 4), s1));
+  }
+  const v128_t lo = wasm_i16x8_narrow_i32x4(wasm_i32x4_shuffle(a0, b0, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, b0, 2, 6, 3, 7));
+  const v128_t hi = wasm_i16x8_narrow_i32x4(wasm_i32x4_shuffle(a1, b1, 0, 4, 1, 5), wasm_i32x4_shuffle(a1, b1, 2, 6, 3, 7));
+  return wasm_i8x16_narrow_i16x8(lo, hi);
+}
+
 EXPORT(qs8_pointwise_quantize)
 void qs8_pointwise_quantize(int K, int P, const float* X, int8_t* Q, float* scales) {
   const int Pp = (P + 7) & ~7;
@@ -34,22 +53,7 @@ void qs8_pointwise_quantize(int K, int P, const float* X, int8_t* Q, float* scal
     const float* x1 = k1 < K ? X + (long)k1 * P : 0;
     int8_t* q = Q + (long)kp * Pp * 2;
     p = 0;
-    for (; p + 8 <= P; p += 8) {
-      const v128_t m0 = wasm_v128_load(mx + p), m1 = wasm_v128_load(mx + p + 4), zero = wasm_f32x4_splat(0.f);
-      const v128_t s0 = wasm_v128_and(wasm_f32x4_div(wasm_f32x4_splat(127.f), m0), wasm_f32x4_gt(m0, zero));
-      const v128_t s1 = wasm_v128_and(wasm_f32x4_div(wasm_f32x4_splat(127.f), m1), wasm_f32x4_gt(m1, zero));
-      const v128_t a0 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x0 + p), s0));
-      const v128_t a1 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x0 + p + 4), s1));
-      v128_t b0 = wasm_i32x4_splat(0), b1 = b0;
-      if (x1) {
-        b0 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x1 + p), s0));
-        b1 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x1 + p + 4), s1));
-      }
-      /* (p0 k0, p0 k1, p1 k0, p1 k1, ...) */
-      const v128_t lo = wasm_i16x8_narrow_i32x4(wasm_i32x4_shuffle(a0, b0, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, b0, 2, 6, 3, 7));
-      const v128_t hi = wasm_i16x8_narrow_i32x4(wasm_i32x4_shuffle(a1, b1, 0, 4, 1, 5), wasm_i32x4_shuffle(a1, b1, 2, 6, 3, 7));
-      wasm_v128_store(q + 2 * p, wasm_i8x16_narrow_i16x8(lo, hi));
-    }
+    for (; p + 8 <= P; p += 8) wasm_v128_store(q + 2 * p, pair_levels(x0 + p, x1 ? x1 + p : 0, mx + p));
     for (; p < Pp; p++) {
       int v0 = 0, v1 = 0;
       if (p < P) {
@@ -140,6 +144,16 @@ static inline void column_range(float lo, float hi, float* range, int32_t* zero_
  * zero point zp = nearest(-min / scale), q = clamp(nearest(x / scale) + zp, 0, 127) (qu7_quantize_rows' rule per
  * pixel), laid out in quads of input channels, [ceil(K/4)][Pp][4] (zp past K); weights in panels of 4 channels of
  * quads, [ceil(M/4)][ceil(K/4)][4][4] int8 (zeros past M and K), with each channel's level sum to remove zp. */
+/* Four rows of levels (one per input channel of a quad, lanes = 4 pixels) as the quads layout holds them: 4 pixels'
+ * quads, (p0 k0..k3, p1 k0..k3, ...). */
+static inline v128_t quad_bytes(const v128_t r[4]) {
+  const v128_t a = wasm_i32x4_shuffle(r[0], r[1], 0, 4, 1, 5), b = wasm_i32x4_shuffle(r[2], r[3], 0, 4, 1, 5);
+  const v128_t c = wasm_i32x4_shuffle(r[0], r[1], 2, 6, 3, 7), d = wasm_i32x4_shuffle(r[2], r[3], 2, 6, 3, 7);
+  const v128_t t0 = wasm_i32x4_shuffle(a, b, 0, 1, 4, 5), t1 = wasm_i32x4_shuffle(a, b, 2, 3, 6, 7);
+  const v128_t t2 = wasm_i32x4_shuffle(c, d, 0, 1, 4, 5), t3 = wasm_i32x4_shuffle(c, d, 2, 3, 6, 7);
+  return wasm_u8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(t0, t1), wasm_i16x8_narrow_i32x4(t2, t3));
+}
+
 EXPORT(qu7_pointwise_quantize)
 void qu7_pointwise_quantize(int K, int P, const float* X, uint8_t* Q, float* scales, int32_t* zero_points) {
   const int Pp = (P + 7) & ~7, Kq = (K + 3) / 4;
@@ -184,12 +198,7 @@ void qu7_pointwise_quantize(int K, int P, const float* X, uint8_t* Q, float* sca
           r[j] = zp;
         }
       }
-      /* rows (one per input channel, lanes = pixels) to pixels' quads */
-      const v128_t a = wasm_i32x4_shuffle(r[0], r[1], 0, 4, 1, 5), b = wasm_i32x4_shuffle(r[2], r[3], 0, 4, 1, 5);
-      const v128_t c = wasm_i32x4_shuffle(r[0], r[1], 2, 6, 3, 7), d = wasm_i32x4_shuffle(r[2], r[3], 2, 6, 3, 7);
-      const v128_t t0 = wasm_i32x4_shuffle(a, b, 0, 1, 4, 5), t1 = wasm_i32x4_shuffle(a, b, 2, 3, 6, 7);
-      const v128_t t2 = wasm_i32x4_shuffle(c, d, 0, 1, 4, 5), t3 = wasm_i32x4_shuffle(c, d, 2, 3, 6, 7);
-      wasm_v128_store(q + 4 * p, wasm_u8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(t0, t1), wasm_i16x8_narrow_i32x4(t2, t3)));
+      wasm_v128_store(q + 4 * p, quad_bytes(r));
     }
     for (; p < Pp; p++) {
       const float range = scales[p];
@@ -300,7 +309,6 @@ void qs8_patch_quantize(const float* Xp, int C, int Hp, int Wp, int kh, int kw, 
   }
   for (int p = P; p < Pp; p++) scales[p] = 0.f;
   const float* mx = scales;
-  const v128_t zero = wasm_f32x4_splat(0.f), v127 = wasm_f32x4_splat(127.f);
   for (int kp = 0; kp < Kh; kp++) {
     const int k0 = 2 * kp, k1 = 2 * kp + 1;
     const long o0 = ((long)(k0 / (kh * kw)) * Hp + (k0 / kw % kh) * dh) * Wp + (k0 % kw) * dw;
@@ -312,19 +320,7 @@ void qs8_patch_quantize(const float* Xp, int C, int Hp, int Wp, int kh, int kw, 
       for (int ox = 0; ox < OW; ox += 8) {
         const int p = oy * OW + ox, n = OW - ox < 8 ? OW - ox : 8;
         /* Lanes past the row take whatever scale follows (their bytes are not stored). */
-        const v128_t mx0 = wasm_v128_load(mx + p), mx1 = wasm_v128_load(mx + p + 4);
-        const v128_t s0 = wasm_v128_and(wasm_f32x4_div(v127, mx0), wasm_f32x4_gt(mx0, zero));
-        const v128_t s1 = wasm_v128_and(wasm_f32x4_div(v127, mx1), wasm_f32x4_gt(mx1, zero));
-        const v128_t a0 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x0 + ox), s0));
-        const v128_t a1 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x0 + ox + 4), s1));
-        v128_t b0 = wasm_i32x4_splat(0), b1 = b0;
-        if (x1) {
-          b0 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x1 + ox), s0));
-          b1 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x1 + ox + 4), s1));
-        }
-        const v128_t lo = wasm_i16x8_narrow_i32x4(wasm_i32x4_shuffle(a0, b0, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, b0, 2, 6, 3, 7));
-        const v128_t hi = wasm_i16x8_narrow_i32x4(wasm_i32x4_shuffle(a1, b1, 0, 4, 1, 5), wasm_i32x4_shuffle(a1, b1, 2, 6, 3, 7));
-        const v128_t bytes = wasm_i8x16_narrow_i16x8(lo, hi);
+        const v128_t bytes = pair_levels(x0 + ox, x1 ? x1 + ox : 0, mx + p);
         if (n == 8) wasm_v128_store(q + 2 * p, bytes);
         else store_partial_bytes(q + 2 * p, bytes, 2 * n);
       }
@@ -388,11 +384,7 @@ void qu7_patch_quantize(const float* Xp, int C, int Hp, int Wp, int kh, int kw, 
             r[j] = zp;
           }
         }
-        const v128_t a = wasm_i32x4_shuffle(r[0], r[1], 0, 4, 1, 5), b = wasm_i32x4_shuffle(r[2], r[3], 0, 4, 1, 5);
-        const v128_t c = wasm_i32x4_shuffle(r[0], r[1], 2, 6, 3, 7), d = wasm_i32x4_shuffle(r[2], r[3], 2, 6, 3, 7);
-        const v128_t t0 = wasm_i32x4_shuffle(a, b, 0, 1, 4, 5), t1 = wasm_i32x4_shuffle(a, b, 2, 3, 6, 7);
-        const v128_t t2 = wasm_i32x4_shuffle(c, d, 0, 1, 4, 5), t3 = wasm_i32x4_shuffle(c, d, 2, 3, 6, 7);
-        const v128_t bytes = wasm_u8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(t0, t1), wasm_i16x8_narrow_i32x4(t2, t3));
+        const v128_t bytes = quad_bytes(r);
         if (n == 4) wasm_v128_store(q + 4 * p, bytes);
         else store_partial_bytes(q + 4 * p, bytes, 4 * n);
       }

@@ -18,28 +18,19 @@ import { binaryScales, packPq, packQs8Pointwise, packQu7Pointwise, sparsityOf, s
 import { floatData, Uncovered, type Activation, type Constant, type RunState } from "../values";
 import { checkWindowOutput } from "../attributes";
 import { samePads } from "../../../onnx/window";
-import { inputAsRow, rowOf, rowPads, squeezed, weightAsRow } from "./one-row";
+import { inputAsRow, rowOrPlane, windowInts, windowPads } from "./one-row";
 
-export const conv: Op = {
-  plan(ctx) {
-    const weight = ctx.constant(OPERATORS.Conv.weight);
-    if (!weight) throw new Uncovered("weight is computed at run time");
-    if (weight.dims.length === 3) return squeezed(plan2d(ctx, weightAsRow(weight), true));
-    if (weight.dims.length !== 4) throw new Uncovered(`only 1-D and 2-D convolution are covered (weight dims [${weight.dims}])`);
-    return plan2d(ctx, weight, false);
-  },
-};
+export const conv: Op = rowOrPlane("convolution", OPERATORS.Conv.weight, plan2d);
 
 /** Conv on a 2-D weight; a 1-D one (`oneD`) as one row of it (one-row.ts). */
 function plan2d(ctx: PlanContext, w: Constant, oneD: boolean): OpPlan {
   const xIn = oneD ? inputAsRow(ctx.input(0), "Conv") : ctx.input(0);
   const [M, Cg, kh, kw] = w.dims as [number, number, number, number];
   const group = intAttribute(ctx.node, "group", 1);
-  const attr = (name: string, lead: number) => (oneD ? rowOf(intsAttribute(ctx.node, name, [1]), lead) : intsAttribute(ctx.node, name, [1, 1]));
-  const strides = attr("strides", 1);
-  const dilations = attr("dilations", 1);
+  const strides = windowInts(ctx.node, "strides", [1, 1], oneD, 1);
+  const dilations = windowInts(ctx.node, "dilations", [1, 1], oneD, 1);
   const autoPad = stringAttribute(ctx.node, "auto_pad", "NOTSET");
-  const pads = oneD ? rowPads(intsAttribute(ctx.node, "pads", [0, 0])) : intsAttribute(ctx.node, "pads", [0, 0, 0, 0]);
+  const pads = windowPads(ctx.node, oneD);
   if (autoPad !== "NOTSET" && autoPad !== "VALID" && autoPad !== "SAME_UPPER" && autoPad !== "SAME_LOWER") throw new Uncovered(`auto_pad ${autoPad}`);
   const layout = OPERATORS.Conv.gemm(ctx.node, w.dims);
   if (M % group !== 0 || !layout) throw new Uncovered(`group ${group} does not divide ${M} output channels`);

@@ -7,7 +7,7 @@ import { OPERATORS } from "../../../onnx/operators";
 import { createLinear, type Linear, type WeightView } from "../linear";
 import type { Op, OpPlan, PlanContext } from "../op";
 import { floatData, Uncovered, type Constant } from "../values";
-import { inputAsRow, rowOf, rowPads, squeezed, weightAsRow } from "./one-row";
+import { inputAsRow, rowOrPlane, windowInts, windowPads } from "./one-row";
 
 /**
  * Begin/end padding and output size along one axis, as the ONNX definition (and onnxruntime) gives them: from
@@ -29,28 +29,19 @@ export function transposeGeometry(
   return { head, tail, out: full - head - tail };
 }
 
-export const convtranspose: Op = {
-  plan(ctx) {
-    const weight = ctx.constant(OPERATORS.ConvTranspose.weight);
-    if (!weight) throw new Uncovered("weight is computed at run time");
-    if (weight.dims.length === 3) return squeezed(plan2d(ctx, weightAsRow(weight), true));
-    if (weight.dims.length !== 4) throw new Uncovered(`only 1-D and 2-D ConvTranspose are covered (weight dims [${weight.dims}])`);
-    return plan2d(ctx, weight, false);
-  },
-};
+export const convtranspose: Op = rowOrPlane("ConvTranspose", OPERATORS.ConvTranspose.weight, plan2d);
 
 /** ConvTranspose on a 2-D weight; a 1-D one (`oneD`) as one row of it (one-row.ts). */
 function plan2d(ctx: PlanContext, w: Constant, oneD: boolean): OpPlan {
   const xIn = oneD ? inputAsRow(ctx.input(0), "ConvTranspose") : ctx.input(0);
   const [C, Mg, kh, kw] = w.dims as [number, number, number, number];
   const group = intAttribute(ctx.node, "group", 1);
-  const attr = (name: string, lead: number, plain: number[]) => (oneD ? rowOf(intsAttribute(ctx.node, name, plain.slice(1)), lead) : intsAttribute(ctx.node, name, plain));
-  const strides = attr("strides", 1, [1, 1]);
-  const dilations = attr("dilations", 1, [1, 1]);
-  const pads = oneD ? rowPads(intsAttribute(ctx.node, "pads", [0, 0])) : intsAttribute(ctx.node, "pads", [0, 0, 0, 0]);
-  const adj = attr("output_padding", 0, [0, 0]);
+  const strides = windowInts(ctx.node, "strides", [1, 1], oneD, 1);
+  const dilations = windowInts(ctx.node, "dilations", [1, 1], oneD, 1);
+  const pads = windowPads(ctx.node, oneD);
+  const adj = windowInts(ctx.node, "output_padding", [0, 0], oneD, 0);
   const shape = intsAttribute(ctx.node, "output_shape", []);
-  const outputShape = oneD && shape.length ? rowOf(shape.slice(-1), 1) : shape;
+  const outputShape = oneD && shape.length ? [1, ...shape.slice(-1)] : shape;
   const autoPad = stringAttribute(ctx.node, "auto_pad", "NOTSET");
   if (!["NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"].includes(autoPad)) throw new Uncovered(`auto_pad ${autoPad}`);
   if (group < 1 || C % group !== 0) throw new Uncovered(`group ${group} does not divide ${C} input channels`);
