@@ -175,4 +175,5 @@ async function checkStored(store: TenantStore, model: ModelRecord, record: Varia
   // The checked session's figures; planning a second session would hold the weights twice.
   record.engine = "kernels";
   record.residentBytes = check.kernels.residentBytes;
+  record.weightBytes = check.kernels.weightBytes;
 }

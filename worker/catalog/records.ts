@@ -17,6 +17,8 @@ export interface VariantRecord extends StoredVariant {
   /** The engine that serves it, and the bytes it holds resident in an isolate when loaded. */
   engine: "kernels" | "onnxruntime-web";
   residentBytes: number;
+  /** Of residentBytes, the kernel engine's packed weights (absent where onnxruntime-web serves it). */
+  weightBytes?: number;
   tensors: TensorReport[];
   skipped: SkippedWeight[];
   /** Pruning's report: per-layer sparsity, caps and output change, warnings, layers left dense and why, tensors stored sparse. */

@@ -122,6 +122,7 @@ export const VariantSchema = VariantSummarySchema.extend({
   recipe: z.unknown(),
   engine: z.enum(["kernels", "onnxruntime-web"]),
   residentBytes: z.number().describe("Bytes the serving engine holds in an isolate for this variant (0 where it is not served)"),
+  weightBytes: z.number().optional().describe("Of residentBytes, those of its weights as the kernel engine packs them (absent on onnxruntime-web); the rest is activations"),
   notServed: z.string().optional().describe("Why the Worker does not serve this variant (over the bound on what it serves); it downloads"),
   tensors: z.array(
     z.object({

@@ -109,7 +109,7 @@ async function checkOnKernels(kernels: KernelSession, inputs: readonly TensorSig
         continue;
       }
       requireFinite("the kernel engine", out);
-      return { engines: ["kernels"], kernels: { residentBytes: kernels.residentBytes, kernels: kernels.kernels } };
+      return { engines: ["kernels"], kernels: { residentBytes: kernels.residentBytes, weightBytes: kernels.weightBytes, kernels: kernels.kernels } };
     }
     throw new DomainError("variant_failed", `the variant does not run on the kernel engine: ${message(failure)}`, { cause: failure });
   } finally {
@@ -122,7 +122,7 @@ export interface ServeCheck {
   engines: ("onnxruntime-web" | "kernels")[];
   skipped?: string;
   /** A check on the kernel engine alone: the session's resident bytes and kernels (what serving it will hold). */
-  kernels?: { residentBytes: number; kernels: Record<string, string> };
+  kernels?: { residentBytes: number; weightBytes: number; kernels: Record<string, string> };
 }
 
 /** Sizes tried for symbolic dims, smallest first: a convolution over a symbolic image needs more than 1. */

@@ -129,9 +129,9 @@ function kernelLoaded(session: KernelSession): LoadedSession {
  * Which engine would serve these model bytes and how many bytes it would hold resident (what a variant record
  * reports): the kernel engine's instance memory when it covers the graph, else onnxruntime-web's ~4x the fp32 model.
  */
-export function servingProfile(bytes: Uint8Array, fp32Bytes: number): { engine: EngineName; residentBytes: number; kernels?: Record<string, string> } {
+export function servingProfile(bytes: Uint8Array, fp32Bytes: number): { engine: EngineName; residentBytes: number; weightBytes?: number; kernels?: Record<string, string> } {
   const session = tryKernels(decodeModel(bytes));
-  if (session) return { engine: "kernels", residentBytes: session.residentBytes, kernels: session.kernels };
+  if (session) return { engine: "kernels", residentBytes: session.residentBytes, weightBytes: session.weightBytes, kernels: session.kernels };
   return { engine: "onnxruntime-web", residentBytes: fp32Bytes * RESIDENT_FACTOR };
 }
 

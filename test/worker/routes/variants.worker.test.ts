@@ -33,6 +33,12 @@ describe("POST /v1/models/:id/variants", () => {
       expect(t.sqnrDb).toBeGreaterThan(30);
       expect(t.maxAbsError).toBeLessThanOrEqual(t.scaleMax / 2 + 1e-7);
     }
+    // Served on the kernel engine: its int8 levels packed (a byte per weight, and the scales) within what it holds.
+    const weights = v.tensors.reduce((n: number, t: { shape: number[] }) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+    expect(v.engine).toBe("kernels");
+    expect(v.weightBytes).toBeGreaterThanOrEqual(weights);
+    expect(v.weightBytes).toBeLessThan(weights * 1.25);
+    expect(v.residentBytes).toBeGreaterThanOrEqual(v.weightBytes);
   });
 
   it("returns the same variant (200) for the same recipe, spelled differently, without recomputing", async () => {
