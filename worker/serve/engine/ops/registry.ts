@@ -17,6 +17,7 @@ import { gemm } from "./gemm";
 import { globalaveragepool } from "./globalaveragepool";
 import { gru } from "./gru";
 import { identity } from "./identity";
+import { instancenormalization } from "./instancenormalization";
 import { layernormalization } from "./layernormalization";
 import { lstm } from "./lstm";
 import { matmul } from "./matmul";
@@ -96,6 +97,7 @@ export const OPS: Record<string, Op> = {
   GRU: gru,
   Identity: identity,
   LayerNormalization: layernormalization,
+  InstanceNormalization: instancenormalization,
   LSTM: lstm,
   MatMul: matmul,
   MaxPool: maxpool,
