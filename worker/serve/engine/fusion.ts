@@ -9,7 +9,7 @@ import type { NodeProto } from "onnx-buf";
 import { floatAttribute, intAttribute, intsAttribute } from "../../onnx/attributes";
 import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
-import { floatData, intData, readConstant, type Constant } from "./values";
+import { floatData, intData, readConstant, sizeOf, type Constant } from "./values";
 
 /** What the matchers ask of the graph: producers, consumers and the scalar constants among the inputs. */
 interface Graph {
@@ -263,12 +263,10 @@ function dynamicInteger(g: Graph, n: NodeProto, dequantized: Map<string, string>
   const ws = otherOperand(scales, s);
   const scale = constantOf(g, ws ?? undefined);
   if (!ws || !scale || scale.dtype !== DT.FLOAT) return null;
-  const length = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
-  const perChannel = op === "Conv" ? channelwise(scale.dims, channels, 1, rank) : channelwise(scale.dims, channels, 1, 2);
-  if (!perChannel || ![1, channels].includes(length(scale.dims))) return null;
+  if (!channelwise(scale.dims, channels, 1, op === "Conv" ? rank : 2) || ![1, channels].includes(sizeOf(scale.dims))) return null;
   if (wz) {
     const zero = constantOf(g, wz);
-    if (!zero || zero.dtype !== weight.dtype || ![1, length(scale.dims)].includes(length(zero.dims))) return null;
+    if (!zero || zero.dtype !== weight.dtype || ![1, sizeOf(scale.dims)].includes(sizeOf(zero.dims))) return null;
   }
   const axis = op === "Conv" ? 0 : 1;
   const key = [w, ws, wz ?? "", axis].join("\u0000");

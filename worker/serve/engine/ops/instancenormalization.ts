@@ -12,10 +12,10 @@ export const instancenormalization: Op = {
     const x = ctx.input(0);
     const [scale, bias] = [ctx.constant(1), ctx.constant(2)];
     if (!scale || !bias) throw new Uncovered("scale or B is computed at run time");
-    const C = floatData(scale).length;
-    if (floatData(bias).length !== C) throw new Uncovered(`scale has ${C} values and B ${floatData(bias).length}`);
-    const S = ctx.kx.put(floatData(scale));
-    const T = ctx.kx.put(floatData(bias));
+    const [s, b] = [floatData(scale), floatData(bias)];
+    const C = s.length;
+    if (b.length !== C) throw new Uncovered(`scale has ${C} values and B ${b.length}`);
+    const [S, T] = [ctx.kx.put(s), ctx.kx.put(b)];
     return {
       kind: "step",
       run(run) {

@@ -1,6 +1,7 @@
 // 1-D convolutions (Conv, ConvTranspose over [N, C, L]) as one row of their 2-D forms: the weight [A, B, k] read as
 // [A, B, 1, k], the input as [N, C, 1, L], each attribute given a leading 1 (or 0 for pads), and the step's
-// [N, M, 1, L'] output seen as [N, M, L'], so every 2-D route and kernel serves them.
+// [N, M, 1, L'] output seen as [N, M, L'], so every 2-D route and kernel serves them. 1-D pooling reads its window
+// attributes the same way (pool.ts).
 import type { NodeProto } from "onnx-buf";
 import { intsAttribute } from "../../../onnx/attributes";
 import { Uncovered, type Activation, type Constant, type RunState } from "../values";

@@ -5,6 +5,7 @@ import type { NodeProto } from "onnx-buf";
 import { samePads } from "../../../onnx/window";
 import { Uncovered } from "../values";
 import { checkWindowOutput } from "../attributes";
+import { windowInts, windowPads } from "./one-row";
 
 export interface PoolGeometry {
   kh: number; kw: number; sh: number; sw: number; dh: number; dw: number;
@@ -18,14 +19,12 @@ export function poolAttributes(node: NodeProto) {
   const autoPad = stringAttribute(node, "auto_pad", "NOTSET");
   if (!["NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"].includes(autoPad)) throw new Uncovered(`auto_pad ${autoPad}`);
   const oneD = kernel.length === 1;
-  const row = (v: number[]) => (oneD ? [1, ...v] : v);
-  const pads = intsAttribute(node, "pads", oneD ? [0, 0] : [0, 0, 0, 0]);
   return {
     oneD,
-    kernel: row(kernel),
-    strides: row(intsAttribute(node, "strides", oneD ? [1] : [1, 1])),
-    dilations: row(intsAttribute(node, "dilations", oneD ? [1] : [1, 1])),
-    pads: oneD ? [0, pads[0]!, 0, pads[1]!] : pads,
+    kernel: oneD ? [1, ...kernel] : kernel,
+    strides: windowInts(node, "strides", [1, 1], oneD, 1),
+    dilations: windowInts(node, "dilations", [1, 1], oneD, 1),
+    pads: windowPads(node, oneD),
     ceil: intAttribute(node, "ceil_mode", 0) === 1,
     autoPad,
   };
