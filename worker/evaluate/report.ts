@@ -162,5 +162,9 @@ async function layerSqnr(model: EvaluatedModel, fp32: Uint8Array, variant: Uint8
 function layerOutputNames(model: ModelProto): { node: string; output: string }[] {
   const graph = model.graph!;
   const layers = new Set(weightedLayers(model).map((l) => l.name));
-  return graph.node.filter((n) => layers.has(nodeLabel(n))).map((n) => ({ node: nodeLabel(n), output: n.output[0]! }));
+  // A layer's first output it writes: an LSTM/GRU may omit Y (its output name "") and write only Y_h.
+  return graph.node.flatMap((n) => {
+    const output = n.output.find((o) => o !== "");
+    return layers.has(nodeLabel(n)) && output !== undefined ? [{ node: nodeLabel(n), output }] : [];
+  });
 }

@@ -4,12 +4,13 @@ import { create } from "@bufbuild/protobuf";
 import { TypeProtoSchema, TypeProto_TensorSchema, ValueInfoProtoSchema, type ModelProto } from "onnx-buf";
 import { DT } from "./dtype";
 
-/** Float tensors named `names` become extra outputs (element type float, shape left unknown). */
+/** Float tensors named `names` become extra outputs (element type float, shape left unknown); "" (an omitted
+ * optional output, not a tensor) is skipped. */
 export function withExtraOutputs(model: ModelProto, names: readonly string[]): ModelProto {
   const graph = model.graph!;
   const existing = new Set(graph.output.map((o) => o.name));
   const extra = names
-    .filter((n) => !existing.has(n))
+    .filter((n) => n !== "" && !existing.has(n))
     .map((name) =>
       create(ValueInfoProtoSchema, {
         name,
