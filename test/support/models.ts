@@ -114,6 +114,32 @@ export function buildCnn(seed = 2, opset = 13) {
   return encodeModel(makeModel(graph, { "": opset }));
 }
 
+/**
+ * Small LSTM classifier on [N, 6, 8] (a recurrent fp32 original, which onnxruntime-web serves; its variants run on the
+ * kernel engine):
+ *   input ─Transpose(1,0,2)─LSTM(16)─Y_h─Reshape[-1,16]─Gemm(10)─ logits
+ */
+export function buildLstm(seed = 4) {
+  const next = rng(seed);
+  const [I, H] = [8, 16];
+  const inits = [
+    makeTensor("lstm.W", DT.FLOAT, [1, 4 * H, I], randomWeights(4 * H * I, I, next)),
+    makeTensor("lstm.R", DT.FLOAT, [1, 4 * H, H], randomWeights(4 * H * H, H, next)),
+    makeTensor("lstm.B", DT.FLOAT, [1, 8 * H], randomWeights(8 * H, H, next).map((v) => v * 0.1)),
+    makeTensor("hidden.shape", DT.INT64, [2], new BigInt64Array([-1n, BigInt(H)])),
+    makeTensor("fc.weight", DT.FLOAT, [H, 10], randomWeights(H * 10, H, next)),
+    makeTensor("fc.bias", DT.FLOAT, [10], new Float32Array(10)),
+  ];
+  const nodes = [
+    makeNode("Transpose", ["input"], ["steps"], "time_major", { perm: [1, 0, 2] }),
+    makeNode("LSTM", ["steps", "lstm.W", "lstm.R", "lstm.B"], ["", "h"], "lstm", { hidden_size: H }),
+    makeNode("Reshape", ["h", "hidden.shape"], ["last"], "last"),
+    makeNode("Gemm", ["last", "fc.weight", "fc.bias"], ["logits"], "fc"),
+  ];
+  const graph = makeGraph(nodes, "lstm", [makeValueInfo("input", DT.FLOAT, ["N", 6, I])], [makeValueInfo("logits", DT.FLOAT, ["N", 10])], inits);
+  return encodeModel(makeModel(graph, { "": 13 }));
+}
+
 /** input [N, 784] -> MatMul+Add+Relu (hidden, 1024 by default) x2 -> Gemm(transB) 10: the test MLP at bench size. */
 export function benchMlp(hidden = 1024): ModelProto {
   return mlpModel([784, hidden, hidden, 10], 7);

@@ -5,8 +5,8 @@ import { decodeModel } from "@worker/onnx/codec";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
 import { DT } from "@worker/onnx/dtype";
 import { makeTensor } from "@worker/onnx/tensor";
-import { fp32OnEngine, SMALL_CONV_WEIGHT_BYTES } from "@worker/serve/engine-choice";
-import { buildCnn, buildMlp } from "@test/support/models";
+import { fp32OnEngine } from "@worker/serve/engine-choice";
+import { buildCnn, buildLstm, buildMlp } from "@test/support/models";
 
 /** One Conv with a [M, 16, 3, 3] weight: M sets the weight bytes. */
 function conv(M: number) {
@@ -20,11 +20,10 @@ describe("the engine an fp32 original is served on", () => {
     expect(fp32OnEngine(decodeModel(buildMlp([64, 128, 10], 1)))).toBe(true);
   });
 
-  it("is the kernel engine for a convolutional model with at least 1 MiB of weights, onnxruntime-web below", () => {
-    const large = Math.ceil(SMALL_CONV_WEIGHT_BYTES / (144 * 4));
-    expect(fp32OnEngine(conv(large))).toBe(true);
-    expect(fp32OnEngine(conv(large - 8))).toBe(false);
-    expect(fp32OnEngine(decodeModel(buildCnn()))).toBe(false);
+  it("is the kernel engine for a convolutional model of any size", () => {
+    expect(fp32OnEngine(conv(4))).toBe(true);
+    expect(fp32OnEngine(conv(2048))).toBe(true);
+    expect(fp32OnEngine(decodeModel(buildCnn()))).toBe(true);
   });
 
   it("is the kernel engine for attention (a MatMul of two run-time operands), onnxruntime-web for LSTM/GRU", () => {
@@ -37,5 +36,6 @@ describe("the engine an fp32 original is served on", () => {
       makeTensor("R", DT.FLOAT, [1, 8, 2], new Float32Array(16)),
     ]));
     expect(fp32OnEngine(lstm)).toBe(false);
+    expect(fp32OnEngine(decodeModel(buildLstm()))).toBe(false);
   });
 });
