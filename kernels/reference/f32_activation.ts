@@ -45,6 +45,21 @@ export function refRowsSum(X: ArrayLike<number>, rows: number, len: number, divi
   return { sums, magnitudes };
 }
 
+/** Each row's largest (or smallest) element, one at a time; NaN where the row holds one. */
+export function refRowsExtreme(X: ArrayLike<number>, rows: number, len: number, lowest: boolean): Float64Array {
+  const out = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let m = X[r * len]!;
+    for (let j = 1; j < len; j++) {
+      const v = X[r * len + j]!;
+      if (Number.isNaN(v) || Number.isNaN(m)) m = NaN;
+      else if (lowest ? v < m : v > m) m = v;
+    }
+    out[r] = m;
+  }
+  return out;
+}
+
 /** 0.5 x (1 + erf(x / sqrt 2)). */
 export function refGeluErf(X: ArrayLike<number>): Float64Array {
   return Float64Array.from(X, (x) => 0.5 * x * (1 + erf(x * Math.SQRT1_2)));

@@ -204,6 +204,40 @@ void f32_rows_sum(int rows, int len, const float* X, float divisor, float* Y) {
   }
 }
 
+/* The larger (or, with `lowest`, smaller) of a and b; NaN when either is (as wasm's f32x4 max and min give). */
+static inline float extreme_of(float a, float b, int lowest) {
+  if (a != a || b != b) return a + b;
+  return lowest ? (b < a ? b : a) : (b > a ? b : a);
+}
+
+/* Y[r] = max (or, with `lowest`, min) of X[r, :] for `rows` contiguous rows of `len` >= 1: GlobalMaxPool, and
+ * ReduceMax/ReduceMin over trailing axes. A NaN in a row gives NaN, as the scalar max/min of onnxruntime does. */
+EXPORT(f32_rows_extreme)
+void f32_rows_extreme(int rows, int len, const float* X, int lowest, float* Y) {
+  for (int r = 0; r < rows; r++) {
+    const float* x = X + (long)r * len;
+    float m = x[0];
+    int i = 0;
+    if (len >= 16) {
+      v128_t m0 = wasm_v128_load(x), m1 = wasm_v128_load(x + 4), m2 = wasm_v128_load(x + 8), m3 = wasm_v128_load(x + 12);
+      for (i = 16; i + 16 <= len; i += 16) {
+        const v128_t a = wasm_v128_load(x + i), b = wasm_v128_load(x + i + 4), c = wasm_v128_load(x + i + 8), d = wasm_v128_load(x + i + 12);
+        m0 = lowest ? wasm_f32x4_min(m0, a) : wasm_f32x4_max(m0, a);
+        m1 = lowest ? wasm_f32x4_min(m1, b) : wasm_f32x4_max(m1, b);
+        m2 = lowest ? wasm_f32x4_min(m2, c) : wasm_f32x4_max(m2, c);
+        m3 = lowest ? wasm_f32x4_min(m3, d) : wasm_f32x4_max(m3, d);
+      }
+      const v128_t ab = lowest ? wasm_f32x4_min(m0, m1) : wasm_f32x4_max(m0, m1);
+      const v128_t cd = lowest ? wasm_f32x4_min(m2, m3) : wasm_f32x4_max(m2, m3);
+      const v128_t v = lowest ? wasm_f32x4_min(ab, cd) : wasm_f32x4_max(ab, cd);
+      m = extreme_of(extreme_of(wasm_f32x4_extract_lane(v, 0), wasm_f32x4_extract_lane(v, 1), lowest),
+                     extreme_of(wasm_f32x4_extract_lane(v, 2), wasm_f32x4_extract_lane(v, 3), lowest), lowest);
+    }
+    for (; i < len; i++) m = extreme_of(m, x[i], lowest);
+    Y[r] = m;
+  }
+}
+
 /* Y = X * clamp(alpha X + beta, 0, 1) over n elements: HardSwish at alpha 1/6, beta 1/2 (MobileNetV3's activation,
  * which exporters before opset 14 write as HardSigmoid then Mul). Y may be X. */
 EXPORT(f32_hardswish)

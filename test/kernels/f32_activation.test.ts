@@ -1,9 +1,9 @@
 // f32_softmax_rows, f32_layernorm_rows, f32_gelu_erf, f32_sigmoid, f32_swish, f32_hardswish, f32_rows_affine and
-// f32_rows_sum against float64 references: row lengths around the 4- and 16-lane steps and long rows,
+// f32_rows_sum and f32_rows_extreme against float64 references: row lengths around the 4- and 16-lane steps and long rows,
 // inputs from -60 to 60 (exp's reduction and its underflow to 0), masked entries (-Infinity) as attention writes them,
 // rows written in place; GELU over -10 to 10 at lengths around the step.
 import { describe, expect, it } from "vitest";
-import { refGeluErf, refHardSwish, refLayerNormRows, refRowsAffine, refRowsSum, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
+import { refGeluErf, refHardSwish, refLayerNormRows, refRowsAffine, refRowsExtreme, refRowsSum, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
 import { kernelInstance, tileSizes, uniform } from "@test/support/kernels";
 
 /** Largest |a - b| over each element's max(|b|, floor). */
@@ -146,6 +146,43 @@ describe("f32_rows_sum", () => {
         const got = kx.f32(y, rows);
         const { sums, magnitudes } = refRowsSum(X, rows, len, divisor);
         for (let r = 0; r < rows; r++) expect(Math.abs(got[r]! - sums[r]!), `len ${len} row ${r} / ${divisor}`).toBeLessThanOrEqual(1e-6 * magnitudes[r]!);
+      }
+    }
+  });
+});
+
+describe("f32_rows_extreme", () => {
+  it("gives each row's exact max (or min) for lengths around 4 and 16 and a 112 x 112 plane, the extreme anywhere in the row", () => {
+    for (const len of [...tileSizes(4), ...tileSizes(16), 12544]) {
+      const rows = 4;
+      const X = uniform(rows * len, len + 31, 3);
+      // Row 1's extremes at its first element, row 2's at its last, row 3's in the middle (a lane of the tail or of a block).
+      X[len] = 9;
+      X[len + 1 < 2 * len ? len + 1 : len] = -9;
+      X[3 * len - 1] = 8;
+      X[3 * len + (len >> 1)] = -8;
+      for (const lowest of [0, 1]) {
+        const kx = kernelInstance();
+        const y = kx.alloc(rows * 4);
+        kx.k.f32_rows_extreme(rows, len, kx.put(X), lowest, y);
+        expect(Array.from(kx.f32(y, rows)), `len ${len} ${lowest ? "min" : "max"}`).toEqual(Array.from(refRowsExtreme(X, rows, len, lowest === 1)));
+      }
+    }
+  });
+
+  it("gives NaN for a row holding a NaN, wherever it lies, and leaves the other rows alone", () => {
+    for (const len of [1, 5, 16, 37]) {
+      for (const at of [0, len - 1, len >> 1]) {
+        const X = uniform(2 * len, len + at, 2);
+        X[len + at] = NaN;
+        for (const lowest of [0, 1]) {
+          const kx = kernelInstance();
+          const y = kx.alloc(8);
+          kx.k.f32_rows_extreme(2, len, kx.put(X), lowest, y);
+          const got = kx.f32(y, 2);
+          expect(got[0], `len ${len}`).toBe(refRowsExtreme(X, 1, len, lowest === 1)[0]);
+          expect(got[1], `len ${len} NaN at ${at}`).toBeNaN();
+        }
       }
     }
   });

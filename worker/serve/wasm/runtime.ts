@@ -50,6 +50,7 @@ export interface KernelExports {
   f32_hardswish(n: number, alpha: number, beta: number, X: Ptr, Y: Ptr): void;
   f32_rows_affine(rows: number, len: number, X: Ptr, S: Ptr, T: Ptr, lo: number, hi: number, Y: Ptr): void;
   f32_rows_sum(rows: number, len: number, X: Ptr, divisor: number, Y: Ptr): void;
+  f32_rows_extreme(rows: number, len: number, X: Ptr, lowest: number, Y: Ptr): void;
   f32_col2im(col: Ptr, ldc: number, M: number, IH: number, IW: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, OH: number, OW: number, scale: Ptr, bias: Ptr, lo: number, hi: number, Y: Ptr): void;
 }
 

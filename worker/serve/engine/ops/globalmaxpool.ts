@@ -1,6 +1,5 @@
-// GlobalMaxPool: the max over every spatial dim, keeping them as 1s.
+// GlobalMaxPool: the max over every spatial dim, keeping them as 1s (each plane by the row-extreme kernel).
 import type { Op } from "../op";
-import { reduceKernel, reducedDims } from "./reduce";
 
 export const globalmaxpool: Op = {
   plan(ctx) {
@@ -10,9 +9,11 @@ export const globalmaxpool: Op = {
       run(run) {
         const a = x(run);
         if (a.dims.length < 3) throw new RangeError(`GlobalMaxPool needs [N, C, ...], got [${a.dims}]`);
-        const axes = a.dims.slice(2).map((_, i) => i + 2);
-        const y = run.alloc(reducedDims(a.dims, axes, true));
-        run.view(y).set(reduceKernel("Max", run.view(a), a.dims, axes));
+        const [B, C] = a.dims as [number, number];
+        const spatial = a.dims.slice(2).reduce((p, d) => p * d, 1);
+        if (spatial === 0) throw new RangeError(`GlobalMaxPool over an empty plane: [${a.dims}]`);
+        const y = run.alloc([B, C, ...a.dims.slice(2).map(() => 1)]);
+        run.kx.k.f32_rows_extreme(B * C, spatial, a.ptr, 0, y.ptr);
         return [y];
       },
     };

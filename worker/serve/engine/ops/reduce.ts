@@ -1,7 +1,8 @@
-// The Reduce family (Mean, Max, Sum, Min, Prod) and what GlobalMaxPool shares with it: axes from the attribute (before
-// opset 18; ReduceSum before 13) or the optional input, keepdims, noop_with_empty_axes. Adjacent reduced dims are
-// merged and each run reduced as [outer, len, inner] in float64, the result rounded to float32 once; at run time a
-// Sum or Mean over trailing axes sums each row on the kernel in float32 instead.
+// The Reduce family (Mean, Max, Sum, Min, Prod): axes from the attribute (before opset 18; ReduceSum before 13) or the
+// optional input, keepdims, noop_with_empty_axes. Adjacent reduced dims are merged and each run reduced as
+// [outer, len, inner] in float64, the result rounded to float32 once; at run time a reduction over trailing axes
+// runs on the kernels instead, a row at a time (Sum and Mean summed in float32, Max and Min exact). A NaN makes a
+// Max or Min NaN on either path.
 import { intAttribute, intsAttribute } from "../../../onnx/attributes";
 import { DT } from "../../../onnx/dtype";
 import { constantOf, numbersOf } from "../elementwise";
@@ -39,8 +40,8 @@ export function reduceKernel(kind: ReduceKind, src: ArrayLike<number>, dims: rea
       for (let j = 0; j < len; j++) {
         const s = (o * len + j) * inner;
         switch (kind) {
-          case "Max": for (let i = 0; i < inner; i++) { const v = data[s + i]!; if (v > out[dst + i]!) out[dst + i] = v; } break;
-          case "Min": for (let i = 0; i < inner; i++) { const v = data[s + i]!; if (v < out[dst + i]!) out[dst + i] = v; } break;
+          case "Max": for (let i = 0; i < inner; i++) { const v = data[s + i]!; if (v > out[dst + i]! || v !== v) out[dst + i] = v; } break;
+          case "Min": for (let i = 0; i < inner; i++) { const v = data[s + i]!; if (v < out[dst + i]! || v !== v) out[dst + i] = v; } break;
           case "Prod": for (let i = 0; i < inner; i++) out[dst + i] = out[dst + i]! * data[s + i]!; break;
           default: for (let i = 0; i < inner; i++) out[dst + i] = out[dst + i]! + data[s + i]!;
         }
@@ -97,6 +98,8 @@ export function reduceOp(kind: ReduceKind): Op {
           const len = trailingRun(a.dims, axes);
           if ((kind === "Sum" || kind === "Mean") && len !== null && len > 0) {
             run.kx.k.f32_rows_sum(sizeOf(a.dims) / len, len, a.ptr, kind === "Mean" ? len : 1, y.ptr);
+          } else if ((kind === "Max" || kind === "Min") && len !== null && len > 0) {
+            run.kx.k.f32_rows_extreme(sizeOf(a.dims) / len, len, a.ptr, kind === "Min" ? 1 : 0, y.ptr);
           } else {
             run.view(y).set(reduceKernel(kind, run.view(a), a.dims, axes));
           }

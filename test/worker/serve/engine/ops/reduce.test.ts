@@ -68,6 +68,16 @@ describe("Reduce ops against onnxruntime-node", () => {
 });
 
 describe("reduceKernel on a float32 source", () => {
+  it("makes a Max or Min NaN where a reduced run holds a NaN, as the row kernel does", () => {
+    const src = Float32Array.from([1, NaN, 3, 4, 5, 6]);
+    for (const kind of ["Max", "Min"] as const) {
+      const leading = Array.from(reduceKernel(kind, src, [2, 3], [0]));
+      expect(leading[0]).toBe(kind === "Max" ? 4 : 1);
+      expect(leading[1]).toBeNaN();
+      expect(leading[2]).toBe(kind === "Max" ? 6 : 3);
+    }
+  });
+
   it("reads it in place and leaves it as it was, a Mean over no axes included", () => {
     const src = Float32Array.from([1.5, -2, 3.25, 4, 0.5, 6]);
     const before = Array.from(src);
