@@ -11,7 +11,7 @@ WASM_LD="${WASM_LD:-wasm-ld-19}"
 mkdir -p "$out"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-sources=(runtime f32_gemm qs8_gemm qs4_gemm lut4_gemm pq_gemm binary_gemm f32_spmm f32_conv f32_dwconv f32_pointwise qs8_pointwise f32_activation f32_quantize compress)
+sources=(runtime f32_gemm qs8_gemm qs4_gemm lut4_gemm pq_gemm binary_gemm f32_spmm f32_conv f32_dwconv f32_pointwise qs8_pointwise f32_activation f32_recurrent f32_quantize compress)
 
 build() { # name, extra flags...
   local name="$1"; shift

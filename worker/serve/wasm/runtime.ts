@@ -51,6 +51,9 @@ export interface KernelExports {
   f32_rows_affine(rows: number, len: number, X: Ptr, S: Ptr, T: Ptr, lo: number, hi: number, Y: Ptr): void;
   f32_rows_sum(rows: number, len: number, X: Ptr, divisor: number, Y: Ptr): void;
   f32_rows_extreme(rows: number, len: number, X: Ptr, lowest: number, Y: Ptr): void;
+  f32_lstm_cell(H: number, XW: Ptr, G: Ptr, P: Ptr, clip: number, inputForget: number, C: Ptr, Hs: Ptr, Y: Ptr): void;
+  f32_gru_reset(H: number, XW: Ptr, G: Ptr, clip: number, Hs: Ptr, Z: Ptr, RH: Ptr): void;
+  f32_gru_cell(H: number, XW: Ptr, G: Ptr, Z: Ptr, GH: Ptr, clip: number, Hs: Ptr, Y: Ptr): void;
   f32_col2im(col: Ptr, ldc: number, M: number, IH: number, IW: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, OH: number, OW: number, scale: Ptr, bias: Ptr, lo: number, hi: number, Y: Ptr): void;
 }
 

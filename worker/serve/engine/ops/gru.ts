@@ -1,9 +1,9 @@
 // GRU (gates z, r, h): X·W^T for all steps in one GEMM per direction, then per step h·R^T on the packed R and the
-// gate math. linear_before_reset=1 multiplies r into h·Rh^T + Rbh (one GEMM of all of R); 0 applies r to h first, so
+// gate math on the cell kernels (f32_gru_reset, f32_gru_cell), one call per batch row. linear_before_reset=1 multiplies r into h·Rh^T + Rbh (one GEMM of all of R); 0 applies r to h first, so
 // R is packed as its z/r rows and its h rows and the step runs (r ⊙ h)·Rh^T as a second GEMM.
 import { intAttribute } from "../../../onnx/attributes";
 import type { Op } from "../op";
-import { gateRows, heapOf, kernelsOf, project, readRecurrent, recur, sigmoid, stateOf, tanh } from "./recurrent";
+import { gateRows, kernelsOf, project, readRecurrent, recur, stateOf } from "./recurrent";
 
 export const gru: Op = {
   plan(ctx) {
@@ -35,56 +35,22 @@ export const gru: Op = {
         const g = kx.alloc(batch * gw * 4);
         const rh = kx.alloc(batch * H * 4); // r ⊙ h, then (r ⊙ h)·Rh^T (linear_before_reset=0)
         const gh = kx.alloc(batch * H * 4);
-        const z = new Float32Array(batch * H);
-        const heap = heapOf(kx);
+        const z = beforeReset ? 0 : kx.alloc(batch * H * 4);
         const at = (s: number, b: number, d: number) => (rc.reverse[d] ? lens[b]! - 1 - s : s);
         for (let d = 0; d < dirs; d++) {
           const hd = h.ptr + d * batch * H * 4;
-          const xw = sq.xw[d]! >> 2;
+          const xwAt = (s: number, b: number) => sq.xw[d]! + (Math.max(0, at(s, b, d)) * batch + b) * G * 4;
           for (let s = 0; s < seq; s++) {
             recur(kx, beforeReset ? rAll[d]! : rZr[d]!, batch, hd, H, g);
             if (!beforeReset) {
-              // z and r first, then r ⊙ h through Rh.
-              const f = heap();
-              for (let b = 0; b < batch; b++) {
-                const xo = xw + (Math.max(0, at(s, b, d)) * batch + b) * G;
-                const go = (g >> 2) + b * gw;
-                const ho = (hd >> 2) + b * H;
-                const ro = (rh >> 2) + b * H;
-                for (let j = 0; j < H; j++) {
-                  z[b * H + j] = sigmoid(Math.min(clip, Math.max(-clip, f[xo + j]! + f[go + j]!)));
-                  const rg = sigmoid(Math.min(clip, Math.max(-clip, f[xo + H + j]! + f[go + H + j]!)));
-                  f[ro + j] = rg * f[ho + j]!;
-                }
-              }
+              // z and r first, then r ⊙ h through Rh (every row: the GEMM takes them together).
+              for (let b = 0; b < batch; b++) kx.k.f32_gru_reset(H, xwAt(s, b), g + b * gw * 4, clip, hd + b * H * 4, z + b * H * 4, rh + b * H * 4);
               recur(kx, rH[d]!, batch, rh, H, gh);
             }
-            const f = heap();
             for (let b = 0; b < batch; b++) {
-              const len = lens[b]!;
-              if (s >= len) continue;
-              const t = at(s, b, d);
-              const xo = xw + (t * batch + b) * G;
-              const go = (g >> 2) + b * gw;
-              const ho = (hd >> 2) + b * H;
-              const yo = y ? (y.ptr >> 2) + ((t * dirs + d) * batch + b) * H : -1;
-              const hho = (gh >> 2) + b * H;
-              for (let j = 0; j < H; j++) {
-                let zg: number;
-                let vh: number;
-                if (beforeReset) {
-                  zg = sigmoid(Math.min(clip, Math.max(-clip, f[xo + j]! + f[go + j]!)));
-                  const rg = sigmoid(Math.min(clip, Math.max(-clip, f[xo + H + j]! + f[go + H + j]!)));
-                  vh = f[xo + 2 * H + j]! + rg * f[go + 2 * H + j]!;
-                } else {
-                  zg = z[b * H + j]!;
-                  vh = f[xo + 2 * H + j]! + f[hho + j]!;
-                }
-                const hg = tanh(Math.min(clip, Math.max(-clip, vh)));
-                const hNew = (1 - zg) * hg + zg * f[ho + j]!;
-                f[ho + j] = hNew;
-                if (yo >= 0) f[yo + j] = hNew;
-              }
+              if (s >= lens[b]!) continue;
+              const yAt = y ? y.ptr + ((at(s, b, d) * dirs + d) * batch + b) * H * 4 : 0;
+              kx.k.f32_gru_cell(H, xwAt(s, b), g + b * gw * 4, beforeReset ? 0 : z + b * H * 4, gh + b * H * 4, clip, hd + b * H * 4, yAt);
             }
           }
         }

@@ -151,40 +151,9 @@ export function stateOf(run: RunState, rc: Recurrent, i: number, batch: number):
   return s;
 }
 
-/** The whole of kernel memory as float32 (indexes are byte pointers / 4), re-made when memory has grown. */
-export function heapOf(kx: KernelInstance): () => Float32Array {
-  let view = new Float32Array(kx.k.memory.buffer);
-  return () => (view.buffer === kx.k.memory.buffer ? view : (view = new Float32Array(kx.k.memory.buffer)));
-}
-
 /** One step of h·R^T (batch rows of H) into out, its GEMM scratch freed at once. */
 export function recur(kx: KernelInstance, layer: Linear, batch: number, h: Ptr, lda: number, out: Ptr): void {
   const mark = kx.mark();
   layer.run(kx, batch, h, lda, out, layer.N);
   kx.reset(mark);
-}
-
-// The gate activations as rational functions on a clamped range (the approximations onnxruntime's MLAS uses, within
-// 3e-8 of the exact values): about twice as fast as Math.exp/Math.tanh in the per-element gate loop, which
-// dominates a step at small batch.
-
-/** tanh(x) = x p(x²) / q(x²) on [-9, 9]. */
-export function tanh(v: number): number {
-  const x = v < -9 ? -9 : v > 9 ? 9 : v;
-  const x2 = x * x;
-  const p = ((((((-2.76076847742355e-16 * x2 + 2.00018790482477e-13) * x2 - 8.60467152213735e-11) * x2 + 5.12229709037114e-8) * x2 +
-    1.48572235717979e-5) * x2 + 6.37261928875436e-4) * x2 + 4.89352455891786e-3) * x;
-  const q = ((1.19825839466702e-6 * x2 + 1.18534705686654e-4) * x2 + 2.268434632439e-3) * x2 + 4.89352518554385e-3;
-  return p / q;
-}
-
-/** 1 / (1 + e^-x) = 0.5 + x p(x²) / q(x²) on [-18, 18], clamped to [0, 1]. */
-export function sigmoid(v: number): number {
-  const x = v < -18 ? -18 : v > 18 ? 18 : v;
-  const x2 = x * x;
-  const p = ((((4.37031012579801e-11 * x2 + 1.15627324459942e-7) * x2 + 6.08574864600143e-5) * x2 + 8.51377133304701e-3) * x2 + 2.48287947061529e-1) * x;
-  const q = ((((6.1024738975568e-13 * x2 + 5.76102136993427e-9) * x2 + 6.2910678501704e-6) * x2 + 1.70198817374094e-3) * x2 + 1.16817656904453e-1) * x2 +
-    9.9315192102318e-1;
-  const r = p / q + 0.5;
-  return r < 0 ? 0 : r > 1 ? 1 : r;
 }
