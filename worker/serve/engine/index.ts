@@ -20,6 +20,7 @@ import { absorbActivation, absorbEpilogue } from "./epilogue";
 import { LimitError } from "../../onnx/limits";
 import { checkNodeAttributes } from "./attributes";
 import { fuseGraph } from "./fusion";
+import { conditionOf, guardsOf, openBranches, type Guard } from "./branches";
 import { heldBytes, lazyConstant, materialize, releaseConstant, RunState, sizeOf, Uncovered, WeightNotLoaded, type Activation, type Constant, type FetchedBytes, type Liveness } from "./values";
 import { skeletonRange, type ByteSource } from "../../onnx/skeleton";
 import type { ArenaPlan } from "./arena";
@@ -95,14 +96,15 @@ const EXACT = 2 ** 24;
 /** Specialisations kept per session (distinct input shapes in use at once). */
 export const SPECIALISATIONS = 8;
 
-/** Nodes in dependency order (Kahn's algorithm: linear in nodes and edges; validation has ruled out cycles). */
-export function topoOrder(nodes: readonly NodeProto[], available: ReadonlySet<string>): NodeProto[] {
+/** Nodes in dependency order (Kahn's algorithm: linear in nodes and edges; validation has ruled out cycles).
+ * `alsoReads` names values a node depends on besides its inputs (the conditions of the Ifs a branch node is under). */
+export function topoOrder(nodes: readonly NodeProto[], available: ReadonlySet<string>, alsoReads: (n: NodeProto) => readonly string[] = () => []): NodeProto[] {
   const producer = new Map<string, number>();
   nodes.forEach((n, i) => n.output.forEach((o) => o && producer.set(o, i)));
   const waiting = new Array<number>(nodes.length).fill(0);
   const dependents: number[][] = nodes.map(() => []);
   nodes.forEach((n, i) => {
-    for (const name of new Set(n.input)) {
+    for (const name of new Set([...n.input, ...alsoReads(n)])) {
       if (!name || available.has(name)) continue;
       const p = producer.get(name);
       if (p === undefined) throw new Uncovered(`node ${label(n)} reads '${name}', which no node produces`);
@@ -134,7 +136,7 @@ const ABSORBED_CHAIN = 4;
  * decodes a weight, packs it and releases it before the next one is decoded (and a ranged load reads it then), where
  * Kahn's order would fold every weight first. Topological still: a folded node follows what it reads.
  */
-export function foldsNearUse(order: readonly NodeProto[], initializers: ReadonlySet<string>): NodeProto[] {
+export function foldsNearUse(order: readonly NodeProto[], initializers: ReadonlySet<string>, alsoReads: (n: NodeProto) => readonly string[] = () => []): NodeProto[] {
   const constant = new Set(initializers);
   const producer = new Map<string, NodeProto>();
   const folds = new Set<NodeProto>();
@@ -147,18 +149,20 @@ export function foldsNearUse(order: readonly NodeProto[], initializers: Readonly
   if (folds.size === 0) return [...order];
   const out: NodeProto[] = [];
   const emitted = new Set<NodeProto>();
+  // What a node needs computed before it: an If's condition above it, then its inputs.
+  const reads = (n: NodeProto) => [...alsoReads(n), ...n.input];
   // Emits the folds that produce `name`, producers first (an explicit stack: a hostile chain may be long).
   const emit = (name: string) => {
-    const stack: { node: NodeProto; next: number }[] = [];
+    const stack: { node: NodeProto; reads: string[]; next: number }[] = [];
     const push = (value: string) => {
       const p = producer.get(value);
-      if (p && !emitted.has(p)) (emitted.add(p), stack.push({ node: p, next: 0 }));
+      if (p && !emitted.has(p)) (emitted.add(p), stack.push({ node: p, reads: reads(p), next: 0 }));
     };
     push(name);
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
-      if (top.next < top.node.input.length) {
-        const i = top.node.input[top.next++];
+      if (top.next < top.reads.length) {
+        const i = top.reads[top.next++];
         if (i) push(i);
       } else {
         out.push(top.node);
@@ -169,11 +173,12 @@ export function foldsNearUse(order: readonly NodeProto[], initializers: Readonly
   for (const n of order) {
     if (folds.has(n)) continue;
     let at = n;
-    for (const i of at.input) if (i) emit(i);
+    for (const i of reads(n)) if (i) emit(i);
     for (let d = 0; d < ABSORBED_CHAIN; d++) {
       const outs = at.output.filter((o) => o);
       const next = outs.length === 1 ? consumers.get(outs[0]!) : undefined;
-      if (!next || next.length !== 1 || weightedOperator(next[0]!)) break;
+      // A consumer under another If than this node's may be planned away: its folds wait for it.
+      if (!next || next.length !== 1 || weightedOperator(next[0]!) || alsoReads(next[0]!).join() !== alsoReads(n).join()) break;
       at = next[0]!;
       for (const i of at.input) if (i) emit(i);
     }
@@ -231,6 +236,8 @@ class Planner {
   readonly placed = new Map<Constant, Activation>(); // constants copied into kernel memory for run-time use
   readonly memos = new Map<NodeProto, Memo>();
   readonly kernels: Record<string, string> = {};
+  /** The Ifs each branch node is under, by the values it writes (branches.ts). */
+  readonly guards: ReadonlyMap<string, Guard[]>;
 
   constructor(
     stored: ModelProto,
@@ -240,11 +247,14 @@ class Planner {
     // Pruned variants store mostly-zero weights as sparse initializers; the kernels pack them from dense views.
     const model = stored.graph ? densifyInitializers(stored) : stored;
     if (!model.graph) throw new Uncovered("model has no graph");
+    // If branches opened up into the graph (branches.ts): their nodes guarded by the conditions above them.
+    const opened = openBranches(model.graph);
+    this.guards = opened.guards;
     // The planner's own copy of the graph without its weights, its bytes fields copied: decoding keeps them as views
     // into the model's bytes, which would otherwise stay alive as long as the session.
-    this.graph = clone(GraphProtoSchema, { ...model.graph, initializer: [], sparseInitializer: [] });
+    this.graph = clone(GraphProtoSchema, { ...model.graph, node: opened.nodes, initializer: [], sparseInitializer: [] });
     this.opset = defaultOpset(model);
-    for (const t of model.graph.initializer) this.initializers.set(t.name, lazyConstant(t, fetched));
+    for (const t of [...model.graph.initializer, ...opened.initializers]) this.initializers.set(t.name, lazyConstant(t, fetched));
     this.inputs = this.graph.input.filter((v) => !this.initializers.has(v.name));
     for (const v of [...this.inputs, ...this.graph.output]) {
       const t = elemType(v);
@@ -252,9 +262,11 @@ class Planner {
     }
     this.consumers = readersOf(this.graph.node);
     this.graphOutputs = new Set(this.graph.output.map((o) => o.name));
+    const conditions = (n: NodeProto) => guardsOf(n, this.guards)?.map((g) => g.cond) ?? [];
     this.order = foldsNearUse(
-      topoOrder(fuseGraph(this.graph.node, this.initializers, this.graphOutputs, this.opset), new Set([...this.initializers.keys(), ...this.inputs.map((v) => v.name)])),
+      topoOrder(fuseGraph(this.graph.node, this.initializers, this.graphOutputs, this.opset), new Set([...this.initializers.keys(), ...this.inputs.map((v) => v.name)]), conditions),
       new Set(this.initializers.keys()),
+      conditions,
     );
     // A node reads only its inputs (an absorbed node's other inputs are constants), so a value is dead after the last
     // node in this order that lists it: a step's or one planned away (a folded Shape), which only keeps it longer.
@@ -282,7 +294,7 @@ class Planner {
     const kx = this.kx;
     const constants = new Map(this.initializers);
     const marks = new Map<string, ValueMark>(); // what planning knows of run-time values' elements
-    const releases = release ? new Release(this.order, this.initializers) : null;
+    const releases = release ? new Release(this.order, this.initializers, [...this.guards.values()].flatMap((gs) => gs.map((g) => g.cond))) : null;
     const absorbed = new Set<NodeProto>();
     const steps: Step[] = [];
     const traced = new Map<string, readonly number[]>(Object.entries(dims));
@@ -307,6 +319,8 @@ class Planner {
     for (let at = 0; at < this.order.length; at++) {
       const node = this.order[at]!;
       if (absorbed.has(node)) continue;
+      // A node in the branch an If does not take for these shapes is planned away (its values never exist).
+      if (!this.inTakenBranch(node, constants)) continue;
       yield at;
       if (node.domain !== "" && node.domain !== "ai.onnx") throw new Uncovered(`node ${label(node)} is in domain '${node.domain}'`);
       const op = OPS[node.opType];
@@ -394,6 +408,16 @@ class Planner {
     return { steps, arena: tracedSteps === steps.length ? arena : null };
   }
 
+  /** Whether every If above the node takes the node's branch: each condition folded to a constant by now. */
+  private inTakenBranch(node: NodeProto, constants: ReadonlyMap<string, Constant>): boolean {
+    for (const g of guardsOf(node, this.guards) ?? []) {
+      const c = constants.get(g.cond);
+      if (!c) throw new Uncovered(`If node ${g.node || "(unnamed)"}: its condition '${g.cond}' is computed at run time`);
+      if (conditionOf(c, g.node) !== g.then) return false;
+    }
+    return true;
+  }
+
   /** Bytes of constants' values the planner still holds in JS (those some node may plan from again). */
   heldBytes(): number {
     const held = new Set<Constant>(this.initializers.values());
@@ -434,8 +458,10 @@ class Release {
   private readonly released = new Set<Constant>();
   private readonly initializers: ReadonlySet<Constant>;
 
-  constructor(order: readonly NodeProto[], initializers: ReadonlyMap<string, Constant>) {
+  /** `kept`: value names read outside any node's inputs (the conditions of Ifs, read again for each input shape). */
+  constructor(order: readonly NodeProto[], initializers: ReadonlyMap<string, Constant>, kept: Iterable<string> = []) {
     for (const n of order) for (const i of new Set(n.input)) if (i) this.pending.set(i, (this.pending.get(i) ?? 0) + 1);
+    for (const k of kept) this.replanned.add(k);
     this.initializers = new Set(initializers.values());
     for (const [name, c] of initializers) {
       this.stable.add(c);

@@ -17,6 +17,7 @@ import { gemm } from "./gemm";
 import { globalaveragepool } from "./globalaveragepool";
 import { gru } from "./gru";
 import { identity } from "./identity";
+import { ifOp } from "./if";
 import { instancenormalization } from "./instancenormalization";
 import { layernormalization } from "./layernormalization";
 import { lstm } from "./lstm";
@@ -96,6 +97,7 @@ export const OPS: Record<string, Op> = {
   GlobalAveragePool: globalaveragepool,
   GRU: gru,
   Identity: identity,
+  If: ifOp,
   LayerNormalization: layernormalization,
   InstanceNormalization: instancenormalization,
   LSTM: lstm,

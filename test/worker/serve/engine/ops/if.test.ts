@@ -1,0 +1,134 @@
+// If on the kernel engine: a condition that folds at plan time (a constant, or shape arithmetic on the input's dims)
+// runs the branch it takes, against onnxruntime-node at batch 1 and 3; branches that read outer values and their own
+// weights, that define the same names, that hand on an outer value or a constant, and Ifs nested in branches. A
+// condition computed at run time leaves the model to onnxruntime-web, naming the If.
+import { describe, expect, it } from "vitest";
+import type { GraphProto, NodeProto, TensorProto } from "onnx-buf";
+import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
+import { encodeModel } from "@worker/onnx/codec";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
+import { kernelCoverage } from "@worker/serve/engine";
+import { compressModel } from "@worker/compress/pipeline";
+import { RecipeSchema } from "@worker/compress/recipe";
+import { decodeModel } from "@worker/onnx/codec";
+import { plainKernelModule } from "@test/support/kernels";
+import { loadKernels, maxRelDiff, runReference, type Feeds } from "@test/support/engine";
+import { ifNode } from "@test/support/graphs";
+import { rng } from "@test/support/models";
+
+const next = rng(20261205);
+const weights = (name: string, dims: number[]) => makeTensor(name, DT.FLOAT, dims, Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => next() - 0.5));
+/** A branch output's value info without a shape (makeValueInfo with [] would claim rank 0). */
+function unshaped(name: string) {
+  const v = makeValueInfo(name, DT.FLOAT, []);
+  if (v.type?.value.case === "tensorType") v.type.value.value.shape = undefined;
+  return v;
+}
+const bool = (name: string, v: boolean) => makeTensor(name, DT.BOOL, [], new Uint8Array([v ? 1 : 0]));
+
+/** A branch: MatMul of the outer `h` by its own weight (`w` unless named, alike in both branches), then `act`. */
+function branch(tag: string, act: string, weight = "w"): GraphProto {
+  return makeGraph(
+    [makeNode("MatMul", ["h", weight], ["z"], `${tag}/mm`), makeNode(act, ["z"], ["y"], `${tag}/act`)],
+    tag,
+    [],
+    [unshaped("y")],
+    [weights(weight, [16, 8])],
+  );
+}
+
+/** x [N, 12] -> MatMul -> Relu = h; If(cond) over h; the If's output through a last MatMul. */
+function model(cond: NodeProto[], inits: TensorProto[], iff: NodeProto): Uint8Array {
+  const graph = makeGraph(
+    [makeNode("MatMul", ["x", "w0"], ["h0"], "stem"), makeNode("Relu", ["h0"], ["h"], "stem/relu"), ...cond, iff, makeNode("MatMul", ["y", "w2"], ["out"], "head")],
+    "if",
+    [makeValueInfo("x", DT.FLOAT, ["N", 12])],
+    [makeValueInfo("out", DT.FLOAT, ["N", 4])],
+    [weights("w0", [12, 16]), weights("w2", [8, 4]), ...inits],
+  );
+  return encodeModel(makeModel(graph, { "": 13 }));
+}
+
+function feeds(batch: number, seed: number): Feeds {
+  const r = rng(seed);
+  return { x: { dims: [batch, 12], data: Float32Array.from({ length: batch * 12 }, () => r() * 2 - 1) } };
+}
+
+async function expectLikeReference(bytes: Uint8Array, batches = [1, 3]) {
+  const session = loadKernels(bytes);
+  for (const batch of batches) {
+    const f = feeds(batch, batch);
+    const got = await session.run({ x: { type: "float32", ...f.x! } });
+    const want = await runReference(bytes, f);
+    expect(got.out!.dims, `batch ${batch}`).toEqual(want.out!.dims);
+    expect(maxRelDiff(got.out!.data as Float32Array, want.out!.data), `batch ${batch}`).toBeLessThan(1e-5);
+  }
+  await session.release();
+}
+
+describe("If with a condition that folds at plan time", () => {
+  for (const taken of [true, false]) {
+    it(`runs the ${taken ? "then" : "else"} branch of a constant condition; both branches name their weight and values alike`, async () => {
+      const bytes = model([], [bool("cond", taken)], ifNode("cond", ["y"], branch("then", "Relu"), branch("else", "Sigmoid")));
+      expect(kernelCoverage(decodeModel(bytes), plainKernelModule)).toBeNull();
+      await expectLikeReference(bytes);
+    });
+  }
+
+  it("takes the branch the input's batch chooses (Equal on Shape), each batch size planned for its own", async () => {
+    const cond = [
+      makeNode("Shape", ["x"], ["shape"], "shape"),
+      makeNode("Gather", ["shape", "zero"], ["batch"], "batch", { axis: 0 }),
+      makeNode("Equal", ["batch", "one"], ["single"], "single"),
+    ];
+    const consts = [makeTensor("zero", DT.INT64, [], new BigInt64Array([0n])), makeTensor("one", DT.INT64, [], new BigInt64Array([1n]))];
+    const bytes = model(cond, consts, ifNode("single", ["y"], branch("then", "Relu"), branch("else", "Tanh")));
+    await expectLikeReference(bytes, [1, 3, 1]);
+  });
+
+  it("hands on an outer value or a branch's constant as a branch's output, and opens Ifs nested in a branch", async () => {
+    const passThrough = makeGraph([makeNode("Identity", ["h"], ["p"], "pass")], "pass", [], [unshaped("p")], []);
+    const inner = ifNode("inner_cond", ["y"], branch("inner_then", "Sigmoid"), branch("inner_else", "Relu"), "inner");
+    const outerThen = makeGraph([inner], "outer_then", [], [unshaped("y")], [bool("inner_cond", false)]);
+    const outerElse = branch("outer_else", "Tanh");
+    const twoOutputs = ifNode("cond", ["y", "h2"], { ...outerThen, node: [...outerThen.node, ...passThrough.node], output: [...outerThen.output, ...passThrough.output] }, {
+      ...outerElse,
+      node: [...outerElse.node, makeNode("Neg", ["h"], ["q"], "neg")],
+      output: [...outerElse.output, unshaped("q")],
+    });
+    for (const taken of [true, false]) {
+      const graph = decodeModel(model([], [bool("cond", taken)], twoOutputs)).graph!;
+      // Both outputs reach the graph: the second through an Add with the stem's activation.
+      graph.node.push(makeNode("Add", ["h2", "h"], ["side"], "side"));
+      graph.output.push(makeValueInfo("side", DT.FLOAT, ["N", 16]));
+      const bytes = encodeModel(makeModel(graph, { "": 13 }));
+      await expectLikeReference(bytes);
+      const session = loadKernels(bytes);
+      const f = feeds(3, 7);
+      const got = await session.run({ x: { type: "float32", ...f.x! } });
+      const want = await runReference(bytes, f);
+      expect(maxRelDiff(got.side!.data as Float32Array, want.side!.data), `then ${taken}`).toBeLessThan(1e-5);
+    }
+  });
+
+  it("runs an int8 variant whose weights inside the branches are quantized", async () => {
+    // The quantizer keys weights by name: each branch's weight has its own (one name in both would read as shared).
+    const bytes = model([], [bool("cond", false)], ifNode("cond", ["y"], branch("then", "Relu", "then.w"), branch("else", "Sigmoid", "else.w")));
+    const variant = compressModel(decodeModel(bytes), RecipeSchema.parse({ quantize: { bits: 8 } }));
+    expect(variant.tensors.map((t) => t.name).sort()).toEqual(["else.w", "then.w", "w0", "w2"]);
+    const session = loadKernels(variant.bytes);
+    const f = feeds(3, 11);
+    const got = await session.run({ x: { type: "float32", ...f.x! } });
+    const want = await runReference(variant.bytes, f);
+    expect(maxRelDiff(got.out!.data as Float32Array, want.out!.data)).toBeLessThan(3e-2);
+  });
+});
+
+describe("If with a condition computed at run time", () => {
+  it("is not covered: the model goes to onnxruntime-web, and the reason names the If", () => {
+    const graph = decodeModel(model([], [], ifNode("flag", ["y"], branch("then", "Relu"), branch("else", "Sigmoid"), "mode"))).graph!;
+    graph.input.push(makeValueInfo("flag", DT.BOOL, []));
+    expect(kernelCoverage(makeModel(graph, { "": 13 }), plainKernelModule)).toMatch(/If node mode: its condition 'flag' is computed at run time/);
+  });
+});
