@@ -1,5 +1,5 @@
-// The engine on real graph families: the full zoo's MobileNetV2, ResNet-18, transformer encoder (sequence 128) and
-// LSTM, torchvision's EfficientNet-B0 and MobileNetV3-Large, and a 1-D keyword spotter (zoo.py --set families), as FP32 on onnxruntime-web and on the kernel engine and as int8 weight-only, int4, 1-bit and dynamic int8 variants on the
+// The engine on real graph families: the full zoo's MobileNetV2, ResNet-18, transformer encoder (sequence 128),
+// LSTM and GRU, torchvision's EfficientNet-B0 and MobileNetV3-Large, and a 1-D keyword spotter (zoo.py --set families), as FP32 on onnxruntime-web and on the kernel engine and as int8 weight-only, int4, 1-bit and dynamic int8 variants on the
 // engine that would serve them, and a static int8 variant (QDQ activations, calibrated by onnxruntime-node on seeded
 // inputs), at batch 1 and 8, in one workerd isolate (the bench Worker), side by side: median
 // ms per run timed from outside (workerd's clock does not advance during compute), resident bytes, and each row's
@@ -25,9 +25,9 @@ import { ensureFullZoo, fullZooDir } from "./full-zoo";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RESULTS = join(ROOT, "bench/results/families.json");
-/** The core zoo's four families, then two of the other set's mobile CNNs (SiLU and squeeze-and-excitation; HardSwish)
+/** The core zoo's five families, then two of the other set's mobile CNNs (SiLU and squeeze-and-excitation; HardSwish)
  * and its keyword spotter (1-D convolutions over 40 bands x 224 frames). */
-const CORE = ["mobilenet_v2", "resnet18", "transformer", "lstm"];
+const CORE = ["mobilenet_v2", "resnet18", "transformer", "lstm", "gru"];
 const OTHERS = ["efficientnet_b0", "mobilenet_v3_large", "kws"];
 const NAMES = [...CORE, ...OTHERS];
 /** Those timed through the app Worker too: the keyword spotter runs in under a millisecond, below the whole
@@ -55,7 +55,7 @@ interface Row {
   ms?: number;
   residentBytes?: number;
   modelBytes?: number;
-  /** ms over FP32 on onnxruntime-web's ms, same model and batch, same run. */
+  /** ms over FP32 on onnxruntime-web's ms, same model and batch, timed in alternation with this row. */
   ratio?: number;
   kernels?: Record<string, string>;
   /** Why this engine does not run the model (the kernel engine's first uncovered node). */
@@ -80,9 +80,14 @@ const rows: Row[] = [];
 const clientRows: ClientRow[] = [];
 const started = Date.now();
 
-/** The model's declared inputs at `batch` (the zoo's first dim is the batch). */
+/** The model's declared inputs at `batch`: the batch is each input's symbolic dim in the graph (the first, where it
+ * declares none; a recurrent state [layers, batch, hidden] has it second). */
 function specsAt(m: ZooModel, batch: number): ZooInputSpec[] {
-  return m.signature.inputs.map((s) => ({ ...s, shape: s.shape.length ? [batch, ...s.shape.slice(1)] : s.shape }));
+  const declared = new Map(decodeModel(m.bytes).graph!.input.map((v) => {
+    const dims = v.type?.value.case === "tensorType" ? (v.type.value.value.shape?.dim ?? []) : [];
+    return [v.name, Math.max(0, dims.findIndex((d) => d.value.case === "dimParam"))] as const;
+  }));
+  return m.signature.inputs.map((s) => ({ ...s, shape: s.shape.map((d, i) => (i === (declared.get(s.name) ?? 0) ? batch : d)) }));
 }
 
 function jsonFeeds(m: ZooModel, batch: number) {
@@ -114,8 +119,11 @@ async function call(worker: Worker, path: string, init?: RequestInit): Promise<R
   return res as unknown as Response;
 }
 
-/** Median ms per run inside workerd: requests of n runs minus the median empty request, over n; 5 repeats. */
-async function timeFamily(worker: Worker, key: string): Promise<{ ms: number; info: Record<string, unknown> }> {
+const REPEATS = 5;
+
+/** A key prepared in the bench Worker, and one sample of its ms per run: a request of n runs (about 120 ms) minus the
+ * median empty request, over n. */
+async function timer(worker: Worker, key: string): Promise<{ info: Record<string, unknown>; sample: () => Promise<number> }> {
   const q = encodeURIComponent(key);
   const info = (await (await call(worker, `/prepare?key=${q}`)).json()) as Record<string, unknown>;
   const wall = async (iters: number) => {
@@ -127,9 +135,24 @@ async function timeFamily(worker: Worker, key: string): Promise<{ ms: number; in
   const overhead = median([await wall(0), await wall(0), await wall(0)]);
   const estimate = Math.max((await wall(1)) - overhead, 0.05);
   const iters = Math.min(64, Math.max(1, Math.ceil(120 / estimate)));
+  return { info, sample: async () => ((await wall(iters)) - overhead) / iters };
+}
+
+/**
+ * Median ms per run of `key`, and of `base` (FP32 on onnxruntime-web, same model and batch) timed in alternation
+ * with it, REPEATS each: the bench Worker holds both sessions, so a busy spell on this shared machine slows both
+ * sides of the ratio alike. Without `base`, the key alone.
+ */
+async function timeFamily(worker: Worker, key: string, base?: string): Promise<{ ms: number; baseMs?: number; info: Record<string, unknown> }> {
+  const baseTimer = base ? await timer(worker, base) : undefined;
+  const keyTimer = await timer(worker, key);
   const samples: number[] = [];
-  for (let r = 0; r < 5; r++) samples.push(((await wall(iters)) - overhead) / iters);
-  return { ms: median(samples), info };
+  const baseSamples: number[] = [];
+  for (let r = 0; r < REPEATS; r++) {
+    if (baseTimer) baseSamples.push(await baseTimer.sample());
+    samples.push(await keyTimer.sample());
+  }
+  return { ms: median(samples), baseMs: baseTimer ? median(baseSamples) : undefined, info: keyTimer.info };
 }
 
 let zoo: Map<string, ZooModel>;
@@ -170,22 +193,27 @@ async function timeModel(bench: Worker, name: string) {
   }
   const feeds = (batch: number) => call(bench, `/feeds?name=${name}/b${batch}`, { method: "POST", body: JSON.stringify(jsonFeeds(m, batch)) });
   for (const batch of BATCHES) await feeds(batch);
+  const put = (v: { label: string; bytes: Uint8Array }) => call(bench, `/put?name=${name}/${v.label}`, { method: "POST", body: v.bytes });
+  const fp32 = variants[0]!;
   for (const v of variants) {
-    const put = () => call(bench, `/put?name=${name}/${v.label}`, { method: "POST", body: v.bytes });
-    await put();
+    await put(v);
     const engines = v.label === "fp32" ? ["onnxruntime-web", "kernels"] : ["kernels", "onnxruntime-web"];
     for (const batch of BATCHES) {
+      const baseKey = `family|${name}/fp32|${name}/b${batch}|onnxruntime-web`;
       for (const engine of engines) {
         const key = `family|${name}/${v.label}|${name}/b${batch}|${engine}`;
+        const base = key === baseKey ? undefined : baseKey;
         try {
-          const { ms, info } = await timeFamily(bench, key).catch(async (err: Error) => {
+          const { ms, baseMs, info } = await timeFamily(bench, key, base).catch(async (err: Error) => {
             // workerd restarts an isolate that ran out of memory, and the uploads go with it: upload again, once.
             if (!String(err.message).includes("first")) throw err;
-            await put();
+            await put(fp32);
+            await put(v);
             await feeds(batch);
-            return timeFamily(bench, key);
+            return timeFamily(bench, key, base);
           });
-          rows.push({ model: name, variant: v.label, engine, batch, ms, residentBytes: info.residentBytes as number, modelBytes: v.bytes.byteLength, kernels: info.kernels as Record<string, string> | undefined });
+          const ratio = baseMs ? Number((ms / baseMs).toFixed(3)) : 1;
+          rows.push({ model: name, variant: v.label, engine, batch, ms, ratio, residentBytes: info.residentBytes as number, modelBytes: v.bytes.byteLength, kernels: info.kernels as Record<string, string> | undefined });
           // A variant is served by the kernel engine where it covers the graph, else by onnxruntime-web. A dynamic
           // variant is timed on both: onnxruntime-web runs its integer ops as written, the engine as the weight-only form.
           if (v.label !== "fp32" && v.label !== "dynamic int8") break;
@@ -202,10 +230,6 @@ async function timeModel(bench: Worker, name: string) {
         }
       }
     }
-  }
-  for (const batch of BATCHES) {
-    const base = rows.find((r) => r.model === name && r.variant === "fp32" && r.engine === "onnxruntime-web" && r.batch === batch && r.ms);
-    for (const r of rows) if (r.model === name && r.batch === batch && r.ms && base?.ms) r.ratio = Number((r.ms / base.ms).toFixed(3));
   }
 }
 

@@ -52,7 +52,7 @@ export function renderFamilies(/** @type {FamiliesResults} */ r) {
   const models = [...new Set(r.rows.map((x) => x.model))];
   const variants = [...new Set(r.rows.map((x) => x.variant))];
   const out = [
-    `Run ${r.when}: ${r.machine}, Node ${r.node}, ${r.seconds} s. Ratios are to FP32 on onnxruntime-web, same model, batch and run.`,
+    `Run ${r.when}: ${r.machine}, Node ${r.node}, ${r.seconds} s. Ratios are to FP32 on onnxruntime-web, same model and batch, timed in alternation with each row.`,
     "",
     row(["model", "variant", "engine (batch 1 / 8)", "batch 1 ms", "ratio", "batch 8 ms", "ratio", "resident MB", "goal met", "why not on the engine"]),
     row(Array(10).fill("---")),
