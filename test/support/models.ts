@@ -115,8 +115,17 @@ export function buildCnn(seed = 2, opset = 13) {
 }
 
 /**
- * Small LSTM classifier on [N, 6, 8] (a recurrent fp32 original, which onnxruntime-web serves; its variants run on the
- * kernel engine):
+ * The MLP with Softplus activations, an op the kernel engine does not cover: onnxruntime-web serves it and its
+ * variants alike.
+ */
+export function buildUncoveredMlp(sizes: number[], seed = 1) {
+  const model = mlpModel(sizes, seed);
+  for (const n of model.graph!.node) if (n.opType === "Relu") n.opType = "Softplus";
+  return encodeModel(model);
+}
+
+/**
+ * Small LSTM classifier on [N, 6, 8]:
  *   input ─Transpose(1,0,2)─LSTM(16)─Y_h─Reshape[-1,16]─Gemm(10)─ logits
  */
 export function buildLstm(seed = 4) {

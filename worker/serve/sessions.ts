@@ -11,7 +11,6 @@ import { createOrtSession, makeOrtTensor, type OrtSession, type OrtTensorType } 
 import { createKernelSession, loadKernelSession, type KernelSession } from "./engine";
 import { readSkeleton, type ByteSource } from "../onnx/skeleton";
 import { kernelModule } from "./wasm/builds";
-import { fp32OnEngine } from "./engine-choice";
 import type { EngineName, LoadedSession } from "./session-cache";
 
 export type { EngineName, LoadedSession } from "./session-cache";
@@ -136,16 +135,13 @@ export function servingProfile(bytes: Uint8Array, fp32Bytes: number): { engine: 
 }
 
 /**
- * Loads a session on the engine that serves these bytes: our kernels first (compressed weights stay compressed);
- * onnxruntime-web when some node is not covered, and for the fp32 originals it measured faster on (fp32OnEngine).
+ * Loads a session on the engine that serves these bytes: our kernels wherever they cover the graph (compressed
+ * weights stay compressed; FP32 originals of every family measured ran faster there too: docs/benchmarks.md), else
+ * onnxruntime-web.
  */
 async function loadServingSession(bytes: Uint8Array, foldWeightDequantize: boolean, fp32Bytes: number): Promise<LoadedSession> {
-  const model = decodeModel(bytes);
-  const original = !foldWeightDequantize;
-  if (!original || fp32OnEngine(model)) {
-    const kernels = tryKernels(model);
-    if (kernels) return kernelLoaded(kernels);
-  }
+  const kernels = tryKernels(decodeModel(bytes));
+  if (kernels) return kernelLoaded(kernels);
   return wrap(await createOrtSession(bytes, { foldWeightDequantize }), fp32Bytes);
 }
 

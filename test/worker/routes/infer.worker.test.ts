@@ -6,7 +6,7 @@ import { encodeModel } from "@worker/onnx/codec";
 import { evictAllSessions } from "@worker/serve/sessions";
 import { DT } from "@worker/onnx/dtype";
 import { REFERENCE_MODELS, type ReferenceCase } from "@test/support/reference-models";
-import { buildLstm, buildMlp, buildNonFiniteMlp } from "@test/support/models";
+import { buildMlp, buildNonFiniteMlp, buildUncoveredMlp } from "@test/support/models";
 import { SlimserveClient } from "@client/slimserve.js";
 import { SELF } from "cloudflare:test";
 import { api, expectError, postJson, TOKENS, uploadModel } from "@test/support/api";
@@ -42,10 +42,10 @@ async function setUp(kind: "mlp" | "cnn") {
   return { ref, id, variant, body };
 }
 
-/** A recurrent fp32 original (served by onnxruntime-web, engine-choice.ts) and a body for it. */
-async function setUpLstm() {
-  const id = ((await (await uploadModel(buildLstm(5))).json()) as { id: string }).id;
-  const body = { inputs: { input: { type: "float32", dims: [1, 6, 8], data: Array.from({ length: 48 }, (_, i) => Math.sin(i)) } } };
+/** An original the kernel engine does not cover (Softplus: served by onnxruntime-web) and a body for it. */
+async function setUpUncovered() {
+  const id = ((await (await uploadModel(buildUncoveredMlp([16, 32, 10], 5))).json()) as { id: string }).id;
+  const body = { inputs: { input: { type: "float32", dims: [1, 16], data: Array.from({ length: 16 }, (_, i) => Math.sin(i)) } } };
   return { id, body };
 }
 
@@ -194,8 +194,8 @@ describe("the session cache, as Server-Timing reports it", () => {
       expect(["MatMul", "Gemm", "Relu", "Add", "Softmax", "Flatten", "Reshape"]).toContain(p.op);
       expect(p.ms).toBeGreaterThanOrEqual(0);
     }
-    const lstm = await setUpLstm();
-    const web = (await (await postJson(`/v1/models/${lstm.id}/infer?profile=1`, lstm.body)).json()) as Answer & { profile: unknown };
+    const uncovered = await setUpUncovered();
+    const web = (await (await postJson(`/v1/models/${uncovered.id}/infer?profile=1`, uncovered.body)).json()) as Answer & { profile: unknown };
     expect(web.engine).toBe("onnxruntime-web");
     expect(web.profile).toBeNull();
     const plain = (await (await postJson(`/v1/models/${mlp.id}/infer?bits=8`, mlp.body)).json()) as Record<string, unknown>;
@@ -216,10 +216,10 @@ describe("the session cache, as Server-Timing reports it", () => {
     expect(warm.has("run")).toBe(true);
   });
 
-  // The int8 MLP variant runs on the kernel engine; the fp32 LSTM original on onnxruntime-web.
-  for (const [kind, query, engine] of [["mlp", "bits=8", "kernels"], ["lstm", "bits=32", "onnxruntime-web"]] as const) {
+  // The int8 MLP variant runs on the kernel engine; the Softplus MLP on onnxruntime-web.
+  for (const [kind, query, engine] of [["mlp", "bits=8", "kernels"], ["uncovered", "bits=32", "onnxruntime-web"]] as const) {
     it(`keeps a session on ${engine} bigger than the whole budget for the next request instead of reloading it`, async () => {
-      const { id, body } = kind === "lstm" ? await setUpLstm() : await setUp(kind);
+      const { id, body } = kind === "uncovered" ? await setUpUncovered() : await setUp(kind);
       const first = await inferWithBudget(`/v1/models/${id}/infer?${query}`, body, TINY_BUDGET);
       expect(first.status).toBe(200);
       expect(((await first.json()) as Answer).engine).toBe(engine);

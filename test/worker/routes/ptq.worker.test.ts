@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { api, expectError, postJson, uploadModel, pollJob } from "@test/support/api";
-import { buildLstm, buildMlp } from "@test/support/models";
+import { buildLstm, buildMlp, buildUncoveredMlp } from "@test/support/models";
 import { npy, npz, uniformFloats } from "@test/support/npz";
 
 const SIZES = [16, 32, 32, 4];
@@ -127,26 +127,31 @@ describe("variants with calibration, evaluation and jobs", () => {
     expect((await postJson(`/v1/models/${model.id}/variants?wait=25`, body)).status).toBe(200);
   });
 
-  it("names, for the variant and for the FP32 original, the engine that serves each: the one inference answers with", async () => {
-    // An LSTM original stays on onnxruntime-web (measured faster for recurrent fp32) while its int8 variant runs on
-    // the kernel engine.
-    const model = (await (await uploadModel(buildLstm(3))).json()) as { id: string };
-    const x = uniformFloats(N * 48, 4);
-    const y = BigInt64Array.from({ length: N }, (_, i) => BigInt(i % 10));
-    const bytes = await npz({ input: npy("<f4", [N, 6, 8], x), labels: npy("<i8", [N], y) }, { compress: true });
-    const dataset = (await (await uploadDataset(bytes)).json()) as { id: string };
-    const res = await postJson(`/v1/models/${model.id}/variants?wait=25`, { quantize: { bits: 8 }, eval: { dataset: dataset.id } });
-    expect(res.status).toBe(201);
-    const v = (await res.json()) as { id: string; engine: string; eval: { engine: string; fp32Engine: string } };
-    const input = { input: { type: "float32", dims: [1, 6, 8], data: Array.from(x.subarray(0, 48)) } };
-    const served = async (query: string) =>
-      ((await (await postJson(`/v1/models/${model.id}/infer${query}`, { inputs: input })).json()) as { engine: string }).engine;
-    expect(v.eval.fp32Engine).toBe(await served(""));
-    expect(v.eval.engine).toBe(await served(`?variant=${v.id}`));
-    expect(v.eval.engine).toBe(v.engine);
-    expect(v.eval.fp32Engine).toBe("onnxruntime-web");
-    expect(v.eval.engine).toBe("kernels");
-  });
+  // An LSTM (which only names Y_h: evaluation reads the first output a layer writes) on the kernel engine, and an MLP
+  // with Softplus, which the engine does not cover, on onnxruntime-web.
+  for (const [name, build, dims, engine] of [
+    ["lstm", () => buildLstm(3), [6, 8], "kernels"],
+    ["softplus-mlp", () => buildUncoveredMlp([16, 32, 10], 3), [16], "onnxruntime-web"],
+  ] as const) {
+    it(`names, for the ${name}'s variant and its FP32 original, the engine that serves each: the one inference answers with`, async () => {
+      const model = (await (await uploadModel(build())).json()) as { id: string };
+      const size = dims.reduce((a: number, b: number) => a * b, 1);
+      const x = uniformFloats(N * size, 4);
+      const y = BigInt64Array.from({ length: N }, (_, i) => BigInt(i % 10));
+      const bytes = await npz({ input: npy("<f4", [N, ...dims], x), labels: npy("<i8", [N], y) }, { compress: true });
+      const dataset = (await (await uploadDataset(bytes)).json()) as { id: string };
+      const res = await postJson(`/v1/models/${model.id}/variants?wait=25`, { quantize: { bits: 8 }, eval: { dataset: dataset.id } });
+      expect(res.status).toBe(201);
+      const v = (await res.json()) as { id: string; engine: string; eval: { engine: string; fp32Engine: string } };
+      const input = { input: { type: "float32", dims: [1, ...dims], data: Array.from(x.subarray(0, size)) } };
+      const served = async (query: string) =>
+        ((await (await postJson(`/v1/models/${model.id}/infer${query}`, { inputs: input })).json()) as { engine: string }).engine;
+      expect(v.eval.fp32Engine).toBe(await served(""));
+      expect(v.eval.engine).toBe(await served(`?variant=${v.id}`));
+      expect(v.eval.engine).toBe(v.engine);
+      expect([v.eval.fp32Engine, v.eval.engine]).toEqual([engine, engine]);
+    });
+  }
 
   it("keeps a plain dynamic recipe synchronous (201) and evaluates it later through POST .../evaluate", async () => {
     const { model, dataset } = await setup();

@@ -5,7 +5,7 @@ import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { decodeModel } from "@worker/onnx/codec";
 import { readFloat32 } from "@worker/onnx/tensor";
-import { buildCnn, buildLstm, buildMlp, randomInput } from "@test/support/models";
+import { buildCnn, buildLstm, buildMlp, buildUncoveredMlp, randomInput } from "@test/support/models";
 
 const auth = { Authorization: "Bearer test-token" };
 const json = { ...auth, "Content-Type": "application/json" };
@@ -79,17 +79,17 @@ describe("serving on the kernel engine", () => {
     }
   });
 
-  // fp32 originals go where they measured faster (worker/serve/engine-choice.ts): a CNN to the kernels, an LSTM to
-  // onnxruntime-web; their int8 variants run on the kernels either way.
-  for (const [name, bytes, dims, fp32Engine] of [
+  // Originals and variants alike run on the kernels wherever they cover the graph, else on onnxruntime-web.
+  for (const [name, bytes, dims, engine] of [
     ["cnn", buildCnn(3), [2, 1, 12, 12], "kernels"],
-    ["lstm", buildLstm(3), [2, 6, 8], "onnxruntime-web"],
+    ["lstm", buildLstm(3), [2, 6, 8], "kernels"],
+    ["softplus-mlp", buildUncoveredMlp([16, 32, 10], 3), [2, 16], "onnxruntime-web"],
   ] as const) {
-    it(`serves the ${name} original on ${fp32Engine} and its int8 variant on kernels, within 3e-2`, async () => {
+    it(`serves the ${name} original and its int8 variant on ${engine}, within 3e-2`, async () => {
       const up = await SELF.fetch(`https://x/v1/models?name=${name}`, { method: "POST", headers: { ...auth, "Content-Type": "application/octet-stream" }, body: bytes });
       const model = (await up.json()) as { id: string };
       const made = await SELF.fetch(`https://x/v1/models/${model.id}/variants`, { method: "POST", headers: json, body: JSON.stringify({ quantize: { bits: 8 } }) });
-      expect(((await made.json()) as { engine: string }).engine).toBe("kernels");
+      expect(((await made.json()) as { engine: string }).engine).toBe(engine);
       const body = JSON.stringify({ inputs: { input: { type: "float32", dims, data: randomInput(dims.reduce((a: number, b: number) => a * b, 1), 4) } } });
       const answers = [];
       for (const bits of ["32", "8"]) {
@@ -97,7 +97,7 @@ describe("serving on the kernel engine", () => {
         expect(r.status).toBe(200);
         answers.push((await r.json()) as { engine: string; outputs: { logits: { data: number[] } } });
       }
-      expect(answers.map((a) => a.engine)).toEqual([fp32Engine, "kernels"]);
+      expect(answers.map((a) => a.engine)).toEqual([engine, engine]);
       expect(relDiff(answers[1]!.outputs.logits.data, answers[0]!.outputs.logits.data)).toBeLessThan(3e-2);
     });
   }
