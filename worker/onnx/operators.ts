@@ -311,6 +311,13 @@ export function subgraphsOf(node: NodeProto): GraphProto[] {
   return node.attribute.flatMap((a) => (a.g ? [a.g, ...a.graphs] : a.graphs));
 }
 
+/** Names a node reads, its bodies' reads included (outer names a body uses are implicit inputs of the node). */
+export function readsDeep(node: NodeProto, out: string[] = []): string[] {
+  for (const i of node.input) if (i) out.push(i);
+  for (const g of subgraphsOf(node)) for (const n of g.node) readsDeep(n, out);
+  return out;
+}
+
 /**
  * The constants a graph's nodes see: the outer scope's, less names its inputs shadow, plus its own initializers
  * (an initializer that is also an input may be fed at run time; it is still treated as a weight, as exporters of

@@ -20,7 +20,7 @@ import { nameAllocator } from "../../onnx/names";
 import { liftToOpset21 } from "./opset21";
 import { liftToOpset25 } from "./opset25";
 import { ternary } from "./ternary";
-import { nodeLabel, OPERATOR_FORMS, subgraphsOf, weightedLayers, type WeightedLayer, type WeightLayout } from "../../onnx/operators";
+import { nodeLabel, OPERATOR_FORMS, readsDeep, subgraphsOf, weightedLayers, type WeightedLayer, type WeightLayout } from "../../onnx/operators";
 import type { LevelRounding } from "./affine";
 import { DomainError } from "../../domain-error";
 
@@ -350,13 +350,6 @@ export function* quantizeModelSteps(input: ModelProto, options: QuantizeOptions,
 function castToHalf(encoded: EncodedWeight, name: string, fresh: (wanted: string) => string): EncodedWeight {
   const output = fresh(`${name}_as_float16`);
   return { ...encoded, nodes: [...encoded.nodes, makeNode("Cast", [encoded.output], [output], fresh(`${name}_cast_float16`), { to: DT.FLOAT16 })], output };
-}
-
-/** Names a node reads, its bodies' reads included (outer names a body uses are implicit inputs of the node). */
-function readsDeep(node: NodeProto, out: string[] = []): string[] {
-  for (const i of node.input) if (i) out.push(i);
-  for (const g of subgraphsOf(node)) for (const n of g.node) readsDeep(n, out);
-  return out;
 }
 
 /**

@@ -105,6 +105,24 @@ function ifBranches(): Case {
   return { model, feeds: [true, false].map((c) => ({ cond: new ort.Tensor("bool", [c], []), x })), weights: ["Wthen", "Welse"] };
 }
 
+/** A MatMul of the outer graph (which the dynamic scheme rewrites) in front of the If: x -> MatMul(W0) -> h, and
+ * each branch a MatMul of h, the then branch by its own weight, the else branch by an outer one only it reads. */
+function layerThenBranches(): Case {
+  const branch = (name: string, w: string, init: ReturnType<typeof float>[]) =>
+    makeGraph([makeNode("MatMul", ["h", w], [`${name}_y`], `fc_${name}`)], name, [], [makeValueInfo(`${name}_y`, DT.FLOAT, [2, 64])], init);
+  const model = makeModel(
+    makeGraph(
+      [makeNode("MatMul", ["x", "W0"], ["h"], "fc0"), ifNode("cond", ["y"], branch("then", "Wthen", [float("Wthen", [64, 64], 6)]), branch("else", "Welse", []))],
+      "layer_then_branches",
+      [makeValueInfo("cond", DT.BOOL, []), makeValueInfo("x", DT.FLOAT, [2, 64])],
+      [makeValueInfo("y", DT.FLOAT, [2, 64])],
+      [float("W0", [64, 64], 5), float("Welse", [64, 64], 7)],
+    ),
+  );
+  const x = floatTensor(uniform(128, 8), [2, 64]);
+  return { model, feeds: [true, false].map((c) => ({ cond: new ort.Tensor("bool", [c], []), x })), weights: ["W0", "Wthen", "Welse"] };
+}
+
 /** An LSTM (4 gates) or GRU (3 gates), hidden 32, input 32, sequence 5: W and R initializers. */
 function recurrent(op: "LSTM" | "GRU"): Case {
   const gates = op === "LSTM" ? 4 : 3;
@@ -263,6 +281,11 @@ describe("weights inside If branches", () => {
   it("int4 and dynamic (bodies go weight-only)", async () => {
     await expectCompressed(ifBranches(), { bits: 4 }, 0.99);
     await expectCompressed(ifBranches(), { bits: 8, scheme: "dynamic" }, 0.999);
+  });
+
+  it("dynamic with an outer layer rewritten: the outer weight only a branch reads is kept (and quantized weight-only)", async () => {
+    const { variant } = await expectCompressed(layerThenBranches(), { bits: 8, scheme: "dynamic" }, 0.999);
+    expect(opTypes(variant)).toContain("MatMulInteger");
   });
 });
 

@@ -5,7 +5,7 @@
 import type { ModelProto, NodeProto, TensorProto } from "onnx-buf";
 import { makeNode } from "../../../onnx/builders";
 import { DT } from "../../../onnx/dtype";
-import { weightedLayers, type WeightedLayer, type WeightLayout } from "../../../onnx/operators";
+import { readsDeep, subgraphsOf, weightedLayers, type WeightedLayer, type WeightLayout } from "../../../onnx/operators";
 import { isExternal, readFloat32, tensorDims } from "../../../onnx/tensor";
 import { defaultOpset } from "../../../onnx/validate";
 import { liftDefaultOpset } from "../../../onnx/lift";
@@ -128,8 +128,12 @@ export function quantizeDynamic(
     nodes.push(...out.nodes);
     if (out.report) tensors.push(out.report);
   }
+  // What is still read: by a node, inside its bodies (an If branch's Gemm on an outer weight), or as an output.
   const used = new Set<string>();
-  for (const n of nodes) for (const i of n.input) used.add(i);
+  for (const n of nodes) {
+    for (const i of readsDeep(n)) used.add(i);
+    for (const g of subgraphsOf(n)) for (const o of g.output) used.add(o.name);
+  }
   for (const o of graph.output) used.add(o.name);
   // Float weights and biases the rewrites replaced are no longer read by anything.
   const kept = rewritten.size ? graph.initializer.filter((t) => used.has(t.name)) : graph.initializer;
