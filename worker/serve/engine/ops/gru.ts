@@ -1,6 +1,7 @@
 // GRU (gates z, r, h): X·W^T for all steps in one GEMM per direction, then per step h·R^T on the packed R and the
-// gate math on the cell kernels (f32_gru_reset, f32_gru_cell), one call per batch row. linear_before_reset=1 multiplies r into h·Rh^T + Rbh (one GEMM of all of R); 0 applies r to h first, so
-// R is packed as its z/r rows and its h rows and the step runs (r ⊙ h)·Rh^T as a second GEMM.
+// gate math on the cell kernels (f32_gru_reset, f32_gru_cell), one call per batch row. linear_before_reset=1
+// multiplies r into h·Rh^T + Rbh (one GEMM of all of R); 0 applies r to h first, so R is packed as its z/r rows and
+// its h rows and the step runs (r ⊙ h)·Rh^T as a second GEMM.
 import { intAttribute } from "../../../onnx/attributes";
 import type { Op } from "../op";
 import { gateRows, kernelsOf, project, readRecurrent, recur, stateOf } from "./recurrent";
