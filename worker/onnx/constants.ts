@@ -13,6 +13,7 @@ import { OPERATOR_FORMS } from "./operators";
 import { elementCount, isExternal, tensorDims } from "./tensor";
 import { skeletonRange } from "./skeleton";
 import { defaultOpset } from "./validate";
+import { distinctScopeNames } from "./scopes";
 
 /** Results up to this many elements are folded even when their source stays (shapes, axes, small tables). */
 const SMALL = 1024;
@@ -372,10 +373,13 @@ function dropConsumed(graph: GraphProto, dropped: ReadonlySet<string>): GraphPro
 }
 
 /**
- * The model with Constant nodes as initializers and constant chains folded (see the header). Returns `model`
- * itself when there is nothing to normalize, so plain-initializer models keep their exact bytes.
+ * The model with names made distinct across bodies (onnx/scopes.ts), Constant nodes as initializers and constant
+ * chains folded (see the header). Returns `input` itself when there is nothing to normalize, so plain-initializer
+ * models keep their exact bytes.
  */
-export function normalizeConstants(model: ModelProto): ModelProto {
+export function normalizeConstants(input: ModelProto): ModelProto {
+  // Reader counts and folded names are keyed by name: first, one name per tensor across the bodies.
+  const model = distinctScopeNames(input);
   const graph = model.graph;
   if (!graph) return model;
   const readers = new Map<string, number>();

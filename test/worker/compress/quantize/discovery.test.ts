@@ -105,6 +105,29 @@ function ifBranches(): Case {
   return { model, feeds: [true, false].map((c) => ({ cond: new ort.Tensor("bool", [c], []), x })), weights: ["Wthen", "Welse"] };
 }
 
+/** Both branches hold an initializer named W (legal: each body is its own scope), of different values and widths. */
+function sameNamedBranchWeights(): Case {
+  const branch = (name: string, seed: number, width: number) =>
+    makeGraph(
+      [makeNode("MatMul", ["x", "W"], ["h"], `fc_${name}`), makeNode("ReduceMean", ["h"], [`${name}_y`], `mean_${name}`, { axes: [1], keepdims: 1 })],
+      name,
+      [],
+      [makeValueInfo(`${name}_y`, DT.FLOAT, [2, 1])],
+      [float("W", [64, width], seed)],
+    );
+  const model = makeModel(
+    makeGraph(
+      [ifNode("cond", ["y"], branch("then", 6, 64), branch("else", 7, 48))],
+      "same_named",
+      [makeValueInfo("cond", DT.BOOL, []), makeValueInfo("x", DT.FLOAT, [2, 64])],
+      [makeValueInfo("y", DT.FLOAT, [2, 1])],
+      [],
+    ),
+  );
+  const x = floatTensor(uniform(128, 8), [2, 64]);
+  return { model, feeds: [true, false].map((c) => ({ cond: new ort.Tensor("bool", [c], []), x })), weights: ["W", "W_1"] };
+}
+
 /** A MatMul of the outer graph (which the dynamic scheme rewrites) in front of the If: x -> MatMul(W0) -> h, and
  * each branch a MatMul of h, the then branch by its own weight, the else branch by an outer one only it reads. */
 function layerThenBranches(): Case {
@@ -286,6 +309,20 @@ describe("weights inside If branches", () => {
   it("dynamic with an outer layer rewritten: the outer weight only a branch reads is kept (and quantized weight-only)", async () => {
     const { variant } = await expectCompressed(layerThenBranches(), { bits: 8, scheme: "dynamic" }, 0.999);
     expect(opTypes(variant)).toContain("MatMulInteger");
+  });
+});
+
+describe("same-named weights in two If branches", () => {
+  it("are two weights: each quantized for its own branch (the else branch's as W_1), both branches within tolerance", async () => {
+    const { variant } = await expectCompressed(sameNamedBranchWeights(), { bits: 8 }, 0.999);
+    // Each branch dequantizes its own weight in front of its MatMul, and no float W is left in either.
+    for (const branch of ["then_branch", "else_branch"]) {
+      const body = variant.graph!.node[0]!.attribute.find((a) => a.name === branch)!.g!;
+      expect(body.node.map((n) => n.opType)).toEqual(["DequantizeLinear", "MatMul", "ReduceMean"]);
+      expect(body.initializer.filter((t) => t.dataType === DT.FLOAT && t.dims.length === 2)).toEqual([]);
+    }
+    await expectCompressed(sameNamedBranchWeights(), { bits: 4 }, 0.99);
+    await expectCompressed(sameNamedBranchWeights(), { bits: 8, scheme: "dynamic" }, 0.999);
   });
 });
 

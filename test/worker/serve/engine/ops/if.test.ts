@@ -112,11 +112,11 @@ describe("If with a condition that folds at plan time", () => {
     }
   });
 
-  it("runs an int8 variant whose weights inside the branches are quantized", async () => {
-    // The quantizer keys weights by name: each branch's weight has its own (one name in both would read as shared).
-    const bytes = model([], [bool("cond", false)], ifNode("cond", ["y"], branch("then", "Relu", "then.w"), branch("else", "Sigmoid", "else.w")));
+  it("runs an int8 variant whose weights inside the branches are quantized, both branches' weights named alike", async () => {
+    // Each branch holds its own `w`: two weights (the second renamed w_1), not one shared.
+    const bytes = model([], [bool("cond", false)], ifNode("cond", ["y"], branch("then", "Relu"), branch("else", "Sigmoid")));
     const variant = compressModel(decodeModel(bytes), RecipeSchema.parse({ quantize: { bits: 8 } }));
-    expect(variant.tensors.map((t) => t.name).sort()).toEqual(["else.w", "then.w", "w0", "w2"]);
+    expect(variant.tensors.map((t) => t.name).sort()).toEqual(["w", "w0", "w2", "w_1"]);
     const session = loadKernels(variant.bytes);
     const f = feeds(3, 11);
     const got = await session.run({ x: { type: "float32", ...f.x! } });
