@@ -59,15 +59,18 @@ describe.each(NAMES)("%s from the small zoo", (name) => {
     const loaded = createKernelSession(parseModelBytes(result.bytes), plainKernelModule);
     let engine: number | string = loaded.reason ?? "";
     if (loaded.session) {
-      const inputs = Object.fromEntries(Object.entries(feeds[0]!).map(([k, t]) => [k, { type: t.type, dims: [...t.dims], data: t.data as Float32Array }]));
-      const out = await loaded.session.run(inputs);
-      engine = Math.max(...Object.keys(node[0]!).map((k) => maxRelDiff(Float32Array.from(out[k]!.data as ArrayLike<number>), node[0]![k]!)));
+      // Both seeds: cnn_if's branch is chosen by its int64 input, each value planned for its own.
+      engine = 0;
+      for (const [i, f] of feeds.entries()) {
+        const inputs = Object.fromEntries(Object.entries(f).map(([k, t]) => [k, { type: t.type, dims: [...t.dims], data: t.data as Float32Array }]));
+        const out = await loaded.session.run(inputs);
+        engine = Math.max(engine, ...Object.keys(node[i]!).map((k) => maxRelDiff(Float32Array.from(out[k]!.data as ArrayLike<number>), node[i]![k]!)));
+      }
     }
     const cosines = Object.fromEntries(Object.keys(want[0]!).map((k) => [k, Number(Math.min(...want.map((w, i) => cosine(node[i]![k]!, w[k]!))).toFixed(6))]));
     console.log(JSON.stringify({ model: name, recipe: c.label, ratio: Number((m.bytes.byteLength / result.bytes.byteLength).toFixed(2)), cosines, engine, kernels: loaded.session ? [...new Set(Object.values(loaded.session.kernels))] : [] }));
     for (let i = 0; i < feeds.length; i++) for (const k of Object.keys(node[i]!)) expect(maxRelDiff(web[i]![k]!, node[i]![k]!), `web ${k}`).toBeLessThan(1e-4);
     for (const v of Object.values(cosines)) expect(v).toBeGreaterThanOrEqual(floor);
-    if (name === "cnn_if") expect(engine).toMatch(/If/);
-    else expect(engine).toBeLessThan(1e-4);
+    expect(engine).toBeLessThan(1e-4);
   });
 });

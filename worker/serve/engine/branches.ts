@@ -1,10 +1,13 @@
 // If nodes opened up for planning: each branch's nodes join the graph under fresh names, guarded by the If's
 // condition, and the If itself becomes a selection between the two branches' outputs (its inputs: the condition, then
 // branch's outputs, else branch's). Planning folds the condition for the input shapes at hand (a constant, or shape
-// arithmetic) and plans only the branch it chooses; a condition computed at run time leaves the model to
-// onnxruntime-web. Branches nested in branches open up the same way, each node guarded by every If above it.
+// arithmetic) and plans only the branch it chooses. A condition computed from a small input of fixed shape (a sample
+// rate, a mode flag) folds too: such control inputs are planned as constants, their values part of the plan's key, so
+// each value in use has its own plan. Any other condition computed at run time leaves the model to onnxruntime-web.
+// Branches nested in branches open up the same way, each node guarded by every If above it.
 import { create } from "@bufbuild/protobuf";
-import { NodeProtoSchema, type GraphProto, type NodeProto, type TensorProto } from "onnx-buf";
+import { NodeProtoSchema, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto } from "onnx-buf";
+import { DT } from "../../onnx/dtype";
 import { MAX_SUBGRAPH_DEPTH } from "../../onnx/limits";
 import { nameAllocator } from "../../onnx/names";
 import { numbersOf } from "./elementwise";
@@ -80,3 +83,56 @@ export function guardsOf(node: NodeProto, guards: ReadonlyMap<string, Guard[]>):
 }
 
 const isOnnx = (n: NodeProto) => n.domain === "" || n.domain === "ai.onnx";
+
+/** Elements a control input may hold: a scalar or a few flags, never data. */
+export const MAX_CONTROL_ELEMENTS = 16;
+
+/**
+ * The graph inputs whose values some If condition is computed from (through any nodes but Shape and Size, which read
+ * only dims), among those of fixed declared shape and at most MAX_CONTROL_ELEMENTS elements: what planning takes as
+ * constants so that the condition folds.
+ */
+export function controlInputs(nodes: readonly NodeProto[], guards: ReadonlyMap<string, Guard[]>, inputs: readonly ValueInfoProto[]): string[] {
+  const small = new Set(inputs.filter((v) => fixedElements(v) !== undefined && fixedElements(v)! <= MAX_CONTROL_ELEMENTS).map((v) => v.name));
+  if (small.size === 0) return [];
+  const producer = new Map<string, NodeProto>();
+  for (const n of nodes) for (const o of n.output) if (o) producer.set(o, n);
+  const found = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (name: string) => {
+    if (!name || seen.has(name)) return;
+    seen.add(name);
+    if (small.has(name)) found.add(name);
+    const n = producer.get(name);
+    if (!n || n.opType === "Shape" || n.opType === "Size") return;
+    for (const i of n.input) visit(i);
+  };
+  for (const list of guards.values()) for (const g of list) visit(g.cond);
+  return inputs.filter((v) => found.has(v.name)).map((v) => v.name);
+}
+
+/** Elements of an input whose declared dims are all fixed, else undefined. */
+function fixedElements(v: ValueInfoProto): number | undefined {
+  const tt = v.type?.value.case === "tensorType" ? v.type.value.value : undefined;
+  if (!tt?.shape) return undefined;
+  let n = 1;
+  for (const d of tt.shape.dim) {
+    if (d.value.case !== "dimValue" || Number(d.value.value) < 0) return undefined;
+    n *= Number(d.value.value);
+  }
+  return n;
+}
+
+/** A control input's value as a constant of its declared element type (the feed arrives as float32). */
+export function controlConstant(elemType: number, dims: readonly number[], values: Float32Array): Constant {
+  switch (elemType) {
+    case DT.INT64:
+      return { dims: [...dims], dtype: DT.INT64, data: BigInt64Array.from(values, (v) => BigInt(Math.trunc(v))) };
+    case DT.INT32:
+      return { dims: [...dims], dtype: DT.INT32, data: Int32Array.from(values, Math.trunc) };
+    case DT.BOOL:
+      return { dims: [...dims], dtype: DT.BOOL, data: Uint8Array.from(values, (v) => (v !== 0 ? 1 : 0)) };
+    default:
+      return { dims: [...dims], dtype: DT.FLOAT, data: Float32Array.from(values) };
+  }
+}

@@ -3,8 +3,9 @@
 // at load into the instance's memory (compressed forms stay compressed); each run's activations go in an arena after
 // them, laid out per input shape from the values' lifetimes (arena.ts), so values not alive at once share memory.
 // Plans are specialised per input shape: shape arithmetic (Shape and what computes on it) folds to constants for that
-// shape, so graphs exported with dynamic shapes plan like static ones. A node whose plan did not read any shape is
-// planned once and shared by every specialisation; the specialisations themselves are kept in a small LRU.
+// shape, so graphs exported with dynamic shapes plan like static ones (and per value of the small inputs an If's
+// condition is computed from: branches.ts). A node whose plan did not read any shape is planned once and shared by
+// every specialisation; the specialisations themselves are kept in a small LRU.
 import { clone } from "@bufbuild/protobuf";
 import { GraphProtoSchema, type GraphProto, type ModelProto, type NodeProto, type ValueInfoProto } from "onnx-buf";
 import { DT, dtypeName } from "../../onnx/dtype";
@@ -20,7 +21,7 @@ import { absorbActivation, absorbEpilogue } from "./epilogue";
 import { LimitError } from "../../onnx/limits";
 import { checkNodeAttributes } from "./attributes";
 import { fuseGraph } from "./fusion";
-import { conditionOf, guardsOf, openBranches, type Guard } from "./branches";
+import { conditionOf, controlConstant, controlInputs, guardsOf, openBranches, type Guard } from "./branches";
 import { heldBytes, lazyConstant, materialize, releaseConstant, RunState, sizeOf, Uncovered, WeightNotLoaded, type Activation, type Constant, type FetchedBytes, type Liveness } from "./values";
 import { skeletonRange, type ByteSource } from "../../onnx/skeleton";
 import type { ArenaPlan } from "./arena";
@@ -212,6 +213,7 @@ function runStep(step: Step, run: RunState): Activation[] {
 }
 
 const label = (n: NodeProto) => n.name || `${n.opType}(${n.output[0] ?? ""})`;
+const isOnnx = (n: NodeProto) => n.domain === "" || n.domain === "ai.onnx";
 
 const elemType = (v: ValueInfoProto) => (v.type?.value.case === "tensorType" ? v.type.value.value.elemType : undefined);
 
@@ -238,6 +240,8 @@ class Planner {
   readonly kernels: Record<string, string> = {};
   /** The Ifs each branch node is under, by the values it writes (branches.ts). */
   readonly guards: ReadonlyMap<string, Guard[]>;
+  /** Inputs planned as constants, each value its own plan: those If conditions are computed from (branches.ts). */
+  readonly controls: ReadonlySet<string>;
 
   constructor(
     stored: ModelProto,
@@ -276,6 +280,18 @@ class Planner {
       for (const name of n.input) if (name) lastRead.set(name, i);
     });
     this.liveness = { lastRead, kept: this.graphOutputs };
+    this.controls = new Set(controlInputs(opened.nodes, this.guards, this.inputs));
+    // A branch is planned when an input first takes it, perhaps long after load: an op the engine lacks in either
+    // branch leaves the model to onnxruntime-web now rather than failing that input later.
+    for (const n of this.order) {
+      if (guardsOf(n, this.guards) && (!isOnnx(n) || !OPS[n.opType])) throw new Uncovered(`no kernel-engine op for ${n.opType} (node ${label(n)}, in an If branch)`);
+    }
+  }
+
+  /** The key of the plan for these inputs: their dims, and the values of the control inputs. */
+  planKey(dims: Record<string, readonly number[]>, feeds: Record<string, Float32Array>): string {
+    const key = shapeKey(dims);
+    return this.controls.size === 0 ? key : `${key}${JSON.stringify([...this.controls].map((c) => Array.from(feeds[c] ?? [])))}`;
   }
 
   /**
@@ -293,6 +309,7 @@ class Planner {
   *planSteps(feeds: Record<string, Float32Array>, dims: Record<string, number[]>, complete: boolean, release: boolean, budget?: number): Generator<number, Specialisation, void> {
     const kx = this.kx;
     const constants = new Map(this.initializers);
+    for (const v of this.inputs) if (this.controls.has(v.name)) constants.set(v.name, controlConstant(elemType(v)!, dims[v.name]!, feeds[v.name]!));
     const marks = new Map<string, ValueMark>(); // what planning knows of run-time values' elements
     const releases = release ? new Release(this.order, this.initializers, [...this.guards.values()].flatMap((gs) => gs.map((g) => g.cond))) : null;
     const absorbed = new Set<NodeProto>();
@@ -360,7 +377,8 @@ class Planner {
             const name = node.input[i];
             if (!name) throw new Uncovered(`node ${label(node)} lacks input ${i}`);
             const c = constants.get(name);
-            if (!c) return (run) => run.values.get(name)!;
+            // A control input is fed like any other (its value is this plan's): no copy per value in kernel memory.
+            if (!c || this.controls.has(name)) return (run) => run.values.get(name)!;
             const fixed = this.place(c);
             return () => fixed;
           },
@@ -573,7 +591,7 @@ function firstSpecialisation(planner: Planner, complete: boolean, release = fals
   return drain(firstSpecialisationSteps(planner, complete, release));
 }
 
-type First = { dims: Record<string, number[]>; spec: Specialisation };
+type First = { dims: Record<string, number[]>; feeds: Record<string, Float32Array>; spec: Specialisation };
 
 /** firstSpecialisation as the steps of planSteps (each yields the position of the node it is about to plan). */
 function* firstSpecialisationSteps(planner: Planner, complete: boolean, release: boolean): Generator<number, First, void> {
@@ -582,7 +600,7 @@ function* firstSpecialisationSteps(planner: Planner, complete: boolean, release:
     const dims = Object.fromEntries(planner.inputs.map((v) => [v.name, declaredDims(v, fill)]));
     const feeds = Object.fromEntries(planner.inputs.map((v) => [v.name, new Float32Array(sizeOf(dims[v.name]!))]));
     try {
-      return { dims, spec: yield* planner.planSteps(feeds, dims, complete, release) };
+      return { dims, feeds, spec: yield* planner.planSteps(feeds, dims, complete, release) };
     } catch (err) {
       if (err instanceof Uncovered || err instanceof WeightNotLoaded) throw err;
       failure = err; // a trace that did not fit these dims: try larger ones
@@ -689,7 +707,7 @@ export async function loadKernelSession(
 
 /** The session over a planned model (its first specialisation made). */
 function sessionOf(planner: Planner, kx: KernelInstance, first: First): KernelSession {
-  const specs = new Map<string, Specialisation>([[shapeKey(first.dims), first.spec]]);
+  const specs = new Map<string, Specialisation>([[planner.planKey(first.dims, first.feeds), first.spec]]);
   const weightBytes = kx.mark() - kx.k.heap_base();
   const held = planner.heldBytes();
   const outputTypes = planner.graph.output.map((o) => [o.name, elemType(o)!] as const);
@@ -714,7 +732,7 @@ function sessionOf(planner: Planner, kx: KernelInstance, first: First): KernelSe
         dims[v.name] = [...t.dims];
         feeds[v.name] = asFloat(v.name, t);
       }
-      const key = shapeKey(dims);
+      const key = planner.planKey(dims, feeds);
       let spec = specs.get(key);
       if (spec) {
         specs.delete(key); // most recently used last
@@ -722,7 +740,7 @@ function sessionOf(planner: Planner, kx: KernelInstance, first: First): KernelSe
         try {
           spec = planner.specialise(feeds, dims, false, false, options?.arenaBudget);
         } catch (err) {
-          if (err instanceof Uncovered) throw new RangeError(`the kernel engine cannot run these input shapes: ${err.message}`);
+          if (err instanceof Uncovered) throw new RangeError(`the kernel engine cannot run these inputs: ${err.message}`);
           throw err;
         }
         if (specs.size >= SPECIALISATIONS) specs.delete(specs.keys().next().value!);

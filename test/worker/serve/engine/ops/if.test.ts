@@ -1,7 +1,9 @@
 // If on the kernel engine: a condition that folds at plan time (a constant, or shape arithmetic on the input's dims)
 // runs the branch it takes, against onnxruntime-node at batch 1 and 3; branches that read outer values and their own
 // weights, that define the same names, that hand on an outer value or a constant, and Ifs nested in branches. A
-// condition computed at run time leaves the model to onnxruntime-web, naming the If.
+// condition computed from a small input (an int64 sample rate, a bool flag) runs each value's branch against
+// onnxruntime-node, in any order; a branch op the engine lacks, or a condition computed from data, leaves the model to
+// onnxruntime-web with the reason.
 import { describe, expect, it } from "vitest";
 import type { GraphProto, NodeProto, TensorProto } from "onnx-buf";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
@@ -16,6 +18,7 @@ import { plainKernelModule } from "@test/support/kernels";
 import { loadKernels, maxRelDiff, runReference, type Feeds } from "@test/support/engine";
 import { ifNode } from "@test/support/graphs";
 import { rng } from "@test/support/models";
+import { floatTensor, ort, runReference as runOrt } from "@test/support/ort-node";
 
 const next = rng(20261205);
 const weights = (name: string, dims: number[]) => makeTensor(name, DT.FLOAT, dims, Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => next() - 0.5));
@@ -125,10 +128,56 @@ describe("If with a condition that folds at plan time", () => {
   });
 });
 
-describe("If with a condition computed at run time", () => {
-  it("is not covered: the model goes to onnxruntime-web, and the reason names the If", () => {
-    const graph = decodeModel(model([], [], ifNode("flag", ["y"], branch("then", "Relu"), branch("else", "Sigmoid"), "mode"))).graph!;
+describe("If with a condition computed from a small input (a sample rate, a mode flag)", () => {
+  /** The model with `cond` computed by `nodes` from a scalar input `name` of `type`. */
+  function controlled(name: string, type: number, nodes: NodeProto[], consts: TensorProto[], elseAct = "Sigmoid"): Uint8Array {
+    const graph = decodeModel(model(nodes, consts, ifNode("cond", ["y"], branch("then", "Relu"), branch("else", elseAct), "by_rate"))).graph!;
+    graph.input.push(makeValueInfo(name, type, []));
+    return encodeModel(makeModel(graph, { "": 13 }));
+  }
+  const rateModel = () => controlled("sr", DT.INT64, [makeNode("Equal", ["sr", "rate16k"], ["cond"], "is16k")], [makeTensor("rate16k", DT.INT64, [], new BigInt64Array([16000n]))]);
+
+  async function expectLikeOrt(bytes: Uint8Array, control: string, values: ort.Tensor[]) {
+    const session = loadKernels(bytes);
+    for (const [k, value] of values.entries()) {
+      for (const batch of [1, 3]) {
+        const f = feeds(batch, 5 + k);
+        const data = value.data as BigInt64Array | Uint8Array;
+        const type = value.type === "int64" ? "int64" : "bool";
+        const got = await session.run({ x: { type: "float32", ...f.x! }, [control]: { type, dims: [], data } });
+        const want = await runOrt(bytes, { x: floatTensor(f.x!.data as Float32Array, f.x!.dims), [control]: value });
+        expect(maxRelDiff(got.out!.data as Float32Array, want.out!.data as Float32Array), `${control}=${value.data[0]} batch ${batch}`).toBeLessThan(1e-5);
+      }
+    }
+    await session.release();
+  }
+
+  it("runs the branch an int64 sample rate chooses (Equal on the input), each rate planned for its own, in any order", async () => {
+    const bytes = rateModel();
+    expect(kernelCoverage(decodeModel(bytes), plainKernelModule)).toBeNull();
+    const rate = (r: bigint) => new ort.Tensor("int64", new BigInt64Array([r]), []);
+    await expectLikeOrt(bytes, "sr", [rate(16000n), rate(8000n), rate(16000n), rate(0n)]);
+  });
+
+  it("runs the branch a bool flag input chooses when it is the condition itself", async () => {
+    const graph = decodeModel(model([], [], ifNode("flag", ["y"], branch("then", "Relu"), branch("else", "Tanh"), "mode"))).graph!;
     graph.input.push(makeValueInfo("flag", DT.BOOL, []));
-    expect(kernelCoverage(makeModel(graph, { "": 13 }), plainKernelModule)).toMatch(/If node mode: its condition 'flag' is computed at run time/);
+    const bytes = encodeModel(makeModel(graph, { "": 13 }));
+    const flag = (v: boolean) => new ort.Tensor("bool", new Uint8Array([v ? 1 : 0]), []);
+    await expectLikeOrt(bytes, "flag", [flag(false), flag(true), flag(false)]);
+  });
+
+  it("leaves the model to onnxruntime-web when a branch holds an op the engine lacks, naming it", () => {
+    const bytes = controlled("sr", DT.INT64, [makeNode("Equal", ["sr", "rate16k"], ["cond"], "is16k")], [makeTensor("rate16k", DT.INT64, [], new BigInt64Array([16000n]))], "Softplus");
+    expect(kernelCoverage(decodeModel(bytes), plainKernelModule)).toMatch(/no kernel-engine op for Softplus \(node else\/act, in an If branch\)/);
+  });
+});
+
+describe("If with a condition computed from data at run time", () => {
+  it("is not covered: the model goes to onnxruntime-web, and the reason names the If", () => {
+    // The condition is whether the stem's activations sum above zero: known only once the input's values are.
+    const cond = [makeNode("ReduceSum", ["h"], ["total"], "total", { keepdims: 0 }), makeNode("Greater", ["total", "zerof"], ["cond"], "positive")];
+    const bytes = model(cond, [makeTensor("zerof", DT.FLOAT, [], new Float32Array([0]))], ifNode("cond", ["y"], branch("then", "Relu"), branch("else", "Sigmoid"), "mode"));
+    expect(kernelCoverage(decodeModel(bytes), plainKernelModule)).toMatch(/If node mode: its condition 'cond' is computed at run time/);
   });
 });
