@@ -114,8 +114,9 @@ export function topoOrder(nodes: readonly NodeProto[], available: ReadonlySet<st
     }
   });
   // Nodes without inputs (Constants) first: a linear op then sees its epilogue's bounds as constants and fuses them.
+  // A Constant in an If branch waits for the condition (it is queued once that is computed).
   const ready: number[] = [];
-  nodes.forEach((n, i) => n.input.every((x) => !x) && ready.push(i));
+  nodes.forEach((n, i) => waiting[i] === 0 && n.input.every((x) => !x) && ready.push(i));
   waiting.forEach((w, i) => w === 0 && nodes[i]!.input.some((x) => x) && ready.push(i));
   const order: NodeProto[] = [];
   for (let head = 0; head < ready.length; head++) {

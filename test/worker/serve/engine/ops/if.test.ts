@@ -159,6 +159,30 @@ describe("If with a condition computed from a small input (a sample rate, a mode
     await expectLikeOrt(bytes, "sr", [rate(16000n), rate(8000n), rate(16000n), rate(0n)]);
   });
 
+  it("runs branches whose constants are Constant nodes (as torch.jit.script writes them), chosen by a sample rate", async () => {
+    // Each branch: its MatMul's weight and an added offset come from Constant nodes inside the branch.
+    const constBranch = (tag: string, act: string) =>
+      makeGraph(
+        [
+          makeNode("Constant", [], ["k_w"], `${tag}/w`, { value: weights("", [16, 8]) }),
+          makeNode("Constant", [], ["k_b"], `${tag}/b`, { value: weights("", [8]) }),
+          makeNode("MatMul", ["h", "k_w"], ["z0"], `${tag}/mm`),
+          makeNode("Add", ["z0", "k_b"], ["z"], `${tag}/add`),
+          makeNode(act, ["z"], ["y"], `${tag}/act`),
+        ],
+        tag,
+        [],
+        [unshaped("y")],
+        [],
+      );
+    const cond = [makeNode("Equal", ["sr", "rate16k"], ["cond"], "is16k")];
+    const graph = decodeModel(model(cond, [makeTensor("rate16k", DT.INT64, [], new BigInt64Array([16000n]))], ifNode("cond", ["y"], constBranch("then", "Relu"), constBranch("else", "Tanh")))).graph!;
+    graph.input.push(makeValueInfo("sr", DT.INT64, []));
+    const bytes = encodeModel(makeModel(graph, { "": 13 }));
+    const rate = (r: bigint) => new ort.Tensor("int64", new BigInt64Array([r]), []);
+    await expectLikeOrt(bytes, "sr", [rate(8000n), rate(16000n)]);
+  });
+
   it("runs the branch a bool flag input chooses when it is the condition itself", async () => {
     const graph = decodeModel(model([], [], ifNode("flag", ["y"], branch("then", "Relu"), branch("else", "Tanh"), "mode"))).graph!;
     graph.input.push(makeValueInfo("flag", DT.BOOL, []));
