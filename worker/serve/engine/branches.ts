@@ -34,7 +34,8 @@ export function openBranches(graph: GraphProto): OpenedGraph {
   const opened: OpenedGraph = { nodes: [], initializers: [], guards: new Map() };
   if (!graph.node.some((n) => n.opType === "If" && isOnnx(n))) return { ...opened, nodes: [...graph.node] };
   const fresh = nameAllocator(graph);
-  const open = (nodes: readonly NodeProto[], rename: ReadonlyMap<string, string>, guards: Guard[], depth: number) => {
+  const topNames = new Set([...graph.input.map((v) => v.name), ...graph.initializer.map((t) => t.name), ...graph.node.flatMap((n) => n.output)]);
+  const open = (nodes: readonly NodeProto[], rename: ReadonlyMap<string, string>, guards: Guard[], depth: number, visible: ReadonlySet<string> = topNames) => {
     const named = (x: string) => (x ? (rename.get(x) ?? x) : x);
     for (const n of nodes) {
       const input = n.input.map(named);
@@ -51,6 +52,10 @@ export function openBranches(graph: GraphProto): OpenedGraph {
         if (branch.input.length > 0) throw new Uncovered(`If node ${n.name}: a branch with inputs`);
         if (branch.sparseInitializer.length > 0) throw new Uncovered(`If node ${n.name}: a branch with sparse initializers`);
         if (branch.output.length !== n.output.length) throw new Uncovered(`If node ${n.name}: a branch with ${branch.output.length} outputs for ${n.output.length}`);
+        // An initializer under a name an enclosing graph defines: onnxruntime reads the outer value there, scoping
+        // rules would read the branch's; the model goes to onnxruntime-web, which defines what it computes.
+        const shadowing = branch.initializer.find((t) => visible.has(t.name));
+        if (shadowing) throw new Uncovered(`If node ${n.name}: the branch's initializer '${shadowing.name}' has the name of an outer value`);
         // Names the branch defines get fresh ones; the names it reads from outer scopes keep theirs.
         const inner = new Map(rename);
         for (const t of branch.initializer) inner.set(t.name, fresh(t.name));
@@ -58,7 +63,7 @@ export function openBranches(graph: GraphProto): OpenedGraph {
         const branchGuards = [...guards, { cond: input[0]!, then, node: n.name }];
         for (const t of branch.initializer) opened.initializers.push({ ...t, name: inner.get(t.name)! });
         for (const b of branch.node) for (const o of b.output) if (o) opened.guards.set(inner.get(o)!, branchGuards);
-        open(branch.node, inner, branchGuards, depth + 1);
+        open(branch.node, inner, branchGuards, depth + 1, new Set([...visible, ...branch.initializer.map((t) => t.name), ...branch.node.flatMap((b) => b.output)]));
         picked.push(branch.output.map((o) => inner.get(o.name) ?? o.name));
       }
       opened.nodes.push(create(NodeProtoSchema, { opType: "If", name: n.name, input: [input[0]!, ...picked[0]!, ...picked[1]!], output }));

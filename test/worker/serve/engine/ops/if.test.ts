@@ -197,6 +197,13 @@ describe("If with a condition computed from a small input (a sample rate, a mode
   });
 });
 
+describe("If whose branch holds an initializer named like an outer value", () => {
+  it("is not covered (onnxruntime reads the outer value there, scoping rules the branch's): the reason names it", () => {
+    const bytes = model([], [bool("cond", true), weights("w", [16, 8])], ifNode("cond", ["y"], branch("then", "Relu"), branch("else", "Sigmoid"), "shadow"));
+    expect(kernelCoverage(decodeModel(bytes), plainKernelModule)).toMatch(/If node shadow: the branch's initializer 'w' has the name of an outer value/);
+  });
+});
+
 describe("If with a condition computed from data at run time", () => {
   it("is not covered: the model goes to onnxruntime-web, and the reason names the If", () => {
     // The condition is whether the stem's activations sum above zero: known only once the input's values are.
