@@ -7,6 +7,7 @@ import { encodeModel } from "@worker/onnx/codec";
 import { DT } from "@worker/onnx/dtype";
 import { seededRandom } from "@worker/seeded-random";
 import { makeTensor } from "@worker/onnx/tensor";
+import { ifNode } from "./graphs";
 
 /** mulberry32: a tiny deterministic PRNG (the Worker's own, worker/seeded-random.ts). */
 export const rng = seededRandom;
@@ -146,6 +147,31 @@ export function buildLstm(seed = 4) {
     makeNode("Gemm", ["last", "fc.weight", "fc.bias"], ["logits"], "fc"),
   ];
   const graph = makeGraph(nodes, "lstm", [makeValueInfo("input", DT.FLOAT, ["N", 6, I])], [makeValueInfo("logits", DT.FLOAT, ["N", 10])], inits);
+  return encodeModel(makeModel(graph, { "": 13 }));
+}
+
+/**
+ * A model whose branch an int64 sample-rate input chooses, as voice-activity detectors switch on `sr`: input [N, 8];
+ * If(Equal(sr, 16000)): then Relu(input W), else Tanh(input W), each branch holding its own initializer named `w`
+ * ([8, 10]; legal, as each body is its own scope) -> logits [N, 10].
+ */
+export function buildRateSwitch(seed = 5) {
+  const next = rng(seed);
+  const branch = (tag: string, act: string) =>
+    makeGraph(
+      [makeNode("MatMul", ["input", "w"], [`${tag}.z`], `${tag}.fc`), makeNode(act, [`${tag}.z`], [`${tag}.y`], `${tag}.act`)],
+      tag,
+      [],
+      [makeValueInfo(`${tag}.y`, DT.FLOAT, ["N", 10])],
+      [makeTensor("w", DT.FLOAT, [8, 10], randomWeights(80, 8, next))],
+    );
+  const graph = makeGraph(
+    [makeNode("Equal", ["sr", "rate16k"], ["is16k"], "is16k"), ifNode("is16k", ["logits"], branch("then", "Relu"), branch("else", "Tanh"), "by_rate")],
+    "rate_switch",
+    [makeValueInfo("input", DT.FLOAT, ["N", 8]), makeValueInfo("sr", DT.INT64, [])],
+    [makeValueInfo("logits", DT.FLOAT, ["N", 10])],
+    [makeTensor("rate16k", DT.INT64, [], new BigInt64Array([16000n]))],
+  );
   return encodeModel(makeModel(graph, { "": 13 }));
 }
 

@@ -1,11 +1,12 @@
 // Serving through the HTTP API on the kernel engine: an int8 variant and its fp32 original both answer with
 // engine "kernels", the variant record reports the engine and a resident size below the original's, and outputs
-// match a plain JS forward pass of the fp32 MLP.
+// match a plain JS forward pass of the fp32 MLP; a model whose If an int64 sample rate switches (each branch with its
+// own weight of one name) runs on the kernels at either rate, original and int8 alike, against a plain forward pass.
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { decodeModel } from "@worker/onnx/codec";
 import { readFloat32 } from "@worker/onnx/tensor";
-import { buildCnn, buildLstm, buildMlp, buildUncoveredMlp, randomInput } from "@test/support/models";
+import { buildCnn, buildLstm, buildMlp, buildRateSwitch, buildUncoveredMlp, randomInput } from "@test/support/models";
 
 const auth = { Authorization: "Bearer test-token" };
 const json = { ...auth, "Content-Type": "application/json" };
@@ -101,6 +102,42 @@ describe("serving on the kernel engine", () => {
       expect(relDiff(answers[1]!.outputs.logits.data, answers[0]!.outputs.logits.data)).toBeLessThan(3e-2);
     });
   }
+
+  it("serves a model whose If an int64 sample rate switches, and its int8 variant, on the kernels at either rate", async () => {
+    const bytes = buildRateSwitch(6);
+    const up = await SELF.fetch("https://x/v1/models?name=rate-switch", { method: "POST", headers: { ...auth, "Content-Type": "application/octet-stream" }, body: bytes });
+    const model = (await up.json()) as { id: string };
+    const made = await SELF.fetch(`https://x/v1/models/${model.id}/variants`, { method: "POST", headers: json, body: JSON.stringify({ quantize: { bits: 8 } }) });
+    const variant = (await made.json()) as { engine: string; tensors: { name: string }[] };
+    expect(made.status, JSON.stringify(variant)).toBe(201);
+    expect(variant.engine).toBe("kernels");
+    // Each branch's `w` is its own weight (the second renamed), both quantized.
+    expect(variant.tensors.map((t) => t.name).sort()).toEqual(["w", "w_1"]);
+    // The reference: the chosen branch's activation of input x w, in float64 from the original's weights.
+    const g = decodeModel(bytes).graph!;
+    const weightOf = (branch: string) => readFloat32(g.node[1]!.attribute.find((a) => a.name === branch)!.g!.initializer[0]!);
+    const x = randomInput(16, 8);
+    const forward = (sr: number) => {
+      const w = weightOf(sr === 16000 ? "then_branch" : "else_branch");
+      const act = sr === 16000 ? (v: number) => Math.max(0, v) : Math.tanh;
+      return Array.from({ length: 20 }, (_, i) => {
+        const [m, n] = [Math.floor(i / 10), i % 10];
+        let s = 0;
+        for (let k = 0; k < 8; k++) s += x[m * 8 + k]! * w[k * 10 + n]!;
+        return act(s);
+      });
+    };
+    for (const sr of [16000, 8000, 16000]) {
+      for (const [bits, tolerance] of [["32", 1e-5], ["8", 3e-2]] as const) {
+        const body = JSON.stringify({ inputs: { input: { type: "float32", dims: [2, 8], data: x }, sr: { type: "int64", dims: [], data: [sr] } } });
+        const r = await SELF.fetch(`https://x/v1/models/${model.id}/infer?bits=${bits}`, { method: "POST", headers: json, body });
+        const answer = (await r.json()) as { engine: string; outputs: { logits: { data: number[] } } };
+        expect(r.status, JSON.stringify(answer)).toBe(200);
+        expect(answer.engine).toBe("kernels");
+        expect(relDiff(answer.outputs.logits.data, forward(sr)), `sr ${sr} bits ${bits}`).toBeLessThan(tolerance);
+      }
+    }
+  });
 
   it("answers 400 invalid_input when the batch dims do not fit the graph on the kernel engine", async () => {
     const bytes = buildMlp([8, 16, 4], 12);
