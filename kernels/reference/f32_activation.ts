@@ -15,6 +15,20 @@ export function refSoftmaxRows(X: ArrayLike<number>, rows: number, len: number):
   return Y;
 }
 
+/** log(softmax) of each row in float64, as x - max - log(sum exp(x - max)) (finite far below the max). */
+export function refLogSoftmaxRows(X: ArrayLike<number>, rows: number, len: number): Float64Array {
+  const Y = new Float64Array(rows * len);
+  for (let r = 0; r < rows; r++) {
+    let max = -Infinity;
+    for (let j = 0; j < len; j++) max = Math.max(max, X[r * len + j]!);
+    let sum = 0;
+    for (let j = 0; j < len; j++) sum += Math.exp(X[r * len + j]! - max);
+    const shift = max + Math.log(sum);
+    for (let j = 0; j < len; j++) Y[r * len + j] = X[r * len + j]! - shift;
+  }
+  return Y;
+}
+
 /** x * sigmoid(alpha x) in float64 (Swish; alpha null: sigmoid(x) alone). */
 export function refSwish(X: ArrayLike<number>, alpha: number | null): Float64Array {
   return Float64Array.from(X, (x) => (alpha === null ? 1 / (1 + Math.exp(-x)) : x / (1 + Math.exp(-alpha * x))));

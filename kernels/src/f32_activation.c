@@ -1,6 +1,6 @@
-/* Activations on float tensors, vectorised: softmax along contiguous rows, layer normalization, GELU (erf form),
- * sigmoid and Swish/SiLU, HardSwish, a scale and shift per row (per NCHW plane), row sums and means,
- * clamping (Relu, Clip) and same-shape Add/Sub/Mul/Div with a clamp fused.
+/* Activations on float tensors, vectorised: softmax (and LogSoftmax's shifted exp sums) along contiguous rows, layer
+ * normalization, GELU (erf form), sigmoid and Swish/SiLU, HardSwish, a scale and shift per row (per NCHW plane), row
+ * sums and means, clamping (Relu, Clip) and same-shape Add/Sub/Mul/Div with a clamp fused.
  * exp is Cephes' single-precision scheme: n = round(x log2 e), r = x - n ln 2 in two parts, a degree-5 polynomial
  * for e^r on [-ln2/2, ln2/2] (within 2 ulp), 2^n built in the exponent bits; below -87.3 it is 0 (float32's
  * normal range ends there). NaN stays NaN (the clamps keep it, and it reaches the product). */
@@ -36,6 +36,20 @@ static inline float exp_f32(float x) {
   return wasm_f32x4_extract_lane(exp_f32x4(wasm_f32x4_splat(x)), 0);
 }
 
+/* The largest of a row's `len` floats (NaN when any is NaN). */
+static inline float row_max(const float* x, int len) {
+  int k = 0;
+  v128_t vmax = wasm_f32x4_splat(-__builtin_inff());
+  for (; k + 4 <= len; k += 4) vmax = wasm_f32x4_max(vmax, wasm_v128_load(x + k));
+  float mx = wasm_f32x4_extract_lane(vmax, 0);
+  const float m1 = wasm_f32x4_extract_lane(vmax, 1), m2 = wasm_f32x4_extract_lane(vmax, 2), m3 = wasm_f32x4_extract_lane(vmax, 3);
+  mx = __builtin_isnan(m1) || m1 > mx ? m1 : mx;
+  mx = __builtin_isnan(m2) || m2 > mx ? m2 : mx;
+  mx = __builtin_isnan(m3) || m3 > mx ? m3 : mx;
+  for (; k < len; k++) mx = __builtin_isnan(x[k]) || x[k] > mx ? x[k] : mx;
+  return mx;
+}
+
 /* Y[r, :] = softmax(X[r, :]) for `rows` contiguous rows of `len`: max, exp(x - max) and its sum, then one multiply
  * by 1 / sum. X and Y may be the same. */
 EXPORT(f32_softmax_rows)
@@ -43,18 +57,10 @@ void f32_softmax_rows(int rows, int len, const float* X, float* Y) {
   for (int r = 0; r < rows; r++) {
     const float* x = X + (long)r * len;
     float* y = Y + (long)r * len;
-    int k = 0;
-    v128_t vmax = wasm_f32x4_splat(-__builtin_inff());
-    for (; k + 4 <= len; k += 4) vmax = wasm_f32x4_max(vmax, wasm_v128_load(x + k));
-    float mx = wasm_f32x4_extract_lane(vmax, 0);
-    const float m1 = wasm_f32x4_extract_lane(vmax, 1), m2 = wasm_f32x4_extract_lane(vmax, 2), m3 = wasm_f32x4_extract_lane(vmax, 3);
-    mx = __builtin_isnan(m1) || m1 > mx ? m1 : mx;
-    mx = __builtin_isnan(m2) || m2 > mx ? m2 : mx;
-    mx = __builtin_isnan(m3) || m3 > mx ? m3 : mx;
-    for (; k < len; k++) mx = __builtin_isnan(x[k]) || x[k] > mx ? x[k] : mx;
+    const float mx = row_max(x, len);
     const v128_t vm = wasm_f32x4_splat(mx);
     v128_t vsum = wasm_f32x4_splat(0.f);
-    k = 0;
+    int k = 0;
     for (; k + 4 <= len; k += 4) {
       const v128_t e = exp_f32x4(wasm_f32x4_sub(wasm_v128_load(x + k), vm));
       wasm_v128_store(y + k, e);
@@ -67,6 +73,30 @@ void f32_softmax_rows(int rows, int len, const float* X, float* Y) {
     k = 0;
     for (; k + 4 <= len; k += 4) wasm_v128_store(y + k, wasm_f32x4_mul(wasm_v128_load(y + k), inv));
     for (; k < len; k++) y[k] *= 1.f / sum;
+  }
+}
+
+/* LogSoftmax's first pass: Y[r, :] = X[r, :] - max and S[r] = sum of exp(Y[r, :]), for `rows` contiguous rows of
+ * `len` (the caller adds -log S[r] to each row: f32_rows_affine). A row far below its max keeps its true value where
+ * log(softmax) would be log(0). X and Y may be the same. */
+EXPORT(f32_shifted_exp_sums)
+void f32_shifted_exp_sums(int rows, int len, const float* X, float* Y, float* S) {
+  for (int r = 0; r < rows; r++) {
+    const float* x = X + (long)r * len;
+    float* y = Y + (long)r * len;
+    const v128_t vm = wasm_f32x4_splat(row_max(x, len));
+    v128_t vsum = wasm_f32x4_splat(0.f);
+    int k = 0;
+    for (; k + 4 <= len; k += 4) {
+      const v128_t d = wasm_f32x4_sub(wasm_v128_load(x + k), vm);
+      wasm_v128_store(y + k, d);
+      vsum = wasm_f32x4_add(vsum, exp_f32x4(d));
+    }
+    float sum = (wasm_f32x4_extract_lane(vsum, 0) + wasm_f32x4_extract_lane(vsum, 1)) +
+                (wasm_f32x4_extract_lane(vsum, 2) + wasm_f32x4_extract_lane(vsum, 3));
+    const float mx = wasm_f32x4_extract_lane(vm, 0);
+    for (; k < len; k++) sum += exp_f32(y[k] = x[k] - mx);
+    S[r] = sum;
   }
 }
 

@@ -1,9 +1,10 @@
-// f32_softmax_rows, f32_layernorm_rows, f32_gelu_erf, f32_sigmoid, f32_swish, f32_hardswish, f32_rows_affine and
-// f32_rows_sum and f32_rows_extreme against float64 references: row lengths around the 4- and 16-lane steps and long rows,
+// f32_softmax_rows, f32_shifted_exp_sums (LogSoftmax), f32_layernorm_rows, f32_gelu_erf, f32_sigmoid, f32_swish,
+// f32_hardswish, f32_rows_affine and f32_rows_sum and f32_rows_extreme against float64 references: row lengths around
+// the 4- and 16-lane steps and long rows,
 // inputs from -60 to 60 (exp's reduction and its underflow to 0), masked entries (-Infinity) as attention writes them,
 // rows written in place; GELU over -10 to 10 at lengths around the step.
 import { describe, expect, it } from "vitest";
-import { refGeluErf, refHardSwish, refLayerNormRows, refRowsAffine, refRowsExtreme, refRowsSum, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
+import { refGeluErf, refHardSwish, refLayerNormRows, refLogSoftmaxRows, refRowsAffine, refRowsExtreme, refRowsSum, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
 import { kernelInstance, tileSizes, uniform } from "@test/support/kernels";
 
 /** Largest |a - b| over each element's max(|b|, floor). */
@@ -49,6 +50,46 @@ describe("f32_softmax_rows", () => {
     const X = uniform(9, 5, 1);
     X[6] = NaN;
     expect(softmax(X, 1, 9).every((v) => Number.isNaN(v))).toBe(true);
+  });
+});
+
+/** LogSoftmax as the engine computes it: the kernel's shifted rows and exp sums, then -log(sum) added per row. */
+function logSoftmax(X: Float32Array, rows: number, len: number, inPlace = false) {
+  const kx = kernelInstance();
+  const x = kx.put(X);
+  const y = inPlace ? x : kx.alloc(X.length * 4);
+  const s = kx.alloc(rows * 4);
+  kx.k.f32_shifted_exp_sums(rows, len, x, y, s);
+  const shifts = kx.put(Float32Array.from(kx.f32(s, rows), (v) => -Math.log(v)));
+  kx.k.f32_rows_affine(rows, len, y, 0, shifts, -Infinity, Infinity, y);
+  return kx.f32(y, X.length).slice();
+}
+
+describe("f32_shifted_exp_sums (LogSoftmax)", () => {
+  it("gives log(softmax) within 1e-6 of float64 (absolute below 1, relative above), finite far below the max, in place as well", () => {
+    for (const len of [...tileSizes(4), 7, 128, 1000]) {
+      for (const rows of [1, 3]) {
+        for (const a of [1, 20, 60]) {
+          const X = uniform(rows * len, len * 5 + rows + a, a);
+          const want = refLogSoftmaxRows(X, rows, len);
+          for (const inPlace of [false, true]) {
+            const got = logSoftmax(X.slice(), rows, len, inPlace);
+            expect(worst(got, want, 1), `${rows}x${len} range ${a}`).toBeLessThan(1e-6);
+            expect(got.every(Number.isFinite)).toBe(true);
+          }
+        }
+      }
+    }
+  });
+
+  it("gives masked (-Infinity) entries -Infinity and keeps NaN in a row that holds one", () => {
+    const X = uniform(18, 7, 3);
+    X[2] = -Infinity;
+    X[12] = NaN;
+    const got = logSoftmax(X, 2, 9);
+    expect(got[2]).toBe(-Infinity);
+    expect(worst(got.slice(3, 9), refLogSoftmaxRows(X.slice(0, 9), 1, 9).slice(3, 9), 1)).toBeLessThan(1e-6);
+    expect(got.slice(9).every((v) => Number.isNaN(v))).toBe(true);
   });
 });
 

@@ -1,6 +1,6 @@
 // The relaxed-SIMD build, run where it is served: in workerd (Node 20's baseline tier computes a relaxed op wrongly).
 import { describe, expect, it } from "vitest";
-import { refGeluErf, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
+import { refGeluErf, refLogSoftmaxRows, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
 import { dwOutputSize, packPointwise, refDwConv2d, refPointwise } from "@kernels/reference/f32_dwconv";
 import { refF32Gemm } from "@kernels/reference/f32_gemm";
 import { refLut4Gemm } from "@kernels/reference/lut4_gemm";
@@ -111,7 +111,7 @@ describe("relaxed-SIMD kernels in workerd", () => {
     }
   });
 
-  it("softmax rows, GELU and SiLU with fused multiply-add in their polynomials match float64 within 1e-6", () => {
+  it("softmax and log-softmax rows, GELU and SiLU with fused multiply-add in their polynomials match float64 within 1e-6", () => {
     for (const len of [3, 4, 9, 128]) {
       const X = uniform(2 * len, len, 20);
       const kx = relaxed();
@@ -120,6 +120,13 @@ describe("relaxed-SIMD kernels in workerd", () => {
       const want = refSoftmaxRows(X, 2, len);
       const got = kx.f32(y, X.length);
       for (let i = 0; i < X.length; i++) expect(Math.abs(got[i]! - want[i]!) / Math.max(want[i]!, 1e-30), `len ${len}`).toBeLessThan(1e-6);
+      // LogSoftmax's pass: the shifted rows and their exp sums, -log added per row.
+      const s = kx.alloc(8);
+      kx.k.f32_shifted_exp_sums(2, len, kx.put(X), y, s);
+      kx.k.f32_rows_affine(2, len, y, 0, kx.put(Float32Array.from(kx.f32(s, 2), (v) => -Math.log(v))), -Infinity, Infinity, y);
+      const wantLog = refLogSoftmaxRows(X, 2, len);
+      const gotLog = kx.f32(y, X.length);
+      for (let i = 0; i < X.length; i++) expect(Math.abs(gotLog[i]! - wantLog[i]!) / Math.max(Math.abs(wantLog[i]!), 1), `log len ${len}`).toBeLessThan(1e-6);
     }
     const X = uniform(37, 5, 10);
     const kx = relaxed();

@@ -44,6 +44,7 @@ export interface KernelExports {
   qu7_patch_quantize(Xp: Ptr, C: number, Hp: number, Wp: number, kh: number, kw: number, dh: number, dw: number, OH: number, OW: number, Q: Ptr, scales: Ptr, zeroPoints: Ptr): void;
   qu7_pointwise_4x8(M: number, K: number, P: number, Q: Ptr, as: Ptr, zps: Ptr, Wp: Ptr, wsum: Ptr, ws: Ptr, bias: Ptr, lo: number, hi: number, Y: Ptr): void;
   f32_softmax_rows(rows: number, len: number, X: Ptr, Y: Ptr): void;
+  f32_shifted_exp_sums(rows: number, len: number, X: Ptr, Y: Ptr, S: Ptr): void;
   f32_gelu_erf(n: number, X: Ptr, Y: Ptr): void;
   f32_sigmoid(n: number, X: Ptr, Y: Ptr): void;
   f32_swish(n: number, alpha: number, X: Ptr, Y: Ptr): void;

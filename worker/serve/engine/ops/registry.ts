@@ -53,6 +53,7 @@ import { hardswish } from "./hardswish";
 import { less } from "./less";
 import { lessorequal } from "./lessorequal";
 import { log } from "./log";
+import { logsoftmax } from "./logsoftmax";
 import { max } from "./max";
 import { min } from "./min";
 import { neg } from "./neg";
@@ -75,6 +76,7 @@ import { sqrt } from "./sqrt";
 import { squeeze } from "./squeeze";
 import { sub } from "./sub";
 import { tile } from "./tile";
+import { trilu } from "./trilu";
 import { unsqueeze } from "./unsqueeze";
 import { upsample } from "./upsample";
 import { where } from "./where";
@@ -109,6 +111,8 @@ export const OPS: Record<string, Op> = {
   Shape: shape,
   Sigmoid: sigmoid,
   Softmax: softmax,
+  LogSoftmax: logsoftmax,
+  Trilu: trilu,
   Swish: swish,
   Tanh: tanh,
   Transpose: transpose,
