@@ -42,7 +42,7 @@ async function setUp(kind: "mlp" | "cnn") {
   return { ref, id, variant, body };
 }
 
-/** An original the kernel engine does not cover (Softplus: served by onnxruntime-web) and a body for it. */
+/** An original the kernel engine does not cover (Shrink: served by onnxruntime-web) and a body for it. */
 async function setUpUncovered() {
   const id = ((await (await uploadModel(buildUncoveredMlp([16, 32, 10], 5))).json()) as { id: string }).id;
   const body = { inputs: { input: { type: "float32", dims: [1, 16], data: Array.from({ length: 16 }, (_, i) => Math.sin(i)) } } };
@@ -216,7 +216,7 @@ describe("the session cache, as Server-Timing reports it", () => {
     expect(warm.has("run")).toBe(true);
   });
 
-  // The int8 MLP variant runs on the kernel engine; the Softplus MLP on onnxruntime-web.
+  // The int8 MLP variant runs on the kernel engine; the Shrink MLP on onnxruntime-web.
   for (const [kind, query, engine] of [["mlp", "bits=8", "kernels"], ["uncovered", "bits=32", "onnxruntime-web"]] as const) {
     it(`keeps a session on ${engine} bigger than the whole budget for the next request instead of reloading it`, async () => {
       const { id, body } = kind === "uncovered" ? await setUpUncovered() : await setUp(kind);

@@ -128,7 +128,7 @@ describe("variants with calibration, evaluation and jobs", () => {
   });
 
   // An LSTM (which only names Y_h: evaluation reads the first output a layer writes) on the kernel engine, and an MLP
-  // with Softplus, which the engine does not cover, on onnxruntime-web.
+  // with Shrink, which the engine does not cover, on onnxruntime-web.
   for (const [name, build, dims, engine] of [
     ["lstm", () => buildLstm(3), [6, 8], "kernels"],
     ["softplus-mlp", () => buildUncoveredMlp([16, 32, 10], 3), [16], "onnxruntime-web"],

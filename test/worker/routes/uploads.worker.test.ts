@@ -317,11 +317,11 @@ describe("a model over what compression and serving hold at once", () => {
   }, 240_000);
 
   it("stores a variant that only onnxruntime-web runs to download, not to serve (its weights as float are the FP32 model's size); inference says why", async () => {
-    // The same MLP with a Softplus after its head: a graph the kernel engine does not cover.
+    // The same MLP with a Shrink after its head: a graph the kernel engine does not cover.
     const m = mlpModel(SIZES, 5);
     const logits = m.graph!.output[0]!.name;
     m.graph!.node.find((n) => n.output[0] === logits)!.output[0] = `${logits}_linear`;
-    m.graph!.node.push(makeNode("Softplus", [`${logits}_linear`], [logits], "soft"));
+    m.graph!.node.push(makeNode("Shrink", [`${logits}_linear`], [logits], "shrink"));
     const modelId = (await uploadHuge(encodeModel(m))).id;
     const res = await postJson(`/v1/models/${modelId}/variants?wait=25`, { quantize: { bits: 8 } });
     expect(res.status, await res.clone().text()).toBe(201);

@@ -158,6 +158,8 @@ export function elementsOf(c: Constant): Elements {
 
 export type UnaryKind =
   | "Sigmoid" | "HardSigmoid" | "HardSwish" | "Sqrt" | "Exp" | "Log" | "Neg" | "Abs" | "Erf" | "Not" | "Reciprocal" | "Floor" | "Ceil"
+  // Activations with an alpha (and Selu's gamma as beta), and the rest of ONNX's common maps.
+  | "LeakyRelu" | "Elu" | "Selu" | "Celu" | "ThresholdedRelu" | "Softplus" | "Softsign" | "Mish" | "Sin" | "Cos" | "Sign" | "Round"
   // Run-time casts of float32-carried values to integers (toward zero) and to bool.
   | "Trunc" | "Bool";
 
@@ -183,6 +185,17 @@ export function erf(x: number): number {
   return x > 0 ? 1 - erfc : erfc - 1;
 }
 
+/** log(1 + e^x) without overflow for large x. */
+function softplus(x: number): number {
+  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+}
+
+/** Round half to even (ONNX Round). */
+function roundEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
 /** dst[i] = kind(src[i]) for i < n. */
 export function unaryKernel(kind: UnaryKind, src: ArrayLike<number>, dst: Float32Array | Float64Array, alpha = 0.2, beta = 0.5): void {
   const n = dst.length;
@@ -204,6 +217,18 @@ export function unaryKernel(kind: UnaryKind, src: ArrayLike<number>, dst: Float3
     case "Reciprocal": for (let i = 0; i < n; i++) dst[i] = 1 / src[i]!; break;
     case "Floor": for (let i = 0; i < n; i++) dst[i] = Math.floor(src[i]!); break;
     case "Ceil": for (let i = 0; i < n; i++) dst[i] = Math.ceil(src[i]!); break;
+    case "LeakyRelu": for (let i = 0; i < n; i++) { const x = src[i]!; dst[i] = x < 0 ? alpha * x : x; } break;
+    case "Elu": for (let i = 0; i < n; i++) { const x = src[i]!; dst[i] = x < 0 ? alpha * Math.expm1(x) : x; } break;
+    case "Selu": for (let i = 0; i < n; i++) { const x = src[i]!; dst[i] = beta * (x <= 0 ? alpha * Math.expm1(x) : x); } break;
+    case "Celu": for (let i = 0; i < n; i++) { const x = src[i]!; dst[i] = x < 0 ? alpha * Math.expm1(x / alpha) : x; } break;
+    case "ThresholdedRelu": for (let i = 0; i < n; i++) { const x = src[i]!; dst[i] = x > alpha ? x : 0; } break;
+    case "Softplus": for (let i = 0; i < n; i++) dst[i] = softplus(src[i]!); break;
+    case "Softsign": for (let i = 0; i < n; i++) { const x = src[i]!; dst[i] = x / (1 + Math.abs(x)); } break;
+    case "Mish": for (let i = 0; i < n; i++) { const x = src[i]!; dst[i] = x * Math.tanh(softplus(x)); } break;
+    case "Sin": for (let i = 0; i < n; i++) dst[i] = Math.sin(src[i]!); break;
+    case "Cos": for (let i = 0; i < n; i++) dst[i] = Math.cos(src[i]!); break;
+    case "Sign": for (let i = 0; i < n; i++) { const x = src[i]!; dst[i] = x > 0 ? 1 : x < 0 ? -1 : x; } break;
+    case "Round": for (let i = 0; i < n; i++) dst[i] = roundEven(src[i]!); break;
     case "Trunc": for (let i = 0; i < n; i++) dst[i] = Math.trunc(src[i]!); break;
     case "Bool": for (let i = 0; i < n; i++) dst[i] = src[i]! !== 0 ? 1 : 0; break;
   }
@@ -212,7 +237,7 @@ export function unaryKernel(kind: UnaryKind, src: ArrayLike<number>, dst: Float3
 /** The element type of a unary op's result on a constant of `dtype`. */
 function unaryType(kind: UnaryKind, dtype: number): number {
   if (kind === "Not" || kind === "Bool") return DT.BOOL;
-  if ((kind === "Neg" || kind === "Abs") && isInteger(dtype)) return dtype;
+  if ((kind === "Neg" || kind === "Abs" || kind === "Sign" || kind === "Round") && isInteger(dtype)) return dtype;
   return dtype === DT.DOUBLE ? DT.DOUBLE : DT.FLOAT;
 }
 
@@ -243,7 +268,9 @@ export type BinaryKind =
   | "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Max" | "Min"
   // Mod: the remainder with the divisor's sign (ONNX's fmod 0, integers); Fmod: the dividend's (fmod 1, C's fmod).
   | "Mod" | "Fmod"
-  | "Equal" | "Greater" | "Less" | "GreaterOrEqual" | "LessOrEqual" | "And" | "Or";
+  | "Equal" | "Greater" | "Less" | "GreaterOrEqual" | "LessOrEqual" | "And" | "Or"
+  // PRelu: x where x >= 0, else slope * x (the slope broadcast to x).
+  | "PRelu";
 
 const LOGICAL = new Set<BinaryKind>(["Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or"]);
 
@@ -351,6 +378,12 @@ function binaryRows(
       for (let r = 0; r < rows; r++) {
         const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
         for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x !== 0 || y !== 0 ? 1 : 0; }
+      }
+      break;
+    case "PRelu":
+      for (let r = 0; r < rows; r++) {
+        const pa = ia + r * ra, pb = ib + r * rb, po = o + r * n;
+        for (let i = 0; i < n; i++) { const x = a[pa + i * sa]!, y = b[pb + i * sb]!; out[po + i] = x < 0 ? x * y : x; }
       }
       break;
   }

@@ -80,6 +80,19 @@ import { trilu } from "./trilu";
 import { unsqueeze } from "./unsqueeze";
 import { upsample } from "./upsample";
 import { where } from "./where";
+import { leakyrelu } from "./leakyrelu";
+import { elu } from "./elu";
+import { selu } from "./selu";
+import { celu } from "./celu";
+import { thresholdedrelu } from "./thresholdedrelu";
+import { softplus } from "./softplus";
+import { softsign } from "./softsign";
+import { mish } from "./mish";
+import { sin } from "./sin";
+import { cos } from "./cos";
+import { sign } from "./sign";
+import { round } from "./round";
+import { prelu } from "./prelu";
 
 export const OPS: Record<string, Op> = {
   Add: add,
@@ -162,4 +175,17 @@ export const OPS: Record<string, Op> = {
   Unsqueeze: unsqueeze,
   Upsample: upsample,
   Where: where,
+  LeakyRelu: leakyrelu,
+  Elu: elu,
+  Selu: selu,
+  Celu: celu,
+  ThresholdedRelu: thresholdedrelu,
+  Softplus: softplus,
+  Softsign: softsign,
+  Mish: mish,
+  Sin: sin,
+  Cos: cos,
+  Sign: sign,
+  Round: round,
+  PRelu: prelu,
 };

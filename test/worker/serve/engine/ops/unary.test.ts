@@ -1,5 +1,7 @@
 // Unary ops against onnxruntime-node at seeded random shapes, batch 1 and 3: each on a run-time input over the range
-// where it is defined (Sigmoid and Swish into their saturated tails), folded on a constant (then added to a live input), and Not inside a graph ending in Where.
+// where it is defined (Sigmoid and Swish into their saturated tails, Softplus past exp's overflow, Round on halves),
+// folded on a constant (then added to a live input), activations with their attributes, PRelu's slopes, and Not
+// inside a graph ending in Where.
 import { describe, it } from "vitest";
 import { makeNode } from "@worker/onnx/builders";
 import { compare, graphOf, inputMaker, type Input } from "@test/support/op-graphs";
@@ -26,6 +28,17 @@ const RANGES: Record<string, (u: number) => number> = {
   Reciprocal: (u) => (u < 0 ? u - 0.1 : u + 0.1),
   Floor: (u) => u * 7.3,
   Ceil: (u) => u * 7.3,
+  LeakyRelu: (u) => u * 5,
+  Elu: (u) => u * 5,
+  Selu: (u) => u * 5,
+  Celu: (u) => u * 5,
+  ThresholdedRelu: (u) => u * 3,
+  Softplus: (u) => u * 40, // past exp's overflow both ways
+  Softsign: (u) => u * 9,
+  Sin: (u) => u * 10,
+  Cos: (u) => u * 10,
+  Sign: (u) => Math.round(u * 3) * 0.5, // zeros included
+  Round: (u) => Math.round(u * 14) / 4, // halves included: to even
 };
 
 describe("unary ops against onnxruntime-node", () => {
@@ -41,6 +54,29 @@ describe("unary ops against onnxruntime-node", () => {
       const x = shaped("x", [batch, int(2, 7), 5], (u) => u * 8);
       await compare(graphOf("HardSigmoid", [x], { alpha: 0.3, beta: 0.4 }, 3), [x]);
       await compare(graphOf("HardSigmoid", [x], { alpha: { float: 1 }, beta: { float: 0 } }, 3), [x]);
+    });
+
+    it(`activations with their alpha (and Selu's gamma) attributes; Mish (opset 18), batch ${batch}`, async () => {
+      const x = shaped("x", [batch, int(2, 7), int(1, 11)], (u) => u * 6);
+      for (const [op, attrs] of [
+        ["LeakyRelu", { alpha: 0.2 }],
+        ["Elu", { alpha: 0.5 }],
+        ["Selu", { alpha: 1.5, gamma: { float: 2 } }],
+        ["Celu", { alpha: { float: 2 } }],
+        ["ThresholdedRelu", { alpha: 0.5 }],
+      ] as const) {
+        await compare(graphOf(op, [x], attrs, 3, 14), [x]);
+      }
+      await compare(graphOf("Mish", [x], {}, 3, 18), [x]);
+    });
+
+    it(`PRelu with a slope per channel, one slope, and a live slope, batch ${batch}`, async () => {
+      const C = int(2, 6);
+      const x = shaped("x", [batch, C, int(1, 7), int(1, 9)], (u) => u * 4);
+      await compare(graphOf("PRelu", [x, floats("slope", Array.from(rand(C)), [C, 1, 1])], {}, 4), [x]);
+      await compare(graphOf("PRelu", [x, floats("slope", [0.25], [1])], {}, 4), [x]);
+      const slope = live("slope", [C, 1, 1]);
+      await compare(graphOf("PRelu", [x, slope], {}, 4), [x, slope]);
     });
 
     it(`Swish (opset 24) with its default alpha and another, over sigmoid's saturated tails, batch ${batch}`, async () => {

@@ -1,0 +1,8 @@
+// Selu: gamma * x above 0, else gamma * alpha * (e^x - 1), with ONNX's default alpha and gamma.
+import { floatAttribute } from "../../../onnx/attributes";
+import { unaryMap } from "../elementwise";
+
+export const selu = unaryMap("Selu", (ctx) => ({
+  alpha: floatAttribute(ctx.node, "alpha", 1.67326319217681884765625),
+  beta: floatAttribute(ctx.node, "gamma", 1.05070102214813232421875),
+}));
