@@ -1,4 +1,5 @@
-// The Reduce family (Mean, Max, Sum, Min, Prod): axes from the attribute (before opset 18; ReduceSum before 13) or the
+// The Reduce family (Mean, Max, Sum, Min, Prod; L1, L2, SumSquare, LogSum and LogSumExp as sums of a mapped source,
+// mapped again after): axes from the attribute (before opset 18; ReduceSum before 13) or the
 // optional input, keepdims, noop_with_empty_axes. Adjacent reduced dims are merged and each run reduced as
 // [outer, len, inner] in float64, the result rounded to float32 once; at run time a reduction over trailing axes
 // runs on the kernels instead, a row at a time (Sum and Mean summed in float32, Max and Min exact). A NaN makes a
@@ -10,7 +11,12 @@ import type { Op } from "../op";
 import { intInput, normalizeAxis } from "../shape";
 import { sizeOf, Uncovered } from "../values";
 
-export type ReduceKind = "Mean" | "Max" | "Sum" | "Min" | "Prod";
+export type ReduceKind = "Mean" | "Max" | "Sum" | "Min" | "Prod" | "L1" | "L2" | "SumSquare" | "LogSum" | "LogSumExp";
+
+/** Kinds that sum a mapped source (the map), and those that map the sums (after); with no axes reduced
+ * (noop_with_empty_axes) both maps still apply, as onnxruntime applies them. */
+const BEFORE: Partial<Record<ReduceKind, (v: number) => number>> = { L1: Math.abs, L2: (v) => v * v, SumSquare: (v) => v * v, LogSumExp: Math.exp };
+const AFTER: Partial<Record<ReduceKind, (v: number) => number>> = { L2: Math.sqrt, LogSum: Math.log, LogSumExp: Math.log };
 
 /** Reduces `src` of `dims` over `axes` (sorted, unique); the result in the kept dims' order. */
 export function reduceKernel(kind: ReduceKind, src: ArrayLike<number>, dims: readonly number[], axes: readonly number[]): Float64Array {
@@ -24,7 +30,8 @@ export function reduceKernel(kind: ReduceKind, src: ArrayLike<number>, dims: rea
   });
   // The source is read where it lies (a float32 activation converts to float64 exactly); only the partial results
   // are float64 arrays, each the size of what is left after a reduced run, never a float64 copy of the whole source.
-  let data: ArrayLike<number> = src;
+  const before = BEFORE[kind];
+  let data: ArrayLike<number> = before ? Float64Array.from(src, before) : src;
   let count = 1;
   for (let k = runs.length - 1; k >= 0; k--) {
     const [len, reduced] = runs[k]!;
@@ -52,6 +59,8 @@ export function reduceKernel(kind: ReduceKind, src: ArrayLike<number>, dims: rea
   }
   const result = data instanceof Float64Array && data !== src ? data : Float64Array.from(data);
   if (kind === "Mean") for (let i = 0; i < result.length; i++) result[i] = result[i]! / count;
+  const after = AFTER[kind];
+  if (after) for (let i = 0; i < result.length; i++) result[i] = after(result[i]!);
   return result;
 }
 

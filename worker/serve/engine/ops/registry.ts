@@ -80,6 +80,11 @@ import { trilu } from "./trilu";
 import { unsqueeze } from "./unsqueeze";
 import { upsample } from "./upsample";
 import { where } from "./where";
+import { reducel1 } from "./reducel1";
+import { reducel2 } from "./reducel2";
+import { reducesumsquare } from "./reducesumsquare";
+import { reducelogsum } from "./reducelogsum";
+import { reducelogsumexp } from "./reducelogsumexp";
 import { leakyrelu } from "./leakyrelu";
 import { elu } from "./elu";
 import { selu } from "./selu";
@@ -188,4 +193,9 @@ export const OPS: Record<string, Op> = {
   Sign: sign,
   Round: round,
   PRelu: prelu,
+  ReduceL1: reducel1,
+  ReduceL2: reducel2,
+  ReduceSumSquare: reducesumsquare,
+  ReduceLogSum: reducelogsum,
+  ReduceLogSumExp: reducelogsumexp,
 };

@@ -1,24 +1,33 @@
-// ReduceMean/Max/Sum/Min/Prod and GlobalMaxPool against onnxruntime-node at seeded random odd shapes, batch 1 and 3:
+// ReduceMean/Max/Sum/Min/Prod/L1/L2/SumSquare/LogSum/LogSumExp and GlobalMaxPool against onnxruntime-node at seeded random odd shapes, batch 1 and 3:
 // axes as attribute (before opset 18; ReduceSum before 13) and as input (after), negative and non-adjacent axes,
 // keepdims on and off, reduce-all, noop_with_empty_axes, and a fold on a constant.
 import { describe, expect, it } from "vitest";
 import { reduceKernel } from "@worker/serve/engine/ops/reduce";
 import { makeNode } from "@worker/onnx/builders";
+import { DT } from "@worker/onnx/dtype";
+import { makeTensor } from "@worker/onnx/tensor";
 import { compare, graphOf, inputMaker } from "@test/support/op-graphs";
 import { chainOf, compareAll, int64 } from "@test/support/op-chains";
 
 const { int, live, constF } = inputMaker(20261206);
 const batches = [1, 3];
-const OPS = ["ReduceMean", "ReduceMax", "ReduceSum", "ReduceMin", "ReduceProd"];
+const OPS = ["ReduceMean", "ReduceMax", "ReduceSum", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"];
 const AXES = [[1], [-1], [2, 3], [1, 3], [0, 2], [-3, -2, -1]];
+
+/** A live input, positive where the op takes logs of sums (ReduceLogSum). */
+function inputFor(op: string, dims: number[]) {
+  const x = live("x", dims);
+  return op === "ReduceLogSum" && "data" in x ? { ...x, data: x.data.map((v) => 1.5 + v / 4) } : x;
+}
 
 describe("Reduce ops against onnxruntime-node", () => {
   for (const batch of batches) {
     it(`each Reduce with axes as an attribute (opset 11) and as an input (opset 18), keepdims 1 and 0, batch ${batch}`, async () => {
-      // Prod over many elements under- or overflows float32; its inputs stay near 1.
+      // Prod over many elements under- or overflows float32; its inputs stay near 1. LogSum's stay positive.
       for (const op of OPS) {
         const raw = live("x", [batch, int(1, 5), int(2, 6), int(1, 7)]);
-        const x = op === "ReduceProd" && "data" in raw ? { ...raw, data: raw.data.map((v) => 1 + v / 4) } : raw;
+        const shift = op === "ReduceProd" ? 1 : op === "ReduceLogSum" ? 1.5 : 0;
+        const x = shift && "data" in raw ? { ...raw, data: raw.data.map((v) => shift + v / 4) } : raw;
         for (const axes of AXES) {
           for (const keepdims of [1, 0]) {
             const rank = keepdims ? 4 : 4 - axes.length;
@@ -31,18 +40,20 @@ describe("Reduce ops against onnxruntime-node", () => {
     });
 
     it(`ReduceSum takes axes as an input from opset 13; without axes every Reduce reduces all, batch ${batch}`, async () => {
-      const x = live("x", [batch, int(2, 5), int(2, 9)]);
-      const ins = [x, int64("a", [0, -1])];
+      const dims = [batch, int(2, 5), int(2, 9)];
+      const ins = [live("x", dims), int64("a", [0, -1])];
       await compare(graphOf("ReduceSum", ins, {}, 3, 13), ins);
       for (const op of OPS) {
+        const x = inputFor(op, dims);
         await compare(graphOf(op, [x], {}, 3, 13), [x]);
         await compare(graphOf(op, [x], { keepdims: 0 }, 0, 18), [x]);
       }
     });
 
     it(`noop_with_empty_axes passes the input through when axes are empty or absent, batch ${batch}`, async () => {
-      const x = live("x", [batch, 3, int(2, 6)]);
+      const dims = [batch, 3, int(2, 6)];
       for (const op of OPS) {
+        const x = inputFor(op, dims);
         await compare(graphOf(op, [x], { noop_with_empty_axes: 1 }, 3, 18), [x]);
         const ins = [x, int64("a", [], [0])];
         await compare(graphOf(op, ins, { noop_with_empty_axes: 1 }, 3, 18), ins);
@@ -54,7 +65,9 @@ describe("Reduce ops against onnxruntime-node", () => {
       const x = live("x", [batch, 4]);
       for (const op of OPS) {
         const nodes = [makeNode(op, ["c"], ["r"], "reduce", { axes: [0], keepdims: 0 }), makeNode("Add", ["x", "r"], ["y"], "add")];
-        await compareAll(chainOf(nodes, [x, constF("c", [3, 4])], ["y"], 11), [x]);
+        const c = constF("c", [3, 4]);
+        const positive = op === "ReduceLogSum" && "constant" in c ? { ...c, constant: makeTensor("c", DT.FLOAT, [3, 4], Float32Array.from({ length: 12 }, (_, i) => 0.5 + i / 8)) } : c;
+        await compareAll(chainOf(nodes, [x, positive], ["y"], 11), [x]);
       }
     });
 

@@ -1,0 +1,4 @@
+// ReduceSumSquare over axes (see reduce.ts for the axes, keepdims and noop_with_empty_axes rules).
+import { reduceOp } from "./reduce";
+
+export const reducesumsquare = reduceOp("SumSquare");
