@@ -80,6 +80,11 @@ import { trilu } from "./trilu";
 import { unsqueeze } from "./unsqueeze";
 import { upsample } from "./upsample";
 import { where } from "./where";
+import { cumsum } from "./cumsum";
+import { argmax } from "./argmax";
+import { argmin } from "./argmin";
+import { depthtospace } from "./depthtospace";
+import { spacetodepth } from "./spacetodepth";
 import { reducel1 } from "./reducel1";
 import { reducel2 } from "./reducel2";
 import { reducesumsquare } from "./reducesumsquare";
@@ -198,4 +203,9 @@ export const OPS: Record<string, Op> = {
   ReduceSumSquare: reducesumsquare,
   ReduceLogSum: reducelogsum,
   ReduceLogSumExp: reducelogsumexp,
+  DepthToSpace: depthtospace,
+  SpaceToDepth: spacetodepth,
+  CumSum: cumsum,
+  ArgMax: argmax,
+  ArgMin: argmin,
 };

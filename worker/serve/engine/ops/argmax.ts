@@ -1,0 +1,4 @@
+// ArgMax (see argextreme.ts).
+import { argOp } from "./argextreme";
+
+export const argmax = argOp(true);
