@@ -4,7 +4,7 @@ import { OPERATORS } from "../../../onnx/operators";
 import { planLinear } from "../linear";
 import type { Op } from "../op";
 import { broadcastDims } from "../shape";
-import { sizeOf } from "../values";
+import { sizeOf, type Activation, type RunState } from "../values";
 
 export const matmul: Op = {
   plan(ctx) {
@@ -108,31 +108,29 @@ function runtimeMatmul(ctx: Parameters<Op["plan"]>[0]): ReturnType<Op["plan"]> {
   const a = ctx.input(0);
   const b = ctx.input(1);
   ctx.noteKernel("f32");
-  return {
-    kind: "step",
-    run(run) {
-      const x = a(run);
-      const w = b(run);
-      const { M, K, N, aOffset, bOffset, outDims, shared } = batchedMatmul(x.dims, w.dims);
-      const y = run.alloc(outDims);
-      const count = aOffset.length;
-      const bp = run.kx.alloc(Math.ceil(N / 8) * K * 8 * 4);
-      const mem = run.kx.f32(0, run.kx.k.memory.buffer.byteLength >> 2); // after the last allocation: stays attached
-      if (shared && aOffset.every((o, i) => o === i * M * K)) {
-        // B has no batch of its own and A's batches lie in order: one GEMM over all their rows.
-        packPanels(mem, w.ptr >> 2, K, N, mem, bp >> 2);
-        run.kx.k.f32_gemm_wasmsimd_4x8(count * M, K, N, x.ptr, K, bp, 0, y.ptr, N, -Infinity, Infinity);
-        return [y];
-      }
-      let packed = -1; // B's offset now in the panels: consecutive batches on the same B matrix pack it once
-      for (let i = 0; i < count; i++) {
-        if (bOffset[i] !== packed) {
-          packPanels(mem, (w.ptr >> 2) + bOffset[i]!, K, N, mem, bp >> 2);
-          packed = bOffset[i]!;
-        }
-        run.kx.k.f32_gemm_wasmsimd_4x8(M, K, N, x.ptr + aOffset[i]! * 4, K, bp, 0, y.ptr + i * M * N * 4, N, -Infinity, Infinity);
-      }
-      return [y];
-    },
-  };
+  return { kind: "step", run: (run) => [matmulActivations(run, a(run), b(run))] };
+}
+
+/** x times w, two run-time activations, with numpy batch broadcasting (also Einsum's contraction). */
+export function matmulActivations(run: RunState, x: Activation, w: Activation): Activation {
+  const { M, K, N, aOffset, bOffset, outDims, shared } = batchedMatmul(x.dims, w.dims);
+  const y = run.alloc(outDims);
+  const count = aOffset.length;
+  const bp = run.kx.alloc(Math.ceil(N / 8) * K * 8 * 4);
+  const mem = run.kx.f32(0, run.kx.k.memory.buffer.byteLength >> 2); // after the last allocation: stays attached
+  if (shared && aOffset.every((o, i) => o === i * M * K)) {
+    // B has no batch of its own and A's batches lie in order: one GEMM over all their rows.
+    packPanels(mem, w.ptr >> 2, K, N, mem, bp >> 2);
+    run.kx.k.f32_gemm_wasmsimd_4x8(count * M, K, N, x.ptr, K, bp, 0, y.ptr, N, -Infinity, Infinity);
+    return y;
+  }
+  let packed = -1; // B's offset now in the panels: consecutive batches on the same B matrix pack it once
+  for (let i = 0; i < count; i++) {
+    if (bOffset[i] !== packed) {
+      packPanels(mem, (w.ptr >> 2) + bOffset[i]!, K, N, mem, bp >> 2);
+      packed = bOffset[i]!;
+    }
+    run.kx.k.f32_gemm_wasmsimd_4x8(M, K, N, x.ptr + aOffset[i]! * 4, K, bp, 0, y.ptr + i * M * N * 4, N, -Infinity, Infinity);
+  }
+  return y;
 }

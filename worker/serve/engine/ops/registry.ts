@@ -80,6 +80,7 @@ import { trilu } from "./trilu";
 import { unsqueeze } from "./unsqueeze";
 import { upsample } from "./upsample";
 import { where } from "./where";
+import { einsum } from "./einsum";
 import { cumsum } from "./cumsum";
 import { argmax } from "./argmax";
 import { argmin } from "./argmin";
@@ -208,4 +209,5 @@ export const OPS: Record<string, Op> = {
   CumSum: cumsum,
   ArgMax: argmax,
   ArgMin: argmin,
+  Einsum: einsum,
 };

@@ -5,7 +5,7 @@
 import { intsAttribute } from "../../../onnx/attributes";
 import type { Op } from "../op";
 import { normalizeAxis, stridesOf } from "../shape";
-import { floatData, sizeOf, type ConstData, type Constant } from "../values";
+import { floatData, sizeOf, type Activation, type ConstData, type Constant, type RunState } from "../values";
 import { checkPerm } from "../attributes";
 
 /** dst = src transposed by perm, element by element (constants, and the permutations no fast path takes). */
@@ -99,50 +99,57 @@ export const transpose: Op = {
     const x = ctx.input(0);
     return {
       kind: "step",
-      run(run) {
+      run: (run) => {
         const a = x(run);
-        const perm = permOf(a.dims.length);
-        const outDims = perm.map((p) => a.dims[p]!);
-        const r = reducePermutation(a.dims, perm);
-        const rank = r.perm.length;
-        if (r.perm.every((p, i) => p === i)) return [{ dims: outDims, ptr: a.ptr }]; // same order in memory
-        const y = run.alloc(outDims);
-        const k = run.kx.k;
-        const [d0, d1, d2] = r.dims;
-        if (rank === 2) {
-          k.f32_transpose(d0!, d1!, a.ptr, y.ptr, d0!);
-          return [y];
-        }
-        if (rank === 3 && r.perm[0] === 0 && r.perm[1] === 2) {
-          // A batch of matrices transposed.
-          for (let b = 0; b < d0!; b++) k.f32_transpose(d1!, d2!, a.ptr + b * d1! * d2! * 4, y.ptr + b * d1! * d2! * 4, d1!);
-          return [y];
-        }
-        const mem = run.kx.f32(0, k.memory.buffer.byteLength >> 2);
-        if (r.perm[rank - 1] === rank - 1) {
-          // The last axis stays last: whole rows move, copied within memory.
-          const rowLen = r.dims[rank - 1]!;
-          const strides = stridesOf(r.dims);
-          const outer = r.perm.slice(0, -1);
-          const outerDims = outer.map((p) => r.dims[p]!);
-          const idx = new Array<number>(outer.length).fill(0);
-          const src = a.ptr >> 2;
-          const rows = sizeOf(outerDims);
-          for (let i = 0, dst = y.ptr >> 2; i < rows; i++, dst += rowLen) {
-            let s = src;
-            for (let d = 0; d < outer.length; d++) s += idx[d]! * strides[outer[d]!]!;
-            if (rowLen >= 64) mem.copyWithin(dst, s, s + rowLen);
-            else for (let j = 0; j < rowLen; j++) mem[dst + j] = mem[s + j]!; // short rows (a head's 16-64 values): no call
-            for (let d = outer.length - 1; d >= 0; d--) {
-              if (++idx[d]! < outerDims[d]!) break;
-              idx[d] = 0;
-            }
-          }
-          return [y];
-        }
-        permute(run.view(a), r.dims, r.perm, run.view(y));
-        return [y];
+        return [transposeActivation(run, a, permOf(a.dims.length))];
       },
     };
   },
 };
+
+/**
+ * A run-time activation transposed by `perm` (also what Einsum's operands and result go through). The permutation is
+ * first reduced; an identity comes back as a view of the same memory.
+ */
+export function transposeActivation(run: RunState, a: Activation, perm: readonly number[]): Activation {
+  const outDims = perm.map((p) => a.dims[p]!);
+  const r = reducePermutation(a.dims, perm);
+  const rank = r.perm.length;
+  if (r.perm.every((p, i) => p === i)) return { dims: outDims, ptr: a.ptr }; // same order in memory
+  const y = run.alloc(outDims);
+  const k = run.kx.k;
+  const [d0, d1, d2] = r.dims;
+  if (rank === 2) {
+    k.f32_transpose(d0!, d1!, a.ptr, y.ptr, d0!);
+    return y;
+  }
+  if (rank === 3 && r.perm[0] === 0 && r.perm[1] === 2) {
+    // A batch of matrices transposed.
+    for (let b = 0; b < d0!; b++) k.f32_transpose(d1!, d2!, a.ptr + b * d1! * d2! * 4, y.ptr + b * d1! * d2! * 4, d1!);
+    return y;
+  }
+  const mem = run.kx.f32(0, k.memory.buffer.byteLength >> 2);
+  if (r.perm[rank - 1] === rank - 1) {
+    // The last axis stays last: whole rows move, copied within memory.
+    const rowLen = r.dims[rank - 1]!;
+    const strides = stridesOf(r.dims);
+    const outer = r.perm.slice(0, -1);
+    const outerDims = outer.map((p) => r.dims[p]!);
+    const idx = new Array<number>(outer.length).fill(0);
+    const src = a.ptr >> 2;
+    const rows = sizeOf(outerDims);
+    for (let i = 0, dst = y.ptr >> 2; i < rows; i++, dst += rowLen) {
+      let s = src;
+      for (let d = 0; d < outer.length; d++) s += idx[d]! * strides[outer[d]!]!;
+      if (rowLen >= 64) mem.copyWithin(dst, s, s + rowLen);
+      else for (let j = 0; j < rowLen; j++) mem[dst + j] = mem[s + j]!; // short rows (a head's 16-64 values): no call
+      for (let d = outer.length - 1; d >= 0; d--) {
+        if (++idx[d]! < outerDims[d]!) break;
+        idx[d] = 0;
+      }
+    }
+    return y;
+  }
+  permute(run.view(a), r.dims, r.perm, run.view(y));
+  return y;
+}
