@@ -4,7 +4,7 @@
 // element.
 import type { Op, OpPlan, PlanContext } from "./op";
 import { broadcastBinary, broadcastDims, broadcastWalk, eachRow, remap, type Elements, type IntInput } from "./shape";
-import { floatData, sizeOf, type Activation, type Constant, type RunState } from "./values";
+import { floatData, sizeOf, Uncovered, type Activation, type Constant, type RunState } from "./values";
 import { DT } from "../../onnx/dtype";
 
 const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
@@ -159,7 +159,7 @@ export function elementsOf(c: Constant): Elements {
 export type UnaryKind =
   | "Sigmoid" | "HardSigmoid" | "HardSwish" | "Sqrt" | "Exp" | "Log" | "Neg" | "Abs" | "Erf" | "Not" | "Reciprocal" | "Floor" | "Ceil"
   // Activations with an alpha (and Selu's gamma as beta), and the rest of ONNX's common maps.
-  | "LeakyRelu" | "Elu" | "Selu" | "Celu" | "ThresholdedRelu" | "Softplus" | "Softsign" | "Mish" | "Sin" | "Cos" | "Sign" | "Round"
+  | "LeakyRelu" | "Elu" | "Selu" | "Celu" | "ThresholdedRelu" | "Softplus" | "Softsign" | "Mish" | "Sin" | "Cos" | "Sign" | "Round" | "IsNaN" | "IsInf"
   // Run-time casts of float32-carried values to integers (toward zero) and to bool.
   | "Trunc" | "Bool";
 
@@ -229,6 +229,8 @@ export function unaryKernel(kind: UnaryKind, src: ArrayLike<number>, dst: Float3
     case "Cos": for (let i = 0; i < n; i++) dst[i] = Math.cos(src[i]!); break;
     case "Sign": for (let i = 0; i < n; i++) { const x = src[i]!; dst[i] = x > 0 ? 1 : x < 0 ? -1 : x; } break;
     case "Round": for (let i = 0; i < n; i++) dst[i] = roundEven(src[i]!); break;
+    case "IsNaN": for (let i = 0; i < n; i++) dst[i] = Number.isNaN(src[i]!) ? 1 : 0; break;
+    case "IsInf": for (let i = 0; i < n; i++) { const x = src[i]!; dst[i] = (alpha && x === Infinity) || (beta && x === -Infinity) ? 1 : 0; } break;
     case "Trunc": for (let i = 0; i < n; i++) dst[i] = Math.trunc(src[i]!); break;
     case "Bool": for (let i = 0; i < n; i++) dst[i] = src[i]! !== 0 ? 1 : 0; break;
   }
@@ -236,7 +238,7 @@ export function unaryKernel(kind: UnaryKind, src: ArrayLike<number>, dst: Float3
 
 /** The element type of a unary op's result on a constant of `dtype`. */
 function unaryType(kind: UnaryKind, dtype: number): number {
-  if (kind === "Not" || kind === "Bool") return DT.BOOL;
+  if (kind === "Not" || kind === "Bool" || kind === "IsNaN" || kind === "IsInf") return DT.BOOL;
   if ((kind === "Neg" || kind === "Abs" || kind === "Sign" || kind === "Round") && isInteger(dtype)) return dtype;
   return dtype === DT.DOUBLE ? DT.DOUBLE : DT.FLOAT;
 }
@@ -506,6 +508,41 @@ export function binaryKind(kind: BinaryKind): Op {
             return [y];
           }
           for (let i = 1; i < count; i++) acc = binaryStep(run, kind, acc, xs[i]!(run), truncate);
+          return [acc];
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Sum and Mean of one or more operands with numpy broadcasting: added left to right in float32 activations (float64
+ * when every operand is constant), Mean then divided by the count.
+ */
+export function variadicOp(kind: "Sum" | "Mean"): Op {
+  return {
+    plan(ctx) {
+      const count = ctx.node.input.length;
+      if (count === 0) throw new Uncovered(`${kind} of no operands`);
+      const cs = Array.from({ length: count }, (_, i) => ctx.constant(i));
+      if (cs.every((c) => c)) {
+        const total = foldBinary("Add", cs as Constant[]);
+        if (kind === "Sum") return { kind: "constant", outputs: [total] };
+        const data = Float32Array.from(numbersOf(total), (v) => v / count);
+        return { kind: "constant", outputs: [{ dims: total.dims, dtype: DT.FLOAT, data }] };
+      }
+      const xs = Array.from({ length: count }, (_, i) => ctx.input(i));
+      return {
+        kind: "step",
+        run(run) {
+          const first = xs[0]!(run);
+          let acc = run.alloc([...first.dims]);
+          run.view(acc).set(run.view(first));
+          for (let i = 1; i < count; i++) acc = binaryStep(run, "Add", acc, xs[i]!(run), false);
+          if (kind === "Mean") {
+            const v = run.view(acc);
+            for (let i = 0; i < v.length; i++) v[i] = v[i]! / count;
+          }
           return [acc];
         },
       };

@@ -80,6 +80,11 @@ import { trilu } from "./trilu";
 import { unsqueeze } from "./unsqueeze";
 import { upsample } from "./upsample";
 import { where } from "./where";
+import { sum } from "./sum";
+import { mean } from "./mean";
+import { size } from "./size";
+import { isnan } from "./isnan";
+import { isinf } from "./isinf";
 import { einsum } from "./einsum";
 import { cumsum } from "./cumsum";
 import { argmax } from "./argmax";
@@ -210,4 +215,9 @@ export const OPS: Record<string, Op> = {
   ArgMax: argmax,
   ArgMin: argmin,
   Einsum: einsum,
+  Sum: sum,
+  Mean: mean,
+  Size: size,
+  IsNaN: isnan,
+  IsInf: isinf,
 };

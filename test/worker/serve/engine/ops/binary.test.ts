@@ -1,6 +1,7 @@
 // Binary ops and Where with numpy broadcasting against onnxruntime-node at seeded random shapes, batch 1 and 3:
 // arithmetic on run-time and constant operands (same shape, trailing, middle, scalar, per NCHW plane), comparisons and logic inside a
-// graph ending in Where (their bool outputs are not float), and integer constants folded as integers.
+// graph ending in Where (their bool outputs are not float), integer constants folded as integers, and Sum and Mean of
+// one to three operands.
 import { describe, it } from "vitest";
 import { makeNode } from "@worker/onnx/builders";
 import { DT } from "@worker/onnx/dtype";
@@ -138,6 +139,23 @@ describe("binary ops against onnxruntime-node", () => {
         makeNode("Cast", ["d"], ["y"], "to-float", { to: 1 }),
       ];
       await compareAll(chainOf(nodes, [x, floats("ten", [10], []), int64("three", [3], [])]), [x]);
+    });
+  }
+});
+
+describe("Sum and Mean of one or more operands against onnxruntime-node", () => {
+  for (const batch of batches) {
+    it(`one, two and three operands with broadcasting, run-time and constant, batch ${batch}`, async () => {
+      const [c, n] = [int(2, 6), int(2, 9)];
+      const x = live("x", [batch, c, n]);
+      const z = live("z", [1, c, n]);
+      for (const op of ["Sum", "Mean"]) {
+        await compare(graphOf(op, [x], {}, 3), [x]);
+        await compare(graphOf(op, [x, z], {}, 3), [x, z]);
+        await compare(graphOf(op, [x, constF("b", [n]), z], {}, 3), [x, z]);
+        const nodes = [makeNode(op, ["p", "q", "r"], ["s"], "fold"), makeNode("Add", ["x", "s"], ["out"], "add")];
+        await compareAll(chainOf(nodes, [x, constF("p", [n]), constF("q", [c, 1]), constF("r", [1])], ["out"]), [x]);
+      }
     });
   }
 });

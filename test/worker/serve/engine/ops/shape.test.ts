@@ -1,5 +1,5 @@
 // Shape and reshaping ops against onnxruntime-node at seeded random shapes, batch 1 and 3. Ops whose ONNX output is
-// int64 (Shape, Range on integers, ConstantOfShape of int64) are checked inside graphs ending in a float output; run-time
+// int64 (Shape, Size, Range on integers, ConstantOfShape of int64) are checked inside graphs ending in a float output; run-time
 // integer tensors (Gather indices) come from a float input through Cast, as they travel through the engine.
 import { describe, it } from "vitest";
 import { makeNode } from "@worker/onnx/builders";
@@ -198,6 +198,16 @@ describe("shape ops against onnxruntime-node", () => {
       }
       const folded = [makeNode("Tile", ["c", "r"], ["t"], "tile"), makeNode("Add", ["x", "t"], ["y"], "add")];
       await compareAll(chainOf(folded, [x, constF("c", [1, 1, 2]), int64("r", [batch, 3, 1])]), [x]);
+    });
+  }
+});
+
+describe("Size against onnxruntime-node", () => {
+  for (const batch of batches) {
+    it(`the element count as shape arithmetic (folded per input shape) scaling the input, batch ${batch}`, async () => {
+      const x = live("x", [batch, int(1, 6), int(2, 9)]);
+      const nodes = [makeNode("Size", ["x"], ["n"], "size"), makeNode("Cast", ["n"], ["f"], "to-float", { to: 1 }), makeNode("Div", ["x", "f"], ["y"], "per-element")];
+      await compareAll(chainOf(nodes, [x]), [x]);
     });
   }
 });

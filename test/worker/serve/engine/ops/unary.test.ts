@@ -1,7 +1,7 @@
 // Unary ops against onnxruntime-node at seeded random shapes, batch 1 and 3: each on a run-time input over the range
 // where it is defined (Sigmoid and Swish into their saturated tails, Softplus past exp's overflow, Round on halves),
-// folded on a constant (then added to a live input), activations with their attributes, PRelu's slopes, and Not
-// inside a graph ending in Where.
+// folded on a constant (then added to a live input), activations with their attributes, PRelu's slopes, and Not,
+// IsNaN and IsInf inside graphs ending in Where.
 import { describe, it } from "vitest";
 import { makeNode } from "@worker/onnx/builders";
 import { compare, graphOf, inputMaker, type Input } from "@test/support/op-graphs";
@@ -110,6 +110,14 @@ describe("unary ops against onnxruntime-node", () => {
       await compareAll(chainOf(toInt, [x]), [x]);
       const toBool = [makeNode("Cast", ["x"], ["b"], "to-bool", { to: 9 }), makeNode("Where", ["b", "x", "ten"], ["y"], "where")];
       await compareAll(chainOf(toBool, [x, floats("ten", [10], [])]), [x]);
+    });
+
+    it(`IsNaN and IsInf (each sign, both) selecting through Where, batch ${batch}`, async () => {
+      const x: Input = { name: "x", dims: [batch, 6], data: Float32Array.from({ length: batch * 6 }, (_, i) => [1, NaN, Infinity, -Infinity, -2, 0][i % 6]!) };
+      for (const [op, attrs] of [["IsNaN", {}], ["IsInf", {}], ["IsInf", { detect_negative: 0 }], ["IsInf", { detect_positive: 0 }]] as const) {
+        const nodes = [makeNode(op, ["x"], ["m"], "test", attrs), makeNode("Where", ["m", "ten", "zero"], ["y"], "where")];
+        await compareAll(chainOf(nodes, [x, floats("ten", [10], []), floats("zero", [0], [])], ["y"], 13), [x]);
+      }
     });
 
     it(`Not of a comparison, selecting through Where, batch ${batch}`, async () => {
