@@ -15,6 +15,14 @@ export function refSoftmaxRows(X: ArrayLike<number>, rows: number, len: number):
   return Y;
 }
 
+/** x, or x * slope below 0, a slope per row of `len` (PRelu per plane; LeakyRelu: one slope for all). */
+export function refLeakyRows(X: ArrayLike<number>, rows: number, len: number, slopes: ArrayLike<number>): Float64Array {
+  return Float64Array.from({ length: rows * len }, (_, i) => {
+    const x = X[i]!;
+    return x < 0 ? x * slopes[Math.floor(i / len) % slopes.length]! : x;
+  });
+}
+
 /** log(softmax) of each row in float64, as x - max - log(sum exp(x - max)) (finite far below the max). */
 export function refLogSoftmaxRows(X: ArrayLike<number>, rows: number, len: number): Float64Array {
   const Y = new Float64Array(rows * len);

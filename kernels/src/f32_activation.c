@@ -1,6 +1,7 @@
 /* Activations on float tensors, vectorised: softmax (and LogSoftmax's shifted exp sums) along contiguous rows, layer
- * normalization, GELU (erf form), sigmoid and Swish/SiLU, HardSwish, a scale and shift per row (per NCHW plane), row
- * sums and means, clamping (Relu, Clip) and same-shape Add/Sub/Mul/Div with a clamp fused.
+ * normalization, GELU (erf form), sigmoid and Swish/SiLU, HardSwish, LeakyRelu and PRelu (a slope per row), a scale
+ * and shift per row (per NCHW plane), row sums and means, clamping (Relu, Clip) and same-shape Add/Sub/Mul/Div with a
+ * clamp fused.
  * exp is Cephes' single-precision scheme: n = round(x log2 e), r = x - n ln 2 in two parts, a degree-5 polynomial
  * for e^r on [-ln2/2, ln2/2] (within 2 ulp), 2^n built in the exponent bits; below -87.3 it is 0 (float32's
  * normal range ends there). NaN stays NaN (the clamps keep it, and it reaches the product). */
@@ -192,6 +193,25 @@ void f32_clamp(int n, const float* X, float lo, float hi, float* Y) {
   int i = 0;
   for (; i + 4 <= n; i += 4) wasm_v128_store(Y + i, clamp_f32x4(wasm_v128_load(X + i), vlo, vhi));
   for (; i < n; i++) Y[i] = clamp_f32(X[i], lo, hi);
+}
+
+/* Y[r, i] = X[r, i] where it is not negative, else X[r, i] * slope_r, over `rows` contiguous rows of `len`: PRelu
+ * with a slope per NCHW plane (S[r]), or LeakyRelu (S 0: alpha for every row). NaN stays NaN. Y may be X. */
+EXPORT(f32_leaky_rows)
+void f32_leaky_rows(int rows, int len, const float* X, const float* S, float alpha, float* Y) {
+  const v128_t zero = wasm_f32x4_splat(0.f);
+  for (int r = 0; r < rows; r++) {
+    const float s = S ? S[r] : alpha;
+    const v128_t vs = wasm_f32x4_splat(s);
+    const float* x = X + (long)r * len;
+    float* y = Y + (long)r * len;
+    int i = 0;
+    for (; i + 4 <= len; i += 4) {
+      const v128_t v = wasm_v128_load(x + i);
+      wasm_v128_store(y + i, wasm_v128_bitselect(wasm_f32x4_mul(v, vs), v, wasm_f32x4_lt(v, zero)));
+    }
+    for (; i < len; i++) y[i] = x[i] < 0.f ? x[i] * s : x[i];
+  }
 }
 
 /* Y[r, i] = clamp(X[r, i] * S[r] + T[r], lo, hi) over `rows` contiguous rows of `len`: a scale and shift per NCHW

@@ -1,10 +1,10 @@
 // f32_softmax_rows, f32_shifted_exp_sums (LogSoftmax), f32_layernorm_rows, f32_gelu_erf, f32_sigmoid, f32_swish,
-// f32_hardswish, f32_rows_affine and f32_rows_sum and f32_rows_extreme against float64 references: row lengths around
+// f32_hardswish, f32_leaky_rows (LeakyRelu, PRelu), f32_rows_affine and f32_rows_sum and f32_rows_extreme against float64 references: row lengths around
 // the 4- and 16-lane steps and long rows,
 // inputs from -60 to 60 (exp's reduction and its underflow to 0), masked entries (-Infinity) as attention writes them,
 // rows written in place; GELU over -10 to 10 at lengths around the step.
 import { describe, expect, it } from "vitest";
-import { refGeluErf, refHardSwish, refLayerNormRows, refLogSoftmaxRows, refRowsAffine, refRowsExtreme, refRowsSum, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
+import { refGeluErf, refHardSwish, refLayerNormRows, refLeakyRows, refLogSoftmaxRows, refRowsAffine, refRowsExtreme, refRowsSum, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
 import { kernelInstance, tileSizes, uniform } from "@test/support/kernels";
 
 /** Largest |a - b| over each element's max(|b|, floor). */
@@ -90,6 +90,30 @@ describe("f32_shifted_exp_sums (LogSoftmax)", () => {
     expect(got[2]).toBe(-Infinity);
     expect(worst(got.slice(3, 9), refLogSoftmaxRows(X.slice(0, 9), 1, 9).slice(3, 9), 1)).toBeLessThan(1e-6);
     expect(got.slice(9).every((v) => Number.isNaN(v))).toBe(true);
+  });
+});
+
+describe("f32_leaky_rows (LeakyRelu, PRelu)", () => {
+  it("keeps non-negative x and scales negative x by each row's slope (or alpha), NaN kept, in place as well", () => {
+    for (const len of [...tileSizes(4), 33]) {
+      for (const rows of [1, 3]) {
+        const X = uniform(rows * len, len + rows, 5);
+        X[0] = NaN;
+        const slopes = uniform(rows, rows + 1, 1);
+        for (const perRow of [true, false]) {
+          for (const inPlace of [false, true]) {
+            const kx = kernelInstance();
+            const x = kx.put(X);
+            const y = inPlace ? x : kx.alloc(X.length * 4);
+            kx.k.f32_leaky_rows(rows, len, x, perRow ? kx.put(slopes) : 0, 0.1, y);
+            const got = kx.f32(y, X.length);
+            const want = refLeakyRows(X, rows, len, perRow ? slopes : [0.1]);
+            expect(got[0]).toBeNaN();
+            expect(worst(got.slice(1), want.slice(1), 1e-30), `${rows}x${len}`).toBeLessThan(1e-7);
+          }
+        }
+      }
+    }
   });
 });
 

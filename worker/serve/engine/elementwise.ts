@@ -247,7 +247,11 @@ function unaryType(kind: UnaryKind, dtype: number): number {
  * A unary op by kind, folded in float64 on constants; `params` reads attributes (HardSigmoid's alpha and beta), and
  * `onKernels` computes it at run time where the kernels have it (else unaryKernel does, in JavaScript).
  */
-export function unaryMap(kind: UnaryKind, params?: (ctx: PlanContext) => { alpha: number; beta: number }, onKernels?: (run: RunState, a: Activation, y: Activation) => void): Op {
+export function unaryMap(
+  kind: UnaryKind,
+  params?: (ctx: PlanContext) => { alpha: number; beta: number },
+  onKernels?: (run: RunState, a: Activation, y: Activation, p: { alpha: number; beta: number }) => void,
+): Op {
   return {
     plan(ctx) {
       const { alpha, beta } = params ? params(ctx) : { alpha: 0.2, beta: 0.5 };
@@ -259,7 +263,7 @@ export function unaryMap(kind: UnaryKind, params?: (ctx: PlanContext) => { alpha
         if (dtype === DT.FLOAT) return { kind: "constant", outputs: [{ dims: [...c.dims], dtype, data: Float32Array.from(out) }] };
         return { kind: "constant", outputs: [constantOf(dtype, [...c.dims], out)] };
       }
-      return mapStep(ctx, onKernels ?? ((run, a, y) => unaryKernel(kind, run.view(a), run.view(y), alpha, beta)));
+      return mapStep(ctx, onKernels ? (run, a, y) => onKernels(run, a, y, { alpha, beta }) : (run, a, y) => unaryKernel(kind, run.view(a), run.view(y), alpha, beta));
     },
   };
 }

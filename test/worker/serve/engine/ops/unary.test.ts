@@ -77,6 +77,9 @@ describe("unary ops against onnxruntime-node", () => {
       await compare(graphOf("PRelu", [x, floats("slope", [0.25], [1])], {}, 4), [x]);
       const slope = live("slope", [C, 1, 1]);
       await compare(graphOf("PRelu", [x, slope], {}, 4), [x, slope]);
+      // A slope per feature over [N, L, C] (a transformer's or an MLP's PRelu).
+      const t = shaped("x", [batch, int(1, 5), C], (u) => u * 4);
+      await compare(graphOf("PRelu", [t, floats("slope", Array.from(rand(C)), [C])], {}, 3), [t]);
     });
 
     it(`Swish (opset 24) with its default alpha and another, over sigmoid's saturated tails, batch ${batch}`, async () => {
