@@ -80,6 +80,9 @@ import { trilu } from "./trilu";
 import { unsqueeze } from "./unsqueeze";
 import { upsample } from "./upsample";
 import { where } from "./where";
+import { gatherelements } from "./gatherelements";
+import { topk } from "./topk";
+import { lpnormalization } from "./lpnormalization";
 import { sum } from "./sum";
 import { mean } from "./mean";
 import { size } from "./size";
@@ -220,4 +223,7 @@ export const OPS: Record<string, Op> = {
   Size: size,
   IsNaN: isnan,
   IsInf: isinf,
+  GatherElements: gatherelements,
+  TopK: topk,
+  LpNormalization: lpnormalization,
 };
