@@ -105,9 +105,9 @@ describe("checkServes on the kernel engine alone (kernelsOnly, a big model's var
     expect(checked.kernels!.residentBytes).toBeGreaterThanOrEqual(8 * 16 + 16 * 4);
     const minusOne = makeTensor("minus_one", DT.FLOAT, [4], new Float32Array(4).fill(-1));
     const weight = makeTensor("fc.weight", DT.FLOAT, [8, 4], new Float32Array(32).fill(0.1));
-    // Round is outside the engine's table: the check runs on onnxruntime-web, which finds the NaN.
+    // Atan is outside the engine's table: the check runs on onnxruntime-web, which finds the NaN.
     const uncovered = oneLayer(
-      [makeNode("Log", ["minus_one"], ["nan"], "bad/Log"), makeNode("Round", ["nan"], ["rounded"], "bad/Round"), makeNode("Add", ["mm", "rounded"], ["logits"], "bad/Add")],
+      [makeNode("Log", ["minus_one"], ["nan"], "bad/Log"), makeNode("Atan", ["nan"], ["angle"], "bad/Atan"), makeNode("Add", ["mm", "angle"], ["logits"], "bad/Add")],
       [weight, minusOne],
     );
     expect((await failure(checkServes(uncovered, MLP_INPUTS, undefined, { kernelsOnly: true }))).message).toMatch(/not finite on onnxruntime-web/);
