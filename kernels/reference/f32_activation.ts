@@ -23,6 +23,20 @@ export function refLeakyRows(X: ArrayLike<number>, rows: number, len: number, sl
   });
 }
 
+/** f32_exp_activation's kinds in float64: 0 Elu, 1 Selu (beta = gamma), 2 Celu, 3 Softplus, 4 Mish. */
+export function refExpActivation(kind: number, X: ArrayLike<number>, alpha: number, beta: number): Float64Array {
+  const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+  return Float64Array.from(X, (x) => {
+    switch (kind) {
+      case 0: return x < 0 ? alpha * Math.expm1(x) : x;
+      case 1: return beta * (x <= 0 ? alpha * Math.expm1(x) : x);
+      case 2: return x < 0 ? alpha * Math.expm1(x / alpha) : x;
+      case 3: return softplus(x);
+      default: return x * Math.tanh(softplus(x));
+    }
+  });
+}
+
 /** log(softmax) of each row in float64, as x - max - log(sum exp(x - max)) (finite far below the max). */
 export function refLogSoftmaxRows(X: ArrayLike<number>, rows: number, len: number): Float64Array {
   const Y = new Float64Array(rows * len);

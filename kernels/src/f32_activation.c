@@ -1,7 +1,7 @@
 /* Activations on float tensors, vectorised: softmax (and LogSoftmax's shifted exp sums) along contiguous rows, layer
- * normalization, GELU (erf form), sigmoid and Swish/SiLU, HardSwish, LeakyRelu and PRelu (a slope per row), a scale
- * and shift per row (per NCHW plane), row sums and means, clamping (Relu, Clip) and same-shape Add/Sub/Mul/Div with a
- * clamp fused.
+ * normalization, GELU (erf form), sigmoid and Swish/SiLU, HardSwish, LeakyRelu and PRelu (a slope per row), Elu,
+ * Selu, Celu, Softplus and Mish (log as Cephes' logf), a scale and shift per row (per NCHW plane), row sums and means,
+ * clamping (Relu, Clip) and same-shape Add/Sub/Mul/Div with a clamp fused.
  * exp is Cephes' single-precision scheme: n = round(x log2 e), r = x - n ln 2 in two parts, a degree-5 polynomial
  * for e^r on [-ln2/2, ln2/2] (within 2 ulp), 2^n built in the exponent bits; below -87.3 it is 0 (float32's
  * normal range ends there). NaN stays NaN (the clamps keep it, and it reaches the product). */
@@ -149,6 +149,68 @@ void f32_sigmoid(int n, const float* X, float* Y) {
   int i = 0;
   for (; i + 4 <= n; i += 4) wasm_v128_store(Y + i, sigmoid_f32x4(wasm_v128_load(X + i)));
   for (; i < n; i++) Y[i] = wasm_f32x4_extract_lane(sigmoid_f32x4(wasm_f32x4_splat(X[i])), 0);
+}
+
+/* log(x) for x > 0 (Cephes' single-precision scheme: x = m 2^e with m in [sqrt(1/2), sqrt(2)), a degree-8 polynomial
+ * in m - 1, within 2 ulp). */
+static inline v128_t log_f32x4(v128_t x) {
+  const v128_t bits = x;
+  v128_t e = wasm_i32x4_sub(wasm_u32x4_shr(bits, 23), wasm_i32x4_splat(126));
+  v128_t m = wasm_v128_or(wasm_v128_and(bits, wasm_i32x4_splat(0x807fffff)), wasm_i32x4_splat(0x3f000000)); /* [0.5, 1) */
+  const v128_t small = wasm_f32x4_lt(m, wasm_f32x4_splat(0.707106781186547524f));
+  e = wasm_i32x4_add(e, small); /* true lanes are -1 */
+  m = wasm_f32x4_sub(wasm_f32x4_add(m, wasm_v128_and(m, small)), wasm_f32x4_splat(1.f));
+  const v128_t fe = wasm_f32x4_convert_i32x4(e);
+  const v128_t z = wasm_f32x4_mul(m, m);
+  v128_t p = wasm_f32x4_splat(7.0376836292e-2f);
+  p = F32X4_MADD(p, m, wasm_f32x4_splat(-1.1514610310e-1f));
+  p = F32X4_MADD(p, m, wasm_f32x4_splat(1.1676998740e-1f));
+  p = F32X4_MADD(p, m, wasm_f32x4_splat(-1.2420140846e-1f));
+  p = F32X4_MADD(p, m, wasm_f32x4_splat(1.4249322787e-1f));
+  p = F32X4_MADD(p, m, wasm_f32x4_splat(-1.6668057665e-1f));
+  p = F32X4_MADD(p, m, wasm_f32x4_splat(2.0000714765e-1f));
+  p = F32X4_MADD(p, m, wasm_f32x4_splat(-2.4999993993e-1f));
+  p = F32X4_MADD(p, m, wasm_f32x4_splat(3.3333331174e-1f));
+  v128_t y = wasm_f32x4_mul(wasm_f32x4_mul(p, m), z);
+  y = F32X4_MADD(fe, wasm_f32x4_splat(-2.12194440e-4f), y);
+  y = F32X4_MADD(z, wasm_f32x4_splat(-0.5f), y);
+  return F32X4_MADD(fe, wasm_f32x4_splat(0.693359375f), wasm_f32x4_add(m, y));
+}
+
+/* log(1 + t) for t in [0, 1], with the rounding of 1 + t corrected so that a tiny t keeps its value. */
+static inline v128_t log1p_unit_f32x4(v128_t t) {
+  const v128_t u = wasm_f32x4_add(wasm_f32x4_splat(1.f), t);
+  const v128_t lost = wasm_f32x4_sub(t, wasm_f32x4_sub(u, wasm_f32x4_splat(1.f)));
+  return wasm_f32x4_add(log_f32x4(u), wasm_f32x4_div(lost, u));
+}
+
+/* The exp-based activations, kind 0 Elu (alpha), 1 Selu (alpha, gamma = beta), 2 Celu (alpha), 3 Softplus, 4 Mish. */
+static inline v128_t exp_activation_f32x4(int kind, v128_t x, v128_t va, v128_t vb) {
+  const v128_t zero = wasm_f32x4_splat(0.f), one = wasm_f32x4_splat(1.f);
+  switch (kind) {
+    case 0: case 1: case 2: {
+      const v128_t arg = kind == 2 ? wasm_f32x4_div(x, va) : x;
+      const v128_t neg = wasm_f32x4_mul(va, wasm_f32x4_sub(exp_f32x4(wasm_f32x4_pmin(arg, zero)), one));
+      const v128_t y = wasm_v128_bitselect(neg, x, kind == 1 ? wasm_f32x4_le(x, zero) : wasm_f32x4_lt(x, zero));
+      return kind == 1 ? wasm_f32x4_mul(vb, y) : y;
+    }
+    case 3: /* max(x, 0) + log(1 + e^-|x|) */
+      return wasm_f32x4_add(wasm_f32x4_pmax(x, zero), log1p_unit_f32x4(exp_f32x4(wasm_f32x4_neg(wasm_f32x4_abs(x)))));
+    default: { /* x tanh(log(1 + n)) = x n (n + 2) / (n (n + 2) + 2), n = e^min(x, 20) */
+      const v128_t n = exp_f32x4(wasm_f32x4_pmin(x, wasm_f32x4_splat(20.f)));
+      const v128_t q = wasm_f32x4_mul(n, wasm_f32x4_add(n, wasm_f32x4_splat(2.f)));
+      return wasm_f32x4_mul(x, wasm_f32x4_div(q, wasm_f32x4_add(q, wasm_f32x4_splat(2.f))));
+    }
+  }
+}
+
+/* Y = the exp-based activation `kind` of X over n elements (see exp_activation_f32x4). Y may be X. */
+EXPORT(f32_exp_activation)
+void f32_exp_activation(int kind, int n, float alpha, float beta, const float* X, float* Y) {
+  const v128_t va = wasm_f32x4_splat(alpha), vb = wasm_f32x4_splat(beta);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(Y + i, exp_activation_f32x4(kind, wasm_v128_load(X + i), va, vb));
+  for (; i < n; i++) Y[i] = wasm_f32x4_extract_lane(exp_activation_f32x4(kind, wasm_f32x4_splat(X[i]), va, vb), 0);
 }
 
 /* Y = X * sigmoid(alpha * X) over n elements: Swish, SiLU at alpha 1 (which exporters write as Sigmoid then Mul, one

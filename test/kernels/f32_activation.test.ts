@@ -1,10 +1,11 @@
 // f32_softmax_rows, f32_shifted_exp_sums (LogSoftmax), f32_layernorm_rows, f32_gelu_erf, f32_sigmoid, f32_swish,
-// f32_hardswish, f32_leaky_rows (LeakyRelu, PRelu), f32_rows_affine and f32_rows_sum and f32_rows_extreme against float64 references: row lengths around
-// the 4- and 16-lane steps and long rows,
-// inputs from -60 to 60 (exp's reduction and its underflow to 0), masked entries (-Infinity) as attention writes them,
-// rows written in place; GELU over -10 to 10 at lengths around the step.
+// f32_hardswish, f32_leaky_rows (LeakyRelu, PRelu), f32_exp_activation (Elu, Selu, Celu, Softplus, Mish),
+// f32_rows_affine, f32_rows_sum and f32_rows_extreme against float64 references: row lengths around the 4- and
+// 16-lane steps and long rows, inputs from -60 to 60 (exp's reduction and its underflow to 0; -90 to 90 for the
+// exp-based activations), masked entries (-Infinity) as attention writes them, rows written in place; GELU over -10
+// to 10 at lengths around the step.
 import { describe, expect, it } from "vitest";
-import { refGeluErf, refHardSwish, refLayerNormRows, refLeakyRows, refLogSoftmaxRows, refRowsAffine, refRowsExtreme, refRowsSum, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
+import { refExpActivation, refGeluErf, refHardSwish, refLayerNormRows, refLeakyRows, refLogSoftmaxRows, refRowsAffine, refRowsExtreme, refRowsSum, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
 import { kernelInstance, tileSizes, uniform } from "@test/support/kernels";
 
 /** Largest |a - b| over each element's max(|b|, floor). */
@@ -113,6 +114,33 @@ describe("f32_leaky_rows (LeakyRelu, PRelu)", () => {
           }
         }
       }
+    }
+  });
+});
+
+describe("f32_exp_activation (Elu, Selu, Celu, Softplus, Mish)", () => {
+  it("matches float64 within 2e-6 (absolute below 1, relative above) from -90 to 90, lengths around the step, NaN kept", () => {
+    for (const [kind, alpha, beta] of [[0, 1, 0], [0, 0.3, 0], [1, 1.6733, 1.0507], [2, 1, 0], [2, 2.5, 0], [3, 0, 0], [4, 0, 0]] as const) {
+      for (const n of [...tileSizes(4), 301]) {
+        const X = uniform(n, n + kind, 90);
+        X[0] = NaN;
+        const kx = kernelInstance();
+        const y = kx.alloc(n * 4);
+        kx.k.f32_exp_activation(kind, n, alpha, beta, kx.put(X), y);
+        const got = kx.f32(y, n);
+        expect(got[0]).toBeNaN();
+        expect(worst(got.slice(1), refExpActivation(kind, X, alpha, beta).slice(1), 1), `kind ${kind} alpha ${alpha} n ${n}`).toBeLessThan(2e-6);
+      }
+    }
+  });
+
+  it("keeps Softplus and Mish of very negative x at their tiny true values (log1p, not log of 1 + e^x)", () => {
+    const X = Float32Array.from([-15, -30, -60, -80, -1e-3, 1e-7]);
+    for (const kind of [3, 4]) {
+      const kx = kernelInstance();
+      const y = kx.alloc(X.length * 4);
+      kx.k.f32_exp_activation(kind, X.length, 0, 0, kx.put(X), y);
+      expect(worst(kx.f32(y, X.length), refExpActivation(kind, X, 0, 0), 1e-38), `kind ${kind}`).toBeLessThan(1e-5);
     }
   });
 });

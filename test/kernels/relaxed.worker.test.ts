@@ -1,6 +1,6 @@
 // The relaxed-SIMD build, run where it is served: in workerd (Node 20's baseline tier computes a relaxed op wrongly).
 import { describe, expect, it } from "vitest";
-import { refGeluErf, refLogSoftmaxRows, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
+import { refExpActivation, refGeluErf, refLogSoftmaxRows, refSoftmaxRows, refSwish } from "@kernels/reference/f32_activation";
 import { dwOutputSize, packPointwise, refDwConv2d, refPointwise } from "@kernels/reference/f32_dwconv";
 import { refF32Gemm } from "@kernels/reference/f32_gemm";
 import { refLut4Gemm } from "@kernels/reference/lut4_gemm";
@@ -111,7 +111,7 @@ describe("relaxed-SIMD kernels in workerd", () => {
     }
   });
 
-  it("softmax and log-softmax rows, GELU and SiLU with fused multiply-add in their polynomials match float64 within 1e-6", () => {
+  it("softmax and log-softmax rows, GELU, SiLU and the exp-based activations with fused multiply-add in their polynomials match float64 within 1e-6", () => {
     for (const len of [3, 4, 9, 128]) {
       const X = uniform(2 * len, len, 20);
       const kx = relaxed();
@@ -135,6 +135,14 @@ describe("relaxed-SIMD kernels in workerd", () => {
     expect(relError(kx.f32(y, 37), refGeluErf(X))).toBeLessThan(1e-6);
     kx.k.f32_swish(37, 1, kx.put(X), y);
     expect(relError(kx.f32(y, 37), refSwish(X, 1))).toBeLessThan(1e-6);
+    // Elu, Selu, Celu, Softplus and Mish (exp and log polynomials with fused multiply-add).
+    const wide = uniform(37, 7, 60);
+    for (const [kind, alpha, beta] of [[0, 1, 0], [1, 1.6733, 1.0507], [2, 2, 0], [3, 0, 0], [4, 0, 0]] as const) {
+      kx.k.f32_exp_activation(kind, 37, alpha, beta, kx.put(wide), y);
+      const want = refExpActivation(kind, wide, alpha, beta);
+      const got = kx.f32(y, 37);
+      for (let i = 0; i < 37; i++) expect(Math.abs(got[i]! - want[i]!) / Math.max(Math.abs(want[i]!), 1), `kind ${kind}`).toBeLessThan(2e-6);
+    }
   });
 
   it("int4 GEMM on the relaxed dot (4-row tiles) matches the reference within 1e-5 at M in {1, 3, 4, 5, 33}", () => {

@@ -51,6 +51,7 @@ export interface KernelExports {
   f32_hardswish(n: number, alpha: number, beta: number, X: Ptr, Y: Ptr): void;
   f32_rows_affine(rows: number, len: number, X: Ptr, S: Ptr, T: Ptr, lo: number, hi: number, Y: Ptr): void;
   f32_leaky_rows(rows: number, len: number, X: Ptr, S: Ptr, alpha: number, Y: Ptr): void;
+  f32_exp_activation(kind: number, n: number, alpha: number, beta: number, X: Ptr, Y: Ptr): void;
   f32_rows_sum(rows: number, len: number, X: Ptr, divisor: number, Y: Ptr): void;
   f32_rows_extreme(rows: number, len: number, X: Ptr, lowest: number, Y: Ptr): void;
   f32_lstm_cell(H: number, XW: Ptr, G: Ptr, P: Ptr, clip: number, inputForget: number, C: Ptr, Hs: Ptr, Y: Ptr): void;
