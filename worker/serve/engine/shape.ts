@@ -250,6 +250,11 @@ export function spanOf(dims: readonly number[], from = 0, to = dims.length): num
   return p;
 }
 
+/** A tensor viewed as [outer, len, inner] around `axis`: the dims before it, the axis, the dims after it. */
+export function aroundAxis(dims: readonly number[], axis: number): { outer: number; len: number; inner: number } {
+  return { outer: spanOf(dims, 0, axis), len: dims[axis]!, inner: spanOf(dims, axis + 1) };
+}
+
 /** Integer values (axes, pads, shapes, indices) of input i: a constant's, known at load, or read at run time from a
  * tensor carried as float32 (rounded, since integers travel as floats). */
 export interface IntInput {

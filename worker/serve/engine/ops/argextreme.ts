@@ -5,13 +5,11 @@ import { intAttribute } from "../../../onnx/attributes";
 import { DT } from "../../../onnx/dtype";
 import { constantOf, numbersOf } from "../elementwise";
 import type { Op } from "../op";
-import { normalizeAxis } from "../shape";
+import { aroundAxis, normalizeAxis } from "../shape";
 
 function argExtreme(src: ArrayLike<number>, dims: readonly number[], axis: number, max: boolean, last: boolean): Float64Array {
-  const len = dims[axis]!;
+  const { outer, len, inner } = aroundAxis(dims, axis);
   if (len === 0) throw new RangeError(`Arg${max ? "Max" : "Min"} over an empty axis ${axis} of dims [${dims}]`);
-  const inner = dims.slice(axis + 1).reduce((p, d) => p * d, 1);
-  const outer = dims.slice(0, axis).reduce((p, d) => p * d, 1);
   const out = new Float64Array(outer * inner);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {

@@ -2,15 +2,14 @@
 // attention mask (cumsum of mask) go through it. Sums in float64; folds on constants keeping the element type.
 import { intAttribute } from "../../../onnx/attributes";
 import { DT } from "../../../onnx/dtype";
-import { constantOf, numbersOf } from "../elementwise";
+import { constantOf, mapStep, numbersOf } from "../elementwise";
+import { sizeOf } from "../values";
 import type { Op } from "../op";
-import { intInput, normalizeAxis } from "../shape";
+import { aroundAxis, intInput, normalizeAxis } from "../shape";
 
 /** dst = the running sums of src along `axis` of dims (exclusive: each excluding its own element; reverse: from the end). */
 function cumulative(src: ArrayLike<number>, dst: Float32Array | Float64Array, dims: readonly number[], axis: number, exclusive: boolean, reverse: boolean): void {
-  const len = dims[axis]!;
-  const inner = dims.slice(axis + 1).reduce((p, d) => p * d, 1);
-  const outer = dims.slice(0, axis).reduce((p, d) => p * d, 1);
+  const { outer, len, inner } = aroundAxis(dims, axis);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       let sum = 0;
@@ -37,17 +36,11 @@ export const cumsum: Op = {
       const dtype = c.quant ? DT.FLOAT : c.dtype;
       return { kind: "constant", outputs: [dtype === DT.FLOAT ? { dims: [...c.dims], dtype, data: Float32Array.from(out) } : constantOf(dtype, [...c.dims], out)] };
     }
-    const x = ctx.input(0);
-    return {
-      kind: "step",
-      run(run) {
-        const a = x(run);
-        const y = run.alloc([...a.dims]);
-        const sums = new Float64Array(y.dims.reduce((p, d) => p * d, 1));
-        cumulative(run.view(a), sums, a.dims, normalizeAxis(axisIn.read(run)[0]!, a.dims.length), exclusive, reverse);
-        run.view(y).set(sums);
-        return [y];
-      },
-    };
+    // The sums go to a float64 buffer first, so the output may be the input's memory.
+    return mapStep(ctx, (run, a, y) => {
+      const sums = new Float64Array(sizeOf(a.dims));
+      cumulative(run.view(a), sums, a.dims, normalizeAxis(axisIn.read(run)[0]!, a.dims.length), exclusive, reverse);
+      run.view(y).set(sums);
+    });
   },
 };

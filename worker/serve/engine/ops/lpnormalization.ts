@@ -2,14 +2,12 @@
 // float64 per row; folds on constants.
 import { intAttribute } from "../../../onnx/attributes";
 import { DT } from "../../../onnx/dtype";
-import { numbersOf } from "../elementwise";
+import { mapStep, numbersOf } from "../elementwise";
 import type { Op } from "../op";
-import { normalizeAxis } from "../shape";
+import { aroundAxis, normalizeAxis } from "../shape";
 
 function normalize(src: ArrayLike<number>, dims: readonly number[], axis: number, p: number, dst: Float32Array): void {
-  const len = dims[axis]!;
-  const inner = dims.slice(axis + 1).reduce((q, d) => q * d, 1);
-  const outer = dims.slice(0, axis).reduce((q, d) => q * d, 1);
+  const { outer, len, inner } = aroundAxis(dims, axis);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       let norm = 0;
@@ -37,15 +35,7 @@ export const lpnormalization: Op = {
       normalize(numbersOf(c), c.dims, normalizeAxis(axisAttr, c.dims.length), p, data);
       return { kind: "constant", outputs: [{ dims: [...c.dims], dtype: DT.FLOAT, data }] };
     }
-    const x = ctx.input(0);
-    return {
-      kind: "step",
-      run(run) {
-        const a = x(run);
-        const y = run.alloc([...a.dims]);
-        normalize(run.view(a), a.dims, normalizeAxis(axisAttr, a.dims.length), p, run.view(y));
-        return [y];
-      },
-    };
+    // Each row's norm is taken before any of it is written, so the output may be the input's memory.
+    return mapStep(ctx, (run, a, y) => normalize(run.view(a), a.dims, normalizeAxis(axisAttr, a.dims.length), p, run.view(y)));
   },
 };

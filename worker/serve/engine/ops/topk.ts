@@ -4,13 +4,11 @@ import { intAttribute } from "../../../onnx/attributes";
 import { DT } from "../../../onnx/dtype";
 import { constantOf, numbersOf } from "../elementwise";
 import type { Op } from "../op";
-import { intInput, normalizeAxis } from "../shape";
+import { aroundAxis, intInput, normalizeAxis } from "../shape";
 
 function topK(src: ArrayLike<number>, dims: readonly number[], axis: number, k: number, largest: boolean, values: Float32Array | Float64Array, indices: Float32Array | Float64Array): void {
-  const len = dims[axis]!;
+  const { outer, len, inner } = aroundAxis(dims, axis);
   if (k < 0 || k > len) throw new RangeError(`TopK k=${k} for an axis of ${len}`);
-  const inner = dims.slice(axis + 1).reduce((p, d) => p * d, 1);
-  const outer = dims.slice(0, axis).reduce((p, d) => p * d, 1);
   const order = new Array<number>(len);
   const row = new Float64Array(len);
   for (let o = 0; o < outer; o++) {

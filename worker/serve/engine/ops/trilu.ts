@@ -3,7 +3,7 @@
 // (triu of a tensor filled from the sequence length), which then fold once per input shape.
 import { DT } from "../../../onnx/dtype";
 import { intAttribute } from "../../../onnx/attributes";
-import { elementsLike, elementsOf } from "../elementwise";
+import { elementsLike, elementsOf, mapStep } from "../elementwise";
 import type { Op } from "../op";
 import { intInput, type Elements } from "../shape";
 
@@ -33,15 +33,6 @@ export const trilu: Op = {
       triangle(elementsOf(c), out, c.dims, upper, kIn.known[0] ?? 0);
       return { kind: "constant", outputs: [{ dims: [...c.dims], dtype: c.quant ? DT.FLOAT : c.dtype, data: out as Float32Array }] };
     }
-    const x = ctx.input(0);
-    return {
-      kind: "step",
-      run(run) {
-        const a = x(run);
-        const y = run.alloc([...a.dims]);
-        triangle(run.view(a), run.view(y), a.dims, upper, kIn.read(run)[0] ?? 0);
-        return [y];
-      },
-    };
+    return mapStep(ctx, (run, a, y) => triangle(run.view(a), run.view(y), a.dims, upper, kIn.read(run)[0] ?? 0));
   },
 };
