@@ -94,6 +94,19 @@ function jobFrom(body) {
 /** Parts of 16 MiB: well within every plan's body limit, and few enough requests for a 2 GB model (128). */
 export const DEFAULT_PART_BYTES = 16 * 1024 * 1024;
 
+/** Tries of an idempotent request that meets 503 (an isolate restarted mid-request, an overloaded edge). */
+export const RETRIES_ON_503 = 2;
+
+/**
+ * Milliseconds before retry `attempt` (1-based): the answer's Retry-After in seconds where given (at most 5), else
+ * 250 ms doubling.
+ * @param {number} attempt @param {string | null} retryAfter
+ */
+function retryDelay(attempt, retryAfter) {
+  const seconds = Number(retryAfter);
+  return retryAfter && Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 5) * 1000 : 250 * 2 ** (attempt - 1);
+}
+
 export class SlimserveClient {
   /**
    * @param {{ baseUrl: string, token?: string, fetch?: (input: Request) => Promise<Response> }} options
@@ -107,7 +120,9 @@ export class SlimserveClient {
   /**
    * @param {string} method
    * @param {string} path
-   * @param {{ query?: Record<string, string | number | undefined>, json?: unknown, bytes?: Uint8Array, accept?: string, headers?: Record<string, string> }} [options]
+   * GET and HEAD, and requests marked `idempotent` (content-addressed uploads: the same bytes give the same record),
+   * are sent again on a 503, up to RETRIES_ON_503 times.
+   * @param {{ query?: Record<string, string | number | undefined>, json?: unknown, bytes?: Uint8Array, accept?: string, headers?: Record<string, string>, idempotent?: boolean }} [options]
    * @returns {Promise<Response>}
    */
   async send(method, path, options = {}) {
@@ -125,7 +140,13 @@ export class SlimserveClient {
       headers["Content-Type"] = "application/octet-stream";
       body = options.bytes;
     }
-    const res = await this.fetchImpl(new Request(url, { method, headers, body }));
+    const retries = options.idempotent || method === "GET" || method === "HEAD" ? RETRIES_ON_503 : 0;
+    let res = await this.fetchImpl(new Request(url, { method, headers, body }));
+    for (let attempt = 1; res.status === 503 && attempt <= retries; attempt++) {
+      await res.body?.cancel();
+      await new Promise((resolve) => setTimeout(resolve, retryDelay(attempt, res.headers.get("Retry-After"))));
+      res = await this.fetchImpl(new Request(url, { method, headers, body }));
+    }
     if (!res.ok) {
       const text = await res.text();
       let code = "http_error";
@@ -149,7 +170,7 @@ export class SlimserveClient {
    * @template T
    * @param {string} method
    * @param {string} path
-   * @param {{ query?: Record<string, string | number | undefined>, json?: unknown, bytes?: Uint8Array }} [options]
+   * @param {{ query?: Record<string, string | number | undefined>, json?: unknown, bytes?: Uint8Array, idempotent?: boolean }} [options]
    * @returns {Promise<T>}
    */
   async json(method, path, options) {
@@ -205,7 +226,7 @@ export class SlimserveClient {
 
   /** @param {Uint8Array} bytes @param {{ name?: string }} [options] @returns {Promise<Model>} */
   uploadModel(bytes, options = {}) {
-    return this.json("POST", "/v1/models", { bytes, query: { name: options.name } });
+    return this.json("POST", "/v1/models", { bytes, query: { name: options.name }, idempotent: true });
   }
 
   /**
@@ -342,7 +363,7 @@ export class SlimserveClient {
 
   /** A .npz or .npy file's bytes. @param {Uint8Array} bytes @param {{ name?: string }} [options] @returns {Promise<Dataset>} */
   uploadDataset(bytes, options = {}) {
-    return this.json("POST", "/v1/datasets", { bytes, query: { name: options.name } });
+    return this.json("POST", "/v1/datasets", { bytes, query: { name: options.name }, idempotent: true });
   }
 
   /** @returns {Promise<Dataset[]>} */

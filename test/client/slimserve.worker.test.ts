@@ -1,0 +1,55 @@
+// The typed client against the Worker in workerd when an answer is a transient 503 (an isolate restarted mid-request,
+// as `wrangler dev` and the edge answer): content-addressed uploads and GETs are sent again and land once; a POST
+// that is not idempotent (inference) reports the 503 rather than repeat itself; a lasting 503 ends the retries.
+import { SELF, reset } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { RETRIES_ON_503, SlimserveClient, SlimserveError } from "@client/slimserve.js";
+import { buildMlp, randomInput } from "@test/support/models";
+import { TOKENS } from "@test/support/api";
+
+beforeEach(() => reset());
+
+/** A client whose first `failures` requests are answered 503 before reaching the Worker; it counts every request. */
+function flaky(failures: number) {
+  const seen: string[] = [];
+  let left = failures;
+  const client = new SlimserveClient({
+    baseUrl: "https://slimserve.test",
+    token: TOKENS.alpha,
+    fetch: async (req: Request) => {
+      seen.push(`${req.method} ${new URL(req.url).pathname}`);
+      if (left-- > 0) return new Response("Your worker restarted mid-request.", { status: 503, headers: { "Retry-After": "0" } });
+      return SELF.fetch(req);
+    },
+  });
+  return { client, seen };
+}
+
+describe("the client on a transient 503", () => {
+  it("sends a model upload again and stores it once; a GET again too", async () => {
+    const bytes = buildMlp([8, 16, 4], 3);
+    const { client, seen } = flaky(1);
+    const model = await client.uploadModel(bytes, { name: "retried" });
+    expect(seen).toEqual(["POST /v1/models", "POST /v1/models"]);
+    const again = flaky(2);
+    expect((await again.client.listModels()).map((m) => m.id)).toEqual([model.id]);
+    expect(again.seen).toEqual(["GET /v1/models", "GET /v1/models", "GET /v1/models"]);
+  });
+
+  it("does not repeat an inference (not idempotent): the 503 reaches the caller", async () => {
+    const { client: setup } = flaky(0);
+    const model = await setup.uploadModel(buildMlp([8, 16, 4], 4));
+    const { client, seen } = flaky(1);
+    const err = await client.infer(model.id, { input: { type: "float32", dims: [1, 8], data: randomInput(8, 1) } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SlimserveError);
+    expect((err as SlimserveError).status).toBe(503);
+    expect(seen).toHaveLength(1);
+  });
+
+  it(`gives up after ${RETRIES_ON_503} retries of a lasting 503`, async () => {
+    const { client, seen } = flaky(RETRIES_ON_503 + 1);
+    const err = await client.uploadDataset(new Uint8Array(8), { name: "never" }).catch((e: unknown) => e);
+    expect((err as SlimserveError).status).toBe(503);
+    expect(seen).toHaveLength(RETRIES_ON_503 + 1);
+  });
+});
