@@ -98,7 +98,7 @@ export const MAX_CONTROL_ELEMENTS = 16;
  * constants so that the condition folds.
  */
 export function controlInputs(nodes: readonly NodeProto[], guards: ReadonlyMap<string, Guard[]>, inputs: readonly ValueInfoProto[]): string[] {
-  const small = new Set(inputs.filter((v) => fixedElements(v) !== undefined && fixedElements(v)! <= MAX_CONTROL_ELEMENTS).map((v) => v.name));
+  const small = new Set(inputs.filter((v) => (fixedElements(v) ?? Infinity) <= MAX_CONTROL_ELEMENTS).map((v) => v.name));
   if (small.size === 0) return [];
   const producer = new Map<string, NodeProto>();
   for (const n of nodes) for (const o of n.output) if (o) producer.set(o, n);
