@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -9,6 +10,10 @@ import urllib.request
 import numpy as np
 
 RECIPE_HEADER = "X-Slimserve-Recipe"
+# A 503 means the server could not take the request now (an isolate restarted mid-request, an overloaded edge). Both
+# requests here can be sent again safely: a trained variant is content-addressed (the same bytes give the same record)
+# and a model's /infer changes nothing. The typed JS client uses the same count and delays.
+RETRIES_ON_503 = 2
 
 
 class ApiError(RuntimeError):
@@ -21,18 +26,32 @@ def _url(base: str, *parts: str) -> str:
     return base.rstrip("/") + "/" + "/".join(urllib.parse.quote(p, safe="") for p in parts)
 
 
-def _send(req: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
+def _retry_delay(attempt: int, retry_after: str | None) -> float:
+    """Seconds before retry `attempt` (1-based): Retry-After where given (at most 5 s), else 0.25 s doubling."""
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as e:
-        raise ApiError(e.code, e.read().decode("utf-8", "replace"), req.full_url) from None
+        seconds = float(retry_after) if retry_after else -1.0
+    except ValueError:
+        seconds = -1.0
+    return min(seconds, 5.0) if seconds >= 0 else 0.25 * 2 ** (attempt - 1)
+
+
+def _send(req: urllib.request.Request, timeout: float, retries: int = RETRIES_ON_503) -> tuple[int, bytes]:
+    for attempt in range(1, retries + 2):
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            body = e.read().decode("utf-8", "replace")
+            if e.code != 503 or attempt > retries:
+                raise ApiError(e.code, body, req.full_url) from None
+            time.sleep(_retry_delay(attempt, e.headers.get("Retry-After")))
+    raise AssertionError("unreachable")
 
 
 def upload_variant(base_url: str, model_id: str, token: str, onnx_bytes: bytes, recipe: dict,
                    timeout: float = 120.0) -> dict:
     """POST {base}/v1/models/{id}/variants/trained with the ONNX bytes; the recipe travels as compact JSON in a header.
-    Returns the variant record (201 created, or 200 when the server already has identical bytes)."""
+    Returns the variant record (201 created, or 200 when the server already has identical bytes); a 503 is retried."""
     url = _url(base_url, "v1", "models", model_id, "variants", "trained")
     recipe_json = json.dumps(recipe, separators=(",", ":"), sort_keys=True)
     req = urllib.request.Request(url, data=onnx_bytes, method="POST", headers={

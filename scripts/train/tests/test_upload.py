@@ -23,6 +23,7 @@ class FakeSlimserve:
         self.requests = []
         self.teacher = teacher
         self.reject_with = None
+        self.unavailable = 0  # how many requests to answer 503 (Retry-After: 0) before answering normally
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -32,9 +33,15 @@ class FakeSlimserve:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 fake.requests.append({"method": "POST", "path": self.path, "headers": dict(self.headers), "body": body})
-                status, answer = fake.answer(self.path, self.headers, body)
+                if fake.unavailable > 0:
+                    fake.unavailable -= 1
+                    status, answer = 503, "Your worker restarted mid-request. Please try sending the request again."
+                else:
+                    status, answer = fake.answer(self.path, self.headers, body)
                 raw = json.dumps(answer).encode()
                 self.send_response(status)
+                if status == 503:
+                    self.send_header("Retry-After", "0")
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
@@ -90,6 +97,28 @@ def test_upload_rejection_raises_with_the_status_and_the_servers_message(server)
     assert err.value.status == 400 and "bad bytes" in str(err.value)
 
 
+def test_upload_is_sent_again_after_a_503_and_stored_once(server):
+    server.unavailable = 1
+    record = upload_variant(server.url, "parent-1", TOKEN, b"\x08\x08bytes", {"trained": {"method": "train"}})
+    assert record["id"] == "var-9"
+    assert [r["body"] for r in server.requests] == [b"\x08\x08bytes"] * 2
+
+
+def test_upload_gives_up_after_two_retries_of_a_lasting_503(server):
+    server.unavailable = 10
+    with pytest.raises(ApiError) as err:
+        upload_variant(server.url, "parent-1", TOKEN, b"\x08\x08bytes", {"trained": {"method": "train"}})
+    assert err.value.status == 503 and "restarted" in str(err.value)
+    assert len(server.requests) == 3
+
+
+def test_a_rejection_other_than_503_is_not_sent_again(server):
+    server.reject_with = 422
+    with pytest.raises(ApiError):
+        upload_variant(server.url, "parent-1", TOKEN, b"junk", {"trained": {"method": "train"}})
+    assert len(server.requests) == 1
+
+
 def test_cli_upload_flag_sends_the_exported_model(run_cli, server):
     res = run_cli("qat", *DIGITS, "--arch", "lenet-300-100", "--bits", "8", "--epochs", "1",
                   "--upload", server.url, "--parent", "parent-1", "--token", TOKEN)
@@ -107,12 +136,13 @@ def test_api_teacher_logits_equal_the_served_models_logits_in_batches(run_cli, d
     teacher_run = run_cli("train", *DIGITS, "--arch", "lenet-300-100", "--epochs", "2", out="teacher")
     teacher, _ = load_checkpoint(teacher_run["export"]["checkpoint"])
     s = FakeSlimserve(teacher)
+    s.unavailable = 1  # the first batch is answered 503 once, and sent again
     try:
         x = digits.x_train[:300].reshape(300, 64).numpy()
         logits = api_logits(s.url, "teacher-1", x, token=TOKEN, batch_size=128)
     finally:
         s.close()
-    assert [json.loads(r["body"])["inputs"]["input"]["dims"] for r in s.requests] == [[128, 64], [128, 64], [44, 64]]
+    assert [json.loads(r["body"])["inputs"]["input"]["dims"] for r in s.requests] == [[128, 64], [128, 64], [128, 64], [44, 64]]
     assert all(r["headers"]["Authorization"] == f"Bearer {TOKEN}" for r in s.requests)
     # float32 survives the JSON round trip exactly (compared batch by batch: BLAS sums depend on the batch shape)
     x300 = digits.x_train[:300]
