@@ -30,30 +30,33 @@ function toSparse(t: TensorProto, width: number): { sparse: SparseTensorProto; n
   const dims = tensorDims(t);
   const count = elementCount(dims);
   const raw = t.rawData;
-  const nonZero: number[] = [];
-  for (let i = 0; i < count; i++) {
-    let zero = true;
-    for (let b = 0; b < width; b++) if (raw[i * width + b] !== 0) zero = false;
-    // -0.0 has a set sign bit but is zero; float16 likewise.
-    if (!zero && !(t.dataType === DT.FLOAT && raw[i * 4 + 3] === 0x80 && raw[i * 4] === 0 && raw[i * 4 + 1] === 0 && raw[i * 4 + 2] === 0)) {
-      nonZero.push(i);
-    }
+  // -0.0 has a set sign bit but is zero; float16 likewise.
+  const isZero = (i: number) => {
+    for (let b = 0; b < width; b++) if (raw[i * width + b] !== 0) return t.dataType === DT.FLOAT && raw[i * 4 + 3] === 0x80 && raw[i * 4] === 0 && raw[i * 4 + 1] === 0 && raw[i * 4 + 2] === 0;
+    return true;
+  };
+  let nnz = 0;
+  for (let i = 0; i < count; i++) if (!isZero(i)) nnz++;
+  const values = new Uint8Array(nnz * width);
+  // int64 little-endian indices written as (low, high) 32-bit words: no BigInt per element (a weight has < 2^32).
+  const words = new Uint32Array(nnz * 2);
+  for (let i = 0, k = 0; i < count; i++) {
+    if (isZero(i)) continue;
+    for (let b = 0; b < width; b++) values[k * width + b] = raw[i * width + b]!;
+    words[2 * k++] = i;
   }
-  const values = new Uint8Array(nonZero.length * width);
-  nonZero.forEach((i, k) => values.set(raw.subarray(i * width, (i + 1) * width), k * width));
-  const indices = new BigInt64Array(nonZero.length);
-  nonZero.forEach((i, k) => (indices[k] = BigInt(i)));
+  const indices = new Uint8Array(words.buffer);
   const sparse = create(SparseTensorProtoSchema, {
-    values: create(TensorProtoSchema, { name: t.name, dataType: t.dataType, dims: [BigInt(nonZero.length)], rawData: values }),
+    values: create(TensorProtoSchema, { name: t.name, dataType: t.dataType, dims: [BigInt(nnz)], rawData: values }),
     indices: create(TensorProtoSchema, {
       name: `${t.name}.indices`,
       dataType: DT.INT64,
-      dims: [BigInt(nonZero.length)],
-      rawData: new Uint8Array(indices.buffer),
+      dims: [BigInt(nnz)],
+      rawData: indices,
     }),
     dims: t.dims,
   });
-  return { sparse, nnz: nonZero.length };
+  return { sparse, nnz };
 }
 
 /**

@@ -13,7 +13,10 @@ export interface Units {
 
 /** Unstructured: every weight is a unit scored by |w|. */
 export function elementUnits(w: Float32Array): Units {
-  return { scores: Float32Array.from(w, Math.abs), sizes: null };
+  // A plain loop: Float32Array.from with a map function took 1.9 s on an 11M-weight model.
+  const scores = new Float32Array(w.length);
+  for (let i = 0; i < w.length; i++) scores[i] = Math.abs(w[i]!);
+  return { scores, sizes: null };
 }
 
 /**
