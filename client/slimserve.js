@@ -308,18 +308,21 @@ export class SlimserveClient {
    * @param {string} modelId @param {unknown} recipe @returns {Promise<CompressAnswer>}
    */
   async compress(modelId, recipe) {
-    const res = await this.send("POST", `/v1/models/${encodeURIComponent(modelId)}/variants`, { json: recipe });
+    // Idempotent: a variant is addressed by its model and recipe, and a job by its request's hash, so a request sent
+    // again finds (or joins) what the first made.
+    const res = await this.send("POST", `/v1/models/${encodeURIComponent(modelId)}/variants`, { json: recipe, idempotent: true });
     const body = await res.json();
     if (res.status === 202) return { created: true, job: jobFrom(body) };
     return { created: res.status === 201, variant: /** @type {Variant} */ (body) };
   }
 
   /**
-   * POSTs a request that the server may run as a job (202 + job) or answer at once (200/201 + result).
+   * POSTs a request that the server may run as a job (202 + job) or answer at once (200/201 + result); sent again on
+   * a 503 (the job's id is the request's hash: the same job is joined).
    * @param {string} path @param {unknown} body @returns {Promise<JobAnswer>}
    */
   async submit(path, body) {
-    const res = await this.send("POST", path, { json: body });
+    const res = await this.send("POST", path, { json: body, idempotent: true });
     const answer = await res.json();
     if (res.status === 202) return { job: jobFrom(answer) };
     return { done: true, status: res.status, result: answer };

@@ -1,6 +1,7 @@
 // The typed client against the Worker in workerd when an answer is a transient 503 (an isolate restarted mid-request,
-// as `wrangler dev` and the edge answer): content-addressed uploads and GETs are sent again and land once; a POST
-// that is not idempotent (inference) reports the 503 rather than repeat itself; a lasting 503 ends the retries.
+// as `wrangler dev` and the edge answer): content-addressed uploads, variant and job requests (a job's id is its
+// request's hash) and GETs are sent again and land once, even when the lost answer's request had reached the Worker;
+// a POST that is not idempotent (inference) reports the 503 rather than repeat itself; a lasting 503 ends the retries.
 import { SELF, reset } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { RETRIES_ON_503, SlimserveClient, SlimserveError } from "@client/slimserve.js";
@@ -25,6 +26,24 @@ function flaky(failures: number) {
   return { client, seen };
 }
 
+/** A client whose first `lost` requests reach the Worker but whose answers are replaced by a 503 (lost on the way). */
+function answersLost(lost: number) {
+  const seen: string[] = [];
+  let left = lost;
+  const client = new SlimserveClient({
+    baseUrl: "https://slimserve.test",
+    token: TOKENS.alpha,
+    fetch: async (req: Request) => {
+      seen.push(`${req.method} ${new URL(req.url).pathname}`);
+      const res = await SELF.fetch(req);
+      if (left-- <= 0) return res;
+      await res.body?.cancel();
+      return new Response("Your worker restarted mid-request.", { status: 503, headers: { "Retry-After": "0" } });
+    },
+  });
+  return { client, seen };
+}
+
 describe("the client on a transient 503", () => {
   it("sends a model upload again and stores it once; a GET again too", async () => {
     const bytes = buildMlp([8, 16, 4], 3);
@@ -34,6 +53,18 @@ describe("the client on a transient 503", () => {
     const again = flaky(2);
     expect((await again.client.listModels()).map((m) => m.id)).toEqual([model.id]);
     expect(again.seen).toEqual(["GET /v1/models", "GET /v1/models", "GET /v1/models"]);
+  });
+
+  it("sends a variant request again whose answer was lost after the Worker made the variant: one variant, found again", async () => {
+    const { client: setup } = flaky(0);
+    const model = await setup.uploadModel(buildMlp([8, 16, 4], 5));
+    const { client, seen } = answersLost(1);
+    const answer = await client.compress(model.id, { quantize: { bits: 8 } });
+    expect(seen).toHaveLength(2);
+    expect(answer.created).toBe(false); // the retry found what the first request made
+    const variants = await setup.listVariants(model.id);
+    expect(variants).toHaveLength(1);
+    expect(answer.variant?.id).toBe(variants[0]!.id);
   });
 
   it("does not repeat an inference (not idempotent): the 503 reaches the caller", async () => {
