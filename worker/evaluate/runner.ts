@@ -4,6 +4,7 @@ import { bindInputs, sliceBatch } from "../datasets/dataset";
 import type { TensorSignature } from "../onnx/validate";
 import type { LoadedSession } from "../serve/sessions";
 import { halfValues } from "../onnx/encoding";
+import { nextTurn } from "../turns";
 
 export const BATCH = 64;
 
@@ -22,7 +23,9 @@ export async function forEachBatch(
   for (let start = 0; start < n; start += BATCH) {
     const feeds = sliceBatch(bound, inputs, start, Math.min(n, start + BATCH));
     const outs: Outputs[] = [];
-    for (const s of sessions) {
+    for (const [k, s] of sessions.entries()) {
+      // A turn between the sessions too: each run of a big model is seconds of one thread.
+      if (k > 0) await nextTurn();
       const raw = await s.run(feeds);
       const floats: Outputs = {};
       for (const [name, t] of Object.entries(raw)) {
@@ -32,9 +35,8 @@ export async function forEachBatch(
       outs.push(floats);
     }
     each(start, outs, feeds);
-    // A timer turn between batches lets requests that arrived meanwhile (job polls, inference) run: a job shares
-    // its isolate with them, and awaiting the sessions alone only ever yields to microtasks.
-    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    // Between batches, requests that arrived meanwhile (job polls, inference) run.
+    await nextTurn();
   }
 }
 
