@@ -2,7 +2,7 @@
 // recipe carries the default layer cap only where the cap bound (recipe.ts variantRecipe).
 import type { ActivationRanges } from "../compress/calibrate";
 import type { LayerHessians } from "../compress/calibrate/hessian";
-import { checkRecipe, compressModel, pruneCapBinds, type CompressResult } from "../compress/pipeline";
+import { checkRecipe, compressModel, type CompressResult } from "../compress/pipeline";
 import { encodedSizes } from "../store/content-coding";
 import { evaluateBytes, type EvalReport } from "../evaluate/report";
 import { collectChannelMaxima, collectHessians, collectQuantizedInputHessians, collectRanges, correctVariantBiases } from "./calibration";
@@ -88,14 +88,6 @@ export async function registerTrainedVariant(
 /** Compression proper (see compress/pipeline.ts) of stored model bytes. */
 export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, ranges?: ActivationRanges, hessians?: LayerHessians, maxima?: ChannelMaxima): CompressResult {
   return compressModel(parseModelBytes(modelBytes), recipe, ranges, modelBytes.byteLength, hessians, maxima);
-}
-
-/**
- * The recipe a variant is addressed by, for a recipe whose address depends on whether the default layer cap binds:
- * prunes the weights to tell (which also checks the names the recipe mentions).
- */
-function addressedRecipe(modelBytes: Uint8Array, recipe: Recipe): Recipe {
-  return variantRecipe(recipe, pruneCapBinds(parseModelBytes(modelBytes), recipe));
 }
 
 /**
@@ -261,16 +253,15 @@ export async function storeEvaluatedVariant(store: TenantStore, built: BuiltVari
 }
 
 /** The stored variant of a recipe; `original` (the model's bytes) is read when the address needs the weights. */
-export async function findVariant(
-  store: TenantStore,
-  model: ModelRecord,
-  recipe: Recipe,
-  original?: Uint8Array,
-): Promise<VariantRecord | null> {
-  const addressed = addressNeedsWeights(recipe)
-    ? addressedRecipe(original ?? (await store.readModelBytes(model.id)), recipe)
-    : variantRecipe(recipe, false);
-  return store.getVariant<VariantRecord>(model.id, await variantId(model.sha256, addressed));
+export async function findVariant(store: TenantStore, model: ModelRecord, recipe: Recipe): Promise<VariantRecord | null> {
+  // A global prune under the default cap is addressed with the cap only when it binds, which only pruning tells; the
+  // binding is a fact of the model and recipe, so at most one of the two addresses is ever stored: look both up
+  // rather than prune an 11M-weight model (seconds of one thread) to choose.
+  for (const capBound of addressNeedsWeights(recipe) ? [false, true] : [false]) {
+    const found = await store.getVariant<VariantRecord>(model.id, await variantId(model.sha256, variantRecipe(recipe, capBound)));
+    if (found) return found;
+  }
+  return null;
 }
 
 /**
@@ -305,11 +296,9 @@ async function makeVariantOnce(
   evalDataset: string | undefined,
   progress: Progress,
 ): Promise<{ created: boolean; variant: VariantRecord }> {
-  // Read first where the address needs the weights anyway; otherwise only when something is to be made.
-  let original = addressNeedsWeights(recipe) ? await store.readModelBytes(model.id) : undefined;
-  const existing = await findVariant(store, model, recipe, original);
+  const existing = await findVariant(store, model, recipe);
   if (existing && !evalDataset) return { created: false, variant: existing };
-  original ??= await store.readModelBytes(model.id);
+  const original = await store.readModelBytes(model.id);
   if (existing) {
     if (existing.eval?.dataset === evalDataset) return { created: false, variant: existing };
     const bytes = await store.readVariantBytes(model.id, existing.id);

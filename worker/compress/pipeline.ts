@@ -238,11 +238,6 @@ function smoothByRecipe(model: ModelProto, q: QuantizeRecipe, alpha: number, max
   return smoothModel(model, maxima, alpha, (label) => bits.get(label) === 8);
 }
 
-/** Whether pruning per the recipe caps some layer (which puts the cap into the variant's address, recipe.ts). */
-export function pruneCapBinds(input: ModelProto, recipe: Recipe): boolean {
-  return recipe.prune !== undefined && pruneModel(densifyInitializers(input), recipe.prune).layers.some((l) => l.capped);
-}
-
 export interface QuantizeByRecipeResult extends QuantizeResult {
   activations: ActivationReport[];
 }

@@ -8,7 +8,7 @@ import { requireDataset } from "../catalog/datasets";
 import { submitJob } from "../jobs/jobs";
 import { SearchRequestSchema } from "../tune/search";
 import { answerWithJob, JobSchema, WaitQuery } from "./jobs";
-import { addressNeedsWeights, calibrationOf, RecipeSchema, TrainedRecipeSchema } from "../compress/recipe";
+import { calibrationOf, RecipeSchema, TrainedRecipeSchema } from "../compress/recipe";
 import { ApiError } from "../errors";
 import { readBodyWithLimit } from "../store/body";
 import { describeZodError } from "../app";
@@ -155,9 +155,7 @@ export const variants = createRouter("invalid_recipe")
       const { created, variant } = await makeVariant(c.var.store, model, recipe);
       return c.json(variant, created ? 201 : 200);
     }
-    // A large model's weights are pruned in the job, not here, where the id depends on them (a capped layer).
-    const lookup = !addressNeedsWeights(recipe) || model.bytes < SYNC_MAX_MODEL_BYTES;
-    const existing = lookup ? await findVariant(c.var.store, model, recipe) : null;
+    const existing = await findVariant(c.var.store, model, recipe);
     if (existing && (!ev || existing.eval?.dataset === ev.dataset)) return c.json(existing, 200);
     // What the graph alone can refute is refused now, as the inline path would, not minutes later in the job.
     if (compressesBounded(c.var.store, model)) await requireBoundedApplicable(c.var.store, model, recipe, ev !== undefined);
