@@ -4,7 +4,8 @@
 // it (pruned, with which structures; quantized, with which schemes). Quantizers, the dynamic rewrite, pruning,
 // calibration, evaluation and the engine read it; an op that is not here has no weight to compress.
 import type { GraphProto, NodeProto, TensorProto } from "onnx-buf";
-import { intAttribute } from "./attributes";
+import { intAttribute, stringAttribute } from "./attributes";
+import { parseEquation } from "./einsum-equation";
 
 /** Where a weight's channels lie. */
 export interface WeightLayout {
@@ -198,6 +199,61 @@ function recurrent(input: 1 | 2): WeightedOperator {
   };
 }
 
+/**
+ * The weight operand's axes in an Einsum of two operands ("bij,jk->bik", Keras' EinsumDense "abc,cde->abde" through
+ * tf2onnx): its output channels lie along an index it shares with the output alone (the last such), the sum runs
+ * along an index it shares with the other operand alone (the last such). Null for an equation without both (an
+ * outer product, a shared batch only), a repeated index (a diagonal), or one that does not parse or fit the rank.
+ */
+function einsumAxes(node: NodeProto, input: 0 | 1, rank: number): { out: number; sum: number } | null {
+  let eq;
+  try {
+    eq = parseEquation(stringAttribute(node, "equation", ""));
+  } catch {
+    return null;
+  }
+  if (eq.inputs.length !== 2) return null;
+  const own = eq.inputs[input]!;
+  const letters = (t: readonly string[]) => t.filter((x) => x !== "...");
+  const other = new Set(letters(eq.inputs[1 - input]!));
+  const every = [...letters(eq.inputs[0]!), ...letters(eq.inputs[1]!)];
+  // The implicit output: every index used once.
+  const output = new Set(eq.output ? letters(eq.output) : every.filter((x) => every.indexOf(x) === every.lastIndexOf(x)));
+  const spread = own.includes("...") ? rank - (own.length - 1) : 0;
+  if (spread < 0 || (!own.includes("...") && own.length !== rank)) return null;
+  const axes = own.flatMap((x) => (x === "..." ? new Array<string>(spread).fill("...") : [x]));
+  if (new Set(letters(own)).size !== letters(own).length) return null;
+  let out = -1;
+  let sum = -1;
+  axes.forEach((x, i) => {
+    if (x === "...") return;
+    if (output.has(x) && !other.has(x)) out = i;
+    if (other.has(x) && !output.has(x)) sum = i;
+  });
+  return out >= 0 && sum >= 0 ? { out, sum } : null;
+}
+
+// Einsum with a constant operand: a matrix product in the equation's own order, so weight-only quantization (the
+// weight dequantized, then the equation as written) and unstructured pruning; no integer form.
+function einsumOperand(input: 0 | 1): WeightedOperator {
+  return {
+    weight: input,
+    data: 1 - input,
+    bias: null,
+    layout(node, dims) {
+      const axes = einsumAxes(node, input, dims.length);
+      return axes ? { input, outAxis: axes.out, inAxis: axes.sum } : null;
+    },
+    gemm: () => null,
+    outputChannels: () => ({ axis: -1, rank: null }),
+    prune: { structures: ["unstructured"], maxRank: Infinity },
+    quantize: ["weight-only"],
+  };
+}
+
+const einsumRight = einsumOperand(1);
+const einsumLeft = einsumOperand(0);
+
 export const OPERATORS = {
   MatMul: matmul,
   Gemm: gemm,
@@ -211,8 +267,8 @@ export const OPERATORS = {
 } as const satisfies Record<string, WeightedOperator>;
 
 /**
- * Every weight slot an op may have, in order of preference: MatMul's constant on the right, else on the left;
- * LSTM/GRU/RNN's W and R.
+ * Every weight slot an op may have, in order of preference: MatMul's and Einsum's constant on the right, else on the
+ * left; LSTM/GRU/RNN's W and R.
  */
 export const OPERATOR_FORMS: Readonly<Record<string, readonly WeightedOperator[] | undefined>> = {
   MatMul: [matmul, matmulLeft],
@@ -224,7 +280,11 @@ export const OPERATOR_FORMS: Readonly<Record<string, readonly WeightedOperator[]
   LSTM: [OPERATORS.LSTM, recurrent(2)],
   GRU: [OPERATORS.GRU, recurrent(2)],
   RNN: [OPERATORS.RNN, recurrent(2)],
+  Einsum: [einsumRight, einsumLeft],
 };
+
+/** Forms that apply only when the node's preferred form found no weight (both operands constant fold instead). */
+const FALLBACK_FORMS: ReadonlySet<WeightedOperator> = new Set([matmulLeft, einsumLeft]);
 
 const BY_OP_TYPE: Readonly<Record<string, WeightedOperator | undefined>> = OPERATORS;
 const isDefault = (domain: string) => domain === "" || domain === "ai.onnx";
@@ -295,7 +355,7 @@ export function nodeWeights(
     const name = node.input[operator.weight];
     const weight = name ? constants.get(name) : undefined;
     if (!weight || !takes(node, weight)) continue;
-    if (operator === OPERATOR_FORMS.MatMul![1] && out.length > 0) continue;
+    if (FALLBACK_FORMS.has(operator) && out.length > 0) continue;
     out.push({ node, label: nodeLabel(node), operator, weight, graph, nested });
   }
   return out;

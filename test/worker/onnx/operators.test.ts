@@ -148,6 +148,23 @@ describe("the weights beyond MatMul/Gemm/Conv", () => {
     expect(nodeWeights(node, new Map([["E", ints]]))).toEqual([]);
   });
 
+  it("Einsum: output channels along an index the weight shares with the output alone, the sum along one it shares with the data alone", () => {
+    const layout = (equation: string, dims: number[], names = ["x", "W"]) => {
+      const node = makeNode("Einsum", names, ["y"], "e", { equation });
+      return nodeWeights(node, new Map([["W", weight("W", dims)]])).map((l) => l.operator.layout(node, dims));
+    };
+    expect(layout("bij,jk->bik", [4, 3])).toEqual([{ input: 1, outAxis: 1, inAxis: 0 }]);
+    expect(layout("abc,cde->abde", [8, 2, 4])).toEqual([{ input: 1, outAxis: 2, inAxis: 0 }]);
+    expect(layout("kj,bij->bik", [3, 4], ["W", "x"])).toEqual([{ input: 0, outAxis: 0, inAxis: 1 }]);
+    expect(layout("bij,jk", [4, 3])).toEqual([{ input: 1, outAxis: 1, inAxis: 0 }]); // the implicit output "bik"
+    expect(layout("...ij,...jk->...ik", [2, 4, 3])).toEqual([{ input: 1, outAxis: 2, inAxis: 1 }]);
+    // No layout: an outer product (nothing summed), a diagonal, a rank the equation does not fit, an equation that
+    // does not parse.
+    for (const [equation, dims] of [["bi,j->bij", [3]], ["bj,jj->bj", [3, 3]], ["bij,jk->bik", [2, 4, 3]], ["bij,j!k->bik", [4, 3]]] as const) {
+      expect(layout(equation, [...dims])).toEqual([null]);
+    }
+  });
+
   it("LSTM/GRU/RNN: W (input 1) and R (input 2), [directions, gates x hidden, in], one scale per gate row (axis 1)", () => {
     const node = makeNode("LSTM", ["x", "W", "R"], ["y"], "lstm", { hidden_size: 16 });
     const layers = nodeWeights(node, new Map([["W", weight("W", [1, 64, 8])], ["R", weight("R", [1, 64, 16])]]));

@@ -1,6 +1,6 @@
 // Every weight the operator table can reach is compressed, whatever form the exporter gave it: Constant-node
 // weights, constants behind Identity/Transpose, one weight read by three MatMuls (quantized once), weights in both
-// If branches, LSTM and GRU W/R, a Gather embedding table, ConvTranspose, MatMul with the weight on the left, and
+// If branches, LSTM and GRU W/R, a Gather embedding table, ConvTranspose, MatMul with the weight on the left, Einsum, and
 // float16 weights (cast back to float16 after dequantizing).
 // Each variant is run in onnxruntime-node against the FP32 original: cosine >= 0.999 at int8, >= 0.99 at int4;
 // and each is smaller than the original.
@@ -227,6 +227,22 @@ function matmulLeft(): Case {
   return { model, feeds: [feedsOf([["x", [64, 8]]], 17)], weights: ["W"] };
 }
 
+/** Einsum with a constant operand: "bij,jk->bik" (right), Keras' EinsumDense "abc,cde->abde", and "kj,bij->bik" (left). */
+function einsum(equation: string, w: number[], x: number[], y: number[]): Case {
+  const right = !equation.startsWith("kj,");
+  const model = makeModel(
+    makeGraph(
+      [makeNode("Einsum", right ? ["x", "W"] : ["W", "x"], ["y"], "dense", { equation })],
+      "einsum",
+      [makeValueInfo("x", DT.FLOAT, x)],
+      [makeValueInfo("y", DT.FLOAT, y)],
+      [float("W", w, 18)],
+    ),
+    { "": 13 },
+  );
+  return { model, feeds: [feedsOf([["x", x]], 19)], weights: ["W"] };
+}
+
 /** A tied embedding: Gather(E[256,32], ids) -> MatMul(h, Transpose(E)) -> logits[6,256]; E is stored once. */
 function tiedEmbedding(): Case {
   const model = makeModel(
@@ -399,6 +415,27 @@ describe("MatMul with the weight on the left", () => {
     expect(out.tensors[0]!.axis).toBe(0);
     await expectCompressed(matmulLeft(), { bits: 4 }, 0.99);
     await expectCompressed(matmulLeft(), { bits: 8, scheme: "dynamic" }, 0.999);
+  });
+});
+
+describe("Einsum with a constant operand", () => {
+  it("bij,jk->bik: int8 per output channel (k, axis 1), int4 in blocks along j, dynamic falls back to weight-only", async () => {
+    const c = () => einsum("bij,jk->bik", [64, 48], [2, 5, 64], [2, 5, 48]);
+    const { out, variant } = await expectCompressed(c(), { bits: 8 }, 0.999);
+    expect(out.tensors[0]!.axis).toBe(1);
+    expect(variant.graph!.node.map((n) => n.opType)).toEqual(["DequantizeLinear", "Einsum"]);
+    await expectCompressed(c(), { bits: 4 }, 0.99);
+    await expectCompressed(c(), { bits: 8, scheme: "dynamic" }, 0.999);
+  });
+
+  it("Keras' EinsumDense abc,cde->abde: scales along e (the last output index), the sum along c", async () => {
+    const { out } = await expectCompressed(einsum("abc,cde->abde", [32, 4, 16], [1, 6, 32], [1, 6, 4, 16]), { bits: 8 }, 0.999);
+    expect(out.tensors[0]!.axis).toBe(2);
+  });
+
+  it("kj,bij->bik: the constant on the left, scales along k (axis 0)", async () => {
+    const { out } = await expectCompressed(einsum("kj,bij->bik", [40, 64], [2, 3, 64], [2, 3, 40]), { bits: 8 }, 0.999);
+    expect(out.tensors[0]!.axis).toBe(0);
   });
 });
 

@@ -4,37 +4,12 @@
 // transposed to [batch, free, contracted] / [batch, contracted, free], multiplied, and the product transposed to the
 // output's order. A repeated index within an operand (a diagonal or trace) or three operands are not covered.
 import { stringAttribute } from "../../../onnx/attributes";
+import { parseEquation, type Equation } from "../../../onnx/einsum-equation";
 import type { Op } from "../op";
 import { sizeOf, Uncovered, type Activation, type RunState } from "../values";
 import { reduceKernel } from "./reduce";
 import { matmulActivations } from "./matmul";
 import { transposeActivation } from "./transpose";
-
-interface Equation {
-  inputs: string[][];
-  /** The output's indices, or null for the implicit output (each index used once, sorted, after the ellipsis). */
-  output: string[] | null;
-}
-
-/** Indices of a term: letters, with "..." kept as one token. */
-function termOf(term: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < term.length; i++) {
-    if (term.startsWith("...", i)) {
-      out.push("...");
-      i += 2;
-    } else if (/[a-zA-Z]/.test(term[i]!)) out.push(term[i]!);
-    else throw new RangeError(`Einsum equation: '${term[i]}' is not an index`);
-  }
-  if (out.filter((t) => t === "...").length > 1) throw new RangeError("Einsum equation: two ellipses in one term");
-  return out;
-}
-
-export function parseEquation(equation: string): Equation {
-  const [lhs, rhs, extra] = equation.replace(/\s+/g, "").split("->");
-  if (lhs === undefined || extra !== undefined) throw new RangeError(`Einsum equation '${equation}' is malformed`);
-  return { inputs: lhs.split(",").map(termOf), output: rhs === undefined ? null : termOf(rhs) };
-}
 
 /** Each operand's indices with its ellipsis expanded (aligned to the right, as numpy broadcasts), and the output's. */
 function expand(eq: Equation, ranks: readonly number[]): { inputs: string[][]; output: string[] } {

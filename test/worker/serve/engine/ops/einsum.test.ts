@@ -1,11 +1,15 @@
 // Einsum against onnxruntime-node on the forms exporters write: attention's scores and context, batched and plain
 // matrix products, a row-wise dot, an outer product, a transpose, a sum over an index, ellipsis, the implicit
-// output, a product to a scalar, and a constant operand; at odd sizes, batch 1 and 3. A diagonal is not covered.
+// output, a product to a scalar, and a constant operand (float, and its int8/int4 variants); at odd sizes, batch 1
+// and 3. A diagonal is not covered.
 import { describe, expect, it } from "vitest";
 import { decodeModel } from "@worker/onnx/codec";
 import { kernelCoverage } from "@worker/serve/engine";
 import { compare, graphOf, inputMaker } from "@test/support/op-graphs";
 import { plainKernelModule } from "@test/support/kernels";
+import { compressModel } from "@worker/compress/pipeline";
+import { RecipeSchema } from "@worker/compress/recipe";
+import { maxRelDiff, runKernels, runReference } from "@test/support/engine";
 
 const { int, live, constF } = inputMaker(20261209);
 
@@ -45,6 +49,21 @@ describe("Einsum against onnxruntime-node", () => {
       await compare(graphOf("Einsum", [x, constF("w", [8, 5])], { equation: "bnd,dk->bnk" }, 3, 12), [x]);
     });
   }
+
+  it("serves the int8 and int4 variants of a constant operand (DequantizeLinear into Einsum) as onnxruntime-node runs them", async () => {
+    const x = live("x", [3, 7, 16]) as { name: string; dims: number[]; data: Float32Array };
+    const fp32 = graphOf("Einsum", [x, constF("w", [16, 4, 6])], { equation: "abc,cde->abde" }, 4, 13);
+    for (const bits of [8, 4]) {
+      const variant = compressModel(decodeModel(fp32), RecipeSchema.parse({ quantize: { bits } }));
+      expect(variant.tensors.map((t) => t.name)).toEqual(["w"]);
+      expect(kernelCoverage(decodeModel(variant.bytes), plainKernelModule)).toBeNull();
+      const feeds = { x: { dims: x.dims, data: x.data } };
+      const ref = Object.values(await runReference(variant.bytes, feeds))[0]!;
+      const got = Object.values((await runKernels(variant.bytes, feeds)).outputs)[0]!;
+      expect(got.dims).toEqual(ref.dims);
+      expect(maxRelDiff(got.data, ref.data)).toBeLessThan(1e-5);
+    }
+  });
 
   it("leaves a diagonal to onnxruntime-web, naming it", () => {
     const x = live("x", [3, 3]);
