@@ -107,21 +107,50 @@ function retryDelay(attempt, retryAfter) {
   return retryAfter && Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 5) * 1000 : 250 * 2 ** (attempt - 1);
 }
 
+/**
+ * Milliseconds a GET or HEAD waits for its answer's headers before it is given up and counted as a 503 (sent again
+ * within RETRIES_ON_503): `wrangler dev` holds a GET that met a busy isolate and replays it minutes later.
+ */
+export const HEADERS_TIMEOUT_MS = 60_000;
+
 export class SlimserveClient {
   /**
-   * @param {{ baseUrl: string, token?: string, fetch?: (input: Request) => Promise<Response> }} options
+   * @param {{ baseUrl: string, token?: string, fetch?: (input: Request) => Promise<Response>, headersTimeoutMs?: number }} options
    */
   constructor(options) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.token = options.token;
     this.fetchImpl = options.fetch ?? ((/** @type {Request} */ req) => fetch(req));
+    this.headersTimeoutMs = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+  }
+
+  /**
+   * One try. A GET or HEAD whose headers do not come within headersTimeoutMs is aborted and answered 503 here (the
+   * body, once headers came, streams without a limit).
+   * @param {URL} url @param {string} method @param {Record<string, string>} headers @param {BodyInit | undefined} body
+   * @returns {Promise<Response>}
+   */
+  async attempt(url, method, headers, body) {
+    if (method !== "GET" && method !== "HEAD") return this.fetchImpl(new Request(url, { method, headers, body }));
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.headersTimeoutMs);
+    try {
+      return await this.fetchImpl(new Request(url, { method, headers, signal: controller.signal }));
+    } catch (err) {
+      if (!controller.signal.aborted) throw err;
+      const error = { code: "timeout", message: `no answer within ${this.headersTimeoutMs} ms` };
+      return new Response(JSON.stringify({ error }), { status: 503, headers: { "Content-Type": "application/json" } });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
    * @param {string} method
    * @param {string} path
    * GET and HEAD, and requests marked `idempotent` (content-addressed uploads: the same bytes give the same record),
-   * are sent again on a 503, up to RETRIES_ON_503 times.
+   * are sent again on a 503, up to RETRIES_ON_503 times; a GET or HEAD without headers within headersTimeoutMs counts
+   * as one.
    * @param {{ query?: Record<string, string | number | undefined>, json?: unknown, bytes?: Uint8Array, accept?: string, headers?: Record<string, string>, idempotent?: boolean }} [options]
    * @returns {Promise<Response>}
    */
@@ -141,11 +170,11 @@ export class SlimserveClient {
       body = options.bytes;
     }
     const retries = options.idempotent || method === "GET" || method === "HEAD" ? RETRIES_ON_503 : 0;
-    let res = await this.fetchImpl(new Request(url, { method, headers, body }));
+    let res = await this.attempt(url, method, headers, body);
     for (let attempt = 1; res.status === 503 && attempt <= retries; attempt++) {
       await res.body?.cancel();
       await new Promise((resolve) => setTimeout(resolve, retryDelay(attempt, res.headers.get("Retry-After"))));
-      res = await this.fetchImpl(new Request(url, { method, headers, body }));
+      res = await this.attempt(url, method, headers, body);
     }
     if (!res.ok) {
       const text = await res.text();

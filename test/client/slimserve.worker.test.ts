@@ -1,7 +1,8 @@
 // The typed client against the Worker in workerd when an answer is a transient 503 (an isolate restarted mid-request,
 // as `wrangler dev` and the edge answer): content-addressed uploads, variant and job requests (a job's id is its
 // request's hash) and GETs are sent again and land once, even when the lost answer's request had reached the Worker;
-// a POST that is not idempotent (inference) reports the 503 rather than repeat itself; a lasting 503 ends the retries.
+// a GET whose answer does not come is given up and sent again; a POST that is not idempotent (inference) reports the
+// 503 rather than repeat itself; a lasting 503 ends the retries.
 import { SELF, reset } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { RETRIES_ON_503, SlimserveClient, SlimserveError } from "@client/slimserve.js";
@@ -65,6 +66,25 @@ describe("the client on a transient 503", () => {
     const variants = await setup.listVariants(model.id);
     expect(variants).toHaveLength(1);
     expect(answer.variant?.id).toBe(variants[0]!.id);
+  });
+
+  it("gives up a GET whose answer does not come (as wrangler dev holds one) and sends it again", async () => {
+    const { client: setup } = flaky(0);
+    const model = await setup.uploadModel(buildMlp([8, 16, 4], 6));
+    const seen: string[] = [];
+    let held = 1;
+    const client = new SlimserveClient({
+      baseUrl: "https://slimserve.test",
+      token: TOKENS.alpha,
+      headersTimeoutMs: 50,
+      fetch: (req: Request) => {
+        seen.push(`${req.method} ${new URL(req.url).pathname}`);
+        if (held-- > 0) return new Promise<Response>((_, reject) => req.signal.addEventListener("abort", () => reject(new Error("aborted"))));
+        return SELF.fetch(req);
+      },
+    });
+    expect((await client.listModels()).map((m) => m.id)).toEqual([model.id]);
+    expect(seen).toEqual(["GET /v1/models", "GET /v1/models"]);
   });
 
   it("does not repeat an inference (not idempotent): the 503 reaches the caller", async () => {
