@@ -11,8 +11,13 @@ import { TOKENS } from "@test/support/api";
 
 beforeEach(() => reset());
 
-/** A client whose first `failures` requests are answered 503 before reaching the Worker; it counts every request. */
-function flaky(failures: number) {
+const restarted = () => new Response("Your worker restarted mid-request.", { status: 503, headers: { "Retry-After": "0" } });
+
+/**
+ * A client whose first `failures` requests are answered 503, before reaching the Worker or (`reached`) after the
+ * Worker answered them (the answer lost on the way); it counts every request.
+ */
+function flaky(failures: number, reached = false) {
   const seen: string[] = [];
   let left = failures;
   const client = new SlimserveClient({
@@ -20,26 +25,9 @@ function flaky(failures: number) {
     token: TOKENS.alpha,
     fetch: async (req: Request) => {
       seen.push(`${req.method} ${new URL(req.url).pathname}`);
-      if (left-- > 0) return new Response("Your worker restarted mid-request.", { status: 503, headers: { "Retry-After": "0" } });
-      return SELF.fetch(req);
-    },
-  });
-  return { client, seen };
-}
-
-/** A client whose first `lost` requests reach the Worker but whose answers are replaced by a 503 (lost on the way). */
-function answersLost(lost: number) {
-  const seen: string[] = [];
-  let left = lost;
-  const client = new SlimserveClient({
-    baseUrl: "https://slimserve.test",
-    token: TOKENS.alpha,
-    fetch: async (req: Request) => {
-      seen.push(`${req.method} ${new URL(req.url).pathname}`);
-      const res = await SELF.fetch(req);
-      if (left-- <= 0) return res;
-      await res.body?.cancel();
-      return new Response("Your worker restarted mid-request.", { status: 503, headers: { "Retry-After": "0" } });
+      if (left-- <= 0) return SELF.fetch(req);
+      if (reached) await (await SELF.fetch(req)).body?.cancel();
+      return restarted();
     },
   });
   return { client, seen };
@@ -59,7 +47,7 @@ describe("the client on a transient 503", () => {
   it("sends a variant request again whose answer was lost after the Worker made the variant: one variant, found again", async () => {
     const { client: setup } = flaky(0);
     const model = await setup.uploadModel(buildMlp([8, 16, 4], 5));
-    const { client, seen } = answersLost(1);
+    const { client, seen } = flaky(1, true);
     const answer = await client.compress(model.id, { quantize: { bits: 8 } });
     expect(seen).toHaveLength(2);
     expect(answer.created).toBe(false); // the retry found what the first request made
