@@ -252,7 +252,7 @@ export async function storeEvaluatedVariant(store: TenantStore, built: BuiltVari
   return storeVariant(store, built);
 }
 
-/** The stored variant of a recipe; `original` (the model's bytes) is read when the address needs the weights. */
+/** The stored variant of a recipe, if any (no model bytes are read). */
 export async function findVariant(store: TenantStore, model: ModelRecord, recipe: Recipe): Promise<VariantRecord | null> {
   // A global prune under the default cap is addressed with the cap only when it binds, which only pruning tells; the
   // binding is a fact of the model and recipe, so at most one of the two addresses is ever stored: look both up

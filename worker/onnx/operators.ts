@@ -215,6 +215,7 @@ function einsumAxes(node: NodeProto, input: 0 | 1, rank: number): { out: number;
   if (eq.inputs.length !== 2) return null;
   const own = eq.inputs[input]!;
   const letters = (t: readonly string[]) => t.filter((x) => x !== "...");
+  const ownLetters = letters(own);
   const other = new Set(letters(eq.inputs[1 - input]!));
   const every = [...letters(eq.inputs[0]!), ...letters(eq.inputs[1]!)];
   // The implicit output: every index used once.
@@ -222,7 +223,7 @@ function einsumAxes(node: NodeProto, input: 0 | 1, rank: number): { out: number;
   const spread = own.includes("...") ? rank - (own.length - 1) : 0;
   if (spread < 0 || (!own.includes("...") && own.length !== rank)) return null;
   const axes = own.flatMap((x) => (x === "..." ? new Array<string>(spread).fill("...") : [x]));
-  if (new Set(letters(own)).size !== letters(own).length) return null;
+  if (new Set(ownLetters).size !== ownLetters.length) return null;
   let out = -1;
   let sum = -1;
   axes.forEach((x, i) => {

@@ -33,12 +33,14 @@ async function gzipBytes(bytes: Uint8Array): Promise<Uint8Array> {
 // workerd's CompressionStream has no brotli, so br uses node:zlib. Pieces of 1 MiB compress to within 0.1% of the whole.
 async function brotliSize(bytes: Uint8Array): Promise<number> {
   let size = 0;
-  for (let at = 0; at < bytes.byteLength || at === 0; at += BROTLI_PIECE_BYTES) {
+  let at = 0;
+  do {
     if (at > 0) await nextTurn();
     const piece = bytes.subarray(at, at + BROTLI_PIECE_BYTES);
     const params = { [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [constants.BROTLI_PARAM_SIZE_HINT]: piece.byteLength };
     size += brotliCompressSync(piece, { params }).byteLength;
-  }
+    at += BROTLI_PIECE_BYTES;
+  } while (at < bytes.byteLength);
   return size;
 }
 

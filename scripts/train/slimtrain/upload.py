@@ -36,16 +36,17 @@ def _retry_delay(attempt: int, retry_after: str | None) -> float:
 
 
 def _send(req: urllib.request.Request, timeout: float, retries: int = RETRIES_ON_503) -> tuple[int, bytes]:
-    for attempt in range(1, retries + 2):
+    attempt = 0
+    while True:
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return resp.status, resp.read()
         except urllib.error.HTTPError as e:
             body = e.read().decode("utf-8", "replace")
+            attempt += 1
             if e.code != 503 or attempt > retries:
                 raise ApiError(e.code, body, req.full_url) from None
             time.sleep(_retry_delay(attempt, e.headers.get("Retry-After")))
-    raise AssertionError("unreachable")
 
 
 def upload_variant(base_url: str, model_id: str, token: str, onnx_bytes: bytes, recipe: dict,

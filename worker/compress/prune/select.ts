@@ -48,9 +48,9 @@ function thresholdFor(pool: readonly Units[], target: number): number {
   }
   // Single weights (the usual case, millions of them): the ceil(target)-th smallest score, found in linear time.
   // A binary search over thresholds that counted the pool at each step took seconds on an 11M-weight model.
-  let nan = false;
-  for (let i = 0; i < scores.length && !nan; i++) nan = scores[i] !== scores[i];
-  if (pool.every((u) => !u.sizes) && !nan) return kthSmallest(scores, Math.min(Math.ceil(target), scores.length) - 1);
+  let unitSized = pool.every((u) => !u.sizes);
+  for (let i = 0; i < scores.length && unitSized; i++) unitSized = scores[i] === scores[i]; // no NaN
+  if (unitSized) return kthSmallest(scores, Math.min(Math.ceil(target), scores.length) - 1);
   // Units of several weights (channels, blocks: thousands at most): walk them in score order, equal scores together.
   const sizes = new Float64Array(scores.length);
   at = 0;
