@@ -69,6 +69,7 @@ function pruneStructureWords(prune) {
 
 /**
  * A recipe in a few words: "int8 weight-only", "int8 static block 64", "prune 50% 2:4 + int8 dynamic", "int4 weight-only gptq",
+ * "int4 weight-only mse scales",
  * "int2 weight-only gptq bias-corrected", "int4 weight-only adaround",
  * "int8 weight-only (2 layers overridden)". A missing scheme is the API's default, weight-only; a granularity, zero
  * points or a prune structure are named only where they are not the default.
@@ -92,7 +93,7 @@ export function recipeWords(recipe) {
     const calibrated = shared && q.calibration ? "calibrated" : undefined;
     const words = shared
       ? [shared, calibrated].filter(Boolean).join(" ")
-      : [widthName(q.bits), scheme, granularityWords(q), q.symmetric === false ? "zero points" : undefined, rounding, q.smooth ? "smoothed" : undefined, q.biasCorrection === true ? "bias-corrected" : undefined]
+      : [widthName(q.bits), scheme, granularityWords(q), q.symmetric === false ? "zero points" : undefined, q.scale === "mse" ? "mse scales" : undefined, rounding, q.smooth ? "smoothed" : undefined, q.biasCorrection === true ? "bias-corrected" : undefined]
           .filter(Boolean)
           .join(" ");
     parts.push(`${words}${overridden ? ` (${overridden} layer${overridden === 1 ? "" : "s"} overridden)` : ""}`);
@@ -126,8 +127,9 @@ export function recipeLabel(recipe) {
     const q = obj(r.quantize);
     const rounding = roundingName(q) ? ` ${roundingName(q)}` : "";
     const corrected = q.biasCorrection === true ? " bc" : "";
+    const clipped = q.scale === "mse" ? " mse" : "";
     const shared = sharedName(q);
-    parts.push(shared ?? `${widthName(q.bits)}${typeof q.scheme === "string" && q.scheme !== "weight-only" ? ` ${q.scheme}` : ""}${rounding}${corrected}`);
+    parts.push(shared ?? `${widthName(q.bits)}${typeof q.scheme === "string" && q.scheme !== "weight-only" ? ` ${q.scheme}` : ""}${clipped}${rounding}${corrected}`);
   }
   return parts.join(" ") || "variant";
 }

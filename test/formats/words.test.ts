@@ -26,6 +26,8 @@ describe("recipeWords", () => {
     expect(recipeLabel({ quantize: { bits: 2, rounding: { method: "adaround" } } })).toBe(`${recipeLabel({ quantize: { bits: 2 } })} adaround`);
     expect(recipeWords({ quantize: { bits: 8, scheme: "static", granularity: "per-tensor", biasCorrection: true, equalize: true } })).toMatch(/^int8 static .*bias-corrected$/);
     expect(recipeLabel({ quantize: { bits: 1, biasCorrection: true, rounding: { method: "gptq" } } })).toBe(`${recipeLabel({ quantize: { bits: 1 } })} gptq bc`);
+    expect(recipeWords({ quantize: { bits: 4, granularity: { block: 32 }, scale: "mse", rounding: { method: "gptq" } } })).toBe("int4 weight-only mse scales gptq");
+    expect(recipeLabel({ quantize: { bits: 4, scale: "mse" } })).toBe("int4 mse");
     expect(recipeWords({ quantize: { codebook: { bits: 4, scope: "per-layer" }, scheme: "weight-only" } })).toBe("4-bit codebook");
     expect(recipeWords({ prune: { sparsity: 0.9 }, quantize: { codebook: { bits: 3, scope: "per-channel" } } })).toBe("prune 90% + 3-bit codebook per channel");
     expect(recipeWords({ quantize: { pq: { subvector: 8, centroids: 256 }, calibration: { dataset: "d" } } })).toBe("pq 8x256 calibrated");

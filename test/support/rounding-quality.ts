@@ -55,9 +55,10 @@ export interface QualityRow {
 
 /**
  * Every recipe of RECIPES on the case: its rows (also printed as one `{"quality": rows}` line), and drops by recipe and
- * variant. With `adaround`, AdaRound's rounding too (the benchmark's table; tens of seconds per recipe and model).
+ * variant. With `adaround`, AdaRound's rounding too (the benchmark's table; tens of seconds per recipe and model); with
+ * `clipped`, nearest rounding on clipped scales at 4 bits.
  */
-export async function measureRounding(c: Case, options: { adaround?: boolean } = {}): Promise<{ rows: QualityRow[]; drops: Record<string, Record<string, number>> }> {
+export async function measureRounding(c: Case, options: { adaround?: boolean; clipped?: boolean } = {}): Promise<{ rows: QualityRow[]; drops: Record<string, Record<string, number>> }> {
   const model = ((await (await uploadModel(fixture(c.model), { name: c.name })).json()) as { id: string }).id;
   const calibration = await uploadDataset(c.calibration);
   const heldout = await uploadDataset(c.heldout);
@@ -67,12 +68,14 @@ export async function measureRounding(c: Case, options: { adaround?: boolean } =
     const drop: Record<string, number> = (drops[label] = {});
     // Bias correction is measured where rounding leaves points to win back (2 and 1 bits).
     const roundings = ["nearest", "gptq", ...(options.adaround ? ["adaround"] : [])];
-    const variants = (quantize.bits as number) <= 2 ? [...roundings, "nearest+bias", "gptq+bias"] : roundings;
+    // Clipped scales (scale 'mse') with nearest rounding at 4 bits, where the grid is absmax's otherwise.
+    const clipped = options.clipped && quantize.bits === 4 ? ["nearest+mse"] : [];
+    const variants = (quantize.bits as number) <= 2 ? [...roundings, "nearest+bias", "gptq+bias"] : [...roundings, ...clipped];
     for (const variant of variants) {
-      const rounding = variant.replace("+bias", "");
+      const rounding = variant.replace(/\+(bias|mse)$/, "");
       const corrected = variant.endsWith("+bias");
       const calibrated = rounding !== "nearest" || corrected ? { calibration: { dataset: calibration, samples: 1000 } } : {};
-      const recipe = { ...quantize, rounding, ...(corrected ? { biasCorrection: true } : {}), ...calibrated };
+      const recipe = { ...quantize, rounding, ...(corrected ? { biasCorrection: true } : {}), ...(variant.endsWith("+mse") ? { scale: "mse" } : {}), ...calibrated };
       const res = await postJson(`/v1/models/${model}/variants?wait=25`, { quantize: recipe, eval: { dataset: heldout } });
       expect(res.status, `${label} ${variant}`).toBeLessThan(300);
       const v = (await res.json()) as { eval: { accuracy: { fp32: number; variant: number; drop: number }; intervals: { accuracyDrop: [number, number] } } };

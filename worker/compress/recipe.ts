@@ -1,6 +1,7 @@
 // Compression recipes: the zod schema that validates them and the canonical form (defaults filled in,
 // keys sorted) whose hash, with the model's, addresses a variant.
 import { z } from "@hono/zod-openapi";
+import { SCALE_CHOICES, type ScaleChoice } from "./quantize/affine";
 
 /** Activation ranges for scheme 'static', measured over a stored dataset. */
 export const CalibrationSchema = z
@@ -91,6 +92,15 @@ const BlockSchema = z
   .object({ block: z.number().int().min(16).max(4096).refine((b) => (b & (b - 1)) === 0, "block must be a power of two") })
   .strict();
 
+/** Said only when "mse", as equalize is said only when true: absmax is the recipe as it always was (bytes, variant id). */
+const ScaleSchema = z
+  .enum(SCALE_CHOICES)
+  .optional()
+  .overwrite((s) => (s === "mse" ? ("mse" as const) : undefined))
+  .describe(
+    "absmax (default): each group's scale is its largest |w| over the top level. mse: the scale clipped to the ratio of absmax (1, 0.975, ..., 0.525) whose levels give the group's weights the least squared error (no data needed; symmetric grids, weight-only and static; with rounding, it rounds on the clipped grid)",
+  );
+
 const Int8RecipeSchema = z
   .object({
     bits: z.literal(8).describe("8 = int8 weights, per output channel, symmetric."),
@@ -106,6 +116,7 @@ const Int8RecipeSchema = z
       .boolean()
       .default(true)
       .describe("true: int8 levels, zero point 0; false: uint8 levels with a zero point per scale (weight-only and static)"),
+    scale: ScaleSchema,
     calibration: CalibrationSchema.optional(),
     rounding: RoundingSchema,
     biasCorrection: BiasCorrectionSchema,
@@ -133,6 +144,7 @@ const Int4RecipeSchema = z
       .default({ block: 32 })
       .describe("One scale per block of N inputs, or one per output channel"),
     symmetric: z.boolean().default(true).describe("true: int4 levels -7..7; false: uint4 levels 0..15 with a zero point per scale"),
+    scale: ScaleSchema,
     calibration: CalibrationSchema.optional().describe("The dataset whose activations rounding 'gptq' or 'adaround' compensates for"),
     rounding: RoundingSchema,
     biasCorrection: BiasCorrectionSchema,
@@ -259,6 +271,13 @@ export const QuantizeRecipeSchema = z
     if (rounding && !calibration) {
       ctx.addIssue({ code: "custom", path: ["calibration"], message: `rounding '${rounding.method}' needs calibration: {dataset} (the activations whose error it compensates)` });
     }
+    const scale = scaleOf(q);
+    if (scale === "mse" && q.scheme === "dynamic") {
+      ctx.addIssue({ code: "custom", path: ["scale"], message: "scale 'mse' applies to scheme 'weight-only' and 'static' (dynamic weights are quantized by the integer ops' rewrite)" });
+    }
+    if (scale === "mse" && (q.bits === 8 || q.bits === 4) && !q.symmetric) {
+      ctx.addIssue({ code: "custom", path: ["scale"], message: "scale 'mse' clips symmetric grids; symmetric: false keeps each group's [min, max]" });
+    }
     if (rounding && q.scheme === "dynamic") {
       ctx.addIssue({ code: "custom", path: ["rounding"], message: `rounding '${rounding.method}' applies to scheme 'weight-only' and 'static' (dynamic weights are quantized by the integer ops' rewrite)` });
     }
@@ -306,6 +325,11 @@ export function roundingOf(q: QuantizeRecipe): Rounding | undefined {
   return q.bits === 16 || q.bits === undefined ? undefined : (q.rounding as Rounding | undefined);
 }
 
+/** How the recipe's 8- and 4-bit grids choose their scales ("absmax" unless it says "mse"). */
+export function scaleOf(q: QuantizeRecipe): ScaleChoice {
+  return (q.bits === 8 || q.bits === 4) && q.scale === "mse" ? "mse" : "absmax";
+}
+
 /** 2-bit granularity when a per-node override asks for 2 bits under another width's recipe (the 2-bit default). */
 const TERNARY_OVERRIDE_BLOCK = 32;
 
@@ -314,24 +338,26 @@ export function quantizeOptions(
   q: QuantizeRecipe,
   bits: number | undefined = q.bits,
 ):
-  | { bits: 8; granularity?: "per-channel" | "per-tensor" | { block: number }; symmetric?: boolean }
+  | { bits: 8; granularity?: "per-channel" | "per-tensor" | { block: number }; symmetric?: boolean; scale?: "mse" }
   | { bits: 16 }
-  | { bits: 4; block: number; symmetric?: boolean }
+  | { bits: 4; block: number; symmetric?: boolean; scale?: "mse" }
   | { bits: 2; block: number }
   | { bits: 1 } {
   if (q.bits === undefined || bits === undefined) throw new RangeError("a codebook recipe has no uniform grid");
+  // Clipped scales reach every 8- and 4-bit layer, overrides included (their grids are symmetric).
+  const scale = scaleOf(q) === "mse" ? { scale: "mse" as const } : {};
   // A per-node override to another width takes that width's defaults.
   switch (bits) {
     case 4:
-      if (q.bits !== 4) return { bits: 4, block: 32 };
+      if (q.bits !== 4) return { bits: 4, block: 32, ...scale };
       // Per channel is one block spanning the whole input axis.
-      return { bits: 4, block: q.granularity === "per-channel" ? PER_CHANNEL_BLOCK : q.granularity.block, symmetric: q.symmetric };
+      return { bits: 4, block: q.granularity === "per-channel" ? PER_CHANNEL_BLOCK : q.granularity.block, symmetric: q.symmetric, ...scale };
     case 2:
       // block 0: one scale per output channel.
       if (q.bits !== 2) return { bits: 2, block: TERNARY_OVERRIDE_BLOCK };
       return { bits: 2, block: q.granularity === "per-channel" ? 0 : q.granularity.block };
     case 8:
-      return q.bits === 8 ? { bits: 8, granularity: q.granularity, symmetric: q.symmetric } : { bits: 8 };
+      return q.bits === 8 ? { bits: 8, granularity: q.granularity, symmetric: q.symmetric, ...scale } : { bits: 8, ...scale };
     case 16:
     case 1:
       return { bits };

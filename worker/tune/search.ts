@@ -1,5 +1,6 @@
 // Accuracy-targeted search: tries recipes in order (int8 weight-only, int8 dynamic, each lower bit-width the recipe
-// schema accepts, with GPTQ rounding where nearest misses and GPTQ plus bias correction where that misses too —
+// schema accepts, at 4 bits with clipped scales where absmax's miss, with GPTQ rounding where nearest misses and
+// GPTQ plus bias correction where that misses too —
 // blocked widths with coarser blocks while they pass — then
 // mixed precision keeping the most sensitive layers wider), evaluates each against FP32 and keeps the smallest (or
 // fastest) that meets the target.
@@ -106,6 +107,13 @@ export async function searchVariant(
     const share = (i + 1) / (uniform.length + 3);
     let r = r0;
     let { ok, bytes } = await tryRecipe(r, share);
+    // Clipped scales (same size, no data) where nearest rounding on absmax scales misses at 4 bits; at 8 bits they
+    // barely move a weight.
+    const clipped = ok || recipeBits(r) !== 4 ? null : candidate({ ...r.quantize, scale: "mse" });
+    if (clipped) {
+      ({ ok, bytes } = await tryRecipe(clipped, share));
+      if (ok) r = clipped;
+    }
     const gptq = ok ? null : compensated(r);
     if (gptq) {
       r = gptq;

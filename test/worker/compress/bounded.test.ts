@@ -23,6 +23,7 @@ const RECIPES: Record<string, unknown> = {
   int8: { quantize: { bits: 8 } },
   "int8 per-tensor asymmetric": { quantize: { bits: 8, granularity: "per-tensor", symmetric: false } },
   int4: { quantize: { bits: 4 } },
+  "int4 with clipped scales": { quantize: { bits: 4, scale: "mse" } },
   fp16: { quantize: { bits: 16 } },
   "2-bit": { quantize: { bits: 2 } },
   "1-bit": { quantize: { bits: 1 } },

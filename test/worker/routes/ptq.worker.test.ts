@@ -214,7 +214,9 @@ describe("sensitivity and search", () => {
     expect(n).toMatchObject({ met: false, variant: null });
     // Mixed precision candidates (the most sensitive layers kept float) were tried after the uniform ones.
     expect(n.trace.some((t: any) => t.recipe.quantize.overrides)).toBe(true);
-    // Where nearest rounding missed, GPTQ was tried, and where that missed, GPTQ with bias correction.
+    // Where int4 on absmax scales missed, clipped scales were tried (the same size); where nearest rounding missed,
+    // GPTQ, and where that missed, GPTQ with bias correction.
+    expect(n.trace.filter((t: any) => t.recipe.quantize.scale === "mse").map((t: any) => t.recipe.quantize.bits)).toEqual([4]);
     const compensated = (t: any) => t.recipe.quantize.rounding?.method === "gptq";
     expect(n.trace.some((t: any) => compensated(t) && !t.recipe.quantize.biasCorrection)).toBe(true);
     expect(n.trace.some((t: any) => compensated(t) && t.recipe.quantize.biasCorrection === true)).toBe(true);

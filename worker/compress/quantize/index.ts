@@ -21,7 +21,7 @@ import { liftToOpset21 } from "./opset21";
 import { liftToOpset25 } from "./opset25";
 import { ternary } from "./ternary";
 import { nodeLabel, OPERATOR_FORMS, readsDeep, subgraphsOf, weightedLayers, type WeightedLayer, type WeightLayout } from "../../onnx/operators";
-import type { LevelRounding } from "./affine";
+import { nearestLevels, onMseClippedGrid, type LevelRounding, type ScaleChoice } from "./affine";
 import { DomainError } from "../../domain-error";
 
 export interface TensorReport {
@@ -50,9 +50,9 @@ export interface QuantizeResult {
 
 /** Per bit-width: int8's granularity and zero points, int4's block and zero points, 2-bit's block (0 = one scale per output channel). */
 export type WeightBits =
-  | { bits: 8; granularity?: Granularity; symmetric?: boolean }
+  | { bits: 8; granularity?: Granularity; symmetric?: boolean; scale?: ScaleChoice }
   | { bits: 16 }
-  | { bits: 4; block: number; symmetric?: boolean }
+  | { bits: 4; block: number; symmetric?: boolean; scale?: ScaleChoice }
   | { bits: 2; block: number }
   | { bits: 1 }
   | { bits?: undefined; codebook: CodebookOptions }
@@ -293,7 +293,9 @@ export function* quantizeModelSteps(input: ModelProto, options: QuantizeOptions,
     }
     // `data` is read on first use: an encoder that takes rawData never makes the aligned float copy.
     let data: Float32Array | undefined;
-    const rounding = options.roundingFor?.(weight.name, dims, slot);
+    const compensating = options.roundingFor?.(weight.name, dims, slot);
+    // Clipped scales are a grid choice: nearest or compensating rounding runs on the grid they make.
+    const rounding = "scale" in options && options.scale === "mse" ? onMseClippedGrid(compensating ?? nearestLevels) : compensating;
     const raw = external ? yield { kind: "read", tensor: weight } : weight.rawData.byteLength > 0 ? weight.rawData : undefined;
     const elementBytes = half ? 2 : 4;
     if (external && raw?.byteLength !== elementCount(dims) * elementBytes) {
@@ -333,7 +335,7 @@ export function* quantizeModelSteps(input: ModelProto, options: QuantizeOptions,
       maxAbsError: encoded.error.maxAbsError,
       sqnrDb: Number.isFinite(encoded.error.sqnrDb) ? encoded.error.sqnrDb : null,
       ...(encoded.codebook ? { codebook: encoded.codebook } : {}),
-      ...(rounding ? { compensated: true as const } : {}),
+      ...(compensating ? { compensated: true as const } : {}),
     });
     yield { kind: "encoded", weight: encoded };
     planned.set(weight.name, encoded);

@@ -1,7 +1,7 @@
 // Affine weight quantization (per tensor, per channel, blocks; symmetric and with zero points) against a plain
 // reference that walks coordinates, and the error bound every in-range element must meet.
 import { describe, expect, it } from "vitest";
-import { quantizeAffine, type Grouping } from "@worker/compress/quantize/affine";
+import { affineGrid, mseClippedGrid, MSE_CLIP_RATIOS, quantizeAffine, type Grouping } from "@worker/compress/quantize/affine";
 import { roundHalfEven } from "@worker/onnx/encoding";
 import { rng } from "@test/support/models";
 
@@ -87,5 +87,84 @@ describe("quantizeAffine", () => {
 
   it("rounds half to even", () => {
     expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4, -2.6].map(roundHalfEven)).toEqual([0, 2, 2, -0, -2, -2, 2, -3]);
+  });
+});
+
+describe("mseClippedGrid (scale: 'mse')", () => {
+  /** Standard normal draws (Box-Muller over the seeded uniform generator). */
+  function gaussian(n: number, seed: number): Float32Array {
+    const next = rng(seed);
+    return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next()) * 0.05);
+  }
+
+  /** Per group, the squared error of nearest rounding at a given scale, walked by coordinates. */
+  function groupErrors(data: Float32Array, dims: number[], g: Grouping, bits: number, scaleOfGroup: (key: string) => number) {
+    const qmax = 2 ** (bits - 1) - 1;
+    const err = new Map<string, number>();
+    data.forEach((w, i) => {
+      const key = groupKey(dims, i, g);
+      const s = scaleOfGroup(key);
+      const d = w - Math.min(qmax, Math.max(-qmax, roundHalfEven(w / s))) * s;
+      err.set(key, (err.get(key) ?? 0) + d * d);
+    });
+    return err;
+  }
+
+  const cases: { dims: number[]; g: Grouping; bits: number }[] = [
+    { dims: [64, 48], g: { kind: "block", axis: 0, block: 32 }, bits: 4 },
+    { dims: [16, 8, 3, 3], g: { kind: "channel", axis: 0 }, bits: 4 },
+    { dims: [40, 24], g: { kind: "channel", axis: 1 }, bits: 8 },
+    { dims: [30, 20], g: { kind: "tensor" }, bits: 4 },
+  ];
+  for (const { dims, g, bits } of cases) {
+    it(`${bits} bits, ${JSON.stringify(g)}: each group's scale is the ratio of absmax with the least squared error, never worse than absmax`, () => {
+      const data = gaussian(dims.reduce((a, b) => a * b, 1), 7);
+      const grid = affineGrid(data, dims, g, bits, true);
+      const clipped = mseClippedGrid(data, grid);
+      expect(clipped.index).toBe(grid.index);
+      // The reference: every ratio tried on every group by coordinates; the first of the least errors wins.
+      const absmax = new Map<string, number>();
+      data.forEach((w, i) => absmax.set(groupKey(dims, i, g), Math.max(absmax.get(groupKey(dims, i, g)) ?? 0, Math.abs(w))));
+      const qmax = 2 ** (bits - 1) - 1;
+      const want = new Map<string, number>();
+      const wantErr = new Map<string, number>();
+      for (const ratio of MSE_CLIP_RATIOS) {
+        const scaleAt = (key: string) => Math.fround(Math.fround(absmax.get(key)! / qmax) * ratio);
+        for (const [key, e] of groupErrors(data, dims, g, bits, scaleAt)) {
+          if (!wantErr.has(key) || e < wantErr.get(key)!) {
+            wantErr.set(key, e);
+            want.set(key, scaleAt(key));
+          }
+        }
+      }
+      const got = new Map<string, number>();
+      data.forEach((_, i) => got.set(groupKey(dims, i, g), clipped.scales[grid.index[i]!]!));
+      expect(got).toEqual(want);
+      const before = groupErrors(data, dims, g, bits, (key) => Math.fround(absmax.get(key)! / qmax));
+      let total = 0;
+      let totalBefore = 0;
+      for (const [key, e] of wantErr) {
+        expect(e).toBeLessThanOrEqual(before.get(key)!);
+        total += e;
+        totalBefore += before.get(key)!;
+      }
+      // Gaussian weights at 4 bits: clipping wins a good share of the error (at 8 bits, only a little).
+      if (bits === 4) expect(total).toBeLessThan(0.9 * totalBefore);
+      else expect(total).toBeLessThanOrEqual(totalBefore);
+    });
+  }
+
+  it("keeps absmax where nothing does better (a group of equal magnitudes), and scale 1 for an all-zero group", () => {
+    const data = Float32Array.from([0.5, -0.5, 0.5, 0.5, 0, 0, 0, 0]);
+    const grid = affineGrid(data, [2, 4], { kind: "channel", axis: 0 }, 4, true);
+    expect(Array.from(mseClippedGrid(data, grid).scales)).toEqual([Math.fround(0.5 / 7), 1]);
+  });
+
+  it("returns zero-point and sign-only grids as they are", () => {
+    const data = gaussian(64, 3);
+    const asymmetric = affineGrid(data, [8, 8], { kind: "channel", axis: 0 }, 4, false);
+    expect(mseClippedGrid(data, asymmetric)).toBe(asymmetric);
+    const signs = { ...affineGrid(data, [8, 8], { kind: "channel", axis: 0 }, 2, true), signOnly: true };
+    expect(mseClippedGrid(data, signs)).toBe(signs);
   });
 });
