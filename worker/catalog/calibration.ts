@@ -13,7 +13,7 @@ import { normalizeConstants } from "../onnx/constants";
 import { calibrationOf, roundingOf, type Recipe } from "../compress/recipe";
 import { decodeModel, encodeModel } from "../onnx/codec";
 import { withExtraOutputs } from "../onnx/outputs";
-import { forEachBatch } from "../evaluate/runner";
+import { BATCH, forEachBatch } from "../evaluate/runner";
 import { openSession } from "../serve/sessions";
 import type { TenantStore } from "../store/tenant";
 import type { ModelRecord } from "./records";
@@ -176,7 +176,7 @@ async function observeActivations(
         const tensor = feed && feed.data instanceof Float32Array ? feed : out![name];
         if (tensor?.data instanceof Float32Array) observe(name, { data: tensor.data, dims: tensor.dims });
       }
-    });
+    }, { rows: BATCH });
   } finally {
     await session.release();
   }

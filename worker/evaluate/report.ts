@@ -87,7 +87,7 @@ export async function evaluateBytes(
       if (logits && logits.dims.length === 2) {
         top.add(logits.data, rb![first]!.data, logits.dims[1]!, labels ? (r) => labelAt(dataset, start + r) : null);
       }
-    });
+    }, "timed");
     if (!options.quick) {
       const budgetMs = options.latencyBudgetMs ?? 2000;
       const feeds = sliceBatch(bindInputs(dataset, model.inputs), model.inputs, 0, 1);
@@ -151,7 +151,7 @@ async function layerSqnr(model: EvaluatedModel, fp32: Uint8Array, variant: Uint8
     sessions.push(await openSession(expose(variantModel, variant), true, fp32.byteLength));
     await forEachBatch(sessions, dataset, model.inputs, samples, (_start, [ra, rb]) => {
       for (const [o, st] of layerStats) if (ra![o] && rb![o] && ra![o]!.data.length === rb![o]!.data.length) st.add(ra![o]!.data, rb![o]!.data);
-    });
+    }, "timed");
   } finally {
     for (const s of sessions) await s.release();
   }

@@ -6,9 +6,38 @@ import type { LoadedSession } from "../serve/sessions";
 import { halfValues } from "../onnx/encoding";
 import { nextTurn } from "../turns";
 
+/** The most rows one session call takes. */
 export const BATCH = 64;
 
+/**
+ * What one session call should take, in ms: rows per call follow the measured time per row towards it. A call is one
+ * thread that nothing else on the isolate gets meanwhile; at 64 rows an FP32 ResNet-18 at 224 x 224 is about 6 s.
+ */
+export const SLICE_MS = 250;
+
+/**
+ * Rows for the next call, from the last batch's: `elapsedMs` for `rows` rows through each of `sessions` sessions.
+ * A power of two (the kernel engine plans once per input shape, so few distinct batch sizes), at most twice the
+ * last (a batch that took no measurable time is not proof that 64 rows will not), at least 1, at most BATCH.
+ */
+export function nextRows(rows: number, elapsedMs: number, sessions: number): number {
+  const perCall = elapsedMs / Math.max(1, sessions);
+  const fitting = perCall > 0 ? Math.floor((SLICE_MS * rows) / perCall) : Infinity;
+  const most = Math.max(1, Math.min(BATCH, 2 * rows, fitting));
+  return 2 ** Math.floor(Math.log2(most));
+}
+
+/** The first batch's rows, before anything is measured. */
+const FIRST_ROWS = 4;
+
 export type Outputs = Record<string, { dims: readonly number[]; data: Float32Array }>;
+
+/**
+ * How the rows are cut into session calls: "timed" (nextRows, for what must not hold the isolate long: evaluation) or
+ * a fixed count, where what `each` accumulates depends on the cut (calibration's histograms take their first range
+ * from the first batch, Hessians sum per batch) and a variant's bytes must not depend on how fast the machine ran.
+ */
+export type Batching = "timed" | { rows: number };
 
 /** Calls `each` with every batch's float outputs; `samples` caps how many rows are used. */
 export async function forEachBatch(
@@ -17,11 +46,17 @@ export async function forEachBatch(
   inputs: readonly TensorSignature[],
   samples: number,
   each: (start: number, outputs: Outputs[], feeds: ReturnType<typeof sliceBatch>) => void,
+  batching: Batching,
 ): Promise<void> {
   const bound = bindInputs(dataset, inputs);
   const n = Math.min(samples, dataset.samples);
-  for (let start = 0; start < n; start += BATCH) {
-    const feeds = sliceBatch(bound, inputs, start, Math.min(n, start + BATCH));
+  let rows = batching === "timed" ? FIRST_ROWS : batching.rows;
+  for (let start = 0; start < n; ) {
+    const end = Math.min(n, start + rows);
+    // On Workers the clock moves only between events: the timer turn that ends each batch is what makes its
+    // computation show in Date.now().
+    const began = Date.now();
+    const feeds = sliceBatch(bound, inputs, start, end);
     const outs: Outputs[] = [];
     for (const [k, s] of sessions.entries()) {
       // A turn between the sessions too: each run of a big model is seconds of one thread.
@@ -37,6 +72,8 @@ export async function forEachBatch(
     each(start, outs, feeds);
     // Between batches, requests that arrived meanwhile (job polls, inference) run.
     await nextTurn();
+    if (batching === "timed") rows = nextRows(end - start, Date.now() - began, sessions.length);
+    start = end;
   }
 }
 
