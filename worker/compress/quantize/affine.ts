@@ -128,7 +128,8 @@ export function mseClippedGrid(data: Float32Array, grid: AffineGrid): AffineGrid
     grouped[next[g]!] = data[i]!;
     next[g] = next[g]! + 1;
   }
-  const scales = new Float32Array(count);
+  // A group whose error is never a number (a NaN weight) keeps absmax's scale, as nearest rounding would have it.
+  const scales = Float32Array.from(grid.scales);
   for (let g = 0; g < count; g++) {
     const from = offsets[g]!;
     const to = offsets[g + 1]!;

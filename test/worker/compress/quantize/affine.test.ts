@@ -160,6 +160,14 @@ describe("mseClippedGrid (scale: 'mse')", () => {
     expect(Array.from(mseClippedGrid(data, grid).scales)).toEqual([Math.fround(0.5 / 7), 1]);
   });
 
+  it("keeps absmax's scale for a group with a NaN weight (its error is never a number)", () => {
+    const data = Float32Array.from([0.3, Number.NaN, -0.1, 0.05, 0.4, -0.2, 0.01, 0.02]);
+    const grid = affineGrid(data, [2, 4], { kind: "channel", axis: 0 }, 4, true);
+    const clipped = mseClippedGrid(data, grid);
+    expect(clipped.scales[0]).toBe(grid.scales[0]);
+    expect(Number.isFinite(clipped.scales[1]!) && clipped.scales[1]! > 0).toBe(true);
+  });
+
   it("returns zero-point and sign-only grids as they are", () => {
     const data = gaussian(64, 3);
     const asymmetric = affineGrid(data, [8, 8], { kind: "channel", axis: 0 }, 4, false);
