@@ -10,7 +10,7 @@ import { LimitError } from "../onnx/limits";
 import { segmentModel, makeExternal, type SegmentedModel } from "../onnx/segments";
 import { HOLLOW_TENSOR_BYTES, loadTensorData, skeletonRange, type ByteSource } from "../onnx/skeleton";
 import { checkRecipe, initializerNames, NothingToCompressError, quantizeByRecipeSteps, REPORTED_UNCOVERED, uncoveredConstants, type CompressResult } from "./pipeline";
-import { biasCorrectionOf, calibrationOf, roundingOf, smoothingOf, type Recipe } from "./recipe";
+import { biasCorrectionOf, calibrationOf, roundingOf, scaleOf, smoothingOf, type Recipe } from "./recipe";
 import { DomainError } from "../domain-error";
 
 /** The most bytes of one float weight read at once: with its encoding, what a bounded compression holds beyond the skeleton. */
@@ -48,7 +48,7 @@ export class BoundedRecipeError extends DomainError {
     super(
       "payload_too_large",
       `${why}: a model this size is compressed one weight at a time, which takes weight-only quantize recipes ` +
-        "(bits 16, 8, 4, 2, 1, codebook, or pq without calibration) without prune, equalize, rounding or biasCorrection",
+        "(bits 16, 8, 4, 2, 1, codebook, or pq without calibration) without prune, equalize, rounding, scale 'mse' or biasCorrection",
     );
   }
 }
@@ -62,6 +62,9 @@ export function boundedRecipeProblem(recipe: Recipe): string | null {
   if (q.equalize) return "equalize rescales pairs of layers together";
   if (smoothingOf(q)) return "smooth needs the model run on data";
   if (roundingOf(q)) return "rounding 'gptq' or 'adaround' needs the model run on data";
+  // Its search keeps a group index, a regrouped copy and integer levels beside each weight: about four times the
+  // float weight, where the absmax encoders hold about one.
+  if (scaleOf(q) === "mse") return "scale 'mse' holds several copies of each weight while it searches";
   if (biasCorrectionOf(q)) return "biasCorrection needs the model run on data";
   if (calibrationOf(q)) return "calibration needs the model run on data";
   return null;

@@ -23,7 +23,6 @@ const RECIPES: Record<string, unknown> = {
   int8: { quantize: { bits: 8 } },
   "int8 per-tensor asymmetric": { quantize: { bits: 8, granularity: "per-tensor", symmetric: false } },
   int4: { quantize: { bits: 4 } },
-  "int4 with clipped scales": { quantize: { bits: 4, scale: "mse" } },
   fp16: { quantize: { bits: 16 } },
   "2-bit": { quantize: { bits: 2 } },
   "1-bit": { quantize: { bits: 1 } },
@@ -116,6 +115,7 @@ describe("what bounded compression holds", () => {
       { quantize: { bits: 8, equalize: true } },
       { quantize: { bits: 8, scheme: "static", calibration: { dataset: "0123456789abcdef01234567" } } },
       { quantize: { bits: 4, rounding: { method: "gptq" }, calibration: { dataset: "0123456789abcdef01234567" } } },
+      { quantize: { bits: 4, scale: "mse" } },
     ]) {
       const err = await runBounded(bytes, RecipeSchema.parse(raw)).catch((e: unknown) => e);
       expect(err, JSON.stringify(raw)).toBeInstanceOf(BoundedRecipeError);

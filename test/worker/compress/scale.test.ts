@@ -61,8 +61,9 @@ describe("scale in recipes", () => {
     expect(issues({ quantize: { bits: 4, scale: "median" } }).length).toBeGreaterThan(0);
   });
 
-  it("needs no data, so a model compressed one weight at a time takes it", () => {
-    expect(boundedRecipeProblem(RecipeSchema.parse({ quantize: { bits: 4, scale: "mse" } }))).toBeNull();
+  it("is refused where a model is compressed one weight at a time (its search holds several copies of the weight)", () => {
+    expect(boundedRecipeProblem(RecipeSchema.parse({ quantize: { bits: 4, scale: "mse" } }))).toMatch(/scale 'mse' holds several copies/);
+    expect(boundedRecipeProblem(RecipeSchema.parse({ quantize: { bits: 4 } }))).toBeNull();
   });
 });
 
