@@ -62,8 +62,8 @@ export function boundedRecipeProblem(recipe: Recipe): string | null {
   if (q.equalize) return "equalize rescales pairs of layers together";
   if (smoothingOf(q)) return "smooth needs the model run on data";
   if (roundingOf(q)) return "rounding 'gptq' or 'adaround' needs the model run on data";
-  // Its search keeps a group index, a regrouped copy and integer levels beside each weight: about four times the
-  // float weight, where the absmax encoders hold about one.
+  // Its search keeps a group index, integer levels and a reconstruction beside each weight: about three times the
+  // float weight, where the absmax encoders hold about one (MAX_MSE_SCALE_ELEMENTS bounds it in memory).
   if (scaleOf(q) === "mse") return "scale 'mse' holds several copies of each weight while it searches";
   if (biasCorrectionOf(q)) return "biasCorrection needs the model run on data";
   if (calibrationOf(q)) return "calibration needs the model run on data";

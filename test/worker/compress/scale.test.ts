@@ -7,6 +7,8 @@ import type { ModelProto } from "onnx-buf";
 import { compressModel } from "@worker/compress/pipeline";
 import { canonicalJson, quantizeOptions, RecipeSchema } from "@worker/compress/recipe";
 import { boundedRecipeProblem } from "@worker/compress/bounded";
+import { MAX_MSE_SCALE_ELEMENTS } from "@worker/compress/quantize";
+import { LimitError } from "@worker/onnx/limits";
 import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import { DT } from "@worker/onnx/dtype";
 import { makeTensor, readFloat32 } from "@worker/onnx/tensor";
@@ -109,6 +111,22 @@ describe("compressing with scale 'mse'", () => {
       expect(clippedErr).toBeLessThan(bound * absmaxErr);
     });
   }
+
+  it("refuses a weight over MAX_MSE_SCALE_ELEMENTS (413 naming it), and takes the model with that layer excluded", () => {
+    const wide = mlpModel([2048, Math.ceil(MAX_MSE_SCALE_ELEMENTS / 2048) + 1, 4], 2);
+    const err = (() => {
+      try {
+        compressModel(wide, RecipeSchema.parse({ quantize: { bits: 4, scale: "mse" } }));
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(LimitError);
+    expect((err as LimitError).code).toBe("payload_too_large");
+    expect((err as Error).message).toMatch(/^weight 'fc0.weight' has \d+ elements; scale 'mse' takes weights of at most/);
+    const r = compressModel(wide, RecipeSchema.parse({ quantize: { bits: 4, scale: "mse", exclude: ["fc0/MatMul"] } }));
+    expect(r.tensors.map((t) => t.name)).toEqual(["head.weight"]);
+  });
 
   it("a CNN's Conv and Gemm weights at int4, per output channel for Conv: every weight at least as close", () => {
     const cnn = encodeModel(gaussianized(decodeModel(buildCnn(2)), 5));

@@ -117,38 +117,30 @@ export function mseClippedGrid(data: Float32Array, grid: AffineGrid): AffineGrid
   if (grid.signOnly || grid.zeroPoints) return grid;
   const { index, qmin, qmax } = grid;
   const count = grid.scales.length;
-  // Each group's weights made contiguous (a counting sort by group), so that every ratio is one tight loop.
-  const offsets = new Int32Array(count + 1);
-  for (let i = 0; i < data.length; i++) offsets[index[i]! + 1] = offsets[index[i]! + 1]! + 1;
-  for (let g = 0; g < count; g++) offsets[g + 1] = offsets[g + 1]! + offsets[g]!;
-  const grouped = new Float32Array(data.length);
-  const next = offsets.slice(0, count);
-  for (let i = 0; i < data.length; i++) {
-    const g = index[i]!;
-    grouped[next[g]!] = data[i]!;
-    next[g] = next[g]! + 1;
-  }
   // A group whose error is never a number (a NaN weight) keeps absmax's scale, as nearest rounding would have it.
   const scales = Float32Array.from(grid.scales);
-  for (let g = 0; g < count; g++) {
-    const from = offsets[g]!;
-    const to = offsets[g + 1]!;
-    let best = Infinity;
-    for (const ratio of MSE_CLIP_RATIOS) {
-      const s = Math.fround(grid.scales[g]! * ratio);
-      let err = 0;
-      for (let i = from; i < to; i++) {
-        const w = grouped[i]!;
-        // roundHalfEven inline: |w / s| is at most qmax / 0.525 here, so the parity test can be a bit test.
-        const x = w / s;
-        let r = Math.round(x);
-        if (r - x === 0.5 && (r & 1) !== 0) r -= 1;
-        const d = w - (r > qmax ? qmax : r < qmin ? qmin : r) * s;
-        err += d * d;
-      }
-      if (err < best) {
-        best = err;
-        scales[g] = s;
+  const best = new Float64Array(count).fill(Infinity);
+  const err = new Float64Array(count);
+  const candidate = new Float32Array(count);
+  // One pass over the weights per ratio, each group's error summed in place: no copy of the weight beside the grid.
+  for (const ratio of MSE_CLIP_RATIOS) {
+    for (let g = 0; g < count; g++) candidate[g] = Math.fround(grid.scales[g]! * ratio);
+    err.fill(0);
+    for (let i = 0; i < data.length; i++) {
+      const g = index[i]!;
+      const s = candidate[g]!;
+      const w = data[i]!;
+      // roundHalfEven inline: |w / s| is at most qmax / 0.525 here, so the parity test can be a bit test.
+      const x = w / s;
+      let r = Math.round(x);
+      if (r - x === 0.5 && (r & 1) !== 0) r -= 1;
+      const d = w - (r > qmax ? qmax : r < qmin ? qmin : r) * s;
+      err[g] = err[g]! + d * d;
+    }
+    for (let g = 0; g < count; g++) {
+      if (err[g]! < best[g]!) {
+        best[g] = err[g]!;
+        scales[g] = candidate[g]!;
       }
     }
   }

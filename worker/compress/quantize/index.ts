@@ -23,6 +23,7 @@ import { ternary } from "./ternary";
 import { nodeLabel, OPERATOR_FORMS, readsDeep, subgraphsOf, weightedLayers, type WeightedLayer, type WeightLayout } from "../../onnx/operators";
 import { nearestLevels, onMseClippedGrid, type LevelRounding, type ScaleChoice } from "./affine";
 import { DomainError } from "../../domain-error";
+import { LimitError } from "../../onnx/limits";
 
 export interface TensorReport {
   name: string;
@@ -64,6 +65,12 @@ export type QuantizeOptions = WeightBits & {
   /** Error-compensating rounding for a weight (by name, shape and layout), or undefined for nearest. */
   roundingFor?: (weight: string, dims: readonly number[], slot: WeightLayout) => LevelRounding | undefined;
 };
+
+/**
+ * The most elements of one weight `scale: "mse"` takes (16 MiB as float32): its grid's group index, levels and
+ * reconstruction are about three more copies of the weight (ResNet-50's largest convolution is 2.4 M).
+ */
+export const MAX_MSE_SCALE_ELEMENTS = 4 * 1024 * 1024;
 
 function encodingFor(options: QuantizeOptions): WeightEncoding {
   if (options.bits === undefined) return "pq" in options ? pqEncoding(options.pq) : codebookEncoding(options.codebook);
@@ -294,8 +301,15 @@ export function* quantizeModelSteps(input: ModelProto, options: QuantizeOptions,
     // `data` is read on first use: an encoder that takes rawData never makes the aligned float copy.
     let data: Float32Array | undefined;
     const compensating = options.roundingFor?.(weight.name, dims, slot);
+    const clipped = "scale" in options && options.scale === "mse";
+    if (clipped && elementCount(dims) > MAX_MSE_SCALE_ELEMENTS) {
+      throw new LimitError(
+        `weight '${weight.name}' has ${elementCount(dims)} elements; scale 'mse' takes weights of at most ${MAX_MSE_SCALE_ELEMENTS} ` +
+          "(MAX_MSE_SCALE_ELEMENTS: its search holds about three more copies of the weight): exclude its layer, or leave scale at absmax",
+      );
+    }
     // Clipped scales are a grid choice: nearest or compensating rounding runs on the grid they make.
-    const rounding = "scale" in options && options.scale === "mse" ? onMseClippedGrid(compensating ?? nearestLevels) : compensating;
+    const rounding = clipped ? onMseClippedGrid(compensating ?? nearestLevels) : compensating;
     const raw = external ? yield { kind: "read", tensor: weight } : weight.rawData.byteLength > 0 ? weight.rawData : undefined;
     const elementBytes = half ? 2 : 4;
     if (external && raw?.byteLength !== elementCount(dims) * elementBytes) {
