@@ -62,6 +62,20 @@ export function buildMlp(sizes: number[], seed = 1, opset = 13) {
   return encodeModel(mlpModel(sizes, seed, opset));
 }
 
+/** The MLP with a batch dim fixed at 1 (as torch.onnx.export writes it without dynamic_axes): input [1, sizes[0]]. */
+export function buildFixedBatchMlp(sizes: number[], seed = 1) {
+  const m = mlpModel(sizes, seed);
+  const graph = m.graph!;
+  return encodeModel({
+    ...m,
+    graph: {
+      ...graph,
+      input: [makeValueInfo("input", DT.FLOAT, [1, sizes[0]!])],
+      output: [makeValueInfo("logits", DT.FLOAT, [1, sizes[sizes.length - 1]!])],
+    },
+  });
+}
+
 /**
  * A speech front-end in miniature: a filterbank of tiny weights (~1e-4, as mel weights are beside learned layers of
  * ~1) feeding a dense layer. Magnitudes are distinct within each layer, so "the k smallest" is unambiguous.

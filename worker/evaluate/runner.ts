@@ -50,7 +50,10 @@ export async function forEachBatch(
 ): Promise<void> {
   const bound = bindInputs(dataset, inputs);
   const n = Math.min(samples, dataset.samples);
-  let rows = batching === "timed" ? FIRST_ROWS : batching.rows;
+  // A model whose batch dim is a fixed 1 (torch.onnx.export without dynamic axes writes one) takes one row a call:
+  // onnxruntime refuses any other batch.
+  const fixedOne = inputs.some((sig) => sig.shape?.[0] === 1);
+  let rows = fixedOne ? 1 : batching === "timed" ? FIRST_ROWS : batching.rows;
   for (let start = 0; start < n; ) {
     const end = Math.min(n, start + rows);
     // On Workers the clock moves only between events: the timer turn that ends each batch is what makes its
@@ -72,7 +75,7 @@ export async function forEachBatch(
     each(start, outs, feeds);
     // Between batches, requests that arrived meanwhile (job polls, inference) run.
     await nextTurn();
-    if (batching === "timed") rows = nextRows(end - start, Date.now() - began, sessions.length);
+    if (batching === "timed" && !fixedOne) rows = nextRows(end - start, Date.now() - began, sessions.length);
     start = end;
   }
 }

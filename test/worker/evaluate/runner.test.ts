@@ -1,6 +1,6 @@
 // Evaluation's batches: rows per session call follow the measured time per row towards SLICE_MS (one call is one
-// thread nothing else on the isolate gets), in powers of two, growing at most twofold, between 1 and BATCH rows; and
-// every row reaches the callback once, in order, with its own outputs.
+// thread nothing else on the isolate gets), in powers of two, growing at most twofold, between 1 and BATCH rows; one
+// row a call where the batch dim is fixed at 1; and every row reaches the callback once, in order, with its outputs.
 import { describe, expect, it } from "vitest";
 import { BATCH, forEachBatch, nextRows, SLICE_MS, type Batching } from "@worker/evaluate/runner";
 import type { Dataset } from "@worker/datasets/dataset";
@@ -49,13 +49,13 @@ describe("forEachBatch", () => {
   const dataset: Dataset = { format: "npz", samples: rows, inputs: new Map([["input", { dtype: "float32", shape: [rows, sizes[0]!], data: x }]]), labels: null };
 
   /** Each batch's size and the outputs the callback saw, row by row, on the kernel engine. */
-  async function run(batching: Batching) {
+  async function run(batching: Batching, batchDim: number | string = "N") {
     const kernels = loadKernels(bytes);
     // The kernel engine's session as the evaluation opens it (a LoadedSession), without onnxruntime-web.
     const session = { engine: "kernels", residentBytes: 0, retain() {}, release: async () => {}, run: (f: never) => kernels.run(f) } as unknown as LoadedSession;
     const starts: number[] = [];
     const got = new Float32Array(rows * sizes[2]!);
-    await forEachBatch([session], dataset, [{ name: "input", type: "float32", shape: ["N", sizes[0]!] }], rows, (start, [out]) => {
+    await forEachBatch([session], dataset, [{ name: "input", type: "float32", shape: [batchDim, sizes[0]!] }], rows, (start, [out]) => {
       starts.push(start);
       got.set(out!.logits!.data, start * sizes[2]!);
     }, batching);
@@ -72,6 +72,11 @@ describe("forEachBatch", () => {
     const batches = await run("timed");
     expect(batches[0]).toBe(4);
     for (const b of batches.slice(0, -1)) expect(Number.isInteger(Math.log2(b)) && b <= BATCH).toBe(true);
+  });
+
+  it("a model whose batch dim is fixed at 1: one row a call, timed or not (onnxruntime refuses any other batch)", async () => {
+    expect(await run("timed", 1)).toEqual(Array(rows).fill(1));
+    expect(await run({ rows: 64 }, 1)).toEqual(Array(rows).fill(1));
   });
 
   it("fixed rows (calibration, whose statistics depend on the cut): the same cut on every run", async () => {

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { api, expectError, postJson, uploadModel, pollJob } from "@test/support/api";
-import { buildLstm, buildMlp, buildUncoveredMlp } from "@test/support/models";
+import { buildFixedBatchMlp, buildLstm, buildMlp, buildUncoveredMlp } from "@test/support/models";
 import { npy, npz, uniformFloats } from "@test/support/npz";
 
 const SIZES = [16, 32, 32, 4];
@@ -90,6 +90,20 @@ describe("variants with calibration, evaluation and jobs", () => {
       inputs: { input: { type: "float32", dims: [1, 16], data: Array.from(uniformFloats(16, 9)) } },
     });
     expect(infer.status).toBe(200);
+  });
+
+  it("calibrates and evaluates a model whose batch is fixed at 1 (torch's export without dynamic axes), a row at a time", async () => {
+    const model = (await (await uploadModel(buildFixedBatchMlp(SIZES, 4))).json()) as { id: string };
+    const dataset = (await (await uploadDataset(await mlpDataset())).json()) as { id: string };
+    const body = { quantize: { bits: 8, scheme: "static", calibration: { dataset: dataset.id } }, eval: { dataset: dataset.id } };
+    const res = await postJson(`/v1/models/${model.id}/variants`, body);
+    expect([201, 202]).toContain(res.status);
+    const first = (await res.json()) as Record<string, any>;
+    const v = res.status === 202 ? (await pollJob(`/v1/jobs/${first.id}`)).result : first;
+    expect(v.activations.map((a: { name: string }) => a.name).sort()).toEqual(["fc0.out", "fc1.out", "input"]);
+    expect(v.eval).toMatchObject({ samples: N, hasLabels: true });
+    expect(v.eval.outputs[0].cosine).toBeGreaterThan(0.98);
+    expect(v.eval.layers).toHaveLength(3);
   });
 
   it("equalizes before quantizing when the recipe says so: calibrated on the equalized model, its own variant id", async () => {
