@@ -130,11 +130,7 @@ export function mseClippedGrid(data: Float32Array, grid: AffineGrid): AffineGrid
       const g = index[i]!;
       const s = candidate[g]!;
       const w = data[i]!;
-      // roundHalfEven inline: |w / s| is at most qmax / 0.525 here, so the parity test can be a bit test.
-      const x = w / s;
-      let r = Math.round(x);
-      if (r - x === 0.5 && (r & 1) !== 0) r -= 1;
-      const d = w - (r > qmax ? qmax : r < qmin ? qmin : r) * s;
+      const d = w - Math.min(qmax, Math.max(qmin, roundHalfEven(w / s))) * s;
       err[g] = err[g]! + d * d;
     }
     for (let g = 0; g < count; g++) {
