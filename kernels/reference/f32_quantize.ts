@@ -3,9 +3,10 @@ import { roundHalfEven } from "./qs8_gemm";
 
 const f = Math.fround;
 
-/** clamp(nearest(x / s) + zp, lo, hi): ONNX QuantizeLinear's levels. */
+/** clamp(nearest(x / s) + zp, lo, hi): ONNX QuantizeLinear's levels; a NaN input takes lo (the kernels' clamp). */
 export function refLevels(x: number, s: number, zp: number, lo: number, hi: number): number {
-  return Math.min(hi, Math.max(lo, roundHalfEven(f(f(x) / f(s))) + zp));
+  const r = roundHalfEven(f(f(x) / f(s))) + zp;
+  return Number.isNaN(r) ? lo : Math.min(hi, Math.max(lo, r));
 }
 
 export function refDequantize(q: number, s: number, zp: number): number {

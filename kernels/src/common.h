@@ -76,4 +76,18 @@ static inline float nearest_f32(float x) {
   return wasm_f32x4_extract_lane(wasm_f32x4_nearest(wasm_f32x4_splat(x)), 0);
 }
 
+/* ONNX QuantizeLinear's levels on a static 8-bit grid, clamp(nearest(x / s) + zp, lo, hi), as floats. Division, not
+ * a reciprocal, as QuantizeLinear divides: a value half a level from a boundary rounds as the spec says. A NaN input
+ * clamps to lo in both forms (pmax and the scalar comparison keep lo), so the levels convert to integers safely. */
+static inline v128_t grid_levels_f32x4(v128_t x, v128_t s, v128_t zp, v128_t lo, v128_t hi) {
+  v128_t r = wasm_f32x4_add(wasm_f32x4_nearest(wasm_f32x4_div(x, s)), zp);
+  return wasm_f32x4_pmin(hi, wasm_f32x4_pmax(lo, r));
+}
+
+static inline float grid_levels_f32(float x, float s, float zp, float lo, float hi) {
+  float r = nearest_f32(x / s) + zp;
+  r = lo < r ? r : lo;
+  return r < hi ? r : hi;
+}
+
 #endif

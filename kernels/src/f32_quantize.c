@@ -4,25 +4,16 @@
  *  - qs8_quantize_rows_static: rows of A on that grid for the int8 GEMM, Q = clamp(nearest(a / s) + zp, lo, hi) - shift
  *    as int8 (shift 128 for uint8 levels, 0 for int8), K padded with zeros to Kp. Division, not a reciprocal, as
  *    QuantizeLinear divides: a value half a level from a boundary rounds as the spec says. The clamped levels are
- *    whole numbers (a NaN input clamps to lo), so they convert to int32 through the float adder exactly. */
+ *    whole numbers (a NaN input clamps to lo), so they convert to int32 through the float adder exactly.
+ * grid_levels_f32x4 and grid_levels_f32 (common.h) compute the levels. */
 #include "common.h"
-
-static inline v128_t levels_f32x4(v128_t x, v128_t s, v128_t zp, v128_t lo, v128_t hi) {
-  v128_t r = wasm_f32x4_add(wasm_f32x4_nearest(wasm_f32x4_div(x, s)), zp);
-  return wasm_f32x4_pmin(hi, wasm_f32x4_pmax(lo, r));
-}
-
-static inline float levels_f32(float x, float s, float zp, float lo, float hi) {
-  float r = nearest_f32(x / s) + zp;
-  return r < lo ? lo : r > hi ? hi : r;
-}
 
 EXPORT(f32_quantize_linear)
 void f32_quantize_linear(int n, const float* X, float s, float zp, float lo, float hi, float* Y) {
   const v128_t vs = wasm_f32x4_splat(s), vz = wasm_f32x4_splat(zp), vlo = wasm_f32x4_splat(lo), vhi = wasm_f32x4_splat(hi);
   int i = 0;
-  for (; i + 4 <= n; i += 4) wasm_v128_store(Y + i, levels_f32x4(wasm_v128_load(X + i), vs, vz, vlo, vhi));
-  for (; i < n; i++) Y[i] = levels_f32(X[i], s, zp, lo, hi);
+  for (; i + 4 <= n; i += 4) wasm_v128_store(Y + i, grid_levels_f32x4(wasm_v128_load(X + i), vs, vz, vlo, vhi));
+  for (; i < n; i++) Y[i] = grid_levels_f32(X[i], s, zp, lo, hi);
 }
 
 EXPORT(f32_dequantize_linear)
@@ -43,13 +34,13 @@ void qs8_quantize_rows_static(int M, int K, int Kp, const float* A, int lda, flo
     int8_t* q = Q + (long)m * Kp;
     int k = 0;
     for (; k + 16 <= K; k += 16) {
-      v128_t i0 = round_i32x4(levels_f32x4(wasm_v128_load(a + k), vs, vz, vlo, vhi));
-      v128_t i1 = round_i32x4(levels_f32x4(wasm_v128_load(a + k + 4), vs, vz, vlo, vhi));
-      v128_t i2 = round_i32x4(levels_f32x4(wasm_v128_load(a + k + 8), vs, vz, vlo, vhi));
-      v128_t i3 = round_i32x4(levels_f32x4(wasm_v128_load(a + k + 12), vs, vz, vlo, vhi));
+      v128_t i0 = round_i32x4(grid_levels_f32x4(wasm_v128_load(a + k), vs, vz, vlo, vhi));
+      v128_t i1 = round_i32x4(grid_levels_f32x4(wasm_v128_load(a + k + 4), vs, vz, vlo, vhi));
+      v128_t i2 = round_i32x4(grid_levels_f32x4(wasm_v128_load(a + k + 8), vs, vz, vlo, vhi));
+      v128_t i3 = round_i32x4(grid_levels_f32x4(wasm_v128_load(a + k + 12), vs, vz, vlo, vhi));
       wasm_v128_store(q + k, wasm_i8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(i0, i1), wasm_i16x8_narrow_i32x4(i2, i3)));
     }
-    for (; k < K; k++) q[k] = (int8_t)(int)levels_f32(a[k], s, zp - shift, lo - shift, hi - shift);
+    for (; k < K; k++) q[k] = (int8_t)(int)grid_levels_f32(a[k], s, zp - shift, lo - shift, hi - shift);
     for (; k < Kp; k++) q[k] = 0;
   }
 }

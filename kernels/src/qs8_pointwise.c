@@ -3,8 +3,17 @@
  * the input nor the output is transposed. Activations are laid out in pairs of input channels, [ceil(K/2)][Pp][2]
  * (Pp = P rounded up to 8, zeros past P and past K), so that one i16x8 holds 4 pixels x 2 channels and i32x4.dot_i16x8
  * against a weight pair splatted to every lane gives 4 pixels' sums over the pair. Weights are packed in panels of 4
- * channels, [ceil(M/4)][ceil(K/2)][4] pairs of int16 (zeros past M and K). */
+ * channels, [ceil(M/4)][ceil(K/2)][4] pairs of int16 (zeros past M and K). Inputs on a static 8-bit grid (QDQ
+ * activations) go into the same layout as their levels (qs8_pointwise_quantize_static, qs8_patch_quantize_static). */
 #include "common.h"
+
+/* Pixels p..p+7's levels as int32 lanes (a0, a1: channel k0; b0, b1: k1) as the pairs layout holds them: (p0 k0,
+ * p0 k1, p1 k0, ...), narrowed to int8 with saturation. */
+static inline v128_t pair_bytes(v128_t a0, v128_t a1, v128_t b0, v128_t b1) {
+  const v128_t lo = wasm_i16x8_narrow_i32x4(wasm_i32x4_shuffle(a0, b0, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, b0, 2, 6, 3, 7));
+  const v128_t hi = wasm_i16x8_narrow_i32x4(wasm_i32x4_shuffle(a1, b1, 0, 4, 1, 5), wasm_i32x4_shuffle(a1, b1, 2, 6, 3, 7));
+  return wasm_i8x16_narrow_i16x8(lo, hi);
+}
 
 /* Pixels p..p+7's int8 levels over a pair of input channels (x0, and x1 or none past K), at their column maxima
  * mx[0..7] (scale 127 / max, 0 for an all-zero column), as the pairs layout holds them: (p0 k0, p0 k1, p1 k0, ...). */
@@ -20,9 +29,7 @@ static inline v128_t pair_levels(const float* x0, const float* x1, const float* 
     b0 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x1), s0));
     b1 = round_i32x4(wasm_f32x4_mul(wasm_v128_load(x1 + 4), s1));
   }
-  const v128_t lo = wasm_i16x8_narrow_i32x4(wasm_i32x4_shuffle(a0, b0, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, b0, 2, 6, 3, 7));
-  const v128_t hi = wasm_i16x8_narrow_i32x4(wasm_i32x4_shuffle(a1, b1, 0, 4, 1, 5), wasm_i32x4_shuffle(a1, b1, 2, 6, 3, 7));
-  return wasm_i8x16_narrow_i16x8(lo, hi);
+  return pair_bytes(a0, a1, b0, b1);
 }
 
 EXPORT(qs8_pointwise_quantize)
@@ -70,6 +77,47 @@ void qs8_pointwise_quantize(int K, int P, const float* X, int8_t* Q, float* scal
     }
   }
   for (p = 0; p < Pp; p++) scales[p] = scales[p] / 127.f;
+}
+
+/* Pixels p..p+7's levels on a static grid over a pair of input channels (x0, and x1 or none past K: 0), less the
+ * shift, as the pairs layout holds them; vz, vlo and vhi hold zp, lo and hi less the shift (grid_levels_f32x4). */
+static inline v128_t pair_grid_levels(const float* x0, const float* x1, v128_t vs, v128_t vz, v128_t vlo, v128_t vhi) {
+  const v128_t a0 = round_i32x4(grid_levels_f32x4(wasm_v128_load(x0), vs, vz, vlo, vhi));
+  const v128_t a1 = round_i32x4(grid_levels_f32x4(wasm_v128_load(x0 + 4), vs, vz, vlo, vhi));
+  v128_t b0 = wasm_i32x4_splat(0), b1 = b0;
+  if (x1) {
+    b0 = round_i32x4(grid_levels_f32x4(wasm_v128_load(x1), vs, vz, vlo, vhi));
+    b1 = round_i32x4(grid_levels_f32x4(wasm_v128_load(x1 + 4), vs, vz, vlo, vhi));
+  }
+  return pair_bytes(a0, a1, b0, b1);
+}
+
+/* Inputs on a static 8-bit grid (a QDQ pair before the layer) for qs8_pointwise_4x8: each element back to its level,
+ * clamp(nearest(x / s) + zp, lo, hi) less shift (128 for uint8 levels, 0 for int8), as qs8_quantize_rows_static writes
+ * a row, into the pairs layout (zeros past P and past K). The caller gives every pixel the grid's scale s and puts
+ * (shift - zp) times each channel's level sum into the bias; a padded convolution's zeros become zp's level. */
+EXPORT(qs8_pointwise_quantize_static)
+void qs8_pointwise_quantize_static(int K, int P, const float* X, int8_t* Q, float s, float zp, float lo, float hi, float shift) {
+  const int Pp = (P + 7) & ~7;
+  const v128_t vs = wasm_f32x4_splat(s), vz = wasm_f32x4_splat(zp - shift), vlo = wasm_f32x4_splat(lo - shift),
+               vhi = wasm_f32x4_splat(hi - shift);
+  for (int kp = 0; kp < (K + 1) / 2; kp++) {
+    const int k0 = 2 * kp, k1 = 2 * kp + 1;
+    const float* x0 = X + (long)k0 * P;
+    const float* x1 = k1 < K ? X + (long)k1 * P : 0;
+    int8_t* q = Q + (long)kp * Pp * 2;
+    int p = 0;
+    for (; p + 8 <= P; p += 8) wasm_v128_store(q + 2 * p, pair_grid_levels(x0 + p, x1 ? x1 + p : 0, vs, vz, vlo, vhi));
+    for (; p < Pp; p++) {
+      int v0 = 0, v1 = 0;
+      if (p < P) {
+        v0 = (int)grid_levels_f32(x0[p], s, zp - shift, lo - shift, hi - shift);
+        if (x1) v1 = (int)grid_levels_f32(x1[p], s, zp - shift, lo - shift, hi - shift);
+      }
+      q[2 * p] = (int8_t)v0;
+      q[2 * p + 1] = (int8_t)v1;
+    }
+  }
 }
 
 static inline v128_t pair(v128_t w, int i) {
@@ -274,6 +322,37 @@ void qu7_pointwise_4x8(int M, int K, int P, const uint8_t* Q, const float* as, c
   }
 }
 
+/* A static grid's scale, and zero point and bounds less the shift, splatted (pair_grid_levels' operands). */
+struct grid {
+  v128_t s, zp, lo, hi;
+};
+
+/* The pairs layout of a stride-1 filter's patches read from the zero-padded input Xp (see qs8_patch_quantize): each
+ * pixel's entries at its column maximum mx[p] (pair_levels) or, where grid is given, as levels on it; zeros past P. */
+static inline void patch_pairs(const float* Xp, int C, int Hp, int Wp, int kh, int kw, int dh, int dw, int OH, int OW,
+                               int8_t* Q, const float* mx, const struct grid* grid) {
+  const int P = OH * OW, Pp = (P + 7) & ~7, K = C * kh * kw, Kh = (K + 1) / 2;
+  for (int kp = 0; kp < Kh; kp++) {
+    const int k0 = 2 * kp, k1 = 2 * kp + 1;
+    const long o0 = ((long)(k0 / (kh * kw)) * Hp + (k0 / kw % kh) * dh) * Wp + (k0 % kw) * dw;
+    const long o1 = k1 < K ? ((long)(k1 / (kh * kw)) * Hp + (k1 / kw % kh) * dh) * Wp + (k1 % kw) * dw : -1;
+    int8_t* q = Q + (long)kp * Pp * 2;
+    for (int oy = 0; oy < OH; oy++) {
+      const float* x0 = Xp + o0 + (long)oy * Wp;
+      const float* x1 = o1 >= 0 ? Xp + o1 + (long)oy * Wp : 0;
+      for (int ox = 0; ox < OW; ox += 8) {
+        const int p = oy * OW + ox, n = OW - ox < 8 ? OW - ox : 8;
+        /* Lanes past the row take whatever scale follows (their bytes are not stored). */
+        const v128_t bytes = grid ? pair_grid_levels(x0 + ox, x1 ? x1 + ox : 0, grid->s, grid->zp, grid->lo, grid->hi)
+                                  : pair_levels(x0 + ox, x1 ? x1 + ox : 0, mx + p);
+        if (n == 8) wasm_v128_store(q + 2 * p, bytes);
+        else store_partial_bytes(q + 2 * p, bytes, 2 * n);
+      }
+    }
+    for (int p = P; p < Pp; p++) q[2 * p] = q[2 * p + 1] = 0;
+  }
+}
+
 /* Xp (C planes of Hp x Wp, zero-padded, read at stride 1 with dilations dh x dw) as the patch planes f32_im2planes
  * would write for an OH x OW output (entry k = (c*kh + ky)*kw + kx of pixel p = oy*OW + ox is
  * Xp[c, oy + ky*dh, ox + kx*dw]), quantized by qs8_pointwise_quantize's rule into its layout, the same bytes and
@@ -283,7 +362,7 @@ void qu7_pointwise_4x8(int M, int K, int P, const uint8_t* Q, const float* as, c
 EXPORT(qs8_patch_quantize)
 void qs8_patch_quantize(const float* Xp, int C, int Hp, int Wp, int kh, int kw, int dh, int dw, int OH, int OW, int8_t* Q,
                         float* scales) {
-  const int P = OH * OW, Pp = (P + 7) & ~7, K = C * kh * kw, Kh = (K + 1) / 2;
+  const int P = OH * OW, Pp = (P + 7) & ~7;
   const v128_t absmask = wasm_i32x4_splat(0x7fffffff);
   for (int oy = 0; oy < OH; oy++) {
     for (int ox = 0; ox < OW; ox += 8) {
@@ -308,25 +387,7 @@ void qs8_patch_quantize(const float* Xp, int C, int Hp, int Wp, int kh, int kw, 
     }
   }
   for (int p = P; p < Pp; p++) scales[p] = 0.f;
-  const float* mx = scales;
-  for (int kp = 0; kp < Kh; kp++) {
-    const int k0 = 2 * kp, k1 = 2 * kp + 1;
-    const long o0 = ((long)(k0 / (kh * kw)) * Hp + (k0 / kw % kh) * dh) * Wp + (k0 % kw) * dw;
-    const long o1 = k1 < K ? ((long)(k1 / (kh * kw)) * Hp + (k1 / kw % kh) * dh) * Wp + (k1 % kw) * dw : -1;
-    int8_t* q = Q + (long)kp * Pp * 2;
-    for (int oy = 0; oy < OH; oy++) {
-      const float* x0 = Xp + o0 + (long)oy * Wp;
-      const float* x1 = o1 >= 0 ? Xp + o1 + (long)oy * Wp : 0;
-      for (int ox = 0; ox < OW; ox += 8) {
-        const int p = oy * OW + ox, n = OW - ox < 8 ? OW - ox : 8;
-        /* Lanes past the row take whatever scale follows (their bytes are not stored). */
-        const v128_t bytes = pair_levels(x0 + ox, x1 ? x1 + ox : 0, mx + p);
-        if (n == 8) wasm_v128_store(q + 2 * p, bytes);
-        else store_partial_bytes(q + 2 * p, bytes, 2 * n);
-      }
-    }
-    for (int p = P; p < Pp; p++) q[2 * p] = q[2 * p + 1] = 0;
-  }
+  patch_pairs(Xp, C, Hp, Wp, kh, kw, dh, dw, OH, OW, Q, scales, 0);
   for (int p = 0; p < Pp; p++) scales[p] = scales[p] / 127.f;
 }
 
@@ -393,4 +454,14 @@ void qu7_patch_quantize(const float* Xp, int C, int Hp, int Wp, int kh, int kw, 
       for (int j = 0; j < 4; j++) q[4 * p + j] = (uint8_t)zero_points[p];
   }
   for (int p = 0; p < Pp; p++) scales[p] = scales[p] > 0.f ? scales[p] / 127.f : 0.f;
+}
+
+/* The static grid's form of qs8_patch_quantize: a stride-1 filter's patches read from the zero-padded input (zeros
+ * at zp's level), the bytes qs8_pointwise_quantize_static writes from im2planes' planes; Wp as for
+ * qs8_patch_quantize. */
+EXPORT(qs8_patch_quantize_static)
+void qs8_patch_quantize_static(const float* Xp, int C, int Hp, int Wp, int kh, int kw, int dh, int dw, int OH, int OW, int8_t* Q,
+                               float s, float zp, float lo, float hi, float shift) {
+  const struct grid g = {wasm_f32x4_splat(s), wasm_f32x4_splat(zp - shift), wasm_f32x4_splat(lo - shift), wasm_f32x4_splat(hi - shift)};
+  patch_pairs(Xp, C, Hp, Wp, kh, kw, dh, dw, OH, OW, Q, 0, &g);
 }

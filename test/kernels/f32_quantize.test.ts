@@ -1,27 +1,16 @@
 // The static 8-bit activation grid (ONNX QuantizeLinear / DequantizeLinear with one scale and zero point) against its
-// scalar reference bit for bit: values on and half a level off the grid, out of range, both level types, every tail.
+// scalar reference bit for bit: values on and half a level off the grid, out of range, NaN, both level types, every
+// tail.
 import { describe, expect, it } from "vitest";
 import { refDequantize, refLevels, refQuantizeRowsStatic } from "@kernels/reference/f32_quantize";
-import { kernelInstance, uniform } from "@test/support/kernels";
-
-const GRIDS = [
-  { label: "uint8", s: 0.05, zp: 37, lo: 0, hi: 255, shift: 128 },
-  { label: "int8", s: 0.013, zp: -5, lo: -128, hi: 127, shift: 0 },
-];
-
-/** Random values over twice the grid's range, with every fourth exactly half a level from a boundary. */
-function values(n: number, seed: number, s: number) {
-  const x = uniform(n, seed, 1).map((v) => v * 300 * s);
-  for (let i = 0; i < n; i += 4) x[i] = Math.fround((Math.round(x[i]! / s) + 0.5) * s);
-  return x;
-}
+import { gridValues, kernelInstance, STATIC_GRIDS } from "@test/support/kernels";
 
 describe("f32_quantize_linear and f32_dequantize_linear", () => {
-  for (const g of GRIDS) {
+  for (const g of STATIC_GRIDS) {
     it(`map values to ${g.label} levels and back as QuantizeLinear and DequantizeLinear do, n from 0 to 37`, () => {
       const kx = kernelInstance();
       for (let n = 0; n <= 37; n++) {
-        const x = values(n, n + 1, g.s);
+        const x = gridValues(n, n + 1, g.s);
         const X = kx.put(x);
         const Y = kx.alloc(n * 4);
         kx.k.f32_quantize_linear(n, X, g.s, g.zp, g.lo, g.hi, Y);
@@ -36,14 +25,14 @@ describe("f32_quantize_linear and f32_dequantize_linear", () => {
 });
 
 describe("qs8_quantize_rows_static", () => {
-  for (const g of GRIDS) {
+  for (const g of STATIC_GRIDS) {
     it(`writes ${g.label} levels less ${g.shift} as int8 rows padded with zeros, K around 16`, () => {
       const kx = kernelInstance();
       for (const K of [1, 15, 16, 17, 33, 100]) {
         const M = 3;
         const Kp = Math.ceil(K / 16) * 16;
         const lda = K + 2;
-        const rows = values(M * lda, K, g.s);
+        const rows = gridValues(M * lda, K, g.s);
         const A = kx.put(rows);
         const Q = kx.alloc(M * Kp);
         kx.k.qs8_quantize_rows_static(M, K, Kp, A, lda, g.s, g.zp, g.lo, g.hi, g.shift, Q);

@@ -3,14 +3,16 @@
 // against the scalar references bit for bit: channels around the 4-channel panel, inputs around the pair (odd K), pixels around the 8-pixel step
 // and the 64-pixel block, with and without bias and clamp; all-zero pixels; and within int8 quantization error of
 // the float convolution. qs8/qu7_patch_quantize, reading a stride-1 filter's patches from the zero-padded input
-// (f32_pad_planes), write what im2planes then the pointwise quantizers write, byte for byte.
+// (f32_pad_planes), write what im2planes then the pointwise quantizers write, byte for byte; so do the static grid's
+// qs8_pointwise_quantize_static (against qs8_quantize_rows_static's reference) and qs8_patch_quantize_static.
 import { describe, expect, it } from "vitest";
 import { outputSize } from "@kernels/reference/f32_conv";
 import { refPointwise } from "@kernels/reference/f32_dwconv";
+import { refQuantizeRowsStatic } from "@kernels/reference/f32_quantize";
 import { refQs8Pointwise, refQu7Pointwise } from "@kernels/reference/qs8_pointwise";
 import { packQs8Pointwise } from "@worker/serve/wasm/packing";
 import { qu7Pointwise } from "@test/support/qu7";
-import { integers, kernelInstance, relError, tileSizes, uniform } from "@test/support/kernels";
+import { gridValues, integers, kernelInstance, relError, STATIC_GRIDS, tileSizes, uniform } from "@test/support/kernels";
 
 function run(M: number, K: number, P: number, X: Float32Array, W: Int8Array, ws: Float32Array, bias: Float32Array | null, lo = -Infinity, hi = Infinity) {
   const kx = kernelInstance();
@@ -90,6 +92,31 @@ describe("qu7_pointwise_4x8 (plain build)", () => {
   });
 });
 
+describe("qs8_pointwise_quantize_static", () => {
+  for (const g of STATIC_GRIDS) {
+    it(`writes each pixel's ${g.label} levels less ${g.shift} in pairs of channels (qs8_quantize_rows_static's rule), zeros past K and P`, () => {
+      const kx = kernelInstance();
+      for (const K of [1, 2, 3, 16, 17]) {
+        for (const P of [...tileSizes(8), 63, 64, 65]) {
+          const X = gridValues(K * P, K * 100 + P, g.s);
+          const Pp = Math.ceil(P / 8) * 8;
+          const Kh = Math.ceil(K / 2);
+          const mark = kx.mark();
+          const q = kx.alloc(Kh * Pp * 2);
+          kx.k.qs8_pointwise_quantize_static(K, P, kx.put(X), q, g.s, g.zp, g.lo, g.hi, g.shift);
+          const columns = new Float32Array(P * K);
+          for (let k = 0; k < K; k++) for (let p = 0; p < P; p++) columns[p * K + k] = X[k * P + p]!;
+          const levels = refQuantizeRowsStatic(P, K, columns, g.s, g.zp, g.lo, g.hi, g.shift);
+          const want = new Int8Array(Kh * Pp * 2);
+          for (let k = 0; k < K; k++) for (let p = 0; p < P; p++) want[((k >> 1) * Pp + p) * 2 + (k & 1)] = levels[p * K + k]!;
+          expect([...new Int8Array(kx.k.memory.buffer, q, Kh * Pp * 2)], `K=${K} P=${P}`).toEqual([...want]);
+          kx.reset(mark);
+        }
+      }
+    });
+  }
+});
+
 describe("qs8_patch_quantize and qu7_patch_quantize", () => {
   it("write im2planes' patches quantized as the pointwise quantizers do, byte for byte, at stride 1 over widths, filters, pads and dilations", () => {
     const kx = kernelInstance();
@@ -128,6 +155,13 @@ describe("qs8_patch_quantize and qu7_patch_quantize", () => {
             expect([...kx.u8(q7p, n7)], label).toEqual([...kx.u8(q7, n7)]);
             expect([...kx.f32(as7p, Pp)], label).toEqual([...kx.f32(as7, Pp)]);
             expect([...kx.u8(zp7p, Pp * 4)], label).toEqual([...kx.u8(zp7, Pp * 4)]);
+            // Static grids: the same pairs layout, each entry its level; padding at the zero point's.
+            for (const g of STATIC_GRIDS) {
+              const [qs, qsp] = [kx.alloc(Math.ceil(K / 2) * Pp * 2), kx.alloc(Math.ceil(K / 2) * Pp * 2)];
+              kx.k.qs8_pointwise_quantize_static(K, P, planes, qs, g.s, g.zp, g.lo, g.hi, g.shift);
+              kx.k.qs8_patch_quantize_static(padded, s.C, Hp, Wp, kh, kw, s.dh, dw, OH, OW, qsp, g.s, g.zp, g.lo, g.hi, g.shift);
+              expect([...kx.u8(qsp, Math.ceil(K / 2) * Pp * 2)], `${label} ${g.label}`).toEqual([...kx.u8(qs, Math.ceil(K / 2) * Pp * 2)]);
+            }
             kx.reset(mark);
             cases++;
           }

@@ -111,6 +111,43 @@ describe("relaxed-SIMD kernels in workerd", () => {
     }
   });
 
+  it("serves convolutions on QDQ inputs (a padded 3x3 at stride 1, a 1x1) on the int8 pairs kernel, as the plain build does, bit for bit", async () => {
+    const [B, C, M, H, W] = [2, 20, 12, 7, 9];
+    const graph = makeGraph(
+      [
+        makeNode("QuantizeLinear", ["x", "xs", "xz"], ["xq"], "q"),
+        makeNode("DequantizeLinear", ["xq", "xs", "xz"], ["xd"], "dqx"),
+        makeNode("DequantizeLinear", ["w3q", "w3s"], ["w3"], "dq3", { axis: 0 }),
+        makeNode("Conv", ["xd", "w3", "b"], ["y"], "conv3", { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
+        makeNode("DequantizeLinear", ["w1q", "w1s"], ["w1"], "dq1", { axis: 0 }),
+        makeNode("Conv", ["xd", "w1"], ["z"], "conv1", { kernel_shape: [1, 1] }),
+      ],
+      "qdq-conv",
+      [makeValueInfo("x", DT.FLOAT, [B, C, H, W])],
+      [makeValueInfo("y", DT.FLOAT, [B, M, H, W]), makeValueInfo("z", DT.FLOAT, [B, M, H, W])],
+      [
+        makeTensor("xs", DT.FLOAT, [], Float32Array.of(0.02)),
+        makeTensor("xz", DT.UINT8, [], Uint8Array.of(100)),
+        makeTensor("w3q", DT.INT8, [M, C, 3, 3], integers(M * C * 9, 5, -127, 127)),
+        makeTensor("w3s", DT.FLOAT, [M], uniform(M, 6, 0.002).map((v) => Math.abs(v) + 0.001)),
+        makeTensor("w1q", DT.INT8, [M, C, 1, 1], integers(M * C, 7, -127, 127)),
+        makeTensor("w1s", DT.FLOAT, [M], uniform(M, 8, 0.002).map((v) => Math.abs(v) + 0.001)),
+        makeTensor("b", DT.FLOAT, [M], uniform(M, 9, 0.5)),
+      ],
+    );
+    const X = uniform(B * C * H * W, 10, 3);
+    const outputs = [];
+    for (const module of [kernelModules.relaxed, kernelModules.plain]) {
+      const loaded = createKernelSession(makeModel(graph), module);
+      expect(loaded.session, loaded.reason ?? "").not.toBeNull();
+      expect([loaded.session!.kernels.conv3, loaded.session!.kernels.conv1]).toEqual(["qs8-grid-pointwise", "qs8-grid-pointwise"]);
+      const out = await loaded.session!.run({ x: { type: "float32", dims: [B, C, H, W], data: X } } as never);
+      outputs.push([...(out.y!.data as Float32Array), ...(out.z!.data as Float32Array)]);
+    }
+    expect(outputs[0]).toEqual(outputs[1]);
+    expect(outputs[0]!.some((v) => v !== 0)).toBe(true);
+  });
+
   it("softmax and log-softmax rows, GELU, SiLU and the exp-based activations with fused multiply-add in their polynomials match float64 within 1e-6", () => {
     for (const len of [3, 4, 9, 128]) {
       const X = uniform(2 * len, len, 20);

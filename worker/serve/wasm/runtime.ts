@@ -36,6 +36,8 @@ export interface KernelExports {
   f32_pointwise_4x8(M: number, K: number, P: number, X: Ptr, Wp: Ptr, bias: Ptr, lo: number, hi: number, Y: Ptr): void;
   qs8_pointwise_quantize(K: number, P: number, X: Ptr, Q: Ptr, scales: Ptr): void;
   qs8_patch_quantize(Xp: Ptr, C: number, Hp: number, Wp: number, kh: number, kw: number, dh: number, dw: number, OH: number, OW: number, Q: Ptr, scales: Ptr): void;
+  qs8_pointwise_quantize_static(K: number, P: number, X: Ptr, Q: Ptr, s: number, zp: number, lo: number, hi: number, shift: number): void;
+  qs8_patch_quantize_static(Xp: Ptr, C: number, Hp: number, Wp: number, kh: number, kw: number, dh: number, dw: number, OH: number, OW: number, Q: Ptr, s: number, zp: number, lo: number, hi: number, shift: number): void;
   qs8_pointwise_4x8(M: number, K: number, P: number, Q: Ptr, as: Ptr, Wp: Ptr, ws: Ptr, bias: Ptr, lo: number, hi: number, Y: Ptr): void;
   f32_binary_clamp(op: number, n: number, A: Ptr, B: Ptr, lo: number, hi: number, Y: Ptr): void;
   f32_clamp(n: number, X: Ptr, lo: number, hi: number, Y: Ptr): void;

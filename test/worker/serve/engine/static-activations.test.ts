@@ -1,6 +1,7 @@
 // QDQ activations on the kernel engine: a QuantizeLinear then DequantizeLinear of a run-time value on one grid (what
 // QDQ exporters such as slimtrain write before each quantized layer) marks the values as on that grid, and the layer
-// reading them quantizes them again onto it, exactly, for the int8 GEMM: the same integers onnxruntime computes with.
+// reading them quantizes them again onto it, exactly, for the int8 GEMM (a convolution's, on NCHW planes): the same
+// integers onnxruntime computes with.
 import { describe, expect, it } from "vitest";
 import type { NodeProto, TensorProto } from "onnx-buf";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
@@ -52,7 +53,9 @@ function qdqMlp() {
   return { bytes: encodeModel(makeModel(makeGraph(nodes, "qdq-mlp", [makeValueInfo("x", DT.FLOAT, ["N", 64])], outputs, inits))), input: [64] };
 }
 
-/** x [N, 36, 9, 9] -> QDQ -> Conv 3x3 pad 1 (int8) + b -> y1 [N, 8, 9, 9]; the same QDQ -> Conv 1x1 (4-bit) -> y2 [N, 6, 9, 9]. */
+/** x [N, 36, 9, 9] -> QDQ uint8 -> Conv 3x3 pad 1 (int8) + b -> y1 [N, 8, 9, 9]; the same QDQ -> Conv 1x1 (4-bit) -> y2
+ * [N, 6, 9, 9]; x -> QDQ int8 -> Conv 3x3 in 12 groups of 3 channels (27 inputs per output), stride 2, pad 1 -> y3
+ * [N, 12, 5, 5]. */
 function qdqCnn() {
   const inits: TensorProto[] = [f32("bc", [8], uniform(8, 5, 0.2))];
   const nodes = [
@@ -61,21 +64,24 @@ function qdqCnn() {
     makeNode("Conv", ["xq", "wc", "bc"], ["y1"], "conv1/Conv", { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
     weight("wp", [6, 36, 1, 1], 0, 7, 8, inits),
     makeNode("Conv", ["xq", "wp"], ["y2"], "conv2/Conv", { kernel_shape: [1, 1] }),
+    ...qdq("x", "xs", 0.013, -5, DT.INT8, inits),
+    weight("wg", [12, 3, 3, 3], 0, 127, 12, inits),
+    makeNode("Conv", ["xs", "wg"], ["y3"], "conv3/Conv", { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2], group: 12 }),
   ];
-  const outputs = [makeValueInfo("y1", DT.FLOAT, ["N", 8, 9, 9]), makeValueInfo("y2", DT.FLOAT, ["N", 6, 9, 9])];
+  const outputs = [makeValueInfo("y1", DT.FLOAT, ["N", 8, 9, 9]), makeValueInfo("y2", DT.FLOAT, ["N", 6, 9, 9]), makeValueInfo("y3", DT.FLOAT, ["N", 12, 5, 5])];
   return { bytes: encodeModel(makeModel(makeGraph(nodes, "qdq-cnn", [makeValueInfo("x", DT.FLOAT, ["N", 36, 9, 9])], outputs, inits))), input: [36, 9, 9] };
 }
 
 /** The engine's kernels, after checking both outputs on a batch of 4 against onnxruntime-node's (which runs the QDQ
  * pairs on its integer kernels) within float rounding. */
-async function kernelsMatching({ bytes, input }: { bytes: Uint8Array; input: number[] }): Promise<Record<string, string>> {
+async function kernelsMatching({ bytes, input }: { bytes: Uint8Array; input: number[] }, outputs = ["y1", "y2"]): Promise<Record<string, string>> {
   const { session, reason } = createKernelSession(decodeModel(bytes), plainKernelModule);
   expect(reason ?? null).toBeNull();
   const dims = [4, ...input];
   const x = uniform(count(dims), 11, 1.5);
   const got = await session!.run({ x: { type: "float32", dims, data: x } });
   const want = await runReference(bytes, { x: new ort.Tensor("float32", x, dims) });
-  for (const name of ["y1", "y2"]) {
+  for (const name of outputs) {
     const w = want[name]!.data as Float32Array;
     const g = got[name]!.data as Float32Array;
     const range = w.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
@@ -93,9 +99,8 @@ describe("QDQ activations on the kernel engine", () => {
     expect(kernels["fc2/Gemm"]).toBe("qs8");
   });
 
-  it("run a padded 3x3 and a 1x1 convolution on them: the padding is the zero point's level", async () => {
-    const kernels = await kernelsMatching(qdqCnn());
-    expect(kernels["conv1/Conv"]).toBe("qs8");
-    expect(kernels["conv2/Conv"]).toBe("qs8");
+  it("run convolutions on them straight on NCHW planes (padded 3x3, 1x1, grouped at stride 2): the padding is the zero point's level", async () => {
+    const kernels = await kernelsMatching(qdqCnn(), ["y1", "y2", "y3"]);
+    expect([kernels["conv1/Conv"], kernels["conv2/Conv"], kernels["conv3/Conv"]]).toEqual(["qs8-grid-pointwise", "qs8-grid-pointwise", "qs8-grid-pointwise"]);
   });
 });

@@ -4,15 +4,16 @@
 // padding read the input planes, other filters their patches written as one plane per patch entry (im2planes), into
 // the fp32 pointwise kernel (dense fp32 weights: any 1x1, and other filters over fewer than SMALL_QUANTIZED_K inputs)
 // or the int8 one (integer weights with a scale per output channel, or +-scale floats; at stride 1 its quantizer reads
-// each patch from the zero-padded input instead of from written planes). Every other layer runs per
+// each patch from the zero-padded input instead of from written planes; inputs on a static QDQ grid are put back on
+// their levels, exactly, instead of quantized per pixel). Every other layer runs per
 // image and group as the packed linear layer over [pixels, C/g * kh * kw], a tile of pixels at a time, each tile
 // transposed into NCHW; its operand is im2col of the input, or for a 1x1 filter at stride 1 without padding (sparse or
-// blocked weights, static-grid inputs) the input plane [C/g, pixels] transposed. Bias, BatchNormalization and
-// Relu/Clip fuse into the epilogue.
+// blocked weights) the input plane [C/g, pixels] transposed. Bias, BatchNormalization and Relu/Clip fuse into the
+// epilogue.
 import { intAttribute, intsAttribute, stringAttribute } from "../../../onnx/attributes";
 import { OPERATORS, type GemmLayout } from "../../../onnx/operators";
 import { BLOCK_SPARSE_MIN, channelScale, createLinear, CSR_MIN, gemmView, inputOptions, quantizedWeight, type Linear } from "../linear";
-import type { Epilogue, Op, OpPlan, PlanContext } from "../op";
+import type { Epilogue, Grid, Op, OpPlan, PlanContext } from "../op";
 import type { Ptr } from "../../wasm/runtime";
 import { binaryScales, packPq, packQs8Pointwise, packQu7Pointwise, sparsityOf, stridedMatrix, type Weight } from "../../wasm/packing";
 import { floatData, Uncovered, type Activation, type Constant, type RunState } from "../values";
@@ -61,17 +62,19 @@ function plan2d(ctx: PlanContext, w: Constant, oneD: boolean): OpPlan {
   if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded && densePlainWeight(w, Cg, M)) {
     return pointwise(ctx, w, group, epilogue, output, xIn, checkInput, null);
   }
-  // Inputs on a static grid take the im2col route, which requantizes them exactly; this one quantizes per pixel.
-  if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded && ctx.mark(0)?.kind !== "grid") {
-    const planned = quantizedPointwise(ctx, w, layout, group, epilogue, output, xIn, checkInput, null);
+  // Inputs on a static grid are requantized onto it exactly; plain ones are quantized per pixel.
+  const { grid } = inputOptions(ctx);
+  if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && unpadded && ctx.mark(0)?.kind !== "signs") {
+    const planned = quantizedPointwise(ctx, w, layout, group, epilogue, output, xIn, checkInput, null, grid);
     if (planned) return planned;
   }
   const { N: Mg, K } = layout;
   const patches: Patches = { kh, kw, strides, dilations, geometry };
-  // Other filters on plain inputs (neither a static grid nor binarized) read their patches as planes, one per patch
-  // entry, for the same kernels; a quantized filter over few inputs stays on fp32 below.
-  if (!ctx.mark(0) && K >= SMALL_QUANTIZED_K) {
-    const planned = quantizedPointwise(ctx, w, layout, group, epilogue, output, xIn, checkInput, patches);
+  // Other filters on plain inputs (not binarized) read their patches as planes, one per patch entry, for the same
+  // kernels; a quantized filter over few inputs stays on fp32 below, unless its inputs are on a grid (exact levels
+  // there, where fp32 would compute on the dequantized values).
+  if ((!ctx.mark(0) && K >= SMALL_QUANTIZED_K) || grid) {
+    const planned = quantizedPointwise(ctx, w, layout, group, epilogue, output, xIn, checkInput, patches, grid);
     if (planned) return planned;
   }
   // A quantized filter over few inputs (a stem's 3 x 3 x 3) runs faster in fp32 than through the int8 route's
@@ -83,7 +86,7 @@ function plan2d(ctx: PlanContext, w: Constant, oneD: boolean): OpPlan {
   }
   const linears: Linear[] = [];
   // Padding writes zeros into the patches, which XNOR-popcount cannot hold: binarized inputs count only unpadded.
-  const { signsInput, grid } = inputOptions(ctx);
+  const { signsInput } = inputOptions(ctx);
   const zeroPadding = autoPad === "VALID" || (autoPad === "NOTSET" && pads.every((p) => p === 0));
   for (let g = 0; g < group; g++) {
     const slice = (v: Float32Array | null) => (v ? v.subarray(g * Mg, (g + 1) * Mg) : null);
@@ -317,8 +320,10 @@ interface Patches {
  * per pixel first, so the transposes of the linear-layer route are not paid. A 1x1 filter at stride 1 without padding
  * reads the input planes as they lie; any other (`patches`) reads its patches written as one plane per patch entry
  * (im2col transposed, which copies whole rows: on small planes im2col's scattered writes cost as much as the GEMM).
- * The per-pixel quantization is the linear-layer route's per-row one, over the same patch. Null when the weight's
- * scales vary along the inputs (blocked), its levels do not fit int8, or a float weight is not +-scale.
+ * The per-pixel quantization is the linear-layer route's per-row one, over the same patch. Inputs on a static `grid`
+ * go back to their levels instead (exact, as the linear layer's qs8StaticLinear requantizes a row), on the int8
+ * kernel in either build: 8-bit levels do not fit the relaxed dot's 7-bit operand. Null when the weight's scales vary
+ * along the inputs (blocked), its levels do not fit int8, or a float weight is not +-scale.
  */
 function quantizedPointwise(
   ctx: PlanContext,
@@ -330,12 +335,16 @@ function quantizedPointwise(
   xIn: (run: RunState) => Activation,
   checkInput: (dims: number[]) => [number, number, number, number],
   patches: Patches | null,
+  grid?: Grid,
 ): OpPlan | null {
   const { N: Mg, K } = layout;
   const M = Mg * group;
   // The relaxed build takes activations as unsigned 7-bit with a zero point (qu7, 16 multiply-adds per instruction);
-  // the plain one as int8 in pairs of channels (qs8).
-  const relaxed = ctx.kx.relaxed;
+  // the plain one, and grid levels in either, as int8 in pairs of channels (qs8).
+  const relaxed = ctx.kx.relaxed && !grid;
+  // uint8 levels go in less 128; the shift and the zero point come back through each channel's level sum.
+  const shift = grid && grid.lo === 0 ? 128 : 0;
+  const gridBias = grid ? new Float32Array(M) : null;
   const packed: { weights: Ptr; scales: Ptr; sums: Ptr }[] = [];
   const mark = ctx.kx.mark();
   const floats = w.quant ? null : floatData(w);
@@ -348,6 +357,13 @@ function quantizedPointwise(
     const { level, scaleOf } = layer;
     const scales = new Float32Array(Math.ceil(Mg / 4) * 4);
     for (let m = 0; m < Mg; m++) scales[m] = scaleOf(m) * channelScale(ep, g * Mg + m);
+    if (grid) {
+      for (let m = 0; m < Mg; m++) {
+        let sum = 0;
+        for (let k = 0; k < K; k++) sum += level(m, k);
+        gridBias![g * Mg + m] = (ep.bias ? ep.bias[g * Mg + m]! : 0) + grid.scale * scales[m]! * (shift - grid.zeroPoint) * sum;
+      }
+    }
     if (relaxed) {
       const { weights, sums } = packQu7Pointwise(level, Mg, K);
       packed.push({ weights: ctx.kx.put(weights), scales: ctx.kx.put(scales), sums: ctx.kx.put(sums) });
@@ -355,8 +371,8 @@ function quantizedPointwise(
       packed.push({ weights: ctx.kx.put(packQs8Pointwise(level, Mg, K)), scales: ctx.kx.put(scales), sums: 0 });
     }
   }
-  const bias = ep.bias ? ctx.kx.put(Float32Array.from({ length: M }, (_, m) => ep.bias![m]!)) : 0;
-  ctx.noteKernel(relaxed ? "qu7-pointwise" : "qs8-pointwise");
+  const bias = gridBias ? ctx.kx.put(gridBias) : ep.bias ? ctx.kx.put(Float32Array.from({ length: M }, (_, m) => ep.bias![m]!)) : 0;
+  ctx.noteKernel(relaxed ? "qu7-pointwise" : grid ? "qs8-grid-pointwise" : "qs8-pointwise");
   // At stride 1 the quantizer reads each pixel's patch from the zero-padded input where it lies (the same bytes as
   // quantizing im2planes' planes, without writing K float planes and reading them twice).
   const inPlace = patches !== null && patches.strides.every((s) => s === 1);
@@ -372,10 +388,16 @@ function quantizedPointwise(
       const as = run.kx.alloc((Pp + 8) * 4);
       const zps = relaxed ? run.kx.alloc((Pp + 8) * 4) : 0;
       const k = run.kx.k;
+      if (grid) new Float32Array(k.memory.buffer, as, Pp + 8).fill(grid.scale);
       return (g, P, src, dst) => {
         const { weights, scales, sums } = packed[g]!;
         const gBias = bias ? bias + g * Mg * 4 : 0;
-        if (relaxed) {
+        if (grid) {
+          const { scale, zeroPoint, lo, hi } = grid;
+          if (inPlace) k.qs8_patch_quantize_static(src, Cg, Hp, Wp, kh, kw, dilations[0]!, dilations[1]!, OH, OW, q, scale, zeroPoint, lo, hi, shift);
+          else k.qs8_pointwise_quantize_static(K, P, src, q, scale, zeroPoint, lo, hi, shift);
+          k.qs8_pointwise_4x8(Mg, K, P, q, as, weights, scales, gBias, ep.lo, ep.hi, dst);
+        } else if (relaxed) {
           if (inPlace) k.qu7_patch_quantize(src, Cg, Hp, Wp, kh, kw, dilations[0]!, dilations[1]!, OH, OW, q, as, zps);
           else k.qu7_pointwise_quantize(K, P, src, q, as, zps);
           k.qu7_pointwise_4x8(Mg, K, P, q, as, zps, weights, sums, scales, gBias, ep.lo, ep.hi, dst);
