@@ -17,7 +17,7 @@ import { gptqRounding } from "./quantize/gptq";
 import { checkPruneNames, pruneModel, type PruneResult } from "./prune";
 import { equalizeModel, type EqualizedPair } from "./equalize";
 import { inMemory, liftForInt2, quantizeModelSteps, type QuantizeOptions, type QuantizeResult, type QuantizeSteps, type TensorReport } from "./quantize";
-import { quantizeActivations, requireStaticOpset, staticDataInputs, type ActivationReport } from "./quantize/activations";
+import { quantizeActivations, requireStaticOpset, staticDataInputs, staticOpsetModel, type ActivationReport } from "./quantize/activations";
 import { quantizeDynamic, requireDynamicOpset } from "./quantize/dynamic";
 import { quantizeOptions, recipeBits, roundingOf, smoothingOf, type Recipe, type Rounding } from "./recipe";
 import { smoothingTargets, smoothModel, type ChannelMaxima, type SmoothedActivation } from "./smooth";
@@ -317,7 +317,9 @@ export function* quantizeByRecipeSteps(
   const roundingFor = rounding ? compensatedRounding(model, requireHessians(hessians), rounding) : undefined;
   const bits = layerBits(model, q);
   const bitsOf = (node: NodeProto) => bits.get(nodeLabel(node));
-  let current = model;
+  // A static recipe's QuantizeLinear needs opset 10: an older model is lifted first, so its weights take the forms
+  // of the opset it will have.
+  let current = q.scheme === "static" ? staticOpsetModel(model) : model;
   const tensors: QuantizeResult["tensors"] = [];
   const skipped: QuantizeResult["skipped"] = [];
   if (q.scheme === "dynamic") {

@@ -70,6 +70,34 @@ describe("quantizeByRecipe, scheme static", () => {
     expect(r.activations).toHaveLength(3);
     expect(await relativeError(original, encodeModel(r.model), [2, 1, 12, 12], 98)).toBeLessThan(0.05);
   });
+
+  it("lifts a model below opset 10 (no QuantizeLinear) to 13 when no node's meaning changes, with the ranges calibrated on the original", async () => {
+    const original = buildCnn(2, 9);
+    const ranges = await calibrate(original, [4, 1, 12, 12], "minmax", [5, 6]);
+    const r = quantizeByRecipe(decodeModel(original), recipe({ scheme: "static", calibration: { dataset: "0".repeat(24) } }), ranges);
+    validateModel(r.model);
+    expect(r.model.opsetImport.find((o) => o.domain === "")?.version).toBe(13n);
+    expect(r.activations).toHaveLength(3);
+    expect(summarizeModel(r.model).ops).toMatchObject({ QuantizeLinear: 3 });
+    expect(await relativeError(original, encodeModel(r.model), [2, 1, 12, 12], 98)).toBeLessThan(0.05);
+  });
+
+  it("lifts an opset-10 model to 13 too: onnxruntime's default optimizations add a Round (opset 11) to quantize a QDQ Conv's bias", async () => {
+    const original = buildCnn(2, 10);
+    const ranges = await calibrate(original, [4, 1, 12, 12], "minmax", [5, 6]);
+    const r = quantizeByRecipe(decodeModel(original), recipe({ scheme: "static", calibration: { dataset: "0".repeat(24) } }), ranges);
+    expect(r.model.opsetImport.find((o) => o.domain === "")?.version).toBe(13n);
+    const session = await ort.InferenceSession.create(encodeModel(r.model)); // default options: every optimization
+    const out = await session.run({ input: floatTensor(randomInput(144, 3), [1, 1, 12, 12]) });
+    expect((out.logits!.data as Float32Array).every(Number.isFinite)).toBe(true);
+    await session.release();
+  });
+
+  it("refuses a model below opset 10 that cannot be lifted, naming why", () => {
+    expect(() => quantizeByRecipe(decodeModel(buildUnliftableMlp([8, 8, 4])), recipe({ scheme: "static", calibration: { dataset: "0".repeat(24) } }), {})).toThrow(
+      /scheme 'static' needs opset >= 10 \(QuantizeLinear\); the model has 9 and cannot be lifted: lifting from opset 9: Dropout node 'dropout': Dropout's mask output changed type at opset 10/,
+    );
+  });
 });
 
 describe("quantizeByRecipe, scheme dynamic", () => {

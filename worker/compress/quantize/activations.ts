@@ -7,6 +7,7 @@ import { makeNode } from "../../onnx/builders";
 import { DT } from "../../onnx/dtype";
 import { nodeLabel, weightedLayers } from "../../onnx/operators";
 import { makeTensor } from "../../onnx/tensor";
+import { liftedAtLeast } from "../../onnx/lift";
 import { defaultOpset } from "../../onnx/validate";
 import type { ActivationRanges, Range } from "../calibrate";
 import { nameAllocator } from "../../onnx/names";
@@ -36,10 +37,23 @@ export interface ActivationReport {
   zeroPoint: number;
 }
 
-/** Throws StaticQuantizationError when the model's opset lacks QuantizeLinear (a check on the graph alone). */
-export function requireStaticOpset(model: ModelProto): void {
+/**
+ * The model at an opset with QuantizeLinear (10): lifted to 13 below 11 where no node's meaning changes
+ * (worker/onnx/lift), since onnxruntime's default optimizations quantize a QDQ Conv's bias with a Round node, which
+ * opset 10 lacks (an opset-10 variant then fails to load there); an opset-10 model that cannot be lifted stays as it
+ * is; below 10, StaticQuantizationError with the reason.
+ */
+export function staticOpsetModel(model: ModelProto): ModelProto {
+  const lifted = liftedAtLeast(model, 11);
+  if ("model" in lifted) return lifted.model;
   const opset = defaultOpset(model);
-  if (opset < 10) throw new StaticQuantizationError(`scheme 'static' needs opset >= 10 (QuantizeLinear); the model has ${opset}`);
+  if (opset >= 10) return model;
+  throw new StaticQuantizationError(`scheme 'static' needs opset >= 10 (QuantizeLinear); the model has ${opset} and cannot be lifted: ${lifted.reason}`);
+}
+
+/** Throws StaticQuantizationError when the model's opset lacks QuantizeLinear and cannot be lifted (a check on the graph alone). */
+export function requireStaticOpset(model: ModelProto): void {
+  staticOpsetModel(model);
 }
 
 /** The data input (the activation static quantization quantizes) of each top-level layer of `graph` it takes, by label. */
@@ -57,7 +71,7 @@ export function quantizeActivations(
   ranges: ActivationRanges,
   layers: ReadonlyMap<string, number>,
 ): { model: ModelProto; activations: ActivationReport[]; missing: string[] } {
-  requireStaticOpset(model);
+  model = staticOpsetModel(model);
   const graph = model.graph!;
   const fresh = nameAllocator(graph);
   const inits = new Set(graph.initializer.map((t) => t.name));

@@ -143,6 +143,17 @@ function liftNode(node: NodeProto, from: number, to: number, constants: Constant
 }
 
 /**
+ * The model at opset `least` or above for an op the quantizer writes (QuantizeLinear 10, DynamicQuantizeLinear 11):
+ * as it is, or lifted to LEGACY_TARGET (IR version 7, what opset 13 needs), or why it cannot be lifted.
+ */
+export function liftedAtLeast(model: ModelProto, least: number): { model: ModelProto } | { reason: string } {
+  if (defaultOpset(model) >= least) return { model };
+  const lifted = liftDefaultOpset(model, Math.max(least, LEGACY_TARGET));
+  if ("reason" in lifted) return lifted;
+  return { model: lifted.model.irVersion < 7n ? { ...lifted.model, irVersion: 7n } : lifted.model };
+}
+
+/**
  * The model with its default-domain opset at `to`, or why it cannot be lifted. Models already at `to` or above
  * come back unchanged; the IR version is the caller's (what it needs depends on the tensors it will add).
  */

@@ -8,7 +8,7 @@ import { DT } from "../../../onnx/dtype";
 import { readsDeep, subgraphsOf, weightedLayers, type WeightedLayer, type WeightLayout } from "../../../onnx/operators";
 import { isExternal, readFloat32, tensorDims } from "../../../onnx/tensor";
 import { defaultOpset } from "../../../onnx/validate";
-import { liftDefaultOpset } from "../../../onnx/lift";
+import { liftedAtLeast } from "../../../onnx/lift";
 import { readersOf, sharedWeightConflict, type TensorReport } from "../index";
 import { nameAllocator } from "../../../onnx/names";
 import { conv } from "./conv";
@@ -33,12 +33,9 @@ const REWRITES: Record<string, DynamicRewrite> = { MatMul: matmul, Gemm: gemm, C
  * meaning changes (worker/onnx/lift); otherwise DynamicQuantizationError with the reason.
  */
 export function dynamicOpsetModel(model: ModelProto): ModelProto {
-  const opset = defaultOpset(model);
-  if (opset >= 11) return model;
-  const lifted = liftDefaultOpset(model, 13);
-  if ("reason" in lifted) throw new DynamicQuantizationError(`scheme 'dynamic' needs opset >= 11 (DynamicQuantizeLinear); the model has ${opset} and cannot be lifted: ${lifted.reason}`);
-  // Opset 13 needs IR version 7.
-  return lifted.model.irVersion < 7n ? { ...lifted.model, irVersion: 7n } : lifted.model;
+  const lifted = liftedAtLeast(model, 11);
+  if ("reason" in lifted) throw new DynamicQuantizationError(`scheme 'dynamic' needs opset >= 11 (DynamicQuantizeLinear); the model has ${defaultOpset(model)} and cannot be lifted: ${lifted.reason}`);
+  return lifted.model;
 }
 
 /** Throws DynamicQuantizationError when the model's opset lacks DynamicQuantizeLinear and cannot be lifted (a check on the graph alone). */
