@@ -421,22 +421,31 @@ function qs8Linear(kx: KernelInstance, w: Weight, scaleOf: (n: number) => number
   };
 }
 
+/** What a static grid's levels are lessened by to fit int8: 128 for uint8 levels, 0 for int8 ones. */
+export const gridShift = (grid: Grid): number => (grid.lo === 0 ? 128 : 0);
+
+/**
+ * A channel's bias with the shift and the zero point brought back through its level sum (`weightScale` the channel's
+ * weight scale): sum_k (level_k - zp) w_k = sum_k (level_k - shift) w_k + (shift - zp) sum_k w_k.
+ */
+export const gridBias = (grid: Grid, bias: number, weightScale: number, levelSum: number): number =>
+  bias + grid.scale * weightScale * (gridShift(grid) - grid.zeroPoint) * levelSum;
+
 /**
  * Integer weights times inputs on a static grid: each element back to its level (round(a / scale) + zeroPoint, exact
  * for a dequantized level), less 128 for uint8 levels so that it fits int8, then the int8 GEMM with the grid's scale
- * per row. The shift and the zero point come back through each channel's weight sum, in the bias:
- * sum_k (level_k - zp) w_kn = sum_k (level_k - shift) w_kn + (shift - zp) sum_k w_kn.
+ * per row. The shift and the zero point come back through each channel's weight sum, in the bias (gridBias).
  */
 function qs8StaticLinear(kx: KernelInstance, w: Weight, scaleOf: (n: number) => number, ep: Epilogue, grid: Grid): Linear {
   const { K, N } = w;
   const { lo, hi } = ep;
   const packed = packQs8(w);
   const { Kp, Np } = packed;
-  const shift = grid.lo === 0 ? 128 : 0;
+  const shift = gridShift(grid);
   const ws = scalesOf(scaleOf, N, Np);
   const bias = Float32Array.from(biasOf(ep, Np));
   const sums = channelSums(packed, N);
-  for (let n = 0; n < N; n++) bias[n] = bias[n]! + grid.scale * ws[n]! * (shift - grid.zeroPoint) * sums[n]!;
+  for (let n = 0; n < N; n++) bias[n] = gridBias(grid, bias[n]!, ws[n]!, sums[n]!);
   const W = kx.put(packed.data);
   const wsP = kx.put(ws);
   const b = kx.put(bias);

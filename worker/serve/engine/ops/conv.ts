@@ -12,7 +12,7 @@
 // epilogue.
 import { intAttribute, intsAttribute, stringAttribute } from "../../../onnx/attributes";
 import { OPERATORS, type GemmLayout } from "../../../onnx/operators";
-import { BLOCK_SPARSE_MIN, channelScale, createLinear, CSR_MIN, gemmView, inputOptions, quantizedWeight, type Linear } from "../linear";
+import { BLOCK_SPARSE_MIN, channelScale, createLinear, CSR_MIN, gemmView, gridBias, gridShift, inputOptions, quantizedWeight, type Linear } from "../linear";
 import type { Epilogue, Grid, Op, OpPlan, PlanContext } from "../op";
 import type { Ptr } from "../../wasm/runtime";
 import { binaryScales, packPq, packQs8Pointwise, packQu7Pointwise, sparsityOf, stridedMatrix, type Weight } from "../../wasm/packing";
@@ -343,8 +343,8 @@ function quantizedPointwise(
   // the plain one, and grid levels in either, as int8 in pairs of channels (qs8).
   const relaxed = ctx.kx.relaxed && !grid;
   // uint8 levels go in less 128; the shift and the zero point come back through each channel's level sum.
-  const shift = grid && grid.lo === 0 ? 128 : 0;
-  const gridBias = grid ? new Float32Array(M) : null;
+  const shift = grid ? gridShift(grid) : 0;
+  const biasOnGrid = grid ? new Float32Array(M) : null;
   const packed: { weights: Ptr; scales: Ptr; sums: Ptr }[] = [];
   const mark = ctx.kx.mark();
   const floats = w.quant ? null : floatData(w);
@@ -361,7 +361,7 @@ function quantizedPointwise(
       for (let m = 0; m < Mg; m++) {
         let sum = 0;
         for (let k = 0; k < K; k++) sum += level(m, k);
-        gridBias![g * Mg + m] = (ep.bias ? ep.bias[g * Mg + m]! : 0) + grid.scale * scales[m]! * (shift - grid.zeroPoint) * sum;
+        biasOnGrid![g * Mg + m] = gridBias(grid, ep.bias ? ep.bias[g * Mg + m]! : 0, scales[m]!, sum);
       }
     }
     if (relaxed) {
@@ -371,7 +371,7 @@ function quantizedPointwise(
       packed.push({ weights: ctx.kx.put(packQs8Pointwise(level, Mg, K)), scales: ctx.kx.put(scales), sums: 0 });
     }
   }
-  const bias = gridBias ? ctx.kx.put(gridBias) : ep.bias ? ctx.kx.put(Float32Array.from({ length: M }, (_, m) => ep.bias![m]!)) : 0;
+  const bias = biasOnGrid ? ctx.kx.put(biasOnGrid) : ep.bias ? ctx.kx.put(Float32Array.from({ length: M }, (_, m) => ep.bias![m]!)) : 0;
   ctx.noteKernel(relaxed ? "qu7-pointwise" : grid ? "qs8-grid-pointwise" : "qs8-pointwise");
   // At stride 1 the quantizer reads each pixel's patch from the zero-padded input where it lies (the same bytes as
   // quantizing im2planes' planes, without writing K float planes and reading them twice).
