@@ -8,8 +8,10 @@
 // Server-Timing total, over /v1 JSON and over the V2 protocol's binary tensors (inputs and outputs). Writes
 // bench/results/families.json. Run by `npm run bench -- --only families` (a vitest run of this file alone: bench/vitest.families.config.ts).
 import { mkdirSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { unstable_startWorker } from "wrangler";
@@ -155,13 +157,16 @@ async function timeFamily(worker: Worker, key: string, base?: string): Promise<{
   return { ms: median(samples), baseMs: baseTimer ? median(baseSamples) : undefined, info: keyTimer.info };
 }
 
-let zoo: Map<string, ZooModel>;
+let zoo: Map<string, ZooModel> | undefined;
+/** The zoo's models by name, exported on first use (either block may run alone under -t). */
+const zooModels = () =>
+  (zoo ??= new Map(
+    [...zooModelsIn(fullZooDir("core"), ensureFullZoo(CORE)), ...zooModelsIn(fullZooDir("families"), ensureFullZoo(OTHERS, "families"))].map((m) => [m.name, m]),
+  ));
 
 describe.each(NAMES)("%s on each engine", (name) => {
   it("times FP32 and its variants at batch 1 and 8 in one isolate", async () => {
-    zoo ??= new Map(
-      [...zooModelsIn(fullZooDir("core"), ensureFullZoo(CORE)), ...zooModelsIn(fullZooDir("families"), ensureFullZoo(OTHERS, "families"))].map((m) => [m.name, m]),
-    );
+    zooModels();
     // A fresh isolate per model: onnxruntime-web's heap never shrinks, so FP32's heap growth is measured on a fresh one
     // (its session is the first made), and no model's memory weighs on the next.
     const bench = await unstable_startWorker({
@@ -179,7 +184,7 @@ describe.each(NAMES)("%s on each engine", (name) => {
 
 /** Every variant of one zoo model on each engine at each batch, into `rows`. */
 async function timeModel(bench: Worker, name: string) {
-  const m = zoo.get(name)!;
+  const m = zooModels().get(name)!;
   const model = decodeModel(m.bytes);
   const variants: { label: string; bytes: Uint8Array }[] = [{ label: "fp32", bytes: m.bytes }];
   for (const v of VARIANTS) {
@@ -244,16 +249,32 @@ describe("through the app Worker (as wrangler dev runs it)", () => {
     const base = await app.url;
     const auth = { Authorization: "Bearer bench-token" };
     // Over HTTP to the dev server's address, as a client's requests go (wrangler's own fetch wrapper adds time per KB
-    // of body that no client pays); timed up to the answer's last byte, not the client's own parse.
-    const send = async (path: string, init?: RequestInit) => {
-      const t0 = performance.now();
-      const res = await fetch(new URL(path, base), init);
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      const ms = performance.now() - t0;
-      if (!res.ok) throw new Error(`${path}: ${res.status} ${new TextDecoder().decode(bytes).slice(0, 300)}`);
-      return { res, bytes, ms };
-    };
-    const json = async (path: string, init?: RequestInit) => {
+    // of body that no client pays), accepting gzip as browsers and HTTP libraries do; timed up to the answer's last
+    // byte as sent, not the client's own decompression or parse (Node's fetch spends ~30 ms gunzipping 440 KB).
+    const agent = new http.Agent({ keepAlive: true });
+    const send = (path: string, init: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array } = {}) =>
+      new Promise<{ res: { headers: http.IncomingHttpHeaders; status: number }; bytes: Uint8Array; ms: number }>((resolve, reject) => {
+        const url = new URL(path, base);
+        const body = init.body === undefined ? undefined : typeof init.body === "string" ? Buffer.from(init.body) : init.body;
+        const headers = { "Accept-Encoding": "gzip", ...init.headers, ...(body ? { "Content-Length": String(body.byteLength) } : {}) };
+        const t0 = performance.now();
+        const req = http.request({ host: url.hostname, port: url.port, path: url.pathname + url.search, method: init.method ?? "GET", headers, agent }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            const ms = performance.now() - t0;
+            const raw = Buffer.concat(chunks);
+            const bytes = new Uint8Array(res.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw);
+            const status = res.statusCode ?? 0;
+            if (status < 200 || status > 299) reject(new Error(`${path}: ${status} ${new TextDecoder().decode(bytes).slice(0, 300)}`));
+            else resolve({ res: { headers: res.headers, status }, bytes, ms });
+          });
+          res.on("error", reject);
+        });
+        req.on("error", reject);
+        req.end(body);
+      });
+    const json = async (path: string, init?: Parameters<typeof send>[1]) => {
       const r = await send(path, init);
       return { ...r, body: JSON.parse(new TextDecoder().decode(r.bytes)) as Record<string, unknown> };
     };
@@ -262,7 +283,7 @@ describe("through the app Worker (as wrangler dev runs it)", () => {
       for (let i = 0; i < 30; i++) health.push((await send("/v1/health")).ms);
       const empty = median(health);
       for (const name of CLIENT_NAMES) {
-        const m = zoo.get(name)!;
+        const m = zooModels().get(name)!;
         const { body: model } = await json(`/v1/models?name=bench-${name}`, { method: "POST", headers: { ...auth, "Content-Type": "application/octet-stream" }, body: m.bytes });
         const { body: variant } = await json(`/v1/models/${model.id}/variants?wait=60`, {
           method: "POST",
@@ -289,7 +310,7 @@ describe("through the app Worker (as wrangler dev runs it)", () => {
           for (let i = 0; i < 9; i++) {
             for (const p of ["v1-json", "v2-binary"] as const) {
               const { res, ms } = await requests[p]();
-              const timing = res.headers.get("Server-Timing") ?? "";
+              const timing = String(res.headers["server-timing"] ?? "");
               samples[p].push({ ms, total: Number(/total;dur=([\d.]+)/.exec(timing)?.[1] ?? NaN), run: Number(/run;dur=([\d.]+)/.exec(timing)?.[1] ?? NaN) });
             }
           }

@@ -16,7 +16,7 @@ import {
 import { DEFAULT_AGREEMENT_SAMPLE, MAX_ARM_WEIGHT, NAME_PATTERN, ORIGINAL } from "../experiments/config";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../experiments/prometheus";
 import { ARM_HEADER, REQUEST_HEADER, serveExperiment } from "../traffic/arms";
-import { timedAnswer } from "../serve/server-timing";
+import { timedJsonAnswer } from "../serve/server-timing";
 import { InferRequestSchema, InferResponseSchema, ServerTimingHeaderSchema } from "./infer";
 import { errorResponses, ErrorSchema, NextCursor, PageQuery } from "./schemas";
 
@@ -281,7 +281,8 @@ export const experimentInference = createRouter("invalid_input").openapi(infer, 
   );
   c.header(ARM_HEADER, answer.arm);
   c.header(REQUEST_HEADER, answer.requestId);
-  return timedAnswer(() => c.json({ ...answer, outputs: encodeTensors(answer.outputs) }, 200), timing, { received: c.var.received, handlerStarted });
+  const out = { ...answer, outputs: encodeTensors(answer.outputs) };
+  return timedJsonAnswer(c, () => c.json(out, 200), out, timing, handlerStarted);
 });
 
 export const prometheusMetrics = createRouter("invalid_request").openapi(metrics, async (c) => {

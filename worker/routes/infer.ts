@@ -3,7 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../app";
 import { requireModel } from "../catalog/models";
 import { runInference } from "../traffic/infer";
-import { timedAnswer } from "../serve/server-timing";
+import { timedJsonAnswer } from "../serve/server-timing";
 import { modelEntryKey, remembered } from "../serve/serving-cache";
 import { encodeTensors } from "../../formats/json-numbers.js";
 import { errorResponses, JsonTensorSchema, ModelIdParam, OutputTensorSchema } from "./schemas";
@@ -34,7 +34,8 @@ export const ServerTimingHeaderSchema = z.string().openapi({
   description:
     "cache;desc=\"hit\"|\"miss\", parse;dur=<ms> (body read and checked by the schema), validate;dur=<ms> (inputs against the model's " +
     "signature), resolve;dur=<ms> (the variant that serves), load;dur=<ms> (only when the session was loaded for this request), " +
-    "run;dur=<ms>, serialize;dur=<ms>, total;dur=<ms> (since the request arrived)",
+    "run;dur=<ms>, serialize;dur=<ms>, compress;dur=<ms> (only when a JSON answer was gzipped for a client that accepts it), " +
+    "total;dur=<ms> (since the request arrived)",
   example: 'cache;desc="hit", parse;dur=0.4, validate;dur=0.1, resolve;dur=0, run;dur=3.1, serialize;dur=0.2, total;dur=3.9',
 });
 
@@ -69,5 +70,6 @@ export const inference = createRouter("invalid_input").openapi(infer, async (c) 
   const { variant, bits, profile } = c.req.valid("query");
   const pick = { variant, bits: bits ? Number(bits) : undefined, profile: profile === "1" };
   const { answer, timing } = await runInference(c.var.store, model, pick, c.req.valid("json").inputs);
-  return timedAnswer(() => c.json({ ...answer, outputs: encodeTensors(answer.outputs) }, 200), timing, { received: c.var.received, handlerStarted });
+  const out = { ...answer, outputs: encodeTensors(answer.outputs) };
+  return timedJsonAnswer(c, () => c.json(out, 200), out, timing, handlerStarted);
 });

@@ -8,7 +8,7 @@ import { ApiError } from "../errors";
 import type { AppEnv } from "../env";
 import { inferV2, resolveV2Target, v2ModelMetadata, type V2Body } from "../traffic/inference-v2";
 import { headerLengthOf, splitV2Body } from "../serve/inference-v2";
-import { timedAnswer } from "../serve/server-timing";
+import { timedAnswer, timedJsonAnswer } from "../serve/server-timing";
 import { readBodyWithLimit } from "../store/body";
 import { ARM_HEADER, REQUEST_HEADER } from "../traffic/arms";
 import { HEADER_LENGTH_HEADER, joinBinaryBody } from "../../formats/inference-v2.js";
@@ -170,7 +170,9 @@ for (const [path, params] of [["/models/{model}", ModelParam], ["/models/{model}
       c.header(REQUEST_HEADER, served.experiment.requestId);
     }
     const marks = { received: c.var.received, handlerStarted };
-    if (served.chunks.length === 0) return timedAnswer(() => c.json(served.response, 200), served.timing, marks);
+    if (served.chunks.length === 0) {
+      return timedJsonAnswer(c, () => c.json(served.response, 200), served.response, served.timing, handlerStarted);
+    }
     return timedAnswer(
       () => {
         const { body: out, headerLength } = joinBinaryBody(served.response, served.chunks);

@@ -4,6 +4,7 @@ import { app } from "@worker/index";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
 import { encodeModel } from "@worker/onnx/codec";
 import { evictAllSessions } from "@worker/serve/sessions";
+import { GZIP_JSON_BYTES } from "@worker/serve/server-timing";
 import { DT } from "@worker/onnx/dtype";
 import { REFERENCE_MODELS, type ReferenceCase } from "@test/support/reference-models";
 import { buildMlp, buildNonFiniteMlp, buildUncoveredMlp } from "@test/support/models";
@@ -182,6 +183,55 @@ describe("the session cache, as Server-Timing reports it", () => {
     for (const d of phases) expect(d).toBeGreaterThanOrEqual(0);
     // Each phase is rounded to 0.1 ms on its own.
     expect(phases.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(dur("total") + 0.05 * phases.length + 1e-9);
+  });
+
+  it("gzips a large JSON answer for a client that accepts gzip, inside the timed total, and sends the same JSON", async () => {
+    // 4096 outputs: about 80 KB of JSON, above GZIP_JSON_BYTES.from; one input row keeps the request small.
+    const id = ((await (await uploadModel(buildMlp([16, 32, 4096], 11))).json()) as { id: string }).id;
+    const body = { inputs: { input: { type: "float32", dims: [1, 16], data: Array.from({ length: 16 }, (_, i) => Math.cos(i)) } } };
+    const plain = await postJson(`/v1/models/${id}/infer?bits=32`, body);
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get("Content-Encoding")).toBeNull();
+    expect([...serverTiming(plain).keys()]).not.toContain("compress");
+    const plainText = await plain.text();
+    expect(plainText.length).toBeGreaterThan(GZIP_JSON_BYTES.from);
+
+    const gz = await api(`/v1/models/${id}/infer?bits=32`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept-Encoding": "br;q=0.5, gzip" },
+      body: JSON.stringify(body),
+      // Read the body as it was sent: the runtime would otherwise decode it on the way in.
+      encodeResponseBody: "manual",
+    } as RequestInit);
+    expect(gz.status).toBe(200);
+    expect(gz.headers.get("Content-Encoding")).toBe("gzip");
+    expect(gz.headers.get("Vary")).toBe("Accept-Encoding");
+    const sent = new Uint8Array(await gz.arrayBuffer());
+    expect([sent[0], sent[1]]).toEqual([0x1f, 0x8b]);
+    expect(sent.length).toBeLessThan(plainText.length * 0.7);
+    const text = await new Response(new Blob([sent]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
+    const answer = JSON.parse(text) as Answer;
+    const expected = JSON.parse(plainText) as Answer;
+    expect(answer.outputs).toEqual(expected.outputs);
+    const timing = serverTiming(gz);
+    expect([...timing.keys()]).toEqual(["cache", "parse", "validate", "resolve", "run", "serialize", "compress", "total"]);
+    const dur = (name: string) => Number(timing.get(name)!.dur);
+    expect(dur("compress")).toBeGreaterThanOrEqual(0);
+    const phases = ["parse", "validate", "resolve", "run", "serialize", "compress"].map(dur);
+    expect(phases.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(dur("total") + 0.05 * phases.length + 1e-9);
+
+    // A client that refuses gzip (q=0), or a small answer, gets the JSON as written.
+    const small = await setUp("mlp");
+    for (const [path, request, accept] of [
+      [`/v1/models/${id}/infer?bits=32`, body, "gzip;q=0, identity"],
+      [`/v1/models/${small.id}/infer?bits=32`, small.body, "gzip"],
+    ] as const) {
+      const res = await api(path, { method: "POST", headers: { "Content-Type": "application/json", "Accept-Encoding": accept }, body: JSON.stringify(request), encodeResponseBody: "manual" } as RequestInit);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("Content-Encoding")).toBeNull();
+      expect([...serverTiming(res).keys()]).not.toContain("compress");
+      expect(Object.keys((JSON.parse(await res.text()) as Answer).outputs)).toEqual(["logits"]);
+    }
   });
 
   it("answers ?profile=1 with the kernel engine's per-node timings, and null where onnxruntime-web serves", async () => {
