@@ -13,6 +13,7 @@ import { fromHalf, toHalf } from "@formats/half.js";
 import { encodeNpy } from "@formats/npy.js";
 import { encodeNpz } from "@formats/npz.js";
 import { REFERENCE_MODELS } from "@test/support/reference-models";
+import { buildMlp } from "@test/support/models";
 import { api, postJson, TOKENS, uploadModel } from "@test/support/api";
 import { decodeBinaryTensor, encodeBinaryTensor, HEADER_LENGTH_HEADER, joinBinaryBody, splitBinaryBody } from "@formats/inference-v2.js";
 
@@ -347,6 +348,24 @@ describe("POST /v2/models/{model}/infer", () => {
     const ok = (await (await postJson(`/v2/models/${id}/infer`, { inputs, outputs: [{ name: "logits" }] })).json()) as V2Response;
     expect(ok.outputs.map((o) => o.name)).toEqual(["logits"]);
     await expectV2Error(await postJson(`/v2/models/${id}/infer`, { inputs, outputs: [{ name: "probs" }] }), 400, "'probs'");
+  });
+
+  it("gzips a large JSON answer for a client that accepts gzip, timed in Server-Timing, with the same outputs as plain", async () => {
+    // 4096 outputs: about 80 KB of JSON, over the size from which the Worker gzips.
+    const id = await upload(buildMlp([16, 32, 4096], 12));
+    const body = JSON.stringify({ inputs: [{ name: "input", shape: [1, 16], datatype: "FP32", data: Array.from({ length: 16 }, (_, i) => Math.sin(i)) }] });
+    const ask = (accept: string) =>
+      api(`/v2/models/${id}/infer`, { method: "POST", headers: { "Content-Type": "application/json", "Accept-Encoding": accept }, body, encodeResponseBody: "manual" } as RequestInit);
+    const plain = await ask("identity");
+    expect(plain.headers.get("Content-Encoding")).toBeNull();
+    const expected = (JSON.parse(await plain.text()) as V2Response).outputs;
+    expect(expected[0]!.shape).toEqual([1, 4096]);
+    const gz = await ask("gzip");
+    expect(gz.status).toBe(200);
+    expect(gz.headers.get("Content-Encoding")).toBe("gzip");
+    expect(gz.headers.get("Server-Timing")).toMatch(/serialize;dur=[\d.]+, compress;dur=[\d.]+, total;dur=[\d.]+$/);
+    const text = await new Response(gz.body!.pipeThrough(new DecompressionStream("gzip"))).text();
+    expect((JSON.parse(text) as V2Response).outputs).toEqual(expected);
   });
 });
 
