@@ -24,6 +24,24 @@ describe("f32_quantize_linear and f32_dequantize_linear", () => {
   }
 });
 
+describe("f32_quantize_dequantize_linear", () => {
+  for (const g of STATIC_GRIDS) {
+    it(`writes what QuantizeLinear then DequantizeLinear write on ${g.label} levels, in one pass, in place too, n from 0 to 37`, () => {
+      const kx = kernelInstance();
+      for (let n = 0; n <= 37; n++) {
+        const x = gridValues(n, n + 7, g.s);
+        const expected = [...x].map((v) => refDequantize(refLevels(v, g.s, g.zp, g.lo, g.hi), g.s, g.zp));
+        const X = kx.put(x);
+        const Y = kx.alloc(n * 4);
+        kx.k.f32_quantize_dequantize_linear(n, X, g.s, g.zp, g.lo, g.hi, Y);
+        expect([...kx.f32(Y, n)], `n=${n}`).toEqual(expected);
+        kx.k.f32_quantize_dequantize_linear(n, X, g.s, g.zp, g.lo, g.hi, X);
+        expect([...kx.f32(X, n)], `n=${n}, in place`).toEqual(expected);
+      }
+    });
+  }
+});
+
 describe("qs8_quantize_rows_static", () => {
   for (const g of STATIC_GRIDS) {
     it(`writes ${g.label} levels less ${g.shift} as int8 rows padded with zeros, K around 16`, () => {

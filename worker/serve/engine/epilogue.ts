@@ -2,7 +2,8 @@
 // one pass over the output instead of one per op, and BatchNormalization folded into the weights' channel scales.
 import type { NodeProto } from "onnx-buf";
 import { floatAttribute } from "../../onnx/attributes";
-import type { Epilogue } from "./op";
+import { gridOf, sameGrid } from "./activation-grid";
+import type { Epilogue, Grid } from "./op";
 import { floatData, type Constant } from "./values";
 
 interface GraphFacts {
@@ -84,6 +85,21 @@ export function absorbActivation(node: NodeProto, g: GraphFacts): { lo: number; 
   if (!next || !bounds) return { lo: -Infinity, hi: Infinity, output };
   g.absorbed.add(next);
   return { lo: bounds[0], hi: bounds[1], output: next.output[0]! };
+}
+
+/**
+ * For a QuantizeLinear onto `grid`: absorbs the DequantizeLinear on the same grid that alone reads its levels (the
+ * pair QDQ exporters write before a quantized layer), so that one pass writes the values on the grid. The output name
+ * the step must produce, or null when no such DequantizeLinear follows.
+ */
+export function absorbDequantize(node: NodeProto, grid: Grid, g: GraphFacts): string | null {
+  const next = soleConsumer(node.output[0]!, g);
+  if (next?.opType !== "DequantizeLinear" || next.input[0] !== node.output[0]) return null;
+  const constant = (i: number) => (next.input[i] ? g.constants.get(next.input[i]!) : undefined);
+  const own = gridOf(next, constant(1), constant(2), Boolean(next.input[2]));
+  if (!own || !sameGrid(own, grid)) return null;
+  g.absorbed.add(next);
+  return next.output[0]!;
 }
 
 /** Clip's bounds: attributes before opset 11, constant inputs after (absent = unbounded). */

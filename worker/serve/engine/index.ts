@@ -17,7 +17,7 @@ import { KernelInstance } from "../wasm/runtime";
 import { checkOutputSizes, type CheckedTensor } from "../inputs";
 import type { Epilogue, OpPlan, PlanContext, ValueMark } from "./op";
 import { OPS } from "./ops/registry";
-import { absorbActivation, absorbEpilogue } from "./epilogue";
+import { absorbActivation, absorbDequantize, absorbEpilogue } from "./epilogue";
 import { LimitError } from "../../onnx/limits";
 import { checkNodeAttributes } from "./attributes";
 import { fuseGraph } from "./fusion";
@@ -386,6 +386,7 @@ class Planner {
           absorbActivation: () => absorbActivation(node, { consumers: this.consumers, graphOutputs: this.graphOutputs, constants, absorbed, opset: this.opset }),
           absorbEpilogue: (channels, axis, rank, start) =>
             absorbEpilogue(node, channels, axis, rank, { consumers: this.consumers, graphOutputs: this.graphOutputs, constants, absorbed, opset: this.opset }, start),
+          absorbDequantize: (grid) => absorbDequantize(node, grid, { consumers: this.consumers, graphOutputs: this.graphOutputs, constants, absorbed, opset: this.opset }),
           noteKernel: (k) => {
             kernel = k;
           },

@@ -34,6 +34,8 @@ export interface PlanContext {
   absorbEpilogue(channels: number, axis: number, rank: number, start?: Epilogue): { epilogue: Epilogue; output: string };
   /** For elementwise ops: absorbs a following Relu or constant-bounded Clip that alone reads the output. */
   absorbActivation(): { lo: number; hi: number; output: string };
+  /** For QuantizeLinear: absorbs the DequantizeLinear on `grid` that alone reads its output; that one's output name. */
+  absorbDequantize(grid: Grid): string | null;
   /** Records which kernel serves this (linear) node. */
   noteKernel(kernel: string): void;
   /** What planning knows of input i's elements at run time (see ValueMark), if anything. */

@@ -17,6 +17,7 @@ export interface KernelExports {
   qs8_quantize_rows_static(M: number, K: number, Kp: number, A: Ptr, lda: number, s: number, zp: number, lo: number, hi: number, shift: number, Q: Ptr): void;
   f32_quantize_linear(n: number, X: Ptr, s: number, zp: number, lo: number, hi: number, Y: Ptr): void;
   f32_dequantize_linear(n: number, X: Ptr, s: number, zp: number, Y: Ptr): void;
+  f32_quantize_dequantize_linear(n: number, X: Ptr, s: number, zp: number, lo: number, hi: number, Y: Ptr): void;
   qu7_gemm_wasmsimd_2x4(M: number, Kp: number, N: number, Q: Ptr, as: Ptr, zps: Ptr, W: Ptr, wsum: Ptr, ws: Ptr, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
   qs4_quantize_rows(M: number, K: number, Kp: number, A: Ptr, lda: number, Q: Ptr, scales: Ptr, qsum: Ptr): void;
   qs4_gemm_wasmsimd_rx4(M: number, Kp: number, N: number, Q: Ptr, as: Ptr, qsum: Ptr, W: Ptr, wsT: Ptr, Np: number, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;

@@ -92,6 +92,31 @@ async function kernelsMatching({ bytes, input }: { bytes: Uint8Array; input: num
   return session!.kernels;
 }
 
+/** x -> Q (uint8) whose levels two DequantizeLinear nodes read, each before its own MatMul: no pair to run as one. */
+function sharedLevelsMlp() {
+  const inits: TensorProto[] = [f32("s", [], [0.011]), makeTensor("zp", DT.UINT8, [], Uint8Array.of(131))];
+  const nodes = [
+    makeNode("QuantizeLinear", ["x", "s", "zp"], ["xq"], "x/QuantizeLinear"),
+    makeNode("DequantizeLinear", ["xq", "s", "zp"], ["xa"], "a/DequantizeLinear"),
+    makeNode("DequantizeLinear", ["xq", "s", "zp"], ["xb"], "b/DequantizeLinear"),
+    weight("w1", [64, 48], 1, 127, 4, inits),
+    makeNode("MatMul", ["xa", "w1"], ["y1"], "fc1/MatMul"),
+    weight("w2", [64, 10], 1, 127, 8, inits),
+    makeNode("MatMul", ["xb", "w2"], ["y2"], "fc2/MatMul"),
+  ];
+  const outputs = [makeValueInfo("y1", DT.FLOAT, ["N", 48]), makeValueInfo("y2", DT.FLOAT, ["N", 10])];
+  return { bytes: encodeModel(makeModel(makeGraph(nodes, "shared-levels", [makeValueInfo("x", DT.FLOAT, ["N", 64])], outputs, inits))), input: [64] };
+}
+
+/** The ops of the steps one run of `bytes` takes, sorted. */
+async function stepOps(bytes: Uint8Array, input: number[]): Promise<string[]> {
+  const { session } = createKernelSession(decodeModel(bytes), plainKernelModule);
+  const dims = [1, ...input];
+  const profile: { op: string }[] = [];
+  await session!.run({ x: { type: "float32", dims, data: uniform(count(dims), 3, 1) } }, { profile } as never);
+  return profile.map((p) => p.op).sort();
+}
+
 describe("QDQ activations on the kernel engine", () => {
   it("run an MLP's layers on the int8 kernel with the activations' own grids (uint8 and int8, 8- and 4-bit weights)", async () => {
     const kernels = await kernelsMatching(qdqMlp());
@@ -102,5 +127,13 @@ describe("QDQ activations on the kernel engine", () => {
   it("run convolutions on them straight on NCHW planes (padded 3x3, 1x1, grouped at stride 2): the padding is the zero point's level", async () => {
     const kernels = await kernelsMatching(qdqCnn(), ["y1", "y2", "y3"]);
     expect([kernels["conv1/Conv"], kernels["conv2/Conv"], kernels["conv3/Conv"]]).toEqual(["qs8-grid-pointwise", "qs8-grid-pointwise", "qs8-grid-pointwise"]);
+  });
+
+  it("run a QuantizeLinear and the DequantizeLinear that alone reads its levels as one step, and keep shared levels apart", async () => {
+    expect(await stepOps(qdqMlp().bytes, [64])).toEqual(["Gemm", "MatMul", "QuantizeLinear", "QuantizeLinear"]);
+    const shared = sharedLevelsMlp();
+    expect(await stepOps(shared.bytes, shared.input)).toEqual(["DequantizeLinear", "DequantizeLinear", "MatMul", "MatMul", "QuantizeLinear"]);
+    const kernels = await kernelsMatching(shared);
+    expect([kernels["fc1/MatMul"], kernels["fc2/MatMul"]]).toEqual(["qs8", "qs8"]);
   });
 });
