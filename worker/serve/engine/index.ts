@@ -359,6 +359,8 @@ class Planner {
         let readsShape = false;
         let kernel: string | undefined;
         const before = new Set(absorbed);
+        // What the absorb* helpers read of the graph and record as taken.
+        const facts = { consumers: this.consumers, graphOutputs: this.graphOutputs, constants, absorbed, opset: this.opset };
         const ctx: PlanContext = {
           node,
           opset: this.opset,
@@ -383,10 +385,9 @@ class Planner {
             const fixed = this.place(c);
             return () => fixed;
           },
-          absorbActivation: () => absorbActivation(node, { consumers: this.consumers, graphOutputs: this.graphOutputs, constants, absorbed, opset: this.opset }),
-          absorbEpilogue: (channels, axis, rank, start) =>
-            absorbEpilogue(node, channels, axis, rank, { consumers: this.consumers, graphOutputs: this.graphOutputs, constants, absorbed, opset: this.opset }, start),
-          absorbDequantize: (grid) => absorbDequantize(node, grid, { consumers: this.consumers, graphOutputs: this.graphOutputs, constants, absorbed, opset: this.opset }),
+          absorbActivation: () => absorbActivation(node, facts),
+          absorbEpilogue: (channels, axis, rank, start) => absorbEpilogue(node, channels, axis, rank, facts, start),
+          absorbDequantize: (grid) => absorbDequantize(node, grid, facts),
           noteKernel: (k) => {
             kernel = k;
           },
