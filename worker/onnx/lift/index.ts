@@ -13,6 +13,7 @@ import { nodeLabel } from "../operators";
 import { OP_HISTORY, RUNTIME_GAPS, type Step } from "./history";
 import { LEGACY_STEPS } from "./legacy-history";
 import { REWRITES, type ConstantSink, type GraphFacts } from "./rewrites";
+import { outputRank } from "./ranks";
 
 export { OP_HISTORY } from "./history";
 
@@ -31,11 +32,6 @@ function tensorOf(name: string, dataType: number, bytes: ArrayBuffer, dims: numb
   return create(TensorProtoSchema, { name, dataType, dims: dims.map(BigInt), rawData: new Uint8Array(bytes) as Uint8Array<ArrayBuffer> });
 }
 
-/** Ops whose output has their first input's rank, and ops whose output is 2-D: enough to place a Softmax's axis. */
-const SAME_RANK = new Set(["Relu", "LeakyRelu", "Elu", "Selu", "Sigmoid", "Tanh", "HardSigmoid", "Softplus", "Identity", "Dropout", "Cast", "Abs", "Neg", "Exp", "Log", "Sqrt", "Clip", "BatchNormalization", "Softmax", "LogSoftmax"]);
-const RANK_2 = new Set(["Gemm", "Flatten"]);
-const BROADCAST = new Set(["Add", "Sub", "Mul", "Div", "MatMul"]);
-
 /** Ranks, element types and constants the graph states (value infos, initializers, Constant nodes) or implies. */
 function factsOf(graph: GraphProto, outer: GraphFacts | undefined, added: readonly TensorProto[]): GraphFacts {
   const ranks = new Map<string, number>();
@@ -53,25 +49,23 @@ function factsOf(graph: GraphProto, outer: GraphFacts | undefined, added: readon
     constants.set(t.name, t);
   }
   const rankOf = (name: string) => ranks.get(name) ?? outer?.rankOf(name);
+  const constantOf = (name: string) => constants.get(name) ?? added.find((t) => t.name === name) ?? outer?.constantOf(name);
   for (const n of graph.node) {
-    const out = n.output[0];
-    if (!out || ranks.has(out)) continue;
     const value = n.opType === "Constant" ? n.attribute.find((a) => a.name === "value")?.t : undefined;
-    if (value) {
-      constants.set(out, value);
-      ranks.set(out, value.dims.length);
-      types.set(out, value.dataType);
-    } else if (RANK_2.has(n.opType)) ranks.set(out, 2);
-    else if (SAME_RANK.has(n.opType) && rankOf(n.input[0]!) !== undefined) ranks.set(out, rankOf(n.input[0]!)!);
-    else if (BROADCAST.has(n.opType)) {
-      const r = n.input.map((i) => rankOf(i));
-      if (r.every((x) => x !== undefined) && (n.opType !== "MatMul" || r.every((x) => x! >= 2))) ranks.set(out, Math.max(...(r as number[])));
+    if (value && n.output[0]) {
+      constants.set(n.output[0], value);
+      if (!ranks.has(n.output[0])) ranks.set(n.output[0], value.dims.length);
+      types.set(n.output[0], value.dataType);
+      continue;
     }
+    const rank = outputRank(n, rankOf, constantOf);
+    if (rank === undefined) continue;
+    for (const out of n.output) if (out && !ranks.has(out)) ranks.set(out, rank);
   }
   return {
     rankOf,
     elementTypeOf: (name) => types.get(name) ?? outer?.elementTypeOf(name),
-    constantOf: (name) => constants.get(name) ?? added.find((t) => t.name === name) ?? outer?.constantOf(name),
+    constantOf,
   };
 }
 

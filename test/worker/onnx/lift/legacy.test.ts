@@ -72,6 +72,7 @@ async function liftedDifference(model: ModelProto, to = 13, feeds = feedsFor(mod
 }
 
 const nodeOf = (m: ModelProto): NodeProto => m.graph!.node[0]!;
+const liftedNode = (m: ModelProto, name: string): NodeProto => lifted(m, 13).graph!.node.find((n) => n.name === name)!;
 const attrNames = (n: NodeProto) => n.attribute.map((a) => a.name).sort();
 const refusal = (m: ModelProto, to = 13) => {
   const r = liftDefaultOpset(m, to);
@@ -173,16 +174,68 @@ describe("Softmax, LogSoftmax and Hardmax at opset 13 (coerced to 2-D before)", 
     expect(await liftedDifference(makeModel(g, { "": 11 }, 6), 21)).toBeLessThanOrEqual(1e-6);
   });
 
+  it("follows ranks through the ops of a graph that states no intermediate shapes (tf2onnx's NHWC classifier head)", async () => {
+    // Transpose -> Conv -> Relu -> Transpose -> ReduceMean(keepdims 0) -> Reshape -> MatMul -> Add -> Softmax: the
+    // output's shape is not stated either, so the rank comes from the ops alone (4, 4, 4, 4, 2, 2, 2, 2).
+    const next = rng(3);
+    const g = makeGraph(
+      [
+        makeNode("Transpose", ["x"], ["nchw"], "t_in", { perm: [0, 3, 1, 2] }),
+        makeNode("Conv", ["nchw", "w"], ["c"], "conv", { kernel_shape: [3, 3], auto_pad: "SAME_UPPER" }),
+        makeNode("Relu", ["c"], ["r"], "relu"),
+        makeNode("Transpose", ["r"], ["nhwc"], "t_out", { perm: [0, 2, 3, 1] }),
+        makeNode("ReduceMean", ["nhwc"], ["gap"], "mean", { axes: [1, -2], keepdims: 0 }),
+        makeNode("Reshape", ["gap", "flat"], ["f"], "flatten"),
+        makeNode("MatMul", ["f", "fc"], ["mm"], "dense"),
+        makeNode("Add", ["mm", "b"], ["logits"], "bias"),
+        makeNode("Softmax", ["logits"], ["y"], "softmax"),
+      ],
+      "g",
+      [makeValueInfo("x", DT.FLOAT, [2, 6, 6, 3])],
+      [makeValueInfo("y", DT.FLOAT, [])],
+      [
+        float32("w", Array.from({ length: 4 * 3 * 9 }, () => next() - 0.5), [4, 3, 3, 3]),
+        int64("flat", [2, 4]),
+        float32("fc", Array.from({ length: 20 }, () => next() - 0.5), [4, 5]),
+        float32("b", [0.1, -0.2, 0.3, 0, 0.5]),
+      ],
+    );
+    const out = g.output[0]!.type!.value;
+    if (out.case === "tensorType") out.value.shape = undefined;
+    const m = makeModel(g, { "": 11 }, 6);
+    expect(liftedNode(m, "softmax").attribute.find((a) => a.name === "axis")?.i).toBe(-1n);
+    expect(await liftedDifference(m, 21)).toBeLessThanOrEqual(1e-6);
+  });
+
+  it("takes the rank from the Softmax's stated output where nothing before it fixes the input's", async () => {
+    // Reshape to a shape the graph computes (Shape of a second input): no rank before the Softmax, [3, 4] after it.
+    const g = makeGraph(
+      [makeNode("Shape", ["like"], ["s"], "shape"), makeNode("Reshape", ["x", "s"], ["r"], "reshape"), makeNode("Softmax", ["r"], ["y"], "n")],
+      "g",
+      [makeValueInfo("x", DT.FLOAT, [12]), makeValueInfo("like", DT.FLOAT, [3, 4])],
+      [makeValueInfo("y", DT.FLOAT, [3, 4])],
+    );
+    expect(await liftedDifference(makeModel(g, { "": 11 }, 6), 13)).toBeLessThanOrEqual(1e-6);
+  });
+
   it("refuses an axis before the last (opset 13 would normalise one axis, not all from it) and an unknown rank", () => {
     const m = oneNode({ op: "Softmax", opset: 11, inputs: [[2, 3, 4]], outputs: [{ shape: [2, 3, 4] }] });
     expect(refusal(m)).toBe("lifting from opset 11: Softmax node 'n': Softmax before opset 13 normalises over axes 1..2 of its rank-3 input together; opset 13 normalises along one axis");
-    // Reshape's output rank is not stated anywhere in the graph.
-    const g = makeGraph(
+    // A constant target shape fixes Reshape's rank (3 here), and axis 1 of 3 is refused as above.
+    const constantShape = makeGraph(
       [makeNode("Reshape", ["x", "shape"], ["r"], "reshape"), makeNode("LogSoftmax", ["r"], ["y"], "n")],
       "g",
       [makeValueInfo("x", DT.FLOAT, [2, 12])],
       [],
       [int64("shape", [2, 3, 4])],
+    );
+    expect(refusal(makeModel(constantShape, { "": 11 }, 6))).toMatch(/normalises over axes 1\.\.2 of its rank-3 input together/);
+    // A target shape that is a graph input: its length, so the rank, is not known, and the output states none.
+    const g = makeGraph(
+      [makeNode("Reshape", ["x", "shape"], ["r"], "reshape"), makeNode("LogSoftmax", ["r"], ["y"], "n")],
+      "g",
+      [makeValueInfo("x", DT.FLOAT, [2, 12]), makeValueInfo("shape", DT.INT64, [null])],
+      [],
     );
     expect(refusal(makeModel(g, { "": 11 }, 6))).toBe("lifting from opset 11: LogSoftmax node 'n': LogSoftmax before opset 13 normalises over every axis from 1 on, and the graph does not state its input's rank");
   });
