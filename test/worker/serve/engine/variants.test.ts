@@ -2,7 +2,7 @@
 // each layer lands on: fp16 -> f32, int4 -> qs4 (MLP) / int8 per channel (a CNN's convolutions: the pointwise int8
 // kernel over patch planes), 2-bit ternary (INT2) -> qs4 per block of 32 / qs8 per channel, 1-bit (INT2 signs at
 // opset 25, float +-scale at opset 11) -> the int8 kernels, dynamic int8 (integer ops) -> the int8 kernels,
-// 90% zero 1x16 blocks -> bsr1x16. Batch 1 and 5.
+// int8 before opset 13 (Cast + Mul per channel) -> the int8 kernels, 90% zero 1x16 blocks -> bsr1x16. Batch 1 and 5.
 import { describe, expect, it } from "vitest";
 import { compressModel } from "@worker/compress/pipeline";
 import { quantizeModel, type QuantizeOptions } from "@worker/compress/quantize";
@@ -65,6 +65,10 @@ const cases: { name: string; bytes: () => Uint8Array; shape: number[]; kernels: 
   // +-1 levels run on the int8 kernel (exact levels; activations quantized to int8 on the fly, as for int4).
   { name: "binary MLP", bytes: () => variant(mlp(), { bits: 1 }), shape: [64], kernels: ["qs8", "qs8", "qs8"], tolerance: 3e-2 },
   { name: "binary MLP from opset 11 (lifted)", bytes: () => variant(buildMlp([64, 96, 50, 10], 4, 11), { bits: 1 }), shape: [64], kernels: ["qs8", "qs8", "qs8"], tolerance: 3e-2 },
+  // Before opset 13 int8 weights are written as Cast(int8) * scale per channel (no per-axis DequantizeLinear): the
+  // same levels and scales reach the int8 kernels.
+  { name: "int8 MLP at opset 11 (Cast + Mul)", bytes: () => variant(buildMlp([64, 96, 50, 10], 4, 11), { bits: 8 }), shape: [64], kernels: ["qs8", "qs8", "qs8"], tolerance: 3e-2 },
+  { name: "int8 CNN at opset 11 (Cast + Mul)", bytes: () => variant(buildCnn(5, 11), { bits: 8 }), shape: [1, 12, 12], kernels: ["pointwise", "qs8-pointwise", "qs8"], tolerance: 3e-2 },
   { name: "binary CNN", bytes: () => variant(cnn(), { bits: 1 }), shape: [1, 12, 12], kernels: ["pointwise", "qs8-pointwise", "qs8"], tolerance: 3e-2 },
   // Dynamic int8 (DynamicQuantizeLinear, MatMulInteger/ConvInteger, rescale) runs as the weight-only form: the
   // engine quantizes activations per row or pixel where onnxruntime uses one uint8 grid per tensor, a few percent.

@@ -6,6 +6,7 @@ import { DT } from "../../../onnx/dtype";
 import { constantOf, isInteger, numbersOf, unaryMap, viewOp } from "../elementwise";
 import type { Op } from "../op";
 import { floatData, Uncovered } from "../values";
+import { integerLevels } from "./dequantizelinear";
 
 export const cast: Op = {
   plan(ctx) {
@@ -15,6 +16,9 @@ export const cast: Op = {
       // A float constant passes as it is: a dequantized weight cast to float16 (a half model's variant) keeps its
       // integer levels for the consuming layer's integer kernel.
       if ((to === DT.FLOAT || to === DT.FLOAT16) && c.dtype === DT.FLOAT) return { kind: "constant", outputs: [c] };
+      // int8 weights to float (Cast + Mul: weight-only int8 before opset 13's per-axis DequantizeLinear): kept as
+      // levels with a unit scale, which a Mul by per-channel scales turns into a quantized weight (ops/mul.ts).
+      if (to === DT.FLOAT && c.dtype === DT.INT8 && c.data instanceof Int8Array) return { kind: "constant", outputs: [integerLevels(c.dims, c.data)] };
       if (to === DT.FLOAT || to === DT.FLOAT16) return { kind: "constant", outputs: [{ dims: c.dims, dtype: DT.FLOAT, data: floatData(c) }] };
       if (to === DT.INT64 && c.data instanceof BigInt64Array) return { kind: "constant", outputs: [{ dims: c.dims, dtype: DT.INT64, data: c.data }] };
       if (to === DT.INT64 || to === DT.INT32 || to === DT.INT8 || to === DT.UINT8 || to === DT.BOOL || to === DT.DOUBLE) {

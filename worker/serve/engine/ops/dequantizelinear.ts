@@ -30,21 +30,28 @@ export const dequantizelinear: Op = {
     const levels = levelsOf(values, zeros, form, x.dims);
     let fits = true;
     for (let i = 0; i < levels.length; i++) if (levels[i]! < -128 || levels[i]! > 127) fits = false;
-    let dequantized: Float32Array | null = null;
-    const dequantize = () => (dequantized ??= dequantizeLevels(levels, form, x.dims));
-    if (!fits) return { kind: "constant", outputs: [{ dims: x.dims, dtype: DT.FLOAT, data: dequantize() }] };
+    if (!fits) return { kind: "constant", outputs: [{ dims: x.dims, dtype: DT.FLOAT, data: dequantizeLevels(levels, form, x.dims) }] };
     form.q = levels instanceof Int8Array ? levels : new Int8Array(levels);
-    const out: Constant = {
-      dims: x.dims,
-      dtype: DT.FLOAT,
-      quant: form,
-      get data() {
-        return dequantize();
-      },
-    };
+    const out = quantizedConstant(x.dims, form);
     return { kind: "constant", outputs: [out] };
   },
 };
+
+/** A quantized float constant: `form`'s levels times its scales, computed only if something reads the values. */
+export function quantizedConstant(dims: number[], form: QuantizedForm): Constant {
+  let dequantized: Float32Array | null = null;
+  return {
+    dims,
+    dtype: DT.FLOAT,
+    quant: form,
+    get data() {
+      return (dequantized ??= dequantizeLevels(form.q, form, dims));
+    },
+  };
+}
+
+/** int8 values as float: levels with one unit scale. */
+export const integerLevels = (dims: number[], q: Int8Array): Constant => quantizedConstant(dims, { q, bits: 8, scale: new Float32Array([1]), axis: -1, blockSize: 0 });
 
 /**
  * The flat layout of a per-axis or blocked scale: element ((o * size) + a) * inner + i of the tensor uses scale
