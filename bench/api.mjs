@@ -32,9 +32,9 @@ const VARIANT_OF_BITS = { 32: "fp32", 8: "int8", 4: "codebook4", 1: "pq8x256" };
 
 /**
  * @param {{ startApp: () => Promise<{ app: any, auth: Record<string,string>, call: (path: string, init?: RequestInit) => Promise<any> }>,
- *   benchWorker: any, get: (worker: any, path: string) => Promise<any>, timeInWorker: (worker: any, key: string, repeats?: number) => Promise<{ ms: number }> }} tools
+ *   benchWorker: any, get: (worker: any, path: string) => Promise<any>, timeInterleaved: (worker: any, keys: string[], rounds?: number) => Promise<Record<string, number>> }} tools
  */
-export async function apiBench({ startApp, benchWorker, get, timeInWorker }) {
+export async function apiBench({ startApp, benchWorker, get, timeInterleaved }) {
   let emptyMs;
   const started = Date.now();
   const bytes = { mlp: await get(benchWorker, "/bytes?name=mlp&variant=fp32"), cnn: await get(benchWorker, "/bytes?name=cnn&variant=fp32") };
@@ -98,13 +98,16 @@ export async function apiBench({ startApp, benchWorker, get, timeInWorker }) {
   } finally {
     await app.dispose();
   }
-  // The engine's own time, in the bench Worker, of the same bytes on the engine that served them.
+  // The engine's own time, in the bench Worker, of the same bytes on the engine that served them: a model's variants
+  // at one batch timed in alternation, as their int8/fp32 ratio is compared with the client's.
+  const keyOf = (/** @type {any} */ r) => `model|${r.model}|${r.engine}|${VARIANT_OF_BITS[r.bits]}|${r.batch}`;
+  /** @type {Record<string, number>} */
   const engineMs = {};
-  for (const r of rows) {
-    const key = `model|${r.model}|${r.engine}|${VARIANT_OF_BITS[r.bits]}|${r.batch}`;
-    engineMs[key] ??= (await timeInWorker(benchWorker, key, 3)).ms;
-    r.engineMs = engineMs[key];
+  for (const group of new Set(rows.map((r) => `${r.model}|${r.batch}`))) {
+    const keys = [...new Set(rows.filter((r) => `${r.model}|${r.batch}` === group).map(keyOf))];
+    Object.assign(engineMs, await timeInterleaved(benchWorker, keys));
   }
+  for (const r of rows) r.engineMs = engineMs[keyOf(r)];
   const find = (/** @type {string} */ model, /** @type {number} */ bits, /** @type {number} */ batch, /** @type {string} */ protocol) => rows.find((r) => r.model === model && r.bits === bits && r.batch === batch && r.protocol === protocol);
   console.log(`\nThrough wrangler's dev server: median client wall time of ${REQUESTS} interleaved rounds (ms); the empty route took ${fmt(emptyMs)} ms`);
   console.log("model | bits | batch | engine | engine ms | v1 JSON | V2 JSON | V2 binary | binary - (empty + engine) (goal <= 1.5) | V2 JSON <= v1 JSON");

@@ -86,6 +86,35 @@ async function timeInWorker(worker, key, repeats = 5) {
   return { ...info, ms: median(samples), iters };
 }
 
+/**
+ * timeInWorker for several runnables side by side: each sized as there, then `rounds` rounds that time every key once
+ * in turn, so that drift in a shared machine's load reaches all of them alike (their ratios are what is compared).
+ * Median ms per call per key.
+ */
+async function timeInterleaved(worker, keys, rounds = 7) {
+  const plan = [];
+  for (const key of keys) {
+    const q = encodeURIComponent(key);
+    await get(worker, `/prepare?key=${q}`);
+    const wall = async (iters) => {
+      const t0 = performance.now();
+      await get(worker, `/run?key=${q}&iters=${iters}`);
+      return performance.now() - t0;
+    };
+    await wall(10);
+    await wall(10);
+    const overhead = median([await wall(0), await wall(0), await wall(0)]);
+    const estimate = Math.max((await wall(8)) - overhead, 0.05) / 8;
+    plan.push({ key, wall, iters: Math.min(1 << 18, Math.max(4, Math.ceil(100 / estimate))) });
+  }
+  const samples = plan.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    const overhead = median([await plan[0].wall(0), await plan[0].wall(0), await plan[0].wall(0)]);
+    for (const [i, p] of plan.entries()) samples[i].push(((await p.wall(p.iters)) - overhead) / p.iters);
+  }
+  return Object.fromEntries(plan.map((p, i) => [p.key, median(samples[i])]));
+}
+
 /** An entry that takes seconds a run (AdaRound on a layer): one warm-up run, then `runs` single runs, their median. */
 async function timeSlowInWorker(worker, key, runs = 3) {
   const q = encodeURIComponent(key);
@@ -327,7 +356,7 @@ async function main() {
       return;
     }
     if (only === "api") {
-      await apiBench({ startApp, benchWorker: worker, get, timeInWorker });
+      await apiBench({ startApp, benchWorker: worker, get, timeInterleaved });
       return;
     }
     const list = await get(worker, "/list");

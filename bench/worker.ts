@@ -343,7 +343,9 @@ async function prepare(key: string): Promise<Runnable> {
     return hit;
   }
   const [kind, ...parts] = key.split("|");
-  const room = kind === "family" ? 2 : 1;
+  // Held side by side where they are timed in alternation: a family and its baseline; a small model's variants on
+  // the kernels (a few MB each; onnxruntime-web sessions, ~30 MB each, one at a time).
+  const room = kind === "family" ? 2 : kind === "model" && parts[1] === "kernels" ? 4 : 1;
   for (const [oldest, runnable] of [...held]) {
     if (held.size < room) break;
     held.delete(oldest);
