@@ -2,7 +2,9 @@
  *
  * Depthwise: each channel's plane is first copied into a zero-padded scratch plane, so the inner loops never test
  * bounds. 3x3 and 5x5 filters at stride 1 or 2 (dilation 1) run SIMD128 over four output columns with the filter
- * taps held in registers; other sizes and dilations take the scalar path. The epilogue is fused: the caller folds
+ * taps held in registers; other sizes and dilations at column stride 1 or 2 run SIMD128 the same way with each tap
+ * splatted as it is read; the rest (column stride 3 and up, and the columns past the last group of four) take the
+ * scalar path. The epilogue is fused: the caller folds
  * per-channel scales into the weights, the kernel adds the bias and clamps to [lo, hi]. Quantized (int8/int4)
  * depthwise weights are tiny, so the engine dequantizes them at load and runs them here in fp32. */
 #include "common.h"
@@ -93,6 +95,31 @@ DW_SIMD(dw3_s2, 3, 2, taps_s2)
 DW_SIMD(dw5_s1, 5, 1, taps_s1)
 DW_SIMD(dw5_s2, 5, 2, taps_s2)
 
+/* Any other filter (1 x K of 1-D models, 7 x 7, 3 x 1, ...) and dilation at column stride 1 or 2: four columns a
+ * step, taps splatted as they are read (a filter's taps do not all fit in registers); returns the first column left
+ * to the scalar tail. */
+static int dw_any(const float* P, int PW, const float* w, int kh, int kw, int sh, int sw, int dh, int dw, int OH, int OW,
+                  float b, float lo, float hi, float* y) {
+  const v128_t vb = wasm_f32x4_splat(b), vlo = wasm_f32x4_splat(lo), vhi = wasm_f32x4_splat(hi);
+  const int end = OW & ~3;
+  for (int oy = 0; oy < OH; oy++) {
+    float* out = y + (long)oy * OW;
+    for (int ox = 0; ox < end; ox += 4) {
+      v128_t acc = vb;
+      for (int ky = 0; ky < kh; ky++) {
+        const float* r = P + (long)(oy * sh + ky * dh) * PW + (long)ox * sw;
+        const float* wk = w + ky * kw;
+        if (sw == 1)
+          for (int kx = 0; kx < kw; kx++) acc = F32X4_MADD(taps_s1(r + kx * dw), wasm_f32x4_splat(wk[kx]), acc);
+        else
+          for (int kx = 0; kx < kw; kx++) acc = F32X4_MADD(taps_s2(r + kx * dw), wasm_f32x4_splat(wk[kx]), acc);
+      }
+      wasm_v128_store(out + ox, clamp_f32x4(acc, vlo, vhi));
+    }
+  }
+  return end;
+}
+
 /* Y[c] = clamp(conv(X[c], Wt[c]) + bias[c], lo, hi) for C planes of H x W; Wt is [C, kh * kw] (scales folded in),
  * bias may be 0. `scratch` holds PH * PW + 8 floats, PH = (OH-1)*sh + (kh-1)*dh + 1, PW likewise (the 8 let the
  * stride-2 loads read past a plane's last column). */
@@ -113,6 +140,7 @@ void f32_dwconv2d(const float* X, int C, int H, int W, const float* Wt, int kh, 
     else if (square && kh == 3 && sh == 2) done = dw3_s2(scratch, PW, w, OH, OW, b, lo, hi, y);
     else if (square && kh == 5 && sh == 1) done = dw5_s1(scratch, PW, w, OH, OW, b, lo, hi, y);
     else if (square && kh == 5 && sh == 2) done = dw5_s2(scratch, PW, w, OH, OW, b, lo, hi, y);
+    else if (sw == 1 || sw == 2) done = dw_any(scratch, PW, w, kh, kw, sh, sw, dh, dw, OH, OW, b, lo, hi, y);
     dw_scalar(scratch, PW, w, kh, kw, sh, sw, dh, dw, OH, OW, done, b, lo, hi, y);
   }
 }

@@ -1,6 +1,7 @@
 // f32_dwconv2d (direct depthwise convolution, fused bias and clamp), f32_pointwise_4x8 (1x1 convolution on NCHW)
 // and f32_col2im (ConvTranspose's gather) against scalar references: the SIMD 3x3 and 5x5 paths at strides 1 and 2
-// swept over widths around the 4-column step and over paddings, the scalar path for other filters and dilations,
+// swept over widths around the 4-column step and over paddings, the general SIMD path for other filters and
+// dilations at strides 1 and 2 (1-D filters included), the scalar path for wider strides,
 // the pointwise tile around its 4 channels, 8 pixels and 64-pixel blocks.
 import { describe, expect, it } from "vitest";
 import { dwOutputSize, packPointwise, refCol2im, refDwConv2d, refPointwise, type DwShape } from "@kernels/reference/f32_dwconv";
@@ -51,7 +52,22 @@ describe("f32_dwconv2d", () => {
     }
   });
 
-  it("takes the scalar path for other filters, strides and dilations, with and without bias", () => {
+  it("runs other filters and dilations (1-D 1 x 5 dilated, 7 x 7, 3 x 1) at column strides 1 and 2, widths around 4", () => {
+    for (const W of [...tileSizes(4), 17, 29]) {
+      for (const [kh, kw, dh, dw] of [[1, 5, 1, 1], [1, 5, 1, 2], [1, 5, 1, 4], [7, 7, 1, 1], [3, 1, 1, 1], [3, 3, 2, 2], [2, 3, 1, 3]] as const) {
+        for (const stride of [1, 2]) {
+          const pl = ((kw - 1) * dw) >> 1;
+          const pt = ((kh - 1) * dh) >> 1;
+          const s: DwShape = { C: 3, H: kh === 1 ? 1 : 9, W, kh, kw, sh: kh === 1 ? 1 : stride, sw: stride, pt, pl, pb: pt, pr: (kw - 1) * dw - pl, dh, dw };
+          if (dwOutputSize(s).OW <= 0 || dwOutputSize(s).OH <= 0) continue;
+          const { got, want } = runDw(s, -1, 1.5);
+          expect(relError(got, want), JSON.stringify(s)).toBeLessThan(1e-5);
+        }
+      }
+    }
+  });
+
+  it("takes the scalar path for column strides over 2, with and without bias", () => {
     const shapes: DwShape[] = [
       { C: 2, H: 9, W: 11, kh: 3, kw: 3, sh: 1, sw: 1, pt: 2, pl: 2, pb: 2, pr: 2, dh: 2, dw: 2 },
       { C: 3, H: 7, W: 10, kh: 7, kw: 7, sh: 1, sw: 1, pt: 3, pl: 3, pb: 3, pr: 3, dh: 1, dw: 1 },

@@ -1,5 +1,5 @@
 // Conv against onnxruntime-node beyond the im2col path of ops.test.ts: depthwise layers (the direct kernel: 3x3 and
-// 5x5 at strides 1 and 2, other filters and dilations on its scalar path, the MobileNet block's BatchNormalization
+// 5x5 at strides 1 and 2, other filters and dilations on its general path, the MobileNet block's BatchNormalization
 // and Clip fused, int8 weights dequantized at load), 1x1 filters (the transposed plane at stride 1 without
 // padding: the direct pointwise kernel on fp32 weights, the transposed plane on quantized or sparse ones; im2col
 // otherwise), and other filters read as patch planes (fp32 ones over few inputs and int8 ones into the pointwise
@@ -42,7 +42,7 @@ describe("Conv on the kernel engine against onnxruntime-node", () => {
       }
     });
 
-    it(`depthwise on the scalar path: dilation 2, 7x7, 3x1, stride 3, mixed strides, no bias, batch ${batch}`, async () => {
+    it(`depthwise on the general and scalar paths: dilation 2, 7x7, 3x1, stride 3, mixed strides, no bias, batch ${batch}`, async () => {
       const cases: [number, number, Attr][] = [
         [3, 3, { dilations: [2, 2], pads: [2, 2, 2, 2] }],
         [7, 7, { pads: [3, 3, 3, 3] }],
