@@ -3,8 +3,8 @@
  * Depthwise: each channel's plane is first copied into a zero-padded scratch plane, so the inner loops never test
  * bounds. 3x3 and 5x5 filters at stride 1 or 2 (dilation 1) run SIMD128 over four output columns with the filter
  * taps held in registers; other sizes and dilations at column stride 1 or 2 run SIMD128 the same way with each tap
- * splatted as it is read; the rest (column stride 3 and up, and the columns past the last group of four) take the
- * scalar path. The epilogue is fused: the caller folds
+ * splatted as it is read; a row's last one to three columns are a group of four whose extra lanes are dropped (7 x 7
+ * and 14 x 14 planes have no scalar tail). Column strides of 3 and up take the scalar path. The epilogue is fused: the caller folds
  * per-channel scales into the weights, the kernel adds the bias and clamps to [lo, hi]. Quantized (int8/int4)
  * depthwise weights are tiny, so the engine dequantizes them at load and runs them here in fp32. */
 #include "common.h"
@@ -49,19 +49,27 @@ static inline v128_t taps_s2(const float* r) {
   return wasm_i32x4_shuffle(wasm_v128_load(r), wasm_v128_load(r + 4), 0, 2, 4, 6);
 }
 
+/* Stores the first `cols` (1 to 4) lanes. */
+static inline void store_cols(float* dst, v128_t v, int cols) {
+  if (cols == 4) wasm_v128_store(dst, v);
+  else store_partial_f32x4(dst, v, cols);
+}
+
 /* K x K filter, stride S, four columns a step, two output rows at a time (each of the K + S input rows is loaded once
- * for both); returns the first column left to the scalar tail. */
+ * for both). The last step of a row computes four columns and stores those that exist: its loads read at most 7
+ * floats past the row's padded end, into the next row or the 8 spare floats after the plane, and the lanes they
+ * feed are dropped. Returns OW (no scalar tail). */
 #define DW_SIMD(NAME, K, S, TAPS)                                                                                     \
   static int NAME(const float* P, int PW, const float* w, int OH, int OW, float b, float lo, float hi, float* y) {  \
     v128_t wv[K * K];                                                                                               \
     for (int i = 0; i < K * K; i++) wv[i] = wasm_f32x4_splat(w[i]);                                                \
     const v128_t vb = wasm_f32x4_splat(b), vlo = wasm_f32x4_splat(lo), vhi = wasm_f32x4_splat(hi);                 \
-    const int end = OW & ~3;                                                                                        \
     int oy = 0;                                                                                                     \
     for (; oy + 2 <= OH; oy += 2) {                                                                                 \
       const float* r0 = P + (long)(oy * S) * PW;                                                                    \
       float* out = y + (long)oy * OW;                                                                               \
-      for (int ox = 0; ox < end; ox += 4) {                                                                         \
+      for (int ox = 0; ox < OW; ox += 4) {                                                                          \
+        const int cols = OW - ox < 4 ? OW - ox : 4;                                                                 \
         v128_t acc0 = vb, acc1 = vb;                                                                                \
         for (int r = 0; r < K + S; r++) {                                                                           \
           const float* row = r0 + (long)r * PW + ox * S;                                                            \
@@ -71,23 +79,24 @@ static inline v128_t taps_s2(const float* r) {
             if (r >= S) acc1 = F32X4_MADD(t, wv[(r - S) * K + kx], acc1);                                           \
           }                                                                                                         \
         }                                                                                                           \
-        wasm_v128_store(out + ox, clamp_f32x4(acc0, vlo, vhi));                                                     \
-        wasm_v128_store(out + OW + ox, clamp_f32x4(acc1, vlo, vhi));                                                \
+        store_cols(out + ox, clamp_f32x4(acc0, vlo, vhi), cols);                                                    \
+        store_cols(out + OW + ox, clamp_f32x4(acc1, vlo, vhi), cols);                                               \
       }                                                                                                             \
     }                                                                                                               \
     for (; oy < OH; oy++) {                                                                                         \
       const float* r0 = P + (long)(oy * S) * PW;                                                                    \
       float* out = y + (long)oy * OW;                                                                               \
-      for (int ox = 0; ox < end; ox += 4) {                                                                         \
+      for (int ox = 0; ox < OW; ox += 4) {                                                                          \
+        const int cols = OW - ox < 4 ? OW - ox : 4;                                                                 \
         v128_t acc = vb;                                                                                            \
         for (int ky = 0; ky < K; ky++) {                                                                            \
           const float* r = r0 + (long)ky * PW + ox * S;                                                             \
           for (int kx = 0; kx < K; kx++) acc = F32X4_MADD(TAPS(r + kx), wv[ky * K + kx], acc);                      \
         }                                                                                                           \
-        wasm_v128_store(out + ox, clamp_f32x4(acc, vlo, vhi));                                                      \
+        store_cols(out + ox, clamp_f32x4(acc, vlo, vhi), cols);                                                     \
       }                                                                                                             \
     }                                                                                                               \
-    return end;                                                                                                     \
+    return OW;                                                                                                      \
   }
 
 DW_SIMD(dw3_s1, 3, 1, taps_s1)
@@ -101,10 +110,10 @@ DW_SIMD(dw5_s2, 5, 2, taps_s2)
 static int dw_any(const float* P, int PW, const float* w, int kh, int kw, int sh, int sw, int dh, int dw, int OH, int OW,
                   float b, float lo, float hi, float* y) {
   const v128_t vb = wasm_f32x4_splat(b), vlo = wasm_f32x4_splat(lo), vhi = wasm_f32x4_splat(hi);
-  const int end = OW & ~3;
   for (int oy = 0; oy < OH; oy++) {
     float* out = y + (long)oy * OW;
-    for (int ox = 0; ox < end; ox += 4) {
+    for (int ox = 0; ox < OW; ox += 4) {
+      const int cols = OW - ox < 4 ? OW - ox : 4;
       v128_t acc = vb;
       for (int ky = 0; ky < kh; ky++) {
         const float* r = P + (long)(oy * sh + ky * dh) * PW + (long)ox * sw;
@@ -114,10 +123,10 @@ static int dw_any(const float* P, int PW, const float* w, int kh, int kw, int sh
         else
           for (int kx = 0; kx < kw; kx++) acc = F32X4_MADD(taps_s2(r + kx * dw), wasm_f32x4_splat(wk[kx]), acc);
       }
-      wasm_v128_store(out + ox, clamp_f32x4(acc, vlo, vhi));
+      store_cols(out + ox, clamp_f32x4(acc, vlo, vhi), cols);
     }
   }
-  return end;
+  return OW;
 }
 
 /* Y[c] = clamp(conv(X[c], Wt[c]) + bias[c], lo, hi) for C planes of H x W; Wt is [C, kh * kw] (scales folded in),

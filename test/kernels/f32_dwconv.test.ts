@@ -1,6 +1,7 @@
 // f32_dwconv2d (direct depthwise convolution, fused bias and clamp), f32_pointwise_4x8 (1x1 convolution on NCHW)
 // and f32_col2im (ConvTranspose's gather) against scalar references: the SIMD 3x3 and 5x5 paths at strides 1 and 2
-// swept over widths around the 4-column step and over paddings, the general SIMD path for other filters and
+// swept over widths around the 4-column step (a row's last 1-3 columns computed as four, the extra lanes dropped)
+// and over paddings, the general SIMD path for other filters and
 // dilations at strides 1 and 2 (1-D filters included), the scalar path for wider strides,
 // the pointwise tile around its 4 channels, 8 pixels and 64-pixel blocks.
 import { describe, expect, it } from "vitest";
