@@ -195,6 +195,43 @@ export function benchMlp(hidden = 1024): ModelProto {
   return mlpModel([784, hidden, hidden, 10], 7);
 }
 
+/**
+ * A classifier as tf2onnx writes one at an old opset: NHWC input `input_1:0` [N, 8, 8, 3] -> Transpose -> Conv 16 3x3
+ * (SAME_UPPER) -> Relu -> Conv 32 1x1 -> Relu -> Transpose -> ReduceMean over H, W (keepdims 0) -> MatMul + Add ->
+ * Softmax (axis 1, as before opset 13) -> `Identity:0`, with no intermediate or output shape stated.
+ */
+export function buildTf2onnxClassifier(opset = 11, seed = 12): Uint8Array {
+  const next = rng(seed);
+  const graph = makeGraph(
+    [
+      makeNode("Transpose", ["input_1:0"], ["nchw"], "model/transpose_in", { perm: [0, 3, 1, 2] }),
+      makeNode("Conv", ["nchw", "conv1/kernel", "conv1/bias"], ["c1"], "model/conv1/Conv2D", { kernel_shape: [3, 3], auto_pad: "SAME_UPPER" }),
+      makeNode("Relu", ["c1"], ["r1"], "model/conv1/Relu"),
+      makeNode("Conv", ["r1", "conv2/kernel", "conv2/bias"], ["c2"], "model/conv2/Conv2D"),
+      makeNode("Relu", ["c2"], ["r2"], "model/conv2/Relu"),
+      makeNode("Transpose", ["r2"], ["nhwc"], "model/transpose_out", { perm: [0, 2, 3, 1] }),
+      makeNode("ReduceMean", ["nhwc"], ["gap"], "model/global_average_pooling2d/Mean", { axes: [1, 2], keepdims: 0 }),
+      makeNode("MatMul", ["gap", "dense/kernel"], ["mm"], "model/dense/MatMul"),
+      makeNode("Add", ["mm", "dense/bias"], ["logits"], "model/dense/BiasAdd"),
+      makeNode("Softmax", ["logits"], ["Identity:0"], "model/dense/Softmax"),
+    ],
+    "tf2onnx",
+    [makeValueInfo("input_1:0", DT.FLOAT, ["unk__1", 8, 8, 3])],
+    [makeValueInfo("Identity:0", DT.FLOAT, [])],
+    [
+      makeTensor("conv1/kernel", DT.FLOAT, [16, 3, 3, 3], randomWeights(16 * 27, 27, next)),
+      makeTensor("conv1/bias", DT.FLOAT, [16], randomWeights(16, 27, next).map((v) => v * 0.1)),
+      makeTensor("conv2/kernel", DT.FLOAT, [32, 16, 1, 1], randomWeights(32 * 16, 16, next)),
+      makeTensor("conv2/bias", DT.FLOAT, [32], randomWeights(32, 16, next).map((v) => v * 0.1)),
+      makeTensor("dense/kernel", DT.FLOAT, [32, 10], randomWeights(320, 32, next)),
+      makeTensor("dense/bias", DT.FLOAT, [10], randomWeights(10, 32, next).map((v) => v * 0.1)),
+    ],
+  );
+  const out = graph.output[0]!.type!.value;
+  if (out.case === "tensorType") out.value.shape = undefined;
+  return encodeModel(makeModel(graph, { "": opset }, 6));
+}
+
 /** input [N, 1, 28, 28] -> Conv 16 3x3 -> Relu -> MaxPool 2 -> Conv 32 3x3 -> Relu -> MaxPool 2 -> Flatten -> Gemm 128 -> Relu -> Gemm 10. */
 export function benchCnn(): ModelProto {
   const next = rng(11);

@@ -2,7 +2,7 @@ import { env, listDurableObjectIds } from "cloudflare:test";
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
 import { REFERENCE_MODELS } from "@test/support/reference-models";
-import { buildMlp, buildNonFiniteMlp, buildUnliftableMlp } from "@test/support/models";
+import { buildMlp, buildNonFiniteMlp, buildTf2onnxClassifier, buildUnliftableMlp } from "@test/support/models";
 import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/builders";
 import { encodeModel } from "@worker/onnx/codec";
 import { DT } from "@worker/onnx/dtype";
@@ -39,6 +39,27 @@ describe("POST /v1/models/:id/variants", () => {
     expect(v.weightBytes).toBeGreaterThanOrEqual(weights);
     expect(v.weightBytes).toBeLessThan(weights * 1.25);
     expect(v.residentBytes).toBeGreaterThanOrEqual(v.weightBytes);
+  });
+
+  it("compresses a tf2onnx-style opset-11 classifier (Softmax with no stated shapes) under every recipe, served on the kernels", async () => {
+    // Its Softmax's rank follows from the ops before it, so the model lifts where int4 and dynamic int8 need opset 13+;
+    // int8 stays at 11 as Cast + Mul, which the engine reads as int8 levels.
+    const id = await upload(buildTf2onnxClassifier(11));
+    for (const quantize of [{ bits: 8 }, { bits: 4 }, { bits: 8, scheme: "dynamic" }, { bits: 1 }]) {
+      const res = await postJson(`/v1/models/${id}/variants`, { quantize });
+      expect(res.status, JSON.stringify(quantize)).toBe(201);
+      const v = (await res.json()) as Record<string, any>;
+      expect(v.engine, JSON.stringify(quantize)).toBe("kernels");
+      expect(v.tensors.map((t: { name: string }) => t.name).sort()).toEqual(["conv1/kernel", "conv2/kernel", "dense/kernel"]);
+      const infer = await postJson(`/v1/models/${id}/infer?variant=${v.id}`, {
+        inputs: { "input_1:0": { type: "float32", dims: [2, 8, 8, 3], data: Array.from({ length: 384 }, (_, i) => Math.sin(i)) } },
+      });
+      expect(infer.status).toBe(200);
+      const out = ((await infer.json()) as Record<string, any>).outputs["Identity:0"];
+      expect(out.dims).toEqual([2, 10]);
+      // Probabilities per row: the lifted Softmax still normalises over the classes.
+      for (const row of [0, 1]) expect(out.data.slice(row * 10, row * 10 + 10).reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 5);
+    }
   });
 
   it("returns the same variant (200) for the same recipe, spelled differently, without recomputing", async () => {
