@@ -64,49 +64,51 @@ async function timeNode(fn, repeats = 5) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** Wall time from here of one request that runs the prepared runnable `key` `iters` times inside workerd. */
+function runTimer(worker, key) {
+  const q = encodeURIComponent(key);
+  return async (iters) => {
+    const t0 = performance.now();
+    await get(worker, `/run?key=${q}&iters=${iters}`);
+    return performance.now() - t0;
+  };
+}
+
+/**
+ * Prepares `key`, warms it up (V8 tiers the kernels up after the first calls), takes the median request of 0 calls
+ * over `overheadRuns` and sizes N calls to about `targetMs`.
+ */
+async function sizedRun(worker, key, targetMs, overheadRuns) {
+  const info = await get(worker, `/prepare?key=${encodeURIComponent(key)}`);
+  const wall = runTimer(worker, key);
+  await wall(10);
+  await wall(10);
+  const empty = [];
+  for (let i = 0; i < overheadRuns; i++) empty.push(await wall(0));
+  const overhead = median(empty);
+  const estimate = Math.max((await wall(8)) - overhead, 0.05) / 8;
+  return { info, wall, overhead, iters: Math.min(1 << 18, Math.max(4, Math.ceil(targetMs / estimate))) };
+}
+
 /**
  * Median ms per call of a runnable inside workerd, timed from here (workerd's clock does not advance during
  * compute): requests of N calls (N sized to >= 150 ms) minus the median request of 0 calls, over N; `repeats` requests.
  */
 async function timeInWorker(worker, key, repeats = 5) {
-  const q = encodeURIComponent(key);
-  const info = await get(worker, `/prepare?key=${q}`);
-  const wall = async (iters) => {
-    const t0 = performance.now();
-    await get(worker, `/run?key=${q}&iters=${iters}`);
-    return performance.now() - t0;
-  };
-  await wall(10);
-  await wall(10); // V8 tiers the kernels up after the first calls
-  const overhead = median([await wall(0), await wall(0), await wall(0), await wall(0), await wall(0)]);
-  const estimate = Math.max((await wall(8)) - overhead, 0.05) / 8;
-  const iters = Math.min(1 << 18, Math.max(4, Math.ceil(150 / estimate)));
+  const { info, wall, overhead, iters } = await sizedRun(worker, key, 150, 5);
   const samples = [];
   for (let r = 0; r < repeats; r++) samples.push(((await wall(iters)) - overhead) / iters);
   return { ...info, ms: median(samples), iters };
 }
 
 /**
- * timeInWorker for several runnables side by side: each sized as there, then `rounds` rounds that time every key once
- * in turn, so that drift in a shared machine's load reaches all of them alike (their ratios are what is compared).
- * Median ms per call per key.
+ * timeInWorker for several runnables side by side: each sized to about 100 ms, then `rounds` rounds that time every
+ * key once in turn, so that drift in a shared machine's load reaches all of them alike (their ratios are what is
+ * compared). Median ms per call per key.
  */
 async function timeInterleaved(worker, keys, rounds = 7) {
   const plan = [];
-  for (const key of keys) {
-    const q = encodeURIComponent(key);
-    await get(worker, `/prepare?key=${q}`);
-    const wall = async (iters) => {
-      const t0 = performance.now();
-      await get(worker, `/run?key=${q}&iters=${iters}`);
-      return performance.now() - t0;
-    };
-    await wall(10);
-    await wall(10);
-    const overhead = median([await wall(0), await wall(0), await wall(0)]);
-    const estimate = Math.max((await wall(8)) - overhead, 0.05) / 8;
-    plan.push({ key, wall, iters: Math.min(1 << 18, Math.max(4, Math.ceil(100 / estimate))) });
-  }
+  for (const key of keys) plan.push({ key, ...(await sizedRun(worker, key, 100, 3)) });
   const samples = plan.map(() => []);
   for (let r = 0; r < rounds; r++) {
     const overhead = median([await plan[0].wall(0), await plan[0].wall(0), await plan[0].wall(0)]);
@@ -117,13 +119,9 @@ async function timeInterleaved(worker, keys, rounds = 7) {
 
 /** An entry that takes seconds a run (AdaRound on a layer): one warm-up run, then `runs` single runs, their median. */
 async function timeSlowInWorker(worker, key, runs = 3) {
-  const q = encodeURIComponent(key);
-  const info = await get(worker, `/prepare?key=${q}`);
-  const once = async () => {
-    const t0 = performance.now();
-    await get(worker, `/run?key=${q}&iters=1`);
-    return performance.now() - t0;
-  };
+  const info = await get(worker, `/prepare?key=${encodeURIComponent(key)}`);
+  const wall = runTimer(worker, key);
+  const once = () => wall(1);
   await once();
   const samples = [];
   for (let r = 0; r < runs; r++) samples.push(await once());
@@ -263,13 +261,9 @@ async function loadEntries(worker, results) {
   const { loads } = await get(worker, "/list");
   results.loads = [];
   for (const variant of loads) {
-    const key = encodeURIComponent(`load|${variant}`);
-    const info = await get(worker, `/prepare?key=${key}`);
-    const wall = async (iters) => {
-      const t0 = performance.now();
-      await get(worker, `/run?key=${key}&iters=${iters}`);
-      return performance.now() - t0;
-    };
+    const key = `load|${variant}`;
+    const info = await get(worker, `/prepare?key=${encodeURIComponent(key)}`);
+    const wall = runTimer(worker, key);
     await wall(1);
     await wall(1);
     const overhead = median([await wall(0), await wall(0), await wall(0)]);

@@ -35,6 +35,9 @@ function int(node: NodeProto, name: string, fallback: number): number {
   return a ? Number(a.i) : fallback;
 }
 
+/** How many distinct axes of a rank-`rank` tensor `axes` names (negative ones count from the end). */
+const distinctAxes = (axes: bigint[], rank: number) => new Set(axes.map((a) => (Number(a) + rank) % rank)).size;
+
 /** The length of a 1-D constant (a shape), or undefined. */
 function lengthOf(name: string | undefined, constantOf: ConstantOf): number | undefined {
   const t = name ? constantOf(name) : undefined;
@@ -54,11 +57,9 @@ export function outputRank(node: NodeProto, rankOf: RankOf, constantOf: Constant
     if (op === "MatMul" && r.some((x) => x! < 2)) return undefined;
     return Math.max(...(r as number[]));
   }
-  if (first === undefined) {
-    // Shapes given as constants fix the rank whatever the data's.
-    if (op === "Reshape" || op === "ConstantOfShape") return lengthOf(node.input[op === "Reshape" ? 1 : 0], constantOf);
-    return undefined;
-  }
+  // Shapes given as constants fix the rank whatever the data's.
+  if (op === "Reshape" || op === "ConstantOfShape") return lengthOf(node.input[op === "Reshape" ? 1 : 0], constantOf);
+  if (first === undefined) return undefined;
   if (REDUCE.has(op) || op === "ArgMax" || op === "ArgMin") {
     if (int(node, "keepdims", 1) !== 0) return first;
     if (op === "ArgMax" || op === "ArgMin") return first - 1;
@@ -66,19 +67,17 @@ export function outputRank(node: NodeProto, rankOf: RankOf, constantOf: Constant
     // Without axes every axis is reduced (a scalar), unless opset 13+ says an empty list means none; with axes, each
     // distinct axis goes.
     if (!axes) return node.input.length > 1 || int(node, "noop_with_empty_axes", 0) !== 0 ? undefined : 0;
-    return first - new Set(axes.map((a) => (Number(a) + first) % first)).size;
+    return first - distinctAxes(axes, first);
   }
   switch (op) {
     case "Squeeze": {
       const axes = ints(node, "axes");
-      return axes && node.input.length === 1 ? first - new Set(axes.map((a) => (Number(a) + first) % first)).size : undefined;
+      return axes && node.input.length === 1 ? first - distinctAxes(axes, first) : undefined;
     }
     case "Unsqueeze": {
       const axes = ints(node, "axes");
       return axes && node.input.length === 1 ? first + axes.length : undefined;
     }
-    case "Reshape":
-      return lengthOf(node.input[1], constantOf);
     case "Expand": {
       const n = lengthOf(node.input[1], constantOf);
       return n === undefined ? undefined : Math.max(first, n);
