@@ -22,6 +22,8 @@ export const UPLOAD_TTL_SECONDS = 7 * 24 * 3600;
 export const MAX_OPEN_UPLOADS = 8;
 /** Streamed single bodies go to R2 in parts of this size: the most such an upload holds at once. */
 export const STREAM_PART_BYTES = 8 * 1024 * 1024;
+/** The first read of a streamed upload, checked to begin a model before the part buffer is allocated. */
+const PROBE_BYTES = 64 * 1024;
 
 export interface UploadPlan {
   totalBytes: number;
@@ -172,11 +174,13 @@ export async function registerStreamedModel(
   if (declared !== undefined) await requireRoom(store, { models: 1, bytes: declared }, "delete a model or a dataset first");
   const id = newUploadId();
   const parts: R2UploadedPart[] = [];
-  const reader = body.getReader();
+  // Read into our own buffer (BYOB): a default reader hands over a fresh chunk per read, so a 94 MB body left 94 MB of
+  // chunks for the collector, on top of the copy into the part buffer.
+  const reader = body.getReader({ mode: "byob" });
   // The bytes arrive in order: they are hashed as they pass, so registering need not read them back.
   const digest = new crypto.DigestStream("SHA-256");
   const hashing = digest.getWriter();
-  // Allocated once the first bytes look like a model: junk is refused without it.
+  // The part buffer is allocated once the first bytes look like a model: junk is refused with only the probe read.
   let buffer: Uint8Array | undefined;
   let used = 0;
   let total = 0;
@@ -191,26 +195,23 @@ export async function registerStreamedModel(
   };
   try {
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
+      // A BYOB read transfers the buffer it fills: the answer is a view on the same memory, which becomes `buffer`.
+      const { done, value } = await reader.read(buffer ? buffer.subarray(used) : new Uint8Array(PROBE_BYTES));
+      if (value && buffer) buffer = new Uint8Array(value.buffer, 0, STREAM_PART_BYTES);
+      if (done || !value) break;
       total += value.byteLength;
       if (total > limit) throw new DomainError("payload_too_large", `body exceeds the limit of ${limit} bytes`);
+      await hashing.write(value);
       if (!buffer) {
         checkModelPrefix(value);
         buffer = new Uint8Array(STREAM_PART_BYTES);
+        buffer.set(value);
       }
-      await hashing.write(value);
-      let at = 0;
-      while (at < value.byteLength) {
-        const n = Math.min(value.byteLength - at, STREAM_PART_BYTES - used);
-        buffer.set(value.subarray(at, at + n), used);
-        used += n;
-        at += n;
-        if (used === STREAM_PART_BYTES) {
-          // R2 has the part once uploadPart resolves: the one buffer is refilled (no 8 MiB of garbage per part).
-          await sendPart(buffer);
-          used = 0;
-        }
+      used += value.byteLength;
+      if (used === STREAM_PART_BYTES) {
+        // R2 has the part once uploadPart resolves: the one buffer is refilled.
+        await sendPart(buffer);
+        used = 0;
       }
     }
     if (used > 0 || parts.length === 0) await sendPart(buffer?.subarray(0, used) ?? new Uint8Array());
@@ -221,7 +222,8 @@ export async function registerStreamedModel(
     // its size is drained as the buffered path drains one (../store/body.ts), one refused for what it holds is read to
     // its end, which the limit bounds (as the buffered path would have read it).
     const tooLarge = err instanceof DomainError && err.code === "payload_too_large";
-    await drain(reader, tooLarge ? REFUSED_BODY_DRAIN_BYTES : limit - total).catch(() => undefined);
+    reader.releaseLock();
+    await drain(body.getReader(), tooLarge ? REFUSED_BODY_DRAIN_BYTES : limit - total).catch(() => undefined);
     await multipart?.abort().catch(() => undefined);
     throw err;
   }
