@@ -59,6 +59,9 @@ interface Row {
   modelBytes?: number;
   /** ms over FP32 on onnxruntime-web's ms, same model and batch, timed in alternation with this row. */
   ratio?: number;
+  /** 1-bit rows: ms over the int4 variant's ms on the engine, same model and batch, timed in alternation (the goal is
+   * "no slower than int4": two rows' ratios to FP32 come from different spells of this shared machine). */
+  int4Ratio?: number;
   kernels?: Record<string, string>;
   /** Why this engine does not run the model (the kernel engine's first uncovered node). */
   uncovered?: string;
@@ -218,7 +221,12 @@ async function timeModel(bench: Worker, name: string) {
             return timeFamily(bench, key, base);
           });
           const ratio = baseMs ? Number((ms / baseMs).toFixed(3)) : 1;
-          rows.push({ model: name, variant: v.label, engine, batch, ms, ratio, residentBytes: info.residentBytes as number, modelBytes: v.bytes.byteLength, kernels: info.kernels as Record<string, string> | undefined });
+          const row: Row = { model: name, variant: v.label, engine, batch, ms, ratio, residentBytes: info.residentBytes as number, modelBytes: v.bytes.byteLength, kernels: info.kernels as Record<string, string> | undefined };
+          if (v.label === "1-bit" && engine === "kernels" && rows.some((r) => r.model === name && r.variant === "int4" && r.batch === batch && r.engine === "kernels" && r.ms)) {
+            const side = await timeFamily(bench, key, `family|${name}/int4|${name}/b${batch}|kernels`);
+            row.int4Ratio = Number((side.ms / side.baseMs!).toFixed(3));
+          }
+          rows.push(row);
           // A variant is served by the kernel engine where it covers the graph, else by onnxruntime-web. A dynamic
           // variant is timed on both: onnxruntime-web runs its integer ops as written, the engine as the weight-only form.
           if (v.label !== "fp32" && v.label !== "dynamic int8") break;
