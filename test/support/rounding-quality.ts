@@ -55,7 +55,7 @@ export interface QualityRow {
 
 /**
  * Every recipe of RECIPES on the case: its rows (also printed as one `{"quality": rows}` line), and drops by recipe and
- * variant. With `adaround`, AdaRound's rounding too (the benchmark's table; tens of seconds per recipe and model); with
+ * variant. With `adaround`, AdaRound's rounding too (the benchmark's table; tens of seconds per recipe and model), and at 2 and 1 bits AdaRound with bias correction; with
  * `clipped`, nearest rounding on clipped scales at 4 bits.
  */
 export async function measureRounding(c: Case, options: { adaround?: boolean; clipped?: boolean } = {}): Promise<{ rows: QualityRow[]; drops: Record<string, Record<string, number>> }> {
@@ -70,7 +70,7 @@ export async function measureRounding(c: Case, options: { adaround?: boolean; cl
     const roundings = ["nearest", "gptq", ...(options.adaround ? ["adaround"] : [])];
     // Clipped scales (scale 'mse') with nearest rounding at 4 bits, where the grid is absmax's otherwise.
     const clipped = options.clipped && quantize.bits === 4 ? ["nearest+mse"] : [];
-    const variants = (quantize.bits as number) <= 2 ? [...roundings, "nearest+bias", "gptq+bias"] : [...roundings, ...clipped];
+    const variants = (quantize.bits as number) <= 2 ? [...roundings, "nearest+bias", "gptq+bias", ...(options.adaround ? ["adaround+bias"] : [])] : [...roundings, ...clipped];
     for (const variant of variants) {
       const rounding = variant.replace(/\+(bias|mse)$/, "");
       const corrected = variant.endsWith("+bias");
