@@ -37,11 +37,12 @@ function served(/** @type {FamilyRow[]} */ rows, /** @type {string} */ model, /*
 
 /** Whether a variant meets its goal at both batches ("yes", "no", or "-" when it was not measured). */
 function meets(/** @type {FamilyRow[]} */ rows, /** @type {string} */ model, /** @type {string} */ variant) {
-  const ratios = [1, 8].map((b) => (variant === "fp32" ? rows.find((r) => r.model === model && r.variant === "fp32" && r.engine === "kernels" && r.batch === b) : served(rows, model, variant, b))?.ratio);
+  const at = [1, 8].map((b) => (variant === "fp32" ? rows.find((r) => r.model === model && r.variant === "fp32" && r.engine === "kernels" && r.batch === b) : served(rows, model, variant, b)));
+  const ratios = at.map((r) => r?.ratio);
   if (ratios.some((x) => x === undefined)) return "-";
   if (variant === "1-bit") {
     // Against int4 timed side by side where the run did so; else each one's ratio to FP32 (timed in other spells).
-    const side = [1, 8].map((b) => served(rows, model, "1-bit", b)?.int4Ratio);
+    const side = at.map((r) => r?.int4Ratio);
     if (side.every((x) => x !== undefined)) return side.every((x) => /** @type {number} */ (x) <= 1.05) ? "yes" : "no";
     const int4 = [1, 8].map((b) => served(rows, model, "int4", b)?.ratio);
     return ratios.every((x, i) => int4[i] !== undefined && /** @type {number} */ (x) <= /** @type {number} */ (int4[i]) * 1.05) ? "yes" : "no";

@@ -2,21 +2,27 @@
  * normalization, GELU (erf form), sigmoid and Swish/SiLU, HardSwish, LeakyRelu and PRelu (a slope per row), Elu,
  * Selu, Celu, Softplus and Mish (log as Cephes' logf), a scale and shift per row (per NCHW plane), row sums and means,
  * clamping (Relu, Clip) and same-shape Add/Sub/Mul/Div with a clamp fused.
- * Sigmoid and Swish take a cheaper e^-t (sigmoid_f32x4). exp is Cephes' single-precision scheme: n = round(x log2 e), r = x - n ln 2 in two parts, a degree-5 polynomial
+ * exp is Cephes' single-precision scheme: n = round(x log2 e), r = x - n ln 2 in two parts, a degree-5 polynomial
  * for e^r on [-ln2/2, ln2/2] (within 2 ulp), 2^n built in the exponent bits; below -87.3 it is 0 (float32's
- * normal range ends there). NaN stays NaN (the clamps keep it, and it reaches the product). */
+ * normal range ends there). NaN stays NaN (the clamps keep it, and it reaches the product). Sigmoid and Swish take a
+ * cheaper e^-t (sigmoid_f32x4). */
 #include "common.h"
 
 #define EXP_HI 88.3762626647949f
 #define EXP_LO -87.3365478515625f
+
+/* 2^n as a float from `shifted` = n + ROUND_SHIFT (the float adder's rounding): its bits hold n + 0x4B400000, so
+ * n << 23 is those bits << 23, and 127 << 23 adds the exponent bias. */
+static inline v128_t pow2_of_shifted(v128_t shifted) {
+  return wasm_i32x4_add(wasm_i32x4_shl(shifted, 23), wasm_i32x4_splat(127 << 23));
+}
 
 static inline v128_t exp_f32x4(v128_t x) {
   const v128_t tiny = wasm_f32x4_lt(x, wasm_f32x4_splat(EXP_LO));
   /* pmin/pmax (one x64 instruction each, where min/max take about seven) keep a NaN x as the first operand. */
   x = wasm_f32x4_pmin(x, wasm_f32x4_splat(EXP_HI));
   x = wasm_f32x4_pmax(x, wasm_f32x4_splat(EXP_LO));
-  /* n = round(x log2 e) through the float adder (as round_i32x4): its bits hold n + 0x4B400000, so n << 23 is those
-   * bits << 23. */
+  /* n = round(x log2 e) through the float adder (as round_i32x4). */
   const v128_t shifted = wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)), wasm_f32x4_splat(ROUND_SHIFT));
   const v128_t n = wasm_f32x4_sub(shifted, wasm_f32x4_splat(ROUND_SHIFT));
   v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
@@ -28,8 +34,7 @@ static inline v128_t exp_f32x4(v128_t x) {
   p = F32X4_MADD(p, r, wasm_f32x4_splat(1.6666665459e-1f));
   p = F32X4_MADD(p, r, wasm_f32x4_splat(5.0000001201e-1f));
   p = F32X4_MADD(wasm_f32x4_mul(p, r), r, wasm_f32x4_add(r, wasm_f32x4_splat(1.f)));
-  const v128_t two_n = wasm_i32x4_add(wasm_i32x4_shl(shifted, 23), wasm_i32x4_splat(127 << 23));
-  return wasm_v128_andnot(wasm_f32x4_mul(p, two_n), tiny);
+  return wasm_v128_andnot(wasm_f32x4_mul(p, pow2_of_shifted(shifted)), tiny);
 }
 
 /* One float through the same computation (row tails), so a row's result does not depend on its length. */
@@ -155,8 +160,7 @@ static inline v128_t sigmoid_f32x4(v128_t t) {
   p = F32X4_MADD(p, f, wasm_f32x4_splat(2.4022121727e-1f));
   p = F32X4_MADD(p, f, wasm_f32x4_splat(6.9314694405e-1f));
   p = F32X4_MADD(p, f, wasm_f32x4_splat(1.0000001192e+0f));
-  const v128_t two_n = wasm_i32x4_add(wasm_i32x4_shl(shifted, 23), wasm_i32x4_splat(127 << 23));
-  return wasm_f32x4_div(one, wasm_f32x4_add(one, wasm_f32x4_mul(p, two_n)));
+  return wasm_f32x4_div(one, wasm_f32x4_add(one, wasm_f32x4_mul(p, pow2_of_shifted(shifted))));
 }
 
 /* Y = sigmoid(X) over n elements (Y may be X). */
