@@ -1,6 +1,6 @@
 // The `slimserve` command line: parses arguments, resolves settings, calls the typed client, prints tables or JSON.
 import { mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, relative, sep } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_PART_BYTES, SlimserveClient, SlimserveError, isJobRunning } from "../client/slimserve.js";
 import { resolveSettings, writeConfig } from "./config.js";
@@ -14,9 +14,10 @@ export const USAGE = `slimserve — compress ONNX models and serve them at the e
 Usage: slimserve <command> [arguments] [--url URL] [--token TOKEN] [--json]
 
   login                               check --url/--token and save them to the config file
-  upload <model.onnx> [--name NAME] [--parts] [--part-mb MB]
+  upload <model.onnx> [--name NAME] [--parts] [--part-mb MB] [--external-data FILE ...]
                                       upload a model; over 64 MiB (or with --parts) in parts, with a progress bar,
-                                      resumed from <model.onnx>.upload.json when an earlier try was cut off
+                                      resumed from <model.onnx>.upload.json when an earlier try was cut off; a model
+                                      saved with external data names each file it keeps weights in (in parts too)
   ls                                  list models
   show <model> [<variant>]            a model and its variants, or one variant's record
   compress <model> [--bits 16|8|4|2|1] [--scheme weight-only|dynamic|static] [--calibration DATASET [--method M]]
@@ -61,6 +62,7 @@ const OPTIONS = /** @type {const} */ ({
   recipe: { type: "string" },
   variant: { type: "string" },
   input: { type: "string", multiple: true },
+  "external-data": { type: "string", multiple: true },
   npy: { type: "string" },
   out: { type: "string" },
   output: { type: "string", short: "o" },
@@ -89,11 +91,14 @@ const SINGLE_UPLOAD_BYTES = 64 * 1024 * 1024;
 
 /**
  * Uploads a file in parts, read a part at a time; the state after each part is saved beside the file
- * (<file>.upload.json) so that running the same command again resumes, and removed once the model is stored.
- * @param {SlimserveClient} client @param {string} file @param {number} size @param {string} name
- * @param {string | undefined} partMb @param {Io} io
+ * (<file>.upload.json) so that running the same command again resumes, and removed once the upload is done. `send`
+ * is the client's upload in parts of a model or of a file of external data.
+ * @template T
+ * @param {string} file @param {number} size @param {string | undefined} partMb @param {Io} io
+ * @param {(source: import("../client/slimserve.js").UploadSource, options: import("../client/slimserve.js").UploadOptions) => Promise<T>} send
+ * @returns {Promise<T>}
  */
-async function uploadInParts(client, file, size, name, partMb, io) {
+async function uploadInParts(file, size, partMb, io, send) {
   const partBytes = partMb === undefined ? DEFAULT_PART_BYTES : Math.round(Number(partMb) * 1024 * 1024);
   if (!Number.isFinite(partBytes) || partBytes <= 0) throw new UsageError(`--part-mb takes a size in MiB, got '${partMb}'`);
   const statePath = `${file}.upload.json`;
@@ -118,8 +123,7 @@ async function uploadInParts(client, file, size, name, partMb, io) {
         return bytes;
       },
     };
-    const model = await client.uploadModelInParts(source, {
-      name,
+    const done = await send(source, {
       partBytes,
       resume,
       onPart: (state) => writeFile(statePath, JSON.stringify(state)),
@@ -130,7 +134,7 @@ async function uploadInParts(client, file, size, name, partMb, io) {
     });
     if (io.stderr.isTTY) io.stderr.write("\n");
     await rm(statePath, { force: true });
-    return model;
+    return done;
   } finally {
     await handle.close();
   }
@@ -240,10 +244,20 @@ export async function run(argv, io) {
         const file = need(args, 0, "model file");
         const name = flags.name ?? basename(file).replace(/\.onnx$/i, "");
         const size = (await stat(file)).size;
+        // Each file of external data first, in parts, by the location the model names it by: its path from the model's folder.
+        /** @type {string[]} */
+        const externalData = [];
+        for (const data of /** @type {string[]} */ (flags["external-data"] ?? [])) {
+          const location = relative(dirname(file), data).split(sep).join("/");
+          if (location.startsWith("../")) throw new UsageError(`--external-data ${data} is not in the model's folder (${dirname(file)}), where ONNX looks for it`);
+          io.stderr.write(`${location}\n`);
+          const upload = await uploadInParts(data, (await stat(data)).size, flags["part-mb"], io, (source, options) => client.uploadExternalData(source, location, options));
+          externalData.push(upload.id);
+        }
         const model =
           flags.parts || flags["part-mb"] || size > SINGLE_UPLOAD_BYTES
-            ? await uploadInParts(client, file, size, name, flags["part-mb"], io)
-            : await client.uploadModel(new Uint8Array(await readFile(file)), { name });
+            ? await uploadInParts(file, size, flags["part-mb"], io, (source, options) => client.uploadModelInParts(source, { ...options, name, externalData }))
+            : await client.uploadModel(new Uint8Array(await readFile(file)), { name, externalData });
         print(model, () => `${model.id}  ${model.name}  ${formatBytes(model.bytes)}  ${model.parameters} parameters`);
         return 0;
       }

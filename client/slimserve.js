@@ -32,6 +32,9 @@
  * @typedef {{ uploadId: string, totalBytes: number, partBytes: number, parts: Record<string, string> }} UploadState
  *   An upload in parts so far: its id, its plan, and the etag of each part sent (by part number). Saved by the caller
  *   after every part (`onPart`), it resumes the upload after an interruption.
+ * @typedef {{ partBytes?: number, resume?: UploadState, retries?: number,
+ *   onPart?: (state: UploadState) => void | Promise<void>, onProgress?: (sent: number, total: number) => void }} UploadOptions
+ *   How an upload in parts goes: the part size, the state to resume, retries per part, and what to call as it goes.
  */
 
 import { decodeJsonNumber, decodeTensors } from "../formats/json-numbers.js";
@@ -253,21 +256,45 @@ export class SlimserveClient {
     return this.json("GET", "/v1/usage");
   }
 
-  /** @param {Uint8Array} bytes @param {{ name?: string }} [options] @returns {Promise<Model>} */
+  /**
+   * Uploads a model in one request. A model saved with external data names its files' uploads (`uploadExternalData`)
+   * in `externalData`.
+   * @param {Uint8Array} bytes @param {{ name?: string, externalData?: string[] }} [options] @returns {Promise<Model>}
+   */
   uploadModel(bytes, options = {}) {
-    return this.json("POST", "/v1/models", { bytes, query: { name: options.name }, idempotent: true });
+    const externalData = options.externalData?.length ? options.externalData.join(",") : undefined;
+    return this.json("POST", "/v1/models", { bytes, query: { name: options.name, externalData }, idempotent: true });
   }
 
   /**
    * Uploads a model in parts (/v1/uploads), never holding more than one part: plans it (or resumes `options.resume`
    * while the server still has it), sends each part not yet sent, trying a failed part again up to `retries` times,
    * then completes it. `onPart` gets the state after every part, to save for a resume; `onProgress` the bytes sent.
+   * A model saved with external data names its files' uploads (`uploadExternalData`) in `externalData`.
    * @param {UploadSource} source
-   * @param {{ name?: string, partBytes?: number, resume?: UploadState, retries?: number,
-   *   onPart?: (state: UploadState) => void | Promise<void>, onProgress?: (sent: number, total: number) => void }} [options]
+   * @param {UploadOptions & { name?: string, externalData?: string[] }} [options]
    * @returns {Promise<Model>}
    */
-  async uploadModelInParts(source, options = {}) {
+  uploadModelInParts(source, options = {}) {
+    const plan = { name: options.name, ...(options.externalData?.length ? { externalData: options.externalData } : {}) };
+    return /** @type {Promise<Model>} */ (this.#inParts(source, plan, options));
+  }
+
+  /**
+   * Uploads a file of external data in parts, as `uploadModelInParts` uploads a model (resumable the same way), with
+   * the location the model's tensors name it by (such as `model.onnx.data`). The answer is the complete upload, whose
+   * id the model's upload names; it waits for that model until it expires.
+   * @param {UploadSource} source @param {string} location @param {UploadOptions} [options] @returns {Promise<Upload>}
+   */
+  uploadExternalData(source, location, options = {}) {
+    return /** @type {Promise<Upload>} */ (this.#inParts(source, { location }, options));
+  }
+
+  /**
+   * @param {UploadSource} source @param {Record<string, unknown>} plan what the plan adds to the sizes
+   * @param {UploadOptions} options @returns {Promise<unknown>}
+   */
+  async #inParts(source, plan, options) {
     const partBytes = options.partBytes ?? DEFAULT_PART_BYTES;
     let state = options.resume;
     if (state && state.totalBytes === source.size) {
@@ -279,7 +306,7 @@ export class SlimserveClient {
     } else state = undefined;
     if (!state) {
       /** @type {Upload} */
-      const upload = await this.json("POST", "/v1/uploads", { json: { totalBytes: source.size, partBytes, name: options.name } });
+      const upload = await this.json("POST", "/v1/uploads", { json: { totalBytes: source.size, partBytes, ...plan } });
       state = { uploadId: upload.id, totalBytes: upload.totalBytes, partBytes: upload.partBytes, parts: {} };
       await options.onPart?.(state);
     }

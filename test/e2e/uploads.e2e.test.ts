@@ -1,15 +1,18 @@
 // Big uploads through `wrangler dev`: a model sent in parts by the client library, cut off after two parts and
 // resumed from the state it saved; the CLI uploading in parts with a progress bar, and resuming from the state file
 // an earlier try left; a single request over 8 MiB streamed to R2. Each stores the model whose id and bytes are those
-// of the file.
+// of the file. A model saved by onnx's writer with its weights in a file beside it is uploaded by the CLI (the file in
+// parts, then the graph naming it) and stored as the model saved whole.
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { SlimserveClient, type UploadState } from "@client/slimserve.js";
 import { encodeModel } from "@worker/onnx/codec";
 import { mlpModel } from "@test/support/models";
+import { PYTHON } from "@test/support/python";
 import { cliIn } from "./run-cli";
 import { E2E_TOKENS } from "./tokens";
 
@@ -86,5 +89,24 @@ describe("uploads in parts through wrangler dev", () => {
     expect(model).toMatchObject({ id: idOf(bytes), name: "encoder" });
     await expect(stat(`${file}.upload.json`)).rejects.toThrow();
     expect(idOf(new Uint8Array(await readFile(file)))).toBe(model.id);
+  });
+
+  it("the CLI uploads a model saved with external data (its file in parts, then the graph), stored as the model saved whole", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "slimserve-external-"));
+    const env = { PATH: process.env.PATH ?? "", HOME: dir, SLIMSERVE_CONFIG: join(dir, "config.json") };
+    const { ok } = cliIn(dir, env);
+    await ok("login", "--url", baseUrl, "--token", token);
+    const whole = encodeModel(mlpModel([1024, 2048, 512, 10], 24)); // 12.6 MB of weights: three 5 MiB parts
+    await writeFile(join(dir, "whole.onnx"), whole);
+    await mkdir(join(dir, "weights"));
+    // onnx's own writer, as users save models over 2 GB (and any model they choose to).
+    execFileSync(PYTHON, ["-c", "import onnx; onnx.save_model(onnx.load('whole.onnx'), 'model.onnx', save_as_external_data=True, location='weights/model.data', size_threshold=1024)"], { cwd: dir });
+    expect((await stat(join(dir, "model.onnx"))).size).toBeLessThan(10_000);
+    const { stdout, stderr } = await cliIn(dir, env).cli("upload", "model.onnx", "--external-data", "weights/model.data", "--part-mb", "5", "--json");
+    expect(stderr).toContain("weights/model.data");
+    const model = JSON.parse(stdout) as { id: string; bytes: number; name: string };
+    expect(model).toMatchObject({ id: idOf(whole), bytes: whole.byteLength, name: "model" });
+    expect(idOf(await client.downloadModel(model.id))).toBe(idOf(whole));
+    await expect(stat(join(dir, "weights", "model.data.upload.json"))).rejects.toThrow();
   });
 });

@@ -8,16 +8,14 @@ import { boundedRecipeProblem, BoundedRecipeError, compressBounded } from "../co
 import { checkRecipe } from "../compress/pipeline";
 import { variantRecipe, recipeBits, type Recipe } from "../compress/recipe";
 import { decodeModel } from "../onnx/codec";
-import { writeSegments, type SegmentedModel } from "../onnx/segments";
-import { readSkeleton, SKELETON_LOCATION, type ByteSource } from "../onnx/skeleton";
+import { readSkeleton, SKELETON_LOCATION } from "../onnx/skeleton";
 import { summarizeModel, validateModel } from "../onnx/validate";
 import { checkServesByRange, checkServesOnKernels } from "../serve/serve-check";
-import { hexOf } from "../store/body";
 import type { TenantStore } from "../store/tenant";
 import { DomainError } from "../domain-error";
 import { requireRoom } from "./quotas";
 import type { ModelRecord, VariantRecord } from "./records";
-import { STREAM_PART_BYTES } from "./uploads";
+import { writeStaged } from "./uploads";
 import { commitRecord, variantId, type Progress } from "./variants";
 
 /** Whether a model is compressed one weight at a time: it is too big to read whole. */
@@ -37,43 +35,6 @@ export async function requireBoundedApplicable(store: TenantStore, model: ModelR
 export function refuseUnbounded(recipe: Recipe, evaluate: boolean): void {
   const problem = boundedRecipeProblem(recipe) ?? (evaluate ? "eval runs the model and the variant whole" : null);
   if (problem) throw new BoundedRecipeError(problem);
-}
-
-/**
- * Writes the segments to the variant's key in STREAM_PART_BYTES parts (R2 takes equal parts but the last), hashing as
- * it goes; nothing is visible until the upload completes, and a failure aborts it. Returns the SHA-256 (hex).
- */
-async function writeVariant(store: TenantStore, modelId: string, id: string, encoded: SegmentedModel, sources: (location: string) => ByteSource | undefined): Promise<string> {
-  const upload = await store.createVariantUpload(modelId, id);
-  const digest = new crypto.DigestStream("SHA-256");
-  const hashing = digest.getWriter();
-  const parts: R2UploadedPart[] = [];
-  const part = new Uint8Array(STREAM_PART_BYTES);
-  let filled = 0;
-  const flush = async () => {
-    // R2 has the part once uploadPart resolves: the one buffer is refilled (a copy per part was 8 MiB of garbage).
-    parts.push(await upload.uploadPart(parts.length + 1, part.subarray(0, filled)));
-    filled = 0;
-  };
-  try {
-    await writeSegments(encoded, sources, async (bytes) => {
-      await hashing.write(bytes);
-      for (let at = 0; at < bytes.byteLength; ) {
-        const n = Math.min(bytes.byteLength - at, STREAM_PART_BYTES - filled);
-        part.set(bytes.subarray(at, at + n), filled);
-        filled += n;
-        at += n;
-        if (filled === STREAM_PART_BYTES) await flush();
-      }
-    });
-    if (filled > 0 || parts.length === 0) await flush();
-    await hashing.close();
-    await upload.complete(parts);
-  } catch (err) {
-    await upload.abort().catch(() => undefined);
-    throw err;
-  }
-  return hexOf(await digest.digest);
 }
 
 /**
@@ -108,7 +69,8 @@ export async function makeBoundedVariant(store: TenantStore, model: ModelRecord,
     );
     await requireRoom(store, { variantOf: model.id, bytes: result.encoded.size }, "delete a model first");
     await progress("writing", 0.75);
-    const sha256 = await writeVariant(store, model.id, id, result.encoded, (location) => {
+    // Written in parts to the variant's key: nothing is visible until the upload completes.
+    const sha256 = await writeStaged(await store.createVariantUpload(model.id, id), result.encoded, (location) => {
       if (location === SKELETON_LOCATION) return original;
       const size = spills.get(location);
       return size === undefined ? undefined : store.spillSource(model.id, id, location, size);

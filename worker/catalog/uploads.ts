@@ -1,8 +1,12 @@
 // Model uploads that never hold the model: in parts (resumable: create, send parts in any order and as often as
 // needed, complete or abort) and single bodies streamed, both staged in R2 through a multipart upload and registered
-// from there (./models.ts registerStagedModel).
+// from there (./models.ts registerStagedModel). A model saved with external data names its files, each uploaded in
+// parts first: the model is then written whole from the staged graph and files (never held) and registered as any.
 import { DomainError, notFound } from "../domain-error";
-import { checkModelPrefix } from "../onnx/skeleton";
+import { decodeModel } from "../onnx/codec";
+import { normalizeLocation, resolveExternalData } from "../onnx/external-data";
+import { segmentModel, writeSegments, type SegmentedModel } from "../onnx/segments";
+import { checkModelPrefix, readSkeleton, SKELETON_LOCATION, type ByteSource } from "../onnx/skeleton";
 import { drain, hexOf, REFUSED_BODY_DRAIN_BYTES } from "../store/body";
 import type { UploadRecord } from "../store/records";
 import type { TenantStore } from "../store/tenant";
@@ -29,7 +33,14 @@ export interface UploadPlan {
   totalBytes: number;
   partBytes: number;
   name?: string;
+  /** A file of external data, not a model: the location the model's tensors name it by. */
+  location?: string;
+  /** A model's external-data files, by their uploads' ids. */
+  externalData?: string[];
 }
+
+/** A model names at most this many external-data files (onnx writes one, or one per tensor when asked). */
+export const MAX_EXTERNAL_FILES = 64;
 
 /** An upload as the API shows it: its plan, its parts' sizes, and when it expires. */
 export type UploadView = Omit<UploadRecord, "multipartId"> & { lastPartBytes: number };
@@ -50,15 +61,25 @@ function newUploadId(): string {
   return hexOf(crypto.getRandomValues(new Uint8Array(12)).buffer);
 }
 
-/** Plans the parts (every one `partBytes` but the last), checks the model would fit the tenant's room, and opens it. */
+/**
+ * Plans the parts (every one `partBytes` but the last), checks the model (or file) would fit the tenant's room, and
+ * opens it. Staged objects left past their expiry (files no model claimed) are dropped on the way.
+ */
 export async function createUpload(store: TenantStore, plan: UploadPlan, now = Date.now()): Promise<UploadView> {
   const { totalBytes, partBytes } = plan;
   if (totalBytes > MAX_UPLOAD_TOTAL_BYTES) throw new DomainError("payload_too_large", `totalBytes ${totalBytes} is over ${MAX_UPLOAD_TOTAL_BYTES} (protobuf's 2 GiB bound on a model)`);
   const parts = Math.max(1, Math.ceil(totalBytes / partBytes));
   if (parts > 1 && partBytes < MIN_PART_BYTES) throw invalid(`partBytes must be at least ${MIN_PART_BYTES} (5 MiB, R2's smallest part) when there is more than one part`);
   if (parts > MAX_PARTS) throw invalid(`${parts} parts of ${partBytes} bytes: at most ${MAX_PARTS}; send larger parts`);
+  let location: string | undefined;
+  if (plan.location !== undefined) {
+    if (plan.externalData) throw invalid("a file of external data names no external data of its own: give location or externalData, not both");
+    location = fileLocation(plan.location);
+  }
+  if (plan.externalData) await requireFiles(store, plan.externalData, false);
   // Open uploads' planned bytes count as stored: parts cannot pile up past the tenant's storage.
-  await requireRoom(store, { models: 1, bytes: totalBytes }, "delete a model or a dataset first, or abort an upload");
+  await requireRoom(store, { models: location === undefined ? 1 : 0, bytes: totalBytes }, "delete a model or a dataset first, or abort an upload");
+  await store.sweepStaged(now - UPLOAD_TTL_SECONDS * 1000);
   if ((await store.usage()).openUploads >= MAX_OPEN_UPLOADS) {
     throw new DomainError("quota_exceeded", `at most ${MAX_OPEN_UPLOADS} uploads may be open at once (MAX_OPEN_UPLOADS): complete or abort one`);
   }
@@ -69,6 +90,8 @@ export async function createUpload(store: TenantStore, plan: UploadPlan, now = D
     id,
     multipartId: multipart.uploadId,
     ...(plan.name !== undefined ? { name: plan.name } : {}),
+    ...(location !== undefined ? { location } : {}),
+    ...(plan.externalData ? { externalData: plan.externalData } : {}),
     totalBytes,
     partBytes: Math.min(partBytes, totalBytes),
     parts,
@@ -97,6 +120,7 @@ export async function putPart(
   declaredLength: number | undefined,
 ): Promise<{ partNumber: number; etag: string; bytes: number }> {
   const record = await requireUpload(store, uploadId);
+  if (record.completedAt) throw invalid(`upload '${uploadId}' is complete: its parts can no longer change`);
   if (partNumber > record.parts) throw invalid(`part ${partNumber} is past the upload's last part (${record.parts})`);
   const expected = partSize(record, partNumber);
   if (declaredLength !== undefined && declaredLength !== expected) {
@@ -119,13 +143,19 @@ export async function putPart(
   return { partNumber, etag: part.etag, bytes: expected };
 }
 
-/** Completes the upload from the parts the client names (every part, by the etag each answer gave), then registers it. */
+/**
+ * Completes the upload from the parts the client names (every part, by the etag each answer gave), then registers
+ * the model (with its external data, where it names files). A file of external data is kept, complete, for the model
+ * that will name it (completing it again answers the same).
+ */
 export async function completeUpload(
   store: TenantStore,
   uploadId: string,
   parts: { partNumber: number; etag: string }[],
-): Promise<{ created: boolean; model: ModelView }> {
+  now = Date.now(),
+): Promise<{ created: boolean; model: ModelView } | { file: UploadView }> {
   const record = await requireUpload(store, uploadId);
+  if (record.completedAt) return { file: viewOf(record) };
   const byNumber = new Map(parts.map((p) => [p.partNumber, p]));
   if (byNumber.size !== parts.length) throw invalid("parts name a part number twice");
   const missing: number[] = [];
@@ -139,12 +169,18 @@ export async function completeUpload(
   } catch (err) {
     throw invalid(`the parts could not be joined (${(err as Error).message}): a part is missing or its etag is not the last answer's`);
   }
-  await store.deleteUpload(record.id);
   if (size !== record.totalBytes) {
+    await store.deleteUpload(record.id);
     await store.deleteStaged(record.id);
     throw invalid(`the parts hold ${size} bytes, the upload was planned for ${record.totalBytes}`);
   }
-  return registerStagedModel(store, record.id, record.name);
+  if (record.location !== undefined) {
+    const complete: UploadRecord = { ...record, completedAt: new Date(now).toISOString() };
+    await store.putUpload(complete, Date.parse(record.expiresAt));
+    return { file: viewOf(complete) };
+  }
+  await store.deleteUpload(record.id);
+  return record.externalData ? registerWithExternalData(store, record.id, record.name, record.externalData) : registerStagedModel(store, record.id, record.name);
 }
 
 /** Drops the upload: its parts, any joined bytes, its record. */
@@ -152,10 +188,121 @@ export async function abortUpload(store: TenantStore, uploadId: string): Promise
   const record = await requireUpload(store, uploadId);
   await store.deleteUpload(record.id);
   try {
-    await store.resumeStagedUpload(record.id, record.multipartId).abort();
+    // A complete file has no multipart upload left to abort.
+    if (!record.completedAt) await store.resumeStagedUpload(record.id, record.multipartId).abort();
   } finally {
     await store.deleteStaged(record.id);
   }
+}
+
+/** A file's location, normalised; the skeleton's name for the model's own bytes is not one a file may take. */
+function fileLocation(location: string): string {
+  const normal = normalizeLocation(location);
+  if (normal === null) throw invalid(`location '${location}' is not a path inside the model's directory`);
+  if (normal === SKELETON_LOCATION) throw invalid(`location '${SKELETON_LOCATION}' names the model's own file: save its external data under another name`);
+  return normal;
+}
+
+interface ExternalFile {
+  upload: UploadRecord;
+  source: ByteSource;
+}
+
+/**
+ * The files of external data a model names by upload id, by location: each an upload planned with a location (and,
+ * with `complete`, whose parts are joined), no two at one location.
+ */
+async function requireFiles(store: TenantStore, ids: readonly string[], complete: true): Promise<Map<string, ExternalFile>>;
+async function requireFiles(store: TenantStore, ids: readonly string[], complete: false): Promise<void>;
+async function requireFiles(store: TenantStore, ids: readonly string[], complete: boolean): Promise<Map<string, ExternalFile> | void> {
+  if (ids.length > MAX_EXTERNAL_FILES) throw invalid(`a model names at most ${MAX_EXTERNAL_FILES} files of external data, ${ids.length} were given`);
+  const files = new Map<string, ExternalFile>();
+  const seen = new Map<string, string>();
+  for (const id of ids) {
+    const upload = await store.getUpload(id);
+    if (!upload) throw invalid(`external data upload '${id}' not found (expired, aborted, or claimed by a model already)`);
+    if (upload.location === undefined) throw invalid(`upload '${id}' is a model, not a file of external data (plan a file with its location)`);
+    const other = seen.get(upload.location);
+    if (other !== undefined) throw invalid(`uploads '${other}' and '${id}' are both '${upload.location}'`);
+    seen.set(upload.location, id);
+    if (!complete) continue;
+    if (!upload.completedAt) throw invalid(`external data upload '${id}' ('${upload.location}') is not complete: complete it first`);
+    files.set(upload.location, { upload, source: await store.stagedSource(id) });
+  }
+  if (complete) return files;
+}
+
+/**
+ * Writes the segments to an R2 multipart upload in STREAM_PART_BYTES parts (R2 takes equal parts but the last),
+ * hashing as it goes; nothing is visible until the upload completes, and a failure aborts it. Returns the SHA-256 (hex).
+ */
+export async function writeStaged(upload: R2MultipartUpload, encoded: SegmentedModel, sources: (location: string) => ByteSource | undefined): Promise<string> {
+  const digest = new crypto.DigestStream("SHA-256");
+  const hashing = digest.getWriter();
+  const parts: R2UploadedPart[] = [];
+  const part = new Uint8Array(STREAM_PART_BYTES);
+  let filled = 0;
+  const flush = async () => {
+    // R2 has the part once uploadPart resolves: the one buffer is refilled (a copy per part was 8 MiB of garbage).
+    parts.push(await upload.uploadPart(parts.length + 1, part.subarray(0, filled)));
+    filled = 0;
+  };
+  try {
+    await writeSegments(encoded, sources, async (bytes) => {
+      await hashing.write(bytes);
+      for (let at = 0; at < bytes.byteLength; ) {
+        const n = Math.min(bytes.byteLength - at, STREAM_PART_BYTES - filled);
+        part.set(bytes.subarray(at, at + n), filled);
+        filled += n;
+        at += n;
+        if (filled === STREAM_PART_BYTES) await flush();
+      }
+    });
+    if (filled > 0 || parts.length === 0) await flush();
+    await hashing.close();
+    await upload.complete(parts);
+  } catch (err) {
+    await upload.abort().catch(() => undefined);
+    throw err;
+  }
+  return hexOf(await digest.digest);
+}
+
+/**
+ * Registers the graph staged under `graphId` with the external data it names: each of its tensors is checked
+ * against the files (../onnx/external-data.ts), the model written whole, with those tensors' bytes inline, to a new
+ * staged object (read and written a range at a time), and that registered as any upload. The files are consumed once
+ * the model is stored; after a failure they stay, for a corrected graph to name. The staged graph is gone either way.
+ */
+async function registerWithExternalData(
+  store: TenantStore,
+  graphId: string,
+  name: string | undefined,
+  fileIds: readonly string[],
+): Promise<{ created: boolean; model: ModelView }> {
+  const joinedId = newUploadId();
+  let sha256: string;
+  let files: Map<string, ExternalFile>;
+  try {
+    files = await requireFiles(store, fileIds, true);
+    const graph = await store.stagedSource(graphId);
+    const skeleton = decodeModel((await readSkeleton(graph)).bytes);
+    resolveExternalData(skeleton, new Map([...files].map(([location, f]) => [location, f.source.size])));
+    const encoded = segmentModel(skeleton);
+    if (encoded.size > MAX_UPLOAD_TOTAL_BYTES) {
+      throw new DomainError("payload_too_large", `the model with its external data inline is ${encoded.size} bytes, over ${MAX_UPLOAD_TOTAL_BYTES} (protobuf's 2 GiB bound on a model)`);
+    }
+    await requireRoom(store, { models: 1, bytes: encoded.size }, "delete a model or a dataset first");
+    sha256 = await writeStaged(await store.createStagedUpload(joinedId), encoded, (location) => (location === SKELETON_LOCATION ? graph : files.get(location)?.source));
+  } finally {
+    await store.deleteStaged(graphId);
+  }
+  const result = await registerStagedModel(store, joinedId, name, sha256);
+  for (const { upload } of files.values()) {
+    await store.deleteUpload(upload.id);
+    await store.deleteStaged(upload.id);
+  }
+  return result;
 }
 
 /**
@@ -169,9 +316,12 @@ export async function registerStreamedModel(
   declared: number | undefined,
   limit: number,
   name: string | undefined,
+  externalData?: readonly string[],
 ): Promise<{ created: boolean; model: ModelView }> {
   // Room for what the body declares is checked before a byte is staged (and again, for its real size, once it is).
   if (declared !== undefined) await requireRoom(store, { models: 1, bytes: declared }, "delete a model or a dataset first");
+  // The files are checked before a byte is read, and again (they may have expired meanwhile) once the graph is staged.
+  if (externalData) await requireFiles(store, externalData, true);
   const id = newUploadId();
   const parts: R2UploadedPart[] = [];
   // Read into our own buffer (BYOB): a default reader hands over a fresh chunk per read, so a 94 MB body left 94 MB of
@@ -227,5 +377,6 @@ export async function registerStreamedModel(
     await multipart?.abort().catch(() => undefined);
     throw err;
   }
-  return registerStagedModel(store, id, name, hexOf(await digest.digest));
+  const sha256 = hexOf(await digest.digest);
+  return externalData ? registerWithExternalData(store, id, name, externalData) : registerStagedModel(store, id, name, sha256);
 }

@@ -109,7 +109,9 @@ export function checkTensor(t: TensorProto, what: string, tally: TensorTally): n
       tally.bytes += range.length;
       return n;
     }
-    if (n > 0) throw invalid(`${what} keeps its data outside the model (external data), which an upload cannot carry`);
+    if (n > 0) {
+      throw invalid(`${what} keeps its data outside the model (external data): upload each file it names first (POST /v1/uploads with its location), then the model naming those uploads (externalData)`);
+    }
     return n;
   }
   if (t.rawData.byteLength > 0) {

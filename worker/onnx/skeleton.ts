@@ -155,6 +155,24 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 /**
+ * Refuses a tensor whose own external data (a StringStringEntryProto: key 1, value 2) names SKELETON_LOCATION: in a
+ * skeleton that name means the model's own object, and a model may not point its tensors into its own bytes.
+ */
+function checkOwnLocation(entry: Uint8Array): void {
+  const fields = new Map<number, string>();
+  for (let pos = 0; pos < entry.byteLength; ) {
+    const tag = entry[pos++]!;
+    if ((tag & 7) !== 2 || pos >= entry.byteLength || entry[pos]! >= 0x80) return; // not the plain entry written by onnx
+    const length = entry[pos++]!;
+    fields.set(tag >> 3, new TextDecoder().decode(entry.subarray(pos, pos + length)));
+    pos += length;
+  }
+  if (fields.get(1) === "location" && fields.get(2) === SKELETON_LOCATION) {
+    throw new OnnxDecodeError(`a tensor names external data '${SKELETON_LOCATION}', the model's own file: save its data under another name`);
+  }
+}
+
+/**
  * Reads the model's structure from `source` and returns its skeleton. Throws OnnxDecodeError (400) for bytes that are
  * not a ModelProto, LimitError (413) for a structure over MAX_SKELETON_BYTES or subgraphs nested too deep.
  */
@@ -208,7 +226,9 @@ export async function readSkeleton(source: ByteSource): Promise<Skeleton> {
           reader.pos = payloadEnd;
         } else {
           keep(header.byteLength + length);
-          parts.push(header, await reader.take(length));
+          const payload = await reader.take(length);
+          if (kind === "tensor" && field === TENSOR_EXTERNAL_DATA) checkOwnLocation(payload);
+          parts.push(header, payload);
         }
       } else {
         throw new OnnxDecodeError(`not a decodable ONNX ModelProto: wire type ${wire} (groups are not used by ONNX)`);

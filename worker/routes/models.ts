@@ -2,19 +2,28 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../app";
 import { listModels, registerModel, requireModel, withVariants } from "../catalog/models";
-import { registerStreamedModel } from "../catalog/uploads";
+import { MAX_EXTERNAL_FILES, registerStreamedModel } from "../catalog/uploads";
 import { deleteModelAndJobs } from "../jobs/jobs";
 import { readBodyWithLimit } from "../store/body";
 import { ONNX_MEDIA_TYPE } from "../store/content-coding";
 import { BUFFERED_UPLOAD_BYTES, uploadLimit } from "./body-limits";
 import { errorResponses, ErrorSchema, ModelIdParam, ModelSchema, NextCursor, PageQuery } from "./schemas";
+import { UploadIdString } from "./uploads";
 
 const upload = createRoute({
   method: "post",
   path: "/models",
   summary: "Upload an ONNX model (raw bytes, up to MAX_UPLOAD_BYTES, 100 MB by default; larger ones go in parts: /v1/uploads)",
   request: {
-    query: z.object({ name: z.string().min(1).max(128).optional() }),
+    query: z.object({
+      name: z.string().min(1).max(128).optional(),
+      externalData: z
+        .string()
+        .transform((v) => v.split(","))
+        .pipe(z.array(UploadIdString).min(1).max(MAX_EXTERNAL_FILES))
+        .optional()
+        .openapi({ type: "string", description: "The model's files of external data: their uploads' ids (/v1/uploads with a location), comma-separated" }),
+    }),
     body: { content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } }, required: true },
   },
   responses: {
@@ -68,12 +77,13 @@ export const models = createRouter("invalid_request")
     const limit = uploadLimit(c.env);
     const header = c.req.header("Content-Length");
     const declared = header ? Number(header) : undefined;
-    const { name } = c.req.valid("query");
+    const { name, externalData } = c.req.valid("query");
     const body = c.req.raw.body;
-    // A body known to be small is validated in memory; a large one, or one of unknown length, streams to R2.
-    const streamed = body !== null && (declared === undefined || declared > BUFFERED_UPLOAD_BYTES);
+    // A body known to be small is validated in memory; a large one, one of unknown length, or a graph whose external
+    // data is joined to it in R2, streams to R2.
+    const streamed = body !== null && (declared === undefined || declared > BUFFERED_UPLOAD_BYTES || externalData !== undefined);
     if (streamed && (declared === undefined || declared <= limit)) {
-      const { created, model } = await registerStreamedModel(c.var.store, body, declared, limit, name);
+      const { created, model } = await registerStreamedModel(c.var.store, body, declared, limit, name, externalData);
       return c.json(model, created ? 201 : 200);
     }
     const bytes = await readBodyWithLimit(body, declared, limit);

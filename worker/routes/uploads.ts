@@ -1,11 +1,13 @@
 // /v1/uploads: a model uploaded in parts (resumable): plan it, send parts in any order and again when one fails,
-// complete it into a model (201, or 200 when the bytes were already stored), or abort it.
+// complete it into a model (201, or 200 when the bytes were already stored), or abort it. A file of external data
+// (planned with its location) is uploaded the same way, and completing it keeps it for the model that names it.
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../app";
 import {
   abortUpload,
   completeUpload,
   createUpload,
+  MAX_EXTERNAL_FILES,
   MAX_PART_BYTES,
   MAX_PARTS,
   MAX_UPLOAD_TOTAL_BYTES,
@@ -15,6 +17,8 @@ import {
   viewOf,
 } from "../catalog/uploads";
 import { errorResponses, ErrorSchema, ModelSchema } from "./schemas";
+
+export const UploadIdString = z.string().regex(/^[0-9a-f]{24}$/, "upload ids are 24 hex digits");
 
 export const UploadPlanSchema = z
   .object({
@@ -26,6 +30,18 @@ export const UploadPlanSchema = z
       .max(MAX_PART_BYTES)
       .openapi({ description: `Every part's size but the last's: at least ${MIN_PART_BYTES} (5 MiB) when there are several, at most ${MAX_PART_BYTES}; at most ${MAX_PARTS} parts` }),
     name: z.string().min(1).max(128).optional(),
+    location: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .openapi({ description: "Makes this a file of external data, not a model: the location the model's tensors name it by (a path relative to the model, such as model.onnx.data)" }),
+    externalData: z
+      .array(UploadIdString)
+      .min(1)
+      .max(MAX_EXTERNAL_FILES)
+      .optional()
+      .openapi({ description: "The model's files of external data, by their uploads' ids (each complete before this upload completes)" }),
   })
   .strict()
   .openapi("UploadPlan");
@@ -40,6 +56,9 @@ export const UploadSchema = z
     lastPartBytes: z.number(),
     createdAt: z.string(),
     expiresAt: z.string().openapi({ description: "Past this the upload is gone and its parts are dropped" }),
+    location: z.string().optional().openapi({ description: "A file of external data: the location the model names it by" }),
+    completedAt: z.string().optional().openapi({ description: "A file whose parts are joined: it waits for the model that names it" }),
+    externalData: z.array(z.string()).optional().openapi({ description: "A model's files of external data, by upload id" }),
   })
   .openapi("Upload");
 
@@ -60,7 +79,7 @@ export const CompleteUploadSchema = z
   .openapi("CompleteUpload");
 
 const UploadIdParam = z.object({
-  id: z.string().regex(/^[0-9a-f]{24}$/, "upload ids are 24 hex digits").openapi({ param: { name: "id", in: "path" } }),
+  id: UploadIdString.openapi({ param: { name: "id", in: "path" } }),
 });
 
 const PartParams = UploadIdParam.extend({
@@ -102,11 +121,14 @@ const part = createRoute({
 const complete = createRoute({
   method: "post",
   path: "/uploads/{id}/complete",
-  summary: "Join the parts into the model, validate it and store it",
+  summary: "Join the parts into the model, validate it and store it (a file of external data: join it and keep it for its model)",
   request: { params: UploadIdParam, body: { content: { "application/json": { schema: CompleteUploadSchema } }, required: true } },
   responses: {
     201: { description: "Stored", content: { "application/json": { schema: ModelSchema } } },
-    200: { description: "Identical bytes were already stored", content: { "application/json": { schema: ModelSchema } } },
+    200: {
+      description: "Identical bytes were already stored (a model), or a file of external data is complete (the upload)",
+      content: { "application/json": { schema: z.union([ModelSchema, UploadSchema]) } },
+    },
     ...errorResponses,
   },
 });
@@ -128,8 +150,9 @@ export const uploads = createRouter("invalid_request")
     return c.json(await putPart(c.var.store, id, n, c.req.raw.body, header ? Number(header) : undefined), 200);
   })
   .openapi(complete, async (c) => {
-    const { created, model } = await completeUpload(c.var.store, c.req.valid("param").id, c.req.valid("json").parts);
-    return c.json(model, created ? 201 : 200);
+    const done = await completeUpload(c.var.store, c.req.valid("param").id, c.req.valid("json").parts);
+    if ("file" in done) return c.json(done.file, 200);
+    return c.json(done.model, done.created ? 201 : 200);
   })
   .openapi(abort, async (c) => {
     await abortUpload(c.var.store, c.req.valid("param").id);

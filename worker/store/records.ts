@@ -40,4 +40,10 @@ export interface UploadRecord {
   parts: number;
   createdAt: string;
   expiresAt: string;
+  /** Set for a file of external data (not a model): the location the model's tensors name it by. */
+  location?: string;
+  /** When a file's parts were joined: it waits, until it expires, for the model that names it. */
+  completedAt?: string;
+  /** A model's external-data files, by their uploads' ids. */
+  externalData?: string[];
 }

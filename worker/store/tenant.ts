@@ -313,6 +313,17 @@ export class TenantStore {
     await this.blobs.delete(uploadBlobKey(this.tenant, uploadId));
   }
 
+  /**
+   * Drops staged objects written before `before` (ms): past their upload's expiry, no record names them (a file of
+   * external data never claimed by a model). One page of the listing per call bounds the work.
+   */
+  async sweepStaged(before: number): Promise<number> {
+    const page = await this.blobs.list({ prefix: uploadBlobKey(this.tenant, "") });
+    const stale = page.objects.filter((o) => o.uploaded.getTime() < before).map((o) => o.key);
+    if (stale.length > 0) await this.blobs.delete(stale);
+    return stale.length;
+  }
+
   // The jobs working on a model (so that its deletion cancels them).
 
   async noteModelJob(modelId: string, jobId: string): Promise<void> {

@@ -57,8 +57,8 @@ describe("declared sizes are backed by bytes", () => {
     expect(() => validateModel(withInitializer(tensor({ dims: [2n ** 40n, 2n ** 40n] })))).toThrow(/too many elements/);
   });
 
-  it("refuses external data, which an upload cannot carry", () => {
-    expect(() => validateModel(withInitializer(tensor({ dims: [1n, 4n], dataLocation: 1 })))).toThrow(/external data/);
+  it("refuses external data in a model uploaded alone, saying how to upload its files", () => {
+    expect(() => validateModel(withInitializer(tensor({ dims: [1n, 4n], dataLocation: 1 })))).toThrow(/external data\): upload each file it names first/);
   });
 
   it("checks tensors carried by attributes (a Constant's value)", () => {
