@@ -61,7 +61,10 @@ export interface TenantUsage {
   storedBytes: number;
   /** Jobs queued or running (noted at submission, forgotten when they end). */
   runningJobs: number;
-  /** Uploads in parts planned and not yet completed, aborted or expired (their planned bytes count in storedBytes). */
+  /**
+   * Uploads in parts planned and not yet completed, aborted or expired (their planned bytes count in storedBytes, as
+   * do files of external data completed and waiting for their model, which hold no multipart upload and are not counted here).
+   */
   openUploads: number;
   /** Variants of each model that has any. */
   variantsByModel: Map<string, number>;
@@ -70,6 +73,8 @@ export interface TenantUsage {
 /** KV metadata of model and dataset records: their size, so that usage is counted from a listing. */
 interface SizeMetadata {
   bytes: number;
+  /** An upload whose parts are joined (a file of external data waiting for its model): it holds no multipart upload. */
+  complete?: true;
 }
 
 export class TenantStore {
@@ -226,7 +231,7 @@ export class TenantStore {
    * size is its metadata: an open upload's bytes count as stored (usage) until it completes or ends.
    */
   async putUpload(record: UploadRecord, expiresAt: number): Promise<void> {
-    const metadata: SizeMetadata = { bytes: record.totalBytes };
+    const metadata: SizeMetadata = { bytes: record.totalBytes, ...(record.completedAt ? { complete: true as const } : {}) };
     await this.records.put(uploadRecordKey(this.tenant, record.id), JSON.stringify(record), { expiration: Math.floor(expiresAt / 1000), metadata });
   }
 
@@ -422,7 +427,7 @@ export class TenantStore {
         sizes.reduce((a, b) => a + b, 0) +
         variants.reduce((a, k) => a + (k.metadata?.bytes ?? 0), 0) +
         uploads.reduce((a, k) => a + (k.metadata?.bytes ?? 0), 0),
-      openUploads: uploads.length,
+      openUploads: uploads.filter((k) => !k.metadata?.complete).length,
       runningJobs: new Set(jobs.map((k) => k.name.slice(k.name.lastIndexOf(":") + 1))).size,
       variantsByModel,
     };

@@ -7,13 +7,14 @@ import { env } from "cloudflare:test";
 import { clearField, clone } from "@bufbuild/protobuf";
 import { ModelProtoSchema, TensorProtoSchema, type ModelProto } from "onnx-buf";
 import { describe, expect, it } from "vitest";
-import { createUpload, UPLOAD_TTL_SECONDS } from "@worker/catalog/uploads";
+import { createUpload, MAX_OPEN_UPLOADS, UPLOAD_TTL_SECONDS } from "@worker/catalog/uploads";
 import { encodeModel } from "@worker/onnx/codec";
 import { TenantStore } from "@worker/store/tenant";
 import { mlpModel } from "@test/support/models";
 import { api, expectError, postJson, sha256Hex } from "@test/support/api";
 
-const MODEL = mlpModel([64, 128, 32, 10], 5);
+/** Five layers: ten initializers, more files (one per tensor) than uploads may be open at once. */
+const MODEL = mlpModel([64, 96, 80, 48, 32, 10], 5);
 const WHOLE = encodeModel(MODEL);
 
 interface Upload {
@@ -110,9 +111,10 @@ describe("a model saved with external data", () => {
     await expectStoredWhole(await postGraph(saved.graph, [file.id], "ext"));
   });
 
-  it("takes one file per tensor, and a graph uploaded in parts that names them", async () => {
+  it("takes one file per tensor (complete files do not count as open uploads), and a graph uploaded in parts that names them", async () => {
     const saved = savedExternal(MODEL, (i) => `weights/t${i}.bin`);
     expect(saved.files.size).toBe(MODEL.graph!.initializer.length);
+    expect(saved.files.size).toBeGreaterThan(MAX_OPEN_UPLOADS);
     const ids: string[] = [];
     for (const [location, bytes] of saved.files) ids.push((await uploadFile(location, bytes)).id);
     const planned = await postJson("/v1/uploads", { totalBytes: saved.graph.byteLength, partBytes: saved.graph.byteLength, externalData: ids });
