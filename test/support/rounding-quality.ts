@@ -23,6 +23,7 @@ export const RECIPES: Record<string, Record<string, unknown>> = {
   "int4 per-channel": { bits: 4, granularity: "per-channel" },
   "int4 block-32": { bits: 4, granularity: { block: 32 } },
   "2-bit block-32": { bits: 2, granularity: { block: 32 } },
+  "2-bit INT2 block-32": { bits: 2, granularity: { block: 32 }, grid: "int2" },
   "1-bit per-channel": { bits: 1 },
 };
 

@@ -156,8 +156,12 @@ const TernaryRecipeSchema = z
   .object({
     bits: z
       .literal(2)
-      .describe("2 = ternary weights {-1, 0, +1} x scale (Ternary Weight Networks' threshold), stored as INT2 (opset 25)."),
+      .describe("2 = 2-bit weights on the grid `grid` names, stored as INT2 (opset 25)."),
     scheme: z.literal("weight-only").default("weight-only"),
+    grid: z
+      .enum(["ternary", "int2"])
+      .optional()
+      .describe("ternary (absent: the default, so that ids stay those of recipes written before there was a choice): {-1, 0, +1} x scale (Ternary Weight Networks' threshold). int2: INT2's four levels {-2, -1, 0, 1} x scale, each group's scale (a negative one puts the extra level on the positive side) the one of least squared error over clipping ratios 0.2-1.2 of its largest |w|"),
     granularity: z
       .union([z.literal("per-channel"), BlockSchema])
       .default({ block: 32 })
@@ -341,7 +345,7 @@ export function quantizeOptions(
   | { bits: 8; granularity?: "per-channel" | "per-tensor" | { block: number }; symmetric?: boolean; scale?: "mse" }
   | { bits: 16 }
   | { bits: 4; block: number; symmetric?: boolean; scale?: "mse" }
-  | { bits: 2; block: number }
+  | { bits: 2; block: number; grid?: "ternary" | "int2" }
   | { bits: 1 } {
   if (q.bits === undefined || bits === undefined) throw new RangeError("a codebook recipe has no uniform grid");
   // Clipped scales reach every 8- and 4-bit layer, overrides included (their grids are symmetric).
@@ -355,7 +359,7 @@ export function quantizeOptions(
     case 2:
       // block 0: one scale per output channel.
       if (q.bits !== 2) return { bits: 2, block: TERNARY_OVERRIDE_BLOCK };
-      return { bits: 2, block: q.granularity === "per-channel" ? 0 : q.granularity.block };
+      return { bits: 2, block: q.granularity === "per-channel" ? 0 : q.granularity.block, ...(q.grid ? { grid: q.grid } : {}) };
     case 8:
       return q.bits === 8 ? { bits: 8, granularity: q.granularity, symmetric: q.symmetric, ...scale } : { bits: 8, ...scale };
     case 16:

@@ -135,7 +135,8 @@ function roundGroup(
       nearest[i] = q;
       nearDelta[i] = (q - zp) * s - w;
       // A weight that is exactly zero (pruned) stays zero, as GPTQ keeps it.
-      if ((w === 0 && !grid.signOnly) || !(s > 0)) {
+      // A negative scale (INT2's grid flipped) rounds as a positive one does; a zero or non-finite one cannot.
+      if ((w === 0 && !grid.signOnly) || !(Math.abs(s) > 0) || !Number.isFinite(s)) {
         lower[i] = q;
         offset[i] = nearDelta[i]!;
         continue;

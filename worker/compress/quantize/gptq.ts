@@ -161,10 +161,10 @@ function roundGroup(
 }
 
 /**
- * Least-squares scales for a two- or three-level grid (1-bit signs, ternary): with the levels fixed, each output's
- * group scales minimise its output error (w - ŵ)ᵀ H (w - ŵ) on the calibration inputs, a small linear system per
- * output (one unknown per group in it). Where that system is singular or a scale comes out non-positive, the grid's
- * own scales stay. Writes the refitted scales of this product's groups into `scales`.
+ * Least-squares scales for a symmetric grid whose top level is 1 (1-bit signs, ternary, INT2's four levels): with the
+ * levels fixed, each output's group scales minimise its output error (w - ŵ)ᵀ H (w - ŵ) on the calibration inputs, a
+ * small linear system per output (one unknown per group in it). Where that system is singular or a scale comes out
+ * zero or of the other sign than its grid's, the grid's own scales stay. Writes the refitted scales of this product's groups into `scales`.
  */
 function refitScales(
   data: Float32Array,
@@ -207,7 +207,8 @@ function refitScales(
       for (let h = 0; h < m; h++) a[gi * m + h] = a[gi * m + h]! + bi * hb[h]!;
     }
     const solved = solveSymmetric(a, c, m);
-    if (!solved || solved.some((v) => !(v > 0) || !Number.isFinite(v))) continue;
+    // A refitted scale keeps its grid's sign (INT2's grid may be flipped): one that changes it, or vanishes, is not taken.
+    if (!solved || [...local].some(([g, idx]) => !(solved[idx]! * grid.scales[g]! > 0) || !Number.isFinite(solved[idx]!))) continue;
     for (const [g, idx] of local) scales[g] = Math.fround(solved[idx]!);
   }
 }

@@ -19,7 +19,7 @@ import { liftToOpset7 } from "../../onnx/opset";
 import { nameAllocator } from "../../onnx/names";
 import { liftToOpset21 } from "./opset21";
 import { liftToOpset25 } from "./opset25";
-import { ternary } from "./ternary";
+import { ternary, type Int2Grid } from "./ternary";
 import { nodeLabel, OPERATOR_FORMS, readsDeep, subgraphsOf, weightedLayers, type WeightedLayer, type WeightLayout } from "../../onnx/operators";
 import { nearestLevels, onMseClippedGrid, type LevelRounding, type ScaleChoice } from "./affine";
 import { DomainError } from "../../domain-error";
@@ -54,7 +54,7 @@ export type WeightBits =
   | { bits: 8; granularity?: Granularity; symmetric?: boolean; scale?: ScaleChoice }
   | { bits: 16 }
   | { bits: 4; block: number; symmetric?: boolean; scale?: ScaleChoice }
-  | { bits: 2; block: number }
+  | { bits: 2; block: number; grid?: Int2Grid }
   | { bits: 1 }
   | { bits?: undefined; codebook: CodebookOptions }
   | { bits?: undefined; pq: PqOptions };
@@ -86,7 +86,7 @@ function encodingFor(options: QuantizeOptions): WeightEncoding {
     case 4:
       return options.symmetric === false ? affineEncoding({ bits: 4, granularity: { block: options.block }, symmetric: false }) : int4(options.block);
     case 2:
-      return ternary(options.block);
+      return ternary(options.block, options.grid);
     case 1:
       return binary;
   }

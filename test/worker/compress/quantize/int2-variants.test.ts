@@ -73,6 +73,9 @@ const cases: { name: string; bytes: () => Uint8Array; options: QuantizeOptions; 
   { name: "2-bit MLP, per channel", bytes: () => buildMlp([64, 96, 50, 10], 4), options: { bits: 2, block: 0 }, shape: [64], values: [-1, 0, 1], dq: [[1, 0], [1, 0], [0, 0]] },
   // The CNN's head is a MatMul with 16 inputs: one block of 16 (block_size is capped at the input length).
   { name: "2-bit CNN (Conv per output channel)", bytes: () => buildCnn(5), options: { bits: 2, block: 32 }, shape: [1, 12, 12], values: [-1, 0, 1], dq: [[0, 0], [0, 0], [0, 16]] },
+  // INT2's four levels (string order, as the check sorts them); some scales negative.
+  { name: "2-bit MLP on INT2's grid, blocks of 32", bytes: () => buildMlp([64, 96, 50, 10], 4), options: { bits: 2, block: 32, grid: "int2" }, shape: [64], values: [-1, -2, 0, 1], dq: [[0, 32], [0, 32], [1, 32]] },
+  { name: "2-bit CNN on INT2's grid (Conv per output channel)", bytes: () => buildCnn(5), options: { bits: 2, block: 32, grid: "int2" }, shape: [1, 12, 12], values: [-1, -2, 0, 1], dq: [[0, 0], [0, 0], [0, 16]] },
   { name: "1-bit MLP", bytes: () => buildMlp([64, 96, 50, 10], 4), options: { bits: 1 }, shape: [64], values: [-1, 1], dq: [[1, 0], [1, 0], [0, 0]] },
   { name: "1-bit CNN", bytes: () => buildCnn(5), options: { bits: 1 }, shape: [1, 12, 12], values: [-1, 1], dq: [[0, 0], [0, 0], [1, 0]] },
 ];

@@ -1,7 +1,8 @@
-// Ternary (2-bit) weights: Ternary Weight Networks' rule per group against a plain reference written from the
-// paper (delta = 0.7 * mean|w|, scale = mean of |w| > delta), and the group layouts DequantizeLinear expects.
+// 2-bit weights: Ternary Weight Networks' rule per group against a plain reference written from the paper (delta =
+// 0.7 * mean|w|, scale = mean of |w| > delta); INT2's four levels against a plain search of every clipping ratio and
+// sign; and the group layouts DequantizeLinear expects.
 import { describe, expect, it } from "vitest";
-import { groupLayout, ternarize } from "@worker/compress/quantize/ternary";
+import { groupLayout, int2Levels, ternarize } from "@worker/compress/quantize/ternary";
 
 /** Plain reference: one group as an array. */
 function twn(group: number[]): { t: number[]; scale: number } {
@@ -65,5 +66,50 @@ describe("ternary weights", () => {
     const layout = groupLayout([4, 2, 3, 3], 0, 0);
     expect(layout.groups).toBe(4);
     expect([...layout.ids.subarray(0, 19)]).toEqual([...new Array(18).fill(0), 1]);
+  });
+});
+
+/** Plain reference: the scale of least squared error for levels {-2, -1, 0, 1}, over ratios 0.2..1.2 of max|w| and both signs. */
+function int2Reference(group: number[]): { q: number[]; scale: number; error: number } {
+  const amax = Math.max(...group.map(Math.abs));
+  let best = { q: group.map(() => 0), scale: 1, error: Infinity };
+  for (let i = 0; i <= 50; i++)
+    for (const sign of [1, -1]) {
+      const scale = Math.fround((sign * (0.2 + i * 0.02) * amax) / 2);
+      const q = group.map((w) => Math.min(1, Math.max(-2, Math.round(w / scale))) || 0); // -0 is the level 0
+      const error = group.reduce((e, w, k) => e + (w - q[k]! * scale) ** 2, 0);
+      if (error < best.error) best = { q, scale, error };
+    }
+  return best;
+}
+
+describe("2-bit weights on INT2's four levels", () => {
+  it("pick each group's scale and sign of least squared error, as a plain search does", () => {
+    const [K, N, B] = [40, 3, 16];
+    const data = weights(K * N, 5);
+    const layout = groupLayout([K, N], 0, B);
+    const r = int2Levels(data, layout.ids, layout.groups);
+    let negative = 0;
+    for (let b = 0; b < 3; b++)
+      for (let n = 0; n < N; n++) {
+        const ks = Array.from({ length: Math.min(B, K - b * B) }, (_, j) => b * B + j);
+        const ref = int2Reference(ks.map((k) => data[k * N + n]!));
+        expect(r.scales[b * N + n]).toBeCloseTo(ref.scale, 6);
+        if (ref.scale < 0) negative++;
+        ks.forEach((k, j) => expect(r.levels[k * N + n]).toBe(ref.q[j]));
+      }
+    // Both orientations occur on these weights: the sign is chosen, not fixed.
+    expect(negative).toBeGreaterThan(0);
+    expect(negative).toBeLessThan(9);
+  });
+
+  it("err less than ternary levels on the same groups (uniform weights: by 14%), and keep an all-zero group exact", () => {
+    const data = weights(64 * 32, 7);
+    const layout = groupLayout([64, 32], 0, 32);
+    const sq = (a: Float32Array) => a.reduce((e, v, k) => e + (data[k]! - v) ** 2, 0);
+    expect(sq(int2Levels(data, layout.ids, layout.groups).reconstructed)).toBeLessThan(0.9 * sq(ternarize(data, layout.ids, layout.groups).reconstructed));
+    const zero = int2Levels(new Float32Array(8), new Int32Array(8), 1);
+    expect([...zero.levels]).toEqual(new Array(8).fill(0));
+    expect(zero.scales[0]).toBe(1);
   });
 });

@@ -62,6 +62,9 @@ const cases: { name: string; bytes: () => Uint8Array; shape: number[]; kernels: 
   { name: "2-bit MLP (blocks of 32)", bytes: () => variant(mlp(), { bits: 2, block: 32 }), shape: [64], kernels: ["qs4", "qs4", "qs4"], tolerance: 3e-2 },
   { name: "2-bit MLP (per channel)", bytes: () => variant(mlp(), { bits: 2, block: 0 }), shape: [64], kernels: ["qs8", "qs8", "qs8"], tolerance: 3e-2 },
   { name: "2-bit CNN (Conv per channel)", bytes: () => variant(cnn(), { bits: 2, block: 32 }), shape: [1, 12, 12], kernels: ["pointwise", "qs8-pointwise", "qs8"], tolerance: 3e-2 },
+  // INT2's four levels, some groups' scales negative (the extra level on the positive side).
+  { name: "2-bit MLP on INT2's grid (blocks of 32)", bytes: () => variant(mlp(), { bits: 2, block: 32, grid: "int2" }), shape: [64], kernels: ["qs4", "qs4", "qs4"], tolerance: 3e-2 },
+  { name: "2-bit CNN on INT2's grid (Conv per channel)", bytes: () => variant(cnn(), { bits: 2, block: 32, grid: "int2" }), shape: [1, 12, 12], kernels: ["pointwise", "qs8-pointwise", "qs8"], tolerance: 3e-2 },
   // +-1 levels run on the int8 kernel (exact levels; activations quantized to int8 on the fly, as for int4).
   { name: "binary MLP", bytes: () => variant(mlp(), { bits: 1 }), shape: [64], kernels: ["qs8", "qs8", "qs8"], tolerance: 3e-2 },
   { name: "binary MLP from opset 11 (lifted)", bytes: () => variant(buildMlp([64, 96, 50, 10], 4, 11), { bits: 1 }), shape: [64], kernels: ["qs8", "qs8", "qs8"], tolerance: 3e-2 },
