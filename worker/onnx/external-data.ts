@@ -64,11 +64,14 @@ export interface ExternalDataUse {
  * Checks every tensor of a model's skeleton (./skeleton.ts) that keeps its bytes in an uploaded file (`files`: size
  * by normalised location) and rewrites its external data to an explicit range (location normalised, offset and
  * length set, checksum dropped), in place. Tensors left in the model's own object by the skeleton reader are as
- * they were. Throws OnnxValidationError naming the tensor for a file not uploaded, a range past its end, or a length
- * other than its dims'; and naming the file for one that no tensor reads.
+ * they were. Throws OnnxValidationError naming the tensor for a file not uploaded, a range past its end, a length
+ * other than its dims', or bytes another tensor reads too; and naming the file for one that no tensor reads.
  */
 export function resolveExternalData(model: ModelProto, files: ReadonlyMap<string, number>): ExternalDataUse {
   const tensors = new Map<string, number>();
+  // Each file's ranges, to refuse two tensors reading the same bytes: no exporter writes that, and a small file read
+  // many times over would make a model far larger than what was uploaded.
+  const ranges = new Map<string, { offset: number; length: number; what: string }[]>();
   for (const { tensor: t, what } of modelTensors(model)) {
     if (t.dataLocation !== 1 && t.externalData.length === 0) continue;
     const e = entries(t);
@@ -96,6 +99,14 @@ export function resolveExternalData(model: ModelProto, files: ReadonlyMap<string
     }
     makeExternal(t, { location, offset, length });
     tensors.set(location, (tensors.get(location) ?? 0) + 1);
+    if (length > 0) ranges.set(location, [...(ranges.get(location) ?? []), { offset, length, what }]);
+  }
+  for (const [location, list] of ranges) {
+    list.sort((a, b) => a.offset - b.offset);
+    for (let i = 1; i < list.length; i++) {
+      const [a, b] = [list[i - 1]!, list[i]!];
+      if (b.offset < a.offset + a.length) throw new OnnxValidationError(`${a.what} and ${b.what} read the same bytes of '${location}' (from ${b.offset})`);
+    }
   }
   for (const location of files.keys()) {
     if (!tensors.has(location)) throw new OnnxValidationError(`external data '${location}' was uploaded with the model, but no tensor reads it`);

@@ -2,8 +2,8 @@
 // (`onnx.save_model(..., save_as_external_data=True)`: one file for all tensors, one file per tensor, Constant values
 // too), resolved against the files and written whole, is the model as exported, byte for byte, and it computes in
 // onnxruntime-node what onnxruntime-node computes loading the external data itself. A file not uploaded, a range
-// past a file's end, a length other than the dims', a path out of the model's directory and a file no tensor reads
-// are errors that name the tensor or the file.
+// past a file's end, a length other than the dims', bytes two tensors read, a path out of the model's directory and a
+// file no tensor reads are errors that name the tensor or the file.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -153,6 +153,19 @@ describe("external data that does not match the model", () => {
     expect(wrong).toThrow(new RegExp(`initializer '${name}' has 4 bytes in 'weights\\.bin', expected \\d+`));
     const offset = await resolve(new Map([["weights.bin", size()]]), (m) => setEntry(m, "offset", "-1"));
     expect(offset).toThrow(/external data offset '-1', not a byte count/);
+  });
+
+  it("refuses two tensors that read the same bytes (a small file read over and over)", async () => {
+    const skeleton = await skeletonOf(saved.graph);
+    const external = [...modelTensors(skeleton)].filter(({ tensor }) => tensor.dataLocation === 1).map(({ tensor }) => tensor);
+    const [a, b] = external.filter((t) => t.dims.length === 1);
+    expect(b, "two bias tensors").toBeDefined();
+    const entry = (t: typeof a, key: string) => t!.externalData.find((e) => e.key === key)!;
+    // The second bias reads the first one's bytes, its dims cut to the same length.
+    b!.dims = [...a!.dims];
+    entry(b, "offset").value = entry(a, "offset").value;
+    entry(b, "length").value = entry(a, "length").value;
+    expect(() => resolveExternalData(skeleton, new Map([["weights.bin", size()]]))).toThrow(new RegExp(`initializer '.+' and initializer '.+' read the same bytes of 'weights\\.bin'`));
   });
 
   it("reads to the file's end when no length is given, as onnx's loader does", async () => {
