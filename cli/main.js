@@ -91,14 +91,16 @@ const SINGLE_UPLOAD_BYTES = 64 * 1024 * 1024;
 
 /**
  * Uploads a file in parts, read a part at a time; the state after each part is saved beside the file
- * (<file>.upload.json) so that running the same command again resumes, and removed once the upload is done. `send`
- * is the client's upload in parts of a model or of a file of external data.
+ * (<file>.upload.json) so that running the same command again resumes, and removed once the upload is done (with
+ * `keepState`, left for the caller to remove: a file of external data is reused by a rerun until its model is stored).
+ * `send` is the client's upload in parts of a model or of a file of external data.
  * @template T
  * @param {string} file @param {number} size @param {string | undefined} partMb @param {Io} io
  * @param {(source: import("../client/slimserve.js").UploadSource, options: import("../client/slimserve.js").UploadOptions) => Promise<T>} send
+ * @param {boolean} [keepState]
  * @returns {Promise<T>}
  */
-async function uploadInParts(file, size, partMb, io, send) {
+async function uploadInParts(file, size, partMb, io, send, keepState = false) {
   const partBytes = partMb === undefined ? DEFAULT_PART_BYTES : Math.round(Number(partMb) * 1024 * 1024);
   if (!Number.isFinite(partBytes) || partBytes <= 0) throw new UsageError(`--part-mb takes a size in MiB, got '${partMb}'`);
   const statePath = `${file}.upload.json`;
@@ -133,7 +135,7 @@ async function uploadInParts(file, size, partMb, io, send) {
       },
     });
     if (io.stderr.isTTY) io.stderr.write("\n");
-    await rm(statePath, { force: true });
+    if (!keepState) await rm(statePath, { force: true });
     return done;
   } finally {
     await handle.close();
@@ -251,13 +253,16 @@ export async function run(argv, io) {
           const location = relative(dirname(file), data).split(sep).join("/");
           if (location.startsWith("../")) throw new UsageError(`--external-data ${data} is not in the model's folder (${dirname(file)}), where ONNX looks for it`);
           io.stderr.write(`${location}\n`);
-          const upload = await uploadInParts(data, (await stat(data)).size, flags["part-mb"], io, (source, options) => client.uploadExternalData(source, location, options));
+          // A file uploaded by an earlier run whose model was refused is taken again from its state file (completing a
+          // complete file answers the same upload).
+          const upload = await uploadInParts(data, (await stat(data)).size, flags["part-mb"], io, (source, options) => client.uploadExternalData(source, location, options), true);
           externalData.push(upload.id);
         }
         const model =
           flags.parts || flags["part-mb"] || size > SINGLE_UPLOAD_BYTES
             ? await uploadInParts(file, size, flags["part-mb"], io, (source, options) => client.uploadModelInParts(source, { ...options, name, externalData }))
             : await client.uploadModel(new Uint8Array(await readFile(file)), { name, externalData });
+        for (const data of /** @type {string[]} */ (flags["external-data"] ?? [])) await rm(`${data}.upload.json`, { force: true });
         print(model, () => `${model.id}  ${model.name}  ${formatBytes(model.bytes)}  ${model.parameters} parameters`);
         return 0;
       }

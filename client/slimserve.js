@@ -263,7 +263,8 @@ export class SlimserveClient {
    */
   uploadModel(bytes, options = {}) {
     const externalData = options.externalData?.length ? options.externalData.join(",") : undefined;
-    return this.json("POST", "/v1/models", { bytes, query: { name: options.name, externalData }, idempotent: true });
+    // Not sent again after a 503 when it names files: a first try that stored the model consumed them.
+    return this.json("POST", "/v1/models", { bytes, query: { name: options.name, externalData }, idempotent: externalData === undefined });
   }
 
   /**

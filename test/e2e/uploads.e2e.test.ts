@@ -102,7 +102,12 @@ describe("uploads in parts through wrangler dev", () => {
     // onnx's own writer, as users save models over 2 GB (and any model they choose to).
     execFileSync(PYTHON, ["-c", "import onnx; onnx.save_model(onnx.load('whole.onnx'), 'model.onnx', save_as_external_data=True, location='weights/model.data', size_threshold=1024)"], { cwd: dir });
     expect((await stat(join(dir, "model.onnx"))).size).toBeLessThan(10_000);
+    // A first run whose model is refused (a name over 128 characters) leaves the file's upload to the next run.
+    const refused = await cliIn(dir, env).cli("upload", "model.onnx", "--external-data", "weights/model.data", "--part-mb", "5", "--name", "n".repeat(129));
+    expect(refused.code).toBe(1);
+    const state = JSON.parse(await readFile(join(dir, "weights", "model.data.upload.json"), "utf8")) as UploadState;
     const { stdout, stderr } = await cliIn(dir, env).cli("upload", "model.onnx", "--external-data", "weights/model.data", "--part-mb", "5", "--json");
+    expect(stderr).toContain(`resuming upload ${state.uploadId} (3 parts sent)`);
     expect(stderr).toContain("weights/model.data");
     const model = JSON.parse(stdout) as { id: string; bytes: number; name: string };
     expect(model).toMatchObject({ id: idOf(whole), bytes: whole.byteLength, name: "model" });

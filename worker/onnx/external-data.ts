@@ -55,11 +55,6 @@ function integerEntry(value: string | undefined, key: string, what: string): num
   return n;
 }
 
-export interface ExternalDataUse {
-  /** Tensors whose bytes each file holds, by location. */
-  tensors: Map<string, number>;
-}
-
 /**
  * Checks every tensor of a model's skeleton (./skeleton.ts) that keeps its bytes in an uploaded file (`files`: size
  * by normalised location) and rewrites its external data to an explicit range (location normalised, offset and
@@ -67,8 +62,7 @@ export interface ExternalDataUse {
  * they were. Throws OnnxValidationError naming the tensor for a file not uploaded, a range past its end, a length
  * other than its dims', or bytes another tensor reads too; and naming the file for one that no tensor reads.
  */
-export function resolveExternalData(model: ModelProto, files: ReadonlyMap<string, number>): ExternalDataUse {
-  const tensors = new Map<string, number>();
+export function resolveExternalData(model: ModelProto, files: ReadonlyMap<string, number>): void {
   // Each file's ranges, to refuse two tensors reading the same bytes: no exporter writes that, and a small file read
   // many times over would make a model far larger than what was uploaded.
   const ranges = new Map<string, { offset: number; length: number; what: string }[]>();
@@ -76,7 +70,8 @@ export function resolveExternalData(model: ModelProto, files: ReadonlyMap<string
     if (t.dataLocation !== 1 && t.externalData.length === 0) continue;
     const e = entries(t);
     const named = e.get("location");
-    if (named === SKELETON_LOCATION && t.dataLocation === 1 && !files.has(SKELETON_LOCATION)) continue; // the skeleton's own
+    // The skeleton's own: a model's tensor cannot name that location (../onnx/skeleton.ts refuses it), nor a file take it.
+    if (named === SKELETON_LOCATION) continue;
     if (named === undefined) throw new OnnxValidationError(`${what} keeps its data outside the model and names no location`);
     const location = normalizeLocation(named);
     if (location === null) throw new OnnxValidationError(`${what} names external data '${named}', outside the model's directory`);
@@ -93,13 +88,14 @@ export function resolveExternalData(model: ModelProto, files: ReadonlyMap<string
     const offset = integerEntry(e.get("offset"), "offset", what) ?? 0;
     // onnx's loader reads to the end of the file when no length is given.
     const length = integerEntry(e.get("length"), "length", what) ?? size - offset;
-    if (offset + length > size) throw new OnnxValidationError(`${what} reads bytes ${offset} to ${offset + length} of '${location}', which holds ${size}`);
+    if (offset > size || offset + length > size) throw new OnnxValidationError(`${what} reads bytes ${offset} to ${offset + length} of '${location}', which holds ${size}`);
     if (length !== expected) {
       throw new OnnxValidationError(`${what} has ${length} bytes in '${location}', expected ${expected} for dims [${t.dims.join(", ")}]`);
     }
     makeExternal(t, { location, offset, length });
-    tensors.set(location, (tensors.get(location) ?? 0) + 1);
-    if (length > 0) ranges.set(location, [...(ranges.get(location) ?? []), { offset, length, what }]);
+    let list = ranges.get(location);
+    if (!list) ranges.set(location, (list = []));
+    if (length > 0) list.push({ offset, length, what });
   }
   for (const [location, list] of ranges) {
     list.sort((a, b) => a.offset - b.offset);
@@ -109,7 +105,6 @@ export function resolveExternalData(model: ModelProto, files: ReadonlyMap<string
     }
   }
   for (const location of files.keys()) {
-    if (!tensors.has(location)) throw new OnnxValidationError(`external data '${location}' was uploaded with the model, but no tensor reads it`);
+    if (!ranges.has(location)) throw new OnnxValidationError(`external data '${location}' was uploaded with the model, but no tensor reads it`);
   }
-  return { tensors };
 }
