@@ -102,8 +102,8 @@ export async function searchVariant(
   // with MatMul/Gemm layers it can compensate.
   const parsed = parseModelBytes(original);
   const compensable = hessianTargets(parsed).length > 0;
-  // At 2 bits on INT2's four levels: with compensation they drop less than ternary ones on every reference model
-  // (docs/quantization.md), while ternary's nearest rounding is the better one on the CNNs.
+  // At 2 bits on INT2's four levels: GPTQ there drops less than on ternary levels on four of the five reference models,
+  // and GPTQ with bias correction on all five (docs/quantization.md); ternary's nearest rounding is the better one on the CNNs.
   const compensated = (r: Recipe) =>
     compensable && recipeBits(r) < 8
       ? candidate({ ...r.quantize, ...(recipeBits(r) === 2 ? { grid: "int2" } : {}), rounding: "gptq", calibration: { dataset: request.dataset } })
