@@ -1,6 +1,5 @@
 // Accuracy-targeted search: tries recipes in order (int8 weight-only, int8 dynamic, each lower bit-width the recipe
-// schema accepts, at 4 bits with clipped scales where absmax's miss, with GPTQ rounding (at 2 bits on INT2's four
-// levels) where nearest misses and
+// schema accepts, at 4 bits with clipped scales where absmax's miss, with GPTQ rounding where nearest misses and
 // GPTQ plus bias correction where that misses too —
 // blocked widths with coarser blocks while they pass — then
 // mixed precision keeping the most sensitive layers wider), evaluates each against FP32 and keeps the smallest (or
@@ -102,12 +101,8 @@ export async function searchVariant(
   // with MatMul/Gemm layers it can compensate.
   const parsed = parseModelBytes(original);
   const compensable = hessianTargets(parsed).length > 0;
-  // At 2 bits on INT2's four levels: GPTQ there drops less than on ternary levels on four of the five reference models,
-  // and GPTQ with bias correction on all five (docs/quantization.md); ternary's nearest rounding is the better one on the CNNs.
   const compensated = (r: Recipe) =>
-    compensable && recipeBits(r) < 8
-      ? candidate({ ...r.quantize, ...(recipeBits(r) === 2 ? { grid: "int2" } : {}), rounding: "gptq", calibration: { dataset: request.dataset } })
-      : null;
+    compensable && recipeBits(r) < 8 ? candidate({ ...r.quantize, rounding: "gptq", calibration: { dataset: request.dataset } }) : null;
   for (const [i, r0] of uniform.entries()) {
     const share = (i + 1) / (uniform.length + 3);
     let r = r0;
