@@ -20,6 +20,8 @@ export type EvaluatedModel = Pick<ModelSummary, "inputs" | "outputs">;
 export interface EvalReport {
   dataset: string;
   samples: number;
+  /** The first row evaluated, where rows at the start were left out (EvalOptions.first); absent: 0. */
+  firstSample?: number;
   hasLabels: boolean;
   /** Top-1 accuracy of each, and the drop in percentage points; null without labels. */
   accuracy: { fp32: number; variant: number; drop: number } | null;
@@ -56,6 +58,11 @@ export interface EvalOptions {
   quick?: boolean;
   /** Confidence level of the report's intervals (default 0.95). */
   confidence?: number;
+  /**
+   * Rows at the dataset's start left out: those a candidate was calibrated on (GPTQ, bias correction), whose fit to
+   * them would flatter it. Default 0.
+   */
+  first?: number;
 }
 
 export async function evaluateBytes(
@@ -65,7 +72,8 @@ export async function evaluateBytes(
   dataset: Dataset,
   options: EvalOptions,
 ): Promise<EvalReport> {
-  const samples = Math.min(options.samples ?? dataset.samples, dataset.samples);
+  const skipped = Math.min(options.first ?? 0, dataset.samples);
+  const samples = Math.min(options.samples ?? dataset.samples, dataset.samples - skipped);
   const outputNames = model.outputs.map((o) => o.name);
   const first = outputNames[0]!;
   const labels = dataset.labels;
@@ -87,7 +95,7 @@ export async function evaluateBytes(
       if (logits && logits.dims.length === 2) {
         top.add(logits.data, rb![first]!.data, logits.dims[1]!, labels ? (r) => labelAt(dataset, start + r) : null);
       }
-    }, "timed");
+    }, "timed", skipped);
     if (!options.quick) {
       const budgetMs = options.latencyBudgetMs ?? 2000;
       const feeds = sliceBatch(bindInputs(dataset, model.inputs), model.inputs, 0, 1);
@@ -99,7 +107,7 @@ export async function evaluateBytes(
   } finally {
     for (const s of sessions.splice(0)) await s.release();
   }
-  const layers = options.quick ? [] : await layerSqnr(model, fp32, variant, dataset, samples);
+  const layers = options.quick ? [] : await layerSqnr(model, fp32, variant, dataset, samples, skipped);
   const accuracy =
     labels && top.rows > 0
       ? { fp32: top.refCorrect / top.rows, variant: top.gotCorrect / top.rows, drop: (100 * (top.refCorrect - top.gotCorrect)) / top.rows }
@@ -113,6 +121,7 @@ export async function evaluateBytes(
   return {
     dataset: options.datasetId,
     samples,
+    ...(skipped > 0 ? { firstSample: skipped } : {}),
     hasLabels: labels !== null,
     accuracy,
     agreement: top.rows > 0 ? top.agree / top.rows : outStats.get(first)!.cosine,
@@ -134,7 +143,7 @@ export async function evaluateBytes(
  * SQNR of each weighted layer's output against FP32's on the same inputs. Intermediate tensors are read from
  * onnxruntime-web with the layers' outputs exposed: the kernel engine fuses them away.
  */
-async function layerSqnr(model: EvaluatedModel, fp32: Uint8Array, variant: Uint8Array, dataset: Dataset, samples: number): Promise<EvalReport["layers"]> {
+async function layerSqnr(model: EvaluatedModel, fp32: Uint8Array, variant: Uint8Array, dataset: Dataset, samples: number, first: number): Promise<EvalReport["layers"]> {
   // A trained variant may be another network (a distilled student) or name its tensors otherwise: only layer outputs
   // both graphs write are compared.
   const fp32Model = decodeModel(fp32);
@@ -151,7 +160,7 @@ async function layerSqnr(model: EvaluatedModel, fp32: Uint8Array, variant: Uint8
     sessions.push(await openSession(expose(variantModel, variant), true, fp32.byteLength));
     await forEachBatch(sessions, dataset, model.inputs, samples, (_start, [ra, rb]) => {
       for (const [o, st] of layerStats) if (ra![o] && rb![o] && ra![o]!.data.length === rb![o]!.data.length) st.add(ra![o]!.data, rb![o]!.data);
-    }, "timed");
+    }, "timed", first);
   } finally {
     for (const s of sessions) await s.release();
   }

@@ -39,7 +39,10 @@ export type Outputs = Record<string, { dims: readonly number[]; data: Float32Arr
  */
 export type Batching = "timed" | { rows: number };
 
-/** Calls `each` with every batch's float outputs; `samples` caps how many rows are used. */
+/**
+ * Calls `each` with every batch's float outputs (`start`: the batch's first row in the dataset); `samples` caps how
+ * many rows are used, from row `first` on.
+ */
 export async function forEachBatch(
   sessions: LoadedSession[],
   dataset: Dataset,
@@ -47,15 +50,16 @@ export async function forEachBatch(
   samples: number,
   each: (start: number, outputs: Outputs[], feeds: ReturnType<typeof sliceBatch>) => void,
   batching: Batching,
+  first = 0,
 ): Promise<void> {
   const bound = bindInputs(dataset, inputs);
-  const n = Math.min(samples, dataset.samples);
+  const last = first + Math.min(samples, dataset.samples - first);
   // A model whose batch dim is a fixed 1 (torch.onnx.export without dynamic axes writes one) takes one row a call:
   // onnxruntime refuses any other batch.
   const fixedOne = inputs.some((sig) => sig.shape?.[0] === 1);
   let rows = fixedOne ? 1 : batching === "timed" ? FIRST_ROWS : batching.rows;
-  for (let start = 0; start < n; ) {
-    const end = Math.min(n, start + rows);
+  for (let start = first; start < last; ) {
+    const end = Math.min(last, start + rows);
     // On Workers the clock moves only between events: the timer turn that ends each batch is what makes its
     // computation show in Date.now().
     const began = Date.now();

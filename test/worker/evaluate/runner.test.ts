@@ -79,6 +79,23 @@ describe("forEachBatch", () => {
     expect(await run({ rows: 64 }, 1)).toEqual(Array(rows).fill(1));
   });
 
+  it("from row `first` on (rows a calibrated candidate was fitted to left out): those rows and no others, at their own index", async () => {
+    const kernels = loadKernels(bytes);
+    const session = { engine: "kernels", residentBytes: 0, retain() {}, release: async () => {}, run: (f: never) => kernels.run(f) } as unknown as LoadedSession;
+    const seen: number[] = [];
+    const got = new Float32Array(rows * sizes[2]!);
+    await forEachBatch([session], dataset, [{ name: "input", type: "float32", shape: ["N", sizes[0]!] }], rows, (start, [out]) => {
+      const n = out!.logits!.dims[0]!;
+      for (let r = 0; r < n; r++) seen.push(start + r);
+      got.set(out!.logits!.data, start * sizes[2]!);
+    }, { rows: 16 }, 100);
+    await kernels.release();
+    // 150 asked for, 50 left after row 100.
+    expect(seen).toEqual(Array.from({ length: 50 }, (_, i) => 100 + i));
+    const want = (await runReference(bytes, { input: floatTensor(x, [rows, sizes[0]!]) })).logits!.data as Float32Array;
+    for (let i = 100 * sizes[2]!; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-4);
+  });
+
   it("fixed rows (calibration, whose statistics depend on the cut): the same cut on every run", async () => {
     expect(await run({ rows: 64 })).toEqual([64, 64, 22]);
     expect(await run({ rows: 16 })).toEqual([...Array(9).fill(16), 6]);

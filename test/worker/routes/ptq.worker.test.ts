@@ -234,6 +234,12 @@ describe("sensitivity and search", () => {
     const compensated = (t: any) => t.recipe.quantize.rounding?.method === "gptq";
     expect(n.trace.some((t: any) => compensated(t) && !t.recipe.quantize.biasCorrection)).toBe(true);
     expect(n.trace.some((t: any) => compensated(t) && t.recipe.quantize.biasCorrection === true)).toBe(true);
+    // At 2 bits, nearest rounding on the ternary grid, compensation on INT2's four levels, calibrated on the first
+    // half of this 96-row dataset and judged on the other half.
+    const twoBit = n.trace.filter((t: any) => t.recipe.quantize.bits === 2 && !t.recipe.quantize.overrides);
+    expect(twoBit.filter((t: any) => !compensated(t)).map((t: any) => t.recipe.quantize.grid ?? "ternary")).toContain("ternary");
+    expect(twoBit.filter(compensated).map((t: any) => t.recipe.quantize.grid)).toEqual(["int2", "int2"]);
+    for (const t of n.trace.filter(compensated)) expect(t.recipe.quantize.calibration.samples).toBe(48);
     const variants = ((await (await api(`/v1/models/${model.id}`)).json()) as { variants: unknown[] }).variants;
     expect(variants).toHaveLength(1);
   });
