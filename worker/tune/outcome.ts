@@ -41,6 +41,9 @@ export interface TraceEntry {
   accuracyDropInterval: Interval | null;
   agreementInterval: Interval | null;
   cosine: number;
+  /** Rows the figures are measured on: how many, and the first where a calibrated candidate's calibration rows were left out. */
+  samples: number;
+  firstSample?: number;
   meetsTarget: boolean;
   /** Pruning search: achieved sparsity over the prunable weights, and bytes on the wire (brotli, as downloads send). */
   sparsity?: number;
@@ -85,8 +88,12 @@ export function checkDecidable(target: Target, samples: number, confidence: numb
 }
 
 /** The trace's figures of an evaluation (the recipe and sizes are the caller's). */
-export function traceFigures(report: EvalReport): Pick<TraceEntry, "accuracy" | "accuracyDrop" | "agreement" | "accuracyDropInterval" | "agreementInterval" | "cosine"> {
+export function traceFigures(
+  report: EvalReport,
+): Pick<TraceEntry, "accuracy" | "accuracyDrop" | "agreement" | "accuracyDropInterval" | "agreementInterval" | "cosine" | "samples" | "firstSample"> {
   return {
+    samples: report.samples,
+    ...(report.firstSample ? { firstSample: report.firstSample } : {}),
     accuracy: report.accuracy?.variant ?? null,
     accuracyDrop: report.accuracy?.drop ?? null,
     agreement: report.agreement,

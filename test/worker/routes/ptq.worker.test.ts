@@ -240,6 +240,8 @@ describe("sensitivity and search", () => {
     expect(twoBit.filter((t: any) => !compensated(t)).map((t: any) => t.recipe.quantize.grid ?? "ternary")).toContain("ternary");
     expect(twoBit.filter(compensated).map((t: any) => t.recipe.quantize.grid)).toEqual(["int2", "int2"]);
     for (const t of n.trace.filter(compensated)) expect(t.recipe.quantize.calibration.samples).toBe(48);
+    // Each entry says which rows its figures come from: a calibrated one the 48 after its calibration rows.
+    for (const t of n.trace) expect([t.samples, t.firstSample]).toEqual(t.recipe.quantize.calibration ? [48, 48] : [N, undefined]);
     const variants = ((await (await api(`/v1/models/${model.id}`)).json()) as { variants: unknown[] }).variants;
     expect(variants).toHaveLength(1);
   });
