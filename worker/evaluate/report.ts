@@ -20,7 +20,7 @@ export type EvaluatedModel = Pick<ModelSummary, "inputs" | "outputs">;
 export interface EvalReport {
   dataset: string;
   samples: number;
-  /** The first row evaluated, where rows at the start were left out (EvalOptions.first); absent: 0. */
+  /** The first row evaluated, where rows at the start were left out (EvalOptions.firstSample); absent: 0. */
   firstSample?: number;
   hasLabels: boolean;
   /** Top-1 accuracy of each, and the drop in percentage points; null without labels. */
@@ -60,9 +60,9 @@ export interface EvalOptions {
   confidence?: number;
   /**
    * Rows at the dataset's start left out: those a candidate was calibrated on (GPTQ, bias correction), whose fit to
-   * them would flatter it. Default 0.
+   * them would flatter it. Default 0; the report's firstSample.
    */
-  first?: number;
+  firstSample?: number;
 }
 
 export async function evaluateBytes(
@@ -72,8 +72,8 @@ export async function evaluateBytes(
   dataset: Dataset,
   options: EvalOptions,
 ): Promise<EvalReport> {
-  const skipped = Math.min(options.first ?? 0, dataset.samples);
-  const samples = Math.min(options.samples ?? dataset.samples, dataset.samples - skipped);
+  const firstSample = Math.min(options.firstSample ?? 0, dataset.samples);
+  const samples = Math.min(options.samples ?? dataset.samples, dataset.samples - firstSample);
   const outputNames = model.outputs.map((o) => o.name);
   const first = outputNames[0]!;
   const labels = dataset.labels;
@@ -95,7 +95,7 @@ export async function evaluateBytes(
       if (logits && logits.dims.length === 2) {
         top.add(logits.data, rb![first]!.data, logits.dims[1]!, labels ? (r) => labelAt(dataset, start + r) : null);
       }
-    }, "timed", skipped);
+    }, "timed", firstSample);
     if (!options.quick) {
       const budgetMs = options.latencyBudgetMs ?? 2000;
       const feeds = sliceBatch(bindInputs(dataset, model.inputs), model.inputs, 0, 1);
@@ -107,7 +107,7 @@ export async function evaluateBytes(
   } finally {
     for (const s of sessions.splice(0)) await s.release();
   }
-  const layers = options.quick ? [] : await layerSqnr(model, fp32, variant, dataset, samples, skipped);
+  const layers = options.quick ? [] : await layerSqnr(model, fp32, variant, dataset, samples, firstSample);
   const accuracy =
     labels && top.rows > 0
       ? { fp32: top.refCorrect / top.rows, variant: top.gotCorrect / top.rows, drop: (100 * (top.refCorrect - top.gotCorrect)) / top.rows }
@@ -121,7 +121,7 @@ export async function evaluateBytes(
   return {
     dataset: options.datasetId,
     samples,
-    ...(skipped > 0 ? { firstSample: skipped } : {}),
+    ...(firstSample > 0 ? { firstSample } : {}),
     hasLabels: labels !== null,
     accuracy,
     agreement: top.rows > 0 ? top.agree / top.rows : outStats.get(first)!.cosine,

@@ -75,8 +75,8 @@ export async function searchVariant(
     // to: on them it looked better than on images it never saw (an INT2 GPTQ candidate of the MNIST MLP dropped 0.40
     // points on the search's 1000 images, 1.05 on 2000 held-out ones).
     const calibration = recipe.quantize && "calibration" in recipe.quantize ? recipe.quantize.calibration : undefined;
-    const first = calibration?.dataset === request.dataset ? calibration.samples : 0;
-    const report = await evaluateBytes(model, original, built.bytes, dataset, { ...evalOptions, first });
+    const firstSample = calibration?.dataset === request.dataset ? calibration.samples : 0;
+    const report = await evaluateBytes(model, original, built.bytes, dataset, { ...evalOptions, firstSample });
     // The original is timed once; every candidate is compared with that figure.
     evalOptions.fp32Latency ??= { ms: report.latencyMs.fp32, runs: report.latencyMs.runs };
     const ok = meets(request.target, report);
