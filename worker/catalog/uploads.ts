@@ -198,7 +198,7 @@ export async function abortUpload(store: TenantStore, uploadId: string): Promise
 /** A file's location, normalised; the skeleton's name for the model's own bytes is not one a file may take. */
 function fileLocation(location: string): string {
   const normal = normalizeLocation(location);
-  if (normal === null) throw invalid(`location '${location}' is not a path inside the model's directory`);
+  if (normal === null) throw invalid(`location ${JSON.stringify(location)} is not a path inside the model's directory (relative, without '..' or control characters)`);
   if (normal === SKELETON_LOCATION) throw invalid(`location '${SKELETON_LOCATION}' names the model's own file: save its external data under another name`);
   return normal;
 }

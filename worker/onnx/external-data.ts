@@ -9,10 +9,12 @@ import { SKELETON_LOCATION } from "./skeleton";
 
 /**
  * A location as the model names it, normalised: ONNX locations are paths relative to the model's directory, written
- * with `/` or `\`; a leading `./` names the same file. Paths that leave the directory (`..`) or are absolute name no
- * file an upload can carry: null.
+ * with `/` or `\`; a leading `./` names the same file. Paths that leave the directory (`..`), are absolute, or hold
+ * control characters (a NUL ends a path in C, so a runtime would read another file than the one named) name no file
+ * an upload can carry: null.
  */
 export function normalizeLocation(location: string): string | null {
+  if (/[\u0000-\u001f\u007f]/.test(location)) return null;
   const parts = location.replace(/\\/g, "/").split("/").filter((p) => p !== "" && p !== ".");
   if (parts.length === 0 || parts.includes("..") || /^[/\\]|^[A-Za-z]:/.test(location)) return null;
   return parts.join("/");
@@ -74,7 +76,7 @@ export function resolveExternalData(model: ModelProto, files: ReadonlyMap<string
     if (named === SKELETON_LOCATION) continue;
     if (named === undefined) throw new OnnxValidationError(`${what} keeps its data outside the model and names no location`);
     const location = normalizeLocation(named);
-    if (location === null) throw new OnnxValidationError(`${what} names external data '${named}', outside the model's directory`);
+    if (location === null) throw new OnnxValidationError(`${what} names external data ${JSON.stringify(named)}, not a path inside the model's directory`);
     const size = files.get(location);
     if (size === undefined) {
       const uploaded = [...files.keys()].map((l) => `'${l}'`).join(", ") || "none";

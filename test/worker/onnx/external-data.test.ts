@@ -189,10 +189,15 @@ describe("external data that does not match the model", () => {
   it("refuses a file no tensor reads, and a path out of the model's directory", async () => {
     await expect(resolve(new Map([["weights.bin", size()], ["spare.bin", 8]]))).resolves.toThrow(/'spare\.bin' was uploaded with the model, but no tensor reads it/);
     const outside = await resolve(new Map([["weights.bin", size()]]), (m) => setEntry(m, "location", "../weights.bin"));
-    expect(outside).toThrow(/names external data '\.\.\/weights\.bin', outside the model's directory/);
+    expect(outside).toThrow(/names external data "\.\.\/weights\.bin", not a path inside the model's directory/);
     expect(normalizeLocation("./sub\\w.bin")).toBe("sub/w.bin");
     expect(normalizeLocation("/etc/passwd")).toBeNull();
     expect(normalizeLocation("C:/w.bin")).toBeNull();
+    // A NUL would end the path early where a C runtime opens it; other control characters name no saved file.
+    expect(normalizeLocation("w.bin\u0000.txt")).toBeNull();
+    expect(normalizeLocation("w\n.bin")).toBeNull();
+    const nul = await resolve(new Map([["weights.bin", size()]]), (m) => setEntry(m, "location", "weights.bin\u0000x"));
+    expect(nul).toThrow(/names external data "weights\.bin\\u0000x", not a path inside/);
   });
 
   it("refuses a tensor that names the model's own file, before anything else is read", async () => {

@@ -150,6 +150,8 @@ describe("a model saved with external data", () => {
     expect(await expectError(own)).toMatchObject({ status: 400, message: expect.stringMatching(/names the model's own file/) });
     const outside = await postJson("/v1/uploads", { totalBytes: 100, partBytes: 100, location: "../w.bin" });
     expect(await expectError(outside)).toMatchObject({ status: 400, message: expect.stringMatching(/not a path inside the model's directory/) });
+    const nul = await postJson("/v1/uploads", { totalBytes: 100, partBytes: 100, location: "w.bin\u0000.txt" });
+    expect(await expectError(nul)).toMatchObject({ status: 400, message: expect.stringMatching(/location "w\.bin\\u0000\.txt" is not a path inside/) });
     const both = await postJson("/v1/uploads", { totalBytes: 100, partBytes: 100, location: "x.bin", externalData: [short.id] });
     expect((await expectError(both)).status).toBe(400);
     const badQuery = await api("/v1/models?externalData=nothex", { method: "POST", body: saved.graph });
