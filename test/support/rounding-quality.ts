@@ -1,7 +1,7 @@
 // Rounding quality through the API in workerd, shared by the quality bar (test/quality/rounding.quality.worker.test.ts,
 // the MNIST MLPs) and the quality benchmark (bench/quality.worker.ts, every reference model): each recipe with nearest
-// and GPTQ rounding (calibrated on the first 1000 test images; the benchmark adds AdaRound) and, at 2 and 1 bits, each
-// with bias correction too, evaluated on 2000 held-out test images.
+// and GPTQ rounding (calibrated on the first 1000 test images; the benchmark adds AdaRound, and GPTQ on quantized
+// inputs) and, at 2 and 1 bits, each with bias correction too, evaluated on 2000 held-out test images.
 import { expect, inject } from "vitest";
 import { api, postJson, uploadModel } from "./api";
 import { FASHION_HELDOUT_FIXTURE, HELDOUT_FIXTURE, HELDOUT_IMAGES_FIXTURE } from "./reference-models";
@@ -54,35 +54,49 @@ export interface QualityRow {
   interval: [number, number];
 }
 
+/** The recipes also measured with compensated rounding on quantized inputs (`inputs: "quantized"`), as "<label>, quantized inputs". */
+export const QUANTIZED_INPUT_RECIPES = ["int4 per-channel", "int4 block-32", "2-bit INT2 block-32", "1-bit per-channel"];
+
 /**
  * Every recipe of RECIPES on the case: its rows (also printed as one `{"quality": rows}` line), and drops by recipe and
  * variant. With `adaround`, AdaRound's rounding too (the benchmark's table; tens of seconds per recipe and model), and at 2 and 1 bits AdaRound with bias correction; with
- * `clipped`, nearest rounding on clipped scales at 4 bits.
+ * `clipped`, nearest rounding on clipped scales at 4 bits; with `quantizedInputs`, GPTQ with and without bias
+ * correction on quantized inputs for QUANTIZED_INPUT_RECIPES.
  */
-export async function measureRounding(c: Case, options: { adaround?: boolean; clipped?: boolean } = {}): Promise<{ rows: QualityRow[]; drops: Record<string, Record<string, number>> }> {
+export async function measureRounding(
+  c: Case,
+  options: { adaround?: boolean; clipped?: boolean; quantizedInputs?: boolean } = {},
+): Promise<{ rows: QualityRow[]; drops: Record<string, Record<string, number>> }> {
   const model = ((await (await uploadModel(fixture(c.model), { name: c.name })).json()) as { id: string }).id;
   const calibration = await uploadDataset(c.calibration);
   const heldout = await uploadDataset(c.heldout);
   const rows: QualityRow[] = [];
   const drops: Record<string, Record<string, number>> = {};
+  const measure = async (label: string, quantize: Record<string, unknown>, variant: string, inputs: "float" | "quantized") => {
+    const method = variant.replace(/\+(bias|mse)$/, "");
+    const corrected = variant.endsWith("+bias");
+    const calibrated = method !== "nearest" || corrected ? { calibration: { dataset: calibration, samples: 1000 } } : {};
+    const rounding = inputs === "quantized" ? { method, inputs } : method;
+    const recipe = { ...quantize, rounding, ...(corrected ? { biasCorrection: true } : {}), ...(variant.endsWith("+mse") ? { scale: "mse" } : {}), ...calibrated };
+    const res = await postJson(`/v1/models/${model}/variants?wait=25`, { quantize: recipe, eval: { dataset: heldout } });
+    expect(res.status, `${label} ${variant}`).toBeLessThan(300);
+    const v = (await res.json()) as { eval: { accuracy: { fp32: number; variant: number; drop: number }; intervals: { accuracyDrop: [number, number] } } };
+    (drops[label] ??= {})[variant] = v.eval.accuracy.drop;
+    rows.push({ model: c.name, recipe: label, rounding: variant, fp32: v.eval.accuracy.fp32, accuracy: v.eval.accuracy.variant, drop: v.eval.accuracy.drop, interval: v.eval.intervals.accuracyDrop });
+  };
   for (const [label, quantize] of Object.entries(RECIPES)) {
-    const drop: Record<string, number> = (drops[label] = {});
     // Bias correction is measured where rounding leaves points to win back (2 and 1 bits).
     const roundings = ["nearest", "gptq", ...(options.adaround ? ["adaround"] : [])];
     // Clipped scales (scale 'mse') with nearest rounding at 4 bits, where the grid is absmax's otherwise.
     const clipped = options.clipped && quantize.bits === 4 ? ["nearest+mse"] : [];
     const variants = (quantize.bits as number) <= 2 ? [...roundings, "nearest+bias", "gptq+bias", ...(options.adaround ? ["adaround+bias"] : [])] : [...roundings, ...clipped];
-    for (const variant of variants) {
-      const rounding = variant.replace(/\+(bias|mse)$/, "");
-      const corrected = variant.endsWith("+bias");
-      const calibrated = rounding !== "nearest" || corrected ? { calibration: { dataset: calibration, samples: 1000 } } : {};
-      const recipe = { ...quantize, rounding, ...(corrected ? { biasCorrection: true } : {}), ...(variant.endsWith("+mse") ? { scale: "mse" } : {}), ...calibrated };
-      const res = await postJson(`/v1/models/${model}/variants?wait=25`, { quantize: recipe, eval: { dataset: heldout } });
-      expect(res.status, `${label} ${variant}`).toBeLessThan(300);
-      const v = (await res.json()) as { eval: { accuracy: { fp32: number; variant: number; drop: number }; intervals: { accuracyDrop: [number, number] } } };
-      drop[variant] = v.eval.accuracy.drop;
-      rows.push({ model: c.name, recipe: label, rounding: variant, fp32: v.eval.accuracy.fp32, accuracy: v.eval.accuracy.variant, drop: v.eval.accuracy.drop, interval: v.eval.intervals.accuracyDrop });
-    }
+    for (const variant of variants) await measure(label, quantize, variant, "float");
+  }
+  // On quantized inputs, toward the float outputs: GPTQ with and without bias correction (1 bit: with), as the search
+  // tries it. AdaRound takes the option too; its steps cost the same on either inputs, so the table leaves it out.
+  for (const label of options.quantizedInputs ? QUANTIZED_INPUT_RECIPES : []) {
+    const variants = RECIPES[label]!.bits === 1 ? ["gptq+bias"] : ["gptq", "gptq+bias"];
+    for (const variant of variants) await measure(`${label}, quantized inputs`, RECIPES[label]!, variant, "quantized");
   }
   console.log(JSON.stringify({ quality: rows }));
   return { rows, drops };

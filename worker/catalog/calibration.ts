@@ -4,6 +4,8 @@
 // then uses.
 import { calibrationTargets, makeCalibrator, type ActivationRanges } from "../compress/calibrate";
 import { HessianAccumulator, hessianBytes, hessianTargets, type LayerHessians } from "../compress/calibrate/hessian";
+import { RowProducts } from "../compress/calibrate/row-products";
+import { compressionKernelModule } from "../compress/simd-quantize";
 import { DomainError } from "../domain-error";
 import { calibratedModel, layerBits, smoothingActivations } from "../compress/pipeline";
 import { quantizedInputHessians, type MeasureHessians } from "../compress/quantized-inputs";
@@ -59,6 +61,12 @@ export async function collectChannelMaxima(store: TenantStore, model: ModelRecor
   return maxima;
 }
 
+/** The kernels' GEMM for the Hessians' row products where compression has the kernels (one per calibration run). */
+function rowProducts(): RowProducts | undefined {
+  const module = compressionKernelModule();
+  return module ? new RowProducts(module) : undefined;
+}
+
 /** What the Hessians are for, as errors name it. */
 function hessianUse(recipe: Recipe): string {
   const q = recipe.quantize;
@@ -94,7 +102,8 @@ export async function collectHessians(
     throw new DomainError("invalid_recipe", `${hessianUse(recipe)}: the model's layer inputs need ${hessianBytes(targets)} bytes of Hessians, more than ${MAX_HESSIAN_BYTES}`);
   }
   const { dataset } = await loadDataset(store, calibration.dataset);
-  const accumulators = targets.map((t) => ({ target: t, acc: new HessianAccumulator(t.features, t.groups) }));
+  const products = rowProducts();
+  const accumulators = targets.map((t) => ({ target: t, acc: new HessianAccumulator(t.features, t.groups, products) }));
   const activations = [...new Set(targets.map((t) => t.activation))];
   await observeActivations(model, decoded, (scope?.bytes ?? original).byteLength, dataset, calibration.samples, activations, (name, tensor) => {
     for (const { target, acc } of accumulators) {
@@ -107,8 +116,10 @@ export async function collectHessians(
 }
 
 /**
- * Calibrated PQ's Hessians, each layer's measured with the layers upstream of it quantized
- * (compress/quantized-inputs.ts): one calibration run of the float model, then one per further level.
+ * Hessians each layer's measured with the layers upstream of it quantized (compress/quantized-inputs.ts): one
+ * calibration run of the float model, then one per further level. Calibrated PQ measures the quantized model alone;
+ * GPTQ and AdaRound (`inputs: "quantized"`) run it beside the float model to measure the cross statistics toward the
+ * float inputs too, and their static recipes compress the levels below with `calibrated`'s ranges.
  */
 export async function collectQuantizedInputHessians(
   store: TenantStore,
@@ -116,10 +127,76 @@ export async function collectQuantizedInputHessians(
   original: Uint8Array,
   recipe: Recipe,
   onLevel?: (level: number, levels: number) => Promise<void>,
+  calibrated?: { ranges?: ActivationRanges; maxima?: ChannelMaxima },
 ): Promise<LayerHessians> {
-  const float = await collectHessians(store, model, original, recipe);
-  const measure: MeasureHessians = (bytes, layers) => collectHessians(store, model, original, recipe, undefined, { bytes, layers });
-  return quantizedInputHessians(parseModelBytes(original), recipe, float, measure, onLevel);
+  const paired = roundingOf(recipe.quantize!) !== undefined;
+  const measured = await collectHessians(store, model, original, recipe, calibrated?.maxima);
+  // Beside the float model, Hessians and cross statistics are kept in float32: together the bytes of float64 Hessians.
+  const float = paired ? Object.fromEntries(Object.entries(measured).map(([layer, h]) => [layer, { ...h, matrix: Float32Array.from(h.matrix) }])) : measured;
+  const measure: MeasureHessians = paired
+    ? (bytes, layers) => collectPairedHessians(store, model, original, recipe, calibrated?.maxima, { bytes, layers })
+    : (bytes, layers) => collectHessians(store, model, original, recipe, undefined, { bytes, layers });
+  return quantizedInputHessians(parseModelBytes(original), recipe, float, measure, onLevel, calibrated);
+}
+
+/**
+ * The Hessians of `scope.layers`' inputs x̃ in `scope.bytes` (a model with the layers upstream compressed), each with
+ * its cross statistics E[x̃ xᵀ] toward the float model's inputs x on the same calibration rows: both models run side by
+ * side in onnxruntime-web. Layers over MAX_COMPENSATED_FEATURES inputs, and layers whose inputs do not match in shape
+ * between the two, keep no statistics here.
+ */
+async function collectPairedHessians(
+  store: TenantStore,
+  model: ModelRecord,
+  original: Uint8Array,
+  recipe: Recipe,
+  maxima: ChannelMaxima | undefined,
+  scope: { bytes: Uint8Array; layers: ReadonlySet<string> },
+): Promise<LayerHessians> {
+  const calibration = calibrationOf(recipe.quantize!)!;
+  const float = calibratedModel(parseModelBytes(original), recipe, maxima);
+  const quantized = parseModelBytes(scope.bytes);
+  const floatTargets = new Map(hessianTargets(float).map((t) => [t.layer, t]));
+  // As collectHessians: layers over GPTQ's input bound get no statistics (they round to nearest).
+  const targets = hessianTargets(quantized).flatMap((t) => {
+    const f = floatTargets.get(t.layer);
+    const measured = scope.layers.has(t.layer) && t.features <= MAX_COMPENSATED_FEATURES;
+    return measured && f && f.features === t.features && f.groups === t.groups ? [{ quantized: t, float: f }] : [];
+  });
+  const { dataset } = await loadDataset(store, calibration.dataset);
+  const products = rowProducts();
+  const accumulators = targets.map((t) => ({ ...t, acc: new HessianAccumulator(t.quantized.features, t.quantized.groups, products) }));
+  const fromFeeds = new Set(model.inputs.map((i) => i.name));
+  const open = (decoded: ModelProto, names: string[], bytes: number) => openSession(encodeModel(withExtraOutputs(decoded, names.filter((n) => !fromFeeds.has(n)))), false, bytes);
+  const floatSession = await open(float, [...new Set(targets.map((t) => t.float.activation))], original.byteLength);
+  try {
+    const quantizedSession = await open(quantized, [...new Set(targets.map((t) => t.quantized.activation))], scope.bytes.byteLength);
+    try {
+      await forEachBatch([floatSession, quantizedSession], dataset, model.inputs, calibration.samples, (_start, [floatOut, quantizedOut], feeds) => {
+        const value = (name: string, out: typeof floatOut) => {
+          const tensor = fromFeeds.has(name) ? feeds[name] : out![name];
+          return tensor?.data instanceof Float32Array ? { data: tensor.data, dims: tensor.dims } : undefined;
+        };
+        for (const { quantized: q, float: f, acc } of accumulators) {
+          const x = value(f.activation, floatOut);
+          const xq = value(q.activation, quantizedOut);
+          if (!x || !xq) continue;
+          if (q.window) acc.observeConv(xq.data, xq.dims, q.window, x.data);
+          else acc.observe(xq.data, x.data);
+        }
+      }, { rows: BATCH });
+    } finally {
+      await quantizedSession.release();
+    }
+  } finally {
+    await floatSession.release();
+  }
+  return Object.fromEntries(
+    accumulators.map(({ quantized: t, acc }) => {
+      const cross = acc.cross();
+      return [t.layer, { features: acc.features, groups: acc.groups, rows: acc.rows, matrix: Float32Array.from(acc.matrix()), ...(cross ? { cross: Float32Array.from(cross) } : {}) }];
+    }),
+  );
 }
 
 /**

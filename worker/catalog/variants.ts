@@ -8,7 +8,7 @@ import { evaluateBytes, type EvalReport } from "../evaluate/report";
 import { collectChannelMaxima, collectHessians, collectQuantizedInputHessians, collectRanges, correctVariantBiases } from "./calibration";
 import type { ChannelMaxima } from "../compress/smooth";
 import { loadDataset } from "./datasets";
-import { addressNeedsWeights, canonicalJson, biasCorrectionOf, needsHessians, recipeBits, smoothingOf, variantRecipe, type Recipe, type TrainedRecipe } from "../compress/recipe";
+import { addressNeedsWeights, canonicalJson, biasCorrectionOf, needsHessians, recipeBits, roundingOf, smoothingOf, variantRecipe, type Recipe, type TrainedRecipe } from "../compress/recipe";
 import { summarizeModel, type TensorSignature } from "../onnx/validate";
 import { DomainError, notFound } from "../domain-error";
 import { sha256Hex } from "../store/body";
@@ -152,10 +152,11 @@ export async function buildVariant(
   if (recipe.quantize && needsHessians(recipe.quantize)) {
     if (recipe.quantize.scheme !== "static") await requireApplicableRecipe(store, model, recipe, original);
     await progress("collecting Hessians", 0.15);
-    // Product quantization measures each layer's inputs after the layers before it are quantized, level by level.
+    // Product quantization, and compensated rounding with inputs 'quantized', measure each layer's inputs after the
+    // layers before it are quantized, level by level.
     hessians =
-      "pq" in recipe.quantize && recipe.quantize.pq !== undefined
-        ? await collectQuantizedInputHessians(store, model, original, recipe, (level, levels) => progress(`collecting Hessians (level ${level} of ${levels})`, 0.15 + (0.15 * level) / levels))
+      ("pq" in recipe.quantize && recipe.quantize.pq !== undefined) || roundingOf(recipe.quantize)?.inputs === "quantized"
+        ? await collectQuantizedInputHessians(store, model, original, recipe, (level, levels) => progress(`collecting Hessians (level ${level} of ${levels})`, 0.15 + (0.15 * level) / levels), { ranges, maxima })
         : await collectHessians(store, model, original, recipe, maxima);
   }
   await progress("quantizing", 0.3);

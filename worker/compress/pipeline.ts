@@ -13,7 +13,8 @@ import { elementCount, tensorDims } from "../onnx/tensor";
 import type { ActivationRanges } from "./calibrate";
 import { hessianTargets, type HessianTarget, type LayerHessians } from "./calibrate/hessian";
 import { adaroundRounding } from "./quantize/adaround";
-import { gptqRounding } from "./quantize/gptq";
+import { GPTQ_DEFAULTS, gptqRounding } from "./quantize/gptq";
+import { towardFloatOutputs } from "./quantize/float-target";
 import { checkPruneNames, pruneModel, type PruneResult } from "./prune";
 import { equalizeModel, type EqualizedPair } from "./equalize";
 import { inMemory, liftForInt2, quantizeModelSteps, type QuantizeOptions, type QuantizeResult, type QuantizeSteps, type TensorReport } from "./quantize";
@@ -337,7 +338,7 @@ export function* quantizeByRecipeSteps(
     const include = (n: NodeProto) => bitsOf(n) != null;
     const r = q.codebook
       ? yield* quantizeModelSteps(current, { codebook: { ...q.codebook, exactZeros: pruned }, include }, readsExternal)
-      : yield* quantizeModelSteps(current, { pq: { ...q.pq!, ...(q.calibration ? { hessianFor: weightHessians(model, requireHessians(hessians)).matrix } : {}) }, include }, readsExternal);
+      : yield* quantizeModelSteps(current, { pq: { ...q.pq!, ...(q.calibration ? { hessianFor: hessianOnly(weightHessians(model, requireHessians(hessians))) } : {}) }, include }, readsExternal);
     return { model: r.model, tensors: r.tensors, skipped: [...skipped, ...r.skipped], activations: [] };
   }
   const widths = [...new Set([...bits.values()].filter((b): b is number => b !== null))].sort((a, b) => b - a);
@@ -369,15 +370,28 @@ function weightHessians(model: ModelProto, hessians: LayerHessians) {
   for (const t of hessianTargets(model)) byWeight.set(t.weight, [...(byWeight.get(t.weight) ?? []), t]);
   return {
     firstLayer: (weight: string): string | undefined => byWeight.get(weight)?.[0]?.layer,
-    matrix(weight: string, gemm: GemmLayout): Float64Array | undefined {
+    /** The Hessian, and the cross statistics toward the float inputs where every reader has them (summed alike). */
+    matrix(weight: string, gemm: GemmLayout): { hessian: Float64Array; cross?: Float64Array } | undefined {
       const stats = (byWeight.get(weight) ?? []).map((t) => hessians[t.layer]);
       if (stats.length === 0 || stats.some((h) => !h || h.features !== gemm.K || h.groups !== gemm.groups || h.rows === 0)) return undefined;
-      if (stats.length === 1) return stats[0]!.matrix;
-      const sum = new Float64Array(stats[0]!.matrix.length);
-      for (const h of stats) for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + h!.matrix[i]!;
-      return sum;
+      // In float64 for the rounding, whatever the statistics were kept in.
+      const sum = (of: (h: LayerHessians[string]) => Float64Array | Float32Array | undefined): Float64Array | undefined => {
+        const parts = stats.map((h) => of(h!));
+        if (parts.some((p) => p === undefined)) return undefined;
+        if (parts.length === 1) return parts[0] instanceof Float64Array ? parts[0] : Float64Array.from(parts[0]!);
+        const total = new Float64Array(parts[0]!.length);
+        for (const p of parts) for (let i = 0; i < total.length; i++) total[i] = total[i]! + p![i]!;
+        return total;
+      };
+      const cross = sum((h) => h.cross);
+      return { hessian: sum((h) => h.matrix)!, ...(cross ? { cross } : {}) };
     },
   };
+}
+
+/** PQ's view: the Hessian alone (its calibration measures quantized inputs with no float target). */
+function hessianOnly(h: ReturnType<typeof weightHessians>) {
+  return (weight: string, gemm: GemmLayout): Float64Array | undefined => h.matrix(weight, gemm)?.hessian;
 }
 
 function requireHessians(hessians: LayerHessians | undefined): LayerHessians {
@@ -396,8 +410,11 @@ function compensatedRounding(model: ModelProto, hessians: LayerHessians, roundin
     const first = h.firstLayer(weight);
     const layer = first === undefined ? undefined : layers.get(first);
     const layout = layer?.operator.gemm(layer.node, dims);
-    const matrix = layout && h.matrix(weight, layout);
-    if (!layout || !matrix) return undefined;
-    return rounding.method === "gptq" ? gptqRounding(matrix, layout, rounding) : adaroundRounding(matrix, layout, rounding);
+    const stats = layout && h.matrix(weight, layout);
+    if (!layout || !stats) return undefined;
+    const inner = rounding.method === "gptq" ? gptqRounding(stats.hessian, layout, rounding) : adaroundRounding(stats.hessian, layout, rounding);
+    // Measured on quantized inputs: round toward the float model's outputs (quantize/float-target.ts).
+    const dampening = rounding.method === "gptq" ? rounding.dampening : GPTQ_DEFAULTS.dampening;
+    return stats.cross ? towardFloatOutputs(inner, stats.hessian, stats.cross, layout, dampening) : inner;
   };
 }

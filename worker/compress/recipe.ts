@@ -14,12 +14,26 @@ export const CalibrationSchema = z
   .strict()
   .overwrite((c) => (c.method === "percentile" ? { ...c, percentile: c.percentile ?? 99.999 } : { ...c, percentile: undefined }));
 
+/** Which inputs compensated rounding measures each layer on (absent: float, so that ids stay those written before). */
+const InputsSchema = z
+  .enum(["float", "quantized"])
+  .optional()
+  .describe(
+    "float (default): each layer's statistics on the float model's inputs. quantized: on the inputs it sees once the layers before it are quantized (one calibration run per layer depth), rounded toward the float model's outputs, so each layer also makes up for the error the layers before it left",
+  );
+
+function withoutInputs<R extends { inputs?: unknown }>(r: R): R {
+  const { inputs: _float, ...rest } = r;
+  return rest as R;
+}
+
 /** Error-compensating rounding: GPTQ's column-by-column rounding with Hessian error feedback (needs calibration). */
 const GptqRoundingSchema = z
   .object({
     method: z.literal("gptq"),
     dampening: z.number().min(0).max(1).default(0.01).describe("Added to the Hessian's diagonal, as a fraction of its mean"),
     actOrder: z.boolean().default(false).describe("Quantize the inputs with the most activation energy first"),
+    inputs: InputsSchema,
   })
   .strict();
 
@@ -29,6 +43,7 @@ const AdaroundRoundingSchema = z
     method: z.literal("adaround"),
     iterations: z.number().int().min(1).max(2000).default(500).describe("Adam steps per layer (each one K x K by K x N product)"),
     regularization: z.number().gt(0).max(1000).default(10).describe("Weight of the term that drives each choice to up or down, against the output error at nearest rounding"),
+    inputs: InputsSchema,
   })
   .strict();
 
@@ -43,7 +58,9 @@ const RoundingSchema = z
         ? { method: "gptq" as const, dampening: 0.01, actOrder: false }
         : r === "adaround"
           ? { method: "adaround" as const, iterations: 500, regularization: 10 }
-          : r,
+          : r?.inputs === "float"
+            ? withoutInputs(r)
+            : r,
   )
   .describe(
     "nearest (default): each weight to its nearest level. gptq: MatMul/Gemm/Conv weights rounded input by input, each rounding error spread over the inputs not yet rounded by the layer's calibration Hessian. adaround: each weight's up-or-down choice learned per layer against the same Hessian (AdaRound). Both need calibration: {dataset}; layers over 1024 inputs round to nearest",

@@ -167,6 +167,10 @@ const ROUNDING_HEADINGS: Record<RoundingName, string> = {
   "nearest+bias": "Nearest + bias correction",
   "gptq+bias": "GPTQ + bias correction",
   "adaround+bias": "AdaRound + bias correction",
+  "gptq-quantized": "GPTQ, quantized inputs",
+  "adaround-quantized": "AdaRound, quantized inputs",
+  "gptq-quantized+bias": "GPTQ, quantized inputs + bias correction",
+  "adaround-quantized+bias": "AdaRound, quantized inputs + bias correction",
 };
 
 /** Recipes made with more than one rounding, side by side: each rounding's accuracy change (or agreement) and size. */

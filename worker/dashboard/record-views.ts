@@ -233,8 +233,19 @@ export function parameterStates(v: Partial<Variant>, parameters: number): Parame
   return { total, rows, unsized };
 }
 
-/** How a variant's levels were chosen: the columns of the rounding comparison. */
-export const ROUNDINGS = ["nearest", "gptq", "adaround", "nearest+bias", "gptq+bias", "adaround+bias"] as const;
+/** How a variant's levels were chosen: the columns of the rounding comparison ("-quantized": on quantized inputs). */
+export const ROUNDINGS = [
+  "nearest",
+  "gptq",
+  "adaround",
+  "gptq-quantized",
+  "adaround-quantized",
+  "nearest+bias",
+  "gptq+bias",
+  "adaround+bias",
+  "gptq-quantized+bias",
+  "adaround-quantized+bias",
+] as const;
 export type RoundingName = (typeof ROUNDINGS)[number];
 
 /** One recipe measured with more than one rounding: each rounding's variant and metrics. */
@@ -245,8 +256,8 @@ export interface RoundingComparison {
 }
 
 /**
- * Variants that differ only in how their levels were chosen (nearest, GPTQ or AdaRound rounding, with or without bias
- * correction), grouped by the rest of their recipe: what the dashboard shows side by side. Groups of one are left out.
+ * Variants that differ only in how their levels were chosen (nearest, GPTQ or AdaRound rounding on float or quantized
+ * inputs, with or without bias correction), grouped by the rest of their recipe: what the dashboard shows side by side. Groups of one are left out.
  */
 export function roundingComparisons(variants: readonly Partial<Variant>[]): RoundingComparison[] {
   const groups = new Map<string, RoundingComparison>();
@@ -254,8 +265,9 @@ export function roundingComparisons(variants: readonly Partial<Variant>[]): Roun
     const recipe = obj(v.recipe);
     const q = obj(recipe.quantize);
     if (typeof q.bits !== "number") continue;
-    const method = obj(q.rounding).method;
-    const rounding: RoundingName = `${method === "gptq" || method === "adaround" ? method : "nearest"}${q.biasCorrection === true ? "+bias" : ""}`;
+    const { method, inputs } = obj(q.rounding);
+    const compensated = method === "gptq" || method === "adaround" ? `${method}${inputs === "quantized" ? "-quantized" : ""}` : "nearest";
+    const rounding = `${compensated}${q.biasCorrection === true ? "+bias" : ""}` as RoundingName;
     const { rounding: _r, biasCorrection: _b, calibration: _c, ...rest } = q;
     const base = { ...recipe, quantize: rest };
     const key = JSON.stringify(base, Object.keys(flatKeys(base)).sort());

@@ -137,6 +137,16 @@ export async function searchVariant(
         r = corrected;
         ({ ok, bytes } = await tryRecipe(r, share));
       }
+      // Then GPTQ on the inputs each layer sees behind the quantized layers before it, toward the float outputs: it
+      // wins most on depthwise-separable CNNs and at 1 bit (docs/quantization.md), and costs one calibration run per
+      // layer depth, so it comes last.
+      for (const biasCorrection of [false, true]) {
+        const sequential = ok ? null : candidate({ ...gptq.quantize, rounding: { method: "gptq", inputs: "quantized" }, ...(biasCorrection ? { biasCorrection } : {}) });
+        if (sequential) {
+          r = sequential;
+          ({ ok, bytes } = await tryRecipe(r, share));
+        }
+      }
     }
     if (!ok) {
       narrowestFailing = { recipe: r0, bytes };

@@ -34,7 +34,7 @@ async function hessiansOf(model: ModelProto, layers: ReadonlySet<string>): Promi
   return out;
 }
 
-const maxRel = (a: Float64Array, b: Float64Array) => {
+const maxRel = (a: Float64Array | Float32Array, b: Float64Array | Float32Array) => {
   let scale = 0;
   let diff = 0;
   for (let i = 0; i < a.length; i++) {

@@ -35,6 +35,15 @@ describe("rounding in recipes", () => {
     );
   });
 
+  it("leaves inputs 'float' (the default) out of the canonical form and keeps 'quantized', so ids written before stay", () => {
+    const plain = canonical({ quantize: { bits: 4, rounding: "gptq", calibration: { dataset: DATASET } } });
+    expect(canonical({ quantize: { bits: 4, rounding: { method: "gptq", inputs: "float" }, calibration: { dataset: DATASET } } })).toBe(plain);
+    const quantized = canonical({ quantize: { bits: 4, rounding: { method: "gptq", inputs: "quantized" }, calibration: { dataset: DATASET } } });
+    expect(quantized).toContain('"inputs":"quantized"');
+    expect(canonical({ quantize: { bits: 2, rounding: { method: "adaround", inputs: "quantized" }, calibration: { dataset: DATASET } } })).toContain('"inputs":"quantized"');
+    expect(issues({ quantize: { bits: 4, rounding: { method: "gptq", inputs: "int8" }, calibration: { dataset: DATASET } } })).toEqual([expect.stringMatching(/^quantize.rounding/)]);
+  });
+
   it("refuses gptq without calibration, with scheme dynamic, at widths it does not cover, and calibration alone on weight-only", () => {
     expect(issues({ quantize: { bits: 4, rounding: "gptq" } })).toEqual([expect.stringMatching(/^quantize.calibration: rounding 'gptq' needs calibration/)]);
     expect(issues({ quantize: { bits: 8, scheme: "dynamic", rounding: "gptq", calibration: { dataset: DATASET } } })).toContain(

@@ -81,6 +81,23 @@ describe("ModelPage's rounding comparison", () => {
     expect(headings).toEqual(["Recipe", "Nearest", "GPTQ", "AdaRound", "Nearest + bias correction", "GPTQ + bias correction", "AdaRound + bias correction"]);
   });
 
+  it("adds the columns of GPTQ on quantized inputs once a variant was made that way, apart from GPTQ on float inputs", () => {
+    const [, gptq] = SAMPLE_ROUNDINGS as unknown as [Record<string, any>, Record<string, any>];
+    const rounding = { ...gptq.recipe.quantize.rounding, inputs: "quantized" };
+    const quantized = { ...gptq, id: "v-quantized", recipe: { quantize: { ...gptq.recipe.quantize, rounding } } };
+    const page = html(ModelPage({ model: SAMPLE_MODEL as unknown as Model, variants: [...SAMPLE_VARIANTS, ...SAMPLE_ROUNDINGS, quantized] as unknown as Variant[] }));
+    const table = /<table id="rounding"[^>]*>(.*?)<\/table>/.exec(page)?.[1] ?? "";
+    const headings = [...table.matchAll(/<th scope="col"[^>]*>(.*?)<\/th>/g)].map((c) => c[1]);
+    expect(headings).toEqual(["Recipe", "Nearest", "GPTQ", "GPTQ, quantized inputs", "Nearest + bias correction", "GPTQ + bias correction", "GPTQ, quantized inputs + bias correction"]);
+    const cells = [...table.matchAll(/<td[^>]*data-rounding="([^"]+)"[^>]*>(.*?)<\/td>/g)].map((c) => [c[1], c[2]]);
+    expect(cells.filter(([r]) => r!.startsWith("gptq"))).toEqual([
+      ["gptq", "-1.50 pp (6.1 KiB)"],
+      ["gptq-quantized", "-1.50 pp (6.1 KiB)"],
+      ["gptq+bias", "-1.00 pp (6.1 KiB)"],
+      ["gptq-quantized+bias", "—"],
+    ]);
+  });
+
   it("is absent when no recipe was made more than one way", () => {
     expect(html(ModelPage({ model: SAMPLE_MODEL as unknown as Model, variants: SAMPLE_VARIANTS as unknown as Variant[] }))).not.toContain('id="rounding"');
   });

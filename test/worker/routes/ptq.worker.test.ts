@@ -229,16 +229,26 @@ describe("sensitivity and search", () => {
     // Mixed precision candidates (the most sensitive layers kept float) were tried after the uniform ones.
     expect(n.trace.some((t: any) => t.recipe.quantize.overrides)).toBe(true);
     // Where int4 on absmax scales missed, clipped scales were tried (the same size); where nearest rounding missed,
-    // GPTQ, and where that missed, GPTQ with bias correction.
+    // GPTQ, and where that missed, GPTQ with bias correction, then both on quantized inputs.
     expect(n.trace.filter((t: any) => t.recipe.quantize.scale === "mse").map((t: any) => t.recipe.quantize.bits)).toEqual([4]);
     const compensated = (t: any) => t.recipe.quantize.rounding?.method === "gptq";
     expect(n.trace.some((t: any) => compensated(t) && !t.recipe.quantize.biasCorrection)).toBe(true);
     expect(n.trace.some((t: any) => compensated(t) && t.recipe.quantize.biasCorrection === true)).toBe(true);
+    const sequential = (t: any) => t.recipe.quantize.rounding?.inputs === "quantized";
+    for (const bits of [4, 2, 1]) {
+      const tried = n.trace.filter((t: any) => compensated(t) && t.recipe.quantize.bits === bits && !t.recipe.quantize.overrides);
+      expect(tried.map((t: any) => [sequential(t), t.recipe.quantize.biasCorrection ?? false]), `${bits} bits`).toEqual([
+        [false, false],
+        [false, true],
+        [true, false],
+        [true, true],
+      ]);
+    }
     // At 2 bits, nearest rounding on the ternary grid, compensation on INT2's four levels, calibrated on the first
     // half of this 96-row dataset and judged on the other half.
     const twoBit = n.trace.filter((t: any) => t.recipe.quantize.bits === 2 && !t.recipe.quantize.overrides);
     expect(twoBit.filter((t: any) => !compensated(t)).map((t: any) => t.recipe.quantize.grid ?? "ternary")).toContain("ternary");
-    expect(twoBit.filter(compensated).map((t: any) => t.recipe.quantize.grid)).toEqual(["int2", "int2"]);
+    expect(twoBit.filter(compensated).map((t: any) => t.recipe.quantize.grid)).toEqual(["int2", "int2", "int2", "int2"]);
     for (const t of n.trace.filter(compensated)) expect(t.recipe.quantize.calibration.samples).toBe(48);
     // Each entry says which rows its figures come from: a calibrated one the 48 after its calibration rows.
     for (const t of n.trace) expect([t.samples, t.firstSample]).toEqual(t.recipe.quantize.calibration ? [48, 48] : [N, undefined]);

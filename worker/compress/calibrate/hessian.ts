@@ -8,6 +8,7 @@ import { layerLevels, nodeLabel, weightedLayers } from "../../onnx/operators";
 import { tensorDims } from "../../onnx/tensor";
 import { intsAttribute, stringAttribute } from "../../onnx/attributes";
 import { samePads } from "../../onnx/window";
+import { BATCH_ROWS, MIN_KERNEL_FEATURES, type RowProducts } from "./row-products";
 
 /** A 2-D convolution's window over its input (the engine's geometry, per ONNX Conv). */
 export interface ConvWindow {
@@ -33,8 +34,12 @@ export interface HessianTarget {
   level: number;
 }
 
-/** Hessians by layer label: `groups` k x k row-major matrices, concatenated, and the row count they average. */
-export type LayerHessians = Record<string, { features: number; groups: number; rows: number; matrix: Float64Array }>;
+/**
+ * Hessians by layer label: `groups` k x k row-major matrices, concatenated, and the row count they average. Measured
+ * on quantized inputs x̃ toward the float model's x (compress/quantized-inputs.ts), `cross` holds E[x̃ xᵀ] likewise,
+ * and both are kept in float32, so that the two take the bytes of one float64 Hessian.
+ */
+export type LayerHessians = Record<string, { features: number; groups: number; rows: number; matrix: Float64Array | Float32Array; cross?: Float32Array }>;
 
 /**
  * Top-level MatMul (weight on the right), Gemm (transA = 0) and 2-D Conv layers with a float weight, as the operator
@@ -72,39 +77,56 @@ export function hessianBytes(targets: readonly HessianTarget[]): number {
   return targets.reduce((a, t) => a + 8 * t.groups * t.features * t.features, 0);
 }
 
-/** Sums x xᵀ over rows of `features` values per group (upper triangles, mirrored on read). */
+/**
+ * Sums x xᵀ over rows of `features` values per group (upper triangles, mirrored on read). Given the float model's
+ * values of the same rows beside them (`paired`), also sums x xᵀ_float, the cross statistics of LayerHessians.
+ */
 export class HessianAccumulator {
   readonly features: number;
   readonly groups: number;
   rows = 0;
   private readonly sum: Float64Array;
   private readonly row: Float64Array;
+  private readonly pairRow: Float64Array;
+  private crossSum: Float64Array | undefined;
+  /** With the kernels' GEMM: rows gathered per group, feature-major, BATCH_ROWS at a time (and the float ones beside). */
+  private readonly products: RowProducts | undefined;
+  private batch: Float32Array[] = [];
+  private pairBatch: Float32Array[] = [];
+  private batched = 0;
 
-  constructor(features: number, groups = 1) {
+  /** `products`: the kernels' GEMM, used for layers of MIN_KERNEL_FEATURES inputs and more. */
+  constructor(features: number, groups = 1, products?: RowProducts) {
     this.features = features;
     this.groups = groups;
     this.sum = new Float64Array(groups * features * features);
     this.row = new Float64Array(features);
+    this.pairRow = new Float64Array(features);
+    this.products = products && features >= MIN_KERNEL_FEATURES ? products : undefined;
+    if (this.products) this.batch = Array.from({ length: groups }, () => new Float32Array(features * BATCH_ROWS));
   }
 
   /** Rows of a MatMul/Gemm activation: every position but the last axis is one row. */
-  observe(values: Float32Array): void {
+  observe(values: Float32Array, paired?: Float32Array): void {
     const k = this.features;
     if (values.length % k !== 0) throw new RangeError(`${values.length} values are not rows of ${k} features`);
+    this.checkPaired(values, paired);
     for (let base = 0; base < values.length; base += k) {
       for (let i = 0; i < k; i++) this.row[i] = values[base + i]!;
-      this.add(0);
-      this.rows++;
+      if (paired) for (let i = 0; i < k; i++) this.pairRow[i] = paired[base + i]!;
+      this.add(0, paired !== undefined);
+      this.endRow();
     }
   }
 
   /** Rows of a Conv input [N, C, H, W]: each output position's patch of each group's C/group channels. */
-  observeConv(values: Float32Array, dims: readonly number[], w: ConvWindow): void {
+  observeConv(values: Float32Array, dims: readonly number[], w: ConvWindow, paired?: Float32Array): void {
     const [N, C, H, W] = dims as [number, number, number, number];
     const g = this.groups;
     const [kh, kw] = w.kernel;
     const cg = C / g;
     if (dims.length !== 4 || !Number.isInteger(cg) || cg * kh * kw !== this.features) throw new RangeError(`Conv input [${dims}] does not give rows of ${this.features}`);
+    this.checkPaired(values, paired);
     let [pt, pl] = w.autoPad === "VALID" ? [0, 0] : [w.pads[0], w.pads[1]];
     let [pb, pr] = w.autoPad === "VALID" ? [0, 0] : [w.pads[2], w.pads[3]];
     if (w.autoPad.startsWith("SAME")) {
@@ -124,30 +146,78 @@ export class HessianAccumulator {
                 const y = oy * w.strides[0] - pt + ky * w.dilations[0];
                 for (let kx = 0; kx < kw; kx++, i++) {
                   const x = ox * w.strides[1] - pl + kx * w.dilations[1];
-                  this.row[i] = y >= 0 && y < H && x >= 0 && x < W ? values[plane + y * W + x]! : 0;
+                  const inside = y >= 0 && y < H && x >= 0 && x < W;
+                  this.row[i] = inside ? values[plane + y * W + x]! : 0;
+                  if (paired) this.pairRow[i] = inside ? paired[plane + y * W + x]! : 0;
                 }
               }
             }
-            this.add(gi);
+            this.add(gi, paired !== undefined);
           }
-          this.rows++;
+          this.endRow();
         }
   }
 
-  private add(group: number): void {
+  private checkPaired(values: Float32Array, paired: Float32Array | undefined): void {
+    if (paired && paired.length !== values.length) throw new RangeError(`${paired.length} float values beside ${values.length} quantized ones`);
+    if ((paired !== undefined) !== (this.crossSum !== undefined) && this.rows > 0) throw new RangeError("rows with and without float values beside them");
+    if (paired) this.crossSum ??= new Float64Array(this.sum.length);
+    if (paired && this.products && this.pairBatch.length === 0) this.pairBatch = this.batch.map((b) => new Float32Array(b.length));
+  }
+
+  private endRow(): void {
+    this.rows++;
+    if (this.products && ++this.batched === BATCH_ROWS) this.flush();
+  }
+
+  /** Adds the gathered rows' products into the sums (full k x k blocks; the Hessian's lower half is never read). */
+  private flush(): void {
+    const n = this.batched;
+    if (!this.products || n === 0) return;
+    const k = this.features;
+    for (let g = 0; g < this.groups; g++) {
+      const rows = this.batch[g]!;
+      this.products.add(this.sum, g * k * k, rows, rows, k, n, BATCH_ROWS);
+      if (this.crossSum) this.products.add(this.crossSum, g * k * k, rows, this.pairBatch[g]!, k, n, BATCH_ROWS);
+    }
+    this.batched = 0;
+  }
+
+  private add(group: number, paired: boolean): void {
     const k = this.features;
     const x = this.row;
     const at = group * k * k;
+    if (this.products) {
+      const rows = this.batch[group]!;
+      const pairs = this.pairBatch[group];
+      const r = this.batched;
+      for (let i = 0; i < k; i++) rows[i * BATCH_ROWS + r] = x[i]!;
+      if (paired) for (let i = 0; i < k; i++) pairs![i * BATCH_ROWS + r] = this.pairRow[i]!;
+      return;
+    }
     for (let i = 0; i < k; i++) {
       const xi = x[i]!;
       if (xi === 0) continue;
       const row = at + i * k;
       for (let j = i; j < k; j++) this.sum[row + j] = this.sum[row + j]! + xi * x[j]!;
+      if (!paired) continue;
+      const cross = this.crossSum!;
+      const f = this.pairRow;
+      for (let j = 0; j < k; j++) cross[row + j] = cross[row + j]! + xi * f[j]!;
     }
+  }
+
+  /** The mean of x xᵀ_float per group over paired rows (rows: these values, columns: the float ones); undefined unpaired. */
+  cross(): Float64Array | undefined {
+    this.flush();
+    if (!this.crossSum) return undefined;
+    const scale = this.rows > 0 ? 1 / this.rows : 0;
+    return this.crossSum.map((v) => v * scale);
   }
 
   /** The mean of x xᵀ per group (zero before any row), groups concatenated. */
   matrix(): Float64Array {
+    this.flush();
     const k = this.features;
     const h = new Float64Array(this.groups * k * k);
     const scale = this.rows > 0 ? 1 / this.rows : 0;

@@ -69,6 +69,22 @@ function inverseFromCholesky(l: Float64Array, k: number): Float64Array {
  * grows tenfold while H is not numerically positive definite.
  */
 export function inverseHessianFactor(hessian: Float64Array, k: number, dampening: number): Float64Array {
+  for (const { factor: l } of dampedFactors(hessian, k, dampening)) {
+    const m = cholesky(inverseFromCholesky(l, k), k);
+    if (!m) continue;
+    const u = new Float64Array(k * k);
+    for (let i = 0; i < k; i++) for (let j = i; j < k; j++) u[i * k + j] = m[j * k + i]!;
+    return u;
+  }
+  throw new RangeError("the calibration Hessian is not positive definite even after damping");
+}
+
+/**
+ * Lower Cholesky factors of the Hessian with dead features (never active in calibration) given a unit diagonal and
+ * `damp` = `dampening` x its mean diagonal added, the damping growing tenfold (at most 8 times) while H is not
+ * numerically positive definite.
+ */
+export function* dampedFactors(hessian: Float64Array, k: number, dampening: number): Generator<{ factor: Float64Array; damp: number }> {
   const h = Float64Array.from(hessian);
   let mean = 0;
   for (let i = 0; i < k; i++) {
@@ -82,14 +98,8 @@ export function inverseHessianFactor(hessian: Float64Array, k: number, dampening
     const d = Float64Array.from(h);
     for (let i = 0; i < k; i++) d[i * k + i] = d[i * k + i]! + damp;
     const l = cholesky(d, k);
-    if (!l) continue;
-    const m = cholesky(inverseFromCholesky(l, k), k);
-    if (!m) continue;
-    const u = new Float64Array(k * k);
-    for (let i = 0; i < k; i++) for (let j = i; j < k; j++) u[i * k + j] = m[j * k + i]!;
-    return u;
+    if (l) yield { factor: l, damp };
   }
-  throw new RangeError("the calibration Hessian is not positive definite even after damping");
 }
 
 /**
