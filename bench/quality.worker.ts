@@ -6,5 +6,5 @@ import { describe, it } from "vitest";
 import { CNN_CASES, measureRounding, MLP_CASES } from "@test/support/rounding-quality";
 
 describe("rounding quality on the reference models", () => {
-  for (const c of [...MLP_CASES, ...CNN_CASES]) it(c.name, async () => void (await measureRounding(c, { adaround: true, clipped: true })), 1_800_000);
+  for (const c of [...MLP_CASES, ...CNN_CASES]) it(c.name, async () => void (await measureRounding(c, { adaround: true, clipped: true, quantizedInputs: true })), 1_800_000);
 });
