@@ -22,6 +22,7 @@ const InputsSchema = z
     "float (default): each layer's statistics on the float model's inputs. quantized: on the inputs it sees once the layers before it are quantized (one calibration run per layer depth), rounded toward the float model's outputs, so each layer also makes up for the error the layers before it left",
   );
 
+/** The rounding without `inputs`: 'float' is the option's absence in the canonical form. */
 function withoutInputs<R extends { inputs?: unknown }>(r: R): R {
   const { inputs: _float, ...rest } = r;
   return rest as R;

@@ -5,7 +5,7 @@
 import { packF32Panels, roundUp } from "../../serve/wasm/packing";
 import { KernelInstance } from "../../serve/wasm/runtime";
 
-/** Rows per product: enough to amortise packing, few enough that float32 sums stay within 1e-6 relative. */
+/** Rows per product: enough to amortise packing, few enough that float32 sums stay close to float64's (1e-5 of the largest entry, tested). */
 export const BATCH_ROWS = 64;
 /** Fewer input features than this (a depthwise filter's 9) cost less in JavaScript than a kernel call. */
 export const MIN_KERNEL_FEATURES = 32;
