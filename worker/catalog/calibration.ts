@@ -166,20 +166,14 @@ async function collectPairedHessians(
   const { dataset } = await loadDataset(store, calibration.dataset);
   const products = rowProducts();
   const accumulators = targets.map((t) => ({ ...t, acc: new HessianAccumulator(t.quantized.features, t.quantized.groups, products) }));
-  const fromFeeds = new Set(model.inputs.map((i) => i.name));
-  const open = (decoded: ModelProto, names: string[], bytes: number) => openSession(encodeModel(withExtraOutputs(decoded, names.filter((n) => !fromFeeds.has(n)))), false, bytes);
-  const floatSession = await open(float, [...new Set(targets.map((t) => t.float.activation))], original.byteLength);
+  const floatSession = await openExposed(model, float, targets.map((t) => t.float.activation), original.byteLength);
   try {
-    const quantizedSession = await open(quantized, [...new Set(targets.map((t) => t.quantized.activation))], scope.bytes.byteLength);
+    const quantizedSession = await openExposed(model, quantized, targets.map((t) => t.quantized.activation), scope.bytes.byteLength);
     try {
       await forEachBatch([floatSession, quantizedSession], dataset, model.inputs, calibration.samples, (_start, [floatOut, quantizedOut], feeds) => {
-        const value = (name: string, out: typeof floatOut) => {
-          const tensor = fromFeeds.has(name) ? feeds[name] : out![name];
-          return tensor?.data instanceof Float32Array ? { data: tensor.data, dims: tensor.dims } : undefined;
-        };
         for (const { quantized: q, float: f, acc } of accumulators) {
-          const x = value(f.activation, floatOut);
-          const xq = value(q.activation, quantizedOut);
+          const x = exposedValue(f.activation, feeds, floatOut!);
+          const xq = exposedValue(q.activation, feeds, quantizedOut!);
           if (!x || !xq) continue;
           if (q.window) acc.observeConv(xq.data, xq.dims, q.window, x.data);
           else acc.observe(xq.data, x.data);
@@ -243,18 +237,30 @@ async function observeActivations(
   names: readonly string[],
   observe: (name: string, tensor: { data: Float32Array; dims: readonly number[] }) => void,
 ): Promise<void> {
-  const fromFeeds = new Set(model.inputs.map((i) => i.name));
-  const exposed = encodeModel(withExtraOutputs(decoded, names.filter((t) => !fromFeeds.has(t))));
-  const session = await openSession(exposed, false, originalBytes);
+  const session = await openExposed(model, decoded, names, originalBytes);
   try {
     await forEachBatch([session], dataset, model.inputs, samples, (_start, [out], feeds) => {
       for (const name of names) {
-        const feed = feeds[name];
-        const tensor = feed && feed.data instanceof Float32Array ? feed : out![name];
-        if (tensor?.data instanceof Float32Array) observe(name, { data: tensor.data, dims: tensor.dims });
+        const tensor = exposedValue(name, feeds, out!);
+        if (tensor) observe(name, tensor);
       }
     }, { rows: BATCH });
   } finally {
     await session.release();
   }
+}
+
+/** A session of `decoded` with `names` (those not graph inputs) exposed as outputs. */
+function openExposed(model: ModelRecord, decoded: ModelProto, names: readonly string[], originalBytes: number) {
+  const fromFeeds = new Set(model.inputs.map((i) => i.name));
+  return openSession(encodeModel(withExtraOutputs(decoded, [...new Set(names)].filter((t) => !fromFeeds.has(t)))), false, originalBytes);
+}
+
+type Batch = Parameters<Parameters<typeof forEachBatch>[4]>;
+
+/** A name's float32 value in a batch: a graph input's feed, or the exposed output. */
+function exposedValue(name: string, feeds: Batch[2], out: NonNullable<Batch[1][number]>): { data: Float32Array; dims: readonly number[] } | undefined {
+  const feed = feeds[name];
+  const tensor = feed && feed.data instanceof Float32Array ? feed : out[name];
+  return tensor?.data instanceof Float32Array ? { data: tensor.data, dims: tensor.dims } : undefined;
 }
