@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { measureLatency } from "@worker/evaluate/latency";
 
 /** Virtual time: runs cost `runMs`, a timer wait costs its delay plus `turnMs`; the clock reads it floored to `tickMs`. */
-function simulated(runMs: number, { tickMs = 1, turnMs = 0.3, frozen = false, timersAdvance = true } = {}) {
+function simulated(runMs: number, { tickMs = 1, turnMs = 0.3, frozen = false, timersAdvance = true, stuckMs = 0 } = {}) {
   let now = 0;
   let runs = 0;
   return {
@@ -12,7 +12,8 @@ function simulated(runMs: number, { tickMs = 1, turnMs = 0.3, frozen = false, ti
       now += runMs;
       runs++;
     },
-    clock: () => (frozen ? 0 : Math.floor(now / tickMs) * tickMs),
+    // `stuckMs`: the clock reads 0 until that much time has passed (a loaded isolate's stale reading).
+    clock: () => (frozen || now < stuckMs ? 0 : Math.floor(now / tickMs) * tickMs),
     pause: async (ms: number) => {
       if (timersAdvance) now += ms + turnMs;
     },
@@ -46,6 +47,13 @@ describe("measureLatency", () => {
     const sim = simulated(3, { frozen: true });
     expect(await measureLatency(sim.run, { clock: sim.clock, pause: sim.pause })).toEqual({ ms: null, runs: 0 });
     expect(sim.runs).toBeLessThanOrEqual(16);
+  });
+
+  it("measures a clock that reads the same time across its first 30 ms of timer waits", async () => {
+    const sim = simulated(0.137, { stuckMs: 30 });
+    const { ms, runs } = await measureLatency(sim.run, { clock: sim.clock, pause: sim.pause });
+    expect(Math.abs(ms! - 0.137) / 0.137).toBeLessThan(0.06);
+    expect(runs).toBeGreaterThan(0);
   });
 
   it("still measures where timers do not move the clock but computing does", async () => {
