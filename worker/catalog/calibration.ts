@@ -3,7 +3,7 @@
 // `equalize` the model calibrated is the equalized one (compress/pipeline.ts calibratedModel), whose ranges quantization
 // then uses.
 import { calibrationTargets, makeCalibrator, type ActivationRanges } from "../compress/calibrate";
-import { HessianAccumulator, hessianBytes, hessianTargets, type LayerHessians } from "../compress/calibrate/hessian";
+import { HessianAccumulator, hessianBytes, hessianParts, hessianTargets, type HessianTarget, type LayerHessians } from "../compress/calibrate/hessian";
 import { RowProducts } from "../compress/calibrate/row-products";
 import { compressionKernelModule } from "../compress/simd-quantize";
 import { DomainError } from "../domain-error";
@@ -90,14 +90,12 @@ export async function collectHessians(
   original: Uint8Array,
   recipe: Recipe,
   maxima?: ChannelMaxima,
-  scope?: { bytes: Uint8Array; layers: ReadonlySet<string> },
+  scope?: { bytes?: Uint8Array; layers: ReadonlySet<string> },
 ): Promise<LayerHessians> {
   const calibration = calibrationOf(recipe.quantize!)!;
-  // `scope`: the layers' inputs on other bytes (a model compression already made from the original), run as they are.
-  const decoded = scope ? parseModelBytes(scope.bytes) : calibratedModel(parseModelBytes(original), recipe, maxima);
-  // GPTQ factors each layer's k x k Hessian; calibrated pq reads only its diagonal blocks, so only the total bound applies.
-  const gptq = recipe.quantize?.bits !== undefined;
-  const targets = hessianTargets(decoded).filter((t) => (!gptq || t.features <= MAX_COMPENSATED_FEATURES) && (!scope || scope.layers.has(t.layer)));
+  // `scope`: those layers alone, on other bytes where given (a model compression already made from the original), run as they are.
+  const decoded = scope?.bytes ? parseModelBytes(scope.bytes) : calibratedModel(parseModelBytes(original), recipe, maxima);
+  const targets = measuredTargets(decoded, recipe).filter((t) => !scope || scope.layers.has(t.layer));
   if (hessianBytes(targets) > MAX_HESSIAN_BYTES) {
     throw new DomainError("invalid_recipe", `${hessianUse(recipe)}: the model's layer inputs need ${hessianBytes(targets)} bytes of Hessians, more than ${MAX_HESSIAN_BYTES}`);
   }
@@ -113,6 +111,34 @@ export async function collectHessians(
     }
   });
   return Object.fromEntries(accumulators.map(({ target, acc }) => [target.layer, { features: acc.features, groups: acc.groups, rows: acc.rows, matrix: acc.matrix() }]));
+}
+
+/** The layers a recipe's Hessians are measured for: GPTQ and AdaRound factor each k x k Hessian, so only those within MAX_COMPENSATED_FEATURES; calibrated pq reads diagonal blocks, so all. */
+function measuredTargets(decoded: ModelProto, recipe: Recipe): HessianTarget[] {
+  const compensated = recipe.quantize?.bits !== undefined;
+  return hessianTargets(decoded).filter((t) => !compensated || t.features <= MAX_COMPENSATED_FEATURES);
+}
+
+/**
+ * GPTQ's and AdaRound's Hessians on float inputs, a part of the layers at a time (compress/calibrate/hessian.ts
+ * hessianParts: at most MAX_HESSIAN_BYTES each), each part measured in its own calibration run and given to `use`
+ * before the next is measured: a model whose Hessians in all are past the bound is rounded part by part, one
+ * calibration run per part. A model with none gets one empty part.
+ */
+export async function forEachHessianPart(
+  store: TenantStore,
+  model: ModelRecord,
+  original: Uint8Array,
+  recipe: Recipe,
+  maxima: ChannelMaxima | undefined,
+  use: (hessians: LayerHessians, part: number, parts: number) => Promise<void>,
+): Promise<void> {
+  const targets = measuredTargets(calibratedModel(parseModelBytes(original), recipe, maxima), recipe);
+  const parts = targets.length ? hessianParts(targets, MAX_HESSIAN_BYTES) : [[]];
+  for (const [i, part] of parts.entries()) {
+    const hessians = parts.length === 1 ? await collectHessians(store, model, original, recipe, maxima) : await collectHessians(store, model, original, recipe, maxima, { layers: new Set(part.map((t) => t.layer)) });
+    await use(hessians, i, parts.length);
+  }
 }
 
 /**

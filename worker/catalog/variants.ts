@@ -2,10 +2,10 @@
 // recipe carries the default layer cap only where the cap bound (recipe.ts variantRecipe).
 import type { ActivationRanges } from "../compress/calibrate";
 import type { LayerHessians } from "../compress/calibrate/hessian";
-import { checkRecipe, compressModel, type CompressResult } from "../compress/pipeline";
+import { checkRecipe, compressModel, roundCompensated, type CompressResult, type RoundingMemo } from "../compress/pipeline";
 import { encodedSizes } from "../store/content-coding";
 import { evaluateBytes, type EvalReport } from "../evaluate/report";
-import { collectChannelMaxima, collectHessians, collectQuantizedInputHessians, collectRanges, correctVariantBiases } from "./calibration";
+import { collectChannelMaxima, forEachHessianPart, collectQuantizedInputHessians, collectRanges, correctVariantBiases } from "./calibration";
 import type { ChannelMaxima } from "../compress/smooth";
 import { loadDataset } from "./datasets";
 import { addressNeedsWeights, canonicalJson, biasCorrectionOf, needsHessians, recipeBits, roundingOf, smoothingOf, variantRecipe, type Recipe, type TrainedRecipe } from "../compress/recipe";
@@ -86,8 +86,8 @@ export async function registerTrainedVariant(
 }
 
 /** Compression proper (see compress/pipeline.ts) of stored model bytes. */
-export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, ranges?: ActivationRanges, hessians?: LayerHessians, maxima?: ChannelMaxima): CompressResult {
-  return compressModel(parseModelBytes(modelBytes), recipe, ranges, modelBytes.byteLength, hessians, maxima);
+export function compressModelBytes(modelBytes: Uint8Array, recipe: Recipe, ranges?: ActivationRanges, hessians?: LayerHessians, maxima?: ChannelMaxima, memo?: RoundingMemo): CompressResult {
+  return compressModel(parseModelBytes(modelBytes), recipe, ranges, modelBytes.byteLength, hessians, maxima, memo);
 }
 
 /**
@@ -149,18 +149,28 @@ export async function buildVariant(
     ranges = await collectRanges(store, model, original, recipe, maxima);
   }
   let hessians: LayerHessians | undefined;
+  let memo: RoundingMemo | undefined;
   if (recipe.quantize && needsHessians(recipe.quantize)) {
     if (recipe.quantize.scheme !== "static") await requireApplicableRecipe(store, model, recipe, original);
     await progress("collecting Hessians", 0.15);
     // Product quantization, and compensated rounding with inputs 'quantized', measure each layer's inputs after the
     // layers before it are quantized, level by level.
-    hessians =
-      ("pq" in recipe.quantize && recipe.quantize.pq !== undefined) || roundingOf(recipe.quantize)?.inputs === "quantized"
-        ? await collectQuantizedInputHessians(store, model, original, recipe, (level, levels) => progress(`collecting Hessians (level ${level} of ${levels})`, 0.15 + (0.15 * level) / levels), { ranges, maxima })
-        : await collectHessians(store, model, original, recipe, maxima);
+    if (("pq" in recipe.quantize && recipe.quantize.pq !== undefined) || roundingOf(recipe.quantize)?.inputs === "quantized") {
+      hessians = await collectQuantizedInputHessians(store, model, original, recipe, (level, levels) => progress(`collecting Hessians (level ${level} of ${levels})`, 0.15 + (0.15 * level) / levels), { ranges, maxima });
+    } else {
+      // Part by part where all the Hessians would not fit: each part's weights are rounded before the next is measured.
+      await forEachHessianPart(store, model, original, recipe, maxima, async (measured, part, parts) => {
+        if (part === parts - 1) {
+          hessians = measured;
+          return;
+        }
+        await progress(`rounding (part ${part + 1} of ${parts})`, 0.15 + (0.15 * part) / parts);
+        roundCompensated(parseModelBytes(original), recipe, ranges, measured, maxima, (memo ??= new Map()));
+      });
+    }
   }
   await progress("quantizing", 0.3);
-  const compressed = compressModelBytes(original, recipe, ranges, hessians, maxima);
+  const compressed = compressModelBytes(original, recipe, ranges, hessians, maxima, memo);
   const { tensors, skipped, activations, prune, smoothed, prunedBytes, quantizedBytes } = compressed;
   let bytes = compressed.bytes;
   let biasCorrection: BiasCorrectionReport | undefined;

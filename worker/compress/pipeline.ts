@@ -15,6 +15,7 @@ import { hessianTargets, type HessianTarget, type LayerHessians } from "./calibr
 import { adaroundRounding } from "./quantize/adaround";
 import { GPTQ_DEFAULTS, gptqRounding } from "./quantize/gptq";
 import { towardFloatOutputs } from "./quantize/float-target";
+import type { LevelRounding } from "./quantize/affine";
 import { checkPruneNames, pruneModel, type PruneResult } from "./prune";
 import { equalizeModel, type EqualizedPair } from "./equalize";
 import { inMemory, liftForInt2, quantizeModelSteps, type QuantizeOptions, type QuantizeResult, type QuantizeSteps, type TensorReport } from "./quantize";
@@ -142,38 +143,19 @@ export function compressModel(
   originalBytes?: number,
   hessians?: LayerHessians,
   maxima?: ChannelMaxima,
+  memo?: RoundingMemo,
 ): CompressResult {
-  const normalized = normalizeConstants(input);
-  checkRecipe(normalized, recipe);
-  let model = normalized;
-  let prune: CompressResult["prune"];
-  let prunedBytes: number | null = null;
+  const prepared = beforeQuantizing(input, recipe, maxima);
+  const { prune, equalized, smoothed } = prepared;
+  let model = prepared.model;
+  const prunedBytes = prepared.pruned ? encodeModel(prepared.pruned).byteLength : null;
   let quantizedBytes: number | null = null;
-  if (recipe.prune) {
-    const result = pruneModel(densifyInitializers(model), recipe.prune);
-    model = result.model;
-    prunedBytes = encodeModel(model).byteLength;
-    prune = { sparsity: result.sparsity, layers: result.layers, skipped: result.skipped, warnings: result.warnings, sparseTensors: [] };
-  }
-  let equalized: EqualizedPair[] | undefined;
-  if (recipe.quantize?.equalize) {
-    const result = equalizeModel(model);
-    model = result.model;
-    equalized = result.pairs;
-  }
-  let smoothed: SmoothedActivation[] | undefined;
-  const smoothing = recipe.quantize ? smoothingOf(recipe.quantize) : undefined;
-  if (smoothing) {
-    const result = smoothByRecipe(model, recipe.quantize!, smoothing.alpha, maxima);
-    model = result.model;
-    smoothed = result.smoothed;
-  }
   let tensors: TensorReport[] = [];
   let skipped: QuantizeResult["skipped"] = [];
   let activations: ActivationReport[] = [];
   const beforeQuantize = initializerNames(model);
   if (recipe.quantize) {
-    const result = quantizeByRecipe(model, recipe.quantize, ranges, hessians, recipe.prune !== undefined);
+    const result = quantizeByRecipe(model, recipe.quantize, ranges, hessians, recipe.prune !== undefined, memo);
     model = result.model;
     tensors = result.tensors;
     skipped = result.skipped;
@@ -205,6 +187,44 @@ export function compressModel(
   }
   if (recipe.quantize) skipped.push(...uncoveredConstants(model, REPORTED_UNCOVERED, beforeQuantize));
   return { bytes: out, tensors, skipped, activations, prune, ...(equalized ? { equalized } : {}), ...(smoothed ? { smoothed } : {}), prunedBytes, quantizedBytes };
+}
+
+/** What compressModel quantizes: the recipe checked, then the model pruned, equalized and smoothed as it says. */
+function beforeQuantizing(input: ModelProto, recipe: Recipe, maxima?: ChannelMaxima) {
+  const normalized = normalizeConstants(input);
+  checkRecipe(normalized, recipe);
+  let model = normalized;
+  let prune: CompressResult["prune"];
+  let pruned: ModelProto | undefined;
+  if (recipe.prune) {
+    const result = pruneModel(densifyInitializers(model), recipe.prune);
+    model = pruned = result.model;
+    prune = { sparsity: result.sparsity, layers: result.layers, skipped: result.skipped, warnings: result.warnings, sparseTensors: [] as SparseReport[] };
+  }
+  let equalized: EqualizedPair[] | undefined;
+  if (recipe.quantize?.equalize) {
+    const result = equalizeModel(model);
+    model = result.model;
+    equalized = result.pairs;
+  }
+  let smoothed: SmoothedActivation[] | undefined;
+  const smoothing = recipe.quantize ? smoothingOf(recipe.quantize) : undefined;
+  if (smoothing) {
+    const result = smoothByRecipe(model, recipe.quantize!, smoothing.alpha, maxima);
+    model = result.model;
+    smoothed = result.smoothed;
+  }
+  return { model, prune, pruned, equalized, smoothed };
+}
+
+/**
+ * Compensated rounding of the weights `hessians` cover, remembered in `memo` for compressModel to take: the model's
+ * layers a part at a time, where all their Hessians together would not fit in memory (catalog/variants.ts). Nothing
+ * is encoded; the other weights round to nearest and are forgotten.
+ */
+export function roundCompensated(input: ModelProto, recipe: Recipe, ranges: ActivationRanges | undefined, hessians: LayerHessians, maxima: ChannelMaxima | undefined, memo: RoundingMemo): void {
+  const { model } = beforeQuantizing(input, recipe, maxima);
+  quantizeByRecipe(model, recipe.quantize!, ranges, hessians, recipe.prune !== undefined, memo);
 }
 
 /**
@@ -300,8 +320,9 @@ export function quantizeByRecipe(
   ranges?: ActivationRanges,
   hessians?: LayerHessians,
   pruned = false,
+  memo?: RoundingMemo,
 ): QuantizeByRecipeResult {
-  return inMemory(quantizeByRecipeSteps(model, q, ranges, hessians, pruned, false));
+  return inMemory(quantizeByRecipeSteps(model, q, ranges, hessians, pruned, false, memo));
 }
 
 /** quantizeByRecipe one weight at a time (quantize/index.ts QuantizeStep); `readsExternal` as quantizeModelSteps takes it. */
@@ -312,10 +333,11 @@ export function* quantizeByRecipeSteps(
   hessians: LayerHessians | undefined,
   pruned: boolean,
   readsExternal: boolean,
+  memo?: RoundingMemo,
 ): QuantizeSteps<QuantizeByRecipeResult> {
   checkLayerNames(model, q);
   const rounding = roundingOf(q);
-  const roundingFor = rounding ? compensatedRounding(model, requireHessians(hessians), rounding) : undefined;
+  const roundingFor = rounding ? compensatedRounding(model, requireHessians(hessians), rounding, memo) : undefined;
   const bits = layerBits(model, q);
   const bitsOf = (node: NodeProto) => bits.get(nodeLabel(node));
   // A static recipe's QuantizeLinear needs opset 10: an older model is lifted first, so its weights take the forms
@@ -403,10 +425,10 @@ function requireHessians(hessians: LayerHessians | undefined): LayerHessians {
  * GPTQ or AdaRound for each weight the targets cover, over the Hessians of the layers that read it (summed where
  * several share it), in the operator table's matrix view of the weight; other weights round to nearest.
  */
-function compensatedRounding(model: ModelProto, hessians: LayerHessians, rounding: Rounding): NonNullable<QuantizeOptions["roundingFor"]> {
+function compensatedRounding(model: ModelProto, hessians: LayerHessians, rounding: Rounding, memo?: RoundingMemo): NonNullable<QuantizeOptions["roundingFor"]> {
   const h = weightHessians(model, hessians);
   const layers = new Map(layersOf(model.graph!).map((l) => [nodeLabel(l.node), l]));
-  return (weight, dims) => {
+  const made = (weight: string, dims: readonly number[]): LevelRounding | undefined => {
     const first = h.firstLayer(weight);
     const layer = first === undefined ? undefined : layers.get(first);
     const layout = layer?.operator.gemm(layer.node, dims);
@@ -416,5 +438,35 @@ function compensatedRounding(model: ModelProto, hessians: LayerHessians, roundin
     // Measured on quantized inputs: round toward the float model's outputs (quantize/float-target.ts).
     const dampening = rounding.method === "gptq" ? rounding.dampening : GPTQ_DEFAULTS.dampening;
     return stats.cross ? towardFloatOutputs(inner, stats.hessian, stats.cross, layout, dampening) : inner;
+  };
+  if (!memo) return made;
+  return (weight, dims) => {
+    const known = memo.get(weight);
+    if (known) return recalled(weight, known);
+    const round = made(weight, dims);
+    return round && remembered(weight, round, memo);
+  };
+}
+
+/**
+ * Roundings already made, by weight, with the grid scales each was made on: what a later pass over the same weights
+ * takes instead of rounding again. Levels are int16 (compensated rounding goes to 8 bits at most), half the bytes.
+ */
+export type RoundingMemo = Map<string, { gridScales: Float32Array; levels: Int16Array; scales: Float32Array }>;
+
+function remembered(weight: string, round: LevelRounding, memo: RoundingMemo): LevelRounding {
+  return (data, grid) => {
+    const out = round(data, grid);
+    memo.set(weight, { gridScales: Float32Array.from(grid.scales), levels: Int16Array.from(out.levels), scales: Float32Array.from(out.scales) });
+    return out;
+  };
+}
+
+/** A remembered rounding, on the grid it was made on: the same weight and recipe give the same grid, so any other is a bug. */
+function recalled(weight: string, known: RoundingMemo extends Map<string, infer V> ? V : never): LevelRounding {
+  return (_data, grid) => {
+    const same = grid.scales.length === known.gridScales.length && grid.scales.every((s, i) => Object.is(s, known.gridScales[i]));
+    if (!same) throw new RangeError(`compensated rounding of ${weight}: the grid differs from the one its rounding was made on`);
+    return { levels: Int32Array.from(known.levels), scales: Float32Array.from(known.scales) };
   };
 }

@@ -2,7 +2,7 @@
 // the schema refuses, and whole models compressed with Hessians collected by onnxruntime-node: standard ONNX that
 // onnxruntime-node runs, deterministic, and closer to FP32 on unseen inputs than nearest rounding.
 import { describe, expect, it } from "vitest";
-import { compressModel } from "@worker/compress/pipeline";
+import { compressModel, roundCompensated, type RoundingMemo } from "@worker/compress/pipeline";
 import { canonicalJson, RecipeSchema } from "@worker/compress/recipe";
 import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import { buildCnn, buildMlp, rng } from "@test/support/models";
@@ -11,7 +11,7 @@ import { DT } from "@worker/onnx/dtype";
 import { makeTensor } from "@worker/onnx/tensor";
 import { floatTensor, runReference } from "@test/support/ort-node";
 import { correlated, hessians, meanSquaredError } from "@test/support/hessians";
-import { HessianAccumulator, hessianTargets } from "@worker/compress/calibrate/hessian";
+import { HessianAccumulator, hessianBytes, hessianParts, hessianTargets, type HessianTarget } from "@worker/compress/calibrate/hessian";
 
 const DATASET = "a".repeat(24);
 const canonical = (r: unknown) => canonicalJson(RecipeSchema.parse(r));
@@ -87,6 +87,26 @@ describe("compressing with GPTQ rounding", () => {
     });
   }
 
+  for (const quantize of [{ bits: 4 }, { bits: 2, granularity: { block: 16 } }, { bits: 1 }]) {
+    it(`${JSON.stringify(quantize)}: rounded a part of the layers at a time (each part's Hessians alone), the bytes are those of all at once`, async () => {
+      const h = await hessians(bytes, calibration, [256, sizes[0]!]);
+      const recipe = RecipeSchema.parse({ quantize: { ...quantize, rounding: "gptq", calibration: { dataset: DATASET } } });
+      const whole = compressModel(decodeModel(bytes), recipe, undefined, undefined, h);
+      const layers = Object.keys(h);
+      expect(layers.length).toBe(3);
+      const part = (names: string[]) => Object.fromEntries(names.map((n) => [n, h[n]!]));
+      const memo: RoundingMemo = new Map();
+      roundCompensated(decodeModel(bytes), recipe, undefined, part([layers[0]!]), undefined, memo);
+      roundCompensated(decodeModel(bytes), recipe, undefined, part([layers[1]!]), undefined, memo);
+      expect([...memo.keys()].length).toBe(2);
+      const byParts = compressModel(decodeModel(bytes), recipe, undefined, undefined, part([layers[2]!]), undefined, memo);
+      expect(byParts.tensors.every((t) => t.compensated === true)).toBe(true);
+      expect(byParts.bytes).toEqual(whole.bytes);
+      // Without the remembered roundings the first two layers round to nearest: other bytes.
+      expect(compressModel(decodeModel(bytes), recipe, undefined, undefined, part([layers[2]!])).bytes).not.toEqual(whole.bytes);
+    });
+  }
+
   it("needs the Hessians: without them the recipe does not compress as if it had", () => {
     const recipe = RecipeSchema.parse({ quantize: { bits: 4, rounding: "gptq", calibration: { dataset: DATASET } } });
     expect(() => compressModel(decodeModel(bytes), recipe)).toThrow(/needs the calibration Hessians/);
@@ -158,5 +178,20 @@ describe("Conv Hessians (input patches, one per group)", () => {
       console.log(JSON.stringify({ cnn: quantize, errNearest, errGptq }));
       expect(errGptq, JSON.stringify(quantize)).toBeLessThan(errNearest);
     }
+  });
+});
+
+describe("Hessians in parts", () => {
+  const target = (layer: string, weight: string, features: number, groups = 1): HessianTarget => ({ layer, weight, activation: `${layer}.in`, features, groups, level: 0 });
+
+  it("packs layers in order into parts within the bound, each weight's readers in one part, an oversized weight alone", () => {
+    const targets = [target("a", "wa", 16), target("b", "wb", 16), target("c", "wc", 8, 2), target("d", "wshared", 16), target("e", "wshared", 16), target("f", "wf", 32)];
+    const bound = hessianBytes([target("x", "x", 16)]) * 2; // two 16-input Hessians
+    const parts = hessianParts(targets, bound);
+    expect(parts.map((p) => p.map((t) => t.layer))).toEqual([["a", "b"], ["c"], ["d", "e"], ["f"]]);
+    for (const p of parts.slice(0, 3)) expect(hessianBytes(p)).toBeLessThanOrEqual(bound);
+    expect(hessianBytes(parts[3]!)).toBeGreaterThan(bound); // a 32-input Hessian is past the bound alone: its own part
+    expect(hessianParts(targets, hessianBytes(targets))).toEqual([targets]);
+    expect(hessianParts([], bound)).toEqual([]);
   });
 });

@@ -78,6 +78,30 @@ export function hessianBytes(targets: readonly HessianTarget[]): number {
 }
 
 /**
+ * `targets` in parts, in order, each taking at most `maxBytes` of Hessians where it can: layers reading the same weight
+ * stay in one part (their Hessians are summed for it), so a part over the bound is one weight's readers alone.
+ */
+export function hessianParts(targets: readonly HessianTarget[], maxBytes: number): HessianTarget[][] {
+  const byWeight = new Map<string, HessianTarget[]>();
+  for (const t of targets) byWeight.set(t.weight, [...(byWeight.get(t.weight) ?? []), t]);
+  const parts: HessianTarget[][] = [];
+  let part: HessianTarget[] = [];
+  let bytes = 0;
+  for (const readers of byWeight.values()) {
+    const b = hessianBytes(readers);
+    if (part.length > 0 && bytes + b > maxBytes) {
+      parts.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(...readers);
+    bytes += b;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
+/**
  * Sums x xᵀ over rows of `features` values per group (upper triangles, mirrored on read). Given the float model's
  * values of the same rows beside them (`paired`), also sums x xᵀ_float, the cross statistics of LayerHessians.
  */
