@@ -3,12 +3,12 @@
 // `equalize` the model calibrated is the equalized one (compress/pipeline.ts calibratedModel), whose ranges quantization
 // then uses.
 import { calibrationTargets, makeCalibrator, type ActivationRanges } from "../compress/calibrate";
-import { HessianAccumulator, hessianBytes, hessianParts, hessianTargets, type HessianTarget, type LayerHessians } from "../compress/calibrate/hessian";
+import { compensatedTargets, HessianAccumulator, hessianBytes, hessianParts, hessianTargets, MAX_COMPENSATED_FEATURES, type HessianTarget, type LayerHessians } from "../compress/calibrate/hessian";
 import { RowProducts } from "../compress/calibrate/row-products";
 import { compressionKernelModule } from "../compress/simd-quantize";
 import { DomainError } from "../domain-error";
-import { calibratedModel, layerBits, smoothingActivations } from "../compress/pipeline";
-import { quantizedInputHessians, type MeasureHessians } from "../compress/quantized-inputs";
+import { calibratedModel, layerBits, smoothingActivations, type RoundingMemo } from "../compress/pipeline";
+import { quantizedInputHessians, quantizedInputRoundings, type MeasureFloat, type MeasureHessians } from "../compress/quantized-inputs";
 import type { ChannelMaxima } from "../compress/smooth";
 import { ChannelMeans, correctBiasesOnData, type BiasCorrectionReport, type MeasureMeans } from "../compress/bias-correction";
 import { normalizeConstants } from "../onnx/constants";
@@ -73,8 +73,6 @@ function hessianUse(recipe: Recipe): string {
   return q?.bits === undefined ? "calibrated pq" : `rounding '${roundingOf(q)?.method ?? "gptq"}'`;
 }
 
-/** Most inputs per output GPTQ takes: its Hessian and the factors derived from it are k x k float64 each. */
-export const MAX_COMPENSATED_FEATURES = 1024;
 /** All Hessians of one recipe together (float64 bytes). */
 export const MAX_HESSIAN_BYTES = 32 * 1024 * 1024;
 
@@ -115,8 +113,7 @@ export async function collectHessians(
 
 /** The layers a recipe's Hessians are measured for: GPTQ and AdaRound factor each k x k Hessian, so only those within MAX_COMPENSATED_FEATURES; calibrated pq reads diagonal blocks, so all. */
 function measuredTargets(decoded: ModelProto, recipe: Recipe): HessianTarget[] {
-  const compensated = recipe.quantize?.bits !== undefined;
-  return hessianTargets(decoded).filter((t) => !compensated || t.features <= MAX_COMPENSATED_FEATURES);
+  return recipe.quantize?.bits !== undefined ? compensatedTargets(decoded) : hessianTargets(decoded);
 }
 
 /**
@@ -142,10 +139,8 @@ export async function forEachHessianPart(
 }
 
 /**
- * Hessians each layer's measured with the layers upstream of it quantized (compress/quantized-inputs.ts): one
- * calibration run of the float model, then one per further level. Calibrated PQ measures the quantized model alone;
- * GPTQ and AdaRound (`inputs: "quantized"`) run it beside the float model to measure the cross statistics toward the
- * float inputs too, and their static recipes compress the levels below with `calibrated`'s ranges.
+ * Calibrated PQ's Hessians, each layer's measured with the layers upstream of it quantized (compress/quantized-inputs.ts):
+ * one calibration run of the float model, then one per further level.
  */
 export async function collectQuantizedInputHessians(
   store: TenantStore,
@@ -153,16 +148,35 @@ export async function collectQuantizedInputHessians(
   original: Uint8Array,
   recipe: Recipe,
   onLevel?: (level: number, levels: number) => Promise<void>,
-  calibrated?: { ranges?: ActivationRanges; maxima?: ChannelMaxima },
 ): Promise<LayerHessians> {
-  const paired = roundingOf(recipe.quantize!) !== undefined;
-  const measured = await collectHessians(store, model, original, recipe, calibrated?.maxima);
-  // Beside the float model, Hessians and cross statistics are kept in float32: together the bytes of float64 Hessians.
-  const float = paired ? Object.fromEntries(Object.entries(measured).map(([layer, h]) => [layer, { ...h, matrix: Float32Array.from(h.matrix) }])) : measured;
-  const measure: MeasureHessians = paired
-    ? (bytes, layers) => collectPairedHessians(store, model, original, recipe, calibrated?.maxima, { bytes, layers })
-    : (bytes, layers) => collectHessians(store, model, original, recipe, undefined, { bytes, layers });
-  return quantizedInputHessians(parseModelBytes(original), recipe, float, measure, onLevel, calibrated);
+  const float = await collectHessians(store, model, original, recipe);
+  const measure: MeasureHessians = (bytes, layers) => collectHessians(store, model, original, recipe, undefined, { bytes, layers });
+  return quantizedInputHessians(parseModelBytes(original), recipe, float, measure, onLevel);
+}
+
+/**
+ * GPTQ's or AdaRound's roundings on quantized inputs (`inputs: "quantized"`, compress/quantized-inputs.ts
+ * quantizedInputRoundings): level by level, the model with the levels below compressed runs beside the float model to
+ * measure each layer's Hessian and its cross statistics toward the float inputs, one calibration run per level. Static
+ * recipes compress the levels below with `calibrated`'s ranges. The statistics are kept in float32 (a level's Hessians
+ * and cross statistics together take the bytes of its float64 Hessians), one level's (or a part of one level's, within
+ * MAX_HESSIAN_BYTES) at a time.
+ */
+export async function roundOnQuantizedInputs(
+  store: TenantStore,
+  model: ModelRecord,
+  original: Uint8Array,
+  recipe: Recipe,
+  onLevel?: (level: number, levels: number) => Promise<void>,
+  calibrated?: { ranges?: ActivationRanges; maxima?: ChannelMaxima },
+): Promise<RoundingMemo> {
+  const measureFloat: MeasureFloat = async (layers) => {
+    const measured = await collectHessians(store, model, original, recipe, calibrated?.maxima, { layers });
+    return Object.fromEntries(Object.entries(measured).map(([layer, h]) => [layer, { ...h, matrix: Float32Array.from(h.matrix) }]));
+  };
+  const measure: MeasureHessians = (bytes, layers) => collectPairedHessians(store, model, original, recipe, calibrated?.maxima, { bytes, layers });
+  // Float32 statistics and cross statistics take the bytes of float64 Hessians: parts are bounded as float ones are.
+  return quantizedInputRoundings(parseModelBytes(original), recipe, measureFloat, measure, onLevel, calibrated, MAX_HESSIAN_BYTES);
 }
 
 /**

@@ -5,7 +5,7 @@ import type { LayerHessians } from "../compress/calibrate/hessian";
 import { checkRecipe, compressModel, roundCompensated, type CompressResult, type RoundingMemo } from "../compress/pipeline";
 import { encodedSizes } from "../store/content-coding";
 import { evaluateBytes, type EvalReport } from "../evaluate/report";
-import { collectChannelMaxima, forEachHessianPart, collectQuantizedInputHessians, collectRanges, correctVariantBiases } from "./calibration";
+import { collectChannelMaxima, forEachHessianPart, collectQuantizedInputHessians, collectRanges, correctVariantBiases, roundOnQuantizedInputs } from "./calibration";
 import type { ChannelMaxima } from "../compress/smooth";
 import { loadDataset } from "./datasets";
 import { addressNeedsWeights, canonicalJson, biasCorrectionOf, needsHessians, recipeBits, roundingOf, smoothingOf, variantRecipe, type Recipe, type TrainedRecipe } from "../compress/recipe";
@@ -155,8 +155,12 @@ export async function buildVariant(
     await progress("collecting Hessians", 0.15);
     // Product quantization, and compensated rounding with inputs 'quantized', measure each layer's inputs after the
     // layers before it are quantized, level by level.
-    if (("pq" in recipe.quantize && recipe.quantize.pq !== undefined) || roundingOf(recipe.quantize)?.inputs === "quantized") {
-      hessians = await collectQuantizedInputHessians(store, model, original, recipe, (level, levels) => progress(`collecting Hessians (level ${level} of ${levels})`, 0.15 + (0.15 * level) / levels), { ranges, maxima });
+    const onLevel = (level: number, levels: number) => progress(`collecting Hessians (level ${level} of ${levels})`, 0.15 + (0.15 * level) / levels);
+    if ("pq" in recipe.quantize && recipe.quantize.pq !== undefined) {
+      hessians = await collectQuantizedInputHessians(store, model, original, recipe, onLevel);
+    } else if (roundingOf(recipe.quantize)?.inputs === "quantized") {
+      memo = await roundOnQuantizedInputs(store, model, original, recipe, onLevel, { ranges, maxima });
+      hessians = {};
     } else {
       // Part by part where all the Hessians would not fit: each part's weights are rounded before the next is measured.
       await forEachHessianPart(store, model, original, recipe, maxima, async (measured, part, parts) => {

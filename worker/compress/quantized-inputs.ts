@@ -4,11 +4,12 @@
 // (operators.ts layerLevels): the first level's inputs are the float model's; for each next level, the model with the
 // levels below compressed (with the statistics found so far) is measured for that level's layers. Running a model is
 // the caller's (`measure`, which for GPTQ and AdaRound also measures the cross statistics toward the float model's
-// inputs), so this is pure over the graph.
+// inputs), so this is pure over the graph. GPTQ and AdaRound round each level as soon as it is measured
+// (quantizedInputRoundings), so that a level's statistics are dropped before the next is measured.
 import type { ModelProto } from "onnx-buf";
 import { DomainError } from "../domain-error";
-import { hessianTargets, type LayerHessians } from "./calibrate/hessian";
-import { calibratedModel, compressModel } from "./pipeline";
+import { compensatedTargets, hessianParts, hessianTargets, type LayerHessians } from "./calibrate/hessian";
+import { calibratedModel, compressModel, roundCompensated, type RoundingMemo } from "./pipeline";
 import type { Recipe } from "./recipe";
 import type { ActivationRanges } from "./calibrate";
 import type { ChannelMaxima } from "./smooth";
@@ -48,4 +49,64 @@ export async function quantizedInputHessians(
     await onLevel(level, levels);
   }
   return hessians;
+}
+
+/** The float model's statistics of `layers`' inputs. */
+export type MeasureFloat = (layers: ReadonlySet<string>) => Promise<LayerHessians>;
+
+/**
+ * GPTQ's or AdaRound's roundings on quantized inputs, level by level: each level's layers are measured (`measure`) on
+ * the model with the levels below compressed, those levels' weights taken from the roundings already made, then
+ * rounded. The first level, a level with nothing below it compressed, and layers the quantized run gives no
+ * statistics for are measured on the float model (`measureFloat`). Only the level being rounded holds statistics,
+ * with those of layers whose weight a deeper layer reads too: such a weight is rounded once all its readers are
+ * measured (the levels in between see it rounded to nearest). A level whose Hessians take more than `maxBytes` is
+ * measured and rounded a part at a time (hessianParts). Each rounding is made once; compressModel takes the returned
+ * roundings for the variant.
+ */
+export async function quantizedInputRoundings(
+  model: ModelProto,
+  recipe: Recipe,
+  measureFloat: MeasureFloat,
+  measure: MeasureHessians,
+  onLevel: (level: number, levels: number) => Promise<void> = async () => {},
+  calibrated: { ranges?: ActivationRanges; maxima?: ChannelMaxima } = {},
+  maxBytes = Infinity,
+): Promise<RoundingMemo> {
+  const memo: RoundingMemo = new Map();
+  const all = hessianTargets(calibratedModel(model, recipe));
+  const targets = compensatedTargets(calibratedModel(model, recipe));
+  const levels = Math.max(0, ...all.map((t) => t.level));
+  const deepest = new Map<string, number>();
+  for (const t of targets) deepest.set(t.weight, Math.max(deepest.get(t.weight) ?? 0, t.level));
+  const q = recipe.quantize!;
+  let pending: LayerHessians = {};
+  for (let level = 1; level <= levels; level++) {
+    const here = targets.filter((t) => t.level === level);
+    if (here.length === 0) continue;
+    let below: Uint8Array | undefined;
+    if (level > 1) {
+      const later = all.filter((t) => t.level >= level).map((t) => t.layer);
+      const recipeBelow: Recipe = { ...recipe, quantize: { ...q, exclude: [...new Set([...(q.exclude ?? []), ...later])].sort() } };
+      try {
+        below = compressModel(model, recipeBelow, calibrated.ranges, undefined, {}, calibrated.maxima, memo).bytes;
+      } catch (e) {
+        // Nothing below this level is compressed (too small, or excluded): its layers see the float inputs.
+        if (!(e instanceof DomainError && e.code === "nothing_to_compress")) throw e;
+      }
+    }
+    // A level whose statistics are past the bound is measured and rounded a part at a time, on the same model below.
+    for (const part of hessianParts(here, maxBytes)) {
+      const layers = new Set(part.map((t) => t.layer));
+      let measured: LayerHessians = below ? await measure(below, layers) : {};
+      const missing = new Set([...layers].filter((l) => !measured[l]));
+      if (missing.size > 0) measured = { ...measured, ...(await measureFloat(missing)) };
+      const hessians = { ...pending, ...measured };
+      roundCompensated(model, recipe, calibrated.ranges, hessians, calibrated.maxima, memo);
+      const kept = targets.filter((t) => hessians[t.layer] && deepest.get(t.weight)! > level);
+      pending = Object.fromEntries(kept.map((t) => [t.layer, hessians[t.layer]!]));
+    }
+    await onLevel(level, levels);
+  }
+  return memo;
 }

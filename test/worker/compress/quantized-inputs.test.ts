@@ -1,12 +1,13 @@
 // Calibrated PQ's Hessians on quantized inputs: level by level, each layer's Hessian is that of the inputs it sees
 // with every layer upstream of it compressed. Checked against onnxruntime-node on the final variant itself (the
 // layers upstream of a layer are compressed there exactly as when its Hessian was measured), and the float model's
-// Hessians kept for the first level only. Also the levels of layers in a graph with a residual join.
+// Hessians kept for the first level only. GPTQ rounds each level as it is measured: the same bytes as rounding once
+// from every level's statistics. Also the levels of layers in a graph with a residual join.
 import { describe, expect, it } from "vitest";
 import type { ModelProto } from "onnx-buf";
 import { HessianAccumulator, type LayerHessians } from "@worker/compress/calibrate/hessian";
 import { compressModel } from "@worker/compress/pipeline";
-import { quantizedInputHessians } from "@worker/compress/quantized-inputs";
+import { quantizedInputHessians, quantizedInputRoundings } from "@worker/compress/quantized-inputs";
 import { RecipeSchema } from "@worker/compress/recipe";
 import { decodeModel, encodeModel } from "@worker/onnx/codec";
 import { makeGraph, makeNode, makeValueInfo } from "@worker/onnx/builders";
@@ -58,6 +59,22 @@ describe("Hessians on quantized inputs (calibrated PQ)", () => {
     expect(measured["fc0/MatMul"]!.matrix).toEqual(float["fc0/MatMul"]!.matrix);
     // Deeper layers' inputs moved with the quantization above them: not the float model's.
     for (const layer of ["fc1/MatMul", "head/Gemm"]) expect(maxRel(measured[layer]!.matrix, float[layer]!.matrix), layer).toBeGreaterThan(1e-3);
+  });
+
+  it("GPTQ rounded level by level, each level's statistics alone, gives the bytes of rounding from all levels' at once", async () => {
+    for (const quantize of [{ bits: 2, granularity: { block: 16 } }, { bits: 4 }]) {
+      const gptq = RecipeSchema.parse({ quantize: { ...quantize, rounding: { method: "gptq", inputs: "quantized" }, calibration: { dataset: "d".repeat(24) } } });
+      const measure = (bytes: Uint8Array, layers: ReadonlySet<string>) => hessiansOf(decodeModel(bytes), layers);
+      const all = await quantizedInputHessians(mlp, gptq, await hessiansOf(mlp, new Set(Object.keys(LAYERS))), measure);
+      const once = compressModel(mlp, gptq, undefined, undefined, all);
+      const measuredFloat: string[][] = [];
+      const memo = await quantizedInputRoundings(mlp, gptq, (layers) => (measuredFloat.push([...layers]), hessiansOf(mlp, layers)), measure);
+      expect([...memo.keys()].sort()).toEqual(["fc0.weight", "fc1.weight", "head.weight"]);
+      expect(measuredFloat).toEqual([["fc0/MatMul"]]); // the first level alone runs on the float model
+      const levelled = compressModel(mlp, gptq, undefined, undefined, {}, undefined, memo);
+      expect(levelled.tensors.every((t) => t.compensated)).toBe(true);
+      expect(levelled.bytes, JSON.stringify(quantize)).toEqual(once.bytes);
+    }
   });
 
   it("levels count the labelled layers on the longest path to a node, through a residual join", () => {

@@ -72,6 +72,14 @@ export function hessianTargets(model: ModelProto): HessianTarget[] {
   return out;
 }
 
+/** Most inputs per output GPTQ and AdaRound take: each layer's Hessian and the factors derived from it are k x k float64 each. */
+export const MAX_COMPENSATED_FEATURES = 1024;
+
+/** The targets compensated rounding measures: those within MAX_COMPENSATED_FEATURES (the others round to nearest). */
+export function compensatedTargets(model: ModelProto): HessianTarget[] {
+  return hessianTargets(model).filter((t) => t.features <= MAX_COMPENSATED_FEATURES);
+}
+
 /** Bytes the Hessians of `targets` take (float64). */
 export function hessianBytes(targets: readonly HessianTarget[]): number {
   return targets.reduce((a, t) => a + 8 * t.groups * t.features * t.features, 0);
