@@ -3,7 +3,8 @@
 // `equalize` the model calibrated is the equalized one (compress/pipeline.ts calibratedModel), whose ranges quantization
 // then uses.
 import { calibrationTargets, makeCalibrator, type ActivationRanges } from "../compress/calibrate";
-import { compensatedTargets, HessianAccumulator, hessianBytes, hessianParts, hessianTargets, MAX_COMPENSATED_FEATURES, type HessianTarget, type LayerHessians } from "../compress/calibrate/hessian";
+import { compensatedTargets, HessianAccumulator, hessianBytes, hessianParts, hessianTargets, type HessianTarget, type LayerHessians } from "../compress/calibrate/hessian";
+import { MAX_HESSIAN_BYTES } from "../compress/calibrate/bounds";
 import { RowProducts } from "../compress/calibrate/row-products";
 import { compressionKernelModule } from "../compress/simd-quantize";
 import { DomainError } from "../domain-error";
@@ -73,13 +74,11 @@ function hessianUse(recipe: Recipe): string {
   return q?.bits === undefined ? "calibrated pq" : `rounding '${roundingOf(q)?.method ?? "gptq"}'`;
 }
 
-/** All Hessians of one recipe together (float64 bytes). */
-export const MAX_HESSIAN_BYTES = 32 * 1024 * 1024;
 
 /**
  * The Hessian of every MatMul/Gemm/Conv input (mean of x xᵀ over its rows or patches) on the recipe's calibration samples, run in
- * onnxruntime-web with those inputs exposed as outputs. For GPTQ and AdaRound, layers summing more than MAX_COMPENSATED_FEATURES
- * inputs get none (they round to nearest, and the variant's tensors say which were compensated); Hessians past
+ * onnxruntime-web with those inputs exposed as outputs. For GPTQ and AdaRound, the layers of compensatedTargets (wide ones
+ * as diagonal blocks; the others round to nearest, and the variant's tensors say which were compensated); Hessians past
  * MAX_HESSIAN_BYTES in all are refused (invalid_recipe).
  */
 export async function collectHessians(
@@ -99,7 +98,7 @@ export async function collectHessians(
   }
   const { dataset } = await loadDataset(store, calibration.dataset);
   const products = rowProducts();
-  const accumulators = targets.map((t) => ({ target: t, acc: new HessianAccumulator(t.features, t.groups, products) }));
+  const accumulators = targets.map((t) => ({ target: t, acc: new HessianAccumulator(t.features, t.groups, products, t.blocks) }));
   const activations = [...new Set(targets.map((t) => t.activation))];
   await observeActivations(model, decoded, (scope?.bytes ?? original).byteLength, dataset, calibration.samples, activations, (name, tensor) => {
     for (const { target, acc } of accumulators) {
@@ -108,12 +107,16 @@ export async function collectHessians(
       else acc.observe(tensor.data);
     }
   });
-  return Object.fromEntries(accumulators.map(({ target, acc }) => [target.layer, { features: acc.features, groups: acc.groups, rows: acc.rows, matrix: acc.matrix() }]));
+  return Object.fromEntries(accumulators.map(({ target, acc }) => [target.layer, { features: acc.features, groups: acc.groups, ...blocksOf(target), rows: acc.rows, matrix: acc.matrix() }]));
 }
 
-/** The layers a recipe's Hessians are measured for: GPTQ and AdaRound factor each k x k Hessian, so only those within MAX_COMPENSATED_FEATURES; calibrated pq reads diagonal blocks, so all. */
+/** A blocked target's block count, as its statistics carry it. */
+const blocksOf = (t: HessianTarget) => (t.blocks ? { blocks: t.blocks } : {});
+
+/** The layers a recipe's Hessians are measured for: compensatedTargets for GPTQ and AdaRound (which factor each k x k Hessian or block of it); calibrated pq reads diagonal blocks of whole Hessians, so all. */
 function measuredTargets(decoded: ModelProto, recipe: Recipe): HessianTarget[] {
-  return recipe.quantize?.bits !== undefined ? compensatedTargets(decoded) : hessianTargets(decoded);
+  const rounding = recipe.quantize ? roundingOf(recipe.quantize) : undefined;
+  return rounding ? compensatedTargets(decoded, rounding.blockInputs) : hessianTargets(decoded);
 }
 
 /**
@@ -182,8 +185,8 @@ export async function roundOnQuantizedInputs(
 /**
  * The Hessians of `scope.layers`' inputs x̃ in `scope.bytes` (a model with the layers upstream compressed), each with
  * its cross statistics E[x̃ xᵀ] toward the float model's inputs x on the same calibration rows: both models run side by
- * side in onnxruntime-web. Layers over MAX_COMPENSATED_FEATURES inputs, and layers whose inputs do not match in shape
- * between the two, keep no statistics here.
+ * side in onnxruntime-web. Layers compensatedTargets leaves out, and layers whose inputs do not match in shape between
+ * the two, keep no statistics here.
  */
 async function collectPairedHessians(
   store: TenantStore,
@@ -196,16 +199,16 @@ async function collectPairedHessians(
   const calibration = calibrationOf(recipe.quantize!)!;
   const float = calibratedModel(parseModelBytes(original), recipe, maxima);
   const quantized = parseModelBytes(scope.bytes);
-  const floatTargets = new Map(hessianTargets(float).map((t) => [t.layer, t]));
-  // As collectHessians: layers over GPTQ's input bound get no statistics (they round to nearest).
-  const targets = hessianTargets(quantized).flatMap((t) => {
+  const floatTargets = new Map(measuredTargets(float, recipe).map((t) => [t.layer, t]));
+  // As collectHessians: layers compensated rounding does not take get no statistics (they round to nearest).
+  const targets = measuredTargets(quantized, recipe).flatMap((t) => {
     const f = floatTargets.get(t.layer);
-    const measured = scope.layers.has(t.layer) && t.features <= MAX_COMPENSATED_FEATURES;
-    return measured && f && f.features === t.features && f.groups === t.groups ? [{ quantized: t, float: f }] : [];
+    const measured = scope.layers.has(t.layer);
+    return measured && f && f.features === t.features && f.groups === t.groups && f.blocks === t.blocks ? [{ quantized: t, float: f }] : [];
   });
   const { dataset } = await loadDataset(store, calibration.dataset);
   const products = rowProducts();
-  const accumulators = targets.map((t) => ({ ...t, acc: new HessianAccumulator(t.quantized.features, t.quantized.groups, products) }));
+  const accumulators = targets.map((t) => ({ ...t, acc: new HessianAccumulator(t.quantized.features, t.quantized.groups, products, t.quantized.blocks) }));
   const floatSession = await openExposed(model, float, targets.map((t) => t.float.activation), original.byteLength);
   try {
     const quantizedSession = await openExposed(model, quantized, targets.map((t) => t.quantized.activation), scope.bytes.byteLength);
@@ -228,7 +231,7 @@ async function collectPairedHessians(
   return Object.fromEntries(
     accumulators.map(({ quantized: t, acc }) => {
       const cross = acc.cross();
-      return [t.layer, { features: acc.features, groups: acc.groups, rows: acc.rows, matrix: Float32Array.from(acc.matrix()), ...(cross ? { cross: Float32Array.from(cross) } : {}) }];
+      return [t.layer, { features: acc.features, groups: acc.groups, ...blocksOf(t), rows: acc.rows, matrix: Float32Array.from(acc.matrix()), ...(cross ? { cross: Float32Array.from(cross) } : {}) }];
     }),
   );
 }

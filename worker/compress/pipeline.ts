@@ -13,7 +13,7 @@ import { elementCount, tensorDims } from "../onnx/tensor";
 import type { ActivationRanges } from "./calibrate";
 import { hessianTargets, type HessianTarget, type LayerHessians } from "./calibrate/hessian";
 import { adaroundRounding } from "./quantize/adaround";
-import { GPTQ_DEFAULTS, gptqRounding } from "./quantize/gptq";
+import { blockedLayout, GPTQ_DEFAULTS, gptqRounding } from "./quantize/gptq";
 import { towardFloatOutputs } from "./quantize/float-target";
 import type { LevelRounding } from "./quantize/affine";
 import { checkPruneNames, pruneModel, type PruneResult } from "./prune";
@@ -392,10 +392,16 @@ function weightHessians(model: ModelProto, hessians: LayerHessians) {
   for (const t of hessianTargets(model)) byWeight.set(t.weight, [...(byWeight.get(t.weight) ?? []), t]);
   return {
     firstLayer: (weight: string): string | undefined => byWeight.get(weight)?.[0]?.layer,
-    /** The Hessian, and the cross statistics toward the float inputs where every reader has them (summed alike). */
-    matrix(weight: string, gemm: GemmLayout): { hessian: Float64Array; cross?: Float64Array } | undefined {
+    /**
+     * The Hessian, and the cross statistics toward the float inputs where every reader has them (summed alike), with
+     * the layout they are for: `gemm` itself, or its diagonal blocks where the statistics are blocked.
+     */
+    matrix(weight: string, gemm: GemmLayout): { hessian: Float64Array; cross?: Float64Array; layout: GemmLayout } | undefined {
       const stats = (byWeight.get(weight) ?? []).map((t) => hessians[t.layer]);
-      if (stats.length === 0 || stats.some((h) => !h || h.features !== gemm.K || h.groups !== gemm.groups || h.rows === 0)) return undefined;
+      const blocks = stats[0]?.blocks ?? 1;
+      if (stats.length === 0 || stats.some((h) => !h || h.features !== gemm.K || h.groups !== gemm.groups || (h.blocks ?? 1) !== blocks || h.rows === 0)) return undefined;
+      const layout = blocks === 1 ? gemm : blockedLayout(gemm, blocks);
+      if (!layout) return undefined;
       // In float64 for the rounding, whatever the statistics were kept in.
       const sum = (of: (h: LayerHessians[string]) => Float64Array | Float32Array | undefined): Float64Array | undefined => {
         const parts = stats.map((h) => of(h!));
@@ -406,14 +412,17 @@ function weightHessians(model: ModelProto, hessians: LayerHessians) {
         return total;
       };
       const cross = sum((h) => h.cross);
-      return { hessian: sum((h) => h.matrix)!, ...(cross ? { cross } : {}) };
+      return { hessian: sum((h) => h.matrix)!, ...(cross ? { cross } : {}), layout };
     },
   };
 }
 
 /** PQ's view: the Hessian alone (its calibration measures quantized inputs with no float target). */
 function hessianOnly(h: ReturnType<typeof weightHessians>) {
-  return (weight: string, gemm: GemmLayout): Float64Array | undefined => h.matrix(weight, gemm)?.hessian;
+  return (weight: string, gemm: GemmLayout): Float64Array | undefined => {
+    const m = h.matrix(weight, gemm);
+    return m && m.layout === gemm ? m.hessian : undefined;
+  };
 }
 
 function requireHessians(hessians: LayerHessians | undefined): LayerHessians {
@@ -431,9 +440,10 @@ function compensatedRounding(model: ModelProto, hessians: LayerHessians, roundin
   const made = (weight: string, dims: readonly number[]): LevelRounding | undefined => {
     const first = h.firstLayer(weight);
     const layer = first === undefined ? undefined : layers.get(first);
-    const layout = layer?.operator.gemm(layer.node, dims);
-    const stats = layout && h.matrix(weight, layout);
-    if (!layout || !stats) return undefined;
+    const gemm = layer?.operator.gemm(layer.node, dims);
+    const stats = gemm && h.matrix(weight, gemm);
+    if (!stats) return undefined;
+    const { layout } = stats;
     const inner = rounding.method === "gptq" ? gptqRounding(stats.hessian, layout, rounding) : adaroundRounding(stats.hessian, layout, rounding);
     // Measured on quantized inputs: round toward the float model's outputs (quantize/float-target.ts).
     const dampening = rounding.method === "gptq" ? rounding.dampening : GPTQ_DEFAULTS.dampening;

@@ -10,7 +10,7 @@ import type { ModelProto } from "onnx-buf";
 import { DomainError } from "../domain-error";
 import { compensatedTargets, hessianParts, hessianTargets, type LayerHessians } from "./calibrate/hessian";
 import { calibratedModel, compressModel, roundCompensated, type RoundingMemo } from "./pipeline";
-import type { Recipe } from "./recipe";
+import { roundingOf, type Recipe } from "./recipe";
 import type { ActivationRanges } from "./calibrate";
 import type { ChannelMaxima } from "./smooth";
 
@@ -75,7 +75,7 @@ export async function quantizedInputRoundings(
 ): Promise<RoundingMemo> {
   const memo: RoundingMemo = new Map();
   const all = hessianTargets(calibratedModel(model, recipe));
-  const targets = compensatedTargets(calibratedModel(model, recipe));
+  const targets = compensatedTargets(calibratedModel(model, recipe), roundingOf(recipe.quantize!)?.blockInputs);
   const levels = Math.max(0, ...all.map((t) => t.level));
   const deepest = new Map<string, number>();
   for (const t of targets) deepest.set(t.weight, Math.max(deepest.get(t.weight) ?? 0, t.level));

@@ -2,6 +2,7 @@
 // keys sorted) whose hash, with the model's, addresses a variant.
 import { z } from "@hono/zod-openapi";
 import { SCALE_CHOICES, type ScaleChoice } from "./quantize/affine";
+import { MAX_COMPENSATED_FEATURES, MIN_BLOCK_FEATURES } from "./calibrate/bounds";
 
 /** Activation ranges for scheme 'static', measured over a stored dataset. */
 export const CalibrationSchema = z
@@ -22,6 +23,17 @@ const InputsSchema = z
     "float (default): each layer's statistics on the float model's inputs. quantized: on the inputs it sees once the layers before it are quantized (one calibration run per layer depth), rounded toward the float model's outputs, so each layer also makes up for the error the layers before it left",
   );
 
+/** Most inputs one Hessian spans: wider layers are compensated within diagonal blocks of at most this many inputs. */
+const BlockInputsSchema = z
+  .number()
+  .int()
+  .min(MIN_BLOCK_FEATURES)
+  .max(MAX_COMPENSATED_FEATURES)
+  .default(MAX_COMPENSATED_FEATURES)
+  .describe(
+    `Most inputs one Hessian spans (its factorisation takes k x k float64s): a layer with more is compensated within the fewest equal diagonal blocks of consecutive inputs that fit (${MIN_BLOCK_FEATURES} or more each; a layer with none rounds to nearest)`,
+  );
+
 /** The rounding without `inputs`: 'float' is the option's absence in the canonical form. */
 function withoutInputs<R extends { inputs?: unknown }>(r: R): R {
   const { inputs: _float, ...rest } = r;
@@ -34,6 +46,7 @@ const GptqRoundingSchema = z
     method: z.literal("gptq"),
     dampening: z.number().min(0).max(1).default(0.01).describe("Added to the Hessian's diagonal, as a fraction of its mean"),
     actOrder: z.boolean().default(false).describe("Quantize the inputs with the most activation energy first"),
+    blockInputs: BlockInputsSchema,
     inputs: InputsSchema,
   })
   .strict();
@@ -44,6 +57,7 @@ const AdaroundRoundingSchema = z
     method: z.literal("adaround"),
     iterations: z.number().int().min(1).max(2000).default(500).describe("Adam steps per layer (each one K x K by K x N product)"),
     regularization: z.number().gt(0).max(1000).default(10).describe("Weight of the term that drives each choice to up or down, against the output error at nearest rounding"),
+    blockInputs: BlockInputsSchema,
     inputs: InputsSchema,
   })
   .strict();
@@ -56,15 +70,15 @@ const RoundingSchema = z
     r === "nearest"
       ? undefined
       : r === "gptq"
-        ? { method: "gptq" as const, dampening: 0.01, actOrder: false }
+        ? { method: "gptq" as const, dampening: 0.01, actOrder: false, blockInputs: MAX_COMPENSATED_FEATURES }
         : r === "adaround"
-          ? { method: "adaround" as const, iterations: 500, regularization: 10 }
+          ? { method: "adaround" as const, iterations: 500, regularization: 10, blockInputs: MAX_COMPENSATED_FEATURES }
           : r?.inputs === "float"
             ? withoutInputs(r)
             : r,
   )
   .describe(
-    "nearest (default): each weight to its nearest level. gptq: MatMul/Gemm/Conv weights rounded input by input, each rounding error spread over the inputs not yet rounded by the layer's calibration Hessian. adaround: each weight's up-or-down choice learned per layer against the same Hessian (AdaRound). Both need calibration: {dataset}; layers over 1024 inputs round to nearest",
+    "nearest (default): each weight to its nearest level. gptq: MatMul/Gemm/Conv weights rounded input by input, each rounding error spread over the inputs not yet rounded by the layer's calibration Hessian. adaround: each weight's up-or-down choice learned per layer against the same Hessian (AdaRound). Both need calibration: {dataset}; layers over blockInputs (1024) inputs are compensated within diagonal blocks",
   );
 
 export type Rounding = Exclude<z.output<typeof RoundingSchema>, "nearest" | "gptq" | "adaround" | undefined>;

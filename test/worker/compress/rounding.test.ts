@@ -11,7 +11,8 @@ import { DT } from "@worker/onnx/dtype";
 import { makeTensor } from "@worker/onnx/tensor";
 import { floatTensor, runReference } from "@test/support/ort-node";
 import { correlated, hessians, meanSquaredError } from "@test/support/hessians";
-import { HessianAccumulator, hessianBytes, hessianParts, hessianTargets, type HessianTarget } from "@worker/compress/calibrate/hessian";
+import { compensatedTargets, diagonalBlocks, HessianAccumulator, hessianBytes, hessianParts, hessianTargets, type HessianTarget } from "@worker/compress/calibrate/hessian";
+import { MAX_HESSIAN_BYTES } from "@worker/compress/calibrate/bounds";
 
 const DATASET = "a".repeat(24);
 const canonical = (r: unknown) => canonicalJson(RecipeSchema.parse(r));
@@ -23,7 +24,7 @@ const issues = (r: unknown) => {
 describe("rounding in recipes", () => {
   it("spells 'gptq' and 'adaround' out with their defaults, and leaves 'nearest' out of the canonical form", () => {
     expect(canonical({ quantize: { bits: 4, rounding: "gptq", calibration: { dataset: DATASET } } })).toContain(
-      '"rounding":{"actOrder":false,"dampening":0.01,"method":"gptq"}',
+      '"rounding":{"actOrder":false,"blockInputs":1024,"dampening":0.01,"method":"gptq"}',
     );
     expect(canonical({ quantize: { bits: 4, rounding: "gptq", calibration: { dataset: DATASET } } })).toBe(
       canonical({ quantize: { bits: 4, rounding: { method: "gptq", dampening: 0.01 }, calibration: { dataset: DATASET } } }),
@@ -33,6 +34,11 @@ describe("rounding in recipes", () => {
     expect(canonical({ quantize: { bits: 4, rounding: "adaround", calibration: { dataset: DATASET } } })).toBe(
       canonical({ quantize: { bits: 4, rounding: { method: "adaround", iterations: 500, regularization: 10 }, calibration: { dataset: DATASET } } }),
     );
+    // blockInputs is spelt out: a recipe of before it (layers over 1024 inputs at nearest) has another id than today's.
+    expect(canonical({ quantize: { bits: 4, rounding: "adaround", calibration: { dataset: DATASET } } })).toContain('"blockInputs":1024');
+    expect(canonical({ quantize: { bits: 4, rounding: { method: "gptq", blockInputs: 256 }, calibration: { dataset: DATASET } } })).toContain('"blockInputs":256');
+    expect(issues({ quantize: { bits: 4, rounding: { method: "gptq", blockInputs: 2048 }, calibration: { dataset: DATASET } } })).toEqual([expect.stringMatching(/^quantize.rounding/)]);
+    expect(issues({ quantize: { bits: 4, rounding: { method: "gptq", blockInputs: 32 }, calibration: { dataset: DATASET } } })).toEqual([expect.stringMatching(/^quantize.rounding/)]);
   });
 
   it("leaves inputs 'float' (the default) out of the canonical form and keeps 'quantized', so ids written before stay", () => {
@@ -193,5 +199,25 @@ describe("Hessians in parts", () => {
     expect(hessianBytes(parts[3]!)).toBeGreaterThan(bound); // a 32-input Hessian is past the bound alone: its own part
     expect(hessianParts(targets, hessianBytes(targets))).toEqual([targets]);
     expect(hessianParts([], bound)).toEqual([]);
+  });
+});
+
+describe("layers wider than a Hessian's inputs (blockInputs, 1024 by default)", () => {
+  it("are measured as the fewest equal diagonal blocks of at most 1024 inputs, of 64 or more, within the memory bound", () => {
+    expect([1024, 1100, 1568, 3072, 4608, 1031, 1031 * 2].map((f) => diagonalBlocks(f))).toEqual([1, 2, 2, 3, 6, undefined, undefined]);
+    const first = (features: number) => {
+      const model = decodeModel(buildMlp([features, 4, 2], 1));
+      const layer = hessianTargets(model)[0]!.layer;
+      return compensatedTargets(model).find((c) => c.layer === layer);
+    };
+    expect(first(1100)).toMatchObject({ features: 1100, groups: 1, blocks: 2 });
+    expect(first(1031)).toBeUndefined(); // a prime number of inputs: no blocks of 64 or more
+    expect(first(1000)?.blocks).toBeUndefined();
+    // A smaller blockInputs blocks narrower layers: 1000 inputs as 4 blocks of 250 within 256.
+    const model = decodeModel(buildMlp([1000, 4, 2], 1));
+    expect(compensatedTargets(model, 256)[0]).toMatchObject({ features: 1000, blocks: 4 });
+    // VGG's first classifier layer (25088 inputs) takes 28 blocks of 896: 180 MB, past the bound alone, so nearest.
+    expect(diagonalBlocks(25088)).toBe(28);
+    expect(hessianBytes([{ layer: "fc", weight: "w", activation: "x", features: 25088, groups: 1, blocks: 28, level: 1 }])).toBeGreaterThan(MAX_HESSIAN_BYTES);
   });
 });

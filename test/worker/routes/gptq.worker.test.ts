@@ -33,7 +33,7 @@ describe("rounding 'gptq' through the API", () => {
     });
     expect(gptqRes.status).toBe(201);
     const gptq = (await gptqRes.json()) as Record<string, any>;
-    expect(gptq.recipe.quantize.rounding).toEqual({ method: "gptq", dampening: 0.01, actOrder: false });
+    expect(gptq.recipe.quantize.rounding).toEqual({ method: "gptq", dampening: 0.01, actOrder: false, blockInputs: 1024 });
     const nearest = (await (await postJson(`/v1/models/${model.id}/variants?wait=25`, { quantize, eval: { dataset: dataset.id } })).json()) as Record<string, any>;
     expect(nearest.id).not.toBe(gptq.id);
     expect(gptq.bytes).toBe(nearest.bytes);
@@ -57,7 +57,7 @@ describe("rounding 'gptq' through the API", () => {
     });
     expect(res.status).toBe(201);
     const adaround = (await res.json()) as Record<string, any>;
-    expect(adaround.recipe.quantize.rounding).toEqual({ method: "adaround", iterations: 500, regularization: 10 });
+    expect(adaround.recipe.quantize.rounding).toEqual({ method: "adaround", iterations: 500, regularization: 10, blockInputs: 1024 });
     expect(adaround.tensors.every((t: { compensated?: boolean }) => t.compensated)).toBe(true);
     const nearest = (await (await postJson(`/v1/models/${model.id}/variants?wait=25`, { quantize, eval: { dataset: dataset.id } })).json()) as Record<string, any>;
     expect(adaround.bytes).toBe(nearest.bytes);
@@ -81,8 +81,8 @@ describe("rounding 'gptq' through the API", () => {
     }
     const [float, quantized] = [results.float!, results.quantized!];
     // 'float' is the default, left out of the canonical recipe (its id is plain gptq's); 'quantized' is named.
-    expect(float.recipe.quantize.rounding).toEqual({ method: "gptq", dampening: 0.01, actOrder: false });
-    expect(quantized.recipe.quantize.rounding).toEqual({ method: "gptq", dampening: 0.01, actOrder: false, inputs: "quantized" });
+    expect(float.recipe.quantize.rounding).toEqual({ method: "gptq", dampening: 0.01, actOrder: false, blockInputs: 1024 });
+    expect(quantized.recipe.quantize.rounding).toEqual({ method: "gptq", dampening: 0.01, actOrder: false, blockInputs: 1024, inputs: "quantized" });
     expect(quantized.id).not.toBe(float.id);
     expect(quantized.bytes).toBe(float.bytes);
     expect(quantized.tensors.every((t: { compensated?: boolean }) => t.compensated)).toBe(true);
@@ -97,24 +97,25 @@ describe("rounding 'gptq' through the API", () => {
     expect(infer.status).toBe(200);
   });
 
-  it("rounds a layer over GPTQ's input bound to nearest and compensates the rest, saying which is which", async () => {
-    const wide = 1100; // over MAX_COMPENSATED_FEATURES (1024)
-    const model = (await (await uploadModel(buildMlp([wide, 16, 4], 3))).json()) as { id: string };
-    const x = uniformFloats(64 * wide, 2);
-    const body = await npz({ input: npy("<f4", [64, wide], x) }, { compress: true });
-    const dataset = (await (await api("/v1/datasets", { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body })).json()) as { id: string };
-    const res = await postJson(`/v1/models/${model.id}/variants?wait=25`, { quantize: { bits: 4, rounding: "gptq", calibration: { dataset: dataset.id } } });
-    expect(res.status).toBe(201);
-    const v = (await res.json()) as { tensors: { name: string; compensated?: boolean }[] };
-    expect(Object.fromEntries(v.tensors.map((t) => [t.name, t.compensated ?? false]))).toEqual({ "fc0.weight": false, "head.weight": true });
+  it("compensates a layer over 1024 inputs within diagonal blocks, rounds one that has none to nearest, and says which is which", async () => {
+    const upload = async (sizes: number[], seed: number) => (await (await uploadModel(buildMlp(sizes, seed))).json()) as { id: string };
+    const dataset = async (k: number, seed: number) => {
+      const body = await npz({ input: npy("<f4", [64, k], uniformFloats(64 * k, seed)) }, { compress: true });
+      return (await (await api("/v1/datasets", { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body })).json()) as { id: string };
+    };
+    const compensated = async (model: { id: string }, data: { id: string }, rounding: unknown) => {
+      const res = await postJson(`/v1/models/${model.id}/variants?wait=25`, { quantize: { bits: 4, rounding, calibration: { dataset: data.id } } });
+      expect(res.status).toBe(201);
+      const v = (await res.json()) as { tensors: { name: string; compensated?: boolean }[] };
+      return Object.fromEntries(v.tensors.map((t) => [t.name, t.compensated ?? false]));
+    };
+    // 1100 inputs: two blocks of 550. 1031 (a prime): no blocks of 64 or more, so nearest.
+    expect(await compensated(await upload([1100, 16, 4], 3), await dataset(1100, 2), "gptq")).toEqual({ "fc0.weight": true, "head.weight": true });
+    expect(await compensated(await upload([1031, 16, 4], 3), await dataset(1031, 2), "adaround")).toEqual({ "fc0.weight": false, "head.weight": true });
     // On quantized inputs too, where the wide layer is measured behind the one before it.
-    const deep = (await (await uploadModel(buildMlp([8, wide, 4], 4))).json()) as { id: string };
-    const narrow = await npz({ input: npy("<f4", [64, 8], uniformFloats(64 * 8, 5)) }, { compress: true });
-    const narrowSet = (await (await api("/v1/datasets", { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: narrow })).json()) as { id: string };
-    const q = await postJson(`/v1/models/${deep.id}/variants?wait=25`, { quantize: { bits: 4, rounding: { method: "gptq", inputs: "quantized" }, calibration: { dataset: narrowSet.id } } });
-    expect(q.status).toBe(201);
-    const qv = (await q.json()) as { tensors: { name: string; compensated?: boolean }[] };
-    expect(Object.fromEntries(qv.tensors.map((t) => [t.name, t.compensated ?? false]))).toEqual({ "fc0.weight": true, "head.weight": false });
+    const narrow = await dataset(8, 5);
+    expect(await compensated(await upload([8, 1100, 4], 4), narrow, { method: "gptq", inputs: "quantized" })).toEqual({ "fc0.weight": true, "head.weight": true });
+    expect(await compensated(await upload([8, 1031, 4], 4), narrow, { method: "gptq", inputs: "quantized" })).toEqual({ "fc0.weight": true, "head.weight": false });
   });
 
   it("rounds a model whose Hessians in all are past the 32 MiB bound a part at a time, every layer compensated, on float or quantized inputs", async () => {

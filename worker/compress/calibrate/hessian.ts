@@ -9,6 +9,7 @@ import { tensorDims } from "../../onnx/tensor";
 import { intsAttribute, stringAttribute } from "../../onnx/attributes";
 import { samePads } from "../../onnx/window";
 import { BATCH_ROWS, MIN_KERNEL_FEATURES, type RowProducts } from "./row-products";
+import { MAX_COMPENSATED_FEATURES, MAX_HESSIAN_BYTES, MIN_BLOCK_FEATURES } from "./bounds";
 
 /** A 2-D convolution's window over its input (the engine's geometry, per ONNX Conv). */
 export interface ConvWindow {
@@ -30,16 +31,22 @@ export interface HessianTarget {
   groups: number;
   /** For a Conv: the window its rows (patches) are read through. */
   window?: ConvWindow;
+  /**
+   * Diagonal blocks the Hessian is kept as (features / blocks inputs each; absent: 1, the whole matrix): how a layer
+   * over MAX_COMPENSATED_FEATURES inputs is compensated, within each block of consecutive inputs.
+   */
+  blocks?: number;
   /** 1 + the highest level of the targets upstream of it (operators.ts layerLevels). */
   level: number;
 }
 
 /**
- * Hessians by layer label: `groups` k x k row-major matrices, concatenated, and the row count they average. Measured
- * on quantized inputs x̃ toward the float model's x (compress/quantized-inputs.ts), `cross` holds E[x̃ xᵀ] likewise,
- * and both are kept in float32, so that the two take the bytes of one float64 Hessian.
+ * Hessians by layer label: `groups` k x k row-major matrices, concatenated, and the row count they average; with
+ * `blocks`, each group's is its `blocks` diagonal blocks of k / blocks inputs instead, concatenated. Measured on
+ * quantized inputs x̃ toward the float model's x (compress/quantized-inputs.ts), `cross` holds E[x̃ xᵀ] likewise, and
+ * both are kept in float32, so that the two take the bytes of one float64 Hessian.
  */
-export type LayerHessians = Record<string, { features: number; groups: number; rows: number; matrix: Float64Array | Float32Array; cross?: Float32Array }>;
+export type LayerHessians = Record<string, { features: number; groups: number; blocks?: number; rows: number; matrix: Float64Array | Float32Array; cross?: Float32Array }>;
 
 /**
  * Top-level MatMul (weight on the right), Gemm (transA = 0) and 2-D Conv layers with a float weight, as the operator
@@ -72,17 +79,31 @@ export function hessianTargets(model: ModelProto): HessianTarget[] {
   return out;
 }
 
-/** Most inputs per output GPTQ and AdaRound take: each layer's Hessian and the factors derived from it are k x k float64 each. */
-export const MAX_COMPENSATED_FEATURES = 1024;
-
-/** The targets compensated rounding measures: those within MAX_COMPENSATED_FEATURES (the others round to nearest). */
-export function compensatedTargets(model: ModelProto): HessianTarget[] {
-  return hessianTargets(model).filter((t) => t.features <= MAX_COMPENSATED_FEATURES);
+/**
+ * The targets compensated rounding measures: those within `blockInputs` inputs whole, and wider single-product layers
+ * (a transformer's 3072-input projection, a 3 x 3 Conv over 512 channels) in the fewest equal diagonal blocks within
+ * it, where their blocks take at most MAX_HESSIAN_BYTES; the others round to nearest.
+ */
+export function compensatedTargets(model: ModelProto, blockInputs = MAX_COMPENSATED_FEATURES): HessianTarget[] {
+  return hessianTargets(model).flatMap((t) => {
+    if (t.features <= blockInputs) return [t];
+    const blocks = t.groups === 1 ? diagonalBlocks(t.features, blockInputs) : undefined;
+    const blocked = blocks === undefined ? undefined : { ...t, blocks };
+    return blocked && hessianBytes([blocked]) <= MAX_HESSIAN_BYTES ? [blocked] : [];
+  });
 }
 
-/** Bytes the Hessians of `targets` take (float64). */
+/** The fewest equal blocks of at most `blockInputs` consecutive inputs (MIN_BLOCK_FEATURES or more) that `features` divides into. */
+export function diagonalBlocks(features: number, blockInputs = MAX_COMPENSATED_FEATURES): number | undefined {
+  for (let blocks = Math.ceil(features / blockInputs); features / blocks >= MIN_BLOCK_FEATURES; blocks++) {
+    if (features % blocks === 0) return blocks;
+  }
+  return undefined;
+}
+
+/** Bytes the Hessians of `targets` take (float64; diagonal blocks only, where blocked). */
 export function hessianBytes(targets: readonly HessianTarget[]): number {
-  return targets.reduce((a, t) => a + 8 * t.groups * t.features * t.features, 0);
+  return targets.reduce((a, t) => a + (8 * t.groups * t.features * t.features) / (t.blocks ?? 1), 0);
 }
 
 /**
@@ -110,12 +131,16 @@ export function hessianParts(targets: readonly HessianTarget[], maxBytes: number
 }
 
 /**
- * Sums x xᵀ over rows of `features` values per group (upper triangles, mirrored on read). Given the float model's
- * values of the same rows beside them (`paired`), also sums x xᵀ_float, the cross statistics of LayerHessians.
+ * Sums x xᵀ over rows of `features` values per group (upper triangles, mirrored on read), or only its `blocks`
+ * diagonal blocks. Given the float model's values of the same rows beside them (`paired`), also sums x xᵀ_float, the
+ * cross statistics of LayerHessians.
  */
 export class HessianAccumulator {
   readonly features: number;
   readonly groups: number;
+  readonly blocks: number;
+  /** Inputs per diagonal block (features, unblocked). */
+  private readonly span: number;
   rows = 0;
   private readonly sum: Float64Array;
   private readonly row: Float64Array;
@@ -128,10 +153,13 @@ export class HessianAccumulator {
   private batched = 0;
 
   /** `products`: the kernels' GEMM, used for layers of MIN_KERNEL_FEATURES inputs and more. */
-  constructor(features: number, groups = 1, products?: RowProducts) {
+  constructor(features: number, groups = 1, products?: RowProducts, blocks = 1) {
+    if (features % blocks !== 0) throw new RangeError(`${features} inputs do not split into ${blocks} equal blocks`);
     this.features = features;
     this.groups = groups;
-    this.sum = new Float64Array(groups * features * features);
+    this.blocks = blocks;
+    this.span = features / blocks;
+    this.sum = new Float64Array(groups * blocks * this.span * this.span);
     this.row = new Float64Array(features);
     this.pairRow = new Float64Array(features);
     this.products = products && features >= MIN_KERNEL_FEATURES ? products : undefined;
@@ -206,19 +234,22 @@ export class HessianAccumulator {
   private flush(): void {
     const n = this.batched;
     if (!this.products || n === 0) return;
-    const k = this.features;
-    for (let g = 0; g < this.groups; g++) {
-      const rows = this.batch[g]!;
-      this.products.add(this.sum, g * k * k, rows, rows, k, n, BATCH_ROWS);
-      if (this.crossSum) this.products.add(this.crossSum, g * k * k, rows, this.pairBatch[g]!, k, n, BATCH_ROWS);
-    }
+    const s = this.span;
+    for (let g = 0; g < this.groups; g++)
+      for (let b = 0; b < this.blocks; b++) {
+        // Feature-major rows: a block's features are consecutive.
+        const rows = this.batch[g]!.subarray(b * s * BATCH_ROWS);
+        const at = (g * this.blocks + b) * s * s;
+        this.products.add(this.sum, at, rows, rows, s, n, BATCH_ROWS);
+        if (this.crossSum) this.products.add(this.crossSum, at, rows, this.pairBatch[g]!.subarray(b * s * BATCH_ROWS), s, n, BATCH_ROWS);
+      }
     this.batched = 0;
   }
 
   private add(group: number, paired: boolean): void {
     const k = this.features;
+    const s = this.span;
     const x = this.row;
-    const at = group * k * k;
     if (this.products) {
       const rows = this.batch[group]!;
       const pairs = this.pairBatch[group];
@@ -230,12 +261,14 @@ export class HessianAccumulator {
     for (let i = 0; i < k; i++) {
       const xi = x[i]!;
       if (xi === 0) continue;
-      const row = at + i * k;
-      for (let j = i; j < k; j++) this.sum[row + j] = this.sum[row + j]! + xi * x[j]!;
+      // Within i's block: entry (i, j) of block b at (i - first) s + (j - first).
+      const first = i - (i % s);
+      const row = (group * this.blocks + first / s) * s * s + (i - first) * s - first;
+      for (let j = i; j < first + s; j++) this.sum[row + j] = this.sum[row + j]! + xi * x[j]!;
       if (!paired) continue;
       const cross = this.crossSum!;
       const f = this.pairRow;
-      for (let j = 0; j < k; j++) cross[row + j] = cross[row + j]! + xi * f[j]!;
+      for (let j = first; j < first + s; j++) cross[row + j] = cross[row + j]! + xi * f[j]!;
     }
   }
 
@@ -247,13 +280,13 @@ export class HessianAccumulator {
     return this.crossSum.map((v) => v * scale);
   }
 
-  /** The mean of x xᵀ per group (zero before any row), groups concatenated. */
+  /** The mean of x xᵀ per group (zero before any row), groups concatenated; per diagonal block, blocks concatenated. */
   matrix(): Float64Array {
     this.flush();
-    const k = this.features;
-    const h = new Float64Array(this.groups * k * k);
+    const k = this.span;
+    const h = new Float64Array(this.sum.length);
     const scale = this.rows > 0 ? 1 / this.rows : 0;
-    for (let g = 0; g < this.groups; g++) {
+    for (let g = 0; g < this.groups * this.blocks; g++) {
       const at = g * k * k;
       for (let i = 0; i < k; i++)
         for (let j = i; j < k; j++) {

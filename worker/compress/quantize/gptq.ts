@@ -103,26 +103,44 @@ export function* dampedFactors(hessian: Float64Array, k: number, dampening: numb
 }
 
 /**
- * GPTQ as a LevelRounding for a weight seen as the operator table's matrix products (`layout`: MatMul's [K, N],
- * Gemm's transposed [N, K], a Conv's `groups` products of K = C/group x kernel inputs): `hessians` holds one k x k
- * matrix per group (row-major, concatenated). Each group's outputs are rounded against their own Hessian.
+ * A single product's layout as `blocks` products of K / blocks consecutive inputs over the same outputs: what rounding
+ * against a block-diagonal Hessian sees (each block's error moves within its block only). Undefined where the
+ * layout has several products (a grouped Conv) or K does not divide.
  */
-export function gptqRounding(hessians: Float64Array, layout: GemmLayout, options: GptqOptions = GPTQ_DEFAULTS): LevelRounding {
+export function blockedLayout(layout: GemmLayout, blocks: number): BlockedLayout | undefined {
+  if (layout.groups !== 1 || layout.K % blocks !== 0) return undefined;
+  const K = layout.K / blocks;
+  return { ...layout, groups: blocks, K, groupStride: K * layout.kStride, blocks };
+}
+
+/** Products that are diagonal blocks of one product: they share its outputs (and its scales). */
+export interface BlockedLayout extends GemmLayout {
+  blocks: number;
+}
+
+/**
+ * GPTQ as a LevelRounding for a weight seen as the operator table's matrix products (`layout`: MatMul's [K, N],
+ * Gemm's transposed [N, K], a Conv's `groups` products of K = C/group x kernel inputs, or one product's diagonal
+ * blocks): `hessians` holds one k x k matrix per group (row-major, concatenated). Each group's outputs are rounded
+ * against their own Hessian.
+ */
+export function gptqRounding(hessians: Float64Array, layout: GemmLayout | BlockedLayout, options: GptqOptions = GPTQ_DEFAULTS): LevelRounding {
   const { groups, K: k, N: n } = layout;
   if (hessians.length !== groups * k * k) throw new RangeError(`${hessians.length} Hessian values for ${groups} group(s) of ${k} input features`);
+  const blocked = "blocks" in layout;
   return (data: Float32Array, grid: AffineGrid) => {
     const levels = new Int32Array(data.length);
-    let scales = grid.scales;
+    const refit = grid.qmax === 1 && !grid.zeroPoints;
+    const scales = refit ? Float32Array.from(grid.scales) : grid.scales;
     for (let g = 0; g < groups; g++) {
       const base = g * layout.groupStride;
       const at = (f: number, o: number) => base + f * layout.kStride + o * layout.nStride;
       const hessian = hessians.subarray(g * k * k, (g + 1) * k * k);
       roundGroup(data, grid, hessian, k, n, at, options, levels);
-      if (grid.qmax === 1 && !grid.zeroPoints) {
-        if (scales === grid.scales) scales = Float32Array.from(grid.scales);
-        refitScales(data, levels, grid, hessian, k, n, at, scales);
-      }
+      if (refit && !blocked) refitScales(data, levels, grid, hessian, k, n, at, scales, k);
     }
+    // Blocks share their outputs' scales: refitted once over every block, the Hessian taken as block-diagonal.
+    if (refit && blocked) refitScales(data, levels, grid, hessians, k * groups, n, (f, o) => f * layout.kStride + o * layout.nStride, scales, k);
     return { levels, scales };
   };
 }
@@ -175,6 +193,7 @@ function roundGroup(
  * levels fixed, each output's group scales minimise its output error (w - ŵ)ᵀ H (w - ŵ) on the calibration inputs, a
  * small linear system per output (one unknown per group in it). Where that system is singular or a scale comes out
  * zero or of the other sign than its grid's, the grid's own scales stay. Writes the refitted scales of this product's groups into `scales`.
+ * `hessian` is block-diagonal, its blocks of `span` inputs concatenated (span = k: the whole matrix).
  */
 function refitScales(
   data: Float32Array,
@@ -185,6 +204,7 @@ function refitScales(
   n: number,
   at: (f: number, o: number) => number,
   scales: Float32Array,
+  span: number,
 ): void {
   const hb = new Float64Array(k);
   for (let o = 0; o < n; o++) {
@@ -205,8 +225,10 @@ function refitScales(
       if (bi === 0) continue;
       let hw = 0;
       hb.fill(0);
-      const row = i * k;
-      for (let j = 0; j < k; j++) {
+      // Row i of its block: entry (i, j) at row + j for j in the block.
+      const first = i - (i % span);
+      const row = (first / span) * span * span + (i - first) * span - first;
+      for (let j = first; j < first + span; j++) {
         const h = hessian[row + j]!;
         hw += h * data[at(j, o)]!;
         const bj = levels[at(j, o)]!;

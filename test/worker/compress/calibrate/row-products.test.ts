@@ -1,5 +1,6 @@
 // The Hessian accumulator on the kernels' GEMM gives the sums of its plain float64 loops (within 1e-5 of the largest
-// entry): MatMul rows and Conv patches, grouped and paired with float rows, whole batches and a partial last one.
+// entry): MatMul rows and Conv patches, grouped and paired with float rows, whole batches and a partial last one; and
+// a wide layer's diagonal blocks alone are those blocks of the whole sums.
 import { describe, expect, it } from "vitest";
 import { HessianAccumulator, type ConvWindow } from "@worker/compress/calibrate/hessian";
 import { BATCH_ROWS, RowProducts } from "@worker/compress/calibrate/row-products";
@@ -38,6 +39,30 @@ describe("the Hessian accumulator on the kernels' GEMM", () => {
       expectSame(kernel.matrix(), plain.matrix(), `${rows} rows, Hessian`);
       expectSame(kernel.cross()!, plain.cross()!, `${rows} rows, cross`);
     }
+  });
+
+  it("keeps a wide layer's diagonal blocks alone: those of the whole sums, on the plain loops and the GEMM, paired too", () => {
+    const [k, blocks] = [48, 3];
+    const span = k / blocks;
+    const rows = 2 * BATCH_ROWS + 9;
+    const x = values(rows * k, 41);
+    const float = values(rows * k, 42);
+    const whole = new HessianAccumulator(k);
+    whole.observe(x, float);
+    const [h, c] = [whole.matrix(), whole.cross()!];
+    const diagonal = (m: Float64Array) => {
+      const out = new Float64Array(blocks * span * span);
+      for (let b = 0; b < blocks; b++)
+        for (let i = 0; i < span; i++) for (let j = 0; j < span; j++) out[(b * span + i) * span + j] = m[(b * span + i) * k + b * span + j]!;
+      return out;
+    };
+    for (const acc of [new HessianAccumulator(k, 1, undefined, blocks), new HessianAccumulator(k, 1, products, blocks)]) {
+      acc.observe(x, float);
+      expect(acc.matrix().length).toBe(blocks * span * span);
+      expectSame(acc.matrix(), diagonal(h), "Hessian blocks");
+      expectSame(acc.cross()!, diagonal(c), "cross blocks");
+    }
+    expect(() => new HessianAccumulator(k, 1, undefined, 5)).toThrow(/do not split into 5 equal blocks/);
   });
 
   it("sums Conv patches with pads, strides and groups as the plain loops do", () => {

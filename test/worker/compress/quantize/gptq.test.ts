@@ -3,7 +3,7 @@
 // a layer output error on the calibration inputs never worse than nearest rounding's.
 import { describe, expect, it } from "vitest";
 import { affineGrid, nearestLevels, quantizeAffine, type AffineGrid, type Grouping } from "@worker/compress/quantize/affine";
-import { gptqRounding, inverseHessianFactor } from "@worker/compress/quantize/gptq";
+import { blockedLayout, gptqRounding, inverseHessianFactor } from "@worker/compress/quantize/gptq";
 import { rng } from "@test/support/models";
 import { hessianOf, outputError, seededWeights } from "@test/support/hessians";
 import type { GemmLayout } from "@worker/onnx/operators";
@@ -199,6 +199,40 @@ describe("GPTQ rounding", () => {
       const kept = Float32Array.from(rounded.levels, (v, e) => v * scales[index[e]!]!);
       expect(outputError(x, w, refit, k, n), `seed ${seed}`).toBeLessThan(outputError(x, w, kept, k, n));
     }
+  });
+
+  it("rounds a weight in diagonal blocks as it rounds against the whole block-diagonal Hessian (4 bits, and 1 bit with refitted scales)", () => {
+    const [k, n, blocks] = [24, 5, 3];
+    const span = k / blocks;
+    // Diagonal blocks of equal mean diagonal, so that damping by the mean diagonal is the same whole or by block.
+    const parts = Array.from({ length: blocks }, (_, b) => hessianOf(inputs(200, span, 30 + b), span));
+    const trace = (h: Float64Array) => Array.from({ length: span }, (_, i) => h[i * span + i]!).reduce((a, v) => a + v, 0);
+    const traces = parts.map(trace);
+    parts.forEach((h, b) => h.forEach((v, e) => (h[e] = (v * traces[0]!) / traces[b]!)));
+    const whole = new Float64Array(k * k);
+    const concatenated = new Float64Array(blocks * span * span);
+    parts.forEach((h, b) => {
+      concatenated.set(h, b * span * span);
+      for (let i = 0; i < span; i++) for (let j = 0; j < span; j++) whole[(b * span + i) * k + b * span + j] = h[i * span + j]!;
+    });
+    for (const layout of [matmul(k, n), transposed(k, n)]) {
+      const w = seededWeights(k, n, 8);
+      const data = layout.kStride === 1 ? Float32Array.from({ length: k * n }, (_, e) => w[(e % k) * n + Math.floor(e / k)]!) : w;
+      const grids: AffineGrid[] = [affineGrid(data, layout.kStride === 1 ? [n, k] : [k, n], { kind: "channel", axis: layout.kStride === 1 ? 0 : 1 }, 4, true)];
+      const index = Int32Array.from({ length: k * n }, (_, e) => (layout.kStride === 1 ? Math.floor(e / k) : e % n));
+      grids.push({ index, scales: Float32Array.from({ length: n }, () => 0.3), zeroPoints: null, scaleDims: [n], qmin: -1, qmax: 1, signOnly: true });
+      for (const grid of grids) {
+        const blocked = blockedLayout(layout, blocks)!;
+        expect(blocked).toMatchObject({ groups: blocks, K: span, blocks });
+        const byBlocks = gptqRounding(concatenated, blocked)(data, grid);
+        const full = gptqRounding(whole, layout)(data, grid);
+        expect(Array.from(byBlocks.levels)).toEqual(Array.from(full.levels));
+        for (let g = 0; g < n; g++) expect(byBlocks.scales[g]).toBeCloseTo(full.scales[g]!, 6);
+        if (grid.signOnly) expect(Array.from(byBlocks.scales)).not.toEqual(Array.from(grid.scales));
+      }
+    }
+    expect(blockedLayout(matmul(k, n), 5)).toBeUndefined(); // 24 inputs do not split into 5 blocks
+    expect(blockedLayout({ groups: 2, K: k, N: n, kStride: 1, nStride: k, groupStride: n * k }, 3)).toBeUndefined();
   });
 
   it("rounds each group of a grouped weight against its own Hessian, as if each group were its own layer", () => {
