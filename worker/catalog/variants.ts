@@ -162,14 +162,13 @@ export async function buildVariant(
       memo = await roundOnQuantizedInputs(store, model, original, recipe, onLevel, { ranges, maxima });
       hessians = {};
     } else {
-      // Part by part where all the Hessians would not fit: each part's weights are rounded before the next is measured.
+      // Part by part where all the Hessians would not fit: each part's weights are rounded before the next is
+      // measured, a layer at a time between turns of the event loop; compression then takes the roundings made.
+      memo = new Map();
+      hessians = {};
       await forEachHessianPart(store, model, original, recipe, maxima, async (measured, part, parts) => {
-        if (part === parts - 1) {
-          hessians = measured;
-          return;
-        }
-        await progress(`rounding (part ${part + 1} of ${parts})`, 0.15 + (0.15 * part) / parts);
-        roundCompensated(parseModelBytes(original), recipe, ranges, measured, maxima, (memo ??= new Map()));
+        await progress(parts > 1 ? `rounding (part ${part + 1} of ${parts})` : "rounding", 0.15 + (0.15 * part) / parts);
+        await roundCompensated(parseModelBytes(original), recipe, ranges, measured, maxima, memo!);
       });
     }
   }

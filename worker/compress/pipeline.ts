@@ -18,7 +18,7 @@ import { towardFloatOutputs } from "./quantize/float-target";
 import type { LevelRounding } from "./quantize/affine";
 import { checkPruneNames, pruneModel, type PruneResult } from "./prune";
 import { equalizeModel, type EqualizedPair } from "./equalize";
-import { inMemory, liftForInt2, quantizeModelSteps, type QuantizeOptions, type QuantizeResult, type QuantizeSteps, type TensorReport } from "./quantize";
+import { inMemory, inTurns, liftForInt2, quantizeModelSteps, type QuantizeOptions, type QuantizeResult, type QuantizeSteps, type TensorReport } from "./quantize";
 import { quantizeActivations, requireStaticOpset, staticDataInputs, staticOpsetModel, type ActivationReport } from "./quantize/activations";
 import { quantizeDynamic, requireDynamicOpset } from "./quantize/dynamic";
 import { quantizeOptions, recipeBits, roundingOf, smoothingOf, type Recipe, type Rounding } from "./recipe";
@@ -220,11 +220,11 @@ function beforeQuantizing(input: ModelProto, recipe: Recipe, maxima?: ChannelMax
 /**
  * Compensated rounding of the weights `hessians` cover, remembered in `memo` for compressModel to take: the model's
  * layers a part at a time, where all their Hessians together would not fit in memory (catalog/variants.ts). Nothing
- * is encoded; the other weights round to nearest and are forgotten.
+ * is encoded; the other weights round to nearest and are forgotten. The event loop gets a turn after each weight.
  */
-export function roundCompensated(input: ModelProto, recipe: Recipe, ranges: ActivationRanges | undefined, hessians: LayerHessians, maxima: ChannelMaxima | undefined, memo: RoundingMemo): void {
+export async function roundCompensated(input: ModelProto, recipe: Recipe, ranges: ActivationRanges | undefined, hessians: LayerHessians, maxima: ChannelMaxima | undefined, memo: RoundingMemo): Promise<void> {
   const { model } = beforeQuantizing(input, recipe, maxima);
-  quantizeByRecipe(model, recipe.quantize!, ranges, hessians, recipe.prune !== undefined, memo);
+  await inTurns(quantizeByRecipeSteps(model, recipe.quantize!, ranges, hessians, recipe.prune !== undefined, false, memo));
 }
 
 /**
@@ -460,14 +460,15 @@ function compensatedRounding(model: ModelProto, hessians: LayerHessians, roundin
 
 /**
  * Roundings already made, by weight, with the grid scales each was made on: what a later pass over the same weights
- * takes instead of rounding again. Levels are int16 (compensated rounding goes to 8 bits at most), half the bytes.
+ * takes instead of rounding again. Levels are kept in a byte each (compensated rounding goes to 8 bits at most).
  */
-export type RoundingMemo = Map<string, { gridScales: Float32Array; levels: Int16Array; scales: Float32Array }>;
+export type RoundingMemo = Map<string, { gridScales: Float32Array; levels: Int8Array | Uint8Array; scales: Float32Array }>;
 
 function remembered(weight: string, round: LevelRounding, memo: RoundingMemo): LevelRounding {
   return (data, grid) => {
     const out = round(data, grid);
-    memo.set(weight, { gridScales: Float32Array.from(grid.scales), levels: Int16Array.from(out.levels), scales: Float32Array.from(out.scales) });
+    const levels = grid.qmin >= -128 && grid.qmax <= 127 ? Int8Array.from(out.levels) : Uint8Array.from(out.levels);
+    memo.set(weight, { gridScales: Float32Array.from(grid.scales), levels, scales: Float32Array.from(out.scales) });
     return out;
   };
 }

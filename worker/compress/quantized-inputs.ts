@@ -102,7 +102,7 @@ export async function quantizedInputRoundings(
       const missing = new Set([...layers].filter((l) => !measured[l]));
       if (missing.size > 0) measured = { ...measured, ...(await measureFloat(missing)) };
       const hessians = { ...pending, ...measured };
-      roundCompensated(model, recipe, calibrated.ranges, hessians, calibrated.maxima, memo);
+      await roundCompensated(model, recipe, calibrated.ranges, hessians, calibrated.maxima, memo);
       const kept = targets.filter((t) => hessians[t.layer] && deepest.get(t.weight)! > level);
       pending = Object.fromEntries(kept.map((t) => [t.layer, hessians[t.layer]!]));
     }

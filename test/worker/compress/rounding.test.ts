@@ -102,8 +102,8 @@ describe("compressing with GPTQ rounding", () => {
       expect(layers.length).toBe(3);
       const part = (names: string[]) => Object.fromEntries(names.map((n) => [n, h[n]!]));
       const memo: RoundingMemo = new Map();
-      roundCompensated(decodeModel(bytes), recipe, undefined, part([layers[0]!]), undefined, memo);
-      roundCompensated(decodeModel(bytes), recipe, undefined, part([layers[1]!]), undefined, memo);
+      await roundCompensated(decodeModel(bytes), recipe, undefined, part([layers[0]!]), undefined, memo);
+      await roundCompensated(decodeModel(bytes), recipe, undefined, part([layers[1]!]), undefined, memo);
       expect([...memo.keys()].length).toBe(2);
       const byParts = compressModel(decodeModel(bytes), recipe, undefined, undefined, part([layers[2]!]), undefined, memo);
       expect(byParts.tensors.every((t) => t.compensated === true)).toBe(true);

@@ -217,6 +217,18 @@ export function inMemory<T>(steps: QuantizeSteps<T>): T {
   }
 }
 
+/**
+ * inMemory, with a turn of the event loop after each weight: a pass whose weights take long (compensated rounding)
+ * leaves the other requests of its isolate served between them.
+ */
+export async function inTurns<T>(steps: QuantizeSteps<T>): Promise<T> {
+  for (let step = steps.next(); ; step = steps.next(undefined)) {
+    if (step.done) return step.value;
+    if (step.value.kind === "read") throw new TypeError(`in-memory quantization asked for external weight '${step.value.tensor.name}'`);
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+  }
+}
+
 /** Throws Int2OpsetError for 2-bit weights on a model that cannot be lifted to opset 25. */
 export function quantizeModel(input: ModelProto, options: QuantizeOptions): QuantizeResult {
   return inMemory(quantizeModelSteps(input, options, false));
