@@ -74,7 +74,6 @@ function hessianUse(recipe: Recipe): string {
   return q?.bits === undefined ? "calibrated pq" : `rounding '${roundingOf(q)?.method ?? "gptq"}'`;
 }
 
-
 /**
  * The Hessian of every MatMul/Gemm/Conv input (mean of x xᵀ over its rows or patches) on the recipe's calibration samples, run in
  * onnxruntime-web with those inputs exposed as outputs. For GPTQ and AdaRound, the layers of compensatedTargets (wide ones
