@@ -15,7 +15,8 @@ import { hessianTargets, type HessianTarget, type LayerHessians } from "./calibr
 import { adaroundRounding } from "./quantize/adaround";
 import { blockedLayout, GPTQ_DEFAULTS, gptqRounding } from "./quantize/gptq";
 import { towardFloatOutputs } from "./quantize/float-target";
-import type { LevelRounding } from "./quantize/affine";
+import { nearestLevels, type AffineGrid, type LevelRounding, type Rounded } from "./quantize/affine";
+import { stepsOf } from "./quantize/stepped";
 import { checkPruneNames, pruneModel, type PruneResult } from "./prune";
 import { equalizeModel, type EqualizedPair } from "./equalize";
 import { inMemory, inTurns, liftForInt2, quantizeModelSteps, type QuantizeOptions, type QuantizeResult, type QuantizeSteps, type TensorReport } from "./quantize";
@@ -220,11 +221,14 @@ function beforeQuantizing(input: ModelProto, recipe: Recipe, maxima?: ChannelMax
 /**
  * Compensated rounding of the weights `hessians` cover, remembered in `memo` for compressModel to take: the model's
  * layers a part at a time, where all their Hessians together would not fit in memory (catalog/variants.ts). Nothing
- * is encoded; the other weights round to nearest and are forgotten. The event loop gets a turn after each weight.
+ * is encoded; the other weights round to nearest and are forgotten. The event loop gets a turn after each weight and
+ * between the pieces of each compensated rounding (quantize/stepped.ts), so that no stretch of this work holds the
+ * isolate for more than a fraction of a second.
  */
 export async function roundCompensated(input: ModelProto, recipe: Recipe, ranges: ActivationRanges | undefined, hessians: LayerHessians, maxima: ChannelMaxima | undefined, memo: RoundingMemo): Promise<void> {
   const { model } = beforeQuantizing(input, recipe, maxima);
-  await inTurns(quantizeByRecipeSteps(model, recipe.quantize!, ranges, hessians, recipe.prune !== undefined, false, memo));
+  const deferred: Generator<void, void, void>[] = [];
+  await inTurns(quantizeByRecipeSteps(model, recipe.quantize!, ranges, hessians, recipe.prune !== undefined, false, memo, deferred), deferred);
 }
 
 /**
@@ -325,7 +329,12 @@ export function quantizeByRecipe(
   return inMemory(quantizeByRecipeSteps(model, q, ranges, hessians, pruned, false, memo));
 }
 
-/** quantizeByRecipe one weight at a time (quantize/index.ts QuantizeStep); `readsExternal` as quantizeModelSteps takes it. */
+/**
+ * quantizeByRecipe one weight at a time (quantize/index.ts QuantizeStep); `readsExternal` as quantizeModelSteps takes
+ * it. With `deferred` (and a memo), each compensated rounding is not run in the pass: its steps are pushed there, to
+ * be run before the next weight, and remember the rounding in the memo; the pass's own encoding takes nearest levels
+ * in the meantime, so what it encodes is not the variant (roundCompensated keeps only the memo).
+ */
 export function* quantizeByRecipeSteps(
   model: ModelProto,
   q: QuantizeRecipe,
@@ -334,10 +343,11 @@ export function* quantizeByRecipeSteps(
   pruned: boolean,
   readsExternal: boolean,
   memo?: RoundingMemo,
+  deferred?: Generator<void, void, void>[],
 ): QuantizeSteps<QuantizeByRecipeResult> {
   checkLayerNames(model, q);
   const rounding = roundingOf(q);
-  const roundingFor = rounding ? compensatedRounding(model, requireHessians(hessians), rounding, memo) : undefined;
+  const roundingFor = rounding ? compensatedRounding(model, requireHessians(hessians), rounding, memo, deferred) : undefined;
   const bits = layerBits(model, q);
   const bitsOf = (node: NodeProto) => bits.get(nodeLabel(node));
   // A static recipe's QuantizeLinear needs opset 10: an older model is lifted first, so its weights take the forms
@@ -434,7 +444,7 @@ function requireHessians(hessians: LayerHessians | undefined): LayerHessians {
  * GPTQ or AdaRound for each weight the targets cover, over the Hessians of the layers that read it (summed where
  * several share it), in the operator table's matrix view of the weight; other weights round to nearest.
  */
-function compensatedRounding(model: ModelProto, hessians: LayerHessians, rounding: Rounding, memo?: RoundingMemo): NonNullable<QuantizeOptions["roundingFor"]> {
+function compensatedRounding(model: ModelProto, hessians: LayerHessians, rounding: Rounding, memo?: RoundingMemo, deferred?: Generator<void, void, void>[]): NonNullable<QuantizeOptions["roundingFor"]> {
   const h = weightHessians(model, hessians);
   const layers = new Map(layersOf(model.graph!).map((l) => [nodeLabel(l.node), l]));
   const made = (weight: string, dims: readonly number[]): LevelRounding | undefined => {
@@ -454,7 +464,12 @@ function compensatedRounding(model: ModelProto, hessians: LayerHessians, roundin
     const known = memo.get(weight);
     if (known) return recalled(weight, known);
     const round = made(weight, dims);
-    return round && remembered(weight, round, memo);
+    if (!round) return undefined;
+    if (!deferred) return remembered(weight, round, memo);
+    return (data, grid) => {
+      deferred.push(rememberedSteps(weight, round, Float32Array.from(data), grid, memo));
+      return nearestLevels(data, grid);
+    };
   };
 }
 
@@ -465,12 +480,18 @@ function compensatedRounding(model: ModelProto, hessians: LayerHessians, roundin
 export type RoundingMemo = Map<string, { gridScales: Float32Array; levels: Int8Array | Uint8Array; scales: Float32Array }>;
 
 function remembered(weight: string, round: LevelRounding, memo: RoundingMemo): LevelRounding {
-  return (data, grid) => {
-    const out = round(data, grid);
-    const levels = grid.qmin >= -128 && grid.qmax <= 127 ? Int8Array.from(out.levels) : Uint8Array.from(out.levels);
-    memo.set(weight, { gridScales: Float32Array.from(grid.scales), levels, scales: Float32Array.from(out.scales) });
-    return out;
-  };
+  return (data, grid) => remember(weight, grid, round(data, grid), memo);
+}
+
+/** A rounding's steps (quantize/stepped.ts), its result remembered at their end. */
+function* rememberedSteps(weight: string, round: LevelRounding, data: Float32Array, grid: AffineGrid, memo: RoundingMemo): Generator<void, void, void> {
+  remember(weight, grid, yield* stepsOf(round, data, grid), memo);
+}
+
+function remember(weight: string, grid: AffineGrid, out: Rounded, memo: RoundingMemo): Rounded {
+  const levels = grid.qmin >= -128 && grid.qmax <= 127 ? Int8Array.from(out.levels) : Uint8Array.from(out.levels);
+  memo.set(weight, { gridScales: Float32Array.from(grid.scales), levels, scales: Float32Array.from(out.scales) });
+  return out;
 }
 
 /** A remembered rounding, on the grid it was made on: the same weight and recipe give the same grid, so any other is a bug. */

@@ -113,6 +113,30 @@ describe("compressing with GPTQ rounding", () => {
     });
   }
 
+  it("gives the event loop turns within one wide layer's rounding, and remembers what rounding it at once gives", async () => {
+    const wide = buildMlp([512, 192], 3);
+    const h = await hessians(wide, correlated(400, 512, 7), [400, 512]);
+    const recipe = RecipeSchema.parse({ quantize: { bits: 4, rounding: "gptq", calibration: { dataset: DATASET } } });
+    // Turns of the event loop while the rounding runs: a timer that sets itself again each time it fires.
+    let turns = 0;
+    let running = true;
+    const count = () => {
+      if (!running) return;
+      turns++;
+      setTimeout(count, 0);
+    };
+    setTimeout(count, 0);
+    const memo: RoundingMemo = new Map();
+    await roundCompensated(decodeModel(wide), recipe, undefined, h, undefined, memo);
+    running = false;
+    expect(memo.size).toBe(1);
+    // One weight: a turn after it, and more between the pieces of its rounding (its three factorizations are pieces).
+    expect(turns).toBeGreaterThanOrEqual(4);
+    const atOnce = compressModel(decodeModel(wide), recipe, undefined, undefined, h);
+    expect(atOnce.tensors.every((t) => t.compensated === true)).toBe(true);
+    expect(compressModel(decodeModel(wide), recipe, undefined, undefined, {}, undefined, memo).bytes).toEqual(atOnce.bytes);
+  });
+
   it("needs the Hessians: without them the recipe does not compress as if it had", () => {
     const recipe = RecipeSchema.parse({ quantize: { bits: 4, rounding: "gptq", calibration: { dataset: DATASET } } });
     expect(() => compressModel(decodeModel(bytes), recipe)).toThrow(/needs the calibration Hessians/);

@@ -10,7 +10,8 @@ import type { GemmLayout } from "../../onnx/operators";
 import { packF32Panels, roundUp } from "../../serve/wasm/packing";
 import { KernelInstance } from "../../serve/wasm/runtime";
 import { compressionKernelModule } from "../simd-quantize";
-import { nearestLevel, type AffineGrid, type LevelRounding } from "./affine";
+import { nearestLevel, type AffineGrid } from "./affine";
+import { Pieces, stepped, type SteppedRounding } from "./stepped";
 
 export interface AdaroundOptions {
   /** Adam steps per layer. */
@@ -40,18 +41,19 @@ const KERNEL_PRODUCT_MIN = 1 << 20;
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
 /** AdaRound as a LevelRounding for a weight seen as the operator table's matrix products (as gptqRounding takes it). */
-export function adaroundRounding(hessians: Float64Array, layout: GemmLayout, options: AdaroundOptions = ADAROUND_DEFAULTS): LevelRounding {
+export function adaroundRounding(hessians: Float64Array, layout: GemmLayout, options: AdaroundOptions = ADAROUND_DEFAULTS): SteppedRounding {
   const { groups, K: k, N: n } = layout;
   if (hessians.length !== groups * k * k) throw new RangeError(`${hessians.length} Hessian values for ${groups} group(s) of ${k} input features`);
-  return (data: Float32Array, grid: AffineGrid) => {
+  return stepped(function* (data: Float32Array, grid: AffineGrid) {
+    const pieces = new Pieces();
     const levels = new Int32Array(data.length);
     for (let g = 0; g < groups; g++) {
       const base = g * layout.groupStride;
       const at = (f: number, o: number) => base + f * layout.kStride + o * layout.nStride;
-      roundGroup(data, grid, hessians.subarray(g * k * k, (g + 1) * k * k), k, n, at, options, levels);
+      yield* roundGroup(data, grid, hessians.subarray(g * k * k, (g + 1) * k * k), k, n, at, options, levels, pieces);
     }
     return { levels, scales: grid.scales };
-  };
+  });
 }
 
 /** G = H D for D feature-major [k, n] (rows of H that are zero, features never active, skipped). */
@@ -100,7 +102,7 @@ function columnErrors(d: Float64Array, g: Float64Array, k: number, n: number): F
   return e;
 }
 
-function roundGroup(
+function* roundGroup(
   data: Float32Array,
   grid: AffineGrid,
   hessian: Float64Array,
@@ -109,7 +111,8 @@ function roundGroup(
   at: (f: number, o: number) => number,
   options: AdaroundOptions,
   levels: Int32Array,
-): void {
+  pieces: Pieces,
+): Generator<void, void, void> {
   const size = k * n;
   // Feature-major [k, n]: the element, its lower level, the level step, the error at h = 0 and its growth per unit h.
   const element = new Int32Array(size);
@@ -163,9 +166,10 @@ function roundGroup(
     }
   const g = new Float64Array(size);
   hessianTimes(hessian, nearDelta, k, n, g);
+  yield* pieces.spend(k * size);
   const nearErrors = columnErrors(nearDelta, g, k, n);
   const scale = nearErrors.reduce((a, b) => a + b, 0);
-  if (freeCount > 0 && scale > 0) optimise();
+  if (freeCount > 0 && scale > 0) yield* optimise();
   // Each output keeps the learned rounding only where it errs less than nearest rounding.
   const chosen = new Int32Array(size);
   const delta = new Float64Array(size);
@@ -174,13 +178,14 @@ function roundGroup(
     delta[i] = free[i] ? offset[i]! + (v[i]! >= 0 ? span[i]! : 0) : offset[i]!;
   }
   hessianTimes(hessian, delta, k, n, g);
+  yield* pieces.spend(k * size);
   const learned = columnErrors(delta, g, k, n);
   for (let o = 0; o < n; o++) {
     const keep = learned[o]! <= nearErrors[o]!;
     for (let f = 0; f < k; f++) levels[element[f * n + o]!] = keep ? chosen[f * n + o]! : nearest[f * n + o]!;
   }
 
-  function optimise(): void {
+  function* optimise(): Generator<void, void, void> {
     const product = hessianProduct(hessian, k, n);
     const sigmoids = new Float64Array(size);
     const m = new Float64Array(size);
@@ -224,6 +229,8 @@ function roundGroup(
         s2[i] = ADAM_B2 * s2[i]! + (1 - ADAM_B2) * grad * grad;
         v[i] = v[i]! - (LEARNING_RATE * (m[i]! / b1t)) / (Math.sqrt(s2[i]! / b2t) + ADAM_EPS);
       }
+      // A step is the product (counted as JS's, an upper bound where the kernels take it) and a few passes over V.
+      yield* pieces.spend(k * size + 8 * size);
     }
   }
 }

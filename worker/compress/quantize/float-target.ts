@@ -9,24 +9,34 @@
 import type { GemmLayout } from "../../onnx/operators";
 import type { LevelRounding } from "./affine";
 import { dampedFactors } from "./gptq";
+import { Pieces, stepped, stepsOf, type SteppedRounding } from "./stepped";
 
 /**
  * `rounding` applied to each output's target w' = (H̃ + λI)⁻¹ (M w + λ w), per group of the operator table's matrix
  * view `layout`: `hessians` holds H̃ and `cross` M = E[x̃ xᵀ] (rows: quantized inputs, columns: float inputs), one k x k
  * row-major matrix per group each; λ is `dampening` x H̃'s mean diagonal, as GPTQ damps.
  */
-export function towardFloatOutputs(rounding: LevelRounding, hessians: Float64Array, cross: Float64Array, layout: GemmLayout, dampening: number): LevelRounding {
+export function towardFloatOutputs(rounding: LevelRounding, hessians: Float64Array, cross: Float64Array, layout: GemmLayout, dampening: number): SteppedRounding {
   const { groups, K: k, N: n } = layout;
   if (hessians.length !== groups * k * k || cross.length !== hessians.length) {
     throw new RangeError(`${hessians.length} Hessian and ${cross.length} cross values for ${groups} group(s) of ${k} input features`);
   }
-  return (data, grid) => {
+  return stepped(function* (data, grid) {
+    const pieces = new Pieces();
     const target = Float32Array.from(data);
     const w = new Float64Array(k);
     const y = new Float64Array(k);
     for (let g = 0; g < groups; g++) {
       const at = (f: number, o: number) => g * layout.groupStride + f * layout.kStride + o * layout.nStride;
-      const damped = dampedFactors(hessians.subarray(g * k * k, (g + 1) * k * k), k, dampening).next().value;
+      let damped: { factor: Float64Array; damp: number } | undefined;
+      for (const f of dampedFactors(hessians.subarray(g * k * k, (g + 1) * k * k), k, dampening, pieces)) {
+        if (!f) {
+          yield;
+          continue;
+        }
+        damped = f;
+        break;
+      }
       if (!damped) throw new RangeError("the calibration Hessian is not positive definite even after damping");
       const { factor: l, damp } = damped;
       const m = cross.subarray(g * k * k, (g + 1) * k * k);
@@ -49,8 +59,9 @@ export function towardFloatOutputs(rounding: LevelRounding, hessians: Float64Arr
           y[i] = s / l[i * k + i]!;
         }
         for (let f = 0; f < k; f++) if (data[at(f, o)] !== 0) target[at(f, o)] = y[f]!;
+        yield* pieces.spend(2 * k * k);
       }
     }
-    return rounding(target, grid);
-  };
+    return yield* stepsOf(rounding, target, grid);
+  });
 }

@@ -3,7 +3,8 @@
 // layer's reconstruction error (H = sum of x xᵀ over the inputs the layer sees in calibration). Levels land on the
 // encoding's own grid (scales from the float weight), so the stored form is unchanged; only the integers differ.
 import type { GemmLayout } from "../../onnx/operators";
-import { nearestLevel, type AffineGrid, type LevelRounding } from "./affine";
+import { nearestLevel, type AffineGrid } from "./affine";
+import { drain, Pieces, stepped, type SteppedRounding } from "./stepped";
 
 export interface GptqOptions {
   /** Added to the Hessian's diagonal, as a fraction of its mean (keeps the inverse stable). */
@@ -16,6 +17,11 @@ export const GPTQ_DEFAULTS: GptqOptions = { dampening: 0.01, actOrder: false };
 
 /** Lower Cholesky factor of a symmetric matrix (row-major k x k), or null when it is not positive definite. */
 export function cholesky(a: Float64Array, k: number): Float64Array | null {
+  return drain(choleskySteps(a, k));
+}
+
+/** cholesky, pausing once `pieces` has a piece of work done (stepped.ts): column j costs about j (k - j). */
+function* choleskySteps(a: Float64Array, k: number, pieces?: Pieces): Generator<void, Float64Array | null, void> {
   const l = new Float64Array(k * k);
   for (let j = 0; j < k; j++) {
     const rj = j * k;
@@ -30,12 +36,13 @@ export function cholesky(a: Float64Array, k: number): Float64Array | null {
       for (let p = 0; p < j; p++) s -= l[ri + p]! * l[rj + p]!;
       l[ri + j] = s / ljj;
     }
+    if (pieces) yield* pieces.spend(j * (k - j) + k);
   }
   return l;
 }
 
-/** The inverse of a symmetric positive definite matrix from its lower Cholesky factor: L⁻ᵀ L⁻¹. */
-function inverseFromCholesky(l: Float64Array, k: number): Float64Array {
+/** The inverse of a symmetric positive definite matrix from its lower Cholesky factor: L⁻ᵀ L⁻¹, a piece at a time. */
+function* inverseFromCholesky(l: Float64Array, k: number, pieces: Pieces): Generator<void, Float64Array, void> {
   // t = (L⁻¹)ᵀ, upper triangular: column c of L⁻¹ by forward substitution, stored as row c of t.
   const t = new Float64Array(k * k);
   const col = new Float64Array(k);
@@ -48,10 +55,11 @@ function inverseFromCholesky(l: Float64Array, k: number): Float64Array {
       col[i] = s / l[ri + i]!;
     }
     t.set(col.subarray(c), c * k + c);
+    yield* pieces.spend(((k - c) * (k - c)) / 2 + k);
   }
   // (L⁻ᵀ L⁻¹)[i][j] = sum over p >= max(i, j) of L⁻¹[p][i] L⁻¹[p][j] = sum of t[i][p] t[j][p].
   const inv = new Float64Array(k * k);
-  for (let i = 0; i < k; i++)
+  for (let i = 0; i < k; i++) {
     for (let j = i; j < k; j++) {
       let s = 0;
       const ri = i * k;
@@ -60,6 +68,8 @@ function inverseFromCholesky(l: Float64Array, k: number): Float64Array {
       inv[i * k + j] = s;
       inv[j * k + i] = s;
     }
+    yield* pieces.spend(((k - i) * (k - i)) / 2 + k);
+  }
   return inv;
 }
 
@@ -69,8 +79,18 @@ function inverseFromCholesky(l: Float64Array, k: number): Float64Array {
  * grows tenfold while H is not numerically positive definite.
  */
 export function inverseHessianFactor(hessian: Float64Array, k: number, dampening: number): Float64Array {
-  for (const { factor: l } of dampedFactors(hessian, k, dampening)) {
-    const m = cholesky(inverseFromCholesky(l, k), k);
+  return drain(inverseHessianFactorSteps(hessian, k, dampening, new Pieces()));
+}
+
+/** inverseHessianFactor a piece at a time (stepped.ts). */
+function* inverseHessianFactorSteps(hessian: Float64Array, k: number, dampening: number, pieces: Pieces): Generator<void, Float64Array, void> {
+  for (const damped of dampedFactors(hessian, k, dampening, pieces)) {
+    if (!damped) {
+      yield;
+      continue;
+    }
+    const inverse = yield* inverseFromCholesky(damped.factor, k, pieces);
+    const m = yield* choleskySteps(inverse, k, pieces);
     if (!m) continue;
     const u = new Float64Array(k * k);
     for (let i = 0; i < k; i++) for (let j = i; j < k; j++) u[i * k + j] = m[j * k + i]!;
@@ -82,9 +102,10 @@ export function inverseHessianFactor(hessian: Float64Array, k: number, dampening
 /**
  * Lower Cholesky factors of the Hessian with dead features (never active in calibration) given a unit diagonal and
  * `damp` = `dampening` x its mean diagonal added, the damping growing tenfold (at most 8 times) while H is not
- * numerically positive definite.
+ * numerically positive definite. With `pieces`, a factorization pauses between its pieces of work (stepped.ts):
+ * each pause is an `undefined` in the sequence.
  */
-export function* dampedFactors(hessian: Float64Array, k: number, dampening: number): Generator<{ factor: Float64Array; damp: number }> {
+export function* dampedFactors(hessian: Float64Array, k: number, dampening: number, pieces?: Pieces): Generator<{ factor: Float64Array; damp: number } | undefined, void, void> {
   const h = Float64Array.from(hessian);
   let mean = 0;
   for (let i = 0; i < k; i++) {
@@ -97,8 +118,10 @@ export function* dampedFactors(hessian: Float64Array, k: number, dampening: numb
   for (let damp = Math.max(dampening, 1e-8) * mean, tries = 0; tries < 8; tries++, damp *= 10) {
     const d = Float64Array.from(h);
     for (let i = 0; i < k; i++) d[i * k + i] = d[i * k + i]! + damp;
-    const l = cholesky(d, k);
-    if (l) yield { factor: l, damp };
+    const steps = choleskySteps(d, k, pieces);
+    let step = steps.next();
+    for (; !step.done; step = steps.next()) yield undefined;
+    if (step.value) yield { factor: step.value, damp };
   }
 }
 
@@ -124,11 +147,12 @@ export interface BlockedLayout extends GemmLayout {
  * blocks): `hessians` holds one k x k matrix per group (row-major, concatenated). Each group's outputs are rounded
  * against their own Hessian.
  */
-export function gptqRounding(hessians: Float64Array, layout: GemmLayout | BlockedLayout, options: GptqOptions = GPTQ_DEFAULTS): LevelRounding {
+export function gptqRounding(hessians: Float64Array, layout: GemmLayout | BlockedLayout, options: GptqOptions = GPTQ_DEFAULTS): SteppedRounding {
   const { groups, K: k, N: n } = layout;
   if (hessians.length !== groups * k * k) throw new RangeError(`${hessians.length} Hessian values for ${groups} group(s) of ${k} input features`);
   const blocked = "blocks" in layout;
-  return (data: Float32Array, grid: AffineGrid) => {
+  return stepped(function* (data: Float32Array, grid: AffineGrid) {
+    const pieces = new Pieces();
     const levels = new Int32Array(data.length);
     const refit = grid.qmax === 1 && !grid.zeroPoints;
     const scales = refit ? Float32Array.from(grid.scales) : grid.scales;
@@ -136,17 +160,17 @@ export function gptqRounding(hessians: Float64Array, layout: GemmLayout | Blocke
       const base = g * layout.groupStride;
       const at = (f: number, o: number) => base + f * layout.kStride + o * layout.nStride;
       const hessian = hessians.subarray(g * k * k, (g + 1) * k * k);
-      roundGroup(data, grid, hessian, k, n, at, options, levels);
-      if (refit && !blocked) refitScales(data, levels, grid, hessian, k, n, at, scales, k);
+      yield* roundGroup(data, grid, hessian, k, n, at, options, levels, pieces);
+      if (refit && !blocked) yield* refitScales(data, levels, grid, hessian, k, n, at, scales, k, pieces);
     }
     // Blocks share their outputs' scales: refitted once over every block, the Hessian taken as block-diagonal.
-    if (refit && blocked) refitScales(data, levels, grid, hessians, k * groups, n, (f, o) => f * layout.kStride + o * layout.nStride, scales, k);
+    if (refit && blocked) yield* refitScales(data, levels, grid, hessians, k * groups, n, (f, o) => f * layout.kStride + o * layout.nStride, scales, k, pieces);
     return { levels, scales };
-  };
+  });
 }
 
 /** GPTQ over one product: features in order (or by act-order), each one's error spread over those not yet rounded. */
-function roundGroup(
+function* roundGroup(
   data: Float32Array,
   grid: AffineGrid,
   hessian: Float64Array,
@@ -155,12 +179,13 @@ function roundGroup(
   at: (f: number, o: number) => number,
   options: GptqOptions,
   levels: Int32Array,
-): void {
+  pieces: Pieces,
+): Generator<void, void, void> {
   const order = Array.from({ length: k }, (_, i) => i);
   if (options.actOrder) order.sort((a, b) => hessian[b * k + b]! - hessian[a * k + a]! || a - b);
   const permuted = new Float64Array(k * k);
   for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) permuted[i * k + j] = hessian[order[i]! * k + order[j]!]!;
-  const u = inverseHessianFactor(permuted, k, options.dampening);
+  const u = yield* inverseHessianFactorSteps(permuted, k, options.dampening, pieces);
   // Rows in rounding order: w[r][o] is feature order[r]'s weight into output o, updated as errors arrive.
   const w = new Float64Array(k * n);
   for (let r = 0; r < k; r++) for (let o = 0; o < n; o++) w[r * n + o] = data[at(order[r]!, o)]!;
@@ -185,6 +210,7 @@ function roundGroup(
       const rowJ = j * n;
       for (let o = 0; o < n; o++) w[rowJ + o] = w[rowJ + o]! - c * err[o]!;
     }
+    yield* pieces.spend((k - r) * n);
   }
 }
 
@@ -195,7 +221,7 @@ function roundGroup(
  * zero or of the other sign than its grid's, the grid's own scales stay. Writes the refitted scales of this product's groups into `scales`.
  * `hessian` is block-diagonal, its blocks of `span` inputs concatenated (span = k: the whole matrix).
  */
-function refitScales(
+function* refitScales(
   data: Float32Array,
   levels: Int32Array,
   grid: AffineGrid,
@@ -205,9 +231,11 @@ function refitScales(
   at: (f: number, o: number) => number,
   scales: Float32Array,
   span: number,
-): void {
+  pieces: Pieces,
+): Generator<void, void, void> {
   const hb = new Float64Array(k);
   for (let o = 0; o < n; o++) {
+    yield* pieces.spend(k * span);
     // The groups of this output, in order of first appearance along the features.
     const local = new Map<number, number>();
     const groupOf = new Int32Array(k);

@@ -23,6 +23,7 @@ import { ternary, type Int2Grid } from "./ternary";
 import { nodeLabel, OPERATOR_FORMS, readsDeep, subgraphsOf, weightedLayers, type WeightedLayer, type WeightLayout } from "../../onnx/operators";
 import { nearestLevels, onMseClippedGrid, type LevelRounding, type ScaleChoice } from "./affine";
 import { DomainError } from "../../domain-error";
+import { nextTurn } from "../../turns";
 import { LimitError } from "../../onnx/limits";
 
 export interface TensorReport {
@@ -219,13 +220,15 @@ export function inMemory<T>(steps: QuantizeSteps<T>): T {
 
 /**
  * inMemory, with a turn of the event loop after each weight: a pass whose weights take long (compensated rounding)
- * leaves the other requests of its isolate served between them.
+ * leaves the other requests of its isolate served between them. Work the pass left in `deferred` (pieces of a
+ * rounding, quantize/stepped.ts) runs after the weight that left it, a turn after each piece.
  */
-export async function inTurns<T>(steps: QuantizeSteps<T>): Promise<T> {
+export async function inTurns<T>(steps: QuantizeSteps<T>, deferred: Generator<void, void, void>[] = []): Promise<T> {
   for (let step = steps.next(); ; step = steps.next(undefined)) {
+    for (const work of deferred.splice(0)) for (let piece = work.next(); !piece.done; piece = work.next()) await nextTurn();
     if (step.done) return step.value;
     if (step.value.kind === "read") throw new TypeError(`in-memory quantization asked for external weight '${step.value.tensor.name}'`);
-    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    await nextTurn();
   }
 }
 
