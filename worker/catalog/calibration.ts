@@ -17,6 +17,7 @@ import { calibrationOf, roundingOf, type Recipe } from "../compress/recipe";
 import { decodeModel, encodeModel } from "../onnx/codec";
 import { withExtraOutputs } from "../onnx/outputs";
 import { BATCH, forEachBatch } from "../evaluate/runner";
+import { nextTurn } from "../turns";
 import { openSession } from "../serve/sessions";
 import type { TenantStore } from "../store/tenant";
 import type { ModelRecord } from "./records";
@@ -37,8 +38,27 @@ export async function collectRanges(
   const decoded = calibratedModel(parseModelBytes(original), recipe, maxima);
   const targets = calibrationTargets(decoded);
   const calibrators = new Map(targets.map((t) => [t, makeCalibrator(calibration.method, calibration.percentile)]));
-  await observeActivations(model, decoded, original.byteLength, dataset, calibration.samples, targets, (t, tensor) => calibrators.get(t)!.observe(tensor.data));
-  return Object.fromEntries([...calibrators].map(([t, c]) => [t, c.range()]));
+  // Rows come one a call; a histogram takes its first range from the first batch, so each batch's values are observed
+  // together, an activation at a time between turns (a batch of all of them is seconds on a big model).
+  const batch = new Map<string, Float32Array[]>();
+  const batchEnd = async () => {
+    for (const [t, parts] of batch) {
+      calibrators.get(t)!.observe(concatenated(parts));
+      batch.delete(t);
+      await nextTurn();
+    }
+  };
+  await observeActivations(model, decoded, original.byteLength, dataset, calibration.samples, targets, (t, tensor) => {
+    const parts = batch.get(t);
+    if (parts) parts.push(tensor.data);
+    else batch.set(t, [tensor.data]);
+  }, batchEnd);
+  const ranges: ActivationRanges = {};
+  for (const [t, c] of calibrators) {
+    ranges[t] = c.range();
+    await nextTurn();
+  }
+  return ranges;
 }
 
 /**
@@ -267,8 +287,9 @@ export async function correctVariantBiases(
 }
 
 /**
- * Runs `decoded` in onnxruntime-web over the first `samples` of the dataset with `names` exposed as outputs, handing
- * each batch's float32 value of every name (a graph input's feed, or the exposed output) to `observe`.
+ * Runs `decoded` in onnxruntime-web over the first `samples` of the dataset with `names` exposed as outputs, a row a
+ * call (evaluate/runner.ts), handing each row's float32 value of every name (a graph input's feed, or the exposed
+ * output) to `observe`, and calling `batchEnd` after each batch of BATCH rows.
  */
 async function observeActivations(
   model: ModelRecord,
@@ -278,6 +299,7 @@ async function observeActivations(
   samples: number,
   names: readonly string[],
   observe: (name: string, tensor: { data: Float32Array; dims: readonly number[] }) => void,
+  batchEnd?: () => Promise<void>,
 ): Promise<void> {
   const session = await openExposed(model, decoded, names, originalBytes);
   try {
@@ -286,16 +308,32 @@ async function observeActivations(
         const tensor = exposedValue(name, feeds, out!);
         if (tensor) observe(name, tensor);
       }
-    }, { rows: BATCH });
+    }, { rows: BATCH, ...(batchEnd ? { batchEnd } : {}) });
   } finally {
     await session.release();
   }
 }
 
+/** Parts of a tensor's values, one after the other. */
+function concatenated(parts: readonly Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 /** A session of `decoded` with `names` (those not graph inputs) exposed as outputs. */
-function openExposed(model: ModelRecord, decoded: ModelProto, names: readonly string[], originalBytes: number) {
+async function openExposed(model: ModelRecord, decoded: ModelProto, names: readonly string[], originalBytes: number) {
   const fromFeeds = new Set(model.inputs.map((i) => i.name));
-  return openSession(encodeModel(withExtraOutputs(decoded, [...new Set(names)].filter((t) => !fromFeeds.has(t)))), false, originalBytes);
+  const exposed = [...new Set(names)].filter((t) => !fromFeeds.has(t));
+  const bytes = encodeModel(withExtraOutputs(decoded, exposed));
+  // Encoding a big model and creating its session are each a stretch of one thread: requests come between them.
+  await nextTurn();
+  return openSession(bytes, false, originalBytes);
 }
 
 type Batch = Parameters<Parameters<typeof forEachBatch>[4]>;

@@ -23,6 +23,7 @@ import type { BiasCorrectionReport } from "../compress/bias-correction";
 import { servingProfile } from "../serve/sessions";
 import { checkServes } from "../serve/serve-check";
 import { isolate } from "../isolate";
+import { nextTurn } from "../turns";
 import { requireRoom } from "./quotas";
 
 export async function variantId(modelSha256: string, recipe: Recipe | TrainedRecipe, bytesSha256?: string): Promise<string> {
@@ -151,7 +152,11 @@ export async function buildVariant(
   let hessians: LayerHessians | undefined;
   let memo: RoundingMemo | undefined;
   if (recipe.quantize && needsHessians(recipe.quantize)) {
-    if (recipe.quantize.scheme !== "static") await requireApplicableRecipe(store, model, recipe, original);
+    if (recipe.quantize.scheme !== "static") {
+      await requireApplicableRecipe(store, model, recipe, original);
+      // Checking decodes the whole model: a turn before the Hessians' own decoding and calibration.
+      await nextTurn();
+    }
     await progress("collecting Hessians", 0.15);
     // Product quantization, and compensated rounding with inputs 'quantized', measure each layer's inputs after the
     // layers before it are quantized, level by level.

@@ -33,15 +33,19 @@ const FIRST_ROWS = 4;
 export type Outputs = Record<string, { dims: readonly number[]; data: Float32Array }>;
 
 /**
- * How the rows are cut into session calls: "timed" (nextRows, for what must not hold the isolate long: evaluation) or
- * a fixed count, where what `each` accumulates depends on the cut (calibration's histograms take their first range
- * from the first batch, Hessians sum per batch) and a variant's bytes must not depend on how fast the machine ran.
+ * How the rows are cut into session calls:
+ * - "timed" (nextRows): batches as big as fit SLICE_MS, for evaluation, whose figures do not depend on the cut;
+ * - `{ rows }`: one row a call, for calibration, whose statistics must not depend on how fast the machine ran, and
+ *   whose calls must each hold the isolate for one row only (64 rows of an image model are seconds). Statistics that
+ *   take something from a whole batch of `rows` rows (a histogram's first range) gather them until `batchEnd` is
+ *   called, after the batch's last row (after every row where the model's batch is fixed at 1).
  */
-export type Batching = "timed" | { rows: number };
+export type Batching = "timed" | { rows: number; batchEnd?: () => void | Promise<void> };
 
 /**
- * Calls `each` with every batch's float outputs (`start`: the batch's first row in the dataset); `samples` caps how
- * many rows are used, from row `first` on.
+ * Calls `each` with every call's float outputs (`start`: the call's first row in the dataset); `samples` caps how
+ * many rows are used, from row `first` on. Rows keep their order, so statistics summed over rows in order are the
+ * same whatever the cut where every output's leading axis is the batch.
  */
 export async function forEachBatch(
   sessions: LoadedSession[],
@@ -57,7 +61,8 @@ export async function forEachBatch(
   // A model whose batch dim is a fixed 1 (torch.onnx.export without dynamic axes writes one) takes one row a call:
   // onnxruntime refuses any other batch.
   const fixedOne = inputs.some((sig) => sig.shape?.[0] === 1);
-  let rows = fixedOne ? 1 : batching === "timed" ? FIRST_ROWS : batching.rows;
+  let rows = fixedOne || batching !== "timed" ? 1 : FIRST_ROWS;
+  const batchRows = fixedOne || batching === "timed" ? 1 : batching.rows;
   for (let start = first; start < last; ) {
     const end = Math.min(last, start + rows);
     // On Workers the clock moves only between events: the timer turn that ends each batch is what makes its
@@ -77,6 +82,7 @@ export async function forEachBatch(
       outs.push(floats);
     }
     each(start, outs, feeds);
+    if (batching !== "timed" && ((end - first) % batchRows === 0 || end === last)) await batching.batchEnd?.();
     // Between batches, requests that arrived meanwhile (job polls, inference) run.
     await nextTurn();
     if (batching === "timed" && !fixedOne) rows = nextRows(end - start, Date.now() - began, sessions.length);

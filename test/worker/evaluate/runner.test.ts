@@ -74,9 +74,11 @@ describe("forEachBatch", () => {
     for (const b of batches.slice(0, -1)) expect(Number.isInteger(Math.log2(b)) && b <= BATCH).toBe(true);
   });
 
-  it("a model whose batch dim is fixed at 1: one row a call, timed or not (onnxruntime refuses any other batch)", async () => {
+  it("a model whose batch dim is fixed at 1: one row a call, timed or not (onnxruntime refuses any other batch), each row a batch of its own", async () => {
     expect(await run("timed", 1)).toEqual(Array(rows).fill(1));
-    expect(await run({ rows: 64 }, 1)).toEqual(Array(rows).fill(1));
+    let ends = 0;
+    expect(await run({ rows: 64, batchEnd: () => void ends++ }, 1)).toEqual(Array(rows).fill(1));
+    expect(ends).toBe(rows);
   });
 
   it("from row `first` on (rows a calibrated candidate was fitted to left out): those rows and no others, at their own index", async () => {
@@ -96,8 +98,17 @@ describe("forEachBatch", () => {
     for (let i = 100 * sizes[2]!; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-4);
   });
 
-  it("fixed rows (calibration, whose statistics depend on the cut): the same cut on every run", async () => {
-    expect(await run({ rows: 64 })).toEqual([64, 64, 22]);
-    expect(await run({ rows: 16 })).toEqual([...Array(9).fill(16), 6]);
+  it("fixed rows (calibration, whose statistics depend on the cut): a row a call on every run, and the batches' ends after rows 64, 128 and the last", async () => {
+    const ends: number[] = [];
+    let seen = 0;
+    const kernels = loadKernels(bytes);
+    const session = { engine: "kernels", residentBytes: 0, retain() {}, release: async () => {}, run: (f: never) => kernels.run(f) } as unknown as LoadedSession;
+    await forEachBatch([session], dataset, [{ name: "input", type: "float32", shape: ["N", sizes[0]!] }], rows, (start, [out]) => {
+      expect(out!.logits!.dims[0]).toBe(1);
+      seen = start + 1;
+    }, { rows: 64, batchEnd: () => void ends.push(seen) });
+    await kernels.release();
+    expect(ends).toEqual([64, 128, 150]);
+    expect(await run({ rows: 64 })).toEqual(Array(rows).fill(1));
   });
 });
