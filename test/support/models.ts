@@ -130,6 +130,38 @@ export function buildCnn(seed = 2, opset = 13) {
 }
 
 /**
+ * Residual CNN on [N, 8, 12, 12], a ResNet block whose shortcut is a strided 1x1 Conv (a downsample):
+ *   input ─Conv(16,3x3,stride2,pad1)─Relu─Conv(16,3x3,pad1)─┐
+ *   input ─Conv(16,1x1,stride2)─────────────────────────────Add─Relu─GlobalAveragePool─Flatten─Gemm(10)─ logits
+ */
+export function buildResidualCnn(seed = 6) {
+  const next = rng(seed);
+  const inits = [
+    makeTensor("a.weight", DT.FLOAT, [16, 8, 3, 3], randomWeights(16 * 72, 72, next)),
+    makeTensor("a.bias", DT.FLOAT, [16], randomWeights(16, 72, next).map((v) => v * 0.1)),
+    makeTensor("b.weight", DT.FLOAT, [16, 16, 3, 3], randomWeights(16 * 144, 144, next)),
+    makeTensor("b.bias", DT.FLOAT, [16], randomWeights(16, 144, next).map((v) => v * 0.1)),
+    makeTensor("down.weight", DT.FLOAT, [16, 8, 1, 1], randomWeights(128, 8, next)),
+    makeTensor("down.bias", DT.FLOAT, [16], new Float32Array(16)),
+    makeTensor("fc.weight", DT.FLOAT, [16, 10], randomWeights(160, 16, next)),
+    makeTensor("fc.bias", DT.FLOAT, [10], new Float32Array(10)),
+  ];
+  const nodes = [
+    makeNode("Conv", ["input", "a.weight", "a.bias"], ["ca"], "a", { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2] }),
+    makeNode("Relu", ["ca"], ["ra"], "relu_a"),
+    makeNode("Conv", ["ra", "b.weight", "b.bias"], ["cb"], "b", { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
+    makeNode("Conv", ["input", "down.weight", "down.bias"], ["cd"], "down", { kernel_shape: [1, 1], strides: [2, 2] }),
+    makeNode("Add", ["cb", "cd"], ["sum"], "add"),
+    makeNode("Relu", ["sum"], ["rs"], "relu_sum"),
+    makeNode("GlobalAveragePool", ["rs"], ["g"], "gap"),
+    makeNode("Flatten", ["g"], ["f"], "flatten", { axis: 1 }),
+    makeNode("Gemm", ["f", "fc.weight", "fc.bias"], ["logits"], "fc"),
+  ];
+  const graph = makeGraph(nodes, "residual_cnn", [makeValueInfo("input", DT.FLOAT, ["N", 8, 12, 12])], [makeValueInfo("logits", DT.FLOAT, ["N", 10])], inits);
+  return encodeModel(makeModel(graph, { "": 13 }));
+}
+
+/**
  * The MLP with Shrink activations, an op the kernel engine does not cover: onnxruntime-web serves it and its
  * variants alike.
  */

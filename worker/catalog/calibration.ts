@@ -15,7 +15,7 @@ import { ChannelMeans, correctBiasesOnData, type BiasCorrectionReport, type Meas
 import { normalizeConstants } from "../onnx/constants";
 import { calibrationOf, roundingOf, type Recipe } from "../compress/recipe";
 import { decodeModel, encodeModel } from "../onnx/codec";
-import { withExtraOutputs } from "../onnx/outputs";
+import { exposesConvIntoAdd, withExtraOutputs } from "../onnx/outputs";
 import { BATCH, forEachBatch } from "../evaluate/runner";
 import { nextTurn } from "../turns";
 import { openSession } from "../serve/sessions";
@@ -333,7 +333,7 @@ async function openExposed(model: ModelRecord, decoded: ModelProto, names: reado
   const bytes = encodeModel(withExtraOutputs(decoded, exposed));
   // Encoding a big model and creating its session are each a stretch of one thread: requests come between them.
   await nextTurn();
-  return openSession(bytes, false, originalBytes);
+  return openSession(bytes, false, originalBytes, false, !exposesConvIntoAdd(decoded, exposed));
 }
 
 type Batch = Parameters<Parameters<typeof forEachBatch>[4]>;

@@ -3,7 +3,7 @@
 import type { ModelProto } from "onnx-buf";
 import { decodeModel, encodeModel } from "../onnx/codec";
 import { nodeLabel } from "../onnx/operators";
-import { withExtraOutputs } from "../onnx/outputs";
+import { exposesConvIntoAdd, withExtraOutputs } from "../onnx/outputs";
 import { weightedLayers } from "../compress/pipeline";
 import type { Dataset } from "../datasets/dataset";
 import { bindInputs, labelAt, sliceBatch } from "../datasets/dataset";
@@ -156,8 +156,8 @@ async function layerSqnr(model: EvaluatedModel, fp32: Uint8Array, variant: Uint8
   const layerStats = new Map(layerOutputs.map((l) => [l.output, new ErrorStats()]));
   const sessions: LoadedSession[] = [];
   try {
-    sessions.push(await openSession(expose(fp32Model, fp32), false, fp32.byteLength));
-    sessions.push(await openSession(expose(variantModel, variant), true, fp32.byteLength));
+    sessions.push(await openSession(expose(fp32Model, fp32), false, fp32.byteLength, false, !exposesConvIntoAdd(fp32Model, extra)));
+    sessions.push(await openSession(expose(variantModel, variant), true, fp32.byteLength, false, !exposesConvIntoAdd(variantModel, extra)));
     await forEachBatch(sessions, dataset, model.inputs, samples, (_start, [ra, rb]) => {
       for (const [o, st] of layerStats) if (ra![o] && rb![o] && ra![o]!.data.length === rb![o]!.data.length) st.add(ra![o]!.data, rb![o]!.data);
     }, "timed", first);

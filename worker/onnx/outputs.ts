@@ -19,3 +19,15 @@ export function withExtraOutputs(model: ModelProto, names: readonly string[]): M
     );
   return { ...model, graph: { ...graph, output: [...graph.output, ...extra] } };
 }
+
+/**
+ * Whether a runtime's layout optimizations may fuse away one of these tensors once exposed: a Conv's output that an
+ * Add also reads. onnxruntime-web (1.30) fuses such a Conv into the Add at its layout level (NCHWc) and then answers a
+ * non-tensor for the exposed output; a session exposing one is made without layout optimizations.
+ */
+export function exposesConvIntoAdd(model: ModelProto, names: readonly string[]): boolean {
+  const nodes = model.graph?.node ?? [];
+  const convOutputs = new Set(nodes.filter((n) => n.opType === "Conv").map((n) => n.output[0]));
+  const addInputs = new Set(nodes.filter((n) => n.opType === "Add").flatMap((n) => n.input));
+  return names.some((n) => convOutputs.has(n) && addInputs.has(n));
+}

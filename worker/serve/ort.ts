@@ -76,6 +76,8 @@ export interface OrtSessionOptions {
    * because otherwise the runtime dequantizes every weight on every run. Costs fp32 memory in the wasm heap.
    */
   foldWeightDequantize?: boolean;
+  /** Layout optimizations (onnxruntime's NCHWc convolutions): on unless a session exposes what they fuse away (onnx/outputs.ts). */
+  layoutOptimizations?: boolean;
 }
 
 /** Creations run one at a time, so that each one's heap growth is its own. */
@@ -93,7 +95,7 @@ async function create(bytes: Uint8Array, options: OrtSessionOptions): Promise<Or
   const before = heap?.buffer.byteLength;
   const session = await ort.InferenceSession.create(bytes, {
     executionProviders: ["wasm"],
-    graphOptimizationLevel: "all",
+    graphOptimizationLevel: options.layoutOptimizations === false ? "extended" : "all",
     ...(options.foldWeightDequantize ? { extra: { session: { disable_quant_qdq: "1" } } } : {}),
   });
   return {

@@ -155,9 +155,10 @@ export async function openSession(
   foldWeightDequantize: boolean,
   fp32Bytes: number,
   serving = false,
+  layoutOptimizations = true,
 ): Promise<LoadedSession> {
   if (serving) return loadServingSession(bytes, foldWeightDequantize, fp32Bytes);
-  return wrap(await createOrtSession(bytes, { foldWeightDequantize }), fp32Bytes);
+  return wrap(await createOrtSession(bytes, { foldWeightDequantize, layoutOptimizations }), fp32Bytes);
 }
 
 /** What a cache miss loads: the model's bytes and how (see loadServingSession), or a big variant's object to read by

@@ -3,7 +3,7 @@
 // recipe without it; what the schema refuses is a 400 before any job.
 import { describe, expect, it } from "vitest";
 import { api, expectError, postJson, uploadModel } from "@test/support/api";
-import { buildMlp } from "@test/support/models";
+import { buildMlp, buildResidualCnn } from "@test/support/models";
 import { npy, npz, uniformFloats } from "@test/support/npz";
 
 const SIZES = [16, 48, 32, 4];
@@ -43,6 +43,19 @@ describe("biasCorrection through the API", () => {
     expect(((await again.json()) as { id: string }).id).toBe(corrected.id);
     const infer = await postJson(`/v1/models/${model.id}/infer?variant=${corrected.id}`, { inputs: { input: { type: "float32", dims: [1, SIZES[0]!], data: Array(SIZES[0]!).fill(0.5) } } });
     expect(infer.status).toBe(200);
+  });
+
+  it("corrects a residual CNN, whose passes measure a block's last Conv without its shortcut (onnxruntime-web's layout fusion dropped that output: a 500)", async () => {
+    const model = (await (await uploadModel(buildResidualCnn())).json()) as { id: string };
+    const rows = 48;
+    const x = uniformFloats(rows * 8 * 12 * 12, 5);
+    const body = await npz({ input: npy("<f4", [rows, 8, 12, 12], x) }, { compress: true });
+    const dataset = (await (await api("/v1/datasets", { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body })).json()) as { id: string };
+    const res = await postJson(`/v1/models/${model.id}/variants?wait=25`, { quantize: { bits: 4, granularity: "per-channel", biasCorrection: true, calibration: { dataset: dataset.id } } });
+    expect(res.status).toBe(201);
+    const v = (await res.json()) as { biasCorrection: { corrected: { layer: string }[]; left: unknown[] } };
+    expect(v.biasCorrection.corrected.map((c) => c.layer).sort()).toEqual(["a", "b", "down", "fc"]);
+    expect(v.biasCorrection.left).toEqual([]);
   });
 
   it("refuses biasCorrection without calibration and with scheme dynamic (400 invalid_recipe), making no job", async () => {
