@@ -5,7 +5,10 @@
  * So one nibble plane times 4 activations splatted to every lane gives the 4 columns' sums in the 4 lanes: no
  * horizontal sums. Block sums start from qsum[m * Kp/32 + b] = -8 * sum of the block's activations (the offset).
  * Scales: wsT[b * Np + n] (Np a multiple of 4).
- * C[m,n] = clamp(as_m * sum_b f32(dot_b) * ws[b,n] + bias_n, lo, hi), blocks summed in order. */
+ * C[m,n] = clamp(as_m * sum_b f32(dot_b) * ws[b,n] + bias_n, lo, hi), blocks summed in order.
+ * qs4z_gemm_wasmsimd_rx4 takes levels whose block and column span any 16 consecutive integers (an asymmetric grid's
+ * q - zero point, in -15..15): they are stored offset by 8 + zT[b * Np + n] instead of 8, and each block's dot adds
+ * back zT times the block's activation sum (qsum / -8). */
 #include "common.h"
 
 void qs8_quantize_rows(int M, int K, int Kp, const float* A, int lda, int8_t* Q, float* scales);
@@ -61,7 +64,7 @@ static inline void block_dots(int rows, const int8_t* const* q, int kb, const ui
 
 /* One tile: `rows` rows x 4 columns over all blocks, stored with the epilogue. */
 static inline void tile(int rows, int m, int Kp, const int8_t* Q, const float* as, const int32_t* qsum, const uint8_t* wg,
-                        const float* wsT, int Np, const float* bias, float* C, int ldc, int n0, int cols, v128_t vlo,
+                        const float* wsT, const int16_t* zT, int Np, const float* bias, float* C, int ldc, int n0, int cols, v128_t vlo,
                         v128_t vhi) {
   const int blocks = Kp / 32;
   const int8_t* q[QS4_ROWS];
@@ -83,15 +86,18 @@ static inline void tile(int rows, int m, int Kp, const int8_t* Q, const float* a
 #endif
     block_dots(rows, q, 32 * b, wg + 64 * b, acc);
     const v128_t ws = wasm_v128_load(wsT + (long)b * Np + n0);
+    const v128_t z = zT ? wasm_i32x4_load16x4(zT + (long)b * Np + n0) : wasm_i32x4_splat(0);
     for (int r = 0; r < rows; r++) {
 #ifdef RELAXED
-      const v128_t d = acc[r];
+      v128_t d = acc[r];
 #else
-      const v128_t d = wasm_i32x4_add(
+      v128_t d = wasm_i32x4_add(
           wasm_i32x4_add(wasm_i32x4_shuffle(acc[2 * r], acc[2 * r + 1], 0, 2, 4, 6),
                          wasm_i32x4_shuffle(acc[2 * r], acc[2 * r + 1], 1, 3, 5, 7)),
           wasm_v128_load32_splat(qsum + (long)(m + r) * blocks + b));
 #endif
+      /* The offset beyond 8 times the block's activation sum: qsum holds -8 times that sum, exactly. */
+      if (zT) d = wasm_i32x4_add(d, wasm_i32x4_mul(z, wasm_i32x4_splat(qsum[(long)(m + r) * blocks + b] / 8)));
       f[r] = F32X4_MADD(wasm_f32x4_convert_i32x4(d), ws, f[r]);
     }
   }
@@ -106,16 +112,28 @@ static inline void tile(int rows, int m, int Kp, const int8_t* Q, const float* a
 }
 
 /* Rows in tiles of 4 (relaxed build) or 2 (plain build) sharing each unpacked weight block, the rest one by one. */
-EXPORT(qs4_gemm_wasmsimd_rx4)
-void qs4_gemm_wasmsimd_rx4(int M, int Kp, int N, const int8_t* Q, const float* as, const int32_t* qsum, const uint8_t* W,
-                           const float* wsT, int Np, const float* bias, float* C, int ldc, float lo, float hi) {
+static void gemm(int M, int Kp, int N, const int8_t* Q, const float* as, const int32_t* qsum, const uint8_t* W,
+                 const float* wsT, const int16_t* zT, int Np, const float* bias, float* C, int ldc, float lo, float hi) {
   const v128_t vlo = wasm_f32x4_splat(lo), vhi = wasm_f32x4_splat(hi);
   for (int n0 = 0; n0 < N; n0 += 4) {
     const int cols = N - n0 < 4 ? N - n0 : 4;
     const uint8_t* wg = W + (long)n0 * (Kp / 2);
     int m = 0;
     for (; m + QS4_ROWS <= M; m += QS4_ROWS)
-      tile(QS4_ROWS, m, Kp, Q, as, qsum, wg, wsT, Np, bias, C, ldc, n0, cols, vlo, vhi);
-    for (; m < M; m++) tile(1, m, Kp, Q, as, qsum, wg, wsT, Np, bias, C, ldc, n0, cols, vlo, vhi);
+      tile(QS4_ROWS, m, Kp, Q, as, qsum, wg, wsT, zT, Np, bias, C, ldc, n0, cols, vlo, vhi);
+    for (; m < M; m++) tile(1, m, Kp, Q, as, qsum, wg, wsT, zT, Np, bias, C, ldc, n0, cols, vlo, vhi);
   }
+}
+
+EXPORT(qs4_gemm_wasmsimd_rx4)
+void qs4_gemm_wasmsimd_rx4(int M, int Kp, int N, const int8_t* Q, const float* as, const int32_t* qsum, const uint8_t* W,
+                           const float* wsT, int Np, const float* bias, float* C, int ldc, float lo, float hi) {
+  gemm(M, Kp, N, Q, as, qsum, W, wsT, 0, Np, bias, C, ldc, lo, hi);
+}
+
+EXPORT(qs4z_gemm_wasmsimd_rx4)
+void qs4z_gemm_wasmsimd_rx4(int M, int Kp, int N, const int8_t* Q, const float* as, const int32_t* qsum, const uint8_t* W,
+                            const float* wsT, const int16_t* zT, int Np, const float* bias, float* C, int ldc, float lo,
+                            float hi) {
+  gemm(M, Kp, N, Q, as, qsum, W, wsT, zT, Np, bias, C, ldc, lo, hi);
 }

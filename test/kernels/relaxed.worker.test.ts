@@ -15,8 +15,8 @@ import { makeGraph, makeModel, makeNode, makeValueInfo } from "@worker/onnx/buil
 import { DT } from "@worker/onnx/dtype";
 import { makeTensor } from "@worker/onnx/tensor";
 import { kernelModule, kernelModules, relaxedSimdSupported } from "@worker/serve/wasm/builds";
-import { packBlockSparse1x16, packF32Panels, packLut4, packPq, packQs4, padded, roundUp, weightMatrix } from "@worker/serve/wasm/packing";
-import { integers, relError, tileSizes, uniform } from "@test/support/numbers";
+import { packBlockSparse1x16, packF32Panels, packLut4, packPq, packQs4, padded, qs4Offsets, roundUp, weightMatrix } from "@worker/serve/wasm/packing";
+import { asymmetricLevels, integers, relError, tileSizes, uniform } from "@test/support/numbers";
 
 const relaxed = () => new KernelInstance(kernelModules.relaxed);
 
@@ -194,6 +194,18 @@ describe("relaxed-SIMD kernels in workerd", () => {
     }
   });
 
+  it("int4 GEMM on an asymmetric grid's levels (-15..15, offset per block) matches the reference within 1e-5", () => {
+    for (const K of tileSizes(32)) {
+      for (const [M, N] of [[1, 9], [3, 9], [4, 5], [5, 4], [33, 7]] as const) {
+        const A = uniform(M * K, K + M, 1);
+        const W = asymmetricLevels(K, N, K + 1);
+        const scales = uniform(Math.ceil(K / 32) * N, 3, 0.1).map((v) => Math.abs(v) + 0.01);
+        const scaleOf = (n: number, b: number) => scales[b * N + n]!;
+        expect(qs4RelError(M, K, N, A, W, scaleOf, true), `M=${M} K=${K} N=${N}`).toBeLessThan(1e-5);
+      }
+    }
+  });
+
   it("int4 GEMM on the relaxed dot is exact at the extremes: weights all -8 or all 7, activations at +-127", () => {
     const [M, K, N] = [5, 96, 6];
     const A = Float32Array.from({ length: M * K }, (_, i) => (i % 3 === 0 ? -1 : 1));
@@ -263,15 +275,18 @@ describe("relaxed-SIMD kernels in workerd", () => {
 });
 
 /** The relaxed int4 GEMM (row quantization, block sums, rx4 kernel) against the scalar reference: max relative error. */
-function qs4RelError(M: number, K: number, N: number, A: Float32Array, W: Int8Array, scaleOf: (n: number, b: number) => number): number {
+function qs4RelError(M: number, K: number, N: number, A: Float32Array, W: Int8Array, scaleOf: (n: number, b: number) => number, asymmetric = false): number {
   const kx = relaxed();
-  const p = packQs4(weightMatrix(W, K, N, "kn"), scaleOf);
+  const offsets = asymmetric ? qs4Offsets(weightMatrix(W, K, N, "kn")) : undefined;
+  if (offsets === null) throw new Error("levels span more than 16 integers in a block");
+  const p = packQs4(weightMatrix(W, K, N, "kn"), scaleOf, offsets);
   const q = kx.alloc(M * p.Kp);
   const s = kx.alloc(M * 4);
   const sums = kx.alloc((M * p.Kp) / 8);
   kx.k.qs4_quantize_rows(M, K, p.Kp, kx.put(A), K, q, s, sums);
   const c = kx.alloc(M * N * 4);
-  kx.k.qs4_gemm_wasmsimd_rx4(M, p.Kp, N, q, s, sums, kx.put(p.data), kx.put(p.scalesT), p.Np, 0, c, N, -Infinity, Infinity);
+  if (offsets) kx.k.qs4z_gemm_wasmsimd_rx4(M, p.Kp, N, q, s, sums, kx.put(p.data), kx.put(p.scalesT), kx.put(offsets), p.Np, 0, c, N, -Infinity, Infinity);
+  else kx.k.qs4_gemm_wasmsimd_rx4(M, p.Kp, N, q, s, sums, kx.put(p.data), kx.put(p.scalesT), p.Np, 0, c, N, -Infinity, Infinity);
   const ref = refQuantizeRows(M, K, A);
   return relError(kx.f32(c, M * N), refQs4Gemm(M, K, N, ref.q, ref.scales, W, scaleOf, null));
 }

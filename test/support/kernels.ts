@@ -15,7 +15,7 @@ export function kernelInstance(): KernelInstance {
 }
 
 import { uniform } from "./numbers";
-export { integers, relError, tileSizes, uniform } from "./numbers";
+export { asymmetricLevels, integers, relError, tileSizes, uniform } from "./numbers";
 
 /** Static 8-bit activation grids as QDQ exporters write them: uint8 levels (shifted by 128 into int8 for the GEMMs)
  * and int8 levels. */

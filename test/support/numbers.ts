@@ -33,3 +33,13 @@ export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function tileSizes(tile: number): number[] {
   return [...new Set([1, tile - 1, tile, tile + 1, 2 * tile, 3 * tile + 1].filter((n) => n >= 1))];
 }
+
+/**
+ * Seeded levels of an asymmetric 4-bit grid, [K, N] row-major: uint4 values less a zero point (0..15) drawn per block
+ * of 32 inputs of a column, so each block spans 16 consecutive integers within -15..15.
+ */
+export function asymmetricLevels(K: number, N: number, seed: number): Int8Array {
+  const q = integers(K * N, seed, 0, 15);
+  const z = integers(Math.ceil(K / 32) * N, seed + 1, 0, 15);
+  return Int8Array.from(q, (v, i) => v - z[Math.floor(Math.floor(i / N) / 32) * N + (i % N)]!);
+}

@@ -9,7 +9,7 @@
 import type { GemmLayout } from "../../onnx/operators";
 import type { KernelInstance, Ptr } from "../wasm/runtime";
 import {
-  binaryScales, stridedMatrix, packBinary, packBlockSparse1x16, packCsr, packF32Panels, packLut4, packPq, packQs4, packQs8, padded, roundUp, sparsityOf,
+  binaryScales, stridedMatrix, packBinary, packBlockSparse1x16, packCsr, packF32Panels, packLut4, packPq, packQs4, packQs8, padded, qs4Offsets, roundUp, sparsityOf,
   type PackedPq, type PackedQs8, type StridedWeight, type Weight, type WeightMatrix,
 } from "../wasm/packing";
 import type { Epilogue, Grid, PlanContext } from "./op";
@@ -270,9 +270,11 @@ export function createLinear(
     if ((quant.bits === 8 || quant.bits === 2 || options.narrowOnInt8) && constantOver(K) && qw.inRange(-127, 127)) {
       return qs8Linear(kx, qm, perChannel, ep);
     }
-    // uint4 levels minus their zero points span -15..15: only -8..7 packs into the 4-bit kernel.
-    if ((quant.bits === 4 || quant.bits === 2) && constantOver(32) && qw.inRange(-8, 7)) {
-      return qs4Linear(kx, qm, (n, b) => (b * 32 < K ? scaleAt(b * 32, n) : 0) * channelScale(ep, n), ep);
+    // uint4 levels minus their zero points span -15..15, 16 consecutive integers in each block: stored offset per
+    // block where -8..7 does not hold them.
+    if ((quant.bits === 4 || quant.bits === 2) && constantOver(32) && qw.inRange(-15, 15)) {
+      const offsets = qw.inRange(-8, 7) ? undefined : qs4Offsets(qm);
+      if (offsets !== null) return qs4Linear(kx, qm, (n, b) => (b * 32 < K ? scaleAt(b * 32, n) : 0) * channelScale(ep, n), ep, offsets);
     }
   }
   // Codebook weights keep their 4-bit indices in kernel memory, decoded by table lookups in the kernel.
@@ -482,23 +484,26 @@ function xnorLinear(kx: KernelInstance, w: Weight, scaleOf: (n: number) => numbe
   };
 }
 
-function qs4Linear(kx: KernelInstance, w: Weight, scaleOf: (n: number, block32: number) => number, ep: Epilogue): Linear {
+/** `offsetsT` (qs4Offsets): blocks stored offset by more than 8, on the kernel that adds the difference back. */
+function qs4Linear(kx: KernelInstance, w: Weight, scaleOf: (n: number, block32: number) => number, ep: Epilogue, offsetsT?: Int16Array): Linear {
   const { K, N } = w;
   const { lo, hi } = ep;
-  const packed = packQs4(w, scaleOf);
+  const packed = packQs4(w, scaleOf, offsetsT);
   const { Kp, Np } = packed;
   const W = kx.put(packed.data);
   const wsT = kx.put(packed.scalesT);
+  const zT = offsetsT ? kx.put(offsetsT) : 0;
   const bias = kx.put(biasOf(ep, Np));
   return {
-    kernel: "qs4", K, N, bytes: packed.data.byteLength + packed.scalesT.byteLength + Np * 4,
+    kernel: "qs4", K, N, bytes: packed.data.byteLength + packed.scalesT.byteLength + (offsetsT?.byteLength ?? 0) + Np * 4,
     run(k, M, A, lda, C, ldc) {
       // Rows quantized to int8 plus each block's activation sum (the correction for weights stored offset by 8).
       const q = k.alloc(M * Kp);
       const s = k.alloc(M * 4);
       const sums = k.alloc((M * Kp) / 8);
       k.k.qs4_quantize_rows(M, K, Kp, A, lda, q, s, sums);
-      k.k.qs4_gemm_wasmsimd_rx4(M, Kp, N, q, s, sums, W, wsT, Np, bias, C, ldc, lo, hi);
+      if (offsetsT) k.k.qs4z_gemm_wasmsimd_rx4(M, Kp, N, q, s, sums, W, wsT, zT, Np, bias, C, ldc, lo, hi);
+      else k.k.qs4_gemm_wasmsimd_rx4(M, Kp, N, q, s, sums, W, wsT, Np, bias, C, ldc, lo, hi);
     },
   };
 }

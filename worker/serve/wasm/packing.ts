@@ -150,10 +150,41 @@ export interface PackedQs4 {
   data: Uint8Array;
   /** Scale of block b (32 inputs) of channel n at [b * Np + n]. */
   scalesT: Float32Array;
+  /** Block b of channel n stored offset by 8 + offsetsT[b * Np + n] (qs4z_gemm); absent: by 8. */
+  offsetsT?: Int16Array;
 }
 
-/** int4 weights (integers in [-8, 7]) with a scale per 32 consecutive inputs of a channel. */
-export function packQs4(w: Weight, scaleOf: (n: number, block32: number) => number): PackedQs4 {
+/**
+ * Where each block of 32 inputs of a channel spans more than int4's -8..7 but no more than 16 consecutive integers
+ * (an asymmetric grid's levels less its zero point, -15..15): the offset beyond 8 that brings it into 0..15, by
+ * [b * Np + n] (0 where -8..7 holds the block). null where some block spans more than 16 integers.
+ */
+export function qs4Offsets(w: Weight): Int16Array | null {
+  const Kp = roundUp(Math.max(w.K, 1), 32);
+  const Np = roundUp(w.N, 4);
+  const offsets = new Int16Array((Kp / 32) * Np);
+  const m = isStrided(w) ? stridedMatrix(w) : w;
+  for (let n = 0; n < w.N; n++)
+    for (let k0 = 0; k0 < w.K; k0 += 32) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let k = k0; k < Math.min(w.K, k0 + 32); k++) {
+        const v = m.at(k, n);
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      if (hi - lo > 15) return null;
+      // 8 where -8..7 holds the block (as packQs4 stores it), else the least shift that brings its lowest to 0.
+      offsets[(k0 / 32) * Np + n] = lo >= -8 && hi <= 7 ? 0 : -lo - 8;
+    }
+  return offsets;
+}
+
+/**
+ * int4 weights (integers in [-8, 7], or in the 16 integers from -8 - offsetsT of each block) with a scale per 32
+ * consecutive inputs of a channel.
+ */
+export function packQs4(w: Weight, scaleOf: (n: number, block32: number) => number, offsetsT?: Int16Array): PackedQs4 {
   const Kp = roundUp(Math.max(w.K, 1), 32);
   const Np = roundUp(w.N, 4);
   const blocks = Kp / 32;
@@ -163,7 +194,7 @@ export function packQs4(w: Weight, scaleOf: (n: number, block32: number) => numb
   const put = (k: number, n: number, v: number) => {
     const r = k & 31;
     const i = ((n >> 2) * blocks + (k >> 5)) * 64 + 16 * (r >> 3) + 4 * (n & 3) + (r & 3);
-    const u = (v + 8) & 15;
+    const u = (v + 8 + (offsetsT ? offsetsT[(k >> 5) * Np + n]! : 0)) & 15;
     data[i] = r & 4 ? (data[i]! & 0x0f) | (u << 4) : (data[i]! & 0xf0) | u;
   };
   if (isStrided(w)) {
@@ -176,10 +207,10 @@ export function packQs4(w: Weight, scaleOf: (n: number, block32: number) => numb
         for (let n = p; n < end; n++) put(k, n, src[row + n * nStride]! * (colScale ? colScale[n]! : 1));
       }
     }
-    return { Kp, Np, data, scalesT };
+    return { Kp, Np, data, scalesT, ...(offsetsT ? { offsetsT } : {}) };
   }
   for (let n = 0; n < w.N; n++) for (let k = 0; k < w.K; k++) put(k, n, w.at(k, n));
-  return { Kp, Np, data, scalesT };
+  return { Kp, Np, data, scalesT, ...(offsetsT ? { offsetsT } : {}) };
 }
 
 /**

@@ -21,6 +21,7 @@ export interface KernelExports {
   qu7_gemm_wasmsimd_2x4(M: number, Kp: number, N: number, Q: Ptr, as: Ptr, zps: Ptr, W: Ptr, wsum: Ptr, ws: Ptr, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
   qs4_quantize_rows(M: number, K: number, Kp: number, A: Ptr, lda: number, Q: Ptr, scales: Ptr, qsum: Ptr): void;
   qs4_gemm_wasmsimd_rx4(M: number, Kp: number, N: number, Q: Ptr, as: Ptr, qsum: Ptr, W: Ptr, wsT: Ptr, Np: number, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
+  qs4z_gemm_wasmsimd_rx4(M: number, Kp: number, N: number, Q: Ptr, as: Ptr, qsum: Ptr, W: Ptr, wsT: Ptr, zT: Ptr, Np: number, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
   lut4_gemm_wasmsimd_4x8(M: number, K: number, N: number, A: Ptr, lda: number, Wp: Ptr, table: Ptr, scale: Ptr, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number): void;
   pq_gemm_wasmsimd(M: number, K: number, N: number, d: number, kp: number, A: Ptr, lda: number, idx: Ptr, bookT: Ptr, scale: Ptr, bias: Ptr, C: Ptr, ldc: number, lo: number, hi: number, lut: Ptr): void;
   binary_pack_rows(M: number, K: number, Kp: number, A: Ptr, lda: number, bits: Ptr, scales: Ptr): void;
