@@ -27,6 +27,15 @@ export const RECIPES: Record<string, Record<string, unknown>> = {
   "1-bit per-channel": { bits: 1 },
 };
 
+/**
+ * The int4 recipes on asymmetric grids (uint4 with a zero point per scale), measured by the benchmark only: nearest,
+ * GPTQ and AdaRound, and GPTQ on quantized inputs (the search's last 4-bit candidate).
+ */
+export const ASYMMETRIC_RECIPES: Record<string, Record<string, unknown>> = {
+  "int4 per-channel asymmetric": { bits: 4, granularity: "per-channel", symmetric: false },
+  "int4 block-32 asymmetric": { bits: 4, granularity: { block: 32 }, symmetric: false },
+};
+
 /** A reference model, the data it is calibrated on and the held-out data it is evaluated on. */
 export interface Case {
   name: string;
@@ -61,11 +70,11 @@ export const QUANTIZED_INPUT_RECIPES = ["int4 per-channel", "int4 block-32", "2-
  * Every recipe of RECIPES on the case: its rows (also printed as one `{"quality": rows}` line), and drops by recipe and
  * variant. With `adaround`, AdaRound's rounding too (the benchmark's table; tens of seconds per recipe and model), and at 2 and 1 bits AdaRound with bias correction; with
  * `clipped`, nearest rounding on clipped scales at 4 bits; with `quantizedInputs`, GPTQ with and without bias
- * correction on quantized inputs for QUANTIZED_INPUT_RECIPES.
+ * correction on quantized inputs for QUANTIZED_INPUT_RECIPES; with `asymmetric`, ASYMMETRIC_RECIPES.
  */
 export async function measureRounding(
   c: Case,
-  options: { adaround?: boolean; clipped?: boolean; quantizedInputs?: boolean } = {},
+  options: { adaround?: boolean; clipped?: boolean; quantizedInputs?: boolean; asymmetric?: boolean } = {},
 ): Promise<{ rows: QualityRow[]; drops: Record<string, Record<string, number>> }> {
   const model = ((await (await uploadModel(fixture(c.model), { name: c.name })).json()) as { id: string }).id;
   const calibration = await uploadDataset(c.calibration);
@@ -97,6 +106,10 @@ export async function measureRounding(
   for (const label of options.quantizedInputs ? QUANTIZED_INPUT_RECIPES : []) {
     const variants = RECIPES[label]!.bits === 1 ? ["gptq+bias"] : ["gptq", "gptq+bias"];
     for (const variant of variants) await measure(`${label}, quantized inputs`, RECIPES[label]!, variant, "quantized");
+  }
+  for (const [label, quantize] of Object.entries(options.asymmetric ? ASYMMETRIC_RECIPES : {})) {
+    for (const variant of ["nearest", "gptq", ...(options.adaround ? ["adaround"] : [])]) await measure(label, quantize, variant, "float");
+    await measure(`${label}, quantized inputs`, quantize, "gptq", "quantized");
   }
   console.log(JSON.stringify({ quality: rows }));
   return { rows, drops };

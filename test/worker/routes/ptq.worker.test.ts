@@ -228,20 +228,27 @@ describe("sensitivity and search", () => {
     expect(n).toMatchObject({ met: false, variant: null });
     // Mixed precision candidates (the most sensitive layers kept float) were tried after the uniform ones.
     expect(n.trace.some((t: any) => t.recipe.quantize.overrides)).toBe(true);
-    // Where int4 on absmax scales missed, clipped scales were tried (the same size); where nearest rounding missed,
-    // GPTQ, and where that missed, GPTQ with bias correction, then both on quantized inputs.
+    // Where int4 on absmax scales missed, clipped scales were tried (the same size), then the asymmetric grid; where
+    // nearest rounding missed, GPTQ, and where that missed, GPTQ with bias correction, then both on quantized inputs,
+    // and at 4 bits GPTQ on quantized inputs on the asymmetric grid.
     expect(n.trace.filter((t: any) => t.recipe.quantize.scale === "mse").map((t: any) => t.recipe.quantize.bits)).toEqual([4]);
+    const asymmetric = (t: any) => t.recipe.quantize.symmetric === false && !t.recipe.quantize.overrides;
+    expect(n.trace.filter(asymmetric).map((t: any) => [t.recipe.quantize.bits, t.recipe.quantize.rounding?.inputs ?? "nearest"])).toEqual([
+      [4, "nearest"],
+      [4, "quantized"],
+    ]);
     const compensated = (t: any) => t.recipe.quantize.rounding?.method === "gptq";
     expect(n.trace.some((t: any) => compensated(t) && !t.recipe.quantize.biasCorrection)).toBe(true);
     expect(n.trace.some((t: any) => compensated(t) && t.recipe.quantize.biasCorrection === true)).toBe(true);
     const sequential = (t: any) => t.recipe.quantize.rounding?.inputs === "quantized";
     for (const bits of [4, 2, 1]) {
       const tried = n.trace.filter((t: any) => compensated(t) && t.recipe.quantize.bits === bits && !t.recipe.quantize.overrides);
-      expect(tried.map((t: any) => [sequential(t), t.recipe.quantize.biasCorrection ?? false]), `${bits} bits`).toEqual([
-        [false, false],
-        [false, true],
-        [true, false],
-        [true, true],
+      expect(tried.map((t: any) => [sequential(t), t.recipe.quantize.biasCorrection ?? false, t.recipe.quantize.symmetric ?? true]), `${bits} bits`).toEqual([
+        [false, false, true],
+        [false, true, true],
+        [true, false, true],
+        [true, true, true],
+        ...(bits === 4 ? [[true, false, false]] : []),
       ]);
     }
     // At 2 bits, nearest rounding on the ternary grid, compensation on INT2's four levels, calibrated on the first
