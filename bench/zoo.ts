@@ -35,6 +35,8 @@ const RECIPES: { label: string; recipe: object; minRatio: number; minCosine: num
   { label: "dynamic-int8", recipe: { quantize: { bits: 8, scheme: "dynamic" } }, minRatio: 3.5, minCosine: 0.999 },
   // int4 with clipped scales (`scale: "mse"`): the same size, each group's scale at its least squared error.
   { label: "int4 mse", recipe: { quantize: { bits: 4, scale: "mse" } }, minRatio: 6, minCosine: 0.99 },
+  // int4 on the asymmetric grid (uint4 with a zero point per scale: 16 levels fitted to each group's range).
+  { label: "int4 asymmetric", recipe: { quantize: { bits: 4, symmetric: false } }, minRatio: 6, minCosine: 0.99 },
   // The same recipes with cross-layer equalization, next to the rows above; and int8 with one scale per tensor, the
   // granularity equalization is meant for, with and without it.
   { label: "int8 equalize", recipe: { quantize: { bits: 8, equalize: true } }, minRatio: 3.5, minCosine: 0.999, models: EQUALIZED },
