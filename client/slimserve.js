@@ -129,20 +129,31 @@ export class SlimserveClient {
 
   /**
    * One try. A GET or HEAD whose headers do not come within headersTimeoutMs is aborted and answered 503 here (the
-   * body, once headers came, streams without a limit).
+   * body, once headers came, streams without a limit). Where `retryable`, a connection that fails before an answer
+   * (reset, or closed while the body was being sent: `wrangler dev` drops requests that wait behind a busy isolate)
+   * is answered 503 here too; otherwise, and for a refused connection or an unknown host, its error reaches the caller.
    * @param {URL} url @param {string} method @param {Record<string, string>} headers @param {BodyInit | undefined} body
+   * @param {boolean} retryable
    * @returns {Promise<Response>}
    */
-  async attempt(url, method, headers, body) {
-    if (method !== "GET" && method !== "HEAD") return this.fetchImpl(new Request(url, { method, headers, body }));
+  async attempt(url, method, headers, body, retryable) {
+    const unavailable = (/** @type {string} */ code, /** @type {string} */ message) =>
+      new Response(JSON.stringify({ error: { code, message } }), { status: 503, headers: { "Content-Type": "application/json" } });
+    const lost = (/** @type {unknown} */ err) => {
+      // A server that refuses the connection, or a name that does not resolve, is not coming back within a retry.
+      const code = err instanceof Error ? /** @type {{ code?: string } | undefined} */ (err.cause)?.code : undefined;
+      if (!retryable || code === "ECONNREFUSED" || code === "ENOTFOUND") throw err;
+      const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
+      return unavailable("connection_lost", `the connection failed before an answer (${err instanceof Error ? err.message : String(err)}${cause})`);
+    };
+    if (method !== "GET" && method !== "HEAD") return this.fetchImpl(new Request(url, { method, headers, body })).catch(lost);
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.headersTimeoutMs);
     try {
       return await this.fetchImpl(new Request(url, { method, headers, signal: controller.signal }));
     } catch (err) {
-      if (!controller.signal.aborted) throw err;
-      const error = { code: "timeout", message: `no answer within ${this.headersTimeoutMs} ms` };
-      return new Response(JSON.stringify({ error }), { status: 503, headers: { "Content-Type": "application/json" } });
+      if (!controller.signal.aborted) return lost(err);
+      return unavailable("timeout", `no answer within ${this.headersTimeoutMs} ms`);
     } finally {
       clearTimeout(timer);
     }
@@ -152,8 +163,8 @@ export class SlimserveClient {
    * @param {string} method
    * @param {string} path
    * GET and HEAD, and requests marked `idempotent` (content-addressed uploads: the same bytes give the same record),
-   * are sent again on a 503, up to RETRIES_ON_503 times; a GET or HEAD without headers within headersTimeoutMs counts
-   * as one.
+   * are sent again on a 503, up to RETRIES_ON_503 times; a GET or HEAD without headers within headersTimeoutMs, and a
+   * connection of theirs that fails before an answer, count as one.
    * @param {{ query?: Record<string, string | number | undefined>, json?: unknown, bytes?: Uint8Array, accept?: string, headers?: Record<string, string>, idempotent?: boolean }} [options]
    * @returns {Promise<Response>}
    */
@@ -173,11 +184,11 @@ export class SlimserveClient {
       body = options.bytes;
     }
     const retries = options.idempotent || method === "GET" || method === "HEAD" ? RETRIES_ON_503 : 0;
-    let res = await this.attempt(url, method, headers, body);
+    let res = await this.attempt(url, method, headers, body, retries > 0);
     for (let attempt = 1; res.status === 503 && attempt <= retries; attempt++) {
       await res.body?.cancel();
       await new Promise((resolve) => setTimeout(resolve, retryDelay(attempt, res.headers.get("Retry-After"))));
-      res = await this.attempt(url, method, headers, body);
+      res = await this.attempt(url, method, headers, body, true);
     }
     if (!res.ok) {
       const text = await res.text();

@@ -1,8 +1,9 @@
 // The typed client against the Worker in workerd when an answer is a transient 503 (an isolate restarted mid-request,
 // as `wrangler dev` and the edge answer): content-addressed uploads, variant and job requests (a job's id is its
 // request's hash) and GETs are sent again and land once, even when the lost answer's request had reached the Worker;
-// a GET whose answer does not come is given up and sent again; a POST that is not idempotent (inference) reports the
-// 503 rather than repeat itself; a lasting 503 ends the retries.
+// a GET whose answer does not come, and an idempotent request whose connection fails before an answer, are sent
+// again; a POST that is not idempotent (inference) reports the 503 or the failure rather than repeat itself; a
+// lasting 503 ends the retries.
 import { SELF, reset } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { RETRIES_ON_503, SlimserveClient, SlimserveError } from "@client/slimserve.js";
@@ -73,6 +74,57 @@ describe("the client on a transient 503", () => {
     });
     expect((await client.listModels()).map((m) => m.id)).toEqual([model.id]);
     expect(seen).toEqual(["GET /v1/models", "GET /v1/models"]);
+  });
+
+  it("sends a model upload again whose connection failed before an answer, and stores it once", async () => {
+    const bytes = buildMlp([8, 16, 4], 7);
+    const seen: string[] = [];
+    let failures = 1;
+    const client = new SlimserveClient({
+      baseUrl: "https://slimserve.test",
+      token: TOKENS.alpha,
+      fetch: async (req: Request) => {
+        seen.push(`${req.method} ${new URL(req.url).pathname}`);
+        // As undici reports a connection closed while the body was being written.
+        if (failures-- > 0) throw new TypeError("fetch failed", { cause: new Error("write EPIPE") });
+        return SELF.fetch(req);
+      },
+    });
+    const model = await client.uploadModel(bytes, { name: "reconnected" });
+    expect(seen).toEqual(["POST /v1/models", "POST /v1/models"]);
+    expect((await client.listModels()).map((m) => m.id)).toEqual([model.id]);
+  });
+
+  it("does not repeat a request whose connection was refused: the error reaches the caller", async () => {
+    let calls = 0;
+    const client = new SlimserveClient({
+      baseUrl: "https://slimserve.test",
+      token: TOKENS.alpha,
+      fetch: async () => {
+        calls++;
+        throw new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:8787"), { code: "ECONNREFUSED" }) });
+      },
+    });
+    const err = await client.listModels().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TypeError);
+    expect(calls).toBe(1);
+  });
+
+  it("does not repeat an inference whose connection failed: the error reaches the caller", async () => {
+    const { client: setup } = flaky(0);
+    const model = await setup.uploadModel(buildMlp([8, 16, 4], 8));
+    let calls = 0;
+    const client = new SlimserveClient({
+      baseUrl: "https://slimserve.test",
+      token: TOKENS.alpha,
+      fetch: async () => {
+        calls++;
+        throw new TypeError("fetch failed", { cause: new Error("socket hang up") });
+      },
+    });
+    const err = await client.infer(model.id, { input: { type: "float32", dims: [1, 8], data: randomInput(8, 1) } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TypeError);
+    expect(calls).toBe(1);
   });
 
   it("does not repeat an inference (not idempotent): the 503 reaches the caller", async () => {
