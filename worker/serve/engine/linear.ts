@@ -272,7 +272,7 @@ export function createLinear(
     }
     // uint4 levels minus their zero points span -15..15, 16 consecutive integers in each block: stored offset per
     // block where -8..7 does not hold them.
-    if ((quant.bits === 4 || quant.bits === 2) && constantOver(32) && qw.inRange(-15, 15)) {
+    if ((quant.bits === 4 || quant.bits === 2) && constantOver(32)) {
       const offsets = qw.inRange(-8, 7) ? undefined : qs4Offsets(qm);
       if (offsets !== null) return qs4Linear(kx, qm, (n, b) => (b * 32 < K ? scaleAt(b * 32, n) : 0) * channelScale(ep, n), ep, offsets);
     }
